@@ -1,0 +1,112 @@
+//! Where reports go and how they look: colors (honouring `NO_COLOR`), JSON,
+//! and the one-line error format.
+
+use std::io::{IsTerminal, Write};
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+/// When to color text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal, `TERM` is not `dumb` and `NO_COLOR` is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// A text style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Headings and names.
+    Bold,
+    /// Good news.
+    Good,
+    /// Something to look at.
+    Warn,
+    /// Bad news.
+    Bad,
+    /// Secondary detail.
+    Dim,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Bold => "1",
+            Style::Good => "32",
+            Style::Warn => "33",
+            Style::Bad => "31",
+            Style::Dim => "2",
+        }
+    }
+}
+
+/// The output settings of one run.
+#[derive(Debug, Clone)]
+pub struct Output {
+    color: bool,
+    json: bool,
+}
+
+impl Output {
+    /// Resolves the color choice against the environment.
+    pub fn new(choice: ColorChoice, json: bool) -> Output {
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+                    && std::io::stdout().is_terminal()
+            }
+        };
+        Output { color: color && !json, json }
+    }
+
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// Wraps `text` in a style if colors are on. `text` must already be escaped.
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{}m{text}\x1b[0m", style.code())
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Prints one line to stdout. A closed stdout (a pipe into `head`) ends
+    /// the output quietly.
+    pub fn line(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "{text}").is_err() {
+            // EPIPE: the reader went away; there is no one left to tell.
+        }
+    }
+
+    /// Prints a value as one line of JSON.
+    pub fn json_line<T: Serialize>(&self, value: &T) {
+        match serde_json::to_string(value) {
+            Ok(text) => self.line(&text),
+            Err(e) => self.error(&format!("cannot encode the report as JSON: {e}")),
+        }
+    }
+
+    /// Prints a value as pretty JSON.
+    pub fn json_document<T: Serialize>(&self, value: &T) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => self.line(&text),
+            Err(e) => self.error(&format!("cannot encode the report as JSON: {e}")),
+        }
+    }
+
+    /// Prints the one-line error format to stderr.
+    pub fn error(&self, message: &str) {
+        eprintln!("afterlife: error: {message}");
+    }
+}

@@ -1,0 +1,99 @@
+//! `afterlife wait`: wait for any processes, children or not, and say how
+//! each ended.
+//!
+//! Every pidfd is opened before waiting starts: `PIDFD_INFO_EXIT` keeps an
+//! exit status only for pidfds that were open when the process was reaped.
+//! Then one `poll` waits on all of them.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::observe::EndingReport;
+use crate::process::{OpenError, Pid, Process, WaitError, wait_any};
+
+/// How one waited-for process turned out.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitOutcome {
+    /// The PID.
+    pub pid: Pid,
+    /// Its name when waiting started.
+    pub name: String,
+    /// Its command line when waiting started.
+    pub cmdline: Vec<String>,
+    /// Seconds from the start of the wait to its exit; `None` if still running.
+    pub ended_after: Option<f64>,
+    /// How it ended; `None` if it is still running (the wait timed out).
+    pub ending: Option<EndingReport>,
+}
+
+/// The result of a wait.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitReport {
+    /// One entry per PID, in the order given.
+    pub processes: Vec<WaitOutcome>,
+    /// Whether the timeout passed before every process ended.
+    pub timed_out: bool,
+}
+
+/// Waiting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitCommandError {
+    /// A PID could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// Waiting itself failed.
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+}
+
+/// Waits for every PID to end, or for `timeout`. `on_end` is called as each
+/// one ends, so a caller can report as it goes.
+pub fn wait_for(
+    pids: &[Pid],
+    timeout: Option<Duration>,
+    mut on_end: impl FnMut(&WaitOutcome),
+) -> Result<WaitReport, WaitCommandError> {
+    let mut opened = Vec::with_capacity(pids.len());
+    for &pid in pids {
+        opened.push(Process::open_with_info(pid)?);
+    }
+    let start = Instant::now();
+    let deadline = timeout.and_then(|t| start.checked_add(t));
+    let mut outcomes: Vec<WaitOutcome> = opened
+        .iter()
+        .map(|(process, info)| WaitOutcome {
+            pid: process.pid(),
+            name: info.name.clone(),
+            cmdline: info.cmdline.clone(),
+            ended_after: None,
+            ending: None,
+        })
+        .collect();
+    let mut pending: Vec<usize> = (0..opened.len()).collect();
+    while !pending.is_empty() {
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let waiting: Vec<&Process> = pending.iter().map(|&i| &opened[i].0).collect();
+        let ready = wait_any(&waiting, remaining)?;
+        if ready.is_empty() {
+            return Ok(WaitReport {
+                processes: outcomes,
+                timed_out: true,
+            });
+        }
+        let ended_after = start.elapsed().as_secs_f64();
+        let finished: Vec<usize> = ready.iter().map(|&r| pending[r]).collect();
+        for index in &finished {
+            let observation = opened[*index].0.exit_observation()?;
+            let outcome = &mut outcomes[*index];
+            outcome.ended_after = Some(ended_after);
+            outcome.ending = Some(observation.into());
+            on_end(outcome);
+        }
+        pending.retain(|i| !finished.contains(i));
+    }
+    Ok(WaitReport {
+        processes: outcomes,
+        timed_out: false,
+    })
+}

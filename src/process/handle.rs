@@ -1,0 +1,312 @@
+//! A handle to one process that cannot hit the wrong one.
+//!
+//! Opening takes a pidfd first, then reads `/proc/PID/stat`, then checks that
+//! the pidfd's process is still there: while it exists (even as a zombie) its
+//! PID cannot be handed to anyone else, so the start time read is its own.
+//! From then on every signal goes through the pidfd, which the kernel refuses
+//! with `ESRCH` once that process is gone, whoever has the PID by then.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::exit::ExitStatus;
+use crate::process::error::{OpenError, ReadError, SignalError, WaitError};
+use crate::process::sys::{self, PidfdExitInfo};
+use crate::process::{Pid, ProcessInfo, ProcessState};
+use crate::signal::Signal;
+
+/// One process, pinned down by a pidfd and its start time.
+#[derive(Debug)]
+pub struct Process {
+    pid: Pid,
+    pidfd: OwnedFd,
+    start_ticks: u64,
+}
+
+/// How an ended process's exit status was learned, or why it cannot be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "observed", rename_all = "snake_case")]
+pub enum ExitObservation {
+    /// The status is known.
+    Known {
+        /// The status.
+        status: ExitStatus,
+        /// Where it came from.
+        source: StatusSource,
+    },
+    /// The process ended but its status cannot be known.
+    Unobservable {
+        /// Why.
+        reason: Unobservable,
+    },
+}
+
+/// Where an exit status came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusSource {
+    /// `waitid(P_PIDFD)`: we reaped our own child.
+    Waitid,
+    /// `ioctl(PIDFD_GET_INFO)` with `PIDFD_INFO_EXIT` after it was reaped.
+    PidfdInfo,
+    /// `/proc/PID/stat` field 52 of the zombie, before its parent reaped it.
+    ZombieStat,
+}
+
+/// Why an exit status cannot be known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unobservable {
+    /// The kernel predates `PIDFD_INFO_EXIT` (Linux 6.15) and the process was
+    /// reaped by its parent before we could read its zombie.
+    KernelTooOld,
+    /// A zombie of another user: the kernel hides its exit code without
+    /// ptrace access, and its parent has not reaped it.
+    NotPermitted,
+    /// The kernel kept no exit status for our pidfd.
+    NotRecorded,
+    /// The process is in a PID namespace we cannot see into.
+    OtherNamespace,
+}
+
+impl Unobservable {
+    /// The reason in plain words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Unobservable::KernelTooOld => {
+                "its parent reaped it, and this kernel keeps no exit status for other processes (PIDFD_INFO_EXIT needs Linux 6.15)"
+            }
+            Unobservable::NotPermitted => {
+                "it is a zombie of another user: the kernel hides its exit code from us until its parent reaps it"
+            }
+            Unobservable::NotRecorded => "the kernel kept no exit status for our handle (it was opened after the process exited)",
+            Unobservable::OtherNamespace => "it lives in a PID namespace this process cannot see into",
+        }
+    }
+}
+
+impl ExitObservation {
+    /// The status, if known.
+    pub fn status(&self) -> Option<ExitStatus> {
+        match self {
+            ExitObservation::Known { status, .. } => Some(*status),
+            ExitObservation::Unobservable { .. } => None,
+        }
+    }
+}
+
+fn open_error(pid: Pid, syscall: &'static str, error: std::io::Error) -> OpenError {
+    match error.raw_os_error() {
+        Some(libc::ESRCH) | Some(libc::ENOENT) => OpenError::NoSuchProcess { pid },
+        Some(libc::EPERM) | Some(libc::EACCES) => OpenError::PermissionDenied { pid, syscall },
+        _ => OpenError::Io { pid, syscall, source: error },
+    }
+}
+
+impl Process {
+    /// Opens the process that has `pid` now.
+    pub fn open(pid: Pid) -> Result<Process, OpenError> {
+        Self::open_inner(pid, None).map(|(process, _)| process)
+    }
+
+    /// Opens `pid` only if it is still the process that started at
+    /// `start_ticks` (clock ticks after boot, `/proc/PID/stat` field 22).
+    pub fn open_expecting(pid: Pid, start_ticks: u64) -> Result<Process, OpenError> {
+        Self::open_inner(pid, Some(start_ticks)).map(|(process, _)| process)
+    }
+
+    /// Opens `pid` and returns its facts as read while opening.
+    pub fn open_with_info(pid: Pid) -> Result<(Process, ProcessInfo), OpenError> {
+        Self::open_inner(pid, None)
+    }
+
+    /// Opens our own child, which cannot be reaped (and its PID reused) while
+    /// the `Child` has not been waited for.
+    pub fn from_child(child: &std::process::Child) -> Result<Process, OpenError> {
+        let pid = Pid::new(child.id() as i32).expect("a child's PID is positive");
+        Self::open(pid)
+    }
+
+    fn open_inner(pid: Pid, expected: Option<u64>) -> Result<(Process, ProcessInfo), OpenError> {
+        let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
+        let info = ProcessInfo::read(pid).map_err(|e| match e {
+            ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
+            ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
+            ReadError::Io { pid, source, .. } => OpenError::Io { pid, syscall: "read /proc/PID/stat", source },
+        })?;
+        // The facts were read from the pidfd's process only if it still
+        // exists now: then the PID cannot have changed hands in between.
+        let process = Process {
+            pid,
+            pidfd,
+            start_ticks: info.start_ticks,
+        };
+        if !process.exists().map_err(|e| open_error(pid, "pidfd_send_signal", e))? {
+            return Err(OpenError::NoSuchProcess { pid });
+        }
+        if let Some(expected) = expected
+            && expected != info.start_ticks
+        {
+            return Err(OpenError::Reused {
+                pid,
+                expected,
+                found: info.start_ticks,
+            });
+        }
+        Ok((process, info))
+    }
+
+    /// The PID.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The start time, in clock ticks after boot.
+    pub fn start_ticks(&self) -> u64 {
+        self.start_ticks
+    }
+
+    /// The pidfd, for polling together with other event sources.
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// Whether the process still exists (running, stopped or zombie).
+    fn exists(&self) -> std::io::Result<bool> {
+        sys::pidfd_alive(self.pidfd.as_fd())
+    }
+
+    /// Whether the process has exited (it may still be a zombie).
+    pub fn has_exited(&self) -> bool {
+        // A pidfd polls readable once its process has exited.
+        sys::poll_exited(&[self.pidfd.as_fd()], Some(Duration::ZERO)).is_ok_and(|ready| !ready.is_empty())
+    }
+
+    /// Sends `signal` through the pidfd: never to a process that merely
+    /// inherited the PID.
+    pub fn signal(&self, signal: Signal) -> Result<(), SignalError> {
+        sys::pidfd_send_signal(self.pidfd.as_fd(), signal).map_err(|error| match error.raw_os_error() {
+            Some(libc::ESRCH) => SignalError::Exited { pid: self.pid },
+            Some(libc::EPERM) => SignalError::PermissionDenied { pid: self.pid },
+            _ => SignalError::Io { pid: self.pid, source: error },
+        })
+    }
+
+    /// Reads the facts of this process from /proc, making sure they are its
+    /// own and not those of a process that got its PID later.
+    pub fn info(&self) -> Result<ProcessInfo, ReadError> {
+        let info = ProcessInfo::read(self.pid)?;
+        if info.start_ticks != self.start_ticks {
+            return Err(ReadError::Gone { pid: self.pid });
+        }
+        Ok(info)
+    }
+
+    /// Waits for the process to exit, at most `timeout` (`None`: no limit),
+    /// and says how it ended. `Ok(None)` means it is still running.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<ExitObservation>, WaitError> {
+        let ready = sys::poll_exited(&[self.pidfd.as_fd()], timeout).map_err(|source| WaitError::Io {
+            pid: self.pid,
+            syscall: "poll",
+            source,
+        })?;
+        if ready.is_empty() {
+            return Ok(None);
+        }
+        self.exit_observation().map(Some)
+    }
+
+    /// How the process ended; call once it has exited. Our own child is
+    /// reaped here (`waitid(P_PIDFD)`); for any other process the zombie's
+    /// /proc entry or, once reaped, `PIDFD_INFO_EXIT` gives the status.
+    pub fn exit_observation(&self) -> Result<ExitObservation, WaitError> {
+        self.observe_exit(true)
+    }
+
+    /// Like [`Process::exit_observation`], but never reaps: an own child
+    /// that is a zombie stays one, and its status is read from /proc.
+    pub fn peek_exit_observation(&self) -> Result<ExitObservation, WaitError> {
+        self.observe_exit(false)
+    }
+
+    fn observe_exit(&self, reap: bool) -> Result<ExitObservation, WaitError> {
+        // Right after the pidfd turns readable the process may still be
+        // between "exited" and "zombie"; give that a moment to settle.
+        let mut observation = self.try_exit_observation(reap)?;
+        for _ in 0..100 {
+            if observation
+                != (ExitObservation::Unobservable {
+                    reason: Unobservable::NotRecorded,
+                })
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            observation = self.try_exit_observation(reap)?;
+        }
+        Ok(observation)
+    }
+
+    fn try_exit_observation(&self, reap: bool) -> Result<ExitObservation, WaitError> {
+        let io = |syscall| move |source| WaitError::Io { pid: self.pid, syscall, source };
+        match self.info() {
+            Ok(info) if reap && info.ppid == Pid::current().get() => {
+                if let Some(status) = sys::waitid_pidfd(self.pidfd.as_fd()).map_err(io("waitid"))? {
+                    return Ok(ExitObservation::Known {
+                        status,
+                        source: StatusSource::Waitid,
+                    });
+                }
+            }
+            Ok(info) if info.state == ProcessState::Zombie => {
+                if !info.exit_code_readable() {
+                    return Ok(ExitObservation::Unobservable {
+                        reason: Unobservable::NotPermitted,
+                    });
+                }
+                if let Some(status) = info.zombie_wait_status.and_then(ExitStatus::from_wait_status) {
+                    return Ok(ExitObservation::Known {
+                        status,
+                        source: StatusSource::ZombieStat,
+                    });
+                }
+            }
+            // Reaped meanwhile (or not yet fully a zombie): ask the pidfd.
+            Ok(_) | Err(ReadError::Gone { .. }) => {}
+            Err(ReadError::PermissionDenied { .. }) | Err(ReadError::Io { .. }) => {}
+        }
+        Ok(match sys::pidfd_exit_info(self.pidfd.as_fd()).map_err(io("ioctl(PIDFD_GET_INFO)"))? {
+            PidfdExitInfo::Status(raw) => match ExitStatus::from_wait_status(raw) {
+                Some(status) => ExitObservation::Known {
+                    status,
+                    source: StatusSource::PidfdInfo,
+                },
+                None => ExitObservation::Unobservable {
+                    reason: Unobservable::NotRecorded,
+                },
+            },
+            PidfdExitInfo::NotRecorded => ExitObservation::Unobservable {
+                reason: Unobservable::NotRecorded,
+            },
+            PidfdExitInfo::Unsupported => ExitObservation::Unobservable {
+                reason: Unobservable::KernelTooOld,
+            },
+            PidfdExitInfo::OtherNamespace => ExitObservation::Unobservable {
+                reason: Unobservable::OtherNamespace,
+            },
+        })
+    }
+}
+
+/// Waits until any of `processes` exits or `timeout` passes; returns the
+/// indexes of those that exited (empty on timeout).
+pub fn wait_any(processes: &[&Process], timeout: Option<Duration>) -> Result<Vec<usize>, WaitError> {
+    let fds: Vec<BorrowedFd<'_>> = processes.iter().map(|p| p.pidfd()).collect();
+    sys::poll_exited(&fds, timeout).map_err(|source| WaitError::Io {
+        pid: processes.first().map_or(Pid::current(), |p| p.pid()),
+        syscall: "poll",
+        source,
+    })
+}

@@ -1,0 +1,225 @@
+//! What /proc says about one process (proc_pid_stat(5), proc_pid_status(5)),
+//! read through the `procfs` crate.
+//!
+//! Each read opens `/proc/PID` once and reads its files relative to that
+//! directory, so all facts come from the same process even if the PID is
+//! reused meanwhile; [`crate::process::Process::info`] then checks the start
+//! time against its pidfd's process.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::process::error::ReadError;
+use crate::process::{Pid, ProcessState};
+use crate::signal::{Signal, signals_in_mask};
+
+/// `PF_EXITING` in `/proc/PID/stat` flags: the process is in `do_exit`.
+const PF_EXITING: u32 = 0x0000_0004;
+/// `PF_KTHREAD`: a kernel thread, which signals cannot end.
+const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// The facts about one process.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessInfo {
+    /// The PID.
+    pub pid: Pid,
+    /// The name (`comm`, at most 15 bytes, set by the process itself).
+    pub name: String,
+    /// The scheduler state.
+    pub state: ProcessState,
+    /// The parent's PID (0 for PID 1 and kernel threads' parent).
+    pub ppid: i32,
+    /// The process group ID.
+    pub pgid: i32,
+    /// The session ID.
+    pub sid: i32,
+    /// The controlling terminal, if any (`/dev/pts/3`).
+    pub tty: Option<String>,
+    /// Number of threads.
+    pub threads: i64,
+    /// Start time in clock ticks after boot: with the PID, this names the
+    /// process for good.
+    pub start_ticks: u64,
+    /// Start time as seconds since the Unix epoch.
+    pub started_at: Option<f64>,
+    /// Real user ID.
+    pub uid: u32,
+    /// Effective user ID.
+    pub euid: u32,
+    /// The user name of `uid`, from /etc/passwd.
+    pub user: Option<String>,
+    /// The command line (empty for zombies and kernel threads).
+    pub cmdline: Vec<String>,
+    /// The executable's path, if readable.
+    pub exe: Option<PathBuf>,
+    /// Cgroup membership lines (`0::/user.slice/...`).
+    pub cgroups: Vec<String>,
+    /// Signal masks.
+    pub signals: SignalMasks,
+    /// PID of the process tracing this one (a debugger), if any.
+    pub tracer_pid: Option<i32>,
+    /// The kernel function it sleeps in (`wchan`), if readable and sleeping.
+    pub wchan: Option<String>,
+    /// Whether this is a kernel thread.
+    pub kernel_thread: bool,
+    /// Whether it is exiting (`PF_EXITING`).
+    pub exiting: bool,
+    /// Whether it is writing a core dump (`CoreDumping` in status).
+    pub core_dumping: bool,
+    /// For a zombie: the raw wait status in `/proc/PID/stat` field 52.
+    #[serde(skip)]
+    pub(crate) zombie_wait_status: Option<i32>,
+    /// Real, effective, saved user IDs and group IDs, for permission checks.
+    #[serde(skip)]
+    pub(crate) ids: Ids,
+}
+
+/// The signal masks of `/proc/PID/status`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SignalMasks {
+    /// Pending for the thread that was read (`SigPnd`).
+    pub pending_thread: Vec<Signal>,
+    /// Pending for the whole process (`ShdPnd`).
+    pub pending_process: Vec<Signal>,
+    /// Blocked (`SigBlk`).
+    pub blocked: Vec<Signal>,
+    /// Ignored (`SigIgn`).
+    pub ignored: Vec<Signal>,
+    /// Caught by a handler (`SigCgt`).
+    pub caught: Vec<Signal>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ids {
+    pub uids: [u32; 3],
+    pub gids: [u32; 3],
+}
+
+impl ProcessInfo {
+    /// Reads the facts of the process that has `pid` now.
+    pub fn read(pid: Pid) -> Result<ProcessInfo, ReadError> {
+        let proc = procfs::process::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
+        let stat = proc.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+        let status = proc.status().map_err(|e| ReadError::from_proc(pid, "status", e))?;
+        let state = ProcessState::from_letter(stat.state);
+        // The files below may be refused (another user's process) or empty
+        // (zombies, kernel threads): they are optional facts.
+        let cmdline = proc.cmdline().unwrap_or_default();
+        let exe = proc.exe().ok();
+        let cgroups = proc
+            .cgroups()
+            .map(|groups| {
+                groups
+                    .0
+                    .iter()
+                    .map(|g| format!("{}:{}:{}", g.hierarchy, g.controllers.join(","), g.pathname))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let wchan = proc.wchan().ok().filter(|w| !w.is_empty() && w != "0");
+        let start_ticks = stat.starttime;
+        let started_at = procfs::boot_time_secs()
+            .ok()
+            .map(|boot| boot as f64 + start_ticks as f64 / procfs::ticks_per_second() as f64);
+        Ok(ProcessInfo {
+            pid,
+            name: stat.comm.clone(),
+            state,
+            ppid: stat.ppid,
+            pgid: stat.pgrp,
+            sid: stat.session,
+            tty: tty_name(stat.tty_nr),
+            threads: stat.num_threads,
+            start_ticks,
+            started_at,
+            uid: status.ruid,
+            euid: status.euid,
+            user: user_name(status.ruid),
+            cmdline,
+            exe,
+            cgroups,
+            signals: SignalMasks {
+                pending_thread: signals_in_mask(status.sigpnd),
+                pending_process: signals_in_mask(status.shdpnd),
+                blocked: signals_in_mask(status.sigblk),
+                ignored: signals_in_mask(status.sigign),
+                caught: signals_in_mask(status.sigcgt),
+            },
+            tracer_pid: (status.tracerpid > 0).then_some(status.tracerpid),
+            wchan,
+            kernel_thread: stat.flags & PF_KTHREAD != 0,
+            exiting: stat.flags & PF_EXITING != 0,
+            core_dumping: status.core_dumping.unwrap_or(false),
+            zombie_wait_status: (state == ProcessState::Zombie).then_some(stat.exit_code).flatten(),
+            ids: Ids {
+                uids: [status.ruid, status.euid, status.suid],
+                gids: [status.rgid, status.egid, status.sgid],
+            },
+        })
+    }
+
+    /// Whether we may read this zombie's exit code from `/proc/PID/stat`: the
+    /// kernel shows the real value only with `PTRACE_MODE_READ` access and a
+    /// 0 otherwise, which must not be taken for an exit code. A zombie has no
+    /// memory map, so the check is capabilities or matching IDs
+    /// (`__ptrace_may_access`).
+    pub(crate) fn exit_code_readable(&self) -> bool {
+        let euid = rustix::process::geteuid().as_raw();
+        let egid = rustix::process::getegid().as_raw();
+        euid == 0 || (self.ids.uids.iter().all(|&u| u == euid) && self.ids.gids.iter().all(|&g| g == egid))
+    }
+}
+
+/// The device name of a `tty_nr` (major 136-143: `/dev/pts/N`; 4: `/dev/ttyN`
+/// and `/dev/ttySN`), see Documentation/admin-guide/devices.txt.
+pub fn tty_name(tty_nr: i32) -> Option<String> {
+    if tty_nr == 0 {
+        return None;
+    }
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    Some(match major {
+        136..=143 => format!("/dev/pts/{}", (major - 136) * 256 + minor),
+        4 if minor < 64 => format!("/dev/tty{minor}"),
+        4 => format!("/dev/ttyS{}", minor - 64),
+        5 if minor == 0 => "/dev/tty".to_string(),
+        5 if minor == 1 => "/dev/console".to_string(),
+        _ => format!("tty({major}:{minor})"),
+    })
+}
+
+/// The name of a user ID from /etc/passwd.
+pub fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id: u32 = fields.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tty_names() {
+        assert_eq!(tty_name(0), None);
+        assert_eq!(tty_name(136 << 8 | 3), Some("/dev/pts/3".to_string()));
+        assert_eq!(tty_name(4 << 8 | 1), Some("/dev/tty1".to_string()));
+        assert_eq!(tty_name(4 << 8 | 64), Some("/dev/ttyS0".to_string()));
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let info = ProcessInfo::read(Pid::current()).unwrap();
+        assert_eq!(info.pid, Pid::current());
+        assert_eq!(info.ppid, rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get()));
+        assert!(info.state.is_alive());
+        assert!(!info.kernel_thread);
+        assert!(info.threads >= 1);
+        assert_eq!(info.user, user_name(info.uid));
+    }
+}

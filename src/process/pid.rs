@@ -1,0 +1,107 @@
+//! Process IDs as users type them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// A process ID: a positive number. It names a process only at the moment it
+/// is read; [`crate::process::Process`] is what pins one process down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Pid(i32);
+
+/// Why a text is not a PID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PidParseError {
+    /// Not a decimal number.
+    #[error("'{0}' is not a process ID (expected a positive number)")]
+    NotANumber(String),
+    /// Zero or negative: `kill(2)` gives these special meanings (a process
+    /// group, every process); we never take them as one process.
+    #[error("'{0}' is not a process ID: PIDs are positive (0 and negative numbers mean process groups to kill(2))")]
+    NotPositive(String),
+    /// Larger than any PID the kernel can hand out (`PID_MAX_LIMIT`, 2^22).
+    #[error("'{0}' is not a process ID: the kernel never uses PIDs above 4194304")]
+    TooLarge(String),
+}
+
+/// The highest PID the kernel can hand out (`PID_MAX_LIMIT` on 64-bit).
+pub const PID_MAX_LIMIT: i32 = 4_194_304;
+
+impl Pid {
+    /// A PID from a number, if it is a possible one.
+    pub fn new(raw: i32) -> Option<Pid> {
+        (1..=PID_MAX_LIMIT).contains(&raw).then_some(Pid(raw))
+    }
+
+    /// The number.
+    pub fn get(self) -> i32 {
+        self.0
+    }
+
+    /// This process's own PID.
+    pub fn current() -> Pid {
+        Pid(rustix::process::getpid().as_raw_nonzero().get())
+    }
+
+    pub(crate) fn to_rustix(self) -> rustix::process::Pid {
+        // A `Pid` is positive by construction.
+        rustix::process::Pid::from_raw(self.0).expect("a Pid is positive")
+    }
+}
+
+impl FromStr for Pid {
+    type Err = PidParseError;
+
+    fn from_str(text: &str) -> Result<Pid, PidParseError> {
+        let trimmed = text.trim();
+        let digits = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PidParseError::NotANumber(text.to_string()));
+        }
+        if trimmed.starts_with('-') || digits.bytes().all(|b| b == b'0') {
+            return Err(PidParseError::NotPositive(text.to_string()));
+        }
+        digits
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| i32::try_from(n).ok())
+            .and_then(Pid::new)
+            .ok_or_else(|| PidParseError::TooLarge(text.to_string()))
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_positive_numbers() {
+        assert_eq!("1".parse::<Pid>().unwrap().get(), 1);
+        assert_eq!(" 4194304 ".parse::<Pid>().unwrap().get(), 4_194_304);
+        assert_eq!("+42".parse::<Pid>().unwrap().get(), 42);
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        assert!(matches!("abc".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!("".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!("12a".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!("1.5".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!("0".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
+        assert!(matches!("-1".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
+        assert!(matches!("-0".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
+        assert!(matches!("4194305".parse::<Pid>(), Err(PidParseError::TooLarge(_))));
+        assert!(matches!(
+            "99999999999999999999999".parse::<Pid>(),
+            Err(PidParseError::TooLarge(_))
+        ));
+    }
+}

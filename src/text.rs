@@ -1,0 +1,103 @@
+//! Making untrusted text safe to show on a terminal.
+//!
+//! Process names, command lines and paths come from /proc and are chosen by
+//! whoever started the process: they may hold escape sequences that rewrite
+//! the screen, newlines that forge extra report lines, or bytes that are not
+//! UTF-8. Everything shown to a person goes through [`escape`] or
+//! [`escape_bytes`]; JSON output carries the text as it is (serde escapes it).
+
+use std::borrow::Cow;
+
+/// Escapes control characters (C0, DEL, C1) and backslashes the way `printf
+/// %q`-like tools do: `\n`, `\t`, `\e`, `\xNN`, `\u{NNNN}`, `\\`.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_escaped(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// Escapes bytes that may not be UTF-8: invalid bytes become `\xNN`.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_escaped(&mut out, c);
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Joins a command line for display: each argument escaped, and quoted when
+/// it is empty or holds spaces, so that argument boundaries stay visible.
+pub fn display_command_line(args: &[String]) -> String {
+    args.iter()
+        .map(|arg| {
+            let escaped = escape(arg);
+            if arg.is_empty() || arg.contains([' ', '\'', '"']) {
+                format!("'{}'", escaped.replace('\'', "'\\''"))
+            } else {
+                escaped.into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || c == '\\' || is_bidi_control(c)
+}
+
+/// Unicode bidirectional overrides can make text read differently from what
+/// it is ("Trojan Source"); show them as escapes.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\x1b' => out.push_str("\\e"),
+        c if (c as u32) < 0x100 && needs_escape(c) => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c if needs_escape(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+        c => out.push(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_untouched() {
+        assert!(matches!(escape("sleep 10 ünïcode"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("a\nb\tc\x1b[31md\x7f\u{9b}"), "a\\nb\\tc\\e[31md\\x7f\\x9b");
+        assert_eq!(escape("back\\slash"), "back\\\\slash");
+        assert_eq!(escape("evil\u{202e}txt"), "evil\\u{202e}txt");
+    }
+
+    #[test]
+    fn invalid_utf8_is_shown_as_bytes() {
+        assert_eq!(escape_bytes(b"ok\xff\xfe\n"), "ok\\xff\\xfe\\n");
+    }
+
+    #[test]
+    fn command_lines_keep_argument_boundaries() {
+        let args = ["sh", "-c", "echo hi", "", "a\nb"].map(String::from);
+        assert_eq!(display_command_line(&args), "sh -c 'echo hi' '' a\\nb");
+    }
+}

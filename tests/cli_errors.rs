@@ -1,0 +1,113 @@
+//! Bad input gets one clear line on stderr and exit code 125, never a panic.
+
+mod common;
+
+use common::*;
+
+fn assert_one_line_error(args: &[&str], expected: &str) {
+    let output = run(args);
+    assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("afterlife: error: "), "{args:?}: {err}");
+    assert!(err.contains(expected), "{args:?}: expected {expected:?} in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(stdout(&output).is_empty(), "{args:?}");
+}
+
+#[test]
+fn pids_that_are_not_numbers() {
+    for command in ["status", "wait"] {
+        assert_one_line_error(&[command, "abc"], "'abc' is not a process ID (expected a positive number)");
+        assert_one_line_error(&[command, "12x"], "'12x' is not a process ID");
+        assert_one_line_error(&[command, ""], "is not a process ID");
+    }
+}
+
+#[test]
+fn pid_zero_and_negative() {
+    for command in ["status", "wait"] {
+        assert_one_line_error(&[command, "0"], "PIDs are positive");
+        assert_one_line_error(&[command, "-5"], "PIDs are positive");
+        assert_one_line_error(&[command, "99999999"], "never uses PIDs above 4194304");
+    }
+}
+
+#[test]
+fn no_such_process() {
+    let pid = unused_pid().to_string();
+    assert_one_line_error(&["wait", &pid], &format!("no such process: {pid}"));
+    // For status, "gone" is an answer, not an error.
+    let output = run(&["status", &pid]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("gone"), "{}", stdout(&output));
+}
+
+#[test]
+fn bad_durations() {
+    let me = std::process::id().to_string();
+    assert_one_line_error(&["wait", "--timeout", "10x", &me], "invalid duration '10x'");
+    assert_one_line_error(&["wait", "--timeout", "-1", &me], "invalid duration '-1'");
+    assert_one_line_error(&["wait", "--timeout", "soon", &me], "invalid duration 'soon'");
+}
+
+#[test]
+fn bad_explain_input() {
+    assert_one_line_error(&["explain", "banana"], "cannot explain 'banana'");
+    assert_one_line_error(&["explain", "0xZZ"], "cannot explain '0xZZ'");
+    assert_one_line_error(&["explain", "1.5"], "cannot explain '1.5'");
+}
+
+#[test]
+fn control_characters_in_errors_are_escaped() {
+    let output = run(&["status", "1\x1b[31m"]);
+    assert_eq!(output.status.code(), Some(125));
+    let err = stderr(&output);
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert!(err.contains("\\e[31m"), "{err:?}");
+}
+
+#[test]
+fn unknown_commands_and_missing_arguments_exit_125() {
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(125));
+    assert_eq!(run(&["status"]).status.code(), Some(125));
+    assert_eq!(run(&[]).status.code(), Some(125));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    assert_eq!(run(&["--version"]).status.code(), Some(0));
+    assert_eq!(run(&["wait", "--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn exit_status_hidden_from_an_unprivileged_user_is_an_error_not_a_guess() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run afterlife as another user");
+        return;
+    }
+    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    // A root-owned zombie: its parent (sleep) never reaps it.
+    let fixture = Fixture::start("true & echo $!; exec sleep 300");
+    let pid = fixture.reported;
+    assert!(wait_until(std::time::Duration::from_secs(10), || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+    }));
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["wait", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("exit status cannot be known"), "{err}");
+    assert!(err.contains("zombie of another user"), "{err}");
+    // Root sees it: exited with code 0.
+    let output = run(&["wait", &pid.to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

@@ -1,0 +1,137 @@
+//! Shared helpers for the integration tests: run the afterlife binary, start
+//! fixture processes with shell one-liners, and wait on events rather than
+//! sleeping.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The afterlife binary under test.
+pub fn afterlife() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_afterlife"));
+    command.env_remove("NO_COLOR").arg("--color=never");
+    command
+}
+
+/// Runs afterlife with `args` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    afterlife().args(args).output().expect("afterlife runs")
+}
+
+/// stdout as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Polls `condition` every 5 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    condition()
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("afterlife-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Makes a FIFO in the scratch dir; a fixture blocks reading it until the
+    /// test writes a line.
+    pub fn fifo(&self, name: &str) -> PathBuf {
+        let path = self.0.join(name);
+        let status = Command::new("mkfifo").arg(&path).status().expect("mkfifo runs");
+        assert!(status.success());
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Releases a fixture blocked on `fifo`.
+pub fn release(fifo: &Path) {
+    std::fs::write(fifo, "go\n").expect("write fifo");
+}
+
+/// A shell fixture whose first stdout line is a PID it reports; killed and
+/// reaped on drop (by the PID we started, never by name).
+pub struct Fixture {
+    pub child: Child,
+    pub reported: i32,
+}
+
+impl Fixture {
+    /// Runs `sh -c script`; the script must `echo` a PID first.
+    pub fn start(script: &str) -> Fixture {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("fixture reports a PID");
+        let reported = line.trim().parse().unwrap_or_else(|_| panic!("fixture printed {line:?}"));
+        Fixture { child, reported }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether process `holder` has a pidfd open for process `target`
+/// (`Pid:` in its fdinfo), i.e. afterlife has started watching it.
+pub fn holds_pidfd_for(holder: u32, target: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{holder}/fdinfo")) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        std::fs::read_to_string(entry.path())
+            .map(|text| text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pid:", &target.to_string()]))
+            .unwrap_or(false)
+    })
+}
+
+/// A PID that no process has now.
+pub fn unused_pid() -> i32 {
+    (4_000_000..4_194_304)
+        .rev()
+        .find(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        .expect("a free PID")
+}
+
+/// Whether we run as root.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}

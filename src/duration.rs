@@ -60,7 +60,7 @@ pub fn format_duration(d: Duration) -> String {
         format!("{ms}ms")
     } else if ms < 60_000 {
         let tenths = (ms + 50) / 100;
-        if tenths % 10 == 0 {
+        if tenths.is_multiple_of(10) {
             format!("{}s", tenths / 10)
         } else {
             format!("{}.{}s", tenths / 10, tenths % 10)
@@ -106,7 +106,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for text in ["", "s", "-1", "-1s", "abc", "10x", "1.2.3", "inf", "nan", "0x10", "10 s s"] {
+        for text in [
+            "", "s", "-1", "-1s", "abc", "10x", "1.2.3", "inf", "nan", "0x10", "10 s s",
+        ] {
             assert!(parse_duration(text).is_err(), "{text}");
         }
         let message = parse_duration("10x").unwrap_err().to_string();

@@ -18,11 +18,11 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("afterlife works only on Linux: it is built on pidfds, /proc and cgroups.");
 
-pub mod observe;
 pub mod cli;
 pub mod duration;
 pub mod exit;
 pub mod exit_code;
+pub mod observe;
 pub mod process;
 pub mod signal;
 pub mod text;

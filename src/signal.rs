@@ -54,37 +54,192 @@ struct Standard {
 use DefaultAction::{Continue, Core, Ignore, Stop, Terminate};
 
 const STANDARD: &[Standard] = &[
-    Standard { number: libc::SIGHUP, name: "HUP", action: Terminate, description: "hangup: the terminal closed or the user logged off" },
-    Standard { number: libc::SIGINT, name: "INT", action: Terminate, description: "interrupt from the keyboard (Ctrl+C)" },
-    Standard { number: libc::SIGQUIT, name: "QUIT", action: Core, description: "quit from the keyboard (Ctrl+\\)" },
-    Standard { number: libc::SIGILL, name: "ILL", action: Core, description: "illegal instruction" },
-    Standard { number: libc::SIGTRAP, name: "TRAP", action: Core, description: "trace or breakpoint trap" },
-    Standard { number: libc::SIGABRT, name: "ABRT", action: Core, description: "aborted: abort() was called, often after a failed assertion" },
-    Standard { number: libc::SIGBUS, name: "BUS", action: Core, description: "bus error: bad memory access (for example a truncated mapped file)" },
-    Standard { number: libc::SIGFPE, name: "FPE", action: Core, description: "arithmetic exception, such as integer division by zero" },
-    Standard { number: libc::SIGKILL, name: "KILL", action: Terminate, description: "killed: cannot be caught, blocked or ignored" },
-    Standard { number: libc::SIGUSR1, name: "USR1", action: Terminate, description: "user-defined signal 1" },
-    Standard { number: libc::SIGSEGV, name: "SEGV", action: Core, description: "segmentation fault: invalid memory reference" },
-    Standard { number: libc::SIGUSR2, name: "USR2", action: Terminate, description: "user-defined signal 2" },
-    Standard { number: libc::SIGPIPE, name: "PIPE", action: Terminate, description: "broken pipe: write to a pipe or socket with no reader" },
-    Standard { number: libc::SIGALRM, name: "ALRM", action: Terminate, description: "timer signal from alarm()" },
-    Standard { number: libc::SIGTERM, name: "TERM", action: Terminate, description: "termination request (the polite way to ask a process to end)" },
-    Standard { number: libc::SIGSTKFLT, name: "STKFLT", action: Terminate, description: "stack fault on coprocessor (unused)" },
-    Standard { number: libc::SIGCHLD, name: "CHLD", action: Ignore, description: "a child stopped or terminated" },
-    Standard { number: libc::SIGCONT, name: "CONT", action: Continue, description: "continue if stopped" },
-    Standard { number: libc::SIGSTOP, name: "STOP", action: Stop, description: "stop: cannot be caught, blocked or ignored" },
-    Standard { number: libc::SIGTSTP, name: "TSTP", action: Stop, description: "stop typed at the terminal (Ctrl+Z)" },
-    Standard { number: libc::SIGTTIN, name: "TTIN", action: Stop, description: "terminal input for a background process" },
-    Standard { number: libc::SIGTTOU, name: "TTOU", action: Stop, description: "terminal output for a background process" },
-    Standard { number: libc::SIGURG, name: "URG", action: Ignore, description: "urgent condition on a socket" },
-    Standard { number: libc::SIGXCPU, name: "XCPU", action: Core, description: "CPU time limit exceeded (RLIMIT_CPU)" },
-    Standard { number: libc::SIGXFSZ, name: "XFSZ", action: Core, description: "file size limit exceeded (RLIMIT_FSIZE)" },
-    Standard { number: libc::SIGVTALRM, name: "VTALRM", action: Terminate, description: "virtual alarm clock" },
-    Standard { number: libc::SIGPROF, name: "PROF", action: Terminate, description: "profiling timer expired" },
-    Standard { number: libc::SIGWINCH, name: "WINCH", action: Ignore, description: "the terminal window was resized" },
-    Standard { number: libc::SIGIO, name: "IO", action: Terminate, description: "I/O now possible" },
-    Standard { number: libc::SIGPWR, name: "PWR", action: Terminate, description: "power failure" },
-    Standard { number: libc::SIGSYS, name: "SYS", action: Core, description: "bad system call (for example refused by seccomp)" },
+    Standard {
+        number: libc::SIGHUP,
+        name: "HUP",
+        action: Terminate,
+        description: "hangup: the terminal closed or the user logged off",
+    },
+    Standard {
+        number: libc::SIGINT,
+        name: "INT",
+        action: Terminate,
+        description: "interrupt from the keyboard (Ctrl+C)",
+    },
+    Standard {
+        number: libc::SIGQUIT,
+        name: "QUIT",
+        action: Core,
+        description: "quit from the keyboard (Ctrl+\\)",
+    },
+    Standard {
+        number: libc::SIGILL,
+        name: "ILL",
+        action: Core,
+        description: "illegal instruction",
+    },
+    Standard {
+        number: libc::SIGTRAP,
+        name: "TRAP",
+        action: Core,
+        description: "trace or breakpoint trap",
+    },
+    Standard {
+        number: libc::SIGABRT,
+        name: "ABRT",
+        action: Core,
+        description: "aborted: abort() was called, often after a failed assertion",
+    },
+    Standard {
+        number: libc::SIGBUS,
+        name: "BUS",
+        action: Core,
+        description: "bus error: bad memory access (for example a truncated mapped file)",
+    },
+    Standard {
+        number: libc::SIGFPE,
+        name: "FPE",
+        action: Core,
+        description: "arithmetic exception, such as integer division by zero",
+    },
+    Standard {
+        number: libc::SIGKILL,
+        name: "KILL",
+        action: Terminate,
+        description: "killed: cannot be caught, blocked or ignored",
+    },
+    Standard {
+        number: libc::SIGUSR1,
+        name: "USR1",
+        action: Terminate,
+        description: "user-defined signal 1",
+    },
+    Standard {
+        number: libc::SIGSEGV,
+        name: "SEGV",
+        action: Core,
+        description: "segmentation fault: invalid memory reference",
+    },
+    Standard {
+        number: libc::SIGUSR2,
+        name: "USR2",
+        action: Terminate,
+        description: "user-defined signal 2",
+    },
+    Standard {
+        number: libc::SIGPIPE,
+        name: "PIPE",
+        action: Terminate,
+        description: "broken pipe: write to a pipe or socket with no reader",
+    },
+    Standard {
+        number: libc::SIGALRM,
+        name: "ALRM",
+        action: Terminate,
+        description: "timer signal from alarm()",
+    },
+    Standard {
+        number: libc::SIGTERM,
+        name: "TERM",
+        action: Terminate,
+        description: "termination request (the polite way to ask a process to end)",
+    },
+    Standard {
+        number: libc::SIGSTKFLT,
+        name: "STKFLT",
+        action: Terminate,
+        description: "stack fault on coprocessor (unused)",
+    },
+    Standard {
+        number: libc::SIGCHLD,
+        name: "CHLD",
+        action: Ignore,
+        description: "a child stopped or terminated",
+    },
+    Standard {
+        number: libc::SIGCONT,
+        name: "CONT",
+        action: Continue,
+        description: "continue if stopped",
+    },
+    Standard {
+        number: libc::SIGSTOP,
+        name: "STOP",
+        action: Stop,
+        description: "stop: cannot be caught, blocked or ignored",
+    },
+    Standard {
+        number: libc::SIGTSTP,
+        name: "TSTP",
+        action: Stop,
+        description: "stop typed at the terminal (Ctrl+Z)",
+    },
+    Standard {
+        number: libc::SIGTTIN,
+        name: "TTIN",
+        action: Stop,
+        description: "terminal input for a background process",
+    },
+    Standard {
+        number: libc::SIGTTOU,
+        name: "TTOU",
+        action: Stop,
+        description: "terminal output for a background process",
+    },
+    Standard {
+        number: libc::SIGURG,
+        name: "URG",
+        action: Ignore,
+        description: "urgent condition on a socket",
+    },
+    Standard {
+        number: libc::SIGXCPU,
+        name: "XCPU",
+        action: Core,
+        description: "CPU time limit exceeded (RLIMIT_CPU)",
+    },
+    Standard {
+        number: libc::SIGXFSZ,
+        name: "XFSZ",
+        action: Core,
+        description: "file size limit exceeded (RLIMIT_FSIZE)",
+    },
+    Standard {
+        number: libc::SIGVTALRM,
+        name: "VTALRM",
+        action: Terminate,
+        description: "virtual alarm clock",
+    },
+    Standard {
+        number: libc::SIGPROF,
+        name: "PROF",
+        action: Terminate,
+        description: "profiling timer expired",
+    },
+    Standard {
+        number: libc::SIGWINCH,
+        name: "WINCH",
+        action: Ignore,
+        description: "the terminal window was resized",
+    },
+    Standard {
+        number: libc::SIGIO,
+        name: "IO",
+        action: Terminate,
+        description: "I/O now possible",
+    },
+    Standard {
+        number: libc::SIGPWR,
+        name: "PWR",
+        action: Terminate,
+        description: "power failure",
+    },
+    Standard {
+        number: libc::SIGSYS,
+        name: "SYS",
+        action: Core,
+        description: "bad system call (for example refused by seccomp)",
+    },
 ];
 
 /// Other names `kill(1)` accepts for the same numbers.
@@ -286,9 +441,18 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_signal() {
-        assert!(matches!(Signal::parse("TERMINATE"), Err(SignalParseError::UnknownName(_))));
-        assert!(matches!(Signal::parse("RTMIN+99"), Err(SignalParseError::UnknownName(_))));
-        assert!(matches!(Signal::parse("RTMIN*2"), Err(SignalParseError::UnknownName(_))));
+        assert!(matches!(
+            Signal::parse("TERMINATE"),
+            Err(SignalParseError::UnknownName(_))
+        ));
+        assert!(matches!(
+            Signal::parse("RTMIN+99"),
+            Err(SignalParseError::UnknownName(_))
+        ));
+        assert!(matches!(
+            Signal::parse("RTMIN*2"),
+            Err(SignalParseError::UnknownName(_))
+        ));
         assert_eq!(Signal::parse("0"), Err(SignalParseError::OutOfRange(0)));
         assert_eq!(Signal::parse("-9"), Err(SignalParseError::OutOfRange(-9)));
         assert_eq!(Signal::parse("65"), Err(SignalParseError::OutOfRange(65)));

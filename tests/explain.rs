@@ -66,7 +66,10 @@ fn every_class_is_explained() {
 
 #[test]
 fn ambiguity_is_shown() {
-    let kinds: Vec<String> = readings("137").iter().map(|r| r["kind"].as_str().unwrap().to_string()).collect();
+    let kinds: Vec<String> = readings("137")
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(kinds, ["shell_signal", "exit_code"]);
     let still_active = readings("259");
     assert!(still_active.iter().any(|r| r["windows"]["name"] == "STILL_ACTIVE"));
@@ -94,6 +97,9 @@ fn colors_follow_the_flag_and_no_color() {
         .unwrap();
     assert!(String::from_utf8_lossy(&always.stdout).contains("\x1b[1m"));
     // Not a terminal: auto means no color.
-    let auto = std::process::Command::new(env!("CARGO_BIN_EXE_afterlife")).args(["explain", "0"]).output().unwrap();
+    let auto = std::process::Command::new(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["explain", "0"])
+        .output()
+        .unwrap();
     assert!(!String::from_utf8_lossy(&auto.stdout).contains('\x1b'));
 }

@@ -26,7 +26,13 @@ fn a_recycled_pid_is_never_signalled() {
     let output = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
         .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "inner_pid_reuse", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "inner_pid_reuse",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(INNER, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -49,7 +55,10 @@ fn a_recycled_pid_is_never_signalled() {
 #[test]
 #[ignore = "runs only inside the PID namespace the outer test makes"]
 fn inner_pid_reuse() {
-    assert!(std::env::var_os(INNER).is_some(), "run through a_recycled_pid_is_never_signalled");
+    assert!(
+        std::env::var_os(INNER).is_some(),
+        "run through a_recycled_pid_is_never_signalled"
+    );
     assert_eq!(std::process::id(), 1, "the inner test runs as PID 1 of its namespace");
 
     let mut old = Command::new("sleep").arg("300").spawn().unwrap();

@@ -64,7 +64,10 @@ fn zombie_whose_parent_does_not_reap_reports_from_proc() {
     let scratch = Scratch::new("wait-zombie");
     let fifo = scratch.fifo("go");
     // After `exec sleep`, the grandchild's parent is a process that never waits.
-    let fixture = Fixture::start(&format!("( read x < {}; exit 7 ) & echo $!; exec sleep 300", fifo.display()));
+    let fixture = Fixture::start(&format!(
+        "( read x < {}; exit 7 ) & echo $!; exec sleep 300",
+        fifo.display()
+    ));
     let waiter = start_wait(fixture.reported, &["--json"]);
     release(&fifo);
     let output = waiter.wait_with_output().unwrap();
@@ -79,7 +82,10 @@ fn zombie_whose_parent_does_not_reap_reports_from_proc() {
     let text = stdout(&status);
     assert!(text.contains("zombie"), "{text}");
     assert!(text.contains("exited with code 7"), "{text}");
-    assert!(text.contains(&format!("its parent {} (sleep", fixture.child.id())), "{text}");
+    assert!(
+        text.contains(&format!("its parent {} (sleep", fixture.child.id())),
+        "{text}"
+    );
 }
 
 #[test]
@@ -87,7 +93,11 @@ fn timeout_expires_with_124() {
     let fixture = Fixture::start("sleep 300 & echo $!; wait");
     let output = run(&["wait", "--timeout", "200ms", &fixture.reported.to_string()]);
     assert_eq!(output.status.code(), Some(124));
-    assert!(stdout(&output).contains("still running after 200ms"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("still running after 200ms"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -113,13 +123,21 @@ fn several_pids_exit_with_the_last_ones_status() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(wait_until(Duration::from_secs(10), || holds_pidfd_for(waiter.id(), first)
-        && holds_pidfd_for(waiter.id(), second)));
+    assert!(wait_until(Duration::from_secs(10), || holds_pidfd_for(
+        waiter.id(),
+        first
+    ) && holds_pidfd_for(
+        waiter.id(),
+        second
+    )));
     release(&one);
     release(&two);
     let output = waiter.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(5));
     let text = stdout(&output);
     assert_eq!(text.lines().count(), 2, "{text}");
-    assert!(text.contains("exited with code 3") && text.contains("exited with code 5"), "{text}");
+    assert!(
+        text.contains("exited with code 3") && text.contains("exited with code 5"),
+        "{text}"
+    );
 }

@@ -20,8 +20,12 @@ pub(crate) fn man(dir: Option<&Path>, command: clap::Command) -> Result<u8, Fail
         None => clap_mangen::Man::new(command)
             .render(&mut std::io::stdout())
             .map_err(|e| Failure::new(format!("cannot write the man page: {e}")))?,
-        Some(dir) => clap_mangen::generate_to(command, dir)
-            .map_err(|e| Failure::new(format!("cannot write man pages to {}: {e}", crate::text::escape(&dir.display().to_string()))))?,
+        Some(dir) => clap_mangen::generate_to(command, dir).map_err(|e| {
+            Failure::new(format!(
+                "cannot write man pages to {}: {e}",
+                crate::text::escape(&dir.display().to_string())
+            ))
+        })?,
     }
     Ok(exit_code::SUCCESS)
 }

@@ -23,7 +23,11 @@ pub(crate) fn run(args: &ExplainArgs, output: &Output) -> Result<u8, Failure> {
         output.line(&output.paint(Style::Bold, &escape(&explanation.input)));
         let numbered = explanation.readings.len() > 1;
         for (n, reading) in explanation.readings.iter().enumerate() {
-            let marker = if numbered { format!("{}. ", n + 1) } else { String::new() };
+            let marker = if numbered {
+                format!("{}. ", n + 1)
+            } else {
+                String::new()
+            };
             output.line(&format!("  {marker}{}", output.paint(Style::Bold, &reading.title)));
             output.line(&format!("  {}{}", " ".repeat(marker.len()), reading.detail));
         }

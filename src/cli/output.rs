@@ -63,7 +63,10 @@ impl Output {
                     && std::io::stdout().is_terminal()
             }
         };
-        Output { color: color && !json, json }
+        Output {
+            color: color && !json,
+            json,
+        }
     }
 
     /// Whether `--json` was given.

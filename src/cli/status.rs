@@ -14,7 +14,11 @@ use crate::text::{display_command_line, escape};
 #[serde(untagged)]
 enum Entry {
     Status(PidStatus),
-    Error { pid: Pid, status: &'static str, error: String },
+    Error {
+        pid: Pid,
+        status: &'static str,
+        error: String,
+    },
 }
 
 pub(crate) fn run(args: &StatusArgs, output: &Output) -> Result<u8, Failure> {

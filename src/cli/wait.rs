@@ -58,7 +58,11 @@ fn describe(outcome: &WaitOutcome, output: &Output) -> String {
         .unwrap_or_default();
     match &outcome.ending {
         Some(EndingReport::Known { views, .. }) => {
-            let style = if views.status.success() { Style::Good } else { Style::Bad };
+            let style = if views.status.success() {
+                Style::Good
+            } else {
+                Style::Bad
+            };
             format!(
                 "{} {name}: {}{after} ($? = {}, wait status {:#06x}) — {}",
                 outcome.pid,

@@ -195,7 +195,11 @@ fn signal_reading(signal: Signal) -> Reading {
             "{}. Default action: {}{}. A process it kills shows as {} in a shell's $?, as -{} in Python's returncode, and as wait status {:#x}.",
             capitalize(signal.description()),
             signal.default_action().describe(),
-            if signal.can_be_caught() { "" } else { "; it cannot be caught, blocked or ignored" },
+            if signal.can_be_caught() {
+                ""
+            } else {
+                "; it cannot be caught, blocked or ignored"
+            },
             shell,
             signal.number(),
             signal.number() | if signal.dumps_core() { 0x80 } else { 0 },
@@ -283,7 +287,7 @@ fn number_readings(value: i128) -> Vec<Reading> {
     {
         // A recognised Windows status is the most likely reading of a
         // large number; put it first.
-        if value > 255 || value < -64 {
+        if !(-64..=255).contains(&value) {
             readings.insert(0, reading);
         } else {
             readings.push(reading);
@@ -413,13 +417,17 @@ fn signal_note(signal: Signal) -> Option<&'static str> {
         libc::SIGTERM => "The polite stop: `kill`, `timeout`, `docker stop`, `systemctl stop`, shutdown.",
         libc::SIGINT => "Usually Ctrl+C in a terminal.",
         libc::SIGSEGV => "A crash: the program touched memory it may not (null pointer, overflow, stack overflow).",
-        libc::SIGABRT => "The program aborted itself: a failed assert(), a C++ exception nobody caught, a Rust panic with panic=abort, or heap corruption detected by malloc.",
+        libc::SIGABRT => {
+            "The program aborted itself: a failed assert(), a C++ exception nobody caught, a Rust panic with panic=abort, or heap corruption detected by malloc."
+        }
         libc::SIGPIPE => "Its reader went away, as in `yes | head`; usually harmless in pipelines.",
         libc::SIGHUP => "Its terminal closed or the user logged off.",
         libc::SIGQUIT => "Ctrl+\\ in a terminal; dumps core.",
         libc::SIGBUS => "Often a memory-mapped file that was truncated underneath it.",
         libc::SIGFPE => "Integer division by zero, usually.",
-        libc::SIGILL => "Illegal instruction: a CPU feature missing, a corrupted binary, or a deliberate trap (Rust's abort, ud2).",
+        libc::SIGILL => {
+            "Illegal instruction: a CPU feature missing, a corrupted binary, or a deliberate trap (Rust's abort, ud2)."
+        }
         libc::SIGXCPU => "It used up its CPU time limit (ulimit -t).",
         libc::SIGSYS => "A system call refused by seccomp.",
         _ => return None,
@@ -461,7 +469,11 @@ fn windows_reading(value: i128) -> Option<Reading> {
             format!(
                 "Read as an NTSTATUS: severity {}, {}facility {:#x}{}, code {:#x}. The same value is {} unsigned and {} signed.",
                 layout.severity.describe(),
-                if layout.customer { "customer-defined (an application's own), " } else { "" },
+                if layout.customer {
+                    "customer-defined (an application's own), "
+                } else {
+                    ""
+                },
                 layout.facility,
                 layout.facility_name.map(|n| format!(" ({n})")).unwrap_or_default(),
                 layout.code,
@@ -566,7 +578,10 @@ mod tests {
         assert!(reading.detail.contains("139"));
         assert_eq!(first("KILL").title, "SIGKILL (signal 9)");
         assert!(first("kill").detail.contains("cannot be caught"));
-        assert_eq!(first("RTMIN+1").signal.unwrap().signal.number(), crate::signal::rtmin() + 1);
+        assert_eq!(
+            first("RTMIN+1").signal.unwrap().signal.number(),
+            crate::signal::rtmin() + 1
+        );
     }
 
     #[test]
@@ -580,10 +595,17 @@ mod tests {
             assert_eq!(facts.unsigned, 3_221_225_477);
             assert_eq!(facts.signed, -1_073_741_819);
         }
-        assert_eq!(first("0xC0000409").windows.unwrap().name, Some("STATUS_STACK_BUFFER_OVERRUN"));
-        assert_eq!(first("0xE0434352").windows.unwrap().layout.customer, true);
+        assert_eq!(
+            first("0xC0000409").windows.unwrap().name,
+            Some("STATUS_STACK_BUFFER_OVERRUN")
+        );
+        assert!(first("0xE0434352").windows.unwrap().layout.customer);
         let still_active = explain("259").unwrap().readings;
-        assert!(still_active.iter().any(|r| r.windows.as_ref().and_then(|w| w.name) == Some("STILL_ACTIVE")));
+        assert!(
+            still_active
+                .iter()
+                .any(|r| r.windows.as_ref().and_then(|w| w.name) == Some("STILL_ACTIVE"))
+        );
         assert_eq!(still_active[0].kind, ReadingKind::Windows);
         assert_eq!(still_active[1].kind, ReadingKind::Wrapped);
     }
@@ -601,7 +623,16 @@ mod tests {
 
     #[test]
     fn bad_input() {
-        for text in ["", "abc", "0x", "0xZZ", "1.5", "--1", "SIGFOO", "9999999999999999999999999999999999999999999"] {
+        for text in [
+            "",
+            "abc",
+            "0x",
+            "0xZZ",
+            "1.5",
+            "--1",
+            "SIGFOO",
+            "9999999999999999999999999999999999999999999",
+        ] {
             assert!(explain(text).is_err(), "{text}");
         }
     }

@@ -53,10 +53,7 @@ impl ExitStatus {
     pub fn wait_status(self) -> i32 {
         match self {
             ExitStatus::Exited { code } => i32::from(code) << 8,
-            ExitStatus::Signaled {
-                signal,
-                core_dumped,
-            } => signal.number() | if core_dumped { 0x80 } else { 0 },
+            ExitStatus::Signaled { signal, core_dumped } => signal.number() | if core_dumped { 0x80 } else { 0 },
         }
     }
 
@@ -79,10 +76,7 @@ impl ExitStatus {
         match self {
             ExitStatus::Exited { code: 0 } => "exited normally with code 0 (success)".to_string(),
             ExitStatus::Exited { code } => format!("exited with code {code}"),
-            ExitStatus::Signaled {
-                signal,
-                core_dumped,
-            } => format!(
+            ExitStatus::Signaled { signal, core_dumped } => format!(
                 "killed by {signal}: {}{}",
                 signal.description(),
                 if core_dumped { ", core dumped" } else { "" }
@@ -95,10 +89,7 @@ impl fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExitStatus::Exited { code } => write!(f, "exited with code {code}"),
-            ExitStatus::Signaled {
-                signal,
-                core_dumped,
-            } => write!(
+            ExitStatus::Signaled { signal, core_dumped } => write!(
                 f,
                 "killed by {signal}{}",
                 if *core_dumped { " (core dumped)" } else { "" }

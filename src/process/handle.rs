@@ -81,7 +81,9 @@ impl Unobservable {
             Unobservable::NotPermitted => {
                 "it is a zombie of another user: the kernel hides its exit code from us until its parent reaps it"
             }
-            Unobservable::NotRecorded => "the kernel kept no exit status for our handle (it was opened after the process exited)",
+            Unobservable::NotRecorded => {
+                "the kernel kept no exit status for our handle (it was opened after the process exited)"
+            }
             Unobservable::OtherNamespace => "it lives in a PID namespace this process cannot see into",
         }
     }
@@ -101,7 +103,11 @@ fn open_error(pid: Pid, syscall: &'static str, error: std::io::Error) -> OpenErr
     match error.raw_os_error() {
         Some(libc::ESRCH) | Some(libc::ENOENT) => OpenError::NoSuchProcess { pid },
         Some(libc::EPERM) | Some(libc::EACCES) => OpenError::PermissionDenied { pid, syscall },
-        _ => OpenError::Io { pid, syscall, source: error },
+        _ => OpenError::Io {
+            pid,
+            syscall,
+            source: error,
+        },
     }
 }
 
@@ -134,7 +140,11 @@ impl Process {
         let info = ProcessInfo::read(pid).map_err(|e| match e {
             ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
             ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
-            ReadError::Io { pid, source, .. } => OpenError::Io { pid, syscall: "read /proc/PID/stat", source },
+            ReadError::Io { pid, source, .. } => OpenError::Io {
+                pid,
+                syscall: "read /proc/PID/stat",
+                source,
+            },
         })?;
         // The facts were read from the pidfd's process only if it still
         // exists now: then the PID cannot have changed hands in between.
@@ -190,7 +200,10 @@ impl Process {
         sys::pidfd_send_signal(self.pidfd.as_fd(), signal).map_err(|error| match error.raw_os_error() {
             Some(libc::ESRCH) => SignalError::Exited { pid: self.pid },
             Some(libc::EPERM) => SignalError::PermissionDenied { pid: self.pid },
-            _ => SignalError::Io { pid: self.pid, source: error },
+            _ => SignalError::Io {
+                pid: self.pid,
+                source: error,
+            },
         })
     }
 
@@ -250,7 +263,13 @@ impl Process {
     }
 
     fn try_exit_observation(&self, reap: bool) -> Result<ExitObservation, WaitError> {
-        let io = |syscall| move |source| WaitError::Io { pid: self.pid, syscall, source };
+        let io = |syscall| {
+            move |source| WaitError::Io {
+                pid: self.pid,
+                syscall,
+                source,
+            }
+        };
         match self.info() {
             Ok(info) if reap && info.ppid == Pid::current().get() => {
                 if let Some(status) = sys::waitid_pidfd(self.pidfd.as_fd()).map_err(io("waitid"))? {
@@ -277,26 +296,28 @@ impl Process {
             Ok(_) | Err(ReadError::Gone { .. }) => {}
             Err(ReadError::PermissionDenied { .. }) | Err(ReadError::Io { .. }) => {}
         }
-        Ok(match sys::pidfd_exit_info(self.pidfd.as_fd()).map_err(io("ioctl(PIDFD_GET_INFO)"))? {
-            PidfdExitInfo::Status(raw) => match ExitStatus::from_wait_status(raw) {
-                Some(status) => ExitObservation::Known {
-                    status,
-                    source: StatusSource::PidfdInfo,
+        Ok(
+            match sys::pidfd_exit_info(self.pidfd.as_fd()).map_err(io("ioctl(PIDFD_GET_INFO)"))? {
+                PidfdExitInfo::Status(raw) => match ExitStatus::from_wait_status(raw) {
+                    Some(status) => ExitObservation::Known {
+                        status,
+                        source: StatusSource::PidfdInfo,
+                    },
+                    None => ExitObservation::Unobservable {
+                        reason: Unobservable::NotRecorded,
+                    },
                 },
-                None => ExitObservation::Unobservable {
+                PidfdExitInfo::NotRecorded => ExitObservation::Unobservable {
                     reason: Unobservable::NotRecorded,
                 },
+                PidfdExitInfo::Unsupported => ExitObservation::Unobservable {
+                    reason: Unobservable::KernelTooOld,
+                },
+                PidfdExitInfo::OtherNamespace => ExitObservation::Unobservable {
+                    reason: Unobservable::OtherNamespace,
+                },
             },
-            PidfdExitInfo::NotRecorded => ExitObservation::Unobservable {
-                reason: Unobservable::NotRecorded,
-            },
-            PidfdExitInfo::Unsupported => ExitObservation::Unobservable {
-                reason: Unobservable::KernelTooOld,
-            },
-            PidfdExitInfo::OtherNamespace => ExitObservation::Unobservable {
-                reason: Unobservable::OtherNamespace,
-            },
-        })
+        )
     }
 }
 

@@ -216,7 +216,10 @@ mod tests {
     fn reads_this_process() {
         let info = ProcessInfo::read(Pid::current()).unwrap();
         assert_eq!(info.pid, Pid::current());
-        assert_eq!(info.ppid, rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get()));
+        assert_eq!(
+            info.ppid,
+            rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get())
+        );
         assert!(info.state.is_alive());
         assert!(!info.kernel_thread);
         assert!(info.threads >= 1);

@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
-use rustix::process::{PidfdFlags, WaitIdOptions, WaitId};
+use rustix::process::{PidfdFlags, WaitId, WaitIdOptions};
 
 use crate::exit::ExitStatus;
 use crate::process::Pid;
@@ -106,7 +106,10 @@ pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<ExitStatu
     loop {
         match rustix::process::waitid(WaitId::PidFd(pidfd), WaitIdOptions::EXITED | WaitIdOptions::NOHANG) {
             Ok(Some(status)) => {
-                let value = status.exit_status().or_else(|| status.terminating_signal()).unwrap_or(0);
+                let value = status
+                    .exit_status()
+                    .or_else(|| status.terminating_signal())
+                    .unwrap_or(0);
                 return Ok(exit_status_from_siginfo(status.raw_code(), value));
             }
             Ok(None) => return Ok(None),
@@ -179,7 +182,13 @@ pub(crate) fn pidfd_exit_info(pidfd: BorrowedFd<'_>) -> io::Result<PidfdExitInfo
     };
     // SAFETY: `info` is a live, correctly sized `struct pidfd_info` and the
     // ioctl number encodes that size.
-    let rc = unsafe { libc::ioctl(pidfd.as_fd().as_raw_fd(), PIDFD_GET_INFO as _, &mut info as *mut PidfdInfo) };
+    let rc = unsafe {
+        libc::ioctl(
+            pidfd.as_fd().as_raw_fd(),
+            PIDFD_GET_INFO as _,
+            &mut info as *mut PidfdInfo,
+        )
+    };
     if rc != 0 {
         let error = io::Error::last_os_error();
         return match error.raw_os_error() {
@@ -202,7 +211,9 @@ pub(crate) fn pidfd_exit_info(pidfd: BorrowedFd<'_>) -> io::Result<PidfdExitInfo
 /// Whether the running kernel is 6.15 or later, where `PIDFD_INFO_EXIT` exists.
 pub(crate) fn kernel_supports_pidfd_info_exit() -> bool {
     let release = rustix::system::uname().release().to_string_lossy().into_owned();
-    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (major, minor) >= (6, 15)
 }
@@ -221,7 +232,10 @@ mod tests {
 
     #[test]
     fn siginfo_codes_decode() {
-        assert_eq!(exit_status_from_siginfo(libc::CLD_EXITED, 42), Some(ExitStatus::Exited { code: 42 }));
+        assert_eq!(
+            exit_status_from_siginfo(libc::CLD_EXITED, 42),
+            Some(ExitStatus::Exited { code: 42 })
+        );
         assert_eq!(
             exit_status_from_siginfo(libc::CLD_DUMPED, 11),
             Some(ExitStatus::Signaled {

@@ -119,7 +119,11 @@ impl ProcessTable {
 
     /// Every process in process group `pgid`.
     pub fn pgroup_members(&self, pgid: i32) -> Vec<Pid> {
-        self.entries.values().filter(|e| e.pgid == pgid).map(|e| e.pid).collect()
+        self.entries
+            .values()
+            .filter(|e| e.pgid == pgid)
+            .map(|e| e.pid)
+            .collect()
     }
 
     /// The chain of ancestors of `pid`, nearest first.
@@ -193,6 +197,9 @@ mod tests {
     fn scan_sees_this_process_and_its_parent() {
         let t = ProcessTable::scan();
         let me = t.get(Pid::current()).expect("this process is in the table");
-        assert_eq!(me.ppid, rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get()));
+        assert_eq!(
+            me.ppid,
+            rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get())
+        );
     }
 }

@@ -97,8 +97,13 @@ impl Fixture {
             .spawn()
             .expect("sh runs");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("fixture reports a PID");
-        let reported = line.trim().parse().unwrap_or_else(|_| panic!("fixture printed {line:?}"));
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("fixture reports a PID");
+        let reported = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("fixture printed {line:?}"));
         Fixture { child, reported }
     }
 }
@@ -118,7 +123,10 @@ pub fn holds_pidfd_for(holder: u32, target: i32) -> bool {
     };
     entries.flatten().any(|entry| {
         std::fs::read_to_string(entry.path())
-            .map(|text| text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pid:", &target.to_string()]))
+            .map(|text| {
+                text.lines()
+                    .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pid:", &target.to_string()])
+            })
             .unwrap_or(false)
     })
 }
@@ -134,4 +142,22 @@ pub fn unused_pid() -> i32 {
 /// Whether we run as root.
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
+}
+
+/// A zombie whose parent never reaps it: a shell starts a child, then
+/// `exec`s `sleep`; the child exits with `code` only once its parent is
+/// `sleep`, so the shell cannot reap it first. Returns the fixture (the
+/// parent) once the child is a zombie; `reported` is the zombie's PID.
+pub fn unreaped_zombie(code: u8) -> Fixture {
+    let fixture = Fixture::start(&format!(
+        "p=$$; ( while [ \"$(cat /proc/$p/comm)\" != sleep ]; do sleep 0.01; done; exit {code} ) & echo $!; exec sleep 300"
+    ));
+    let pid = fixture.reported;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+        }),
+        "process {pid} did not become a zombie"
+    );
+    fixture
 }

@@ -7,6 +7,8 @@
 //! - [`signal`]: signal numbers, names and default actions.
 //! - [`observe`]: `status` and `wait` for any process, as typed reports which
 //!   the binary renders as text or JSON.
+//! - [`resources`]: what a process holds — every open fd with its kind,
+//!   access mode and `O_CLOEXEC`.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -24,5 +26,6 @@ pub mod exit;
 pub mod exit_code;
 pub mod observe;
 pub mod process;
+pub mod resources;
 pub mod signal;
 pub mod text;

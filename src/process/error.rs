@@ -140,4 +140,14 @@ impl ReadError {
             },
         }
     }
+
+    /// Maps an I/O error on `/proc/PID/file`.
+    pub fn from_io(pid: Pid, file: &'static str, source: io::Error) -> ReadError {
+        match source.raw_os_error() {
+            // ENOENT/ESRCH on /proc/PID: the process vanished mid-read.
+            Some(libc::ESRCH) | Some(libc::ENOENT) => ReadError::Gone { pid },
+            Some(libc::EACCES) | Some(libc::EPERM) => ReadError::PermissionDenied { pid, file },
+            _ => ReadError::Io { pid, file, source },
+        }
+    }
 }

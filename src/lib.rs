@@ -7,6 +7,7 @@
 //! - [`signal`]: signal numbers, names and default actions.
 //! - [`observe`]: `status` and `wait` for any process, as typed reports which
 //!   the binary renders as text or JSON.
+//! - [`terminate`]: ending processes and whole trees for sure (`kill`).
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -25,4 +26,5 @@ pub mod exit_code;
 pub mod observe;
 pub mod process;
 pub mod signal;
+pub mod terminate;
 pub mod text;

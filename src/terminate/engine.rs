@@ -72,7 +72,14 @@ pub enum TerminateError {
 
 /// Ends the selected processes following the plan and reports on each.
 pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError> {
-    let table = ProcessTable::scan();
+    terminate_with_scan(request, &ProcessTable::scan())
+}
+
+/// Like [`terminate`], with the caller's scan of the process table. Each
+/// member is opened expecting the start time this scan recorded, so a
+/// member whose PID went to another process since the scan is reported as
+/// ended and the newer process is left alone.
+pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<TerminationReport, TerminateError> {
     let guard = Guard::for_current(&table, request.force);
     let (selected, anchors) = select(&table, &request.pids, request.scope, &guard)?;
     let mut targets = Targets::new(guard, anchors);

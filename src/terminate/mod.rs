@@ -25,7 +25,7 @@ pub mod report;
 pub mod select;
 mod targets;
 
-pub use engine::{Request, TerminateError, terminate};
+pub use engine::{Request, TerminateError, terminate, terminate_with_scan};
 pub use plan::TerminationPlan;
 pub use report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
 pub use select::{Refusal, Scope};

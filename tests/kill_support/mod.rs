@@ -241,3 +241,15 @@ pub fn wait_caught(pid: i32, signal: i32) -> bool {
     }
     false
 }
+
+/// Polls `condition` every 5 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    condition()
+}

@@ -80,14 +80,14 @@ pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError>
 /// member whose PID went to another process since the scan is reported as
 /// ended and the newer process is left alone.
 pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<TerminationReport, TerminateError> {
-    let guard = Guard::for_current(&table, request.force);
-    let (selected, anchors) = select(&table, &request.pids, request.scope, &guard)?;
+    let guard = Guard::for_current(table, request.force);
+    let (selected, anchors) = select(table, &request.pids, request.scope, &guard)?;
     let mut targets = Targets::new(guard, anchors);
-    targets.refuse(selected.refused, &table);
+    targets.refuse(selected.refused, table);
     if request.dry_run {
-        return Ok(dry_run(request, &targets, selected.members, &table));
+        return Ok(dry_run(request, &targets, selected.members, table));
     }
-    targets.adopt(selected.members, &table);
+    targets.adopt(selected.members, table);
     let cgroup = if request.scope == Scope::Tree && request.use_cgroup && request.plan.freezes() {
         tree_cgroup(&targets.anchors, &targets)
     } else {

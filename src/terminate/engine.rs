@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::process::{Pid, Process, ProcessTable, ReadError, WaitError, wait_any};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
-use crate::terminate::freeze::{continue_all, stop_and_walk};
+use crate::terminate::freeze::{Watch, continue_all, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
@@ -72,7 +72,7 @@ pub enum TerminateError {
 
 /// Ends the selected processes following the plan and reports on each.
 pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError> {
-    terminate_with_scan(request, &ProcessTable::scan())
+    run_request(request, Watch::scan())
 }
 
 /// Like [`terminate`], with the caller's scan of the process table. Each
@@ -80,6 +80,11 @@ pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError>
 /// member whose PID went to another process since the scan is reported as
 /// ended and the newer process is left alone.
 pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<TerminationReport, TerminateError> {
+    run_request(request, Watch::from_table(table))
+}
+
+fn run_request(request: &Request, watch: Watch) -> Result<TerminationReport, TerminateError> {
+    let table = watch.table();
     let guard = Guard::for_current(table, request.force);
     let (selected, anchors) = select(table, &request.pids, request.scope, &guard)?;
     let mut targets = Targets::new(guard, anchors);
@@ -93,7 +98,7 @@ pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<Te
     } else {
         None
     };
-    run(request.scope, &request.plan, targets, cgroup)
+    run(request.scope, &request.plan, targets, cgroup, watch)
 }
 
 /// Ends one process the caller holds, following the plan.
@@ -131,7 +136,13 @@ pub(crate) fn terminate_process(process: &Process, plan: &TerminationPlan) -> Re
         });
     }
     targets.adopt_handle(process, name, ppid);
-    let mut report = run(Scope::Pids, plan, targets, None)?;
+    let mut report = run(
+        Scope::Pids,
+        plan,
+        targets,
+        None,
+        Watch::from_table(&ProcessTable::default()),
+    )?;
     Ok(report.processes.remove(0))
 }
 
@@ -245,6 +256,7 @@ struct Run<'a> {
     phase: Phase,
     phase_start: Instant,
     walks: usize,
+    watch: Watch,
 }
 
 fn run(
@@ -252,6 +264,7 @@ fn run(
     plan: &TerminationPlan,
     targets: Targets<'_>,
     cgroup: Option<Cgroup>,
+    watch: Watch,
 ) -> Result<TerminationReport, TerminateError> {
     let now = Instant::now();
     let mut run = Run {
@@ -262,6 +275,7 @@ fn run(
         phase: Phase::Graceful,
         phase_start: now,
         walks: 0,
+        watch,
     };
     run.first_signal()?;
     let finish = run.wait_and_escalate()?;
@@ -302,7 +316,7 @@ impl Run<'_> {
                 cgroup.thaw()?;
             }
         } else if self.plan.freezes() {
-            self.walks += stop_and_walk(&mut self.targets);
+            self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
             self.start = Instant::now();
             self.targets.send_all(signal, true);
             if self.plan.continues_after_signal() {
@@ -322,7 +336,8 @@ impl Run<'_> {
     /// Opens the processes the cgroup lists that are not targets yet.
     fn adopt_cgroup_members(&mut self, cgroup: &Cgroup) -> Result<(), TerminateError> {
         let listed = cgroup.procs_recursive()?;
-        let table = ProcessTable::scan();
+        self.watch.refresh();
+        let table = self.watch.table().clone();
         let members: Vec<_> = listed
             .into_iter()
             .filter(|pid| !self.targets.known.contains(pid))
@@ -353,7 +368,7 @@ impl Run<'_> {
             self.cgroup_kill(&cgroup)?;
         } else {
             if self.plan.freezes() {
-                self.walks += stop_and_walk(&mut self.targets);
+                self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
             }
             self.targets.send_all(Signal::KILL, true);
         }
@@ -373,9 +388,9 @@ impl Run<'_> {
             self.adopt_cgroup_members(&cgroup)?;
             (before..self.targets.list.len()).collect()
         } else {
-            let table = ProcessTable::scan();
+            self.watch.refresh();
             self.walks += 1;
-            self.targets.walk_new(&table)
+            self.targets.walk_new(self.watch.table())
         };
         for index in new {
             self.targets.send(index, self.plan.signal, true);

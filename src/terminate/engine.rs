@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::process::{Pid, Process, ProcessTable, ReadError, WaitError, wait_any};
+use crate::process::{Pid, Process, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
 use crate::terminate::freeze::{Watch, continue_all, stop_and_walk};
@@ -14,7 +14,7 @@ use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
 };
 use crate::terminate::select::{Anchors, Guard, NotFound, Scope, select};
-use crate::terminate::targets::Targets;
+use crate::terminate::targets::{ExitWaiter, Targets};
 
 /// How often the selection is walked again while waiting, to catch
 /// processes forked after the signal.
@@ -83,7 +83,7 @@ pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<Te
     run_request(request, Watch::from_table(table))
 }
 
-fn run_request(request: &Request, watch: Watch) -> Result<TerminationReport, TerminateError> {
+fn run_request(request: &Request, mut watch: Watch) -> Result<TerminationReport, TerminateError> {
     let table = watch.table();
     let guard = Guard::for_current(table, request.force);
     let (selected, anchors) = select(table, &request.pids, request.scope, &guard)?;
@@ -94,7 +94,7 @@ fn run_request(request: &Request, watch: Watch) -> Result<TerminationReport, Ter
     }
     targets.adopt(selected.members, table);
     let cgroup = if request.scope == Scope::Tree && request.use_cgroup && request.plan.freezes() {
-        tree_cgroup(&targets.anchors, &targets)
+        tree_cgroup(&targets.anchors, &targets, &mut watch)
     } else {
         None
     };
@@ -200,7 +200,7 @@ fn read_state(pid: Pid) -> Option<crate::process::ProcessState> {
 /// The cgroup to use for a tree: every named root in one non-root cgroup we
 /// may write, every process of that cgroup's subtree in the tree, and every
 /// tree member in that subtree.
-fn tree_cgroup(anchors: &Anchors, targets: &Targets<'_>) -> Option<Cgroup> {
+fn tree_cgroup(anchors: &Anchors, targets: &Targets<'_>, watch: &mut Watch) -> Option<Cgroup> {
     let first = *anchors.roots.first()?;
     let cgroup = Cgroup::of_process(first).ok()?;
     if cgroup.is_root() || !cgroup.writable() {
@@ -212,7 +212,8 @@ fn tree_cgroup(anchors: &Anchors, targets: &Targets<'_>) -> Option<Cgroup> {
         }
     }
     let before = cgroup.procs_recursive().ok()?;
-    let table = ProcessTable::scan();
+    watch.refresh();
+    let table = watch.table();
     let mut tree: BTreeSet<Pid> = anchors.roots.iter().copied().collect();
     for &root in &anchors.roots {
         tree.extend(table.descendants(root));
@@ -400,9 +401,10 @@ impl Run<'_> {
 
     fn wait_and_escalate(&mut self) -> Result<Finish, TerminateError> {
         let mut last_walk = Instant::now();
+        let mut waiter = ExitWaiter::new()?;
         loop {
-            let pending = self.targets.pending();
-            match next_step(&self.plan, self.phase, self.phase_start.elapsed(), pending.len()) {
+            let pending = self.targets.pending().len();
+            match next_step(&self.plan, self.phase, self.phase_start.elapsed(), pending) {
                 Step::Finish(finish) => return Ok(finish),
                 Step::Escalate => self.escalate()?,
                 Step::Wait(left) => {
@@ -411,17 +413,19 @@ impl Run<'_> {
                     } else {
                         left.min(REWALK_EVERY.saturating_sub(last_walk.elapsed()))
                     };
-                    let handles: Vec<&Process> = pending.iter().map(|&i| &*self.targets.list[i].handle).collect();
-                    let ready = wait_any(&handles, Some(slice))?;
+                    waiter.watch_pending(&self.targets)?;
+                    let ready = waiter.wait(&self.targets, slice)?;
                     let at = self.start.elapsed();
-                    for r in ready {
-                        let target = &mut self.targets.list[pending[r]];
-                        let by = if target.killed() {
-                            EndedBy::Kill
-                        } else {
-                            EndedBy::Signal
-                        };
-                        target.ended = Some((Some(at), by));
+                    for index in ready {
+                        let target = &mut self.targets.list[index];
+                        if target.ended.is_none() {
+                            let by = if target.killed() {
+                                EndedBy::Kill
+                            } else {
+                                EndedBy::Signal
+                            };
+                            target.ended = Some((Some(at), by));
+                        }
                     }
                     if last_walk.elapsed() >= REWALK_EVERY {
                         self.rewalk()?;

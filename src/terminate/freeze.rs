@@ -152,22 +152,22 @@ pub(crate) fn stop_and_walk(targets: &mut Targets<'_>, watch: &mut Watch) -> usi
 }
 
 fn stop_unstopped(targets: &mut Targets<'_>) {
-    for index in 0..targets.list.len() {
-        if targets.list[index].pending() && !targets.list[index].stopped {
-            targets.send(index, Signal::STOP, false);
-            targets.list[index].stopped = true;
-        }
+    let indexes: Vec<usize> = (0..targets.list.len())
+        .filter(|&i| targets.list[i].pending() && !targets.list[i].stopped)
+        .collect();
+    for &i in &indexes {
+        targets.list[i].stopped = true;
     }
+    targets.send_many(indexes, Signal::STOP, false);
 }
 
 /// Continues every member that was stopped.
 pub(crate) fn continue_all(targets: &mut Targets<'_>) {
-    for index in 0..targets.list.len() {
-        if targets.list[index].stopped {
-            targets.send(index, Signal::CONT, false);
-            targets.list[index].stopped = false;
-        }
+    let indexes: Vec<usize> = (0..targets.list.len()).filter(|&i| targets.list[i].stopped).collect();
+    for &i in &indexes {
+        targets.list[i].stopped = false;
     }
+    targets.send_many(indexes, Signal::CONT, false);
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! - only a cgroup or a PID namespace holds every process for sure; that is
 //!   what `afterlife run` sets up.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
 
@@ -227,18 +227,7 @@ pub fn walk(
 ) -> (Vec<Member>, Vec<Refused>) {
     let found: Vec<Pid> = match anchors.scope {
         Scope::Pids => Vec::new(),
-        Scope::Tree => {
-            let mut all = Vec::new();
-            let mut seen = BTreeSet::new();
-            for &pid in live {
-                for child in table.descendants(pid) {
-                    if seen.insert(child) {
-                        all.push(child);
-                    }
-                }
-            }
-            all
-        }
+        Scope::Tree => descendants_of_all(table, live),
         Scope::Session => anchors
             .sessions
             .iter()
@@ -267,6 +256,28 @@ pub fn walk(
         }
     }
     (members, refused)
+}
+
+/// Every descendant of any of `roots`, parents before children, in one
+/// pass over the table (a walk from each root alone would read the whole
+/// table once per member).
+fn descendants_of_all(table: &ProcessTable, roots: &[Pid]) -> Vec<Pid> {
+    let mut by_parent: BTreeMap<i32, Vec<Pid>> = BTreeMap::new();
+    for entry in table.entries() {
+        by_parent.entry(entry.ppid).or_default().push(entry.pid);
+    }
+    let mut seen: BTreeSet<Pid> = roots.iter().copied().collect();
+    let mut order = Vec::new();
+    let mut queue: VecDeque<Pid> = roots.iter().copied().collect();
+    while let Some(parent) = queue.pop_front() {
+        for &child in by_parent.get(&parent.get()).into_iter().flatten() {
+            if seen.insert(child) {
+                order.push(child);
+                queue.push_back(child);
+            }
+        }
+    }
+    order
 }
 
 #[cfg(test)]

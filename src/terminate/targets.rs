@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use std::ops::Deref;
 use std::time::Duration;
 
+use rustix::event::epoll;
+
 use crate::process::{OpenError, Pid, Process, ProcessTable, SignalError};
 use crate::signal::Signal;
 use crate::terminate::report::EndedBy;
@@ -124,17 +126,21 @@ impl<'a> Targets<'a> {
     /// Opens members found by a scan (`table` gives their parents); returns
     /// the indexes of those opened.
     pub fn adopt(&mut self, members: Vec<Member>, table: &ProcessTable) -> Vec<usize> {
+        let members: Vec<Member> = members.into_iter().filter(|m| self.known.insert(m.pid)).collect();
+        let opened_all = parallel_map(members, |member| {
+            let opened = Process::open_expecting(member.pid, member.start_ticks).map(|process| {
+                // A pidfd of an exited process polls readable at once: this
+                // one was a zombie before we did anything.
+                let was_zombie = process.has_exited();
+                (process, was_zombie)
+            });
+            (member, opened)
+        });
         let mut opened = Vec::new();
-        for member in members {
-            if !self.known.insert(member.pid) {
-                continue;
-            }
+        for (member, result) in opened_all {
             let ppid = table.get(member.pid).map_or(0, |e| e.ppid);
-            match Process::open_expecting(member.pid, member.start_ticks) {
-                Ok(process) => {
-                    // A pidfd of an exited process polls readable at once:
-                    // this one was a zombie before we did anything.
-                    let was_zombie = process.has_exited();
+            match result {
+                Ok((process, was_zombie)) => {
                     opened.push(self.list.len());
                     self.list.push(Target {
                         handle: Handle::Owned(process),
@@ -201,11 +207,16 @@ impl<'a> Targets<'a> {
 
     /// Sends `signal` to target `index` through its pidfd.
     pub fn send(&mut self, index: usize, signal: Signal, record: bool) -> Sent {
-        let target = &mut self.list[index];
-        if target.ended.is_some() || target.was_zombie {
+        if self.list[index].ended.is_some() || self.list[index].was_zombie {
             return Sent::AlreadyExited;
         }
-        match target.handle.signal(signal) {
+        let result = self.list[index].handle.signal(signal);
+        self.record(index, signal, record, result)
+    }
+
+    fn record(&mut self, index: usize, signal: Signal, record: bool, result: Result<(), SignalError>) -> Sent {
+        let target = &mut self.list[index];
+        match result {
             Ok(()) => {
                 if record {
                     target.sent.push(signal);
@@ -234,17 +245,150 @@ impl<'a> Targets<'a> {
         }
     }
 
+    /// Sends `signal` to the targets at `indexes`, several at a time.
+    pub fn send_many(&mut self, indexes: Vec<usize>, signal: Signal, record: bool) {
+        let indexes: Vec<usize> = indexes
+            .into_iter()
+            .filter(|&i| self.list[i].ended.is_none() && !self.list[i].was_zombie)
+            .collect();
+        let list = &self.list;
+        let results = parallel_map(indexes, |index| (index, list[index].handle.signal(signal)));
+        for (index, result) in results {
+            self.record(index, signal, record, result);
+        }
+    }
+
     /// Sends `signal` to every pending target.
     pub fn send_all(&mut self, signal: Signal, record: bool) {
-        for index in 0..self.list.len() {
-            if self.list[index].pending() {
-                self.send(index, signal, record);
-            }
-        }
+        self.send_many(self.pending(), signal, record);
     }
 
     /// Indexes of the targets still waited for.
     pub fn pending(&self) -> Vec<usize> {
         (0..self.list.len()).filter(|&i| self.list[i].pending()).collect()
+    }
+}
+
+/// Runs `f` over `items` on a few threads when there are many, keeping
+/// their order. A tree being ended may keep every core busy; several
+/// threads of system calls (open, signal) get afterlife its share of them.
+/// When a thread cannot be started (the process limit a fork bomb hits),
+/// its part runs on the calling thread.
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    use std::sync::Mutex;
+    const SERIAL_BELOW: usize = 64;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 8);
+    if items.len() < SERIAL_BELOW {
+        return items.into_iter().map(f).collect();
+    }
+    let size = items.len().div_ceil(threads);
+    let mut slots: Vec<Mutex<Option<Vec<T>>>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        slots.push(Mutex::new(Some(items.by_ref().take(size).collect())));
+    }
+    let results: Vec<Mutex<Option<Vec<R>>>> = slots.iter().map(|_| Mutex::new(None)).collect();
+    // Whoever takes a chunk first computes it: the threads, or the calling
+    // thread, which goes over every chunk after starting the others.
+    let work = |i: usize| {
+        let taken = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(chunk) = taken {
+            let out: Vec<R> = chunk.into_iter().map(&f).collect();
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+        }
+    };
+    std::thread::scope(|scope| {
+        for i in 1..slots.len() {
+            // EAGAIN (the process limit a fork bomb hits): the calling
+            // thread does this chunk below.
+            let _ = std::thread::Builder::new().spawn_scoped(scope, move || work(i));
+        }
+        for i in 0..slots.len() {
+            work(i);
+        }
+    });
+    results
+        .into_iter()
+        .flat_map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_default())
+        .collect()
+}
+
+/// Waits for many pidfds at once with `epoll(7)`: each process is
+/// registered once and a wake-up costs in proportion to the processes that
+/// exited, not to all of them (as `poll(2)` on a thousand pidfds would).
+pub(crate) struct ExitWaiter {
+    epoll: std::os::fd::OwnedFd,
+    watched: BTreeSet<usize>,
+}
+
+impl ExitWaiter {
+    pub fn new() -> Result<ExitWaiter, crate::process::WaitError> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| wait_error("epoll_create", e))?;
+        Ok(ExitWaiter {
+            epoll,
+            watched: BTreeSet::new(),
+        })
+    }
+
+    /// Watches every pending target not watched yet.
+    pub fn watch_pending(&mut self, targets: &Targets<'_>) -> Result<(), crate::process::WaitError> {
+        for index in targets.pending() {
+            if self.watched.insert(index) {
+                epoll::add(
+                    &self.epoll,
+                    targets.list[index].handle.pidfd(),
+                    epoll::EventData::new_u64(index as u64),
+                    epoll::EventFlags::IN,
+                )
+                .map_err(|e| wait_error("epoll_ctl", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout`; returns the targets whose process exited.
+    pub fn wait(&mut self, targets: &Targets<'_>, timeout: Duration) -> Result<Vec<usize>, crate::process::WaitError> {
+        let spec = rustix::event::Timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(self.watched.len().clamp(1, 1024));
+        match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut events), Some(&spec)) {
+            Ok(_) => {}
+            // A signal interrupted the wait: the caller loops.
+            Err(rustix::io::Errno::INTR) => return Ok(Vec::new()),
+            Err(e) => return Err(wait_error("epoll_wait", e)),
+        }
+        let mut ready = Vec::with_capacity(events.len());
+        for event in events {
+            let index = event.data.u64() as usize;
+            if self.watched.remove(&index) {
+                // The pidfd stays readable: stop watching it.
+                let _ = epoll::delete(&self.epoll, targets.list[index].handle.pidfd());
+                ready.push(index);
+            }
+        }
+        Ok(ready)
+    }
+}
+
+fn wait_error(syscall: &'static str, error: rustix::io::Errno) -> crate::process::WaitError {
+    crate::process::WaitError::Io {
+        pid: Pid::current(),
+        syscall,
+        source: error.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_map_keeps_order_and_every_item() {
+        for n in [0usize, 1, 63, 64, 65, 1000, 1001] {
+            let out = parallel_map((0..n).collect(), |i| i * 2);
+            assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>(), "{n}");
+        }
     }
 }

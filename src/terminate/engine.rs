@@ -439,6 +439,19 @@ impl Run<'_> {
     fn reports(&self) -> Vec<ProcessReport> {
         let mut reports: Vec<ProcessReport> = self.targets.list.iter().map(|t| self.report(t)).collect();
         reports.extend(refused_reports(&self.targets));
+        for unreadable in &self.targets.unreadable {
+            reports.push(ProcessReport {
+                pid: unreadable.member.pid,
+                name: unreadable.member.name.clone(),
+                ppid: unreadable.ppid,
+                named: unreadable.member.named,
+                sent: Vec::new(),
+                outcome: Outcome::Alive {
+                    state: None,
+                    reason: SurvivorReason::PermissionDenied,
+                },
+            });
+        }
         for vanished in &self.targets.vanished {
             reports.push(ProcessReport {
                 pid: vanished.member.pid,

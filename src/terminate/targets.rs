@@ -80,6 +80,9 @@ pub(crate) struct Targets<'a> {
     pub list: Vec<Target<'a>>,
     pub refused: Vec<(Refused, i32)>,
     pub vanished: Vec<Vanished>,
+    /// Members whose /proc entry we may not read (hidepid), so that we
+    /// cannot check they are the processes scanned: never signalled.
+    pub unreadable: Vec<Vanished>,
     pub known: BTreeSet<Pid>,
     pub guard: Guard,
     pub anchors: Anchors,
@@ -100,6 +103,7 @@ impl<'a> Targets<'a> {
             list: Vec::new(),
             refused: Vec::new(),
             vanished: Vec::new(),
+            unreadable: Vec::new(),
             known: BTreeSet::new(),
             guard,
             anchors,
@@ -170,7 +174,7 @@ impl<'a> Targets<'a> {
     }
 
     fn refused_unreadable(&mut self, member: Member, ppid: i32) {
-        self.vanished.push(Vanished { member, ppid });
+        self.unreadable.push(Vanished { member, ppid });
     }
 
     /// Records refusals found by a walk.

@@ -9,6 +9,7 @@
 //!   the binary renders as text or JSON.
 //! - [`resources`]: what a process holds — every open fd with its kind,
 //!   access mode and `O_CLOEXEC`.
+//! - [`terminate`]: ending processes and whole trees for sure (`kill`).
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -28,4 +29,5 @@ pub mod observe;
 pub mod process;
 pub mod resources;
 pub mod signal;
+pub mod terminate;
 pub mod text;

@@ -6,6 +6,7 @@
 
 mod completions;
 mod explain;
+mod kill;
 mod output;
 mod status;
 mod wait;
@@ -57,6 +58,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Wait for any processes, children or not, and say how each ended.
     Wait(WaitArgs),
+    /// End processes or whole trees for sure, and say how each ended.
+    Kill(KillArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command into a directory).
@@ -94,6 +97,76 @@ pub struct WaitArgs {
     /// Process IDs; they need not be children of afterlife.
     #[arg(required = true, allow_negative_numbers = true, value_name = "PID")]
     pub pids: Vec<Pid>,
+}
+
+/// Arguments of `kill`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "End processes, or whole trees, sessions or process groups, for sure: \
+every process is opened through a pidfd checked against its start time, so a recycled PID is never signalled; \
+the selection is frozen (cgroup.freeze, or SIGSTOP to every member and walking again until nothing new appears) \
+before the signal, so a tree that keeps forking is caught whole; after the grace period SIGKILL ends what is left. \
+The report says how each process ended, or why it is still alive.",
+    after_help = "What each selection reaches: --tree follows parent links, so it catches children that called \
+setsid or setpgid, but not processes that already left the tree (a double fork reparents them to init); \
+--session and --pgroup catch most of those, but a process may leave its session or group at will. \
+Only a cgroup holds every process for sure: `afterlife run` starts a command in one, and --tree uses \
+cgroup.freeze/cgroup.kill when the tree is exactly one cgroup afterlife may write.\n\n\
+Refused unless --force: PID 1, the ancestors of afterlife (its shell), kernel threads. afterlife never signals itself.\n\n\
+Exit code: 0 every target ended; 1 some survived (listed with the reason); 125 usage or operational error."
+)]
+pub struct KillArgs {
+    /// The first signal, as kill(1) takes it: TERM, SIGTERM, 15, RTMIN+3.
+    #[arg(short, long, default_value = "TERM", value_parser = parse_signal, value_name = "SIG")]
+    pub signal: crate::signal::Signal,
+
+    /// How long the targets get to exit before SIGKILL: 5s, 300ms, 1.5m.
+    #[arg(long, default_value = "5s", value_parser = parse_timeout, value_name = "DURATION")]
+    pub grace: Duration,
+
+    /// Never send SIGKILL; report what is still alive after the grace period.
+    #[arg(long)]
+    pub no_escalate: bool,
+
+    /// Wait until every target is gone (the default).
+    #[arg(long, overrides_with = "no_wait")]
+    pub wait: bool,
+
+    /// Send the signal and return at once, like kill(1); no SIGKILL follows.
+    #[arg(long, overrides_with = "wait")]
+    pub no_wait: bool,
+
+    /// Each PID and all its descendants, including those that called setsid.
+    #[arg(long, group = "selection")]
+    pub tree: bool,
+
+    /// Every process in each PID's session.
+    #[arg(long, group = "selection")]
+    pub session: bool,
+
+    /// Every process in each PID's process group.
+    #[arg(long, group = "selection")]
+    pub pgroup: bool,
+
+    /// Also signal PID 1, ancestors of afterlife and kernel threads.
+    #[arg(long)]
+    pub force: bool,
+
+    /// List what would be signalled; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not use cgroup.freeze/cgroup.kill even when the tree is exactly one cgroup.
+    #[arg(long)]
+    pub no_cgroup: bool,
+
+    /// Process IDs.
+    #[arg(required = true, allow_negative_numbers = true, value_name = "PID")]
+    pub pids: Vec<Pid>,
+}
+
+fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {
+    crate::signal::Signal::parse(text).map_err(|e| e.to_string())
 }
 
 /// Arguments of `completions`.
@@ -168,6 +241,7 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Explain(args) => explain::run(&args, output),
         Command::Status(args) => status::run(&args, output),
         Command::Wait(args) => wait::run(&args, output),
+        Command::Kill(args) => kill::run(&args, output),
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
     }

@@ -120,7 +120,38 @@ impl Process {
     /// Opens `pid` only if it is still the process that started at
     /// `start_ticks` (clock ticks after boot, `/proc/PID/stat` field 22).
     pub fn open_expecting(pid: Pid, start_ticks: u64) -> Result<Process, OpenError> {
-        Self::open_inner(pid, Some(start_ticks)).map(|(process, _)| process)
+        // Only the start time is needed here, so only `/proc/PID/stat` is
+        // read: this is the call that opens every member of a large tree.
+        let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
+        let found = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat"))
+            .map_err(|e| match ReadError::from_proc(pid, "stat", e) {
+                ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
+                ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
+                ReadError::Io { pid, source, .. } => OpenError::Io {
+                    pid,
+                    syscall: "read /proc/PID/stat",
+                    source,
+                },
+            })?
+            .starttime;
+        // As in `open_inner`: the start time is this pidfd's process's only
+        // if that process still exists after the read.
+        let process = Process {
+            pid,
+            pidfd,
+            start_ticks: found,
+        };
+        if !process.exists().map_err(|e| open_error(pid, "pidfd_send_signal", e))? {
+            return Err(OpenError::NoSuchProcess { pid });
+        }
+        if found != start_ticks {
+            return Err(OpenError::Reused {
+                pid,
+                expected: start_ticks,
+                found,
+            });
+        }
+        Ok(process)
     }
 
     /// Opens `pid` and returns its facts as read while opening.

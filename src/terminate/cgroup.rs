@@ -1,0 +1,430 @@
+//! cgroup v2: the one Linux container that holds every process for sure.
+//!
+//! A process cannot leave its cgroup on its own, and its children are born
+//! into it, so a cgroup is the strongest fence around a tree. Kernel
+//! interfaces used (Documentation/admin-guide/cgroup-v2.rst):
+//!
+//! - `cgroup.procs`: the processes of this cgroup (not of its children);
+//!   writing a PID moves that process in.
+//! - `cgroup.freeze` (Linux 5.2): `1` freezes the whole subtree; fatal
+//!   signals still act on frozen processes, other signals wait for the thaw.
+//! - `cgroup.events`: `populated` and `frozen`; a change wakes `poll(2)`
+//!   (`POLLPRI`) on the open file.
+//! - `cgroup.kill` (Linux 5.14): `1` sends `SIGKILL` to every process of the
+//!   subtree, and new forks into it fail while it runs.
+//!
+//! The v2 hierarchy may be mounted anywhere (`/sys/fs/cgroup` or, next to
+//! v1 controllers, `/sys/fs/cgroup/unified`): [`v2_mount`] finds it in
+//! `/proc/self/mountinfo`. This module is shared by every command that
+//! contains processes in cgroups.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use crate::process::Pid;
+
+/// A cgroup operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// No cgroup v2 hierarchy is mounted.
+    #[error("find a cgroup v2 mount in /proc/self/mountinfo: none is mounted")]
+    NotMounted,
+    /// The path is not a cgroup v2 directory.
+    #[error("open cgroup {path}: not a cgroup v2 directory")]
+    NotACgroup {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A process has no cgroup v2 membership line (`0::/...`).
+    #[error("read the cgroup of process {pid}: it has no cgroup v2 membership")]
+    NoMembership {
+        /// The PID.
+        pid: Pid,
+    },
+    /// A file operation failed.
+    #[error("{operation} {path}: {source}")]
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_error<'a>(operation: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> CgroupError + 'a {
+    move |source| CgroupError::Io {
+        operation,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where the cgroup v2 hierarchy is mounted, from `/proc/self/mountinfo`.
+pub fn v2_mount() -> Result<PathBuf, CgroupError> {
+    let path = Path::new("/proc/self/mountinfo");
+    let text = fs::read_to_string(path).map_err(io_error("read", path))?;
+    mount_from_mountinfo(&text).ok_or(CgroupError::NotMounted)
+}
+
+/// The mount point of the first `cgroup2` line of a mountinfo text
+/// (proc_pid_mountinfo(5): the filesystem type follows the ` - ` separator;
+/// the mount point is field 5, with spaces written as `\040`).
+pub fn mount_from_mountinfo(text: &str) -> Option<PathBuf> {
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if right.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        let mount_point = left.split_whitespace().nth(4)?;
+        Some(PathBuf::from(unescape_mountinfo(mount_point)))
+    })
+}
+
+fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+            let value = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(value);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The cgroup v2 path (relative to the mount, `/a/b`) in a
+/// `/proc/PID/cgroup` text: the line `0::PATH`.
+pub fn v2_path_from_proc(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("0::").map(str::to_string))
+}
+
+/// The two facts of `cgroup.events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CgroupEvents {
+    /// Some process lives in the cgroup or below.
+    pub populated: bool,
+    /// The cgroup is frozen (every process in it stopped by the freezer).
+    pub frozen: bool,
+}
+
+/// Parses `cgroup.events` (`populated 1\nfrozen 0\n`).
+pub fn parse_events(text: &str) -> CgroupEvents {
+    let mut events = CgroupEvents::default();
+    for line in text.lines() {
+        match line.split_once(' ') {
+            Some(("populated", v)) => events.populated = v.trim() == "1",
+            Some(("frozen", v)) => events.frozen = v.trim() == "1",
+            _ => {}
+        }
+    }
+    events
+}
+
+/// One cgroup v2 directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    mount: PathBuf,
+    relative: String,
+}
+
+impl Cgroup {
+    /// Opens the cgroup at `path`, a directory under the v2 mount.
+    pub fn open(path: impl AsRef<Path>) -> Result<Cgroup, CgroupError> {
+        let path = path.as_ref();
+        let mount = v2_mount()?;
+        let relative = path.strip_prefix(&mount).map_err(|_| CgroupError::NotACgroup {
+            path: path.to_path_buf(),
+        })?;
+        let cgroup = Cgroup {
+            relative: format!("/{}", relative.to_string_lossy()).replace("//", "/"),
+            mount,
+        };
+        if !cgroup.file("cgroup.procs").exists() {
+            return Err(CgroupError::NotACgroup {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(cgroup)
+    }
+
+    /// The cgroup `pid` is in now.
+    pub fn of_process(pid: Pid) -> Result<Cgroup, CgroupError> {
+        let file = PathBuf::from(format!("/proc/{pid}/cgroup"));
+        let text = fs::read_to_string(&file).map_err(io_error("read", &file))?;
+        let relative = v2_path_from_proc(&text).ok_or(CgroupError::NoMembership { pid })?;
+        Ok(Cgroup {
+            mount: v2_mount()?,
+            relative,
+        })
+    }
+
+    /// Creates the child cgroup `name` (a new directory).
+    pub fn create_child(&self, name: &str) -> Result<Cgroup, CgroupError> {
+        let child = Cgroup {
+            mount: self.mount.clone(),
+            relative: format!("{}/{name}", self.relative.trim_end_matches('/')),
+        };
+        let path = child.path();
+        fs::create_dir(&path).map_err(io_error("create", &path))?;
+        Ok(child)
+    }
+
+    /// The cgroup at `relative` (a path as `/proc/PID/cgroup` shows it) in
+    /// the same hierarchy.
+    pub fn at(&self, relative: &str) -> Cgroup {
+        Cgroup {
+            mount: self.mount.clone(),
+            relative: relative.to_string(),
+        }
+    }
+
+    /// The root of the v2 hierarchy.
+    pub fn root() -> Result<Cgroup, CgroupError> {
+        Ok(Cgroup {
+            mount: v2_mount()?,
+            relative: "/".to_string(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> PathBuf {
+        self.mount.join(self.relative.trim_start_matches('/'))
+    }
+
+    /// The path relative to the mount, as `/proc/PID/cgroup` shows it.
+    pub fn relative(&self) -> &str {
+        &self.relative
+    }
+
+    /// Whether this is the root cgroup (which has no freeze or kill file).
+    pub fn is_root(&self) -> bool {
+        self.relative == "/"
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+
+    fn write(&self, name: &str, value: &str) -> Result<(), CgroupError> {
+        let path = self.file(name);
+        fs::write(&path, value).map_err(io_error("write", &path))
+    }
+
+    /// Whether this cgroup or one below it contains `other`.
+    pub fn contains(&self, other: &Cgroup) -> bool {
+        self.is_root()
+            || other.relative == self.relative
+            || other
+                .relative
+                .strip_prefix(&self.relative)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// The processes directly in this cgroup.
+    pub fn procs(&self) -> Result<Vec<Pid>, CgroupError> {
+        let path = self.file("cgroup.procs");
+        let text = fs::read_to_string(&path).map_err(io_error("read", &path))?;
+        Ok(text
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+            .filter_map(Pid::new)
+            .collect())
+    }
+
+    /// The cgroups directly below this one.
+    pub fn children(&self) -> Result<Vec<Cgroup>, CgroupError> {
+        let path = self.path();
+        let mut children = Vec::new();
+        for entry in fs::read_dir(&path).map_err(io_error("list", &path))? {
+            // ENOENT: a child cgroup was removed while we listed.
+            let Ok(entry) = entry else { continue };
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                children.push(Cgroup {
+                    mount: self.mount.clone(),
+                    relative: format!(
+                        "{}/{}",
+                        self.relative.trim_end_matches('/'),
+                        entry.file_name().to_string_lossy()
+                    ),
+                });
+            }
+        }
+        Ok(children)
+    }
+
+    /// The processes in this cgroup and every cgroup below it.
+    pub fn procs_recursive(&self) -> Result<BTreeSet<Pid>, CgroupError> {
+        let mut all: BTreeSet<Pid> = self.procs()?.into_iter().collect();
+        for child in self.children()? {
+            match child.procs_recursive() {
+                Ok(more) => all.extend(more),
+                // The child cgroup was removed meanwhile: nothing lives there.
+                Err(CgroupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(all)
+    }
+
+    /// Moves `pid` into this cgroup.
+    pub fn add(&self, pid: Pid) -> Result<(), CgroupError> {
+        self.write("cgroup.procs", &pid.to_string())
+    }
+
+    /// Reads `cgroup.events`.
+    pub fn events(&self) -> Result<CgroupEvents, CgroupError> {
+        let path = self.file("cgroup.events");
+        let text = fs::read_to_string(&path).map_err(io_error("read", &path))?;
+        Ok(parse_events(&text))
+    }
+
+    /// Whether we may freeze and kill this cgroup: it is not the root, and
+    /// its `cgroup.freeze` and `cgroup.kill` exist and are writable for us.
+    pub fn writable(&self) -> bool {
+        !self.is_root()
+            && ["cgroup.freeze", "cgroup.kill"]
+                .iter()
+                .all(|name| rustix::fs::access(self.file(name), rustix::fs::Access::WRITE_OK).is_ok())
+    }
+
+    /// Asks the kernel to freeze the subtree (see [`Cgroup::wait_frozen`]).
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        self.write("cgroup.freeze", "1")
+    }
+
+    /// Thaws the subtree.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.write("cgroup.freeze", "0")
+    }
+
+    /// Sends `SIGKILL` to every process of the subtree (Linux 5.14).
+    pub fn kill(&self) -> Result<(), CgroupError> {
+        self.write("cgroup.kill", "1")
+    }
+
+    /// Waits until `cgroup.events` satisfies `condition` or `timeout`
+    /// passes; returns whether it did.
+    pub fn wait_events(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(CgroupEvents) -> bool,
+    ) -> Result<bool, CgroupError> {
+        let path = self.file("cgroup.events");
+        let deadline = Instant::now() + timeout;
+        let file = fs::File::open(&path).map_err(io_error("open", &path))?;
+        loop {
+            if condition(self.events()?) {
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            // A change of cgroup.events wakes poll with POLLPRI; the 10 ms
+            // cap only guards against a missed wake-up.
+            let slice = left.min(Duration::from_millis(10));
+            let spec = Timespec {
+                tv_sec: 0,
+                tv_nsec: i64::from(slice.subsec_nanos()),
+            };
+            let mut fds = [PollFd::new(&file, PollFlags::PRI)];
+            match rustix::event::poll(&mut fds, Some(&spec)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    return Err(CgroupError::Io {
+                        operation: "poll",
+                        path,
+                        source: e.into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits until the subtree is frozen.
+    pub fn wait_frozen(&self, timeout: Duration) -> Result<bool, CgroupError> {
+        self.wait_events(timeout, |e| e.frozen || !e.populated)
+    }
+
+    /// Waits until no process is left in the subtree.
+    pub fn wait_empty(&self, timeout: Duration) -> Result<bool, CgroupError> {
+        self.wait_events(timeout, |e| !e.populated)
+    }
+
+    /// Removes the (empty) cgroup directory.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let path = self.path();
+        fs::remove_dir(&path).map_err(io_error("remove", &path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn finds_the_v2_mount_next_to_v1() {
+        assert_eq!(
+            mount_from_mountinfo(MOUNTINFO),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        assert_eq!(
+            mount_from_mountinfo("25 1 0:22 / /my\\040cgroups rw shared:4 - cgroup2 none rw\n"),
+            Some(PathBuf::from("/my cgroups"))
+        );
+        assert_eq!(
+            mount_from_mountinfo("32 31 0:29 / /x rw - cgroup cgroup rw,cpu\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn reads_membership_and_events() {
+        assert_eq!(
+            v2_path_from_proc("4:memory:/x\n0::/jobs/build\n"),
+            Some("/jobs/build".into())
+        );
+        assert_eq!(v2_path_from_proc("1:cpu:/\n"), None);
+        assert_eq!(
+            parse_events("populated 1\nfrozen 0\n"),
+            CgroupEvents {
+                populated: true,
+                frozen: false
+            }
+        );
+    }
+
+    #[test]
+    fn containment_follows_path_components() {
+        let c = |r: &str| Cgroup {
+            mount: PathBuf::from("/m"),
+            relative: r.into(),
+        };
+        assert!(c("/a").contains(&c("/a")));
+        assert!(c("/a").contains(&c("/a/b")));
+        assert!(!c("/a").contains(&c("/ab")));
+        assert!(c("/").contains(&c("/ab")));
+        assert_eq!(c("/a/b").path(), PathBuf::from("/m/a/b"));
+        assert_eq!(c("/").path(), PathBuf::from("/m/"));
+    }
+}

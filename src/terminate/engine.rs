@@ -1,0 +1,566 @@
+//! One termination, start to end: select, contain, signal, wait, escalate,
+//! report. The decisions come from [`crate::terminate::plan::next_step`];
+//! this loop only carries them out and waits on pidfds.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use crate::process::{Pid, Process, ProcessTable, ReadError, WaitError};
+use crate::signal::Signal;
+use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
+use crate::terminate::freeze::{Watch, continue_all, stop_and_walk};
+use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
+use crate::terminate::report::{
+    Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
+};
+use crate::terminate::select::{Anchors, Guard, NotFound, Scope, select};
+use crate::terminate::targets::{ExitWaiter, Targets};
+
+/// How often the selection is walked again while waiting, to catch
+/// processes forked after the signal.
+const REWALK_EVERY: Duration = Duration::from_millis(50);
+
+/// How long to wait for a cgroup to report itself frozen (a process in
+/// uninterruptible sleep delays it); afterwards afterlife goes on.
+const FREEZE_WAIT: Duration = Duration::from_secs(1);
+
+/// What to end and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The named PIDs.
+    pub pids: Vec<Pid>,
+    /// What they stand for.
+    pub scope: Scope,
+    /// The signal plan.
+    pub plan: TerminationPlan,
+    /// Lift the refusals of PID 1, ancestors and kernel threads.
+    pub force: bool,
+    /// Only say what would be signalled.
+    pub dry_run: bool,
+    /// Use `cgroup.freeze`/`cgroup.kill` when a tree is exactly one cgroup.
+    pub use_cgroup: bool,
+}
+
+impl Request {
+    /// A request with the default plan.
+    pub fn new(pids: Vec<Pid>, scope: Scope) -> Request {
+        Request {
+            pids,
+            scope,
+            plan: TerminationPlan::default(),
+            force: false,
+            dry_run: false,
+            use_cgroup: true,
+        }
+    }
+}
+
+/// A termination failed as a whole (per-process failures such as `EPERM`
+/// are in the report instead).
+#[derive(Debug, thiserror::Error)]
+pub enum TerminateError {
+    /// A named PID does not exist.
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    /// Waiting on pidfds failed.
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+    /// The cgroup could not be frozen or killed.
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+}
+
+/// Ends the selected processes following the plan and reports on each.
+pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError> {
+    run_request(request, Watch::scan())
+}
+
+/// Like [`terminate`], with the caller's scan of the process table. Each
+/// member is opened expecting the start time this scan recorded, so a
+/// member whose PID went to another process since the scan is reported as
+/// ended and the newer process is left alone.
+pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<TerminationReport, TerminateError> {
+    run_request(request, Watch::from_table(table))
+}
+
+fn run_request(request: &Request, mut watch: Watch) -> Result<TerminationReport, TerminateError> {
+    let table = watch.table();
+    let guard = Guard::for_current(table, request.force);
+    let (selected, anchors) = select(table, &request.pids, request.scope, &guard)?;
+    let mut targets = Targets::new(guard, anchors);
+    targets.refuse(selected.refused, table);
+    if request.dry_run {
+        return Ok(dry_run(request, &targets, selected.members, table));
+    }
+    targets.adopt(selected.members, table);
+    let cgroup = if request.scope == Scope::Tree && request.use_cgroup && request.plan.freezes() {
+        tree_cgroup(&targets.anchors, &targets, &mut watch)
+    } else {
+        None
+    };
+    run(request.scope, &request.plan, targets, cgroup, watch)
+}
+
+/// Ends one process the caller holds, following the plan.
+pub(crate) fn terminate_process(process: &Process, plan: &TerminationPlan) -> Result<ProcessReport, TerminateError> {
+    let (name, ppid) = match process.info() {
+        Ok(info) => (info.name, info.ppid),
+        // Gone already: it is reported as ended before any signal.
+        Err(_) => (String::new(), 0),
+    };
+    let anchors = Anchors {
+        scope: Scope::Pids,
+        roots: vec![process.pid()],
+        sessions: BTreeSet::new(),
+        groups: BTreeSet::new(),
+    };
+    let guard = Guard {
+        me: Pid::current(),
+        ancestors: BTreeSet::new(),
+        force: true,
+    };
+    let mut targets = Targets::new(guard, anchors);
+    if process.pid() == Pid::current() {
+        return Ok(ProcessReport {
+            pid: process.pid(),
+            name,
+            ppid,
+            named: true,
+            sent: Vec::new(),
+            outcome: Outcome::Alive {
+                state: None,
+                reason: SurvivorReason::Refused {
+                    refusal: crate::terminate::select::Refusal::Itself,
+                },
+            },
+        });
+    }
+    targets.adopt_handle(process, name, ppid);
+    let mut report = run(
+        Scope::Pids,
+        plan,
+        targets,
+        None,
+        Watch::from_table(&ProcessTable::default()),
+    )?;
+    Ok(report.processes.remove(0))
+}
+
+fn dry_run(
+    request: &Request,
+    targets: &Targets<'_>,
+    members: Vec<crate::terminate::select::Member>,
+    table: &ProcessTable,
+) -> TerminationReport {
+    let mut processes: Vec<ProcessReport> = members
+        .into_iter()
+        .map(|m| ProcessReport {
+            pid: m.pid,
+            ppid: table.get(m.pid).map_or(0, |e| e.ppid),
+            name: m.name,
+            named: m.named,
+            sent: Vec::new(),
+            outcome: Outcome::WouldSignal,
+        })
+        .collect();
+    processes.extend(refused_reports(targets));
+    TerminationReport::new(
+        request.scope,
+        request.plan,
+        true,
+        Containment::None,
+        None,
+        Duration::ZERO,
+        processes,
+    )
+}
+
+fn refused_reports(targets: &Targets<'_>) -> Vec<ProcessReport> {
+    targets
+        .refused
+        .iter()
+        .map(|(r, ppid)| ProcessReport {
+            pid: r.member.pid,
+            name: r.member.name.clone(),
+            ppid: *ppid,
+            named: r.member.named,
+            sent: Vec::new(),
+            outcome: Outcome::Alive {
+                state: read_state(r.member.pid),
+                reason: SurvivorReason::Refused { refusal: r.refusal },
+            },
+        })
+        .collect()
+}
+
+fn read_state(pid: Pid) -> Option<crate::process::ProcessState> {
+    crate::process::ProcessInfo::read(pid).ok().map(|i| i.state)
+}
+
+/// The cgroup to use for a tree: every named root in one non-root cgroup we
+/// may write, every process of that cgroup's subtree in the tree, and every
+/// tree member in that subtree.
+fn tree_cgroup(anchors: &Anchors, targets: &Targets<'_>, watch: &mut Watch) -> Option<Cgroup> {
+    let first = *anchors.roots.first()?;
+    let cgroup = Cgroup::of_process(first).ok()?;
+    if cgroup.is_root() || !cgroup.writable() {
+        return None;
+    }
+    for &root in &anchors.roots[1..] {
+        if Cgroup::of_process(root).ok()? != cgroup {
+            return None;
+        }
+    }
+    let before = cgroup.procs_recursive().ok()?;
+    watch.refresh();
+    let table = watch.table();
+    let mut tree: BTreeSet<Pid> = anchors.roots.iter().copied().collect();
+    for &root in &anchors.roots {
+        tree.extend(table.descendants(root));
+    }
+    tree.extend(targets.list.iter().map(|t| t.pid()));
+    let after = cgroup.procs_recursive().ok()?;
+    let in_cgroup = |pid: Pid| {
+        after.contains(&pid) || {
+            // Not listed: it exited (zombies leave cgroup.procs) or it is
+            // elsewhere.
+            match std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+                Ok(text) => {
+                    let exited = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .map(|s| {
+                            s.rsplit_once(')')
+                                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+                        })
+                        .unwrap_or(true);
+                    exited || v2_path_from_proc(&text).is_some_and(|path| cgroup.contains(&cgroup.at(&path)))
+                }
+                // ENOENT: it is gone.
+                Err(_) => true,
+            }
+        }
+    };
+    let exact = covers(&before, &tree, |pid| table.get(pid).is_some()) && tree.iter().all(|&pid| in_cgroup(pid));
+    exact.then_some(cgroup)
+}
+
+/// Whether every process listed in the cgroup is in the tree or gone by
+/// the time of the scan.
+pub(crate) fn covers(cgroup_procs: &BTreeSet<Pid>, tree: &BTreeSet<Pid>, alive: impl Fn(Pid) -> bool) -> bool {
+    cgroup_procs.iter().all(|&pid| tree.contains(&pid) || !alive(pid))
+}
+
+struct Run<'a> {
+    plan: TerminationPlan,
+    targets: Targets<'a>,
+    cgroup: Option<Cgroup>,
+    start: Instant,
+    phase: Phase,
+    phase_start: Instant,
+    walks: usize,
+    watch: Watch,
+}
+
+fn run(
+    scope: Scope,
+    plan: &TerminationPlan,
+    targets: Targets<'_>,
+    cgroup: Option<Cgroup>,
+    watch: Watch,
+) -> Result<TerminationReport, TerminateError> {
+    let now = Instant::now();
+    let mut run = Run {
+        plan: *plan,
+        targets,
+        cgroup,
+        start: now,
+        phase: Phase::Graceful,
+        phase_start: now,
+        walks: 0,
+        watch,
+    };
+    run.first_signal()?;
+    let finish = run.wait_and_escalate()?;
+    let containment = match (&run.cgroup, plan.freezes()) {
+        (Some(cgroup), _) => Containment::Cgroup {
+            path: cgroup.relative().to_string(),
+        },
+        (None, true) => Containment::Freeze { walks: run.walks },
+        (None, false) => Containment::None,
+    };
+    let elapsed = run.start.elapsed();
+    let processes = run.reports();
+    Ok(TerminationReport::new(
+        scope,
+        *plan,
+        false,
+        containment,
+        Some(finish),
+        elapsed,
+        processes,
+    ))
+}
+
+impl Run<'_> {
+    fn first_signal(&mut self) -> Result<(), TerminateError> {
+        let signal = self.plan.signal;
+        if let Some(cgroup) = self.cgroup.clone() {
+            if self.plan.starts_with_kill() {
+                self.adopt_cgroup_members(&cgroup)?;
+                self.cgroup_kill(&cgroup)?;
+                self.phase = Phase::Killed;
+            } else {
+                cgroup.freeze()?;
+                cgroup.wait_frozen(FREEZE_WAIT)?;
+                self.adopt_cgroup_members(&cgroup)?;
+                self.start = Instant::now();
+                self.targets.send_all(signal, true);
+                cgroup.thaw()?;
+            }
+        } else if self.plan.freezes() {
+            self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
+            self.start = Instant::now();
+            self.targets.send_all(signal, true);
+            if self.plan.continues_after_signal() {
+                continue_all(&mut self.targets);
+            }
+            if self.plan.starts_with_kill() {
+                self.phase = Phase::Killed;
+            }
+        } else {
+            self.start = Instant::now();
+            self.targets.send_all(signal, true);
+        }
+        self.phase_start = Instant::now();
+        Ok(())
+    }
+
+    /// Opens the processes the cgroup lists that are not targets yet.
+    fn adopt_cgroup_members(&mut self, cgroup: &Cgroup) -> Result<(), TerminateError> {
+        let listed = cgroup.procs_recursive()?;
+        self.watch.refresh();
+        let table = self.watch.table().clone();
+        let members: Vec<_> = listed
+            .into_iter()
+            .filter(|pid| !self.targets.known.contains(pid))
+            .filter_map(|pid| table.get(pid))
+            .filter(|entry| self.targets.guard.refusal(entry).is_none())
+            .map(|entry| crate::terminate::select::Member {
+                pid: entry.pid,
+                start_ticks: entry.start_ticks,
+                name: entry.name.clone(),
+                named: false,
+            })
+            .collect();
+        self.targets.adopt(members, &table);
+        Ok(())
+    }
+
+    fn cgroup_kill(&mut self, cgroup: &Cgroup) -> Result<(), TerminateError> {
+        cgroup.kill()?;
+        for target in self.targets.list.iter_mut().filter(|t| t.pending()) {
+            target.sent.push(Signal::KILL);
+        }
+        Ok(())
+    }
+
+    fn escalate(&mut self) -> Result<(), TerminateError> {
+        if let Some(cgroup) = self.cgroup.clone() {
+            self.adopt_cgroup_members(&cgroup)?;
+            self.cgroup_kill(&cgroup)?;
+        } else {
+            if self.plan.freezes() {
+                self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
+            }
+            self.targets.send_all(Signal::KILL, true);
+        }
+        self.phase = Phase::Killed;
+        self.phase_start = Instant::now();
+        Ok(())
+    }
+
+    /// Catches members forked since the last walk and sends them the
+    /// graceful signal.
+    fn rewalk(&mut self) -> Result<(), TerminateError> {
+        if self.targets.anchors.scope == Scope::Pids || self.phase != Phase::Graceful {
+            return Ok(());
+        }
+        let new = if let Some(cgroup) = self.cgroup.clone() {
+            let before = self.targets.list.len();
+            self.adopt_cgroup_members(&cgroup)?;
+            (before..self.targets.list.len()).collect()
+        } else {
+            self.watch.refresh();
+            self.walks += 1;
+            self.targets.walk_new(self.watch.table())
+        };
+        for index in new {
+            self.targets.send(index, self.plan.signal, true);
+        }
+        Ok(())
+    }
+
+    fn wait_and_escalate(&mut self) -> Result<Finish, TerminateError> {
+        let mut last_walk = Instant::now();
+        let mut waiter = ExitWaiter::new()?;
+        loop {
+            let pending = self.targets.pending().len();
+            match next_step(&self.plan, self.phase, self.phase_start.elapsed(), pending) {
+                Step::Finish(finish) => return Ok(finish),
+                Step::Escalate => self.escalate()?,
+                Step::Wait(left) => {
+                    let slice = if self.targets.anchors.scope == Scope::Pids {
+                        left
+                    } else {
+                        left.min(REWALK_EVERY.saturating_sub(last_walk.elapsed()))
+                    };
+                    waiter.watch_pending(&self.targets)?;
+                    let ready = waiter.wait(&self.targets, slice)?;
+                    let at = self.start.elapsed();
+                    for index in ready {
+                        let target = &mut self.targets.list[index];
+                        if target.ended.is_none() {
+                            let by = if target.killed() {
+                                EndedBy::Kill
+                            } else {
+                                EndedBy::Signal
+                            };
+                            target.ended = Some((Some(at), by));
+                        }
+                    }
+                    if last_walk.elapsed() >= REWALK_EVERY {
+                        self.rewalk()?;
+                        last_walk = Instant::now();
+                    }
+                }
+            }
+        }
+    }
+
+    fn reports(&self) -> Vec<ProcessReport> {
+        let mut reports: Vec<ProcessReport> = self.targets.list.iter().map(|t| self.report(t)).collect();
+        reports.extend(refused_reports(&self.targets));
+        for unreadable in &self.targets.unreadable {
+            reports.push(ProcessReport {
+                pid: unreadable.member.pid,
+                name: unreadable.member.name.clone(),
+                ppid: unreadable.ppid,
+                named: unreadable.member.named,
+                sent: Vec::new(),
+                outcome: Outcome::Alive {
+                    state: None,
+                    reason: SurvivorReason::PermissionDenied,
+                },
+            });
+        }
+        for vanished in &self.targets.vanished {
+            reports.push(ProcessReport {
+                pid: vanished.member.pid,
+                name: vanished.member.name.clone(),
+                ppid: vanished.ppid,
+                named: vanished.member.named,
+                sent: Vec::new(),
+                outcome: Outcome::Ended {
+                    by: EndedBy::BeforeSignal,
+                    after_seconds: None,
+                    status: None,
+                },
+            });
+        }
+        reports
+    }
+
+    fn report(&self, target: &crate::terminate::targets::Target<'_>) -> ProcessReport {
+        let base = |outcome| ProcessReport {
+            pid: target.pid(),
+            name: target.name.clone(),
+            ppid: target.ppid,
+            named: target.named,
+            sent: target.sent.clone(),
+            outcome,
+        };
+        let status = || target.handle.peek_exit_observation().ok().map(Into::into);
+        if let Some((at, by)) = target.ended {
+            return base(Outcome::Ended {
+                by,
+                after_seconds: at.map(|d| d.as_secs_f64()),
+                status: status(),
+            });
+        }
+        let info = match target.handle.info() {
+            Ok(info) => info,
+            // Reaped (or never readable) since the wait ended: it is gone.
+            Err(ReadError::Gone { .. }) | Err(ReadError::PermissionDenied { .. }) | Err(ReadError::Io { .. }) => {
+                let by = if target.was_zombie || target.sent.is_empty() {
+                    EndedBy::BeforeSignal
+                } else if target.killed() {
+                    EndedBy::Kill
+                } else {
+                    EndedBy::Signal
+                };
+                return base(Outcome::Ended {
+                    by,
+                    after_seconds: None,
+                    status: status(),
+                });
+            }
+        };
+        if target.was_zombie && info.ppid != target.ppid {
+            // Its parent ended and handed it to a reaper: it is as good as gone.
+            return base(Outcome::Ended {
+                by: EndedBy::BeforeSignal,
+                after_seconds: None,
+                status: status(),
+            });
+        }
+        if !target.was_zombie && target.handle.has_exited() {
+            let by = if target.killed() {
+                EndedBy::Kill
+            } else {
+                EndedBy::Signal
+            };
+            return base(Outcome::Ended {
+                by,
+                after_seconds: None,
+                status: status(),
+            });
+        }
+        let reason = if target.denied {
+            SurvivorReason::PermissionDenied
+        } else {
+            survivor_reason(
+                &info,
+                SurvivorContext {
+                    signal: target.sent.first().copied().filter(|s| *s != Signal::KILL),
+                    killed: target.killed(),
+                    waited: self.plan.wait,
+                    namespace_init: info.pid.get() == 1,
+                },
+                name_of,
+            )
+        };
+        base(Outcome::Alive {
+            state: Some(info.state),
+            reason,
+        })
+    }
+}
+
+fn name_of(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_covers_a_tree_when_everything_listed_is_in_it_or_gone() {
+        let p = |n| Pid::new(n).unwrap();
+        let tree = BTreeSet::from([p(10), p(11)]);
+        assert!(covers(&BTreeSet::from([p(10), p(11)]), &tree, |_| true));
+        assert!(covers(&BTreeSet::from([p(10), p(12)]), &tree, |pid| pid != p(12)));
+        assert!(!covers(&BTreeSet::from([p(10), p(12)]), &tree, |_| true));
+    }
+}

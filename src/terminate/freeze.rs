@@ -1,0 +1,201 @@
+//! Freeze, then signal: the way to end a tree that keeps forking when no
+//! cgroup holds it.
+//!
+//! A process with `SIGSTOP` pending cannot complete a `fork` (the kernel
+//! restarts the call once the signal is handled, kernel/fork.c), and a
+//! stopped process neither forks nor exits, so its children keep it as
+//! their parent instead of being reparented out of reach. So: stop every
+//! member through its pidfd, scan again, stop what appeared, until a scan
+//! finds nothing new. Then every member gets the signal, and `SIGCONT` lets a
+//! graceful one be handled (a stopped process runs no handler; `SIGKILL`
+//! needs no continue).
+//!
+//! Walking again need not rescan /proc: every new process takes its PID
+//! from the namespace's allocator, whose last value
+//! `/proc/sys/kernel/ns_last_pid` shows, and a fork is visible in /proc by
+//! the time a `SIGSTOP` sent to its parent returns (both take the parent's
+//! signal lock). So after stopping, only the PIDs handed out since the last
+//! look are read ([`Watch::refresh`]); a full scan is the fallback when that
+//! file cannot be read or the range is too wide.
+
+use crate::process::{Pid, ProcessTable, TableEntry};
+use crate::signal::Signal;
+use crate::terminate::select::Scope;
+use crate::terminate::targets::Targets;
+
+/// `PF_KTHREAD` in `/proc/PID/stat` flags.
+const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// Above this many new PIDs, a full scan is cheaper than reading each.
+const MAX_BORN: usize = 4096;
+
+/// The process table, kept up to date by reading only new PIDs.
+pub(crate) struct Watch {
+    last_pid: Option<i32>,
+    table: ProcessTable,
+}
+
+fn read_last_pid() -> Option<i32> {
+    std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn read_pid_max() -> i32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(crate::process::PID_MAX_LIMIT)
+}
+
+/// The PIDs handed out after `last` up to `now`, wrapping at `pid_max`
+/// (the allocator restarts above 300 after a wrap, but reading a few
+/// absent PIDs costs nothing); `None` when there are more than `limit`.
+pub(crate) fn born_between(last: i32, now: i32, pid_max: i32, limit: usize) -> Option<Vec<i32>> {
+    if now == last {
+        return Some(Vec::new());
+    }
+    let pids: Vec<i32> = if now > last {
+        if (now - last) as usize > limit {
+            return None;
+        }
+        (last + 1..=now).collect()
+    } else {
+        let count = (pid_max - 1 - last).max(0) as usize + now.max(0) as usize;
+        if count > limit {
+            return None;
+        }
+        (last + 1..pid_max).chain(1..=now).collect()
+    };
+    Some(pids)
+}
+
+fn entry_of(pid: i32) -> Option<TableEntry> {
+    let stat = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat")).ok()?;
+    Some(TableEntry {
+        pid: Pid::new(stat.pid)?,
+        ppid: stat.ppid,
+        pgid: stat.pgrp,
+        sid: stat.session,
+        start_ticks: stat.starttime,
+        name: stat.comm,
+        kernel_thread: stat.flags & PF_KTHREAD != 0,
+    })
+}
+
+impl Watch {
+    /// A full scan, noting the allocator's position first.
+    pub fn scan() -> Watch {
+        let last_pid = read_last_pid();
+        Watch {
+            last_pid,
+            table: ProcessTable::scan(),
+        }
+    }
+
+    /// Starts from the caller's scan; the first refresh scans again.
+    pub fn from_table(table: &ProcessTable) -> Watch {
+        Watch {
+            last_pid: None,
+            table: table.clone(),
+        }
+    }
+
+    /// The table as of the last refresh.
+    pub fn table(&self) -> &ProcessTable {
+        &self.table
+    }
+
+    /// Adds the processes born since the last look.
+    pub fn refresh(&mut self) {
+        let now = read_last_pid();
+        let born = match (self.last_pid, now) {
+            (Some(last), Some(now)) => born_between(last, now, read_pid_max(), MAX_BORN),
+            _ => None,
+        };
+        match born {
+            Some(pids) if pids.is_empty() => {}
+            Some(pids) => {
+                let fresh: Vec<TableEntry> = pids.into_iter().filter_map(entry_of).collect();
+                self.table = ProcessTable::from_entries(self.table.entries().cloned().chain(fresh));
+            }
+            None => self.table = ProcessTable::scan(),
+        }
+        self.last_pid = now;
+    }
+}
+
+/// A bound on walks: a tree that outgrows this many rounds of stopping is
+/// reported with what was caught, never walked forever.
+const MAX_WALKS: usize = 100;
+
+/// Stops every member and walks until no new member appears; returns the
+/// number of walks.
+pub(crate) fn stop_and_walk(targets: &mut Targets<'_>, watch: &mut Watch) -> usize {
+    stop_unstopped(targets);
+    if targets.anchors.scope == Scope::Pids {
+        return 0;
+    }
+    let mut walks = 0;
+    while walks < MAX_WALKS {
+        watch.refresh();
+        walks += 1;
+        let new = targets.walk_new(watch.table());
+        if new.is_empty() {
+            break;
+        }
+        stop_unstopped(targets);
+    }
+    walks
+}
+
+fn stop_unstopped(targets: &mut Targets<'_>) {
+    let indexes: Vec<usize> = (0..targets.list.len())
+        .filter(|&i| targets.list[i].pending() && !targets.list[i].stopped)
+        .collect();
+    for &i in &indexes {
+        targets.list[i].stopped = true;
+    }
+    targets.send_many(indexes, Signal::STOP, false);
+}
+
+/// Continues every member that was stopped.
+pub(crate) fn continue_all(targets: &mut Targets<'_>) {
+    let indexes: Vec<usize> = (0..targets.list.len()).filter(|&i| targets.list[i].stopped).collect();
+    for &i in &indexes {
+        targets.list[i].stopped = false;
+    }
+    targets.send_many(indexes, Signal::CONT, false);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn births_are_the_pids_after_the_last_look() {
+        assert_eq!(born_between(100, 100, 32768, 10), Some(vec![]));
+        assert_eq!(born_between(100, 103, 32768, 10), Some(vec![101, 102, 103]));
+        assert_eq!(born_between(100, 200, 32768, 10), None);
+    }
+
+    #[test]
+    fn births_wrap_at_pid_max() {
+        assert_eq!(born_between(32766, 2, 32768, 10), Some(vec![32767, 1, 2]));
+        assert_eq!(born_between(32000, 300, 32768, 10), None);
+    }
+
+    #[test]
+    fn a_refresh_sees_a_new_child() {
+        let mut watch = Watch::scan();
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        watch.refresh();
+        let pid = Pid::new(child.id() as i32).unwrap();
+        let entry = watch.table().get(pid).expect("the new child is in the table");
+        assert_eq!(entry.ppid, std::process::id() as i32);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

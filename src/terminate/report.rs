@@ -1,0 +1,578 @@
+//! The typed report of a termination: per process, what it was sent and how
+//! it ended, or why it is still alive.
+//!
+//! Why a process survives is read from its /proc facts
+//! ([`crate::process::ProcessInfo`]) by [`survivor_reason`], a pure function:
+//! a stopped process (`T`) waits for `SIGCONT`, a traced one (`t`, or
+//! `TracerPid` set) for its debugger, one in uninterruptible sleep (`D`) for
+//! the kernel call named by its `wchan`, a zombie for its parent to reap it,
+//! and a PID namespace's init ignores every signal it has no handler for.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::observe::EndingReport;
+use crate::process::{Pid, ProcessInfo, ProcessState};
+use crate::signal::Signal;
+use crate::terminate::plan::{Finish, TerminationPlan};
+use crate::terminate::select::{Refusal, Scope};
+
+/// How the processes were held while being signalled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Containment {
+    /// The selection was exactly one cgroup v2 subtree: it was frozen with
+    /// `cgroup.freeze` and ended with `cgroup.kill`.
+    Cgroup {
+        /// The cgroup, relative to the cgroup v2 mount (`/jobs/build`).
+        path: String,
+    },
+    /// Every member was stopped with `SIGSTOP` through its pidfd and the
+    /// selection walked again until nothing new appeared.
+    Freeze {
+        /// How many walks it took until no new member appeared.
+        walks: usize,
+    },
+    /// Signals were sent as they are (stop or continue signals, `--no-wait`
+    /// on a plain selection, or a dry run).
+    None,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// It exited after the first signal, within the grace period.
+    Signal,
+    /// It was still there after the grace period and needed `SIGKILL`.
+    Kill,
+    /// It had already exited before afterlife signalled it (a zombie, or it
+    /// ended between the scan and the signal).
+    BeforeSignal,
+}
+
+/// Why a process is still alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SurvivorReason {
+    /// afterlife refused to signal it.
+    Refused {
+        /// Which rule.
+        refusal: Refusal,
+    },
+    /// `EPERM`: afterlife may not signal it (another user's process).
+    PermissionDenied,
+    /// It already exited; its parent has not reaped it.
+    Zombie {
+        /// The parent that must reap it.
+        parent_pid: i32,
+        /// The parent's name.
+        parent_name: Option<String>,
+    },
+    /// A tracer (debugger) holds it.
+    Traced {
+        /// The tracer's PID.
+        tracer_pid: i32,
+        /// The tracer's name.
+        tracer_name: Option<String>,
+    },
+    /// In uninterruptible sleep: signals, even `SIGKILL`, take effect when
+    /// the kernel call it waits in returns.
+    UninterruptibleSleep {
+        /// The kernel function it waits in.
+        wchan: Option<String>,
+    },
+    /// Stopped: only `SIGKILL` or `SIGCONT` move it.
+    Stopped,
+    /// It is exiting (or writing a core dump) and has not finished.
+    Exiting,
+    /// The init of a PID namespace: the kernel drops every signal it has no
+    /// handler for, when sent from inside its namespace.
+    NamespaceInit,
+    /// A kernel thread.
+    KernelThread,
+    /// It ignores the signal (`SigIgn`) and no `SIGKILL` was sent.
+    Ignores {
+        /// The signal.
+        signal: Signal,
+    },
+    /// It blocks the signal (`SigBlk`): it stays pending.
+    Blocks {
+        /// The signal.
+        signal: Signal,
+    },
+    /// It has a handler for the signal and has not exited yet.
+    Handles {
+        /// The signal.
+        signal: Signal,
+    },
+    /// `--no-wait`: it was signalled and not waited for.
+    NotWaited,
+    /// `SIGKILL` was sent and it has not gone yet.
+    KillPending,
+    /// Nothing in its state explains it.
+    StillRunning,
+}
+
+impl SurvivorReason {
+    /// Plain words.
+    pub fn describe(&self) -> String {
+        match self {
+            SurvivorReason::Refused { refusal } => refusal.describe().to_string(),
+            SurvivorReason::PermissionDenied => {
+                "permission denied (EPERM): it belongs to another user and afterlife may not signal it".to_string()
+            }
+            SurvivorReason::Zombie {
+                parent_pid,
+                parent_name,
+            } => format!(
+                "zombie: it already exited; its parent {parent_pid}{} has not reaped it — end or fix the parent",
+                parent_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+            ),
+            SurvivorReason::Traced {
+                tracer_pid,
+                tracer_name,
+            } => format!(
+                "traced by {tracer_pid}{}: it runs only when its debugger lets it",
+                tracer_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+            ),
+            SurvivorReason::UninterruptibleSleep { wchan } => format!(
+                "uninterruptible sleep{}: signals take effect only when that kernel call returns",
+                wchan.as_deref().map(|w| format!(" in {w}")).unwrap_or_default()
+            ),
+            SurvivorReason::Stopped => "stopped: only SIGKILL or SIGCONT move it".to_string(),
+            SurvivorReason::Exiting => "exiting (or dumping core) and not finished yet".to_string(),
+            SurvivorReason::NamespaceInit => {
+                "init of its PID namespace: the kernel drops signals it has no handler for".to_string()
+            }
+            SurvivorReason::KernelThread => "a kernel thread: signals do not end it".to_string(),
+            SurvivorReason::Ignores { signal } => format!("it ignores {signal} and SIGKILL was not sent"),
+            SurvivorReason::Blocks { signal } => format!("it blocks {signal}, which stays pending"),
+            SurvivorReason::Handles { signal } => {
+                format!("it handles {signal} and had not exited when the wait ended")
+            }
+            SurvivorReason::NotWaited => "signalled; not waited for (--no-wait)".to_string(),
+            SurvivorReason::KillPending => "SIGKILL was sent and it has not gone yet".to_string(),
+            SurvivorReason::StillRunning => "still running".to_string(),
+        }
+    }
+}
+
+/// What afterlife knew when it asked why a process survived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SurvivorContext {
+    /// The graceful signal sent, if one was.
+    pub signal: Option<Signal>,
+    /// Whether `SIGKILL` was sent.
+    pub killed: bool,
+    /// Whether the plan waited at all.
+    pub waited: bool,
+    /// Whether afterlife runs in the same PID namespace as the process and
+    /// it is PID 1 there.
+    pub namespace_init: bool,
+}
+
+/// Why a process that is still there survived, from its /proc facts. The
+/// parent and tracer names are looked up by the caller.
+pub fn survivor_reason(
+    info: &ProcessInfo,
+    context: SurvivorContext,
+    name_of: impl Fn(i32) -> Option<String>,
+) -> SurvivorReason {
+    if info.state == ProcessState::Zombie {
+        return SurvivorReason::Zombie {
+            parent_pid: info.ppid,
+            parent_name: name_of(info.ppid),
+        };
+    }
+    if let Some(tracer) = info.tracer_pid {
+        return SurvivorReason::Traced {
+            tracer_pid: tracer,
+            tracer_name: name_of(tracer),
+        };
+    }
+    match info.state {
+        ProcessState::DiskSleep => {
+            return SurvivorReason::UninterruptibleSleep {
+                wchan: info.wchan.clone(),
+            };
+        }
+        ProcessState::TracingStop => {
+            return SurvivorReason::Traced {
+                tracer_pid: 0,
+                tracer_name: None,
+            };
+        }
+        ProcessState::Stopped => return SurvivorReason::Stopped,
+        _ => {}
+    }
+    if info.exiting || info.core_dumping {
+        return SurvivorReason::Exiting;
+    }
+    if info.kernel_thread {
+        return SurvivorReason::KernelThread;
+    }
+    if context.namespace_init {
+        return SurvivorReason::NamespaceInit;
+    }
+    if !context.waited {
+        return SurvivorReason::NotWaited;
+    }
+    if context.killed {
+        return SurvivorReason::KillPending;
+    }
+    if let Some(signal) = context.signal {
+        if info.signals.ignored.contains(&signal) {
+            return SurvivorReason::Ignores { signal };
+        }
+        if info.signals.blocked.contains(&signal) {
+            return SurvivorReason::Blocks { signal };
+        }
+        if info.signals.caught.contains(&signal) {
+            return SurvivorReason::Handles { signal };
+        }
+    }
+    SurvivorReason::StillRunning
+}
+
+/// How one process turned out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// It has exited.
+    Ended {
+        /// Why it ended.
+        by: EndedBy,
+        /// Seconds from the first signal to its exit, when afterlife saw it.
+        after_seconds: Option<f64>,
+        /// How it ended, as its parent sees it, when observable.
+        status: Option<EndingReport>,
+    },
+    /// It is still there.
+    Alive {
+        /// Its state when the report was made.
+        state: Option<ProcessState>,
+        /// Why.
+        #[serde(flatten)]
+        reason: SurvivorReason,
+    },
+    /// `--dry-run`: it would be signalled.
+    WouldSignal,
+}
+
+/// One process in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessReport {
+    /// The PID.
+    pub pid: Pid,
+    /// Its name (`comm`).
+    pub name: String,
+    /// Its parent's PID when it was selected.
+    pub ppid: i32,
+    /// Whether the user named it, rather than a walk finding it.
+    pub named: bool,
+    /// The signals afterlife sent it, in order, besides the `SIGSTOP` and
+    /// `SIGCONT` of the freeze (a cgroup kill counts as `SIGKILL`).
+    pub sent: Vec<Signal>,
+    /// How it turned out.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl ProcessReport {
+    /// Whether it counts against success: alive and either not refused, or
+    /// refused although the user named it.
+    pub fn is_survivor(&self) -> bool {
+        match &self.outcome {
+            Outcome::Alive {
+                reason: SurvivorReason::Refused { .. },
+                ..
+            } => self.named,
+            Outcome::Alive {
+                reason: SurvivorReason::NotWaited,
+                ..
+            } => false,
+            Outcome::Alive { .. } => true,
+            Outcome::Ended { .. } | Outcome::WouldSignal => false,
+        }
+    }
+}
+
+/// Counts over the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Processes in the report.
+    pub processes: usize,
+    /// Those that ended.
+    pub ended: usize,
+    /// Those that ended only after `SIGKILL`.
+    pub needed_kill: usize,
+    /// Those still alive that count as survivors.
+    pub survivors: usize,
+    /// Those refused.
+    pub refused: usize,
+}
+
+/// The report of one termination.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TerminationReport {
+    /// What the named PIDs stood for.
+    pub scope: Scope,
+    /// The plan followed.
+    pub plan: TerminationPlan,
+    /// Whether nothing was signalled (`--dry-run`).
+    pub dry_run: bool,
+    /// How the processes were held.
+    pub containment: Containment,
+    /// Why the wait stopped (absent in a dry run).
+    pub finish: Option<Finish>,
+    /// Seconds from the first signal to the report.
+    pub elapsed_seconds: f64,
+    /// Counts.
+    pub summary: Summary,
+    /// One entry per process, named ones first.
+    pub processes: Vec<ProcessReport>,
+}
+
+impl TerminationReport {
+    /// Builds the report and its counts.
+    pub fn new(
+        scope: Scope,
+        plan: TerminationPlan,
+        dry_run: bool,
+        containment: Containment,
+        finish: Option<Finish>,
+        elapsed: Duration,
+        mut processes: Vec<ProcessReport>,
+    ) -> TerminationReport {
+        processes.sort_by_key(|p| (!p.named, p.pid));
+        let summary = Summary {
+            processes: processes.len(),
+            ended: processes
+                .iter()
+                .filter(|p| matches!(p.outcome, Outcome::Ended { .. }))
+                .count(),
+            needed_kill: processes
+                .iter()
+                .filter(|p| matches!(p.outcome, Outcome::Ended { by: EndedBy::Kill, .. }))
+                .count(),
+            survivors: processes.iter().filter(|p| p.is_survivor()).count(),
+            refused: processes
+                .iter()
+                .filter(|p| {
+                    matches!(
+                        p.outcome,
+                        Outcome::Alive {
+                            reason: SurvivorReason::Refused { .. },
+                            ..
+                        }
+                    )
+                })
+                .count(),
+        };
+        TerminationReport {
+            scope,
+            plan,
+            dry_run,
+            containment,
+            finish,
+            elapsed_seconds: elapsed.as_secs_f64(),
+            summary,
+            processes,
+        }
+    }
+
+    /// Whether every target ended (no survivors).
+    pub fn all_ended(&self) -> bool {
+        self.summary.survivors == 0
+    }
+
+    /// The entry of `pid`, if it is in the report.
+    pub fn process(&self, pid: Pid) -> Option<&ProcessReport> {
+        self.processes.iter().find(|p| p.pid == pid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::SignalMasks;
+
+    fn info(state: char) -> ProcessInfo {
+        let mut info = ProcessInfo::read(Pid::current()).unwrap();
+        info.state = ProcessState::from_letter(state);
+        info.ppid = 42;
+        info.tracer_pid = None;
+        info.wchan = None;
+        info.exiting = false;
+        info.core_dumping = false;
+        info.kernel_thread = false;
+        info.signals = SignalMasks::default();
+        info
+    }
+
+    fn context() -> SurvivorContext {
+        SurvivorContext {
+            signal: Some(Signal::TERM),
+            killed: false,
+            waited: true,
+            namespace_init: false,
+        }
+    }
+
+    fn names(pid: i32) -> Option<String> {
+        Some(format!("proc{pid}"))
+    }
+
+    #[test]
+    fn a_zombie_names_the_parent_that_must_reap_it() {
+        assert_eq!(
+            survivor_reason(&info('Z'), context(), names),
+            SurvivorReason::Zombie {
+                parent_pid: 42,
+                parent_name: Some("proc42".into())
+            }
+        );
+    }
+
+    #[test]
+    fn a_traced_process_names_its_tracer() {
+        let mut i = info('t');
+        i.tracer_pid = Some(7);
+        assert_eq!(
+            survivor_reason(&i, context(), names),
+            SurvivorReason::Traced {
+                tracer_pid: 7,
+                tracer_name: Some("proc7".into())
+            }
+        );
+    }
+
+    #[test]
+    fn uninterruptible_sleep_gives_the_wchan() {
+        let mut i = info('D');
+        i.wchan = Some("nfs_wait_on_request".into());
+        assert_eq!(
+            survivor_reason(&i, context(), names),
+            SurvivorReason::UninterruptibleSleep {
+                wchan: Some("nfs_wait_on_request".into())
+            }
+        );
+    }
+
+    #[test]
+    fn stopped_exiting_kernel_thread_and_init() {
+        assert_eq!(survivor_reason(&info('T'), context(), names), SurvivorReason::Stopped);
+        let mut i = info('R');
+        i.core_dumping = true;
+        assert_eq!(survivor_reason(&i, context(), names), SurvivorReason::Exiting);
+        let mut i = info('S');
+        i.kernel_thread = true;
+        assert_eq!(survivor_reason(&i, context(), names), SurvivorReason::KernelThread);
+        let c = SurvivorContext {
+            namespace_init: true,
+            ..context()
+        };
+        assert_eq!(survivor_reason(&info('S'), c, names), SurvivorReason::NamespaceInit);
+    }
+
+    #[test]
+    fn signal_dispositions_explain_a_running_survivor() {
+        let mut i = info('S');
+        i.signals.ignored = vec![Signal::TERM];
+        assert_eq!(
+            survivor_reason(&i, context(), names),
+            SurvivorReason::Ignores { signal: Signal::TERM }
+        );
+        let mut i = info('S');
+        i.signals.blocked = vec![Signal::TERM];
+        assert_eq!(
+            survivor_reason(&i, context(), names),
+            SurvivorReason::Blocks { signal: Signal::TERM }
+        );
+        let mut i = info('S');
+        i.signals.caught = vec![Signal::TERM];
+        assert_eq!(
+            survivor_reason(&i, context(), names),
+            SurvivorReason::Handles { signal: Signal::TERM }
+        );
+        assert_eq!(
+            survivor_reason(&info('R'), context(), names),
+            SurvivorReason::StillRunning
+        );
+    }
+
+    #[test]
+    fn kill_and_no_wait_contexts() {
+        let killed = SurvivorContext {
+            killed: true,
+            ..context()
+        };
+        assert_eq!(survivor_reason(&info('R'), killed, names), SurvivorReason::KillPending);
+        let not_waited = SurvivorContext {
+            waited: false,
+            ..context()
+        };
+        assert_eq!(
+            survivor_reason(&info('S'), not_waited, names),
+            SurvivorReason::NotWaited
+        );
+    }
+
+    fn entry(pid: i32, named: bool, outcome: Outcome) -> ProcessReport {
+        ProcessReport {
+            pid: Pid::new(pid).unwrap(),
+            name: "x".into(),
+            ppid: 1,
+            named,
+            sent: vec![],
+            outcome,
+        }
+    }
+
+    #[test]
+    fn summary_counts_survivors_and_refusals() {
+        let alive = |reason| Outcome::Alive { state: None, reason };
+        let report = TerminationReport::new(
+            Scope::Tree,
+            TerminationPlan::default(),
+            false,
+            Containment::Freeze { walks: 1 },
+            Some(Finish::AllEnded),
+            Duration::ZERO,
+            vec![
+                entry(
+                    5,
+                    false,
+                    Outcome::Ended {
+                        by: EndedBy::Kill,
+                        after_seconds: Some(0.3),
+                        status: None,
+                    },
+                ),
+                entry(
+                    4,
+                    false,
+                    alive(SurvivorReason::Refused {
+                        refusal: Refusal::Itself,
+                    }),
+                ),
+                entry(3, true, alive(SurvivorReason::PermissionDenied)),
+                entry(2, false, alive(SurvivorReason::NotWaited)),
+            ],
+        );
+        assert_eq!(report.processes[0].pid.get(), 3, "named first");
+        assert_eq!(
+            report.summary,
+            Summary {
+                processes: 4,
+                ended: 1,
+                needed_kill: 1,
+                survivors: 1,
+                refused: 1
+            }
+        );
+        assert!(!report.all_ended());
+    }
+}

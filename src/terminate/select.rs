@@ -1,0 +1,437 @@
+//! Which processes a termination is about, and which it must refuse.
+//!
+//! Pure functions over one [`ProcessTable`] scan: a selection names PIDs and
+//! a scope (the PIDs themselves, their trees, their sessions or their process
+//! groups); [`select`] turns it into members and refusals, and [`walk`] finds
+//! the members again in a later scan, so that processes forked meanwhile are
+//! caught.
+//!
+//! What each scope can reach, given how Linux records parentage:
+//!
+//! - a tree is followed through parent PIDs (`/proc/PID/stat` field 4). A
+//!   process whose parent exited was reparented to init or a subreaper and is
+//!   no longer anyone's descendant (a double fork does this on purpose).
+//! - a session (`setsid(2)`) or process group (`setpgid(2)`) keeps such
+//!   orphans, but a process can leave either whenever it likes.
+//! - only a cgroup or a PID namespace holds every process for sure; that is
+//!   what `afterlife run` sets up.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::Serialize;
+
+use crate::process::{Pid, ProcessTable, TableEntry};
+
+/// What the named PIDs stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// The named processes only.
+    Pids,
+    /// Each named process and all its descendants.
+    Tree,
+    /// Every process in the session of each named process.
+    Session,
+    /// Every process in the process group of each named process.
+    Pgroup,
+}
+
+/// Why afterlife will not signal a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// afterlife itself (never signalled, not even with `--force`).
+    Itself,
+    /// PID 1: the init of this PID namespace; ending it ends every process
+    /// in the namespace.
+    Init,
+    /// An ancestor of afterlife (its shell, its terminal, its supervisor).
+    Ancestor,
+    /// A kernel thread: signals do not end it.
+    KernelThread,
+}
+
+impl Refusal {
+    /// Plain words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Refusal::Itself => "it is afterlife itself",
+            Refusal::Init => "it is PID 1, the init of this PID namespace (use --force to signal it)",
+            Refusal::Ancestor => "it is an ancestor of afterlife, such as its shell (use --force to signal it)",
+            Refusal::KernelThread => "it is a kernel thread, which signals do not end (use --force to signal it)",
+        }
+    }
+}
+
+/// One process chosen by a selection, as the scan saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The PID.
+    pub pid: Pid,
+    /// Its start time, to open it with [`crate::process::Process::open_expecting`].
+    pub start_ticks: u64,
+    /// Its name.
+    pub name: String,
+    /// Whether the user named it (rather than a walk finding it).
+    pub named: bool,
+}
+
+/// A process the selection reached but afterlife will not signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The process.
+    pub member: Member,
+    /// Why.
+    pub refusal: Refusal,
+}
+
+/// What a selection resolved to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selected {
+    /// The processes to signal.
+    pub members: Vec<Member>,
+    /// The processes reached but refused.
+    pub refused: Vec<Refused>,
+}
+
+/// The fixed context of refusals: who afterlife is, and its ancestors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// afterlife's own PID.
+    pub me: Pid,
+    /// afterlife's ancestors at the first scan.
+    pub ancestors: BTreeSet<Pid>,
+    /// Whether `--force` lifts the refusals (except of afterlife itself).
+    pub force: bool,
+}
+
+impl Guard {
+    /// The guard for this process, from a scan.
+    pub fn for_current(table: &ProcessTable, force: bool) -> Guard {
+        let me = Pid::current();
+        Guard {
+            me,
+            ancestors: table.ancestors(me).into_iter().collect(),
+            force,
+        }
+    }
+
+    /// Why `entry` must not be signalled, if it must not.
+    pub fn refusal(&self, entry: &TableEntry) -> Option<Refusal> {
+        if entry.pid == self.me {
+            return Some(Refusal::Itself);
+        }
+        if self.force {
+            return None;
+        }
+        if entry.pid.get() == 1 {
+            Some(Refusal::Init)
+        } else if self.ancestors.contains(&entry.pid) {
+            Some(Refusal::Ancestor)
+        } else if entry.kernel_thread {
+            Some(Refusal::KernelThread)
+        } else {
+            None
+        }
+    }
+}
+
+/// A named PID that the scan did not find.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no such process: {0}")]
+pub struct NotFound(pub Pid);
+
+/// Where a walk starts: the named processes, and the sessions and groups
+/// they were in at the first scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchors {
+    /// The scope.
+    pub scope: Scope,
+    /// The named PIDs that are roots of a walk (refused tree roots are left
+    /// out, so their trees are not walked).
+    pub roots: Vec<Pid>,
+    /// Session IDs (for [`Scope::Session`]).
+    pub sessions: BTreeSet<i32>,
+    /// Process group IDs (for [`Scope::Pgroup`]).
+    pub groups: BTreeSet<i32>,
+}
+
+fn member(entry: &TableEntry, named: bool) -> Member {
+    Member {
+        pid: entry.pid,
+        start_ticks: entry.start_ticks,
+        name: entry.name.clone(),
+        named,
+    }
+}
+
+/// Resolves named PIDs and a scope against a scan. A named PID missing from
+/// the scan is an error: nothing is signalled when the input is wrong. A
+/// refused tree root refuses its whole tree (`--tree 1` must not mean every
+/// process but init).
+pub fn select(
+    table: &ProcessTable,
+    named: &[Pid],
+    scope: Scope,
+    guard: &Guard,
+) -> Result<(Selected, Anchors), NotFound> {
+    let mut anchors = Anchors {
+        scope,
+        roots: Vec::new(),
+        sessions: BTreeSet::new(),
+        groups: BTreeSet::new(),
+    };
+    let mut selected = Selected::default();
+    let mut seen = BTreeSet::new();
+    for &pid in named {
+        let entry = table.get(pid).ok_or(NotFound(pid))?;
+        if !seen.insert(pid) {
+            continue;
+        }
+        match guard.refusal(entry) {
+            Some(refusal) => selected.refused.push(Refused {
+                member: member(entry, true),
+                refusal,
+            }),
+            None => {
+                selected.members.push(member(entry, true));
+                anchors.roots.push(pid);
+            }
+        }
+        match scope {
+            Scope::Session => {
+                anchors.sessions.insert(entry.sid);
+            }
+            Scope::Pgroup => {
+                anchors.groups.insert(entry.pgid);
+            }
+            Scope::Pids | Scope::Tree => {}
+        }
+    }
+    let known: BTreeSet<Pid> = seen;
+    let (more, refused) = walk(table, &anchors, &anchors.roots, &known, guard);
+    selected.members.extend(more);
+    selected.refused.extend(refused);
+    Ok((selected, anchors))
+}
+
+/// Finds members not in `known`: descendants of `live` (the roots and every
+/// member still alive, whose PIDs are pinned by open pidfds) for a tree,
+/// every process of the anchored sessions or groups otherwise.
+pub fn walk(
+    table: &ProcessTable,
+    anchors: &Anchors,
+    live: &[Pid],
+    known: &BTreeSet<Pid>,
+    guard: &Guard,
+) -> (Vec<Member>, Vec<Refused>) {
+    let found: Vec<Pid> = match anchors.scope {
+        Scope::Pids => Vec::new(),
+        Scope::Tree => descendants_of_all(table, live),
+        Scope::Session => anchors
+            .sessions
+            .iter()
+            .flat_map(|&sid| table.session_members(sid))
+            .collect(),
+        Scope::Pgroup => anchors
+            .groups
+            .iter()
+            .flat_map(|&pgid| table.pgroup_members(pgid))
+            .collect(),
+    };
+    let mut members = Vec::new();
+    let mut refused = Vec::new();
+    let mut seen = BTreeSet::new();
+    for pid in found {
+        if known.contains(&pid) || !seen.insert(pid) {
+            continue;
+        }
+        let Some(entry) = table.get(pid) else { continue };
+        match guard.refusal(entry) {
+            Some(refusal) => refused.push(Refused {
+                member: member(entry, false),
+                refusal,
+            }),
+            None => members.push(member(entry, false)),
+        }
+    }
+    (members, refused)
+}
+
+/// Every descendant of any of `roots`, parents before children, in one
+/// pass over the table (a walk from each root alone would read the whole
+/// table once per member).
+fn descendants_of_all(table: &ProcessTable, roots: &[Pid]) -> Vec<Pid> {
+    let mut by_parent: BTreeMap<i32, Vec<Pid>> = BTreeMap::new();
+    for entry in table.entries() {
+        by_parent.entry(entry.ppid).or_default().push(entry.pid);
+    }
+    let mut seen: BTreeSet<Pid> = roots.iter().copied().collect();
+    let mut order = Vec::new();
+    let mut queue: VecDeque<Pid> = roots.iter().copied().collect();
+    while let Some(parent) = queue.pop_front() {
+        for &child in by_parent.get(&parent.get()).into_iter().flatten() {
+            if seen.insert(child) {
+                order.push(child);
+                queue.push_back(child);
+            }
+        }
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pid: i32, ppid: i32, pgid: i32, sid: i32) -> TableEntry {
+        TableEntry {
+            pid: Pid::new(pid).unwrap(),
+            ppid,
+            pgid,
+            sid,
+            start_ticks: 1000 + pid as u64,
+            name: format!("p{pid}"),
+            kernel_thread: false,
+        }
+    }
+
+    fn p(n: i32) -> Pid {
+        Pid::new(n).unwrap()
+    }
+
+    /// 1 ─ 2 (kthreadd) ─ 3 (kworker)
+    ///   ├ 50 (shell, session 50) ─ 60 (afterlife)
+    ///   ├ 100 (group 100, session 100) ─ 101 ─ 102
+    ///   │                              └ 103 (setsid: session 103) ─ 104
+    ///   └ 110 (double-forked orphan, group 100, session 100)
+    fn table() -> ProcessTable {
+        let mut k2 = entry(2, 0, 0, 0);
+        k2.kernel_thread = true;
+        let mut k3 = entry(3, 2, 0, 0);
+        k3.kernel_thread = true;
+        ProcessTable::from_entries([
+            entry(1, 0, 1, 1),
+            k2,
+            k3,
+            entry(50, 1, 50, 50),
+            entry(60, 50, 60, 50),
+            entry(100, 1, 100, 100),
+            entry(101, 100, 100, 100),
+            entry(102, 101, 100, 100),
+            entry(103, 100, 103, 103),
+            entry(104, 103, 103, 103),
+            entry(110, 1, 100, 100),
+        ])
+    }
+
+    fn guard(force: bool) -> Guard {
+        let t = table();
+        Guard {
+            me: p(60),
+            ancestors: t.ancestors(p(60)).into_iter().collect(),
+            force,
+        }
+    }
+
+    fn pids(selected: &Selected) -> Vec<i32> {
+        let mut v: Vec<i32> = selected.members.iter().map(|m| m.pid.get()).collect();
+        v.sort();
+        v
+    }
+
+    fn refusals(selected: &Selected) -> Vec<(i32, Refusal)> {
+        selected
+            .refused
+            .iter()
+            .map(|r| (r.member.pid.get(), r.refusal))
+            .collect()
+    }
+
+    #[test]
+    fn pids_are_just_the_pids() {
+        let (s, _) = select(&table(), &[p(101), p(104)], Scope::Pids, &guard(false)).unwrap();
+        assert_eq!(pids(&s), [101, 104]);
+        assert!(s.members.iter().all(|m| m.named));
+        assert_eq!(s.members[0].start_ticks, 1101);
+    }
+
+    #[test]
+    fn a_tree_includes_setsid_descendants_but_not_orphans() {
+        let (s, _) = select(&table(), &[p(100)], Scope::Tree, &guard(false)).unwrap();
+        assert_eq!(pids(&s), [100, 101, 102, 103, 104]);
+        assert_eq!(s.members.iter().filter(|m| m.named).count(), 1);
+    }
+
+    #[test]
+    fn a_group_catches_the_orphan_but_not_the_setsid_child() {
+        let (s, _) = select(&table(), &[p(101)], Scope::Pgroup, &guard(false)).unwrap();
+        assert_eq!(pids(&s), [100, 101, 102, 110]);
+    }
+
+    #[test]
+    fn a_session_refuses_afterlife_and_its_shell() {
+        let (s, anchors) = select(&table(), &[p(60)], Scope::Session, &guard(false)).unwrap();
+        assert!(pids(&s).is_empty());
+        assert_eq!(refusals(&s), [(60, Refusal::Itself), (50, Refusal::Ancestor)]);
+        assert_eq!(anchors.sessions, BTreeSet::from([50]));
+    }
+
+    #[test]
+    fn init_ancestors_and_kernel_threads_are_refused() {
+        let (s, _) = select(&table(), &[p(1), p(50), p(3)], Scope::Pids, &guard(false)).unwrap();
+        assert!(s.members.is_empty());
+        assert_eq!(
+            refusals(&s),
+            [(1, Refusal::Init), (50, Refusal::Ancestor), (3, Refusal::KernelThread)]
+        );
+    }
+
+    #[test]
+    fn a_refused_root_does_not_bring_its_tree() {
+        let (s, anchors) = select(&table(), &[p(1)], Scope::Tree, &guard(false)).unwrap();
+        assert!(s.members.is_empty());
+        assert!(anchors.roots.is_empty());
+        assert_eq!(refusals(&s), [(1, Refusal::Init)]);
+    }
+
+    #[test]
+    fn force_lifts_every_refusal_but_itself() {
+        let (s, _) = select(&table(), &[p(1), p(50), p(3), p(60)], Scope::Pids, &guard(true)).unwrap();
+        assert_eq!(pids(&s), [1, 3, 50]);
+        assert_eq!(refusals(&s), [(60, Refusal::Itself)]);
+        // The forced tree of an ancestor still leaves afterlife out.
+        let (s, _) = select(&table(), &[p(50)], Scope::Tree, &guard(true)).unwrap();
+        assert_eq!(pids(&s), [50]);
+        assert_eq!(refusals(&s), [(60, Refusal::Itself)]);
+    }
+
+    #[test]
+    fn a_missing_pid_is_an_error() {
+        assert_eq!(
+            select(&table(), &[p(100), p(999)], Scope::Tree, &guard(false)),
+            Err(NotFound(p(999)))
+        );
+    }
+
+    #[test]
+    fn duplicates_are_selected_once() {
+        let (s, _) = select(&table(), &[p(102), p(101), p(102)], Scope::Tree, &guard(false)).unwrap();
+        assert_eq!(pids(&s), [101, 102]);
+    }
+
+    #[test]
+    fn a_walk_finds_only_new_members_below_live_ones() {
+        let (s, anchors) = select(&table(), &[p(100)], Scope::Tree, &guard(false)).unwrap();
+        let known: BTreeSet<Pid> = s.members.iter().map(|m| m.pid).collect();
+        // 101 forked 120; 104 forked 121 then the table shows 104's child.
+        let mut rows: Vec<TableEntry> = table().entries().cloned().collect();
+        rows.push(entry(120, 101, 100, 100));
+        rows.push(entry(121, 104, 103, 103));
+        let later = ProcessTable::from_entries(rows);
+        let (new, refused) = walk(&later, &anchors, &[p(101), p(104)], &known, &guard(false));
+        assert_eq!(new.iter().map(|m| m.pid.get()).collect::<Vec<_>>(), [120, 121]);
+        assert!(new.iter().all(|m| !m.named));
+        assert!(refused.is_empty());
+    }
+}

@@ -1,0 +1,398 @@
+//! The processes of one termination, each held by a pidfd.
+//!
+//! Every member is opened with [`Process::open_expecting`] and the start time
+//! of the scan that found it, so a PID that changed hands since the scan is
+//! refused; from then on the pidfd pins the process, and signals go only
+//! through it.
+
+use std::collections::BTreeSet;
+use std::ops::Deref;
+use std::time::Duration;
+
+use rustix::event::epoll;
+
+use crate::process::{OpenError, Pid, Process, ProcessTable, SignalError};
+use crate::signal::Signal;
+use crate::terminate::report::EndedBy;
+use crate::terminate::select::{Anchors, Guard, Member, Refused, walk};
+
+/// A pidfd handle the target owns, or one the caller lent.
+pub(crate) enum Handle<'a> {
+    Owned(Process),
+    Borrowed(&'a Process),
+}
+
+impl Deref for Handle<'_> {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        match self {
+            Handle::Owned(p) => p,
+            Handle::Borrowed(p) => p,
+        }
+    }
+}
+
+/// One member being ended.
+pub(crate) struct Target<'a> {
+    pub handle: Handle<'a>,
+    pub name: String,
+    pub ppid: i32,
+    pub named: bool,
+    /// It had already exited (a zombie) when it was opened.
+    pub was_zombie: bool,
+    /// Signals sent, besides the freeze's `SIGSTOP`/`SIGCONT`.
+    pub sent: Vec<Signal>,
+    /// `SIGSTOP` was sent and not yet undone.
+    pub stopped: bool,
+    /// `EPERM` on a signal.
+    pub denied: bool,
+    /// When it exited, from the first signal, and why.
+    pub ended: Option<(Option<Duration>, EndedBy)>,
+}
+
+impl Target<'_> {
+    pub fn pid(&self) -> Pid {
+        self.handle.pid()
+    }
+
+    /// Still to be waited for: not exited, not a zombie from the start, and
+    /// signals reach it.
+    pub fn pending(&self) -> bool {
+        self.ended.is_none() && !self.was_zombie && !self.denied
+    }
+
+    /// Whether `SIGKILL` was sent.
+    pub fn killed(&self) -> bool {
+        self.sent.contains(&Signal::KILL)
+    }
+}
+
+/// A member found by a scan that could not be opened: it ended between the
+/// scan and the open, or its PID now belongs to another process (which is
+/// left alone).
+pub(crate) struct Vanished {
+    pub member: Member,
+    pub ppid: i32,
+}
+
+/// Every member, refusal and vanished process of one termination.
+pub(crate) struct Targets<'a> {
+    pub list: Vec<Target<'a>>,
+    pub refused: Vec<(Refused, i32)>,
+    pub vanished: Vec<Vanished>,
+    /// Members whose /proc entry we may not read (hidepid), so that we
+    /// cannot check they are the processes scanned: never signalled.
+    pub unreadable: Vec<Vanished>,
+    pub known: BTreeSet<Pid>,
+    pub guard: Guard,
+    pub anchors: Anchors,
+}
+
+/// What a signal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    Delivered,
+    AlreadyExited,
+    Denied,
+    Failed,
+}
+
+impl<'a> Targets<'a> {
+    pub fn new(guard: Guard, anchors: Anchors) -> Targets<'a> {
+        Targets {
+            list: Vec::new(),
+            refused: Vec::new(),
+            vanished: Vec::new(),
+            unreadable: Vec::new(),
+            known: BTreeSet::new(),
+            guard,
+            anchors,
+        }
+    }
+
+    /// Adds a process the caller already holds.
+    pub fn adopt_handle(&mut self, process: &'a Process, name: String, ppid: i32) {
+        self.known.insert(process.pid());
+        let was_zombie = process.has_exited();
+        self.list.push(Target {
+            handle: Handle::Borrowed(process),
+            name,
+            ppid,
+            named: true,
+            was_zombie,
+            sent: Vec::new(),
+            stopped: false,
+            denied: false,
+            ended: None,
+        });
+    }
+
+    /// Opens members found by a scan (`table` gives their parents); returns
+    /// the indexes of those opened.
+    pub fn adopt(&mut self, members: Vec<Member>, table: &ProcessTable) -> Vec<usize> {
+        let members: Vec<Member> = members.into_iter().filter(|m| self.known.insert(m.pid)).collect();
+        let opened_all = parallel_map(members, |member| {
+            let opened = Process::open_expecting(member.pid, member.start_ticks).map(|process| {
+                // A pidfd of an exited process polls readable at once: this
+                // one was a zombie before we did anything.
+                let was_zombie = process.has_exited();
+                (process, was_zombie)
+            });
+            (member, opened)
+        });
+        let mut opened = Vec::new();
+        for (member, result) in opened_all {
+            let ppid = table.get(member.pid).map_or(0, |e| e.ppid);
+            match result {
+                Ok((process, was_zombie)) => {
+                    opened.push(self.list.len());
+                    self.list.push(Target {
+                        handle: Handle::Owned(process),
+                        name: member.name,
+                        ppid,
+                        named: member.named,
+                        was_zombie,
+                        sent: Vec::new(),
+                        stopped: false,
+                        denied: false,
+                        ended: None,
+                    });
+                }
+                // It ended after the scan, or its PID went to a newer
+                // process, which must not be touched.
+                Err(OpenError::NoSuchProcess { .. }) | Err(OpenError::Reused { .. }) => {
+                    self.vanished.push(Vanished { member, ppid });
+                }
+                // Its /proc files are hidden from us (hidepid): it is
+                // there, and we cannot check it is the one scanned.
+                Err(OpenError::PermissionDenied { .. }) | Err(OpenError::Io { .. }) => {
+                    self.refused_unreadable(member, ppid);
+                }
+            }
+        }
+        opened
+    }
+
+    fn refused_unreadable(&mut self, member: Member, ppid: i32) {
+        self.unreadable.push(Vanished { member, ppid });
+    }
+
+    /// Records refusals found by a walk.
+    pub fn refuse(&mut self, refused: Vec<Refused>, table: &ProcessTable) {
+        for r in refused {
+            if self.known.insert(r.member.pid) {
+                let ppid = table.get(r.member.pid).map_or(0, |e| e.ppid);
+                self.refused.push((r, ppid));
+            }
+        }
+    }
+
+    /// PIDs of members that have not exited: their pidfds pin those PIDs,
+    /// so a later scan's parent links through them are true.
+    pub fn live_pids(&self) -> Vec<Pid> {
+        let mut live: Vec<Pid> = self
+            .list
+            .iter()
+            .filter(|t| t.ended.is_none() && !t.was_zombie && !t.handle.has_exited())
+            .map(|t| t.pid())
+            .collect();
+        live.sort();
+        live
+    }
+
+    /// Walks `table` for members not seen yet, opens them and records
+    /// refusals; returns the indexes of the new targets.
+    pub fn walk_new(&mut self, table: &ProcessTable) -> Vec<usize> {
+        let live = self.live_pids();
+        let (members, refused) = walk(table, &self.anchors, &live, &self.known, &self.guard);
+        self.refuse(refused, table);
+        self.adopt(members, table)
+    }
+
+    /// Sends `signal` to target `index` through its pidfd.
+    pub fn send(&mut self, index: usize, signal: Signal, record: bool) -> Sent {
+        if self.list[index].ended.is_some() || self.list[index].was_zombie {
+            return Sent::AlreadyExited;
+        }
+        let result = self.list[index].handle.signal(signal);
+        self.record(index, signal, record, result)
+    }
+
+    fn record(&mut self, index: usize, signal: Signal, record: bool, result: Result<(), SignalError>) -> Sent {
+        let target = &mut self.list[index];
+        match result {
+            Ok(()) => {
+                if record {
+                    target.sent.push(signal);
+                }
+                Sent::Delivered
+            }
+            // ESRCH through a pidfd: it exited; nobody else was signalled.
+            Err(SignalError::Exited { .. }) => {
+                if target.ended.is_none() {
+                    let by = if target.sent.is_empty() {
+                        EndedBy::BeforeSignal
+                    } else if target.killed() {
+                        EndedBy::Kill
+                    } else {
+                        EndedBy::Signal
+                    };
+                    target.ended = Some((None, by));
+                }
+                Sent::AlreadyExited
+            }
+            Err(SignalError::PermissionDenied { .. }) => {
+                target.denied = true;
+                Sent::Denied
+            }
+            Err(SignalError::Io { .. }) => Sent::Failed,
+        }
+    }
+
+    /// Sends `signal` to the targets at `indexes`, several at a time.
+    pub fn send_many(&mut self, indexes: Vec<usize>, signal: Signal, record: bool) {
+        let indexes: Vec<usize> = indexes
+            .into_iter()
+            .filter(|&i| self.list[i].ended.is_none() && !self.list[i].was_zombie)
+            .collect();
+        let list = &self.list;
+        let results = parallel_map(indexes, |index| (index, list[index].handle.signal(signal)));
+        for (index, result) in results {
+            self.record(index, signal, record, result);
+        }
+    }
+
+    /// Sends `signal` to every pending target.
+    pub fn send_all(&mut self, signal: Signal, record: bool) {
+        self.send_many(self.pending(), signal, record);
+    }
+
+    /// Indexes of the targets still waited for.
+    pub fn pending(&self) -> Vec<usize> {
+        (0..self.list.len()).filter(|&i| self.list[i].pending()).collect()
+    }
+}
+
+/// Runs `f` over `items` on a few threads when there are many, keeping
+/// their order. A tree being ended may keep every core busy; several
+/// threads of system calls (open, signal) get afterlife its share of them.
+/// When a thread cannot be started (the process limit a fork bomb hits),
+/// its part runs on the calling thread.
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    use std::sync::Mutex;
+    const SERIAL_BELOW: usize = 64;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 8);
+    if items.len() < SERIAL_BELOW {
+        return items.into_iter().map(f).collect();
+    }
+    let size = items.len().div_ceil(threads);
+    let mut slots: Vec<Mutex<Option<Vec<T>>>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        slots.push(Mutex::new(Some(items.by_ref().take(size).collect())));
+    }
+    let results: Vec<Mutex<Option<Vec<R>>>> = slots.iter().map(|_| Mutex::new(None)).collect();
+    // Whoever takes a chunk first computes it: the threads, or the calling
+    // thread, which goes over every chunk after starting the others.
+    let work = |i: usize| {
+        let taken = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(chunk) = taken {
+            let out: Vec<R> = chunk.into_iter().map(&f).collect();
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+        }
+    };
+    std::thread::scope(|scope| {
+        for i in 1..slots.len() {
+            // EAGAIN (the process limit a fork bomb hits): the calling
+            // thread does this chunk below.
+            let _ = std::thread::Builder::new().spawn_scoped(scope, move || work(i));
+        }
+        for i in 0..slots.len() {
+            work(i);
+        }
+    });
+    results
+        .into_iter()
+        .flat_map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_default())
+        .collect()
+}
+
+/// Waits for many pidfds at once with `epoll(7)`: each process is
+/// registered once and a wake-up costs in proportion to the processes that
+/// exited, not to all of them (as `poll(2)` on a thousand pidfds would).
+pub(crate) struct ExitWaiter {
+    epoll: std::os::fd::OwnedFd,
+    watched: BTreeSet<usize>,
+}
+
+impl ExitWaiter {
+    pub fn new() -> Result<ExitWaiter, crate::process::WaitError> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| wait_error("epoll_create", e))?;
+        Ok(ExitWaiter {
+            epoll,
+            watched: BTreeSet::new(),
+        })
+    }
+
+    /// Watches every pending target not watched yet.
+    pub fn watch_pending(&mut self, targets: &Targets<'_>) -> Result<(), crate::process::WaitError> {
+        for index in targets.pending() {
+            if self.watched.insert(index) {
+                epoll::add(
+                    &self.epoll,
+                    targets.list[index].handle.pidfd(),
+                    epoll::EventData::new_u64(index as u64),
+                    epoll::EventFlags::IN,
+                )
+                .map_err(|e| wait_error("epoll_ctl", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout`; returns the targets whose process exited.
+    pub fn wait(&mut self, targets: &Targets<'_>, timeout: Duration) -> Result<Vec<usize>, crate::process::WaitError> {
+        let spec = rustix::event::Timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(self.watched.len().clamp(1, 1024));
+        match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut events), Some(&spec)) {
+            Ok(_) => {}
+            // A signal interrupted the wait: the caller loops.
+            Err(rustix::io::Errno::INTR) => return Ok(Vec::new()),
+            Err(e) => return Err(wait_error("epoll_wait", e)),
+        }
+        let mut ready = Vec::with_capacity(events.len());
+        for event in events {
+            let index = event.data.u64() as usize;
+            if self.watched.remove(&index) {
+                // The pidfd stays readable: stop watching it.
+                let _ = epoll::delete(&self.epoll, targets.list[index].handle.pidfd());
+                ready.push(index);
+            }
+        }
+        Ok(ready)
+    }
+}
+
+fn wait_error(syscall: &'static str, error: rustix::io::Errno) -> crate::process::WaitError {
+    crate::process::WaitError::Io {
+        pid: Pid::current(),
+        syscall,
+        source: error.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_map_keeps_order_and_every_item() {
+        for n in [0usize, 1, 63, 64, 65, 1000, 1001] {
+            let out = parallel_map((0..n).collect(), |i| i * 2);
+            assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>(), "{n}");
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! - [`signal`]: signal numbers, names and default actions.
 //! - [`observe`]: `status` and `wait` for any process, as typed reports which
 //!   the binary renders as text or JSON.
+//! - [`resist`]: `why` — why a process does not die, with evidence and the next step.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -24,5 +25,6 @@ pub mod exit;
 pub mod exit_code;
 pub mod observe;
 pub mod process;
+pub mod resist;
 pub mod signal;
 pub mod text;

@@ -9,6 +9,7 @@ mod explain;
 mod output;
 mod status;
 mod wait;
+mod why;
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -57,6 +58,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Wait for any processes, children or not, and say how each ended.
     Wait(WaitArgs),
+    /// Why does this process not die? Evidence from /proc and the next step that would work.
+    Why(WhyArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command into a directory).
@@ -94,6 +97,18 @@ pub struct WaitArgs {
     /// Process IDs; they need not be children of afterlife.
     #[arg(required = true, allow_negative_numbers = true, value_name = "PID")]
     pub pids: Vec<Pid>,
+}
+
+/// Arguments of `why`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit code: 0 when the diagnosis was made (whatever it says), 125 on error \
+(bad PID, no such process)."
+)]
+pub struct WhyArgs {
+    /// The process ID.
+    #[arg(allow_negative_numbers = true, value_name = "PID")]
+    pub pid: Pid,
 }
 
 /// Arguments of `completions`.
@@ -168,6 +183,7 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Explain(args) => explain::run(&args, output),
         Command::Status(args) => status::run(&args, output),
         Command::Wait(args) => wait::run(&args, output),
+        Command::Why(args) => why::run(&args, output),
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
     }

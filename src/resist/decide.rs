@@ -1098,3 +1098,403 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::process::Pid;
+    use crate::resist::facts::{
+        CgroupV2, FreezerV1, Masks, Mount, PF_EXITING, PF_KTHREAD, ParentFacts, Peer, Permission, WaitTarget,
+    };
+
+    const PID: i32 = 4242;
+
+    fn bit(signal: Signal) -> u64 {
+        1 << (signal.number() - 1)
+    }
+
+    fn thread(tid: i32, state: ProcessState) -> ThreadFacts {
+        ThreadFacts {
+            tid,
+            name: format!("t{tid}"),
+            state,
+            wchan: Readable::Missing,
+            stack: Readable::Missing,
+            syscall: Readable::Missing,
+            wait_target: None,
+            blocked: 0,
+            pending: 0,
+            freezer_v1: None,
+        }
+    }
+
+    fn peer(pid: i32, name: &str, state: ProcessState) -> Peer {
+        Peer {
+            pid: Pid::new(pid).unwrap(),
+            name: name.to_string(),
+            command_line: vec![name.to_string(), "--flag".to_string()],
+            state,
+        }
+    }
+
+    fn base(state: ProcessState) -> Facts {
+        Facts {
+            pid: Pid::new(PID).unwrap(),
+            name: "app".to_string(),
+            command_line: vec!["app".to_string()],
+            state,
+            flags: 0x0040_0000,
+            core_dumping: false,
+            ppid: 100,
+            pgid: PID,
+            sid: 100,
+            tty: None,
+            tpgid: -1,
+            ns_pids: vec![PID],
+            masks: Masks::default(),
+            threads: vec![thread(PID, state)],
+            tracer: None,
+            tracer_pid: 0,
+            parent: None,
+            session_leader: None,
+            zombie_for: None,
+            cgroup_v2: None,
+            vfork_child: None,
+            permission: Permission {
+                our_ruid: 0,
+                our_euid: 0,
+                cap_kill: true,
+                target_ruid: 1000,
+                target_suid: 1000,
+            },
+        }
+    }
+
+    fn kinds(d: &Diagnosis) -> Vec<FindingKind> {
+        d.findings.iter().map(|f| f.kind).collect()
+    }
+
+    fn outcome(d: &Diagnosis, signal: Signal) -> &SignalOutcome {
+        d.signals.iter().find(|o| o.signal == signal).unwrap()
+    }
+
+    #[test]
+    fn a_running_process_says_so_with_what_each_signal_does() {
+        let d = decide(&base(ProcessState::Sleeping));
+        assert_eq!(kinds(&d), vec![FindingKind::Running]);
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert!(outcome(&d, Signal::TERM).ends_it_now);
+        assert_eq!(outcome(&d, Signal::TERM).effect, "terminate the process");
+        assert_eq!(outcome(&d, Signal::QUIT).effect, "terminate the process and dump core");
+        assert_eq!(d.signals.len(), 5);
+        assert!(d.summary().starts_with("4242 (app): sleeping: nothing holds it — SIGKILL would end it now"));
+    }
+
+    #[test]
+    fn stopped_waits_for_sigcont_but_sigkill_works() {
+        let mut facts = base(ProcessState::Stopped);
+        facts.masks.shared_pending = bit(Signal::TERM);
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Stopped, FindingKind::SignalsPending]);
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        let term = outcome(&d, Signal::TERM);
+        assert!(!term.ends_it_now);
+        assert!(term.effect.contains("SIGCONT"));
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+        assert!(d.findings[0].next_step.contains("kill -CONT 4242"));
+        assert_eq!(d.findings[1].evidence[0].value, "0000000000004000 (SIGTERM)");
+    }
+
+    #[test]
+    fn a_stopped_background_job_names_its_shell() {
+        let mut facts = base(ProcessState::Stopped);
+        facts.tty = Some("/dev/pts/3".to_string());
+        facts.tpgid = 100;
+        facts.session_leader = Some(peer(100, "bash", ProcessState::Sleeping));
+        let d = decide(&facts);
+        let f = &d.findings[0];
+        assert!(f.explanation.contains("background job"), "{}", f.explanation);
+        assert!(f.next_step.contains("100 (bash)"), "{}", f.next_step);
+    }
+
+    #[test]
+    fn a_tracer_is_named() {
+        let mut facts = base(ProcessState::TracingStop);
+        facts.tracer_pid = 77;
+        facts.tracer = Some(peer(77, "gdb", ProcessState::Sleeping));
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Traced]);
+        let f = &d.findings[0];
+        assert_eq!(f.title, "traced by 77 (gdb), in a tracing stop (t)");
+        assert!(f.evidence.iter().any(|e| e.source == "/proc/4242/status TracerPid" && e.value == "77"));
+        assert!(f.evidence.iter().any(|e| e.value == "gdb --flag"));
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+        assert!(!outcome(&d, Signal::TERM).ends_it_now);
+    }
+
+    #[test]
+    fn a_zombie_names_its_parent_and_what_keeps_it() {
+        let mut facts = base(ProcessState::Zombie);
+        facts.zombie_for = Some(Duration::from_secs(90));
+        facts.parent = Some(ParentFacts {
+            peer: peer(100, "server", ProcessState::Stopped),
+            sigchld: Disposition::Ignored,
+            is_namespace_init: false,
+        });
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Zombie]);
+        assert_eq!(d.sigkill, KillEffect::AlreadyDead);
+        let f = &d.findings[0];
+        assert!(f.explanation.contains("100 (server: server --flag)"));
+        assert!(f.explanation.contains("ignores SIGCHLD"));
+        assert!(f.explanation.contains("itself stopped"));
+        assert!(f.explanation.contains("1m 30s") || f.explanation.contains("1m30s") || f.explanation.contains("90"));
+        assert!(f.next_step.contains("kill -CONT 100"));
+        assert!(d.signals.iter().all(|o| !o.ends_it_now && o.handling == "discarded"));
+    }
+
+    #[test]
+    fn signals_blocked_ignored_caught() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.threads[0].blocked = bit(Signal::TERM);
+        facts.masks.ignored = bit(Signal::INT);
+        facts.masks.caught = bit(Signal::HUP);
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![
+                FindingKind::Running,
+                FindingKind::SignalBlocked,
+                FindingKind::SignalIgnored,
+                FindingKind::SignalCaught
+            ]
+        );
+        assert_eq!(outcome(&d, Signal::TERM).handling, "blocked");
+        assert_eq!(outcome(&d, Signal::INT).handling, "ignored");
+        assert_eq!(outcome(&d, Signal::HUP).handling, "caught");
+        assert_eq!(outcome(&d, Signal::QUIT).handling, "default");
+        assert_eq!(d.findings[1].signal, Some(Signal::TERM));
+    }
+
+    #[test]
+    fn a_signal_blocked_in_one_thread_only_is_not_blocked() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.threads[0].blocked = bit(Signal::TERM);
+        facts.threads.push(thread(PID + 1, ProcessState::Sleeping));
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Running]);
+        assert!(outcome(&d, Signal::TERM).ends_it_now);
+    }
+
+    #[test]
+    fn namespace_init_inside_and_outside() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.ns_pids = vec![PID, 1];
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::NamespaceInit]);
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert_eq!(outcome(&d, Signal::TERM).handling, "discarded");
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+
+        facts.ns_pids = vec![1];
+        facts.masks.caught = bit(Signal::TERM);
+        let d = decide(&facts);
+        assert_eq!(d.sigkill, KillEffect::Ignored);
+        assert_eq!(outcome(&d, Signal::KILL).handling, "discarded");
+        assert_eq!(outcome(&d, Signal::TERM).handling, "caught");
+    }
+
+    fn frozen_v1(cgroup: &str) -> FreezerV1 {
+        FreezerV1 {
+            cgroup: cgroup.to_string(),
+            dir: PathBuf::from(format!("/sys/fs/cgroup/freezer{cgroup}")),
+            state: "FROZEN".to_string(),
+            self_freezing: Some(true),
+            parent_freezing: Some(false),
+        }
+    }
+
+    #[test]
+    fn one_thread_in_d_in_a_v1_freezer_is_named() {
+        let mut facts = base(ProcessState::Sleeping);
+        let mut worker = thread(PID + 1, ProcessState::DiskSleep);
+        worker.name = "worker".to_string();
+        worker.wchan = Readable::Value("hrtimer_nanosleep".to_string());
+        worker.stack = Readable::Value(vec!["hrtimer_nanosleep+0x74/0xf0".to_string()]);
+        worker.freezer_v1 = Some(frozen_v1("/jail"));
+        facts.threads.push(worker);
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![FindingKind::UninterruptibleSleep, FindingKind::FrozenCgroupV1]
+        );
+        assert_eq!(d.sigkill, KillEffect::Delayed);
+        let f = &d.findings[0];
+        assert_eq!(f.title, "uninterruptible sleep (D) in thread 4243 (worker)");
+        assert!(f.explanation.contains("keeps the whole process alive"));
+        assert!(f.next_step.contains("echo THAWED > /sys/fs/cgroup/freezer/jail/freezer.state"));
+        assert!(f.evidence.iter().any(|e| e.source == "/proc/4242/task/4243/wchan"));
+        assert_eq!(d.findings[1].evidence[0].value, "FROZEN");
+        assert!(!outcome(&d, Signal::KILL).ends_it_now);
+    }
+
+    #[test]
+    fn frozen_v2_lets_sigkill_through() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.cgroup_v2 = Some(CgroupV2 {
+            cgroup: "/app".to_string(),
+            dir: PathBuf::from("/sys/fs/cgroup/app"),
+            freeze: vec![(PathBuf::from("/sys/fs/cgroup/app"), true)],
+            events_frozen: Some(true),
+        });
+        facts.masks.caught = bit(Signal::INT);
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::FrozenCgroupV2, FindingKind::SignalCaught]);
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+        assert!(outcome(&d, Signal::TERM).ends_it_now);
+        assert!(outcome(&d, Signal::INT).effect.contains("thawed"));
+        assert!(d.findings[0].next_step.contains("echo 0 > /sys/fs/cgroup/app/cgroup.freeze"));
+    }
+
+    #[test]
+    fn kernel_threads_and_other_users() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.flags |= PF_KTHREAD;
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::KernelThread]);
+        assert_eq!(d.sigkill, KillEffect::Ignored);
+
+        let mut facts = base(ProcessState::Sleeping);
+        facts.permission = Permission {
+            our_ruid: 1001,
+            our_euid: 1001,
+            cap_kill: false,
+            target_ruid: 0,
+            target_suid: 0,
+        };
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::OtherUser]);
+        assert_eq!(d.sigkill, KillEffect::NotPermitted);
+        assert_eq!(outcome(&d, Signal::KILL).handling, "not_permitted");
+        facts.permission.target_suid = 1001;
+        assert!(facts.permission.may_signal());
+    }
+
+    #[test]
+    fn a_dead_leader_with_a_live_thread_is_exiting_not_a_zombie() {
+        let mut facts = base(ProcessState::Zombie);
+        facts.flags |= PF_EXITING;
+        facts.threads[0].state = ProcessState::Zombie;
+        let mut worker = thread(PID + 1, ProcessState::DiskSleep);
+        worker.freezer_v1 = Some(frozen_v1("/jail"));
+        facts.threads.push(worker);
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![
+                FindingKind::Exiting,
+                FindingKind::UninterruptibleSleep,
+                FindingKind::FrozenCgroupV1
+            ]
+        );
+        assert!(d.findings[0].title.contains("4243 (t4243"), "{}", d.findings[0].title);
+    }
+
+    #[test]
+    fn core_dump_in_progress() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.core_dumping = true;
+        facts.threads[0].wchan = Readable::Value("vfs_coredump".to_string());
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![FindingKind::CoreDumping, FindingKind::UninterruptibleSleep]
+        );
+        assert!(d.findings[0].evidence.iter().any(|e| e.value == "vfs_coredump"));
+        assert_eq!(d.sigkill, KillEffect::Delayed);
+    }
+
+    #[test]
+    fn vfork_parent_names_the_child() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].syscall = Readable::Value(SyscallState::In {
+            number: 435,
+            name: Some("clone3"),
+            args: [0; 6],
+        });
+        facts.vfork_child = Some((
+            peer(5000, "python3", ProcessState::Sleeping),
+            Readable::Value("wait_for_partner".to_string()),
+        ));
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![FindingKind::VforkParent, FindingKind::UninterruptibleSleep]
+        );
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert!(d.findings[0].next_step.contains("wait_for_partner"));
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+    }
+
+    #[test]
+    fn d_on_a_fuse_mount_names_the_server() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].wait_target = Some(WaitTarget {
+            fd: None,
+            path: "/mnt/remote/file".to_string(),
+            mount: Some(Mount {
+                mount_id: 40,
+                device: "0:52".to_string(),
+                mount_point: "/mnt/remote".to_string(),
+                fs_type: "fuse.sshfs".to_string(),
+                source: "host:/data".to_string(),
+            }),
+            fuse_servers: vec![peer(900, "sshfs", ProcessState::Stopped)],
+            fuse_waiting: Some(1),
+        });
+        let d = decide(&facts);
+        let f = &d.findings[0];
+        assert!(f.explanation.contains("900 (sshfs: sshfs --flag)"), "{}", f.explanation);
+        assert!(f.next_step.contains("kill -CONT 900"));
+        assert!(f.next_step.contains("/sys/fs/fuse/connections/52/abort"));
+        assert!(f.evidence.iter().any(|e| e.source == "/sys/fs/fuse/connections/52/waiting"));
+    }
+
+    #[test]
+    fn d_on_nfs_points_at_the_server() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].wait_target = Some(WaitTarget {
+            fd: Some(3),
+            path: "/srv/nfs/log".to_string(),
+            mount: Some(Mount {
+                mount_id: 41,
+                device: "0:60".to_string(),
+                mount_point: "/srv/nfs".to_string(),
+                fs_type: "nfs4".to_string(),
+                source: "filer:/export".to_string(),
+            }),
+            fuse_servers: Vec::new(),
+            fuse_waiting: None,
+        });
+        let d = decide(&facts);
+        let f = &d.findings[0];
+        assert!(f.explanation.contains("filer:/export"));
+        assert!(f.next_step.contains("umount -f /srv/nfs"));
+        assert_eq!(f.evidence.iter().filter(|e| e.source == "/proc/4242/task/4242/fd/3").count(), 1);
+    }
+
+    #[test]
+    fn the_summary_puts_the_most_important_first() {
+        let mut facts = base(ProcessState::Stopped);
+        facts.masks.caught = bit(Signal::TERM);
+        let d = decide(&facts);
+        assert_eq!(
+            d.summary(),
+            "4242 (app): stopped (T); SIGTERM caught by a handler — SIGKILL would end it now"
+        );
+    }
+}

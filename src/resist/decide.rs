@@ -937,7 +937,7 @@ fn running(facts: &Facts) -> Finding {
     let term = signal_outcome(facts, Signal::TERM);
     f.explanation = format!(
         "It is {}: nothing in the kernel holds it, no debugger is attached, and signals are delivered at once. \
-SIGTERM would {}.",
+What SIGTERM would do: {}.",
         match facts.state {
             ProcessState::Running => "running or ready to run",
             ProcessState::Sleeping => "sleeping interruptibly, waiting for an event",
@@ -1190,7 +1190,10 @@ mod tests {
         assert_eq!(outcome(&d, Signal::TERM).effect, "terminate the process");
         assert_eq!(outcome(&d, Signal::QUIT).effect, "terminate the process and dump core");
         assert_eq!(d.signals.len(), 5);
-        assert!(d.summary().starts_with("4242 (app): sleeping: nothing holds it — SIGKILL would end it now"));
+        assert!(
+            d.summary()
+                .starts_with("4242 (app): sleeping: nothing holds it — SIGKILL would end it now")
+        );
     }
 
     #[test]
@@ -1229,7 +1232,11 @@ mod tests {
         assert_eq!(kinds(&d), vec![FindingKind::Traced]);
         let f = &d.findings[0];
         assert_eq!(f.title, "traced by 77 (gdb), in a tracing stop (t)");
-        assert!(f.evidence.iter().any(|e| e.source == "/proc/4242/status TracerPid" && e.value == "77"));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source == "/proc/4242/status TracerPid" && e.value == "77")
+        );
         assert!(f.evidence.iter().any(|e| e.value == "gdb --flag"));
         assert!(outcome(&d, Signal::KILL).ends_it_now);
         assert!(!outcome(&d, Signal::TERM).ends_it_now);
@@ -1335,7 +1342,10 @@ mod tests {
         let f = &d.findings[0];
         assert_eq!(f.title, "uninterruptible sleep (D) in thread 4243 (worker)");
         assert!(f.explanation.contains("keeps the whole process alive"));
-        assert!(f.next_step.contains("echo THAWED > /sys/fs/cgroup/freezer/jail/freezer.state"));
+        assert!(
+            f.next_step
+                .contains("echo THAWED > /sys/fs/cgroup/freezer/jail/freezer.state")
+        );
         assert!(f.evidence.iter().any(|e| e.source == "/proc/4242/task/4243/wchan"));
         assert_eq!(d.findings[1].evidence[0].value, "FROZEN");
         assert!(!outcome(&d, Signal::KILL).ends_it_now);
@@ -1357,7 +1367,11 @@ mod tests {
         assert!(outcome(&d, Signal::KILL).ends_it_now);
         assert!(outcome(&d, Signal::TERM).ends_it_now);
         assert!(outcome(&d, Signal::INT).effect.contains("thawed"));
-        assert!(d.findings[0].next_step.contains("echo 0 > /sys/fs/cgroup/app/cgroup.freeze"));
+        assert!(
+            d.findings[0]
+                .next_step
+                .contains("echo 0 > /sys/fs/cgroup/app/cgroup.freeze")
+        );
     }
 
     #[test]
@@ -1461,7 +1475,11 @@ mod tests {
         assert!(f.explanation.contains("900 (sshfs: sshfs --flag)"), "{}", f.explanation);
         assert!(f.next_step.contains("kill -CONT 900"));
         assert!(f.next_step.contains("/sys/fs/fuse/connections/52/abort"));
-        assert!(f.evidence.iter().any(|e| e.source == "/sys/fs/fuse/connections/52/waiting"));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source == "/sys/fs/fuse/connections/52/waiting")
+        );
     }
 
     #[test]
@@ -1484,7 +1502,13 @@ mod tests {
         let f = &d.findings[0];
         assert!(f.explanation.contains("filer:/export"));
         assert!(f.next_step.contains("umount -f /srv/nfs"));
-        assert_eq!(f.evidence.iter().filter(|e| e.source == "/proc/4242/task/4242/fd/3").count(), 1);
+        assert_eq!(
+            f.evidence
+                .iter()
+                .filter(|e| e.source == "/proc/4242/task/4242/fd/3")
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -838,7 +838,7 @@ fn signal_finding(facts: &Facts, signal: Signal) -> Option<Finding> {
         for thread in facts.threads.iter().filter(|t| t.state.is_alive()) {
             f.evidence.push(Evidence::new(
                 thread_src(facts, thread, "status SigBlk"),
-                format!("{:016x}", thread.blocked),
+                mask_value(thread.blocked),
             ));
         }
         f.explanation = format!(

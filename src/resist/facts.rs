@@ -1,6 +1,6 @@
 //! The facts a diagnosis is decided from: plain data, gathered from /proc by
-//! [`crate::resist::gather`] and read by the pure functions of
-//! [`crate::resist::decide`], so that every decision can be tested on facts
+//! [`mod@crate::resist::gather`] and read by the pure functions of
+//! [`mod@crate::resist::decide`], so that every decision can be tested on facts
 //! written by hand.
 
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! into findings, each with its evidence (the file and field, and the value
 //! read), plain words and the next step that would work.
 //!
-//! - [`gather`] reads the facts: `/proc/PID/stat` (state, `PF_EXITING`,
+//! - [`mod@gather`] reads the facts: `/proc/PID/stat` (state, `PF_EXITING`,
 //!   `PF_KTHREAD`, tpgid), `/proc/PID/status` (`TracerPid`, `NSpid`,
 //!   `SigBlk/SigIgn/SigCgt/SigPnd/ShdPnd`, `CoreDumping`), per thread
 //!   `/proc/PID/task/TID/{stat,status,wchan,stack,syscall,cgroup}`,
@@ -14,7 +14,7 @@
 //!   call waits on, `/proc/PID/sched` for how long a zombie has been one,
 //!   cgroup v2 `cgroup.freeze`/`cgroup.events` and v1 `freezer.state`,
 //!   and kcmp(2) `KCMP_VM` (Linux 3.5) for a vfork parent's child.
-//! - [`decide`] turns the facts into a [`Diagnosis`] with pure functions.
+//! - [`mod@decide`] turns the facts into a [`Diagnosis`] with pure functions.
 //!
 //! [`diagnose`] does both for a [`Process`]; other commands (`kill`, for
 //! each survivor) call it and show [`Diagnosis::summary`].

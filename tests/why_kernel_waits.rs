@@ -3,9 +3,12 @@
 //! dump in progress, a process exiting while a thread is held, and a vfork
 //! parent.
 //!
-//! Uninterruptible sleep is staged with the cgroup v1 freezer: its frozen
-//! tasks show as D and take no signal, not even SIGKILL, until thawed —
-//! reliable, needs no FUSE server, and is undone by writing THAWED. Because
+//! Uninterruptible sleep is staged two ways. The FUSE way is the one users
+//! meet: a small FUSE server (the kernel protocol on /dev/fuse, written in
+//! python3, no libfuse needed) never answers one LOOKUP; the client, once
+//! sent SIGKILL, waits for the answer in D. The cgroup v1 freezer is the
+//! other: its frozen tasks show as D and take no signal, not even SIGKILL,
+//! until thawed — reliable, and undone by writing THAWED. Because
 //! v1 freezer cgroups take single threads (`tasks`), the same tool holds one
 //! thread of a process: that stages a single D thread, a core dump that
 //! waits for that thread, and an exit that waits for it.
@@ -435,4 +438,165 @@ fn vfork_parent_waits_for_its_child() {
     assert!(has_evidence(f, &format!("kcmp(KCMP_VM, {pid}, {vfork_child})"), "0"));
     assert!(f["next_step"].as_str().unwrap().contains(&vfork_child.to_string()));
     assert_eq!(d["sigkill"], "ends_it");
+}
+
+/// A FUSE server speaking the kernel protocol on /dev/fuse itself (no
+/// libfuse needed): it answers INIT, answers every other request at once
+/// (ENOENT, ENOSYS) so that tools scanning mounts never hang on it, and
+/// never answers a LOOKUP of `hold`.
+const FUSE_SERVER: &str = r#"
+import ctypes, os, struct, sys
+fd = os.open("/dev/fuse", os.O_RDWR)
+libc = ctypes.CDLL(None, use_errno=True)
+opts = b"fd=%d,rootmode=40000,user_id=0,group_id=0" % fd
+if libc.mount(b"afterlife-test", sys.argv[1].encode(), b"fuse.afterlifetest", 0, opts) != 0:
+    sys.exit("mount failed: errno %d" % ctypes.get_errno())
+def reply(unique, error, body=b""):
+    try:
+        os.write(fd, struct.pack("<IiQ", 16 + len(body), error, unique) + body)
+    except OSError:
+        pass
+while True:
+    data = os.read(fd, 1 << 20)
+    length, opcode, unique = struct.unpack_from("<IIQ", data, 0)
+    body = data[40:]
+    if opcode == 26:
+        minor = struct.unpack_from("<II", body, 0)[1]
+        reply(unique, 0, struct.pack("<IIIIHHIIHHII", 7, min(minor, 31), 0, 0, 1, 1, 4096, 0, 1, 0, 0, 0) + bytes(24))
+        print("ready", flush=True)
+    elif opcode == 1 and body.split(b"\0")[0] == b"hold":
+        print("held", flush=True)
+    elif opcode in (2, 36, 42):
+        pass
+    else:
+        reply(unique, -2 if opcode == 1 else -38)
+"#;
+
+/// The FUSE server and its mount; on drop the server is killed (which
+/// aborts the connection and fails every waiting request) and the mount
+/// detached.
+struct FuseMount {
+    server: Child,
+    lines: BufReader<std::process::ChildStdout>,
+    mount_point: PathBuf,
+}
+
+impl FuseMount {
+    fn start(mount_point: PathBuf) -> Option<FuseMount> {
+        let mut server = Command::new("python3")
+            .args(["-c", FUSE_SERVER])
+            .arg(&mount_point)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut lines = BufReader::new(server.stdout.take()?);
+        let mut line = String::new();
+        let _ = lines.read_line(&mut line);
+        if line.trim() != "ready" {
+            let _ = server.kill();
+            let output = server.wait_with_output().ok()?;
+            println!(
+                "skipped: the FUSE server did not start: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            return None;
+        }
+        Some(FuseMount {
+            server,
+            lines,
+            mount_point,
+        })
+    }
+
+    fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        let _ = self.lines.read_line(&mut line);
+        line.trim().to_string()
+    }
+}
+
+impl Drop for FuseMount {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = Command::new("umount").arg("-l").arg(&self.mount_point).status();
+    }
+}
+
+#[test]
+fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
+    // The classic "kill -9 does nothing": a process whose FUSE request the
+    // server has read but not answered. The wait is interruptible until a
+    // signal comes; after SIGKILL the kernel waits for the answer
+    // uninterruptibly (fuse request_wait_answer), with SIGKILL pending.
+    if !is_root() || !Path::new("/dev/fuse").exists() {
+        println!("skipped: needs root and /dev/fuse to mount a FUSE filesystem");
+        return;
+    }
+    let scratch = Scratch::new("why-fuse");
+    let mount_point = scratch.path().join("mnt");
+    std::fs::create_dir(&mount_point).unwrap();
+    let Some(mut fuse) = FuseMount::start(mount_point.clone()) else {
+        return;
+    };
+    let held = mount_point.join("hold");
+    let mut client = Command::new("stat")
+        .arg(&held)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = client.id() as i32;
+    assert_eq!(fuse.next_line(), "held");
+    let process = Process::from_child(&client).unwrap();
+    process.signal(Signal::KILL).unwrap();
+    let in_d = wait_until(Duration::from_secs(10), || state(pid) == Some('D'));
+    let d = in_d.then(|| why_json(pid));
+    let server = fuse.server.id() as i32;
+    drop(fuse);
+    let _ = client.wait();
+    assert!(in_d, "the FUSE client did not enter D");
+    let d = d.unwrap();
+    assert_eq!(d["sigkill"], "delayed");
+    let f = finding(&d, "uninterruptible_sleep");
+    assert!(has_evidence(
+        f,
+        &format!("/proc/{pid}/task/{pid}/wchan"),
+        "request_wait_answer"
+    ));
+    assert!(has_evidence(f, &format!("/proc/{pid}/task/{pid}/stack"), "fuse"));
+    assert!(has_evidence(
+        f,
+        &format!("/proc/{pid}/task/{pid}/syscall path argument"),
+        &held.display().to_string()
+    ));
+    assert!(f["evidence"].as_array().unwrap().iter().any(|e| {
+        e["value"]
+            .as_str()
+            .is_some_and(|v| v.ends_with("type fuse.afterlifetest"))
+    }));
+    assert!(has_evidence(
+        f,
+        &format!("/proc/{server}/fd -> /dev/fuse"),
+        &server.to_string()
+    ));
+    let explanation = f["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains(&format!("the FUSE server {server} (python3")),
+        "{explanation}"
+    );
+    assert!(
+        f["next_step"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("umount -l {}", mount_point.display()))
+    );
+    assert!(has_evidence(
+        finding(&d, "signals_pending"),
+        &format!("/proc/{pid}/status ShdPnd"),
+        "SIGKILL"
+    ));
 }

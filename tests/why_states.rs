@@ -433,3 +433,51 @@ fn the_library_entry_point_gives_a_one_line_summary() {
     let again = afterlife::resist::diagnose_pid(Pid::new(pid).unwrap()).unwrap();
     assert_eq!(again, diagnosis);
 }
+
+#[test]
+fn a_stopped_background_job_of_a_terminal_names_its_shell() {
+    // script(1) gives the shell a pseudo-terminal; `set -m` turns on job
+    // control, so the background job gets its own process group.
+    let scratch = Scratch::new("why-job");
+    let pidfile = scratch.path().join("job");
+    let script = format!(
+        "set -m; sleep 300 & echo $! > {}; kill -TSTP $!; exec sleep 300",
+        pidfile.display()
+    );
+    let script_kid = Kid::spawn(Command::new("script").args(["-q", "-c", &script, "/dev/null"]));
+    let mut job = 0;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            job = std::fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
+            job > 0 && state(job) == Some('T')
+        }),
+        "the job did not stop"
+    );
+    let job_process = Process::open(Pid::new(job).unwrap()).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{job}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let sid: i32 = fields[3].parse().unwrap();
+    let shell = Process::open(Pid::new(sid).unwrap()).ok();
+    let d = why_json(job);
+    let _ = job_process.signal(Signal::KILL);
+    if let Some(shell) = &shell {
+        let _ = shell.signal(Signal::KILL);
+    }
+    drop(script_kid);
+    let f = finding(&d, "stopped");
+    let explanation = f["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains(&format!("background job (process group {job}) of the shell {sid}")),
+        "{explanation}"
+    );
+    assert!(has_evidence(f, &format!("/proc/{job}/stat tty_nr"), "/dev/pts/"));
+    assert!(has_evidence(
+        f,
+        &format!("/proc/{job}/stat pgrp, tpgid"),
+        &format!("{job} {sid}")
+    ));
+    assert!(f["next_step"].as_str().unwrap().contains("fg"));
+}

@@ -584,15 +584,13 @@ or a reboot, frees it."
 }
 
 fn frozen_v1(facts: &Facts) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::new();
+    // One finding per frozen cgroup, listing the threads it holds.
+    let mut out: Vec<(&std::path::Path, Finding)> = Vec::new();
     for thread in &facts.threads {
         let Some(freezer) = thread.freezer_v1.as_ref().filter(|z| z.is_frozen()) else {
             continue;
         };
-        if let Some(existing) = out
-            .iter_mut()
-            .find(|f| f.evidence[0].source.starts_with(&freezer.dir.display().to_string()))
-        {
+        if let Some((_, existing)) = out.iter_mut().find(|(dir, _)| *dir == freezer.dir.as_path()) {
             existing.evidence.push(Evidence::new(
                 thread_src(facts, thread, "cgroup freezer"),
                 freezer.cgroup.clone(),
@@ -645,9 +643,9 @@ queued signals, SIGKILL included, then take effect.",
                 freezer.dir.display()
             )
         };
-        out.push(f);
+        out.push((freezer.dir.as_path(), f));
     }
-    out
+    out.into_iter().map(|(_, f)| f).collect()
 }
 
 fn frozen_v2(facts: &Facts) -> Option<Finding> {
@@ -1349,6 +1347,32 @@ mod tests {
         assert!(f.evidence.iter().any(|e| e.source == "/proc/4242/task/4243/wchan"));
         assert_eq!(d.findings[1].evidence[0].value, "FROZEN");
         assert!(!outcome(&d, Signal::KILL).ends_it_now);
+    }
+
+    #[test]
+    fn threads_in_one_frozen_cgroup_make_one_finding() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].freezer_v1 = Some(frozen_v1("/jail"));
+        let mut worker = thread(PID + 1, ProcessState::DiskSleep);
+        worker.freezer_v1 = Some(frozen_v1("/jail"));
+        facts.threads.push(worker);
+        let d = decide(&facts);
+        let frozen: Vec<&Finding> = d.findings_of(FindingKind::FrozenCgroupV1).collect();
+        assert_eq!(frozen.len(), 1);
+        let threads: Vec<&str> = frozen[0]
+            .evidence
+            .iter()
+            .filter(|e| e.source.ends_with("cgroup freezer"))
+            .map(|e| e.source.as_str())
+            .collect();
+        assert_eq!(
+            threads,
+            vec![
+                "/proc/4242/task/4242/cgroup freezer",
+                "/proc/4242/task/4243/cgroup freezer"
+            ]
+        );
+        assert_eq!(d.findings_of(FindingKind::UninterruptibleSleep).count(), 2);
     }
 
     #[test]

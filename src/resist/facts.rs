@@ -33,6 +33,26 @@ impl<T> Readable<T> {
     }
 }
 
+impl<T> Readable<T> {
+    /// The value transformed by `f`, refusals kept.
+    pub(crate) fn map_value<U>(self, f: impl FnOnce(T) -> U) -> Readable<U> {
+        match self {
+            Readable::Value(v) => Readable::Value(f(v)),
+            Readable::Denied => Readable::Denied,
+            Readable::Missing => Readable::Missing,
+        }
+    }
+
+    /// The value if it passes `keep`, else [`Readable::Missing`].
+    pub(crate) fn filter_value(self, keep: impl FnOnce(&T) -> bool) -> Readable<T> {
+        match self {
+            Readable::Value(v) if keep(&v) => Readable::Value(v),
+            Readable::Value(_) => Readable::Missing,
+            other => other,
+        }
+    }
+}
+
 /// Another process named in a diagnosis: a tracer, a parent, a FUSE server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Peer {

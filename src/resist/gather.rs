@@ -169,24 +169,6 @@ fn read_threads(proc: &procfs::process::Process, pid: Pid, mounts: &CgroupMounts
     threads
 }
 
-impl<T> Readable<T> {
-    fn map_value<U>(self, f: impl FnOnce(T) -> U) -> Readable<U> {
-        match self {
-            Readable::Value(v) => Readable::Value(f(v)),
-            Readable::Denied => Readable::Denied,
-            Readable::Missing => Readable::Missing,
-        }
-    }
-
-    fn filter_value(self, keep: impl FnOnce(&T) -> bool) -> Readable<T> {
-        match self {
-            Readable::Value(v) if keep(&v) => Readable::Value(v),
-            Readable::Value(_) => Readable::Missing,
-            other => other,
-        }
-    }
-}
-
 /// A short description of another process, if it still exists.
 fn peer(pid: Pid) -> Option<Peer> {
     let info = ProcessInfo::read(pid).ok()?;

@@ -365,7 +365,12 @@ fn vfork_parent(facts: &Facts) -> Finding {
         format!("waiting for its vfork child {} ({})", child.pid, child.name),
         KillEffect::EndsIt,
     );
-    if let Some(main) = facts.threads.first() {
+    let waiting = facts
+        .threads
+        .iter()
+        .find(|t| t.waits_in_process_creation())
+        .or(facts.threads.first());
+    if let Some(main) = waiting {
         if let Readable::Value(SyscallState::In { number, name, .. }) = &main.syscall {
             f.evidence.push(Evidence::new(
                 thread_src(facts, main, "syscall"),
@@ -562,7 +567,7 @@ which fails the request. Mount with soft or a timeout to avoid this.",
             "Thaw its freezer cgroup: echo THAWED > {}/freezer.state; queued signals then take effect.",
             freezer.dir.display()
         ));
-    } else if facts.vfork_child.is_some() && thread.tid == facts.pid.get() {
+    } else if facts.vfork_child.is_some() && thread.waits_in_process_creation() {
         explanation.push_str(" Here it waits for its vfork child (see that finding); this wait is killable.");
         f.sigkill = KillEffect::EndsIt;
         next = Some("See the vfork finding: end the child, or SIGKILL the parent.".to_string());
@@ -1460,7 +1465,7 @@ mod tests {
     fn vfork_parent_names_the_child() {
         let mut facts = base(ProcessState::DiskSleep);
         facts.threads[0].syscall = Readable::Value(SyscallState::In {
-            number: 435,
+            number: libc::SYS_clone3,
             name: Some("clone3"),
             args: [0; 6],
         });
@@ -1475,6 +1480,7 @@ mod tests {
         );
         assert_eq!(d.sigkill, KillEffect::EndsIt);
         assert!(d.findings[0].next_step.contains("wait_for_partner"));
+        assert_eq!(d.findings[1].sigkill, KillEffect::EndsIt, "a vfork wait is killable");
         assert!(outcome(&d, Signal::KILL).ends_it_now);
     }
 

@@ -232,6 +232,16 @@ pub struct ThreadFacts {
     pub freezer_v1: Option<FreezerV1>,
 }
 
+impl ThreadFacts {
+    /// Whether the thread waits in D inside clone, clone3 or vfork: how a
+    /// vfork parent waits for its child.
+    pub fn waits_in_process_creation(&self) -> bool {
+        self.state == ProcessState::DiskSleep
+            && matches!(&self.syscall, Readable::Value(SyscallState::In { number, .. })
+                if crate::resist::parse::is_process_creation(*number))
+    }
+}
+
 /// What we may do to the process (kill(2) permission rules, credentials(7)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Permission {

@@ -58,14 +58,12 @@ pub fn gather(process: &Process) -> Result<Facts, ReadError> {
         }
     }
 
-    let vfork_child = match threads.first() {
-        Some(main)
-            if main.state == ProcessState::DiskSleep
-                && matches!(&main.syscall, Readable::Value(SyscallState::In { number, .. }) if parse::is_process_creation(*number)) =>
-        {
-            vfork_child(pid)
-        }
-        _ => None,
+    // Only a thread waiting in D inside clone/clone3/vfork can be a vfork
+    // parent; the scan of children is done only then.
+    let vfork_child = if threads.iter().any(ThreadFacts::waits_in_process_creation) {
+        vfork_child(pid)
+    } else {
+        None
     };
 
     let tracer = Pid::new(status.tracerpid).and_then(peer);

@@ -10,6 +10,7 @@
 //! - [`resources`]: what a process holds — every open fd with its kind,
 //!   access mode and `O_CLOEXEC`.
 //! - [`terminate`]: ending processes and whole trees for sure (`kill`).
+//! - [`resist`]: `why` — why a process does not die, with evidence and the next step.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -28,6 +29,7 @@ pub mod exit_code;
 pub mod observe;
 pub mod process;
 pub mod resources;
+pub mod resist;
 pub mod signal;
 pub mod terminate;
 pub mod text;

@@ -10,6 +10,7 @@ mod kill;
 mod output;
 mod status;
 mod wait;
+mod why;
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -60,6 +61,8 @@ pub enum Command {
     Wait(WaitArgs),
     /// End processes or whole trees for sure, and say how each ended.
     Kill(KillArgs),
+    /// Why does this process not die? Evidence from /proc and the next step that would work.
+    Why(WhyArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command into a directory).
@@ -169,6 +172,18 @@ fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {
     crate::signal::Signal::parse(text).map_err(|e| e.to_string())
 }
 
+/// Arguments of `why`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit code: 0 when the diagnosis was made (whatever it says), 125 on error \
+(bad PID, no such process)."
+)]
+pub struct WhyArgs {
+    /// The process ID.
+    #[arg(allow_negative_numbers = true, value_name = "PID")]
+    pub pid: Pid,
+}
+
 /// Arguments of `completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -242,6 +257,7 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Status(args) => status::run(&args, output),
         Command::Wait(args) => wait::run(&args, output),
         Command::Kill(args) => kill::run(&args, output),
+        Command::Why(args) => why::run(&args, output),
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
     }

@@ -1,0 +1,1554 @@
+//! Which findings apply, as pure functions over [`Facts`]: no system calls,
+//! so every case is unit-tested on facts written by hand.
+//!
+//! The kernel behaviour encoded here, checked on Linux 6.18:
+//! - a thread in D (uninterruptible sleep) takes no signal until its wait
+//!   ends; SIGKILL stays queued (`TASK_KILLABLE` waits, such as vfork's, are
+//!   the exception, but /proc shows them as D too);
+//! - a stopped process (T) keeps every signal but SIGKILL pending until
+//!   SIGCONT, even one whose default action terminates;
+//! - the cgroup v2 freezer lets fatal signals through (SIGKILL, and a
+//!   default-action SIGTERM); the v1 freezer holds even SIGKILL until thawed;
+//! - PID 1 of a PID namespace gets only the signals it has a handler for,
+//!   except SIGKILL and SIGSTOP sent from an ancestor namespace
+//!   (pid_namespaces(7));
+//! - a process-directed signal waits only if every thread blocks it.
+
+use crate::process::ProcessState;
+use crate::resist::facts::{Disposition, Facts, Readable, SyscallState, ThreadFacts};
+use crate::resist::report::{Diagnosis, Evidence, Finding, FindingKind, KillEffect, SignalOutcome, ThreadRef};
+use crate::signal::{DefaultAction, Signal, signals_in_mask};
+use crate::text::display_command_line;
+
+/// The signals users send to end a process, in the order they are reported.
+pub const TERMINATION_SIGNALS: [Signal; 4] = [Signal::TERM, Signal::INT, Signal::HUP, Signal::QUIT];
+
+/// Decides the diagnosis from the facts.
+pub fn decide(facts: &Facts) -> Diagnosis {
+    let findings = findings(facts);
+    let sigkill = findings.iter().map(|f| f.sigkill).max().unwrap_or(KillEffect::EndsIt);
+    let signals = TERMINATION_SIGNALS
+        .iter()
+        .chain([Signal::KILL].iter())
+        .map(|&signal| signal_outcome(facts, signal))
+        .collect();
+    Diagnosis {
+        pid: facts.pid,
+        name: facts.name.clone(),
+        command_line: facts.command_line.clone(),
+        state: facts.state,
+        threads: facts.threads.len().max(1),
+        sigkill,
+        findings,
+        signals,
+    }
+}
+
+fn findings(facts: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if facts.is_kernel_thread() {
+        out.push(kernel_thread(facts));
+        return out;
+    }
+    if !facts.permission.may_signal() {
+        out.push(other_user(facts));
+    }
+    let leader_dead = facts.state == ProcessState::Zombie || facts.state == ProcessState::Dead;
+    let has_live_threads = facts.live_other_threads().next().is_some();
+    if leader_dead && !has_live_threads {
+        out.push(zombie(facts));
+        return out;
+    }
+    if facts.is_exiting() || leader_dead {
+        out.push(exiting(facts));
+    }
+    if facts.core_dumping {
+        out.push(core_dumping(facts));
+    }
+    if facts.vfork_child.is_some() {
+        out.push(vfork_parent(facts));
+    }
+    for thread in facts.threads.iter().filter(|t| t.state == ProcessState::DiskSleep) {
+        out.push(uninterruptible(facts, thread));
+    }
+    out.extend(frozen_v1(facts));
+    if let Some(finding) = frozen_v2(facts) {
+        out.push(finding);
+    }
+    if facts.is_namespace_init() {
+        out.push(namespace_init(facts));
+    }
+    if facts.state == ProcessState::Stopped || facts.threads.iter().any(|t| t.state == ProcessState::Stopped) {
+        out.push(stopped(facts));
+    }
+    if facts.tracer_pid > 0 {
+        out.push(traced(facts));
+    }
+    if out.is_empty() {
+        out.push(running(facts));
+    }
+    for signal in TERMINATION_SIGNALS {
+        if let Some(finding) = signal_finding(facts, signal) {
+            out.push(finding);
+        }
+    }
+    if let Some(finding) = pending(facts) {
+        out.push(finding);
+    }
+    out
+}
+
+fn src(facts: &Facts, file: &str) -> String {
+    format!("/proc/{}/{file}", facts.pid)
+}
+
+fn thread_src(facts: &Facts, thread: &ThreadFacts, file: &str) -> String {
+    format!("/proc/{}/task/{}/{file}", facts.pid, thread.tid)
+}
+
+fn peer_words(pid: crate::process::Pid, name: &str, command_line: &[String]) -> String {
+    if command_line.is_empty() {
+        format!("{pid} ({name})")
+    } else {
+        format!("{pid} ({name}: {})", display_command_line(command_line))
+    }
+}
+
+fn mask_value(mask: u64) -> String {
+    let names: Vec<String> = signals_in_mask(mask).iter().map(|s| s.name().into_owned()).collect();
+    if names.is_empty() {
+        format!("{mask:016x}")
+    } else {
+        format!("{mask:016x} ({})", names.join(" "))
+    }
+}
+
+fn finding(kind: FindingKind, title: impl Into<String>, sigkill: KillEffect) -> Finding {
+    Finding {
+        kind,
+        title: title.into(),
+        explanation: String::new(),
+        evidence: Vec::new(),
+        next_step: String::new(),
+        sigkill,
+        thread: None,
+        signal: None,
+    }
+}
+
+fn kernel_thread(facts: &Facts) -> Finding {
+    let mut f = finding(FindingKind::KernelThread, "kernel thread", KillEffect::Ignored);
+    f.evidence.push(Evidence::new(
+        src(facts, "stat flags"),
+        format!("{:#010x} (PF_KTHREAD set)", facts.flags),
+    ));
+    f.evidence
+        .push(Evidence::new(src(facts, "stat ppid"), facts.ppid.to_string()));
+    f.explanation = format!(
+        "{} ({}) is a kernel thread: part of the kernel, with no user-space program behind it. \
+It takes no signals; SIGKILL and SIGTERM are discarded.",
+        facts.pid, facts.name
+    );
+    f.next_step = "Nothing to send. It stops when the kernel subsystem that owns it stops it: unload the module, \
+unmount the filesystem or remove the device it serves."
+        .to_string();
+    f
+}
+
+fn other_user(facts: &Facts) -> Finding {
+    let p = &facts.permission;
+    let mut f = finding(
+        FindingKind::OtherUser,
+        format!("another user's process (uid {})", p.target_ruid),
+        KillEffect::NotPermitted,
+    );
+    f.evidence.push(Evidence::new(
+        src(facts, "status Uid (real, saved)"),
+        format!("{} {}", p.target_ruid, p.target_suid),
+    ));
+    f.evidence.push(Evidence::new(
+        "/proc/self/status Uid (real, effective)",
+        format!("{} {}", p.our_ruid, p.our_euid),
+    ));
+    f.evidence
+        .push(Evidence::new("/proc/self/status CapEff CAP_KILL", "absent"));
+    f.explanation = format!(
+        "It belongs to user {}; we run as user {} without CAP_KILL, so the kernel refuses every signal we send (EPERM). \
+Some of the facts below may be hidden from us for the same reason.",
+        p.target_ruid, p.our_euid
+    );
+    f.next_step = format!(
+        "Run as its owner or as root: sudo afterlife why {pid}, then sudo afterlife kill {pid}.",
+        pid = facts.pid
+    );
+    f
+}
+
+fn zombie(facts: &Facts) -> Finding {
+    let mut f = finding(FindingKind::Zombie, "zombie (Z): already dead", KillEffect::AlreadyDead);
+    f.evidence.push(Evidence::new(
+        src(facts, "stat state"),
+        facts.state.letter().to_string(),
+    ));
+    f.evidence
+        .push(Evidence::new(src(facts, "stat ppid"), facts.ppid.to_string()));
+    if let Some(age) = facts.zombie_for {
+        f.evidence.push(Evidence::new(
+            src(facts, "sched se.exec_start (its last run, against the monotonic clock)"),
+            format!("{} ago", crate::duration::format_duration(age)),
+        ));
+    }
+    let since = facts
+        .zombie_for
+        .map(|age| {
+            format!(
+                " It has been a zombie for about {}.",
+                crate::duration::format_duration(age)
+            )
+        })
+        .unwrap_or_default();
+    let mut explanation = format!(
+        "It has already exited; what is left is its entry in the process table, holding its exit status \
+until its parent collects it with wait(). No signal can remove it, not even SIGKILL.{since}"
+    );
+    match &facts.parent {
+        Some(parent) => {
+            let p = &parent.peer;
+            f.evidence.push(Evidence::new(
+                format!("/proc/{}/stat state", p.pid),
+                p.state.letter().to_string(),
+            ));
+            f.evidence.push(Evidence::new(
+                format!("/proc/{}/status SigIgn/SigCgt SIGCHLD", p.pid),
+                match parent.sigchld {
+                    Disposition::Default => "default",
+                    Disposition::Ignored => "ignored",
+                    Disposition::Caught => "caught",
+                },
+            ));
+            explanation.push_str(&format!(
+                " Only its parent {} can remove it, and has not.",
+                peer_words(p.pid, &p.name, &p.command_line)
+            ));
+            match parent.sigchld {
+                Disposition::Ignored => explanation.push_str(
+                    " The parent ignores SIGCHLD: the kernel reaps its new children by itself, \
+but this zombie was left from before; it goes at the parent's next wait() call.",
+                ),
+                Disposition::Caught => explanation.push_str(
+                    " The parent has a SIGCHLD handler, which evidently does not call wait() for this child.",
+                ),
+                Disposition::Default => explanation
+                    .push_str(" The parent does not handle SIGCHLD: it must call wait() on its own, and it does not."),
+            }
+            if p.state == ProcessState::Stopped || p.state == ProcessState::TracingStop {
+                explanation.push_str(" The parent is itself stopped, so it cannot reap anything now.");
+                f.next_step = format!(
+                    "Continue the parent (kill -CONT {}) so it can wait() for it; or end the parent \
+(afterlife kill {}): the zombie is then handed to init or the nearest subreaper, which reaps it.",
+                    p.pid, p.pid
+                );
+            } else if parent.is_namespace_init {
+                explanation.push_str(
+                    " The parent is PID 1 of its namespace, whose job is to reap orphans; this one does not \
+(a program run as PID 1 in a container, without an init).",
+                );
+                f.next_step = format!(
+                    "Run an init that reaps (tini, dumb-init, docker --init) as PID 1; ending PID {} ends its whole \
+PID namespace and removes the zombie with it.",
+                    p.pid
+                );
+            } else {
+                f.next_step = format!(
+                    "Make the parent {} reap it (fix its wait() handling), or end the parent (afterlife kill {}): \
+the zombie is then handed to init or the nearest subreaper, which reaps it at once.",
+                    p.pid, p.pid
+                );
+            }
+        }
+        None => {
+            f.next_step = format!(
+                "Its parent {} must wait() for it; if the parent is gone, init or a subreaper will reap it shortly.",
+                facts.ppid
+            );
+        }
+    }
+    f.explanation = explanation;
+    f
+}
+
+fn exiting(facts: &Facts) -> Finding {
+    let mut f = finding(FindingKind::Exiting, "exiting", KillEffect::Delayed);
+    f.evidence.push(Evidence::new(
+        src(facts, "stat state"),
+        facts.state.letter().to_string(),
+    ));
+    f.evidence.push(Evidence::new(
+        src(facts, "stat flags"),
+        format!(
+            "{:#010x}{}",
+            facts.flags,
+            if facts.flags & crate::resist::facts::PF_EXITING != 0 {
+                " (PF_EXITING set)"
+            } else {
+                ""
+            }
+        ),
+    ));
+    let live: Vec<&ThreadFacts> = facts.live_other_threads().collect();
+    for thread in &live {
+        f.evidence.push(Evidence::new(
+            thread_src(facts, thread, "stat state"),
+            format!("{} ({})", thread.state.letter(), thread.name),
+        ));
+    }
+    if live.is_empty() {
+        f.sigkill = KillEffect::EndsIt;
+        f.explanation = "It is already exiting (in the kernel's do_exit): it is releasing its memory and files and \
+will be a zombie, then gone, in a moment."
+            .to_string();
+        f.next_step = format!(
+            "Nothing to send; wait a moment (afterlife wait {}). If it stays, a thread is stuck in the kernel (see below).",
+            facts.pid
+        );
+    } else {
+        let names: Vec<String> = live
+            .iter()
+            .map(|t| format!("{} ({}, {})", t.tid, t.name, t.state.name()))
+            .collect();
+        f.title = format!("exiting, held by thread {}", names.join(", "));
+        f.explanation = format!(
+            "It is already exiting: its main thread has finished, and the process ends when its other threads \
+have ended too. Thread {} has not: it has SIGKILL queued but has not acted on it.",
+            names.join(", ")
+        );
+        f.next_step =
+            "Free the thread that holds it: see the findings about it below (uninterruptible sleep, freezer)."
+                .to_string();
+    }
+    f
+}
+
+fn core_dumping(facts: &Facts) -> Finding {
+    let mut f = finding(FindingKind::CoreDumping, "writing a core dump", KillEffect::Delayed);
+    f.evidence.push(Evidence::new(src(facts, "status CoreDumping"), "1"));
+    if let Some(thread) = facts.threads.iter().find(|t| t.state == ProcessState::DiskSleep)
+        && let Some(wchan) = thread.wchan.value()
+    {
+        f.evidence
+            .push(Evidence::new(thread_src(facts, thread, "wchan"), wchan.clone()));
+    }
+    let others: Vec<String> = facts
+        .live_other_threads()
+        .map(|t| format!("{} ({}, {})", t.tid, t.name, t.state.name()))
+        .collect();
+    f.explanation = "It is already dying: a signal ended it and the kernel is writing its core dump first. \
+The dump waits until every other thread has stopped, then writes to the file or pipe named by \
+/proc/sys/kernel/core_pattern; a slow disk, a pipe reader that does not read, or a thread that cannot stop keeps it here."
+        .to_string();
+    if !others.is_empty() {
+        f.explanation
+            .push_str(&format!(" Threads still to stop: {}.", others.join(", ")));
+    }
+    f.next_step = "Let the dump finish. SIGKILL aborts it (leaving an incomplete core file) once the dumping thread \
+gets to check for it; a thread stuck in the kernel must be freed first (see below)."
+        .to_string();
+    f
+}
+
+fn vfork_parent(facts: &Facts) -> Finding {
+    let Some((child, child_wchan)) = &facts.vfork_child else {
+        return finding(FindingKind::VforkParent, "vfork parent", KillEffect::EndsIt);
+    };
+    let mut f = finding(
+        FindingKind::VforkParent,
+        format!("waiting for its vfork child {} ({})", child.pid, child.name),
+        KillEffect::EndsIt,
+    );
+    let waiting = facts
+        .threads
+        .iter()
+        .find(|t| t.waits_in_process_creation())
+        .or(facts.threads.first());
+    if let Some(main) = waiting {
+        if let Readable::Value(SyscallState::In { number, name, .. }) = &main.syscall {
+            f.evidence.push(Evidence::new(
+                thread_src(facts, main, "syscall"),
+                format!("{} ({number})", name.unwrap_or("?")),
+            ));
+        }
+        if let Some(wchan) = main.wchan.value() {
+            f.evidence
+                .push(Evidence::new(thread_src(facts, main, "wchan"), wchan.clone()));
+        }
+    }
+    f.evidence.push(Evidence::new(
+        format!("kcmp(KCMP_VM, {}, {})", facts.pid, child.pid),
+        "0 (same address space)",
+    ));
+    f.evidence.push(Evidence::new(
+        format!("/proc/{}/stat state", child.pid),
+        child.state.letter().to_string(),
+    ));
+    if let Some(wchan) = child_wchan.value() {
+        f.evidence
+            .push(Evidence::new(format!("/proc/{}/wchan", child.pid), wchan.clone()));
+    }
+    f.explanation = format!(
+        "It called vfork() (or posix_spawn(), which uses it): it lent its memory to the child {} and waits, \
+in the kernel, until that child calls exec or exits. The wait is killable, so SIGKILL ends it; other signals \
+wait until the child lets go (posix_spawn also blocks them all meanwhile).",
+        peer_words(child.pid, &child.name, &child.command_line)
+    );
+    f.next_step = format!(
+        "Find out why the child {} does not exec{}; ending the child releases the parent. SIGKILL ends the parent now.",
+        child.pid,
+        child_wchan
+            .value()
+            .map(|w| format!(" (it waits in {w})"))
+            .unwrap_or_default()
+    );
+    f
+}
+
+fn describe_syscall(state: &SyscallState) -> String {
+    match state {
+        SyscallState::Running => "running".to_string(),
+        SyscallState::NotInSyscall => {
+            "-1 (not in a system call: a page fault or a stop on the way to user space)".to_string()
+        }
+        SyscallState::In { number, name, args } => format!(
+            "{}({:#x}, {:#x}, {:#x}, ...) (number {number})",
+            name.unwrap_or("?"),
+            args[0],
+            args[1],
+            args[2]
+        ),
+    }
+}
+
+fn uninterruptible(facts: &Facts, thread: &ThreadFacts) -> Finding {
+    let single =
+        facts.threads.len() <= 1 || thread.tid == facts.pid.get() && facts.live_other_threads().next().is_none();
+    let title = if single {
+        "uninterruptible sleep (D)".to_string()
+    } else {
+        format!("uninterruptible sleep (D) in thread {} ({})", thread.tid, thread.name)
+    };
+    let mut f = finding(FindingKind::UninterruptibleSleep, title, KillEffect::Delayed);
+    f.thread = Some(ThreadRef {
+        tid: thread.tid,
+        name: thread.name.clone(),
+    });
+    f.evidence
+        .push(Evidence::new(thread_src(facts, thread, "stat state"), "D"));
+    let wchan = thread.wchan.value().cloned();
+    match &thread.wchan {
+        Readable::Value(w) => f
+            .evidence
+            .push(Evidence::new(thread_src(facts, thread, "wchan"), w.clone())),
+        Readable::Denied => f
+            .evidence
+            .push(Evidence::new(thread_src(facts, thread, "wchan"), "(permission denied)")),
+        Readable::Missing => {}
+    }
+    match &thread.stack {
+        Readable::Value(frames) if !frames.is_empty() => f
+            .evidence
+            .push(Evidence::new(thread_src(facts, thread, "stack"), frames.join(" < "))),
+        Readable::Denied => f.evidence.push(Evidence::new(
+            thread_src(facts, thread, "stack"),
+            "(readable only by root)",
+        )),
+        _ => {}
+    }
+    if let Readable::Value(state) = &thread.syscall {
+        f.evidence.push(Evidence::new(
+            thread_src(facts, thread, "syscall"),
+            describe_syscall(state),
+        ));
+    }
+    let mut explanation = format!(
+        "{} is waiting inside the kernel{} and cannot be interrupted: signals, even SIGKILL, are queued and take \
+effect only when the wait ends.",
+        if single {
+            "It".to_string()
+        } else {
+            format!("Thread {} ({})", thread.tid, thread.name)
+        },
+        wchan.as_deref().map(|w| format!(" in {w}")).unwrap_or_default()
+    );
+    if !single {
+        explanation.push_str(
+            " One thread in D keeps the whole process alive: the process can end only once all its threads have left the kernel.",
+        );
+    }
+    let mut next = None;
+    if let Some(target) = &thread.wait_target {
+        f.evidence.push(Evidence::new(
+            match target.fd {
+                Some(fd) => thread_src(facts, thread, &format!("fd/{fd}")),
+                None => thread_src(facts, thread, "syscall path argument"),
+            },
+            target.path.clone(),
+        ));
+        if let Some(mount) = &target.mount {
+            f.evidence.push(Evidence::new(
+                format!("/proc/{}/mountinfo mount {}", facts.pid, mount.mount_id),
+                format!("{} on {} type {}", mount.source, mount.mount_point, mount.fs_type),
+            ));
+            if mount.is_fuse() {
+                let connection = mount.device.split(':').nth(1).unwrap_or("N").to_string();
+                if let Some(waiting) = target.fuse_waiting {
+                    f.evidence.push(Evidence::new(
+                        format!("/sys/fs/fuse/connections/{connection}/waiting"),
+                        waiting.to_string(),
+                    ));
+                }
+                let server = match target.fuse_servers.first() {
+                    Some(server) => {
+                        f.evidence.push(Evidence::new(
+                            format!("/proc/{}/fd -> /dev/fuse", server.pid),
+                            format!("{} ({}, {})", server.pid, server.name, server.state.name()),
+                        ));
+                        format!(
+                            "the FUSE server {} ({})",
+                            peer_words(server.pid, &server.name, &server.command_line),
+                            server.state.name()
+                        )
+                    }
+                    None => "a FUSE server that is not in this PID namespace (or has gone)".to_string(),
+                };
+                explanation.push_str(&format!(
+                    " It waits on {} in the FUSE filesystem at {}, which {server} has not answered.",
+                    target.path, mount.mount_point
+                ));
+                next = Some(format!(
+                    "Make the FUSE server answer{}; or abort the connection (echo 1 > /sys/fs/fuse/connections/{connection}/abort) \
+or detach the mount (umount -l {}), which fails the request and lets the signal through.",
+                    target
+                        .fuse_servers
+                        .first()
+                        .map(|s| if s.state == ProcessState::Stopped {
+                            format!(" (it is stopped: kill -CONT {})", s.pid)
+                        } else {
+                            format!(" (PID {})", s.pid)
+                        })
+                        .unwrap_or_default(),
+                    mount.mount_point
+                ));
+            } else if mount.is_network() {
+                explanation.push_str(&format!(
+                    " It waits on {} on the network filesystem {} ({}): the server may not be answering.",
+                    target.path, mount.mount_point, mount.source
+                ));
+                next = Some(format!(
+                    "Bring the server {} back; or force the mount away (umount -f {mp}, then umount -l {mp}), \
+which fails the request. Mount with soft or a timeout to avoid this.",
+                    mount.source,
+                    mp = mount.mount_point
+                ));
+            } else {
+                explanation.push_str(&format!(
+                    " It waits on {} ({} on {}).",
+                    target.path, mount.fs_type, mount.mount_point
+                ));
+            }
+        } else {
+            explanation.push_str(&format!(" It waits on {}.", target.path));
+        }
+    }
+    if let Some(freezer) = thread.freezer_v1.as_ref().filter(|z| z.is_frozen()) {
+        explanation.push_str(&format!(
+            " Here the reason is the cgroup v1 freezer: its cgroup {} is {}.",
+            freezer.cgroup, freezer.state
+        ));
+        next = Some(format!(
+            "Thaw its freezer cgroup: echo THAWED > {}/freezer.state; queued signals then take effect.",
+            freezer.dir.display()
+        ));
+    } else if facts.vfork_child.is_some() && thread.waits_in_process_creation() {
+        explanation.push_str(" Here it waits for its vfork child (see that finding); this wait is killable.");
+        f.sigkill = KillEffect::EndsIt;
+        next = Some("See the vfork finding: end the child, or SIGKILL the parent.".to_string());
+    } else if facts.core_dumping {
+        explanation.push_str(" Here it is part of writing a core dump (see that finding).");
+        next = Some("See the core dump finding.".to_string());
+    } else if wchan.as_deref().is_some_and(|w| w.contains("killable")) {
+        f.sigkill = KillEffect::EndsIt;
+        explanation.push_str(" This particular wait is killable: SIGKILL ends it.");
+    }
+    f.explanation = explanation;
+    f.next_step = next.unwrap_or_else(|| {
+        "Wait for the I/O to finish, or find what the device or filesystem waits for (dmesg shows \"blocked for more \
+than 120 seconds\" for hung tasks). A wait that never ends is a kernel or driver problem: only fixing the device, \
+or a reboot, frees it."
+            .to_string()
+    });
+    f
+}
+
+fn frozen_v1(facts: &Facts) -> Vec<Finding> {
+    // One finding per frozen cgroup, listing the threads it holds.
+    let mut out: Vec<(&std::path::Path, Finding)> = Vec::new();
+    for thread in &facts.threads {
+        let Some(freezer) = thread.freezer_v1.as_ref().filter(|z| z.is_frozen()) else {
+            continue;
+        };
+        if let Some((_, existing)) = out.iter_mut().find(|(dir, _)| *dir == freezer.dir.as_path()) {
+            existing.evidence.push(Evidence::new(
+                thread_src(facts, thread, "cgroup freezer"),
+                freezer.cgroup.clone(),
+            ));
+            continue;
+        }
+        let mut f = finding(
+            FindingKind::FrozenCgroupV1,
+            format!("frozen by the cgroup v1 freezer ({})", freezer.cgroup),
+            KillEffect::Delayed,
+        );
+        f.evidence.push(Evidence::new(
+            format!("{}/freezer.state", freezer.dir.display()),
+            freezer.state.clone(),
+        ));
+        if let Some(own) = freezer.self_freezing {
+            f.evidence.push(Evidence::new(
+                format!("{}/freezer.self_freezing", freezer.dir.display()),
+                u8::from(own).to_string(),
+            ));
+        }
+        if let Some(parent) = freezer.parent_freezing {
+            f.evidence.push(Evidence::new(
+                format!("{}/freezer.parent_freezing", freezer.dir.display()),
+                u8::from(parent).to_string(),
+            ));
+        }
+        f.evidence.push(Evidence::new(
+            thread_src(facts, thread, "cgroup freezer"),
+            freezer.cgroup.clone(),
+        ));
+        f.explanation = format!(
+            "The cgroup v1 freezer holds {}: frozen tasks do not run, show as D, and take no signal — \
+not even SIGKILL — until they are thawed.",
+            if facts.threads.len() > 1 {
+                "threads of this process"
+            } else {
+                "this process"
+            }
+        );
+        f.next_step = if freezer.parent_freezing == Some(true) && freezer.self_freezing != Some(true) {
+            format!(
+                "An ancestor of {} is frozen: write THAWED to the freezer.state of the frozen ancestor; \
+queued signals, SIGKILL included, then take effect.",
+                freezer.dir.display()
+            )
+        } else {
+            format!(
+                "Thaw it: echo THAWED > {}/freezer.state; queued signals, SIGKILL included, then take effect.",
+                freezer.dir.display()
+            )
+        };
+        out.push((freezer.dir.as_path(), f));
+    }
+    out.into_iter().map(|(_, f)| f).collect()
+}
+
+fn frozen_v2(facts: &Facts) -> Option<Finding> {
+    let cgroup = facts.cgroup_v2.as_ref().filter(|c| c.is_frozen())?;
+    let mut f = finding(
+        FindingKind::FrozenCgroupV2,
+        format!("frozen by the cgroup v2 freezer ({})", cgroup.cgroup),
+        KillEffect::EndsIt,
+    );
+    if let Some(dir) = cgroup.freezing_dir() {
+        f.evidence
+            .push(Evidence::new(format!("{}/cgroup.freeze", dir.display()), "1"));
+    }
+    if let Some(frozen) = cgroup.events_frozen {
+        f.evidence.push(Evidence::new(
+            format!("{}/cgroup.events frozen", cgroup.dir.display()),
+            u8::from(frozen).to_string(),
+        ));
+    }
+    f.evidence
+        .push(Evidence::new(src(facts, "cgroup"), format!("0::{}", cgroup.cgroup)));
+    f.explanation = "Its cgroup is frozen (cgroup v2): it does not run. The v2 freezer lets fatal signals through, \
+so SIGKILL ends it, and so does any signal whose default action terminates it; signals it catches wait until \
+the cgroup is thawed."
+        .to_string();
+    let freeze_dir = cgroup.freezing_dir().unwrap_or(&cgroup.dir);
+    f.next_step = format!(
+        "Thaw it (echo 0 > {}/cgroup.freeze) so it can handle SIGTERM, or end it with SIGKILL now; \
+echo 1 > {}/cgroup.kill ends the whole cgroup.",
+        freeze_dir.display(),
+        cgroup.dir.display()
+    );
+    Some(f)
+}
+
+fn namespace_init(facts: &Facts) -> Finding {
+    let from_inside = facts.ns_pids.len() <= 1;
+    let mut f = finding(
+        FindingKind::NamespaceInit,
+        if from_inside {
+            "PID 1 of our own PID namespace".to_string()
+        } else {
+            format!("PID 1 of a child PID namespace (PID {} here)", facts.pid)
+        },
+        if from_inside {
+            KillEffect::Ignored
+        } else {
+            KillEffect::EndsIt
+        },
+    );
+    f.evidence.push(Evidence::new(
+        src(facts, "status NSpid"),
+        facts.ns_pids.iter().map(i32::to_string).collect::<Vec<_>>().join(" "),
+    ));
+    f.evidence.push(Evidence::new(
+        src(facts, "status SigCgt"),
+        mask_value(facts.masks.caught),
+    ));
+    let handled: Vec<String> = TERMINATION_SIGNALS
+        .iter()
+        .filter(|s| facts.disposition(**s) == Disposition::Caught)
+        .map(|s| s.name().into_owned())
+        .collect();
+    let handled_words = if handled.is_empty() {
+        "It has a handler for none of SIGTERM, SIGINT, SIGHUP, SIGQUIT.".to_string()
+    } else {
+        format!("It has handlers for {}.", handled.join(", "))
+    };
+    if from_inside {
+        f.explanation = format!(
+            "It is PID 1 of the PID namespace we are in: the kernel delivers to it only the signals it has a \
+handler for, and SIGKILL never. {handled_words}"
+        );
+        f.next_step = "Ask it to stop through its own interface (an init system's shutdown command); from inside its \
+namespace it cannot be killed. From the parent namespace, SIGKILL ends it and with it every process of the namespace."
+            .to_string();
+    } else {
+        f.explanation = format!(
+            "It is PID 1 of a PID namespace below ours (a container or `unshare --pid`): signals it has no handler \
+for are dropped, even from here; only SIGKILL and SIGSTOP are forced from an ancestor namespace. {handled_words} \
+Ending it ends every process of its namespace."
+        );
+        f.next_step = format!(
+            "Send SIGKILL from here (afterlife kill --signal KILL {}), which ends the whole namespace; for graceful \
+stops, run an init (tini, dumb-init) that forwards SIGTERM.",
+            facts.pid
+        );
+    }
+    f
+}
+
+fn stopped(facts: &Facts) -> Finding {
+    let mut f = finding(FindingKind::Stopped, "stopped (T)", KillEffect::EndsIt);
+    f.evidence.push(Evidence::new(
+        src(facts, "stat state"),
+        facts.state.letter().to_string(),
+    ));
+    let mut explanation = "It is stopped (by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU): it does not run. SIGKILL still \
+ends it at once; every other signal, even a SIGTERM it does not handle, stays pending until it is continued with SIGCONT."
+        .to_string();
+    let mut next = format!(
+        "Continue it (kill -CONT {}) so pending signals take effect, or end it now with SIGKILL.",
+        facts.pid
+    );
+    if let Some(tty) = &facts.tty {
+        f.evidence.push(Evidence::new(src(facts, "stat tty_nr"), tty.clone()));
+        f.evidence.push(Evidence::new(
+            src(facts, "stat pgrp, tpgid"),
+            format!("{} {}", facts.pgid, facts.tpgid),
+        ));
+        let shell = facts
+            .session_leader
+            .as_ref()
+            .map(|s| format!("{} ({})", s.pid, s.name))
+            .unwrap_or_else(|| format!("{}", facts.sid));
+        if facts.pgid != facts.tpgid {
+            explanation.push_str(&format!(
+                " It is a background job (process group {}) of the shell {shell} on {tty}: job control stopped it — \
+Ctrl+Z, or SIGTTIN/SIGTTOU when it touched the terminal from the background.",
+                facts.pgid
+            ));
+            next = format!(
+                "In the shell {shell} on {tty}: fg (or bg) continues it; or kill -CONT {}; SIGKILL ends it now.",
+                facts.pid
+            );
+        } else {
+            explanation.push_str(&format!(
+                " It is the foreground job of {tty} (shell {shell}), stopped by a signal; the kernel does not record who sent it."
+            ));
+        }
+    } else {
+        explanation.push_str(
+            " It has no terminal, so not job control: someone sent it SIGSTOP; the kernel does not record who.",
+        );
+    }
+    f.explanation = explanation;
+    f.next_step = next;
+    f
+}
+
+fn traced(facts: &Facts) -> Finding {
+    let mut f = finding(FindingKind::Traced, "debugger attached", KillEffect::EndsIt);
+    f.evidence.push(Evidence::new(
+        src(facts, "status TracerPid"),
+        facts.tracer_pid.to_string(),
+    ));
+    f.evidence.push(Evidence::new(
+        src(facts, "stat state"),
+        facts.state.letter().to_string(),
+    ));
+    let tracer = match &facts.tracer {
+        Some(tracer) => {
+            f.title = format!("traced by {} ({})", tracer.pid, tracer.name);
+            f.evidence.push(Evidence::new(
+                format!("/proc/{}/cmdline", tracer.pid),
+                display_command_line(&tracer.command_line),
+            ));
+            peer_words(tracer.pid, &tracer.name, &tracer.command_line)
+        }
+        None => format!("{} (gone, or in another PID namespace)", facts.tracer_pid),
+    };
+    let mut explanation = format!(
+        "A tracer is attached with ptrace: {tracer}. Every signal goes to the tracer first, which may pass it on \
+or suppress it; SIGKILL alone bypasses it."
+    );
+    if facts.state == ProcessState::TracingStop {
+        f.title.push_str(", in a tracing stop (t)");
+        explanation.push_str(" Right now the tracer holds it stopped (t): it runs again only when the tracer lets it.");
+    }
+    f.explanation = explanation;
+    f.next_step = format!(
+        "Detach or end the tracer {} (gdb: detach; strace: Ctrl+C); or end the process with SIGKILL, which works under a tracer.",
+        facts.tracer_pid
+    );
+    f
+}
+
+fn signal_finding(facts: &Facts, signal: Signal) -> Option<Finding> {
+    let bit = 1u64 << (signal.number() - 1);
+    let name = signal.name();
+    if facts.blocked_everywhere() & bit != 0 {
+        let mut f = finding(
+            FindingKind::SignalBlocked,
+            format!("{name} blocked"),
+            KillEffect::EndsIt,
+        );
+        f.signal = Some(signal);
+        for thread in facts.threads.iter().filter(|t| t.state.is_alive()) {
+            f.evidence.push(Evidence::new(
+                thread_src(facts, thread, "status SigBlk"),
+                mask_value(thread.blocked),
+            ));
+        }
+        f.explanation = format!(
+            "{name} is blocked in every thread: it stays pending, undelivered, until a thread unblocks it \
+(the program chose to block it, for instance around a critical section, or forgot to unblock it)."
+        );
+        f.next_step = format!("Send SIGKILL, which cannot be blocked; {name} takes effect if the program unblocks it.");
+        return Some(f);
+    }
+    match facts.disposition(signal) {
+        Disposition::Ignored => {
+            let mut f = finding(
+                FindingKind::SignalIgnored,
+                format!("{name} ignored"),
+                KillEffect::EndsIt,
+            );
+            f.signal = Some(signal);
+            f.evidence.push(Evidence::new(
+                src(facts, "status SigIgn"),
+                mask_value(facts.masks.ignored),
+            ));
+            f.explanation = format!(
+                "{name} is ignored (SIG_IGN, set by the program or inherited across exec from its parent, \
+as nohup and `trap '' TERM` do): the kernel discards it on arrival."
+            );
+            f.next_step = "Send SIGKILL, which cannot be ignored.".to_string();
+            Some(f)
+        }
+        Disposition::Caught => {
+            let mut f = finding(
+                FindingKind::SignalCaught,
+                format!("{name} caught by a handler"),
+                KillEffect::EndsIt,
+            );
+            f.signal = Some(signal);
+            f.evidence.push(Evidence::new(
+                src(facts, "status SigCgt"),
+                mask_value(facts.masks.caught),
+            ));
+            f.explanation = format!(
+                "{name} is caught by a handler: the program decides what it does — clean up and exit, take its time, \
+or carry on as if nothing happened."
+            );
+            f.next_step = "Give the handler a grace period (afterlife kill waits, then escalates); if it does not exit, send SIGKILL."
+                .to_string();
+            Some(f)
+        }
+        Disposition::Default => None,
+    }
+}
+
+fn pending(facts: &Facts) -> Option<Finding> {
+    let per_thread: u64 = facts.threads.iter().fold(0, |m, t| m | t.pending);
+    let all = facts.masks.shared_pending | per_thread;
+    if all == 0 {
+        return None;
+    }
+    let names: Vec<String> = signals_in_mask(all).iter().map(|s| s.name().into_owned()).collect();
+    let mut f = finding(
+        FindingKind::SignalsPending,
+        format!("pending: {}", names.join(" ")),
+        KillEffect::EndsIt,
+    );
+    if facts.masks.shared_pending != 0 {
+        f.evidence.push(Evidence::new(
+            src(facts, "status ShdPnd"),
+            mask_value(facts.masks.shared_pending),
+        ));
+    }
+    for thread in facts.threads.iter().filter(|t| t.pending != 0) {
+        f.evidence.push(Evidence::new(
+            thread_src(facts, thread, "status SigPnd"),
+            mask_value(thread.pending),
+        ));
+    }
+    f.explanation = format!(
+        "Signals sent but not yet delivered: {}. They are delivered when a thread that does not block them next \
+runs — not while it is stopped, frozen or in uninterruptible sleep.",
+        names.join(", ")
+    );
+    f.next_step = "See the findings above for what holds them back.".to_string();
+    Some(f)
+}
+
+fn running(facts: &Facts) -> Finding {
+    let mut f = finding(
+        FindingKind::Running,
+        format!("{}: nothing holds it", facts.state.name()),
+        KillEffect::EndsIt,
+    );
+    f.evidence.push(Evidence::new(
+        src(facts, "stat state"),
+        facts.state.letter().to_string(),
+    ));
+    f.evidence.push(Evidence::new(src(facts, "status TracerPid"), "0"));
+    let term = signal_outcome(facts, Signal::TERM);
+    f.explanation = format!(
+        "It is {}: nothing in the kernel holds it, no debugger is attached, and signals are delivered at once. \
+What SIGTERM would do: {}.",
+        match facts.state {
+            ProcessState::Running => "running or ready to run",
+            ProcessState::Sleeping => "sleeping interruptibly, waiting for an event",
+            _ => facts.state.name(),
+        },
+        term.effect
+    );
+    f.next_step = if term.ends_it_now {
+        format!(
+            "SIGTERM ends it (afterlife kill {}); SIGKILL if it must end at once.",
+            facts.pid
+        )
+    } else {
+        format!(
+            "Send SIGTERM and give it a grace period; SIGKILL ends it in any case (afterlife kill {} does both).",
+            facts.pid
+        )
+    };
+    f
+}
+
+/// What `signal` would do to the process now.
+pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
+    let outcome = |handling: &'static str, ends_it_now: bool, effect: String| SignalOutcome {
+        signal,
+        handling,
+        ends_it_now,
+        effect,
+    };
+    let is_kill = signal == Signal::KILL;
+    if facts.is_kernel_thread() {
+        return outcome(
+            "discarded",
+            false,
+            "nothing: kernel threads take no signals".to_string(),
+        );
+    }
+    let leader_dead = facts.state == ProcessState::Zombie || facts.state == ProcessState::Dead;
+    if leader_dead && facts.live_other_threads().next().is_none() {
+        return outcome(
+            "discarded",
+            false,
+            "nothing: it is already dead; only its parent's wait() removes it".to_string(),
+        );
+    }
+    if !facts.permission.may_signal() {
+        return outcome(
+            "not_permitted",
+            false,
+            "nothing: the kernel refuses to send it (EPERM)".to_string(),
+        );
+    }
+    let disposition = facts.disposition(signal);
+    if facts.is_namespace_init() && (is_kill || disposition != Disposition::Caught) {
+        let from_inside = facts.ns_pids.len() <= 1;
+        if from_inside || !is_kill {
+            return outcome(
+                "discarded",
+                false,
+                "nothing: PID 1 of a PID namespace gets only the signals it has a handler for".to_string(),
+            );
+        }
+    }
+    let frozen_v1 = facts
+        .threads
+        .iter()
+        .any(|t| t.freezer_v1.as_ref().is_some_and(|z| z.is_frozen()));
+    let in_d = facts
+        .threads
+        .iter()
+        .any(|t| t.state == ProcessState::DiskSleep && t.wchan.value().is_none_or(|w| !w.contains("killable")));
+    let vfork = facts.vfork_child.is_some();
+    let frozen_v2 = facts.cgroup_v2.as_ref().is_some_and(|c| c.is_frozen());
+    let stopped = facts.state == ProcessState::Stopped || facts.state == ProcessState::TracingStop;
+    let dying = facts.is_exiting() || facts.core_dumping || leader_dead;
+    if is_kill {
+        return if frozen_v1 {
+            outcome(
+                "forced",
+                false,
+                "queued until its freezer cgroup is thawed, then ends it".to_string(),
+            )
+        } else if dying {
+            outcome(
+                "forced",
+                false,
+                "little: it is already dying, held by a thread in the kernel".to_string(),
+            )
+        } else if in_d && !vfork {
+            outcome(
+                "forced",
+                false,
+                "queued; ends it when the uninterruptible wait ends".to_string(),
+            )
+        } else {
+            outcome(
+                "forced",
+                true,
+                "ends it at once (it cannot be caught, blocked or ignored)".to_string(),
+            )
+        };
+    }
+    let bit = 1u64 << (signal.number() - 1);
+    if facts.blocked_everywhere() & bit != 0 {
+        return outcome("blocked", false, "stays pending: every thread blocks it".to_string());
+    }
+    match disposition {
+        Disposition::Ignored => outcome("ignored", false, "nothing: it is ignored (SIG_IGN)".to_string()),
+        Disposition::Caught => {
+            let when = if frozen_v1 || frozen_v2 {
+                " once its cgroup is thawed"
+            } else if stopped {
+                " once it is continued (SIGCONT)"
+            } else if in_d {
+                " once the uninterruptible wait ends"
+            } else {
+                ""
+            };
+            let tracer = if facts.tracer_pid > 0 {
+                " (the tracer sees it first)"
+            } else {
+                ""
+            };
+            outcome(
+                "caught",
+                false,
+                format!("run its handler{when}{tracer}, which decides whether it exits"),
+            )
+        }
+        Disposition::Default => {
+            let action = signal.default_action();
+            let ends = matches!(action, DefaultAction::Terminate | DefaultAction::Core);
+            let what = action.describe();
+            if !ends {
+                return outcome("default", false, what.to_string());
+            }
+            if frozen_v1 {
+                outcome("default", false, format!("{what} once its freezer cgroup is thawed"))
+            } else if dying {
+                outcome("default", false, "little: it is already dying".to_string())
+            } else if stopped {
+                outcome(
+                    "default",
+                    false,
+                    format!("{what}, but only once it is continued (SIGCONT)"),
+                )
+            } else if in_d && !vfork {
+                outcome("default", false, format!("{what} once the uninterruptible wait ends"))
+            } else if facts.tracer_pid > 0 {
+                outcome(
+                    "default",
+                    false,
+                    format!("{what}, unless the tracer suppresses it (it sees it first)"),
+                )
+            } else {
+                outcome("default", true, what.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::process::Pid;
+    use crate::resist::facts::{
+        CgroupV2, FreezerV1, Masks, Mount, PF_EXITING, PF_KTHREAD, ParentFacts, Peer, Permission, WaitTarget,
+    };
+
+    const PID: i32 = 4242;
+
+    fn bit(signal: Signal) -> u64 {
+        1 << (signal.number() - 1)
+    }
+
+    fn thread(tid: i32, state: ProcessState) -> ThreadFacts {
+        ThreadFacts {
+            tid,
+            name: format!("t{tid}"),
+            state,
+            wchan: Readable::Missing,
+            stack: Readable::Missing,
+            syscall: Readable::Missing,
+            wait_target: None,
+            blocked: 0,
+            pending: 0,
+            freezer_v1: None,
+        }
+    }
+
+    fn peer(pid: i32, name: &str, state: ProcessState) -> Peer {
+        Peer {
+            pid: Pid::new(pid).unwrap(),
+            name: name.to_string(),
+            command_line: vec![name.to_string(), "--flag".to_string()],
+            state,
+        }
+    }
+
+    fn base(state: ProcessState) -> Facts {
+        Facts {
+            pid: Pid::new(PID).unwrap(),
+            name: "app".to_string(),
+            command_line: vec!["app".to_string()],
+            state,
+            flags: 0x0040_0000,
+            core_dumping: false,
+            ppid: 100,
+            pgid: PID,
+            sid: 100,
+            tty: None,
+            tpgid: -1,
+            ns_pids: vec![PID],
+            masks: Masks::default(),
+            threads: vec![thread(PID, state)],
+            tracer: None,
+            tracer_pid: 0,
+            parent: None,
+            session_leader: None,
+            zombie_for: None,
+            cgroup_v2: None,
+            vfork_child: None,
+            permission: Permission {
+                our_ruid: 0,
+                our_euid: 0,
+                cap_kill: true,
+                target_ruid: 1000,
+                target_suid: 1000,
+            },
+        }
+    }
+
+    fn kinds(d: &Diagnosis) -> Vec<FindingKind> {
+        d.findings.iter().map(|f| f.kind).collect()
+    }
+
+    fn outcome(d: &Diagnosis, signal: Signal) -> &SignalOutcome {
+        d.signals.iter().find(|o| o.signal == signal).unwrap()
+    }
+
+    #[test]
+    fn a_running_process_says_so_with_what_each_signal_does() {
+        let d = decide(&base(ProcessState::Sleeping));
+        assert_eq!(kinds(&d), vec![FindingKind::Running]);
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert!(outcome(&d, Signal::TERM).ends_it_now);
+        assert_eq!(outcome(&d, Signal::TERM).effect, "terminate the process");
+        assert_eq!(outcome(&d, Signal::QUIT).effect, "terminate the process and dump core");
+        assert_eq!(d.signals.len(), 5);
+        assert!(
+            d.summary()
+                .starts_with("4242 (app): sleeping: nothing holds it — SIGKILL would end it now")
+        );
+    }
+
+    #[test]
+    fn stopped_waits_for_sigcont_but_sigkill_works() {
+        let mut facts = base(ProcessState::Stopped);
+        facts.masks.shared_pending = bit(Signal::TERM);
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Stopped, FindingKind::SignalsPending]);
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        let term = outcome(&d, Signal::TERM);
+        assert!(!term.ends_it_now);
+        assert!(term.effect.contains("SIGCONT"));
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+        assert!(d.findings[0].next_step.contains("kill -CONT 4242"));
+        assert_eq!(d.findings[1].evidence[0].value, "0000000000004000 (SIGTERM)");
+    }
+
+    #[test]
+    fn a_stopped_background_job_names_its_shell() {
+        let mut facts = base(ProcessState::Stopped);
+        facts.tty = Some("/dev/pts/3".to_string());
+        facts.tpgid = 100;
+        facts.session_leader = Some(peer(100, "bash", ProcessState::Sleeping));
+        let d = decide(&facts);
+        let f = &d.findings[0];
+        assert!(f.explanation.contains("background job"), "{}", f.explanation);
+        assert!(f.next_step.contains("100 (bash)"), "{}", f.next_step);
+    }
+
+    #[test]
+    fn a_tracer_is_named() {
+        let mut facts = base(ProcessState::TracingStop);
+        facts.tracer_pid = 77;
+        facts.tracer = Some(peer(77, "gdb", ProcessState::Sleeping));
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Traced]);
+        let f = &d.findings[0];
+        assert_eq!(f.title, "traced by 77 (gdb), in a tracing stop (t)");
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source == "/proc/4242/status TracerPid" && e.value == "77")
+        );
+        assert!(f.evidence.iter().any(|e| e.value == "gdb --flag"));
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+        assert!(!outcome(&d, Signal::TERM).ends_it_now);
+    }
+
+    #[test]
+    fn a_zombie_names_its_parent_and_what_keeps_it() {
+        let mut facts = base(ProcessState::Zombie);
+        facts.zombie_for = Some(Duration::from_secs(90));
+        facts.parent = Some(ParentFacts {
+            peer: peer(100, "server", ProcessState::Stopped),
+            sigchld: Disposition::Ignored,
+            is_namespace_init: false,
+        });
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Zombie]);
+        assert_eq!(d.sigkill, KillEffect::AlreadyDead);
+        let f = &d.findings[0];
+        assert!(f.explanation.contains("100 (server: server --flag)"));
+        assert!(f.explanation.contains("ignores SIGCHLD"));
+        assert!(f.explanation.contains("itself stopped"));
+        assert!(f.explanation.contains("1m 30s") || f.explanation.contains("1m30s") || f.explanation.contains("90"));
+        assert!(f.next_step.contains("kill -CONT 100"));
+        assert!(d.signals.iter().all(|o| !o.ends_it_now && o.handling == "discarded"));
+    }
+
+    #[test]
+    fn signals_blocked_ignored_caught() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.threads[0].blocked = bit(Signal::TERM);
+        facts.masks.ignored = bit(Signal::INT);
+        facts.masks.caught = bit(Signal::HUP);
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![
+                FindingKind::Running,
+                FindingKind::SignalBlocked,
+                FindingKind::SignalIgnored,
+                FindingKind::SignalCaught
+            ]
+        );
+        assert_eq!(outcome(&d, Signal::TERM).handling, "blocked");
+        assert_eq!(outcome(&d, Signal::INT).handling, "ignored");
+        assert_eq!(outcome(&d, Signal::HUP).handling, "caught");
+        assert_eq!(outcome(&d, Signal::QUIT).handling, "default");
+        assert_eq!(d.findings[1].signal, Some(Signal::TERM));
+    }
+
+    #[test]
+    fn a_signal_blocked_in_one_thread_only_is_not_blocked() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.threads[0].blocked = bit(Signal::TERM);
+        facts.threads.push(thread(PID + 1, ProcessState::Sleeping));
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Running]);
+        assert!(outcome(&d, Signal::TERM).ends_it_now);
+    }
+
+    #[test]
+    fn namespace_init_inside_and_outside() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.ns_pids = vec![PID, 1];
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::NamespaceInit]);
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert_eq!(outcome(&d, Signal::TERM).handling, "discarded");
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+
+        facts.ns_pids = vec![1];
+        facts.masks.caught = bit(Signal::TERM);
+        let d = decide(&facts);
+        assert_eq!(d.sigkill, KillEffect::Ignored);
+        assert_eq!(outcome(&d, Signal::KILL).handling, "discarded");
+        assert_eq!(outcome(&d, Signal::TERM).handling, "caught");
+    }
+
+    fn frozen_v1(cgroup: &str) -> FreezerV1 {
+        FreezerV1 {
+            cgroup: cgroup.to_string(),
+            dir: PathBuf::from(format!("/sys/fs/cgroup/freezer{cgroup}")),
+            state: "FROZEN".to_string(),
+            self_freezing: Some(true),
+            parent_freezing: Some(false),
+        }
+    }
+
+    #[test]
+    fn one_thread_in_d_in_a_v1_freezer_is_named() {
+        let mut facts = base(ProcessState::Sleeping);
+        let mut worker = thread(PID + 1, ProcessState::DiskSleep);
+        worker.name = "worker".to_string();
+        worker.wchan = Readable::Value("hrtimer_nanosleep".to_string());
+        worker.stack = Readable::Value(vec!["hrtimer_nanosleep+0x74/0xf0".to_string()]);
+        worker.freezer_v1 = Some(frozen_v1("/jail"));
+        facts.threads.push(worker);
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![FindingKind::UninterruptibleSleep, FindingKind::FrozenCgroupV1]
+        );
+        assert_eq!(d.sigkill, KillEffect::Delayed);
+        let f = &d.findings[0];
+        assert_eq!(f.title, "uninterruptible sleep (D) in thread 4243 (worker)");
+        assert!(f.explanation.contains("keeps the whole process alive"));
+        assert!(
+            f.next_step
+                .contains("echo THAWED > /sys/fs/cgroup/freezer/jail/freezer.state")
+        );
+        assert!(f.evidence.iter().any(|e| e.source == "/proc/4242/task/4243/wchan"));
+        assert_eq!(d.findings[1].evidence[0].value, "FROZEN");
+        assert!(!outcome(&d, Signal::KILL).ends_it_now);
+    }
+
+    #[test]
+    fn threads_in_one_frozen_cgroup_make_one_finding() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].freezer_v1 = Some(frozen_v1("/jail"));
+        let mut worker = thread(PID + 1, ProcessState::DiskSleep);
+        worker.freezer_v1 = Some(frozen_v1("/jail"));
+        facts.threads.push(worker);
+        let d = decide(&facts);
+        let frozen: Vec<&Finding> = d.findings_of(FindingKind::FrozenCgroupV1).collect();
+        assert_eq!(frozen.len(), 1);
+        let threads: Vec<&str> = frozen[0]
+            .evidence
+            .iter()
+            .filter(|e| e.source.ends_with("cgroup freezer"))
+            .map(|e| e.source.as_str())
+            .collect();
+        assert_eq!(
+            threads,
+            vec![
+                "/proc/4242/task/4242/cgroup freezer",
+                "/proc/4242/task/4243/cgroup freezer"
+            ]
+        );
+        assert_eq!(d.findings_of(FindingKind::UninterruptibleSleep).count(), 2);
+    }
+
+    #[test]
+    fn frozen_v2_lets_sigkill_through() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.cgroup_v2 = Some(CgroupV2 {
+            cgroup: "/app".to_string(),
+            dir: PathBuf::from("/sys/fs/cgroup/app"),
+            freeze: vec![(PathBuf::from("/sys/fs/cgroup/app"), true)],
+            events_frozen: Some(true),
+        });
+        facts.masks.caught = bit(Signal::INT);
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::FrozenCgroupV2, FindingKind::SignalCaught]);
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+        assert!(outcome(&d, Signal::TERM).ends_it_now);
+        assert!(outcome(&d, Signal::INT).effect.contains("thawed"));
+        assert!(
+            d.findings[0]
+                .next_step
+                .contains("echo 0 > /sys/fs/cgroup/app/cgroup.freeze")
+        );
+    }
+
+    #[test]
+    fn kernel_threads_and_other_users() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.flags |= PF_KTHREAD;
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::KernelThread]);
+        assert_eq!(d.sigkill, KillEffect::Ignored);
+
+        let mut facts = base(ProcessState::Sleeping);
+        facts.permission = Permission {
+            our_ruid: 1001,
+            our_euid: 1001,
+            cap_kill: false,
+            target_ruid: 0,
+            target_suid: 0,
+        };
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::OtherUser]);
+        assert_eq!(d.sigkill, KillEffect::NotPermitted);
+        assert_eq!(outcome(&d, Signal::KILL).handling, "not_permitted");
+        facts.permission.target_suid = 1001;
+        assert!(facts.permission.may_signal());
+    }
+
+    #[test]
+    fn a_dead_leader_with_a_live_thread_is_exiting_not_a_zombie() {
+        let mut facts = base(ProcessState::Zombie);
+        facts.flags |= PF_EXITING;
+        facts.threads[0].state = ProcessState::Zombie;
+        let mut worker = thread(PID + 1, ProcessState::DiskSleep);
+        worker.freezer_v1 = Some(frozen_v1("/jail"));
+        facts.threads.push(worker);
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![
+                FindingKind::Exiting,
+                FindingKind::UninterruptibleSleep,
+                FindingKind::FrozenCgroupV1
+            ]
+        );
+        assert!(d.findings[0].title.contains("4243 (t4243"), "{}", d.findings[0].title);
+    }
+
+    #[test]
+    fn core_dump_in_progress() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.core_dumping = true;
+        facts.threads[0].wchan = Readable::Value("vfs_coredump".to_string());
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![FindingKind::CoreDumping, FindingKind::UninterruptibleSleep]
+        );
+        assert!(d.findings[0].evidence.iter().any(|e| e.value == "vfs_coredump"));
+        assert_eq!(d.sigkill, KillEffect::Delayed);
+    }
+
+    #[test]
+    fn vfork_parent_names_the_child() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].syscall = Readable::Value(SyscallState::In {
+            number: libc::SYS_clone3,
+            name: Some("clone3"),
+            args: [0; 6],
+        });
+        facts.vfork_child = Some((
+            peer(5000, "python3", ProcessState::Sleeping),
+            Readable::Value("wait_for_partner".to_string()),
+        ));
+        let d = decide(&facts);
+        assert_eq!(
+            kinds(&d),
+            vec![FindingKind::VforkParent, FindingKind::UninterruptibleSleep]
+        );
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert!(d.findings[0].next_step.contains("wait_for_partner"));
+        assert_eq!(d.findings[1].sigkill, KillEffect::EndsIt, "a vfork wait is killable");
+        assert!(outcome(&d, Signal::KILL).ends_it_now);
+    }
+
+    #[test]
+    fn d_on_a_fuse_mount_names_the_server() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].wait_target = Some(WaitTarget {
+            fd: None,
+            path: "/mnt/remote/file".to_string(),
+            mount: Some(Mount {
+                mount_id: 40,
+                device: "0:52".to_string(),
+                mount_point: "/mnt/remote".to_string(),
+                fs_type: "fuse.sshfs".to_string(),
+                source: "host:/data".to_string(),
+            }),
+            fuse_servers: vec![peer(900, "sshfs", ProcessState::Stopped)],
+            fuse_waiting: Some(1),
+        });
+        let d = decide(&facts);
+        let f = &d.findings[0];
+        assert!(f.explanation.contains("900 (sshfs: sshfs --flag)"), "{}", f.explanation);
+        assert!(f.next_step.contains("kill -CONT 900"));
+        assert!(f.next_step.contains("/sys/fs/fuse/connections/52/abort"));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source == "/sys/fs/fuse/connections/52/waiting")
+        );
+    }
+
+    #[test]
+    fn d_on_nfs_points_at_the_server() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].wait_target = Some(WaitTarget {
+            fd: Some(3),
+            path: "/srv/nfs/log".to_string(),
+            mount: Some(Mount {
+                mount_id: 41,
+                device: "0:60".to_string(),
+                mount_point: "/srv/nfs".to_string(),
+                fs_type: "nfs4".to_string(),
+                source: "filer:/export".to_string(),
+            }),
+            fuse_servers: Vec::new(),
+            fuse_waiting: None,
+        });
+        let d = decide(&facts);
+        let f = &d.findings[0];
+        assert!(f.explanation.contains("filer:/export"));
+        assert!(f.next_step.contains("umount -f /srv/nfs"));
+        assert_eq!(
+            f.evidence
+                .iter()
+                .filter(|e| e.source == "/proc/4242/task/4242/fd/3")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn the_summary_puts_the_most_important_first() {
+        let mut facts = base(ProcessState::Stopped);
+        facts.masks.caught = bit(Signal::TERM);
+        let d = decide(&facts);
+        assert_eq!(
+            d.summary(),
+            "4242 (app): stopped (T); SIGTERM caught by a handler — SIGKILL would end it now"
+        );
+    }
+}

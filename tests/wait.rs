@@ -56,7 +56,10 @@ fn grandchild_killed_by_sigterm_exits_143() {
     assert_eq!(line["ending"]["status"]["kind"], "signaled");
     assert_eq!(line["ending"]["status"]["signal"]["name"], "SIGTERM");
     assert_eq!(line["ending"]["shell_code"], 143);
-    assert_eq!(line["ending"]["source"], "pidfd_info");
+    // Its parent (the shell's `wait`) reaps it at once; if afterlife looked
+    // before that, it read the zombie's stat instead. Either is exact.
+    let source = line["ending"]["source"].as_str().unwrap();
+    assert!(["pidfd_info", "zombie_stat"].contains(&source), "{source}");
 }
 
 #[test]

@@ -92,12 +92,16 @@ fn run_request(request: &Request, mut watch: Watch) -> Result<TerminationReport,
     if request.dry_run {
         return Ok(dry_run(request, &targets, selected.members, table));
     }
-    targets.adopt(selected.members, table);
+    let members: Vec<Pid> = selected.members.iter().map(|m| m.pid).collect();
+    let table = table.clone();
     let cgroup = if request.scope == Scope::Tree && request.use_cgroup && request.plan.freezes() {
-        tree_cgroup(&targets.anchors, &targets, &mut watch)
+        tree_cgroup(&targets.anchors, &members, &mut watch)
     } else {
         None
     };
+    // Without a cgroup, each member is stopped as soon as it is opened.
+    let stop = cgroup.is_none() && request.plan.freezes();
+    targets.adopt_stopping(selected.members, &table, stop);
     run(request.scope, &request.plan, targets, cgroup, watch)
 }
 
@@ -200,7 +204,7 @@ fn read_state(pid: Pid) -> Option<crate::process::ProcessState> {
 /// The cgroup to use for a tree: every named root in one non-root cgroup we
 /// may write, every process of that cgroup's subtree in the tree, and every
 /// tree member in that subtree.
-fn tree_cgroup(anchors: &Anchors, targets: &Targets<'_>, watch: &mut Watch) -> Option<Cgroup> {
+fn tree_cgroup(anchors: &Anchors, members: &[Pid], watch: &mut Watch) -> Option<Cgroup> {
     let first = *anchors.roots.first()?;
     let cgroup = Cgroup::of_process(first).ok()?;
     if cgroup.is_root() || !cgroup.writable() {
@@ -218,7 +222,7 @@ fn tree_cgroup(anchors: &Anchors, targets: &Targets<'_>, watch: &mut Watch) -> O
     for &root in &anchors.roots {
         tree.extend(table.descendants(root));
     }
-    tree.extend(targets.list.iter().map(|t| t.pid()));
+    tree.extend(members.iter().copied());
     let after = cgroup.procs_recursive().ok()?;
     let in_cgroup = |pid: Pid| {
         after.contains(&pid) || {

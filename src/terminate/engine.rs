@@ -310,17 +310,25 @@ impl Run<'_> {
         if let Some(cgroup) = self.cgroup.clone() {
             if self.plan.starts_with_kill() {
                 self.adopt_cgroup_members(&cgroup)?;
-                self.cgroup_kill(&cgroup)?;
-                self.phase = Phase::Killed;
-            } else {
-                cgroup.freeze()?;
-                cgroup.wait_frozen(FREEZE_WAIT)?;
-                self.adopt_cgroup_members(&cgroup)?;
-                self.start = Instant::now();
-                self.targets.send_all(signal, true);
-                cgroup.thaw()?;
+                if self.cgroup_kill(&cgroup).is_ok() {
+                    self.phase = Phase::Killed;
+                    self.phase_start = Instant::now();
+                    return Ok(());
+                }
+            } else if cgroup.freeze().is_ok() {
+                // Whatever happens while frozen, the cgroup is thawed again.
+                let signalled = self.signal_frozen(&cgroup, signal);
+                let thawed = cgroup.thaw();
+                signalled?;
+                thawed?;
+                self.phase_start = Instant::now();
+                return Ok(());
             }
-        } else if self.plan.freezes() {
+            // The cgroup refused the first write (its files changed hands
+            // since the check): stop and walk instead.
+            self.cgroup = None;
+        }
+        if self.plan.freezes() {
             self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
             self.start = Instant::now();
             self.targets.send_all(signal, true);
@@ -335,6 +343,14 @@ impl Run<'_> {
             self.targets.send_all(signal, true);
         }
         self.phase_start = Instant::now();
+        Ok(())
+    }
+
+    fn signal_frozen(&mut self, cgroup: &Cgroup, signal: Signal) -> Result<(), TerminateError> {
+        cgroup.wait_frozen(FREEZE_WAIT)?;
+        self.adopt_cgroup_members(cgroup)?;
+        self.start = Instant::now();
+        self.targets.send_all(signal, true);
         Ok(())
     }
 

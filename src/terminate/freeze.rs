@@ -85,6 +85,13 @@ fn entry_of(pid: i32) -> Option<TableEntry> {
     })
 }
 
+/// Whether `pid` names a process rather than one of its other threads:
+/// thread IDs come from the same allocator, and `/proc/TID/stat` answers
+/// for them too (with the process's parent), though no listing shows them.
+fn is_leader(pid: i32) -> bool {
+    <procfs::process::Status as procfs::FromRead>::from_file(format!("/proc/{pid}/status")).is_ok_and(|s| s.tgid == pid)
+}
+
 impl Watch {
     /// A full scan, noting the allocator's position first. The entries are
     /// read on a few threads: the table must be ready before anything can
@@ -127,7 +134,11 @@ impl Watch {
         match born {
             Some(pids) if pids.is_empty() => {}
             Some(pids) => {
-                let fresh: Vec<TableEntry> = pids.into_iter().filter_map(entry_of).collect();
+                let fresh: Vec<TableEntry> = pids
+                    .into_iter()
+                    .filter(|&pid| is_leader(pid))
+                    .filter_map(entry_of)
+                    .collect();
                 self.table = ProcessTable::from_entries(self.table.entries().cloned().chain(fresh));
             }
             None => self.table = ProcessTable::scan(),
@@ -202,6 +213,23 @@ mod tests {
         let me = watch.table().get(Pid::current()).expect("this process is in the table");
         assert_eq!(me.ppid, std::os::unix::process::parent_id() as i32);
         assert!(watch.table().get(Pid::new(1).unwrap()).is_some());
+    }
+
+    #[test]
+    fn a_refresh_ignores_new_threads() {
+        let mut watch = Watch::scan();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            tx.send(rustix::thread::gettid().as_raw_nonzero().get()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        });
+        let tid = rx.recv().unwrap();
+        watch.refresh();
+        assert!(
+            watch.table().get(Pid::new(tid).unwrap()).is_none(),
+            "thread {tid} taken for a process"
+        );
+        thread.join().unwrap();
     }
 
     #[test]

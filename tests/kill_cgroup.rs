@@ -110,3 +110,39 @@ fn a_cgroup_shared_with_others_is_not_used() {
     let _ = other.wait();
     tree.reap();
 }
+
+#[test]
+fn the_cgroup_interface_freezes_thaws_lists_and_kills() {
+    use afterlife::terminate::cgroup::{Cgroup, v2_mount};
+    let Some(jail) = jail("cgroup-api") else { return };
+    let path = jail.cgroup.as_ref().unwrap().path();
+    assert!(path.starts_with(v2_mount().unwrap()));
+    let cgroup = Cgroup::open(&path).unwrap();
+    assert!(cgroup.writable());
+    let tree = Tree::start_in(jail, "sleep 60 &\necho $!\necho ready\nwait\n");
+    let listed = cgroup.procs().unwrap();
+    assert!(listed.iter().any(|p| p.get() == tree.root()), "{listed:?}");
+    assert!(
+        cgroup
+            .procs_recursive()
+            .unwrap()
+            .iter()
+            .any(|p| p.get() == tree.pids[0])
+    );
+    assert_eq!(
+        Cgroup::of_process(afterlife::process::Pid::new(tree.root()).unwrap()).unwrap(),
+        cgroup
+    );
+    assert!(cgroup.events().unwrap().populated);
+
+    cgroup.freeze().unwrap();
+    assert!(cgroup.wait_frozen(Duration::from_secs(5)).unwrap());
+    assert!(cgroup.events().unwrap().frozen);
+    cgroup.thaw().unwrap();
+    assert!(cgroup.wait_events(Duration::from_secs(5), |e| !e.frozen).unwrap());
+
+    cgroup.kill().unwrap();
+    assert!(cgroup.wait_empty(Duration::from_secs(5)).unwrap());
+    assert!(tree.all_exited());
+    assert!(Cgroup::open("/proc").is_err(), "not a cgroup");
+}

@@ -171,7 +171,18 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
         Containment::Freeze { walks } => format!("stopped every member first ({walks} walks)"),
         Containment::None => "signals sent as they are".to_string(),
     };
-    let verdict = if report.all_ended() {
+    let not_waited = report.processes.iter().any(|p| {
+        matches!(
+            p.outcome,
+            Outcome::Alive {
+                reason: SurvivorReason::NotWaited,
+                ..
+            }
+        )
+    });
+    let verdict = if report.all_ended() && not_waited {
+        output.paint(Style::Good, "signalled; not waited for")
+    } else if report.all_ended() {
         output.paint(Style::Good, "every target ended")
     } else {
         output.paint(Style::Bad, &format!("{} survived", s.survivors))

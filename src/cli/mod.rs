@@ -105,12 +105,11 @@ pub struct WaitArgs {
 /// Arguments of `kill`.
 #[derive(Debug, Args)]
 #[command(
-    long_about = "End processes, or whole trees, sessions or process groups, for sure: \
-every process is opened through a pidfd checked against its start time, so a recycled PID is never signalled; \
-the selection is frozen (cgroup.freeze, or SIGSTOP to every member and walking again until nothing new appears) \
-before the signal, so a tree that keeps forking is caught whole; after the grace period SIGKILL ends what is left. \
-The report says how each process ended, or why it is still alive.",
-    after_help = "What each selection reaches: --tree follows parent links, so it catches children that called \
+    after_help = "Every target is opened through a pidfd checked against its start time, so a recycled PID \
+is never signalled. The selection is frozen before the signal (cgroup.freeze, or SIGSTOP to every member and \
+walking again until nothing new appears), so a tree that keeps forking is caught whole; SIGCONT then lets a \
+graceful signal be handled. The report says how each process ended, or why it is still alive.\n\n\
+What each selection reaches: --tree follows parent links, so it catches children that called \
 setsid or setpgid, but not processes that already left the tree (a double fork reparents them to init); \
 --session and --pgroup catch most of those, but a process may leave its session or group at will. \
 Only a cgroup holds every process for sure: `afterlife run` starts a command in one, and --tree uses \

@@ -92,12 +92,16 @@ fn run_request(request: &Request, mut watch: Watch) -> Result<TerminationReport,
     if request.dry_run {
         return Ok(dry_run(request, &targets, selected.members, table));
     }
-    targets.adopt(selected.members, table);
+    let members: Vec<Pid> = selected.members.iter().map(|m| m.pid).collect();
+    let table = table.clone();
     let cgroup = if request.scope == Scope::Tree && request.use_cgroup && request.plan.freezes() {
-        tree_cgroup(&targets.anchors, &targets, &mut watch)
+        tree_cgroup(&targets.anchors, &members, &mut watch)
     } else {
         None
     };
+    // Without a cgroup, each member is stopped as soon as it is opened.
+    let stop = cgroup.is_none() && request.plan.freezes();
+    targets.adopt_stopping(selected.members, &table, stop);
     run(request.scope, &request.plan, targets, cgroup, watch)
 }
 
@@ -200,7 +204,7 @@ fn read_state(pid: Pid) -> Option<crate::process::ProcessState> {
 /// The cgroup to use for a tree: every named root in one non-root cgroup we
 /// may write, every process of that cgroup's subtree in the tree, and every
 /// tree member in that subtree.
-fn tree_cgroup(anchors: &Anchors, targets: &Targets<'_>, watch: &mut Watch) -> Option<Cgroup> {
+fn tree_cgroup(anchors: &Anchors, members: &[Pid], watch: &mut Watch) -> Option<Cgroup> {
     let first = *anchors.roots.first()?;
     let cgroup = Cgroup::of_process(first).ok()?;
     if cgroup.is_root() || !cgroup.writable() {
@@ -218,7 +222,7 @@ fn tree_cgroup(anchors: &Anchors, targets: &Targets<'_>, watch: &mut Watch) -> O
     for &root in &anchors.roots {
         tree.extend(table.descendants(root));
     }
-    tree.extend(targets.list.iter().map(|t| t.pid()));
+    tree.extend(members.iter().copied());
     let after = cgroup.procs_recursive().ok()?;
     let in_cgroup = |pid: Pid| {
         after.contains(&pid) || {
@@ -306,17 +310,25 @@ impl Run<'_> {
         if let Some(cgroup) = self.cgroup.clone() {
             if self.plan.starts_with_kill() {
                 self.adopt_cgroup_members(&cgroup)?;
-                self.cgroup_kill(&cgroup)?;
-                self.phase = Phase::Killed;
-            } else {
-                cgroup.freeze()?;
-                cgroup.wait_frozen(FREEZE_WAIT)?;
-                self.adopt_cgroup_members(&cgroup)?;
-                self.start = Instant::now();
-                self.targets.send_all(signal, true);
-                cgroup.thaw()?;
+                if self.cgroup_kill(&cgroup).is_ok() {
+                    self.phase = Phase::Killed;
+                    self.phase_start = Instant::now();
+                    return Ok(());
+                }
+            } else if cgroup.freeze().is_ok() {
+                // Whatever happens while frozen, the cgroup is thawed again.
+                let signalled = self.signal_frozen(&cgroup, signal);
+                let thawed = cgroup.thaw();
+                signalled?;
+                thawed?;
+                self.phase_start = Instant::now();
+                return Ok(());
             }
-        } else if self.plan.freezes() {
+            // The cgroup refused the first write (its files changed hands
+            // since the check): stop and walk instead.
+            self.cgroup = None;
+        }
+        if self.plan.freezes() {
             self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
             self.start = Instant::now();
             self.targets.send_all(signal, true);
@@ -331,6 +343,14 @@ impl Run<'_> {
             self.targets.send_all(signal, true);
         }
         self.phase_start = Instant::now();
+        Ok(())
+    }
+
+    fn signal_frozen(&mut self, cgroup: &Cgroup, signal: Signal) -> Result<(), TerminateError> {
+        cgroup.wait_frozen(FREEZE_WAIT)?;
+        self.adopt_cgroup_members(cgroup)?;
+        self.start = Instant::now();
+        self.targets.send_all(signal, true);
         Ok(())
     }
 

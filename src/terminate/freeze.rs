@@ -21,7 +21,7 @@
 use crate::process::{Pid, ProcessTable, TableEntry};
 use crate::signal::Signal;
 use crate::terminate::select::Scope;
-use crate::terminate::targets::Targets;
+use crate::terminate::targets::{Targets, parallel_map};
 
 /// `PF_KTHREAD` in `/proc/PID/stat` flags.
 const PF_KTHREAD: u32 = 0x0020_0000;
@@ -85,14 +85,30 @@ fn entry_of(pid: i32) -> Option<TableEntry> {
     })
 }
 
+/// Whether `pid` names a process rather than one of its other threads:
+/// thread IDs come from the same allocator, and `/proc/TID/stat` answers
+/// for them too (with the process's parent), though no listing shows them.
+fn is_leader(pid: i32) -> bool {
+    <procfs::process::Status as procfs::FromRead>::from_file(format!("/proc/{pid}/status")).is_ok_and(|s| s.tgid == pid)
+}
+
 impl Watch {
-    /// A full scan, noting the allocator's position first.
+    /// A full scan, noting the allocator's position first. The entries are
+    /// read on a few threads: the table must be ready before anything can
+    /// be stopped.
     pub fn scan() -> Watch {
         let last_pid = read_last_pid();
-        Watch {
-            last_pid,
-            table: ProcessTable::scan(),
-        }
+        let table = match std::fs::read_dir("/proc") {
+            Ok(dir) => {
+                let pids: Vec<i32> = dir
+                    .flatten()
+                    .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse().ok()))
+                    .collect();
+                ProcessTable::from_entries(parallel_map(pids, entry_of).into_iter().flatten())
+            }
+            Err(_) => ProcessTable::scan(),
+        };
+        Watch { last_pid, table }
     }
 
     /// Starts from the caller's scan; the first refresh scans again.
@@ -118,7 +134,11 @@ impl Watch {
         match born {
             Some(pids) if pids.is_empty() => {}
             Some(pids) => {
-                let fresh: Vec<TableEntry> = pids.into_iter().filter_map(entry_of).collect();
+                let fresh: Vec<TableEntry> = pids
+                    .into_iter()
+                    .filter(|&pid| is_leader(pid))
+                    .filter_map(entry_of)
+                    .collect();
                 self.table = ProcessTable::from_entries(self.table.entries().cloned().chain(fresh));
             }
             None => self.table = ProcessTable::scan(),
@@ -185,6 +205,31 @@ mod tests {
     fn births_wrap_at_pid_max() {
         assert_eq!(born_between(32766, 2, 32768, 10), Some(vec![32767, 1, 2]));
         assert_eq!(born_between(32000, 300, 32768, 10), None);
+    }
+
+    #[test]
+    fn a_parallel_scan_sees_what_a_plain_scan_sees() {
+        let watch = Watch::scan();
+        let me = watch.table().get(Pid::current()).expect("this process is in the table");
+        assert_eq!(me.ppid, std::os::unix::process::parent_id() as i32);
+        assert!(watch.table().get(Pid::new(1).unwrap()).is_some());
+    }
+
+    #[test]
+    fn a_refresh_ignores_new_threads() {
+        let mut watch = Watch::scan();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            tx.send(rustix::thread::gettid().as_raw_nonzero().get()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        });
+        let tid = rx.recv().unwrap();
+        watch.refresh();
+        assert!(
+            watch.table().get(Pid::new(tid).unwrap()).is_none(),
+            "thread {tid} taken for a process"
+        );
+        thread.join().unwrap();
     }
 
     #[test]

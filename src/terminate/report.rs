@@ -152,7 +152,7 @@ impl SurvivorReason {
             SurvivorReason::Handles { signal } => {
                 format!("it handles {signal} and had not exited when the wait ended")
             }
-            SurvivorReason::NotWaited => "signalled; not waited for (--no-wait)".to_string(),
+            SurvivorReason::NotWaited => "not waited for (--no-wait)".to_string(),
             SurvivorReason::KillPending => "SIGKILL was sent and it has not gone yet".to_string(),
             SurvivorReason::StillRunning => "still running".to_string(),
         }

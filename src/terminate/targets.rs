@@ -130,13 +130,20 @@ impl<'a> Targets<'a> {
     /// Opens members found by a scan (`table` gives their parents); returns
     /// the indexes of those opened.
     pub fn adopt(&mut self, members: Vec<Member>, table: &ProcessTable) -> Vec<usize> {
+        self.adopt_stopping(members, table, false)
+    }
+
+    /// Like [`Targets::adopt`]; with `stop`, each member is also sent
+    /// `SIGSTOP` right after it is opened, in the same pass.
+    pub fn adopt_stopping(&mut self, members: Vec<Member>, table: &ProcessTable, stop: bool) -> Vec<usize> {
         let members: Vec<Member> = members.into_iter().filter(|m| self.known.insert(m.pid)).collect();
         let opened_all = parallel_map(members, |member| {
             let opened = Process::open_expecting(member.pid, member.start_ticks).map(|process| {
                 // A pidfd of an exited process polls readable at once: this
                 // one was a zombie before we did anything.
                 let was_zombie = process.has_exited();
-                (process, was_zombie)
+                let stopped = (stop && !was_zombie).then(|| process.signal(Signal::STOP));
+                (process, was_zombie, stopped)
             });
             (member, opened)
         });
@@ -144,8 +151,9 @@ impl<'a> Targets<'a> {
         for (member, result) in opened_all {
             let ppid = table.get(member.pid).map_or(0, |e| e.ppid);
             match result {
-                Ok((process, was_zombie)) => {
-                    opened.push(self.list.len());
+                Ok((process, was_zombie, stopped)) => {
+                    let index = self.list.len();
+                    opened.push(index);
                     self.list.push(Target {
                         handle: Handle::Owned(process),
                         name: member.name,
@@ -153,10 +161,13 @@ impl<'a> Targets<'a> {
                         named: member.named,
                         was_zombie,
                         sent: Vec::new(),
-                        stopped: false,
+                        stopped: stopped.is_some(),
                         denied: false,
                         ended: None,
                     });
+                    if let Some(result) = stopped {
+                        self.record(index, Signal::STOP, false, result);
+                    }
                 }
                 // It ended after the scan, or its PID went to a newer
                 // process, which must not be touched.
@@ -278,7 +289,7 @@ impl<'a> Targets<'a> {
 /// threads of system calls (open, signal) get afterlife its share of them.
 /// When a thread cannot be started (the process limit a fork bomb hits),
 /// its part runs on the calling thread.
-fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     use std::sync::Mutex;
     const SERIAL_BELOW: usize = 64;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 8);

@@ -1,0 +1,279 @@
+//! The fast walk of every process's fds: one `readlinkat` per fd relative to
+//! an open `/proc/PID/fd` directory, compared against what is looked for,
+//! nothing else per fd until one matches; processes spread over the cores.
+//!
+//! Kernel facts relied on (proc_pid_fd(5)): the fd directory lists one
+//! symlink per open fd; `readlink` of it names the target (`socket:[INODE]`,
+//! a path, ...). Opening another user's fd directory needs ptrace read access
+//! (`EACCES` otherwise). A process that exits mid-walk makes `openat` fail
+//! with `ENOENT` and `getdents`/`readlinkat` with `ENOENT`/`ESRCH`: it is
+//! skipped.
+
+use std::ffi::CStr;
+use std::io::Write;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rustix::fs::{CWD, Mode, OFlags, RawDir, openat};
+use serde::Serialize;
+
+use crate::process::Pid;
+
+/// Where in a process a match was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Slot {
+    /// An open fd.
+    Fd(i32),
+    /// The working directory.
+    Cwd,
+    /// The root directory.
+    Root,
+    /// The executable.
+    Exe,
+}
+
+/// One matching link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The process.
+    pub pid: Pid,
+    /// Where.
+    pub slot: Slot,
+    /// What the matcher returned for the link (an index into the caller's list).
+    pub needle: u32,
+    /// The link target.
+    pub link: Vec<u8>,
+}
+
+/// The result of a walk.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    /// Every match, sorted by PID and slot.
+    pub hits: Vec<Hit>,
+    /// Processes whose fds could not be read (permission denied).
+    pub unreadable: Vec<Pid>,
+    /// Processes whose fds were read.
+    pub scanned: usize,
+}
+
+/// Every PID in /proc now.
+pub fn all_pids() -> Vec<Pid> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<Pid> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()).and_then(Pid::new))
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// How many threads to use for `work` items.
+fn threads_for(work: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if work < 64 { 1 } else { cores.clamp(1, 8) }
+}
+
+/// Runs `each` over `items` on every core; results in item order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], each: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads_for(items.len());
+    if threads == 1 {
+        return items.iter().map(each).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    const CHUNK: usize = 8;
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut local = Vec::new();
+                loop {
+                    let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+                    if start >= items.len() {
+                        break;
+                    }
+                    for (i, item) in items.iter().enumerate().skip(start).take(CHUNK) {
+                        local.push((i, each(item)));
+                    }
+                }
+                if let Ok(mut all) = results.lock() {
+                    all.extend(local);
+                }
+            });
+        }
+    });
+    let mut all = results.into_inner().unwrap_or_default();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// What one process gave.
+enum PerProcess {
+    Gone,
+    Unreadable,
+    Read(Vec<Hit>),
+}
+
+/// Walks the fds (and, with `process_links`, cwd, root and exe) of `pids`,
+/// calling `matcher` on each link target; a `Some(n)` keeps the link as a
+/// [`Hit`] with `needle: n`.
+pub fn walk<M>(pids: &[Pid], process_links: bool, matcher: M) -> Walk
+where
+    M: Fn(&[u8]) -> Option<u32> + Sync,
+{
+    let proc_dir = match openat(
+        CWD,
+        "/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(_) => return Walk::default(),
+    };
+    let per = parallel_map(pids, |&pid| scan_one(&proc_dir, pid, process_links, &matcher));
+    let mut walk = Walk::default();
+    for (pid, result) in pids.iter().zip(per) {
+        match result {
+            PerProcess::Gone => {}
+            PerProcess::Unreadable => walk.unreadable.push(*pid),
+            PerProcess::Read(hits) => {
+                walk.scanned += 1;
+                walk.hits.extend(hits);
+            }
+        }
+    }
+    walk
+}
+
+fn scan_one<M>(proc_dir: &OwnedFd, pid: Pid, process_links: bool, matcher: &M) -> PerProcess
+where
+    M: Fn(&[u8]) -> Option<u32>,
+{
+    let mut hits = Vec::new();
+    let mut link = [0u8; 4096];
+    let mut name = [0u8; 32];
+    if process_links {
+        for (entry, slot) in [("cwd", Slot::Cwd), ("root", Slot::Root), ("exe", Slot::Exe)] {
+            let path = format!("{pid}/{entry}\0");
+            if let Ok(c) = CStr::from_bytes_with_nul(path.as_bytes())
+                && let Some(target) = read_link_at(proc_dir.as_raw_fd(), c, &mut link)
+                && let Some(needle) = matcher(target)
+            {
+                hits.push(Hit {
+                    pid,
+                    slot,
+                    needle,
+                    link: target.to_vec(),
+                });
+            }
+        }
+    }
+    let mut cursor = &mut name[..];
+    if write!(cursor, "{pid}/fd\0").is_err() {
+        return PerProcess::Gone;
+    }
+    let Ok(path) = CStr::from_bytes_until_nul(&name) else {
+        return PerProcess::Gone;
+    };
+    let fd_dir = match openat(
+        proc_dir,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => return PerProcess::Unreadable,
+        // ENOENT/ESRCH: the process exited after the listing; skip it.
+        Err(_) => return PerProcess::Gone,
+    };
+    let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
+    let raw_fd = fd_dir.as_fd().as_raw_fd();
+    let mut dir = RawDir::new(fd_dir.as_fd(), &mut buf);
+    while let Some(entry) = dir.next() {
+        // ENOENT/ESRCH mid-listing: the process exited; what was seen stays.
+        let Ok(entry) = entry else { break };
+        let file = entry.file_name();
+        let bytes = file.to_bytes();
+        if bytes.first() == Some(&b'.') {
+            continue;
+        }
+        // ENOENT: the fd was closed after the listing; skip it.
+        let Some(target) = read_link_at(raw_fd, file, &mut link) else {
+            continue;
+        };
+        if let Some(needle) = matcher(target) {
+            let fd = std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1);
+            hits.push(Hit {
+                pid,
+                slot: Slot::Fd(fd),
+                needle,
+                link: target.to_vec(),
+            });
+        }
+    }
+    PerProcess::Read(hits)
+}
+
+fn read_link_at<'b>(dir: i32, name: &CStr, buf: &'b mut [u8; 4096]) -> Option<&'b [u8]> {
+    // SAFETY: name is NUL-terminated and buf valid for its length.
+    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return None;
+    }
+    buf.get(..n as usize)
+}
+
+/// Parses the inode of a `socket:[INODE]` link. Pure.
+pub fn socket_inode(link: &[u8]) -> Option<u64> {
+    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    let mut value: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_inodes_parse() {
+        assert_eq!(socket_inode(b"socket:[123]"), Some(123));
+        assert_eq!(socket_inode(b"socket:[]"), Some(0));
+        assert_eq!(socket_inode(b"pipe:[123]"), None);
+        assert_eq!(socket_inode(b"socket:[12a]"), None);
+    }
+
+    #[test]
+    fn walk_finds_own_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let me = Pid::current();
+        let inode = std::fs::metadata(format!("/proc/self/fd/{}", listener.as_raw_fd()))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap();
+        let walk = walk(&all_pids(), false, |link| {
+            (socket_inode(link) == Some(inode)).then_some(0)
+        });
+        assert!(
+            walk.hits
+                .iter()
+                .any(|h| h.pid == me && h.slot == Slot::Fd(listener.as_raw_fd()))
+        );
+        let items: Vec<u32> = (0..500).collect();
+        assert_eq!(
+            parallel_map(&items, |x| x * 2),
+            (0..500).map(|x| x * 2).collect::<Vec<_>>()
+        );
+    }
+}

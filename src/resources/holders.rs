@@ -663,7 +663,19 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         });
     }
     if needs_receivers {
-        fill_receivers(&mut results, &all_sockets, &pids, &mut briefs);
+        // The receiving socket is a unix socket: dump those now, once per namespace read.
+        let mut unix = Vec::new();
+        let only_unix = Selection {
+            tcp: false,
+            udp: false,
+            unix: true,
+        };
+        for ns in namespaces.iter().filter(|n| n.error.is_none()) {
+            if let Ok((found, _)) = sockets::dump_namespace(ns.netns, ns.member, only_unix) {
+                unix.extend(found);
+            }
+        }
+        fill_receivers(&mut results, &unix, &pids, &mut briefs);
     }
     let mut unseen_pids = walk.unreadable.clone();
     unseen_pids.truncate(20);

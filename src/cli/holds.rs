@@ -15,7 +15,9 @@ pub(crate) fn run(args: &HoldsArgs, output: &Output) -> Result<u8, Failure> {
         if output.json() {
             output.json_document(&report);
         } else {
-            render_deleted(&report, output);
+            let mut lines = Vec::new();
+            render_deleted(&report, output, &mut lines);
+            output.line(&lines.join("\n"));
         }
         return Ok(if report.files.is_empty() {
             exit_code::NEGATIVE
@@ -39,7 +41,10 @@ pub(crate) fn run(args: &HoldsArgs, output: &Output) -> Result<u8, Failure> {
     if output.json() {
         output.json_document(&report);
     } else {
-        render(&report, output);
+        // One write for the whole report: thousands of holders are common.
+        let mut lines = Vec::new();
+        render(&report, output, &mut lines);
+        output.line(&lines.join("\n"));
     }
     Ok(if report.any_held() {
         exit_code::SUCCESS
@@ -48,23 +53,23 @@ pub(crate) fn run(args: &HoldsArgs, output: &Output) -> Result<u8, Failure> {
     })
 }
 
-fn render(report: &HoldsReport, output: &Output) {
+fn render(report: &HoldsReport, output: &Output, lines: &mut Vec<String>) {
     for result in &report.results {
-        output.line(&output.paint(Style::Bold, &escape(&result.spec)));
+        lines.push(output.paint(Style::Bold, &escape(&result.spec)));
         if result.sockets.is_empty() && result.holders.is_empty() {
-            output.line("  nothing holds it: no socket is bound to it and no process has it open");
+            lines.push("  nothing holds it: no socket is bound to it and no process has it open".to_string());
         }
         for m in &result.sockets {
-            render_socket(m, report, output);
+            render_socket(m, report, output, lines);
         }
         for holder in &result.holders {
-            render_holder(holder, "  ", output);
+            render_holder(holder, "  ", output, lines);
         }
     }
-    render_unseen(&report.unseen, output);
+    render_unseen(&report.unseen, lines);
     for ns in &report.namespaces {
         if let Some(error) = &ns.error {
-            output.line(&format!(
+            lines.push(format!(
                 "note: network namespace {} (process {}) could not be read: {}",
                 ns.netns,
                 ns.member.map(|p| p.to_string()).unwrap_or_default(),
@@ -74,14 +79,14 @@ fn render(report: &HoldsReport, output: &Output) {
     }
 }
 
-fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output) {
+fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: &mut Vec<String>) {
     let mut line = format!("  {}", escape(&m.socket.describe()));
     if m.socket.inode != 0 && m.socket.protocol != crate::resources::sockets::Protocol::Unix {
         line.push_str(&format!(" (inode {})", m.socket.inode));
     }
-    output.line(&line);
+    lines.push(line);
     if let Some(member) = &m.foreign_netns {
-        output.line(&format!(
+        lines.push(format!(
             "    in another network namespace (net:[{}], like process {} {}), not afterlife's (net:[{}])",
             m.socket.netns,
             member.pid,
@@ -90,10 +95,10 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output) {
         ));
     }
     for holder in &m.holders {
-        render_holder(holder, "    ", output);
+        render_holder(holder, "    ", output, lines);
     }
     if let Some(ghost) = &m.ghost {
-        output.line(&format!(
+        lines.push(format!(
             "    {}: {}",
             output.paint(Style::Warn, "no process holds it"),
             ghost_text(ghost)
@@ -153,7 +158,7 @@ fn ghost_text(ghost: &Ghost) -> String {
     }
 }
 
-fn render_holder(holder: &Holder, indent: &str, output: &Output) {
+fn render_holder(holder: &Holder, indent: &str, output: &Output, lines: &mut Vec<String>) {
     let user = holder
         .user
         .clone()
@@ -178,7 +183,7 @@ fn render_holder(holder: &Holder, indent: &str, output: &Output) {
         Via::Mapped => "memory-mapped".to_string(),
         Via::Locked => "locked (/proc/locks)".to_string(),
     };
-    output.line(&format!(
+    lines.push(format!(
         "{indent}{} {} (user {}, parent {}): {how}",
         holder.pid,
         output.paint(Style::Bold, &escape(&holder.name)),
@@ -198,14 +203,14 @@ fn render_holder(holder: &Holder, indent: &str, output: &Output) {
             ),
             Origin::NoCloexec => "this fd lacks O_CLOEXEC: every program this process starts inherits it".to_string(),
         };
-        output.line(&format!("{indent}    {text}"));
+        lines.push(format!("{indent}    {text}"));
     }
 }
 
-fn render_unseen(unseen: &Unseen, output: &Output) {
+fn render_unseen(unseen: &Unseen, lines: &mut Vec<String>) {
     if unseen.processes > 0 {
         let pids: Vec<String> = unseen.pids.iter().map(|p| p.to_string()).collect();
-        output.line(&format!(
+        lines.push(format!(
             "note: the fds of {} processes could not be read (permission denied: {}{}); run as root to see them",
             unseen.processes,
             pids.join(", "),
@@ -214,29 +219,29 @@ fn render_unseen(unseen: &Unseen, output: &Output) {
     }
 }
 
-fn render_deleted(report: &DeletedReport, output: &Output) {
+fn render_deleted(report: &DeletedReport, output: &Output, lines: &mut Vec<String>) {
     if report.files.is_empty() {
-        output.line("no deleted file is held open");
+        lines.push("no deleted file is held open".to_string());
     }
     for file in &report.files {
-        output.line(&format!(
+        lines.push(format!(
             "{} (deleted): {} on disk, size {}",
             output.paint(Style::Bold, &escape(&file.path)),
             human_bytes(file.disk_bytes),
             human_bytes(file.size)
         ));
         for holder in &file.holders {
-            render_holder(holder, "  ", output);
+            render_holder(holder, "  ", output, lines);
         }
     }
     if !report.files.is_empty() {
-        output.line(&format!(
+        lines.push(format!(
             "{} deleted files keep {} of disk space until their holders close them or exit",
             report.files.len(),
             human_bytes(report.disk_bytes)
         ));
     }
-    render_unseen(&report.unseen, output);
+    render_unseen(&report.unseen, lines);
 }
 
 /// `1.5 MiB`.

@@ -445,13 +445,33 @@ pub fn parse_stat(text: &[u8]) -> Option<Brief> {
     })
 }
 
-/// Caches briefs of the processes a report names.
+/// Caches briefs and user names of the processes a report names.
 #[derive(Default)]
-struct Briefs(HashMap<Pid, Option<Brief>>);
+struct Briefs {
+    briefs: HashMap<Pid, Option<Brief>>,
+    users: HashMap<u32, Option<String>>,
+}
 
 impl Briefs {
     fn get(&mut self, pid: Pid) -> Option<&Brief> {
-        self.0.entry(pid).or_insert_with(|| brief(pid)).as_ref()
+        self.briefs.entry(pid).or_insert_with(|| brief(pid)).as_ref()
+    }
+
+    /// Reads the briefs of many processes at once, on every core.
+    fn prefetch(&mut self, pids: impl IntoIterator<Item = Pid>) {
+        let mut wanted: Vec<Pid> = pids.into_iter().filter(|p| !self.briefs.contains_key(p)).collect();
+        wanted.sort();
+        wanted.dedup();
+        let found = walk::parallel_map(&wanted, |&pid| brief(pid));
+        self.briefs.extend(wanted.into_iter().zip(found));
+    }
+
+    fn user(&mut self, uid: Option<u32>) -> Option<String> {
+        let uid = uid?;
+        self.users
+            .entry(uid)
+            .or_insert_with(|| crate::process::user_name(uid))
+            .clone()
     }
 
     fn process_ref(&mut self, pid: Pid) -> ProcessRef {
@@ -466,17 +486,31 @@ impl Briefs {
 /// inheritance explanation (its parent holds an equal link).
 fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
     let holding: HashSet<Pid> = hits.iter().map(|h| h.pid).collect();
-    let mut holders = Vec::new();
-    for hit in hits {
+    briefs.prefetch(holding.iter().copied());
+    let parents: Vec<Pid> = holding
+        .iter()
+        .filter_map(|p| briefs.get(*p).and_then(|b| Pid::new(b.ppid)))
+        .filter(|p| holding.contains(p))
+        .collect();
+    briefs.prefetch(parents);
+    // ENOENT: closed since the walk; the holder is still reported, without fdinfo.
+    let infos = walk::parallel_map(hits, |hit| match hit.slot {
+        Slot::Fd(fd) => std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", hit.pid))
+            .ok()
+            .map(|text| FdInfo::parse(&text)),
+        _ => None,
+    });
+    let mut holders = Vec::with_capacity(hits.len());
+    for (hit, info) in hits.iter().zip(infos) {
         // Gone since the walk: skip it.
         let Some(b) = briefs.get(hit.pid).cloned() else {
             continue;
         };
         let mut holder = Holder {
             pid: hit.pid,
-            name: b.name.clone(),
+            name: b.name,
             uid: b.uid,
-            user: b.uid.and_then(crate::process::user_name),
+            user: briefs.user(b.uid),
             ppid: b.ppid,
             via: match hit.slot {
                 Slot::Fd(_) => Via::Fd,
@@ -499,9 +533,7 @@ fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
         }
         if let Slot::Fd(fd) = hit.slot {
             holder.fd = Some(fd);
-            // ENOENT: closed since the walk; the holder is still reported.
-            if let Ok(text) = std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", hit.pid)) {
-                let info = FdInfo::parse(&text);
+            if let Some(info) = info {
                 holder.access = Some(info.access());
                 holder.cloexec = Some(info.cloexec());
                 if !info.cloexec() {
@@ -542,44 +574,88 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
     }
     let mut namespaces = Vec::new();
     let mut all_sockets: Vec<Socket> = Vec::new();
-    let members = if selection.tcp || selection.udp || selection.unix {
-        namespace_members(&pids)
-    } else {
-        BTreeMap::new()
+    let wants_sockets = selection.tcp || selection.udp || selection.unix;
+    // Keep only what a spec names; with one port asked for, the kernel filters.
+    let keep = |socket: &Socket| {
+        specs.iter().any(|(_, spec)| spec.matches_socket(socket))
+            || path_specs.iter().any(|p| {
+                p.is_socket && socket.protocol == Protocol::Unix && socket.path.as_deref() == Some(p.text.as_str())
+            })
     };
-    if selection.tcp || selection.udp || selection.unix {
-        if let Some(own) = own_netns {
-            all_sockets.extend(sockets::dump(own, selection)?);
-            namespaces.push(NamespaceRead {
-                netns: own,
-                member: None,
-                source: Some(Source::SockDiag),
-                error: None,
-            });
+    let mut ports = specs.iter().filter_map(|(_, spec)| match spec {
+        Spec::Port { port, .. } => Some(*port),
+        _ => None,
+    });
+    let first_port = ports.next();
+    let single_port = first_port.filter(|p| ports.all(|q| q == *p));
+    let filter = sockets::Filter {
+        local_port: single_port,
+        keep: Some(&keep),
+    };
+    if wants_sockets && let Some(own) = own_netns {
+        all_sockets.extend(sockets::dump_filtered(own, selection, &filter)?);
+        namespaces.push(NamespaceRead {
+            netns: own,
+            member: None,
+            source: Some(Source::SockDiag),
+            error: None,
+        });
+    }
+    let inodes_of =
+        |sockets: &[Socket]| -> HashSet<u64> { sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect() };
+    let wanted = inodes_of(&all_sockets);
+
+    // 2. One walk of every fd (and cwd/root/exe when paths are asked for),
+    // noting each process's network namespace on the way.
+    let options = walk::Options {
+        process_links: !path_specs.is_empty(),
+        netns: wants_sockets,
+    };
+    let mut walk = walk::walk(&pids, options, |link| {
+        if let Some(inode) = socket_inode(link) {
+            return wanted.contains(&inode).then_some(u32::MAX);
         }
-        for (&netns, &member) in &members {
-            if Some(netns) == own_netns {
-                continue;
-            }
-            match sockets::dump_namespace(netns, Some(member), selection) {
-                Ok((found, source)) => {
-                    all_sockets.extend(found);
-                    namespaces.push(NamespaceRead {
-                        netns,
-                        member: Some(member),
-                        source: Some(source),
-                        error: None,
-                    });
-                }
-                // The member exited or its namespace is out of reach: say so.
-                Err(error) => namespaces.push(NamespaceRead {
+        path_specs.iter().position(|p| p.matches_link(link)).map(|n| n as u32)
+    });
+    let mut members: BTreeMap<NetnsId, Pid> = BTreeMap::new();
+    for &(pid, netns) in &walk.netns {
+        members.entry(netns).or_insert(pid);
+    }
+    // Other namespaces in use: their sockets, once each; a second walk only
+    // if one of them has a socket the spec names.
+    let own_count = all_sockets.len();
+    for (&netns, &member) in &members {
+        if Some(netns) == own_netns {
+            continue;
+        }
+        match sockets::dump_namespace_filtered(netns, Some(member), selection, &filter) {
+            Ok((found, source)) => {
+                all_sockets.extend(found);
+                namespaces.push(NamespaceRead {
                     netns,
                     member: Some(member),
-                    source: None,
-                    error: Some(error.to_string()),
-                }),
+                    source: Some(source),
+                    error: None,
+                });
             }
+            // The member exited or its namespace is out of reach: say so.
+            Err(error) => namespaces.push(NamespaceRead {
+                netns,
+                member: Some(member),
+                source: None,
+                error: Some(error.to_string()),
+            }),
         }
+    }
+    let foreign: HashSet<u64> = inodes_of(&all_sockets[own_count..])
+        .difference(&wanted)
+        .copied()
+        .collect();
+    if !foreign.is_empty() {
+        let more = walk::walk(&pids, walk::Options::default(), |link| {
+            socket_inode(link).filter(|i| foreign.contains(i)).map(|_| u32::MAX)
+        });
+        walk.hits.extend(more.hits);
     }
     let mut matched: Vec<Vec<usize>> = vec![Vec::new(); specs.len()];
     for (i, (_, spec)) in specs.iter().enumerate() {
@@ -593,21 +669,6 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
             }
         }
     }
-    let wanted: HashSet<u64> = matched
-        .iter()
-        .flatten()
-        .map(|&s| all_sockets[s].inode)
-        .filter(|&i| i != 0)
-        .collect();
-
-    // 2. One walk of every fd (and cwd/root/exe when paths are asked for).
-    let process_links = !path_specs.is_empty();
-    let walk = walk::walk(&pids, process_links, |link| {
-        if let Some(inode) = socket_inode(link) {
-            return wanted.contains(&inode).then_some(u32::MAX);
-        }
-        path_specs.iter().position(|p| p.matches_link(link)).map(|n| n as u32)
-    });
     let mut by_inode: HashMap<u64, Vec<&Hit>> = HashMap::new();
     for hit in &walk.hits {
         if hit.needle == u32::MAX
@@ -788,7 +849,7 @@ fn fill_receivers(results: &mut [SpecReport], all: &[Socket], pids: &[Pid], brie
         .filter(|s| s.protocol == Protocol::Unix && s.recv_queue > 0 && s.state != SocketState::Listen)
         .collect();
     let wanted: HashSet<u64> = candidates.iter().map(|s| s.inode).collect();
-    let walk = walk::walk(pids, false, |link| {
+    let walk = walk::walk(pids, walk::Options::default(), |link| {
         socket_inode(link).filter(|i| wanted.contains(i)).map(|_| 0)
     });
     let mut receivers: Vec<Receiver> = Vec::new();
@@ -901,7 +962,7 @@ impl PathTarget {
                     pid,
                     name: b.name,
                     uid: b.uid,
-                    user: b.uid.and_then(crate::process::user_name),
+                    user: briefs.user(b.uid),
                     ppid: b.ppid,
                     via,
                     fd: None,
@@ -977,7 +1038,7 @@ pub struct DeletedReport {
 /// Every deleted file still held open by an fd, with the space it keeps.
 pub fn deleted_files() -> DeletedReport {
     let pids = walk::all_pids();
-    let walk = walk::walk(&pids, false, |link| {
+    let walk = walk::walk(&pids, walk::Options::default(), |link| {
         (link.starts_with(b"/") && link.ends_with(b" (deleted)") && !link.starts_with(b"/memfd:")).then_some(0)
     });
     let mut briefs = Briefs::default();

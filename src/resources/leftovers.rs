@@ -230,7 +230,7 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
     let walk = if live_inodes.is_empty() && lock_paths.is_empty() {
         walk::Walk::default()
     } else {
-        walk::walk(&pids, false, |link| {
+        walk::walk(&pids, walk::Options::default(), |link| {
             if let Some(inode) = socket_inode(link) {
                 return live_inodes.contains(&inode).then_some(u32::MAX);
             }

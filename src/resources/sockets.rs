@@ -310,9 +310,19 @@ pub fn dump_namespace(
     member: Option<Pid>,
     selection: Selection,
 ) -> Result<(Vec<Socket>, Source), SocketError> {
+    dump_namespace_filtered(netns, member, selection, &Filter::default())
+}
+
+/// [`dump_namespace`] keeping only what passes `filter`.
+pub fn dump_namespace_filtered(
+    netns: NetnsId,
+    member: Option<Pid>,
+    selection: Selection,
+    filter: &Filter<'_>,
+) -> Result<(Vec<Socket>, Source), SocketError> {
     let member = match member {
         Some(member) if own_netns() != Some(netns) => member,
-        _ => return dump(netns, selection).map(|s| (s, Source::SockDiag)),
+        _ => return dump_filtered(netns, selection, filter).map(|s| (s, Source::SockDiag)),
     };
     let entered = std::thread::scope(|scope| {
         scope
@@ -327,21 +337,47 @@ pub fn dump_namespace(
                         source: io::Error::last_os_error(),
                     });
                 }
-                dump(netns, selection)
+                dump_filtered(netns, selection, filter)
             })
             .join()
     });
     match entered {
         Ok(Ok(sockets)) => Ok((sockets, Source::SockDiag)),
         // EPERM without CAP_SYS_ADMIN (or a vanished member): read its /proc/PID/net.
-        _ => read_proc_net(netns, member, selection).map(|s| (s, Source::ProcNet)),
+        _ => read_proc_net(netns, member, selection).map(|mut s| {
+            s.retain(|s| {
+                filter.local_port.is_none_or(|p| s.port() == Some(p)) && filter.keep.is_none_or(|keep| keep(s))
+            });
+            (s, Source::ProcNet)
+        }),
     }
 }
 
 /// Dumps the sockets of the namespace this thread is in.
 pub fn dump(netns: NetnsId, selection: Selection) -> Result<Vec<Socket>, SocketError> {
+    dump_filtered(netns, selection, &Filter::default())
+}
+
+/// What a dump keeps.
+#[derive(Default)]
+pub struct Filter<'a> {
+    /// Only TCP/UDP sockets with this local port; the kernel applies it
+    /// (an `INET_DIAG_REQ_BYTECODE` program, as `ss 'sport = :P'` sends).
+    pub local_port: Option<u16>,
+    /// Only sockets this accepts (applied as each arrives, so a busy
+    /// machine's sockets are never all held in memory).
+    pub keep: Option<&'a (dyn Fn(&Socket) -> bool + Sync)>,
+}
+
+/// Dumps the sockets of the namespace this thread is in that pass `filter`.
+pub fn dump_filtered(netns: NetnsId, selection: Selection, filter: &Filter<'_>) -> Result<Vec<Socket>, SocketError> {
     let sock = DiagSocket::open()?;
     let mut sockets = Vec::new();
+    let mut push = |socket: Socket| {
+        if filter.keep.is_none_or(|keep| keep(&socket)) {
+            sockets.push(socket);
+        }
+    };
     for (wanted, protocol) in [(selection.tcp, Protocol::Tcp), (selection.udp, Protocol::Udp)] {
         if !wanted {
             continue;
@@ -352,14 +388,17 @@ pub fn dump(netns: NetnsId, selection: Selection) -> Result<Vec<Socket>, SocketE
             } else {
                 libc::IPPROTO_UDP
             } as u8;
-            let mut req = [0u8; 56];
+            let mut req = vec![0u8; 56];
             req[0] = family;
             req[1] = ipproto;
             req[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+            if let Some(port) = filter.local_port {
+                req.extend_from_slice(&local_port_bytecode(port));
+            }
             sock.request(&req, 1)?;
             sock.receive("tcp/udp", |payload| {
                 if let Some(socket) = parse_inet_msg(payload, protocol, netns) {
-                    sockets.push(socket);
+                    push(socket);
                 }
             })?;
         }
@@ -373,11 +412,28 @@ pub fn dump(netns: NetnsId, selection: Selection) -> Result<Vec<Socket>, SocketE
         sock.request(&req, 2)?;
         sock.receive("unix", |payload| {
             if let Some(socket) = parse_unix_msg(payload, netns) {
-                sockets.push(socket);
+                push(socket);
             }
         })?;
     }
     Ok(sockets)
+}
+
+/// `INET_DIAG_REQ_BYTECODE` attribute holding the program "local port ==
+/// PORT": an `INET_DIAG_BC_S_EQ` op (yes: go on to the end, accept; no: jump
+/// past the end, reject) followed by an op whose `no` field is the port
+/// (inet_diag_bc_run in net/ipv4/inet_diag.c). Pure.
+pub fn local_port_bytecode(port: u16) -> [u8; 12] {
+    const INET_DIAG_REQ_BYTECODE: u16 = 1;
+    const INET_DIAG_BC_S_EQ: u8 = 11;
+    let mut attr = [0u8; 12];
+    attr[0..2].copy_from_slice(&12u16.to_ne_bytes());
+    attr[2..4].copy_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    attr[4] = INET_DIAG_BC_S_EQ;
+    attr[5] = 8; // yes: the length of this program
+    attr[6..8].copy_from_slice(&12u16.to_ne_bytes()); // no: past the end
+    attr[10..12].copy_from_slice(&port.to_ne_bytes());
+    attr
 }
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -773,6 +829,20 @@ mod tests {
             .find(|s| s.protocol == Protocol::Tcp && s.port() == Some(port) && s.state == SocketState::Listen)
             .expect("listener in the dump");
         assert!(found.inode > 0);
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let filter = Filter {
+            local_port: Some(port),
+            keep: None,
+        };
+        let filtered = dump_filtered(netns, Selection::ALL, &filter).unwrap();
+        let other_port = other.local_addr().unwrap().port();
+        assert!(filtered.iter().any(|s| s.inode == found.inode));
+        assert!(
+            filtered
+                .iter()
+                .all(|s| s.protocol == Protocol::Unix || s.port() == Some(port))
+        );
+        assert!(!filtered.iter().any(|s| s.port() == Some(other_port)));
         let (_a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
         let sockets = dump(netns, Selection::ALL).unwrap();
         assert!(sockets.iter().any(|s| s.protocol == Protocol::Unix && s.peer.is_some()));

@@ -13,7 +13,7 @@ use std::ffi::CStr;
 use std::io::Write;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{CWD, Mode, OFlags, RawDir, openat};
@@ -48,9 +48,20 @@ pub struct Hit {
     pub link: Vec<u8>,
 }
 
+/// What a walk reads besides the fds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Also match cwd, root and exe.
+    pub process_links: bool,
+    /// Note each process's network namespace (`ns/net`).
+    pub netns: bool,
+}
+
 /// The result of a walk.
 #[derive(Debug, Clone, Default)]
 pub struct Walk {
+    /// The network namespace of each readable process (with `Options::netns`).
+    pub netns: Vec<(Pid, u64)>,
     /// Every match, sorted by PID and slot.
     pub hits: Vec<Hit>,
     /// Processes whose fds could not be read (permission denied).
@@ -79,49 +90,48 @@ fn threads_for(work: usize) -> usize {
 }
 
 /// Runs `each` over `items` on every core; results in item order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], each: impl Fn(&T) -> R + Sync) -> Vec<R> {
+///
+/// The result slots are allocated up front by the calling thread, so the
+/// workers allocate nothing of their own (no per-thread malloc arena: the
+/// peak memory stays that of one thread).
+pub fn parallel_map<T: Sync, R: Send + Sync>(items: &[T], each: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = threads_for(items.len());
     if threads == 1 {
         return items.iter().map(each).collect();
     }
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    let slots: Vec<OnceLock<R>> = (0..items.len()).map(|_| OnceLock::new()).collect();
     const CHUNK: usize = 8;
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                let mut local = Vec::new();
                 loop {
                     let start = next.fetch_add(CHUNK, Ordering::Relaxed);
                     if start >= items.len() {
                         break;
                     }
-                    for (i, item) in items.iter().enumerate().skip(start).take(CHUNK) {
-                        local.push((i, each(item)));
+                    for (item, slot) in items.iter().zip(&slots).skip(start).take(CHUNK) {
+                        let _ = slot.set(each(item));
                     }
-                }
-                if let Ok(mut all) = results.lock() {
-                    all.extend(local);
                 }
             });
         }
     });
-    let mut all = results.into_inner().unwrap_or_default();
-    all.sort_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, r)| r).collect()
+    // Every slot was set: the workers cover every index before they stop.
+    slots.into_iter().filter_map(OnceLock::into_inner).collect()
 }
 
 /// What one process gave.
 enum PerProcess {
     Gone,
     Unreadable,
-    Read(Vec<Hit>),
+    Read(Vec<Hit>, Option<u64>),
 }
 
 /// Walks the fds (and, with `process_links`, cwd, root and exe) of `pids`,
 /// calling `matcher` on each link target; a `Some(n)` keeps the link as a
 /// [`Hit`] with `needle: n`.
-pub fn walk<M>(pids: &[Pid], process_links: bool, matcher: M) -> Walk
+pub fn walk<M>(pids: &[Pid], options: Options, matcher: M) -> Walk
 where
     M: Fn(&[u8]) -> Option<u32> + Sync,
 {
@@ -134,29 +144,32 @@ where
         Ok(fd) => fd,
         Err(_) => return Walk::default(),
     };
-    let per = parallel_map(pids, |&pid| scan_one(&proc_dir, pid, process_links, &matcher));
+    let per = parallel_map(pids, |&pid| scan_one(&proc_dir, pid, options, &matcher));
     let mut walk = Walk::default();
     for (pid, result) in pids.iter().zip(per) {
         match result {
             PerProcess::Gone => {}
             PerProcess::Unreadable => walk.unreadable.push(*pid),
-            PerProcess::Read(hits) => {
+            PerProcess::Read(hits, netns) => {
                 walk.scanned += 1;
                 walk.hits.extend(hits);
+                if let Some(netns) = netns {
+                    walk.netns.push((*pid, netns));
+                }
             }
         }
     }
     walk
 }
 
-fn scan_one<M>(proc_dir: &OwnedFd, pid: Pid, process_links: bool, matcher: &M) -> PerProcess
+fn scan_one<M>(proc_dir: &OwnedFd, pid: Pid, options: Options, matcher: &M) -> PerProcess
 where
     M: Fn(&[u8]) -> Option<u32>,
 {
     let mut hits = Vec::new();
     let mut link = [0u8; 4096];
     let mut name = [0u8; 32];
-    if process_links {
+    if options.process_links {
         for (entry, slot) in [("cwd", Slot::Cwd), ("root", Slot::Root), ("exe", Slot::Exe)] {
             let path = format!("{pid}/{entry}\0");
             if let Ok(c) = CStr::from_bytes_with_nul(path.as_bytes())
@@ -170,6 +183,17 @@ where
                     link: target.to_vec(),
                 });
             }
+        }
+    }
+    let mut netns = None;
+    if options.netns {
+        let mut cursor = &mut name[..];
+        if write!(cursor, "{pid}/ns/net\0").is_ok()
+            && let Ok(path) = CStr::from_bytes_until_nul(&name)
+        {
+            // EACCES (another user's process) or gone: no namespace noted.
+            netns =
+                read_link_at(proc_dir.as_raw_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
         }
     }
     let mut cursor = &mut name[..];
@@ -218,7 +242,7 @@ where
             });
         }
     }
-    PerProcess::Read(hits)
+    PerProcess::Read(hits, netns)
 }
 
 fn read_link_at<'b>(dir: i32, name: &CStr, buf: &'b mut [u8; 4096]) -> Option<&'b [u8]> {
@@ -262,9 +286,14 @@ mod tests {
         let inode = std::fs::metadata(format!("/proc/self/fd/{}", listener.as_raw_fd()))
             .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
             .unwrap();
-        let walk = walk(&all_pids(), false, |link| {
+        let options = Options {
+            process_links: true,
+            netns: true,
+        };
+        let walk = walk(&all_pids(), options, |link| {
             (socket_inode(link) == Some(inode)).then_some(0)
         });
+        assert!(walk.netns.iter().any(|&(p, _)| p == me));
         assert!(
             walk.hits
                 .iter()

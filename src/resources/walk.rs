@@ -11,12 +11,11 @@
 
 use std::ffi::CStr;
 use std::io::Write;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rustix::fs::{CWD, Mode, OFlags, RawDir, openat};
+use rustix::fs::{CWD, Mode, OFlags, openat};
 use serde::Serialize;
 
 use crate::process::Pid;
@@ -214,35 +213,72 @@ where
         // ENOENT/ESRCH: the process exited after the listing; skip it.
         Err(_) => return PerProcess::Gone,
     };
-    let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
     let raw_fd = fd_dir.as_fd().as_raw_fd();
-    let mut dir = RawDir::new(fd_dir.as_fd(), &mut buf);
-    while let Some(entry) = dir.next() {
-        // ENOENT/ESRCH mid-listing: the process exited; what was seen stays.
-        let Ok(entry) = entry else { break };
-        let file = entry.file_name();
-        let bytes = file.to_bytes();
-        if bytes.first() == Some(&b'.') {
-            continue;
+    let mut buf = [0u8; DIRENT_BUF];
+    loop {
+        // SAFETY: buf is valid for its length; the kernel writes whole
+        // linux_dirent64 records into it.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, raw_fd, buf.as_mut_ptr(), buf.len()) };
+        // ENOENT/ESRCH mid-listing (n < 0): the process exited; what was seen stays.
+        if n <= 0 {
+            break;
         }
-        // ENOENT: the fd was closed after the listing; skip it.
-        let Some(target) = read_link_at(raw_fd, file, &mut link) else {
-            continue;
-        };
-        if let Some(needle) = matcher(target) {
+        let n = n as usize;
+        for (name, fd) in dirents(&buf[..n]) {
+            // ENOENT: the fd was closed after the listing; skip it.
+            let Some(target) = read_link_at(raw_fd, name, &mut link) else {
+                continue;
+            };
+            if let Some(needle) = matcher(target) {
+                hits.push(Hit {
+                    pid,
+                    slot: Slot::Fd(fd),
+                    needle,
+                    link: target.to_vec(),
+                });
+            }
+        }
+        // /proc/PID/fd fills the buffer until no entry fits: room left for
+        // another entry means the listing is complete, which saves the
+        // second getdents64 that would return 0.
+        if DIRENT_BUF - n >= MAX_FD_DIRENT {
+            break;
+        }
+    }
+    PerProcess::Read(hits, netns)
+}
+
+/// The getdents64 buffer: about 300 fds per call.
+const DIRENT_BUF: usize = 8192;
+/// The largest `linux_dirent64` of an fd entry: 19 bytes of header, up to 10
+/// digits and a NUL, rounded up to 8.
+const MAX_FD_DIRENT: usize = 32;
+
+/// The entries of a getdents64 buffer except `.` and `..`: name and fd
+/// number. Pure.
+fn dirents(buf: &[u8]) -> impl Iterator<Item = (&CStr, i32)> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let header = buf.get(offset..offset + 19)?;
+            let reclen = u16::from_ne_bytes([header[16], header[17]]) as usize;
+            if reclen < 19 {
+                return None;
+            }
+            let record = buf.get(offset..offset + reclen)?;
+            offset += reclen;
+            let name = CStr::from_bytes_until_nul(&record[19..]).ok()?;
+            let bytes = name.to_bytes();
+            if bytes.first() == Some(&b'.') {
+                continue;
+            }
             let fd = std::str::from_utf8(bytes)
                 .ok()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(-1);
-            hits.push(Hit {
-                pid,
-                slot: Slot::Fd(fd),
-                needle,
-                link: target.to_vec(),
-            });
+            return Some((name, fd));
         }
-    }
-    PerProcess::Read(hits, netns)
+    })
 }
 
 fn read_link_at<'b>(dir: i32, name: &CStr, buf: &'b mut [u8; 4096]) -> Option<&'b [u8]> {
@@ -272,6 +308,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dirents_parse() {
+        fn record(name: &str) -> Vec<u8> {
+            let len = (19 + name.len() + 1).div_ceil(8) * 8;
+            let mut r = vec![0u8; len];
+            r[16..18].copy_from_slice(&(len as u16).to_ne_bytes());
+            r[18] = 10;
+            r[19..19 + name.len()].copy_from_slice(name.as_bytes());
+            r
+        }
+        let mut buf = Vec::new();
+        for name in [".", "..", "0", "1", "255", "1048575"] {
+            buf.extend(record(name));
+        }
+        let got: Vec<(String, i32)> = dirents(&buf)
+            .map(|(n, fd)| (n.to_string_lossy().into_owned(), fd))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("0".into(), 0),
+                ("1".into(), 1),
+                ("255".into(), 255),
+                ("1048575".into(), 1048575)
+            ]
+        );
+        assert!(record("4294967295").len() <= MAX_FD_DIRENT);
+    }
+
+    #[test]
     fn socket_inodes_parse() {
         assert_eq!(socket_inode(b"socket:[123]"), Some(123));
         assert_eq!(socket_inode(b"socket:[]"), Some(0));
@@ -294,6 +359,13 @@ mod tests {
             (socket_inode(link) == Some(inode)).then_some(0)
         });
         assert!(walk.netns.iter().any(|&(p, _)| p == me));
+        // Enough fds that the listing takes several getdents64 calls.
+        let dups: Vec<std::os::fd::OwnedFd> = (0..400).map(|_| rustix::io::dup(&listener).unwrap()).collect();
+        let walk2 = super::walk(&[me], Options::default(), |link| {
+            (socket_inode(link) == Some(inode)).then_some(0)
+        });
+        assert_eq!(walk2.hits.len(), 401);
+        assert!(walk2.hits.iter().any(|h| h.slot == Slot::Fd(dups[399].as_raw_fd())));
         assert!(
             walk.hits
                 .iter()

@@ -63,7 +63,7 @@ fn render(report: &HoldsReport, output: &Output, lines: &mut Vec<String>) {
             render_socket(m, report, output, lines);
         }
         for holder in &result.holders {
-            render_holder(holder, "  ", output, lines);
+            render_holder(holder, "file", "  ", output, lines);
         }
     }
     render_unseen(&report.unseen, lines);
@@ -95,7 +95,7 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
         ));
     }
     for holder in &m.holders {
-        render_holder(holder, "    ", output, lines);
+        render_holder(holder, "socket", "    ", output, lines);
     }
     if let Some(ghost) = &m.ghost {
         lines.push(format!(
@@ -158,7 +158,7 @@ fn ghost_text(ghost: &Ghost) -> String {
     }
 }
 
-fn render_holder(holder: &Holder, indent: &str, output: &Output, lines: &mut Vec<String>) {
+fn render_holder(holder: &Holder, noun: &str, indent: &str, output: &Output, lines: &mut Vec<String>) {
     let user = holder
         .user
         .clone()
@@ -195,11 +195,7 @@ fn render_holder(holder: &Holder, indent: &str, output: &Output, lines: &mut Vec
             Origin::Inherited { parent, parent_name } => format!(
                 "inherited: its parent {parent} ({}) holds the same {}",
                 escape(parent_name),
-                if holder.via == Via::Fd {
-                    "socket or file"
-                } else {
-                    "file"
-                }
+                noun
             ),
             Origin::NoCloexec => "this fd lacks O_CLOEXEC: every program this process starts inherits it".to_string(),
         };
@@ -231,7 +227,7 @@ fn render_deleted(report: &DeletedReport, output: &Output, lines: &mut Vec<Strin
             human_bytes(file.size)
         ));
         for holder in &file.holders {
-            render_holder(holder, "  ", output, lines);
+            render_holder(holder, "file", "  ", output, lines);
         }
     }
     if !report.files.is_empty() {

@@ -121,8 +121,8 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
             (None, _) => "an open-file lock".into(),
         };
         output.line(&format!(
-            "  lock {:?} on {}: still held ({recorded}); open by {}",
-            l.lock.kind,
+            "  lock {} on {}: still held ({recorded}); open by {}",
+            l.lock.kind.name(),
             escape(&path),
             refs(&l.holders)
         ));

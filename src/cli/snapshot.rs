@@ -78,8 +78,8 @@ fn render(snapshot: &Snapshot, output: &Output) {
     for held in &snapshot.locks {
         let l = &held.lock;
         output.line(&format!(
-            "lock {:?} {} by {} on {}",
-            l.kind,
+            "lock {} {} by {} on {}",
+            l.kind.name(),
             if l.write { "write" } else { "read" },
             l.pid.map(|p| p.to_string()).unwrap_or_else(|| "an open file".into()),
             escape(

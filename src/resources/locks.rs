@@ -24,6 +24,19 @@ pub enum LockKind {
     Other,
 }
 
+impl LockKind {
+    /// The name as `/proc/locks` and `lslocks` show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockKind::Posix => "POSIX",
+            LockKind::Flock => "FLOCK",
+            LockKind::Ofd => "OFDLCK",
+            LockKind::Lease => "LEASE",
+            LockKind::Other => "other",
+        }
+    }
+}
+
 /// One lock (or one waiter for a lock).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {

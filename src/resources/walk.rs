@@ -184,17 +184,6 @@ where
             }
         }
     }
-    let mut netns = None;
-    if options.netns {
-        let mut cursor = &mut name[..];
-        if write!(cursor, "{pid}/ns/net\0").is_ok()
-            && let Ok(path) = CStr::from_bytes_until_nul(&name)
-        {
-            // EACCES (another user's process) or gone: no namespace noted.
-            netns =
-                read_link_at(proc_dir.as_raw_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
-        }
-    }
     let mut cursor = &mut name[..];
     if write!(cursor, "{pid}/fd\0").is_err() {
         return PerProcess::Gone;
@@ -215,6 +204,7 @@ where
     };
     let raw_fd = fd_dir.as_fd().as_raw_fd();
     let mut buf = [0u8; DIRENT_BUF];
+    let mut any_fd = false;
     loop {
         // SAFETY: buf is valid for its length; the kernel writes whole
         // linux_dirent64 records into it.
@@ -225,6 +215,7 @@ where
         }
         let n = n as usize;
         for (name, fd) in dirents(&buf[..n]) {
+            any_fd = true;
             // ENOENT: the fd was closed after the listing; skip it.
             let Some(target) = read_link_at(raw_fd, name, &mut link) else {
                 continue;
@@ -243,6 +234,19 @@ where
         // second getdents64 that would return 0.
         if DIRENT_BUF - n >= MAX_FD_DIRENT {
             break;
+        }
+    }
+    // The namespace matters only for processes with fds (not zombies or
+    // kernel threads).
+    let mut netns = None;
+    if options.netns && any_fd {
+        let mut cursor = &mut name[..];
+        if write!(cursor, "{pid}/ns/net\0").is_ok()
+            && let Ok(path) = CStr::from_bytes_until_nul(&name)
+        {
+            // EACCES (another user's process) or gone: no namespace noted.
+            netns =
+                read_link_at(proc_dir.as_raw_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
         }
     }
     PerProcess::Read(hits, netns)

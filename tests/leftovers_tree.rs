@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{IpcCleanup, Orphan, Py, Scratch, run, run_json, stdout, wait_until};
+use common::{IpcCleanup, MqCleanup, Orphan, Py, Scratch, run, run_json, stdout, wait_until};
 use serde_json::Value;
 
 fn find(list: &Value, pred: impl Fn(&Value) -> bool) -> Option<&Value> {
@@ -22,9 +22,14 @@ fn what_stayed_after_the_root_died() {
     let created = out_dir.join("left.txt");
     let lock_path = scratch.path().join("flock");
     let mut ipc = IpcCleanup::default();
+    let mq_name = format!("/afterlife-test-leftovers-{}", std::process::id());
+    let _mq = MqCleanup(mq_name.clone());
     let mut py = Py::start(&format!(
         r#"
 import fcntl
+libc.mq_open.restype = ctypes.c_int
+mq = libc.mq_open({mq_name:?}.encode(), os.O_CREAT | os.O_RDWR, 0o600, None)
+assert mq >= 0
 libc.shmget.restype = ctypes.c_int
 shmid = libc.shmget(0, 8192, 0o1600)
 assert shmid >= 0
@@ -79,6 +84,8 @@ finish()
     .expect("shm stayed");
     assert_eq!(shm["object"]["creator_pid"].as_i64(), Some(root));
     assert!(find(&report["stayed"]["files"], |f| f["path"] == created.to_str().unwrap()).is_some());
+    let mq = find(&report["stayed"]["ipc"], |o| o["object"]["name"] == mq_name.as_str()).expect("mqueue stayed");
+    assert_eq!(mq["object"]["kind"], "posix_mqueue");
     let lock = find(&report["stayed"]["locks"], |l| l["path"] == lock_path.to_str().unwrap()).expect("flock stayed");
     assert_eq!(lock["lock"]["kind"], "flock");
     assert_eq!(lock["recorded_pid_alive"], false);

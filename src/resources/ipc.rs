@@ -160,6 +160,26 @@ pub fn parse_sysv(text: &str, kind: IpcKind) -> Vec<IpcObject> {
         .collect()
 }
 
+/// `MQUEUE_MAGIC`: the `f_type` of the mqueue filesystem (statfs(2)).
+pub const MQUEUE_MAGIC: i64 = 0x1980_0202;
+
+/// Whether the POSIX message queue `/name` exists in afterlife's IPC
+/// namespace; works without the mqueue filesystem mounted.
+pub fn mqueue_exists(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated name; no O_CREAT, so no further arguments.
+    let mq = unsafe { libc::mq_open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if mq < 0 {
+        // EACCES and the like: it exists but is not ours to open.
+        return std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT);
+    }
+    // SAFETY: mq was just opened by us.
+    unsafe { libc::mq_close(mq) };
+    true
+}
+
 /// Where the mqueue filesystem is mounted, from `/proc/self/mountinfo`.
 fn mqueue_mount() -> Option<std::path::PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -207,6 +227,30 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mqueues_are_found_by_name() {
+        let name = format!("/afterlife-unit-{}", std::process::id());
+        let c = std::ffi::CString::new(name.clone()).unwrap();
+        assert!(!mqueue_exists(&name));
+        // SAFETY: valid name, mode and a null attribute pointer.
+        let mq = unsafe {
+            libc::mq_open(
+                c.as_ptr(),
+                libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC,
+                0o600 as libc::mode_t,
+                std::ptr::null::<libc::mq_attr>(),
+            )
+        };
+        assert!(mq >= 0);
+        assert!(mqueue_exists(&name));
+        // SAFETY: our own queue.
+        unsafe {
+            libc::mq_close(mq);
+            libc::mq_unlink(c.as_ptr());
+        }
+        assert!(!mqueue_exists(&name));
+    }
 
     #[test]
     fn sysv_shm_parses() {

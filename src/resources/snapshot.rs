@@ -132,7 +132,12 @@ impl Snapshot {
         }
         let sockets = sockets_of(&processes);
         let locks = locks_of(&processes, &locks::read());
-        let ipc = ipc_of(&processes, ipc::read_all());
+        let mut ipc = ipc_of(&processes, ipc::read_all());
+        for queue in mqueues_of(&processes) {
+            if !ipc.iter().any(|o| o.same_object(&queue)) {
+                ipc.push(queue);
+            }
+        }
         Ok(Snapshot {
             version: SNAPSHOT_VERSION,
             taken_at: now_secs(),
@@ -316,6 +321,44 @@ pub fn ipc_of(processes: &[ProcessSnapshot], all: Vec<IpcObject>) -> Vec<IpcObje
             _ => pids.iter().any(|&p| o.touched_by(p)),
         })
         .collect()
+}
+
+/// POSIX message queues the processes have open: fds on the mqueue
+/// filesystem (their link is `/NAME`), found even where that filesystem is
+/// not mounted anywhere.
+fn mqueues_of(processes: &[ProcessSnapshot]) -> Vec<IpcObject> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found: Vec<IpcObject> = Vec::new();
+    for p in processes {
+        for fd in &p.fds {
+            if fd.kind != FdKind::File || !fd.target.starts_with('/') || fd.target[1..].contains('/') {
+                continue;
+            }
+            let link = format!("/proc/{}/fd/{}", p.pid, fd.fd);
+            // Closed meanwhile or not ours to stat: not reported.
+            let Ok(fs) = rustix::fs::statfs(link.as_str()) else {
+                continue;
+            };
+            if fs.f_type as i64 != ipc::MQUEUE_MAGIC || found.iter().any(|o| o.name.as_deref() == Some(&fd.target)) {
+                continue;
+            }
+            let meta = std::fs::metadata(&link).ok();
+            found.push(IpcObject {
+                kind: IpcKind::PosixMqueue,
+                id: None,
+                key: None,
+                name: Some(fd.target.clone()),
+                uid: meta.as_ref().map_or(0, |m| m.uid()),
+                creator_uid: None,
+                size: meta.as_ref().map_or(0, |m| m.size()),
+                creator_pid: None,
+                last_pids: Vec::new(),
+                attached: None,
+                changed_at: meta.as_ref().map_or(0, |m| m.ctime()),
+            });
+        }
+    }
+    found
 }
 
 #[cfg(test)]

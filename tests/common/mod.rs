@@ -313,3 +313,15 @@ impl Drop for Orphan {
         }
     }
 }
+
+/// A POSIX message queue a test created, unlinked by its name on drop.
+pub struct MqCleanup(pub String);
+
+impl Drop for MqCleanup {
+    fn drop(&mut self) {
+        if let Ok(name) = std::ffi::CString::new(self.0.clone()) {
+            // SAFETY: a NUL-terminated name; ENOENT if already gone.
+            unsafe { libc::mq_unlink(name.as_ptr()) };
+        }
+    }
+}

@@ -339,7 +339,8 @@ fn mqueues_of(processes: &[ProcessSnapshot]) -> Vec<IpcObject> {
             let Ok(fs) = rustix::fs::statfs(link.as_str()) else {
                 continue;
             };
-            if fs.f_type as i64 != ipc::MQUEUE_MAGIC || found.iter().any(|o| o.name.as_deref() == Some(&fd.target)) {
+            if i64::from(fs.f_type) != ipc::MQUEUE_MAGIC || found.iter().any(|o| o.name.as_deref() == Some(&fd.target))
+            {
                 continue;
             }
             let meta = std::fs::metadata(&link).ok();

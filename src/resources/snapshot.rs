@@ -323,6 +323,13 @@ pub fn ipc_of(processes: &[ProcessSnapshot], all: Vec<IpcObject>) -> Vec<IpcObje
         .collect()
 }
 
+/// `f_type` as i64: its type differs between architectures (i64 on x86_64,
+/// u32 or i32 elsewhere).
+#[allow(clippy::useless_conversion)]
+fn fs_type(fs: &rustix::fs::StatFs) -> i64 {
+    i64::from(fs.f_type)
+}
+
 /// POSIX message queues the processes have open: fds on the mqueue
 /// filesystem (their link is `/NAME`), found even where that filesystem is
 /// not mounted anywhere.
@@ -339,8 +346,7 @@ fn mqueues_of(processes: &[ProcessSnapshot]) -> Vec<IpcObject> {
             let Ok(fs) = rustix::fs::statfs(link.as_str()) else {
                 continue;
             };
-            if i64::from(fs.f_type) != ipc::MQUEUE_MAGIC || found.iter().any(|o| o.name.as_deref() == Some(&fd.target))
-            {
+            if fs_type(&fs) != ipc::MQUEUE_MAGIC || found.iter().any(|o| o.name.as_deref() == Some(&fd.target)) {
                 continue;
             }
             let meta = std::fs::metadata(&link).ok();

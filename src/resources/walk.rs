@@ -203,39 +203,80 @@ where
         Err(_) => return PerProcess::Gone,
     };
     let raw_fd = fd_dir.as_fd().as_raw_fd();
-    let mut buf = [0u8; DIRENT_BUF];
-    let mut any_fd = false;
-    loop {
-        // SAFETY: buf is valid for its length; the kernel writes whole
-        // linux_dirent64 records into it.
-        let n = unsafe { libc::syscall(libc::SYS_getdents64, raw_fd, buf.as_mut_ptr(), buf.len()) };
-        // ENOENT/ESRCH mid-listing (n < 0): the process exited; what was seen stays.
-        if n <= 0 {
-            break;
+    let mut found = 0usize;
+    // One fd: read its link and keep it if it matches. `false` if it is not
+    // open (never was, or closed since).
+    let mut check = |file: &CStr, fd: i32| -> bool {
+        let Some(target) = read_link_at(raw_fd, file, &mut link) else {
+            return false;
+        };
+        found += 1;
+        if let Some(needle) = matcher(target) {
+            hits.push(Hit {
+                pid,
+                slot: Slot::Fd(fd),
+                needle,
+                link: target.to_vec(),
+            });
         }
-        let n = n as usize;
-        for (name, fd) in dirents(&buf[..n]) {
-            any_fd = true;
-            // ENOENT: the fd was closed after the listing; skip it.
-            let Some(target) = read_link_at(raw_fd, name, &mut link) else {
-                continue;
-            };
-            if let Some(needle) = matcher(target) {
-                hits.push(Hit {
-                    pid,
-                    slot: Slot::Fd(fd),
-                    needle,
-                    link: target.to_vec(),
-                });
+        true
+    };
+    // Linux 6.2+: the size of the fd directory is the number of open fds.
+    // A large dense fd table is then read by number, without listing the
+    // directory (which looks every entry up once more); a sparse one is
+    // listed from where the probing stopped.
+    // Small tables are listed: one getdents64 costs less than the misses
+    // probing may meet.
+    let count = rustix::fs::fstat(&fd_dir).map_or(0, |st| st.st_size.max(0) as usize);
+    let mut probed: i32 = 0;
+    if count >= PROBE_MIN {
+        // A few holes (closed fds) are probed through; a table with more is
+        // sparse and listed instead.
+        let limit = count.saturating_add(PROBE_HOLES).min(i32::MAX as usize) as i32;
+        let mut number = [0u8; 16];
+        let mut open = 0;
+        while open < count && probed < limit {
+            let mut cursor = &mut number[..];
+            if write!(cursor, "{probed}\0").is_err() {
+                break;
             }
+            if let Ok(file) = CStr::from_bytes_until_nul(&number)
+                && check(file, probed)
+            {
+                open += 1;
+            }
+            probed += 1;
         }
-        // /proc/PID/fd fills the buffer until no entry fits: room left for
-        // another entry means the listing is complete, which saves the
-        // second getdents64 that would return 0.
-        if DIRENT_BUF - n >= MAX_FD_DIRENT {
-            break;
+        if open >= count {
+            probed = i32::MAX;
         }
     }
+    if probed != i32::MAX {
+        let mut buf = [0u8; DIRENT_BUF];
+        loop {
+            // SAFETY: buf is valid for its length; the kernel writes whole
+            // linux_dirent64 records into it.
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, raw_fd, buf.as_mut_ptr(), buf.len()) };
+            // ENOENT/ESRCH mid-listing (n < 0): the process exited; what was seen stays.
+            if n <= 0 {
+                break;
+            }
+            let n = n as usize;
+            for (file, fd) in dirents(&buf[..n]) {
+                // Below `probed`: read already. ENOENT: closed after the listing.
+                if fd >= probed {
+                    check(file, fd);
+                }
+            }
+            // /proc/PID/fd fills the buffer until no entry fits: room left for
+            // another entry means the listing is complete, which saves the
+            // second getdents64 that would return 0.
+            if DIRENT_BUF - n >= MAX_FD_DIRENT {
+                break;
+            }
+        }
+    }
+    let any_fd = found > 0;
     // The namespace matters only for processes with fds (not zombies or
     // kernel threads).
     let mut netns = None;
@@ -251,6 +292,13 @@ where
     }
     PerProcess::Read(hits, netns)
 }
+
+/// Fd tables at least this large are read by number rather than listed.
+const PROBE_MIN: usize = 64;
+
+/// How many missing fd numbers the probing of a fd table passes before it
+/// lists the directory instead.
+const PROBE_HOLES: usize = 8;
 
 /// The getdents64 buffer: about 300 fds per call.
 const DIRENT_BUF: usize = 8192;
@@ -370,6 +418,14 @@ mod tests {
         });
         assert_eq!(walk2.hits.len(), 401);
         assert!(walk2.hits.iter().any(|h| h.slot == Slot::Fd(dups[399].as_raw_fd())));
+        // A sparse table: an fd far above the others is found by listing.
+        let high = rustix::io::fcntl_dupfd_cloexec(&listener, 1000).unwrap();
+        assert!(1000 > 402 + PROBE_HOLES);
+        let walk3 = super::walk(&[me], Options::default(), |link| {
+            (socket_inode(link) == Some(inode)).then_some(0)
+        });
+        assert_eq!(walk3.hits.len(), 402);
+        assert!(walk3.hits.iter().any(|h| h.slot == Slot::Fd(high.as_raw_fd())));
         assert!(
             walk.hits
                 .iter()

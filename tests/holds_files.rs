@@ -113,3 +113,52 @@ finish()
         "{text}"
     );
 }
+
+#[test]
+fn inherited_only_when_parent_and_child_share_the_open_file() {
+    let scratch = Scratch::new("holds-kcmp");
+    let file = scratch.path().join("shared.txt");
+    std::fs::write(&file, b"x").unwrap();
+    let py = Py::start(&format!(
+        r#"
+f = open({file:?})
+def own_open():
+    g = open({file:?})
+    os.dup2(g.fileno(), 50)
+    hold_forever()
+child = fork(own_open)
+report(child=child, fd=f.fileno())
+finish()
+"#,
+        file = file.to_str().unwrap()
+    ));
+    let child = py.num("child");
+    let fd = py.num("fd");
+    let mut report = Value::Null;
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || {
+        report = run_json(&["holds", file.to_str().unwrap()]).1;
+        report["results"][0]["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["pid"].as_i64() == Some(child) && h["fd"].as_i64() == Some(50))
+    }));
+    let holder = |fd: i64| {
+        report["results"][0]["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["pid"].as_i64() == Some(child) && h["fd"].as_i64() == Some(fd))
+            .cloned()
+            .unwrap_or_else(|| panic!("{report}"))
+    };
+    let inherited = |h: &Value| {
+        h["origins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["kind"] == "inherited")
+    };
+    assert!(inherited(&holder(fd)), "the fd that came with fork");
+    assert!(!inherited(&holder(50)), "the child's own open of the same path");
+}

@@ -9,7 +9,9 @@
 //!
 //! Kernel facts behind the explanations:
 //! - `fork(2)` copies every fd; `execve(2)` keeps every fd without
-//!   `O_CLOEXEC`. A child holding its parent's socket inherited it.
+//!   `O_CLOEXEC`. A child holding its parent's socket inherited it (a socket
+//!   has one open file); for files, `kcmp(2)` `KCMP_FILE` tells a shared open
+//!   file description from two opens of the same path.
 //! - A socket sent with `SCM_RIGHTS` and not yet received is held by the
 //!   receiving socket's queue, not by any fd table (unix(7)).
 //! - `TIME_WAIT` sockets, orphaned sockets still finishing their close
@@ -525,6 +527,7 @@ fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
         };
         if let Some(parent) = Pid::new(b.ppid)
             && holding.contains(&parent)
+            && shares_with_parent(hit, parent, hits)
         {
             holder.origins.push(Origin::Inherited {
                 parent,
@@ -544,6 +547,46 @@ fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
         holders.push(holder);
     }
     holders
+}
+
+/// Whether `hit` refers to the same open file as one of `parent`'s hits: for
+/// a socket the inode says so (a socket has one open file); for a path,
+/// `kcmp(KCMP_FILE)` compares the open file descriptions, since a parent
+/// and child may have opened the same path each on its own.
+fn shares_with_parent(hit: &Hit, parent: Pid, hits: &[&Hit]) -> bool {
+    let Slot::Fd(fd) = hit.slot else {
+        // cwd, root, exe: the same path in parent and child is inherited or
+        // chosen alike; both read as "holds the same".
+        return hits.iter().any(|h| h.pid == parent && h.link == hit.link);
+    };
+    hits.iter().any(|h| {
+        if h.pid != parent || h.link != hit.link {
+            return false;
+        }
+        if socket_inode(&hit.link).is_some() {
+            return true;
+        }
+        let Slot::Fd(parent_fd) = h.slot else { return false };
+        kcmp_same_file(parent, parent_fd, hit.pid, fd)
+    })
+}
+
+/// `kcmp(2)` with `KCMP_FILE`: whether two fds of two processes are the same
+/// open file description. Refused (no ptrace access) or gone: `false`.
+fn kcmp_same_file(a: Pid, fd_a: i32, b: Pid, fd_b: i32) -> bool {
+    const KCMP_FILE: libc::c_long = 0;
+    // SAFETY: kcmp takes plain integers and touches no memory of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            a.get() as libc::c_long,
+            b.get() as libc::c_long,
+            KCMP_FILE,
+            fd_a as libc::c_long,
+            fd_b as libc::c_long,
+        )
+    };
+    r == 0
 }
 
 /// Searches for the holders of every SPEC.
@@ -710,8 +753,12 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         }
         let mut path_holders = Vec::new();
         if let Some(target) = path_specs.iter().find(|p| p.index == i) {
-            let n = path_specs.iter().position(|p| p.index == i).unwrap_or(0) as u32;
-            let hits: Vec<&Hit> = walk.hits.iter().filter(|h| h.needle == n).collect();
+            // A link may match several path specs (a file and its mount point).
+            let hits: Vec<&Hit> = walk
+                .hits
+                .iter()
+                .filter(|h| h.needle != u32::MAX && target.matches_link(&h.link))
+                .collect();
             path_holders = holders_of(&hits, &mut briefs);
             path_holders.extend(target.mapped_and_locked(&pids, &mut briefs));
         }

@@ -91,8 +91,8 @@ fn threads_for(work: usize) -> usize {
 /// Runs `each` over `items` on every core; results in item order.
 ///
 /// The result slots are allocated up front by the calling thread, so the
-/// workers allocate nothing of their own (no per-thread malloc arena: the
-/// peak memory stays that of one thread).
+/// other workers allocate nothing of their own (no per-thread malloc arena:
+/// the peak memory stays that of one thread).
 pub fn parallel_map<T: Sync, R: Send + Sync>(items: &[T], each: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = threads_for(items.len());
     if threads == 1 {
@@ -101,20 +101,23 @@ pub fn parallel_map<T: Sync, R: Send + Sync>(items: &[T], each: impl Fn(&T) -> R
     let next = AtomicUsize::new(0);
     let slots: Vec<OnceLock<R>> = (0..items.len()).map(|_| OnceLock::new()).collect();
     const CHUNK: usize = 8;
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-                    if start >= items.len() {
-                        break;
-                    }
-                    for (item, slot) in items.iter().zip(&slots).skip(start).take(CHUNK) {
-                        let _ = slot.set(each(item));
-                    }
-                }
-            });
+    let work = || {
+        loop {
+            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+            if start >= items.len() {
+                break;
+            }
+            for (item, slot) in items.iter().zip(&slots).skip(start).take(CHUNK) {
+                let _ = slot.set(each(item));
+            }
         }
+    };
+    // The calling thread works too: one thread fewer to start.
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
     });
     // Every slot was set: the workers cover every index before they stop.
     slots.into_iter().filter_map(OnceLock::into_inner).collect()

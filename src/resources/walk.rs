@@ -231,6 +231,10 @@ where
     // Small tables are listed: one getdents64 costs less than the misses
     // probing may meet.
     let count = rustix::fs::fstat(&fd_dir).map_or(0, |st| st.st_size.max(0) as usize);
+    if count == 0 && fd_count_in_size() {
+        // No fds (a zombie, a kernel thread): nothing to list.
+        return PerProcess::Read(hits, None);
+    }
     let mut probed: i32 = 0;
     if count >= PROBE_MIN {
         // A few holes (closed fds) are probed through; a table with more is
@@ -294,6 +298,25 @@ where
         }
     }
     PerProcess::Read(hits, netns)
+}
+
+/// Whether `st_size` of `/proc/PID/fd` is the number of open fds (Linux
+/// 6.2 and later; 0 before).
+fn fd_count_in_size() -> bool {
+    static ANSWER: OnceLock<bool> = OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let uname = rustix::system::uname();
+        let release = uname.release().to_string_lossy();
+        kernel_at_least(&release, 6, 2)
+    })
+}
+
+/// Whether a kernel release string (`6.18.44-foo`) is at least MAJOR.MINOR. Pure.
+pub fn kernel_at_least(release: &str, major: u32, minor: u32) -> bool {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let got_major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let got_minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (got_major, got_minor) >= (major, minor)
 }
 
 /// Fd tables at least this large are read by number rather than listed.
@@ -389,6 +412,16 @@ mod tests {
             ]
         );
         assert!(record("4294967295").len() <= MAX_FD_DIRENT);
+    }
+
+    #[test]
+    fn kernel_releases_compare() {
+        assert!(kernel_at_least("6.18.44-fc-v669", 6, 2));
+        assert!(kernel_at_least("6.2.0", 6, 2));
+        assert!(!kernel_at_least("6.1.90", 6, 2));
+        assert!(!kernel_at_least("5.15.0-generic", 6, 2));
+        assert!(kernel_at_least("7.0", 6, 2));
+        assert!(!kernel_at_least("", 6, 2));
     }
 
     #[test]

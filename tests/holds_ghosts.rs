@@ -120,3 +120,48 @@ finish()
     assert!(text.contains("in another network namespace"), "{text}");
     py.finish();
 }
+
+#[test]
+fn a_time_wait_ghost_in_another_network_namespace() {
+    if !is_root() {
+        println!("skipped: unshare --net needs root");
+        return;
+    }
+    let py = Py::start_with(
+        &[
+            "unshare",
+            "--net",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ],
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+port = l.getsockname()[1]
+c = socket.create_connection(("127.0.0.1", port))
+a, _ = l.accept()
+a.close(); l.close()
+c.recv(1); c.close()
+report(port=port, pid=os.getpid())
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    let mut report = Value::Null;
+    assert!(wait_until(Duration::from_secs(5), || {
+        report = run_json(&["holds", &spec]).1;
+        sockets(&report).iter().any(|s| s["socket"]["state"] == "time_wait")
+    }));
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(1), "{report}");
+    let tw = sockets(&report)
+        .into_iter()
+        .find(|s| s["socket"]["state"] == "time_wait")
+        .unwrap();
+    assert_eq!(tw["ghost"]["reason"], "time_wait");
+    assert_ne!(tw["socket"]["netns"], report["own_netns"]);
+    assert_eq!(tw["foreign_netns"]["pid"].as_i64(), Some(py.num("pid")), "{tw}");
+    let text = stdout(&run(&["holds", &spec]));
+    assert!(text.contains("in another network namespace"), "{text}");
+    assert!(text.contains("kernel-owned TIME_WAIT"), "{text}");
+}

@@ -4,11 +4,12 @@
 Builds afterlife in release mode, starts the loopback generator
 (benches/holds_gen.py) for a normal case (about 1,000 processes x 22 fds)
 and a heavy case (1,000 processes sharing socket fds, about 500,000 fds),
-runs every tool side by side over repeated trials, and prints the median
-wall time and peak memory (max RSS of the tool process, from wait4) of
-each, with the ratio to ss. Results go to target/bench-holds.txt and .json.
+runs every tool side by side over repeated interleaved trials, and prints
+the median wall time and the median peak memory (max RSS, from GNU time, in
+three separate runs) of each, with the ratio to ss, and how many of the
+processes holding the port each tool named. Results go to target/bench-holds.txt and .json.
 
-Usage: python3 benches/holds_ports.py [--trials N] [--heavy-trials N]
+Usage: python3 benches/holds_ports.py [--trials N (21)] [--heavy-trials N (5)]
 """
 import argparse
 import json
@@ -23,19 +24,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "afterlife")
 
 
-def measure(argv):
-    """Wall time (ours) and peak RSS (GNU time's %M: the tool's own, not the
-    forking Python's) of one run, and its stdout."""
-    rss_file = os.path.join(ROOT, "target", "bench-holds.rss")
+def wall(argv):
+    """Wall time of one run, the tool started directly."""
     start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def peak(argv):
+    """Peak RSS in KiB (GNU time's %M: the tool's own, not the forking
+    Python's) and stdout of one run."""
+    rss_file = os.path.join(ROOT, "target", "bench-holds.rss")
     proc = subprocess.run(
         ["/usr/bin/time", "-o", rss_file, "-f", "%M", *argv],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
-    elapsed = time.perf_counter() - start
     with open(rss_file) as f:
         maxrss = int(f.read().split()[-1])
-    return elapsed, maxrss, proc.stdout.decode(errors="replace")
+    return maxrss, proc.stdout.decode(errors="replace")
 
 
 def run_case(name, procs, fds, trials):
@@ -56,20 +62,20 @@ def run_case(name, procs, fds, trials):
         }
         times = {t: [] for t in tools}
         rss = {t: [] for t in tools}
+        outputs = {}
+        # Timing runs start each tool directly, interleaved, so load changes
+        # hit every tool alike; memory is measured in separate runs.
         for _ in range(trials):
             for tool, argv in tools.items():
-                elapsed, maxrss, _out = measure(argv)
-                times[tool].append(elapsed)
+                times[tool].append(wall(argv))
+        for _ in range(3):
+            for tool, argv in tools.items():
+                maxrss, outputs[tool] = peak(argv)
                 rss[tool].append(maxrss)
         # How many of the processes holding the port each tool named.
         children = set(subprocess.run(["pgrep", "-P", str(gen.pid)], capture_output=True, text=True).stdout.split())
-        holders = set(children) if name == "heavy" else None
-        found = {}
-        for tool, argv in tools.items():
-            _, _, out = measure(argv)
-            named = set(re.findall(r"\d+", out)) & children
-            found[tool] = len(named)
-        expected = len(holders) if holders is not None else 1
+        found = {tool: len(set(re.findall(r"\d+", out)) & children) for tool, out in outputs.items()}
+        expected = len(children) if name == "heavy" else 1
         result = {
             "case": name, "processes": nprocs, "fds": nfds, "trials": trials,
             "median_s": {t: statistics.median(v) for t, v in times.items()},
@@ -84,8 +90,8 @@ def run_case(name, procs, fds, trials):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--trials", type=int, default=9)
-    parser.add_argument("--heavy-trials", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=21)
+    parser.add_argument("--heavy-trials", type=int, default=5)
     parser.add_argument("--procs", type=int, default=1000)
     parser.add_argument("--heavy-fds", type=int, default=500)
     args = parser.parse_args()

@@ -206,14 +206,14 @@ where
         Err(_) => return PerProcess::Gone,
     };
     let raw_fd = fd_dir.as_fd().as_raw_fd();
-    let mut found = 0usize;
+    let found = std::cell::Cell::new(0usize);
     // One fd: read its link and keep it if it matches. `false` if it is not
     // open (never was, or closed since).
     let mut check = |file: &CStr, fd: i32| -> bool {
         let Some(target) = read_link_at(raw_fd, file, &mut link) else {
             return false;
         };
-        found += 1;
+        found.set(found.get() + 1);
         if let Some(needle) = matcher(target) {
             hits.push(Hit {
                 pid,
@@ -224,66 +224,63 @@ where
         }
         true
     };
-    // Linux 6.2+: the size of the fd directory is the number of open fds.
-    // A large dense fd table is then read by number, without listing the
-    // directory (which looks every entry up once more); a sparse one is
-    // listed from where the probing stopped.
-    // Small tables are listed: one getdents64 costs less than the misses
-    // probing may meet.
-    let count = rustix::fs::fstat(&fd_dir).map_or(0, |st| st.st_size.max(0) as usize);
-    if count == 0 && fd_count_in_size() {
-        // No fds (a zombie, a kernel thread): nothing to list.
-        return PerProcess::Read(hits, None);
-    }
-    let mut probed: i32 = 0;
-    if count >= PROBE_MIN {
-        // A few holes (closed fds) are probed through; a table with more is
-        // sparse and listed instead.
-        let limit = count.saturating_add(PROBE_HOLES).min(i32::MAX as usize) as i32;
-        let mut number = [0u8; 16];
-        let mut open = 0;
-        while open < count && probed < limit {
-            let mut cursor = &mut number[..];
-            if write!(cursor, "{probed}\0").is_err() {
-                break;
-            }
-            if let Ok(file) = CStr::from_bytes_until_nul(&number)
-                && check(file, probed)
-            {
-                open += 1;
-            }
-            probed += 1;
+    // The directory is listed; a table too large for the first, small
+    // listing is then read by number where it is dense: listing looks every
+    // entry up (proc_fill_cache) before readlinkat looks it up again. Fds
+    // below `skip_below` were read by number and are skipped in the listing.
+    let mut buf = [0u8; DIRENT_BUF];
+    let mut skip_below: i32 = -1;
+    let mut first = true;
+    loop {
+        let len = if first { FIRST_LISTING } else { DIRENT_BUF };
+        // SAFETY: buf is valid for `len` bytes; the kernel writes whole
+        // linux_dirent64 records into it.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, raw_fd, buf.as_mut_ptr(), len) };
+        // ENOENT/ESRCH mid-listing (n < 0): the process exited; what was seen stays.
+        if n <= 0 {
+            break;
         }
-        if open >= count {
-            probed = i32::MAX;
-        }
-    }
-    if probed != i32::MAX {
-        let mut buf = [0u8; DIRENT_BUF];
-        loop {
-            // SAFETY: buf is valid for its length; the kernel writes whole
-            // linux_dirent64 records into it.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, raw_fd, buf.as_mut_ptr(), buf.len()) };
-            // ENOENT/ESRCH mid-listing (n < 0): the process exited; what was seen stays.
-            if n <= 0 {
-                break;
+        let n = n as usize;
+        let mut last = -1;
+        for (file, fd) in dirents(&buf[..n]) {
+            last = fd;
+            // ENOENT: closed after the listing.
+            if fd > skip_below {
+                check(file, fd);
             }
-            let n = n as usize;
-            for (file, fd) in dirents(&buf[..n]) {
-                // Below `probed`: read already. ENOENT: closed after the listing.
-                if fd >= probed {
-                    check(file, fd);
+        }
+        // /proc/PID/fd fills the buffer until no entry fits: room left for
+        // another entry means the listing is complete, which saves the
+        // getdents64 that would return 0.
+        if len - n >= MAX_FD_DIRENT {
+            break;
+        }
+        if first && fd_count_in_size() {
+            // Linux 6.2+: st_size of the fd directory is the number of open fds.
+            let count = rustix::fs::fstat(&fd_dir).map_or(0, |st| st.st_size.max(0) as usize);
+            let mut number = [0u8; 16];
+            let mut next = last.saturating_add(1);
+            let mut holes = 0;
+            while found.get() < count && holes <= PROBE_HOLES {
+                let mut cursor = &mut number[..];
+                if write!(cursor, "{next}\0").is_err() {
+                    break;
                 }
+                let open = CStr::from_bytes_until_nul(&number).is_ok_and(|file| check(file, next));
+                if !open {
+                    holes += 1;
+                }
+                skip_below = next;
+                next = next.saturating_add(1);
             }
-            // /proc/PID/fd fills the buffer until no entry fits: room left for
-            // another entry means the listing is complete, which saves the
-            // second getdents64 that would return 0.
-            if DIRENT_BUF - n >= MAX_FD_DIRENT {
+            if found.get() >= count {
                 break;
             }
+            // Sparse: list the rest, skipping what was read by number.
         }
+        first = false;
     }
-    let any_fd = found > 0;
+    let any_fd = found.get() > 0;
     // The namespace matters only for processes with fds (not zombies or
     // kernel threads).
     let mut netns = None;
@@ -319,8 +316,9 @@ pub fn kernel_at_least(release: &str, major: u32, minor: u32) -> bool {
     (got_major, got_minor) >= (major, minor)
 }
 
-/// Fd tables at least this large are read by number rather than listed.
-const PROBE_MIN: usize = 64;
+/// The first listing of an fd directory: about 80 entries. A table that
+/// does not fit is read on by number.
+const FIRST_LISTING: usize = 2048;
 
 /// How many missing fd numbers the probing of a fd table passes before it
 /// lists the directory instead.

@@ -8,7 +8,8 @@
 //! - [`observe`]: `status` and `wait` for any process, as typed reports which
 //!   the binary renders as text or JSON.
 //! - [`resources`]: what a process holds — every open fd with its kind,
-//!   access mode and `O_CLOEXEC`.
+//!   access mode and `O_CLOEXEC`; sockets, maps, locks, IPC; snapshots, who
+//!   holds a port or path (`holds`), and what a dead tree left behind.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.

@@ -162,3 +162,43 @@ finish()
     assert!(inherited(&holder(fd)), "the fd that came with fork");
     assert!(!inherited(&holder(50)), "the child's own open of the same path");
 }
+
+#[test]
+fn a_deleted_file_kept_only_by_a_mapping() {
+    let scratch = Scratch::new("holds-deleted-map");
+    let file = scratch.path().join("mapped.bin");
+    std::fs::write(&file, vec![1u8; 64 * 1024]).unwrap();
+    let py = Py::start(&format!(
+        r#"
+import mmap
+f = open({file:?}, "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+f.close()
+os.unlink({file:?})
+report(ok=1)
+finish()
+"#,
+        file = file.to_str().unwrap()
+    ));
+    let me = py.pid() as i64;
+    let (code, report) = run_json(&["holds", "--deleted"]);
+    assert_eq!(code, Some(0));
+    let ours = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == file.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(ours["size"].as_i64(), Some(64 * 1024));
+    let holders = ours["holders"].as_array().unwrap();
+    // Python's mmap keeps a dup of the fd too; the mapping is listed either way.
+    assert!(
+        holders
+            .iter()
+            .any(|h| h["pid"].as_i64() == Some(me) && h["via"] == "mapped"),
+        "{ours}"
+    );
+    let text = stdout(&run(&["holds", "--deleted"]));
+    assert!(text.contains("memory-mapped"), "{text}");
+}

@@ -1115,14 +1115,47 @@ pub fn deleted_files() -> DeletedReport {
         });
         entry.1.push(hit);
     }
-    let mut files: Vec<DeletedFile> = by_file
-        .into_values()
-        .map(|(mut file, hits)| {
+    let mut files: BTreeMap<(u64, u64), DeletedFile> = by_file
+        .into_iter()
+        .map(|(key, (mut file, hits))| {
             file.holders = holders_of(&hits, &mut briefs);
-            file
+            (key, file)
         })
-        .filter(|f| !f.holders.is_empty())
+        .filter(|(_, f)| !f.holders.is_empty())
         .collect();
+    // Deleted files kept only by a mapping (a library replaced by an
+    // upgrade, a mapped log): they keep their disk space as well.
+    let mapped = walk::parallel_map(&pids, |&pid| deleted_mappings(pid));
+    for (pid, mappings) in pids.iter().zip(mapped) {
+        for m in mappings {
+            let Some(b) = briefs.get(*pid).cloned() else { continue };
+            let user = briefs.user(b.uid);
+            let file = files.entry((m.device, m.inode)).or_insert_with(|| DeletedFile {
+                path: m.path.clone(),
+                size: m.size,
+                disk_bytes: m.disk_bytes,
+                device: m.device,
+                inode: m.inode,
+                holders: Vec::new(),
+            });
+            if file.holders.iter().any(|h| h.pid == *pid && h.via == Via::Mapped) {
+                continue;
+            }
+            file.holders.push(Holder {
+                pid: *pid,
+                name: b.name,
+                uid: b.uid,
+                user,
+                ppid: b.ppid,
+                via: Via::Mapped,
+                fd: None,
+                access: None,
+                cloexec: None,
+                origins: Vec::new(),
+            });
+        }
+    }
+    let mut files: Vec<DeletedFile> = files.into_values().collect();
     files.sort_by(|a, b| b.disk_bytes.cmp(&a.disk_bytes).then(a.path.cmp(&b.path)));
     let mut pids = walk.unreadable.clone();
     pids.truncate(20);
@@ -1136,9 +1169,108 @@ pub fn deleted_files() -> DeletedReport {
     }
 }
 
+/// A deleted file mapped into a process.
+struct DeletedMapping {
+    path: String,
+    device: u64,
+    inode: u64,
+    size: u64,
+    disk_bytes: u64,
+}
+
+/// The deleted files mapped into `pid`: size and disk use through
+/// `/proc/PID/map_files/RANGE` (needs `CAP_SYS_ADMIN`; else 0). SysV shared
+/// memory (`/SYSV...`), memfds and shared anonymous memory are not files on
+/// a disk. Unreadable or
+/// gone: none.
+fn deleted_mappings(pid: Pid) -> Vec<DeletedMapping> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<DeletedMapping> = Vec::new();
+    for line in text.lines().filter(|l| l.ends_with(" (deleted)")) {
+        let Some(m) = parse_deleted_mapping(line) else { continue };
+        if found.iter().any(|f| f.device == m.device && f.inode == m.inode) {
+            continue;
+        }
+        let (mut size, mut disk_bytes, mut device, mut inode) = (0, 0, m.device, m.inode);
+        if let Ok(meta) = std::fs::metadata(format!("/proc/{pid}/map_files/{}", m.range)) {
+            (size, disk_bytes, device, inode) = (meta.size(), meta.blocks() * 512, meta.dev(), meta.ino());
+        }
+        found.push(DeletedMapping {
+            path: m.path,
+            device,
+            inode,
+            size,
+            disk_bytes,
+        });
+    }
+    found
+}
+
+/// One line of a maps file naming a deleted file.
+#[derive(Debug, PartialEq, Eq)]
+struct MapsDeleted {
+    range: String,
+    device: u64,
+    inode: u64,
+    path: String,
+}
+
+/// Parses a maps line of a deleted, file-backed mapping. Pure.
+fn parse_deleted_mapping(line: &str) -> Option<MapsDeleted> {
+    let mut fields = line.splitn(6, ' ');
+    let range = fields.next()?;
+    let _perms = fields.next()?;
+    let _offset = fields.next()?;
+    let (major, minor) = fields.next()?.split_once(':')?;
+    let inode: u64 = fields.next()?.parse().ok()?;
+    let path = fields.next()?.trim_start().strip_suffix(" (deleted)")?;
+    // Shared anonymous memory shows as `/dev/zero (deleted)`.
+    if inode == 0
+        || !path.starts_with('/')
+        || path.starts_with("/SYSV")
+        || path.starts_with("/memfd:")
+        || path == "/dev/zero"
+    {
+        return None;
+    }
+    let device = libc::makedev(
+        u32::from_str_radix(major, 16).ok()?,
+        u32::from_str_radix(minor, 16).ok()?,
+    );
+    Some(MapsDeleted {
+        range: range.to_string(),
+        device,
+        inode,
+        path: path.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deleted_mappings_parse() {
+        let m = parse_deleted_mapping(
+            "7f00-7f10 r--s 00000000 08:01 1234                       /var/log/a b.log (deleted)",
+        )
+        .unwrap();
+        assert_eq!(m.range, "7f00-7f10");
+        assert_eq!(m.device, libc::makedev(8, 1));
+        assert_eq!(m.inode, 1234);
+        assert_eq!(m.path, "/var/log/a b.log");
+        assert_eq!(
+            parse_deleted_mapping("7f00-7f10 rw-s 00000000 00:01 5 /SYSV00000000 (deleted)"),
+            None
+        );
+        assert_eq!(
+            parse_deleted_mapping("7f00-7f10 rw-s 00000000 00:01 5 /memfd:x (deleted)"),
+            None
+        );
+        assert_eq!(parse_deleted_mapping("7f00-7f10 rw-p 00000000 00:00 0 [heap]"), None);
+    }
 
     fn spec(text: &str) -> Result<Spec, SpecError> {
         text.parse()

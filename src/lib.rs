@@ -11,6 +11,8 @@
 //!   access mode and `O_CLOEXEC`.
 //! - [`terminate`]: ending processes and whole trees for sure (`kill`).
 //! - [`resist`]: `why` — why a process does not die, with evidence and the next step.
+//!   access mode and `O_CLOEXEC`; sockets, maps, locks, IPC; snapshots, who
+//!   holds a port or path (`holds`), and what a dead tree left behind.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.

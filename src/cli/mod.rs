@@ -7,7 +7,10 @@
 mod completions;
 mod explain;
 mod kill;
+mod holds;
+mod leftovers;
 mod output;
+mod snapshot;
 mod status;
 mod wait;
 mod why;
@@ -63,6 +66,12 @@ pub enum Command {
     Kill(KillArgs),
     /// Why does this process not die? Evidence from /proc and the next step that would work.
     Why(WhyArgs),
+    /// What a process (or a whole tree) holds now: fds, sockets, maps, locks, IPC.
+    Snapshot(SnapshotArgs),
+    /// Who holds a port, unix socket or path, and how they got it; ghosts; deleted files held open.
+    Holds(HoldsArgs),
+    /// What a dead tree left behind, against a snapshot taken while it lived.
+    Leftovers(LeftoversArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command into a directory).
@@ -183,6 +192,52 @@ pub struct WhyArgs {
     pub pid: Pid,
 }
 
+/// Arguments of `snapshot`.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit code: 0, or 125 on error (no such process). \
+Save `--json` output to a file and give it to `afterlife leftovers` after the tree has ended.")]
+pub struct SnapshotArgs {
+    /// Include every descendant of PID.
+    #[arg(long)]
+    pub tree: bool,
+
+    /// The process.
+    #[arg(allow_negative_numbers = true, value_name = "PID")]
+    pub pid: Pid,
+}
+
+/// Arguments of `holds`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "SPEC: tcp:8080, udp:53, :8080 (TCP and UDP), 127.0.0.1:8080, [::1]:8080, \
+unix:/run/x.sock, unix:@abstract, or a path (file, directory, device, mount point). \
+Ports match the local port, on the address given or a wildcard that covers it.\n\n\
+Exit code: 0 if a process holds a SPEC (or a deleted file is held open), 1 if none does \
+(sockets no process holds are still shown, with the reason they exist), 125 on error."
+)]
+pub struct HoldsArgs {
+    /// List deleted files still held open, with the disk space they keep.
+    #[arg(long)]
+    pub deleted: bool,
+
+    /// What to look for.
+    #[arg(value_name = "SPEC", required_unless_present = "deleted")]
+    pub specs: Vec<String>,
+}
+
+/// Arguments of `leftovers`.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit code: 0 if nothing of the tree stayed, 1 if something did, 125 on error.")]
+pub struct LeftoversArgs {
+    /// A snapshot taken while the tree lived (`afterlife --json snapshot --tree PID > FILE`).
+    #[arg(value_name = "SNAPSHOT.json")]
+    pub snapshot: std::path::PathBuf,
+
+    /// Also list files created under this directory while the tree lived (repeatable).
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<std::path::PathBuf>,
+}
+
 /// Arguments of `completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -257,6 +312,9 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Wait(args) => wait::run(&args, output),
         Command::Kill(args) => kill::run(&args, output),
         Command::Why(args) => why::run(&args, output),
+        Command::Snapshot(args) => snapshot::run(&args, output),
+        Command::Holds(args) => holds::run(&args, output),
+        Command::Leftovers(args) => leftovers::run(&args, output),
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
     }

@@ -72,6 +72,15 @@ impl FromStr for Pid {
     }
 }
 
+/// Reads a PID back from JSON (a saved snapshot), refusing numbers that are
+/// not possible PIDs.
+impl<'de> serde::Deserialize<'de> for Pid {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Pid, D::Error> {
+        let raw = i32::deserialize(deserializer)?;
+        Pid::new(raw).ok_or_else(|| serde::de::Error::custom(format!("{raw} is not a process ID")))
+    }
+}
+
 impl fmt::Display for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

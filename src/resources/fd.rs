@@ -17,12 +17,12 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::process::{Pid, ReadError};
 
 /// What an fd refers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FdKind {
     /// A regular file.
@@ -192,7 +192,7 @@ pub fn parse_link(target: &[u8]) -> LinkTarget {
 }
 
 /// How an fd was opened: the access mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     /// `O_RDONLY`.
@@ -274,7 +274,7 @@ impl FdInfo {
 }
 
 /// One open fd of a process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fd {
     /// The fd number.
     pub fd: i32,

@@ -161,3 +161,167 @@ pub fn unreaped_zombie(code: u8) -> Fixture {
     );
     fixture
 }
+
+/// A python3 fixture: the script gets a prelude with `fork(fn)` (a child
+/// that dies with its parent, `PR_SET_PDEATHSIG`), `report(**facts)` (one
+/// JSON line the test reads) and `finish()` (block until the test closes
+/// stdin, then kill and reap the children it forked, by their PIDs). Dropping
+/// the fixture closes stdin, then kills and reaps the python process.
+pub struct Py {
+    pub child: Child,
+    pub facts: serde_json::Value,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+pub const PY_PRELUDE: &str = r#"
+import os, sys, socket, ctypes, json, time, signal, struct
+libc = ctypes.CDLL(None, use_errno=True)
+kids = []
+def fork(fn, die_with_parent=True):
+    pid = os.fork()
+    if pid == 0:
+        if die_with_parent:
+            libc.prctl(1, 9)
+            if os.getppid() == 1:
+                os._exit(0)
+        try:
+            fn()
+        finally:
+            os._exit(0)
+    kids.append(pid)
+    return pid
+def hold_forever():
+    while True:
+        time.sleep(60)
+def report(**facts):
+    print(json.dumps(facts), flush=True)
+def finish():
+    sys.stdin.read()
+    for k in kids:
+        try:
+            os.kill(k, 9)
+            os.waitpid(k, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+"#;
+
+impl Py {
+    /// Runs the script (after the prelude) with `python3`, optionally under
+    /// a wrapper command (`unshare --net`), and reads its first report.
+    pub fn start_with(wrapper: &[&str], script: &str) -> Py {
+        use std::io::BufRead;
+        let program = format!("{PY_PRELUDE}\n{script}");
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg("python3");
+                c
+            }
+            None => Command::new("python3"),
+        };
+        let mut child = command
+            .arg("-c")
+            .arg(program)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("fixture reports");
+        let facts = serde_json::from_str(&line).unwrap_or_else(|_| panic!("fixture printed {line:?}"));
+        Py { child, facts, stdout }
+    }
+
+    /// Runs the script with `python3`.
+    pub fn start(script: &str) -> Py {
+        Py::start_with(&[], script)
+    }
+
+    /// The next report line.
+    pub fn next_report(&mut self) -> serde_json::Value {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("fixture reports");
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("fixture printed {line:?}"))
+    }
+
+    /// A reported number.
+    pub fn num(&self, key: &str) -> i64 {
+        self.facts[key]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no {key} in {}", self.facts))
+    }
+
+    /// The python process's PID.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Closes stdin: the fixture kills its children and exits.
+    pub fn finish(&mut self) {
+        drop(self.child.stdin.take());
+        let id = self.child.id();
+        wait_until(Duration::from_secs(10), || {
+            !std::fs::read_to_string(format!("/proc/{id}/stat")).is_ok_and(|s| !s.contains(") Z "))
+        });
+    }
+}
+
+impl Drop for Py {
+    fn drop(&mut self) {
+        self.finish();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `afterlife --json ARGS` and parses stdout.
+pub fn run_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let output = run(&all);
+    let value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("afterlife {args:?}: {e}: {}\n{}", stdout(&output), stderr(&output)));
+    (output.status.code(), value)
+}
+
+/// SysV shm and other IPC objects a test created, removed by their ids on
+/// drop with `ipcrm`.
+#[derive(Default)]
+pub struct IpcCleanup(pub Vec<i64>);
+
+impl Drop for IpcCleanup {
+    fn drop(&mut self) {
+        for id in &self.0 {
+            let _ = Command::new("ipcrm").args(["-m", &id.to_string()]).output();
+        }
+    }
+}
+
+/// A process the test caused to outlive its parent: killed through a pidfd
+/// (checked against its start time) on drop.
+pub struct Orphan(pub i32);
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        if let Some(pid) = afterlife::process::Pid::new(self.0)
+            && let Ok(process) = afterlife::process::Process::open(pid)
+        {
+            let _ = process.signal(afterlife::signal::Signal::KILL);
+            let _ = process.wait(Some(Duration::from_secs(5)));
+        }
+    }
+}
+
+/// A POSIX message queue a test created, unlinked by its name on drop.
+pub struct MqCleanup(pub String);
+
+impl Drop for MqCleanup {
+    fn drop(&mut self) {
+        if let Ok(name) = std::ffi::CString::new(self.0.clone()) {
+            // SAFETY: a NUL-terminated name; ENOENT if already gone.
+            unsafe { libc::mq_unlink(name.as_ptr()) };
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! `afterlife holds`: text and JSON rendering of
+//! [`crate::resources::holders`].
+
+use crate::cli::output::{Output, Style};
+use crate::cli::{Failure, HoldsArgs};
+use crate::exit_code;
+use crate::resources::holders::{
+    self, DeletedReport, Ghost, Holder, HoldsReport, Origin, ProcessRef, SocketMatch, Spec, Unseen, Via,
+};
+use crate::text::escape;
+
+pub(crate) fn run(args: &HoldsArgs, output: &Output) -> Result<u8, Failure> {
+    if args.deleted {
+        let report = holders::deleted_files();
+        if output.json() {
+            output.json_document(&report);
+        } else {
+            let mut lines = Vec::new();
+            render_deleted(&report, output, &mut lines);
+            output.line(&lines.join("\n"));
+        }
+        return Ok(if report.files.is_empty() {
+            exit_code::NEGATIVE
+        } else {
+            exit_code::SUCCESS
+        });
+    }
+    if args.specs.is_empty() {
+        return Err(Failure::new(
+            "nothing to look for: give a SPEC (tcp:8080, udp:53, :8080, 127.0.0.1:8080, [::1]:8080, unix:/run/x.sock, unix:@name, a path) or --deleted",
+        ));
+    }
+    let mut specs = Vec::new();
+    for text in &args.specs {
+        let spec: Spec = text
+            .parse()
+            .map_err(|e: holders::SpecError| Failure::new(escape(&e.to_string())))?;
+        specs.push((text.clone(), spec));
+    }
+    let report = holders::search(&specs).map_err(Failure::new)?;
+    if output.json() {
+        output.json_document(&report);
+    } else {
+        // One write for the whole report: thousands of holders are common.
+        let mut lines = Vec::new();
+        render(&report, output, &mut lines);
+        output.line(&lines.join("\n"));
+    }
+    Ok(if report.any_held() {
+        exit_code::SUCCESS
+    } else {
+        exit_code::NEGATIVE
+    })
+}
+
+fn render(report: &HoldsReport, output: &Output, lines: &mut Vec<String>) {
+    for result in &report.results {
+        lines.push(output.paint(Style::Bold, &escape(&result.spec)));
+        if result.sockets.is_empty() && result.holders.is_empty() {
+            lines.push("  nothing holds it: no socket is bound to it and no process has it open".to_string());
+        }
+        for m in &result.sockets {
+            render_socket(m, report, output, lines);
+        }
+        for holder in &result.holders {
+            render_holder(holder, "file", "  ", output, lines);
+        }
+    }
+    render_unseen(&report.unseen, lines);
+    for ns in &report.namespaces {
+        if let Some(error) = &ns.error {
+            lines.push(format!(
+                "note: network namespace {} (process {}) could not be read: {}",
+                ns.netns,
+                ns.member.map(|p| p.to_string()).unwrap_or_default(),
+                escape(error)
+            ));
+        }
+    }
+}
+
+fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: &mut Vec<String>) {
+    let mut line = format!("  {}", escape(&m.socket.describe()));
+    if m.socket.inode != 0 && m.socket.protocol != crate::resources::sockets::Protocol::Unix {
+        line.push_str(&format!(" (inode {})", m.socket.inode));
+    }
+    lines.push(line);
+    if let Some(member) = &m.foreign_netns {
+        lines.push(format!(
+            "    in another network namespace (net:[{}], like process {} {}), not afterlife's (net:[{}])",
+            m.socket.netns,
+            member.pid,
+            escape(&member.name),
+            report.own_netns.unwrap_or(0)
+        ));
+    }
+    for holder in &m.holders {
+        render_holder(holder, "socket", "    ", output, lines);
+    }
+    if let Some(ghost) = &m.ghost {
+        lines.push(format!(
+            "    {}: {}",
+            output.paint(Style::Warn, "no process holds it"),
+            ghost_text(ghost)
+        ));
+    }
+}
+
+fn refs(list: &[ProcessRef]) -> String {
+    if list.is_empty() {
+        return "no process we could see".to_string();
+    }
+    list.iter()
+        .map(|p| format!("{} {}", p.pid, escape(&p.name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn ghost_text(ghost: &Ghost) -> String {
+    match ghost {
+        Ghost::TimeWait => "kernel-owned TIME_WAIT: the connection was closed; the kernel keeps it for 60 s so late packets are not taken for a new connection".to_string(),
+        Ghost::Orphaned { state } => format!(
+            "orphaned ({}): its last process closed it and the kernel is finishing the close handshake (tcp_fin_timeout, tcp_orphan_retries)",
+            state.name()
+        ),
+        Ghost::HalfOpen => "half-open (SYN-RECV): a handshake the kernel answers for the listener; no process has it yet".to_string(),
+        Ghost::AcceptQueue { listener, holders } => format!(
+            "waiting in the accept queue of listener inode {listener}, held by {}; it becomes a process's fd when accept() takes it",
+            refs(holders)
+        ),
+        Ghost::InFlight { receivers } => {
+            let mut text = "it sits in flight in a unix socket queue: sent with SCM_RIGHTS and not yet received".to_string();
+            match receivers.as_slice() {
+                [] => text.push_str(" (no unix socket with unread data was found among the readable processes)"),
+                [one] => text.push_str(&format!(
+                    "; the receiving socket is unix inode {}{} with {} bytes unread, held by {}",
+                    one.inode,
+                    one.path.as_deref().map(|p| format!(" ({})", escape(p))).unwrap_or_default(),
+                    one.recv_queue,
+                    refs(&one.holders)
+                )),
+                many => {
+                    text.push_str("; unix sockets with unread data: ");
+                    text.push_str(
+                        &many
+                            .iter()
+                            .map(|r| format!("inode {} held by {}", r.inode, refs(&r.holders)))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
+                }
+            }
+            text
+        }
+        Ghost::Unreadable { processes } => format!(
+            "no readable process holds it; {processes} processes could not be read (permission denied), one of them may"
+        ),
+    }
+}
+
+fn render_holder(holder: &Holder, noun: &str, indent: &str, output: &Output, lines: &mut Vec<String>) {
+    let user = holder
+        .user
+        .clone()
+        .or_else(|| holder.uid.map(|u| u.to_string()))
+        .unwrap_or_else(|| "?".to_string());
+    let how = match holder.via {
+        Via::Fd => {
+            let mut s = format!("fd {}", holder.fd.unwrap_or(-1));
+            if let Some(access) = holder.access {
+                s.push_str(&format!(" {}", access.letter()));
+            }
+            match holder.cloexec {
+                Some(true) => s.push_str(", O_CLOEXEC"),
+                Some(false) => s.push_str(", no O_CLOEXEC"),
+                None => {}
+            }
+            s
+        }
+        Via::Cwd => "working directory".to_string(),
+        Via::Root => "root directory".to_string(),
+        Via::Exe => "executable".to_string(),
+        Via::Mapped => "memory-mapped".to_string(),
+        Via::Locked => "locked (/proc/locks)".to_string(),
+    };
+    lines.push(format!(
+        "{indent}{} {} (user {}, parent {}): {how}",
+        holder.pid,
+        output.paint(Style::Bold, &escape(&holder.name)),
+        escape(&user),
+        holder.ppid
+    ));
+    for origin in &holder.origins {
+        let text = match origin {
+            Origin::Inherited { parent, parent_name } => format!(
+                "inherited: its parent {parent} ({}) holds the same {}",
+                escape(parent_name),
+                noun
+            ),
+            Origin::NoCloexec => "this fd lacks O_CLOEXEC: every program this process starts inherits it".to_string(),
+        };
+        lines.push(format!("{indent}    {text}"));
+    }
+}
+
+fn render_unseen(unseen: &Unseen, lines: &mut Vec<String>) {
+    if unseen.processes > 0 {
+        let pids: Vec<String> = unseen.pids.iter().map(|p| p.to_string()).collect();
+        lines.push(format!(
+            "note: the fds of {} processes could not be read (permission denied: {}{}); run as root to see them",
+            unseen.processes,
+            pids.join(", "),
+            if unseen.processes > pids.len() { ", ..." } else { "" }
+        ));
+    }
+}
+
+fn render_deleted(report: &DeletedReport, output: &Output, lines: &mut Vec<String>) {
+    if report.files.is_empty() {
+        lines.push("no deleted file is held open".to_string());
+    }
+    for file in &report.files {
+        lines.push(format!(
+            "{} (deleted): {} on disk, size {}",
+            output.paint(Style::Bold, &escape(&file.path)),
+            human_bytes(file.disk_bytes),
+            human_bytes(file.size)
+        ));
+        for holder in &file.holders {
+            render_holder(holder, "file", "  ", output, lines);
+        }
+    }
+    if !report.files.is_empty() {
+        lines.push(format!(
+            "{} deleted files keep {} of disk space until their holders close them or exit",
+            report.files.len(),
+            human_bytes(report.disk_bytes)
+        ));
+    }
+    render_unseen(&report.unseen, lines);
+}
+
+/// `1.5 MiB`.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

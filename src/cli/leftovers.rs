@@ -1,0 +1,130 @@
+//! `afterlife leftovers`: text and JSON rendering of
+//! [`crate::resources::leftovers`].
+
+use crate::cli::holds::human_bytes;
+use crate::cli::output::{Output, Style};
+use crate::cli::{Failure, LeftoversArgs};
+use crate::exit_code;
+use crate::resources::leftovers::{self, Attribution, LeftoversReport};
+use crate::resources::{Snapshot, holders::ProcessRef};
+use crate::text::escape;
+
+pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> {
+    let shown = escape(&args.snapshot.to_string_lossy()).into_owned();
+    let text = std::fs::read_to_string(&args.snapshot)
+        .map_err(|e| Failure::new(format!("cannot read snapshot {shown}: {e}")))?;
+    let before: Snapshot =
+        serde_json::from_str(&text).map_err(|e| Failure::new(format!("{shown} is not an afterlife snapshot: {e}")))?;
+    for dir in &args.dirs {
+        if !dir.is_dir() {
+            return Err(Failure::new(format!(
+                "--dir {} is not a directory",
+                escape(&dir.to_string_lossy())
+            )));
+        }
+    }
+    let report = leftovers::audit(&before, &args.dirs);
+    if output.json() {
+        output.json_document(&report);
+    } else {
+        render(&report, output);
+    }
+    Ok(if report.clean {
+        exit_code::SUCCESS
+    } else {
+        exit_code::NEGATIVE
+    })
+}
+
+fn refs(list: &[ProcessRef]) -> String {
+    if list.is_empty() {
+        return "no process we could see".into();
+    }
+    list.iter()
+        .map(|p| format!("{} {}", p.pid, escape(&p.name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The report as text; also used by other commands that audit a tree.
+pub(crate) fn render(report: &LeftoversReport, output: &Output) {
+    if !report.same_boot {
+        output.line("note: the snapshot is from another boot; its processes and objects cannot be compared");
+    }
+    let gone = &report.gone;
+    output.line(&format!(
+        "{}: {} processes, {} fds ({}), {} of memory, {} sockets, {} locks, {} mapped files",
+        output.paint(Style::Bold, "went with it"),
+        gone.processes.len(),
+        gone.fds,
+        gone.fds_by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        human_bytes(gone.memory_bytes),
+        gone.sockets,
+        gone.locks,
+        gone.mapped_files
+    ));
+    if report.clean {
+        output.line(&format!("{}: nothing", output.paint(Style::Good, "stayed")));
+        return;
+    }
+    output.line(&format!("{}:", output.paint(Style::Warn, "stayed")));
+    let stayed = &report.stayed;
+    for s in &stayed.processes {
+        let how = if s.in_snapshot {
+            match s.ppid_then {
+                Some(then) if then != s.ppid_now => format!("survived; reparented from {then} to {}", s.ppid_now),
+                _ => format!("survived; parent {}", s.ppid_now),
+            }
+        } else {
+            format!("started since by a survivor; parent {}", s.ppid_now)
+        };
+        output.line(&format!("  process {} {}: {how}", s.pid, escape(&s.name)));
+    }
+    for l in &stayed.sockets {
+        output.line(&format!(
+            "  socket {}: still open, held by {}",
+            escape(&l.socket.describe()),
+            refs(&l.holders)
+        ));
+    }
+    for i in &stayed.ipc {
+        let why = match i.attribution {
+            Attribution::Pid => "the kernel records a process of the tree as its creator or last user",
+            Attribution::Snapshot => "the tree used it",
+            Attribution::TimeAndUser => "created while the tree lived, by its user (no PID recorded)",
+        };
+        output.line(&format!(
+            "  ipc {} ({} bytes): {why}",
+            escape(&i.object.label()),
+            i.object.size
+        ));
+    }
+    for f in &stayed.files {
+        output.line(&format!(
+            "  file {} ({} bytes): created while the tree lived",
+            escape(&f.path),
+            f.size
+        ));
+    }
+    for l in &stayed.locks {
+        let path = l
+            .path
+            .clone()
+            .unwrap_or_else(|| format!("{:x}:{:x}:{}", l.lock.major, l.lock.minor, l.lock.inode));
+        let recorded = match (l.lock.pid, l.recorded_pid_alive) {
+            (Some(p), true) => format!("recorded for {p}"),
+            (Some(p), false) => format!("recorded for {p}, which is gone: an inherited fd keeps it"),
+            (None, _) => "an open-file lock".into(),
+        };
+        output.line(&format!(
+            "  lock {} on {}: still held ({recorded}); open by {}",
+            l.lock.kind.name(),
+            escape(&path),
+            refs(&l.holders)
+        ));
+    }
+}

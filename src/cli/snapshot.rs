@@ -1,0 +1,104 @@
+//! `afterlife snapshot`: text and JSON rendering of
+//! [`crate::resources::Snapshot`].
+
+use crate::cli::holds::human_bytes;
+use crate::cli::output::{Output, Style};
+use crate::cli::{Failure, SnapshotArgs};
+use crate::exit_code;
+use crate::resources::Snapshot;
+use crate::text::{display_command_line, escape};
+
+pub(crate) fn run(args: &SnapshotArgs, output: &Output) -> Result<u8, Failure> {
+    let snapshot = if args.tree {
+        Snapshot::of_tree(args.pid)
+    } else {
+        Snapshot::of_process(args.pid)
+    }
+    .map_err(Failure::new)?;
+    if output.json() {
+        output.json_document(&snapshot);
+    } else {
+        render(&snapshot, output);
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+fn render(snapshot: &Snapshot, output: &Output) {
+    for p in &snapshot.processes {
+        output.line(&format!(
+            "{} {} (parent {}, user {}): {} fds, {} resident; {}",
+            p.pid,
+            output.paint(Style::Bold, &escape(&p.name)),
+            p.ppid,
+            escape(
+                &p.user
+                    .clone()
+                    .or_else(|| p.uid.map(|u| u.to_string()))
+                    .unwrap_or_default()
+            ),
+            p.fds.len(),
+            human_bytes(p.rss_bytes),
+            display_command_line(&p.cmdline)
+        ));
+        if let Some(cwd) = &p.cwd {
+            output.line(&format!("  cwd {}", escape(cwd)));
+        }
+        for fd in &p.fds {
+            let socket = fd.inode.and_then(|i| {
+                snapshot
+                    .sockets
+                    .iter()
+                    .find(|s| s.inode == i && fd.kind.name() == "socket")
+            });
+            let target = match socket {
+                Some(s) => s.describe(),
+                None => fd.target.clone(),
+            };
+            output.line(&format!(
+                "  fd {:<4} {:<12} {} {}{}",
+                fd.fd,
+                fd.kind.name(),
+                fd.access.letter(),
+                escape(&target),
+                if fd.cloexec { "" } else { "  [no O_CLOEXEC]" }
+            ));
+        }
+        for map in &p.maps {
+            output.line(&format!(
+                "  mapped {} {}{}",
+                human_bytes(map.mapped_bytes),
+                escape(&map.path),
+                if map.deleted { " (deleted)" } else { "" }
+            ));
+        }
+        for error in &p.errors {
+            output.line(&format!("  note: {}", escape(error)));
+        }
+    }
+    for held in &snapshot.locks {
+        let l = &held.lock;
+        output.line(&format!(
+            "lock {} {} by {} on {}",
+            l.kind.name(),
+            if l.write { "write" } else { "read" },
+            l.pid.map(|p| p.to_string()).unwrap_or_else(|| "an open file".into()),
+            escape(
+                &held
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| format!("{:x}:{:x}:{}", l.major, l.minor, l.inode))
+            )
+        ));
+    }
+    for object in &snapshot.ipc {
+        output.line(&format!(
+            "ipc {}, {} bytes, creator {}",
+            object.label(),
+            object.size,
+            object
+                .creator_pid
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        ));
+    }
+}

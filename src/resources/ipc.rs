@@ -1,0 +1,283 @@
+//! IPC objects that outlive their creators: System V shared memory,
+//! semaphore sets and message queues (`/proc/sysvipc/*`, proc_sysvipc(5)),
+//! POSIX shared memory (files in `/dev/shm`) and POSIX message queues (files
+//! in the `mqueue` filesystem, mq_overview(7)).
+//!
+//! None of them goes when its creator exits: a SysV segment stays until
+//! `IPC_RMID` (and its last detach), a POSIX object until `shm_unlink` /
+//! `mq_unlink`. The kernel records the creator PID (`cpid`) and last PID
+//! (`lpid`) of a segment and the last sender and receiver of a queue
+//! (`lspid`, `lrpid`); semaphore sets record neither, only the creator's UID
+//! and the change time. `/proc/sysvipc` shows the IPC namespace of the reader.
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of an IPC object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpcKind {
+    /// System V shared memory segment.
+    SysvShm,
+    /// System V semaphore set.
+    SysvSem,
+    /// System V message queue.
+    SysvMsg,
+    /// POSIX shared memory object (`/dev/shm/NAME`).
+    PosixShm,
+    /// POSIX message queue.
+    PosixMqueue,
+}
+
+impl IpcKind {
+    /// A short name for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            IpcKind::SysvShm => "SysV shared memory",
+            IpcKind::SysvSem => "SysV semaphore set",
+            IpcKind::SysvMsg => "SysV message queue",
+            IpcKind::PosixShm => "POSIX shared memory",
+            IpcKind::PosixMqueue => "POSIX message queue",
+        }
+    }
+}
+
+/// One IPC object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpcObject {
+    /// The kind.
+    pub kind: IpcKind,
+    /// SysV: the id (`ipcrm -m ID`); POSIX: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// SysV: the key; POSIX: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<i64>,
+    /// POSIX: the name (`/NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Owner UID.
+    pub uid: u32,
+    /// Creator UID (SysV).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_uid: Option<u32>,
+    /// Size: bytes (shm), bytes queued (msg), semaphores (sem).
+    pub size: u64,
+    /// PID that created it (SysV shm `cpid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_pid: Option<i32>,
+    /// PIDs that used it last (shm `lpid`; msg `lspid`, `lrpid`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_pids: Vec<i32>,
+    /// Processes attached (shm `nattch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<u64>,
+    /// Creation (POSIX: birth or change) time, seconds since the epoch.
+    pub changed_at: i64,
+}
+
+impl IpcObject {
+    /// Identity across two readings: kind and id (SysV) or name (POSIX).
+    pub fn same_object(&self, other: &IpcObject) -> bool {
+        self.kind == other.kind && self.id == other.id && self.name == other.name && self.key == other.key
+    }
+
+    /// Whether `pid` created or last used it.
+    pub fn touched_by(&self, pid: i32) -> bool {
+        self.creator_pid == Some(pid) || self.last_pids.contains(&pid)
+    }
+
+    /// A one-line label: `SysV shared memory id 5 (key 0x0)`.
+    pub fn label(&self) -> String {
+        match (&self.name, self.id) {
+            (Some(name), _) => format!("{} {name}", self.kind.describe()),
+            (None, Some(id)) => format!(
+                "{} id {id} (key {:#x})",
+                self.kind.describe(),
+                self.key.unwrap_or(0) as u32
+            ),
+            (None, None) => self.kind.describe().to_string(),
+        }
+    }
+}
+
+/// Reads every IPC object visible now.
+pub fn read_all() -> Vec<IpcObject> {
+    let mut objects = Vec::new();
+    for (file, kind) in [
+        ("/proc/sysvipc/shm", IpcKind::SysvShm),
+        ("/proc/sysvipc/sem", IpcKind::SysvSem),
+        ("/proc/sysvipc/msg", IpcKind::SysvMsg),
+    ] {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            objects.extend(parse_sysv(&text, kind));
+        }
+    }
+    objects.extend(read_posix_dir(std::path::Path::new("/dev/shm"), IpcKind::PosixShm));
+    if let Some(mount) = mqueue_mount() {
+        objects.extend(read_posix_dir(&mount, IpcKind::PosixMqueue));
+    }
+    objects
+}
+
+/// Parses a `/proc/sysvipc/*` file by its header's column names. Pure.
+pub fn parse_sysv(text: &str, kind: IpcKind) -> Vec<IpcObject> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    let index = |name: &str| columns.iter().position(|c| *c == name);
+    let id_col = index(match kind {
+        IpcKind::SysvShm => "shmid",
+        IpcKind::SysvSem => "semid",
+        _ => "msqid",
+    });
+    let size_col = index(match kind {
+        IpcKind::SysvShm => "size",
+        IpcKind::SysvSem => "nsems",
+        _ => "cbytes",
+    });
+    lines
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let get = |col: Option<usize>| col.and_then(|c| fields.get(c)).and_then(|v| v.parse::<i64>().ok());
+            let pid = |name: &str| get(index(name)).map(|p| p as i32).filter(|&p| p > 0);
+            let last_pids = ["lpid", "lspid", "lrpid"].iter().filter_map(|n| pid(n)).collect();
+            Some(IpcObject {
+                kind,
+                id: Some(get(id_col)?),
+                key: get(index("key")),
+                name: None,
+                uid: get(index("uid"))? as u32,
+                creator_uid: get(index("cuid")).map(|u| u as u32),
+                size: get(size_col).unwrap_or(0).max(0) as u64,
+                creator_pid: pid("cpid"),
+                last_pids,
+                attached: get(index("nattch")).map(|n| n.max(0) as u64),
+                changed_at: get(index("ctime")).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// `MQUEUE_MAGIC`: the `f_type` of the mqueue filesystem (statfs(2)).
+pub const MQUEUE_MAGIC: i64 = 0x1980_0202;
+
+/// Whether the POSIX message queue `/name` exists in afterlife's IPC
+/// namespace; works without the mqueue filesystem mounted.
+pub fn mqueue_exists(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated name; no O_CREAT, so no further arguments.
+    let mq = unsafe { libc::mq_open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if mq < 0 {
+        // EACCES and the like: it exists but is not ours to open.
+        return std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT);
+    }
+    // SAFETY: mq was just opened by us.
+    unsafe { libc::mq_close(mq) };
+    true
+}
+
+/// Where the mqueue filesystem is mounted, from `/proc/self/mountinfo`.
+fn mqueue_mount() -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        (right.split_whitespace().next()? == "mqueue").then(|| left.split_whitespace().nth(4).map(Into::into))?
+    })
+}
+
+fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        // An object unlinked meanwhile is skipped.
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            if !meta.is_file() {
+                return None;
+            }
+            let born = meta
+                .created()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(meta.ctime(), |d| d.as_secs() as i64);
+            Some(IpcObject {
+                kind,
+                id: None,
+                key: None,
+                name: Some(format!("/{}", e.file_name().to_string_lossy())),
+                uid: meta.uid(),
+                creator_uid: None,
+                size: meta.size(),
+                creator_pid: None,
+                last_pids: Vec::new(),
+                attached: None,
+                changed_at: born,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqueues_are_found_by_name() {
+        let name = format!("/afterlife-unit-{}", std::process::id());
+        let c = std::ffi::CString::new(name.clone()).unwrap();
+        assert!(!mqueue_exists(&name));
+        // SAFETY: valid name, mode and a null attribute pointer.
+        let mq = unsafe {
+            libc::mq_open(
+                c.as_ptr(),
+                libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC,
+                0o600 as libc::mode_t,
+                std::ptr::null::<libc::mq_attr>(),
+            )
+        };
+        assert!(mq >= 0);
+        assert!(mqueue_exists(&name));
+        // SAFETY: our own queue.
+        unsafe {
+            libc::mq_close(mq);
+            libc::mq_unlink(c.as_ptr());
+        }
+        assert!(!mqueue_exists(&name));
+    }
+
+    #[test]
+    fn sysv_shm_parses() {
+        let text = "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n         0         5  1600                  4096  1234  1240      1     0     0     0     0 1700000001 0 1700000000 4096 0\n";
+        let objects = parse_sysv(text, IpcKind::SysvShm);
+        assert_eq!(objects.len(), 1);
+        let shm = &objects[0];
+        assert_eq!(shm.id, Some(5));
+        assert_eq!(shm.size, 4096);
+        assert_eq!(shm.creator_pid, Some(1234));
+        assert_eq!(shm.last_pids, vec![1240]);
+        assert_eq!(shm.attached, Some(1));
+        assert!(shm.touched_by(1234) && shm.touched_by(1240) && !shm.touched_by(1));
+        assert_eq!(shm.changed_at, 1700000000);
+    }
+
+    #[test]
+    fn sysv_msg_and_sem_parse() {
+        let msg = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n 305419896          2   600          10          1   555     0  1000  1000  1000  1000 1 0 5\n";
+        let objects = parse_sysv(msg, IpcKind::SysvMsg);
+        assert_eq!(objects[0].key, Some(305419896));
+        assert_eq!(objects[0].last_pids, vec![555]);
+        assert_eq!(objects[0].creator_pid, None);
+        assert_eq!(objects[0].uid, 1000);
+        let sem = "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n         0          3   600          2     0     0     0     0          0 1700\n";
+        let objects = parse_sysv(sem, IpcKind::SysvSem);
+        assert_eq!(objects[0].size, 2);
+        assert_eq!(objects[0].changed_at, 1700);
+    }
+}

@@ -1,0 +1,677 @@
+//! What a process tree left behind: a [`Snapshot`] taken while it lived,
+//! compared with the system after it died — what went with it (processes,
+//! memory, fds, locks) and what stayed (surviving processes and their new
+//! children, sockets still open and who holds them now, IPC objects it
+//! created, files it created under given directories, locks now held by
+//! others).
+//!
+//! Kernel facts relied on: memory, fds and POSIX (`fcntl`) locks go with the
+//! process; a socket, a `flock` lock or an open file stays while any fd for it
+//! remains (an inherited fd in a surviving child keeps a listening port
+//! bound); SysV IPC objects and POSIX shm/mqueue objects stay until removed
+//! (proc_sysvipc(5), shm_overview(7)). A SysV segment records its creator PID;
+//! semaphore sets and POSIX objects record no PID, so they are attributed by
+//! owner and creation time, and marked so.
+//!
+//! [`gather`] reads the system now; [`compare`] is pure; [`audit`] does both.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::process::{Pid, ProcessTable};
+use crate::resources::holders::{ProcessRef, brief, namespace_members};
+use crate::resources::ipc::{self, IpcKind, IpcObject};
+use crate::resources::locks::{self, Lock};
+use crate::resources::snapshot::{Snapshot, boot_id, now_secs};
+use crate::resources::sockets::{self, Protocol, Selection, Socket, SocketState};
+use crate::resources::walk::{self, socket_inode};
+
+/// A process alive now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveProcess {
+    /// PID.
+    pub pid: Pid,
+    /// Parent.
+    pub ppid: i32,
+    /// Start time in ticks.
+    pub start_ticks: u64,
+    /// Name.
+    pub name: String,
+}
+
+/// A file found under a watched directory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreatedFile {
+    /// Path.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Birth time (or change time where the filesystem has none), seconds since the epoch.
+    pub created_at: f64,
+}
+
+/// The system now, as far as the snapshot's contents go.
+#[derive(Debug, Clone, Default)]
+pub struct Now {
+    /// This boot's ID.
+    pub boot_id: String,
+    /// When it was read.
+    pub taken_at: f64,
+    /// Every process.
+    pub processes: Vec<LiveProcess>,
+    /// Sockets of the namespaces the snapshot used that still exist.
+    pub sockets: Vec<Socket>,
+    /// Who holds each socket inode now.
+    pub socket_holders: HashMap<u64, Vec<ProcessRef>>,
+    /// Every IPC object.
+    pub ipc: Vec<IpcObject>,
+    /// Every lock.
+    pub locks: Vec<Lock>,
+    /// Who has each locked path open now.
+    pub path_holders: HashMap<String, Vec<ProcessRef>>,
+    /// Files under the given directories created since the tree started.
+    pub files: Vec<CreatedFile>,
+}
+
+/// A process of the tree that is still alive, or a process it started since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Survivor {
+    /// PID.
+    pub pid: Pid,
+    /// Name now.
+    pub name: String,
+    /// Parent in the snapshot (none for a process started after it).
+    pub ppid_then: Option<i32>,
+    /// Parent now.
+    pub ppid_now: i32,
+    /// Whether it was in the snapshot (else: a descendant of a survivor).
+    pub in_snapshot: bool,
+}
+
+/// A socket of the tree that is still open.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SocketLeft {
+    /// The socket now.
+    pub socket: Socket,
+    /// Who holds it now.
+    pub holders: Vec<ProcessRef>,
+}
+
+/// How an IPC object was tied to the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribution {
+    /// The kernel records a PID of the tree as its creator or last user.
+    Pid,
+    /// It was in the snapshot.
+    Snapshot,
+    /// Created while the tree lived, by a user of the tree (no PID recorded).
+    TimeAndUser,
+}
+
+/// An IPC object the tree created or used, still there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpcLeft {
+    /// The object.
+    pub object: IpcObject,
+    /// How it was tied to the tree.
+    pub attribution: Attribution,
+}
+
+/// A lock the tree held that is still held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockLeft {
+    /// The lock now.
+    pub lock: Lock,
+    /// The locked file, if known.
+    pub path: Option<String>,
+    /// Whether the PID the kernel records for it is still alive.
+    pub recorded_pid_alive: bool,
+    /// Processes that have the file open now (for `flock`/OFD locks, the
+    /// lock lives as long as one of their fds does).
+    pub holders: Vec<ProcessRef>,
+}
+
+/// What went with the tree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gone {
+    /// Processes that ended.
+    pub processes: Vec<ProcessRef>,
+    /// Fds they had open.
+    pub fds: usize,
+    /// The same, by kind.
+    pub fds_by_kind: BTreeMap<&'static str, usize>,
+    /// Resident memory they had, bytes.
+    pub memory_bytes: u64,
+    /// Sockets that no longer exist.
+    pub sockets: usize,
+    /// Locks released.
+    pub locks: usize,
+    /// Files that were mapped.
+    pub mapped_files: usize,
+}
+
+/// What stayed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stayed {
+    /// Surviving processes and processes they started.
+    pub processes: Vec<Survivor>,
+    /// Sockets still open (ports still bound).
+    pub sockets: Vec<SocketLeft>,
+    /// IPC objects.
+    pub ipc: Vec<IpcLeft>,
+    /// Files created under the given directories.
+    pub files: Vec<CreatedFile>,
+    /// Locks still held.
+    pub locks: Vec<LockLeft>,
+}
+
+/// The leftovers of a tree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeftoversReport {
+    /// The snapshot's root.
+    pub root: Pid,
+    /// When the snapshot was taken.
+    pub snapshot_taken_at: f64,
+    /// Whether the snapshot is from this boot (if not, nothing compares).
+    pub same_boot: bool,
+    /// What went.
+    pub gone: Gone,
+    /// What stayed.
+    pub stayed: Stayed,
+    /// Whether nothing stayed.
+    pub clean: bool,
+}
+
+/// Reads the system now and compares it with `before`.
+pub fn audit(before: &Snapshot, dirs: &[PathBuf]) -> LeftoversReport {
+    compare(before, &gather(before, dirs))
+}
+
+/// Reads what [`compare`] needs from the system now.
+pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
+    let table = ProcessTable::scan();
+    let processes: Vec<LiveProcess> = table
+        .entries()
+        .map(|e| LiveProcess {
+            pid: e.pid,
+            ppid: e.ppid,
+            start_ticks: e.start_ticks,
+            name: e.name.clone(),
+        })
+        .collect();
+    let pids: Vec<Pid> = processes.iter().map(|p| p.pid).collect();
+
+    // Sockets: the namespaces of the snapshot's sockets that still have a member.
+    let wanted_ns: HashSet<u64> = before.sockets.iter().map(|s| s.netns).collect();
+    let mut sockets_now = Vec::new();
+    if !wanted_ns.is_empty() {
+        let own = sockets::own_netns();
+        let members = namespace_members(&pids);
+        for ns in &wanted_ns {
+            let member = members.get(ns).copied();
+            if Some(*ns) != own && member.is_none() {
+                continue; // The namespace is gone with its last process.
+            }
+            // A namespace that cannot be read: its sockets are not reported.
+            if let Ok((found, _)) = sockets::dump_namespace(*ns, member, Selection::ALL) {
+                sockets_now.extend(found);
+            }
+        }
+    }
+    let before_inodes: HashSet<u64> = before.sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+    sockets_now.retain(|s| before_inodes.contains(&s.inode));
+    let live_inodes: HashSet<u64> = sockets_now.iter().map(|s| s.inode).collect();
+
+    // One walk: holders of those sockets and of the locked paths.
+    let lock_paths: Vec<String> = before.locks.iter().filter_map(|l| l.path.clone()).collect();
+    let walk = if live_inodes.is_empty() && lock_paths.is_empty() {
+        walk::Walk::default()
+    } else {
+        walk::walk(&pids, walk::Options::default(), |link| {
+            if let Some(inode) = socket_inode(link) {
+                return live_inodes.contains(&inode).then_some(u32::MAX);
+            }
+            lock_paths.iter().position(|p| p.as_bytes() == link).map(|n| n as u32)
+        })
+    };
+    let name_of = |pid: Pid| brief(pid).map(|b| b.name).unwrap_or_default();
+    let mut socket_holders: HashMap<u64, Vec<ProcessRef>> = HashMap::new();
+    let mut path_holders: HashMap<String, Vec<ProcessRef>> = HashMap::new();
+    for hit in &walk.hits {
+        let entry = if hit.needle == u32::MAX {
+            socket_inode(&hit.link).map(|i| socket_holders.entry(i).or_default())
+        } else {
+            lock_paths
+                .get(hit.needle as usize)
+                .map(|p| path_holders.entry(p.clone()).or_default())
+        };
+        if let Some(list) = entry
+            && !list.iter().any(|r| r.pid == hit.pid)
+        {
+            list.push(ProcessRef {
+                pid: hit.pid,
+                name: name_of(hit.pid),
+            });
+        }
+    }
+    let since = before.started_at().unwrap_or(before.taken_at);
+    let mut files = Vec::new();
+    for dir in dirs {
+        created_under(dir, since, &mut files, 0);
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut ipc_now = ipc::read_all();
+    // Message queues cannot be listed where the mqueue filesystem is not
+    // mounted: ask for the snapshot's by name.
+    for queue in before.ipc.iter().filter(|o| o.kind == IpcKind::PosixMqueue) {
+        if !ipc_now.iter().any(|o| o.same_object(queue)) && queue.name.as_deref().is_some_and(ipc::mqueue_exists) {
+            ipc_now.push(queue.clone());
+        }
+    }
+    Now {
+        boot_id: boot_id(),
+        taken_at: now_secs(),
+        processes,
+        sockets: sockets_now,
+        socket_holders,
+        ipc: ipc_now,
+        locks: locks::read(),
+        path_holders,
+        files,
+    }
+}
+
+/// At most this many files are examined under each directory.
+const MAX_FILES: usize = 100_000;
+
+fn created_under(dir: &Path, since: f64, out: &mut Vec<CreatedFile>, depth: usize) {
+    use std::os::unix::fs::MetadataExt;
+    if depth > 32 || out.len() >= MAX_FILES {
+        return;
+    }
+    // Unreadable or removed meanwhile: skip it.
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        let path = entry.path();
+        if meta.is_dir() {
+            created_under(&path, since, out, depth + 1);
+        }
+        let created = meta
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(meta.ctime() as f64, |d| d.as_secs_f64());
+        if created >= since && !meta.is_dir() {
+            out.push(CreatedFile {
+                path: path.to_string_lossy().into_owned(),
+                size: meta.size(),
+                created_at: created,
+            });
+        }
+    }
+}
+
+/// Compares a snapshot with the system now. Pure.
+pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
+    let same_boot = before.boot_id.is_empty() || before.boot_id == now.boot_id;
+    let live: HashMap<Pid, &LiveProcess> = now.processes.iter().map(|p| (p.pid, p)).collect();
+
+    // Processes: the same PID with the same start time is the same process.
+    let mut survivors: Vec<Survivor> = Vec::new();
+    let mut gone_processes = Vec::new();
+    let mut fds = 0;
+    let mut fds_by_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut memory_bytes = 0;
+    let mut mapped_files = 0;
+    for p in &before.processes {
+        match live.get(&p.pid) {
+            Some(l) if same_boot && l.start_ticks == p.start_ticks => survivors.push(Survivor {
+                pid: p.pid,
+                name: l.name.clone(),
+                ppid_then: Some(p.ppid),
+                ppid_now: l.ppid,
+                in_snapshot: true,
+            }),
+            _ => {
+                gone_processes.push(ProcessRef {
+                    pid: p.pid,
+                    name: p.name.clone(),
+                });
+                fds += p.fds.len();
+                for fd in &p.fds {
+                    *fds_by_kind.entry(fd.kind.name()).or_insert(0) += 1;
+                }
+                memory_bytes += p.rss_bytes;
+                mapped_files += p.maps.len();
+            }
+        }
+    }
+    // Processes the survivors started since: descendants by parent PID.
+    let mut children: HashMap<i32, Vec<&LiveProcess>> = HashMap::new();
+    for p in &now.processes {
+        children.entry(p.ppid).or_default().push(p);
+    }
+    let mut queue: Vec<Pid> = survivors.iter().map(|s| s.pid).collect();
+    let mut known: HashSet<Pid> = queue.iter().copied().collect();
+    while let Some(parent) = queue.pop() {
+        for child in children.get(&parent.get()).into_iter().flatten() {
+            if known.insert(child.pid) {
+                survivors.push(Survivor {
+                    pid: child.pid,
+                    name: child.name.clone(),
+                    ppid_then: None,
+                    ppid_now: child.ppid,
+                    in_snapshot: false,
+                });
+                queue.push(child.pid);
+            }
+        }
+    }
+
+    // Sockets still open.
+    let mut sockets_left = Vec::new();
+    let mut sockets_gone = 0;
+    for s in &before.sockets {
+        match now.sockets.iter().find(|n| n.inode == s.inode && n.inode != 0) {
+            Some(n) if same_boot => sockets_left.push(SocketLeft {
+                socket: n.clone(),
+                holders: now.socket_holders.get(&n.inode).cloned().unwrap_or_default(),
+            }),
+            _ => sockets_gone += 1,
+        }
+    }
+    sockets_left.sort_by_key(|l| {
+        (
+            l.socket.protocol != Protocol::Tcp,
+            l.socket.state != SocketState::Listen,
+        )
+    });
+
+    // IPC objects.
+    let tree_pids: HashSet<i32> = before.processes.iter().map(|p| p.pid.get()).collect();
+    let tree_uids: HashSet<u32> = before.processes.iter().filter_map(|p| p.uid).collect();
+    let since = before.started_at().unwrap_or(before.taken_at);
+    let mut ipc_left = Vec::new();
+    if same_boot {
+        for object in &now.ipc {
+            let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
+                Some(Attribution::Snapshot)
+            } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg)
+                && tree_pids.iter().any(|&p| object.touched_by(p))
+                && object.changed_at as f64 >= since.floor()
+            {
+                Some(Attribution::Pid)
+            } else if matches!(object.kind, IpcKind::SysvSem | IpcKind::PosixShm | IpcKind::PosixMqueue)
+                && tree_uids.contains(&object.uid)
+                && object.changed_at as f64 >= since.floor()
+            {
+                Some(Attribution::TimeAndUser)
+            } else {
+                None
+            };
+            if let Some(attribution) = attribution {
+                ipc_left.push(IpcLeft {
+                    object: object.clone(),
+                    attribution,
+                });
+            }
+        }
+    }
+
+    // Locks.
+    let mut locks_left = Vec::new();
+    let mut locks_gone = 0;
+    for held in &before.locks {
+        let b = &held.lock;
+        let still = now
+            .locks
+            .iter()
+            .find(|l| !l.waiting && l.major == b.major && l.minor == b.minor && l.inode == b.inode);
+        match still {
+            Some(lock) if same_boot => {
+                let recorded_pid_alive = lock
+                    .pid
+                    .and_then(Pid::new)
+                    .is_some_and(|p| live.contains_key(&p) && !gone_processes.iter().any(|g| g.pid == p));
+                locks_left.push(LockLeft {
+                    lock: lock.clone(),
+                    path: held.path.clone(),
+                    recorded_pid_alive,
+                    holders: held
+                        .path
+                        .as_ref()
+                        .and_then(|p| now.path_holders.get(p))
+                        .cloned()
+                        .unwrap_or_default(),
+                });
+            }
+            _ => locks_gone += 1,
+        }
+    }
+
+    let stayed = Stayed {
+        processes: survivors,
+        sockets: sockets_left,
+        ipc: ipc_left,
+        files: now.files.clone(),
+        locks: locks_left,
+    };
+    let clean = stayed.processes.is_empty()
+        && stayed.sockets.is_empty()
+        && stayed.ipc.is_empty()
+        && stayed.files.is_empty()
+        && stayed.locks.is_empty();
+    LeftoversReport {
+        root: before.root,
+        snapshot_taken_at: before.taken_at,
+        same_boot,
+        gone: Gone {
+            processes: gone_processes,
+            fds,
+            fds_by_kind,
+            memory_bytes,
+            sockets: sockets_gone,
+            locks: locks_gone,
+            mapped_files,
+        },
+        stayed,
+        clean,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::fd::{Access, Fd, FdKind};
+    use crate::resources::locks::LockKind;
+    use crate::resources::snapshot::{HeldLock, ProcessSnapshot};
+
+    fn pid(n: i32) -> Pid {
+        Pid::new(n).unwrap()
+    }
+
+    fn process(n: i32, ppid: i32, fds: usize) -> ProcessSnapshot {
+        ProcessSnapshot {
+            pid: pid(n),
+            ppid,
+            start_ticks: n as u64 * 10,
+            started_at: Some(1000.0),
+            name: format!("p{n}"),
+            uid: Some(0),
+            user: None,
+            cmdline: vec![],
+            cwd: None,
+            netns: Some(1),
+            rss_bytes: 4096,
+            fds: (0..fds)
+                .map(|i| Fd {
+                    fd: i as i32,
+                    kind: FdKind::Pipe,
+                    target: "pipe:[1]".into(),
+                    inode: Some(1),
+                    access: Access::Read,
+                    cloexec: false,
+                    offset: 0,
+                })
+                .collect(),
+            maps: vec![],
+            errors: vec![],
+        }
+    }
+
+    fn listener(inode: u64) -> Socket {
+        Socket {
+            inode,
+            netns: 1,
+            protocol: Protocol::Tcp,
+            state: SocketState::Listen,
+            local: Some("127.0.0.1:8080".parse().unwrap()),
+            remote: Some("0.0.0.0:0".parse().unwrap()),
+            path: None,
+            unix_type: None,
+            peer: None,
+            recv_queue: 0,
+            send_queue: 0,
+            uid: Some(0),
+            pending: vec![],
+        }
+    }
+
+    #[test]
+    fn what_went_and_what_stayed() {
+        let lock = Lock {
+            kind: LockKind::Flock,
+            write: true,
+            pid: Some(10),
+            major: 0,
+            minor: 1,
+            inode: 5,
+            start: 0,
+            end: None,
+            waiting: false,
+        };
+        let before = Snapshot {
+            version: 1,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: true,
+            processes: vec![process(10, 1, 3), process(11, 10, 2)],
+            sockets: vec![listener(77), listener(78)],
+            locks: vec![HeldLock {
+                lock: lock.clone(),
+                path: Some("/tmp/l".into()),
+            }],
+            ipc: vec![],
+        };
+        let shm = IpcObject {
+            kind: IpcKind::SysvShm,
+            id: Some(3),
+            key: Some(0),
+            name: None,
+            uid: 0,
+            creator_uid: Some(0),
+            size: 4096,
+            creator_pid: Some(11),
+            last_pids: vec![11],
+            attached: Some(0),
+            changed_at: 1000,
+        };
+        let old_shm = IpcObject {
+            id: Some(4),
+            changed_at: 10,
+            ..shm.clone()
+        };
+        let now = Now {
+            boot_id: "b".into(),
+            taken_at: 1002.0,
+            processes: vec![
+                LiveProcess {
+                    pid: pid(11),
+                    ppid: 1,
+                    start_ticks: 110,
+                    name: "p11".into(),
+                },
+                LiveProcess {
+                    pid: pid(12),
+                    ppid: 11,
+                    start_ticks: 999,
+                    name: "late".into(),
+                },
+                // PID 10 reused by another process.
+                LiveProcess {
+                    pid: pid(10),
+                    ppid: 1,
+                    start_ticks: 5,
+                    name: "other".into(),
+                },
+            ],
+            sockets: vec![listener(77)],
+            socket_holders: HashMap::from([(
+                77,
+                vec![ProcessRef {
+                    pid: pid(11),
+                    name: "p11".into(),
+                }],
+            )]),
+            ipc: vec![shm, old_shm],
+            locks: vec![lock],
+            path_holders: HashMap::new(),
+            files: vec![],
+        };
+        let report = compare(&before, &now);
+        assert!(!report.clean);
+        assert_eq!(report.gone.processes.len(), 1);
+        assert_eq!(report.gone.processes[0].pid, pid(10));
+        assert_eq!(report.gone.fds, 3);
+        assert_eq!(report.gone.memory_bytes, 4096);
+        assert_eq!(report.gone.sockets, 1);
+        let survivors: Vec<(i32, bool)> = report
+            .stayed
+            .processes
+            .iter()
+            .map(|s| (s.pid.get(), s.in_snapshot))
+            .collect();
+        assert_eq!(survivors, vec![(11, true), (12, false)]);
+        assert_eq!(report.stayed.sockets.len(), 1);
+        assert_eq!(report.stayed.sockets[0].holders[0].pid, pid(11));
+        assert_eq!(report.stayed.ipc.len(), 1);
+        assert_eq!(report.stayed.ipc[0].object.id, Some(3));
+        assert_eq!(report.stayed.ipc[0].attribution, Attribution::Pid);
+        assert_eq!(report.stayed.locks.len(), 1);
+        assert!(!report.stayed.locks[0].recorded_pid_alive);
+    }
+
+    #[test]
+    fn another_boot_compares_nothing() {
+        let before = Snapshot {
+            version: 1,
+            taken_at: 1.0,
+            boot_id: "a".into(),
+            root: pid(10),
+            tree: false,
+            processes: vec![process(10, 1, 1)],
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        };
+        let now = Now {
+            boot_id: "b".into(),
+            processes: vec![LiveProcess {
+                pid: pid(10),
+                ppid: 1,
+                start_ticks: 100,
+                name: "p10".into(),
+            }],
+            ..Now::default()
+        };
+        let report = compare(&before, &now);
+        assert!(!report.same_boot);
+        assert!(report.clean);
+        assert_eq!(report.gone.processes.len(), 1);
+    }
+}

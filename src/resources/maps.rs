@@ -1,0 +1,98 @@
+//! Memory-mapped files of a process, from `/proc/PID/maps` (proc_pid_maps(5)).
+//!
+//! A mapping keeps its file alive after the fd is closed and after the file
+//! is unlinked (the path then ends in ` (deleted)`); it goes when the process
+//! does. Reading another user's maps needs ptrace read access.
+
+use serde::{Deserialize, Serialize};
+
+use crate::process::{Pid, ReadError};
+
+/// One file mapped into a process (all its mappings together).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappedFile {
+    /// The path (without ` (deleted)`).
+    pub path: String,
+    /// Whether the file was unlinked.
+    pub deleted: bool,
+    /// Device as `MAJOR:MINOR` in hex, as the kernel prints it.
+    pub device: String,
+    /// Inode.
+    pub inode: u64,
+    /// Bytes mapped, over all its mappings.
+    pub mapped_bytes: u64,
+}
+
+/// Reads the mapped files of `pid`.
+pub fn read(pid: Pid) -> Result<Vec<MappedFile>, ReadError> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| ReadError::from_io(pid, "maps", e))?;
+    Ok(parse(&text))
+}
+
+/// Parses the text of a maps file: file-backed mappings only, one entry per
+/// file. Pure.
+pub fn parse(text: &str) -> Vec<MappedFile> {
+    let mut files: Vec<MappedFile> = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.splitn(6, ' ');
+        let (Some(range), Some(_perms), Some(_offset), Some(device), Some(inode)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        let path = fields.next().unwrap_or("").trim_start();
+        let inode: u64 = inode.parse().unwrap_or(0);
+        if inode == 0 || !path.starts_with('/') {
+            continue;
+        }
+        let bytes = range
+            .split_once('-')
+            .and_then(|(a, b)| Some(u64::from_str_radix(b, 16).ok()? - u64::from_str_radix(a, 16).ok()?))
+            .unwrap_or(0);
+        let (path, deleted) = match path.strip_suffix(" (deleted)") {
+            Some(p) => (p, true),
+            None => (path, false),
+        };
+        match files
+            .iter_mut()
+            .find(|f| f.inode == inode && f.device == device && f.path == path)
+        {
+            Some(file) => file.mapped_bytes += bytes,
+            None => files.push(MappedFile {
+                path: path.to_string(),
+                deleted,
+                device: device.to_string(),
+                inode,
+                mapped_bytes: bytes,
+            }),
+        }
+    }
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_parse() {
+        let text = "\
+55d0c0a00000-55d0c0a02000 r--p 00000000 08:01 1234                       /usr/bin/cat
+55d0c0a02000-55d0c0a07000 r-xp 00002000 08:01 1234                       /usr/bin/cat
+7f0000000000-7f0000001000 rw-s 00000000 00:05 99                         /SYSV00000000 (deleted)
+7f0000002000-7f0000003000 rw-p 00000000 00:00 0                          [heap]
+7f0000004000-7f0000005000 rw-s 00000000 00:1a 77                         /tmp/a b (deleted)
+";
+        let files = parse(text);
+        assert_eq!(files.len(), 3);
+        assert_eq!(files[0].path, "/usr/bin/cat");
+        assert_eq!(files[0].mapped_bytes, 0x7000);
+        assert!(files[1].deleted);
+        assert_eq!(files[2].path, "/tmp/a b");
+        assert_eq!(files[2].device, "00:1a");
+    }
+}

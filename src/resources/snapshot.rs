@@ -1,0 +1,444 @@
+//! A picture of what a process or a process tree holds at one moment: every
+//! fd, socket, mapped file, lock and IPC object it created or used — saved as
+//! JSON while the tree lives, compared with the system after it died
+//! ([`crate::resources::leftovers`]).
+//!
+//! Kernel facts relied on: a process is named for good by its PID and start
+//! time (`/proc/PID/stat` field 22); a tree is the set of descendants by
+//! parent PID at the moment of the scan (processes reparented to a subreaper
+//! or init before the scan are not in it). Processes and fds that vanish
+//! mid-read are skipped; what cannot be read (another user's process
+//! without privilege) is recorded in `errors`, not fatal.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::process::{Pid, ProcessTable, ReadError};
+use crate::resources::fd::{self, Fd, FdKind};
+use crate::resources::holders::brief;
+use crate::resources::ipc::{self, IpcKind, IpcObject};
+use crate::resources::locks::{self, Lock};
+use crate::resources::maps::{self, MappedFile};
+use crate::resources::sockets::{self, NetnsId, Selection, Socket};
+
+/// The snapshot format version.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// One process in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSnapshot {
+    /// The PID.
+    pub pid: Pid,
+    /// Its parent.
+    pub ppid: i32,
+    /// Start time in clock ticks after boot (with the PID: the process for good).
+    pub start_ticks: u64,
+    /// Start time, seconds since the epoch.
+    pub started_at: Option<f64>,
+    /// Name (`comm`).
+    pub name: String,
+    /// Real UID.
+    pub uid: Option<u32>,
+    /// User name.
+    pub user: Option<String>,
+    /// Command line.
+    pub cmdline: Vec<String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// Network namespace.
+    pub netns: Option<NetnsId>,
+    /// Resident memory in bytes.
+    pub rss_bytes: u64,
+    /// Open fds.
+    pub fds: Vec<Fd>,
+    /// Memory-mapped files.
+    pub maps: Vec<MappedFile>,
+    /// What could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// A lock held by a process of the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldLock {
+    /// The lock.
+    pub lock: Lock,
+    /// The locked file's path, when one of the process's fds is on it.
+    pub path: Option<String>,
+}
+
+/// What a process or tree holds at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Format version.
+    pub version: u32,
+    /// When it was taken, seconds since the epoch.
+    pub taken_at: f64,
+    /// The boot it was taken in (`/proc/sys/kernel/random/boot_id`): PIDs
+    /// and start times mean nothing across a reboot.
+    pub boot_id: String,
+    /// The process asked for.
+    pub root: Pid,
+    /// Whether its descendants are included.
+    pub tree: bool,
+    /// The processes, parents before children.
+    pub processes: Vec<ProcessSnapshot>,
+    /// The sockets their fds refer to.
+    pub sockets: Vec<Socket>,
+    /// File locks recorded under their PIDs.
+    pub locks: Vec<HeldLock>,
+    /// IPC objects they created or used last, and POSIX objects they have
+    /// open or mapped.
+    pub ipc: Vec<IpcObject>,
+}
+
+/// Taking a snapshot failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The root process does not exist.
+    #[error("no process {pid} (it never existed, or it ended and was reaped)")]
+    NoSuchProcess {
+        /// The PID.
+        pid: Pid,
+    },
+}
+
+impl Snapshot {
+    /// Snapshots one process.
+    pub fn of_process(pid: Pid) -> Result<Snapshot, SnapshotError> {
+        Snapshot::take(pid, false)
+    }
+
+    /// Snapshots a process and every descendant.
+    pub fn of_tree(root: Pid) -> Result<Snapshot, SnapshotError> {
+        Snapshot::take(root, true)
+    }
+
+    fn take(root: Pid, tree: bool) -> Result<Snapshot, SnapshotError> {
+        let mut pids = vec![root];
+        if tree {
+            pids.extend(ProcessTable::scan().descendants(root));
+        }
+        let mut processes = Vec::new();
+        for &pid in &pids {
+            // ESRCH/ENOENT: it exited meanwhile; only the root's absence is an error.
+            if let Some(process) = read_process(pid) {
+                processes.push(process);
+            } else if pid == root {
+                return Err(SnapshotError::NoSuchProcess { pid });
+            }
+        }
+        let sockets = sockets_of(&processes);
+        let locks = locks_of(&processes, &locks::read());
+        let mut ipc = ipc_of(&processes, ipc::read_all());
+        for queue in mqueues_of(&processes) {
+            if !ipc.iter().any(|o| o.same_object(&queue)) {
+                ipc.push(queue);
+            }
+        }
+        Ok(Snapshot {
+            version: SNAPSHOT_VERSION,
+            taken_at: now_secs(),
+            boot_id: boot_id(),
+            root,
+            tree,
+            processes,
+            sockets,
+            locks,
+            ipc,
+        })
+    }
+
+    /// The PIDs in the snapshot.
+    pub fn pids(&self) -> BTreeSet<Pid> {
+        self.processes.iter().map(|p| p.pid).collect()
+    }
+
+    /// When the earliest process of the snapshot started, seconds since the epoch.
+    pub fn started_at(&self) -> Option<f64> {
+        self.processes
+            .iter()
+            .filter_map(|p| p.started_at)
+            .min_by(|a, b| a.total_cmp(b))
+    }
+
+    /// Number of fds of each kind over every process.
+    pub fn fds_by_kind(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for fd in self.processes.iter().flat_map(|p| &p.fds) {
+            *counts.entry(fd.kind.name()).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// This boot's ID.
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
+    let b = brief(pid)?;
+    let mut errors = Vec::new();
+    let mut note = |e: ReadError| {
+        // Gone mid-read: what was read stays; anything else is recorded.
+        if !matches!(e, ReadError::Gone { .. }) {
+            errors.push(e.to_string());
+        }
+    };
+    let fds = fd::list(pid).unwrap_or_else(|e| {
+        note(e);
+        Vec::new()
+    });
+    let maps = maps::read(pid).unwrap_or_else(|e| {
+        note(e);
+        Vec::new()
+    });
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    let page = rustix::param::page_size() as u64;
+    let started_at = procfs::boot_time_secs()
+        .ok()
+        .map(|boot| boot as f64 + b.start_ticks as f64 / procfs::ticks_per_second() as f64);
+    // Read last: if the process was replaced by another with the same PID
+    // meanwhile, its start time differs and the reading is dropped.
+    let again = brief(pid)?;
+    if again.start_ticks != b.start_ticks {
+        return None;
+    }
+    Some(ProcessSnapshot {
+        pid,
+        ppid: b.ppid,
+        start_ticks: b.start_ticks,
+        started_at,
+        name: b.name,
+        uid: b.uid,
+        user: b.uid.and_then(crate::process::user_name),
+        cmdline,
+        cwd,
+        netns: sockets::netns_of(pid),
+        rss_bytes: b.rss_pages * page,
+        fds,
+        maps,
+        errors,
+    })
+}
+
+/// The sockets the processes' fds refer to, one dump per network namespace.
+fn sockets_of(processes: &[ProcessSnapshot]) -> Vec<Socket> {
+    let inodes: HashSet<u64> = processes
+        .iter()
+        .flat_map(|p| &p.fds)
+        .filter(|f| f.kind == FdKind::Socket)
+        .filter_map(|f| f.inode)
+        .collect();
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let mut members: BTreeMap<NetnsId, Pid> = BTreeMap::new();
+    for p in processes {
+        if let Some(ns) = p.netns {
+            members.entry(ns).or_insert(p.pid);
+        }
+    }
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    for (netns, member) in members {
+        // A namespace that cannot be read leaves its sockets as bare inodes in the fds.
+        let Ok((sockets, _)) = sockets::dump_namespace(netns, Some(member), Selection::ALL) else {
+            continue;
+        };
+        for s in sockets {
+            if inodes.contains(&s.inode) && seen.insert(s.inode) {
+                found.push(s);
+            }
+        }
+    }
+    found
+}
+
+/// Locks recorded under the processes' PIDs, with the path when one of that
+/// process's fds has the same inode.
+pub fn locks_of(processes: &[ProcessSnapshot], all: &[Lock]) -> Vec<HeldLock> {
+    all.iter()
+        .filter(|l| !l.waiting)
+        .filter_map(|lock| {
+            let pid = lock.pid?;
+            let process = processes.iter().find(|p| p.pid.get() == pid)?;
+            let path = process
+                .fds
+                .iter()
+                .find(|f| f.inode == Some(lock.inode) && matches!(f.kind, FdKind::File | FdKind::DeletedFile))
+                .map(|f| f.target.clone());
+            Some(HeldLock {
+                lock: lock.clone(),
+                path,
+            })
+        })
+        .collect()
+}
+
+/// IPC objects the processes created or used last (SysV), or have open or
+/// mapped (POSIX shared memory under /dev/shm).
+pub fn ipc_of(processes: &[ProcessSnapshot], all: Vec<IpcObject>) -> Vec<IpcObject> {
+    let pids: HashSet<i32> = processes.iter().map(|p| p.pid.get()).collect();
+    let open: HashSet<&str> = processes
+        .iter()
+        .flat_map(|p| {
+            p.fds
+                .iter()
+                .map(|f| f.target.as_str())
+                .chain(p.maps.iter().map(|m| m.path.as_str()))
+        })
+        .collect();
+    all.into_iter()
+        .filter(|o| match o.kind {
+            IpcKind::PosixShm => o
+                .name
+                .as_ref()
+                .is_some_and(|n| open.contains(format!("/dev/shm{n}").as_str())),
+            IpcKind::PosixMqueue => false,
+            _ => pids.iter().any(|&p| o.touched_by(p)),
+        })
+        .collect()
+}
+
+/// `f_type` as i64: its type differs between architectures (i64 on x86_64,
+/// u32 or i32 elsewhere).
+#[allow(clippy::useless_conversion)]
+fn fs_type(fs: &rustix::fs::StatFs) -> i64 {
+    i64::from(fs.f_type)
+}
+
+/// POSIX message queues the processes have open: fds on the mqueue
+/// filesystem (their link is `/NAME`), found even where that filesystem is
+/// not mounted anywhere.
+fn mqueues_of(processes: &[ProcessSnapshot]) -> Vec<IpcObject> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found: Vec<IpcObject> = Vec::new();
+    for p in processes {
+        for fd in &p.fds {
+            if fd.kind != FdKind::File || !fd.target.starts_with('/') || fd.target[1..].contains('/') {
+                continue;
+            }
+            let link = format!("/proc/{}/fd/{}", p.pid, fd.fd);
+            // Closed meanwhile or not ours to stat: not reported.
+            let Ok(fs) = rustix::fs::statfs(link.as_str()) else {
+                continue;
+            };
+            if fs_type(&fs) != ipc::MQUEUE_MAGIC || found.iter().any(|o| o.name.as_deref() == Some(&fd.target)) {
+                continue;
+            }
+            let meta = std::fs::metadata(&link).ok();
+            found.push(IpcObject {
+                kind: IpcKind::PosixMqueue,
+                id: None,
+                key: None,
+                name: Some(fd.target.clone()),
+                uid: meta.as_ref().map_or(0, |m| m.uid()),
+                creator_uid: None,
+                size: meta.as_ref().map_or(0, |m| m.size()),
+                creator_pid: None,
+                last_pids: Vec::new(),
+                attached: None,
+                changed_at: meta.as_ref().map_or(0, |m| m.ctime()),
+            });
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_of_self_round_trips() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let snap = Snapshot::of_process(Pid::current()).unwrap();
+        assert_eq!(snap.processes.len(), 1);
+        assert!(
+            snap.sockets
+                .iter()
+                .any(|s| s.port() == Some(port) && s.state == sockets::SocketState::Listen)
+        );
+        let text = serde_json::to_string(&snap).unwrap();
+        let back: Snapshot = serde_json::from_str(&text).unwrap();
+        // Times are f64: serde_json may read them back one ULP off.
+        assert_eq!(back.processes[0].fds, snap.processes[0].fds);
+        assert_eq!(back.processes[0].maps, snap.processes[0].maps);
+        assert_eq!(back.processes[0].start_ticks, snap.processes[0].start_ticks);
+        assert_eq!(back.sockets, snap.sockets);
+        assert_eq!(back.locks, snap.locks);
+        assert_eq!(back.ipc, snap.ipc);
+        assert_eq!(back.boot_id, snap.boot_id);
+        assert!(snap.fds_by_kind().get("socket").is_some_and(|&n| n >= 1));
+    }
+
+    #[test]
+    fn locks_are_attributed_with_paths() {
+        let lock = Lock {
+            kind: locks::LockKind::Flock,
+            write: true,
+            pid: Some(10),
+            major: 0,
+            minor: 0x1a,
+            inode: 77,
+            start: 0,
+            end: None,
+            waiting: false,
+        };
+        let process = ProcessSnapshot {
+            pid: Pid::new(10).unwrap(),
+            ppid: 1,
+            start_ticks: 1,
+            started_at: None,
+            name: "x".into(),
+            uid: Some(0),
+            user: None,
+            cmdline: vec![],
+            cwd: None,
+            netns: None,
+            rss_bytes: 0,
+            fds: vec![Fd {
+                fd: 3,
+                kind: FdKind::File,
+                target: "/tmp/l".into(),
+                inode: Some(77),
+                access: crate::resources::Access::Write,
+                cloexec: false,
+                offset: 0,
+            }],
+            maps: vec![],
+            errors: vec![],
+        };
+        let other = Lock {
+            pid: Some(11),
+            ..lock.clone()
+        };
+        let held = locks_of(&[process], &[lock, other]);
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].path.as_deref(), Some("/tmp/l"));
+    }
+}

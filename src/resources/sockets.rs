@@ -1,0 +1,850 @@
+//! Every TCP, UDP and unix socket of a network namespace, from netlink
+//! sock_diag, with its state, addresses, queues and inode.
+//!
+//! Kernel facts relied on (sock_diag(7)):
+//! - A `NETLINK_SOCK_DIAG` socket answers `SOCK_DIAG_BY_FAMILY` dump requests
+//!   with one `inet_diag_msg` per TCP/UDP socket (`inet_diag_req_v2`, states
+//!   as a bit mask, including `TIME_WAIT` and `NEW_SYN_RECV` sockets, which
+//!   have inode 0: no file, no process) and one `unix_diag_msg` per unix
+//!   socket (`unix_diag_req`; `UDIAG_SHOW_NAME|PEER|RQLEN|ICONS` add the bound
+//!   path, the peer's inode, the queue lengths and, for a listener, the inodes
+//!   of connections waiting to be accepted).
+//! - A netlink socket answers for the network namespace it was created in;
+//!   a thread may `setns(CLONE_NEWNET)` (needs `CAP_SYS_ADMIN`), create one
+//!   there and leave, which is how other namespaces are read once each.
+//! - Without that privilege `/proc/PID/net/{tcp,tcp6,udp,udp6,unix}` of a
+//!   member process shows the same sockets of its namespace (no unix peers or
+//!   queues); [`parse_proc_net_inet`] and [`parse_proc_net_unix`] read them.
+//!
+//! The netlink messages are two fixed-size structs each way, parsed here
+//! over `libc` sockets with one reused buffer: the rust-netlink crates decode
+//! every attribute into owned values per socket, which the hot path of
+//! `holds` (inode, port and state only) does not need.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use serde::{Deserialize, Serialize};
+
+use crate::process::Pid;
+
+/// A network namespace, named by its inode (`net:[INODE]`).
+pub type NetnsId = u64;
+
+/// The transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// TCP over IPv4 or IPv6.
+    Tcp,
+    /// UDP over IPv4 or IPv6.
+    Udp,
+    /// A unix domain socket.
+    Unix,
+}
+
+impl Protocol {
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Unix => "unix",
+        }
+    }
+}
+
+/// A socket state, as the kernel's `TCP_*` numbers (unix and UDP sockets use
+/// the same numbers: `Close` is an unconnected socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SocketState {
+    /// Connected.
+    Established,
+    /// Connecting.
+    SynSent,
+    /// Half-open: a handshake the kernel answers for a listener.
+    SynRecv,
+    /// Closing, our FIN sent.
+    FinWait1,
+    /// Closing, our FIN acknowledged.
+    FinWait2,
+    /// Closed; the kernel keeps it for 2*MSL.
+    TimeWait,
+    /// Unconnected (UDP, unix) or closed.
+    Close,
+    /// The peer closed; we have not.
+    CloseWait,
+    /// Closing after the peer did.
+    LastAck,
+    /// Listening.
+    Listen,
+    /// Both sides closing at once.
+    Closing,
+    /// A request socket (half-open handshake, Linux 4.4+).
+    NewSynRecv,
+    /// A number this build does not know.
+    Unknown,
+}
+
+impl SocketState {
+    /// From the kernel's number.
+    pub fn from_raw(raw: u8) -> SocketState {
+        match raw {
+            1 => SocketState::Established,
+            2 => SocketState::SynSent,
+            3 => SocketState::SynRecv,
+            4 => SocketState::FinWait1,
+            5 => SocketState::FinWait2,
+            6 => SocketState::TimeWait,
+            7 => SocketState::Close,
+            8 => SocketState::CloseWait,
+            9 => SocketState::LastAck,
+            10 => SocketState::Listen,
+            11 => SocketState::Closing,
+            12 => SocketState::NewSynRecv,
+            _ => SocketState::Unknown,
+        }
+    }
+
+    /// The name as `ss` shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SocketState::Established => "ESTAB",
+            SocketState::SynSent => "SYN-SENT",
+            SocketState::SynRecv => "SYN-RECV",
+            SocketState::FinWait1 => "FIN-WAIT-1",
+            SocketState::FinWait2 => "FIN-WAIT-2",
+            SocketState::TimeWait => "TIME-WAIT",
+            SocketState::Close => "UNCONN",
+            SocketState::CloseWait => "CLOSE-WAIT",
+            SocketState::LastAck => "LAST-ACK",
+            SocketState::Listen => "LISTEN",
+            SocketState::Closing => "CLOSING",
+            SocketState::NewSynRecv => "SYN-RECV",
+            SocketState::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// The kind of a unix socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnixType {
+    /// `SOCK_STREAM`.
+    Stream,
+    /// `SOCK_DGRAM`.
+    Dgram,
+    /// `SOCK_SEQPACKET`.
+    Seqpacket,
+    /// Another type.
+    Other,
+}
+
+/// One socket of a network namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Socket {
+    /// The socket inode (`socket:[INODE]` in /proc/PID/fd); 0 for sockets
+    /// no file refers to (TIME_WAIT, request sockets, unaccepted children).
+    pub inode: u64,
+    /// The network namespace it was found in.
+    pub netns: NetnsId,
+    /// The transport.
+    pub protocol: Protocol,
+    /// The state.
+    pub state: SocketState,
+    /// Local address (TCP/UDP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<SocketAddr>,
+    /// Remote address (TCP/UDP; unspecified when unconnected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<SocketAddr>,
+    /// Bound name of a unix socket: a path, or `@name` for an abstract one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Unix socket type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_type: Option<UnixType>,
+    /// The inode of the connected peer (unix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<u64>,
+    /// Receive queue: bytes unread; for a listener, connections not yet accepted.
+    pub recv_queue: u32,
+    /// Send queue: bytes unacknowledged; for a listener, the backlog.
+    pub send_queue: u32,
+    /// Owner UID (TCP/UDP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// For a unix listener: inodes of connections waiting to be accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<u64>,
+}
+
+impl Socket {
+    /// The local port of a TCP/UDP socket.
+    pub fn port(&self) -> Option<u16> {
+        self.local.map(|a| a.port())
+    }
+
+    /// A one-line description: `tcp LISTEN 127.0.0.1:8080`.
+    pub fn describe(&self) -> String {
+        match self.protocol {
+            Protocol::Unix => {
+                let name = self.path.clone().unwrap_or_else(|| "(unnamed)".to_string());
+                let kind = match self.unix_type {
+                    Some(UnixType::Dgram) => "dgram",
+                    Some(UnixType::Seqpacket) => "seqpacket",
+                    _ => "stream",
+                };
+                format!("unix {kind} {} {name} (inode {})", self.state.name(), self.inode)
+            }
+            _ => {
+                let local = self.local.map(|a| a.to_string()).unwrap_or_default();
+                let remote = match self.remote {
+                    Some(r) if !r.ip().is_unspecified() || r.port() != 0 => format!(" -> {r}"),
+                    _ => String::new(),
+                };
+                format!("{} {} {local}{remote}", self.protocol.name(), self.state.name())
+            }
+        }
+    }
+}
+
+/// Reading sockets failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// A system call failed.
+    #[error("{syscall} for sock_diag: {source}")]
+    Sys {
+        /// The call.
+        syscall: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel answered a dump with an error.
+    #[error("sock_diag dump of {what} refused: {source}")]
+    Refused {
+        /// What was asked.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Entering another network namespace failed.
+    #[error("setns into the network namespace of process {pid}: {source}")]
+    Setns {
+        /// The member process.
+        pid: Pid,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading /proc/PID/net failed.
+    #[error("reading /proc/{pid}/net/{file}: {source}")]
+    ProcNet {
+        /// The member process.
+        pid: Pid,
+        /// The file.
+        file: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Which sockets to dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    /// TCP over IPv4 and IPv6.
+    pub tcp: bool,
+    /// UDP over IPv4 and IPv6.
+    pub udp: bool,
+    /// Unix sockets.
+    pub unix: bool,
+}
+
+impl Selection {
+    /// Everything.
+    pub const ALL: Selection = Selection {
+        tcp: true,
+        udp: true,
+        unix: true,
+    };
+}
+
+/// The network namespace of a process: the inode in `/proc/PID/ns/net`.
+pub fn netns_of(pid: Pid) -> Option<NetnsId> {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
+    parse_ns_link(link.as_os_str().as_encoded_bytes())
+}
+
+/// Parses `net:[4026531840]`. Pure.
+pub fn parse_ns_link(link: &[u8]) -> Option<NetnsId> {
+    let inner = link.strip_prefix(b"net:[")?.strip_suffix(b"]")?;
+    std::str::from_utf8(inner).ok()?.parse().ok()
+}
+
+/// The network namespace afterlife itself is in.
+pub fn own_netns() -> Option<NetnsId> {
+    let link = std::fs::read_link("/proc/thread-self/ns/net").ok()?;
+    parse_ns_link(link.as_os_str().as_encoded_bytes())
+}
+
+/// How the sockets of a namespace were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// netlink sock_diag.
+    SockDiag,
+    /// `/proc/PID/net/*` of a member (no unix peers or queues).
+    ProcNet,
+}
+
+/// Dumps the sockets of the namespace `netns`, which `member` is in: with
+/// sock_diag from inside it (our own, or entered on a short-lived thread), or
+/// else from `/proc/MEMBER/net/*`.
+pub fn dump_namespace(
+    netns: NetnsId,
+    member: Option<Pid>,
+    selection: Selection,
+) -> Result<(Vec<Socket>, Source), SocketError> {
+    dump_namespace_filtered(netns, member, selection, &Filter::default())
+}
+
+/// [`dump_namespace`] keeping only what passes `filter`.
+pub fn dump_namespace_filtered(
+    netns: NetnsId,
+    member: Option<Pid>,
+    selection: Selection,
+    filter: &Filter<'_>,
+) -> Result<(Vec<Socket>, Source), SocketError> {
+    let member = match member {
+        Some(member) if own_netns() != Some(netns) => member,
+        _ => return dump_filtered(netns, selection, filter).map(|s| (s, Source::SockDiag)),
+    };
+    let entered = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> Result<Vec<Socket>, SocketError> {
+                let ns = std::fs::File::open(format!("/proc/{member}/ns/net"))
+                    .map_err(|source| SocketError::Setns { pid: member, source })?;
+                // setns(2) on this thread only; the thread ends after the dump.
+                // SAFETY: a valid fd and a valid nstype.
+                if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(SocketError::Setns {
+                        pid: member,
+                        source: io::Error::last_os_error(),
+                    });
+                }
+                dump_filtered(netns, selection, filter)
+            })
+            .join()
+    });
+    match entered {
+        Ok(Ok(sockets)) => Ok((sockets, Source::SockDiag)),
+        // EPERM without CAP_SYS_ADMIN (or a vanished member): read its /proc/PID/net.
+        _ => read_proc_net(netns, member, selection).map(|mut s| {
+            s.retain(|s| {
+                filter.local_port.is_none_or(|p| s.port() == Some(p)) && filter.keep.is_none_or(|keep| keep(s))
+            });
+            (s, Source::ProcNet)
+        }),
+    }
+}
+
+/// Dumps the sockets of the namespace this thread is in.
+pub fn dump(netns: NetnsId, selection: Selection) -> Result<Vec<Socket>, SocketError> {
+    dump_filtered(netns, selection, &Filter::default())
+}
+
+/// What a dump keeps.
+#[derive(Default)]
+pub struct Filter<'a> {
+    /// Only TCP/UDP sockets with this local port; the kernel applies it
+    /// (an `INET_DIAG_REQ_BYTECODE` program, as `ss 'sport = :P'` sends).
+    pub local_port: Option<u16>,
+    /// Only sockets this accepts (applied as each arrives, so a busy
+    /// machine's sockets are never all held in memory).
+    pub keep: Option<&'a (dyn Fn(&Socket) -> bool + Sync)>,
+}
+
+/// Dumps the sockets of the namespace this thread is in that pass `filter`.
+pub fn dump_filtered(netns: NetnsId, selection: Selection, filter: &Filter<'_>) -> Result<Vec<Socket>, SocketError> {
+    let sock = DiagSocket::open()?;
+    let mut sockets = Vec::new();
+    let mut push = |socket: Socket| {
+        if filter.keep.is_none_or(|keep| keep(&socket)) {
+            sockets.push(socket);
+        }
+    };
+    for (wanted, protocol) in [(selection.tcp, Protocol::Tcp), (selection.udp, Protocol::Udp)] {
+        if !wanted {
+            continue;
+        }
+        for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
+            let ipproto = if protocol == Protocol::Tcp {
+                libc::IPPROTO_TCP
+            } else {
+                libc::IPPROTO_UDP
+            } as u8;
+            let mut req = vec![0u8; 56];
+            req[0] = family;
+            req[1] = ipproto;
+            req[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+            if let Some(port) = filter.local_port {
+                req.extend_from_slice(&local_port_bytecode(port));
+            }
+            sock.request(&req, 1)?;
+            sock.receive("tcp/udp", |payload| {
+                if let Some(socket) = parse_inet_msg(payload, protocol, netns) {
+                    push(socket);
+                }
+            })?;
+        }
+    }
+    if selection.unix {
+        let mut req = [0u8; 24];
+        req[0] = libc::AF_UNIX as u8;
+        req[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+        let show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
+        req[12..16].copy_from_slice(&show.to_ne_bytes());
+        sock.request(&req, 2)?;
+        sock.receive("unix", |payload| {
+            if let Some(socket) = parse_unix_msg(payload, netns) {
+                push(socket);
+            }
+        })?;
+    }
+    Ok(sockets)
+}
+
+/// `INET_DIAG_REQ_BYTECODE` attribute holding the program "local port ==
+/// PORT": an `INET_DIAG_BC_S_EQ` op (yes: go on to the end, accept; no: jump
+/// past the end, reject) followed by an op whose `no` field is the port
+/// (inet_diag_bc_run in net/ipv4/inet_diag.c). Pure.
+pub fn local_port_bytecode(port: u16) -> [u8; 12] {
+    const INET_DIAG_REQ_BYTECODE: u16 = 1;
+    const INET_DIAG_BC_S_EQ: u8 = 11;
+    let mut attr = [0u8; 12];
+    attr[0..2].copy_from_slice(&12u16.to_ne_bytes());
+    attr[2..4].copy_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    attr[4] = INET_DIAG_BC_S_EQ;
+    attr[5] = 8; // yes: the length of this program
+    attr[6..8].copy_from_slice(&12u16.to_ne_bytes()); // no: past the end
+    attr[10..12].copy_from_slice(&port.to_ne_bytes());
+    attr
+}
+
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const UDIAG_SHOW_NAME: u32 = 1;
+const UDIAG_SHOW_PEER: u32 = 4;
+const UDIAG_SHOW_ICONS: u32 = 8;
+const UDIAG_SHOW_RQLEN: u32 = 16;
+const UNIX_DIAG_NAME: u16 = 0;
+const UNIX_DIAG_PEER: u16 = 2;
+const UNIX_DIAG_ICONS: u16 = 3;
+const UNIX_DIAG_RQLEN: u16 = 4;
+
+struct DiagSocket(OwnedFd);
+
+impl DiagSocket {
+    fn open() -> Result<DiagSocket, SocketError> {
+        // SAFETY: plain socket(2) call.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::NETLINK_SOCK_DIAG,
+            )
+        };
+        if fd < 0 {
+            return Err(SocketError::Sys {
+                syscall: "socket(NETLINK_SOCK_DIAG)",
+                source: io::Error::last_os_error(),
+            });
+        }
+        // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
+        Ok(DiagSocket(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn request(&self, body: &[u8], seq: u32) -> Result<(), SocketError> {
+        let len = 16 + body.len();
+        let mut msg = Vec::with_capacity(len);
+        msg.extend_from_slice(&(len as u32).to_ne_bytes());
+        msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        let flags: u16 = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+        msg.extend_from_slice(&flags.to_ne_bytes());
+        msg.extend_from_slice(&seq.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(body);
+        // SAFETY: a zeroed sockaddr_nl addressed to the kernel (pid 0).
+        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        addr.nl_family = libc::AF_NETLINK as u16;
+        // SAFETY: msg and addr are valid for the lengths given.
+        let sent = unsafe {
+            libc::sendto(
+                self.0.as_raw_fd(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                0,
+                (&addr as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if sent < 0 {
+            return Err(SocketError::Sys {
+                syscall: "sendto",
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads the messages of one dump until `NLMSG_DONE`.
+    fn receive(&self, what: &'static str, mut each: impl FnMut(&[u8])) -> Result<(), SocketError> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: buf is valid for its length.
+            let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                let error = io::Error::last_os_error();
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(SocketError::Sys {
+                    syscall: "recv",
+                    source: error,
+                });
+            }
+            let mut rest = &buf[..n as usize];
+            if rest.is_empty() {
+                return Ok(());
+            }
+            while rest.len() >= 16 {
+                let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+                if len < 16 || len > rest.len() {
+                    break;
+                }
+                let payload = &rest[16..len];
+                match kind {
+                    NLMSG_DONE => return Ok(()),
+                    NLMSG_ERROR => {
+                        let errno = payload
+                            .get(..4)
+                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                            .unwrap_or(0);
+                        if errno != 0 {
+                            return Err(SocketError::Refused {
+                                what,
+                                source: io::Error::from_raw_os_error(-errno),
+                            });
+                        }
+                    }
+                    _ => each(payload),
+                }
+                let aligned = (len + 3) & !3;
+                rest = rest.get(aligned..).unwrap_or(&[]);
+            }
+        }
+    }
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Parses one `inet_diag_msg`. Pure.
+pub fn parse_inet_msg(payload: &[u8], protocol: Protocol, netns: NetnsId) -> Option<Socket> {
+    if payload.len() < 72 {
+        return None;
+    }
+    let family = payload[0];
+    let state = SocketState::from_raw(payload[1]);
+    let id = &payload[4..52];
+    let sport = u16::from_be_bytes([id[0], id[1]]);
+    let dport = u16::from_be_bytes([id[2], id[3]]);
+    let addr = |bytes: &[u8]| -> IpAddr {
+        if family == libc::AF_INET6 as u8 {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&bytes[..16]);
+            IpAddr::V6(Ipv6Addr::from(octets))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+        }
+    };
+    let src = addr(&id[4..20]);
+    let dst = addr(&id[20..36]);
+    let recv_queue = u32_at(payload, 56)?;
+    let send_queue = u32_at(payload, 60)?;
+    let uid = u32_at(payload, 64)?;
+    let inode = u32_at(payload, 68)? as u64;
+    Some(Socket {
+        inode,
+        netns,
+        protocol,
+        state,
+        local: Some(SocketAddr::new(src, sport)),
+        remote: Some(SocketAddr::new(dst, dport)),
+        path: None,
+        unix_type: None,
+        peer: None,
+        recv_queue,
+        send_queue,
+        uid: Some(uid),
+        pending: Vec::new(),
+    })
+}
+
+/// Parses one `unix_diag_msg` with its attributes. Pure.
+pub fn parse_unix_msg(payload: &[u8], netns: NetnsId) -> Option<Socket> {
+    if payload.len() < 16 {
+        return None;
+    }
+    let unix_type = match payload[1] as i32 {
+        libc::SOCK_STREAM => UnixType::Stream,
+        libc::SOCK_DGRAM => UnixType::Dgram,
+        libc::SOCK_SEQPACKET => UnixType::Seqpacket,
+        _ => UnixType::Other,
+    };
+    let state = SocketState::from_raw(payload[2]);
+    let inode = u32_at(payload, 4)? as u64;
+    let mut socket = Socket {
+        inode,
+        netns,
+        protocol: Protocol::Unix,
+        state,
+        local: None,
+        remote: None,
+        path: None,
+        unix_type: Some(unix_type),
+        peer: None,
+        recv_queue: 0,
+        send_queue: 0,
+        uid: None,
+        pending: Vec::new(),
+    };
+    let mut rest = &payload[16..];
+    while rest.len() >= 4 {
+        let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
+        let kind = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+        if len < 4 || len > rest.len() {
+            break;
+        }
+        let data = &rest[4..len];
+        match kind {
+            UNIX_DIAG_NAME => socket.path = Some(unix_name(data)),
+            UNIX_DIAG_PEER => socket.peer = u32_at(data, 0).map(u64::from).filter(|&p| p != 0),
+            UNIX_DIAG_RQLEN => {
+                socket.recv_queue = u32_at(data, 0).unwrap_or(0);
+                socket.send_queue = u32_at(data, 4).unwrap_or(0);
+            }
+            UNIX_DIAG_ICONS => {
+                socket.pending = data
+                    .chunks_exact(4)
+                    .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as u64)
+                    .collect();
+            }
+            _ => {}
+        }
+        let aligned = (len + 3) & !3;
+        rest = rest.get(aligned..).unwrap_or(&[]);
+    }
+    Some(socket)
+}
+
+/// A unix socket name as users write it: a path, or `@name` for an abstract
+/// one (which starts with a NUL byte).
+pub fn unix_name(raw: &[u8]) -> String {
+    match raw.strip_prefix(b"\0") {
+        Some(abstract_name) => format!("@{}", String::from_utf8_lossy(abstract_name)),
+        None => String::from_utf8_lossy(raw.strip_suffix(b"\0").unwrap_or(raw)).into_owned(),
+    }
+}
+
+fn read_proc_net(netns: NetnsId, member: Pid, selection: Selection) -> Result<Vec<Socket>, SocketError> {
+    let mut sockets = Vec::new();
+    let read = |file: &'static str| {
+        std::fs::read_to_string(format!("/proc/{member}/net/{file}")).map_err(|source| SocketError::ProcNet {
+            pid: member,
+            file,
+            source,
+        })
+    };
+    if selection.tcp {
+        sockets.extend(parse_proc_net_inet(&read("tcp")?, Protocol::Tcp, netns));
+        sockets.extend(parse_proc_net_inet(&read("tcp6")?, Protocol::Tcp, netns));
+    }
+    if selection.udp {
+        sockets.extend(parse_proc_net_inet(&read("udp")?, Protocol::Udp, netns));
+        sockets.extend(parse_proc_net_inet(&read("udp6")?, Protocol::Udp, netns));
+    }
+    if selection.unix {
+        sockets.extend(parse_proc_net_unix(&read("unix")?, netns));
+    }
+    Ok(sockets)
+}
+
+/// Parses `/proc/net/tcp`-style text (`tcp`, `tcp6`, `udp`, `udp6`). Pure.
+pub fn parse_proc_net_inet(text: &str, protocol: Protocol, netns: NetnsId) -> Vec<Socket> {
+    fn address(text: &str) -> Option<SocketAddr> {
+        let (ip, port) = text.split_once(':')?;
+        let port = u16::from_str_radix(port, 16).ok()?;
+        let ip = match ip.len() {
+            8 => IpAddr::V4(Ipv4Addr::from(u32::from_str_radix(ip, 16).ok()?.to_ne_bytes())),
+            32 => {
+                let mut octets = [0u8; 16];
+                for (i, word) in octets.chunks_exact_mut(4).enumerate() {
+                    let w = u32::from_str_radix(ip.get(i * 8..i * 8 + 8)?, 16).ok()?;
+                    word.copy_from_slice(&w.to_ne_bytes());
+                }
+                IpAddr::V6(Ipv6Addr::from(octets))
+            }
+            _ => return None,
+        };
+        Some(SocketAddr::new(ip, port))
+    }
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local = address(fields.get(1)?)?;
+            let remote = address(fields.get(2)?)?;
+            let state = SocketState::from_raw(u8::from_str_radix(fields.get(3)?, 16).ok()?);
+            let (tx, rx) = fields.get(4)?.split_once(':')?;
+            Some(Socket {
+                inode: fields.get(9)?.parse().ok()?,
+                netns,
+                protocol,
+                state,
+                local: Some(local),
+                remote: Some(remote),
+                path: None,
+                unix_type: None,
+                peer: None,
+                recv_queue: u32::from_str_radix(rx, 16).unwrap_or(0),
+                send_queue: u32::from_str_radix(tx, 16).unwrap_or(0),
+                uid: fields.get(7)?.parse().ok(),
+                pending: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// Parses `/proc/net/unix`. Pure.
+pub fn parse_proc_net_unix(text: &str, netns: NetnsId) -> Vec<Socket> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.splitn(8, ' ').filter(|f| !f.is_empty()).collect();
+            let flags = u32::from_str_radix(fields.get(3)?, 16).ok()?;
+            let unix_type = match u32::from_str_radix(fields.get(4)?, 16).ok()? as i32 {
+                libc::SOCK_STREAM => UnixType::Stream,
+                libc::SOCK_DGRAM => UnixType::Dgram,
+                libc::SOCK_SEQPACKET => UnixType::Seqpacket,
+                _ => UnixType::Other,
+            };
+            // St: 01 unconnected, 03 connected; the listening flag is __SO_ACCEPTCON.
+            let state = if flags & 0x10000 != 0 {
+                SocketState::Listen
+            } else if fields.get(5)? == &"03" {
+                SocketState::Established
+            } else {
+                SocketState::Close
+            };
+            let inode = fields.get(6)?.parse().ok()?;
+            let path = fields.get(7).map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+            Some(Socket {
+                inode,
+                netns,
+                protocol: Protocol::Unix,
+                state,
+                local: None,
+                remote: None,
+                path,
+                unix_type: Some(unix_type),
+                peer: None,
+                recv_queue: 0,
+                send_queue: 0,
+                uid: None,
+                pending: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_tcp_parses() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000002 00:00000000 00000000  1000        0 12345 1 0000000000000000 100 0 0 10 0\n";
+        let sockets = parse_proc_net_inet(text, Protocol::Tcp, 7);
+        assert_eq!(sockets.len(), 1);
+        let s = &sockets[0];
+        assert_eq!(s.local, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(s.state, SocketState::Listen);
+        assert_eq!(s.inode, 12345);
+        assert_eq!(s.uid, Some(1000));
+        assert_eq!(s.recv_queue, 2);
+        let text6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 99 2 0000000000000000 0\n";
+        let sockets = parse_proc_net_inet(text6, Protocol::Udp, 7);
+        assert_eq!(sockets[0].local, Some("[::1]:53".parse().unwrap()));
+        assert_eq!(sockets[0].state, SocketState::Close);
+    }
+
+    #[test]
+    fn proc_net_unix_parses() {
+        let text = "Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 2001 /run/x.sock\n0000000000000000: 00000002 00000000 00000000 0002 01 2002 @abs\n0000000000000000: 00000003 00000000 00000000 0001 03 2003\n";
+        let sockets = parse_proc_net_unix(text, 1);
+        assert_eq!(sockets.len(), 3);
+        assert_eq!(sockets[0].state, SocketState::Listen);
+        assert_eq!(sockets[0].path.as_deref(), Some("/run/x.sock"));
+        assert_eq!(sockets[1].unix_type, Some(UnixType::Dgram));
+        assert_eq!(sockets[1].path.as_deref(), Some("@abs"));
+        assert_eq!(sockets[2].state, SocketState::Established);
+        assert_eq!(sockets[2].path, None);
+    }
+
+    #[test]
+    fn unix_names() {
+        assert_eq!(unix_name(b"\0abc"), "@abc");
+        assert_eq!(unix_name(b"/run/x.sock"), "/run/x.sock");
+        assert_eq!(parse_ns_link(b"net:[4026531840]"), Some(4026531840));
+        assert_eq!(parse_ns_link(b"mnt:[1]"), None);
+    }
+
+    #[test]
+    fn dump_sees_own_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let netns = own_netns().unwrap();
+        let sockets = dump(netns, Selection::ALL).unwrap();
+        let found = sockets
+            .iter()
+            .find(|s| s.protocol == Protocol::Tcp && s.port() == Some(port) && s.state == SocketState::Listen)
+            .expect("listener in the dump");
+        assert!(found.inode > 0);
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let filter = Filter {
+            local_port: Some(port),
+            keep: None,
+        };
+        let filtered = dump_filtered(netns, Selection::ALL, &filter).unwrap();
+        let other_port = other.local_addr().unwrap().port();
+        assert!(filtered.iter().any(|s| s.inode == found.inode));
+        assert!(
+            filtered
+                .iter()
+                .all(|s| s.protocol == Protocol::Unix || s.port() == Some(port))
+        );
+        assert!(!filtered.iter().any(|s| s.port() == Some(other_port)));
+        let (_a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let sockets = dump(netns, Selection::ALL).unwrap();
+        assert!(sockets.iter().any(|s| s.protocol == Protocol::Unix && s.peer.is_some()));
+    }
+}

@@ -1,0 +1,474 @@
+//! The fast walk of every process's fds: one `readlinkat` per fd relative to
+//! an open `/proc/PID/fd` directory, compared against what is looked for,
+//! nothing else per fd until one matches; processes spread over the cores.
+//!
+//! Kernel facts relied on (proc_pid_fd(5)): the fd directory lists one
+//! symlink per open fd; `readlink` of it names the target (`socket:[INODE]`,
+//! a path, ...). Opening another user's fd directory needs ptrace read access
+//! (`EACCES` otherwise). A process that exits mid-walk makes `openat` fail
+//! with `ENOENT` and `getdents`/`readlinkat` with `ENOENT`/`ESRCH`: it is
+//! skipped.
+
+use std::ffi::CStr;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rustix::fs::{CWD, Mode, OFlags, openat};
+use serde::Serialize;
+
+use crate::process::Pid;
+
+/// Where in a process a match was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Slot {
+    /// An open fd.
+    Fd(i32),
+    /// The working directory.
+    Cwd,
+    /// The root directory.
+    Root,
+    /// The executable.
+    Exe,
+}
+
+/// One matching link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The process.
+    pub pid: Pid,
+    /// Where.
+    pub slot: Slot,
+    /// What the matcher returned for the link (an index into the caller's list).
+    pub needle: u32,
+    /// The link target.
+    pub link: Vec<u8>,
+}
+
+/// What a walk reads besides the fds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Also match cwd, root and exe.
+    pub process_links: bool,
+    /// Note each process's network namespace (`ns/net`).
+    pub netns: bool,
+}
+
+/// The result of a walk.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    /// The network namespace of each readable process (with `Options::netns`).
+    pub netns: Vec<(Pid, u64)>,
+    /// Every match, sorted by PID and slot.
+    pub hits: Vec<Hit>,
+    /// Processes whose fds could not be read (permission denied).
+    pub unreadable: Vec<Pid>,
+    /// Processes whose fds were read.
+    pub scanned: usize,
+}
+
+/// Every PID in /proc now.
+pub fn all_pids() -> Vec<Pid> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<Pid> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()).and_then(Pid::new))
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// How many threads to use for `work` items.
+fn threads_for(work: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if work < 64 { 1 } else { cores.clamp(1, 8) }
+}
+
+/// Runs `each` over `items` on every core; results in item order.
+///
+/// The result slots are allocated up front by the calling thread, so the
+/// other workers allocate nothing of their own (no per-thread malloc arena:
+/// the peak memory stays that of one thread).
+pub fn parallel_map<T: Sync, R: Send + Sync>(items: &[T], each: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads_for(items.len());
+    if threads == 1 {
+        return items.iter().map(each).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<OnceLock<R>> = (0..items.len()).map(|_| OnceLock::new()).collect();
+    const CHUNK: usize = 8;
+    let work = || {
+        loop {
+            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+            if start >= items.len() {
+                break;
+            }
+            for (item, slot) in items.iter().zip(&slots).skip(start).take(CHUNK) {
+                let _ = slot.set(each(item));
+            }
+        }
+    };
+    // The calling thread works too: one thread fewer to start.
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
+    });
+    // Every slot was set: the workers cover every index before they stop.
+    slots.into_iter().filter_map(OnceLock::into_inner).collect()
+}
+
+/// What one process gave.
+enum PerProcess {
+    Gone,
+    Unreadable,
+    Read(Vec<Hit>, Option<u64>),
+}
+
+/// Walks the fds (and, with `process_links`, cwd, root and exe) of `pids`,
+/// calling `matcher` on each link target; a `Some(n)` keeps the link as a
+/// [`Hit`] with `needle: n`.
+pub fn walk<M>(pids: &[Pid], options: Options, matcher: M) -> Walk
+where
+    M: Fn(&[u8]) -> Option<u32> + Sync,
+{
+    let proc_dir = match openat(
+        CWD,
+        "/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(_) => return Walk::default(),
+    };
+    let per = parallel_map(pids, |&pid| scan_one(&proc_dir, pid, options, &matcher));
+    let mut walk = Walk::default();
+    for (pid, result) in pids.iter().zip(per) {
+        match result {
+            PerProcess::Gone => {}
+            PerProcess::Unreadable => walk.unreadable.push(*pid),
+            PerProcess::Read(hits, netns) => {
+                walk.scanned += 1;
+                walk.hits.extend(hits);
+                if let Some(netns) = netns {
+                    walk.netns.push((*pid, netns));
+                }
+            }
+        }
+    }
+    walk
+}
+
+fn scan_one<M>(proc_dir: &OwnedFd, pid: Pid, options: Options, matcher: &M) -> PerProcess
+where
+    M: Fn(&[u8]) -> Option<u32>,
+{
+    let mut hits = Vec::new();
+    let mut link = [0u8; 4096];
+    let mut name = [0u8; 32];
+    if options.process_links {
+        for (entry, slot) in [("cwd", Slot::Cwd), ("root", Slot::Root), ("exe", Slot::Exe)] {
+            let path = format!("{pid}/{entry}\0");
+            if let Ok(c) = CStr::from_bytes_with_nul(path.as_bytes())
+                && let Some(target) = read_link_at(proc_dir.as_raw_fd(), c, &mut link)
+                && let Some(needle) = matcher(target)
+            {
+                hits.push(Hit {
+                    pid,
+                    slot,
+                    needle,
+                    link: target.to_vec(),
+                });
+            }
+        }
+    }
+    let mut cursor = &mut name[..];
+    if write!(cursor, "{pid}/fd\0").is_err() {
+        return PerProcess::Gone;
+    }
+    let Ok(path) = CStr::from_bytes_until_nul(&name) else {
+        return PerProcess::Gone;
+    };
+    let fd_dir = match openat(
+        proc_dir,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => return PerProcess::Unreadable,
+        // ENOENT/ESRCH: the process exited after the listing; skip it.
+        Err(_) => return PerProcess::Gone,
+    };
+    let raw_fd = fd_dir.as_fd().as_raw_fd();
+    let found = std::cell::Cell::new(0usize);
+    // One fd: read its link and keep it if it matches. `false` if it is not
+    // open (never was, or closed since).
+    let mut check = |file: &CStr, fd: i32| -> bool {
+        let Some(target) = read_link_at(raw_fd, file, &mut link) else {
+            return false;
+        };
+        found.set(found.get() + 1);
+        if let Some(needle) = matcher(target) {
+            hits.push(Hit {
+                pid,
+                slot: Slot::Fd(fd),
+                needle,
+                link: target.to_vec(),
+            });
+        }
+        true
+    };
+    // The directory is listed; a table too large for the first, small
+    // listing is then read by number where it is dense: listing looks every
+    // entry up (proc_fill_cache) before readlinkat looks it up again. Fds
+    // below `skip_below` were read by number and are skipped in the listing.
+    let mut buf = [0u8; DIRENT_BUF];
+    let mut skip_below: i32 = -1;
+    let mut first = true;
+    loop {
+        let len = if first { FIRST_LISTING } else { DIRENT_BUF };
+        // SAFETY: buf is valid for `len` bytes; the kernel writes whole
+        // linux_dirent64 records into it.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, raw_fd, buf.as_mut_ptr(), len) };
+        // ENOENT/ESRCH mid-listing (n < 0): the process exited; what was seen stays.
+        if n <= 0 {
+            break;
+        }
+        let n = n as usize;
+        let mut last = -1;
+        for (file, fd) in dirents(&buf[..n]) {
+            last = fd;
+            // ENOENT: closed after the listing.
+            if fd > skip_below {
+                check(file, fd);
+            }
+        }
+        // /proc/PID/fd fills the buffer until no entry fits: room left for
+        // another entry means the listing is complete, which saves the
+        // getdents64 that would return 0.
+        if len - n >= MAX_FD_DIRENT {
+            break;
+        }
+        if first && fd_count_in_size() {
+            // Linux 6.2+: st_size of the fd directory is the number of open fds.
+            let count = rustix::fs::fstat(&fd_dir).map_or(0, |st| st.st_size.max(0) as usize);
+            let mut number = [0u8; 16];
+            let mut next = last.saturating_add(1);
+            let mut holes = 0;
+            while found.get() < count && holes <= PROBE_HOLES {
+                let mut cursor = &mut number[..];
+                if write!(cursor, "{next}\0").is_err() {
+                    break;
+                }
+                let open = CStr::from_bytes_until_nul(&number).is_ok_and(|file| check(file, next));
+                if !open {
+                    holes += 1;
+                }
+                skip_below = next;
+                next = next.saturating_add(1);
+            }
+            if found.get() >= count {
+                break;
+            }
+            // Sparse: list the rest, skipping what was read by number.
+        }
+        first = false;
+    }
+    let any_fd = found.get() > 0;
+    // The namespace matters only for processes with fds (not zombies or
+    // kernel threads).
+    let mut netns = None;
+    if options.netns && any_fd {
+        let mut cursor = &mut name[..];
+        if write!(cursor, "{pid}/ns/net\0").is_ok()
+            && let Ok(path) = CStr::from_bytes_until_nul(&name)
+        {
+            // EACCES (another user's process) or gone: no namespace noted.
+            netns =
+                read_link_at(proc_dir.as_raw_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
+        }
+    }
+    PerProcess::Read(hits, netns)
+}
+
+/// Whether `st_size` of `/proc/PID/fd` is the number of open fds (Linux
+/// 6.2 and later; 0 before).
+fn fd_count_in_size() -> bool {
+    static ANSWER: OnceLock<bool> = OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let uname = rustix::system::uname();
+        let release = uname.release().to_string_lossy();
+        kernel_at_least(&release, 6, 2)
+    })
+}
+
+/// Whether a kernel release string (`6.18.44-foo`) is at least MAJOR.MINOR. Pure.
+pub fn kernel_at_least(release: &str, major: u32, minor: u32) -> bool {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let got_major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let got_minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (got_major, got_minor) >= (major, minor)
+}
+
+/// The first listing of an fd directory: about 80 entries. A table that
+/// does not fit is read on by number.
+const FIRST_LISTING: usize = 2048;
+
+/// How many missing fd numbers the probing of a fd table passes before it
+/// lists the directory instead.
+const PROBE_HOLES: usize = 8;
+
+/// The getdents64 buffer: about 300 fds per call.
+const DIRENT_BUF: usize = 8192;
+/// The largest `linux_dirent64` of an fd entry: 19 bytes of header, up to 10
+/// digits and a NUL, rounded up to 8.
+const MAX_FD_DIRENT: usize = 32;
+
+/// The entries of a getdents64 buffer except `.` and `..`: name and fd
+/// number. Pure.
+fn dirents(buf: &[u8]) -> impl Iterator<Item = (&CStr, i32)> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let header = buf.get(offset..offset + 19)?;
+            let reclen = u16::from_ne_bytes([header[16], header[17]]) as usize;
+            if reclen < 19 {
+                return None;
+            }
+            let record = buf.get(offset..offset + reclen)?;
+            offset += reclen;
+            let name = CStr::from_bytes_until_nul(&record[19..]).ok()?;
+            let bytes = name.to_bytes();
+            if bytes.first() == Some(&b'.') {
+                continue;
+            }
+            let fd = std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1);
+            return Some((name, fd));
+        }
+    })
+}
+
+fn read_link_at<'b>(dir: i32, name: &CStr, buf: &'b mut [u8; 4096]) -> Option<&'b [u8]> {
+    // SAFETY: name is NUL-terminated and buf valid for its length.
+    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return None;
+    }
+    buf.get(..n as usize)
+}
+
+/// Parses the inode of a `socket:[INODE]` link. Pure.
+pub fn socket_inode(link: &[u8]) -> Option<u64> {
+    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    let mut value: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dirents_parse() {
+        fn record(name: &str) -> Vec<u8> {
+            let len = (19 + name.len() + 1).div_ceil(8) * 8;
+            let mut r = vec![0u8; len];
+            r[16..18].copy_from_slice(&(len as u16).to_ne_bytes());
+            r[18] = 10;
+            r[19..19 + name.len()].copy_from_slice(name.as_bytes());
+            r
+        }
+        let mut buf = Vec::new();
+        for name in [".", "..", "0", "1", "255", "1048575"] {
+            buf.extend(record(name));
+        }
+        let got: Vec<(String, i32)> = dirents(&buf)
+            .map(|(n, fd)| (n.to_string_lossy().into_owned(), fd))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("0".into(), 0),
+                ("1".into(), 1),
+                ("255".into(), 255),
+                ("1048575".into(), 1048575)
+            ]
+        );
+        assert!(record("4294967295").len() <= MAX_FD_DIRENT);
+    }
+
+    #[test]
+    fn kernel_releases_compare() {
+        assert!(kernel_at_least("6.18.44-fc-v669", 6, 2));
+        assert!(kernel_at_least("6.2.0", 6, 2));
+        assert!(!kernel_at_least("6.1.90", 6, 2));
+        assert!(!kernel_at_least("5.15.0-generic", 6, 2));
+        assert!(kernel_at_least("7.0", 6, 2));
+        assert!(!kernel_at_least("", 6, 2));
+    }
+
+    #[test]
+    fn socket_inodes_parse() {
+        assert_eq!(socket_inode(b"socket:[123]"), Some(123));
+        assert_eq!(socket_inode(b"socket:[]"), Some(0));
+        assert_eq!(socket_inode(b"pipe:[123]"), None);
+        assert_eq!(socket_inode(b"socket:[12a]"), None);
+    }
+
+    #[test]
+    fn walk_finds_own_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let me = Pid::current();
+        let inode = std::fs::metadata(format!("/proc/self/fd/{}", listener.as_raw_fd()))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap();
+        let options = Options {
+            process_links: true,
+            netns: true,
+        };
+        let walk = walk(&all_pids(), options, |link| {
+            (socket_inode(link) == Some(inode)).then_some(0)
+        });
+        assert!(walk.netns.iter().any(|&(p, _)| p == me));
+        // Enough fds that the listing takes several getdents64 calls.
+        let dups: Vec<std::os::fd::OwnedFd> = (0..400).map(|_| rustix::io::dup(&listener).unwrap()).collect();
+        let walk2 = super::walk(&[me], Options::default(), |link| {
+            (socket_inode(link) == Some(inode)).then_some(0)
+        });
+        assert_eq!(walk2.hits.len(), 401);
+        assert!(walk2.hits.iter().any(|h| h.slot == Slot::Fd(dups[399].as_raw_fd())));
+        // A sparse table: an fd far above the others is found by listing.
+        let high = rustix::io::fcntl_dupfd_cloexec(&listener, 1000).unwrap();
+        const { assert!(1000 > 402 + PROBE_HOLES) };
+        let walk3 = super::walk(&[me], Options::default(), |link| {
+            (socket_inode(link) == Some(inode)).then_some(0)
+        });
+        assert_eq!(walk3.hits.len(), 402);
+        assert!(walk3.hits.iter().any(|h| h.slot == Slot::Fd(high.as_raw_fd())));
+        assert!(
+            walk.hits
+                .iter()
+                .any(|h| h.pid == me && h.slot == Slot::Fd(listener.as_raw_fd()))
+        );
+        let items: Vec<u32> = (0..500).collect();
+        assert_eq!(
+            parallel_map(&items, |x| x * 2),
+            (0..500).map(|x| x * 2).collect::<Vec<_>>()
+        );
+    }
+}

@@ -6,8 +6,8 @@
 
 mod completions;
 mod explain;
-mod kill;
 mod holds;
+mod kill;
 mod leftovers;
 mod output;
 mod snapshot;

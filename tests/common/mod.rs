@@ -83,6 +83,9 @@ pub fn release(fifo: &Path) {
 pub struct Fixture {
     pub child: Child,
     pub reported: i32,
+    /// A pidfd to the reported process, taken while it surely was ours, so
+    /// that drop ends it too and never a process that reused its PID.
+    reported_handle: Option<afterlife::process::Process>,
 }
 
 impl Fixture {
@@ -104,7 +107,13 @@ impl Fixture {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("fixture printed {line:?}"));
-        Fixture { child, reported }
+        let reported_handle =
+            afterlife::process::Pid::new(reported).and_then(|pid| afterlife::process::Process::open(pid).ok());
+        Fixture {
+            child,
+            reported,
+            reported_handle,
+        }
     }
 }
 
@@ -112,6 +121,10 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(handle) = &self.reported_handle {
+            // It may have exited already (ESRCH through the pidfd): fine.
+            let _ = handle.signal(afterlife::signal::Signal::KILL);
+        }
     }
 }
 

@@ -46,6 +46,10 @@ fn without_escalation_it_survives_and_the_report_says_why() {
     assert_eq!(e["reason"], "ignores", "{e:#}");
     assert_eq!(e["signal"]["name"], "SIGTERM", "{e:#}");
     assert_eq!(sent(e), ["SIGTERM"]);
+    // The survivor carries the full diagnosis of `afterlife why`.
+    let findings = e["diagnosis"]["findings"].as_array().expect("a diagnosis");
+    assert!(findings.iter().any(|f| f["kind"] == "signal_ignored"), "{e:#}");
+    assert_eq!(e["diagnosis"]["sigkill"], "ends_it", "{e:#}");
     assert_eq!(report["finish"], "grace_over");
     assert_eq!(report["summary"]["survivors"], 1);
     assert!(!tree.handles[0].has_exited());
@@ -62,4 +66,6 @@ fn without_escalation_it_survives_and_the_report_says_why() {
         "{text}"
     );
     assert!(text.contains("1 survived"), "{text}");
+    assert!(text.contains(&format!("why {sleep} (")), "{text}");
+    assert!(text.contains("SIGTERM ignored"), "{text}");
 }

@@ -92,6 +92,11 @@ fn render(report: &TerminationReport, output: &Output) {
         ));
     }
     output.line(&summary(report, output));
+    for process in &report.processes {
+        if let Some(diagnosis) = &process.diagnosis {
+            output.line(&format!("why {}", escape(&diagnosis.summary())));
+        }
+    }
 }
 
 fn sent(process: &ProcessReport) -> String {

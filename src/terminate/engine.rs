@@ -126,6 +126,7 @@ pub(crate) fn terminate_process(process: &Process, plan: &TerminationPlan) -> Re
     let mut targets = Targets::new(guard, anchors);
     if process.pid() == Pid::current() {
         return Ok(ProcessReport {
+            diagnosis: None,
             pid: process.pid(),
             name,
             ppid,
@@ -159,6 +160,7 @@ fn dry_run(
     let mut processes: Vec<ProcessReport> = members
         .into_iter()
         .map(|m| ProcessReport {
+            diagnosis: None,
             pid: m.pid,
             ppid: table.get(m.pid).map_or(0, |e| e.ppid),
             name: m.name,
@@ -184,6 +186,7 @@ fn refused_reports(targets: &Targets<'_>) -> Vec<ProcessReport> {
         .refused
         .iter()
         .map(|(r, ppid)| ProcessReport {
+            diagnosis: None,
             pid: r.member.pid,
             name: r.member.name.clone(),
             ppid: *ppid,
@@ -461,6 +464,7 @@ impl Run<'_> {
         reports.extend(refused_reports(&self.targets));
         for unreadable in &self.targets.unreadable {
             reports.push(ProcessReport {
+                diagnosis: None,
                 pid: unreadable.member.pid,
                 name: unreadable.member.name.clone(),
                 ppid: unreadable.ppid,
@@ -474,6 +478,7 @@ impl Run<'_> {
         }
         for vanished in &self.targets.vanished {
             reports.push(ProcessReport {
+                diagnosis: None,
                 pid: vanished.member.pid,
                 name: vanished.member.name.clone(),
                 ppid: vanished.ppid,
@@ -491,6 +496,7 @@ impl Run<'_> {
 
     fn report(&self, target: &crate::terminate::targets::Target<'_>) -> ProcessReport {
         let base = |outcome| ProcessReport {
+            diagnosis: None,
             pid: target.pid(),
             name: target.name.clone(),
             ppid: target.ppid,
@@ -558,10 +564,19 @@ impl Run<'_> {
                 name_of,
             )
         };
-        base(Outcome::Alive {
-            state: Some(info.state),
-            reason,
-        })
+        // The full diagnosis of `why`, for a survivor that is not simply
+        // refused or left unwaited by the plan.
+        let diagnosis = match reason {
+            SurvivorReason::NotWaited | SurvivorReason::Refused { .. } => None,
+            _ => crate::resist::diagnose(&target.handle).ok().map(Box::new),
+        };
+        ProcessReport {
+            diagnosis,
+            ..base(Outcome::Alive {
+                state: Some(info.state),
+                reason,
+            })
+        }
     }
 }
 

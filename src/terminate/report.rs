@@ -278,6 +278,9 @@ pub struct ProcessReport {
     /// How it turned out.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// For a survivor: the full diagnosis of `afterlife why`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Box<crate::resist::Diagnosis>>,
 }
 
 impl ProcessReport {
@@ -522,6 +525,7 @@ mod tests {
 
     fn entry(pid: i32, named: bool, outcome: Outcome) -> ProcessReport {
         ProcessReport {
+            diagnosis: None,
             pid: Pid::new(pid).unwrap(),
             name: "x".into(),
             ppid: 1,

@@ -437,14 +437,24 @@ fn the_library_entry_point_gives_a_one_line_summary() {
 #[test]
 fn a_stopped_background_job_of_a_terminal_names_its_shell() {
     // script(1) gives the shell a pseudo-terminal; `set -m` turns on job
-    // control, so the background job gets its own process group.
+    // control, so the background job gets its own process group. The shell
+    // stays (no `exec`): a shell that execs with job control on may end its
+    // stopped jobs first.
     let scratch = Scratch::new("why-job");
     let pidfile = scratch.path().join("job");
     let script = format!(
-        "set -m; sleep 300 & echo $! > {}; kill -TSTP $!; exec sleep 300",
+        "set -m; sleep 300 & echo $! > {}; kill -TSTP $!; sleep 300",
         pidfile.display()
     );
-    let script_kid = Kid::spawn(Command::new("script").args(["-q", "-c", &script, "/dev/null"]));
+    // script(1) ends when its input ends: give it a pipe that stays open
+    // (held by the `Child`) rather than /dev/null, which CI also has as
+    // its own standard input.
+    let script_kid = Kid(Command::new("script")
+        .args(["-q", "-c", &script, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("script starts"));
     let mut job = 0;
     assert!(
         wait_until(Duration::from_secs(10), || {
@@ -454,7 +464,8 @@ fn a_stopped_background_job_of_a_terminal_names_its_shell() {
                 .unwrap_or(0);
             job > 0 && state(job) == Some('T')
         }),
-        "the job did not stop"
+        "the job did not stop: job {job} is in state {:?}",
+        state(job)
     );
     let job_process = Process::open(Pid::new(job).unwrap()).unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{job}/stat")).unwrap();

@@ -7,6 +7,8 @@
 //! - [`signal`]: signal numbers, names and default actions.
 //! - [`observe`]: `status` and `wait` for any process, as typed reports which
 //!   the binary renders as text or JSON.
+//! - [`supervise`]: `run` and `timeout` — a command tree contained, its
+//!   deadline enforced, its exact ending and its leftovers reported.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -25,4 +27,5 @@ pub mod exit_code;
 pub mod observe;
 pub mod process;
 pub mod signal;
+pub mod supervise;
 pub mod text;

@@ -1,0 +1,633 @@
+//! The [`Supervisor`] builder and its event loop: start the command
+//! contained, pass signals on, enforce the deadline with its grace plan,
+//! then find, describe and end what the tree left behind.
+//!
+//! One loop waits on every event source at once with `poll(2)`: the
+//! signalfd, the main process's pidfd (or the keeper's report pipe), and
+//! the next timer (deadline, then end of grace).
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use crate::exit::{Cause, ExitStatus, StatusViews};
+use crate::process::{Pid, Process, ProcessInfo, ProcessTable};
+use crate::signal::Signal;
+use crate::supervise::cause::{
+    self, CoreFacts, ExitAction, OomCheck, OomVerdict, Verdict, core_destination, read_core_settings,
+};
+use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
+use crate::supervise::keeper::Report;
+use crate::supervise::leftover_facts::held_fds;
+use crate::supervise::report::{
+    Fate, Leftover, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
+};
+use crate::supervise::signals::{ChildSetup, Received, SignalInbox, Terminal};
+
+/// Called as each signal is sent.
+type SignalCallback = Box<dyn FnMut(&TimelineEvent)>;
+
+/// Grace before SIGKILL when none is given.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// Supervising failed before the command could be judged.
+#[derive(Debug, thiserror::Error)]
+pub enum SuperviseError {
+    /// Starting failed.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// Setting up signal handling failed.
+    #[error("block signals and open a signalfd: {0}")]
+    Signals(std::io::Error),
+    /// Waiting failed.
+    #[error("wait for the command: {0}")]
+    Wait(String),
+}
+
+impl SuperviseError {
+    /// The exit code for this failure: 126, 127 or 125.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SuperviseError::Start(StartError::NotFound { .. }) => crate::exit_code::NOT_FOUND,
+            SuperviseError::Start(StartError::CannotExecute { .. }) => crate::exit_code::CANNOT_EXECUTE,
+            _ => crate::exit_code::FAILURE,
+        }
+    }
+}
+
+/// Runs a command as a contained tree with an optional deadline, and
+/// reports how it went.
+pub struct Supervisor {
+    program: OsString,
+    args: Vec<OsString>,
+    timeout: Option<Duration>,
+    signal: Signal,
+    grace: Option<Duration>,
+    leftover_grace: Duration,
+    preserve_status: bool,
+    foreground: bool,
+    containment: ContainmentChoice,
+    keep_leftovers: bool,
+    on_signal: Option<SignalCallback>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("timeout", &self.timeout)
+            .field("signal", &self.signal)
+            .field("grace", &self.grace)
+            .field("containment", &self.containment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Supervisor {
+    /// Supervises `program` with `args`.
+    pub fn new(program: impl Into<OsString>, args: impl IntoIterator<Item = impl Into<OsString>>) -> Supervisor {
+        Supervisor {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            timeout: None,
+            signal: Signal::TERM,
+            grace: Some(DEFAULT_GRACE),
+            leftover_grace: DEFAULT_GRACE,
+            preserve_status: false,
+            foreground: false,
+            containment: ContainmentChoice::Auto,
+            keep_leftovers: false,
+            on_signal: None,
+        }
+    }
+
+    /// The deadline (`None` or zero: none; `Duration::MAX`: forever).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout.filter(|t| !t.is_zero());
+        self
+    }
+
+    /// The signal sent at the deadline (default SIGTERM).
+    pub fn signal(mut self, signal: Signal) -> Self {
+        self.signal = signal;
+        self
+    }
+
+    /// How long after the deadline's signal SIGKILL follows (`None`: never,
+    /// as `timeout` without `-k`); also the leftovers' grace when given.
+    pub fn grace(mut self, grace: Option<Duration>) -> Self {
+        self.grace = grace;
+        if let Some(g) = grace {
+            self.leftover_grace = g;
+        }
+        self
+    }
+
+    /// Exit with the command's status even when the deadline passed.
+    pub fn preserve_status(mut self, yes: bool) -> Self {
+        self.preserve_status = yes;
+        self
+    }
+
+    /// Leave the command in afterlife's process group (it may read the
+    /// terminal); at the deadline only it is signalled.
+    pub fn foreground(mut self, yes: bool) -> Self {
+        self.foreground = yes;
+        self
+    }
+
+    /// Which containment to use.
+    pub fn containment(mut self, choice: ContainmentChoice) -> Self {
+        self.containment = choice;
+        self
+    }
+
+    /// List the leftovers but leave them running.
+    pub fn keep_leftovers(mut self, yes: bool) -> Self {
+        self.keep_leftovers = yes;
+        self
+    }
+
+    /// Called as each signal is sent (for `--verbose`).
+    pub fn on_signal(mut self, callback: impl FnMut(&TimelineEvent) + 'static) -> Self {
+        self.on_signal = Some(Box::new(callback));
+        self
+    }
+
+    /// Runs the command to its end and reports.
+    pub fn run(mut self) -> Result<RunReport, SuperviseError> {
+        let start = Instant::now();
+        let started_at = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let started_us = cause::monotonic_us();
+        let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
+        let terminal = if self.foreground { None } else { Terminal::foreground() };
+        let setup = ChildSetup {
+            own_group: !self.foreground,
+            terminal: terminal.as_ref().map(|t| t.raw_fd()),
+            cgroup_procs: None,
+            parent: None,
+        };
+        let mut command = std::process::Command::new(&self.program);
+        command.args(&self.args);
+        let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
+        let main_process = match &main {
+            Main::Child(p) => Some(p),
+            Main::Kept(p) => p.as_ref(),
+        };
+        let main_info = main_process.and_then(|p| p.info().ok());
+        if let (Some(terminal), Some(p)) = (&terminal, main_process)
+            && !self.foreground
+        {
+            terminal.give_to(p.pid());
+        }
+        let mut run = Run {
+            start,
+            timeline: Vec::new(),
+            on_signal: self.on_signal.take(),
+        };
+        let deadline = self.timeout.and_then(|t| start.checked_add(t));
+        let mut timed_out = false;
+        let mut sent_kill = false;
+        let mut kill_at: Option<Instant> = None;
+        let status = loop {
+            let next = if timed_out { kill_at } else { deadline };
+            let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
+            let main_ready = wait_events(&inbox, &main, contained.keeper().reports_fd(), wait)
+                .map_err(|e| SuperviseError::Wait(e.to_string()))?;
+            if main_ready && let Some(status) = main_status(&main, &mut contained)? {
+                break status;
+            }
+            for received in inbox.drain() {
+                self.handle_signal(received, main_process, terminal.as_ref(), &mut run);
+            }
+            let now = Instant::now();
+            if !timed_out && deadline.is_some_and(|d| now >= d) {
+                timed_out = true;
+                let sent = if self.foreground {
+                    signal_main(main_process, self.signal)
+                } else {
+                    signal_all(&contained, main_process, self.signal)
+                };
+                let to = if self.foreground { Target::Main } else { Target::Tree };
+                run.record(self.signal, to, sent, Reason::Deadline);
+                sent_kill = self.signal == Signal::KILL;
+                kill_at = self.grace.and_then(|g| now.checked_add(g));
+            } else if timed_out && kill_at.is_some_and(|k| now >= k) {
+                kill_at = None;
+                sent_kill = true;
+                if self.foreground {
+                    let sent = signal_main(main_process, Signal::KILL);
+                    run.record(Signal::KILL, Target::Main, sent, Reason::GraceExpired);
+                } else {
+                    let sent = contained.kill_all();
+                    run.record(Signal::KILL, Target::Tree, sent, Reason::GraceExpired);
+                }
+            }
+        };
+        let duration = start.elapsed().as_secs_f64();
+        if let Some(terminal) = &terminal {
+            terminal.take_back();
+        }
+
+        let reapers = [Pid::current().get(), contained.keeper_pid().get()];
+        let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, &mut run);
+        let cgroup_peak = contained.memory_peak();
+        let oom_kills = contained.oom_kills();
+        let memory_events = contained.cgroup_path().is_some() && oom_kills.is_some();
+        let containment = contained.kind();
+        let cgroup = contained.cgroup_path();
+        contained.finish(self.keep_leftovers && !leftovers.is_empty());
+        reap_orphans();
+        // After the keeper is reaped: its children's usage counts then.
+        let peak = cgroup_peak
+            .map(|bytes| PeakMemory {
+                bytes,
+                source: PeakSource::CgroupMemoryPeak,
+            })
+            .or_else(|| {
+                largest_child_rss().map(|bytes| PeakMemory {
+                    bytes,
+                    source: PeakSource::LargestProcessRss,
+                })
+            });
+
+        let main_pid = main_process.map(|p| p.pid());
+        let oom = match status {
+            ExitStatus::Signaled { signal, .. } if signal == Signal::KILL && !sent_kill => {
+                Some(oom_check(oom_kills, memory_events, main_pid, started_us))
+            }
+            _ => None,
+        };
+        let cause = if timed_out {
+            Cause::TimedOut {
+                after: self.timeout.unwrap_or_default(),
+                needed_kill: sent_kill && self.signal != Signal::KILL,
+            }
+        } else if oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed) {
+            Cause::OomKilled
+        } else {
+            Cause::Unknown
+        };
+        let core = match (status, &main_info) {
+            (
+                ExitStatus::Signaled {
+                    signal,
+                    core_dumped: true,
+                },
+                Some(info),
+            ) => read_core_settings().map(|(pattern, uses_pid)| {
+                let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                let hostname = rustix::system::uname().nodename().to_string_lossy().into_owned();
+                core_destination(
+                    &pattern,
+                    uses_pid,
+                    &CoreFacts {
+                        pid: info.pid.get(),
+                        name: &info.name,
+                        cwd: &cwd,
+                        signal,
+                        time: started_at as u64 + duration as u64,
+                        hostname: &hostname,
+                        uid: info.uid,
+                    },
+                )
+            }),
+            _ => None,
+        };
+        let action = cause::exit_action(
+            Verdict {
+                status,
+                timed_out,
+                sent_kill,
+            },
+            self.preserve_status,
+        );
+        let (exit_code, dies_by) = match action {
+            ExitAction::Code(code) => (code, None),
+            ExitAction::Die(signal) => (status.shell_code(), Some(signal)),
+        };
+        let mut command_line = vec![self.program.to_string_lossy().into_owned()];
+        command_line.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
+        Ok(RunReport {
+            command: command_line,
+            containment,
+            cgroup,
+            pid: main_pid,
+            started_at,
+            duration,
+            total_duration: start.elapsed().as_secs_f64(),
+            exit: StatusViews::from(status),
+            cause,
+            timed_out,
+            core,
+            oom,
+            timeline: run.timeline,
+            peak_memory: peak,
+            leftovers,
+            exit_code,
+            dies_by,
+        })
+    }
+
+    fn handle_signal(&self, received: Received, main: Option<&Process>, terminal: Option<&Terminal>, run: &mut Run) {
+        if received.number == libc::SIGCHLD {
+            if let (Some(terminal), Some(main)) = (terminal, main) {
+                job_control(terminal, main);
+            }
+            return;
+        }
+        // With --foreground the command shares our process group: a key
+        // typed at the terminal reached it already, straight from the kernel.
+        if self.foreground && received.from_terminal() {
+            return;
+        }
+        let Some(signal) = Signal::from_number(received.number) else {
+            return;
+        };
+        if self.foreground {
+            let sent = signal_main(main, signal);
+            run.record(signal, Target::Main, sent, Reason::Forwarded);
+        } else {
+            let sent = signal_group(main, signal);
+            run.record(signal, Target::Group, sent, Reason::Forwarded);
+        }
+    }
+
+    fn handle_leftovers(
+        &self,
+        contained: &Contained,
+        main: Option<&ProcessInfo>,
+        reapers: &[i32],
+        run: &mut Run,
+    ) -> Vec<Leftover> {
+        let members = contained.members();
+        if members.is_empty() {
+            return Vec::new();
+        }
+        let main_ids = main.map_or((0, 0), |m| (m.sid, m.pgid));
+        let mut leftovers: Vec<Leftover> = members
+            .iter()
+            .map(|process| {
+                let info = process.info().ok();
+                let fds = held_fds(process.pid());
+                let (ppid, sid, pgid) = info.as_ref().map_or((0, 0, 0), |i| (i.ppid, i.sid, i.pgid));
+                Leftover {
+                    pid: process.pid(),
+                    name: info.as_ref().map(|i| i.name.clone()).unwrap_or_default(),
+                    cmdline: info.as_ref().map(|i| i.cmdline.clone()).unwrap_or_default(),
+                    ppid,
+                    sid,
+                    pgid,
+                    escaped: classify_escape((ppid, sid, pgid), main_ids, reapers, &fds),
+                    fds,
+                    fate: Fate::Kept,
+                }
+            })
+            .collect();
+        if self.keep_leftovers {
+            return leftovers;
+        }
+        let mut signalled = 0;
+        for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
+            match process.signal(self.signal) {
+                Ok(()) => signalled += 1,
+                // ESRCH: it ended by itself since we listed it.
+                Err(_) => leftover.fate = Fate::ExitedOnItsOwn,
+            }
+        }
+        run.record(self.signal, Target::Leftovers, signalled, Reason::Leftovers);
+        let mut killed = false;
+        if !contained.wait_empty(self.leftover_grace) {
+            let sent = contained.kill_all();
+            run.record(Signal::KILL, Target::Leftovers, sent, Reason::LeftoversGraceExpired);
+            killed = true;
+            contained.wait_empty(Duration::from_secs(2));
+        }
+        for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
+            if leftover.fate == Fate::ExitedOnItsOwn {
+                continue;
+            }
+            let ended = process.has_exited();
+            // Reaps it if it was reparented to us; others reap their own.
+            let observation = if ended { process.exit_observation().ok() } else { None };
+            let by_kill = observation
+                .as_ref()
+                .and_then(|o| o.status())
+                .is_some_and(|s| matches!(s, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL));
+            leftover.fate = if !ended {
+                Fate::Survived
+            } else if killed && (by_kill || self.signal != Signal::KILL) && !exited_before_kill(&observation) {
+                Fate::Killed
+            } else {
+                Fate::Ended { signal: self.signal }
+            };
+        }
+        leftovers
+    }
+}
+
+fn exited_before_kill(observation: &Option<crate::process::ExitObservation>) -> bool {
+    // Known and not by SIGKILL: it ended during the grace period.
+    observation
+        .as_ref()
+        .and_then(|o| o.status())
+        .is_some_and(|s| !matches!(s, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL))
+}
+
+struct Run {
+    start: Instant,
+    timeline: Vec<TimelineEvent>,
+    on_signal: Option<SignalCallback>,
+}
+
+impl Run {
+    fn record(&mut self, signal: Signal, to: Target, processes: usize, reason: Reason) {
+        let event = TimelineEvent {
+            at: self.start.elapsed().as_secs_f64(),
+            signal,
+            to,
+            processes,
+            reason,
+        };
+        if let Some(callback) = &mut self.on_signal {
+            callback(&event);
+        }
+        self.timeline.push(event);
+    }
+}
+
+/// Waits for a signal, the main process's end, or `wait`; whether the main
+/// process's source is ready.
+fn wait_events(
+    inbox: &SignalInbox,
+    main: &Main,
+    reports: Option<std::os::fd::RawFd>,
+    wait: Option<Duration>,
+) -> std::io::Result<bool> {
+    // SAFETY: the report pipe's fd is owned by the keeper handle, which
+    // outlives this call.
+    let reports = reports.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+    let main_fd: Option<BorrowedFd<'_>> = match main {
+        Main::Child(process) => Some(process.pidfd()),
+        Main::Kept(_) => reports,
+    };
+    let mut fds = vec![PollFd::new(inbox.fd(), PollFlags::IN)];
+    if let Some(fd) = &main_fd {
+        fds.push(PollFd::new(fd, PollFlags::IN));
+    }
+    let spec = wait.map(|d| Timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    });
+    match rustix::event::poll(&mut fds, spec.as_ref()) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(fds.get(1).is_some_and(|fd| !fd.revents().is_empty()))
+}
+
+/// The main process's status once its source is ready.
+fn main_status(main: &Main, contained: &mut Contained) -> Result<Option<ExitStatus>, SuperviseError> {
+    match main {
+        Main::Child(process) => {
+            let observation = process
+                .exit_observation()
+                .map_err(|e| SuperviseError::Wait(e.to_string()))?;
+            match observation.status() {
+                Some(status) => Ok(Some(status)),
+                None => Err(SuperviseError::Wait(format!(
+                    "process {} ended, but its status could not be read",
+                    process.pid()
+                ))),
+            }
+        }
+        Main::Kept(_) => match contained.keeper().next_report() {
+            Some(Report::Exited(raw)) => match ExitStatus::from_wait_status(raw) {
+                Some(status) => Ok(Some(status)),
+                None => Ok(None),
+            },
+            Some(_) => Ok(None),
+            None => Err(SuperviseError::Wait(
+                "the keeper process ended before the command did".to_string(),
+            )),
+        },
+    }
+}
+
+fn signal_main(main: Option<&Process>, signal: Signal) -> usize {
+    // ESRCH: it has just ended; the loop sees that next.
+    main.map_or(0, |p| usize::from(p.signal(signal).is_ok()))
+}
+
+/// The main process and the other members of its process group.
+fn signal_group(main: Option<&Process>, signal: Signal) -> usize {
+    let Some(main) = main else { return 0 };
+    let mut sent = usize::from(main.signal(signal).is_ok());
+    let table = ProcessTable::scan();
+    let pgid = main.pid().get();
+    for pid in table.pgroup_members(pgid) {
+        if pid == main.pid() || pid == Pid::current() {
+            continue;
+        }
+        let Some(entry) = table.get(pid) else { continue };
+        // ESRCH: gone since the scan.
+        if let Ok(process) = Process::open_expecting(pid, entry.start_ticks)
+            && process.signal(signal).is_ok()
+        {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// Every process of the tree, the main process first.
+fn signal_all(contained: &Contained, main: Option<&Process>, signal: Signal) -> usize {
+    let mut sent = signal_main(main, signal);
+    for process in contained.members() {
+        if main.is_some_and(|m| m.pid() == process.pid()) {
+            continue;
+        }
+        // ESRCH: it ended since the listing.
+        if process.signal(signal).is_ok() {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// When the command stops (Ctrl+Z), stop too, as a shell's job would, and
+/// give it the terminal again when continued.
+fn job_control(terminal: &Terminal, main: &Process) {
+    let stopped = rustix::process::waitid(
+        rustix::process::WaitId::PidFd(main.pidfd().as_fd()),
+        rustix::process::WaitIdOptions::STOPPED | rustix::process::WaitIdOptions::NOHANG,
+    );
+    if !matches!(stopped, Ok(Some(_))) {
+        return;
+    }
+    terminal.take_back();
+    if let Ok(me) = Process::open(Pid::current()) {
+        // We stop here until the shell continues us (`fg`).
+        let _ = me.signal(Signal::STOP);
+    }
+    terminal.give_to(main.pid());
+    let _ = signal_group(Some(main), Signal::CONT);
+}
+
+fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<Pid>, since_us: u64) -> OomCheck {
+    if memory_events {
+        let killed = oom_kills.unwrap_or(0) > 0;
+        return OomCheck {
+            verdict: if killed {
+                OomVerdict::Killed
+            } else {
+                OomVerdict::NotKilled
+            },
+            source: "memory.events".to_string(),
+        };
+    }
+    match main.and_then(|pid| cause::kernel_log_oom(pid.get(), since_us)) {
+        Some(true) => OomCheck {
+            verdict: OomVerdict::Killed,
+            source: "kernel log".to_string(),
+        },
+        Some(false) => OomCheck {
+            verdict: OomVerdict::NotKilled,
+            source: "kernel log".to_string(),
+        },
+        None => OomCheck {
+            verdict: OomVerdict::Unknown,
+            source: "no memory controller on cgroup v2 and the kernel log is not readable".to_string(),
+        },
+    }
+}
+
+/// The largest resident set of any process we reaped, in bytes.
+fn largest_child_rss() -> Option<u64> {
+    // SAFETY: getrusage writes into the struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return None;
+    }
+    // ru_maxrss is in kilobytes (getrusage(2)).
+    (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
+}
+
+/// Reaps any orphans reparented to us that have ended.
+fn reap_orphans() {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid for any of our children, without blocking; our
+        // main process and keeper were reaped through their pidfds already.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return;
+        }
+    }
+}

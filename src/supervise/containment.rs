@@ -175,8 +175,11 @@ impl Contained {
             reason: e.to_string(),
         };
         let leaf = CgroupLeaf::create().map_err(unavailable)?;
-        let keeper = Keeper::start(Role::CgroupWatch { kill: leaf.kill_fd() })
-            .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
+        let keeper = Keeper::start(Role::CgroupWatch {
+            kill: leaf.kill_fd(),
+            path: leaf.path(),
+        })
+        .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
         // Orphans of the tree come to us, not to init.
         // SAFETY: prctl on this process only.
         unsafe {

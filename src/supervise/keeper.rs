@@ -39,6 +39,8 @@ pub enum Role<'a> {
     CgroupWatch {
         /// `cgroup.kill`, open for writing.
         kill: &'a OwnedFd,
+        /// The leaf, removed once empty.
+        path: &'a std::path::Path,
     },
     /// Start the command and reap the tree, as namespace init (`pidns`) or as
     /// child subreaper.
@@ -189,12 +191,17 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
         libc::prctl(libc::PR_SET_NAME, c"afterlife-keep".as_ptr(), 0, 0, 0);
     }
     let code = match role {
-        Role::CgroupWatch { kill } => {
+        Role::CgroupWatch { kill, path } => {
             quiet_stdio();
             let byte = read_control(&control);
             if !matches!(byte, Some(b'd') | Some(b'k')) {
-                // End of file: afterlife died. Kill the whole tree.
+                // End of file: afterlife died. Kill the whole tree, then
+                // remove the leaf once the kernel has emptied it.
                 let _ = crate::supervise::cgroup_leaf::write_kill(kill);
+                let deadline = std::time::Instant::now() + Duration::from_secs(2);
+                while std::fs::remove_dir(path).is_err() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
             }
             0
         }

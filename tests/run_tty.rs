@@ -1,0 +1,135 @@
+//! `afterlife run` in a real terminal (a tmux pane): Ctrl+C interrupts the
+//! command exactly once and afterlife exits with its status; an
+//! interactive program works; Ctrl+Z and `fg` stop and resume the job.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Scratch, wait_until};
+
+/// A private tmux server, killed on drop with everything in it.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            println!("skipped: tmux is not installed");
+            return None;
+        }
+        let tmux = Tmux {
+            socket: format!("afterlife-{name}-{}", std::process::id()),
+        };
+        let status = tmux
+            .command()
+            .args(["new-session", "-d", "-x", "200", "-y", "50", "bash --norc --noprofile"])
+            .env("PS1", "$ ")
+            .status()
+            .unwrap();
+        assert!(status.success(), "tmux new-session");
+        Some(tmux)
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(["-L", &self.socket]);
+        command
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = self.command().arg("send-keys").args(keys).status().unwrap();
+        assert!(status.success());
+    }
+
+    fn line(&self, text: &str) {
+        self.keys(&["-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let output = self
+            .command()
+            .args(["capture-pane", "-p", "-S", "-100"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn wait_for(&self, text: &str) {
+        let found = wait_until(Duration::from_secs(10), || self.screen().contains(text));
+        assert!(found, "waited for {text:?}; the screen shows:\n{}", self.screen());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
+}
+
+const AFTERLIFE: &str = env!("CARGO_BIN_EXE_afterlife");
+
+#[test]
+fn ctrl_c_interrupts_the_command_exactly_once() {
+    let Some(tmux) = Tmux::start("ctrl-c") else { return };
+    let scratch = Scratch::new("tty-ctrl-c");
+    let script = scratch.path().join("count.py");
+    std::fs::write(
+        &script,
+        "import signal, sys, time\n\
+         count = 0\n\
+         def on_int(n, f):\n    global count\n    count += 1\n\
+         signal.signal(signal.SIGINT, on_int)\n\
+         print('ready', flush=True)\n\
+         while count == 0:\n    time.sleep(0.02)\n\
+         time.sleep(0.5)\n\
+         print('INT count', count, flush=True)\n\
+         sys.exit(7)\n",
+    )
+    .unwrap();
+    tmux.line(&format!("{AFTERLIFE} run -- python3 {}; echo rc=$?", script.display()));
+    tmux.wait_for("ready");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("rc=7");
+    let screen = tmux.screen();
+    assert!(screen.contains("INT count 1"), "{screen}");
+    assert!(screen.contains("exited with code 7 (exit 7)"), "{screen}");
+}
+
+#[test]
+fn an_interactive_python_works_under_afterlife() {
+    let Some(tmux) = Tmux::start("python") else { return };
+    tmux.line(&format!("{AFTERLIFE} run -- python3 -q; echo rc=$?"));
+    tmux.wait_for(">>>");
+    tmux.line("print(6 * 7)");
+    tmux.wait_for("42");
+    // Ctrl+C interrupts the prompt, not python itself.
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("KeyboardInterrupt");
+    tmux.line("print('still' + ' here')");
+    tmux.wait_for("still here");
+    tmux.keys(&["C-d"]);
+    tmux.wait_for("rc=0");
+}
+
+#[test]
+fn ctrl_z_stops_the_job_and_fg_resumes_it() {
+    let Some(tmux) = Tmux::start("ctrl-z") else { return };
+    tmux.line(&format!(
+        "{AFTERLIFE} run -- sh -c 'echo st\"\"arted; sleep 30; echo fin\"\"ished'"
+    ));
+    // The quotes keep the command line itself from matching.
+    tmux.wait_for("started");
+    tmux.keys(&["C-z"]);
+    tmux.wait_for("Stopped");
+    tmux.line("fg");
+    // Resumed in the foreground: Ctrl+C reaches the command again.
+    tmux.wait_for("ished'\n");
+    tmux.keys(&["C-c"]);
+    tmux.line("echo rc=$?");
+    tmux.wait_for("rc=130");
+    assert!(!tmux.screen().contains("finished\n"));
+}

@@ -203,7 +203,8 @@ impl Contained {
                 return Err(spawn_error(name, error));
             }
         };
-        let process = Process::from_child(&child).map_err(|e| StartError::Setup(e.to_string()));
+        let pid = Pid::new(child.id() as i32).ok_or_else(|| StartError::Setup("spawn returned a bad PID".to_string()));
+        let process = pid.and_then(|pid| Process::open_own_child(pid).map_err(|e| StartError::Setup(e.to_string())));
         // `Child` is not waited through std: the pidfd reaps it.
         std::mem::forget(child);
         let contained = Contained {
@@ -271,8 +272,8 @@ impl Contained {
     /// /proc/PID/status lists them, outermost first).
     fn resolve(&self, inner: i32) -> Option<Process> {
         let keeper = self.keeper.process().pid();
-        let table = ProcessTable::scan();
-        table.children(keeper).into_iter().find_map(|pid| {
+        let children = sweep::children_of(keeper).unwrap_or_else(|| ProcessTable::scan().children(keeper));
+        children.into_iter().find_map(|pid| {
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
             let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
             let last: i32 = nspid.split_whitespace().last()?.parse().ok()?;
@@ -280,7 +281,7 @@ impl Contained {
                 return None;
             }
             // The keeper does not reap it before our `a`: the PID is stable.
-            Process::open(pid).ok()
+            Process::open_own_child(pid).ok()
         })
     }
 

@@ -111,7 +111,7 @@ impl Keeper {
         drop(report_write);
         let pid = Pid::new(pid).ok_or_else(|| io::Error::other("fork returned a bad PID"))?;
         // Our own unreaped child: its PID cannot change hands.
-        let process = Process::open(pid).map_err(io::Error::other)?;
+        let process = Process::open_own_child(pid).map_err(io::Error::other)?;
         Ok(Keeper {
             process,
             control: Some(control_write),

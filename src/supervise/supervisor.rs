@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::exit::{Cause, ExitStatus, StatusViews};
-use crate::process::{Pid, Process, ProcessInfo, ProcessTable};
+use crate::process::{Pid, Process, ProcessTable};
 use crate::signal::Signal;
 use crate::supervise::cause::{
     self, CoreFacts, ExitAction, OomCheck, OomVerdict, Verdict, core_destination, read_core_settings,
@@ -180,7 +180,7 @@ impl Supervisor {
             Main::Child(p) => Some(p),
             Main::Kept(p) => p.as_ref(),
         };
-        let main_info = main_process.and_then(|p| p.info().ok());
+        let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground
         {
@@ -362,7 +362,7 @@ impl Supervisor {
     fn handle_leftovers(
         &self,
         contained: &Contained,
-        main: Option<&ProcessInfo>,
+        main: Option<&MainFacts>,
         reapers: &[i32],
         run: &mut Run,
     ) -> Vec<Leftover> {
@@ -440,6 +440,47 @@ fn exited_before_kill(observation: &Option<crate::process::ExitObservation>) -> 
         .is_some_and(|s| !matches!(s, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL))
 }
 
+/// What the report needs to know of the main process, derived rather than
+/// read from /proc: it keeps the start of every run cheap.
+struct MainFacts {
+    pid: Pid,
+    /// `comm` as the kernel sets it on exec: the file name, at most 15 bytes.
+    name: String,
+    sid: i32,
+    pgid: i32,
+    uid: u32,
+}
+
+impl MainFacts {
+    fn derive(pid: Pid, program: &std::ffi::OsStr, own_group: bool) -> MainFacts {
+        let base = std::path::Path::new(program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name: String = base
+            .chars()
+            .scan(0, |len, c| {
+                *len += c.len_utf8();
+                (*len <= 15).then_some(c)
+            })
+            .collect();
+        // It has not called setsid before exec: its session is ours.
+        let sid = rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get());
+        let pgid = if own_group {
+            pid.get()
+        } else {
+            rustix::process::getpgrp().as_raw_nonzero().get()
+        };
+        MainFacts {
+            pid,
+            name,
+            sid,
+            pgid,
+            uid: rustix::process::geteuid().as_raw(),
+        }
+    }
+}
+
 struct Run {
     start: Instant,
     timeline: Vec<TimelineEvent>,
@@ -495,18 +536,7 @@ fn wait_events(
 /// The main process's status once its source is ready.
 fn main_status(main: &Main, contained: &mut Contained) -> Result<Option<ExitStatus>, SuperviseError> {
     match main {
-        Main::Child(process) => {
-            let observation = process
-                .exit_observation()
-                .map_err(|e| SuperviseError::Wait(e.to_string()))?;
-            match observation.status() {
-                Some(status) => Ok(Some(status)),
-                None => Err(SuperviseError::Wait(format!(
-                    "process {} ended, but its status could not be read",
-                    process.pid()
-                ))),
-            }
-        }
+        Main::Child(process) => reap_child(process),
         Main::Kept(_) => match contained.keeper().next_report() {
             Some(Report::Exited(raw)) => match ExitStatus::from_wait_status(raw) {
                 Some(status) => Ok(Some(status)),
@@ -517,6 +547,40 @@ fn main_status(main: &Main, contained: &mut Contained) -> Result<Option<ExitStat
                 "the keeper process ended before the command did".to_string(),
             )),
         },
+    }
+}
+
+/// Reaps our own child through its pidfd (`waitid(P_PIDFD, WEXITED)`);
+/// `None` if it has not exited yet.
+fn reap_child(process: &Process) -> Result<Option<ExitStatus>, SuperviseError> {
+    use rustix::process::{WaitId, WaitIdOptions};
+    loop {
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+        match rustix::process::waitid(WaitId::PidFd(process.pidfd()), options) {
+            Ok(Some(status)) => {
+                let status = if let Some(code) = status.exit_status() {
+                    ExitStatus::Exited { code: code as u8 }
+                } else {
+                    let signal = status
+                        .terminating_signal()
+                        .and_then(Signal::from_number)
+                        .ok_or_else(|| SuperviseError::Wait(format!("process {}: no exit status", process.pid())))?;
+                    ExitStatus::Signaled {
+                        signal,
+                        core_dumped: status.raw_code() == libc::CLD_DUMPED,
+                    }
+                };
+                return Ok(Some(status));
+            }
+            Ok(None) => return Ok(None),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                return Err(SuperviseError::Wait(format!(
+                    "waitid for process {}: {e}",
+                    process.pid()
+                )));
+            }
+        }
     }
 }
 

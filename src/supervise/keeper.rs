@@ -186,9 +186,12 @@ fn quiet_stdio() {
 }
 
 fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: OwnedFd) -> ! {
-    // SAFETY: the prctls act on this process only.
+    // SAFETY: the prctl and setpgid act on this process only. A process
+    // group of its own keeps the keeper out of a kill aimed at afterlife's
+    // group (`kill -KILL -PGID`), which it must outlive.
     unsafe {
         libc::prctl(libc::PR_SET_NAME, c"afterlife-keep".as_ptr(), 0, 0, 0);
+        libc::setpgid(0, 0);
     }
     let code = match role {
         Role::CgroupWatch { kill, path } => {

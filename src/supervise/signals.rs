@@ -200,6 +200,9 @@ impl Terminal {
 pub struct ChildSetup {
     /// Put the command in its own process group.
     pub own_group: bool,
+    /// Otherwise, join this process group (afterlife's, when a keeper in
+    /// a group of its own starts the command).
+    pub join_group: Option<libc::pid_t>,
     /// Make that group the foreground group of this terminal.
     pub terminal: Option<RawFd>,
     /// Write `0` here (a `cgroup.procs` file) to move into a cgroup.
@@ -229,6 +232,10 @@ impl ChildSetup {
                 && libc::write(procs, b"0".as_ptr().cast(), 1) != 1
             {
                 return Err(io::Error::from_raw_os_error(SETUP_FAILED_ERRNO));
+            }
+            if let (false, Some(group)) = (self.own_group, self.join_group) {
+                // EPERM if that group is gone: stay where we are.
+                libc::setpgid(0, group);
             }
             if self.own_group {
                 libc::setpgid(0, 0);

@@ -169,6 +169,7 @@ impl Supervisor {
         let terminal = if self.foreground { None } else { Terminal::foreground() };
         let setup = ChildSetup {
             own_group: !self.foreground,
+            join_group: Some(rustix::process::getpgrp().as_raw_nonzero().get()),
             terminal: terminal.as_ref().map(|t| t.raw_fd()),
             cgroup_procs: None,
             parent: None,
@@ -402,27 +403,24 @@ impl Supervisor {
             }
         }
         run.record(self.signal, Target::Leftovers, signalled, Reason::Leftovers);
-        let mut killed = false;
+        let mut alive_at_kill = Vec::new();
         if !contained.wait_empty(self.leftover_grace) {
+            alive_at_kill = members.iter().map(|p| !p.has_exited()).collect();
             let sent = contained.kill_all();
             run.record(Signal::KILL, Target::Leftovers, sent, Reason::LeftoversGraceExpired);
-            killed = true;
             contained.wait_empty(Duration::from_secs(2));
         }
-        for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
+        for (index, (process, leftover)) in members.iter().zip(leftovers.iter_mut()).enumerate() {
             if leftover.fate == Fate::ExitedOnItsOwn {
                 continue;
             }
-            let ended = process.has_exited();
-            // Reaps it if it was reparented to us; others reap their own.
-            let observation = if ended { process.exit_observation().ok() } else { None };
-            let by_kill = observation
-                .as_ref()
-                .and_then(|o| o.status())
-                .is_some_and(|s| matches!(s, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL));
-            leftover.fate = if !ended {
-                Fate::Survived
-            } else if killed && (by_kill || self.signal != Signal::KILL) && !exited_before_kill(&observation) {
+            if !process.has_exited() {
+                leftover.fate = Fate::Survived;
+                continue;
+            }
+            // Reaps it if it was reparented to us (others reap their own).
+            let _ = process.exit_observation();
+            leftover.fate = if alive_at_kill.get(index).copied().unwrap_or(false) {
                 Fate::Killed
             } else {
                 Fate::Ended { signal: self.signal }
@@ -430,14 +428,6 @@ impl Supervisor {
         }
         leftovers
     }
-}
-
-fn exited_before_kill(observation: &Option<crate::process::ExitObservation>) -> bool {
-    // Known and not by SIGKILL: it ended during the grace period.
-    observation
-        .as_ref()
-        .and_then(|o| o.status())
-        .is_some_and(|s| !matches!(s, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL))
 }
 
 /// What the report needs to know of the main process, derived rather than

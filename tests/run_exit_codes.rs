@@ -215,3 +215,37 @@ fn foreground_signals_only_the_main_process_at_the_deadline() {
     assert_eq!(json["leftovers"][0]["name"], "sleep");
     assert_eq!(json["leftovers"][0]["fate"]["fate"], "ended");
 }
+
+#[test]
+fn after_a_deadline_the_tree_shares_one_grace_period() {
+    // The main process obeys TERM; a setsid escapee ignores it. It is listed
+    // as a leftover and killed when the grace period ends, not signalled twice.
+    let output = afterlife()
+        .args([
+            "run",
+            "-q",
+            "--timeout",
+            "0.3",
+            "--grace",
+            "0.3",
+            "--report-json",
+            "/dev/stdout",
+            "--",
+        ])
+        .args(["sh", "-c", "setsid sh -c 'trap \"\" TERM; exec sleep 30' & sleep 30"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(124), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reasons: Vec<&str> = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["deadline", "leftovers_grace_expired"]);
+    let leftovers = json["leftovers"].as_array().unwrap();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    assert_eq!(leftovers[0]["fate"]["fate"], "killed");
+    assert_eq!(leftovers[0]["escaped"][0]["how"], "new_session");
+}

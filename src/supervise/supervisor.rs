@@ -237,7 +237,17 @@ impl Supervisor {
         }
 
         let reapers = [Pid::current().get(), contained.keeper_pid().get()];
-        let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, &mut run);
+        // After a deadline the whole tree has had its signal already: give
+        // it the rest of the grace period to end before anything counts as
+        // left over, and do not signal it twice.
+        let tree_signalled = timed_out && !self.foreground;
+        let settle = match (tree_signalled, kill_at) {
+            (false, _) => None,
+            (true, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
+            (true, None) if sent_kill => Some(Duration::ZERO),
+            (true, None) => Some(self.leftover_grace),
+        };
+        let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, settle, &mut run);
         let cgroup_peak = contained.memory_peak();
         let oom_kills = contained.oom_kills();
         let memory_events = contained.cgroup_path().is_some() && oom_kills.is_some();
@@ -365,8 +375,12 @@ impl Supervisor {
         contained: &Contained,
         main: Option<&MainFacts>,
         reapers: &[i32],
+        settle: Option<Duration>,
         run: &mut Run,
     ) -> Vec<Leftover> {
+        if let Some(settle) = settle {
+            contained.wait_empty(settle);
+        }
         let members = contained.members();
         if members.is_empty() {
             return Vec::new();
@@ -394,17 +408,21 @@ impl Supervisor {
         if self.keep_leftovers {
             return leftovers;
         }
-        let mut signalled = 0;
-        for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
-            match process.signal(self.signal) {
-                Ok(()) => signalled += 1,
-                // ESRCH: it ended by itself since we listed it.
-                Err(_) => leftover.fate = Fate::ExitedOnItsOwn,
+        // Signalled at the deadline already: its grace period is over.
+        let grace_over = settle.is_some();
+        if !grace_over {
+            let mut signalled = 0;
+            for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
+                match process.signal(self.signal) {
+                    Ok(()) => signalled += 1,
+                    // ESRCH: it ended by itself since we listed it.
+                    Err(_) => leftover.fate = Fate::ExitedOnItsOwn,
+                }
             }
+            run.record(self.signal, Target::Leftovers, signalled, Reason::Leftovers);
         }
-        run.record(self.signal, Target::Leftovers, signalled, Reason::Leftovers);
         let mut alive_at_kill = Vec::new();
-        if !contained.wait_empty(self.leftover_grace) {
+        if grace_over || !contained.wait_empty(self.leftover_grace) {
             alive_at_kill = members.iter().map(|p| !p.has_exited()).collect();
             let sent = contained.kill_all();
             run.record(Signal::KILL, Target::Leftovers, sent, Reason::LeftoversGraceExpired);

@@ -295,6 +295,11 @@ impl Contained {
         self.leaf.as_ref().map(|l| l.path().to_path_buf())
     }
 
+    /// The keeper's report pipe, to poll.
+    pub fn keeper_reports(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.keeper.reports_fd()
+    }
+
     /// The keeper.
     pub fn keeper(&mut self) -> &mut Keeper {
         &mut self.keeper

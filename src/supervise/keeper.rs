@@ -21,8 +21,8 @@
 //! `exit RAW`) and bytes (afterlife to keeper: `a` the PID was taken, `k`
 //! keep the leftovers running, `d` all done).
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, BufRead, BufReader};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
@@ -125,8 +125,8 @@ impl Keeper {
     }
 
     /// The pipe the keeper's reports arrive on, to poll.
-    pub fn reports_fd(&self) -> Option<RawFd> {
-        self.reports.as_ref().map(|r| r.get_ref().as_raw_fd())
+    pub fn reports_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.reports.as_ref().map(|r| r.get_ref().as_fd())
     }
 
     /// Reads the next report, blocking; `None` when the keeper is gone.
@@ -166,9 +166,9 @@ impl Keeper {
 }
 
 fn write_line(fd: &OwnedFd, line: &str) {
-    let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd.as_raw_fd()) });
+    // Lines are far below PIPE_BUF, so each write is whole (pipe(7)).
     // EPIPE: afterlife is gone; the loop below notices.
-    let _ = file.write_all(line.as_bytes());
+    let _ = rustix::io::write(fd, line.as_bytes());
 }
 
 fn quiet_stdio() {

@@ -166,6 +166,7 @@ impl Supervisor {
             .map_or(0.0, |d| d.as_secs_f64());
         let started_us = cause::monotonic_us();
         let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
+        let _subreaper = SubreaperGuard::save();
         let terminal = if self.foreground { None } else { Terminal::foreground() };
         let setup = ChildSetup {
             own_group: !self.foreground,
@@ -199,7 +200,7 @@ impl Supervisor {
         let status = loop {
             let next = if timed_out { kill_at } else { deadline };
             let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
-            let main_ready = wait_events(&inbox, &main, contained.keeper().reports_fd(), wait)
+            let main_ready = wait_events(&inbox, &main, contained.keeper_reports(), wait)
                 .map_err(|e| SuperviseError::Wait(e.to_string()))?;
             if main_ready && let Some(status) = main_status(&main, &mut contained)? {
                 break status;
@@ -448,6 +449,30 @@ impl Supervisor {
     }
 }
 
+/// Restores the caller's `PR_SET_CHILD_SUBREAPER` setting when the run is
+/// over (cgroup containment makes afterlife a subreaper for its run).
+struct SubreaperGuard(libc::c_int);
+
+impl SubreaperGuard {
+    fn save() -> SubreaperGuard {
+        let mut current: libc::c_int = 0;
+        // SAFETY: PR_GET_CHILD_SUBREAPER writes one int we own.
+        unsafe {
+            libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut current as *mut libc::c_int, 0, 0, 0);
+        }
+        SubreaperGuard(current)
+    }
+}
+
+impl Drop for SubreaperGuard {
+    fn drop(&mut self) {
+        // SAFETY: prctl on this process only.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, self.0 as libc::c_ulong, 0, 0, 0);
+        }
+    }
+}
+
 /// What the report needs to know of the main process, derived rather than
 /// read from /proc: it keeps the start of every run cheap.
 struct MainFacts {
@@ -516,12 +541,9 @@ impl Run {
 fn wait_events(
     inbox: &SignalInbox,
     main: &Main,
-    reports: Option<std::os::fd::RawFd>,
+    reports: Option<BorrowedFd<'_>>,
     wait: Option<Duration>,
 ) -> std::io::Result<bool> {
-    // SAFETY: the report pipe's fd is owned by the keeper handle, which
-    // outlives this call.
-    let reports = reports.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
     let main_fd: Option<BorrowedFd<'_>> = match main {
         Main::Child(process) => Some(process.pidfd()),
         Main::Kept(_) => reports,

@@ -318,9 +318,10 @@ impl Contained {
                 .members()
                 .into_iter()
                 .filter_map(|pid| {
-                    // ESRCH: ended since the listing. Checked after opening:
-                    // a reused PID is not in our leaf.
-                    let process = Process::open(pid).ok()?;
+                    // ESRCH: ended since the listing. Checked after opening
+                    // (pidfd and start time only, the cheap open): a PID
+                    // reused by a process outside the leaf is not taken.
+                    let process = Process::open_own_child(pid).ok()?;
                     leaf.contains(pid).then_some(process)
                 })
                 .collect(),

@@ -155,13 +155,32 @@ impl Keeper {
         self.tell(if keep { b'k' } else { b'd' });
         self.control = None;
         // With `k` it stays to reap the leftovers: not waiting for it.
-        if !keep {
-            // It exits at once on `d`; a second is ample.
-            if let Ok(None) = self.process.wait(Some(Duration::from_secs(1))) {
-                let _ = self.process.signal(crate::signal::Signal::KILL);
-                let _ = self.process.wait(Some(Duration::from_secs(1)));
-            }
+        if !keep && !self.reap(Duration::from_secs(1)) {
+            // It exits at once on `d`; not within a second means it hangs.
+            let _ = self.process.signal(crate::signal::Signal::KILL);
+            self.reap(Duration::from_secs(1));
         }
+    }
+
+    /// Waits up to `limit` for the keeper to exit and reaps it (our own
+    /// child, through its pidfd); whether it was reaped.
+    fn reap(&self, limit: Duration) -> bool {
+        use rustix::process::{WaitId, WaitIdOptions};
+        let pidfd = self.process.pidfd();
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        let spec = rustix::event::Timespec {
+            tv_sec: limit.as_secs() as i64,
+            tv_nsec: i64::from(limit.subsec_nanos()),
+        };
+        // EINTR: the waitid below then finds it not yet exited.
+        let _ = rustix::event::poll(&mut fds, Some(&spec));
+        matches!(
+            rustix::process::waitid(
+                WaitId::PidFd(self.process.pidfd()),
+                WaitIdOptions::EXITED | WaitIdOptions::NOHANG
+            ),
+            Ok(Some(_))
+        )
     }
 }
 

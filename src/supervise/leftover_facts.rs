@@ -54,13 +54,66 @@ impl SocketFact {
     }
 }
 
-/// The open fds of `pid`; empty if it is gone or unreadable.
-pub fn held_fds(pid: Pid) -> Vec<HeldFd> {
+/// Who a leftover is: name, parentage and command line, from
+/// `/proc/PID/stat` and `cmdline`, checked against its start time.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// `comm`.
+    pub name: String,
+    /// Parent PID.
+    pub ppid: i32,
+    /// Session.
+    pub sid: i32,
+    /// Process group.
+    pub pgid: i32,
+    /// Command line.
+    pub cmdline: Vec<String>,
+}
+
+/// Reads the identity of `pid` if it is still the process that started at
+/// `start_ticks`.
+pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
+    // ENOENT/ESRCH: it ended meanwhile; nothing to tell.
+    let proc = procfs::process::Process::new(pid.get()).ok()?;
+    let stat = proc.stat().ok()?;
+    if stat.starttime != start_ticks {
+        return None;
+    }
+    Some(Identity {
+        name: stat.comm,
+        ppid: stat.ppid,
+        sid: stat.session,
+        pgid: stat.pgrp,
+        cmdline: proc.cmdline().unwrap_or_default(),
+    })
+}
+
+/// Socket tables already read, by network namespace, so that a tree of
+/// many leftovers reads /proc/PID/net once.
+#[derive(Debug, Default)]
+pub struct SocketCache {
+    by_namespace: HashMap<u64, SocketTable>,
+}
+
+impl SocketCache {
+    fn table(&mut self, pid: Pid) -> &SocketTable {
+        // The namespace's inode; 0 (unreadable) shares one slot, read once.
+        let namespace = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap_or(0);
+        self.by_namespace
+            .entry(namespace)
+            .or_insert_with(|| SocketTable::read(pid))
+    }
+}
+
+/// The open fds of `pid`; empty if it is gone or unreadable. Socket tables
+/// are read only when it holds a socket.
+pub fn held_fds(pid: Pid, sockets: &mut SocketCache) -> Vec<HeldFd> {
     let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         // ENOENT: it ended; EACCES: not ours to read. Nothing to tell.
         return Vec::new();
     };
-    let sockets = SocketTable::read(pid);
     let mut fds: Vec<HeldFd> = entries
         .flatten()
         .filter_map(|entry| {
@@ -68,15 +121,20 @@ pub fn held_fds(pid: Pid) -> Vec<HeldFd> {
             let target = std::fs::read_link(entry.path()).ok()?.to_string_lossy().into_owned();
             let fdinfo = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
             let flags = fdinfo_flags(&fdinfo)?;
-            let socket = socket_inode(&target).and_then(|inode| sockets.get(inode));
             Some(HeldFd {
                 fd,
                 target,
                 cloexec: flags & O_CLOEXEC != 0,
-                socket,
+                socket: None,
             })
         })
         .collect();
+    if fds.iter().any(|f| socket_inode(&f.target).is_some()) {
+        let table = sockets.table(pid);
+        for fd in &mut fds {
+            fd.socket = socket_inode(&fd.target).and_then(|inode| table.get(inode));
+        }
+    }
     fds.sort_by_key(|f| f.fd);
     fds
 }

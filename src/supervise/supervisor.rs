@@ -21,7 +21,7 @@ use crate::supervise::cause::{
 };
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
 use crate::supervise::keeper::Report;
-use crate::supervise::leftover_facts::held_fds;
+use crate::supervise::leftover_facts::{SocketCache, held_fds, identity};
 use crate::supervise::report::{
     Fate, Leftover, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
 };
@@ -387,20 +387,20 @@ impl Supervisor {
             return Vec::new();
         }
         let main_ids = main.map_or((0, 0), |m| (m.sid, m.pgid));
+        let mut sockets = SocketCache::default();
         let mut leftovers: Vec<Leftover> = members
             .iter()
             .map(|process| {
-                let info = process.info().ok();
-                let fds = held_fds(process.pid());
-                let (ppid, sid, pgid) = info.as_ref().map_or((0, 0, 0), |i| (i.ppid, i.sid, i.pgid));
+                let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
+                let fds = held_fds(process.pid(), &mut sockets);
                 Leftover {
                     pid: process.pid(),
-                    name: info.as_ref().map(|i| i.name.clone()).unwrap_or_default(),
-                    cmdline: info.as_ref().map(|i| i.cmdline.clone()).unwrap_or_default(),
-                    ppid,
-                    sid,
-                    pgid,
-                    escaped: classify_escape((ppid, sid, pgid), main_ids, reapers, &fds),
+                    escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds),
+                    name: who.name,
+                    cmdline: who.cmdline,
+                    ppid: who.ppid,
+                    sid: who.sid,
+                    pgid: who.pgid,
                     fds,
                     fate: Fate::Kept,
                 }
@@ -437,8 +437,9 @@ impl Supervisor {
                 leftover.fate = Fate::Survived;
                 continue;
             }
-            // Reaps it if it was reparented to us (others reap their own).
-            let _ = process.exit_observation();
+            // Reaps it if it was reparented to us; ECHILD for the others,
+            // whose own parents reap them.
+            let _ = reap_child(process);
             leftover.fate = if alive_at_kill.get(index).copied().unwrap_or(false) {
                 Fate::Killed
             } else {

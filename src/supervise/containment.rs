@@ -377,10 +377,15 @@ impl Contained {
 
     /// Ends the containment: removes the leaf (unless leftovers are kept)
     /// and dismisses the keeper. Returns the leaf's path if it stays.
-    pub fn finish(self, keep: bool) -> Option<PathBuf> {
+    pub fn finish(mut self, keep: bool) -> Option<PathBuf> {
+        let keep_leaf = keep && self.leaf.as_ref().is_some_and(|l| !l.members().is_empty());
+        let keep = keep_leaf || (keep && self.leaf.is_none());
+        // Dismissed first, so that it exits while we clean up: the tree is
+        // empty (or kept) by now, so nothing is left for it to kill.
+        self.keeper.dismiss(keep);
         let mut kept = None;
         if let Some(leaf) = &self.leaf {
-            if keep && !leaf.members().is_empty() {
+            if keep_leaf {
                 kept = Some(leaf.path().to_path_buf());
             } else {
                 leaf.wait_empty(Duration::from_secs(2));

@@ -150,11 +150,15 @@ impl Keeper {
         }
     }
 
-    /// Tells the keeper all is done, and reaps it.
-    pub fn finish(mut self, keep: bool) {
+    /// Tells the keeper all is done (`keep`: the leftovers stay, and it
+    /// stays to reap them); it exits on its own.
+    pub fn dismiss(&mut self, keep: bool) {
         self.tell(if keep { b'k' } else { b'd' });
         self.control = None;
-        // With `k` it stays to reap the leftovers: not waiting for it.
+    }
+
+    /// Reaps a dismissed keeper (not one told to keep the leftovers).
+    pub fn finish(self, keep: bool) {
         if !keep && !self.reap(Duration::from_secs(1)) {
             // It exits at once on `d`; not within a second means it hangs.
             let _ = self.process.signal(crate::signal::Signal::KILL);

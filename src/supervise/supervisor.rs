@@ -30,6 +30,10 @@ use crate::supervise::signals::{ChildSetup, Received, SignalInbox, Terminal};
 /// Called as each signal is sent.
 type SignalCallback = Box<dyn FnMut(&TimelineEvent)>;
 
+/// How long processes sent SIGKILL get to be gone before they count as
+/// survivors (uninterruptible sleep can delay the end).
+const KILL_SETTLE: Duration = Duration::from_secs(2);
+
 /// Grace before SIGKILL when none is given.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
@@ -245,7 +249,8 @@ impl Supervisor {
         let settle = match (tree_signalled, kill_at) {
             (false, _) => None,
             (true, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
-            (true, None) if sent_kill => Some(Duration::ZERO),
+            // SIGKILL went to the whole tree: it is dying; wait for that.
+            (true, None) if sent_kill => Some(KILL_SETTLE),
             (true, None) => Some(self.leftover_grace),
         };
         let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, settle, &mut run);
@@ -427,7 +432,7 @@ impl Supervisor {
             alive_at_kill = members.iter().map(|p| !p.has_exited()).collect();
             let sent = contained.kill_all();
             run.record(Signal::KILL, Target::Leftovers, sent, Reason::LeftoversGraceExpired);
-            contained.wait_empty(Duration::from_secs(2));
+            contained.wait_empty(KILL_SETTLE);
         }
         for (index, (process, leftover)) in members.iter().zip(leftovers.iter_mut()).enumerate() {
             if leftover.fate == Fate::ExitedOnItsOwn {

@@ -133,3 +133,21 @@ fn ctrl_z_stops_the_job_and_fg_resumes_it() {
     tmux.wait_for("rc=130");
     assert!(!tmux.screen().contains("finished\n"));
 }
+
+#[test]
+fn an_interactive_shell_works_under_afterlife() {
+    let Some(tmux) = Tmux::start("shell") else { return };
+    tmux.line(&format!("{AFTERLIFE} run -- bash --norc --noprofile; echo outer-rc=$?"));
+    tmux.line("PS1='inner$ '");
+    tmux.wait_for("inner$ ");
+    tmux.line("echo answer $((6 * 7))");
+    tmux.wait_for("answer 42");
+    // Ctrl+C ends the inner shell's foreground job, not the shell.
+    tmux.line("sleep 30");
+    tmux.wait_for("inner$ sleep 30\n");
+    tmux.keys(&["C-c"]);
+    tmux.line("echo sleep-ended $?");
+    tmux.wait_for("sleep-ended 130");
+    tmux.line("exit 3");
+    tmux.wait_for("outer-rc=3");
+}

@@ -112,6 +112,16 @@ pub enum Main {
     Kept(Option<Process>),
 }
 
+impl Main {
+    /// The main process's handle, if it could be opened.
+    pub fn process(&self) -> Option<&Process> {
+        match self {
+            Main::Child(process) => Some(process),
+            Main::Kept(process) => process.as_ref(),
+        }
+    }
+}
+
 /// The contained tree.
 #[derive(Debug)]
 pub struct Contained {

@@ -17,7 +17,7 @@ use crate::exit::{Cause, ExitStatus, StatusViews};
 use crate::process::{Pid, Process, ProcessTable};
 use crate::signal::Signal;
 use crate::supervise::cause::{
-    self, CoreFacts, ExitAction, OomCheck, OomVerdict, Verdict, core_destination, read_core_settings,
+    self, CoreDestination, CoreFacts, ExitAction, OomCheck, OomVerdict, Verdict, core_destination, read_core_settings,
 };
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
 use crate::supervise::keeper::Report;
@@ -182,10 +182,7 @@ impl Supervisor {
         let mut command = std::process::Command::new(&self.program);
         command.args(&self.args);
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
-        let main_process = match &main {
-            Main::Child(p) => Some(p),
-            Main::Kept(p) => p.as_ref(),
-        };
+        let main_process = main.process();
         let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground
@@ -198,44 +195,12 @@ impl Supervisor {
             on_signal: self.on_signal.take(),
         };
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
-        let mut timed_out = false;
-        let mut sent_kill = false;
-        let mut kill_at: Option<Instant> = None;
-        let status = loop {
-            let next = if timed_out { kill_at } else { deadline };
-            let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
-            let main_ready = wait_events(&inbox, &main, contained.keeper_reports(), wait)
-                .map_err(|e| SuperviseError::Wait(e.to_string()))?;
-            if main_ready && let Some(status) = main_status(&main, &mut contained)? {
-                break status;
-            }
-            for received in inbox.drain() {
-                self.handle_signal(received, main_process, terminal.as_ref(), &mut run);
-            }
-            let now = Instant::now();
-            if !timed_out && deadline.is_some_and(|d| now >= d) {
-                timed_out = true;
-                let sent = if self.foreground {
-                    signal_main(main_process, self.signal)
-                } else {
-                    signal_all(&contained, main_process, self.signal)
-                };
-                let to = if self.foreground { Target::Main } else { Target::Tree };
-                run.record(self.signal, to, sent, Reason::Deadline);
-                sent_kill = self.signal == Signal::KILL;
-                kill_at = self.grace.and_then(|g| now.checked_add(g));
-            } else if timed_out && kill_at.is_some_and(|k| now >= k) {
-                kill_at = None;
-                sent_kill = true;
-                if self.foreground {
-                    let sent = signal_main(main_process, Signal::KILL);
-                    run.record(Signal::KILL, Target::Main, sent, Reason::GraceExpired);
-                } else {
-                    let sent = contained.kill_all();
-                    run.record(Signal::KILL, Target::Tree, sent, Reason::GraceExpired);
-                }
-            }
-        };
+        let Watched {
+            status,
+            timed_out,
+            sent_kill,
+            kill_at,
+        } = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
         let duration = start.elapsed().as_secs_f64();
         if let Some(terminal) = &terminal {
             terminal.take_back();
@@ -297,24 +262,8 @@ impl Supervisor {
                     signal,
                     core_dumped: true,
                 },
-                Some(info),
-            ) => read_core_settings().map(|(pattern, uses_pid)| {
-                let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-                let hostname = rustix::system::uname().nodename().to_string_lossy().into_owned();
-                core_destination(
-                    &pattern,
-                    uses_pid,
-                    &CoreFacts {
-                        pid: info.pid.get(),
-                        name: &info.name,
-                        cwd: &cwd,
-                        signal,
-                        time: started_at as u64 + duration as u64,
-                        hostname: &hostname,
-                        uid: info.uid,
-                    },
-                )
-            }),
+                Some(main),
+            ) => core_of(main, signal, started_at as u64 + duration as u64),
             _ => None,
         };
         let action = cause::exit_action(
@@ -350,6 +299,61 @@ impl Supervisor {
             exit_code,
             dies_by,
         })
+    }
+
+    /// The event loop: signals, the deadline and its grace period, until the
+    /// main process ends.
+    fn watch(
+        &self,
+        inbox: &SignalInbox,
+        contained: &mut Contained,
+        main: &Main,
+        terminal: Option<&Terminal>,
+        deadline: Option<Instant>,
+        run: &mut Run,
+    ) -> Result<Watched, SuperviseError> {
+        let main_process = main.process();
+        let mut timed_out = false;
+        let mut sent_kill = false;
+        let mut kill_at: Option<Instant> = None;
+        loop {
+            let next = if timed_out { kill_at } else { deadline };
+            let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
+            let main_ready = wait_events(inbox, main, contained.keeper_reports(), wait)
+                .map_err(|e| SuperviseError::Wait(e.to_string()))?;
+            if main_ready && let Some(status) = main_status(main, contained)? {
+                return Ok(Watched {
+                    status,
+                    timed_out,
+                    sent_kill,
+                    kill_at,
+                });
+            }
+            for received in inbox.drain() {
+                self.handle_signal(received, main_process, terminal, run);
+            }
+            let now = Instant::now();
+            if !timed_out && deadline.is_some_and(|d| now >= d) {
+                timed_out = true;
+                let (to, sent) = if self.foreground {
+                    (Target::Main, signal_main(main_process, self.signal))
+                } else {
+                    (Target::Tree, signal_all(contained, main_process, self.signal))
+                };
+                run.record(self.signal, to, sent, Reason::Deadline);
+                sent_kill = self.signal == Signal::KILL;
+                kill_at = self.grace.and_then(|g| now.checked_add(g));
+            } else if timed_out && kill_at.is_some_and(|k| now >= k) {
+                kill_at = None;
+                sent_kill = true;
+                let (to, sent) = if self.foreground {
+                    (Target::Main, signal_main(main_process, Signal::KILL))
+                } else {
+                    (Target::Tree, contained.kill_all())
+                };
+                run.record(Signal::KILL, to, sent, Reason::GraceExpired);
+            }
+        }
     }
 
     fn handle_signal(&self, received: Received, main: Option<&Process>, terminal: Option<&Terminal>, run: &mut Run) {
@@ -453,6 +457,15 @@ impl Supervisor {
         }
         leftovers
     }
+}
+
+/// How the event loop ended.
+struct Watched {
+    status: ExitStatus,
+    timed_out: bool,
+    sent_kill: bool,
+    /// When SIGKILL was still due, if it was.
+    kill_at: Option<Instant>,
 }
 
 /// Restores the caller's `PR_SET_CHILD_SUBREAPER` setting when the run is
@@ -678,6 +691,27 @@ fn job_control(terminal: &Terminal, main: &Process) {
     }
     terminal.give_to(main.pid());
     let _ = signal_group(Some(main), Signal::CONT);
+}
+
+/// Where the main process's core went, per core_pattern.
+fn core_of(main: &MainFacts, signal: Signal, time: u64) -> Option<CoreDestination> {
+    let (pattern, uses_pid) = read_core_settings()?;
+    // The command ran in our working directory.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let hostname = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    Some(core_destination(
+        &pattern,
+        uses_pid,
+        &CoreFacts {
+            pid: main.pid.get(),
+            name: &main.name,
+            cwd: &cwd,
+            signal,
+            time,
+            hostname: &hostname,
+            uid: main.uid,
+        },
+    ))
 }
 
 fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<Pid>, since_us: u64) -> OomCheck {

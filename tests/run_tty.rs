@@ -116,22 +116,26 @@ fn an_interactive_python_works_under_afterlife() {
 }
 
 #[test]
-fn ctrl_z_stops_the_job_and_fg_resumes_it() {
-    let Some(tmux) = Tmux::start("ctrl-z") else { return };
-    tmux.line(&format!(
-        "{AFTERLIFE} run -- sh -c 'echo st\"\"arted; sleep 30; echo fin\"\"ished'"
-    ));
-    // The quotes keep the command line itself from matching.
-    tmux.wait_for("started");
-    tmux.keys(&["C-z"]);
-    tmux.wait_for("Stopped");
-    tmux.line("fg");
-    // Resumed in the foreground: Ctrl+C reaches the command again.
-    tmux.wait_for("ished'\n");
-    tmux.keys(&["C-c"]);
-    tmux.line("echo rc=$?");
-    tmux.wait_for("rc=130");
-    assert!(!tmux.screen().contains("finished\n"));
+fn ctrl_z_stops_the_job_and_fg_resumes_it_at_each_level() {
+    for level in ["cgroup", "pidns", "subreaper"] {
+        let Some(tmux) = Tmux::start(&format!("ctrl-z-{level}")) else {
+            return;
+        };
+        tmux.line(&format!(
+            "{AFTERLIFE} run --containment {level} -- sh -c 'echo st\"\"arted; sleep 30; echo fin\"\"ished'"
+        ));
+        // The quotes keep the command line itself from matching.
+        tmux.wait_for("started");
+        tmux.keys(&["C-z"]);
+        tmux.wait_for("Stopped");
+        tmux.line("fg");
+        // Resumed in the foreground: Ctrl+C reaches the command again.
+        tmux.wait_for("ished'\n");
+        tmux.keys(&["C-c"]);
+        tmux.line("echo rc=$?");
+        tmux.wait_for("rc=130");
+        assert!(!tmux.screen().contains("finished\n"), "{level}");
+    }
 }
 
 #[test]

@@ -73,22 +73,20 @@ impl Containment {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The command was not found (exit 127).
-    #[error("failed to run command '{command}': {source}")]
+    #[error("failed to run command '{command}': {reason}")]
     NotFound {
         /// The command.
         command: String,
-        /// The error from exec.
-        #[source]
-        source: io::Error,
+        /// The error from exec, as strerror(3) words it.
+        reason: String,
     },
     /// The command was found but could not be executed (exit 126).
-    #[error("failed to run command '{command}': {source}")]
+    #[error("failed to run command '{command}': {reason}")]
     CannotExecute {
         /// The command.
         command: String,
-        /// The error from exec.
-        #[source]
-        source: io::Error,
+        /// The error from exec, as strerror(3) words it.
+        reason: String,
     },
     /// The containment asked for is not possible here (exit 125).
     #[error("cannot set up {containment} containment: {reason}")]
@@ -131,17 +129,18 @@ pub struct Contained {
 }
 
 fn spawn_error(command: &str, error: io::Error) -> StartError {
+    // "No such file or directory", without std's " (os error 2)".
+    let text = error.to_string();
+    let reason = match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    };
+    let command = crate::text::escape(command).into_owned();
     match error.raw_os_error() {
-        Some(libc::ENOENT) => StartError::NotFound {
-            command: command.to_string(),
-            source: error,
-        },
+        Some(libc::ENOENT) => StartError::NotFound { command, reason },
         Some(SETUP_FAILED_ERRNO) => StartError::Setup("failed to move the command into its cgroup".to_string()),
         // As timeout(1): every other exec failure is "cannot invoke".
-        _ => StartError::CannotExecute {
-            command: command.to_string(),
-            source: error,
-        },
+        _ => StartError::CannotExecute { command, reason },
     }
 }
 

@@ -18,7 +18,7 @@
 //! running ordinary code.
 //!
 //! The pipes speak lines (keeper to afterlife: `pid N`, `spawn-error ERRNO`,
-//! `exit RAW`) and bytes (afterlife to keeper: `a` the PID was taken, `k`
+//! `stopped SIGNAL`, `exit RAW`) and bytes (afterlife to keeper: `a` the PID was taken, `k`
 //! keep the leftovers running, `d` all done).
 
 use std::io::{self, BufRead, BufReader};
@@ -71,6 +71,8 @@ pub enum Report {
     SpawnError(i32),
     /// The command ended with this raw wait status.
     Exited(i32),
+    /// The command was stopped by this signal.
+    Stopped(i32),
 }
 
 /// Parses one report line.
@@ -81,6 +83,7 @@ pub fn parse_report(line: &str) -> Option<Report> {
         "pid" => Some(Report::Started(value)),
         "spawn-error" => Some(Report::SpawnError(value)),
         "exit" => Some(Report::Exited(value)),
+        "stopped" => Some(Report::Stopped(value)),
         _ => None,
     }
 }
@@ -295,13 +298,27 @@ fn reaper(
         return 125;
     };
     let mut keeping = false;
+    let mut command_alive = true;
     loop {
-        // Reap everything that has ended.
+        if command_alive {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child. A stop (Ctrl+Z) is passed on
+            // so that afterlife stops as a shell's job would.
+            let pid = unsafe { libc::waitpid(command_pid, &mut status, libc::WUNTRACED | libc::WNOHANG) };
+            if pid == command_pid && libc::WIFSTOPPED(status) {
+                write_line(reports, &format!("stopped {}\n", libc::WSTOPSIG(status)));
+            } else if pid == command_pid {
+                command_alive = false;
+                write_line(reports, &format!("exit {status}\n"));
+            }
+        }
+        // Reap everything else that has ended.
         loop {
             let mut status = 0;
             // SAFETY: waitpid on our own children.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
             if pid == command_pid {
+                command_alive = false;
                 write_line(reports, &format!("exit {status}\n"));
             } else if pid > 0 {
                 continue;
@@ -352,6 +369,7 @@ mod tests {
         assert_eq!(parse_report("pid 42\n"), Some(Report::Started(42)));
         assert_eq!(parse_report("spawn-error 2\n"), Some(Report::SpawnError(2)));
         assert_eq!(parse_report("exit 256\n"), Some(Report::Exited(256)));
+        assert_eq!(parse_report("stopped 20\n"), Some(Report::Stopped(20)));
         assert_eq!(parse_report("exit x\n"), None);
         assert_eq!(parse_report("hello 1\n"), None);
     }

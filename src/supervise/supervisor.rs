@@ -321,13 +321,23 @@ impl Supervisor {
             let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
             let main_ready = wait_events(inbox, main, contained.keeper_reports(), wait)
                 .map_err(|e| SuperviseError::Wait(e.to_string()))?;
-            if main_ready && let Some(status) = main_status(main, contained)? {
-                return Ok(Watched {
-                    status,
-                    timed_out,
-                    sent_kill,
-                    kill_at,
-                });
+            if main_ready {
+                match main_status(main, contained)? {
+                    MainEvent::Ended(status) => {
+                        return Ok(Watched {
+                            status,
+                            timed_out,
+                            sent_kill,
+                            kill_at,
+                        });
+                    }
+                    MainEvent::Stopped => {
+                        if let (Some(terminal), Some(process)) = (terminal, main_process) {
+                            stop_with(terminal, process);
+                        }
+                    }
+                    MainEvent::Nothing => {}
+                }
             }
             for received in inbox.drain() {
                 self.handle_signal(received, main_process, terminal, run);
@@ -358,8 +368,10 @@ impl Supervisor {
 
     fn handle_signal(&self, received: Received, main: Option<&Process>, terminal: Option<&Terminal>, run: &mut Run) {
         if received.number == libc::SIGCHLD {
-            if let (Some(terminal), Some(main)) = (terminal, main) {
-                job_control(terminal, main);
+            if let (Some(terminal), Some(main)) = (terminal, main)
+                && child_stopped(main)
+            {
+                stop_with(terminal, main);
             }
             return;
         }
@@ -583,20 +595,30 @@ fn wait_events(
 }
 
 /// The main process's status once its source is ready.
-fn main_status(main: &Main, contained: &mut Contained) -> Result<Option<ExitStatus>, SuperviseError> {
+fn main_status(main: &Main, contained: &mut Contained) -> Result<MainEvent, SuperviseError> {
     match main {
-        Main::Child(process) => reap_child(process),
+        Main::Child(process) => Ok(reap_child(process)?.map_or(MainEvent::Nothing, MainEvent::Ended)),
         Main::Kept(_) => match contained.keeper().next_report() {
-            Some(Report::Exited(raw)) => match ExitStatus::from_wait_status(raw) {
-                Some(status) => Ok(Some(status)),
-                None => Ok(None),
-            },
-            Some(_) => Ok(None),
+            Some(Report::Exited(raw)) => {
+                Ok(ExitStatus::from_wait_status(raw).map_or(MainEvent::Nothing, MainEvent::Ended))
+            }
+            Some(Report::Stopped(_)) => Ok(MainEvent::Stopped),
+            Some(_) => Ok(MainEvent::Nothing),
             None => Err(SuperviseError::Wait(
                 "the keeper process ended before the command did".to_string(),
             )),
         },
     }
+}
+
+/// What the main process's event source said.
+enum MainEvent {
+    /// It ended.
+    Ended(ExitStatus),
+    /// It was stopped (the keeper saw it; our own child we check on SIGCHLD).
+    Stopped,
+    /// Nothing yet.
+    Nothing,
 }
 
 /// Reaps our own child through its pidfd (`waitid(P_PIDFD, WEXITED)`);
@@ -674,19 +696,21 @@ fn signal_all(contained: &Contained, main: Option<&Process>, signal: Signal) -> 
     sent
 }
 
-/// When the command stops (Ctrl+Z), stop too, as a shell's job would, and
-/// give it the terminal again when continued.
-fn job_control(terminal: &Terminal, main: &Process) {
+/// Whether our own child, the main process, has stopped (Ctrl+Z).
+fn child_stopped(main: &Process) -> bool {
     let stopped = rustix::process::waitid(
         rustix::process::WaitId::PidFd(main.pidfd().as_fd()),
         rustix::process::WaitIdOptions::STOPPED | rustix::process::WaitIdOptions::NOHANG,
     );
-    if !matches!(stopped, Ok(Some(_))) {
-        return;
-    }
+    matches!(stopped, Ok(Some(_)))
+}
+
+/// The command stopped (Ctrl+Z): stop too, as a shell's job would, and give
+/// it the terminal again and continue it when we are continued (`fg`).
+fn stop_with(terminal: &Terminal, main: &Process) {
     terminal.take_back();
     if let Ok(me) = Process::open(Pid::current()) {
-        // We stop here until the shell continues us (`fg`).
+        // We stop here until the shell continues us.
         let _ = me.signal(Signal::STOP);
     }
     terminal.give_to(main.pid());

@@ -163,6 +163,11 @@ impl Supervisor {
     }
 
     /// Runs the command to its end and reports.
+    ///
+    /// For the run, the calling process is a child subreaper (cgroup
+    /// containment) and reaps the tree's orphans as they end; at the end it
+    /// reaps any child of its own that has ended, and restores its former
+    /// subreaper setting.
     pub fn run(mut self) -> Result<RunReport, SuperviseError> {
         let start = Instant::now();
         let started_at = SystemTime::now()
@@ -340,7 +345,7 @@ impl Supervisor {
                 }
             }
             for received in inbox.drain() {
-                self.handle_signal(received, main_process, terminal, run);
+                self.handle_signal(received, main_process, contained.keeper_pid(), terminal, run);
             }
             let now = Instant::now();
             if !timed_out && deadline.is_some_and(|d| now >= d) {
@@ -366,8 +371,23 @@ impl Supervisor {
         }
     }
 
-    fn handle_signal(&self, received: Received, main: Option<&Process>, terminal: Option<&Terminal>, run: &mut Run) {
+    fn handle_signal(
+        &self,
+        received: Received,
+        main: Option<&Process>,
+        keeper: Pid,
+        terminal: Option<&Terminal>,
+        run: &mut Run,
+    ) {
         if received.number == libc::SIGCHLD {
+            // Orphans of the tree that ended are our zombies now (we are its
+            // subreaper); the main process and the keeper are left alone.
+            let spare: Vec<i32> = main
+                .map(|m| m.pid().get())
+                .into_iter()
+                .chain(Some(keeper.get()))
+                .collect();
+            reap_orphans_except(&spare);
             if let (Some(terminal), Some(main)) = (terminal, main)
                 && child_stopped(main)
             {
@@ -778,6 +798,27 @@ fn largest_child_rss() -> Option<u64> {
 }
 
 /// Reaps any orphans reparented to us that have ended.
+/// Reaps ended children except `spare`, which are reaped through their
+/// pidfds: `waitid(WNOWAIT)` shows who is next without reaping it.
+fn reap_orphans_except(spare: &[i32]) {
+    loop {
+        // SAFETY: waitid fills the siginfo we own; only our own children.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+            // ECHILD: no children left.
+            if libc::waitid(libc::P_ALL, 0, &mut info, options) != 0 {
+                return;
+            }
+            let pid = info.si_pid();
+            if pid == 0 || spare.contains(&pid) {
+                return;
+            }
+            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG);
+        }
+    }
+}
+
 fn reap_orphans() {
     loop {
         let mut status = 0;

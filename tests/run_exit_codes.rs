@@ -246,6 +246,6 @@ fn after_a_deadline_the_tree_shares_one_grace_period() {
     assert_eq!(reasons, ["deadline", "leftovers_grace_expired"]);
     let leftovers = json["leftovers"].as_array().unwrap();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
-    assert_eq!(leftovers[0]["fate"]["fate"], "killed");
+    assert_eq!(leftovers[0]["fate"]["fate"], "killed", "{json}");
     assert_eq!(leftovers[0]["escaped"][0]["how"], "new_session");
 }

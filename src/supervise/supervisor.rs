@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::exit::{Cause, ExitStatus, StatusViews};
-use crate::process::{Pid, Process, ProcessTable};
+use crate::process::{Pid, Process, ProcessTable, wait_any};
 use crate::signal::Signal;
 use crate::supervise::cause::{
     self, CoreDestination, CoreFacts, ExitAction, OomCheck, OomVerdict, Verdict, core_destination, read_core_settings,
@@ -470,11 +470,16 @@ impl Supervisor {
             run.record(Signal::KILL, Target::Leftovers, sent, Reason::LeftoversGraceExpired);
             contained.wait_empty(KILL_SETTLE);
         }
+        // A process leaves its cgroup a moment before it becomes a zombie
+        // (cgroup_exit comes before exit_notify in do_exit): wait on each
+        // pidfd too, within one shared limit.
+        let settled = Instant::now() + KILL_SETTLE;
         for (index, (process, leftover)) in members.iter().zip(leftovers.iter_mut()).enumerate() {
             if leftover.fate == Fate::ExitedOnItsOwn {
                 continue;
             }
-            if !process.has_exited() {
+            let remaining = settled.saturating_duration_since(Instant::now());
+            if wait_any(&[process], Some(remaining)).map_or(true, |ready| ready.is_empty()) {
                 leftover.fate = Fate::Survived;
                 continue;
             }

@@ -291,7 +291,7 @@ mod tests {
         let facts = CoreFacts {
             pid: 42,
             name: "crash",
-            cwd: Path::new("/work/dir"),
+            cwd: Path::new("/srv/job"),
             signal: Signal::from_number(11).unwrap(),
             time: 1000,
             hostname: "box",
@@ -300,13 +300,13 @@ mod tests {
         assert_eq!(
             core_destination("core\n", false, &facts),
             CoreDestination::File {
-                path: PathBuf::from("/work/dir/core")
+                path: PathBuf::from("/srv/job/core")
             }
         );
         assert_eq!(
             core_destination("core", true, &facts),
             CoreDestination::File {
-                path: PathBuf::from("/work/dir/core.42")
+                path: PathBuf::from("/srv/job/core.42")
             }
         );
         assert_eq!(

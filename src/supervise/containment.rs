@@ -184,9 +184,11 @@ impl Contained {
             reason: e.to_string(),
         };
         let leaf = CgroupLeaf::create().map_err(unavailable)?;
+        let path = std::ffi::CString::new(leaf.path().as_os_str().as_encoded_bytes())
+            .map_err(|_| StartError::Setup(format!("the cgroup path {} holds a NUL byte", leaf.path().display())))?;
         let keeper = Keeper::start(Role::CgroupWatch {
             kill: leaf.kill_fd(),
-            path: leaf.path(),
+            path: &path,
         })
         .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
         // Orphans of the tree come to us, not to init.

@@ -14,8 +14,10 @@
 //!   and stays findable as its descendant; on end of file it freezes and
 //!   kills them all.
 //!
-//! afterlife is single-threaded when it forks, so the child may go on
-//! running ordinary code.
+//! The cgroup watch makes only async-signal-safe calls after the fork. The
+//! reaper roles run ordinary code (they start the command with
+//! `std::process::Command`), which is sound because afterlife is
+//! single-threaded when it forks.
 //!
 //! The pipes speak lines (keeper to afterlife: `pid N`, `spawn-error ERRNO`,
 //! `stopped SIGNAL`, `exit RAW`) and bytes (afterlife to keeper: `a` the PID was taken, `k`
@@ -39,8 +41,8 @@ pub enum Role<'a> {
     CgroupWatch {
         /// `cgroup.kill`, open for writing.
         kill: &'a OwnedFd,
-        /// The leaf, removed once empty.
-        path: &'a std::path::Path,
+        /// The leaf, removed once empty (a C string made before the fork).
+        path: &'a std::ffi::CStr,
     },
     /// Start the command and reap the tree, as namespace init (`pidns`) or as
     /// child subreaper.
@@ -99,8 +101,10 @@ impl Keeper {
         let (control_read, control_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
         let parent = Pid::current().get();
-        // SAFETY: afterlife is single-threaded here, so the child may run
-        // ordinary code; it never returns from `keeper_main`.
+        // SAFETY: the cgroup watch makes only async-signal-safe calls after
+        // the fork; the reaper roles run ordinary code, which is sound in a
+        // single-threaded caller such as the afterlife binary (see
+        // `Supervisor::run`). The child never returns from `keeper_main`.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
@@ -226,10 +230,21 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
             if !matches!(byte, Some(b'd') | Some(b'k')) {
                 // End of file: afterlife died. Kill the whole tree, then
                 // remove the leaf once the kernel has emptied it.
+                // Only async-signal-safe calls here (write, rmdir,
+                // nanosleep), so this role is safe after a fork even from a
+                // multi-threaded program.
                 let _ = crate::supervise::cgroup_leaf::write_kill(kill);
-                let deadline = std::time::Instant::now() + Duration::from_secs(2);
-                while std::fs::remove_dir(path).is_err() && std::time::Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(5));
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 5_000_000,
+                };
+                // SAFETY: rmdir of a path we own the C string of; nanosleep
+                // on a timespec we own. At most 2 s (400 x 5 ms).
+                for _ in 0..400 {
+                    if unsafe { libc::rmdir(path.as_ptr()) } == 0 {
+                        break;
+                    }
+                    unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
                 }
             }
             0

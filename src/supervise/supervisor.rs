@@ -167,7 +167,9 @@ impl Supervisor {
     /// For the run, the calling process is a child subreaper (cgroup
     /// containment) and reaps the tree's orphans as they end; at the end it
     /// reaps any child of its own that has ended, and restores its former
-    /// subreaper setting.
+    /// subreaper setting. With `pidns` or `subreaper` containment the keeper
+    /// process is forked and then runs ordinary code: call `run` from a
+    /// single-threaded process there (the afterlife binary is one).
     pub fn run(mut self) -> Result<RunReport, SuperviseError> {
         let start = Instant::now();
         let started_at = SystemTime::now()

@@ -13,6 +13,8 @@
 //! - [`resist`]: `why` — why a process does not die, with evidence and the next step.
 //!   access mode and `O_CLOEXEC`; sockets, maps, locks, IPC; snapshots, who
 //!   holds a port or path (`holds`), and what a dead tree left behind.
+//! - [`supervise`]: `run` and `timeout` — a command tree contained, its
+//!   deadline enforced, its exact ending and its leftovers reported.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -34,4 +36,5 @@ pub mod resist;
 pub mod resources;
 pub mod signal;
 pub mod terminate;
+pub mod supervise;
 pub mod text;

@@ -10,8 +10,10 @@ mod holds;
 mod kill;
 mod leftovers;
 mod output;
+mod run;
 mod snapshot;
 mod status;
+mod timeout;
 mod wait;
 mod why;
 
@@ -72,6 +74,11 @@ pub enum Command {
     Holds(HoldsArgs),
     /// What a dead tree left behind, against a snapshot taken while it lived.
     Leftovers(LeftoversArgs),
+    /// Run a command as a contained tree, with an optional deadline; report
+    /// exactly how it ended and what it left behind.
+    Run(RunArgs),
+    /// A drop-in for coreutils timeout(1) that also ends the whole tree.
+    Timeout(TimeoutArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command into a directory).
@@ -238,6 +245,129 @@ pub struct LeftoversArgs {
     pub dirs: Vec<std::path::PathBuf>,
 }
 
+/// Options of `run` and `timeout` beyond coreutils timeout's.
+#[derive(Debug, Args)]
+pub struct SuperviseOptions {
+    /// How to hold the tree together: auto (the strongest available),
+    /// cgroup (a cgroup v2 leaf), pidns (a PID namespace), subreaper (a child
+    /// subreaper with freeze-then-kill). A forced one that is impossible here
+    /// fails with 125.
+    #[arg(long, value_enum, default_value_t = crate::supervise::ContainmentChoice::Auto, value_name = "KIND")]
+    pub containment: crate::supervise::ContainmentChoice,
+
+    /// List the processes left behind but leave them running.
+    #[arg(long)]
+    pub keep_leftovers: bool,
+
+    /// Print the full report to stderr at the end.
+    #[arg(long)]
+    pub report: bool,
+
+    /// Write the report as JSON (docs/JSON.md) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<std::path::PathBuf>,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes, as timeout(1): the command's own code; 124 if the deadline passed \
+(unless --preserve-status); 137 if SIGKILL had to be sent; 125 if afterlife failed; 126 if the command \
+cannot be executed; 127 if it was not found. A command killed by a signal makes afterlife die of the same \
+signal."
+)]
+pub struct RunArgs {
+    /// Deadline: 10, 10s, 1.5m, 500ms, 2h, 1d (0 or absent: none).
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+
+    /// The signal sent at the deadline: TERM, SIGINT, 9, RTMIN+3.
+    #[arg(long, short = 's', value_parser = parse_signal, default_value = "TERM", value_name = "SIGNAL")]
+    pub signal: crate::signal::Signal,
+
+    /// How long after that signal SIGKILL follows (also for leftovers).
+    #[arg(long, alias = "kill-after", value_parser = parse_timeout, default_value = "5s", value_name = "DURATION")]
+    pub grace: Duration,
+
+    /// Exit with the command's status even when the deadline passed.
+    #[arg(long)]
+    pub preserve_status: bool,
+
+    /// Leave the command in afterlife's process group so it may read the
+    /// terminal; only it is signalled at the deadline.
+    #[arg(long)]
+    pub foreground: bool,
+
+    /// Print nothing of afterlife's own unless asked (no summary line).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Containment and report options.
+    #[command(flatten)]
+    pub options: SuperviseOptions,
+
+    /// The command and its arguments (after `--`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// Arguments of `timeout`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "As coreutils timeout: exit 124 if the command timed out (unless --preserve-status), \
+125 if afterlife failed, 126 if the command cannot be run, 127 if it was not found, 137 if KILL was sent, \
+else the command's status. Unlike coreutils, every process the command started ends with it."
+)]
+pub struct TimeoutArgs {
+    /// Do not give the command its own process group: it may read the
+    /// terminal, and only it is timed out (its leftovers are still ended).
+    #[arg(long, short = 'f')]
+    pub foreground: bool,
+
+    /// Also send KILL if the command still runs this long after the signal.
+    #[arg(long, short = 'k', value_parser = parse_coreutils_timeout, value_name = "DURATION")]
+    pub kill_after: Option<Duration>,
+
+    /// Exit with the same status as the command, even when it timed out.
+    #[arg(long, short = 'p')]
+    pub preserve_status: bool,
+
+    /// The signal to send on timeout: a name such as HUP or a number.
+    #[arg(long, short = 's', value_parser = parse_signal, default_value = "TERM", value_name = "SIGNAL")]
+    pub signal: crate::signal::Signal,
+
+    /// Say on stderr when a signal is sent, and what was left behind.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// Containment and report options.
+    #[command(flatten)]
+    pub options: SuperviseOptions,
+
+    /// Floating-point number with an optional suffix: s (seconds, the
+    /// default), m, h or d. 0 disables the timeout.
+    #[arg(value_parser = parse_coreutils_timeout, value_name = "DURATION")]
+    pub duration: Duration,
+
+    /// The command and its arguments, passed on untouched.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<OsString>,
+}
+
+fn parse_coreutils_timeout(text: &str) -> Result<Duration, String> {
+    crate::duration::parse_coreutils_duration(text).map_err(|e| e.to_string())
+}
+
 /// Arguments of `completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -315,6 +445,8 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Snapshot(args) => snapshot::run(&args, output),
         Command::Holds(args) => holds::run(&args, output),
         Command::Leftovers(args) => leftovers::run(&args, output),
+        Command::Run(args) => run::run(&args, output),
+        Command::Timeout(args) => timeout::run(&args, output),
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
     }

@@ -327,6 +327,42 @@ impl Drop for Orphan {
     }
 }
 
+/// A shell's `$?` for a status: the code, or 128 + the signal.
+pub fn shell_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Whether `pid` is dead: no /proc entry, or a zombie.
+pub fn pid_dead(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+        Err(_) => true,
+    }
+}
+
+/// Sends `signal` to `pid` through a pidfd.
+pub fn send_signal(pid: i32, signal: i32) {
+    let pid = afterlife::process::Pid::new(pid).expect("a PID");
+    let process = afterlife::process::Process::open(pid).expect("the process exists");
+    let signal = afterlife::signal::Signal::from_number(signal).expect("a signal");
+    process.signal(signal).expect("signal sent");
+}
+
+/// Kills the processes a test started (by the PIDs it learned), ignoring
+/// those already gone.
+pub fn kill_pids(pids: &[i32]) {
+    for &pid in pids {
+        if let Some(pid) = afterlife::process::Pid::new(pid)
+            && let Ok(process) = afterlife::process::Process::open(pid)
+        {
+            let _ = process.signal(afterlife::signal::Signal::KILL);
+        }
+    }
+}
+
 /// A POSIX message queue a test created, unlinked by its name on drop.
 pub struct MqCleanup(pub String);
 
@@ -337,4 +373,13 @@ impl Drop for MqCleanup {
             unsafe { libc::mq_unlink(name.as_ptr()) };
         }
     }
+}
+
+/// PIDs listed one per line in a file (missing file: none).
+pub fn pids_in(path: &Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }

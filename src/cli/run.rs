@@ -1,0 +1,310 @@
+//! `afterlife run`: build a [`Supervisor`] from the options, then render its
+//! [`RunReport`]: silence when all went well, one summary line on stderr
+//! otherwise, the full report with `--report`, JSON with `--json` (stderr)
+//! or `--report-json FILE`. The command's own stdout and stderr are never
+//! touched.
+
+use std::fmt::Write as _;
+
+use crate::cli::output::{Output, Style};
+use crate::cli::{Failure, RunArgs, SuperviseOptions};
+use crate::duration::format_duration;
+use crate::exit::Cause;
+use crate::supervise::cause::{CoreDestination, OomVerdict};
+use crate::supervise::report::{Fate, Leftover, PeakSource, Reason, RunReport, Target};
+use crate::supervise::{Supervisor, signals};
+use crate::text::{display_command_line, escape};
+
+pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
+    let (program, rest) = split_command(&args.command)?;
+    let supervisor = Supervisor::new(program, rest)
+        .timeout(args.timeout)
+        .signal(args.signal)
+        .grace(Some(args.grace))
+        .preserve_status(args.preserve_status)
+        .foreground(args.foreground)
+        .containment(args.options.containment)
+        .keep_leftovers(args.options.keep_leftovers);
+    let report = supervisor.run().map_err(|e| Failure {
+        message: e.to_string(),
+        code: e.exit_code(),
+    })?;
+    let summary = !args.quiet && (report.exit_code != 0 || !report.leftovers.is_empty());
+    finish(&report, &args.options, output, summary)
+}
+
+/// The program and its arguments.
+pub(crate) fn split_command(
+    command: &[std::ffi::OsString],
+) -> Result<(&std::ffi::OsString, &[std::ffi::OsString]), Failure> {
+    command.split_first().ok_or_else(|| Failure::new("no command given"))
+}
+
+/// Writes the requested reports, then leaves as the command did: with its
+/// code, or by dying of its signal.
+pub(crate) fn finish(
+    report: &RunReport,
+    options: &SuperviseOptions,
+    output: &Output,
+    summary: bool,
+) -> Result<u8, Failure> {
+    let mut failed = None;
+    if let Some(path) = &options.report_json {
+        let written = serde_json::to_string_pretty(report)
+            .map_err(|e| e.to_string())
+            .and_then(|text| std::fs::write(path, text + "\n").map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            failed = Some(format!(
+                "cannot write the report to {}: {e}",
+                escape(&path.to_string_lossy())
+            ));
+        }
+    }
+    if output.json() {
+        match serde_json::to_string(report) {
+            Ok(text) => eprintln!("{text}"),
+            Err(e) => output.error(&format!("cannot encode the report as JSON: {e}")),
+        }
+    } else if options.report {
+        eprint!("{}", human_report(report, output));
+    } else if summary {
+        eprintln!("afterlife: {}", summary_line(report));
+    }
+    if let Some(message) = failed {
+        output.error(&message);
+    }
+    if let Some(signal) = report.dies_by {
+        signals::die_by(signal);
+    }
+    Ok(report.exit_code)
+}
+
+fn command_text(report: &RunReport) -> String {
+    let shown = display_command_line(&report.command);
+    if shown.chars().count() > 60 {
+        format!("{}…", shown.chars().take(59).collect::<String>())
+    } else {
+        shown
+    }
+}
+
+/// The one line printed when something is worth saying.
+pub(crate) fn summary_line(report: &RunReport) -> String {
+    let mut line = format!("{}: ", command_text(report));
+    match report.cause {
+        Cause::TimedOut { after, needed_kill } => {
+            let _ = write!(line, "timed out after {}", format_duration(after));
+            if needed_kill {
+                line.push_str(", SIGKILL needed");
+            }
+            let _ = write!(line, ": {}", report.exit.status);
+        }
+        Cause::OomKilled => line.push_str("was killed by the OOM killer"),
+        _ => line.push_str(&report.exit.status.to_string()),
+    }
+    if let Some(core) = &report.core {
+        let _ = write!(line, ", core: {}", core_text(core));
+    }
+    let _ = write!(line, " (exit {})", report.exit_code);
+    if !report.leftovers.is_empty() {
+        let kept = report.leftovers.iter().all(|l| l.fate == Fate::Kept);
+        let _ = write!(
+            line,
+            "; {} leftover{} {}: {}",
+            report.leftovers.len(),
+            if report.leftovers.len() == 1 { "" } else { "s" },
+            if kept { "still running" } else { "ended" },
+            report
+                .leftovers
+                .iter()
+                .take(5)
+                .map(leftover_short)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if report.leftovers.len() > 5 {
+            line.push_str(", …");
+        }
+    }
+    line
+}
+
+fn leftover_short(leftover: &Leftover) -> String {
+    let how: Vec<&str> = leftover.escaped.iter().map(|e| e.short()).collect();
+    if how.is_empty() {
+        format!("{} {}", leftover.pid, escape(&leftover.name))
+    } else {
+        format!("{} {} ({})", leftover.pid, escape(&leftover.name), how.join(", "))
+    }
+}
+
+fn core_text(core: &CoreDestination) -> String {
+    match core {
+        CoreDestination::File { path } => escape(&path.to_string_lossy()).into_owned(),
+        CoreDestination::Program { command } => format!("piped to |{}", escape(command)),
+    }
+}
+
+fn fate_text(fate: &Fate) -> String {
+    match fate {
+        Fate::Ended { signal } => format!("ended by {signal}"),
+        Fate::Killed => "killed with SIGKILL".to_string(),
+        Fate::ExitedOnItsOwn => "exited by itself".to_string(),
+        Fate::Kept => "left running (--keep-leftovers)".to_string(),
+        Fate::Survived => "still running after SIGKILL".to_string(),
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    if mib >= 1.0 {
+        format!("{mib:.1} MiB")
+    } else {
+        format!("{:.0} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// The full report, for `--report`.
+pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
+    let bold = |t: &str| output.paint(Style::Bold, t);
+    let mut text = String::new();
+    let _ = writeln!(text, "{}", bold("afterlife report"));
+    let _ = writeln!(text, "  command:     {}", display_command_line(&report.command));
+    let _ = write!(text, "  containment: {}", report.containment.name());
+    if let Some(path) = &report.cgroup {
+        let _ = write!(text, " ({})", escape(&path.to_string_lossy()));
+    }
+    text.push('\n');
+    if let Some(pid) = report.pid {
+        let _ = writeln!(text, "  pid:         {pid}");
+    }
+    let _ = writeln!(
+        text,
+        "  duration:    {}",
+        format_duration(std::time::Duration::from_secs_f64(report.duration))
+    );
+    let style = if report.exit.status.success() {
+        Style::Good
+    } else {
+        Style::Bad
+    };
+    let _ = writeln!(
+        text,
+        "  exit:        {} (wait status {:#06x}, $? = {}) — {}",
+        output.paint(style, &report.exit.status.to_string()),
+        report.exit.wait_status,
+        report.exit.shell_code,
+        report.exit.meaning
+    );
+    let cause = match report.cause {
+        Cause::TimedOut { after, needed_kill } => format!(
+            "timed out after {}{}",
+            format_duration(after),
+            if needed_kill { "; SIGKILL was needed" } else { "" }
+        ),
+        Cause::OomKilled => "killed by the kernel's OOM killer".to_string(),
+        _ => "the command's own doing (no deadline, no OOM kill)".to_string(),
+    };
+    let _ = writeln!(text, "  cause:       {cause}");
+    if let Some(core) = &report.core {
+        let _ = writeln!(text, "  core dump:   {}", core_text(core));
+    }
+    if let Some(oom) = &report.oom {
+        let verdict = match oom.verdict {
+            OomVerdict::Killed => "the OOM killer ended it",
+            OomVerdict::NotKilled => "not the OOM killer",
+            OomVerdict::Unknown => "unknown",
+        };
+        let _ = writeln!(text, "  OOM check:   {verdict} (from {})", oom.source);
+    }
+    if let Some(peak) = &report.peak_memory {
+        let source = match peak.source {
+            PeakSource::CgroupMemoryPeak => "whole tree, cgroup memory.peak",
+            PeakSource::LargestProcessRss => "largest single process, getrusage",
+        };
+        let _ = writeln!(text, "  peak memory: {} ({source})", human_bytes(peak.bytes));
+    }
+    if report.timeline.is_empty() {
+        let _ = writeln!(text, "  signals:     none sent");
+    } else {
+        let _ = writeln!(text, "  signals:");
+        for event in &report.timeline {
+            let to = match event.to {
+                Target::Main => "the main process",
+                Target::Group => "its process group",
+                Target::Tree => "the whole tree",
+                Target::Leftovers => "the leftovers",
+            };
+            let why = match event.reason {
+                Reason::Deadline => "deadline",
+                Reason::GraceExpired => "grace period over",
+                Reason::Forwarded => "forwarded",
+                Reason::Leftovers => "ending leftovers",
+                Reason::LeftoversGraceExpired => "leftovers' grace period over",
+            };
+            let _ = writeln!(
+                text,
+                "    +{:.3}s {} to {to} ({} process{}): {why}",
+                event.at,
+                event.signal,
+                event.processes,
+                if event.processes == 1 { "" } else { "es" }
+            );
+        }
+    }
+    if report.leftovers.is_empty() {
+        let _ = writeln!(text, "  leftovers:   none");
+    } else {
+        let _ = writeln!(text, "  leftovers:   {}", report.leftovers.len());
+        for leftover in &report.leftovers {
+            let _ = writeln!(
+                text,
+                "    {} {} [{}] — {}",
+                leftover.pid,
+                bold(&escape(&leftover.name)),
+                display_command_line(&leftover.cmdline),
+                fate_text(&leftover.fate)
+            );
+            for escape_how in &leftover.escaped {
+                let detail = match escape_how {
+                    crate::supervise::report::Escape::NewSession { sid } => {
+                        format!("called setsid (session {sid})")
+                    }
+                    crate::supervise::report::Escape::NewProcessGroup { pgid } => {
+                        format!("left the process group (group {pgid})")
+                    }
+                    crate::supervise::report::Escape::Orphaned => {
+                        "orphaned: its parent exited (double fork or background child)".to_string()
+                    }
+                    crate::supervise::report::Escape::InheritedFds { fds } => format!(
+                        "holds fds without O_CLOEXEC: {}",
+                        fds.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                let _ = writeln!(text, "      escaped: {detail}");
+            }
+            for fd in leftover.fds.iter().filter(|f| f.socket.is_some()) {
+                if let Some(socket) = &fd.socket {
+                    let _ = writeln!(
+                        text,
+                        "      fd {}: {} {} {}{}",
+                        fd.fd,
+                        socket.protocol,
+                        socket.state,
+                        escape(&socket.local),
+                        socket
+                            .remote
+                            .as_ref()
+                            .map(|r| format!(" -> {}", escape(r)))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    let _ = match report.dies_by {
+        Some(signal) => writeln!(text, "  afterlife:   dies of {signal} too, as the command did"),
+        None => writeln!(text, "  afterlife:   exit code {}", report.exit_code),
+    };
+    text
+}

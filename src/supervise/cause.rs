@@ -1,0 +1,336 @@
+//! The exact cause of the command's death and the exit code afterlife
+//! leaves with.
+//!
+//! - Exit codes follow `timeout(1)`: 124 if the deadline passed (unless
+//!   `--preserve-status`), 137 if SIGKILL had to be sent to the main
+//!   process, otherwise the command's own code; a death by signal is passed
+//!   on by dying of the same signal (with our own core dump disabled), as
+//!   coreutils does, so the parent's `waitpid` sees the same status.
+//! - Where a core went: `/proc/sys/kernel/core_pattern` (core(5)) is either
+//!   `|program` (the core is piped to it) or a file name template relative
+//!   to the process's working directory, with `%p`, `%e`, ... expanded and
+//!   `.PID` appended when `core_uses_pid` is 1 and the template has no `%p`.
+//! - OOM kills: `oom_kill` in the cgroup's `memory.events` where the memory
+//!   controller is on for it (cgroup v2); otherwise the kernel log
+//!   (`/dev/kmsg`, "Killed process PID") where readable; otherwise unknown.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::exit::ExitStatus;
+use crate::exit_code;
+use crate::signal::Signal;
+
+/// What afterlife does when the command has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitAction {
+    /// Exit with this code.
+    Code(u8),
+    /// Die by this signal, as the command did.
+    Die(Signal),
+}
+
+/// The facts the exit code depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// How the main process ended.
+    pub status: ExitStatus,
+    /// Whether the deadline passed.
+    pub timed_out: bool,
+    /// Whether afterlife sent SIGKILL to the main process.
+    pub sent_kill: bool,
+}
+
+/// The exit code rule of `timeout(1)`.
+pub fn exit_action(verdict: Verdict, preserve_status: bool) -> ExitAction {
+    let Verdict {
+        status,
+        timed_out,
+        sent_kill,
+    } = verdict;
+    if timed_out {
+        let killed_by_us = sent_kill && matches!(status, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL);
+        if killed_by_us {
+            // "it may be necessary to use the KILL signal ... in which case
+            // the exit status is 128+9 rather than 124".
+            return ExitAction::Code(128 + 9);
+        }
+        if preserve_status {
+            return ExitAction::Code(status.shell_code());
+        }
+        return ExitAction::Code(exit_code::TIMED_OUT);
+    }
+    match status {
+        ExitStatus::Exited { code } => ExitAction::Code(code),
+        ExitStatus::Signaled { signal, .. } => ExitAction::Die(signal),
+    }
+}
+
+/// Where a core dump went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum CoreDestination {
+    /// Piped to a program (`|/usr/lib/systemd/systemd-coredump %P ...`).
+    Program {
+        /// The command line, as core_pattern gives it.
+        command: String,
+    },
+    /// Written to a file.
+    File {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+/// What a core-pattern template needs to know about the dead process.
+#[derive(Debug, Clone)]
+pub struct CoreFacts<'a> {
+    /// Its PID (as its own namespace numbers it for `%p`).
+    pub pid: i32,
+    /// Its name (`comm`).
+    pub name: &'a str,
+    /// Its working directory.
+    pub cwd: &'a Path,
+    /// The signal.
+    pub signal: Signal,
+    /// Seconds since the epoch.
+    pub time: u64,
+    /// The host name.
+    pub hostname: &'a str,
+    /// Its user ID.
+    pub uid: u32,
+}
+
+/// Where a core went according to `core_pattern` (core(5)).
+pub fn core_destination(pattern: &str, core_uses_pid: bool, facts: &CoreFacts<'_>) -> CoreDestination {
+    let pattern = pattern.trim_end_matches('\n');
+    if let Some(program) = pattern.strip_prefix('|') {
+        return CoreDestination::Program {
+            command: program.to_string(),
+        };
+    }
+    let mut out = String::new();
+    let mut has_pid = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some('p') | Some('P') | Some('i') | Some('I') => {
+                has_pid = true;
+                out.push_str(&facts.pid.to_string());
+            }
+            Some('e') => out.push_str(facts.name),
+            Some('s') => out.push_str(&facts.signal.number().to_string()),
+            Some('t') => out.push_str(&facts.time.to_string()),
+            Some('h') => out.push_str(facts.hostname),
+            Some('u') => out.push_str(&facts.uid.to_string()),
+            // Other specifiers (%g %c %d %E %f) are left as written.
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => {}
+        }
+    }
+    if core_uses_pid && !has_pid {
+        out.push_str(&format!(".{}", facts.pid));
+    }
+    let path = PathBuf::from(out);
+    CoreDestination::File {
+        path: if path.is_absolute() { path } else { facts.cwd.join(path) },
+    }
+}
+
+/// Reads core_pattern and core_uses_pid.
+pub fn read_core_settings() -> Option<(String, bool)> {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").ok()?;
+    let uses_pid = std::fs::read_to_string("/proc/sys/kernel/core_uses_pid").is_ok_and(|v| v.trim() == "1");
+    Some((pattern, uses_pid))
+}
+
+/// What is known of an OOM kill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OomCheck {
+    /// `killed`, `not_killed` or `unknown`.
+    pub verdict: OomVerdict,
+    /// Where that came from: `memory.events`, `kernel log`, or why nothing
+    /// could be read.
+    pub source: String,
+}
+
+/// The OOM verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OomVerdict {
+    /// The OOM killer ended it.
+    Killed,
+    /// The OOM killer did not end it.
+    NotKilled,
+    /// It cannot be known here.
+    Unknown,
+}
+
+/// Whether the kernel log has the OOM killer ending `pid` (by the PID our
+/// namespace sees) at or after `since_us` microseconds of monotonic time.
+pub fn kernel_log_oom(pid: i32, since_us: u64) -> Option<bool> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+        .ok()?;
+    let mut found = false;
+    let mut buffer = vec![0u8; 8192];
+    loop {
+        // One record per read; EAGAIN at the end; EPIPE when a record was
+        // overwritten while we read (skip on).
+        match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                let record = String::from_utf8_lossy(&buffer[..n]);
+                if kmsg_record_is_oom_kill(&record, pid, since_us) {
+                    found = true;
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    Some(found)
+}
+
+/// Whether one `/dev/kmsg` record (`PRI,SEQ,USEC,FLAGS;MESSAGE`) reports
+/// the OOM killer ending `pid` at or after `since_us`.
+pub fn kmsg_record_is_oom_kill(record: &str, pid: i32, since_us: u64) -> bool {
+    let Some((header, message)) = record.split_once(';') else {
+        return false;
+    };
+    let usec: u64 = header.split(',').nth(2).and_then(|t| t.parse().ok()).unwrap_or(0);
+    if usec < since_us {
+        return false;
+    }
+    // "Out of memory: Killed process PID (name)" or, for a memory cgroup,
+    // "oom-kill:constraint=...,task=name,pid=PID,uid=...".
+    let killed = message.contains(&format!("Killed process {pid} ("));
+    let memcg = message.starts_with("oom-kill:") && message.contains(&format!(",pid={pid},"));
+    killed || memcg
+}
+
+/// Microseconds of `CLOCK_MONOTONIC` now, the clock `/dev/kmsg` stamps with.
+pub fn monotonic_us() -> u64 {
+    // SAFETY: clock_gettime writes into the timespec we own.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signaled(signal: Signal) -> ExitStatus {
+        ExitStatus::Signaled {
+            signal,
+            core_dumped: false,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_timeout() {
+        let exited = |code| ExitStatus::Exited { code };
+        let plain = |status| Verdict {
+            status,
+            timed_out: false,
+            sent_kill: false,
+        };
+        assert_eq!(exit_action(plain(exited(0)), false), ExitAction::Code(0));
+        assert_eq!(exit_action(plain(exited(3)), false), ExitAction::Code(3));
+        assert_eq!(
+            exit_action(plain(signaled(Signal::TERM)), false),
+            ExitAction::Die(Signal::TERM)
+        );
+        let timed = |status, sent_kill| Verdict {
+            status,
+            timed_out: true,
+            sent_kill,
+        };
+        assert_eq!(
+            exit_action(timed(signaled(Signal::TERM), false), false),
+            ExitAction::Code(124)
+        );
+        assert_eq!(exit_action(timed(exited(0), false), false), ExitAction::Code(124));
+        assert_eq!(
+            exit_action(timed(signaled(Signal::TERM), false), true),
+            ExitAction::Code(143)
+        );
+        assert_eq!(exit_action(timed(exited(7), false), true), ExitAction::Code(7));
+        assert_eq!(
+            exit_action(timed(signaled(Signal::KILL), true), false),
+            ExitAction::Code(137)
+        );
+        assert_eq!(
+            exit_action(timed(signaled(Signal::KILL), true), true),
+            ExitAction::Code(137)
+        );
+        // Killed by someone else after the deadline's TERM.
+        assert_eq!(
+            exit_action(timed(signaled(Signal::KILL), false), false),
+            ExitAction::Code(124)
+        );
+    }
+
+    #[test]
+    fn core_destinations() {
+        let facts = CoreFacts {
+            pid: 42,
+            name: "crash",
+            cwd: Path::new("/srv/job"),
+            signal: Signal::from_number(11).unwrap(),
+            time: 1000,
+            hostname: "box",
+            uid: 0,
+        };
+        assert_eq!(
+            core_destination("core\n", false, &facts),
+            CoreDestination::File {
+                path: PathBuf::from("/srv/job/core")
+            }
+        );
+        assert_eq!(
+            core_destination("core", true, &facts),
+            CoreDestination::File {
+                path: PathBuf::from("/srv/job/core.42")
+            }
+        );
+        assert_eq!(
+            core_destination("/var/crash/%e.%p.%s.%t.%%", true, &facts),
+            CoreDestination::File {
+                path: PathBuf::from("/var/crash/crash.42.11.1000.%")
+            }
+        );
+        assert_eq!(
+            core_destination("|/usr/lib/systemd/systemd-coredump %P %u", false, &facts),
+            CoreDestination::Program {
+                command: "/usr/lib/systemd/systemd-coredump %P %u".to_string()
+            }
+        );
+    }
+
+    #[test]
+    fn recognises_oom_records() {
+        let record = "3,1234,5000000,-;Out of memory: Killed process 4242 (hog) total-vm:1kB, anon-rss:1kB";
+        assert!(kmsg_record_is_oom_kill(record, 4242, 1000));
+        assert!(!kmsg_record_is_oom_kill(record, 4242, 6_000_000));
+        assert!(!kmsg_record_is_oom_kill(record, 424, 0));
+        let memcg = "6,1233,4999999,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),task=hog,pid=4242,uid=0";
+        assert!(kmsg_record_is_oom_kill(memcg, 4242, 0));
+        assert!(!kmsg_record_is_oom_kill("6,1,1,-;hello", 4242, 0));
+    }
+}

@@ -1,0 +1,410 @@
+//! Containment: how the supervised tree is held together so that all of it
+//! can be found and ended, whatever its processes do.
+//!
+//! The strongest the machine allows is chosen, in this order:
+//!
+//! 1. **cgroup**: a new cgroup v2 leaf ([`super::cgroup_leaf`]); the command
+//!    moves into it before `exec`, every descendant stays in it, and
+//!    `cgroup.kill` ends them all at once. afterlife itself becomes a child
+//!    subreaper too, so double-forked daemons are reparented to it and their
+//!    escape can be told.
+//! 2. **pidns**: a new PID namespace (`unshare(CLONE_NEWPID)`, needs
+//!    `CAP_SYS_ADMIN`) whose init is the keeper ([`super::keeper`]); every
+//!    descendant lives in it, and they all die with its init.
+//! 3. **subreaper**: the keeper is a child subreaper
+//!    (`PR_SET_CHILD_SUBREAPER`, Linux 3.4): orphans are reparented to it
+//!    rather than to init, so the tree stays its descendants, ended by
+//!    freeze-then-kill ([`super::sweep`]).
+//!
+//! In every case a keeper process ends the tree if afterlife is killed.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::process::{Pid, Process, ProcessTable, wait_any};
+use crate::supervise::cgroup_leaf::{CgroupError, CgroupLeaf};
+use crate::supervise::keeper::{Keeper, Report, Role};
+use crate::supervise::signals::{ChildSetup, SETUP_FAILED_ERRNO};
+use crate::supervise::sweep;
+
+/// Which containment to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainmentChoice {
+    /// The strongest the machine allows.
+    #[default]
+    Auto,
+    /// A cgroup v2 leaf, or fail.
+    Cgroup,
+    /// A PID namespace, or fail.
+    Pidns,
+    /// A child subreaper with freeze-then-kill.
+    Subreaper,
+}
+
+/// The containment in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Containment {
+    /// A cgroup v2 leaf.
+    Cgroup,
+    /// A PID namespace.
+    Pidns,
+    /// A child subreaper.
+    Subreaper,
+}
+
+impl Containment {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Containment::Cgroup => "cgroup",
+            Containment::Pidns => "pidns",
+            Containment::Subreaper => "subreaper",
+        }
+    }
+}
+
+/// Starting the command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The command was not found (exit 127).
+    #[error("failed to run command '{command}': {reason}")]
+    NotFound {
+        /// The command.
+        command: String,
+        /// The error from exec, as strerror(3) words it.
+        reason: String,
+    },
+    /// The command was found but could not be executed (exit 126).
+    #[error("failed to run command '{command}': {reason}")]
+    CannotExecute {
+        /// The command.
+        command: String,
+        /// The error from exec, as strerror(3) words it.
+        reason: String,
+    },
+    /// The containment asked for is not possible here (exit 125).
+    #[error("cannot set up {containment} containment: {reason}")]
+    Containment {
+        /// Which.
+        containment: &'static str,
+        /// Why not.
+        reason: String,
+    },
+    /// Another failure (exit 125).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The command's main process, as afterlife watches it.
+#[derive(Debug)]
+pub enum Main {
+    /// Our own child (cgroup): its pidfd polls readable when it ends.
+    Child(Process),
+    /// The keeper's child: the keeper reports its end on a pipe.
+    Kept(Option<Process>),
+}
+
+impl Main {
+    /// The main process's handle, if it could be opened.
+    pub fn process(&self) -> Option<&Process> {
+        match self {
+            Main::Child(process) => Some(process),
+            Main::Kept(process) => process.as_ref(),
+        }
+    }
+}
+
+/// The contained tree.
+#[derive(Debug)]
+pub struct Contained {
+    kind: Containment,
+    leaf: Option<CgroupLeaf>,
+    keeper: Keeper,
+}
+
+fn spawn_error(command: &str, error: io::Error) -> StartError {
+    // "No such file or directory", without std's " (os error 2)".
+    let text = error.to_string();
+    let reason = match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    };
+    let command = crate::text::escape(command).into_owned();
+    match error.raw_os_error() {
+        Some(libc::ENOENT) => StartError::NotFound { command, reason },
+        Some(SETUP_FAILED_ERRNO) => StartError::Setup("failed to move the command into its cgroup".to_string()),
+        // As timeout(1): every other exec failure is "cannot invoke".
+        _ => StartError::CannotExecute { command, reason },
+    }
+}
+
+impl Contained {
+    /// Starts `command` under the chosen containment.
+    pub fn start(
+        choice: ContainmentChoice,
+        command: &mut std::process::Command,
+        setup: ChildSetup,
+    ) -> Result<(Contained, Main), StartError> {
+        let name = command.get_program().to_string_lossy().into_owned();
+        let order: &[Containment] = match choice {
+            ContainmentChoice::Auto => &[Containment::Cgroup, Containment::Pidns, Containment::Subreaper],
+            ContainmentChoice::Cgroup => &[Containment::Cgroup],
+            ContainmentChoice::Pidns => &[Containment::Pidns],
+            ContainmentChoice::Subreaper => &[Containment::Subreaper],
+        };
+        let mut last = None;
+        for &kind in order {
+            let attempt = match kind {
+                Containment::Cgroup => Self::start_cgroup(command, setup, &name),
+                Containment::Pidns | Containment::Subreaper => Self::start_kept(kind, command, setup, &name),
+            };
+            match attempt {
+                Err(StartError::Containment { containment, reason }) => {
+                    last = Some(StartError::Containment { containment, reason });
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| StartError::Setup("no containment to try".to_string())))
+    }
+
+    fn start_cgroup(
+        command: &mut std::process::Command,
+        mut setup: ChildSetup,
+        name: &str,
+    ) -> Result<(Contained, Main), StartError> {
+        let unavailable = |e: CgroupError| StartError::Containment {
+            containment: "cgroup",
+            reason: e.to_string(),
+        };
+        let leaf = CgroupLeaf::create().map_err(unavailable)?;
+        let path = std::ffi::CString::new(leaf.path().as_os_str().as_encoded_bytes())
+            .map_err(|_| StartError::Setup(format!("the cgroup path {} holds a NUL byte", leaf.path().display())))?;
+        let keeper = Keeper::start(Role::CgroupWatch {
+            kill: leaf.kill_fd(),
+            path: &path,
+        })
+        .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
+        // Orphans of the tree come to us, not to init.
+        // SAFETY: prctl on this process only.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+        setup.cgroup_procs = Some(leaf.procs_fd().as_raw_fd());
+        setup.parent = Some(Pid::current().get());
+        // SAFETY: `apply` makes only async-signal-safe calls.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(command, move || setup.apply());
+        }
+        let child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                let contained = Contained {
+                    kind: Containment::Cgroup,
+                    leaf: Some(leaf),
+                    keeper,
+                };
+                contained.finish(false);
+                return Err(spawn_error(name, error));
+            }
+        };
+        let pid = Pid::new(child.id() as i32).ok_or_else(|| StartError::Setup("spawn returned a bad PID".to_string()));
+        let process = pid.and_then(|pid| Process::open_own_child(pid).map_err(|e| StartError::Setup(e.to_string())));
+        // `Child` is not waited through std: the pidfd reaps it.
+        std::mem::forget(child);
+        let contained = Contained {
+            kind: Containment::Cgroup,
+            leaf: Some(leaf),
+            keeper,
+        };
+        match process {
+            Ok(process) => Ok((contained, Main::Child(process))),
+            Err(e) => {
+                contained.kill_all();
+                contained.finish(false);
+                Err(e)
+            }
+        }
+    }
+
+    fn start_kept(
+        kind: Containment,
+        command: &mut std::process::Command,
+        setup: ChildSetup,
+        name: &str,
+    ) -> Result<(Contained, Main), StartError> {
+        let pidns = kind == Containment::Pidns;
+        if pidns {
+            // SAFETY: unshare affects only the PID namespace of our future
+            // children.
+            if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+                return Err(StartError::Containment {
+                    containment: "pidns",
+                    reason: format!("unshare(CLONE_NEWPID): {}", io::Error::last_os_error()),
+                });
+            }
+        }
+        let mut keeper = Keeper::start(Role::Reaper { pidns, command, setup })
+            .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
+        let started = keeper.next_report();
+        let contained = Contained {
+            kind,
+            leaf: None,
+            keeper,
+        };
+        match started {
+            Some(Report::Started(inner)) => {
+                let process = contained.resolve(inner);
+                let mut contained = contained;
+                contained.keeper.tell(b'a');
+                Ok((contained, Main::Kept(process)))
+            }
+            Some(Report::SpawnError(errno)) => {
+                contained.finish(false);
+                Err(spawn_error(name, io::Error::from_raw_os_error(errno)))
+            }
+            _ => {
+                contained.finish(false);
+                Err(StartError::Setup(
+                    "the keeper process ended before starting the command".to_string(),
+                ))
+            }
+        }
+    }
+
+    /// The global PID of the keeper's child that the keeper calls `inner`
+    /// (in a PID namespace the keeper sees other numbers: `NSpid` in
+    /// /proc/PID/status lists them, outermost first).
+    fn resolve(&self, inner: i32) -> Option<Process> {
+        let keeper = self.keeper.process().pid();
+        let children = sweep::children_of(keeper).unwrap_or_else(|| ProcessTable::scan().children(keeper));
+        children.into_iter().find_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+            let last: i32 = nspid.split_whitespace().last()?.parse().ok()?;
+            if last != inner {
+                return None;
+            }
+            // The keeper does not reap it before our `a`: the PID is stable.
+            Process::open_own_child(pid).ok()
+        })
+    }
+
+    /// Which containment this is.
+    pub fn kind(&self) -> Containment {
+        self.kind
+    }
+
+    /// The cgroup leaf, if any.
+    pub fn cgroup_path(&self) -> Option<PathBuf> {
+        self.leaf.as_ref().map(|l| l.path().to_path_buf())
+    }
+
+    /// The keeper's report pipe, to poll.
+    pub fn keeper_reports(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.keeper.reports_fd()
+    }
+
+    /// The keeper.
+    pub fn keeper(&mut self) -> &mut Keeper {
+        &mut self.keeper
+    }
+
+    /// The processes that hold the tree together and are not part of it:
+    /// afterlife and the keeper.
+    pub fn keeper_pid(&self) -> Pid {
+        self.keeper.process().pid()
+    }
+
+    /// Every process in the tree now, opened.
+    pub fn members(&self) -> Vec<Process> {
+        match &self.leaf {
+            Some(leaf) => leaf
+                .members()
+                .into_iter()
+                .filter_map(|pid| {
+                    // ESRCH: ended since the listing. Checked after opening
+                    // (pidfd and start time only, the cheap open): a PID
+                    // reused by a process outside the leaf is not taken.
+                    let process = Process::open_own_child(pid).ok()?;
+                    leaf.contains(pid).then_some(process)
+                })
+                .collect(),
+            None => sweep::descendants(self.keeper_pid()),
+        }
+    }
+
+    /// SIGKILLs the whole tree: `cgroup.kill`, or freeze-then-kill.
+    pub fn kill_all(&self) -> usize {
+        match &self.leaf {
+            Some(leaf) => {
+                let count = leaf.members().len();
+                if leaf.kill_all().is_err() {
+                    // Without cgroup.kill working, fall back to signals.
+                    return sweep::freeze_and_kill(|| self.members());
+                }
+                count
+            }
+            None => sweep::freeze_and_kill(|| self.members()),
+        }
+    }
+
+    /// Waits until the tree is empty, at most `limit`; whether it is.
+    pub fn wait_empty(&self, limit: Duration) -> bool {
+        if let Some(leaf) = &self.leaf {
+            return leaf.wait_empty(limit);
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            let members = self.members();
+            if members.is_empty() {
+                return true;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return false;
+            }
+            // Wake when one ends, and look again now and then for new ones.
+            let refs: Vec<&Process> = members.iter().collect();
+            let _ = wait_any(&refs, Some(remaining.min(Duration::from_millis(50))));
+        }
+    }
+
+    /// The peak memory of the tree in bytes, where the cgroup knows it.
+    pub fn memory_peak(&self) -> Option<u64> {
+        self.leaf.as_ref().and_then(|l| l.memory_peak())
+    }
+
+    /// OOM kills in the tree, where the cgroup counts them.
+    pub fn oom_kills(&self) -> Option<u64> {
+        self.leaf.as_ref().and_then(|l| l.oom_kills())
+    }
+
+    /// Ends the containment: removes the leaf (unless leftovers are kept)
+    /// and dismisses the keeper. Returns the leaf's path if it stays.
+    pub fn finish(mut self, keep: bool) -> Option<PathBuf> {
+        let keep_leaf = keep && self.leaf.as_ref().is_some_and(|l| !l.members().is_empty());
+        let keep = keep_leaf || (keep && self.leaf.is_none());
+        // Dismissed first, so that it exits while we clean up: the tree is
+        // empty (or kept) by now, so nothing is left for it to kill.
+        self.keeper.dismiss(keep);
+        let mut kept = None;
+        if let Some(leaf) = &self.leaf {
+            if keep_leaf {
+                kept = Some(leaf.path().to_path_buf());
+            } else {
+                leaf.wait_empty(Duration::from_secs(2));
+                // EBUSY if something is still in it: leave it.
+                let _ = leaf.remove();
+            }
+        }
+        self.keeper.finish(keep);
+        kept
+    }
+}

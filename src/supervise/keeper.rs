@@ -1,0 +1,391 @@
+//! The keeper: a small process forked from afterlife that outlives it just
+//! long enough to end the tree if afterlife itself is killed, even by
+//! SIGKILL, which no code in afterlife can catch.
+//!
+//! - With a cgroup, the keeper only holds `cgroup.kill` open and waits on a
+//!   pipe whose only write end afterlife holds: end of file means afterlife
+//!   is gone, so it writes `1` to `cgroup.kill`.
+//! - With a PID namespace, the keeper is the namespace's init (PID 1). It
+//!   starts the command and reaps every orphan; when it dies the kernel
+//!   SIGKILLs everything else in the namespace (pid_namespaces(7)). It has
+//!   `PR_SET_PDEATHSIG` = SIGKILL as well as the pipe.
+//! - With a subreaper, the keeper sets `PR_SET_CHILD_SUBREAPER`, so every
+//!   orphan in the tree (double forks, `setsid` daemons) is reparented to it
+//!   and stays findable as its descendant; on end of file it freezes and
+//!   kills them all.
+//!
+//! The cgroup watch makes only async-signal-safe calls after the fork. The
+//! reaper roles run ordinary code (they start the command with
+//! `std::process::Command`), which is sound because afterlife is
+//! single-threaded when it forks.
+//!
+//! The pipes speak lines (keeper to afterlife: `pid N`, `spawn-error ERRNO`,
+//! `stopped SIGNAL`, `exit RAW`) and bytes (afterlife to keeper: `a` the PID was taken, `k`
+//! keep the leftovers running, `d` all done).
+
+use std::io::{self, BufRead, BufReader};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags};
+
+use crate::process::{Pid, Process};
+use crate::supervise::signals::ChildSetup;
+use crate::supervise::sweep;
+
+/// What the keeper does.
+#[derive(Debug)]
+pub enum Role<'a> {
+    /// Write to this `cgroup.kill` if afterlife dies.
+    CgroupWatch {
+        /// `cgroup.kill`, open for writing.
+        kill: &'a OwnedFd,
+        /// The leaf, removed once empty (a C string made before the fork).
+        path: &'a std::ffi::CStr,
+    },
+    /// Start the command and reap the tree, as namespace init (`pidns`) or as
+    /// child subreaper.
+    Reaper {
+        /// Whether the keeper is the init of a new PID namespace.
+        pidns: bool,
+        /// The command.
+        command: &'a mut std::process::Command,
+        /// What the command does before exec.
+        setup: ChildSetup,
+    },
+}
+
+/// afterlife's side of the keeper.
+#[derive(Debug)]
+pub struct Keeper {
+    process: Process,
+    control: Option<OwnedFd>,
+    reports: Option<BufReader<std::fs::File>>,
+}
+
+/// What the keeper said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// The command started with this PID (as the keeper sees it).
+    Started(i32),
+    /// Starting the command failed with this errno.
+    SpawnError(i32),
+    /// The command ended with this raw wait status.
+    Exited(i32),
+    /// The command was stopped by this signal.
+    Stopped(i32),
+}
+
+/// Parses one report line.
+pub fn parse_report(line: &str) -> Option<Report> {
+    let (word, value) = line.trim().split_once(' ')?;
+    let value: i32 = value.parse().ok()?;
+    match word {
+        "pid" => Some(Report::Started(value)),
+        "spawn-error" => Some(Report::SpawnError(value)),
+        "exit" => Some(Report::Exited(value)),
+        "stopped" => Some(Report::Stopped(value)),
+        _ => None,
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(io::Error::from)
+}
+
+impl Keeper {
+    /// Forks the keeper. For `pidns`, the caller has already called
+    /// `unshare(CLONE_NEWPID)`, so the fork is the namespace's PID 1.
+    pub fn start(role: Role<'_>) -> io::Result<Keeper> {
+        let (control_read, control_write) = pipe()?;
+        let (report_read, report_write) = pipe()?;
+        let parent = Pid::current().get();
+        // SAFETY: the cgroup watch makes only async-signal-safe calls after
+        // the fork; the reaper roles run ordinary code, which is sound in a
+        // single-threaded caller such as the afterlife binary (see
+        // `Supervisor::run`). The child never returns from `keeper_main`.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            drop(control_write);
+            drop(report_read);
+            keeper_main(role, parent, control_read, report_write);
+        }
+        drop(control_read);
+        drop(report_write);
+        let pid = Pid::new(pid).ok_or_else(|| io::Error::other("fork returned a bad PID"))?;
+        // Our own unreaped child: its PID cannot change hands.
+        let process = Process::open_own_child(pid).map_err(io::Error::other)?;
+        Ok(Keeper {
+            process,
+            control: Some(control_write),
+            reports: Some(BufReader::new(std::fs::File::from(report_read))),
+        })
+    }
+
+    /// The keeper process.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// The pipe the keeper's reports arrive on, to poll.
+    pub fn reports_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.reports.as_ref().map(|r| r.get_ref().as_fd())
+    }
+
+    /// Reads the next report, blocking; `None` when the keeper is gone.
+    pub fn next_report(&mut self) -> Option<Report> {
+        let reader = self.reports.as_mut()?;
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                self.reports = None;
+                None
+            }
+            Ok(_) => parse_report(&line),
+        }
+    }
+
+    /// Tells the keeper something.
+    pub fn tell(&mut self, byte: u8) {
+        if let Some(control) = &self.control {
+            // EPIPE: the keeper is gone already.
+            let _ = rustix::io::write(control, &[byte]);
+        }
+    }
+
+    /// Tells the keeper all is done (`keep`: the leftovers stay, and it
+    /// stays to reap them); it exits on its own.
+    pub fn dismiss(&mut self, keep: bool) {
+        self.tell(if keep { b'k' } else { b'd' });
+        self.control = None;
+    }
+
+    /// Reaps a dismissed keeper (not one told to keep the leftovers).
+    pub fn finish(self, keep: bool) {
+        if !keep && !self.reap(Duration::from_secs(1)) {
+            // It exits at once on `d`; not within a second means it hangs.
+            let _ = self.process.signal(crate::signal::Signal::KILL);
+            self.reap(Duration::from_secs(1));
+        }
+    }
+
+    /// Waits up to `limit` for the keeper to exit and reaps it (our own
+    /// child, through its pidfd); whether it was reaped.
+    fn reap(&self, limit: Duration) -> bool {
+        use rustix::process::{WaitId, WaitIdOptions};
+        let pidfd = self.process.pidfd();
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        let spec = rustix::event::Timespec {
+            tv_sec: limit.as_secs() as i64,
+            tv_nsec: i64::from(limit.subsec_nanos()),
+        };
+        // EINTR: the waitid below then finds it not yet exited.
+        let _ = rustix::event::poll(&mut fds, Some(&spec));
+        matches!(
+            rustix::process::waitid(
+                WaitId::PidFd(self.process.pidfd()),
+                WaitIdOptions::EXITED | WaitIdOptions::NOHANG
+            ),
+            Ok(Some(_))
+        )
+    }
+}
+
+fn write_line(fd: &OwnedFd, line: &str) {
+    // Lines are far below PIPE_BUF, so each write is whole (pipe(7)).
+    // EPIPE: afterlife is gone; the loop below notices.
+    let _ = rustix::io::write(fd, line.as_bytes());
+}
+
+fn quiet_stdio() {
+    // SAFETY: reopens /dev/null onto 0, 1, 2 of this process only, so the
+    // keeper holds no pipe a caller waits to close.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            libc::close(null);
+        }
+    }
+}
+
+fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: OwnedFd) -> ! {
+    // SAFETY: the prctl and setpgid act on this process only. A process
+    // group of its own keeps the keeper out of a kill aimed at afterlife's
+    // group (`kill -KILL -PGID`), which it must outlive.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, c"afterlife-keep".as_ptr(), 0, 0, 0);
+        libc::setpgid(0, 0);
+    }
+    let code = match role {
+        Role::CgroupWatch { kill, path } => {
+            quiet_stdio();
+            let byte = read_control(&control);
+            if !matches!(byte, Some(b'd') | Some(b'k')) {
+                // End of file: afterlife died. Kill the whole tree, then
+                // remove the leaf once the kernel has emptied it.
+                // Only async-signal-safe calls here (write, rmdir,
+                // nanosleep), so this role is safe after a fork even from a
+                // multi-threaded program.
+                let _ = crate::supervise::cgroup_leaf::write_kill(kill);
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 5_000_000,
+                };
+                // SAFETY: rmdir of a path we own the C string of; nanosleep
+                // on a timespec we own. At most 2 s (400 x 5 ms).
+                for _ in 0..400 {
+                    if unsafe { libc::rmdir(path.as_ptr()) } == 0 {
+                        break;
+                    }
+                    unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+                }
+            }
+            0
+        }
+        Role::Reaper { pidns, command, setup } => reaper(pidns, command, setup, parent, &control, &reports),
+    };
+    // SAFETY: leave without running afterlife's exit handlers or flushing
+    // its buffers a second time.
+    unsafe { libc::_exit(code) }
+}
+
+fn read_control(control: &OwnedFd) -> Option<u8> {
+    let mut byte = [0u8; 1];
+    loop {
+        match rustix::io::read(control, &mut byte) {
+            Ok(1) => return Some(byte[0]),
+            Ok(_) => return None,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+fn reaper(
+    pidns: bool,
+    command: &mut std::process::Command,
+    mut setup: ChildSetup,
+    parent: libc::pid_t,
+    control: &OwnedFd,
+    reports: &OwnedFd,
+) -> i32 {
+    // SAFETY: prctls on this process only.
+    unsafe {
+        if pidns {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        }
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        // afterlife may have died before the prctl took effect. (From inside
+        // a new PID namespace the parent shows as 0.)
+        let expected = if pidns { 0 } else { parent };
+        if libc::getppid() != expected {
+            return 125;
+        }
+    }
+    setup.parent = Some(Pid::current().get());
+    // SAFETY: `apply` makes only async-signal-safe calls.
+    unsafe {
+        command.pre_exec(move || setup.apply());
+    }
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            write_line(reports, &format!("spawn-error {}\n", error.raw_os_error().unwrap_or(0)));
+            return 0;
+        }
+    };
+    quiet_stdio();
+    let command_pid = child.id() as libc::pid_t;
+    write_line(reports, &format!("pid {command_pid}\n"));
+    // Reap nothing until afterlife has opened its pidfd for the command.
+    match read_control(control) {
+        Some(b'a') => {}
+        other => return after_control(other, pidns),
+    }
+    let Ok(sigchld) = crate::supervise::signals::SignalInbox::open() else {
+        return 125;
+    };
+    let mut keeping = false;
+    let mut command_alive = true;
+    loop {
+        if command_alive {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child. A stop (Ctrl+Z) is passed on
+            // so that afterlife stops as a shell's job would.
+            let pid = unsafe { libc::waitpid(command_pid, &mut status, libc::WUNTRACED | libc::WNOHANG) };
+            if pid == command_pid && libc::WIFSTOPPED(status) {
+                write_line(reports, &format!("stopped {}\n", libc::WSTOPSIG(status)));
+            } else if pid == command_pid {
+                command_alive = false;
+                write_line(reports, &format!("exit {status}\n"));
+            }
+        }
+        // Reap everything else that has ended.
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on our own children.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid == command_pid {
+                command_alive = false;
+                write_line(reports, &format!("exit {status}\n"));
+            } else if pid > 0 {
+                continue;
+            } else if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) && keeping {
+                return 0;
+            } else {
+                break;
+            }
+        }
+        let mut fds = [
+            PollFd::new(control, PollFlags::IN),
+            PollFd::new(sigchld.fd(), PollFlags::IN),
+        ];
+        if let Err(rustix::io::Errno::INTR) | Ok(_) = rustix::event::poll(&mut fds, None) {}
+        sigchld.drain();
+        if !keeping && !fds[0].revents().is_empty() {
+            match read_control(control) {
+                Some(b'k') => {
+                    keeping = true;
+                    // SAFETY: prctl on this process only.
+                    unsafe {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
+                    }
+                }
+                Some(b'a') => {}
+                other => return after_control(other, pidns),
+            }
+        }
+    }
+}
+
+/// `d`: all done. End of file: afterlife died, so end the tree (a namespace
+/// init's exit does that by itself; a subreaper freezes and kills).
+fn after_control(byte: Option<u8>, pidns: bool) -> i32 {
+    if byte != Some(b'd') && !pidns {
+        let me = Pid::current();
+        sweep::freeze_and_kill(|| sweep::descendants(me));
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_reports() {
+        assert_eq!(parse_report("pid 42\n"), Some(Report::Started(42)));
+        assert_eq!(parse_report("spawn-error 2\n"), Some(Report::SpawnError(2)));
+        assert_eq!(parse_report("exit 256\n"), Some(Report::Exited(256)));
+        assert_eq!(parse_report("stopped 20\n"), Some(Report::Stopped(20)));
+        assert_eq!(parse_report("exit x\n"), None);
+        assert_eq!(parse_report("hello 1\n"), None);
+    }
+}

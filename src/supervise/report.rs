@@ -1,0 +1,263 @@
+//! The report of one supervised run: what ran, how it was contained, how it
+//! ended and why, which signals afterlife sent, and what the tree left
+//! behind. Serialized as documented in docs/JSON.md.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::exit::{Cause, StatusViews};
+use crate::process::Pid;
+use crate::signal::Signal;
+use crate::supervise::cause::{CoreDestination, OomCheck};
+use crate::supervise::containment::Containment;
+use crate::supervise::leftover_facts::HeldFd;
+
+/// Everything about one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The command line.
+    pub command: Vec<String>,
+    /// The containment used.
+    pub containment: Containment,
+    /// The cgroup leaf, with cgroup containment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<PathBuf>,
+    /// The main process's PID.
+    pub pid: Option<Pid>,
+    /// Start time, seconds since the Unix epoch.
+    pub started_at: f64,
+    /// Seconds from start to the end of the main process.
+    pub duration: f64,
+    /// Seconds from start until afterlife was done with the whole tree.
+    pub total_duration: f64,
+    /// How the main process ended: raw wait status, shell `$?`, meaning.
+    pub exit: StatusViews,
+    /// Why, beyond the status: timeout, OOM kill, or nothing more known.
+    pub cause: Cause,
+    /// Whether the deadline passed.
+    pub timed_out: bool,
+    /// Where the core dump went, if one was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core: Option<CoreDestination>,
+    /// For a SIGKILL afterlife did not send: was it the OOM killer?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom: Option<OomCheck>,
+    /// Every signal afterlife sent, in order.
+    pub timeline: Vec<TimelineEvent>,
+    /// Peak memory, where known.
+    pub peak_memory: Option<PeakMemory>,
+    /// Processes of the tree still running when the main process ended.
+    pub leftovers: Vec<Leftover>,
+    /// The exit code afterlife leaves with (for a signal death: 128+N, the
+    /// shell's view of the same signal).
+    pub exit_code: u8,
+    /// The signal afterlife dies of to pass the command's death on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dies_by: Option<Signal>,
+}
+
+/// One signal sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEvent {
+    /// Seconds after the start.
+    pub at: f64,
+    /// The signal.
+    pub signal: Signal,
+    /// To whom.
+    pub to: Target,
+    /// How many processes it was sent to.
+    pub processes: usize,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Who a signal went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The main process only.
+    Main,
+    /// The main process's process group.
+    Group,
+    /// Every process of the tree.
+    Tree,
+    /// The leftovers.
+    Leftovers,
+}
+
+/// Why a signal was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The deadline passed.
+    Deadline,
+    /// The grace period after the deadline passed.
+    GraceExpired,
+    /// afterlife received it and passed it on.
+    Forwarded,
+    /// Ending the leftovers.
+    Leftovers,
+    /// The leftovers' grace period passed.
+    LeftoversGraceExpired,
+}
+
+/// Peak memory.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PeakMemory {
+    /// Bytes.
+    pub bytes: u64,
+    /// What was measured.
+    pub source: PeakSource,
+}
+
+/// What a peak-memory figure measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeakSource {
+    /// The cgroup's `memory.peak`: the whole tree together.
+    CgroupMemoryPeak,
+    /// `getrusage(RUSAGE_CHILDREN)` `ru_maxrss`: the largest resident set of
+    /// any single process afterlife (or its keeper) reaped.
+    LargestProcessRss,
+}
+
+/// A process of the tree that outlived the main process.
+#[derive(Debug, Clone, Serialize)]
+pub struct Leftover {
+    /// The PID.
+    pub pid: Pid,
+    /// Its name.
+    pub name: String,
+    /// Its command line.
+    pub cmdline: Vec<String>,
+    /// Its parent's PID when found.
+    pub ppid: i32,
+    /// Its session.
+    pub sid: i32,
+    /// Its process group.
+    pub pgid: i32,
+    /// How it got away from the main process.
+    pub escaped: Vec<Escape>,
+    /// Its open fds (with sockets) when found.
+    pub fds: Vec<HeldFd>,
+    /// What became of it.
+    pub fate: Fate,
+}
+
+/// How a leftover escaped the main process's reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum Escape {
+    /// It called `setsid`: a session of its own, out of reach of the
+    /// terminal's signals and of `kill` on the main process's group.
+    NewSession {
+        /// Its session ID.
+        sid: i32,
+    },
+    /// It left the main process's process group (`setpgid`).
+    NewProcessGroup {
+        /// Its group.
+        pgid: i32,
+    },
+    /// Its parent exited (a double fork, or a background child): it was
+    /// reparented to the subreaper, afterlife or its keeper.
+    Orphaned,
+    /// It holds descriptors without `O_CLOEXEC` beyond stdin/stdout/stderr,
+    /// inherited from its parent or passed to what it runs next.
+    InheritedFds {
+        /// The descriptor numbers.
+        fds: Vec<i32>,
+    },
+}
+
+/// What became of a leftover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "fate", rename_all = "snake_case")]
+pub enum Fate {
+    /// It ended after the first signal of the grace plan.
+    Ended {
+        /// That signal.
+        signal: Signal,
+    },
+    /// It had to be killed with SIGKILL.
+    Killed,
+    /// It ended by itself before being signalled.
+    ExitedOnItsOwn,
+    /// Left running (`--keep-leftovers`).
+    Kept,
+    /// Still running after SIGKILL (uninterruptible sleep, or afterlife may
+    /// not signal it).
+    Survived,
+}
+
+/// Which escapes a leftover made, from its facts: its session and group
+/// against the main process's, whether its parent is the subreaper, and
+/// its fds without `O_CLOEXEC` beyond 0-2.
+pub fn classify_escape(leftover: (i32, i32, i32), main: (i32, i32), reapers: &[i32], fds: &[HeldFd]) -> Vec<Escape> {
+    let (ppid, sid, pgid) = leftover;
+    let (main_sid, main_pgid) = main;
+    let mut escapes = Vec::new();
+    if sid != main_sid {
+        escapes.push(Escape::NewSession { sid });
+    } else if pgid != main_pgid {
+        escapes.push(Escape::NewProcessGroup { pgid });
+    }
+    if reapers.contains(&ppid) {
+        escapes.push(Escape::Orphaned);
+    }
+    let inherited: Vec<i32> = fds.iter().filter(|f| f.fd > 2 && !f.cloexec).map(|f| f.fd).collect();
+    if !inherited.is_empty() {
+        escapes.push(Escape::InheritedFds { fds: inherited });
+    }
+    escapes
+}
+
+impl Escape {
+    /// A short name for summaries.
+    pub fn short(&self) -> &'static str {
+        match self {
+            Escape::NewSession { .. } => "setsid",
+            Escape::NewProcessGroup { .. } => "setpgid",
+            Escape::Orphaned => "orphaned",
+            Escape::InheritedFds { .. } => "fds without O_CLOEXEC",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fd(fd: i32, cloexec: bool) -> HeldFd {
+        HeldFd {
+            fd,
+            target: "pipe:[1]".to_string(),
+            cloexec,
+            socket: None,
+        }
+    }
+
+    #[test]
+    fn classifies_escapes() {
+        // A double-forked setsid daemon holding fd 3 without CLOEXEC.
+        let escapes = classify_escape((100, 300, 300), (200, 200), &[100], &[fd(1, false), fd(3, false)]);
+        assert_eq!(
+            escapes,
+            vec![
+                Escape::NewSession { sid: 300 },
+                Escape::Orphaned,
+                Escape::InheritedFds { fds: vec![3] }
+            ]
+        );
+        // A plain child still under its living parent, same group.
+        assert_eq!(
+            classify_escape((201, 200, 200), (200, 200), &[100], &[fd(4, true)]),
+            vec![]
+        );
+        assert_eq!(
+            classify_escape((201, 200, 250), (200, 200), &[100], &[]),
+            vec![Escape::NewProcessGroup { pgid: 250 }]
+        );
+    }
+}

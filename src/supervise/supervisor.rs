@@ -1,0 +1,839 @@
+//! The [`Supervisor`] builder and its event loop: start the command
+//! contained, pass signals on, enforce the deadline with its grace plan,
+//! then find, describe and end what the tree left behind.
+//!
+//! One loop waits on every event source at once with `poll(2)`: the
+//! signalfd, the main process's pidfd (or the keeper's report pipe), and
+//! the next timer (deadline, then end of grace).
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use crate::exit::{Cause, ExitStatus, StatusViews};
+use crate::process::{Pid, Process, ProcessTable, wait_any};
+use crate::signal::Signal;
+use crate::supervise::cause::{
+    self, CoreDestination, CoreFacts, ExitAction, OomCheck, OomVerdict, Verdict, core_destination, read_core_settings,
+};
+use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
+use crate::supervise::keeper::Report;
+use crate::supervise::leftover_facts::{SocketCache, held_fds, identity};
+use crate::supervise::report::{
+    Fate, Leftover, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
+};
+use crate::supervise::signals::{ChildSetup, Received, SignalInbox, Terminal};
+
+/// Called as each signal is sent.
+type SignalCallback = Box<dyn FnMut(&TimelineEvent)>;
+
+/// How long processes sent SIGKILL get to be gone before they count as
+/// survivors (uninterruptible sleep can delay the end).
+const KILL_SETTLE: Duration = Duration::from_secs(2);
+
+/// Grace before SIGKILL when none is given.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// Supervising failed before the command could be judged.
+#[derive(Debug, thiserror::Error)]
+pub enum SuperviseError {
+    /// Starting failed.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// Setting up signal handling failed.
+    #[error("block signals and open a signalfd: {0}")]
+    Signals(std::io::Error),
+    /// Waiting failed.
+    #[error("wait for the command: {0}")]
+    Wait(String),
+}
+
+impl SuperviseError {
+    /// The exit code for this failure: 126, 127 or 125.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SuperviseError::Start(StartError::NotFound { .. }) => crate::exit_code::NOT_FOUND,
+            SuperviseError::Start(StartError::CannotExecute { .. }) => crate::exit_code::CANNOT_EXECUTE,
+            _ => crate::exit_code::FAILURE,
+        }
+    }
+}
+
+/// Runs a command as a contained tree with an optional deadline, and
+/// reports how it went.
+pub struct Supervisor {
+    program: OsString,
+    args: Vec<OsString>,
+    timeout: Option<Duration>,
+    signal: Signal,
+    grace: Option<Duration>,
+    leftover_grace: Duration,
+    preserve_status: bool,
+    foreground: bool,
+    containment: ContainmentChoice,
+    keep_leftovers: bool,
+    on_signal: Option<SignalCallback>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("timeout", &self.timeout)
+            .field("signal", &self.signal)
+            .field("grace", &self.grace)
+            .field("containment", &self.containment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Supervisor {
+    /// Supervises `program` with `args`.
+    pub fn new(program: impl Into<OsString>, args: impl IntoIterator<Item = impl Into<OsString>>) -> Supervisor {
+        Supervisor {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            timeout: None,
+            signal: Signal::TERM,
+            grace: Some(DEFAULT_GRACE),
+            leftover_grace: DEFAULT_GRACE,
+            preserve_status: false,
+            foreground: false,
+            containment: ContainmentChoice::Auto,
+            keep_leftovers: false,
+            on_signal: None,
+        }
+    }
+
+    /// The deadline (`None` or zero: none; `Duration::MAX`: forever).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout.filter(|t| !t.is_zero());
+        self
+    }
+
+    /// The signal sent at the deadline (default SIGTERM).
+    pub fn signal(mut self, signal: Signal) -> Self {
+        self.signal = signal;
+        self
+    }
+
+    /// How long after the deadline's signal SIGKILL follows (`None`: never,
+    /// as `timeout` without `-k`); also the leftovers' grace when given.
+    pub fn grace(mut self, grace: Option<Duration>) -> Self {
+        self.grace = grace;
+        if let Some(g) = grace {
+            self.leftover_grace = g;
+        }
+        self
+    }
+
+    /// Exit with the command's status even when the deadline passed.
+    pub fn preserve_status(mut self, yes: bool) -> Self {
+        self.preserve_status = yes;
+        self
+    }
+
+    /// Leave the command in afterlife's process group (it may read the
+    /// terminal); at the deadline only it is signalled.
+    pub fn foreground(mut self, yes: bool) -> Self {
+        self.foreground = yes;
+        self
+    }
+
+    /// Which containment to use.
+    pub fn containment(mut self, choice: ContainmentChoice) -> Self {
+        self.containment = choice;
+        self
+    }
+
+    /// List the leftovers but leave them running.
+    pub fn keep_leftovers(mut self, yes: bool) -> Self {
+        self.keep_leftovers = yes;
+        self
+    }
+
+    /// Called as each signal is sent (for `--verbose`).
+    pub fn on_signal(mut self, callback: impl FnMut(&TimelineEvent) + 'static) -> Self {
+        self.on_signal = Some(Box::new(callback));
+        self
+    }
+
+    /// Runs the command to its end and reports.
+    ///
+    /// For the run, the calling process is a child subreaper (cgroup
+    /// containment) and reaps the tree's orphans as they end; at the end it
+    /// reaps any child of its own that has ended, and restores its former
+    /// subreaper setting. With `pidns` or `subreaper` containment the keeper
+    /// process is forked and then runs ordinary code: call `run` from a
+    /// single-threaded process there (the afterlife binary is one).
+    pub fn run(mut self) -> Result<RunReport, SuperviseError> {
+        let start = Instant::now();
+        let started_at = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let started_us = cause::monotonic_us();
+        let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
+        let _subreaper = SubreaperGuard::save();
+        let terminal = if self.foreground { None } else { Terminal::foreground() };
+        let setup = ChildSetup {
+            own_group: !self.foreground,
+            join_group: Some(rustix::process::getpgrp().as_raw_nonzero().get()),
+            terminal: terminal.as_ref().map(|t| t.raw_fd()),
+            cgroup_procs: None,
+            parent: None,
+        };
+        let mut command = std::process::Command::new(&self.program);
+        command.args(&self.args);
+        let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
+        let main_process = main.process();
+        let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
+        if let (Some(terminal), Some(p)) = (&terminal, main_process)
+            && !self.foreground
+        {
+            terminal.give_to(p.pid());
+        }
+        let mut run = Run {
+            start,
+            timeline: Vec::new(),
+            on_signal: self.on_signal.take(),
+        };
+        let deadline = self.timeout.and_then(|t| start.checked_add(t));
+        let Watched {
+            status,
+            timed_out,
+            sent_kill,
+            kill_at,
+        } = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
+        let duration = start.elapsed().as_secs_f64();
+        if let Some(terminal) = &terminal {
+            terminal.take_back();
+        }
+
+        let reapers = [Pid::current().get(), contained.keeper_pid().get()];
+        // After a deadline the whole tree has had its signal already: give
+        // it the rest of the grace period to end before anything counts as
+        // left over, and do not signal it twice.
+        let tree_signalled = timed_out && !self.foreground;
+        let settle = match (tree_signalled, kill_at) {
+            (false, _) => None,
+            (true, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
+            // SIGKILL went to the whole tree: it is dying; wait for that.
+            (true, None) if sent_kill => Some(KILL_SETTLE),
+            (true, None) => Some(self.leftover_grace),
+        };
+        let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, settle, &mut run);
+        let cgroup_peak = contained.memory_peak();
+        let oom_kills = contained.oom_kills();
+        let memory_events = contained.cgroup_path().is_some() && oom_kills.is_some();
+        let containment = contained.kind();
+        let cgroup = contained.cgroup_path();
+        contained.finish(self.keep_leftovers && !leftovers.is_empty());
+        reap_orphans();
+        // After the keeper is reaped: its children's usage counts then.
+        let peak = cgroup_peak
+            .map(|bytes| PeakMemory {
+                bytes,
+                source: PeakSource::CgroupMemoryPeak,
+            })
+            .or_else(|| {
+                largest_child_rss().map(|bytes| PeakMemory {
+                    bytes,
+                    source: PeakSource::LargestProcessRss,
+                })
+            });
+
+        let main_pid = main_process.map(|p| p.pid());
+        let oom = match status {
+            ExitStatus::Signaled { signal, .. } if signal == Signal::KILL && !sent_kill => {
+                Some(oom_check(oom_kills, memory_events, main_pid, started_us))
+            }
+            _ => None,
+        };
+        let cause = if timed_out {
+            Cause::TimedOut {
+                after: self.timeout.unwrap_or_default(),
+                needed_kill: sent_kill && self.signal != Signal::KILL,
+            }
+        } else if oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed) {
+            Cause::OomKilled
+        } else {
+            Cause::Unknown
+        };
+        let core = match (status, &main_info) {
+            (
+                ExitStatus::Signaled {
+                    signal,
+                    core_dumped: true,
+                },
+                Some(main),
+            ) => core_of(main, signal, started_at as u64 + duration as u64),
+            _ => None,
+        };
+        let action = cause::exit_action(
+            Verdict {
+                status,
+                timed_out,
+                sent_kill,
+            },
+            self.preserve_status,
+        );
+        let (exit_code, dies_by) = match action {
+            ExitAction::Code(code) => (code, None),
+            ExitAction::Die(signal) => (status.shell_code(), Some(signal)),
+        };
+        let mut command_line = vec![self.program.to_string_lossy().into_owned()];
+        command_line.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
+        Ok(RunReport {
+            command: command_line,
+            containment,
+            cgroup,
+            pid: main_pid,
+            started_at,
+            duration,
+            total_duration: start.elapsed().as_secs_f64(),
+            exit: StatusViews::from(status),
+            cause,
+            timed_out,
+            core,
+            oom,
+            timeline: run.timeline,
+            peak_memory: peak,
+            leftovers,
+            exit_code,
+            dies_by,
+        })
+    }
+
+    /// The event loop: signals, the deadline and its grace period, until the
+    /// main process ends.
+    fn watch(
+        &self,
+        inbox: &SignalInbox,
+        contained: &mut Contained,
+        main: &Main,
+        terminal: Option<&Terminal>,
+        deadline: Option<Instant>,
+        run: &mut Run,
+    ) -> Result<Watched, SuperviseError> {
+        let main_process = main.process();
+        let mut timed_out = false;
+        let mut sent_kill = false;
+        let mut kill_at: Option<Instant> = None;
+        loop {
+            let next = if timed_out { kill_at } else { deadline };
+            let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
+            let main_ready = wait_events(inbox, main, contained.keeper_reports(), wait)
+                .map_err(|e| SuperviseError::Wait(e.to_string()))?;
+            if main_ready {
+                match main_status(main, contained)? {
+                    MainEvent::Ended(status) => {
+                        return Ok(Watched {
+                            status,
+                            timed_out,
+                            sent_kill,
+                            kill_at,
+                        });
+                    }
+                    MainEvent::Stopped => {
+                        if let (Some(terminal), Some(process)) = (terminal, main_process) {
+                            stop_with(terminal, process);
+                        }
+                    }
+                    MainEvent::Nothing => {}
+                }
+            }
+            for received in inbox.drain() {
+                self.handle_signal(received, main_process, contained.keeper_pid(), terminal, run);
+            }
+            let now = Instant::now();
+            if !timed_out && deadline.is_some_and(|d| now >= d) {
+                timed_out = true;
+                let (to, sent) = if self.foreground {
+                    (Target::Main, signal_main(main_process, self.signal))
+                } else {
+                    (Target::Tree, signal_all(contained, main_process, self.signal))
+                };
+                run.record(self.signal, to, sent, Reason::Deadline);
+                sent_kill = self.signal == Signal::KILL;
+                kill_at = self.grace.and_then(|g| now.checked_add(g));
+            } else if timed_out && kill_at.is_some_and(|k| now >= k) {
+                kill_at = None;
+                sent_kill = true;
+                let (to, sent) = if self.foreground {
+                    (Target::Main, signal_main(main_process, Signal::KILL))
+                } else {
+                    (Target::Tree, contained.kill_all())
+                };
+                run.record(Signal::KILL, to, sent, Reason::GraceExpired);
+            }
+        }
+    }
+
+    fn handle_signal(
+        &self,
+        received: Received,
+        main: Option<&Process>,
+        keeper: Pid,
+        terminal: Option<&Terminal>,
+        run: &mut Run,
+    ) {
+        if received.number == libc::SIGCHLD {
+            // Orphans of the tree that ended are our zombies now (we are its
+            // subreaper); the main process and the keeper are left alone.
+            let spare: Vec<i32> = main
+                .map(|m| m.pid().get())
+                .into_iter()
+                .chain(Some(keeper.get()))
+                .collect();
+            reap_orphans_except(&spare);
+            if let (Some(terminal), Some(main)) = (terminal, main)
+                && child_stopped(main)
+            {
+                stop_with(terminal, main);
+            }
+            return;
+        }
+        // With --foreground the command shares our process group: a key
+        // typed at the terminal reached it already, straight from the kernel.
+        if self.foreground && received.from_terminal() {
+            return;
+        }
+        let Some(signal) = Signal::from_number(received.number) else {
+            return;
+        };
+        if self.foreground {
+            let sent = signal_main(main, signal);
+            run.record(signal, Target::Main, sent, Reason::Forwarded);
+        } else {
+            let sent = signal_group(main, signal);
+            run.record(signal, Target::Group, sent, Reason::Forwarded);
+        }
+    }
+
+    fn handle_leftovers(
+        &self,
+        contained: &Contained,
+        main: Option<&MainFacts>,
+        reapers: &[i32],
+        settle: Option<Duration>,
+        run: &mut Run,
+    ) -> Vec<Leftover> {
+        if let Some(settle) = settle {
+            contained.wait_empty(settle);
+        }
+        let members = contained.members();
+        if members.is_empty() {
+            return Vec::new();
+        }
+        let main_ids = main.map_or((0, 0), |m| (m.sid, m.pgid));
+        let mut sockets = SocketCache::default();
+        let mut leftovers: Vec<Leftover> = members
+            .iter()
+            .map(|process| {
+                let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
+                let fds = held_fds(process.pid(), &mut sockets);
+                Leftover {
+                    pid: process.pid(),
+                    escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds),
+                    name: who.name,
+                    cmdline: who.cmdline,
+                    ppid: who.ppid,
+                    sid: who.sid,
+                    pgid: who.pgid,
+                    fds,
+                    fate: Fate::Kept,
+                }
+            })
+            .collect();
+        if self.keep_leftovers {
+            return leftovers;
+        }
+        // Signalled at the deadline already: its grace period is over.
+        let grace_over = settle.is_some();
+        if !grace_over {
+            let mut signalled = 0;
+            for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
+                match process.signal(self.signal) {
+                    Ok(()) => signalled += 1,
+                    // ESRCH: it ended by itself since we listed it.
+                    Err(_) => leftover.fate = Fate::ExitedOnItsOwn,
+                }
+            }
+            run.record(self.signal, Target::Leftovers, signalled, Reason::Leftovers);
+        }
+        let mut alive_at_kill = Vec::new();
+        if grace_over || !contained.wait_empty(self.leftover_grace) {
+            alive_at_kill = members.iter().map(|p| !p.has_exited()).collect();
+            let sent = contained.kill_all();
+            run.record(Signal::KILL, Target::Leftovers, sent, Reason::LeftoversGraceExpired);
+            contained.wait_empty(KILL_SETTLE);
+        }
+        // A process leaves its cgroup a moment before it becomes a zombie
+        // (cgroup_exit comes before exit_notify in do_exit): wait on each
+        // pidfd too, within one shared limit.
+        let settled = Instant::now() + KILL_SETTLE;
+        for (index, (process, leftover)) in members.iter().zip(leftovers.iter_mut()).enumerate() {
+            if leftover.fate == Fate::ExitedOnItsOwn {
+                continue;
+            }
+            let remaining = settled.saturating_duration_since(Instant::now());
+            if wait_any(&[process], Some(remaining)).map_or(true, |ready| ready.is_empty()) {
+                leftover.fate = Fate::Survived;
+                continue;
+            }
+            // Reaps it if it was reparented to us; ECHILD for the others,
+            // whose own parents reap them.
+            let _ = reap_child(process);
+            leftover.fate = if alive_at_kill.get(index).copied().unwrap_or(false) {
+                Fate::Killed
+            } else {
+                Fate::Ended { signal: self.signal }
+            };
+        }
+        leftovers
+    }
+}
+
+/// How the event loop ended.
+struct Watched {
+    status: ExitStatus,
+    timed_out: bool,
+    sent_kill: bool,
+    /// When SIGKILL was still due, if it was.
+    kill_at: Option<Instant>,
+}
+
+/// Restores the caller's `PR_SET_CHILD_SUBREAPER` setting when the run is
+/// over (cgroup containment makes afterlife a subreaper for its run).
+struct SubreaperGuard(libc::c_int);
+
+impl SubreaperGuard {
+    fn save() -> SubreaperGuard {
+        let mut current: libc::c_int = 0;
+        // SAFETY: PR_GET_CHILD_SUBREAPER writes one int we own.
+        unsafe {
+            libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut current as *mut libc::c_int, 0, 0, 0);
+        }
+        SubreaperGuard(current)
+    }
+}
+
+impl Drop for SubreaperGuard {
+    fn drop(&mut self) {
+        // SAFETY: prctl on this process only.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, self.0 as libc::c_ulong, 0, 0, 0);
+        }
+    }
+}
+
+/// What the report needs to know of the main process, derived rather than
+/// read from /proc: it keeps the start of every run cheap.
+struct MainFacts {
+    pid: Pid,
+    /// `comm` as the kernel sets it on exec: the file name, at most 15 bytes.
+    name: String,
+    sid: i32,
+    pgid: i32,
+    uid: u32,
+}
+
+impl MainFacts {
+    fn derive(pid: Pid, program: &std::ffi::OsStr, own_group: bool) -> MainFacts {
+        let base = std::path::Path::new(program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name: String = base
+            .chars()
+            .scan(0, |len, c| {
+                *len += c.len_utf8();
+                (*len <= 15).then_some(c)
+            })
+            .collect();
+        // It has not called setsid before exec: its session is ours.
+        let sid = rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get());
+        let pgid = if own_group {
+            pid.get()
+        } else {
+            rustix::process::getpgrp().as_raw_nonzero().get()
+        };
+        MainFacts {
+            pid,
+            name,
+            sid,
+            pgid,
+            uid: rustix::process::geteuid().as_raw(),
+        }
+    }
+}
+
+struct Run {
+    start: Instant,
+    timeline: Vec<TimelineEvent>,
+    on_signal: Option<SignalCallback>,
+}
+
+impl Run {
+    fn record(&mut self, signal: Signal, to: Target, processes: usize, reason: Reason) {
+        let event = TimelineEvent {
+            at: self.start.elapsed().as_secs_f64(),
+            signal,
+            to,
+            processes,
+            reason,
+        };
+        if let Some(callback) = &mut self.on_signal {
+            callback(&event);
+        }
+        self.timeline.push(event);
+    }
+}
+
+/// Waits for a signal, the main process's end, or `wait`; whether the main
+/// process's source is ready.
+fn wait_events(
+    inbox: &SignalInbox,
+    main: &Main,
+    reports: Option<BorrowedFd<'_>>,
+    wait: Option<Duration>,
+) -> std::io::Result<bool> {
+    let main_fd: Option<BorrowedFd<'_>> = match main {
+        Main::Child(process) => Some(process.pidfd()),
+        Main::Kept(_) => reports,
+    };
+    let mut fds = vec![PollFd::new(inbox.fd(), PollFlags::IN)];
+    if let Some(fd) = &main_fd {
+        fds.push(PollFd::new(fd, PollFlags::IN));
+    }
+    let spec = wait.map(|d| Timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    });
+    match rustix::event::poll(&mut fds, spec.as_ref()) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(fds.get(1).is_some_and(|fd| !fd.revents().is_empty()))
+}
+
+/// The main process's status once its source is ready.
+fn main_status(main: &Main, contained: &mut Contained) -> Result<MainEvent, SuperviseError> {
+    match main {
+        Main::Child(process) => Ok(reap_child(process)?.map_or(MainEvent::Nothing, MainEvent::Ended)),
+        Main::Kept(_) => match contained.keeper().next_report() {
+            Some(Report::Exited(raw)) => {
+                Ok(ExitStatus::from_wait_status(raw).map_or(MainEvent::Nothing, MainEvent::Ended))
+            }
+            Some(Report::Stopped(_)) => Ok(MainEvent::Stopped),
+            Some(_) => Ok(MainEvent::Nothing),
+            None => Err(SuperviseError::Wait(
+                "the keeper process ended before the command did".to_string(),
+            )),
+        },
+    }
+}
+
+/// What the main process's event source said.
+enum MainEvent {
+    /// It ended.
+    Ended(ExitStatus),
+    /// It was stopped (the keeper saw it; our own child we check on SIGCHLD).
+    Stopped,
+    /// Nothing yet.
+    Nothing,
+}
+
+/// Reaps our own child through its pidfd (`waitid(P_PIDFD, WEXITED)`);
+/// `None` if it has not exited yet.
+fn reap_child(process: &Process) -> Result<Option<ExitStatus>, SuperviseError> {
+    use rustix::process::{WaitId, WaitIdOptions};
+    loop {
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+        match rustix::process::waitid(WaitId::PidFd(process.pidfd()), options) {
+            Ok(Some(status)) => {
+                let status = if let Some(code) = status.exit_status() {
+                    ExitStatus::Exited { code: code as u8 }
+                } else {
+                    let signal = status
+                        .terminating_signal()
+                        .and_then(Signal::from_number)
+                        .ok_or_else(|| SuperviseError::Wait(format!("process {}: no exit status", process.pid())))?;
+                    ExitStatus::Signaled {
+                        signal,
+                        core_dumped: status.raw_code() == libc::CLD_DUMPED,
+                    }
+                };
+                return Ok(Some(status));
+            }
+            Ok(None) => return Ok(None),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                return Err(SuperviseError::Wait(format!(
+                    "waitid for process {}: {e}",
+                    process.pid()
+                )));
+            }
+        }
+    }
+}
+
+fn signal_main(main: Option<&Process>, signal: Signal) -> usize {
+    // ESRCH: it has just ended; the loop sees that next.
+    main.map_or(0, |p| usize::from(p.signal(signal).is_ok()))
+}
+
+/// The main process and the other members of its process group.
+fn signal_group(main: Option<&Process>, signal: Signal) -> usize {
+    let Some(main) = main else { return 0 };
+    let mut sent = usize::from(main.signal(signal).is_ok());
+    let table = ProcessTable::scan();
+    let pgid = main.pid().get();
+    for pid in table.pgroup_members(pgid) {
+        if pid == main.pid() || pid == Pid::current() {
+            continue;
+        }
+        let Some(entry) = table.get(pid) else { continue };
+        // ESRCH: gone since the scan.
+        if let Ok(process) = Process::open_expecting(pid, entry.start_ticks)
+            && process.signal(signal).is_ok()
+        {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// Every process of the tree, the main process first.
+fn signal_all(contained: &Contained, main: Option<&Process>, signal: Signal) -> usize {
+    let mut sent = signal_main(main, signal);
+    for process in contained.members() {
+        if main.is_some_and(|m| m.pid() == process.pid()) {
+            continue;
+        }
+        // ESRCH: it ended since the listing.
+        if process.signal(signal).is_ok() {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// Whether our own child, the main process, has stopped (Ctrl+Z).
+fn child_stopped(main: &Process) -> bool {
+    let stopped = rustix::process::waitid(
+        rustix::process::WaitId::PidFd(main.pidfd().as_fd()),
+        rustix::process::WaitIdOptions::STOPPED | rustix::process::WaitIdOptions::NOHANG,
+    );
+    matches!(stopped, Ok(Some(_)))
+}
+
+/// The command stopped (Ctrl+Z): stop too, as a shell's job would, and give
+/// it the terminal again and continue it when we are continued (`fg`).
+fn stop_with(terminal: &Terminal, main: &Process) {
+    terminal.take_back();
+    if let Ok(me) = Process::open(Pid::current()) {
+        // We stop here until the shell continues us.
+        let _ = me.signal(Signal::STOP);
+    }
+    terminal.give_to(main.pid());
+    let _ = signal_group(Some(main), Signal::CONT);
+}
+
+/// Where the main process's core went, per core_pattern.
+fn core_of(main: &MainFacts, signal: Signal, time: u64) -> Option<CoreDestination> {
+    let (pattern, uses_pid) = read_core_settings()?;
+    // The command ran in our working directory.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let hostname = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    Some(core_destination(
+        &pattern,
+        uses_pid,
+        &CoreFacts {
+            pid: main.pid.get(),
+            name: &main.name,
+            cwd: &cwd,
+            signal,
+            time,
+            hostname: &hostname,
+            uid: main.uid,
+        },
+    ))
+}
+
+fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<Pid>, since_us: u64) -> OomCheck {
+    if memory_events {
+        let killed = oom_kills.unwrap_or(0) > 0;
+        return OomCheck {
+            verdict: if killed {
+                OomVerdict::Killed
+            } else {
+                OomVerdict::NotKilled
+            },
+            source: "memory.events".to_string(),
+        };
+    }
+    match main.and_then(|pid| cause::kernel_log_oom(pid.get(), since_us)) {
+        Some(true) => OomCheck {
+            verdict: OomVerdict::Killed,
+            source: "kernel log".to_string(),
+        },
+        Some(false) => OomCheck {
+            verdict: OomVerdict::NotKilled,
+            source: "kernel log".to_string(),
+        },
+        None => OomCheck {
+            verdict: OomVerdict::Unknown,
+            source: "no memory controller on cgroup v2 and the kernel log is not readable".to_string(),
+        },
+    }
+}
+
+/// The largest resident set of any process we reaped, in bytes.
+fn largest_child_rss() -> Option<u64> {
+    // SAFETY: getrusage writes into the struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return None;
+    }
+    // ru_maxrss is in kilobytes (getrusage(2)).
+    (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
+}
+
+/// Reaps any orphans reparented to us that have ended.
+/// Reaps ended children except `spare`, which are reaped through their
+/// pidfds: `waitid(WNOWAIT)` shows who is next without reaping it.
+fn reap_orphans_except(spare: &[i32]) {
+    loop {
+        // SAFETY: waitid fills the siginfo we own; only our own children.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+            // ECHILD: no children left.
+            if libc::waitid(libc::P_ALL, 0, &mut info, options) != 0 {
+                return;
+            }
+            let pid = info.si_pid();
+            if pid == 0 || spare.contains(&pid) {
+                return;
+            }
+            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG);
+        }
+    }
+}
+
+fn reap_orphans() {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid for any of our children, without blocking; our
+        // main process and keeper were reaped through their pidfds already.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return;
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Freeze-then-kill for trees without `cgroup.kill`: stop every member with
+//! SIGSTOP, look again until a round finds no new member (a stopped process
+//! cannot fork), then SIGKILL them all.
+//!
+//! A process that forks between our listing and its SIGSTOP leaves a new
+//! child, which the next round finds: the loop ends only when a listing
+//! shows nothing that was not already stopped. SIGKILL ends stopped
+//! processes too (signal(7)), so no SIGCONT is needed.
+
+use std::collections::BTreeSet;
+
+use crate::process::{Pid, Process, ProcessTable};
+use crate::signal::Signal;
+
+/// At most this many rounds of listing: a fork bomb faster than our rounds
+/// still gets killed, as far as it was seen.
+const MAX_ROUNDS: usize = 64;
+
+/// Opens the descendants of `root` as they are now, walking
+/// `/proc/PID/task/TID/children` (Linux 3.5, `CONFIG_PROC_CHILDREN`) from
+/// `root` down, so a small tree costs a few reads however many processes
+/// the machine runs; without that file, a scan of every process.
+///
+/// Each child is opened by pidfd and then checked to still have the parent
+/// it was listed under, so a PID reused meanwhile is not taken.
+pub fn descendants(root: Pid) -> Vec<Process> {
+    let mut found = Vec::new();
+    let mut queue = vec![root];
+    while let Some(parent) = queue.pop() {
+        let Some(children) = children_of(parent) else {
+            return descendants_by_scan(root);
+        };
+        for pid in children {
+            if let Some(process) = open_child_of(parent, pid) {
+                queue.push(pid);
+                found.push(process);
+            }
+        }
+    }
+    found
+}
+
+/// The children of every thread of `pid`; `None` if the kernel has no
+/// `children` files.
+pub(crate) fn children_of(pid: Pid) -> Option<Vec<Pid>> {
+    // ENOENT on the task directory: it ended; it has no children then.
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Some(Vec::new());
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        match std::fs::read_to_string(task.path().join("children")) {
+            Ok(text) => children.extend(
+                text.split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .filter_map(Pid::new),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && task.path().exists() => return None,
+            // The thread ended meanwhile.
+            Err(_) => {}
+        }
+    }
+    Some(children)
+}
+
+/// Opens `pid` if it is still a child of `parent`.
+fn open_child_of(parent: Pid, pid: Pid) -> Option<Process> {
+    // ESRCH/ENOENT: it ended since the listing.
+    let process = Process::open_own_child(pid).ok()?;
+    let stat = procfs::process::Process::new(pid.get()).ok()?.stat().ok()?;
+    (stat.ppid == parent.get() && stat.starttime == process.start_ticks()).then_some(process)
+}
+
+fn descendants_by_scan(root: Pid) -> Vec<Process> {
+    let table = ProcessTable::scan();
+    table
+        .descendants(root)
+        .into_iter()
+        .filter_map(|pid| {
+            let entry = table.get(pid)?;
+            // ESRCH/ENOENT: it ended since the scan; nothing to do.
+            Process::open_expecting(pid, entry.start_ticks).ok()
+        })
+        .collect()
+}
+
+/// Stops every process `list` returns, again until no new one appears, then
+/// kills them all. Returns how many were killed.
+pub fn freeze_and_kill(mut list: impl FnMut() -> Vec<Process>) -> usize {
+    let mut frozen: Vec<Process> = Vec::new();
+    let mut seen: BTreeSet<(Pid, u64)> = BTreeSet::new();
+    for _ in 0..MAX_ROUNDS {
+        let mut new = 0;
+        for process in list() {
+            if seen.insert((process.pid(), process.start_ticks())) {
+                // Exited meanwhile: ESRCH through the pidfd, nobody else hit.
+                let _ = process.signal(Signal::STOP);
+                frozen.push(process);
+                new += 1;
+            }
+        }
+        if new == 0 {
+            break;
+        }
+    }
+    let mut killed = 0;
+    for process in &frozen {
+        if process.signal(Signal::KILL).is_ok() {
+            killed += 1;
+        }
+    }
+    killed
+}

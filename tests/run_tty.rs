@@ -1,0 +1,196 @@
+//! `afterlife run` in a real terminal (a tmux pane): Ctrl+C interrupts the
+//! command exactly once and afterlife exits with its status; an
+//! interactive program works; Ctrl+Z and `fg` stop and resume the job.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Scratch, wait_until};
+
+/// A private tmux server, killed on drop with everything in it.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            println!("skipped: tmux is not installed");
+            return None;
+        }
+        let tmux = Tmux {
+            socket: format!("afterlife-{name}-{}", std::process::id()),
+        };
+        let status = tmux
+            .command()
+            .args(["new-session", "-d", "-x", "200", "-y", "50", "bash --norc --noprofile"])
+            .env("PS1", "$ ")
+            .status()
+            .unwrap();
+        assert!(status.success(), "tmux new-session");
+        // Type nothing before the shell prompts: typed-ahead text races
+        // with the shell setting up its terminal.
+        // (capture-pane drops the prompt's trailing space.)
+        let prompt = wait_until(Duration::from_secs(10), || {
+            tmux.screen().lines().any(|l| l.ends_with('$') || l.ends_with('#'))
+        });
+        assert!(prompt, "no shell prompt");
+        Some(tmux)
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(["-L", &self.socket]);
+        command
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = self.command().arg("send-keys").args(keys).status().unwrap();
+        assert!(status.success());
+    }
+
+    fn line(&self, text: &str) {
+        self.keys(&["-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let output = self
+            .command()
+            .args(["capture-pane", "-p", "-S", "-100"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn shows_within(&self, text: &str, limit: Duration) -> bool {
+        wait_until(limit, || self.screen().contains(text))
+    }
+
+    fn wait_for(&self, text: &str) {
+        let found = wait_until(Duration::from_secs(10), || self.screen().contains(text));
+        assert!(
+            found,
+            "waited for {text:?}; the screen shows:\n{}\nprocesses on the terminal:\n{}",
+            self.screen(),
+            self.processes()
+        );
+    }
+
+    /// `ps` of the pane's terminal, for failure messages.
+    fn processes(&self) -> String {
+        let tty = self.command().args(["display", "-p", "#{pane_tty}"]).output().unwrap();
+        let tty = String::from_utf8_lossy(&tty.stdout).trim().to_string();
+        let ps = Command::new("ps")
+            .args(["-o", "pid,ppid,pgid,tpgid,stat,wchan:24,args", "-t", &tty])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&ps.stdout).into_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
+}
+
+const AFTERLIFE: &str = env!("CARGO_BIN_EXE_afterlife");
+
+#[test]
+fn ctrl_c_interrupts_the_command_exactly_once() {
+    let Some(tmux) = Tmux::start("ctrl-c") else { return };
+    let scratch = Scratch::new("tty-ctrl-c");
+    let script = scratch.path().join("count.py");
+    std::fs::write(
+        &script,
+        "import signal, sys, time\n\
+         count = 0\n\
+         def on_int(n, f):\n    global count\n    count += 1\n\
+         signal.signal(signal.SIGINT, on_int)\n\
+         print('ready', flush=True)\n\
+         while count == 0:\n    time.sleep(0.02)\n\
+         time.sleep(0.5)\n\
+         print('INT count', count, flush=True)\n\
+         sys.exit(7)\n",
+    )
+    .unwrap();
+    tmux.line(&format!("{AFTERLIFE} run -- python3 {}; echo rc=$?", script.display()));
+    tmux.wait_for("ready");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("rc=7");
+    let screen = tmux.screen();
+    assert!(screen.contains("INT count 1"), "{screen}");
+    assert!(screen.contains("exited with code 7 (exit 7)"), "{screen}");
+}
+
+#[test]
+fn an_interactive_python_works_under_afterlife() {
+    let Some(tmux) = Tmux::start("python") else { return };
+    tmux.line(&format!("{AFTERLIFE} run -- python3 -q; echo rc=$?"));
+    tmux.wait_for(">>>");
+    tmux.line("print(6 * 7)");
+    tmux.wait_for("42");
+    // Ctrl+C interrupts the prompt, not python itself.
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("KeyboardInterrupt");
+    tmux.line("print('still' + ' here')");
+    tmux.wait_for("still here");
+    tmux.keys(&["C-d"]);
+    tmux.wait_for("rc=0");
+}
+
+#[test]
+fn ctrl_z_stops_the_job_and_fg_resumes_it_at_each_level() {
+    for level in ["cgroup", "pidns", "subreaper"] {
+        let Some(tmux) = Tmux::start(&format!("ctrl-z-{level}")) else {
+            return;
+        };
+        tmux.line(&format!(
+            "{AFTERLIFE} run --containment {level} -- sh -c 'echo st\"\"arted; sleep 30; echo fin\"\"ished'"
+        ));
+        // The quotes keep the command line itself from matching.
+        tmux.wait_for("started");
+        tmux.keys(&["C-z"]);
+        // The interactive shell hands the terminal to its job as it starts
+        // it; a key pressed in that instant may reach the shell instead. A
+        // user presses again; so do we, once.
+        if !tmux.shows_within("Stopped", Duration::from_secs(2)) {
+            tmux.keys(&["C-z"]);
+        }
+        tmux.wait_for("Stopped");
+        tmux.line("fg");
+        // Resumed in the foreground (bash echoes the job's command line a
+        // third time): Ctrl+C reaches the command again.
+        let resumed = wait_until(Duration::from_secs(10), || {
+            tmux.screen().matches("ished'\n").count() >= 3
+        });
+        assert!(resumed, "{level}: not resumed:\n{}", tmux.screen());
+        tmux.keys(&["C-c"]);
+        tmux.line("echo rc=$?");
+        tmux.wait_for("rc=130");
+        assert!(!tmux.screen().contains("finished\n"), "{level}");
+    }
+}
+
+#[test]
+fn an_interactive_shell_works_under_afterlife() {
+    let Some(tmux) = Tmux::start("shell") else { return };
+    tmux.line(&format!("{AFTERLIFE} run -- bash --norc --noprofile; echo outer-rc=$?"));
+    tmux.line("PS1='inner$ '");
+    tmux.wait_for("inner$ ");
+    tmux.line("echo answer $((6 * 7))");
+    tmux.wait_for("answer 42");
+    // Ctrl+C ends the inner shell's foreground job, not the shell.
+    // The job says when it runs (a shell's `echo; sleep` would leave a gap
+    // in which Ctrl+C reaches the shell between the two).
+    tmux.line("python3 -c \"import time; print('slee' + 'ping', flush=True); time.sleep(30)\"");
+    tmux.wait_for("sleeping");
+    tmux.keys(&["C-c"]);
+    tmux.line("echo sleep-ended $?");
+    tmux.wait_for("sleep-ended 130");
+    tmux.line("exit 3");
+    tmux.wait_for("outer-rc=3");
+}

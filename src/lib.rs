@@ -9,6 +9,7 @@
 //!   the binary renders as text or JSON.
 //! - [`resources`]: what a process holds — every open fd with its kind,
 //!   access mode and `O_CLOEXEC`.
+//! - [`demo`]: the talk's scenarios run for real: how each death looks, what went, what stayed.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -21,6 +22,7 @@
 compile_error!("afterlife works only on Linux: it is built on pidfds, /proc and cgroups.");
 
 pub mod cli;
+pub mod demo;
 pub mod duration;
 pub mod exit;
 pub mod exit_code;

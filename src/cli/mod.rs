@@ -5,6 +5,7 @@
 //! definitions here.
 
 mod completions;
+mod demo;
 mod explain;
 mod output;
 mod status;
@@ -61,6 +62,11 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command into a directory).
     Man(ManArgs),
+    /// Run the talk's demo for real: every way a process dies, its exit code, what went and what stayed.
+    Demo(DemoArgs),
+    /// A demo child: the afterlife binary ending itself the way a demo scenario needs.
+    #[command(name = "demo-child", hide = true)]
+    DemoChild(DemoChildArgs),
 }
 
 /// Arguments of `explain`.
@@ -124,6 +130,29 @@ pub struct ManArgs {
     pub dir: Option<std::path::PathBuf>,
 }
 
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit code: 0 if every check held, 1 if one did not, 125 if a scenario could not be run.")]
+pub struct DemoArgs {
+    /// List the scenarios (number, name, title) and exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Scenarios to run, by number or name (1, 15, ghost-socket); all if none.
+    #[arg(value_name = "SCENARIO")]
+    pub scenarios: Vec<String>,
+}
+
+/// Arguments of the hidden `demo-child`.
+#[derive(Debug, Args)]
+pub struct DemoChildArgs {
+    /// The mode.
+    pub mode: String,
+    /// Its arguments.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    pub args: Vec<String>,
+}
+
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
@@ -170,6 +199,8 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Wait(args) => wait::run(&args, output),
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
+        Command::Demo(args) => demo::run(&args, output),
+        Command::DemoChild(args) => Ok(crate::demo::child::run(&args.mode, &args.args)),
     }
 }
 

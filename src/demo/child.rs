@@ -206,7 +206,8 @@ fn segv() -> u8 {
     // and the kernel kills the process.
     // SAFETY: none; this write is meant to fault.
     unsafe {
-        std::ptr::write_volatile(8 as *mut u64, 1);
+        // dangling_mut::<u64>() is address 8, u64's alignment.
+        std::ptr::write_volatile(std::ptr::dangling_mut::<u64>(), 1);
     }
     unreachable_end()
 }

@@ -400,7 +400,10 @@ mod tests {
         let chosen = select(&["15".to_string(), "exit".to_string(), "ghost-socket".to_string()]).unwrap();
         assert_eq!(chosen.iter().map(|s| s.id).collect::<Vec<_>>(), [15, 1]);
         assert_eq!(select(&[]).unwrap().len(), 18);
-        assert_eq!(select(&["19".to_string()]), Err(UnknownScenario("19".to_string())));
+        assert_eq!(
+            select(&["19".to_string()]).unwrap_err(),
+            UnknownScenario("19".to_string())
+        );
         assert!(select(&["nope".to_string()]).is_err());
     }
 }

@@ -5,10 +5,10 @@
 //! a pidfd opened while its first parent was still alive.
 
 use crate::demo::error::DemoError;
-use crate::demo::spawn::{STEP, Spawn, Stray};
+use crate::demo::spawn::{STEP, Spawn, Stray, wait_gone};
 use crate::demo::{Check, Outcome, fds_check, gone_check, run_report, status_check};
 use crate::exit::ExitStatus;
-use crate::process::{Pid, ProcessInfo};
+use crate::process::{Pid, ProcessInfo, StatusSource};
 use crate::signal::Signal;
 
 fn comm(pid: i32) -> String {
@@ -78,6 +78,10 @@ pub(crate) fn orphan(outcome: &mut Outcome) -> Result<(), DemoError> {
     ));
 
     let orphan_end = orphan.end(Signal::KILL)?;
+    // Not ours to reap: wait (bounded) for its new parent to do it.
+    let reap_start = std::time::Instant::now();
+    let reaped = wait_gone(orphan_pid, orphan.process().start_ticks(), STEP);
+    let reap_time = reap_start.elapsed();
     let checks = vec![
         status_check(
             orphan_end.0,
@@ -87,18 +91,27 @@ pub(crate) fn orphan(outcome: &mut Outcome) -> Result<(), DemoError> {
             },
         ),
         Check::observed(
-            "reaped by its new parent",
-            format!("its new parent {new_ppid} reaps it; the status is still known through the pidfd"),
+            "status known",
+            "its exit status is known though another process is its parent",
             format!(
-                "status from {}",
+                "from {}",
                 match orphan_end.1 {
-                    crate::process::StatusSource::Waitid => "waitid",
-                    crate::process::StatusSource::PidfdInfo => "PIDFD_INFO_EXIT, after its new parent reaped it",
-                    crate::process::StatusSource::ZombieStat =>
-                        "the zombie's /proc/PID/stat, before its new parent reaped it",
+                    StatusSource::Waitid => "waitid",
+                    StatusSource::PidfdInfo => "PIDFD_INFO_EXIT, after its new parent reaped it",
+                    StatusSource::ZombieStat => "the zombie's /proc/PID/stat, before its new parent reaped it",
                 }
             ),
-            orphan_end.1 != crate::process::StatusSource::Waitid,
+            orphan_end.1 != StatusSource::Waitid,
+        ),
+        Check::went(
+            "orphan",
+            format!("its new parent {new_ppid} reaps it"),
+            if reaped {
+                format!("/proc/{orphan_pid} gone after {} ms", reap_time.as_millis())
+            } else {
+                format!("/proc/{orphan_pid} still there after {} s", STEP.as_secs())
+            },
+            reaped,
         ),
     ];
     outcome.run(run_report(

@@ -294,3 +294,59 @@ fn zombie(outcome: &mut Outcome) -> Result<(), DemoError> {
     outcome.run(run);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(state: ProcessState) -> ProcessInfo {
+        let mut info = ProcessInfo::read(Pid::current()).unwrap();
+        info.state = state;
+        info.signals = Default::default();
+        info.tracer_pid = None;
+        info
+    }
+
+    #[test]
+    fn stopped_with_term_pending() {
+        let mut stopped = info(ProcessState::Stopped);
+        stopped.signals.pending_process = vec![Signal::TERM];
+        let why = why_it_stays(&stopped, Signal::TERM);
+        assert!(why[0].contains("stopped (state T)"), "{why:?}");
+        assert_eq!(why.last().unwrap(), "pending: SIGTERM");
+    }
+
+    #[test]
+    fn ignored_blocked_caught_traced() {
+        let mut sleeping = info(ProcessState::Sleeping);
+        sleeping.signals.ignored = vec![Signal::TERM];
+        sleeping.signals.blocked = vec![Signal::TERM];
+        sleeping.tracer_pid = Some(42);
+        let why = why_it_stays(&sleeping, Signal::TERM);
+        assert!(why.iter().any(|w| w.contains("ignores SIGTERM (SigIgn)")), "{why:?}");
+        assert!(why.iter().any(|w| w.contains("blocks SIGTERM (SigBlk)")), "{why:?}");
+        assert!(why.iter().any(|w| w == "it is traced by 42"), "{why:?}");
+        sleeping.signals = Default::default();
+        sleeping.signals.caught = vec![Signal::INT];
+        assert!(why_it_stays(&sleeping, Signal::INT)[0].contains("catches SIGINT"));
+    }
+
+    #[test]
+    fn zombie_names_its_parent_and_nothing_else() {
+        let mut zombie = info(ProcessState::Zombie);
+        zombie.ppid = 77;
+        zombie.signals.ignored = vec![Signal::TERM];
+        let why = why_it_stays(&zombie, Signal::KILL);
+        assert_eq!(why.len(), 1);
+        assert!(why[0].contains("only its parent 77"), "{why:?}");
+    }
+
+    #[test]
+    fn nothing_in_the_way() {
+        let running = info(ProcessState::Running);
+        assert_eq!(
+            why_it_stays(&running, Signal::TERM),
+            ["nothing in /proc keeps it from ending on SIGTERM"]
+        );
+    }
+}

@@ -216,6 +216,18 @@ impl DemoChild {
         Ok(crate::process::wait_any(&[&self.process], Some(wait))?.is_empty())
     }
 
+    /// Waits (within `STEP`) until it has exited, without reaping it: it
+    /// stays a zombie, whose /proc entry can still be read.
+    pub(crate) fn wait_exited(&self) -> Result<(), DemoError> {
+        if crate::process::wait_any(&[&self.process], Some(STEP))?.is_empty() {
+            return Err(DemoError::Timeout {
+                pid: self.pid(),
+                what: "exit",
+            });
+        }
+        Ok(())
+    }
+
     /// Waits for its end (within `STEP`), reaps it and says how it ended.
     pub(crate) fn wait(&mut self) -> Result<(ExitStatus, StatusSource), DemoError> {
         let pid = self.pid();

@@ -270,7 +270,7 @@ fn s14_orphan() {
     assert_signaled(orphan, "SIGKILL", 137);
     assert_ne!(orphan["source"], "waitid", "an orphan is reaped by its new parent");
     assert!(
-        check(orphan, "orphan")["measured"]
+        check(orphan, "orphan (reaped)")["measured"]
             .as_str()
             .unwrap()
             .contains("gone after")

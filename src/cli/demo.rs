@@ -164,8 +164,9 @@ fn render(report: &DemoReport, output: &Output) {
         width(4, &|r| &r.went),
         width(5, &|r| &r.stayed),
     ];
-    let header: Vec<String> = headers.iter().zip(widths).map(|(h, w)| pad(h, w)).collect();
-    output.line(&output.paint(Style::Bold, header.join("  ").trim_end()));
+    let mut header: Vec<String> = headers.iter().zip(widths).map(|(h, w)| pad(h, w)).collect();
+    header.push("checks".to_string());
+    output.line(&output.paint(Style::Bold, &header.join("  ")));
     for r in &rows {
         let cells = [&r.id, &r.name, &r.ended, &r.shell, &r.went, &r.stayed];
         let mut line: Vec<String> = cells.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();

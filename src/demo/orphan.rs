@@ -104,7 +104,7 @@ pub(crate) fn orphan(outcome: &mut Outcome) -> Result<(), DemoError> {
             orphan_end.1 != StatusSource::Waitid,
         ),
         Check::went(
-            "orphan",
+            "orphan (reaped)",
             format!("its new parent {new_ppid} reaps it"),
             if reaped {
                 format!("/proc/{orphan_pid} gone after {} ms", reap_time.as_millis())

@@ -272,7 +272,7 @@ fn zombie(outcome: &mut Outcome) -> Result<(), DemoError> {
         },
     ));
     checks.push(Check::went(
-        "zombie",
+        "zombie (reaped)",
         "once its parent ends, its new parent (init or a subreaper) reaps it",
         if reaped {
             format!("/proc/{zombie_pid} gone after its parent {parent_pid} was ended")

@@ -184,9 +184,13 @@ fn render(report: &DemoReport, output: &Output) {
 }
 
 fn section(scenario: &ScenarioReport, output: &Output) {
-    output.line(&output.paint(
-        Style::Bold,
-        &format!("── {}. {} ({}) ──", scenario.id, scenario.title, scenario.name),
+    output.line(&format!(
+        "{} {}",
+        output.paint(
+            Style::Bold,
+            &format!("── {}. {} ({}) ──", scenario.id, scenario.title, scenario.name)
+        ),
+        output.paint(Style::Dim, &format!("{:.2} s", scenario.seconds))
     ));
     output.line(&output.paint(Style::Dim, scenario.question));
     for run in &scenario.runs {

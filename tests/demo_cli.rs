@@ -44,13 +44,26 @@ fn unknown_scenario_is_one_clear_line_and_125() {
 }
 
 #[test]
-fn hidden_child_mode_is_not_in_help() {
+fn hidden_child_mode_is_not_in_help_or_completions() {
     let output = run(&["--help"]);
     let text = stdout(&output);
     assert!(text.contains("demo"), "{text}");
     assert!(!text.contains("demo-child"), "{text}");
-    let output = run(&["demo-child", "no-such-mode"]);
+    for shell in ["bash", "zsh", "fish"] {
+        let completions = stdout(&run(&["completions", shell]));
+        assert!(completions.contains("demo"), "{shell}");
+        assert!(!completions.contains("demo-child"), "{shell}");
+    }
+    // The hidden mode is the first argument, as the demo passes it.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["demo-child", "no-such-mode"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(125));
+    assert_eq!(
+        stderr(&output),
+        "afterlife: error: unknown demo child mode 'no-such-mode'\n"
+    );
 }
 
 /// Processes of this build's binary still running a demo child mode.

@@ -64,9 +64,6 @@ pub enum Command {
     Man(ManArgs),
     /// Run the talk's demo for real: every way a process dies, its exit code, what went and what stayed.
     Demo(DemoArgs),
-    /// A demo child: the afterlife binary ending itself the way a demo scenario needs.
-    #[command(name = "demo-child", hide = true)]
-    DemoChild(DemoChildArgs),
 }
 
 /// Arguments of `explain`.
@@ -143,16 +140,6 @@ pub struct DemoArgs {
     pub scenarios: Vec<String>,
 }
 
-/// Arguments of the hidden `demo-child`.
-#[derive(Debug, Args)]
-pub struct DemoChildArgs {
-    /// The mode.
-    pub mode: String,
-    /// Its arguments.
-    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
-    pub args: Vec<String>,
-}
-
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
@@ -178,6 +165,11 @@ impl Failure {
 
 /// Parses the command line and runs the command; returns the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // The demo's hidden child mode, kept out of help and completions.
+    if let Some(code) = crate::demo::child::run_if_child(&args) {
+        return code;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
@@ -200,7 +192,6 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
         Command::Demo(args) => demo::run(&args, output),
-        Command::DemoChild(args) => Ok(crate::demo::child::run(&args.mode, &args.args)),
     }
 }
 

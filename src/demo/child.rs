@@ -19,6 +19,24 @@ pub const BUFFERED_BYTES: usize = 4096;
 /// The exit code of the zombie in scenario 18.
 pub const ZOMBIE_CODE: i32 = 7;
 
+/// The first argument that selects a child mode: `afterlife demo-child MODE [ARG...]`.
+pub const CHILD_COMMAND: &str = "demo-child";
+
+/// If `args` (as `main` got them) select a child mode, runs it and returns
+/// the code to return from `main` with; else `None`. Checked before the
+/// command line is parsed, so the mode stays out of help and completions.
+pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
+    if args.get(1).is_none_or(|a| a != CHILD_COMMAND) {
+        return None;
+    }
+    let mode = args
+        .get(2)
+        .map(|m| m.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rest: Vec<String> = args.iter().skip(3).map(|a| a.to_string_lossy().into_owned()).collect();
+    Some(run(&mode, &rest))
+}
+
 /// Runs a child mode; returns the code to return from `main` with, for the
 /// modes that end that way. An unknown mode is a usage error (125).
 pub fn run(mode: &str, args: &[String]) -> u8 {
@@ -308,7 +326,7 @@ fn files(dir: &str) -> u8 {
 fn spawn_self(mode: &str, args: &[&str]) -> Option<std::process::Child> {
     let exe = std::env::current_exe().ok()?;
     std::process::Command::new(exe)
-        .arg(super::spawn::CHILD_COMMAND)
+        .arg(CHILD_COMMAND)
         .arg(mode)
         .args(args)
         .stdin(std::process::Stdio::null())

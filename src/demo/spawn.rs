@@ -21,8 +21,7 @@ use crate::signal::Signal;
 /// How long a child may take to get ready or to end once told to.
 pub(crate) const STEP: Duration = Duration::from_secs(10);
 
-/// The hidden subcommand that runs a child mode.
-pub(crate) const CHILD_COMMAND: &str = "demo-child";
+use crate::demo::child::CHILD_COMMAND;
 
 /// A running demo child.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use crate::demo::error::DemoError;
 use crate::demo::holders::fd_holders;
 use crate::demo::signals::procfs_rss;
 use crate::demo::spawn::{ScratchDir, Spawn, read_to_eof};
-use crate::demo::{Check, Outcome, fds_check, gone_check, run_report, status_check};
+use crate::demo::{Check, Outcome, fds_check, gone_check, run_report, status_check, zombie_memory_check};
 use crate::exit::ExitStatus;
 use crate::resources::fd::FdKind;
 use crate::signal::Signal;
@@ -128,14 +128,7 @@ pub(crate) fn memory(outcome: &mut Outcome) -> Result<(), DemoError> {
     let during = mem_available();
     child.go()?;
     child.wait_exited()?;
-    let zombie = procfs::process::Process::new(pid.get()).ok();
-    let zombie_state = zombie.as_ref().and_then(|p| p.stat().ok()).map(|s| s.state);
-    // A zombie has no memory map: no VmRSS line, and statm all zeros.
-    let zombie_rss = zombie.as_ref().and_then(|p| p.status().ok()).and_then(|s| s.vmrss);
-    let zombie_statm = zombie
-        .as_ref()
-        .and_then(|p| p.statm().ok())
-        .map(|m| m.size + m.resident);
+    let memory = zombie_memory_check(pid, Some(rss >> 10));
     let ended = child.wait()?;
     let after = mem_available();
     let text = |v: Option<u64>| v.map_or("unknown".to_string(), mib);
@@ -147,17 +140,7 @@ pub(crate) fn memory(outcome: &mut Outcome) -> Result<(), DemoError> {
             rss >= MIB << 20,
         ),
         status_check(ended.0, ExitStatus::Exited { code: 0 }),
-        Check::went(
-            "memory",
-            "its memory goes back to the system at exit, though it never freed it: its zombie holds none",
-            format!(
-                "as a zombie (state {}): VmRSS {}, statm size+resident {} pages",
-                zombie_state.map_or("?".to_string(), |s| s.to_string()),
-                zombie_rss.map_or("absent (no memory map)".to_string(), |kb| format!("{kb} kB")),
-                zombie_statm.map_or("unreadable".to_string(), |p| p.to_string())
-            ),
-            zombie_state == Some('Z') && zombie_rss.is_none() && zombie_statm == Some(0),
-        ),
+        memory,
     ];
     checks.push(fds_check(&mut child));
     checks.push(gone_check(pid));

@@ -346,6 +346,32 @@ pub(crate) fn fds_check(child: &mut spawn::DemoChild) -> Check {
     )
 }
 
+/// The check that an exited, not yet reaped child holds no memory: its
+/// zombie has no memory map (no `VmRSS` line, `statm` all zeros), because
+/// exit tore the address space down and gave its pages back. Call after
+/// [`spawn::DemoChild::wait_exited`], before reaping.
+pub(crate) fn zombie_memory_check(pid: Pid, rss_kb: Option<u64>) -> Check {
+    let zombie = procfs::process::Process::new(pid.get()).ok();
+    let state = zombie.as_ref().and_then(|p| p.stat().ok()).map(|s| s.state);
+    let zombie_rss = zombie.as_ref().and_then(|p| p.status().ok()).and_then(|s| s.vmrss);
+    let statm = zombie
+        .as_ref()
+        .and_then(|p| p.statm().ok())
+        .map(|m| m.size + m.resident);
+    Check::went(
+        "memory",
+        "its memory goes back to the system at exit: its zombie holds none",
+        format!(
+            "VmRSS {} while it ran; as a zombie (state {}): VmRSS {}, statm size+resident {} pages",
+            rss_kb.map_or("unknown".to_string(), |kb| format!("{} MiB", kb >> 10)),
+            state.map_or("?".to_string(), |s| s.to_string()),
+            zombie_rss.map_or("absent (no memory map)".to_string(), |kb| format!("{kb} kB")),
+            statm.map_or("unreadable".to_string(), |p| p.to_string())
+        ),
+        state == Some('Z') && zombie_rss.is_none() && statm == Some(0),
+    )
+}
+
 /// The check that a process ended with `expected`.
 pub(crate) fn status_check(status: ExitStatus, expected: ExitStatus) -> Check {
     Check::observed(

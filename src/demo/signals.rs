@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::demo::error::DemoError;
 use crate::demo::spawn::{DemoChild, ScratchDir, Spawn};
-use crate::demo::{Check, Outcome, fds_check, gone_check, run_report, status_check};
+use crate::demo::{Check, Outcome, fds_check, gone_check, run_report, status_check, zombie_memory_check};
 use crate::exit::ExitStatus;
 use crate::signal::Signal;
 
@@ -62,18 +62,12 @@ pub(crate) fn sigkill(outcome: &mut Outcome) -> Result<(), DemoError> {
     child.ready()?;
     let rss = procfs_rss(pid);
     child.signal(Signal::KILL)?;
+    child.wait_exited()?;
+    let memory = zombie_memory_check(pid, rss);
     let ended = child.wait()?;
     let checks = vec![
         status_check(ended.0, killed(Signal::KILL)),
-        Check::went(
-            "memory",
-            "its memory: the address space goes with it",
-            format!(
-                "VmRSS {} before; /proc/{pid} gone after",
-                rss.map_or("unknown".to_string(), |kb| format!("{kb} kB"))
-            ),
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        ),
+        memory,
         fds_check(&mut child),
         Check::observed(
             "no cleanup",

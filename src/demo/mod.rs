@@ -17,6 +17,7 @@
 //! execve(2) without `O_CLOEXEC`; pipe buffers, files and SysV shared memory
 //! outliving their creator; stopped processes and pending signals; zombies.
 
+mod checks;
 pub mod child;
 mod error;
 mod exits;
@@ -27,18 +28,18 @@ mod leftovers;
 mod orphan;
 mod report;
 mod resisting;
+mod runner;
 mod signals;
 mod spawn;
-
-use std::time::Instant;
 
 pub use error::DemoError;
 pub use holders::{SocketHolder, listening_socket_inode, socket_holders};
 pub use report::{Check, CoreLimit, DemoReport, ExplainSummary, Fact, MachineFacts, RunReport, ScenarioReport};
 pub use resisting::why_it_stays;
+pub use runner::run;
 
-use crate::exit::ExitStatus;
-use crate::process::{Pid, StatusSource};
+pub(crate) use checks::{fds_check, gone_check, run_report, status_check, zombie_memory_check};
+pub(crate) use runner::{core_limit, core_pattern};
 
 /// What a scenario gathers as it runs: kept even when it fails halfway.
 #[derive(Debug, Default)]
@@ -224,189 +225,6 @@ pub fn select(names: &[String]) -> Result<Vec<&'static Scenario>, UnknownScenari
         }
     }
     Ok(chosen)
-}
-
-/// How many scenarios run at once: they are independent, and most of their
-/// time is spent waiting on children.
-const PARALLEL: usize = 4;
-
-/// Runs the scenarios and reports them in the order given.
-pub fn run(scenarios: &[&'static Scenario]) -> DemoReport {
-    let start = Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<ScenarioReport>>> =
-        scenarios.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..PARALLEL.min(scenarios.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some(scenario) = scenarios.get(i) else { break };
-                    let report = run_one(scenario);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(report);
-                    }
-                }
-            });
-        }
-    });
-    let scenarios = slots
-        .into_iter()
-        .zip(scenarios)
-        .map(|(slot, scenario)| {
-            slot.into_inner().ok().flatten().unwrap_or_else(|| ScenarioReport {
-                id: scenario.id,
-                name: scenario.name,
-                title: scenario.title,
-                question: scenario.question,
-                runs: Vec::new(),
-                notes: Vec::new(),
-                error: Some("the scenario's thread ended without a report".to_string()),
-                seconds: 0.0,
-            })
-        })
-        .collect();
-    DemoReport {
-        machine: machine_facts(),
-        scenarios,
-        seconds: start.elapsed().as_secs_f64(),
-    }
-}
-
-fn run_one(scenario: &Scenario) -> ScenarioReport {
-    let start = Instant::now();
-    let mut outcome = Outcome::default();
-    // A panic in one scenario is that scenario's failure, not the demo's.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (scenario.run)(&mut outcome)));
-    let error = match result {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error.to_string()),
-        Err(_) => Some("the scenario panicked".to_string()),
-    };
-    ScenarioReport {
-        id: scenario.id,
-        name: scenario.name,
-        title: scenario.title,
-        question: scenario.question,
-        runs: outcome.runs,
-        notes: outcome.notes,
-        error,
-        seconds: start.elapsed().as_secs_f64(),
-    }
-}
-
-/// A run's report, with its views and what `explain` says of its `$?`.
-pub(crate) fn run_report(
-    label: &str,
-    action: impl Into<String>,
-    pid: Pid,
-    (status, source): (ExitStatus, StatusSource),
-    checks: Vec<Check>,
-) -> RunReport {
-    let input = status.shell_code().to_string();
-    let readings = crate::exit::explain::explain(&input)
-        .map(|e| e.readings.into_iter().take(2).map(|r| r.title).collect())
-        .unwrap_or_default();
-    RunReport {
-        label: label.to_string(),
-        action: action.into(),
-        pid,
-        ending: status.into(),
-        source,
-        explain: ExplainSummary { input, readings },
-        why: Vec::new(),
-        checks,
-    }
-}
-
-/// The check that a reaped process's /proc entry is gone.
-pub(crate) fn gone_check(pid: Pid) -> Check {
-    let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists();
-    Check::went(
-        "process",
-        format!("the process itself: /proc/{pid} is gone once it is reaped"),
-        if gone {
-            format!("/proc/{pid} gone")
-        } else {
-            format!("/proc/{pid} still there")
-        },
-        gone,
-    )
-}
-
-/// The check that the kernel closed a dead child's fds: its end of the
-/// stdout pipe reads EOF (once no process it started still holds it).
-pub(crate) fn fds_check(child: &mut spawn::DemoChild) -> Check {
-    let closed = child.rest_of_stdout().is_ok();
-    Check::went(
-        "fds",
-        "its open fds: the kernel closed them, so the parent reads EOF on the child's stdout pipe",
-        if closed { "EOF read" } else { "no EOF in time" },
-        closed,
-    )
-}
-
-/// The check that an exited, not yet reaped child holds no memory: its
-/// zombie has no memory map (no `VmRSS` line, `statm` all zeros), because
-/// exit tore the address space down and gave its pages back. Call after
-/// [`spawn::DemoChild::wait_exited`], before reaping.
-pub(crate) fn zombie_memory_check(pid: Pid, rss_kb: Option<u64>) -> Check {
-    let zombie = procfs::process::Process::new(pid.get()).ok();
-    let state = zombie.as_ref().and_then(|p| p.stat().ok()).map(|s| s.state);
-    let zombie_rss = zombie.as_ref().and_then(|p| p.status().ok()).and_then(|s| s.vmrss);
-    let statm = zombie
-        .as_ref()
-        .and_then(|p| p.statm().ok())
-        .map(|m| m.size + m.resident);
-    Check::went(
-        "memory",
-        "its memory goes back to the system at exit: its zombie holds none",
-        format!(
-            "VmRSS {} while it ran; as a zombie (state {}): VmRSS {}, statm size+resident {} pages",
-            rss_kb.map_or("unknown".to_string(), |kb| format!("{} MiB", kb >> 10)),
-            state.map_or("?".to_string(), |s| s.to_string()),
-            zombie_rss.map_or("absent (no memory map)".to_string(), |kb| format!("{kb} kB")),
-            statm.map_or("unreadable".to_string(), |p| p.to_string())
-        ),
-        state == Some('Z') && zombie_rss.is_none() && statm == Some(0),
-    )
-}
-
-/// The check that a process ended with `expected`.
-pub(crate) fn status_check(status: ExitStatus, expected: ExitStatus) -> Check {
-    Check::observed(
-        "status",
-        format!("the parent sees: {expected} ($? = {})", expected.shell_code()),
-        format!("{status} ($? = {})", status.shell_code()),
-        status == expected,
-    )
-}
-
-/// The core-dump limit of this process.
-pub(crate) fn core_limit() -> CoreLimit {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Core);
-    CoreLimit {
-        soft: limit.current,
-        hard: limit.maximum,
-    }
-}
-
-/// `/proc/sys/kernel/core_pattern`, trimmed.
-pub(crate) fn core_pattern() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/core_pattern")
-        .map(|p| p.trim_end().to_string())
-        .unwrap_or_default()
-}
-
-fn machine_facts() -> MachineFacts {
-    MachineFacts {
-        kernel: rustix::system::uname().release().to_string_lossy().into_owned(),
-        core_pattern: core_pattern(),
-        rlimit_core: core_limit(),
-        init_name: std::fs::read_to_string("/proc/1/comm")
-            .map(|n| n.trim_end().to_string())
-            .unwrap_or_default(),
-    }
 }
 
 #[cfg(test)]

@@ -265,8 +265,8 @@ fn s13_files() {
 #[test]
 fn s14_orphan() {
     let s = scenario("orphan");
-    let [parent, orphan] = &runs(&s)[..] else {
-        panic!("two runs")
+    let [parent, orphan, adopted] = &runs(&s)[..] else {
+        panic!("three runs")
     };
     assert_exited(parent, 0);
     let reparented = check(parent, "reparented")["measured"].as_str().unwrap();
@@ -281,6 +281,14 @@ fn s14_orphan() {
             .as_str()
             .unwrap()
             .contains("gone after")
+    );
+    assert_eq!(adopted["label"], "under a subreaper");
+    assert_signaled(adopted, "SIGKILL", 137);
+    assert!(
+        check(adopted, "reparented")["measured"]
+            .as_str()
+            .unwrap()
+            .ends_with("(the subreaper)")
     );
 }
 

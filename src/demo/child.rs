@@ -57,6 +57,7 @@ pub fn run(mode: &str, args: &[String]) -> u8 {
         "memory" => memory(arg(0).parse().unwrap_or(200)),
         "files" => files(arg(0)),
         "orphan-parent" => orphan_parent(),
+        "subreaper" => subreaper(),
         "sleep" => sleep_mode(),
         "ghost-server" => ghost_server(arg(0) == "inherit"),
         "pipe-writer" => pipe_writer(arg(0).parse().unwrap_or(65536)),
@@ -344,6 +345,50 @@ fn orphan_parent() -> u8 {
     };
     ready(&format!("child={}", child.id()));
     wait_go();
+    0
+}
+
+/// Becomes a child subreaper (prctl(2) `PR_SET_CHILD_SUBREAPER`), starts
+/// an `orphan-parent`, lets it exit and reaps it, says the orphan's PID and
+/// waits; told to go on, reaps every adopted child that has ended and exits.
+fn subreaper() -> u8 {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return crate::exit_code::FAILURE;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return crate::exit_code::FAILURE;
+    };
+    let Ok(mut middle) = std::process::Command::new(exe)
+        .args([CHILD_COMMAND, "orphan-parent"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return crate::exit_code::FAILURE;
+    };
+    let mut line = String::new();
+    if let Some(stdout) = middle.stdout.take() {
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    }
+    let Some(orphan) = line.split_whitespace().find_map(|w| w.strip_prefix("child=")) else {
+        // EOF on its stdin ends it.
+        drop(middle.stdin.take());
+        let _ = middle.wait();
+        return crate::exit_code::FAILURE;
+    };
+    let orphan = orphan.to_string();
+    if let Some(mut stdin) = middle.stdin.take() {
+        let _ = stdin.write_all(b"go\n");
+    }
+    let _ = middle.wait();
+    ready(&format!("middle={} child={orphan}", middle.id()));
+    wait_go();
+    // Reap what was adopted; ECHILD ends the loop once none is left.
+    let mut status = 0;
+    // SAFETY: waitpid on any child, with a status int we own.
+    while unsafe { libc::waitpid(-1, &mut status, 0) } > 0 {}
     0
 }
 

@@ -125,6 +125,9 @@ pub(crate) fn last_thread(outcome: &mut Outcome) -> Result<(), DemoError> {
         fds_check(&mut child),
         gone_check(pid),
     ];
+    outcome.note(
+        "pthread_exit(3) on a Rust main thread aborts: glibc unwinds the thread, std's catch_unwind around main catches the unwind, and glibc answers 'exception not rethrown'; so the main thread ends the way pthread_exit itself ends, with exit(2) of that thread alone",
+    );
     outcome.run(run_report(
         "last thread returns",
         "the main thread ended with the thread-exit system call (what pthread_exit ends in); the worker then returned",

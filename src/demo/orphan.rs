@@ -2,11 +2,13 @@
 //! its parent's exit, to the nearest ancestor that called
 //! `prctl(PR_SET_CHILD_SUBREAPER)` or else to PID 1 of its PID namespace
 //! (prctl(2)); it runs on until someone ends it — here, the demo, through
-//! a pidfd opened while its first parent was still alive.
+//! a pidfd opened while its first parent was still alive. A second run
+//! puts a subreaper between the demo and the orphan's parent: the orphan
+//! goes to it instead of init, and it reaps it.
 
 use crate::demo::error::DemoError;
 use crate::demo::spawn::{STEP, Spawn, Stray, wait_gone};
-use crate::demo::{Check, Outcome, fds_check, gone_check, run_report, status_check};
+use crate::demo::{Check, Outcome, RunReport, fds_check, gone_check, run_report, status_check};
 use crate::exit::ExitStatus;
 use crate::process::{Pid, ProcessInfo, StatusSource};
 use crate::signal::Signal;
@@ -19,6 +21,92 @@ fn comm(pid: i32) -> String {
 
 /// 14: an orphan lives on, adopted by init or a subreaper.
 pub(crate) fn orphan(outcome: &mut Outcome) -> Result<(), DemoError> {
+    to_init(outcome)?;
+    outcome.run(to_subreaper()?);
+    Ok(())
+}
+
+/// The orphan of a subreaper's child goes to the subreaper.
+fn to_subreaper() -> Result<RunReport, DemoError> {
+    let mut subreaper = Spawn::new("subreaper").start()?;
+    let subreaper_pid = subreaper.pid();
+    let fields = subreaper.ready()?;
+    let number = |key: &str| {
+        fields
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .and_then(Pid::new)
+            .ok_or(DemoError::Protocol {
+                pid: subreaper_pid,
+                message: format!("no {key} PID in its ready line"),
+            })
+    };
+    let middle = number("middle")?;
+    let orphan_pid = number("child")?;
+    // The middle has exited and was reaped; the orphan sleeps, so its PID
+    // is still its own.
+    let mut orphan = Stray::open(orphan_pid)?;
+    let info = orphan.process().info().ok();
+    let ppid = info.as_ref().map_or(0, |i| i.ppid);
+    let alive = info.as_ref().is_some_and(|i| i.state.is_alive());
+    let orphan_end = orphan.end(Signal::KILL)?;
+    subreaper.go()?;
+    let reaped = wait_gone(orphan_pid, orphan.process().start_ticks(), STEP);
+    let subreaper_end = subreaper.wait()?;
+    let checks = vec![
+        Check::stayed(
+            "orphan",
+            format!("the child of {middle} lives on after {middle} exited"),
+            format!(
+                "{orphan_pid} is {}",
+                info.as_ref().map_or("gone".to_string(), |i| i.state.name().to_string())
+            ),
+            alive,
+        ),
+        Check::observed(
+            "reparented",
+            format!("the orphan goes to the subreaper {subreaper_pid}, not to init"),
+            format!(
+                "PPID now {ppid} ({})",
+                if ppid == subreaper_pid.get() {
+                    "the subreaper"
+                } else {
+                    "not the subreaper"
+                }
+            ),
+            ppid == subreaper_pid.get(),
+        ),
+        status_check(
+            orphan_end.0,
+            ExitStatus::Signaled {
+                signal: Signal::KILL,
+                core_dumped: false,
+            },
+        ),
+        Check::went(
+            "orphan (reaped)",
+            "the subreaper reaps it and then exits 0",
+            format!(
+                "/proc/{orphan_pid} {}; subreaper: {}",
+                if reaped { "gone" } else { "still there" },
+                subreaper_end.0
+            ),
+            reaped && subreaper_end.0 == ExitStatus::Exited { code: 0 },
+        ),
+    ];
+    Ok(run_report(
+        "under a subreaper",
+        format!(
+            "a child that set PR_SET_CHILD_SUBREAPER started {middle}, which started {orphan_pid} and exited; the demo ended {orphan_pid} through its pidfd (SIGKILL)"
+        ),
+        orphan_pid,
+        orphan_end,
+        checks,
+    ))
+}
+
+/// With no subreaper in between, the orphan goes to init.
+fn to_init(outcome: &mut Outcome) -> Result<(), DemoError> {
     let mut parent = Spawn::new("orphan-parent").start()?;
     let parent_pid = parent.pid();
     let fields = parent.ready()?;

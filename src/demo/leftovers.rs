@@ -107,6 +107,26 @@ fn mem_available() -> Option<u64> {
     procfs::Meminfo::current().ok()?.mem_available
 }
 
+/// MemAvailable once it has moved by `bytes` from `from` (down if `down`),
+/// or after a bounded wait: the kernel folds its per-CPU page counters into
+/// the figure only every `vm.stat_interval` (1 s by default).
+fn mem_available_after_move(from: Option<u64>, bytes: u64, down: bool) -> Option<u64> {
+    let from = from?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    loop {
+        let now = mem_available()?;
+        let moved = if down {
+            from.saturating_sub(now)
+        } else {
+            now.saturating_sub(from)
+        };
+        if moved >= bytes || std::time::Instant::now() >= deadline {
+            return Some(now);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn mib(bytes: u64) -> String {
     format!("{} MiB", bytes >> 20)
 }
@@ -125,12 +145,12 @@ pub(crate) fn memory(outcome: &mut Outcome) -> Result<(), DemoError> {
     let pid = child.pid();
     child.ready()?;
     let rss = procfs_rss(pid).unwrap_or(0) * 1024;
-    let during = mem_available();
+    let during = mem_available_after_move(before, rss / 10 * 9, true);
     child.go()?;
     child.wait_exited()?;
     let memory = zombie_memory_check(pid, Some(rss >> 10));
     let ended = child.wait()?;
-    let after = mem_available();
+    let after = mem_available_after_move(during, rss / 10 * 9, false);
     let text = |v: Option<u64>| v.map_or("unknown".to_string(), mib);
     let mut checks = vec![
         Check::observed(

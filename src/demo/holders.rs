@@ -1,5 +1,5 @@
-//! Who holds an fd: a walk of every process's `/proc/PID/fd` with
-//! [`crate::resources::fd::list`], and the inode of a listening TCP socket
+//! Who holds an fd: a walk of every process's `/proc/PID/fd`, each match
+//! read with [`crate::resources::fd`], and the inode of a listening TCP socket
 //! from `/proc/net/tcp` (proc_net(5)).
 //!
 //! This is the demo's own, self-contained answer to "who holds port P"; it
@@ -8,8 +8,10 @@
 
 use serde::Serialize;
 
-use crate::process::{Pid, ProcessTable};
-use crate::resources::fd::{self, Fd, FdKind};
+use std::os::unix::ffi::OsStrExt;
+
+use crate::process::Pid;
+use crate::resources::fd::{self, Fd};
 
 /// A process holding a socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,15 +40,44 @@ pub fn listening_socket_inode(port: u16) -> Option<u64> {
         .map(|entry| entry.inode)
 }
 
-/// Every fd of every process that `matches`. Processes that end during the
-/// walk, and those whose fds we may not read, are skipped.
-pub(crate) fn fd_holders(matches: impl Fn(&Fd) -> bool) -> Vec<(Pid, Fd)> {
-    let table = ProcessTable::scan();
+/// Every fd of every process whose link target (`socket:[INODE]`,
+/// `/path (deleted)`, as readlink(2) on `/proc/PID/fd/N` gives it) is
+/// `matches`, read in full with [`fd::read_one`]. The link alone decides,
+/// so the walk costs one readlink per fd; reading every fd in full
+/// ([`fd::list`]: fdinfo and a stat as well) is four times the system calls,
+/// which on a busy machine made a walk take seconds. Processes that end
+/// during the walk, and those whose fds we may not read, are skipped.
+pub(crate) fn fd_holders(matches: impl Fn(&[u8]) -> bool) -> Vec<(Pid, Fd)> {
+    let Ok(proc) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     let mut found = Vec::new();
-    for entry in table.entries().filter(|e| !e.kernel_thread) {
-        // ENOENT (ended meanwhile) and EACCES: nothing to see there.
-        let Ok(fds) = fd::list(entry.pid) else { continue };
-        found.extend(fds.into_iter().filter(|f| matches(f)).map(|f| (entry.pid, f)));
+    for entry in proc.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse().ok())
+            .and_then(Pid::new)
+        else {
+            continue;
+        };
+        // ENOENT (ended meanwhile) and EACCES (not ours to see): skip.
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd_entry in fds.flatten() {
+            // ENOENT: the fd was closed after the listing.
+            let Ok(link) = std::fs::read_link(fd_entry.path()) else {
+                continue;
+            };
+            if !matches(link.as_os_str().as_bytes()) {
+                continue;
+            }
+            let number = fd_entry.file_name().to_str().and_then(|n| n.parse().ok());
+            if let Some(fd) = number.and_then(|n| fd::read_one(pid, n)) {
+                found.push((pid, fd));
+            }
+        }
     }
     found
 }
@@ -56,15 +87,16 @@ pub(crate) fn fd_holders(matches: impl Fn(&Fd) -> bool) -> Vec<(Pid, Fd)> {
 /// Integration point for `afterlife holds`: until then the demo finds the
 /// holders of the ghost socket here, on its own.
 pub fn socket_holders(inode: u64) -> Vec<SocketHolder> {
-    let table = ProcessTable::scan();
-    fd_holders(|f| f.kind == FdKind::Socket && f.inode == Some(inode))
+    let target = format!("socket:[{inode}]");
+    fd_holders(|link| link == target.as_bytes())
         .into_iter()
         .map(|(pid, f)| {
-            let entry = table.get(pid);
+            // Gone since the walk: name and parent unknown.
+            let stat = procfs::process::Process::new(pid.get()).and_then(|p| p.stat()).ok();
             SocketHolder {
                 pid,
-                name: entry.map(|e| e.name.clone()).unwrap_or_default(),
-                ppid: entry.map_or(0, |e| e.ppid),
+                name: stat.as_ref().map(|s| s.comm.clone()).unwrap_or_default(),
+                ppid: stat.map_or(0, |s| s.ppid),
                 fd: f.fd,
                 cloexec: f.cloexec,
             }

@@ -190,6 +190,8 @@ pub(crate) fn files(outcome: &mut Outcome) -> Result<(), DemoError> {
     let unnamed_fd: i32 = fields.get("unnamed_fd").and_then(|v| v.parse().ok()).unwrap_or(-1);
     let unnamed = crate::resources::fd::read_one(pid, unnamed_fd);
     let unnamed_inode = unnamed.as_ref().and_then(|fd| fd.inode);
+    // Its link names the inode: `/dir/#INODE (deleted)`.
+    let unnamed_link = std::fs::read_link(format!("/proc/{pid}/fd/{unnamed_fd}")).ok();
     let unnamed_before = unnamed.as_ref().map_or("not found in its fds".to_string(), |fd| {
         format!("fd {} → {} ({}) while it ran", fd.fd, fd.target, fd.kind.name())
     });
@@ -197,8 +199,10 @@ pub(crate) fn files(outcome: &mut Outcome) -> Result<(), DemoError> {
     let ended = child.wait()?;
     let report = scratch.path().join("report.txt");
     let temp = scratch.path().join("afterlife-demo.tmp");
-    let holders_after =
-        unnamed_inode.map(|inode| fd_holders(|fd| fd.kind == FdKind::DeletedFile && fd.inode == Some(inode)).len());
+    let holders_after = unnamed_link.map(|link| {
+        use std::os::unix::ffi::OsStrExt;
+        fd_holders(|l| l == link.as_os_str().as_bytes()).len()
+    });
     let checks = vec![
         status_check(
             ended.0,

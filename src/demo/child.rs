@@ -163,6 +163,13 @@ fn handler_mode(signal: libc::c_int, marker: &str) -> u8 {
         action.sa_sigaction = note_signal as extern "C" fn(libc::c_int) as usize;
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(signal, &action, std::ptr::null_mut());
+        // Should the parent go away, EOF on stdin ends this process too.
+        // The thread inherits the blocked mask, so the signal comes to
+        // the main thread's sigsuspend.
+        std::thread::spawn(|| {
+            wait_go();
+            std::process::exit(0)
+        });
         ready("");
         while !CAUGHT.load(std::sync::atomic::Ordering::SeqCst) {
             libc::sigsuspend(&old);
@@ -459,8 +466,12 @@ fn shm(size: usize) -> u8 {
             *b = shm_pattern(i);
         }
         ready(&format!("shmid={id}"));
+        // The parent ends this child with SIGKILL, leaving the segment for
+        // it to examine; only if the parent goes away first does the child
+        // get here, and then it removes the segment itself.
+        wait_go();
+        libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
     }
-    wait_go();
     0
 }
 

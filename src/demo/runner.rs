@@ -13,6 +13,7 @@ const PARALLEL: usize = 4;
 /// Runs the scenarios and reports them in the order given.
 pub fn run(scenarios: &[&'static Scenario]) -> DemoReport {
     let start = Instant::now();
+    crate::demo::spawn::remove_stale_scratch();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<ScenarioReport>>> =
         scenarios.iter().map(|_| std::sync::Mutex::new(None)).collect();

@@ -4,7 +4,7 @@
 //!
 //! Whether a core is written depends on `/proc/sys/kernel/core_pattern` and
 //! the dying process's `RLIMIT_CORE` (core(5)): a file pattern needs a soft
-//! limit above 0; a pipe pattern (`|helper`) hands the dump to a helper
+//! limit above 0; a pipe pattern (`|program`) hands the dump to that program
 //! whatever the limit. The demo never changes the system's settings: each
 //! child sets its own soft limit, to 0 or up to its hard limit, and runs in
 //! a scratch directory, where a relative pattern puts the core.
@@ -25,7 +25,7 @@ pub enum CoreExpectation {
     File,
     /// No core: the soft limit is 0 and the pattern is a file.
     None,
-    /// It depends on what the demo cannot see: a pipe helper's own policy,
+    /// It depends on what the demo cannot see: the pipe program's own policy,
     /// or the writability of an absolute path.
     Unpredictable,
 }

@@ -166,7 +166,7 @@ pub(crate) fn logoff(outcome: &mut Outcome) -> Result<(), DemoError> {
     ];
     outcome.run(run_report(
         "default action",
-        "sent SIGHUP (what the terminal's session gets when the user logs off)",
+        "sent SIGHUP (what the processes of a terminal get when the user logs off)",
         pid,
         ended,
         checks,

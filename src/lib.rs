@@ -15,6 +15,7 @@
 //!   holds a port or path (`holds`), and what a dead tree left behind.
 //! - [`supervise`]: `run` and `timeout` — a command tree contained, its
 //!   deadline enforced, its exact ending and its leftovers reported.
+//! - [`demo`]: the talk's scenarios run for real: how each death looks, what went, what stayed.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -27,6 +28,7 @@
 compile_error!("afterlife works only on Linux: it is built on pidfds, /proc and cgroups.");
 
 pub mod cli;
+pub mod demo;
 pub mod duration;
 pub mod exit;
 pub mod exit_code;

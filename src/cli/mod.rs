@@ -5,6 +5,7 @@
 //! definitions here.
 
 mod completions;
+mod demo;
 mod explain;
 mod holds;
 mod kill;
@@ -83,6 +84,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command into a directory).
     Man(ManArgs),
+    /// Run the talk's demo for real: every way a process dies, its exit code, what went and what stayed.
+    Demo(DemoArgs),
 }
 
 /// Arguments of `explain`.
@@ -396,6 +399,19 @@ pub struct ManArgs {
     pub dir: Option<std::path::PathBuf>,
 }
 
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit code: 0 if every check held, 1 if one did not, 125 if a scenario could not be run.")]
+pub struct DemoArgs {
+    /// List the scenarios (number, name, title) and exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Scenarios to run, by number or name (1, 15, ghost-socket); all if none.
+    #[arg(value_name = "SCENARIO")]
+    pub scenarios: Vec<String>,
+}
+
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
@@ -421,6 +437,11 @@ impl Failure {
 
 /// Parses the command line and runs the command; returns the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // The demo's hidden child mode, kept out of help and completions.
+    if let Some(code) = crate::demo::child::run_if_child(&args) {
+        return code;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
@@ -449,6 +470,7 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Timeout(args) => timeout::run(&args, output),
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
+        Command::Demo(args) => demo::run(&args, output),
     }
 }
 

@@ -37,6 +37,6 @@ pub mod process;
 pub mod resist;
 pub mod resources;
 pub mod signal;
-pub mod terminate;
 pub mod supervise;
+pub mod terminate;
 pub mod text;

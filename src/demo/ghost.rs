@@ -8,7 +8,7 @@
 //! (fcntl(2)); a socket is closed only when its last fd is.
 
 use crate::demo::error::DemoError;
-use crate::demo::holders::{SocketHolder, listening_socket_inode, socket_holders};
+use crate::demo::holders::{SocketHolder, listening_port_holders};
 use crate::demo::spawn::{Spawn, Stray};
 use crate::demo::{Check, Outcome, RunReport, fds_check, gone_check, run_report, status_check};
 use crate::exit::ExitStatus;
@@ -103,7 +103,7 @@ fn one_server(inherit: bool) -> Result<RunReport, DemoError> {
     server.signal(Signal::KILL)?;
     let ended = server.wait()?;
     let bind = try_bind(port);
-    let holders = listening_socket_inode(port).map(socket_holders).unwrap_or_default();
+    let holders = listening_port_holders(port);
     let holders_text = holders_text(&holders, pid, worker_pid, worker_parent);
     let mut checks = vec![
         Check::observed(

@@ -1,10 +1,6 @@
 //! Who holds an fd: a walk of every process's `/proc/PID/fd`, each match
-//! read with [`crate::resources::fd`], and the inode of a listening TCP socket
-//! from `/proc/net/tcp` (proc_net(5)).
-//!
-//! This is the demo's own, self-contained answer to "who holds port P"; it
-//! is the integration point for `afterlife holds`, which answers the same
-//! question for every kind of socket with how the holder got it.
+//! read with [`crate::resources::fd`]; and who holds a listening TCP port,
+//! answered by the library of `afterlife holds`.
 
 use serde::Serialize;
 
@@ -12,6 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::process::Pid;
 use crate::resources::fd::{self, Fd};
+use crate::resources::holders::{self, Spec};
+use crate::resources::sockets::SocketState;
 
 /// A process holding a socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,18 +24,6 @@ pub struct SocketHolder {
     pub fd: i32,
     /// Whether the fd is closed on exec.
     pub cloexec: bool,
-}
-
-/// The inode of the socket listening on TCP `port` (IPv4 or IPv6), from
-/// `/proc/net/tcp` and `/proc/net/tcp6` of this network namespace.
-pub fn listening_socket_inode(port: u16) -> Option<u64> {
-    use procfs::net::TcpState;
-    let v4 = procfs::net::tcp().unwrap_or_default();
-    let v6 = procfs::net::tcp6().unwrap_or_default();
-    v4.into_iter()
-        .chain(v6)
-        .find(|entry| entry.state == TcpState::Listen && entry.local_address.port() == port)
-        .map(|entry| entry.inode)
 }
 
 /// Every fd of every process whose link target (`socket:[INODE]`,
@@ -82,24 +68,33 @@ pub(crate) fn fd_holders(matches: impl Fn(&[u8]) -> bool) -> Vec<(Pid, Fd)> {
     found
 }
 
-/// Every process holding the socket with `inode`.
-///
-/// Integration point for `afterlife holds`: until then the demo finds the
-/// holders of the ghost socket here, on its own.
-pub fn socket_holders(inode: u64) -> Vec<SocketHolder> {
-    let target = format!("socket:[{inode}]");
-    fd_holders(|link| link == target.as_bytes())
-        .into_iter()
-        .map(|(pid, f)| {
-            // Gone since the walk: name and parent unknown.
-            let stat = procfs::process::Process::new(pid.get()).and_then(|p| p.stat()).ok();
-            SocketHolder {
-                pid,
-                name: stat.as_ref().map(|s| s.comm.clone()).unwrap_or_default(),
-                ppid: stat.map_or(0, |s| s.ppid),
-                fd: f.fd,
-                cloexec: f.cloexec,
-            }
+/// Every process holding the TCP socket listening on `port`, as
+/// `afterlife holds tcp:PORT` finds them (sock_diag, then every
+/// `/proc/PID/fd`). A port nothing listens on has no holders.
+pub fn listening_port_holders(port: u16) -> Vec<SocketHolder> {
+    let text = format!("tcp:{port}");
+    let Ok(spec) = text.parse::<Spec>() else {
+        return Vec::new();
+    };
+    // A failed socket dump reads as "no holder", which the demo's checks
+    // then report as not holding.
+    let Ok(report) = holders::search(&[(text, spec)]) else {
+        return Vec::new();
+    };
+    report
+        .results
+        .iter()
+        .flat_map(|result| &result.sockets)
+        .filter(|found| found.socket.state == SocketState::Listen)
+        .flat_map(|found| &found.holders)
+        .filter_map(|holder| {
+            Some(SocketHolder {
+                pid: holder.pid,
+                name: holder.name.clone(),
+                ppid: holder.ppid,
+                fd: holder.fd?,
+                cloexec: holder.cloexec?,
+            })
         })
         .collect()
 }
@@ -112,12 +107,11 @@ mod tests {
     fn finds_this_process_holding_its_own_listener() {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let inode = listening_socket_inode(port).expect("the listener is in /proc/net/tcp");
-        let holders = socket_holders(inode);
+        let holders = listening_port_holders(port);
         let me = holders.iter().find(|h| h.pid == Pid::current()).expect("we hold it");
         assert_eq!(me.fd, std::os::fd::AsRawFd::as_raw_fd(&listener));
         assert!(me.cloexec, "std sets O_CLOEXEC");
         drop(listener);
-        assert_eq!(listening_socket_inode(port), None);
+        assert!(listening_port_holders(port).is_empty());
     }
 }

@@ -33,7 +33,7 @@ mod signals;
 mod spawn;
 
 pub use error::DemoError;
-pub use holders::{SocketHolder, listening_socket_inode, socket_holders};
+pub use holders::{SocketHolder, listening_port_holders};
 pub use report::{Check, CoreLimit, DemoReport, ExplainSummary, Fact, MachineFacts, RunReport, ScenarioReport};
 pub use resisting::why_it_stays;
 pub use runner::run;

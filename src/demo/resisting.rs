@@ -3,9 +3,8 @@
 //! zombie whose parent does not reap it — each with why, read from /proc
 //! (state, `SigIgn`, `SigBlk`, `ShdPnd`, `TracerPid`: proc_pid_status(5)).
 //!
-//! [`why_it_stays`] is the integration point for `afterlife why`, which
-//! looks further (wchan, kernel stack, frozen cgroups, namespace init);
-//! until then the demo describes the state here, on its own.
+//! [`why_it_stays`] asks `afterlife why` ([`crate::resist`]) for the
+//! reasons, with their evidence and the next step.
 
 use std::time::{Duration, Instant};
 
@@ -20,60 +19,24 @@ use crate::signal::Signal;
 /// How long a resisting process is watched after it was asked to end.
 const SURVIVAL: Duration = Duration::from_millis(250);
 
-/// Why a process with these facts does not end on `signal`, in plain words.
-///
-/// Integration point for `afterlife why`.
-pub fn why_it_stays(info: &ProcessInfo, signal: Signal) -> Vec<String> {
-    let mut why = Vec::new();
-    let masks = &info.signals;
-    let pending: Vec<String> = masks
-        .pending_process
-        .iter()
-        .chain(&masks.pending_thread)
-        .map(|s| s.to_string())
-        .collect();
-    match info.state {
-        ProcessState::Zombie => why.push(format!(
-            "it is a zombie (state Z): it has already exited; no signal can end it again; only its parent {} can make it go, by reaping it",
-            info.ppid
-        )),
-        ProcessState::Stopped => why.push(
-            "it is stopped (state T): signals other than SIGKILL and SIGCONT stay pending until it is continued".to_string(),
-        ),
-        ProcessState::TracingStop => why.push(format!(
-            "it is stopped by its tracer{} (state t): signals wait for the debugger",
-            info.tracer_pid.map_or(String::new(), |t| format!(" {t}"))
-        )),
-        ProcessState::DiskSleep => why.push(
-            "it is in uninterruptible sleep (state D): signals wait until the kernel call returns".to_string(),
-        ),
-        _ => {}
+/// What `afterlife why` says about `process`: one line per finding, with
+/// the first piece of evidence and the next step that would work.
+pub fn why_it_stays(process: &Process) -> Vec<String> {
+    match crate::resist::diagnose(process) {
+        Ok(diagnosis) => diagnosis
+            .findings
+            .iter()
+            .map(|finding| {
+                let evidence = finding
+                    .evidence
+                    .first()
+                    .map(|e| format!(" [{}: {}]", e.source, e.value))
+                    .unwrap_or_default();
+                format!("{}{evidence} — next: {}", finding.title, finding.next_step)
+            })
+            .collect(),
+        Err(error) => vec![format!("why could not tell: {error}")],
     }
-    if info.state != ProcessState::Zombie {
-        if masks.ignored.contains(&signal) {
-            why.push(format!("it ignores {signal} (SigIgn): the kernel drops it on arrival"));
-        }
-        if masks.blocked.contains(&signal) {
-            why.push(format!("it blocks {signal} (SigBlk): it stays pending until unblocked"));
-        }
-        if masks.caught.contains(&signal) {
-            why.push(format!(
-                "it catches {signal} (SigCgt): its handler decides what happens"
-            ));
-        }
-        if let Some(tracer) = info.tracer_pid
-            && info.state != ProcessState::TracingStop
-        {
-            why.push(format!("it is traced by {tracer}"));
-        }
-    }
-    if !pending.is_empty() {
-        why.push(format!("pending: {}", pending.join(", ")));
-    }
-    if why.is_empty() {
-        why.push(format!("nothing in /proc keeps it from ending on {signal}"));
-    }
-    why
 }
 
 /// Waits (bounded) until `process` is in `state`.
@@ -118,7 +81,7 @@ fn stopped(outcome: &mut Outcome) -> Result<(), DemoError> {
     child.signal(Signal::TERM)?;
     let survived = child.survives(SURVIVAL)?;
     let info = child.process().info().ok();
-    let why = info.as_ref().map(|i| why_it_stays(i, Signal::TERM)).unwrap_or_default();
+    let why = why_it_stays(child.process());
     let pending = info
         .as_ref()
         .is_some_and(|i| i.signals.pending_process.contains(&Signal::TERM));
@@ -178,7 +141,7 @@ fn term_ignored(outcome: &mut Outcome) -> Result<(), DemoError> {
     child.signal(Signal::TERM)?;
     let survived = child.survives(SURVIVAL)?;
     let info = child.process().info().ok();
-    let why = info.as_ref().map(|i| why_it_stays(i, Signal::TERM)).unwrap_or_default();
+    let why = why_it_stays(child.process());
     let ignored = info.as_ref().is_some_and(|i| i.signals.ignored.contains(&Signal::TERM));
     let mut checks = vec![
         Check::observed(
@@ -237,10 +200,7 @@ fn zombie(outcome: &mut Outcome) -> Result<(), DemoError> {
     let kill_result = zombie.signal(Signal::KILL);
     let still = zombie.info().ok();
     let still_zombie = still.as_ref().is_some_and(|i| i.state == ProcessState::Zombie);
-    let why = still
-        .as_ref()
-        .map(|i| why_it_stays(i, Signal::KILL))
-        .unwrap_or_default();
+    let why = why_it_stays(&zombie);
     let observed = known(zombie_pid, zombie.peek_exit_observation()?)?;
     let mut checks = vec![
         Check::observed(
@@ -293,60 +253,4 @@ fn zombie(outcome: &mut Outcome) -> Result<(), DemoError> {
     run.why = why;
     outcome.run(run);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(state: ProcessState) -> ProcessInfo {
-        let mut info = ProcessInfo::read(Pid::current()).unwrap();
-        info.state = state;
-        info.signals = Default::default();
-        info.tracer_pid = None;
-        info
-    }
-
-    #[test]
-    fn stopped_with_term_pending() {
-        let mut stopped = info(ProcessState::Stopped);
-        stopped.signals.pending_process = vec![Signal::TERM];
-        let why = why_it_stays(&stopped, Signal::TERM);
-        assert!(why[0].contains("stopped (state T)"), "{why:?}");
-        assert_eq!(why.last().unwrap(), "pending: SIGTERM");
-    }
-
-    #[test]
-    fn ignored_blocked_caught_traced() {
-        let mut sleeping = info(ProcessState::Sleeping);
-        sleeping.signals.ignored = vec![Signal::TERM];
-        sleeping.signals.blocked = vec![Signal::TERM];
-        sleeping.tracer_pid = Some(42);
-        let why = why_it_stays(&sleeping, Signal::TERM);
-        assert!(why.iter().any(|w| w.contains("ignores SIGTERM (SigIgn)")), "{why:?}");
-        assert!(why.iter().any(|w| w.contains("blocks SIGTERM (SigBlk)")), "{why:?}");
-        assert!(why.iter().any(|w| w == "it is traced by 42"), "{why:?}");
-        sleeping.signals = Default::default();
-        sleeping.signals.caught = vec![Signal::INT];
-        assert!(why_it_stays(&sleeping, Signal::INT)[0].contains("catches SIGINT"));
-    }
-
-    #[test]
-    fn zombie_names_its_parent_and_nothing_else() {
-        let mut zombie = info(ProcessState::Zombie);
-        zombie.ppid = 77;
-        zombie.signals.ignored = vec![Signal::TERM];
-        let why = why_it_stays(&zombie, Signal::KILL);
-        assert_eq!(why.len(), 1);
-        assert!(why[0].contains("only its parent 77"), "{why:?}");
-    }
-
-    #[test]
-    fn nothing_in_the_way() {
-        let running = info(ProcessState::Running);
-        assert_eq!(
-            why_it_stays(&running, Signal::TERM),
-            ["nothing in /proc keeps it from ending on SIGTERM"]
-        );
-    }
 }

@@ -9,6 +9,8 @@
 //!   the binary renders as text or JSON.
 //! - [`resources`]: what a process holds — every open fd with its kind,
 //!   access mode and `O_CLOEXEC`.
+//! - [`watch`]: `watch` — fd and memory trends of live processes, leak
+//!   verdicts, Prometheus metrics, plots and a live view.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -29,3 +31,4 @@ pub mod process;
 pub mod resources;
 pub mod signal;
 pub mod text;
+pub mod watch;

@@ -21,6 +21,9 @@ use crate::watch::series::{Metric, MetricVerdict};
 use crate::watch::session::Watched;
 use crate::watch::trend::Verdict;
 
+/// Columns for a metric's name, value and verdict before its sparkline.
+const LABEL_WIDTH: u16 = 64;
+
 /// The live view on the terminal; leaves the alternate screen on drop.
 pub struct LiveView {
     terminal: Terminal<CrosstermBackend<Stdout>>,
@@ -121,9 +124,9 @@ fn render_process(frame: &mut Frame<'_>, w: &Watched, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = Layout::vertical(Metric::BASE.iter().map(|_| Constraint::Length(1))).split(inner);
-    let width = inner.width.saturating_sub(46) as usize;
+    let width = inner.width.saturating_sub(LABEL_WIDTH) as usize;
     for (metric, row) in Metric::BASE.iter().zip(rows.iter()) {
-        let [label, spark] = Layout::horizontal([Constraint::Length(46), Constraint::Min(0)]).areas(*row);
+        let [label, spark] = Layout::horizontal([Constraint::Length(LABEL_WIDTH), Constraint::Min(0)]).areas(*row);
         let series = w.history.series(*metric);
         let current = series.last().map_or(0.0, |p| p.1);
         let verdict = w.verdicts.iter().find(|v| v.metric == metric.name());

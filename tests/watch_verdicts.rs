@@ -240,9 +240,16 @@ fn tree_watches_descendants() {
         child: shell,
         reported: child_pid,
     };
+    // Leaking already: it holds its temporary file at least twice.
     assert!(common::wait_until(std::time::Duration::from_secs(10), || {
-        std::fs::read_to_string(format!("/proc/{child_pid}/fd/3")).is_ok()
-            || std::fs::read_dir(format!("/proc/{child_pid}/fd")).is_ok_and(|d| d.count() > 4)
+        std::fs::read_dir(format!("/proc/{child_pid}/fd")).is_ok_and(|fds| {
+            fds.flatten()
+                .filter(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().contains("afterlife-watch-"))
+                })
+                .count()
+                >= 2
+        })
     }));
     let output = afterlife()
         .args(["--json", "watch", "--interval", "50ms", "--duration", "2.5s", "--tree"])

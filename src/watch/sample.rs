@@ -9,8 +9,9 @@
 //! - `stat("/proc/PID/fd").st_size` is the number of open fds (Linux 6.2+);
 //!   [`crate::resources::fd::count`] falls back to a listing before that.
 //! - `stat("/proc/PID/task").st_nlink` is the number of threads plus two.
-//! - `/proc/PID/smaps_rollup` (Linux 4.14) sums `Rss:`, `Pss:` and `Swap:`
-//!   over all mappings in kB.
+//! - `/proc/PID/statm`'s second field is the resident pages, from the
+//!   kernel's counters; `/proc/PID/smaps_rollup` (Linux 4.14) sums `Pss:`
+//!   and `Swap:` over all mappings in kB, walking their page tables.
 //! - `/proc/PID/task/TID/children` (`CONFIG_PROC_CHILDREN`) lists the
 //!   children each thread forked.
 //! - `/proc/PID/limits` has the soft and hard `Max open files` and
@@ -24,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 use serde::Serialize;
 
 use crate::process::{Pid, ReadError};
@@ -89,11 +90,38 @@ pub struct MemoryLimit {
 }
 
 /// Reads samples of one process through its `/proc/PID` directory fd.
+///
+/// The files read every tick (`smaps_rollup`, the main thread's
+/// `children`) stay open and are read again with `pread` at offset 0: a
+/// seq_file regenerates its text on a read from the start, and the open
+/// (path walk, ptrace access check) is the larger part of the cost.
 #[derive(Debug)]
 pub struct Sampler {
     pid: Pid,
     dir: OwnedFd,
+    fd_dir: Option<OwnedFd>,
+    task_dir: Option<OwnedFd>,
+    statm: Option<OwnedFd>,
+    rollup: Option<OwnedFd>,
+    last_rollup: Option<Rollup>,
+    main_children: Option<OwnedFd>,
     buffer: Vec<u8>,
+}
+
+/// The files a sampler keeps open.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    Statm,
+    Rollup,
+}
+
+impl Held {
+    fn name(self) -> &'static str {
+        match self {
+            Held::Statm => "statm",
+            Held::Rollup => "smaps_rollup",
+        }
+    }
 }
 
 /// Above this a cgroup v1 limit means "no limit" (it is `PAGE_COUNTER_MAX`
@@ -102,6 +130,34 @@ const UNLIMITED_FLOOR: u64 = 1 << 62;
 
 fn read_error(pid: Pid, file: &'static str, error: rustix::io::Errno) -> ReadError {
     ReadError::from_io(pid, file, error.into())
+}
+
+/// Reads a whole /proc file from offset 0 into `buffer`. A short read ends
+/// it: seq_file fills the buffer unless the text is at its end.
+fn pread_all(fd: &OwnedFd, buffer: &mut Vec<u8>) -> Result<(), rustix::io::Errno> {
+    buffer.clear();
+    loop {
+        if buffer.capacity() - buffer.len() < 1024 {
+            buffer.reserve(4096);
+        }
+        let offset = buffer.len() as u64;
+        let spare = buffer.spare_capacity_mut();
+        let wanted = spare.len();
+        let (filled, _) = rustix::io::pread(fd, spare, offset)?;
+        let n = filled.len();
+        // SAFETY: `pread` initialised exactly `n` bytes of the spare capacity.
+        unsafe { buffer.set_len(buffer.len() + n) };
+        if n < wanted {
+            return Ok(());
+        }
+    }
+}
+
+fn words(bytes: &[u8]) -> u64 {
+    bytes
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .count() as u64
 }
 
 impl Sampler {
@@ -116,6 +172,12 @@ impl Sampler {
         Ok(Sampler {
             pid,
             dir,
+            fd_dir: None,
+            task_dir: None,
+            statm: None,
+            rollup: None,
+            last_rollup: None,
+            main_children: None,
             buffer: Vec::with_capacity(4096),
         })
     }
@@ -125,36 +187,55 @@ impl Sampler {
         self.pid
     }
 
+    fn open_file(&self, file: &'static str) -> Result<OwnedFd, ReadError> {
+        rustix::fs::openat(&self.dir, file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| read_error(self.pid, file, e))
+    }
+
     fn read(&mut self, file: &'static str) -> Result<&str, ReadError> {
-        let pid = self.pid;
-        let fd = rustix::fs::openat(&self.dir, file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| read_error(pid, file, e))?;
-        self.buffer.clear();
-        loop {
-            let spare = self.buffer.spare_capacity_mut();
-            if spare.len() < 1024 {
-                self.buffer.reserve(4096);
-                continue;
-            }
-            let (filled, _) = rustix::io::read(&fd, spare).map_err(|e| read_error(pid, file, e))?;
-            let n = filled.len();
-            if n == 0 {
-                break;
-            }
-            // SAFETY: `read` initialised exactly `n` bytes of the spare capacity.
-            unsafe { self.buffer.set_len(self.buffer.len() + n) };
-        }
+        let fd = self.open_file(file)?;
+        pread_all(&fd, &mut self.buffer).map_err(|e| read_error(self.pid, file, e))?;
+        self.text(file)
+    }
+
+    fn text(&self, file: &'static str) -> Result<&str, ReadError> {
         // /proc text is ASCII except names and paths, which these files omit.
         std::str::from_utf8(&self.buffer).map_err(|e| ReadError::Io {
-            pid,
+            pid: self.pid,
             file,
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })
     }
 
+    /// `fstat` of a held directory under `/proc/PID`: its size (fds) and
+    /// link count (threads) are computed at each call, so the path is
+    /// looked up only once.
+    fn stat_dir(&mut self, task: bool) -> Result<rustix::fs::Stat, ReadError> {
+        let (slot, name) = if task {
+            (&mut self.task_dir, "task")
+        } else {
+            (&mut self.fd_dir, "fd")
+        };
+        if slot.is_none() {
+            *slot = Some(
+                rustix::fs::openat(
+                    &self.dir,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| read_error(self.pid, name, e))?,
+            );
+        }
+        match slot {
+            Some(fd) => rustix::fs::fstat(fd).map_err(|e| read_error(self.pid, name, e)),
+            None => Err(read_error(self.pid, name, rustix::io::Errno::NOENT)),
+        }
+    }
+
     /// The number of open fds (`st_size` of the fd directory).
     pub fn fd_count(&mut self) -> Result<u64, ReadError> {
-        let stat = rustix::fs::statat(&self.dir, "fd", AtFlags::empty()).map_err(|e| read_error(self.pid, "fd", e))?;
+        let stat = self.stat_dir(false)?;
         if stat.st_size > 0 {
             return Ok(stat.st_size as u64);
         }
@@ -162,17 +243,25 @@ impl Sampler {
         fd::count(self.pid).map(|n| n as u64)
     }
 
-    /// Reads one sample.
-    pub fn sample(&mut self) -> Result<Sample, ReadError> {
+    /// Reads one sample. RSS comes from `statm` (the kernel's counters,
+    /// cheap); PSS and swap from `smaps_rollup`, which walks every mapping
+    /// and costs ten times as much, so it is read only when `detail` is set
+    /// (and on the first sample); in between the last PSS and swap carry on.
+    pub fn sample(&mut self, detail: bool) -> Result<Sample, ReadError> {
         let fds = self.fd_count()?;
-        let task =
-            rustix::fs::statat(&self.dir, "task", AtFlags::empty()).map_err(|e| read_error(self.pid, "task", e))?;
-        let threads = (task.st_nlink as u64).saturating_sub(2).max(1);
-        let rollup = parse_smaps_rollup(self.read("smaps_rollup")?);
+        let task = self.stat_dir(true)?;
+        let threads = task.st_nlink.saturating_sub(2).max(1);
+        self.read_held(Held::Statm)?;
+        let rss_bytes = parse_statm_resident(self.text("statm")?) * procfs::page_size();
+        if detail || self.last_rollup.is_none() {
+            self.read_held(Held::Rollup)?;
+            self.last_rollup = Some(parse_smaps_rollup(self.text("smaps_rollup")?));
+        }
+        let rollup = self.last_rollup.unwrap_or_default();
         let children = self.children(threads)?;
         Ok(Sample {
             fds,
-            rss_bytes: rollup.rss,
+            rss_bytes,
             pss_bytes: rollup.pss,
             swap_bytes: rollup.swap,
             threads,
@@ -180,11 +269,52 @@ impl Sampler {
         })
     }
 
+    /// Reads a held file into the buffer. A file opened before the process
+    /// called `execve` refers to its old address space, which reads as
+    /// gone: then the file is opened again, once.
+    fn read_held(&mut self, which: Held) -> Result<(), ReadError> {
+        let name = which.name();
+        for attempt in 0..2 {
+            let slot = match which {
+                Held::Statm => &mut self.statm,
+                Held::Rollup => &mut self.rollup,
+            };
+            if slot.is_none() {
+                *slot = Some(
+                    rustix::fs::openat(&self.dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                        .map_err(|e| read_error(self.pid, name, e))?,
+                );
+            }
+            let Some(fd) = slot.as_ref() else { continue };
+            match pread_all(fd, &mut self.buffer) {
+                // An empty smaps_rollup is an address space that is gone too.
+                Ok(()) if !self.buffer.is_empty() || attempt == 1 => return Ok(()),
+                Ok(()) => *slot = None,
+                Err(_) if attempt == 0 => *slot = None,
+                Err(e) => return Err(read_error(self.pid, name, e)),
+            }
+        }
+        Ok(())
+    }
+
     fn children(&mut self, threads: u64) -> Result<u64, ReadError> {
         let pid = self.pid;
         if threads <= 1 {
-            let path = format!("task/{pid}/children");
-            return Ok(self.read_children(&path));
+            if self.main_children.is_none() {
+                self.main_children = rustix::fs::openat(
+                    &self.dir,
+                    format!("task/{pid}/children"),
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok();
+            }
+            return Ok(match &self.main_children {
+                // ESRCH: it exited meanwhile; the caller learns that from its pidfd.
+                Some(fd) => pread_all(fd, &mut self.buffer).map_or(0, |()| words(&self.buffer)),
+                // No CONFIG_PROC_CHILDREN: the count stays 0.
+                None => 0,
+            });
         }
         // Children belong to the thread that forked them: ask every thread.
         let tasks: Vec<String> = match std::fs::read_dir(format!("/proc/{pid}/task")) {
@@ -194,30 +324,20 @@ impl Sampler {
                 .collect(),
             Err(e) => return Err(ReadError::from_io(pid, "task", e)),
         };
-        Ok(tasks
-            .iter()
-            .map(|tid| self.read_children(&format!("task/{tid}/children")))
-            .sum())
-    }
-
-    fn read_children(&mut self, path: &str) -> u64 {
-        // ENOENT: the thread exited meanwhile; it has no children to count.
-        match rustix::fs::openat(&self.dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => {
-                let mut text = Vec::new();
-                let mut chunk = [0u8; 512];
-                while let Ok(n) = rustix::io::read(&fd, &mut chunk) {
-                    if n == 0 {
-                        break;
-                    }
-                    text.extend_from_slice(&chunk[..n]);
-                }
-                text.split(|b| b.is_ascii_whitespace())
-                    .filter(|w| !w.is_empty())
-                    .count() as u64
+        let mut total = 0;
+        for tid in tasks {
+            // ENOENT: the thread exited meanwhile; it has no children to count.
+            if let Ok(fd) = rustix::fs::openat(
+                &self.dir,
+                format!("task/{tid}/children"),
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) && pread_all(&fd, &mut self.buffer).is_ok()
+            {
+                total += words(&self.buffer);
             }
-            Err(_) => 0,
         }
+        Ok(total)
     }
 
     /// Reads the fd and memory limits.
@@ -235,6 +355,25 @@ impl Sampler {
             });
         }
         Ok(Limits { max_fds, memory })
+    }
+}
+
+/// Raises this process's soft fd limit to the hard one: watching N
+/// processes holds about 4N fds (pidfd, /proc/PID, two open files).
+pub fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        // Raising the soft limit up to the hard one is always allowed; were
+        // it refused, the lower limit stays and running out of fds is
+        // reported by the open that fails.
+        let _ = setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        );
     }
 }
 
@@ -266,6 +405,11 @@ pub fn parse_smaps_rollup(text: &str) -> Rollup {
         *slot = kb * 1024;
     }
     rollup
+}
+
+/// The resident pages of `/proc/PID/statm` (its second field). Pure.
+pub fn parse_statm_resident(text: &str) -> u64 {
+    text.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// The soft `Max open files` and `Max address space` of `/proc/PID/limits`
@@ -529,6 +673,12 @@ mod tests {
     }
 
     #[test]
+    fn statm_parses() {
+        assert_eq!(parse_statm_resident("2142 427 384 5 0 107 0\n"), 427);
+        assert_eq!(parse_statm_resident(""), 0);
+    }
+
+    #[test]
     fn limits_parse() {
         let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
 Max cpu time              unlimited            unlimited            seconds   \n\
@@ -580,7 +730,7 @@ Max address space         unlimited            unlimited            bytes     \n
     fn samples_this_process() {
         let me = Pid::current();
         let mut sampler = Sampler::open(me).unwrap();
-        let sample = sampler.sample().unwrap();
+        let sample = sampler.sample(true).unwrap();
         assert!(sample.fds >= 3);
         assert!(sample.rss_bytes > 0 && sample.pss_bytes > 0);
         assert!(sample.threads >= 1);

@@ -157,6 +157,7 @@ pub struct History {
     kinds: Vec<(f64, [u32; FdKind::ALL.len()])>,
     stride: u64,
     seen: u64,
+    settled_from: f64,
 }
 
 impl History {
@@ -165,6 +166,16 @@ impl History {
         History {
             stride: 1,
             ..History::default()
+        }
+    }
+
+    /// An empty history whose samples before `seconds` (watch time) are
+    /// kept for plots but left out of verdicts: a process in its first
+    /// moments grows as it loads, which says nothing about leaks.
+    pub fn settling_until(seconds: f64) -> History {
+        History {
+            settled_from: seconds,
+            ..History::new()
         }
     }
 
@@ -256,7 +267,11 @@ impl History {
 
     /// The verdict on one metric.
     pub fn verdict(&self, metric: Metric, limits: &Limits) -> MetricVerdict {
-        let series = self.series(metric);
+        let mut series = self.series(metric);
+        let settled = series.iter().filter(|p| p.0 >= self.settled_from).count();
+        if settled >= trend::MIN_POINTS && settled < series.len() {
+            series.drain(..series.len() - settled);
+        }
         let fitted = trend::trend(&series);
         let verdict = trend::verdict(fitted.as_ref(), metric.margin());
         let slope = fitted.map_or(0.0, |t| t.slope_per_second);
@@ -359,6 +374,30 @@ mod tests {
             history.series(Metric::FdsOfKind(FdKind::Socket)),
             vec![(0.0, 1.0), (1.0, 1.0), (2.0, 2.0)]
         );
+    }
+
+    #[test]
+    fn settling_samples_are_left_out_of_verdicts() {
+        let mut history = History::settling_until(1.0);
+        // Loading for the first second, then steady.
+        for i in 0..40u64 {
+            let mut s = sample(5);
+            s.rss_bytes = if i < 10 { i * (4 << 20) } else { 40 << 20 };
+            history.push(i as f64 * 0.1, s, None);
+        }
+        let limits = Limits {
+            max_fds: None,
+            memory: None,
+        };
+        assert_eq!(history.verdict(Metric::Rss, &limits).verdict, Verdict::Steady);
+        assert_eq!(history.verdict(Metric::Rss, &limits).samples, 30);
+        let mut eager = History::new();
+        for (t, s) in history.samples() {
+            eager.push(*t, *s, None);
+        }
+        let judged = eager.verdict(Metric::Rss, &limits);
+        assert_eq!(judged.samples, 40);
+        assert!(judged.confidence > 0.99, "the loading ramp alone looks like growth");
     }
 
     #[test]

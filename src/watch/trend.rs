@@ -401,6 +401,8 @@ mod tests {
         let mut rng = Rng(0x5eed);
         let trials = 1000;
         let mut alarms = [0usize; 3];
+        // What Mann–Kendall and Theil–Sen alone would call growth.
+        let mut significant = [0usize; 3];
         for _ in 0..trials {
             let n = 40 + (rng.next() * 160.0) as usize;
             // Steady fd count: a base with up to 2 transient fds open at a time.
@@ -428,14 +430,22 @@ mod tests {
                 .into_iter()
                 .enumerate()
             {
-                if verdict(trend(points).as_ref(), margin) == Verdict::Leaking {
+                let fitted = trend(points);
+                if verdict(fitted.as_ref(), margin) == Verdict::Leaking {
                     alarms[slot] += 1;
+                }
+                if fitted.is_some_and(|t| t.p_growth < ALPHA && t.slope_per_second > 0.0) {
+                    significant[slot] += 1;
                 }
             }
         }
         println!(
             "false alarms in {trials} series each: steady {} sawtooth {} noisy memory {}",
             alarms[0], alarms[2], alarms[1]
+        );
+        println!(
+            "significant growth by Mann-Kendall alone: steady {} sawtooth {} noisy memory {}",
+            significant[0], significant[2], significant[1]
         );
         assert_eq!(alarms, [0, 0, 0]);
     }

@@ -8,10 +8,13 @@ Each is watched by
   - afterlife watch --interval I PID...
   - a shell loop: for each PID, ls /proc/PID/fd | wc -l; then sleep I
   - a shell loop: for each PID, lsof -p PID | wc -l; then sleep I
-over repeated trials. The cost is the CPU time (utime + stime of the
-measuring process and of its reaped children, read from /proc/PID/stat) per
-second watched, measured between two reads of /proc in steady state, so
-afterlife's one-off start (opening every process) is reported on its own.
+over repeated trials. The cost is the CPU time per second watched: utime +
+stime of the watcher and of the children it reaped, as wait4(2) returns them
+(the same counters as /proc/PID/stat, in microseconds instead of 10 ms
+ticks). Each trial runs a short and a long watch and divides the difference
+in CPU by the difference in time, so one-off costs (afterlife opening every
+process at the start, its verdicts at the end) cancel out; afterlife's
+one-off cost is reported on its own.
 A loop that cannot keep the rate is reported with the share of the rate it
 achieved and the cores it would need to keep it.
 
@@ -31,44 +34,49 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid):
-    """utime + stime + cutime + cstime of pid, from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is the state (field 3); utime is field 14.
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
-
-
-def counter_of(pid, path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
-def measure(command, warmup, seconds, counter=None):
-    """Starts command in its own session, reads its CPU after warmup and
-    after warmup + seconds, then ends it. Returns (cpu per second, start cpu,
-    rounds completed per second or None)."""
+def run_for(command, seconds, counter=None):
+    """Runs command (in its own session) for `seconds` (afterlife stops by
+    itself with --duration; a loop is killed), and returns its CPU seconds
+    (utime + stime of it and its reaped children, from wait4's rusage) and
+    the loop's sample counter."""
+    if counter and os.path.exists(counter):
+        os.unlink(counter)
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        time.sleep(warmup)
-        c0, t0, r0 = cpu_seconds(proc.pid), time.monotonic(), counter_of(proc.pid, counter) if counter else 0
-        time.sleep(seconds)
-        c1, t1, r1 = cpu_seconds(proc.pid), time.monotonic(), counter_of(proc.pid, counter) if counter else 0
-    finally:
-        # The whole session we started: the loop and the ls/lsof it runs.
+        if counter:
+            time.sleep(seconds)
+            # The whole session we started: the loop and the ls/lsof it runs.
+            os.killpg(proc.pid, signal.SIGKILL)
+        _, _, usage = os.wait4(proc.pid, 0)
+    except BaseException:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.wait()
-    rate = (r1 - r0) / (t1 - t0) if counter else None
-    return (c1 - c0) / (t1 - t0), c0, rate
+        raise
+    count = 0
+    if counter:
+        try:
+            with open(counter) as f:
+                count = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            pass
+    return usage.ru_utime + usage.ru_stime, count
+
+
+def measure(command, short, long, counter=None):
+    """Steady-state CPU per second: the difference between a short and a
+    long run over the difference in time, so one-off costs (afterlife opening
+    every process, the final verdicts) cancel out. Returns (CPU per second,
+    one-off CPU seconds, samples per second or None)."""
+    c1, n1 = run_for(command(short), short, counter)
+    c2, n2 = run_for(command(long), long, counter)
+    per_second = (c2 - c1) / (long - short)
+    rate = (n2 - n1) / (long - short) if counter else None
+    return per_second, c1 - per_second * short, rate
 
 
 def loop_command(kind, pids, interval, counter):
@@ -86,19 +94,19 @@ def loop_command(kind, pids, interval, counter):
 
 def scenario(name, afterlife, pids, interval, trials, seconds, counter):
     rows = {}
-    warmup = 3.0
+    short = 3.0
     commands = {
-        "afterlife watch": [afterlife, "watch", "--interval", f"{interval}s", *map(str, pids)],
-        "ls /proc/PID/fd | wc -l loop": loop_command("ls", pids, interval, counter),
-        "lsof -p PID | wc -l loop": loop_command("lsof", pids, interval, counter),
+        "afterlife watch": lambda d: [
+            afterlife, "watch", "--interval", f"{interval}s", "--duration", f"{d}s", *map(str, pids)
+        ],
+        "ls /proc/PID/fd | wc -l loop": lambda d: loop_command("ls", pids, interval, counter),
+        "lsof -p PID | wc -l loop": lambda d: loop_command("lsof", pids, interval, counter),
     }
     for label, command in commands.items():
         costs, starts, rates = [], [], []
+        is_loop = label != "afterlife watch"
         for _ in range(trials):
-            if os.path.exists(counter):
-                os.unlink(counter)
-            is_loop = label != "afterlife watch"
-            cost, start, rate = measure(command, warmup, seconds, counter if is_loop else None)
+            cost, start, rate = measure(command, short, short + seconds, counter if is_loop else None)
             costs.append(cost)
             starts.append(start)
             if rate is not None:
@@ -134,15 +142,18 @@ def scenario(name, afterlife, pids, interval, trials, seconds, counter):
             f"{row['cores_needed_for_the_rate'] * 100:14.3f}% {ratio:12.1f}x"
         )
     if "start_cpu_seconds_median" in rows["afterlife watch"]:
-        print(f"  afterlife's one-off start: {rows['afterlife watch']['start_cpu_seconds_median']:.3f} s CPU (opening every process)")
+        print(f"  afterlife's one-off cost: {rows['afterlife watch']['start_cpu_seconds_median']:.3f} s CPU (opening every process, final verdicts)")
     return rows
 
 
 def main():
+    # On SIGTERM, unwind through the finally blocks: every process started
+    # here is killed and reaped by its PID.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=3)
-    parser.add_argument("--seconds-a", type=float, default=10.0)
-    parser.add_argument("--seconds-b", type=float, default=6.0)
+    parser.add_argument("--seconds-a", type=float, default=6.0)
+    parser.add_argument("--seconds-b", type=float, default=5.0)
     args = parser.parse_args()
     for tool in ("lsof", "ls", "wc", "bash"):
         if shutil.which(tool) is None:

@@ -161,9 +161,8 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         Some(address) => Some(Exporter::serve(address).map_err(Failure::new)?),
         None => None,
     };
-    if let Some(exporter) = &exporter
-        && !output.json()
-    {
+    if let Some(exporter) = &exporter {
+        // On stderr, with or without --json: port 0 picks a free port.
         eprintln!(
             "afterlife: serving Prometheus metrics on http://{}/metrics",
             exporter.address()

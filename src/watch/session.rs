@@ -546,9 +546,12 @@ impl Session {
     }
 
     fn sample_all(&mut self, tick: u64, seconds: f64, observer: &mut dyn Observer) -> Result<(), WatchError> {
-        // smaps_rollup costs about 10 µs a process: with many processes read
-        // it less often, so 1,000 processes at 1 s stay under 1% of a core.
-        let detail_every = (self.watched.len() as u64).div_ceil(100).clamp(1, 10);
+        // smaps_rollup walks every page table: 10 µs for a small process,
+        // 100 µs for a 10 MiB interpreter. PSS and swap are read at most
+        // once a second, and with many processes less often, so 1,000
+        // processes at 1 s stay under 1% of a core.
+        let per_second = (1.0 / self.options.interval.as_secs_f64()).ceil() as u64;
+        let detail_every = (self.watched.len() as u64).div_ceil(100).clamp(1, 10).max(per_second);
         let detail = tick.is_multiple_of(detail_every);
         let mut gone = Vec::new();
         for index in 0..self.watched.len() {
@@ -614,17 +617,24 @@ impl Session {
     }
 
     /// A command afterlife started and that still runs when the watch stops
-    /// gets SIGTERM through its pidfd, and is reaped.
+    /// gets SIGTERM through its pidfd (SIGKILL 5 s later), and is reaped.
     fn stop_spawned(&mut self) {
         for watched in &mut self.watched {
             if !watched.spawned || watched.ending.is_some() {
                 continue;
             }
-            // ESRCH: it ended meanwhile; the wait below collects it.
-            let _ = watched.process.signal(Signal::TERM);
-            if let Ok(Some(observation)) = watched.process.wait(Some(Duration::from_secs(5))) {
-                watched.ending = Some(observation.into());
-                watched.ended_after = Some(self.start.elapsed().as_secs_f64());
+            // ESRCH: it ended meanwhile; the wait below collects it. One
+            // that ignores SIGTERM for 5 s gets SIGKILL.
+            for (signal, grace) in [
+                (Signal::TERM, Duration::from_secs(5)),
+                (Signal::KILL, Duration::from_secs(5)),
+            ] {
+                let _ = watched.process.signal(signal);
+                if let Ok(Some(observation)) = watched.process.wait(Some(grace)) {
+                    watched.ending = Some(observation.into());
+                    watched.ended_after = Some(self.start.elapsed().as_secs_f64());
+                    break;
+                }
             }
         }
     }

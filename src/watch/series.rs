@@ -262,7 +262,19 @@ impl History {
     pub fn verdicts(&self, limits: &Limits) -> Vec<MetricVerdict> {
         let mut metrics: Vec<Metric> = Metric::BASE.to_vec();
         metrics.extend(self.kinds_seen().into_iter().map(Metric::FdsOfKind));
-        metrics.into_iter().map(|m| self.verdict(m, limits)).collect()
+        let mut verdicts: Vec<MetricVerdict> = metrics.into_iter().map(|m| self.verdict(m, limits)).collect();
+        // PSS also rises when other processes stop sharing pages with this
+        // one (they exit, or unmap a library): that is not this process's
+        // leak. Its own growth shows in RSS, so PSS leaks only with RSS.
+        let rss_leaks = verdicts
+            .iter()
+            .any(|v| v.metric == "rss" && v.verdict == Verdict::Leaking);
+        for v in &mut verdicts {
+            if v.metric == "pss" && v.verdict == Verdict::Leaking && !rss_leaks {
+                v.verdict = Verdict::Growing;
+            }
+        }
+        verdicts
     }
 
     /// The verdict on one metric.
@@ -398,6 +410,25 @@ mod tests {
         let judged = eager.verdict(Metric::Rss, &limits);
         assert_eq!(judged.samples, 40);
         assert!(judged.confidence > 0.99, "the loading ramp alone looks like growth");
+    }
+
+    #[test]
+    fn pss_rising_alone_is_not_a_leak() {
+        let mut history = History::new();
+        for i in 0..40u64 {
+            let mut s = sample(5);
+            // Other sharers go away: PSS climbs, RSS does not move.
+            s.pss_bytes = (5 << 20) + i * (256 << 10);
+            history.push(i as f64 * 0.1, s, None);
+        }
+        let limits = Limits {
+            max_fds: None,
+            memory: None,
+        };
+        let verdicts = history.verdicts(&limits);
+        let pss = verdicts.iter().find(|v| v.metric == "pss").unwrap();
+        assert_eq!(pss.verdict, Verdict::Growing);
+        assert_eq!(history.verdict(Metric::Pss, &limits).verdict, Verdict::Leaking);
     }
 
     #[test]

@@ -63,7 +63,6 @@ fn prometheus_scrapes_and_answers_process_open_fds() {
             .unwrap(),
     );
     let pid = sleeper.0.id();
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
 
     let mut watch = Reaped(
         afterlife()
@@ -132,6 +131,9 @@ fn prometheus_scrapes_and_answers_process_open_fds() {
     };
     let log = std::fs::read_to_string(scratch.path().join("prometheus.log")).unwrap_or_default();
     let answered = answered.unwrap_or_else(|| panic!("no answer within 30 s; last reply {last:?}; log:\n{log}"));
+    // Counted now: right after spawn returns, exec may still be closing
+    // the O_CLOEXEC fds it inherited.
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
     assert_eq!(answered, fds.to_string());
     // The watch is still running (and so is the process it watches).
     assert!(watch.0.try_wait().unwrap().is_none());

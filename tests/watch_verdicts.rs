@@ -293,3 +293,29 @@ fn name_finds_processes_by_comm() {
     assert_eq!(processes[0]["name"], "afl-leaky-fx");
     assert_eq!(output.status.code(), Some(1));
 }
+
+#[test]
+fn name_with_until_exit_stops_when_the_processes_end() {
+    // 30 steps of 50 ms, then it exits (with 0).
+    let fixture = WatchFixture::start("steady", 30, &["1", "afl-until-fx"]);
+    let output = afterlife()
+        .args([
+            "--json",
+            "watch",
+            "--interval",
+            "50ms",
+            "--until-exit",
+            "--name",
+            "afl-until-fx",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = ndjson(&output);
+    let summary = summary(&events);
+    assert_eq!(summary["stopped"], "all_ended");
+    assert!(summary["watched_seconds"].as_f64().unwrap() < 10.0);
+    let process = &summary["processes"][0];
+    assert_eq!(process["pid"], fixture.pid());
+    assert_eq!(process["ending"]["shell_code"], 0, "{process}");
+}

@@ -128,11 +128,13 @@ pub struct WatchArgs {
     #[arg(long, default_value = "1s", value_parser = parse_timeout, value_name = "DURATION")]
     pub interval: Duration,
 
-    /// Stop after this long (default: until interrupted, or until every watched process ended).
+    /// Stop after this long (default: until interrupted, or until every watched PID or command ended;
+    /// with --until-exit, until every watched process ended).
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub duration: Option<Duration>,
 
-    /// When a watched process ends, print the final verdicts and how it ended.
+    /// Stop when the watched processes have ended (with --tree and --name too, which otherwise wait
+    /// for new ones), and print the final verdicts with how each ended (exit code or signal).
     #[arg(long)]
     pub until_exit: bool,
 

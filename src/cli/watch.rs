@@ -175,6 +175,7 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         duration: args.duration.filter(|d| !d.is_zero()),
         refresh_every: ticks(Duration::from_secs(2)),
         live_verdicts: live_wanted || exporter.is_some(),
+        until_exit: args.until_exit,
     };
     let session = Session::start(targets(args), options).map_err(failure)?;
     let live = if live_wanted { LiveView::start().ok() } else { None };

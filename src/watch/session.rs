@@ -49,6 +49,10 @@ pub struct Options {
     /// Recompute verdicts while watching (for the live view and the
     /// exporter); the final verdicts are always computed.
     pub live_verdicts: bool,
+    /// Stop once every watched process has ended. PIDs and a command stop
+    /// then anyway; `--tree` and `--name` otherwise keep looking for new
+    /// processes until the duration passes or a signal stops them.
+    pub until_exit: bool,
 }
 
 /// Why the watch stopped.
@@ -59,7 +63,7 @@ pub enum StopReason {
     Duration,
     /// SIGINT, SIGTERM or SIGHUP.
     Interrupted,
-    /// Every watched process ended.
+    /// Every watched process ended (and no new one can come).
     AllEnded,
 }
 
@@ -479,7 +483,7 @@ impl Session {
                 self.refresh_verdicts();
             }
             observer.tick(&self.watched, seconds, fresh);
-            if self.watched.iter().all(|w| w.ending.is_some()) {
+            if self.all_ended() {
                 break StopReason::AllEnded;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -508,14 +512,14 @@ impl Session {
                 drop(pidfds);
                 let candidates: Vec<usize> = exited.into_iter().map(|p| alive[p]).collect();
                 let ended = self.collect_endings(&candidates, observer)?;
-                if Instant::now() >= next || (ended && self.watched.iter().all(|w| w.ending.is_some())) {
+                if Instant::now() >= next || (ended && self.all_ended()) {
                     break false;
                 }
             };
             if interrupted {
                 break StopReason::Interrupted;
             }
-            if self.watched.iter().all(|w| w.ending.is_some()) {
+            if self.all_ended() {
                 break StopReason::AllEnded;
             }
         };
@@ -532,6 +536,14 @@ impl Session {
         };
         let histories = self.watched.iter().map(|w| w.history.clone()).collect();
         Ok((summary, histories))
+    }
+
+    /// Whether the watch has nothing left to watch: every process ended,
+    /// and (for `--tree` and `--name` without `--until-exit`) no new one
+    /// can be expected.
+    fn all_ended(&self) -> bool {
+        let may_grow = matches!(self.targets, Targets::Tree(_) | Targets::Name(_)) && !self.options.until_exit;
+        !may_grow && self.watched.iter().all(|w| w.ending.is_some())
     }
 
     fn refresh_verdicts(&mut self) {

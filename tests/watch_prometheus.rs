@@ -135,6 +135,20 @@ fn prometheus_scrapes_and_answers_process_open_fds() {
     // the O_CLOEXEC fds it inherited.
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
     assert_eq!(answered, fds.to_string());
+    // The verdicts are exported too: afterlife_leak{metric="fds"} is 0 for a
+    // sleep (verdicts are refreshed every 2 s while exporting).
+    let query = format!("/api/v1/query?query=afterlife_leak%7Bpid%3D%22{pid}%22%2Cmetric%3D%22fds%22%7D");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let leak = loop {
+        let value = http_get(port, &query)
+            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+            .and_then(|json| json["data"]["result"][0]["value"][1].as_str().map(str::to_string));
+        if value.is_some() || Instant::now() >= deadline {
+            break value;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(leak.as_deref(), Some("0"));
     // The watch is still running (and so is the process it watches).
     assert!(watch.0.try_wait().unwrap().is_none());
 }

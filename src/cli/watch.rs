@@ -185,13 +185,20 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     observer.live = None;
     let (summary, histories) = summary.map_err(failure)?;
     if let Some(path) = &args.plot {
+        // Control characters in a name would make the SVG invalid XML.
+        let names: Vec<String> = summary
+            .processes
+            .iter()
+            .map(|p| crate::text::escape(&p.name).into_owned())
+            .collect();
         let processes: Vec<PlotProcess<'_>> = summary
             .processes
             .iter()
             .zip(histories.iter())
-            .map(|(p, history)| PlotProcess {
+            .zip(names.iter())
+            .map(|((p, history), name)| PlotProcess {
                 pid: p.pid.get(),
-                name: &p.name,
+                name,
                 history,
                 verdicts: &p.verdicts,
             })

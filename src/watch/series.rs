@@ -15,7 +15,7 @@ use crate::watch::sample::{FdBreakdown, Limits, Sample};
 use crate::watch::trend::{self, Margin, Trend, Verdict};
 
 /// Samples kept per process before thinning.
-pub const MAX_HISTORY: usize = 1024;
+pub const MAX_HISTORY: usize = 600;
 
 /// A metric of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -189,6 +189,16 @@ impl History {
             }
             if self.kinds.last().is_none_or(|(_, last)| *last != counts) {
                 self.kinds.push((seconds, counts));
+                // A leak changes the counts at every sample: thin them as the
+                // samples are thinned, keeping the first and the latest.
+                if self.kinds.len() >= MAX_HISTORY {
+                    let last = self.kinds.len() - 1;
+                    let mut index = 0;
+                    self.kinds.retain(|_| {
+                        index += 1;
+                        index % 2 == 1 || index - 1 == last
+                    });
+                }
             }
         }
         self.seen += 1;
@@ -439,6 +449,16 @@ mod tests {
         }
         assert!(history.len() < MAX_HISTORY);
         assert_eq!(history.samples()[0].0, 0.0);
+        // Kind counts that change at every sample are thinned too.
+        let mut leaking = History::new();
+        for i in 0..(MAX_HISTORY * 3) as u64 {
+            leaking.push(i as f64, sample(3 + i), Some(&breakdown(i)));
+        }
+        assert!(leaking.kinds.len() < MAX_HISTORY);
+        let sockets = leaking.series(Metric::FdsOfKind(FdKind::Socket));
+        // At the last kept sample, the count then (the test leaks one a second).
+        let (t, value) = *sockets.last().unwrap();
+        assert_eq!(value, t);
         assert!(history.samples().last().unwrap().0 > (MAX_HISTORY * 2) as f64);
     }
 }

@@ -168,7 +168,9 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
             exporter.address()
         );
     }
-    let live_wanted = !output.json() && std::io::stdout().is_terminal();
+    // A started command keeps the terminal for its own output: no live view
+    // over it.
+    let live_wanted = !output.json() && std::io::stdout().is_terminal() && args.command.is_empty();
     let ticks = |period: Duration| (period.as_secs_f64() / args.interval.as_secs_f64()).ceil().max(1.0) as u64;
     let options = Options {
         interval: args.interval,
@@ -265,7 +267,12 @@ fn describe_verdict(v: &MetricVerdict) -> String {
             v.confidence * 100.0
         ));
     }
-    text.push_str(&format!(", now {}", value(&v.metric, v.last)));
+    let now = if matches!(v.metric.as_str(), "rss" | "pss" | "swap") {
+        value(&v.metric, v.last)
+    } else {
+        format!("{:.0}", v.last)
+    };
+    text.push_str(&format!(", now {now}"));
     if let (Some(limit), Some(seconds)) = (v.limit, v.time_to_limit_seconds) {
         let what = if v.metric == "fds" { "fd limit" } else { "memory limit" };
         text.push_str(&format!(

@@ -1,5 +1,5 @@
 //! `afterlife watch`: the live view, NDJSON, the Prometheus exporter, the
-//! plot and the final summary around [`crate::watch::Session`].
+//! plot and the final summary around [`crate::watch::Watcher`].
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -17,8 +17,8 @@ use crate::watch::plot::{self, PlotProcess};
 use crate::watch::prometheus::{Exporter, ProcessMetrics};
 use crate::watch::series::{Metric, MetricVerdict, kind_counts};
 use crate::watch::{
-    FdBreakdown, Limits, Observer, Options, ProcessSummary, Sample, Session, Targets, Verdict, WatchError,
-    WatchSummary, Watched,
+    FdBreakdown, Limits, Observer, Options, ProcessSummary, Sample, Targets, Verdict, WatchError, WatchSummary,
+    Watched, Watcher,
 };
 
 /// One NDJSON line.
@@ -179,10 +179,10 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         live_verdicts: live_wanted || exporter.is_some(),
         until_exit: args.until_exit,
     };
-    let session = Session::start(targets(args), options).map_err(failure)?;
+    let watcher = Watcher::start(targets(args), options).map_err(failure)?;
     let live = if live_wanted { LiveView::start().ok() } else { None };
     let mut observer = CliObserver { output, live, exporter };
-    let summary = session.run(&mut observer);
+    let summary = watcher.run(&mut observer);
     // Leave the alternate screen before printing the summary.
     observer.live = None;
     let (summary, histories) = summary.map_err(failure)?;

@@ -18,8 +18,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
 
 use crate::text::escape;
 use crate::watch::series::{Metric, MetricVerdict};
-use crate::watch::session::Watched;
 use crate::watch::trend::Verdict;
+use crate::watch::watcher::Watched;
 
 /// Columns for a metric's name, value and verdict before its sparkline.
 const LABEL_WIDTH: u16 = 64;

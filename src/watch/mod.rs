@@ -6,7 +6,7 @@
 //! a robust trend test that does not mistake a sawtooth for a leak
 //! ([`series`], [`trend`]), and exports what it sees: a Prometheus
 //! `/metrics` endpoint ([`prometheus`]), an SVG or PNG chart ([`plot`]) and a
-//! live terminal view ([`live`]). [`session`] is the loop that ties them
+//! live terminal view ([`live`]). [`watcher`] is the loop that ties them
 //! together.
 //!
 //! Kernel facts relied on are listed in each module; the cheap fd count
@@ -17,10 +17,10 @@ pub mod plot;
 pub mod prometheus;
 pub mod sample;
 pub mod series;
-pub mod session;
 pub mod trend;
+pub mod watcher;
 
 pub use sample::{FdBreakdown, Limits, MemoryLimit, RepeatedTarget, Sample};
 pub use series::{History, Metric, MetricVerdict};
-pub use session::{Observer, Options, ProcessSummary, Session, StopReason, Targets, WatchError, WatchSummary, Watched};
 pub use trend::{Trend, Verdict};
+pub use watcher::{Observer, Options, ProcessSummary, StopReason, Targets, WatchError, WatchSummary, Watched, Watcher};

@@ -301,7 +301,7 @@ fn wait_events(signals: BorrowedFd<'_>, pidfds: &[BorrowedFd<'_>], timeout: Dura
 }
 
 /// A watch in progress.
-pub struct Session {
+pub struct Watcher {
     targets: Targets,
     options: Options,
     mounts: CgroupMounts,
@@ -310,12 +310,12 @@ pub struct Session {
     child: Option<std::process::Child>,
 }
 
-impl Session {
+impl Watcher {
     /// Resolves the targets (starting the command, if one is given) and
     /// opens every process.
-    pub fn start(targets: Targets, options: Options) -> Result<Session, WatchError> {
+    pub fn start(targets: Targets, options: Options) -> Result<Watcher, WatchError> {
         sample::raise_fd_limit();
-        let mut session = Session {
+        let mut watcher = Watcher {
             targets: targets.clone(),
             options,
             mounts: CgroupMounts::read(),
@@ -327,20 +327,20 @@ impl Session {
             Targets::Pids(pids) => {
                 let unique: BTreeSet<Pid> = pids.iter().copied().collect();
                 for pid in pids {
-                    if unique.contains(pid) && session.find(*pid).is_none() {
+                    if unique.contains(pid) && watcher.find(*pid).is_none() {
                         let process = Process::open(*pid)?;
-                        session.add(process, false)?;
+                        watcher.add(process, false)?;
                     }
                 }
             }
             Targets::Tree(root) => {
                 let process = Process::open(*root)?;
-                session.add(process, false)?;
-                session.rescan();
+                watcher.add(process, false)?;
+                watcher.rescan();
             }
             Targets::Name(pattern) => {
-                session.rescan();
-                if session.watched.is_empty() {
+                watcher.rescan();
+                if watcher.watched.is_empty() {
                     return Err(WatchError::NoMatch {
                         pattern: pattern.clone(),
                     });
@@ -360,11 +360,11 @@ impl Session {
                         source,
                     })?;
                 let process = Process::from_child(&child)?;
-                session.child = Some(child);
-                session.add(process, true)?;
+                watcher.child = Some(child);
+                watcher.add(process, true)?;
             }
         }
-        Ok(session)
+        Ok(watcher)
     }
 
     /// The watched processes.
@@ -652,7 +652,7 @@ impl Session {
     }
 }
 
-impl Drop for Session {
+impl Drop for Watcher {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
             // Only if it was already reaped or exited: never block here.

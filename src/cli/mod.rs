@@ -109,7 +109,8 @@ A metric leaks when its Theil-Sen slope is positive, the Mann-Kendall test for g
 (p < 0.01) and its floor rises: the lowest value of the second half of the watch is above the lowest \
 of the first half by a margin (3 fds, 2 threads or children, 1 MiB and 2% of memory). \
 A process that grows and frees in cycles is not called leaking, nor is PSS that rises while RSS does not \
-(other processes stopped sharing pages with it). The first second of a new process (loading) is not judged."
+(other processes stopped sharing pages with it). The first second of a new process (loading) and the last half second of one that ended \
+(freeing at exit) are not judged."
 )]
 pub struct WatchArgs {
     /// Process IDs to watch.

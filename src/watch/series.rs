@@ -158,6 +158,7 @@ pub struct History {
     stride: u64,
     seen: u64,
     settled_from: f64,
+    judged_until: Option<f64>,
 }
 
 impl History {
@@ -177,6 +178,13 @@ impl History {
             settled_from: seconds,
             ..History::new()
         }
+    }
+
+    /// Leaves samples from `seconds` on out of verdicts: a process that
+    /// ended spent its last moments shutting down, and freeing everything
+    /// at exit says nothing about a leak while it ran.
+    pub fn stop_judging_at(&mut self, seconds: f64) {
+        self.judged_until = Some(seconds);
     }
 
     /// Adds a sample taken `seconds` after the watch started; `kinds` when
@@ -290,9 +298,13 @@ impl History {
     /// The verdict on one metric.
     pub fn verdict(&self, metric: Metric, limits: &Limits) -> MetricVerdict {
         let mut series = self.series(metric);
-        let settled = series.iter().filter(|p| p.0 >= self.settled_from).count();
-        if settled >= trend::MIN_POINTS && settled < series.len() {
-            series.drain(..series.len() - settled);
+        let until = self.judged_until.unwrap_or(f64::INFINITY);
+        let judged = series
+            .iter()
+            .filter(|p| p.0 >= self.settled_from && p.0 < until)
+            .count();
+        if judged >= trend::MIN_POINTS && judged < series.len() {
+            series.retain(|p| p.0 >= self.settled_from && p.0 < until);
         }
         let fitted = trend::trend(&series);
         let verdict = trend::verdict(fitted.as_ref(), metric.margin());
@@ -420,6 +432,23 @@ mod tests {
         let judged = eager.verdict(Metric::Rss, &limits);
         assert_eq!(judged.samples, 40);
         assert!(judged.confidence > 0.99, "the loading ramp alone looks like growth");
+    }
+
+    #[test]
+    fn freeing_at_exit_does_not_hide_a_leak() {
+        let mut history = History::new();
+        for i in 0..40u64 {
+            history.push(i as f64 * 0.05, sample(5 + i), None);
+        }
+        // Shutdown closed everything just before the end.
+        history.push(2.0, sample(5), None);
+        let limits = Limits {
+            max_fds: None,
+            memory: None,
+        };
+        assert_eq!(history.verdict(Metric::Fds, &limits).verdict, Verdict::Growing);
+        history.stop_judging_at(2.0 - 0.1);
+        assert_eq!(history.verdict(Metric::Fds, &limits).verdict, Verdict::Leaking);
     }
 
     #[test]

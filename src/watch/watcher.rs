@@ -23,6 +23,10 @@ use crate::watch::trend::Verdict;
 /// How long a new process is left to load before its growth counts.
 const SETTLING: f64 = 1.0;
 
+/// How long before its end a process is taken to be shutting down (freeing
+/// at exit), and not judged.
+const SHUTDOWN: f64 = 0.5;
+
 /// Which processes to watch.
 #[derive(Debug, Clone)]
 pub enum Targets {
@@ -622,6 +626,7 @@ impl Watcher {
             }
             watched.ending = Some(observation.into());
             watched.ended_after = Some(seconds);
+            watched.history.stop_judging_at(seconds - SHUTDOWN);
             any = true;
             observer.ended(watched);
         }
@@ -643,8 +648,10 @@ impl Watcher {
             ] {
                 let _ = watched.process.signal(signal);
                 if let Ok(Some(observation)) = watched.process.wait(Some(grace)) {
+                    let seconds = self.start.elapsed().as_secs_f64();
                     watched.ending = Some(observation.into());
-                    watched.ended_after = Some(self.start.elapsed().as_secs_f64());
+                    watched.ended_after = Some(seconds);
+                    watched.history.stop_judging_at(seconds - SHUTDOWN);
                     break;
                 }
             }

@@ -16,6 +16,8 @@
 //! - [`supervise`]: `run` and `timeout` — a command tree contained, its
 //!   deadline enforced, its exact ending and its leftovers reported.
 //! - [`demo`]: the talk's scenarios run for real: how each death looks, what went, what stayed.
+//! - [`watch`]: `watch` — fd and memory trends of live processes, leak
+//!   verdicts, Prometheus metrics, plots and a live view.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -40,3 +42,4 @@ pub mod signal;
 pub mod supervise;
 pub mod terminate;
 pub mod text;
+pub mod watch;

@@ -107,6 +107,11 @@ impl Fixture {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("fixture printed {line:?}"));
+        Fixture::adopt(child, reported)
+    }
+
+    /// Takes charge of `child`, which reported `reported`.
+    pub fn adopt(child: Child, reported: i32) -> Fixture {
         let reported_handle =
             afterlife::process::Pid::new(reported).and_then(|pid| afterlife::process::Process::open(pid).ok());
         Fixture {
@@ -381,5 +386,111 @@ pub fn pids_in(path: &Path) -> Vec<i32> {
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// A python3 program that changes its resources every 50 ms in a known way:
+/// `files`, `sockets`, `pipes`, `eventfds` and `memory` leak one object
+/// (1 MiB for memory) per step; `steady` opens, allocates and frees every
+/// step; `sawtooth` grows by one fd and 2 MiB per step for `period` steps
+/// and then frees it all (the memory is mmap'ed, so the kernel gets it back
+/// at once). It prints `ready` once set up, runs `steps` steps
+/// (0: for ever) and then exits with `exit_code`.
+pub const WATCH_FIXTURE: &str = r#"
+import mmap, os, socket, sys, tempfile, time
+mode, steps, exit_code = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+period = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+if len(sys.argv) > 5:
+    with open('/proc/self/comm', 'w') as comm:
+        comm.write(sys.argv[5])
+fd, path = tempfile.mkstemp(prefix='afterlife-watch-')
+os.close(fd)
+listener = socket.socket()
+listener.bind(('127.0.0.1', 0))
+listener.listen(4096)
+held, cycle = [], []
+print('ready', flush=True)
+i = 0
+while steps == 0 or i < steps:
+    if mode == 'files':
+        held.append(open(path))
+    elif mode == 'sockets':
+        s = socket.socket()
+        s.connect(listener.getsockname())
+        held.append(s)
+    elif mode == 'pipes':
+        held.append(os.pipe())
+    elif mode == 'eventfds':
+        held.append(os.eventfd(0))
+    elif mode == 'memory':
+        held.append(b'x' * (1 << 20))
+    elif mode == 'steady':
+        f = open(path)
+        block = b'y' * (1 << 20)
+        f.close()
+        del block
+    elif mode == 'sawtooth':
+        if len(cycle) >= period:
+            for f, m in cycle:
+                f.close()
+                m.close()
+            cycle = []
+        else:
+            # mmap, not bytes: freeing returns the pages to the kernel at once,
+            # whatever malloc's trimming thresholds are.
+            m = mmap.mmap(-1, 2 << 20)
+            m.write(b'z' * (2 << 20))
+            cycle.append((open(path), m))
+    i += 1
+    time.sleep(0.05)
+os.unlink(path)
+sys.exit(exit_code)
+"#;
+
+/// A running [`WATCH_FIXTURE`], killed and reaped on drop.
+pub struct WatchFixture {
+    pub child: Child,
+}
+
+impl WatchFixture {
+    /// Starts the fixture and waits for its `ready` line.
+    pub fn start(mode: &str, steps: u32, extra: &[&str]) -> WatchFixture {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(WATCH_FIXTURE)
+            .arg(mode)
+            .arg(steps.to_string())
+            .arg("0")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("fixture says ready");
+        assert_eq!(line.trim(), "ready");
+        WatchFixture { child }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for WatchFixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The NDJSON lines of `afterlife watch --json`, parsed.
+pub fn ndjson(output: &Output) -> Vec<serde_json::Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}")))
         .collect()
 }

@@ -1,0 +1,361 @@
+//! `afterlife watch`: the live view, NDJSON, the Prometheus exporter, the
+//! plot and the final summary around [`crate::watch::Watcher`].
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::output::{Output, Style};
+use crate::cli::{Failure, WatchArgs};
+use crate::duration::format_duration;
+use crate::exit_code;
+use crate::observe::EndingReport;
+use crate::process::Pid;
+use crate::watch::live::LiveView;
+use crate::watch::plot::{self, PlotProcess};
+use crate::watch::prometheus::{Exporter, ProcessMetrics};
+use crate::watch::series::{Metric, MetricVerdict, kind_counts};
+use crate::watch::{
+    FdBreakdown, Limits, Observer, Options, ProcessSummary, Sample, Targets, Verdict, WatchError, WatchSummary,
+    Watched, Watcher,
+};
+
+/// One NDJSON line.
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Event<'a> {
+    Process {
+        pid: Pid,
+        name: &'a str,
+        cmdline: &'a [String],
+        limits: &'a Limits,
+    },
+    Sample {
+        pid: Pid,
+        seconds: f64,
+        #[serde(flatten)]
+        sample: &'a Sample,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fd_breakdown: Option<&'a FdBreakdown>,
+    },
+    Ended {
+        pid: Pid,
+        seconds: Option<f64>,
+        ending: Option<&'a EndingReport>,
+    },
+    Verdict {
+        pid: Pid,
+        #[serde(flatten)]
+        verdict: &'a MetricVerdict,
+    },
+    Summary(&'a WatchSummary),
+}
+
+struct CliObserver<'a> {
+    output: &'a Output,
+    live: Option<LiveView>,
+    exporter: Option<Exporter>,
+}
+
+impl Observer for CliObserver<'_> {
+    fn added(&mut self, w: &Watched) {
+        if self.output.json() {
+            self.output.json_line(&Event::Process {
+                pid: w.pid(),
+                name: &w.name,
+                cmdline: &w.cmdline,
+                limits: &w.limits,
+            });
+        }
+    }
+
+    fn sampled(&mut self, w: &Watched, seconds: f64, sample: &Sample, breakdown: Option<&FdBreakdown>) {
+        if self.output.json() {
+            self.output.json_line(&Event::Sample {
+                pid: w.pid(),
+                seconds,
+                sample,
+                fd_breakdown: breakdown,
+            });
+        }
+    }
+
+    fn ended(&mut self, w: &Watched) {
+        if self.output.json() {
+            self.output.json_line(&Event::Ended {
+                pid: w.pid(),
+                seconds: w.ended_after,
+                ending: w.ending.as_ref(),
+            });
+        }
+    }
+
+    fn tick(&mut self, watched: &[Watched], seconds: f64, _fresh: bool) {
+        if let Some(exporter) = &self.exporter {
+            exporter.publish(&metrics_of(watched));
+        }
+        if let Some(live) = &mut self.live
+            && live.draw(watched, seconds).is_err()
+        {
+            // The terminal went away: go on without the view.
+            self.live = None;
+        }
+    }
+}
+
+fn metrics_of(watched: &[Watched]) -> Vec<ProcessMetrics> {
+    watched
+        .iter()
+        .filter(|w| w.ending.is_none())
+        .map(|w| ProcessMetrics {
+            pid: w.pid().get(),
+            name: w.name.clone(),
+            sample: w.history.last().copied(),
+            limits: w.limits.clone(),
+            kinds: kind_counts(&w.breakdown).into_iter().collect(),
+            verdicts: w.verdicts.clone(),
+        })
+        .collect()
+}
+
+fn targets(args: &WatchArgs) -> Targets {
+    if let Some(root) = args.tree {
+        Targets::Tree(root)
+    } else if let Some(pattern) = &args.name {
+        Targets::Name(pattern.clone())
+    } else if !args.command.is_empty() {
+        Targets::Command(args.command.clone())
+    } else {
+        Targets::Pids(args.pids.clone())
+    }
+}
+
+fn failure(error: WatchError) -> Failure {
+    let code = match &error {
+        WatchError::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => exit_code::NOT_FOUND,
+        WatchError::Spawn { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            exit_code::CANNOT_EXECUTE
+        }
+        _ => exit_code::FAILURE,
+    };
+    Failure {
+        message: crate::text::escape(&error.to_string()).into_owned(),
+        code,
+    }
+}
+
+pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
+    if args.interval.is_zero() {
+        return Err(Failure::new("invalid --interval: it must be longer than 0"));
+    }
+    if let Some(path) = &args.plot
+        && plot::Format::of(path).is_none()
+    {
+        return Err(Failure::new(format!(
+            "invalid --plot: {} must end in .svg or .png",
+            crate::text::escape(&path.to_string_lossy())
+        )));
+    }
+    let exporter = match &args.prometheus {
+        Some(address) => Some(Exporter::serve(address).map_err(Failure::new)?),
+        None => None,
+    };
+    if let Some(exporter) = &exporter {
+        // On stderr, with or without --json: port 0 picks a free port.
+        eprintln!(
+            "afterlife: serving Prometheus metrics on http://{}/metrics",
+            exporter.address()
+        );
+    }
+    // A started command keeps the terminal for its own output: no live view
+    // over it.
+    let live_wanted = !output.json() && std::io::stdout().is_terminal() && args.command.is_empty();
+    let ticks = |period: Duration| (period.as_secs_f64() / args.interval.as_secs_f64()).ceil().max(1.0) as u64;
+    let options = Options {
+        interval: args.interval,
+        duration: args.duration.filter(|d| !d.is_zero()),
+        refresh_every: ticks(Duration::from_secs(2)),
+        live_verdicts: live_wanted || exporter.is_some(),
+        until_exit: args.until_exit,
+    };
+    let watcher = Watcher::start(targets(args), options).map_err(failure)?;
+    let live = if live_wanted { LiveView::start().ok() } else { None };
+    let mut observer = CliObserver { output, live, exporter };
+    let summary = watcher.run(&mut observer);
+    // Leave the alternate screen before printing the summary.
+    observer.live = None;
+    let (summary, histories) = summary.map_err(failure)?;
+    if let Some(path) = &args.plot {
+        // Control characters in a name would make the SVG invalid XML.
+        let names: Vec<String> = summary
+            .processes
+            .iter()
+            .map(|p| crate::text::escape(&p.name).into_owned())
+            .collect();
+        let processes: Vec<PlotProcess<'_>> = summary
+            .processes
+            .iter()
+            .zip(histories.iter())
+            .zip(names.iter())
+            .map(|((p, history), name)| PlotProcess {
+                pid: p.pid.get(),
+                name,
+                history,
+                verdicts: &p.verdicts,
+            })
+            .collect();
+        plot::plot(path, &processes).map_err(Failure::new)?;
+    }
+    if output.json() {
+        for p in &summary.processes {
+            for verdict in &p.verdicts {
+                output.json_line(&Event::Verdict { pid: p.pid, verdict });
+            }
+        }
+        output.json_line(&Event::Summary(&summary));
+    } else {
+        for p in &summary.processes {
+            for line in describe_process(p, args.until_exit, output) {
+                output.line(&line);
+            }
+        }
+        let leaks = summary.processes.iter().filter(|p| p.leaking).count();
+        let verdict = if leaks == 0 {
+            output.paint(Style::Good, "no leak found")
+        } else {
+            output.paint(
+                Style::Bad,
+                &format!("{leaks} leaking process{}", if leaks == 1 { "" } else { "es" }),
+            )
+        };
+        output.line(&format!(
+            "watched {} process{} for {}: {verdict}",
+            summary.processes.len(),
+            if summary.processes.len() == 1 { "" } else { "es" },
+            format_duration(Duration::from_secs_f64(summary.watched_seconds)),
+        ));
+        if let Some(path) = &args.plot {
+            output.line(&format!(
+                "plot written to {}",
+                crate::text::escape(&path.to_string_lossy())
+            ));
+        }
+    }
+    Ok(if summary.leak {
+        exit_code::NEGATIVE
+    } else {
+        exit_code::SUCCESS
+    })
+}
+
+fn value(metric_name: &str, value: f64) -> String {
+    if matches!(metric_name, "rss" | "pss" | "swap") {
+        format!("{:.1} MiB", value / 1_048_576.0)
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+fn describe_verdict(v: &MetricVerdict) -> String {
+    let mut text = format!("{} {}", v.metric, v.verdict.name());
+    if matches!(v.verdict, Verdict::Leaking | Verdict::Growing | Verdict::Shrinking) {
+        text.push_str(&format!(
+            " {}{}/min (confidence {:.1}%)",
+            if v.growth_per_minute >= 0.0 { "+" } else { "" },
+            value(&v.metric, v.growth_per_minute),
+            v.confidence * 100.0
+        ));
+    }
+    let now = if matches!(v.metric.as_str(), "rss" | "pss" | "swap") {
+        value(&v.metric, v.last)
+    } else {
+        format!("{:.0}", v.last)
+    };
+    text.push_str(&format!(", now {now}"));
+    if let (Some(limit), Some(seconds)) = (v.limit, v.time_to_limit_seconds) {
+        let what = if v.metric == "fds" { "fd limit" } else { "memory limit" };
+        text.push_str(&format!(
+            "; {what} {} reached in about {}",
+            if v.metric == "fds" {
+                limit.to_string()
+            } else {
+                value("rss", limit as f64)
+            },
+            format_duration(Duration::from_secs_f64(seconds.min(1e9)))
+        ));
+    }
+    text
+}
+
+fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Vec<String> {
+    let name = output.paint(Style::Bold, &crate::text::escape(&p.name));
+    let head = if p.leaking {
+        output.paint(Style::Bad, "LEAK")
+    } else {
+        output.paint(Style::Good, "no leak")
+    };
+    let mut lines = vec![format!("{} {name}: {head} ({} samples)", p.pid, p.samples)];
+    let base: Vec<String> = Metric::BASE.iter().map(|m| m.name()).collect();
+    for v in p.verdicts.iter().filter(|v| base.contains(&v.metric)) {
+        let line = describe_verdict(v);
+        let line = if v.verdict == Verdict::Leaking {
+            output.paint(Style::Bad, &line)
+        } else {
+            line
+        };
+        lines.push(format!("  {line}"));
+    }
+    for v in p
+        .verdicts
+        .iter()
+        .filter(|v| v.kind.is_some() && v.verdict == Verdict::Leaking)
+    {
+        lines.push(format!(
+            "  leaking kind: {}",
+            output.paint(Style::Bad, &describe_verdict(v))
+        ));
+    }
+    if !p.fd_breakdown.kinds.is_empty() {
+        let kinds: Vec<String> = p.fd_breakdown.kinds.iter().map(|(k, c)| format!("{k} {c}")).collect();
+        lines.push(format!("  fds by kind: {}", kinds.join(", ")));
+    }
+    for t in &p.fd_breakdown.top_targets {
+        lines.push(format!(
+            "  held {}×: {} ({})",
+            t.count,
+            crate::text::escape(&t.target),
+            t.kind.name()
+        ));
+    }
+    if until_exit || p.ending.is_some() {
+        lines.push(format!(
+            "  {}",
+            describe_ending(p.pid, &p.name, p.ending.as_ref(), output)
+        ));
+    }
+    lines
+}
+
+fn describe_ending(pid: Pid, name: &str, ending: Option<&EndingReport>, output: &Output) -> String {
+    let name = crate::text::escape(name);
+    match ending {
+        Some(EndingReport::Known { views, .. }) => format!(
+            "{pid} {name} ended: {} ($? = {}) — {}",
+            output.paint(
+                if views.status.success() {
+                    Style::Good
+                } else {
+                    Style::Bad
+                },
+                &views.status.to_string()
+            ),
+            views.shell_code,
+            views.meaning
+        ),
+        Some(EndingReport::Unobservable { reason }) => {
+            format!("{pid} {name} ended; its exit status cannot be known: {reason}")
+        }
+        None => format!("{pid} {name} still running"),
+    }
+}

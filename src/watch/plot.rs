@@ -1,0 +1,310 @@
+//! A chart of every metric over time with its trend line, as SVG or PNG
+//! (chosen by the file's extension), drawn with `plotters`.
+//!
+//! Four panels share the time axis: open fds (with one line per fd kind that
+//! had fds), memory (RSS, PSS, swap in MiB), threads, children. Each series
+//! has its Theil–Sen trend line dashed beside it, and each panel's title
+//! carries the verdict, so the chart reads without explanation.
+//!
+//! Text needs a font: plotters' `ab_glyph` backend is pure Rust but brings
+//! no font of its own, so the first TrueType font found under the usual
+//! system font directories (DejaVu Sans first) is registered. The PNG
+//! encoder is the pure-Rust `image` crate; no system library is linked.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::resources::fd::FdKind;
+use crate::watch::series::{History, Metric, MetricVerdict};
+use crate::watch::trend::Verdict;
+
+/// One process to draw.
+#[derive(Debug, Clone, Copy)]
+pub struct PlotProcess<'a> {
+    /// Its PID.
+    pub pid: i32,
+    /// Its name (escaped for display).
+    pub name: &'a str,
+    /// Its samples.
+    pub history: &'a History,
+    /// Its verdicts.
+    pub verdicts: &'a [MetricVerdict],
+}
+
+/// Drawing the chart failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// The extension is neither `.svg` nor `.png`.
+    #[error("cannot tell the format of {path}: use a .svg or .png file name")]
+    Format {
+        /// The path.
+        path: PathBuf,
+    },
+    /// No font to draw text with.
+    #[error("no TrueType font found under /usr/share/fonts for the chart's text (install fonts-dejavu-core)")]
+    NoFont,
+    /// plotters or the file system failed.
+    #[error("cannot draw {path}: {message}")]
+    Draw {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The image format, from the file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// SVG.
+    Svg,
+    /// PNG.
+    Png,
+}
+
+impl Format {
+    /// From the extension (case-insensitive).
+    pub fn of(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "svg" => Some(Format::Svg),
+            "png" => Some(Format::Png),
+            _ => None,
+        }
+    }
+}
+
+const FONT_DIRS: [&str; 3] = ["/usr/share/fonts", "/usr/local/share/fonts", "/usr/lib/fonts"];
+
+fn find_font() -> Option<Vec<u8>> {
+    let preferred = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    ];
+    for path in preferred {
+        if let Ok(bytes) = std::fs::read(path) {
+            return Some(bytes);
+        }
+    }
+    let mut stack: Vec<PathBuf> = FONT_DIRS.iter().map(PathBuf::from).collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ttf"))
+                && let Ok(bytes) = std::fs::read(&path)
+            {
+                return Some(bytes);
+            }
+        }
+    }
+    None
+}
+
+fn ensure_font() -> Result<(), PlotError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        let Some(bytes) = find_font() else { return false };
+        // Registered once for the life of the process, as plotters requires.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
+    });
+    if ok { Ok(()) } else { Err(PlotError::NoFont) }
+}
+
+/// Draws the chart into `path`.
+pub fn plot(path: &Path, processes: &[PlotProcess<'_>]) -> Result<(), PlotError> {
+    let format = Format::of(path).ok_or_else(|| PlotError::Format {
+        path: path.to_path_buf(),
+    })?;
+    ensure_font()?;
+    let draw_error = |message: String| PlotError::Draw {
+        path: path.to_path_buf(),
+        message,
+    };
+    let size = (1200, 1400);
+    match format {
+        Format::Svg => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            draw(&root, processes).map_err(draw_error)?;
+            root.present().map_err(|e| draw_error(e.to_string()))
+        }
+        Format::Png => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            draw(&root, processes).map_err(draw_error)?;
+            root.present().map_err(|e| draw_error(e.to_string()))
+        }
+    }
+}
+
+/// One line to draw: label, metric, points, verdict.
+type Drawn<'a> = (String, Metric, Vec<(f64, f64)>, Option<&'a MetricVerdict>);
+
+struct Panel {
+    title: &'static str,
+    unit: &'static str,
+    metrics: Vec<Metric>,
+}
+
+fn panels(processes: &[PlotProcess<'_>]) -> Vec<Panel> {
+    let mut fd_metrics = vec![Metric::Fds];
+    for kind in FdKind::ALL {
+        if processes.iter().any(|p| p.history.kinds_seen().contains(&kind)) {
+            fd_metrics.push(Metric::FdsOfKind(kind));
+        }
+    }
+    vec![
+        Panel {
+            title: "open fds",
+            unit: "fds",
+            metrics: fd_metrics,
+        },
+        Panel {
+            title: "memory",
+            unit: "MiB",
+            metrics: vec![Metric::Rss, Metric::Pss, Metric::Swap],
+        },
+        Panel {
+            title: "threads",
+            unit: "threads",
+            metrics: vec![Metric::Threads],
+        },
+        Panel {
+            title: "children",
+            unit: "children",
+            metrics: vec![Metric::Children],
+        },
+    ]
+}
+
+fn scale(metric: Metric) -> f64 {
+    if metric.is_bytes() { 1.0 / 1_048_576.0 } else { 1.0 }
+}
+
+/// The panel's verdict line: the worst verdict among its metrics.
+fn headline(panel: &Panel, processes: &[PlotProcess<'_>]) -> String {
+    let mut parts = Vec::new();
+    for p in processes {
+        for v in p.verdicts {
+            let in_panel = panel.metrics.iter().any(|m| m.name() == v.metric);
+            if !in_panel || v.verdict != Verdict::Leaking {
+                continue;
+            }
+            let per_minute = v.growth_per_minute
+                * if v.metric == "rss" || v.metric == "pss" || v.metric == "swap" {
+                    1.0 / 1_048_576.0
+                } else {
+                    1.0
+                };
+            let mut text = format!("{} {} leaking {:+.1} {}/min", p.pid, v.metric, per_minute, panel.unit);
+            if let (Some(limit), Some(seconds)) = (v.limit, v.time_to_limit_seconds) {
+                text.push_str(&format!(
+                    ", limit {limit} in about {}",
+                    crate::duration::format_duration(std::time::Duration::from_secs_f64(seconds))
+                ));
+            }
+            parts.push(text);
+        }
+    }
+    if parts.is_empty() {
+        format!("{}: no leak", panel.title)
+    } else {
+        format!("{}: {}", panel.title, parts.join("; "))
+    }
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[PlotProcess<'_>]) -> Result<(), String> {
+    let e = |error: DrawingAreaErrorKind<DB::ErrorType>| error.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let names: Vec<String> = processes.iter().map(|p| format!("{} {}", p.pid, p.name)).collect();
+    let root = root
+        .titled(
+            &format!("afterlife watch: {}", names.join(", ")),
+            ("sans-serif", 26).into_font(),
+        )
+        .map_err(e)?;
+    let panels = panels(processes);
+    let areas = root.split_evenly((panels.len(), 1));
+    let t_max = processes
+        .iter()
+        .filter_map(|p| p.history.samples().last().map(|s| s.0))
+        .fold(1.0f64, f64::max);
+    let mut color_index = 0usize;
+    for (panel, area) in panels.iter().zip(areas.iter()) {
+        let mut series: Vec<Drawn<'_>> = Vec::new();
+        for p in processes {
+            for metric in &panel.metrics {
+                let points: Vec<(f64, f64)> = p
+                    .history
+                    .series(*metric)
+                    .into_iter()
+                    .map(|(t, v)| (t, v * scale(*metric)))
+                    .collect();
+                if points.is_empty() {
+                    continue;
+                }
+                let label = if processes.len() > 1 {
+                    format!("{} [{}]", metric.title(), p.pid)
+                } else {
+                    metric.title()
+                };
+                let verdict = p.verdicts.iter().find(|v| v.metric == metric.name());
+                series.push((label, *metric, points, verdict));
+            }
+        }
+        let y_max = series
+            .iter()
+            .flat_map(|s| s.2.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max)
+            .max(1.0)
+            * 1.1;
+        let mut chart = ChartBuilder::on(area)
+            .caption(headline(panel, processes), ("sans-serif", 20).into_font())
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..t_max, 0.0..y_max)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the watch started")
+            .y_desc(panel.unit)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
+        for (label, metric, points, verdict) in &series {
+            let color = Palette99::pick(color_index).to_rgba();
+            color_index += 1;
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .map_err(e)?
+                .label(label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            if let Some(trend) = verdict.and_then(|v| v.trend) {
+                let (t0, t1) = (points[0].0, points[points.len() - 1].0);
+                let k = scale(*metric);
+                let line = vec![(t0, trend.fitted(t0) * k), (t1, trend.fitted(t1) * k)];
+                let name = format!("{label} trend ({})", verdict.map_or("", |v| v.verdict.name()));
+                chart
+                    .draw_series(DashedLineSeries::new(line, 8, 6, color.stroke_width(1)))
+                    .map_err(e)?
+                    .label(name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y), (x + 12, y), (x + 20, y)], color));
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,741 @@
+//! One sample of a process's resources, read as cheaply as /proc allows.
+//!
+//! Every read goes through a directory fd of `/proc/PID` opened once: the
+//! kernel ties that fd to the process, so once it is gone every read fails
+//! with `ESRCH` (or `ENOENT`) even if its PID is handed to a new process, and
+//! no path lookup of `/proc/PID` is repeated per sample.
+//!
+//! Kernel facts relied on:
+//! - `stat("/proc/PID/fd").st_size` is the number of open fds (Linux 6.2+);
+//!   [`crate::resources::fd::count`] falls back to a listing before that.
+//! - `stat("/proc/PID/task").st_nlink` is the number of threads plus two.
+//! - `/proc/PID/statm`'s second field is the resident pages, from the
+//!   kernel's counters; `/proc/PID/smaps_rollup` (Linux 4.14) sums `Pss:`
+//!   and `Swap:` over all mappings in kB, walking their page tables.
+//! - `/proc/PID/task/TID/children` (`CONFIG_PROC_CHILDREN`) lists the
+//!   children each thread forked.
+//! - `/proc/PID/limits` has the soft and hard `Max open files` and
+//!   `Max address space`.
+//! - The memory limit of a cgroup is `memory.max` in cgroup v2 and
+//!   `memory.limit_in_bytes` in the v1 memory controller; the effective limit
+//!   is the smallest along the path to the root. The hierarchies are found
+//!   in `/proc/self/mountinfo` (a hybrid machine has both).
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
+use serde::Serialize;
+
+use crate::process::{Pid, ReadError};
+use crate::resources::fd::{self, FdKind};
+
+/// The resources of one process at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Sample {
+    /// Open fds.
+    pub fds: u64,
+    /// Resident set size, bytes.
+    pub rss_bytes: u64,
+    /// Proportional set size (shared pages divided among their users), bytes.
+    pub pss_bytes: u64,
+    /// Swapped-out anonymous memory, bytes.
+    pub swap_bytes: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Direct children.
+    pub children: u64,
+}
+
+/// Open fds by kind, and the targets held most often.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FdBreakdown {
+    /// Count per kind name ([`FdKind::name`]); kinds with no fd are left out.
+    pub kinds: BTreeMap<&'static str, u64>,
+    /// Targets held by two or more fds, most repeated first (at most five).
+    pub top_targets: Vec<RepeatedTarget>,
+}
+
+/// A target held by several fds at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepeatedTarget {
+    /// The kind of the fds.
+    pub kind: FdKind,
+    /// The path, socket address (`tcp 127.0.0.1:41234 -> 127.0.0.1:8080`)
+    /// or anonymous inode kind.
+    pub target: String,
+    /// How many fds hold it.
+    pub count: u64,
+}
+
+/// The limits a process can run into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Soft `RLIMIT_NOFILE`; `None` if unlimited or unreadable.
+    pub max_fds: Option<u64>,
+    /// The smallest memory limit that applies, if any.
+    pub memory: Option<MemoryLimit>,
+}
+
+/// A memory limit and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemoryLimit {
+    /// The limit, bytes.
+    pub bytes: u64,
+    /// `cgroup_v2`, `cgroup_v1` or `rlimit_as`.
+    pub source: &'static str,
+    /// The cgroup directory that sets it (for cgroup limits).
+    pub cgroup: Option<PathBuf>,
+}
+
+/// Reads samples of one process through its `/proc/PID` directory fd.
+///
+/// The files read every tick (`smaps_rollup`, the main thread's
+/// `children`) stay open and are read again with `pread` at offset 0: a
+/// seq_file regenerates its text on a read from the start, and the open
+/// (path walk, ptrace access check) is the larger part of the cost.
+#[derive(Debug)]
+pub struct Sampler {
+    pid: Pid,
+    dir: OwnedFd,
+    fd_dir: Option<OwnedFd>,
+    task_dir: Option<OwnedFd>,
+    statm: Option<OwnedFd>,
+    rollup: Option<OwnedFd>,
+    last_rollup: Option<Rollup>,
+    main_children: Option<OwnedFd>,
+    buffer: Vec<u8>,
+}
+
+/// The files a sampler keeps open.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    Statm,
+    Rollup,
+}
+
+impl Held {
+    fn name(self) -> &'static str {
+        match self {
+            Held::Statm => "statm",
+            Held::Rollup => "smaps_rollup",
+        }
+    }
+}
+
+/// Above this a cgroup v1 limit means "no limit" (it is `PAGE_COUNTER_MAX`
+/// rounded to pages, 9223372036854771712 on 64-bit).
+const UNLIMITED_FLOOR: u64 = 1 << 62;
+
+fn read_error(pid: Pid, file: &'static str, error: rustix::io::Errno) -> ReadError {
+    ReadError::from_io(pid, file, error.into())
+}
+
+/// Reads a whole /proc file from offset 0 into `buffer`. A short read ends
+/// it: seq_file fills the buffer unless the text is at its end.
+fn pread_all(fd: &OwnedFd, buffer: &mut Vec<u8>) -> Result<(), rustix::io::Errno> {
+    buffer.clear();
+    loop {
+        if buffer.capacity() - buffer.len() < 1024 {
+            buffer.reserve(4096);
+        }
+        let offset = buffer.len() as u64;
+        let spare = buffer.spare_capacity_mut();
+        let wanted = spare.len();
+        let (filled, _) = rustix::io::pread(fd, spare, offset)?;
+        let n = filled.len();
+        // SAFETY: `pread` initialised exactly `n` bytes of the spare capacity.
+        unsafe { buffer.set_len(buffer.len() + n) };
+        if n < wanted {
+            return Ok(());
+        }
+    }
+}
+
+fn words(bytes: &[u8]) -> u64 {
+    bytes
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .count() as u64
+}
+
+impl Sampler {
+    /// Opens `/proc/PID` of the process that has `pid` now.
+    pub fn open(pid: Pid) -> Result<Sampler, ReadError> {
+        let dir = rustix::fs::open(
+            format!("/proc/{pid}"),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| read_error(pid, "", e))?;
+        Ok(Sampler {
+            pid,
+            dir,
+            fd_dir: None,
+            task_dir: None,
+            statm: None,
+            rollup: None,
+            last_rollup: None,
+            main_children: None,
+            buffer: Vec::with_capacity(4096),
+        })
+    }
+
+    /// The PID.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    fn open_file(&self, file: &'static str) -> Result<OwnedFd, ReadError> {
+        rustix::fs::openat(&self.dir, file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| read_error(self.pid, file, e))
+    }
+
+    fn read(&mut self, file: &'static str) -> Result<&str, ReadError> {
+        let fd = self.open_file(file)?;
+        pread_all(&fd, &mut self.buffer).map_err(|e| read_error(self.pid, file, e))?;
+        self.text(file)
+    }
+
+    fn text(&self, file: &'static str) -> Result<&str, ReadError> {
+        // /proc text is ASCII except names and paths, which these files omit.
+        std::str::from_utf8(&self.buffer).map_err(|e| ReadError::Io {
+            pid: self.pid,
+            file,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })
+    }
+
+    /// `fstat` of a held directory under `/proc/PID`: its size (fds) and
+    /// link count (threads) are computed at each call, so the path is
+    /// looked up only once.
+    fn stat_dir(&mut self, task: bool) -> Result<rustix::fs::Stat, ReadError> {
+        let (slot, name) = if task {
+            (&mut self.task_dir, "task")
+        } else {
+            (&mut self.fd_dir, "fd")
+        };
+        if slot.is_none() {
+            *slot = Some(
+                rustix::fs::openat(
+                    &self.dir,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| read_error(self.pid, name, e))?,
+            );
+        }
+        match slot {
+            Some(fd) => rustix::fs::fstat(fd).map_err(|e| read_error(self.pid, name, e)),
+            None => Err(read_error(self.pid, name, rustix::io::Errno::NOENT)),
+        }
+    }
+
+    /// The number of open fds (`st_size` of the fd directory).
+    pub fn fd_count(&mut self) -> Result<u64, ReadError> {
+        let stat = self.stat_dir(false)?;
+        if stat.st_size > 0 {
+            return Ok(stat.st_size as u64);
+        }
+        // Before Linux 6.2 (or with no fd at all) st_size is 0: count them.
+        fd::count(self.pid).map(|n| n as u64)
+    }
+
+    /// Reads one sample. RSS comes from `statm` (the kernel's counters,
+    /// cheap); PSS and swap from `smaps_rollup`, which walks every mapping
+    /// and costs ten times as much, so it is read only when `detail` is set
+    /// (and on the first sample); in between the last PSS and swap carry on.
+    pub fn sample(&mut self, detail: bool) -> Result<Sample, ReadError> {
+        let fds = self.fd_count()?;
+        let task = self.stat_dir(true)?;
+        let threads = task.st_nlink.saturating_sub(2).max(1);
+        self.read_held(Held::Statm)?;
+        let rss_bytes = parse_statm_resident(self.text("statm")?) * procfs::page_size();
+        if detail || self.last_rollup.is_none() {
+            self.read_held(Held::Rollup)?;
+            self.last_rollup = Some(parse_smaps_rollup(self.text("smaps_rollup")?));
+        }
+        let rollup = self.last_rollup.unwrap_or_default();
+        let children = self.children(threads)?;
+        Ok(Sample {
+            fds,
+            rss_bytes,
+            pss_bytes: rollup.pss,
+            swap_bytes: rollup.swap,
+            threads,
+            children,
+        })
+    }
+
+    /// Reads a held file into the buffer. A file opened before the process
+    /// called `execve` refers to its old address space, which reads as
+    /// gone: then the file is opened again, once.
+    fn read_held(&mut self, which: Held) -> Result<(), ReadError> {
+        let name = which.name();
+        for attempt in 0..2 {
+            let slot = match which {
+                Held::Statm => &mut self.statm,
+                Held::Rollup => &mut self.rollup,
+            };
+            if slot.is_none() {
+                *slot = Some(
+                    rustix::fs::openat(&self.dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                        .map_err(|e| read_error(self.pid, name, e))?,
+                );
+            }
+            let Some(fd) = slot.as_ref() else { continue };
+            match pread_all(fd, &mut self.buffer) {
+                // An empty smaps_rollup is an address space that is gone too.
+                Ok(()) if !self.buffer.is_empty() || attempt == 1 => return Ok(()),
+                Ok(()) => *slot = None,
+                Err(_) if attempt == 0 => *slot = None,
+                Err(e) => return Err(read_error(self.pid, name, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn children(&mut self, threads: u64) -> Result<u64, ReadError> {
+        let pid = self.pid;
+        if threads <= 1 {
+            if self.main_children.is_none() {
+                self.main_children = rustix::fs::openat(
+                    &self.dir,
+                    format!("task/{pid}/children"),
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok();
+            }
+            return Ok(match &self.main_children {
+                // ESRCH: it exited meanwhile; the caller learns that from its pidfd.
+                Some(fd) => pread_all(fd, &mut self.buffer).map_or(0, |()| words(&self.buffer)),
+                // No CONFIG_PROC_CHILDREN: the count stays 0.
+                None => 0,
+            });
+        }
+        // Children belong to the thread that forked them: ask every thread.
+        let tasks: Vec<String> = match std::fs::read_dir(format!("/proc/{pid}/task")) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(e) => return Err(ReadError::from_io(pid, "task", e)),
+        };
+        let mut total = 0;
+        for tid in tasks {
+            // ENOENT: the thread exited meanwhile; it has no children to count.
+            if let Ok(fd) = rustix::fs::openat(
+                &self.dir,
+                format!("task/{tid}/children"),
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) && pread_all(&fd, &mut self.buffer).is_ok()
+            {
+                total += words(&self.buffer);
+            }
+        }
+        Ok(total)
+    }
+
+    /// Reads the fd and memory limits.
+    pub fn limits(&mut self, mounts: &CgroupMounts) -> Result<Limits, ReadError> {
+        let (max_fds, max_as) = parse_limits(self.read("limits")?);
+        let cgroup_text = self.read("cgroup")?.to_string();
+        let mut memory = mounts.memory_limit(&cgroup_text);
+        if let Some(bytes) = max_as
+            && memory.as_ref().is_none_or(|m| bytes < m.bytes)
+        {
+            memory = Some(MemoryLimit {
+                bytes,
+                source: "rlimit_as",
+                cgroup: None,
+            });
+        }
+        Ok(Limits { max_fds, memory })
+    }
+}
+
+/// Raises this process's soft fd limit to the hard one: watching N
+/// processes holds about 4N fds (pidfd, /proc/PID, two open files).
+pub fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        // Raising the soft limit up to the hard one is always allowed; were
+        // it refused, the lower limit stays and running out of fds is
+        // reported by the open that fails.
+        let _ = setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        );
+    }
+}
+
+/// `Rss`, `Pss` and `Swap` of smaps_rollup, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rollup {
+    /// `Rss:`.
+    pub rss: u64,
+    /// `Pss:`.
+    pub pss: u64,
+    /// `Swap:`.
+    pub swap: u64,
+}
+
+/// Parses `/proc/PID/smaps_rollup`. Pure.
+pub fn parse_smaps_rollup(text: &str) -> Rollup {
+    let mut rollup = Rollup::default();
+    for line in text.lines() {
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let slot = match key {
+            "Rss" => &mut rollup.rss,
+            "Pss" => &mut rollup.pss,
+            "Swap" => &mut rollup.swap,
+            _ => continue,
+        };
+        let kb: u64 = rest.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+        *slot = kb * 1024;
+    }
+    rollup
+}
+
+/// The resident pages of `/proc/PID/statm` (its second field). Pure.
+pub fn parse_statm_resident(text: &str) -> u64 {
+    text.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// The soft `Max open files` and `Max address space` of `/proc/PID/limits`
+/// (`None`: unlimited). Pure.
+pub fn parse_limits(text: &str) -> (Option<u64>, Option<u64>) {
+    let soft = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|value| value.parse::<u64>().ok())
+    };
+    (soft("Max open files"), soft("Max address space"))
+}
+
+/// Where the cgroup hierarchies are mounted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupMounts {
+    /// The cgroup v2 mount.
+    pub v2: Option<PathBuf>,
+    /// The cgroup v1 mount with the memory controller.
+    pub v1_memory: Option<PathBuf>,
+}
+
+impl CgroupMounts {
+    /// Reads `/proc/self/mountinfo`; an unreadable file means no cgroups.
+    pub fn read() -> CgroupMounts {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .map(|text| CgroupMounts::parse(&text))
+            .unwrap_or_default()
+    }
+
+    /// Finds the hierarchies in mountinfo text. Pure.
+    pub fn parse(mountinfo: &str) -> CgroupMounts {
+        let mut mounts = CgroupMounts::default();
+        for line in mountinfo.lines() {
+            // Fields: id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mount_point = left.split(' ').nth(4).map(unescape_mountinfo);
+            let mut right = right.split(' ');
+            let (fstype, super_options) = (right.next(), right.nth(1).unwrap_or(""));
+            match (fstype, mount_point) {
+                (Some("cgroup2"), Some(path)) if mounts.v2.is_none() => mounts.v2 = Some(path),
+                (Some("cgroup"), Some(path)) if super_options.split(',').any(|o| o == "memory") => {
+                    mounts.v1_memory.get_or_insert(path);
+                }
+                _ => {}
+            }
+        }
+        mounts
+    }
+
+    /// The smallest cgroup memory limit on the path of a process's cgroups
+    /// (`/proc/PID/cgroup` text) to the root.
+    pub fn memory_limit(&self, proc_cgroup: &str) -> Option<MemoryLimit> {
+        let mut best: Option<MemoryLimit> = None;
+        for line in proc_cgroup.lines() {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next(), fields.next(), fields.next());
+            let (Some(controllers), Some(path)) = (controllers, path) else {
+                continue;
+            };
+            let (mount, file, source) = if controllers.is_empty() {
+                (self.v2.as_deref(), "memory.max", "cgroup_v2")
+            } else if controllers.split(',').any(|c| c == "memory") {
+                (self.v1_memory.as_deref(), "memory.limit_in_bytes", "cgroup_v1")
+            } else {
+                continue;
+            };
+            let Some(mount) = mount else { continue };
+            if let Some(found) = smallest_along(mount, path, file, source)
+                && best.as_ref().is_none_or(|b| found.bytes < b.bytes)
+            {
+                best = Some(found);
+            }
+        }
+        best
+    }
+}
+
+fn smallest_along(mount: &Path, path: &str, file: &str, source: &'static str) -> Option<MemoryLimit> {
+    let mut best: Option<MemoryLimit> = None;
+    let mut dir = mount.join(path.trim_start_matches('/'));
+    loop {
+        // ENOENT: the controller is not enabled at this level (or the cgroup
+        // went away); look further up.
+        if let Ok(text) = std::fs::read_to_string(dir.join(file))
+            && let Ok(bytes) = text.trim().parse::<u64>()
+            && bytes < UNLIMITED_FLOOR
+            && best.as_ref().is_none_or(|b| bytes < b.bytes)
+        {
+            best = Some(MemoryLimit {
+                bytes,
+                source,
+                cgroup: Some(dir.clone()),
+            });
+        }
+        if dir == mount || !dir.pop() || !dir.starts_with(mount) {
+            break;
+        }
+    }
+    best
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape_mountinfo(field: &str) -> PathBuf {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 4 <= bytes.len()
+            && let Ok(value) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 4]).unwrap_or("x"), 8)
+        {
+            out.push(value);
+            i += 4;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// The fds of `pid` by kind, and the targets held most often. Sockets are
+/// named by their addresses from the process's network namespace
+/// (`/proc/PID/net/{tcp,tcp6,udp,udp6,unix}`) so that many connections to
+/// one peer group together.
+pub fn breakdown(pid: Pid) -> Result<FdBreakdown, ReadError> {
+    let fds = fd::list(pid)?;
+    let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for f in &fds {
+        *kinds.entry(f.kind.name()).or_default() += 1;
+    }
+    let sockets = fds.iter().filter(|f| f.kind == FdKind::Socket).count();
+    let names = if sockets >= 2 {
+        socket_names(pid)
+    } else {
+        HashMap::new()
+    };
+    let mut targets: HashMap<(FdKind, String), u64> = HashMap::new();
+    for f in &fds {
+        let key = match f.kind {
+            FdKind::Socket => f
+                .inode
+                .and_then(|i| names.get(&i).cloned())
+                .unwrap_or_else(|| "socket".to_string()),
+            FdKind::Pipe => "pipe".to_string(),
+            _ => f.target.clone(),
+        };
+        *targets.entry((f.kind, key)).or_default() += 1;
+    }
+    let mut top: Vec<RepeatedTarget> = targets
+        .into_iter()
+        .filter(|(_, count)| *count >= 2)
+        .map(|((kind, target), count)| RepeatedTarget { kind, target, count })
+        .collect();
+    top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.target.cmp(&b.target)));
+    top.truncate(5);
+    Ok(FdBreakdown {
+        kinds,
+        top_targets: top,
+    })
+}
+
+/// Socket inode → a name grouping sockets by peer: `tcp -> 127.0.0.1:8080`
+/// for connected sockets, `tcp listen 0.0.0.0:80`, `unix /run/x.sock`.
+pub fn socket_names(pid: Pid) -> HashMap<u64, String> {
+    let mut names = HashMap::new();
+    for (file, protocol) in [("tcp", "tcp"), ("tcp6", "tcp"), ("udp", "udp"), ("udp6", "udp")] {
+        // ENOENT: the protocol is not built in, or the process went away.
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) {
+            names.extend(parse_inet_table(&text, protocol));
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/unix")) {
+        names.extend(parse_unix_table(&text));
+    }
+    names
+}
+
+/// Parses `/proc/net/{tcp,udp}{,6}` into inode → peer name. Pure.
+pub fn parse_inet_table(text: &str, protocol: &str) -> Vec<(u64, String)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, remote, state, inode) = (fields.get(1)?, fields.get(2)?, fields.get(3)?, fields.get(9)?);
+            let inode: u64 = inode.parse().ok()?;
+            let remote = parse_hex_address(remote)?;
+            let name = if remote.ip().is_unspecified() && remote.port() == 0 {
+                // 0A is TCP_LISTEN; an unconnected UDP socket is named by its local address.
+                let local = parse_hex_address(local)?;
+                if *state == "0A" {
+                    format!("{protocol} listen {local}")
+                } else {
+                    format!("{protocol} {local}")
+                }
+            } else {
+                format!("{protocol} -> {remote}")
+            };
+            Some((inode, name))
+        })
+        .collect()
+}
+
+/// `0100007F:1F90` (IPv4) or 32 hex digits (IPv6), each 32-bit word in host
+/// (little-endian) order, port in big-endian hex.
+fn parse_hex_address(text: &str) -> Option<std::net::SocketAddr> {
+    let (address, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let ip: std::net::IpAddr = match address.len() {
+        8 => std::net::Ipv4Addr::from(u32::from_str_radix(address, 16).ok()?.to_le_bytes()).into(),
+        32 => {
+            let mut bytes = [0u8; 16];
+            for word in 0..4 {
+                let value = u32::from_str_radix(&address[word * 8..word * 8 + 8], 16).ok()?;
+                bytes[word * 4..word * 4 + 4].copy_from_slice(&value.to_le_bytes());
+            }
+            std::net::Ipv6Addr::from(bytes).into()
+        }
+        _ => return None,
+    };
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
+/// Parses `/proc/net/unix` into inode → `unix PATH` (or `unix` for unnamed
+/// sockets). Pure.
+pub fn parse_unix_table(text: &str) -> Vec<(u64, String)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.splitn(8, ' ').filter(|f| !f.is_empty()).collect();
+            let inode: u64 = fields.get(6)?.parse().ok()?;
+            let name = match fields.get(7) {
+                Some(path) if !path.trim().is_empty() => format!("unix {}", path.trim()),
+                _ => "unix".to_string(),
+            };
+            Some((inode, name))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smaps_rollup_parses() {
+        let text = "5634ca27f000-7ffc27093000 ---p 00000000 00:00 0   [rollup]\nRss:                1708 kB\nPss:                 350 kB\nPss_Dirty:           112 kB\nSwap:                  4 kB\nSwapPss:               4 kB\n";
+        assert_eq!(
+            parse_smaps_rollup(text),
+            Rollup {
+                rss: 1708 * 1024,
+                pss: 350 * 1024,
+                swap: 4096
+            }
+        );
+    }
+
+    #[test]
+    fn statm_parses() {
+        assert_eq!(parse_statm_resident("2142 427 384 5 0 107 0\n"), 427);
+        assert_eq!(parse_statm_resident(""), 0);
+    }
+
+    #[test]
+    fn limits_parse() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+Max cpu time              unlimited            unlimited            seconds   \n\
+Max open files            1024                 524288               files     \n\
+Max address space         unlimited            unlimited            bytes     \n";
+        assert_eq!(parse_limits(text), (Some(1024), None));
+    }
+
+    #[test]
+    fn mountinfo_finds_both_hierarchies() {
+        let text = "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices\n\
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        let mounts = CgroupMounts::parse(text);
+        assert_eq!(mounts.v2, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(mounts.v1_memory, Some(PathBuf::from("/sys/fs/cgroup/memory")));
+        let odd = CgroupMounts::parse("1 2 0:3 / /a\\040b rw - cgroup2 none rw\n");
+        assert_eq!(odd.v2, Some(PathBuf::from("/a b")));
+    }
+
+    #[test]
+    fn inet_and_unix_tables_parse() {
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0\n\
+   1: 0100007F:A1B2 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 1235 1 0000000000000000 20 4 30 10 -1\n";
+        assert_eq!(
+            parse_inet_table(tcp, "tcp"),
+            vec![
+                (1234, "tcp listen 127.0.0.1:8080".to_string()),
+                (1235, "tcp -> 127.0.0.1:8080".to_string())
+            ]
+        );
+        let tcp6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 99 1\n";
+        assert_eq!(
+            parse_inet_table(tcp6, "tcp"),
+            vec![(99, "tcp listen [::1]:8080".to_string())]
+        );
+        let unix = "Num       RefCount Protocol Flags    Type St Inode Path\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 20001 /run/a.sock\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 20002\n";
+        assert_eq!(
+            parse_unix_table(unix),
+            vec![(20001, "unix /run/a.sock".to_string()), (20002, "unix".to_string())]
+        );
+    }
+
+    #[test]
+    fn samples_this_process() {
+        let me = Pid::current();
+        let mut sampler = Sampler::open(me).unwrap();
+        let sample = sampler.sample(true).unwrap();
+        assert!(sample.fds >= 3);
+        assert!(sample.rss_bytes > 0 && sample.pss_bytes > 0);
+        assert!(sample.threads >= 1);
+        let limits = sampler.limits(&CgroupMounts::read()).unwrap();
+        let (soft, _) = parse_limits(&std::fs::read_to_string("/proc/self/limits").unwrap());
+        assert_eq!(limits.max_fds, soft);
+    }
+}

@@ -1,0 +1,493 @@
+//! The history of one watched process, and the verdict on each metric.
+//!
+//! A history keeps at most [`MAX_HISTORY`] samples: when it fills up every
+//! second sample is dropped and the stride doubles, so an hour-long watch
+//! still covers the whole hour at a coarser grain, in bounded memory.
+//! Per-kind fd counts are stored only when they change (reading them lists
+//! every fd, so it is done only when the count moves) and carried forward.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::resources::fd::FdKind;
+use crate::watch::sample::{FdBreakdown, Limits, Sample};
+use crate::watch::trend::{self, Margin, Trend, Verdict};
+
+/// Samples kept per process before thinning.
+pub const MAX_HISTORY: usize = 600;
+
+/// A metric of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Open fds.
+    Fds,
+    /// Open fds of one kind.
+    FdsOfKind(FdKind),
+    /// Resident set size.
+    Rss,
+    /// Proportional set size.
+    Pss,
+    /// Swap.
+    Swap,
+    /// Threads.
+    Threads,
+    /// Children.
+    Children,
+}
+
+impl Metric {
+    /// The whole-process metrics, in display order.
+    pub const BASE: [Metric; 6] = [
+        Metric::Fds,
+        Metric::Rss,
+        Metric::Pss,
+        Metric::Swap,
+        Metric::Threads,
+        Metric::Children,
+    ];
+
+    /// A short name: `fds`, `fds:socket`, `rss`, ...
+    pub fn name(self) -> String {
+        match self {
+            Metric::FdsOfKind(kind) => format!("fds:{}", kind.name()),
+            other => other.base_name().to_string(),
+        }
+    }
+
+    /// The name of the metric family (`fds` for every per-kind metric).
+    pub fn base_name(self) -> &'static str {
+        match self {
+            Metric::Fds | Metric::FdsOfKind(_) => "fds",
+            Metric::Rss => "rss",
+            Metric::Pss => "pss",
+            Metric::Swap => "swap",
+            Metric::Threads => "threads",
+            Metric::Children => "children",
+        }
+    }
+
+    /// What it is, for titles: `open fds`, `RSS`, ...
+    pub fn title(self) -> String {
+        match self {
+            Metric::Fds => "open fds".to_string(),
+            Metric::FdsOfKind(kind) => format!("{} fds", kind.name()),
+            Metric::Rss => "RSS".to_string(),
+            Metric::Pss => "PSS".to_string(),
+            Metric::Swap => "swap".to_string(),
+            Metric::Threads => "threads".to_string(),
+            Metric::Children => "children".to_string(),
+        }
+    }
+
+    /// Whether values are bytes.
+    pub fn is_bytes(self) -> bool {
+        matches!(self, Metric::Rss | Metric::Pss | Metric::Swap)
+    }
+
+    /// How much the floor must rise before a leak is called: a few fds,
+    /// threads or children (transients come and go), 1 MiB and 2% of memory
+    /// (allocators round and cache).
+    pub fn margin(self) -> Margin {
+        match self {
+            Metric::Fds | Metric::FdsOfKind(_) => Margin {
+                absolute: 3.0,
+                relative: 0.0,
+            },
+            Metric::Threads | Metric::Children => Margin {
+                absolute: 2.0,
+                relative: 0.0,
+            },
+            Metric::Rss | Metric::Pss | Metric::Swap => Margin {
+                absolute: 1_048_576.0,
+                relative: 0.02,
+            },
+        }
+    }
+
+    /// The value of this metric in a sample (per-kind metrics come from the
+    /// kind counts, not the sample).
+    pub fn of(self, sample: &Sample) -> u64 {
+        match self {
+            Metric::Fds | Metric::FdsOfKind(_) => sample.fds,
+            Metric::Rss => sample.rss_bytes,
+            Metric::Pss => sample.pss_bytes,
+            Metric::Swap => sample.swap_bytes,
+            Metric::Threads => sample.threads,
+            Metric::Children => sample.children,
+        }
+    }
+}
+
+/// The verdict on one metric of one process.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricVerdict {
+    /// The metric (`fds`, `fds:socket`, `rss`, ...).
+    pub metric: String,
+    /// For per-kind fd metrics, the kind.
+    pub kind: Option<FdKind>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Theil–Sen slope per second.
+    pub slope_per_second: f64,
+    /// The same per minute.
+    pub growth_per_minute: f64,
+    /// `1 - p` of the Mann–Kendall test for growth.
+    pub confidence: f64,
+    /// First and last value in the window.
+    pub first: f64,
+    /// The last value.
+    pub last: f64,
+    /// Samples the verdict rests on.
+    pub samples: usize,
+    /// The limit this metric runs into, if any.
+    pub limit: Option<u64>,
+    /// Seconds until the limit is reached at this slope, if growing.
+    pub time_to_limit_seconds: Option<f64>,
+    /// The fitted trend line, for plots.
+    #[serde(skip)]
+    pub trend: Option<Trend>,
+}
+
+/// The samples of one process over time.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    points: Vec<(f64, Sample)>,
+    kinds: Vec<(f64, [u32; FdKind::ALL.len()])>,
+    stride: u64,
+    seen: u64,
+    settled_from: f64,
+    judged_until: Option<f64>,
+}
+
+impl History {
+    /// An empty history.
+    pub fn new() -> History {
+        History {
+            stride: 1,
+            ..History::default()
+        }
+    }
+
+    /// An empty history whose samples before `seconds` (watch time) are
+    /// kept for plots but left out of verdicts: a process in its first
+    /// moments grows as it loads, which says nothing about leaks.
+    pub fn settling_until(seconds: f64) -> History {
+        History {
+            settled_from: seconds,
+            ..History::new()
+        }
+    }
+
+    /// Leaves samples from `seconds` on out of verdicts: a process that
+    /// ended spent its last moments shutting down, and freeing everything
+    /// at exit says nothing about a leak while it ran.
+    pub fn stop_judging_at(&mut self, seconds: f64) {
+        self.judged_until = Some(seconds);
+    }
+
+    /// Adds a sample taken `seconds` after the watch started; `kinds` when
+    /// the per-kind counts were read with it.
+    pub fn push(&mut self, seconds: f64, sample: Sample, kinds: Option<&FdBreakdown>) {
+        if let Some(breakdown) = kinds {
+            let mut counts = [0u32; FdKind::ALL.len()];
+            for (slot, kind) in FdKind::ALL.iter().enumerate() {
+                counts[slot] = breakdown.kinds.get(kind.name()).copied().unwrap_or(0) as u32;
+            }
+            if self.kinds.last().is_none_or(|(_, last)| *last != counts) {
+                self.kinds.push((seconds, counts));
+                // A leak changes the counts at every sample: thin them as the
+                // samples are thinned, keeping the first and the latest.
+                if self.kinds.len() >= MAX_HISTORY {
+                    let last = self.kinds.len() - 1;
+                    let mut index = 0;
+                    self.kinds.retain(|_| {
+                        index += 1;
+                        index % 2 == 1 || index - 1 == last
+                    });
+                }
+            }
+        }
+        self.seen += 1;
+        if !(self.seen - 1).is_multiple_of(self.stride) {
+            return;
+        }
+        self.points.push((seconds, sample));
+        if self.points.len() >= MAX_HISTORY {
+            let mut index = 0;
+            self.points.retain(|_| {
+                index += 1;
+                index % 2 == 1
+            });
+            self.stride *= 2;
+        }
+    }
+
+    /// Samples kept.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether no sample was kept.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The kept samples.
+    pub fn samples(&self) -> &[(f64, Sample)] {
+        &self.points
+    }
+
+    /// The last sample.
+    pub fn last(&self) -> Option<&Sample> {
+        self.points.last().map(|(_, s)| s)
+    }
+
+    /// Kinds that ever had an fd.
+    pub fn kinds_seen(&self) -> Vec<FdKind> {
+        FdKind::ALL
+            .iter()
+            .enumerate()
+            .filter(|(slot, _)| self.kinds.iter().any(|(_, counts)| counts[*slot] > 0))
+            .map(|(_, kind)| *kind)
+            .collect()
+    }
+
+    /// The `(seconds, value)` series of a metric.
+    pub fn series(&self, metric: Metric) -> Vec<(f64, f64)> {
+        match metric {
+            Metric::FdsOfKind(kind) => {
+                let slot = FdKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+                let mut change = 0;
+                self.points
+                    .iter()
+                    .filter_map(|(t, _)| {
+                        while change + 1 < self.kinds.len() && self.kinds[change + 1].0 <= *t {
+                            change += 1;
+                        }
+                        let (at, counts) = self.kinds.get(change)?;
+                        (*at <= *t).then_some((*t, f64::from(counts[slot])))
+                    })
+                    .collect()
+            }
+            _ => self.points.iter().map(|(t, s)| (*t, metric.of(s) as f64)).collect(),
+        }
+    }
+
+    /// The verdicts on every metric, per-kind fd metrics included for kinds
+    /// that had fds.
+    pub fn verdicts(&self, limits: &Limits) -> Vec<MetricVerdict> {
+        let mut metrics: Vec<Metric> = Metric::BASE.to_vec();
+        metrics.extend(self.kinds_seen().into_iter().map(Metric::FdsOfKind));
+        let mut verdicts: Vec<MetricVerdict> = metrics.into_iter().map(|m| self.verdict(m, limits)).collect();
+        // PSS also rises when other processes stop sharing pages with this
+        // one (they exit, or unmap a library): that is not this process's
+        // leak. Its own growth shows in RSS, so PSS leaks only with RSS.
+        let rss_leaks = verdicts
+            .iter()
+            .any(|v| v.metric == "rss" && v.verdict == Verdict::Leaking);
+        for v in &mut verdicts {
+            if v.metric == "pss" && v.verdict == Verdict::Leaking && !rss_leaks {
+                v.verdict = Verdict::Growing;
+            }
+        }
+        verdicts
+    }
+
+    /// The verdict on one metric.
+    pub fn verdict(&self, metric: Metric, limits: &Limits) -> MetricVerdict {
+        let mut series = self.series(metric);
+        let until = self.judged_until.unwrap_or(f64::INFINITY);
+        let judged = series
+            .iter()
+            .filter(|p| p.0 >= self.settled_from && p.0 < until)
+            .count();
+        if judged >= trend::MIN_POINTS && judged < series.len() {
+            series.retain(|p| p.0 >= self.settled_from && p.0 < until);
+        }
+        let fitted = trend::trend(&series);
+        let verdict = trend::verdict(fitted.as_ref(), metric.margin());
+        let slope = fitted.map_or(0.0, |t| t.slope_per_second);
+        let last = series.last().map_or(0.0, |p| p.1);
+        let limit = match metric {
+            Metric::Fds => limits.max_fds,
+            Metric::Rss | Metric::Pss => limits.memory.as_ref().map(|m| m.bytes),
+            _ => None,
+        };
+        let time_to_limit_seconds = match (verdict, limit) {
+            (Verdict::Leaking | Verdict::Growing, Some(limit)) => trend::time_to_limit(last, slope, limit as f64),
+            _ => None,
+        };
+        MetricVerdict {
+            metric: metric.name(),
+            kind: match metric {
+                Metric::FdsOfKind(kind) => Some(kind),
+                _ => None,
+            },
+            verdict,
+            slope_per_second: slope,
+            growth_per_minute: slope * 60.0,
+            confidence: fitted.map_or(0.0, |t| 1.0 - t.p_growth),
+            first: series.first().map_or(0.0, |p| p.1),
+            last,
+            samples: series.len(),
+            limit,
+            time_to_limit_seconds,
+            trend: fitted,
+        }
+    }
+}
+
+/// The kinds whose fds leak, from a process's verdicts.
+pub fn leaking_kinds(verdicts: &[MetricVerdict]) -> Vec<FdKind> {
+    verdicts
+        .iter()
+        .filter(|v| v.verdict == Verdict::Leaking)
+        .filter_map(|v| v.kind)
+        .collect()
+}
+
+/// Per-kind counts of a breakdown, by kind.
+pub fn kind_counts(breakdown: &FdBreakdown) -> BTreeMap<FdKind, u64> {
+    FdKind::ALL
+        .iter()
+        .filter_map(|k| breakdown.kinds.get(k.name()).map(|c| (*k, *c)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(fds: u64) -> Sample {
+        Sample {
+            fds,
+            rss_bytes: 10 << 20,
+            pss_bytes: 5 << 20,
+            swap_bytes: 0,
+            threads: 1,
+            children: 0,
+        }
+    }
+
+    fn breakdown(sockets: u64) -> FdBreakdown {
+        let mut b = FdBreakdown::default();
+        b.kinds.insert("char_device", 3);
+        b.kinds.insert("socket", sockets);
+        b
+    }
+
+    #[test]
+    fn a_socket_leak_names_the_kind() {
+        let mut history = History::new();
+        for i in 0..60u64 {
+            let sockets = i / 3;
+            history.push(i as f64 * 0.05, sample(3 + sockets), Some(&breakdown(sockets)));
+        }
+        let limits = Limits {
+            max_fds: Some(1024),
+            memory: None,
+        };
+        let verdicts = history.verdicts(&limits);
+        let fds = verdicts.iter().find(|v| v.metric == "fds").unwrap();
+        assert_eq!(fds.verdict, Verdict::Leaking);
+        assert!(fds.time_to_limit_seconds.is_some());
+        assert_eq!(leaking_kinds(&verdicts), vec![FdKind::Socket]);
+        let rss = verdicts.iter().find(|v| v.metric == "rss").unwrap();
+        assert_eq!(rss.verdict, Verdict::Steady);
+    }
+
+    #[test]
+    fn kind_series_carry_forward_between_changes() {
+        let mut history = History::new();
+        history.push(0.0, sample(4), Some(&breakdown(1)));
+        history.push(1.0, sample(4), None);
+        history.push(2.0, sample(5), Some(&breakdown(2)));
+        assert_eq!(
+            history.series(Metric::FdsOfKind(FdKind::Socket)),
+            vec![(0.0, 1.0), (1.0, 1.0), (2.0, 2.0)]
+        );
+    }
+
+    #[test]
+    fn settling_samples_are_left_out_of_verdicts() {
+        let mut history = History::settling_until(1.0);
+        // Loading for the first second, then steady.
+        for i in 0..40u64 {
+            let mut s = sample(5);
+            s.rss_bytes = if i < 10 { i * (4 << 20) } else { 40 << 20 };
+            history.push(i as f64 * 0.1, s, None);
+        }
+        let limits = Limits {
+            max_fds: None,
+            memory: None,
+        };
+        assert_eq!(history.verdict(Metric::Rss, &limits).verdict, Verdict::Steady);
+        assert_eq!(history.verdict(Metric::Rss, &limits).samples, 30);
+        let mut eager = History::new();
+        for (t, s) in history.samples() {
+            eager.push(*t, *s, None);
+        }
+        let judged = eager.verdict(Metric::Rss, &limits);
+        assert_eq!(judged.samples, 40);
+        assert!(judged.confidence > 0.99, "the loading ramp alone looks like growth");
+    }
+
+    #[test]
+    fn freeing_at_exit_does_not_hide_a_leak() {
+        let mut history = History::new();
+        for i in 0..40u64 {
+            history.push(i as f64 * 0.05, sample(5 + i), None);
+        }
+        // Shutdown closed everything just before the end.
+        history.push(2.0, sample(5), None);
+        let limits = Limits {
+            max_fds: None,
+            memory: None,
+        };
+        assert_eq!(history.verdict(Metric::Fds, &limits).verdict, Verdict::Growing);
+        history.stop_judging_at(2.0 - 0.1);
+        assert_eq!(history.verdict(Metric::Fds, &limits).verdict, Verdict::Leaking);
+    }
+
+    #[test]
+    fn pss_rising_alone_is_not_a_leak() {
+        let mut history = History::new();
+        for i in 0..40u64 {
+            let mut s = sample(5);
+            // Other sharers go away: PSS climbs, RSS does not move.
+            s.pss_bytes = (5 << 20) + i * (256 << 10);
+            history.push(i as f64 * 0.1, s, None);
+        }
+        let limits = Limits {
+            max_fds: None,
+            memory: None,
+        };
+        let verdicts = history.verdicts(&limits);
+        let pss = verdicts.iter().find(|v| v.metric == "pss").unwrap();
+        assert_eq!(pss.verdict, Verdict::Growing);
+        assert_eq!(history.verdict(Metric::Pss, &limits).verdict, Verdict::Leaking);
+    }
+
+    #[test]
+    fn history_thins_when_full() {
+        let mut history = History::new();
+        for i in 0..(MAX_HISTORY * 3) {
+            history.push(i as f64, sample(1), None);
+        }
+        assert!(history.len() < MAX_HISTORY);
+        assert_eq!(history.samples()[0].0, 0.0);
+        // Kind counts that change at every sample are thinned too.
+        let mut leaking = History::new();
+        for i in 0..(MAX_HISTORY * 3) as u64 {
+            leaking.push(i as f64, sample(3 + i), Some(&breakdown(i)));
+        }
+        assert!(leaking.kinds.len() < MAX_HISTORY);
+        let sockets = leaking.series(Metric::FdsOfKind(FdKind::Socket));
+        // At the last kept sample, the count then (the test leaks one a second).
+        let (t, value) = *sockets.last().unwrap();
+        assert_eq!(value, t);
+        assert!(history.samples().last().unwrap().0 > (MAX_HISTORY * 2) as f64);
+    }
+}

@@ -1,0 +1,77 @@
+//! `afterlife watch` on bad input: one clear line on stderr and exit 125
+//! (127 for a command that is not found); a watched process that ends is
+//! not an error.
+
+mod common;
+
+use common::{afterlife, run, stderr, stdout, unused_pid};
+
+#[test]
+fn bad_input_gets_one_line_and_125() {
+    let missing = unused_pid().to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["watch", "abc"],
+            "afterlife: error: invalid [PID]...: 'abc' is not a process ID",
+        ),
+        (&["watch", &missing], "afterlife: error: no such process: "),
+        (
+            &["watch", "--interval", "0", "1"],
+            "afterlife: error: invalid --interval: it must be longer than 0",
+        ),
+        (
+            &["watch", "--duration", "1x", "1"],
+            "afterlife: error: invalid --duration",
+        ),
+        (
+            &["watch", "--name", "no-such-name-zq"],
+            "afterlife: error: no process is named like \"no-such-name-zq\"",
+        ),
+        (
+            &["watch", "--prometheus", "nonsense", "1"],
+            "afterlife: error: cannot listen on nonsense for Prometheus",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+        let text = stderr(&output);
+        assert!(text.starts_with(expected), "{args:?}: {text}");
+        assert_eq!(text.lines().count(), 1, "{args:?}: {text}");
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+#[test]
+fn a_missing_command_is_127() {
+    let output = run(&["watch", "--", "/nonexistent/command"]);
+    assert_eq!(output.status.code(), Some(127));
+    assert!(stderr(&output).starts_with("afterlife: error: cannot run /nonexistent/command: "));
+}
+
+#[test]
+fn targets_exclude_each_other() {
+    let output = run(&["watch", "1", "--tree", "1"]);
+    assert_eq!(output.status.code(), Some(125));
+    let output = run(&["watch"]);
+    assert_eq!(output.status.code(), Some(125));
+}
+
+#[test]
+fn a_process_that_ends_ends_the_watch() {
+    let mut child = std::process::Command::new("sleep").arg("0.4").spawn().unwrap();
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--duration", "20s"])
+        .arg(child.id().to_string())
+        .output()
+        .unwrap();
+    let _ = child.wait();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = common::ndjson(&output);
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(summary["stopped"], "all_ended");
+    assert!(summary["watched_seconds"].as_f64().unwrap() < 5.0);
+    // Not our child: its status comes from its zombie or the pidfd.
+    let ended = events.iter().find(|e| e["event"] == "ended").unwrap();
+    assert_eq!(ended["ending"]["shell_code"], 0, "{ended}");
+}

@@ -326,8 +326,14 @@ impl Cgroup {
         let path = self.file("cgroup.events");
         let deadline = Instant::now() + timeout;
         let file = fs::File::open(&path).map_err(io_error("open", &path))?;
+        let mut buf = [0u8; 256];
         loop {
-            if condition(self.events()?) {
+            // Read through the polled file itself: kernfs wakes `poll` on an
+            // open file until that file has read the new state, so reading
+            // through another one would leave poll ready for ever, a busy
+            // loop (fs/kernfs/file.c, kernfs_generic_poll).
+            let len = std::os::unix::fs::FileExt::read_at(&file, &mut buf, 0).map_err(io_error("read", &path))?;
+            if condition(parse_events(&String::from_utf8_lossy(&buf[..len]))) {
                 return Ok(true);
             }
             let left = deadline.saturating_duration_since(Instant::now());

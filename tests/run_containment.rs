@@ -268,3 +268,49 @@ fn a_forced_level_is_used_and_an_impossible_one_fails_with_125() {
     let json: serde_json::Value = serde_json::from_str(&stderr(&output)).unwrap();
     assert_eq!(json["containment"], "subreaper", "auto falls back to the subreaper");
 }
+
+/// Waiting out the leftovers' grace period sleeps in poll(2) on
+/// `cgroup.events` instead of spinning: over a second of grace, afterlife
+/// and the processes it reaps use a small part of a second of CPU.
+#[test]
+fn waiting_out_the_grace_period_does_not_spin() {
+    if !available("cgroup") {
+        return;
+    }
+    // The main process ignores TERM, forks a daemon that inherits that, and
+    // exits: the daemon is a leftover that outlives its grace period.
+    let daemon = "import os, signal, sys, time\n\
+                  signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+                  if os.fork():\n    sys.exit(0)\n\
+                  os.setsid()\n\
+                  time.sleep(30)\n";
+    // Reaped below with wait4(2), which also gives its CPU time.
+    #[allow(clippy::zombie_processes)]
+    let child = afterlife()
+        .args([
+            "run",
+            "-q",
+            "--containment",
+            "cgroup",
+            "--grace",
+            "1",
+            "--",
+            "python3",
+            "-c",
+            daemon,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut status = 0;
+    // SAFETY: wait4 on our own child, into a struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    assert!(libc::WIFEXITED(status), "afterlife ended with wait status {status}");
+    assert!(cpu < 0.4, "afterlife used {cpu:.3} s of CPU over a 1 s grace period");
+}

@@ -21,7 +21,7 @@ use crate::resources::holders::brief;
 use crate::resources::ipc::{self, IpcKind, IpcObject};
 use crate::resources::locks::{self, Lock};
 use crate::resources::maps::{self, MappedFile};
-use crate::resources::sockets::{self, NetnsId, Selection, Socket};
+use crate::resources::sockets::{self, NetnsId, Socket};
 
 /// The snapshot format version.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -261,20 +261,7 @@ fn sockets_of(processes: &[ProcessSnapshot]) -> Vec<Socket> {
             members.entry(ns).or_insert(p.pid);
         }
     }
-    let mut found = Vec::new();
-    let mut seen = HashSet::new();
-    for (netns, member) in members {
-        // A namespace that cannot be read leaves its sockets as bare inodes in the fds.
-        let Ok((sockets, _)) = sockets::dump_namespace(netns, Some(member), Selection::ALL) else {
-            continue;
-        };
-        for s in sockets {
-            if inodes.contains(&s.inode) && seen.insert(s.inode) {
-                found.push(s);
-            }
-        }
-    }
-    found
+    sockets::with_inodes(&members, &inodes)
 }
 
 /// Locks recorded under the processes' PIDs, with the path when one of that

@@ -353,6 +353,33 @@ pub fn dump_namespace_filtered(
     }
 }
 
+/// The sockets with these inodes, found with one dump of each network
+/// namespace in `members` (which names one process in each). A namespace
+/// that cannot be read is passed over: its sockets stay bare inodes to the
+/// caller. Each socket appears once.
+pub fn with_inodes(
+    members: &std::collections::BTreeMap<NetnsId, Pid>,
+    inodes: &std::collections::HashSet<u64>,
+) -> Vec<Socket> {
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let keep = |s: &Socket| inodes.contains(&s.inode);
+    let filter = Filter {
+        local_port: None,
+        keep: Some(&keep),
+    };
+    let mut found = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (&netns, &member) in members {
+        let Ok((sockets, _)) = dump_namespace_filtered(netns, Some(member), Selection::ALL, &filter) else {
+            continue;
+        };
+        found.extend(sockets.into_iter().filter(|s| seen.insert(s.inode)));
+    }
+    found
+}
+
 /// Dumps the sockets of the namespace this thread is in.
 pub fn dump(netns: NetnsId, selection: Selection) -> Result<Vec<Socket>, SocketError> {
     dump_filtered(netns, selection, &Filter::default())

@@ -1,175 +1,104 @@
-//! The supervised tree's own cgroup v2 leaf: created under the cgroup we run
-//! in, the command moved into it before `exec`, ended with `cgroup.kill`,
-//! removed at the end.
+//! The supervised tree's own cgroup v2 leaf: where `run` makes it (under the
+//! cgroup afterlife itself runs in), what it is called, and the two files it
+//! holds open for the command and for the keeper. Finding the hierarchy,
+//! listing, killing, waiting and removing are [`Cgroup`]'s, shared with
+//! `kill`.
 //!
 //! Kernel behaviour relied on (Documentation/admin-guide/cgroup-v2.rst):
-//! - the v2 hierarchy is the `cgroup2` line of /proc/self/mountinfo (it may
-//!   sit beside v1 controllers, as in "hybrid" setups), and our own cgroup
-//!   in it is the `0::` line of /proc/self/cgroup;
 //! - a child forked inside a cgroup stays in it, whatever it does (`setsid`,
 //!   double forks): membership is not parentage;
-//! - writing `0` to `cgroup.procs` moves the writer itself;
+//! - writing `0` to `cgroup.procs` moves the writer itself: the command does
+//!   that between fork and exec, through the fd opened here;
 //! - writing `1` to `cgroup.kill` (Linux 5.14) sends SIGKILL to every member
-//!   at once, including processes forking meanwhile;
-//! - `cgroup.events` says `populated 0` once no process is left, and is
-//!   polled with `POLLPRI` for changes;
-//! - `memory.events` (`oom_kill`) and `memory.peak` (Linux 5.19) exist only
-//!   where the memory controller is enabled for the leaf on v2.
+//!   at once, including processes forking meanwhile: the keeper does that
+//!   after a fork through the fd opened here, with one `write(2)`, which is
+//!   async-signal-safe where a path lookup and allocation are not.
 
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use rustix::event::{PollFd, PollFlags, Timespec};
+use std::time::Duration;
 
 use crate::process::Pid;
+use crate::terminate::cgroup::{Cgroup, CgroupError};
 
 /// Creating or using the leaf failed.
 #[derive(Debug, thiserror::Error)]
-pub enum CgroupError {
-    /// No cgroup v2 hierarchy is mounted.
-    #[error("find a cgroup v2 hierarchy: none is mounted (no cgroup2 line in /proc/self/mountinfo)")]
-    NoHierarchy,
-    /// Our own v2 cgroup is unknown.
-    #[error("find our own cgroup v2 path: no 0:: line in /proc/self/cgroup")]
-    NoOwnCgroup,
+pub enum LeafError {
+    /// The cgroup hierarchy refused.
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
     /// The kernel predates `cgroup.kill`.
     #[error("use {path}: the kernel has no cgroup.kill (Linux 5.14)")]
     NoKill {
         /// The leaf.
         path: PathBuf,
     },
-    /// A file operation failed.
-    #[error("{operation} {path}: {source}")]
-    Io {
-        /// What was done.
-        operation: &'static str,
-        /// On which path.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
 }
 
-fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CgroupError + use<> {
-    let path = path.to_path_buf();
-    move |source| CgroupError::Io {
-        operation,
-        path,
-        source,
+/// How many names after `afterlife-PID` are tried when a leaf of an earlier
+/// afterlife that had our PID is still there.
+const NAME_ATTEMPTS: u32 = 16;
+
+/// The leaf's name: `afterlife-PID`, then `afterlife-PID-N` on a clash.
+pub fn leaf_name(pid: Pid, attempt: u32) -> String {
+    if attempt == 0 {
+        format!("afterlife-{pid}")
+    } else {
+        format!("afterlife-{pid}-{attempt}")
     }
-}
-
-/// Where the cgroup v2 hierarchy is mounted, from mountinfo text.
-pub fn v2_mount_point(mountinfo: &str) -> Option<PathBuf> {
-    mountinfo.lines().find_map(|line| {
-        // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE SUPER"
-        let (before, after) = line.split_once(" - ")?;
-        let fstype = after.split_whitespace().next()?;
-        if fstype != "cgroup2" {
-            return None;
-        }
-        let mount_point = before.split_whitespace().nth(4)?;
-        Some(PathBuf::from(unescape_mountinfo(mount_point)))
-    })
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal `\NNN`.
-fn unescape_mountinfo(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
-            let value = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
-            out.push(value);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Our own cgroup v2 path (`/user.slice/...`, or `/` at the root), from
-/// /proc/self/cgroup text.
-pub fn own_v2_path(proc_cgroup: &str) -> Option<String> {
-    proc_cgroup
-        .lines()
-        .find_map(|line| line.strip_prefix("0::"))
-        .map(|path| path.trim_end_matches(" (deleted)").to_string())
-}
-
-/// The directory of our own cgroup in the v2 hierarchy, and its path
-/// inside the hierarchy.
-pub fn own_cgroup_dir() -> Result<(PathBuf, String), CgroupError> {
-    let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").map_err(io_error("read", Path::new("/proc/self/mountinfo")))?;
-    let mount = v2_mount_point(&mountinfo).ok_or(CgroupError::NoHierarchy)?;
-    let cgroup =
-        std::fs::read_to_string("/proc/self/cgroup").map_err(io_error("read", Path::new("/proc/self/cgroup")))?;
-    let own = own_v2_path(&cgroup).ok_or(CgroupError::NoOwnCgroup)?;
-    Ok((mount.join(own.trim_start_matches('/')), own))
 }
 
 /// A leaf cgroup of our own; removed on [`CgroupLeaf::remove`].
 #[derive(Debug)]
 pub struct CgroupLeaf {
+    cgroup: Cgroup,
     path: PathBuf,
-    /// The path inside the hierarchy, as /proc/PID/cgroup shows it.
-    relative: String,
     procs: OwnedFd,
     kill: OwnedFd,
 }
 
 impl CgroupLeaf {
     /// Creates a fresh leaf under our own cgroup.
-    pub fn create() -> Result<CgroupLeaf, CgroupError> {
-        let (parent, parent_relative) = own_cgroup_dir()?;
+    pub fn create() -> Result<CgroupLeaf, LeafError> {
         let me = Pid::current();
+        let parent = Cgroup::of_process(me)?;
         let mut attempt = 0u32;
-        let (path, name) = loop {
-            let name = if attempt == 0 {
-                format!("afterlife-{me}")
-            } else {
-                format!("afterlife-{me}-{attempt}")
-            };
-            let path = parent.join(&name);
-            match std::fs::create_dir(&path) {
-                Ok(()) => break (path, name),
+        let cgroup = loop {
+            match parent.create_child(&leaf_name(me, attempt)) {
+                Ok(cgroup) => break cgroup,
                 // A leaf left by an earlier afterlife that had our PID.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
-                Err(e) => return Err(io_error("create", &path)(e)),
+                Err(CgroupError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::AlreadyExists && attempt < NAME_ATTEMPTS =>
+                {
+                    attempt += 1
+                }
+                Err(e) => return Err(e.into()),
             }
         };
-        let open = |name: &str| -> Result<OwnedFd, CgroupError> {
-            let file = path.join(name);
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&file)
-                .map(OwnedFd::from)
-                .map_err(|e| {
-                    if e.kind() == io::ErrorKind::NotFound && name == "cgroup.kill" {
-                        CgroupError::NoKill { path: path.clone() }
-                    } else {
-                        io_error("open", &file)(e)
+        let path = cgroup.path();
+        let opened = cgroup
+            .open_for_write("cgroup.procs")
+            .map_err(LeafError::from)
+            .and_then(|procs| {
+                let kill = cgroup.open_for_write("cgroup.kill").map_err(|e| match e {
+                    CgroupError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                        LeafError::NoKill { path: path.clone() }
                     }
-                })
-        };
-        let opened = open("cgroup.procs").and_then(|procs| Ok((procs, open("cgroup.kill")?)));
+                    e => e.into(),
+                })?;
+                Ok((procs, kill))
+            });
         match opened {
             Ok((procs, kill)) => Ok(CgroupLeaf {
+                cgroup,
                 path,
-                relative: format!("{}/{name}", parent_relative.trim_end_matches('/')),
-                procs,
-                kill,
+                procs: procs.into(),
+                kill: kill.into(),
             }),
             Err(e) => {
-                let _ = std::fs::remove_dir(&path);
+                // Ours, just made and empty.
+                let _ = cgroup.remove();
                 Err(e)
             }
         }
@@ -178,6 +107,11 @@ impl CgroupLeaf {
     /// The leaf's directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The leaf as a [`Cgroup`].
+    pub fn cgroup(&self) -> &Cgroup {
+        &self.cgroup
     }
 
     /// `cgroup.procs`, opened for writing: a child writes `0` to it between
@@ -193,74 +127,44 @@ impl CgroupLeaf {
 
     /// The processes in the leaf now.
     pub fn members(&self) -> Vec<Pid> {
-        // The leaf may be gone already (removed after the tree ended).
-        std::fs::read_to_string(self.path.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| line.trim().parse().ok())
-            .filter_map(Pid::new)
-            .collect()
+        // ENOENT: the leaf is gone already (removed after the tree ended).
+        self.cgroup.procs().unwrap_or_default()
     }
 
     /// Whether `pid` is in the leaf now.
     pub fn contains(&self, pid: Pid) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-            .ok()
-            .and_then(|text| own_v2_path(&text))
-            .is_some_and(|path| path == self.relative)
+        self.cgroup.has_process(pid)
     }
 
     /// SIGKILLs every member at once.
-    pub fn kill_all(&self) -> Result<(), CgroupError> {
-        write_kill(&self.kill).map_err(io_error("write 1 to", &self.path.join("cgroup.kill")))
+    pub fn kill_all(&self) -> Result<(), LeafError> {
+        Ok(self.cgroup.kill()?)
     }
 
     /// Waits until no process is left, at most `limit`; whether it emptied.
     pub fn wait_empty(&self, limit: Duration) -> bool {
-        let events = self.path.join("cgroup.events");
-        let deadline = Instant::now() + limit;
-        let Ok(file) = File::open(&events) else { return true };
-        loop {
-            // Gone (ENOENT) counts as empty: nobody can be in a removed leaf.
-            let text = std::fs::read_to_string(&events).unwrap_or_default();
-            if populated(&text) != Some(true) {
-                return true;
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return false;
-            }
-            let mut fds = [PollFd::new(&file, PollFlags::PRI)];
-            let spec = Timespec {
-                tv_sec: remaining.as_secs() as i64,
-                tv_nsec: i64::from(remaining.subsec_nanos()),
-            };
-            // EINTR or a change: read again.
-            let _ = rustix::event::poll(&mut fds, Some(&spec));
-        }
+        // An error reading cgroup.events means the leaf is gone (ENOENT):
+        // nobody can be in a removed leaf.
+        self.cgroup.wait_empty(limit).unwrap_or(true)
     }
 
     /// `oom_kill` from `memory.events`, where the memory controller is on.
     pub fn oom_kills(&self) -> Option<u64> {
-        let text = std::fs::read_to_string(self.path.join("memory.events")).ok()?;
-        parse_keyed(&text, "oom_kill")
+        self.cgroup.oom_kills()
     }
 
     /// `memory.peak` in bytes, where the memory controller is on.
     pub fn memory_peak(&self) -> Option<u64> {
-        std::fs::read_to_string(self.path.join("memory.peak"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        self.cgroup.memory_peak()
     }
 
     /// Removes the leaf (it must be empty); `Ok` if it is gone.
-    pub fn remove(&self) -> Result<(), CgroupError> {
-        match std::fs::remove_dir(&self.path) {
+    pub fn remove(&self) -> Result<(), LeafError> {
+        match self.cgroup.remove() {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error("remove", &self.path)(e)),
+            // Removed already (by the keeper, say).
+            Err(CgroupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -271,56 +175,14 @@ pub(crate) fn write_kill(fd: &OwnedFd) -> io::Result<()> {
     rustix::io::write(fd.as_fd(), b"1").map(|_| ()).map_err(io::Error::from)
 }
 
-/// `populated` from `cgroup.events`.
-fn populated(text: &str) -> Option<bool> {
-    parse_keyed(text.trim_end_matches('\0'), "populated").map(|v| v != 0)
-}
-
-/// A `key value` line of a cgroup flat-keyed file.
-pub fn parse_keyed(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let (k, v) = line.split_once(' ')?;
-        (k == key)
-            .then(|| v.trim().trim_end_matches('\0').parse().ok())
-            .flatten()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_v2_mount_in_a_hybrid_setup() {
-        let mountinfo = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-";
-        assert_eq!(v2_mount_point(mountinfo), Some(PathBuf::from("/sys/fs/cgroup/unified")));
-        assert_eq!(v2_mount_point("31 23 0:28 / /sys rw - sysfs sysfs rw\n"), None);
-        assert_eq!(
-            v2_mount_point("41 31 0:38 / /mnt/with\\040space rw shared:9 - cgroup2 none rw\n"),
-            Some(PathBuf::from("/mnt/with space"))
-        );
-    }
-
-    #[test]
-    fn reads_our_own_path() {
-        assert_eq!(
-            own_v2_path("4:memory:/x\n0::/user.slice/a.scope\n"),
-            Some("/user.slice/a.scope".to_string())
-        );
-        assert_eq!(own_v2_path("0::/\n"), Some("/".to_string()));
-        assert_eq!(own_v2_path("4:memory:/x\n"), None);
-    }
-
-    #[test]
-    fn parses_flat_keyed_files() {
-        let events = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n";
-        assert_eq!(parse_keyed(events, "oom_kill"), Some(2));
-        assert_eq!(parse_keyed(events, "oom"), Some(1));
-        assert_eq!(populated("populated 1\nfrozen 0\n\0\0"), Some(true));
-        assert_eq!(populated("populated 0\nfrozen 0\n"), Some(false));
+    fn names_the_leaf_after_our_pid() {
+        let pid = Pid::new(4242).unwrap();
+        assert_eq!(leaf_name(pid, 0), "afterlife-4242");
+        assert_eq!(leaf_name(pid, 3), "afterlife-4242-3");
     }
 }

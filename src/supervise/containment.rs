@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::process::{Pid, Process, ProcessTable, wait_any};
-use crate::supervise::cgroup_leaf::{CgroupError, CgroupLeaf};
+use crate::supervise::cgroup_leaf::{CgroupLeaf, LeafError};
 use crate::supervise::keeper::{Keeper, Report, Role};
 use crate::supervise::signals::{ChildSetup, SETUP_FAILED_ERRNO};
 use crate::supervise::sweep;
@@ -179,7 +179,7 @@ impl Contained {
         mut setup: ChildSetup,
         name: &str,
     ) -> Result<(Contained, Main), StartError> {
-        let unavailable = |e: CgroupError| StartError::Containment {
+        let unavailable = |e: LeafError| StartError::Containment {
             containment: "cgroup",
             reason: e.to_string(),
         };

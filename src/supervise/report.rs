@@ -233,6 +233,7 @@ mod tests {
         HeldFd {
             fd,
             target: "pipe:[1]".to_string(),
+            kind: crate::resources::FdKind::Pipe,
             cloexec,
             socket: None,
         }

@@ -21,7 +21,7 @@ use crate::supervise::cause::{
 };
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
 use crate::supervise::keeper::Report;
-use crate::supervise::leftover_facts::{SocketCache, held_fds, identity};
+use crate::supervise::leftover_facts::{held_fds, identity};
 use crate::supervise::report::{
     Fate, Leftover, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
 };
@@ -430,12 +430,12 @@ impl Supervisor {
             return Vec::new();
         }
         let main_ids = main.map_or((0, 0), |m| (m.sid, m.pgid));
-        let mut sockets = SocketCache::default();
+        let pids: Vec<Pid> = members.iter().map(|p| p.pid()).collect();
         let mut leftovers: Vec<Leftover> = members
             .iter()
-            .map(|process| {
+            .zip(held_fds(&pids))
+            .map(|(process, fds)| {
                 let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
-                let fds = held_fds(process.pid(), &mut sockets);
                 Leftover {
                     pid: process.pid(),
                     escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds),

@@ -6,6 +6,21 @@
 //! child, which the next round finds: the loop ends only when a listing
 //! shows nothing that was not already stopped. SIGKILL ends stopped
 //! processes too (signal(7)), so no SIGCONT is needed.
+//!
+//! This is not [`crate::terminate::terminate`], which does the same
+//! freeze-then-signal for `kill`, because `run` needs something else of it:
+//! - the keeper calls it after a fork, on end of file from afterlife; the
+//!   engine scans every process of the machine on several threads
+//!   (`/proc/*/stat`), where this walks only the keeper's descendants
+//!   through `children` files, a few reads for a small tree;
+//! - the engine's tree includes its root and signals it (unless it is the
+//!   caller), but the root here is the keeper (subreaper or namespace
+//!   init), which must outlive the sweep to reap and report;
+//! - the engine waits for its targets to end and escalates by its own plan;
+//!   `run` sends SIGKILL now, counts it in its timeline, and waits by its
+//!   own limits (the grace period, then a settling time), and lists the
+//!   members its own way (the cgroup leaf's members when `cgroup.kill`
+//!   fails).
 
 use std::collections::BTreeSet;
 

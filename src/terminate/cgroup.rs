@@ -326,8 +326,14 @@ impl Cgroup {
         let path = self.file("cgroup.events");
         let deadline = Instant::now() + timeout;
         let file = fs::File::open(&path).map_err(io_error("open", &path))?;
+        let mut buf = [0u8; 256];
         loop {
-            if condition(self.events()?) {
+            // Read through the polled file itself: kernfs wakes `poll` on an
+            // open file until that file has read the new state, so reading
+            // through another one would leave poll ready for ever, a busy
+            // loop (fs/kernfs/file.c, kernfs_generic_poll).
+            let len = std::os::unix::fs::FileExt::read_at(&file, &mut buf, 0).map_err(io_error("read", &path))?;
+            if condition(parse_events(&String::from_utf8_lossy(&buf[..len]))) {
                 return Ok(true);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -370,6 +376,50 @@ impl Cgroup {
         let path = self.path();
         fs::remove_dir(&path).map_err(io_error("remove", &path))
     }
+
+    /// Opens one of the cgroup's files for writing and keeps it open, so
+    /// that it can be written later with one `write(2)` and no path lookup
+    /// (after a `fork`, say, where only async-signal-safe calls may be made).
+    pub fn open_for_write(&self, name: &str) -> Result<fs::File, CgroupError> {
+        let path = self.file(name);
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_error("open", &path))
+    }
+
+    /// Whether `pid` is in this very cgroup now (not one below it), from
+    /// `/proc/PID/cgroup`; `false` if it is gone.
+    pub fn has_process(&self, pid: Pid) -> bool {
+        // ENOENT/ESRCH: the process ended; it is in no cgroup.
+        fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .ok()
+            .and_then(|text| v2_path_from_proc(&text))
+            .is_some_and(|path| path == self.relative)
+    }
+
+    /// `oom_kill` of `memory.events`: processes of the subtree the OOM
+    /// killer ended; `None` where the memory controller is not enabled for
+    /// this cgroup.
+    pub fn oom_kills(&self) -> Option<u64> {
+        let text = fs::read_to_string(self.file("memory.events")).ok()?;
+        parse_keyed(&text, "oom_kill")
+    }
+
+    /// `memory.peak` (Linux 5.19) in bytes: the subtree's largest memory
+    /// use; `None` where the memory controller is not enabled.
+    pub fn memory_peak(&self) -> Option<u64> {
+        fs::read_to_string(self.file("memory.peak")).ok()?.trim().parse().ok()
+    }
+}
+
+/// The value of `key` in a cgroup flat-keyed file (`key value` lines, as
+/// `memory.events`).
+pub fn parse_keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
 }
 
 #[cfg(test)]
@@ -412,6 +462,14 @@ mod tests {
                 frozen: false
             }
         );
+    }
+
+    #[test]
+    fn parses_flat_keyed_files() {
+        let events = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n";
+        assert_eq!(parse_keyed(events, "oom_kill"), Some(2));
+        assert_eq!(parse_keyed(events, "oom"), Some(1));
+        assert_eq!(parse_keyed(events, "oom_group_kill"), None);
     }
 
     #[test]

@@ -101,7 +101,10 @@ fn run_request(request: &Request, mut watch: Watch) -> Result<TerminationReport,
     };
     // Without a cgroup, each member is stopped as soon as it is opened.
     let stop = cgroup.is_none() && request.plan.freezes();
-    targets.adopt_stopping(selected.members, &table, stop);
+    targets.adopt_stopping(selected.members, &table, stop, |m| {
+        watch.take_held(m.pid, m.start_ticks)
+    });
+    watch.release_held();
     run(request.scope, &request.plan, targets, cgroup, watch)
 }
 

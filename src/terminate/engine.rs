@@ -73,8 +73,7 @@ pub enum TerminateError {
 /// Ends the selected processes following the plan and reports on each.
 pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError> {
     let boost = Boost::raise(request.dry_run);
-    let w = Watch::scan();
-    run_request(request, w, boost)
+    run_request(request, Watch::scan(), boost)
 }
 
 /// Like [`terminate`], with the caller's scan of the process table. Each

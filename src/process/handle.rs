@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::exit::ExitStatus;
 use crate::process::error::{OpenError, ReadError, SignalError, WaitError};
 use crate::process::sys::{self, PidfdExitInfo};
-use crate::process::{Pid, ProcessInfo, ProcessState};
+use crate::process::{Pid, ProcessInfo, ProcessState, TableEntry};
 use crate::signal::Signal;
 
 /// One process, pinned down by a pidfd and its start time.
@@ -111,6 +111,18 @@ fn open_error(pid: Pid, syscall: &'static str, error: std::io::Error) -> OpenErr
     }
 }
 
+fn stat_open_error(pid: Pid, error: procfs::ProcError) -> OpenError {
+    match ReadError::from_proc(pid, "stat", error) {
+        ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
+        ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
+        ReadError::Io { pid, source, .. } => OpenError::Io {
+            pid,
+            syscall: "read /proc/PID/stat",
+            source,
+        },
+    }
+}
+
 impl Process {
     /// Opens the process that has `pid` now.
     pub fn open(pid: Pid) -> Result<Process, OpenError> {
@@ -124,15 +136,7 @@ impl Process {
         // read: this is the call that opens every member of a large tree.
         let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
         let found = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat"))
-            .map_err(|e| match ReadError::from_proc(pid, "stat", e) {
-                ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
-                ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
-                ReadError::Io { pid, source, .. } => OpenError::Io {
-                    pid,
-                    syscall: "read /proc/PID/stat",
-                    source,
-                },
-            })?
+            .map_err(|e| stat_open_error(pid, e))?
             .starttime;
         // As in `open_inner`: the start time is this pidfd's process's only
         // if that process still exists after the read.
@@ -152,6 +156,28 @@ impl Process {
             });
         }
         Ok(process)
+    }
+
+    /// Opens `pid` and returns its row of the process table, read from
+    /// `/proc/PID/stat` once while the pidfd was held: a scan that opens
+    /// every process this way needs no second read to check, later, that a
+    /// PID it chose still names the process it scanned.
+    pub fn open_entry(pid: Pid) -> Result<(Process, TableEntry), OpenError> {
+        let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
+        let stat = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat"))
+            .map_err(|e| stat_open_error(pid, e))?;
+        let entry = TableEntry::from_stat(stat).ok_or(OpenError::NoSuchProcess { pid })?;
+        // As in `open_inner`: the row is this pidfd's process's only if that
+        // process still exists after the read.
+        let process = Process {
+            pid,
+            pidfd,
+            start_ticks: entry.start_ticks,
+        };
+        if !process.exists().map_err(|e| open_error(pid, "pidfd_send_signal", e))? {
+            return Err(OpenError::NoSuchProcess { pid });
+        }
+        Ok((process, entry))
     }
 
     /// Opens `pid` and returns its facts as read while opening.

@@ -38,6 +38,21 @@ pub struct ProcessTable {
 
 const PF_KTHREAD: u32 = 0x0020_0000;
 
+impl TableEntry {
+    /// The row that `/proc/PID/stat` gives.
+    pub(crate) fn from_stat(stat: procfs::process::Stat) -> Option<TableEntry> {
+        Some(TableEntry {
+            pid: Pid::new(stat.pid)?,
+            ppid: stat.ppid,
+            pgid: stat.pgrp,
+            sid: stat.session,
+            start_ticks: stat.starttime,
+            name: stat.comm,
+            kernel_thread: stat.flags & PF_KTHREAD != 0,
+        })
+    }
+}
+
 impl ProcessTable {
     /// Reads every process in /proc. Processes that exit during the scan are
     /// skipped.

@@ -72,7 +72,8 @@ pub enum TerminateError {
 
 /// Ends the selected processes following the plan and reports on each.
 pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError> {
-    run_request(request, Watch::scan())
+    let boost = Boost::raise(request.dry_run);
+    run_request(request, Watch::scan(), boost)
 }
 
 /// Like [`terminate`], with the caller's scan of the process table. Each
@@ -80,10 +81,56 @@ pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError>
 /// member whose PID went to another process since the scan is reported as
 /// ended and the newer process is left alone.
 pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<TerminationReport, TerminateError> {
-    run_request(request, Watch::from_table(table))
+    let boost = Boost::raise(request.dry_run);
+    run_request(request, Watch::from_table(table), boost)
 }
 
-fn run_request(request: &Request, mut watch: Watch) -> Result<TerminationReport, TerminateError> {
+/// The highest scheduling priority (nice -20) for afterlife's threads from
+/// the first scan until the first signal has reached every target, when the
+/// caller may raise it (`CAP_SYS_NICE`; otherwise nothing changes).
+///
+/// A tree being ended may keep every core busy (busy loops, a fork loop);
+/// at the default priority afterlife gets one fair share among them, and
+/// scanning, opening and stopping a thousand processes takes several times
+/// longer. The priority goes back to what it was before afterlife waits
+/// for the exits, so that the dying processes (and whoever watches them)
+/// are not held back by the report. Nice values are per thread
+/// (setpriority(2), NOTES); threads started meanwhile inherit the raised
+/// value and end before it is restored.
+struct Boost {
+    previous: Option<i32>,
+}
+
+impl Boost {
+    const HIGHEST: i32 = -20;
+
+    fn raise(dry_run: bool) -> Boost {
+        let previous = if dry_run {
+            None
+        } else {
+            rustix::process::getpriority_process(None).ok().filter(|&previous| {
+                // EPERM/EACCES without CAP_SYS_NICE: the priority stays as it is.
+                previous > Self::HIGHEST && rustix::process::setpriority_process(None, Self::HIGHEST).is_ok()
+            })
+        };
+        Boost { previous }
+    }
+
+    fn none() -> Boost {
+        Boost { previous: None }
+    }
+}
+
+impl Drop for Boost {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            // Raising a nice value is always allowed.
+            let _ = rustix::process::setpriority_process(None, previous);
+        }
+    }
+}
+
+fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<TerminationReport, TerminateError> {
     let table = watch.table();
     let guard = Guard::for_current(table, request.force);
     let (selected, anchors) = select(table, &request.pids, request.scope, &guard)?;
@@ -101,8 +148,11 @@ fn run_request(request: &Request, mut watch: Watch) -> Result<TerminationReport,
     };
     // Without a cgroup, each member is stopped as soon as it is opened.
     let stop = cgroup.is_none() && request.plan.freezes();
-    targets.adopt_stopping(selected.members, &table, stop);
-    run(request.scope, &request.plan, targets, cgroup, watch)
+    targets.adopt_stopping(selected.members, &table, stop, |m| {
+        watch.take_held(m.pid, m.start_ticks)
+    });
+    watch.release_held();
+    run(request.scope, &request.plan, targets, cgroup, watch, boost)
 }
 
 /// Ends one process the caller holds, following the plan.
@@ -147,6 +197,7 @@ pub(crate) fn terminate_process(process: &Process, plan: &TerminationPlan) -> Re
         targets,
         None,
         Watch::from_table(&ProcessTable::default()),
+        Boost::none(),
     )?;
     Ok(report.processes.remove(0))
 }
@@ -273,6 +324,7 @@ fn run(
     targets: Targets<'_>,
     cgroup: Option<Cgroup>,
     watch: Watch,
+    boost: Boost,
 ) -> Result<TerminationReport, TerminateError> {
     let now = Instant::now();
     let mut run = Run {
@@ -286,6 +338,7 @@ fn run(
         watch,
     };
     run.first_signal()?;
+    drop(boost);
     let finish = run.wait_and_escalate()?;
     let containment = match (&run.cgroup, plan.freezes()) {
         (Some(cgroup), _) => Containment::Cgroup {

@@ -18,7 +18,9 @@
 //! look are read ([`Watch::refresh`]); a full scan is the fallback when that
 //! file cannot be read or the range is too wide.
 
-use crate::process::{Pid, ProcessTable, TableEntry};
+use std::collections::BTreeMap;
+
+use crate::process::{OpenError, Pid, Process, ProcessTable, TableEntry};
 use crate::signal::Signal;
 use crate::terminate::select::Scope;
 use crate::terminate::targets::{Targets, parallel_map};
@@ -33,6 +35,9 @@ const MAX_BORN: usize = 4096;
 pub(crate) struct Watch {
     last_pid: Option<i32>,
     table: ProcessTable,
+    /// The pidfds the first scan read each row through, until the members
+    /// are chosen ([`Watch::take_held`], [`Watch::release_held`]).
+    held: BTreeMap<Pid, Process>,
 }
 
 fn read_last_pid() -> Option<i32> {
@@ -96,19 +101,52 @@ impl Watch {
     /// A full scan, noting the allocator's position first. The entries are
     /// read on a few threads: the table must be ready before anything can
     /// be stopped.
+    ///
+    /// Each row is read through a pidfd opened first
+    /// ([`Process::open_entry`]), and the pidfd is kept: the members chosen
+    /// from this table then need neither a second open nor a second read of
+    /// their start time. A process that cannot be opened (a pidfd refused,
+    /// no file descriptor left) is read without one, and opened later as
+    /// usual.
     pub fn scan() -> Watch {
         let last_pid = read_last_pid();
+        let mut held = BTreeMap::new();
         let table = match std::fs::read_dir("/proc") {
             Ok(dir) => {
-                let pids: Vec<i32> = dir
+                let pids: Vec<Pid> = dir
                     .flatten()
                     .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse().ok()))
+                    .filter_map(Pid::new)
                     .collect();
-                ProcessTable::from_entries(parallel_map(pids, entry_of).into_iter().flatten())
+                let rows = parallel_map(pids, |pid| match Process::open_entry(pid) {
+                    Ok((process, entry)) => Some((entry, Some(process))),
+                    // ESRCH/ENOENT: it exited after the listing.
+                    Err(OpenError::NoSuchProcess { .. }) => None,
+                    Err(_) => entry_of(pid.get()).map(|entry| (entry, None)),
+                });
+                let mut entries = Vec::with_capacity(rows.len());
+                for (entry, process) in rows.into_iter().flatten() {
+                    if let Some(process) = process {
+                        held.insert(entry.pid, process);
+                    }
+                    entries.push(entry);
+                }
+                ProcessTable::from_entries(entries)
             }
             Err(_) => ProcessTable::scan(),
         };
-        Watch { last_pid, table }
+        Watch { last_pid, table, held }
+    }
+
+    /// The pidfd the scan read `pid` through, if it was read through one
+    /// and had the start time `start_ticks`.
+    pub fn take_held(&mut self, pid: Pid, start_ticks: u64) -> Option<Process> {
+        self.held.remove(&pid).filter(|p| p.start_ticks() == start_ticks)
+    }
+
+    /// Closes the pidfds of the processes that were not chosen.
+    pub fn release_held(&mut self) {
+        self.held.clear();
     }
 
     /// Starts from the caller's scan; the first refresh scans again.
@@ -116,6 +154,7 @@ impl Watch {
         Watch {
             last_pid: None,
             table: table.clone(),
+            held: BTreeMap::new(),
         }
     }
 

@@ -130,15 +130,34 @@ impl<'a> Targets<'a> {
     /// Opens members found by a scan (`table` gives their parents); returns
     /// the indexes of those opened.
     pub fn adopt(&mut self, members: Vec<Member>, table: &ProcessTable) -> Vec<usize> {
-        self.adopt_stopping(members, table, false)
+        self.adopt_stopping(members, table, false, |_| None)
     }
 
     /// Like [`Targets::adopt`]; with `stop`, each member is also sent
-    /// `SIGSTOP` right after it is opened, in the same pass.
-    pub fn adopt_stopping(&mut self, members: Vec<Member>, table: &ProcessTable, stop: bool) -> Vec<usize> {
-        let members: Vec<Member> = members.into_iter().filter(|m| self.known.insert(m.pid)).collect();
-        let opened_all = parallel_map(members, |member| {
-            let opened = Process::open_expecting(member.pid, member.start_ticks).map(|process| {
+    /// `SIGSTOP` right after it is opened, in the same pass. `held` gives
+    /// the pidfd a member was scanned through, already checked against its
+    /// start time; the others are opened here.
+    pub fn adopt_stopping(
+        &mut self,
+        members: Vec<Member>,
+        table: &ProcessTable,
+        stop: bool,
+        mut held: impl FnMut(&Member) -> Option<Process>,
+    ) -> Vec<usize> {
+        let members: Vec<(Member, Option<Process>)> = members
+            .into_iter()
+            .filter(|m| self.known.insert(m.pid))
+            .map(|m| {
+                let process = held(&m);
+                (m, process)
+            })
+            .collect();
+        let opened_all = parallel_map(members, |(member, held)| {
+            let opened = match held {
+                Some(process) => Ok(process),
+                None => Process::open_expecting(member.pid, member.start_ticks),
+            };
+            let opened = opened.map(|process| {
                 // A pidfd of an exited process polls readable at once: this
                 // one was a zombie before we did anything.
                 let was_zombie = process.has_exited();

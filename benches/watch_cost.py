@@ -183,6 +183,7 @@ def main():
         for p in sleepers + [holder]:
             p.kill()
             p.wait()
+        shutil.rmtree(os.path.dirname(counter), ignore_errors=True)
     path = os.path.join(out_dir, "watch_cost.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=2)

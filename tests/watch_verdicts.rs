@@ -8,7 +8,7 @@ use std::process::Command;
 
 use afterlife::process::{Pid, Process};
 use afterlife::signal::Signal;
-use common::{WatchFixture, afterlife, ndjson, stderr, stdout};
+use common::{Scratch, WatchFixture, afterlife, ndjson, stderr, stdout};
 use serde_json::Value;
 
 /// Watches `pid` for `seconds` at 50 ms and returns (exit code, NDJSON).
@@ -177,7 +177,10 @@ fn human_summary_names_the_leak_and_the_limit() {
 
 #[test]
 fn until_exit_reports_how_the_command_ended() {
+    // The fixture makes its file in TMPDIR, removed with the scratch dir.
+    let tmp = Scratch::new("watch-until-exit");
     let output = afterlife()
+        .env("TMPDIR", tmp.path())
         .args(["--json", "watch", "--interval", "50ms", "--until-exit", "--"])
         // The command's own stdout would mix with the NDJSON: send it away.
         .args(["sh", "-c", "exec python3 -c \"$1\" files 40 3 >/dev/null", "sh"])
@@ -221,7 +224,9 @@ fn until_exit_reports_how_the_command_ended() {
 #[test]
 fn tree_watches_descendants() {
     use std::io::{BufRead, BufReader};
+    let tmp = Scratch::new("watch-tree");
     let mut shell = Command::new("sh")
+        .env("TMPDIR", tmp.path())
         .arg("-c")
         .arg("python3 -c \"$1\" files 400 0 >/dev/null & echo $!; wait")
         .arg("sh")

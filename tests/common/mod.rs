@@ -450,13 +450,17 @@ sys.exit(exit_code)
 /// A running [`WATCH_FIXTURE`], killed and reaped on drop.
 pub struct WatchFixture {
     pub child: Child,
+    /// Its TMPDIR, where it makes its file; removed on drop.
+    _tmp: Scratch,
 }
 
 impl WatchFixture {
     /// Starts the fixture and waits for its `ready` line.
     pub fn start(mode: &str, steps: u32, extra: &[&str]) -> WatchFixture {
         use std::io::{BufRead, BufReader};
+        let tmp = Scratch::new(&format!("watch-fixture-{mode}-{}", unique()));
         let mut child = Command::new("python3")
+            .env("TMPDIR", tmp.path())
             .arg("-c")
             .arg(WATCH_FIXTURE)
             .arg(mode)
@@ -472,7 +476,7 @@ impl WatchFixture {
             .read_line(&mut line)
             .expect("fixture says ready");
         assert_eq!(line.trim(), "ready");
-        WatchFixture { child }
+        WatchFixture { child, _tmp: tmp }
     }
 
     pub fn pid(&self) -> i32 {
@@ -493,4 +497,10 @@ pub fn ndjson(output: &Output) -> Vec<serde_json::Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}")))
         .collect()
+}
+
+/// A number no other call in this test process has had.
+pub fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

@@ -4,7 +4,9 @@
 //! forced inside a new PID namespace by writing
 //! `/proc/sys/kernel/ns_last_pid` (needs root), as in `tests/pid_reuse.rs`.
 
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
 
 use afterlife::process::{Pid, Process, ProcessTable};
@@ -18,31 +20,10 @@ fn kill_never_signals_a_recycled_pid() {
     if std::env::var_os(INNER).is_some() {
         return;
     }
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: writing ns_last_pid in a new PID namespace needs root");
+    let Some((status, text)) = common::run_in_new_pid_namespace("inner_kill_pid_reuse", INNER) else {
         return;
-    }
-    let output = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "inner_kill_pid_reuse",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INNER, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("unshare runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "inner test failed:\n{text}");
+    };
+    assert!(status.success(), "inner test failed:\n{text}");
     assert!(text.contains("1 passed"), "inner test did not run:\n{text}");
     assert!(text.contains("reuse forced twice"), "{text}");
 }

@@ -6,7 +6,9 @@
 //! The outer test re-runs this test binary as PID 1 of a new PID namespace
 //! (`unshare --pid --fork --mount-proc`), where the inner test does the work.
 
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
 
 use afterlife::process::{OpenError, Pid, Process, SignalError};
@@ -19,35 +21,10 @@ fn a_recycled_pid_is_never_signalled() {
     if std::env::var_os(INNER).is_some() {
         return;
     }
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: writing ns_last_pid in a new PID namespace needs root");
+    let Some((status, text)) = common::run_in_new_pid_namespace("inner_pid_reuse", INNER) else {
         return;
-    }
-    let output = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "inner_pid_reuse",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INNER, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("unshare runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if !output.status.success() && text.contains("unshare failed") {
-        eprintln!("skipped: this machine does not allow new PID namespaces: {text}");
-        return;
-    }
-    assert!(output.status.success(), "inner test failed:\n{text}");
+    };
+    assert!(status.success(), "inner test failed:\n{text}");
     assert!(text.contains("1 passed"), "inner test did not run:\n{text}");
     assert!(text.contains("reuse forced"), "{text}");
 }

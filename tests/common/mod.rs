@@ -504,3 +504,35 @@ pub fn unique() -> usize {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
+
+/// Re-runs the ignored test `inner` of this test binary as PID 1 of a new
+/// PID namespace with its own /proc (`unshare --pid --fork --mount-proc`),
+/// with `marker` set in its environment so that the outer test can tell it
+/// runs inside. Returns the inner run's stdout and stderr; `None` (with the
+/// reason printed) where the machine cannot: not root, or no new PID
+/// namespaces allowed.
+pub fn run_in_new_pid_namespace(inner: &str, marker: &str) -> Option<(std::process::ExitStatus, String)> {
+    if !is_root() {
+        eprintln!("skipped: writing ns_last_pid in a new PID namespace needs root");
+        return None;
+    }
+    let output = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", inner, "--ignored", "--nocapture", "--test-threads=1"])
+        .env(marker, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("unshare runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() && text.contains("unshare failed") {
+        eprintln!("skipped: this machine does not allow new PID namespaces: {text}");
+        return None;
+    }
+    Some((output.status, text))
+}

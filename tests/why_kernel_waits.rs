@@ -14,6 +14,7 @@
 //! waits for that thread, and an exit that waits for it.
 
 mod common;
+mod why_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -23,44 +24,7 @@ use std::time::Duration;
 use afterlife::process::Process;
 use afterlife::signal::Signal;
 use common::*;
-use serde_json::Value;
-
-fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].chars().next()
-}
-
-fn why_json(pid: i32) -> Value {
-    let output = run(&["why", "--json", &pid.to_string()]);
-    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
-    serde_json::from_slice(&output.stdout).expect("why --json prints JSON")
-}
-
-fn kinds(diagnosis: &Value) -> Vec<String> {
-    diagnosis["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn finding<'a>(diagnosis: &'a Value, kind: &str) -> &'a Value {
-    diagnosis["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} finding in {diagnosis:#}"))
-}
-
-fn has_evidence(finding: &Value, source: &str, value: &str) -> bool {
-    finding["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["source"] == source && e["value"].as_str().is_some_and(|v| v.contains(value)))
-}
+use why_support::*;
 
 /// The mount point of a cgroup hierarchy, from our own mountinfo.
 fn cgroup_mount(v2: bool) -> Option<PathBuf> {

@@ -3,6 +3,7 @@
 //! a plain running process, and bad input.
 
 mod common;
+mod why_support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use afterlife::process::{Pid, Process};
 use afterlife::signal::Signal;
 use common::*;
 use serde_json::Value;
+use why_support::*;
 
 /// A child killed and reaped on drop, by its own PID.
 struct Kid(Child);
@@ -36,40 +38,11 @@ impl Drop for Kid {
     }
 }
 
-fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].chars().next()
-}
-
 fn status_field(pid: i32, field: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
-}
-
-fn why_json(pid: i32) -> Value {
-    let output = run(&["why", "--json", &pid.to_string()]);
-    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
-    serde_json::from_slice(&output.stdout).expect("why --json prints JSON")
-}
-
-fn kinds(diagnosis: &Value) -> Vec<String> {
-    diagnosis["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn finding<'a>(diagnosis: &'a Value, kind: &str) -> &'a Value {
-    diagnosis["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} finding in {diagnosis:#}"))
 }
 
 fn signal<'a>(diagnosis: &'a Value, name: &str) -> &'a Value {
@@ -79,14 +52,6 @@ fn signal<'a>(diagnosis: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|s| s["signal"]["name"] == name)
         .unwrap()
-}
-
-fn has_evidence(finding: &Value, source: &str, value: &str) -> bool {
-    finding["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["source"] == source && e["value"].as_str().is_some_and(|v| v.contains(value)))
 }
 
 fn sleeper() -> Kid {

@@ -9,7 +9,7 @@
 
 use crate::demo::error::DemoError;
 use crate::demo::holders::{SocketHolder, listening_port_holders};
-use crate::demo::spawn::{Spawn, Stray};
+use crate::demo::spawn::{Spawn, Stray, field};
 use crate::demo::{Check, Outcome, RunReport, fds_check, gone_check, run_report, status_check};
 use crate::exit::ExitStatus;
 use crate::process::Pid;
@@ -33,20 +33,6 @@ fn bind_text(result: &Result<(), String>) -> String {
         Ok(()) => "bind succeeded".to_string(),
         Err(e) => format!("bind failed: {e}"),
     }
-}
-
-fn field<T: std::str::FromStr>(
-    fields: &std::collections::BTreeMap<String, String>,
-    key: &str,
-    pid: Pid,
-) -> Result<T, DemoError> {
-    fields
-        .get(key)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| DemoError::Protocol {
-            pid,
-            message: format!("no {key} in its ready line"),
-        })
 }
 
 /// 15: the ghost socket, without and with `O_CLOEXEC`.
@@ -92,11 +78,7 @@ fn one_server(inherit: bool) -> Result<RunReport, DemoError> {
     let fields = server.ready()?;
     let port: u16 = field(&fields, "port", pid)?;
     let listen_fd: i32 = field(&fields, "fd", pid)?;
-    let worker_pid: i32 = field(&fields, "worker", pid)?;
-    let worker_pid = Pid::new(worker_pid).ok_or(DemoError::Protocol {
-        pid,
-        message: "a worker PID that is not positive".to_string(),
-    })?;
+    let worker_pid: Pid = field(&fields, "worker", pid)?;
     let mut worker = Stray::open(worker_pid)?;
     let worker_parent = worker.process().info().ok().map(|i| i.ppid);
     let cloexec = crate::resources::fd::read_one(pid, listen_fd).map(|fd| fd.cloexec);

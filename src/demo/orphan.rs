@@ -7,7 +7,7 @@
 //! goes to it instead of init, and it reaps it.
 
 use crate::demo::error::DemoError;
-use crate::demo::spawn::{STEP, Spawn, Stray, wait_gone};
+use crate::demo::spawn::{STEP, Spawn, Stray, field, wait_gone};
 use crate::demo::{Check, Outcome, RunReport, fds_check, gone_check, run_report, status_check};
 use crate::exit::ExitStatus;
 use crate::process::{Pid, ProcessInfo, StatusSource};
@@ -31,18 +31,8 @@ fn to_subreaper() -> Result<RunReport, DemoError> {
     let mut subreaper = Spawn::new("subreaper").start()?;
     let subreaper_pid = subreaper.pid();
     let fields = subreaper.ready()?;
-    let number = |key: &str| {
-        fields
-            .get(key)
-            .and_then(|v| v.parse().ok())
-            .and_then(Pid::new)
-            .ok_or(DemoError::Protocol {
-                pid: subreaper_pid,
-                message: format!("no {key} PID in its ready line"),
-            })
-    };
-    let middle = number("middle")?;
-    let orphan_pid = number("child")?;
+    let middle: Pid = field(&fields, "middle", subreaper_pid)?;
+    let orphan_pid: Pid = field(&fields, "child", subreaper_pid)?;
     // The middle has exited and was reaped; the orphan sleeps, so its PID
     // is still its own.
     let mut orphan = Stray::open(orphan_pid)?;
@@ -110,14 +100,7 @@ fn to_init(outcome: &mut Outcome) -> Result<(), DemoError> {
     let mut parent = Spawn::new("orphan-parent").start()?;
     let parent_pid = parent.pid();
     let fields = parent.ready()?;
-    let orphan_pid = fields
-        .get("child")
-        .and_then(|v| v.parse().ok())
-        .and_then(Pid::new)
-        .ok_or(DemoError::Protocol {
-            pid: parent_pid,
-            message: "no child PID in its ready line".to_string(),
-        })?;
+    let orphan_pid: Pid = field(&fields, "child", parent_pid)?;
     let mut orphan = Stray::open(orphan_pid)?;
     let ppid_before = orphan.process().info().map(|i| i.ppid).unwrap_or(0);
     parent.go()?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::demo::child::ZOMBIE_CODE;
 use crate::demo::error::DemoError;
-use crate::demo::spawn::{DemoChild, STEP, Spawn, known};
+use crate::demo::spawn::{DemoChild, STEP, Spawn, field, known};
 use crate::demo::{Check, Outcome, fds_check, gone_check, run_report, status_check};
 use crate::exit::ExitStatus;
 use crate::process::{Pid, Process, ProcessInfo, ProcessState};
@@ -183,14 +183,7 @@ fn zombie(outcome: &mut Outcome) -> Result<(), DemoError> {
     let mut parent = Spawn::new("zombie-parent").start()?;
     let parent_pid = parent.pid();
     let fields = parent.ready()?;
-    let zombie_pid = fields
-        .get("child")
-        .and_then(|v| v.parse().ok())
-        .and_then(Pid::new)
-        .ok_or(DemoError::Protocol {
-            pid: parent_pid,
-            message: "no child PID in its ready line".to_string(),
-        })?;
+    let zombie_pid: Pid = field(&fields, "child", parent_pid)?;
     // Its parent never reaps it, so the PID stays the zombie's until the
     // parent ends: the handle is safe to open now.
     let zombie = Process::open(zombie_pid)?;

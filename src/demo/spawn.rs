@@ -23,6 +23,22 @@ pub(crate) const STEP: Duration = Duration::from_secs(10);
 
 use crate::demo::child::CHILD_COMMAND;
 
+/// The value of `key` in a child's `ready` line (`ready key=value ...`),
+/// parsed; a child PID parses as a [`Pid`], so 0 and negatives are refused.
+pub(crate) fn field<T: std::str::FromStr>(
+    fields: &BTreeMap<String, String>,
+    key: &str,
+    pid: Pid,
+) -> Result<T, DemoError> {
+    fields
+        .get(key)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| DemoError::Protocol {
+            pid,
+            message: format!("no {key} in its ready line"),
+        })
+}
+
 /// A running demo child.
 #[derive(Debug)]
 pub(crate) struct DemoChild {

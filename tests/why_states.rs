@@ -229,7 +229,12 @@ fn sigterm_ignored() {
 
 #[test]
 fn sigterm_caught() {
-    let kid = sh("trap 'echo caught' TERM; while :; do sleep 1; done");
+    // A handler, and no forks: a shell loop that starts `sleep` blocks every
+    // signal around each fork, which `why` would rightly report as blocked.
+    let kid = Kid::spawn(Command::new("python3").args([
+        "-c",
+        "import signal, time\nsignal.signal(signal.SIGTERM, lambda *_: print('caught'))\nwhile True: time.sleep(300)",
+    ]));
     let pid = kid.pid();
     assert!(wait_for_mask(pid, "SigCgt", libc::SIGTERM));
     let d = why_json(pid);

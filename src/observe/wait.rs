@@ -56,7 +56,7 @@ pub fn wait_for(
 ) -> Result<WaitReport, WaitCommandError> {
     let mut opened = Vec::with_capacity(pids.len());
     for &pid in pids {
-        opened.push(Process::open_with_info(pid)?);
+        opened.push(Process::open_to_wait(pid)?);
     }
     let start = Instant::now();
     let deadline = timeout.and_then(|t| start.checked_add(t));
@@ -64,8 +64,9 @@ pub fn wait_for(
         .iter()
         .map(|(process, info)| WaitOutcome {
             pid: process.pid(),
-            name: info.name.clone(),
-            cmdline: info.cmdline.clone(),
+            // It ended before its name could be read.
+            name: info.as_ref().map_or_else(|| "?".to_string(), |i| i.name.clone()),
+            cmdline: info.as_ref().map(|i| i.cmdline.clone()).unwrap_or_default(),
             ended_after: None,
             ending: None,
         })

@@ -17,6 +17,10 @@ use crate::process::sys::{self, PidfdExitInfo};
 use crate::process::{Pid, ProcessInfo, ProcessState, TableEntry};
 use crate::signal::Signal;
 
+/// The start time of a process that ended before it could be read: no
+/// process has it (even PID 1 starts some ticks after boot).
+const UNKNOWN_START: u64 = 0;
+
 /// One process, pinned down by a pidfd and its start time.
 #[derive(Debug)]
 pub struct Process {
@@ -185,6 +189,29 @@ impl Process {
         Self::open_inner(pid, None)
     }
 
+    /// Opens `pid` to wait for it. Like [`Process::open_with_info`], except
+    /// that a process which ends between `pidfd_open` and the read of its
+    /// /proc entry is still returned, without facts (`None`): the pidfd
+    /// refers to the process that had the PID when the call was made, and
+    /// its exit status can still be asked of the kernel
+    /// ([`Process::exit_observation`]). Its start time is then unknown, so
+    /// [`Process::info`] reports it gone.
+    pub fn open_to_wait(pid: Pid) -> Result<(Process, Option<ProcessInfo>), OpenError> {
+        let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
+        match Self::checked(pid, pidfd, None) {
+            Ok((process, info)) => Ok((process, Some(info))),
+            Err((OpenError::NoSuchProcess { .. }, pidfd)) => Ok((
+                Process {
+                    pid,
+                    pidfd,
+                    start_ticks: UNKNOWN_START,
+                },
+                None,
+            )),
+            Err((error, _)) => Err(error),
+        }
+    }
+
     /// Opens our own child, which cannot be reaped (and its PID reused) while
     /// the `Child` has not been waited for.
     pub fn from_child(child: &std::process::Child) -> Result<Process, OpenError> {
@@ -217,15 +244,31 @@ impl Process {
 
     fn open_inner(pid: Pid, expected: Option<u64>) -> Result<(Process, ProcessInfo), OpenError> {
         let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
-        let info = ProcessInfo::read(pid).map_err(|e| match e {
-            ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
-            ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
-            ReadError::Io { pid, source, .. } => OpenError::Io {
-                pid,
-                syscall: "read /proc/PID/stat",
-                source,
-            },
-        })?;
+        Self::checked(pid, pidfd, expected).map_err(|(error, _)| error)
+    }
+
+    /// Reads the facts of the process behind a fresh `pidfd` and checks
+    /// them; on failure the pidfd is handed back with the error.
+    fn checked(
+        pid: Pid,
+        pidfd: OwnedFd,
+        expected: Option<u64>,
+    ) -> Result<(Process, ProcessInfo), (OpenError, OwnedFd)> {
+        let info = match ProcessInfo::read(pid) {
+            Ok(info) => info,
+            Err(e) => {
+                let error = match e {
+                    ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
+                    ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
+                    ReadError::Io { pid, source, .. } => OpenError::Io {
+                        pid,
+                        syscall: "read /proc/PID/stat",
+                        source,
+                    },
+                };
+                return Err((error, pidfd));
+            }
+        };
         // The facts were read from the pidfd's process only if it still
         // exists now: then the PID cannot have changed hands in between.
         let process = Process {
@@ -233,17 +276,22 @@ impl Process {
             pidfd,
             start_ticks: info.start_ticks,
         };
-        if !process.exists().map_err(|e| open_error(pid, "pidfd_send_signal", e))? {
-            return Err(OpenError::NoSuchProcess { pid });
+        match process.exists() {
+            Ok(true) => {}
+            Ok(false) => return Err((OpenError::NoSuchProcess { pid }, process.pidfd)),
+            Err(e) => return Err((open_error(pid, "pidfd_send_signal", e), process.pidfd)),
         }
         if let Some(expected) = expected
             && expected != info.start_ticks
         {
-            return Err(OpenError::Reused {
-                pid,
-                expected,
-                found: info.start_ticks,
-            });
+            return Err((
+                OpenError::Reused {
+                    pid,
+                    expected,
+                    found: info.start_ticks,
+                },
+                process.pidfd,
+            ));
         }
         Ok((process, info))
     }

@@ -56,7 +56,15 @@ fn report(args: &[&str]) -> (std::process::Output, serde_json::Value) {
         .args(args)
         .output()
         .unwrap();
-    let json = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "no report at {} ({e}); afterlife ended with {:?}: {}",
+            path.display(),
+            output.status,
+            stderr(&output)
+        )
+    });
+    let json = serde_json::from_str(&text).unwrap();
     (output, json)
 }
 

@@ -12,11 +12,13 @@ use common::{afterlife, send_signal, shell_code, stderr};
 
 /// Prints the name of every signal it gets; ends on a line on stdin.
 const CATCHER: &str = r#"
-import signal, sys
+import os, signal, sys
 names = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH",
          "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT"]
 def report(number, frame):
-    print(signal.Signals(number).name, flush=True)
+    # One raw write: a handler that prints could run inside another
+    # handler's print, and Python refuses a reentrant buffered write.
+    os.write(1, (signal.Signals(number).name + "\n").encode())
 for name in names:
     signal.signal(getattr(signal, name), report)
 print("ready", flush=True)

@@ -184,6 +184,7 @@ impl Contained {
             reason: e.to_string(),
         };
         let leaf = CgroupLeaf::create().map_err(unavailable)?;
+        let leaf_path = leaf.path().to_path_buf();
         let path = std::ffi::CString::new(leaf.path().as_os_str().as_encoded_bytes())
             .map_err(|_| StartError::Setup(format!("the cgroup path {} holds a NUL byte", leaf.path().display())))?;
         let keeper = Keeper::start(Role::CgroupWatch {
@@ -211,6 +212,15 @@ impl Contained {
                     keeper,
                 };
                 contained.finish(false);
+                // The kernel refused the move into the leaf (a cgroup type or
+                // a limit we cannot see from here): a weaker containment may
+                // still work.
+                if error.raw_os_error() == Some(SETUP_FAILED_ERRNO) {
+                    return Err(StartError::Containment {
+                        containment: "cgroup",
+                        reason: format!("cannot move a process into {}", leaf_path.display()),
+                    });
+                }
                 return Err(spawn_error(name, error));
             }
         };

@@ -75,6 +75,9 @@ pub enum Report {
     Exited(i32),
     /// The command was stopped by this signal.
     Stopped(i32),
+    /// Told to keep the leftovers, the keeper no longer dies with
+    /// afterlife (its `PR_SET_PDEATHSIG` is cleared).
+    Keeping,
 }
 
 /// Parses one report line.
@@ -86,6 +89,7 @@ pub fn parse_report(line: &str) -> Option<Report> {
         "spawn-error" => Some(Report::SpawnError(value)),
         "exit" => Some(Report::Exited(value)),
         "stopped" => Some(Report::Stopped(value)),
+        "keeping" => Some(Report::Keeping),
         _ => None,
     }
 }
@@ -164,12 +168,49 @@ impl Keeper {
         self.control = None;
     }
 
-    /// Reaps a dismissed keeper (not one told to keep the leftovers).
-    pub fn finish(self, keep: bool) {
-        if !keep && !self.reap(Duration::from_secs(1)) {
+    /// Reaps a dismissed keeper; one told to keep the leftovers is waited
+    /// for until it says it no longer dies with afterlife, so that the
+    /// leftovers of a PID namespace outlive us.
+    pub fn finish(mut self, keep: bool) {
+        if keep {
+            self.await_keeping(Duration::from_secs(2));
+            return;
+        }
+        if !self.reap(Duration::from_secs(1)) {
             // It exits at once on `d`; not within a second means it hangs.
             let _ = self.process.signal(crate::signal::Signal::KILL);
             self.reap(Duration::from_secs(1));
+        }
+    }
+
+    /// Reads reports until `Keeping`, the keeper's end, or `limit`.
+    fn await_keeping(&mut self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let Some(fd) = self.reports_fd() else { return };
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let spec = rustix::event::Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            };
+            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+            // EINTR: poll again with what is left.
+            if !matches!(rustix::event::poll(&mut fds, Some(&spec)), Ok(n) if n > 0) {
+                continue;
+            }
+            match self.next_report() {
+                Some(Report::Keeping) => return,
+                Some(_) => continue,
+                // The keeper is gone (a cgroup watch exits on `k`).
+                None => {
+                    if self.reports.is_none() {
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -357,6 +398,7 @@ fn reaper(
                     unsafe {
                         libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
                     }
+                    write_line(reports, "keeping 0\n");
                 }
                 Some(b'a') => {}
                 other => return after_control(other, pidns),
@@ -385,6 +427,7 @@ mod tests {
         assert_eq!(parse_report("spawn-error 2\n"), Some(Report::SpawnError(2)));
         assert_eq!(parse_report("exit 256\n"), Some(Report::Exited(256)));
         assert_eq!(parse_report("stopped 20\n"), Some(Report::Stopped(20)));
+        assert_eq!(parse_report("keeping 0\n"), Some(Report::Keeping));
         assert_eq!(parse_report("exit x\n"), None);
         assert_eq!(parse_report("hello 1\n"), None);
     }

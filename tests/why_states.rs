@@ -409,11 +409,12 @@ fn a_stopped_background_job_of_a_terminal_names_its_shell() {
     // script(1) gives the shell a pseudo-terminal; `set -m` turns on job
     // control, so the background job gets its own process group. The shell
     // stays (no `exec`): a shell that execs with job control on may end its
-    // stopped jobs first.
+    // stopped jobs first. It waits in the builtin `read`, so the terminal's
+    // foreground group stays its own (a foreground `sleep` would take it).
     let scratch = Scratch::new("why-job");
     let pidfile = scratch.path().join("job");
     let script = format!(
-        "set -m; sleep 300 & echo $! > {}; sleep 300",
+        "set -m; sleep 300 & echo $! > {}; read line",
         pidfile.display()
     );
     // script(1) ends when its input ends: give it a pipe that stays open

@@ -9,8 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 trials="${1:-5}"
-cargo build --release --quiet
-bin=target/release/afterlife
+bin=$(python3 benches/afterlife_binary.py)
 out=target/bench-demo.txt
 runs=()
 for i in $(seq 1 "$trials"); do

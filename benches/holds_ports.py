@@ -21,7 +21,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "afterlife")
+import afterlife_binary
+
+BIN = None  # set by main() once built
 
 
 def wall(argv):
@@ -98,7 +100,8 @@ def main():
     if not os.path.exists("/usr/bin/time"):
         subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "time"], check=True)
     os.makedirs(os.path.join(ROOT, "target"), exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    global BIN
+    BIN = afterlife_binary.build()
     results = [
         run_case("normal", args.procs, 22, args.trials),
         run_case("heavy", args.procs, args.heavy_fds, args.heavy_trials),

@@ -32,7 +32,9 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GENERATOR = os.path.join(REPO, "benches", "kill_tree_gen.sh")
-AFTERLIFE = os.path.join(REPO, "target", "release", "afterlife")
+import afterlife_binary
+
+AFTERLIFE = None  # set by main() once built
 SETTLE = 1.5  # seconds after the tool returns before survivors are counted
 CAP = 30.0  # seconds: a trial never measures longer than this
 
@@ -182,7 +184,8 @@ def main():
     if os.geteuid() != 0:
         sys.exit("the benchmark needs root (it creates cgroup v2 leaves)")
     ensure_psutil()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
+    global AFTERLIFE
+    AFTERLIFE = afterlife_binary.build()
 
     names = list(tools(0, 0, 0))
     results = {name: [] for name in names}

@@ -27,7 +27,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-AFTERLIFE = os.path.join(ROOT, "target", "release", "afterlife")
+import afterlife_binary
+
+AFTERLIFE = None  # set by build()
 TIMEOUT = shutil.which("timeout") or "/usr/bin/timeout"
 
 TREE = r"""
@@ -39,7 +41,8 @@ wait
 
 
 def build():
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    global AFTERLIFE
+    AFTERLIFE = afterlife_binary.build()
 
 
 def overhead(runs):

@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+import afterlife_binary
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -158,8 +160,7 @@ def main():
     for tool in ("lsof", "ls", "wc", "bash"):
         if shutil.which(tool) is None:
             sys.exit(f"benchmark needs {tool}: apt-get install lsof coreutils bash")
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    afterlife = os.path.join(ROOT, "target", "release", "afterlife")
+    afterlife = afterlife_binary.build()
     out_dir = os.path.join(ROOT, "target", "bench")
     os.makedirs(out_dir, exist_ok=True)
     counter = os.path.join(tempfile.mkdtemp(prefix="afterlife-bench-"), "count")

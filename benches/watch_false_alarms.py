@@ -18,6 +18,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import afterlife_binary
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -55,8 +57,7 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--parallel", type=int, default=4)
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    afterlife = os.path.join(ROOT, "target", "release", "afterlife")
+    afterlife = afterlife_binary.build()
     source = fixture_source()
     cases = {
         "steady": ("steady", [], None),

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+import afterlife_binary
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 
@@ -30,8 +32,7 @@ def ensure_psutil():
 
 def main():
     ensure_psutil()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    afterlife = os.path.join(ROOT, "target", "release", "afterlife")
+    afterlife = afterlife_binary.build()
     fixture = subprocess.Popen(["sleep", "600"])
     pid = fixture.pid
     pidfd = os.pidfd_open(pid)

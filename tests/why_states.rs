@@ -413,10 +413,7 @@ fn a_stopped_background_job_of_a_terminal_names_its_shell() {
     // foreground group stays its own (a foreground `sleep` would take it).
     let scratch = Scratch::new("why-job");
     let pidfile = scratch.path().join("job");
-    let script = format!(
-        "set -m; sleep 300 & echo $! > {}; read line",
-        pidfile.display()
-    );
+    let script = format!("set -m; sleep 300 & echo $! > {}; read line", pidfile.display());
     // script(1) ends when its input ends: give it a pipe that stays open
     // (held by the `Child`) rather than /dev/null, which CI also has as
     // its own standard input.

@@ -136,6 +136,13 @@ impl Drop for Fixture {
 /// Whether process `holder` has a pidfd open for process `target`
 /// (`Pid:` in its fdinfo), i.e. afterlife has started watching it.
 pub fn holds_pidfd_for(holder: u32, target: i32) -> bool {
+    // Between fork and exec the holder is a copy of this test process, with
+    // copies of its pidfds (a `Fixture` holds one for its process): only a
+    // holder that has become another program counts.
+    let exe = |pid: &str| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    if exe(&holder.to_string()).is_none_or(|holder_exe| Some(holder_exe) == exe("self")) {
+        return false;
+    }
     let Ok(entries) = std::fs::read_dir(format!("/proc/{holder}/fdinfo")) else {
         return false;
     };

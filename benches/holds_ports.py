@@ -9,7 +9,7 @@ the median wall time and the median peak memory (max RSS, from GNU time, in
 three separate runs) of each, with the ratio to ss, and how many of the
 processes holding the port each tool named. Results go to target/bench-holds.txt and .json.
 
-Usage: python3 benches/holds_ports.py [--trials N (21)] [--heavy-trials N (5)]
+Usage: python3 benches/holds_ports.py [--trials N (24)] [--heavy-trials N (5)]
 """
 import argparse
 import json
@@ -66,10 +66,15 @@ def run_case(name, procs, fds, trials):
         rss = {t: [] for t in tools}
         outputs = {}
         # Timing runs start each tool directly, interleaved, so load changes
-        # hit every tool alike; memory is measured in separate runs.
-        for _ in range(trials):
-            for tool, argv in tools.items():
-                times[tool].append(wall(argv))
+        # hit every tool alike; memory is measured in separate runs. The
+        # order rotates every trial: a tool finds the /proc dentries that
+        # the tool before it created (ss after afterlife: 53 ms, ss alone:
+        # 62 ms), so a fixed order would favour whoever runs second.
+        names = list(tools)
+        for trial in range(trials):
+            shift = trial % len(names)
+            for tool in names[shift:] + names[:shift]:
+                times[tool].append(wall(tools[tool]))
         for _ in range(3):
             for tool, argv in tools.items():
                 maxrss, outputs[tool] = peak(argv)
@@ -92,7 +97,7 @@ def run_case(name, procs, fds, trials):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--trials", type=int, default=21)
+    parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--heavy-trials", type=int, default=5)
     parser.add_argument("--procs", type=int, default=1000)
     parser.add_argument("--heavy-fds", type=int, default=500)

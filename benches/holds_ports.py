@@ -119,7 +119,7 @@ def main():
         for tool in ["afterlife", "ss", "lsof", "fuser"]:
             m = r["median_s"][tool]
             lines.append(
-                f"{tool:<10} {m:>10.4f} {m / ss:>7.2f} {r['peak_rss_kib'][tool]:>13.0f} {r['holders_named'][tool]}"
+                f"{tool:<10} {m:>10.4f} {m / ss:>7.3f} {r['peak_rss_kib'][tool]:>13.0f} {r['holders_named'][tool]}"
             )
     text = "\n".join(lines)
     print(text)

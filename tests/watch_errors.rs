@@ -75,3 +75,42 @@ fn a_process_that_ends_ends_the_watch() {
     let ended = events.iter().find(|e| e["event"] == "ended").unwrap();
     assert_eq!(ended["ending"]["shell_code"], 0, "{ended}");
 }
+
+#[test]
+fn a_process_whose_smaps_rollup_is_refused_is_still_watched() {
+    // Some processes refuse smaps_rollup even to root while their fds stay
+    // readable (a VM's init, here PID 1); only such a process shows it.
+    let refused = std::fs::read("/proc/1/smaps_rollup")
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+        && std::fs::read_dir("/proc/1/fd").is_ok();
+    if !refused {
+        println!("skipped: /proc/1/smaps_rollup is readable here, or /proc/1/fd is not");
+        return;
+    }
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "100ms", "--duration", "600ms", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = common::ndjson(&output);
+    let sample = events.iter().find(|e| e["event"] == "sample").unwrap();
+    assert!(sample["fds"].as_u64().unwrap() > 0, "{sample}");
+    assert!(
+        sample["pss_bytes"].is_null() && sample["swap_bytes"].is_null(),
+        "{sample}"
+    );
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    let verdicts = summary["processes"][0]["verdicts"].as_array().unwrap();
+    assert!(verdicts.iter().any(|v| v["metric"] == "rss"));
+    assert!(!verdicts.iter().any(|v| v["metric"] == "pss"));
+    // The text summary says why PSS and swap are missing.
+    let text = afterlife()
+        .args(["watch", "--interval", "100ms", "--duration", "300ms", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&text).contains("/proc/1/smaps_rollup was refused"),
+        "{}",
+        stdout(&text)
+    );
+}

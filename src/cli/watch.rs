@@ -306,6 +306,12 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
         };
         lines.push(format!("  {line}"));
     }
+    if p.last.is_some_and(|s| s.pss_bytes.is_none()) {
+        lines.push(format!(
+            "  pss, swap not read: /proc/{}/smaps_rollup was refused (it needs ptrace read access)",
+            p.pid
+        ));
+    }
     for v in p
         .verdicts
         .iter()

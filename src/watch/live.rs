@@ -125,8 +125,14 @@ fn render_process(frame: &mut Frame<'_>, w: &Watched, area: Rect) {
     frame.render_widget(block, area);
     let rows = Layout::vertical(Metric::BASE.iter().map(|_| Constraint::Length(1))).split(inner);
     let width = inner.width.saturating_sub(LABEL_WIDTH) as usize;
+    let measured = w.history.measured();
     for (metric, row) in Metric::BASE.iter().zip(rows.iter()) {
         let [label, spark] = Layout::horizontal([Constraint::Length(LABEL_WIDTH), Constraint::Min(0)]).areas(*row);
+        if !measured.contains(metric) {
+            let text = format!("{:<9}{:>12}  smaps_rollup refused", metric.title(), "-");
+            frame.render_widget(Paragraph::new(Line::from(Span::raw(text))), label);
+            continue;
+        }
         let series = w.history.series(*metric);
         let current = series.last().map_or(0.0, |p| p.1);
         let verdict = w.verdicts.iter().find(|v| v.metric == metric.name());

@@ -167,7 +167,11 @@ fn panels(processes: &[PlotProcess<'_>]) -> Vec<Panel> {
         Panel {
             title: "memory",
             unit: "MiB",
-            metrics: vec![Metric::Rss, Metric::Pss, Metric::Swap],
+            // PSS and swap only where smaps_rollup could be read.
+            metrics: [Metric::Rss, Metric::Pss, Metric::Swap]
+                .into_iter()
+                .filter(|m| processes.iter().any(|p| p.history.measured().contains(m)))
+                .collect(),
         },
         Panel {
             title: "threads",

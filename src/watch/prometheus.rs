@@ -111,8 +111,12 @@ pub fn render(processes: &[ProcessMetrics]) -> String {
         if let Some(s) = &p.sample {
             push(0, "", s.fds as f64);
             push(2, "", s.rss_bytes as f64);
-            push(3, "", s.pss_bytes as f64);
-            push(4, "", s.swap_bytes as f64);
+            if let Some(pss) = s.pss_bytes {
+                push(3, "", pss as f64);
+            }
+            if let Some(swap) = s.swap_bytes {
+                push(4, "", swap as f64);
+            }
             push(6, "", s.threads as f64);
             push(7, "", s.children as f64);
         }
@@ -251,8 +255,8 @@ mod tests {
             sample: Some(Sample {
                 fds: 7,
                 rss_bytes: 4096,
-                pss_bytes: 2048,
-                swap_bytes: 0,
+                pss_bytes: Some(2048),
+                swap_bytes: Some(0),
                 threads: 2,
                 children: 1,
             }),
@@ -267,6 +271,19 @@ mod tests {
             kinds: vec![(FdKind::Socket, 4)],
             verdicts: Vec::new(),
         }
+    }
+
+    #[test]
+    fn unread_pss_and_swap_are_left_out() {
+        let mut m = metrics();
+        if let Some(sample) = &mut m.sample {
+            sample.pss_bytes = None;
+            sample.swap_bytes = None;
+        }
+        let text = render(&[m]);
+        assert!(text.contains("process_resident_memory_bytes{pid=\"42\""));
+        assert!(!text.contains("afterlife_process_pss_bytes{"));
+        assert!(!text.contains("afterlife_process_swap_bytes{"));
     }
 
     #[test]

@@ -38,10 +38,12 @@ pub struct Sample {
     pub fds: u64,
     /// Resident set size, bytes.
     pub rss_bytes: u64,
-    /// Proportional set size (shared pages divided among their users), bytes.
-    pub pss_bytes: u64,
-    /// Swapped-out anonymous memory, bytes.
-    pub swap_bytes: u64,
+    /// Proportional set size (shared pages divided among their users),
+    /// bytes; `None` where `smaps_rollup` is refused (it needs ptrace read
+    /// access, which even root lacks for some processes, e.g. a VM's init).
+    pub pss_bytes: Option<u64>,
+    /// Swapped-out anonymous memory, bytes; `None` as for `pss_bytes`.
+    pub swap_bytes: Option<u64>,
     /// Threads.
     pub threads: u64,
     /// Direct children.
@@ -104,6 +106,7 @@ pub struct Sampler {
     statm: Option<OwnedFd>,
     rollup: Option<OwnedFd>,
     last_rollup: Option<Rollup>,
+    rollup_refused: bool,
     main_children: Option<OwnedFd>,
     buffer: Vec<u8>,
 }
@@ -177,6 +180,7 @@ impl Sampler {
             statm: None,
             rollup: None,
             last_rollup: None,
+            rollup_refused: false,
             main_children: None,
             buffer: Vec::with_capacity(4096),
         })
@@ -247,23 +251,28 @@ impl Sampler {
     /// cheap); PSS and swap from `smaps_rollup`, which walks every mapping
     /// and costs ten times as much, so it is read only when `detail` is set
     /// (and on the first sample); in between the last PSS and swap carry on.
+    /// Where `smaps_rollup` is refused, PSS and swap are `None` and the
+    /// other metrics are still sampled.
     pub fn sample(&mut self, detail: bool) -> Result<Sample, ReadError> {
         let fds = self.fd_count()?;
         let task = self.stat_dir(true)?;
         let threads = task.st_nlink.saturating_sub(2).max(1);
         self.read_held(Held::Statm)?;
         let rss_bytes = parse_statm_resident(self.text("statm")?) * procfs::page_size();
-        if detail || self.last_rollup.is_none() {
-            self.read_held(Held::Rollup)?;
-            self.last_rollup = Some(parse_smaps_rollup(self.text("smaps_rollup")?));
+        if !self.rollup_refused && (detail || self.last_rollup.is_none()) {
+            match self.read_held(Held::Rollup) {
+                Ok(()) => self.last_rollup = Some(parse_smaps_rollup(self.text("smaps_rollup")?)),
+                Err(ReadError::PermissionDenied { .. }) => self.rollup_refused = true,
+                Err(e) => return Err(e),
+            }
         }
-        let rollup = self.last_rollup.unwrap_or_default();
+        let rollup = self.last_rollup.filter(|_| !self.rollup_refused);
         let children = self.children(threads)?;
         Ok(Sample {
             fds,
             rss_bytes,
-            pss_bytes: rollup.pss,
-            swap_bytes: rollup.swap,
+            pss_bytes: rollup.map(|r| r.pss),
+            swap_bytes: rollup.map(|r| r.swap),
             threads,
             children,
         })
@@ -732,7 +741,7 @@ Max address space         unlimited            unlimited            bytes     \n
         let mut sampler = Sampler::open(me).unwrap();
         let sample = sampler.sample(true).unwrap();
         assert!(sample.fds >= 3);
-        assert!(sample.rss_bytes > 0 && sample.pss_bytes > 0);
+        assert!(sample.rss_bytes > 0 && sample.pss_bytes.is_some_and(|p| p > 0));
         assert!(sample.threads >= 1);
         let limits = sampler.limits(&CgroupMounts::read()).unwrap();
         let (soft, _) = parse_limits(&std::fs::read_to_string("/proc/self/limits").unwrap());

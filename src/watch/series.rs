@@ -107,15 +107,15 @@ impl Metric {
     }
 
     /// The value of this metric in a sample (per-kind metrics come from the
-    /// kind counts, not the sample).
-    pub fn of(self, sample: &Sample) -> u64 {
+    /// kind counts, not the sample); `None` where it could not be read.
+    pub fn of(self, sample: &Sample) -> Option<u64> {
         match self {
-            Metric::Fds | Metric::FdsOfKind(_) => sample.fds,
-            Metric::Rss => sample.rss_bytes,
+            Metric::Fds | Metric::FdsOfKind(_) => Some(sample.fds),
+            Metric::Rss => Some(sample.rss_bytes),
             Metric::Pss => sample.pss_bytes,
             Metric::Swap => sample.swap_bytes,
-            Metric::Threads => sample.threads,
-            Metric::Children => sample.children,
+            Metric::Threads => Some(sample.threads),
+            Metric::Children => Some(sample.children),
         }
     }
 }
@@ -271,14 +271,27 @@ impl History {
                     })
                     .collect()
             }
-            _ => self.points.iter().map(|(t, s)| (*t, metric.of(s) as f64)).collect(),
+            _ => self
+                .points
+                .iter()
+                .filter_map(|(t, s)| metric.of(s).map(|v| (*t, v as f64)))
+                .collect(),
         }
+    }
+
+    /// The whole-process metrics that could be read (PSS and swap are
+    /// missing where `smaps_rollup` is refused), in display order.
+    pub fn measured(&self) -> Vec<Metric> {
+        Metric::BASE
+            .into_iter()
+            .filter(|m| self.points.iter().any(|(_, s)| m.of(s).is_some()) || self.points.is_empty())
+            .collect()
     }
 
     /// The verdicts on every metric, per-kind fd metrics included for kinds
     /// that had fds.
     pub fn verdicts(&self, limits: &Limits) -> Vec<MetricVerdict> {
-        let mut metrics: Vec<Metric> = Metric::BASE.to_vec();
+        let mut metrics: Vec<Metric> = self.measured();
         metrics.extend(self.kinds_seen().into_iter().map(Metric::FdsOfKind));
         let mut verdicts: Vec<MetricVerdict> = metrics.into_iter().map(|m| self.verdict(m, limits)).collect();
         // PSS also rises when other processes stop sharing pages with this
@@ -364,8 +377,8 @@ mod tests {
         Sample {
             fds,
             rss_bytes: 10 << 20,
-            pss_bytes: 5 << 20,
-            swap_bytes: 0,
+            pss_bytes: Some(5 << 20),
+            swap_bytes: Some(0),
             threads: 1,
             children: 0,
         }
@@ -376,6 +389,34 @@ mod tests {
         b.kinds.insert("char_device", 3);
         b.kinds.insert("socket", sockets);
         b
+    }
+
+    #[test]
+    fn metrics_that_could_not_be_read_get_no_verdict() {
+        let mut history = History::new();
+        for i in 0..20u64 {
+            let s = Sample {
+                pss_bytes: None,
+                swap_bytes: None,
+                ..sample(3)
+            };
+            history.push(i as f64, s, None);
+        }
+        assert_eq!(
+            history.measured(),
+            vec![Metric::Fds, Metric::Rss, Metric::Threads, Metric::Children]
+        );
+        assert!(history.series(Metric::Pss).is_empty());
+        let names: Vec<String> = history
+            .verdicts(&Limits {
+                max_fds: None,
+                memory: None,
+            })
+            .into_iter()
+            .map(|v| v.metric)
+            .collect();
+        assert!(!names.contains(&"pss".to_string()) && !names.contains(&"swap".to_string()));
+        assert!(names.contains(&"rss".to_string()));
     }
 
     #[test]
@@ -457,7 +498,7 @@ mod tests {
         for i in 0..40u64 {
             let mut s = sample(5);
             // Other sharers go away: PSS climbs, RSS does not move.
-            s.pss_bytes = (5 << 20) + i * (256 << 10);
+            s.pss_bytes = Some((5 << 20) + i * (256 << 10));
             history.push(i as f64 * 0.1, s, None);
         }
         let limits = Limits {

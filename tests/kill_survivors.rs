@@ -70,10 +70,13 @@ wait
     );
     let pid = tree.pids[0];
     assert!(
-        wait_until(Duration::from_secs(20), || std::fs::read_to_string(format!(
-            "/proc/{pid}/stat"
-        ))
-        .is_ok_and(|s| s.contains(") D "))),
+        // D alone could be a page fault during start-up, before TERM is
+        // ignored; with its vfork child there, it is the vfork wait.
+        wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") D "))
+                && std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .is_ok_and(|c| !c.trim().is_empty())
+        }),
         "the fixture did not reach vfork"
     );
     let (code, report, stderr) = kill_json(&["--no-escalate", "--grace", "300ms", &pid.to_string()]);

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use crate::process::{Pid, Process, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
-use crate::terminate::freeze::{Watch, continue_all, stop_and_walk};
+use crate::terminate::freeze::{Watch, continue_all, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
 };
 use crate::terminate::select::{Anchors, Guard, NotFound, Scope, select};
-use crate::terminate::targets::{ExitWaiter, Targets};
+use crate::terminate::targets::{ExitWaiter, Targets, parallel_map};
 
 /// How often the selection is walked again while waiting, to catch
 /// processes forked after the signal.
@@ -410,15 +410,19 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Opens the processes the cgroup lists that are not targets yet.
+    /// Opens the processes the cgroup lists that are not targets yet. Only
+    /// their rows are read: `cgroup.procs` lists processes, not threads, so
+    /// no table refresh is needed (a tree that forks while it is scanned
+    /// would make that refresh read every PID born meanwhile).
     fn adopt_cgroup_members(&mut self, cgroup: &Cgroup) -> Result<(), TerminateError> {
-        let listed = cgroup.procs_recursive()?;
-        self.watch.refresh();
-        let table = self.watch.table().clone();
-        let members: Vec<_> = listed
+        let listed: Vec<Pid> = cgroup
+            .procs_recursive()?
             .into_iter()
             .filter(|pid| !self.targets.known.contains(pid))
-            .filter_map(|pid| table.get(pid))
+            .collect();
+        let table = ProcessTable::from_entries(parallel_map(listed, |pid| entry_of(pid.get())).into_iter().flatten());
+        let members: Vec<_> = table
+            .entries()
             .filter(|entry| self.targets.guard.refusal(entry).is_none())
             .map(|entry| crate::terminate::select::Member {
                 pid: entry.pid,

@@ -77,7 +77,9 @@ pub(crate) fn born_between(last: i32, now: i32, pid_max: i32, limit: usize) -> O
     Some(pids)
 }
 
-fn entry_of(pid: i32) -> Option<TableEntry> {
+/// The process-table row of `pid`, read from `/proc/PID/stat`; `None` if
+/// it is gone.
+pub(crate) fn entry_of(pid: i32) -> Option<TableEntry> {
     let stat = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat")).ok()?;
     Some(TableEntry {
         pid: Pid::new(stat.pid)?,

@@ -32,7 +32,7 @@ use crate::process::Pid;
 use crate::resources::fd::{Access, FdInfo};
 use crate::resources::sockets::{self, NetnsId, Protocol, Selection, Socket, SocketState, Source};
 use crate::resources::walk::{self, Hit, Slot, socket_inode};
-use crate::resources::{locks, maps};
+use crate::resources::{bpf_iter, locks, maps};
 
 /// What to look for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -654,12 +654,24 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         process_links: !path_specs.is_empty(),
         netns: wants_sockets,
     };
-    let mut walk = walk::walk(&pids, options, |link| {
+    let matcher = |link: &[u8]| {
         if let Some(inode) = socket_inode(link) {
             return wanted.contains(&inode).then_some(u32::MAX);
         }
         path_specs.iter().position(|p| p.matches_link(link)).map(|n| n as u32)
-    });
+    };
+    // Sockets alone: every process's open files in one pass inside the
+    // kernel where the BPF iterator runs; paths need the /proc walk (cwd,
+    // root and exe are not fds).
+    let files = if wants_sockets && path_specs.is_empty() {
+        bpf_iter::open_files()
+    } else {
+        None
+    };
+    let mut walk = match &files {
+        Some(files) => walk::walk_open_files(&pids, files, options, matcher),
+        None => walk::walk(&pids, options, matcher),
+    };
     let mut members: BTreeMap<NetnsId, Pid> = BTreeMap::new();
     for &(pid, netns) in &walk.netns {
         members.entry(netns).or_insert(pid);
@@ -695,9 +707,11 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         .copied()
         .collect();
     if !foreign.is_empty() {
-        let more = walk::walk(&pids, walk::Options::default(), |link| {
-            socket_inode(link).filter(|i| foreign.contains(i)).map(|_| u32::MAX)
-        });
+        let matcher = |link: &[u8]| socket_inode(link).filter(|i| foreign.contains(i)).map(|_| u32::MAX);
+        let more = match &files {
+            Some(files) => walk::walk_open_files(&pids, files, walk::Options::default(), matcher),
+            None => walk::walk(&pids, walk::Options::default(), matcher),
+        };
         walk.hits.extend(more.hits);
     }
     let mut matched: Vec<Vec<usize>> = vec![Vec::new(); specs.len()];

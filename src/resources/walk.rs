@@ -19,6 +19,7 @@ use rustix::fs::{CWD, Mode, OFlags, openat};
 use serde::Serialize;
 
 use crate::process::Pid;
+use crate::resources::bpf_iter::OpenFile;
 
 /// Where in a process a match was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -140,6 +141,13 @@ pub fn walk<M>(pids: &[Pid], options: Options, matcher: M) -> Walk
 where
     M: Fn(&[u8]) -> Option<u32> + Sync,
 {
+    walk_fds(pids, options, matcher)
+}
+
+fn walk_fds<M>(pids: &[Pid], options: Options, matcher: M) -> Walk
+where
+    M: Fn(&[u8]) -> Option<u32> + Sync,
+{
     let proc_dir = match openat(
         CWD,
         "/proc",
@@ -164,6 +172,53 @@ where
             }
         }
     }
+    walk
+}
+
+/// Like [`walk`] for socket links, from the records of the BPF iterator
+/// ([`crate::resources::bpf_iter`]): each socket fd it saw becomes the link
+/// `socket:[INODE]` given to `matcher`, and its network namespace comes
+/// with it. The processes of `pids` it did not show (kernel threads and
+/// zombies, which hold no fds, and any process whose files it cannot see)
+/// are walked through /proc as before, so nothing is missed.
+pub fn walk_open_files<M>(pids: &[Pid], files: &[OpenFile], options: Options, matcher: M) -> Walk
+where
+    M: Fn(&[u8]) -> Option<u32> + Sync,
+{
+    let mut walk = Walk::default();
+    let mut seen: std::collections::HashMap<i32, u32> = std::collections::HashMap::new();
+    let mut link = Vec::with_capacity(32);
+    for file in files {
+        seen.entry(file.pid).or_insert(file.netns);
+        if !file.is_socket() {
+            continue;
+        }
+        link.clear();
+        let _ = write!(link, "socket:[{}]", file.inode);
+        if let (Some(pid), Some(needle)) = (Pid::new(file.pid), matcher(&link)) {
+            walk.hits.push(Hit {
+                pid,
+                slot: Slot::Fd(file.fd),
+                needle,
+                link: link.clone(),
+            });
+        }
+    }
+    walk.scanned = seen.len();
+    if options.netns {
+        walk.netns = seen
+            .iter()
+            .filter_map(|(&pid, &netns)| Some((Pid::new(pid)?, u64::from(netns))))
+            .collect();
+    }
+    let rest: Vec<Pid> = pids.iter().copied().filter(|p| !seen.contains_key(&p.get())).collect();
+    let more = walk_fds(&rest, options, matcher);
+    walk.hits.extend(more.hits);
+    walk.netns.extend(more.netns);
+    walk.unreadable = more.unreadable;
+    walk.scanned += more.scanned;
+    walk.hits.sort_by_key(|h| (h.pid, h.slot));
+    walk.netns.sort();
     walk
 }
 

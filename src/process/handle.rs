@@ -116,7 +116,12 @@ fn open_error(pid: Pid, syscall: &'static str, error: std::io::Error) -> OpenErr
 }
 
 fn stat_open_error(pid: Pid, error: procfs::ProcError) -> OpenError {
-    match ReadError::from_proc(pid, "stat", error) {
+    read_open_error(ReadError::from_proc(pid, "stat", error))
+}
+
+/// A failed read of a process's facts while opening it, as an open error.
+fn read_open_error(error: ReadError) -> OpenError {
+    match error {
         ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
         ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
         ReadError::Io { pid, source, .. } => OpenError::Io {
@@ -226,15 +231,7 @@ impl Process {
         let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
         let stat = procfs::process::Process::new(pid.get())
             .and_then(|p| p.stat())
-            .map_err(|e| match ReadError::from_proc(pid, "stat", e) {
-                ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
-                ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
-                ReadError::Io { pid, source, .. } => OpenError::Io {
-                    pid,
-                    syscall: "read /proc/PID/stat",
-                    source,
-                },
-            })?;
+            .map_err(|e| stat_open_error(pid, e))?;
         Ok(Process {
             pid,
             pidfd,
@@ -256,18 +253,7 @@ impl Process {
     ) -> Result<(Process, ProcessInfo), (OpenError, OwnedFd)> {
         let info = match ProcessInfo::read(pid) {
             Ok(info) => info,
-            Err(e) => {
-                let error = match e {
-                    ReadError::Gone { pid } => OpenError::NoSuchProcess { pid },
-                    ReadError::PermissionDenied { pid, file } => OpenError::PermissionDenied { pid, syscall: file },
-                    ReadError::Io { pid, source, .. } => OpenError::Io {
-                        pid,
-                        syscall: "read /proc/PID/stat",
-                        source,
-                    },
-                };
-                return Err((error, pidfd));
-            }
+            Err(e) => return Err((read_open_error(e), pidfd)),
         };
         // The facts were read from the pidfd's process only if it still
         // exists now: then the PID cannot have changed hands in between.

@@ -62,19 +62,8 @@ impl ProcessTable {
             for process in all.flatten() {
                 // ENOENT/ESRCH here: it exited after the directory listing.
                 let Ok(stat) = process.stat() else { continue };
-                let Some(pid) = Pid::new(stat.pid) else { continue };
-                entries.insert(
-                    pid,
-                    TableEntry {
-                        pid,
-                        ppid: stat.ppid,
-                        pgid: stat.pgrp,
-                        sid: stat.session,
-                        start_ticks: stat.starttime,
-                        name: stat.comm,
-                        kernel_thread: stat.flags & PF_KTHREAD != 0,
-                    },
-                );
+                let Some(entry) = TableEntry::from_stat(stat) else { continue };
+                entries.insert(entry.pid, entry);
             }
         }
         ProcessTable { entries }

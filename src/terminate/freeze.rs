@@ -25,8 +25,6 @@ use crate::signal::Signal;
 use crate::terminate::select::Scope;
 use crate::terminate::targets::{Targets, parallel_map};
 
-/// `PF_KTHREAD` in `/proc/PID/stat` flags.
-const PF_KTHREAD: u32 = 0x0020_0000;
 
 /// Above this many new PIDs, a full scan is cheaper than reading each.
 const MAX_BORN: usize = 4096;
@@ -81,15 +79,7 @@ pub(crate) fn born_between(last: i32, now: i32, pid_max: i32, limit: usize) -> O
 /// it is gone.
 pub(crate) fn entry_of(pid: i32) -> Option<TableEntry> {
     let stat = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat")).ok()?;
-    Some(TableEntry {
-        pid: Pid::new(stat.pid)?,
-        ppid: stat.ppid,
-        pgid: stat.pgrp,
-        sid: stat.session,
-        start_ticks: stat.starttime,
-        name: stat.comm,
-        kernel_thread: stat.flags & PF_KTHREAD != 0,
-    })
+    TableEntry::from_stat(stat)
 }
 
 /// Whether `pid` names a process rather than one of its other threads:

@@ -62,7 +62,9 @@ impl ProcessTable {
             for process in all.flatten() {
                 // ENOENT/ESRCH here: it exited after the directory listing.
                 let Ok(stat) = process.stat() else { continue };
-                let Some(entry) = TableEntry::from_stat(stat) else { continue };
+                let Some(entry) = TableEntry::from_stat(stat) else {
+                    continue;
+                };
                 entries.insert(entry.pid, entry);
             }
         }

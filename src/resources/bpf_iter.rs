@@ -131,12 +131,12 @@ const JNE_X: u8 = 0x5d;
 const JGT_K: u8 = 0x25;
 const AND64_K: u8 = 0x57;
 const CALL: u8 = 0x85;
+const EXIT: u8 = 0x95;
 const S_IFMT: i32 = 0o170000;
 const S_IFSOCK: i32 = 0o140000;
 
 /// The jumps to the program's end.
 const TO_OUT: [usize; 4] = [2, 4, 7, 19];
-const EXIT: u8 = 0x95;
 
 /// The program: for each (task, file), when the task leads its thread
 /// group and the file is a socket or fd 0, 1 or 2, write {tgid u32, fd u32,
@@ -203,23 +203,38 @@ pub fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
         .collect()
 }
 
-fn bpf(cmd: libc::c_long, attr: &mut [u8]) -> std::io::Result<OwnedFd> {
-    // SAFETY: attr is a zeroed bpf_attr of the size passed; the kernel
-    // reads (and for some commands writes) only within it.
-    let fd = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) };
-    if fd < 0 {
+/// `bpf(2)` with `attr`, a zeroed `union bpf_attr` of the size passed;
+/// its non-negative result (0, an ID, or a new fd).
+pub(crate) fn bpf_call(cmd: libc::c_long, attr: &mut [u8]) -> std::io::Result<i64> {
+    // SAFETY: the kernel reads (and for some commands writes) only within
+    // the `attr.len()` bytes of attr.
+    let result = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) };
+    if result < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    Ok(result)
+}
+
+/// `bpf(2)` for a command that returns a new fd.
+pub(crate) fn bpf_fd(cmd: libc::c_long, attr: &mut [u8]) -> std::io::Result<OwnedFd> {
+    let fd = bpf_call(cmd, attr)?;
     // SAFETY: the kernel returned a new file descriptor that we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn put_u32(attr: &mut [u8], at: usize, value: u32) {
+/// Writes a field of a `bpf_attr` (or of a struct it points to).
+pub(crate) fn put_u32(attr: &mut [u8], at: usize, value: u32) {
     attr[at..at + 4].copy_from_slice(&value.to_ne_bytes());
 }
 
-fn put_u64(attr: &mut [u8], at: usize, value: u64) {
+/// Writes a 64-bit field (a pointer, say) of a `bpf_attr`.
+pub(crate) fn put_u64(attr: &mut [u8], at: usize, value: u64) {
     attr[at..at + 8].copy_from_slice(&value.to_ne_bytes());
+}
+
+/// Reads a 32-bit field the kernel wrote.
+pub(crate) fn get_u32(attr: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([attr[at], attr[at + 1], attr[at + 2], attr[at + 3]])
 }
 
 /// Whether this process is in the initial PID namespace, where a task's
@@ -292,14 +307,14 @@ fn run(attach: u32, offsets: &Offsets) -> Option<Vec<OpenFile>> {
     put_u64(&mut attr, 16, license.as_ptr() as u64);
     put_u32(&mut attr, 68, BPF_TRACE_ITER);
     put_u32(&mut attr, 108, attach);
-    let prog = bpf(BPF_PROG_LOAD, &mut attr).ok()?;
+    let prog = bpf_fd(BPF_PROG_LOAD, &mut attr).ok()?;
     let mut attr = [0u8; 64];
     put_u32(&mut attr, 0, prog.as_raw_fd() as u32);
     put_u32(&mut attr, 8, BPF_TRACE_ITER);
-    let link = bpf(BPF_LINK_CREATE, &mut attr).ok()?;
+    let link = bpf_fd(BPF_LINK_CREATE, &mut attr).ok()?;
     let mut attr = [0u8; 16];
     put_u32(&mut attr, 0, link.as_raw_fd() as u32);
-    let iter = bpf(BPF_ITER_CREATE, &mut attr).ok()?;
+    let iter = bpf_fd(BPF_ITER_CREATE, &mut attr).ok()?;
     let mut file = std::fs::File::from(iter);
     let mut bytes = Vec::with_capacity(1 << 16);
     std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;

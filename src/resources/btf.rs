@@ -56,44 +56,35 @@ impl Btf {
     /// `BPF_BTF_GET_NEXT_ID`, `BPF_BTF_GET_FD_BY_ID`, then
     /// `BPF_OBJ_GET_INFO_BY_FD` with a buffer for the raw blob.
     fn from_bpf() -> Option<Btf> {
+        use crate::resources::bpf_iter::{bpf_call, bpf_fd, get_u32, put_u32, put_u64};
+        use std::os::fd::AsRawFd;
         const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
         const BPF_BTF_GET_FD_BY_ID: libc::c_long = 19;
         const BPF_BTF_GET_NEXT_ID: libc::c_long = 23;
-        let call = |cmd: libc::c_long, attr: &mut [u8]| -> i64 {
-            // SAFETY: attr is a zeroed bpf_attr of the size passed.
-            unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) }
-        };
         let mut id = 0u32;
         // The vmlinux object is registered first; a few tries at most.
         for _ in 0..8 {
             let mut attr = [0u8; 16];
-            attr[0..4].copy_from_slice(&id.to_ne_bytes());
-            if call(BPF_BTF_GET_NEXT_ID, &mut attr) != 0 {
-                return None;
-            }
-            id = u32::from_ne_bytes([attr[4], attr[5], attr[6], attr[7]]);
+            put_u32(&mut attr, 0, id);
+            bpf_call(BPF_BTF_GET_NEXT_ID, &mut attr).ok()?;
+            id = get_u32(&attr, 4);
             let mut attr = [0u8; 16];
-            attr[0..4].copy_from_slice(&id.to_ne_bytes());
-            let fd = call(BPF_BTF_GET_FD_BY_ID, &mut attr);
-            if fd < 0 {
-                return None;
-            }
-            // SAFETY: a new fd the kernel returned, ours to close.
-            let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+            put_u32(&mut attr, 0, id);
+            let fd = bpf_fd(BPF_BTF_GET_FD_BY_ID, &mut attr).ok()?;
             // struct bpf_btf_info: btf, btf_size, id, name, name_len,
             // kernel_btf. Asked twice: for the name and size, then the blob.
             let get_info = |buffer: &mut Vec<u8>, name: &mut [u8; 16]| -> Option<usize> {
                 let mut info = [0u8; 32];
-                info[0..8].copy_from_slice(&(buffer.as_mut_ptr() as u64).to_ne_bytes());
-                info[8..12].copy_from_slice(&(buffer.capacity() as u32).to_ne_bytes());
-                info[16..24].copy_from_slice(&(name.as_mut_ptr() as u64).to_ne_bytes());
-                info[24..28].copy_from_slice(&(name.len() as u32).to_ne_bytes());
+                put_u64(&mut info, 0, buffer.as_mut_ptr() as u64);
+                put_u32(&mut info, 8, buffer.capacity() as u32);
+                put_u64(&mut info, 16, name.as_mut_ptr() as u64);
+                put_u32(&mut info, 24, name.len() as u32);
                 let mut attr = [0u8; 16];
-                attr[0..4].copy_from_slice(&(std::os::fd::AsRawFd::as_raw_fd(&fd) as u32).to_ne_bytes());
-                attr[4..8].copy_from_slice(&(info.len() as u32).to_ne_bytes());
-                attr[8..16].copy_from_slice(&(info.as_mut_ptr() as u64).to_ne_bytes());
-                (call(BPF_OBJ_GET_INFO_BY_FD, &mut attr) == 0)
-                    .then(|| u32::from_ne_bytes([info[8], info[9], info[10], info[11]]) as usize)
+                put_u32(&mut attr, 0, fd.as_raw_fd() as u32);
+                put_u32(&mut attr, 4, info.len() as u32);
+                put_u64(&mut attr, 8, info.as_mut_ptr() as u64);
+                bpf_call(BPF_OBJ_GET_INFO_BY_FD, &mut attr).ok()?;
+                Some(get_u32(&info, 8) as usize)
             };
             let mut name = [0u8; 16];
             let size = get_info(&mut Vec::new(), &mut name)?;

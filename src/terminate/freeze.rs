@@ -25,7 +25,6 @@ use crate::signal::Signal;
 use crate::terminate::select::Scope;
 use crate::terminate::targets::{Targets, parallel_map};
 
-
 /// Above this many new PIDs, a full scan is cheaper than reading each.
 const MAX_BORN: usize = 4096;
 

@@ -254,9 +254,11 @@ fn in_initial_pid_namespace() -> bool {
 /// disagrees is rebuilt from BTF, and a program that still disagrees is not
 /// used.
 ///
-/// `AFTERLIFE_PROC_WALK=1` in the environment turns the iterator off.
+/// `AFTERLIFE_PROC_WALK` set to anything but empty or `0` turns the
+/// iterator off.
 pub fn open_files() -> Option<Vec<OpenFile>> {
-    if std::env::var_os("AFTERLIFE_PROC_WALK").is_some_and(|v| v == "1") || !in_initial_pid_namespace() {
+    let off = std::env::var_os("AFTERLIFE_PROC_WALK").is_some_and(|v| !v.is_empty() && v != "0");
+    if off || !in_initial_pid_namespace() {
         return None;
     }
     let probe = std::os::unix::net::UnixDatagram::unbound().ok()?;

@@ -45,11 +45,28 @@ impl Drop for MemoryCage {
 }
 
 fn report(args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    report_from(None, args)
+}
+
+/// Runs `afterlife run` on `args`, in a PID namespace of its own when
+/// `unshare` is given (`unshare --pid --fork --mount-proc`), and reads its
+/// JSON report.
+fn report_from(unshare: Option<&[&str]>, args: &[&str]) -> (std::process::Output, serde_json::Value) {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let scratch = Scratch::new(&format!("cause-{run}"));
     let path = scratch.path().join("report.json");
-    let output = afterlife()
+    let mut command = match unshare {
+        None => afterlife(),
+        Some(unshare) => {
+            let mut command = std::process::Command::new("unshare");
+            command
+                .args(unshare)
+                .args([env!("CARGO_BIN_EXE_afterlife"), "--color=never"]);
+            command
+        }
+    };
+    let output = command
         .args(["run", "-q", "--report-json"])
         .arg(&path)
         .arg("--")
@@ -79,25 +96,40 @@ fn an_oom_kill_is_told_from_another_sigkill() {
         return;
     };
     let tasks = cage.0.join("tasks");
-    let (output, json) = report(&[
+    let hog = [
         "sh",
         "-c",
         &format!(
             "echo $$ > '{}' && exec python3 -c 'a = bytearray(200 << 20)'",
             tasks.display()
         ),
-    ]);
-    assert_eq!(common::shell_code(output.status), 137, "{}", stderr(&output));
-    assert_eq!(json["cause"]["kind"], "oom_killed", "{json}");
-    assert_eq!(json["oom"]["verdict"], "killed");
-    assert_eq!(json["oom"]["source"], "kernel log");
-    assert_eq!(json["dies_by"]["name"], "SIGKILL");
+    ];
+    // The kernel log names processes by their PIDs in the initial PID
+    // namespace: from inside another one (a container) the record is found
+    // by the name the process died with and its user.
+    let initial = std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == "pid:[4026531836]");
+    let nested: &[&str] = &["--pid", "--fork", "--mount-proc"];
+    let mut places = vec![(None, if initial { "kernel log" } else { "kernel log, by name" })];
+    if common::is_root() {
+        places.push((Some(nested), "kernel log, by name"));
+    } else {
+        println!("skipped from a new PID namespace: not root");
+    }
+    for (place, source) in places {
+        let (output, json) = report_from(place, &hog);
+        assert_eq!(common::shell_code(output.status), 137, "{place:?}: {}", stderr(&output));
+        assert_eq!(json["cause"]["kind"], "oom_killed", "{place:?}: {json}");
+        assert_eq!(json["oom"]["verdict"], "killed");
+        let told = json["oom"]["source"].as_str().unwrap();
+        assert!(told.starts_with(source), "{place:?}: {told}");
+        assert_eq!(json["dies_by"]["name"], "SIGKILL");
 
-    // A SIGKILL from someone else is not an OOM kill.
-    let (output, json) = report(&["sh", "-c", "kill -KILL $$"]);
-    assert_eq!(common::shell_code(output.status), 137);
-    assert_eq!(json["cause"]["kind"], "unknown");
-    assert_eq!(json["oom"]["verdict"], "not_killed");
+        // A SIGKILL from someone else is not an OOM kill.
+        let (output, json) = report_from(place, &["sh", "-c", "kill -KILL $$"]);
+        assert_eq!(common::shell_code(output.status), 137);
+        assert_eq!(json["cause"]["kind"], "unknown", "{place:?}: {json}");
+        assert_eq!(json["oom"]["verdict"], "not_killed");
+    }
 }
 
 #[test]

@@ -45,10 +45,32 @@ impl Pid {
         Pid(rustix::process::getpid().as_raw_nonzero().get())
     }
 
+    /// This process's session ID, or `None` when its session leader lives
+    /// in an ancestor PID namespace: `getsid(2)` then answers 0, as a
+    /// container's processes often see.
+    pub fn own_session() -> Option<Pid> {
+        // SAFETY: getsid(0) only reads this process's own session.
+        Pid::new(unsafe { libc::getsid(0) })
+    }
+
+    /// This process's process group ID, or `None` when the group leader
+    /// lives in an ancestor PID namespace (`getpgrp(2)` then answers 0).
+    pub fn own_group() -> Option<Pid> {
+        // SAFETY: getpgrp has no arguments and cannot fail.
+        Pid::new(unsafe { libc::getpgrp() })
+    }
+
     pub(crate) fn to_rustix(self) -> rustix::process::Pid {
         // A `Pid` is positive by construction.
         rustix::process::Pid::from_raw(self.0).expect("a Pid is positive")
     }
+}
+
+/// Whether this process is in the initial PID namespace (inode
+/// `PROC_PID_INIT_INO`, 0xEFFFFFFC), whose PIDs are the ones the kernel log
+/// and the kernel's own task structures carry.
+pub fn in_initial_pid_namespace() -> bool {
+    std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == "pid:[4026531836]")
 }
 
 impl FromStr for Pid {

@@ -50,9 +50,6 @@ impl OpenFile {
 /// The record the program writes: 32 bytes.
 const RECORD: usize = 32;
 
-/// The inode number of the initial PID namespace (`PROC_PID_INIT_INO`).
-const INIT_PID_NS: &str = "pid:[4026531836]";
-
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_ITER_CREATE: libc::c_long = 33;
@@ -237,12 +234,6 @@ pub(crate) fn get_u32(attr: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([attr[at], attr[at + 1], attr[at + 2], attr[at + 3]])
 }
 
-/// Whether this process is in the initial PID namespace, where a task's
-/// `tgid` is the PID /proc shows.
-fn in_initial_pid_namespace() -> bool {
-    std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == INIT_PID_NS)
-}
-
 /// Every open file of every process, or `None` where the iterator cannot
 /// run here (not root, no BTF, an older kernel, another PID namespace):
 /// then the caller walks /proc.
@@ -258,7 +249,7 @@ fn in_initial_pid_namespace() -> bool {
 /// iterator off.
 pub fn open_files() -> Option<Vec<OpenFile>> {
     let off = std::env::var_os("AFTERLIFE_PROC_WALK").is_some_and(|v| !v.is_empty() && v != "0");
-    if off || !in_initial_pid_namespace() {
+    if off || !crate::process::in_initial_pid_namespace() {
         return None;
     }
     let probe = std::os::unix::net::UnixDatagram::unbound().ok()?;

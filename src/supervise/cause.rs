@@ -12,7 +12,10 @@
 //!   `.PID` appended when `core_uses_pid` is 1 and the template has no `%p`.
 //! - OOM kills: `oom_kill` in the cgroup's `memory.events` where the memory
 //!   controller is on for it (cgroup v2); otherwise the kernel log
-//!   (`/dev/kmsg`, "Killed process PID") where readable; otherwise unknown.
+//!   (`/dev/kmsg`, "Killed process PID (name) ... UID:N") where readable;
+//!   otherwise unknown. The log's PIDs are those of the initial PID
+//!   namespace: from any other one (a container) the record is matched by
+//!   the name the process died with and its user, within the run's time.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -177,9 +180,27 @@ pub enum OomVerdict {
     Unknown,
 }
 
-/// Whether the kernel log has the OOM killer ending `pid` (by the PID our
-/// namespace sees) at or after `since_us` microseconds of monotonic time.
-pub fn kernel_log_oom(pid: i32, since_us: u64) -> Option<bool> {
+/// Which process an OOM record must name to be the main process's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OomTarget<'a> {
+    /// By PID: afterlife is in the initial PID namespace, whose PIDs the
+    /// kernel log uses.
+    Pid(i32),
+    /// In another PID namespace the log's PIDs are not ours: by the name
+    /// (`comm`) it died with and, where the user namespace maps it, the
+    /// user ID the kernel knows it by.
+    Name {
+        /// The `comm` it died with.
+        name: &'a str,
+        /// Its user ID in the initial user namespace, if known.
+        uid: Option<u32>,
+    },
+}
+
+/// Whether the kernel log has the OOM killer ending `target` at or after
+/// `since_us` microseconds of monotonic time; `None` if the log is not
+/// readable.
+pub fn kernel_log_oom(target: OomTarget<'_>, since_us: u64) -> Option<bool> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -194,7 +215,7 @@ pub fn kernel_log_oom(pid: i32, since_us: u64) -> Option<bool> {
             Ok(0) => break,
             Ok(n) => {
                 let record = String::from_utf8_lossy(&buffer[..n]);
-                if kmsg_record_is_oom_kill(&record, pid, since_us) {
+                if kmsg_record_is_oom_kill(&record, target, since_us) {
                     found = true;
                 }
             }
@@ -207,8 +228,8 @@ pub fn kernel_log_oom(pid: i32, since_us: u64) -> Option<bool> {
 }
 
 /// Whether one `/dev/kmsg` record (`PRI,SEQ,USEC,FLAGS;MESSAGE`) reports
-/// the OOM killer ending `pid` at or after `since_us`.
-pub fn kmsg_record_is_oom_kill(record: &str, pid: i32, since_us: u64) -> bool {
+/// the OOM killer ending `target` at or after `since_us`.
+pub fn kmsg_record_is_oom_kill(record: &str, target: OomTarget<'_>, since_us: u64) -> bool {
     let Some((header, message)) = record.split_once(';') else {
         return false;
     };
@@ -216,11 +237,53 @@ pub fn kmsg_record_is_oom_kill(record: &str, pid: i32, since_us: u64) -> bool {
     if usec < since_us {
         return false;
     }
-    // "Out of memory: Killed process PID (name)" or, for a memory cgroup,
-    // "oom-kill:constraint=...,task=name,pid=PID,uid=...".
-    let killed = message.contains(&format!("Killed process {pid} ("));
-    let memcg = message.starts_with("oom-kill:") && message.contains(&format!(",pid={pid},"));
-    killed || memcg
+    // "Out of memory: Killed process PID (name) total-vm:..., UID:N ..."
+    // or, for a memory cgroup, "oom-kill:constraint=...,task=name,pid=PID,uid=N".
+    let message = message.trim_end();
+    if let Some(rest) = message.split_once("Killed process ").map(|(_, rest)| rest) {
+        let Some((pid, rest)) = rest.split_once(" (") else {
+            return false;
+        };
+        return match target {
+            OomTarget::Pid(wanted) => pid == wanted.to_string(),
+            OomTarget::Name { name, uid } => {
+                rest.starts_with(&format!("{name}) ")) && uid.is_none_or(|uid| rest.contains(&format!(" UID:{uid} ")))
+            }
+        };
+    }
+    let Some(fields) = message.strip_prefix("oom-kill:") else {
+        return false;
+    };
+    // The task's name may hold commas: take it from between ",task=" and
+    // the last ",pid=".
+    let Some((before, pid_uid)) = fields.rsplit_once(",pid=") else {
+        return false;
+    };
+    let Some((pid, record_uid)) = pid_uid.split_once(",uid=") else {
+        return false;
+    };
+    match target {
+        OomTarget::Pid(wanted) => pid == wanted.to_string(),
+        OomTarget::Name { name, uid } => {
+            before.split_once(",task=").is_some_and(|(_, task)| task == name)
+                && uid.is_none_or(|uid| record_uid == uid.to_string())
+        }
+    }
+}
+
+/// The user ID the kernel (the initial user namespace) knows `uid` of this
+/// user namespace by, from a `/proc/self/uid_map` text; `None` if the map
+/// does not cover it.
+pub fn kernel_uid(uid_map: &str, uid: u32) -> Option<u32> {
+    uid_map.lines().find_map(|line| {
+        let mut numbers = line.split_whitespace().map(|n| n.parse::<u64>().ok());
+        let (inside, outside, count) = (numbers.next()??, numbers.next()??, numbers.next()??);
+        let uid = u64::from(uid);
+        (inside..inside + count)
+            .contains(&uid)
+            .then(|| u32::try_from(uid - inside + outside).ok())
+            .flatten()
+    })
 }
 
 /// Microseconds of `CLOCK_MONOTONIC` now, the clock `/dev/kmsg` stamps with.
@@ -325,12 +388,48 @@ mod tests {
 
     #[test]
     fn recognises_oom_records() {
-        let record = "3,1234,5000000,-;Out of memory: Killed process 4242 (hog) total-vm:1kB, anon-rss:1kB";
-        assert!(kmsg_record_is_oom_kill(record, 4242, 1000));
-        assert!(!kmsg_record_is_oom_kill(record, 4242, 6_000_000));
-        assert!(!kmsg_record_is_oom_kill(record, 424, 0));
-        let memcg = "6,1233,4999999,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),task=hog,pid=4242,uid=0";
-        assert!(kmsg_record_is_oom_kill(memcg, 4242, 0));
-        assert!(!kmsg_record_is_oom_kill("6,1,1,-;hello", 4242, 0));
+        let by_pid = OomTarget::Pid(4242);
+        let record = "3,1234,5000000,-;Out of memory: Killed process 4242 (hog) total-vm:1kB, anon-rss:1kB, \
+                      file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:124kB oom_score_adj:0\n";
+        assert!(kmsg_record_is_oom_kill(record, by_pid, 1000));
+        assert!(!kmsg_record_is_oom_kill(record, by_pid, 6_000_000));
+        assert!(!kmsg_record_is_oom_kill(record, OomTarget::Pid(424), 0));
+        let memcg = "6,1233,4999999,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,\
+                     oom_memcg=/a,task_memcg=/a,task=hog,pid=4242,uid=1000";
+        assert!(kmsg_record_is_oom_kill(memcg, by_pid, 0));
+        assert!(!kmsg_record_is_oom_kill(memcg, OomTarget::Pid(42), 0));
+        assert!(!kmsg_record_is_oom_kill("6,1,1,-;hello", by_pid, 0));
+
+        // From another PID namespace: by name and user.
+        let hog = |uid| OomTarget::Name { name: "hog", uid };
+        for record in [record, memcg] {
+            assert!(kmsg_record_is_oom_kill(record, hog(Some(1000)), 0));
+            assert!(kmsg_record_is_oom_kill(record, hog(None), 0));
+            assert!(!kmsg_record_is_oom_kill(record, hog(Some(0)), 0));
+            assert!(!kmsg_record_is_oom_kill(
+                record,
+                OomTarget::Name { name: "ho", uid: None },
+                0
+            ));
+            assert!(!kmsg_record_is_oom_kill(record, hog(None), 6_000_000));
+        }
+        let comma = "6,1,1,-;oom-kill:constraint=CONSTRAINT_NONE,task=a,b,pid=7,uid=0";
+        assert!(kmsg_record_is_oom_kill(
+            comma,
+            OomTarget::Name {
+                name: "a,b",
+                uid: Some(0)
+            },
+            0
+        ));
+    }
+
+    #[test]
+    fn maps_user_ids_to_the_kernels() {
+        assert_eq!(kernel_uid("         0          0 4294967295\n", 1000), Some(1000));
+        let container = "0 100000 65536\n";
+        assert_eq!(kernel_uid(container, 0), Some(100_000));
+        assert_eq!(kernel_uid(container, 70_000), None);
+        assert_eq!(kernel_uid("", 0), None);
     }
 }

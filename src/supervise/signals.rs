@@ -162,9 +162,11 @@ impl Terminal {
     /// foreground group; `None` otherwise (not a terminal, or started in
     /// the background).
     pub fn foreground() -> Option<Terminal> {
-        // SAFETY: isatty/tcgetpgrp/getpgrp only inspect.
+        // A group led from an ancestor PID namespace reads as 0, as does a
+        // terminal with no foreground group: never take those as a match.
+        let own_group = crate::process::Pid::own_group()?.get();
+        // SAFETY: isatty/tcgetpgrp only inspect.
         unsafe {
-            let own_group = libc::getpgrp();
             [0, 1, 2]
                 .into_iter()
                 .find(|&fd| libc::isatty(fd) == 1 && libc::tcgetpgrp(fd) == own_group)

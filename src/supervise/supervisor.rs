@@ -17,7 +17,8 @@ use crate::exit::{Cause, ExitStatus, StatusViews};
 use crate::process::{Pid, Process, ProcessTable, wait_any};
 use crate::signal::Signal;
 use crate::supervise::cause::{
-    self, CoreDestination, CoreFacts, ExitAction, OomCheck, OomVerdict, Verdict, core_destination, read_core_settings,
+    self, CoreDestination, CoreFacts, ExitAction, OomCheck, OomTarget, OomVerdict, Verdict, core_destination,
+    read_core_settings,
 };
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
 use crate::supervise::keeper::Report;
@@ -181,7 +182,7 @@ impl Supervisor {
         let terminal = if self.foreground { None } else { Terminal::foreground() };
         let setup = ChildSetup {
             own_group: !self.foreground,
-            join_group: Some(rustix::process::getpgrp().as_raw_nonzero().get()),
+            join_group: Pid::own_group().map(Pid::get),
             terminal: terminal.as_ref().map(|t| t.raw_fd()),
             cgroup_procs: None,
             parent: None,
@@ -204,6 +205,7 @@ impl Supervisor {
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let Watched {
             status,
+            name_at_exit,
             timed_out,
             sent_kill,
             kill_at,
@@ -249,7 +251,9 @@ impl Supervisor {
         let main_pid = main_process.map(|p| p.pid());
         let oom = match status {
             ExitStatus::Signaled { signal, .. } if signal == Signal::KILL && !sent_kill => {
-                Some(oom_check(oom_kills, memory_events, main_pid, started_us))
+                let name = name_at_exit.as_deref().or(main_info.as_ref().map(|m| m.name.as_str()));
+                let main = main_pid.zip(name);
+                Some(oom_check(oom_kills, memory_events, main, started_us))
             }
             _ => None,
         };
@@ -330,9 +334,10 @@ impl Supervisor {
                 .map_err(|e| SuperviseError::Wait(e.to_string()))?;
             if main_ready {
                 match main_status(main, contained)? {
-                    MainEvent::Ended(status) => {
+                    MainEvent::Ended { status, name } => {
                         return Ok(Watched {
                             status,
+                            name_at_exit: name,
                             timed_out,
                             sent_kill,
                             kill_at,
@@ -501,6 +506,9 @@ impl Supervisor {
 /// How the event loop ended.
 struct Watched {
     status: ExitStatus,
+    /// The main process's name (`comm`) as it died, when it was read: an
+    /// `exec` after start may have changed it.
+    name_at_exit: Option<String>,
     timed_out: bool,
     sent_kill: bool,
     /// When SIGKILL was still due, if it was.
@@ -556,11 +564,13 @@ impl MainFacts {
             })
             .collect();
         // It has not called setsid before exec: its session is ours.
-        let sid = rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get());
+        // 0, as /proc shows it, when the session or group leader lives in
+        // an ancestor PID namespace.
+        let sid = Pid::own_session().map_or(0, Pid::get);
         let pgid = if own_group {
             pid.get()
         } else {
-            rustix::process::getpgrp().as_raw_nonzero().get()
+            Pid::own_group().map_or(0, Pid::get)
         };
         MainFacts {
             pid,
@@ -624,11 +634,12 @@ fn wait_events(
 /// The main process's status once its source is ready.
 fn main_status(main: &Main, contained: &mut Contained) -> Result<MainEvent, SuperviseError> {
     match main {
-        Main::Child(process) => Ok(reap_child(process)?.map_or(MainEvent::Nothing, MainEvent::Ended)),
+        Main::Child(process) => {
+            Ok(reap_child(process)?.map_or(MainEvent::Nothing, |(status, name)| MainEvent::Ended { status, name }))
+        }
         Main::Kept(_) => match contained.keeper().next_report() {
-            Some(Report::Exited(raw)) => {
-                Ok(ExitStatus::from_wait_status(raw).map_or(MainEvent::Nothing, MainEvent::Ended))
-            }
+            Some(Report::Exited(raw)) => Ok(ExitStatus::from_wait_status(raw)
+                .map_or(MainEvent::Nothing, |status| MainEvent::Ended { status, name: None })),
             Some(Report::Stopped(_)) => Ok(MainEvent::Stopped),
             Some(_) => Ok(MainEvent::Nothing),
             None => Err(SuperviseError::Wait(
@@ -640,8 +651,8 @@ fn main_status(main: &Main, contained: &mut Contained) -> Result<MainEvent, Supe
 
 /// What the main process's event source said.
 enum MainEvent {
-    /// It ended.
-    Ended(ExitStatus),
+    /// It ended; its name as it died, when that was read.
+    Ended { status: ExitStatus, name: Option<String> },
     /// It was stopped (the keeper saw it; our own child we check on SIGCHLD).
     Stopped,
     /// Nothing yet.
@@ -649,11 +660,29 @@ enum MainEvent {
 }
 
 /// Reaps our own child through its pidfd (`waitid(P_PIDFD, WEXITED)`);
-/// `None` if it has not exited yet.
-fn reap_child(process: &Process) -> Result<Option<ExitStatus>, SuperviseError> {
-    use rustix::process::{WaitId, WaitIdOptions};
+/// `None` if it has not exited yet. A child that SIGKILL ended is looked at
+/// before it is reaped (`WNOWAIT`): its name as it died is what the kernel
+/// log names an OOM kill by.
+fn reap_child(process: &Process) -> Result<Option<(ExitStatus, Option<String>)>, SuperviseError> {
+    use rustix::process::WaitIdOptions;
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+    let Some(status) = waitid_child(process, options | WaitIdOptions::NOWAIT)? else {
+        return Ok(None);
+    };
+    let name = matches!(status, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL)
+        .then(|| std::fs::read_to_string(format!("/proc/{}/comm", process.pid())).ok())
+        .flatten()
+        .map(|comm| comm.trim_end_matches('\n').to_string());
+    Ok(waitid_child(process, options)?.map(|status| (status, name)))
+}
+
+/// One `waitid(P_PIDFD)` on our own child, retried on `EINTR`.
+fn waitid_child(
+    process: &Process,
+    options: rustix::process::WaitIdOptions,
+) -> Result<Option<ExitStatus>, SuperviseError> {
+    use rustix::process::WaitId;
     loop {
-        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
         match rustix::process::waitid(WaitId::PidFd(process.pidfd()), options) {
             Ok(Some(status)) => {
                 let status = if let Some(code) = status.exit_status() {
@@ -765,7 +794,7 @@ fn core_of(main: &MainFacts, signal: Signal, time: u64) -> Option<CoreDestinatio
     ))
 }
 
-fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<Pid>, since_us: u64) -> OomCheck {
+fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<(Pid, &str)>, since_us: u64) -> OomCheck {
     if memory_events {
         let killed = oom_kills.unwrap_or(0) > 0;
         return OomCheck {
@@ -777,14 +806,30 @@ fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<Pid>, sin
             source: "memory.events".to_string(),
         };
     }
-    match main.and_then(|pid| cause::kernel_log_oom(pid.get(), since_us)) {
-        Some(true) => OomCheck {
-            verdict: OomVerdict::Killed,
-            source: "kernel log".to_string(),
-        },
-        Some(false) => OomCheck {
-            verdict: OomVerdict::NotKilled,
-            source: "kernel log".to_string(),
+    let initial = crate::process::in_initial_pid_namespace();
+    let target = main.map(|(pid, name)| {
+        if initial {
+            OomTarget::Pid(pid.get())
+        } else {
+            let uid = std::fs::read_to_string("/proc/self/uid_map")
+                .ok()
+                .and_then(|map| cause::kernel_uid(&map, rustix::process::geteuid().as_raw()));
+            OomTarget::Name { name, uid }
+        }
+    });
+    let source = if initial {
+        "kernel log"
+    } else {
+        "kernel log, by name and user (this PID namespace's PIDs are not the log's)"
+    };
+    match target.and_then(|target| cause::kernel_log_oom(target, since_us)) {
+        Some(killed) => OomCheck {
+            verdict: if killed {
+                OomVerdict::Killed
+            } else {
+                OomVerdict::NotKilled
+            },
+            source: source.to_string(),
         },
         None => OomCheck {
             verdict: OomVerdict::Unknown,

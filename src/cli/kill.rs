@@ -15,7 +15,7 @@ use crate::text::escape;
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
     let request = request(args);
     let report = terminate(&request).map_err(|error| match error {
-        TerminateError::NotFound(e) => Failure::new(format!("{e}; nothing was signalled")),
+        TerminateError::Select(e) => Failure::new(format!("{e}; nothing was signalled")),
         other => Failure::new(other),
     })?;
     if output.json() {

@@ -20,6 +20,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::process::{Pid, ReadError};
+use crate::resources::locks::{self, Lock};
 
 /// What an fd refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -290,6 +291,10 @@ pub struct Fd {
     pub cloexec: bool,
     /// File offset.
     pub offset: u64,
+    /// The locks this fd holds, from its fdinfo's `lock:` lines. Not in the
+    /// JSON: a snapshot lists locks once, with their path, in `locks`.
+    #[serde(skip)]
+    pub locks: Vec<Lock>,
 }
 
 /// Counts the open fds of `pid` cheaply: `st_size` of `/proc/PID/fd` on
@@ -331,9 +336,8 @@ pub fn read_one(pid: Pid, fd: i32) -> Option<Fd> {
     let link_path = format!("/proc/{pid}/fd/{fd}");
     let link = std::fs::read_link(&link_path).ok()?;
     let link = link.as_os_str().as_bytes();
-    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
-        .map(|t| FdInfo::parse(&t))
-        .unwrap_or_default();
+    let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+    let info = FdInfo::parse(&text);
     let parsed = parse_link(link);
     let (kind, inode) = match &parsed {
         LinkTarget::Socket(inode) => (FdKind::Socket, Some(*inode)),
@@ -355,6 +359,7 @@ pub fn read_one(pid: Pid, fd: i32) -> Option<Fd> {
         access: info.access(),
         cloexec: info.cloexec(),
         offset: info.pos,
+        locks: locks::from_fdinfo(&text),
     })
 }
 

@@ -26,7 +26,7 @@ use crate::resources::ipc::{self, IpcKind, IpcObject};
 use crate::resources::locks::{self, Lock};
 use crate::resources::snapshot::{Snapshot, boot_id, now_secs};
 use crate::resources::sockets::{self, Protocol, Selection, Socket, SocketState};
-use crate::resources::walk::{self, socket_inode};
+use crate::resources::walk::{self, Slot, socket_inode};
 
 /// A process alive now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -240,7 +240,19 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
     let name_of = |pid: Pid| brief(pid).map(|b| b.name).unwrap_or_default();
     let mut socket_holders: HashMap<u64, Vec<ProcessRef>> = HashMap::new();
     let mut path_holders: HashMap<String, Vec<ProcessRef>> = HashMap::new();
+    let mut locks_now = locks::read();
     for hit in &walk.hits {
+        // A lock on a held path that /proc/locks hides (its locker is not
+        // visible in this PID namespace) is still in the holder's fdinfo.
+        if let (true, Slot::Fd(fd)) = (hit.needle != u32::MAX, hit.slot)
+            && let Ok(info) = std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", hit.pid))
+        {
+            for lock in locks::from_fdinfo(&info) {
+                if !locks_now.iter().any(|l| l.same_lock(&lock)) {
+                    locks_now.push(lock);
+                }
+            }
+        }
         let entry = if hit.needle == u32::MAX {
             socket_inode(&hit.link).map(|i| socket_holders.entry(i).or_default())
         } else {
@@ -278,7 +290,7 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         sockets: sockets_now,
         socket_holders,
         ipc: ipc_now,
-        locks: locks::read(),
+        locks: locks_now,
         path_holders,
         files,
     }
@@ -433,12 +445,16 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
             .find(|l| !l.waiting && l.major == b.major && l.minor == b.minor && l.inode == b.inode);
         match still {
             Some(lock) if same_boot => {
+                // The kernel still records the locker's PID where this
+                // namespace cannot see it (fdinfo shows 0): the snapshot's.
+                let mut lock = lock.clone();
+                lock.pid = lock.pid.or(b.pid);
                 let recorded_pid_alive = lock
                     .pid
                     .and_then(Pid::new)
                     .is_some_and(|p| live.contains_key(&p) && !gone_processes.iter().any(|g| g.pid == p));
                 locks_left.push(LockLeft {
-                    lock: lock.clone(),
+                    lock,
                     path: held.path.clone(),
                     recorded_pid_alive,
                     holders: held
@@ -516,6 +532,7 @@ mod tests {
                     access: Access::Read,
                     cloexec: false,
                     offset: 0,
+                    locks: vec![],
                 })
                 .collect(),
             maps: vec![],

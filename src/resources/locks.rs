@@ -5,6 +5,12 @@
 //! as any fd for it does — a child that inherited the fd keeps it locked
 //! after the locker died, and `/proc/locks` still names the locker's PID.
 //! OFD locks show PID -1. Device numbers are printed in hex.
+//!
+//! Outside the initial PID namespace (a container) `/proc/locks` leaves out
+//! every lock whose recorded PID is not visible there, among them a `flock`
+//! whose locker died while a child still holds the file. Such a lock is
+//! still listed in the holder's `/proc/PID/fdinfo/FD`, as a `lock:` line in
+//! the same format with PID 0: [`from_fdinfo`] reads those.
 
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +67,30 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// Whether `other` is this lock as another listing shows it (the PID
+    /// may read differently).
+    pub fn same_lock(&self, other: &Lock) -> bool {
+        (
+            self.kind,
+            self.write,
+            self.major,
+            self.minor,
+            self.inode,
+            self.start,
+            self.end,
+            self.waiting,
+        ) == (
+            other.kind,
+            other.write,
+            other.major,
+            other.minor,
+            other.inode,
+            other.start,
+            other.end,
+            other.waiting,
+        )
+    }
+
     /// Whether the lock is on the file with this device and inode.
     pub fn is_on(&self, dev: u64, inode: u64) -> bool {
         self.inode == inode && self.major == libc::major(dev) && self.minor == libc::minor(dev)
@@ -72,6 +102,15 @@ pub fn read() -> Vec<Lock> {
     std::fs::read_to_string("/proc/locks")
         .map(|t| parse(&t))
         .unwrap_or_default()
+}
+
+/// The locks on one open file, from the `lock:` lines of its
+/// `/proc/PID/fdinfo/FD` text. Pure.
+pub fn from_fdinfo(text: &str) -> Vec<Lock> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("lock:"))
+        .filter_map(parse_line)
+        .collect()
 }
 
 /// Parses the text of `/proc/locks`. Pure.
@@ -138,5 +177,18 @@ mod tests {
         assert_eq!(locks[3].major, 0xfd);
         assert_eq!(locks[3].end, Some(100));
         assert_eq!(locks[0].end, None);
+    }
+
+    #[test]
+    fn fdinfo_lock_lines_parse() {
+        // A flock whose locker is not visible here shows PID 0.
+        let text = "pos:\t0\nflags:\t02\nmnt_id:\t30\nino:\t5678\n\
+                    lock:\t1: FLOCK  ADVISORY  WRITE 0 08:01:5678 0 EOF\n";
+        let locks = from_fdinfo(text);
+        assert_eq!(locks.len(), 1);
+        assert_eq!(locks[0].kind, LockKind::Flock);
+        assert_eq!(locks[0].pid, None);
+        assert_eq!((locks[0].major, locks[0].minor, locks[0].inode), (8, 1, 5678));
+        assert!(from_fdinfo("pos:\t0\nflags:\t02\n").is_empty());
     }
 }

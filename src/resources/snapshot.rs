@@ -265,9 +265,13 @@ fn sockets_of(processes: &[ProcessSnapshot]) -> Vec<Socket> {
 }
 
 /// Locks recorded under the processes' PIDs, with the path when one of that
-/// process's fds has the same inode.
+/// process's fds has the same inode, and the locks the processes' fds hold
+/// (their fdinfo `lock:` lines): a `flock` taken by a parent and inherited,
+/// or one that /proc/locks hides because its locker is not visible in this
+/// PID namespace.
 pub fn locks_of(processes: &[ProcessSnapshot], all: &[Lock]) -> Vec<HeldLock> {
-    all.iter()
+    let mut held: Vec<HeldLock> = all
+        .iter()
         .filter(|l| !l.waiting)
         .filter_map(|lock| {
             let pid = lock.pid?;
@@ -282,7 +286,20 @@ pub fn locks_of(processes: &[ProcessSnapshot], all: &[Lock]) -> Vec<HeldLock> {
                 path,
             })
         })
-        .collect()
+        .collect();
+    for fd in processes.iter().flat_map(|p| &p.fds) {
+        for lock in fd.locks.iter().filter(|l| !l.waiting) {
+            if !held.iter().any(|h| h.lock.same_lock(lock)) {
+                // The PID /proc/locks records, where it shows the lock.
+                let lock = all.iter().find(|l| l.same_lock(lock)).unwrap_or(lock);
+                held.push(HeldLock {
+                    lock: lock.clone(),
+                    path: Some(fd.target.clone()),
+                });
+            }
+        }
+    }
+    held
 }
 
 /// IPC objects the processes created or used last (SysV), or have open or
@@ -416,6 +433,7 @@ mod tests {
                 access: crate::resources::Access::Write,
                 cloexec: false,
                 offset: 0,
+                locks: vec![],
             }],
             maps: vec![],
             errors: vec![],
@@ -424,8 +442,20 @@ mod tests {
             pid: Some(11),
             ..lock.clone()
         };
-        let held = locks_of(&[process], &[lock, other]);
+        let held = locks_of(std::slice::from_ref(&process), &[lock.clone(), other]);
         assert_eq!(held.len(), 1);
         assert_eq!(held[0].path.as_deref(), Some("/tmp/l"));
+
+        // A lock /proc/locks does not show (its locker is not visible in
+        // this PID namespace) is found in the fd that holds it.
+        let mut inherited = process;
+        let hidden = Lock { pid: None, ..lock };
+        inherited.fds[0].locks = vec![hidden.clone()];
+        let held = locks_of(&[inherited], &[]);
+        assert_eq!(held.len(), 1);
+        assert_eq!(
+            (held[0].lock.clone(), held[0].path.as_deref()),
+            (hidden, Some("/tmp/l"))
+        );
     }
 }

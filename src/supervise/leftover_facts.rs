@@ -279,6 +279,7 @@ mod tests {
             access: crate::resources::fd::Access::Read,
             cloexec: false,
             offset: 0,
+            locks: vec![],
         };
         let held = HeldFd::from_fd(&fd);
         assert_eq!(held.target, "/tmp/x (deleted)");

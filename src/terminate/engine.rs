@@ -13,7 +13,7 @@ use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
 };
-use crate::terminate::select::{Anchors, Guard, NotFound, Scope, select};
+use crate::terminate::select::{Anchors, Guard, Scope, SelectError, select};
 use crate::terminate::targets::{ExitWaiter, Targets, parallel_map};
 
 /// How often the selection is walked again while waiting, to catch
@@ -59,9 +59,9 @@ impl Request {
 /// are in the report instead).
 #[derive(Debug, thiserror::Error)]
 pub enum TerminateError {
-    /// A named PID does not exist.
+    /// A named PID does not exist, or its session or group cannot be told.
     #[error(transparent)]
-    NotFound(#[from] NotFound),
+    Select(#[from] SelectError),
     /// Waiting on pidfds failed.
     #[error(transparent)]
     Wait(#[from] WaitError),

@@ -137,9 +137,26 @@ impl Guard {
 }
 
 /// A named PID that the scan did not find.
+/// Why a selection cannot be made: nothing is signalled then.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no such process: {0}")]
-pub struct NotFound(pub Pid);
+pub enum SelectError {
+    /// A named PID is not in the scan.
+    #[error("no such process: {0}")]
+    NotFound(Pid),
+    /// The session or group of a named process is led from an ancestor PID
+    /// namespace, where its ID reads as 0: every process so led shares
+    /// that 0, so the members of this one cannot be told from the others.
+    #[error(
+        "process {pid}'s {kind} is led from outside this PID namespace (its ID reads as 0 here), \
+         so its members cannot be told from other processes; name them, or use --tree"
+    )]
+    LedFromOutside {
+        /// The named process.
+        pid: Pid,
+        /// `session` or `process group`.
+        kind: &'static str,
+    },
+}
 
 /// Where a walk starts: the named processes, and the sessions and groups
 /// they were in at the first scan.
@@ -174,7 +191,7 @@ pub fn select(
     named: &[Pid],
     scope: Scope,
     guard: &Guard,
-) -> Result<(Selected, Anchors), NotFound> {
+) -> Result<(Selected, Anchors), SelectError> {
     let mut anchors = Anchors {
         scope,
         roots: Vec::new(),
@@ -184,7 +201,16 @@ pub fn select(
     let mut selected = Selected::default();
     let mut seen = BTreeSet::new();
     for &pid in named {
-        let entry = table.get(pid).ok_or(NotFound(pid))?;
+        let entry = table.get(pid).ok_or(SelectError::NotFound(pid))?;
+        let led_from_outside = |kind| SelectError::LedFromOutside { pid, kind };
+        // Kernel threads have 0 too, and are refused below.
+        match scope {
+            Scope::Session if entry.sid == 0 && !entry.kernel_thread => return Err(led_from_outside("session")),
+            Scope::Pgroup if entry.pgid == 0 && !entry.kernel_thread => {
+                return Err(led_from_outside("process group"));
+            }
+            _ => {}
+        }
         if !seen.insert(pid) {
             continue;
         }
@@ -198,14 +224,15 @@ pub fn select(
                 anchors.roots.push(pid);
             }
         }
+        // A kernel thread's 0 anchors nothing: it is no session.
         match scope {
-            Scope::Session => {
+            Scope::Session if entry.sid != 0 => {
                 anchors.sessions.insert(entry.sid);
             }
-            Scope::Pgroup => {
+            Scope::Pgroup if entry.pgid != 0 => {
                 anchors.groups.insert(entry.pgid);
             }
-            Scope::Pids | Scope::Tree => {}
+            _ => {}
         }
     }
     let known: BTreeSet<Pid> = seen;
@@ -410,8 +437,32 @@ mod tests {
     fn a_missing_pid_is_an_error() {
         assert_eq!(
             select(&table(), &[p(100), p(999)], Scope::Tree, &guard(false)),
-            Err(NotFound(p(999)))
+            Err(SelectError::NotFound(p(999)))
         );
+    }
+
+    #[test]
+    fn a_session_led_from_an_ancestor_namespace_is_an_error() {
+        // In a container, a process whose session and group leaders live
+        // outside its PID namespace reads 0 for both, like every other
+        // process so led: "session 0" would be all of them.
+        let t = ProcessTable::from_entries(
+            table()
+                .entries()
+                .cloned()
+                .chain([entry(200, 1, 0, 0), entry(201, 1, 0, 0)]),
+        );
+        for (scope, kind) in [(Scope::Session, "session"), (Scope::Pgroup, "process group")] {
+            assert_eq!(
+                select(&t, &[p(200)], scope, &guard(false)),
+                Err(SelectError::LedFromOutside { pid: p(200), kind })
+            );
+        }
+        let (s, _) = select(&t, &[p(200)], Scope::Tree, &guard(false)).unwrap();
+        assert_eq!(pids(&s), [200]);
+        // A kernel thread's 0 is refused as a kernel thread instead.
+        let (s, _) = select(&t, &[p(3)], Scope::Session, &guard(false)).unwrap();
+        assert!(s.members.is_empty());
     }
 
     #[test]

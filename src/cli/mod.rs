@@ -134,8 +134,8 @@ graceful signal be handled. The report says how each process ended, or why it is
 What each selection reaches: --tree follows parent links, so it catches children that called \
 setsid or setpgid, but not processes that already left the tree (a double fork reparents them to init); \
 --session and --pgroup catch most of those, but a process may leave its session or group at will, \
-and a session or group led from outside afterlife's PID namespace (in a container) cannot be told from \
-others and is refused. Only a cgroup holds every process for sure: `afterlife run` starts a command in one, and --tree uses \
+and a session or group that reads 0 (the kernel's, shared by what init started without setsid, or one \
+led from outside afterlife's PID namespace) cannot be told from others and is refused. Only a cgroup holds every process for sure: `afterlife run` starts a command in one, and --tree uses \
 cgroup.freeze/cgroup.kill when the tree is exactly one cgroup afterlife may write.\n\n\
 Refused unless --force: PID 1, the ancestors of afterlife (its shell), kernel threads. afterlife never signals itself.\n\n\
 Exit code: 0 every target ended; 1 some survived (listed with the reason); 125 usage or operational error."

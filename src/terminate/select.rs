@@ -143,14 +143,17 @@ pub enum SelectError {
     /// A named PID is not in the scan.
     #[error("no such process: {0}")]
     NotFound(Pid),
-    /// The session or group of a named process is led from an ancestor PID
-    /// namespace, where its ID reads as 0: every process so led shares
-    /// that 0, so the members of this one cannot be told from the others.
+    /// The session or group of a named process reads 0: it is the kernel's
+    /// (init and whatever init or a kernel thread started without `setsid`
+    /// or `setpgid` share it) or is led from an ancestor PID namespace.
+    /// Every process so placed shares that 0, so the members of this one
+    /// cannot be told from the others.
     #[error(
-        "process {pid}'s {kind} is led from outside this PID namespace (its ID reads as 0 here), \
-         so its members cannot be told from other processes; name them, or use --tree"
+        "process {pid} has no {kind} of its own (its ID reads 0: it was started by init or the kernel \
+         without setsid/setpgid, or the {kind} is led from outside this PID namespace), so its members \
+         cannot be told from other processes; name them, or use --tree"
     )]
-    LedFromOutside {
+    ReadsZero {
         /// The named process.
         pid: Pid,
         /// `session` or `process group`.
@@ -202,12 +205,13 @@ pub fn select(
     let mut seen = BTreeSet::new();
     for &pid in named {
         let entry = table.get(pid).ok_or(SelectError::NotFound(pid))?;
-        let led_from_outside = |kind| SelectError::LedFromOutside { pid, kind };
-        // Kernel threads have 0 too, and are refused below.
+        let reads_zero = |kind| SelectError::ReadsZero { pid, kind };
+        // Kernel threads have 0 too, and are refused below; see
+        // `SelectError::ReadsZero` for the others.
         match scope {
-            Scope::Session if entry.sid == 0 && !entry.kernel_thread => return Err(led_from_outside("session")),
+            Scope::Session if entry.sid == 0 && !entry.kernel_thread => return Err(reads_zero("session")),
             Scope::Pgroup if entry.pgid == 0 && !entry.kernel_thread => {
-                return Err(led_from_outside("process group"));
+                return Err(reads_zero("process group"));
             }
             _ => {}
         }
@@ -442,10 +446,10 @@ mod tests {
     }
 
     #[test]
-    fn a_session_led_from_an_ancestor_namespace_is_an_error() {
-        // In a container, a process whose session and group leaders live
-        // outside its PID namespace reads 0 for both, like every other
-        // process so led: "session 0" would be all of them.
+    fn a_session_or_group_that_reads_zero_is_an_error() {
+        // What init started without setsid, and in a container what is led
+        // from outside its PID namespace, reads 0 for both: "session 0"
+        // would be all of them.
         let t = ProcessTable::from_entries(
             table()
                 .entries()
@@ -455,7 +459,7 @@ mod tests {
         for (scope, kind) in [(Scope::Session, "session"), (Scope::Pgroup, "process group")] {
             assert_eq!(
                 select(&t, &[p(200)], scope, &guard(false)),
-                Err(SelectError::LedFromOutside { pid: p(200), kind })
+                Err(SelectError::ReadsZero { pid: p(200), kind })
             );
         }
         let (s, _) = select(&t, &[p(200)], Scope::Tree, &guard(false)).unwrap();

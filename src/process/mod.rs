@@ -7,6 +7,7 @@
 //! exit code, shown only with ptrace read access), proc_pid_status(5).
 
 mod error;
+pub mod fd_limit;
 mod handle;
 mod info;
 mod pid;

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{Pid, Process, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
@@ -68,10 +69,47 @@ pub enum TerminateError {
     /// The cgroup could not be frozen or killed.
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    /// Pinning every member down needs one pidfd each, more than afterlife
+    /// may open: nothing was signalled.
+    #[error(
+        "the selection has {members} processes and afterlife needs a file descriptor for each, \
+         but it may have only {limit} open (RLIMIT_NOFILE); raise the limit to at least {needed} \
+         (ulimit -n) and try again; nothing was signalled"
+    )]
+    FdLimit {
+        /// Processes selected.
+        members: usize,
+        /// The soft limit, after raising it as far as allowed.
+        limit: u64,
+        /// The limit that would do.
+        needed: u64,
+    },
+}
+
+/// File descriptors kept free beyond one per member: /proc reads, the
+/// epoll set, cgroup files, threads' own.
+pub(crate) const FD_SLACK: u64 = 32;
+
+/// Refuses a selection that cannot be pinned down whole, before any signal:
+/// `to_open` more pidfds are needed.
+fn check_fd_room(members: usize, to_open: usize) -> Result<(), TerminateError> {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let (Some(limit), Some(free)) = (limit, fd_limit::free()) else {
+        return Ok(());
+    };
+    if to_open as u64 + FD_SLACK > free {
+        let needed = limit - free + to_open as u64 + FD_SLACK;
+        return Err(TerminateError::FdLimit { members, limit, needed });
+    }
+    Ok(())
 }
 
 /// Ends the selected processes following the plan and reports on each.
+///
+/// While it runs, afterlife's own fd limit is raised ([`FdLimit`]): it holds
+/// a pidfd for every target at once.
 pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError> {
+    let _fds = FdLimit::raise();
     let boost = Boost::raise(request.dry_run);
     run_request(request, Watch::scan(), boost)
 }
@@ -81,6 +119,7 @@ pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError>
 /// member whose PID went to another process since the scan is reported as
 /// ended and the newer process is left alone.
 pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<TerminationReport, TerminateError> {
+    let _fds = FdLimit::raise();
     let boost = Boost::raise(request.dry_run);
     run_request(request, Watch::from_table(table), boost)
 }
@@ -146,6 +185,8 @@ fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<Term
     } else {
         None
     };
+    let held = watch.release_held_except(&members);
+    check_fd_room(members.len(), members.len() - held)?;
     // Without a cgroup, each member is stopped as soon as it is opened.
     let stop = cgroup.is_none() && request.plan.freezes();
     targets.adopt_stopping(selected.members, &table, stop, |m| {
@@ -519,17 +560,17 @@ impl Run<'_> {
     fn reports(&self) -> Vec<ProcessReport> {
         let mut reports: Vec<ProcessReport> = self.targets.list.iter().map(|t| self.report(t)).collect();
         reports.extend(refused_reports(&self.targets));
-        for unreadable in &self.targets.unreadable {
+        for (unopened, reason) in &self.targets.unopened {
             reports.push(ProcessReport {
                 diagnosis: None,
-                pid: unreadable.member.pid,
-                name: unreadable.member.name.clone(),
-                ppid: unreadable.ppid,
-                named: unreadable.member.named,
+                pid: unopened.member.pid,
+                name: unopened.member.name.clone(),
+                ppid: unopened.ppid,
+                named: unopened.member.named,
                 sent: Vec::new(),
                 outcome: Outcome::Alive {
                     state: None,
-                    reason: SurvivorReason::PermissionDenied,
+                    reason: reason.clone(),
                 },
             });
         }

@@ -19,7 +19,9 @@
 //! file cannot be read or the range is too wide.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::process::fd_limit;
 use crate::process::{OpenError, Pid, Process, ProcessTable, TableEntry};
 use crate::signal::Signal;
 use crate::terminate::select::Scope;
@@ -109,11 +111,27 @@ impl Watch {
                     .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse().ok()))
                     .filter_map(Pid::new)
                     .collect();
-                let rows = parallel_map(pids, |pid| match Process::open_entry(pid) {
-                    Ok((process, entry)) => Some((entry, Some(process))),
-                    // ESRCH/ENOENT: it exited after the listing.
-                    Err(OpenError::NoSuchProcess { .. }) => None,
-                    Err(_) => entry_of(pid.get()).map(|entry| (entry, None)),
+                // Held pidfds must leave room for the members still to be
+                // opened and for the reads themselves: past the budget, a
+                // row is read without one.
+                let budget = AtomicU64::new(
+                    fd_limit::free().map_or(u64::MAX, |free| free.saturating_sub(super::engine::FD_SLACK)),
+                );
+                let take = || {
+                    budget
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+                        .is_ok()
+                };
+                let rows = parallel_map(pids, |pid| {
+                    if !take() {
+                        return entry_of(pid.get()).map(|entry| (entry, None));
+                    }
+                    match Process::open_entry(pid) {
+                        Ok((process, entry)) => Some((entry, Some(process))),
+                        // ESRCH/ENOENT: it exited after the listing.
+                        Err(OpenError::NoSuchProcess { .. }) => None,
+                        Err(_) => entry_of(pid.get()).map(|entry| (entry, None)),
+                    }
                 });
                 let mut entries = Vec::with_capacity(rows.len());
                 for (entry, process) in rows.into_iter().flatten() {
@@ -138,6 +156,14 @@ impl Watch {
     /// Closes the pidfds of the processes that were not chosen.
     pub fn release_held(&mut self) {
         self.held.clear();
+    }
+
+    /// Closes the pidfds of every process but `keep`, and says how many of
+    /// `keep` are still held.
+    pub fn release_held_except(&mut self, keep: &[Pid]) -> usize {
+        let keep: std::collections::BTreeSet<&Pid> = keep.iter().collect();
+        self.held.retain(|pid, _| keep.contains(pid));
+        self.held.len()
     }
 
     /// Starts from the caller's scan; the first refresh scans again.

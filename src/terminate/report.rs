@@ -63,6 +63,12 @@ pub enum SurvivorReason {
     },
     /// `EPERM`: afterlife may not signal it (another user's process).
     PermissionDenied,
+    /// It could not be opened (no file descriptor left, ...), so it was
+    /// not signalled: afterlife signals only what it has pinned down.
+    OpenFailed {
+        /// What failed.
+        error: String,
+    },
     /// It already exited; its parent has not reaped it.
     Zombie {
         /// The parent that must reap it.
@@ -122,6 +128,9 @@ impl SurvivorReason {
             SurvivorReason::Refused { refusal } => refusal.describe().to_string(),
             SurvivorReason::PermissionDenied => {
                 "permission denied (EPERM): it belongs to another user and afterlife may not signal it".to_string()
+            }
+            SurvivorReason::OpenFailed { error } => {
+                format!("not signalled: it could not be opened to pin it down ({error})")
             }
             SurvivorReason::Zombie {
                 parent_pid,

@@ -13,7 +13,7 @@ use rustix::event::epoll;
 
 use crate::process::{OpenError, Pid, Process, ProcessTable, SignalError};
 use crate::signal::Signal;
-use crate::terminate::report::EndedBy;
+use crate::terminate::report::{EndedBy, SurvivorReason};
 use crate::terminate::select::{Anchors, Guard, Member, Refused, walk};
 
 /// A pidfd handle the target owns, or one the caller lent.
@@ -80,9 +80,10 @@ pub(crate) struct Targets<'a> {
     pub list: Vec<Target<'a>>,
     pub refused: Vec<(Refused, i32)>,
     pub vanished: Vec<Vanished>,
-    /// Members whose /proc entry we may not read (hidepid), so that we
-    /// cannot check they are the processes scanned: never signalled.
-    pub unreadable: Vec<Vanished>,
+    /// Members that could not be opened (/proc hidden from us by hidepid,
+    /// no file descriptor left), so that we cannot check they are the
+    /// processes scanned: never signalled. With the reason.
+    pub unopened: Vec<(Vanished, SurvivorReason)>,
     pub known: BTreeSet<Pid>,
     pub guard: Guard,
     pub anchors: Anchors,
@@ -103,7 +104,7 @@ impl<'a> Targets<'a> {
             list: Vec::new(),
             refused: Vec::new(),
             vanished: Vec::new(),
-            unreadable: Vec::new(),
+            unopened: Vec::new(),
             known: BTreeSet::new(),
             guard,
             anchors,
@@ -195,16 +196,20 @@ impl<'a> Targets<'a> {
                 }
                 // Its /proc files are hidden from us (hidepid): it is
                 // there, and we cannot check it is the one scanned.
-                Err(OpenError::PermissionDenied { .. }) | Err(OpenError::Io { .. }) => {
-                    self.refused_unreadable(member, ppid);
+                Err(OpenError::PermissionDenied { .. }) => {
+                    self.unopened
+                        .push((Vanished { member, ppid }, SurvivorReason::PermissionDenied));
+                }
+                // EMFILE and the like: say so, never "permission denied".
+                Err(error @ OpenError::Io { .. }) => {
+                    let reason = SurvivorReason::OpenFailed {
+                        error: error.to_string(),
+                    };
+                    self.unopened.push((Vanished { member, ppid }, reason));
                 }
             }
         }
         opened
-    }
-
-    fn refused_unreadable(&mut self, member: Member, ppid: i32) {
-        self.unreadable.push(Vanished { member, ppid });
     }
 
     /// Records refusals found by a walk.

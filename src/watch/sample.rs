@@ -367,25 +367,6 @@ impl Sampler {
     }
 }
 
-/// Raises this process's soft fd limit to the hard one: watching N
-/// processes holds about 4N fds (pidfd, /proc/PID, two open files).
-pub fn raise_fd_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        // Raising the soft limit up to the hard one is always allowed; were
-        // it refused, the lower limit stays and running out of fds is
-        // reported by the open that fails.
-        let _ = setrlimit(
-            Resource::Nofile,
-            rustix::process::Rlimit {
-                current: limit.maximum,
-                maximum: limit.maximum,
-            },
-        );
-    }
-}
-
 /// `Rss`, `Pss` and `Swap` of smaps_rollup, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rollup {

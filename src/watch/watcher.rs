@@ -8,11 +8,13 @@
 
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::observe::EndingReport;
+use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{OpenError, Pid, Process, ProcessTable, ReadError, WaitError};
 use crate::resources::fd::FdKind;
 use crate::signal::Signal;
@@ -312,13 +314,15 @@ pub struct Watcher {
     watched: Vec<Watched>,
     start: Instant,
     child: Option<std::process::Child>,
+    /// Raised while watching: N processes hold about 4N fds (pidfd,
+    /// /proc/PID, two open files).
+    fds: FdLimit,
 }
 
 impl Watcher {
     /// Resolves the targets (starting the command, if one is given) and
     /// opens every process.
     pub fn start(targets: Targets, options: Options) -> Result<Watcher, WatchError> {
-        sample::raise_fd_limit();
         let mut watcher = Watcher {
             targets: targets.clone(),
             options,
@@ -326,6 +330,7 @@ impl Watcher {
             watched: Vec::new(),
             start: Instant::now(),
             child: None,
+            fds: FdLimit::raise(),
         };
         match &targets {
             Targets::Pids(pids) => {
@@ -356,13 +361,19 @@ impl Watcher {
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect::<Vec<_>>()
                     .join(" ");
-                let child = std::process::Command::new(&argv[0])
-                    .args(&argv[1..])
-                    .spawn()
-                    .map_err(|source| WatchError::Spawn {
-                        command: display,
-                        source,
-                    })?;
+                let original = watcher.fds.original();
+                let mut command = std::process::Command::new(&argv[0]);
+                command.args(&argv[1..]);
+                // SAFETY: the closure only calls setrlimit, which is
+                // async-signal-safe. The command gets the caller's fd limit,
+                // which its verdict is about, not afterlife's raised one.
+                unsafe {
+                    command.pre_exec(move || fd_limit::restore_in_child(original));
+                }
+                let child = command.spawn().map_err(|source| WatchError::Spawn {
+                    command: display,
+                    source,
+                })?;
                 let process = Process::from_child(&child)?;
                 watcher.child = Some(child);
                 watcher.add(process, true)?;

@@ -94,3 +94,30 @@ fn its_own_shell_and_itself_are_refused() {
     // The shell was named, so its refusal counts.
     assert_eq!(rc.trim(), "1", "{report:#}");
 }
+
+#[test]
+fn a_session_that_reads_zero_is_refused_not_taken_for_every_process() {
+    // Inside a new PID namespace, a session led from outside it reads 0,
+    // as it does for everything init starts without setsid: "session 0"
+    // would be every such process.
+    if !is_root() {
+        eprintln!("skipped: a new PID namespace needs root");
+        return;
+    }
+    let output = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+        .arg(
+            "sleep 30 & s=$!; \"$AFTERLIFE\" kill --session $s; echo \"rc=$?\"; \
+             \"$AFTERLIFE\" kill --pgroup $s; echo \"rc=$?\"; kill -0 $s && echo alive; kill $s",
+        )
+        .env("AFTERLIFE", env!("CARGO_BIN_EXE_afterlife"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stdout.matches("rc=125").count(), 2, "{stdout}\n{stderr}");
+    assert!(stdout.contains("alive"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("has no session of its own"), "{stderr}");
+    assert!(stderr.contains("has no process group of its own"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+}

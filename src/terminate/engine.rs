@@ -9,7 +9,7 @@ use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{Pid, Process, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
-use crate::terminate::freeze::{Watch, continue_all, entry_of, stop_and_walk};
+use crate::terminate::freeze::{HoldSignals, Watch, continue_all, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
@@ -187,13 +187,16 @@ fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<Term
     };
     let held = watch.release_held_except(&members);
     check_fd_room(members.len(), members.len() - held)?;
-    // Without a cgroup, each member is stopped as soon as it is opened.
+    // Without a cgroup, each member is stopped as soon as it is opened;
+    // from then until every member has been continued or killed, afterlife
+    // must not be ended or stopped itself.
     let stop = cgroup.is_none() && request.plan.freezes();
+    let held = stop.then(HoldSignals::hold);
     targets.adopt_stopping(selected.members, &table, stop, |m| {
         watch.take_held(m.pid, m.start_ticks)
     });
     watch.release_held();
-    run(request.scope, &request.plan, targets, cgroup, watch, boost)
+    run(request.scope, &request.plan, targets, cgroup, watch, boost, held)
 }
 
 /// Ends one process the caller holds, following the plan.
@@ -239,6 +242,7 @@ pub(crate) fn terminate_process(process: &Process, plan: &TerminationPlan) -> Re
         None,
         Watch::from_table(&ProcessTable::default()),
         Boost::none(),
+        None,
     )?;
     Ok(report.processes.remove(0))
 }
@@ -366,6 +370,7 @@ fn run(
     cgroup: Option<Cgroup>,
     watch: Watch,
     boost: Boost,
+    held: Option<HoldSignals>,
 ) -> Result<TerminationReport, TerminateError> {
     let now = Instant::now();
     let mut run = Run {
@@ -379,6 +384,7 @@ fn run(
         watch,
     };
     run.first_signal()?;
+    drop(held);
     drop(boost);
     let finish = run.wait_and_escalate()?;
     let containment = match (&run.cgroup, plan.freezes()) {
@@ -426,11 +432,15 @@ impl Run<'_> {
             self.cgroup = None;
         }
         if self.plan.freezes() {
+            let _held = HoldSignals::hold();
             self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
             self.start = Instant::now();
-            self.targets.send_all(signal, true);
+            // SIGKILL ends a stopped member at once: links last.
+            let pending = self.targets.pending();
+            self.targets
+                .send_many_links_last(pending, signal, true, self.watch.table());
             if self.plan.continues_after_signal() {
-                continue_all(&mut self.targets);
+                continue_all(&mut self.targets, self.watch.table());
             }
             if self.plan.starts_with_kill() {
                 self.phase = Phase::Killed;
@@ -489,10 +499,13 @@ impl Run<'_> {
             self.adopt_cgroup_members(&cgroup)?;
             self.cgroup_kill(&cgroup)?;
         } else {
+            let _held = self.plan.freezes().then(HoldSignals::hold);
             if self.plan.freezes() {
                 self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
             }
-            self.targets.send_all(Signal::KILL, true);
+            let pending = self.targets.pending();
+            self.targets
+                .send_many_links_last(pending, Signal::KILL, true, self.watch.table());
         }
         self.phase = Phase::Killed;
         self.phase_start = Instant::now();

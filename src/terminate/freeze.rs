@@ -238,12 +238,65 @@ fn stop_unstopped(targets: &mut Targets<'_>) {
 }
 
 /// Continues every member that was stopped.
-pub(crate) fn continue_all(targets: &mut Targets<'_>) {
+/// Holds back the signals that would end or stop afterlife while it keeps
+/// members stopped: dying then would leave them stopped for good. A
+/// hangup is the likely one. When a stopped member's exit orphans its
+/// process group, the kernel sends SIGHUP and then SIGCONT to every
+/// process of that group (POSIX orphaned process groups;
+/// `kill_orphaned_pgrp` in kernel/exit.c), and afterlife is one of them
+/// when it shares the group. Held signals are delivered when this drops,
+/// once no member is left stopped.
+///
+/// The mask is this thread's; the threads that read /proc meanwhile are
+/// started from it and inherit it.
+pub(crate) struct HoldSignals {
+    previous: libc::sigset_t,
+}
+
+impl HoldSignals {
+    const HELD: [libc::c_int; 7] = [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGQUIT,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ];
+
+    pub(crate) fn hold() -> HoldSignals {
+        // SAFETY: the sets are ours; pthread_sigmask only changes this
+        // thread's mask.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signal in Self::HELD {
+                libc::sigaddset(&mut set, signal);
+            }
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
+            HoldSignals { previous }
+        }
+    }
+}
+
+impl Drop for HoldSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved above.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Continues every member afterlife stopped, the links of each process
+/// group to its session last ([`Targets::send_many_links_last`]).
+pub(crate) fn continue_all(targets: &mut Targets<'_>, table: &ProcessTable) {
     let indexes: Vec<usize> = (0..targets.list.len()).filter(|&i| targets.list[i].stopped).collect();
     for &i in &indexes {
         targets.list[i].stopped = false;
     }
-    targets.send_many(indexes, Signal::CONT, false);
+    targets.send_many_links_last(indexes, Signal::CONT, false, table);
 }
 
 #[cfg(test)]

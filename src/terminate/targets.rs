@@ -302,6 +302,28 @@ impl<'a> Targets<'a> {
         self.send_many(self.pending(), signal, record);
     }
 
+    /// Sends `signal` (one that lets stopped members run or die: `SIGCONT`,
+    /// `SIGKILL`) to `indexes` in two waves: first the members whose parent
+    /// is in their own process group, then the others, a group's links to
+    /// the rest of its session.
+    ///
+    /// When a member's exit leaves its process group with no such link
+    /// while a member of the group is stopped, the kernel sends `SIGHUP`
+    /// and `SIGCONT` to the whole group (POSIX orphaned process groups),
+    /// processes outside the selection included. Links exit last, after
+    /// every other member has been continued or killed, so no group is
+    /// orphaned while afterlife still holds one of its members stopped.
+    pub fn send_many_links_last(&mut self, indexes: Vec<usize>, signal: Signal, record: bool, table: &ProcessTable) {
+        let is_link = |target: &Target<'_>| {
+            let own = table.get(target.pid()).map(|e| e.pgid);
+            let parents = table.get(Pid::new(target.ppid).unwrap_or(target.pid())).map(|e| e.pgid);
+            own.is_none() || own != parents
+        };
+        let (links, inner): (Vec<usize>, Vec<usize>) = indexes.into_iter().partition(|&i| is_link(&self.list[i]));
+        self.send_many(inner, signal, record);
+        self.send_many(links, signal, record);
+    }
+
     /// Indexes of the targets still waited for.
     pub fn pending(&self) -> Vec<usize> {
         (0..self.list.len()).filter(|&i| self.list[i].pending()).collect()

@@ -97,6 +97,11 @@ impl Tree {
                     Ok(())
                 });
             }
+        } else {
+            // A process group of its own: when a stopped fixture's exit
+            // orphans its group, the kernel hangs up the whole group, which
+            // must not be the test harness's (nor the CI runner's).
+            command.process_group(0);
         }
         match &jail.cgroup {
             Some(cgroup) => command

@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::exit::ExitStatus;
 use crate::process::fd_limit::{self, FdLimit};
-use crate::process::{Pid, Process, ProcessTable, ReadError, WaitError};
+use crate::process::{ExitObservation, Pid, Process, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
 use crate::terminate::freeze::{HoldSignals, Watch, continue_all, entry_of, stop_and_walk};
@@ -346,6 +347,19 @@ fn tree_cgroup(anchors: &Anchors, members: &[Pid], watch: &mut Watch) -> Option<
     exact.then_some(cgroup)
 }
 
+/// What ended a process, with its exit status as the last word: one seen to
+/// end only after `SIGKILL` was sent may have died of the first signal just
+/// before (its exit noticed late, on a busy machine); its status then says
+/// so. Pure.
+pub(crate) fn ended_by_status(by: EndedBy, observation: Option<&ExitObservation>) -> EndedBy {
+    match (by, observation) {
+        (EndedBy::Kill, Some(ExitObservation::Known { status, .. })) if !matches!(status, ExitStatus::Signaled { signal, .. } if *signal == Signal::KILL) => {
+            EndedBy::Signal
+        }
+        _ => by,
+    }
+}
+
 /// Whether every process listed in the cgroup is in the tree or gone by
 /// the time of the scan.
 pub(crate) fn covers(cgroup_procs: &BTreeSet<Pid>, tree: &BTreeSet<Pid>, alive: impl Fn(Pid) -> bool) -> bool {
@@ -494,7 +508,25 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Records exits that happened but were not noticed yet (a busy
+    /// machine): SIGKILL then goes only to what is still alive, and the
+    /// report does not say it was needed.
+    fn note_exits_now(&mut self) {
+        let at = self.start.elapsed();
+        for target in self.targets.list.iter_mut().filter(|t| t.pending()) {
+            if target.handle.has_exited() {
+                let by = if target.killed() {
+                    EndedBy::Kill
+                } else {
+                    EndedBy::Signal
+                };
+                target.ended = Some((Some(at), by));
+            }
+        }
+    }
+
     fn escalate(&mut self) -> Result<(), TerminateError> {
+        self.note_exits_now();
         if let Some(cgroup) = self.cgroup.clone() {
             self.adopt_cgroup_members(&cgroup)?;
             self.cgroup_kill(&cgroup)?;
@@ -617,10 +649,11 @@ impl Run<'_> {
         };
         let status = || target.handle.peek_exit_observation().ok().map(Into::into);
         if let Some((at, by)) = target.ended {
+            let observation = target.handle.peek_exit_observation().ok();
             return base(Outcome::Ended {
-                by,
+                by: ended_by_status(by, observation.as_ref()),
                 after_seconds: at.map(|d| d.as_secs_f64()),
-                status: status(),
+                status: observation.map(Into::into),
             });
         }
         let info = match target.handle.info() {
@@ -708,5 +741,35 @@ mod tests {
         assert!(covers(&BTreeSet::from([p(10), p(11)]), &tree, |_| true));
         assert!(covers(&BTreeSet::from([p(10), p(12)]), &tree, |pid| pid != p(12)));
         assert!(!covers(&BTreeSet::from([p(10), p(12)]), &tree, |_| true));
+    }
+
+    #[test]
+    fn the_exit_status_has_the_last_word_on_what_ended_a_process() {
+        use crate::process::StatusSource;
+        let known = |status| ExitObservation::Known {
+            status,
+            source: StatusSource::Waitid,
+        };
+        let term = known(ExitStatus::Signaled {
+            signal: Signal::TERM,
+            core_dumped: false,
+        });
+        let kill = known(ExitStatus::Signaled {
+            signal: Signal::KILL,
+            core_dumped: false,
+        });
+        // Its exit was noticed after SIGKILL went out, but TERM ended it.
+        assert_eq!(ended_by_status(EndedBy::Kill, Some(&term)), EndedBy::Signal);
+        assert_eq!(
+            ended_by_status(EndedBy::Kill, Some(&known(ExitStatus::Exited { code: 0 }))),
+            EndedBy::Signal
+        );
+        assert_eq!(ended_by_status(EndedBy::Kill, Some(&kill)), EndedBy::Kill);
+        assert_eq!(ended_by_status(EndedBy::Kill, None), EndedBy::Kill);
+        assert_eq!(ended_by_status(EndedBy::Signal, Some(&kill)), EndedBy::Signal);
+        assert_eq!(
+            ended_by_status(EndedBy::BeforeSignal, Some(&term)),
+            EndedBy::BeforeSignal
+        );
     }
 }

@@ -314,12 +314,24 @@ impl<'a> Targets<'a> {
     /// every other member has been continued or killed, so no group is
     /// orphaned while afterlife still holds one of its members stopped.
     pub fn send_many_links_last(&mut self, indexes: Vec<usize>, signal: Signal, record: bool, table: &ProcessTable) {
+        // The table's rows are those of the first look at each process: a
+        // member whose parent (a member) has exited since was handed to a
+        // reaper elsewhere, and is a link now.
+        let members: std::collections::HashMap<Pid, &Target<'_>> = self.list.iter().map(|t| (t.pid(), t)).collect();
+        let pgid = |pid: Pid| table.get(pid).map(|e| e.pgid);
         let is_link = |target: &Target<'_>| {
-            let own = table.get(target.pid()).map(|e| e.pgid);
-            let parents = table.get(Pid::new(target.ppid).unwrap_or(target.pid())).map(|e| e.pgid);
-            own.is_none() || own != parents
+            let Some(parent) = Pid::new(target.ppid) else {
+                return true;
+            };
+            if let Some(parent) = members.get(&parent)
+                && (parent.ended.is_some() || parent.handle.has_exited())
+            {
+                return true;
+            }
+            pgid(target.pid()).is_none() || pgid(target.pid()) != pgid(parent)
         };
         let (links, inner): (Vec<usize>, Vec<usize>) = indexes.into_iter().partition(|&i| is_link(&self.list[i]));
+        drop(members);
         self.send_many(inner, signal, record);
         self.send_many(links, signal, record);
     }
@@ -338,7 +350,10 @@ impl<'a> Targets<'a> {
 pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     use std::sync::Mutex;
     const SERIAL_BELOW: usize = 64;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(2, 8);
+    // available_parallelism reads cgroup files each time: once is enough.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = cores.clamp(2, 8);
     if items.len() < SERIAL_BELOW {
         return items.into_iter().map(f).collect();
     }

@@ -118,8 +118,12 @@ pub fn freeze_and_kill(mut list: impl FnMut() -> Vec<Process>) -> usize {
             break;
         }
     }
+    // Deepest first: the listing finds parents before their children, and
+    // a group's link to its session (a child of the keeper) must exit
+    // last, or the kernel hangs up the group while members are still
+    // stopped (POSIX orphaned process groups), whoever else is in it.
     let mut killed = 0;
-    for process in &frozen {
+    for process in frozen.iter().rev() {
         if process.signal(Signal::KILL).is_ok() {
             killed += 1;
         }

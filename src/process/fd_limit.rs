@@ -50,11 +50,6 @@ impl FdLimit {
     pub fn original(&self) -> (Option<u64>, Option<u64>) {
         (self.original.current, self.original.maximum)
     }
-
-    /// Keeps the raised limit for the rest of the process's life.
-    pub fn keep(mut self) {
-        self.raised = false;
-    }
 }
 
 impl Drop for FdLimit {

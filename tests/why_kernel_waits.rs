@@ -315,7 +315,10 @@ fn one_thread_in_uninterruptible_sleep_is_named() {
         &format!("/proc/{pid}/task/{tid}/cgroup freezer"),
         "afterlife-test-why-thread"
     ));
-    assert_eq!(d["state"]["code"], "S");
+    // The process's state is its main thread's, which waits for the next
+    // command (it may be caught just running): never the worker's D.
+    let state = d["state"]["code"].as_str().unwrap();
+    assert!(["S", "R"].contains(&state), "{state}");
 }
 
 #[test]

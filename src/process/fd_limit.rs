@@ -61,16 +61,12 @@ impl Drop for FdLimit {
     }
 }
 
-/// How many more file descriptors this process may open now (the soft
-/// limit less those open); `None` if unlimited or unknown.
-pub fn free() -> Option<u64> {
+/// How many file descriptors this process has open now, and its soft
+/// limit; `None` if unlimited or unknown.
+pub fn usage() -> Option<(u64, u64)> {
     let limit = getrlimit(Resource::Nofile).current?;
-    // `st_size` of /proc/self/fd is the count on Linux 6.2+.
-    let open = match std::fs::metadata("/proc/self/fd") {
-        Ok(meta) if meta.len() > 0 => meta.len(),
-        _ => std::fs::read_dir("/proc/self/fd").ok()?.count() as u64,
-    };
-    Some(limit.saturating_sub(open))
+    let open = crate::resources::fd::count(crate::process::Pid::current()).ok()?;
+    Some((open as u64, limit))
 }
 
 /// Puts `(soft, hard)` back as the fd limit, in a child between fork and
@@ -106,12 +102,13 @@ mod tests {
     }
 
     #[test]
-    fn free_counts_what_is_left() {
-        let Some(before) = free() else { return };
+    fn usage_counts_what_is_open() {
+        let Some((before, limit)) = usage() else { return };
         let files: Vec<std::fs::File> = (0..5).map(|_| std::fs::File::open("/dev/null").unwrap()).collect();
-        let after = free().unwrap();
+        let (after, same) = usage().unwrap();
+        assert_eq!(same, limit);
         // Other test threads open and close files meanwhile.
-        assert!(after < before + 5, "{before} -> {after}");
+        assert!(after + 5 > before, "{before} -> {after}");
         drop(files);
     }
 }

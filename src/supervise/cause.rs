@@ -180,6 +180,17 @@ pub enum OomVerdict {
     Unknown,
 }
 
+impl OomVerdict {
+    /// `Killed` or `NotKilled`.
+    pub fn from_killed(killed: bool) -> OomVerdict {
+        if killed {
+            OomVerdict::Killed
+        } else {
+            OomVerdict::NotKilled
+        }
+    }
+}
+
 /// Which process an OOM record must name to be the main process's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OomTarget<'a> {

@@ -18,7 +18,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::process::{Pid, Process};
-use crate::signal::Signal;
+use crate::signal::{Signal, signal_set};
 
 /// Signals passed on to the command.
 pub const FORWARDED: [i32; 11] = [
@@ -34,19 +34,6 @@ pub const FORWARDED: [i32; 11] = [
     libc::SIGTTOU,
     libc::SIGCONT,
 ];
-
-fn signal_set(numbers: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset only write into the set we own, and
-    // every number is a valid signal.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &n in numbers {
-            libc::sigaddset(&mut set, n);
-        }
-        set
-    }
-}
 
 /// The signals afterlife blocks and reads from its signalfd: the forwarded
 /// ones and `SIGCHLD`.

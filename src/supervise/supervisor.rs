@@ -796,13 +796,8 @@ fn core_of(main: &MainFacts, signal: Signal, time: u64) -> Option<CoreDestinatio
 
 fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<(Pid, &str)>, since_us: u64) -> OomCheck {
     if memory_events {
-        let killed = oom_kills.unwrap_or(0) > 0;
         return OomCheck {
-            verdict: if killed {
-                OomVerdict::Killed
-            } else {
-                OomVerdict::NotKilled
-            },
+            verdict: OomVerdict::from_killed(oom_kills.unwrap_or(0) > 0),
             source: "memory.events".to_string(),
         };
     }
@@ -824,11 +819,7 @@ fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<(Pid, &st
     };
     match target.and_then(|target| cause::kernel_log_oom(target, since_us)) {
         Some(killed) => OomCheck {
-            verdict: if killed {
-                OomVerdict::Killed
-            } else {
-                OomVerdict::NotKilled
-            },
+            verdict: OomVerdict::from_killed(killed),
             source: source.to_string(),
         },
         None => OomCheck {

@@ -94,12 +94,11 @@ pub(crate) const FD_SLACK: u64 = 32;
 /// Refuses a selection that cannot be pinned down whole, before any signal:
 /// `to_open` more pidfds are needed.
 fn check_fd_room(members: usize, to_open: usize) -> Result<(), TerminateError> {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let (Some(limit), Some(free)) = (limit, fd_limit::free()) else {
+    let Some((open, limit)) = fd_limit::usage() else {
         return Ok(());
     };
-    if to_open as u64 + FD_SLACK > free {
-        let needed = limit - free + to_open as u64 + FD_SLACK;
+    let needed = open + to_open as u64 + FD_SLACK;
+    if needed > limit {
         return Err(TerminateError::FdLimit { members, limit, needed });
     }
     Ok(())
@@ -186,8 +185,8 @@ fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<Term
     } else {
         None
     };
-    let held = watch.release_held_except(&members);
-    check_fd_room(members.len(), members.len() - held)?;
+    let already_open = watch.release_held_except(&members);
+    check_fd_room(members.len(), members.len() - already_open)?;
     // Without a cgroup, each member is stopped as soon as it is opened;
     // from then until every member has been continued or killed, afterlife
     // must not be ended or stopped itself.
@@ -515,12 +514,7 @@ impl Run<'_> {
         let at = self.start.elapsed();
         for target in self.targets.list.iter_mut().filter(|t| t.pending()) {
             if target.handle.has_exited() {
-                let by = if target.killed() {
-                    EndedBy::Kill
-                } else {
-                    EndedBy::Signal
-                };
-                target.ended = Some((Some(at), by));
+                target.note_exited(Some(at));
             }
         }
     }
@@ -583,15 +577,7 @@ impl Run<'_> {
                     let ready = waiter.wait(&self.targets, slice)?;
                     let at = self.start.elapsed();
                     for index in ready {
-                        let target = &mut self.targets.list[index];
-                        if target.ended.is_none() {
-                            let by = if target.killed() {
-                                EndedBy::Kill
-                            } else {
-                                EndedBy::Signal
-                            };
-                            target.ended = Some((Some(at), by));
-                        }
+                        self.targets.list[index].note_exited(Some(at));
                     }
                     if last_walk.elapsed() >= REWALK_EVERY {
                         self.rewalk()?;
@@ -662,10 +648,8 @@ impl Run<'_> {
             Err(ReadError::Gone { .. }) | Err(ReadError::PermissionDenied { .. }) | Err(ReadError::Io { .. }) => {
                 let by = if target.was_zombie || target.sent.is_empty() {
                     EndedBy::BeforeSignal
-                } else if target.killed() {
-                    EndedBy::Kill
                 } else {
-                    EndedBy::Signal
+                    target.ended_by_sent()
                 };
                 return base(Outcome::Ended {
                     by,
@@ -683,13 +667,8 @@ impl Run<'_> {
             });
         }
         if !target.was_zombie && target.handle.has_exited() {
-            let by = if target.killed() {
-                EndedBy::Kill
-            } else {
-                EndedBy::Signal
-            };
             return base(Outcome::Ended {
-                by,
+                by: target.ended_by_sent(),
                 after_seconds: None,
                 status: status(),
             });

@@ -114,9 +114,9 @@ impl Watch {
                 // Held pidfds must leave room for the members still to be
                 // opened and for the reads themselves: past the budget, a
                 // row is read without one.
-                let budget = AtomicU64::new(
-                    fd_limit::free().map_or(u64::MAX, |free| free.saturating_sub(super::engine::FD_SLACK)),
-                );
+                let budget = AtomicU64::new(fd_limit::usage().map_or(u64::MAX, |(open, limit)| {
+                    limit.saturating_sub(open + super::engine::FD_SLACK)
+                }));
                 let take = || {
                     budget
                         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
@@ -237,7 +237,6 @@ fn stop_unstopped(targets: &mut Targets<'_>) {
     targets.send_many(indexes, Signal::STOP, false);
 }
 
-/// Continues every member that was stopped.
 /// Holds back the signals that would end or stop afterlife while it keeps
 /// members stopped: dying then would leave them stopped for good. A
 /// hangup is the likely one. When a stopped member's exit orphans its
@@ -265,14 +264,10 @@ impl HoldSignals {
     ];
 
     pub(crate) fn hold() -> HoldSignals {
+        let set = crate::signal::signal_set(&Self::HELD);
         // SAFETY: the sets are ours; pthread_sigmask only changes this
         // thread's mask.
         unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for signal in Self::HELD {
-                libc::sigaddset(&mut set, signal);
-            }
             let mut previous: libc::sigset_t = std::mem::zeroed();
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
             HoldSignals { previous }

@@ -65,6 +65,20 @@ impl Target<'_> {
     pub fn killed(&self) -> bool {
         self.sent.contains(&Signal::KILL)
     }
+
+    /// What ended it, going by what it was sent: `SIGKILL` once that was
+    /// sent, else the first signal.
+    pub fn ended_by_sent(&self) -> EndedBy {
+        if self.killed() { EndedBy::Kill } else { EndedBy::Signal }
+    }
+
+    /// Records that it was seen to have exited `at` (from the first
+    /// signal), unless that was recorded already.
+    pub fn note_exited(&mut self, at: Option<Duration>) {
+        if self.ended.is_none() {
+            self.ended = Some((at, self.ended_by_sent()));
+        }
+    }
 }
 
 /// A member found by a scan that could not be opened: it ended between the
@@ -267,10 +281,8 @@ impl<'a> Targets<'a> {
                 if target.ended.is_none() {
                     let by = if target.sent.is_empty() {
                         EndedBy::BeforeSignal
-                    } else if target.killed() {
-                        EndedBy::Kill
                     } else {
-                        EndedBy::Signal
+                        target.ended_by_sent()
                     };
                     target.ended = Some((None, by));
                 }

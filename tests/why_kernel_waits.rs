@@ -520,7 +520,10 @@ fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
     assert_eq!(fuse.next_line(), "held");
     let process = Process::from_child(&client).unwrap();
     process.signal(Signal::KILL).unwrap();
-    let in_d = wait_until(Duration::from_secs(10), || state(pid) == Some('D'));
+    // D, and asleep: the wchan reads 0 until the task has left its CPU.
+    let in_d = wait_until(Duration::from_secs(10), || {
+        state(pid) == Some('D') && std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.trim() != "0")
+    });
     let d = in_d.then(|| why_json(pid));
     let server = fuse.server.id() as i32;
     drop(fuse);
@@ -529,17 +532,22 @@ fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
     let d = d.unwrap();
     assert_eq!(d["sigkill"], "delayed");
     let f = finding(&d, "uninterruptible_sleep");
-    assert!(has_evidence(
-        f,
-        &format!("/proc/{pid}/task/{pid}/wchan"),
-        "request_wait_answer"
-    ));
-    assert!(has_evidence(f, &format!("/proc/{pid}/task/{pid}/stack"), "fuse"));
-    assert!(has_evidence(
-        f,
-        &format!("/proc/{pid}/task/{pid}/syscall path argument"),
-        &held.display().to_string()
-    ));
+    assert!(
+        has_evidence(f, &format!("/proc/{pid}/task/{pid}/wchan"), "request_wait_answer"),
+        "{d:#}"
+    );
+    assert!(
+        has_evidence(f, &format!("/proc/{pid}/task/{pid}/stack"), "fuse"),
+        "{d:#}"
+    );
+    assert!(
+        has_evidence(
+            f,
+            &format!("/proc/{pid}/task/{pid}/syscall path argument"),
+            &held.display().to_string()
+        ),
+        "{d:#}"
+    );
     assert!(f["evidence"].as_array().unwrap().iter().any(|e| {
         e["value"]
             .as_str()

@@ -10,7 +10,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::process::{Pid, Process, ProcessInfo, ProcessState, ProcessTable, ReadError};
 use crate::resist::facts::{
@@ -127,17 +127,15 @@ fn read_threads(proc: &procfs::process::Process, pid: Pid, mounts: &CgroupMounts
     let Ok(tasks) = proc.tasks() else {
         return Vec::new();
     };
+    let settle_by = Instant::now() + SETTLE;
     let mut threads: Vec<ThreadFacts> = tasks
         .flatten()
         .filter_map(|task| {
             // A thread that ends between the listing and these reads is
             // simply left out.
-            let stat = task.stat().ok()?;
-            let status = task.status().ok();
             let dir = PathBuf::from(format!("/proc/{}/task/{}", pid, task.tid));
-            let wchan = readable(fs::read_to_string(dir.join("wchan")))
-                .map_value(|w| w.trim().to_string())
-                .filter_value(|w| !w.is_empty() && w != "0");
+            let (stat, wchan) = settled_stat_and_wchan(&task, &dir, settle_by)?;
+            let status = task.status().ok();
             let stack = readable(fs::read_to_string(dir.join("stack"))).map_value(|s| parse::kernel_stack(&s));
             let syscall = match readable(fs::read_to_string(dir.join("syscall"))) {
                 Readable::Value(text) => parse::syscall_state(&text).map_or(Readable::Missing, Readable::Value),
@@ -165,6 +163,39 @@ fn read_threads(proc: &procfs::process::Process, pid: Pid, mounts: &CgroupMounts
     // The main thread first.
     threads.sort_by_key(|t| (t.tid != pid.get(), t.tid));
     threads
+}
+
+/// How long the threads that read D but are still on their CPUs get to fall
+/// asleep before their state is taken as read.
+const SETTLE: Duration = Duration::from_millis(20);
+
+/// A thread's stat and wchan, read once it has settled.
+///
+/// A thread marks itself D just before it gives up its CPU; until it has
+/// (or while it sits preempted on a run queue, on a busy machine) the kernel
+/// shows no wchan ("0"), no kernel stack and the syscall as "running". Such a
+/// thread is read again for a moment, so that a wait it is about to sleep in
+/// is reported with the function it sleeps in.
+/// `settle_by` is one deadline for all the threads of a process.
+fn settled_stat_and_wchan(
+    task: &procfs::process::Task,
+    dir: &Path,
+    settle_by: Instant,
+) -> Option<(procfs::process::Stat, Readable<String>)> {
+    let read_wchan = || {
+        readable(fs::read_to_string(dir.join("wchan")))
+            .map_value(|w| w.trim().to_string())
+            .filter_value(|w| !w.is_empty() && w != "0")
+    };
+    loop {
+        let stat = task.stat().ok()?;
+        let wchan = read_wchan();
+        let in_transit = stat.state == 'D' && matches!(wchan, Readable::Missing);
+        if !in_transit || Instant::now() >= settle_by {
+            return Some((stat, wchan));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// A short description of another process, if it still exists.

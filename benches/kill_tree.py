@@ -13,6 +13,9 @@ Tools (all with SIGKILL, so that no grace period is measured):
   afterlife kill --tree --signal KILL --no-cgroup   (freeze, then kill)
   afterlife kill --tree --signal KILL               (the tree is exactly the
                                                      leaf: cgroup.kill)
+  the same two with AFTERLIFE_PROC_WALK=1            (the process table read
+                                                     from /proc, not by the
+                                                     BPF task iterator)
   kill -KILL -- -PGID
   pkill -KILL -s SID
   psutil: children(recursive=True), kill each, then the parent
@@ -131,14 +134,14 @@ def snapshot(leaf):
     return fds
 
 
-def measure(fds, command):
+def measure(fds, command, env=None):
     poller = select.poll()
     for fd in fds:
         poller.register(fd, select.POLLIN)
     remaining = set(fds)
     deaths = []
     start = time.monotonic()
-    tool = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tool = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     tool_done = None
     while remaining:
         now = time.monotonic()
@@ -167,10 +170,19 @@ def measure(fds, command):
     }
 
 
+PROC_SCAN = dict(os.environ, AFTERLIFE_PROC_WALK="1")
+
+
 def tools(root, pgid, sid):
+    """Each tool's command, and for some the environment it runs in."""
     return {
         "afterlife --tree (freeze)": [AFTERLIFE, "kill", "--tree", "--signal", "KILL", "--no-cgroup", str(root)],
         "afterlife --tree (cgroup)": [AFTERLIFE, "kill", "--tree", "--signal", "KILL", str(root)],
+        "afterlife (freeze, /proc scan)": (
+            [AFTERLIFE, "kill", "--tree", "--signal", "KILL", "--no-cgroup", str(root)],
+            PROC_SCAN,
+        ),
+        "afterlife (cgroup, /proc scan)": ([AFTERLIFE, "kill", "--tree", "--signal", "KILL", str(root)], PROC_SCAN),
         "kill -- -PGID": ["bash", "-c", f"kill -KILL -- -{pgid}"],
         "pkill -s SID": ["pkill", "-KILL", "-s", str(sid)],
         "psutil children(recursive=True)": [sys.executable, "-c", PSUTIL_KILL, str(root)],
@@ -199,7 +211,10 @@ def main():
                 root = build_tree(leaf)
                 fds = snapshot(leaf)
                 command = tools(root.pid, os.getpgid(root.pid), os.getsid(root.pid))[name]
-                result = measure(fds, command)
+                env = None
+                if isinstance(command, tuple):
+                    command, env = command
+                result = measure(fds, command, env)
                 results[name].append(result)
                 gone = f"{result['all_gone_s']:.3f}s" if result["all_gone_s"] is not None else "—"
                 print(

@@ -29,6 +29,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("afterlife works only on Linux: it is built on pidfds, /proc and cgroups.");
 
+pub mod bpf;
 pub mod cli;
 pub mod demo;
 pub mod duration;

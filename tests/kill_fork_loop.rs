@@ -1,6 +1,7 @@
 //! A tree that keeps forking while it is killed, and ignores SIGTERM: the
 //! freeze (SIGSTOP to every member, walk again until nothing new appears)
-//! catches every child, and nothing survives. The loop is bounded: each
+//! catches every child, and nothing survives — whether the process table is
+//! read through the BPF task iterator (as root) or from /proc. The loop is bounded: each
 //! child lives at most a second, and the test's cgroup ends whatever is
 //! left if afterlife does not.
 
@@ -8,7 +9,7 @@ mod kill_support;
 
 use std::time::Duration;
 
-use kill_support::{Tree, entry, kill_json, sent};
+use kill_support::{Tree, entry, kill_json_env, sent};
 
 const FORK_LOOP: &str = r#"
 ( trap '' TERM; while :; do sleep 1 & done ) &
@@ -20,9 +21,22 @@ wait
 
 #[test]
 fn a_live_fork_loop_leaves_no_survivor() {
-    let mut tree = Tree::start("fork-loop", FORK_LOOP);
+    fork_loop_ends("fork-loop", &[]);
+}
+
+#[test]
+fn a_live_fork_loop_leaves_no_survivor_with_the_proc_scan() {
+    fork_loop_ends("fork-loop-proc", &[("AFTERLIFE_PROC_WALK", "1")]);
+}
+
+/// `name` names the test's cgroup: one per test.
+fn fork_loop_ends(name: &str, env: &[(&str, &str)]) {
+    let mut tree = Tree::start(name, FORK_LOOP);
     let looper = tree.pids[0];
-    let (code, report, stderr) = kill_json(&["--tree", "--no-cgroup", "--grace", "300ms", &tree.root().to_string()]);
+    let (code, report, stderr) = kill_json_env(
+        &["--tree", "--no-cgroup", "--grace", "300ms", &tree.root().to_string()],
+        env,
+    );
     assert_eq!(code, 0, "{report:#}\n{stderr}");
     assert_eq!(report["summary"]["survivors"], 0, "{report:#}");
     assert_eq!(report["containment"]["kind"], "freeze");

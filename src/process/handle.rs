@@ -167,6 +167,26 @@ impl Process {
         Ok(process)
     }
 
+    /// Opens `pid` without reading anything of it: for a caller that
+    /// checks afterwards that the PID still names the process it expects
+    /// (the BPF task scan compares start times in nanoseconds from two passes
+    /// around all its opens) and then vouches for it with
+    /// [`Process::vouched`].
+    pub(crate) fn open_unchecked(pid: Pid) -> Result<std::os::fd::OwnedFd, OpenError> {
+        sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))
+    }
+
+    /// A handle from a pidfd the caller has checked (see
+    /// [`Process::open_unchecked`]) to refer to the process that started at
+    /// `start_ticks`.
+    pub(crate) fn vouched(pid: Pid, pidfd: std::os::fd::OwnedFd, start_ticks: u64) -> Process {
+        Process {
+            pid,
+            pidfd,
+            start_ticks,
+        }
+    }
+
     /// Opens `pid` and returns its row of the process table, read from
     /// `/proc/PID/stat` once while the pidfd was held: a scan that opens
     /// every process this way needs no second read to check, later, that a

@@ -28,11 +28,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::bpf::task_file;
 use crate::process::Pid;
 use crate::resources::fd::{Access, FdInfo};
 use crate::resources::sockets::{self, NetnsId, Protocol, Selection, Socket, SocketState, Source};
 use crate::resources::walk::{self, Hit, Slot, socket_inode};
-use crate::resources::{bpf_iter, locks, maps};
+use crate::resources::{locks, maps};
 
 /// What to look for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -664,7 +665,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
     // kernel where the BPF iterator runs; paths need the /proc walk (cwd,
     // root and exe are not fds).
     let files = if wants_sockets && path_specs.is_empty() {
-        bpf_iter::open_files()
+        task_file::open_files()
     } else {
         None
     };

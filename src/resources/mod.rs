@@ -6,8 +6,6 @@
 //! [`fd`] is the per-fd model every command shares: `snapshot`, `holds`,
 //! `watch` (fd counts by kind) and the leftovers audit of `run`.
 
-pub mod bpf_iter;
-pub mod btf;
 pub mod fd;
 pub mod holders;
 pub mod ipc;

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fs::{CWD, Mode, OFlags, openat};
 use serde::Serialize;
 
+use crate::bpf::task_file::OpenFile;
 use crate::process::Pid;
-use crate::resources::bpf_iter::OpenFile;
 
 /// Where in a process a match was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -176,7 +176,7 @@ where
 }
 
 /// Like [`walk`] for socket links, from the records of the BPF iterator
-/// ([`crate::resources::bpf_iter`]): each socket fd it saw becomes the link
+/// ([`crate::bpf::task_file`]): each socket fd it saw becomes the link
 /// `socket:[INODE]` given to `matcher`, and its network namespace comes
 /// with it. The processes of `pids` it did not show (kernel threads and
 /// zombies, which hold no fds, and any process whose files it cannot see)

@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::bpf::tasks::Tasks;
 use crate::process::fd_limit;
 use crate::process::{OpenError, Pid, Process, ProcessTable, TableEntry};
 use crate::signal::Signal;
@@ -34,6 +35,8 @@ const MAX_BORN: usize = 4096;
 pub(crate) struct Watch {
     last_pid: Option<i32>,
     table: ProcessTable,
+    /// The BPF task iterator, where it runs: one pass reads every row.
+    tasks: Option<Tasks>,
     /// The pidfds the first scan read each row through, until the members
     /// are chosen ([`Watch::take_held`], [`Watch::release_held`]).
     held: BTreeMap<Pid, Process>,
@@ -90,6 +93,26 @@ fn is_leader(pid: i32) -> bool {
     <procfs::process::Status as procfs::FromRead>::from_file(format!("/proc/{pid}/status")).is_ok_and(|s| s.tgid == pid)
 }
 
+/// How many pidfds a scan may hold: they must leave room for the members
+/// still to be opened and for the reads themselves. Past the budget, a row
+/// is read without one.
+struct FdBudget(AtomicU64);
+
+fn fd_budget() -> FdBudget {
+    FdBudget(AtomicU64::new(fd_limit::usage().map_or(u64::MAX, |(open, limit)| {
+        limit.saturating_sub(open + super::engine::FD_SLACK)
+    })))
+}
+
+impl FdBudget {
+    /// Takes one fd from the budget, if any is left.
+    fn take(&self) -> bool {
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+            .is_ok()
+    }
+}
+
 impl Watch {
     /// A full scan, noting the allocator's position first. The entries are
     /// read on a few threads: the table must be ready before anything can
@@ -103,6 +126,9 @@ impl Watch {
     /// usual.
     pub fn scan() -> Watch {
         let last_pid = read_last_pid();
+        if let Some(watch) = Self::scan_tasks(last_pid) {
+            return watch;
+        }
         let mut held = BTreeMap::new();
         let table = match std::fs::read_dir("/proc") {
             Ok(dir) => {
@@ -111,19 +137,9 @@ impl Watch {
                     .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse().ok()))
                     .filter_map(Pid::new)
                     .collect();
-                // Held pidfds must leave room for the members still to be
-                // opened and for the reads themselves: past the budget, a
-                // row is read without one.
-                let budget = AtomicU64::new(fd_limit::usage().map_or(u64::MAX, |(open, limit)| {
-                    limit.saturating_sub(open + super::engine::FD_SLACK)
-                }));
-                let take = || {
-                    budget
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
-                        .is_ok()
-                };
+                let budget = fd_budget();
                 let rows = parallel_map(pids, |pid| {
-                    if !take() {
+                    if !budget.take() {
                         return entry_of(pid.get()).map(|entry| (entry, None));
                     }
                     match Process::open_entry(pid) {
@@ -144,7 +160,48 @@ impl Watch {
             }
             Err(_) => ProcessTable::scan(),
         };
-        Watch { last_pid, table, held }
+        Watch {
+            last_pid,
+            table,
+            tasks: None,
+            held,
+        }
+    }
+
+    /// The scan through the BPF task iterator ([`crate::bpf::tasks`]), where
+    /// it runs: one pass reads every row, every process is opened (a pidfd
+    /// only, within the fd budget), and a second pass keeps the pidfds of
+    /// the processes whose start time, in nanoseconds, it sees unchanged —
+    /// those pidfds were opened on the processes the first pass saw. The
+    /// table is the second pass's.
+    fn scan_tasks(last_pid: Option<i32>) -> Option<Watch> {
+        let (tasks, first) = Tasks::load()?;
+        let budget = fd_budget();
+        let opened = parallel_map(first, |task| {
+            if !budget.take() {
+                return None;
+            }
+            let pidfd = Process::open_unchecked(task.entry.pid).ok()?;
+            Some((task, pidfd))
+        });
+        let second = tasks.read()?;
+        let now: BTreeMap<Pid, u64> = second.iter().map(|t| (t.entry.pid, t.start_ns)).collect();
+        let held = opened
+            .into_iter()
+            .flatten()
+            .filter(|(task, _)| now.get(&task.entry.pid) == Some(&task.start_ns))
+            .map(|(task, pidfd)| {
+                let pid = task.entry.pid;
+                (pid, Process::vouched(pid, pidfd, task.entry.start_ticks))
+            })
+            .collect();
+        let table = ProcessTable::from_entries(second.into_iter().map(|t| t.entry));
+        Some(Watch {
+            last_pid,
+            table,
+            tasks: Some(tasks),
+            held,
+        })
     }
 
     /// The pidfd the scan read `pid` through, if it was read through one
@@ -171,6 +228,7 @@ impl Watch {
         Watch {
             last_pid: None,
             table: table.clone(),
+            tasks: None,
             held: BTreeMap::new(),
         }
     }
@@ -189,6 +247,23 @@ impl Watch {
         };
         match born {
             Some(pids) if pids.is_empty() => {}
+            // One pass of the iterator; rows already known are kept as they
+            // were, so that a process whose parent exited meanwhile is still
+            // linked to the tree through its old row.
+            _ if let Some(rows) = self.tasks.as_ref().and_then(Tasks::read) => {
+                let fresh: Vec<TableEntry> = rows
+                    .into_iter()
+                    .map(|t| t.entry)
+                    .filter(|e| {
+                        self.table
+                            .get(e.pid)
+                            .is_none_or(|known| known.start_ticks != e.start_ticks)
+                    })
+                    .collect();
+                if !fresh.is_empty() {
+                    self.table = ProcessTable::from_entries(self.table.entries().cloned().chain(fresh));
+                }
+            }
             Some(pids) => {
                 let fresh: Vec<TableEntry> = pids
                     .into_iter()

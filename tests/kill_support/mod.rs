@@ -182,7 +182,13 @@ impl Drop for Tree {
 
 /// Runs afterlife with `args` plus `--json` and parses its report.
 pub fn kill_json(args: &[&str]) -> (i32, Value, String) {
+    kill_json_env(args, &[])
+}
+
+/// [`kill_json`] with environment variables set for afterlife.
+pub fn kill_json_env(args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
     let output = afterlife_command()
+        .envs(env.iter().copied())
         .arg("--json")
         .arg("kill")
         .args(args)

@@ -1,7 +1,7 @@
 //! The few facts afterlife needs from the kernel's own type information
 //! (BTF, `/sys/kernel/btf/vmlinux`): the type ID of a function and the byte
 //! offset of a struct member, found by name. Used to build the BPF program
-//! of [`crate::resources::bpf_iter`] for the running kernel.
+//! of [`crate::bpf`]'s iterators for the running kernel.
 //!
 //! Format (Documentation/bpf/btf.rst): a header (magic `0xeB9F`), then the
 //! type section — records of `name_off`, `info` (kind in bits 24–28,
@@ -56,7 +56,7 @@ impl Btf {
     /// `BPF_BTF_GET_NEXT_ID`, `BPF_BTF_GET_FD_BY_ID`, then
     /// `BPF_OBJ_GET_INFO_BY_FD` with a buffer for the raw blob.
     fn from_bpf() -> Option<Btf> {
-        use crate::resources::bpf_iter::{bpf_call, bpf_fd, get_u32, put_u32, put_u64};
+        use crate::bpf::{bpf_call, bpf_fd, get_u32, put_u32, put_u64};
         use std::os::fd::AsRawFd;
         const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
         const BPF_BTF_GET_FD_BY_ID: libc::c_long = 19;

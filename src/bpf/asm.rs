@@ -1,0 +1,87 @@
+//! The few BPF instructions the iterators use (Documentation/bpf/standard/
+//! instruction-set.rst), and a way to patch forward jumps to one label.
+
+/// One BPF instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct Insn {
+    /// Opcode.
+    pub code: u8,
+    regs: u8,
+    /// Offset: of a load or store, or of a jump.
+    pub off: i16,
+    imm: i32,
+}
+
+/// An instruction from its parts.
+pub fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    Insn {
+        code,
+        regs: (src << 4) | (dst & 0x0f),
+        off,
+        imm,
+    }
+}
+
+/// `dst = *(u64 *)(src + off)`.
+pub const LDX_DW: u8 = 0x79;
+/// `dst = *(u32 *)(src + off)`.
+pub const LDX_W: u8 = 0x61;
+/// `dst = *(u16 *)(src + off)`.
+pub const LDX_H: u8 = 0x69;
+/// `*(u64 *)(dst + off) = src`.
+pub const STX_DW: u8 = 0x7b;
+/// `*(u32 *)(dst + off) = src`.
+pub const STX_W: u8 = 0x63;
+/// `*(u64 *)(dst + off) = imm`.
+pub const ST_DW: u8 = 0x7a;
+/// `dst = src`.
+pub const MOV64_X: u8 = 0xbf;
+/// `dst = imm`.
+pub const MOV64_K: u8 = 0xb7;
+/// `dst += imm`.
+pub const ADD64_K: u8 = 0x07;
+/// `if dst == imm goto +off`.
+pub const JEQ_K: u8 = 0x15;
+/// `if dst != src goto +off`.
+pub const JNE_X: u8 = 0x5d;
+/// `if dst > imm goto +off` (unsigned).
+pub const JGT_K: u8 = 0x25;
+/// `dst &= imm`.
+pub const AND64_K: u8 = 0x57;
+/// Calls helper `imm`.
+pub const CALL: u8 = 0x85;
+/// Returns r0.
+pub const EXIT: u8 = 0x95;
+
+/// `bpf_seq_write(seq, data, len)`.
+pub const BPF_FUNC_SEQ_WRITE: i32 = 127;
+/// `bpf_probe_read_kernel(dst, size, src)`.
+pub const BPF_FUNC_PROBE_READ_KERNEL: i32 = 113;
+
+/// Points each jump at index `jumps` to the end of `program` (where the
+/// caller appends `r0 = 0; exit`).
+pub fn patch_to_end(program: &mut [Insn], jumps: &[usize]) {
+    let end = program.len() as i16;
+    for &at in jumps {
+        program[at].off = end - at as i16 - 1;
+    }
+}
+
+/// `r0 = 0; exit`.
+pub fn exit_zero() -> [Insn; 2] {
+    [insn(MOV64_K, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)]
+}
+
+/// `bpf_seq_write(ctx->meta->seq, r10 - len, len)`, with the context in
+/// `ctx` (a register other than r1 to r5).
+pub fn seq_write_stack(ctx: u8, len: i32) -> [Insn; 6] {
+    [
+        insn(LDX_DW, 1, ctx, 0, 0), // ctx->meta
+        insn(LDX_DW, 1, 1, 0, 0),   // meta->seq
+        insn(MOV64_X, 2, 10, 0, 0),
+        insn(ADD64_K, 2, 0, 0, -len),
+        insn(MOV64_K, 3, 0, 0, len),
+        insn(CALL, 0, 0, 0, BPF_FUNC_SEQ_WRITE),
+    ]
+}

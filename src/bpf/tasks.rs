@@ -1,0 +1,252 @@
+//! Every process's row of the process table in one pass inside the kernel:
+//! a BPF `task` iterator (Linux 5.8) that writes, per thread-group leader,
+//! what `kill` needs of `/proc/PID/stat` — PID, parent, process group,
+//! session, start time, flags and name — with no file opened per process.
+//!
+//! The start time comes in nanoseconds (`task->start_boottime`), where
+//! `/proc/PID/stat` gives clock ticks of 10 ms: two reads that agree on it
+//! name the same process. Each run is checked against what afterlife knows
+//! of its own process (parent, group, session, start time, name).
+//!
+//! Kernel facts relied on: `struct bpf_iter__task { meta; task; }`; the
+//! iterator visits every thread; `task->real_parent->tgid` is what
+//! `/proc/PID/stat` reports as the parent; `task->signal->pids[PIDTYPE_PGID]`
+//! and `[PIDTYPE_SID]` (2 and 3 of `enum pid_type`) are the group and the
+//! session, whose `numbers[0].nr` is the initial namespace's number;
+//! `/proc/PID/stat` field 22 is `start_boottime` in `USER_HZ` ticks.
+
+use crate::bpf::Iterator;
+use crate::bpf::asm::*;
+use crate::bpf::btf::Btf;
+use crate::process::{Pid, TableEntry};
+
+/// The record the program writes: 48 bytes.
+const RECORD: usize = 48;
+/// `PIDTYPE_PGID` and `PIDTYPE_SID` of `enum pid_type`.
+const PIDTYPE_PGID: i16 = 2;
+const PIDTYPE_SID: i16 = 3;
+/// `PF_KTHREAD`.
+const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// One process as the iterator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// The row, as `/proc/PID/stat` would give it.
+    pub entry: TableEntry,
+    /// Its start time, in nanoseconds after boot.
+    pub start_ns: u64,
+}
+
+member_offsets! {
+    /// The member offsets the program reads.
+    pub struct Offsets {
+        /// `task_struct.pid`.
+        task_pid: ("task_struct", "pid"),
+        /// `task_struct.tgid`.
+        task_tgid: ("task_struct", "tgid"),
+        /// `task_struct.real_parent`.
+        task_real_parent: ("task_struct", "real_parent"),
+        /// `task_struct.signal`.
+        task_signal: ("task_struct", "signal"),
+        /// `task_struct.start_boottime`.
+        task_start_boottime: ("task_struct", "start_boottime"),
+        /// `task_struct.flags`.
+        task_flags: ("task_struct", "flags"),
+        /// `task_struct.comm`.
+        task_comm: ("task_struct", "comm"),
+        /// `signal_struct.pids`.
+        signal_pids: ("signal_struct", "pids"),
+        /// `pid.numbers[0].nr`.
+        pid_numbers: ("pid", "numbers") ("upid", "nr"),
+    }
+}
+
+/// The jumps to the program's end.
+const TO_OUT: [usize; 2] = [2, 5];
+
+/// The program: for each task that leads its thread group, write {tgid u32,
+/// parent's tgid u32, pgid u32, sid u32, start_boottime u64, flags u32,
+/// 0 u32, comm [u8; 16]}. Pure.
+pub fn program(o: &Offsets) -> Vec<Insn> {
+    // Registers: r6 ctx, r8 task, r7 task->signal; the record at r10-48.
+    let pid_of = |kind: i16| o.signal_pids.checked_add(kind * 8).unwrap_or(i16::MAX);
+    let mut p = vec![
+        insn(MOV64_X, 6, 1, 0, 0),
+        insn(LDX_DW, 8, 6, 8, 0), // ctx->task
+        insn(JEQ_K, 8, 0, 0, 0),  // patched: to out
+        insn(LDX_W, 2, 8, o.task_pid, 0),
+        insn(LDX_W, 3, 8, o.task_tgid, 0),
+        insn(JNE_X, 2, 3, 0, 0), // patched: to out
+        insn(STX_W, 10, 3, -48, 0),
+        insn(LDX_DW, 2, 8, o.task_real_parent, 0),
+        insn(LDX_W, 3, 2, o.task_tgid, 0),
+        insn(STX_W, 10, 3, -44, 0),
+        insn(LDX_DW, 7, 8, o.task_signal, 0),
+        insn(LDX_DW, 2, 7, pid_of(PIDTYPE_PGID), 0),
+        insn(LDX_W, 3, 2, o.pid_numbers, 0),
+        insn(STX_W, 10, 3, -40, 0),
+        insn(LDX_DW, 2, 7, pid_of(PIDTYPE_SID), 0),
+        insn(LDX_W, 3, 2, o.pid_numbers, 0),
+        insn(STX_W, 10, 3, -36, 0),
+        insn(LDX_DW, 2, 8, o.task_start_boottime, 0),
+        insn(STX_DW, 10, 2, -32, 0),
+        // flags, zero-extended: the u32 after it is the padding.
+        insn(LDX_W, 2, 8, o.task_flags, 0),
+        insn(STX_DW, 10, 2, -24, 0),
+        insn(LDX_DW, 2, 8, o.task_comm, 0),
+        insn(STX_DW, 10, 2, -16, 0),
+        insn(LDX_DW, 2, 8, o.task_comm.saturating_add(8), 0),
+        insn(STX_DW, 10, 2, -8, 0),
+    ];
+    p.extend(seq_write_stack(6, RECORD as i32));
+    patch_to_end(&mut p, &TO_OUT);
+    p.extend(exit_zero());
+    p
+}
+
+/// Nanoseconds per clock tick of `/proc/PID/stat` (`USER_HZ`, 100 on every
+/// architecture Linux runs on today; asked of `sysconf` all the same).
+fn ns_per_tick() -> u64 {
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    1_000_000_000 / u64::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100)
+}
+
+/// Parses the records the program wrote. Pure.
+pub fn parse_records(bytes: &[u8], ns_per_tick: u64) -> Vec<Task> {
+    bytes
+        .chunks_exact(RECORD)
+        .filter_map(|r| {
+            let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+            let start_ns = u64::from_ne_bytes([r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23]]);
+            let comm = &r[32..48];
+            let name = &comm[..comm.iter().position(|&b| b == 0).unwrap_or(comm.len())];
+            Some(Task {
+                entry: TableEntry {
+                    pid: Pid::new(u32_at(0) as i32)?,
+                    ppid: u32_at(4) as i32,
+                    pgid: u32_at(8) as i32,
+                    sid: u32_at(12) as i32,
+                    start_ticks: start_ns / ns_per_tick.max(1),
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    kernel_thread: u32_at(24) & PF_KTHREAD != 0,
+                },
+                start_ns,
+            })
+        })
+        .collect()
+}
+
+/// The task iterator, loaded and checked: each [`Tasks::read`] is one pass
+/// over every process.
+pub struct Tasks {
+    iterator: Iterator,
+    ns_per_tick: u64,
+}
+
+impl Tasks {
+    /// Loads the iterator and returns it with its first pass; `None` where
+    /// it cannot run here (not root, no BTF, an older kernel, another PID
+    /// namespace, or turned off): then the caller reads /proc.
+    pub fn load() -> Option<(Tasks, Vec<Task>)> {
+        let ns_per_tick = ns_per_tick();
+        let own = own_row()?;
+        let (iterator, bytes) = crate::bpf::load_checked(
+            "tasks",
+            |btf: &Btf| Some((btf.func_id("bpf_iter_task")?, Offsets::from_btf(btf)?)),
+            program,
+            Offsets::encode,
+            Offsets::decode,
+            |bytes| parse_records(bytes, ns_per_tick).iter().any(|t| t.entry == own),
+        )?;
+        let tasks = with_init(parse_records(&bytes, ns_per_tick));
+        Some((Tasks { iterator, ns_per_tick }, tasks))
+    }
+
+    /// One more pass over every process.
+    pub fn read(&self) -> Option<Vec<Task>> {
+        Some(with_init(parse_records(&self.iterator.read()?, self.ns_per_tick)))
+    }
+}
+
+/// The iterator, as Linux 6.18 runs it, does not show PID 1 (it starts its
+/// walk past it); its row is read from /proc. Its start time is known only
+/// in clock ticks.
+fn with_init(mut tasks: Vec<Task>) -> Vec<Task> {
+    if tasks.iter().all(|t| t.entry.pid.get() != 1)
+        && let Some(entry) = procfs::process::Process::new(1)
+            .and_then(|p| p.stat())
+            .ok()
+            .and_then(TableEntry::from_stat)
+    {
+        let start_ns = entry.start_ticks.saturating_mul(ns_per_tick());
+        tasks.insert(0, Task { entry, start_ns });
+    }
+    tasks
+}
+
+/// Afterlife's own row, as `/proc/self/stat` gives it.
+fn own_row() -> Option<TableEntry> {
+    let stat = procfs::process::Process::myself().ok()?.stat().ok()?;
+    TableEntry::from_stat(stat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jumps_land_on_the_exit_and_offsets_round_trip() {
+        let o = Offsets {
+            task_pid: 1,
+            task_tgid: 2,
+            task_real_parent: 3,
+            task_signal: 4,
+            task_start_boottime: 5,
+            task_flags: 6,
+            task_comm: 7,
+            signal_pids: 100,
+            pid_numbers: 9,
+        };
+        assert_eq!(Offsets::decode(&o.encode()), Some(o));
+        let p = program(&o);
+        let out = p.len() - 2;
+        for at in TO_OUT {
+            assert_eq!(at as i16 + 1 + p[at].off, out as i16);
+        }
+        // The group and the session are pids[2] and pids[3].
+        assert!(p.iter().any(|i| i.code == LDX_DW && i.off == 116));
+        assert!(p.iter().any(|i| i.code == LDX_DW && i.off == 124));
+        assert_eq!(p[out].code, MOV64_K);
+        assert_eq!(p[out + 1].code, EXIT);
+    }
+
+    #[test]
+    fn records_parse() {
+        let mut bytes = Vec::new();
+        for v in [42u32, 1, 40, 30] {
+            bytes.extend(v.to_ne_bytes());
+        }
+        bytes.extend(12_345_678_901u64.to_ne_bytes());
+        bytes.extend((PF_KTHREAD | 0x40).to_ne_bytes());
+        bytes.extend(0u32.to_ne_bytes());
+        bytes.extend(*b"kworker/0:1\0\0\0\0\0");
+        bytes.extend([1, 2, 3]); // a torn tail is ignored
+        let tasks = parse_records(&bytes, 10_000_000);
+        assert_eq!(
+            tasks,
+            vec![Task {
+                entry: TableEntry {
+                    pid: Pid::new(42).unwrap(),
+                    ppid: 1,
+                    pgid: 40,
+                    sid: 30,
+                    start_ticks: 1234,
+                    name: "kworker/0:1".into(),
+                    kernel_thread: true,
+                },
+                start_ns: 12_345_678_901,
+            }]
+        );
+    }
+}

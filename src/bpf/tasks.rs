@@ -149,6 +149,9 @@ impl Tasks {
     /// it cannot run here (not root, no BTF, an older kernel, another PID
     /// namespace, or turned off): then the caller reads /proc.
     pub fn load() -> Option<(Tasks, Vec<Task>)> {
+        if !crate::bpf::allowed() {
+            return None;
+        }
         let ns_per_tick = ns_per_tick();
         let own = own_row()?;
         let (iterator, bytes) = crate::bpf::load_checked(

@@ -16,7 +16,7 @@ use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
 };
 use crate::terminate::select::{Anchors, Guard, Scope, SelectError, select};
-use crate::terminate::targets::{ExitWaiter, Targets, parallel_map};
+use crate::terminate::targets::{ExitWaiter, Targets};
 
 /// How often the selection is walked again while waiting, to catch
 /// processes forked after the signal.
@@ -484,7 +484,7 @@ impl Run<'_> {
             .into_iter()
             .filter(|pid| !self.targets.known.contains(pid))
             .collect();
-        let table = ProcessTable::from_entries(parallel_map(listed, |pid| entry_of(pid.get())).into_iter().flatten());
+        let table = ProcessTable::from_entries(listed.into_iter().filter_map(|pid| entry_of(pid.get())));
         let members: Vec<_> = table
             .entries()
             .filter(|entry| self.targets.guard.refusal(entry).is_none())

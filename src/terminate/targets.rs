@@ -167,20 +167,23 @@ impl<'a> Targets<'a> {
                 (m, process)
             })
             .collect();
-        let opened_all = parallel_map(members, |(member, held)| {
-            let opened = match held {
-                Some(process) => Ok(process),
-                None => Process::open_expecting(member.pid, member.start_ticks),
-            };
-            let opened = opened.map(|process| {
-                // A pidfd of an exited process polls readable at once: this
-                // one was a zombie before we did anything.
-                let was_zombie = process.has_exited();
-                let stopped = (stop && !was_zombie).then(|| process.signal(Signal::STOP));
-                (process, was_zombie, stopped)
-            });
-            (member, opened)
-        });
+        let opened_all: Vec<_> = members
+            .into_iter()
+            .map(|(member, held)| {
+                let opened = match held {
+                    Some(process) => Ok(process),
+                    None => Process::open_expecting(member.pid, member.start_ticks),
+                };
+                let opened = opened.map(|process| {
+                    // A pidfd of an exited process polls readable at once: this
+                    // one was a zombie before we did anything.
+                    let was_zombie = process.has_exited();
+                    let stopped = (stop && !was_zombie).then(|| process.signal(Signal::STOP));
+                    (process, was_zombie, stopped)
+                });
+                (member, opened)
+            })
+            .collect();
         let mut opened = Vec::new();
         for (member, result) in opened_all {
             let ppid = table.get(member.pid).map_or(0, |e| e.ppid);
@@ -296,14 +299,17 @@ impl<'a> Targets<'a> {
         }
     }
 
-    /// Sends `signal` to the targets at `indexes`, several at a time.
+    /// Sends `signal` to the targets at `indexes`.
     pub fn send_many(&mut self, indexes: Vec<usize>, signal: Signal, record: bool) {
         let indexes: Vec<usize> = indexes
             .into_iter()
             .filter(|&i| self.list[i].ended.is_none() && !self.list[i].was_zombie)
             .collect();
         let list = &self.list;
-        let results = parallel_map(indexes, |index| (index, list[index].handle.signal(signal)));
+        let results: Vec<_> = indexes
+            .into_iter()
+            .map(|index| (index, list[index].handle.signal(signal)))
+            .collect();
         for (index, result) in results {
             self.record(index, signal, record, result);
         }
@@ -352,53 +358,6 @@ impl<'a> Targets<'a> {
     pub fn pending(&self) -> Vec<usize> {
         (0..self.list.len()).filter(|&i| self.list[i].pending()).collect()
     }
-}
-
-/// Runs `f` over `items` on a few threads when there are many, keeping
-/// their order. A tree being ended may keep every core busy; several
-/// threads of system calls (open, signal) get afterlife its share of them.
-/// When a thread cannot be started (the process limit a fork bomb hits),
-/// its part runs on the calling thread.
-pub(crate) fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    use std::sync::Mutex;
-    const SERIAL_BELOW: usize = 64;
-    // available_parallelism reads cgroup files each time: once is enough.
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let threads = cores.clamp(2, 8);
-    if items.len() < SERIAL_BELOW {
-        return items.into_iter().map(f).collect();
-    }
-    let size = items.len().div_ceil(threads);
-    let mut slots: Vec<Mutex<Option<Vec<T>>>> = Vec::with_capacity(threads);
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        slots.push(Mutex::new(Some(items.by_ref().take(size).collect())));
-    }
-    let results: Vec<Mutex<Option<Vec<R>>>> = slots.iter().map(|_| Mutex::new(None)).collect();
-    // Whoever takes a chunk first computes it: the threads, or the calling
-    // thread, which goes over every chunk after starting the others.
-    let work = |i: usize| {
-        let taken = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(chunk) = taken {
-            let out: Vec<R> = chunk.into_iter().map(&f).collect();
-            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
-        }
-    };
-    std::thread::scope(|scope| {
-        for i in 1..slots.len() {
-            // EAGAIN (the process limit a fork bomb hits): the calling
-            // thread does this chunk below.
-            let _ = std::thread::Builder::new().spawn_scoped(scope, move || work(i));
-        }
-        for i in 0..slots.len() {
-            work(i);
-        }
-    });
-    results
-        .into_iter()
-        .flat_map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_default())
-        .collect()
 }
 
 /// Waits for many pidfds at once with `epoll(7)`: each process is
@@ -465,18 +424,5 @@ fn wait_error(syscall: &'static str, error: rustix::io::Errno) -> crate::process
         pid: Pid::current(),
         syscall,
         source: error.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parallel_map_keeps_order_and_every_item() {
-        for n in [0usize, 1, 63, 64, 65, 1000, 1001] {
-            let out = parallel_map((0..n).collect(), |i| i * 2);
-            assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>(), "{n}");
-        }
     }
 }

@@ -525,10 +525,15 @@ fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
         state(pid) == Some('D') && std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.trim() != "0")
     });
     let d = in_d.then(|| why_json(pid));
+    let seen = format!(
+        "state {:?}, wchan {:?}",
+        state(pid),
+        std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+    );
     let server = fuse.server.id() as i32;
     drop(fuse);
     let _ = client.wait();
-    assert!(in_d, "the FUSE client did not enter D");
+    assert!(in_d, "the FUSE client did not enter D and fall asleep: {seen}");
     let d = d.unwrap();
     assert_eq!(d["sigkill"], "delayed");
     let f = finding(&d, "uninterruptible_sleep");

@@ -110,6 +110,21 @@ impl FdBudget {
     }
 }
 
+/// Adds to `table` the rows of a later pass that it does not know: new
+/// processes, and new processes on reused PIDs. Rows already known are kept
+/// as they were, so that a process whose parent exited meanwhile is still
+/// linked to the tree through its old row.
+fn add_fresh(table: &mut ProcessTable, rows: Vec<crate::bpf::tasks::Task>) {
+    let fresh: Vec<TableEntry> = rows
+        .into_iter()
+        .map(|t| t.entry)
+        .filter(|e| table.get(e.pid).is_none_or(|known| known.start_ticks != e.start_ticks))
+        .collect();
+    if !fresh.is_empty() {
+        *table = ProcessTable::from_entries(table.entries().cloned().chain(fresh));
+    }
+}
+
 impl Watch {
     /// A full scan, noting the allocator's position first. The scan runs on
     /// one thread: its system calls are cheap, and on a machine the tree
@@ -175,9 +190,11 @@ impl Watch {
     /// only, within the fd budget), and a second pass keeps the pidfds of
     /// the processes whose start time, in nanoseconds, it sees unchanged —
     /// those pidfds were opened on the processes the first pass saw. The
-    /// table is the second pass's.
+    /// table is the first pass's, with the processes the second one saw
+    /// born (see `add_fresh`).
     fn scan_tasks(last_pid: Option<i32>) -> Option<Watch> {
         let (tasks, first) = Tasks::load()?;
+        let mut table = ProcessTable::from_entries(first.iter().map(|t| t.entry.clone()));
         let mut budget = fd_budget();
         let opened: Vec<_> = first
             .into_iter()
@@ -200,7 +217,7 @@ impl Watch {
                 (pid, Process::vouched(pid, pidfd, task.entry.start_ticks))
             })
             .collect();
-        let table = ProcessTable::from_entries(second.into_iter().map(|t| t.entry));
+        add_fresh(&mut table, second);
         Some(Watch {
             last_pid,
             table,
@@ -252,23 +269,7 @@ impl Watch {
         };
         match born {
             Some(pids) if pids.is_empty() => {}
-            // One pass of the iterator; rows already known are kept as they
-            // were, so that a process whose parent exited meanwhile is still
-            // linked to the tree through its old row.
-            _ if let Some(rows) = self.tasks.as_ref().and_then(Tasks::read) => {
-                let fresh: Vec<TableEntry> = rows
-                    .into_iter()
-                    .map(|t| t.entry)
-                    .filter(|e| {
-                        self.table
-                            .get(e.pid)
-                            .is_none_or(|known| known.start_ticks != e.start_ticks)
-                    })
-                    .collect();
-                if !fresh.is_empty() {
-                    self.table = ProcessTable::from_entries(self.table.entries().cloned().chain(fresh));
-                }
-            }
+            _ if let Some(rows) = self.tasks.as_ref().and_then(Tasks::read) => add_fresh(&mut self.table, rows),
             Some(pids) => {
                 let fresh: Vec<TableEntry> = pids
                     .into_iter()
@@ -377,6 +378,48 @@ pub(crate) fn continue_all(targets: &mut Targets<'_>, table: &ProcessTable) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bpf::tasks::Task;
+
+    fn row(pid: i32, ppid: i32, start_ticks: u64) -> TableEntry {
+        TableEntry {
+            pid: Pid::new(pid).unwrap(),
+            ppid,
+            pgid: pid,
+            sid: pid,
+            start_ticks,
+            name: "p".into(),
+            kernel_thread: false,
+        }
+    }
+
+    fn task(entry: TableEntry) -> Task {
+        Task {
+            start_ns: entry.start_ticks * 10_000_000,
+            entry,
+        }
+    }
+
+    #[test]
+    fn a_later_pass_adds_births_and_keeps_old_links() {
+        // 10 -> 11 -> 12; then 11 exits (12 goes to 1), 13 is born under 10,
+        // and PID 14 goes to a newer process.
+        let mut table = ProcessTable::from_entries([row(10, 1, 5), row(11, 10, 6), row(12, 11, 7), row(14, 1, 2)]);
+        add_fresh(
+            &mut table,
+            vec![
+                task(row(10, 1, 5)),
+                task(row(12, 1, 7)),
+                task(row(13, 10, 8)),
+                task(row(14, 10, 9)),
+            ],
+        );
+        let root = Pid::new(10).unwrap();
+        let mut below: Vec<i32> = table.descendants(root).into_iter().map(Pid::get).collect();
+        below.sort();
+        assert_eq!(below, [11, 12, 13, 14]);
+        assert_eq!(table.get(Pid::new(12).unwrap()).unwrap().ppid, 11);
+        assert_eq!(table.get(Pid::new(14).unwrap()).unwrap().start_ticks, 9);
+    }
 
     #[test]
     fn births_are_the_pids_after_the_last_look() {

@@ -10,7 +10,7 @@ use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{ExitObservation, Pid, Process, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
-use crate::terminate::freeze::{HoldSignals, Watch, continue_all, entry_of, stop_and_walk};
+use crate::terminate::freeze::{HoldSignals, Watch, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
@@ -448,13 +448,13 @@ impl Run<'_> {
             let _held = HoldSignals::hold();
             self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
             self.start = Instant::now();
-            // SIGKILL ends a stopped member at once: links last.
+            // Deepest first, each stopped member continued right after its
+            // signal (SIGKILL ends a stopped member at once): no process
+            // group is orphaned while one of its members is held stopped.
             let pending = self.targets.pending();
+            let then_continue = self.plan.continues_after_signal();
             self.targets
-                .send_many_links_last(pending, signal, true, self.watch.table());
-            if self.plan.continues_after_signal() {
-                continue_all(&mut self.targets, self.watch.table());
-            }
+                .send_deepest_first(pending, signal, then_continue, self.watch.table());
             if self.plan.starts_with_kill() {
                 self.phase = Phase::Killed;
             }
@@ -531,7 +531,7 @@ impl Run<'_> {
             }
             let pending = self.targets.pending();
             self.targets
-                .send_many_links_last(pending, Signal::KILL, true, self.watch.table());
+                .send_deepest_first(pending, Signal::KILL, false, self.watch.table());
         }
         self.phase = Phase::Killed;
         self.phase_start = Instant::now();

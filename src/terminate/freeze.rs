@@ -365,16 +365,6 @@ impl Drop for HoldSignals {
     }
 }
 
-/// Continues every member afterlife stopped, the links of each process
-/// group to its session last ([`Targets::send_many_links_last`]).
-pub(crate) fn continue_all(targets: &mut Targets<'_>, table: &ProcessTable) {
-    let indexes: Vec<usize> = (0..targets.list.len()).filter(|&i| targets.list[i].stopped).collect();
-    for &i in &indexes {
-        targets.list[i].stopped = false;
-    }
-    targets.send_many_links_last(indexes, Signal::CONT, false, table);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

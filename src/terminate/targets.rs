@@ -320,44 +320,69 @@ impl<'a> Targets<'a> {
         self.send_many(self.pending(), signal, record);
     }
 
-    /// Sends `signal` (one that lets stopped members run or die: `SIGCONT`,
-    /// `SIGKILL`) to `indexes` in two waves: first the members whose parent
-    /// is in their own process group, then the others, a group's links to
-    /// the rest of its session.
+    /// Sends `signal` to `indexes` deepest first: each member after every
+    /// member below it in the table. With `then_continue`, each member
+    /// afterlife stopped is sent `SIGCONT` right after its signal.
     ///
-    /// When a member's exit leaves its process group with no such link
-    /// while a member of the group is stopped, the kernel sends `SIGHUP`
-    /// and `SIGCONT` to the whole group (POSIX orphaned process groups),
-    /// processes outside the selection included. Links exit last, after
-    /// every other member has been continued or killed, so no group is
-    /// orphaned while afterlife still holds one of its members stopped.
-    pub fn send_many_links_last(&mut self, indexes: Vec<usize>, signal: Signal, record: bool, table: &ProcessTable) {
-        // The table's rows are those of the first look at each process: a
-        // member whose parent (a member) has exited since was handed to a
-        // reaper elsewhere, and is a link now.
-        let members: std::collections::HashMap<Pid, &Target<'_>> = self.list.iter().map(|t| (t.pid(), t)).collect();
-        let pgid = |pid: Pid| table.get(pid).map(|e| e.pgid);
-        let is_link = |target: &Target<'_>| {
-            let Some(parent) = Pid::new(target.ppid) else {
-                return true;
-            };
-            if let Some(parent) = members.get(&parent)
-                && (parent.ended.is_some() || parent.handle.has_exited())
-            {
-                return true;
+    /// When a process's exit leaves a process group with no member whose
+    /// parent is in another group of the same session while a member of
+    /// that group is stopped, the kernel sends `SIGHUP` and `SIGCONT` to the
+    /// whole group (POSIX orphaned process groups, `kill_orphaned_pgrp`),
+    /// processes outside the selection included. A stopped member that
+    /// could be hung up that way sits below the process whose exit orphans
+    /// its group (in that group, under its last link; or in a child's group,
+    /// under that child), so it has been continued or killed first. This
+    /// holds even for a member that dies of the signal before its `SIGSTOP`
+    /// took effect (a pending `SIGTERM` is taken before a pending `SIGSTOP`).
+    pub fn send_deepest_first(
+        &mut self,
+        indexes: Vec<usize>,
+        signal: Signal,
+        then_continue: bool,
+        table: &ProcessTable,
+    ) {
+        for index in deepest_first(indexes, |i| self.list[i].pid(), table) {
+            let target = &self.list[index];
+            if target.ended.is_some() || target.was_zombie {
+                continue;
             }
-            pgid(target.pid()).is_none() || pgid(target.pid()) != pgid(parent)
-        };
-        let (links, inner): (Vec<usize>, Vec<usize>) = indexes.into_iter().partition(|&i| is_link(&self.list[i]));
-        drop(members);
-        self.send_many(inner, signal, record);
-        self.send_many(links, signal, record);
+            let result = target.handle.signal(signal);
+            self.record(index, signal, true, result);
+            if then_continue && self.list[index].stopped {
+                self.list[index].stopped = false;
+                let result = self.list[index].handle.signal(Signal::CONT);
+                self.record(index, Signal::CONT, false, result);
+            }
+        }
     }
 
     /// Indexes of the targets still waited for.
     pub fn pending(&self) -> Vec<usize> {
         (0..self.list.len()).filter(|&i| self.list[i].pending()).collect()
     }
+}
+
+/// `indexes` ordered by how many ancestors each one's PID has in `table`,
+/// most first; ties keep their order. Pure.
+pub(crate) fn deepest_first(
+    mut indexes: Vec<usize>,
+    pid_of: impl Fn(usize) -> Pid,
+    table: &ProcessTable,
+) -> Vec<usize> {
+    let depth = |pid: Pid| {
+        let mut depth = 0usize;
+        let mut at = pid;
+        // Bounded: a table read over time may hold a loop of reused PIDs.
+        while depth < 4096
+            && let Some(parent) = table.get(at).and_then(|e| Pid::new(e.ppid))
+        {
+            depth += 1;
+            at = parent;
+        }
+        depth
+    };
+    indexes.sort_by_cached_key(|&i| std::cmp::Reverse(depth(pid_of(i))));
+    indexes
 }
 
 /// Waits for many pidfds at once with `epoll(7)`: each process is
@@ -424,5 +449,37 @@ fn wait_error(syscall: &'static str, error: rustix::io::Errno) -> crate::process
         pid: Pid::current(),
         syscall,
         source: error.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::TableEntry;
+
+    #[test]
+    fn deepest_first_puts_every_member_after_those_below_it() {
+        let row = |pid: i32, ppid: i32| TableEntry {
+            pid: Pid::new(pid).unwrap(),
+            ppid,
+            pgid: 10,
+            sid: 10,
+            start_ticks: 1,
+            name: "p".into(),
+            kernel_thread: false,
+        };
+        // 10 -> 11 -> 12 -> 13, 10 -> 14; 20 has no known parent.
+        let table = ProcessTable::from_entries([
+            row(10, 1),
+            row(11, 10),
+            row(12, 11),
+            row(13, 12),
+            row(14, 10),
+            row(20, 0),
+        ]);
+        let pids = [10, 11, 12, 13, 14, 20];
+        let order = deepest_first((0..pids.len()).collect(), |i| Pid::new(pids[i]).unwrap(), &table);
+        let order: Vec<i32> = order.into_iter().map(|i| pids[i]).collect();
+        assert_eq!(order, [13, 12, 11, 14, 10, 20]);
     }
 }

@@ -2,8 +2,10 @@
 //! processes of its process group. When a member's exit leaves the group
 //! with no parent in another group of the session while members are still
 //! stopped, the kernel sends SIGHUP and SIGCONT to the whole group (POSIX
-//! orphaned process groups). afterlife continues the group's links to its
-//! session last, after every other member.
+//! orphaned process groups). afterlife signals the frozen members deepest
+//! first and continues each right after its signal, so the link (the root
+//! shell) goes last — even when it dies of SIGTERM before its SIGSTOP took
+//! effect.
 
 mod kill_support;
 

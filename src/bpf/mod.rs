@@ -84,11 +84,29 @@ const BPF_ITER_CREATE: libc::c_long = 33;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_ITER: u32 = 28;
 
-/// Whether the iterators may be tried here: the initial PID namespace, and
-/// not turned off by `AFTERLIFE_PROC_WALK`.
+/// `CAP_SYS_ADMIN`, `CAP_PERFMON` and `CAP_BPF` (capabilities(7)).
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+const CAP_PERFMON: u64 = 1 << 38;
+const CAP_BPF: u64 = 1 << 39;
+
+/// Whether the iterators may be tried here: the initial PID namespace, the
+/// privileges to load a tracing program (`CAP_BPF` and `CAP_PERFMON`, or
+/// `CAP_SYS_ADMIN`), and not turned off by `AFTERLIFE_PROC_WALK`. Without
+/// privileges nothing is tried, so no time goes to reading BTF.
 pub(crate) fn allowed() -> bool {
     let off = std::env::var_os("AFTERLIFE_PROC_WALK").is_some_and(|v| !v.is_empty() && v != "0");
-    !off && crate::process::in_initial_pid_namespace()
+    if off || !crate::process::in_initial_pid_namespace() {
+        return false;
+    }
+    let effective = procfs::process::Process::myself()
+        .and_then(|p| p.status())
+        .map_or(0, |s| s.capeff);
+    may_load(effective)
+}
+
+/// Whether capabilities `effective` may load a tracing program. Pure.
+fn may_load(effective: u64) -> bool {
+    effective & CAP_SYS_ADMIN != 0 || effective & (CAP_BPF | CAP_PERFMON) == CAP_BPF | CAP_PERFMON
 }
 
 /// `bpf(2)` with `attr`, a zeroed `union bpf_attr` of the size passed;
@@ -203,4 +221,18 @@ pub(crate) fn load_checked<O>(
     numbers.extend(encode(&offsets));
     cache::store(name, &numbers);
     Some(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loading_needs_sys_admin_or_bpf_and_perfmon() {
+        assert!(may_load(CAP_SYS_ADMIN));
+        assert!(may_load(CAP_BPF | CAP_PERFMON));
+        assert!(!may_load(CAP_BPF));
+        assert!(!may_load(CAP_PERFMON | 1 << 5));
+        assert!(!may_load(0));
+    }
 }

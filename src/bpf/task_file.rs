@@ -128,6 +128,9 @@ pub fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
 /// run here (not root, no BTF, an older kernel, another PID namespace, or
 /// turned off): then the caller walks /proc.
 pub fn open_files() -> Option<Vec<OpenFile>> {
+    if !crate::bpf::allowed() {
+        return None;
+    }
     let probe = std::os::unix::net::UnixDatagram::unbound().ok()?;
     let expected = own_record(&probe)?;
     let (_, bytes) = crate::bpf::load_checked(

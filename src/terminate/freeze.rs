@@ -199,7 +199,8 @@ impl Watch {
         let opened: Vec<_> = first
             .into_iter()
             .map(|task| {
-                if !budget.take() {
+                // Kernel threads are never signalled: no pidfd for them.
+                if task.entry.kernel_thread || !budget.take() {
                     return None;
                 }
                 let pidfd = Process::open_unchecked(task.entry.pid).ok()?;

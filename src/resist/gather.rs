@@ -190,11 +190,17 @@ fn settled_stat_and_wchan(
     loop {
         let stat = task.stat().ok()?;
         let wchan = read_wchan();
-        let in_transit = stat.state == 'D' && matches!(wchan, Readable::Missing);
-        if !in_transit || Instant::now() >= settle_by {
+        if stat.state != 'D' || !matches!(wchan, Readable::Missing) || Instant::now() >= settle_by {
             return Some((stat, wchan));
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // wchan also reads 0 to a reader without ptrace access; the syscall
+        // file, readable only with it, tells the two apart. Reading it waits
+        // for a preempted task to leave its run queue.
+        match fs::read_to_string(dir.join("syscall")) {
+            Ok(text) if text.trim() == "running" => std::thread::sleep(Duration::from_millis(1)),
+            Ok(_) => return Some((task.stat().ok()?, read_wchan())),
+            Err(_) => return Some((stat, wchan)),
+        }
     }
 }
 

@@ -172,9 +172,9 @@ impl Tasks {
     }
 }
 
-/// The iterator, as Linux 6.18 runs it, does not show PID 1 (it starts its
-/// walk past it); its row is read from /proc. Its start time is known only
-/// in clock ticks.
+/// The iterator, as Linux 6.18 runs it, does not show PID 1 (the
+/// `task_file` iterator does not either); its row is read from /proc, so
+/// its start time is known only in clock ticks. PID 1 never changes hands.
 fn with_init(mut tasks: Vec<Task>) -> Vec<Task> {
     if tasks.iter().all(|t| t.entry.pid.get() != 1)
         && let Some(entry) = procfs::process::Process::new(1)

@@ -29,9 +29,19 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+/// The member offsets a program reads: found in BTF, and kept in the cache
+/// as numbers.
+pub(crate) trait MemberOffsets: Sized {
+    /// Reads the offsets from the kernel's BTF.
+    fn from_btf(btf: &btf::Btf) -> Option<Self>;
+    /// The offsets as the cache keeps them.
+    fn encode(&self) -> Vec<i64>;
+    /// The offsets from what the cache kept; `None` if that does not fit.
+    fn decode(numbers: &[i64]) -> Option<Self>;
+}
+
 /// A struct of the member offsets a program reads, each the sum of one or
-/// more `(struct, member)` offsets from BTF, with `from_btf`, and `encode`
-/// and `decode` for the cache.
+/// more `(struct, member)` offsets from BTF, implementing [`MemberOffsets`].
 macro_rules! member_offsets {
     ($(#[$meta:meta])* pub struct $name:ident {
         $($(#[doc = $doc:literal])* $field:ident: $(($s:literal, $m:literal))+),* $(,)?
@@ -42,9 +52,8 @@ macro_rules! member_offsets {
             $($(#[doc = $doc])* pub $field: i16,)*
         }
 
-        impl $name {
-            /// Reads the offsets from the kernel's BTF.
-            pub fn from_btf(btf: &$crate::bpf::btf::Btf) -> Option<$name> {
+        impl $crate::bpf::MemberOffsets for $name {
+            fn from_btf(btf: &$crate::bpf::btf::Btf) -> Option<$name> {
                 let at = |s: &str, m: &str| btf.member_offset(s, m).and_then(|o| i16::try_from(o).ok());
                 Some($name {
                     $($field: {
@@ -181,24 +190,17 @@ impl Iterator {
     }
 }
 
-/// Loads the iterator for `name` (its cache file) with the numbers kept
-/// for this boot, or else read from BTF by `from_btf`, and returns it with
-/// what its first run wrote once `check` accepts that; `None` where no
-/// program passes (then the caller reads /proc).
-///
-/// `from_btf` returns the attach function's type ID and the offsets;
-/// `assemble` builds the program from the offsets.
-pub(crate) fn load_checked<O>(
+/// Loads the iterator program `assemble` builds for the `bpf_iter_*`
+/// function `attach_to`, with the offsets kept for this boot under `name`
+/// (or else read from BTF), and returns it with what its first run wrote
+/// once `check` accepts that; `None` where no program passes (then the
+/// caller reads /proc). The caller has asked [`allowed`] first.
+pub(crate) fn load_checked<O: MemberOffsets>(
     name: &str,
-    from_btf: impl FnOnce(&btf::Btf) -> Option<(u32, O)>,
+    attach_to: &str,
     assemble: impl Fn(&O) -> Vec<Insn>,
-    encode: impl Fn(&O) -> Vec<i64>,
-    decode: impl Fn(&[i64]) -> Option<O>,
     check: impl Fn(&[u8]) -> bool,
 ) -> Option<(Iterator, Vec<u8>)> {
-    if !allowed() {
-        return None;
-    }
     let first_run = |attach: u32, offsets: &O| {
         let iterator = Iterator::load(attach, &assemble(offsets))?;
         let bytes = iterator.read()?;
@@ -206,7 +208,7 @@ pub(crate) fn load_checked<O>(
     };
     if let Some(numbers) = cache::load(name) {
         if let Some((&attach, rest)) = numbers.split_first()
-            && let (Ok(attach), Some(offsets)) = (u32::try_from(attach), decode(rest))
+            && let (Ok(attach), Some(offsets)) = (u32::try_from(attach), O::decode(rest))
             && let Some(run) = first_run(attach, &offsets)
         {
             return Some(run);
@@ -214,11 +216,11 @@ pub(crate) fn load_checked<O>(
         cache::remove(name);
     }
     let btf = btf::Btf::vmlinux()?;
-    let (attach, offsets) = from_btf(&btf)?;
+    let (attach, offsets) = (btf.func_id(attach_to)?, O::from_btf(&btf)?);
     drop(btf);
     let run = first_run(attach, &offsets)?;
     let mut numbers = vec![i64::from(attach)];
-    numbers.extend(encode(&offsets));
+    numbers.extend(offsets.encode());
     cache::store(name, &numbers);
     Some(run)
 }

@@ -13,7 +13,6 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 use crate::bpf::asm::*;
-use crate::bpf::btf::Btf;
 
 /// One open file of one process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,14 +132,9 @@ pub fn open_files() -> Option<Vec<OpenFile>> {
     }
     let probe = std::os::unix::net::UnixDatagram::unbound().ok()?;
     let expected = own_record(&probe)?;
-    let (_, bytes) = crate::bpf::load_checked(
-        "task-file",
-        |btf: &Btf| Some((btf.func_id("bpf_iter_task_file")?, Offsets::from_btf(btf)?)),
-        program,
-        Offsets::encode,
-        Offsets::decode,
-        |bytes| parse_records(bytes).contains(&expected),
-    )?;
+    let (_, bytes) = crate::bpf::load_checked("task-file", "bpf_iter_task_file", program, |bytes| {
+        parse_records(bytes).contains(&expected)
+    })?;
     Some(parse_records(&bytes))
 }
 
@@ -162,6 +156,7 @@ fn own_record(socket: &impl AsFd) -> Option<OpenFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bpf::MemberOffsets;
 
     #[test]
     fn jumps_land_on_the_exit() {

@@ -17,7 +17,6 @@
 
 use crate::bpf::Iterator;
 use crate::bpf::asm::*;
-use crate::bpf::btf::Btf;
 use crate::process::{Pid, TableEntry};
 
 /// The record the program writes: 48 bytes.
@@ -142,6 +141,8 @@ pub fn parse_records(bytes: &[u8], ns_per_tick: u64) -> Vec<Task> {
 pub struct Tasks {
     iterator: Iterator,
     ns_per_tick: u64,
+    /// PID 1's row, read once from /proc (see [`Tasks::with_init`]).
+    init: Option<Task>,
 }
 
 impl Tasks {
@@ -154,38 +155,43 @@ impl Tasks {
         }
         let ns_per_tick = ns_per_tick();
         let own = own_row()?;
-        let (iterator, bytes) = crate::bpf::load_checked(
-            "tasks",
-            |btf: &Btf| Some((btf.func_id("bpf_iter_task")?, Offsets::from_btf(btf)?)),
-            program,
-            Offsets::encode,
-            Offsets::decode,
-            |bytes| parse_records(bytes, ns_per_tick).iter().any(|t| t.entry == own),
-        )?;
-        let tasks = with_init(parse_records(&bytes, ns_per_tick));
-        Some((Tasks { iterator, ns_per_tick }, tasks))
+        let (iterator, bytes) = crate::bpf::load_checked("tasks", "bpf_iter_task", program, |bytes| {
+            parse_records(bytes, ns_per_tick).iter().any(|t| t.entry == own)
+        })?;
+        let init = procfs::process::Process::new(1)
+            .and_then(|p| p.stat())
+            .ok()
+            .and_then(TableEntry::from_stat)
+            .map(|entry| Task {
+                start_ns: entry.start_ticks.saturating_mul(ns_per_tick),
+                entry,
+            });
+        let tasks = Tasks {
+            iterator,
+            ns_per_tick,
+            init,
+        };
+        let first = tasks.with_init(parse_records(&bytes, ns_per_tick));
+        Some((tasks, first))
     }
 
     /// One more pass over every process.
     pub fn read(&self) -> Option<Vec<Task>> {
-        Some(with_init(parse_records(&self.iterator.read()?, self.ns_per_tick)))
+        Some(self.with_init(parse_records(&self.iterator.read()?, self.ns_per_tick)))
     }
-}
 
-/// The iterator, as Linux 6.18 runs it, does not show PID 1 (the
-/// `task_file` iterator does not either); its row is read from /proc, so
-/// its start time is known only in clock ticks. PID 1 never changes hands.
-fn with_init(mut tasks: Vec<Task>) -> Vec<Task> {
-    if tasks.iter().all(|t| t.entry.pid.get() != 1)
-        && let Some(entry) = procfs::process::Process::new(1)
-            .and_then(|p| p.stat())
-            .ok()
-            .and_then(TableEntry::from_stat)
-    {
-        let start_ns = entry.start_ticks.saturating_mul(ns_per_tick());
-        tasks.insert(0, Task { entry, start_ns });
+    /// The iterator, as Linux 6.18 runs it, does not show PID 1 (the
+    /// `task_file` iterator does not either); its row, read once from /proc
+    /// when the iterator was loaded, is added. Its start time is known only
+    /// in clock ticks; PID 1 never changes hands.
+    fn with_init(&self, mut tasks: Vec<Task>) -> Vec<Task> {
+        if let Some(init) = &self.init
+            && tasks.iter().all(|t| t.entry.pid.get() != 1)
+        {
+            tasks.insert(0, init.clone());
+        }
+        tasks
     }
-    tasks
 }
 
 /// Afterlife's own row, as `/proc/self/stat` gives it.
@@ -197,6 +203,7 @@ fn own_row() -> Option<TableEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bpf::MemberOffsets;
 
     #[test]
     fn jumps_land_on_the_exit_and_offsets_round_trip() {

@@ -71,6 +71,11 @@ impl ProcessTable {
         ProcessTable { entries }
     }
 
+    /// Adds rows, each replacing any row of the same PID.
+    pub fn extend(&mut self, entries: impl IntoIterator<Item = TableEntry>) {
+        self.entries.extend(entries.into_iter().map(|e| (e.pid, e)));
+    }
+
     /// A table from given rows (for tests and for callers with their own scan).
     pub fn from_entries(entries: impl IntoIterator<Item = TableEntry>) -> ProcessTable {
         ProcessTable {

@@ -110,19 +110,16 @@ impl FdBudget {
     }
 }
 
-/// Adds to `table` the rows of a later pass that it does not know: new
+/// Adds to `table` the rows of a later look that it does not know: new
 /// processes, and new processes on reused PIDs. Rows already known are kept
 /// as they were, so that a process whose parent exited meanwhile is still
 /// linked to the tree through its old row.
-fn add_fresh(table: &mut ProcessTable, rows: Vec<crate::bpf::tasks::Task>) {
+fn add_fresh(table: &mut ProcessTable, rows: impl IntoIterator<Item = TableEntry>) {
     let fresh: Vec<TableEntry> = rows
         .into_iter()
-        .map(|t| t.entry)
         .filter(|e| table.get(e.pid).is_none_or(|known| known.start_ticks != e.start_ticks))
         .collect();
-    if !fresh.is_empty() {
-        *table = ProcessTable::from_entries(table.entries().cloned().chain(fresh));
-    }
+    table.extend(fresh);
 }
 
 impl Watch {
@@ -152,26 +149,23 @@ impl Watch {
                     .filter_map(Pid::new)
                     .collect();
                 let mut budget = fd_budget();
-                let rows: Vec<_> = pids
-                    .into_iter()
-                    .map(|pid| {
-                        if !budget.take() {
-                            return entry_of(pid.get()).map(|entry| (entry, None));
-                        }
-                        match Process::open_entry(pid) {
-                            Ok((process, entry)) => Some((entry, Some(process))),
-                            // ESRCH/ENOENT: it exited after the listing.
-                            Err(OpenError::NoSuchProcess { .. }) => None,
-                            Err(_) => entry_of(pid.get()).map(|entry| (entry, None)),
-                        }
-                    })
-                    .collect();
-                let mut entries = Vec::with_capacity(rows.len());
-                for (entry, process) in rows.into_iter().flatten() {
-                    if let Some(process) = process {
-                        held.insert(entry.pid, process);
+                let mut entries = Vec::with_capacity(pids.len());
+                for pid in pids {
+                    // Past the budget, the row alone.
+                    if !budget.take() {
+                        entries.extend(entry_of(pid.get()));
+                        continue;
                     }
-                    entries.push(entry);
+                    match Process::open_entry(pid) {
+                        Ok((process, entry)) => {
+                            held.insert(entry.pid, process);
+                            entries.push(entry);
+                        }
+                        // ESRCH/ENOENT: it exited after the listing.
+                        Err(OpenError::NoSuchProcess { .. }) => {}
+                        // A pidfd refused: the row alone.
+                        Err(_) => entries.extend(entry_of(pid.get())),
+                    }
                 }
                 ProcessTable::from_entries(entries)
             }
@@ -218,7 +212,7 @@ impl Watch {
                 (pid, Process::vouched(pid, pidfd, task.entry.start_ticks))
             })
             .collect();
-        add_fresh(&mut table, second);
+        add_fresh(&mut table, second.into_iter().map(|t| t.entry));
         Some(Watch {
             last_pid,
             table,
@@ -270,14 +264,12 @@ impl Watch {
         };
         match born {
             Some(pids) if pids.is_empty() => {}
-            _ if let Some(rows) = self.tasks.as_ref().and_then(Tasks::read) => add_fresh(&mut self.table, rows),
+            _ if let Some(rows) = self.tasks.as_ref().and_then(Tasks::read) => {
+                add_fresh(&mut self.table, rows.into_iter().map(|t| t.entry));
+            }
             Some(pids) => {
-                let fresh: Vec<TableEntry> = pids
-                    .into_iter()
-                    .filter(|&pid| is_leader(pid))
-                    .filter_map(entry_of)
-                    .collect();
-                self.table = ProcessTable::from_entries(self.table.entries().cloned().chain(fresh));
+                let fresh = pids.into_iter().filter(|&pid| is_leader(pid)).filter_map(entry_of);
+                add_fresh(&mut self.table, fresh);
             }
             None => self.table = ProcessTable::scan(),
         }
@@ -369,7 +361,6 @@ impl Drop for HoldSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bpf::tasks::Task;
 
     fn row(pid: i32, ppid: i32, start_ticks: u64) -> TableEntry {
         TableEntry {
@@ -383,13 +374,6 @@ mod tests {
         }
     }
 
-    fn task(entry: TableEntry) -> Task {
-        Task {
-            start_ns: entry.start_ticks * 10_000_000,
-            entry,
-        }
-    }
-
     #[test]
     fn a_later_pass_adds_births_and_keeps_old_links() {
         // 10 -> 11 -> 12; then 11 exits (12 goes to 1), 13 is born under 10,
@@ -397,12 +381,7 @@ mod tests {
         let mut table = ProcessTable::from_entries([row(10, 1, 5), row(11, 10, 6), row(12, 11, 7), row(14, 1, 2)]);
         add_fresh(
             &mut table,
-            vec![
-                task(row(10, 1, 5)),
-                task(row(12, 1, 7)),
-                task(row(13, 10, 8)),
-                task(row(14, 10, 9)),
-            ],
+            [row(10, 1, 5), row(12, 1, 7), row(13, 10, 8), row(14, 10, 9)],
         );
         let root = Pid::new(10).unwrap();
         let mut below: Vec<i32> = table.descendants(root).into_iter().map(Pid::get).collect();

@@ -159,33 +159,22 @@ impl<'a> Targets<'a> {
         stop: bool,
         mut held: impl FnMut(&Member) -> Option<Process>,
     ) -> Vec<usize> {
-        let members: Vec<(Member, Option<Process>)> = members
-            .into_iter()
-            .filter(|m| self.known.insert(m.pid))
-            .map(|m| {
-                let process = held(&m);
-                (m, process)
-            })
-            .collect();
-        let opened_all: Vec<_> = members
-            .into_iter()
-            .map(|(member, held)| {
-                let opened = match held {
-                    Some(process) => Ok(process),
-                    None => Process::open_expecting(member.pid, member.start_ticks),
-                };
-                let opened = opened.map(|process| {
-                    // A pidfd of an exited process polls readable at once: this
-                    // one was a zombie before we did anything.
-                    let was_zombie = process.has_exited();
-                    let stopped = (stop && !was_zombie).then(|| process.signal(Signal::STOP));
-                    (process, was_zombie, stopped)
-                });
-                (member, opened)
-            })
-            .collect();
         let mut opened = Vec::new();
-        for (member, result) in opened_all {
+        for member in members {
+            if !self.known.insert(member.pid) {
+                continue;
+            }
+            let result = match held(&member) {
+                Some(process) => Ok(process),
+                None => Process::open_expecting(member.pid, member.start_ticks),
+            }
+            .map(|process| {
+                // A pidfd of an exited process polls readable at once: this
+                // one was a zombie before we did anything.
+                let was_zombie = process.has_exited();
+                let stopped = (stop && !was_zombie).then(|| process.signal(Signal::STOP));
+                (process, was_zombie, stopped)
+            });
             let ppid = table.get(member.pid).map_or(0, |e| e.ppid);
             match result {
                 Ok((process, was_zombie, stopped)) => {
@@ -301,17 +290,8 @@ impl<'a> Targets<'a> {
 
     /// Sends `signal` to the targets at `indexes`.
     pub fn send_many(&mut self, indexes: Vec<usize>, signal: Signal, record: bool) {
-        let indexes: Vec<usize> = indexes
-            .into_iter()
-            .filter(|&i| self.list[i].ended.is_none() && !self.list[i].was_zombie)
-            .collect();
-        let list = &self.list;
-        let results: Vec<_> = indexes
-            .into_iter()
-            .map(|index| (index, list[index].handle.signal(signal)))
-            .collect();
-        for (index, result) in results {
-            self.record(index, signal, record, result);
+        for index in indexes {
+            self.send(index, signal, record);
         }
     }
 
@@ -342,16 +322,10 @@ impl<'a> Targets<'a> {
         table: &ProcessTable,
     ) {
         for index in deepest_first(indexes, |i| self.list[i].pid(), table) {
-            let target = &self.list[index];
-            if target.ended.is_some() || target.was_zombie {
-                continue;
-            }
-            let result = target.handle.signal(signal);
-            self.record(index, signal, true, result);
+            self.send(index, signal, true);
             if then_continue && self.list[index].stopped {
                 self.list[index].stopped = false;
-                let result = self.list[index].handle.signal(Signal::CONT);
-                self.record(index, Signal::CONT, false, result);
+                self.send(index, Signal::CONT, false);
             }
         }
     }

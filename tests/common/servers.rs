@@ -1,0 +1,323 @@
+//! Real servers for the tests — PostgreSQL, Redis and nginx from Debian's
+//! packages — each started on loopback on a free port, with a private
+//! directory, in a process group of its own whose ID is the PID the test
+//! started. Dropping one stops it gracefully, then kills its group by that
+//! PID (never by name), and removes its directory.
+//!
+//! `.ci/run` installs the packages; where one is missing (a developer's
+//! machine), `start` returns `None` after printing why, and the test skips.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Scratch, pid_dead, wait_until};
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("bind a free loopback port")
+}
+
+/// One running server.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: Scratch,
+    /// The signal that shuts it down gracefully.
+    stop_signal: i32,
+    /// Run on drop after the server is gone (IPC a killed server left).
+    after_stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Server {
+    /// The server's main process (PostgreSQL's postmaster, nginx's master).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The PIDs of its direct children now (workers, backends).
+    pub fn children(&self) -> Vec<i32> {
+        let pid = self.pid();
+        let path = format!("/proc/{pid}/task/{pid}/children");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+
+    fn spawn(mut command: Command, port: u16, dir: Scratch, stop_signal: i32) -> Option<Server> {
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("server log");
+        let log_too = log.try_clone().expect("dup the server log");
+        command
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_too)
+            .process_group(0);
+        match command.spawn() {
+            Ok(child) => Some(Server {
+                child,
+                port,
+                dir,
+                stop_signal,
+                after_stop: None,
+            }),
+            Err(e) => {
+                eprintln!("skipped: cannot start {command:?}: {e}");
+                None
+            }
+        }
+    }
+
+    /// Waits until `ready` holds, or gives up (and stops the server).
+    fn ready(self, what: &str, limit: Duration, mut ready: impl FnMut(&Server) -> bool) -> Server {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if ready(&self) {
+                return self;
+            }
+            if pid_dead(self.pid()) {
+                let log = self.log();
+                panic!("{what} exited while starting:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let log = self.log();
+        panic!("{what} was not ready within {limit:?}:\n{log}");
+    }
+
+    /// The server's own log, for a failure message.
+    pub fn log(&self) -> String {
+        ["server.log", "redis.log", "error.log"]
+            .iter()
+            .filter_map(|name| std::fs::read_to_string(self.dir.path().join(name)).ok())
+            .collect()
+    }
+
+    /// Whether something accepts connections on the port.
+    pub fn accepts(&self) -> bool {
+        TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = self.pid();
+        // The group was made with this PID as its ID; the group may outlive
+        // its leader (workers of a killed master), so it is signalled by ID.
+        // SAFETY: plain kill(2) calls on the group this test made; ESRCH when
+        // it is gone is fine.
+        unsafe { libc::kill(pid, self.stop_signal) };
+        let exited = wait_until(Duration::from_secs(15), || matches!(self.child.try_wait(), Ok(Some(_))));
+        // SAFETY: as above.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(after_stop) = self.after_stop.take() {
+            after_stop();
+        }
+    }
+}
+
+/// Finds a server program: on PATH, or in PostgreSQL's versioned directory.
+fn program(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/sbin"].iter().map(PathBuf::from));
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    versions.sort();
+    dirs.extend(versions.into_iter().rev());
+    let found = dirs.into_iter().map(|dir| dir.join(name)).find(|path| path.is_file());
+    if found.is_none() {
+        eprintln!("skipped: {name} is not installed (.ci/run installs it)");
+    }
+    found
+}
+
+/// `id -u NAME` and `id -g NAME`.
+fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, name]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    Some((id("-u")?, id("-g")?))
+}
+
+/// PostgreSQL: `initdb` and `postgres` on a free port, as the `postgres`
+/// user when run as root (PostgreSQL refuses root). `settings` are extra
+/// `-c name=value` settings. The data is in `dir/data`, the socket in `dir`.
+pub fn postgres(name: &str, settings: &[&str]) -> Option<Server> {
+    let initdb = program("initdb")?;
+    let postgres = program("postgres")?;
+    let dir = Scratch::new(&format!("pg-{name}"));
+    let root = super::is_root();
+    let owner = if root {
+        let Some(ids) = user_ids("postgres") else {
+            eprintln!("skipped: no postgres user to run PostgreSQL as");
+            return None;
+        };
+        std::os::unix::fs::chown(dir.path(), Some(ids.0), Some(ids.1)).expect("chown the server's dir");
+        Some(ids)
+    } else {
+        None
+    };
+    let as_owner = |program: &Path| {
+        let mut command = Command::new(program);
+        if let Some((uid, gid)) = owner {
+            // std drops the supplementary groups itself when root sets a uid.
+            command.uid(uid).gid(gid);
+        }
+        command.current_dir(dir.path());
+        command
+    };
+    let data = dir.path().join("data");
+    let init = as_owner(&initdb)
+        .args([
+            "-D",
+            &data.to_string_lossy(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ])
+        .output()
+        .expect("initdb runs");
+    assert!(
+        init.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let port = free_port();
+    let mut command = as_owner(&postgres);
+    command
+        .args(["-D", &data.to_string_lossy(), "-p", &port.to_string(), "-k"])
+        .arg(dir.path())
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "logging_collector=off",
+        ])
+        .args(settings.iter().flat_map(|s| ["-c", s]));
+    let mut server = Server::spawn(command, port, dir, libc::SIGINT)?;
+    let pid_file = data.join("postmaster.pid");
+    server = server.ready("postgres", Duration::from_secs(60), |_| {
+        // Line 8 of postmaster.pid is the postmaster's status.
+        std::fs::read_to_string(&pid_file).is_ok_and(|text| text.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
+    });
+    server.after_stop = Some(Box::new(move || remove_postgres_ipc(&pid_file)));
+    Some(server)
+}
+
+/// After a killed postmaster: its SysV segment (line 7 of postmaster.pid
+/// holds its key and ID) is removed if it is still there.
+fn remove_postgres_ipc(pid_file: &Path) {
+    let Ok(text) = std::fs::read_to_string(pid_file) else {
+        return;
+    };
+    if let Some(id) = text.lines().nth(6).and_then(|l| l.split_whitespace().nth(1)) {
+        let _ = Command::new("ipcrm").args(["-m", id]).output();
+    }
+}
+
+/// Runs SQL on a PostgreSQL server through `psql` over its unix socket.
+pub fn psql(server: &Server, sql: &str) -> String {
+    let psql = program("psql").expect("psql is installed with the server");
+    let out = Command::new(psql)
+        .args(["-X", "-q", "-t", "-A", "-U", "postgres", "-h"])
+        .arg(server.dir.path())
+        .args(["-p", &server.port.to_string(), "-d", "postgres", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Redis on a free port, no persistence, its files in a private directory.
+pub fn redis(name: &str) -> Option<Server> {
+    let redis = program("redis-server")?;
+    let dir = Scratch::new(&format!("redis-{name}"));
+    let port = free_port();
+    let mut command = Command::new(redis);
+    command
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--daemonize", "no", "--protected-mode", "yes", "--dir"])
+        .arg(dir.path())
+        .arg("--logfile")
+        .arg(dir.path().join("redis.log"));
+    let server = Server::spawn(command, port, dir, libc::SIGTERM)?;
+    Some(server.ready("redis-server", Duration::from_secs(30), |s| {
+        redis_command(s.port, "PING").as_deref() == Some("+PONG")
+    }))
+}
+
+/// Sends one inline command to Redis and returns its first reply line.
+pub fn redis_command(port: u16, command: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).ok()?;
+    String::from_utf8_lossy(&buf[..n]).lines().next().map(str::to_owned)
+}
+
+/// nginx with a master and `workers` workers on a free port, answering `ok`
+/// to every request; its pid, logs and temp files in a private directory.
+pub fn nginx(name: &str, workers: u32) -> Option<Server> {
+    let nginx = program("nginx")?;
+    let dir = Scratch::new(&format!("nginx-{name}"));
+    let port = free_port();
+    let d = dir.path().display();
+    let conf = format!(
+        "daemon off;\nmaster_process on;\nworker_processes {workers};\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log;\nevents {{ worker_connections 512; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n"
+    );
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write nginx.conf");
+    let mut command = Command::new(nginx);
+    command
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .arg("-c")
+        .arg(&conf_path);
+    let server = Server::spawn(command, port, dir, libc::SIGQUIT)?;
+    Some(server.ready("nginx", Duration::from_secs(30), |s| {
+        s.accepts() && s.children().len() >= workers as usize
+    }))
+}

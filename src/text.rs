@@ -21,6 +21,26 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Escapes control characters (C0, DEL, C1) and bidirectional overrides,
+/// and leaves backslashes alone: the last guard on a line that may hold
+/// text escaped already (whose backslashes must not be doubled) and text
+/// that was not (whose control characters must not reach the terminal).
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let control = |c: char| c != '\\' && needs_escape(c);
+    if !text.chars().any(control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if control(c) {
+            push_escaped(&mut out, c)
+        } else {
+            out.push(c)
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Escapes bytes that may not be UTF-8: invalid bytes become `\xNN`.
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
@@ -88,6 +108,16 @@ mod tests {
         assert_eq!(escape("a\nb\tc\x1b[31md\x7f\u{9b}"), "a\\nb\\tc\\e[31md\\x7f\\x9b");
         assert_eq!(escape("back\\slash"), "back\\\\slash");
         assert_eq!(escape("evil\u{202e}txt"), "evil\\u{202e}txt");
+    }
+
+    #[test]
+    fn the_last_guard_escapes_controls_and_keeps_escapes() {
+        assert_eq!(
+            escape_controls("cannot explain 'a\x1b[31m'"),
+            "cannot explain 'a\\e[31m'"
+        );
+        assert_eq!(escape_controls(&escape("x\x07y")), "x\\x07y");
+        assert!(matches!(escape_controls("back\\slash"), Cow::Borrowed(_)));
     }
 
     #[test]

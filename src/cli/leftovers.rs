@@ -9,12 +9,13 @@ use crate::resources::leftovers::{self, Attribution, LeftoversReport};
 use crate::resources::{Snapshot, holders::ProcessRef};
 use crate::text::escape;
 
+/// The largest snapshot read: far above what a whole busy machine writes
+/// (tens of MiB for thousands of processes), far below what could exhaust
+/// memory. A file, pipe or device that goes on past it is refused.
+pub const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
+
 pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> {
-    let shown = escape(&args.snapshot.to_string_lossy()).into_owned();
-    let text = std::fs::read_to_string(&args.snapshot)
-        .map_err(|e| Failure::new(format!("cannot read snapshot {shown}: {e}")))?;
-    let before: Snapshot =
-        serde_json::from_str(&text).map_err(|e| Failure::new(format!("{shown} is not an afterlife snapshot: {e}")))?;
+    let before = read_snapshot(&args.snapshot)?;
     for dir in &args.dirs {
         if !dir.is_dir() {
             return Err(Failure::new(format!(
@@ -33,6 +34,35 @@ pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> 
         exit_code::SUCCESS
     } else {
         exit_code::NEGATIVE
+    })
+}
+
+/// Parses a snapshot as it streams in, never holding more than
+/// [`MAX_SNAPSHOT_BYTES`] of it: what is not JSON (`/dev/zero`, a binary)
+/// fails at its first byte, and what is too long fails at the limit.
+fn read_snapshot(path: &std::path::Path) -> Result<Snapshot, Failure> {
+    use std::io::Read;
+    let shown = escape(&path.to_string_lossy()).into_owned();
+    let file = std::fs::File::open(path).map_err(|e| Failure::new(format!("cannot read snapshot {shown}: {e}")))?;
+    let too_large = || {
+        Failure::new(format!(
+            "{shown} is larger than {} MiB, more than any snapshot afterlife writes",
+            MAX_SNAPSHOT_BYTES >> 20
+        ))
+    };
+    match file.metadata() {
+        Ok(m) if m.is_dir() => return Err(Failure::new(format!("cannot read snapshot {shown}: it is a directory"))),
+        Ok(m) if m.is_file() && m.len() > MAX_SNAPSHOT_BYTES => return Err(too_large()),
+        _ => {}
+    }
+    let mut limited = std::io::BufReader::new(file).take(MAX_SNAPSHOT_BYTES + 1);
+    let parsed = serde_json::from_reader(&mut limited);
+    if limited.limit() == 0 {
+        return Err(too_large());
+    }
+    parsed.map_err(|e: serde_json::Error| match e.classify() {
+        serde_json::error::Category::Io => Failure::new(format!("cannot read snapshot {shown}: {e}")),
+        _ => Failure::new(format!("{shown} is not an afterlife snapshot: {e}")),
     })
 }
 

@@ -533,7 +533,7 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
 }
 
 /// Help and version go to stdout with 0; a usage error gets one clear line
-/// (or clap's usage text where a list helps) and exit 125, as timeout(1).
+/// and a hint with the usage, and exit 125, as timeout(1).
 fn usage_error(error: clap::Error) -> u8 {
     use clap::error::ErrorKind;
     match error.kind() {
@@ -545,30 +545,68 @@ fn usage_error(error: clap::Error) -> u8 {
                 exit_code::SUCCESS
             }
         }
-        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
-            use clap::error::{ContextKind, ContextValue};
-            let argument = match error.get(ContextKind::InvalidArg) {
-                Some(ContextValue::String(name)) => name.clone(),
-                _ => "argument".to_string(),
-            };
-            // Our own parse errors say what was wrong with which text; clap's
-            // rendering would lose control characters instead of showing them.
-            let line = match std::error::Error::source(&error) {
-                Some(source) => format!("invalid {argument}: {source}"),
-                None => {
-                    let text = error.to_string();
-                    let first = text.lines().next().unwrap_or_default();
-                    first.strip_prefix("error: ").unwrap_or(first).to_string()
-                }
+        _ => {
+            let (line, hint) = match own_parse_error(&error) {
+                Some(line) => (line, None),
+                // Display strips clap's styles.
+                None => usage_lines(&error.render().to_string()),
             };
             eprintln!("afterlife: error: {}", crate::text::escape(&line));
-            exit_code::FAILURE
-        }
-        _ => {
-            let _ = error.print();
+            if let Some(hint) = hint {
+                eprintln!("afterlife: hint: {}", crate::text::escape(&hint));
+            }
             exit_code::FAILURE
         }
     }
+}
+
+/// Our own parsers' errors (PIDs, durations, signals) say what was wrong
+/// with which text; clap's rendering would lose control characters instead
+/// of showing them.
+fn own_parse_error(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        return None;
+    }
+    let source = std::error::Error::source(error)?;
+    let argument = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(name)) => name.clone(),
+        _ => "argument".to_string(),
+    };
+    Some(format!("invalid {argument}: {source}"))
+}
+
+/// Folds clap's rendered usage error into one line (the message, its
+/// indented continuation and its tips) and a hint (the usage line and where
+/// to read more). Pure.
+fn usage_lines(rendered: &str) -> (String, Option<String>) {
+    let mut message: Vec<&str> = Vec::new();
+    let mut tips: Vec<&str> = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines() {
+        let trimmed = line.trim();
+        if let Some(first) = trimmed.strip_prefix("error: ") {
+            message.push(first);
+        } else if let Some(tip) = trimmed.strip_prefix("tip: ") {
+            tips.push(tip);
+        } else if let Some(found) = trimmed.strip_prefix("Usage: ") {
+            usage = Some(found.to_string());
+        } else if !trimmed.is_empty() && tips.is_empty() && usage.is_none() && !trimmed.starts_with("For more") {
+            message.push(trimmed);
+        }
+    }
+    let mut line = message.join(" ");
+    if !tips.is_empty() {
+        line = format!("{line} ({})", tips.join("; "));
+    }
+    let hint = usage.map(|usage| {
+        let command: Vec<&str> = usage
+            .split_whitespace()
+            .take_while(|w| !w.starts_with(['[', '<', '-']))
+            .collect();
+        format!("usage: {usage}; more with '{} --help'", command.join(" "))
+    });
+    (line, hint)
 }
 
 #[cfg(test)]
@@ -578,5 +616,47 @@ mod tests {
     #[test]
     fn definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn usage_errors_fold_into_one_line_and_a_hint() {
+        let rendered = "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as a value, use '-- --bogus'\n\nUsage: afterlife kill [OPTIONS] <PID>...\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_lines(rendered),
+            (
+                "unexpected argument '--bogus' found (to pass '--bogus' as a value, use '-- --bogus')".to_string(),
+                Some("usage: afterlife kill [OPTIONS] <PID>...; more with 'afterlife kill --help'".to_string())
+            )
+        );
+        let rendered = "error: the following required arguments were not provided:\n  <PID>...\n\nUsage: afterlife wait <PID>...\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_lines(rendered).0,
+            "the following required arguments were not provided: <PID>..."
+        );
+    }
+
+    #[test]
+    fn every_usage_error_is_one_line_and_a_hint() {
+        for args in [
+            &["afterlife", "kill", "--bogus", "1"][..],
+            &["afterlife", "wait"],
+            &["afterlife", "frobnicate"],
+            &["afterlife", "--color", "sometimes", "explain", "1"],
+            &["afterlife", "holds"],
+            &["afterlife", "status", "1", "--timeout", "3"],
+        ] {
+            let Err(error) = Cli::try_parse_from(args) else {
+                panic!("{args:?} parsed")
+            };
+            let (line, hint) = usage_lines(&error.render().to_string());
+            assert!(!line.is_empty() && !line.contains('\n'), "{args:?}: {line:?}");
+            assert!(!line.starts_with("error"), "{args:?}: {line:?}");
+            if let Some(hint) = hint {
+                assert!(
+                    hint.starts_with("usage: afterlife") && !hint.contains('\n'),
+                    "{args:?}: {hint:?}"
+                );
+            }
+        }
     }
 }

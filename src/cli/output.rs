@@ -109,7 +109,9 @@ impl Output {
     }
 
     /// Prints the one-line error format to stderr.
+    /// Control characters in `message` are escaped here whatever its
+    /// source, so that no error line can move the cursor or change colours.
     pub fn error(&self, message: &str) {
-        eprintln!("afterlife: error: {message}");
+        eprintln!("afterlife: error: {}", crate::text::escape_controls(message));
     }
 }

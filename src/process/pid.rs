@@ -14,9 +14,13 @@ pub struct Pid(i32);
 /// Why a text is not a PID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PidParseError {
-    /// Not a decimal number.
-    #[error("'{0}' is not a process ID (expected a positive number)")]
+    /// Not a decimal number of digits alone (signs and spaces included).
+    #[error("'{0}' is not a process ID (expected digits only, such as 1234)")]
     NotANumber(String),
+    /// A number written with a leading zero, which no PID is written with
+    /// (and which some tools read as octal).
+    #[error("'{0}' is not a process ID: PIDs are written without leading zeros")]
+    LeadingZero(String),
     /// Zero or negative: `kill(2)` gives these special meanings (a process
     /// group, every process); we never take them as one process.
     #[error("'{0}' is not a process ID: PIDs are positive (0 and negative numbers mean process groups to kill(2))")]
@@ -76,19 +80,27 @@ pub fn in_initial_pid_namespace() -> bool {
 impl FromStr for Pid {
     type Err = PidParseError;
 
+    /// Digits only, as the kernel writes a PID: no sign, no spaces, no
+    /// leading zero. `-N` gets its own error, since kill(2) would read it as
+    /// a process group.
     fn from_str(text: &str) -> Result<Pid, PidParseError> {
-        let trimmed = text.trim();
-        let digits = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(PidParseError::NotANumber(text.to_string()));
-        }
-        if trimmed.starts_with('-') || digits.bytes().all(|b| b == b'0') {
+        let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if let Some(negative) = text.strip_prefix('-')
+            && all_digits(negative)
+        {
             return Err(PidParseError::NotPositive(text.to_string()));
         }
-        digits
-            .parse::<i64>()
+        if !all_digits(text) {
+            return Err(PidParseError::NotANumber(text.to_string()));
+        }
+        if text.bytes().all(|b| b == b'0') {
+            return Err(PidParseError::NotPositive(text.to_string()));
+        }
+        if text.starts_with('0') {
+            return Err(PidParseError::LeadingZero(text.to_string()));
+        }
+        text.parse::<i32>()
             .ok()
-            .and_then(|n| i32::try_from(n).ok())
             .and_then(Pid::new)
             .ok_or_else(|| PidParseError::TooLarge(text.to_string()))
     }
@@ -116,8 +128,8 @@ mod tests {
     #[test]
     fn parses_positive_numbers() {
         assert_eq!("1".parse::<Pid>().unwrap().get(), 1);
-        assert_eq!(" 4194304 ".parse::<Pid>().unwrap().get(), 4_194_304);
-        assert_eq!("+42".parse::<Pid>().unwrap().get(), 42);
+        assert_eq!("4194304".parse::<Pid>().unwrap().get(), 4_194_304);
+        assert_eq!("42".parse::<Pid>().unwrap().get(), 42);
     }
 
     #[test]
@@ -126,9 +138,16 @@ mod tests {
         assert!(matches!("".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
         assert!(matches!("12a".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
         assert!(matches!("1.5".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!(" 1".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!("1 ".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!("+1".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!("٣".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
+        assert!(matches!("01".parse::<Pid>(), Err(PidParseError::LeadingZero(_))));
         assert!(matches!("0".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
+        assert!(matches!("00".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
         assert!(matches!("-1".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
         assert!(matches!("-0".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
+        assert!(matches!("--1".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
         assert!(matches!("4194305".parse::<Pid>(), Err(PidParseError::TooLarge(_))));
         assert!(matches!(
             "99999999999999999999999".parse::<Pid>(),

@@ -43,7 +43,7 @@ pub enum Spec {
         /// `None`: TCP and UDP.
         protocol: Option<Protocol>,
         /// `None`: any local address.
-        addr: Option<IpAddr>,
+        addr: Option<LocalAddr>,
         /// The port.
         port: u16,
     },
@@ -56,6 +56,42 @@ pub enum Spec {
     Path(PathBuf),
 }
 
+/// The local address a port SPEC names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalAddr {
+    /// One IP address.
+    Ip(IpAddr),
+    /// `localhost`: any loopback address, IPv4 or IPv6. afterlife resolves
+    /// no other host name (it makes no NSS or DNS look-ups).
+    Loopback,
+}
+
+impl std::str::FromStr for LocalAddr {
+    type Err = std::net::AddrParseError;
+
+    /// An IP address, or `localhost` in any case.
+    fn from_str(text: &str) -> Result<LocalAddr, Self::Err> {
+        if text.eq_ignore_ascii_case("localhost") {
+            return Ok(LocalAddr::Loopback);
+        }
+        text.parse().map(LocalAddr::Ip)
+    }
+}
+
+impl LocalAddr {
+    /// Whether a socket bound to `local` can be reached on this address: the
+    /// same address, or a wildcard that covers it. Pure.
+    fn covered_by(self, local: IpAddr) -> bool {
+        let wildcard = |v4: bool| local.is_unspecified() && (local.is_ipv6() || v4);
+        match self {
+            LocalAddr::Ip(want) => local == want || wildcard(want.is_ipv4()) || mapped_v4(local) == Some(want),
+            LocalAddr::Loopback => {
+                local.is_loopback() || wildcard(true) || mapped_v4(local).is_some_and(|v4| v4.is_loopback())
+            }
+        }
+    }
+}
+
 /// Why a SPEC is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
@@ -63,8 +99,18 @@ pub enum SpecError {
     #[error("'{0}' is not a port (expected 1-65535)")]
     BadPort(String),
     /// An address that does not parse.
-    #[error("'{0}' is not an IP address")]
+    #[error("'{0}' is not an IP address (expected e.g. 127.0.0.1:80, [::1]:80 or localhost:80)")]
     BadAddress(String),
+    /// `HOST:PORT` whose host is neither an IP address nor `localhost`.
+    #[error(
+        "'{whole}': '{host}' is not an IP address or localhost (afterlife looks up no host names); write ./{whole} for a file"
+    )]
+    BadHost {
+        /// The SPEC as typed.
+        whole: String,
+        /// The part before the port.
+        host: String,
+    },
     /// A bare number: ambiguous.
     #[error("'{0}' is ambiguous: write :{0} (any protocol), tcp:{0} or udp:{0} for a port, or ./{0} for a file")]
     BarePort(String),
@@ -80,20 +126,22 @@ impl std::str::FromStr for Spec {
     type Err = SpecError;
 
     /// Parses a SPEC: `tcp:8080`, `udp:53`, `:8080`, `127.0.0.1:8080`,
-    /// `[::1]:8080`, `tcp:[::1]:8080`, `unix:/run/x.sock`, `unix:@name`, or
-    /// a path. Pure.
+    /// `[::1]:8080`, `localhost:8080`, `tcp:[::1]:8080`, `unix:/run/x.sock`,
+    /// `unix:@name`, or a path. Protocol prefixes take any case (`TCP:80`).
+    /// Text shaped like `HOST:PORT` is an address, never a file name (a
+    /// file is written `./host:80`). Pure.
     fn from_str(text: &str) -> Result<Spec, SpecError> {
         if text.is_empty() {
             return Err(SpecError::Empty);
         }
-        if let Some(name) = text.strip_prefix("unix:") {
+        if let Some(name) = strip_prefix_ignore_case(text, "unix:") {
             if name.is_empty() || name == "@" {
                 return Err(SpecError::EmptyUnix(text.to_string()));
             }
             return Ok(Spec::Unix { name: name.to_string() });
         }
         for (prefix, protocol) in [("tcp:", Protocol::Tcp), ("udp:", Protocol::Udp)] {
-            if let Some(rest) = text.strip_prefix(prefix) {
+            if let Some(rest) = strip_prefix_ignore_case(text, prefix) {
                 let (addr, port) = address_and_port(rest, text)?;
                 return Ok(Spec::Port {
                     protocol: Some(protocol),
@@ -109,7 +157,7 @@ impl std::str::FromStr for Spec {
                 port: parse_port(rest, text)?,
             });
         }
-        if text.starts_with('[') || looks_like_ipv4_port(text) {
+        if text.starts_with('[') || looks_like_host_port(text) {
             let (addr, port) = address_and_port(text, text)?;
             return Ok(Spec::Port {
                 protocol: None,
@@ -124,9 +172,23 @@ impl std::str::FromStr for Spec {
     }
 }
 
-fn looks_like_ipv4_port(text: &str) -> bool {
-    text.split_once(':')
-        .is_some_and(|(a, p)| a.parse::<std::net::Ipv4Addr>().is_ok() && !p.is_empty())
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+}
+
+/// `HOST:PORT`: a host of letters, digits, dots and dashes (an IPv4
+/// address, `localhost`, or a name or number that is neither, which gets
+/// its own error) and a port of digits.
+fn looks_like_host_port(text: &str) -> bool {
+    text.split_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !port.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && port.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 fn parse_port(text: &str, whole: &str) -> Result<u16, SpecError> {
@@ -136,21 +198,35 @@ fn parse_port(text: &str, whole: &str) -> Result<u16, SpecError> {
     }
 }
 
-/// `8080`, `127.0.0.1:8080`, `[::1]:8080`.
-fn address_and_port(text: &str, whole: &str) -> Result<(Option<IpAddr>, u16), SpecError> {
+/// `8080`, `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`.
+fn address_and_port(text: &str, whole: &str) -> Result<(Option<LocalAddr>, u16), SpecError> {
     if let Some(rest) = text.strip_prefix('[') {
         let (addr, port) = rest
             .split_once("]:")
             .ok_or_else(|| SpecError::BadAddress(whole.to_string()))?;
         let addr: IpAddr = addr.parse().map_err(|_| SpecError::BadAddress(whole.to_string()))?;
-        return Ok((Some(addr), parse_port(port, whole)?));
+        return Ok((Some(LocalAddr::Ip(addr)), parse_port(port, whole)?));
     }
     match text.rsplit_once(':') {
-        Some((addr, port)) => {
-            let addr: IpAddr = addr.parse().map_err(|_| SpecError::BadAddress(whole.to_string()))?;
+        Some((host, port)) => {
+            let addr = host.parse().map_err(|_| bad_host(host, whole))?;
             Ok((Some(addr), parse_port(port, whole)?))
         }
         None => Ok((None, parse_port(text, whole)?)),
+    }
+}
+
+/// A host that is not an address: a dotted number that is not an IPv4
+/// address, or a host name.
+fn bad_host(host: &str, whole: &str) -> SpecError {
+    let dotted_number = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if dotted_number || host.contains(':') {
+        SpecError::BadAddress(whole.to_string())
+    } else {
+        SpecError::BadHost {
+            whole: whole.to_string(),
+            host: host.to_string(),
+        }
     }
 }
 
@@ -165,14 +241,7 @@ impl Spec {
                     None => socket.protocol != Protocol::Unix,
                 };
                 let Some(local) = socket.local else { return false };
-                let addr_ok = match addr {
-                    None => true,
-                    Some(want) => {
-                        local.ip() == *want
-                            || (local.ip().is_unspecified() && (local.is_ipv6() || want.is_ipv4()))
-                            || mapped_v4(local.ip()) == Some(*want)
-                    }
-                };
+                let addr_ok = addr.is_none_or(|want| want.covered_by(local.ip()));
                 protocol_ok && local.port() == *port && addr_ok
             }
             Spec::Unix { name } => socket.protocol == Protocol::Unix && socket.path.as_deref() == Some(name.as_str()),
@@ -1363,6 +1432,60 @@ mod tests {
         assert_eq!(spec("8080"), Err(SpecError::BarePort("8080".into())));
         assert_eq!(spec("unix:"), Err(SpecError::EmptyUnix("unix:".into())));
         assert_eq!(spec(""), Err(SpecError::Empty));
+        assert_eq!(spec("300.1.1.1:80"), Err(SpecError::BadAddress("300.1.1.1:80".into())));
+        assert_eq!(spec("1.2.3:80"), Err(SpecError::BadAddress("1.2.3:80".into())));
+        assert_eq!(
+            spec("example.com:80"),
+            Err(SpecError::BadHost {
+                whole: "example.com:80".into(),
+                host: "example.com".into()
+            })
+        );
+        assert_eq!(spec("localhost:0"), Err(SpecError::BadPort("localhost:0".into())));
+        // A file whose name looks like HOST:PORT is written as a path.
+        assert_eq!(spec("./example.com:80"), Ok(Spec::Path("./example.com:80".into())));
+        assert_eq!(spec("notes:draft"), Ok(Spec::Path("notes:draft".into())));
+    }
+
+    #[test]
+    fn prefixes_take_any_case_and_localhost_is_loopback() {
+        let tcp80 = Spec::Port {
+            protocol: Some(Protocol::Tcp),
+            addr: None,
+            port: 80,
+        };
+        assert_eq!(spec("TCP:80"), Ok(tcp80.clone()));
+        assert_eq!(spec("Tcp:80"), Ok(tcp80));
+        assert_eq!(spec("UNIX:@x"), Ok(Spec::Unix { name: "@x".into() }));
+        let local = Spec::Port {
+            protocol: None,
+            addr: Some(LocalAddr::Loopback),
+            port: 80,
+        };
+        assert_eq!(spec("localhost:80"), Ok(local.clone()));
+        assert_eq!(spec("LOCALHOST:80"), Ok(local.clone()));
+        assert_eq!(
+            spec("udp:localhost:53"),
+            Ok(Spec::Port {
+                protocol: Some(Protocol::Udp),
+                addr: Some(LocalAddr::Loopback),
+                port: 53
+            })
+        );
+        for (bound, covered) in [
+            ("127.0.0.1:80", true),
+            ("127.0.0.53:80", true),
+            ("[::1]:80", true),
+            ("0.0.0.0:80", true),
+            ("[::]:80", true),
+            ("[::ffff:127.0.0.1]:80", true),
+            ("10.0.0.1:80", false),
+            ("[fe80::1]:80", false),
+            ("127.0.0.1:81", false),
+        ] {
+            let socket = inet(Protocol::Tcp, bound, SocketState::Listen, 1);
+            assert_eq!(local.matches_socket(&socket), covered, "{bound}");
+        }
     }
 
     fn inet(protocol: Protocol, local: &str, state: SocketState, inode: u64) -> Socket {

@@ -1,9 +1,20 @@
 //! Shell completions and man pages, generated from the clap definitions.
+//!
+//! The man pages take their NAME, DESCRIPTION, OPTIONS and SUBCOMMANDS
+//! sections from `clap_mangen`, and add what a man page reader expects and
+//! clap does not know: a SYNOPSIS from clap's own usage line (so repeated
+//! arguments show `...`), EXIT STATUS from [`crate::exit_code::TABLE`],
+//! EXAMPLES and SEE ALSO. Inline code marks (backticks) of the help texts
+//! become bold text instead of literal backticks.
 
+use std::io::Write;
 use std::path::Path;
+
+use roff::{Inline, Roff, bold, roman};
 
 use crate::cli::{Failure, Shell};
 use crate::exit_code;
+use crate::text::escape;
 
 pub(crate) fn completions(shell: Shell, command: &mut clap::Command) -> Result<u8, Failure> {
     let generator = match shell {
@@ -15,17 +26,315 @@ pub(crate) fn completions(shell: Shell, command: &mut clap::Command) -> Result<u
     Ok(exit_code::SUCCESS)
 }
 
+/// Prints afterlife(1), or writes it and one page per command into `dir`
+/// (made if missing).
 pub(crate) fn man(dir: Option<&Path>, command: clap::Command) -> Result<u8, Failure> {
+    let mut command = command.disable_help_subcommand(true);
+    command.build();
     match dir {
-        None => clap_mangen::Man::new(command)
-            .render(&mut std::io::stdout())
-            .map_err(|e| Failure::new(format!("cannot write the man page: {e}")))?,
-        Some(dir) => clap_mangen::generate_to(command, dir).map_err(|e| {
+        None => {
+            let page = page(&command, &command_names(&command));
+            std::io::stdout()
+                .write_all(page.as_bytes())
+                .map_err(|e| Failure::new(format!("cannot write the man page: {e}")))?;
+        }
+        Some(dir) => write_pages(&command, dir).map_err(|e| {
             Failure::new(format!(
                 "cannot write man pages to {}: {e}",
-                crate::text::escape(&dir.display().to_string())
+                escape(&dir.display().to_string())
             ))
         })?,
     }
     Ok(exit_code::SUCCESS)
+}
+
+fn write_pages(command: &clap::Command, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let siblings = command_names(command);
+    std::fs::write(dir.join("afterlife.1"), page(command, &siblings))?;
+    for sub in visible(command) {
+        let name = format!("afterlife-{}.1", sub.get_name());
+        std::fs::write(dir.join(name), page(sub, &siblings))?;
+    }
+    Ok(())
+}
+
+fn command_names(command: &clap::Command) -> Vec<String> {
+    visible(command).map(|sub| sub.get_name().to_string()).collect()
+}
+
+fn visible(command: &clap::Command) -> impl Iterator<Item = &clap::Command> {
+    command.get_subcommands().filter(|sub| !sub.is_hide_set())
+}
+
+/// One page: clap_mangen's sections with ours between them. `siblings` are
+/// the commands' names, for SEE ALSO.
+fn page(command: &clap::Command, siblings: &[String]) -> String {
+    let prose = description(command);
+    let command = without_backticks(command.clone());
+    let man = clap_mangen::Man::new(command.clone());
+    let mut out: Vec<u8> = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    out.extend(synopsis(&command).render().into_bytes());
+    out.extend(prose.render().into_bytes());
+    if command.get_arguments().any(|a| !a.is_hide_set()) {
+        let _ = man.render_options_section(&mut out);
+    }
+    if visible(&command).next().is_some() {
+        let _ = man.render_subcommands_section(&mut out);
+    }
+    let mut tail = Roff::new();
+    exit_status(&mut tail);
+    examples(&mut tail, command.get_name());
+    see_also(&mut tail, command.get_name(), siblings);
+    out.extend(tail.render().into_bytes());
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// clap's usage line, which knows `[OPTIONS]`, `<PID>...` and `-- COMMAND`.
+fn synopsis(command: &clap::Command) -> Roff {
+    let usage = command.clone().render_usage().to_string();
+    let usage = usage.trim().strip_prefix("Usage: ").unwrap_or(usage.trim()).to_string();
+    let words: Vec<&str> = usage.split_whitespace().collect();
+    let split = words
+        .iter()
+        .position(|w| w.starts_with(['[', '<', '-']))
+        .unwrap_or(words.len());
+    let mut roff = Roff::new();
+    roff.control("SH", ["SYNOPSIS"]);
+    roff.text([
+        bold(words[..split].join(" ")),
+        roman(format!(" {}", words[split..].join(" "))),
+    ]);
+    roff
+}
+
+/// DESCRIPTION: the long about, then the paragraphs of the long help's
+/// closing text, but for the exit codes, which EXIT STATUS gives in full.
+fn description(command: &clap::Command) -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["DESCRIPTION"]);
+    let about = command.get_long_about().or(command.get_about()).map(|t| t.to_string());
+    let after = command
+        .get_after_long_help()
+        .or(command.get_after_help())
+        .map(|t| t.to_string());
+    let paragraphs = about.iter().chain(after.iter()).flat_map(|text| {
+        text.split("\n\n")
+            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    });
+    for (i, paragraph) in paragraphs
+        .filter(|p| !p.is_empty() && !p.starts_with("Exit code"))
+        .enumerate()
+    {
+        if i > 0 {
+            roff.control("PP", []);
+        }
+        roff.text(inline_code(&paragraph));
+    }
+    roff
+}
+
+fn exit_status(roff: &mut Roff) {
+    roff.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in exit_code::TABLE {
+        roff.control("TP", []);
+        roff.text([bold(*code)]);
+        roff.text(inline_code(meaning));
+    }
+}
+
+fn examples(roff: &mut Roff, name: &str) {
+    let mut seen: Vec<&str> = Vec::new();
+    // afterlife(1) shows each command's first example; a command's page all of its own.
+    let examples = EXAMPLES.iter().filter(|(command, _, _)| {
+        let first = !seen.contains(command);
+        seen.push(command);
+        *command == name || (name == "afterlife" && first)
+    });
+    let mut any = false;
+    for (_, line, what) in examples {
+        if !any {
+            roff.control("SH", ["EXAMPLES"]);
+            any = true;
+        }
+        roff.control("TP", []);
+        roff.text([bold(*line)]);
+        roff.text(inline_code(what));
+    }
+}
+
+fn see_also(roff: &mut Roff, name: &str, siblings: &[String]) {
+    roff.control("SH", ["SEE ALSO"]);
+    let mut refs: Vec<String> = Vec::new();
+    if name != "afterlife" {
+        refs.push("afterlife(1)".to_string());
+    }
+    refs.extend(
+        siblings
+            .iter()
+            .filter(|s| *s != name)
+            .map(|s| format!("afterlife-{s}(1)")),
+    );
+    refs.extend(
+        SEE_ALSO
+            .iter()
+            .filter(|(command, _)| *command == name)
+            .flat_map(|(_, pages)| pages.iter().map(|p| p.to_string())),
+    );
+    roff.text([roman(refs.join(", "))]);
+}
+
+/// Splits text at backticks: what was between them is bold.
+fn inline_code(text: &str) -> Vec<Inline> {
+    text.split('`')
+        .enumerate()
+        .filter(|(_, part)| !part.is_empty())
+        .map(|(i, part)| if i % 2 == 1 { bold(part) } else { roman(part) })
+        .collect()
+}
+
+/// The help texts with their backticks removed, for clap_mangen's sections.
+fn without_backticks(command: clap::Command) -> clap::Command {
+    let strip = |text: Option<&clap::builder::StyledStr>| text.map(|t| t.to_string().replace('`', ""));
+    let about = strip(command.get_about());
+    let long_about = strip(command.get_long_about());
+    let mut command = command.mut_args(|arg| {
+        let help = strip(arg.get_help());
+        let long_help = strip(arg.get_long_help());
+        let arg = match help {
+            Some(help) => arg.help(help),
+            None => arg,
+        };
+        match long_help {
+            Some(long_help) => arg.long_help(long_help),
+            None => arg,
+        }
+    });
+    if let Some(about) = about {
+        command = command.about(about);
+    }
+    if let Some(long_about) = long_about {
+        command = command.long_about(long_about);
+    }
+    command
+}
+
+/// A few examples per command: (command, command line, what it does).
+const EXAMPLES: &[(&str, &str, &str)] = &[
+    (
+        "explain",
+        "afterlife explain 137 -1073741819",
+        "every reading of a shell's 137 and of a Windows status",
+    ),
+    (
+        "status",
+        "afterlife status 4242",
+        "running, a zombie with its exit code and the parent that must reap it, or gone",
+    ),
+    (
+        "wait",
+        "afterlife wait --timeout 30s 4242",
+        "wait for any process, not only a child; exit with its status",
+    ),
+    (
+        "kill",
+        "afterlife kill --tree --grace 300ms 4100",
+        "SIGTERM to a whole tree, SIGKILL to what is left after 300 ms",
+    ),
+    (
+        "kill",
+        "afterlife kill --pgroup --signal KILL 4100",
+        "every member of the process group of 4100",
+    ),
+    (
+        "why",
+        "afterlife why 4242",
+        "why 4242 does not die, with the evidence and the next step",
+    ),
+    (
+        "snapshot",
+        "afterlife snapshot --tree 4242 > before.json",
+        "what a tree holds now, to compare after it dies",
+    ),
+    (
+        "leftovers",
+        "afterlife leftovers before.json --dir /tmp",
+        "what went with the tree and what stayed",
+    ),
+    (
+        "holds",
+        "afterlife holds tcp:8080",
+        "who holds port 8080, and how each holder got it",
+    ),
+    (
+        "holds",
+        "afterlife holds --deleted",
+        "deleted files that processes still hold open",
+    ),
+    (
+        "run",
+        "afterlife run --timeout 10m -- make test",
+        "the whole tree in a cgroup, ended at the deadline, with what it left",
+    ),
+    (
+        "timeout",
+        "afterlife timeout -k 5 60 ./server",
+        "a drop-in for timeout(1) that ends the whole tree",
+    ),
+    (
+        "watch",
+        "afterlife watch --duration 10m 4242",
+        "fd and memory trends with a leak verdict",
+    ),
+    (
+        "watch",
+        "afterlife watch --prometheus 127.0.0.1:9464 --tree 4242",
+        "serve the tree's figures to Prometheus",
+    ),
+    (
+        "completions",
+        "source <(afterlife completions bash)",
+        "completions for the running bash",
+    ),
+    (
+        "man",
+        "afterlife man --dir /usr/local/share/man/man1",
+        "install every page",
+    ),
+    (
+        "demo",
+        "afterlife demo ghost-socket",
+        "run one of the talk's scenarios for real",
+    ),
+];
+
+/// Other tools' pages per command.
+const SEE_ALSO: &[(&str, &[&str])] = &[
+    ("afterlife", &["kill(1)", "timeout(1)", "lsof(8)", "ss(8)", "proc(5)"]),
+    ("explain", &["signal(7)", "wait(2)"]),
+    ("status", &["proc_pid_stat(5)", "pidfd_open(2)"]),
+    ("wait", &["waitid(2)", "pidfd_open(2)"]),
+    ("kill", &["kill(1)", "pkill(1)", "pidfd_send_signal(2)", "cgroups(7)"]),
+    ("why", &["proc(5)", "ptrace(2)", "signal(7)"]),
+    ("snapshot", &["lsof(8)", "proc_pid_fd(5)"]),
+    ("leftovers", &["ipcs(1)", "lsof(8)"]),
+    ("holds", &["ss(8)", "lsof(8)", "fuser(1)"]),
+    ("run", &["timeout(1)", "cgroups(7)", "pid_namespaces(7)"]),
+    ("timeout", &["timeout(1)"]),
+    ("watch", &["proc_pid_status(5)", "getrlimit(2)"]),
+    ("demo", &["exit(3)", "signal(7)", "core(5)"]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backticks_become_bold() {
+        assert_eq!(inline_code("a `b` c"), vec![roman("a "), bold("b"), roman(" c")]);
+    }
 }

@@ -45,11 +45,19 @@ Every process is addressed through a pidfd checked against its start time, so a 
 )]
 pub struct Cli {
     /// When to use colors: auto (a terminal, and NO_COLOR unset), always, never.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = ColorChoice::Auto,
+        global = true,
+        hide_possible_values = true,
+        help_heading = "Global options",
+        value_name = "WHEN"
+    )]
     pub color: ColorChoice,
 
     /// Print machine-readable JSON (shapes in docs/JSON.md) instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// The command to run.
@@ -526,6 +534,9 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Run(args) => run::run(&args, output),
         Command::Timeout(args) => timeout::run(&args, output),
         Command::Watch(args) => watch::run(&args, output),
+        Command::Completions(_) | Command::Man(_) if output.json() => Err(Failure::new(
+            "completions and man pages have no JSON form: run the command without --json",
+        )),
         Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
         Command::Demo(args) => demo::run(&args, output),

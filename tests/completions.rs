@@ -5,18 +5,124 @@ mod common;
 
 use common::*;
 
-#[test]
-fn completions_for_each_shell_name_every_command() {
-    for shell in ["bash", "zsh", "fish"] {
-        let output = run(&["completions", shell]);
-        assert_eq!(output.status.code(), Some(0), "{shell}: {}", stderr(&output));
-        let script = stdout(&output);
-        for command in ["explain", "status", "wait"] {
-            assert!(script.contains(command), "{shell} completion lacks {command}");
-        }
-        // fish writes `-l timeout`, the others `--timeout`.
-        assert!(script.contains("timeout"), "{shell} completion lacks --timeout");
+/// Runs `script` in `shell` with afterlife's completions registered; `None`
+/// (with the reason printed) when the shell is not installed.
+fn in_shell(shell: &str, script: &str) -> Option<String> {
+    let exe = env!("CARGO_BIN_EXE_afterlife");
+    let setup = match shell {
+        "bash" => format!("source <({exe} completions bash)\n"),
+        "fish" => format!("source ({exe} completions fish | psub)\n"),
+        _ => format!("autoload -U compinit; compinit -u -D; source <({exe} completions zsh)\n"),
+    };
+    let mut command = std::process::Command::new(shell);
+    if shell == "zsh" {
+        command.arg("-f");
     }
+    let output = match command.arg("-c").arg(setup + script).output() {
+        Ok(output) => output,
+        Err(e) => {
+            eprintln!("skipped: {shell} cannot run ({e}); .ci/run installs it");
+            return None;
+        }
+    };
+    assert!(output.status.success(), "{shell}: {}", stderr(&output));
+    Some(stdout(&output))
+}
+
+/// What bash's completion function offers for `words`, the last one being
+/// completed.
+fn bash_completes(words: &[&str]) -> Option<Vec<String>> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "COMP_WORDS=({}); COMP_CWORD={}; COMP_TYPE=9; _clap_complete_afterlife afterlife '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        quoted.join(" "),
+        words.len() - 1,
+        words[words.len() - 1],
+        words[words.len() - 2]
+    );
+    in_shell("bash", &script).map(|out| out.lines().map(str::to_owned).collect())
+}
+
+#[test]
+fn bash_registers_and_completes_commands_signals_and_pids() {
+    let Some(registered) = in_shell("bash", "complete -p afterlife") else {
+        return;
+    };
+    assert!(
+        registered.contains("-F _clap_complete_afterlife afterlife"),
+        "{registered}"
+    );
+    assert_eq!(bash_completes(&["afterlife", "expl"]).unwrap(), ["explain"]);
+    assert_eq!(
+        bash_completes(&["afterlife", "kill", "--signal", "KI"]).unwrap(),
+        ["KILL"]
+    );
+    let names = bash_completes(&["afterlife", "kill", "-s", ""]).unwrap();
+    for name in ["TERM", "HUP", "USR1", "RTMIN", "RTMIN+3"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+    }
+    let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    for words in [
+        &["afterlife", "why", &pid][..],
+        &["afterlife", "watch", "--tree", &pid],
+        &["afterlife", "kill", "--tree", &pid],
+    ] {
+        // Other PIDs may start with the same digits.
+        let offered = bash_completes(words).unwrap();
+        assert!(
+            offered.contains(&pid) && offered.iter().all(|p| p.starts_with(&pid)),
+            "{words:?}: {offered:?}"
+        );
+    }
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}
+
+#[test]
+fn fish_completes_pids_with_their_names_and_signals_with_their_meaning() {
+    let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = sleeper.id();
+    let out = in_shell(
+        "fish",
+        &format!("complete -C 'afterlife status {pid}'; complete -C 'afterlife kill --signal TER'"),
+    );
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let Some(out) = out else { return };
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&format!("{pid}\tsleep").as_str()), "{out}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("TERM\t") && l.contains("termination")),
+        "{out}"
+    );
+}
+
+#[test]
+fn zsh_registers_its_completer() {
+    let Some(out) = in_shell("zsh", "print -r -- $_comps[afterlife]") else {
+        return;
+    };
+    assert_eq!(out.trim(), "_clap_dynamic_completer_afterlife");
+    // What the registered function asks afterlife: PID:name pairs.
+    let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    let output = afterlife()
+        .env("COMPLETE", "zsh")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .args(["--", "afterlife", "wait", &pid])
+        .output()
+        .unwrap();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let offered = stdout(&output);
+    assert!(offered.lines().any(|l| l == format!("{pid}:sleep")), "{offered:?}");
+}
+
+#[test]
+fn completions_refuse_an_unknown_shell() {
     let output = run(&["completions", "powershell-ish"]);
     assert_eq!(output.status.code(), Some(125));
 }

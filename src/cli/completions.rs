@@ -16,14 +16,75 @@ use crate::cli::{Failure, Shell};
 use crate::exit_code;
 use crate::text::escape;
 
-pub(crate) fn completions(shell: Shell, command: &mut clap::Command) -> Result<u8, Failure> {
-    let generator = match shell {
-        Shell::Bash => clap_complete::Shell::Bash,
-        Shell::Zsh => clap_complete::Shell::Zsh,
-        Shell::Fish => clap_complete::Shell::Fish,
+/// The environment variable through which the shell asks afterlife for
+/// completions (clap_complete's protocol).
+pub(crate) const COMPLETE_VAR: &str = "COMPLETE";
+
+/// Prints the shell code that registers afterlife's completions: a small
+/// function that asks this executable for candidates on every TAB, so PIDs
+/// are completed from the processes running then, each with its name, and
+/// `--signal` from the signal table.
+pub(crate) fn completions(shell: Shell) -> Result<u8, Failure> {
+    use clap_complete::env::EnvCompleter;
+    let completer: &dyn EnvCompleter = match shell {
+        Shell::Bash => &clap_complete::env::Bash,
+        Shell::Zsh => &clap_complete::env::Zsh,
+        Shell::Fish => &clap_complete::env::Fish,
     };
-    clap_complete::generate(generator, command, "afterlife", &mut std::io::stdout());
+    let exe = std::env::current_exe().map_err(|e| Failure::new(format!("cannot find afterlife's own path: {e}")))?;
+    let mut script = Vec::new();
+    completer
+        .write_registration(
+            COMPLETE_VAR,
+            "afterlife",
+            "afterlife",
+            &exe.to_string_lossy(),
+            &mut script,
+        )
+        .and_then(|()| std::io::stdout().write_all(&script))
+        .map_err(|e| Failure::new(format!("cannot write the completions: {e}")))?;
     Ok(exit_code::SUCCESS)
+}
+
+/// Answers a shell's completion request when `COMPLETE` is set (what the
+/// registered function does); `None` for a normal run.
+pub(crate) fn answer_shell(args: &[std::ffi::OsString], command: fn() -> clap::Command) -> Option<u8> {
+    std::env::var_os(COMPLETE_VAR).filter(|v| !v.is_empty() && v != "0")?;
+    let cwd = std::env::current_dir().ok();
+    match clap_complete::CompleteEnv::with_factory(command)
+        .var(COMPLETE_VAR)
+        .try_complete(args.iter().cloned(), cwd.as_deref())
+    {
+        Ok(true) => Some(exit_code::SUCCESS),
+        Ok(false) => None,
+        Err(e) => {
+            let _ = e.print();
+            Some(exit_code::FAILURE)
+        }
+    }
+}
+
+/// Every process now, each with its name (escaped), for a PID argument.
+pub(crate) fn pid_candidates() -> Vec<clap_complete::CompletionCandidate> {
+    crate::process::ProcessTable::scan()
+        .entries()
+        .filter(|entry| !entry.kernel_thread)
+        .map(|entry| {
+            clap_complete::CompletionCandidate::new(entry.pid.to_string())
+                .help(Some(escape(&entry.name).into_owned().into()))
+        })
+        .collect()
+}
+
+/// Every signal by its short name (`TERM`, `RTMIN+3`), with what it does.
+pub(crate) fn signal_candidates() -> Vec<clap_complete::CompletionCandidate> {
+    crate::signal::Signal::all()
+        .map(|signal| {
+            let name = signal.name();
+            let short = name.strip_prefix("SIG").unwrap_or(&name).to_string();
+            clap_complete::CompletionCandidate::new(short).help(Some(signal.description().into()))
+        })
+        .collect()
 }
 
 /// Prints afterlife(1), or writes it and one page per command into `dir`

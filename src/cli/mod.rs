@@ -113,7 +113,7 @@ pub struct ExplainArgs {
 #[command(after_help = "Exit code: 0 if every PID is running, 1 otherwise, 125 on error.")]
 pub struct StatusArgs {
     /// Process IDs.
-    #[arg(required = true, allow_negative_numbers = true, value_name = "PID")]
+    #[arg(required = true, allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,
 }
 
@@ -128,7 +128,7 @@ pub struct WaitArgs {
     pub timeout: Option<Duration>,
 
     /// Process IDs; they need not be children of afterlife.
-    #[arg(required = true, allow_negative_numbers = true, value_name = "PID")]
+    #[arg(required = true, allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,
 }
 
@@ -150,7 +150,7 @@ Exit code: 0 every target ended; 1 some survived (listed with the reason); 125 u
 )]
 pub struct KillArgs {
     /// The first signal, as kill(1) takes it: TERM, SIGTERM, 15, RTMIN+3.
-    #[arg(short, long, default_value = "TERM", value_parser = parse_signal, value_name = "SIG")]
+    #[arg(short, long, default_value = "TERM", value_parser = parse_signal, value_name = "SIG", add = signals())]
     pub signal: crate::signal::Signal,
 
     /// How long the targets get to exit before SIGKILL: 5s, 300ms, 1.5m.
@@ -194,8 +194,18 @@ pub struct KillArgs {
     pub no_cgroup: bool,
 
     /// Process IDs.
-    #[arg(required = true, allow_negative_numbers = true, value_name = "PID")]
+    #[arg(required = true, allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,
+}
+
+/// Completes a PID argument with the processes running at TAB.
+fn pids() -> clap_complete::ArgValueCandidates {
+    clap_complete::ArgValueCandidates::new(completions::pid_candidates)
+}
+
+/// Completes a signal argument with the signal table.
+fn signals() -> clap_complete::ArgValueCandidates {
+    clap_complete::ArgValueCandidates::new(completions::signal_candidates)
 }
 
 fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {
@@ -210,7 +220,7 @@ fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {
 )]
 pub struct WhyArgs {
     /// The process ID.
-    #[arg(allow_negative_numbers = true, value_name = "PID")]
+    #[arg(allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pid: Pid,
 }
 
@@ -224,7 +234,7 @@ pub struct SnapshotArgs {
     pub tree: bool,
 
     /// The process.
-    #[arg(allow_negative_numbers = true, value_name = "PID")]
+    #[arg(allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pid: Pid,
 }
 
@@ -297,7 +307,7 @@ pub struct RunArgs {
     pub timeout: Option<Duration>,
 
     /// The signal sent at the deadline: TERM, SIGINT, 9, RTMIN+3.
-    #[arg(long, short = 's', value_parser = parse_signal, default_value = "TERM", value_name = "SIGNAL")]
+    #[arg(long, short = 's', value_parser = parse_signal, default_value = "TERM", value_name = "SIGNAL", add = signals())]
     pub signal: crate::signal::Signal,
 
     /// How long after that signal SIGKILL follows (also for leftovers).
@@ -353,7 +363,7 @@ pub struct TimeoutArgs {
     pub preserve_status: bool,
 
     /// The signal to send on timeout: a name such as HUP or a number.
-    #[arg(long, short = 's', value_parser = parse_signal, default_value = "TERM", value_name = "SIGNAL")]
+    #[arg(long, short = 's', value_parser = parse_signal, default_value = "TERM", value_name = "SIGNAL", add = signals())]
     pub signal: crate::signal::Signal,
 
     /// Say on stderr when a signal is sent, and what was left behind.
@@ -398,11 +408,11 @@ A process that grows and frees in cycles is not called leaking, nor is PSS that 
 )]
 pub struct WatchArgs {
     /// Process IDs to watch.
-    #[arg(allow_negative_numbers = true, value_name = "PID")]
+    #[arg(allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,
 
     /// Watch this process and all its descendants (new ones are added as they appear).
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", add = pids())]
     pub tree: Option<Pid>,
 
     /// Watch processes whose name (comm, as in pgrep) contains PATTERN; new ones are added as they appear.
@@ -507,6 +517,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     if let Some(code) = crate::demo::child::run_if_child(&args) {
         return code;
     }
+    if let Some(code) = completions::answer_shell(&args, Cli::command) {
+        return code;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
@@ -537,7 +550,7 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Completions(_) | Command::Man(_) if output.json() => Err(Failure::new(
             "completions and man pages have no JSON form: run the command without --json",
         )),
-        Command::Completions(args) => completions::completions(args.shell, &mut Cli::command()),
+        Command::Completions(args) => completions::completions(args.shell),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
         Command::Demo(args) => demo::run(&args, output),
     }

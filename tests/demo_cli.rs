@@ -49,11 +49,15 @@ fn hidden_child_mode_is_not_in_help_or_completions() {
     let text = stdout(&output);
     assert!(text.contains("demo"), "{text}");
     assert!(!text.contains("demo-child"), "{text}");
-    for shell in ["bash", "zsh", "fish"] {
-        let completions = stdout(&run(&["completions", shell]));
-        assert!(completions.contains("demo"), "{shell}");
-        assert!(!completions.contains("demo-child"), "{shell}");
-    }
+    // What the shells' completion functions are offered for `afterlife `.
+    let offered = afterlife()
+        .env("COMPLETE", "fish")
+        .args(["--", "afterlife", ""])
+        .output()
+        .unwrap();
+    let offered = stdout(&offered);
+    assert!(offered.lines().any(|l| l.starts_with("demo\t")), "{offered}");
+    assert!(!offered.contains("demo-child"), "{offered}");
     // The hidden mode is the first argument, as the demo passes it.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_afterlife"))
         .args(["demo-child", "no-such-mode"])
@@ -135,4 +139,43 @@ fn the_whole_demo_runs_in_under_30_seconds_and_leaves_nothing() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn the_report_fits_a_100_column_terminal() {
+    let output = afterlife()
+        .env("COLUMNS", "100")
+        .args(["demo", "sigkill", "ctrl-break", "faults", "ghost-socket"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    for line in text.lines() {
+        assert!(line.chars().count() <= 100, "{} columns: {line}", line.chars().count());
+    }
+    // The table's rows wrap inside their cells: the header still leads.
+    assert!(text.lines().nth(2).unwrap().starts_with("#   scenario"), "{text}");
+    // Our own words are not escaped twice.
+    assert!(text.contains("(Ctrl+\\)"), "{text}");
+    assert!(!text.contains("Ctrl+\\\\"), "{text}");
+    // A Windows term is explained where it first appears.
+    assert!(
+        text.contains("TerminateProcess is how one Windows process ends another"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Ctrl+Break is the Windows console's second interrupt key"),
+        "{text}"
+    );
+    // Without COLUMNS and a terminal, lines stay whole (for grep).
+    let output = afterlife()
+        .env_remove("COLUMNS")
+        .args(["demo", "sigkill"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&output).lines().any(|l| l.chars().count() > 100),
+        "{}",
+        stdout(&output)
+    );
 }

@@ -4,12 +4,13 @@
 
 use serde::Serialize;
 
+use crate::cli::layout::{columns, display_width, fit_columns, hanging_indent, wrap};
 use crate::cli::output::{Output, Style};
 use crate::cli::{DemoArgs, Failure};
 use crate::demo::{Check, DemoReport, Fact, RunReport, SCENARIOS, ScenarioReport, select};
 use crate::exit::ExitStatus;
 use crate::exit_code;
-use crate::text::escape;
+use crate::text::{escape, escape_controls};
 
 #[derive(Serialize)]
 struct ListEntry {
@@ -133,112 +134,193 @@ fn row(scenario: &ScenarioReport) -> Row {
 }
 
 fn pad(text: &str, width: usize) -> String {
-    let len = text.chars().count();
-    format!("{text}{}", " ".repeat(width.saturating_sub(len)))
+    format!("{text}{}", " ".repeat(width.saturating_sub(display_width(text))))
+}
+
+/// Prints `line`, wrapped at the terminal's width when there is one, with a
+/// hanging indent.
+fn emit(output: &Output, width: Option<usize>, line: &str) {
+    match width {
+        Some(width) => {
+            for part in wrap(line, width, hanging_indent(line)) {
+                output.line(&part);
+            }
+        }
+        None => output.line(line),
+    }
 }
 
 fn render(report: &DemoReport, output: &Output) {
+    let width = columns();
     let scenarios = report.scenarios.len();
-    output.line(&format!(
-        "{} — {scenarios} scenario{} run for real on Linux {}, in {:.1} s",
-        output.paint(Style::Bold, "afterlife demo"),
-        if scenarios == 1 { "" } else { "s" },
-        escape(&report.machine.kernel),
-        report.seconds
-    ));
+    emit(
+        output,
+        width,
+        &format!(
+            "{} — {scenarios} scenario{} run for real on Linux {}, in {:.1} s",
+            output.paint(Style::Bold, "afterlife demo"),
+            if scenarios == 1 { "" } else { "s" },
+            escape(&report.machine.kernel),
+            report.seconds
+        ),
+    );
     output.line("");
     let rows: Vec<Row> = report.scenarios.iter().map(row).collect();
-    let headers = ["#", "scenario", "how it ended", "$?", "what went", "what stayed"];
-    let width = |i: usize, f: &dyn Fn(&Row) -> &str| {
-        rows.iter()
-            .map(|r| f(r).chars().count())
-            .chain([headers[i].chars().count()])
+    table(&rows, output, width);
+    for scenario in &report.scenarios {
+        output.line("");
+        section(scenario, output, width);
+    }
+}
+
+/// The summary table; at a terminal too narrow for it, the columns that
+/// list things wrap inside their cells.
+fn table(rows: &[Row], output: &Output, width: Option<usize>) {
+    const GAP: usize = 2;
+    let headers = [
+        "#",
+        "scenario",
+        "how it ended",
+        "$?",
+        "what went",
+        "what stayed",
+        "checks",
+    ];
+    let cells: Vec<[&str; 7]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.id.as_str(),
+                &r.name,
+                &r.ended,
+                &r.shell,
+                &r.went,
+                &r.stayed,
+                &r.verdict.1,
+            ]
+        })
+        .collect();
+    let column = |i: usize, measure: &dyn Fn(&str) -> usize| {
+        cells
+            .iter()
+            .map(|c| measure(c[i]))
+            .chain([measure(headers[i])])
             .max()
             .unwrap_or(0)
     };
-    let widths = [
-        width(0, &|r| &r.id),
-        width(1, &|r| &r.name),
-        width(2, &|r| &r.ended),
-        width(3, &|r| &r.shell),
-        width(4, &|r| &r.went),
-        width(5, &|r| &r.stayed),
-    ];
-    let mut header: Vec<String> = headers.iter().zip(widths).map(|(h, w)| pad(h, w)).collect();
-    header.push("checks".to_string());
-    output.line(&output.paint(Style::Bold, &header.join("  ")));
-    for r in &rows {
-        let cells = [&r.id, &r.name, &r.ended, &r.shell, &r.went, &r.stayed];
-        let mut line: Vec<String> = cells.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
-        line[0] = format!("{:>w$}", r.id, w = widths[0]);
-        output.line(&format!(
-            "{}  {}",
-            line.join("  "),
-            output.paint(r.verdict.0, &r.verdict.1)
-        ));
-    }
-    for scenario in &report.scenarios {
-        output.line("");
-        section(scenario, output);
+    let longest_word = |text: &str| text.split(' ').map(display_width).max().unwrap_or(0);
+    let natural: Vec<usize> = (0..7).map(|i| column(i, &display_width)).collect();
+    let words: Vec<usize> = (0..7).map(|i| column(i, &longest_word)).collect();
+    let wrappable = [false, false, true, true, true, true, false];
+    let widths = match width {
+        Some(budget) => fit_columns(&natural, &words, &wrappable, GAP, budget),
+        None => natural,
+    };
+    let header: Vec<String> = headers.iter().zip(&widths).map(|(h, w)| pad(h, *w)).collect();
+    output.line(&output.paint(Style::Bold, header.join("  ").trim_end()));
+    for (row, cell) in rows.iter().zip(&cells) {
+        let wrapped: Vec<Vec<String>> = cell.iter().zip(&widths).map(|(text, w)| wrap(text, *w, 0)).collect();
+        let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+        for line in 0..height {
+            let mut parts: Vec<String> = Vec::with_capacity(7);
+            for (i, (lines, w)) in wrapped.iter().zip(&widths).enumerate() {
+                let text = lines.get(line).map_or("", String::as_str);
+                parts.push(match i {
+                    0 => format!("{text:>w$}", w = *w),
+                    6 => output.paint(row.verdict.0, text),
+                    _ => pad(text, *w),
+                });
+            }
+            output.line(parts.join("  ").trim_end());
+        }
     }
 }
 
-fn section(scenario: &ScenarioReport, output: &Output) {
-    output.line(&format!(
-        "{} {}",
-        output.paint(
-            Style::Bold,
-            &format!("── {}. {} ({}) ──", scenario.id, scenario.title, scenario.name)
+fn section(scenario: &ScenarioReport, output: &Output, width: Option<usize>) {
+    emit(
+        output,
+        width,
+        &format!(
+            "{} {}",
+            output.paint(
+                Style::Bold,
+                &format!("── {}. {} ({}) ──", scenario.id, scenario.title, scenario.name)
+            ),
+            output.paint(Style::Dim, &format!("{:.2} s", scenario.seconds))
         ),
-        output.paint(Style::Dim, &format!("{:.2} s", scenario.seconds))
-    ));
-    output.line(&output.paint(Style::Dim, scenario.question));
+    );
+    emit(output, width, &output.paint(Style::Dim, scenario.question));
+    if let Some(windows) = SCENARIOS.iter().find(|s| s.id == scenario.id).and_then(|s| s.windows) {
+        emit(output, width, &output.paint(Style::Dim, windows));
+    }
     for run in &scenario.runs {
-        run_lines(run, output);
+        run_lines(run, output, width);
     }
     for note in &scenario.notes {
-        output.line(&format!("  {} {}", output.paint(Style::Dim, "note:"), escape(note)));
+        emit(
+            output,
+            width,
+            &format!("  {} {}", output.paint(Style::Dim, "note:"), escape(note)),
+        );
     }
     if let Some(error) = &scenario.error {
-        output.line(&format!(
-            "  {} {}",
-            output.paint(Style::Bad, "could not run:"),
-            escape(error)
-        ));
+        emit(
+            output,
+            width,
+            &format!("  {} {}", output.paint(Style::Bad, "could not run:"), escape(error)),
+        );
     }
 }
 
-fn run_lines(run: &RunReport, output: &Output) {
-    output.line(&format!(
-        "  {} (PID {}): {}",
-        output.paint(Style::Bold, &escape(&run.label)),
-        run.pid,
-        escape(&run.action)
-    ));
+fn run_lines(run: &RunReport, output: &Output, width: Option<usize>) {
+    emit(
+        output,
+        width,
+        &format!(
+            "  {} (PID {}): {}",
+            output.paint(Style::Bold, &escape(&run.label)),
+            run.pid,
+            escape(&run.action)
+        ),
+    );
     let views = &run.ending;
-    output.line(&format!(
-        "    ended: {} — wait status {:#06x}, $? = {} — {}",
-        views.status,
-        views.wait_status,
-        views.shell_code,
-        escape(&views.meaning)
-    ));
+    // The meaning and the readings are afterlife's own words (a signal's
+    // "Ctrl+\\" among them): only control characters need escaping.
+    emit(
+        output,
+        width,
+        &format!(
+            "    ended: {} — wait status {:#06x}, $? = {} — {}",
+            views.status,
+            views.wait_status,
+            views.shell_code,
+            escape_controls(&views.meaning)
+        ),
+    );
     if !run.explain.readings.is_empty() {
-        output.line(&format!(
-            "    explain {}: {}",
-            escape(&run.explain.input),
-            escape(&run.explain.readings.join("; or "))
-        ));
+        emit(
+            output,
+            width,
+            &format!(
+                "    explain {}: {}",
+                escape(&run.explain.input),
+                escape_controls(&run.explain.readings.join("; or "))
+            ),
+        );
     }
     for why in &run.why {
-        output.line(&format!("    {} {}", output.paint(Style::Warn, "why:"), escape(why)));
+        emit(
+            output,
+            width,
+            &format!("    {} {}", output.paint(Style::Warn, "why:"), escape(why)),
+        );
     }
     for check in &run.checks {
-        check_line(check, output);
+        check_line(check, output, width);
     }
 }
 
-fn check_line(check: &Check, output: &Output) {
+fn check_line(check: &Check, output: &Output, width: Option<usize>) {
     let mark = if check.held {
         output.paint(Style::Good, "✓")
     } else {
@@ -249,10 +331,14 @@ fn check_line(check: &Check, output: &Output) {
         Fact::Stayed => "stayed",
         Fact::Observed => "seen",
     };
-    output.line(&format!(
-        "    {mark} {:<6} {} — {}",
-        fact,
-        escape(&check.expected),
-        output.paint(Style::Dim, &format!("measured: {}", escape(&check.measured)))
-    ));
+    emit(
+        output,
+        width,
+        &format!(
+            "    {mark} {:<6} {} — {}",
+            fact,
+            escape(&check.expected),
+            output.paint(Style::Dim, &format!("measured: {}", escape(&check.measured)))
+        ),
+    );
 }

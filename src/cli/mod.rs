@@ -9,6 +9,7 @@ mod demo;
 mod explain;
 mod holds;
 mod kill;
+mod layout;
 mod leftovers;
 mod output;
 mod run;

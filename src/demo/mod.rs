@@ -69,6 +69,9 @@ pub struct Scenario {
     pub title: &'static str,
     /// The question it answers.
     pub question: &'static str,
+    /// What the Windows term of its title means, for readers who know the
+    /// Linux side only (the talk was about Windows).
+    pub windows: Option<&'static str>,
     run: fn(&mut Outcome) -> Result<(), DemoError>,
 }
 
@@ -79,6 +82,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "exit",
         title: "exit(3)",
         question: "What does the parent see when a process calls exit(3), and do destructors run?",
+        windows: None,
         run: exits::exit_three,
     },
     Scenario {
@@ -86,6 +90,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "return",
         title: "return from main",
         question: "What happens when main returns?",
+        windows: None,
         run: exits::return_from_main,
     },
     Scenario {
@@ -93,6 +98,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "last-thread",
         title: "the last thread ends the process",
         question: "Does a process end when its main thread exits while another thread runs?",
+        windows: None,
         run: exits::last_thread,
     },
     Scenario {
@@ -100,6 +106,9 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "sigkill",
         title: "killed from outside: SIGKILL (TerminateProcess)",
         question: "What does SIGKILL take with the process, and what does it skip?",
+        windows: Some(
+            "TerminateProcess is how one Windows process ends another at once, with no cleanup in the victim: what SIGKILL does here.",
+        ),
         run: signals::sigkill,
     },
     Scenario {
@@ -107,6 +116,9 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "ctrl-c",
         title: "Ctrl+C: SIGINT",
         question: "How does SIGINT end a process by default, and with a handler that exits cleanly?",
+        windows: Some(
+            "On Windows, Ctrl+C reaches a console program as CTRL_C_EVENT, which a handler may catch, as SIGINT here.",
+        ),
         run: signals::ctrl_c,
     },
     Scenario {
@@ -114,6 +126,9 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "ctrl-break",
         title: "Ctrl+Break: SIGQUIT and its core dump",
         question: "When does SIGQUIT leave a core dump?",
+        windows: Some(
+            "Ctrl+Break is the Windows console's second interrupt key (CTRL_BREAK_EVENT); Linux's nearest is Ctrl+\\, which sends SIGQUIT.",
+        ),
         run: faults::ctrl_break,
     },
     Scenario {
@@ -121,6 +136,9 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "logoff",
         title: "logoff: SIGHUP",
         question: "What does hanging up do, by default and under nohup?",
+        windows: Some(
+            "Logoff is Windows ending a user's session (CTRL_LOGOFF_EVENT to console programs); on Linux a closed terminal or ended session sends SIGHUP.",
+        ),
         run: signals::logoff,
     },
     Scenario {
@@ -128,6 +146,9 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "shutdown",
         title: "shutdown: SIGTERM, then SIGKILL after a grace",
         question: "What does a shutdown do to a process that handles SIGTERM, and to one that ignores it?",
+        windows: Some(
+            "At shutdown Windows asks programs to end (WM_QUERYENDSESSION, CTRL_SHUTDOWN_EVENT) and ends those that do not, as init sends SIGTERM and then SIGKILL.",
+        ),
         run: signals::shutdown,
     },
     Scenario {
@@ -135,6 +156,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "faults",
         title: "unhandled faults: SIGSEGV, abort(), a Rust panic",
         question: "What exit codes do crashes give: 139, 134, 101?",
+        windows: None,
         run: faults::faults,
     },
     Scenario {
@@ -142,6 +164,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "exit-range",
         title: "out-of-range exit codes",
         question: "What does the parent see for exit(256) and exit(-1)?",
+        windows: None,
         run: exits::out_of_range,
     },
     Scenario {
@@ -149,6 +172,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "buffered-output",
         title: "buffered output",
         question: "Are bytes written through a buffer on disk when the process dies?",
+        windows: None,
         run: leftovers::buffered_output,
     },
     Scenario {
@@ -156,6 +180,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "memory",
         title: "memory",
         question: "Does the memory a process allocated return to the system?",
+        windows: None,
         run: leftovers::memory,
     },
     Scenario {
@@ -163,6 +188,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "files",
         title: "files and temp files",
         question: "Do the files a process wrote, and its temp files, stay?",
+        windows: None,
         run: leftovers::files,
     },
     Scenario {
@@ -170,6 +196,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "orphan",
         title: "an orphan lives on",
         question: "What happens to a child whose parent dies?",
+        windows: None,
         run: orphan::orphan,
     },
     Scenario {
@@ -177,6 +204,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "ghost-socket",
         title: "the ghost socket",
         question: "Why is the port still in use after the server was killed?",
+        windows: None,
         run: ghost::ghost_socket,
     },
     Scenario {
@@ -184,6 +212,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "pipe",
         title: "data handed over through a pipe",
         question: "Does data written into a pipe survive its writer?",
+        windows: None,
         run: leftovers::pipe,
     },
     Scenario {
@@ -191,6 +220,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "shm",
         title: "a SysV shared memory segment",
         question: "Does a shared memory segment outlive the process that made it?",
+        windows: None,
         run: leftovers::shm,
     },
     Scenario {
@@ -198,6 +228,7 @@ pub static SCENARIOS: [Scenario; 18] = [
         name: "resisting",
         title: "resisting: stopped, ignoring TERM, a zombie",
         question: "Why does a process not die when asked?",
+        windows: None,
         run: resisting::resisting,
     },
 ];

@@ -22,7 +22,6 @@ use std::time::Duration;
 use crate::resources::fd::FdKind;
 use crate::watch::sample::{Limits, Sample};
 use crate::watch::series::MetricVerdict;
-use crate::watch::trend::Verdict;
 
 /// What is exported for one process.
 #[derive(Debug, Clone)]
@@ -133,7 +132,7 @@ pub fn render(processes: &[ProcessMetrics]) -> String {
             let extra = format!(",metric=\"{}\"", escape_label(&v.metric));
             push(9, &extra, v.slope_per_second);
             push(10, &extra, v.confidence);
-            push(11, &extra, if v.verdict == Verdict::Leaking { 1.0 } else { 0.0 });
+            push(11, &extra, if v.leaks() { 1.0 } else { 0.0 });
         }
     }
     let mut text = String::new();
@@ -255,6 +254,9 @@ mod tests {
             sample: Some(Sample {
                 fds: 7,
                 rss_bytes: 4096,
+                rss_anon_bytes: 4096,
+                rss_file_bytes: 0,
+                rss_shmem_bytes: 0,
                 pss_bytes: Some(2048),
                 swap_bytes: Some(0),
                 threads: 2,
@@ -266,6 +268,7 @@ mod tests {
                     bytes: 1 << 30,
                     source: "cgroup_v2",
                     cgroup: None,
+                    used_bytes: None,
                 }),
             },
             kinds: vec![(FdKind::Socket, 4)],

@@ -351,6 +351,12 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
         };
         lines.push(format!("  {line}"));
     }
+    if p.last.is_some_and(|s| s.fds.is_none()) {
+        lines.push(format!(
+            "  fds not read: /proc/{}/fd was refused (it needs ptrace read access: the same user, or CAP_SYS_PTRACE)",
+            p.pid
+        ));
+    }
     if p.last.is_some_and(|s| s.pss_bytes.is_none()) {
         lines.push(format!(
             "  pss, swap not read: /proc/{}/smaps_rollup was refused (it needs ptrace read access)",

@@ -121,7 +121,7 @@ fn render_process(frame: &mut Frame<'_>, w: &Watched, area: Rect) {
     for (metric, row) in Metric::BASE.iter().zip(rows.iter()) {
         let [label, spark] = Layout::horizontal([Constraint::Length(LABEL_WIDTH), Constraint::Min(0)]).areas(*row);
         if !measured.contains(metric) {
-            let text = format!("{:<17}{:>12}  smaps_rollup refused", metric.title(), "-");
+            let text = format!("{:<17}{:>12}  not readable (needs ptrace access)", metric.title(), "-");
             frame.render_widget(Paragraph::new(Line::from(Span::raw(text))), label);
             continue;
         }

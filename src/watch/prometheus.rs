@@ -108,7 +108,9 @@ pub fn render(processes: &[ProcessMetrics]) -> String {
             f.lines.push(format!("{}{{{labels}{extra}}} {value}", f.name));
         };
         if let Some(s) = &p.sample {
-            push(0, "", s.fds as f64);
+            if let Some(fds) = s.fds {
+                push(0, "", fds as f64);
+            }
             push(2, "", s.rss_bytes as f64);
             if let Some(pss) = s.pss_bytes {
                 push(3, "", pss as f64);
@@ -252,7 +254,7 @@ mod tests {
             pid: 42,
             name: "we\"ird\\na\nme".to_string(),
             sample: Some(Sample {
-                fds: 7,
+                fds: Some(7),
                 rss_bytes: 4096,
                 rss_anon_bytes: 4096,
                 rss_file_bytes: 0,

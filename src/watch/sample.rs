@@ -39,8 +39,9 @@ use crate::resources::fd::{self, FdKind};
 /// The resources of one process at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Sample {
-    /// Open fds.
-    pub fds: u64,
+    /// Open fds; `None` where `/proc/PID/fd` is refused (it needs ptrace
+    /// read access: another user's process, without CAP_SYS_PTRACE).
+    pub fds: Option<u64>,
     /// Resident set size, bytes: the sum of the three kinds below.
     pub rss_bytes: u64,
     /// Resident anonymous memory (heap, stacks, private mappings), bytes:
@@ -127,6 +128,7 @@ pub struct Sampler {
     rollup: Option<OwnedFd>,
     last_rollup: Option<Rollup>,
     rollup_refused: bool,
+    fds_refused: bool,
     main_children: Option<OwnedFd>,
     buffer: Vec<u8>,
 }
@@ -205,6 +207,7 @@ impl Sampler {
             rollup: None,
             last_rollup: None,
             rollup_refused: false,
+            fds_refused: false,
             main_children: None,
             buffer: Vec::with_capacity(4096),
         })
@@ -278,7 +281,15 @@ impl Sampler {
     /// Where `smaps_rollup` is refused, PSS and swap are `None` and the
     /// other metrics are still sampled.
     pub fn sample(&mut self, detail: bool) -> Result<Sample, ReadError> {
-        let fds = self.fd_count()?;
+        let fds = match self.fd_count() {
+            _ if self.fds_refused => None,
+            Ok(count) => Some(count),
+            Err(ReadError::PermissionDenied { .. }) => {
+                self.fds_refused = true;
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let task = self.stat_dir(true)?;
         let threads = task.st_nlink.saturating_sub(2).max(1);
         self.read_held(Held::Statm)?;
@@ -928,7 +939,7 @@ Max address space         unlimited            unlimited            bytes     \n
         let me = Pid::current();
         let mut sampler = Sampler::open(me).unwrap();
         let sample = sampler.sample(true).unwrap();
-        assert!(sample.fds >= 3);
+        assert!(sample.fds.is_some_and(|n| n >= 3));
         assert!(sample.rss_bytes > 0 && sample.pss_bytes.is_some_and(|p| p > 0));
         assert!(sample.threads >= 1);
         let limits = sampler.limits(&CgroupMounts::read()).unwrap();

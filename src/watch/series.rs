@@ -138,7 +138,7 @@ impl Metric {
     /// kind counts, not the sample); `None` where it could not be read.
     pub fn of(self, sample: &Sample) -> Option<u64> {
         match self {
-            Metric::Fds | Metric::FdsOfKind(_) => Some(sample.fds),
+            Metric::Fds | Metric::FdsOfKind(_) => sample.fds,
             Metric::Rss => Some(sample.rss_bytes),
             Metric::RssAnon => Some(sample.rss_anon_bytes),
             Metric::RssFile => Some(sample.rss_file_bytes),
@@ -482,7 +482,7 @@ mod tests {
 
     fn sample(fds: u64) -> Sample {
         Sample {
-            fds,
+            fds: Some(fds),
             rss_bytes: 10 << 20,
             rss_anon_bytes: 4 << 20,
             rss_file_bytes: 6 << 20,
@@ -675,7 +675,7 @@ mod tests {
             // 64 MiB allocated at once at 00:03, then held.
             s.rss_anon_bytes = if i < 3 { 4 << 20 } else { 68 << 20 };
             // A pool filling up to 20 over the first 20 s, then held.
-            s.fds = 5 + i.min(20);
+            s.fds = Some(5 + i.min(20));
             history.push(i as f64, s, None);
         }
         let limits = Limits {

@@ -649,8 +649,8 @@ impl Watcher {
                 }
                 Err(error) => return Err(error.into()),
             };
-            let breakdown = if watched.last_fds != Some(sample.fds) {
-                watched.last_fds = Some(sample.fds);
+            let breakdown = if sample.fds.is_some() && watched.last_fds != sample.fds {
+                watched.last_fds = sample.fds;
                 match sample::breakdown(watched.pid()) {
                     Ok(b) => Some(b),
                     // ESRCH/ENOENT: it exited between the two reads.

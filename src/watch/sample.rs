@@ -850,7 +850,7 @@ mod tests {
         targets.insert((FdKind::CharDevice, "/dev/null".to_string()), 2);
         targets.insert((FdKind::Pipe, "pipe".to_string()), 1);
         let mut groups = group_targets(targets);
-        groups.sort_by(|a, b| b.count.cmp(&a.count));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.count));
         assert_eq!(
             groups,
             vec![

@@ -7,6 +7,7 @@
 //! |-------|---------|
 //! | 0     | success: every target is running (`status`), ended (`kill`), found (`holds`), nothing stayed (`leftovers`), no leak (`watch`), the diagnosis was made (`why`), every check held (`demo`); `snapshot`, `explain` answered |
 //! | 1     | the answer is "no": a target is not running (`status`), survived (`kill`), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`) |
+//! | 2     | no answer: `watch` took too few samples to judge a process it was asked to watch |
 //! | 124   | a deadline passed first (`wait --timeout`, `run --timeout`, `timeout`) |
 //! | 125   | afterlife itself failed: bad input, no such process, permission denied, an unobservable status |
 //! | 126   | the command was found but could not be executed |
@@ -20,6 +21,8 @@ use crate::exit::ExitStatus;
 pub const SUCCESS: u8 = 0;
 /// The answer is "no" (not running, survived, not found, leaking).
 pub const NEGATIVE: u8 = 1;
+/// No answer could be given (`watch`: too few samples to judge).
+pub const UNDECIDED: u8 = 2;
 /// A deadline passed first.
 pub const TIMED_OUT: u8 = 124;
 /// afterlife itself failed.

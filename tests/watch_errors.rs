@@ -1,6 +1,6 @@
 //! `afterlife watch` on bad input: one clear line on stderr and exit 125
 //! (127 for a command that is not found); a watched process that ends is
-//! not an error.
+//! not an error, but too few samples to judge it is no answer (2).
 
 mod common;
 
@@ -66,10 +66,13 @@ fn a_process_that_ends_ends_the_watch() {
         .output()
         .unwrap();
     let _ = child.wait();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // About 8 samples: too few to judge, which is no answer (2), not "no leak".
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let events = common::ndjson(&output);
     let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
     assert_eq!(summary["stopped"], "all_ended");
+    assert_eq!(summary["too_few_samples"], true);
+    assert_eq!(summary["processes"][0]["unjudged"], true);
     assert!(summary["watched_seconds"].as_f64().unwrap() < 5.0);
     // Not our child: its status comes from its zombie or the pidfd.
     let ended = events.iter().find(|e| e["event"] == "ended").unwrap();
@@ -88,7 +91,7 @@ fn a_process_whose_smaps_rollup_is_refused_is_still_watched() {
         return;
     }
     let output = afterlife()
-        .args(["--json", "watch", "--interval", "100ms", "--duration", "600ms", "1"])
+        .args(["--json", "watch", "--interval", "100ms", "--duration", "1500ms", "1"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -113,4 +116,91 @@ fn a_process_whose_smaps_rollup_is_refused_is_still_watched() {
         "{}",
         stdout(&text)
     );
+}
+
+#[test]
+fn an_unwritable_plot_path_is_refused_before_anything_runs() {
+    let scratch = common::Scratch::new("watch-plot-path");
+    let marker = scratch.path().join("ran");
+    let output = afterlife()
+        .args([
+            "watch",
+            "--plot",
+            "/nonexistent-dir/chart.svg",
+            "--duration",
+            "1s",
+            "--",
+        ])
+        .args(["touch"])
+        .arg(&marker)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("afterlife: error: invalid --plot: cannot write /nonexistent-dir/chart.svg: "),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(!marker.exists(), "the command ran");
+    // A writable path is not left behind as an empty file by the check.
+    let path = scratch.path().join("chart.svg");
+    let output = run(&[
+        "watch",
+        "--plot",
+        path.to_str().unwrap(),
+        "--interval",
+        "1s",
+        "--",
+        "true",
+    ]);
+    assert_ne!(output.status.code(), Some(125), "{}", stderr(&output));
+}
+
+#[test]
+fn prometheus_errors_escape_control_characters() {
+    let output = run(&["watch", "--prometheus", "bad\x1b[31maddr\x07", "1"]);
+    assert_eq!(output.status.code(), Some(125));
+    let text = stderr(&output);
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    assert!(text.starts_with("afterlife: error: cannot listen on bad"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+#[test]
+fn json_stdout_carries_only_ndjson_and_the_command_output_goes_to_stderr() {
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--"])
+        .args([
+            "sh",
+            "-c",
+            "echo hello from the command; echo '{\"event\":\"fake\"}'; sleep 1",
+        ])
+        .output()
+        .unwrap();
+    // Every stdout line parses (ndjson panics otherwise), none is the command's.
+    let events = common::ndjson(&output);
+    assert!(events.iter().all(|e| e["event"] != "fake"), "{events:?}");
+    assert!(events.iter().any(|e| e["event"] == "summary"));
+    let err = stderr(&output);
+    assert!(err.contains("hello from the command"), "{err}");
+}
+
+#[test]
+fn a_tree_that_ended_ends_the_watch() {
+    let mut root = std::process::Command::new("sh")
+        .args(["-c", "sleep 1.2 & sleep 1; wait"])
+        .spawn()
+        .unwrap();
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--duration", "30s", "--tree"])
+        .arg(root.id().to_string())
+        .output()
+        .unwrap();
+    let _ = root.wait();
+    let events = common::ndjson(&output);
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(summary["stopped"], "all_ended", "{}", stderr(&output));
+    assert!(summary["watched_seconds"].as_f64().unwrap() < 10.0);
+    assert!(summary["processes"].as_array().unwrap().len() >= 2, "{summary}");
 }

@@ -26,7 +26,8 @@ fn sigint_stops_the_watch_with_a_summary() {
         watch.id(),
         fixture.pid()
     )));
-    std::thread::sleep(Duration::from_millis(300));
+    // Long enough for the 10 samples a verdict needs.
+    std::thread::sleep(Duration::from_millis(900));
     handle.signal(Signal::INT).unwrap();
     let output = watch.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));

@@ -211,7 +211,7 @@ fn until_exit_reports_how_the_command_ended() {
             "--",
             "sh",
             "-c",
-            "sleep 0.3; kill -9 $$",
+            "sleep 1; kill -9 $$",
         ])
         .output()
         .unwrap();

@@ -398,14 +398,16 @@ fn parse_coreutils_timeout(text: &str) -> Result<Duration, String> {
 #[derive(Debug, Args)]
 #[command(
     group = clap::ArgGroup::new("target").required(true).args(["pids", "tree", "name", "command"]),
-    after_help = "Exit code: 0 if no leak was found, 1 if a metric leaks, 125 on error \
-(126/127 if the command cannot be run / is not found).\n\n\
-A metric leaks when its Theil-Sen slope is positive, the Mann-Kendall test for growth is significant \
-(p < 0.01) and its floor rises: the lowest value of the second half of the watch is above the lowest \
-of the first half by a margin (3 fds, 2 threads or children, 1 MiB and 2% of memory). \
-A process that grows and frees in cycles is not called leaking, nor is PSS that rises while RSS does not \
-(other processes stopped sharing pages with it). The first second of a new process (loading) and the last half second of one that ended \
-(freeing at exit) are not judged."
+    after_help = "Exit code: 0 if no leak was found, 1 if a metric leaks, 2 if a process asked for got too few \
+samples (10) to be judged, 125 on error (126/127 if the command cannot be run / is not found).\n\n\
+A metric leaks when it grows significantly (Theil-Sen slope above 0, Mann-Kendall p < 0.01), its floor rises \
+(the lowest value of the second half of the watch is above the lowest of the first half by a margin: 3 fds, \
+2 threads or children, 1 MiB and 2% of memory) and it still rises in the latest third of the watch. A rise \
+that stopped is a step or levelled off (warm-up, a cache or pool filling up); one that flattens third by \
+third is warming up; one that returns to its floor is up and down (a sawtooth). Memory leaks are judged on \
+anonymous memory: RSS from shared memory or file pages, and PSS, are shown, not judged. The first second of \
+a new process (loading) and the last half second of one that ended (freeing at exit) are not judged. \
+With --json, the output of a command started with -- CMD goes to stderr."
 )]
 pub struct WatchArgs {
     /// Process IDs to watch.

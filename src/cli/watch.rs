@@ -17,8 +17,7 @@ use crate::watch::plot::{self, PlotProcess};
 use crate::watch::prometheus::{Exporter, ProcessMetrics};
 use crate::watch::series::{Metric, MetricVerdict, kind_counts};
 use crate::watch::{
-    FdBreakdown, Limits, Observer, Options, ProcessSummary, Sample, Targets, Verdict, WatchError, WatchSummary,
-    Watched, Watcher,
+    FdBreakdown, Limits, Observer, Options, ProcessSummary, Sample, Targets, WatchError, WatchSummary, Watched, Watcher,
 };
 
 /// One NDJSON line.
@@ -28,6 +27,7 @@ enum Event<'a> {
     Process {
         pid: Pid,
         name: &'a str,
+        title: Option<&'a str>,
         cmdline: &'a [String],
         limits: &'a Limits,
     },
@@ -64,6 +64,7 @@ impl Observer for CliObserver<'_> {
             self.output.json_line(&Event::Process {
                 pid: w.pid(),
                 name: &w.name,
+                title: w.title.as_deref(),
                 cmdline: &w.cmdline,
                 limits: &w.limits,
             });
@@ -149,16 +150,21 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     if args.interval.is_zero() {
         return Err(Failure::new("invalid --interval: it must be longer than 0"));
     }
-    if let Some(path) = &args.plot
-        && plot::Format::of(path).is_none()
-    {
-        return Err(Failure::new(format!(
-            "invalid --plot: {} must end in .svg or .png",
-            crate::text::escape(&path.to_string_lossy())
-        )));
+    if let Some(path) = &args.plot {
+        if plot::Format::of(path).is_none() {
+            return Err(Failure::new(format!(
+                "invalid --plot: {} must end in .svg or .png",
+                crate::text::escape(&path.to_string_lossy())
+            )));
+        }
+        // Found out now, not after a whole watch whose verdict would be lost.
+        check_writable(path)?;
     }
     let exporter = match &args.prometheus {
-        Some(address) => Some(Exporter::serve(address).map_err(Failure::new)?),
+        // The address is the user's text: escaped like everything else.
+        Some(address) => {
+            Some(Exporter::serve(address).map_err(|e| Failure::new(crate::text::escape(&e.to_string()).into_owned()))?)
+        }
         None => None,
     };
     if let Some(exporter) = &exporter {
@@ -178,6 +184,8 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         refresh_every: ticks(Duration::from_secs(2)),
         live_verdicts: live_wanted || exporter.is_some(),
         until_exit: args.until_exit,
+        // NDJSON owns stdout: the command's own output goes to stderr.
+        command_stdout_to_stderr: output.json(),
     };
     let watcher = Watcher::start(targets(args), options).map_err(failure)?;
     let live = if live_wanted { LiveView::start().ok() } else { None };
@@ -220,15 +228,7 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
                 output.line(&line);
             }
         }
-        let leaks = summary.processes.iter().filter(|p| p.leaking).count();
-        let verdict = if leaks == 0 {
-            output.paint(Style::Good, "no leak found")
-        } else {
-            output.paint(
-                Style::Bad,
-                &format!("{leaks} leaking process{}", if leaks == 1 { "" } else { "es" }),
-            )
-        };
+        let verdict = overall_text(&summary, output);
         output.line(&format!(
             "watched {} process{} for {}: {verdict}",
             summary.processes.len(),
@@ -244,67 +244,118 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     }
     Ok(if summary.leak {
         exit_code::NEGATIVE
+    } else if summary.too_few_samples {
+        exit_code::UNDECIDED
     } else {
         exit_code::SUCCESS
     })
 }
 
-fn value(metric_name: &str, value: f64) -> String {
-    if matches!(metric_name, "rss" | "pss" | "swap") {
-        format!("{:.1} MiB", value / 1_048_576.0)
-    } else {
-        format!("{value:.1}")
+/// Creates the plot file (or opens it for writing) and removes it again if
+/// it did not exist.
+fn check_writable(path: &std::path::Path) -> Result<(), Failure> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| {
+            Failure::new(format!(
+                "invalid --plot: cannot write {}: {e}",
+                crate::text::escape(&path.to_string_lossy())
+            ))
+        })?;
+    if !existed {
+        // Written for real at the end; an empty file meanwhile would mislead.
+        let _ = std::fs::remove_file(path);
     }
+    Ok(())
+}
+
+/// The last line's verdict: running leaking processes, those that leaked
+/// until they ended (counted apart), or why there is no answer.
+fn overall_text(summary: &WatchSummary, output: &Output) -> String {
+    let running = summary
+        .processes
+        .iter()
+        .filter(|p| p.leaking && p.ending.is_none())
+        .count();
+    let ended = summary
+        .processes
+        .iter()
+        .filter(|p| p.leaking && p.ending.is_some())
+        .count();
+    let plural = |n: usize| if n == 1 { "" } else { "es" };
+    let mut parts = Vec::new();
+    if running > 0 {
+        parts.push(output.paint(Style::Bad, &format!("{running} leaking process{}", plural(running))));
+    }
+    if ended > 0 {
+        parts.push(output.paint(
+            Style::Bad,
+            &format!(
+                "{ended} process{} leaked until {} ended",
+                plural(ended),
+                if ended == 1 { "it" } else { "they" }
+            ),
+        ));
+    }
+    if parts.is_empty() {
+        if summary.too_few_samples {
+            return output.paint(Style::Bad, "too few samples to judge: no verdict");
+        }
+        return output.paint(Style::Good, "no leak found");
+    }
+    parts.join(", ")
 }
 
 fn describe_verdict(v: &MetricVerdict) -> String {
-    let mut text = format!("{} {}", v.metric, v.verdict.name());
-    if matches!(v.verdict, Verdict::Leaking | Verdict::Growing | Verdict::Shrinking) {
-        text.push_str(&format!(
-            " {}{}/min (confidence {:.1}%)",
-            if v.growth_per_minute >= 0.0 { "+" } else { "" },
-            value(&v.metric, v.growth_per_minute),
-            v.confidence * 100.0
-        ));
-    }
-    let now = if matches!(v.metric.as_str(), "rss" | "pss" | "swap") {
-        value(&v.metric, v.last)
-    } else {
-        format!("{:.0}", v.last)
-    };
-    text.push_str(&format!(", now {now}"));
+    let mut text = format!("{} {}", v.metric, v.shape_text());
+    text.push_str(&format!(", now {}", v.human(v.last)));
     if let (Some(limit), Some(seconds)) = (v.limit, v.time_to_limit_seconds) {
         let what = if v.metric == "fds" { "fd limit" } else { "memory limit" };
         text.push_str(&format!(
             "; {what} {} reached in about {}",
-            if v.metric == "fds" {
-                limit.to_string()
-            } else {
-                value("rss", limit as f64)
-            },
+            v.human(limit as f64),
             format_duration(Duration::from_secs_f64(seconds.min(1e9)))
         ));
+    }
+    if !v.judged && matches!(v.metric.as_str(), "rss_shmem" | "rss_file") && v.rise.is_some_and(|r| r > 0.0) {
+        text.push_str(" (not a leak: pages touched or mapped, not allocated)");
     }
     text
 }
 
+/// How a process is shown: its title where it set one, else its name.
+fn display_name(p: &ProcessSummary) -> String {
+    crate::text::escape(p.title.as_deref().unwrap_or(&p.name)).into_owned()
+}
+
 fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Vec<String> {
-    let name = output.paint(Style::Bold, &crate::text::escape(&p.name));
-    let head = if p.leaking {
-        output.paint(Style::Bad, "LEAK")
-    } else {
-        output.paint(Style::Good, "no leak")
+    let name = output.paint(Style::Bold, &display_name(p));
+    let head = match (p.leaking, p.ending.is_some(), p.unjudged) {
+        (true, false, _) => output.paint(Style::Bad, "LEAK"),
+        (true, true, _) => output.paint(Style::Bad, "leaked until it ended"),
+        (false, _, true) => output.paint(Style::Bad, "too few samples to judge"),
+        (false, _, false) => output.paint(Style::Good, "no leak"),
     };
     let mut lines = vec![format!("{} {name}: {head} ({} samples)", p.pid, p.samples)];
     let base: Vec<String> = Metric::BASE.iter().map(|m| m.name()).collect();
     for v in p.verdicts.iter().filter(|v| base.contains(&v.metric)) {
         let line = describe_verdict(v);
-        let line = if v.verdict == Verdict::Leaking {
+        let line = if v.leaks() {
             output.paint(Style::Bad, &line)
         } else {
             line
         };
         lines.push(format!("  {line}"));
+    }
+    if p.last.is_some_and(|s| s.fds.is_none()) {
+        lines.push(format!(
+            "  fds not read: /proc/{}/fd was refused (it needs ptrace read access: the same user, or CAP_SYS_PTRACE)",
+            p.pid
+        ));
     }
     if p.last.is_some_and(|s| s.pss_bytes.is_none()) {
         lines.push(format!(
@@ -312,11 +363,7 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
             p.pid
         ));
     }
-    for v in p
-        .verdicts
-        .iter()
-        .filter(|v| v.kind.is_some() && v.verdict == Verdict::Leaking)
-    {
+    for v in p.verdicts.iter().filter(|v| v.kind.is_some() && v.leaks()) {
         lines.push(format!(
             "  leaking kind: {}",
             output.paint(Style::Bad, &describe_verdict(v))
@@ -337,7 +384,7 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
     if until_exit || p.ending.is_some() {
         lines.push(format!(
             "  {}",
-            describe_ending(p.pid, &p.name, p.ending.as_ref(), output)
+            describe_ending(p.pid, p.title.as_deref().unwrap_or(&p.name), p.ending.as_ref(), output)
         ));
     }
     lines

@@ -22,7 +22,7 @@ use crate::watch::trend::Verdict;
 use crate::watch::watcher::Watched;
 
 /// Columns for a metric's name, value and verdict before its sparkline.
-const LABEL_WIDTH: u16 = 64;
+const LABEL_WIDTH: u16 = 80;
 
 /// The live view on the terminal; leaves the alternate screen on drop.
 pub struct LiveView {
@@ -63,28 +63,20 @@ pub fn draw_on<B: Backend>(terminal: &mut Terminal<B>, watched: &[Watched], seco
 }
 
 fn human(metric: Metric, value: f64) -> String {
-    if metric.is_bytes() {
-        format!("{:.1} MiB", value / 1_048_576.0)
-    } else {
-        format!("{value:.0}")
-    }
+    crate::watch::series::human_value(metric.base_name(), value)
 }
 
-fn verdict_span(metric: Metric, verdict: Option<&MetricVerdict>) -> Span<'static> {
+fn verdict_span(_metric: Metric, verdict: Option<&MetricVerdict>) -> Span<'static> {
     let Some(v) = verdict else {
         return Span::styled("…", Style::default().fg(Color::DarkGray));
     };
     let color = match v.verdict {
-        Verdict::Leaking => Color::Red,
-        Verdict::Growing => Color::Yellow,
-        Verdict::Steady | Verdict::Shrinking => Color::Green,
+        Verdict::Leaking if v.judged => Color::Red,
+        Verdict::Leaking | Verdict::WarmingUp | Verdict::Growing => Color::Yellow,
+        Verdict::LevelledOff | Verdict::Step | Verdict::Steady | Verdict::Shrinking => Color::Green,
         Verdict::TooFewSamples => Color::DarkGray,
     };
-    let mut text = v.verdict.name().to_string();
-    if matches!(v.verdict, Verdict::Leaking | Verdict::Growing) {
-        text.push_str(&format!(" {}/min", human(metric, v.growth_per_minute)));
-    }
-    Span::styled(text, Style::default().fg(color))
+    Span::styled(v.shape_text(), Style::default().fg(color))
 }
 
 fn render(frame: &mut Frame<'_>, watched: &[Watched], seconds: f64) {
@@ -129,7 +121,7 @@ fn render_process(frame: &mut Frame<'_>, w: &Watched, area: Rect) {
     for (metric, row) in Metric::BASE.iter().zip(rows.iter()) {
         let [label, spark] = Layout::horizontal([Constraint::Length(LABEL_WIDTH), Constraint::Min(0)]).areas(*row);
         if !measured.contains(metric) {
-            let text = format!("{:<9}{:>12}  smaps_rollup refused", metric.title(), "-");
+            let text = format!("{:<17}{:>12}  not readable (needs ptrace access)", metric.title(), "-");
             frame.render_widget(Paragraph::new(Line::from(Span::raw(text))), label);
             continue;
         }
@@ -137,7 +129,7 @@ fn render_process(frame: &mut Frame<'_>, w: &Watched, area: Rect) {
         let current = series.last().map_or(0.0, |p| p.1);
         let verdict = w.verdicts.iter().find(|v| v.metric == metric.name());
         let mut spans = vec![
-            Span::raw(format!("{:<9}{:>12}  ", metric.title(), human(*metric, current))),
+            Span::raw(format!("{:<17}{:>12}  ", metric.title(), human(*metric, current))),
             verdict_span(*metric, verdict),
         ];
         if *metric == Metric::Fds && !w.breakdown.kinds.is_empty() {

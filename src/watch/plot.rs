@@ -19,7 +19,6 @@ use plotters::prelude::*;
 
 use crate::resources::fd::FdKind;
 use crate::watch::series::{History, Metric, MetricVerdict};
-use crate::watch::trend::Verdict;
 
 /// One process to draw.
 #[derive(Debug, Clone, Copy)]
@@ -168,10 +167,16 @@ fn panels(processes: &[PlotProcess<'_>]) -> Vec<Panel> {
             title: "memory",
             unit: "MiB",
             // PSS and swap only where smaps_rollup could be read.
-            metrics: [Metric::Rss, Metric::Pss, Metric::Swap]
-                .into_iter()
-                .filter(|m| processes.iter().any(|p| p.history.measured().contains(m)))
-                .collect(),
+            metrics: [
+                Metric::Rss,
+                Metric::RssAnon,
+                Metric::RssShmem,
+                Metric::Pss,
+                Metric::Swap,
+            ]
+            .into_iter()
+            .filter(|m| processes.iter().any(|p| p.history.measured().contains(m)))
+            .collect(),
         },
         Panel {
             title: "threads",
@@ -196,15 +201,10 @@ fn headline(panel: &Panel, processes: &[PlotProcess<'_>]) -> String {
     for p in processes {
         for v in p.verdicts {
             let in_panel = panel.metrics.iter().any(|m| m.name() == v.metric);
-            if !in_panel || v.verdict != Verdict::Leaking {
+            if !in_panel || !v.leaks() {
                 continue;
             }
-            let per_minute = v.growth_per_minute
-                * if v.metric == "rss" || v.metric == "pss" || v.metric == "swap" {
-                    1.0 / 1_048_576.0
-                } else {
-                    1.0
-                };
+            let per_minute = v.growth_per_minute * if panel.unit == "MiB" { 1.0 / 1_048_576.0 } else { 1.0 };
             let mut text = format!("{} {} leaking {:+.1} {}/min", p.pid, v.metric, per_minute, panel.unit);
             if let (Some(limit), Some(seconds)) = (v.limit, v.time_to_limit_seconds) {
                 text.push_str(&format!(

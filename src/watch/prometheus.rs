@@ -22,7 +22,6 @@ use std::time::Duration;
 use crate::resources::fd::FdKind;
 use crate::watch::sample::{Limits, Sample};
 use crate::watch::series::MetricVerdict;
-use crate::watch::trend::Verdict;
 
 /// What is exported for one process.
 #[derive(Debug, Clone)]
@@ -109,7 +108,9 @@ pub fn render(processes: &[ProcessMetrics]) -> String {
             f.lines.push(format!("{}{{{labels}{extra}}} {value}", f.name));
         };
         if let Some(s) = &p.sample {
-            push(0, "", s.fds as f64);
+            if let Some(fds) = s.fds {
+                push(0, "", fds as f64);
+            }
             push(2, "", s.rss_bytes as f64);
             if let Some(pss) = s.pss_bytes {
                 push(3, "", pss as f64);
@@ -133,7 +134,7 @@ pub fn render(processes: &[ProcessMetrics]) -> String {
             let extra = format!(",metric=\"{}\"", escape_label(&v.metric));
             push(9, &extra, v.slope_per_second);
             push(10, &extra, v.confidence);
-            push(11, &extra, if v.verdict == Verdict::Leaking { 1.0 } else { 0.0 });
+            push(11, &extra, if v.leaks() { 1.0 } else { 0.0 });
         }
     }
     let mut text = String::new();
@@ -253,8 +254,11 @@ mod tests {
             pid: 42,
             name: "we\"ird\\na\nme".to_string(),
             sample: Some(Sample {
-                fds: 7,
+                fds: Some(7),
                 rss_bytes: 4096,
+                rss_anon_bytes: 4096,
+                rss_file_bytes: 0,
+                rss_shmem_bytes: 0,
                 pss_bytes: Some(2048),
                 swap_bytes: Some(0),
                 threads: 2,
@@ -266,6 +270,7 @@ mod tests {
                     bytes: 1 << 30,
                     source: "cgroup_v2",
                     cgroup: None,
+                    used_bytes: None,
                 }),
             },
             kinds: vec![(FdKind::Socket, 4)],

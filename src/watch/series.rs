@@ -27,6 +27,12 @@ pub enum Metric {
     FdsOfKind(FdKind),
     /// Resident set size.
     Rss,
+    /// Resident anonymous memory: what leaks.
+    RssAnon,
+    /// Resident file-backed pages.
+    RssFile,
+    /// Resident shared memory.
+    RssShmem,
     /// Proportional set size.
     Pss,
     /// Swap.
@@ -39,9 +45,12 @@ pub enum Metric {
 
 impl Metric {
     /// The whole-process metrics, in display order.
-    pub const BASE: [Metric; 6] = [
+    pub const BASE: [Metric; 9] = [
         Metric::Fds,
         Metric::Rss,
+        Metric::RssAnon,
+        Metric::RssFile,
+        Metric::RssShmem,
         Metric::Pss,
         Metric::Swap,
         Metric::Threads,
@@ -61,6 +70,9 @@ impl Metric {
         match self {
             Metric::Fds | Metric::FdsOfKind(_) => "fds",
             Metric::Rss => "rss",
+            Metric::RssAnon => "rss_anon",
+            Metric::RssFile => "rss_file",
+            Metric::RssShmem => "rss_shmem",
             Metric::Pss => "pss",
             Metric::Swap => "swap",
             Metric::Threads => "threads",
@@ -74,6 +86,9 @@ impl Metric {
             Metric::Fds => "open fds".to_string(),
             Metric::FdsOfKind(kind) => format!("{} fds", kind.name()),
             Metric::Rss => "RSS".to_string(),
+            Metric::RssAnon => "anonymous memory".to_string(),
+            Metric::RssFile => "file pages".to_string(),
+            Metric::RssShmem => "shared memory".to_string(),
             Metric::Pss => "PSS".to_string(),
             Metric::Swap => "swap".to_string(),
             Metric::Threads => "threads".to_string(),
@@ -83,7 +98,20 @@ impl Metric {
 
     /// Whether values are bytes.
     pub fn is_bytes(self) -> bool {
-        matches!(self, Metric::Rss | Metric::Pss | Metric::Swap)
+        matches!(
+            self,
+            Metric::Rss | Metric::RssAnon | Metric::RssFile | Metric::RssShmem | Metric::Pss | Metric::Swap
+        )
+    }
+
+    /// Whether a leak verdict on this metric counts. Memory leaks are
+    /// judged on anonymous memory (and swap, where it goes): RSS also grows
+    /// as a server touches its shared buffers or maps files for the first
+    /// time, and PSS also rises when other processes stop sharing pages
+    /// with this one; neither is this process's leak. Their shapes are
+    /// still reported.
+    pub fn judged(self) -> bool {
+        !matches!(self, Metric::Rss | Metric::RssFile | Metric::RssShmem | Metric::Pss)
     }
 
     /// How much the floor must rise before a leak is called: a few fds,
@@ -99,7 +127,7 @@ impl Metric {
                 absolute: 2.0,
                 relative: 0.0,
             },
-            Metric::Rss | Metric::Pss | Metric::Swap => Margin {
+            Metric::Rss | Metric::RssAnon | Metric::RssFile | Metric::RssShmem | Metric::Pss | Metric::Swap => Margin {
                 absolute: 1_048_576.0,
                 relative: 0.02,
             },
@@ -110,8 +138,11 @@ impl Metric {
     /// kind counts, not the sample); `None` where it could not be read.
     pub fn of(self, sample: &Sample) -> Option<u64> {
         match self {
-            Metric::Fds | Metric::FdsOfKind(_) => Some(sample.fds),
+            Metric::Fds | Metric::FdsOfKind(_) => sample.fds,
             Metric::Rss => Some(sample.rss_bytes),
+            Metric::RssAnon => Some(sample.rss_anon_bytes),
+            Metric::RssFile => Some(sample.rss_file_bytes),
+            Metric::RssShmem => Some(sample.rss_shmem_bytes),
             Metric::Pss => sample.pss_bytes,
             Metric::Swap => sample.swap_bytes,
             Metric::Threads => Some(sample.threads),
@@ -127,13 +158,22 @@ pub struct MetricVerdict {
     pub metric: String,
     /// For per-kind fd metrics, the kind.
     pub kind: Option<FdKind>,
-    /// The verdict.
+    /// The verdict (the shape of the series).
     pub verdict: Verdict,
+    /// Whether a `leaking` verdict on this metric makes the process leak
+    /// (see [`Metric::judged`]).
+    pub judged: bool,
+    /// For `levelled_off` and `step`: how much it rose.
+    pub rise: Option<f64>,
+    /// For `levelled_off` and `step`: when the rise ended, seconds after
+    /// the start of the watch.
+    pub rise_ended_at: Option<f64>,
     /// Theil–Sen slope per second.
     pub slope_per_second: f64,
     /// The same per minute.
     pub growth_per_minute: f64,
-    /// `1 - p` of the Mann–Kendall test for growth.
+    /// `1 - p` of the Mann–Kendall test for growth (for shrinking, for
+    /// shrinking).
     pub confidence: f64,
     /// First and last value in the window.
     pub first: f64,
@@ -143,7 +183,7 @@ pub struct MetricVerdict {
     pub samples: usize,
     /// The limit this metric runs into, if any.
     pub limit: Option<u64>,
-    /// Seconds until the limit is reached at this slope, if growing.
+    /// Seconds until the limit is reached at this slope, if leaking.
     pub time_to_limit_seconds: Option<f64>,
     /// The fitted trend line, for plots.
     #[serde(skip)]
@@ -293,19 +333,7 @@ impl History {
     pub fn verdicts(&self, limits: &Limits) -> Vec<MetricVerdict> {
         let mut metrics: Vec<Metric> = self.measured();
         metrics.extend(self.kinds_seen().into_iter().map(Metric::FdsOfKind));
-        let mut verdicts: Vec<MetricVerdict> = metrics.into_iter().map(|m| self.verdict(m, limits)).collect();
-        // PSS also rises when other processes stop sharing pages with this
-        // one (they exit, or unmap a library): that is not this process's
-        // leak. Its own growth shows in RSS, so PSS leaks only with RSS.
-        let rss_leaks = verdicts
-            .iter()
-            .any(|v| v.metric == "rss" && v.verdict == Verdict::Leaking);
-        for v in &mut verdicts {
-            if v.metric == "pss" && v.verdict == Verdict::Leaking && !rss_leaks {
-                v.verdict = Verdict::Growing;
-            }
-        }
-        verdicts
+        metrics.into_iter().map(|m| self.verdict(m, limits)).collect()
     }
 
     /// The verdict on one metric.
@@ -319,17 +347,27 @@ impl History {
         if judged >= trend::MIN_POINTS && judged < series.len() {
             series.retain(|p| p.0 >= self.settled_from && p.0 < until);
         }
-        let fitted = trend::trend(&series);
-        let verdict = trend::verdict(fitted.as_ref(), metric.margin());
+        let judgement = trend::judge(&series, metric.margin());
+        let fitted = judgement.trend;
+        let verdict = judgement.verdict;
         let slope = fitted.map_or(0.0, |t| t.slope_per_second);
         let last = series.last().map_or(0.0, |p| p.1);
-        let limit = match metric {
-            Metric::Fds => limits.max_fds,
-            Metric::Rss | Metric::Pss => limits.memory.as_ref().map(|m| m.bytes),
-            _ => None,
+        // The room left: fds against RLIMIT_NOFILE; anonymous memory and
+        // swap against what the memory limit still allows (the whole
+        // cgroup's usage counts towards memory.max).
+        let (limit, room) = match metric {
+            Metric::Fds => (limits.max_fds, limits.max_fds.map(|max| max as f64 - last)),
+            Metric::RssAnon | Metric::Swap => match &limits.memory {
+                Some(m) => (
+                    Some(m.bytes),
+                    Some(m.bytes as f64 - m.used_bytes.map_or(last, |used| used as f64)),
+                ),
+                None => (None, None),
+            },
+            _ => (None, None),
         };
-        let time_to_limit_seconds = match (verdict, limit) {
-            (Verdict::Leaking | Verdict::Growing, Some(limit)) => trend::time_to_limit(last, slope, limit as f64),
+        let time_to_limit_seconds = match (verdict, room) {
+            (Verdict::Leaking, Some(room)) => trend::time_to_limit(0.0, slope, room),
             _ => None,
         };
         MetricVerdict {
@@ -339,9 +377,12 @@ impl History {
                 _ => None,
             },
             verdict,
+            judged: metric.judged(),
+            rise: judgement.rise,
+            rise_ended_at: judgement.at,
             slope_per_second: slope,
             growth_per_minute: slope * 60.0,
-            confidence: fitted.map_or(0.0, |t| 1.0 - t.p_growth),
+            confidence: trend::confidence(fitted.as_ref(), verdict),
             first: series.first().map_or(0.0, |p| p.1),
             last,
             samples: series.len(),
@@ -352,11 +393,77 @@ impl History {
     }
 }
 
+impl MetricVerdict {
+    /// Whether this metric makes its process leak.
+    pub fn leaks(&self) -> bool {
+        self.judged && self.verdict == Verdict::Leaking
+    }
+
+    /// A value of this metric for people: `41.2 MiB`, `130`.
+    pub fn human(&self, value: f64) -> String {
+        human_value(&self.metric, value)
+    }
+
+    /// The verdict in words, with what supports it: `leaking +60/min
+    /// (confidence 100.0%)`, `levelled off after +134.0 MiB at 00:40`,
+    /// `step +64.0 MiB at 00:03`, `shrinking -2/min (confidence 99.9%)`.
+    /// A rising metric that is not judged for leaks says `rising`. Pure.
+    pub fn shape_text(&self) -> String {
+        let rate = |v: &MetricVerdict| {
+            let sign = if v.growth_per_minute >= 0.0 { "+" } else { "-" };
+            format!(
+                "{sign}{}/min (confidence {:.1}%)",
+                v.human(v.growth_per_minute.abs()),
+                v.confidence * 100.0
+            )
+        };
+        let rise = || {
+            format!(
+                "+{} at {}",
+                self.human(self.rise.unwrap_or(0.0)),
+                clock(self.rise_ended_at.unwrap_or(0.0))
+            )
+        };
+        match self.verdict {
+            Verdict::Leaking if self.judged => format!("leaking {}", rate(self)),
+            Verdict::Leaking => format!("rising {}", rate(self)),
+            Verdict::Shrinking => format!("shrinking {}", rate(self)),
+            Verdict::WarmingUp => "warming up (still rising, ever more slowly)".to_string(),
+            Verdict::LevelledOff => format!("levelled off after {}", rise()),
+            Verdict::Step => format!("step {}", rise()),
+            Verdict::Growing => "up and down (its floor did not rise)".to_string(),
+            Verdict::Steady | Verdict::TooFewSamples => self.verdict.name().to_string(),
+        }
+    }
+}
+
+/// `41.2 MiB` for the memory metrics, `130` (or `2.5`) for counts.
+pub fn human_value(metric: &str, value: f64) -> String {
+    if matches!(metric, "rss" | "rss_anon" | "rss_file" | "rss_shmem" | "pss" | "swap") {
+        format!("{:.1} MiB", value / 1_048_576.0)
+    } else if (value - value.round()).abs() < 0.05 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// Seconds as `mm:ss` (`hh:mm:ss` past an hour).
+pub fn clock(seconds: f64) -> String {
+    let total = seconds.max(0.0).round() as u64;
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m:02}:{s:02}")
+    }
+}
+
 /// The kinds whose fds leak, from a process's verdicts.
 pub fn leaking_kinds(verdicts: &[MetricVerdict]) -> Vec<FdKind> {
     verdicts
         .iter()
-        .filter(|v| v.verdict == Verdict::Leaking)
+        .filter(|v| v.verdict == Verdict::Leaking && v.judged)
         .filter_map(|v| v.kind)
         .collect()
 }
@@ -375,8 +482,11 @@ mod tests {
 
     fn sample(fds: u64) -> Sample {
         Sample {
-            fds,
+            fds: Some(fds),
             rss_bytes: 10 << 20,
+            rss_anon_bytes: 4 << 20,
+            rss_file_bytes: 6 << 20,
+            rss_shmem_bytes: 0,
             pss_bytes: Some(5 << 20),
             swap_bytes: Some(0),
             threads: 1,
@@ -404,7 +514,15 @@ mod tests {
         }
         assert_eq!(
             history.measured(),
-            vec![Metric::Fds, Metric::Rss, Metric::Threads, Metric::Children]
+            vec![
+                Metric::Fds,
+                Metric::Rss,
+                Metric::RssAnon,
+                Metric::RssFile,
+                Metric::RssShmem,
+                Metric::Threads,
+                Metric::Children
+            ]
         );
         assert!(history.series(Metric::Pss).is_empty());
         let names: Vec<String> = history
@@ -457,20 +575,20 @@ mod tests {
         // Loading for the first second, then steady.
         for i in 0..40u64 {
             let mut s = sample(5);
-            s.rss_bytes = if i < 10 { i * (4 << 20) } else { 40 << 20 };
+            s.rss_anon_bytes = if i < 10 { i * (4 << 20) } else { 40 << 20 };
             history.push(i as f64 * 0.1, s, None);
         }
         let limits = Limits {
             max_fds: None,
             memory: None,
         };
-        assert_eq!(history.verdict(Metric::Rss, &limits).verdict, Verdict::Steady);
-        assert_eq!(history.verdict(Metric::Rss, &limits).samples, 30);
+        assert_eq!(history.verdict(Metric::RssAnon, &limits).verdict, Verdict::Steady);
+        assert_eq!(history.verdict(Metric::RssAnon, &limits).samples, 30);
         let mut eager = History::new();
         for (t, s) in history.samples() {
             eager.push(*t, *s, None);
         }
-        let judged = eager.verdict(Metric::Rss, &limits);
+        let judged = eager.verdict(Metric::RssAnon, &limits);
         assert_eq!(judged.samples, 40);
         assert!(judged.confidence > 0.99, "the loading ramp alone looks like growth");
     }
@@ -493,11 +611,14 @@ mod tests {
     }
 
     #[test]
-    fn pss_rising_alone_is_not_a_leak() {
+    fn only_anonymous_memory_leaks() {
+        // A server touching its shared buffers: RSS and shared memory climb
+        // with every sample, anonymous memory does not move; PSS climbs too.
         let mut history = History::new();
         for i in 0..40u64 {
             let mut s = sample(5);
-            // Other sharers go away: PSS climbs, RSS does not move.
+            s.rss_shmem_bytes = i * (2 << 20);
+            s.rss_bytes = s.rss_anon_bytes + s.rss_file_bytes + s.rss_shmem_bytes;
             s.pss_bytes = Some((5 << 20) + i * (256 << 10));
             history.push(i as f64 * 0.1, s, None);
         }
@@ -506,9 +627,81 @@ mod tests {
             memory: None,
         };
         let verdicts = history.verdicts(&limits);
-        let pss = verdicts.iter().find(|v| v.metric == "pss").unwrap();
-        assert_eq!(pss.verdict, Verdict::Growing);
-        assert_eq!(history.verdict(Metric::Pss, &limits).verdict, Verdict::Leaking);
+        let of = |name: &str| verdicts.iter().find(|v| v.metric == name).unwrap();
+        for rising in ["rss", "rss_shmem", "pss"] {
+            assert_eq!(of(rising).verdict, Verdict::Leaking, "{rising}");
+            assert!(!of(rising).leaks(), "{rising}");
+            assert!(
+                of(rising).shape_text().starts_with("rising +"),
+                "{}",
+                of(rising).shape_text()
+            );
+        }
+        assert_eq!(of("rss_anon").verdict, Verdict::Steady);
+        assert!(!verdicts.iter().any(MetricVerdict::leaks));
+    }
+
+    #[test]
+    fn time_to_limit_counts_the_whole_cgroup() {
+        let mut history = History::new();
+        for i in 0..40u64 {
+            let mut s = sample(5);
+            s.rss_anon_bytes = (4 << 20) + i * (1 << 20);
+            history.push(i as f64, s, None);
+        }
+        let limits = Limits {
+            max_fds: Some(1024),
+            memory: Some(crate::watch::MemoryLimit {
+                bytes: 1 << 30,
+                source: "cgroup_v2",
+                cgroup: None,
+                used_bytes: Some((1 << 30) - (60 << 20)),
+            }),
+        };
+        let anon = history.verdict(Metric::RssAnon, &limits);
+        assert_eq!(anon.verdict, Verdict::Leaking);
+        // 60 MiB of room at 1 MiB a second.
+        let seconds = anon.time_to_limit_seconds.unwrap();
+        assert!((seconds - 60.0).abs() < 1.0, "{seconds}");
+        // Steady fds get no time to the limit.
+        assert_eq!(history.verdict(Metric::Fds, &limits).time_to_limit_seconds, None);
+    }
+
+    #[test]
+    fn shapes_read_as_what_they_are() {
+        let mut history = History::new();
+        for i in 0..60u64 {
+            let mut s = sample(5);
+            // 64 MiB allocated at once at 00:03, then held.
+            s.rss_anon_bytes = if i < 3 { 4 << 20 } else { 68 << 20 };
+            // A pool filling up to 20 over the first 20 s, then held.
+            s.fds = Some(5 + i.min(20));
+            history.push(i as f64, s, None);
+        }
+        let limits = Limits {
+            max_fds: Some(1024),
+            memory: None,
+        };
+        let anon = history.verdict(Metric::RssAnon, &limits);
+        assert_eq!(anon.verdict, Verdict::Step);
+        assert_eq!(anon.shape_text(), "step +64.0 MiB at 00:03");
+        let fds = history.verdict(Metric::Fds, &limits);
+        assert_eq!(fds.verdict, Verdict::LevelledOff);
+        assert_eq!(fds.shape_text(), "levelled off after +20 at 00:18");
+        assert_eq!(fds.time_to_limit_seconds, None);
+        // Shrinking says how sure it is of shrinking.
+        let mut down = History::new();
+        for i in 0..40u64 {
+            down.push(i as f64, sample(100 - i), None);
+        }
+        let fds = down.verdict(Metric::Fds, &limits);
+        assert_eq!(fds.verdict, Verdict::Shrinking);
+        assert!(fds.confidence > 0.99, "{}", fds.confidence);
+        assert!(
+            fds.shape_text().starts_with("shrinking -60/min (confidence 100.0%)"),
+            "{}",
+            fds.shape_text()
+        );
     }
 
     #[test]

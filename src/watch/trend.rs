@@ -1,18 +1,37 @@
-//! Is a series growing for real? Robust trend statistics and the leak
-//! verdict, as pure functions over `(seconds, value)` points.
+//! Is a series growing for real, and does the growth go on? Robust trend
+//! statistics and the leak verdict, as pure functions over
+//! `(seconds, value)` points.
 //!
 //! - The slope is the Theil–Sen estimator (the median of all pairwise
 //!   slopes): one outlier, or a burst of samples at a spike, cannot move it.
 //! - Its significance is the Mann–Kendall test with the tie correction of
 //!   the variance (counts of fds and threads repeat values all the time), as
 //!   a one-sided p-value for growth.
-//! - A series that grows and frees in cycles (a sawtooth: caches, batches,
-//!   connection pools) has a positive Mann–Kendall statistic over a few
-//!   cycles, so significance alone would call it a leak. The verdict
-//!   therefore also asks for a rising floor: the lowest value of the second
-//!   half of the window must be above the lowest value of the first half by
-//!   a metric-specific margin. A leak raises the floor; a sawtooth returns to
-//!   it.
+//!
+//! Significant growth is not yet a leak. Servers grow for reasons that end:
+//! they warm up (touch their shared buffers, fill a cache or a connection
+//! pool), or step up once (load a data set) and then hold. Over a window
+//! that contains such a rise, Mann–Kendall is dominated by the pairs on
+//! either side of it. A leak is growth that **goes on into the latest part
+//! of the window**. The rule, in order:
+//!
+//! 1. Fewer than [`MIN_POINTS`] points: `too_few_samples`.
+//! 2. No significant growth (p ≥ [`ALPHA`] or slope ≤ 0): `shrinking` if
+//!    the series shrinks significantly, else `steady`.
+//! 3. The floor does not rise: the lowest value of the second half of the
+//!    window is not above the lowest of the first half by the metric's
+//!    margin. The series returns to where it was, as a sawtooth (batches,
+//!    caches that free, pools that shrink) does: `growing` (up and down).
+//! 4. Still rising at the end: the window is cut into thirds by time; the
+//!    latest third must rise by itself (its Theil–Sen slope times its
+//!    length at least half the margin) *and* its floor must be above the
+//!    middle third's floor. Then the series is `leaking`, unless every
+//!    third rises at less than half the rate of the one before (a curve
+//!    that flattens towards a plateau, as a cache filling up does):
+//!    `warming_up`.
+//! 5. Otherwise the rise has stopped: `step` if it happened at once (within
+//!    a few samples, or 5% of the window), `levelled_off` if it took
+//!    longer. Both report the rise and when it happened.
 //!
 //! Long series are thinned to at most [`MAX_POINTS`] evenly spaced points
 //! first, which keeps both statistics (quadratic in the number of points)
@@ -24,7 +43,8 @@ use serde::Serialize;
 pub const MAX_POINTS: usize = 400;
 
 /// Fewest points for a verdict; below it the verdict is `too_few_samples`.
-pub const MIN_POINTS: usize = 8;
+/// Each third of the window needs a few points of its own.
+pub const MIN_POINTS: usize = 10;
 
 /// The one-sided significance level for growth.
 pub const ALPHA: f64 = 0.01;
@@ -48,6 +68,14 @@ pub struct Trend {
     pub floor_first_half: f64,
     /// Lowest value in the second half of the window.
     pub floor_second_half: f64,
+    /// Theil–Sen slope of each third of the window (by time), per second.
+    pub third_slopes: [f64; 3],
+    /// Lowest value of each third of the window.
+    pub third_floors: [f64; 3],
+    /// Median of the latest third.
+    pub late_median: f64,
+    /// Seconds the latest third spans.
+    pub late_span: f64,
 }
 
 impl Trend {
@@ -61,10 +89,18 @@ impl Trend {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Grows significantly, with a rising floor: a leak.
+    /// Grows significantly, with a rising floor, and still rises in the
+    /// latest third of the window: a leak.
     Leaking,
-    /// Grows, but not enough to call it a leak (not significant, or it
-    /// returns to its floor, as a sawtooth does).
+    /// Still rises, but ever more slowly (each third at less than half the
+    /// rate of the one before): a cache or pool filling up.
+    WarmingUp,
+    /// Rose, then held: the latest third no longer rises.
+    LevelledOff,
+    /// Rose at once (within a few samples), then held.
+    Step,
+    /// Grows significantly, but returns to its floor (a sawtooth), or its
+    /// floor rose by less than the margin.
     Growing,
     /// Neither grows nor shrinks.
     Steady,
@@ -79,7 +115,10 @@ impl Verdict {
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Leaking => "leaking",
-            Verdict::Growing => "growing",
+            Verdict::WarmingUp => "warming up",
+            Verdict::LevelledOff => "levelled off",
+            Verdict::Step => "step",
+            Verdict::Growing => "up and down",
             Verdict::Steady => "steady",
             Verdict::Shrinking => "shrinking",
             Verdict::TooFewSamples => "too few samples",
@@ -229,7 +268,18 @@ pub fn trend(points: &[(f64, f64)]) -> Option<Trend> {
     let values: Vec<f64> = points.iter().map(|p| p.1).collect();
     let (s, tau, p_growth) = mann_kendall(&values);
     let half = values.len() / 2;
-    let floor = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let thirds = thirds(&points);
+    let mut third_slopes = [0.0; 3];
+    let mut third_floors = [0.0; 3];
+    for (slot, third) in thirds.iter().enumerate() {
+        third_slopes[slot] = theil_sen(third).map_or(0.0, |(slope, _)| slope);
+        third_floors[slot] = floor(third.iter().map(|p| p.1));
+    }
+    let late = thirds[2];
+    let late_span = match (late.first(), late.last()) {
+        (Some(first), Some(last)) => last.0 - first.0,
+        _ => 0.0,
+    };
     Some(Trend {
         points: points.len(),
         slope_per_second: slope,
@@ -237,12 +287,111 @@ pub fn trend(points: &[(f64, f64)]) -> Option<Trend> {
         mann_kendall_s: s,
         tau,
         p_growth,
-        floor_first_half: floor(&values[..half]),
-        floor_second_half: floor(&values[half..]),
+        floor_first_half: floor(values[..half].iter().copied()),
+        floor_second_half: floor(values[half..].iter().copied()),
+        third_slopes,
+        third_floors,
+        late_median: median(&mut late.iter().map(|p| p.1).collect::<Vec<_>>()).unwrap_or(0.0),
+        late_span,
     })
 }
 
-/// The verdict on a trend. Pure: the rules are in the module docs.
+fn floor(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(f64::INFINITY, f64::min)
+}
+
+/// The points cut into three thirds of the window's time span.
+fn thirds(points: &[(f64, f64)]) -> [&[(f64, f64)]; 3] {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return [points, points, points];
+    };
+    let span = last.0 - first.0;
+    let cut = |fraction: f64| points.partition_point(|p| p.0 < first.0 + span * fraction);
+    let (one, two) = (cut(1.0 / 3.0), cut(2.0 / 3.0));
+    [&points[..one], &points[one..two], &points[two..]]
+}
+
+/// The verdict on a series, with what it rose by and when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Judgement {
+    /// The statistics, `None` with fewer than two points.
+    pub trend: Option<Trend>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// For `levelled_off` and `step`: how much it rose (from the first
+    /// half's floor to the latest third's median).
+    pub rise: Option<f64>,
+    /// For `levelled_off` and `step`: when (seconds, on the series' clock)
+    /// the rise ended.
+    pub at: Option<f64>,
+}
+
+/// Judges a series of `(seconds, value)` points. Pure: the rules are in the
+/// module docs.
+pub fn judge(points: &[(f64, f64)], margin: Margin) -> Judgement {
+    let thinned = thin(points, MAX_POINTS);
+    let fitted = trend(&thinned);
+    let mut judgement = Judgement {
+        trend: fitted,
+        verdict: verdict(fitted.as_ref(), margin),
+        rise: None,
+        at: None,
+    };
+    if let (Verdict::Steady, Some(t)) = (judgement.verdict, fitted)
+        && early_step(&thinned, &t, margin)
+    {
+        judgement.verdict = Verdict::LevelledOff;
+    }
+    if let (Verdict::LevelledOff | Verdict::Step, Some(t)) = (judgement.verdict, fitted) {
+        let rise = t.late_median - t.floor_first_half;
+        let (started, ended) = rise_times(&thinned, t.floor_first_half, t.late_median);
+        let interval = typical_interval(&thinned);
+        let span = thinned.last().map_or(0.0, |p| p.0) - thinned.first().map_or(0.0, |p| p.0);
+        let sudden = ended - started <= (2.5 * interval).max(0.05 * span);
+        judgement.verdict = if sudden { Verdict::Step } else { Verdict::LevelledOff };
+        judgement.rise = Some(rise);
+        judgement.at = Some(ended);
+    }
+    judgement
+}
+
+/// Whether a series too flat for Mann–Kendall rose once, early, and held:
+/// a few low samples at the start (at least two, so that one dip is not
+/// taken for a step), then a floor above them by the margin.
+fn early_step(points: &[(f64, f64)], t: &Trend, margin: Margin) -> bool {
+    let needed = margin.of(t.floor_first_half);
+    let rise = t.late_median - t.floor_first_half;
+    if t.floor_second_half - t.floor_first_half < needed || rise < needed {
+        return false;
+    }
+    let low = |p: &&(f64, f64)| p.1 <= t.floor_first_half + rise / 4.0;
+    let lows = points.iter().filter(low).count();
+    let last_low = points.iter().rposition(|p| low(&p)).unwrap_or(0);
+    lows >= 2 && lows == last_low + 1
+}
+
+/// When a rise from `base` to `top` started (the last time the series was
+/// in the lowest quarter of the rise before it ended) and ended (the first
+/// time it came within a tenth of the rise of the top).
+fn rise_times(points: &[(f64, f64)], base: f64, top: f64) -> (f64, f64) {
+    let rise = top - base;
+    let reached = points.iter().position(|p| p.1 >= top - rise / 10.0).unwrap_or(0);
+    let started = points[..reached]
+        .iter()
+        .rposition(|p| p.1 <= base + rise / 4.0)
+        .unwrap_or(reached);
+    (points[started].0, points[reached].0)
+}
+
+/// The median time between points.
+fn typical_interval(points: &[(f64, f64)]) -> f64 {
+    let mut gaps: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    median(&mut gaps).unwrap_or(0.0)
+}
+
+/// The verdict on a trend, before a stopped rise is told apart as a step
+/// or a levelling off ([`judge`] does that). Pure: the rules are in the
+/// module docs.
 pub fn verdict(trend: Option<&Trend>, margin: Margin) -> Verdict {
     let Some(t) = trend else {
         return Verdict::TooFewSamples;
@@ -250,18 +399,41 @@ pub fn verdict(trend: Option<&Trend>, margin: Margin) -> Verdict {
     if t.points < MIN_POINTS {
         return Verdict::TooFewSamples;
     }
-    let p_shrink = 1.0 - t.p_growth;
-    if t.p_growth < ALPHA && t.slope_per_second > 0.0 {
-        let rise = t.floor_second_half - t.floor_first_half;
-        if rise >= margin.of(t.floor_first_half) {
-            return Verdict::Leaking;
+    if !(t.p_growth < ALPHA && t.slope_per_second > 0.0) {
+        let p_shrink = 1.0 - t.p_growth;
+        if p_shrink < ALPHA && t.slope_per_second < 0.0 {
+            return Verdict::Shrinking;
+        }
+        return Verdict::Steady;
+    }
+    let needed = margin.of(t.floor_first_half);
+    let [early, middle, late] = t.third_slopes;
+    let still_rising = late * t.late_span >= needed / 2.0 && t.third_floors[2] > t.third_floors[1];
+    if t.floor_second_half - t.floor_first_half < needed {
+        // A rise late in the window that has stopped is a step, not a
+        // sawtooth; one that goes on may be either, and is not called yet.
+        if !still_rising && t.third_floors[2] - t.third_floors[0] >= needed {
+            return Verdict::LevelledOff;
         }
         return Verdict::Growing;
     }
-    if p_shrink < ALPHA && t.slope_per_second < 0.0 {
-        return Verdict::Shrinking;
+    if !still_rising {
+        return Verdict::LevelledOff;
     }
-    Verdict::Steady
+    if early > 2.0 * middle && middle > 2.0 * late {
+        return Verdict::WarmingUp;
+    }
+    Verdict::Leaking
+}
+
+/// The confidence of the verdict's direction: `1 − p` of the Mann–Kendall
+/// test for shrinking for a shrinking series, for growth otherwise.
+pub fn confidence(trend: Option<&Trend>, verdict: Verdict) -> f64 {
+    match (trend, verdict) {
+        (None, _) => 0.0,
+        (Some(t), Verdict::Shrinking) => t.p_growth,
+        (Some(t), _) => 1.0 - t.p_growth,
+    }
 }
 
 /// Seconds until `current` growing at `slope_per_second` reaches `limit`;
@@ -374,6 +546,104 @@ mod tests {
         let short = series(5, 1.0, |i| i as f64 * 10.0);
         assert_eq!(verdict(trend(&short).as_ref(), FDS), Verdict::TooFewSamples);
         assert_eq!(verdict(None, FDS), Verdict::TooFewSamples);
+    }
+
+    const MIB: f64 = 1_048_576.0;
+    const MEMORY: Margin = Margin {
+        absolute: MIB,
+        relative: 0.02,
+    };
+
+    /// Judges `n` samples a second apart of `f(second)`, with `noise`
+    /// either side.
+    fn judge_shape(n: usize, noise: f64, margin: Margin, mut f: impl FnMut(f64) -> f64) -> Judgement {
+        let mut rng = Rng(n as u64 * 31 + 5);
+        let points: Vec<(f64, f64)> = (0..n).map(|i| (i as f64, f(i as f64) + rng.noise(noise))).collect();
+        judge(&points, margin)
+    }
+
+    #[test]
+    fn a_step_is_a_step_wherever_it_falls() {
+        // 64 MiB allocated once, then jitter; early, in the middle, late.
+        for at in [3.0, 30.0, 50.0, 75.0] {
+            let j = judge_shape(90, 0.2 * MIB, MEMORY, |t| if t < at { 20.0 * MIB } else { 84.0 * MIB });
+            assert_ne!(j.verdict, Verdict::Leaking, "step at {at}: {j:?}");
+            if at < 70.0 {
+                assert_eq!(j.verdict, Verdict::Step, "step at {at}: {j:?}");
+                assert!((j.at.unwrap() - at).abs() <= 1.0, "{j:?}");
+                assert!((j.rise.unwrap() / MIB - 64.0).abs() < 1.0, "{j:?}");
+            }
+        }
+        // The same with an fd count: a pool opened at once.
+        let j = judge_shape(60, 0.0, FDS, |t| if t < 3.0 { 10.0 } else { 30.0 });
+        assert_eq!(j.verdict, Verdict::Step);
+    }
+
+    #[test]
+    fn a_pool_that_fills_and_holds_levels_off() {
+        // One fd a second up to 20, then held, with a transient fd now and then.
+        let mut rng = Rng(3);
+        let points: Vec<(f64, f64)> = (0..60)
+            .map(|i| {
+                (
+                    i as f64,
+                    10.0 + f64::from(i.min(20)) + if rng.next() < 0.1 { 1.0 } else { 0.0 },
+                )
+            })
+            .collect();
+        let j = judge(&points, FDS);
+        assert_eq!(j.verdict, Verdict::LevelledOff, "{j:?}");
+        assert_eq!(j.rise, Some(20.0));
+        assert!((17.0..=21.0).contains(&j.at.unwrap()), "{j:?}");
+        // Watched while it fills, it is growth that goes on: a leak so far.
+        let j = judge(&points[..20], FDS);
+        assert_eq!(j.verdict, Verdict::Leaking, "{j:?}");
+    }
+
+    #[test]
+    fn warm_up_then_flat_is_not_a_leak() {
+        // Shared buffers touched for the first time: 19 → 148 MiB, flat
+        // after about 40 s of a 90 s window (PostgreSQL under pgbench).
+        let j = judge_shape(90, 0.3 * MIB, MEMORY, |t| {
+            (19.0 + 129.0 * (1.0 - (-t / 10.0).exp())) * MIB
+        });
+        assert_eq!(j.verdict, Verdict::LevelledOff, "{j:?}");
+        // Redis loading its keys in 3 s, then flat for 87 s.
+        let j = judge_shape(90, 0.02 * MIB, MEMORY, |t| (4.0 + 3.0 * (t / 3.0).min(1.0)) * MIB);
+        assert_ne!(j.verdict, Verdict::Leaking, "{j:?}");
+        // A curve still flattening at the end of the window: warming up.
+        let j = judge_shape(60, 0.0, MEMORY, |t| (20.0 + 200.0 * (1.0 - (-t / 12.0).exp())) * MIB);
+        assert_eq!(j.verdict, Verdict::WarmingUp, "{j:?}");
+    }
+
+    #[test]
+    fn sawtooths_are_not_leaks() {
+        for (period, height) in [(10usize, 20.0), (30, 50.0), (45, 50.0)] {
+            let j = judge_shape(90, 0.0, FDS, |t| {
+                10.0 + height * ((t as usize % period) as f64 / period as f64)
+            });
+            assert_ne!(j.verdict, Verdict::Leaking, "period {period}: {j:?}");
+        }
+    }
+
+    #[test]
+    fn leaks_are_leaks() {
+        // A slow anonymous-memory leak: 1 MiB every 4 s, under 0.3 MiB of jitter.
+        let j = judge_shape(90, 0.3 * MIB, MEMORY, |t| (30.0 + (t / 4.0).floor()) * MIB);
+        assert_eq!(j.verdict, Verdict::Leaking, "{j:?}");
+        // An fd leak of one every 2 s.
+        let j = judge_shape(60, 0.0, FDS, |t| 10.0 + (t / 2.0).floor());
+        assert_eq!(j.verdict, Verdict::Leaking, "{j:?}");
+        // A leak that starts after a warm-up: up 50 MiB in 10 s, flat to
+        // 20 s, then 1 MiB every 2 s.
+        let warm_then_leak = |t: f64| (10.0 + 50.0 * (t / 10.0).min(1.0) + ((t - 20.0).max(0.0) / 2.0).floor()) * MIB;
+        let j = judge_shape(60, 0.3 * MIB, MEMORY, warm_then_leak);
+        assert_eq!(j.verdict, Verdict::Leaking, "{j:?}");
+        // A leak under a warm-up that never stops: not taken for warming up.
+        let j = judge_shape(60, 0.0, MEMORY, |t| {
+            (20.0 + 100.0 * (1.0 - (-t / 5.0).exp()) + t / 2.0) * MIB
+        });
+        assert_eq!(j.verdict, Verdict::Leaking, "{j:?}");
     }
 
     #[test]

@@ -55,10 +55,13 @@ pub struct Options {
     /// Recompute verdicts while watching (for the live view and the
     /// exporter); the final verdicts are always computed.
     pub live_verdicts: bool,
-    /// Stop once every watched process has ended. PIDs and a command stop
-    /// then anyway; `--tree` and `--name` otherwise keep looking for new
+    /// Stop once every watched process has ended. PIDs, a command and a
+    /// tree stop then anyway; `--name` otherwise keeps looking for new
     /// processes until the duration passes or a signal stops them.
     pub until_exit: bool,
+    /// Where a started command's stdout goes: afterlife's stderr when set
+    /// (stdout carries NDJSON then), else afterlife's stdout.
+    pub command_stdout_to_stderr: bool,
 }
 
 /// Why the watch stopped.
@@ -116,9 +119,13 @@ pub enum WatchError {
 pub struct Watched {
     /// Its handle.
     pub process: Process,
-    /// Its name when watching started.
+    /// Its name (`comm`), kept up to date: it changes when the process
+    /// calls `execve`.
     pub name: String,
-    /// Its command line.
+    /// The title it gave itself by rewriting its argv, if it did
+    /// (`postgres: background writer`).
+    pub title: Option<String>,
+    /// Its command line, kept up to date.
     pub cmdline: Vec<String>,
     /// Its limits, read when watching started and every verdict refresh.
     pub limits: Limits,
@@ -135,6 +142,7 @@ pub struct Watched {
     sampler: Sampler,
     last_fds: Option<u64>,
     spawned: bool,
+    initial: bool,
 }
 
 impl Watched {
@@ -143,9 +151,21 @@ impl Watched {
         self.process.pid()
     }
 
-    /// Whether any metric leaks.
+    /// Whether any judged metric leaks.
     pub fn leaking(&self) -> bool {
-        self.verdicts.iter().any(|v| v.verdict == Verdict::Leaking)
+        self.verdicts.iter().any(MetricVerdict::leaks)
+    }
+
+    /// Whether it was watched from the start of the watch (a PID given, the
+    /// command, the tree's root, a first match of `--name`), not found later.
+    pub fn initial(&self) -> bool {
+        self.initial
+    }
+
+    /// Whether no metric could be judged: every verdict is
+    /// `too_few_samples` (or there is none yet).
+    pub fn unjudged(&self) -> bool {
+        self.verdicts.iter().all(|v| v.verdict == Verdict::TooFewSamples)
     }
 
     /// The summary of this process.
@@ -153,12 +173,14 @@ impl Watched {
         ProcessSummary {
             pid: self.pid(),
             name: self.name.clone(),
+            title: self.title.clone(),
             cmdline: self.cmdline.clone(),
             limits: self.limits.clone(),
             samples: self.history.len(),
             last: self.history.last().copied(),
             fd_breakdown: self.breakdown.clone(),
             leaking: self.leaking(),
+            unjudged: self.unjudged(),
             leaking_kinds: leaking_kinds(&self.verdicts),
             verdicts: self.verdicts.clone(),
             ending: self.ending.clone(),
@@ -172,9 +194,11 @@ impl Watched {
 pub struct ProcessSummary {
     /// The PID.
     pub pid: Pid,
-    /// Its name.
+    /// Its name (`comm`), the latest seen.
     pub name: String,
-    /// Its command line.
+    /// The title it gave itself (`postgres: background writer`), if any.
+    pub title: Option<String>,
+    /// Its command line, the latest seen.
     pub cmdline: Vec<String>,
     /// Its limits.
     pub limits: Limits,
@@ -184,8 +208,10 @@ pub struct ProcessSummary {
     pub last: Option<Sample>,
     /// The last per-kind fd counts and most repeated targets.
     pub fd_breakdown: FdBreakdown,
-    /// Whether any metric leaks.
+    /// Whether any judged metric leaks.
     pub leaking: bool,
+    /// Whether too few samples were taken to judge any metric.
+    pub unjudged: bool,
     /// The fd kinds that leak.
     pub leaking_kinds: Vec<FdKind>,
     /// One verdict per metric.
@@ -205,6 +231,9 @@ pub struct WatchSummary {
     pub watched_seconds: f64,
     /// Whether any process leaks.
     pub leak: bool,
+    /// Whether a process watched from the start got too few samples to be
+    /// judged (then "no leak" is not an answer).
+    pub too_few_samples: bool,
     /// One entry per process watched.
     pub processes: Vec<ProcessSummary>,
 }
@@ -338,17 +367,17 @@ impl Watcher {
                 for pid in pids {
                     if unique.contains(pid) && watcher.find(*pid).is_none() {
                         let process = Process::open(*pid)?;
-                        watcher.add(process, false)?;
+                        watcher.add(process, false, true)?;
                     }
                 }
             }
             Targets::Tree(root) => {
                 let process = Process::open(*root)?;
-                watcher.add(process, false)?;
-                watcher.rescan();
+                watcher.add(process, false, true)?;
+                watcher.rescan(false);
             }
             Targets::Name(pattern) => {
-                watcher.rescan();
+                watcher.rescan(true);
                 if watcher.watched.is_empty() {
                     return Err(WatchError::NoMatch {
                         pattern: pattern.clone(),
@@ -364,6 +393,17 @@ impl Watcher {
                 let original = watcher.fds.original();
                 let mut command = std::process::Command::new(&argv[0]);
                 command.args(&argv[1..]);
+                if watcher.options.command_stdout_to_stderr {
+                    let stderr =
+                        std::io::stderr()
+                            .as_fd()
+                            .try_clone_to_owned()
+                            .map_err(|source| WatchError::Spawn {
+                                command: display.clone(),
+                                source,
+                            })?;
+                    command.stdout(stderr);
+                }
                 // SAFETY: the closure only calls setrlimit, which is
                 // async-signal-safe. The command gets the caller's fd limit,
                 // which its verdict is about, not afterlife's raised one.
@@ -376,7 +416,7 @@ impl Watcher {
                 })?;
                 let process = Process::from_child(&child)?;
                 watcher.child = Some(child);
-                watcher.add(process, true)?;
+                watcher.add(process, true, true)?;
             }
         }
         Ok(watcher)
@@ -391,7 +431,7 @@ impl Watcher {
         self.watched.iter().find(|w| w.pid() == pid)
     }
 
-    fn add(&mut self, process: Process, spawned: bool) -> Result<(), WatchError> {
+    fn add(&mut self, process: Process, spawned: bool, initial: bool) -> Result<(), WatchError> {
         let pid = process.pid();
         let info = process.info()?;
         let mut sampler = Sampler::open(pid)?;
@@ -418,6 +458,7 @@ impl Watcher {
         };
         self.watched.push(Watched {
             name: info.name,
+            title: sample::title(&sample::trim_cmdline(cmdline.clone())),
             cmdline,
             limits,
             history,
@@ -428,6 +469,7 @@ impl Watcher {
             sampler,
             last_fds: None,
             spawned,
+            initial,
             process,
         });
         Ok(())
@@ -435,7 +477,7 @@ impl Watcher {
 
     /// Adds descendants of `--tree` and new matches of `--name`. Processes
     /// that vanish while being opened are skipped.
-    fn rescan(&mut self) -> Vec<usize> {
+    fn rescan(&mut self, initial: bool) -> Vec<usize> {
         let before = self.watched.len();
         let candidates: Vec<(Pid, u64)> = match &self.targets {
             Targets::Tree(root) => {
@@ -467,7 +509,7 @@ impl Watcher {
             // It may have exited since the scan (or the PID changed hands):
             // then there is nothing to watch.
             if let Ok(process) = Process::open_expecting(pid, start_ticks) {
-                let _ = self.add(process, false);
+                let _ = self.add(process, false, initial);
             }
         }
         (before..self.watched.len()).collect()
@@ -488,7 +530,7 @@ impl Watcher {
             let seconds = now.duration_since(self.start).as_secs_f64();
             let refresh = tick > 0 && tick.is_multiple_of(self.options.refresh_every.max(1));
             if refresh {
-                for index in self.rescan() {
+                for index in self.rescan(false) {
                     observer.added(&self.watched[index]);
                 }
             }
@@ -547,6 +589,7 @@ impl Watcher {
             stopped,
             watched_seconds,
             leak: self.watched.iter().any(Watched::leaking),
+            too_few_samples: self.watched.iter().any(|w| w.initial && w.unjudged()),
             processes: self.watched.iter().map(Watched::summary).collect(),
         };
         let histories = self.watched.iter().map(|w| w.history.clone()).collect();
@@ -554,10 +597,11 @@ impl Watcher {
     }
 
     /// Whether the watch has nothing left to watch: every process ended,
-    /// and (for `--tree` and `--name` without `--until-exit`) no new one
-    /// can be expected.
+    /// and (for `--name` without `--until-exit`) no new one can be
+    /// expected. A tree whose every process ended cannot grow again: an
+    /// orphan is re-parented away from it.
     fn all_ended(&self) -> bool {
-        let may_grow = matches!(self.targets, Targets::Tree(_) | Targets::Name(_)) && !self.options.until_exit;
+        let may_grow = matches!(self.targets, Targets::Name(_)) && !self.options.until_exit;
         !may_grow && self.watched.iter().all(|w| w.ending.is_some())
     }
 
@@ -567,6 +611,15 @@ impl Watcher {
                 && let Ok(limits) = watched.sampler.limits(&self.mounts)
             {
                 watched.limits = limits;
+            }
+            // A process that called execve since is shown by its new name.
+            if watched.ending.is_none()
+                && let Some((name, cmdline)) = watched.sampler.identity()
+                && !cmdline.is_empty()
+            {
+                watched.title = sample::title(&cmdline);
+                watched.name = name;
+                watched.cmdline = cmdline;
             }
             watched.verdicts = watched.history.verdicts(&watched.limits);
         }
@@ -596,8 +649,8 @@ impl Watcher {
                 }
                 Err(error) => return Err(error.into()),
             };
-            let breakdown = if watched.last_fds != Some(sample.fds) {
-                watched.last_fds = Some(sample.fds);
+            let breakdown = if sample.fds.is_some() && watched.last_fds != sample.fds {
+                watched.last_fds = sample.fds;
                 match sample::breakdown(watched.pid()) {
                     Ok(b) => Some(b),
                     // ESRCH/ENOENT: it exited between the two reads.

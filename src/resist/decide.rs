@@ -194,7 +194,10 @@ fn zombie(facts: &Facts) -> Finding {
         .push(Evidence::new(src(facts, "stat ppid"), facts.ppid.to_string()));
     if let Some(age) = facts.zombie_for {
         f.evidence.push(Evidence::new(
-            src(facts, "sched se.exec_start (its last run, against the monotonic clock)"),
+            src(
+                facts,
+                "sched se.exec_start (its last run, against our own on the same clock)",
+            ),
             format!("{} ago", crate::duration::format_duration(age)),
         ));
     }
@@ -207,6 +210,10 @@ fn zombie(facts: &Facts) -> Finding {
             )
         })
         .unwrap_or_default();
+    if facts.tracer_pid > 0 {
+        held_by_tracer(facts, &mut f, &since);
+        return f;
+    }
     let mut explanation = format!(
         "It has already exited; what is left is its entry in the process table, holding its exit status \
 until its parent collects it with wait(). No signal can remove it, not even SIGKILL.{since}"
@@ -275,6 +282,56 @@ the zombie is then handed to init or the nearest subreaper, which reaps it at on
     }
     f.explanation = explanation;
     f
+}
+
+/// A zombie whose tracer has not waited for it: its parent cannot reap it
+/// yet, however well it handles SIGCHLD. The kernel reports a traced
+/// process's exit to its tracer first (`exit_notify`); only once the tracer
+/// has waited for it, or detached (also by exiting), is the parent told.
+fn held_by_tracer(facts: &Facts, f: &mut Finding, since: &str) {
+    f.evidence.push(Evidence::new(
+        src(facts, "status TracerPid"),
+        facts.tracer_pid.to_string(),
+    ));
+    let tracer = match &facts.tracer {
+        Some(tracer) => {
+            f.title = format!(
+                "zombie (Z): already dead, held by its tracer {} ({})",
+                tracer.pid, tracer.name
+            );
+            f.evidence.push(Evidence::new(
+                format!("/proc/{}/stat state", tracer.pid),
+                tracer.state.letter().to_string(),
+            ));
+            if !tracer.command_line.is_empty() {
+                f.evidence.push(Evidence::new(
+                    format!("/proc/{}/cmdline", tracer.pid),
+                    display_command_line(&tracer.command_line),
+                ));
+            }
+            peer_words(tracer.pid, &tracer.name, &tracer.command_line)
+        }
+        None => {
+            f.title = format!("zombie (Z): already dead, held by its tracer {}", facts.tracer_pid);
+            format!("{} (in another PID namespace)", facts.tracer_pid)
+        }
+    };
+    let parent = match &facts.parent {
+        Some(parent) => peer_words(parent.peer.pid, &parent.peer.name, &parent.peer.command_line),
+        None => facts.ppid.to_string(),
+    };
+    f.explanation = format!(
+        "It has already exited; what is left is its entry in the process table, holding its exit status. \
+No signal can remove it, not even SIGKILL.{since} It is traced (ptrace) by {tracer}: the kernel reports a traced \
+process's exit to its tracer first, and keeps it until the tracer collects it with wait(). The tracer has not, so \
+its parent {parent} has not even been told yet: the parent is not at fault."
+    );
+    f.next_step = format!(
+        "Detach or end the tracer {pid} (gdb: detach or quit; strace: Ctrl+C; or afterlife kill {pid}): once it lets \
+go, the parent {ppid} is told and reaps it.",
+        pid = facts.tracer_pid,
+        ppid = facts.ppid
+    );
 }
 
 fn exiting(facts: &Facts) -> Finding {
@@ -983,7 +1040,11 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
         return outcome(
             "discarded",
             false,
-            "nothing: it is already dead; only its parent's wait() removes it".to_string(),
+            if facts.tracer_pid > 0 {
+                "nothing: it is already dead; only a wait() by its tracer removes it".to_string()
+            } else {
+                "nothing: it is already dead; only its parent's wait() removes it".to_string()
+            },
         );
     }
     if !facts.permission.may_signal() {
@@ -1264,6 +1325,48 @@ mod tests {
         assert!(f.explanation.contains("1m 30s") || f.explanation.contains("1m30s") || f.explanation.contains("90"));
         assert!(f.next_step.contains("kill -CONT 100"));
         assert!(d.signals.iter().all(|o| !o.ends_it_now && o.handling == "discarded"));
+    }
+
+    #[test]
+    fn a_traced_zombie_is_held_by_its_tracer_not_its_parent() {
+        let mut facts = base(ProcessState::Zombie);
+        facts.tracer_pid = 77;
+        facts.tracer = Some(peer(77, "gdb", ProcessState::Sleeping));
+        facts.parent = Some(ParentFacts {
+            peer: peer(100, "server", ProcessState::Sleeping),
+            sigchld: Disposition::Caught,
+            is_namespace_init: false,
+        });
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Zombie]);
+        let f = &d.findings[0];
+        assert_eq!(f.title, "zombie (Z): already dead, held by its tracer 77 (gdb)");
+        assert!(
+            f.explanation.contains("traced (ptrace) by 77 (gdb: gdb --flag)"),
+            "{}",
+            f.explanation
+        );
+        assert!(
+            f.explanation.contains("the parent is not at fault"),
+            "{}",
+            f.explanation
+        );
+        assert!(!f.explanation.contains("SIGCHLD"), "{}", f.explanation);
+        assert!(
+            f.next_step.starts_with("Detach or end the tracer 77"),
+            "{}",
+            f.next_step
+        );
+        assert!(!f.next_step.contains("kill 100"), "{}", f.next_step);
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source == "/proc/4242/status TracerPid" && e.value == "77")
+        );
+        assert_eq!(
+            outcome(&d, Signal::KILL).effect,
+            "nothing: it is already dead; only a wait() by its tracer removes it"
+        );
     }
 
     #[test]

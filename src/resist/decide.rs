@@ -87,11 +87,7 @@ fn findings(facts: &Facts) -> Vec<Finding> {
     if out.is_empty() {
         out.push(running(facts));
     }
-    for signal in TERMINATION_SIGNALS {
-        if let Some(finding) = signal_finding(facts, signal) {
-            out.push(finding);
-        }
-    }
+    out.extend(signal_findings(facts));
     if let Some(finding) = pending(facts) {
         out.push(finding);
     }
@@ -132,7 +128,7 @@ fn finding(kind: FindingKind, title: impl Into<String>, sigkill: KillEffect) -> 
         next_step: String::new(),
         sigkill,
         thread: None,
-        signal: None,
+        signals: Vec::new(),
     }
 }
 
@@ -885,69 +881,134 @@ or suppress it; SIGKILL alone bypasses it."
     f
 }
 
-fn signal_finding(facts: &Facts, signal: Signal) -> Option<Finding> {
-    let bit = 1u64 << (signal.number() - 1);
-    let name = signal.name();
-    if facts.blocked_everywhere() & bit != 0 {
-        let mut f = finding(
-            FindingKind::SignalBlocked,
-            format!("{name} blocked"),
-            KillEffect::EndsIt,
-        );
-        f.signal = Some(signal);
-        for thread in facts.threads.iter().filter(|t| t.state.is_alive()) {
-            f.evidence.push(Evidence::new(
-                thread_src(facts, thread, "status SigBlk"),
-                mask_value(thread.blocked),
-            ));
+/// What the process does with each termination signal that it does not
+/// simply take with the default action: blocked in every thread, ignored,
+/// or caught. Each signal is in at most one list (blocked first: a blocked
+/// signal stays pending, whatever its disposition). Pure.
+fn held_signals(facts: &Facts) -> [Vec<Signal>; 3] {
+    let mut blocked = Vec::new();
+    let mut ignored = Vec::new();
+    let mut caught = Vec::new();
+    for signal in TERMINATION_SIGNALS {
+        let bit = 1u64 << (signal.number() - 1);
+        if facts.blocked_everywhere() & bit != 0 {
+            blocked.push(signal);
+            continue;
         }
-        f.explanation = format!(
-            "{name} is blocked in every thread: it stays pending, undelivered, until a thread unblocks it \
-(the program chose to block it, for instance around a critical section, or forgot to unblock it)."
-        );
-        f.next_step = format!("Send SIGKILL, which cannot be blocked; {name} takes effect if the program unblocks it.");
-        return Some(f);
+        match facts.disposition(signal) {
+            Disposition::Ignored => ignored.push(signal),
+            Disposition::Caught => caught.push(signal),
+            Disposition::Default => {}
+        }
     }
-    match facts.disposition(signal) {
-        Disposition::Ignored => {
-            let mut f = finding(
-                FindingKind::SignalIgnored,
-                format!("{name} ignored"),
-                KillEffect::EndsIt,
-            );
-            f.signal = Some(signal);
-            f.evidence.push(Evidence::new(
-                src(facts, "status SigIgn"),
-                mask_value(facts.masks.ignored),
-            ));
-            f.explanation = format!(
-                "{name} is ignored (SIG_IGN, set by the program or inherited across exec from its parent, \
-as nohup and `trap '' TERM` do): the kernel discards it on arrival."
-            );
-            f.next_step = "Send SIGKILL, which cannot be ignored.".to_string();
-            Some(f)
-        }
-        Disposition::Caught => {
-            let mut f = finding(
-                FindingKind::SignalCaught,
-                format!("{name} caught by a handler"),
-                KillEffect::EndsIt,
-            );
-            f.signal = Some(signal);
-            f.evidence.push(Evidence::new(
-                src(facts, "status SigCgt"),
-                mask_value(facts.masks.caught),
-            ));
-            f.explanation = format!(
-                "{name} is caught by a handler: the program decides what it does — clean up and exit, take its time, \
-or carry on as if nothing happened."
-            );
-            f.next_step = "Give the handler a grace period (afterlife kill waits, then escalates); if it does not exit, send SIGKILL."
-                .to_string();
-            Some(f)
-        }
-        Disposition::Default => None,
+    [blocked, ignored, caught]
+}
+
+/// One finding per way of holding termination signals (blocked, ignored,
+/// caught), each naming every signal held that way.
+fn signal_findings(facts: &Facts) -> Vec<Finding> {
+    let [blocked, ignored, caught] = held_signals(facts);
+    let mut out = Vec::new();
+    if !blocked.is_empty() {
+        out.push(blocked_finding(facts, blocked));
     }
+    if !ignored.is_empty() {
+        out.push(ignored_finding(facts, ignored));
+    }
+    if !caught.is_empty() {
+        out.push(caught_finding(facts, caught));
+    }
+    out
+}
+
+/// `SIGTERM`, `SIGTERM and SIGINT`, `SIGTERM, SIGINT and SIGHUP`, and
+/// whether that is more than one.
+fn signal_names(signals: &[Signal]) -> (String, bool) {
+    let names: Vec<String> = signals.iter().map(|s| s.name().into_owned()).collect();
+    let words = match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    (words, names.len() > 1)
+}
+
+fn blocked_finding(facts: &Facts, signals: Vec<Signal>) -> Finding {
+    let (names, many) = signal_names(&signals);
+    let mut f = finding(
+        FindingKind::SignalBlocked,
+        format!("{names} blocked"),
+        KillEffect::EndsIt,
+    );
+    for thread in facts.threads.iter().filter(|t| t.state.is_alive()) {
+        f.evidence.push(Evidence::new(
+            thread_src(facts, thread, "status SigBlk"),
+            mask_value(thread.blocked),
+        ));
+    }
+    f.explanation = format!(
+        "{names} {} blocked in every thread: {} pending, undelivered, until a thread unblocks {} (the program chose \
+to block {}, for instance around a critical section, or forgot to unblock {}).",
+        if many { "are" } else { "is" },
+        if many { "they stay" } else { "it stays" },
+        if many { "them" } else { "it" },
+        if many { "them" } else { "it" },
+        if many { "them" } else { "it" },
+    );
+    f.next_step = format!(
+        "Send SIGKILL, which cannot be blocked; {names} {} effect if the program unblocks {}.",
+        if many { "take" } else { "takes" },
+        if many { "them" } else { "it" },
+    );
+    f.signals = signals;
+    f
+}
+
+fn ignored_finding(facts: &Facts, signals: Vec<Signal>) -> Finding {
+    let (names, many) = signal_names(&signals);
+    let mut f = finding(
+        FindingKind::SignalIgnored,
+        format!("{names} ignored"),
+        KillEffect::EndsIt,
+    );
+    f.evidence.push(Evidence::new(
+        src(facts, "status SigIgn"),
+        mask_value(facts.masks.ignored),
+    ));
+    f.explanation = format!(
+        "{names} {} ignored (SIG_IGN, set by the program or inherited across exec from its parent, \
+as nohup and `trap '' TERM` do): the kernel discards {} on arrival.",
+        if many { "are" } else { "is" },
+        if many { "them" } else { "it" },
+    );
+    f.next_step = "Send SIGKILL, which cannot be ignored.".to_string();
+    f.signals = signals;
+    f
+}
+
+fn caught_finding(facts: &Facts, signals: Vec<Signal>) -> Finding {
+    let (names, many) = signal_names(&signals);
+    let mut f = finding(
+        FindingKind::SignalCaught,
+        format!("{names} caught by {}", if many { "handlers" } else { "a handler" }),
+        KillEffect::EndsIt,
+    );
+    f.evidence.push(Evidence::new(
+        src(facts, "status SigCgt"),
+        mask_value(facts.masks.caught),
+    ));
+    f.explanation = format!(
+        "{names} {} caught by {}: the program decides what {} — clean up and exit, take its time, \
+or carry on as if nothing happened.",
+        if many { "are" } else { "is" },
+        if many { "handlers" } else { "a handler" },
+        if many { "each does" } else { "it does" },
+    );
+    f.next_step =
+        "Give the handler a grace period (afterlife kill waits, then escalates); if it does not exit, send SIGKILL."
+            .to_string();
+    f.signals = signals;
+    f
 }
 
 fn pending(facts: &Facts) -> Option<Finding> {
@@ -1389,7 +1450,25 @@ mod tests {
         assert_eq!(outcome(&d, Signal::INT).handling, "ignored");
         assert_eq!(outcome(&d, Signal::HUP).handling, "caught");
         assert_eq!(outcome(&d, Signal::QUIT).handling, "default");
-        assert_eq!(d.findings[1].signal, Some(Signal::TERM));
+        assert_eq!(d.findings[1].signals, vec![Signal::TERM]);
+    }
+
+    #[test]
+    fn every_caught_signal_is_in_one_finding() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.masks.caught = bit(Signal::TERM) | bit(Signal::INT) | bit(Signal::HUP) | bit(Signal::QUIT);
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Running, FindingKind::SignalCaught]);
+        let f = &d.findings[1];
+        assert_eq!(f.title, "SIGTERM, SIGINT, SIGHUP and SIGQUIT caught by handlers");
+        assert_eq!(f.signals, TERMINATION_SIGNALS.to_vec());
+        assert!(
+            f.explanation
+                .starts_with("SIGTERM, SIGINT, SIGHUP and SIGQUIT are caught by handlers")
+        );
+        let mut one = base(ProcessState::Sleeping);
+        one.masks.caught = bit(Signal::INT);
+        assert_eq!(decide(&one).findings[1].title, "SIGINT caught by a handler");
     }
 
     #[test]

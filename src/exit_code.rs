@@ -6,10 +6,10 @@
 //! | code  | meaning |
 //! |-------|---------|
 //! | 0     | success: every target is running (`status`), ended (`kill`), found (`holds`), nothing stayed (`leftovers`), no leak (`watch`), the diagnosis was made (`why`), every check held (`demo`); `snapshot`, `explain` answered |
-//! | 1     | the answer is "no": a target is not running (`status`), survived (`kill`), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`) |
+//! | 1     | the answer is "no": a target is not running (`status`), survived (`kill`, a target it may not signal — EPERM — included), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`) |
 //! | 2     | no answer: `watch` took too few samples to judge a process it was asked to watch |
 //! | 124   | a deadline passed first (`wait --timeout`, `run --timeout`, `timeout`) |
-//! | 125   | afterlife itself failed: bad input, no such process, permission denied, an unobservable status |
+//! | 125   | afterlife itself failed: bad input, no such process, permission denied to what it must read, an unobservable status |
 //! | 126   | the command was found but could not be executed |
 //! | 127   | the command was not found |
 //! | 128+N | the process afterlife reports on was killed by signal N (`wait` with one PID); `run` and `timeout` die of that same signal, so their parent sees 128+N too (137 when afterlife had to send SIGKILL) |
@@ -42,7 +42,11 @@ pub const TABLE: &[(&str, &str)] = &[
     ),
     (
         "1",
-        "the answer is \"no\": a target is not running (`status`), survived (`kill`), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`)",
+        "the answer is \"no\": a target is not running (`status`), survived (`kill`, a target it may not signal — EPERM — included), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`)",
+    ),
+    (
+        "2",
+        "no answer: `watch` took too few samples to judge a process it was asked to watch",
     ),
     (
         "124",
@@ -50,7 +54,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ),
     (
         "125",
-        "afterlife itself failed: bad input, no such process, permission denied, an unobservable status",
+        "afterlife itself failed: bad input, no such process, permission denied to what it must read, an unobservable status",
     ),
     ("126", "the command was found but could not be executed"),
     ("127", "the command was not found"),

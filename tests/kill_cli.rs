@@ -70,7 +70,7 @@ fn dry_run_lists_and_sends_nothing() {
     let (code, text, _) = run(&["--tree", "--dry-run", "--grace", "2s", &tree.root().to_string()]);
     assert_eq!(code, 0);
     assert!(text.contains("would send SIGTERM, then SIGKILL after 2s"), "{text}");
-    assert!(text.contains("dry run: 2 would be signalled"), "{text}");
+    assert!(text.contains("dry run: 2 processes would be signalled"), "{text}");
     std::thread::sleep(Duration::from_millis(50));
     assert!(!tree.handles[0].has_exited());
 }

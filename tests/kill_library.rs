@@ -33,6 +33,7 @@ fn process_terminate_escalates_for_an_ignorer() {
             by: EndedBy::Kill,
             after_seconds: Some(after),
             status: Some(status),
+            unreaped_by: None,
         } => {
             assert!(*after >= 0.3, "{after}");
             assert_eq!(

@@ -63,3 +63,53 @@ fn eperm_is_reported_for_that_process_and_the_rest_are_handled() {
     let _ = roots.kill();
     let _ = roots.wait();
 }
+
+/// Runs `afterlife kill ARGS` as nobody; returns its exit code and stdout.
+fn kill_as_nobody(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new("setpriv")
+        .args(NOBODY)
+        .arg(afterlife_command().get_program())
+        .arg("--color=never")
+        .arg("kill")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_lone_target_it_may_not_signal_is_a_survivor_and_the_finish_says_why() {
+    if !is_root() {
+        eprintln!("skipped: starting processes of two users needs root");
+        return;
+    }
+    let mut roots = sleep_as(None);
+    let root_pid = roots.id().to_string();
+    let (code, stdout) = kill_as_nobody(&["--json", "--grace", "1s", &root_pid]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(code, Some(1), "EPERM is a survivor, exit 1 as documented: {report:#}");
+    assert_eq!(report["summary"]["survivors"], 1, "{report:#}");
+    assert_eq!(report["finish"], "only_unsignalled_left", "{report:#}");
+    assert_eq!(report["containment"]["kind"], "none", "nothing was stopped: {report:#}");
+
+    let (code, stdout) = kill_as_nobody(&["--json", "--no-wait", &root_pid]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(report["finish"], "not_waiting", "{report:#}");
+
+    let (code, text) = kill_as_nobody(&["--grace", "1s", &root_pid]);
+    assert_eq!(code, Some(1), "{text}");
+    let summary = text.lines().find(|l| l.contains(" survived: ")).unwrap_or_default();
+    assert!(
+        summary.starts_with("1 survived: 1 process, 0 ended (0 needed SIGKILL), 0 refused, in "),
+        "{text}"
+    );
+    assert!(summary.ends_with("; nothing was signalled"), "{text}");
+    assert!(!text.contains("walks"), "{text}");
+    assert!(roots.try_wait().unwrap().is_none(), "root's process must still run");
+    let _ = roots.kill();
+    let _ = roots.wait();
+}

@@ -1,13 +1,13 @@
-//! Zombies: a zombie child in a tree has already exited; once afterlife ends
-//! its parent, a reaper takes it, and the report says it had exited before
-//! any signal (with its exit code). A zombie named alone cannot be ended by
-//! any signal: it survives, and the report names the parent that must reap
-//! it.
+//! Zombies: a zombie has already ended. In a tree, once afterlife ends its
+//! parent, a reaper takes it; named on its own, it stays until its parent
+//! (or, while one is attached, its tracer) collects its status. Either way
+//! it counts as ended, with its exit code, and the report says who holds it.
 
 mod common;
 mod kill_support;
+mod zombie_support;
 
-use kill_support::{entry, kill_json, sent};
+use kill_support::{afterlife_command, entry, kill_json, sent};
 
 #[test]
 fn a_zombie_child_in_a_tree_is_reported_as_already_exited() {
@@ -28,17 +28,81 @@ fn a_zombie_child_in_a_tree_is_reported_as_already_exited() {
 }
 
 #[test]
-fn a_lone_zombie_survives_and_names_its_parent() {
-    let parent = common::unreaped_zombie(0);
+fn a_named_zombie_has_already_ended_and_names_its_parent() {
+    let parent = common::unreaped_zombie(3);
     let zombie = parent.reported;
     let parent_pid = parent.child.id() as i32;
-    let (code, report, stderr) = kill_json(&["--grace", "300ms", &zombie.to_string()]);
-    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    let live = common::Fixture::start("echo $$; exec sleep 300");
+    let (code, report, stderr) = kill_json(&["--grace", "3s", &zombie.to_string(), &live.reported.to_string()]);
+    assert_eq!(code, 0, "a zombie counts as ended: {report:#}\n{stderr}");
+    assert_eq!(report["finish"], "all_ended");
+    assert_eq!(report["summary"]["survivors"], 0);
+    assert_eq!(report["summary"]["ended"], 2);
     let z = entry(&report, zombie);
-    assert_eq!(z["outcome"], "alive", "{z:#}");
-    assert_eq!(z["reason"], "zombie", "{z:#}");
-    assert_eq!(z["parent_pid"], parent_pid, "{z:#}");
-    assert_eq!(z["parent_name"], "sleep", "{z:#}");
-    assert_eq!(z["state"]["code"], "Z", "{z:#}");
-    assert_eq!(report["summary"]["survivors"], 1);
+    assert_eq!(z["outcome"], "ended", "{z:#}");
+    assert_eq!(z["by"], "before_signal", "{z:#}");
+    assert!(sent(z).is_empty(), "a zombie is not signalled: {z:#}");
+    assert_eq!(z["status"]["status"]["code"], 3, "{z:#}");
+    assert_eq!(
+        z["unreaped_by"],
+        serde_json::json!({"role": "parent", "pid": parent_pid, "name": "sleep"}),
+        "{z:#}"
+    );
+    let l = entry(&report, live.reported);
+    assert_eq!(l["outcome"], "ended", "{l:#}");
+    assert_eq!(sent(l), ["SIGTERM"], "{l:#}");
+
+    // The same as text, on a zombie still there.
+    let output = afterlife_command()
+        .args(["kill", "--grace", "3s", &zombie.to_string()])
+        .output()
+        .expect("afterlife runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&zombie.to_string()))
+        .unwrap_or_else(|| panic!("no row for {zombie}: {text}"));
+    assert!(
+        row.ends_with(&format!(
+            "-     already exited with code 3; a zombie until its parent {parent_pid} (sleep) reaps it"
+        )),
+        "{row}"
+    );
+    assert!(!text.contains("ALIVE"), "{text}");
+    assert!(
+        text.contains("every target ended: 1 process, 1 ended (0 needed SIGKILL), 0 refused"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_traced_zombie_names_its_tracer() {
+    let fixture = zombie_support::TracedZombie::start("kill-traced-zombie", 3);
+    let zombie = fixture.zombie;
+    let tracer = fixture.tracer_pid();
+    let (code, report, stderr) = kill_json(&["--grace", "3s", &zombie.to_string()]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    let z = entry(&report, zombie);
+    assert_eq!(z["outcome"], "ended", "{z:#}");
+    assert_eq!(z["by"], "before_signal", "{z:#}");
+    assert_eq!(z["status"]["status"]["code"], 3, "{z:#}");
+    assert_eq!(
+        z["unreaped_by"],
+        serde_json::json!({"role": "tracer", "pid": tracer, "name": "python3"}),
+        "{z:#}"
+    );
+    let output = afterlife_command()
+        .args(["kill", &zombie.to_string()])
+        .output()
+        .expect("afterlife runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains(&format!(
+            "already exited with code 3; a zombie until its tracer {tracer} (python3) waits for it \
+(detach or end the tracer)"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("parent {}", fixture.parent_pid())), "{text}");
 }

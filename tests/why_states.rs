@@ -208,6 +208,38 @@ fn wait_for_mask(pid: i32, field: &str, signal: i32) -> bool {
     })
 }
 
+/// The names of the signals a finding is about.
+fn signal_names(f: &Value) -> Vec<String> {
+    f["signals"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no signals in {f:#}"))
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_termination_signal_caught_is_one_finding() {
+    let kid = Kid::spawn(Command::new("python3").args([
+        "-c",
+        "import signal, time\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):\n    \
+signal.signal(s, lambda *_: None)\nwhile True: time.sleep(300)",
+    ]));
+    let pid = kid.pid();
+    assert!(wait_for_mask(pid, "SigCgt", libc::SIGQUIT));
+    let d = why_json(pid);
+    assert_eq!(kinds(&d), vec!["running", "signal_caught"], "{d:#}");
+    let f = finding(&d, "signal_caught");
+    assert_eq!(signal_names(f), ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"]);
+    assert_eq!(f["title"], "SIGTERM, SIGINT, SIGHUP and SIGQUIT caught by handlers");
+    let text = stdout(&run(&["why", &pid.to_string()]));
+    assert!(
+        text.contains("\n2. SIGTERM, SIGINT, SIGHUP and SIGQUIT caught by handlers\n"),
+        "{text}"
+    );
+    assert!(!text.contains("\n3. "), "two findings in all: {text}");
+}
+
 #[test]
 fn sigterm_ignored() {
     // The ignored disposition survives exec: sleep inherits it.
@@ -221,7 +253,7 @@ fn sigterm_ignored() {
     let d = why_json(pid);
     assert_eq!(kinds(&d), vec!["running", "signal_ignored"]);
     let f = finding(&d, "signal_ignored");
-    assert_eq!(f["signal"]["name"], "SIGTERM");
+    assert_eq!(signal_names(f), ["SIGTERM"]);
     assert!(has_evidence(f, &format!("/proc/{pid}/status SigIgn"), "SIGTERM"));
     assert_eq!(signal(&d, "SIGTERM")["handling"], "ignored");
     assert_eq!(signal(&d, "SIGTERM")["ends_it_now"], false);
@@ -239,7 +271,9 @@ fn sigterm_caught() {
     assert!(wait_for_mask(pid, "SigCgt", libc::SIGTERM));
     let d = why_json(pid);
     let f = finding(&d, "signal_caught");
-    assert_eq!(f["signal"]["name"], "SIGTERM");
+    // Python has its own SIGINT handler (KeyboardInterrupt).
+    assert_eq!(signal_names(f), ["SIGTERM", "SIGINT"]);
+    assert_eq!(f["title"], "SIGTERM and SIGINT caught by handlers");
     assert!(has_evidence(f, &format!("/proc/{pid}/status SigCgt"), "SIGTERM"));
     assert_eq!(signal(&d, "SIGTERM")["handling"], "caught");
 }
@@ -260,7 +294,7 @@ fn sigterm_blocked() {
     assert!(wait_for_mask(pid, "SigBlk", libc::SIGTERM));
     let d = why_json(pid);
     let f = finding(&d, "signal_blocked");
-    assert_eq!(f["signal"]["name"], "SIGTERM");
+    assert_eq!(signal_names(f), ["SIGTERM"]);
     assert!(has_evidence(f, &format!("/proc/{pid}/task/{pid}/status SigBlk"), ""));
     assert_eq!(signal(&d, "SIGTERM")["handling"], "blocked");
     // And indeed it stays pending.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::cli::output::{Output, Style};
+use crate::cli::output::{Output, Style, count};
 use crate::cli::{Failure, KillArgs};
 use crate::duration::format_duration;
 use crate::exit_code;
@@ -135,9 +135,25 @@ fn result(process: &ProcessReport, report: &TerminationReport, output: &Output) 
             plan
         }
         Outcome::Ended {
+            unreaped_by: Some(reaper),
+            status: ending,
+            ..
+        } => {
+            let how = match ending.as_ref().and_then(EndingReport::status) {
+                Some(status) => format!("already {status}"),
+                None => "already exited".to_string(),
+            };
+            format!(
+                "{}; a zombie until {}",
+                output.paint(Style::Dim, &how),
+                escape(&reaper.describe())
+            )
+        }
+        Outcome::Ended {
             by,
             after_seconds,
             status: ending,
+            ..
         } => {
             let how = match by {
                 EndedBy::Signal => output.paint(Style::Good, &format!("ended on {}", report.plan.signal)),
@@ -167,14 +183,24 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
             .filter(|p| matches!(p.outcome, Outcome::WouldSignal))
             .count();
         return format!(
-            "dry run: {would} would be signalled, {} refused; nothing was sent",
+            "dry run: {} would be signalled, {} refused; nothing was sent",
+            count(would, "process", "processes"),
             s.refused
         );
     }
+    let signalled = report.processes.iter().any(|p| !p.sent.is_empty());
     let containment = match &report.containment {
-        Containment::Cgroup { path } => format!("cgroup {} (cgroup.freeze, cgroup.kill)", escape(path)),
-        Containment::Freeze { walks } => format!("stopped every member first ({walks} walks)"),
-        Containment::None => "signals sent as they are".to_string(),
+        Containment::Cgroup { path } => format!("; cgroup {} (cgroup.freeze, cgroup.kill)", escape(path)),
+        Containment::Freeze { stopped, walks: 0 } => {
+            format!("; stopped {} first", count(*stopped, "process", "processes"))
+        }
+        Containment::Freeze { stopped, walks } => format!(
+            "; stopped {} first ({} until nothing new appeared)",
+            count(*stopped, "process", "processes"),
+            count(*walks, "walk", "walks")
+        ),
+        Containment::None if signalled => "; signals sent as they are".to_string(),
+        Containment::None => "; nothing was signalled".to_string(),
     };
     let not_waited = report.processes.iter().any(|p| {
         matches!(
@@ -193,8 +219,8 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
         output.paint(Style::Bad, &format!("{} survived", s.survivors))
     };
     format!(
-        "{verdict}: {} processes, {} ended ({} needed SIGKILL), {} refused, in {}; {containment}",
-        s.processes,
+        "{verdict}: {}, {} ended ({} needed SIGKILL), {} refused, in {}{containment}",
+        count(s.processes, "process", "processes"),
         s.ended,
         s.needed_kill,
         s.refused,

@@ -2,10 +2,11 @@
 //! [`crate::resources::leftovers`].
 
 use crate::cli::holds::human_bytes;
-use crate::cli::output::{Output, Style};
+use crate::cli::output::{Output, Style, count};
 use crate::cli::{Failure, LeftoversArgs};
 use crate::exit_code;
-use crate::resources::leftovers::{self, Attribution, LeftoversReport};
+use crate::observe::EndingReport;
+use crate::resources::leftovers::{self, Attribution, GoneProcess, LeftoversReport};
 use crate::resources::{Snapshot, holders::ProcessRef};
 use crate::text::escape;
 
@@ -82,21 +83,31 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
         output.line("note: the snapshot is from another boot; its processes and objects cannot be compared");
     }
     let gone = &report.gone;
+    let by_kind = if gone.fds_by_kind.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({})",
+            gone.fds_by_kind
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     output.line(&format!(
-        "{}: {} processes, {} fds ({}), {} of memory, {} sockets, {} locks, {} mapped files",
+        "{}: {}, {}{by_kind}, {} of memory, {}, {}, {}",
         output.paint(Style::Bold, "went with it"),
-        gone.processes.len(),
-        gone.fds,
-        gone.fds_by_kind
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        count(gone.processes.len(), "process", "processes"),
+        count(gone.fds, "fd", "fds"),
         human_bytes(gone.memory_bytes),
-        gone.sockets,
-        gone.locks,
-        gone.mapped_files
+        count(gone.sockets, "socket", "sockets"),
+        count(gone.locks, "lock", "locks"),
+        count(gone.mapped_files, "mapped file", "mapped files")
     ));
+    for p in gone.processes.iter().filter(|p| p.zombie.is_some()) {
+        output.line(&format!("  {}", zombie_line(p)));
+    }
     if report.clean {
         output.line(&format!("{}: nothing", output.paint(Style::Good, "stayed")));
         return;
@@ -128,16 +139,16 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
             Attribution::TimeAndUser => "created while the tree lived, by its user (no PID recorded)",
         };
         output.line(&format!(
-            "  ipc {} ({} bytes): {why}",
+            "  ipc {} ({}): {why}",
             escape(&i.object.label()),
-            i.object.size
+            count(i.object.size as usize, "byte", "bytes")
         ));
     }
     for f in &stayed.files {
         output.line(&format!(
-            "  file {} ({} bytes): created while the tree lived",
+            "  file {} ({}): created while the tree lived",
             escape(&f.path),
-            f.size
+            count(f.size as usize, "byte", "bytes")
         ));
     }
     for l in &stayed.locks {
@@ -157,4 +168,22 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
             refs(&l.holders)
         ));
     }
+}
+
+/// `process 4242 sleep: killed by SIGKILL ($? = 137); a zombie until its
+/// parent 812 (sleep) reaps it`.
+fn zombie_line(p: &GoneProcess) -> String {
+    let Some(zombie) = &p.zombie else {
+        return format!("process {} {}: ended", p.pid, escape(&p.name));
+    };
+    let status = match &zombie.status {
+        Some(EndingReport::Known { views, .. }) => format!("{} ($? = {})", views.status, views.shell_code),
+        Some(EndingReport::Unobservable { .. }) | None => "ended (status not readable)".to_string(),
+    };
+    format!(
+        "process {} {}: {status}; a zombie until {}",
+        p.pid,
+        escape(&p.name),
+        escape(&zombie.unreaped_by.describe())
+    )
 }

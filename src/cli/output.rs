@@ -115,3 +115,20 @@ impl Output {
         eprintln!("afterlife: error: {}", crate::text::escape_controls(message));
     }
 }
+
+/// `n` and the noun, singular for exactly one: `1 process`, `2 processes`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::count;
+
+    #[test]
+    fn one_is_singular_and_every_other_count_plural() {
+        assert_eq!(count(0, "process", "processes"), "0 processes");
+        assert_eq!(count(1, "process", "processes"), "1 process");
+        assert_eq!(count(2, "byte", "bytes"), "2 bytes");
+    }
+}

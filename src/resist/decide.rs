@@ -87,11 +87,7 @@ fn findings(facts: &Facts) -> Vec<Finding> {
     if out.is_empty() {
         out.push(running(facts));
     }
-    for signal in TERMINATION_SIGNALS {
-        if let Some(finding) = signal_finding(facts, signal) {
-            out.push(finding);
-        }
-    }
+    out.extend(signal_findings(facts));
     if let Some(finding) = pending(facts) {
         out.push(finding);
     }
@@ -132,7 +128,7 @@ fn finding(kind: FindingKind, title: impl Into<String>, sigkill: KillEffect) -> 
         next_step: String::new(),
         sigkill,
         thread: None,
-        signal: None,
+        signals: Vec::new(),
     }
 }
 
@@ -194,7 +190,10 @@ fn zombie(facts: &Facts) -> Finding {
         .push(Evidence::new(src(facts, "stat ppid"), facts.ppid.to_string()));
     if let Some(age) = facts.zombie_for {
         f.evidence.push(Evidence::new(
-            src(facts, "sched se.exec_start (its last run, against the monotonic clock)"),
+            src(
+                facts,
+                "sched se.exec_start (its last run, against our own on the same clock)",
+            ),
             format!("{} ago", crate::duration::format_duration(age)),
         ));
     }
@@ -207,6 +206,10 @@ fn zombie(facts: &Facts) -> Finding {
             )
         })
         .unwrap_or_default();
+    if facts.tracer_pid > 0 {
+        held_by_tracer(facts, &mut f, &since);
+        return f;
+    }
     let mut explanation = format!(
         "It has already exited; what is left is its entry in the process table, holding its exit status \
 until its parent collects it with wait(). No signal can remove it, not even SIGKILL.{since}"
@@ -275,6 +278,56 @@ the zombie is then handed to init or the nearest subreaper, which reaps it at on
     }
     f.explanation = explanation;
     f
+}
+
+/// A zombie whose tracer has not waited for it: its parent cannot reap it
+/// yet, however well it handles SIGCHLD. The kernel reports a traced
+/// process's exit to its tracer first (`exit_notify`); only once the tracer
+/// has waited for it, or detached (also by exiting), is the parent told.
+fn held_by_tracer(facts: &Facts, f: &mut Finding, since: &str) {
+    f.evidence.push(Evidence::new(
+        src(facts, "status TracerPid"),
+        facts.tracer_pid.to_string(),
+    ));
+    let tracer = match &facts.tracer {
+        Some(tracer) => {
+            f.title = format!(
+                "zombie (Z): already dead, held by its tracer {} ({})",
+                tracer.pid, tracer.name
+            );
+            f.evidence.push(Evidence::new(
+                format!("/proc/{}/stat state", tracer.pid),
+                tracer.state.letter().to_string(),
+            ));
+            if !tracer.command_line.is_empty() {
+                f.evidence.push(Evidence::new(
+                    format!("/proc/{}/cmdline", tracer.pid),
+                    display_command_line(&tracer.command_line),
+                ));
+            }
+            peer_words(tracer.pid, &tracer.name, &tracer.command_line)
+        }
+        None => {
+            f.title = format!("zombie (Z): already dead, held by its tracer {}", facts.tracer_pid);
+            format!("{} (in another PID namespace)", facts.tracer_pid)
+        }
+    };
+    let parent = match &facts.parent {
+        Some(parent) => peer_words(parent.peer.pid, &parent.peer.name, &parent.peer.command_line),
+        None => facts.ppid.to_string(),
+    };
+    f.explanation = format!(
+        "It has already exited; what is left is its entry in the process table, holding its exit status. \
+No signal can remove it, not even SIGKILL.{since} It is traced (ptrace) by {tracer}: the kernel reports a traced \
+process's exit to its tracer first, and keeps it until the tracer collects it with wait(). The tracer has not, so \
+its parent {parent} has not even been told yet: the parent is not at fault."
+    );
+    f.next_step = format!(
+        "Detach or end the tracer {pid} (gdb: detach or quit; strace: Ctrl+C; or afterlife kill {pid}): once it lets \
+go, the parent {ppid} is told and reaps it.",
+        pid = facts.tracer_pid,
+        ppid = facts.ppid
+    );
 }
 
 fn exiting(facts: &Facts) -> Finding {
@@ -828,69 +881,134 @@ or suppress it; SIGKILL alone bypasses it."
     f
 }
 
-fn signal_finding(facts: &Facts, signal: Signal) -> Option<Finding> {
-    let bit = 1u64 << (signal.number() - 1);
-    let name = signal.name();
-    if facts.blocked_everywhere() & bit != 0 {
-        let mut f = finding(
-            FindingKind::SignalBlocked,
-            format!("{name} blocked"),
-            KillEffect::EndsIt,
-        );
-        f.signal = Some(signal);
-        for thread in facts.threads.iter().filter(|t| t.state.is_alive()) {
-            f.evidence.push(Evidence::new(
-                thread_src(facts, thread, "status SigBlk"),
-                mask_value(thread.blocked),
-            ));
+/// What the process does with each termination signal that it does not
+/// simply take with the default action: blocked in every thread, ignored,
+/// or caught. Each signal is in at most one list (blocked first: a blocked
+/// signal stays pending, whatever its disposition). Pure.
+fn held_signals(facts: &Facts) -> [Vec<Signal>; 3] {
+    let mut blocked = Vec::new();
+    let mut ignored = Vec::new();
+    let mut caught = Vec::new();
+    for signal in TERMINATION_SIGNALS {
+        let bit = 1u64 << (signal.number() - 1);
+        if facts.blocked_everywhere() & bit != 0 {
+            blocked.push(signal);
+            continue;
         }
-        f.explanation = format!(
-            "{name} is blocked in every thread: it stays pending, undelivered, until a thread unblocks it \
-(the program chose to block it, for instance around a critical section, or forgot to unblock it)."
-        );
-        f.next_step = format!("Send SIGKILL, which cannot be blocked; {name} takes effect if the program unblocks it.");
-        return Some(f);
+        match facts.disposition(signal) {
+            Disposition::Ignored => ignored.push(signal),
+            Disposition::Caught => caught.push(signal),
+            Disposition::Default => {}
+        }
     }
-    match facts.disposition(signal) {
-        Disposition::Ignored => {
-            let mut f = finding(
-                FindingKind::SignalIgnored,
-                format!("{name} ignored"),
-                KillEffect::EndsIt,
-            );
-            f.signal = Some(signal);
-            f.evidence.push(Evidence::new(
-                src(facts, "status SigIgn"),
-                mask_value(facts.masks.ignored),
-            ));
-            f.explanation = format!(
-                "{name} is ignored (SIG_IGN, set by the program or inherited across exec from its parent, \
-as nohup and `trap '' TERM` do): the kernel discards it on arrival."
-            );
-            f.next_step = "Send SIGKILL, which cannot be ignored.".to_string();
-            Some(f)
-        }
-        Disposition::Caught => {
-            let mut f = finding(
-                FindingKind::SignalCaught,
-                format!("{name} caught by a handler"),
-                KillEffect::EndsIt,
-            );
-            f.signal = Some(signal);
-            f.evidence.push(Evidence::new(
-                src(facts, "status SigCgt"),
-                mask_value(facts.masks.caught),
-            ));
-            f.explanation = format!(
-                "{name} is caught by a handler: the program decides what it does — clean up and exit, take its time, \
-or carry on as if nothing happened."
-            );
-            f.next_step = "Give the handler a grace period (afterlife kill waits, then escalates); if it does not exit, send SIGKILL."
-                .to_string();
-            Some(f)
-        }
-        Disposition::Default => None,
+    [blocked, ignored, caught]
+}
+
+/// One finding per way of holding termination signals (blocked, ignored,
+/// caught), each naming every signal held that way.
+fn signal_findings(facts: &Facts) -> Vec<Finding> {
+    let [blocked, ignored, caught] = held_signals(facts);
+    let mut out = Vec::new();
+    if !blocked.is_empty() {
+        out.push(blocked_finding(facts, blocked));
     }
+    if !ignored.is_empty() {
+        out.push(ignored_finding(facts, ignored));
+    }
+    if !caught.is_empty() {
+        out.push(caught_finding(facts, caught));
+    }
+    out
+}
+
+/// `SIGTERM`, `SIGTERM and SIGINT`, `SIGTERM, SIGINT and SIGHUP`, and
+/// whether that is more than one.
+fn signal_names(signals: &[Signal]) -> (String, bool) {
+    let names: Vec<String> = signals.iter().map(|s| s.name().into_owned()).collect();
+    let words = match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    (words, names.len() > 1)
+}
+
+fn blocked_finding(facts: &Facts, signals: Vec<Signal>) -> Finding {
+    let (names, many) = signal_names(&signals);
+    let mut f = finding(
+        FindingKind::SignalBlocked,
+        format!("{names} blocked"),
+        KillEffect::EndsIt,
+    );
+    for thread in facts.threads.iter().filter(|t| t.state.is_alive()) {
+        f.evidence.push(Evidence::new(
+            thread_src(facts, thread, "status SigBlk"),
+            mask_value(thread.blocked),
+        ));
+    }
+    f.explanation = format!(
+        "{names} {} blocked in every thread: {} pending, undelivered, until a thread unblocks {} (the program chose \
+to block {}, for instance around a critical section, or forgot to unblock {}).",
+        if many { "are" } else { "is" },
+        if many { "they stay" } else { "it stays" },
+        if many { "them" } else { "it" },
+        if many { "them" } else { "it" },
+        if many { "them" } else { "it" },
+    );
+    f.next_step = format!(
+        "Send SIGKILL, which cannot be blocked; {names} {} effect if the program unblocks {}.",
+        if many { "take" } else { "takes" },
+        if many { "them" } else { "it" },
+    );
+    f.signals = signals;
+    f
+}
+
+fn ignored_finding(facts: &Facts, signals: Vec<Signal>) -> Finding {
+    let (names, many) = signal_names(&signals);
+    let mut f = finding(
+        FindingKind::SignalIgnored,
+        format!("{names} ignored"),
+        KillEffect::EndsIt,
+    );
+    f.evidence.push(Evidence::new(
+        src(facts, "status SigIgn"),
+        mask_value(facts.masks.ignored),
+    ));
+    f.explanation = format!(
+        "{names} {} ignored (SIG_IGN, set by the program or inherited across exec from its parent, \
+as nohup and `trap '' TERM` do): the kernel discards {} on arrival.",
+        if many { "are" } else { "is" },
+        if many { "them" } else { "it" },
+    );
+    f.next_step = "Send SIGKILL, which cannot be ignored.".to_string();
+    f.signals = signals;
+    f
+}
+
+fn caught_finding(facts: &Facts, signals: Vec<Signal>) -> Finding {
+    let (names, many) = signal_names(&signals);
+    let mut f = finding(
+        FindingKind::SignalCaught,
+        format!("{names} caught by {}", if many { "handlers" } else { "a handler" }),
+        KillEffect::EndsIt,
+    );
+    f.evidence.push(Evidence::new(
+        src(facts, "status SigCgt"),
+        mask_value(facts.masks.caught),
+    ));
+    f.explanation = format!(
+        "{names} {} caught by {}: the program decides what {} — clean up and exit, take its time, \
+or carry on as if nothing happened.",
+        if many { "are" } else { "is" },
+        if many { "handlers" } else { "a handler" },
+        if many { "each does" } else { "it does" },
+    );
+    f.next_step =
+        "Give the handler a grace period (afterlife kill waits, then escalates); if it does not exit, send SIGKILL."
+            .to_string();
+    f.signals = signals;
+    f
 }
 
 fn pending(facts: &Facts) -> Option<Finding> {
@@ -983,7 +1101,11 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
         return outcome(
             "discarded",
             false,
-            "nothing: it is already dead; only its parent's wait() removes it".to_string(),
+            if facts.tracer_pid > 0 {
+                "nothing: it is already dead; only a wait() by its tracer removes it".to_string()
+            } else {
+                "nothing: it is already dead; only its parent's wait() removes it".to_string()
+            },
         );
     }
     if !facts.permission.may_signal() {
@@ -1267,6 +1389,48 @@ mod tests {
     }
 
     #[test]
+    fn a_traced_zombie_is_held_by_its_tracer_not_its_parent() {
+        let mut facts = base(ProcessState::Zombie);
+        facts.tracer_pid = 77;
+        facts.tracer = Some(peer(77, "gdb", ProcessState::Sleeping));
+        facts.parent = Some(ParentFacts {
+            peer: peer(100, "server", ProcessState::Sleeping),
+            sigchld: Disposition::Caught,
+            is_namespace_init: false,
+        });
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Zombie]);
+        let f = &d.findings[0];
+        assert_eq!(f.title, "zombie (Z): already dead, held by its tracer 77 (gdb)");
+        assert!(
+            f.explanation.contains("traced (ptrace) by 77 (gdb: gdb --flag)"),
+            "{}",
+            f.explanation
+        );
+        assert!(
+            f.explanation.contains("the parent is not at fault"),
+            "{}",
+            f.explanation
+        );
+        assert!(!f.explanation.contains("SIGCHLD"), "{}", f.explanation);
+        assert!(
+            f.next_step.starts_with("Detach or end the tracer 77"),
+            "{}",
+            f.next_step
+        );
+        assert!(!f.next_step.contains("kill 100"), "{}", f.next_step);
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source == "/proc/4242/status TracerPid" && e.value == "77")
+        );
+        assert_eq!(
+            outcome(&d, Signal::KILL).effect,
+            "nothing: it is already dead; only a wait() by its tracer removes it"
+        );
+    }
+
+    #[test]
     fn signals_blocked_ignored_caught() {
         let mut facts = base(ProcessState::Sleeping);
         facts.threads[0].blocked = bit(Signal::TERM);
@@ -1286,7 +1450,25 @@ mod tests {
         assert_eq!(outcome(&d, Signal::INT).handling, "ignored");
         assert_eq!(outcome(&d, Signal::HUP).handling, "caught");
         assert_eq!(outcome(&d, Signal::QUIT).handling, "default");
-        assert_eq!(d.findings[1].signal, Some(Signal::TERM));
+        assert_eq!(d.findings[1].signals, vec![Signal::TERM]);
+    }
+
+    #[test]
+    fn every_caught_signal_is_in_one_finding() {
+        let mut facts = base(ProcessState::Sleeping);
+        facts.masks.caught = bit(Signal::TERM) | bit(Signal::INT) | bit(Signal::HUP) | bit(Signal::QUIT);
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::Running, FindingKind::SignalCaught]);
+        let f = &d.findings[1];
+        assert_eq!(f.title, "SIGTERM, SIGINT, SIGHUP and SIGQUIT caught by handlers");
+        assert_eq!(f.signals, TERMINATION_SIGNALS.to_vec());
+        assert!(
+            f.explanation
+                .starts_with("SIGTERM, SIGINT, SIGHUP and SIGQUIT are caught by handlers")
+        );
+        let mut one = base(ProcessState::Sleeping);
+        one.masks.caught = bit(Signal::INT);
+        assert_eq!(decide(&one).findings[1].title, "SIGINT caught by a handler");
     }
 
     #[test]

@@ -319,7 +319,8 @@ pub struct Facts {
     /// The session leader (read for stopped processes).
     pub session_leader: Option<Peer>,
     /// How long ago a zombie last ran, i.e. exited (`se.exec_start` of
-    /// `/proc/PID/sched` against the monotonic clock).
+    /// `/proc/PID/sched` against afterlife's own, on the same scheduler
+    /// clock); `None` when it cannot be told.
     pub zombie_for: Option<Duration>,
     /// Its cgroup v2 and freezer, if cgroup v2 is mounted.
     pub cgroup_v2: Option<CgroupV2>,

@@ -79,7 +79,7 @@ pub fn gather(process: &Process) -> Result<Facts, ReadError> {
         None
     };
     let zombie_for = if info.state == ProcessState::Zombie {
-        zombie_age(pid)
+        zombie_age(pid, stat.processor)
     } else {
         None
     };
@@ -256,18 +256,31 @@ fn permission(target_ruid: u32, target_suid: u32) -> Permission {
 
 /// How long ago a zombie last ran: a zombie never runs again after it
 /// exits, so its scheduler's `se.exec_start` is the time of its exit, on the
-/// scheduler clock, which counts from boot like `CLOCK_MONOTONIC`.
-fn zombie_age(pid: Pid) -> Option<Duration> {
-    let text = fs::read_to_string(format!("/proc/{pid}/sched")).ok()?;
-    let exec_start_ms = parse::sched_exec_start_ms(&text)?;
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec into the struct we pass.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
-        return None;
-    }
-    let now_ms = now.tv_sec as f64 * 1000.0 + now.tv_nsec as f64 / 1e6;
-    let age_ms = now_ms - exec_start_ms;
-    (age_ms >= 0.0).then(|| Duration::from_secs_f64(age_ms / 1000.0))
+/// clock of the run queue of the CPU it last ran on (`rq_clock_task`). That
+/// clock is not `CLOCK_MONOTONIC` (on a virtual machine the two drift tens
+/// of seconds apart), nor even one clock for all CPUs (there, seconds apart
+/// from one CPU to the next). So "now" is read on that same CPU's clock: a
+/// short-lived thread moves itself to that CPU (`sched_setaffinity` returns
+/// once it runs there) and reads its own `se.exec_start`, set when it was
+/// put on that CPU. `None` when that CPU is not ours to run on, or a file
+/// cannot be read: the age is then unknown.
+fn zombie_age(pid: Pid, cpu: Option<i32>) -> Option<Duration> {
+    let cpu = usize::try_from(cpu?).ok()?;
+    let exec_start_ms = parse::sched_exec_start_ms(&fs::read_to_string(format!("/proc/{pid}/sched")).ok()?)?;
+    let now_ms = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut set = rustix::thread::CpuSet::new();
+                set.set(cpu);
+                // EINVAL: that CPU is not in our cpuset (or offline).
+                rustix::thread::sched_setaffinity(None, &set).ok()?;
+                parse::sched_exec_start_ms(&fs::read_to_string("/proc/thread-self/sched").ok()?)
+            })
+            .join()
+            .ok()
+            .flatten()
+    })?;
+    parse::sched_age(exec_start_ms, now_ms)
 }
 
 /// The cgroup hierarchies we look at, found in our own mountinfo (never at

@@ -2,6 +2,8 @@
 //! cover (or covers too strictly: it rejects the `-1 sp pc` form of
 //! `/proc/PID/syscall`), and the table of system calls a wait may sit in.
 
+use std::time::Duration;
+
 use crate::resist::facts::SyscallState;
 
 /// Parses `/proc/PID/task/TID/syscall` (proc_pid_syscall(5)): `running`,
@@ -52,6 +54,14 @@ pub fn sched_exec_start_ms(text: &str) -> Option<f64> {
         let (key, value) = line.split_once(':')?;
         (key.trim() == "se.exec_start").then(|| value.trim().parse().ok())?
     })
+}
+
+/// How long before `now_ms` an event at `then_ms` was, both read from
+/// `se.exec_start` of one CPU's run queue clock, in milliseconds; `None`
+/// when `then` reads later than `now`, which one clock cannot do.
+pub fn sched_age(then_ms: f64, now_ms: f64) -> Option<Duration> {
+    let age_ms = now_ms - then_ms;
+    (age_ms.is_finite() && age_ms >= 0.0).then(|| Duration::from_secs_f64(age_ms / 1000.0))
 }
 
 /// `frozen` of `cgroup.events`.
@@ -280,6 +290,8 @@ mod tests {
         assert_eq!(fdinfo_mount_id("pos:\t0\n"), None);
         let sched = "sleep (42, #threads: 1)\n----\nse.exec_start                                :        850175.740089\nse.vruntime : 1.0\n";
         assert_eq!(sched_exec_start_ms(sched), Some(850_175.740_089));
+        assert_eq!(sched_age(850_175.0, 851_175.0), Some(Duration::from_secs(1)));
+        assert_eq!(sched_age(850_175.0, 840_000.0), None);
         assert_eq!(cgroup_events_frozen("populated 1\nfrozen 1\n"), Some(true));
         assert_eq!(cgroup_events_frozen("populated 1\nfrozen 0\n"), Some(false));
         assert_eq!(cgroup_events_frozen("populated 1\n"), None);

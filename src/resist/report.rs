@@ -116,9 +116,10 @@ pub struct Finding {
     /// The thread it is about, if it is about one thread.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread: Option<ThreadRef>,
-    /// The signal it is about, for signal findings.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signal: Option<Signal>,
+    /// The signals it is about, for signal findings (one finding names
+    /// every termination signal held the same way).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<Signal>,
 }
 
 /// A thread named by a finding.

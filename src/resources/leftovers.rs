@@ -13,6 +13,12 @@
 //! semaphore sets and POSIX objects record no PID, so they are attributed by
 //! owner and creation time, and marked so.
 //!
+//! A process of the tree that is now a zombie went with it: its memory, fds
+//! and locks are gone, and what is left is its exit status, kept until its
+//! parent (or its tracer) collects it — a parent that never reaps, such as
+//! a container's init that is no init, keeps it for good. It is listed with
+//! what went, with its status when readable and who holds it.
+//!
 //! [`gather`] reads the system now; [`compare`] is pure; [`audit`] does both.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -20,13 +26,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::process::{Pid, ProcessTable};
+use crate::observe::EndingReport;
+use crate::process::{Pid, Process, ProcessTable};
 use crate::resources::holders::{ProcessRef, brief, namespace_members};
 use crate::resources::ipc::{self, IpcKind, IpcObject};
 use crate::resources::locks::{self, Lock};
 use crate::resources::snapshot::{Snapshot, boot_id, now_secs};
 use crate::resources::sockets::{self, Protocol, Selection, Socket, SocketState};
 use crate::resources::walk::{self, Slot, socket_inode};
+use crate::terminate::report::{Reaper, zombie_reaper};
 
 /// A process alive now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,6 +47,32 @@ pub struct LiveProcess {
     pub start_ticks: u64,
     /// Name.
     pub name: String,
+    /// For a process of the snapshot that has exited and is a zombie now:
+    /// what its entry still tells.
+    pub zombie: Option<ZombieLeft>,
+}
+
+/// A process of the tree that has exited and is a zombie: its exit status
+/// and who must collect it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZombieLeft {
+    /// How it ended, when readable.
+    pub status: Option<EndingReport>,
+    /// Its tracer while one is attached, else its parent.
+    pub unreaped_by: Reaper,
+}
+
+/// A process that went with the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GoneProcess {
+    /// PID.
+    pub pid: Pid,
+    /// Name.
+    pub name: String,
+    /// Present when it is still a zombie: it has ended, and its entry
+    /// waits to be reaped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zombie: Option<ZombieLeft>,
 }
 
 /// A file found under a watched directory.
@@ -137,8 +171,8 @@ pub struct LockLeft {
 /// What went with the tree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gone {
-    /// Processes that ended.
-    pub processes: Vec<ProcessRef>,
+    /// Processes that ended (zombies included).
+    pub processes: Vec<GoneProcess>,
     /// Fds they had open.
     pub fds: usize,
     /// The same, by kind.
@@ -200,6 +234,12 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
             ppid: e.ppid,
             start_ticks: e.start_ticks,
             name: e.name.clone(),
+            zombie: before
+                .processes
+                .iter()
+                .any(|p| p.pid == e.pid && p.start_ticks == e.start_ticks)
+                .then(|| zombie_left(e.pid, e.start_ticks))
+                .flatten(),
         })
         .collect();
     let pids: Vec<Pid> = processes.iter().map(|p| p.pid).collect();
@@ -296,6 +336,24 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
     }
 }
 
+/// What is left of a process of the snapshot if it is a zombie now: opened
+/// through a pidfd checked against its start time, so that its status is
+/// its own.
+fn zombie_left(pid: Pid, start_ticks: u64) -> Option<ZombieLeft> {
+    // Gone since the scan, or its PID reused: not a zombie of the tree.
+    let process = Process::open_expecting(pid, start_ticks).ok()?;
+    if !process.has_exited() {
+        return None;
+    }
+    // Reaped meanwhile: it is gone, which the comparison also counts as gone.
+    let info = process.info().ok()?;
+    let name_of = |pid: i32| Pid::new(pid).and_then(brief).map(|b| b.name);
+    Some(ZombieLeft {
+        status: process.peek_exit_observation().ok().map(Into::into),
+        unreaped_by: zombie_reaper(&info, name_of),
+    })
+}
+
 /// At most this many files are examined under each directory.
 const MAX_FILES: usize = 100_000;
 
@@ -340,8 +398,9 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
     let mut memory_bytes = 0;
     let mut mapped_files = 0;
     for p in &before.processes {
-        match live.get(&p.pid) {
-            Some(l) if same_boot && l.start_ticks == p.start_ticks => survivors.push(Survivor {
+        let same = live.get(&p.pid).filter(|l| same_boot && l.start_ticks == p.start_ticks);
+        match same {
+            Some(l) if l.zombie.is_none() => survivors.push(Survivor {
                 pid: p.pid,
                 name: l.name.clone(),
                 ppid_then: Some(p.ppid),
@@ -349,9 +408,10 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
                 in_snapshot: true,
             }),
             _ => {
-                gone_processes.push(ProcessRef {
+                gone_processes.push(GoneProcess {
                     pid: p.pid,
                     name: p.name.clone(),
+                    zombie: same.and_then(|l| l.zombie.clone()),
                 });
                 fds += p.fds.len();
                 for fd in &p.fds {
@@ -612,12 +672,14 @@ mod tests {
                     ppid: 1,
                     start_ticks: 110,
                     name: "p11".into(),
+                    zombie: None,
                 },
                 LiveProcess {
                     pid: pid(12),
                     ppid: 11,
                     start_ticks: 999,
                     name: "late".into(),
+                    zombie: None,
                 },
                 // PID 10 reused by another process.
                 LiveProcess {
@@ -625,6 +687,7 @@ mod tests {
                     ppid: 1,
                     start_ticks: 5,
                     name: "other".into(),
+                    zombie: None,
                 },
             ],
             sockets: vec![listener(77)],
@@ -664,6 +727,63 @@ mod tests {
     }
 
     #[test]
+    fn a_zombie_of_the_tree_went_with_it() {
+        use crate::exit::ExitStatus;
+        use crate::process::StatusSource;
+        use crate::terminate::report::ReaperRole;
+        let before = Snapshot {
+            version: 1,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: true,
+            processes: vec![process(10, 1, 3)],
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        };
+        let zombie = ZombieLeft {
+            status: Some(EndingReport::Known {
+                views: ExitStatus::Signaled {
+                    signal: crate::signal::Signal::KILL,
+                    core_dumped: false,
+                }
+                .into(),
+                source: StatusSource::ZombieStat,
+            }),
+            unreaped_by: Reaper {
+                role: ReaperRole::Parent,
+                pid: 1,
+                name: Some("sleep".into()),
+            },
+        };
+        let now = Now {
+            boot_id: "b".into(),
+            processes: vec![LiveProcess {
+                pid: pid(10),
+                ppid: 1,
+                start_ticks: 100,
+                name: "p10".into(),
+                zombie: Some(zombie.clone()),
+            }],
+            ..Now::default()
+        };
+        let report = compare(&before, &now);
+        assert!(report.clean, "{report:?}");
+        assert!(report.stayed.processes.is_empty());
+        assert_eq!(
+            report.gone.processes,
+            vec![GoneProcess {
+                pid: pid(10),
+                name: "p10".into(),
+                zombie: Some(zombie)
+            }]
+        );
+        assert_eq!(report.gone.fds, 3);
+        assert_eq!(report.gone.memory_bytes, 4096);
+    }
+
+    #[test]
     fn another_boot_compares_nothing() {
         let before = Snapshot {
             version: 1,
@@ -683,6 +803,7 @@ mod tests {
                 ppid: 1,
                 start_ticks: 100,
                 name: "p10".into(),
+                zombie: None,
             }],
             ..Now::default()
         };

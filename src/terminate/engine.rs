@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use crate::exit::ExitStatus;
 use crate::process::fd_limit::{self, FdLimit};
-use crate::process::{ExitObservation, Pid, Process, ProcessTable, ReadError, WaitError};
+use crate::process::{ExitObservation, Pid, Process, ProcessState, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
 use crate::terminate::freeze::{HoldSignals, Watch, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
+    zombie_reaper,
 };
 use crate::terminate::select::{Anchors, Guard, Scope, SelectError, select};
 use crate::terminate::targets::{ExitWaiter, Targets};
@@ -372,7 +373,10 @@ struct Run<'a> {
     start: Instant,
     phase: Phase,
     phase_start: Instant,
+    /// Walks of the freeze before the first signal.
     walks: usize,
+    /// Members the freeze stopped.
+    stopped: usize,
     watch: Watch,
 }
 
@@ -394,6 +398,7 @@ fn run(
         phase: Phase::Graceful,
         phase_start: now,
         walks: 0,
+        stopped: 0,
         watch,
     };
     run.first_signal()?;
@@ -404,8 +409,11 @@ fn run(
         (Some(cgroup), _) => Containment::Cgroup {
             path: cgroup.relative().to_string(),
         },
-        (None, true) => Containment::Freeze { walks: run.walks },
-        (None, false) => Containment::None,
+        (None, true) if run.stopped > 0 => Containment::Freeze {
+            stopped: run.stopped,
+            walks: run.walks,
+        },
+        (None, _) => Containment::None,
     };
     let elapsed = run.start.elapsed();
     let processes = run.reports();
@@ -446,7 +454,8 @@ impl Run<'_> {
         }
         if self.plan.freezes() {
             let _held = HoldSignals::hold();
-            self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
+            self.walks = stop_and_walk(&mut self.targets, &mut self.watch);
+            self.stopped = self.targets.list.iter().filter(|t| t.held_stopped()).count();
             self.start = Instant::now();
             // Deepest first, each stopped member continued right after its
             // signal (SIGKILL ends a stopped member at once): no process
@@ -527,7 +536,7 @@ impl Run<'_> {
         } else {
             let _held = self.plan.freezes().then(HoldSignals::hold);
             if self.plan.freezes() {
-                self.walks += stop_and_walk(&mut self.targets, &mut self.watch);
+                stop_and_walk(&mut self.targets, &mut self.watch);
             }
             let pending = self.targets.pending();
             self.targets
@@ -550,7 +559,6 @@ impl Run<'_> {
             (before..self.targets.list.len()).collect()
         } else {
             self.watch.refresh();
-            self.walks += 1;
             self.targets.walk_new(self.watch.table())
         };
         for index in new {
@@ -617,6 +625,7 @@ impl Run<'_> {
                     by: EndedBy::BeforeSignal,
                     after_seconds: None,
                     status: None,
+                    unreaped_by: None,
                 },
             });
         }
@@ -640,6 +649,7 @@ impl Run<'_> {
                 by: ended_by_status(by, observation.as_ref()),
                 after_seconds: at.map(|d| d.as_secs_f64()),
                 status: observation.map(Into::into),
+                unreaped_by: None,
             });
         }
         let info = match target.handle.info() {
@@ -655,22 +665,30 @@ impl Run<'_> {
                     by,
                     after_seconds: None,
                     status: status(),
+                    unreaped_by: None,
                 });
             }
         };
-        if target.was_zombie && info.ppid != target.ppid {
-            // Its parent ended and handed it to a reaper: it is as good as gone.
+        if target.was_zombie {
+            // It had ended before afterlife did anything. If its parent
+            // ended since and handed it to a reaper, it is as good as gone;
+            // otherwise its entry stays until its parent (or tracer)
+            // collects its status, and the report says who that is.
+            let unreaped_by =
+                (info.ppid == target.ppid && info.state == ProcessState::Zombie).then(|| zombie_reaper(&info, name_of));
             return base(Outcome::Ended {
                 by: EndedBy::BeforeSignal,
                 after_seconds: None,
                 status: status(),
+                unreaped_by,
             });
         }
-        if !target.was_zombie && target.handle.has_exited() {
+        if target.handle.has_exited() {
             return base(Outcome::Ended {
                 by: target.ended_by_sent(),
                 after_seconds: None,
                 status: status(),
+                unreaped_by: None,
             });
         }
         let reason = if target.denied {

@@ -87,6 +87,22 @@ pub enum Finish {
     GraceOver,
     /// `SIGKILL` was sent and its wait passed with targets left.
     KillWaitOver,
+    /// Every target a signal reached has ended; those left could not be
+    /// signalled (`EPERM`, refused, not opened), so there was nothing to
+    /// wait for.
+    OnlyUnsignalledLeft,
+}
+
+impl Finish {
+    /// The finish as reported, given how many targets count as survivors:
+    /// "all ended" with survivors left means that those could not be
+    /// signalled. Pure.
+    pub fn given_survivors(self, survivors: usize) -> Finish {
+        match self {
+            Finish::AllEnded if survivors > 0 => Finish::OnlyUnsignalledLeft,
+            other => other,
+        }
+    }
 }
 
 impl TerminationPlan {
@@ -117,11 +133,11 @@ impl TerminationPlan {
 /// What to do next, given the phase, the time since it began and how many
 /// targets are still alive.
 pub fn next_step(plan: &TerminationPlan, phase: Phase, elapsed: Duration, alive: usize) -> Step {
-    if alive == 0 {
-        return Step::Finish(Finish::AllEnded);
-    }
     if !plan.wait {
         return Step::Finish(Finish::NotWaiting);
+    }
+    if alive == 0 {
+        return Step::Finish(Finish::AllEnded);
     }
     match phase {
         Phase::Graceful => {
@@ -166,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn nothing_left_finishes_in_any_phase() {
+    fn nothing_left_finishes_in_any_phase_when_waiting() {
         for phase in [Phase::Graceful, Phase::Killed] {
             assert_eq!(next_step(&plan(), phase, MS(0), 0), Step::Finish(Finish::AllEnded));
         }
@@ -225,6 +241,23 @@ mod tests {
             next_step(&p, Phase::Graceful, MS(0), 5),
             Step::Finish(Finish::NotWaiting)
         );
+    }
+
+    #[test]
+    fn no_wait_is_not_waiting_even_with_nothing_left() {
+        let p = TerminationPlan { wait: false, ..plan() };
+        assert_eq!(
+            next_step(&p, Phase::Graceful, MS(0), 0),
+            Step::Finish(Finish::NotWaiting)
+        );
+    }
+
+    #[test]
+    fn all_ended_with_survivors_means_they_could_not_be_signalled() {
+        assert_eq!(Finish::AllEnded.given_survivors(0), Finish::AllEnded);
+        assert_eq!(Finish::AllEnded.given_survivors(1), Finish::OnlyUnsignalledLeft);
+        assert_eq!(Finish::NotWaiting.given_survivors(1), Finish::NotWaiting);
+        assert_eq!(Finish::KillWaitOver.given_survivors(2), Finish::KillWaitOver);
     }
 
     #[test]

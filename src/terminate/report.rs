@@ -5,8 +5,15 @@
 //! ([`crate::process::ProcessInfo`]) by [`survivor_reason`], a pure function:
 //! a stopped process (`T`) waits for `SIGCONT`, a traced one (`t`, or
 //! `TracerPid` set) for its debugger, one in uninterruptible sleep (`D`) for
-//! the kernel call named by its `wchan`, a zombie for its parent to reap it,
-//! and a PID namespace's init ignores every signal it has no handler for.
+//! the kernel call named by its `wchan`, and a PID namespace's init ignores
+//! every signal it has no handler for.
+//!
+//! A zombie is no survivor: it has already ended, and what is left is its
+//! exit status, kept until someone collects it. [`zombie_reaper`] says who:
+//! its tracer while one is attached (a traced process that exits is
+//! reported to its tracer first, and its parent hears of it only once the
+//! tracer has waited for it or detached; `exit_notify` and `__ptrace_unlink`
+//! in the kernel), else its parent.
 
 use std::time::Duration;
 
@@ -31,11 +38,16 @@ pub enum Containment {
     /// Every member was stopped with `SIGSTOP` through its pidfd and the
     /// selection walked again until nothing new appeared.
     Freeze {
-        /// How many walks it took until no new member appeared.
+        /// How many members were stopped.
+        stopped: usize,
+        /// How many walks of the selection it took, before the first
+        /// signal, until no new member appeared (0 for named PIDs alone,
+        /// which are not walked).
         walks: usize,
     },
-    /// Signals were sent as they are (stop or continue signals, `--no-wait`
-    /// on a plain selection, or a dry run).
+    /// Signals were sent as they are (stop or continue signals, a dry run,
+    /// or nothing to stop: every target had already exited or could not be
+    /// signalled).
     None,
 }
 
@@ -50,6 +62,56 @@ pub enum EndedBy {
     /// It had already exited before afterlife signalled it (a zombie, or it
     /// ended between the scan and the signal).
     BeforeSignal,
+}
+
+/// Who holds a zombie, i.e. must collect its exit status before it is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReaperRole {
+    /// Its parent, with `wait()`.
+    Parent,
+    /// The process tracing it (`TracerPid`: a debugger, `strace`, a crash
+    /// handler), with `wait()`; its parent is told only after that.
+    Tracer,
+}
+
+/// The process a zombie waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reaper {
+    /// Parent or tracer.
+    pub role: ReaperRole,
+    /// Its PID.
+    pub pid: i32,
+    /// Its name, if it could be read.
+    pub name: Option<String>,
+}
+
+impl Reaper {
+    /// Plain words: `its parent 812 (python3) reaps it`.
+    pub fn describe(&self) -> String {
+        let name = self.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        match self.role {
+            ReaperRole::Parent => format!("its parent {}{name} reaps it", self.pid),
+            ReaperRole::Tracer => format!("its tracer {}{name} waits for it (detach or end the tracer)", self.pid),
+        }
+    }
+}
+
+/// Who holds the zombie `info`: its tracer while one is attached, else its
+/// parent. Pure; the names are looked up by the caller.
+pub fn zombie_reaper(info: &ProcessInfo, name_of: impl Fn(i32) -> Option<String>) -> Reaper {
+    match info.tracer_pid {
+        Some(tracer) => Reaper {
+            role: ReaperRole::Tracer,
+            pid: tracer,
+            name: name_of(tracer),
+        },
+        None => Reaper {
+            role: ReaperRole::Parent,
+            pid: info.ppid,
+            name: name_of(info.ppid),
+        },
+    }
 }
 
 /// Why a process is still alive.
@@ -68,13 +130,6 @@ pub enum SurvivorReason {
     OpenFailed {
         /// What failed.
         error: String,
-    },
-    /// It already exited; its parent has not reaped it.
-    Zombie {
-        /// The parent that must reap it.
-        parent_pid: i32,
-        /// The parent's name.
-        parent_name: Option<String>,
     },
     /// A tracer (debugger) holds it.
     Traced {
@@ -132,13 +187,6 @@ impl SurvivorReason {
             SurvivorReason::OpenFailed { error } => {
                 format!("not signalled: it could not be opened to pin it down ({error})")
             }
-            SurvivorReason::Zombie {
-                parent_pid,
-                parent_name,
-            } => format!(
-                "zombie: it already exited; its parent {parent_pid}{} has not reaped it — end or fix the parent",
-                parent_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
-            ),
             SurvivorReason::Traced {
                 tracer_pid,
                 tracer_name,
@@ -189,12 +237,6 @@ pub fn survivor_reason(
     context: SurvivorContext,
     name_of: impl Fn(i32) -> Option<String>,
 ) -> SurvivorReason {
-    if info.state == ProcessState::Zombie {
-        return SurvivorReason::Zombie {
-            parent_pid: info.ppid,
-            parent_name: name_of(info.ppid),
-        };
-    }
     if let Some(tracer) = info.tracer_pid {
         return SurvivorReason::Traced {
             tracer_pid: tracer,
@@ -257,6 +299,10 @@ pub enum Outcome {
         after_seconds: Option<f64>,
         /// How it ended, as its parent sees it, when observable.
         status: Option<EndingReport>,
+        /// For one that was already a zombie and still is: who must
+        /// collect its exit status before its entry goes.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unreaped_by: Option<Reaper>,
     },
     /// It is still there.
     Alive {
@@ -388,7 +434,7 @@ impl TerminationReport {
             plan,
             dry_run,
             containment,
-            finish,
+            finish: finish.map(|f| f.given_survivors(summary.survivors)),
             elapsed_seconds: elapsed.as_secs_f64(),
             summary,
             processes,
@@ -438,13 +484,31 @@ mod tests {
     }
 
     #[test]
-    fn a_zombie_names_the_parent_that_must_reap_it() {
+    fn a_zombie_waits_for_its_parent_or_else_its_tracer() {
+        let reaper = zombie_reaper(&info('Z'), names);
         assert_eq!(
-            survivor_reason(&info('Z'), context(), names),
-            SurvivorReason::Zombie {
-                parent_pid: 42,
-                parent_name: Some("proc42".into())
+            reaper,
+            Reaper {
+                role: ReaperRole::Parent,
+                pid: 42,
+                name: Some("proc42".into())
             }
+        );
+        assert_eq!(reaper.describe(), "its parent 42 (proc42) reaps it");
+        let mut traced = info('Z');
+        traced.tracer_pid = Some(7);
+        let reaper = zombie_reaper(&traced, names);
+        assert_eq!(
+            reaper,
+            Reaper {
+                role: ReaperRole::Tracer,
+                pid: 7,
+                name: Some("proc7".into())
+            }
+        );
+        assert_eq!(
+            reaper.describe(),
+            "its tracer 7 (proc7) waits for it (detach or end the tracer)"
         );
     }
 
@@ -551,7 +615,7 @@ mod tests {
             Scope::Tree,
             TerminationPlan::default(),
             false,
-            Containment::Freeze { walks: 1 },
+            Containment::Freeze { stopped: 1, walks: 1 },
             Some(Finish::AllEnded),
             Duration::ZERO,
             vec![
@@ -562,6 +626,7 @@ mod tests {
                         by: EndedBy::Kill,
                         after_seconds: Some(0.3),
                         status: None,
+                        unreaped_by: None,
                     },
                 ),
                 entry(
@@ -587,5 +652,6 @@ mod tests {
             }
         );
         assert!(!report.all_ended());
+        assert_eq!(report.finish, Some(Finish::OnlyUnsignalledLeft));
     }
 }

@@ -143,6 +143,18 @@ pub enum SelectError {
     /// A named PID is not in the scan.
     #[error("no such process: {0}")]
     NotFound(Pid),
+    /// A named PID is not in the scan, but it still names a process group
+    /// or a session with live members (a leader that died and left them):
+    /// `--pgroup` or `--session` reaches them.
+    #[error("{}", dead_leader_words(*pid, *group, *session))]
+    DeadLeader {
+        /// The named PID.
+        pid: Pid,
+        /// Live members of process group `pid`.
+        group: usize,
+        /// Live members of session `pid`.
+        session: usize,
+    },
     /// The session or group of a named process reads 0: it is the kernel's
     /// (init and whatever init or a kernel thread started without `setsid`
     /// or `setpgid` share it) or is led from an ancestor PID namespace.
@@ -159,6 +171,38 @@ pub enum SelectError {
         /// `session` or `process group`.
         kind: &'static str,
     },
+}
+
+fn dead_leader_words(pid: Pid, group: usize, session: usize) -> String {
+    let members = |n: usize| format!("{n} live {}", if n == 1 { "process" } else { "processes" });
+    let mut hints = Vec::new();
+    if group > 0 {
+        hints.push(format!(
+            "process group {pid} ({}): afterlife kill --pgroup {pid}",
+            members(group)
+        ));
+    }
+    if session > 0 {
+        hints.push(format!(
+            "session {pid} ({}): afterlife kill --session {pid}",
+            members(session)
+        ));
+    }
+    format!(
+        "no process {pid}: it has exited, but its ID still names {}",
+        hints.join("; and ")
+    )
+}
+
+/// What a named PID that is not in the scan still names: the live members
+/// of process group `pid` and of session `pid` (a group or session keeps
+/// its leader's ID, which no new process can take, until its last member
+/// has gone). Pure.
+pub fn left_by_dead_leader(table: &ProcessTable, pid: Pid) -> (usize, usize) {
+    (
+        table.pgroup_members(pid.get()).len(),
+        table.session_members(pid.get()).len(),
+    )
 }
 
 /// Where a walk starts: the named processes, and the sessions and groups
@@ -204,7 +248,10 @@ pub fn select(
     let mut selected = Selected::default();
     let mut seen = BTreeSet::new();
     for &pid in named {
-        let entry = table.get(pid).ok_or(SelectError::NotFound(pid))?;
+        let Some(entry) = table.get(pid) else {
+            anchor_dead_leader(table, pid, scope, &mut anchors)?;
+            continue;
+        };
         let reads_zero = |kind| SelectError::ReadsZero { pid, kind };
         // Kernel threads have 0 too, and are refused below; see
         // `SelectError::ReadsZero` for the others.
@@ -244,6 +291,25 @@ pub fn select(
     selected.members.extend(more);
     selected.refused.extend(refused);
     Ok((selected, anchors))
+}
+
+/// A named PID that is gone: with `--pgroup` or `--session`, the group or
+/// session it still names is ended; otherwise the error says what it still
+/// names and how to reach it.
+fn anchor_dead_leader(table: &ProcessTable, pid: Pid, scope: Scope, anchors: &mut Anchors) -> Result<(), SelectError> {
+    let (group, session) = left_by_dead_leader(table, pid);
+    match scope {
+        Scope::Pgroup if group > 0 => {
+            anchors.groups.insert(pid.get());
+            Ok(())
+        }
+        Scope::Session if session > 0 => {
+            anchors.sessions.insert(pid.get());
+            Ok(())
+        }
+        _ if group > 0 || session > 0 => Err(SelectError::DeadLeader { pid, group, session }),
+        _ => Err(SelectError::NotFound(pid)),
+    }
 }
 
 /// Finds members not in `known`: descendants of `live` (the roots and every
@@ -392,6 +458,43 @@ mod tests {
         let (s, _) = select(&table(), &[p(100)], Scope::Tree, &guard(false)).unwrap();
         assert_eq!(pids(&s), [100, 101, 102, 103, 104]);
         assert_eq!(s.members.iter().filter(|m| m.named).count(), 1);
+    }
+
+    #[test]
+    fn a_dead_leader_still_names_its_group_and_session() {
+        // 100 is gone; 101, 102 and 110 keep its group and session.
+        let t = ProcessTable::from_entries(table().entries().filter(|e| e.pid != p(100)).cloned());
+        assert_eq!(left_by_dead_leader(&t, p(100)), (3, 3));
+        for scope in [Scope::Tree, Scope::Pids] {
+            let error = select(&t, &[p(100)], scope, &guard(false)).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    SelectError::DeadLeader {
+                        group: 3,
+                        session: 3,
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            assert_eq!(
+                error.to_string(),
+                "no process 100: it has exited, but its ID still names process group 100 (3 live processes): \
+afterlife kill --pgroup 100; and session 100 (3 live processes): afterlife kill --session 100"
+            );
+        }
+        let (s, anchors) = select(&t, &[p(100)], Scope::Pgroup, &guard(false)).unwrap();
+        assert_eq!(pids(&s), [101, 102, 110]);
+        assert!(s.members.iter().all(|m| !m.named));
+        assert_eq!(anchors.groups, BTreeSet::from([100]));
+        let (s, _) = select(&t, &[p(100)], Scope::Session, &guard(false)).unwrap();
+        assert_eq!(pids(&s), [101, 102, 110]);
+        // A PID that names nothing is still no such process.
+        assert!(matches!(
+            select(&t, &[p(999)], Scope::Pgroup, &guard(false)),
+            Err(SelectError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -61,6 +61,12 @@ impl Target<'_> {
         self.ended.is_none() && !self.was_zombie && !self.denied
     }
 
+    /// Whether the freeze holds it stopped now: `SIGSTOP` reached it and
+    /// it had not exited.
+    pub fn held_stopped(&self) -> bool {
+        self.stopped && self.ended.is_none() && !self.denied && !self.was_zombie
+    }
+
     /// Whether `SIGKILL` was sent.
     pub fn killed(&self) -> bool {
         self.sent.contains(&Signal::KILL)

@@ -273,9 +273,14 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
                     crate::supervise::report::Escape::NewProcessGroup { pgid } => {
                         format!("left the process group (group {pgid})")
                     }
-                    crate::supervise::report::Escape::Orphaned => {
-                        "orphaned: its parent exited (double fork or background child)".to_string()
-                    }
+                    crate::supervise::report::Escape::Orphaned {
+                        group_leader_gone: None,
+                    } => "orphaned: its parent exited (double fork or background child)".to_string(),
+                    crate::supervise::report::Escape::Orphaned {
+                        group_leader_gone: Some(pgid),
+                    } => format!(
+                        "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (left behind, as a killed master's workers are)"
+                    ),
                     crate::supervise::report::Escape::InheritedFds { fds } => format!(
                         "holds fds without O_CLOEXEC: {}",
                         fds.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")

@@ -22,7 +22,7 @@ use crate::supervise::cause::{
 };
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
 use crate::supervise::keeper::Report;
-use crate::supervise::leftover_facts::{held_fds, identity};
+use crate::supervise::leftover_facts::{group_leader_gone, held_fds, identity};
 use crate::supervise::report::{
     Fate, Leftover, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
 };
@@ -441,9 +441,10 @@ impl Supervisor {
             .zip(held_fds(&pids))
             .map(|(process, fds)| {
                 let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
+                let leader_gone = group_leader_gone(process.pid(), who.pgid, process.start_ticks());
                 Leftover {
                     pid: process.pid(),
-                    escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds),
+                    escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds, leader_gone),
                     name: who.name,
                     cmdline: who.cmdline,
                     ppid: who.ppid,

@@ -321,3 +321,29 @@ pub fn nginx(name: &str, workers: u32) -> Option<Server> {
         s.accepts() && s.children().len() >= workers as usize
     }))
 }
+
+// ---- Server command lines for tests that start a server themselves (under
+// `afterlife run`, say) rather than through `Server`.
+
+/// The path of an installed server program (`nginx`, `postgres`, `initdb`),
+/// or `None` after printing why the test skips.
+pub fn program_path(name: &str) -> Option<PathBuf> {
+    program(name)
+}
+
+/// Writes an nginx configuration like [`nginx`]'s into `dir` (in the
+/// foreground, a master and `workers` workers on 127.0.0.1:`port`) and
+/// returns its path.
+pub fn nginx_conf(dir: &Path, port: u16, workers: u32) -> PathBuf {
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process on;\nworker_processes {workers};\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log;\nevents {{ worker_connections 512; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).expect("write nginx.conf");
+    path
+}

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::exit::{Cause, StatusViews};
 use crate::process::Pid;
+use crate::resources::ipc_left::IpcLeftover;
 use crate::signal::Signal;
 use crate::supervise::cause::{CoreDestination, OomCheck};
 use crate::supervise::containment::Containment;
@@ -49,6 +50,10 @@ pub struct RunReport {
     pub peak_memory: Option<PeakMemory>,
     /// Processes of the tree still running when the main process ended.
     pub leftovers: Vec<Leftover>,
+    /// IPC objects the tree created and left (SysV shared memory, semaphore
+    /// sets and message queues; POSIX shared memory and message queues),
+    /// each with the command that removes it, or removed (`--remove-ipc`).
+    pub ipc: Vec<IpcLeftover>,
     /// The exit code afterlife leaves with (for a signal death: 128+N, the
     /// shell's view of the same signal).
     pub exit_code: u8,

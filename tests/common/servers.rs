@@ -347,3 +347,47 @@ pub fn nginx_conf(dir: &Path, port: u16, workers: u32) -> PathBuf {
     std::fs::write(&path, conf).expect("write nginx.conf");
     path
 }
+
+/// A PostgreSQL data directory made by `initdb` (as the `postgres` user when
+/// run as root), for a test that starts `postgres` itself; the socket
+/// directory is `dir`, the data `dir/data`; `owner` is the uid and gid the
+/// server must run as (`None`: as the test).
+pub struct PgData {
+    pub dir: Scratch,
+    pub data: PathBuf,
+    pub owner: Option<(u32, u32)>,
+}
+
+/// Runs `initdb` into a private directory.
+pub fn postgres_initdb(name: &str) -> Option<PgData> {
+    let initdb = program("initdb")?;
+    let dir = Scratch::new(&format!("pgdata-{name}"));
+    let owner = if super::is_root() {
+        let Some(ids) = user_ids("postgres") else {
+            eprintln!("skipped: no postgres user to run PostgreSQL as");
+            return None;
+        };
+        std::os::unix::fs::chown(dir.path(), Some(ids.0), Some(ids.1)).expect("chown the data's dir");
+        Some(ids)
+    } else {
+        None
+    };
+    let data = dir.path().join("data");
+    let mut command = Command::new(initdb);
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+    let init = command
+        .current_dir(dir.path())
+        .arg("-D")
+        .arg(&data)
+        .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+        .output()
+        .expect("initdb runs");
+    assert!(
+        init.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    Some(PgData { dir, data, owner })
+}

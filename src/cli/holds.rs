@@ -97,6 +97,7 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
     for holder in &m.holders {
         render_holder(holder, "socket", "    ", output, lines);
     }
+    render_free_with(&m.holders, lines);
     if let Some(ghost) = &m.ghost {
         lines.push(format!(
             "    {}: {}",
@@ -104,6 +105,41 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
             ghost_text(ghost)
         ));
     }
+}
+
+/// The command that ends the holders left by a dead leader: one
+/// `kill --pgroup` per such group, named by a holder in it (`--pgroup`
+/// takes a PID and reaches its group; the leader's PID names no process
+/// now). When they are all the holders, it frees the socket.
+fn render_free_with(holders: &[Holder], lines: &mut Vec<String>) {
+    let groups = leaderless_groups(holders);
+    if groups.is_empty() {
+        return;
+    }
+    let all = holders.iter().all(|h| groups.iter().any(|&(pgid, _)| pgid == h.pgid));
+    let what = if all {
+        "to free it"
+    } else {
+        "to end the holders whose leader is gone"
+    };
+    for (pgid, member) in groups {
+        lines.push(format!(
+            "    {what}: afterlife kill --pgroup {member} (every process of group {pgid})"
+        ));
+    }
+}
+
+/// The process groups of holders that inherited from a dead leader, in
+/// order, each with its lowest holder's PID.
+fn leaderless_groups(holders: &[Holder]) -> Vec<(i32, crate::process::Pid)> {
+    let mut groups: Vec<(i32, crate::process::Pid)> = holders
+        .iter()
+        .filter(|h| h.origins.iter().any(|o| matches!(o, Origin::LeaderGone { .. })))
+        .map(|h| (h.pgid, h.pid))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup_by_key(|g| g.0);
+    groups
 }
 
 fn refs(list: &[ProcessRef]) -> String {
@@ -198,6 +234,9 @@ fn render_holder(holder: &Holder, noun: &str, indent: &str, output: &Output, lin
                 noun
             ),
             Origin::NoCloexec => "this fd lacks O_CLOEXEC: every program this process starts inherits it".to_string(),
+            Origin::LeaderGone { pgid } => format!(
+                "inherited from a process that is gone: its process group {pgid} still carries the PID of its leader, which has exited"
+            ),
         };
         lines.push(format!("{indent}    {text}"));
     }

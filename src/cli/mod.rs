@@ -285,6 +285,13 @@ pub struct SuperviseOptions {
     #[arg(long)]
     pub keep_leftovers: bool,
 
+    /// Remove the IPC objects the tree created and left (SysV shared
+    /// memory, semaphore sets, message queues; POSIX shared memory and
+    /// message queues) once it has ended; without it they are listed with
+    /// the command that removes each.
+    #[arg(long)]
+    pub remove_ipc: bool,
+
     /// Print the full report to stderr at the end.
     #[arg(long)]
     pub report: bool,

@@ -10,6 +10,8 @@ use crate::cli::output::{Output, Style};
 use crate::cli::{Failure, RunArgs, SuperviseOptions};
 use crate::duration::format_duration;
 use crate::exit::Cause;
+use crate::resources::ipc::IpcKind;
+use crate::resources::ipc_left::{IpcAttribution, IpcFate, IpcLeftover};
 use crate::supervise::cause::{CoreDestination, OomVerdict};
 use crate::supervise::report::{Fate, Leftover, PeakSource, Reason, RunReport, Target};
 use crate::supervise::{Supervisor, signals};
@@ -24,12 +26,13 @@ pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
         .preserve_status(args.preserve_status)
         .foreground(args.foreground)
         .containment(args.options.containment)
-        .keep_leftovers(args.options.keep_leftovers);
+        .keep_leftovers(args.options.keep_leftovers)
+        .remove_ipc(args.options.remove_ipc);
     let report = supervisor.run().map_err(|e| Failure {
         message: e.to_string(),
         code: e.exit_code(),
     })?;
-    let summary = !args.quiet && (report.exit_code != 0 || !report.leftovers.is_empty());
+    let summary = !args.quiet && (report.exit_code != 0 || !report.leftovers.is_empty() || !report.ipc.is_empty());
     finish(&report, &args.options, output, summary)
 }
 
@@ -126,6 +129,7 @@ pub(crate) fn summary_line(report: &RunReport) -> String {
             line.push_str(", …");
         }
     }
+    ipc_summary(report, &mut line);
     line
 }
 
@@ -273,9 +277,14 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
                     crate::supervise::report::Escape::NewProcessGroup { pgid } => {
                         format!("left the process group (group {pgid})")
                     }
-                    crate::supervise::report::Escape::Orphaned => {
-                        "orphaned: its parent exited (double fork or background child)".to_string()
-                    }
+                    crate::supervise::report::Escape::Orphaned {
+                        group_leader_gone: None,
+                    } => "orphaned: its parent exited (double fork or background child)".to_string(),
+                    crate::supervise::report::Escape::Orphaned {
+                        group_leader_gone: Some(pgid),
+                    } => format!(
+                        "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (left behind, as a killed master's workers are)"
+                    ),
                     crate::supervise::report::Escape::InheritedFds { fds } => format!(
                         "holds fds without O_CLOEXEC: {}",
                         fds.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
@@ -302,9 +311,76 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
             }
         }
     }
+    ipc_section(report, &mut text);
     let _ = match report.dies_by {
         Some(signal) => writeln!(text, "  afterlife:   dies of {signal} too, as the command did"),
         None => writeln!(text, "  afterlife:   exit code {}", report.exit_code),
     };
     text
+}
+
+/// The IPC objects the tree left, for the summary line: how many, and the
+/// commands that remove them (or that they were removed).
+fn ipc_summary(report: &RunReport, line: &mut String) {
+    if report.ipc.is_empty() {
+        return;
+    }
+    let count = report.ipc.len();
+    let plural = if count == 1 { "" } else { "s" };
+    let removed = report.ipc.iter().filter(|o| o.fate == IpcFate::Removed).count();
+    if removed == count {
+        let _ = write!(line, "; {count} IPC object{plural} removed");
+        return;
+    }
+    let commands: Vec<String> = report
+        .ipc
+        .iter()
+        .filter(|o| o.fate != IpcFate::Removed)
+        .take(3)
+        .map(|o| escape(&o.remove_with).into_owned())
+        .collect();
+    let _ = write!(
+        line,
+        "; {} IPC object{plural} left: {}{} (--remove-ipc removes them)",
+        count - removed,
+        commands.join(", "),
+        if count - removed > 3 { ", …" } else { "" }
+    );
+}
+
+/// The IPC objects the tree left, for `--report`.
+fn ipc_section(report: &RunReport, text: &mut String) {
+    if report.ipc.is_empty() {
+        let _ = writeln!(text, "  IPC left:    none");
+        return;
+    }
+    let _ = writeln!(text, "  IPC left:    {}", report.ipc.len());
+    for left in &report.ipc {
+        let _ = writeln!(text, "    {}", ipc_line(left));
+    }
+}
+
+/// One IPC object: what it is, who made it, and its removal.
+pub(crate) fn ipc_line(left: &IpcLeftover) -> String {
+    let object = &left.object;
+    let size = match object.kind {
+        IpcKind::SysvSem => format!("{} semaphores", object.size),
+        _ => format!("{} B", object.size),
+    };
+    let by = match (left.attribution, left.by) {
+        (IpcAttribution::CreatorPid, Some(pid)) => format!(", created by {pid}"),
+        (IpcAttribution::LastUser, Some(pid)) => format!(", new, last used by {pid} (no creator recorded)"),
+        (IpcAttribution::HeldByTree, Some(pid)) => format!(", new, held by {pid} (no creator recorded)"),
+        _ => String::new(),
+    };
+    let fate = match &left.fate {
+        IpcFate::Left => format!("remove with: {}", escape(&left.remove_with)),
+        IpcFate::Removed => "removed".to_string(),
+        IpcFate::RemoveFailed { error } => format!(
+            "could not be removed ({}); remove with: {}",
+            escape(error),
+            escape(&left.remove_with)
+        ),
+    };
+    format!("{}, {size}{by} — {fate}", escape(&object.label()))
 }

@@ -23,7 +23,8 @@ pub(crate) fn run(args: &TimeoutArgs, output: &Output) -> Result<u8, Failure> {
         .preserve_status(args.preserve_status)
         .foreground(args.foreground)
         .containment(args.options.containment)
-        .keep_leftovers(args.options.keep_leftovers);
+        .keep_leftovers(args.options.keep_leftovers)
+        .remove_ipc(args.options.remove_ipc);
     if args.verbose {
         supervisor = supervisor.on_signal(move |event: &TimelineEvent| {
             let bare = event.signal.name();
@@ -35,7 +36,7 @@ pub(crate) fn run(args: &TimeoutArgs, output: &Output) -> Result<u8, Failure> {
         message: e.to_string(),
         code: e.exit_code(),
     })?;
-    let summary = args.verbose && !report.leftovers.is_empty();
+    let summary = args.verbose && (!report.leftovers.is_empty() || !report.ipc.is_empty());
     if summary && !args.options.report && !output.json() {
         eprintln!("afterlife: {}", summary_line(&report));
     }

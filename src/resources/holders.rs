@@ -20,6 +20,10 @@
 //!   (tcp(7): `tcp_fin_timeout`, `tcp_max_orphans`).
 //! - A socket belongs to the network namespace it was created in; the same
 //!   port can be bound in each namespace.
+//! - A process group keeps the ID of the process that made it (its leader,
+//!   `setpgid(2)`) after that process is gone: workers forked by a master
+//!   that was SIGKILLed hold its sockets in a group that still carries the
+//!   dead master's PID, and `kill --pgroup PGID` reaches them all.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -317,6 +321,13 @@ pub enum Origin {
     },
     /// The fd lacks `O_CLOEXEC`: every program this process starts inherits it.
     NoCloexec,
+    /// No living parent holds it, and its process group still carries the
+    /// PID of a leader that is gone (a master killed under its workers): it
+    /// inherited it from a process that no longer exists.
+    LeaderGone {
+        /// The process group, named after the dead leader's PID.
+        pgid: i32,
+    },
 }
 
 /// One process holding the thing.
@@ -332,6 +343,8 @@ pub struct Holder {
     pub user: Option<String>,
     /// Its parent's PID.
     pub ppid: i32,
+    /// Its process group.
+    pub pgid: i32,
     /// How it refers to it.
     pub via: Via,
     /// The fd number (`via: fd`).
@@ -484,6 +497,8 @@ pub struct Brief {
     pub name: String,
     /// Parent PID.
     pub ppid: i32,
+    /// Process group.
+    pub pgid: i32,
     /// Start time in clock ticks after boot.
     pub start_ticks: u64,
     /// Resident set, pages.
@@ -511,6 +526,7 @@ pub fn parse_stat(text: &[u8]) -> Option<Brief> {
     Some(Brief {
         name,
         ppid: fields.get(1)?.parse().ok()?,
+        pgid: fields.get(2)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
         rss_pages: fields.get(21).and_then(|v| v.parse().ok()).unwrap_or(0),
         uid: None,
@@ -584,6 +600,7 @@ fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
             uid: b.uid,
             user: briefs.user(b.uid),
             ppid: b.ppid,
+            pgid: b.pgid,
             via: match hit.slot {
                 Slot::Fd(_) => Via::Fd,
                 Slot::Cwd => Via::Cwd,
@@ -604,6 +621,13 @@ fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
                 parent_name: briefs.get(parent).map(|p| p.name.clone()).unwrap_or_default(),
             });
         }
+        let inherited = !holder.origins.is_empty();
+        if !inherited && let Some(pgid) = Pid::new(b.pgid).filter(|&g| g != hit.pid) {
+            let leader = briefs.get(pgid).map(|l| (l.pgid, l.start_ticks));
+            if leader_gone((hit.pid.get(), b.pgid, b.start_ticks), leader) {
+                holder.origins.push(Origin::LeaderGone { pgid: b.pgid });
+            }
+        }
         if let Slot::Fd(fd) = hit.slot {
             holder.fd = Some(fd);
             if let Some(info) = info {
@@ -617,6 +641,23 @@ fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
         holders.push(holder);
     }
     holders
+}
+
+/// Whether the process that made a holder's process group is gone, from the
+/// holder's `(pid, pgid, start ticks)` and what the group ID's PID is now
+/// (`(pgid, start ticks)`, `None` when no such process exists). The group's
+/// ID is its leader's PID; a process with that PID that is not in the group,
+/// or that started after the holder (the PID was reused), is not the leader.
+/// Pure.
+pub fn leader_gone(holder: (i32, i32, u64), leader_now: Option<(i32, u64)>) -> bool {
+    let (pid, pgid, started) = holder;
+    if pgid <= 0 || pgid == pid {
+        return false;
+    }
+    match leader_now {
+        None => true,
+        Some((its_pgid, its_start)) => its_pgid != pgid || its_start > started,
+    }
 }
 
 /// Whether `hit` refers to the same open file as one of `parent`'s hits: for
@@ -1095,6 +1136,7 @@ impl PathTarget {
                     uid: b.uid,
                     user: briefs.user(b.uid),
                     ppid: b.ppid,
+                    pgid: b.pgid,
                     via,
                     fd: None,
                     access: None,
@@ -1231,6 +1273,7 @@ pub fn deleted_files() -> DeletedReport {
                 uid: b.uid,
                 user,
                 ppid: b.ppid,
+                pgid: b.pgid,
                 via: Via::Mapped,
                 fd: None,
                 access: None,
@@ -1547,8 +1590,23 @@ mod tests {
         let b = parse_stat(b"42 (a) b) S 7 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 12345 1000 33 0").unwrap();
         assert_eq!(b.name, "a) b");
         assert_eq!(b.ppid, 7);
+        assert_eq!(b.pgid, 42);
         assert_eq!(b.start_ticks, 12345);
         assert_eq!(b.rss_pages, 33);
+    }
+
+    #[test]
+    fn a_group_without_its_leader_is_told() {
+        // Worker 201 in group 200; the master 200 was killed.
+        assert!(leader_gone((201, 200, 50), None));
+        // The master lives.
+        assert!(!leader_gone((201, 200, 50), Some((200, 40))));
+        // PID 200 is a new process, in another group or started later.
+        assert!(leader_gone((201, 200, 50), Some((300, 40))));
+        assert!(leader_gone((201, 200, 50), Some((200, 60))));
+        // A group leader itself, or the kernel's group 0.
+        assert!(!leader_gone((200, 200, 50), None));
+        assert!(!leader_gone((201, 0, 50), None));
     }
 
     #[test]

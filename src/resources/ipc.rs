@@ -181,7 +181,7 @@ pub fn mqueue_exists(name: &str) -> bool {
 }
 
 /// Where the mqueue filesystem is mounted, from `/proc/self/mountinfo`.
-fn mqueue_mount() -> Option<std::path::PathBuf> {
+pub fn mqueue_mount() -> Option<std::path::PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     text.lines().find_map(|line| {
         let (left, right) = line.split_once(" - ")?;

@@ -164,6 +164,16 @@ pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
     })
 }
 
+/// Whether the leader of the process group `pgid` of the leftover `pid`
+/// (which started at `start_ticks`) is gone: no process with that PID in
+/// that group, or one started after the leftover (the PID was reused).
+pub fn group_leader_gone(pid: Pid, pgid: i32, start_ticks: u64) -> bool {
+    let leader = Pid::new(pgid)
+        .and_then(crate::resources::holders::brief)
+        .map(|b| (b.pgid, b.start_ticks));
+    crate::resources::holders::leader_gone((pid.get(), pgid, start_ticks), leader)
+}
+
 /// The open fds of each of `pids`, in the same order; empty for a process
 /// that is gone or unreadable. Sockets are resolved with one sock_diag dump
 /// per network namespace, and only when one of them holds a socket.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::exit::{Cause, StatusViews};
 use crate::process::Pid;
+use crate::resources::ipc_left::IpcLeftover;
 use crate::signal::Signal;
 use crate::supervise::cause::{CoreDestination, OomCheck};
 use crate::supervise::containment::Containment;
@@ -49,6 +50,10 @@ pub struct RunReport {
     pub peak_memory: Option<PeakMemory>,
     /// Processes of the tree still running when the main process ended.
     pub leftovers: Vec<Leftover>,
+    /// IPC objects the tree created and left (SysV shared memory, semaphore
+    /// sets and message queues; POSIX shared memory and message queues),
+    /// each with the command that removes it, or removed (`--remove-ipc`).
+    pub ipc: Vec<IpcLeftover>,
     /// The exit code afterlife leaves with (for a signal death: 128+N, the
     /// shell's view of the same signal).
     pub exit_code: u8,
@@ -162,7 +167,13 @@ pub enum Escape {
     },
     /// Its parent exited (a double fork, or a background child): it was
     /// reparented to the subreaper, afterlife or its keeper.
-    Orphaned,
+    Orphaned {
+        /// Set when the leader of its process group is gone too: its group
+        /// still carries the PID of a process that ended (the workers of a
+        /// killed master), not of a daemon that left on purpose.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group_leader_gone: Option<i32>,
+    },
     /// It holds descriptors without `O_CLOEXEC` beyond stdin/stdout/stderr,
     /// inherited from its parent or passed to what it runs next.
     InheritedFds {
@@ -192,9 +203,16 @@ pub enum Fate {
 }
 
 /// Which escapes a leftover made, from its facts: its session and group
-/// against the main process's, whether its parent is the subreaper, and
-/// its fds without `O_CLOEXEC` beyond 0-2.
-pub fn classify_escape(leftover: (i32, i32, i32), main: (i32, i32), reapers: &[i32], fds: &[HeldFd]) -> Vec<Escape> {
+/// against the main process's, whether its parent is the subreaper (and
+/// whether its group's leader is gone), and its fds without `O_CLOEXEC`
+/// beyond 0-2.
+pub fn classify_escape(
+    leftover: (i32, i32, i32),
+    main: (i32, i32),
+    reapers: &[i32],
+    fds: &[HeldFd],
+    leader_gone: bool,
+) -> Vec<Escape> {
     let (ppid, sid, pgid) = leftover;
     let (main_sid, main_pgid) = main;
     let mut escapes = Vec::new();
@@ -204,7 +222,9 @@ pub fn classify_escape(leftover: (i32, i32, i32), main: (i32, i32), reapers: &[i
         escapes.push(Escape::NewProcessGroup { pgid });
     }
     if reapers.contains(&ppid) {
-        escapes.push(Escape::Orphaned);
+        escapes.push(Escape::Orphaned {
+            group_leader_gone: leader_gone.then_some(pgid),
+        });
     }
     let inherited: Vec<i32> = fds.iter().filter(|f| f.fd > 2 && !f.cloexec).map(|f| f.fd).collect();
     if !inherited.is_empty() {
@@ -219,7 +239,7 @@ impl Escape {
         match self {
             Escape::NewSession { .. } => "setsid",
             Escape::NewProcessGroup { .. } => "setpgid",
-            Escape::Orphaned => "orphaned",
+            Escape::Orphaned { .. } => "orphaned",
             Escape::InheritedFds { .. } => "fds without O_CLOEXEC",
         }
     }
@@ -242,23 +262,38 @@ mod tests {
     #[test]
     fn classifies_escapes() {
         // A double-forked setsid daemon holding fd 3 without CLOEXEC.
-        let escapes = classify_escape((100, 300, 300), (200, 200), &[100], &[fd(1, false), fd(3, false)]);
+        let escapes = classify_escape(
+            (100, 300, 300),
+            (200, 200),
+            &[100],
+            &[fd(1, false), fd(3, false)],
+            false,
+        );
         assert_eq!(
             escapes,
             vec![
                 Escape::NewSession { sid: 300 },
-                Escape::Orphaned,
+                Escape::Orphaned {
+                    group_leader_gone: None
+                },
                 Escape::InheritedFds { fds: vec![3] }
             ]
         );
         // A plain child still under its living parent, same group.
         assert_eq!(
-            classify_escape((201, 200, 200), (200, 200), &[100], &[fd(4, true)]),
+            classify_escape((201, 200, 200), (200, 200), &[100], &[fd(4, true)], false),
             vec![]
         );
         assert_eq!(
-            classify_escape((201, 200, 250), (200, 200), &[100], &[]),
+            classify_escape((201, 200, 250), (200, 200), &[100], &[], false),
             vec![Escape::NewProcessGroup { pgid: 250 }]
+        );
+        // A worker of a killed master: orphaned, in the dead master's group.
+        assert_eq!(
+            classify_escape((100, 200, 200), (200, 200), &[100], &[], true),
+            vec![Escape::Orphaned {
+                group_leader_gone: Some(200)
+            }]
         );
     }
 }

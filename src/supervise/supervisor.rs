@@ -15,6 +15,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::exit::{Cause, ExitStatus, StatusViews};
 use crate::process::{Pid, Process, ProcessTable, wait_any};
+use crate::resources::ipc_left::IpcWatch;
 use crate::signal::Signal;
 use crate::supervise::cause::{
     self, CoreDestination, CoreFacts, ExitAction, OomCheck, OomTarget, OomVerdict, Verdict, core_destination,
@@ -22,7 +23,7 @@ use crate::supervise::cause::{
 };
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
 use crate::supervise::keeper::Report;
-use crate::supervise::leftover_facts::{held_fds, identity};
+use crate::supervise::leftover_facts::{group_leader_gone, held_fds, identity};
 use crate::supervise::report::{
     Fate, Leftover, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
 };
@@ -76,6 +77,7 @@ pub struct Supervisor {
     foreground: bool,
     containment: ContainmentChoice,
     keep_leftovers: bool,
+    remove_ipc: bool,
     on_signal: Option<SignalCallback>,
 }
 
@@ -106,6 +108,7 @@ impl Supervisor {
             foreground: false,
             containment: ContainmentChoice::Auto,
             keep_leftovers: false,
+            remove_ipc: false,
             on_signal: None,
         }
     }
@@ -157,6 +160,13 @@ impl Supervisor {
         self
     }
 
+    /// Remove the IPC objects the tree created and left, once it has ended
+    /// (not while leftovers are kept running).
+    pub fn remove_ipc(mut self, yes: bool) -> Self {
+        self.remove_ipc = yes;
+        self
+    }
+
     /// Called as each signal is sent (for `--verbose`).
     pub fn on_signal(mut self, callback: impl FnMut(&TimelineEvent) + 'static) -> Self {
         self.on_signal = Some(Box::new(callback));
@@ -189,7 +199,9 @@ impl Supervisor {
         };
         let mut command = std::process::Command::new(&self.program);
         command.args(&self.args);
+        let mut ipc_watch = IpcWatch::start();
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
+        ipc_watch.follow();
         let main_process = main.process();
         let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
@@ -227,7 +239,16 @@ impl Supervisor {
             (true, None) if sent_kill => Some(KILL_SETTLE),
             (true, None) => Some(self.leftover_grace),
         };
+        ipc_watch.note_tree(
+            &main_process
+                .map(|p| p.pid())
+                .into_iter()
+                .chain(contained.members().iter().map(|p| p.pid()))
+                .collect::<Vec<_>>(),
+        );
         let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, settle, &mut run);
+        let tree_ended = leftovers.iter().all(|l| !matches!(l.fate, Fate::Kept | Fate::Survived));
+        let ipc = ipc_watch.finish(self.remove_ipc && tree_ended);
         let cgroup_peak = contained.memory_peak();
         let oom_kills = contained.oom_kills();
         let memory_events = contained.cgroup_path().is_some() && oom_kills.is_some();
@@ -307,6 +328,7 @@ impl Supervisor {
             timeline: run.timeline,
             peak_memory: peak,
             leftovers,
+            ipc,
             exit_code,
             dies_by,
         })
@@ -441,9 +463,10 @@ impl Supervisor {
             .zip(held_fds(&pids))
             .map(|(process, fds)| {
                 let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
+                let leader_gone = group_leader_gone(process.pid(), who.pgid, process.start_ticks());
                 Leftover {
                     pid: process.pid(),
-                    escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds),
+                    escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds, leader_gone),
                     name: who.name,
                     cmdline: who.cmdline,
                     ppid: who.ppid,

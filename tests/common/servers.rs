@@ -321,3 +321,73 @@ pub fn nginx(name: &str, workers: u32) -> Option<Server> {
         s.accepts() && s.children().len() >= workers as usize
     }))
 }
+
+// ---- Server command lines for tests that start a server themselves (under
+// `afterlife run`, say) rather than through `Server`.
+
+/// The path of an installed server program (`nginx`, `postgres`, `initdb`),
+/// or `None` after printing why the test skips.
+pub fn program_path(name: &str) -> Option<PathBuf> {
+    program(name)
+}
+
+/// Writes an nginx configuration like [`nginx`]'s into `dir` (in the
+/// foreground, a master and `workers` workers on 127.0.0.1:`port`) and
+/// returns its path.
+pub fn nginx_conf(dir: &Path, port: u16, workers: u32) -> PathBuf {
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process on;\nworker_processes {workers};\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log;\nevents {{ worker_connections 512; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).expect("write nginx.conf");
+    path
+}
+
+/// A PostgreSQL data directory made by `initdb` (as the `postgres` user when
+/// run as root), for a test that starts `postgres` itself; the socket
+/// directory is `dir`, the data `dir/data`; `owner` is the uid and gid the
+/// server must run as (`None`: as the test).
+pub struct PgData {
+    pub dir: Scratch,
+    pub data: PathBuf,
+    pub owner: Option<(u32, u32)>,
+}
+
+/// Runs `initdb` into a private directory.
+pub fn postgres_initdb(name: &str) -> Option<PgData> {
+    let initdb = program("initdb")?;
+    let dir = Scratch::new(&format!("pgdata-{name}"));
+    let owner = if super::is_root() {
+        let Some(ids) = user_ids("postgres") else {
+            eprintln!("skipped: no postgres user to run PostgreSQL as");
+            return None;
+        };
+        std::os::unix::fs::chown(dir.path(), Some(ids.0), Some(ids.1)).expect("chown the data's dir");
+        Some(ids)
+    } else {
+        None
+    };
+    let data = dir.path().join("data");
+    let mut command = Command::new(initdb);
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+    let init = command
+        .current_dir(dir.path())
+        .arg("-D")
+        .arg(&data)
+        .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+        .output()
+        .expect("initdb runs");
+    assert!(
+        init.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    Some(PgData { dir, data, owner })
+}

@@ -1,0 +1,729 @@
+//! IPC objects a process tree created and left behind, for the reports of
+//! `run`, `timeout` and `kill --tree`: which ones, how each was tied to the
+//! tree, the command that removes it, and its removal when asked.
+//!
+//! No IPC object goes with its creator (proc_sysvipc(5), shm_overview(7),
+//! mq_overview(7)), and an object someone else made must never be reported
+//! or removed, so each is attributed only on what the kernel says:
+//!
+//! - a SysV segment records its creator's PID (`cpid`, in the reader's PID
+//!   namespace): it must be a process known to be in the tree;
+//! - a SysV semaphore set or message queue records no creator, only who used
+//!   it last (`semctl(GETPID)` per semaphore; `lspid`/`lrpid`): it must be
+//!   new since the tree started and last used by a process of the tree;
+//! - a POSIX shared memory object (a file in `/dev/shm`) records no PID at
+//!   all: its creation is watched with fanotify (`FAN_CREATE`/`FAN_MOVED_TO`
+//!   on `/dev/shm` with `FAN_REPORT_DFID_NAME`, Linux 5.9; for unprivileged
+//!   callers 5.13), whose events carry the creating process's PID, read as
+//!   they come by a thread that asks at once whether that process descends
+//!   from afterlife (a short-lived creator may be gone by the end of the
+//!   run); without fanotify, one new since the start that a process of the
+//!   tree had open or mapped counts;
+//! - a POSIX message queue: new since the start (changed after it) and open
+//!   in a process of the tree.
+//!
+//! An object is removed only after a check that the name or id still names
+//! the same object (inode for files; key, creator and change time for SysV).
+
+use std::collections::{BTreeSet, HashMap};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+use serde::Serialize;
+
+use crate::process::Pid;
+use crate::resources::fd::{self, FdKind};
+use crate::resources::ipc::{self, IpcKind, IpcObject};
+use crate::resources::maps;
+
+/// How an object was tied to the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpcAttribution {
+    /// Its creator is a process of the tree: the kernel's `cpid` (SysV
+    /// shared memory) or the PID of the fanotify creation event (`/dev/shm`).
+    CreatorPid,
+    /// New since the tree started, and a process of the tree used it last
+    /// (SysV semaphores and message queues record no creator).
+    LastUser,
+    /// New since the tree started, and a process of the tree had it open
+    /// or mapped (POSIX objects whose creation was not watched).
+    HeldByTree,
+}
+
+/// What became of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "fate", rename_all = "snake_case")]
+pub enum IpcFate {
+    /// It stays.
+    Left,
+    /// Removed (`--remove-ipc`). A SysV segment still attached somewhere
+    /// goes at its last detach.
+    Removed,
+    /// Removing it failed.
+    RemoveFailed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// An IPC object the tree created and left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpcLeftover {
+    /// The object.
+    pub object: IpcObject,
+    /// How it was tied to the tree.
+    pub attribution: IpcAttribution,
+    /// The process of the tree that created it (or used it last), if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<i32>,
+    /// The command that removes it: `ipcrm -m 8`, `rm /dev/shm/NAME`.
+    pub remove_with: String,
+    /// Whether it stays.
+    #[serde(flatten)]
+    pub fate: IpcFate,
+    /// The file's inode (POSIX objects), to check before removing.
+    #[serde(skip)]
+    pub inode: Option<u64>,
+}
+
+/// The command that removes `object`. Pure.
+pub fn remove_command(object: &IpcObject, mqueue_mount: Option<&std::path::Path>) -> String {
+    let id = object.id.unwrap_or(-1);
+    let name = object.name.as_deref().unwrap_or("/").trim_start_matches('/');
+    match object.kind {
+        IpcKind::SysvShm => format!("ipcrm -m {id}"),
+        IpcKind::SysvSem => format!("ipcrm -s {id}"),
+        IpcKind::SysvMsg => format!("ipcrm -q {id}"),
+        IpcKind::PosixShm => format!("rm /dev/shm/{name}"),
+        IpcKind::PosixMqueue => match mqueue_mount {
+            Some(mount) => format!("rm {}/{name}", mount.display()),
+            None => format!("mq_unlink(\"/{name}\") (or mount -t mqueue none /dev/mqueue; rm /dev/mqueue/{name})"),
+        },
+    }
+}
+
+/// What is known of the tree when its objects are attributed.
+#[derive(Debug, Clone, Default)]
+pub struct TreeFacts {
+    /// PIDs known to be (or to have been) processes of the tree.
+    pub pids: BTreeSet<i32>,
+    /// Names (`/NAME`) of POSIX objects a process of the tree had open or
+    /// mapped, with that process.
+    pub held: HashMap<(IpcKind, String), i32>,
+    /// `/dev/shm` names created during the run, with the creating PID
+    /// (fanotify); `None` when creations were not watched.
+    pub created: Option<HashMap<String, i32>>,
+    /// Seconds since the epoch when the tree started (floor).
+    pub since: i64,
+}
+
+/// Whether and how `object` is the tree's: `None` for an object someone
+/// else made (or that was there before, `existed`). Pure.
+pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<(IpcAttribution, Option<i32>)> {
+    if existed {
+        return None;
+    }
+    let in_tree = |pid: &i32| tree.pids.contains(pid);
+    let new_since_start = object.changed_at >= tree.since;
+    match object.kind {
+        IpcKind::SysvShm => object
+            .creator_pid
+            .filter(in_tree)
+            .map(|pid| (IpcAttribution::CreatorPid, Some(pid))),
+        IpcKind::SysvSem | IpcKind::SysvMsg => object
+            .last_pids
+            .iter()
+            .find(|p| in_tree(p))
+            .filter(|_| new_since_start)
+            .map(|&pid| (IpcAttribution::LastUser, Some(pid))),
+        IpcKind::PosixShm | IpcKind::PosixMqueue => {
+            let name = object.name.clone()?;
+            let file = name.trim_start_matches('/').to_string();
+            if object.kind == IpcKind::PosixShm
+                && let Some(created) = &tree.created
+            {
+                // Watched: the creator decides, whoever holds it.
+                return created
+                    .get(&file)
+                    .filter(|p| in_tree(p))
+                    .map(|&pid| (IpcAttribution::CreatorPid, Some(pid)));
+            }
+            tree.held
+                .get(&(object.kind, name))
+                .filter(|_| new_since_start)
+                .map(|&pid| (IpcAttribution::HeldByTree, Some(pid)))
+        }
+    }
+}
+
+/// Creations of files in `/dev/shm`, watched with fanotify from the start.
+#[derive(Debug)]
+pub struct ShmCreations {
+    fd: OwnedFd,
+}
+
+/// Whether `pid` descends from `root`, following parents with `parent_of`
+/// (`None`: gone or unreadable). Pure.
+pub fn descends_from(pid: i32, root: i32, parent_of: impl Fn(i32) -> Option<i32>) -> bool {
+    let mut at = pid;
+    // A chain longer than this is a loop of reused PIDs read at different
+    // moments: no answer.
+    for _ in 0..4096 {
+        match parent_of(at) {
+            Some(parent) if parent == root => return true,
+            Some(parent) if parent > 1 && parent != at => at = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let pid = Pid::new(pid)?;
+    // ENOENT: gone (its creation then cannot be tied to anyone).
+    crate::resources::holders::brief(pid).map(|b| b.ppid)
+}
+
+/// The creations of a [`ShmCreations`] made by descendants of a process,
+/// read on a thread as they happen.
+#[derive(Debug)]
+pub struct CreationReader {
+    stop: OwnedFd,
+    thread: std::thread::JoinHandle<Option<HashMap<String, i32>>>,
+}
+
+impl CreationReader {
+    /// Stops reading; the creations by the descendants, name to PID
+    /// (`None` if events were lost).
+    pub fn finish(self) -> Option<HashMap<String, i32>> {
+        drop(self.stop);
+        self.thread.join().ok().flatten()
+    }
+}
+
+const FAN_CLASS_NOTIF: libc::c_uint = 0;
+const FAN_CLOEXEC: libc::c_uint = 0x1;
+const FAN_NONBLOCK: libc::c_uint = 0x2;
+const FAN_REPORT_DFID_NAME: libc::c_uint = 0x0000_0c00;
+const FAN_MARK_ADD: libc::c_uint = 0x1;
+const FAN_CREATE: u64 = 0x100;
+const FAN_MOVED_TO: u64 = 0x80;
+const FAN_Q_OVERFLOW: u64 = 0x4000;
+const FAN_EVENT_INFO_TYPE_DFID_NAME: u8 = 2;
+
+impl ShmCreations {
+    /// Starts watching; `None` where fanotify refuses (old kernel, no
+    /// permission, no `/dev/shm`).
+    pub fn start() -> Option<ShmCreations> {
+        // SAFETY: plain integer arguments; a new fd or -1.
+        let raw = unsafe {
+            libc::fanotify_init(
+                FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
+                (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_uint,
+            )
+        };
+        if raw < 0 {
+            return None;
+        }
+        // SAFETY: `raw` was just returned to us and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: a NUL-terminated path; the fd is ours.
+        let marked = unsafe {
+            libc::fanotify_mark(
+                fd.as_raw_fd(),
+                FAN_MARK_ADD,
+                FAN_CREATE | FAN_MOVED_TO,
+                libc::AT_FDCWD,
+                c"/dev/shm".as_ptr(),
+            )
+        };
+        (marked == 0).then_some(ShmCreations { fd })
+    }
+
+    /// Reads creations on a thread from now on, keeping those made by
+    /// descendants of `root` (checked as each event is read). Start it once
+    /// no more forks of ordinary code are due in this process, and after
+    /// blocking the signals other threads must not take.
+    pub fn follow(self, root: Pid) -> std::io::Result<CreationReader> {
+        let (stop_read, stop_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let thread = std::thread::Builder::new()
+            .name("afterlife-shm".to_string())
+            .spawn(move || {
+                let mut ours = HashMap::new();
+                loop {
+                    let mut fds = [
+                        rustix::event::PollFd::new(&self.fd, rustix::event::PollFlags::IN),
+                        rustix::event::PollFd::new(&stop_read, rustix::event::PollFlags::IN),
+                    ];
+                    // EINTR: look again.
+                    let _ = rustix::event::poll(&mut fds, None);
+                    let stopping = !fds[1].revents().is_empty();
+                    let created = self.drain()?;
+                    for (name, pid) in created {
+                        if descends_from(pid, root.get(), parent_of) {
+                            ours.insert(name, pid);
+                        }
+                    }
+                    if stopping {
+                        return Some(ours);
+                    }
+                }
+            })?;
+        Ok(CreationReader {
+            stop: stop_write,
+            thread,
+        })
+    }
+
+    /// Every creation queued now, name to creating PID (the last one for a
+    /// name made twice); `None` if events were lost (queue overflow).
+    pub fn drain(&self) -> Option<HashMap<String, i32>> {
+        let mut created = HashMap::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: reads into a buffer we own, within its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
+            if n <= 0 {
+                // EAGAIN: nothing more queued (the fd is non-blocking).
+                break;
+            }
+            for (name, pid, mask) in parse_events(&buffer[..n as usize]) {
+                if mask & FAN_Q_OVERFLOW != 0 {
+                    return None;
+                }
+                if let Some(name) = name {
+                    created.insert(name, pid);
+                }
+            }
+        }
+        Some(created)
+    }
+}
+
+/// Parses fanotify events with `FAN_REPORT_DFID_NAME`: per event, the name
+/// in the directory, the PID and the mask. Pure.
+pub fn parse_events(bytes: &[u8]) -> Vec<(Option<String>, i32, u64)> {
+    let mut events = Vec::new();
+    let mut at = 0usize;
+    let u32_at = |b: &[u8], i: usize| {
+        b.get(i..i + 4)
+            .map(|s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
+    };
+    while let Some(len) = u32_at(bytes, at).map(|l| l as usize) {
+        let Some(event) = bytes.get(at..at + len).filter(|_| len >= 24) else {
+            break;
+        };
+        let metadata_len = u16::from_ne_bytes([event[6], event[7]]) as usize;
+        let mask = u64::from_ne_bytes(event[8..16].try_into().unwrap_or([0; 8]));
+        let pid = i32::from_ne_bytes(event[20..24].try_into().unwrap_or([0; 4]));
+        let mut name = None;
+        let mut info = metadata_len;
+        // Info records: a header {type u8, pad u8, len u16}, then for
+        // DFID_NAME the fsid (8 bytes), a file_handle {bytes u32, type i32,
+        // handle[bytes]} and the NUL-terminated name.
+        while let Some(record) = event.get(info..info + 4) {
+            let kind = record[0];
+            let record_len = u16::from_ne_bytes([record[2], record[3]]) as usize;
+            if record_len < 4 {
+                break;
+            }
+            if kind == FAN_EVENT_INFO_TYPE_DFID_NAME
+                && let Some(handle_bytes) = u32_at(event, info + 12)
+            {
+                let start = info + 20 + handle_bytes as usize;
+                let end = (info + record_len).min(event.len());
+                if let Some(raw) = event.get(start..end) {
+                    let raw = raw.split(|&b| b == 0).next().unwrap_or(&[]);
+                    name = Some(String::from_utf8_lossy(raw).into_owned());
+                }
+            }
+            info += record_len;
+        }
+        events.push((name.filter(|n| !n.is_empty() && n != "."), pid, mask));
+        at += len;
+    }
+    events
+}
+
+/// The POSIX objects `pids` have open or mapped: `/dev/shm` files (fds and
+/// mappings) and message queues (fds on the mqueue filesystem, whose link
+/// reads `/NAME`), with the first process seen holding each.
+pub fn held_by(pids: &[Pid]) -> HashMap<(IpcKind, String), i32> {
+    let mut held = HashMap::new();
+    for &pid in pids {
+        // ENOENT: it ended; EACCES: not ours to read. It holds nothing we
+        // can tell.
+        let fds = fd::list(pid).unwrap_or_default();
+        for f in fds
+            .iter()
+            .filter(|f| matches!(f.kind, FdKind::File | FdKind::DeletedFile))
+        {
+            if let Some(name) = f.target.strip_prefix("/dev/shm/") {
+                held.entry((IpcKind::PosixShm, format!("/{name}"))).or_insert(pid.get());
+            } else if f.target.starts_with('/') && !f.target[1..].contains('/') && is_mqueue(pid, f.fd) {
+                held.entry((IpcKind::PosixMqueue, f.target.clone()))
+                    .or_insert(pid.get());
+            }
+        }
+        for m in maps::read(pid).unwrap_or_default() {
+            if let Some(name) = m.path.strip_prefix("/dev/shm/") {
+                held.entry((IpcKind::PosixShm, format!("/{name}"))).or_insert(pid.get());
+            }
+        }
+    }
+    held
+}
+
+fn is_mqueue(pid: Pid, fd: i32) -> bool {
+    // Closed meanwhile: not one.
+    rustix::fs::statfs(format!("/proc/{pid}/fd/{fd}").as_str()).is_ok_and(|fs| fs_type(&fs) == ipc::MQUEUE_MAGIC)
+}
+
+/// `f_type` as i64: its type differs between architectures.
+#[allow(clippy::useless_conversion)]
+fn fs_type(fs: &rustix::fs::StatFs) -> i64 {
+    i64::from(fs.f_type)
+}
+
+/// Every IPC object now, with the last PIDs of SysV semaphore sets (from
+/// `semctl(GETPID)`, which `/proc/sysvipc/sem` does not show) and, for
+/// `/dev/shm` files, their inodes.
+pub fn read_now(held: &HashMap<(IpcKind, String), i32>) -> Vec<(IpcObject, Option<u64>)> {
+    let mut objects = ipc::read_all();
+    // Queues open in the tree that no mounted mqueue filesystem listed.
+    for (kind, name) in held.keys() {
+        if *kind == IpcKind::PosixMqueue
+            && !objects
+                .iter()
+                .any(|o| o.kind == *kind && o.name.as_deref() == Some(name))
+            && ipc::mqueue_exists(name)
+        {
+            objects.push(IpcObject {
+                kind: IpcKind::PosixMqueue,
+                id: None,
+                key: None,
+                name: Some(name.clone()),
+                uid: 0,
+                creator_uid: None,
+                size: 0,
+                creator_pid: None,
+                last_pids: Vec::new(),
+                attached: None,
+                // Unknown without the filesystem: counted as new, since the
+                // tree held it.
+                changed_at: i64::MAX,
+            });
+        }
+    }
+    objects
+        .into_iter()
+        .map(|mut o| {
+            if o.kind == IpcKind::SysvSem
+                && let Some(id) = o.id
+            {
+                o.last_pids = sem_last_pids(id as i32, o.size);
+            }
+            let inode = match (&o.kind, &o.name) {
+                (IpcKind::PosixShm, Some(name)) => std::fs::symlink_metadata(format!("/dev/shm{name}"))
+                    .ok()
+                    .map(|m| m.ino()),
+                _ => None,
+            };
+            (o, inode)
+        })
+        .collect()
+}
+
+/// The PIDs of the last `semop` on each semaphore of a set.
+fn sem_last_pids(id: i32, count: u64) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for number in 0..count.min(1024) as i32 {
+        // SAFETY: GETPID takes no fourth argument; it reads the set only.
+        let pid = unsafe { libc::semctl(id, number, libc::GETPID) };
+        // EINVAL/EIDRM: removed meanwhile; EACCES: not ours to read.
+        if pid > 0 && !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// The objects of `now` that are the tree's, given what was there
+/// `before`. Pure.
+pub fn left_by_tree(
+    now: Vec<(IpcObject, Option<u64>)>,
+    before: &[IpcObject],
+    tree: &TreeFacts,
+    mqueue_mount: Option<&std::path::Path>,
+) -> Vec<IpcLeftover> {
+    now.into_iter()
+        .filter_map(|(object, inode)| {
+            let existed = before.iter().any(|b| b.same_object(&object));
+            let (attribution, by) = attribute(&object, existed, tree)?;
+            Some(IpcLeftover {
+                remove_with: remove_command(&object, mqueue_mount),
+                object,
+                attribution,
+                by,
+                fate: IpcFate::Left,
+                inode,
+            })
+        })
+        .collect()
+}
+
+/// Removes each object, after checking it is still the one attributed.
+pub fn remove_all(leftovers: &mut [IpcLeftover]) {
+    let sysv_now = ipc::read_all();
+    for left in leftovers.iter_mut() {
+        left.fate = match remove(left, &sysv_now) {
+            Ok(()) => IpcFate::Removed,
+            Err(error) => IpcFate::RemoveFailed { error },
+        };
+    }
+}
+
+fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
+    let object = &left.object;
+    let os_error = || std::io::Error::last_os_error().to_string();
+    match object.kind {
+        IpcKind::SysvShm | IpcKind::SysvSem | IpcKind::SysvMsg => {
+            // The id still names the object attributed: same key, creator
+            // and change time.
+            let same = now.iter().any(|o| {
+                o.same_object(object) && o.creator_pid == object.creator_pid && o.changed_at == object.changed_at
+            });
+            if !same {
+                return Err("it changed or is gone since it was read".to_string());
+            }
+            let id = object.id.unwrap_or(-1) as i32;
+            // SAFETY: IPC_RMID with a null buffer / no fourth argument.
+            let r = unsafe {
+                match object.kind {
+                    IpcKind::SysvShm => libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()),
+                    IpcKind::SysvSem => libc::semctl(id, 0, libc::IPC_RMID),
+                    _ => libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()),
+                }
+            };
+            if r == 0 { Ok(()) } else { Err(os_error()) }
+        }
+        IpcKind::PosixShm => {
+            let name = object.name.as_deref().unwrap_or_default().trim_start_matches('/');
+            let path = format!("/dev/shm/{name}");
+            let inode = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?.ino();
+            if Some(inode) != left.inode {
+                return Err("another file has that name now".to_string());
+            }
+            std::fs::remove_file(&path).map_err(|e| e.to_string())
+        }
+        IpcKind::PosixMqueue => {
+            let name = std::ffi::CString::new(object.name.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
+            // SAFETY: a NUL-terminated name.
+            if unsafe { libc::mq_unlink(name.as_ptr()) } == 0 {
+                Ok(())
+            } else {
+                Err(os_error())
+            }
+        }
+    }
+}
+
+/// Watches a tree's IPC from its start: what existed then, and the
+/// creations in `/dev/shm` since.
+#[derive(Debug)]
+pub struct IpcWatch {
+    before: Vec<IpcObject>,
+    creations: Option<ShmCreations>,
+    reader: Option<CreationReader>,
+    tree: TreeFacts,
+}
+
+impl IpcWatch {
+    /// Starts watching, before the tree starts.
+    pub fn start() -> IpcWatch {
+        let creations = ShmCreations::start();
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        IpcWatch {
+            before: ipc::read_all(),
+            creations,
+            reader: None,
+            tree: TreeFacts {
+                since,
+                ..TreeFacts::default()
+            },
+        }
+    }
+
+    /// Reads `/dev/shm` creations as they come from now on, keeping those of
+    /// descendants of this process (the tree's processes, and the keeper).
+    /// Call it once the tree is started (no fork of ordinary code follows)
+    /// and with the signals handled by a signalfd already blocked, which the
+    /// thread inherits.
+    pub fn follow(&mut self) {
+        if let Some(creations) = self.creations.take() {
+            // No thread: creations are read at the end, from the queue.
+            match creations.follow(Pid::current()) {
+                Ok(reader) => self.reader = Some(reader),
+                Err(_) => self.creations = ShmCreations::start(),
+            }
+        }
+    }
+
+    /// Notes processes of the tree and the POSIX objects they hold now.
+    pub fn note_tree(&mut self, pids: &[Pid]) {
+        self.tree.pids.extend(pids.iter().map(|p| p.get()));
+        for (key, pid) in held_by(pids) {
+            self.tree.held.entry(key).or_insert(pid);
+        }
+    }
+
+    /// The objects the tree left, once it has ended; removed when `remove`.
+    pub fn finish(mut self, remove: bool) -> Vec<IpcLeftover> {
+        self.tree.created = match (self.reader.take(), &self.creations) {
+            // Their creators count as the tree's.
+            (Some(reader), _) => reader.finish().inspect(|ours| self.tree.pids.extend(ours.values())),
+            (None, Some(creations)) => creations.drain(),
+            (None, None) => None,
+        };
+        let now = read_now(&self.tree.held);
+        let mut left = left_by_tree(now, &self.before, &self.tree, ipc::mqueue_mount().as_deref());
+        if remove {
+            remove_all(&mut left);
+        }
+        left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: IpcKind) -> IpcObject {
+        IpcObject {
+            kind,
+            id: Some(8),
+            key: Some(0x52e2c1),
+            name: None,
+            uid: 70,
+            creator_uid: Some(70),
+            size: 56,
+            creator_pid: None,
+            last_pids: vec![],
+            attached: Some(0),
+            changed_at: 1000,
+        }
+    }
+
+    fn tree(pids: &[i32]) -> TreeFacts {
+        TreeFacts {
+            pids: pids.iter().copied().collect(),
+            held: HashMap::new(),
+            created: None,
+            since: 990,
+        }
+    }
+
+    #[test]
+    fn sysv_segments_go_by_their_creator() {
+        let mut shm = object(IpcKind::SysvShm);
+        shm.creator_pid = Some(100);
+        shm.last_pids = vec![200];
+        assert_eq!(
+            attribute(&shm, false, &tree(&[100])),
+            Some((IpcAttribution::CreatorPid, Some(100)))
+        );
+        // Attached last by the tree, made by someone else: not ours.
+        assert_eq!(attribute(&shm, false, &tree(&[200])), None);
+        // There before the tree started.
+        assert_eq!(attribute(&shm, true, &tree(&[100])), None);
+    }
+
+    #[test]
+    fn semaphores_and_queues_need_to_be_new_and_last_used_by_the_tree() {
+        let mut sem = object(IpcKind::SysvSem);
+        sem.last_pids = vec![300, 100];
+        assert_eq!(
+            attribute(&sem, false, &tree(&[100])),
+            Some((IpcAttribution::LastUser, Some(100)))
+        );
+        sem.changed_at = 900;
+        assert_eq!(attribute(&sem, false, &tree(&[100])), None);
+    }
+
+    #[test]
+    fn shm_files_go_by_the_creation_event_when_watched() {
+        let mut shm = object(IpcKind::PosixShm);
+        shm.id = None;
+        shm.key = None;
+        shm.name = Some("/PostgreSQL.42".to_string());
+        let mut facts = tree(&[100]);
+        facts
+            .held
+            .insert((IpcKind::PosixShm, "/PostgreSQL.42".to_string()), 100);
+        // Not watched: held by the tree and new.
+        assert_eq!(
+            attribute(&shm, false, &facts),
+            Some((IpcAttribution::HeldByTree, Some(100)))
+        );
+        // Watched: made by someone else, even if the tree held it.
+        facts.created = Some(HashMap::from([("PostgreSQL.42".to_string(), 555)]));
+        assert_eq!(attribute(&shm, false, &facts), None);
+        facts.created = Some(HashMap::from([("PostgreSQL.42".to_string(), 100)]));
+        assert_eq!(
+            attribute(&shm, false, &facts),
+            Some((IpcAttribution::CreatorPid, Some(100)))
+        );
+    }
+
+    #[test]
+    fn creators_are_the_tree_when_they_descend_from_afterlife() {
+        // afterlife 10 -> command 20 -> child 30; 40 is someone else's.
+        let parents = HashMap::from([(20, 10), (30, 20), (40, 1), (10, 5)]);
+        let parent_of = |pid: i32| parents.get(&pid).copied();
+        assert!(descends_from(30, 10, parent_of));
+        assert!(descends_from(20, 10, parent_of));
+        assert!(!descends_from(40, 10, parent_of));
+        // Gone, or afterlife itself.
+        assert!(!descends_from(50, 10, parent_of));
+        assert!(!descends_from(10, 10, parent_of));
+        // A loop of reused PIDs ends.
+        let looped = HashMap::from([(60, 61), (61, 60)]);
+        assert!(!descends_from(60, 10, |p| looped.get(&p).copied()));
+    }
+
+    #[test]
+    fn says_how_to_remove_each_kind() {
+        let mut o = object(IpcKind::SysvShm);
+        assert_eq!(remove_command(&o, None), "ipcrm -m 8");
+        o.kind = IpcKind::SysvSem;
+        assert_eq!(remove_command(&o, None), "ipcrm -s 8");
+        o.kind = IpcKind::SysvMsg;
+        assert_eq!(remove_command(&o, None), "ipcrm -q 8");
+        o.kind = IpcKind::PosixShm;
+        o.name = Some("/PostgreSQL.42".to_string());
+        assert_eq!(remove_command(&o, None), "rm /dev/shm/PostgreSQL.42");
+        o.kind = IpcKind::PosixMqueue;
+        o.name = Some("/q".to_string());
+        assert_eq!(
+            remove_command(&o, Some(std::path::Path::new("/dev/mqueue"))),
+            "rm /dev/mqueue/q"
+        );
+    }
+
+    #[test]
+    fn sees_its_own_shm_creation() {
+        let Some(watch) = ShmCreations::start() else {
+            return;
+        };
+        let name = format!("afterlife-unit-fan-{}", std::process::id());
+        let path = format!("/dev/shm/{name}");
+        std::fs::write(&path, b"x").unwrap();
+        let created = watch.drain();
+        std::fs::remove_file(&path).unwrap();
+        let created = created.expect("no overflow");
+        assert_eq!(created.get(&name), Some(&(std::process::id() as i32)));
+    }
+}

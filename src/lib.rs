@@ -31,6 +31,7 @@ compile_error!("afterlife works only on Linux: it is built on pidfds, /proc and 
 
 pub mod bpf;
 pub mod cli;
+pub mod deaths;
 pub mod demo;
 pub mod duration;
 pub mod exit;

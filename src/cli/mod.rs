@@ -5,6 +5,7 @@
 //! definitions here.
 
 mod completions;
+mod deaths;
 mod demo;
 mod explain;
 mod holds;
@@ -92,6 +93,8 @@ pub enum Command {
     Timeout(TimeoutArgs),
     /// Watch processes for fd and memory leaks: trends, verdicts, plots, Prometheus metrics.
     Watch(WatchArgs),
+    /// Every process death on the machine, live: how it ended and who or what killed it.
+    Deaths(DeathsArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (or write one page per command into a directory).
@@ -456,6 +459,50 @@ pub struct WatchArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// Arguments of `deaths`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "One line per process death (a whole process, not each thread): the process \
+(PID, name, command line, parent, user, cgroup with its systemd unit or container, lifetime), how it ended \
+(exit code, or signal and core flag), and for a signal who sent it (the sending process and the kind of \
+sender from si_code: kill, tgkill, a fault, the terminal, a timer, a pipe with no reader, the OOM killer). \
+An OOM kill names the memory cgroup and its limit.\n\n\
+Sources: BPF tracepoints (root and kernel BTF), else the netlink proc connector (exit codes only, \
+needs CAP_NET_ADMIN); AFTERLIFE_DEATHS_SOURCE=bpf or proc-connector chooses one. Lost records are counted \
+on stderr.\n\n\
+Exit code: 0 when the feed ends (--duration, SIGINT, SIGTERM), 125 if no source can run."
+)]
+pub struct DeathsArgs {
+    /// Stop after this long (default: until interrupted).
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+
+    /// Only these PIDs.
+    #[arg(long = "pid", value_name = "PID", num_args = 1.., add = pids())]
+    pub pids: Vec<Pid>,
+
+    /// Only processes whose name (comm) contains PATTERN.
+    #[arg(long, value_name = "PATTERN")]
+    pub name: Option<String>,
+
+    /// Only processes in this cgroup v2 path or below it (/system.slice/nginx.service),
+    /// or in this systemd unit or container ID.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
+
+    /// Only deaths by this signal (KILL, SIGSEGV, 9).
+    #[arg(long, value_name = "SIG", value_parser = parse_signal, add = signals())]
+    pub signal: Option<crate::signal::Signal>,
+
+    /// Only deaths other than exit 0.
+    #[arg(long)]
+    pub nonzero: bool,
+
+    /// Serve afterlife_process_deaths_total on http://ADDR/metrics (e.g. 127.0.0.1:9257).
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus: Option<String>,
+}
+
 /// Arguments of `completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -557,6 +604,7 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Run(args) => run::run(&args, output),
         Command::Timeout(args) => timeout::run(&args, output),
         Command::Watch(args) => watch::run(&args, output),
+        Command::Deaths(args) => deaths::run(&args, output),
         Command::Completions(_) | Command::Man(_) if output.json() => Err(Failure::new(
             "completions and man pages have no JSON form: run the command without --json",
         )),

@@ -208,6 +208,14 @@ impl Exporter {
             *shared = text;
         }
     }
+
+    /// Replaces what the next scrape sees with text already in the
+    /// exposition format (for metrics other than a watch's).
+    pub fn publish_text(&self, text: String) {
+        if let Ok(mut shared) = self.text.lock() {
+            *shared = text;
+        }
+    }
 }
 
 fn answer(mut stream: TcpStream, text: &Mutex<String>) -> std::io::Result<()> {

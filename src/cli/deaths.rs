@@ -1,0 +1,281 @@
+//! `afterlife deaths`: the live feed, one line (or one JSON object) per
+//! process death.
+
+use crate::cli::output::Style;
+use crate::cli::{DeathsArgs, Failure, Output};
+use crate::deaths::metrics::DeathCounters;
+use crate::deaths::{Choice, Death, Feed, Filter, Observer, SenderKind};
+use crate::exit::ExitStatus;
+use crate::exit_code;
+use crate::text::escape;
+use crate::watch::prometheus::Exporter;
+
+pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
+    let choice = Choice::from_env_value(std::env::var("AFTERLIFE_DEATHS_SOURCE").ok().as_deref());
+    let exporter = match &args.prometheus {
+        Some(address) => Some(Exporter::serve(address).map_err(Failure::new)?),
+        None => None,
+    };
+    let mut feed = Feed::open(choice).map_err(Failure::new)?;
+    eprintln!("afterlife: deaths from {}", feed.source().describe());
+    if let Some(exporter) = &exporter {
+        eprintln!("afterlife: Prometheus metrics on http://{}/metrics", exporter.address());
+    }
+    let filter = Filter {
+        pids: args.pids.iter().map(|p| p.get()).collect(),
+        name: args.name.clone(),
+        cgroup: args.cgroup.clone(),
+        signal: args.signal,
+        nonzero: args.nonzero,
+    };
+    let mut printer = Printer {
+        output,
+        counters: exporter.map(|e| (e, DeathCounters::default(), 0)),
+    };
+    let summary = feed.run(args.duration, &filter, &mut printer).map_err(Failure::new)?;
+    eprintln!(
+        "afterlife: {} deaths seen, {} shown, {} lost",
+        summary.seen, summary.shown, summary.lost
+    );
+    Ok(exit_code::SUCCESS)
+}
+
+struct Printer<'a> {
+    output: &'a Output,
+    counters: Option<(Exporter, DeathCounters, u64)>,
+}
+
+impl Observer for Printer<'_> {
+    fn death(&mut self, death: &Death) {
+        if self.output.json() {
+            self.output.json_line(death);
+        } else {
+            self.output.line(&text_line(death, self.output));
+        }
+        if let Some((_, counters, _)) = &mut self.counters {
+            counters.count(death);
+        }
+    }
+
+    fn lost(&mut self, total: u64, new: u64) {
+        eprintln!("afterlife: warning: {new} death records lost ({total} in all): the reader fell behind");
+        if let Some((_, _, lost)) = &mut self.counters {
+            *lost = total;
+        }
+    }
+
+    fn batch_done(&mut self) {
+        if let Some((exporter, counters, lost)) = &self.counters {
+            exporter.publish_text(counters.render(*lost));
+        }
+    }
+}
+
+/// `HH:MM:SS.mmm` (UTC) of a Unix time. Pure.
+fn clock(unix: f64) -> String {
+    let millis = (unix * 1000.0).round() as u64;
+    let day = millis % 86_400_000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        day / 3_600_000,
+        day / 60_000 % 60,
+        day / 1000 % 60,
+        day % 1000
+    )
+}
+
+fn status_words(status: ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited { code } => format!("exit {code}"),
+        ExitStatus::Signaled { signal, core_dumped } => {
+            format!("{signal}{}", if core_dumped { " (core dumped)" } else { "" })
+        }
+    }
+}
+
+fn terminal_key(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => " (Ctrl+C)",
+        libc::SIGQUIT => " (Ctrl+\\)",
+        libc::SIGTSTP => " (Ctrl+Z)",
+        _ => "",
+    }
+}
+
+/// Who sent it, in words. Pure.
+fn sender_words(death: &Death) -> Option<String> {
+    let sender = death.sender.as_ref()?;
+    let signal = crate::deaths::death_signal(death).map_or(0, |s| s.number());
+    let code = sender.code_name.unwrap_or("");
+    Some(match sender.kind {
+        kind if kind.names_a_process() && sender.itself => format!("sent by itself with {}", kind.describe()),
+        kind if kind.names_a_process() => format!(
+            "sent with {} by pid {} {} (user {})",
+            kind.describe(),
+            sender.pid,
+            escape(&sender.name),
+            sender.user.clone().unwrap_or_else(|| sender.uid.to_string())
+        ),
+        SenderKind::Fault => format!(
+            "from a fault: {code}{}",
+            sender.fault.map(|f| format!(" ({f})")).unwrap_or_default()
+        ),
+        SenderKind::Terminal => format!("from the terminal{}", terminal_key(signal)),
+        kind => format!("from {} ({code})", kind.describe()),
+    })
+}
+
+fn bytes(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+}
+
+/// The OOM part, in words. Pure.
+fn oom_words(death: &Death) -> Option<String> {
+    let oom = death.oom.as_ref()?;
+    let cgroup = oom.memory_cgroup.as_deref().map_or("?".into(), escape);
+    let limit = match (oom.limit_bytes, oom.limit_file) {
+        (Some(limit), Some(file)) => format!("limit {} in {file}", bytes(limit)),
+        (Some(limit), None) => format!("limit {}", bytes(limit)),
+        (None, _) => "no limit".to_string(),
+    };
+    Some(format!(
+        "OOM kill in memory cgroup {cgroup} ({limit}), victim rss {}",
+        bytes(oom.rss_bytes)
+    ))
+}
+
+/// One death as a line of text. Pure but for the colours.
+fn text_line(death: &Death, output: &Output) -> String {
+    let name = death.name.as_deref().map_or("?".into(), escape);
+    let status = status_words(death.status());
+    let style = if death.status().success() {
+        Style::Good
+    } else {
+        Style::Bad
+    };
+    let mut line = format!(
+        "{} pid {} {}: {}",
+        clock(death.time),
+        death.pid,
+        output.paint(Style::Bold, &name),
+        output.paint(style, &status)
+    );
+    for part in [sender_words(death), oom_words(death)].into_iter().flatten() {
+        line.push_str(", ");
+        line.push_str(&part);
+    }
+    let mut facts = Vec::new();
+    if let Some(ppid) = death.ppid {
+        facts.push(format!("parent {ppid}"));
+    }
+    match (&death.user, death.uid) {
+        (Some(user), _) => facts.push(format!("user {}", escape(user))),
+        (None, Some(uid)) => facts.push(format!("uid {uid}")),
+        _ => {}
+    }
+    if let Some(lifetime) = death.lifetime {
+        facts.push(format!("lived {lifetime:.3}s"));
+    }
+    if let Some(cgroup) = &death.cgroup {
+        let label = death.unit.as_ref().or(death.container.as_ref());
+        facts.push(match label {
+            Some(label) if !cgroup.ends_with(label.as_str()) => {
+                format!("cgroup {} ({})", escape(cgroup), escape(label))
+            }
+            _ => format!("cgroup {}", escape(cgroup)),
+        });
+    }
+    line.push_str(&output.paint(Style::Dim, &format!("; {}", facts.join(", "))));
+    if let Some(cmdline) = death.cmdline.as_ref().filter(|c| !c.is_empty()) {
+        line.push_str(&format!("; cmd: {}", crate::text::display_command_line(cmdline)));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ColorChoice;
+    use crate::deaths::{OomKill, Sender, Source};
+    use crate::exit::StatusViews;
+    use crate::signal::Signal;
+
+    fn death(status: ExitStatus) -> Death {
+        Death {
+            pid: 4321,
+            name: Some("sleep".to_string()),
+            cmdline: Some(vec!["sleep".to_string(), "100".to_string()]),
+            ppid: Some(1),
+            uid: Some(0),
+            user: Some("root".to_string()),
+            cgroup: Some("/system.slice/cron.service".to_string()),
+            unit: Some("cron.service".to_string()),
+            container: None,
+            lifetime: Some(1.5),
+            time: 3723.004,
+            ending: StatusViews::from(status),
+            sender: None,
+            oom: None,
+            source: Source::Bpf,
+        }
+    }
+
+    fn sender(kind: SenderKind, code: i32, code_name: &'static str) -> Sender {
+        Sender {
+            kind,
+            code,
+            code_name: Some(code_name),
+            fault: None,
+            pid: 99,
+            name: "bash".to_string(),
+            uid: 0,
+            user: Some("root".to_string()),
+            itself: false,
+            before_death: None,
+        }
+    }
+
+    #[test]
+    fn lines_say_who_sent_it() {
+        let output = Output::new(ColorChoice::Never, false);
+        let exited = death(ExitStatus::Exited { code: 7 });
+        assert_eq!(
+            text_line(&exited, &output),
+            "01:02:03.004 pid 4321 sleep: exit 7; parent 1, user root, lived 1.500s, cgroup /system.slice/cron.service; cmd: sleep 100"
+        );
+        let mut usr1 = death(ExitStatus::Signaled {
+            signal: Signal::from_number(libc::SIGUSR1).unwrap(),
+            core_dumped: false,
+        });
+        usr1.sender = Some(sender(SenderKind::Kill, 0, "SI_USER"));
+        assert!(
+            text_line(&usr1, &output).contains("pid 4321 sleep: SIGUSR1, sent with kill() by pid 99 bash (user root);"),
+            "{}",
+            text_line(&usr1, &output)
+        );
+        let mut int = death(ExitStatus::Signaled {
+            signal: Signal::from_number(libc::SIGINT).unwrap(),
+            core_dumped: false,
+        });
+        int.sender = Some(sender(SenderKind::Terminal, 0x80, "SI_KERNEL"));
+        assert!(text_line(&int, &output).contains("SIGINT, from the terminal (Ctrl+C);"));
+        let mut oom = death(ExitStatus::Signaled {
+            signal: Signal::KILL,
+            core_dumped: false,
+        });
+        oom.sender = Some(sender(SenderKind::OomKiller, 0x80, "SI_KERNEL"));
+        oom.oom = Some(OomKill {
+            memory_cgroup: Some("/t".to_string()),
+            limit_file: Some("memory.limit_in_bytes"),
+            limit_bytes: Some(64 << 20),
+            rss_bytes: 63 << 20,
+            anon_rss_bytes: 63 << 20,
+            file_rss_bytes: 0,
+            shmem_rss_bytes: 0,
+            total_vm_bytes: 70 << 20,
+        });
+        assert!(text_line(&oom, &output).contains(
+            "SIGKILL, from the OOM killer (SI_KERNEL), OOM kill in memory cgroup /t (limit 64.0 MiB in memory.limit_in_bytes), victim rss 63.0 MiB;"
+        ));
+    }
+}

@@ -1,0 +1,242 @@
+//! Cgroup paths from the IDs the BPF program reads, and the systemd unit
+//! or container a path names.
+//!
+//! A cgroup's ID is its kernfs node ID, which is also its file handle:
+//! `open_by_handle_at(2)` on a descriptor of the hierarchy's mount, with
+//! handle type `FILEID_KERNFS` (0xfe) and the 8-byte ID, opens the cgroup
+//! directory (needs `CAP_DAC_READ_SEARCH`), and `/proc/self/fd/N` then
+//! names its path. No walk of the hierarchy is needed. The answers are
+//! kept: one look-up per cgroup for the whole feed.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+const FILEID_KERNFS: i32 = 0xfe;
+
+/// Where the cgroup v2 hierarchy and the memory controller are mounted,
+/// from `/proc/self/mountinfo`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mounts {
+    /// The cgroup v2 mount.
+    pub v2: Option<PathBuf>,
+    /// The v1 hierarchy holding the memory controller, if it is on v1.
+    pub memory_v1: Option<PathBuf>,
+}
+
+/// Reads the two mounts from mountinfo text. Pure.
+pub fn parse_mounts(mountinfo: &str) -> Mounts {
+    let mut mounts = Mounts::default();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(point) = left.split_whitespace().nth(4) else {
+            continue;
+        };
+        let mut right = right.split_whitespace();
+        let fstype = right.next().unwrap_or("");
+        let options = right.nth(1).unwrap_or("");
+        if fstype == "cgroup2" && mounts.v2.is_none() {
+            mounts.v2 = Some(PathBuf::from(point));
+        } else if fstype == "cgroup" && options.split(',').any(|o| o == "memory") && mounts.memory_v1.is_none() {
+            mounts.memory_v1 = Some(PathBuf::from(point));
+        }
+    }
+    mounts
+}
+
+/// The systemd unit a cgroup path ends in (`nginx.service`,
+/// `session-3.scope`), if any. Pure.
+pub fn unit_of(path: &str) -> Option<String> {
+    const SUFFIXES: [&str; 4] = [".service", ".scope", ".socket", ".mount"];
+    path.rsplit('/')
+        .find(|part| SUFFIXES.iter().any(|s| part.ends_with(s)))
+        .map(str::to_string)
+}
+
+/// The container ID in a cgroup path: a 64-hex-digit component, bare
+/// (`/docker/ID`, `/kubepods/.../ID`) or in a scope (`docker-ID.scope`,
+/// `cri-containerd-ID.scope`, `crio-ID.scope`, `libpod-ID.scope`). Pure.
+pub fn container_of(path: &str) -> Option<String> {
+    path.rsplit('/').find_map(|part| {
+        let stem = part.strip_suffix(".scope").unwrap_or(part);
+        let id = stem.rsplit('-').next().unwrap_or(stem);
+        (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+    })
+}
+
+/// One hierarchy's mount, opened, with the paths found so far.
+struct Hierarchy {
+    mount: PathBuf,
+    fd: OwnedFd,
+    known: HashMap<u64, Option<String>>,
+}
+
+impl Hierarchy {
+    fn open(mount: PathBuf) -> Option<Hierarchy> {
+        let file = std::fs::File::open(&mount).ok()?;
+        Some(Hierarchy {
+            mount,
+            fd: file.into(),
+            known: HashMap::new(),
+        })
+    }
+
+    fn path(&mut self, id: u64) -> Option<String> {
+        if let Some(known) = self.known.get(&id) {
+            return known.clone();
+        }
+        let found = self.resolve(id);
+        self.known.insert(id, found.clone());
+        found
+    }
+
+    fn resolve(&self, id: u64) -> Option<String> {
+        #[repr(C)]
+        struct KernfsHandle {
+            bytes: u32,
+            kind: i32,
+            id: u64,
+        }
+        let mut handle = KernfsHandle {
+            bytes: 8,
+            kind: FILEID_KERNFS,
+            id,
+        };
+        // SAFETY: `handle` is a `struct file_handle` with its 8 bytes of
+        // `f_handle` inline; the kernel reads within them.
+        let fd = unsafe {
+            libc::open_by_handle_at(
+                self.fd.as_raw_fd(),
+                (&raw mut handle).cast(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            // ESTALE: the cgroup is gone; EPERM: no CAP_DAC_READ_SEARCH.
+            return None;
+        }
+        // SAFETY: a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+        relative_to(&target, &self.mount)
+    }
+}
+
+/// `target` as a path inside the hierarchy mounted at `mount` ("/" for its
+/// root). Pure.
+pub fn relative_to(target: &Path, mount: &Path) -> Option<String> {
+    let inside = target.strip_prefix(mount).ok()?;
+    Some(format!("/{}", inside.display()))
+}
+
+/// Cgroup paths by ID, for the v2 hierarchy and the memory controller's.
+pub struct CgroupNames {
+    v2: Option<Hierarchy>,
+    memory: Option<Hierarchy>,
+    memory_on_v1: bool,
+}
+
+/// A memory cgroup: its path and where its limit is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryCgroup {
+    /// The path inside its hierarchy.
+    pub path: String,
+    /// The limit's file: `memory.limit_in_bytes` (v1) or `memory.max` (v2).
+    pub limit_file: &'static str,
+}
+
+impl CgroupNames {
+    /// Finds the mounts.
+    pub fn new() -> CgroupNames {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+            .map(|text| parse_mounts(&text))
+            .unwrap_or_default();
+        let memory_on_v1 = mounts.memory_v1.is_some();
+        CgroupNames {
+            v2: mounts.v2.clone().and_then(Hierarchy::open),
+            memory: mounts.memory_v1.or(mounts.v2).and_then(Hierarchy::open),
+            memory_on_v1,
+        }
+    }
+
+    /// The v2 path of cgroup `id`.
+    pub fn v2_path(&mut self, id: u64) -> Option<String> {
+        self.v2.as_mut()?.path(id)
+    }
+
+    /// The memory cgroup `id` (an ID in the memory controller's hierarchy).
+    pub fn memory_cgroup(&mut self, id: u64) -> Option<MemoryCgroup> {
+        let limit_file = if self.memory_on_v1 {
+            "memory.limit_in_bytes"
+        } else {
+            "memory.max"
+        };
+        let path = self.memory.as_mut()?.path(id)?;
+        Some(MemoryCgroup { path, limit_file })
+    }
+}
+
+impl Default for CgroupNames {
+    fn default() -> Self {
+        CgroupNames::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_from_a_hybrid_mountinfo() {
+        let text = "\
+30 23 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw,nsdelegate
+35 30 0:31 / /sys/fs/cgroup/memory rw,nosuid shared:16 - cgroup cgroup rw,memory
+36 30 0:32 / /sys/fs/cgroup/cpu,cpuacct rw shared:17 - cgroup cgroup rw,cpu,cpuacct
+";
+        let mounts = parse_mounts(text);
+        assert_eq!(mounts.v2, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(mounts.memory_v1, Some(PathBuf::from("/sys/fs/cgroup/memory")));
+        let v2_only = "25 1 0:22 / /sys/fs/cgroup rw shared:4 - cgroup2 cgroup2 rw,memory_recursiveprot\n";
+        assert_eq!(parse_mounts(v2_only).memory_v1, None);
+    }
+
+    #[test]
+    fn units_and_containers() {
+        assert_eq!(
+            unit_of("/system.slice/nginx.service"),
+            Some("nginx.service".to_string())
+        );
+        assert_eq!(
+            unit_of("/user.slice/user-0.slice/session-3.scope"),
+            Some("session-3.scope".to_string())
+        );
+        assert_eq!(unit_of("/afterlife-12"), None);
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            container_of(&format!("/system.slice/docker-{id}.scope")),
+            Some(id.to_string())
+        );
+        assert_eq!(
+            container_of(&format!(
+                "/kubepods.slice/kubepods-pod1.slice/cri-containerd-{id}.scope"
+            )),
+            Some(id.to_string())
+        );
+        assert_eq!(container_of(&format!("/docker/{id}")), Some(id.to_string()));
+        assert_eq!(container_of("/system.slice/cron.service"), None);
+    }
+
+    #[test]
+    fn paths_inside_the_mount() {
+        let mount = Path::new("/sys/fs/cgroup/unified");
+        assert_eq!(
+            relative_to(Path::new("/sys/fs/cgroup/unified/system.slice/x.service"), mount),
+            Some("/system.slice/x.service".to_string())
+        );
+        assert_eq!(relative_to(mount, mount), Some("/".to_string()));
+        assert_eq!(relative_to(Path::new("/tmp"), mount), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! The fallback source: the netlink proc connector (`NETLINK_CONNECTOR`,
+//! `CN_IDX_PROC`), which multicasts an event per thread exit with its exit
+//! code (the wait status) — but no sender and no OOM details.
+//!
+//! Kernel facts relied on: `PROC_CN_MCAST_LISTEN` needs `CAP_NET_ADMIN` in
+//! the initial user namespace (drivers/connector/cn_proc.c); the exit event
+//! is sent from `do_exit()` before `exit_notify()`, so `/proc/PID` still
+//! names the process (its name, user, start time and cgroup are read
+//! there, best effort; its memory, and so its command line, is gone); a
+//! process's death is the exit event of its thread-group leader (`pid ==
+//! tgid`); a receive queue that overflows makes the next `recv` fail with
+//! `ENOBUFS`, counted as a loss.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use super::event::RawDeath;
+
+const CN_IDX_PROC: u32 = 1;
+const CN_VAL_PROC: u32 = 1;
+const PROC_CN_MCAST_LISTEN: u32 = 1;
+const PROC_EVENT_EXIT: u32 = 0x8000_0000;
+const NLMSG_HDRLEN: usize = 16;
+const CN_MSG_LEN: usize = 20;
+
+/// A listening proc connector socket.
+pub struct Connector {
+    fd: OwnedFd,
+    lost: u64,
+    buffer: Vec<u8>,
+}
+
+/// Why the proc connector could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {call}: {source}")]
+pub struct ConnectorError {
+    call: &'static str,
+    source: io::Error,
+}
+
+fn check(call: &'static str, rc: libc::c_int) -> Result<libc::c_int, ConnectorError> {
+    if rc < 0 {
+        return Err(ConnectorError {
+            call,
+            source: io::Error::last_os_error(),
+        });
+    }
+    Ok(rc)
+}
+
+impl Connector {
+    /// Opens, binds and subscribes.
+    pub fn open() -> Result<Connector, ConnectorError> {
+        // SAFETY: socket(2) with constant arguments; the result is checked
+        // and owned at once.
+        let fd = check("open a NETLINK_CONNECTOR socket", unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                libc::NETLINK_CONNECTOR,
+            )
+        })?;
+        // SAFETY: a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        raise_receive_buffer(fd.as_fd());
+        // SAFETY: a zeroed sockaddr_nl is valid; bind reads its size.
+        let rc = unsafe {
+            let mut address: libc::sockaddr_nl = std::mem::zeroed();
+            address.nl_family = libc::AF_NETLINK as u16;
+            address.nl_groups = CN_IDX_PROC;
+            libc::bind(
+                fd.as_raw_fd(),
+                (&raw const address).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        check("bind to the proc connector", rc)?;
+        let message = listen_message();
+        // SAFETY: sends the bytes of `message`, within its length.
+        let rc = unsafe { libc::send(fd.as_raw_fd(), message.as_ptr().cast(), message.len(), 0) };
+        check("subscribe to process events (needs CAP_NET_ADMIN)", rc as libc::c_int)?;
+        Ok(Connector {
+            fd,
+            lost: 0,
+            buffer: vec![0u8; 64 * 1024],
+        })
+    }
+
+    /// The socket: readable when events wait.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Records lost to a full receive queue (at least one per `ENOBUFS`).
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// Takes every waiting exit of a whole process.
+    pub fn drain(&mut self, out: &mut Vec<RawDeath>) {
+        loop {
+            // SAFETY: receives into `buffer`, within its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.buffer.as_mut_ptr().cast(),
+                    self.buffer.len(),
+                    0,
+                )
+            };
+            if n < 0 {
+                match io::Error::last_os_error().raw_os_error() {
+                    Some(libc::ENOBUFS) => {
+                        self.lost += 1;
+                        continue;
+                    }
+                    Some(libc::EINTR) => continue,
+                    // EAGAIN: nothing more waits.
+                    _ => return,
+                }
+            }
+            for exit in parse_datagram(&self.buffer[..n as usize]) {
+                if exit.pid == exit.tgid {
+                    out.push(complete_from_proc(exit));
+                }
+            }
+        }
+    }
+}
+
+fn raise_receive_buffer(fd: BorrowedFd<'_>) {
+    let size: libc::c_int = 8 << 20;
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: setsockopt reads one c_int.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&raw const size).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            )
+        };
+        // EPERM for the forced size without CAP_NET_ADMIN: the plain one is
+        // capped at rmem_max, still better than the default.
+        if rc == 0 {
+            return;
+        }
+    }
+}
+
+/// nlmsghdr + cn_msg + `PROC_CN_MCAST_LISTEN`, as the kernel expects. Pure.
+fn listen_message() -> Vec<u8> {
+    let total = NLMSG_HDRLEN + CN_MSG_LEN + 4;
+    let mut m = Vec::with_capacity(total);
+    m.extend_from_slice(&(total as u32).to_ne_bytes());
+    m.extend_from_slice(&(libc::NLMSG_DONE as u16).to_ne_bytes());
+    m.extend_from_slice(&0u16.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&std::process::id().to_ne_bytes());
+    m.extend_from_slice(&CN_IDX_PROC.to_ne_bytes());
+    m.extend_from_slice(&CN_VAL_PROC.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&4u16.to_ne_bytes());
+    m.extend_from_slice(&0u16.to_ne_bytes());
+    m.extend_from_slice(&PROC_CN_MCAST_LISTEN.to_ne_bytes());
+    m
+}
+
+/// One `PROC_EVENT_EXIT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitEvent {
+    /// The thread.
+    pub pid: i32,
+    /// Its process.
+    pub tgid: i32,
+    /// The wait status.
+    pub exit_code: i32,
+    /// The parent's process.
+    pub parent_tgid: i32,
+    /// `CLOCK_MONOTONIC` ns.
+    pub timestamp_ns: u64,
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The exit events in one datagram (netlink messages, each a cn_msg with a
+/// proc_event). Pure.
+pub fn parse_datagram(bytes: &[u8]) -> Vec<ExitEvent> {
+    let mut exits = Vec::new();
+    let mut at = 0;
+    while let Some(len) = u32_at(bytes, at).map(|l| l as usize) {
+        if len < NLMSG_HDRLEN || at + len > bytes.len() {
+            break;
+        }
+        let event = &bytes[at + NLMSG_HDRLEN + CN_MSG_LEN.min(len - NLMSG_HDRLEN)..at + len];
+        if let Some(exit) = parse_event(event) {
+            exits.push(exit);
+        }
+        at += (len + 3) & !3;
+    }
+    exits
+}
+
+fn parse_event(event: &[u8]) -> Option<ExitEvent> {
+    if u32_at(event, 0)? != PROC_EVENT_EXIT {
+        return None;
+    }
+    Some(ExitEvent {
+        timestamp_ns: u64::from(u32_at(event, 8)?) | (u64::from(u32_at(event, 12)?) << 32),
+        pid: u32_at(event, 16)? as i32,
+        tgid: u32_at(event, 20)? as i32,
+        exit_code: u32_at(event, 24)? as i32,
+        parent_tgid: u32_at(event, 36)? as i32,
+    })
+}
+
+/// What /proc still says of the dying process, best effort: a process
+/// reaped already has none of it.
+fn complete_from_proc(exit: ExitEvent) -> RawDeath {
+    let process = procfs::process::Process::new(exit.tgid).ok();
+    let stat = process.as_ref().and_then(|p| p.stat().ok());
+    let uid = process.as_ref().and_then(|p| p.uid().ok());
+    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", exit.tgid))
+        .ok()
+        .and_then(|text| crate::terminate::cgroup::v2_path_from_proc(&text));
+    let start_ns = stat
+        .as_ref()
+        .map(|s| s.starttime * (1_000_000_000 / procfs::ticks_per_second()));
+    RawDeath {
+        pid: exit.tgid,
+        ppid: Some(exit.parent_tgid),
+        uid,
+        wait_status: exit.exit_code,
+        name: stat.map(|s| s.comm),
+        cmdline: None,
+        exit_ns: Some(exit.timestamp_ns),
+        // stat's start time counts from boot, with suspend: only a guide
+        // for the lifetime, which is why it is taken with BOOTTIME below.
+        start_ns: start_ns.map(|s| s.wrapping_add(monotonic_minus_boottime())),
+        cgroup_id: None,
+        cgroup_path: cgroup,
+        signal: None,
+        oom: None,
+    }
+}
+
+/// `CLOCK_MONOTONIC - CLOCK_BOOTTIME` (the time suspended, negated), to
+/// put stat's boot-based start on the monotonic clock. Wraps to a large
+/// value; callers add it with wrapping semantics.
+fn monotonic_minus_boottime() -> u64 {
+    let ns = |t: rustix::time::Timespec| t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
+    let mono = ns(rustix::time::clock_gettime(rustix::time::ClockId::Monotonic));
+    let boot = ns(rustix::time::clock_gettime(rustix::time::ClockId::Boottime));
+    (mono - boot) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listen_message_is_a_whole_netlink_message() {
+        let m = listen_message();
+        assert_eq!(m.len(), 40);
+        assert_eq!(u32_at(&m, 0), Some(40));
+        assert_eq!(u32_at(&m, 16), Some(CN_IDX_PROC));
+        assert_eq!(u32_at(&m, 36), Some(PROC_CN_MCAST_LISTEN));
+    }
+
+    #[test]
+    fn an_exit_event_is_read() {
+        let mut d = vec![0u8; NLMSG_HDRLEN + CN_MSG_LEN + 40];
+        let len = d.len() as u32;
+        d[0..4].copy_from_slice(&len.to_ne_bytes());
+        let e = NLMSG_HDRLEN + CN_MSG_LEN;
+        d[e..e + 4].copy_from_slice(&PROC_EVENT_EXIT.to_ne_bytes());
+        d[e + 8..e + 16].copy_from_slice(&123u64.to_ne_bytes());
+        d[e + 16..e + 20].copy_from_slice(&50u32.to_ne_bytes());
+        d[e + 20..e + 24].copy_from_slice(&50u32.to_ne_bytes());
+        d[e + 24..e + 28].copy_from_slice(&(7u32 << 8).to_ne_bytes());
+        d[e + 36..e + 40].copy_from_slice(&1u32.to_ne_bytes());
+        let exits = parse_datagram(&d);
+        assert_eq!(
+            exits,
+            vec![ExitEvent {
+                pid: 50,
+                tgid: 50,
+                exit_code: 7 << 8,
+                parent_tgid: 1,
+                timestamp_ns: 123
+            }]
+        );
+        // A fork event (what = 1) is skipped.
+        d[e..e + 4].copy_from_slice(&1u32.to_ne_bytes());
+        assert!(parse_datagram(&d).is_empty());
+    }
+}

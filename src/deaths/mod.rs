@@ -1,0 +1,537 @@
+//! `deaths`: every process death on the machine, with how it ended and who
+//! or what killed it.
+//!
+//! Three kernel events are joined, per process: the signal that was queued
+//! for it (`signal_generate`: the sender is the task that generates the
+//! signal, its kind is in `si_code`), the OOM killer's choice of it
+//! (`oom:mark_victim`, with the memory cgroup and its limit), and the exit
+//! of its last thread (`sched_process_exit` with `signal->live` at 0: one
+//! record per process, not per thread). The join is done in the kernel by
+//! the BPF program in `bpf/deaths.bpf.c` (see [`tracepoints`]); records
+//! reach afterlife through a ring buffer.
+//!
+//! Where BPF cannot run (no `CAP_BPF`+`CAP_PERFMON`, no BTF, another PID
+//! namespace), the netlink proc connector ([`connector`]) still gives every
+//! exit with its code or signal, but no sender (needs `CAP_NET_ADMIN`).
+//! `AFTERLIFE_DEATHS_SOURCE=proc-connector` chooses it; `bpf` insists on
+//! BPF. Lost records are counted (ring buffer full, or the netlink socket's
+//! `ENOBUFS`) and reported.
+
+pub mod cause;
+pub mod cgroup;
+pub mod connector;
+pub mod event;
+pub mod filter;
+pub mod metrics;
+pub mod tracepoints;
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::exit::{ExitStatus, StatusViews};
+use crate::signal::Signal;
+
+pub use cause::SenderKind;
+pub use event::RawDeath;
+pub use filter::Filter;
+
+/// Where the deaths come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// BPF tracepoints with a ring buffer: exits, senders, OOM kills.
+    Bpf,
+    /// The netlink proc connector: exits with code or signal, no sender.
+    ProcConnector,
+}
+
+impl Source {
+    /// Plain words, for the line that says which source the feed runs on.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Bpf => {
+                "BPF tracepoints sched_process_exit, signal_generate and oom:mark_victim (senders and OOM kills)"
+            }
+            Source::ProcConnector => "the netlink proc connector (exit codes and signals; no senders, no OOM details)",
+        }
+    }
+}
+
+/// The process that sent the fatal signal, and what kind of sender it was.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sender {
+    /// The kind, from `si_code`.
+    pub kind: SenderKind,
+    /// `si_code`.
+    pub code: i32,
+    /// Its name (`SI_USER`, `SEGV_MAPERR`, ...).
+    pub code_name: Option<&'static str>,
+    /// What a fault code means.
+    pub fault: Option<&'static str>,
+    /// The sending process (for a kernel sender: the task that ran when
+    /// the kernel sent it).
+    pub pid: i32,
+    /// Its name.
+    pub name: String,
+    /// Its real user ID.
+    pub uid: u32,
+    /// Its user name.
+    pub user: Option<String>,
+    /// Whether the process signalled itself.
+    pub itself: bool,
+    /// Seconds from the signal to the death.
+    pub before_death: Option<f64>,
+}
+
+/// An OOM kill.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OomKill {
+    /// The memory cgroup whose limit applied (path in its hierarchy).
+    pub memory_cgroup: Option<String>,
+    /// The file that holds its limit (`memory.limit_in_bytes` on v1,
+    /// `memory.max` on v2).
+    pub limit_file: Option<&'static str>,
+    /// The limit in bytes; `None` when unlimited.
+    pub limit_bytes: Option<u64>,
+    /// The victim's resident size (anon + file + shmem) in bytes.
+    pub rss_bytes: u64,
+    /// Resident anonymous memory in bytes.
+    pub anon_rss_bytes: u64,
+    /// Resident file pages in bytes.
+    pub file_rss_bytes: u64,
+    /// Resident shared memory in bytes.
+    pub shmem_rss_bytes: u64,
+    /// Virtual size in bytes.
+    pub total_vm_bytes: u64,
+}
+
+/// One process death, complete.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Death {
+    /// Its PID.
+    pub pid: i32,
+    /// Its name (`comm`).
+    pub name: Option<String>,
+    /// Its command line, when it could still be read.
+    pub cmdline: Option<Vec<String>>,
+    /// Its parent at death.
+    pub ppid: Option<i32>,
+    /// Real user ID.
+    pub uid: Option<u32>,
+    /// User name.
+    pub user: Option<String>,
+    /// Its cgroup v2 path.
+    pub cgroup: Option<String>,
+    /// The systemd unit read from the cgroup path.
+    pub unit: Option<String>,
+    /// The container ID read from the cgroup path.
+    pub container: Option<String>,
+    /// Seconds it lived.
+    pub lifetime: Option<f64>,
+    /// When it died, Unix time in seconds.
+    pub time: f64,
+    /// How it ended, as `status` and `wait` show it.
+    pub ending: StatusViews,
+    /// Who sent the signal it died of.
+    pub sender: Option<Sender>,
+    /// The OOM kill that chose it.
+    pub oom: Option<OomKill>,
+    /// Where this came from.
+    pub source: Source,
+}
+
+impl Death {
+    /// The exit status.
+    pub fn status(&self) -> ExitStatus {
+        self.ending.status
+    }
+}
+
+/// Errors of the feed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeathsError {
+    /// No source could run: the reasons of each.
+    #[error("cannot watch process deaths: {0}")]
+    NoSource(String),
+    /// A system call of the loop failed.
+    #[error("failed to {call}: {source}")]
+    Io {
+        /// The call.
+        call: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What the caller wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// The strongest that runs.
+    Auto,
+    /// BPF only.
+    Bpf,
+    /// The proc connector only.
+    ProcConnector,
+}
+
+impl Choice {
+    /// From `AFTERLIFE_DEATHS_SOURCE`: `bpf`, `proc-connector`, or anything
+    /// else (unset) for auto. Pure.
+    pub fn from_env_value(value: Option<&str>) -> Choice {
+        match value {
+            Some("bpf") => Choice::Bpf,
+            Some("proc-connector" | "proc_connector" | "connector") => Choice::ProcConnector,
+            _ => Choice::Auto,
+        }
+    }
+}
+
+/// A source of raw deaths.
+enum Backend {
+    Bpf(Box<tracepoints::Tracepoints>),
+    Connector(connector::Connector),
+}
+
+impl Backend {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Backend::Bpf(t) => t.fd(),
+            Backend::Connector(c) => c.fd(),
+        }
+    }
+
+    fn drain(&mut self, out: &mut Vec<RawDeath>) {
+        match self {
+            Backend::Bpf(t) => t.drain(out),
+            Backend::Connector(c) => c.drain(out),
+        }
+    }
+
+    fn lost(&self) -> u64 {
+        match self {
+            Backend::Bpf(t) => t.lost(),
+            Backend::Connector(c) => c.lost(),
+        }
+    }
+
+    fn source(&self) -> Source {
+        match self {
+            Backend::Bpf(_) => Source::Bpf,
+            Backend::Connector(_) => Source::ProcConnector,
+        }
+    }
+}
+
+/// What the feed tells its caller.
+pub trait Observer {
+    /// A death that passed the filter.
+    fn death(&mut self, death: &Death);
+    /// `total` records were lost so far, `new` since the last call.
+    fn lost(&mut self, total: u64, new: u64);
+    /// The end of one batch: a moment to flush.
+    fn batch_done(&mut self) {}
+}
+
+/// How a feed ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Deaths seen (before the filter).
+    pub seen: u64,
+    /// Deaths shown (after the filter).
+    pub shown: u64,
+    /// Records lost.
+    pub lost: u64,
+}
+
+/// The live feed: a source, the stop signals, and what names are known.
+pub struct Feed {
+    backend: Backend,
+    stop: StopSignals,
+    cgroups: cgroup::CgroupNames,
+    users: HashMap<u32, Option<String>>,
+    clock: ClockOffset,
+    page_size: u64,
+}
+
+impl Feed {
+    /// Opens the strongest source allowed by `choice`.
+    pub fn open(choice: Choice) -> Result<Feed, DeathsError> {
+        let backend = open_backend(choice)?;
+        let stop = StopSignals::install().map_err(|source| DeathsError::Io {
+            call: "block SIGINT/SIGTERM/SIGHUP for a signalfd",
+            source,
+        })?;
+        Ok(Feed {
+            backend,
+            stop,
+            cgroups: cgroup::CgroupNames::new(),
+            users: HashMap::new(),
+            clock: ClockOffset::now(),
+            // SAFETY: sysconf has no memory effects.
+            page_size: u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096),
+        })
+    }
+
+    /// The source in use.
+    pub fn source(&self) -> Source {
+        self.backend.source()
+    }
+
+    /// Runs until `duration` passes or SIGINT/SIGTERM/SIGHUP arrives.
+    pub fn run(
+        &mut self,
+        duration: Option<Duration>,
+        filter: &Filter,
+        observer: &mut dyn Observer,
+    ) -> Result<Summary, DeathsError> {
+        let deadline = duration.map(|d| Instant::now() + d);
+        let mut summary = Summary {
+            seen: 0,
+            shown: 0,
+            lost: 0,
+        };
+        let mut raws = Vec::new();
+        loop {
+            let wait = deadline.map_or(Duration::from_millis(500), |d| {
+                d.saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(500))
+            });
+            let stop = self.wait(wait);
+            self.backend.drain(&mut raws);
+            for raw in raws.drain(..) {
+                summary.seen += 1;
+                let death = self.complete(raw);
+                if filter.matches(&death) {
+                    summary.shown += 1;
+                    observer.death(&death);
+                }
+            }
+            let lost = self.backend.lost();
+            if lost > summary.lost {
+                observer.lost(lost, lost - summary.lost);
+                summary.lost = lost;
+            }
+            observer.batch_done();
+            if stop || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(summary);
+            }
+        }
+    }
+
+    /// Waits for records or a stop signal; true if a stop signal came.
+    fn wait(&self, timeout: Duration) -> bool {
+        use rustix::event::{PollFd, PollFlags, poll};
+        let mut fds = [
+            PollFd::from_borrowed_fd(self.stop.fd.as_fd(), PollFlags::IN),
+            PollFd::from_borrowed_fd(self.backend.fd(), PollFlags::IN),
+        ];
+        let timespec = rustix::event::Timespec {
+            tv_sec: timeout.as_secs() as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        // EINTR: a wake-up like any other; the caller looks at the clock.
+        if poll(&mut fds, Some(&timespec)).is_err() {
+            return false;
+        }
+        if fds[0].revents().contains(PollFlags::IN) {
+            let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
+            // EAGAIN: read already; it still was a stop request.
+            let _ = rustix::io::read(self.stop.fd.as_fd(), &mut info);
+            return true;
+        }
+        false
+    }
+
+    /// Looks up names, paths and limits for a raw death.
+    pub fn complete(&mut self, raw: RawDeath) -> Death {
+        let status = ExitStatus::from_wait_status(raw.wait_status).unwrap_or(ExitStatus::Exited {
+            code: ((raw.wait_status >> 8) & 0xff) as u8,
+        });
+        let cgroup = match (raw.cgroup_path.clone(), raw.cgroup_id) {
+            (Some(path), _) => Some(path),
+            (None, Some(id)) => self.cgroups.v2_path(id),
+            (None, None) => None,
+        };
+        let oom = raw.oom.as_ref().map(|oom| self.oom_kill(oom));
+        let sender = raw.signal.as_ref().map(|signal| self.sender(&raw, signal));
+        Death {
+            pid: raw.pid,
+            user: raw.uid.and_then(|uid| self.user(uid)),
+            unit: cgroup.as_deref().and_then(cgroup::unit_of),
+            container: cgroup.as_deref().and_then(cgroup::container_of),
+            cgroup,
+            lifetime: match (raw.start_ns, raw.exit_ns) {
+                (Some(start), Some(end)) if end >= start => Some((end - start) as f64 / 1e9),
+                _ => None,
+            },
+            time: raw
+                .exit_ns
+                .map_or_else(ClockOffset::realtime_now, |ns| self.clock.to_unix(ns)),
+            name: raw.name,
+            cmdline: raw.cmdline,
+            ppid: raw.ppid,
+            uid: raw.uid,
+            ending: StatusViews::from(status),
+            sender,
+            oom,
+            source: self.backend.source(),
+        }
+    }
+
+    fn user(&mut self, uid: u32) -> Option<String> {
+        self.users
+            .entry(uid)
+            .or_insert_with(|| crate::process::user_name(uid))
+            .clone()
+    }
+
+    fn sender(&mut self, raw: &RawDeath, signal: &event::RawSignal) -> Sender {
+        let itself = signal.sender_pid == raw.pid;
+        let kind = cause::classify(signal.signo, signal.code, itself, raw.oom.is_some());
+        Sender {
+            kind,
+            code: signal.code,
+            code_name: cause::code_name(signal.signo, signal.code),
+            fault: cause::fault_meaning(signal.signo, signal.code),
+            pid: signal.sender_pid,
+            name: signal.sender_name.clone(),
+            uid: signal.sender_uid,
+            user: self.user(signal.sender_uid),
+            itself,
+            before_death: raw
+                .exit_ns
+                .filter(|&end| end >= signal.time_ns)
+                .map(|end| (end - signal.time_ns) as f64 / 1e9),
+        }
+    }
+
+    fn oom_kill(&mut self, oom: &event::RawOom) -> OomKill {
+        let page = self.page_size;
+        let memcg = (oom.memcg_id != 0)
+            .then(|| self.cgroups.memory_cgroup(oom.memcg_id))
+            .flatten();
+        // PAGE_COUNTER_MAX is LONG_MAX / PAGE_SIZE: "no limit".
+        let unlimited = oom.limit_pages >= (i64::MAX as u64) / page;
+        OomKill {
+            memory_cgroup: memcg.as_ref().map(|m| m.path.clone()),
+            limit_file: memcg.as_ref().map(|m| m.limit_file),
+            limit_bytes: (!unlimited && oom.limit_pages != 0).then(|| oom.limit_pages * page),
+            rss_bytes: (oom.anon_pages + oom.file_pages + oom.shmem_pages) * page,
+            anon_rss_bytes: oom.anon_pages * page,
+            file_rss_bytes: oom.file_pages * page,
+            shmem_rss_bytes: oom.shmem_pages * page,
+            total_vm_bytes: oom.total_vm_pages * page,
+        }
+    }
+}
+
+fn open_backend(choice: Choice) -> Result<Backend, DeathsError> {
+    let mut reasons = Vec::new();
+    if choice != Choice::ProcConnector {
+        match tracepoints::Tracepoints::open() {
+            Ok(t) => return Ok(Backend::Bpf(Box::new(t))),
+            Err(e) => reasons.push(format!("BPF: {e}")),
+        }
+    }
+    if choice != Choice::Bpf {
+        match connector::Connector::open() {
+            Ok(c) => return Ok(Backend::Connector(c)),
+            Err(e) => reasons.push(format!("proc connector: {e}")),
+        }
+    }
+    Err(DeathsError::NoSource(reasons.join("; ")))
+}
+
+/// `CLOCK_MONOTONIC` nanoseconds to Unix time.
+#[derive(Debug, Clone, Copy)]
+struct ClockOffset {
+    realtime_minus_monotonic: f64,
+}
+
+impl ClockOffset {
+    fn now() -> ClockOffset {
+        let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let real = ClockOffset::realtime_now();
+        ClockOffset {
+            realtime_minus_monotonic: real - (mono.tv_sec as f64 + mono.tv_nsec as f64 / 1e9),
+        }
+    }
+
+    fn realtime_now() -> f64 {
+        let real = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+        real.tv_sec as f64 + real.tv_nsec as f64 / 1e9
+    }
+
+    fn to_unix(self, monotonic_ns: u64) -> f64 {
+        monotonic_ns as f64 / 1e9 + self.realtime_minus_monotonic
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, blocked and read from a signalfd, so that
+/// the feed ends cleanly between two batches.
+struct StopSignals {
+    fd: OwnedFd,
+    previous: libc::sigset_t,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        // SAFETY: plain libc calls on local sigset_t values; every result
+        // is checked.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, signal);
+            }
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
+            if rc != 0 {
+                return Err(std::io::Error::from_raw_os_error(rc));
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+            if fd < 0 {
+                let error = std::io::Error::last_os_error();
+                libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+                return Err(error);
+            }
+            Ok(StopSignals {
+                fd: OwnedFd::from_raw_fd(fd),
+                previous,
+            })
+        }
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved at install.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The signal of a death, if it was one.
+pub fn death_signal(death: &Death) -> Option<Signal> {
+    match death.status() {
+        ExitStatus::Signaled { signal, .. } => Some(signal),
+        ExitStatus::Exited { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_choice_from_the_environment() {
+        assert_eq!(Choice::from_env_value(None), Choice::Auto);
+        assert_eq!(Choice::from_env_value(Some("bpf")), Choice::Bpf);
+        assert_eq!(Choice::from_env_value(Some("proc-connector")), Choice::ProcConnector);
+        assert_eq!(Choice::from_env_value(Some("")), Choice::Auto);
+    }
+}

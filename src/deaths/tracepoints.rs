@@ -1,0 +1,140 @@
+//! The BPF source: the compiled program of `bpf/deaths.bpf.c`, loaded and
+//! attached with aya, its ring buffer read here.
+//!
+//! Why aya: it is pure Rust, so afterlife stays one static executable with
+//! no libbpf, libelf or zlib to link; it applies the object's CO-RE
+//! relocations against the running kernel's BTF
+//! (`/sys/kernel/btf/vmlinux`), so the hand-written kernel types of
+//! `bpf/kernel.h` fit any kernel that has the members; and it owns the
+//! maps, the ring buffer and the BTF tracepoint links, which the
+//! hand-written assembler of `crate::bpf` has none of. The object is
+//! committed (built by `scripts/build-bpf.sh`), so building afterlife needs
+//! no clang.
+//!
+//! Kernel facts relied on: BTF-enabled tracepoints (`tp_btf`, 5.5),
+//! `BPF_MAP_TYPE_RINGBUF` (5.8), `bpf_get_current_task_btf` (5.11),
+//! `mark_victim(task, uid)` (6.8; before that it took a PID and the program
+//! does not load), `sched_process_exit` before `exit_mm()` (6.16; before
+//! that the command line is not read in the kernel). The PIDs are the
+//! initial PID namespace's, so the source is used only there.
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use aya::maps::{Array, MapData, RingBuf};
+use aya::programs::BtfTracePoint;
+use aya::{Btf, Ebpf, EbpfLoader};
+
+use super::event::{RawDeath, parse_record};
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!("bpf/deaths.bpf.o");
+
+/// The three programs, attached, and the ring buffer they fill.
+pub struct Tracepoints {
+    ring: RingBuf<MapData>,
+    lost: Array<MapData, u64>,
+    /// Keeps the programs and their links alive.
+    _ebpf: Ebpf,
+}
+
+/// Why the BPF source could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TracepointError {
+    /// Not the initial PID namespace: the program's PIDs would not be ours.
+    #[error("not in the initial PID namespace")]
+    Namespace,
+    /// No kernel BTF.
+    #[error("no kernel BTF (/sys/kernel/btf/vmlinux): {0}")]
+    Btf(String),
+    /// The object did not load.
+    #[error("failed to load the program object: {0}")]
+    Load(String),
+    /// A program did not load or attach.
+    #[error("failed to attach {tracepoint}: {reason}")]
+    Attach {
+        /// The tracepoint.
+        tracepoint: &'static str,
+        /// The loader's words.
+        reason: String,
+    },
+    /// A map is missing from the object.
+    #[error("the program object has no usable map {0}")]
+    Map(&'static str),
+}
+
+const PROGRAMS: [&str; 3] = ["signal_generate", "mark_victim", "sched_process_exit"];
+
+/// Full text of an error and its sources (the verifier's reason is deep).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(next) = source {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        source = next.source();
+    }
+    text
+}
+
+impl Tracepoints {
+    /// Loads and attaches the programs.
+    pub fn open() -> Result<Tracepoints, TracepointError> {
+        if !crate::process::in_initial_pid_namespace() {
+            return Err(TracepointError::Namespace);
+        }
+        let btf = Btf::from_sys_fs().map_err(|e| TracepointError::Btf(chain(&e)))?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .load(OBJECT)
+            .map_err(|e| TracepointError::Load(chain(&e)))?;
+        for name in PROGRAMS {
+            attach(&mut ebpf, name, &btf)?;
+        }
+        let ring = ebpf
+            .take_map("events")
+            .and_then(|map| RingBuf::try_from(map).ok())
+            .ok_or(TracepointError::Map("events"))?;
+        let lost = ebpf
+            .take_map("lost")
+            .and_then(|map| Array::try_from(map).ok())
+            .ok_or(TracepointError::Map("lost"))?;
+        Ok(Tracepoints {
+            ring,
+            lost,
+            _ebpf: ebpf,
+        })
+    }
+
+    /// The ring buffer's fd: readable when records wait.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.ring.as_fd()
+    }
+
+    /// Takes every waiting record.
+    pub fn drain(&mut self, out: &mut Vec<RawDeath>) {
+        while let Some(item) = self.ring.next() {
+            if let Some(death) = parse_record(&item) {
+                out.push(death);
+            }
+        }
+    }
+
+    /// Records the program found no room for.
+    pub fn lost(&self) -> u64 {
+        self.lost.get(&0, 0).unwrap_or(0)
+    }
+}
+
+fn attach(ebpf: &mut Ebpf, name: &'static str, btf: &Btf) -> Result<(), TracepointError> {
+    let err = |reason: String| TracepointError::Attach {
+        tracepoint: name,
+        reason,
+    };
+    let program: &mut BtfTracePoint = ebpf
+        .program_mut(name)
+        .ok_or_else(|| err("not in the object".to_string()))?
+        .try_into()
+        .map_err(|e| err(chain(&e)))?;
+    program.load(name, btf).map_err(|e| err(chain(&e)))?;
+    program.attach().map_err(|e| err(chain(&e)))?;
+    Ok(())
+}

@@ -323,10 +323,10 @@ pub struct ProcessReport {
     pub pid: Pid,
     /// Its name (`comm`).
     pub name: String,
-    /// Its process title, where it says more than the name: the first
-    /// word of its command line when that is not the program's own name
-    /// (`postgres: checkpointer`, `nginx: worker process`), read when it
-    /// was opened (not with `--signal KILL`, where speed comes first).
+    /// Its process title, where it says more than the name: a title it
+    /// wrote over its first argument ([`process_title`]: `postgres:
+    /// checkpointer`, `nginx: worker process`), read when it was opened
+    /// (not with `--signal KILL`, where speed comes first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Its parent's PID when it was selected.
@@ -345,20 +345,23 @@ pub struct ProcessReport {
 }
 
 /// The process title to show for a process named `comm` whose command
-/// line begins with `argv0`: `None` when it is just the program (`sleep`,
-/// `/usr/bin/python3`, `-bash`, or a name `comm` cut to 15 bytes). Pure.
+/// line begins with `argv0`: a title the process wrote over its arguments,
+/// as `setproctitle` does (`postgres: checkpointer`), which has words in
+/// one argument. `None` when `argv0` is just a program (`sleep`,
+/// `/usr/bin/python3`, `-bash` — also when the process renamed its `comm`
+/// with `PR_SET_NAME`, which then says more) or starts with the program's
+/// own name (`comm`, perhaps cut to 15 bytes). Pure.
 pub fn process_title(argv0: &str, comm: &str) -> Option<String> {
     /// Longer titles are cut, to keep the table readable.
     const MAX: usize = 60;
     let title = argv0.trim();
-    let first_word = title.split(' ').next().unwrap_or_default();
+    let (first_word, _) = title.split_once(' ')?;
     let program = first_word
         .rsplit('/')
         .next()
         .unwrap_or_default()
         .trim_start_matches('-');
-    let just_the_program = program == comm || (comm.len() == 15 && program.starts_with(comm));
-    if title.is_empty() || just_the_program {
+    if program == comm || (comm.len() == 15 && program.starts_with(comm)) {
         return None;
     }
     Some(match title.char_indices().nth(MAX) {
@@ -555,12 +558,19 @@ mod tests {
         assert_eq!(process_title("sleep", "sleep"), None);
         assert_eq!(process_title("-bash", "bash"), None);
         assert_eq!(process_title("", "kworker/0:1"), None);
+        // A comm renamed with PR_SET_NAME says more than the interpreter.
+        assert_eq!(process_title("/usr/bin/python3", "evil"), None);
+        assert_eq!(process_title("/opt/chrome/chrome --type=renderer", "chrome"), None);
+        assert_eq!(
+            process_title("sshd: root@pts/0", "sshd"),
+            Some("sshd: root@pts/0".into())
+        );
         assert_eq!(
             process_title("/usr/lib/systemd/systemd-journald", "systemd-journal"),
             None
         );
-        let long = "x".repeat(80);
-        assert_eq!(process_title(&long, "y"), Some(format!("{}…", "x".repeat(60))));
+        let long = format!("x: {}", "x".repeat(80));
+        assert_eq!(process_title(&long, "y"), Some(format!("x: {}…", "x".repeat(57))));
     }
 
     #[test]

@@ -81,6 +81,7 @@ fn a_traced_zombie_names_its_tracer() {
     let fixture = zombie_support::TracedZombie::start("kill-traced-zombie", 3);
     let zombie = fixture.zombie;
     let tracer = fixture.tracer_pid();
+    let name = fixture.tracer_name();
     let (code, report, stderr) = kill_json(&["--grace", "3s", &zombie.to_string()]);
     assert_eq!(code, 0, "{report:#}\n{stderr}");
     let z = entry(&report, zombie);
@@ -89,7 +90,7 @@ fn a_traced_zombie_names_its_tracer() {
     assert_eq!(z["status"]["status"]["code"], 3, "{z:#}");
     assert_eq!(
         z["unreaped_by"],
-        serde_json::json!({"role": "tracer", "pid": tracer, "name": "python3"}),
+        serde_json::json!({"role": "tracer", "pid": tracer, "name": name}),
         "{z:#}"
     );
     let output = afterlife_command()
@@ -99,10 +100,56 @@ fn a_traced_zombie_names_its_tracer() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         text.contains(&format!(
-            "already exited with code 3; a zombie until its tracer {tracer} (python3) waits for it \
+            "already exited with code 3; a zombie until its tracer {tracer} ({name}) waits for it \
 (detach or end the tracer)"
         )),
         "{text}"
     );
     assert!(!text.contains(&format!("parent {}", fixture.parent_pid())), "{text}");
+}
+
+#[test]
+fn a_zombie_found_in_a_group_has_ended_and_names_its_parent() {
+    // The child leads a group of its own with a grandchild in it, and exits
+    // with 3; its parent (python3) never waits for it.
+    let py = common::Py::start(
+        r#"
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    gc = os.fork()
+    if gc == 0:
+        os.close(r); os.close(w)
+        time.sleep(300)
+        os._exit(0)
+    os.write(w, str(gc).encode())
+    os._exit(3)
+os.close(w)
+gc = int(os.read(r, 32))
+report(child=pid, grandchild=gc)
+finish()
+"#,
+    );
+    let (zombie, grandchild) = (py.num("child") as i32, py.num("grandchild") as i32);
+    let _orphan = common::Orphan(grandchild);
+    assert!(common::wait_until(std::time::Duration::from_secs(20), || {
+        std::fs::read_to_string(format!("/proc/{zombie}/stat")).is_ok_and(|s| s.contains(") Z "))
+    }));
+    let (code, report, stderr) = kill_json(&["--pgroup", "--grace", "3s", &grandchild.to_string()]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(report["summary"]["processes"], 2, "{report:#}");
+    let z = entry(&report, zombie);
+    assert_eq!(z["named"], false, "found by the walk: {z:#}");
+    assert_eq!(z["outcome"], "ended", "{z:#}");
+    assert_eq!(z["by"], "before_signal", "{z:#}");
+    assert_eq!(z["status"]["status"]["code"], 3, "{z:#}");
+    assert_eq!(
+        z["unreaped_by"],
+        serde_json::json!({"role": "parent", "pid": py.pid(), "name": zombie_support::comm(py.pid())}),
+        "{z:#}"
+    );
+    let g = entry(&report, grandchild);
+    assert_eq!(g["outcome"], "ended", "{g:#}");
+    assert_eq!(sent(g), ["SIGTERM"], "{g:#}");
 }

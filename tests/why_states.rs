@@ -285,12 +285,15 @@ fn sigterm_blocked() {
         "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\ntime.sleep(300)",
     ]));
     let pid = kid.pid();
-    // python3 may be a launcher script that execs the interpreter: wait for
-    // the interpreter itself.
-    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(
-        format!("/proc/{pid}/comm")
-    )
-    .is_ok_and(|c| c.starts_with("python"))));
+    // python3 may be a launcher script (a pyenv shim, whose comm is
+    // python3 too) that execs the interpreter: wait for the interpreter
+    // itself, by its executable.
+    assert!(wait_until(Duration::from_secs(10), || std::fs::read_link(format!(
+        "/proc/{pid}/exe"
+    ))
+    .is_ok_and(|exe| exe
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("python")))));
     assert!(wait_for_mask(pid, "SigBlk", libc::SIGTERM));
     let d = why_json(pid);
     let f = finding(&d, "signal_blocked");

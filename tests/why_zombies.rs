@@ -32,6 +32,7 @@ fn a_traced_zombie_is_held_by_its_tracer() {
     let fixture = TracedZombie::start("why-traced-zombie", 3);
     let zombie = fixture.zombie;
     let tracer = fixture.tracer_pid();
+    let name = fixture.tracer_name();
     let parent = fixture.parent_pid();
     let d = why_json(zombie);
     assert_eq!(kinds(&d), vec!["zombie"], "{d:#}");
@@ -39,7 +40,7 @@ fn a_traced_zombie_is_held_by_its_tracer() {
     let z = finding(&d, "zombie");
     assert_eq!(
         z["title"],
-        format!("zombie (Z): already dead, held by its tracer {tracer} (python3)")
+        format!("zombie (Z): already dead, held by its tracer {tracer} ({name})")
     );
     assert!(has_evidence(
         z,
@@ -48,7 +49,7 @@ fn a_traced_zombie_is_held_by_its_tracer() {
     ));
     let explanation = z["explanation"].as_str().unwrap();
     assert!(
-        explanation.contains(&format!("It is traced (ptrace) by {tracer} (python3: ")),
+        explanation.contains(&format!("It is traced (ptrace) by {tracer} ({name}: ")),
         "{explanation}"
     );
     assert!(explanation.contains("the parent is not at fault"), "{explanation}");
@@ -70,7 +71,7 @@ once it lets go, the parent {parent} is told and reaps it."
     let text = common::stdout(&output);
     assert!(
         text.contains(&format!(
-            "1. zombie (Z): already dead, held by its tracer {tracer} (python3)"
+            "1. zombie (Z): already dead, held by its tracer {tracer} ({name})"
         )),
         "{text}"
     );

@@ -63,7 +63,7 @@ fn render(report: &TerminationReport, output: &Output) {
         .map(|p| {
             [
                 p.pid.to_string(),
-                escape(&p.name).into_owned(),
+                escape(p.title.as_deref().unwrap_or(&p.name)).into_owned(),
                 sent(p),
                 result(p, report, output),
             ]

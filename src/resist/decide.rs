@@ -197,15 +197,15 @@ fn zombie(facts: &Facts) -> Finding {
             format!("{} ago", crate::duration::format_duration(age)),
         ));
     }
-    let since = facts
-        .zombie_for
-        .map(|age| {
-            format!(
-                " It has been a zombie for about {}.",
-                crate::duration::format_duration(age)
-            )
-        })
-        .unwrap_or_default();
+    // The age is read on the clock of the CPU it last ran on; where that
+    // CPU is not ours to run on, it is unknown, and said so.
+    let since = match facts.zombie_for {
+        Some(age) => format!(
+            " It has been a zombie for about {}.",
+            crate::duration::format_duration(age)
+        ),
+        None => " How long it has been one is unknown.".to_string(),
+    };
     if facts.tracer_pid > 0 {
         held_by_tracer(facts, &mut f, &since);
         return f;
@@ -1383,7 +1383,14 @@ mod tests {
         assert!(f.explanation.contains("100 (server: server --flag)"));
         assert!(f.explanation.contains("ignores SIGCHLD"));
         assert!(f.explanation.contains("itself stopped"));
-        assert!(f.explanation.contains("1m 30s") || f.explanation.contains("1m30s") || f.explanation.contains("90"));
+        assert!(f.explanation.contains("It has been a zombie for about 1m 30s."));
+        facts.zombie_for = None;
+        let d = decide(&facts);
+        assert!(
+            d.findings[0]
+                .explanation
+                .contains("How long it has been one is unknown.")
+        );
         assert!(f.next_step.contains("kill -CONT 100"));
         assert!(d.signals.iter().all(|o| !o.ends_it_now && o.handling == "discarded"));
     }

@@ -17,7 +17,7 @@ use crate::terminate::report::{
     zombie_reaper,
 };
 use crate::terminate::select::{Anchors, Guard, Scope, SelectError, select};
-use crate::terminate::targets::{ExitWaiter, Targets};
+use crate::terminate::targets::{ExitWaiter, Targets, title_of};
 
 /// How often the selection is walked again while waiting, to catch
 /// processes forked after the signal.
@@ -175,6 +175,8 @@ fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<Term
     let guard = Guard::for_current(table, request.force);
     let (selected, anchors) = select(table, &request.pids, request.scope, &guard)?;
     let mut targets = Targets::new(guard, anchors);
+    // With SIGKILL first, speed comes first: one read fewer per member.
+    targets.read_titles = !request.plan.starts_with_kill();
     targets.refuse(selected.refused, table);
     if request.dry_run {
         return Ok(dry_run(request, &targets, selected.members, table));
@@ -223,6 +225,7 @@ pub(crate) fn terminate_process(process: &Process, plan: &TerminationPlan) -> Re
         return Ok(ProcessReport {
             diagnosis: None,
             pid: process.pid(),
+            title: None,
             name,
             ppid,
             named: true,
@@ -259,6 +262,7 @@ fn dry_run(
         .map(|m| ProcessReport {
             diagnosis: None,
             pid: m.pid,
+            title: dry_run_title(m.pid, m.start_ticks, &m.name),
             ppid: table.get(m.pid).map_or(0, |e| e.ppid),
             name: m.name,
             named: m.named,
@@ -278,6 +282,13 @@ fn dry_run(
     )
 }
 
+/// A dry run's member's title, read through a pidfd checked against the
+/// scan's start time.
+fn dry_run_title(pid: Pid, start_ticks: u64, name: &str) -> Option<String> {
+    let process = Process::open_expecting(pid, start_ticks).ok()?;
+    title_of(&process, name)
+}
+
 fn refused_reports(targets: &Targets<'_>) -> Vec<ProcessReport> {
     targets
         .refused
@@ -285,6 +296,7 @@ fn refused_reports(targets: &Targets<'_>) -> Vec<ProcessReport> {
         .map(|(r, ppid)| ProcessReport {
             diagnosis: None,
             pid: r.member.pid,
+            title: None,
             name: r.member.name.clone(),
             ppid: *ppid,
             named: r.member.named,
@@ -603,6 +615,7 @@ impl Run<'_> {
             reports.push(ProcessReport {
                 diagnosis: None,
                 pid: unopened.member.pid,
+                title: None,
                 name: unopened.member.name.clone(),
                 ppid: unopened.ppid,
                 named: unopened.member.named,
@@ -617,6 +630,7 @@ impl Run<'_> {
             reports.push(ProcessReport {
                 diagnosis: None,
                 pid: vanished.member.pid,
+                title: None,
                 name: vanished.member.name.clone(),
                 ppid: vanished.ppid,
                 named: vanished.member.named,
@@ -637,6 +651,7 @@ impl Run<'_> {
             diagnosis: None,
             pid: target.pid(),
             name: target.name.clone(),
+            title: target.title.clone(),
             ppid: target.ppid,
             named: target.named,
             sent: target.sent.clone(),

@@ -323,6 +323,12 @@ pub struct ProcessReport {
     pub pid: Pid,
     /// Its name (`comm`).
     pub name: String,
+    /// Its process title, where it says more than the name: a title it
+    /// wrote over its first argument ([`process_title`]: `postgres:
+    /// checkpointer`, `nginx: worker process`), read when it was opened
+    /// (not with `--signal KILL`, where speed comes first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// Its parent's PID when it was selected.
     pub ppid: i32,
     /// Whether the user named it, rather than a walk finding it.
@@ -336,6 +342,32 @@ pub struct ProcessReport {
     /// For a survivor: the full diagnosis of `afterlife why`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<Box<crate::resist::Diagnosis>>,
+}
+
+/// The process title to show for a process named `comm` whose command
+/// line begins with `argv0`: a title the process wrote over its arguments,
+/// as `setproctitle` does (`postgres: checkpointer`), which has words in
+/// one argument. `None` when `argv0` is just a program (`sleep`,
+/// `/usr/bin/python3`, `-bash` — also when the process renamed its `comm`
+/// with `PR_SET_NAME`, which then says more) or starts with the program's
+/// own name (`comm`, perhaps cut to 15 bytes). Pure.
+pub fn process_title(argv0: &str, comm: &str) -> Option<String> {
+    /// Longer titles are cut, to keep the table readable.
+    const MAX: usize = 60;
+    let title = argv0.trim();
+    let (first_word, _) = title.split_once(' ')?;
+    let program = first_word
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches('-');
+    if program == comm || (comm.len() == 15 && program.starts_with(comm)) {
+        return None;
+    }
+    Some(match title.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &title[..cut]),
+        None => title.to_string(),
+    })
 }
 
 impl ProcessReport {
@@ -513,6 +545,35 @@ mod tests {
     }
 
     #[test]
+    fn a_title_is_what_the_command_line_says_beyond_the_program() {
+        assert_eq!(
+            process_title("postgres: checkpointer ", "postgres"),
+            Some("postgres: checkpointer".into())
+        );
+        assert_eq!(
+            process_title("nginx: worker process", "nginx"),
+            Some("nginx: worker process".into())
+        );
+        assert_eq!(process_title("/usr/lib/postgresql/15/bin/postgres", "postgres"), None);
+        assert_eq!(process_title("sleep", "sleep"), None);
+        assert_eq!(process_title("-bash", "bash"), None);
+        assert_eq!(process_title("", "kworker/0:1"), None);
+        // A comm renamed with PR_SET_NAME says more than the interpreter.
+        assert_eq!(process_title("/usr/bin/python3", "evil"), None);
+        assert_eq!(process_title("/opt/chrome/chrome --type=renderer", "chrome"), None);
+        assert_eq!(
+            process_title("sshd: root@pts/0", "sshd"),
+            Some("sshd: root@pts/0".into())
+        );
+        assert_eq!(
+            process_title("/usr/lib/systemd/systemd-journald", "systemd-journal"),
+            None
+        );
+        let long = format!("x: {}", "x".repeat(80));
+        assert_eq!(process_title(&long, "y"), Some(format!("x: {}…", "x".repeat(57))));
+    }
+
+    #[test]
     fn a_traced_process_names_its_tracer() {
         let mut i = info('t');
         i.tracer_pid = Some(7);
@@ -601,6 +662,7 @@ mod tests {
             diagnosis: None,
             pid: Pid::new(pid).unwrap(),
             name: "x".into(),
+            title: None,
             ppid: 1,
             named,
             sent: vec![],

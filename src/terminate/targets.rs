@@ -13,7 +13,7 @@ use rustix::event::epoll;
 
 use crate::process::{OpenError, Pid, Process, ProcessTable, SignalError};
 use crate::signal::Signal;
-use crate::terminate::report::{EndedBy, SurvivorReason};
+use crate::terminate::report::{EndedBy, SurvivorReason, process_title};
 use crate::terminate::select::{Anchors, Guard, Member, Refused, walk};
 
 /// A pidfd handle the target owns, or one the caller lent.
@@ -36,6 +36,8 @@ impl Deref for Handle<'_> {
 pub(crate) struct Target<'a> {
     pub handle: Handle<'a>,
     pub name: String,
+    /// Its process title, when read and it says more than the name.
+    pub title: Option<String>,
     pub ppid: i32,
     pub named: bool,
     /// It had already exited (a zombie) when it was opened.
@@ -107,6 +109,8 @@ pub(crate) struct Targets<'a> {
     pub known: BTreeSet<Pid>,
     pub guard: Guard,
     pub anchors: Anchors,
+    /// Whether to read each member's process title when it is opened.
+    pub read_titles: bool,
 }
 
 /// What a signal did.
@@ -128,6 +132,7 @@ impl<'a> Targets<'a> {
             known: BTreeSet::new(),
             guard,
             anchors,
+            read_titles: true,
         }
     }
 
@@ -135,8 +140,10 @@ impl<'a> Targets<'a> {
     pub fn adopt_handle(&mut self, process: &'a Process, name: String, ppid: i32) {
         self.known.insert(process.pid());
         let was_zombie = process.has_exited();
+        let title = title_of(process, &name);
         self.list.push(Target {
             handle: Handle::Borrowed(process),
+            title,
             name,
             ppid,
             named: true,
@@ -186,8 +193,10 @@ impl<'a> Targets<'a> {
                 Ok((process, was_zombie, stopped)) => {
                     let index = self.list.len();
                     opened.push(index);
+                    let title = self.read_titles.then(|| title_of(&process, &member.name)).flatten();
                     self.list.push(Target {
                         handle: Handle::Owned(process),
+                        title,
                         name: member.name,
                         ppid,
                         named: member.named,
@@ -340,6 +349,22 @@ impl<'a> Targets<'a> {
     pub fn pending(&self) -> Vec<usize> {
         (0..self.list.len()).filter(|&i| self.list[i].pending()).collect()
     }
+}
+
+/// The process title of `process` (see [`process_title`]): the start of
+/// `/proc/PID/cmdline`, up to its first NUL. A process that has exited has
+/// none (its memory is gone, and once reaped its PID may be another's).
+pub(crate) fn title_of(process: &Process, comm: &str) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 256];
+    let mut file = std::fs::File::open(format!("/proc/{}/cmdline", process.pid())).ok()?;
+    let n = file.read(&mut buf).ok()?;
+    // Still running after the read: the PID was this process's throughout.
+    if process.has_exited() {
+        return None;
+    }
+    let argv0 = buf[..n].split(|&b| b == 0).next().unwrap_or_default();
+    process_title(&String::from_utf8_lossy(argv0), comm)
 }
 
 /// `indexes` ordered by how many ancestors each one's PID has in `table`,

@@ -66,7 +66,21 @@ sys.stdin.read()
         self.tracer.pid()
     }
 
+    /// The tracer's name (`comm`): `python3`, or `python3.11` where
+    /// `python3` is a link to the versioned interpreter.
+    pub fn tracer_name(&self) -> String {
+        comm(self.tracer_pid())
+    }
+
     pub fn parent_pid(&self) -> i32 {
         self.parent.child.id() as i32
     }
+}
+
+/// The name (`comm`) of `pid`.
+pub fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .expect("the process is there")
+        .trim_end()
+        .to_string()
 }

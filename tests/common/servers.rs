@@ -109,24 +109,69 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Stops the server without ever signalling a PID that may have been
+    /// reused: the main process is signalled only while it is our unreaped
+    /// child (alive or a zombie, its PID cannot be taken), and its group
+    /// only while the leader is unreaped or a member still carries the
+    /// group's ID (a group's ID is not handed out while the group exists).
     fn drop(&mut self) {
         let pid = self.pid();
-        // The group was made with this PID as its ID; the group may outlive
-        // its leader (workers of a killed master), so it is signalled by ID.
-        // SAFETY: plain kill(2) calls on the group this test made; ESRCH when
-        // it is gone is fine.
-        unsafe { libc::kill(pid, self.stop_signal) };
-        let exited = wait_until(Duration::from_secs(15), || matches!(self.child.try_wait(), Ok(Some(_))));
-        // SAFETY: as above.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        if !exited {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        let unreaped = || exited_unreaped(pid).is_some();
+        if unreaped() {
+            // SAFETY: kill(2) on our own unreaped child.
+            unsafe { libc::kill(pid, self.stop_signal) };
+            let exited = wait_until(Duration::from_secs(15), || exited_unreaped(pid) == Some(true));
+            if !exited {
+                // SAFETY: as above.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                wait_until(Duration::from_secs(15), || exited_unreaped(pid) == Some(true));
+            }
         }
+        if unreaped() || group_has_members(pid) {
+            // SAFETY: kill(2) on the group this test made, whose ID is held
+            // by its unreaped leader or a live member; ESRCH is fine.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+        let _ = self.child.wait();
         if let Some(after_stop) = self.after_stop.take() {
             after_stop();
         }
     }
+}
+
+/// `Some(exited)` while `pid` is our child and not yet reaped (it is not
+/// reaped here: `WNOWAIT`); `None` once it has been.
+fn exited_unreaped(pid: i32) -> Option<bool> {
+    // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid(2).
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid(2) with a valid out-pointer; WNOWAIT leaves the child
+    // waitable, WNOHANG returns at once.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
+        )
+    };
+    // SAFETY: si_pid is set by waitid when a child changed state, else 0.
+    (rc == 0).then(|| unsafe { info.si_pid() } == pid)
+}
+
+/// Whether any process is in process group `pgid` now.
+fn group_has_members(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let rest = stat.rsplit_once(") ")?.1.split_whitespace().nth(2)?.parse::<i32>().ok()?;
+                Some(rest == pgid)
+            })
+            .unwrap_or(false)
+    })
 }
 
 /// Finds a server program: on PATH, or in PostgreSQL's versioned directory.

@@ -110,6 +110,29 @@ impl Output {
 
     /// Prints the one-line error format to stderr.
     pub fn error(&self, message: &str) {
-        eprintln!("afterlife: error: {message}");
+        stderr_line(&format!("{}: error: {message}", program_name()));
     }
+}
+
+static PROGRAM_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names the program in its own messages: `timeout` when run under that
+/// name (a link), as coreutils' tests run it; `afterlife` otherwise.
+pub fn set_program_name(name: &'static str) {
+    let _ = PROGRAM_NAME.set(name);
+}
+
+/// The name afterlife's own messages start with.
+pub fn program_name() -> &'static str {
+    PROGRAM_NAME.get().copied().unwrap_or("afterlife")
+}
+
+/// Writes one line to stderr. A closed or broken stderr (`2>&1 | :`) is
+/// no reason to fail, let alone panic (`eprintln!` would): the line is
+/// dropped, as coreutils' `timeout -v` goes on when its message cannot be
+/// written.
+pub fn stderr_line(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.write_all(b"\n");
 }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::cli::output::{Output, Style, program_name, stderr_line};
 use crate::cli::{Failure, RunArgs, SuperviseOptions};
 use crate::duration::format_duration;
-use crate::exit::Cause;
+use crate::exit::{Cause, ExitStatus};
 use crate::supervise::cause::{CoreDestination, OomVerdict};
 use crate::supervise::report::{Fate, Leftover, PeakSource, Reason, RunReport, Target};
 use crate::supervise::{Supervisor, signals};
@@ -196,6 +196,34 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Why it ended, in words. A death by a signal afterlife neither sent nor
+/// passed on is not called the command's doing: someone else may have sent
+/// it, and who cannot be known from the wait status.
+fn cause_text(report: &RunReport) -> String {
+    match report.cause {
+        Cause::TimedOut { after, needed_kill } => format!(
+            "timed out after {}{}",
+            format_duration(after),
+            if needed_kill { "; SIGKILL was needed" } else { "" }
+        ),
+        Cause::OomKilled => "killed by the kernel's OOM killer".to_string(),
+        _ => match report.exit.status {
+            ExitStatus::Signaled { signal, .. } => {
+                let passed_on = report
+                    .timeline
+                    .iter()
+                    .any(|e| e.signal == signal && e.reason == Reason::Forwarded);
+                if passed_on {
+                    format!("killed by {signal}, which afterlife received and passed on")
+                } else {
+                    format!("killed by {signal}, which afterlife did not send (sender unknown)")
+                }
+            }
+            ExitStatus::Exited { .. } => "the command's own doing (no deadline, no OOM kill)".to_string(),
+        },
+    }
+}
+
 /// The full report, for `--report`.
 pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
     let bold = |t: &str| output.paint(Style::Bold, t);
@@ -228,16 +256,7 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
         report.exit.shell_code,
         report.exit.meaning
     );
-    let cause = match report.cause {
-        Cause::TimedOut { after, needed_kill } => format!(
-            "timed out after {}{}",
-            format_duration(after),
-            if needed_kill { "; SIGKILL was needed" } else { "" }
-        ),
-        Cause::OomKilled => "killed by the kernel's OOM killer".to_string(),
-        _ => "the command's own doing (no deadline, no OOM kill)".to_string(),
-    };
-    let _ = writeln!(text, "  cause:       {cause}");
+    let _ = writeln!(text, "  cause:       {}", cause_text(report));
     if let Some(core) = &report.core {
         let _ = writeln!(text, "  core dump:   {}", core_text(core));
     }

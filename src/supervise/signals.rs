@@ -105,27 +105,49 @@ impl Received {
 pub struct SignalInbox {
     fd: OwnedFd,
     old_mask: libc::sigset_t,
+    /// SIGCHLD was ignored and is the default while the inbox is open.
+    chld_was_ignored: bool,
 }
 
 impl SignalInbox {
     /// Blocks the watched signals and opens a non-blocking signalfd for them.
+    ///
+    /// SIGCHLD ignored by whoever started afterlife (`trap '' CHLD`) would
+    /// make the kernel reap our children itself, and `waitid` fail with
+    /// `ECHILD` (wait(2), "SA_NOCLDWAIT"): it is the default while the inbox
+    /// is open, as coreutils `timeout` installs its own handler.
     pub fn open() -> io::Result<SignalInbox> {
         let set = signal_set(&watched());
-        // SAFETY: plain mask and signalfd calls on sets we own.
+        // SAFETY: plain disposition, mask and signalfd calls on structs
+        // and sets we own.
         unsafe {
+            let mut chld: libc::sigaction = std::mem::zeroed();
+            let chld_was_ignored = libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut chld) == 0
+                && chld.sa_sigaction == libc::SIG_IGN;
+            if chld_was_ignored {
+                libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+            }
             let mut old_mask: libc::sigset_t = std::mem::zeroed();
             if libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old_mask) != 0 {
-                return Err(io::Error::last_os_error());
+                let error = io::Error::last_os_error();
+                if chld_was_ignored {
+                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                }
+                return Err(error);
             }
             let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
             if fd < 0 {
                 let error = io::Error::last_os_error();
                 libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
+                if chld_was_ignored {
+                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                }
                 return Err(error);
             }
             Ok(SignalInbox {
                 fd: OwnedFd::from_raw_fd(fd),
                 old_mask,
+                chld_was_ignored,
             })
         }
     }
@@ -165,9 +187,12 @@ impl SignalInbox {
 
 impl Drop for SignalInbox {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved in `open`.
+        // SAFETY: restores the mask and SIGCHLD disposition saved in `open`.
         unsafe {
             libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut());
+            if self.chld_was_ignored {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            }
         }
     }
 }

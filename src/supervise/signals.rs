@@ -122,8 +122,8 @@ impl SignalInbox {
         // and sets we own.
         unsafe {
             let mut chld: libc::sigaction = std::mem::zeroed();
-            let chld_was_ignored = libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut chld) == 0
-                && chld.sa_sigaction == libc::SIG_IGN;
+            let chld_was_ignored =
+                libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut chld) == 0 && chld.sa_sigaction == libc::SIG_IGN;
             if chld_was_ignored {
                 libc::signal(libc::SIGCHLD, libc::SIG_DFL);
             }

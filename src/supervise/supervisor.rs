@@ -933,3 +933,29 @@ fn reap_orphans() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_fall_due_on_time_or_on_sigalrm() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let deadline = Some(at(100));
+        // Before the deadline: nothing, unless SIGALRM came.
+        assert_eq!(timers_due(at(50), deadline, None, false, false), (false, false));
+        assert_eq!(timers_due(at(50), deadline, None, false, true), (true, false));
+        // No deadline at all (none given, or `inf`): only SIGALRM.
+        assert_eq!(timers_due(at(50), None, None, false, false), (false, false));
+        assert_eq!(timers_due(at(50), None, None, false, true), (true, false));
+        assert_eq!(timers_due(at(100), deadline, None, false, false), (true, false));
+        // After it: the grace period, cut short by a second SIGALRM.
+        let kill_at = Some(at(300));
+        assert_eq!(timers_due(at(200), deadline, kill_at, true, false), (false, false));
+        assert_eq!(timers_due(at(200), deadline, kill_at, true, true), (false, true));
+        assert_eq!(timers_due(at(300), deadline, kill_at, true, false), (false, true));
+        // No SIGKILL due (no -k, or `-k inf`): SIGALRM changes nothing.
+        assert_eq!(timers_due(at(200), deadline, None, true, true), (false, false));
+    }
+}

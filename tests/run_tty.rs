@@ -153,6 +153,14 @@ fn ctrl_z_stops_the_job_and_fg_resumes_it_at_each_level() {
         ));
         // The quotes keep the command line itself from matching.
         tmux.wait_for("started");
+        // Press Ctrl+Z once `sleep` runs: dash starts it with vfork, and a
+        // child stopped between vfork and exec leaves its parent waiting
+        // in the kernel for good, so the job would never stop whole (a
+        // race of the shell's, not of afterlife's).
+        let sleeping = wait_until(Duration::from_secs(10), || {
+            tmux.processes().lines().any(|l| l.trim_end().ends_with(" sleep 30"))
+        });
+        assert!(sleeping, "{level}: sleep did not start:\n{}", tmux.processes());
         tmux.keys(&["C-z"]);
         // The interactive shell hands the terminal to its job as it starts
         // it; a key pressed in that instant may reach the shell instead. A

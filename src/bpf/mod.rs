@@ -25,7 +25,9 @@
 //!
 //! `AFTERLIFE_PROC_WALK` set to anything but empty or `0` turns every
 //! iterator off: afterlife then reads /proc, as it does wherever an iterator
-//! cannot run.
+//! cannot run. `AFTERLIFE_DEBUG_BPF` set likewise prints on stderr why an
+//! iterator was not used: the call that failed with its errno, and for a
+//! program the verifier refused, the verifier's own log.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -92,6 +94,63 @@ const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_ITER_CREATE: libc::c_long = 33;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_ITER: u32 = 28;
+
+/// Byte offsets of the `union bpf_attr` members the loader writes
+/// (include/uapi/linux/bpf.h); `layout_tests` checks them against a
+/// `repr(C)` copy of the structs.
+mod attr {
+    /// `BPF_PROG_LOAD`: `prog_type`, `insn_cnt`, `insns`, `license`,
+    /// `log_level`, `log_size`, `log_buf`, `expected_attach_type`,
+    /// `attach_btf_id`.
+    pub const PROG_TYPE: usize = 0;
+    pub const INSN_CNT: usize = 4;
+    pub const INSNS: usize = 8;
+    pub const LICENSE: usize = 16;
+    pub const LOG_LEVEL: usize = 24;
+    pub const LOG_SIZE: usize = 28;
+    pub const LOG_BUF: usize = 32;
+    pub const EXPECTED_ATTACH_TYPE: usize = 68;
+    pub const ATTACH_BTF_ID: usize = 108;
+    /// `BPF_LINK_CREATE`: `prog_fd`, `attach_type`.
+    pub const LINK_PROG_FD: usize = 0;
+    pub const LINK_ATTACH_TYPE: usize = 8;
+    /// `BPF_ITER_CREATE`: `link_fd`.
+    pub const ITER_LINK_FD: usize = 0;
+}
+
+/// Why an iterator could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BpfError {
+    /// A `bpf(2)` command failed.
+    #[error("bpf({command}) failed: {source}{}", verifier_log(.log))]
+    Call {
+        /// The command, by name.
+        command: &'static str,
+        /// The errno.
+        source: std::io::Error,
+        /// The verifier's log, for a program it refused.
+        log: Option<String>,
+    },
+    /// Reading the iterator's file failed.
+    #[error("reading the iterator failed: {0}")]
+    Read(std::io::Error),
+}
+
+fn verifier_log(log: &Option<String>) -> String {
+    match log {
+        Some(log) if !log.trim().is_empty() => format!("; the verifier said:\n{}", log.trim_end()),
+        _ => String::new(),
+    }
+}
+
+/// Prints why an iterator was not used, when `AFTERLIFE_DEBUG_BPF` asks.
+pub(crate) fn debug(what: &str, why: &dyn std::fmt::Display) {
+    if std::env::var_os("AFTERLIFE_DEBUG_BPF").is_some_and(|v| !v.is_empty() && v != "0") {
+        use std::io::Write;
+        // A debug line that cannot be written is dropped.
+        let _ = writeln!(std::io::stderr().lock(), "afterlife: debug: bpf: {what}: {why}");
+    }
+}
 
 /// `CAP_SYS_ADMIN`, `CAP_PERFMON` and `CAP_BPF` (capabilities(7)).
 const CAP_SYS_ADMIN: u64 = 1 << 21;
@@ -160,34 +219,68 @@ pub(crate) struct Iterator {
 
 impl Iterator {
     /// Loads `insns` as an iterator program for the `bpf_iter_*` function
-    /// whose BTF type ID is `attach`, and attaches it.
-    pub(crate) fn load(attach: u32, insns: &[Insn]) -> Option<Iterator> {
-        let license = c"GPL";
-        let mut attr = [0u8; 128];
-        put_u32(&mut attr, 0, BPF_PROG_TYPE_TRACING);
-        put_u32(&mut attr, 4, insns.len() as u32);
-        put_u64(&mut attr, 8, insns.as_ptr() as u64);
-        put_u64(&mut attr, 16, license.as_ptr() as u64);
-        put_u32(&mut attr, 68, BPF_TRACE_ITER);
-        put_u32(&mut attr, 108, attach);
-        let prog = bpf_fd(BPF_PROG_LOAD, &mut attr).ok()?;
+    /// whose BTF type ID is `attach`, and attaches it. A program the
+    /// verifier refuses is loaded once more with its log on, so that the
+    /// error carries what the verifier said.
+    pub(crate) fn load(attach: u32, insns: &[Insn]) -> Result<Iterator, BpfError> {
+        let prog = match prog_load(attach, insns, None) {
+            Ok(prog) => prog,
+            Err(source) => {
+                let mut log = vec![0u8; 1 << 16];
+                let _ = prog_load(attach, insns, Some(&mut log));
+                let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+                let log = Some(String::from_utf8_lossy(&log[..end]).into_owned());
+                return Err(BpfError::Call {
+                    command: "BPF_PROG_LOAD",
+                    source,
+                    log,
+                });
+            }
+        };
         let mut attr = [0u8; 64];
-        put_u32(&mut attr, 0, prog.as_raw_fd() as u32);
-        put_u32(&mut attr, 8, BPF_TRACE_ITER);
-        let link = bpf_fd(BPF_LINK_CREATE, &mut attr).ok()?;
-        Some(Iterator { link })
+        put_u32(&mut attr, attr::LINK_PROG_FD, prog.as_raw_fd() as u32);
+        put_u32(&mut attr, attr::LINK_ATTACH_TYPE, BPF_TRACE_ITER);
+        let link = bpf_fd(BPF_LINK_CREATE, &mut attr).map_err(|source| BpfError::Call {
+            command: "BPF_LINK_CREATE",
+            source,
+            log: None,
+        })?;
+        Ok(Iterator { link })
     }
 
     /// Runs the program over every element and returns what it wrote.
-    pub(crate) fn read(&self) -> Option<Vec<u8>> {
+    pub(crate) fn read(&self) -> Result<Vec<u8>, BpfError> {
         let mut attr = [0u8; 16];
-        put_u32(&mut attr, 0, self.link.as_raw_fd() as u32);
-        let iter = bpf_fd(BPF_ITER_CREATE, &mut attr).ok()?;
+        put_u32(&mut attr, attr::ITER_LINK_FD, self.link.as_raw_fd() as u32);
+        let iter = bpf_fd(BPF_ITER_CREATE, &mut attr).map_err(|source| BpfError::Call {
+            command: "BPF_ITER_CREATE",
+            source,
+            log: None,
+        })?;
         let mut file = std::fs::File::from(iter);
         let mut bytes = Vec::with_capacity(1 << 16);
-        std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
-        Some(bytes)
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(BpfError::Read)?;
+        Ok(bytes)
     }
+}
+
+/// `BPF_PROG_LOAD` of a tracing iterator program; with `log`, the
+/// verifier writes what it did there (level 1: the failing path).
+fn prog_load(attach: u32, insns: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<OwnedFd> {
+    let license = c"GPL";
+    let mut attr = [0u8; 128];
+    put_u32(&mut attr, attr::PROG_TYPE, BPF_PROG_TYPE_TRACING);
+    put_u32(&mut attr, attr::INSN_CNT, insns.len() as u32);
+    put_u64(&mut attr, attr::INSNS, insns.as_ptr() as u64);
+    put_u64(&mut attr, attr::LICENSE, license.as_ptr() as u64);
+    if let Some(log) = log {
+        put_u32(&mut attr, attr::LOG_LEVEL, 1);
+        put_u32(&mut attr, attr::LOG_SIZE, log.len() as u32);
+        put_u64(&mut attr, attr::LOG_BUF, log.as_mut_ptr() as u64);
+    }
+    put_u32(&mut attr, attr::EXPECTED_ATTACH_TYPE, BPF_TRACE_ITER);
+    put_u32(&mut attr, attr::ATTACH_BTF_ID, attach);
+    bpf_fd(BPF_PROG_LOAD, &mut attr)
 }
 
 /// Loads the iterator program `assemble` builds for the `bpf_iter_*`
@@ -202,9 +295,18 @@ pub(crate) fn load_checked<O: MemberOffsets>(
     check: impl Fn(&[u8]) -> bool,
 ) -> Option<(Iterator, Vec<u8>)> {
     let first_run = |attach: u32, offsets: &O| {
-        let iterator = Iterator::load(attach, &assemble(offsets))?;
-        let bytes = iterator.read()?;
-        check(&bytes).then_some((iterator, bytes))
+        let run = Iterator::load(attach, &assemble(offsets)).and_then(|it| it.read().map(|bytes| (it, bytes)));
+        match run {
+            Ok((iterator, bytes)) if check(&bytes) => Some((iterator, bytes)),
+            Ok(_) => {
+                debug(name, &"its first run disagreed with what afterlife knows of itself");
+                None
+            }
+            Err(e) => {
+                debug(name, &e);
+                None
+            }
+        }
     };
     if let Some(numbers) = cache::load(name) {
         if let Some((&attach, rest)) = numbers.split_first()
@@ -215,14 +317,80 @@ pub(crate) fn load_checked<O: MemberOffsets>(
         }
         cache::remove(name);
     }
-    let btf = btf::Btf::vmlinux()?;
-    let (attach, offsets) = (btf.func_id(attach_to)?, O::from_btf(&btf)?);
+    let Some(btf) = btf::Btf::vmlinux() else {
+        debug(name, &"the kernel's BTF cannot be read");
+        return None;
+    };
+    let (Some(attach), Some(offsets)) = (btf.func_id(attach_to), O::from_btf(&btf)) else {
+        debug(
+            name,
+            &format_args!("BTF lacks {attach_to} or a struct member the program reads"),
+        );
+        return None;
+    };
     drop(btf);
     let run = first_run(attach, &offsets)?;
     let mut numbers = vec![i64::from(attach)];
     numbers.extend(offsets.encode());
     cache::store(name, &numbers);
     Some(run)
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::attr;
+    use std::mem::offset_of;
+
+    /// The head of `union bpf_attr`'s `BPF_PROG_LOAD` struct, as in
+    /// include/uapi/linux/bpf.h.
+    #[repr(C)]
+    struct ProgLoad {
+        prog_type: u32,
+        insn_cnt: u32,
+        insns: u64,
+        license: u64,
+        log_level: u32,
+        log_size: u32,
+        log_buf: u64,
+        kern_version: u32,
+        prog_flags: u32,
+        prog_name: [u8; 16],
+        prog_ifindex: u32,
+        expected_attach_type: u32,
+        prog_btf_fd: u32,
+        func_info_rec_size: u32,
+        func_info: u64,
+        func_info_cnt: u32,
+        line_info_rec_size: u32,
+        line_info: u64,
+        line_info_cnt: u32,
+        attach_btf_id: u32,
+    }
+
+    /// The head of its `BPF_LINK_CREATE` struct.
+    #[repr(C)]
+    struct LinkCreate {
+        prog_fd: u32,
+        target_fd: u32,
+        attach_type: u32,
+        flags: u32,
+    }
+
+    #[test]
+    fn the_offsets_are_the_uapi_layout() {
+        assert_eq!(offset_of!(ProgLoad, prog_type), attr::PROG_TYPE);
+        assert_eq!(offset_of!(ProgLoad, insn_cnt), attr::INSN_CNT);
+        assert_eq!(offset_of!(ProgLoad, insns), attr::INSNS);
+        assert_eq!(offset_of!(ProgLoad, license), attr::LICENSE);
+        assert_eq!(offset_of!(ProgLoad, log_level), attr::LOG_LEVEL);
+        assert_eq!(offset_of!(ProgLoad, log_size), attr::LOG_SIZE);
+        assert_eq!(offset_of!(ProgLoad, log_buf), attr::LOG_BUF);
+        assert_eq!(offset_of!(ProgLoad, expected_attach_type), attr::EXPECTED_ATTACH_TYPE);
+        assert_eq!(offset_of!(ProgLoad, attach_btf_id), attr::ATTACH_BTF_ID);
+        assert_eq!(offset_of!(LinkCreate, prog_fd), attr::LINK_PROG_FD);
+        assert_eq!(offset_of!(LinkCreate, attach_type), attr::LINK_ATTACH_TYPE);
+        assert_eq!(attr::ITER_LINK_FD, 0);
+    }
 }
 
 #[cfg(test)]

@@ -177,7 +177,7 @@ impl Tasks {
 
     /// One more pass over every process.
     pub fn read(&self) -> Option<Vec<Task>> {
-        Some(self.with_init(parse_records(&self.iterator.read()?, self.ns_per_tick)))
+        Some(self.with_init(parse_records(&self.iterator.read().ok()?, self.ns_per_tick)))
     }
 
     /// The iterator, as Linux 6.18 runs it, does not show PID 1 (the

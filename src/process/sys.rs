@@ -28,31 +28,41 @@ pub(crate) fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
 }
 
 /// Sends `signal` through a pidfd.
+///
+/// Through the raw system call rather than rustix's: `Signal` holds every
+/// number from 1 to SIGRTMAX, and rustix may not be handed 32 and 33, which
+/// glibc keeps for itself but the kernel delivers like any other.
 pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: Signal) -> io::Result<()> {
-    // SAFETY: `Signal` only holds numbers from 1 to SIGRTMAX, all of which the
-    // kernel accepts; we never install handlers or masks with this value.
-    let raw = unsafe { rustix::process::Signal::from_raw_unchecked(signal.number()) };
-    rustix::process::pidfd_send_signal(pidfd, raw).map_err(io::Error::from)
+    raw_pidfd_send_signal(pidfd, signal.number()).map(drop)
 }
 
-/// Checks that the process behind a pidfd has not exited, by sending the null
-/// signal (`EPERM` still proves it exists).
-pub(crate) fn pidfd_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
-    // SAFETY: there is no signal 0 in `rustix::process::Signal`; the raw
-    // syscall with signal 0 only checks existence and permission.
+/// `pidfd_send_signal(2)` with no siginfo and no flags; signal 0 only
+/// checks that the process exists and may be signalled.
+fn raw_pidfd_send_signal(pidfd: BorrowedFd<'_>, number: i32) -> io::Result<()> {
+    // SAFETY: the fd is borrowed for the call, a null siginfo is allowed
+    // (the kernel fills one in as kill(2) would), and flags are 0.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
-            0,
+            number,
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )
     };
     if rc == 0 {
-        return Ok(true);
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
-    let error = io::Error::last_os_error();
+}
+
+/// Checks that the process behind a pidfd has not exited, by sending the null
+/// signal (`EPERM` still proves it exists).
+pub(crate) fn pidfd_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
+    let Err(error) = raw_pidfd_send_signal(pidfd, 0) else {
+        return Ok(true);
+    };
     match error.raw_os_error() {
         Some(libc::ESRCH) => Ok(false),
         // EPERM: it exists, we may just not signal it.
@@ -130,36 +140,6 @@ fn exit_status_from_siginfo(code: i32, status: i32) -> Option<ExitStatus> {
     }
 }
 
-/// `struct pidfd_info` as of Linux 6.15 (include/uapi/linux/pidfd.h). The
-/// kernel takes the size from the ioctl number and copies what both sides
-/// know, so this layout also works with later, larger versions.
-#[repr(C)]
-#[derive(Default)]
-struct PidfdInfo {
-    mask: u64,
-    cgroupid: u64,
-    pid: u32,
-    tgid: u32,
-    ppid: u32,
-    ruid: u32,
-    rgid: u32,
-    euid: u32,
-    egid: u32,
-    suid: u32,
-    sgid: u32,
-    fsuid: u32,
-    fsgid: u32,
-    exit_code: i32,
-    coredump_mask: u32,
-    spare: u32,
-}
-
-const PIDFD_INFO_EXIT: u64 = 1 << 3;
-const PIDFS_IOCTL_MAGIC: u64 = 0xFF;
-/// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)`.
-const PIDFD_GET_INFO: u64 =
-    (3 << 30) | ((std::mem::size_of::<PidfdInfo>() as u64) << 16) | (PIDFS_IOCTL_MAGIC << 8) | 11;
-
 /// What `PIDFD_GET_INFO` said about a process's exit.
 pub(crate) enum PidfdExitInfo {
     /// The kernel recorded this wait status.
@@ -176,19 +156,13 @@ pub(crate) enum PidfdExitInfo {
 
 /// Asks the kernel for the exit status recorded on a pidfd.
 pub(crate) fn pidfd_exit_info(pidfd: BorrowedFd<'_>) -> io::Result<PidfdExitInfo> {
-    let mut info = PidfdInfo {
-        mask: PIDFD_INFO_EXIT,
-        ..PidfdInfo::default()
-    };
-    // SAFETY: `info` is a live, correctly sized `struct pidfd_info` and the
-    // ioctl number encodes that size.
-    let rc = unsafe {
-        libc::ioctl(
-            pidfd.as_fd().as_raw_fd(),
-            PIDFD_GET_INFO as _,
-            &mut info as *mut PidfdInfo,
-        )
-    };
+    // SAFETY: `struct pidfd_info` is plain integers, for which all zeroes
+    // is a valid value (libc marks it non-exhaustive, so it has no literal).
+    let mut info: libc::pidfd_info = unsafe { std::mem::zeroed() };
+    info.mask = u64::from(libc::PIDFD_INFO_EXIT);
+    // SAFETY: `info` is a live `struct pidfd_info` of the size that libc's
+    // `PIDFD_GET_INFO` encodes; the kernel copies no more than that.
+    let rc = unsafe { libc::ioctl(pidfd.as_fd().as_raw_fd(), libc::PIDFD_GET_INFO, &raw mut info) };
     if rc != 0 {
         let error = io::Error::last_os_error();
         return match error.raw_os_error() {
@@ -199,7 +173,7 @@ pub(crate) fn pidfd_exit_info(pidfd: BorrowedFd<'_>) -> io::Result<PidfdExitInfo
             _ => Err(error),
         };
     }
-    if info.mask & PIDFD_INFO_EXIT != 0 {
+    if info.mask & u64::from(libc::PIDFD_INFO_EXIT) != 0 {
         Ok(PidfdExitInfo::Status(info.exit_code))
     } else if kernel_supports_pidfd_info_exit() {
         Ok(PidfdExitInfo::NotRecorded)
@@ -224,10 +198,29 @@ mod tests {
 
     #[test]
     fn pidfd_info_layout_matches_the_kernel() {
-        // PIDFD_INFO_SIZE_VER0 is 64; 6.15 added exit_code, coredump_mask and
-        // a spare word.
-        assert_eq!(std::mem::size_of::<PidfdInfo>(), 72);
-        assert_eq!(PIDFD_GET_INFO, 0xc048_ff0b);
+        // include/uapi/linux/pidfd.h: exit_code is the s32 at byte 60, inside
+        // PIDFD_INFO_SIZE_VER0 (64); the ioctl number carries the size.
+        assert_eq!(std::mem::offset_of!(libc::pidfd_info, exit_code), 60);
+        let size = (libc::PIDFD_GET_INFO >> 16) & 0x3fff;
+        assert_eq!(size, std::mem::size_of::<libc::pidfd_info>() as u64);
+        assert_eq!(libc::PIDFD_GET_INFO & 0xffff, 0xff0b);
+    }
+
+    #[test]
+    fn the_signals_glibc_keeps_can_be_sent() {
+        // The kernel takes 32 and 33 like any other number (what the
+        // receiver then does with them is its C library's business).
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = Pid::new(child.id() as i32).unwrap();
+        let pidfd = pidfd_open(pid).unwrap();
+        let stop = Signal::from_number(libc::SIGSTOP).unwrap();
+        pidfd_send_signal(pidfd.as_fd(), stop).unwrap();
+        for number in [32, 33] {
+            pidfd_send_signal(pidfd.as_fd(), Signal::from_number(number).unwrap()).unwrap();
+        }
+        pidfd_send_signal(pidfd.as_fd(), Signal::from_number(libc::SIGKILL).unwrap()).unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
     }
 
     #[test]

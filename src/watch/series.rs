@@ -482,7 +482,12 @@ pub fn clock(seconds: f64) -> String {
 /// read is given to the kinds that grew between the last two reads, in the
 /// shares they grew by. With no such growth the last count carries on.
 /// Pure.
-pub fn kind_between_reads(last: &[u32], previous: Option<&[u32; FdKind::ALL.len()]>, total: Option<u64>, slot: usize) -> f64 {
+pub fn kind_between_reads(
+    last: &[u32],
+    previous: Option<&[u32; FdKind::ALL.len()]>,
+    total: Option<u64>,
+    slot: usize,
+) -> f64 {
     let base = f64::from(last[slot]);
     let (Some(previous), Some(total)) = (previous, total) else {
         return base;

@@ -681,7 +681,11 @@ impl Watcher {
     /// while the time spent on them stays under [`BREAKDOWN_BUDGET`] of the
     /// time watched, the longest-waiting first. One that had to wait is
     /// read at a later tick even if its count does not change again.
-    fn breakdowns(&mut self, samples: &[(usize, Sample)], seconds: f64) -> Result<Vec<Option<FdBreakdown>>, WatchError> {
+    fn breakdowns(
+        &mut self,
+        samples: &[(usize, Sample)],
+        seconds: f64,
+    ) -> Result<Vec<Option<FdBreakdown>>, WatchError> {
         let mut wanted: Vec<usize> = samples
             .iter()
             .enumerate()
@@ -693,7 +697,9 @@ impl Watcher {
             .collect();
         wanted.sort_by(|a, b| {
             let at = |slot: &usize| self.watched[samples[*slot].0].breakdown_at;
-            at(a).unwrap_or(f64::NEG_INFINITY).total_cmp(&at(b).unwrap_or(f64::NEG_INFINITY))
+            at(a)
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&at(b).unwrap_or(f64::NEG_INFINITY))
         });
         let mut out: Vec<Option<FdBreakdown>> = vec![None; samples.len()];
         // The first seconds get the budget of ten: a short watch is not

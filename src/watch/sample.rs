@@ -668,18 +668,31 @@ fn unescape_mountinfo(field: &str) -> PathBuf {
 /// named by their addresses from the process's network namespace
 /// (`/proc/PID/net/{tcp,tcp6,udp,udp6,unix}`) so that many connections to
 /// one peer group together.
-pub fn breakdown(pid: Pid) -> Result<FdBreakdown, ReadError> {
+///
+/// `names` caches the group names of sockets by inode (a socket's addresses
+/// do not change once it is connected): only sockets not named before are
+/// looked up, with one sock_diag dump of the process's network namespace
+/// (listeners included, to tell accepted connections from outgoing ones),
+/// or `/proc/PID/net/*` where sock_diag cannot be used. Reading
+/// `/proc/net/tcp` costs the kernel a walk of the whole table per page read,
+/// which dominated the cost of watching a busy server. Sockets that were
+/// closed leave the cache.
+pub fn breakdown(pid: Pid, names: &mut HashMap<u64, String>) -> Result<FdBreakdown, ReadError> {
     let fds = fd::list(pid)?;
     let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
     for f in &fds {
         *kinds.entry(f.kind.name()).or_default() += 1;
     }
-    let sockets = fds.iter().filter(|f| f.kind == FdKind::Socket).count();
-    let names = if sockets >= 2 {
-        socket_names(pid)
-    } else {
-        HashMap::new()
-    };
+    let inodes: std::collections::HashSet<u64> = fds
+        .iter()
+        .filter(|f| f.kind == FdKind::Socket)
+        .filter_map(|f| f.inode)
+        .collect();
+    names.retain(|inode, _| inodes.contains(inode));
+    let unnamed: std::collections::HashSet<u64> = inodes.iter().copied().filter(|i| !names.contains_key(i)).collect();
+    if inodes.len() >= 2 && !unnamed.is_empty() {
+        names.extend(socket_names_of(pid, &unnamed));
+    }
     let mut targets: HashMap<(FdKind, String), u64> = HashMap::new();
     for f in &fds {
         let key = match f.kind {
@@ -729,6 +742,57 @@ pub fn group_targets(targets: HashMap<(FdKind, String), u64>) -> Vec<RepeatedTar
             }),
     );
     groups
+}
+
+/// Group names of the sockets `inodes` of `pid` ([`group_name`]): one
+/// sock_diag dump of its network namespace, else its `/proc/PID/net/*`.
+pub fn socket_names_of(pid: Pid, inodes: &std::collections::HashSet<u64>) -> HashMap<u64, String> {
+    use crate::resources::sockets::{self, Filter, Selection, SocketState};
+    let dumped = sockets::netns_of(pid).and_then(|netns| {
+        let keep = |s: &sockets::Socket| inodes.contains(&s.inode) || s.state == SocketState::Listen;
+        let filter = Filter {
+            local_port: None,
+            keep: Some(&keep),
+        };
+        sockets::dump_namespace_filtered(netns, Some(pid), Selection::ALL, &filter).ok()
+    });
+    let Some((found, _)) = dumped else {
+        // No sock_diag here (or the process went away): the text tables.
+        return socket_names(pid);
+    };
+    let listening: std::collections::HashSet<u16> = found
+        .iter()
+        .filter(|s| s.state == SocketState::Listen)
+        .filter_map(|s| s.port())
+        .collect();
+    found
+        .iter()
+        .filter(|s| inodes.contains(&s.inode))
+        .map(|s| (s.inode, group_name(s, &listening)))
+        .collect()
+}
+
+/// The group a socket belongs to, as [`parse_inet_table`] names it;
+/// `listening` holds the ports listened on in its namespace. Pure.
+pub fn group_name(socket: &crate::resources::sockets::Socket, listening: &std::collections::HashSet<u16>) -> String {
+    use crate::resources::sockets::{Protocol, SocketState};
+    let protocol = socket.protocol.name();
+    match (socket.protocol, socket.local, socket.remote) {
+        (Protocol::Unix, _, _) => match &socket.path {
+            Some(path) if !path.is_empty() => format!("unix {path}"),
+            _ => "unix".to_string(),
+        },
+        (_, Some(local), _) if socket.state == SocketState::Listen => format!("{protocol} listen {local}"),
+        (_, Some(local), Some(remote)) if !(remote.ip().is_unspecified() && remote.port() == 0) => {
+            if listening.contains(&local.port()) {
+                format!("{protocol} {local} <- {}", remote.ip())
+            } else {
+                format!("{protocol} -> {remote}")
+            }
+        }
+        (_, Some(local), _) => format!("{protocol} {local}"),
+        _ => protocol.to_string(),
+    }
 }
 
 /// Socket inode → a group name ([`parse_inet_table`]), or `unix PATH`.

@@ -146,6 +146,7 @@ pub struct Watched {
     last_fds: Option<u64>,
     breakdown_at: Option<f64>,
     breakdown_stale: bool,
+    socket_names: std::collections::HashMap<u64, String>,
     spawned: bool,
     initial: bool,
 }
@@ -478,6 +479,7 @@ impl Watcher {
             last_fds: None,
             breakdown_at: None,
             breakdown_stale: false,
+            socket_names: std::collections::HashMap::new(),
             spawned,
             initial,
             process,
@@ -715,7 +717,7 @@ impl Watcher {
                 continue;
             }
             let began = Instant::now();
-            let read = sample::breakdown(watched.pid());
+            let read = sample::breakdown(watched.pid(), &mut watched.socket_names);
             self.breakdown_spent += began.elapsed();
             match read {
                 Ok(b) => {
@@ -738,7 +740,7 @@ impl Watcher {
         for watched in &mut self.watched {
             if watched.ending.is_none()
                 && watched.breakdown_stale
-                && let Ok(b) = sample::breakdown(watched.pid())
+                && let Ok(b) = sample::breakdown(watched.pid(), &mut watched.socket_names)
             {
                 // Taken for the latest sample's, a moment ago: the per-kind
                 // series then runs to the end of the watch.

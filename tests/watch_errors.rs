@@ -205,3 +205,25 @@ fn a_tree_that_ended_ends_the_watch() {
     assert!(summary["watched_seconds"].as_f64().unwrap() < 10.0);
     assert!(summary["processes"].as_array().unwrap().len() >= 2, "{summary}");
 }
+
+#[test]
+fn a_process_that_execs_is_shown_by_its_new_name() {
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "sleep 0.3; exec sleep 10"])
+        .spawn()
+        .unwrap();
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--duration", "1500ms"])
+        .arg(child.id().to_string())
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let events = common::ndjson(&output);
+    let first = events.iter().find(|e| e["event"] == "process").unwrap();
+    assert_eq!(first["name"], "sh", "{first}");
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    let process = &summary["processes"][0];
+    assert_eq!(process["name"], "sleep", "{process}");
+    assert_eq!(process["cmdline"], serde_json::json!(["sleep", "10"]), "{process}");
+}

@@ -454,10 +454,17 @@ impl MetricVerdict {
     }
 }
 
-/// `41.2 MiB` for the memory metrics, `130` (or `2.5`) for counts.
+/// `41.2 MiB` for the memory metrics (`12.0 KiB` below a tenth of a MiB,
+/// so that a slow rate never reads `+0.0 MiB`), `130` (or `2.5`, `0.02`)
+/// for counts.
 pub fn human_value(metric: &str, value: f64) -> String {
     if matches!(metric, "rss" | "rss_anon" | "rss_file" | "rss_shmem" | "pss" | "swap") {
+        if value != 0.0 && value.abs() < 0.1 * 1_048_576.0 {
+            return format!("{:.1} KiB", value / 1024.0);
+        }
         format!("{:.1} MiB", value / 1_048_576.0)
+    } else if value != 0.0 && value.abs() < 0.1 {
+        format!("{value:.2}")
     } else if (value - value.round()).abs() < 0.05 {
         format!("{value:.0}")
     } else {
@@ -597,6 +604,15 @@ mod tests {
         assert_eq!(leaking_kinds(&verdicts), vec![FdKind::Socket]);
         let rss = verdicts.iter().find(|v| v.metric == "rss").unwrap();
         assert_eq!(rss.verdict, Verdict::Steady);
+    }
+
+    #[test]
+    fn slow_rates_do_not_read_as_zero() {
+        assert_eq!(human_value("rss_anon", 1024.0 * 60.0), "60.0 KiB");
+        assert_eq!(human_value("rss_anon", 5.0 * 1_048_576.0), "5.0 MiB");
+        assert_eq!(human_value("rss_anon", 0.0), "0.0 MiB");
+        assert_eq!(human_value("fds", 0.02), "0.02");
+        assert_eq!(human_value("fds", 130.0), "130");
     }
 
     #[test]

@@ -301,8 +301,10 @@ fn draw_tree<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[Plo
         for i in top(&series, TOP) {
             let p = &processes[i];
             let verdict = p.verdicts.iter().find(|v| v.metric == metric.name());
-            let word = verdict.map_or(String::new(), |v| format!(": {}", v.verdict.name()));
-            lines.push((fit_title(&format!("{} {}{word}", p.pid, p.name), 38), series[i].clone()));
+            // The verdict before the name, so that cutting a long title
+            // never cuts the verdict.
+            let word = verdict.map_or(String::new(), |v| format!(" ({})", v.verdict.name()));
+            lines.push((fit_title(&format!("{}{word} {}", p.pid, p.name), 42), series[i].clone()));
         }
         let leaking: Vec<String> = processes
             .iter()

@@ -285,7 +285,7 @@ impl Sampler {
     /// comes from `smaps_rollup`, which walks the page tables of every
     /// mapping (milliseconds for a server with large shared buffers): it is
     /// read on the first sample, then on `detail` samples no more often than
-    /// keeps it under [`ROLLUP_SHARE`] of the time per process. In between
+    /// keeps it under 0.02% of the time per process. In between
     /// the last values carry on. Where `smaps_rollup` is refused, PSS is
     /// `None` and the other metrics are still sampled.
     pub fn sample(&mut self, detail: bool) -> Result<Sample, ReadError> {

@@ -67,7 +67,8 @@ fn the_soft_limit_is_raised_to_the_hard_one() {
 fn a_watched_command_keeps_the_callers_limit() {
     let scratch = common::Scratch::new("fd-limit-watch");
     let seen = scratch.path().join("limit");
-    let script = format!("ulimit -Sn > '{}'", seen.display());
+    // Long enough for the 10 samples a verdict needs (fewer exit 2).
+    let script = format!("ulimit -Sn > '{}'; sleep 1.5", seen.display());
     let output = limited(512, 4096)
         .args([
             "--json",

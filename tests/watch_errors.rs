@@ -99,14 +99,15 @@ fn a_process_whose_smaps_rollup_is_refused_is_still_watched() {
     let sample = events.iter().find(|e| e["event"] == "sample").unwrap();
     assert!(sample["fds"].as_u64().unwrap() > 0, "{sample}");
     assert!(
-        sample["pss_bytes"].is_null() && sample["swap_bytes"].is_null(),
+        sample["pss_bytes"].is_null() && sample["swap_bytes"].is_u64(),
         "{sample}"
     );
     let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
     let verdicts = summary["processes"][0]["verdicts"].as_array().unwrap();
     assert!(verdicts.iter().any(|v| v["metric"] == "rss"));
     assert!(!verdicts.iter().any(|v| v["metric"] == "pss"));
-    // The text summary says why PSS and swap are missing.
+    assert!(verdicts.iter().any(|v| v["metric"] == "swap"));
+    // The text summary says why PSS is missing (swap comes from status).
     let text = afterlife()
         .args(["watch", "--interval", "100ms", "--duration", "300ms", "1"])
         .output()
@@ -203,4 +204,26 @@ fn a_tree_that_ended_ends_the_watch() {
     assert_eq!(summary["stopped"], "all_ended", "{}", stderr(&output));
     assert!(summary["watched_seconds"].as_f64().unwrap() < 10.0);
     assert!(summary["processes"].as_array().unwrap().len() >= 2, "{summary}");
+}
+
+#[test]
+fn a_process_that_execs_is_shown_by_its_new_name() {
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "sleep 0.3; exec sleep 10"])
+        .spawn()
+        .unwrap();
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--duration", "1500ms"])
+        .arg(child.id().to_string())
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let events = common::ndjson(&output);
+    let first = events.iter().find(|e| e["event"] == "process").unwrap();
+    assert_eq!(first["name"], "sh", "{first}");
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    let process = &summary["processes"][0];
+    assert_eq!(process["name"], "sleep", "{process}");
+    assert_eq!(process["cmdline"], serde_json::json!(["sleep", "10"]), "{process}");
 }

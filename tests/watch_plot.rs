@@ -97,3 +97,60 @@ fn plot_needs_a_known_extension() {
         "afterlife: error: invalid --plot: chart.jpg must end in .svg or .png\n"
     );
 }
+
+#[test]
+fn a_tree_plot_has_one_panel_per_metric_with_the_total_and_legends_beside() {
+    let scratch = Scratch::new("watch-plot-tree");
+    let path = scratch.path().join("tree.svg");
+    // A shell with six children: more than a few processes.
+    let mut tree = Command::new("sh")
+        .args(["-c", "for i in 1 2 3 4 5 6; do sleep 3 & done; wait"])
+        .spawn()
+        .unwrap();
+    let output = afterlife()
+        .args(["watch", "--interval", "50ms", "--duration", "1.5s", "--plot"])
+        .arg(&path)
+        .arg("--tree")
+        .arg(tree.id().to_string())
+        .output()
+        .unwrap();
+    let _ = tree.kill();
+    let _ = tree.wait();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let parse = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, xml.etree.ElementTree as E\n\
+root = E.parse(sys.argv[1]).getroot()\n\
+for t in root.iter('{http://www.w3.org/2000/svg}text'):\n    print(t.get('x') + '\\t' + ' '.join(''.join(t.itertext()).split()))\n",
+        )
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(parse.status.success(), "{}", String::from_utf8_lossy(&parse.stderr));
+    let texts = String::from_utf8_lossy(&parse.stdout);
+    let lines: Vec<(f64, &str)> = texts
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter_map(|(x, text)| Some((x.parse().ok()?, text)))
+        .collect();
+    let text = |t: &str| lines.iter().filter(|l| l.1 == t).count();
+    assert!(
+        lines.iter().any(|l| l.1.starts_with("afterlife watch: 7 processes")),
+        "{lines:?}"
+    );
+    // Four panels, each with the total in its legend.
+    assert_eq!(text("tree total"), 4, "{lines:?}");
+    for caption in [
+        "open fds: no leak",
+        "anonymous memory: no leak",
+        "RSS: no leak",
+        "threads: no leak",
+    ] {
+        assert_eq!(text(caption), 1, "{caption}: {lines:?}");
+    }
+    // The legends stand to the right of the data, not over it.
+    for (x, _) in lines.iter().filter(|l| l.1 == "tree total") {
+        assert!(*x > 850.0, "legend at x = {x}");
+    }
+}

@@ -196,11 +196,7 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     let (summary, histories) = summary.map_err(failure)?;
     if let Some(path) = &args.plot {
         // Control characters in a name would make the SVG invalid XML.
-        let names: Vec<String> = summary
-            .processes
-            .iter()
-            .map(|p| crate::text::escape(&p.name).into_owned())
-            .collect();
+        let names: Vec<String> = summary.processes.iter().map(display_name).collect();
         let processes: Vec<PlotProcess<'_>> = summary
             .processes
             .iter()
@@ -359,7 +355,7 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
     }
     if p.last.is_some_and(|s| s.pss_bytes.is_none()) {
         lines.push(format!(
-            "  pss, swap not read: /proc/{}/smaps_rollup was refused (it needs ptrace read access)",
+            "  pss not read: /proc/{}/smaps_rollup was refused (it needs ptrace read access)",
             p.pid
         ));
     }

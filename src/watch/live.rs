@@ -82,7 +82,8 @@ fn verdict_span(_metric: Metric, verdict: Option<&MetricVerdict>) -> Span<'stati
 fn render(frame: &mut Frame<'_>, watched: &[Watched], seconds: f64) {
     let area = frame.area();
     let [header, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let leaking = watched.iter().filter(|w| w.leaking()).count();
+    // Processes that ended are not counted among the leaking ones.
+    let leaking = watched.iter().filter(|w| w.leaking() && w.ending.is_none()).count();
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled("afterlife watch", Style::default().add_modifier(Modifier::BOLD)),

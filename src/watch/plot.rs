@@ -6,6 +6,11 @@
 //! has its Theil–Sen trend line dashed beside it, and each panel's title
 //! carries the verdict, so the chart reads without explanation.
 //!
+//! With more than [`FEW`] processes (a tree) the chart would drown in
+//! lines and legends: it has one panel per metric (open fds, anonymous
+//! memory, RSS, threads) with the tree's total and its top processes, and
+//! the legend beside the chart rather than over it. Titles are cut to fit.
+//!
 //! Text needs a font: plotters' `ab_glyph` backend is pure Rust but brings
 //! no font of its own, so the first TrueType font found under the usual
 //! system font directories (DejaVu Sans first) is registered. The PNG
@@ -222,13 +227,150 @@ fn headline(panel: &Panel, processes: &[PlotProcess<'_>]) -> String {
     }
 }
 
+/// More processes than this are drawn as a tree: one panel per metric with
+/// the total and the top processes.
+pub const FEW: usize = 4;
+
+/// Processes drawn by name in a tree's panel, besides the total.
+const TOP: usize = 5;
+
+/// Cuts a title to `max` characters, with an ellipsis, so that it is not
+/// clipped by the image's edge. Pure.
+pub fn fit_title(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The sum over processes of a metric, on the union of their sample times;
+/// each process counts from its first to its last sample with its latest
+/// value. Pure.
+pub fn total(series: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
+    let mut times: Vec<f64> = series.iter().flatten().map(|p| p.0).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    times
+        .into_iter()
+        .map(|t| {
+            let sum = series
+                .iter()
+                .filter(|s| s.first().is_some_and(|f| f.0 <= t) && s.last().is_some_and(|l| l.0 >= t))
+                .map(|s| s[s.partition_point(|p| p.0 <= t) - 1].1)
+                .sum();
+            (t, sum)
+        })
+        .collect()
+}
+
+/// The processes with the highest values of a metric, at most `n`,
+/// highest first, as positions in `series`. Pure.
+pub fn top(series: &[Vec<(f64, f64)>], n: usize) -> Vec<usize> {
+    let peak = |s: &Vec<(f64, f64)>| s.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let mut order: Vec<usize> = (0..series.len()).filter(|&i| !series[i].is_empty()).collect();
+    order.sort_by(|&a, &b| peak(&series[b]).total_cmp(&peak(&series[a])));
+    order.truncate(n);
+    order
+}
+
+fn draw_tree<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[PlotProcess<'_>]) -> Result<(), String> {
+    let e = |error: DrawingAreaErrorKind<DB::ErrorType>| error.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let first = processes
+        .first()
+        .map_or(String::new(), |p| format!("{} {}", p.pid, p.name));
+    let title = format!("afterlife watch: {} processes ({first} and its tree)", processes.len());
+    let root = root
+        .titled(&fit_title(&title, 80), ("sans-serif", 26).into_font())
+        .map_err(e)?;
+    let metrics = [Metric::Fds, Metric::RssAnon, Metric::Rss, Metric::Threads];
+    let areas = root.split_evenly((metrics.len(), 1));
+    let t_max = processes
+        .iter()
+        .filter_map(|p| p.history.samples().last().map(|s| s.0))
+        .fold(1.0f64, f64::max);
+    for (metric, area) in metrics.iter().zip(areas.iter()) {
+        let k = scale(*metric);
+        let series: Vec<Vec<(f64, f64)>> = processes
+            .iter()
+            .map(|p| p.history.series(*metric).into_iter().map(|(t, v)| (t, v * k)).collect())
+            .collect();
+        let mut lines: Vec<(String, Vec<(f64, f64)>)> = vec![("tree total".to_string(), total(&series))];
+        for i in top(&series, TOP) {
+            let p = &processes[i];
+            let verdict = p.verdicts.iter().find(|v| v.metric == metric.name());
+            // The verdict before the name, so that cutting a long title
+            // never cuts the verdict.
+            let word = verdict.map_or(String::new(), |v| format!(" ({})", v.verdict.name()));
+            lines.push((fit_title(&format!("{}{word} {}", p.pid, p.name), 42), series[i].clone()));
+        }
+        let leaking: Vec<String> = processes
+            .iter()
+            .filter(|p| p.verdicts.iter().any(|v| v.metric == metric.name() && v.leaks()))
+            .map(|p| format!("{} {}", p.pid, p.name))
+            .collect();
+        let caption = if leaking.is_empty() {
+            format!("{}: no leak", metric.title())
+        } else {
+            format!("{}: leaking in {}", metric.title(), leaking.join(", "))
+        };
+        let (plot_area, legend_area) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(330));
+        let y_max = lines
+            .iter()
+            .flat_map(|l| l.1.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max)
+            .max(1.0)
+            * 1.1;
+        let unit = if metric.is_bytes() { "MiB" } else { "count" };
+        let mut chart = ChartBuilder::on(&plot_area)
+            .caption(fit_title(&caption, 90), ("sans-serif", 20).into_font())
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..t_max, 0.0..y_max)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the watch started")
+            .y_desc(unit)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
+        for (index, (label, points)) in lines.iter().enumerate() {
+            let color = if index == 0 {
+                BLACK.to_rgba()
+            } else {
+                Palette99::pick(index - 1).to_rgba()
+            };
+            let width = if index == 0 { 3 } else { 2 };
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(width)))
+                .map_err(e)?;
+            // The legend beside the chart, never over the data.
+            let y = 50 + 22 * index as i32;
+            legend_area
+                .draw(&PathElement::new(vec![(4, y), (28, y)], color.stroke_width(width)))
+                .map_err(e)?;
+            legend_area
+                .draw(&Text::new(label.clone(), (34, y - 8), ("sans-serif", 14).into_font()))
+                .map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[PlotProcess<'_>]) -> Result<(), String> {
+    if processes.len() > FEW {
+        return draw_tree(root, processes);
+    }
     let e = |error: DrawingAreaErrorKind<DB::ErrorType>| error.to_string();
     root.fill(&WHITE).map_err(e)?;
     let names: Vec<String> = processes.iter().map(|p| format!("{} {}", p.pid, p.name)).collect();
     let root = root
         .titled(
-            &format!("afterlife watch: {}", names.join(", ")),
+            &fit_title(&format!("afterlife watch: {}", names.join(", ")), 80),
             ("sans-serif", 26).into_font(),
         )
         .map_err(e)?;
@@ -268,7 +410,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[PlotProc
             .max(1.0)
             * 1.1;
         let mut chart = ChartBuilder::on(area)
-            .caption(headline(panel, processes), ("sans-serif", 20).into_font())
+            .caption(
+                fit_title(&headline(panel, processes), 100),
+                ("sans-serif", 20).into_font(),
+            )
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -311,4 +456,24 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[PlotProc
             .map_err(e)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_count_each_process_while_it_lives() {
+        let a = vec![(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)];
+        let b = vec![(1.0, 10.0), (2.0, 10.0)];
+        let c = vec![(0.0, 5.0)];
+        assert_eq!(total(&[a, b, c]), vec![(0.0, 6.0), (1.0, 12.0), (2.0, 13.0)]);
+        assert_eq!(top(&[vec![(0.0, 1.0)], vec![], vec![(0.0, 9.0)]], 5), vec![2, 0]);
+    }
+
+    #[test]
+    fn long_titles_are_cut() {
+        assert_eq!(fit_title("short", 10), "short");
+        assert_eq!(fit_title("abcdefghijkl", 5), "abcd…");
+    }
 }

@@ -57,7 +57,8 @@ pub struct Sample {
     /// bytes; `None` where `smaps_rollup` is refused (it needs ptrace read
     /// access, which even root lacks for some processes, e.g. a VM's init).
     pub pss_bytes: Option<u64>,
-    /// Swapped-out anonymous memory, bytes; `None` as for `pss_bytes`.
+    /// Swapped-out anonymous memory (`VmSwap` of `/proc/PID/status`), bytes;
+    /// `None` where the kernel does not say.
     pub swap_bytes: Option<u64>,
     /// Threads.
     pub threads: u64,
@@ -125,6 +126,8 @@ pub struct Sampler {
     statm: Option<OwnedFd>,
     status: Option<OwnedFd>,
     last_shmem: Option<u64>,
+    last_swap: Option<u64>,
+    rollup_not_before: Option<std::time::Instant>,
     rollup: Option<OwnedFd>,
     last_rollup: Option<Rollup>,
     rollup_refused: bool,
@@ -204,6 +207,8 @@ impl Sampler {
             statm: None,
             status: None,
             last_shmem: None,
+            last_swap: None,
+            rollup_not_before: None,
             rollup: None,
             last_rollup: None,
             rollup_refused: false,
@@ -274,12 +279,15 @@ impl Sampler {
         fd::count(self.pid).map(|n| n as u64)
     }
 
-    /// Reads one sample. RSS comes from `statm` (the kernel's counters,
-    /// cheap); PSS and swap from `smaps_rollup`, which walks every mapping
-    /// and costs ten times as much, so it is read only when `detail` is set
-    /// (and on the first sample); in between the last PSS and swap carry on.
-    /// Where `smaps_rollup` is refused, PSS and swap are `None` and the
-    /// other metrics are still sampled.
+    /// Reads one sample. RSS and anonymous memory come from `statm` (the
+    /// kernel's counters, cheap) at every sample; shared memory and swap
+    /// from `status` when `detail` is set (and on the first sample). PSS
+    /// comes from `smaps_rollup`, which walks the page tables of every
+    /// mapping (milliseconds for a server with large shared buffers): it is
+    /// read on the first sample, then on `detail` samples no more often than
+    /// keeps it under 0.02% of the time per process. In between
+    /// the last values carry on. Where `smaps_rollup` is refused, PSS is
+    /// `None` and the other metrics are still sampled.
     pub fn sample(&mut self, detail: bool) -> Result<Sample, ReadError> {
         let fds = match self.fd_count() {
             _ if self.fds_refused => None,
@@ -297,16 +305,24 @@ impl Sampler {
         let (resident, shared) = parse_statm(self.text("statm")?);
         if detail || self.last_shmem.is_none() {
             self.read_held(Held::Status)?;
-            self.last_shmem = Some(parse_status_shmem(self.text("status")?));
+            let (shmem, swap) = parse_status_shmem_swap(self.text("status")?);
+            self.last_shmem = Some(shmem);
+            self.last_swap = swap;
         }
         let shared_bytes = shared * page;
         let rss_shmem_bytes = self.last_shmem.unwrap_or(0).min(shared_bytes);
-        if !self.rollup_refused && (detail || self.last_rollup.is_none()) {
+        let now = std::time::Instant::now();
+        let rollup_due = self.last_rollup.is_none() || (detail && self.rollup_not_before.is_none_or(|at| now >= at));
+        if !self.rollup_refused && rollup_due {
             match self.read_held(Held::Rollup) {
                 Ok(()) => self.last_rollup = Some(parse_smaps_rollup(self.text("smaps_rollup")?)),
                 Err(ReadError::PermissionDenied { .. }) => self.rollup_refused = true,
                 Err(e) => return Err(e),
             }
+            // A walk of a large shared mapping (a database's shared
+            // buffers) takes milliseconds: the next one waits until this
+            // one is ROLLUP_SHARE of the time between them.
+            self.rollup_not_before = Some(now + now.elapsed().div_f64(ROLLUP_SHARE));
         }
         let rollup = self.last_rollup.filter(|_| !self.rollup_refused);
         let children = self.children(threads)?;
@@ -317,7 +333,7 @@ impl Sampler {
             rss_file_bytes: shared_bytes - rss_shmem_bytes,
             rss_shmem_bytes,
             pss_bytes: rollup.map(|r| r.pss),
-            swap_bytes: rollup.map(|r| r.swap),
+            swap_bytes: self.last_swap.or(rollup.map(|r| r.swap)),
             threads,
             children,
         })
@@ -499,13 +515,21 @@ pub fn parse_statm(text: &str) -> (u64, u64) {
     (field(1), field(2))
 }
 
-/// `RssShmem` of `/proc/PID/status`, in bytes (0 where missing). Pure.
-pub fn parse_status_shmem(text: &str) -> u64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix("RssShmem:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+/// `RssShmem` (0 where missing) and `VmSwap` of `/proc/PID/status`, in
+/// bytes. Pure.
+pub fn parse_status_shmem_swap(text: &str) -> (u64, Option<u64>) {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    (field("RssShmem:").unwrap_or(0), field("VmSwap:"))
 }
+
+/// The share of the time between two reads of `smaps_rollup` of one process
+/// that the read may take.
+const ROLLUP_SHARE: f64 = 0.0002;
 
 /// The soft `Max open files` and `Max address space` of `/proc/PID/limits`
 /// (`None`: unlimited). Pure.
@@ -644,18 +668,31 @@ fn unescape_mountinfo(field: &str) -> PathBuf {
 /// named by their addresses from the process's network namespace
 /// (`/proc/PID/net/{tcp,tcp6,udp,udp6,unix}`) so that many connections to
 /// one peer group together.
-pub fn breakdown(pid: Pid) -> Result<FdBreakdown, ReadError> {
+///
+/// `names` caches the group names of sockets by inode (a socket's addresses
+/// do not change once it is connected): only sockets not named before are
+/// looked up, with one sock_diag dump of the process's network namespace
+/// (listeners included, to tell accepted connections from outgoing ones),
+/// or `/proc/PID/net/*` where sock_diag cannot be used. Reading
+/// `/proc/net/tcp` costs the kernel a walk of the whole table per page read,
+/// which dominated the cost of watching a busy server. Sockets that were
+/// closed leave the cache.
+pub fn breakdown(pid: Pid, names: &mut HashMap<u64, String>) -> Result<FdBreakdown, ReadError> {
     let fds = fd::list(pid)?;
     let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
     for f in &fds {
         *kinds.entry(f.kind.name()).or_default() += 1;
     }
-    let sockets = fds.iter().filter(|f| f.kind == FdKind::Socket).count();
-    let names = if sockets >= 2 {
-        socket_names(pid)
-    } else {
-        HashMap::new()
-    };
+    let inodes: std::collections::HashSet<u64> = fds
+        .iter()
+        .filter(|f| f.kind == FdKind::Socket)
+        .filter_map(|f| f.inode)
+        .collect();
+    names.retain(|inode, _| inodes.contains(inode));
+    let unnamed: std::collections::HashSet<u64> = inodes.iter().copied().filter(|i| !names.contains_key(i)).collect();
+    if inodes.len() >= 2 && !unnamed.is_empty() {
+        names.extend(socket_names_of(pid, &unnamed));
+    }
     let mut targets: HashMap<(FdKind, String), u64> = HashMap::new();
     for f in &fds {
         let key = match f.kind {
@@ -705,6 +742,57 @@ pub fn group_targets(targets: HashMap<(FdKind, String), u64>) -> Vec<RepeatedTar
             }),
     );
     groups
+}
+
+/// Group names of the sockets `inodes` of `pid` ([`group_name`]): one
+/// sock_diag dump of its network namespace, else its `/proc/PID/net/*`.
+pub fn socket_names_of(pid: Pid, inodes: &std::collections::HashSet<u64>) -> HashMap<u64, String> {
+    use crate::resources::sockets::{self, Filter, Selection, SocketState};
+    let dumped = sockets::netns_of(pid).and_then(|netns| {
+        let keep = |s: &sockets::Socket| inodes.contains(&s.inode) || s.state == SocketState::Listen;
+        let filter = Filter {
+            local_port: None,
+            keep: Some(&keep),
+        };
+        sockets::dump_namespace_filtered(netns, Some(pid), Selection::ALL, &filter).ok()
+    });
+    let Some((found, _)) = dumped else {
+        // No sock_diag here (or the process went away): the text tables.
+        return socket_names(pid);
+    };
+    let listening: std::collections::HashSet<u16> = found
+        .iter()
+        .filter(|s| s.state == SocketState::Listen)
+        .filter_map(|s| s.port())
+        .collect();
+    found
+        .iter()
+        .filter(|s| inodes.contains(&s.inode))
+        .map(|s| (s.inode, group_name(s, &listening)))
+        .collect()
+}
+
+/// The group a socket belongs to, as [`parse_inet_table`] names it;
+/// `listening` holds the ports listened on in its namespace. Pure.
+pub fn group_name(socket: &crate::resources::sockets::Socket, listening: &std::collections::HashSet<u16>) -> String {
+    use crate::resources::sockets::{Protocol, SocketState};
+    let protocol = socket.protocol.name();
+    match (socket.protocol, socket.local, socket.remote) {
+        (Protocol::Unix, _, _) => match &socket.path {
+            Some(path) if !path.is_empty() => format!("unix {path}"),
+            _ => "unix".to_string(),
+        },
+        (_, Some(local), _) if socket.state == SocketState::Listen => format!("{protocol} listen {local}"),
+        (_, Some(local), Some(remote)) if !(remote.ip().is_unspecified() && remote.port() == 0) => {
+            if listening.contains(&local.port()) {
+                format!("{protocol} {local} <- {}", remote.ip())
+            } else {
+                format!("{protocol} -> {remote}")
+            }
+        }
+        (_, Some(local), _) => format!("{protocol} {local}"),
+        _ => protocol.to_string(),
+    }
 }
 
 /// Socket inode → a group name ([`parse_inet_table`]), or `unix PATH`.
@@ -872,9 +960,9 @@ mod tests {
     fn statm_parses() {
         assert_eq!(parse_statm("2142 427 384 5 0 107 0\n"), (427, 384));
         assert_eq!(parse_statm(""), (0, 0));
-        let status = "Name:\tpostgres\nVmRSS:\t  151552 kB\nRssAnon:\t    3072 kB\nRssFile:\t   11264 kB\nRssShmem:\t  137216 kB\n";
-        assert_eq!(parse_status_shmem(status), 137216 * 1024);
-        assert_eq!(parse_status_shmem("Name:\tkthreadd\n"), 0);
+        let status = "Name:\tpostgres\nVmRSS:\t  151552 kB\nRssAnon:\t    3072 kB\nRssFile:\t   11264 kB\nRssShmem:\t  137216 kB\nVmSwap:\t       8 kB\n";
+        assert_eq!(parse_status_shmem_swap(status), (137216 * 1024, Some(8192)));
+        assert_eq!(parse_status_shmem_swap("Name:\tkthreadd\n"), (0, None));
     }
 
     #[test]

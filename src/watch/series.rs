@@ -231,6 +231,32 @@ impl History {
     /// the per-kind counts were read with it.
     pub fn push(&mut self, seconds: f64, sample: Sample, kinds: Option<&FdBreakdown>) {
         if let Some(breakdown) = kinds {
+            self.record_kinds(seconds, breakdown);
+        }
+        self.seen += 1;
+        if !(self.seen - 1).is_multiple_of(self.stride) {
+            return;
+        }
+        self.points.push((seconds, sample));
+        if self.points.len() >= MAX_HISTORY {
+            let mut index = 0;
+            self.points.retain(|_| {
+                index += 1;
+                index % 2 == 1
+            });
+            self.stride *= 2;
+        }
+    }
+
+    /// The time of the latest sample kept.
+    pub fn last_seconds(&self) -> Option<f64> {
+        self.points.last().map(|(t, _)| *t)
+    }
+
+    /// Records per-kind counts read at `seconds` (kept only when they
+    /// changed; they carry forward to later samples).
+    pub fn record_kinds(&mut self, seconds: f64, breakdown: &FdBreakdown) {
+        {
             let mut counts = [0u32; FdKind::ALL.len()];
             for (slot, kind) in FdKind::ALL.iter().enumerate() {
                 counts[slot] = breakdown.kinds.get(kind.name()).copied().unwrap_or(0) as u32;
@@ -248,19 +274,6 @@ impl History {
                     });
                 }
             }
-        }
-        self.seen += 1;
-        if !(self.seen - 1).is_multiple_of(self.stride) {
-            return;
-        }
-        self.points.push((seconds, sample));
-        if self.points.len() >= MAX_HISTORY {
-            let mut index = 0;
-            self.points.retain(|_| {
-                index += 1;
-                index % 2 == 1
-            });
-            self.stride *= 2;
         }
     }
 
@@ -302,12 +315,16 @@ impl History {
                 let mut change = 0;
                 self.points
                     .iter()
-                    .filter_map(|(t, _)| {
+                    .filter_map(|(t, sample)| {
                         while change + 1 < self.kinds.len() && self.kinds[change + 1].0 <= *t {
                             change += 1;
                         }
                         let (at, counts) = self.kinds.get(change)?;
-                        (*at <= *t).then_some((*t, f64::from(counts[slot])))
+                        if *at > *t {
+                            return None;
+                        }
+                        let previous = change.checked_sub(1).map(|c| &self.kinds[c].1);
+                        Some((*t, kind_between_reads(counts, previous, sample.fds, slot)))
                     })
                     .collect()
             }
@@ -437,10 +454,17 @@ impl MetricVerdict {
     }
 }
 
-/// `41.2 MiB` for the memory metrics, `130` (or `2.5`) for counts.
+/// `41.2 MiB` for the memory metrics (`12.0 KiB` below a tenth of a MiB,
+/// so that a slow rate never reads `+0.0 MiB`), `130` (or `2.5`, `0.02`)
+/// for counts.
 pub fn human_value(metric: &str, value: f64) -> String {
     if matches!(metric, "rss" | "rss_anon" | "rss_file" | "rss_shmem" | "pss" | "swap") {
+        if value != 0.0 && value.abs() < 0.1 * 1_048_576.0 {
+            return format!("{:.1} KiB", value / 1024.0);
+        }
         format!("{:.1} MiB", value / 1_048_576.0)
+    } else if value != 0.0 && value.abs() < 0.1 {
+        format!("{value:.2}")
     } else if (value - value.round()).abs() < 0.05 {
         format!("{value:.0}")
     } else {
@@ -457,6 +481,31 @@ pub fn clock(seconds: f64) -> String {
     } else {
         format!("{m:02}:{s:02}")
     }
+}
+
+/// A kind's count at a sample between two reads of the per-kind counts
+/// (which are rationed: listing every fd is the dearest read of a watch).
+/// The total count is known at every sample; what it moved since the last
+/// read is given to the kinds that grew between the last two reads, in the
+/// shares they grew by. With no such growth the last count carries on.
+/// Pure.
+pub fn kind_between_reads(
+    last: &[u32],
+    previous: Option<&[u32; FdKind::ALL.len()]>,
+    total: Option<u64>,
+    slot: usize,
+) -> f64 {
+    let base = f64::from(last[slot]);
+    let (Some(previous), Some(total)) = (previous, total) else {
+        return base;
+    };
+    let grew = |i: usize| f64::from(last[i].saturating_sub(previous[i]));
+    let growth: f64 = (0..last.len()).map(grew).sum();
+    if growth == 0.0 {
+        return base;
+    }
+    let read_total: f64 = last.iter().map(|c| f64::from(*c)).sum();
+    (base + grew(slot) / growth * (total as f64 - read_total)).max(0.0)
 }
 
 /// The kinds whose fds leak, from a process's verdicts.
@@ -555,6 +604,35 @@ mod tests {
         assert_eq!(leaking_kinds(&verdicts), vec![FdKind::Socket]);
         let rss = verdicts.iter().find(|v| v.metric == "rss").unwrap();
         assert_eq!(rss.verdict, Verdict::Steady);
+    }
+
+    #[test]
+    fn slow_rates_do_not_read_as_zero() {
+        assert_eq!(human_value("rss_anon", 1024.0 * 60.0), "60.0 KiB");
+        assert_eq!(human_value("rss_anon", 5.0 * 1_048_576.0), "5.0 MiB");
+        assert_eq!(human_value("rss_anon", 0.0), "0.0 MiB");
+        assert_eq!(human_value("fds", 0.02), "0.02");
+        assert_eq!(human_value("fds", 130.0), "130");
+    }
+
+    #[test]
+    fn kind_counts_between_reads_follow_the_total() {
+        let mut previous = [0u32; FdKind::ALL.len()];
+        let mut last = [0u32; FdKind::ALL.len()];
+        let (pipe, file) = (
+            FdKind::ALL.iter().position(|k| *k == FdKind::Pipe).unwrap(),
+            FdKind::ALL.iter().position(|k| *k == FdKind::File).unwrap(),
+        );
+        previous[pipe] = 10;
+        previous[file] = 5;
+        last[pipe] = 20;
+        last[file] = 5;
+        // 25 at the last read; 31 now: the 6 new fds are pipes, which grew.
+        assert_eq!(kind_between_reads(&last, Some(&previous), Some(31), pipe), 26.0);
+        assert_eq!(kind_between_reads(&last, Some(&previous), Some(31), file), 5.0);
+        // No earlier read, or no growth: the last count carries on.
+        assert_eq!(kind_between_reads(&last, None, Some(31), pipe), 20.0);
+        assert_eq!(kind_between_reads(&last, Some(&last), Some(31), pipe), 20.0);
     }
 
     #[test]

@@ -25,6 +25,9 @@ use crate::watch::trend::Verdict;
 /// How long a new process is left to load before its growth counts.
 const SETTLING: f64 = 1.0;
 
+/// The share of the time watched that reading per-kind fd counts may take.
+const BREAKDOWN_BUDGET: f64 = 0.004;
+
 /// How long before its end a process is taken to be shutting down (freeing
 /// at exit), and not judged.
 const SHUTDOWN: f64 = 0.5;
@@ -141,6 +144,9 @@ pub struct Watched {
     pub ended_after: Option<f64>,
     sampler: Sampler,
     last_fds: Option<u64>,
+    breakdown_at: Option<f64>,
+    breakdown_stale: bool,
+    socket_names: std::collections::HashMap<u64, String>,
     spawned: bool,
     initial: bool,
 }
@@ -346,6 +352,8 @@ pub struct Watcher {
     /// Raised while watching: N processes hold about 4N fds (pidfd,
     /// /proc/PID, two open files).
     fds: FdLimit,
+    /// Time spent reading per-kind fd counts.
+    breakdown_spent: Duration,
 }
 
 impl Watcher {
@@ -360,6 +368,7 @@ impl Watcher {
             start: Instant::now(),
             child: None,
             fds: FdLimit::raise(),
+            breakdown_spent: Duration::ZERO,
         };
         match &targets {
             Targets::Pids(pids) => {
@@ -468,6 +477,9 @@ impl Watcher {
             ended_after: None,
             sampler,
             last_fds: None,
+            breakdown_at: None,
+            breakdown_stale: false,
+            socket_names: std::collections::HashMap::new(),
             spawned,
             initial,
             process,
@@ -589,6 +601,7 @@ impl Watcher {
         };
         let watched_seconds = self.start.elapsed().as_secs_f64();
         self.stop_spawned();
+        self.final_breakdowns();
         self.refresh_verdicts();
         observer.tick(&self.watched, watched_seconds, true);
         drop(signals);
@@ -641,40 +654,110 @@ impl Watcher {
         let detail_every = (self.watched.len() as u64).div_ceil(100).clamp(1, 10).max(per_second);
         let detail = tick.is_multiple_of(detail_every);
         let mut gone = Vec::new();
+        let mut samples: Vec<(usize, Sample)> = Vec::with_capacity(self.watched.len());
         for index in 0..self.watched.len() {
             let watched = &mut self.watched[index];
             if watched.ending.is_some() {
                 continue;
             }
-            let sample = match watched.sampler.sample(detail) {
-                Ok(sample) => sample,
+            match watched.sampler.sample(detail) {
+                Ok(sample) => samples.push((index, sample)),
                 // Gone: it exited since the last tick; its ending is collected
                 // below from its pidfd.
-                Err(ReadError::Gone { .. }) => {
-                    gone.push(index);
-                    continue;
-                }
+                Err(ReadError::Gone { .. }) => gone.push(index),
                 Err(error) => return Err(error.into()),
-            };
-            let breakdown = if sample.fds.is_some() && watched.last_fds != sample.fds {
-                watched.last_fds = sample.fds;
-                match sample::breakdown(watched.pid()) {
-                    Ok(b) => Some(b),
-                    // ESRCH/ENOENT: it exited between the two reads.
-                    Err(ReadError::Gone { .. }) => None,
-                    Err(error) => return Err(error.into()),
-                }
-            } else {
-                None
-            };
-            watched.history.push(seconds, sample, breakdown.as_ref());
-            if let Some(b) = &breakdown {
-                watched.breakdown = b.clone();
             }
-            observer.sampled(watched, seconds, &sample, breakdown.as_ref());
+        }
+        let breakdowns = self.breakdowns(&samples, seconds)?;
+        for ((index, sample), breakdown) in samples.iter().zip(breakdowns) {
+            let watched = &mut self.watched[*index];
+            watched.history.push(seconds, *sample, breakdown.as_ref());
+            if let Some(b) = breakdown {
+                watched.breakdown = b;
+                observer.sampled(watched, seconds, sample, Some(&watched.breakdown));
+            } else {
+                observer.sampled(watched, seconds, sample, None);
+            }
         }
         self.collect_endings(&gone, observer)?;
         Ok(())
+    }
+
+    /// Reads the per-kind fd counts of the processes whose fd count changed,
+    /// within a budget: listing every fd (and the socket tables) is the
+    /// dearest read of a watch, and a busy server's count changes at every
+    /// tick. A process's first breakdown is always read; later ones only
+    /// while the time spent on them stays under [`BREAKDOWN_BUDGET`] of the
+    /// time watched, the longest-waiting first. One that had to wait is
+    /// read at a later tick even if its count does not change again.
+    fn breakdowns(
+        &mut self,
+        samples: &[(usize, Sample)],
+        seconds: f64,
+    ) -> Result<Vec<Option<FdBreakdown>>, WatchError> {
+        let mut wanted: Vec<usize> = samples
+            .iter()
+            .enumerate()
+            .filter(|(_, (index, sample))| {
+                let w = &self.watched[*index];
+                sample.fds.is_some() && (w.last_fds != sample.fds || w.breakdown_stale)
+            })
+            .map(|(slot, _)| slot)
+            .collect();
+        wanted.sort_by(|a, b| {
+            let at = |slot: &usize| self.watched[samples[*slot].0].breakdown_at;
+            at(a)
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&at(b).unwrap_or(f64::NEG_INFINITY))
+        });
+        let mut out: Vec<Option<FdBreakdown>> = vec![None; samples.len()];
+        // The first seconds get the budget of ten: a short watch is not
+        // starved of breakdowns by its first, always-read ones.
+        let watched_for = self.start.elapsed().as_secs_f64().max(10.0);
+        for slot in wanted {
+            let (index, sample) = samples[slot];
+            let watched = &mut self.watched[index];
+            watched.last_fds = sample.fds;
+            let over = self.breakdown_spent.as_secs_f64() >= BREAKDOWN_BUDGET * watched_for;
+            if watched.breakdown_at.is_some() && over {
+                watched.breakdown_stale = true;
+                continue;
+            }
+            let began = Instant::now();
+            let read = sample::breakdown(watched.pid(), &mut watched.socket_names);
+            self.breakdown_spent += began.elapsed();
+            match read {
+                Ok(b) => {
+                    watched.breakdown_at = Some(seconds);
+                    watched.breakdown_stale = false;
+                    out[slot] = Some(b);
+                }
+                // ESRCH/ENOENT: it exited between the two reads.
+                Err(ReadError::Gone { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads the breakdowns still owed (count changed while over budget) of
+    /// the processes that still run, so that the summary's groups and
+    /// per-kind verdicts are current.
+    fn final_breakdowns(&mut self) {
+        for watched in &mut self.watched {
+            if watched.ending.is_none()
+                && watched.breakdown_stale
+                && let Ok(b) = sample::breakdown(watched.pid(), &mut watched.socket_names)
+            {
+                // Taken for the latest sample's, a moment ago: the per-kind
+                // series then runs to the end of the watch.
+                if let Some(seconds) = watched.history.last_seconds() {
+                    watched.history.record_kinds(seconds, &b);
+                }
+                watched.breakdown = b;
+                watched.breakdown_stale = false;
+            }
+        }
     }
 
     /// Records how each of `candidates` (indexes whose pidfd polled

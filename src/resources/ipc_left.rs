@@ -190,15 +190,19 @@ fn parent_of(pid: i32) -> Option<i32> {
 #[derive(Debug)]
 pub struct CreationReader {
     stop: OwnedFd,
-    thread: std::thread::JoinHandle<Option<HashMap<String, i32>>>,
+    thread: std::thread::JoinHandle<(Option<HashMap<String, i32>>, ShmCreations)>,
 }
 
 impl CreationReader {
     /// Stops reading; the creations by the descendants, name to PID
-    /// (`None` if events were lost).
-    pub fn finish(self) -> Option<HashMap<String, i32>> {
+    /// (`None` if events were lost), and the watch, its mark removed, to be
+    /// closed later.
+    pub fn finish(self) -> (Option<HashMap<String, i32>>, Option<ShmCreations>) {
         drop(self.stop);
-        self.thread.join().ok().flatten()
+        match self.thread.join() {
+            Ok((created, watch)) => (created, Some(watch)),
+            Err(_) => (None, None),
+        }
     }
 }
 
@@ -207,6 +211,7 @@ const FAN_CLOEXEC: libc::c_uint = 0x1;
 const FAN_NONBLOCK: libc::c_uint = 0x2;
 const FAN_REPORT_DFID_NAME: libc::c_uint = 0x0000_0c00;
 const FAN_MARK_ADD: libc::c_uint = 0x1;
+const FAN_MARK_REMOVE: libc::c_uint = 0x2;
 const FAN_CREATE: u64 = 0x100;
 const FAN_MOVED_TO: u64 = 0x80;
 const FAN_Q_OVERFLOW: u64 = 0x4000;
@@ -250,7 +255,7 @@ impl ShmCreations {
         let thread = std::thread::Builder::new()
             .name("afterlife-shm".to_string())
             .spawn(move || {
-                let mut ours = HashMap::new();
+                let mut ours = Some(HashMap::new());
                 loop {
                     let mut fds = [
                         rustix::event::PollFd::new(&self.fd, rustix::event::PollFlags::IN),
@@ -259,14 +264,22 @@ impl ShmCreations {
                     // EINTR: look again.
                     let _ = rustix::event::poll(&mut fds, None);
                     let stopping = !fds[1].revents().is_empty();
-                    let created = self.drain()?;
-                    for (name, pid) in created {
-                        if descends_from(pid, root.get(), parent_of) {
-                            ours.insert(name, pid);
+                    if stopping {
+                        self.unmark();
+                    }
+                    match (self.drain(), &mut ours) {
+                        (Some(created), Some(ours)) => {
+                            for (name, pid) in created {
+                                if descends_from(pid, root.get(), parent_of) {
+                                    ours.insert(name, pid);
+                                }
+                            }
                         }
+                        // Events were lost: no creation can be told.
+                        _ => ours = None,
                     }
                     if stopping {
-                        return Some(ours);
+                        return (ours, self);
                     }
                 }
             })?;
@@ -274,6 +287,24 @@ impl ShmCreations {
             stop: stop_write,
             thread,
         })
+    }
+
+    /// Removes the mark. The kernel frees a mark after an SRCU grace period
+    /// (fsnotify's mark reaper, a few ms): done early, that wait passes
+    /// while the run ends, and closing the fanotify fd later (which waits
+    /// for the reaper) finds it done.
+    fn unmark(&self) {
+        // SAFETY: a NUL-terminated path; the fd is ours. ENOENT if /dev/shm
+        // went: nothing to remove.
+        unsafe {
+            libc::fanotify_mark(
+                self.fd.as_raw_fd(),
+                FAN_MARK_REMOVE,
+                FAN_CREATE | FAN_MOVED_TO,
+                libc::AT_FDCWD,
+                c"/dev/shm".as_ptr(),
+            );
+        }
     }
 
     /// Every creation queued now, name to creating PID (the last one for a
@@ -539,6 +570,16 @@ pub struct IpcWatch {
     tree: TreeFacts,
 }
 
+impl Drop for IpcWatch {
+    fn drop(&mut self) {
+        // Closing waits for fsnotify's mark reaper: keep the watch until
+        // the run's end (see `ShmCreations::unmark`).
+        if let Some(reader) = self.reader.take() {
+            drop(reader.finish());
+        }
+    }
+}
+
 impl IpcWatch {
     /// Starts watching, before the tree starts.
     pub fn start() -> IpcWatch {
@@ -581,11 +622,20 @@ impl IpcWatch {
     }
 
     /// The objects the tree left, once it has ended; removed when `remove`.
-    pub fn finish(mut self, remove: bool) -> Vec<IpcLeftover> {
+    /// Keep the watch until the end of the run: dropping it closes the
+    /// fanotify fd, which can take a few ms.
+    pub fn finish(&mut self, remove: bool) -> Vec<IpcLeftover> {
         self.tree.created = match (self.reader.take(), &self.creations) {
-            // Their creators count as the tree's.
-            (Some(reader), _) => reader.finish().inspect(|ours| self.tree.pids.extend(ours.values())),
-            (None, Some(creations)) => creations.drain(),
+            (Some(reader), _) => {
+                let (created, watch) = reader.finish();
+                self.creations = watch;
+                // Their creators count as the tree's.
+                created.inspect(|ours| self.tree.pids.extend(ours.values()))
+            }
+            (None, Some(creations)) => {
+                creations.unmark();
+                creations.drain()
+            }
             (None, None) => None,
         };
         let now = read_now(&self.tree.held);

@@ -127,9 +127,11 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
     let in_tree = |pid: &i32| tree.pids.contains(pid);
     let new_since_start = object.changed_at >= tree.since;
     match object.kind {
+        // Made before the tree started: an earlier process had the PID.
         IpcKind::SysvShm => object
             .creator_pid
             .filter(in_tree)
+            .filter(|_| new_since_start)
             .map(|pid| (IpcAttribution::CreatorPid, Some(pid))),
         IpcKind::SysvSem | IpcKind::SysvMsg => object
             .last_pids
@@ -379,28 +381,37 @@ pub fn parse_events(bytes: &[u8]) -> Vec<(Option<String>, i32, u64)> {
 
 /// The POSIX objects `pids` have open or mapped: `/dev/shm` files (fds and
 /// mappings) and message queues (fds on the mqueue filesystem, whose link
-/// reads `/NAME`), with the first process seen holding each.
+/// reads `/NAME`), with the first process seen holding each. Read on every
+/// core.
 pub fn held_by(pids: &[Pid]) -> HashMap<(IpcKind, String), i32> {
+    let found = crate::resources::walk::parallel_map(pids, |&pid| held_by_one(pid));
     let mut held = HashMap::new();
-    for &pid in pids {
-        // ENOENT: it ended; EACCES: not ours to read. It holds nothing we
-        // can tell.
-        let fds = fd::list(pid).unwrap_or_default();
-        for f in fds
-            .iter()
-            .filter(|f| matches!(f.kind, FdKind::File | FdKind::DeletedFile))
-        {
-            if let Some(name) = f.target.strip_prefix("/dev/shm/") {
-                held.entry((IpcKind::PosixShm, format!("/{name}"))).or_insert(pid.get());
-            } else if f.target.starts_with('/') && !f.target[1..].contains('/') && is_mqueue(pid, f.fd) {
-                held.entry((IpcKind::PosixMqueue, f.target.clone()))
-                    .or_insert(pid.get());
-            }
+    for (pid, keys) in pids.iter().zip(found) {
+        for key in keys {
+            held.entry(key).or_insert(pid.get());
         }
-        for m in maps::read(pid).unwrap_or_default() {
-            if let Some(name) = m.path.strip_prefix("/dev/shm/") {
-                held.entry((IpcKind::PosixShm, format!("/{name}"))).or_insert(pid.get());
-            }
+    }
+    held
+}
+
+fn held_by_one(pid: Pid) -> Vec<(IpcKind, String)> {
+    let mut held = Vec::new();
+    // ENOENT: it ended; EACCES: not ours to read. It holds nothing we can
+    // tell.
+    let fds = fd::list(pid).unwrap_or_default();
+    for f in fds
+        .iter()
+        .filter(|f| matches!(f.kind, FdKind::File | FdKind::DeletedFile))
+    {
+        if let Some(name) = f.target.strip_prefix("/dev/shm/") {
+            held.push((IpcKind::PosixShm, format!("/{name}")));
+        } else if f.target.starts_with('/') && !f.target[1..].contains('/') && is_mqueue(pid, f.fd) {
+            held.push((IpcKind::PosixMqueue, f.target.clone()));
+        }
+    }
+    for m in maps::read(pid).unwrap_or_default() {
+        if let Some(name) = m.path.strip_prefix("/dev/shm/") {
+            held.push((IpcKind::PosixShm, format!("/{name}")));
         }
     }
     held
@@ -640,6 +651,60 @@ impl IpcWatch {
         };
         let now = read_now(&self.tree.held);
         let mut left = left_by_tree(now, &self.before, &self.tree, ipc::mqueue_mount().as_deref());
+        if remove {
+            remove_all(&mut left);
+        }
+        left
+    }
+}
+
+/// Whether any IPC object exists now (SysV objects, `/dev/shm` files).
+pub fn any_object() -> bool {
+    !ipc::read_all().is_empty()
+}
+
+/// The IPC of a living tree, read before it is ended (`kill --tree`):
+/// its processes, since when the oldest of them runs, and the POSIX objects
+/// they hold. Only objects made since then count, and a SysV one only by a
+/// PID of the tree; there is no history of the tree before this reading.
+#[derive(Debug, Clone, Default)]
+pub struct LiveTree {
+    tree: TreeFacts,
+}
+
+impl LiveTree {
+    /// Reads it; `members` are the tree's processes with their start times
+    /// (clock ticks after boot). Nothing is read when no IPC object exists
+    /// at all (no SysV object, no file in `/dev/shm`): then none can be
+    /// left. (A POSIX message queue is then not looked for either.)
+    pub fn read(members: &[(Pid, u64)]) -> Option<LiveTree> {
+        if members.is_empty() || !any_object() {
+            return None;
+        }
+        let pids: Vec<Pid> = members.iter().map(|m| m.0).collect();
+        let boot = procfs::boot_time_secs().ok()?;
+        let hz = procfs::ticks_per_second().max(1);
+        let oldest = members.iter().map(|m| m.1).min().unwrap_or(0);
+        Some(LiveTree {
+            tree: TreeFacts {
+                pids: pids.iter().map(|p| p.get()).collect(),
+                held: held_by(&pids),
+                created: None,
+                since: (boot + oldest / hz) as i64,
+            },
+        })
+    }
+
+    /// Adds processes found to be in the tree later (forked after the
+    /// reading): their SysV objects count too.
+    pub fn note(&mut self, pids: impl IntoIterator<Item = Pid>) {
+        self.tree.pids.extend(pids.into_iter().map(Pid::get));
+    }
+
+    /// The objects the tree left, once it was ended; removed when `remove`.
+    pub fn left(&self, remove: bool) -> Vec<IpcLeftover> {
+        let now = read_now(&self.tree.held);
+        let mut left = left_by_tree(now, &[], &self.tree, ipc::mqueue_mount().as_deref());
         if remove {
             remove_all(&mut left);
         }

@@ -178,6 +178,9 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
     if let Some(path) = &report.cgroup {
         let _ = write!(text, " ({})", escape(&path.to_string_lossy()));
     }
+    if report.pid_namespace && report.cgroup.is_some() {
+        text.push_str(", with a PID namespace inside");
+    }
     text.push('\n');
     if let Some(pid) = report.pid {
         let _ = writeln!(text, "  pid:         {pid}");

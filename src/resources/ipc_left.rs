@@ -25,7 +25,7 @@
 //! An object is removed only after a check that the name or id still names
 //! the same object (inode for files; key, creator and change time for SysV).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
@@ -114,6 +114,10 @@ pub struct TreeFacts {
     /// `/dev/shm` names created during the run, with the creating PID
     /// (fanotify); `None` when creations were not watched.
     pub created: Option<HashMap<String, i32>>,
+    /// `/dev/shm` names whose creator had already ended when its creation
+    /// was read: neither the tree's nor another's for sure, so they count
+    /// only if new and held by the tree.
+    pub creator_gone: HashSet<String>,
     /// Seconds since the epoch when the tree started (floor).
     pub since: i64,
 }
@@ -146,10 +150,12 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
                 && let Some(created) = &tree.created
             {
                 // Watched: the creator decides, whoever holds it.
-                return created
-                    .get(&file)
-                    .filter(|p| in_tree(p))
-                    .map(|&pid| (IpcAttribution::CreatorPid, Some(pid)));
+                if let Some(pid) = created.get(&file).filter(|p| in_tree(p)) {
+                    return Some((IpcAttribution::CreatorPid, Some(*pid)));
+                }
+                if !tree.creator_gone.contains(&file) {
+                    return None;
+                }
             }
             tree.held
                 .get(&(object.kind, name))
@@ -192,14 +198,35 @@ fn parent_of(pid: i32) -> Option<i32> {
 #[derive(Debug)]
 pub struct CreationReader {
     stop: OwnedFd,
-    thread: std::thread::JoinHandle<(Option<HashMap<String, i32>>, ShmCreations)>,
+    thread: std::thread::JoinHandle<(Option<Created>, ShmCreations)>,
+}
+
+/// `/dev/shm` creations as a [`CreationReader`] tells them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Created {
+    /// By descendants: name to PID.
+    pub ours: HashMap<String, i32>,
+    /// By processes already gone when the event was read.
+    pub gone: HashSet<String>,
+}
+
+impl Created {
+    /// Notes one creation, the last one of a name counting.
+    fn note(&mut self, name: String, pid: i32, root: i32) {
+        self.gone.remove(&name);
+        self.ours.remove(&name);
+        if descends_from(pid, root, parent_of) {
+            self.ours.insert(name, pid);
+        } else if parent_of(pid).is_none() {
+            self.gone.insert(name);
+        }
+    }
 }
 
 impl CreationReader {
-    /// Stops reading; the creations by the descendants, name to PID
-    /// (`None` if events were lost), and the watch, its mark removed, to be
-    /// closed later.
-    pub fn finish(self) -> (Option<HashMap<String, i32>>, Option<ShmCreations>) {
+    /// Stops reading; the creations (`None` if events were lost), and the
+    /// watch, its mark removed, to be closed later.
+    pub fn finish(self) -> (Option<Created>, Option<ShmCreations>) {
         drop(self.stop);
         match self.thread.join() {
             Ok((created, watch)) => (created, Some(watch)),
@@ -257,7 +284,7 @@ impl ShmCreations {
         let thread = std::thread::Builder::new()
             .name("afterlife-shm".to_string())
             .spawn(move || {
-                let mut ours = Some(HashMap::new());
+                let mut ours = Some(Created::default());
                 loop {
                     let mut fds = [
                         rustix::event::PollFd::new(&self.fd, rustix::event::PollFlags::IN),
@@ -272,9 +299,7 @@ impl ShmCreations {
                     match (self.drain(), &mut ours) {
                         (Some(created), Some(ours)) => {
                             for (name, pid) in created {
-                                if descends_from(pid, root.get(), parent_of) {
-                                    ours.insert(name, pid);
-                                }
+                                ours.note(name, pid, root.get());
                             }
                         }
                         // Events were lost: no creation can be told.
@@ -309,10 +334,10 @@ impl ShmCreations {
         }
     }
 
-    /// Every creation queued now, name to creating PID (the last one for a
-    /// name made twice); `None` if events were lost (queue overflow).
-    pub fn drain(&self) -> Option<HashMap<String, i32>> {
-        let mut created = HashMap::new();
+    /// Every creation queued now, name and creating PID, in order; `None`
+    /// if events were lost (queue overflow).
+    pub fn drain(&self) -> Option<Vec<(String, i32)>> {
+        let mut created = Vec::new();
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: reads into a buffer we own, within its length.
@@ -326,7 +351,7 @@ impl ShmCreations {
                     return None;
                 }
                 if let Some(name) = name {
-                    created.insert(name, pid);
+                    created.push((name, pid));
                 }
             }
         }
@@ -640,12 +665,16 @@ impl IpcWatch {
             (Some(reader), _) => {
                 let (created, watch) = reader.finish();
                 self.creations = watch;
-                // Their creators count as the tree's.
-                created.inspect(|ours| self.tree.pids.extend(ours.values()))
+                created.map(|created| {
+                    // Their creators count as the tree's.
+                    self.tree.pids.extend(created.ours.values());
+                    self.tree.creator_gone = created.gone;
+                    created.ours
+                })
             }
             (None, Some(creations)) => {
                 creations.unmark();
-                creations.drain()
+                creations.drain().map(|all| all.into_iter().collect())
             }
             (None, None) => None,
         };
@@ -690,6 +719,7 @@ impl LiveTree {
                 pids: pids.iter().map(|p| p.get()).collect(),
                 held: held_by(&pids),
                 created: None,
+                creator_gone: HashSet::new(),
                 since: (boot + oldest / hz) as i64,
             },
         })
@@ -737,6 +767,7 @@ mod tests {
             pids: pids.iter().copied().collect(),
             held: HashMap::new(),
             created: None,
+            creator_gone: HashSet::new(),
             since: 990,
         }
     }
@@ -791,6 +822,17 @@ mod tests {
             attribute(&shm, false, &facts),
             Some((IpcAttribution::CreatorPid, Some(100)))
         );
+        // Its creator was gone when the event was read: held by the tree
+        // and new, it counts.
+        facts.created = Some(HashMap::new());
+        assert_eq!(attribute(&shm, false, &facts), None);
+        facts.creator_gone.insert("PostgreSQL.42".to_string());
+        assert_eq!(
+            attribute(&shm, false, &facts),
+            Some((IpcAttribution::HeldByTree, Some(100)))
+        );
+        facts.held.clear();
+        assert_eq!(attribute(&shm, false, &facts), None);
     }
 
     #[test]
@@ -839,6 +881,6 @@ mod tests {
         let created = watch.drain();
         std::fs::remove_file(&path).unwrap();
         let created = created.expect("no overflow");
-        assert_eq!(created.get(&name), Some(&(std::process::id() as i32)));
+        assert!(created.contains(&(name, std::process::id() as i32)), "{created:?}");
     }
 }

@@ -15,7 +15,11 @@ use crate::text::escape;
 
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
     let request = request(args);
-    let live = (args.tree && !args.dry_run).then(|| tree_ipc(&args.pids)).flatten();
+    // After a dry run or --no-wait the tree may still live and remove its
+    // objects itself: nothing is known to be left.
+    let live = (args.tree && !args.dry_run && !args.no_wait)
+        .then(|| tree_ipc(&args.pids))
+        .flatten();
     let mut report = terminate(&request).map_err(|error| match error {
         TerminateError::Select(e) => Failure::new(format!("{e}; nothing was signalled")),
         other => Failure::new(other),

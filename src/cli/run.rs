@@ -286,7 +286,7 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
                     crate::supervise::report::Escape::Orphaned {
                         group_leader_gone: Some(pgid),
                     } => format!(
-                        "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (left behind, as a killed master's workers are)"
+                        "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (a background child left behind, or a worker whose master died)"
                     ),
                     crate::supervise::report::Escape::InheritedFds { fds } => format!(
                         "holds fds without O_CLOEXEC: {}",

@@ -215,21 +215,14 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
 
 /// The IPC of the trees of `pids`, read before they are signalled.
 fn tree_ipc(pids: &[crate::process::Pid]) -> Option<LiveTree> {
-    if !crate::resources::ipc_left::any_object() {
-        return None;
-    }
-    let table = crate::process::ProcessTable::scan();
-    let mut members: Vec<(crate::process::Pid, u64)> = Vec::new();
-    for &pid in pids {
-        for member in std::iter::once(pid).chain(table.descendants(pid)) {
-            if let Some(entry) = table.get(member)
-                && !members.iter().any(|m| m.0 == member)
-            {
-                members.push((member, entry.start_ticks));
-            }
-        }
-    }
-    LiveTree::read(&members)
+    LiveTree::read(pids, || {
+        let table = crate::process::ProcessTable::scan();
+        let members: std::collections::BTreeSet<crate::process::Pid> = pids
+            .iter()
+            .flat_map(|&pid| std::iter::once(pid).chain(table.descendants(pid)))
+            .collect();
+        members.into_iter().collect()
+    })
 }
 
 /// The IPC objects the tree left, each with the command that removes it.

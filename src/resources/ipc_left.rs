@@ -32,9 +32,7 @@ use std::os::unix::fs::MetadataExt;
 use serde::Serialize;
 
 use crate::process::Pid;
-use crate::resources::fd::{self, FdKind};
 use crate::resources::ipc::{self, IpcKind, IpcObject};
-use crate::resources::maps;
 
 /// How an object was tied to the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -422,24 +420,39 @@ pub fn held_by(pids: &[Pid]) -> HashMap<(IpcKind, String), i32> {
 fn held_by_one(pid: Pid) -> Vec<(IpcKind, String)> {
     let mut held = Vec::new();
     // ENOENT: it ended; EACCES: not ours to read. It holds nothing we can
-    // tell.
-    let fds = fd::list(pid).unwrap_or_default();
-    for f in fds
-        .iter()
-        .filter(|f| matches!(f.kind, FdKind::File | FdKind::DeletedFile))
-    {
-        if let Some(name) = f.target.strip_prefix("/dev/shm/") {
+    // tell. Links only: no fdinfo is needed here.
+    let links = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            Some((
+                e.file_name().to_str()?.parse::<i32>().ok()?,
+                std::fs::read_link(e.path()).ok()?,
+            ))
+        });
+    for (fd, link) in links {
+        let target = link.to_string_lossy();
+        let target = target.strip_suffix(" (deleted)").unwrap_or(&target);
+        if let Some(name) = target.strip_prefix("/dev/shm/") {
             held.push((IpcKind::PosixShm, format!("/{name}")));
-        } else if f.target.starts_with('/') && !f.target[1..].contains('/') && is_mqueue(pid, f.fd) {
-            held.push((IpcKind::PosixMqueue, f.target.clone()));
+        } else if target.starts_with('/') && !target[1..].contains('/') && is_mqueue(pid, fd) {
+            held.push((IpcKind::PosixMqueue, target.to_string()));
         }
     }
-    for m in maps::read(pid).unwrap_or_default() {
-        if let Some(name) = m.path.strip_prefix("/dev/shm/") {
-            held.push((IpcKind::PosixShm, format!("/{name}")));
-        }
-    }
+    // Only the lines that name /dev/shm are looked at (proc_pid_maps(5):
+    // the path is the last field).
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    held.extend(shm_mappings(&maps).map(|name| (IpcKind::PosixShm, format!("/{name}"))));
     held
+}
+
+/// The `/dev/shm` files a maps text names, unlinked ones included. Pure.
+pub fn shm_mappings(maps: &str) -> impl Iterator<Item = &str> {
+    maps.lines().filter_map(|line| {
+        let (_, path) = line.split_once(" /dev/shm/")?;
+        Some(path.trim_end().strip_suffix(" (deleted)").unwrap_or(path.trim_end()))
+    })
 }
 
 fn is_mqueue(pid: Pid, fd: i32) -> bool {
@@ -687,40 +700,63 @@ impl IpcWatch {
     }
 }
 
-/// Whether any IPC object exists now (SysV objects, `/dev/shm` files).
-pub fn any_object() -> bool {
-    !ipc::read_all().is_empty()
-}
-
 /// The IPC of a living tree, read before it is ended (`kill --tree`):
-/// its processes, since when the oldest of them runs, and the POSIX objects
-/// they hold. Only objects made since then count, and a SysV one only by a
-/// PID of the tree; there is no history of the tree before this reading.
+/// since when its oldest process runs (a root: a child starts after its
+/// parent), and the POSIX objects its processes hold. Only objects made
+/// since then count, and a SysV one only by a PID of the tree (the ended
+/// processes, added with [`LiveTree::note`]); there is no history of the
+/// tree before this reading.
 #[derive(Debug, Clone, Default)]
 pub struct LiveTree {
     tree: TreeFacts,
 }
 
 impl LiveTree {
-    /// Reads it; `members` are the tree's processes with their start times
-    /// (clock ticks after boot). Nothing is read when no IPC object exists
-    /// at all (no SysV object, no file in `/dev/shm`): then none can be
-    /// left. (A POSIX message queue is then not looked for either.)
-    pub fn read(members: &[(Pid, u64)]) -> Option<LiveTree> {
-        if members.is_empty() || !any_object() {
+    /// Reads it from the roots of the tree; `members` lists the tree's
+    /// processes, called only when `/dev/shm` has files made since the tree
+    /// started (the fds and mappings of the processes running as their
+    /// owners are read then). Nothing is read when no IPC object
+    /// exists at all: then none can be left. (Without files in `/dev/shm`,
+    /// a POSIX message queue is not looked for.)
+    pub fn read(roots: &[Pid], members: impl FnOnce() -> Vec<Pid>) -> Option<LiveTree> {
+        let now = ipc::read_all();
+        if roots.is_empty() || now.is_empty() {
             return None;
         }
-        let pids: Vec<Pid> = members.iter().map(|m| m.0).collect();
         let boot = procfs::boot_time_secs().ok()?;
         let hz = procfs::ticks_per_second().max(1);
-        let oldest = members.iter().map(|m| m.1).min().unwrap_or(0);
+        // ENOENT: a root that is gone already has nothing to tell.
+        let oldest = roots
+            .iter()
+            .filter_map(|&pid| crate::resources::holders::brief(pid).map(|b| b.start_ticks))
+            .min()?;
+        let since = (boot + oldest / hz) as i64;
+        // Only files new since then can be the tree's, and a process holding
+        // one is looked at only if it runs as a user that owns one (a file
+        // is owned by its creator's user).
+        let owners: HashSet<u32> = now
+            .iter()
+            .filter(|o| o.kind == IpcKind::PosixShm && o.changed_at >= since)
+            .map(|o| o.uid)
+            .collect();
+        let held = if owners.is_empty() {
+            HashMap::new()
+        } else {
+            let candidates: Vec<Pid> = members()
+                .into_iter()
+                .filter(|&pid| {
+                    crate::resources::holders::brief(pid).is_some_and(|b| b.uid.is_some_and(|u| owners.contains(&u)))
+                })
+                .collect();
+            held_by(&candidates)
+        };
         Some(LiveTree {
             tree: TreeFacts {
-                pids: pids.iter().map(|p| p.get()).collect(),
-                held: held_by(&pids),
+                pids: roots.iter().map(|p| p.get()).collect(),
+                held,
                 created: None,
                 creator_gone: HashSet::new(),
-                since: (boot + oldest / hz) as i64,
+                since,
             },
         })
     }
@@ -849,6 +885,15 @@ mod tests {
         // A loop of reused PIDs ends.
         let looped = HashMap::from([(60, 61), (61, 60)]);
         assert!(!descends_from(60, 10, |p| looped.get(&p).copied()));
+    }
+
+    #[test]
+    fn finds_shm_files_in_maps() {
+        let maps = "7f00-7f01 rw-s 00000000 00:1a 5 /dev/shm/PostgreSQL.42\n\
+                    7f01-7f02 rw-s 00000000 00:1a 6 /dev/shm/gone (deleted)\n\
+                    7f02-7f03 r-xp 00000000 08:01 7 /usr/lib/libc.so.6\n\
+                    7f03-7f04 rw-s 00000000 00:01 8 /SYSV0052e2c1 (deleted)\n";
+        assert_eq!(shm_mappings(maps).collect::<Vec<_>>(), vec!["PostgreSQL.42", "gone"]);
     }
 
     #[test]

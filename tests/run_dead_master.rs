@@ -101,7 +101,7 @@ fn workers_of_a_killed_master_are_left_behind_in_its_group() {
     }
     let text = std::fs::read_to_string(&text_path).unwrap();
     let line = format!(
-        "      escaped: orphaned with its group: its parent exited, and its process group {master} still carries the PID of a leader that is gone (left behind, as a killed master's workers are)\n"
+        "      escaped: orphaned with its group: its parent exited, and its process group {master} still carries the PID of a leader that is gone (a background child left behind, or a worker whose master died)\n"
     );
     assert_eq!(text.matches(&line).count(), 2, "{text}");
     assert!(!text.contains("double fork"), "{text}");

@@ -7,6 +7,7 @@ use crate::cli::{Failure, KillArgs};
 use crate::duration::format_duration;
 use crate::exit_code;
 use crate::observe::EndingReport;
+use crate::resources::ipc_left::LiveTree;
 use crate::terminate::plan::TerminationPlan;
 use crate::terminate::report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
 use crate::terminate::{Request, Scope, TerminateError, terminate};
@@ -14,10 +15,19 @@ use crate::text::escape;
 
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
     let request = request(args);
-    let report = terminate(&request).map_err(|error| match error {
+    // After a dry run or --no-wait the tree may still live and remove its
+    // objects itself: nothing is known to be left.
+    let live = (args.tree && !args.dry_run && !args.no_wait)
+        .then(|| tree_ipc(&args.pids))
+        .flatten();
+    let mut report = terminate(&request).map_err(|error| match error {
         TerminateError::Select(e) => Failure::new(format!("{e}; nothing was signalled")),
         other => Failure::new(other),
     })?;
+    if let Some(mut live) = live {
+        live.note(report.processes.iter().map(|p| p.pid));
+        report.ipc = live.left(args.remove_ipc && report.all_ended());
+    }
     if output.json() {
         output.json_document(&report);
     } else {
@@ -92,6 +102,7 @@ fn render(report: &TerminationReport, output: &Output) {
         ));
     }
     output.line(&summary(report, output));
+    render_ipc(report, output);
     for process in &report.processes {
         if let Some(diagnosis) = &process.diagnosis {
             output.line(&format!("why {}", escape(&diagnosis.summary())));
@@ -226,4 +237,31 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
         s.refused,
         format_duration(Duration::from_secs_f64(report.elapsed_seconds))
     )
+}
+
+/// The IPC of the trees of `pids`, read before they are signalled.
+fn tree_ipc(pids: &[crate::process::Pid]) -> Option<LiveTree> {
+    LiveTree::read(pids, || {
+        let table = crate::process::ProcessTable::scan();
+        let members: std::collections::BTreeSet<crate::process::Pid> = pids
+            .iter()
+            .flat_map(|&pid| std::iter::once(pid).chain(table.descendants(pid)))
+            .collect();
+        members.into_iter().collect()
+    })
+}
+
+/// The IPC objects the tree left, each with the command that removes it.
+fn render_ipc(report: &TerminationReport, output: &Output) {
+    if report.ipc.is_empty() {
+        return;
+    }
+    output.line(&format!(
+        "{}: {}",
+        output.paint(Style::Warn, "IPC left by the tree"),
+        report.ipc.len()
+    ));
+    for left in &report.ipc {
+        output.line(&format!("  {}", crate::cli::run::ipc_line(left)));
+    }
 }

@@ -197,6 +197,11 @@ pub struct KillArgs {
     #[arg(long)]
     pub no_cgroup: bool,
 
+    /// With --tree: remove the IPC objects the tree created and left, once
+    /// every process of it has ended.
+    #[arg(long, requires = "tree")]
+    pub remove_ipc: bool,
+
     /// Process IDs.
     #[arg(required = true, allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,

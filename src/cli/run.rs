@@ -238,6 +238,9 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
     if let Some(path) = &report.cgroup {
         let _ = write!(text, " ({})", escape(&path.to_string_lossy()));
     }
+    if report.pid_namespace && report.cgroup.is_some() {
+        text.push_str(", with a PID namespace inside");
+    }
     text.push('\n');
     if let Some(pid) = report.pid {
         let _ = writeln!(text, "  pid:         {pid}");
@@ -334,7 +337,7 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
                     crate::supervise::report::Escape::Orphaned {
                         group_leader_gone: Some(pgid),
                     } => format!(
-                        "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (left behind, as a killed master's workers are)"
+                        "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (a background child left behind, or a worker whose master died)"
                     ),
                     crate::supervise::report::Escape::InheritedFds { fds } => format!(
                         "holds fds without O_CLOEXEC: {}",

@@ -25,16 +25,14 @@
 //! An object is removed only after a check that the name or id still names
 //! the same object (inode for files; key, creator and change time for SysV).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 use serde::Serialize;
 
 use crate::process::Pid;
-use crate::resources::fd::{self, FdKind};
 use crate::resources::ipc::{self, IpcKind, IpcObject};
-use crate::resources::maps;
 
 /// How an object was tied to the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -114,6 +112,10 @@ pub struct TreeFacts {
     /// `/dev/shm` names created during the run, with the creating PID
     /// (fanotify); `None` when creations were not watched.
     pub created: Option<HashMap<String, i32>>,
+    /// `/dev/shm` names whose creator had already ended when its creation
+    /// was read: neither the tree's nor another's for sure, so they count
+    /// only if new and held by the tree.
+    pub creator_gone: HashSet<String>,
     /// Seconds since the epoch when the tree started (floor).
     pub since: i64,
 }
@@ -127,9 +129,11 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
     let in_tree = |pid: &i32| tree.pids.contains(pid);
     let new_since_start = object.changed_at >= tree.since;
     match object.kind {
+        // Made before the tree started: an earlier process had the PID.
         IpcKind::SysvShm => object
             .creator_pid
             .filter(in_tree)
+            .filter(|_| new_since_start)
             .map(|pid| (IpcAttribution::CreatorPid, Some(pid))),
         IpcKind::SysvSem | IpcKind::SysvMsg => object
             .last_pids
@@ -144,10 +148,12 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
                 && let Some(created) = &tree.created
             {
                 // Watched: the creator decides, whoever holds it.
-                return created
-                    .get(&file)
-                    .filter(|p| in_tree(p))
-                    .map(|&pid| (IpcAttribution::CreatorPid, Some(pid)));
+                if let Some(pid) = created.get(&file).filter(|p| in_tree(p)) {
+                    return Some((IpcAttribution::CreatorPid, Some(*pid)));
+                }
+                if !tree.creator_gone.contains(&file) {
+                    return None;
+                }
             }
             tree.held
                 .get(&(object.kind, name))
@@ -190,15 +196,40 @@ fn parent_of(pid: i32) -> Option<i32> {
 #[derive(Debug)]
 pub struct CreationReader {
     stop: OwnedFd,
-    thread: std::thread::JoinHandle<Option<HashMap<String, i32>>>,
+    thread: std::thread::JoinHandle<(Option<Created>, ShmCreations)>,
+}
+
+/// `/dev/shm` creations as a [`CreationReader`] tells them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Created {
+    /// By descendants: name to PID.
+    pub ours: HashMap<String, i32>,
+    /// By processes already gone when the event was read.
+    pub gone: HashSet<String>,
+}
+
+impl Created {
+    /// Notes one creation, the last one of a name counting.
+    fn note(&mut self, name: String, pid: i32, root: i32) {
+        self.gone.remove(&name);
+        self.ours.remove(&name);
+        if descends_from(pid, root, parent_of) {
+            self.ours.insert(name, pid);
+        } else if parent_of(pid).is_none() {
+            self.gone.insert(name);
+        }
+    }
 }
 
 impl CreationReader {
-    /// Stops reading; the creations by the descendants, name to PID
-    /// (`None` if events were lost).
-    pub fn finish(self) -> Option<HashMap<String, i32>> {
+    /// Stops reading; the creations (`None` if events were lost), and the
+    /// watch, its mark removed, to be closed later.
+    pub fn finish(self) -> (Option<Created>, Option<ShmCreations>) {
         drop(self.stop);
-        self.thread.join().ok().flatten()
+        match self.thread.join() {
+            Ok((created, watch)) => (created, Some(watch)),
+            Err(_) => (None, None),
+        }
     }
 }
 
@@ -207,6 +238,7 @@ const FAN_CLOEXEC: libc::c_uint = 0x1;
 const FAN_NONBLOCK: libc::c_uint = 0x2;
 const FAN_REPORT_DFID_NAME: libc::c_uint = 0x0000_0c00;
 const FAN_MARK_ADD: libc::c_uint = 0x1;
+const FAN_MARK_REMOVE: libc::c_uint = 0x2;
 const FAN_CREATE: u64 = 0x100;
 const FAN_MOVED_TO: u64 = 0x80;
 const FAN_Q_OVERFLOW: u64 = 0x4000;
@@ -250,7 +282,7 @@ impl ShmCreations {
         let thread = std::thread::Builder::new()
             .name("afterlife-shm".to_string())
             .spawn(move || {
-                let mut ours = HashMap::new();
+                let mut ours = Some(Created::default());
                 loop {
                     let mut fds = [
                         rustix::event::PollFd::new(&self.fd, rustix::event::PollFlags::IN),
@@ -259,14 +291,20 @@ impl ShmCreations {
                     // EINTR: look again.
                     let _ = rustix::event::poll(&mut fds, None);
                     let stopping = !fds[1].revents().is_empty();
-                    let created = self.drain()?;
-                    for (name, pid) in created {
-                        if descends_from(pid, root.get(), parent_of) {
-                            ours.insert(name, pid);
+                    if stopping {
+                        self.unmark();
+                    }
+                    match (self.drain(), &mut ours) {
+                        (Some(created), Some(ours)) => {
+                            for (name, pid) in created {
+                                ours.note(name, pid, root.get());
+                            }
                         }
+                        // Events were lost: no creation can be told.
+                        _ => ours = None,
                     }
                     if stopping {
-                        return Some(ours);
+                        return (ours, self);
                     }
                 }
             })?;
@@ -276,10 +314,28 @@ impl ShmCreations {
         })
     }
 
-    /// Every creation queued now, name to creating PID (the last one for a
-    /// name made twice); `None` if events were lost (queue overflow).
-    pub fn drain(&self) -> Option<HashMap<String, i32>> {
-        let mut created = HashMap::new();
+    /// Removes the mark. The kernel frees a mark after an SRCU grace period
+    /// (fsnotify's mark reaper, a few ms): done early, that wait passes
+    /// while the run ends, and closing the fanotify fd later (which waits
+    /// for the reaper) finds it done.
+    fn unmark(&self) {
+        // SAFETY: a NUL-terminated path; the fd is ours. ENOENT if /dev/shm
+        // went: nothing to remove.
+        unsafe {
+            libc::fanotify_mark(
+                self.fd.as_raw_fd(),
+                FAN_MARK_REMOVE,
+                FAN_CREATE | FAN_MOVED_TO,
+                libc::AT_FDCWD,
+                c"/dev/shm".as_ptr(),
+            );
+        }
+    }
+
+    /// Every creation queued now, name and creating PID, in order; `None`
+    /// if events were lost (queue overflow).
+    pub fn drain(&self) -> Option<Vec<(String, i32)>> {
+        let mut created = Vec::new();
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: reads into a buffer we own, within its length.
@@ -293,7 +349,7 @@ impl ShmCreations {
                     return None;
                 }
                 if let Some(name) = name {
-                    created.insert(name, pid);
+                    created.push((name, pid));
                 }
             }
         }
@@ -348,31 +404,55 @@ pub fn parse_events(bytes: &[u8]) -> Vec<(Option<String>, i32, u64)> {
 
 /// The POSIX objects `pids` have open or mapped: `/dev/shm` files (fds and
 /// mappings) and message queues (fds on the mqueue filesystem, whose link
-/// reads `/NAME`), with the first process seen holding each.
+/// reads `/NAME`), with the first process seen holding each. Read on every
+/// core.
 pub fn held_by(pids: &[Pid]) -> HashMap<(IpcKind, String), i32> {
+    let found = crate::resources::walk::parallel_map(pids, |&pid| held_by_one(pid));
     let mut held = HashMap::new();
-    for &pid in pids {
-        // ENOENT: it ended; EACCES: not ours to read. It holds nothing we
-        // can tell.
-        let fds = fd::list(pid).unwrap_or_default();
-        for f in fds
-            .iter()
-            .filter(|f| matches!(f.kind, FdKind::File | FdKind::DeletedFile))
-        {
-            if let Some(name) = f.target.strip_prefix("/dev/shm/") {
-                held.entry((IpcKind::PosixShm, format!("/{name}"))).or_insert(pid.get());
-            } else if f.target.starts_with('/') && !f.target[1..].contains('/') && is_mqueue(pid, f.fd) {
-                held.entry((IpcKind::PosixMqueue, f.target.clone()))
-                    .or_insert(pid.get());
-            }
-        }
-        for m in maps::read(pid).unwrap_or_default() {
-            if let Some(name) = m.path.strip_prefix("/dev/shm/") {
-                held.entry((IpcKind::PosixShm, format!("/{name}"))).or_insert(pid.get());
-            }
+    for (pid, keys) in pids.iter().zip(found) {
+        for key in keys {
+            held.entry(key).or_insert(pid.get());
         }
     }
     held
+}
+
+fn held_by_one(pid: Pid) -> Vec<(IpcKind, String)> {
+    let mut held = Vec::new();
+    // ENOENT: it ended; EACCES: not ours to read. It holds nothing we can
+    // tell. Links only: no fdinfo is needed here.
+    let links = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            Some((
+                e.file_name().to_str()?.parse::<i32>().ok()?,
+                std::fs::read_link(e.path()).ok()?,
+            ))
+        });
+    for (fd, link) in links {
+        let target = link.to_string_lossy();
+        let target = target.strip_suffix(" (deleted)").unwrap_or(&target);
+        if let Some(name) = target.strip_prefix("/dev/shm/") {
+            held.push((IpcKind::PosixShm, format!("/{name}")));
+        } else if target.starts_with('/') && !target[1..].contains('/') && is_mqueue(pid, fd) {
+            held.push((IpcKind::PosixMqueue, target.to_string()));
+        }
+    }
+    // Only the lines that name /dev/shm are looked at (proc_pid_maps(5):
+    // the path is the last field).
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    held.extend(shm_mappings(&maps).map(|name| (IpcKind::PosixShm, format!("/{name}"))));
+    held
+}
+
+/// The `/dev/shm` files a maps text names, unlinked ones included. Pure.
+pub fn shm_mappings(maps: &str) -> impl Iterator<Item = &str> {
+    maps.lines().filter_map(|line| {
+        let (_, path) = line.split_once(" /dev/shm/")?;
+        Some(path.trim_end().strip_suffix(" (deleted)").unwrap_or(path.trim_end()))
+    })
 }
 
 fn is_mqueue(pid: Pid, fd: i32) -> bool {
@@ -539,6 +619,16 @@ pub struct IpcWatch {
     tree: TreeFacts,
 }
 
+impl Drop for IpcWatch {
+    fn drop(&mut self) {
+        // Closing waits for fsnotify's mark reaper: keep the watch until
+        // the run's end (see `ShmCreations::unmark`).
+        if let Some(reader) = self.reader.take() {
+            drop(reader.finish());
+        }
+    }
+}
+
 impl IpcWatch {
     /// Starts watching, before the tree starts.
     pub fn start() -> IpcWatch {
@@ -581,15 +671,106 @@ impl IpcWatch {
     }
 
     /// The objects the tree left, once it has ended; removed when `remove`.
-    pub fn finish(mut self, remove: bool) -> Vec<IpcLeftover> {
+    /// Keep the watch until the end of the run: dropping it closes the
+    /// fanotify fd, which can take a few ms.
+    pub fn finish(&mut self, remove: bool) -> Vec<IpcLeftover> {
         self.tree.created = match (self.reader.take(), &self.creations) {
-            // Their creators count as the tree's.
-            (Some(reader), _) => reader.finish().inspect(|ours| self.tree.pids.extend(ours.values())),
-            (None, Some(creations)) => creations.drain(),
+            (Some(reader), _) => {
+                let (created, watch) = reader.finish();
+                self.creations = watch;
+                created.map(|created| {
+                    // Their creators count as the tree's.
+                    self.tree.pids.extend(created.ours.values());
+                    self.tree.creator_gone = created.gone;
+                    created.ours
+                })
+            }
+            (None, Some(creations)) => {
+                creations.unmark();
+                creations.drain().map(|all| all.into_iter().collect())
+            }
             (None, None) => None,
         };
         let now = read_now(&self.tree.held);
         let mut left = left_by_tree(now, &self.before, &self.tree, ipc::mqueue_mount().as_deref());
+        if remove {
+            remove_all(&mut left);
+        }
+        left
+    }
+}
+
+/// The IPC of a living tree, read before it is ended (`kill --tree`):
+/// since when its oldest process runs (a root: a child starts after its
+/// parent), and the POSIX objects its processes hold. Only objects made
+/// since then count, and a SysV one only by a PID of the tree (the ended
+/// processes, added with [`LiveTree::note`]); there is no history of the
+/// tree before this reading.
+#[derive(Debug, Clone, Default)]
+pub struct LiveTree {
+    tree: TreeFacts,
+}
+
+impl LiveTree {
+    /// Reads it from the roots of the tree; `members` lists the tree's
+    /// processes, called only when `/dev/shm` has files made since the tree
+    /// started (the fds and mappings of the processes running as their
+    /// owners are read then). Nothing is read when no IPC object
+    /// exists at all: then none can be left. (Without files in `/dev/shm`,
+    /// a POSIX message queue is not looked for.)
+    pub fn read(roots: &[Pid], members: impl FnOnce() -> Vec<Pid>) -> Option<LiveTree> {
+        let now = ipc::read_all();
+        if roots.is_empty() || now.is_empty() {
+            return None;
+        }
+        let boot = procfs::boot_time_secs().ok()?;
+        let hz = procfs::ticks_per_second().max(1);
+        // ENOENT: a root that is gone already has nothing to tell.
+        let oldest = roots
+            .iter()
+            .filter_map(|&pid| crate::resources::holders::brief(pid).map(|b| b.start_ticks))
+            .min()?;
+        let since = (boot + oldest / hz) as i64;
+        // Only files new since then can be the tree's, and a process holding
+        // one is looked at only if it runs as a user that owns one (a file
+        // is owned by its creator's user).
+        let owners: HashSet<u32> = now
+            .iter()
+            .filter(|o| o.kind == IpcKind::PosixShm && o.changed_at >= since)
+            .map(|o| o.uid)
+            .collect();
+        let held = if owners.is_empty() {
+            HashMap::new()
+        } else {
+            let candidates: Vec<Pid> = members()
+                .into_iter()
+                .filter(|&pid| {
+                    crate::resources::holders::brief(pid).is_some_and(|b| b.uid.is_some_and(|u| owners.contains(&u)))
+                })
+                .collect();
+            held_by(&candidates)
+        };
+        Some(LiveTree {
+            tree: TreeFacts {
+                pids: roots.iter().map(|p| p.get()).collect(),
+                held,
+                created: None,
+                creator_gone: HashSet::new(),
+                since,
+            },
+        })
+    }
+
+    /// Adds processes found to be in the tree later (forked after the
+    /// reading): their SysV objects count too.
+    pub fn note(&mut self, pids: impl IntoIterator<Item = Pid>) {
+        self.tree.pids.extend(pids.into_iter().map(Pid::get));
+    }
+
+    /// The objects the tree left, once it was ended; removed when `remove`.
+    pub fn left(&self, remove: bool) -> Vec<IpcLeftover> {
+        let now = read_now(&self.tree.held);
+        let mut left = left_by_tree(now, &[], &self.tree, ipc::mqueue_mount().as_deref());
         if remove {
             remove_all(&mut left);
         }
@@ -622,6 +803,7 @@ mod tests {
             pids: pids.iter().copied().collect(),
             held: HashMap::new(),
             created: None,
+            creator_gone: HashSet::new(),
             since: 990,
         }
     }
@@ -676,6 +858,17 @@ mod tests {
             attribute(&shm, false, &facts),
             Some((IpcAttribution::CreatorPid, Some(100)))
         );
+        // Its creator was gone when the event was read: held by the tree
+        // and new, it counts.
+        facts.created = Some(HashMap::new());
+        assert_eq!(attribute(&shm, false, &facts), None);
+        facts.creator_gone.insert("PostgreSQL.42".to_string());
+        assert_eq!(
+            attribute(&shm, false, &facts),
+            Some((IpcAttribution::HeldByTree, Some(100)))
+        );
+        facts.held.clear();
+        assert_eq!(attribute(&shm, false, &facts), None);
     }
 
     #[test]
@@ -692,6 +885,15 @@ mod tests {
         // A loop of reused PIDs ends.
         let looped = HashMap::from([(60, 61), (61, 60)]);
         assert!(!descends_from(60, 10, |p| looped.get(&p).copied()));
+    }
+
+    #[test]
+    fn finds_shm_files_in_maps() {
+        let maps = "7f00-7f01 rw-s 00000000 00:1a 5 /dev/shm/PostgreSQL.42\n\
+                    7f01-7f02 rw-s 00000000 00:1a 6 /dev/shm/gone (deleted)\n\
+                    7f02-7f03 r-xp 00000000 08:01 7 /usr/lib/libc.so.6\n\
+                    7f03-7f04 rw-s 00000000 00:01 8 /SYSV0052e2c1 (deleted)\n";
+        assert_eq!(shm_mappings(maps).collect::<Vec<_>>(), vec!["PostgreSQL.42", "gone"]);
     }
 
     #[test]
@@ -724,6 +926,6 @@ mod tests {
         let created = watch.drain();
         std::fs::remove_file(&path).unwrap();
         let created = created.expect("no overflow");
-        assert_eq!(created.get(&name), Some(&(std::process::id() as i32)));
+        assert!(created.contains(&(name, std::process::id() as i32)), "{created:?}");
     }
 }

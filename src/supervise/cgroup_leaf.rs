@@ -13,6 +13,14 @@
 //!   at once, including processes forking meanwhile: the keeper does that
 //!   after a fork through the fd opened here, with one `write(2)`, which is
 //!   async-signal-safe where a path lookup and allocation are not.
+//! - `rmdir(2)` of a cgroup that has processes or child cgroups fails with
+//!   `EBUSY`: removing a stale leaf can never take a living tree's.
+//!
+//! A leaf whose afterlife died without removing it (killed together with
+//! its keeper) is removed by the next afterlife that makes a leaf beside
+//! it, once it is empty: its owner is gone when no process has the PID in
+//! its name, or the one that has it started after the leaf was made (the
+//! PID was reused).
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -59,10 +67,12 @@ pub struct CgroupLeaf {
 }
 
 impl CgroupLeaf {
-    /// Creates a fresh leaf under our own cgroup.
+    /// Creates a fresh leaf under our own cgroup, after removing the empty
+    /// leaves of afterlifes that are gone.
     pub fn create() -> Result<CgroupLeaf, LeafError> {
         let me = Pid::current();
         let parent = Cgroup::of_process(me)?;
+        remove_stale_leaves(&parent.path());
         let mut attempt = 0u32;
         let cgroup = loop {
             match parent.create_child(&leaf_name(me, attempt)) {
@@ -169,6 +179,63 @@ impl CgroupLeaf {
     }
 }
 
+/// The owner's PID in a leaf's name (`afterlife-PID` or `afterlife-PID-N`).
+/// Pure.
+pub fn leaf_owner(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix("afterlife-")?;
+    let pid = rest.split_once('-').map_or(rest, |(pid, attempt)| {
+        if attempt.bytes().all(|b| b.is_ascii_digit()) && !attempt.is_empty() {
+            pid
+        } else {
+            ""
+        }
+    });
+    pid.parse().ok().filter(|&p| p > 0)
+}
+
+/// Whether a leaf's owner is gone: no process has its PID, or the one that
+/// has it started after the leaf was made (seconds since the epoch). Pure.
+pub fn owner_gone(owner_started_at: Option<f64>, leaf_made_at: f64) -> bool {
+    // A second of slack: the two clocks are read with different precision.
+    owner_started_at.is_none_or(|started| started > leaf_made_at + 1.0)
+}
+
+/// Removes the empty leaves in `parent` whose afterlife is gone. The kernel
+/// refuses to remove one that is not empty (`EBUSY`).
+pub fn remove_stale_leaves(parent: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut removed = Vec::new();
+    // Unreadable: nothing to clean.
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name.to_str().and_then(leaf_owner) else {
+            continue;
+        };
+        // Gone meanwhile: nothing to do.
+        let Ok(meta) = entry.metadata() else { continue };
+        let made_at = meta.ctime() as f64 + meta.ctime_nsec() as f64 / 1e9;
+        let started = Pid::new(owner).and_then(started_at);
+        if !owner_gone(started, made_at) {
+            continue;
+        }
+        // EBUSY: something is still in it; ENOENT: removed meanwhile.
+        if std::fs::remove_dir(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    removed
+}
+
+/// When a process started, seconds since the epoch; `None` if it is gone.
+fn started_at(pid: Pid) -> Option<f64> {
+    let stat = procfs::process::Process::new(pid.get()).ok()?.stat().ok()?;
+    let boot = procfs::boot_time_secs().ok()?;
+    Some(boot as f64 + stat.starttime as f64 / procfs::ticks_per_second() as f64)
+}
+
 /// Writes `1` to a `cgroup.kill` file descriptor. Async-signal-safe: used
 /// by the keeper process after a fork.
 pub(crate) fn write_kill(fd: &OwnedFd) -> io::Result<()> {
@@ -178,6 +245,24 @@ pub(crate) fn write_kill(fd: &OwnedFd) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_owner_from_a_leaf_name() {
+        assert_eq!(leaf_owner("afterlife-4242"), Some(4242));
+        assert_eq!(leaf_owner("afterlife-4242-3"), Some(4242));
+        assert_eq!(leaf_owner("afterlife-keep"), None);
+        assert_eq!(leaf_owner("afterlife-4242-x"), None);
+        assert_eq!(leaf_owner("afterlife-0"), None);
+        assert_eq!(leaf_owner("system.slice"), None);
+    }
+
+    #[test]
+    fn an_owner_is_gone_when_its_pid_is_free_or_reused() {
+        assert!(owner_gone(None, 1000.0));
+        assert!(!owner_gone(Some(990.0), 1000.0));
+        assert!(!owner_gone(Some(1000.5), 1000.0));
+        assert!(owner_gone(Some(1010.0), 1000.0));
+    }
 
     #[test]
     fn names_the_leaf_after_our_pid() {

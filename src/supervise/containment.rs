@@ -5,9 +5,14 @@
 //!
 //! 1. **cgroup**: a new cgroup v2 leaf ([`super::cgroup_leaf`]); the command
 //!    moves into it before `exec`, every descendant stays in it, and
-//!    `cgroup.kill` ends them all at once. afterlife itself becomes a child
-//!    subreaper too, so double-forked daemons are reparented to it and their
-//!    escape can be told.
+//!    `cgroup.kill` ends them all at once. With the privilege for a PID
+//!    namespace (`CAP_SYS_ADMIN`, in the initial PID namespace) the tree
+//!    gets one too, inside the leaf,
+//!    whose init is the keeper: then even when afterlife and the keeper are
+//!    SIGKILLed at the same moment (an OOM kill of both), the kernel ends
+//!    the whole tree with its init. Without it, afterlife itself is a child
+//!    subreaper, so double-forked daemons are reparented to it and their
+//!    escape can be told, and the keeper only watches.
 //! 2. **pidns**: a new PID namespace (`unshare(CLONE_NEWPID)`, needs
 //!    `CAP_SYS_ADMIN`) whose init is the keeper ([`super::keeper`]); every
 //!    descendant lives in it, and they all die with its init.
@@ -17,6 +22,16 @@
 //!    freeze-then-kill ([`super::sweep`]).
 //!
 //! In every case a keeper process ends the tree if afterlife is killed.
+//! What stays unguarded when afterlife and its keeper die together: a cgroup
+//! leaf without a PID namespace (no privilege, or afterlife itself in a
+//! container's PID namespace) and a subreaper tree are left running (the
+//! tree is reparented to init); a PID namespace is not. The empty leaf of a
+//! dead afterlife is removed by the next one ([`super::cgroup_leaf`]).
+//!
+//! `unshare(CLONE_NEWPID)` changes the namespace of afterlife's next
+//! children only, and while it differs from afterlife's own the kernel
+//! refuses to start threads (`clone(CLONE_THREAD)`: EINVAL); afterlife goes
+//! back to its own with `setns(2)` once the keeper is forked.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -27,7 +42,7 @@ use serde::Serialize;
 
 use crate::process::{Pid, Process, ProcessTable, wait_any};
 use crate::supervise::cgroup_leaf::{CgroupLeaf, LeafError};
-use crate::supervise::keeper::{Keeper, Report, Role};
+use crate::supervise::keeper::{Keeper, LeafFiles, Report, Role};
 use crate::supervise::signals::{ChildSetup, SETUP_FAILED_ERRNO};
 use crate::supervise::sweep;
 
@@ -126,6 +141,40 @@ pub struct Contained {
     kind: Containment,
     leaf: Option<CgroupLeaf>,
     keeper: Keeper,
+    /// Whether the tree has a PID namespace of its own.
+    pidns: bool,
+}
+
+/// A new PID namespace for afterlife's next children, and afterlife's own
+/// to go back to.
+struct NewPidns {
+    own: std::os::fd::OwnedFd,
+}
+
+impl NewPidns {
+    /// `unshare(CLONE_NEWPID)`; the error says why not (no `CAP_SYS_ADMIN`).
+    fn enter() -> Result<NewPidns, String> {
+        let own = std::fs::File::open("/proc/self/ns/pid")
+            .map_err(|e| format!("open /proc/self/ns/pid: {e}"))?
+            .into();
+        // SAFETY: unshare affects only the PID namespace of our future
+        // children.
+        if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+            return Err(format!("unshare(CLONE_NEWPID): {}", io::Error::last_os_error()));
+        }
+        Ok(NewPidns { own })
+    }
+}
+
+impl Drop for NewPidns {
+    fn drop(&mut self) {
+        // SAFETY: setns to our own active PID namespace, which is always
+        // allowed with the CAP_SYS_ADMIN unshare needed; it changes only the
+        // namespace of our future children, so that threads work again.
+        unsafe {
+            libc::setns(self.own.as_raw_fd(), libc::CLONE_NEWPID);
+        }
+    }
 }
 
 fn spawn_error(command: &str, error: io::Error) -> StartError {
@@ -187,6 +236,29 @@ impl Contained {
         let leaf_path = leaf.path().to_path_buf();
         let path = std::ffi::CString::new(leaf.path().as_os_str().as_encoded_bytes())
             .map_err(|_| StartError::Setup(format!("the cgroup path {} holds a NUL byte", leaf.path().display())))?;
+        // Only from the initial PID namespace: from inside another one the
+        // kernel log names an OOM-killed process by name, and the name the
+        // main process died with is read only when it is afterlife's own
+        // child (see `Supervisor::run`).
+        let namespace = crate::process::in_initial_pid_namespace()
+            .then(NewPidns::enter)
+            .and_then(Result::ok);
+        if let Some(pidns) = namespace {
+            setup.cgroup_procs = Some(leaf.procs_fd().as_raw_fd());
+            let files = LeafFiles {
+                kill: leaf.kill_fd(),
+                path: &path,
+            };
+            let keeper = Keeper::start(Role::Reaper {
+                pidns: true,
+                leaf: Some(files),
+                command,
+                setup,
+            });
+            drop(pidns);
+            let keeper = keeper.map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
+            return Self::kept_started(Containment::Cgroup, Some(leaf), keeper, name);
+        }
         let keeper = Keeper::start(Role::CgroupWatch {
             kill: leaf.kill_fd(),
             path: &path,
@@ -210,6 +282,7 @@ impl Contained {
                     kind: Containment::Cgroup,
                     leaf: Some(leaf),
                     keeper,
+                    pidns: false,
                 };
                 contained.finish(false);
                 // The kernel refused the move into the leaf (a cgroup type or
@@ -232,6 +305,7 @@ impl Contained {
             kind: Containment::Cgroup,
             leaf: Some(leaf),
             keeper,
+            pidns: false,
         };
         match process {
             Ok(process) => Ok((contained, Main::Child(process))),
@@ -250,23 +324,39 @@ impl Contained {
         name: &str,
     ) -> Result<(Contained, Main), StartError> {
         let pidns = kind == Containment::Pidns;
-        if pidns {
-            // SAFETY: unshare affects only the PID namespace of our future
-            // children.
-            if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
-                return Err(StartError::Containment {
-                    containment: "pidns",
-                    reason: format!("unshare(CLONE_NEWPID): {}", io::Error::last_os_error()),
-                });
-            }
-        }
-        let mut keeper = Keeper::start(Role::Reaper { pidns, command, setup })
-            .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
+        let namespace = if pidns {
+            Some(NewPidns::enter().map_err(|reason| StartError::Containment {
+                containment: "pidns",
+                reason,
+            })?)
+        } else {
+            None
+        };
+        let keeper = Keeper::start(Role::Reaper {
+            pidns,
+            leaf: None,
+            command,
+            setup,
+        });
+        drop(namespace);
+        let keeper = keeper.map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
+        Self::kept_started(kind, None, keeper, name)
+    }
+
+    /// The keeper has started the command (or failed to): its first report.
+    fn kept_started(
+        kind: Containment,
+        leaf: Option<CgroupLeaf>,
+        mut keeper: Keeper,
+        name: &str,
+    ) -> Result<(Contained, Main), StartError> {
         let started = keeper.next_report();
+        let pidns = kind == Containment::Pidns || leaf.is_some();
         let contained = Contained {
             kind,
-            leaf: None,
+            leaf,
             keeper,
+            pidns,
         };
         match started {
             Some(Report::Started(inner)) => {
@@ -276,8 +366,17 @@ impl Contained {
                 Ok((contained, Main::Kept(process)))
             }
             Some(Report::SpawnError(errno)) => {
+                let in_leaf = contained.leaf.as_ref().map(|l| l.path().to_path_buf());
                 contained.finish(false);
-                Err(spawn_error(name, io::Error::from_raw_os_error(errno)))
+                match in_leaf {
+                    // The kernel refused the move into the leaf: a weaker
+                    // containment may still work.
+                    Some(path) if errno == SETUP_FAILED_ERRNO => Err(StartError::Containment {
+                        containment: "cgroup",
+                        reason: format!("cannot move a process into {}", path.display()),
+                    }),
+                    _ => Err(spawn_error(name, io::Error::from_raw_os_error(errno))),
+                }
             }
             _ => {
                 contained.finish(false);
@@ -309,6 +408,12 @@ impl Contained {
     /// Which containment this is.
     pub fn kind(&self) -> Containment {
         self.kind
+    }
+
+    /// Whether the tree has a PID namespace of its own (`pidns`, or a
+    /// cgroup leaf with one inside).
+    pub fn pid_namespace(&self) -> bool {
+        self.pidns
     }
 
     /// The cgroup leaf, if any.

@@ -9,6 +9,14 @@
 //!   starts the command and reaps every orphan; when it dies the kernel
 //!   SIGKILLs everything else in the namespace (pid_namespaces(7)). It has
 //!   `PR_SET_PDEATHSIG` = SIGKILL as well as the pipe.
+//! - With a cgroup and the privilege for a PID namespace, both: the keeper
+//!   is the init of a namespace whose processes all live in the leaf (the
+//!   keeper itself stays outside it). On end of file it writes `1` to
+//!   `cgroup.kill` and removes the leaf once empty, then exits; if it is
+//!   killed together with afterlife (an OOM kill of both, `kill -9` of
+//!   both), its death still ends the namespace, and the empty leaf is
+//!   removed by the next afterlife. No `PR_SET_PDEATHSIG` here, so that end
+//!   of file is handled.
 //! - With a subreaper, the keeper sets `PR_SET_CHILD_SUBREAPER`, so every
 //!   orphan in the tree (double forks, `setsid` daemons) is reparented to it
 //!   and stays findable as its descendant; on end of file it freezes and
@@ -49,11 +57,23 @@ pub enum Role<'a> {
     Reaper {
         /// Whether the keeper is the init of a new PID namespace.
         pidns: bool,
+        /// The tree's cgroup leaf (`cgroup.kill`, and its path for
+        /// removal), when the namespace lives in one.
+        leaf: Option<LeafFiles<'a>>,
         /// The command.
         command: &'a mut std::process::Command,
         /// What the command does before exec.
         setup: ChildSetup,
     },
+}
+
+/// The leaf files a keeper needs after afterlife died.
+#[derive(Debug, Clone, Copy)]
+pub struct LeafFiles<'a> {
+    /// `cgroup.kill`, open for writing.
+    pub kill: &'a OwnedFd,
+    /// The leaf (a C string made before the fork).
+    pub path: &'a std::ffi::CStr,
 }
 
 /// afterlife's side of the keeper.
@@ -269,32 +289,41 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
             quiet_stdio();
             let byte = read_control(&control);
             if !matches!(byte, Some(b'd') | Some(b'k')) {
-                // End of file: afterlife died. Kill the whole tree, then
-                // remove the leaf once the kernel has emptied it.
-                // Only async-signal-safe calls here (write, rmdir,
-                // nanosleep), so this role is safe after a fork even from a
-                // multi-threaded program.
-                let _ = crate::supervise::cgroup_leaf::write_kill(kill);
-                let pause = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 5_000_000,
-                };
-                // SAFETY: rmdir of a path we own the C string of; nanosleep
-                // on a timespec we own. At most 2 s (400 x 5 ms).
-                for _ in 0..400 {
-                    if unsafe { libc::rmdir(path.as_ptr()) } == 0 {
-                        break;
-                    }
-                    unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
-                }
+                // End of file: afterlife died.
+                kill_and_remove(LeafFiles { kill, path });
             }
             0
         }
-        Role::Reaper { pidns, command, setup } => reaper(pidns, command, setup, parent, &control, &reports),
+        Role::Reaper {
+            pidns,
+            leaf,
+            command,
+            setup,
+        } => reaper(pidns, leaf, command, setup, parent, &control, &reports),
     };
     // SAFETY: leave without running afterlife's exit handlers or flushing
     // its buffers a second time.
     unsafe { libc::_exit(code) }
+}
+
+/// Kills the whole tree through `cgroup.kill`, then removes the leaf once
+/// the kernel has emptied it. Only async-signal-safe calls (write, rmdir,
+/// nanosleep), so it is safe after a fork even from a multi-threaded
+/// program.
+fn kill_and_remove(leaf: LeafFiles<'_>) {
+    let _ = crate::supervise::cgroup_leaf::write_kill(leaf.kill);
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 5_000_000,
+    };
+    // SAFETY: rmdir of a path we own the C string of; nanosleep on a
+    // timespec we own. At most 2 s (400 x 5 ms).
+    for _ in 0..400 {
+        if unsafe { libc::rmdir(leaf.path.as_ptr()) } == 0 {
+            break;
+        }
+        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+    }
 }
 
 fn read_control(control: &OwnedFd) -> Option<u8> {
@@ -311,6 +340,7 @@ fn read_control(control: &OwnedFd) -> Option<u8> {
 
 fn reaper(
     pidns: bool,
+    leaf: Option<LeafFiles<'_>>,
     command: &mut std::process::Command,
     mut setup: ChildSetup,
     parent: libc::pid_t,
@@ -319,7 +349,8 @@ fn reaper(
 ) -> i32 {
     // SAFETY: prctls on this process only.
     unsafe {
-        if pidns {
+        // With a leaf, end of file is handled instead (see the module docs).
+        if pidns && leaf.is_none() {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         }
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -348,7 +379,7 @@ fn reaper(
     // Reap nothing until afterlife has opened its pidfd for the command.
     match read_control(control) {
         Some(b'a') => {}
-        other => return after_control(other, pidns),
+        other => return after_control(other, pidns, leaf),
     }
     let Ok(sigchld) = crate::supervise::signals::SignalInbox::open() else {
         return 125;
@@ -401,16 +432,21 @@ fn reaper(
                     write_line(reports, "keeping 0\n");
                 }
                 Some(b'a') => {}
-                other => return after_control(other, pidns),
+                other => return after_control(other, pidns, leaf),
             }
         }
     }
 }
 
-/// `d`: all done. End of file: afterlife died, so end the tree (a namespace
-/// init's exit does that by itself; a subreaper freezes and kills).
-fn after_control(byte: Option<u8>, pidns: bool) -> i32 {
-    if byte != Some(b'd') && !pidns {
+/// `d`: all done. End of file: afterlife died, so end the tree (through the
+/// leaf's `cgroup.kill`, which the leaf's removal follows; a namespace
+/// init's exit does it by itself; a subreaper freezes and kills).
+fn after_control(byte: Option<u8>, pidns: bool, leaf: Option<LeafFiles<'_>>) -> i32 {
+    if byte != Some(b'd')
+        && let Some(leaf) = leaf
+    {
+        kill_and_remove(leaf);
+    } else if byte != Some(b'd') && !pidns {
         let me = Pid::current();
         sweep::freeze_and_kill(|| sweep::descendants(me));
     }

@@ -24,6 +24,10 @@ pub struct RunReport {
     /// The cgroup leaf, with cgroup containment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,
+    /// Whether the tree had a PID namespace of its own (`pidns`, or a
+    /// cgroup leaf with one inside): then it ends with the keeper, even if
+    /// afterlife and the keeper are killed together.
+    pub pid_namespace: bool,
     /// The main process's PID.
     pub pid: Option<Pid>,
     /// Start time, seconds since the Unix epoch.

@@ -266,6 +266,7 @@ impl Supervisor {
         let oom_kills = contained.oom_kills();
         let memory_events = contained.cgroup_path().is_some() && oom_kills.is_some();
         let containment = contained.kind();
+        let pid_namespace = contained.pid_namespace();
         let cgroup = contained.cgroup_path();
         contained.finish(self.keep_leftovers && !leftovers.is_empty());
         reap_orphans();
@@ -336,6 +337,7 @@ impl Supervisor {
             command: command_line,
             containment,
             cgroup,
+            pid_namespace,
             pid: main_pid,
             started_at,
             duration,

@@ -423,6 +423,10 @@ pub struct TerminationReport {
     pub summary: Summary,
     /// One entry per process, named ones first.
     pub processes: Vec<ProcessReport>,
+    /// IPC objects the tree created and left (`kill --tree`; filled in by
+    /// the caller with `resources::ipc_left::LiveTree`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ipc: Vec<crate::resources::ipc_left::IpcLeftover>,
 }
 
 impl TerminationReport {
@@ -470,6 +474,7 @@ impl TerminationReport {
             elapsed_seconds: elapsed.as_secs_f64(),
             summary,
             processes,
+            ipc: Vec::new(),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::cli::output::{Output, Style, count};
 use crate::cli::{Failure, KillArgs};
 use crate::duration::format_duration;
@@ -9,28 +11,133 @@ use crate::exit_code;
 use crate::observe::EndingReport;
 use crate::terminate::plan::TerminationPlan;
 use crate::terminate::report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
+use crate::terminate::select::{NameMatch, resolve_user};
 use crate::terminate::{Request, Scope, TerminateError, terminate};
 use crate::text::escape;
 
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
-    let request = request(args);
+    let names = name_match(args)?;
+    let request = request(args, names.clone());
     let report = terminate(&request).map_err(|error| match error {
         TerminateError::Select(e) => Failure::new(format!("{e}; nothing was signalled")),
         other => Failure::new(other),
     })?;
-    if output.json() {
-        output.json_document(&report);
+    let matched_nothing = names.is_some() && report.processes.is_empty();
+    if args.quiet {
+        quiet(&report);
+    } else if output.json() {
+        match &names {
+            Some(names) => output.json_document(&ByName {
+                name_match: NameJson::of(names),
+                report: &report,
+            }),
+            None => output.json_document(&report),
+        }
+    } else if let (true, Some(names)) = (matched_nothing, &names) {
+        output.line(&no_match_line(names, args.user.as_deref()));
     } else {
         render(&report, output);
     }
-    Ok(if report.all_ended() {
+    Ok(if report.all_ended() && !matched_nothing {
         exit_code::SUCCESS
     } else {
         exit_code::NEGATIVE
     })
 }
 
-fn request(args: &KillArgs) -> Request {
+/// `--name`, `--exact` and `--user` as a [`NameMatch`].
+fn name_match(args: &KillArgs) -> Result<Option<NameMatch>, Failure> {
+    let Some(pattern) = &args.name else {
+        if args.exact || args.user.is_some() {
+            return Err(Failure::new("--exact and --user select by name: give --name PATTERN"));
+        }
+        return Ok(None);
+    };
+    let uid = args
+        .user
+        .as_deref()
+        .map(resolve_user)
+        .transpose()
+        .map_err(|e| Failure::new(format!("--user: {e}")))?;
+    NameMatch::new(pattern, args.exact, uid).map(Some).map_err(Failure::new)
+}
+
+/// The `--json` report of a selection by name: what was matched, then the
+/// report as for PIDs.
+#[derive(Serialize)]
+struct ByName<'a> {
+    name_match: NameJson,
+    #[serde(flatten)]
+    report: &'a TerminationReport,
+}
+
+#[derive(Serialize)]
+struct NameJson {
+    pattern: String,
+    exact: bool,
+    uid: Option<u32>,
+}
+
+impl NameJson {
+    fn of(names: &NameMatch) -> NameJson {
+        NameJson {
+            pattern: names.pattern().to_string(),
+            exact: names.exact(),
+            uid: names.uid,
+        }
+    }
+}
+
+/// `no process matched ...`, saying what was looked for. Pure.
+fn no_match_line(names: &NameMatch, user: Option<&str>) -> String {
+    let how = if names.exact() {
+        "named exactly"
+    } else {
+        "with a name matching"
+    };
+    let whose = match (user, names.uid) {
+        (Some(user), Some(uid)) if user != uid.to_string() => format!(" of user {} (uid {uid})", escape(user)),
+        (_, Some(uid)) => format!(" of uid {uid}"),
+        _ => String::new(),
+    };
+    format!(
+        "no process matched: none {how} /{}/{whose} (afterlife and its ancestors are never selected); \
+         nothing was signalled",
+        escape(names.pattern())
+    )
+}
+
+/// `-q`: nothing when every target ended; otherwise one line on stderr for
+/// each process still alive, with the reason.
+fn quiet(report: &TerminationReport) {
+    for line in survivor_lines(report) {
+        eprintln!("afterlife: {line}");
+    }
+}
+
+/// One line per process still alive that counts as a survivor (refused
+/// ones included; not those left unwaited by --no-wait). Pure.
+fn survivor_lines(report: &TerminationReport) -> Vec<String> {
+    report
+        .processes
+        .iter()
+        .filter_map(|p| match &p.outcome {
+            Outcome::Alive {
+                reason: SurvivorReason::NotWaited,
+                ..
+            } => None,
+            Outcome::Alive { reason, .. } => Some(format!(
+                "{} {} is still alive: {}",
+                p.pid,
+                escape(p.title.as_deref().unwrap_or(&p.name)),
+                escape(&reason.describe())
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn request(args: &KillArgs, names: Option<NameMatch>) -> Request {
     let scope = if args.tree {
         Scope::Tree
     } else if args.session {
@@ -42,6 +149,7 @@ fn request(args: &KillArgs) -> Request {
     };
     Request {
         pids: args.pids.clone(),
+        names,
         scope,
         plan: TerminationPlan {
             signal: args.signal,

@@ -150,7 +150,11 @@ and a session or group that reads 0 (the kernel's, shared by what init started w
 led from outside afterlife's PID namespace) cannot be told from others and is refused. Only a cgroup holds every process for sure: `afterlife run` starts a command in one, and --tree uses \
 cgroup.freeze/cgroup.kill when the tree is exactly one cgroup afterlife may write.\n\n\
 Refused unless --force: PID 1, the ancestors of afterlife (its shell), kernel threads. afterlife never signals itself.\n\n\
-Exit code: 0 every target ended; 1 some survived (listed with the reason); 125 usage or operational error."
+--name PATTERN selects as pkill does: PATTERN is an extended regular expression matched anywhere in the name \
+(comm, at most 15 characters; --exact for the whole name), --user restricts to one real user ID; \
+afterlife and its ancestors are never selected, PID 1 and kernel threads are refused as when named.\n\n\
+Exit code: 0 every target ended; 1 some survived (listed with the reason), or --name matched no process; \
+125 usage or operational error."
 )]
 pub struct KillArgs {
     /// The first signal, as kill(1) takes it: TERM, SIGTERM, 15, RTMIN+3.
@@ -197,8 +201,26 @@ pub struct KillArgs {
     #[arg(long)]
     pub no_cgroup: bool,
 
+    /// Instead of PIDs, every process whose name (comm, 15 characters) matches this extended regular
+    /// expression, as pkill(1); never afterlife itself or its ancestors.
+    #[arg(long, value_name = "PATTERN", conflicts_with = "pids")]
+    pub name: Option<String>,
+
+    /// With --name: the whole name must match (pkill -x).
+    #[arg(long, short = 'x')]
+    pub exact: bool,
+
+    /// With --name: only processes of this real user (a name from /etc/passwd, or a numeric ID).
+    #[arg(long, short = 'u', value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Print nothing when every target ended; otherwise only the processes still alive, one line each
+    /// on stderr. The exit code says the rest.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// Process IDs.
-    #[arg(required = true, allow_negative_numbers = true, value_name = "PID", add = pids())]
+    #[arg(required_unless_present = "name", allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,
 }
 

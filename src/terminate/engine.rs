@@ -16,7 +16,7 @@ use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
     zombie_reaper,
 };
-use crate::terminate::select::{Anchors, Guard, Scope, SelectError, select};
+use crate::terminate::select::{Anchors, Guard, NameMatch, Scope, SelectError, matching, real_uid, select};
 use crate::terminate::targets::{ExitWaiter, Targets, title_of};
 
 /// How often the selection is walked again while waiting, to catch
@@ -32,6 +32,9 @@ const FREEZE_WAIT: Duration = Duration::from_secs(1);
 pub struct Request {
     /// The named PIDs.
     pub pids: Vec<Pid>,
+    /// Select by name instead (pkill's way): the processes whose name
+    /// matches, found in the first scan.
+    pub names: Option<NameMatch>,
     /// What they stand for.
     pub scope: Scope,
     /// The signal plan.
@@ -49,6 +52,7 @@ impl Request {
     pub fn new(pids: Vec<Pid>, scope: Scope) -> Request {
         Request {
             pids,
+            names: None,
             scope,
             plan: TerminationPlan::default(),
             force: false,
@@ -173,7 +177,14 @@ impl Drop for Boost {
 fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<TerminationReport, TerminateError> {
     let table = watch.table();
     let guard = Guard::for_current(table, request.force);
-    let (selected, anchors) = select(table, &request.pids, request.scope, &guard)?;
+    let named = match &request.names {
+        Some(names) => matching(table, names, &guard, real_uid),
+        None => request.pids.clone(),
+    };
+    if request.names.is_some() && named.is_empty() {
+        return Ok(no_match(request));
+    }
+    let (selected, anchors) = select(table, &named, request.scope, &guard)?;
     let mut targets = Targets::new(guard, anchors);
     // With SIGKILL first, speed comes first: one read fewer per member.
     targets.read_titles = !request.plan.starts_with_kill();
@@ -200,6 +211,19 @@ fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<Term
     });
     watch.release_held();
     run(request.scope, &request.plan, targets, cgroup, watch, boost, held)
+}
+
+/// The report of a name that matched no process: nothing was signalled.
+fn no_match(request: &Request) -> TerminationReport {
+    TerminationReport::new(
+        request.scope,
+        request.plan,
+        request.dry_run,
+        Containment::None,
+        None,
+        Duration::ZERO,
+        Vec::new(),
+    )
 }
 
 /// Ends one process the caller holds, following the plan.

@@ -167,7 +167,13 @@ fn group_has_members(pgid: i32) -> bool {
         std::fs::read_to_string(entry.path().join("stat"))
             .ok()
             .and_then(|stat| {
-                let rest = stat.rsplit_once(") ")?.1.split_whitespace().nth(2)?.parse::<i32>().ok()?;
+                let rest = stat
+                    .rsplit_once(") ")?
+                    .1
+                    .split_whitespace()
+                    .nth(2)?
+                    .parse::<i32>()
+                    .ok()?;
                 Some(rest == pgid)
             })
             .unwrap_or(false)

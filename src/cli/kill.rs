@@ -5,10 +5,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::output::{Output, Style, count};
-use crate::cli::{Failure, KillArgs};
+use crate::cli::{Failure, KillArgs, KillSignal};
 use crate::duration::format_duration;
 use crate::exit_code;
 use crate::observe::EndingReport;
+use crate::terminate::check::{CheckReport, Liveness, check};
 use crate::terminate::plan::TerminationPlan;
 use crate::terminate::report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
 use crate::terminate::select::{NameMatch, resolve_user};
@@ -18,22 +19,25 @@ use crate::text::escape;
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
     let names = name_match(args)?;
     let request = request(args, names.clone());
-    let report = terminate(&request).map_err(|error| match error {
-        TerminateError::Select(e) => Failure::new(format!("{e}; nothing was signalled")),
-        other => Failure::new(other),
-    })?;
+    match args.signal {
+        KillSignal::Check => run_check(args, &request, names.as_ref(), output),
+        KillSignal::Send(_) => run_terminate(args, &request, names.as_ref(), output),
+    }
+}
+
+fn run_terminate(
+    args: &KillArgs,
+    request: &Request,
+    names: Option<&NameMatch>,
+    output: &Output,
+) -> Result<u8, Failure> {
+    let report = terminate(request).map_err(failure)?;
     let matched_nothing = names.is_some() && report.processes.is_empty();
     if args.quiet {
         quiet(&report);
     } else if output.json() {
-        match &names {
-            Some(names) => output.json_document(&ByName {
-                name_match: NameJson::of(names),
-                report: &report,
-            }),
-            None => output.json_document(&report),
-        }
-    } else if let (true, Some(names)) = (matched_nothing, &names) {
+        json(output, names, &report);
+    } else if let (true, Some(names)) = (matched_nothing, names) {
         output.line(&no_match_line(names, args.user.as_deref()));
     } else {
         render(&report, output);
@@ -43,6 +47,102 @@ pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
     } else {
         exit_code::NEGATIVE
     })
+}
+
+/// `--signal 0`: who exists and may be signalled; nothing is sent.
+fn run_check(args: &KillArgs, request: &Request, names: Option<&NameMatch>, output: &Output) -> Result<u8, Failure> {
+    let report = check(request).map_err(failure)?;
+    let matched_nothing = names.is_some() && report.processes.is_empty();
+    if args.quiet {
+    } else if output.json() {
+        json(output, names, &report);
+    } else if let (true, Some(names)) = (matched_nothing, names) {
+        output.line(&no_match_line(names, args.user.as_deref()));
+    } else {
+        render_check(&report, output);
+    }
+    Ok(if report.all_signalable() {
+        exit_code::SUCCESS
+    } else {
+        exit_code::NEGATIVE
+    })
+}
+
+fn failure(error: TerminateError) -> Failure {
+    match error {
+        TerminateError::Select(e) => Failure::new(format!("{e}; nothing was signalled")),
+        other => Failure::new(other),
+    }
+}
+
+/// The `--json` document: with `--name`, what was matched first.
+fn json<T: Serialize>(output: &Output, names: Option<&NameMatch>, report: &T) {
+    match names {
+        Some(names) => output.json_document(&ByName {
+            name_match: NameJson::of(names),
+            report,
+        }),
+        None => output.json_document(report),
+    }
+}
+
+fn render_check(report: &CheckReport, output: &Output) {
+    let rows: Vec<[String; 3]> = report
+        .processes
+        .iter()
+        .map(|p| {
+            [
+                p.pid.to_string(),
+                p.name
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), |n| escape(n).into_owned()),
+                liveness(p.result, output),
+            ]
+        })
+        .collect();
+    let width = |i: usize, header: &str| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1) = (width(0, "PID"), width(1, "NAME"));
+    output.line(&output.paint(Style::Bold, &format!("{:>w0$}  {:<w1$}  CHECK", "PID", "NAME")));
+    for row in &rows {
+        output.line(&format!("{:>w0$}  {:<w1$}  {}", row[0], row[1], row[2]));
+    }
+    let s = &report.summary;
+    let verdict = if report.all_signalable() {
+        output.paint(Style::Good, "every target runs and may be signalled")
+    } else {
+        output.paint(
+            Style::Bad,
+            &format!("{} of {} run and may be signalled", s.signalable, s.processes),
+        )
+    };
+    let exist = if s.existing == 1 { "exists" } else { "exist" };
+    output.line(&format!(
+        "{verdict}: {} checked, {} {exist}; signal 0 sends nothing",
+        count(s.processes, "process", "processes"),
+        s.existing
+    ));
+}
+
+/// A check's answer in words. Pure but for the colors.
+fn liveness(result: Liveness, output: &Output) -> String {
+    match result {
+        Liveness::Signalable => output.paint(Style::Good, "running; may be signalled"),
+        Liveness::PermissionDenied => output.paint(
+            Style::Bad,
+            "running; may NOT be signalled (EPERM: another user's process, and afterlife lacks CAP_KILL)",
+        ),
+        Liveness::Zombie => output.paint(Style::Warn, "exited; a zombie until its parent reaps it"),
+        Liveness::Gone => output.paint(
+            Style::Dim,
+            "no such process (it never existed, or it ended and was reaped)",
+        ),
+    }
 }
 
 /// `--name`, `--exact` and `--user` as a [`NameMatch`].
@@ -65,10 +165,10 @@ fn name_match(args: &KillArgs) -> Result<Option<NameMatch>, Failure> {
 /// The `--json` report of a selection by name: what was matched, then the
 /// report as for PIDs.
 #[derive(Serialize)]
-struct ByName<'a> {
+struct ByName<'a, T: Serialize> {
     name_match: NameJson,
     #[serde(flatten)]
-    report: &'a TerminationReport,
+    report: &'a T,
 }
 
 #[derive(Serialize)]
@@ -152,7 +252,11 @@ fn request(args: &KillArgs, names: Option<NameMatch>) -> Request {
         names,
         scope,
         plan: TerminationPlan {
-            signal: args.signal,
+            signal: match args.signal {
+                KillSignal::Send(signal) => signal,
+                // Not sent: a check uses only the selection.
+                KillSignal::Check => TerminationPlan::default().signal,
+            },
             grace: args.grace,
             escalate: !args.no_escalate,
             wait: !args.no_wait,

@@ -139,6 +139,7 @@ pub struct WaitArgs {
 /// Arguments of `kill`.
 #[derive(Debug, Args)]
 #[command(
+    override_usage = "afterlife kill [OPTIONS] <PID>...\n       afterlife kill [OPTIONS] --name <PATTERN>",
     after_help = "Every target is opened through a pidfd checked against its start time, so a recycled PID \
 is never signalled. The selection is frozen before the signal (cgroup.freeze, or SIGSTOP to every member and \
 walking again until nothing new appears), so a tree that keeps forking is caught whole; SIGCONT then lets a \
@@ -153,13 +154,16 @@ Refused unless --force: PID 1, the ancestors of afterlife (its shell), kernel th
 --name PATTERN selects as pkill does: PATTERN is an extended regular expression matched anywhere in the name \
 (comm, at most 15 characters; --exact for the whole name), --user restricts to one real user ID; \
 afterlife and its ancestors are never selected, PID 1 and kernel threads are refused as when named.\n\n\
-Exit code: 0 every target ended; 1 some survived (listed with the reason), or --name matched no process; \
-125 usage or operational error."
+--signal 0 sends nothing: it reports whether each target exists and whether afterlife may signal it.\n\n\
+Exit code: 0 every target ended (with --signal 0: every target runs and may be signalled); \
+1 some survived (listed with the reason), or --name matched no process (with --signal 0: a target is gone, \
+a zombie, or may not be signalled, EPERM); 125 usage or operational error."
 )]
 pub struct KillArgs {
-    /// The first signal, as kill(1) takes it: TERM, SIGTERM, 15, RTMIN+3.
-    #[arg(short, long, default_value = "TERM", value_parser = parse_signal, value_name = "SIG", add = signals())]
-    pub signal: crate::signal::Signal,
+    /// The first signal, as kill(1) takes it: TERM, SIGTERM, 15, RTMIN+3. 0 sends nothing: it checks
+    /// that each target exists and that afterlife may signal it, as kill -0 (no grace, no SIGKILL, no wait).
+    #[arg(short, long, default_value = "TERM", value_parser = parse_kill_signal, value_name = "SIG", add = signals())]
+    pub signal: KillSignal,
 
     /// How long the targets get to exit before SIGKILL: 5s, 300ms, 1.5m.
     #[arg(long, default_value = "5s", value_parser = parse_timeout, value_name = "DURATION")]
@@ -232,6 +236,22 @@ fn pids() -> clap_complete::ArgValueCandidates {
 /// Completes a signal argument with the signal table.
 fn signals() -> clap_complete::ArgValueCandidates {
     clap_complete::ArgValueCandidates::new(completions::signal_candidates)
+}
+
+/// What `kill --signal` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillSignal {
+    /// 0: the liveness check of `kill -0`.
+    Check,
+    /// A real signal.
+    Send(crate::signal::Signal),
+}
+
+fn parse_kill_signal(text: &str) -> Result<KillSignal, String> {
+    if text.trim() == "0" {
+        return Ok(KillSignal::Check);
+    }
+    parse_signal(text).map(KillSignal::Send)
 }
 
 fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {

@@ -35,9 +35,9 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: Signal) -> io::Re
     rustix::process::pidfd_send_signal(pidfd, raw).map_err(io::Error::from)
 }
 
-/// Checks that the process behind a pidfd has not exited, by sending the null
-/// signal (`EPERM` still proves it exists).
-pub(crate) fn pidfd_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
+/// Sends the null signal through a pidfd: the kernel checks that the
+/// process exists and that we may signal it, and sends nothing.
+pub(crate) fn pidfd_signal_zero(pidfd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: there is no signal 0 in `rustix::process::Signal`; the raw
     // syscall with signal 0 only checks existence and permission.
     let rc = unsafe {
@@ -50,9 +50,18 @@ pub(crate) fn pidfd_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
         )
     };
     if rc == 0 {
-        return Ok(true);
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
-    let error = io::Error::last_os_error();
+}
+
+/// Checks that the process behind a pidfd has not exited, by sending the null
+/// signal (`EPERM` still proves it exists).
+pub(crate) fn pidfd_alive(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
+    let Err(error) = pidfd_signal_zero(pidfd) else {
+        return Ok(true);
+    };
     match error.raw_os_error() {
         Some(libc::ESRCH) => Ok(false),
         // EPERM: it exists, we may just not signal it.

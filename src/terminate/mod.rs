@@ -14,10 +14,13 @@
 //! - [`select`]: PIDs, trees, sessions, process groups; refusals.
 //! - [`cgroup`]: the cgroup v2 interface, shared with other commands.
 //! - [`report`]: the typed per-process report and survivor reasons.
+//! - [`check`]: the null signal (`kill -0`) to a selection: who exists,
+//!   whom afterlife may signal.
 //! - [`terminate`] ends a selection; [`Terminate::terminate`] ends one
 //!   [`Process`].
 
 pub mod cgroup;
+pub mod check;
 mod engine;
 mod freeze;
 pub mod plan;

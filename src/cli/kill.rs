@@ -1,6 +1,7 @@
 //! `afterlife kill`: text and JSON rendering of [`crate::terminate`].
 
-use std::time::Duration;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -13,7 +14,7 @@ use crate::terminate::check::{CheckReport, Liveness, check};
 use crate::terminate::plan::TerminationPlan;
 use crate::terminate::report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
 use crate::terminate::select::{NameMatch, resolve_user};
-use crate::terminate::{Request, Scope, TerminateError, terminate};
+use crate::terminate::{NextMove, Progress, Request, Scope, TerminateError, terminate, terminate_observed};
 use crate::text::escape;
 
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
@@ -31,7 +32,16 @@ fn run_terminate(
     names: Option<&NameMatch>,
     output: &Output,
 ) -> Result<u8, Failure> {
-    let report = terminate(request).map_err(failure)?;
+    let show_progress = !args.quiet && !output.json() && std::io::stderr().is_terminal();
+    let report = if show_progress {
+        let mut line = ProgressLine::new();
+        let report = terminate_observed(request, &mut |progress| line.show(progress));
+        line.erase();
+        report
+    } else {
+        terminate(request)
+    }
+    .map_err(failure)?;
     let matched_nothing = names.is_some() && report.processes.is_empty();
     if args.quiet {
         quiet(&report);
@@ -47,6 +57,82 @@ fn run_terminate(
     } else {
         exit_code::NEGATIVE
     })
+}
+
+/// How long a wait goes unshown: a kill that is over at once never
+/// flashes a line.
+const PROGRESS_AFTER: Duration = Duration::from_millis(300);
+
+/// The self-overwriting status line on a terminal's stderr while a kill
+/// waits out its grace period; erased when done.
+struct ProgressLine {
+    start: Instant,
+    shown: bool,
+    columns: usize,
+}
+
+impl ProgressLine {
+    fn new() -> ProgressLine {
+        let columns = rustix::termios::tcgetwinsize(std::io::stderr())
+            .map(|size| usize::from(size.ws_col))
+            .ok()
+            .filter(|&c| c > 0)
+            .unwrap_or(80);
+        ProgressLine {
+            start: Instant::now(),
+            shown: false,
+            columns,
+        }
+    }
+
+    fn show(&mut self, progress: &Progress) {
+        if self.start.elapsed() < PROGRESS_AFTER || progress.waiting.is_empty() {
+            return;
+        }
+        // One column short of the width: a line that reaches the margin
+        // wraps on some terminals, and \r would return to the wrong row.
+        let text = progress_text(progress, self.columns.saturating_sub(1));
+        let mut stderr = std::io::stderr().lock();
+        if write!(stderr, "\r\x1b[K{text}").and_then(|()| stderr.flush()).is_ok() {
+            self.shown = true;
+        }
+    }
+
+    fn erase(&mut self) {
+        if self.shown {
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "\r\x1b[K").and_then(|()| stderr.flush());
+            self.shown = false;
+        }
+    }
+}
+
+/// `waiting for 3 of 12 processes (nginx 4242, nginx 4243, …), SIGKILL in
+/// 3.2 s`, cut to `width` characters. Pure.
+fn progress_text(progress: &Progress, width: usize) -> String {
+    let next = match progress.next {
+        NextMove::Kill => "SIGKILL in",
+        NextMove::Report => "giving up in",
+    };
+    let tail = format!("), {next} {:.1} s", progress.left.as_secs_f64());
+    let head = format!(
+        "waiting for {} of {} (",
+        progress.waiting.len(),
+        count(progress.total, "process", "processes")
+    );
+    let mut names = String::new();
+    for (index, (pid, name)) in progress.waiting.iter().enumerate() {
+        let item = format!("{}{} {pid}", if index == 0 { "" } else { ", " }, escape(name));
+        let rest = progress.waiting.len() - index - 1;
+        let more = if rest == 0 { 0 } else { 3 };
+        if (head.chars().count() + names.chars().count() + item.chars().count() + more + tail.chars().count()) > width {
+            names.push_str(if index == 0 { "…" } else { ", …" });
+            break;
+        }
+        names.push_str(&item);
+    }
+    let line = format!("{head}{names}{tail}");
+    line.chars().take(width).collect()
 }
 
 /// `--signal 0`: who exists and may be signalled; nothing is sent.
@@ -438,4 +524,55 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
         s.refused,
         format_duration(Duration::from_secs_f64(report.elapsed_seconds))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::Pid;
+
+    fn progress(waiting: &[(i32, &str)], total: usize, next: NextMove, left_ms: u64) -> Progress {
+        Progress {
+            total,
+            waiting: waiting
+                .iter()
+                .map(|&(pid, name)| (Pid::new(pid).unwrap(), name.to_string()))
+                .collect(),
+            next,
+            left: Duration::from_millis(left_ms),
+        }
+    }
+
+    #[test]
+    fn the_progress_line_says_who_is_left_and_what_comes_next() {
+        let p = progress(&[(4242, "nginx"), (4243, "nginx")], 12, NextMove::Kill, 3_240);
+        assert_eq!(
+            progress_text(&p, 200),
+            "waiting for 2 of 12 processes (nginx 4242, nginx 4243), SIGKILL in 3.2 s"
+        );
+        let p = progress(&[(7, "sleep")], 1, NextMove::Report, 950);
+        assert_eq!(
+            progress_text(&p, 200),
+            "waiting for 1 of 1 process (sleep 7), giving up in 0.9 s"
+        );
+    }
+
+    #[test]
+    fn the_progress_line_fits_the_terminal() {
+        let p = progress(
+            &[(4242, "nginx"), (4243, "nginx"), (4244, "nginx")],
+            12,
+            NextMove::Kill,
+            3_240,
+        );
+        let line = progress_text(&p, 63);
+        assert_eq!(line, "waiting for 3 of 12 processes (nginx 4242, …), SIGKILL in 3.2 s");
+        assert_eq!(line.chars().count(), 63);
+        let line = progress_text(&p, 62);
+        assert_eq!(line, "waiting for 3 of 12 processes (…), SIGKILL in 3.2 s");
+        assert_eq!(progress_text(&p, 20).chars().count(), 20);
+        // Control characters in a name never reach the terminal raw.
+        let p = progress(&[(5, "a\x1b[2Jb")], 1, NextMove::Kill, 1_000);
+        assert!(!progress_text(&p, 200).contains('\x1b'));
+    }
 }

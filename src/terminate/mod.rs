@@ -28,7 +28,9 @@ pub mod report;
 pub mod select;
 mod targets;
 
-pub use engine::{Request, TerminateError, terminate, terminate_with_scan};
+pub use engine::{
+    NextMove, PROGRESS_EVERY, Progress, Request, TerminateError, terminate, terminate_observed, terminate_with_scan,
+};
 pub use plan::TerminationPlan;
 pub use report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
 pub use select::{Refusal, Scope};

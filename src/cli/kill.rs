@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::cli::output::{Output, Style, count};
-use crate::cli::{Failure, KillArgs, KillSignal};
+use crate::cli::{Failure, KillArgs, KillSignal, refuse_quiet_json};
 use crate::duration::format_duration;
 use crate::exit_code;
 use crate::observe::EndingReport;
@@ -18,6 +18,7 @@ use crate::terminate::{NextMove, Progress, Request, Scope, TerminateError, termi
 use crate::text::escape;
 
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
+    refuse_quiet_json(args.quiet, output)?;
     let names = name_match(args)?;
     let request = request(args, names.clone());
     match args.signal {
@@ -140,6 +141,7 @@ fn run_check(args: &KillArgs, request: &Request, names: Option<&NameMatch>, outp
     let report = check(request).map_err(failure)?;
     let matched_nothing = names.is_some() && report.processes.is_empty();
     if args.quiet {
+        // The exit code says it all.
     } else if output.json() {
         json(output, names, &report);
     } else if let (true, Some(names)) = (matched_nothing, names) {

@@ -116,6 +116,10 @@ pub struct ExplainArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Exit code: 0 if every PID is running, 1 otherwise, 125 on error.")]
 pub struct StatusArgs {
+    /// Print nothing (errors aside), as grep -q: the exit code says whether every PID runs.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// Process IDs.
     #[arg(required = true, allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,
@@ -127,6 +131,10 @@ pub struct StatusArgs {
 (its exit code, or 128+N if signal N killed it); with several, the last one's, as the shell's wait does; \
 124 if the timeout passed first; 125 on error or when the status cannot be known.")]
 pub struct WaitArgs {
+    /// Print nothing (errors aside): the exit code is the status, as without -q.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// Give up after this long: 10, 10s, 1.5m, 500ms, 2h, 1d (0 or absent: no limit).
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
@@ -219,7 +227,8 @@ pub struct KillArgs {
     pub user: Option<String>,
 
     /// Print nothing when every target ended; otherwise only the processes still alive, one line each
-    /// on stderr. The exit code says the rest.
+    /// on stderr (with --signal 0 or a --name that matched nothing: nothing at all). The exit code says
+    /// the rest.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
@@ -265,6 +274,10 @@ fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {
 (bad PID, no such process)."
 )]
 pub struct WhyArgs {
+    /// Print only the verdict line (the process, its state, what SIGKILL would do), no evidence.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// The process ID.
     #[arg(allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pid: Pid,
@@ -307,6 +320,10 @@ pub struct HoldsArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Exit code: 0 if nothing of the tree stayed, 1 if something did, 125 on error.")]
 pub struct LeftoversArgs {
+    /// Print nothing (errors aside): the exit code says whether something stayed.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// A snapshot taken while the tree lived (`afterlife --json snapshot --tree PID > FILE`).
     #[arg(value_name = "SNAPSHOT.json")]
     pub snapshot: std::path::PathBuf,
@@ -607,6 +624,17 @@ impl Failure {
             code: exit_code::FAILURE,
         }
     }
+}
+
+/// `-q` asks for no report and `--json` for one in JSON: together they are
+/// bad input, whichever order they came in.
+pub(crate) fn refuse_quiet_json(quiet: bool, output: &Output) -> Result<(), Failure> {
+    if quiet && output.json() {
+        return Err(Failure::new(
+            "-q/--quiet and --json cannot be used together: -q prints no report, --json prints it as JSON",
+        ));
+    }
+    Ok(())
 }
 
 /// Parses the command line and runs the command; returns the exit code.

@@ -288,9 +288,15 @@ fn no_match_line(names: &NameMatch, user: Option<&str>) -> String {
         (_, Some(uid)) => format!(" of uid {uid}"),
         _ => String::new(),
     };
+    // As pgrep warns: the kernel keeps 15 bytes of a name.
+    let long = if names.pattern().trim_matches(['^', '$']).len() > 15 {
+        "; a process name (comm) is at most 15 characters, so a longer pattern may match nothing"
+    } else {
+        ""
+    };
     format!(
         "no process matched: none {how} /{}/{whose} (afterlife and its ancestors are never selected); \
-         nothing was signalled",
+         nothing was signalled{long}",
         escape(names.pattern())
     )
 }
@@ -543,6 +549,23 @@ mod tests {
             next,
             left: Duration::from_millis(left_ms),
         }
+    }
+
+    #[test]
+    fn no_match_says_what_was_looked_for() {
+        let names = NameMatch::new("nginx", true, Some(33)).unwrap();
+        assert_eq!(
+            no_match_line(&names, Some("www-data")),
+            "no process matched: none named exactly /nginx/ of user www-data (uid 33) (afterlife and its \
+             ancestors are never selected); nothing was signalled"
+        );
+        let names = NameMatch::new("^postgres-checkpointer$", false, Some(0)).unwrap();
+        assert_eq!(
+            no_match_line(&names, Some("0")),
+            "no process matched: none with a name matching /^postgres-checkpointer$/ of uid 0 (afterlife and \
+             its ancestors are never selected); nothing was signalled; a process name (comm) is at most 15 \
+             characters, so a longer pattern may match nothing"
+        );
     }
 
     #[test]

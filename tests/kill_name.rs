@@ -236,6 +236,9 @@ fn a_user_restricts_the_match_to_its_real_uid() {
         assert_eq!(pids(&report), [expected as i64], "{user}");
     }
     assert_eq!(report_uid(&pattern, "nobody"), Some(65534));
+    // -U, as pkill's real-user option.
+    let (_, report) = kill_json(&["--dry-run", "--name", &pattern, "-U", "65534"]);
+    assert_eq!(pids(&report), [nobodys.pid() as i64]);
     let (code, text, stderr) = kill(&["--name", &pattern, "--user", "nobody", "--grace", "10s"]);
     assert_eq!(code, 0, "{text}{stderr}");
     assert!(

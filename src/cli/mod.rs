@@ -161,7 +161,9 @@ cgroup.freeze/cgroup.kill when the tree is exactly one cgroup afterlife may writ
 Refused unless --force: PID 1, the ancestors of afterlife (its shell), kernel threads. afterlife never signals itself.\n\n\
 --name PATTERN selects as pkill does: PATTERN is an extended regular expression matched anywhere in the name \
 (comm, at most 15 characters; --exact for the whole name), --user restricts to one real user ID; \
-afterlife and its ancestors are never selected, PID 1 and kernel threads are refused as when named.\n\n\
+afterlife and its ancestors (so PID 1 too) are never selected, kernel threads are refused as when named.\n\n\
+On a terminal, while the grace period runs, one line on stderr says who is left and when SIGKILL comes; \
+it is erased before the report.\n\n\
 --signal 0 sends nothing: it reports whether each target exists and whether afterlife may signal it.\n\n\
 Exit code: 0 every target ended (with --signal 0: every target runs and may be signalled); \
 1 some survived (listed with the reason), or --name matched no process (with --signal 0: a target is gone, \
@@ -222,8 +224,9 @@ pub struct KillArgs {
     #[arg(long, short = 'x')]
     pub exact: bool,
 
-    /// With --name: only processes of this real user (a name from /etc/passwd, or a numeric ID).
-    #[arg(long, short = 'u', value_name = "USER")]
+    /// With --name: only processes of this real user (a name from /etc/passwd, or a numeric ID), as
+    /// pkill -U.
+    #[arg(long, short = 'U', value_name = "USER")]
     pub user: Option<String>,
 
     /// Print nothing when every target ended; otherwise only the processes still alive, one line each

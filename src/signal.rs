@@ -286,6 +286,10 @@ impl Signal {
     pub const STOP: Signal = Signal(libc::SIGSTOP);
     /// SIGCONT.
     pub const CONT: Signal = Signal(libc::SIGCONT);
+    /// Signal 0: sends nothing, only checks that the process exists
+    /// (kill(2)). `timeout -s 0` takes it, as coreutils does. Not returned
+    /// by [`Signal::parse`] or [`Signal::from_number`].
+    pub const NULL: Signal = Signal(0);
 
     /// A signal from its number, if the number is one (1 to `SIGRTMAX`).
     pub fn from_number(number: i32) -> Option<Signal> {

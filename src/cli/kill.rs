@@ -64,6 +64,9 @@ fn run_terminate(
 /// flashes a line.
 const PROGRESS_AFTER: Duration = Duration::from_millis(300);
 
+/// A wait at least this long is shown as having no deadline.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// The self-overwriting status line on a terminal's stderr while a kill
 /// waits out its grace period; erased when done.
 struct ProgressLine {
@@ -115,7 +118,12 @@ fn progress_text(progress: &Progress, width: usize) -> String {
         NextMove::Kill => "SIGKILL in",
         NextMove::Report => "giving up in",
     };
-    let tail = format!("), {next} {:.1} s", progress.left.as_secs_f64());
+    // `--grace inf`: the wait has no end to count down to.
+    let tail = if progress.left >= FOREVER {
+        "), no deadline".to_string()
+    } else {
+        format!("), {next} {:.1} s", progress.left.as_secs_f64())
+    };
     let head = format!(
         "waiting for {} of {} (",
         progress.waiting.len(),
@@ -579,6 +587,12 @@ mod tests {
         assert_eq!(
             progress_text(&p, 200),
             "waiting for 1 of 1 process (sleep 7), giving up in 0.9 s"
+        );
+        let mut p = progress(&[(7, "sleep")], 1, NextMove::Kill, 0);
+        p.left = Duration::MAX;
+        assert_eq!(
+            progress_text(&p, 200),
+            "waiting for 1 of 1 process (sleep 7), no deadline"
         );
     }
 

@@ -135,7 +135,7 @@ pub struct WaitArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
-    /// Give up after this long: 10, 10s, 1.5m, 500ms, 2h, 1d (0 or absent: no limit).
+    /// Give up after this long: 10, 10s, 1.5m, 500ms, 2h, 1d, inf (0, inf or absent: no limit).
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
@@ -175,7 +175,7 @@ pub struct KillArgs {
     #[arg(short, long, default_value = "TERM", value_parser = parse_kill_signal, value_name = "SIG", add = signals())]
     pub signal: KillSignal,
 
-    /// How long the targets get to exit before SIGKILL: 5s, 300ms, 1.5m.
+    /// How long the targets get to exit before SIGKILL: 5s, 300ms, 1.5m, inf (never).
     #[arg(long, default_value = "5s", value_parser = parse_timeout, value_name = "DURATION")]
     pub grace: Duration,
 
@@ -268,6 +268,14 @@ fn parse_kill_signal(text: &str) -> Result<KillSignal, String> {
 
 fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {
     crate::signal::Signal::parse(text).map_err(|e| e.to_string())
+}
+
+/// `timeout -s`: also 0, the null signal, as coreutils takes it.
+fn parse_timeout_signal(text: &str) -> Result<crate::signal::Signal, String> {
+    match text.trim().parse::<i64>() {
+        Ok(0) => Ok(crate::signal::Signal::NULL),
+        _ => parse_signal(text),
+    }
 }
 
 /// Arguments of `why`.
@@ -375,7 +383,7 @@ cannot be executed; 127 if it was not found. A command killed by a signal makes 
 signal."
 )]
 pub struct RunArgs {
-    /// Deadline: 10, 10s, 1.5m, 500ms, 2h, 1d (0 or absent: none).
+    /// Deadline: 10, 10s, 1.5m, 500ms, 2h, 1d, inf (0, inf or absent: none).
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
@@ -417,8 +425,14 @@ pub struct RunArgs {
 /// Arguments of `timeout`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "As coreutils timeout: exit 124 if the command timed out (unless --preserve-status), \
-125 if afterlife failed, 126 if the command cannot be run, 127 if it was not found, 137 if KILL was sent, \
+    version,
+    disable_version_flag = true,
+    after_help = "DURATION is a floating point number with an optional suffix: s for seconds (the default), \
+m for minutes, h for hours or d for days; inf (or anything too large) is forever; 0 disables the timeout. \
+Options are read only before DURATION: what follows it is the command, passed on untouched.\n\n\
+As coreutils timeout: exit 124 if the command timed out (unless --preserve-status), \
+125 if afterlife failed, 126 if the command cannot be run, 127 if it was not found, 137 if KILL was sent \
+(afterlife then dies of SIGKILL itself, as coreutils does, unless --foreground), \
 else the command's status. Unlike coreutils, every process the command started ends with it."
 )]
 pub struct TimeoutArgs {
@@ -435,8 +449,9 @@ pub struct TimeoutArgs {
     #[arg(long, short = 'p')]
     pub preserve_status: bool,
 
-    /// The signal to send on timeout: a name such as HUP or a number.
-    #[arg(long, short = 's', value_parser = parse_signal, default_value = "TERM", value_name = "SIGNAL", add = signals())]
+    /// The signal to send on timeout: a name such as HUP or a number (0:
+    /// none, only -k's KILL later).
+    #[arg(long, short = 's', value_parser = parse_timeout_signal, default_value = "TERM", value_name = "SIGNAL", add = signals())]
     pub signal: crate::signal::Signal,
 
     /// Say on stderr when a signal is sent, and what was left behind.
@@ -447,23 +462,36 @@ pub struct TimeoutArgs {
     #[command(flatten)]
     pub options: SuperviseOptions,
 
-    /// Floating-point number with an optional suffix: s (seconds, the
-    /// default), m, h or d. 0 disables the timeout.
-    #[arg(value_parser = parse_coreutils_timeout, value_name = "DURATION")]
-    pub duration: Duration,
+    /// Print the version and exit.
+    #[arg(long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
 
-    /// The command and its arguments, passed on untouched.
+    /// DURATION, then the command and its arguments. Everything from
+    /// DURATION on is an operand, as coreutils' getopt reads it (`+`): an
+    /// option after DURATION belongs to the command.
     #[arg(
         required = true,
+        num_args = 2..,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
+        value_names = ["DURATION", "COMMAND"]
     )]
-    pub command: Vec<OsString>,
+    pub operands: Vec<OsString>,
+}
+
+impl TimeoutArgs {
+    /// DURATION, read with coreutils' grammar, and the command.
+    pub fn duration_and_command(&self) -> Result<(Duration, &[OsString]), Failure> {
+        let (duration, command) = self
+            .operands
+            .split_first()
+            .ok_or_else(|| Failure::new("missing operand: DURATION"))?;
+        let duration = parse_coreutils_timeout(&duration.to_string_lossy()).map_err(Failure::new)?;
+        Ok((duration, command))
+    }
 }
 
 fn parse_coreutils_timeout(text: &str) -> Result<Duration, String> {
-    crate::duration::parse_coreutils_duration(text).map_err(|e| e.to_string())
+    crate::duration::parse_coreutils_duration(text).map_err(|e| crate::text::escape(&e.to_string()).into_owned())
 }
 
 /// Arguments of `watch`.
@@ -494,8 +522,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "PATTERN")]
     pub name: Option<String>,
 
-    /// Time between samples: 1s, 100ms, 2m.
-    #[arg(long, default_value = "1s", value_parser = parse_timeout, value_name = "DURATION")]
+    /// Time between samples: 1s, 100ms, 2m (at least 10ms: a shorter one is
+    /// taken as 10ms, so that sampling never keeps a core busy; inf samples
+    /// only at the start and at the end).
+    #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
     pub interval: Duration,
 
     /// Stop after this long (default: until interrupted, or until every watched PID or command ended;
@@ -610,6 +640,16 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
 
+/// The shortest `watch --interval`: a shorter positive one (`1e-10`) is
+/// taken as this, so that sampling never keeps a core busy.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// `watch --interval`: any duration; 0 stays 0 (refused later, with its
+/// own message), a positive one is at least [`MIN_INTERVAL`].
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    parse_timeout(text).map(|d| if d.is_zero() { d } else { d.max(MIN_INTERVAL) })
+}
+
 /// A failure to report: one line, and the exit code to leave with.
 #[derive(Debug)]
 pub struct Failure {
@@ -642,13 +682,22 @@ pub(crate) fn refuse_quiet_json(quiet: bool, output: &Output) -> Result<(), Fail
 
 /// Parses the command line and runs the command; returns the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
-    let args: Vec<OsString> = args.into_iter().collect();
+    let mut args: Vec<OsString> = args.into_iter().collect();
     // The demo's hidden child mode, kept out of help and completions.
     if let Some(code) = crate::demo::child::run_if_child(&args) {
         return code;
     }
     if let Some(code) = completions::answer_shell(&args, Cli::command) {
         return code;
+    }
+    // Run as `timeout` (a link to afterlife): coreutils' timeout, with its
+    // name in the messages.
+    if args.first().is_some_and(|zero| invoked_as_timeout(zero)) {
+        output::set_program_name("timeout");
+        args.insert(1, OsString::from("timeout"));
+    }
+    if let Some(at) = timeout_operands_at(&args) {
+        args.insert(at, OsString::from("--"));
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -687,6 +736,57 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
     }
 }
 
+/// Options that take a value in the next argument when not written
+/// `--name=value` (afterlife's global ones, and those of `timeout`).
+const TIMEOUT_VALUE_OPTIONS: [&str; 5] = ["--color", "--kill-after", "--signal", "--containment", "--report-json"];
+
+/// Where the operands of `afterlife timeout` begin (DURATION), when they
+/// do and no `--` precedes them: coreutils reads its options with
+/// getopt's `+`, so the first operand ends the options and every later
+/// argument belongs to the command (`timeout 1 -s KILL sleep 2` runs the
+/// command `-s`). A `--` is put there so that clap reads them the same way.
+fn timeout_operands_at(args: &[OsString]) -> Option<usize> {
+    let text = |i: usize| args.get(i).map(|a| a.to_string_lossy());
+    // Past afterlife's global options, to the subcommand.
+    let mut i = 1;
+    loop {
+        let arg = text(i)?;
+        match arg.as_ref() {
+            "--json" => i += 1,
+            "--color" => i += 2,
+            a if a.starts_with("--color=") => i += 1,
+            "timeout" => break,
+            _ => return None,
+        }
+    }
+    i += 1;
+    loop {
+        let arg = text(i)?;
+        if arg == "--" {
+            return None;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            let takes_value = !long.contains('=') && TIMEOUT_VALUE_OPTIONS.contains(&arg.as_ref());
+            i += if takes_value { 2 } else { 1 };
+        } else if let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) {
+            // -fv, -k5, -k 5, -sKILL, -vs KILL: a value option takes the
+            // rest of the cluster, or the next argument.
+            let valued = cluster.find(['k', 's']);
+            i += match valued {
+                Some(at) if at + 1 == cluster.len() => 2,
+                _ => 1,
+            };
+        } else {
+            return Some(i);
+        }
+    }
+}
+
+/// Whether `argv[0]` names the program `timeout`.
+fn invoked_as_timeout(zero: &std::ffi::OsStr) -> bool {
+    std::path::Path::new(zero).file_name() == Some(std::ffi::OsStr::new("timeout"))
+}
+
 /// Help and version go to stdout with 0; a usage error gets one clear line
 /// and a hint with the usage, and exit 125, as timeout(1).
 fn usage_error(error: clap::Error) -> u8 {
@@ -706,9 +806,10 @@ fn usage_error(error: clap::Error) -> u8 {
                 // Display strips clap's styles.
                 None => usage_lines(&error.render().to_string()),
             };
-            eprintln!("afterlife: error: {}", crate::text::escape(&line));
+            let program = output::program_name();
+            eprintln!("{program}: error: {}", crate::text::escape(&line));
             if let Some(hint) = hint {
-                eprintln!("afterlife: hint: {}", crate::text::escape(&hint));
+                eprintln!("{program}: hint: {}", crate::text::escape(&hint));
             }
             exit_code::FAILURE
         }
@@ -813,5 +914,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn operands_at(line: &str) -> Option<usize> {
+        let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+        timeout_operands_at(&args)
+    }
+
+    #[test]
+    fn timeout_options_end_at_the_first_operand() {
+        assert_eq!(operands_at("afterlife timeout 1 -s KILL sleep 2"), Some(2));
+        assert_eq!(operands_at("afterlife timeout -s KILL 1 sleep"), Some(4));
+        assert_eq!(operands_at("afterlife timeout -sKILL -k1 1 sleep"), Some(4));
+        assert_eq!(operands_at("afterlife timeout -vk 1 2 sleep"), Some(4));
+        assert_eq!(operands_at("afterlife timeout -s0 -k .1 .1 sleep 10"), Some(5));
+        assert_eq!(
+            operands_at("afterlife timeout --kill-after 1 --signal=HUP 3 sh"),
+            Some(5)
+        );
+        assert_eq!(operands_at("afterlife --json --color never timeout -v 1 true"), Some(6));
+        assert_eq!(
+            operands_at("afterlife --color=never timeout --report-json f 1 true"),
+            Some(5)
+        );
+        // Already marked, or no operand: nothing to do.
+        assert_eq!(operands_at("afterlife timeout -- -1 true"), None);
+        assert_eq!(operands_at("afterlife timeout -v"), None);
+        // Other commands are left alone.
+        assert_eq!(operands_at("afterlife run --timeout 1 -- true"), None);
+        assert_eq!(operands_at("afterlife explain timeout"), None);
     }
 }

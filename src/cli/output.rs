@@ -112,13 +112,40 @@ impl Output {
     /// Control characters in `message` are escaped here whatever its
     /// source, so that no error line can move the cursor or change colours.
     pub fn error(&self, message: &str) {
-        eprintln!("afterlife: error: {}", crate::text::escape_controls(message));
+        stderr_line(&format!(
+            "{}: error: {}",
+            program_name(),
+            crate::text::escape_controls(message)
+        ));
     }
 }
 
 /// `n` and the noun, singular for exactly one: `1 process`, `2 processes`.
 pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+static PROGRAM_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names the program in its own messages: `timeout` when run under that
+/// name (a link), as coreutils' tests run it; `afterlife` otherwise.
+pub fn set_program_name(name: &'static str) {
+    let _ = PROGRAM_NAME.set(name);
+}
+
+/// The name afterlife's own messages start with.
+pub fn program_name() -> &'static str {
+    PROGRAM_NAME.get().copied().unwrap_or("afterlife")
+}
+
+/// Writes one line to stderr. A closed or broken stderr (`2>&1 | :`) is
+/// no reason to fail, let alone panic (`eprintln!` would): the line is
+/// dropped, as coreutils' `timeout -v` goes on when its message cannot be
+/// written.
+pub fn stderr_line(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.write_all(b"\n");
 }
 
 #[cfg(test)]

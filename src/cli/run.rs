@@ -6,10 +6,10 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::output::{Output, Style};
+use crate::cli::output::{Output, Style, program_name, stderr_line};
 use crate::cli::{Failure, RunArgs, SuperviseOptions};
 use crate::duration::format_duration;
-use crate::exit::Cause;
+use crate::exit::{Cause, ExitStatus};
 use crate::resources::ipc::IpcKind;
 use crate::resources::ipc_left::{IpcAttribution, IpcFate, IpcLeftover};
 use crate::supervise::cause::{CoreDestination, OomVerdict};
@@ -19,6 +19,7 @@ use crate::text::{display_command_line, escape};
 
 pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
     let (program, rest) = split_command(&args.command)?;
+    let report_file = ReportFile::open(&args.options)?;
     let supervisor = Supervisor::new(program, rest)
         .timeout(args.timeout)
         .signal(args.signal)
@@ -33,7 +34,45 @@ pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
         code: e.exit_code(),
     })?;
     let summary = !args.quiet && (report.exit_code != 0 || !report.leftovers.is_empty() || !report.ipc.is_empty());
-    finish(&report, &args.options, output, summary)
+    finish(&report, &args.options, report_file, output, summary)
+}
+
+/// The `--report-json` file, opened (created, emptied) before the command
+/// starts: a path that cannot be written fails at once with 125, and
+/// nothing is run.
+pub(crate) struct ReportFile(Option<(std::fs::File, std::path::PathBuf)>);
+
+impl ReportFile {
+    /// Opens the file `--report-json` names, if any.
+    pub(crate) fn open(options: &SuperviseOptions) -> Result<ReportFile, Failure> {
+        let Some(path) = &options.report_json else {
+            return Ok(ReportFile(None));
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Failure::new(cannot_write(path, &e.to_string())))?;
+        Ok(ReportFile(Some((file, path.clone()))))
+    }
+
+    /// Writes the report; the error line if that failed.
+    fn write(self, report: &RunReport) -> Option<String> {
+        use std::io::Write as _;
+        let (mut file, path) = self.0?;
+        let written = serde_json::to_string_pretty(report)
+            .map_err(|e| e.to_string())
+            .and_then(|text| file.write_all((text + "\n").as_bytes()).map_err(|e| e.to_string()));
+        written.err().map(|e| cannot_write(&path, &e))
+    }
+}
+
+fn cannot_write(path: &std::path::Path, error: &str) -> String {
+    format!(
+        "cannot write the report to {}: {error}",
+        escape(&path.to_string_lossy())
+    )
 }
 
 /// The program and its arguments.
@@ -48,30 +87,23 @@ pub(crate) fn split_command(
 pub(crate) fn finish(
     report: &RunReport,
     options: &SuperviseOptions,
+    report_file: ReportFile,
     output: &Output,
     summary: bool,
 ) -> Result<u8, Failure> {
-    let mut failed = None;
-    if let Some(path) = &options.report_json {
-        let written = serde_json::to_string_pretty(report)
-            .map_err(|e| e.to_string())
-            .and_then(|text| std::fs::write(path, text + "\n").map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            failed = Some(format!(
-                "cannot write the report to {}: {e}",
-                escape(&path.to_string_lossy())
-            ));
-        }
-    }
+    let failed = report_file.write(report);
+    // stderr may be closed or a broken pipe by now: what cannot be said is
+    // dropped, and afterlife still leaves as the command did.
     if output.json() {
         match serde_json::to_string(report) {
-            Ok(text) => eprintln!("{text}"),
+            Ok(text) => stderr_line(&text),
             Err(e) => output.error(&format!("cannot encode the report as JSON: {e}")),
         }
     } else if options.report {
-        eprint!("{}", human_report(report, output));
+        let text = human_report(report, output);
+        stderr_line(text.strip_suffix('\n').unwrap_or(&text));
     } else if summary {
-        eprintln!("afterlife: {}", summary_line(report));
+        stderr_line(&format!("{}: {}", program_name(), summary_line(report)));
     }
     if let Some(message) = failed {
         output.error(&message);
@@ -168,6 +200,34 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Why it ended, in words. A death by a signal afterlife neither sent nor
+/// passed on is not called the command's doing: someone else may have sent
+/// it, and who cannot be known from the wait status.
+fn cause_text(report: &RunReport) -> String {
+    match report.cause {
+        Cause::TimedOut { after, needed_kill } => format!(
+            "timed out after {}{}",
+            format_duration(after),
+            if needed_kill { "; SIGKILL was needed" } else { "" }
+        ),
+        Cause::OomKilled => "killed by the kernel's OOM killer".to_string(),
+        _ => match report.exit.status {
+            ExitStatus::Signaled { signal, .. } => {
+                let passed_on = report
+                    .timeline
+                    .iter()
+                    .any(|e| e.signal == signal && e.reason == Reason::Forwarded);
+                if passed_on {
+                    format!("killed by {signal}, which afterlife received and passed on")
+                } else {
+                    format!("killed by {signal}, which afterlife did not send (sender unknown)")
+                }
+            }
+            ExitStatus::Exited { .. } => "the command's own doing (no deadline, no OOM kill)".to_string(),
+        },
+    }
+}
+
 /// The full report, for `--report`.
 pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
     let bold = |t: &str| output.paint(Style::Bold, t);
@@ -200,16 +260,7 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
         report.exit.shell_code,
         report.exit.meaning
     );
-    let cause = match report.cause {
-        Cause::TimedOut { after, needed_kill } => format!(
-            "timed out after {}{}",
-            format_duration(after),
-            if needed_kill { "; SIGKILL was needed" } else { "" }
-        ),
-        Cause::OomKilled => "killed by the kernel's OOM killer".to_string(),
-        _ => "the command's own doing (no deadline, no OOM kill)".to_string(),
-    };
-    let _ = writeln!(text, "  cause:       {cause}");
+    let _ = writeln!(text, "  cause:       {}", cause_text(report));
     if let Some(core) = &report.core {
         let _ = writeln!(text, "  core dump:   {}", core_text(core));
     }

@@ -45,6 +45,10 @@ pub struct Verdict {
     pub timed_out: bool,
     /// Whether afterlife sent SIGKILL to the main process.
     pub sent_kill: bool,
+    /// Whether that SIGKILL ends afterlife too, as coreutils `timeout`
+    /// sends it to its own process group, itself included (not with
+    /// `--foreground`): its parent then sees a death by SIGKILL.
+    pub kill_ends_us: bool,
 }
 
 /// The exit code rule of `timeout(1)`.
@@ -53,7 +57,11 @@ pub fn exit_action(verdict: Verdict, preserve_status: bool) -> ExitAction {
         status,
         timed_out,
         sent_kill,
+        kill_ends_us,
     } = verdict;
+    if timed_out && sent_kill && kill_ends_us {
+        return ExitAction::Die(Signal::KILL);
+    }
     if timed_out {
         let killed_by_us = sent_kill && matches!(status, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL);
         if killed_by_us {
@@ -323,6 +331,7 @@ mod tests {
             status,
             timed_out: false,
             sent_kill: false,
+            kill_ends_us: true,
         };
         assert_eq!(exit_action(plain(exited(0)), false), ExitAction::Code(0));
         assert_eq!(exit_action(plain(exited(3)), false), ExitAction::Code(3));
@@ -334,6 +343,7 @@ mod tests {
             status,
             timed_out: true,
             sent_kill,
+            kill_ends_us: false,
         };
         assert_eq!(
             exit_action(timed(signaled(Signal::TERM), false), false),
@@ -358,6 +368,21 @@ mod tests {
             exit_action(timed(signaled(Signal::KILL), false), false),
             ExitAction::Code(124)
         );
+        // coreutils' KILL to its own group ends it too, whatever the
+        // command's status, even with --preserve-status.
+        let group = |status, sent_kill| Verdict {
+            kill_ends_us: true,
+            ..timed(status, sent_kill)
+        };
+        for preserve in [false, true] {
+            for status in [signaled(Signal::KILL), signaled(Signal::TERM), exited(0)] {
+                assert_eq!(
+                    exit_action(group(status, true), preserve),
+                    ExitAction::Die(Signal::KILL)
+                );
+            }
+        }
+        assert_eq!(exit_action(group(exited(0), false), false), ExitAction::Code(124));
     }
 
     #[test]

@@ -21,7 +21,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -370,13 +370,14 @@ impl Contained {
         if let Some(leaf) = &self.leaf {
             return leaf.wait_empty(limit);
         }
-        let deadline = Instant::now() + limit;
+        // A limit too long for an Instant (a grace of `inf`) never passes.
+        let deadline = crate::duration::Deadline::after(limit);
         loop {
             let members = self.members();
             if members.is_empty() {
                 return true;
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.remaining().unwrap_or(Duration::MAX);
             if remaining.is_zero() {
                 return false;
             }

@@ -7,6 +7,14 @@
 //! so no work happens in an asynchronous handler. The command gets an empty
 //! signal mask: [`ChildSetup::apply`] clears it between fork and exec.
 //!
+//! Signal dispositions pass through as coreutils `timeout` passes them: a
+//! signal ignored when afterlife started is ignored in the command too.
+//! Rust's runtime sets SIGPIPE to ignored before `main` and std's `Command`
+//! resets it to the default in every child; what it was before is read
+//! from an `.init_array` entry, which the C runtime runs before `main`, and
+//! put back between fork and exec. `SIGALRM` from outside means "time is
+//! up", as for coreutils (whose own timer is SIGALRM).
+//!
 //! In a terminal the command gets its own process group and becomes the
 //! terminal's foreground group (`tcsetpgrp(3)`), so the keys Ctrl+C, Ctrl+\
 //! and Ctrl+Z reach it once, straight from the kernel, while afterlife in the
@@ -16,6 +24,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::process::{Pid, Process};
 use crate::signal::{Signal, signal_set};
@@ -36,11 +45,39 @@ pub const FORWARDED: [i32; 11] = [
 ];
 
 /// The signals afterlife blocks and reads from its signalfd: the forwarded
-/// ones and `SIGCHLD`.
+/// ones, `SIGCHLD`, and `SIGALRM` (time is up).
 fn watched() -> Vec<i32> {
     let mut all = FORWARDED.to_vec();
     all.push(libc::SIGCHLD);
+    all.push(libc::SIGALRM);
     all
+}
+
+/// Whether SIGPIPE was ignored when afterlife started (as by a shell's
+/// `trap '' PIPE`), before Rust's runtime made it so for itself.
+static SIGPIPE_IGNORED_AT_START: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn record_sigpipe() {
+    // SAFETY: sigaction with no new action only reads the disposition
+    // into a struct we own.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 {
+            SIGPIPE_IGNORED_AT_START.store(old.sa_sigaction == libc::SIG_IGN, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs [`record_sigpipe`] before `main` (the C runtime calls every
+/// `.init_array` entry first), so before Rust's runtime ignores SIGPIPE.
+#[used]
+// SAFETY: `.init_array` holds `extern "C" fn()` pointers, which this is.
+#[unsafe(link_section = ".init_array")]
+static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
+
+/// Whether SIGPIPE was ignored when afterlife started.
+pub fn sigpipe_ignored_at_start() -> bool {
+    SIGPIPE_IGNORED_AT_START.load(Ordering::Relaxed)
 }
 
 /// One signal read from the signalfd.
@@ -68,27 +105,49 @@ impl Received {
 pub struct SignalInbox {
     fd: OwnedFd,
     old_mask: libc::sigset_t,
+    /// SIGCHLD was ignored and is the default while the inbox is open.
+    chld_was_ignored: bool,
 }
 
 impl SignalInbox {
     /// Blocks the watched signals and opens a non-blocking signalfd for them.
+    ///
+    /// SIGCHLD ignored by whoever started afterlife (`trap '' CHLD`) would
+    /// make the kernel reap our children itself, and `waitid` fail with
+    /// `ECHILD` (wait(2), "SA_NOCLDWAIT"): it is the default while the inbox
+    /// is open, as coreutils `timeout` installs its own handler.
     pub fn open() -> io::Result<SignalInbox> {
         let set = signal_set(&watched());
-        // SAFETY: plain mask and signalfd calls on sets we own.
+        // SAFETY: plain disposition, mask and signalfd calls on structs
+        // and sets we own.
         unsafe {
+            let mut chld: libc::sigaction = std::mem::zeroed();
+            let chld_was_ignored =
+                libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut chld) == 0 && chld.sa_sigaction == libc::SIG_IGN;
+            if chld_was_ignored {
+                libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+            }
             let mut old_mask: libc::sigset_t = std::mem::zeroed();
             if libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old_mask) != 0 {
-                return Err(io::Error::last_os_error());
+                let error = io::Error::last_os_error();
+                if chld_was_ignored {
+                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                }
+                return Err(error);
             }
             let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
             if fd < 0 {
                 let error = io::Error::last_os_error();
                 libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
+                if chld_was_ignored {
+                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                }
                 return Err(error);
             }
             Ok(SignalInbox {
                 fd: OwnedFd::from_raw_fd(fd),
                 old_mask,
+                chld_was_ignored,
             })
         }
     }
@@ -128,9 +187,12 @@ impl SignalInbox {
 
 impl Drop for SignalInbox {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved in `open`.
+        // SAFETY: restores the mask and SIGCHLD disposition saved in `open`.
         unsafe {
             libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut());
+            if self.chld_was_ignored {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            }
         }
     }
 }
@@ -196,8 +258,12 @@ pub struct ChildSetup {
     pub terminal: Option<RawFd>,
     /// Write `0` here (a `cgroup.procs` file) to move into a cgroup.
     pub cgroup_procs: Option<RawFd>,
-    /// The PID whose death must kill the command (its parent).
+    /// The PID whose death must end the command (its parent).
     pub parent: Option<libc::pid_t>,
+    /// The signal the command gets when that parent dies
+    /// (`PR_SET_PDEATHSIG`): `timeout -s`'s, as coreutils sets it; `None`
+    /// is SIGKILL; [`Signal::NULL`] none.
+    pub death_signal: Option<Signal>,
 }
 
 /// The errno a failed move into the cgroup is reported with, so the caller
@@ -211,7 +277,8 @@ impl ChildSetup {
         // process only.
         unsafe {
             if let Some(parent) = self.parent {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+                let death = self.death_signal.map_or(libc::SIGKILL, Signal::number);
+                libc::prctl(libc::PR_SET_PDEATHSIG, death as libc::c_ulong, 0, 0, 0);
                 // The parent may have died before the prctl took effect.
                 if libc::getppid() != parent {
                     libc::_exit(125);
@@ -236,6 +303,11 @@ impl ChildSetup {
                     libc::tcsetpgrp(fd, libc::getpid());
                     libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
                 }
+            }
+            // std's Command reset SIGPIPE to the default: put back the
+            // ignored disposition afterlife was started with.
+            if SIGPIPE_IGNORED_AT_START.load(Ordering::Relaxed) {
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
             }
             // The command starts with no signal blocked: afterlife's mask
             // (every forwarded signal) must not leak into it.
@@ -289,6 +361,8 @@ mod tests {
             assert!(FORWARDED.contains(&n), "{n}");
         }
         assert!(!FORWARDED.contains(&libc::SIGKILL));
+        assert!(!FORWARDED.contains(&libc::SIGALRM));
         assert!(watched().contains(&libc::SIGCHLD));
+        assert!(watched().contains(&libc::SIGALRM));
     }
 }

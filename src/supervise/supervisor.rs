@@ -78,6 +78,7 @@ pub struct Supervisor {
     containment: ContainmentChoice,
     keep_leftovers: bool,
     remove_ipc: bool,
+    dies_with_its_kill: bool,
     on_signal: Option<SignalCallback>,
 }
 
@@ -109,6 +110,7 @@ impl Supervisor {
             containment: ContainmentChoice::Auto,
             keep_leftovers: false,
             remove_ipc: false,
+            dies_with_its_kill: false,
             on_signal: None,
         }
     }
@@ -167,6 +169,15 @@ impl Supervisor {
         self
     }
 
+    /// Die of SIGKILL after sending it at the deadline (without
+    /// `foreground`), as coreutils `timeout` does: it sends KILL to its own
+    /// process group, itself included, so its parent sees a death by
+    /// SIGKILL (Python's `returncode == -9`) rather than exit 137.
+    pub fn dies_with_its_kill(mut self, yes: bool) -> Self {
+        self.dies_with_its_kill = yes;
+        self
+    }
+
     /// Called as each signal is sent (for `--verbose`).
     pub fn on_signal(mut self, callback: impl FnMut(&TimelineEvent) + 'static) -> Self {
         self.on_signal = Some(Box::new(callback));
@@ -196,6 +207,7 @@ impl Supervisor {
             terminal: terminal.as_ref().map(|t| t.raw_fd()),
             cgroup_procs: None,
             parent: None,
+            death_signal: Some(self.signal),
         };
         let mut command = std::process::Command::new(&self.program);
         command.args(&self.args);
@@ -219,6 +231,7 @@ impl Supervisor {
             status,
             name_at_exit,
             timed_out,
+            timed_out_after,
             sent_kill,
             kill_at,
         } = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
@@ -280,7 +293,12 @@ impl Supervisor {
         };
         let cause = if timed_out {
             Cause::TimedOut {
-                after: self.timeout.unwrap_or_default(),
+                // The deadline as given; when SIGALRM ended the wait, the
+                // time it came.
+                after: self
+                    .timeout
+                    .filter(|t| *t <= timed_out_after)
+                    .unwrap_or(timed_out_after),
                 needed_kill: sent_kill && self.signal != Signal::KILL,
             }
         } else if oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed) {
@@ -303,12 +321,14 @@ impl Supervisor {
                 status,
                 timed_out,
                 sent_kill,
+                kill_ends_us: self.dies_with_its_kill && !self.foreground,
             },
             self.preserve_status,
         );
         let (exit_code, dies_by) = match action {
             ExitAction::Code(code) => (code, None),
-            ExitAction::Die(signal) => (status.shell_code(), Some(signal)),
+            // 128+N: what a shell shows for the death.
+            ExitAction::Die(signal) => (128u8.wrapping_add(signal.number() as u8), Some(signal)),
         };
         let mut command_line = vec![self.program.to_string_lossy().into_owned()];
         command_line.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
@@ -349,6 +369,7 @@ impl Supervisor {
         let mut timed_out = false;
         let mut sent_kill = false;
         let mut kill_at: Option<Instant> = None;
+        let mut timed_out_after = Duration::ZERO;
         loop {
             let next = if timed_out { kill_at } else { deadline };
             let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
@@ -361,6 +382,7 @@ impl Supervisor {
                             status,
                             name_at_exit: name,
                             timed_out,
+                            timed_out_after,
                             sent_kill,
                             kill_at,
                         });
@@ -373,12 +395,21 @@ impl Supervisor {
                     MainEvent::Nothing => {}
                 }
             }
+            let mut alarm = false;
             for received in inbox.drain() {
+                if received.number == libc::SIGALRM {
+                    alarm = true;
+                    continue;
+                }
                 self.handle_signal(received, main_process, contained.keeper_pid(), terminal, run);
             }
             let now = Instant::now();
-            if !timed_out && deadline.is_some_and(|d| now >= d) {
+            // SIGALRM from outside: time is up now, as for coreutils, whose
+            // own timer it is; a second one ends the grace period.
+            let (deadline_passed, grace_over) = timers_due(now, deadline, kill_at, timed_out, alarm);
+            if deadline_passed {
                 timed_out = true;
+                timed_out_after = now.saturating_duration_since(run.start);
                 let (to, sent) = if self.foreground {
                     (Target::Main, signal_main(main_process, self.signal))
                 } else {
@@ -387,7 +418,7 @@ impl Supervisor {
                 run.record(self.signal, to, sent, Reason::Deadline);
                 sent_kill = self.signal == Signal::KILL;
                 kill_at = self.grace.and_then(|g| now.checked_add(g));
-            } else if timed_out && kill_at.is_some_and(|k| now >= k) {
+            } else if grace_over {
                 kill_at = None;
                 sent_kill = true;
                 let (to, sent) = if self.foreground {
@@ -485,10 +516,11 @@ impl Supervisor {
         if !grace_over {
             let mut signalled = 0;
             for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
-                match process.signal(self.signal) {
-                    Ok(()) => signalled += 1,
+                if deliver(process, self.signal) {
+                    signalled += 1;
+                } else {
                     // ESRCH: it ended by itself since we listed it.
-                    Err(_) => leftover.fate = Fate::ExitedOnItsOwn,
+                    leftover.fate = Fate::ExitedOnItsOwn;
                 }
             }
             run.record(self.signal, Target::Leftovers, signalled, Reason::Leftovers);
@@ -529,6 +561,8 @@ impl Supervisor {
 /// How the event loop ended.
 struct Watched {
     status: ExitStatus,
+    /// When the deadline passed (or SIGALRM came), after the start.
+    timed_out_after: Duration,
     /// The main process's name (`comm`) as it died, when it was read: an
     /// `exec` after start may have changed it.
     name_at_exit: Option<String>,
@@ -536,6 +570,22 @@ struct Watched {
     sent_kill: bool,
     /// When SIGKILL was still due, if it was.
     kill_at: Option<Instant>,
+}
+
+/// Which timers are due now: whether the deadline has passed (or SIGALRM
+/// came before it), and whether the grace period after it is over (or
+/// SIGALRM came during it, with SIGKILL still due).
+fn timers_due(
+    now: Instant,
+    deadline: Option<Instant>,
+    kill_at: Option<Instant>,
+    timed_out: bool,
+    alarm: bool,
+) -> (bool, bool) {
+    if !timed_out {
+        return (alarm || deadline.is_some_and(|d| now >= d), false);
+    }
+    (false, kill_at.is_some_and(|k| alarm || now >= k))
 }
 
 /// Restores the caller's `PR_SET_CHILD_SUBREAPER` setting when the run is
@@ -734,15 +784,25 @@ fn waitid_child(
     }
 }
 
+/// Sends `signal`; whether it was sent (`false`: the process is gone).
+/// The null signal ([`Signal::NULL`], `timeout -s 0`) sends nothing: the
+/// process only has to be alive.
+fn deliver(process: &Process, signal: Signal) -> bool {
+    if signal == Signal::NULL {
+        return !process.has_exited();
+    }
+    process.signal(signal).is_ok()
+}
+
 fn signal_main(main: Option<&Process>, signal: Signal) -> usize {
     // ESRCH: it has just ended; the loop sees that next.
-    main.map_or(0, |p| usize::from(p.signal(signal).is_ok()))
+    main.map_or(0, |p| usize::from(deliver(p, signal)))
 }
 
 /// The main process and the other members of its process group.
 fn signal_group(main: Option<&Process>, signal: Signal) -> usize {
     let Some(main) = main else { return 0 };
-    let mut sent = usize::from(main.signal(signal).is_ok());
+    let mut sent = usize::from(deliver(main, signal));
     let table = ProcessTable::scan();
     let pgid = main.pid().get();
     for pid in table.pgroup_members(pgid) {
@@ -752,7 +812,7 @@ fn signal_group(main: Option<&Process>, signal: Signal) -> usize {
         let Some(entry) = table.get(pid) else { continue };
         // ESRCH: gone since the scan.
         if let Ok(process) = Process::open_expecting(pid, entry.start_ticks)
-            && process.signal(signal).is_ok()
+            && deliver(&process, signal)
         {
             sent += 1;
         }
@@ -768,7 +828,7 @@ fn signal_all(contained: &Contained, main: Option<&Process>, signal: Signal) -> 
             continue;
         }
         // ESRCH: it ended since the listing.
-        if process.signal(signal).is_ok() {
+        if deliver(&process, signal) {
             sent += 1;
         }
     }
@@ -894,5 +954,31 @@ fn reap_orphans() {
         if pid <= 0 {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_fall_due_on_time_or_on_sigalrm() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let deadline = Some(at(100));
+        // Before the deadline: nothing, unless SIGALRM came.
+        assert_eq!(timers_due(at(50), deadline, None, false, false), (false, false));
+        assert_eq!(timers_due(at(50), deadline, None, false, true), (true, false));
+        // No deadline at all (none given, or `inf`): only SIGALRM.
+        assert_eq!(timers_due(at(50), None, None, false, false), (false, false));
+        assert_eq!(timers_due(at(50), None, None, false, true), (true, false));
+        assert_eq!(timers_due(at(100), deadline, None, false, false), (true, false));
+        // After it: the grace period, cut short by a second SIGALRM.
+        let kill_at = Some(at(300));
+        assert_eq!(timers_due(at(200), deadline, kill_at, true, false), (false, false));
+        assert_eq!(timers_due(at(200), deadline, kill_at, true, true), (false, true));
+        assert_eq!(timers_due(at(300), deadline, kill_at, true, false), (false, true));
+        // No SIGKILL due (no -k, or `-k inf`): SIGALRM changes nothing.
+        assert_eq!(timers_due(at(200), deadline, None, true, true), (false, false));
     }
 }

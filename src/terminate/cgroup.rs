@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
@@ -324,7 +324,8 @@ impl Cgroup {
         condition: impl Fn(CgroupEvents) -> bool,
     ) -> Result<bool, CgroupError> {
         let path = self.file("cgroup.events");
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for an Instant (a grace of `inf`) never passes.
+        let deadline = crate::duration::Deadline::after(timeout);
         let file = fs::File::open(&path).map_err(io_error("open", &path))?;
         let mut buf = [0u8; 256];
         loop {
@@ -336,7 +337,7 @@ impl Cgroup {
             if condition(parse_events(&String::from_utf8_lossy(&buf[..len]))) {
                 return Ok(true);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.remaining().unwrap_or(Duration::MAX);
             if left.is_zero() {
                 return Ok(false);
             }

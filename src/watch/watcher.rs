@@ -523,7 +523,8 @@ impl Watcher {
         for watched in &self.watched {
             observer.added(watched);
         }
-        let deadline = self.options.duration.map(|d| self.start + d);
+        // A duration too long for an Instant (`inf`, `1e30`) is no deadline.
+        let deadline = self.options.duration.and_then(|d| self.start.checked_add(d));
         let mut tick: u64 = 0;
         let stopped = loop {
             let now = Instant::now();
@@ -551,17 +552,23 @@ impl Watcher {
             // while sampling took long are skipped, not bunched up.
             let interval = self.options.interval;
             let elapsed = Instant::now().duration_since(self.start);
-            let k = (elapsed.as_nanos() / interval.as_nanos().max(1)) as u32 + 1;
-            let mut next = self.start + interval * k;
-            if let Some(d) = deadline {
-                next = next.min(d);
-            }
+            let k = elapsed.as_nanos() / interval.as_nanos().max(1) + 1;
+            // Past what an Instant holds (an interval of `inf`): no next
+            // tick, only the deadline or an ending.
+            let tick_at = u32::try_from(k)
+                .ok()
+                .and_then(|k| interval.checked_mul(k))
+                .and_then(|offset| self.start.checked_add(offset));
+            let next = match (tick_at, deadline) {
+                (Some(t), Some(d)) => Some(t.min(d)),
+                (t, d) => t.or(d),
+            };
             let interrupted = loop {
                 let alive: Vec<usize> = (0..self.watched.len())
                     .filter(|&i| self.watched[i].ending.is_none())
                     .collect();
                 let pidfds: Vec<BorrowedFd<'_>> = alive.iter().map(|&i| self.watched[i].process.pidfd()).collect();
-                let timeout = next.saturating_duration_since(Instant::now());
+                let timeout = next.map_or(Duration::MAX, |n| n.saturating_duration_since(Instant::now()));
                 let exited = match wait_events(signals.fd.as_fd(), &pidfds, timeout) {
                     Wake::Stop => break true,
                     Wake::Exited(positions) => positions,
@@ -569,7 +576,7 @@ impl Watcher {
                 drop(pidfds);
                 let candidates: Vec<usize> = exited.into_iter().map(|p| alive[p]).collect();
                 let ended = self.collect_endings(&candidates, observer)?;
-                if Instant::now() >= next || (ended && self.all_ended()) {
+                if next.is_some_and(|n| Instant::now() >= n) || (ended && self.all_ended()) {
                     break false;
                 }
             };

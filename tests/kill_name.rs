@@ -361,6 +361,11 @@ fn a_bad_pattern_or_a_missing_name_is_a_usage_error() {
             "afterlife: error: invalid --name pattern \"ngin(x\": unclosed group\n",
         ),
         (
+            &["--name", ""][..],
+            "afterlife: error: invalid --name pattern \"\": it is empty and would match every process \
+             (write '.' to mean that)\n",
+        ),
+        (
             &["--exact", "1"][..],
             "afterlife: error: --exact and --user select by name: give --name PATTERN\n",
         ),

@@ -240,6 +240,14 @@ impl NameMatch {
     /// Compiles `pattern`; `exact` anchors it at both ends of the name
     /// (pgrep's `-x`).
     pub fn new(pattern: &str, exact: bool, uid: Option<u32>) -> Result<NameMatch, PatternError> {
+        // An empty pattern is more likely an unset shell variable than a
+        // wish to end every process.
+        if pattern.is_empty() {
+            return Err(PatternError {
+                pattern: String::new(),
+                reason: "it is empty and would match every process (write '.' to mean that)".to_string(),
+            });
+        }
         let source = if exact {
             format!("^(?:{pattern})$")
         } else {
@@ -745,6 +753,10 @@ afterlife kill --pgroup 100; and session 100 (3 live processes): afterlife kill 
             "{error}"
         );
         assert!(error.reason.contains("unclosed group"), "{error}");
+        assert_eq!(
+            NameMatch::new("", false, None).unwrap_err().to_string(),
+            "invalid --name pattern \"\": it is empty and would match every process (write '.' to mean that)"
+        );
     }
 
     #[test]

@@ -1,46 +1,355 @@
 //! `afterlife kill`: text and JSON rendering of [`crate::terminate`].
 
-use std::time::Duration;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
 
 use crate::cli::output::{Output, Style, count};
-use crate::cli::{Failure, KillArgs};
+use crate::cli::{Failure, KillArgs, KillSignal, refuse_quiet_json};
 use crate::duration::format_duration;
 use crate::exit_code;
 use crate::observe::EndingReport;
 use crate::resources::ipc_left::LiveTree;
+use crate::terminate::check::{CheckReport, Liveness, check};
 use crate::terminate::plan::TerminationPlan;
 use crate::terminate::report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
-use crate::terminate::{Request, Scope, TerminateError, terminate};
+use crate::terminate::select::{NameMatch, resolve_user};
+use crate::terminate::{NextMove, Progress, Request, Scope, TerminateError, terminate, terminate_observed};
 use crate::text::escape;
 
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
-    let request = request(args);
+    refuse_quiet_json(args.quiet, output)?;
+    let names = name_match(args)?;
+    let request = request(args, names.clone());
+    match args.signal {
+        KillSignal::Check => run_check(args, &request, names.as_ref(), output),
+        KillSignal::Send(_) => run_terminate(args, &request, names.as_ref(), output),
+    }
+}
+
+fn run_terminate(
+    args: &KillArgs,
+    request: &Request,
+    names: Option<&NameMatch>,
+    output: &Output,
+) -> Result<u8, Failure> {
     // After a dry run or --no-wait the tree may still live and remove its
     // objects itself: nothing is known to be left.
     let live = (args.tree && !args.dry_run && !args.no_wait)
         .then(|| tree_ipc(&args.pids))
         .flatten();
-    let mut report = terminate(&request).map_err(|error| match error {
-        TerminateError::Select(e) => Failure::new(format!("{e}; nothing was signalled")),
-        other => Failure::new(other),
-    })?;
+    let show_progress = !args.quiet && !output.json() && std::io::stderr().is_terminal();
+    let mut report = if show_progress {
+        let mut line = ProgressLine::new();
+        let report = terminate_observed(request, &mut |progress| line.show(progress));
+        line.erase();
+        report
+    } else {
+        terminate(request)
+    }
+    .map_err(failure)?;
     if let Some(mut live) = live {
         live.note(report.processes.iter().map(|p| p.pid));
         report.ipc = live.left(args.remove_ipc && report.all_ended());
     }
-    if output.json() {
-        output.json_document(&report);
+    let matched_nothing = names.is_some() && report.processes.is_empty();
+    if args.quiet {
+        quiet(&report);
+    } else if output.json() {
+        json(output, names, &report);
+    } else if let (true, Some(names)) = (matched_nothing, names) {
+        output.line(&no_match_line(names, args.user.as_deref()));
     } else {
         render(&report, output);
     }
-    Ok(if report.all_ended() {
+    Ok(if report.all_ended() && !matched_nothing {
         exit_code::SUCCESS
     } else {
         exit_code::NEGATIVE
     })
 }
 
-fn request(args: &KillArgs) -> Request {
+/// How long a wait goes unshown: a kill that is over at once never
+/// flashes a line.
+const PROGRESS_AFTER: Duration = Duration::from_millis(300);
+
+/// A wait at least this long is shown as having no deadline.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// The self-overwriting status line on a terminal's stderr while a kill
+/// waits out its grace period; erased when done.
+struct ProgressLine {
+    start: Instant,
+    shown: bool,
+    columns: usize,
+}
+
+impl ProgressLine {
+    fn new() -> ProgressLine {
+        let columns = rustix::termios::tcgetwinsize(std::io::stderr())
+            .map(|size| usize::from(size.ws_col))
+            .ok()
+            .filter(|&c| c > 0)
+            .unwrap_or(80);
+        ProgressLine {
+            start: Instant::now(),
+            shown: false,
+            columns,
+        }
+    }
+
+    fn show(&mut self, progress: &Progress) {
+        if self.start.elapsed() < PROGRESS_AFTER || progress.waiting.is_empty() {
+            return;
+        }
+        // One column short of the width: a line that reaches the margin
+        // wraps on some terminals, and \r would return to the wrong row.
+        let text = progress_text(progress, self.columns.saturating_sub(1));
+        let mut stderr = std::io::stderr().lock();
+        if write!(stderr, "\r\x1b[K{text}").and_then(|()| stderr.flush()).is_ok() {
+            self.shown = true;
+        }
+    }
+
+    fn erase(&mut self) {
+        if self.shown {
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "\r\x1b[K").and_then(|()| stderr.flush());
+            self.shown = false;
+        }
+    }
+}
+
+/// `waiting for 3 of 12 processes (nginx 4242, nginx 4243, …), SIGKILL in
+/// 3.2 s`, cut to `width` characters. Pure.
+fn progress_text(progress: &Progress, width: usize) -> String {
+    let next = match progress.next {
+        NextMove::Kill => "SIGKILL in",
+        NextMove::Report => "giving up in",
+    };
+    // `--grace inf`: the wait has no end to count down to.
+    let tail = if progress.left >= FOREVER {
+        "), no deadline".to_string()
+    } else {
+        format!("), {next} {:.1} s", progress.left.as_secs_f64())
+    };
+    let head = format!(
+        "waiting for {} of {} (",
+        progress.waiting.len(),
+        count(progress.total, "process", "processes")
+    );
+    let mut names = String::new();
+    for (index, (pid, name)) in progress.waiting.iter().enumerate() {
+        let item = format!("{}{} {pid}", if index == 0 { "" } else { ", " }, escape(name));
+        let rest = progress.waiting.len() - index - 1;
+        let more = if rest == 0 { 0 } else { 3 };
+        if (head.chars().count() + names.chars().count() + item.chars().count() + more + tail.chars().count()) > width {
+            names.push_str(if index == 0 { "…" } else { ", …" });
+            break;
+        }
+        names.push_str(&item);
+    }
+    let line = format!("{head}{names}{tail}");
+    line.chars().take(width).collect()
+}
+
+/// `--signal 0`: who exists and may be signalled; nothing is sent.
+fn run_check(args: &KillArgs, request: &Request, names: Option<&NameMatch>, output: &Output) -> Result<u8, Failure> {
+    let report = check(request).map_err(failure)?;
+    let matched_nothing = names.is_some() && report.processes.is_empty();
+    if args.quiet {
+        // The exit code says it all.
+    } else if output.json() {
+        json(output, names, &report);
+    } else if let (true, Some(names)) = (matched_nothing, names) {
+        output.line(&no_match_line(names, args.user.as_deref()));
+    } else {
+        render_check(&report, output);
+    }
+    Ok(if report.all_signalable() {
+        exit_code::SUCCESS
+    } else {
+        exit_code::NEGATIVE
+    })
+}
+
+fn failure(error: TerminateError) -> Failure {
+    match error {
+        TerminateError::Select(e) => Failure::new(format!("{e}; nothing was signalled")),
+        other => Failure::new(other),
+    }
+}
+
+/// The `--json` document: with `--name`, what was matched first.
+fn json<T: Serialize>(output: &Output, names: Option<&NameMatch>, report: &T) {
+    match names {
+        Some(names) => output.json_document(&ByName {
+            name_match: NameJson::of(names),
+            report,
+        }),
+        None => output.json_document(report),
+    }
+}
+
+fn render_check(report: &CheckReport, output: &Output) {
+    let rows: Vec<[String; 3]> = report
+        .processes
+        .iter()
+        .map(|p| {
+            [
+                p.pid.to_string(),
+                p.name
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), |n| escape(n).into_owned()),
+                liveness(p.result, output),
+            ]
+        })
+        .collect();
+    let width = |i: usize, header: &str| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1) = (width(0, "PID"), width(1, "NAME"));
+    output.line(&output.paint(Style::Bold, &format!("{:>w0$}  {:<w1$}  CHECK", "PID", "NAME")));
+    for row in &rows {
+        output.line(&format!("{:>w0$}  {:<w1$}  {}", row[0], row[1], row[2]));
+    }
+    let s = &report.summary;
+    let verdict = if report.all_signalable() {
+        output.paint(Style::Good, "every target runs and may be signalled")
+    } else {
+        output.paint(
+            Style::Bad,
+            &format!("{} of {} run and may be signalled", s.signalable, s.processes),
+        )
+    };
+    let exist = if s.existing == 1 { "exists" } else { "exist" };
+    output.line(&format!(
+        "{verdict}: {} checked, {} {exist}; signal 0 sends nothing",
+        count(s.processes, "process", "processes"),
+        s.existing
+    ));
+}
+
+/// A check's answer in words. Pure but for the colors.
+fn liveness(result: Liveness, output: &Output) -> String {
+    match result {
+        Liveness::Signalable => output.paint(Style::Good, "running; may be signalled"),
+        Liveness::PermissionDenied => output.paint(
+            Style::Bad,
+            "running; may NOT be signalled (EPERM: another user's process, and afterlife lacks CAP_KILL)",
+        ),
+        Liveness::Zombie => output.paint(Style::Warn, "exited; a zombie until its parent reaps it"),
+        Liveness::Gone => output.paint(
+            Style::Dim,
+            "no such process (it never existed, or it ended and was reaped)",
+        ),
+    }
+}
+
+/// `--name`, `--exact` and `--user` as a [`NameMatch`].
+fn name_match(args: &KillArgs) -> Result<Option<NameMatch>, Failure> {
+    let Some(pattern) = &args.name else {
+        if args.exact || args.user.is_some() {
+            return Err(Failure::new("--exact and --user select by name: give --name PATTERN"));
+        }
+        return Ok(None);
+    };
+    let uid = args
+        .user
+        .as_deref()
+        .map(resolve_user)
+        .transpose()
+        .map_err(|e| Failure::new(format!("--user: {e}")))?;
+    NameMatch::new(pattern, args.exact, uid).map(Some).map_err(Failure::new)
+}
+
+/// The `--json` report of a selection by name: what was matched, then the
+/// report as for PIDs.
+#[derive(Serialize)]
+struct ByName<'a, T: Serialize> {
+    name_match: NameJson,
+    #[serde(flatten)]
+    report: &'a T,
+}
+
+#[derive(Serialize)]
+struct NameJson {
+    pattern: String,
+    exact: bool,
+    uid: Option<u32>,
+}
+
+impl NameJson {
+    fn of(names: &NameMatch) -> NameJson {
+        NameJson {
+            pattern: names.pattern().to_string(),
+            exact: names.exact(),
+            uid: names.uid,
+        }
+    }
+}
+
+/// `no process matched ...`, saying what was looked for. Pure.
+fn no_match_line(names: &NameMatch, user: Option<&str>) -> String {
+    let how = if names.exact() {
+        "named exactly"
+    } else {
+        "with a name matching"
+    };
+    let whose = match (user, names.uid) {
+        (Some(user), Some(uid)) if user != uid.to_string() => format!(" of user {} (uid {uid})", escape(user)),
+        (_, Some(uid)) => format!(" of uid {uid}"),
+        _ => String::new(),
+    };
+    // As pgrep warns: the kernel keeps 15 bytes of a name.
+    let long = if names.pattern().trim_matches(['^', '$']).len() > 15 {
+        "; a process name (comm) is at most 15 characters, so a longer pattern may match nothing"
+    } else {
+        ""
+    };
+    format!(
+        "no process matched: none {how} /{}/{whose} (afterlife and its ancestors are never selected); \
+         nothing was signalled{long}",
+        escape(names.pattern())
+    )
+}
+
+/// `-q`: nothing when every target ended; otherwise one line on stderr for
+/// each process still alive, with the reason.
+fn quiet(report: &TerminationReport) {
+    for line in survivor_lines(report) {
+        eprintln!("afterlife: {line}");
+    }
+}
+
+/// One line per process still alive that counts as a survivor (refused
+/// ones included; not those left unwaited by --no-wait). Pure.
+fn survivor_lines(report: &TerminationReport) -> Vec<String> {
+    report
+        .processes
+        .iter()
+        .filter_map(|p| match &p.outcome {
+            Outcome::Alive {
+                reason: SurvivorReason::NotWaited,
+                ..
+            } => None,
+            Outcome::Alive { reason, .. } => Some(format!(
+                "{} {} is still alive: {}",
+                p.pid,
+                escape(p.title.as_deref().unwrap_or(&p.name)),
+                escape(&reason.describe())
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn request(args: &KillArgs, names: Option<NameMatch>) -> Request {
     let scope = if args.tree {
         Scope::Tree
     } else if args.session {
@@ -52,9 +361,14 @@ fn request(args: &KillArgs) -> Request {
     };
     Request {
         pids: args.pids.clone(),
+        names,
         scope,
         plan: TerminationPlan {
-            signal: args.signal,
+            signal: match args.signal {
+                KillSignal::Send(signal) => signal,
+                // Not sent: a check uses only the selection.
+                KillSignal::Check => TerminationPlan::default().signal,
+            },
             grace: args.grace,
             escalate: !args.no_escalate,
             wait: !args.no_wait,
@@ -263,5 +577,79 @@ fn render_ipc(report: &TerminationReport, output: &Output) {
     ));
     for left in &report.ipc {
         output.line(&format!("  {}", crate::cli::run::ipc_line(left)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::Pid;
+
+    fn progress(waiting: &[(i32, &str)], total: usize, next: NextMove, left_ms: u64) -> Progress {
+        Progress {
+            total,
+            waiting: waiting
+                .iter()
+                .map(|&(pid, name)| (Pid::new(pid).unwrap(), name.to_string()))
+                .collect(),
+            next,
+            left: Duration::from_millis(left_ms),
+        }
+    }
+
+    #[test]
+    fn no_match_says_what_was_looked_for() {
+        let names = NameMatch::new("nginx", true, Some(33)).unwrap();
+        assert_eq!(
+            no_match_line(&names, Some("www-data")),
+            "no process matched: none named exactly /nginx/ of user www-data (uid 33) (afterlife and its \
+             ancestors are never selected); nothing was signalled"
+        );
+        let names = NameMatch::new("^postgres-checkpointer$", false, Some(0)).unwrap();
+        assert_eq!(
+            no_match_line(&names, Some("0")),
+            "no process matched: none with a name matching /^postgres-checkpointer$/ of uid 0 (afterlife and \
+             its ancestors are never selected); nothing was signalled; a process name (comm) is at most 15 \
+             characters, so a longer pattern may match nothing"
+        );
+    }
+
+    #[test]
+    fn the_progress_line_says_who_is_left_and_what_comes_next() {
+        let p = progress(&[(4242, "nginx"), (4243, "nginx")], 12, NextMove::Kill, 3_240);
+        assert_eq!(
+            progress_text(&p, 200),
+            "waiting for 2 of 12 processes (nginx 4242, nginx 4243), SIGKILL in 3.2 s"
+        );
+        let p = progress(&[(7, "sleep")], 1, NextMove::Report, 950);
+        assert_eq!(
+            progress_text(&p, 200),
+            "waiting for 1 of 1 process (sleep 7), giving up in 0.9 s"
+        );
+        let mut p = progress(&[(7, "sleep")], 1, NextMove::Kill, 0);
+        p.left = Duration::MAX;
+        assert_eq!(
+            progress_text(&p, 200),
+            "waiting for 1 of 1 process (sleep 7), no deadline"
+        );
+    }
+
+    #[test]
+    fn the_progress_line_fits_the_terminal() {
+        let p = progress(
+            &[(4242, "nginx"), (4243, "nginx"), (4244, "nginx")],
+            12,
+            NextMove::Kill,
+            3_240,
+        );
+        let line = progress_text(&p, 63);
+        assert_eq!(line, "waiting for 3 of 12 processes (nginx 4242, …), SIGKILL in 3.2 s");
+        assert_eq!(line.chars().count(), 63);
+        let line = progress_text(&p, 62);
+        assert_eq!(line, "waiting for 3 of 12 processes (…), SIGKILL in 3.2 s");
+        assert_eq!(progress_text(&p, 20).chars().count(), 20);
+        // Control characters in a name never reach the terminal raw.
+        let p = progress(&[(5, "a\x1b[2Jb")], 1, NextMove::Kill, 1_000);
+        assert!(!progress_text(&p, 200).contains('\x1b'));
     }
 }

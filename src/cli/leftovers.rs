@@ -3,7 +3,7 @@
 
 use crate::cli::holds::human_bytes;
 use crate::cli::output::{Output, Style, count};
-use crate::cli::{Failure, LeftoversArgs};
+use crate::cli::{Failure, LeftoversArgs, refuse_quiet_json};
 use crate::exit_code;
 use crate::observe::EndingReport;
 use crate::resources::leftovers::{self, Attribution, GoneProcess, LeftoversReport};
@@ -16,6 +16,7 @@ use crate::text::escape;
 pub const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
 
 pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> {
+    refuse_quiet_json(args.quiet, output)?;
     let before = read_snapshot(&args.snapshot)?;
     for dir in &args.dirs {
         if !dir.is_dir() {
@@ -26,7 +27,9 @@ pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> 
         }
     }
     let report = leftovers::audit(&before, &args.dirs);
-    if output.json() {
+    if args.quiet {
+        // The exit code says it.
+    } else if output.json() {
         output.json_document(&report);
     } else {
         render(&report, output);

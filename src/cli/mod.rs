@@ -116,6 +116,10 @@ pub struct ExplainArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Exit code: 0 if every PID is running, 1 otherwise, 125 on error.")]
 pub struct StatusArgs {
+    /// Print nothing (errors aside), as grep -q: the exit code says whether every PID runs.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// Process IDs.
     #[arg(required = true, allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,
@@ -127,6 +131,10 @@ pub struct StatusArgs {
 (its exit code, or 128+N if signal N killed it); with several, the last one's, as the shell's wait does; \
 124 if the timeout passed first; 125 on error or when the status cannot be known.")]
 pub struct WaitArgs {
+    /// Print nothing (errors aside): the exit code is the status, as without -q.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// Give up after this long: 10, 10s, 1.5m, 500ms, 2h, 1d, inf (0, inf or absent: no limit).
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
@@ -139,6 +147,7 @@ pub struct WaitArgs {
 /// Arguments of `kill`.
 #[derive(Debug, Args)]
 #[command(
+    override_usage = "afterlife kill [OPTIONS] <PID>...\n       afterlife kill [OPTIONS] --name <PATTERN>",
     after_help = "Every target is opened through a pidfd checked against its start time, so a recycled PID \
 is never signalled. The selection is frozen before the signal (cgroup.freeze, or SIGSTOP to every member and \
 walking again until nothing new appears), so a tree that keeps forking is caught whole; SIGCONT then lets a \
@@ -150,12 +159,21 @@ and a session or group that reads 0 (the kernel's, shared by what init started w
 led from outside afterlife's PID namespace) cannot be told from others and is refused. Only a cgroup holds every process for sure: `afterlife run` starts a command in one, and --tree uses \
 cgroup.freeze/cgroup.kill when the tree is exactly one cgroup afterlife may write.\n\n\
 Refused unless --force: PID 1, the ancestors of afterlife (its shell), kernel threads. afterlife never signals itself.\n\n\
-Exit code: 0 every target ended; 1 some survived (listed with the reason); 125 usage or operational error."
+--name PATTERN selects as pkill does: PATTERN is an extended regular expression matched anywhere in the name \
+(comm, at most 15 characters; --exact for the whole name), --user restricts to one real user ID; \
+afterlife and its ancestors (so PID 1 too) are never selected, kernel threads are refused as when named.\n\n\
+On a terminal, while the grace period runs, one line on stderr says who is left and when SIGKILL comes; \
+it is erased before the report.\n\n\
+--signal 0 sends nothing: it reports whether each target exists and whether afterlife may signal it.\n\n\
+Exit code: 0 every target ended (with --signal 0: every target runs and may be signalled); \
+1 some survived (listed with the reason), or --name matched no process (with --signal 0: a target is gone, \
+a zombie, or may not be signalled, EPERM); 125 usage or operational error."
 )]
 pub struct KillArgs {
-    /// The first signal, as kill(1) takes it: TERM, SIGTERM, 15, RTMIN+3.
-    #[arg(short, long, default_value = "TERM", value_parser = parse_signal, value_name = "SIG", add = signals())]
-    pub signal: crate::signal::Signal,
+    /// The first signal, as kill(1) takes it: TERM, SIGTERM, 15, RTMIN+3. 0 sends nothing: it checks
+    /// that each target exists and that afterlife may signal it, as kill -0 (no grace, no SIGKILL, no wait).
+    #[arg(short, long, default_value = "TERM", value_parser = parse_kill_signal, value_name = "SIG", add = signals())]
+    pub signal: KillSignal,
 
     /// How long the targets get to exit before SIGKILL: 5s, 300ms, 1.5m, inf (never).
     #[arg(long, default_value = "5s", value_parser = parse_timeout, value_name = "DURATION")]
@@ -202,8 +220,28 @@ pub struct KillArgs {
     #[arg(long, requires = "tree")]
     pub remove_ipc: bool,
 
+    /// Instead of PIDs, every process whose name (comm, 15 characters) matches this extended regular
+    /// expression, as pkill(1); never afterlife itself or its ancestors.
+    #[arg(long, value_name = "PATTERN", conflicts_with = "pids")]
+    pub name: Option<String>,
+
+    /// With --name: the whole name must match (pkill -x).
+    #[arg(long, short = 'x')]
+    pub exact: bool,
+
+    /// With --name: only processes of this real user (a name from /etc/passwd, or a numeric ID), as
+    /// pkill -U.
+    #[arg(long, short = 'U', value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Print nothing when every target ended; otherwise only the processes still alive, one line each
+    /// on stderr (with --signal 0 or a --name that matched nothing: nothing at all). The exit code says
+    /// the rest.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// Process IDs.
-    #[arg(required = true, allow_negative_numbers = true, value_name = "PID", add = pids())]
+    #[arg(required_unless_present = "name", allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pids: Vec<Pid>,
 }
 
@@ -215,6 +253,22 @@ fn pids() -> clap_complete::ArgValueCandidates {
 /// Completes a signal argument with the signal table.
 fn signals() -> clap_complete::ArgValueCandidates {
     clap_complete::ArgValueCandidates::new(completions::signal_candidates)
+}
+
+/// What `kill --signal` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillSignal {
+    /// 0: the liveness check of `kill -0`.
+    Check,
+    /// A real signal.
+    Send(crate::signal::Signal),
+}
+
+fn parse_kill_signal(text: &str) -> Result<KillSignal, String> {
+    if text.trim() == "0" {
+        return Ok(KillSignal::Check);
+    }
+    parse_signal(text).map(KillSignal::Send)
 }
 
 fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {
@@ -236,6 +290,10 @@ fn parse_timeout_signal(text: &str) -> Result<crate::signal::Signal, String> {
 (bad PID, no such process)."
 )]
 pub struct WhyArgs {
+    /// Print only the verdict line (the process, its state, what SIGKILL would do), no evidence.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// The process ID.
     #[arg(allow_negative_numbers = true, value_name = "PID", add = pids())]
     pub pid: Pid,
@@ -278,6 +336,10 @@ pub struct HoldsArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Exit code: 0 if nothing of the tree stayed, 1 if something did, 125 on error.")]
 pub struct LeftoversArgs {
+    /// Print nothing (errors aside): the exit code says whether something stayed.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// A snapshot taken while the tree lived (`afterlife --json snapshot --tree PID > FILE`).
     #[arg(value_name = "SNAPSHOT.json")]
     pub snapshot: std::path::PathBuf,
@@ -610,6 +672,17 @@ impl Failure {
             code: exit_code::FAILURE,
         }
     }
+}
+
+/// `-q` asks for no report and `--json` for one in JSON: together they are
+/// bad input, whichever order they came in.
+pub(crate) fn refuse_quiet_json(quiet: bool, output: &Output) -> Result<(), Failure> {
+    if quiet && output.json() {
+        return Err(Failure::new(
+            "-q/--quiet and --json cannot be used together: -q prints no report, --json prints it as JSON",
+        ));
+    }
+    Ok(())
 }
 
 /// Parses the command line and runs the command; returns the exit code.

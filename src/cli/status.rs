@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::output::{Output, Style};
-use crate::cli::{Failure, StatusArgs};
+use crate::cli::{Failure, StatusArgs, refuse_quiet_json};
 use crate::exit_code;
 use crate::observe::EndingReport;
 use crate::observe::status::{PidStatus, status_of};
@@ -22,6 +22,7 @@ enum Entry {
 }
 
 pub(crate) fn run(args: &StatusArgs, output: &Output) -> Result<u8, Failure> {
+    refuse_quiet_json(args.quiet, output)?;
     let mut entries = Vec::new();
     let mut code = exit_code::SUCCESS;
     for &pid in &args.pids {
@@ -48,6 +49,7 @@ pub(crate) fn run(args: &StatusArgs, output: &Output) -> Result<u8, Failure> {
     }
     for entry in &entries {
         match entry {
+            Entry::Status(_) if args.quiet => {}
             Entry::Status(status) => output.line(&describe(status, output)),
             Entry::Error { error, .. } => output.error(error),
         }

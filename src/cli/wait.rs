@@ -1,7 +1,7 @@
 //! `afterlife wait`: text and JSON rendering of [`crate::observe::wait`].
 
 use crate::cli::output::{Output, Style};
-use crate::cli::{Failure, WaitArgs};
+use crate::cli::{Failure, WaitArgs, refuse_quiet_json};
 use crate::duration::format_duration;
 use crate::exit_code;
 use crate::observe::EndingReport;
@@ -9,10 +9,13 @@ use crate::observe::wait::{WaitOutcome, wait_for};
 use crate::text::escape;
 
 pub(crate) fn run(args: &WaitArgs, output: &Output) -> Result<u8, Failure> {
+    refuse_quiet_json(args.quiet, output)?;
     // 0 means no limit, as in timeout(1).
     let timeout = args.timeout.filter(|t| !t.is_zero());
     let report = wait_for(&args.pids, timeout, |outcome| {
-        if output.json() {
+        if args.quiet {
+            // The exit code says it.
+        } else if output.json() {
             output.json_line(outcome);
         } else {
             output.line(&describe(outcome, output));
@@ -21,7 +24,9 @@ pub(crate) fn run(args: &WaitArgs, output: &Output) -> Result<u8, Failure> {
     .map_err(Failure::new)?;
     if report.timed_out {
         let still: Vec<&WaitOutcome> = report.processes.iter().filter(|p| p.ending.is_none()).collect();
-        if output.json() {
+        if args.quiet {
+            // 124 says it.
+        } else if output.json() {
             for outcome in &still {
                 output.json_line(outcome);
             }

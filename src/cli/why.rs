@@ -1,14 +1,17 @@
 //! `afterlife why`: text and JSON rendering of [`crate::resist::diagnose`].
 
 use crate::cli::output::{Output, Style};
-use crate::cli::{Failure, WhyArgs};
+use crate::cli::{Failure, WhyArgs, refuse_quiet_json};
 use crate::exit_code;
 use crate::resist::{Diagnosis, FindingKind, KillEffect, diagnose_pid};
 use crate::text::{display_command_line, escape};
 
 pub(crate) fn run(args: &WhyArgs, output: &Output) -> Result<u8, Failure> {
+    refuse_quiet_json(args.quiet, output)?;
     let diagnosis = diagnose_pid(args.pid).map_err(Failure::new)?;
-    if output.json() {
+    if args.quiet {
+        output.line(&verdict(&diagnosis, output));
+    } else if output.json() {
         output.json_document(&diagnosis);
     } else {
         render(&diagnosis, output);
@@ -16,19 +19,24 @@ pub(crate) fn run(args: &WhyArgs, output: &Output) -> Result<u8, Failure> {
     Ok(exit_code::SUCCESS)
 }
 
-fn render(diagnosis: &Diagnosis, output: &Output) {
+/// The first line: the process, its state, and what SIGKILL would do.
+fn verdict(diagnosis: &Diagnosis, output: &Output) -> String {
     let verdict_style = match diagnosis.sigkill {
         KillEffect::EndsIt => Style::Good,
         KillEffect::Delayed => Style::Warn,
         _ => Style::Bad,
     };
-    output.line(&format!(
+    format!(
         "{} {}: {} — {}",
         diagnosis.pid,
         output.paint(Style::Bold, &escape(&diagnosis.name)),
         diagnosis.state,
         output.paint(verdict_style, diagnosis.sigkill.describe())
-    ));
+    )
+}
+
+fn render(diagnosis: &Diagnosis, output: &Output) {
+    output.line(&verdict(diagnosis, output));
     if !diagnosis.command_line.is_empty() {
         output.line(&format!(
             "  {} {}",

@@ -341,6 +341,22 @@ impl Process {
         })
     }
 
+    /// Sends the null signal (`kill -0`): `Ok(true)` if afterlife may
+    /// signal the process, `Ok(false)` on `EPERM`; nothing is sent.
+    pub fn may_signal(&self) -> Result<bool, SignalError> {
+        match sys::pidfd_signal_zero(self.pidfd.as_fd()) {
+            Ok(()) => Ok(true),
+            Err(error) => match error.raw_os_error() {
+                Some(libc::EPERM) => Ok(false),
+                Some(libc::ESRCH) => Err(SignalError::Exited { pid: self.pid }),
+                _ => Err(SignalError::Io {
+                    pid: self.pid,
+                    source: error,
+                }),
+            },
+        }
+    }
+
     /// Reads the facts of this process from /proc, making sure they are its
     /// own and not those of a process that got its PID later.
     pub fn info(&self) -> Result<ProcessInfo, ReadError> {

@@ -36,6 +36,12 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: Signal) -> io::Re
     raw_pidfd_send_signal(pidfd, signal.number()).map(drop)
 }
 
+/// Sends the null signal through a pidfd: the kernel checks that the
+/// process exists and that we may signal it, and sends nothing.
+pub(crate) fn pidfd_signal_zero(pidfd: BorrowedFd<'_>) -> io::Result<()> {
+    raw_pidfd_send_signal(pidfd, 0)
+}
+
 /// `pidfd_send_signal(2)` with no siginfo and no flags; signal 0 only
 /// checks that the process exists and may be signalled.
 fn raw_pidfd_send_signal(pidfd: BorrowedFd<'_>, number: i32) -> io::Result<()> {

@@ -16,7 +16,7 @@ use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
     zombie_reaper,
 };
-use crate::terminate::select::{Anchors, Guard, Scope, SelectError, select};
+use crate::terminate::select::{Anchors, Guard, NameMatch, Scope, SelectError, matching, real_uid, select};
 use crate::terminate::targets::{ExitWaiter, Targets, title_of};
 
 /// How often the selection is walked again while waiting, to catch
@@ -32,6 +32,9 @@ const FREEZE_WAIT: Duration = Duration::from_secs(1);
 pub struct Request {
     /// The named PIDs.
     pub pids: Vec<Pid>,
+    /// Select by name instead (pkill's way): the processes whose name
+    /// matches, found in the first scan.
+    pub names: Option<NameMatch>,
     /// What they stand for.
     pub scope: Scope,
     /// The signal plan.
@@ -49,6 +52,7 @@ impl Request {
     pub fn new(pids: Vec<Pid>, scope: Scope) -> Request {
         Request {
             pids,
+            names: None,
             scope,
             plan: TerminationPlan::default(),
             force: false,
@@ -110,9 +114,44 @@ fn check_fd_room(members: usize, to_open: usize) -> Result<(), TerminateError> {
 /// While it runs, afterlife's own fd limit is raised ([`FdLimit`]): it holds
 /// a pidfd for every target at once.
 pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError> {
+    terminate_observed(request, &mut |_| {})
+}
+
+/// Like [`terminate`], telling `observer` where the wait stands (at least
+/// every [`PROGRESS_EVERY`] while it waits): who is left and how long
+/// until the next move.
+pub fn terminate_observed(
+    request: &Request,
+    observer: &mut dyn FnMut(&Progress),
+) -> Result<TerminationReport, TerminateError> {
     let _fds = FdLimit::raise();
     let boost = Boost::raise(request.dry_run);
-    run_request(request, Watch::scan(), boost)
+    run_request(request, Watch::scan(), boost, Some(observer))
+}
+
+/// How often an observer hears of the wait.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Where a termination's wait stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Processes signalled so far (ended or not).
+    pub total: usize,
+    /// Those still awaited: PID and name (or title), named ones first.
+    pub waiting: Vec<(Pid, String)>,
+    /// What happens when `left` has passed.
+    pub next: NextMove,
+    /// Time until then.
+    pub left: Duration,
+}
+
+/// What follows the current wait if targets are still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextMove {
+    /// `SIGKILL` to what is left.
+    Kill,
+    /// The report, with what is left as survivors.
+    Report,
 }
 
 /// Like [`terminate`], with the caller's scan of the process table. Each
@@ -122,7 +161,7 @@ pub fn terminate(request: &Request) -> Result<TerminationReport, TerminateError>
 pub fn terminate_with_scan(request: &Request, table: &ProcessTable) -> Result<TerminationReport, TerminateError> {
     let _fds = FdLimit::raise();
     let boost = Boost::raise(request.dry_run);
-    run_request(request, Watch::from_table(table), boost)
+    run_request(request, Watch::from_table(table), boost, None)
 }
 
 /// The highest scheduling priority (nice -20) for afterlife's threads from
@@ -170,10 +209,22 @@ impl Drop for Boost {
     }
 }
 
-fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<TerminationReport, TerminateError> {
+fn run_request(
+    request: &Request,
+    mut watch: Watch,
+    boost: Boost,
+    observer: Option<&mut dyn FnMut(&Progress)>,
+) -> Result<TerminationReport, TerminateError> {
     let table = watch.table();
     let guard = Guard::for_current(table, request.force);
-    let (selected, anchors) = select(table, &request.pids, request.scope, &guard)?;
+    let named = match &request.names {
+        Some(names) => matching(table, names, &guard, real_uid),
+        None => request.pids.clone(),
+    };
+    if request.names.is_some() && named.is_empty() {
+        return Ok(no_match(request));
+    }
+    let (selected, anchors) = select(table, &named, request.scope, &guard)?;
     let mut targets = Targets::new(guard, anchors);
     // With SIGKILL first, speed comes first: one read fewer per member.
     targets.read_titles = !request.plan.starts_with_kill();
@@ -199,7 +250,29 @@ fn run_request(request: &Request, mut watch: Watch, boost: Boost) -> Result<Term
         watch.take_held(m.pid, m.start_ticks)
     });
     watch.release_held();
-    run(request.scope, &request.plan, targets, cgroup, watch, boost, held)
+    run(
+        request.scope,
+        &request.plan,
+        targets,
+        cgroup,
+        watch,
+        boost,
+        held,
+        observer,
+    )
+}
+
+/// The report of a name that matched no process: nothing was signalled.
+fn no_match(request: &Request) -> TerminationReport {
+    TerminationReport::new(
+        request.scope,
+        request.plan,
+        request.dry_run,
+        Containment::None,
+        None,
+        Duration::ZERO,
+        Vec::new(),
+    )
 }
 
 /// Ends one process the caller holds, following the plan.
@@ -246,6 +319,7 @@ pub(crate) fn terminate_process(process: &Process, plan: &TerminationPlan) -> Re
         None,
         Watch::from_table(&ProcessTable::default()),
         Boost::none(),
+        None,
         None,
     )?;
     Ok(report.processes.remove(0))
@@ -392,6 +466,7 @@ struct Run<'a> {
     watch: Watch,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     scope: Scope,
     plan: &TerminationPlan,
@@ -400,6 +475,7 @@ fn run(
     watch: Watch,
     boost: Boost,
     held: Option<HoldSignals>,
+    observer: Option<&mut dyn FnMut(&Progress)>,
 ) -> Result<TerminationReport, TerminateError> {
     let now = Instant::now();
     let mut run = Run {
@@ -416,7 +492,7 @@ fn run(
     run.first_signal()?;
     drop(held);
     drop(boost);
-    let finish = run.wait_and_escalate()?;
+    let finish = run.wait_and_escalate(observer)?;
     let containment = match (&run.cgroup, plan.freezes()) {
         (Some(cgroup), _) => Containment::Cgroup {
             path: cgroup.relative().to_string(),
@@ -579,7 +655,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn wait_and_escalate(&mut self) -> Result<Finish, TerminateError> {
+    fn wait_and_escalate(&mut self, mut observer: Option<&mut dyn FnMut(&Progress)>) -> Result<Finish, TerminateError> {
         let mut last_walk = Instant::now();
         let mut waiter = ExitWaiter::new()?;
         loop {
@@ -588,11 +664,15 @@ impl Run<'_> {
                 Step::Finish(finish) => return Ok(finish),
                 Step::Escalate => self.escalate()?,
                 Step::Wait(left) => {
-                    let slice = if self.targets.anchors.scope == Scope::Pids {
+                    let mut slice = if self.targets.anchors.scope == Scope::Pids {
                         left
                     } else {
                         left.min(REWALK_EVERY.saturating_sub(last_walk.elapsed()))
                     };
+                    if let Some(observer) = observer.as_mut() {
+                        observer(&self.progress(left));
+                        slice = slice.min(PROGRESS_EVERY);
+                    }
                     waiter.watch_pending(&self.targets)?;
                     let ready = waiter.wait(&self.targets, slice)?;
                     let at = self.start.elapsed();
@@ -605,6 +685,33 @@ impl Run<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Who is still awaited, and what follows in `left`.
+    fn progress(&self, left: Duration) -> Progress {
+        let waiting = self
+            .targets
+            .pending()
+            .into_iter()
+            .map(|i| {
+                let target = &self.targets.list[i];
+                (
+                    target.pid(),
+                    target.title.clone().unwrap_or_else(|| target.name.clone()),
+                )
+            })
+            .collect();
+        let next = if self.phase == Phase::Graceful && self.plan.escalate {
+            NextMove::Kill
+        } else {
+            NextMove::Report
+        };
+        Progress {
+            total: self.targets.list.len(),
+            waiting,
+            next,
+            left,
         }
     }
 

@@ -14,10 +14,13 @@
 //! - [`select`]: PIDs, trees, sessions, process groups; refusals.
 //! - [`cgroup`]: the cgroup v2 interface, shared with other commands.
 //! - [`report`]: the typed per-process report and survivor reasons.
+//! - [`check`]: the null signal (`kill -0`) to a selection: who exists,
+//!   whom afterlife may signal.
 //! - [`terminate`] ends a selection; [`Terminate::terminate`] ends one
 //!   [`Process`].
 
 pub mod cgroup;
+pub mod check;
 mod engine;
 mod freeze;
 pub mod plan;
@@ -25,7 +28,9 @@ pub mod report;
 pub mod select;
 mod targets;
 
-pub use engine::{Request, TerminateError, terminate, terminate_with_scan};
+pub use engine::{
+    NextMove, PROGRESS_EVERY, Progress, Request, TerminateError, terminate, terminate_observed, terminate_with_scan,
+};
 pub use plan::TerminationPlan;
 pub use report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
 pub use select::{Refusal, Scope};

@@ -205,6 +205,143 @@ pub fn left_by_dead_leader(table: &ProcessTable, pid: Pid) -> (usize, usize) {
     )
 }
 
+/// A selection by name, as pgrep(1) and pkill(1) make it: an extended
+/// regular expression matched against each process's name (`comm`, at
+/// most 15 bytes), anywhere in it unless `exact`, optionally only the
+/// processes of one real user ID.
+#[derive(Debug, Clone)]
+pub struct NameMatch {
+    pattern: String,
+    exact: bool,
+    regex: regex::Regex,
+    /// Only processes of this real user ID.
+    pub uid: Option<u32>,
+}
+
+impl PartialEq for NameMatch {
+    fn eq(&self, other: &NameMatch) -> bool {
+        (&self.pattern, self.exact, self.uid) == (&other.pattern, other.exact, other.uid)
+    }
+}
+
+impl Eq for NameMatch {}
+
+/// A name pattern that is not a regular expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid --name pattern {pattern:?}: {reason}")]
+pub struct PatternError {
+    /// The pattern as given.
+    pub pattern: String,
+    /// What is wrong with it, in the regex parser's words.
+    pub reason: String,
+}
+
+impl NameMatch {
+    /// Compiles `pattern`; `exact` anchors it at both ends of the name
+    /// (pgrep's `-x`).
+    pub fn new(pattern: &str, exact: bool, uid: Option<u32>) -> Result<NameMatch, PatternError> {
+        // An empty pattern is more likely an unset shell variable than a
+        // wish to end every process.
+        if pattern.is_empty() {
+            return Err(PatternError {
+                pattern: String::new(),
+                reason: "it is empty and would match every process (write '.' to mean that)".to_string(),
+            });
+        }
+        let source = if exact {
+            format!("^(?:{pattern})$")
+        } else {
+            pattern.to_string()
+        };
+        let regex = regex::Regex::new(&source).map_err(|e| PatternError {
+            pattern: pattern.to_string(),
+            reason: regex_reason(&e),
+        })?;
+        Ok(NameMatch {
+            pattern: pattern.to_string(),
+            exact,
+            regex,
+            uid,
+        })
+    }
+
+    /// The pattern as given.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Whether the whole name must match.
+    pub fn exact(&self) -> bool {
+        self.exact
+    }
+
+    /// Whether `name` matches. Pure.
+    pub fn matches_name(&self, name: &str) -> bool {
+        self.regex.is_match(name)
+    }
+}
+
+/// The regex parser's own words, without its drawing of the pattern. Pure.
+fn regex_reason(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let last = text.lines().last().unwrap_or_default().trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
+}
+
+/// The processes of a scan that a [`NameMatch`] selects, by PID: every
+/// name that matches, of the user asked for (`uid_of` reads a process's
+/// real user ID; `None` when it is gone), except afterlife itself and its
+/// ancestors, which a pattern never selects (pkill leaves itself out too;
+/// a shell named like the pattern is not meant). PID 1 and kernel threads
+/// are returned, to be refused as when named. Pure but for `uid_of`.
+pub fn matching(
+    table: &ProcessTable,
+    names: &NameMatch,
+    guard: &Guard,
+    uid_of: impl Fn(Pid) -> Option<u32>,
+) -> Vec<Pid> {
+    table
+        .entries()
+        .filter(|e| e.pid != guard.me && !guard.ancestors.contains(&e.pid))
+        .filter(|e| names.matches_name(&e.name))
+        .filter(|e| names.uid.is_none() || uid_of(e.pid) == names.uid)
+        .map(|e| e.pid)
+        .collect()
+}
+
+/// The real user ID of `pid` (`/proc/PID/status`, `Uid:` first field).
+pub fn real_uid(pid: Pid) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A user given as a name or a numeric ID, resolved through /etc/passwd
+/// (afterlife is static and does no NSS look-up: users known only to LDAP
+/// or systemd-homed must be given by number).
+pub fn resolve_user(user: &str) -> Result<u32, String> {
+    if let Ok(uid) = user.parse::<u32>() {
+        return Ok(uid);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("cannot read /etc/passwd: {e}"))?;
+    uid_in_passwd(&passwd, user)
+        .ok_or_else(|| format!("no user {user:?} in /etc/passwd (give a numeric user ID for users not listed there)"))
+}
+
+/// The user ID of `name` in the text of /etc/passwd. Pure.
+pub fn uid_in_passwd(passwd: &str, name: &str) -> Option<u32> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name).then_some(())?;
+        fields.nth(1)?.parse().ok()
+    })
+}
+
 /// Where a walk starts: the named processes, and the sessions and groups
 /// they were in at the first scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -570,6 +707,65 @@ afterlife kill --pgroup 100; and session 100 (3 live processes): afterlife kill 
         // A kernel thread's 0 is refused as a kernel thread instead.
         let (s, _) = select(&t, &[p(3)], Scope::Session, &guard(false)).unwrap();
         assert!(s.members.is_empty());
+    }
+
+    #[test]
+    fn a_name_matches_like_pgrep() {
+        let any = NameMatch::new("p1.[02]", false, None).unwrap();
+        let got = matching(&table(), &any, &guard(false), |_| Some(0));
+        assert_eq!(got, [p(100), p(102), p(110)]);
+        let exact = NameMatch::new("p10", true, None).unwrap();
+        assert!(matching(&table(), &exact, &guard(false), |_| Some(0)).is_empty());
+        let exact = NameMatch::new("p10[34]", true, None).unwrap();
+        assert_eq!(matching(&table(), &exact, &guard(false), |_| Some(0)), [p(103), p(104)]);
+        // Alternation and anchors are ERE's.
+        let alt = NameMatch::new("^p(2|3)$", false, None).unwrap();
+        assert_eq!(matching(&table(), &alt, &guard(false), |_| Some(0)), [p(2), p(3)]);
+    }
+
+    #[test]
+    fn a_name_never_selects_afterlife_or_its_ancestors() {
+        // 60 is afterlife, 50 its shell and 1 an ancestor too: none of them,
+        // even with --force.
+        let all = NameMatch::new("^p", false, None).unwrap();
+        let got = matching(&table(), &all, &guard(true), |_| Some(0));
+        assert!(!got.contains(&p(60)) && !got.contains(&p(50)) && !got.contains(&p(1)));
+        assert!(got.contains(&p(3)) && got.contains(&p(100)));
+    }
+
+    #[test]
+    fn a_user_restricts_the_match_to_its_real_uid() {
+        let names = NameMatch::new("p10", false, Some(1000)).unwrap();
+        let uid = |pid: Pid| match pid.get() {
+            101 | 103 => Some(1000),
+            102 => None,
+            _ => Some(0),
+        };
+        assert_eq!(matching(&table(), &names, &guard(false), uid), [p(101), p(103)]);
+    }
+
+    #[test]
+    fn a_bad_pattern_says_why() {
+        let error = NameMatch::new("ngin(x", false, None).unwrap_err();
+        assert_eq!(error.pattern, "ngin(x");
+        assert!(
+            error.to_string().starts_with("invalid --name pattern \"ngin(x\": "),
+            "{error}"
+        );
+        assert!(error.reason.contains("unclosed group"), "{error}");
+        assert_eq!(
+            NameMatch::new("", false, None).unwrap_err().to_string(),
+            "invalid --name pattern \"\": it is empty and would match every process (write '.' to mean that)"
+        );
+    }
+
+    #[test]
+    fn users_resolve_through_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\npostgres:x:107:113::/var/lib/postgresql:/bin/bash\n";
+        assert_eq!(uid_in_passwd(passwd, "postgres"), Some(107));
+        assert_eq!(uid_in_passwd(passwd, "root"), Some(0));
+        assert_eq!(uid_in_passwd(passwd, "post"), None);
+        assert_eq!(resolve_user("4242"), Ok(4242));
     }
 
     #[test]

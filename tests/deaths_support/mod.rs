@@ -149,3 +149,15 @@ pub fn signal_of(death: &Value) -> Option<i64> {
 pub fn code_of(death: &Value) -> Option<i64> {
     death["ending"]["status"]["code"].as_i64()
 }
+
+/// 2000 short processes, one after the other, each PID written to the file
+/// named by `$1` as it starts.
+pub const STORM: &str = "i=0; while [ $i -lt 2000 ]; do /bin/true & echo $! >> \"$1\"; wait $!; i=$((i+1)); done";
+
+/// The PIDs the storm wrote, all distinct.
+pub fn storm_pids(scratch: &common::Scratch) -> std::collections::HashSet<i64> {
+    let text = std::fs::read_to_string(scratch.path().join("pids")).expect("the storm's PIDs");
+    let pids: std::collections::HashSet<i64> = text.lines().map(|l| l.parse().expect("a PID")).collect();
+    assert_eq!(pids.len(), 2000, "PIDs reused within the storm");
+    pids
+}

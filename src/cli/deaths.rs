@@ -12,11 +12,13 @@ use crate::watch::prometheus::Exporter;
 
 pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
     let choice = Choice::from_env_value(std::env::var("AFTERLIFE_DEATHS_SOURCE").ok().as_deref());
+    // The feed first: it blocks the stop signals, and the exporter's
+    // thread inherits that mask, so a SIGTERM reaches the feed's signalfd.
+    let mut feed = Feed::open(choice).map_err(Failure::new)?;
     let exporter = match &args.prometheus {
         Some(address) => Some(Exporter::serve(address).map_err(Failure::new)?),
         None => None,
     };
-    let mut feed = Feed::open(choice).map_err(Failure::new)?;
     eprintln!("afterlife: deaths from {}", feed.source().describe());
     if let Some(exporter) = &exporter {
         eprintln!("afterlife: Prometheus metrics on http://{}/metrics", exporter.address());

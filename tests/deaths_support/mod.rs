@@ -78,6 +78,18 @@ impl Feed {
         Some(feed)
     }
 
+    /// Waits for a line on stderr that contains `text`.
+    pub fn stderr_line(&mut self, text: &str, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(line) = self.stderr.iter().find(|l| l.contains(text)) {
+                return Some(line.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.stderr.push(self.errors.recv_timeout(left).ok()?);
+        }
+    }
+
     /// Reads deaths until one matches, for up to `limit`.
     pub fn find(&mut self, limit: Duration, matches: impl Fn(&Value) -> bool) -> Option<Value> {
         if let Some(found) = self.seen.iter().find(|v| matches(v)) {

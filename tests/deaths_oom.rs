@@ -96,7 +96,9 @@ fn an_oom_kill_names_the_memory_cgroup_and_its_limit() {
     assert_eq!(oom["limit_file"], cgroup.limit_file, "{death}");
     assert_eq!(oom["limit_bytes"], LIMIT_BYTES, "{death}");
     let rss = oom["rss_bytes"].as_u64().expect("the victim's size");
-    assert!(rss > 32 << 20 && rss <= LIMIT_BYTES + (8 << 20), "{death}");
+    // Resident file pages (the interpreter's libraries) may be charged to
+    // another cgroup that read them first, so the size can pass the limit.
+    assert!(rss > 32 << 20 && rss <= LIMIT_BYTES + (64 << 20), "{death}");
     assert_eq!(death["sender"]["kind"], "oom_killer", "{death}");
     assert_eq!(death["sender"]["code_name"], "SI_KERNEL", "{death}");
     feed.stop();

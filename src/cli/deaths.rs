@@ -123,6 +123,7 @@ fn sender_words(death: &Death) -> Option<String> {
             sender.fault.map(|f| format!(" ({f})")).unwrap_or_default()
         ),
         SenderKind::Terminal => format!("from the terminal{}", terminal_key(signal)),
+        SenderKind::OomKiller => "from the OOM killer".to_string(),
         kind => format!("from {} ({code})", kind.describe()),
     })
 }
@@ -136,12 +137,12 @@ fn oom_words(death: &Death) -> Option<String> {
     let oom = death.oom.as_ref()?;
     let cgroup = oom.memory_cgroup.as_deref().map_or("?".into(), escape);
     let limit = match (oom.limit_bytes, oom.limit_file) {
-        (Some(limit), Some(file)) => format!("limit {} in {file}", bytes(limit)),
-        (Some(limit), None) => format!("limit {}", bytes(limit)),
-        (None, _) => "no limit".to_string(),
+        (Some(limit), Some(file)) => format!("at its limit of {} ({file})", bytes(limit)),
+        (Some(limit), None) => format!("at its limit of {}", bytes(limit)),
+        (None, _) => "with no limit".to_string(),
     };
     Some(format!(
-        "OOM kill in memory cgroup {cgroup} ({limit}), victim rss {}",
+        "OOM kill: memory cgroup {cgroup} {limit}, victim rss {}",
         bytes(oom.rss_bytes)
     ))
 }
@@ -277,7 +278,7 @@ mod tests {
             total_vm_bytes: 70 << 20,
         });
         assert!(text_line(&oom, &output).contains(
-            "SIGKILL, from the OOM killer (SI_KERNEL), OOM kill in memory cgroup /t (limit 64.0 MiB in memory.limit_in_bytes), victim rss 63.0 MiB;"
+            "SIGKILL, from the OOM killer, OOM kill: memory cgroup /t at its limit of 64.0 MiB (memory.limit_in_bytes), victim rss 63.0 MiB;"
         ));
     }
 }

@@ -300,6 +300,8 @@ impl Feed {
                     .min(Duration::from_millis(500))
             });
             let stop = self.wait(wait);
+            // Again each batch: the wall clock may have been set meanwhile.
+            self.clock = ClockOffset::now();
             self.backend.drain(&mut raws);
             for raw in raws.drain(..) {
                 summary.seen += 1;

@@ -15,8 +15,12 @@ Phases, one after the other (each tool alone on the machine):
      The kernel-side cost of the BPF programs (run_time_ns from
      kernel.bpf_stats_enabled) is shown where bpftool is installed.
   2. `afterlife deaths --json` idle for 20 s: its CPU.
-  3. `exitsnoop-bpfcc` and 4. `killsnoop-bpfcc` (Debian's bpfcc-tools)
-     during the same storm, where installed: events seen and CPU.
+  3. exitsnoop and 4. killsnoop during the same storm: bcc's Python tools
+     (Debian's bpfcc-tools: exitsnoop-bpfcc, killsnoop-bpfcc) where they
+     run — they compile their programs against the kernel's headers — else
+     the same tools built with libbpf (Debian's libbpf-tools), which need
+     no headers; tracefs is mounted for them if it is not. Events seen and
+     CPU.
 
 Usage: python3 benches/deaths_storm.py [--rate N] [--seconds S]   (root)
 Results: printed, and written to target/bench/deaths_storm.json.
@@ -36,14 +40,20 @@ import time
 import afterlife_binary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid):
-    """utime + stime of pid and of the children it reaped, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / TICK
+    """CPU time of every thread of pid, in seconds, from schedstat (the
+    scheduler's nanoseconds: the 10 ms ticks of stat are too coarse, and
+    sampled, for a process that runs for microseconds at a time)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:
+            pass
+    return total / 1e9
 
 
 def tree_cpu(pid):
@@ -61,19 +71,20 @@ def tree_cpu(pid):
     return total
 
 
-def storm(rate, seconds):
-    """Runs the storm; returns (pids, kill_count)."""
+def pace(rate, seconds, out):
+    """The storm itself, in a process of its own (so that waitpid(-1) reaps
+    only its children): writes the PIDs it started, the kills and the time
+    taken to `out` as JSON."""
     pids = []
     kills = 0
     interval = 1.0 / rate
     start = time.monotonic()
     n = 0
-    pending = []
     while True:
-        due = start + n * interval
         now = time.monotonic()
         if now - start >= seconds:
             break
+        due = start + n * interval
         if due > now:
             time.sleep(due - now)
         if n % 10 == 9:
@@ -83,9 +94,7 @@ def storm(rate, seconds):
         else:
             pid = os.posix_spawn("/bin/true", ["true"], os.environ)
         pids.append(pid)
-        pending.append(pid)
         n += 1
-        # Reap what has ended, without blocking.
         while True:
             try:
                 done, _ = os.waitpid(-1, os.WNOHANG)
@@ -93,12 +102,25 @@ def storm(rate, seconds):
                 break
             if done == 0:
                 break
-    for _ in range(len(pids)):
+    took = time.monotonic() - start
+    while True:
         try:
             os.waitpid(-1, 0)
         except ChildProcessError:
             break
-    return pids, kills, time.monotonic() - start
+    with open(out, "w") as f:
+        json.dump({"pids": pids, "kills": kills, "took": took}, f)
+
+
+def storm(rate, seconds):
+    """Runs the storm; returns (pids, kill_count, seconds taken)."""
+    out = os.path.join(ROOT, "target", "bench", "deaths_storm_pids.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    subprocess.run([sys.executable, __file__, "--pace", str(rate), str(seconds), out], check=True)
+    with open(out) as f:
+        result = json.load(f)
+    os.unlink(out)
+    return result["pids"], result["kills"], result["took"]
 
 
 class Reader:
@@ -233,11 +255,30 @@ def afterlife_idle(binary, seconds):
     return {"cpu_share": (cpu1 - cpu0) / (wall1 - wall0), "deaths_printed": len(out.lines)}
 
 
-def bcc_storm(tool, ready, rate, seconds, count):
-    path = shutil.which(tool)
+def tool_runs(path, ready):
+    """Whether the tool starts here (bcc's Python tools need kernel headers)."""
+    try:
+        proc, _, _ = start_tool(["stdbuf", "-oL", path], ready, "stdout")
+    except SystemExit as e:
+        print(f"{path} does not run here: {str(e)[-200:]}")
+        return False
+    stop_tool(proc)
+    return True
+
+
+def pick_tool(names, ready):
+    for name in names:
+        path = shutil.which(name)
+        if path and tool_runs(path, ready):
+            return path
+    return None
+
+
+def bcc_storm(names, ready, rate, seconds, count):
+    path = pick_tool(names, ready)
     if not path:
         return None
-    proc, out, err = start_tool([path], ready, "stdout")
+    proc, out, err = start_tool(["stdbuf", "-oL", path], ready, "stdout")
     cpu0 = tree_cpu(proc.pid)
     wall0 = time.monotonic()
     pids, kills, _ = storm(rate, seconds)
@@ -248,6 +289,7 @@ def bcc_storm(tool, ready, rate, seconds, count):
     wanted = {str(p) for p in pids}
     seen = count(out.lines, wanted)
     return {
+        "tool": path,
         "started": len(pids),
         "kills": kills,
         "seen": seen,
@@ -271,7 +313,17 @@ def killsnoop_count(lines, wanted):
     return len(found)
 
 
+def mount_tracefs():
+    """exitsnoop and killsnoop attach to classic tracepoints, which need
+    tracefs; mounts it if it is not, and says whether it did."""
+    if os.path.exists("/sys/kernel/tracing/events"):
+        return False
+    return subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"]).returncode == 0
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--pace":
+        return pace(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4])
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
@@ -286,10 +338,21 @@ def main():
     print("afterlife deaths, storm:", json.dumps(results["afterlife"], indent=1))
     results["afterlife_idle"] = afterlife_idle(binary, args.idle)
     print("afterlife deaths, idle:", results["afterlife_idle"])
-    results["exitsnoop"] = bcc_storm("exitsnoop-bpfcc", "PCOMM", args.rate, args.seconds, exitsnoop_count)
-    print("exitsnoop-bpfcc, storm:", results["exitsnoop"])
-    results["killsnoop"] = bcc_storm("killsnoop-bpfcc", "PID", args.rate, args.seconds, killsnoop_count)
-    print("killsnoop-bpfcc, storm:", results["killsnoop"])
+    mounted = mount_tracefs()
+    try:
+        # bcc's Python tools first (bpfcc-tools), else the same tools built
+        # with libbpf (libbpf-tools), which need no kernel headers.
+        results["exitsnoop"] = bcc_storm(
+            ["exitsnoop-bpfcc", "exitsnoop"], "PCOMM", args.rate, args.seconds, exitsnoop_count
+        )
+        print("exitsnoop, storm:", results["exitsnoop"])
+        results["killsnoop"] = bcc_storm(
+            ["killsnoop-bpfcc", "killsnoop"], "PID", args.rate, args.seconds, killsnoop_count
+        )
+        print("killsnoop, storm:", results["killsnoop"])
+    finally:
+        if mounted:
+            subprocess.run(["umount", "/sys/kernel/tracing"], check=False)
     os.makedirs(os.path.join(ROOT, "target", "bench"), exist_ok=True)
     with open(os.path.join(ROOT, "target", "bench", "deaths_storm.json"), "w") as f:
         json.dump(results, f, indent=1)

@@ -32,6 +32,7 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
     };
     let mut printer = Printer {
         output,
+        pending: String::new(),
         counters: exporter.map(|e| (e, DeathCounters::default(), 0)),
     };
     let summary = feed.run(args.duration, &filter, &mut printer).map_err(Failure::new)?;
@@ -44,16 +45,22 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
 
 struct Printer<'a> {
     output: &'a Output,
+    /// The lines of the batch so far, written at its end in one `write`.
+    pending: String,
     counters: Option<(Exporter, DeathCounters, u64)>,
 }
 
 impl Observer for Printer<'_> {
     fn death(&mut self, death: &Death) {
         if self.output.json() {
-            self.output.json_line(death);
+            match serde_json::to_string(death) {
+                Ok(line) => self.pending.push_str(&line),
+                Err(e) => self.output.error(&format!("cannot encode a death as JSON: {e}")),
+            }
         } else {
-            self.output.line(&text_line(death, self.output));
+            self.pending.push_str(&text_line(death, self.output));
         }
+        self.pending.push('\n');
         if let Some((_, counters, _)) = &mut self.counters {
             counters.count(death);
         }
@@ -67,6 +74,12 @@ impl Observer for Printer<'_> {
     }
 
     fn batch_done(&mut self) {
+        if !self.pending.is_empty() {
+            use std::io::Write as _;
+            // EPIPE: the reader went away; there is no one left to tell.
+            let _ = std::io::stdout().lock().write_all(self.pending.as_bytes());
+            self.pending.clear();
+        }
         if let Some((exporter, counters, lost)) = &self.counters {
             exporter.publish_text(counters.render(*lost));
         }

@@ -251,9 +251,9 @@ pub struct Summary {
 const IDLE_WAKE: Duration = Duration::from_millis(500);
 
 /// After a batch, how long the feed lets the next deaths gather before it
-/// waits again. At 1,000 deaths a second this makes a wake-up per 4 or 5
+/// waits again. At 1,000 deaths a second this makes a wake-up per 8 or 9
 /// deaths instead of one each; a lone death is still read at once.
-const BATCH_WINDOW: Duration = Duration::from_millis(4);
+const BATCH_WINDOW: Duration = Duration::from_millis(8);
 
 /// The live feed: a source, the stop signals, and what names are known.
 pub struct Feed {

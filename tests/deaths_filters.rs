@@ -142,3 +142,41 @@ fn prometheus_counts_deaths_by_cause_without_pids() {
     assert!(!text.contains("pid="), "{text}");
     feed.stop();
 }
+
+#[test]
+fn the_feed_ends_when_its_reader_goes() {
+    if !common::is_root() {
+        println!("skipped: the deaths feed needs root");
+        return;
+    }
+    use std::io::BufRead;
+    let mut feed = common::afterlife()
+        .args(["deaths", "--json", "--duration", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = feed.id();
+    // Ready once it says which source it runs on.
+    let mut errors = std::io::BufReader::new(feed.stderr.take().unwrap());
+    let mut said = String::new();
+    errors.read_line(&mut said).unwrap();
+    assert!(said.contains("deaths from"), "{said}");
+    // One death read, as `| head -1` would, then the pipe is closed.
+    let mut reader = std::io::BufReader::new(feed.stdout.take().unwrap());
+    exit_with(1);
+    let mut line = String::new();
+    assert!(reader.read_line(&mut line).unwrap() > 0);
+    drop(reader);
+    // The next write fails with EPIPE and the feed ends.
+    let ended = common::wait_until(Duration::from_secs(20), || {
+        exit_with(2);
+        matches!(feed.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = feed.kill();
+    }
+    let status = feed.wait().unwrap();
+    assert!(ended, "the feed {pid} went on after its reader left");
+    assert!(status.success(), "{status:?}");
+}

@@ -33,6 +33,7 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
     let mut printer = Printer {
         output,
         pending: String::new(),
+        closed: false,
         counters: exporter.map(|e| (e, DeathCounters::default(), 0)),
     };
     let summary = feed.run(args.duration, &filter, &mut printer).map_err(Failure::new)?;
@@ -47,6 +48,8 @@ struct Printer<'a> {
     output: &'a Output,
     /// The lines of the batch so far, written at its end in one `write`.
     pending: String,
+    /// stdout is closed.
+    closed: bool,
     counters: Option<(Exporter, DeathCounters, u64)>,
 }
 
@@ -66,6 +69,10 @@ impl Observer for Printer<'_> {
         }
     }
 
+    fn closed(&self) -> bool {
+        self.closed
+    }
+
     fn lost(&mut self, total: u64, new: u64) {
         eprintln!("afterlife: warning: {new} death records lost ({total} in all): the reader fell behind");
         if let Some((_, _, lost)) = &mut self.counters {
@@ -76,8 +83,10 @@ impl Observer for Printer<'_> {
     fn batch_done(&mut self) {
         if !self.pending.is_empty() {
             use std::io::Write as _;
-            // EPIPE: the reader went away; there is no one left to tell.
-            let _ = std::io::stdout().lock().write_all(self.pending.as_bytes());
+            // EPIPE: the reader went away (`| head`); the feed ends.
+            if std::io::stdout().lock().write_all(self.pending.as_bytes()).is_err() {
+                self.closed = true;
+            }
             self.pending.clear();
         }
         if let Some((exporter, counters, lost)) = &self.counters {

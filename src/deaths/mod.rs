@@ -233,6 +233,10 @@ pub trait Observer {
     fn lost(&mut self, total: u64, new: u64);
     /// The end of one batch: a moment to flush.
     fn batch_done(&mut self) {}
+    /// Whether no one reads any more (stdout closed): the feed then ends.
+    fn closed(&self) -> bool {
+        false
+    }
 }
 
 /// How a feed ended.
@@ -331,7 +335,7 @@ impl Feed {
                 }
             }
             observer.batch_done();
-            if end {
+            if end || observer.closed() {
                 return Ok(summary);
             }
             if busy {

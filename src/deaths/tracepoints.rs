@@ -82,10 +82,12 @@ impl Tracepoints {
             return Err(TracepointError::Namespace);
         }
         let btf = Btf::from_sys_fs().map_err(|e| TracepointError::Btf(chain(&e)))?;
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
-            .load(OBJECT)
-            .map_err(|e| TracepointError::Load(chain(&e)))?;
+        let mut loader = EbpfLoader::new();
+        loader.btf(Some(&btf));
+        if let Some(bytes) = ring_bytes_from_env() {
+            loader.map_max_entries("events", bytes);
+        }
+        let mut ebpf = loader.load(OBJECT).map_err(|e| TracepointError::Load(chain(&e)))?;
         for name in PROGRAMS {
             attach(&mut ebpf, name, &btf)?;
         }
@@ -121,6 +123,30 @@ impl Tracepoints {
     /// Records the program found no room for.
     pub fn lost(&self) -> u64 {
         self.lost.get(&0, 0).unwrap_or(0)
+    }
+}
+
+/// `AFTERLIFE_DEATHS_RING_BYTES`: the ring buffer's size (a power of two,
+/// at least a page; 4 MiB when unset), so that a test can fill it. Pure but
+/// for the variable.
+fn ring_bytes_from_env() -> Option<u32> {
+    let value = std::env::var("AFTERLIFE_DEATHS_RING_BYTES").ok()?;
+    ring_bytes(&value)
+}
+
+fn ring_bytes(value: &str) -> Option<u32> {
+    let bytes: u32 = value.parse().ok()?;
+    (bytes >= 4096 && bytes.is_power_of_two()).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ring_sizes() {
+        assert_eq!(super::ring_bytes("4096"), Some(4096));
+        assert_eq!(super::ring_bytes("5000"), None);
+        assert_eq!(super::ring_bytes("1024"), None);
+        assert_eq!(super::ring_bytes("x"), None);
     }
 }
 

@@ -78,6 +78,11 @@ impl Feed {
         Some(feed)
     }
 
+    /// The feed's PID.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     /// Waits for a line on stderr that contains `text`.
     pub fn stderr_line(&mut self, text: &str, limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;

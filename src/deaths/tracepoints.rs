@@ -139,17 +139,6 @@ fn ring_bytes(value: &str) -> Option<u32> {
     (bytes >= 4096 && bytes.is_power_of_two()).then_some(bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ring_sizes() {
-        assert_eq!(super::ring_bytes("4096"), Some(4096));
-        assert_eq!(super::ring_bytes("5000"), None);
-        assert_eq!(super::ring_bytes("1024"), None);
-        assert_eq!(super::ring_bytes("x"), None);
-    }
-}
-
 fn attach(ebpf: &mut Ebpf, name: &'static str, btf: &Btf) -> Result<(), TracepointError> {
     let err = |reason: String| TracepointError::Attach {
         tracepoint: name,
@@ -163,4 +152,15 @@ fn attach(ebpf: &mut Ebpf, name: &'static str, btf: &Btf) -> Result<(), Tracepoi
     program.load(name, btf).map_err(|e| err(chain(&e)))?;
     program.attach().map_err(|e| err(chain(&e)))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ring_sizes() {
+        assert_eq!(super::ring_bytes("4096"), Some(4096));
+        assert_eq!(super::ring_bytes("5000"), None);
+        assert_eq!(super::ring_bytes("1024"), None);
+        assert_eq!(super::ring_bytes("x"), None);
+    }
 }

@@ -15,6 +15,7 @@ out=${1:-$root/src/deaths/bpf/deaths.bpf.o}
 clang=${CLANG:-clang}
 strip=${LLVM_STRIP:-llvm-strip}
 cd "$root/src/deaths/bpf"
-"$clang" -target bpf -O2 -g -Wall -Werror -c deaths.bpf.c -o "$out.tmp"
+# The prefix map keeps the build directory out of the BTF line info.
+"$clang" -target bpf -O2 -g -Wall -Werror -fdebug-prefix-map="$(pwd)"=. -c deaths.bpf.c -o "$out.tmp"
 "$strip" -g "$out.tmp"
 mv "$out.tmp" "$out"

@@ -12,11 +12,13 @@ use crate::watch::prometheus::Exporter;
 
 pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
     let choice = Choice::from_env_value(std::env::var("AFTERLIFE_DEATHS_SOURCE").ok().as_deref());
+    // The feed first: it blocks the stop signals, and the exporter's
+    // thread inherits that mask, so a SIGTERM reaches the feed's signalfd.
+    let mut feed = Feed::open(choice).map_err(Failure::new)?;
     let exporter = match &args.prometheus {
         Some(address) => Some(Exporter::serve(address).map_err(Failure::new)?),
         None => None,
     };
-    let mut feed = Feed::open(choice).map_err(Failure::new)?;
     eprintln!("afterlife: deaths from {}", feed.source().describe());
     if let Some(exporter) = &exporter {
         eprintln!("afterlife: Prometheus metrics on http://{}/metrics", exporter.address());
@@ -30,6 +32,8 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
     };
     let mut printer = Printer {
         output,
+        pending: String::new(),
+        closed: false,
         counters: exporter.map(|e| (e, DeathCounters::default(), 0)),
     };
     let summary = feed.run(args.duration, &filter, &mut printer).map_err(Failure::new)?;
@@ -42,19 +46,31 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
 
 struct Printer<'a> {
     output: &'a Output,
+    /// The lines of the batch so far, written at its end in one `write`.
+    pending: String,
+    /// stdout is closed.
+    closed: bool,
     counters: Option<(Exporter, DeathCounters, u64)>,
 }
 
 impl Observer for Printer<'_> {
     fn death(&mut self, death: &Death) {
         if self.output.json() {
-            self.output.json_line(death);
+            match serde_json::to_string(death) {
+                Ok(line) => self.pending.push_str(&line),
+                Err(e) => self.output.error(&format!("cannot encode a death as JSON: {e}")),
+            }
         } else {
-            self.output.line(&text_line(death, self.output));
+            self.pending.push_str(&text_line(death, self.output));
         }
+        self.pending.push('\n');
         if let Some((_, counters, _)) = &mut self.counters {
             counters.count(death);
         }
+    }
+
+    fn closed(&self) -> bool {
+        self.closed
     }
 
     fn lost(&mut self, total: u64, new: u64) {
@@ -65,6 +81,14 @@ impl Observer for Printer<'_> {
     }
 
     fn batch_done(&mut self) {
+        if !self.pending.is_empty() {
+            use std::io::Write as _;
+            // EPIPE: the reader went away (`| head`); the feed ends.
+            if std::io::stdout().lock().write_all(self.pending.as_bytes()).is_err() {
+                self.closed = true;
+            }
+            self.pending.clear();
+        }
         if let Some((exporter, counters, lost)) = &self.counters {
             exporter.publish_text(counters.render(*lost));
         }
@@ -121,6 +145,7 @@ fn sender_words(death: &Death) -> Option<String> {
             sender.fault.map(|f| format!(" ({f})")).unwrap_or_default()
         ),
         SenderKind::Terminal => format!("from the terminal{}", terminal_key(signal)),
+        SenderKind::OomKiller => "from the OOM killer".to_string(),
         kind => format!("from {} ({code})", kind.describe()),
     })
 }
@@ -134,12 +159,12 @@ fn oom_words(death: &Death) -> Option<String> {
     let oom = death.oom.as_ref()?;
     let cgroup = oom.memory_cgroup.as_deref().map_or("?".into(), escape);
     let limit = match (oom.limit_bytes, oom.limit_file) {
-        (Some(limit), Some(file)) => format!("limit {} in {file}", bytes(limit)),
-        (Some(limit), None) => format!("limit {}", bytes(limit)),
-        (None, _) => "no limit".to_string(),
+        (Some(limit), Some(file)) => format!("at its limit of {} ({file})", bytes(limit)),
+        (Some(limit), None) => format!("at its limit of {}", bytes(limit)),
+        (None, _) => "with no limit".to_string(),
     };
     Some(format!(
-        "OOM kill in memory cgroup {cgroup} ({limit}), victim rss {}",
+        "OOM kill: memory cgroup {cgroup} {limit}, victim rss {}",
         bytes(oom.rss_bytes)
     ))
 }
@@ -275,7 +300,7 @@ mod tests {
             total_vm_bytes: 70 << 20,
         });
         assert!(text_line(&oom, &output).contains(
-            "SIGKILL, from the OOM killer (SI_KERNEL), OOM kill in memory cgroup /t (limit 64.0 MiB in memory.limit_in_bytes), victim rss 63.0 MiB;"
+            "SIGKILL, from the OOM killer, OOM kill: memory cgroup /t at its limit of 64.0 MiB (memory.limit_in_bytes), victim rss 63.0 MiB;"
         ));
     }
 }

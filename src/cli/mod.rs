@@ -567,7 +567,7 @@ An OOM kill names the memory cgroup and its limit.\n\n\
 Sources: BPF tracepoints (root and kernel BTF), else the netlink proc connector (exit codes only, \
 needs CAP_NET_ADMIN); AFTERLIFE_DEATHS_SOURCE=bpf or proc-connector chooses one. Lost records are counted \
 on stderr.\n\n\
-Exit code: 0 when the feed ends (--duration, SIGINT, SIGTERM), 125 if no source can run."
+Exit code: 0 when the feed ends (--duration, SIGINT, SIGTERM, SIGHUP, or stdout closed), 125 if no source can run."
 )]
 pub struct DeathsArgs {
     /// Stop after this long (default: until interrupted).

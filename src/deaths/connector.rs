@@ -3,7 +3,8 @@
 //! code (the wait status) — but no sender and no OOM details.
 //!
 //! Kernel facts relied on: `PROC_CN_MCAST_LISTEN` needs `CAP_NET_ADMIN` in
-//! the initial user namespace (drivers/connector/cn_proc.c); the exit event
+//! the initial user namespace before 6.6, and any user may listen since
+//! (drivers/connector/cn_proc.c); the exit event
 //! is sent from `do_exit()` before `exit_notify()`, so `/proc/PID` still
 //! names the process (its name, user, start time and cgroup are read
 //! there, best effort; its memory, and so its command line, is gone); a
@@ -232,7 +233,11 @@ fn complete_from_proc(exit: ExitEvent) -> RawDeath {
         .map(|s| s.starttime * (1_000_000_000 / procfs::ticks_per_second()));
     RawDeath {
         pid: exit.tgid,
-        ppid: Some(exit.parent_tgid),
+        // The event's parent reads 0 now and then (the parent link is read
+        // only while the task is "alive" for RCU): stat's then, if any.
+        ppid: Some(exit.parent_tgid)
+            .filter(|&p| p > 0)
+            .or_else(|| stat.as_ref().map(|s| s.ppid).filter(|&p| p > 0)),
         uid,
         wait_status: exit.exit_code,
         name: stat.map(|s| s.comm),

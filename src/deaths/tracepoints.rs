@@ -82,10 +82,12 @@ impl Tracepoints {
             return Err(TracepointError::Namespace);
         }
         let btf = Btf::from_sys_fs().map_err(|e| TracepointError::Btf(chain(&e)))?;
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
-            .load(OBJECT)
-            .map_err(|e| TracepointError::Load(chain(&e)))?;
+        let mut loader = EbpfLoader::new();
+        loader.btf(Some(&btf));
+        if let Some(bytes) = ring_bytes_from_env() {
+            loader.map_max_entries("events", bytes);
+        }
+        let mut ebpf = loader.load(OBJECT).map_err(|e| TracepointError::Load(chain(&e)))?;
         for name in PROGRAMS {
             attach(&mut ebpf, name, &btf)?;
         }
@@ -124,6 +126,19 @@ impl Tracepoints {
     }
 }
 
+/// `AFTERLIFE_DEATHS_RING_BYTES`: the ring buffer's size (a power of two,
+/// at least a page; 4 MiB when unset), so that a test can fill it. Pure but
+/// for the variable.
+fn ring_bytes_from_env() -> Option<u32> {
+    let value = std::env::var("AFTERLIFE_DEATHS_RING_BYTES").ok()?;
+    ring_bytes(&value)
+}
+
+fn ring_bytes(value: &str) -> Option<u32> {
+    let bytes: u32 = value.parse().ok()?;
+    (bytes >= 4096 && bytes.is_power_of_two()).then_some(bytes)
+}
+
 fn attach(ebpf: &mut Ebpf, name: &'static str, btf: &Btf) -> Result<(), TracepointError> {
     let err = |reason: String| TracepointError::Attach {
         tracepoint: name,
@@ -137,4 +152,15 @@ fn attach(ebpf: &mut Ebpf, name: &'static str, btf: &Btf) -> Result<(), Tracepoi
     program.load(name, btf).map_err(|e| err(chain(&e)))?;
     program.attach().map_err(|e| err(chain(&e)))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ring_sizes() {
+        assert_eq!(super::ring_bytes("4096"), Some(4096));
+        assert_eq!(super::ring_bytes("5000"), None);
+        assert_eq!(super::ring_bytes("1024"), None);
+        assert_eq!(super::ring_bytes("x"), None);
+    }
 }

@@ -78,6 +78,23 @@ impl Feed {
         Some(feed)
     }
 
+    /// The feed's PID.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for a line on stderr that contains `text`.
+    pub fn stderr_line(&mut self, text: &str, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(line) = self.stderr.iter().find(|l| l.contains(text)) {
+                return Some(line.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.stderr.push(self.errors.recv_timeout(left).ok()?);
+        }
+    }
+
     /// Reads deaths until one matches, for up to `limit`.
     pub fn find(&mut self, limit: Duration, matches: impl Fn(&Value) -> bool) -> Option<Value> {
         if let Some(found) = self.seen.iter().find(|v| matches(v)) {
@@ -148,4 +165,16 @@ pub fn signal_of(death: &Value) -> Option<i64> {
 /// The exit code of a death, if it exited.
 pub fn code_of(death: &Value) -> Option<i64> {
     death["ending"]["status"]["code"].as_i64()
+}
+
+/// 2000 short processes, one after the other, each PID written to the file
+/// named by `$1` as it starts.
+pub const STORM: &str = "i=0; while [ $i -lt 2000 ]; do /bin/true & echo $! >> \"$1\"; wait $!; i=$((i+1)); done";
+
+/// The PIDs the storm wrote, all distinct.
+pub fn storm_pids(scratch: &common::Scratch) -> std::collections::HashSet<i64> {
+    let text = std::fs::read_to_string(scratch.path().join("pids")).expect("the storm's PIDs");
+    let pids: std::collections::HashSet<i64> = text.lines().map(|l| l.parse().expect("a PID")).collect();
+    assert_eq!(pids.len(), 2000, "PIDs reused within the storm");
+    pids
 }

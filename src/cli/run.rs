@@ -207,7 +207,9 @@ pub(crate) fn leak_lines(report: &RunReport) -> Vec<String> {
     };
     for left in &report.ipc {
         let mut line = format!("leaked IPC object: {}", ipc_line(left));
-        if let Some(name) = left.by.and_then(name_of) {
+        if left.by.is_some() && left.by == report.pid.map(|p| p.get()) {
+            line.push_str(" (the command itself)");
+        } else if let Some(name) = left.by.and_then(name_of) {
             let _ = write!(line, " (process {} is {name})", left.by.unwrap_or_default());
         }
         lines.push(line);

@@ -134,7 +134,7 @@ fn a_sysv_segment_left_by_the_command_is_named_and_removed() {
     assert_eq!(output.status.code(), Some(121), "{text}");
     assert_eq!(ids.len(), 1, "{report}");
     assert!(text.contains("leaked IPC object: SysV shared memory id"), "{text}");
-    assert!(text.contains("(the command itself)"), "{text}");
+    assert!(text.contains(" (the command itself) — removed"), "{text}");
     assert!(text.contains("removed"), "{text}");
     let segments = std::fs::read_to_string("/proc/sysvipc/shm").expect("sysvipc");
     assert!(

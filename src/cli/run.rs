@@ -207,10 +207,15 @@ pub(crate) fn leak_lines(report: &RunReport) -> Vec<String> {
     };
     for left in &report.ipc {
         let mut line = format!("leaked IPC object: {}", ipc_line(left));
-        if left.by.is_some() && left.by == report.pid.map(|p| p.get()) {
-            line.push_str(" (the command itself)");
-        } else if let Some(name) = left.by.and_then(name_of) {
-            let _ = write!(line, " (process {} is {name})", left.by.unwrap_or_default());
+        if let Some(pid) = left.by {
+            let who = if Some(pid) == report.pid.map(|p| p.get()) {
+                Some("the command itself".to_string())
+            } else {
+                name_of(pid)
+            };
+            if let Some(who) = who {
+                line = line.replacen(&format!(" by {pid}"), &format!(" by {pid} ({who})"), 1);
+            }
         }
         lines.push(line);
     }

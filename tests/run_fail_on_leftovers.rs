@@ -11,6 +11,11 @@ use std::process::{Output, Stdio};
 use common::{IpcCleanup, Scratch, afterlife, kill_pids, pid_dead, stderr};
 use serde_json::Value;
 
+/// A shell function: `ran PID` returns once PID runs `sleep`, so that a
+/// leftover is listed as the sleep it becomes, not the shell before it.
+const RAN: &str =
+    "ran() { for _ in $(seq 500); do [ \"$(cat /proc/$1/comm 2>/dev/null)\" = sleep ] && return; sleep 0.01; done; }; ";
+
 /// Runs `afterlife run --fail-on-leftovers EXTRA -- sh -c SCRIPT` with its
 /// JSON report in `scratch`; returns the output and the report. Every
 /// leftover it names is killed on the way out, whatever the test asserts.
@@ -20,7 +25,7 @@ fn gate(scratch: &Scratch, extra: &[&str], script: &str) -> (Output, Value) {
         .args(["run", "--fail-on-leftovers", "--report-json"])
         .arg(&report)
         .args(extra)
-        .args(["--", "sh", "-c", script])
+        .args(["--", "sh", "-c", &format!("{RAN}{script}")])
         .stdin(Stdio::null())
         .output()
         .expect("afterlife runs");
@@ -54,16 +59,21 @@ fn a_clean_command_passes_silently() {
 #[test]
 fn a_setsid_daemon_with_stdio_closed_fails_the_run_and_is_named() {
     let scratch = Scratch::new("gate-setsid");
-    let (output, report) = gate(&scratch, &[], "setsid sleep 300 </dev/null >/dev/null 2>&1 & exit 0");
+    let (output, report) = gate(
+        &scratch,
+        &[],
+        "setsid sleep 300 </dev/null >/dev/null 2>&1 & ran $!; exit 0",
+    );
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(121), "{text}");
     assert_eq!(report["exit_code"], 121);
     assert_eq!(report["leaked"], true);
     let pids = leftover_pids(&report);
     assert_eq!(pids.len(), 1, "{report}");
-    // Named as it was found: `setsid` until it has run `sleep`.
-    assert!(text.contains(&format!("leaked process {} ", pids[0])), "{text}");
-    assert!(text.contains("sleep 300]"), "{text}");
+    assert!(
+        text.contains(&format!("leaked process {} sleep [sleep 300] (setsid", pids[0])),
+        "{text}"
+    );
     assert!(text.contains("setsid"), "{text}");
     assert!(pid_dead(pids[0]), "the daemon was ended");
 }
@@ -71,7 +81,11 @@ fn a_setsid_daemon_with_stdio_closed_fails_the_run_and_is_named() {
 #[test]
 fn a_double_fork_on_dev_null_is_caught() {
     let scratch = Scratch::new("gate-double-fork");
-    let (output, report) = gate(&scratch, &[], "(sleep 300 </dev/null >/dev/null 2>&1 &) ; exit 0");
+    let (output, report) = gate(
+        &scratch,
+        &[],
+        "ran $( (sleep 300 </dev/null >/dev/null 2>&1 & echo $!) ); exit 0",
+    );
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(121), "{text}");
     assert!(text.contains("orphaned"), "{text}");

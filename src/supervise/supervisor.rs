@@ -1031,6 +1031,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_passing_command_that_leaked_fails_and_a_failing_one_keeps_its_code() {
+        assert_eq!(leak_code(0, true), crate::exit_code::LEAKED);
+        assert_eq!(leak_code(0, false), 0);
+        assert_eq!(leak_code(4, true), 4);
+        assert_eq!(leak_code(124, true), 124);
+    }
+
+    #[test]
     fn timers_fall_due_on_time_or_on_sigalrm() {
         let start = Instant::now();
         let at = |ms| start + Duration::from_millis(ms);

@@ -248,3 +248,26 @@ fn a_dir_that_cannot_be_listed_is_one_error_line() {
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("--dir /nonexistent/afterlife: "), "{text}");
 }
+
+#[test]
+fn a_file_held_open_by_a_leftover_names_its_holder() {
+    let scratch = Scratch::new("gate-held");
+    let watched = scratch.path().join("w");
+    std::fs::create_dir(&watched).expect("dir");
+    let log = watched.join("daemon.log");
+    let script = format!("sleep 300 </dev/null >{} 2>&1 & ran $!", log.display());
+    let (output, report) = gate(&scratch, &["--dir", &watched.to_string_lossy()], &script);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let pids = leftover_pids(&report);
+    assert_eq!(report["files"][0]["held_by"], serde_json::json!(pids), "{report}");
+    assert!(
+        text.contains(&format!(
+            "leaked file: {}, 0 B, held open by {} sleep — removed",
+            log.display(),
+            pids[0]
+        )),
+        "{text}"
+    );
+    assert!(!log.exists());
+}

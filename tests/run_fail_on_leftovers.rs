@@ -135,15 +135,21 @@ fn a_sysv_segment_left_by_the_command_is_named_and_removed() {
     let (output, report) = gate(
         &scratch,
         &[],
-        "exec python3 -c 'import ctypes; ctypes.CDLL(None).shmget(0, 4096, 0o1600)'",
+        "exec python3 -c 'import ctypes; print(ctypes.CDLL(None).shmget(0, 4096, 0o1600))'",
     );
+    // Removed by the id it printed whatever the report says.
+    let printed: Vec<i64> = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let _cleanup = IpcCleanup(printed.clone());
     let ids: Vec<i64> = report["ipc"]
         .as_array()
         .expect("ipc")
         .iter()
         .filter_map(|o| o["object"]["id"].as_i64())
         .collect();
-    let _cleanup = IpcCleanup(ids.clone());
+    assert_eq!(ids, printed, "{report}");
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(121), "{text}");
     assert_eq!(ids.len(), 1, "{report}");

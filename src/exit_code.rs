@@ -8,6 +8,7 @@
 //! | 0     | success: every target is running (`status`), ended (`kill`), found (`holds`), nothing stayed (`leftovers`), no leak (`watch`), the diagnosis was made (`why`), every check held (`demo`); `snapshot`, `explain` answered |
 //! | 1     | the answer is "no": a target is not running (`status`), survived (`kill`, a target it may not signal — EPERM — included), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`) |
 //! | 2     | no answer: `watch` took too few samples to judge a process it was asked to watch |
+//! | 121   | `run --fail-on-leftovers`: the command passed (exit 0) but left something behind — a process, an IPC object, a file in a `--dir`/`--tmpdir` (a command that failed keeps its own code) |
 //! | 124   | a deadline passed first (`wait --timeout`, `run --timeout`, `timeout`) |
 //! | 125   | afterlife itself failed: bad input, no such process, permission denied to what it must read, an unobservable status |
 //! | 126   | the command was found but could not be executed |
@@ -23,6 +24,8 @@ pub const SUCCESS: u8 = 0;
 pub const NEGATIVE: u8 = 1;
 /// No answer could be given (`watch`: too few samples to judge).
 pub const UNDECIDED: u8 = 2;
+/// `run --fail-on-leftovers`: the command passed but leaked.
+pub const LEAKED: u8 = 121;
 /// A deadline passed first.
 pub const TIMED_OUT: u8 = 124;
 /// afterlife itself failed.
@@ -47,6 +50,10 @@ pub const TABLE: &[(&str, &str)] = &[
     (
         "2",
         "no answer: `watch` took too few samples to judge a process it was asked to watch",
+    ),
+    (
+        "121",
+        "`run --fail-on-leftovers`: the command passed (exit 0) but left something behind — a process, an IPC object, a file in a `--dir`/`--tmpdir` (a command that failed keeps its own code)",
     ),
     (
         "124",

@@ -385,7 +385,7 @@ pub struct SuperviseOptions {
     after_help = "Exit codes, as timeout(1): the command's own code; 124 if the deadline passed \
 (unless --preserve-status); 137 if SIGKILL had to be sent; 125 if afterlife failed; 126 if the command \
 cannot be executed; 127 if it was not found. A command killed by a signal makes afterlife die of the same \
-signal."
+signal. With --fail-on-leftovers, 121 if the command exited 0 but left something behind."
 )]
 pub struct RunArgs {
     /// Deadline: 10, 10s, 1.5m, 500ms, 2h, 1d, inf (0, inf or absent: none).
@@ -412,6 +412,22 @@ pub struct RunArgs {
     /// Print nothing of afterlife's own unless asked (no summary line).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Fail when the command leaves anything: a process, an IPC object, a
+    /// file in a --dir or --tmpdir. Everything is ended and removed, each
+    /// leftover is named, and a command that passed exits 121.
+    #[arg(long)]
+    pub fail_on_leftovers: bool,
+
+    /// Entries created under DIR during the run (paths absent at the
+    /// start) are leftovers, removed at the end (repeatable).
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<std::path::PathBuf>,
+
+    /// Give the command a fresh empty TMPDIR (also TMP, TEMP); whatever it
+    /// leaves there is a leftover, and the directory is removed.
+    #[arg(long)]
+    pub tmpdir: bool,
 
     /// Containment and report options.
     #[command(flatten)]

@@ -13,7 +13,8 @@ use crate::exit::{Cause, ExitStatus};
 use crate::resources::ipc::IpcKind;
 use crate::resources::ipc_left::{IpcAttribution, IpcFate, IpcLeftover};
 use crate::supervise::cause::{CoreDestination, OomVerdict};
-use crate::supervise::report::{Fate, Leftover, PeakSource, Reason, RunReport, Target};
+use crate::supervise::dir_left::{FileFate, FileLeftover};
+use crate::supervise::report::{Escape, Fate, Leftover, PeakSource, Reason, RunReport, Target};
 use crate::supervise::{Supervisor, signals};
 use crate::text::{display_command_line, escape};
 
@@ -28,13 +29,17 @@ pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
         .foreground(args.foreground)
         .containment(args.options.containment)
         .keep_leftovers(args.options.keep_leftovers)
-        .remove_ipc(args.options.remove_ipc);
+        .remove_ipc(args.options.remove_ipc || (args.fail_on_leftovers && !args.options.keep_leftovers))
+        .dirs(args.dirs.clone())
+        .fresh_tmpdir(args.tmpdir.then(std::env::temp_dir))
+        .fail_on_leftovers(args.fail_on_leftovers);
     let report = supervisor.run().map_err(|e| Failure {
         message: e.to_string(),
         code: e.exit_code(),
     })?;
-    let summary = !args.quiet && (report.exit_code != 0 || !report.leftovers.is_empty() || !report.ipc.is_empty());
-    finish(&report, &args.options, report_file, output, summary)
+    let summary = !args.quiet && (report.exit_code != 0 || report.leaked);
+    let named = args.fail_on_leftovers && !args.quiet && !output.json() && !args.options.report;
+    finish(&report, &args.options, report_file, output, summary, named)
 }
 
 /// The `--report-json` file, opened (created, emptied) before the command
@@ -90,6 +95,7 @@ pub(crate) fn finish(
     report_file: ReportFile,
     output: &Output,
     summary: bool,
+    name_leftovers: bool,
 ) -> Result<u8, Failure> {
     let failed = report_file.write(report);
     // stderr may be closed or a broken pipe by now: what cannot be said is
@@ -104,6 +110,11 @@ pub(crate) fn finish(
         stderr_line(text.strip_suffix('\n').unwrap_or(&text));
     } else if summary {
         stderr_line(&format!("{}: {}", program_name(), summary_line(report)));
+        if name_leftovers {
+            for line in leak_lines(report) {
+                stderr_line(&format!("{}: {line}", program_name()));
+            }
+        }
     }
     if let Some(message) = failed {
         output.error(&message);
@@ -162,6 +173,127 @@ pub(crate) fn summary_line(report: &RunReport) -> String {
         }
     }
     ipc_summary(report, &mut line);
+    files_summary(report, &mut line);
+    line
+}
+
+fn files_summary(report: &RunReport, line: &mut String) {
+    if report.files.is_empty() {
+        return;
+    }
+    let count = report.files.len();
+    let removed = report.files.iter().all(|f| f.fate == FileFate::Removed);
+    let _ = write!(
+        line,
+        "; {count} file{} {}",
+        if count == 1 { "" } else { "s" },
+        if removed { "removed" } else { "left" }
+    );
+}
+
+/// One line per leftover, for `--fail-on-leftovers`: what it is, which
+/// process made or holds it, its command line, port or path, and its fate.
+pub(crate) fn leak_lines(report: &RunReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for leftover in &report.leftovers {
+        lines.push(process_leak_line(leftover));
+    }
+    let name_of = |pid: i32| {
+        report
+            .leftovers
+            .iter()
+            .find(|l| l.pid.get() == pid)
+            .map(|l| escape(&l.name).into_owned())
+    };
+    for left in &report.ipc {
+        let mut line = format!("leaked IPC object: {}", ipc_line(left));
+        if let Some(pid) = left.by {
+            let who = if Some(pid) == report.pid.map(|p| p.get()) {
+                Some("the command itself".to_string())
+            } else {
+                name_of(pid)
+            };
+            if let Some(who) = who {
+                line = line.replacen(&format!(" by {pid}"), &format!(" by {pid} ({who})"), 1);
+            }
+        }
+        lines.push(line);
+    }
+    for file in &report.files {
+        lines.push(file_leak_line(file, &report.leftovers));
+    }
+    lines
+}
+
+fn process_leak_line(leftover: &Leftover) -> String {
+    let mut line = format!(
+        "leaked process {} {} [{}]",
+        leftover.pid,
+        escape(&leftover.name),
+        display_command_line(&leftover.cmdline)
+    );
+    // An orphan's parent is afterlife or its keeper now: not worth naming.
+    let orphaned = leftover.escaped.iter().any(|e| matches!(e, Escape::Orphaned { .. }));
+    if !orphaned {
+        let _ = write!(line, ", child of {}", leftover.ppid);
+    }
+    let how: Vec<&str> = leftover.escaped.iter().map(|e| e.short()).collect();
+    if !how.is_empty() {
+        let _ = write!(line, " ({})", how.join(", "));
+    }
+    for fd in &leftover.fds {
+        if let Some(socket) = &fd.socket {
+            let _ = write!(
+                line,
+                "; fd {}: {} {} {}{}",
+                fd.fd,
+                socket.protocol,
+                socket.state,
+                escape(&socket.local),
+                socket
+                    .remote
+                    .as_ref()
+                    .map(|r| format!(" -> {}", escape(r)))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !leftover.holds_output.is_empty() {
+        let streams: Vec<&str> = leftover.holds_output.iter().map(|s| s.name()).collect();
+        let _ = write!(
+            line,
+            "; holds the {} pipe the caller reads (a harness waiting for its end hangs until this process ends)",
+            streams.join(" and ")
+        );
+    }
+    let _ = write!(line, "; {}", fate_text(&leftover.fate));
+    line
+}
+
+fn file_leak_line(file: &FileLeftover, leftovers: &[Leftover]) -> String {
+    let mut line = format!(
+        "leaked {}: {}, {} B",
+        file.kind.word(),
+        escape(&file.path.to_string_lossy()),
+        file.size
+    );
+    if let Some(entries) = file.entries {
+        let _ = write!(line, " in {entries} entr{}", if entries == 1 { "y" } else { "ies" });
+    }
+    for pid in &file.held_by {
+        let name = leftovers
+            .iter()
+            .find(|l| l.pid.get() == *pid)
+            .map(|l| escape(&l.name).into_owned())
+            .unwrap_or_default();
+        let _ = write!(line, ", held open by {pid} {name}");
+    }
+    let fate = match &file.fate {
+        FileFate::Left => "left in place".to_string(),
+        FileFate::Removed => "removed".to_string(),
+        FileFate::RemoveFailed { error } => format!("could not be removed: {}", escape(error)),
+    };
+    let _ = write!(line, " — {fate}");
     line
 }
 
@@ -346,6 +478,14 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
                 };
                 let _ = writeln!(text, "      escaped: {detail}");
             }
+            if !leftover.holds_output.is_empty() {
+                let streams: Vec<&str> = leftover.holds_output.iter().map(|s| s.name()).collect();
+                let _ = writeln!(
+                    text,
+                    "      holds afterlife's {}: a reader waiting for its end would wait for this process",
+                    streams.join(" and ")
+                );
+            }
             for fd in leftover.fds.iter().filter(|f| f.socket.is_some()) {
                 if let Some(socket) = &fd.socket {
                     let _ = writeln!(
@@ -366,6 +506,13 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
         }
     }
     ipc_section(report, &mut text);
+    if !report.files.is_empty() {
+        let _ = writeln!(text, "  files left:  {}", report.files.len());
+        for file in &report.files {
+            let line = file_leak_line(file, &report.leftovers);
+            let _ = writeln!(text, "    {}", line.strip_prefix("leaked ").unwrap_or(&line));
+        }
+    }
     let _ = match report.dies_by {
         Some(signal) => writeln!(text, "  afterlife:   dies of {signal} too, as the command did"),
         None => writeln!(text, "  afterlife:   exit code {}", report.exit_code),

@@ -40,7 +40,7 @@ pub(crate) fn run(args: &TimeoutArgs, output: &Output) -> Result<u8, Failure> {
     if summary && !args.options.report && !output.json() {
         stderr_line(&format!("{}: {}", program_name(), summary_line(&report)));
     }
-    finish(&report, &args.options, report_file, output, false)
+    finish(&report, &args.options, report_file, output, false, false)
 }
 
 /// What `-v` says of one signal sent: coreutils' words for the command,

@@ -13,6 +13,7 @@
 pub mod cause;
 pub mod cgroup_leaf;
 pub mod containment;
+pub mod dir_left;
 pub mod keeper;
 pub mod leftover_facts;
 pub mod report;

@@ -12,6 +12,7 @@ use crate::resources::ipc_left::IpcLeftover;
 use crate::signal::Signal;
 use crate::supervise::cause::{CoreDestination, OomCheck};
 use crate::supervise::containment::Containment;
+use crate::supervise::dir_left::FileLeftover;
 use crate::supervise::leftover_facts::HeldFd;
 
 /// Everything about one run.
@@ -58,6 +59,11 @@ pub struct RunReport {
     /// sets and message queues; POSIX shared memory and message queues),
     /// each with the command that removes it, or removed (`--remove-ipc`).
     pub ipc: Vec<IpcLeftover>,
+    /// Files and directories created under the watched directories (`--dir`,
+    /// `--tmpdir`) and left there.
+    pub files: Vec<FileLeftover>,
+    /// Whether the tree left anything: a process, an IPC object or a file.
+    pub leaked: bool,
     /// The exit code afterlife leaves with (for a signal death: 128+N, the
     /// shell's view of the same signal).
     pub exit_code: u8,
@@ -150,8 +156,67 @@ pub struct Leftover {
     pub escaped: Vec<Escape>,
     /// Its open fds (with sockets) when found.
     pub fds: Vec<HeldFd>,
+    /// Which of afterlife's own stdout and stderr it holds, when they are
+    /// pipes or sockets: a harness reading them waits for end-of-file until
+    /// every holder has ended.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holds_output: Vec<OutputStream>,
     /// What became of it.
     pub fate: Fate,
+}
+
+/// afterlife's own stdout or stderr, which the command inherits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputStream {
+    /// fd 1.
+    Stdout,
+    /// fd 2.
+    Stderr,
+}
+
+impl OutputStream {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputStream::Stdout => "stdout",
+            OutputStream::Stderr => "stderr",
+        }
+    }
+}
+
+/// The fd targets (`pipe:[N]`, `socket:[N]`) of afterlife's stdout and
+/// stderr: only a pipe or a socket has a reader waiting for its end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputTargets {
+    /// fd 1's target, when a pipe or socket.
+    pub stdout: Option<String>,
+    /// fd 2's target, when a pipe or socket.
+    pub stderr: Option<String>,
+}
+
+impl OutputTargets {
+    /// Keeps a target only when it is a pipe or a socket. Pure.
+    pub fn new(stdout: Option<String>, stderr: Option<String>) -> OutputTargets {
+        let waited_on = |t: Option<String>| t.filter(|t| t.starts_with("pipe:[") || t.starts_with("socket:["));
+        OutputTargets {
+            stdout: waited_on(stdout),
+            stderr: waited_on(stderr),
+        }
+    }
+
+    /// Which of them `fds` hold. Pure.
+    pub fn held_in(&self, fds: &[HeldFd]) -> Vec<OutputStream> {
+        let holds = |target: &Option<String>| target.as_ref().is_some_and(|t| fds.iter().any(|f| &f.target == t));
+        let mut streams = Vec::new();
+        if holds(&self.stdout) {
+            streams.push(OutputStream::Stdout);
+        }
+        if holds(&self.stderr) {
+            streams.push(OutputStream::Stderr);
+        }
+        streams
+    }
 }
 
 /// How a leftover escaped the main process's reach.
@@ -261,6 +326,21 @@ mod tests {
             cloexec,
             socket: None,
         }
+    }
+
+    #[test]
+    fn output_is_held_only_through_a_pipe_or_socket_target() {
+        let mut held = fd(5, false);
+        held.target = "pipe:[77]".to_string();
+        let targets = OutputTargets::new(Some("pipe:[77]".to_string()), Some("/dev/pts/3".to_string()));
+        assert_eq!(targets.stderr, None);
+        assert_eq!(
+            targets.held_in(&[fd(1, false), held.clone()]),
+            vec![OutputStream::Stdout]
+        );
+        let both = OutputTargets::new(Some("pipe:[77]".to_string()), Some("pipe:[77]".to_string()));
+        assert_eq!(both.held_in(&[held]), vec![OutputStream::Stdout, OutputStream::Stderr]);
+        assert!(both.held_in(&[fd(1, false)]).is_empty());
     }
 
     #[test]

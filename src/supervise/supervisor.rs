@@ -22,10 +22,11 @@ use crate::supervise::cause::{
     read_core_settings,
 };
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
+use crate::supervise::dir_left::{DirError, DirWatch};
 use crate::supervise::keeper::Report;
 use crate::supervise::leftover_facts::{group_leader_gone, held_fds, identity};
 use crate::supervise::report::{
-    Fate, Leftover, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
+    Fate, Leftover, OutputTargets, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
 };
 use crate::supervise::signals::{ChildSetup, Received, SignalInbox, Terminal};
 
@@ -51,6 +52,31 @@ pub enum SuperviseError {
     /// Waiting failed.
     #[error("wait for the command: {0}")]
     Wait(String),
+    /// A watched directory cannot be used.
+    #[error(transparent)]
+    Dir(DirError),
+}
+
+/// The exit code of a run that ended with `code`: a command that passed
+/// but leaked (when that fails the run) exits with
+/// [`crate::exit_code::LEAKED`]; a failing command keeps its own code. Pure.
+pub fn leak_code(code: u8, leaked_fails: bool) -> u8 {
+    if code == 0 && leaked_fails {
+        crate::exit_code::LEAKED
+    } else {
+        code
+    }
+}
+
+/// afterlife's own stdout and stderr, as the command inherits them, when
+/// they are pipes or sockets someone reads to their end.
+fn own_output() -> OutputTargets {
+    let target = |fd: i32| {
+        std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
+    };
+    OutputTargets::new(target(1), target(2))
 }
 
 impl SuperviseError {
@@ -78,6 +104,9 @@ pub struct Supervisor {
     containment: ContainmentChoice,
     keep_leftovers: bool,
     remove_ipc: bool,
+    dirs: Vec<PathBuf>,
+    temp_parent: Option<PathBuf>,
+    fail_on_leftovers: bool,
     dies_with_its_kill: bool,
     on_signal: Option<SignalCallback>,
 }
@@ -110,6 +139,9 @@ impl Supervisor {
             containment: ContainmentChoice::Auto,
             keep_leftovers: false,
             remove_ipc: false,
+            dirs: Vec::new(),
+            temp_parent: None,
+            fail_on_leftovers: false,
             dies_with_its_kill: false,
             on_signal: None,
         }
@@ -178,6 +210,29 @@ impl Supervisor {
         self
     }
 
+    /// Directories whose new entries (paths absent at the start) are
+    /// leftovers; removed with the tree unless leftovers are kept.
+    pub fn dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.dirs = dirs;
+        self
+    }
+
+    /// Gives the command a fresh empty directory made under `parent` as
+    /// `TMPDIR` (and `TMP`, `TEMP`), watched as with [`Supervisor::dirs`]
+    /// and removed at the end.
+    pub fn fresh_tmpdir(mut self, parent: Option<PathBuf>) -> Self {
+        self.temp_parent = parent;
+        self
+    }
+
+    /// A command that exits 0 but leaves anything (a process, an IPC
+    /// object, a file in a watched directory) makes the run exit with
+    /// [`crate::exit_code::LEAKED`].
+    pub fn fail_on_leftovers(mut self, yes: bool) -> Self {
+        self.fail_on_leftovers = yes;
+        self
+    }
+
     /// Called as each signal is sent (for `--verbose`).
     pub fn on_signal(mut self, callback: impl FnMut(&TimelineEvent) + 'static) -> Self {
         self.on_signal = Some(Box::new(callback));
@@ -211,6 +266,14 @@ impl Supervisor {
         };
         let mut command = std::process::Command::new(&self.program);
         command.args(&self.args);
+        let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
+        if let Some(parent) = &self.temp_parent {
+            let temp = dir_watch.fresh_temp(parent).map_err(SuperviseError::Dir)?;
+            for name in ["TMPDIR", "TMP", "TEMP"] {
+                command.env(name, &temp);
+            }
+        }
+        let output = own_output();
         let mut ipc_watch = IpcWatch::start();
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
         ipc_watch.follow();
@@ -259,9 +322,11 @@ impl Supervisor {
                 .chain(contained.members().iter().map(|p| p.pid()))
                 .collect::<Vec<_>>(),
         );
-        let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, settle, &mut run);
+        let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, settle, &output, &mut run);
         let tree_ended = leftovers.iter().all(|l| !matches!(l.fate, Fate::Kept | Fate::Survived));
         let ipc = ipc_watch.finish(self.remove_ipc && tree_ended);
+        let files = dir_watch.finish(!self.keep_leftovers && tree_ended, &leftovers);
+        let leaked = !leftovers.is_empty() || !ipc.is_empty() || !files.is_empty();
         let cgroup_peak = contained.memory_peak();
         let oom_kills = contained.oom_kills();
         let memory_events = contained.cgroup_path().is_some() && oom_kills.is_some();
@@ -327,7 +392,7 @@ impl Supervisor {
             self.preserve_status,
         );
         let (exit_code, dies_by) = match action {
-            ExitAction::Code(code) => (code, None),
+            ExitAction::Code(code) => (leak_code(code, leaked && self.fail_on_leftovers), None),
             // 128+N: what a shell shows for the death.
             ExitAction::Die(signal) => (128u8.wrapping_add(signal.number() as u8), Some(signal)),
         };
@@ -351,6 +416,8 @@ impl Supervisor {
             peak_memory: peak,
             leftovers,
             ipc,
+            files,
+            leaked,
             exit_code,
             dies_by,
         })
@@ -480,6 +547,7 @@ impl Supervisor {
         main: Option<&MainFacts>,
         reapers: &[i32],
         settle: Option<Duration>,
+        output: &OutputTargets,
         run: &mut Run,
     ) -> Vec<Leftover> {
         if let Some(settle) = settle {
@@ -505,6 +573,7 @@ impl Supervisor {
                     ppid: who.ppid,
                     sid: who.sid,
                     pgid: who.pgid,
+                    holds_output: output.held_in(&fds),
                     fds,
                     fate: Fate::Kept,
                 }
@@ -962,6 +1031,14 @@ fn reap_orphans() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passing_command_that_leaked_fails_and_a_failing_one_keeps_its_code() {
+        assert_eq!(leak_code(0, true), crate::exit_code::LEAKED);
+        assert_eq!(leak_code(0, false), 0);
+        assert_eq!(leak_code(4, true), 4);
+        assert_eq!(leak_code(124, true), 124);
+    }
 
     #[test]
     fn timers_fall_due_on_time_or_on_sigalrm() {

@@ -53,16 +53,14 @@ fn workers_of_a_killed_nginx_master_point_to_their_group() {
         "inherited from a process that is gone: its process group {master} still carries the PID of its leader, which has exited"
     );
     assert_eq!(text.matches(&inherited).count(), holders.len(), "{text}");
-    // `--pgroup` takes a PID and reaches its group: a worker names it.
-    let free = format!(
-        "    to free it: afterlife kill --pgroup {} (every process of group {master})\n",
-        workers[0]
-    );
+    // `--pgroup` takes the dead leader's PID while its group lives.
+    let free =
+        format!("    to free it: afterlife kill --pgroup {master} (every process of the group its dead leader left)\n");
     assert!(text.contains(&free), "{text}");
     assert!(!text.contains("double fork"), "{text}");
 
     // The command it gives frees the port.
-    let killed = run(&["kill", "--pgroup", &workers[0].to_string()]);
+    let killed = run(&["kill", "--pgroup", &master.to_string()]);
     assert_eq!(
         killed.status.code(),
         Some(0),

@@ -108,9 +108,9 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
 }
 
 /// The command that ends the holders left by a dead leader: one
-/// `kill --pgroup` per such group, named by a holder in it (`--pgroup`
-/// takes a PID and reaches its group; the leader's PID names no process
-/// now). When they are all the holders, it frees the socket.
+/// `kill --pgroup PGID` per such group (`--pgroup` takes the dead leader's
+/// PID while its group lives, and no new process can take that PID then).
+/// When they are all the holders, it frees the socket.
 fn render_free_with(holders: &[Holder], lines: &mut Vec<String>) {
     let groups = leaderless_groups(holders);
     if groups.is_empty() {
@@ -122,9 +122,9 @@ fn render_free_with(holders: &[Holder], lines: &mut Vec<String>) {
     } else {
         "to end the holders whose leader is gone"
     };
-    for (pgid, member) in groups {
+    for (pgid, _) in groups {
         lines.push(format!(
-            "    {what}: afterlife kill --pgroup {member} (every process of group {pgid})"
+            "    {what}: afterlife kill --pgroup {pgid} (every process of the group its dead leader left)"
         ));
     }
 }

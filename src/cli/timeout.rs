@@ -28,7 +28,8 @@ pub(crate) fn run(args: &TimeoutArgs, output: &Output) -> Result<u8, Failure> {
         .containment(args.options.containment)
         .keep_leftovers(args.options.keep_leftovers)
         .remove_ipc(args.options.remove_ipc)
-        .dies_with_its_kill(true);
+        .dies_with_its_kill(true)
+        .grace_after_own_death(true);
     if args.verbose {
         supervisor = supervisor.on_signal(move |event: &TimelineEvent| stderr_line(&verbose_line(event, &name)));
     }

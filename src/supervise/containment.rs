@@ -259,9 +259,19 @@ impl Contained {
             let keeper = keeper.map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
             return Self::kept_started(Containment::Cgroup, Some(leaf), keeper, name);
         }
+        let events = std::ffi::CString::new(leaf.path().join("cgroup.events").as_os_str().as_encoded_bytes())
+            .map_err(|_| StartError::Setup(format!("the cgroup path {} holds a NUL byte", leaf.path().display())))?;
+        let death = setup.death_signal.map_or(libc::SIGKILL, |s| s.number());
+        let grace = if death == 0 || death == libc::SIGKILL || setup.death_grace.is_zero() {
+            Duration::ZERO
+        } else {
+            setup.death_grace
+        };
         let keeper = Keeper::start(Role::CgroupWatch {
             kill: leaf.kill_fd(),
             path: &path,
+            events: &events,
+            grace,
         })
         .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
         // Orphans of the tree come to us, not to init.

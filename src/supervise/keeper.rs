@@ -8,7 +8,8 @@
 //! - With a PID namespace, the keeper is the namespace's init (PID 1). It
 //!   starts the command and reaps every orphan; when it dies the kernel
 //!   SIGKILLs everything else in the namespace (pid_namespaces(7)). It has
-//!   `PR_SET_PDEATHSIG` = SIGKILL as well as the pipe.
+//!   `PR_SET_PDEATHSIG` = SIGKILL as well as the pipe, unless the command
+//!   has a death signal to handle first (below).
 //! - With a cgroup and the privilege for a PID namespace, both: the keeper
 //!   is the init of a namespace whose processes all live in the leaf (the
 //!   keeper itself stays outside it). On end of file it writes `1` to
@@ -21,6 +22,14 @@
 //!   orphan in the tree (double forks, `setsid` daemons) is reparented to it
 //!   and stays findable as its descendant; on end of file it freezes and
 //!   kills them all.
+//!
+//! When `timeout` dies and the command has a death signal other than
+//! SIGKILL (`-s`'s, which coreutils' timeout also passes on when it is
+//! killed itself), the command gets it and the tree gets the grace period
+//! (`-k`, else 5 s) to end on it before the keeper ends what is left (`run`
+//! ends the tree at once): a reaper keeper sends it and reaps until it has no child left;
+//! the cgroup watch (where the kernel sends it through the command's
+//! `PR_SET_PDEATHSIG`) waits for `cgroup.events` to read `populated 0`.
 //!
 //! The cgroup watch makes only async-signal-safe calls after the fork. The
 //! reaper roles run ordinary code (they start the command with
@@ -39,6 +48,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags};
 
 use crate::process::{Pid, Process};
+use crate::signal::Signal;
 use crate::supervise::signals::ChildSetup;
 use crate::supervise::sweep;
 
@@ -51,6 +61,12 @@ pub enum Role<'a> {
         kill: &'a OwnedFd,
         /// The leaf, removed once empty (a C string made before the fork).
         path: &'a std::ffi::CStr,
+        /// The leaf's `cgroup.events` (a C string made before the fork).
+        events: &'a std::ffi::CStr,
+        /// How long the tree gets to end on the death signal the command
+        /// got from afterlife's death (`PR_SET_PDEATHSIG`); zero when that
+        /// signal is SIGKILL or none.
+        grace: Duration,
     },
     /// Start the command and reap the tree, as namespace init (`pidns`) or as
     /// child subreaper.
@@ -285,11 +301,18 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
         libc::setpgid(0, 0);
     }
     let code = match role {
-        Role::CgroupWatch { kill, path } => {
+        Role::CgroupWatch {
+            kill,
+            path,
+            events,
+            grace,
+        } => {
             quiet_stdio();
             let byte = read_control(&control);
             if !matches!(byte, Some(b'd') | Some(b'k')) {
-                // End of file: afterlife died.
+                // End of file: afterlife died, and the command got its
+                // death signal from the kernel.
+                wait_unpopulated(events, grace);
                 kill_and_remove(LeafFiles { kill, path });
             }
             0
@@ -326,6 +349,47 @@ fn kill_and_remove(leaf: LeafFiles<'_>) {
     }
 }
 
+/// Waits up to `grace` for the leaf's `cgroup.events` to read
+/// `populated 0`. Only async-signal-safe calls (open, read, close,
+/// clock_gettime, nanosleep), as in [`kill_and_remove`].
+fn wait_unpopulated(events: &std::ffi::CStr, grace: Duration) {
+    let now = || {
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime into a timespec we own.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    };
+    let start = now();
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 10_000_000,
+    };
+    while now().saturating_sub(start) < grace {
+        let mut buf = [0u8; 128];
+        // SAFETY: open/read/close of a path whose C string we hold, into a
+        // buffer we own.
+        let read = unsafe {
+            let fd = libc::open(events.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return;
+            }
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(fd);
+            n
+        };
+        if read <= 0 || unpopulated(&buf[..read as usize]) {
+            return;
+        }
+        // SAFETY: nanosleep on a timespec we own.
+        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+    }
+}
+
+/// Whether a `cgroup.events` text says `populated 0`. Pure, no allocation.
+fn unpopulated(events: &[u8]) -> bool {
+    events.split(|&b| b == b'\n').any(|line| line == b"populated 0")
+}
+
 fn read_control(control: &OwnedFd) -> Option<u8> {
     let mut byte = [0u8; 1];
     loop {
@@ -347,10 +411,13 @@ fn reaper(
     control: &OwnedFd,
     reports: &OwnedFd,
 ) -> i32 {
+    // With a leaf, or a death signal the command gets time to handle, end of
+    // file is handled instead (see the module docs).
+    let death = setup.death_signal.map_or(libc::SIGKILL, Signal::number);
+    let handles_eof = leaf.is_some() || (death != 0 && death != libc::SIGKILL && !setup.death_grace.is_zero());
     // SAFETY: prctls on this process only.
     unsafe {
-        // With a leaf, end of file is handled instead (see the module docs).
-        if pidns && leaf.is_none() {
+        if pidns && !handles_eof {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         }
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -362,6 +429,7 @@ fn reaper(
         }
     }
     setup.parent = Some(Pid::current().get());
+    let (death_signal, death_grace) = (setup.death_signal, setup.death_grace);
     // SAFETY: `apply` makes only async-signal-safe calls.
     unsafe {
         command.pre_exec(move || setup.apply());
@@ -376,10 +444,16 @@ fn reaper(
     quiet_stdio();
     let command_pid = child.id() as libc::pid_t;
     write_line(reports, &format!("pid {command_pid}\n"));
+    let mut ending = Ending {
+        command: command_pid,
+        alive: true,
+        signal: death_signal,
+        grace: death_grace,
+    };
     // Reap nothing until afterlife has opened its pidfd for the command.
     match read_control(control) {
         Some(b'a') => {}
-        other => return after_control(other, pidns, leaf),
+        other => return after_control(other, pidns, leaf, ending),
     }
     let Ok(sigchld) = crate::supervise::signals::SignalInbox::open() else {
         return 125;
@@ -432,16 +506,73 @@ fn reaper(
                     write_line(reports, "keeping 0\n");
                 }
                 Some(b'a') => {}
-                other => return after_control(other, pidns, leaf),
+                other => {
+                    ending.alive = command_alive;
+                    return after_control(other, pidns, leaf, ending);
+                }
             }
         }
     }
 }
 
-/// `d`: all done. End of file: afterlife died, so end the tree (through the
-/// leaf's `cgroup.kill`, which the leaf's removal follows; a namespace
-/// init's exit does it by itself; a subreaper freezes and kills).
-fn after_control(byte: Option<u8>, pidns: bool, leaf: Option<LeafFiles<'_>>) -> i32 {
+/// What the keeper knows of the command, to pass afterlife's death on.
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    /// The command, the keeper's own child.
+    command: libc::pid_t,
+    /// Whether it is still unreaped (its PID still names it).
+    alive: bool,
+    /// The signal it gets when afterlife dies (`timeout -s`'s; `None`:
+    /// SIGKILL; [`Signal::NULL`]: none).
+    signal: Option<Signal>,
+    /// How long the tree gets to end on it.
+    grace: Duration,
+}
+
+impl Ending {
+    /// afterlife died: the command gets its signal, as coreutils' timeout
+    /// gives it when it is killed itself, and the tree gets the grace
+    /// period to end on it; the keeper reaps meanwhile, and stops waiting
+    /// when it has no child left (every process of the tree comes to it: it
+    /// is their namespace's init or their subreaper). Whatever is left is
+    /// then killed by the caller.
+    fn give_grace(self) {
+        let number = self.signal.map_or(libc::SIGKILL, Signal::number);
+        if number == 0 || number == libc::SIGKILL || self.grace.is_zero() {
+            return;
+        }
+        if self.alive {
+            // SAFETY: kill(2) on the keeper's own unreaped child.
+            unsafe { libc::kill(self.command, number) };
+        }
+        let deadline = crate::duration::Deadline::after(self.grace);
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on the keeper's own children.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid > 0 {
+                continue;
+            }
+            if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+                return;
+            }
+            if deadline.passed() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// `d`: all done. End of file: afterlife died, so the command gets its
+/// signal and the tree its grace ([`Ending::give_grace`]), then the tree is
+/// ended (through the leaf's `cgroup.kill`, which the leaf's removal
+/// follows; a namespace init's exit does it by itself; a subreaper freezes
+/// and kills).
+fn after_control(byte: Option<u8>, pidns: bool, leaf: Option<LeafFiles<'_>>, ending: Ending) -> i32 {
+    if byte != Some(b'd') {
+        ending.give_grace();
+    }
     if byte != Some(b'd')
         && let Some(leaf) = leaf
     {
@@ -456,6 +587,13 @@ fn after_control(byte: Option<u8>, pidns: bool, leaf: Option<LeafFiles<'_>>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_events_say_when_the_leaf_is_empty() {
+        assert!(unpopulated(b"populated 0\nfrozen 0\n"));
+        assert!(!unpopulated(b"populated 1\nfrozen 0\n"));
+        assert!(!unpopulated(b""));
+    }
 
     #[test]
     fn parses_reports() {

@@ -25,6 +25,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::process::{Pid, Process};
 use crate::signal::{Signal, signal_set};
@@ -264,6 +265,10 @@ pub struct ChildSetup {
     /// (`PR_SET_PDEATHSIG`): `timeout -s`'s, as coreutils sets it; `None`
     /// is SIGKILL; [`Signal::NULL`] none.
     pub death_signal: Option<Signal>,
+    /// When afterlife itself dies: how long the keeper gives the tree to
+    /// end on that signal before it kills what is left (as `timeout` after
+    /// its own death, the command may handle the signal and clean up).
+    pub death_grace: Duration,
 }
 
 /// The errno a failed move into the cgroup is reported with, so the caller

@@ -108,6 +108,7 @@ pub struct Supervisor {
     temp_parent: Option<PathBuf>,
     fail_on_leftovers: bool,
     dies_with_its_kill: bool,
+    grace_after_own_death: bool,
     on_signal: Option<SignalCallback>,
 }
 
@@ -143,6 +144,7 @@ impl Supervisor {
             temp_parent: None,
             fail_on_leftovers: false,
             dies_with_its_kill: false,
+            grace_after_own_death: false,
             on_signal: None,
         }
     }
@@ -198,6 +200,15 @@ impl Supervisor {
     /// (not while leftovers are kept running).
     pub fn remove_ipc(mut self, yes: bool) -> Self {
         self.remove_ipc = yes;
+        self
+    }
+
+    /// If afterlife itself is killed, give the command its signal and the
+    /// grace period to handle it before the tree is ended, as coreutils
+    /// `timeout` passes its signal on when it is killed (9.10 and later).
+    /// Without it (`run`), the tree ends at once with afterlife.
+    pub fn grace_after_own_death(mut self, yes: bool) -> Self {
+        self.grace_after_own_death = yes;
         self
     }
 
@@ -263,6 +274,11 @@ impl Supervisor {
             cgroup_procs: None,
             parent: None,
             death_signal: Some(self.signal),
+            death_grace: if self.grace_after_own_death {
+                self.leftover_grace
+            } else {
+                Duration::ZERO
+            },
         };
         let mut command = std::process::Command::new(&self.program);
         command.args(&self.args);

@@ -5,8 +5,8 @@
 //!
 //! | code  | meaning |
 //! |-------|---------|
-//! | 0     | success: every target is running (`status`), ended (`kill`), found (`holds`), nothing stayed (`leftovers`), no leak (`watch`), the diagnosis was made (`why`), every check held (`demo`); `snapshot`, `explain` answered |
-//! | 1     | the answer is "no": a target is not running (`status`), survived (`kill`, a target it may not signal — EPERM — included), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`) |
+//! | 0     | success: every target is running (`status`), ended (`kill`), runs and may be signalled (`kill --signal 0`), found (`holds`), nothing stayed (`leftovers`), no leak (`watch`), the diagnosis was made (`why`), every check held (`demo`); `snapshot`, `explain` answered |
+//! | 1     | the answer is "no": a target is not running (`status`), survived (`kill`, a target it may not signal — EPERM — included; `kill --name` matched nothing; `kill --signal 0`: a target is gone, a zombie or may not be signalled), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`) |
 //! | 2     | no answer: `watch` took too few samples to judge a process it was asked to watch |
 //! | 121   | `run --fail-on-leftovers`: the command passed (exit 0) but left something behind — a process, an IPC object, a file in a `--dir`/`--tmpdir` (a command that failed keeps its own code) |
 //! | 124   | a deadline passed first (`wait --timeout`, `run --timeout`, `timeout`) |
@@ -41,11 +41,11 @@ pub const NOT_FOUND: u8 = 127;
 pub const TABLE: &[(&str, &str)] = &[
     (
         "0",
-        "success: every target is running (`status`), ended (`kill`), found (`holds`), nothing stayed (`leftovers`), no leak (`watch`), the diagnosis was made (`why`), every check held (`demo`); `snapshot`, `explain` answered",
+        "success: every target is running (`status`), ended (`kill`), runs and may be signalled (`kill --signal 0`), found (`holds`), nothing stayed (`leftovers`), no leak (`watch`), the diagnosis was made (`why`), every check held (`demo`); `snapshot`, `explain` answered",
     ),
     (
         "1",
-        "the answer is \"no\": a target is not running (`status`), survived (`kill`, a target it may not signal — EPERM — included), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`)",
+        "the answer is \"no\": a target is not running (`status`), survived (`kill`, a target it may not signal — EPERM — included; `kill --name` matched nothing; `kill --signal 0`: a target is gone, a zombie or may not be signalled), nothing holds it (`holds`), something stayed (`leftovers`), a leak was found (`watch`), a check failed (`demo`)",
     ),
     (
         "2",

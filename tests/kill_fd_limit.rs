@@ -83,12 +83,6 @@ fn a_watched_command_keeps_the_callers_limit() {
         ])
         .output()
         .unwrap();
-    // The command ends at once: too few samples for a verdict (exit 2).
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(std::fs::read_to_string(&seen).unwrap().trim(), "512");
 }

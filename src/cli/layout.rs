@@ -27,21 +27,7 @@ const MIN_COLUMNS: usize = 40;
 /// How many columns `text` takes on a terminal: colour escapes (`ESC [ ...
 /// m`) take none, wide characters two.
 pub fn display_width(text: &str) -> usize {
-    let mut width = 0;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // Skip to the end of the CSI sequence.
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-            continue;
-        }
-        width += c.width().unwrap_or(0);
-    }
-    width
+    strip_escapes(text).chars().map(|c| c.width().unwrap_or(0)).sum()
 }
 
 /// Breaks `text` at spaces into lines of at most `width` columns (a word

@@ -544,3 +544,4 @@ pub fn run_in_new_pid_namespace(inner: &str, marker: &str) -> Option<(std::proce
     Some((output.status, text))
 }
 pub mod servers;
+pub mod tmux;

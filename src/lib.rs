@@ -41,6 +41,7 @@ pub mod process;
 pub mod resist;
 pub mod resources;
 pub mod signal;
+pub(crate) mod stop_signals;
 pub mod supervise;
 pub mod terminate;
 pub mod text;

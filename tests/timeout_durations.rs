@@ -116,8 +116,9 @@ fn a_tiny_watch_interval_does_not_spin_a_core() {
         .unwrap();
     let pid = child.id() as i32;
     let mut status = 0;
-    // SAFETY: a zeroed rusage for wait4 to fill; wait4 reaps our own child.
+    // SAFETY: a rusage is plain integers; all zeroes is a valid one.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 fills the rusage we own and reaps our own child.
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(reaped, pid);
     // std must not wait for it again.

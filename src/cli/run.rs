@@ -243,19 +243,7 @@ fn process_leak_line(leftover: &Leftover) -> String {
     }
     for fd in &leftover.fds {
         if let Some(socket) = &fd.socket {
-            let _ = write!(
-                line,
-                "; fd {}: {} {} {}{}",
-                fd.fd,
-                socket.protocol,
-                socket.state,
-                escape(&socket.local),
-                socket
-                    .remote
-                    .as_ref()
-                    .map(|r| format!(" -> {}", escape(r)))
-                    .unwrap_or_default()
-            );
+            let _ = write!(line, "; fd {}: {}", fd.fd, socket_text(socket));
         }
     }
     if !leftover.holds_output.is_empty() {
@@ -488,19 +476,7 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
             }
             for fd in leftover.fds.iter().filter(|f| f.socket.is_some()) {
                 if let Some(socket) = &fd.socket {
-                    let _ = writeln!(
-                        text,
-                        "      fd {}: {} {} {}{}",
-                        fd.fd,
-                        socket.protocol,
-                        socket.state,
-                        escape(&socket.local),
-                        socket
-                            .remote
-                            .as_ref()
-                            .map(|r| format!(" -> {}", escape(r)))
-                            .unwrap_or_default()
-                    );
+                    let _ = writeln!(text, "      fd {}: {}", fd.fd, socket_text(socket));
                 }
             }
         }
@@ -562,6 +538,17 @@ fn ipc_section(report: &RunReport, text: &mut String) {
 }
 
 /// One IPC object: what it is, who made it, and its removal.
+/// A leftover's socket: `tcp listen 127.0.0.1:8080`, and ` -> PEER` when it
+/// has one.
+fn socket_text(socket: &crate::supervise::leftover_facts::SocketFact) -> String {
+    let remote = socket
+        .remote
+        .as_ref()
+        .map(|r| format!(" -> {}", escape(r)))
+        .unwrap_or_default();
+    format!("{} {} {}{remote}", socket.protocol, socket.state, escape(&socket.local))
+}
+
 pub(crate) fn ipc_line(left: &IpcLeftover) -> String {
     let object = &left.object;
     let size = match object.kind {

@@ -26,13 +26,14 @@ pub mod metrics;
 pub mod tracepoints;
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::exit::{ExitStatus, StatusViews};
 use crate::signal::Signal;
+use crate::stop_signals::StopSignals;
 
 pub use cause::SenderKind;
 pub use event::RawDeath;
@@ -273,7 +274,7 @@ impl Feed {
     /// Opens the strongest source allowed by `choice`.
     pub fn open(choice: Choice) -> Result<Feed, DeathsError> {
         let backend = open_backend(choice)?;
-        let stop = StopSignals::install().map_err(|source| DeathsError::Io {
+        let stop = StopSignals::install().map_err(|(_, source)| DeathsError::Io {
             call: "block SIGINT/SIGTERM/SIGHUP for a signalfd",
             source,
         })?;
@@ -350,7 +351,7 @@ impl Feed {
     fn wait(&self, timeout: Duration) -> bool {
         use rustix::event::{PollFd, PollFlags, poll};
         let mut fds = [
-            PollFd::from_borrowed_fd(self.stop.fd.as_fd(), PollFlags::IN),
+            PollFd::from_borrowed_fd(self.stop.fd(), PollFlags::IN),
             PollFd::from_borrowed_fd(self.backend.fd(), PollFlags::IN),
         ];
         let timespec = rustix::event::Timespec {
@@ -364,7 +365,7 @@ impl Feed {
         if fds[0].revents().contains(PollFlags::IN) {
             let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
             // EAGAIN: read already; it still was a stop request.
-            let _ = rustix::io::read(self.stop.fd.as_fd(), &mut info);
+            let _ = rustix::io::read(self.stop.fd(), &mut info);
             return true;
         }
         false
@@ -492,51 +493,6 @@ impl ClockOffset {
 
     fn to_unix(self, monotonic_ns: u64) -> f64 {
         monotonic_ns as f64 / 1e9 + self.realtime_minus_monotonic
-    }
-}
-
-/// SIGINT, SIGTERM and SIGHUP, blocked and read from a signalfd, so that
-/// the feed ends cleanly between two batches.
-struct StopSignals {
-    fd: OwnedFd,
-    previous: libc::sigset_t,
-}
-
-impl StopSignals {
-    fn install() -> std::io::Result<StopSignals> {
-        // SAFETY: plain libc calls on local sigset_t values; every result
-        // is checked.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-                libc::sigaddset(&mut set, signal);
-            }
-            let mut previous: libc::sigset_t = std::mem::zeroed();
-            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
-            if rc != 0 {
-                return Err(std::io::Error::from_raw_os_error(rc));
-            }
-            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-            if fd < 0 {
-                let error = std::io::Error::last_os_error();
-                libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
-                return Err(error);
-            }
-            Ok(StopSignals {
-                fd: OwnedFd::from_raw_fd(fd),
-                previous,
-            })
-        }
-    }
-}
-
-impl Drop for StopSignals {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved at install.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
-        }
     }
 }
 

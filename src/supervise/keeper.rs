@@ -339,12 +339,13 @@ fn kill_and_remove(leaf: LeafFiles<'_>) {
         tv_sec: 0,
         tv_nsec: 5_000_000,
     };
-    // SAFETY: rmdir of a path we own the C string of; nanosleep on a
-    // timespec we own. At most 2 s (400 x 5 ms).
+    // At most 2 s (400 x 5 ms).
     for _ in 0..400 {
+        // SAFETY: rmdir of a path we own the C string of.
         if unsafe { libc::rmdir(leaf.path.as_ptr()) } == 0 {
             break;
         }
+        // SAFETY: nanosleep on a timespec we own.
         unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
     }
 }

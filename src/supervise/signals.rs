@@ -162,10 +162,11 @@ impl SignalInbox {
     pub fn drain(&self) -> Vec<Received> {
         let mut received = Vec::new();
         loop {
-            // SAFETY: signalfd_siginfo is plain data; the kernel writes whole
-            // records only.
+            // SAFETY: signalfd_siginfo is plain data; all zeroes is valid.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
             let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            // SAFETY: a read into the record we own, of its size; the kernel
+            // writes whole records only.
             let n = unsafe {
                 libc::read(
                     self.fd.as_raw_fd(),

@@ -1001,8 +1001,9 @@ fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<(Pid, &st
 
 /// The largest resident set of any process we reaped, in bytes.
 fn largest_child_rss() -> Option<u64> {
-    // SAFETY: getrusage writes into the struct we own.
+    // SAFETY: a rusage is plain integers; all zeroes is a valid one.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
     if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
         return None;
     }

@@ -7,7 +7,7 @@
 //! the next tick).
 
 use std::collections::BTreeSet;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{OpenError, Pid, Process, ProcessTable, ReadError, WaitError};
 use crate::resources::fd::FdKind;
 use crate::signal::Signal;
+use crate::stop_signals::StopSignals;
 use crate::watch::sample::{self, CgroupMounts, FdBreakdown, Limits, Sample, Sampler};
 use crate::watch::series::{History, MetricVerdict, leaking_kinds};
 use crate::watch::trend::Verdict;
@@ -257,50 +258,6 @@ pub trait Observer {
     fn tick(&mut self, _watched: &[Watched], _seconds: f64, _verdicts_fresh: bool) {}
 }
 
-/// SIGINT, SIGTERM and SIGHUP, blocked and read from a signalfd.
-struct StopSignals {
-    fd: OwnedFd,
-    previous: libc::sigset_t,
-}
-
-impl StopSignals {
-    fn install() -> Result<StopSignals, WatchError> {
-        let err = |syscall| move |source| WatchError::Signals { syscall, source };
-        // SAFETY: plain libc calls on a local sigset_t; every result checked.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-                libc::sigaddset(&mut set, signal);
-            }
-            let mut previous: libc::sigset_t = std::mem::zeroed();
-            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
-            if rc != 0 {
-                return Err(err("pthread_sigmask")(std::io::Error::from_raw_os_error(rc)));
-            }
-            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-            if fd < 0 {
-                let source = std::io::Error::last_os_error();
-                libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
-                return Err(err("signalfd")(source));
-            }
-            Ok(StopSignals {
-                fd: OwnedFd::from_raw_fd(fd),
-                previous,
-            })
-        }
-    }
-}
-
-impl Drop for StopSignals {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved at install.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
-        }
-    }
-}
-
 /// What ended a wait.
 enum Wake {
     /// A stop signal arrived.
@@ -531,7 +488,7 @@ impl Watcher {
     /// process ended; returns the summary and each process's history (in
     /// the summary's order, for plots).
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<(WatchSummary, Vec<History>), WatchError> {
-        let signals = StopSignals::install()?;
+        let signals = StopSignals::install().map_err(|(syscall, source)| WatchError::Signals { syscall, source })?;
         for watched in &self.watched {
             observer.added(watched);
         }
@@ -581,7 +538,7 @@ impl Watcher {
                     .collect();
                 let pidfds: Vec<BorrowedFd<'_>> = alive.iter().map(|&i| self.watched[i].process.pidfd()).collect();
                 let timeout = next.map_or(Duration::MAX, |n| n.saturating_duration_since(Instant::now()));
-                let exited = match wait_events(signals.fd.as_fd(), &pidfds, timeout) {
+                let exited = match wait_events(signals.fd(), &pidfds, timeout) {
                     Wake::Stop => break true,
                     Wake::Exited(positions) => positions,
                 };

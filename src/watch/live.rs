@@ -73,7 +73,7 @@ fn verdict_span(_metric: Metric, verdict: Option<&MetricVerdict>) -> Span<'stati
     let color = match v.verdict {
         Verdict::Leaking if v.judged => Color::Red,
         Verdict::Leaking | Verdict::WarmingUp | Verdict::Growing => Color::Yellow,
-        Verdict::LevelledOff | Verdict::Step | Verdict::Steady | Verdict::Shrinking => Color::Green,
+        Verdict::LevelledOff | Verdict::Step | Verdict::Steady | Verdict::Shrinking | Verdict::Shifting => Color::Green,
         Verdict::TooFewSamples => Color::DarkGray,
     };
     Span::styled(v.shape_text(), Style::default().fg(color))

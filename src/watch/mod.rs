@@ -4,7 +4,8 @@
 //! process that leaks handles or memory while it runs. This module samples
 //! processes ([`sample`]), keeps their history and judges every metric with
 //! a robust trend test that does not mistake a sawtooth for a leak
-//! ([`series`], [`trend`]), and exports what it sees: a Prometheus
+//! ([`series`], [`trend`]; workers that share a load are judged together,
+//! [`siblings`]), and exports what it sees: a Prometheus
 //! `/metrics` endpoint ([`prometheus`]), an SVG or PNG chart ([`plot`]) and a
 //! live terminal view ([`live`]). [`watcher`] is the loop that ties them
 //! together.
@@ -17,6 +18,7 @@ pub mod plot;
 pub mod prometheus;
 pub mod sample;
 pub mod series;
+pub mod siblings;
 pub mod trend;
 pub mod watcher;
 

@@ -185,6 +185,9 @@ pub struct MetricVerdict {
     pub limit: Option<u64>,
     /// Seconds until the limit is reached at this slope, if leaking.
     pub time_to_limit_seconds: Option<f64>,
+    /// For `shifting`: how many siblings (this process among them) share
+    /// the load whose total does not leak.
+    pub siblings: Option<usize>,
     /// The fitted trend line, for plots.
     #[serde(skip)]
     pub trend: Option<Trend>,
@@ -405,12 +408,21 @@ impl History {
             samples: series.len(),
             limit,
             time_to_limit_seconds,
+            siblings: None,
             trend: fitted,
         }
     }
 }
 
 impl MetricVerdict {
+    /// The metric judged.
+    pub fn of(&self) -> Option<Metric> {
+        match self.kind {
+            Some(kind) => Some(Metric::FdsOfKind(kind)),
+            None => Metric::BASE.into_iter().find(|m| m.name() == self.metric),
+        }
+    }
+
     /// Whether this metric makes its process leak.
     pub fn leaks(&self) -> bool {
         self.judged && self.verdict == Verdict::Leaking
@@ -449,6 +461,11 @@ impl MetricVerdict {
             Verdict::LevelledOff => format!("levelled off after {}", rise()),
             Verdict::Step => format!("step {}", rise()),
             Verdict::Growing => "up and down (its floor did not rise)".to_string(),
+            Verdict::Shifting => format!(
+                "shifting between {} siblings (rising {}/min here; their total does not leak)",
+                self.siblings.unwrap_or(2),
+                self.human(self.growth_per_minute.abs())
+            ),
             Verdict::Steady | Verdict::TooFewSamples => self.verdict.name().to_string(),
         }
     }

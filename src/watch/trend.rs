@@ -108,6 +108,10 @@ pub enum Verdict {
     Shrinking,
     /// Too few samples to say.
     TooFewSamples,
+    /// Would be `leaking` on its own, but the load moves between it and its
+    /// siblings (workers of one parent with one name and title), and their
+    /// total does not leak: connections that land on either worker.
+    Shifting,
 }
 
 impl Verdict {
@@ -122,6 +126,7 @@ impl Verdict {
             Verdict::Steady => "steady",
             Verdict::Shrinking => "shrinking",
             Verdict::TooFewSamples => "too few samples",
+            Verdict::Shifting => "shifting between siblings",
         }
     }
 }
@@ -137,7 +142,8 @@ pub struct Margin {
 }
 
 impl Margin {
-    fn of(self, floor: f64) -> f64 {
+    /// The rise needed above `floor`.
+    pub fn of(self, floor: f64) -> f64 {
         self.absolute.max(self.relative * floor.abs())
     }
 }
@@ -181,24 +187,10 @@ pub fn theil_sen(points: &[(f64, f64)]) -> Option<(f64, f64)> {
     Some((slope, intercept))
 }
 
-/// Standard normal upper tail `P(Z > z)`, via `erfc` (W. J. Cody's rational
-/// approximation as in Numerical Recipes' `erfcc`, relative error < 1.2e-7).
+/// Standard normal upper tail `P(Z > z)`, via `erfc` from `libm` (a port
+/// of FreeBSD's msun, accurate to the last bit or so).
 pub fn normal_upper_tail(z: f64) -> f64 {
-    0.5 * erfc(z / std::f64::consts::SQRT_2)
-}
-
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let value = t * poly.exp();
-    if x >= 0.0 { value } else { 2.0 - value }
+    0.5 * libm::erfc(z / std::f64::consts::SQRT_2)
 }
 
 /// The Mann–Kendall test: `(S, tau_b, one-sided p for growth)`. The

@@ -21,6 +21,7 @@ use crate::signal::Signal;
 use crate::stop_signals::StopSignals;
 use crate::watch::sample::{self, CgroupMounts, FdBreakdown, Limits, Sample, Sampler};
 use crate::watch::series::{History, MetricVerdict, leaking_kinds};
+use crate::watch::siblings::{self, Member};
 use crate::watch::trend::Verdict;
 
 /// How long a new process is left to load before its growth counts.
@@ -131,6 +132,9 @@ pub struct Watched {
     pub title: Option<String>,
     /// Its command line, kept up to date.
     pub cmdline: Vec<String>,
+    /// Its parent's PID when watching began (workers of one parent share
+    /// one load; see [`crate::watch::siblings`]).
+    pub parent: i32,
     /// Its limits, read when watching started and every verdict refresh.
     pub limits: Limits,
     /// Its samples.
@@ -423,6 +427,7 @@ impl Watcher {
             _ => info.cmdline,
         };
         self.watched.push(Watched {
+            parent: info.ppid,
             name: info.name,
             title: sample::title(&sample::trim_cmdline(cmdline.clone())),
             cmdline,
@@ -600,6 +605,16 @@ impl Watcher {
             }
             watched.verdicts = watched.history.verdicts(&watched.limits);
         }
+        let mut members: Vec<Member<'_>> = self
+            .watched
+            .iter_mut()
+            .map(|w| Member {
+                key: w.ending.is_none().then(|| (w.parent, w.name.clone(), w.title.clone())),
+                history: &w.history,
+                verdicts: &mut w.verdicts,
+            })
+            .collect();
+        siblings::reconsider(&mut members);
     }
 
     fn sample_all(&mut self, tick: u64, seconds: f64, observer: &mut dyn Observer) -> Result<(), WatchError> {

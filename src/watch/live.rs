@@ -3,9 +3,14 @@
 //!
 //! Drawn with ratatui on the alternate screen, without raw mode: Ctrl-C
 //! stays a SIGINT, which the watch loop reads from its signalfd to stop and
-//! print the summary on the normal screen.
+//! print the summary on the normal screen. `q` and Esc stop it the same
+//! way: with a terminal on stdin, its line discipline is set to hand over
+//! each key as it is typed (no echo, signals kept), and a key reader sends
+//! the process SIGINT — blocked in every thread by then, so it only reaches
+//! the signalfd.
 
-use std::io::Stdout;
+use std::io::{Read, Stdout};
+use std::os::fd::AsFd;
 
 use ratatui::Frame;
 use ratatui::Terminal;
@@ -21,12 +26,16 @@ use crate::watch::series::{Metric, MetricVerdict};
 use crate::watch::trend::Verdict;
 use crate::watch::watcher::Watched;
 
-/// Columns for a metric's name, value and verdict before its sparkline.
-const LABEL_WIDTH: u16 = 80;
+/// Columns for a metric's name and value before its verdict.
+const NAME_VALUE_WIDTH: u16 = 31;
 
-/// The live view on the terminal; leaves the alternate screen on drop.
+/// The live view on the terminal; leaves the alternate screen, and puts
+/// back the terminal's line discipline, on drop.
 pub struct LiveView {
     terminal: Terminal<CrosstermBackend<Stdout>>,
+    /// Stdin's terminal settings before keys were read one by one.
+    keys: Option<rustix::termios::Termios>,
+    reader_started: bool,
 }
 
 impl LiveView {
@@ -35,11 +44,21 @@ impl LiveView {
         let mut stdout = std::io::stdout();
         execute!(stdout, terminal::EnterAlternateScreen, cursor::Hide)?;
         let terminal = Terminal::new(CrosstermBackend::new(stdout))?;
-        Ok(LiveView { terminal })
+        Ok(LiveView {
+            terminal,
+            keys: None,
+            reader_started: false,
+        })
     }
 
-    /// Redraws.
+    /// Redraws. The first call starts the key reader: by then the watch
+    /// loop has blocked its stop signals, and the reader thread inherits
+    /// that mask.
     pub fn draw(&mut self, watched: &[Watched], seconds: f64) -> std::io::Result<()> {
+        if !self.reader_started {
+            self.reader_started = true;
+            self.keys = read_keys();
+        }
         self.terminal.draw(|frame| render(frame, watched, seconds))?;
         Ok(())
     }
@@ -48,12 +67,50 @@ impl LiveView {
 impl Drop for LiveView {
     fn drop(&mut self) {
         // Best effort: the terminal may be gone already (EIO, EPIPE).
+        if let Some(saved) = &self.keys {
+            let _ = rustix::termios::tcsetattr(std::io::stdin().as_fd(), rustix::termios::OptionalActions::Now, saved);
+        }
         let _ = execute!(
             self.terminal.backend_mut(),
             cursor::Show,
             terminal::LeaveAlternateScreen
         );
     }
+}
+
+/// Whether a read from the terminal is a key that stops the view: `q`, or
+/// Esc alone (an arrow key's sequence also starts with Esc, and arrives in
+/// one read). Pure.
+pub fn stops(read: &[u8]) -> bool {
+    matches!(read, [b'q' | b'Q'] | [0x1b])
+}
+
+/// With a terminal on stdin: hands each key over as typed (no canonical
+/// mode, no echo; Ctrl-C still a signal) and starts a thread that sends
+/// this process SIGINT on `q` or Esc. Returns the settings to put back.
+fn read_keys() -> Option<rustix::termios::Termios> {
+    use rustix::termios::{LocalModes, OptionalActions, SpecialCodeIndex, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(stdin.as_fd()).ok()?;
+    let mut keys = saved.clone();
+    keys.local_modes.remove(LocalModes::ICANON | LocalModes::ECHO);
+    keys.special_codes[SpecialCodeIndex::VMIN] = 1;
+    keys.special_codes[SpecialCodeIndex::VTIME] = 0;
+    tcsetattr(stdin.as_fd(), OptionalActions::Now, &keys).ok()?;
+    let spawned = std::thread::Builder::new().name("keys".into()).spawn(move || {
+        let mut buffer = [0u8; 16];
+        while let Ok(n @ 1..) = stdin.lock().read(&mut buffer) {
+            if stops(&buffer[..n]) {
+                let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::INT);
+                return;
+            }
+        }
+    });
+    if spawned.is_err() {
+        let _ = tcsetattr(std::io::stdin().as_fd(), OptionalActions::Now, &saved);
+        return None;
+    }
+    Some(saved)
 }
 
 /// Draws on any backend (tests use ratatui's `TestBackend`).
@@ -88,7 +145,7 @@ fn render(frame: &mut Frame<'_>, watched: &[Watched], seconds: f64) {
         Paragraph::new(Line::from(vec![
             Span::styled("afterlife watch", Style::default().add_modifier(Modifier::BOLD)),
             Span::raw(format!(
-                " — {} process{}, {:.0}s, {leaking} leaking — Ctrl-C stops",
+                " — {} process{}, {:.0}s, {leaking} leaking — q stops",
                 watched.len(),
                 if watched.len() == 1 { "" } else { "es" },
                 seconds
@@ -96,16 +153,73 @@ fn render(frame: &mut Frame<'_>, watched: &[Watched], seconds: f64) {
         ])),
         header,
     );
-    // Leaking processes first; as many blocks as fit.
+    // Leaking processes first; as many blocks as fit, and a line for the
+    // rest.
     let mut order: Vec<&Watched> = watched.iter().collect();
     order.sort_by_key(|w| (!w.leaking(), w.ending.is_some()));
     let rows_per_block = Metric::BASE.len() as u16 + 2;
-    let fit = (body.height / rows_per_block).max(1) as usize;
-    let shown: Vec<&Watched> = order.into_iter().take(fit).collect();
-    let areas = Layout::vertical(shown.iter().map(|_| Constraint::Length(rows_per_block))).split(body);
-    for (w, block_area) in shown.iter().zip(areas.iter()) {
+    let fit = blocks_that_fit(body.height, rows_per_block, order.len());
+    let hidden = order.len() - fit;
+    let mut constraints: Vec<Constraint> = (0..fit).map(|_| Constraint::Length(rows_per_block)).collect();
+    constraints.push(Constraint::Min(0));
+    let areas = Layout::vertical(constraints).split(body);
+    for (w, block_area) in order.iter().take(fit).zip(areas.iter()) {
         render_process(frame, w, *block_area);
     }
+    if hidden > 0 {
+        let leaking_hidden = order[fit..]
+            .iter()
+            .filter(|w| w.leaking() && w.ending.is_none())
+            .count();
+        let text = match leaking_hidden {
+            0 => format!("+{hidden} more (not leaking)"),
+            n => format!("+{hidden} more ({n} of them leaking)"),
+        };
+        frame.render_widget(Paragraph::new(Line::from(text)), areas[fit]);
+    }
+}
+
+/// How many process blocks of `rows` lines fit in `height` with `total`
+/// processes: all if they fit, else as many as leave one line for "+N
+/// more" (at least one). Pure.
+pub fn blocks_that_fit(height: u16, rows: u16, total: usize) -> usize {
+    let rows = rows.max(1);
+    if (total as u64) * u64::from(rows) <= u64::from(height) {
+        return total;
+    }
+    (usize::from(height.saturating_sub(1) / rows))
+        .clamp(1, total.max(1))
+        .min(total)
+}
+
+/// Columns for the sparkline in a block `inner` columns wide: what is left
+/// beside the name, value and a verdict of about 50 columns, from 10 up to
+/// 60; none when a verdict would have fewer than 14 columns beside it.
+/// Pure.
+pub fn sparkline_width(inner: u16) -> u16 {
+    let beside = inner.saturating_sub(NAME_VALUE_WIDTH);
+    if beside < 24 {
+        return 0;
+    }
+    inner.saturating_sub(NAME_VALUE_WIDTH + 50).clamp(10, 60)
+}
+
+/// The sparkline's bars: each value above the window's floor, against a
+/// scale of at least the metric's margin (3 fds, 1 MiB), so that a flat
+/// series is a low line rather than a full bar, and a change of one fd is
+/// not drawn as a jump to the top. Returns the bars and the scale's top.
+/// Pure.
+pub fn sparkline_bars(values: &[f64], margin: f64) -> (Vec<u64>, u64) {
+    if values.is_empty() {
+        return (Vec::new(), 8);
+    }
+    let floor = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let top = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let range = (top - floor).max(margin).max(1.0);
+    // A one-row sparkline has eight bar heights: the floor is the lowest
+    // bar (never a blank), the top the full one.
+    let scale = |v: f64| (((v - floor) / range) * 7.0).round() as u64 + 1;
+    (values.iter().map(|&v| scale(v)).collect(), 8)
 }
 
 fn render_process(frame: &mut Frame<'_>, w: &Watched, area: Rect) {
@@ -117,10 +231,10 @@ fn render_process(frame: &mut Frame<'_>, w: &Watched, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = Layout::vertical(Metric::BASE.iter().map(|_| Constraint::Length(1))).split(inner);
-    let width = inner.width.saturating_sub(LABEL_WIDTH) as usize;
+    let width = sparkline_width(inner.width);
     let measured = w.history.measured();
     for (metric, row) in Metric::BASE.iter().zip(rows.iter()) {
-        let [label, spark] = Layout::horizontal([Constraint::Length(LABEL_WIDTH), Constraint::Min(0)]).areas(*row);
+        let [label, spark] = Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(*row);
         if !measured.contains(metric) {
             let text = format!("{:<17}{:>12}  not readable (needs ptrace access)", metric.title(), "-");
             frame.render_widget(Paragraph::new(Line::from(Span::raw(text))), label);
@@ -146,18 +260,67 @@ fn render_process(frame: &mut Frame<'_>, w: &Watched, area: Rect) {
             }
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), label);
-        let data: Vec<u64> = series[series.len().saturating_sub(width)..]
+        let recent: Vec<f64> = series[series.len().saturating_sub(width as usize)..]
             .iter()
-            .map(|p| p.1 as u64)
+            .map(|p| p.1)
             .collect();
-        let floor = data.iter().copied().min().unwrap_or(0);
-        // Relative to the window's floor, so small changes in big values show.
-        let relative: Vec<u64> = data.iter().map(|v| v - floor + 1).collect();
+        let (bars, top) = sparkline_bars(&recent, metric.margin().absolute);
         frame.render_widget(
             Sparkline::default()
-                .data(&relative)
+                .data(&bars)
+                .max(top)
                 .style(Style::default().fg(Color::Cyan)),
             spark,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q_and_esc_stop_but_arrow_keys_do_not() {
+        assert!(stops(b"q"));
+        assert!(stops(b"Q"));
+        assert!(stops(&[0x1b]));
+        assert!(!stops(b"\x1b[A"), "an arrow key starts with Esc");
+        assert!(!stops(b"x"));
+        assert!(!stops(b"qq"), "pasted text is not a key");
+    }
+
+    #[test]
+    fn a_flat_series_is_a_low_line_not_a_full_bar() {
+        let (bars, top) = sparkline_bars(&[120.0; 30], 3.0);
+        assert_eq!(top, 8);
+        assert!(bars.iter().all(|&b| b == 1), "{bars:?}");
+        // One fd more is a small step against the 3-fd margin, not a jump
+        // to the top.
+        let (bars, _) = sparkline_bars(&[120.0, 121.0, 120.0], 3.0);
+        assert_eq!(bars, vec![1, 3, 1]);
+        // A real climb uses the whole height.
+        let (bars, _) = sparkline_bars(&[0.0, 50.0, 100.0], 3.0);
+        assert_eq!(bars, vec![1, 5, 8]);
+        assert_eq!(sparkline_bars(&[], 3.0).0, Vec::<u64>::new());
+    }
+
+    #[test]
+    fn sparklines_stay_down_to_sixty_columns() {
+        // A 60-column terminal: the block's inside is 58 columns.
+        assert_eq!(sparkline_width(58), 10);
+        assert_eq!(sparkline_width(100), 19);
+        assert_eq!(sparkline_width(158), 60);
+        assert_eq!(sparkline_width(40), 0, "too narrow: the values and verdicts first");
+    }
+
+    #[test]
+    fn processes_that_do_not_fit_leave_a_line_for_the_rest() {
+        // Eleven rows a block.
+        assert_eq!(blocks_that_fit(39, 11, 3), 3);
+        assert_eq!(blocks_that_fit(33, 11, 3), 3, "exactly fits: no line needed");
+        assert_eq!(blocks_that_fit(39, 11, 15), 3);
+        assert_eq!(blocks_that_fit(33, 11, 15), 2, "one line kept for +N more");
+        assert_eq!(blocks_that_fit(5, 11, 15), 1);
+        assert_eq!(blocks_that_fit(5, 11, 0), 0);
     }
 }

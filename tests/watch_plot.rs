@@ -44,20 +44,24 @@ for t in root.iter('{http://www.w3.org/2000/svg}text'):\n    print(''.join(t.ite
     let texts = String::from_utf8_lossy(&parse.stdout);
     let lines: Vec<&str> = texts.lines().collect();
     assert_eq!(lines[0], "1200 1400");
+    // One legend entry per series, with its verdict; one key for the
+    // dashed trend lines.
     for series in [
-        "open fds",
-        "open fds trend (leaking)",
-        "pipe fds",
-        "pipe fds trend (leaking)",
-        "RSS",
-        "PSS",
-        "swap",
-        "threads",
-        "children",
+        "open fds (leaking)",
+        "pipe fds (leaking)",
+        "dashed: trend (Theil–Sen)",
         "seconds since the watch started",
     ] {
         assert!(lines.contains(&series), "no {series:?} in {lines:?}");
     }
+    for series in ["RSS (", "PSS (", "swap (", "threads (", "children ("] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(series)),
+            "no {series:?} in {lines:?}"
+        );
+    }
+    // Only the kinds the process had: it never had an eventfd.
+    assert!(!lines.iter().any(|l| l.starts_with("eventfd")), "{lines:?}");
     let title = format!("afterlife watch: {} python3", fixture.pid());
     assert!(lines.contains(&title.as_str()), "{lines:?}");
     assert!(

@@ -3,8 +3,10 @@
 //!
 //! Four panels share the time axis: open fds (with one line per fd kind that
 //! had fds), memory (RSS, PSS, swap in MiB), threads, children. Each series
-//! has its Theil–Sen trend line dashed beside it, and each panel's title
-//! carries the verdict, so the chart reads without explanation.
+//! has its Theil–Sen trend line dashed over it in a darker shade, each
+//! panel's title carries the verdict, and its legend sits beside it (never
+//! over the data): one entry per series with its verdict. Counts get
+//! ticks on whole numbers only.
 //!
 //! With more than [`FEW`] processes (a tree) the chart would drown in
 //! lines and legends: it has one panel per metric (open fds, anonymous
@@ -316,28 +318,22 @@ fn draw_tree<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[Plo
         } else {
             format!("{}: leaking in {}", metric.title(), leaking.join(", "))
         };
-        let (plot_area, legend_area) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(330));
+        let (plot_area, legend_area) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(LEGEND_WIDTH));
         let y_max = lines
             .iter()
             .flat_map(|l| l.1.iter().map(|p| p.1))
-            .fold(0.0f64, f64::max)
-            .max(1.0)
-            * 1.1;
+            .fold(0.0f64, f64::max);
+        let axis = YAxis::of(y_max, metric.is_bytes());
         let unit = if metric.is_bytes() { "MiB" } else { "count" };
         let mut chart = ChartBuilder::on(&plot_area)
-            .caption(fit_title(&caption, 90), ("sans-serif", 20).into_font())
+            .caption(fit_title(&caption, 75), ("sans-serif", 20).into_font())
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.0..t_max, 0.0..y_max)
+            .build_cartesian_2d(0.0..t_max, 0.0..axis.top)
             .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the watch started")
-            .y_desc(unit)
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(e)?;
+        axis.mesh(&mut chart, unit).map_err(e)?;
+        let mut legend = Legend::new(&legend_area);
         for (index, (label, points)) in lines.iter().enumerate() {
             let color = if index == 0 {
                 BLACK.to_rgba()
@@ -349,13 +345,7 @@ fn draw_tree<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[Plo
                 .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(width)))
                 .map_err(e)?;
             // The legend beside the chart, never over the data.
-            let y = 50 + 22 * index as i32;
-            legend_area
-                .draw(&PathElement::new(vec![(4, y), (28, y)], color.stroke_width(width)))
-                .map_err(e)?;
-            legend_area
-                .draw(&Text::new(label.clone(), (34, y - 8), ("sans-serif", 14).into_font()))
-                .map_err(e)?;
+            legend.entry(label, color, width).map_err(e)?;
         }
     }
     Ok(())
@@ -406,56 +396,151 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[PlotProc
         let y_max = series
             .iter()
             .flat_map(|s| s.2.iter().map(|p| p.1))
-            .fold(0.0f64, f64::max)
-            .max(1.0)
-            * 1.1;
-        let mut chart = ChartBuilder::on(area)
+            .fold(0.0f64, f64::max);
+        let axis = YAxis::of(y_max, panel.unit == "MiB");
+        let (plot_area, legend_area) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(LEGEND_WIDTH));
+        let mut chart = ChartBuilder::on(&plot_area)
             .caption(
-                fit_title(&headline(panel, processes), 100),
+                fit_title(&headline(panel, processes), 75),
                 ("sans-serif", 20).into_font(),
             )
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.0..t_max, 0.0..y_max)
+            .build_cartesian_2d(0.0..t_max, 0.0..axis.top)
             .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the watch started")
-            .y_desc(panel.unit)
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(e)?;
+        axis.mesh(&mut chart, panel.unit).map_err(e)?;
+        let mut legend = Legend::new(&legend_area);
+        legend.trend_key().map_err(e)?;
         for (label, metric, points, verdict) in &series {
             let color = Palette99::pick(color_index).to_rgba();
             color_index += 1;
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
-                .map_err(e)?
-                .label(label.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(3)))
+                .map_err(e)?;
             if let Some(trend) = verdict.and_then(|v| v.trend) {
                 let (t0, t1) = (points[0].0, points[points.len() - 1].0);
                 let k = scale(*metric);
                 let line = vec![(t0, trend.fitted(t0) * k), (t1, trend.fitted(t1) * k)];
-                let name = format!("{label} trend ({})", verdict.map_or("", |v| v.verdict.name()));
                 chart
-                    .draw_series(DashedLineSeries::new(line, 8, 6, color.stroke_width(1)))
-                    .map_err(e)?
-                    .label(name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y), (x + 12, y), (x + 20, y)], color));
+                    .draw_series(DashedLineSeries::new(line, 10, 6, darker(color).stroke_width(2)))
+                    .map_err(e)?;
             }
+            let word = verdict.map_or(String::new(), |v| format!(" ({})", v.verdict.name()));
+            legend
+                .entry(&fit_title(&format!("{label}{word}"), 38), color, 3)
+                .map_err(e)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(e)?;
     }
     Ok(())
+}
+
+/// Pixels kept beside each panel for its legend, so that it never covers
+/// the data.
+const LEGEND_WIDTH: u32 = 330;
+
+/// The y axis of a panel: its top, and for counts (fds, threads,
+/// children) labels on whole numbers only.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct YAxis {
+    /// The top of the axis.
+    pub top: f64,
+    /// At most this many labels; for counts, few enough that each falls
+    /// on a whole number.
+    pub labels: usize,
+    /// Whether values are counts.
+    pub counts: bool,
+}
+
+impl YAxis {
+    /// The axis for values up to `max`. Pure.
+    pub fn of(max: f64, bytes: bool) -> YAxis {
+        if bytes {
+            return YAxis {
+                top: max.max(1.0) * 1.1,
+                labels: 10,
+                counts: false,
+            };
+        }
+        // A tenth above the largest count, and at least one whole count.
+        let top = (max * 1.1).max(max + 1.0).ceil().max(1.0);
+        YAxis {
+            top,
+            labels: (top as usize + 1).min(10),
+            counts: true,
+        }
+    }
+
+    fn mesh<'a, DB: DrawingBackend>(
+        &self,
+        chart: &mut ChartContext<
+            'a,
+            DB,
+            Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+        >,
+        unit: &str,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let counts = self.counts;
+        let format = move |v: &f64| if counts { format!("{v:.0}") } else { format!("{v:.1}") };
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc("seconds since the watch started")
+            .y_desc(unit)
+            .y_labels(self.labels)
+            .y_label_formatter(&format)
+            .label_style(("sans-serif", 14));
+        if counts {
+            // No light lines between whole counts.
+            mesh.y_max_light_lines(0);
+        }
+        mesh.draw()
+    }
+}
+
+/// A darker shade of `color`, for its trend line.
+fn darker(color: RGBAColor) -> RGBAColor {
+    let RGBAColor(r, g, b, _) = color;
+    RGBAColor(r / 2, g / 2, b / 2, 1.0)
+}
+
+/// A legend drawn in its own area beside a panel, one entry per line.
+struct Legend<'a, DB: DrawingBackend> {
+    area: &'a DrawingArea<DB, Shift>,
+    next: i32,
+}
+
+impl<'a, DB: DrawingBackend> Legend<'a, DB> {
+    fn new(area: &'a DrawingArea<DB, Shift>) -> Self {
+        Legend { area, next: 40 }
+    }
+
+    /// The key to the dashed lines: each series' trend.
+    fn trend_key(&mut self) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let y = self.next;
+        for x in [4, 16] {
+            self.area
+                .draw(&PathElement::new(vec![(x, y), (x + 8, y)], BLACK.stroke_width(2)))?;
+        }
+        self.area.draw(&Text::new(
+            "dashed: trend (Theil–Sen)",
+            (34, y - 8),
+            ("sans-serif", 14).into_font(),
+        ))?;
+        self.next += 26;
+        Ok(())
+    }
+
+    fn entry(&mut self, label: &str, color: RGBAColor, width: u32) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let y = self.next;
+        self.area
+            .draw(&PathElement::new(vec![(4, y), (28, y)], color.stroke_width(width)))?;
+        self.area.draw(&Text::new(
+            label.to_string(),
+            (34, y - 8),
+            ("sans-serif", 14).into_font(),
+        ))?;
+        self.next += 22;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -469,6 +554,19 @@ mod tests {
         let c = vec![(0.0, 5.0)];
         assert_eq!(total(&[a, b, c]), vec![(0.0, 6.0), (1.0, 12.0), (2.0, 13.0)]);
         assert_eq!(top(&[vec![(0.0, 1.0)], vec![], vec![(0.0, 9.0)]], 5), vec![2, 0]);
+    }
+
+    #[test]
+    fn counts_get_whole_number_ticks() {
+        let one = YAxis::of(1.0, false);
+        assert_eq!((one.top, one.labels, one.counts), (2.0, 3, true));
+        let fds = YAxis::of(5.0, false);
+        assert_eq!((fds.top, fds.labels), (6.0, 7));
+        let many = YAxis::of(500.0, false);
+        assert_eq!((many.top, many.labels), (550.0, 10));
+        assert_eq!(YAxis::of(0.0, false).top, 1.0);
+        let memory = YAxis::of(2.0, true);
+        assert!(!memory.counts && (memory.top - 2.2).abs() < 1e-9);
     }
 
     #[test]

@@ -386,6 +386,14 @@ def leaking(events):
             for p in summary["processes"] if p["leaking"]}
 
 
+def shifting(events):
+    """The metrics judged `shifting`: leaking alone, but the load moves
+    between siblings whose total does not leak."""
+    summary = [e for e in events if e["event"] == "summary"][0]
+    return {p["pid"]: [v["metric"] for v in p["verdicts"] if v["verdict"] == "shifting"]
+            for p in summary["processes"] if any(v["verdict"] == "shifting" for v in p["verdicts"])}
+
+
 def shapes_of(events, pid):
     summary = [e for e in events if e["event"] == "summary"][0]
     for p in summary["processes"]:
@@ -430,6 +438,7 @@ def report_false_alarms(name, events, code, user, system, seconds):
         "exit": code,
         "afterlife_false_alarms": len(leaks),
         "afterlife_leaks": {names(events).get(pid, str(pid)): m for pid, m in leaks.items()},
+        "afterlife_shifting": {names(events).get(pid, str(pid)): m for pid, m in shifting(events).items()},
         "predict_linear_false_alarms": len(fired),
         "predict_linear_fired": {names(events).get(pid, str(pid)): m for pid, m in fired.items()},
         "watch_cpu_percent": round(100 * (user + system) / seconds, 2),
@@ -437,7 +446,8 @@ def report_false_alarms(name, events, code, user, system, seconds):
         "watch_system_s": round(system, 3),
     }
     print(f"{name:28} {processes:3} processes: afterlife LEAK {len(leaks)}, predict_linear {len(fired)}, "
-          f"watch CPU {row['watch_cpu_percent']}% of a core (exit {code})")
+          f"watch CPU {row['watch_cpu_percent']}% of a core (exit {code}); "
+          f"shifting between siblings: {row['afterlife_shifting'] or 'none'}")
     return row
 
 

@@ -58,9 +58,15 @@ fn bash_registers_and_completes_commands_signals_and_pids() {
         ["KILL"]
     );
     let names = bash_completes(&["afterlife", "kill", "-s", ""]).unwrap();
-    for name in ["TERM", "HUP", "USR1", "RTMIN", "RTMIN+3"] {
+    for name in ["0", "TERM", "HUP", "USR1", "RTMIN", "RTMIN+3"] {
         assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
     }
+    // 0 is `kill`'s check; `run` and `timeout` send a real signal.
+    let names = bash_completes(&["afterlife", "timeout", "--signal", ""]).unwrap();
+    assert!(
+        names.iter().any(|n| n == "TERM") && !names.iter().any(|n| n == "0"),
+        "{names:?}"
+    );
     let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
     let pid = sleeper.id().to_string();
     for words in [

@@ -87,6 +87,14 @@ pub(crate) fn signal_candidates() -> Vec<clap_complete::CompletionCandidate> {
         .collect()
 }
 
+/// `kill --signal`'s values: 0, the check that sends nothing, then every
+/// signal.
+pub(crate) fn kill_signal_candidates() -> Vec<clap_complete::CompletionCandidate> {
+    let check = clap_complete::CompletionCandidate::new("0")
+        .help(Some("check only: who could be signalled; nothing is sent".into()));
+    std::iter::once(check).chain(signal_candidates()).collect()
+}
+
 /// Prints afterlife(1), or writes it and one page per command into `dir`
 /// (made if missing).
 pub(crate) fn man(dir: Option<&Path>, command: clap::Command) -> Result<u8, Failure> {

@@ -172,7 +172,7 @@ a zombie, or may not be signalled, EPERM); 125 usage or operational error."
 pub struct KillArgs {
     /// The first signal, as kill(1) takes it: TERM, SIGTERM, 15, RTMIN+3. 0 sends nothing: it checks
     /// that each target exists and that afterlife may signal it, as kill -0 (no grace, no SIGKILL, no wait).
-    #[arg(short, long, default_value = "TERM", value_parser = parse_kill_signal, value_name = "SIG", add = signals())]
+    #[arg(short, long, default_value = "TERM", value_parser = parse_kill_signal, value_name = "SIG", add = kill_signals())]
     pub signal: KillSignal,
 
     /// How long the targets get to exit before SIGKILL: 5s, 300ms, 1.5m, inf (never).
@@ -253,6 +253,11 @@ fn pids() -> clap_complete::ArgValueCandidates {
 /// Completes a signal argument with the signal table.
 fn signals() -> clap_complete::ArgValueCandidates {
     clap_complete::ArgValueCandidates::new(completions::signal_candidates)
+}
+
+/// Completes `kill --signal`: 0 (the check) and the signal table.
+fn kill_signals() -> clap_complete::ArgValueCandidates {
+    clap_complete::ArgValueCandidates::new(completions::kill_signal_candidates)
 }
 
 /// What `kill --signal` asks for.

@@ -1,6 +1,6 @@
 //! A real Prometheus server scrapes `afterlife watch --prometheus` on
 //! loopback and answers a query for the watched process's
-//! `process_open_fds` through its HTTP API.
+//! `afterlife_process_open_fds` through its HTTP API.
 
 mod common;
 
@@ -46,7 +46,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 }
 
 #[test]
-fn prometheus_scrapes_and_answers_process_open_fds() {
+fn prometheus_scrapes_and_answers_afterlife_process_open_fds() {
     let Some(prometheus) = prometheus_binary() else {
         println!("skipped: the prometheus binary is not installed (Debian package prometheus)");
         return;
@@ -107,8 +107,8 @@ fn prometheus_scrapes_and_answers_process_open_fds() {
             .unwrap(),
     );
 
-    // process_open_fds{pid="N"}, URL-encoded.
-    let query = format!("/api/v1/query?query=process_open_fds%7Bpid%3D%22{pid}%22%7D");
+    // afterlife_process_open_fds{pid="N"}, URL-encoded.
+    let query = format!("/api/v1/query?query=afterlife_process_open_fds%7Bpid%3D%22{pid}%22%7D");
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = None;
     let answered = loop {

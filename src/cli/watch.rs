@@ -116,6 +116,8 @@ fn metrics_of(watched: &[Watched]) -> Vec<ProcessMetrics> {
             limits: w.limits.clone(),
             kinds: kind_counts(&w.breakdown).into_iter().collect(),
             verdicts: w.verdicts.clone(),
+            stat: w.stat,
+            started_at: w.started_at,
         })
         .collect()
 }
@@ -186,6 +188,7 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         until_exit: args.until_exit,
         // NDJSON owns stdout: the command's own output goes to stderr.
         command_stdout_to_stderr: output.json(),
+        stat_facts: exporter.is_some(),
     };
     let watcher = Watcher::start(targets(args), options).map_err(failure)?;
     let live = if live_wanted { LiveView::start().ok() } else { None };

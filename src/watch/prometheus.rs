@@ -1,15 +1,19 @@
 //! `/metrics` in the Prometheus text exposition format (version 0.0.4), so
 //! a fleet's Prometheus scrapes every host and alerts on leaks.
 //!
-//! The names follow the conventions of the client libraries' process
-//! collectors and node_exporter (`process_open_fds`, `process_max_fds`,
-//! `process_resident_memory_bytes`, `process_threads`); the rest are
-//! afterlife's own, prefixed `afterlife_`. Every series is labelled by `pid`
-//! and `name`; label values are escaped as the format requires (`\\`,
-//! `\"`, `\n`).
+//! The names follow Prometheus' naming conventions: the unlabelled
+//! `process_*` names of the client libraries' process collectors describe
+//! an exporter's own process, so the series of the processes afterlife
+//! watches live in its own namespace, `afterlife_process_*`, with the same
+//! suffixes as the standard collector (`afterlife_process_open_fds`,
+//! `afterlife_process_max_fds`, `afterlife_process_resident_memory_bytes`,
+//! `afterlife_process_threads`); the verdicts are `afterlife_trend_*`,
+//! `afterlife_leak` and `afterlife_time_to_limit_seconds`. Every series is
+//! labelled by `pid` and `name`; label values are escaped as the format
+//! requires (`\\`, `\"`, `\n`).
 //!
 //! The server is a plain `std::net::TcpListener` on its own thread: one
-//! request per connection, `GET /metrics` only, with read and write
+//! request per connection, `GET` and `HEAD /metrics` only, with read and write
 //! timeouts so a stuck client cannot stall the next scrape. An HTTP crate
 //! would bring an async runtime for a job that is a dozen lines.
 
@@ -20,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::resources::fd::FdKind;
-use crate::watch::sample::{Limits, Sample};
+use crate::watch::sample::{Limits, Sample, StatFacts};
 use crate::watch::series::MetricVerdict;
 
 /// What is exported for one process.
@@ -38,6 +42,10 @@ pub struct ProcessMetrics {
     pub kinds: Vec<(FdKind, u64)>,
     /// The latest verdicts.
     pub verdicts: Vec<MetricVerdict>,
+    /// CPU time, state and virtual memory, where read.
+    pub stat: Option<StatFacts>,
+    /// When it started, seconds since the epoch.
+    pub started_at: Option<f64>,
 }
 
 /// Escapes a label value: backslash, double quote and newline.
@@ -54,53 +62,113 @@ pub fn escape_label(value: &str) -> String {
     out
 }
 
-struct Family<'a> {
-    name: &'a str,
-    help: &'a str,
+struct Family {
+    name: &'static str,
+    help: &'static str,
     lines: Vec<String>,
+}
+
+/// The per-process families, in the order they are written. Their names
+/// live in afterlife's own namespace: the unlabelled `process_*` names of
+/// the client libraries describe an exporter's own process, and would
+/// collide with a scrape of afterlife's own metrics.
+const FAMILIES: [(&str, &str); 19] = [
+    ("afterlife_process_open_fds", "Number of open file descriptors."),
+    (
+        "afterlife_process_max_fds",
+        "Maximum number of open file descriptors (soft RLIMIT_NOFILE).",
+    ),
+    (
+        "afterlife_process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+    ),
+    (
+        "afterlife_process_anonymous_memory_bytes",
+        "Resident anonymous memory in bytes (RssAnon: heap, stacks; what leaks).",
+    ),
+    (
+        "afterlife_process_shared_memory_bytes",
+        "Resident shared memory in bytes (RssShmem).",
+    ),
+    (
+        "afterlife_process_pss_bytes",
+        "Proportional set size in bytes (shared pages divided among their users).",
+    ),
+    ("afterlife_process_swap_bytes", "Swapped-out memory in bytes."),
+    (
+        "afterlife_process_memory_limit_bytes",
+        "The smallest memory limit that applies (cgroup or RLIMIT_AS).",
+    ),
+    ("afterlife_process_threads", "Number of OS threads in the process."),
+    ("afterlife_process_children", "Number of direct child processes."),
+    (
+        "afterlife_process_open_fds_by_kind",
+        "Number of open file descriptors by kind.",
+    ),
+    (
+        "afterlife_trend_slope_per_second",
+        "Theil-Sen slope of the metric per second over the watch.",
+    ),
+    (
+        "afterlife_trend_confidence",
+        "Mann-Kendall confidence (1 - p) that the metric grows.",
+    ),
+    ("afterlife_leak", "1 if the metric is judged to leak, else 0."),
+    (
+        "afterlife_time_to_limit_seconds",
+        "Seconds until a leaking metric reaches its limit at its current slope.",
+    ),
+    (
+        "afterlife_process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.",
+    ),
+    (
+        "afterlife_process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.",
+    ),
+    (
+        "afterlife_process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+    ),
+    (
+        "afterlife_process_state",
+        "1 for the state the process is in (running, sleeping, uninterruptible_sleep, stopped, zombie, ...).",
+    ),
+];
+
+/// Positions in [`FAMILIES`].
+mod family {
+    pub const OPEN_FDS: usize = 0;
+    pub const MAX_FDS: usize = 1;
+    pub const RESIDENT: usize = 2;
+    pub const ANONYMOUS: usize = 3;
+    pub const SHARED: usize = 4;
+    pub const PSS: usize = 5;
+    pub const SWAP: usize = 6;
+    pub const MEMORY_LIMIT: usize = 7;
+    pub const THREADS: usize = 8;
+    pub const CHILDREN: usize = 9;
+    pub const FDS_BY_KIND: usize = 10;
+    pub const SLOPE: usize = 11;
+    pub const CONFIDENCE: usize = 12;
+    pub const LEAK: usize = 13;
+    pub const TIME_TO_LIMIT: usize = 14;
+    pub const CPU: usize = 15;
+    pub const START_TIME: usize = 16;
+    pub const VIRTUAL_MEMORY: usize = 17;
+    pub const STATE: usize = 18;
 }
 
 /// Renders the exposition text. Pure.
 pub fn render(processes: &[ProcessMetrics]) -> String {
-    let mut families: Vec<Family<'_>> = [
-        ("process_open_fds", "Number of open file descriptors."),
-        (
-            "process_max_fds",
-            "Maximum number of open file descriptors (soft RLIMIT_NOFILE).",
-        ),
-        ("process_resident_memory_bytes", "Resident memory size in bytes."),
-        (
-            "afterlife_process_pss_bytes",
-            "Proportional set size in bytes (shared pages divided among their users).",
-        ),
-        ("afterlife_process_swap_bytes", "Swapped-out memory in bytes."),
-        (
-            "afterlife_process_memory_limit_bytes",
-            "The smallest memory limit that applies (cgroup or RLIMIT_AS).",
-        ),
-        ("process_threads", "Number of OS threads in the process."),
-        ("afterlife_process_children", "Number of direct child processes."),
-        (
-            "afterlife_process_open_fds_by_kind",
-            "Number of open file descriptors by kind.",
-        ),
-        (
-            "afterlife_trend_slope_per_second",
-            "Theil-Sen slope of the metric per second over the watch.",
-        ),
-        (
-            "afterlife_trend_confidence",
-            "Mann-Kendall confidence (1 - p) that the metric grows.",
-        ),
-        ("afterlife_leak", "1 if the metric is judged to leak, else 0."),
-    ]
-    .into_iter()
-    .map(|(name, help)| Family {
-        name,
-        help,
-        lines: Vec::new(),
-    })
-    .collect();
+    let mut families: Vec<Family> = FAMILIES
+        .into_iter()
+        .map(|(name, help)| Family {
+            name,
+            help,
+            lines: Vec::new(),
+        })
+        .collect();
     for p in processes {
         let labels = format!("pid=\"{}\",name=\"{}\"", p.pid, escape_label(&p.name));
         let mut push = |family: usize, extra: &str, value: f64| {
@@ -109,38 +177,61 @@ pub fn render(processes: &[ProcessMetrics]) -> String {
         };
         if let Some(s) = &p.sample {
             if let Some(fds) = s.fds {
-                push(0, "", fds as f64);
+                push(family::OPEN_FDS, "", fds as f64);
             }
-            push(2, "", s.rss_bytes as f64);
+            push(family::RESIDENT, "", s.rss_bytes as f64);
+            push(family::ANONYMOUS, "", s.rss_anon_bytes as f64);
+            push(family::SHARED, "", s.rss_shmem_bytes as f64);
             if let Some(pss) = s.pss_bytes {
-                push(3, "", pss as f64);
+                push(family::PSS, "", pss as f64);
             }
             if let Some(swap) = s.swap_bytes {
-                push(4, "", swap as f64);
+                push(family::SWAP, "", swap as f64);
             }
-            push(6, "", s.threads as f64);
-            push(7, "", s.children as f64);
+            push(family::THREADS, "", s.threads as f64);
+            push(family::CHILDREN, "", s.children as f64);
         }
         if let Some(max) = p.limits.max_fds {
-            push(1, "", max as f64);
+            push(family::MAX_FDS, "", max as f64);
         }
         if let Some(memory) = &p.limits.memory {
-            push(5, &format!(",source=\"{}\"", memory.source), memory.bytes as f64);
+            push(
+                family::MEMORY_LIMIT,
+                &format!(",source=\"{}\"", memory.source),
+                memory.bytes as f64,
+            );
+        }
+        if let Some(stat) = &p.stat {
+            push(family::CPU, "", stat.cpu_seconds);
+            push(family::VIRTUAL_MEMORY, "", stat.virtual_memory_bytes as f64);
+            let state = stat.state.name().replace(' ', "_");
+            push(family::STATE, &format!(",state=\"{state}\""), 1.0);
+        }
+        if let Some(started) = p.started_at {
+            push(family::START_TIME, "", started);
         }
         for (kind, count) in &p.kinds {
-            push(8, &format!(",kind=\"{}\"", kind.name()), *count as f64);
+            push(
+                family::FDS_BY_KIND,
+                &format!(",kind=\"{}\"", kind.name()),
+                *count as f64,
+            );
         }
         for v in &p.verdicts {
             let extra = format!(",metric=\"{}\"", escape_label(&v.metric));
-            push(9, &extra, v.slope_per_second);
-            push(10, &extra, v.confidence);
-            push(11, &extra, if v.leaks() { 1.0 } else { 0.0 });
+            push(family::SLOPE, &extra, v.slope_per_second);
+            push(family::CONFIDENCE, &extra, v.confidence);
+            push(family::LEAK, &extra, if v.leaks() { 1.0 } else { 0.0 });
+            if let Some(seconds) = v.time_to_limit_seconds {
+                push(family::TIME_TO_LIMIT, &extra, seconds);
+            }
         }
     }
     let mut text = String::new();
     for f in &families {
         let _ = writeln!(text, "# HELP {} {}", f.name, f.help);
-        let _ = writeln!(text, "# TYPE {} gauge", f.name);
+        let kind = if f.name.ends_with("_total") { "counter" } else { "gauge" };
+        let _ = writeln!(text, "# TYPE {} {kind}", f.name);
         for line in &f.lines {
             text.push_str(line);
             text.push('\n');
@@ -236,18 +327,24 @@ fn answer(mut stream: TcpStream, text: &Mutex<String>) -> std::io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");
     let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics") => (
+        ("GET" | "HEAD", "/metrics") => (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
             text.lock().map(|t| t.clone()).unwrap_or_default(),
         ),
-        ("GET", _) => ("404 Not Found", "text/plain", "not found; try /metrics\n".to_string()),
-        _ => ("405 Method Not Allowed", "text/plain", "only GET\n".to_string()),
+        ("GET" | "HEAD", _) => ("404 Not Found", "text/plain", "not found; try /metrics\n".to_string()),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "only GET and HEAD\n".to_string(),
+        ),
     };
+    // HEAD: the headers GET would send, Content-Length included, no body.
+    let length = body.len();
+    let body = if method == "HEAD" { "" } else { body.as_str() };
     write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{body}"
     )?;
     stream.flush()
 }
@@ -283,6 +380,12 @@ mod tests {
             },
             kinds: vec![(FdKind::Socket, 4)],
             verdicts: Vec::new(),
+            stat: Some(StatFacts {
+                cpu_seconds: 1.5,
+                state: crate::process::ProcessState::DiskSleep,
+                virtual_memory_bytes: 8192,
+            }),
+            started_at: Some(1_700_000_000.25),
         }
     }
 
@@ -303,13 +406,30 @@ mod tests {
     fn renders_conventional_names_with_escaped_labels() {
         let text = render(&[metrics()]);
         let labels = r#"pid="42",name="we\"ird\\na\nme""#;
+        assert!(text.contains(
+            "# HELP afterlife_process_open_fds Number of open file descriptors.\n# TYPE afterlife_process_open_fds gauge\n"
+        ));
         assert!(
-            text.contains("# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\n")
+            text.contains(&format!("\nafterlife_process_open_fds{{{labels}}} 7\n")),
+            "{text}"
         );
-        assert!(text.contains(&format!("process_open_fds{{{labels}}} 7\n")), "{text}");
-        assert!(text.contains(&format!("process_max_fds{{{labels}}} 1024\n")));
-        assert!(text.contains(&format!("process_resident_memory_bytes{{{labels}}} 4096\n")));
-        assert!(text.contains(&format!("process_threads{{{labels}}} 2\n")));
+        assert!(text.contains(&format!("\nafterlife_process_max_fds{{{labels}}} 1024\n")));
+        assert!(text.contains(&format!("\nafterlife_process_resident_memory_bytes{{{labels}}} 4096\n")));
+        assert!(text.contains(&format!(
+            "\nafterlife_process_anonymous_memory_bytes{{{labels}}} 4096\n"
+        )));
+        assert!(text.contains(&format!("\nafterlife_process_threads{{{labels}}} 2\n")));
+        assert!(text.contains("# TYPE afterlife_process_cpu_seconds_total counter\n"));
+        assert!(text.contains(&format!("\nafterlife_process_cpu_seconds_total{{{labels}}} 1.5\n")));
+        assert!(text.contains(&format!(
+            "\nafterlife_process_start_time_seconds{{{labels}}} 1700000000.25\n"
+        )));
+        assert!(text.contains(&format!("\nafterlife_process_virtual_memory_bytes{{{labels}}} 8192\n")));
+        assert!(text.contains(&format!(
+            "\nafterlife_process_state{{{labels},state=\"uninterruptible_sleep\"}} 1\n"
+        )));
+        // The unlabelled process_* names are an exporter's own.
+        assert!(!text.lines().any(|l| l.starts_with("process_")), "{text}");
         assert!(text.contains(&format!(
             "afterlife_process_open_fds_by_kind{{{labels},kind=\"socket\"}} 4\n"
         )));
@@ -319,7 +439,7 @@ mod tests {
         // Every sample line belongs to a family declared above it.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split('{').next().unwrap();
-            assert!(text.contains(&format!("# TYPE {name} gauge")), "{line}");
+            assert!(text.contains(&format!("# TYPE {name} ")), "{line}");
         }
     }
 
@@ -327,16 +447,24 @@ mod tests {
     fn serves_metrics_over_http() {
         let exporter = Exporter::serve("127.0.0.1:0").unwrap();
         exporter.publish(&[metrics()]);
-        let get = |path: &str| {
+        let ask = |method: &str, path: &str| {
             let mut stream = TcpStream::connect(exporter.address()).unwrap();
-            write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            write!(stream, "{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
             let mut response = String::new();
             stream.read_to_string(&mut response).unwrap();
             response
         };
-        let response = get("/metrics");
+        let response = ask("GET", "/metrics");
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-        assert!(response.contains("process_open_fds{pid=\"42\""));
-        assert!(get("/other").starts_with("HTTP/1.1 404"));
+        assert!(response.contains("afterlife_process_open_fds{pid=\"42\""));
+        assert!(ask("GET", "/other").starts_with("HTTP/1.1 404"));
+        // HEAD: the same headers, the length of the body GET sends, no body.
+        let head = ask("HEAD", "/metrics");
+        let (headers, body) = head.split_once("\r\n\r\n").unwrap();
+        assert!(headers.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        let length = response.split_once("\r\n\r\n").unwrap().1.len();
+        assert!(headers.contains(&format!("Content-Length: {length}")), "{head}");
+        assert_eq!(body, "");
+        assert!(ask("POST", "/metrics").starts_with("HTTP/1.1 405"));
     }
 }

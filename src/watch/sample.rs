@@ -66,6 +66,17 @@ pub struct Sample {
     pub children: u64,
 }
 
+/// What the exporter shows beside a sample, from `/proc/PID/stat`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatFacts {
+    /// User and system CPU time, seconds (fields 14 and 15).
+    pub cpu_seconds: f64,
+    /// The state (field 3).
+    pub state: crate::process::ProcessState,
+    /// Virtual memory size, bytes (field 23).
+    pub virtual_memory_bytes: u64,
+}
+
 /// Open fds by kind, and the targets held most often.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FdBreakdown {
@@ -125,6 +136,7 @@ pub struct Sampler {
     task_dir: Option<OwnedFd>,
     statm: Option<OwnedFd>,
     status: Option<OwnedFd>,
+    stat: Option<OwnedFd>,
     last_shmem: Option<u64>,
     last_swap: Option<u64>,
     rollup_not_before: Option<std::time::Instant>,
@@ -141,6 +153,7 @@ pub struct Sampler {
 enum Held {
     Statm,
     Status,
+    Stat,
     Rollup,
 }
 
@@ -149,6 +162,7 @@ impl Held {
         match self {
             Held::Statm => "statm",
             Held::Status => "status",
+            Held::Stat => "stat",
             Held::Rollup => "smaps_rollup",
         }
     }
@@ -206,6 +220,7 @@ impl Sampler {
             task_dir: None,
             statm: None,
             status: None,
+            stat: None,
             last_shmem: None,
             last_swap: None,
             rollup_not_before: None,
@@ -339,6 +354,21 @@ impl Sampler {
         })
     }
 
+    /// The CPU time, state and virtual memory of `/proc/PID/stat` (parsed by
+    /// `procfs`), for the exporter: one more read per sample, made only
+    /// when asked.
+    pub fn stat_facts(&mut self) -> Result<StatFacts, ReadError> {
+        self.read_held(Held::Stat)?;
+        let stat: procfs::process::Stat = procfs::FromRead::from_read(&self.buffer[..])
+            .map_err(|e| ReadError::from_io(self.pid, "stat", std::io::Error::other(e.to_string())))?;
+        let ticks = procfs::ticks_per_second() as f64;
+        Ok(StatFacts {
+            cpu_seconds: (stat.utime + stat.stime) as f64 / ticks,
+            state: crate::process::ProcessState::from_letter(stat.state),
+            virtual_memory_bytes: stat.vsize,
+        })
+    }
+
     /// Reads a held file into the buffer. A file opened before the process
     /// called `execve` refers to its old address space, which reads as
     /// gone: then the file is opened again, once.
@@ -348,6 +378,7 @@ impl Sampler {
             let slot = match which {
                 Held::Statm => &mut self.statm,
                 Held::Status => &mut self.status,
+                Held::Stat => &mut self.stat,
                 Held::Rollup => &mut self.rollup,
             };
             if slot.is_none() {

@@ -19,7 +19,7 @@ use crate::process::{OpenError, Pid, Process, ProcessTable, ReadError, WaitError
 use crate::resources::fd::FdKind;
 use crate::signal::Signal;
 use crate::stop_signals::StopSignals;
-use crate::watch::sample::{self, CgroupMounts, FdBreakdown, Limits, Sample, Sampler};
+use crate::watch::sample::{self, CgroupMounts, FdBreakdown, Limits, Sample, Sampler, StatFacts};
 use crate::watch::series::{History, MetricVerdict, leaking_kinds};
 use crate::watch::siblings::{self, Member};
 use crate::watch::trend::Verdict;
@@ -67,6 +67,9 @@ pub struct Options {
     /// Where a started command's stdout goes: afterlife's stderr when set
     /// (stdout carries NDJSON then), else afterlife's stdout.
     pub command_stdout_to_stderr: bool,
+    /// Read each process's CPU time, state and virtual memory at every
+    /// sample (for the exporter): one more read per process.
+    pub stat_facts: bool,
 }
 
 /// Why the watch stopped.
@@ -132,6 +135,11 @@ pub struct Watched {
     pub title: Option<String>,
     /// Its command line, kept up to date.
     pub cmdline: Vec<String>,
+    /// When it started, seconds since the epoch.
+    pub started_at: Option<f64>,
+    /// Its CPU time, state and virtual memory at the last sample, when
+    /// [`Options::stat_facts`] asks for them.
+    pub stat: Option<StatFacts>,
     /// Its parent's PID when watching began (workers of one parent share
     /// one load; see [`crate::watch::siblings`]).
     pub parent: i32,
@@ -428,6 +436,8 @@ impl Watcher {
         };
         self.watched.push(Watched {
             parent: info.ppid,
+            started_at: info.started_at,
+            stat: None,
             name: info.name,
             title: sample::title(&sample::trim_cmdline(cmdline.clone())),
             cmdline,
@@ -633,7 +643,12 @@ impl Watcher {
                 continue;
             }
             match watched.sampler.sample(detail) {
-                Ok(sample) => samples.push((index, sample)),
+                Ok(sample) => {
+                    if self.options.stat_facts {
+                        watched.stat = watched.sampler.stat_facts().ok();
+                    }
+                    samples.push((index, sample));
+                }
                 // Gone: it exited since the last tick; its ending is collected
                 // below from its pidfd.
                 Err(ReadError::Gone { .. }) => gone.push(index),

@@ -4,7 +4,7 @@
 use crate::cli::output::Style;
 use crate::cli::{DeathsArgs, Failure, Output};
 use crate::deaths::metrics::DeathCounters;
-use crate::deaths::{Choice, Death, Feed, Filter, Observer, SenderKind};
+use crate::deaths::{Choice, Death, Feed, Filter, Observer, Sender, SenderKind};
 use crate::exit::ExitStatus;
 use crate::exit_code;
 use crate::text::escape;
@@ -130,8 +130,15 @@ fn terminal_key(signal: i32) -> &'static str {
 fn sender_words(death: &Death) -> Option<String> {
     let sender = death.sender.as_ref()?;
     let signal = crate::deaths::death_signal(death).map_or(0, |s| s.number());
+    Some(sender_text(sender, signal))
+}
+
+/// A signal's sender in words (`sent with kill() by pid 41 bash (user
+/// root)`, `from a fault: SEGV_MAPERR (...)`, `from the terminal (Ctrl+C)`).
+/// Pure.
+pub(crate) fn sender_text(sender: &Sender, signal: i32) -> String {
     let code = sender.code_name.unwrap_or("");
-    Some(match sender.kind {
+    match sender.kind {
         kind if kind.names_a_process() && sender.itself => format!("sent by itself with {}", kind.describe()),
         kind if kind.names_a_process() => format!(
             "sent with {} by pid {} {} (user {})",
@@ -147,7 +154,7 @@ fn sender_words(death: &Death) -> Option<String> {
         SenderKind::Terminal => format!("from the terminal{}", terminal_key(signal)),
         SenderKind::OomKiller => "from the OOM killer".to_string(),
         kind => format!("from {} ({code})", kind.describe()),
-    })
+    }
 }
 
 fn bytes(n: u64) -> String {

@@ -19,6 +19,9 @@ pub(crate) fn run(args: &WaitArgs, output: &Output) -> Result<u8, Failure> {
             output.json_line(outcome);
         } else {
             output.line(&describe(outcome, output));
+            if let Some(words) = sender_line(outcome) {
+                output.line(&words);
+            }
         }
     })
     .map_err(Failure::new)?;
@@ -53,6 +56,17 @@ pub(crate) fn run(args: &WaitArgs, output: &Output) -> Result<u8, Failure> {
         ))),
         None => Ok(exit_code::SUCCESS),
     }
+}
+
+/// `  sent with kill() by pid 41 bash (user root)` for a death by signal
+/// whose sender was seen. Pure.
+fn sender_line(outcome: &WaitOutcome) -> Option<String> {
+    let sender = outcome.sender.as_ref()?;
+    let signal = match outcome.ending.as_ref()?.status()? {
+        crate::exit::ExitStatus::Signaled { signal, .. } => signal.number(),
+        crate::exit::ExitStatus::Exited { .. } => return None,
+    };
+    Some(format!("  {}", crate::cli::deaths::sender_text(sender, signal)))
 }
 
 fn describe(outcome: &WaitOutcome, output: &Output) -> String {

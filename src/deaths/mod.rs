@@ -23,6 +23,7 @@ pub mod connector;
 pub mod event;
 pub mod filter;
 pub mod metrics;
+pub mod senders;
 pub mod tracepoints;
 
 use std::collections::HashMap;
@@ -415,23 +416,8 @@ impl Feed {
     }
 
     fn sender(&mut self, raw: &RawDeath, signal: &event::RawSignal) -> Sender {
-        let itself = signal.sender_pid == raw.pid;
-        let kind = cause::classify(signal.signo, signal.code, itself, raw.oom.is_some());
-        Sender {
-            kind,
-            code: signal.code,
-            code_name: cause::code_name(signal.signo, signal.code),
-            fault: cause::fault_meaning(signal.signo, signal.code),
-            pid: signal.sender_pid,
-            name: signal.sender_name.clone(),
-            uid: signal.sender_uid,
-            user: self.user(signal.sender_uid),
-            itself,
-            before_death: raw
-                .exit_ns
-                .filter(|&end| end >= signal.time_ns)
-                .map(|end| (end - signal.time_ns) as f64 / 1e9),
-        }
+        let user = self.user(signal.sender_uid);
+        sender_of(raw, signal, user)
     }
 
     fn oom_kill(&mut self, oom: &event::RawOom) -> OomKill {
@@ -451,6 +437,28 @@ impl Feed {
             shmem_rss_bytes: oom.shmem_pages * page,
             total_vm_bytes: oom.total_vm_pages * page,
         }
+    }
+}
+
+/// The sender of the signal `raw` died of, as `signal_generate` saw it,
+/// with the sender's user name. Pure.
+pub fn sender_of(raw: &RawDeath, signal: &event::RawSignal, user: Option<String>) -> Sender {
+    let itself = signal.sender_pid == raw.pid;
+    let kind = cause::classify(signal.signo, signal.code, itself, raw.oom.is_some());
+    Sender {
+        kind,
+        code: signal.code,
+        code_name: cause::code_name(signal.signo, signal.code),
+        fault: cause::fault_meaning(signal.signo, signal.code),
+        pid: signal.sender_pid,
+        name: signal.sender_name.clone(),
+        uid: signal.sender_uid,
+        user,
+        itself,
+        before_death: raw
+            .exit_ns
+            .filter(|&end| end >= signal.time_ns)
+            .map(|end| (end - signal.time_ns) as f64 / 1e9),
     }
 }
 

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::deaths::Sender;
+use crate::deaths::senders::Senders;
 use crate::observe::EndingReport;
 use crate::process::{OpenError, Pid, Process, WaitError, wait_any};
 
@@ -25,6 +27,9 @@ pub struct WaitOutcome {
     pub ended_after: Option<f64>,
     /// How it ended; `None` if it is still running (the wait timed out).
     pub ending: Option<EndingReport>,
+    /// For a death by signal, who sent it (from the BPF tracepoints, where
+    /// they run): `None` otherwise.
+    pub sender: Option<Sender>,
 }
 
 /// The result of a wait.
@@ -34,6 +39,10 @@ pub struct WaitReport {
     pub processes: Vec<WaitOutcome>,
     /// Whether the timeout passed before every process ended.
     pub timed_out: bool,
+    /// Why senders of signals cannot be named, when they cannot (BPF does
+    /// not run here).
+    #[serde(skip)]
+    pub senders_unknown: Option<String>,
 }
 
 /// Waiting failed.
@@ -58,6 +67,11 @@ pub fn wait_for(
     for &pid in pids {
         opened.push(Process::open_to_wait(pid)?);
     }
+    // Loaded on a thread once the pidfds are open: a death seen by the
+    // pidfds after they are attached is in the ring buffer by then
+    // (sched_process_exit runs before the exit is notified).
+    let raw_pids: Vec<i32> = pids.iter().map(|p| p.get()).collect();
+    let mut senders = Senders::start(&raw_pids);
     let start = Instant::now();
     let deadline = timeout.and_then(|t| start.checked_add(t));
     let mut outcomes: Vec<WaitOutcome> = opened
@@ -69,6 +83,7 @@ pub fn wait_for(
             cmdline: info.as_ref().map(|i| i.cmdline.clone()).unwrap_or_default(),
             ended_after: None,
             ending: None,
+            sender: None,
         })
         .collect();
     let mut pending: Vec<usize> = (0..opened.len()).collect();
@@ -80,6 +95,7 @@ pub fn wait_for(
             return Ok(WaitReport {
                 processes: outcomes,
                 timed_out: true,
+                senders_unknown: senders.unavailable(),
             });
         }
         let ended_after = start.elapsed().as_secs_f64();
@@ -88,7 +104,11 @@ pub fn wait_for(
             let observation = opened[*index].0.exit_observation()?;
             let outcome = &mut outcomes[*index];
             outcome.ended_after = Some(ended_after);
-            outcome.ending = Some(observation.into());
+            let ending: EndingReport = observation.into();
+            if matches!(ending.status(), Some(crate::exit::ExitStatus::Signaled { .. })) {
+                outcome.sender = senders.sender(outcome.pid.get());
+            }
+            outcome.ending = Some(ending);
             on_end(outcome);
         }
         pending.retain(|i| !finished.contains(i));
@@ -96,5 +116,6 @@ pub fn wait_for(
     Ok(WaitReport {
         processes: outcomes,
         timed_out: false,
+        senders_unknown: senders.unavailable(),
     })
 }

@@ -1,0 +1,69 @@
+//! `wait` names who sent the signal that ended a process it did not
+//! signal itself, from the BPF tracepoints of `deaths` (as root, with BTF).
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// How many BPF links a process holds (each attached tracepoint is one).
+fn bpf_links(pid: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|target| target.to_string_lossy() == "anon_inode:bpf_link")
+        .count()
+}
+
+#[test]
+fn wait_names_the_process_that_sent_the_fatal_signal() {
+    let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
+    let wait = common::afterlife()
+        .args(["--json", "wait", "--timeout", "60s"])
+        .arg(victim.id().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if !common::wait_until(Duration::from_secs(20), || bpf_links(wait.id()) >= 3) {
+        println!("skipped: the BPF tracepoints do not load here (needs root, BTF and the initial PID namespace)");
+        let _ = victim.kill();
+        let _ = victim.wait();
+        let _ = wait.wait_with_output();
+        return;
+    }
+    // The sender is a shell started for it, so its PID is known.
+    let sender = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -TERM {}", victim.id()))
+        .spawn()
+        .unwrap();
+    let sender_pid = sender.id();
+    let _ = victim.wait();
+    let output = wait.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(143), "{}", common::stderr(&output));
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sent = &line["sender"];
+    assert_eq!(sent["pid"], sender_pid, "{line}");
+    assert_eq!(sent["name"], "sh", "{line}");
+    assert_eq!(sent["kind"], "kill", "{line}");
+    assert_eq!(sent["code_name"], "SI_USER", "{line}");
+    assert_eq!(sent["itself"], false, "{line}");
+}
+
+#[test]
+fn a_death_by_exit_has_no_sender() {
+    let mut child = Command::new("sh").args(["-c", "sleep 0.5; exit 3"]).spawn().unwrap();
+    let output = common::afterlife()
+        .args(["--json", "wait"])
+        .arg(child.id().to_string())
+        .output()
+        .unwrap();
+    let _ = child.wait();
+    assert_eq!(output.status.code(), Some(3), "{}", common::stderr(&output));
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(line["sender"].is_null(), "{line}");
+}

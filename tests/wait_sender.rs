@@ -36,12 +36,13 @@ fn wait_names_the_process_that_sent_the_fatal_signal() {
         return;
     }
     // The sender is a shell started for it, so its PID is known.
-    let sender = Command::new("sh")
+    let mut sender = Command::new("sh")
         .arg("-c")
         .arg(format!("kill -TERM {}", victim.id()))
         .spawn()
         .unwrap();
     let sender_pid = sender.id();
+    let _ = sender.wait();
     let _ = victim.wait();
     let output = wait.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(143), "{}", common::stderr(&output));

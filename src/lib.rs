@@ -43,6 +43,7 @@ pub mod resources;
 pub mod signal;
 pub(crate) mod stop_signals;
 pub mod supervise;
+pub(crate) mod sys;
 pub mod terminate;
 pub mod text;
 pub mod watch;

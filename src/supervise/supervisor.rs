@@ -677,25 +677,18 @@ fn timers_due(
 
 /// Restores the caller's `PR_SET_CHILD_SUBREAPER` setting when the run is
 /// over (cgroup containment makes afterlife a subreaper for its run).
-struct SubreaperGuard(libc::c_int);
+struct SubreaperGuard(Option<rustix::process::Pid>);
 
 impl SubreaperGuard {
     fn save() -> SubreaperGuard {
-        let mut current: libc::c_int = 0;
-        // SAFETY: PR_GET_CHILD_SUBREAPER writes one int we own.
-        unsafe {
-            libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut current as *mut libc::c_int, 0, 0, 0);
-        }
-        SubreaperGuard(current)
+        // EINVAL only before Linux 3.4: not a subreaper then.
+        SubreaperGuard(rustix::process::child_subreaper().ok().flatten())
     }
 }
 
 impl Drop for SubreaperGuard {
     fn drop(&mut self) {
-        // SAFETY: prctl on this process only.
-        unsafe {
-            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, self.0 as libc::c_ulong, 0, 0, 0);
-        }
+        let _ = rustix::process::set_child_subreaper(self.0);
     }
 }
 
@@ -1001,48 +994,32 @@ fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<(Pid, &st
 
 /// The largest resident set of any process we reaped, in bytes.
 fn largest_child_rss() -> Option<u64> {
-    // SAFETY: a rusage is plain integers; all zeroes is a valid one.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
-        return None;
-    }
+    let kib = crate::sys::linux::process::children_max_rss_kib().ok()?;
     // ru_maxrss is in kilobytes (getrusage(2)).
-    (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
+    (kib > 0).then(|| kib as u64 * 1024)
 }
 
 /// Reaps any orphans reparented to us that have ended.
 /// Reaps ended children except `spare`, which are reaped through their
 /// pidfds: `waitid(WNOWAIT)` shows who is next without reaping it.
 fn reap_orphans_except(spare: &[i32]) {
-    loop {
-        // SAFETY: waitid fills the siginfo we own; only our own children.
-        unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-            // ECHILD: no children left.
-            if libc::waitid(libc::P_ALL, 0, &mut info, options) != 0 {
-                return;
-            }
-            let pid = info.si_pid();
-            if pid == 0 || spare.contains(&pid) {
-                return;
-            }
-            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG);
+    use rustix::process::{WaitId, WaitIdOptions};
+    // None: no child has ended, or none is left (ECHILD).
+    while let Some(pid) = crate::sys::linux::process::peek_ended_child() {
+        if spare.contains(&pid) {
+            return;
         }
+        let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+            return;
+        };
+        let _ = rustix::process::waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOHANG);
     }
 }
 
 fn reap_orphans() {
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid for any of our children, without blocking; our
-        // main process and keeper were reaped through their pidfds already.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            return;
-        }
-    }
+    // For any of our children, without blocking; our main process and
+    // keeper were reaped through their pidfds already. ECHILD: none left.
+    while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
 }
 
 #[cfg(test)]

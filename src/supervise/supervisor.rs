@@ -267,28 +267,9 @@ impl Supervisor {
         let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
         let _subreaper = SubreaperGuard::save();
         let terminal = if self.foreground { None } else { Terminal::foreground() };
-        let setup = ChildSetup {
-            own_group: !self.foreground,
-            join_group: Pid::own_group().map(Pid::get),
-            terminal: terminal.as_ref().map(|t| t.raw_fd()),
-            cgroup_procs: None,
-            parent: None,
-            death_signal: Some(self.signal),
-            death_grace: if self.grace_after_own_death {
-                self.leftover_grace
-            } else {
-                Duration::ZERO
-            },
-        };
-        let mut command = std::process::Command::new(&self.program);
-        command.args(&self.args);
+        let setup = self.child_setup(terminal.as_ref());
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
-        if let Some(parent) = &self.temp_parent {
-            let temp = dir_watch.fresh_temp(parent).map_err(SuperviseError::Dir)?;
-            for name in ["TMPDIR", "TMP", "TEMP"] {
-                command.env(name, &temp);
-            }
-        }
+        let mut command = self.command(&mut dir_watch)?;
         let output = own_output();
         let mut ipc_watch = IpcWatch::start();
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
@@ -306,42 +287,137 @@ impl Supervisor {
             on_signal: self.on_signal.take(),
         };
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
-        let Watched {
-            status,
-            name_at_exit,
-            timed_out,
-            timed_out_after,
-            sent_kill,
-            kill_at,
-        } = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
+        let watched = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
         let duration = start.elapsed().as_secs_f64();
         if let Some(terminal) = &terminal {
             terminal.take_back();
         }
-
-        let reapers = [Pid::current().get(), contained.keeper_pid().get()];
-        // After a deadline the whole tree has had its signal already: give
-        // it the rest of the grace period to end before anything counts as
-        // left over, and do not signal it twice.
-        let tree_signalled = timed_out && !self.foreground;
-        let settle = match (tree_signalled, kill_at) {
-            (false, _) => None,
-            (true, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
-            // SIGKILL went to the whole tree: it is dying; wait for that.
-            (true, None) if sent_kill => Some(KILL_SETTLE),
-            (true, None) => Some(self.leftover_grace),
+        let tree = TreeWatches {
+            ipc: ipc_watch,
+            dirs: dir_watch,
+            output,
         };
-        ipc_watch.note_tree(
-            &main_process
+        let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
+
+        let main_pid = main_process.map(|p| p.pid());
+        let status = watched.status;
+        let oom = oom_in_question(status, watched.sent_kill).then(|| {
+            let name = watched
+                .name_at_exit
+                .as_deref()
+                .or(main_info.as_ref().map(|m| m.name.as_str()));
+            oom_check(ended.oom_kills, ended.memory_events, main_pid.zip(name), started_us)
+        });
+        let oom_killed = oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed);
+        let cause = cause_of(&watched, self.timeout, self.signal, oom_killed);
+        let core = match (status, &main_info) {
+            (
+                ExitStatus::Signaled {
+                    signal,
+                    core_dumped: true,
+                },
+                Some(main),
+            ) => core_of(main, signal, started_at as u64 + duration as u64),
+            _ => None,
+        };
+        let action = cause::exit_action(
+            Verdict {
+                status,
+                timed_out: watched.timed_out,
+                sent_kill: watched.sent_kill,
+                kill_ends_us: self.dies_with_its_kill && !self.foreground,
+            },
+            self.preserve_status,
+        );
+        let (exit_code, dies_by) = exit_of(action, ended.leaked && self.fail_on_leftovers);
+        let mut command_line = vec![self.program.to_string_lossy().into_owned()];
+        command_line.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
+        Ok(RunReport {
+            command: command_line,
+            containment: ended.containment,
+            cgroup: ended.cgroup,
+            pid_namespace: ended.pid_namespace,
+            pid: main_pid,
+            started_at,
+            duration,
+            total_duration: start.elapsed().as_secs_f64(),
+            exit: StatusViews::from(status),
+            cause,
+            timed_out: watched.timed_out,
+            core,
+            oom,
+            timeline: run.timeline,
+            peak_memory: ended.peak,
+            leftovers: ended.leftovers,
+            ipc: ended.ipc,
+            files: ended.files,
+            leaked: ended.leaked,
+            exit_code,
+            dies_by,
+        })
+    }
+
+    /// What the command does between fork and exec.
+    fn child_setup(&self, terminal: Option<&Terminal>) -> ChildSetup {
+        ChildSetup {
+            own_group: !self.foreground,
+            join_group: Pid::own_group().map(Pid::get),
+            terminal: terminal.map(|t| t.raw_fd()),
+            cgroup_procs: None,
+            parent: None,
+            death_signal: Some(self.signal),
+            death_grace: if self.grace_after_own_death {
+                self.leftover_grace
+            } else {
+                Duration::ZERO
+            },
+        }
+    }
+
+    /// The command, with a fresh `TMPDIR` (and `TMP`, `TEMP`) when asked.
+    fn command(&self, dir_watch: &mut DirWatch) -> Result<std::process::Command, SuperviseError> {
+        let mut command = std::process::Command::new(&self.program);
+        command.args(&self.args);
+        if let Some(parent) = &self.temp_parent {
+            let temp = dir_watch.fresh_temp(parent).map_err(SuperviseError::Dir)?;
+            for name in ["TMPDIR", "TMP", "TEMP"] {
+                command.env(name, &temp);
+            }
+        }
+        Ok(command)
+    }
+
+    /// Once the main process has ended: the rest of the grace period, then
+    /// the leftovers (listed, ended or kept), the IPC objects and files
+    /// left, the peak memory; the containment is dismissed.
+    fn end_tree(
+        &self,
+        contained: Contained,
+        main: Option<&Process>,
+        main_info: Option<&MainFacts>,
+        watched: &Watched,
+        mut tree: TreeWatches,
+        run: &mut Run,
+    ) -> TreeEnd {
+        let reapers = [Pid::current().get(), contained.keeper_pid().get()];
+        let settle = settle_time(
+            watched.timed_out && !self.foreground,
+            watched.kill_at,
+            watched.sent_kill,
+            self.leftover_grace,
+            Instant::now(),
+        );
+        tree.ipc.note_tree(
+            &main
                 .map(|p| p.pid())
                 .into_iter()
                 .chain(contained.members().iter().map(|p| p.pid()))
                 .collect::<Vec<_>>(),
         );
-        let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, settle, &output, &mut run);
+        let leftovers = self.handle_leftovers(&contained, main_info, &reapers, settle, &tree.output, run);
         let tree_ended = leftovers.iter().all(|l| !matches!(l.fate, Fate::Kept | Fate::Survived));
-        let ipc = ipc_watch.finish(self.remove_ipc && tree_ended);
-        let files = dir_watch.finish(!self.keep_leftovers && tree_ended, &leftovers);
+        let ipc = tree.ipc.finish(self.remove_ipc && tree_ended);
+        let files = tree.dirs.finish(!self.keep_leftovers && tree_ended, &leftovers);
         let leaked = !leftovers.is_empty() || !ipc.is_empty() || !files.is_empty();
         let cgroup_peak = contained.memory_peak();
         let oom_kills = contained.oom_kills();
@@ -363,80 +439,18 @@ impl Supervisor {
                     source: PeakSource::LargestProcessRss,
                 })
             });
-
-        let main_pid = main_process.map(|p| p.pid());
-        let oom = match status {
-            ExitStatus::Signaled { signal, .. } if signal == Signal::KILL && !sent_kill => {
-                let name = name_at_exit.as_deref().or(main_info.as_ref().map(|m| m.name.as_str()));
-                let main = main_pid.zip(name);
-                Some(oom_check(oom_kills, memory_events, main, started_us))
-            }
-            _ => None,
-        };
-        let cause = if timed_out {
-            Cause::TimedOut {
-                // The deadline as given; when SIGALRM ended the wait, the
-                // time it came.
-                after: self
-                    .timeout
-                    .filter(|t| *t <= timed_out_after)
-                    .unwrap_or(timed_out_after),
-                needed_kill: sent_kill && self.signal != Signal::KILL,
-            }
-        } else if oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed) {
-            Cause::OomKilled
-        } else {
-            Cause::Unknown
-        };
-        let core = match (status, &main_info) {
-            (
-                ExitStatus::Signaled {
-                    signal,
-                    core_dumped: true,
-                },
-                Some(main),
-            ) => core_of(main, signal, started_at as u64 + duration as u64),
-            _ => None,
-        };
-        let action = cause::exit_action(
-            Verdict {
-                status,
-                timed_out,
-                sent_kill,
-                kill_ends_us: self.dies_with_its_kill && !self.foreground,
-            },
-            self.preserve_status,
-        );
-        let (exit_code, dies_by) = match action {
-            ExitAction::Code(code) => (leak_code(code, leaked && self.fail_on_leftovers), None),
-            // 128+N: what a shell shows for the death.
-            ExitAction::Die(signal) => (128u8.wrapping_add(signal.number() as u8), Some(signal)),
-        };
-        let mut command_line = vec![self.program.to_string_lossy().into_owned()];
-        command_line.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
-        Ok(RunReport {
-            command: command_line,
-            containment,
-            cgroup,
-            pid_namespace,
-            pid: main_pid,
-            started_at,
-            duration,
-            total_duration: start.elapsed().as_secs_f64(),
-            exit: StatusViews::from(status),
-            cause,
-            timed_out,
-            core,
-            oom,
-            timeline: run.timeline,
-            peak_memory: peak,
+        TreeEnd {
             leftovers,
             ipc,
             files,
             leaked,
-            exit_code,
-            dies_by,
-        })
+            peak,
+            oom_kills,
+            memory_events,
+            containment,
+            pid_namespace,
+            cgroup,
+        }
     }
 
     /// The event loop: signals, the deadline and its grace period, until the
@@ -482,78 +496,37 @@ impl Supervisor {
             }
             let mut alarm = false;
             for received in inbox.drain() {
-                if received.number == libc::SIGALRM {
-                    alarm = true;
-                    continue;
+                match signal_action(received, self.foreground) {
+                    SignalAction::TimeIsUp => alarm = true,
+                    SignalAction::Reap => on_child_event(main_process, contained.keeper_pid(), terminal),
+                    SignalAction::Forward { signal, to } => {
+                        let sent = match to {
+                            Target::Main => signal_main(main_process, signal),
+                            _ => signal_group(main_process, signal),
+                        };
+                        run.record(signal, to, sent, Reason::Forwarded);
+                    }
+                    SignalAction::Ignore => {}
                 }
-                self.handle_signal(received, main_process, contained.keeper_pid(), terminal, run);
             }
             let now = Instant::now();
             // SIGALRM from outside: time is up now, as for coreutils, whose
             // own timer it is; a second one ends the grace period.
-            let (deadline_passed, grace_over) = timers_due(now, deadline, kill_at, timed_out, alarm);
-            if deadline_passed {
-                timed_out = true;
-                timed_out_after = now.saturating_duration_since(run.start);
-                let (to, sent) = if self.foreground {
-                    (Target::Main, signal_main(main_process, self.signal))
-                } else {
-                    (Target::Tree, signal_all(contained, main_process, self.signal))
-                };
-                run.record(self.signal, to, sent, Reason::Deadline);
-                sent_kill = self.signal == Signal::KILL;
-                kill_at = self.grace.and_then(|g| now.checked_add(g));
-            } else if grace_over {
-                kill_at = None;
-                sent_kill = true;
-                let (to, sent) = if self.foreground {
-                    (Target::Main, signal_main(main_process, Signal::KILL))
-                } else {
-                    (Target::Tree, contained.kill_all())
-                };
-                run.record(Signal::KILL, to, sent, Reason::GraceExpired);
+            let step = match timers_due(now, deadline, kill_at, timed_out, alarm) {
+                (true, _) => Some(deadline_step(self.foreground, self.signal, self.grace, now)),
+                (false, true) => Some(grace_over_step(self.foreground)),
+                (false, false) => None,
+            };
+            if let Some(step) = step {
+                if step.reason == Reason::Deadline {
+                    timed_out = true;
+                    timed_out_after = now.saturating_duration_since(run.start);
+                }
+                let sent = send_step(&step, contained, main_process);
+                run.record(step.signal, step.to, sent, step.reason);
+                sent_kill = step.sent_kill;
+                kill_at = step.kill_at;
             }
-        }
-    }
-
-    fn handle_signal(
-        &self,
-        received: Received,
-        main: Option<&Process>,
-        keeper: Pid,
-        terminal: Option<&Terminal>,
-        run: &mut Run,
-    ) {
-        if received.number == libc::SIGCHLD {
-            // Orphans of the tree that ended are our zombies now (we are its
-            // subreaper); the main process and the keeper are left alone.
-            let spare: Vec<i32> = main
-                .map(|m| m.pid().get())
-                .into_iter()
-                .chain(Some(keeper.get()))
-                .collect();
-            reap_orphans_except(&spare);
-            if let (Some(terminal), Some(main)) = (terminal, main)
-                && child_stopped(main)
-            {
-                stop_with(terminal, main);
-            }
-            return;
-        }
-        // With --foreground the command shares our process group: a key
-        // typed at the terminal reached it already, straight from the kernel.
-        if self.foreground && received.from_terminal() {
-            return;
-        }
-        let Some(signal) = Signal::from_number(received.number) else {
-            return;
-        };
-        if self.foreground {
-            let sent = signal_main(main, signal);
-            run.record(signal, Target::Main, sent, Reason::Forwarded);
-        } else {
-            let sent = signal_group(main, signal);
-            run.record(signal, Target::Group, sent, Reason::Forwarded);
         }
     }
 
@@ -573,28 +546,7 @@ impl Supervisor {
         if members.is_empty() {
             return Vec::new();
         }
-        let main_ids = main.map_or((0, 0), |m| (m.sid, m.pgid));
-        let pids: Vec<Pid> = members.iter().map(|p| p.pid()).collect();
-        let mut leftovers: Vec<Leftover> = members
-            .iter()
-            .zip(held_fds(&pids))
-            .map(|(process, fds)| {
-                let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
-                let leader_gone = group_leader_gone(process.pid(), who.pgid, process.start_ticks());
-                Leftover {
-                    pid: process.pid(),
-                    escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds, leader_gone),
-                    name: who.name,
-                    cmdline: who.cmdline,
-                    ppid: who.ppid,
-                    sid: who.sid,
-                    pgid: who.pgid,
-                    holds_output: output.held_in(&fds),
-                    fds,
-                    fate: Fate::Kept,
-                }
-            })
-            .collect();
+        let mut leftovers = describe_leftovers(&members, main, reapers, output);
         if self.keep_leftovers {
             return leftovers;
         }
@@ -635,13 +587,223 @@ impl Supervisor {
             // Reaps it if it was reparented to us; ECHILD for the others,
             // whose own parents reap them.
             let _ = reap_child(process);
-            leftover.fate = if alive_at_kill.get(index).copied().unwrap_or(false) {
-                Fate::Killed
-            } else {
-                Fate::Ended { signal: self.signal }
-            };
+            leftover.fate = fate_of_ended(alive_at_kill.get(index).copied().unwrap_or(false), self.signal);
         }
         leftovers
+    }
+}
+
+/// The leftovers as found: who each is, how it escaped, what it holds;
+/// their fate still `Kept`.
+fn describe_leftovers(
+    members: &[Process],
+    main: Option<&MainFacts>,
+    reapers: &[i32],
+    output: &OutputTargets,
+) -> Vec<Leftover> {
+    let main_ids = main.map_or((0, 0), |m| (m.sid, m.pgid));
+    let pids: Vec<Pid> = members.iter().map(|p| p.pid()).collect();
+    members
+        .iter()
+        .zip(held_fds(&pids))
+        .map(|(process, fds)| {
+            let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
+            let leader_gone = group_leader_gone(process.pid(), who.pgid, process.start_ticks());
+            Leftover {
+                pid: process.pid(),
+                escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds, leader_gone),
+                name: who.name,
+                cmdline: who.cmdline,
+                ppid: who.ppid,
+                sid: who.sid,
+                pgid: who.pgid,
+                holds_output: output.held_in(&fds),
+                fds,
+                fate: Fate::Kept,
+            }
+        })
+        .collect()
+}
+
+/// What watches the tree besides the containment: IPC objects, directories,
+/// and afterlife's own output.
+struct TreeWatches {
+    ipc: IpcWatch,
+    dirs: DirWatch,
+    output: OutputTargets,
+}
+
+/// What the tree's end left to report.
+struct TreeEnd {
+    leftovers: Vec<Leftover>,
+    ipc: Vec<crate::resources::ipc_left::IpcLeftover>,
+    files: Vec<crate::supervise::dir_left::FileLeftover>,
+    leaked: bool,
+    peak: Option<PeakMemory>,
+    oom_kills: Option<u64>,
+    memory_events: bool,
+    containment: crate::supervise::containment::Containment,
+    pid_namespace: bool,
+    cgroup: Option<PathBuf>,
+}
+
+/// What the loop does with a signal read from the signalfd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignalAction {
+    /// SIGALRM: time is up (or, after the deadline, the grace period).
+    TimeIsUp,
+    /// SIGCHLD: reap ended orphans; follow a stop of the main process.
+    Reap,
+    /// Pass the signal on.
+    Forward { signal: Signal, to: Target },
+    /// Nothing.
+    Ignore,
+}
+
+/// What to do when a signal arrives. Pure.
+///
+/// With `foreground` the command shares afterlife's process group: a key
+/// typed at the terminal reached it already, straight from the kernel, and
+/// anything else goes to it alone. Otherwise a signal goes to the command's
+/// process group.
+fn signal_action(received: Received, foreground: bool) -> SignalAction {
+    match received.number {
+        libc::SIGALRM => SignalAction::TimeIsUp,
+        libc::SIGCHLD => SignalAction::Reap,
+        _ if foreground && received.from_terminal() => SignalAction::Ignore,
+        number => match Signal::from_number(number) {
+            Some(signal) => SignalAction::Forward {
+                signal,
+                to: if foreground { Target::Main } else { Target::Group },
+            },
+            None => SignalAction::Ignore,
+        },
+    }
+}
+
+/// A signal the loop sends when a timer falls due, and the timers after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Step {
+    signal: Signal,
+    to: Target,
+    reason: Reason,
+    /// Whether SIGKILL has been sent now.
+    sent_kill: bool,
+    /// When SIGKILL falls due next, if it does.
+    kill_at: Option<Instant>,
+}
+
+/// The deadline passed: the deadline's signal to the tree (to the main
+/// process alone with `foreground`), and SIGKILL after the grace period,
+/// if one is set. Pure.
+fn deadline_step(foreground: bool, signal: Signal, grace: Option<Duration>, now: Instant) -> Step {
+    Step {
+        signal,
+        to: if foreground { Target::Main } else { Target::Tree },
+        reason: Reason::Deadline,
+        sent_kill: signal == Signal::KILL,
+        kill_at: grace.and_then(|g| now.checked_add(g)),
+    }
+}
+
+/// The grace period is over: SIGKILL, and no timer after it. Pure.
+fn grace_over_step(foreground: bool) -> Step {
+    Step {
+        signal: Signal::KILL,
+        to: if foreground { Target::Main } else { Target::Tree },
+        reason: Reason::GraceExpired,
+        sent_kill: true,
+        kill_at: None,
+    }
+}
+
+/// Sends a step's signal; how many processes got it. SIGKILL at the end of
+/// the grace period goes through the containment (`cgroup.kill`, or a
+/// freeze and kill of the whole tree).
+fn send_step(step: &Step, contained: &Contained, main: Option<&Process>) -> usize {
+    match (step.to, step.reason) {
+        (Target::Tree, Reason::GraceExpired) => contained.kill_all(),
+        (Target::Tree, _) => signal_all(contained, main, step.signal),
+        _ => signal_main(main, step.signal),
+    }
+}
+
+/// SIGCHLD: orphans of the tree that ended are our zombies now (we are its
+/// subreaper) and are reaped; the main process and the keeper are left
+/// alone. A stopped main process (Ctrl+Z) stops afterlife too.
+fn on_child_event(main: Option<&Process>, keeper: Pid, terminal: Option<&Terminal>) {
+    let spare: Vec<i32> = main
+        .map(|m| m.pid().get())
+        .into_iter()
+        .chain(Some(keeper.get()))
+        .collect();
+    reap_orphans_except(&spare);
+    if let (Some(terminal), Some(main)) = (terminal, main)
+        && child_stopped(main)
+    {
+        stop_with(terminal, main);
+    }
+}
+
+/// How long the tree gets to end before what is left counts as left over.
+/// After a deadline the whole tree has had its signal already: it gets the
+/// rest of the grace period, and is not signalled twice; `None` when it was
+/// not signalled. Pure.
+fn settle_time(
+    tree_signalled: bool,
+    kill_at: Option<Instant>,
+    sent_kill: bool,
+    leftover_grace: Duration,
+    now: Instant,
+) -> Option<Duration> {
+    match (tree_signalled, kill_at) {
+        (false, _) => None,
+        (true, Some(at)) => Some(at.saturating_duration_since(now)),
+        // SIGKILL went to the whole tree: it is dying; wait for that.
+        (true, None) if sent_kill => Some(KILL_SETTLE),
+        (true, None) => Some(leftover_grace),
+    }
+}
+
+/// How a leftover that ended after being signalled ended: killed, if it
+/// was still alive when SIGKILL went out, else of the first signal. Pure.
+fn fate_of_ended(alive_at_kill: bool, signal: Signal) -> Fate {
+    if alive_at_kill {
+        Fate::Killed
+    } else {
+        Fate::Ended { signal }
+    }
+}
+
+/// Whether an OOM kill is in question: the main process died of a SIGKILL
+/// that afterlife did not send. Pure.
+fn oom_in_question(status: ExitStatus, sent_kill: bool) -> bool {
+    matches!(status, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL && !sent_kill)
+}
+
+/// Why the command ended: its deadline (as given; when SIGALRM ended the
+/// wait, the time it came), an OOM kill, or nothing afterlife knows. Pure.
+fn cause_of(watched: &Watched, timeout: Option<Duration>, signal: Signal, oom_killed: bool) -> Cause {
+    if watched.timed_out {
+        Cause::TimedOut {
+            after: timeout
+                .filter(|t| *t <= watched.timed_out_after)
+                .unwrap_or(watched.timed_out_after),
+            needed_kill: watched.sent_kill && signal != Signal::KILL,
+        }
+    } else if oom_killed {
+        Cause::OomKilled
+    } else {
+        Cause::Unknown
+    }
+}
+
+/// afterlife's exit code, and the signal it dies of when it does. Pure.
+fn exit_of(action: ExitAction, leaked_fails: bool) -> (u8, Option<Signal>) {
+    match action {
+        ExitAction::Code(code) => (leak_code(code, leaked_fails), None),
+        // 128+N: what a shell shows for the death.
+        ExitAction::Die(signal) => (128u8.wrapping_add(signal.number() as u8), Some(signal)),
     }
 }
 
@@ -1053,5 +1215,183 @@ mod tests {
         assert_eq!(timers_due(at(300), deadline, kill_at, true, false), (false, true));
         // No SIGKILL due (no -k, or `-k inf`): SIGALRM changes nothing.
         assert_eq!(timers_due(at(200), deadline, None, true, true), (false, false));
+    }
+    fn received(number: i32, code: i32) -> Received {
+        Received {
+            number,
+            code,
+            sender: 0,
+        }
+    }
+
+    #[test]
+    fn a_signal_is_passed_to_the_group_or_with_foreground_to_the_main_process() {
+        let user = received(libc::SIGTERM, libc::SI_USER);
+        let term = Signal::from_number(libc::SIGTERM).unwrap();
+        assert_eq!(
+            signal_action(user, false),
+            SignalAction::Forward {
+                signal: term,
+                to: Target::Group
+            }
+        );
+        assert_eq!(
+            signal_action(user, true),
+            SignalAction::Forward {
+                signal: term,
+                to: Target::Main
+            }
+        );
+        // A key typed at the terminal reached a foreground command already.
+        let key = received(libc::SIGINT, libc::SI_KERNEL);
+        assert_eq!(signal_action(key, true), SignalAction::Ignore);
+        assert!(matches!(
+            signal_action(key, false),
+            SignalAction::Forward { to: Target::Group, .. }
+        ));
+    }
+
+    #[test]
+    fn sigalrm_means_time_is_up_and_sigchld_means_reap() {
+        for foreground in [false, true] {
+            assert_eq!(
+                signal_action(received(libc::SIGALRM, libc::SI_USER), foreground),
+                SignalAction::TimeIsUp
+            );
+            assert_eq!(
+                signal_action(received(libc::SIGCHLD, libc::CLD_EXITED), foreground),
+                SignalAction::Reap
+            );
+        }
+    }
+
+    #[test]
+    fn the_deadline_signals_the_tree_and_sets_the_kill_timer() {
+        let now = Instant::now();
+        let grace = Duration::from_secs(5);
+        let step = deadline_step(false, Signal::TERM, Some(grace), now);
+        assert_eq!(step.to, Target::Tree);
+        assert_eq!(step.signal, Signal::TERM);
+        assert_eq!(step.reason, Reason::Deadline);
+        assert!(!step.sent_kill);
+        assert_eq!(step.kill_at, Some(now + grace));
+        // --foreground: the main process alone; no -k: no SIGKILL due.
+        let step = deadline_step(true, Signal::TERM, None, now);
+        assert_eq!(step.to, Target::Main);
+        assert_eq!(step.kill_at, None);
+        // -s KILL: SIGKILL is sent at the deadline already.
+        assert!(deadline_step(false, Signal::KILL, Some(grace), now).sent_kill);
+        // -k inf does not overflow.
+        assert_eq!(
+            deadline_step(false, Signal::TERM, Some(Duration::MAX), now).kill_at,
+            None
+        );
+    }
+
+    #[test]
+    fn the_end_of_grace_kills_and_sets_no_timer() {
+        for (foreground, to) in [(false, Target::Tree), (true, Target::Main)] {
+            let step = grace_over_step(foreground);
+            assert_eq!(step.signal, Signal::KILL);
+            assert_eq!(step.to, to);
+            assert_eq!(step.reason, Reason::GraceExpired);
+            assert!(step.sent_kill);
+            assert_eq!(step.kill_at, None);
+        }
+    }
+
+    #[test]
+    fn after_the_main_process_ends_the_tree_gets_the_rest_of_its_grace() {
+        let now = Instant::now();
+        let grace = Duration::from_secs(5);
+        // Not signalled at a deadline: nothing to wait for.
+        assert_eq!(settle_time(false, Some(now + grace), false, grace, now), None);
+        // SIGKILL still due in 2 s: those 2 s.
+        let left = settle_time(true, Some(now + Duration::from_secs(2)), false, grace, now);
+        assert_eq!(left, Some(Duration::from_secs(2)));
+        // Past it already: none.
+        assert_eq!(
+            settle_time(true, Some(now), false, grace, now + grace),
+            Some(Duration::ZERO)
+        );
+        // SIGKILL sent: the time to die of it.
+        assert_eq!(settle_time(true, None, true, grace, now), Some(KILL_SETTLE));
+        // No SIGKILL planned (no -k): the leftovers' grace.
+        assert_eq!(settle_time(true, None, false, grace, now), Some(grace));
+    }
+
+    #[test]
+    fn a_leftover_alive_at_the_kill_was_killed() {
+        assert_eq!(fate_of_ended(true, Signal::TERM), Fate::Killed);
+        assert_eq!(fate_of_ended(false, Signal::TERM), Fate::Ended { signal: Signal::TERM });
+    }
+
+    #[test]
+    fn only_a_sigkill_afterlife_did_not_send_raises_the_oom_question() {
+        let killed = ExitStatus::Signaled {
+            signal: Signal::KILL,
+            core_dumped: false,
+        };
+        assert!(oom_in_question(killed, false));
+        assert!(!oom_in_question(killed, true));
+        assert!(!oom_in_question(ExitStatus::Exited { code: 137 }, false));
+    }
+
+    fn watched(timed_out: bool, after: Duration, sent_kill: bool) -> Watched {
+        Watched {
+            status: ExitStatus::Exited { code: 0 },
+            timed_out_after: after,
+            name_at_exit: None,
+            timed_out,
+            sent_kill,
+            kill_at: None,
+        }
+    }
+
+    #[test]
+    fn the_cause_is_the_deadline_as_given_or_an_oom_kill() {
+        let ten = Duration::from_secs(10);
+        let cause = cause_of(
+            &watched(true, Duration::from_millis(10_003), true),
+            Some(ten),
+            Signal::TERM,
+            false,
+        );
+        assert_eq!(
+            cause,
+            Cause::TimedOut {
+                after: ten,
+                needed_kill: true
+            }
+        );
+        // SIGALRM before the deadline: the time it came.
+        let early = Duration::from_secs(3);
+        let cause = cause_of(&watched(true, early, false), Some(ten), Signal::TERM, true);
+        assert_eq!(
+            cause,
+            Cause::TimedOut {
+                after: early,
+                needed_kill: false
+            }
+        );
+        // -s KILL: the kill was the deadline's signal, not an escalation.
+        let cause = cause_of(&watched(true, ten, true), Some(ten), Signal::KILL, false);
+        assert!(matches!(cause, Cause::TimedOut { needed_kill: false, .. }));
+        assert_eq!(
+            cause_of(&watched(false, Duration::ZERO, false), None, Signal::TERM, true),
+            Cause::OomKilled
+        );
+        assert_eq!(
+            cause_of(&watched(false, Duration::ZERO, false), None, Signal::TERM, false),
+            Cause::Unknown
+        );
+    }
+
+    #[test]
+    fn dying_by_a_signal_exits_128_plus_n_if_it_must_exit() {
+        let kill = Signal::KILL;
+        assert_eq!(exit_of(ExitAction::Die(kill), true), (137, Some(kill)));
+        assert_eq!(exit_of(ExitAction::Code(0), true), (crate::exit_code::LEAKED, None));
+        assert_eq!(exit_of(ExitAction::Code(124), false), (124, None));
     }
 }

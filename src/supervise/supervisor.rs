@@ -259,11 +259,8 @@ impl Supervisor {
     /// process is forked and then runs ordinary code: call `run` from a
     /// single-threaded process there (the afterlife binary is one).
     pub fn run(mut self) -> Result<RunReport, SuperviseError> {
-        let start = Instant::now();
-        let started_at = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        let started_us = cause::monotonic_us();
+        let clock = Clock::now();
+        let start = clock.start;
         let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
         let _subreaper = SubreaperGuard::save();
         let terminal = if self.foreground { None } else { Terminal::foreground() };
@@ -298,26 +295,41 @@ impl Supervisor {
             output,
         };
         let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
+        Ok(self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline))
+    }
 
-        let main_pid = main_process.map(|p| p.pid());
+    /// The verdict on the run: an OOM kill or the deadline as the cause,
+    /// where a core went, afterlife's own exit; and the report.
+    fn report(
+        &self,
+        clock: &Clock,
+        duration: f64,
+        watched: Watched,
+        main_info: Option<&MainFacts>,
+        ended: TreeEnd,
+        timeline: Vec<TimelineEvent>,
+    ) -> RunReport {
+        let main_pid = main_info.map(|m| m.pid);
         let status = watched.status;
         let oom = oom_in_question(status, watched.sent_kill).then(|| {
-            let name = watched
-                .name_at_exit
-                .as_deref()
-                .or(main_info.as_ref().map(|m| m.name.as_str()));
-            oom_check(ended.oom_kills, ended.memory_events, main_pid.zip(name), started_us)
+            let name = watched.name_at_exit.as_deref().or(main_info.map(|m| m.name.as_str()));
+            oom_check(
+                ended.oom_kills,
+                ended.memory_events,
+                main_pid.zip(name),
+                clock.started_us,
+            )
         });
         let oom_killed = oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed);
         let cause = cause_of(&watched, self.timeout, self.signal, oom_killed);
-        let core = match (status, &main_info) {
+        let core = match (status, main_info) {
             (
                 ExitStatus::Signaled {
                     signal,
                     core_dumped: true,
                 },
                 Some(main),
-            ) => core_of(main, signal, started_at as u64 + duration as u64),
+            ) => core_of(main, signal, clock.started_at as u64 + duration as u64),
             _ => None,
         };
         let action = cause::exit_action(
@@ -332,21 +344,21 @@ impl Supervisor {
         let (exit_code, dies_by) = exit_of(action, ended.leaked && self.fail_on_leftovers);
         let mut command_line = vec![self.program.to_string_lossy().into_owned()];
         command_line.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
-        Ok(RunReport {
+        RunReport {
             command: command_line,
             containment: ended.containment,
             cgroup: ended.cgroup,
             pid_namespace: ended.pid_namespace,
             pid: main_pid,
-            started_at,
+            started_at: clock.started_at,
             duration,
-            total_duration: start.elapsed().as_secs_f64(),
+            total_duration: clock.start.elapsed().as_secs_f64(),
             exit: StatusViews::from(status),
             cause,
             timed_out: watched.timed_out,
             core,
             oom,
-            timeline: run.timeline,
+            timeline,
             peak_memory: ended.peak,
             leftovers: ended.leftovers,
             ipc: ended.ipc,
@@ -354,7 +366,7 @@ impl Supervisor {
             leaked: ended.leaked,
             exit_code,
             dies_by,
-        })
+        }
     }
 
     /// What the command does between fork and exec.
@@ -623,6 +635,27 @@ fn describe_leftovers(
             }
         })
         .collect()
+}
+
+/// When the run started, on each clock the report uses.
+struct Clock {
+    start: Instant,
+    /// Seconds since the Unix epoch.
+    started_at: f64,
+    /// `CLOCK_MONOTONIC` in microseconds, as `/dev/kmsg` stamps.
+    started_us: u64,
+}
+
+impl Clock {
+    fn now() -> Clock {
+        Clock {
+            start: Instant::now(),
+            started_at: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            started_us: cause::monotonic_us(),
+        }
+    }
 }
 
 /// What watches the tree besides the containment: IPC objects, directories,

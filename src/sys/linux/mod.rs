@@ -7,9 +7,14 @@
 //! Families: [`process`] (fork, exits, pidfd calls rustix cannot make,
 //! waits that need `si_pid`, resource use), [`signal`] (signal sets, masks,
 //! dispositions, signalfd), [`ns`] (`unshare`), [`term`] (the controlling
-//! terminal by raw fd), [`fd`] (writes through a raw fd, stdio onto
-//! `/dev/null`), [`bpf`] (the `bpf(2)` call), [`ipc`] (SysV shared memory),
-//! [`stdio`] (a C stdio stream, for the demo).
+//! terminal by raw fd), [`fd`] (a write through a raw fd), [`bpf`] (the
+//! `bpf(2)` call), [`ipc`] (SysV shared memory), [`stdio`] (a C stdio
+//! stream, for the demo).
+//!
+//! What `rustix` does safely is called directly, not wrapped here: rlimits,
+//! the subreaper and death-signal `prctl`s, waits, `setns`, `sysconf`,
+//! `clock_gettime`, `fcntl`, netlink sockets. Beware its `waitpid(None)`:
+//! it is `waitpid(0)`, the caller's process group only; `wait` is `-1`.
 //!
 //! Async-signal safety: the functions marked so in their docs make system
 //! calls only — no allocation, no lock — and may run between `fork` and

@@ -25,6 +25,7 @@
 //!   /proc before it reaches a terminal.
 
 #![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::multiple_unsafe_ops_per_block)]
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("afterlife works only on Linux: it is built on pidfds, /proc and cgroups.");
@@ -43,6 +44,7 @@ pub mod resources;
 pub mod signal;
 pub(crate) mod stop_signals;
 pub mod supervise;
+pub(crate) mod sys;
 pub mod terminate;
 pub mod text;
 pub mod watch;

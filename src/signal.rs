@@ -427,20 +427,6 @@ pub fn signals_in_mask(mask: u64) -> Vec<Signal> {
         .collect()
 }
 
-/// A `sigset_t` holding `numbers` (for masks and signalfd).
-pub(crate) fn signal_set(numbers: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset only write into the set we own, and
-    // every number is a valid signal.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &n in numbers {
-            libc::sigaddset(&mut set, n);
-        }
-        set
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,7 +56,8 @@ impl Btf {
     /// `BPF_BTF_GET_NEXT_ID`, `BPF_BTF_GET_FD_BY_ID`, then
     /// `BPF_OBJ_GET_INFO_BY_FD` with a buffer for the raw blob.
     fn from_bpf() -> Option<Btf> {
-        use crate::bpf::{bpf_call, bpf_fd, get_u32, put_u32, put_u64};
+        use crate::bpf::{get_u32, put_u32, put_u64};
+        use crate::sys::linux::bpf::{bpf, bpf_fd};
         use std::os::fd::AsRawFd;
         const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
         const BPF_BTF_GET_FD_BY_ID: libc::c_long = 19;
@@ -66,39 +67,42 @@ impl Btf {
         for _ in 0..8 {
             let mut attr = [0u8; 16];
             put_u32(&mut attr, 0, id);
-            bpf_call(BPF_BTF_GET_NEXT_ID, &mut attr).ok()?;
+            // SAFETY: this attribute holds no pointer.
+            unsafe { bpf(BPF_BTF_GET_NEXT_ID, &mut attr) }.ok()?;
             id = get_u32(&attr, 4);
             let mut attr = [0u8; 16];
             put_u32(&mut attr, 0, id);
-            let fd = bpf_fd(BPF_BTF_GET_FD_BY_ID, &mut attr).ok()?;
+            // SAFETY: this attribute holds no pointer.
+            let fd = unsafe { bpf_fd(BPF_BTF_GET_FD_BY_ID, &mut attr) }.ok()?;
             // struct bpf_btf_info: btf, btf_size, id, name, name_len,
             // kernel_btf. Asked twice: for the name and size, then the blob.
-            let get_info = |buffer: &mut Vec<u8>, name: &mut [u8; 16]| -> Option<usize> {
+            let get_info = |buffer: &mut [u8], name: &mut [u8; 16]| -> Option<usize> {
                 let mut info = [0u8; 32];
                 put_u64(&mut info, 0, buffer.as_mut_ptr() as u64);
-                put_u32(&mut info, 8, buffer.capacity() as u32);
+                put_u32(&mut info, 8, buffer.len() as u32);
                 put_u64(&mut info, 16, name.as_mut_ptr() as u64);
                 put_u32(&mut info, 24, name.len() as u32);
                 let mut attr = [0u8; 16];
                 put_u32(&mut attr, 0, fd.as_raw_fd() as u32);
                 put_u32(&mut attr, 4, info.len() as u32);
                 put_u64(&mut attr, 8, info.as_mut_ptr() as u64);
-                bpf_call(BPF_OBJ_GET_INFO_BY_FD, &mut attr).ok()?;
+                // SAFETY: `attr` points to `info`, which points to `buffer`
+                // and `name`, each with its length; all live and writable
+                // for the call.
+                unsafe { bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) }.ok()?;
                 Some(get_u32(&info, 8) as usize)
             };
             let mut name = [0u8; 16];
-            let size = get_info(&mut Vec::new(), &mut name)?;
+            let size = get_info(&mut [], &mut name)?;
             if !name.starts_with(b"vmlinux\0") {
                 continue;
             }
-            // Not zeroed first: the kernel writes every byte up to `size`.
-            let mut data: Vec<u8> = Vec::with_capacity(size);
+            // Zeroed pages from the allocator (a large zeroed allocation is
+            // fresh mapped memory, not written twice).
+            let mut data = vec![0u8; size];
             if get_info(&mut data, &mut name)? != size {
                 return None;
             }
-            // SAFETY: the kernel wrote `size` bytes into the buffer, whose
-            // capacity is `size`.
-            unsafe { data.set_len(size) };
             return Btf::parse(data);
         }
         None

@@ -29,7 +29,7 @@
 //! iterator was not used: the call that failed with its errno, and for a
 //! program the verifier refused, the verifier's own log.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// The member offsets a program reads: found in BTF, and kept in the cache
 /// as numbers.
@@ -87,6 +87,7 @@ pub(crate) mod cache;
 pub mod task_file;
 pub mod tasks;
 
+use crate::sys::linux::bpf::bpf_fd;
 use asm::Insn;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
@@ -177,25 +178,6 @@ fn may_load(effective: u64) -> bool {
     effective & CAP_SYS_ADMIN != 0 || effective & (CAP_BPF | CAP_PERFMON) == CAP_BPF | CAP_PERFMON
 }
 
-/// `bpf(2)` with `attr`, a zeroed `union bpf_attr` of the size passed;
-/// its non-negative result (0, an ID, or a new fd).
-pub(crate) fn bpf_call(cmd: libc::c_long, attr: &mut [u8]) -> std::io::Result<i64> {
-    // SAFETY: the kernel reads (and for some commands writes) only within
-    // the `attr.len()` bytes of attr.
-    let result = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) };
-    if result < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(result)
-}
-
-/// `bpf(2)` for a command that returns a new fd.
-pub(crate) fn bpf_fd(cmd: libc::c_long, attr: &mut [u8]) -> std::io::Result<OwnedFd> {
-    let fd = bpf_call(cmd, attr)?;
-    // SAFETY: the kernel returned a new file descriptor that we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
 /// Writes a field of a `bpf_attr` (or of a struct it points to).
 pub(crate) fn put_u32(attr: &mut [u8], at: usize, value: u32) {
     attr[at..at + 4].copy_from_slice(&value.to_ne_bytes());
@@ -240,7 +222,8 @@ impl Iterator {
         let mut attr = [0u8; 64];
         put_u32(&mut attr, attr::LINK_PROG_FD, prog.as_raw_fd() as u32);
         put_u32(&mut attr, attr::LINK_ATTACH_TYPE, BPF_TRACE_ITER);
-        let link = bpf_fd(BPF_LINK_CREATE, &mut attr).map_err(|source| BpfError::Call {
+        // SAFETY: this attribute holds no pointer.
+        let link = unsafe { bpf_fd(BPF_LINK_CREATE, &mut attr) }.map_err(|source| BpfError::Call {
             command: "BPF_LINK_CREATE",
             source,
             log: None,
@@ -252,7 +235,8 @@ impl Iterator {
     pub(crate) fn read(&self) -> Result<Vec<u8>, BpfError> {
         let mut attr = [0u8; 16];
         put_u32(&mut attr, attr::ITER_LINK_FD, self.link.as_raw_fd() as u32);
-        let iter = bpf_fd(BPF_ITER_CREATE, &mut attr).map_err(|source| BpfError::Call {
+        // SAFETY: this attribute holds no pointer.
+        let iter = unsafe { bpf_fd(BPF_ITER_CREATE, &mut attr) }.map_err(|source| BpfError::Call {
             command: "BPF_ITER_CREATE",
             source,
             log: None,
@@ -280,7 +264,10 @@ fn prog_load(attach: u32, insns: &[Insn], log: Option<&mut [u8]>) -> std::io::Re
     }
     put_u32(&mut attr, attr::EXPECTED_ATTACH_TYPE, BPF_TRACE_ITER);
     put_u32(&mut attr, attr::ATTACH_BTF_ID, attach);
-    bpf_fd(BPF_PROG_LOAD, &mut attr)
+    // SAFETY: the pointers in `attr` are to `insns`, `license` and `log`,
+    // borrowed for the call, each with its length (the license is a C
+    // string).
+    unsafe { bpf_fd(BPF_PROG_LOAD, &mut attr) }
 }
 
 /// Loads the iterator program `assemble` builds for the `bpf_iter_*`

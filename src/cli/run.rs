@@ -350,9 +350,23 @@ fn cause_text(report: &RunReport) -> String {
 
 /// The full report, for `--report`.
 pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
-    let bold = |t: &str| output.paint(Style::Bold, t);
     let mut text = String::new();
-    let _ = writeln!(text, "{}", bold("afterlife report"));
+    let _ = writeln!(text, "{}", output.paint(Style::Bold, "afterlife report"));
+    command_section(report, &mut text);
+    exit_section(report, output, &mut text);
+    signals_section(report, &mut text);
+    leftovers_section(report, output, &mut text);
+    ipc_section(report, &mut text);
+    files_section(report, &mut text);
+    let _ = match report.dies_by {
+        Some(signal) => writeln!(text, "  afterlife:   dies of {signal} too, as the command did"),
+        None => writeln!(text, "  afterlife:   exit code {}", report.exit_code),
+    };
+    text
+}
+
+/// The command, its containment, PID and duration.
+fn command_section(report: &RunReport, text: &mut String) {
     let _ = writeln!(text, "  command:     {}", display_command_line(&report.command));
     let _ = write!(text, "  containment: {}", report.containment.name());
     if let Some(path) = &report.cgroup {
@@ -370,6 +384,11 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
         "  duration:    {}",
         format_duration(std::time::Duration::from_secs_f64(report.duration))
     );
+}
+
+/// How the command ended: exit status, cause, core dump, OOM check, peak
+/// memory.
+fn exit_section(report: &RunReport, output: &Output, text: &mut String) {
     let style = if report.exit.status.success() {
         Style::Good
     } else {
@@ -402,98 +421,107 @@ pub(crate) fn human_report(report: &RunReport, output: &Output) -> String {
         };
         let _ = writeln!(text, "  peak memory: {} ({source})", human_bytes(peak.bytes));
     }
+}
+
+/// Every signal sent, when, to whom and why.
+fn signals_section(report: &RunReport, text: &mut String) {
     if report.timeline.is_empty() {
         let _ = writeln!(text, "  signals:     none sent");
-    } else {
-        let _ = writeln!(text, "  signals:");
-        for event in &report.timeline {
-            let to = match event.to {
-                Target::Main => "the main process",
-                Target::Group => "its process group",
-                Target::Tree => "the whole tree",
-                Target::Leftovers => "the leftovers",
-            };
-            let why = match event.reason {
-                Reason::Deadline => "deadline",
-                Reason::GraceExpired => "grace period over",
-                Reason::Forwarded => "forwarded",
-                Reason::Leftovers => "ending leftovers",
-                Reason::LeftoversGraceExpired => "leftovers' grace period over",
-            };
-            let _ = writeln!(
-                text,
-                "    +{:.3}s {} to {to} ({} process{}): {why}",
-                event.at,
-                event.signal,
-                event.processes,
-                if event.processes == 1 { "" } else { "es" }
-            );
-        }
+        return;
     }
+    let _ = writeln!(text, "  signals:");
+    for event in &report.timeline {
+        let to = match event.to {
+            Target::Main => "the main process",
+            Target::Group => "its process group",
+            Target::Tree => "the whole tree",
+            Target::Leftovers => "the leftovers",
+        };
+        let why = match event.reason {
+            Reason::Deadline => "deadline",
+            Reason::GraceExpired => "grace period over",
+            Reason::Forwarded => "forwarded",
+            Reason::Leftovers => "ending leftovers",
+            Reason::LeftoversGraceExpired => "leftovers' grace period over",
+        };
+        let _ = writeln!(
+            text,
+            "    +{:.3}s {} to {to} ({} process{}): {why}",
+            event.at,
+            event.signal,
+            event.processes,
+            if event.processes == 1 { "" } else { "es" }
+        );
+    }
+}
+
+/// The processes left behind: who, their fate, how they escaped, what
+/// they hold.
+fn leftovers_section(report: &RunReport, output: &Output, text: &mut String) {
     if report.leftovers.is_empty() {
         let _ = writeln!(text, "  leftovers:   none");
-    } else {
-        let _ = writeln!(text, "  leftovers:   {}", report.leftovers.len());
-        for leftover in &report.leftovers {
+        return;
+    }
+    let _ = writeln!(text, "  leftovers:   {}", report.leftovers.len());
+    for leftover in &report.leftovers {
+        let _ = writeln!(
+            text,
+            "    {} {} [{}] — {}",
+            leftover.pid,
+            output.paint(Style::Bold, &escape(&leftover.name)),
+            display_command_line(&leftover.cmdline),
+            fate_text(&leftover.fate)
+        );
+        for escape_how in &leftover.escaped {
+            let _ = writeln!(text, "      escaped: {}", escape_text(escape_how));
+        }
+        if !leftover.holds_output.is_empty() {
+            let streams: Vec<&str> = leftover.holds_output.iter().map(|s| s.name()).collect();
             let _ = writeln!(
                 text,
-                "    {} {} [{}] — {}",
-                leftover.pid,
-                bold(&escape(&leftover.name)),
-                display_command_line(&leftover.cmdline),
-                fate_text(&leftover.fate)
+                "      holds afterlife's {}: a reader waiting for its end would wait for this process",
+                streams.join(" and ")
             );
-            for escape_how in &leftover.escaped {
-                let detail = match escape_how {
-                    crate::supervise::report::Escape::NewSession { sid } => {
-                        format!("called setsid (session {sid})")
-                    }
-                    crate::supervise::report::Escape::NewProcessGroup { pgid } => {
-                        format!("left the process group (group {pgid})")
-                    }
-                    crate::supervise::report::Escape::Orphaned {
-                        group_leader_gone: None,
-                    } => "orphaned: its parent exited (double fork or background child)".to_string(),
-                    crate::supervise::report::Escape::Orphaned {
-                        group_leader_gone: Some(pgid),
-                    } => format!(
-                        "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (a background child left behind, or a worker whose master died)"
-                    ),
-                    crate::supervise::report::Escape::InheritedFds { fds } => format!(
-                        "holds fds without O_CLOEXEC: {}",
-                        fds.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
-                    ),
-                };
-                let _ = writeln!(text, "      escaped: {detail}");
-            }
-            if !leftover.holds_output.is_empty() {
-                let streams: Vec<&str> = leftover.holds_output.iter().map(|s| s.name()).collect();
-                let _ = writeln!(
-                    text,
-                    "      holds afterlife's {}: a reader waiting for its end would wait for this process",
-                    streams.join(" and ")
-                );
-            }
-            for fd in leftover.fds.iter().filter(|f| f.socket.is_some()) {
-                if let Some(socket) = &fd.socket {
-                    let _ = writeln!(text, "      fd {}: {}", fd.fd, socket_text(socket));
-                }
+        }
+        for fd in &leftover.fds {
+            if let Some(socket) = &fd.socket {
+                let _ = writeln!(text, "      fd {}: {}", fd.fd, socket_text(socket));
             }
         }
     }
-    ipc_section(report, &mut text);
-    if !report.files.is_empty() {
-        let _ = writeln!(text, "  files left:  {}", report.files.len());
-        for file in &report.files {
-            let line = file_leak_line(file, &report.leftovers);
-            let _ = writeln!(text, "    {}", line.strip_prefix("leaked ").unwrap_or(&line));
-        }
+}
+
+/// How a leftover escaped the command's session, group or parent.
+fn escape_text(escape: &crate::supervise::report::Escape) -> String {
+    use crate::supervise::report::Escape;
+    match escape {
+        Escape::NewSession { sid } => format!("called setsid (session {sid})"),
+        Escape::NewProcessGroup { pgid } => format!("left the process group (group {pgid})"),
+        Escape::Orphaned {
+            group_leader_gone: None,
+        } => "orphaned: its parent exited (double fork or background child)".to_string(),
+        Escape::Orphaned {
+            group_leader_gone: Some(pgid),
+        } => format!(
+            "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (a background child left behind, or a worker whose master died)"
+        ),
+        Escape::InheritedFds { fds } => format!(
+            "holds fds without O_CLOEXEC: {}",
+            fds.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
+        ),
     }
-    let _ = match report.dies_by {
-        Some(signal) => writeln!(text, "  afterlife:   dies of {signal} too, as the command did"),
-        None => writeln!(text, "  afterlife:   exit code {}", report.exit_code),
-    };
-    text
+}
+
+/// The files left in the watched directories.
+fn files_section(report: &RunReport, text: &mut String) {
+    if report.files.is_empty() {
+        return;
+    }
+    let _ = writeln!(text, "  files left:  {}", report.files.len());
+    for file in &report.files {
+        let line = file_leak_line(file, &report.leftovers);
+        let _ = writeln!(text, "    {}", line.strip_prefix("leaked ").unwrap_or(&line));
+    }
 }
 
 /// The IPC objects the tree left, for the summary line: how many, and the

@@ -13,7 +13,10 @@
 //! `ENOBUFS`, counted as a loss.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::net::netlink::{self, SocketAddrNetlink};
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
 use super::event::RawDeath;
 
@@ -39,47 +42,35 @@ pub struct ConnectorError {
     source: io::Error,
 }
 
-fn check(call: &'static str, rc: libc::c_int) -> Result<libc::c_int, ConnectorError> {
-    if rc < 0 {
-        return Err(ConnectorError {
-            call,
-            source: io::Error::last_os_error(),
-        });
-    }
-    Ok(rc)
+fn check<T>(call: &'static str, result: rustix::io::Result<T>) -> Result<T, ConnectorError> {
+    result.map_err(|errno| ConnectorError {
+        call,
+        source: errno.into(),
+    })
 }
 
 impl Connector {
     /// Opens, binds and subscribes.
     pub fn open() -> Result<Connector, ConnectorError> {
-        // SAFETY: socket(2) with constant arguments; the result is checked
-        // and owned at once.
-        let fd = check("open a NETLINK_CONNECTOR socket", unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::NETLINK_CONNECTOR,
-            )
-        })?;
-        // SAFETY: a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = check(
+            "open a NETLINK_CONNECTOR socket",
+            rustix::net::socket_with(
+                AddressFamily::NETLINK,
+                SocketType::DGRAM,
+                SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+                Some(netlink::CONNECTOR),
+            ),
+        )?;
         raise_receive_buffer(fd.as_fd());
-        // SAFETY: a zeroed sockaddr_nl is valid; bind reads its size.
-        let rc = unsafe {
-            let mut address: libc::sockaddr_nl = std::mem::zeroed();
-            address.nl_family = libc::AF_NETLINK as u16;
-            address.nl_groups = CN_IDX_PROC;
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const address).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            )
-        };
-        check("bind to the proc connector", rc)?;
+        check(
+            "bind to the proc connector",
+            rustix::net::bind(&fd, &SocketAddrNetlink::new(0, CN_IDX_PROC)),
+        )?;
         let message = listen_message();
-        // SAFETY: sends the bytes of `message`, within its length.
-        let rc = unsafe { libc::send(fd.as_raw_fd(), message.as_ptr().cast(), message.len(), 0) };
-        check("subscribe to process events (needs CAP_NET_ADMIN)", rc as libc::c_int)?;
+        check(
+            "subscribe to process events (needs CAP_NET_ADMIN)",
+            rustix::net::send(&fd, &message, SendFlags::empty()),
+        )?;
         Ok(Connector {
             fd,
             lost: 0,
@@ -100,27 +91,17 @@ impl Connector {
     /// Takes every waiting exit of a whole process.
     pub fn drain(&mut self, out: &mut Vec<RawDeath>) {
         loop {
-            // SAFETY: receives into `buffer`, within its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buffer.as_mut_ptr().cast(),
-                    self.buffer.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                match io::Error::last_os_error().raw_os_error() {
-                    Some(libc::ENOBUFS) => {
-                        self.lost += 1;
-                        continue;
-                    }
-                    Some(libc::EINTR) => continue,
-                    // EAGAIN: nothing more waits.
-                    _ => return,
+            let n = match rustix::net::recv(&self.fd, &mut self.buffer[..], RecvFlags::empty()) {
+                Ok((n, _)) => n,
+                Err(rustix::io::Errno::NOBUFS) => {
+                    self.lost += 1;
+                    continue;
                 }
-            }
-            for exit in parse_datagram(&self.buffer[..n as usize]) {
+                Err(rustix::io::Errno::INTR) => continue,
+                // EAGAIN: nothing more waits.
+                Err(_) => return,
+            };
+            for exit in parse_datagram(&self.buffer[..n]) {
                 if exit.pid == exit.tgid {
                     out.push(complete_from_proc(exit));
                 }
@@ -130,23 +111,11 @@ impl Connector {
 }
 
 fn raise_receive_buffer(fd: BorrowedFd<'_>) {
-    let size: libc::c_int = 8 << 20;
-    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-        // SAFETY: setsockopt reads one c_int.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                option,
-                (&raw const size).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            )
-        };
-        // EPERM for the forced size without CAP_NET_ADMIN: the plain one is
-        // capped at rmem_max, still better than the default.
-        if rc == 0 {
-            return;
-        }
+    let size = 8 << 20;
+    // EPERM for the forced size without CAP_NET_ADMIN: the plain one is
+    // capped at rmem_max, still better than the default.
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(fd, size).is_err() {
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(fd, size);
     }
 }
 

@@ -285,8 +285,7 @@ impl Feed {
             cgroups: cgroup::CgroupNames::new(),
             users: HashMap::new(),
             clock: ClockOffset::now(),
-            // SAFETY: sysconf has no memory effects.
-            page_size: u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096),
+            page_size: rustix::param::page_size() as u64,
         })
     }
 

@@ -121,11 +121,8 @@ fn last_thread() -> u8 {
     // pthread_exit itself finally does: exit(2), the system call that ends
     // only the calling thread. The process lives on in its worker; when
     // that returns, glibc sees the last thread end and the process exits 0.
-    // SAFETY: SYS_exit ends this thread only; nothing on its stack is used
-    // by the worker.
-    unsafe {
-        libc::syscall(libc::SYS_exit, 0);
-    }
+    // SAFETY: nothing on this thread's stack is used by the worker.
+    unsafe { crate::sys::linux::process::exit_thread() };
     unreachable_end()
 }
 
@@ -151,29 +148,24 @@ extern "C" fn note_signal(_: libc::c_int) {
 /// "cleanup") and exits 0. The signal is blocked except inside
 /// `sigsuspend`, so it cannot slip in between the check and the wait.
 fn handler_mode(signal: libc::c_int, marker: &str) -> u8 {
-    // SAFETY: plain libc signal calls on zeroed, then filled, structs; the
-    // handler only stores to an atomic.
-    unsafe {
-        let mut block: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut block);
-        libc::sigaddset(&mut block, signal);
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = note_signal as extern "C" fn(libc::c_int) as usize;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(signal, &action, std::ptr::null_mut());
-        // Should the parent go away, EOF on stdin ends this process too.
-        // The thread inherits the blocked mask, so the signal comes to
-        // the main thread's sigsuspend.
-        std::thread::spawn(|| {
-            wait_go();
-            std::process::exit(0)
-        });
-        ready("");
-        while !CAUGHT.load(std::sync::atomic::Ordering::SeqCst) {
-            libc::sigsuspend(&old);
-        }
+    use crate::sys::linux::signal::{self as sys_signal, SigSet};
+    let Ok(old) = sys_signal::block(&SigSet::of(&[signal])) else {
+        return crate::exit_code::FAILURE;
+    };
+    // SAFETY: the handler only stores to an atomic.
+    if unsafe { sys_signal::set_handler(signal, note_signal) }.is_err() {
+        return crate::exit_code::FAILURE;
+    }
+    // Should the parent go away, EOF on stdin ends this process too. The
+    // thread inherits the blocked mask, so the signal comes to the main
+    // thread's sigsuspend.
+    std::thread::spawn(|| {
+        wait_go();
+        std::process::exit(0)
+    });
+    ready("");
+    while !CAUGHT.load(std::sync::atomic::Ordering::SeqCst) {
+        sys_signal::suspend(&old);
     }
     if !marker.is_empty() {
         let _ = std::fs::write(marker, "cleaned up\n");
@@ -187,10 +179,7 @@ fn ignore_mode(name: &str) -> u8 {
         "HUP" => libc::SIGHUP,
         _ => libc::SIGTERM,
     };
-    // SAFETY: setting a disposition to SIG_IGN.
-    unsafe {
-        libc::signal(signal, libc::SIG_IGN);
-    }
+    crate::sys::linux::signal::set_ignored(signal);
     ready("");
     wait_go();
     0
@@ -199,14 +188,12 @@ fn ignore_mode(name: &str) -> u8 {
 /// Sets this process's own `RLIMIT_CORE` soft limit: `0`, or `max` (the
 /// hard limit). Returns the soft limit set (`None`: unlimited).
 fn set_core_limit(max: bool) -> Option<u64> {
-    // SAFETY: getrlimit/setrlimit on a local struct.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        libc::getrlimit(libc::RLIMIT_CORE, &mut limit);
-        limit.rlim_cur = if max { limit.rlim_max } else { 0 };
-        libc::setrlimit(libc::RLIMIT_CORE, &limit);
-        (limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
-    }
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Core);
+    limit.current = if max { limit.maximum } else { Some(0) };
+    // EPERM cannot happen: a soft limit may always go up to the hard one.
+    let _ = setrlimit(Resource::Core, limit);
+    limit.current
 }
 
 fn limit_field(limit: Option<u64>) -> String {
@@ -242,8 +229,8 @@ fn abort() -> u8 {
     let limit = set_core_limit(false);
     ready(&format!("core_limit={}", limit_field(limit)));
     wait_go();
-    // SAFETY: abort(3) raises SIGABRT and does not return.
-    unsafe { libc::abort() }
+    // abort(3): raises SIGABRT and does not return.
+    std::process::abort()
 }
 
 fn panic_mode() -> u8 {
@@ -263,23 +250,15 @@ fn buffered(how: &str, path: &str) -> u8 {
         let Ok(cpath) = std::ffi::CString::new(path) else {
             return crate::exit_code::FAILURE;
         };
-        // The FILE's buffer must outlive every use of the FILE: up to exit.
-        let buffer: &'static mut [u8] = Box::leak(vec![0u8; 2 * BUFFERED_BYTES].into_boxed_slice());
-        // SAFETY: fopen/fwrite/exit on a valid C string and buffers; the
-        // FILE is set fully buffered with our buffer, larger than the data
-        // (with glibc's own, of st_blksize bytes, a write of a whole block
-        // would go straight to the file).
-        unsafe {
-            let file = libc::fopen(cpath.as_ptr(), c"w".as_ptr());
-            if file.is_null() {
-                return crate::exit_code::FAILURE;
-            }
-            libc::setvbuf(file, buffer.as_mut_ptr().cast(), libc::_IOFBF, buffer.len());
-            libc::fwrite(data.as_ptr().cast(), 1, data.len(), file);
-            ready("");
-            wait_go();
-            libc::exit(0);
-        }
+        // A C stream, fully buffered with a buffer larger than the data.
+        let Ok(mut file) = crate::sys::linux::stdio::CStream::create_buffered(&cpath, 2 * BUFFERED_BYTES) else {
+            return crate::exit_code::FAILURE;
+        };
+        file.write(&data);
+        ready("");
+        wait_go();
+        // exit(3), which flushes C streams; `file` is never dropped.
+        std::process::exit(0);
     }
     let Ok(file) = std::fs::File::create(path) else {
         return crate::exit_code::FAILURE;
@@ -359,8 +338,7 @@ fn orphan_parent() -> u8 {
 /// an `orphan-parent`, lets it exit and reaps it, says the orphan's PID and
 /// waits; told to go on, reaps every adopted child that has ended and exits.
 fn subreaper() -> u8 {
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+    if rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_err() {
         return crate::exit_code::FAILURE;
     }
     let Ok(exe) = std::env::current_exe() else {
@@ -393,9 +371,7 @@ fn subreaper() -> u8 {
     ready(&format!("middle={} child={orphan}", middle.id()));
     wait_go();
     // Reap what was adopted; ECHILD ends the loop once none is left.
-    let mut status = 0;
-    // SAFETY: waitpid on any child, with a status int we own.
-    while unsafe { libc::waitpid(-1, &mut status, 0) } > 0 {}
+    while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::empty()) {}
     0
 }
 
@@ -416,11 +392,9 @@ fn ghost_server(inherit: bool) -> u8 {
     };
     let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
     if inherit {
-        // SAFETY: F_GETFD/F_SETFD on an fd we own.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-        }
+        use rustix::io::{FdFlags, fcntl_getfd, fcntl_setfd};
+        let flags = fcntl_getfd(&listener).unwrap_or(FdFlags::CLOEXEC);
+        let _ = fcntl_setfd(&listener, flags - FdFlags::CLOEXEC);
     }
     let Some(worker) = spawn_self("sleep", &[]) else {
         return crate::exit_code::FAILURE;
@@ -450,28 +424,23 @@ pub fn shm_pattern(i: usize) -> u8 {
 /// Creates a SysV shared memory segment of `size` bytes, fills it, says
 /// its ID and waits.
 fn shm(size: usize) -> u8 {
-    // SAFETY: shmget/shmat as documented; the mapping is `size` bytes long.
-    unsafe {
-        let id = libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600);
-        if id < 0 {
-            return crate::exit_code::FAILURE;
-        }
-        let addr = libc::shmat(id, std::ptr::null(), 0);
-        if addr as isize == -1 {
-            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
-            return crate::exit_code::FAILURE;
-        }
-        let bytes = std::slice::from_raw_parts_mut(addr.cast::<u8>(), size);
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = shm_pattern(i);
-        }
-        ready(&format!("shmid={id}"));
-        // The parent ends this child with SIGKILL, leaving the segment for
-        // it to examine; only if the parent goes away first does the child
-        // get here, and then it removes the segment itself.
-        wait_go();
-        libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+    use crate::sys::linux::ipc;
+    let Ok(id) = ipc::shm_create(size) else {
+        return crate::exit_code::FAILURE;
+    };
+    let Ok(mut mapping) = ipc::ShmMapping::attach(id, true) else {
+        let _ = ipc::shm_remove(id);
+        return crate::exit_code::FAILURE;
+    };
+    for (i, b) in mapping.bytes_mut().into_iter().flatten().enumerate() {
+        *b = shm_pattern(i);
     }
+    ready(&format!("shmid={id}"));
+    // The parent ends this child with SIGKILL, leaving the segment for it
+    // to examine; only if the parent goes away first does the child get
+    // here, and then it removes the segment itself.
+    wait_go();
+    let _ = ipc::shm_remove(id);
     0
 }
 

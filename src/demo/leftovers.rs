@@ -14,6 +14,7 @@ use crate::demo::{Check, Outcome, fds_check, gone_check, run_report, status_chec
 use crate::exit::ExitStatus;
 use crate::resources::fd::FdKind;
 use crate::signal::Signal;
+use crate::sys::linux::ipc;
 
 fn file_size(path: &std::path::Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
@@ -313,34 +314,22 @@ pub(crate) fn pipe(outcome: &mut Outcome) -> Result<(), DemoError> {
 
 /// `shmctl(IPC_STAT)`: size, attach count, creator PID; `None` if removed.
 fn shm_stat(id: i32) -> Option<(usize, u64, i32)> {
-    // SAFETY: IPC_STAT fills a shmid_ds we own.
-    unsafe {
-        let mut ds: libc::shmid_ds = std::mem::zeroed();
-        (libc::shmctl(id, libc::IPC_STAT, &mut ds) == 0).then_some((ds.shm_segsz, ds.shm_nattch as u64, ds.shm_cpid))
-    }
+    ipc::shm_stat(id).map(|stat| (stat.size, stat.attached, stat.creator))
 }
 
 /// Attaches read-only and compares the content with the pattern.
 fn shm_content_intact(id: i32, size: usize) -> bool {
-    // SAFETY: a read-only attach of `size` bytes, detached before return.
-    unsafe {
-        let addr = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
-        if addr as isize == -1 {
-            return false;
-        }
-        let bytes = std::slice::from_raw_parts(addr.cast::<u8>(), size);
-        let intact = bytes.iter().enumerate().all(|(i, &b)| b == shm_pattern(i));
-        libc::shmdt(addr);
-        intact
-    }
+    let Ok(mapping) = ipc::ShmMapping::attach(id, false) else {
+        return false;
+    };
+    let bytes = mapping.bytes();
+    bytes.len() >= size && bytes[..size].iter().enumerate().all(|(i, &b)| b == shm_pattern(i))
 }
 
 /// Removes a segment by its ID; whether it is gone afterwards.
 fn shm_remove(id: i32) -> bool {
-    // SAFETY: IPC_RMID takes no buffer.
-    unsafe {
-        libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
-    }
+    // EINVAL: already removed.
+    let _ = ipc::shm_remove(id);
     shm_stat(id).is_none()
 }
 

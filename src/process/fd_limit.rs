@@ -72,15 +72,13 @@ pub fn usage() -> Option<(u64, u64)> {
 /// Puts `(soft, hard)` back as the fd limit, in a child between fork and
 /// exec: only the `setrlimit` system call, which is async-signal-safe.
 pub fn restore_in_child(original: (Option<u64>, Option<u64>)) -> std::io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: original.0.unwrap_or(libc::RLIM_INFINITY),
-        rlim_max: original.1.unwrap_or(libc::RLIM_INFINITY),
+    // rustix's setrlimit is the prlimit64 system call alone (`None`:
+    // RLIM_INFINITY).
+    let limit = Rlimit {
+        current: original.0,
+        maximum: original.1,
     };
-    // SAFETY: setrlimit reads the struct we own.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    setrlimit(Resource::Nofile, limit).map_err(std::io::Error::from)
 }
 
 #[cfg(test)]

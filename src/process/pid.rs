@@ -53,15 +53,13 @@ impl Pid {
     /// in an ancestor PID namespace: `getsid(2)` then answers 0, as a
     /// container's processes often see.
     pub fn own_session() -> Option<Pid> {
-        // SAFETY: getsid(0) only reads this process's own session.
-        Pid::new(unsafe { libc::getsid(0) })
+        Pid::new(crate::sys::linux::process::own_session_id())
     }
 
     /// This process's process group ID, or `None` when the group leader
     /// lives in an ancestor PID namespace (`getpgrp(2)` then answers 0).
     pub fn own_group() -> Option<Pid> {
-        // SAFETY: getpgrp has no arguments and cannot fail.
-        Pid::new(unsafe { libc::getpgrp() })
+        Pid::new(crate::sys::linux::process::own_group_id())
     }
 
     pub(crate) fn to_rustix(self) -> rustix::process::Pid {

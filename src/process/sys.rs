@@ -12,7 +12,7 @@
 //!   pidfd to it was open when it was reaped.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -21,6 +21,9 @@ use rustix::process::{PidfdFlags, WaitId, WaitIdOptions};
 use crate::exit::ExitStatus;
 use crate::process::Pid;
 use crate::signal::Signal;
+// `pidfd_send_signal(2)` with no siginfo and no flags, any number (0 only
+// checks that the process exists and may be signalled).
+use crate::sys::linux::process::pidfd_send_signal as raw_pidfd_send_signal;
 
 /// Opens a pidfd for `pid`.
 pub(crate) fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
@@ -40,27 +43,6 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: Signal) -> io::Re
 /// process exists and that we may signal it, and sends nothing.
 pub(crate) fn pidfd_signal_zero(pidfd: BorrowedFd<'_>) -> io::Result<()> {
     raw_pidfd_send_signal(pidfd, 0)
-}
-
-/// `pidfd_send_signal(2)` with no siginfo and no flags; signal 0 only
-/// checks that the process exists and may be signalled.
-fn raw_pidfd_send_signal(pidfd: BorrowedFd<'_>, number: i32) -> io::Result<()> {
-    // SAFETY: the fd is borrowed for the call, a null siginfo is allowed
-    // (the kernel fills one in as kill(2) would), and flags are 0.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            number,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// Checks that the process behind a pidfd has not exited, by sending the null
@@ -162,25 +144,20 @@ pub(crate) enum PidfdExitInfo {
 
 /// Asks the kernel for the exit status recorded on a pidfd.
 pub(crate) fn pidfd_exit_info(pidfd: BorrowedFd<'_>) -> io::Result<PidfdExitInfo> {
-    // SAFETY: `struct pidfd_info` is plain integers, for which all zeroes
-    // is a valid value (libc marks it non-exhaustive, so it has no literal).
-    let mut info: libc::pidfd_info = unsafe { std::mem::zeroed() };
-    info.mask = u64::from(libc::PIDFD_INFO_EXIT);
-    // SAFETY: `info` is a live `struct pidfd_info` of the size that libc's
-    // `PIDFD_GET_INFO` encodes; the kernel copies no more than that.
-    let rc = unsafe { libc::ioctl(pidfd.as_fd().as_raw_fd(), libc::PIDFD_GET_INFO, &raw mut info) };
-    if rc != 0 {
-        let error = io::Error::last_os_error();
-        return match error.raw_os_error() {
-            Some(libc::ENOTTY) | Some(libc::EINVAL) => Ok(PidfdExitInfo::Unsupported),
-            // ESRCH: reaped with no exit information kept, or not visible
-            // from our PID namespace.
-            Some(libc::ESRCH) => Ok(PidfdExitInfo::OtherNamespace),
-            _ => Err(error),
-        };
-    }
-    if info.mask & u64::from(libc::PIDFD_INFO_EXIT) != 0 {
-        Ok(PidfdExitInfo::Status(info.exit_code))
+    let recorded = match crate::sys::linux::process::pidfd_exit_status(pidfd) {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            return match error.raw_os_error() {
+                Some(libc::ENOTTY) | Some(libc::EINVAL) => Ok(PidfdExitInfo::Unsupported),
+                // ESRCH: reaped with no exit information kept, or not visible
+                // from our PID namespace.
+                Some(libc::ESRCH) => Ok(PidfdExitInfo::OtherNamespace),
+                _ => Err(error),
+            };
+        }
+    };
+    if let Some(status) = recorded {
+        Ok(PidfdExitInfo::Status(status))
     } else if kernel_supports_pidfd_info_exit() {
         Ok(PidfdExitInfo::NotRecorded)
     } else {
@@ -201,6 +178,7 @@ pub(crate) fn kernel_supports_pidfd_info_exit() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn pidfd_info_layout_matches_the_kernel() {

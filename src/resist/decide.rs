@@ -15,7 +15,7 @@
 //! - a process-directed signal waits only if every thread blocks it.
 
 use crate::process::ProcessState;
-use crate::resist::facts::{Disposition, Facts, Readable, SyscallState, ThreadFacts};
+use crate::resist::facts::{Disposition, Facts, Mount, Readable, SyscallState, ThreadFacts, WaitTarget};
 use crate::resist::report::{Diagnosis, Evidence, Finding, FindingKind, KillEffect, SignalOutcome, ThreadRef};
 use crate::signal::{DefaultAction, Signal, signals_in_mask};
 use crate::text::display_command_line;
@@ -493,143 +493,21 @@ fn uninterruptible(facts: &Facts, thread: &ThreadFacts) -> Finding {
         tid: thread.tid,
         name: thread.name.clone(),
     });
-    f.evidence
-        .push(Evidence::new(thread_src(facts, thread, "stat state"), "D"));
+    f.evidence.extend(sleep_evidence(facts, thread));
     let wchan = thread.wchan.value().cloned();
-    match &thread.wchan {
-        Readable::Value(w) => f
-            .evidence
-            .push(Evidence::new(thread_src(facts, thread, "wchan"), w.clone())),
-        Readable::Denied => f
-            .evidence
-            .push(Evidence::new(thread_src(facts, thread, "wchan"), "(permission denied)")),
-        Readable::Missing => {}
-    }
-    match &thread.stack {
-        Readable::Value(frames) if !frames.is_empty() => f
-            .evidence
-            .push(Evidence::new(thread_src(facts, thread, "stack"), frames.join(" < "))),
-        Readable::Denied => f.evidence.push(Evidence::new(
-            thread_src(facts, thread, "stack"),
-            "(readable only by root)",
-        )),
-        _ => {}
-    }
-    if let Readable::Value(state) = &thread.syscall {
-        f.evidence.push(Evidence::new(
-            thread_src(facts, thread, "syscall"),
-            describe_syscall(state),
-        ));
-    }
-    let mut explanation = format!(
-        "{} is waiting inside the kernel{} and cannot be interrupted: signals, even SIGKILL, are queued and take \
-effect only when the wait ends.",
-        if single {
-            "It".to_string()
-        } else {
-            format!("Thread {} ({})", thread.tid, thread.name)
-        },
-        wchan.as_deref().map(|w| format!(" in {w}")).unwrap_or_default()
-    );
-    if !single {
-        explanation.push_str(
-            " One thread in D keeps the whole process alive: the process can end only once all its threads have left the kernel.",
-        );
-    }
+    let mut explanation = sleep_explanation(single, thread, wchan.as_deref());
     let mut next = None;
     if let Some(target) = &thread.wait_target {
-        f.evidence.push(Evidence::new(
-            match target.fd {
-                Some(fd) => thread_src(facts, thread, &format!("fd/{fd}")),
-                None => thread_src(facts, thread, "syscall path argument"),
-            },
-            target.path.clone(),
-        ));
-        if let Some(mount) = &target.mount {
-            f.evidence.push(Evidence::new(
-                format!("/proc/{}/mountinfo mount {}", facts.pid, mount.mount_id),
-                format!("{} on {} type {}", mount.source, mount.mount_point, mount.fs_type),
-            ));
-            if mount.is_fuse() {
-                let connection = mount.device.split(':').nth(1).unwrap_or("N").to_string();
-                if let Some(waiting) = target.fuse_waiting {
-                    f.evidence.push(Evidence::new(
-                        format!("/sys/fs/fuse/connections/{connection}/waiting"),
-                        waiting.to_string(),
-                    ));
-                }
-                let server = match target.fuse_servers.first() {
-                    Some(server) => {
-                        f.evidence.push(Evidence::new(
-                            format!("/proc/{}/fd -> /dev/fuse", server.pid),
-                            format!("{} ({}, {})", server.pid, server.name, server.state.name()),
-                        ));
-                        format!(
-                            "the FUSE server {} ({})",
-                            peer_words(server.pid, &server.name, &server.command_line),
-                            server.state.name()
-                        )
-                    }
-                    None => "a FUSE server that is not in this PID namespace (or has gone)".to_string(),
-                };
-                explanation.push_str(&format!(
-                    " It waits on {} in the FUSE filesystem at {}, which {server} has not answered.",
-                    target.path, mount.mount_point
-                ));
-                next = Some(format!(
-                    "Make the FUSE server answer{}; or abort the connection (echo 1 > /sys/fs/fuse/connections/{connection}/abort) \
-or detach the mount (umount -l {}), which fails the request and lets the signal through.",
-                    target
-                        .fuse_servers
-                        .first()
-                        .map(|s| if s.state == ProcessState::Stopped {
-                            format!(" (it is stopped: kill -CONT {})", s.pid)
-                        } else {
-                            format!(" (PID {})", s.pid)
-                        })
-                        .unwrap_or_default(),
-                    mount.mount_point
-                ));
-            } else if mount.is_network() {
-                explanation.push_str(&format!(
-                    " It waits on {} on the network filesystem {} ({}): the server may not be answering.",
-                    target.path, mount.mount_point, mount.source
-                ));
-                next = Some(format!(
-                    "Bring the server {} back; or force the mount away (umount -f {mp}, then umount -l {mp}), \
-which fails the request. Mount with soft or a timeout to avoid this.",
-                    mount.source,
-                    mp = mount.mount_point
-                ));
-            } else {
-                explanation.push_str(&format!(
-                    " It waits on {} ({} on {}).",
-                    target.path, mount.fs_type, mount.mount_point
-                ));
-            }
-        } else {
-            explanation.push_str(&format!(" It waits on {}.", target.path));
-        }
+        let waits_on = waits_on(facts, thread, target, &mut f.evidence);
+        explanation.push_str(&waits_on.words);
+        next = waits_on.next_step;
     }
-    if let Some(freezer) = thread.freezer_v1.as_ref().filter(|z| z.is_frozen()) {
-        explanation.push_str(&format!(
-            " Here the reason is the cgroup v1 freezer: its cgroup {} is {}.",
-            freezer.cgroup, freezer.state
-        ));
-        next = Some(format!(
-            "Thaw its freezer cgroup: echo THAWED > {}/freezer.state; queued signals then take effect.",
-            freezer.dir.display()
-        ));
-    } else if facts.vfork_child.is_some() && thread.waits_in_process_creation() {
-        explanation.push_str(" Here it waits for its vfork child (see that finding); this wait is killable.");
-        f.sigkill = KillEffect::EndsIt;
-        next = Some("See the vfork finding: end the child, or SIGKILL the parent.".to_string());
-    } else if facts.core_dumping {
-        explanation.push_str(" Here it is part of writing a core dump (see that finding).");
-        next = Some("See the core dump finding.".to_string());
-    } else if wchan.as_deref().is_some_and(|w| w.contains("killable")) {
-        f.sigkill = KillEffect::EndsIt;
-        explanation.push_str(" This particular wait is killable: SIGKILL ends it.");
+    if let Some(cause) = sleep_cause(facts, thread, wchan.as_deref()) {
+        explanation.push_str(&cause.words);
+        next = cause.next_step.or(next);
+        if cause.killable {
+            f.sigkill = KillEffect::EndsIt;
+        }
     }
     f.explanation = explanation;
     f.next_step = next.unwrap_or_else(|| {
@@ -639,6 +517,198 @@ or a reboot, frees it."
             .to_string()
     });
     f
+}
+
+/// A thread in D, as /proc shows it: its state, wchan, kernel stack and
+/// system call. Pure.
+fn sleep_evidence(facts: &Facts, thread: &ThreadFacts) -> Vec<Evidence> {
+    let mut evidence = vec![Evidence::new(thread_src(facts, thread, "stat state"), "D")];
+    match &thread.wchan {
+        Readable::Value(w) => evidence.push(Evidence::new(thread_src(facts, thread, "wchan"), w.clone())),
+        Readable::Denied => evidence.push(Evidence::new(thread_src(facts, thread, "wchan"), "(permission denied)")),
+        Readable::Missing => {}
+    }
+    match &thread.stack {
+        Readable::Value(frames) if !frames.is_empty() => {
+            evidence.push(Evidence::new(thread_src(facts, thread, "stack"), frames.join(" < ")))
+        }
+        Readable::Denied => evidence.push(Evidence::new(
+            thread_src(facts, thread, "stack"),
+            "(readable only by root)",
+        )),
+        _ => {}
+    }
+    if let Readable::Value(state) = &thread.syscall {
+        evidence.push(Evidence::new(
+            thread_src(facts, thread, "syscall"),
+            describe_syscall(state),
+        ));
+    }
+    evidence
+}
+
+/// What D means for signals, said of the process or of one of its threads.
+fn sleep_explanation(single: bool, thread: &ThreadFacts, wchan: Option<&str>) -> String {
+    let mut explanation = format!(
+        "{} is waiting inside the kernel{} and cannot be interrupted: signals, even SIGKILL, are queued and take \
+effect only when the wait ends.",
+        if single {
+            "It".to_string()
+        } else {
+            format!("Thread {} ({})", thread.tid, thread.name)
+        },
+        wchan.map(|w| format!(" in {w}")).unwrap_or_default()
+    );
+    if !single {
+        explanation.push_str(
+            " One thread in D keeps the whole process alive: the process can end only once all its threads have left the kernel.",
+        );
+    }
+    explanation
+}
+
+/// Words added to a D finding's explanation, and the next step they call
+/// for, if any.
+struct Addition {
+    words: String,
+    next_step: Option<String>,
+    /// This wait is killable after all: SIGKILL ends it.
+    killable: bool,
+}
+
+impl Addition {
+    fn words(words: String) -> Addition {
+        Addition {
+            words,
+            next_step: None,
+            killable: false,
+        }
+    }
+}
+
+/// What the thread waits on (a file, on which mount), with its evidence.
+fn waits_on(facts: &Facts, thread: &ThreadFacts, target: &WaitTarget, evidence: &mut Vec<Evidence>) -> Addition {
+    evidence.push(Evidence::new(
+        match target.fd {
+            Some(fd) => thread_src(facts, thread, &format!("fd/{fd}")),
+            None => thread_src(facts, thread, "syscall path argument"),
+        },
+        target.path.clone(),
+    ));
+    let Some(mount) = &target.mount else {
+        return Addition::words(format!(" It waits on {}.", target.path));
+    };
+    evidence.push(Evidence::new(
+        format!("/proc/{}/mountinfo mount {}", facts.pid, mount.mount_id),
+        format!("{} on {} type {}", mount.source, mount.mount_point, mount.fs_type),
+    ));
+    if mount.is_fuse() {
+        fuse_wait(target, mount, evidence)
+    } else if mount.is_network() {
+        Addition {
+            words: format!(
+                " It waits on {} on the network filesystem {} ({}): the server may not be answering.",
+                target.path, mount.mount_point, mount.source
+            ),
+            next_step: Some(format!(
+                "Bring the server {} back; or force the mount away (umount -f {mp}, then umount -l {mp}), \
+which fails the request. Mount with soft or a timeout to avoid this.",
+                mount.source,
+                mp = mount.mount_point
+            )),
+            killable: false,
+        }
+    } else {
+        Addition::words(format!(
+            " It waits on {} ({} on {}).",
+            target.path, mount.fs_type, mount.mount_point
+        ))
+    }
+}
+
+/// A wait on a FUSE filesystem: which server has not answered, how many
+/// requests wait, and how to abort the connection.
+fn fuse_wait(target: &WaitTarget, mount: &Mount, evidence: &mut Vec<Evidence>) -> Addition {
+    let connection = mount.device.split(':').nth(1).unwrap_or("N").to_string();
+    if let Some(waiting) = target.fuse_waiting {
+        evidence.push(Evidence::new(
+            format!("/sys/fs/fuse/connections/{connection}/waiting"),
+            waiting.to_string(),
+        ));
+    }
+    let server = match target.fuse_servers.first() {
+        Some(server) => {
+            evidence.push(Evidence::new(
+                format!("/proc/{}/fd -> /dev/fuse", server.pid),
+                format!("{} ({}, {})", server.pid, server.name, server.state.name()),
+            ));
+            format!(
+                "the FUSE server {} ({})",
+                peer_words(server.pid, &server.name, &server.command_line),
+                server.state.name()
+            )
+        }
+        None => "a FUSE server that is not in this PID namespace (or has gone)".to_string(),
+    };
+    Addition {
+        words: format!(
+            " It waits on {} in the FUSE filesystem at {}, which {server} has not answered.",
+            target.path, mount.mount_point
+        ),
+        next_step: Some(format!(
+            "Make the FUSE server answer{}; or abort the connection (echo 1 > /sys/fs/fuse/connections/{connection}/abort) \
+or detach the mount (umount -l {}), which fails the request and lets the signal through.",
+            target
+                .fuse_servers
+                .first()
+                .map(|s| if s.state == ProcessState::Stopped {
+                    format!(" (it is stopped: kill -CONT {})", s.pid)
+                } else {
+                    format!(" (PID {})", s.pid)
+                })
+                .unwrap_or_default(),
+            mount.mount_point
+        )),
+        killable: false,
+    }
+}
+
+/// Why the thread is in D here, when the facts say: a frozen v1 freezer, a
+/// vfork child, a core dump, or a killable wait.
+fn sleep_cause(facts: &Facts, thread: &ThreadFacts, wchan: Option<&str>) -> Option<Addition> {
+    if let Some(freezer) = thread.freezer_v1.as_ref().filter(|z| z.is_frozen()) {
+        Some(Addition {
+            words: format!(
+                " Here the reason is the cgroup v1 freezer: its cgroup {} is {}.",
+                freezer.cgroup, freezer.state
+            ),
+            next_step: Some(format!(
+                "Thaw its freezer cgroup: echo THAWED > {}/freezer.state; queued signals then take effect.",
+                freezer.dir.display()
+            )),
+            killable: false,
+        })
+    } else if facts.vfork_child.is_some() && thread.waits_in_process_creation() {
+        Some(Addition {
+            words: " Here it waits for its vfork child (see that finding); this wait is killable.".to_string(),
+            next_step: Some("See the vfork finding: end the child, or SIGKILL the parent.".to_string()),
+            killable: true,
+        })
+    } else if facts.core_dumping {
+        Some(Addition {
+            words: " Here it is part of writing a core dump (see that finding).".to_string(),
+            next_step: Some("See the core dump finding.".to_string()),
+            killable: false,
+        })
+    } else if wchan.is_some_and(|w| w.contains("killable")) {
+        Some(Addition {
+            words: " This particular wait is killable: SIGKILL ends it.".to_string(),
+            next_step: None,
+            killable: true,
+        })
+    } else {
+        None
+    }
 }
 
 fn frozen_v1(facts: &Facts) -> Vec<Finding> {

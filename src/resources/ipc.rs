@@ -244,11 +244,10 @@ mod tests {
         };
         assert!(mq >= 0);
         assert!(mqueue_exists(&name));
-        // SAFETY: our own queue.
-        unsafe {
-            libc::mq_close(mq);
-            libc::mq_unlink(c.as_ptr());
-        }
+        // SAFETY: our own queue, opened above.
+        unsafe { libc::mq_close(mq) };
+        // SAFETY: a NUL-terminated name.
+        unsafe { libc::mq_unlink(c.as_ptr()) };
         assert!(!mqueue_exists(&name));
     }
 

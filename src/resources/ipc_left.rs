@@ -578,13 +578,13 @@ fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
                 return Err("it changed or is gone since it was read".to_string());
             }
             let id = object.id.unwrap_or(-1) as i32;
-            // SAFETY: IPC_RMID with a null buffer / no fourth argument.
-            let r = unsafe {
-                match object.kind {
-                    IpcKind::SysvShm => libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()),
-                    IpcKind::SysvSem => libc::semctl(id, 0, libc::IPC_RMID),
-                    _ => libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()),
-                }
+            let r = match object.kind {
+                // SAFETY: IPC_RMID with a null buffer.
+                IpcKind::SysvShm => unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) },
+                // SAFETY: IPC_RMID takes no fourth argument.
+                IpcKind::SysvSem => unsafe { libc::semctl(id, 0, libc::IPC_RMID) },
+                // SAFETY: IPC_RMID with a null buffer.
+                _ => unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) },
             };
             if r == 0 { Ok(()) } else { Err(os_error()) }
         }

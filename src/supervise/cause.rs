@@ -307,10 +307,7 @@ pub fn kernel_uid(uid_map: &str, uid: u32) -> Option<u32> {
 
 /// Microseconds of `CLOCK_MONOTONIC` now, the clock `/dev/kmsg` stamps with.
 pub fn monotonic_us() -> u64 {
-    // SAFETY: a timespec is plain integers; all zeroes is a valid one.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
 }
 

@@ -34,7 +34,7 @@
 //! back to its own with `setns(2)` once the keeper is forked.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -157,23 +157,20 @@ impl NewPidns {
         let own = std::fs::File::open("/proc/self/ns/pid")
             .map_err(|e| format!("open /proc/self/ns/pid: {e}"))?
             .into();
-        // SAFETY: unshare affects only the PID namespace of our future
-        // children.
-        if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
-            return Err(format!("unshare(CLONE_NEWPID): {}", io::Error::last_os_error()));
-        }
+        crate::sys::linux::ns::unshare_pid_namespace().map_err(|e| format!("unshare(CLONE_NEWPID): {e}"))?;
         Ok(NewPidns { own })
     }
 }
 
 impl Drop for NewPidns {
     fn drop(&mut self) {
-        // SAFETY: setns to our own active PID namespace, which is always
-        // allowed with the CAP_SYS_ADMIN unshare needed; it changes only the
-        // namespace of our future children, so that threads work again.
-        unsafe {
-            libc::setns(self.own.as_raw_fd(), libc::CLONE_NEWPID);
-        }
+        // setns to our own active PID namespace is always allowed with the
+        // CAP_SYS_ADMIN unshare needed; it changes only the namespace of our
+        // future children, so that threads work again.
+        let _ = rustix::thread::move_into_link_name_space(
+            self.own.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::ProcessID),
+        );
     }
 }
 
@@ -275,16 +272,11 @@ impl Contained {
         })
         .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
         // Orphans of the tree come to us, not to init.
-        // SAFETY: prctl on this process only.
-        unsafe {
-            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        }
+        // EINVAL only before Linux 3.4.
+        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
         setup.cgroup_procs = Some(leaf.procs_fd().as_raw_fd());
         setup.parent = Some(Pid::current().get());
-        // SAFETY: `apply` makes only async-signal-safe calls.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(command, move || setup.apply());
-        }
+        setup.install(command);
         let child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {

@@ -42,15 +42,16 @@
 
 use std::io::{self, BufRead, BufReader};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
+use rustix::process::WaitOptions;
 
 use crate::process::{Pid, Process};
 use crate::signal::Signal;
 use crate::supervise::signals::ChildSetup;
 use crate::supervise::sweep;
+use crate::sys::linux::process::{self as sys_process, Forked};
 
 /// What the keeper does.
 #[derive(Debug)]
@@ -145,15 +146,14 @@ impl Keeper {
         // the fork; the reaper roles run ordinary code, which is sound in a
         // single-threaded caller such as the afterlife binary (see
         // `Supervisor::run`). The child never returns from `keeper_main`.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if pid == 0 {
-            drop(control_write);
-            drop(report_read);
-            keeper_main(role, parent, control_read, report_write);
-        }
+        let pid = match unsafe { sys_process::fork() }? {
+            Forked::Child => {
+                drop(control_write);
+                drop(report_read);
+                keeper_main(role, parent, control_read, report_write);
+            }
+            Forked::Parent(pid) => pid,
+        };
         drop(control_read);
         drop(report_write);
         let pid = Pid::new(pid).ok_or_else(|| io::Error::other("fork returned a bad PID"))?;
@@ -279,27 +279,22 @@ fn write_line(fd: &OwnedFd, line: &str) {
 }
 
 fn quiet_stdio() {
-    // SAFETY: reopens /dev/null onto 0, 1, 2 of this process only, so the
-    // keeper holds no pipe a caller waits to close.
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        if null >= 0 {
-            for fd in 0..3 {
-                libc::dup2(null, fd);
-            }
-            libc::close(null);
-        }
+    // Reopens /dev/null onto 0, 1, 2 of this process only, so the keeper
+    // holds no pipe a caller waits to close. System calls only (no
+    // allocation): async-signal-safe.
+    use rustix::fs::{Mode, OFlags};
+    if let Ok(null) = rustix::fs::open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) {
+        let _ = rustix::stdio::dup2_stdin(&null);
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
     }
 }
 
 fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: OwnedFd) -> ! {
-    // SAFETY: the prctl and setpgid act on this process only. A process
-    // group of its own keeps the keeper out of a kill aimed at afterlife's
-    // group (`kill -KILL -PGID`), which it must outlive.
-    unsafe {
-        libc::prctl(libc::PR_SET_NAME, c"afterlife-keep".as_ptr(), 0, 0, 0);
-        libc::setpgid(0, 0);
-    }
+    // A process group of its own keeps the keeper out of a kill aimed at
+    // afterlife's group (`kill -KILL -PGID`), which it must outlive.
+    let _ = rustix::thread::set_name(c"afterlife-keep");
+    let _ = rustix::process::setpgid(None, None);
     let code = match role {
         Role::CgroupWatch {
             kill,
@@ -324,9 +319,9 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
             setup,
         } => reaper(pidns, leaf, command, setup, parent, &control, &reports),
     };
-    // SAFETY: leave without running afterlife's exit handlers or flushing
-    // its buffers a second time.
-    unsafe { libc::_exit(code) }
+    // Leave without running afterlife's exit handlers or flushing its
+    // buffers a second time.
+    sys_process::exit_now(code)
 }
 
 /// Kills the whole tree through `cgroup.kill`, then removes the leaf once
@@ -335,18 +330,16 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
 /// program.
 fn kill_and_remove(leaf: LeafFiles<'_>) {
     let _ = crate::supervise::cgroup_leaf::write_kill(leaf.kill);
-    let pause = libc::timespec {
+    let pause = rustix::thread::Timespec {
         tv_sec: 0,
         tv_nsec: 5_000_000,
     };
     // At most 2 s (400 x 5 ms).
     for _ in 0..400 {
-        // SAFETY: rmdir of a path we own the C string of.
-        if unsafe { libc::rmdir(leaf.path.as_ptr()) } == 0 {
+        if rustix::fs::rmdir(leaf.path).is_ok() {
             break;
         }
-        // SAFETY: nanosleep on a timespec we own.
-        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+        let _ = rustix::thread::nanosleep(&pause);
     }
 }
 
@@ -355,34 +348,26 @@ fn kill_and_remove(leaf: LeafFiles<'_>) {
 /// clock_gettime, nanosleep), as in [`kill_and_remove`].
 fn wait_unpopulated(events: &std::ffi::CStr, grace: Duration) {
     let now = || {
-        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: clock_gettime into a timespec we own.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
     };
     let start = now();
-    let pause = libc::timespec {
+    let pause = rustix::thread::Timespec {
         tv_sec: 0,
         tv_nsec: 10_000_000,
     };
     while now().saturating_sub(start) < grace {
         let mut buf = [0u8; 128];
-        // SAFETY: open/read/close of a path whose C string we hold, into a
-        // buffer we own.
-        let read = unsafe {
-            let fd = libc::open(events.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
-            if fd < 0 {
-                return;
-            }
-            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-            libc::close(fd);
-            n
+        use rustix::fs::{Mode, OFlags};
+        let Ok(fd) = rustix::fs::open(events, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
+            return;
         };
-        if read <= 0 || unpopulated(&buf[..read as usize]) {
+        let read = rustix::io::read(&fd, &mut buf).unwrap_or(0);
+        drop(fd);
+        if read == 0 || unpopulated(&buf[..read]) {
             return;
         }
-        // SAFETY: nanosleep on a timespec we own.
-        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+        let _ = rustix::thread::nanosleep(&pause);
     }
 }
 
@@ -416,25 +401,19 @@ fn reaper(
     // file is handled instead (see the module docs).
     let death = setup.death_signal.map_or(libc::SIGKILL, Signal::number);
     let handles_eof = leaf.is_some() || (death != 0 && death != libc::SIGKILL && !setup.death_grace.is_zero());
-    // SAFETY: prctls on this process only.
-    unsafe {
-        if pidns && !handles_eof {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
-        }
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        // afterlife may have died before the prctl took effect. (From inside
-        // a new PID namespace the parent shows as 0.)
-        let expected = if pidns { 0 } else { parent };
-        if libc::getppid() != expected {
-            return 125;
-        }
+    if pidns && !handles_eof {
+        let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    }
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    // afterlife may have died before the prctl took effect. (From inside a
+    // new PID namespace the parent shows as 0.)
+    let expected = if pidns { 0 } else { parent };
+    if rustix::process::Pid::as_raw(rustix::process::getppid()) != expected {
+        return 125;
     }
     setup.parent = Some(Pid::current().get());
     let (death_signal, death_grace) = (setup.death_signal, setup.death_grace);
-    // SAFETY: `apply` makes only async-signal-safe calls.
-    unsafe {
-        command.pre_exec(move || setup.apply());
-    }
+    setup.install(command);
     let child = match command.spawn() {
         Ok(child) => child,
         Err(error) => {
@@ -463,31 +442,30 @@ fn reaper(
     let mut command_alive = true;
     loop {
         if command_alive {
-            let mut status = 0;
-            // SAFETY: waitpid on our own child. A stop (Ctrl+Z) is passed on
-            // so that afterlife stops as a shell's job would.
-            let pid = unsafe { libc::waitpid(command_pid, &mut status, libc::WUNTRACED | libc::WNOHANG) };
-            if pid == command_pid && libc::WIFSTOPPED(status) {
-                write_line(reports, &format!("stopped {}\n", libc::WSTOPSIG(status)));
-            } else if pid == command_pid {
-                command_alive = false;
-                write_line(reports, &format!("exit {status}\n"));
+            // A stop (Ctrl+Z) is passed on so that afterlife stops as a
+            // shell's job would.
+            match wait_own(Some(command_pid), WaitOptions::UNTRACED) {
+                Waited::Ended(_, status) if status.stopped() => {
+                    let signal = status.stopping_signal().unwrap_or(0);
+                    write_line(reports, &format!("stopped {signal}\n"));
+                }
+                Waited::Ended(_, status) => {
+                    command_alive = false;
+                    write_line(reports, &format!("exit {}\n", status.as_raw()));
+                }
+                Waited::Nothing | Waited::NoChild => {}
             }
         }
         // Reap everything else that has ended.
         loop {
-            let mut status = 0;
-            // SAFETY: waitpid on our own children.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid == command_pid {
-                command_alive = false;
-                write_line(reports, &format!("exit {status}\n"));
-            } else if pid > 0 {
-                continue;
-            } else if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) && keeping {
-                return 0;
-            } else {
-                break;
+            match wait_own(None, WaitOptions::empty()) {
+                Waited::Ended(pid, status) if pid == command_pid => {
+                    command_alive = false;
+                    write_line(reports, &format!("exit {}\n", status.as_raw()));
+                }
+                Waited::Ended(..) => continue,
+                Waited::NoChild if keeping => return 0,
+                Waited::NoChild | Waited::Nothing => break,
             }
         }
         let mut fds = [
@@ -500,10 +478,7 @@ fn reaper(
             match read_control(control) {
                 Some(b'k') => {
                     keeping = true;
-                    // SAFETY: prctl on this process only.
-                    unsafe {
-                        libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
-                    }
+                    let _ = rustix::process::set_parent_process_death_signal(None);
                     write_line(reports, "keeping 0\n");
                 }
                 Some(b'a') => {}
@@ -513,6 +488,32 @@ fn reaper(
                 }
             }
         }
+    }
+}
+
+/// What a non-blocking wait for the keeper's own children found.
+enum Waited {
+    /// This child changed state (ended, or stopped when asked).
+    Ended(libc::pid_t, rustix::process::WaitStatus),
+    /// None has (or the wait was interrupted).
+    Nothing,
+    /// No child is left (`ECHILD`).
+    NoChild,
+}
+
+/// `waitpid(pid or -1, options | WNOHANG)` on the keeper's own children.
+/// (rustix's `waitpid(None)` is `waitpid(0)`, the caller's process group
+/// only; `wait` is -1, any child.)
+fn wait_own(pid: Option<libc::pid_t>, options: WaitOptions) -> Waited {
+    let options = options | WaitOptions::NOHANG;
+    let waited = match pid.and_then(rustix::process::Pid::from_raw) {
+        Some(pid) => rustix::process::waitpid(Some(pid), options),
+        None => rustix::process::wait(options),
+    };
+    match waited {
+        Ok(Some((pid, status))) => Waited::Ended(pid.as_raw_nonzero().get(), status),
+        Err(rustix::io::Errno::CHILD) => Waited::NoChild,
+        Ok(None) | Err(_) => Waited::Nothing,
     }
 }
 
@@ -543,22 +544,16 @@ impl Ending {
             return;
         }
         if self.alive {
-            // SAFETY: kill(2) on the keeper's own unreaped child.
-            unsafe { libc::kill(self.command, number) };
+            // The keeper's own unreaped child: its PID names it still.
+            let _ = sys_process::signal_own_child(self.command, number);
         }
         let deadline = crate::duration::Deadline::after(self.grace);
         loop {
-            let mut status = 0;
-            // SAFETY: waitpid on the keeper's own children.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid > 0 {
-                continue;
-            }
-            if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-                return;
-            }
-            if deadline.passed() {
-                return;
+            match wait_own(None, WaitOptions::empty()) {
+                Waited::Ended(..) => continue,
+                Waited::NoChild => return,
+                Waited::Nothing if deadline.passed() => return,
+                Waited::Nothing => {}
             }
             std::thread::sleep(Duration::from_millis(10));
         }

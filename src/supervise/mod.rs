@@ -16,6 +16,7 @@ pub mod containment;
 pub mod dir_left;
 pub mod keeper;
 pub mod leftover_facts;
+mod policy;
 pub mod report;
 pub mod signals;
 mod supervisor;

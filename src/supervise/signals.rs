@@ -23,12 +23,14 @@
 //! is why both sides block it around the call.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::process::{Pid, Process};
-use crate::signal::{Signal, signal_set};
+use crate::signal::Signal;
+use crate::sys::linux::signal::{self as sys_signal, SigSet};
+use crate::sys::linux::{fd as sys_fd, process as sys_process, term};
 
 /// Signals passed on to the command.
 pub const FORWARDED: [i32; 11] = [
@@ -59,14 +61,7 @@ fn watched() -> Vec<i32> {
 static SIGPIPE_IGNORED_AT_START: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn record_sigpipe() {
-    // SAFETY: sigaction with no new action only reads the disposition
-    // into a struct we own.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 {
-            SIGPIPE_IGNORED_AT_START.store(old.sa_sigaction == libc::SIG_IGN, Ordering::Relaxed);
-        }
-    }
+    SIGPIPE_IGNORED_AT_START.store(sys_signal::is_ignored(libc::SIGPIPE), Ordering::Relaxed);
 }
 
 /// Runs [`record_sigpipe`] before `main` (the C runtime calls every
@@ -105,7 +100,7 @@ impl Received {
 #[derive(Debug)]
 pub struct SignalInbox {
     fd: OwnedFd,
-    old_mask: libc::sigset_t,
+    old_mask: SigSet,
     /// SIGCHLD was ignored and is the default while the inbox is open.
     chld_was_ignored: bool,
 }
@@ -118,38 +113,30 @@ impl SignalInbox {
     /// `ECHILD` (wait(2), "SA_NOCLDWAIT"): it is the default while the inbox
     /// is open, as coreutils `timeout` installs its own handler.
     pub fn open() -> io::Result<SignalInbox> {
-        let set = signal_set(&watched());
-        // SAFETY: plain disposition, mask and signalfd calls on structs
-        // and sets we own.
-        unsafe {
-            let mut chld: libc::sigaction = std::mem::zeroed();
-            let chld_was_ignored =
-                libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut chld) == 0 && chld.sa_sigaction == libc::SIG_IGN;
-            if chld_was_ignored {
-                libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        let set = SigSet::of(&watched());
+        let chld_was_ignored = sys_signal::is_ignored(libc::SIGCHLD);
+        if chld_was_ignored {
+            sys_signal::set_default(libc::SIGCHLD);
+        }
+        let opened = sys_signal::block(&set).and_then(|old_mask| match sys_signal::signalfd(&set) {
+            Ok(fd) => Ok((fd, old_mask)),
+            Err(error) => {
+                let _ = sys_signal::set_mask(&old_mask);
+                Err(error)
             }
-            let mut old_mask: libc::sigset_t = std::mem::zeroed();
-            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old_mask) != 0 {
-                let error = io::Error::last_os_error();
-                if chld_was_ignored {
-                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                }
-                return Err(error);
-            }
-            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-            if fd < 0 {
-                let error = io::Error::last_os_error();
-                libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
-                if chld_was_ignored {
-                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                }
-                return Err(error);
-            }
-            Ok(SignalInbox {
-                fd: OwnedFd::from_raw_fd(fd),
+        });
+        match opened {
+            Ok((fd, old_mask)) => Ok(SignalInbox {
+                fd,
                 old_mask,
                 chld_was_ignored,
-            })
+            }),
+            Err(error) => {
+                if chld_was_ignored {
+                    sys_signal::set_ignored(libc::SIGCHLD);
+                }
+                Err(error)
+            }
         }
     }
 
@@ -160,41 +147,23 @@ impl SignalInbox {
 
     /// Reads every pending signal (none if nothing is pending).
     pub fn drain(&self) -> Vec<Received> {
-        let mut received = Vec::new();
-        loop {
-            // SAFETY: signalfd_siginfo is plain data; all zeroes is valid.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            // SAFETY: a read into the record we own, of its size; the kernel
-            // writes whole records only.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    size,
-                )
-            };
-            if n != size as isize {
-                // EAGAIN: nothing more pending (EINTR: read again next time).
-                return received;
-            }
-            received.push(Received {
-                number: info.ssi_signo as i32,
-                code: info.ssi_code,
-                sender: info.ssi_pid,
-            });
-        }
+        // EAGAIN: nothing more pending (EINTR: read again next time).
+        std::iter::from_fn(|| sys_signal::read_signalfd(self.fd.as_fd()))
+            .map(|record| Received {
+                number: record.number,
+                code: record.code,
+                sender: record.sender,
+            })
+            .collect()
     }
 }
 
 impl Drop for SignalInbox {
     fn drop(&mut self) {
-        // SAFETY: restores the mask and SIGCHLD disposition saved in `open`.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut());
-            if self.chld_was_ignored {
-                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-            }
+        // Restores the mask and SIGCHLD disposition saved in `open`.
+        let _ = sys_signal::set_mask(&self.old_mask);
+        if self.chld_was_ignored {
+            sys_signal::set_ignored(libc::SIGCHLD);
         }
     }
 }
@@ -216,13 +185,10 @@ impl Terminal {
         // A group led from an ancestor PID namespace reads as 0, as does a
         // terminal with no foreground group: never take those as a match.
         let own_group = crate::process::Pid::own_group()?.get();
-        // SAFETY: isatty/tcgetpgrp only inspect.
-        unsafe {
-            [0, 1, 2]
-                .into_iter()
-                .find(|&fd| libc::isatty(fd) == 1 && libc::tcgetpgrp(fd) == own_group)
-                .map(|fd| Terminal { fd, own_group })
-        }
+        [0, 1, 2]
+            .into_iter()
+            .find(|&fd| term::is_terminal(fd) && term::foreground_group(fd) == Some(own_group))
+            .map(|fd| Terminal { fd, own_group })
     }
 
     /// The terminal's file descriptor (one of 0, 1, 2).
@@ -232,19 +198,15 @@ impl Terminal {
 
     /// Makes `group` the foreground group (SIGTTOU is blocked in afterlife).
     pub fn give_to(&self, group: Pid) {
-        // SAFETY: tcsetpgrp on our own terminal fd. ENOTTY/EPERM (the
-        // terminal went away, or the group is already gone): nothing to hand.
-        unsafe {
-            libc::tcsetpgrp(self.fd, group.get());
-        }
+        // ENOTTY/EPERM (the terminal went away, or the group is already
+        // gone): nothing to hand.
+        let _ = term::set_foreground_group(self.fd, group.get());
     }
 
     /// Takes the terminal back for afterlife's own group.
     pub fn take_back(&self) {
-        // SAFETY: as in `give_to`; failures mean the terminal is gone.
-        unsafe {
-            libc::tcsetpgrp(self.fd, self.own_group);
-        }
+        // As in `give_to`: failures mean the terminal is gone.
+        let _ = term::set_foreground_group(self.fd, self.own_group);
     }
 }
 
@@ -277,49 +239,55 @@ pub struct ChildSetup {
 pub const SETUP_FAILED_ERRNO: i32 = libc::ENOTRECOVERABLE;
 
 impl ChildSetup {
+    /// Has `command` run [`ChildSetup::apply`] between fork and exec.
+    pub fn install(self, command: &mut std::process::Command) {
+        // SAFETY: `apply` makes system calls only: no allocation, no lock,
+        // so it is sound after a fork even from a multi-threaded process.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(command, move || self.apply());
+        }
+    }
+
     /// Runs in the child after fork. Async-signal-safe calls only.
     pub fn apply(&self) -> io::Result<()> {
-        // SAFETY: every call below is async-signal-safe and acts on this
-        // process only.
-        unsafe {
-            if let Some(parent) = self.parent {
-                let death = self.death_signal.map_or(libc::SIGKILL, Signal::number);
-                libc::prctl(libc::PR_SET_PDEATHSIG, death as libc::c_ulong, 0, 0, 0);
-                // The parent may have died before the prctl took effect.
-                if libc::getppid() != parent {
-                    libc::_exit(125);
-                }
+        // Every call below is a system call alone (async-signal-safe, no
+        // allocation) and acts on this process only.
+        if let Some(parent) = self.parent {
+            let death = self.death_signal.map_or(libc::SIGKILL, Signal::number);
+            let _ = sys_process::set_parent_death_signal(death);
+            // The parent may have died before the prctl took effect.
+            if rustix::process::Pid::as_raw(rustix::process::getppid()) != parent {
+                sys_process::exit_now(125);
             }
-            if let Some(procs) = self.cgroup_procs
-                && libc::write(procs, b"0".as_ptr().cast(), 1) != 1
-            {
-                return Err(io::Error::from_raw_os_error(SETUP_FAILED_ERRNO));
-            }
-            if let (false, Some(group)) = (self.own_group, self.join_group) {
-                // EPERM if that group is gone: stay where we are.
-                libc::setpgid(0, group);
-            }
-            if self.own_group {
-                libc::setpgid(0, 0);
-                if let Some(fd) = self.terminal {
-                    let ttou = signal_set(&[libc::SIGTTOU]);
-                    let mut old: libc::sigset_t = std::mem::zeroed();
-                    libc::pthread_sigmask(libc::SIG_BLOCK, &ttou, &mut old);
-                    // ENOTTY/EPERM: the terminal is gone; run anyway.
-                    libc::tcsetpgrp(fd, libc::getpid());
-                    libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-                }
-            }
-            // std's Command reset SIGPIPE to the default: put back the
-            // ignored disposition afterlife was started with.
-            if SIGPIPE_IGNORED_AT_START.load(Ordering::Relaxed) {
-                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            }
-            // The command starts with no signal blocked: afterlife's mask
-            // (every forwarded signal) must not leak into it.
-            let empty = signal_set(&[]);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         }
+        if let Some(procs) = self.cgroup_procs
+            && !matches!(sys_fd::write_raw(procs, b"0"), Ok(1))
+        {
+            return Err(io::Error::from_raw_os_error(SETUP_FAILED_ERRNO));
+        }
+        if let (false, Some(group)) = (self.own_group, self.join_group) {
+            // EPERM if that group is gone: stay where we are.
+            let _ = rustix::process::setpgid(None, rustix::process::Pid::from_raw(group));
+        }
+        if self.own_group {
+            let _ = rustix::process::setpgid(None, None);
+            if let Some(fd) = self.terminal {
+                let old = sys_signal::block(&SigSet::of(&[libc::SIGTTOU]));
+                // ENOTTY/EPERM: the terminal is gone; run anyway.
+                let _ = term::set_foreground_group(fd, rustix::process::getpid().as_raw_nonzero().get());
+                if let Ok(old) = old {
+                    let _ = sys_signal::set_mask(&old);
+                }
+            }
+        }
+        // std's Command reset SIGPIPE to the default: put back the
+        // ignored disposition afterlife was started with.
+        if SIGPIPE_IGNORED_AT_START.load(Ordering::Relaxed) {
+            sys_signal::set_ignored(libc::SIGPIPE);
+        }
+        // The command starts with no signal blocked: afterlife's mask
+        // (every forwarded signal) must not leak into it.
+        let _ = sys_signal::set_mask(&SigSet::empty());
         Ok(())
     }
 }
@@ -329,21 +297,18 @@ impl ChildSetup {
 /// somehow does not kill us.
 pub fn die_by(signal: Signal) -> ! {
     let number = signal.number();
-    // SAFETY: resets our own limits, disposition and mask for one signal.
-    unsafe {
-        let none = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        libc::setrlimit(libc::RLIMIT_CORE, &none);
-        libc::signal(number, libc::SIG_DFL);
-        let set = signal_set(&[number]);
-        // Signalled first, then unblocked: it is delivered as the mask opens.
-        if let Ok(me) = Process::open(Pid::current()) {
-            let _ = me.signal(signal);
-        }
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    // Our own limit, disposition and mask for this one signal.
+    let none = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Core, none);
+    sys_signal::set_default(number);
+    // Signalled first, then unblocked: it is delivered as the mask opens.
+    if let Ok(me) = Process::open(Pid::current()) {
+        let _ = me.signal(signal);
     }
+    let _ = sys_signal::unblock(&SigSet::of(&[number]));
     std::process::exit(128 + number)
 }
 

@@ -13,29 +13,28 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use crate::exit::{Cause, ExitStatus, StatusViews};
+use crate::exit::{ExitStatus, StatusViews};
 use crate::process::{Pid, Process, ProcessTable, wait_any};
 use crate::resources::ipc_left::IpcWatch;
 use crate::signal::Signal;
 use crate::supervise::cause::{
-    self, CoreDestination, CoreFacts, ExitAction, OomCheck, OomTarget, OomVerdict, Verdict, core_destination,
-    read_core_settings,
+    self, CoreDestination, CoreFacts, OomCheck, OomTarget, OomVerdict, Verdict, core_destination, read_core_settings,
 };
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
 use crate::supervise::dir_left::{DirError, DirWatch};
 use crate::supervise::keeper::Report;
 use crate::supervise::leftover_facts::{group_leader_gone, held_fds, identity};
+use crate::supervise::policy::{
+    KILL_SETTLE, SignalAction, Step, cause_of, deadline_step, exit_of, fate_of_ended, grace_over_step, oom_in_question,
+    settle_time, signal_action, timers_due,
+};
 use crate::supervise::report::{
     Fate, Leftover, OutputTargets, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
 };
-use crate::supervise::signals::{ChildSetup, Received, SignalInbox, Terminal};
+use crate::supervise::signals::{ChildSetup, SignalInbox, Terminal};
 
 /// Called as each signal is sent.
 type SignalCallback = Box<dyn FnMut(&TimelineEvent)>;
-
-/// How long processes sent SIGKILL get to be gone before they count as
-/// survivors (uninterruptible sleep can delay the end).
-const KILL_SETTLE: Duration = Duration::from_secs(2);
 
 /// Grace before SIGKILL when none is given.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -55,17 +54,6 @@ pub enum SuperviseError {
     /// A watched directory cannot be used.
     #[error(transparent)]
     Dir(DirError),
-}
-
-/// The exit code of a run that ended with `code`: a command that passed
-/// but leaked (when that fails the run) exits with
-/// [`crate::exit_code::LEAKED`]; a failing command keeps its own code. Pure.
-pub fn leak_code(code: u8, leaked_fails: bool) -> u8 {
-    if code == 0 && leaked_fails {
-        crate::exit_code::LEAKED
-    } else {
-        code
-    }
 }
 
 /// afterlife's own stdout and stderr, as the command inherits them, when
@@ -259,36 +247,14 @@ impl Supervisor {
     /// process is forked and then runs ordinary code: call `run` from a
     /// single-threaded process there (the afterlife binary is one).
     pub fn run(mut self) -> Result<RunReport, SuperviseError> {
-        let start = Instant::now();
-        let started_at = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        let started_us = cause::monotonic_us();
+        let clock = Clock::now();
+        let start = clock.start;
         let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
         let _subreaper = SubreaperGuard::save();
         let terminal = if self.foreground { None } else { Terminal::foreground() };
-        let setup = ChildSetup {
-            own_group: !self.foreground,
-            join_group: Pid::own_group().map(Pid::get),
-            terminal: terminal.as_ref().map(|t| t.raw_fd()),
-            cgroup_procs: None,
-            parent: None,
-            death_signal: Some(self.signal),
-            death_grace: if self.grace_after_own_death {
-                self.leftover_grace
-            } else {
-                Duration::ZERO
-            },
-        };
-        let mut command = std::process::Command::new(&self.program);
-        command.args(&self.args);
+        let setup = self.child_setup(terminal.as_ref());
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
-        if let Some(parent) = &self.temp_parent {
-            let temp = dir_watch.fresh_temp(parent).map_err(SuperviseError::Dir)?;
-            for name in ["TMPDIR", "TMP", "TEMP"] {
-                command.env(name, &temp);
-            }
-        }
+        let mut command = self.command(&mut dir_watch)?;
         let output = own_output();
         let mut ipc_watch = IpcWatch::start();
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
@@ -306,42 +272,158 @@ impl Supervisor {
             on_signal: self.on_signal.take(),
         };
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
-        let Watched {
-            status,
-            name_at_exit,
-            timed_out,
-            timed_out_after,
-            sent_kill,
-            kill_at,
-        } = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
+        let watched = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
         let duration = start.elapsed().as_secs_f64();
         if let Some(terminal) = &terminal {
             terminal.take_back();
         }
-
-        let reapers = [Pid::current().get(), contained.keeper_pid().get()];
-        // After a deadline the whole tree has had its signal already: give
-        // it the rest of the grace period to end before anything counts as
-        // left over, and do not signal it twice.
-        let tree_signalled = timed_out && !self.foreground;
-        let settle = match (tree_signalled, kill_at) {
-            (false, _) => None,
-            (true, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
-            // SIGKILL went to the whole tree: it is dying; wait for that.
-            (true, None) if sent_kill => Some(KILL_SETTLE),
-            (true, None) => Some(self.leftover_grace),
+        let tree = TreeWatches {
+            ipc: ipc_watch,
+            dirs: dir_watch,
+            output,
         };
-        ipc_watch.note_tree(
-            &main_process
+        let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
+        Ok(self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline))
+    }
+
+    /// The verdict on the run: an OOM kill or the deadline as the cause,
+    /// where a core went, afterlife's own exit; and the report.
+    fn report(
+        &self,
+        clock: &Clock,
+        duration: f64,
+        watched: Watched,
+        main_info: Option<&MainFacts>,
+        ended: TreeEnd,
+        timeline: Vec<TimelineEvent>,
+    ) -> RunReport {
+        let main_pid = main_info.map(|m| m.pid);
+        let status = watched.status;
+        let oom = oom_in_question(status, watched.sent_kill).then(|| {
+            let name = watched.name_at_exit.as_deref().or(main_info.map(|m| m.name.as_str()));
+            oom_check(
+                ended.oom_kills,
+                ended.memory_events,
+                main_pid.zip(name),
+                clock.started_us,
+            )
+        });
+        let oom_killed = oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed);
+        let cause = cause_of(
+            (watched.timed_out, watched.timed_out_after),
+            watched.sent_kill,
+            self.timeout,
+            self.signal,
+            oom_killed,
+        );
+        let core = match (status, main_info) {
+            (
+                ExitStatus::Signaled {
+                    signal,
+                    core_dumped: true,
+                },
+                Some(main),
+            ) => core_of(main, signal, clock.started_at as u64 + duration as u64),
+            _ => None,
+        };
+        let action = cause::exit_action(
+            Verdict {
+                status,
+                timed_out: watched.timed_out,
+                sent_kill: watched.sent_kill,
+                kill_ends_us: self.dies_with_its_kill && !self.foreground,
+            },
+            self.preserve_status,
+        );
+        let (exit_code, dies_by) = exit_of(action, ended.leaked && self.fail_on_leftovers);
+        let mut command_line = vec![self.program.to_string_lossy().into_owned()];
+        command_line.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
+        RunReport {
+            command: command_line,
+            containment: ended.containment,
+            cgroup: ended.cgroup,
+            pid_namespace: ended.pid_namespace,
+            pid: main_pid,
+            started_at: clock.started_at,
+            duration,
+            total_duration: clock.start.elapsed().as_secs_f64(),
+            exit: StatusViews::from(status),
+            cause,
+            timed_out: watched.timed_out,
+            core,
+            oom,
+            timeline,
+            peak_memory: ended.peak,
+            leftovers: ended.leftovers,
+            ipc: ended.ipc,
+            files: ended.files,
+            leaked: ended.leaked,
+            exit_code,
+            dies_by,
+        }
+    }
+
+    /// What the command does between fork and exec.
+    fn child_setup(&self, terminal: Option<&Terminal>) -> ChildSetup {
+        ChildSetup {
+            own_group: !self.foreground,
+            join_group: Pid::own_group().map(Pid::get),
+            terminal: terminal.map(|t| t.raw_fd()),
+            cgroup_procs: None,
+            parent: None,
+            death_signal: Some(self.signal),
+            death_grace: if self.grace_after_own_death {
+                self.leftover_grace
+            } else {
+                Duration::ZERO
+            },
+        }
+    }
+
+    /// The command, with a fresh `TMPDIR` (and `TMP`, `TEMP`) when asked.
+    fn command(&self, dir_watch: &mut DirWatch) -> Result<std::process::Command, SuperviseError> {
+        let mut command = std::process::Command::new(&self.program);
+        command.args(&self.args);
+        if let Some(parent) = &self.temp_parent {
+            let temp = dir_watch.fresh_temp(parent).map_err(SuperviseError::Dir)?;
+            for name in ["TMPDIR", "TMP", "TEMP"] {
+                command.env(name, &temp);
+            }
+        }
+        Ok(command)
+    }
+
+    /// Once the main process has ended: the rest of the grace period, then
+    /// the leftovers (listed, ended or kept), the IPC objects and files
+    /// left, the peak memory; the containment is dismissed.
+    fn end_tree(
+        &self,
+        contained: Contained,
+        main: Option<&Process>,
+        main_info: Option<&MainFacts>,
+        watched: &Watched,
+        mut tree: TreeWatches,
+        run: &mut Run,
+    ) -> TreeEnd {
+        let reapers = [Pid::current().get(), contained.keeper_pid().get()];
+        let settle = settle_time(
+            watched.timed_out && !self.foreground,
+            watched.kill_at,
+            watched.sent_kill,
+            self.leftover_grace,
+            Instant::now(),
+        );
+        tree.ipc.note_tree(
+            &main
                 .map(|p| p.pid())
                 .into_iter()
                 .chain(contained.members().iter().map(|p| p.pid()))
                 .collect::<Vec<_>>(),
         );
-        let leftovers = self.handle_leftovers(&contained, main_info.as_ref(), &reapers, settle, &output, &mut run);
+        let leftovers = self.handle_leftovers(&contained, main_info, &reapers, settle, &tree.output, run);
         let tree_ended = leftovers.iter().all(|l| !matches!(l.fate, Fate::Kept | Fate::Survived));
-        let ipc = ipc_watch.finish(self.remove_ipc && tree_ended);
-        let files = dir_watch.finish(!self.keep_leftovers && tree_ended, &leftovers);
+        let ipc = tree.ipc.finish(self.remove_ipc && tree_ended);
+        let files = tree.dirs.finish(!self.keep_leftovers && tree_ended, &leftovers);
         let leaked = !leftovers.is_empty() || !ipc.is_empty() || !files.is_empty();
         let cgroup_peak = contained.memory_peak();
         let oom_kills = contained.oom_kills();
@@ -363,80 +445,18 @@ impl Supervisor {
                     source: PeakSource::LargestProcessRss,
                 })
             });
-
-        let main_pid = main_process.map(|p| p.pid());
-        let oom = match status {
-            ExitStatus::Signaled { signal, .. } if signal == Signal::KILL && !sent_kill => {
-                let name = name_at_exit.as_deref().or(main_info.as_ref().map(|m| m.name.as_str()));
-                let main = main_pid.zip(name);
-                Some(oom_check(oom_kills, memory_events, main, started_us))
-            }
-            _ => None,
-        };
-        let cause = if timed_out {
-            Cause::TimedOut {
-                // The deadline as given; when SIGALRM ended the wait, the
-                // time it came.
-                after: self
-                    .timeout
-                    .filter(|t| *t <= timed_out_after)
-                    .unwrap_or(timed_out_after),
-                needed_kill: sent_kill && self.signal != Signal::KILL,
-            }
-        } else if oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed) {
-            Cause::OomKilled
-        } else {
-            Cause::Unknown
-        };
-        let core = match (status, &main_info) {
-            (
-                ExitStatus::Signaled {
-                    signal,
-                    core_dumped: true,
-                },
-                Some(main),
-            ) => core_of(main, signal, started_at as u64 + duration as u64),
-            _ => None,
-        };
-        let action = cause::exit_action(
-            Verdict {
-                status,
-                timed_out,
-                sent_kill,
-                kill_ends_us: self.dies_with_its_kill && !self.foreground,
-            },
-            self.preserve_status,
-        );
-        let (exit_code, dies_by) = match action {
-            ExitAction::Code(code) => (leak_code(code, leaked && self.fail_on_leftovers), None),
-            // 128+N: what a shell shows for the death.
-            ExitAction::Die(signal) => (128u8.wrapping_add(signal.number() as u8), Some(signal)),
-        };
-        let mut command_line = vec![self.program.to_string_lossy().into_owned()];
-        command_line.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
-        Ok(RunReport {
-            command: command_line,
-            containment,
-            cgroup,
-            pid_namespace,
-            pid: main_pid,
-            started_at,
-            duration,
-            total_duration: start.elapsed().as_secs_f64(),
-            exit: StatusViews::from(status),
-            cause,
-            timed_out,
-            core,
-            oom,
-            timeline: run.timeline,
-            peak_memory: peak,
+        TreeEnd {
             leftovers,
             ipc,
             files,
             leaked,
-            exit_code,
-            dies_by,
-        })
+            peak,
+            oom_kills,
+            memory_events,
+            containment,
+            pid_namespace,
+            cgroup,
+        }
     }
 
     /// The event loop: signals, the deadline and its grace period, until the
@@ -482,78 +502,37 @@ impl Supervisor {
             }
             let mut alarm = false;
             for received in inbox.drain() {
-                if received.number == libc::SIGALRM {
-                    alarm = true;
-                    continue;
+                match signal_action(received, self.foreground) {
+                    SignalAction::TimeIsUp => alarm = true,
+                    SignalAction::Reap => on_child_event(main_process, contained.keeper_pid(), terminal),
+                    SignalAction::Forward { signal, to } => {
+                        let sent = match to {
+                            Target::Main => signal_main(main_process, signal),
+                            _ => signal_group(main_process, signal),
+                        };
+                        run.record(signal, to, sent, Reason::Forwarded);
+                    }
+                    SignalAction::Ignore => {}
                 }
-                self.handle_signal(received, main_process, contained.keeper_pid(), terminal, run);
             }
             let now = Instant::now();
             // SIGALRM from outside: time is up now, as for coreutils, whose
             // own timer it is; a second one ends the grace period.
-            let (deadline_passed, grace_over) = timers_due(now, deadline, kill_at, timed_out, alarm);
-            if deadline_passed {
-                timed_out = true;
-                timed_out_after = now.saturating_duration_since(run.start);
-                let (to, sent) = if self.foreground {
-                    (Target::Main, signal_main(main_process, self.signal))
-                } else {
-                    (Target::Tree, signal_all(contained, main_process, self.signal))
-                };
-                run.record(self.signal, to, sent, Reason::Deadline);
-                sent_kill = self.signal == Signal::KILL;
-                kill_at = self.grace.and_then(|g| now.checked_add(g));
-            } else if grace_over {
-                kill_at = None;
-                sent_kill = true;
-                let (to, sent) = if self.foreground {
-                    (Target::Main, signal_main(main_process, Signal::KILL))
-                } else {
-                    (Target::Tree, contained.kill_all())
-                };
-                run.record(Signal::KILL, to, sent, Reason::GraceExpired);
+            let step = match timers_due(now, deadline, kill_at, timed_out, alarm) {
+                (true, _) => Some(deadline_step(self.foreground, self.signal, self.grace, now)),
+                (false, true) => Some(grace_over_step(self.foreground)),
+                (false, false) => None,
+            };
+            if let Some(step) = step {
+                if step.reason == Reason::Deadline {
+                    timed_out = true;
+                    timed_out_after = now.saturating_duration_since(run.start);
+                }
+                let sent = send_step(&step, contained, main_process);
+                run.record(step.signal, step.to, sent, step.reason);
+                sent_kill = step.sent_kill;
+                kill_at = step.kill_at;
             }
-        }
-    }
-
-    fn handle_signal(
-        &self,
-        received: Received,
-        main: Option<&Process>,
-        keeper: Pid,
-        terminal: Option<&Terminal>,
-        run: &mut Run,
-    ) {
-        if received.number == libc::SIGCHLD {
-            // Orphans of the tree that ended are our zombies now (we are its
-            // subreaper); the main process and the keeper are left alone.
-            let spare: Vec<i32> = main
-                .map(|m| m.pid().get())
-                .into_iter()
-                .chain(Some(keeper.get()))
-                .collect();
-            reap_orphans_except(&spare);
-            if let (Some(terminal), Some(main)) = (terminal, main)
-                && child_stopped(main)
-            {
-                stop_with(terminal, main);
-            }
-            return;
-        }
-        // With --foreground the command shares our process group: a key
-        // typed at the terminal reached it already, straight from the kernel.
-        if self.foreground && received.from_terminal() {
-            return;
-        }
-        let Some(signal) = Signal::from_number(received.number) else {
-            return;
-        };
-        if self.foreground {
-            let sent = signal_main(main, signal);
-            run.record(signal, Target::Main, sent, Reason::Forwarded);
-        } else {
-            let sent = signal_group(main, signal);
-            run.record(signal, Target::Group, sent, Reason::Forwarded);
         }
     }
 
@@ -573,28 +552,7 @@ impl Supervisor {
         if members.is_empty() {
             return Vec::new();
         }
-        let main_ids = main.map_or((0, 0), |m| (m.sid, m.pgid));
-        let pids: Vec<Pid> = members.iter().map(|p| p.pid()).collect();
-        let mut leftovers: Vec<Leftover> = members
-            .iter()
-            .zip(held_fds(&pids))
-            .map(|(process, fds)| {
-                let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
-                let leader_gone = group_leader_gone(process.pid(), who.pgid, process.start_ticks());
-                Leftover {
-                    pid: process.pid(),
-                    escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds, leader_gone),
-                    name: who.name,
-                    cmdline: who.cmdline,
-                    ppid: who.ppid,
-                    sid: who.sid,
-                    pgid: who.pgid,
-                    holds_output: output.held_in(&fds),
-                    fds,
-                    fate: Fate::Kept,
-                }
-            })
-            .collect();
+        let mut leftovers = describe_leftovers(&members, main, reapers, output);
         if self.keep_leftovers {
             return leftovers;
         }
@@ -635,13 +593,112 @@ impl Supervisor {
             // Reaps it if it was reparented to us; ECHILD for the others,
             // whose own parents reap them.
             let _ = reap_child(process);
-            leftover.fate = if alive_at_kill.get(index).copied().unwrap_or(false) {
-                Fate::Killed
-            } else {
-                Fate::Ended { signal: self.signal }
-            };
+            leftover.fate = fate_of_ended(alive_at_kill.get(index).copied().unwrap_or(false), self.signal);
         }
         leftovers
+    }
+}
+
+/// The leftovers as found: who each is, how it escaped, what it holds;
+/// their fate still `Kept`.
+fn describe_leftovers(
+    members: &[Process],
+    main: Option<&MainFacts>,
+    reapers: &[i32],
+    output: &OutputTargets,
+) -> Vec<Leftover> {
+    let main_ids = main.map_or((0, 0), |m| (m.sid, m.pgid));
+    let pids: Vec<Pid> = members.iter().map(|p| p.pid()).collect();
+    members
+        .iter()
+        .zip(held_fds(&pids))
+        .map(|(process, fds)| {
+            let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
+            let leader_gone = group_leader_gone(process.pid(), who.pgid, process.start_ticks());
+            Leftover {
+                pid: process.pid(),
+                escaped: classify_escape((who.ppid, who.sid, who.pgid), main_ids, reapers, &fds, leader_gone),
+                name: who.name,
+                cmdline: who.cmdline,
+                ppid: who.ppid,
+                sid: who.sid,
+                pgid: who.pgid,
+                holds_output: output.held_in(&fds),
+                fds,
+                fate: Fate::Kept,
+            }
+        })
+        .collect()
+}
+
+/// When the run started, on each clock the report uses.
+struct Clock {
+    start: Instant,
+    /// Seconds since the Unix epoch.
+    started_at: f64,
+    /// `CLOCK_MONOTONIC` in microseconds, as `/dev/kmsg` stamps.
+    started_us: u64,
+}
+
+impl Clock {
+    fn now() -> Clock {
+        Clock {
+            start: Instant::now(),
+            started_at: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            started_us: cause::monotonic_us(),
+        }
+    }
+}
+
+/// What watches the tree besides the containment: IPC objects, directories,
+/// and afterlife's own output.
+struct TreeWatches {
+    ipc: IpcWatch,
+    dirs: DirWatch,
+    output: OutputTargets,
+}
+
+/// What the tree's end left to report.
+struct TreeEnd {
+    leftovers: Vec<Leftover>,
+    ipc: Vec<crate::resources::ipc_left::IpcLeftover>,
+    files: Vec<crate::supervise::dir_left::FileLeftover>,
+    leaked: bool,
+    peak: Option<PeakMemory>,
+    oom_kills: Option<u64>,
+    memory_events: bool,
+    containment: crate::supervise::containment::Containment,
+    pid_namespace: bool,
+    cgroup: Option<PathBuf>,
+}
+
+/// Sends a step's signal; how many processes got it. SIGKILL at the end of
+/// the grace period goes through the containment (`cgroup.kill`, or a
+/// freeze and kill of the whole tree).
+fn send_step(step: &Step, contained: &Contained, main: Option<&Process>) -> usize {
+    match (step.to, step.reason) {
+        (Target::Tree, Reason::GraceExpired) => contained.kill_all(),
+        (Target::Tree, _) => signal_all(contained, main, step.signal),
+        _ => signal_main(main, step.signal),
+    }
+}
+
+/// SIGCHLD: orphans of the tree that ended are our zombies now (we are its
+/// subreaper) and are reaped; the main process and the keeper are left
+/// alone. A stopped main process (Ctrl+Z) stops afterlife too.
+fn on_child_event(main: Option<&Process>, keeper: Pid, terminal: Option<&Terminal>) {
+    let spare: Vec<i32> = main
+        .map(|m| m.pid().get())
+        .into_iter()
+        .chain(Some(keeper.get()))
+        .collect();
+    reap_orphans_except(&spare);
+    if let (Some(terminal), Some(main)) = (terminal, main)
+        && child_stopped(main)
+    {
+        stop_with(terminal, main);
     }
 }
 
@@ -659,43 +716,20 @@ struct Watched {
     kill_at: Option<Instant>,
 }
 
-/// Which timers are due now: whether the deadline has passed (or SIGALRM
-/// came before it), and whether the grace period after it is over (or
-/// SIGALRM came during it, with SIGKILL still due).
-fn timers_due(
-    now: Instant,
-    deadline: Option<Instant>,
-    kill_at: Option<Instant>,
-    timed_out: bool,
-    alarm: bool,
-) -> (bool, bool) {
-    if !timed_out {
-        return (alarm || deadline.is_some_and(|d| now >= d), false);
-    }
-    (false, kill_at.is_some_and(|k| alarm || now >= k))
-}
-
 /// Restores the caller's `PR_SET_CHILD_SUBREAPER` setting when the run is
 /// over (cgroup containment makes afterlife a subreaper for its run).
-struct SubreaperGuard(libc::c_int);
+struct SubreaperGuard(Option<rustix::process::Pid>);
 
 impl SubreaperGuard {
     fn save() -> SubreaperGuard {
-        let mut current: libc::c_int = 0;
-        // SAFETY: PR_GET_CHILD_SUBREAPER writes one int we own.
-        unsafe {
-            libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut current as *mut libc::c_int, 0, 0, 0);
-        }
-        SubreaperGuard(current)
+        // EINVAL only before Linux 3.4: not a subreaper then.
+        SubreaperGuard(rustix::process::child_subreaper().ok().flatten())
     }
 }
 
 impl Drop for SubreaperGuard {
     fn drop(&mut self) {
-        // SAFETY: prctl on this process only.
-        unsafe {
-            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, self.0 as libc::c_ulong, 0, 0, 0);
-        }
+        let _ = rustix::process::set_child_subreaper(self.0);
     }
 }
 
@@ -1001,80 +1035,30 @@ fn oom_check(oom_kills: Option<u64>, memory_events: bool, main: Option<(Pid, &st
 
 /// The largest resident set of any process we reaped, in bytes.
 fn largest_child_rss() -> Option<u64> {
-    // SAFETY: a rusage is plain integers; all zeroes is a valid one.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
-        return None;
-    }
+    let kib = crate::sys::linux::process::children_max_rss_kib().ok()?;
     // ru_maxrss is in kilobytes (getrusage(2)).
-    (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
+    (kib > 0).then(|| kib as u64 * 1024)
 }
 
 /// Reaps any orphans reparented to us that have ended.
 /// Reaps ended children except `spare`, which are reaped through their
 /// pidfds: `waitid(WNOWAIT)` shows who is next without reaping it.
 fn reap_orphans_except(spare: &[i32]) {
-    loop {
-        // SAFETY: waitid fills the siginfo we own; only our own children.
-        unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-            // ECHILD: no children left.
-            if libc::waitid(libc::P_ALL, 0, &mut info, options) != 0 {
-                return;
-            }
-            let pid = info.si_pid();
-            if pid == 0 || spare.contains(&pid) {
-                return;
-            }
-            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG);
+    use rustix::process::{WaitId, WaitIdOptions};
+    // None: no child has ended, or none is left (ECHILD).
+    while let Some(pid) = crate::sys::linux::process::peek_ended_child() {
+        if spare.contains(&pid) {
+            return;
         }
+        let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+            return;
+        };
+        let _ = rustix::process::waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOHANG);
     }
 }
 
 fn reap_orphans() {
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid for any of our children, without blocking; our
-        // main process and keeper were reaped through their pidfds already.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            return;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_passing_command_that_leaked_fails_and_a_failing_one_keeps_its_code() {
-        assert_eq!(leak_code(0, true), crate::exit_code::LEAKED);
-        assert_eq!(leak_code(0, false), 0);
-        assert_eq!(leak_code(4, true), 4);
-        assert_eq!(leak_code(124, true), 124);
-    }
-
-    #[test]
-    fn timers_fall_due_on_time_or_on_sigalrm() {
-        let start = Instant::now();
-        let at = |ms| start + Duration::from_millis(ms);
-        let deadline = Some(at(100));
-        // Before the deadline: nothing, unless SIGALRM came.
-        assert_eq!(timers_due(at(50), deadline, None, false, false), (false, false));
-        assert_eq!(timers_due(at(50), deadline, None, false, true), (true, false));
-        // No deadline at all (none given, or `inf`): only SIGALRM.
-        assert_eq!(timers_due(at(50), None, None, false, false), (false, false));
-        assert_eq!(timers_due(at(50), None, None, false, true), (true, false));
-        assert_eq!(timers_due(at(100), deadline, None, false, false), (true, false));
-        // After it: the grace period, cut short by a second SIGALRM.
-        let kill_at = Some(at(300));
-        assert_eq!(timers_due(at(200), deadline, kill_at, true, false), (false, false));
-        assert_eq!(timers_due(at(200), deadline, kill_at, true, true), (false, true));
-        assert_eq!(timers_due(at(300), deadline, kill_at, true, false), (false, true));
-        // No SIGKILL due (no -k, or `-k inf`): SIGALRM changes nothing.
-        assert_eq!(timers_due(at(200), deadline, None, true, true), (false, false));
-    }
+    // For any of our children, without blocking; our main process and
+    // keeper were reaped through their pidfds already. ECHILD: none left.
+    while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
 }

@@ -24,6 +24,7 @@ use crate::bpf::tasks::Tasks;
 use crate::process::fd_limit;
 use crate::process::{OpenError, Pid, Process, ProcessTable, TableEntry};
 use crate::signal::Signal;
+use crate::sys::linux::signal::{self as sys_signal, SigSet};
 use crate::terminate::select::Scope;
 use crate::terminate::targets::Targets;
 
@@ -323,7 +324,7 @@ fn stop_unstopped(targets: &mut Targets<'_>) {
 /// The mask is this thread's; the threads that read /proc meanwhile are
 /// started from it and inherit it.
 pub(crate) struct HoldSignals {
-    previous: libc::sigset_t,
+    previous: SigSet,
 }
 
 impl HoldSignals {
@@ -338,23 +339,17 @@ impl HoldSignals {
     ];
 
     pub(crate) fn hold() -> HoldSignals {
-        let set = crate::signal::signal_set(&Self::HELD);
-        // SAFETY: the sets are ours; pthread_sigmask only changes this
-        // thread's mask.
-        unsafe {
-            let mut previous: libc::sigset_t = std::mem::zeroed();
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
-            HoldSignals { previous }
-        }
+        let set = SigSet::of(&Self::HELD);
+        // Blocking valid signals in this thread cannot fail.
+        let previous = sys_signal::block(&set).unwrap_or_else(|_| SigSet::empty());
+        HoldSignals { previous }
     }
 }
 
 impl Drop for HoldSignals {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved above.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
-        }
+        // Restores the mask saved above.
+        let _ = sys_signal::set_mask(&self.previous);
     }
 }
 

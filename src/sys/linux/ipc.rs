@@ -1,0 +1,94 @@
+//! SysV shared memory: `shmget(2)`, `shmctl(2)`, `shmat(2)`/`shmdt(2)`,
+//! for the demo's scenario of a segment that outlives its creator.
+
+use std::io;
+use std::ptr::NonNull;
+
+use super::check;
+
+/// What `shmctl(IPC_STAT)` says of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShmStat {
+    /// `shm_segsz`: its size in bytes.
+    pub(crate) size: usize,
+    /// `shm_nattch`: how many attachments it has.
+    pub(crate) attached: u64,
+    /// `shm_cpid`: the PID of its creator.
+    pub(crate) creator: i32,
+}
+
+/// A new private segment of `size` bytes (mode 0600); its ID.
+pub(crate) fn shm_create(size: usize) -> io::Result<i32> {
+    // SAFETY: shmget takes integers only.
+    check(unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600) })
+}
+
+/// `shmctl(IPC_STAT)`; `None` if the segment is gone (or not ours to see).
+pub(crate) fn shm_stat(id: i32) -> Option<ShmStat> {
+    // SAFETY: a shmid_ds is plain integers; all zeroes is a valid one.
+    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT writes into the shmid_ds we own.
+    let rc = unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) };
+    (rc == 0).then_some(ShmStat {
+        size: ds.shm_segsz,
+        attached: ds.shm_nattch as u64,
+        creator: ds.shm_cpid,
+    })
+}
+
+/// `shmctl(IPC_RMID)`: the segment goes at its last detach.
+pub(crate) fn shm_remove(id: i32) -> io::Result<()> {
+    // SAFETY: IPC_RMID takes no buffer.
+    check(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+}
+
+/// A segment attached to this process, detached on drop.
+#[derive(Debug)]
+pub(crate) struct ShmMapping {
+    addr: NonNull<u8>,
+    len: usize,
+    writable: bool,
+}
+
+impl ShmMapping {
+    /// Attaches the whole segment, read-only or for writing.
+    pub(crate) fn attach(id: i32, writable: bool) -> io::Result<ShmMapping> {
+        let len = shm_stat(id).ok_or_else(io::Error::last_os_error)?.size;
+        let flags = if writable { 0 } else { libc::SHM_RDONLY };
+        // SAFETY: shmat with a null address lets the kernel pick where to
+        // map; no memory of ours is touched.
+        let addr = unsafe { libc::shmat(id, std::ptr::null(), flags) };
+        if addr as isize == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let addr = NonNull::new(addr.cast::<u8>()).ok_or_else(|| io::Error::other("shmat returned null"))?;
+        Ok(ShmMapping { addr, len, writable })
+    }
+
+    /// The segment's bytes. Another process may write them meanwhile: the
+    /// demo's segments have one writer, which is stopped or dead by the
+    /// time anyone else reads.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: the kernel mapped `len` bytes at `addr`, and they stay
+        // mapped until `self` is dropped.
+        unsafe { std::slice::from_raw_parts(self.addr.as_ptr(), self.len) }
+    }
+
+    /// The segment's bytes, to write; `None` if attached read-only.
+    pub(crate) fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        if !self.writable {
+            return None;
+        }
+        // SAFETY: as in `bytes`, mapped writable; `&mut self` makes this
+        // the only borrow of the mapping in this process.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.addr.as_ptr(), self.len) })
+    }
+}
+
+impl Drop for ShmMapping {
+    fn drop(&mut self) {
+        // SAFETY: detaches the mapping `attach` made; no borrow of it
+        // outlives `self`.
+        unsafe { libc::shmdt(self.addr.as_ptr().cast()) };
+    }
+}

@@ -1,0 +1,55 @@
+//! A C stdio stream (`fopen(3)`, `setvbuf(3)`, `fwrite(3)`), for the demo's
+//! scenario of data lost or kept in a buffer: `exit(3)` flushes C streams
+//! (`std::process::exit` calls it), `_exit(2)` and a kill do not.
+
+use std::ffi::CStr;
+use std::io;
+use std::ptr::NonNull;
+
+/// A stream opened for writing, fully buffered with a buffer it owns.
+#[derive(Debug)]
+pub(crate) struct CStream {
+    file: NonNull<libc::FILE>,
+    /// The stream's buffer: it must outlive every use of the stream, which
+    /// `exit(3)` may make after `main` (this is then never dropped).
+    buffer: Box<[u8]>,
+}
+
+impl CStream {
+    /// `fopen(path, "w")` with a full buffer of `capacity` bytes, so that a
+    /// write smaller than it stays in memory (with glibc's own buffer, of
+    /// `st_blksize` bytes, a write of a whole block would go straight to
+    /// the file).
+    pub(crate) fn create_buffered(path: &CStr, capacity: usize) -> io::Result<CStream> {
+        // SAFETY: fopen reads two C strings we borrow.
+        let file = unsafe { libc::fopen(path.as_ptr(), c"w".as_ptr()) };
+        let file = NonNull::new(file).ok_or_else(io::Error::last_os_error)?;
+        let mut stream = CStream {
+            file,
+            buffer: vec![0u8; capacity].into_boxed_slice(),
+        };
+        let (buffer, len) = (stream.buffer.as_mut_ptr(), stream.buffer.len());
+        // SAFETY: setvbuf before any I/O on the stream; the buffer lives as
+        // long as the stream (see the field).
+        let rc = unsafe { libc::setvbuf(stream.file.as_ptr(), buffer.cast(), libc::_IOFBF, len) };
+        if rc != 0 {
+            return Err(io::Error::other("setvbuf refused the buffer"));
+        }
+        Ok(stream)
+    }
+
+    /// `fwrite(3)`: how many bytes went into the stream.
+    pub(crate) fn write(&mut self, data: &[u8]) -> usize {
+        // SAFETY: fwrite reads `data.len()` bytes of the slice we borrow
+        // into the open stream.
+        unsafe { libc::fwrite(data.as_ptr().cast(), 1, data.len(), self.file.as_ptr()) }
+    }
+}
+
+impl Drop for CStream {
+    fn drop(&mut self) {
+        // SAFETY: closes the stream `create_buffered` opened, before the
+        // buffer field is dropped.
+        unsafe { libc::fclose(self.file.as_ptr()) };
+    }
+}

@@ -42,7 +42,9 @@ fn load(program: &str, args: &[&str]) -> Option<Load> {
 
 /// Starts `afterlife --json watch ARGS`, lets `during` run while it
 /// watches, and returns its exit code and NDJSON.
-fn watch_while(args: &[&str], during: impl FnOnce()) -> (i32, Vec<Value>) {
+/// Runs `watch` while `during` runs; what `during` returns (connections a
+/// client holds) is kept until the watch has ended.
+fn watch_while<T>(args: &[&str], during: impl FnOnce() -> T) -> (i32, Vec<Value>) {
     let watch = afterlife()
         .arg("--json")
         .arg("watch")
@@ -51,8 +53,9 @@ fn watch_while(args: &[&str], during: impl FnOnce()) -> (i32, Vec<Value>) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("afterlife runs");
-    during();
+    let kept = during();
     let output = watch.wait_with_output().expect("afterlife ends");
+    drop(kept);
     let code = output.status.code().unwrap_or_else(|| panic!("{}", stderr(&output)));
     (code, ndjson(&output))
 }
@@ -202,7 +205,9 @@ fn redis_with_a_client_that_never_closes_leaks_sockets_under_its_listener() {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        drop(held);
+        // Held until the watch has ended: its last samples must not see
+        // them closed.
+        held
     });
     let summary = summary(&events);
     assert_eq!(code, 1, "{summary}");

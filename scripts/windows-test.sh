@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs afterlife's test suite for 64-bit Windows under Wine: installs the
+# cross toolchain and Wine where missing, prepares a Wine prefix with the
+# stand-in bcryptprimitives.dll, then `cargo test` for x86_64-pc-windows-gnu,
+# each test executable run by wine64. Needs no display. Extra arguments go to
+# cargo test (e.g. `--lib sys`).
+source "$(dirname "$0")/windows-env.sh"
+windows_install
+windows_prefix
+cd "$root"
+started=$SECONDS
+status=0
+windows_cargo test --no-fail-fast "$@" || status=$?
+/usr/lib/wine/wineserver -k 2>/dev/null || true
+echo "windows tests: $((SECONDS - started)) s"
+exit $status

@@ -10,6 +10,9 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+#[cfg(windows)]
+use crate::sys::linux_abi as libc;
+
 /// A valid signal number, 1 to `SIGRTMAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Signal(i32);
@@ -428,6 +431,7 @@ pub fn signals_in_mask(mask: u64) -> Vec<Signal> {
 }
 
 /// A `sigset_t` holding `numbers` (for masks and signalfd).
+#[cfg(target_os = "linux")]
 pub(crate) fn signal_set(numbers: &[i32]) -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset only write into the set we own, and
     // every number is a valid signal.

@@ -10,7 +10,7 @@ windows_prefix
 cd "$root"
 started=$SECONDS
 status=0
-windows_cargo test --no-fail-fast "$@" || status=$?
+windows_cargo test --no-fail-fast --lib --test 'windows_*' "$@" || status=$?
 /usr/lib/wine/wineserver -k 2>/dev/null || true
 echo "windows tests: $((SECONDS - started)) s"
 exit $status

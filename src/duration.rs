@@ -504,6 +504,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn timespecs_saturate() {
         assert_eq!(timespec(None), None);
         let spec = timespec(Some(FOREVER)).unwrap();

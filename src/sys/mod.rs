@@ -15,7 +15,7 @@ pub(crate) mod windows;
 #[cfg(windows)]
 pub(crate) use windows::linux_abi;
 #[cfg(windows)]
-pub(crate) use windows::{ContainmentChoice, process_names};
+pub(crate) use windows::{ContainmentChoice, host_readings_first, process_names};
 
 #[cfg(target_os = "linux")]
 pub(crate) use crate::supervise::ContainmentChoice;
@@ -29,4 +29,11 @@ pub(crate) fn process_names() -> Vec<(u32, String)> {
         .filter(|entry| !entry.kernel_thread)
         .map(|entry| (entry.pid.get().unsigned_abs(), entry.name.clone()))
         .collect()
+}
+
+/// `explain`'s readings in the order this OS's users meet them: on Linux
+/// as `explain` orders them.
+#[cfg(target_os = "linux")]
+pub(crate) fn host_readings_first(explanation: crate::exit::explain::Explanation) -> crate::exit::explain::Explanation {
+    explanation
 }

@@ -24,8 +24,12 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
             std::thread::sleep(Duration::from_millis(number(1)));
             Some(0)
         }
-        // exit CODE: any 32-bit code, through ExitProcess.
-        Some("exit") => std::process::exit(number(1) as u32 as i32),
+        // exit CODE [MS]: after MS milliseconds, any 32-bit code, through
+        // ExitProcess.
+        Some("exit") => {
+            std::thread::sleep(Duration::from_millis(number(2)));
+            std::process::exit(number(1) as u32 as i32)
+        }
         // tree DEPTH WIDTH: WIDTH children, each a tree of DEPTH-1; then
         // sleep until killed; prints its PID when it is the root.
         Some("tree") => {

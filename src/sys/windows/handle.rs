@@ -216,3 +216,32 @@ pub(crate) fn now_filetime() -> u64 {
     unsafe { windows_sys::Win32::System::SystemInformation::GetSystemTimeAsFileTime(&mut now) };
     (u64::from(now.dwHighDateTime) << 32) | u64::from(now.dwLowDateTime)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    #[test]
+    fn a_running_process_has_no_exit_code_and_a_creation_time() {
+        let own = ProcessHandle::open(std::process::id(), 0).unwrap();
+        assert!(own.created() > 0 && own.created() <= now_filetime());
+        assert_eq!(own.exit_code(), None);
+    }
+
+    #[test]
+    fn an_exit_code_of_259_is_not_still_active() {
+        let mut child = Command::new("cmd").args(["/c", "exit 259"]).spawn().unwrap();
+        let held = ProcessHandle::open(child.id(), 0).unwrap();
+        assert!(held.wait(Some(Duration::from_secs(20))));
+        assert_eq!(held.exit_code(), Some(259));
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_pid_no_process_has_is_gone() {
+        // PIDs are multiples of 4 on Windows (and Wine): 4194303 is none.
+        assert!(matches!(ProcessHandle::open(4_194_303, 0), Err(OpenError::Gone { .. })));
+    }
+}

@@ -106,3 +106,44 @@ impl Job {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::windows::io::AsRawHandle;
+    use std::process::Command;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sys::windows::handle::ProcessHandle;
+
+    #[test]
+    fn a_job_lists_its_process_and_ends_it() {
+        let job = Job::kill_on_close().unwrap();
+        // `ping` waits about a second per echo: a real Windows program that
+        // runs long enough.
+        let mut child = Command::new("ping").args(["-n", "30", "127.0.0.1"]).spawn().unwrap();
+        let held = ProcessHandle::open(child.id(), 0).unwrap();
+        job.assign(child.as_raw_handle().cast()).unwrap();
+        assert_eq!(job.pids().unwrap(), vec![child.id()]);
+        job.terminate(7).unwrap();
+        assert!(held.wait(Some(Duration::from_secs(10))));
+        // Windows leaves the job's exit code; Wine 8.0 too for
+        // TerminateJobObject (it differs only for a job's close).
+        assert_eq!(held.exit_code(), Some(7));
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn closing_the_job_ends_its_tree() {
+        let job = Job::kill_on_close().unwrap();
+        let mut child = Command::new("ping").args(["-n", "30", "127.0.0.1"]).spawn().unwrap();
+        let held = ProcessHandle::open(child.id(), 0).unwrap();
+        job.assign(child.as_raw_handle().cast()).unwrap();
+        drop(job);
+        assert!(held.wait(Some(Duration::from_secs(10))), "KILL_ON_JOB_CLOSE ends it");
+        // Windows: the exit code is 0 for a close; Wine 8.0 too. Both agree
+        // it has ended, which is what is asserted.
+        assert!(held.exit_code().is_some());
+        child.wait().unwrap();
+    }
+}

@@ -54,3 +54,30 @@ pub(crate) fn process_names() -> Vec<(u32, String)> {
         .map(|row| (row.pid, row.name))
         .collect()
 }
+
+/// `explain` on Windows: the Windows readings of a number first (a user
+/// here meets exit codes as `%ERRORLEVEL%`), the others after in their
+/// order. Pure.
+pub(crate) fn host_readings_first(
+    mut explanation: crate::exit::explain::Explanation,
+) -> crate::exit::explain::Explanation {
+    use crate::exit::explain::ReadingKind;
+    // A stable sort keeps each group's own order.
+    explanation.readings.sort_by_key(|reading| reading.kind != ReadingKind::Windows);
+    explanation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::explain::{ReadingKind, explain};
+
+    #[test]
+    fn windows_readings_come_first_on_windows() {
+        let explanation = host_readings_first(explain("3").unwrap());
+        assert_eq!(explanation.readings[0].kind, ReadingKind::Windows);
+        assert!(explanation.readings.len() > 1);
+        // A signal name has no Windows reading: unchanged.
+        assert_eq!(host_readings_first(explain("SIGTERM").unwrap()), explain("SIGTERM").unwrap());
+    }
+}

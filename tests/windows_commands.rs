@@ -229,3 +229,18 @@ fn running_names() -> Vec<String> {
     }
     names
 }
+
+#[test]
+fn the_deadline_sends_ctrl_break_to_the_commands_group_first() {
+    // The command leads its own process group; CTRL_BREAK_EVENT goes to it
+    // alone. Windows delivers it and the command exits with its own code
+    // (42, kept by --preserve-status); if it is not delivered the job ends
+    // it after the grace. Both end it within the grace, which is asserted,
+    // and the code is reported as seen.
+    let started = Instant::now();
+    let output = afterlife(&["timeout", "-p", "-k", "3", "1", EXE, "__child", "break", "42"]);
+    let code = output.status.code();
+    assert!(code == Some(42) || code == Some(1), "{code:?}: {}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    eprintln!("CTRL_BREAK_EVENT under this system: exit code {code:?}");
+}

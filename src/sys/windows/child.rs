@@ -44,6 +44,16 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
             std::thread::sleep(Duration::from_secs(600));
             Some(0)
         }
+        // break CODE: exits with CODE on CTRL_BREAK_EVENT (or Ctrl+C);
+        // else sleeps.
+        Some("break") => {
+            BREAK_CODE.store(number(1) as u32, std::sync::atomic::Ordering::Relaxed);
+            // SAFETY: a handler valid for the whole process.
+            unsafe { windows_sys::Win32::System::Console::SetConsoleCtrlHandler(Some(exit_on_break), 1) };
+            println!("{}", std::process::id());
+            std::thread::sleep(Duration::from_secs(600));
+            Some(0)
+        }
         // spawner: starts a new sleeping child every few milliseconds.
         Some("spawner") => loop {
             let _ = spawn_self(&["sleep", "600000"]);
@@ -71,4 +81,10 @@ fn spawn_self(args: &[&str]) -> Option<std::process::Child> {
         .stdout(Stdio::null())
         .spawn()
         .ok()
+}
+
+static BREAK_CODE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+unsafe extern "system" fn exit_on_break(_event: u32) -> windows_sys::core::BOOL {
+    std::process::exit(BREAK_CODE.load(std::sync::atomic::Ordering::Relaxed) as i32)
 }

@@ -63,7 +63,9 @@ pub(crate) fn host_readings_first(
 ) -> crate::exit::explain::Explanation {
     use crate::exit::explain::ReadingKind;
     // A stable sort keeps each group's own order.
-    explanation.readings.sort_by_key(|reading| reading.kind != ReadingKind::Windows);
+    explanation
+        .readings
+        .sort_by_key(|reading| reading.kind != ReadingKind::Windows);
     explanation
 }
 
@@ -78,6 +80,9 @@ mod tests {
         assert_eq!(explanation.readings[0].kind, ReadingKind::Windows);
         assert!(explanation.readings.len() > 1);
         // A signal name has no Windows reading: unchanged.
-        assert_eq!(host_readings_first(explain("SIGTERM").unwrap()), explain("SIGTERM").unwrap());
+        assert_eq!(
+            host_readings_first(explain("SIGTERM").unwrap()),
+            explain("SIGTERM").unwrap()
+        );
     }
 }

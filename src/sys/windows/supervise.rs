@@ -4,11 +4,15 @@
 //! `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` and only then runs, so each process
 //! it starts is in the job from its first instruction; afterlife holds the
 //! only handle to the job, so the tree ends when afterlife ends, however it
-//! ends. At the deadline the job is ended (`TerminateJobObject`) after a
-//! graceful close (WM_CLOSE) and the grace. Ctrl+C and Ctrl+Break reach the
-//! command through the console it shares with afterlife, which ignores them
-//! itself while it waits. Processes still in the job after the main process
-//! ended are the leftovers: listed, then ended with the job.
+//! ends. The command leads a console process group of its own
+//! (`CREATE_NEW_PROCESS_GROUP`), so that CTRL_BREAK_EVENT can be sent to it
+//! alone. At the deadline it gets CTRL_BREAK_EVENT and WM_CLOSE, then after
+//! the grace the job is ended (`TerminateJobObject`). Ctrl+Break typed at
+//! the console reaches every process on it; Ctrl+C does too, but a new
+//! process group starts with Ctrl+C ignored, so afterlife passes it on as
+//! CTRL_BREAK_EVENT to the command's group (a group cannot be sent
+//! CTRL_C_EVENT), and ignores both itself. Processes still in the job after
+//! the main process ended are the leftovers: listed, then ended with the job.
 
 use std::ffi::OsString;
 use std::io;
@@ -18,14 +22,18 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use windows_sys::Win32::System::Console::SetConsoleCtrlHandler;
-use windows_sys::Win32::System::Threading::CREATE_SUSPENDED;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use windows_sys::Win32::System::Console::{
+    CTRL_BREAK_EVENT, CTRL_C_EVENT, GenerateConsoleCtrlEvent, SetConsoleCtrlHandler,
+};
+use windows_sys::Win32::System::Threading::{CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED};
 
 use super::ending::WindowsEnding;
 use super::handle::{Handle, ProcessHandle};
 use super::job::Job;
 use super::snapshot::{self, suspend_threads};
-use super::terminate::{KillMode, KillOptions, TERMINATED_CODE, kill};
+use super::terminate::{TERMINATED_CODE, close_windows_of};
 
 /// How to supervise.
 #[derive(Debug, Clone)]
@@ -102,10 +110,24 @@ fn failed(call: &'static str) -> impl FnOnce(io::Error) -> RunError {
     move |source| RunError::Failed { call, source }
 }
 
-unsafe extern "system" fn ignore_console_events(_event: u32) -> windows_sys::core::BOOL {
-    // Ctrl+C and Ctrl+Break go to every process on the console: the command
-    // handles its own; afterlife stays to report and to end the job.
+/// The command's process group (its PID), for the console handler.
+static COMMAND_GROUP: AtomicU32 = AtomicU32::new(0);
+
+unsafe extern "system" fn pass_console_events(event: u32) -> windows_sys::core::BOOL {
+    let group = COMMAND_GROUP.load(Ordering::Relaxed);
+    if event == CTRL_C_EVENT && group != 0 {
+        // SAFETY: plain call; the group is the command's, led by its main
+        // process.
+        unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, group) };
+    }
+    // afterlife itself stays, to report and to end the job.
     1
+}
+
+/// Sends CTRL_BREAK_EVENT to the command's process group.
+fn send_break(group: u32) -> bool {
+    // SAFETY: plain call; `group` is a group afterlife created.
+    unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, group) != 0 }
 }
 
 /// Runs `command` in a job; returns how it ended.
@@ -115,12 +137,12 @@ pub fn supervise(command: &[OsString], options: &SuperviseOptions) -> Result<Run
         .ok_or_else(|| RunError::NotFound { command: String::new() })?;
     let shown = program.to_string_lossy().into_owned();
     let job = Job::kill_on_close().map_err(failed("CreateJobObjectW"))?;
-    // SAFETY: a handler that only returns TRUE, valid for the whole process.
-    unsafe { SetConsoleCtrlHandler(Some(ignore_console_events), 1) };
+    // SAFETY: a handler valid for the whole process.
+    unsafe { SetConsoleCtrlHandler(Some(pass_console_events), 1) };
     let started = Instant::now();
     let child = Command::new(program)
         .args(args)
-        .creation_flags(CREATE_SUSPENDED)
+        .creation_flags(CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP)
         .spawn()
         .map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => RunError::NotFound { command: shown.clone() },
@@ -138,23 +160,15 @@ pub fn supervise(command: &[OsString], options: &SuperviseOptions) -> Result<Run
         return Err(failed("AssignProcessToJobObject")(error));
     }
     suspend_threads(pid, true).map_err(failed("ResumeThread"))?;
+    COMMAND_GROUP.store(pid, Ordering::Relaxed);
 
     let mut timed_out = false;
     if !main.wait(options.timeout) {
         timed_out = true;
         if options.graceful {
-            let members = job.pids().unwrap_or_default();
-            let _ = kill(
-                &members,
-                KillOptions {
-                    mode: KillMode::Graceful,
-                    tree: false,
-                    grace: options.grace,
-                    escalate: false,
-                    wait: true,
-                    dry_run: false,
-                },
-            );
+            send_break(pid);
+            close_windows_of(&job.pids().unwrap_or_default());
+            main.wait(Some(options.grace));
         }
         if !main.has_ended() {
             let _ = job.terminate(TERMINATED_CODE);

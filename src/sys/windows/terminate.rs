@@ -144,7 +144,7 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
     }
     match options.mode {
         KillMode::Check => {}
-        KillMode::Immediate => terminate_all(&mut held),
+        KillMode::Immediate => terminate_all(&mut held, options.wait),
         KillMode::Graceful => {
             close_windows(&mut held);
             for h in &held {
@@ -160,12 +160,9 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
                 if options.tree {
                     walk(&mut held, true, own)?;
                 }
-                terminate_all(&mut held);
+                terminate_all(&mut held, options.wait);
             }
         }
-    }
-    if options.wait && options.mode != KillMode::Check {
-        wait_all(&held, Some(Duration::from_secs(5)));
     }
     for h in &mut held {
         h.member.ending = h.process.exit_code().map(WindowsEnding::of);
@@ -225,7 +222,9 @@ fn walk(held: &mut Vec<Held>, freeze: bool, own: u32) -> Result<(), KillError> {
     }
 }
 
-fn terminate_all(held: &mut [Held]) {
+/// TerminateProcess to every member still running, deepest first; with
+/// `wait`, until each has ended (the call is asynchronous), at most 5 s.
+fn terminate_all(held: &mut [Held], wait: bool) {
     for h in held.iter_mut().rev() {
         if h.process.has_ended() {
             continue;
@@ -234,10 +233,35 @@ fn terminate_all(held: &mut [Held]) {
             h.member.sent.push("TerminateProcess");
         }
     }
+    if wait {
+        wait_all(held, Some(Duration::from_secs(5)));
+    }
+}
+
+/// Posts WM_CLOSE to every top-level window of the processes `pids` (held
+/// by the caller); whether any was posted.
+pub(crate) fn close_windows_of(pids: &[u32]) -> bool {
+    let windows = top_level_windows();
+    let mut posted = false;
+    for &(window, _) in windows.iter().filter(|(_, pid)| pids.contains(pid)) {
+        // SAFETY: a window handle from the enumeration; WM_CLOSE takes no
+        // parameters.
+        posted |= unsafe { PostMessageW(window, WM_CLOSE, 0, 0) } != 0;
+    }
+    posted
 }
 
 /// Posts WM_CLOSE to every top-level window of the members.
 fn close_windows(held: &mut [Held]) {
+    for h in held.iter_mut() {
+        if close_windows_of(&[h.process.pid()]) {
+            h.member.sent.push("WM_CLOSE");
+        }
+    }
+}
+
+/// Every top-level window with the PID of its owner.
+fn top_level_windows() -> Vec<(HWND, u32)> {
     let mut windows: Vec<(HWND, u32)> = Vec::new();
     unsafe extern "system" fn collect(window: HWND, state: LPARAM) -> windows_sys::core::BOOL {
         // SAFETY: `state` is the address of the Vec passed to EnumWindows
@@ -251,17 +275,7 @@ fn close_windows(held: &mut [Held]) {
     }
     // SAFETY: the callback only pushes into `windows`, which outlives the call.
     unsafe { EnumWindows(Some(collect), (&raw mut windows) as LPARAM) };
-    for h in held.iter_mut() {
-        let mut posted = false;
-        for &(window, _) in windows.iter().filter(|(_, pid)| *pid == h.process.pid()) {
-            // SAFETY: a window handle from the enumeration; WM_CLOSE takes no
-            // parameters.
-            posted |= unsafe { PostMessageW(window, WM_CLOSE, 0, 0) } != 0;
-        }
-        if posted {
-            h.member.sent.push("WM_CLOSE");
-        }
-    }
+    windows
 }
 
 fn wait_all(held: &[Held], limit: Option<Duration>) {

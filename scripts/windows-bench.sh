@@ -16,8 +16,10 @@ wine=/usr/lib/wine/wine64
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-# Linux processes of the tree (Wine runs each Windows process as one).
-members() { pgrep -fc "__child tree" || true; }
+# Linux processes of the tree (Wine runs each Windows process as one, its
+# command line the Windows one: afterlife.exe, never the Linux afterlife).
+pattern='afterlife\.exe __child tree'
+members() { pgrep -fc "$pattern" || true; }
 
 tree_kill() { # $1: afterlife | taskkill
     local out="$windows_target_dir/bench-tree.out" root count started ended
@@ -37,8 +39,9 @@ tree_kill() { # $1: afterlife | taskkill
     ended=$(now)
     sleep 1
     echo "$(echo "$ended - $started" | bc) $(members) $count"
-    # Whatever survived (taskkill) is ended before the next round.
-    "$wine" "$exe" kill --tree --signal KILL -q "$root" >/dev/null 2>&1 || true
+    # Whatever survived (taskkill) is ended before the next round, by the
+    # Linux PIDs of this tree's processes.
+    pgrep -f "$pattern" | xargs -r kill -KILL
     wait 2>/dev/null || true
 }
 

@@ -9,6 +9,17 @@ windows_install
 windows_prefix
 cd "$root"
 started=$SECONDS
+# Clippy for the Windows target with rustup's toolchain (its prebuilt
+# Windows standard library is enough to check; nothing is linked), where
+# rustup is installed, as the Linux gates run it.
+if command -v rustup >/dev/null; then
+    rustup target list --installed | grep -qx "$windows_target" || rustup target add "$windows_target"
+    for mode in "--profile dev" "--profile test"; do
+        # shellcheck disable=SC2086
+        nice -n 10 cargo clippy --target "$windows_target" --target-dir "$windows_target_dir/clippy" \
+            --lib --bins --test 'windows_*' $mode -- -D warnings
+    done
+fi
 status=0
 windows_cargo test --no-fail-fast --lib --test 'windows_*' "$@" || status=$?
 /usr/lib/wine/wineserver -k 2>/dev/null || true

@@ -244,3 +244,26 @@ fn the_deadline_sends_ctrl_break_to_the_commands_group_first() {
     assert!(started.elapsed() < Duration::from_secs(15));
     eprintln!("CTRL_BREAK_EVENT under this system: exit code {code:?}");
 }
+
+#[test]
+fn kill_refuses_afterlifes_own_ancestors() {
+    // This test process is an ancestor of the afterlife it starts.
+    let own = std::process::id().to_string();
+    let output = afterlife(&["kill", "--signal", "0", &own]);
+    assert_eq!(output.status.code(), Some(125));
+    assert!(stderr(&output).contains("ancestor of afterlife"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_pid_no_process_has_reads_as_on_linux() {
+    // PIDs are multiples of 4 on Windows and Wine: 4194303 is never one.
+    let output = afterlife(&["status", "4194303"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "4194303: gone — no such process (it never existed, or it ended and no handle holds it)\n"
+    );
+    let output = afterlife(&["wait", "4194303"]);
+    assert_eq!(output.status.code(), Some(125));
+    assert_eq!(stderr(&output), "afterlife: error: no such process: 4194303\n");
+}

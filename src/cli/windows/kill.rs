@@ -39,6 +39,7 @@ pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
         escalate: !args.no_escalate && !args.no_wait,
         wait: !args.no_wait,
         dry_run: args.dry_run,
+        force: args.force,
     };
     let pids: Vec<u32> = args.pids.iter().map(|p| p.get().unsigned_abs()).collect();
     let report = kill(&pids, options).map_err(Failure::new)?;

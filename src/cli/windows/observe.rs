@@ -84,7 +84,10 @@ fn describe_status(status: &WindowsStatus, output: &Output) -> String {
             output.paint(Style::Warn, "exited"),
             ending.describe()
         ),
-        WindowsStatus::Gone { pid } => format!("{pid}: {}", output.paint(Style::Dim, "no such process")),
+        WindowsStatus::Gone { pid } => format!(
+            "{pid}: {} — no such process (it never existed, or it ended and no handle holds it)",
+            output.paint(Style::Dim, "gone")
+        ),
     }
 }
 

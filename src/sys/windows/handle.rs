@@ -48,19 +48,19 @@ impl Drop for Handle {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// No process has this PID (`OpenProcess`: ERROR_INVALID_PARAMETER).
-    #[error("no process {pid}")]
+    #[error("no such process: {pid}")]
     Gone {
         /// The PID.
         pid: u32,
     },
     /// The process exists but may not be opened with the access asked.
-    #[error("open process {pid}: permission denied (OpenProcess: ERROR_ACCESS_DENIED)")]
+    #[error("permission denied for process {pid} (OpenProcess)")]
     Denied {
         /// The PID.
         pid: u32,
     },
     /// Any other failure.
-    #[error("open process {pid} ({call}): {source}")]
+    #[error("{call} for process {pid}: {source}")]
     Other {
         /// The PID.
         pid: u32,

@@ -51,6 +51,8 @@ pub struct KillOptions {
     pub wait: bool,
     /// List, send nothing.
     pub dry_run: bool,
+    /// Also afterlife's ancestors (its shell).
+    pub force: bool,
 }
 
 /// One process of a termination, reported as on Linux.
@@ -90,6 +92,9 @@ pub enum KillError {
     /// afterlife itself was named.
     #[error("refusing to kill process {0}: it is afterlife itself")]
     Itself(u32),
+    /// An ancestor of afterlife was named, without `--force`.
+    #[error("refusing to kill process {0}: it is an ancestor of afterlife (its shell?); --force to do it anyway")]
+    Ancestor(u32),
     /// The snapshot failed.
     #[error("take a process snapshot (CreateToolhelp32Snapshot): {0}")]
     Snapshot(std::io::Error),
@@ -106,10 +111,15 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
     let own = std::process::id();
     let freeze = options.mode != KillMode::Check && !options.dry_run;
     let rows = snapshot::processes().map_err(KillError::Snapshot)?;
+    let links: Vec<(u32, u32)> = rows.iter().map(|r| (r.pid, r.ppid)).collect();
+    let ancestors = tree::ancestors(&links, own);
     let mut held: Vec<Held> = Vec::new();
     for &pid in pids {
         if pid == own {
             return Err(KillError::Itself(pid));
+        }
+        if ancestors.contains(&pid) && !options.force {
+            return Err(KillError::Ancestor(pid));
         }
         if held.iter().any(|h| h.process.pid() == pid) {
             continue;

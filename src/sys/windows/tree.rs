@@ -28,6 +28,22 @@ pub(crate) fn candidates(rows: &[(u32, u32)], members: &[u32]) -> Vec<(u32, u32)
         .collect()
 }
 
+/// The parent PIDs above `pid` in `rows` (PID, parent PID), nearest first.
+/// A link may be stale (the parent gone, its PID reused): the list is what
+/// a refusal should err on the side of, not a walk to act on.
+pub(crate) fn ancestors(rows: &[(u32, u32)], pid: u32) -> Vec<u32> {
+    let mut chain = Vec::new();
+    let mut at = pid;
+    while let Some(&(_, parent)) = rows.iter().find(|(p, _)| *p == at) {
+        if parent == 0 || parent == at || chain.contains(&parent) || parent == pid {
+            break;
+        }
+        chain.push(parent);
+        at = parent;
+    }
+    chain
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +61,14 @@ mod tests {
     fn a_handle_holds_the_snapshots_process_only_if_older_than_the_snapshot() {
         assert!(held_is_snapshots(90, 100));
         assert!(!held_is_snapshots(110, 100));
+    }
+
+    #[test]
+    fn ancestors_stop_at_a_loop_or_the_root() {
+        let rows = [(4, 0), (8, 4), (12, 8), (16, 20), (20, 16)];
+        assert_eq!(ancestors(&rows, 12), vec![8, 4]);
+        assert_eq!(ancestors(&rows, 16), vec![20]);
+        assert_eq!(ancestors(&rows, 99), Vec::<u32>::new());
     }
 
     #[test]

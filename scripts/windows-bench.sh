@@ -3,7 +3,8 @@
 # release build (scripts/windows-build.sh):
 #  - kill --tree of a 40-process tree (afterlife's hidden child mode
 #    `__child tree 3 3`: 1 + 3 + 9 + 27 processes), survivors and time,
-#    beside taskkill /T /F;
+#    beside taskkill /T /F (and taskkill /F, the root alone); times are
+#    wall clock from Linux, each including one Wine process start;
 #  - run -- cmd /c exit 0 against cmd /c exit 0 alone.
 # ROUNDS (default 7) rounds each; medians.
 source "$(dirname "$0")/windows-env.sh"
@@ -21,7 +22,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 pattern='afterlife\.exe __child tree'
 members() { pgrep -fc "$pattern" || true; }
 
-tree_kill() { # $1: afterlife | taskkill
+tree_kill() { # $1: afterlife | taskkill-tree | taskkill
     local out="$windows_target_dir/bench-tree.out" root count started ended
     "$wine" "$exe" __child tree 3 3 >"$out" &
     for _ in $(seq 200); do
@@ -31,26 +32,31 @@ tree_kill() { # $1: afterlife | taskkill
     done
     root=$(head -1 "$out" | tr -d '\r')
     started=$(now)
-    if [ "$1" = afterlife ]; then
-        "$wine" "$exe" kill --tree --signal KILL -q "$root" >/dev/null 2>&1 || true
-    else
-        "$wine" taskkill /T /F /PID "$root" >/dev/null 2>&1 || true
-    fi
+    local inner=-
+    case "$1" in
+    afterlife)
+        inner=$("$wine" "$exe" --json kill --tree --signal KILL "$root" 2>/dev/null |
+            python3 -c 'import json, sys; print(round(json.load(sys.stdin)["elapsed"], 3))' || echo -)
+        ;;
+    taskkill-tree) "$wine" taskkill /T /F /PID "$root" >/dev/null 2>&1 || true ;;
+    taskkill) "$wine" taskkill /F /PID "$root" >/dev/null 2>&1 || true ;;
+    esac
     ended=$(now)
     sleep 1
-    echo "$(echo "$ended - $started" | bc) $(members) $count"
+    echo "$(echo "$ended - $started" | bc) $(members) $count $inner"
     # Whatever survived (taskkill) is ended before the next round, by the
     # Linux PIDs of this tree's processes.
-    pgrep -f "$pattern" | xargs -r kill -KILL
+    pgrep -f "$pattern" | xargs -r kill -KILL || true
     wait 2>/dev/null || true
 }
 
-for tool in afterlife taskkill; do
+for tool in afterlife taskkill-tree taskkill; do
     : >"$windows_target_dir/bench-$tool.txt"
     for _ in $(seq "$rounds"); do tree_kill "$tool" >>"$windows_target_dir/bench-$tool.txt"; done
     echo "kill tree $tool: median $(cut -d' ' -f1 "$windows_target_dir/bench-$tool.txt" | median) s," \
         "survivors per round: $(cut -d' ' -f2 "$windows_target_dir/bench-$tool.txt" | tr '\n' ' ')," \
-        "tree sizes: $(cut -d' ' -f3 "$windows_target_dir/bench-$tool.txt" | tr '\n' ' ')"
+        "tree sizes: $(cut -d' ' -f3 "$windows_target_dir/bench-$tool.txt" | tr '\n' ' ')," \
+        "afterlife's own elapsed (report): median $(cut -d' ' -f4 "$windows_target_dir/bench-$tool.txt" | median) s"
 done
 
 time_one() {

@@ -75,12 +75,22 @@ pub(crate) fn threads() -> io::Result<Vec<(u32, u32)>> {
 }
 
 /// Suspends (or resumes) every thread of `pid` that exists now; how many
-/// threads were reached. A thread that exits meanwhile is skipped.
+/// threads were reached.
 pub(crate) fn suspend_threads(pid: u32, resume: bool) -> io::Result<usize> {
+    suspend_threads_of(&[pid], resume)
+}
+
+/// Suspends (or resumes) every thread of the processes `pids`, from one
+/// thread snapshot; how many threads were reached. A thread that exits
+/// meanwhile is skipped.
+pub(crate) fn suspend_threads_of(pids: &[u32], resume: bool) -> io::Result<usize> {
     use windows_sys::Win32::System::Threading::{OpenThread, ResumeThread, SuspendThread, THREAD_SUSPEND_RESUME};
+    if pids.is_empty() {
+        return Ok(0);
+    }
     let mut reached = 0;
     for (tid, owner) in threads()? {
-        if owner != pid {
+        if !pids.contains(&owner) {
             continue;
         }
         // SAFETY: plain call; the handle is checked.

@@ -18,7 +18,7 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{EnumWindows, GetWindowThreadPr
 
 use super::ending::WindowsEnding;
 use super::handle::{OpenError, ProcessHandle, now_filetime};
-use super::snapshot::{self, suspend_threads};
+use super::snapshot::{self, suspend_threads_of};
 use super::tree;
 
 /// The exit code `TerminateProcess` leaves, as `taskkill /F` does.
@@ -142,9 +142,7 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
         });
     }
     if freeze {
-        for h in &held {
-            let _ = suspend_threads(h.process.pid(), false);
-        }
+        let _ = suspend_threads_of(&pids_of(&held), false);
     }
     if options.tree {
         walk(&mut held, freeze, own)?;
@@ -157,16 +155,12 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
         KillMode::Immediate => terminate_all(&mut held, options.wait),
         KillMode::Graceful => {
             close_windows(&mut held);
-            for h in &held {
-                let _ = suspend_threads(h.process.pid(), true);
-            }
+            let _ = suspend_threads_of(&pids_of(&held), true);
             if options.wait || options.escalate {
                 wait_all(&held, Some(options.grace));
             }
             if options.escalate && held.iter().any(|h| !h.process.has_ended()) {
-                for h in &held {
-                    let _ = suspend_threads(h.process.pid(), false);
-                }
+                let _ = suspend_threads_of(&pids_of(&held), false);
                 if options.tree {
                     walk(&mut held, true, own)?;
                 }
@@ -189,7 +183,7 @@ fn walk(held: &mut Vec<Held>, freeze: bool, own: u32) -> Result<(), KillError> {
         let taken = now_filetime();
         let links: Vec<(u32, u32)> = rows.iter().map(|r| (r.pid, r.ppid)).collect();
         let members: Vec<u32> = held.iter().map(|h| h.process.pid()).collect();
-        let mut found = false;
+        let before = held.len();
         for (pid, ppid) in tree::candidates(&links, &members) {
             if pid == own {
                 continue;
@@ -206,9 +200,6 @@ fn walk(held: &mut Vec<Held>, freeze: bool, own: u32) -> Result<(), KillError> {
             {
                 continue;
             }
-            if freeze {
-                let _ = suspend_threads(pid, false);
-            }
             let name = rows
                 .iter()
                 .find(|r| r.pid == pid)
@@ -224,16 +215,24 @@ fn walk(held: &mut Vec<Held>, freeze: bool, own: u32) -> Result<(), KillError> {
                     ending: None,
                 },
             });
-            found = true;
         }
-        if !found {
+        if held.len() == before {
             return Ok(());
+        }
+        // The new members, frozen before the next walk looks for their
+        // children.
+        if freeze {
+            let _ = suspend_threads_of(&pids_of(&held[before..]), false);
         }
     }
 }
 
 /// TerminateProcess to every member still running, deepest first; with
 /// `wait`, until each has ended (the call is asynchronous), at most 5 s.
+fn pids_of(held: &[Held]) -> Vec<u32> {
+    held.iter().map(|h| h.process.pid()).collect()
+}
+
 fn terminate_all(held: &mut [Held], wait: bool) {
     for h in held.iter_mut().rev() {
         if h.process.has_ended() {

@@ -110,6 +110,30 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
     let started = Instant::now();
     let own = std::process::id();
     let freeze = options.mode != KillMode::Check && !options.dry_run;
+    let mut held = open_targets(pids, &options, own)?;
+    if freeze {
+        let _ = suspend_threads_of(&pids_of(&held), false);
+    }
+    if options.tree {
+        walk(&mut held, freeze, own)?;
+    }
+    if options.dry_run {
+        return Ok(report(held, started, "none"));
+    }
+    match options.mode {
+        KillMode::Check => {}
+        KillMode::Immediate => terminate_all(&mut held, options.wait),
+        KillMode::Graceful => graceful_then_terminate(&mut held, &options, own)?,
+    }
+    for h in &mut held {
+        h.member.ending = h.process.exit_code().map(WindowsEnding::of);
+    }
+    Ok(report(held, started, if freeze { "suspend" } else { "none" }))
+}
+
+/// The targets named, each held by a handle; afterlife itself is refused,
+/// and its ancestors unless forced.
+fn open_targets(pids: &[u32], options: &KillOptions, own: u32) -> Result<Vec<Held>, KillError> {
     let rows = snapshot::processes().map_err(KillError::Snapshot)?;
     let links: Vec<(u32, u32)> = rows.iter().map(|r| (r.pid, r.ppid)).collect();
     let ancestors = tree::ancestors(&links, own);
@@ -125,53 +149,51 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
             continue;
         }
         let process = ProcessHandle::open(pid, PROCESS_TERMINATE)?;
-        let name = rows
-            .iter()
-            .find(|r| r.pid == pid)
-            .map(|r| r.name.clone())
-            .unwrap_or_default();
-        held.push(Held {
+        held.push(Held::new(process, name_in(&rows, pid), None));
+    }
+    Ok(held)
+}
+
+/// WM_CLOSE, the members resumed to handle it, the grace; then, unless
+/// `--no-escalate`, the tree frozen and walked again and what is left
+/// ended with TerminateProcess.
+fn graceful_then_terminate(held: &mut Vec<Held>, options: &KillOptions, own: u32) -> Result<(), KillError> {
+    close_windows(held);
+    let _ = suspend_threads_of(&pids_of(held), true);
+    if options.wait || options.escalate {
+        wait_all(held, Some(options.grace));
+    }
+    if options.escalate && held.iter().any(|h| !h.process.has_ended()) {
+        let _ = suspend_threads_of(&pids_of(held), false);
+        if options.tree {
+            walk(held, true, own)?;
+        }
+        terminate_all(held, options.wait);
+    }
+    Ok(())
+}
+
+fn name_in(rows: &[snapshot::Row], pid: u32) -> String {
+    rows.iter()
+        .find(|r| r.pid == pid)
+        .map(|r| r.name.clone())
+        .unwrap_or_default()
+}
+
+impl Held {
+    fn new(process: ProcessHandle, name: String, parent: Option<u32>) -> Held {
+        let pid = process.pid();
+        Held {
             process,
             member: Member {
                 pid,
                 name,
-                parent: None,
+                parent,
                 sent: Vec::new(),
                 ending: None,
             },
-        });
-    }
-    if freeze {
-        let _ = suspend_threads_of(&pids_of(&held), false);
-    }
-    if options.tree {
-        walk(&mut held, freeze, own)?;
-    }
-    if options.dry_run {
-        return Ok(report(held, started, "none"));
-    }
-    match options.mode {
-        KillMode::Check => {}
-        KillMode::Immediate => terminate_all(&mut held, options.wait),
-        KillMode::Graceful => {
-            close_windows(&mut held);
-            let _ = suspend_threads_of(&pids_of(&held), true);
-            if options.wait || options.escalate {
-                wait_all(&held, Some(options.grace));
-            }
-            if options.escalate && held.iter().any(|h| !h.process.has_ended()) {
-                let _ = suspend_threads_of(&pids_of(&held), false);
-                if options.tree {
-                    walk(&mut held, true, own)?;
-                }
-                terminate_all(&mut held, options.wait);
-            }
         }
     }
-    for h in &mut held {
-        h.member.ending = h.process.exit_code().map(WindowsEnding::of);
-    }
-    Ok(report(held, started, if freeze { "suspend" } else { "none" }))
 }
 
 /// Walks the snapshot again and again until no new child of a member
@@ -200,21 +222,7 @@ fn walk(held: &mut Vec<Held>, freeze: bool, own: u32) -> Result<(), KillError> {
             {
                 continue;
             }
-            let name = rows
-                .iter()
-                .find(|r| r.pid == pid)
-                .map(|r| r.name.clone())
-                .unwrap_or_default();
-            held.push(Held {
-                process,
-                member: Member {
-                    pid,
-                    name,
-                    parent: Some(ppid),
-                    sent: Vec::new(),
-                    ending: None,
-                },
-            });
+            held.push(Held::new(process, name_in(&rows, pid), Some(ppid)));
         }
         if held.len() == before {
             return Ok(());

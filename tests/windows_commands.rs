@@ -267,3 +267,35 @@ fn a_pid_no_process_has_reads_as_on_linux() {
     assert_eq!(output.status.code(), Some(125));
     assert_eq!(stderr(&output), "afterlife: error: no such process: 4194303\n");
 }
+
+#[test]
+fn the_tree_ends_when_run_itself_is_terminated() {
+    // afterlife holds the only handle to the job: TerminateProcess on
+    // afterlife closes it, and KILL_ON_JOB_CLOSE ends the tree (Windows and
+    // Wine agree; Wine reports exit code 0 for the processes so ended,
+    // Windows the job's, so only the ending is asserted).
+    let mut run = Command::new(EXE)
+        .args(["run", "-q", "--", EXE, "__child", "tree", "1", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(run.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let root = line.trim().to_string();
+    let watcher = Command::new(EXE)
+        .args(["wait", "--timeout", "20", &root])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The watcher holds the root by its handle before afterlife goes.
+    std::thread::sleep(Duration::from_millis(1000));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let waited = watcher.wait_with_output().unwrap();
+    assert_ne!(waited.status.code(), Some(124), "the tree outlived afterlife");
+    assert_ne!(waited.status.code(), Some(125), "{}", stderr(&waited));
+}

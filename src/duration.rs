@@ -299,6 +299,7 @@ impl Deadline {
 
 /// A `poll(2)`/`epoll_wait(2)` timeout for `wait`: saturated to what a
 /// `timespec` holds (`None`: wait without limit).
+#[cfg(target_os = "linux")]
 pub fn timespec(wait: Option<Duration>) -> Option<rustix::event::Timespec> {
     wait.map(|d| rustix::event::Timespec {
         tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
@@ -503,6 +504,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn timespecs_saturate() {
         assert_eq!(timespec(None), None);
         let spec = timespec(Some(FOREVER)).unwrap();

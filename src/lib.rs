@@ -1,4 +1,4 @@
-//! afterlife: process termination on Linux, made safe, complete and explainable.
+//! afterlife: process termination on Linux and Windows, made safe, complete and explainable.
 //!
 //! - [`process`]: one process, safely addressed — a pidfd handle checked
 //!   against the start time, its facts from /proc, tree walks.
@@ -23,28 +23,58 @@
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
 //! - [`duration`], [`text`]: durations as users type them; escaping text from
 //!   /proc before it reaches a terminal.
+//! - `sys`: the platform seam. On Linux the modules above that touch the OS
+//!   are built; on Windows `sys::windows` holds `status`, `wait`, `kill`,
+//!   `run` and `timeout` on process handles, Toolhelp snapshots and job
+//!   objects, and the OS-neutral modules (`exit`, `exit_code`, `duration`,
+//!   `text`, `signal`, the clap definitions) are the same on both.
 
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::multiple_unsafe_ops_per_block)]
 
-#[cfg(not(target_os = "linux"))]
-compile_error!("afterlife works only on Linux: it is built on pidfds, /proc and cgroups.");
-
-pub mod bpf;
+// OS-neutral: exit explanations, durations, exit codes, text escaping,
+// signal names, the command line's definitions.
 pub mod cli;
-pub mod deaths;
-pub mod demo;
 pub mod duration;
 pub mod exit;
 pub mod exit_code;
-pub mod observe;
-pub mod process;
-pub mod resist;
-pub mod resources;
 pub mod signal;
-pub(crate) mod stop_signals;
-pub mod supervise;
 pub(crate) mod sys;
-pub mod terminate;
 pub mod text;
+
+// Linux only: pidfds, /proc, cgroups, BPF, netlink. On Windows the
+// commands built on them say so (see `cli`), and `sys::windows` holds what
+// Windows does instead.
+#[cfg(target_os = "linux")]
+pub mod bpf;
+#[cfg(target_os = "linux")]
+pub mod deaths;
+#[cfg(target_os = "linux")]
+pub mod demo;
+#[cfg(target_os = "linux")]
+pub mod observe;
+#[cfg(target_os = "linux")]
+pub mod process;
+#[cfg(target_os = "linux")]
+pub mod resist;
+#[cfg(target_os = "linux")]
+pub mod resources;
+#[cfg(target_os = "linux")]
+pub(crate) mod stop_signals;
+#[cfg(target_os = "linux")]
+pub mod supervise;
+#[cfg(target_os = "linux")]
+pub mod terminate;
+#[cfg(target_os = "linux")]
 pub mod watch;
+
+#[cfg(not(any(target_os = "linux", windows)))]
+compile_error!("afterlife works on Linux (pidfds, /proc, cgroups) and Windows (process handles, job objects) only.");
+
+/// `Pid`, the one type of `process` the OS-neutral command line names.
+#[cfg(windows)]
+pub mod process {
+    #[path = "pid.rs"]
+    mod pid;
+    pub use pid::Pid;
+}

@@ -10,6 +10,9 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+#[cfg(windows)]
+use crate::sys::linux_abi as libc;
+
 /// A valid signal number, 1 to `SIGRTMAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Signal(i32);

@@ -66,12 +66,10 @@ pub(crate) fn answer_shell(args: &[std::ffi::OsString], command: fn() -> clap::C
 
 /// Every process now, each with its name (escaped), for a PID argument.
 pub(crate) fn pid_candidates() -> Vec<clap_complete::CompletionCandidate> {
-    crate::process::ProcessTable::scan()
-        .entries()
-        .filter(|entry| !entry.kernel_thread)
-        .map(|entry| {
-            clap_complete::CompletionCandidate::new(entry.pid.to_string())
-                .help(Some(escape(&entry.name).into_owned().into()))
+    crate::sys::process_names()
+        .into_iter()
+        .map(|(pid, name)| {
+            clap_complete::CompletionCandidate::new(pid.to_string()).help(Some(escape(&name).into_owned().into()))
         })
         .collect()
 }

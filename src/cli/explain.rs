@@ -10,7 +10,7 @@ pub(crate) fn run(args: &ExplainArgs, output: &Output) -> Result<u8, Failure> {
     let explanations = args
         .codes
         .iter()
-        .map(|code| explain(code).map_err(Failure::new))
+        .map(|code| explain(code).map(crate::sys::host_readings_first).map_err(Failure::new))
         .collect::<Result<Vec<Explanation>, Failure>>()?;
     if output.json() {
         output.json_document(&explanations);

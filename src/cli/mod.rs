@@ -5,21 +5,48 @@
 //! definitions here.
 
 mod completions;
-mod deaths;
-mod demo;
 mod explain;
-mod holds;
-mod kill;
-mod layout;
-mod leftovers;
 mod output;
+
+// The commands built on Linux's pidfds, /proc and cgroups; on Windows the
+// module `windows` gives the same names: `status`, `wait`, `kill`, `run` and
+// `timeout` on process handles and job objects, the others one line saying
+// they need Linux.
+#[cfg(target_os = "linux")]
+mod deaths;
+#[cfg(target_os = "linux")]
+mod demo;
+#[cfg(target_os = "linux")]
+mod holds;
+#[cfg(target_os = "linux")]
+mod kill;
+#[cfg(target_os = "linux")]
+mod layout;
+#[cfg(target_os = "linux")]
+mod leftovers;
+#[cfg(target_os = "linux")]
 mod run;
+#[cfg(target_os = "linux")]
 mod snapshot;
+#[cfg(target_os = "linux")]
 mod status;
+#[cfg(target_os = "linux")]
 mod timeout;
+#[cfg(target_os = "linux")]
 mod wait;
+#[cfg(target_os = "linux")]
 mod watch;
+#[cfg(target_os = "linux")]
 mod why;
+#[cfg(target_os = "linux")]
+use crate::demo::child::run_if_child;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use crate::sys::windows::child::run_if_child;
+#[cfg(windows)]
+use windows::{deaths, demo, holds, kill, leftovers, run, snapshot, status, timeout, wait, watch, why};
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -361,8 +388,8 @@ pub struct SuperviseOptions {
     /// cgroup (a cgroup v2 leaf), pidns (a PID namespace), subreaper (a child
     /// subreaper with freeze-then-kill). A forced one that is impossible here
     /// fails with 125.
-    #[arg(long, value_enum, default_value_t = crate::supervise::ContainmentChoice::Auto, value_name = "KIND")]
-    pub containment: crate::supervise::ContainmentChoice,
+    #[arg(long, value_enum, default_value_t = crate::sys::ContainmentChoice::Auto, value_name = "KIND")]
+    pub containment: crate::sys::ContainmentChoice,
 
     /// List the processes left behind but leave them running.
     #[arg(long)]
@@ -710,7 +737,7 @@ pub(crate) fn refuse_quiet_json(quiet: bool, output: &Output) -> Result<(), Fail
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     let mut args: Vec<OsString> = args.into_iter().collect();
     // The demo's hidden child mode, kept out of help and completions.
-    if let Some(code) = crate::demo::child::run_if_child(&args) {
+    if let Some(code) = run_if_child(&args) {
         return code;
     }
     if let Some(code) = completions::answer_shell(&args, Cli::command) {

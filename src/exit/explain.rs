@@ -20,6 +20,8 @@ use serde::Serialize;
 
 use crate::exit::{ExitStatus, sysexits, windows};
 use crate::signal::{DefaultAction, Signal};
+#[cfg(windows)]
+use crate::sys::linux_abi as libc;
 
 /// What the input was taken as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

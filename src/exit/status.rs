@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::signal::Signal;
+#[cfg(windows)]
+use crate::sys::linux_abi as libc;
 
 /// How a process ended: it exited with a code, or a signal killed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -44,11 +44,13 @@ impl Pid {
         self.0
     }
 
+    #[cfg(target_os = "linux")]
     /// This process's own PID.
     pub fn current() -> Pid {
         Pid(rustix::process::getpid().as_raw_nonzero().get())
     }
 
+    #[cfg(target_os = "linux")]
     /// This process's session ID, or `None` when its session leader lives
     /// in an ancestor PID namespace: `getsid(2)` then answers 0, as a
     /// container's processes often see.
@@ -56,18 +58,21 @@ impl Pid {
         Pid::new(crate::sys::linux::process::own_session_id())
     }
 
+    #[cfg(target_os = "linux")]
     /// This process's process group ID, or `None` when the group leader
     /// lives in an ancestor PID namespace (`getpgrp(2)` then answers 0).
     pub fn own_group() -> Option<Pid> {
         Pid::new(crate::sys::linux::process::own_group_id())
     }
 
+    #[cfg(target_os = "linux")]
     pub(crate) fn to_rustix(self) -> rustix::process::Pid {
         // A `Pid` is positive by construction.
         rustix::process::Pid::from_raw(self.0).expect("a Pid is positive")
     }
 }
 
+#[cfg(target_os = "linux")]
 /// Whether this process is in the initial PID namespace (inode
 /// `PROC_PID_INIT_INO`, 0xEFFFFFFC), whose PIDs are the ones the kernel log
 /// and the kernel's own task structures carry.

@@ -1,0 +1,315 @@
+//! `kill` on Windows: every target held by a handle checked against the
+//! snapshot that found it; the tree from Toolhelp parent links, counting
+//! only children created after their parent; freeze-then-kill.
+//!
+//! Freeze: every member's threads are suspended as soon as it is held, and
+//! the snapshot is walked again until it shows no new child, so a tree that
+//! keeps spawning while it is killed is caught whole (a suspended process
+//! creates nothing). Graceful first: WM_CLOSE to the members' top-level
+//! windows, then the threads resumed so they can handle it; after the grace,
+//! the tree is frozen again and `TerminateProcess` ends what is left.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use windows_sys::Win32::Foundation::{HWND, LPARAM};
+use windows_sys::Win32::System::Threading::PROCESS_TERMINATE;
+use windows_sys::Win32::UI::WindowsAndMessaging::{EnumWindows, GetWindowThreadProcessId, PostMessageW, WM_CLOSE};
+
+use super::ending::WindowsEnding;
+use super::handle::{OpenError, ProcessHandle, now_filetime};
+use super::snapshot::{self, suspend_threads_of};
+use super::tree;
+
+/// The exit code `TerminateProcess` leaves, as `taskkill /F` does.
+pub const TERMINATED_CODE: u32 = 1;
+
+/// What `--signal` asks for, on Windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillMode {
+    /// `--signal 0`: whether each target runs; nothing is sent.
+    Check,
+    /// TERM, INT, HUP, QUIT: a graceful close first, TerminateProcess after
+    /// the grace.
+    Graceful,
+    /// KILL: TerminateProcess at once.
+    Immediate,
+}
+
+/// How to kill.
+#[derive(Debug, Clone, Copy)]
+pub struct KillOptions {
+    /// What to send first.
+    pub mode: KillMode,
+    /// Each PID's descendants too.
+    pub tree: bool,
+    /// How long a graceful close may take.
+    pub grace: Duration,
+    /// TerminateProcess after the grace.
+    pub escalate: bool,
+    /// Wait for the members to end.
+    pub wait: bool,
+    /// List, send nothing.
+    pub dry_run: bool,
+    /// Also afterlife's ancestors (its shell).
+    pub force: bool,
+}
+
+/// One process of a termination, reported as on Linux.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    /// Its PID.
+    pub pid: u32,
+    /// Its executable's name.
+    pub name: String,
+    /// The PID of the member it was found under (`None`: a target named).
+    pub parent: Option<u32>,
+    /// What it was sent, in order.
+    pub sent: Vec<&'static str>,
+    /// How it ended (`None`: still running, or not waited for).
+    pub ending: Option<WindowsEnding>,
+}
+
+/// The whole termination.
+#[derive(Debug, Clone, Serialize)]
+pub struct KillReport {
+    /// Every member.
+    pub processes: Vec<Member>,
+    /// How many still run.
+    pub survivors: usize,
+    /// How the tree was held still: suspended threads.
+    pub freeze: &'static str,
+    /// Seconds from the start to the report.
+    pub elapsed: f64,
+}
+
+/// Why a termination failed before it began.
+#[derive(Debug, thiserror::Error)]
+pub enum KillError {
+    /// A target could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// afterlife itself was named.
+    #[error("refusing to kill process {0}: it is afterlife itself")]
+    Itself(u32),
+    /// An ancestor of afterlife was named, without `--force`.
+    #[error("refusing to kill process {0}: it is an ancestor of afterlife (its shell?); --force to do it anyway")]
+    Ancestor(u32),
+    /// The snapshot failed.
+    #[error("take a process snapshot (CreateToolhelp32Snapshot): {0}")]
+    Snapshot(std::io::Error),
+}
+
+struct Held {
+    process: ProcessHandle,
+    member: Member,
+}
+
+/// Kills `pids` (and with `tree` their descendants); reports how each ended.
+pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError> {
+    let started = Instant::now();
+    let own = std::process::id();
+    let freeze = options.mode != KillMode::Check && !options.dry_run;
+    let mut held = open_targets(pids, &options, own)?;
+    if freeze {
+        let _ = suspend_threads_of(&pids_of(&held), false);
+    }
+    if options.tree {
+        walk(&mut held, freeze, own)?;
+    }
+    if options.dry_run {
+        return Ok(report(held, started, "none"));
+    }
+    match options.mode {
+        KillMode::Check => {}
+        KillMode::Immediate => terminate_all(&mut held, options.wait),
+        KillMode::Graceful => graceful_then_terminate(&mut held, &options, own)?,
+    }
+    for h in &mut held {
+        h.member.ending = h.process.exit_code().map(WindowsEnding::of);
+    }
+    Ok(report(held, started, if freeze { "suspend" } else { "none" }))
+}
+
+/// The targets named, each held by a handle; afterlife itself is refused,
+/// and its ancestors unless forced.
+fn open_targets(pids: &[u32], options: &KillOptions, own: u32) -> Result<Vec<Held>, KillError> {
+    let rows = snapshot::processes().map_err(KillError::Snapshot)?;
+    let links: Vec<(u32, u32)> = rows.iter().map(|r| (r.pid, r.ppid)).collect();
+    let ancestors = tree::ancestors(&links, own);
+    let mut held: Vec<Held> = Vec::new();
+    for &pid in pids {
+        if pid == own {
+            return Err(KillError::Itself(pid));
+        }
+        if ancestors.contains(&pid) && !options.force {
+            return Err(KillError::Ancestor(pid));
+        }
+        if held.iter().any(|h| h.process.pid() == pid) {
+            continue;
+        }
+        let process = ProcessHandle::open(pid, PROCESS_TERMINATE)?;
+        held.push(Held::new(process, name_in(&rows, pid), None));
+    }
+    Ok(held)
+}
+
+/// WM_CLOSE, the members resumed to handle it, the grace; then, unless
+/// `--no-escalate`, the tree frozen and walked again and what is left
+/// ended with TerminateProcess.
+fn graceful_then_terminate(held: &mut Vec<Held>, options: &KillOptions, own: u32) -> Result<(), KillError> {
+    close_windows(held);
+    let _ = suspend_threads_of(&pids_of(held), true);
+    if options.wait || options.escalate {
+        wait_all(held, Some(options.grace));
+    }
+    if options.escalate && held.iter().any(|h| !h.process.has_ended()) {
+        let _ = suspend_threads_of(&pids_of(held), false);
+        if options.tree {
+            walk(held, true, own)?;
+        }
+        terminate_all(held, options.wait);
+    }
+    Ok(())
+}
+
+fn name_in(rows: &[snapshot::Row], pid: u32) -> String {
+    rows.iter()
+        .find(|r| r.pid == pid)
+        .map(|r| r.name.clone())
+        .unwrap_or_default()
+}
+
+impl Held {
+    fn new(process: ProcessHandle, name: String, parent: Option<u32>) -> Held {
+        let pid = process.pid();
+        Held {
+            process,
+            member: Member {
+                pid,
+                name,
+                parent,
+                sent: Vec::new(),
+                ending: None,
+            },
+        }
+    }
+}
+
+/// Walks the snapshot again and again until no new child of a member
+/// appears; each new member is held (and suspended, when freezing) before
+/// the next walk.
+fn walk(held: &mut Vec<Held>, freeze: bool, own: u32) -> Result<(), KillError> {
+    loop {
+        let rows = snapshot::processes().map_err(KillError::Snapshot)?;
+        let taken = now_filetime();
+        let links: Vec<(u32, u32)> = rows.iter().map(|r| (r.pid, r.ppid)).collect();
+        let members: Vec<u32> = held.iter().map(|h| h.process.pid()).collect();
+        let before = held.len();
+        for (pid, ppid) in tree::candidates(&links, &members) {
+            if pid == own {
+                continue;
+            }
+            let Some(parent) = held.iter().find(|h| h.process.pid() == ppid) else {
+                continue;
+            };
+            // Gone or not ours to open since the snapshot: not a member.
+            let Ok(process) = ProcessHandle::open(pid, PROCESS_TERMINATE) else {
+                continue;
+            };
+            if !tree::held_is_snapshots(process.created(), taken)
+                || !tree::is_child(parent.process.created(), process.created())
+            {
+                continue;
+            }
+            held.push(Held::new(process, name_in(&rows, pid), Some(ppid)));
+        }
+        if held.len() == before {
+            return Ok(());
+        }
+        // The new members, frozen before the next walk looks for their
+        // children.
+        if freeze {
+            let _ = suspend_threads_of(&pids_of(&held[before..]), false);
+        }
+    }
+}
+
+/// TerminateProcess to every member still running, deepest first; with
+/// `wait`, until each has ended (the call is asynchronous), at most 5 s.
+fn pids_of(held: &[Held]) -> Vec<u32> {
+    held.iter().map(|h| h.process.pid()).collect()
+}
+
+fn terminate_all(held: &mut [Held], wait: bool) {
+    for h in held.iter_mut().rev() {
+        if h.process.has_ended() {
+            continue;
+        }
+        if h.process.terminate(TERMINATED_CODE).is_ok() {
+            h.member.sent.push("TerminateProcess");
+        }
+    }
+    if wait {
+        wait_all(held, Some(Duration::from_secs(5)));
+    }
+}
+
+/// Posts WM_CLOSE to every top-level window of the processes `pids` (held
+/// by the caller); whether any was posted.
+pub(crate) fn close_windows_of(pids: &[u32]) -> bool {
+    let windows = top_level_windows();
+    let mut posted = false;
+    for &(window, _) in windows.iter().filter(|(_, pid)| pids.contains(pid)) {
+        // SAFETY: a window handle from the enumeration; WM_CLOSE takes no
+        // parameters.
+        posted |= unsafe { PostMessageW(window, WM_CLOSE, 0, 0) } != 0;
+    }
+    posted
+}
+
+/// Posts WM_CLOSE to every top-level window of the members.
+fn close_windows(held: &mut [Held]) {
+    for h in held.iter_mut() {
+        if close_windows_of(&[h.process.pid()]) {
+            h.member.sent.push("WM_CLOSE");
+        }
+    }
+}
+
+/// Every top-level window with the PID of its owner.
+fn top_level_windows() -> Vec<(HWND, u32)> {
+    let mut windows: Vec<(HWND, u32)> = Vec::new();
+    unsafe extern "system" fn collect(window: HWND, state: LPARAM) -> windows_sys::core::BOOL {
+        // SAFETY: `state` is the address of the Vec passed to EnumWindows
+        // below, alive for the whole enumeration.
+        let windows = unsafe { &mut *(state as *mut Vec<(HWND, u32)>) };
+        let mut pid = 0u32;
+        // SAFETY: a window handle from the enumeration and a local.
+        unsafe { GetWindowThreadProcessId(window, &mut pid) };
+        windows.push((window, pid));
+        1
+    }
+    // SAFETY: the callback only pushes into `windows`, which outlives the call.
+    unsafe { EnumWindows(Some(collect), (&raw mut windows) as LPARAM) };
+    windows
+}
+
+fn wait_all(held: &[Held], limit: Option<Duration>) {
+    let deadline = limit.map(|l| Instant::now() + l);
+    for h in held {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        h.process.wait(left);
+    }
+}
+
+fn report(held: Vec<Held>, started: Instant, freeze: &'static str) -> KillReport {
+    let processes: Vec<Member> = held.into_iter().map(|h| h.member).collect();
+    let survivors = processes.iter().filter(|m| m.ending.is_none()).count();
+    KillReport {
+        processes,
+        survivors,
+        freeze,
+        elapsed: started.elapsed().as_secs_f64(),
+    }
+}

@@ -148,6 +148,11 @@ pub(crate) fn summary_line(report: &RunReport) -> String {
         Cause::OomKilled => line.push_str("was killed by the OOM killer"),
         _ => line.push_str(&report.exit.status.to_string()),
     }
+    if let (Some(sender), crate::exit::ExitStatus::Signaled { signal, .. }) =
+        (&report.signal_sender, report.exit.status)
+    {
+        let _ = write!(line, ", {}", crate::cli::deaths::sender_text(sender, signal.number()));
+    }
     if let Some(core) = &report.core {
         let _ = write!(line, ", core: {}", core_text(core));
     }
@@ -403,6 +408,12 @@ fn exit_section(report: &RunReport, output: &Output, text: &mut String) {
         report.exit.meaning
     );
     let _ = writeln!(text, "  cause:       {}", cause_text(report));
+    if let (Some(sender), crate::exit::ExitStatus::Signaled { signal, .. }) =
+        (&report.signal_sender, report.exit.status)
+    {
+        let words = crate::cli::deaths::sender_text(sender, signal.number());
+        let _ = writeln!(text, "  signal:      {words}");
+    }
     if let Some(core) = &report.core {
         let _ = writeln!(text, "  core dump:   {}", core_text(core));
     }

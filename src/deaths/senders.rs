@@ -1,5 +1,5 @@
 //! Who sent the signal that ended a given process, for the commands that
-//! watch processes they did not signal themselves (`wait`): the BPF
+//! watch processes they did not signal themselves (`wait`, `run`): the BPF
 //! tracepoints of [`crate::deaths`], kept open while they wait, drained
 //! when one of their processes ends. Where BPF cannot run (no root, no BTF,
 //! another PID namespace), no sender is named, and the reason is kept.
@@ -8,7 +8,8 @@
 //! three programs verified), so [`Senders`] loads them on a thread while
 //! the wait goes on. A death by signal that comes while they load waits
 //! for the loader to finish (the programs may be attached already), and
-//! gets no sender if it came before they were.
+//! gets no sender if it came before they were. `run` starts the load after
+//! a short delay, so that short commands cost nothing.
 
 use std::collections::HashMap;
 
@@ -60,6 +61,8 @@ impl SenderWatch {
 /// The tracepoints, loading on a thread, then ready or unavailable.
 pub struct Senders {
     state: State,
+    /// Set by the loader when it begins (after its delay).
+    loading: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 enum State {
@@ -71,20 +74,31 @@ enum State {
 impl Senders {
     /// Starts loading the tracepoints for deaths of `pids`.
     pub fn start(pids: &[i32]) -> Senders {
+        Senders::start_after(pids, std::time::Duration::ZERO)
+    }
+
+    /// Starts loading the tracepoints for deaths of `pids` after `delay`:
+    /// a command that is over sooner (most of a test suite's) costs no
+    /// load at all, and a death before the load began is not waited for.
+    pub fn start_after(pids: &[i32], delay: std::time::Duration) -> Senders {
         let pids = pids.to_vec();
-        let state = match std::thread::Builder::new()
-            .name("senders".into())
-            .spawn(move || SenderWatch::open(&pids))
-        {
+        let loading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let began = std::sync::Arc::clone(&loading);
+        let state = match std::thread::Builder::new().name("senders".into()).spawn(move || {
+            std::thread::sleep(delay);
+            began.store(true, std::sync::atomic::Ordering::SeqCst);
+            SenderWatch::open(&pids)
+        }) {
             Ok(handle) => State::Loading(handle),
             Err(e) => State::Unavailable(format!("cannot start a thread to load BPF: {e}")),
         };
-        Senders { state }
+        Senders { state, loading }
     }
 
     /// Who sent the signal `pid` died of, if the tracepoints saw it.
     pub fn sender(&mut self, pid: i32) -> Option<Sender> {
-        self.settle(true);
+        let began = self.loading.load(std::sync::atomic::Ordering::SeqCst);
+        self.settle(began);
         match &mut self.state {
             State::Ready(watch) => watch.sender(pid),
             State::Loading(_) | State::Unavailable(_) => None,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::exit::{Cause, ExitStatus};
 use crate::signal::Signal;
 use crate::supervise::cause::ExitAction;
-use crate::supervise::report::{Fate, Reason, Target};
+use crate::supervise::report::{Fate, Reason, Target, TimelineEvent};
 use crate::supervise::signals::Received;
 
 /// How long processes sent SIGKILL get to be gone before they count as
@@ -183,9 +183,37 @@ pub(crate) fn exit_of(action: ExitAction, leaked_fails: bool) -> (u8, Option<Sig
     }
 }
 
+/// Whether the main process died of a signal afterlife did not send it
+/// (then who sent it is worth naming). Pure.
+pub fn sent_elsewhere(status: ExitStatus, timeline: &[TimelineEvent]) -> bool {
+    match status {
+        ExitStatus::Signaled { signal, .. } => !timeline.iter().any(|e| e.signal == signal),
+        ExitStatus::Exited { .. } => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_signal_afterlife_did_not_send_has_a_sender_to_name() {
+        let term = Signal::parse("TERM").unwrap();
+        let killed = ExitStatus::Signaled {
+            signal: term,
+            core_dumped: false,
+        };
+        assert!(sent_elsewhere(killed, &[]));
+        let sent = TimelineEvent {
+            at: 1.0,
+            signal: term,
+            to: Target::Group,
+            processes: 1,
+            reason: Reason::Deadline,
+        };
+        assert!(!sent_elsewhere(killed, &[sent]), "the deadline's own TERM");
+        assert!(!sent_elsewhere(ExitStatus::Exited { code: 1 }, &[]));
+    }
 
     #[test]
     fn a_passing_command_that_leaked_fails_and_a_failing_one_keeps_its_code() {

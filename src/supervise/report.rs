@@ -49,6 +49,10 @@ pub struct RunReport {
     /// For a SIGKILL afterlife did not send: was it the OOM killer?
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom: Option<OomCheck>,
+    /// For a death by a signal afterlife did not send: who sent it, where
+    /// the BPF tracepoints saw it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal_sender: Option<crate::deaths::Sender>,
     /// Every signal afterlife sent, in order.
     pub timeline: Vec<TimelineEvent>,
     /// Peak memory, where known.

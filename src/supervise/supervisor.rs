@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
+use crate::deaths::senders::Senders;
 use crate::exit::{ExitStatus, StatusViews};
 use crate::process::{Pid, Process, ProcessTable, wait_any};
 use crate::resources::ipc_left::IpcWatch;
@@ -26,7 +27,7 @@ use crate::supervise::keeper::Report;
 use crate::supervise::leftover_facts::{group_leader_gone, held_fds, identity};
 use crate::supervise::policy::{
     KILL_SETTLE, SignalAction, Step, cause_of, deadline_step, exit_of, fate_of_ended, grace_over_step, oom_in_question,
-    settle_time, signal_action, timers_due,
+    sent_elsewhere, settle_time, signal_action, timers_due,
 };
 use crate::supervise::report::{
     Fate, Leftover, OutputTargets, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
@@ -261,6 +262,9 @@ impl Supervisor {
         ipc_watch.follow();
         let main_process = main.process();
         let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
+        let mut senders = main_info
+            .as_ref()
+            .map(|m| Senders::start_after(&[m.pid.get()], SENDERS_AFTER));
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground
         {
@@ -283,7 +287,15 @@ impl Supervisor {
             output,
         };
         let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
-        Ok(self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline))
+        let sender = match (&mut senders, &main_info) {
+            (Some(senders), Some(main)) if sent_elsewhere(watched.status, &run.timeline) => {
+                senders.sender(main.pid.get())
+            }
+            _ => None,
+        };
+        let mut report = self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline);
+        report.signal_sender = sender;
+        Ok(report)
     }
 
     /// The verdict on the run: an OOM kill or the deadline as the cause,
@@ -352,6 +364,7 @@ impl Supervisor {
             timed_out: watched.timed_out,
             core,
             oom,
+            signal_sender: None,
             timeline,
             peak_memory: ended.peak,
             leftovers: ended.leftovers,
@@ -703,6 +716,10 @@ fn on_child_event(main: Option<&Process>, keeper: Pid, terminal: Option<&Termina
 }
 
 /// How the event loop ended.
+/// How long a run goes before the tracepoints that name a signal's sender
+/// are loaded: a command over sooner costs no load.
+const SENDERS_AFTER: Duration = Duration::from_millis(100);
+
 struct Watched {
     status: ExitStatus,
     /// When the deadline passed (or SIGALRM came), after the start.

@@ -98,13 +98,12 @@ pub(crate) fn suspend_threads_of(pids: &[u32], resume: bool) -> io::Result<usize
             // Exited since the snapshot.
             continue;
         };
-        // SAFETY: a valid thread handle opened for suspend/resume.
-        let count = unsafe {
-            if resume {
-                ResumeThread(thread.raw())
-            } else {
-                SuspendThread(thread.raw())
-            }
+        let count = if resume {
+            // SAFETY: a valid thread handle opened for suspend/resume.
+            unsafe { ResumeThread(thread.raw()) }
+        } else {
+            // SAFETY: a valid thread handle opened for suspend/resume.
+            unsafe { SuspendThread(thread.raw()) }
         };
         if count != u32::MAX {
             reached += 1;

@@ -226,18 +226,11 @@ fn duplicate(raw: windows_sys::Win32::Foundation::HANDLE) -> io::Result<Handle> 
     use windows_sys::Win32::Foundation::{DUPLICATE_SAME_ACCESS, DuplicateHandle};
     use windows_sys::Win32::System::Threading::GetCurrentProcess;
     let mut copy = std::ptr::null_mut();
+    // SAFETY: GetCurrentProcess has no preconditions; it returns a
+    // pseudo-handle that needs no closing.
+    let this = unsafe { GetCurrentProcess() };
     // SAFETY: a valid handle of this process duplicated into this process.
-    let ok = unsafe {
-        DuplicateHandle(
-            GetCurrentProcess(),
-            raw,
-            GetCurrentProcess(),
-            &mut copy,
-            0,
-            0,
-            DUPLICATE_SAME_ACCESS,
-        )
-    };
+    let ok = unsafe { DuplicateHandle(this, raw, this, &mut copy, 0, 0, DUPLICATE_SAME_ACCESS) };
     if ok == 0 {
         return Err(io::Error::last_os_error());
     }

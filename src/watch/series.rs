@@ -542,22 +542,28 @@ pub fn kind_counts(breakdown: &FdBreakdown) -> BTreeMap<FdKind, u64> {
         .collect()
 }
 
+/// A sample with `fds` open fds and small steady memory, for tests.
+#[cfg(test)]
+pub(crate) fn test_sample(fds: u64) -> Sample {
+    Sample {
+        fds: Some(fds),
+        rss_bytes: 10 << 20,
+        rss_anon_bytes: 4 << 20,
+        rss_file_bytes: 6 << 20,
+        rss_shmem_bytes: 0,
+        pss_bytes: Some(5 << 20),
+        swap_bytes: Some(0),
+        threads: 1,
+        children: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sample(fds: u64) -> Sample {
-        Sample {
-            fds: Some(fds),
-            rss_bytes: 10 << 20,
-            rss_anon_bytes: 4 << 20,
-            rss_file_bytes: 6 << 20,
-            rss_shmem_bytes: 0,
-            pss_bytes: Some(5 << 20),
-            swap_bytes: Some(0),
-            threads: 1,
-            children: 0,
-        }
+        test_sample(fds)
     }
 
     fn breakdown(sockets: u64) -> FdBreakdown {

@@ -90,17 +90,7 @@ mod tests {
     use crate::watch::sample::{Limits, Sample};
 
     fn sample(fds: u64) -> Sample {
-        Sample {
-            fds: Some(fds),
-            rss_bytes: 10 << 20,
-            rss_anon_bytes: 4 << 20,
-            rss_file_bytes: 6 << 20,
-            rss_shmem_bytes: 0,
-            pss_bytes: Some(5 << 20),
-            swap_bytes: Some(0),
-            threads: 1,
-            children: 0,
-        }
+        crate::watch::series::test_sample(fds)
     }
 
     fn history(fds: impl Fn(u64) -> u64) -> History {

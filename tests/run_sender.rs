@@ -1,6 +1,6 @@
-//! `run` names who sent the signal that ended its command when afterlife
-//! did not send it, from the BPF tracepoints of `deaths` (as root, with
-//! BTF), and loads nothing for a command that is over at once.
+//! `run --name-sender` names who sent the signal that ended its command
+//! when afterlife did not send it, from the BPF tracepoints of `deaths` (as
+//! root, with BTF); without the option nothing is loaded.
 
 mod common;
 
@@ -27,7 +27,7 @@ fn run_names_the_process_that_killed_its_command() {
     // have a PID namespace of its own, where $$ differs).
     let script = format!("cut -d' ' -f4 /proc/self/stat > {}; exec sleep 60", pid_file.display());
     let run = common::afterlife()
-        .args(["run", "--report-json"])
+        .args(["run", "--name-sender", "--report-json"])
         .arg(dir.join("report.json"))
         .args(["--", "sh", "-c", &script])
         .stdout(Stdio::null())
@@ -71,7 +71,7 @@ fn run_names_the_process_that_killed_its_command() {
 fn a_short_run_loads_nothing_and_a_deadline_names_no_sender() {
     let dir = tempfile_dir("run-no-sender");
     let output = common::afterlife()
-        .args(["run", "--timeout", "300ms", "--report-json"])
+        .args(["run", "--name-sender", "--timeout", "300ms", "--report-json"])
         .arg(dir.join("report.json"))
         .args(["--", "sleep", "10"])
         .output()
@@ -88,4 +88,18 @@ fn tempfile_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("afterlife-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[test]
+fn without_the_option_nothing_is_loaded() {
+    let run = common::afterlife()
+        .args(["run", "-q", "--", "sleep", "2"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let links = bpf_links(run.id());
+    let output = run.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(links, 0, "BPF links held by a run that did not ask to name senders");
 }

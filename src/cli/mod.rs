@@ -451,6 +451,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub fail_on_leftovers: bool,
 
+    /// For a death by a signal afterlife did not send, name who sent it
+    /// (the BPF tracepoints of `deaths`; as root, with BTF). Loading them
+    /// costs a few tenths of a second of CPU, so it is asked for.
+    #[arg(long)]
+    pub name_sender: bool,
+
     /// Entries created under DIR during the run (paths absent at the
     /// start) are leftovers, removed at the end (repeatable).
     #[arg(long = "dir", value_name = "DIR")]

@@ -32,7 +32,8 @@ pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
         .remove_ipc(args.options.remove_ipc || (args.fail_on_leftovers && !args.options.keep_leftovers))
         .dirs(args.dirs.clone())
         .fresh_tmpdir(args.tmpdir.then(std::env::temp_dir))
-        .fail_on_leftovers(args.fail_on_leftovers);
+        .fail_on_leftovers(args.fail_on_leftovers)
+        .name_sender(args.name_sender);
     let report = supervisor.run().map_err(|e| Failure {
         message: e.to_string(),
         code: e.exit_code(),

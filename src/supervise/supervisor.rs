@@ -96,6 +96,7 @@ pub struct Supervisor {
     dirs: Vec<PathBuf>,
     temp_parent: Option<PathBuf>,
     fail_on_leftovers: bool,
+    name_sender: bool,
     dies_with_its_kill: bool,
     grace_after_own_death: bool,
     on_signal: Option<SignalCallback>,
@@ -132,6 +133,7 @@ impl Supervisor {
             dirs: Vec::new(),
             temp_parent: None,
             fail_on_leftovers: false,
+            name_sender: false,
             dies_with_its_kill: false,
             grace_after_own_death: false,
             on_signal: None,
@@ -233,6 +235,14 @@ impl Supervisor {
         self
     }
 
+    /// For a death by a signal afterlife did not send, name its sender:
+    /// loads the `deaths` tracepoints 100 ms into the run (a few tenths of
+    /// a second of CPU; as root, with BTF).
+    pub fn name_sender(mut self, yes: bool) -> Self {
+        self.name_sender = yes;
+        self
+    }
+
     /// Called as each signal is sent (for `--verbose`).
     pub fn on_signal(mut self, callback: impl FnMut(&TimelineEvent) + 'static) -> Self {
         self.on_signal = Some(Box::new(callback));
@@ -264,6 +274,7 @@ impl Supervisor {
         let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
         let mut senders = main_info
             .as_ref()
+            .filter(|_| self.name_sender)
             .map(|m| Senders::start_after(&[m.pid.get()], SENDERS_AFTER));
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground

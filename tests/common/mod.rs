@@ -1,8 +1,29 @@
 //! Shared helpers for the integration tests: run the afterlife binary, start
 //! fixture processes with shell one-liners, and wait on events rather than
-//! sleeping.
+//! sleeping. Each test binary (`tests/<name>/main.rs`) includes this module
+//! with `#[path = "../common/mod.rs"] mod common;`; what is shared by the
+//! tests of one command only is in a submodule: [`kill`] (process trees in
+//! cgroup jails), [`deaths`] (a running feed), [`why`] (reading a
+//! diagnosis), [`zombie`] (a zombie held by its tracer), [`ipc`] (IPC
+//! objects on the machine), [`servers`] (real servers) and [`tmux`] (a real
+//! terminal).
+//!
+//! The tests of one binary run on parallel threads of one process, so
+//! nothing here changes process-wide state (environment, current directory,
+//! signal dispositions or masks, limits), and every name a test makes on the
+//! machine (scratch directories, cgroups, tmux sockets) carries this
+//! process's PID and a number no other test of it has had ([`unique`]). A
+//! test that must be alone in its process runs through [`run_alone`].
 
 #![allow(dead_code)]
+
+pub mod deaths;
+pub mod ipc;
+pub mod kill;
+pub mod servers;
+pub mod tmux;
+pub mod why;
+pub mod zombie;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -46,8 +67,10 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
 pub struct Scratch(PathBuf);
 
 impl Scratch {
+    /// `afterlife-test-NAME-PID-N` in the temporary directory: `N` keeps
+    /// two tests of this process that pick the same name apart.
     pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("afterlife-test-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("afterlife-test-{name}-{}-{}", std::process::id(), unique()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
         Scratch(dir)
@@ -512,12 +535,59 @@ pub fn unique() -> usize {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Re-runs the ignored test `inner` of this test binary as PID 1 of a new
-/// PID namespace with its own /proc (`unshare --pid --fork --mount-proc`),
-/// with `marker` set in its environment so that the outer test can tell it
-/// runs inside. Returns the inner run's stdout and stderr; `None` (with the
-/// reason printed) where the machine cannot: not root, or no new PID
-/// namespaces allowed.
+/// The name the test harness gives test `name` of the module whose
+/// `module_path!()` is `module`: its path without the crate's own name
+/// (`kill_pid_reuse::inner_kill_pid_reuse` in the `kill` binary).
+pub fn test_name(module: &str, name: &str) -> String {
+    match module.split_once("::") {
+        Some((_, path)) => format!("{path}::{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// The variable [`run_alone`] sets to the name of the test it runs.
+const ALONE: &str = "AFTERLIFE_TEST_ALONE";
+
+/// Runs the ignored test `inner` (a name from [`test_name`]) of this test
+/// binary in a test process of its own, where no other test runs: for a
+/// test that counts this process's own fds, or holds a socket whose holders
+/// must not include a copy made by another test's fork before its exec.
+/// Panics with the inner test's output if it failed or did not run; prints
+/// that output otherwise (its "skipped" lines).
+pub fn run_alone(inner: &str) {
+    let output = Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", inner, "--ignored", "--nocapture", "--test-threads=1"])
+        .env(ALONE, inner)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the test binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{inner}, run alone, failed:\n{text}");
+    assert!(text.contains("1 passed"), "{inner} did not run:\n{text}");
+    print!("{text}");
+}
+
+/// Whether this is the process [`run_alone`] started for the test `inner`;
+/// if not (the ignored test was asked for in a shared process), says so,
+/// and the test does nothing.
+pub fn alone(inner: &str) -> bool {
+    let inside = std::env::var(ALONE).is_ok_and(|name| name == inner);
+    if !inside {
+        println!("skipped: {inner} runs only in a process of its own, through run_alone");
+    }
+    inside
+}
+
+/// Re-runs the ignored test `inner` (a name from [`test_name`]) of this
+/// test binary as PID 1 of a new PID namespace with its own /proc
+/// (`unshare --pid --fork --mount-proc`), with `marker` set in its
+/// environment so that the outer test can tell it runs inside. Returns the
+/// inner run's stdout and stderr; `None` (with the reason printed) where
+/// the machine cannot: not root, or no new PID namespaces allowed.
 pub fn run_in_new_pid_namespace(inner: &str, marker: &str) -> Option<(std::process::ExitStatus, String)> {
     if !is_root() {
         eprintln!("skipped: writing ns_last_pid in a new PID namespace needs root");
@@ -543,5 +613,84 @@ pub fn run_in_new_pid_namespace(inner: &str, marker: &str) -> Option<(std::proce
     }
     Some((output.status, text))
 }
-pub mod servers;
-pub mod tmux;
+
+// ---- Reading /proc.
+
+/// The state letter of `pid` (`S`, `D`, `Z`, ...), from `/proc/PID/stat`.
+pub fn state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
+
+/// The name (`comm`) of `pid`; empty once it is gone.
+pub fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+/// The direct children of `pid` now (of its main thread).
+pub fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// A field of `/proc/PID/status` (`TracerPid`, `SigCgt`, ...), trimmed.
+pub fn status_field(pid: i32, field: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+}
+
+// ---- Children of the test.
+
+/// A child of the test, killed and reaped on drop (by the PID we started,
+/// never by name).
+pub struct Reaped(pub Child);
+
+impl Reaped {
+    /// Spawns `command` with stdin and stdout on /dev/null.
+    pub fn spawn(command: &mut Command) -> Reaped {
+        Reaped(
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("the fixture starts"),
+        )
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+
+    /// Whether it still runs (it is not reaped before drop, so a signal
+    /// that ended it would show here).
+    pub fn running(&mut self) -> bool {
+        self.0.try_wait().expect("try_wait").is_none()
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `sleep SECONDS`, killed and reaped on drop.
+pub fn sleeper(seconds: &str) -> Reaped {
+    Reaped::spawn(Command::new("sleep").arg(seconds))
+}
+
+/// Runs `afterlife ARGS` (`--color=never`) and returns its exit code (-1
+/// for a signal), stdout and stderr.
+pub fn run_text(args: &[&str]) -> (i32, String, String) {
+    let output = run(args);
+    (output.status.code().unwrap_or(-1), stdout(&output), stderr(&output))
+}

@@ -7,8 +7,6 @@
 //! `.ci/run` installs the packages; where one is missing (a developer's
 //! machine), `start` returns `None` after printing why, and the test skips.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -45,13 +43,7 @@ impl Server {
 
     /// The PIDs of its direct children now (workers, backends).
     pub fn children(&self) -> Vec<i32> {
-        let pid = self.pid();
-        let path = format!("/proc/{pid}/task/{pid}/children");
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
+        super::children(self.pid())
     }
 
     fn spawn(mut command: Command, port: u16, dir: Scratch, stop_signal: i32) -> Option<Server> {

@@ -1,8 +1,6 @@
 //! A private tmux server for the tests that need a real terminal: a pane
 //! runs a shell, keys are typed into it, and its screen is read back.
 
-#![allow(dead_code)]
-
 use std::process::Command;
 use std::time::Duration;
 
@@ -20,7 +18,7 @@ impl Tmux {
             return None;
         }
         let tmux = Tmux {
-            socket: format!("afterlife-{name}-{}", std::process::id()),
+            socket: format!("afterlife-{name}-{}-{}", std::process::id(), super::unique()),
         };
         let status = tmux
             .command()

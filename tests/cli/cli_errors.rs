@@ -1,0 +1,210 @@
+//! Bad input gets one clear line on stderr and exit code 125, never a panic.
+
+use crate::common;
+
+use common::*;
+
+fn assert_one_line_error(args: &[&str], expected: &str) {
+    let output = run(args);
+    assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("afterlife: error: "), "{args:?}: {err}");
+    assert!(err.contains(expected), "{args:?}: expected {expected:?} in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(stdout(&output).is_empty(), "{args:?}");
+}
+
+#[test]
+fn pids_that_are_not_numbers() {
+    for command in ["status", "wait"] {
+        assert_one_line_error(
+            &[command, "abc"],
+            "'abc' is not a process ID (expected digits only, such as 1234)",
+        );
+        assert_one_line_error(&[command, "12x"], "'12x' is not a process ID");
+        assert_one_line_error(&[command, ""], "is not a process ID");
+    }
+}
+
+#[test]
+fn pids_are_digits_only() {
+    for command in ["status", "wait", "why", "kill"] {
+        for text in [" 1", "1 ", "+1", "1e3", "0x10"] {
+            assert_one_line_error(&[command, text], "is not a process ID (expected digits only");
+        }
+        assert_one_line_error(
+            &[command, "01"],
+            "'01' is not a process ID: PIDs are written without leading zeros",
+        );
+    }
+}
+
+#[test]
+fn usage_errors_are_one_line_and_a_hint() {
+    for (args, error, hint) in [
+        (
+            &["kill", "--bogus", "1"][..],
+            "afterlife: error: unexpected argument '--bogus' found (to pass '--bogus' as a value, use '-- --bogus')",
+            "afterlife: hint: usage: afterlife kill [OPTIONS] <PID>...; more with 'afterlife kill --help'",
+        ),
+        (
+            &["wait"],
+            "afterlife: error: the following required arguments were not provided: <PID>...",
+            "afterlife: hint: usage: afterlife wait <PID>...; more with 'afterlife wait --help'",
+        ),
+        (
+            &["frobnicate"],
+            "afterlife: error: unrecognized subcommand 'frobnicate'",
+            "afterlife: hint: usage: afterlife [OPTIONS] <COMMAND>; more with 'afterlife --help'",
+        ),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(125), "{args:?}");
+        assert_eq!(stderr(&output), format!("{error}\n{hint}\n"), "{args:?}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn addresses_that_are_not_say_why() {
+    assert_one_line_error(&["holds", "300.1.1.1:80"], "'300.1.1.1:80' is not an IP address");
+    assert_one_line_error(
+        &["holds", "example.com:80"],
+        "'example.com' is not an IP address or localhost (afterlife looks up no host names); write ./example.com:80 for a file",
+    );
+    assert_one_line_error(&["holds", "TCP:0"], "'TCP:0' is not a port");
+}
+
+#[test]
+fn upper_case_protocols_and_localhost_name_a_port() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let me = std::process::id() as i64;
+    for spec in [
+        format!("TCP:{port}"),
+        format!("localhost:{port}"),
+        format!("tcp:LOCALHOST:{port}"),
+    ] {
+        let (code, report) = run_json(&["holds", &spec]);
+        assert_eq!(code, Some(0), "{spec}: {report}");
+        let sockets = report["results"][0]["sockets"].as_array().expect("sockets");
+        let held_by_me = |s: &serde_json::Value| {
+            s["holders"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| h["pid"] == me))
+        };
+        assert!(sockets.iter().any(held_by_me), "{spec}: {report}");
+    }
+}
+
+#[test]
+fn control_characters_from_any_input_are_escaped_in_errors() {
+    let output = run(&["explain", "a\x1b[31mb\x07"]);
+    assert_eq!(output.status.code(), Some(125));
+    let err = stderr(&output);
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    assert!(err.contains("cannot explain 'a\\e[31mb\\x07'"), "{err:?}");
+}
+
+#[test]
+fn pid_zero_and_negative() {
+    for command in ["status", "wait"] {
+        assert_one_line_error(&[command, "0"], "PIDs are positive");
+        assert_one_line_error(&[command, "-5"], "PIDs are positive");
+        assert_one_line_error(&[command, "99999999"], "never uses PIDs above 4194304");
+    }
+}
+
+#[test]
+fn no_such_process() {
+    let pid = unused_pid().to_string();
+    assert_one_line_error(&["wait", &pid], &format!("no such process: {pid}"));
+    // For status, "gone" is an answer, not an error.
+    let output = run(&["status", &pid]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("gone"), "{}", stdout(&output));
+}
+
+#[test]
+fn bad_durations() {
+    let me = std::process::id().to_string();
+    assert_one_line_error(&["wait", "--timeout", "10x", &me], "invalid duration '10x'");
+    assert_one_line_error(&["wait", "--timeout", "-1", &me], "invalid duration '-1'");
+    assert_one_line_error(&["wait", "--timeout", "soon", &me], "invalid duration 'soon'");
+}
+
+#[test]
+fn bad_explain_input() {
+    assert_one_line_error(&["explain", "banana"], "cannot explain 'banana'");
+    assert_one_line_error(&["explain", "0xZZ"], "cannot explain '0xZZ'");
+    assert_one_line_error(&["explain", "1.5"], "cannot explain '1.5'");
+}
+
+#[test]
+fn control_characters_in_errors_are_escaped() {
+    let output = run(&["status", "1\x1b[31m"]);
+    assert_eq!(output.status.code(), Some(125));
+    let err = stderr(&output);
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert!(err.contains("\\e[31m"), "{err:?}");
+}
+
+#[test]
+fn unknown_commands_and_missing_arguments_exit_125() {
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(125));
+    assert_eq!(run(&["status"]).status.code(), Some(125));
+    assert_eq!(run(&[]).status.code(), Some(125));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    assert_eq!(run(&["--version"]).status.code(), Some(0));
+    assert_eq!(run(&["wait", "--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn exit_status_hidden_from_an_unprivileged_user_is_an_error_not_a_guess() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run afterlife as another user");
+        return;
+    }
+    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    // A root-owned zombie: its parent (sleep) never reaps it.
+    let fixture = unreaped_zombie(0);
+    let pid = fixture.reported;
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["wait", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("exit status cannot be known"), "{err}");
+    assert!(err.contains("zombie of another user"), "{err}");
+    // Root sees it: exited with code 0.
+    let output = run(&["wait", &pid.to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn snapshots_are_read_within_a_bound() {
+    assert_one_line_error(
+        &["leftovers", "/dev/zero"],
+        "/dev/zero is not an afterlife snapshot: expected value at line 1 column 1",
+    );
+    assert_one_line_error(&["leftovers", "/"], "cannot read snapshot /: it is a directory");
+    let scratch = Scratch::new("big-snapshot");
+    let big = scratch.path().join("big.json");
+    // A sparse file: 300 MiB long, no disk used.
+    std::fs::File::create(&big).unwrap().set_len(300 << 20).unwrap();
+    assert_one_line_error(
+        &["leftovers", big.to_str().unwrap()],
+        "big.json is larger than 256 MiB, more than any snapshot afterlife writes",
+    );
+}

@@ -1,0 +1,146 @@
+//! `afterlife wait` on processes that are not its children: the exit status
+//! comes from `PIDFD_INFO_EXIT` after another parent reaped them, or from the
+//! zombie's /proc entry.
+
+use crate::common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+/// Starts `afterlife wait ARGS... PID` and returns once it holds a pidfd for PID.
+fn start_wait(target: i32, extra: &[&str]) -> std::process::Child {
+    let child = afterlife()
+        .arg("wait")
+        .args(extra)
+        .arg(target.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("afterlife starts");
+    assert!(
+        wait_until(Duration::from_secs(10), || holds_pidfd_for(child.id(), target)),
+        "afterlife never opened a pidfd for {target}"
+    );
+    child
+}
+
+#[test]
+fn grandchild_reaped_by_its_own_parent_reports_its_exit_code() {
+    let scratch = Scratch::new("wait-42");
+    let fifo = scratch.fifo("go");
+    // The shell starts a grandchild (from afterlife's point of view: not its
+    // child), prints its PID, and reaps it with `wait`.
+    let fixture = Fixture::start(&format!("( read x < {}; exit 42 ) & echo $!; wait", fifo.display()));
+    let waiter = start_wait(fixture.reported, &[]);
+    release(&fifo);
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(42), "stderr: {}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("exited with code 42"), "{text}");
+    assert!(text.contains("$? = 42"), "{text}");
+}
+
+#[test]
+fn grandchild_killed_by_sigterm_exits_143() {
+    let fixture = Fixture::start("sleep 300 & echo $!; wait");
+    let waiter = start_wait(fixture.reported, &["--json"]);
+    let target = rustix::process::Pid::from_raw(fixture.reported).unwrap();
+    rustix::process::kill_process(target, rustix::process::Signal::TERM).unwrap();
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(143), "stderr: {}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).lines().next().unwrap()).unwrap();
+    assert_eq!(line["pid"], fixture.reported);
+    assert_eq!(line["ending"]["observed"], "known");
+    assert_eq!(line["ending"]["status"]["kind"], "signaled");
+    assert_eq!(line["ending"]["status"]["signal"]["name"], "SIGTERM");
+    assert_eq!(line["ending"]["shell_code"], 143);
+    // Its parent (the shell's `wait`) reaps it at once; if afterlife looked
+    // before that, it read the zombie's stat instead. Either is exact.
+    let source = line["ending"]["source"].as_str().unwrap();
+    assert!(["pidfd_info", "zombie_stat"].contains(&source), "{source}");
+}
+
+#[test]
+fn zombie_whose_parent_does_not_reap_reports_from_proc() {
+    let scratch = Scratch::new("wait-zombie");
+    let fifo = scratch.fifo("go");
+    // After `exec sleep`, the grandchild's parent is a process that never waits.
+    let fixture = Fixture::start(&format!(
+        "( read x < {}; exit 7 ) & echo $!; exec sleep 300",
+        fifo.display()
+    ));
+    let waiter = start_wait(fixture.reported, &["--json"]);
+    release(&fifo);
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(7), "stderr: {}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).lines().next().unwrap()).unwrap();
+    assert_eq!(line["ending"]["source"], "zombie_stat");
+    assert_eq!(line["ending"]["status"]["code"], 7);
+
+    // `status` sees the same zombie and names the parent that must reap it.
+    let status = run(&["status", &fixture.reported.to_string()]);
+    assert_eq!(status.status.code(), Some(1));
+    let text = stdout(&status);
+    assert!(text.contains("zombie"), "{text}");
+    assert!(text.contains("exited with code 7"), "{text}");
+    assert!(
+        text.contains(&format!("its parent {} (sleep", fixture.child.id())),
+        "{text}"
+    );
+}
+
+#[test]
+fn timeout_expires_with_124() {
+    let fixture = Fixture::start("sleep 300 & echo $!; wait");
+    let output = run(&["wait", "--timeout", "200ms", &fixture.reported.to_string()]);
+    assert_eq!(output.status.code(), Some(124));
+    assert!(
+        stdout(&output).contains("still running after 200ms"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn several_pids_exit_with_the_last_ones_status() {
+    let scratch = Scratch::new("wait-several");
+    let (one, two) = (scratch.fifo("one"), scratch.fifo("two"));
+    let fixture = Fixture::start(&format!(
+        "( read x < {}; exit 3 ) & echo $!; ( read x < {}; exit 5 ) & wait",
+        one.display(),
+        two.display()
+    ));
+    let first = fixture.reported;
+    let shell = afterlife::process::Pid::new(fixture.child.id() as i32).unwrap();
+    let mut second = None;
+    assert!(wait_until(Duration::from_secs(10), || {
+        let table = afterlife::process::ProcessTable::scan();
+        second = table.children(shell).into_iter().map(|p| p.get()).find(|&p| p != first);
+        second.is_some()
+    }));
+    let second = second.unwrap();
+    let waiter = afterlife()
+        .args(["wait", &first.to_string(), &second.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || holds_pidfd_for(
+        waiter.id(),
+        first
+    ) && holds_pidfd_for(
+        waiter.id(),
+        second
+    )));
+    release(&one);
+    release(&two);
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(5));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains("exited with code 3") && text.contains("exited with code 5"),
+        "{text}"
+    );
+}

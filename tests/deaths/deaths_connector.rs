@@ -1,0 +1,90 @@
+//! `afterlife deaths` on the netlink proc connector, the source for where
+//! BPF cannot run (forced here with AFTERLIFE_DEATHS_SOURCE): every exit
+//! with its code or signal, the feed saying which source it runs on, and
+//! no sender claimed.
+
+use crate::common;
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use common::deaths::{Feed, STORM, code_of, signal_of, storm_pids};
+
+const ENV: [(&str, &str); 1] = [("AFTERLIFE_DEATHS_SOURCE", "proc-connector")];
+
+#[test]
+fn the_proc_connector_reports_exit_codes_and_signals() {
+    let Some(mut feed) = Feed::start(&[], &ENV) else { return };
+    assert!(feed.stderr[0].contains("proc connector"), "{:?}", feed.stderr);
+    let mut seven = Command::new("sh").args(["-c", "exit 7"]).spawn().unwrap();
+    let seven_pid = i64::from(seven.id());
+    assert_eq!(seven.wait().unwrap().code(), Some(7));
+    // The shell prints the PID of the child it signals.
+    let shell = Command::new("sh")
+        .args(["-c", "sleep 30 & echo $!; kill -USR1 $!; wait"])
+        .output()
+        .unwrap();
+    assert!(shell.status.success());
+    let victim: i64 = common::stdout(&shell).trim().parse().expect("the child's PID");
+
+    let death = feed
+        .find(Duration::from_secs(15), |d| d["pid"] == seven_pid)
+        .expect("exit 7");
+    assert_eq!(code_of(&death), Some(7), "{death}");
+    assert_eq!(death["source"], "proc_connector");
+    assert_eq!(death["ppid"], i64::from(std::process::id()));
+    assert!(death["sender"].is_null() && death["oom"].is_null(), "{death}");
+    let usr1 = feed
+        .find(Duration::from_secs(15), |d| d["pid"] == victim)
+        .expect("the signalled child");
+    assert_eq!(signal_of(&usr1), Some(i64::from(libc::SIGUSR1)), "{usr1}");
+    assert!(usr1["sender"].is_null(), "{usr1}");
+    feed.stop();
+}
+
+#[test]
+fn the_proc_connector_keeps_up_with_a_storm() {
+    let _storm = common::deaths::one_storm_at_a_time();
+    let Some(mut feed) = Feed::start(&[], &ENV) else { return };
+    let list = common::Scratch::new("deaths-connector-storm");
+    let mut shell = Command::new("sh")
+        .args(["-c", STORM])
+        .arg("storm")
+        .arg(list.path().join("pids"))
+        .spawn()
+        .unwrap();
+    assert!(shell.wait().unwrap().success());
+    let pids = storm_pids(&list);
+    let found = feed.count(Duration::from_secs(30), 2000, |d| {
+        d["pid"].as_i64().is_some_and(|p| pids.contains(&p))
+    });
+    let stderr = feed.stop();
+    assert_eq!(found, 2000, "stderr: {stderr:?}");
+}
+
+#[test]
+fn bpf_asked_for_without_privileges_is_a_one_line_refusal() {
+    if !common::is_root() {
+        println!("skipped: needs root to drop privileges");
+        return;
+    }
+    // As nobody, BPF cannot load; asked for BPF only, the feed refuses in
+    // one line with exit 125. (The proc connector would run: since 6.6 any
+    // user may listen.)
+    let output = common::afterlife()
+        .args(["deaths", "--duration", "1"])
+        .env("AFTERLIFE_DEATHS_SOURCE", "bpf")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125));
+    let stderr = common::stderr(&output);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("afterlife: error: cannot watch process deaths: BPF: "),
+        "{stderr}"
+    );
+    assert!(common::stdout(&output).is_empty());
+}

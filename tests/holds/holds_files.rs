@@ -1,0 +1,204 @@
+//! `afterlife holds PATH` (open, cwd, mapped, locked, under a mount point)
+//! and `afterlife holds --deleted` on real files.
+
+use crate::common;
+
+use common::{Py, Scratch, run, run_json, stdout};
+use serde_json::Value;
+
+fn vias(report: &Value, pid: i64) -> Vec<String> {
+    let mut v: Vec<String> = report["results"][0]["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["pid"].as_i64() == Some(pid))
+        .map(|h| h["via"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_file_open_mapped_and_locked_and_a_cwd() {
+    let scratch = Scratch::new("holds-files");
+    let file = scratch.path().join("data.bin");
+    std::fs::write(&file, vec![7u8; 8192]).unwrap();
+    let py = Py::start(&format!(
+        r#"
+import mmap, fcntl
+f = open({file:?}, "r+b")
+fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+m = mmap.mmap(f.fileno(), 4096)
+os.chdir({dir:?})
+report(fd=f.fileno())
+finish()
+"#,
+        file = file.to_str().unwrap(),
+        dir = scratch.path().to_str().unwrap()
+    ));
+    let me = py.pid() as i64;
+    let (code, report) = run_json(&["holds", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    // Python's mmap keeps a dup of the fd: two fds, one mapping, one lock.
+    let mut kinds = vias(&report, me);
+    kinds.dedup();
+    assert_eq!(kinds, vec!["fd", "locked", "mapped"]);
+    let fd = report["results"][0]["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["via"] == "fd" && h["fd"].as_i64() == Some(py.num("fd")))
+        .unwrap()
+        .clone();
+    assert_eq!(fd["fd"].as_i64(), Some(py.num("fd")));
+    assert_eq!(fd["access"], "read_write");
+    let (code, report) = run_json(&["holds", scratch.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(vias(&report, me), vec!["cwd"]);
+    let text = stdout(&run(&["holds", scratch.path().to_str().unwrap()]));
+    assert!(text.contains("working directory"), "{text}");
+}
+
+#[test]
+fn everything_under_a_mount_point() {
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(4) == Some("/dev/shm"));
+    if !mounted {
+        println!("skipped: /dev/shm is not a mount point here");
+        return;
+    }
+    let name = format!("/dev/shm/afterlife-test-mnt-{}", std::process::id());
+    std::fs::write(&name, b"x").unwrap();
+    let py = Py::start(&format!("f = open({name:?})\nreport(fd=f.fileno())\nfinish()\n"));
+    let (code, report) = run_json(&["holds", "/dev/shm"]);
+    let _ = std::fs::remove_file(&name);
+    assert_eq!(code, Some(0));
+    assert!(vias(&report, py.pid() as i64).contains(&"fd".to_string()), "{report}");
+}
+
+#[test]
+fn deleted_files_held_open_with_the_space_they_keep() {
+    let scratch = Scratch::new("holds-deleted");
+    let file = scratch.path().join("big.log");
+    let py = Py::start(&format!(
+        r#"
+f = open({file:?}, "wb")
+f.write(b"z" * (1 << 20)); f.flush(); os.fsync(f.fileno())
+os.unlink({file:?})
+report(fd=f.fileno())
+finish()
+"#,
+        file = file.to_str().unwrap()
+    ));
+    let me = py.pid() as i64;
+    let (code, report) = run_json(&["holds", "--deleted"]);
+    assert_eq!(code, Some(0));
+    let ours = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == file.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(ours["size"].as_i64(), Some(1 << 20));
+    assert!(ours["disk_bytes"].as_i64().unwrap() >= 1 << 20);
+    assert_eq!(ours["holders"][0]["pid"].as_i64(), Some(me));
+    assert_eq!(ours["holders"][0]["fd"].as_i64(), Some(py.num("fd")));
+    assert_eq!(ours["holders"][0]["access"], "write");
+    let text = stdout(&run(&["holds", "--deleted"]));
+    assert!(
+        text.contains(&format!("{} (deleted): 1.0 MiB on disk", file.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn inherited_only_when_parent_and_child_share_the_open_file() {
+    let scratch = Scratch::new("holds-kcmp");
+    let file = scratch.path().join("shared.txt");
+    std::fs::write(&file, b"x").unwrap();
+    let py = Py::start(&format!(
+        r#"
+f = open({file:?})
+def own_open():
+    g = open({file:?})
+    os.dup2(g.fileno(), 50)
+    hold_forever()
+child = fork(own_open)
+report(child=child, fd=f.fileno())
+finish()
+"#,
+        file = file.to_str().unwrap()
+    ));
+    let child = py.num("child");
+    let fd = py.num("fd");
+    let mut report = Value::Null;
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || {
+        report = run_json(&["holds", file.to_str().unwrap()]).1;
+        report["results"][0]["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["pid"].as_i64() == Some(child) && h["fd"].as_i64() == Some(50))
+    }));
+    let holder = |fd: i64| {
+        report["results"][0]["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["pid"].as_i64() == Some(child) && h["fd"].as_i64() == Some(fd))
+            .cloned()
+            .unwrap_or_else(|| panic!("{report}"))
+    };
+    let inherited = |h: &Value| {
+        h["origins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["kind"] == "inherited")
+    };
+    assert!(inherited(&holder(fd)), "the fd that came with fork");
+    assert!(!inherited(&holder(50)), "the child's own open of the same path");
+}
+
+#[test]
+fn a_deleted_file_kept_only_by_a_mapping() {
+    let scratch = Scratch::new("holds-deleted-map");
+    let file = scratch.path().join("mapped.bin");
+    std::fs::write(&file, vec![1u8; 64 * 1024]).unwrap();
+    let py = Py::start(&format!(
+        r#"
+import mmap
+f = open({file:?}, "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+f.close()
+os.unlink({file:?})
+report(ok=1)
+finish()
+"#,
+        file = file.to_str().unwrap()
+    ));
+    let me = py.pid() as i64;
+    let (code, report) = run_json(&["holds", "--deleted"]);
+    assert_eq!(code, Some(0));
+    let ours = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == file.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(ours["size"].as_i64(), Some(64 * 1024));
+    let holders = ours["holders"].as_array().unwrap();
+    // Python's mmap keeps a dup of the fd too; the mapping is listed either way.
+    assert!(
+        holders
+            .iter()
+            .any(|h| h["pid"].as_i64() == Some(me) && h["via"] == "mapped"),
+        "{ours}"
+    );
+    let text = stdout(&run(&["holds", "--deleted"]));
+    assert!(text.contains("memory-mapped"), "{text}");
+}

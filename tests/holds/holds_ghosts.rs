@@ -1,0 +1,167 @@
+//! Sockets no process holds, each with the explanation that fits: TIME_WAIT,
+//! in flight in a unix socket queue (SCM_RIGHTS), another network namespace.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::{Py, is_root, run, run_json, stdout, wait_until};
+use serde_json::Value;
+
+fn sockets(report: &Value) -> Vec<Value> {
+    report["results"][0]["sockets"].as_array().unwrap().clone()
+}
+
+#[test]
+fn time_wait_is_kernel_owned() {
+    // The server closes first, so its side (local port P) enters TIME_WAIT.
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+port = l.getsockname()[1]
+c = socket.create_connection(("127.0.0.1", port))
+a, _ = l.accept()
+a.close(); l.close()
+c.recv(1); c.close()
+report(port=port)
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    let mut report = Value::Null;
+    assert!(wait_until(Duration::from_secs(5), || {
+        report = run_json(&["holds", &spec]).1;
+        sockets(&report).iter().any(|s| s["socket"]["state"] == "time_wait")
+    }));
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(1), "nothing holds a TIME_WAIT socket: {report}");
+    let tw = sockets(&report)
+        .into_iter()
+        .find(|s| s["socket"]["state"] == "time_wait")
+        .unwrap();
+    assert_eq!(tw["socket"]["inode"], 0);
+    assert_eq!(tw["holders"].as_array().unwrap().len(), 0);
+    assert_eq!(tw["ghost"]["reason"], "time_wait");
+    let text = stdout(&run(&["holds", &spec]));
+    assert!(text.contains("no process holds it: kernel-owned TIME_WAIT"), "{text}");
+}
+
+#[test]
+fn listener_in_flight_points_at_the_receiving_socket() {
+    // The listener is sent over a socketpair with SCM_RIGHTS, then closed:
+    // only the receiving socket's queue keeps it.
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+port = l.getsockname()[1]
+a, b = socket.socketpair()
+socket.send_fds(a, [b"x"], [l.fileno()])
+l.close()
+report(port=port, receiver_fd=b.fileno())
+finish()
+"#,
+    );
+    let me = py.pid() as i64;
+    let spec = format!("tcp:{}", py.num("port"));
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(1), "{report}");
+    let listener = sockets(&report)
+        .into_iter()
+        .find(|s| s["socket"]["state"] == "listen")
+        .expect("the listener still exists");
+    assert_ne!(listener["socket"]["inode"], 0);
+    assert_eq!(listener["ghost"]["reason"], "in_flight", "{listener}");
+    let receivers = listener["ghost"]["receivers"].as_array().unwrap();
+    let ours = receivers
+        .iter()
+        .find(|r| {
+            r["holders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["pid"].as_i64() == Some(me))
+        })
+        .unwrap_or_else(|| panic!("the fixture's socket is a receiver: {listener}"));
+    assert!(ours["recv_queue"].as_i64().unwrap() >= 1);
+    let text = stdout(&run(&["holds", &spec]));
+    assert!(text.contains("in flight in a unix socket queue"), "{text}");
+    assert!(text.contains(&format!("{me} python3")), "{text}");
+}
+
+#[test]
+fn a_socket_in_another_network_namespace_names_a_process_there() {
+    if !is_root() {
+        println!("skipped: unshare --net needs root");
+        return;
+    }
+    let mut py = Py::start_with(
+        &["unshare", "--net"],
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+port = l.getsockname()[1]
+report(port=port, pid=os.getpid(), netns=os.readlink("/proc/self/ns/net"))
+finish()
+"#,
+    );
+    let inner = py.num("pid");
+    let spec = format!("tcp:{}", py.num("port"));
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(0), "{report}");
+    let found = sockets(&report)
+        .into_iter()
+        .find(|s| s["socket"]["state"] == "listen")
+        .unwrap_or_else(|| panic!("listener in the other namespace: {report}"));
+    let netns = py.facts["netns"].as_str().unwrap().to_string();
+    assert_eq!(format!("net:[{}]", found["socket"]["netns"]), netns);
+    assert_ne!(found["socket"]["netns"], report["own_netns"]);
+    assert!(found["foreign_netns"]["pid"].as_i64().is_some());
+    assert_eq!(found["holders"][0]["pid"].as_i64(), Some(inner));
+    let text = stdout(&run(&["holds", &spec]));
+    assert!(text.contains("in another network namespace"), "{text}");
+    py.finish();
+}
+
+#[test]
+fn a_time_wait_ghost_in_another_network_namespace() {
+    if !is_root() {
+        println!("skipped: unshare --net needs root");
+        return;
+    }
+    let py = Py::start_with(
+        &[
+            "unshare",
+            "--net",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ],
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+port = l.getsockname()[1]
+c = socket.create_connection(("127.0.0.1", port))
+a, _ = l.accept()
+a.close(); l.close()
+c.recv(1); c.close()
+report(port=port, pid=os.getpid())
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    let mut report = Value::Null;
+    assert!(wait_until(Duration::from_secs(5), || {
+        report = run_json(&["holds", &spec]).1;
+        sockets(&report).iter().any(|s| s["socket"]["state"] == "time_wait")
+    }));
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(1), "{report}");
+    let tw = sockets(&report)
+        .into_iter()
+        .find(|s| s["socket"]["state"] == "time_wait")
+        .unwrap();
+    assert_eq!(tw["ghost"]["reason"], "time_wait");
+    assert_ne!(tw["socket"]["netns"], report["own_netns"]);
+    assert_eq!(tw["foreign_netns"]["pid"].as_i64(), Some(py.num("pid")), "{tw}");
+    let text = stdout(&run(&["holds", &spec]));
+    assert!(text.contains("in another network namespace"), "{text}");
+    assert!(text.contains("kernel-owned TIME_WAIT"), "{text}");
+}

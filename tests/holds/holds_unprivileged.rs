@@ -1,0 +1,80 @@
+//! `holds` without privilege shows what it can see and says what it could
+//! not read, without failing; processes vanishing mid-scan are skipped.
+
+use crate::common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Py, is_root, run, stdout};
+
+#[test]
+fn an_unprivileged_user_sees_the_socket_and_is_told_what_it_could_not_read() {
+    if !is_root() {
+        println!("skipped: needs root to start a process of another user");
+        return;
+    }
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--color=never", "holds", &spec])
+        .output()
+        .expect("setpriv runs");
+    let text = stdout(&output);
+    // Root's fds are out of sight: nothing it can see holds it (exit 1), not an error.
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("tcp LISTEN 127.0.0.1:{}", py.num("port"))),
+        "{text}"
+    );
+    assert!(
+        text.contains("processes could not be read (permission denied)"),
+        "{text}"
+    );
+    assert!(text.contains("note: the fds of"), "{text}");
+    // As root, the same search finds the holder.
+    assert_eq!(run(&["holds", &spec]).status.code(), Some(0));
+}
+
+#[test]
+fn processes_vanishing_mid_scan_are_skipped() {
+    // A fixture that forks short-lived children as fast as it can.
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+import threading
+stop = False
+def churn():
+    while not stop:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+t = threading.Thread(target=churn, daemon=True); t.start()
+finish()
+stop = True
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    let start = Instant::now();
+    let mut runs = 0;
+    while start.elapsed() < Duration::from_secs(2) || runs < 5 {
+        let output = run(&["holds", &spec]);
+        assert_eq!(output.status.code(), Some(0), "{}", common::stderr(&output));
+        let output = run(&["holds", "--deleted"]);
+        assert!(matches!(output.status.code(), Some(0) | Some(1)));
+        runs += 1;
+        if runs >= 40 {
+            break;
+        }
+    }
+}

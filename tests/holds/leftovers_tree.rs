@@ -1,0 +1,136 @@
+//! `afterlife leftovers SNAPSHOT.json`: a tree is snapshotted while it
+//! lives, its root is killed, and what stayed is listed: the child that
+//! survived, the port it still holds, the SysV segment and the file the tree
+//! created, and the flock that the surviving child's inherited fd keeps.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::{IpcCleanup, MqCleanup, Orphan, Py, Scratch, run, run_json, stdout, wait_until};
+use serde_json::Value;
+
+fn find(list: &Value, pred: impl Fn(&Value) -> bool) -> Option<&Value> {
+    list.as_array().unwrap().iter().find(|v| pred(v))
+}
+
+#[test]
+fn what_stayed_after_the_root_died() {
+    let scratch = Scratch::new("leftovers");
+    let out_dir = scratch.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let created = out_dir.join("left.txt");
+    let lock_path = scratch.path().join("flock");
+    let mut ipc = IpcCleanup::default();
+    let mq_name = format!("/afterlife-test-leftovers-{}", std::process::id());
+    let _mq = MqCleanup(mq_name.clone());
+    let mut py = Py::start(&format!(
+        r#"
+import fcntl
+libc.mq_open.restype = ctypes.c_int
+mq = libc.mq_open({mq_name:?}.encode(), os.O_CREAT | os.O_RDWR, 0o600, None)
+assert mq >= 0
+libc.shmget.restype = ctypes.c_int
+shmid = libc.shmget(0, 8192, 0o1600)
+assert shmid >= 0
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+os.set_inheritable(l.fileno(), True)
+lf = open({lock:?}, "w")
+fcntl.flock(lf.fileno(), fcntl.LOCK_EX)
+open({created:?}, "w").write("x")
+child = fork(hold_forever, die_with_parent=False)
+report(port=l.getsockname()[1], child=child, shmid=shmid)
+finish()
+"#,
+        lock = lock_path.to_str().unwrap(),
+        created = created.to_str().unwrap()
+    ));
+    ipc.0.push(py.num("shmid"));
+    let child = py.num("child");
+    let _orphan = Orphan(child as i32);
+    let root = py.pid() as i64;
+    let port = py.num("port");
+
+    let snapshot = run(&["--json", "snapshot", "--tree", &root.to_string()]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+
+    // The root dies; the child (no PR_SET_PDEATHSIG) lives on.
+    py.child.kill().unwrap();
+    py.child.wait().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|s| !s.contains(&format!(" {root} ")))
+    }));
+
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap(), "--dir", out_dir.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "something stayed: {report}");
+    assert_eq!(report["clean"], false);
+    assert!(find(&report["gone"]["processes"], |p| p["pid"].as_i64() == Some(root)).is_some());
+    assert!(report["gone"]["memory_bytes"].as_i64().unwrap() > 0);
+    assert!(report["gone"]["fds"].as_i64().unwrap() > 0);
+    let survivor = find(&report["stayed"]["processes"], |p| p["pid"].as_i64() == Some(child)).expect("child stayed");
+    assert_eq!(survivor["in_snapshot"], true);
+    assert_eq!(survivor["ppid_then"].as_i64(), Some(root));
+    assert_ne!(survivor["ppid_now"].as_i64(), Some(root));
+    let socket = find(&report["stayed"]["sockets"], |s| {
+        s["socket"]["local"] == format!("127.0.0.1:{port}")
+    })
+    .expect("the port is still bound");
+    assert_eq!(socket["holders"][0]["pid"].as_i64(), Some(child));
+    let shm = find(&report["stayed"]["ipc"], |o| {
+        o["object"]["id"].as_i64() == Some(py.num("shmid"))
+    })
+    .expect("shm stayed");
+    assert_eq!(shm["object"]["creator_pid"].as_i64(), Some(root));
+    assert!(find(&report["stayed"]["files"], |f| f["path"] == created.to_str().unwrap()).is_some());
+    let mq = find(&report["stayed"]["ipc"], |o| o["object"]["name"] == mq_name.as_str()).expect("mqueue stayed");
+    assert_eq!(mq["object"]["kind"], "posix_mqueue");
+    let lock = find(&report["stayed"]["locks"], |l| l["path"] == lock_path.to_str().unwrap()).expect("flock stayed");
+    assert_eq!(lock["lock"]["kind"], "flock");
+    assert_eq!(lock["recorded_pid_alive"], false);
+    assert!(find(&lock["holders"], |h| h["pid"].as_i64() == Some(child)).is_some());
+
+    let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
+    assert!(
+        text.contains(&format!("process {child} python3: survived; reparented from {root}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "tcp LISTEN 127.0.0.1:{port}: still open, held by {child} python3"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("which is gone: an inherited fd keeps it"), "{text}");
+}
+
+#[test]
+fn a_tree_that_left_nothing_is_clean() {
+    let scratch = Scratch::new("leftovers-clean");
+    let mut py = Py::start("r, w = os.pipe()\nreport(ok=1)\nfinish()\n");
+    let snapshot = run(&["--json", "snapshot", "--tree", &py.pid().to_string()]);
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    py.finish();
+    py.child.wait().unwrap();
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["clean"], true);
+    // stdin, stdout and the pair it made, at least.
+    assert!(report["gone"]["fds_by_kind"]["pipe"].as_i64().unwrap() >= 4);
+    let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
+    assert!(text.contains("stayed: nothing"), "{text}");
+}
+
+#[test]
+fn a_file_that_is_no_snapshot_is_an_error() {
+    let scratch = Scratch::new("leftovers-bad");
+    let file = scratch.path().join("bad.json");
+    std::fs::write(&file, "{\"root\": -4}").unwrap();
+    let output = run(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(125));
+    assert!(common::stderr(&output).contains("is not an afterlife snapshot"));
+    let output = run(&["leftovers", "/no/such/snapshot.json"]);
+    assert_eq!(output.status.code(), Some(125));
+}

@@ -1,0 +1,17 @@
+//! `afterlife holds`, `snapshot` and `leftovers`: one test binary, each
+//! former test file a module. The walk of this process's own fd table runs
+//! alone in a process of its own (`holds_walk`).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod holds_dead_leader;
+mod holds_differential;
+mod holds_files;
+mod holds_ghosts;
+mod holds_sockets;
+mod holds_unprivileged;
+mod holds_walk;
+mod leftovers_tree;
+mod leftovers_zombie;
+mod snapshot_tree;

@@ -1,0 +1,109 @@
+//! `afterlife snapshot PID --tree`: every process of a tree with its fds,
+//! sockets, mapped files, locks and SysV shared memory.
+
+use crate::common;
+
+use common::{IpcCleanup, Py, Scratch, run, run_json, stderr, stdout, unused_pid};
+
+const SHM: &str = r#"
+libc.shmget.restype = ctypes.c_int
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+shmid = libc.shmget(0, 4096, 0o1600)
+assert shmid >= 0
+libc.shmat(shmid, None, 0)
+"#;
+
+#[test]
+fn a_tree_with_sockets_pipes_locks_maps_and_shm() {
+    let scratch = Scratch::new("snapshot-tree");
+    let lock_path = scratch.path().join("lock");
+    let mut ipc = IpcCleanup::default();
+    let py = Py::start(&format!(
+        r#"
+import fcntl
+{SHM}
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+os.set_inheritable(l.fileno(), True)
+r, w = os.pipe()
+lf = open({lock:?}, "w")
+fcntl.lockf(lf.fileno(), fcntl.LOCK_EX)
+child = fork(hold_forever)
+report(port=l.getsockname()[1], child=child, shmid=shmid, lockfd=lf.fileno())
+finish()
+"#,
+        lock = lock_path.to_str().unwrap()
+    ));
+    ipc.0.push(py.num("shmid"));
+    let me = py.pid() as i64;
+    let child = py.num("child");
+    let (code, snap) = run_json(&["snapshot", "--tree", &me.to_string()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(snap["root"].as_i64(), Some(me));
+    assert_eq!(snap["tree"], true);
+    let pids: Vec<i64> = snap["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids, vec![me, child]);
+    let parent = &snap["processes"][0];
+    let fds = parent["fds"].as_array().unwrap();
+    assert!(fds.iter().any(|f| f["kind"] == "pipe" && f["access"] == "read"));
+    assert!(fds.iter().any(|f| f["kind"] == "pipe" && f["access"] == "write"));
+    assert!(
+        fds.iter()
+            .any(|f| f["kind"] == "file" && f["target"] == lock_path.to_str().unwrap())
+    );
+    assert!(
+        parent["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["path"].as_str().unwrap().contains("python"))
+    );
+    assert!(parent["rss_bytes"].as_i64().unwrap() > 0);
+    let port = py.num("port");
+    let listener = snap["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["local"] == format!("127.0.0.1:{port}"))
+        .unwrap_or_else(|| panic!("{}", snap["sockets"]));
+    assert_eq!(listener["state"], "listen");
+    let lock = snap["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["path"] == lock_path.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{}", snap["locks"]));
+    assert_eq!(lock["lock"]["kind"], "posix");
+    assert_eq!(lock["lock"]["pid"].as_i64(), Some(me));
+    let shm = snap["ipc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"].as_i64() == Some(py.num("shmid")))
+        .unwrap_or_else(|| panic!("{}", snap["ipc"]));
+    assert_eq!(shm["kind"], "sysv_shm");
+    assert_eq!(shm["creator_pid"].as_i64(), Some(me));
+    assert_eq!(shm["size"].as_i64(), Some(4096));
+
+    let text = stdout(&run(&["snapshot", "--tree", &me.to_string()]));
+    assert!(text.contains(&format!("tcp LISTEN 127.0.0.1:{port}")), "{text}");
+    assert!(text.contains("SysV shared memory id"), "{text}");
+    // Without --tree: the process alone.
+    let (_, single) = run_json(&["snapshot", &me.to_string()]);
+    assert_eq!(single["processes"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_missing_process_is_an_error() {
+    let pid = unused_pid().to_string();
+    let output = run(&["snapshot", &pid]);
+    assert_eq!(output.status.code(), Some(125));
+    assert!(stderr(&output).starts_with(&format!("afterlife: error: no process {pid}")));
+    let output = run(&["snapshot", "0"]);
+    assert_eq!(output.status.code(), Some(125));
+}

@@ -1,0 +1,87 @@
+//! Why a process survives, staged for real: one that ignores SIGTERM while
+//! a debugger traces it (`TracerPid`), and one in uninterruptible sleep (a
+//! `vfork` parent waits in `D` state until its child execs or exits), with
+//! `--no-escalate` so that nothing ends them.
+
+use crate::common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::kill::{Tree, entry, kill_json};
+use common::wait_until;
+
+#[test]
+fn a_traced_process_names_its_tracer() {
+    let mut target = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' TERM; while :; do sleep 0.05; done")
+        .spawn()
+        .unwrap();
+    let pid = target.id();
+    let mut tracer = Command::new("strace")
+        .args(["-o", "/dev/null", "-p", &pid.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace runs");
+    assert!(
+        wait_until(Duration::from_secs(10), || common::status_field(
+            pid as i32,
+            "TracerPid"
+        )
+        .is_some_and(|t| t == tracer.id().to_string())),
+        "strace did not attach"
+    );
+    let (code, report, stderr) = kill_json(&["--no-escalate", "--grace", "300ms", &pid.to_string()]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    let e = entry(&report, pid as i32);
+    assert_eq!(e["outcome"], "alive", "{e:#}");
+    assert_eq!(e["reason"], "traced", "{e:#}");
+    assert_eq!(e["tracer_pid"], tracer.id(), "{e:#}");
+    assert_eq!(e["tracer_name"], "strace", "{e:#}");
+    let _ = tracer.kill();
+    let _ = tracer.wait();
+    let _ = target.kill();
+    let _ = target.wait();
+}
+
+#[test]
+fn uninterruptible_sleep_gives_its_kernel_function() {
+    // The vfork child only calls pause(2); its parent waits in the kernel,
+    // in D state, until the child execs or exits.
+    let tree = Tree::start(
+        "uninterruptible",
+        r#"
+python3 -c '
+import ctypes, signal
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+libc = ctypes.CDLL(None)
+if libc.vfork() == 0:
+    while True:
+        libc.pause()
+' &
+echo $!
+echo ready
+wait
+"#,
+    );
+    let pid = tree.pids[0];
+    assert!(
+        // D alone could be a page fault during start-up, before TERM is
+        // ignored; with its vfork child there, it is the vfork wait.
+        wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") D "))
+                && std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .is_ok_and(|c| !c.trim().is_empty())
+        }),
+        "the fixture did not reach vfork"
+    );
+    let (code, report, stderr) = kill_json(&["--no-escalate", "--grace", "300ms", &pid.to_string()]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    let e = entry(&report, pid);
+    assert_eq!(e["outcome"], "alive", "{e:#}");
+    assert_eq!(e["state"]["code"], "D", "{e:#}");
+    assert_eq!(e["reason"], "uninterruptible_sleep", "{e:#}");
+    assert!(e["wchan"].as_str().is_some_and(|w| !w.is_empty()), "{e:#}");
+    // Its jail's cgroup.kill ends the pair on drop.
+}

@@ -1,0 +1,320 @@
+//! `afterlife run` under each containment level, forced in turn: escaped
+//! daemons are found, described and ended; killing afterlife itself with
+//! SIGKILL takes the whole tree with it; `--keep-leftovers` leaves them.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Scratch, afterlife, kill_pids, pid_dead, pids_in, stderr, wait_until};
+
+const LEVELS: [&str; 3] = ["cgroup", "pidns", "subreaper"];
+
+/// Whether this machine can do `level`; prints why not otherwise.
+fn available(level: &str) -> bool {
+    let output = afterlife()
+        .args(["run", "-q", "--containment", level, "--", "true"])
+        .output()
+        .unwrap();
+    if output.status.code() == Some(125) && stderr(&output).contains("cannot set up") {
+        assert!(
+            !(common::is_root() && level != "cgroup"),
+            "root must be able to use {level}: {}",
+            stderr(&output)
+        );
+        println!("skipped: {level} containment: {}", stderr(&output).trim());
+        return false;
+    }
+    true
+}
+
+/// A python command: listens on a TCP port with an inheritable socket, then
+/// double-forks a `setsid` daemon holding it, which writes its PID to
+/// `pidfile`; the main process prints the port and exits 0.
+fn daemon_script(pidfile: &Path) -> Vec<String> {
+    let script = r#"
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+s.set_inheritable(True)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        # /proc is the outer namespace's: /proc/self names our PID there.
+        with open(sys.argv[1], "a") as f:
+            f.write("%s\n" % os.readlink("/proc/self"))
+        time.sleep(60)
+    os._exit(0)
+os.wait()
+while not open(sys.argv[1]).read().strip():
+    time.sleep(0.01)
+print(s.getsockname()[1], s.fileno(), flush=True)
+"#;
+    std::fs::write(pidfile, "").unwrap();
+    vec![
+        "python3".into(),
+        "-c".into(),
+        script.into(),
+        pidfile.display().to_string(),
+    ]
+}
+
+#[test]
+fn each_level_ends_and_reports_a_double_forked_setsid_daemon() {
+    for level in LEVELS {
+        if !available(level) {
+            continue;
+        }
+        let scratch = Scratch::new(&format!("contain-{level}"));
+        let pidfile = scratch.path().join("pids");
+        let output = afterlife()
+            .args([
+                "run",
+                "--containment",
+                level,
+                "--grace",
+                "2",
+                "--report-json",
+                "/dev/stderr",
+                "--",
+            ])
+            .args(daemon_script(&pidfile))
+            .output()
+            .unwrap();
+        let daemon = pids_in(&pidfile);
+        kill_pids(&daemon);
+        assert_eq!(output.status.code(), Some(0), "{level}: {}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut words = text.split_whitespace();
+        let port = words.next().expect("port printed");
+        let socket_fd: i64 = words.next().unwrap().parse().unwrap();
+        let err = stderr(&output);
+        let json_start = err.find('{').expect("JSON report on stderr");
+        let json: serde_json::Value = serde_json::from_str(&err[json_start..err.rfind('}').unwrap() + 1]).unwrap();
+        assert_eq!(json["containment"], level);
+        let leftovers = json["leftovers"].as_array().unwrap();
+        assert_eq!(leftovers.len(), 1, "{level}: {leftovers:?}");
+        let leftover = &leftovers[0];
+        assert_eq!(leftover["pid"], daemon[0], "{level}");
+        let how: Vec<&str> = leftover["escaped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["how"].as_str().unwrap())
+            .collect();
+        assert!(how.contains(&"new_session"), "{level}: {how:?}");
+        assert!(how.contains(&"orphaned"), "{level}: {how:?}");
+        let inherited = leftover["escaped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["how"] == "inherited_fds")
+            .expect("inherited fds reported");
+        assert!(
+            inherited["fds"].as_array().unwrap().contains(&socket_fd.into()),
+            "{level}"
+        );
+        let socket = leftover["fds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fd"] == socket_fd)
+            .expect("the socket fd is listed");
+        assert_eq!(socket["cloexec"], false);
+        assert_eq!(socket["socket"]["state"], "listen");
+        assert_eq!(socket["socket"]["local"], format!("127.0.0.1:{port}"));
+        assert_eq!(leftover["fate"]["fate"], "ended", "{level}");
+        assert_eq!(leftover["fate"]["signal"]["name"], "SIGTERM");
+        assert!(pid_dead(daemon[0]), "{level}: the daemon still runs");
+        assert!(err.contains("1 leftover ended"), "{level}: {err}");
+    }
+}
+
+#[test]
+fn sigkilling_afterlife_ends_the_tree_within_a_second_at_each_level() {
+    for level in LEVELS {
+        if !available(level) {
+            continue;
+        }
+        let scratch = Scratch::new(&format!("sigkill-{level}"));
+        let pidfile = scratch.path().join("pids");
+        std::fs::write(&pidfile, "").unwrap();
+        let script = format!(
+            // PIDs as /proc (the outer namespace's) names them: each shell
+            // reads its own /proc/self/stat before it becomes `sleep`.
+            "read me _ < /proc/self/stat; echo $me >> '{p}'; \
+             ( setsid sh -c 'read me _ < /proc/self/stat; echo $me >> \"{p}\"; trap \"\" TERM HUP; exec sleep 60' & ); \
+             sh -c 'read me _ < /proc/self/stat; echo $me >> \"{p}\"; exec sleep 60' & wait",
+            p = pidfile.display()
+        );
+        let mut child = afterlife()
+            .args(["run", "--containment", level, "--", "sh", "-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_until(Duration::from_secs(10), || pids_in(&pidfile).len() == 3),
+            "{level}: the tree did not start"
+        );
+        let tree = pids_in(&pidfile);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let gone = wait_until(Duration::from_secs(1), || tree.iter().all(|&p| pid_dead(p)));
+        kill_pids(&tree);
+        assert!(gone, "{level}: the tree outlived afterlife");
+        if level == "cgroup" {
+            let leaf_gone = wait_until(Duration::from_secs(3), || {
+                !std::fs::read_dir("/sys/fs/cgroup/unified")
+                    .map(|d| {
+                        d.flatten()
+                            .any(|e| e.file_name() == format!("afterlife-{}", child.id()).as_str())
+                    })
+                    .unwrap_or(false)
+            });
+            assert!(leaf_gone, "the keeper did not remove the leaf");
+        }
+    }
+}
+
+#[test]
+fn keep_leftovers_lists_them_and_leaves_them_running() {
+    for level in LEVELS {
+        if !available(level) {
+            continue;
+        }
+        let scratch = Scratch::new(&format!("keep-{level}"));
+        let pidfile = scratch.path().join("pids");
+        // The kept daemon holds our stdout and stderr: they go to files, not
+        // pipes we would wait on.
+        let report = scratch.path().join("report.json");
+        let err_file = scratch.path().join("stderr");
+        let status = afterlife()
+            .args(["run", "--containment", level, "--keep-leftovers", "--report-json"])
+            .arg(&report)
+            .arg("--")
+            .args(daemon_script(&pidfile))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err_file).unwrap())
+            .status()
+            .unwrap();
+        let daemon = pids_in(&pidfile);
+        let alive = !pid_dead(daemon[0]);
+        kill_pids(&daemon);
+        assert_eq!(status.code(), Some(0));
+        assert!(alive, "{level}: the kept leftover was ended");
+        let err = std::fs::read_to_string(&err_file).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(json["leftovers"][0]["fate"]["fate"], "kept");
+        assert!(err.contains("1 leftover still running"), "{err}");
+        if let Some(leaf) = json["cgroup"].as_str() {
+            // The leaf stays while the leftover runs; remove it once empty.
+            // (Another test's afterlife, starting meanwhile, may remove it
+            // first: a stale leaf of a gone afterlife, now empty.)
+            let removed = wait_until(Duration::from_secs(3), || {
+                std::fs::remove_dir(leaf).is_ok() || !Path::new(leaf).exists()
+            });
+            assert!(removed, "cannot remove {leaf}");
+        }
+    }
+}
+
+#[test]
+fn a_forced_level_is_used_and_an_impossible_one_fails_with_125() {
+    // A forced level that works is the one used.
+    for level in LEVELS {
+        if !available(level) {
+            continue;
+        }
+        let output = afterlife()
+            .args([
+                "run",
+                "--containment",
+                level,
+                "--report-json",
+                "/dev/stdout",
+                "--",
+                "true",
+            ])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["containment"], level);
+    }
+    // Without privileges (setpriv drops every capability) a PID namespace
+    // cannot be made: forcing it fails with 125 and says why.
+    if !common::is_root() {
+        println!("skipped: dropping privileges needs root");
+        return;
+    }
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["run", "--containment", "pidns", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot set up pidns containment"),
+        "{}",
+        stderr(&output)
+    );
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--json", "run", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stderr(&output)).unwrap();
+    assert_eq!(json["containment"], "subreaper", "auto falls back to the subreaper");
+}
+
+/// Waiting out the leftovers' grace period sleeps in poll(2) on
+/// `cgroup.events` instead of spinning: over a second of grace, afterlife
+/// and the processes it reaps use a small part of a second of CPU.
+#[test]
+fn waiting_out_the_grace_period_does_not_spin() {
+    if !available("cgroup") {
+        return;
+    }
+    // The main process ignores TERM, forks a daemon that inherits that, and
+    // exits: the daemon is a leftover that outlives its grace period.
+    let daemon = "import os, signal, sys, time\n\
+                  signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+                  if os.fork():\n    sys.exit(0)\n\
+                  os.setsid()\n\
+                  time.sleep(30)\n";
+    // Reaped below with wait4(2), which also gives its CPU time.
+    #[allow(clippy::zombie_processes)]
+    let child = afterlife()
+        .args([
+            "run",
+            "-q",
+            "--containment",
+            "cgroup",
+            "--grace",
+            "1",
+            "--",
+            "python3",
+            "-c",
+            daemon,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut status = 0;
+    // SAFETY: wait4 on our own child, into a struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    assert!(libc::WIFEXITED(status), "afterlife ended with wait status {status}");
+    assert!(cpu < 0.4, "afterlife used {cpu:.3} s of CPU over a 1 s grace period");
+}

@@ -1,0 +1,272 @@
+//! `run --fail-on-leftovers`, `--dir` and `--tmpdir` with real processes:
+//! a command that passes but leaves a process (setsid daemon, double fork,
+//! a listener), an IPC object or a file fails with 121 and each leftover is
+//! named; a failing command keeps its code; a clean one passes silently;
+//! the holder of the caller's stdout pipe is named; nothing stays.
+
+use crate::common;
+
+use std::process::{Output, Stdio};
+
+use common::ipc::sysv_exists;
+use common::{IpcCleanup, Scratch, afterlife, kill_pids, pid_dead, stderr};
+use serde_json::Value;
+
+/// A shell function: `ran PID` returns once PID runs `sleep`, so that a
+/// leftover is listed as the sleep it becomes, not the shell before it.
+const RAN: &str =
+    "ran() { for _ in $(seq 500); do [ \"$(cat /proc/$1/comm 2>/dev/null)\" = sleep ] && return; sleep 0.01; done; }; ";
+
+/// Runs `afterlife run --fail-on-leftovers EXTRA -- sh -c SCRIPT` with its
+/// JSON report in `scratch`; returns the output and the report. Every
+/// leftover it names is killed on the way out, whatever the test asserts.
+fn gate(scratch: &Scratch, extra: &[&str], script: &str) -> (Output, Value) {
+    let report = scratch.path().join("report.json");
+    let output = afterlife()
+        .args(["run", "--fail-on-leftovers", "--report-json"])
+        .arg(&report)
+        .args(extra)
+        .args(["--", "sh", "-c", &format!("{RAN}{script}")])
+        .stdin(Stdio::null())
+        .output()
+        .expect("afterlife runs");
+    let value: Value = serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("JSON");
+    let pids: Vec<i32> = value["leftovers"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|p| p["pid"].as_i64()).map(|p| p as i32).collect())
+        .unwrap_or_default();
+    kill_pids(&pids);
+    (output, value)
+}
+
+fn leftover_pids(report: &Value) -> Vec<i32> {
+    report["leftovers"]
+        .as_array()
+        .expect("leftovers")
+        .iter()
+        .map(|l| l["pid"].as_i64().expect("pid") as i32)
+        .collect()
+}
+
+#[test]
+fn a_clean_command_passes_silently() {
+    let scratch = Scratch::new("gate-clean");
+    let (output, report) = gate(&scratch, &["--tmpdir"], "echo hi; sleep 0.1 & wait");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    assert_eq!(report["leaked"], false);
+}
+
+#[test]
+fn a_setsid_daemon_with_stdio_closed_fails_the_run_and_is_named() {
+    let scratch = Scratch::new("gate-setsid");
+    let (output, report) = gate(
+        &scratch,
+        &[],
+        "setsid sleep 300 </dev/null >/dev/null 2>&1 & ran $!; exit 0",
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    assert_eq!(report["exit_code"], 121);
+    assert_eq!(report["leaked"], true);
+    let pids = leftover_pids(&report);
+    assert_eq!(pids.len(), 1, "{report}");
+    assert!(
+        text.contains(&format!("leaked process {} sleep [sleep 300] (setsid", pids[0])),
+        "{text}"
+    );
+    assert!(text.contains("setsid"), "{text}");
+    assert!(pid_dead(pids[0]), "the daemon was ended");
+}
+
+#[test]
+fn a_double_fork_on_dev_null_is_caught() {
+    let scratch = Scratch::new("gate-double-fork");
+    let (output, report) = gate(
+        &scratch,
+        &[],
+        "ran $( (sleep 300 </dev/null >/dev/null 2>&1 & echo $!) ); exit 0",
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    assert!(text.contains("orphaned"), "{text}");
+    for pid in leftover_pids(&report) {
+        assert!(pid_dead(pid));
+    }
+}
+
+#[test]
+fn a_failing_command_keeps_its_own_code() {
+    let scratch = Scratch::new("gate-failing");
+    let (output, report) = gate(&scratch, &[], "sleep 300 </dev/null >/dev/null 2>&1 & exit 4");
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert_eq!(report["leaked"], true);
+    assert!(stderr(&output).contains("leaked process"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_listening_port_is_named_with_its_address() {
+    let scratch = Scratch::new("gate-port");
+    let port_file = scratch.path().join("port");
+    let script = format!(
+        "python3 -c 'import socket,os,sys
+s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen()
+open(sys.argv[1],\"w\").write(str(s.getsockname()[1]))
+if os.fork(): os._exit(0)
+os.setsid(); os.close(0); os.close(1); os.close(2)
+import time; time.sleep(300)' {} && exit 0",
+        port_file.display()
+    );
+    let (output, report) = gate(&scratch, &[], &script);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let port = std::fs::read_to_string(&port_file).expect("port written");
+    assert!(text.contains(&format!("tcp listen 127.0.0.1:{port}")), "{text}");
+    assert!(text.contains("python3"), "{text}");
+    for pid in leftover_pids(&report) {
+        assert!(pid_dead(pid));
+    }
+}
+
+#[test]
+fn a_sysv_segment_left_by_the_command_is_named_and_removed() {
+    let scratch = Scratch::new("gate-sysv");
+    // The command itself creates it (its PID is the segment's creator), as
+    // a test that calls shmget does.
+    let (output, report) = gate(
+        &scratch,
+        &[],
+        "exec python3 -c 'import ctypes; print(ctypes.CDLL(None).shmget(0, 4096, 0o1600))'",
+    );
+    // Removed by the id it printed whatever the report says.
+    let printed: Vec<i64> = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let _cleanup = IpcCleanup(printed.clone());
+    let ids: Vec<i64> = report["ipc"]
+        .as_array()
+        .expect("ipc")
+        .iter()
+        .filter_map(|o| o["object"]["id"].as_i64())
+        .collect();
+    assert_eq!(ids, printed, "{report}");
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    assert_eq!(ids.len(), 1, "{report}");
+    assert!(text.contains("leaked IPC object: SysV shared memory id"), "{text}");
+    assert!(text.contains(" (the command itself) — removed"), "{text}");
+    assert!(text.contains("removed"), "{text}");
+    assert!(!sysv_exists(ids[0]), "segment {} still there", ids[0]);
+}
+
+#[test]
+fn dir_counts_only_paths_absent_at_the_start() {
+    let scratch = Scratch::new("gate-dir");
+    let watched = scratch.path().join("w");
+    std::fs::create_dir(&watched).expect("dir");
+    std::fs::write(watched.join("old"), "old").expect("old file");
+    let dir = watched.to_string_lossy().into_owned();
+    let script =
+        format!("echo more >> {dir}/old; echo new > {dir}/new; mkdir {dir}/sub; touch {dir}/sub/a {dir}/sub/b");
+    let (output, report) = gate(&scratch, &["--dir", &dir], &script);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let files = report["files"].as_array().expect("files");
+    let paths: Vec<&str> = files.iter().filter_map(|f| f["path"].as_str()).collect();
+    assert_eq!(paths, [format!("{dir}/new"), format!("{dir}/sub")], "{report}");
+    assert_eq!(files[1]["entries"], 2);
+    assert!(
+        text.contains(&format!("leaked file: {dir}/new, 4 B — removed")),
+        "{text}"
+    );
+    assert!(!watched.join("new").exists() && !watched.join("sub").exists());
+    assert_eq!(std::fs::read_to_string(watched.join("old")).expect("kept"), "oldmore\n");
+}
+
+#[test]
+fn tmpdir_is_fresh_checked_and_removed() {
+    let scratch = Scratch::new("gate-tmpdir");
+    let said = scratch.path().join("tmpdir");
+    let script = format!("echo \"$TMPDIR\" > {}; touch \"$TMPDIR/left\"", said.display());
+    let (output, report) = gate(&scratch, &["--tmpdir"], &script);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let tmpdir = std::fs::read_to_string(&said).expect("TMPDIR written");
+    let tmpdir = tmpdir.trim();
+    assert!(tmpdir.contains("afterlife-tmp-"), "{tmpdir}");
+    assert_eq!(report["files"][0]["path"], format!("{tmpdir}/left"));
+    assert!(!std::path::Path::new(tmpdir).exists(), "the fresh TMPDIR is removed");
+}
+
+#[test]
+fn the_holder_of_the_callers_stdout_pipe_is_named() {
+    let scratch = Scratch::new("gate-pipe");
+    let report_path = scratch.path().join("report.json");
+    // stdout is a pipe this test reads to its end, as a harness does: the
+    // read returns only once the leftover holding it has been ended.
+    let output = afterlife()
+        .args(["run", "--fail-on-leftovers", "--report-json"])
+        .arg(&report_path)
+        .args(["--", "sh", "-c", "sleep 300 & echo started"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("afterlife runs");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).expect("report")).expect("JSON");
+    kill_pids(&leftover_pids(&report));
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "started\n");
+    assert_eq!(
+        report["leftovers"][0]["holds_output"],
+        serde_json::json!(["stdout", "stderr"])
+    );
+    assert!(
+        text.contains("holds the stdout and stderr pipe the caller reads"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_dir_that_cannot_be_listed_is_one_error_line() {
+    let output = afterlife()
+        .args([
+            "run",
+            "--fail-on-leftovers",
+            "--dir",
+            "/nonexistent/afterlife",
+            "--",
+            "true",
+        ])
+        .output()
+        .expect("afterlife runs");
+    assert_eq!(output.status.code(), Some(125));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("--dir /nonexistent/afterlife: "), "{text}");
+}
+
+#[test]
+fn a_file_held_open_by_a_leftover_names_its_holder() {
+    let scratch = Scratch::new("gate-held");
+    let watched = scratch.path().join("w");
+    std::fs::create_dir(&watched).expect("dir");
+    let log = watched.join("daemon.log");
+    let script = format!("sleep 300 </dev/null >{} 2>&1 & ran $!", log.display());
+    let (output, report) = gate(&scratch, &["--dir", &watched.to_string_lossy()], &script);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let pids = leftover_pids(&report);
+    assert_eq!(report["files"][0]["held_by"], serde_json::json!(pids), "{report}");
+    assert!(
+        text.contains(&format!(
+            "leaked file: {}, 0 B, held open by {} sleep — removed",
+            log.display(),
+            pids[0]
+        )),
+        "{text}"
+    );
+    assert!(!log.exists());
+}

@@ -1,0 +1,162 @@
+//! Every kind of IPC object a tree can leave, under `run`: a SysV segment,
+//! semaphore set and message queue, a POSIX shared memory object and a
+//! POSIX message queue (held open by a leftover). Objects another process
+//! makes meanwhile are never reported nor removed.
+
+use crate::common;
+
+use std::process::Stdio;
+
+use common::ipc::sysv_ids;
+use common::{MqCleanup, Scratch, afterlife};
+use serde_json::Value;
+
+/// Python that makes one object of each kind, forks a child that keeps the
+/// message queue open (a leftover), prints what it made, waits for `go` on
+/// stdin (so that the test can make its own objects meanwhile), and exits.
+const MAKER: &str = r#"
+import ctypes, os, sys, time, json
+libc = ctypes.CDLL(None, use_errno=True)
+tag = sys.argv[1]
+shm = libc.shmget(0, 4096, 0o1600)
+sem = libc.semget(0, 2, 0o1600)
+class Sembuf(ctypes.Structure):
+    _fields_ = [("num", ctypes.c_ushort), ("op", ctypes.c_short), ("flg", ctypes.c_short)]
+libc.semop(sem, ctypes.byref(Sembuf(1, 1, 0)), 1)
+msg = libc.msgget(0, 0o1600)
+class Msg(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_long), ("text", ctypes.c_char * 8)]
+libc.msgsnd(msg, ctypes.byref(Msg(1, b"hi")), 8, 0)
+fd = os.open("/dev/shm/afterlife-kinds-" + tag, os.O_CREAT | os.O_RDWR, 0o600)
+os.ftruncate(fd, 8192)
+libc.mq_open.restype = ctypes.c_int
+mq = libc.mq_open(("/afterlife-kinds-" + tag).encode(), os.O_CREAT | os.O_RDWR, 0o600, None)
+os.set_inheritable(mq, True)
+if os.fork() == 0:
+    os.setsid()
+    time.sleep(100)
+    os._exit(0)
+print(json.dumps({"shm": shm, "sem": sem, "msg": msg, "mq": mq}), flush=True)
+sys.stdin.readline()
+"#;
+
+struct SysvCleanup(Vec<(&'static str, i64)>);
+
+impl Drop for SysvCleanup {
+    fn drop(&mut self) {
+        for (flag, id) in &self.0 {
+            let _ = std::process::Command::new("ipcrm")
+                .args([*flag, &id.to_string()])
+                .output();
+        }
+    }
+}
+
+fn run_maker(tag: &str, extra: &[&str], cleanup: &mut SysvCleanup) -> (Value, Value, i64) {
+    use std::io::{BufRead, Write};
+    let scratch = Scratch::new(&format!("ipc-kinds-{tag}"));
+    let report_path = scratch.path().join("report.json");
+    let mut child = afterlife()
+        .args(["run", "--grace", "2s", "--report-json"])
+        .arg(&report_path)
+        .args(extra)
+        .args(["--", "python3", "-c", MAKER, tag])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("afterlife runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let made: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    cleanup.0.extend([
+        ("-m", made["shm"].as_i64().unwrap()),
+        ("-s", made["sem"].as_i64().unwrap()),
+        ("-q", made["msg"].as_i64().unwrap()),
+    ]);
+    // Someone else's semaphore set, made while the tree runs.
+    // SAFETY: semget with plain arguments.
+    let other = i64::from(unsafe { libc::semget(libc::IPC_PRIVATE, 1, 0o600) });
+    assert!(other >= 0);
+    cleanup.0.push(("-s", other));
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    (report, made, other)
+}
+
+fn find<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["ipc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["object"]["kind"] == kind)
+        .collect()
+}
+
+#[test]
+fn each_kind_is_reported_with_its_removal_and_others_are_left_alone() {
+    let tag = format!("{}", std::process::id());
+    let shm_name = format!("/afterlife-kinds-{tag}");
+    let _files = MqCleanup(shm_name.clone());
+    let mut cleanup = SysvCleanup(Vec::new());
+    struct RemoveFile(String);
+    impl Drop for RemoveFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _file = RemoveFile(format!("/dev/shm{shm_name}"));
+
+    let (report, made, other) = run_maker(&tag, &[], &mut cleanup);
+    let one = |kind: &str| -> Value {
+        let found = find(&report, kind);
+        assert_eq!(found.len(), 1, "{kind}: {report}");
+        found[0].clone()
+    };
+    let shm = one("sysv_shm");
+    assert_eq!(shm["object"]["id"], made["shm"]);
+    assert_eq!(shm["attribution"], "creator_pid");
+    assert_eq!(shm["remove_with"], format!("ipcrm -m {}", made["shm"]));
+    let sem = one("sysv_sem");
+    assert_eq!(sem["object"]["id"], made["sem"]);
+    assert_eq!(sem["attribution"], "last_user");
+    assert_eq!(sem["remove_with"], format!("ipcrm -s {}", made["sem"]));
+    let msg = one("sysv_msg");
+    assert_eq!(msg["object"]["id"], made["msg"]);
+    assert_eq!(msg["attribution"], "last_user");
+    assert_eq!(msg["remove_with"], format!("ipcrm -q {}", made["msg"]));
+    let posix = one("posix_shm");
+    assert_eq!(posix["object"]["name"], shm_name);
+    assert_eq!(posix["attribution"], "creator_pid");
+    let mq = one("posix_mqueue");
+    assert_eq!(mq["object"]["name"], shm_name);
+    assert_eq!(mq["attribution"], "held_by_tree");
+    assert_eq!(report["ipc"].as_array().unwrap().len(), 5, "{report}");
+    // Someone else's semaphore set is not the tree's.
+    assert!(sysv_ids("sem").contains(&other));
+    for object in report["ipc"].as_array().unwrap() {
+        assert_eq!(object["fate"], "left");
+    }
+    assert!(sysv_ids("shm").contains(&made["shm"].as_i64().unwrap()));
+
+    // With --remove-ipc: all five removed, someone else's left.
+    let (report, made, other) = run_maker(&format!("{tag}r"), &["--remove-ipc"], &mut cleanup);
+    let _more = MqCleanup(format!("/afterlife-kinds-{tag}r"));
+    let _file_more = RemoveFile(format!("/dev/shm/afterlife-kinds-{tag}r"));
+    assert_eq!(report["ipc"].as_array().unwrap().len(), 5, "{report}");
+    for object in report["ipc"].as_array().unwrap() {
+        assert_eq!(object["fate"], "removed", "{object}");
+    }
+    assert!(!sysv_ids("shm").contains(&made["shm"].as_i64().unwrap()));
+    assert!(!sysv_ids("sem").contains(&made["sem"].as_i64().unwrap()));
+    assert!(!sysv_ids("msg").contains(&made["msg"].as_i64().unwrap()));
+    assert!(!std::path::Path::new(&format!("/dev/shm/afterlife-kinds-{tag}r")).exists());
+    assert!(!afterlife::resources::ipc::mqueue_exists(&format!(
+        "/afterlife-kinds-{tag}r"
+    )));
+    assert!(sysv_ids("sem").contains(&other), "someone else's set stays");
+}

@@ -1,0 +1,147 @@
+//! Reports that say what happened and nothing else: a death by a signal
+//! afterlife did not send is not called the command's doing; `timeout -v`
+//! does not claim to signal the command when it signals its leftovers; a
+//! report file that cannot be written stops the run before it starts.
+
+use crate::common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Scratch, afterlife, pids_in, send_signal, shell_code, stderr, wait_until};
+
+/// Starts `afterlife ARGS -- sh -c SCRIPT` where SCRIPT first writes its
+/// PID to a file; returns the child and that PID. The PID is the one this
+/// test's namespace gives the shell (`cut`'s parent, from /proc), not `$$`:
+/// as root the tree has a PID namespace of its own.
+fn start(scratch: &Scratch, args: &[&str], then: &str) -> (std::process::Child, i32) {
+    let pidfile = scratch.path().join("pid");
+    let script = format!("cut -d' ' -f4 /proc/self/stat > '{}'; {then}", pidfile.display());
+    let child = afterlife()
+        .args(args)
+        .args(["--", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || pids_in(&pidfile).len() == 1));
+    (child, pids_in(&pidfile)[0])
+}
+
+#[test]
+fn a_sigkill_from_outside_is_not_the_commands_doing() {
+    let scratch = Scratch::new("report-outside-kill");
+    let (child, pid) = start(&scratch, &["run", "--report"], "exec sleep 30");
+    send_signal(pid, libc::SIGKILL);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(shell_code(output.status), 137);
+    let err = stderr(&output);
+    assert!(
+        err.contains("\n  cause:       killed by SIGKILL, which afterlife did not send (sender unknown)\n"),
+        "{err}"
+    );
+    assert!(!err.contains("own doing"), "{err}");
+}
+
+#[test]
+fn a_signal_passed_on_is_said_to_be() {
+    let scratch = Scratch::new("report-forwarded");
+    let (child, _) = start(&scratch, &["run", "--report"], "exec sleep 30");
+    send_signal(child.id() as i32, libc::SIGHUP);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(shell_code(output.status), 129);
+    let err = stderr(&output);
+    assert!(
+        err.contains("\n  cause:       killed by SIGHUP, which afterlife received and passed on\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_exit_is_the_commands_own_doing() {
+    let output = afterlife()
+        .args(["run", "--report", "--", "sh", "-c", "exit 3"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("\n  cause:       the command's own doing (no deadline, no OOM kill)\n"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn verbose_timeout_names_leftovers_as_leftovers() {
+    // The command exits at once; only the sleep it left behind is signalled.
+    let output = afterlife()
+        .args(["timeout", "-v", "10", "sh", "-c", "sleep 30 & exit 0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(shell_code(output.status), 0);
+    let err = stderr(&output);
+    let first = err.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        "afterlife: sending signal TERM to 1 process left behind by command 'sh'"
+    );
+    assert!(!err.contains("to command 'sh'"), "{err}");
+}
+
+#[test]
+fn an_unwritable_report_path_stops_the_run_before_it_starts() {
+    let scratch = Scratch::new("report-unwritable");
+    let marker = scratch.path().join("ran");
+    let script = format!("touch '{}'", marker.display());
+    let missing = scratch.path().join("no-such-dir").join("report.json");
+    let directory = scratch.path().to_path_buf();
+    for (command, path, reason) in [
+        (
+            &["run", "--report-json"][..],
+            &missing,
+            "No such file or directory (os error 2)",
+        ),
+        (
+            &["run", "--report-json"][..],
+            &directory,
+            "Is a directory (os error 21)",
+        ),
+        (
+            &["timeout", "--report-json"][..],
+            &missing,
+            "No such file or directory (os error 2)",
+        ),
+    ] {
+        let mut invocation = afterlife();
+        invocation.args(command).arg(path);
+        if command[0] == "timeout" {
+            invocation.arg("10");
+        } else {
+            invocation.arg("--");
+        }
+        let output = invocation.args(["sh", "-c", &script]).output().unwrap();
+        assert_eq!(output.status.code(), Some(125), "{command:?}");
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "afterlife: error: cannot write the report to {}: {reason}\n",
+                path.display()
+            )
+        );
+        assert!(!marker.exists(), "{command:?}: the command ran");
+    }
+    // A writable one is written after the run, as before.
+    let good = scratch.path().join("report.json");
+    let output = afterlife()
+        .args(["run", "--report-json"])
+        .arg(&good)
+        .args(["--", "sh", "-c", "exit 2"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    assert_eq!(json["exit_code"], 2);
+}

@@ -1,0 +1,229 @@
+//! `afterlife watch` on bad input: one clear line on stderr and exit 125
+//! (127 for a command that is not found); a watched process that ends is
+//! not an error, but too few samples to judge it is no answer (2).
+
+use crate::common;
+
+use common::{afterlife, run, stderr, stdout, unused_pid};
+
+#[test]
+fn bad_input_gets_one_line_and_125() {
+    let missing = unused_pid().to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["watch", "abc"],
+            "afterlife: error: invalid [PID]...: 'abc' is not a process ID",
+        ),
+        (&["watch", &missing], "afterlife: error: no such process: "),
+        (
+            &["watch", "--interval", "0", "1"],
+            "afterlife: error: invalid --interval: it must be longer than 0",
+        ),
+        (
+            &["watch", "--duration", "1x", "1"],
+            "afterlife: error: invalid --duration",
+        ),
+        (
+            &["watch", "--name", "no-such-name-zq"],
+            "afterlife: error: no process is named like \"no-such-name-zq\"",
+        ),
+        (
+            &["watch", "--prometheus", "nonsense", "1"],
+            "afterlife: error: cannot listen on nonsense for Prometheus",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+        let text = stderr(&output);
+        assert!(text.starts_with(expected), "{args:?}: {text}");
+        assert_eq!(text.lines().count(), 1, "{args:?}: {text}");
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+#[test]
+fn a_missing_command_is_127() {
+    let output = run(&["watch", "--", "/nonexistent/command"]);
+    assert_eq!(output.status.code(), Some(127));
+    assert!(stderr(&output).starts_with("afterlife: error: cannot run /nonexistent/command: "));
+}
+
+#[test]
+fn targets_exclude_each_other() {
+    let output = run(&["watch", "1", "--tree", "1"]);
+    assert_eq!(output.status.code(), Some(125));
+    let output = run(&["watch"]);
+    assert_eq!(output.status.code(), Some(125));
+}
+
+#[test]
+fn a_process_that_ends_ends_the_watch() {
+    let mut child = std::process::Command::new("sleep").arg("0.4").spawn().unwrap();
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--duration", "20s"])
+        .arg(child.id().to_string())
+        .output()
+        .unwrap();
+    let _ = child.wait();
+    // About 8 samples: too few to judge, which is no answer (2), not "no leak".
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let events = common::ndjson(&output);
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(summary["stopped"], "all_ended");
+    assert_eq!(summary["too_few_samples"], true);
+    assert_eq!(summary["processes"][0]["unjudged"], true);
+    assert!(summary["watched_seconds"].as_f64().unwrap() < 5.0);
+    // Not our child: its status comes from its zombie or the pidfd.
+    let ended = events.iter().find(|e| e["event"] == "ended").unwrap();
+    assert_eq!(ended["ending"]["shell_code"], 0, "{ended}");
+}
+
+#[test]
+fn a_process_whose_smaps_rollup_is_refused_is_still_watched() {
+    // Some processes refuse smaps_rollup even to root while their fds stay
+    // readable (a VM's init, here PID 1); only such a process shows it.
+    let refused = std::fs::read("/proc/1/smaps_rollup")
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+        && std::fs::read_dir("/proc/1/fd").is_ok();
+    if !refused {
+        println!("skipped: /proc/1/smaps_rollup is readable here, or /proc/1/fd is not");
+        return;
+    }
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "100ms", "--duration", "1500ms", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = common::ndjson(&output);
+    let sample = events.iter().find(|e| e["event"] == "sample").unwrap();
+    assert!(sample["fds"].as_u64().unwrap() > 0, "{sample}");
+    assert!(
+        sample["pss_bytes"].is_null() && sample["swap_bytes"].is_u64(),
+        "{sample}"
+    );
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    let verdicts = summary["processes"][0]["verdicts"].as_array().unwrap();
+    assert!(verdicts.iter().any(|v| v["metric"] == "rss"));
+    assert!(!verdicts.iter().any(|v| v["metric"] == "pss"));
+    assert!(verdicts.iter().any(|v| v["metric"] == "swap"));
+    // The text summary says why PSS is missing (swap comes from status).
+    let text = afterlife()
+        .args(["watch", "--interval", "100ms", "--duration", "300ms", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&text).contains("/proc/1/smaps_rollup was refused"),
+        "{}",
+        stdout(&text)
+    );
+}
+
+#[test]
+fn an_unwritable_plot_path_is_refused_before_anything_runs() {
+    let scratch = common::Scratch::new("watch-plot-path");
+    let marker = scratch.path().join("ran");
+    let output = afterlife()
+        .args([
+            "watch",
+            "--plot",
+            "/nonexistent-dir/chart.svg",
+            "--duration",
+            "1s",
+            "--",
+        ])
+        .args(["touch"])
+        .arg(&marker)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("afterlife: error: invalid --plot: cannot write /nonexistent-dir/chart.svg: "),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(!marker.exists(), "the command ran");
+    // A writable path is not left behind as an empty file by the check.
+    let path = scratch.path().join("chart.svg");
+    let output = run(&[
+        "watch",
+        "--plot",
+        path.to_str().unwrap(),
+        "--interval",
+        "1s",
+        "--",
+        "true",
+    ]);
+    assert_ne!(output.status.code(), Some(125), "{}", stderr(&output));
+}
+
+#[test]
+fn prometheus_errors_escape_control_characters() {
+    let output = run(&["watch", "--prometheus", "bad\x1b[31maddr\x07", "1"]);
+    assert_eq!(output.status.code(), Some(125));
+    let text = stderr(&output);
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    assert!(text.starts_with("afterlife: error: cannot listen on bad"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+#[test]
+fn json_stdout_carries_only_ndjson_and_the_command_output_goes_to_stderr() {
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--"])
+        .args([
+            "sh",
+            "-c",
+            "echo hello from the command; echo '{\"event\":\"fake\"}'; sleep 1",
+        ])
+        .output()
+        .unwrap();
+    // Every stdout line parses (ndjson panics otherwise), none is the command's.
+    let events = common::ndjson(&output);
+    assert!(events.iter().all(|e| e["event"] != "fake"), "{events:?}");
+    assert!(events.iter().any(|e| e["event"] == "summary"));
+    let err = stderr(&output);
+    assert!(err.contains("hello from the command"), "{err}");
+}
+
+#[test]
+fn a_tree_that_ended_ends_the_watch() {
+    let mut root = std::process::Command::new("sh")
+        .args(["-c", "sleep 1.2 & sleep 1; wait"])
+        .spawn()
+        .unwrap();
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--duration", "30s", "--tree"])
+        .arg(root.id().to_string())
+        .output()
+        .unwrap();
+    let _ = root.wait();
+    let events = common::ndjson(&output);
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(summary["stopped"], "all_ended", "{}", stderr(&output));
+    assert!(summary["watched_seconds"].as_f64().unwrap() < 10.0);
+    assert!(summary["processes"].as_array().unwrap().len() >= 2, "{summary}");
+}
+
+#[test]
+fn a_process_that_execs_is_shown_by_its_new_name() {
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "sleep 0.3; exec sleep 10"])
+        .spawn()
+        .unwrap();
+    let output = afterlife()
+        .args(["--json", "watch", "--interval", "50ms", "--duration", "1500ms"])
+        .arg(child.id().to_string())
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let events = common::ndjson(&output);
+    let first = events.iter().find(|e| e["event"] == "process").unwrap();
+    assert_eq!(first["name"], "sh", "{first}");
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    let process = &summary["processes"][0];
+    assert_eq!(process["name"], "sleep", "{process}");
+    assert_eq!(process["cmdline"], serde_json::json!(["sleep", "10"]), "{process}");
+}

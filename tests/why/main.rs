@@ -1,0 +1,8 @@
+//! `afterlife why`: one test binary, each former test file a module.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod why_kernel_waits;
+mod why_states;
+mod why_zombies;

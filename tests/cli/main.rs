@@ -14,3 +14,4 @@ mod explain;
 mod nextest_wrapper;
 mod quiet;
 mod wait;
+mod wait_sender;

@@ -694,3 +694,15 @@ pub fn run_text(args: &[&str]) -> (i32, String, String) {
     let output = run(args);
     (output.status.code().unwrap_or(-1), stdout(&output), stderr(&output))
 }
+
+/// How many BPF links a process holds (each attached tracepoint is one).
+pub fn bpf_links(pid: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|target| target.to_string_lossy() == "anon_inode:bpf_link")
+        .count()
+}

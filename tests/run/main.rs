@@ -14,6 +14,7 @@ mod run_fail_on_leftovers;
 mod run_ipc_kinds;
 mod run_ipc_leftovers;
 mod run_reports;
+mod run_sender;
 mod run_signals;
 mod run_supervisors_killed;
 mod run_tty;

@@ -16,7 +16,9 @@ fn busy_core() -> std::sync::MutexGuard<'static, ()> {
     BUSY_CORE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+mod prometheus_contrib;
 mod watch_errors;
+mod watch_keys;
 mod watch_limits;
 mod watch_live;
 mod watch_other_user;

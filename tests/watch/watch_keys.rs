@@ -2,7 +2,7 @@
 //! on the normal screen, sparklines are drawn at 60 columns, and the
 //! processes that do not fit are counted as "+N more".
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -23,6 +23,8 @@ impl Drop for Sleepers {
 
 #[test]
 fn q_stops_the_live_view_at_sixty_columns_with_the_rest_counted() {
+    // The verdicts must be drawn in time: no chart decoding beside it.
+    let _core = crate::busy_core();
     let Some(tmux) = Tmux::start("watch-keys") else {
         return;
     };

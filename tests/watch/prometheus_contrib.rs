@@ -3,7 +3,7 @@
 //! test rules`), and every metric the rules and the dashboard name is one
 //! a running `watch --prometheus` serves, with the values a process has.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -2,22 +2,10 @@
 //! when afterlife did not send it, from the BPF tracepoints of `deaths` (as
 //! root, with BTF); without the option nothing is loaded.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// How many BPF links a process holds (each attached tracepoint is one).
-fn bpf_links(pid: u32) -> usize {
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .filter(|target| target.to_string_lossy() == "anon_inode:bpf_link")
-        .count()
-}
 
 #[test]
 fn run_names_the_process_that_killed_its_command() {
@@ -34,7 +22,7 @@ fn run_names_the_process_that_killed_its_command() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    if !common::wait_until(Duration::from_secs(20), || bpf_links(run.id()) >= 3) {
+    if !common::wait_until(Duration::from_secs(20), || common::bpf_links(run.id()) >= 3) {
         println!("skipped: the BPF tracepoints do not load here (needs root, BTF and the initial PID namespace)");
         let _ = Command::new("kill").arg(run.id().to_string()).status();
         let _ = run.wait_with_output();
@@ -98,7 +86,7 @@ fn without_the_option_nothing_is_loaded() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
-    let links = bpf_links(run.id());
+    let links = common::bpf_links(run.id());
     let output = run.wait_with_output().unwrap();
     assert!(output.status.success());
     assert_eq!(links, 0, "BPF links held by a run that did not ask to name senders");

@@ -1,22 +1,10 @@
 //! `wait` names who sent the signal that ended a process it did not
 //! signal itself, from the BPF tracepoints of `deaths` (as root, with BTF).
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// How many BPF links a process holds (each attached tracepoint is one).
-fn bpf_links(pid: u32) -> usize {
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .filter(|target| target.to_string_lossy() == "anon_inode:bpf_link")
-        .count()
-}
 
 #[test]
 fn wait_names_the_process_that_sent_the_fatal_signal() {
@@ -28,7 +16,7 @@ fn wait_names_the_process_that_sent_the_fatal_signal() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    if !common::wait_until(Duration::from_secs(20), || bpf_links(wait.id()) >= 3) {
+    if !common::wait_until(Duration::from_secs(20), || common::bpf_links(wait.id()) >= 3) {
         println!("skipped: the BPF tracepoints do not load here (needs root, BTF and the initial PID namespace)");
         let _ = victim.kill();
         let _ = victim.wait();

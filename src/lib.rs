@@ -37,6 +37,7 @@ pub mod duration;
 pub mod exit;
 pub mod exit_code;
 pub mod observe;
+pub mod proc;
 pub mod process;
 pub mod resist;
 pub mod resources;

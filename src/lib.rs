@@ -54,6 +54,8 @@ pub mod demo;
 #[cfg(target_os = "linux")]
 pub mod observe;
 #[cfg(target_os = "linux")]
+pub mod proc;
+#[cfg(target_os = "linux")]
 pub mod process;
 #[cfg(target_os = "linux")]
 pub mod resist;

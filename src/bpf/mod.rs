@@ -167,7 +167,7 @@ pub(crate) fn allowed() -> bool {
     if off || !crate::process::in_initial_pid_namespace() {
         return false;
     }
-    let effective = procfs::process::Process::myself()
+    let effective = crate::proc::Process::myself()
         .and_then(|p| p.status())
         .map_or(0, |s| s.capeff);
     may_load(effective)

@@ -157,7 +157,7 @@ impl Tasks {
         let (iterator, bytes) = crate::bpf::load_checked("tasks", "bpf_iter_task", program, |bytes| {
             parse_records(bytes, ns_per_tick).iter().any(|t| t.entry == own)
         })?;
-        let init = procfs::process::Process::new(1)
+        let init = crate::proc::Process::new(1)
             .and_then(|p| p.stat())
             .ok()
             .and_then(TableEntry::from_stat)
@@ -195,7 +195,7 @@ impl Tasks {
 
 /// Afterlife's own row, as `/proc/self/stat` gives it.
 fn own_row() -> Option<TableEntry> {
-    let stat = procfs::process::Process::myself().ok()?.stat().ok()?;
+    let stat = crate::proc::Process::myself().ok()?.stat().ok()?;
     TableEntry::from_stat(stat)
 }
 

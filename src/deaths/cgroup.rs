@@ -12,39 +12,9 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use crate::proc::mountinfo::CgroupMounts;
+
 const FILEID_KERNFS: i32 = 0xfe;
-
-/// Where the cgroup v2 hierarchy and the memory controller are mounted,
-/// from `/proc/self/mountinfo`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Mounts {
-    /// The cgroup v2 mount.
-    pub v2: Option<PathBuf>,
-    /// The v1 hierarchy holding the memory controller, if it is on v1.
-    pub memory_v1: Option<PathBuf>,
-}
-
-/// Reads the two mounts from mountinfo text. Pure.
-pub fn parse_mounts(mountinfo: &str) -> Mounts {
-    let mut mounts = Mounts::default();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let Some(point) = left.split_whitespace().nth(4) else {
-            continue;
-        };
-        let mut right = right.split_whitespace();
-        let fstype = right.next().unwrap_or("");
-        let options = right.nth(1).unwrap_or("");
-        if fstype == "cgroup2" && mounts.v2.is_none() {
-            mounts.v2 = Some(PathBuf::from(point));
-        } else if fstype == "cgroup" && options.split(',').any(|o| o == "memory") && mounts.memory_v1.is_none() {
-            mounts.memory_v1 = Some(PathBuf::from(point));
-        }
-    }
-    mounts
-}
 
 /// The systemd unit a cgroup path ends in (`nginx.service`,
 /// `session-3.scope`), if any. Pure.
@@ -150,13 +120,11 @@ pub struct MemoryCgroup {
 impl CgroupNames {
     /// Finds the mounts.
     pub fn new() -> CgroupNames {
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-            .map(|text| parse_mounts(&text))
-            .unwrap_or_default();
-        let memory_on_v1 = mounts.memory_v1.is_some();
+        let mounts = CgroupMounts::read();
+        let memory_on_v1 = mounts.v1_memory.is_some();
         CgroupNames {
             v2: mounts.v2.clone().and_then(Hierarchy::open),
-            memory: mounts.memory_v1.or(mounts.v2).and_then(Hierarchy::open),
+            memory: mounts.v1_memory.or(mounts.v2).and_then(Hierarchy::open),
             memory_on_v1,
         }
     }
@@ -187,21 +155,6 @@ impl Default for CgroupNames {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mounts_from_a_hybrid_mountinfo() {
-        let text = "\
-30 23 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
-31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw,nsdelegate
-35 30 0:31 / /sys/fs/cgroup/memory rw,nosuid shared:16 - cgroup cgroup rw,memory
-36 30 0:32 / /sys/fs/cgroup/cpu,cpuacct rw shared:17 - cgroup cgroup rw,cpu,cpuacct
-";
-        let mounts = parse_mounts(text);
-        assert_eq!(mounts.v2, Some(PathBuf::from("/sys/fs/cgroup/unified")));
-        assert_eq!(mounts.memory_v1, Some(PathBuf::from("/sys/fs/cgroup/memory")));
-        let v2_only = "25 1 0:22 / /sys/fs/cgroup rw shared:4 - cgroup2 cgroup2 rw,memory_recursiveprot\n";
-        assert_eq!(parse_mounts(v2_only).memory_v1, None);
-    }
 
     #[test]
     fn units_and_containers() {

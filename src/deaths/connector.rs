@@ -191,15 +191,15 @@ fn parse_event(event: &[u8]) -> Option<ExitEvent> {
 /// What /proc still says of the dying process, best effort: a process
 /// reaped already has none of it.
 fn complete_from_proc(exit: ExitEvent) -> RawDeath {
-    let process = procfs::process::Process::new(exit.tgid).ok();
+    let process = crate::proc::Process::new(exit.tgid).ok();
     let stat = process.as_ref().and_then(|p| p.stat().ok());
     let uid = process.as_ref().and_then(|p| p.uid().ok());
     let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", exit.tgid))
         .ok()
-        .and_then(|text| crate::terminate::cgroup::v2_path_from_proc(&text));
+        .and_then(|text| crate::proc::cgroup::v2_path(&crate::proc::cgroup::parse(&text)));
     let start_ns = stat
         .as_ref()
-        .map(|s| s.starttime * (1_000_000_000 / procfs::ticks_per_second()));
+        .map(|s| s.starttime * (1_000_000_000 / crate::proc::ticks_per_second()));
     RawDeath {
         pid: exit.tgid,
         // The event's parent reads 0 now and then (the parent link is read

@@ -62,7 +62,7 @@ pub(crate) fn fds_check(child: &mut DemoChild) -> Check {
 /// exit tore the address space down and gave its pages back. Call after
 /// [`DemoChild::wait_exited`], before reaping.
 pub(crate) fn zombie_memory_check(pid: Pid, rss_kb: Option<u64>) -> Check {
-    let zombie = procfs::process::Process::new(pid.get()).ok();
+    let zombie = crate::proc::Process::new(pid.get()).ok();
     let state = zombie.as_ref().and_then(|p| p.stat().ok()).map(|s| s.state);
     let zombie_rss = zombie.as_ref().and_then(|p| p.status().ok()).and_then(|s| s.vmrss);
     let statm = zombie

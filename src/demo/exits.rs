@@ -73,7 +73,7 @@ pub(crate) fn return_from_main(outcome: &mut Outcome) -> Result<(), DemoError> {
 
 /// The states of a process's threads, from /proc/PID/task/*/stat.
 fn thread_states(pid: crate::process::Pid) -> Vec<(i32, char)> {
-    let Ok(process) = procfs::process::Process::new(pid.get()) else {
+    let Ok(process) = crate::proc::Process::new(pid.get()) else {
         // ENOENT: it ended meanwhile; no threads.
         return Vec::new();
     };

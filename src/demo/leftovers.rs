@@ -104,8 +104,8 @@ pub(crate) fn buffered_output(outcome: &mut Outcome) -> Result<(), DemoError> {
 }
 
 fn mem_available() -> Option<u64> {
-    use procfs::Current;
-    procfs::Meminfo::current().ok()?.mem_available
+    use crate::proc::Current;
+    crate::proc::Meminfo::current().ok()?.mem_available
 }
 
 /// MemAvailable once it has moved by `bytes` from `from` (down if `down`),

@@ -93,7 +93,7 @@ pub(crate) fn sigkill(outcome: &mut Outcome) -> Result<(), DemoError> {
 
 /// VmRSS of `pid` in kB.
 pub(crate) fn procfs_rss(pid: crate::process::Pid) -> Option<u64> {
-    procfs::process::Process::new(pid.get()).ok()?.status().ok()?.vmrss
+    crate::proc::Process::new(pid.get()).ok()?.status().ok()?.vmrss
 }
 
 /// 5: SIGINT with the default action, and with a handler that exits cleanly.

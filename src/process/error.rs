@@ -123,12 +123,12 @@ pub enum WaitError {
 
 impl ReadError {
     /// Maps a procfs error on `/proc/PID/file`.
-    pub(crate) fn from_proc(pid: Pid, file: &'static str, error: procfs::ProcError) -> ReadError {
+    pub(crate) fn from_proc(pid: Pid, file: &'static str, error: crate::proc::ProcError) -> ReadError {
         match error {
             // ENOENT/ESRCH on /proc/PID: the process vanished mid-read.
-            procfs::ProcError::NotFound(_) => ReadError::Gone { pid },
-            procfs::ProcError::PermissionDenied(_) => ReadError::PermissionDenied { pid, file },
-            procfs::ProcError::Io(source, _) => match source.raw_os_error() {
+            crate::proc::ProcError::NotFound(_) => ReadError::Gone { pid },
+            crate::proc::ProcError::PermissionDenied(_) => ReadError::PermissionDenied { pid, file },
+            crate::proc::ProcError::Io(source, _) => match source.raw_os_error() {
                 Some(libc::ESRCH) | Some(libc::ENOENT) => ReadError::Gone { pid },
                 Some(libc::EACCES) | Some(libc::EPERM) => ReadError::PermissionDenied { pid, file },
                 _ => ReadError::Io { pid, file, source },

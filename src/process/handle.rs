@@ -115,7 +115,7 @@ fn open_error(pid: Pid, syscall: &'static str, error: std::io::Error) -> OpenErr
     }
 }
 
-fn stat_open_error(pid: Pid, error: procfs::ProcError) -> OpenError {
+fn stat_open_error(pid: Pid, error: crate::proc::ProcError) -> OpenError {
     read_open_error(ReadError::from_proc(pid, "stat", error))
 }
 
@@ -144,7 +144,7 @@ impl Process {
         // Only the start time is needed here, so only `/proc/PID/stat` is
         // read: this is the call that opens every member of a large tree.
         let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
-        let found = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat"))
+        let found = crate::proc::stat::read(pid)
             .map_err(|e| stat_open_error(pid, e))?
             .starttime;
         // As in `open_inner`: the start time is this pidfd's process's only
@@ -193,8 +193,7 @@ impl Process {
     /// PID it chose still names the process it scanned.
     pub fn open_entry(pid: Pid) -> Result<(Process, TableEntry), OpenError> {
         let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
-        let stat = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat"))
-            .map_err(|e| stat_open_error(pid, e))?;
+        let stat = crate::proc::stat::read(pid).map_err(|e| stat_open_error(pid, e))?;
         let entry = TableEntry::from_stat(stat).ok_or(OpenError::NoSuchProcess { pid })?;
         // As in `open_inner`: the row is this pidfd's process's only if that
         // process still exists after the read.
@@ -249,7 +248,7 @@ impl Process {
     /// the cheap way for a supervisor on its hot path.
     pub fn open_own_child(pid: Pid) -> Result<Process, OpenError> {
         let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
-        let stat = procfs::process::Process::new(pid.get())
+        let stat = crate::proc::Process::new(pid.get())
             .and_then(|p| p.stat())
             .map_err(|e| stat_open_error(pid, e))?;
         Ok(Process {

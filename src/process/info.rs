@@ -1,5 +1,5 @@
 //! What /proc says about one process (proc_pid_stat(5), proc_pid_status(5)),
-//! read through the `procfs` crate.
+//! read through [`crate::proc`] (procfs's parsers).
 //!
 //! Each read opens `/proc/PID` once and reads its files relative to that
 //! directory, so all facts come from the same process even if the PID is
@@ -10,14 +10,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::proc;
+use crate::proc::stat::{PF_EXITING, PF_KTHREAD};
 use crate::process::error::ReadError;
 use crate::process::{Pid, ProcessState};
 use crate::signal::{Signal, signals_in_mask};
-
-/// `PF_EXITING` in `/proc/PID/stat` flags: the process is in `do_exit`.
-const PF_EXITING: u32 = 0x0000_0004;
-/// `PF_KTHREAD`: a kernel thread, which signals cannot end.
-const PF_KTHREAD: u32 = 0x0020_0000;
 
 /// The facts about one process.
 #[derive(Debug, Clone, Serialize)]
@@ -99,15 +96,15 @@ pub(crate) struct Ids {
 impl ProcessInfo {
     /// Reads the facts of the process that has `pid` now.
     pub fn read(pid: Pid) -> Result<ProcessInfo, ReadError> {
-        let proc = procfs::process::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
-        let stat = proc.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
-        let status = proc.status().map_err(|e| ReadError::from_proc(pid, "status", e))?;
+        let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
+        let stat = dir.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+        let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
         let state = ProcessState::from_letter(stat.state);
         // The files below may be refused (another user's process) or empty
         // (zombies, kernel threads): they are optional facts.
-        let cmdline = proc.cmdline().unwrap_or_default();
-        let exe = proc.exe().ok();
-        let cgroups = proc
+        let cmdline = dir.cmdline().unwrap_or_default();
+        let exe = dir.exe().ok();
+        let cgroups = dir
             .cgroups()
             .map(|groups| {
                 groups
@@ -117,11 +114,11 @@ impl ProcessInfo {
                     .collect()
             })
             .unwrap_or_default();
-        let wchan = proc.wchan().ok().filter(|w| !w.is_empty() && w != "0");
+        let wchan = dir.wchan().ok().filter(|w| !w.is_empty() && w != "0");
         let start_ticks = stat.starttime;
-        let started_at = procfs::boot_time_secs()
+        let started_at = proc::boot_time_secs()
             .ok()
-            .map(|boot| boot as f64 + start_ticks as f64 / procfs::ticks_per_second() as f64);
+            .map(|boot| boot as f64 + start_ticks as f64 / proc::ticks_per_second() as f64);
         Ok(ProcessInfo {
             pid,
             name: stat.comm.clone(),

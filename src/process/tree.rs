@@ -1,6 +1,7 @@
 //! Process tree walks: children, descendants, sessions and process groups.
 //!
-//! A scan reads `/proc/PID/stat` of every process once; the walks are pure
+//! A scan reads `/proc/PID/stat` of every process once (parsed by
+//! [`crate::proc::stat`]); the walks are pure
 //! functions over that table, so they can be tested without /proc. A scan is
 //! a moment's picture: processes fork and exit meanwhile, which is why
 //! termination walks again until nothing new appears (see `terminate`).
@@ -9,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
 
+use crate::proc;
+use crate::proc::stat::PF_KTHREAD;
 use crate::process::Pid;
 
 /// One row of the process table.
@@ -36,11 +39,9 @@ pub struct ProcessTable {
     entries: BTreeMap<Pid, TableEntry>,
 }
 
-const PF_KTHREAD: u32 = 0x0020_0000;
-
 impl TableEntry {
     /// The row that `/proc/PID/stat` gives.
-    pub(crate) fn from_stat(stat: procfs::process::Stat) -> Option<TableEntry> {
+    pub(crate) fn from_stat(stat: proc::stat::Stat) -> Option<TableEntry> {
         Some(TableEntry {
             pid: Pid::new(stat.pid)?,
             ppid: stat.ppid,
@@ -58,7 +59,7 @@ impl ProcessTable {
     /// skipped.
     pub fn scan() -> ProcessTable {
         let mut entries = BTreeMap::new();
-        if let Ok(all) = procfs::process::all_processes() {
+        if let Ok(all) = proc::all_processes() {
             for process in all.flatten() {
                 // ENOENT/ESRCH here: it exited after the directory listing.
                 let Ok(stat) = process.stat() else { continue };

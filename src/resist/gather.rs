@@ -12,6 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::proc;
 use crate::process::{Pid, Process, ProcessInfo, ProcessState, ProcessTable, ReadError};
 use crate::resist::facts::{
     CgroupV2, Disposition, Facts, FreezerV1, Masks, Mount, ParentFacts, Peer, Permission, Readable, SyscallState,
@@ -22,20 +23,18 @@ use crate::signal::Signal;
 
 /// `CAP_KILL`, capability bit 5 (capabilities(7)).
 const CAP_KILL: u64 = 1 << 5;
-/// `KCMP_VM` of kcmp(2): do two processes share an address space?
-const KCMP_VM: libc::c_int = 1;
 
 /// Reads every fact about the process behind `process`.
 pub fn gather(process: &Process) -> Result<Facts, ReadError> {
     let pid = process.pid();
     // Checked against the pidfd's start time: these facts are its own.
     let info = process.info()?;
-    let proc = procfs::process::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
-    let stat = proc.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
-    let status = proc.status().map_err(|e| ReadError::from_proc(pid, "status", e))?;
+    let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
+    let stat = dir.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+    let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
     let mounts = CgroupMounts::find();
 
-    let mut threads = read_threads(&proc, pid, &mounts);
+    let mut threads = read_threads(&dir, pid, &mounts);
     if threads.is_empty() {
         // The task directory can be empty for a process that is being
         // removed; describe its main thread from what we have.
@@ -123,8 +122,8 @@ fn readable<T>(result: io::Result<T>) -> Readable<T> {
     }
 }
 
-fn read_threads(proc: &procfs::process::Process, pid: Pid, mounts: &CgroupMounts) -> Vec<ThreadFacts> {
-    let Ok(tasks) = proc.tasks() else {
+fn read_threads(dir: &proc::Process, pid: Pid, mounts: &CgroupMounts) -> Vec<ThreadFacts> {
+    let Ok(tasks) = dir.tasks() else {
         return Vec::new();
     };
     let settle_by = Instant::now() + SETTLE;
@@ -144,7 +143,7 @@ fn read_threads(proc: &procfs::process::Process, pid: Pid, mounts: &CgroupMounts
             };
             let freezer_v1 = mounts.freezer.as_ref().and_then(|root| {
                 let text = fs::read_to_string(dir.join("cgroup")).ok()?;
-                freezer_v1(root, &parse::v1_cgroup_path(&text, "freezer")?)
+                freezer_v1(root, &proc::cgroup::v1_path(&proc::cgroup::parse(&text), "freezer")?)
             });
             Some(ThreadFacts {
                 tid: task.tid,
@@ -178,10 +177,10 @@ const SETTLE: Duration = Duration::from_millis(20);
 /// is reported with the function it sleeps in.
 /// `settle_by` is one deadline for all the threads of a process.
 fn settled_stat_and_wchan(
-    task: &procfs::process::Task,
+    task: &proc::Task,
     dir: &Path,
     settle_by: Instant,
-) -> Option<(procfs::process::Stat, Readable<String>)> {
+) -> Option<(proc::stat::Stat, Readable<String>)> {
     let read_wchan = || {
         readable(fs::read_to_string(dir.join("wchan")))
             .map_value(|w| w.trim().to_string())
@@ -229,8 +228,7 @@ fn parent_facts(ppid: Pid) -> Option<ParentFacts> {
     } else {
         Disposition::Default
     };
-    let is_namespace_init = procfs::process::Process::new(ppid.get())
-        .and_then(|p| p.status())
+    let is_namespace_init = proc::status::read(ppid)
         .ok()
         .and_then(|s| s.nspid)
         .is_some_and(|ns| ns.last() == Some(&1));
@@ -242,9 +240,7 @@ fn parent_facts(ppid: Pid) -> Option<ParentFacts> {
 }
 
 fn permission(target_ruid: u32, target_suid: u32) -> Permission {
-    let cap_kill = procfs::process::Process::myself()
-        .and_then(|p| p.status())
-        .is_ok_and(|s| s.capeff & CAP_KILL != 0);
+    let cap_kill = proc::status::read(Pid::current()).is_ok_and(|s| s.capeff & CAP_KILL != 0);
     Permission {
         our_ruid: rustix::process::getuid().as_raw(),
         our_euid: rustix::process::geteuid().as_raw(),
@@ -296,7 +292,7 @@ impl CgroupMounts {
             v2: None,
             freezer: None,
         };
-        let Ok(mounts) = procfs::process::Process::myself().and_then(|p| p.mountinfo()) else {
+        let Ok(mounts) = proc::mountinfo::read(None) else {
             return found;
         };
         for mount in mounts {
@@ -334,8 +330,7 @@ fn freezer_v1(root: &Path, cgroup: &str) -> Option<FreezerV1> {
 
 fn cgroup_v2(pid: Pid, mounts: &CgroupMounts) -> Option<CgroupV2> {
     let root = mounts.v2.as_ref()?;
-    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let cgroup = parse::v2_cgroup_path(&text)?;
+    let cgroup = proc::cgroup::v2_path(&proc::cgroup::read(pid).ok()?)?;
     let dir = cgroup_dir(root, &cgroup);
     let mut freeze = Vec::new();
     let mut current = Some(dir.as_path());
@@ -350,7 +345,7 @@ fn cgroup_v2(pid: Pid, mounts: &CgroupMounts) -> Option<CgroupV2> {
     }
     let events_frozen = fs::read_to_string(dir.join("cgroup.events"))
         .ok()
-        .and_then(|t| parse::cgroup_events_frozen(&t));
+        .and_then(|t| proc::cgroup::events(&t).frozen);
     Some(CgroupV2 {
         cgroup,
         dir,
@@ -364,10 +359,7 @@ fn cgroup_v2(pid: Pid, mounts: &CgroupMounts) -> Option<CgroupV2> {
 fn vfork_child(pid: Pid) -> Option<(Peer, Readable<String>)> {
     let table = ProcessTable::scan();
     table.children(pid).into_iter().find_map(|child| {
-        // SAFETY: kcmp takes two PIDs, a type and two unused integers; it
-        // reads no memory of ours.
-        let same = unsafe { libc::syscall(libc::SYS_kcmp, pid.get(), child.get(), KCMP_VM, 0u64, 0u64) };
-        if same != 0 {
+        if !proc::kcmp::same_address_space(pid, child) {
             return None;
         }
         let wchan = readable(fs::read_to_string(format!("/proc/{child}/wchan")))
@@ -398,14 +390,11 @@ fn wait_target(pid: Pid, number: i64, args: &[u64; 6]) -> Option<WaitTarget> {
             (None, absolute(pid, base, &text))
         }
     };
-    let mounts: Vec<procfs::process::MountInfo> = procfs::process::Process::new(pid.get())
-        .and_then(|p| p.mountinfo())
-        .map(|m| m.into_iter().collect())
-        .unwrap_or_default();
+    let mounts = proc::mountinfo::read(Some(pid)).unwrap_or_default();
     let by_id = fd
         .and_then(|fd| fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok())
-        .and_then(|text| parse::fdinfo_mount_id(&text))
-        .and_then(|id| mounts.iter().find(|m| m.mnt_id == id));
+        .and_then(|text| proc::fdinfo::FdInfo::parse(&text).mnt_id)
+        .and_then(|id| mounts.iter().find(|m| u64::try_from(m.mnt_id) == Ok(id)));
     let mount = by_id
         .or_else(|| {
             mounts
@@ -461,16 +450,15 @@ fn absolute(pid: Pid, dirfd: Option<i32>, path: &str) -> String {
 /// matches the mount's subtype (`fuse.sshfs` and `sshfs`) come first.
 fn fuse_servers(mount: &Mount) -> Vec<Peer> {
     let subtype = mount.fs_type.strip_prefix("fuse.").unwrap_or("");
-    let Ok(processes) = procfs::process::all_processes() else {
+    let Ok(processes) = proc::all_processes() else {
         return Vec::new();
     };
     let mut servers: Vec<Peer> = processes
         .flatten()
         .filter(|p| {
             p.fd().is_ok_and(|fds| {
-                fds.flatten().any(
-                    |fd| matches!(&fd.target, procfs::process::FDTarget::Path(path) if path == Path::new("/dev/fuse")),
-                )
+                fds.flatten()
+                    .any(|fd| matches!(&fd.target, proc::FDTarget::Path(path) if path == Path::new("/dev/fuse")))
             })
         })
         .filter_map(|p| Pid::new(p.pid).and_then(peer))

@@ -1,6 +1,8 @@
-//! Small parsers for the /proc and cgroup files the `procfs` crate does not
-//! cover (or covers too strictly: it rejects the `-1 sp pc` form of
-//! `/proc/PID/syscall`), and the table of system calls a wait may sit in.
+//! Small parsers for the per-thread /proc files that only `why` reads and
+//! the `procfs` crate does not cover (or covers too strictly: it rejects the
+//! `-1 sp pc` form of `/proc/PID/syscall`), and the table of system calls a
+//! wait may sit in. The formats other commands read too (`cgroup`,
+//! `cgroup.events`, `fdinfo`, `mountinfo`) are [`crate::proc`]'s.
 
 use std::time::Duration;
 
@@ -41,13 +43,6 @@ pub fn kernel_stack(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `mnt_id:` of `/proc/PID/fdinfo/N`.
-pub fn fdinfo_mount_id(text: &str) -> Option<i32> {
-    text.lines()
-        .find_map(|line| line.strip_prefix("mnt_id:"))
-        .and_then(|value| value.trim().parse().ok())
-}
-
 /// `se.exec_start` of `/proc/PID/sched`, in milliseconds of the scheduler clock.
 pub fn sched_exec_start_ms(text: &str) -> Option<f64> {
     text.lines().find_map(|line| {
@@ -62,35 +57,6 @@ pub fn sched_exec_start_ms(text: &str) -> Option<f64> {
 pub fn sched_age(then_ms: f64, now_ms: f64) -> Option<Duration> {
     let age_ms = now_ms - then_ms;
     (age_ms.is_finite() && age_ms >= 0.0).then(|| Duration::from_secs_f64(age_ms / 1000.0))
-}
-
-/// `frozen` of `cgroup.events`.
-pub fn cgroup_events_frozen(text: &str) -> Option<bool> {
-    text.lines().find_map(|line| {
-        let (key, value) = line.split_once(' ')?;
-        (key == "frozen").then_some(value.trim() == "1")
-    })
-}
-
-/// The path of the cgroup v1 hierarchy that has `controller`, from the lines
-/// of `/proc/PID/cgroup` (`6:freezer:/path`).
-pub fn v1_cgroup_path(text: &str, controller: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let mut parts = line.splitn(3, ':');
-        let _id = parts.next()?;
-        let controllers = parts.next()?;
-        let path = parts.next()?;
-        controllers
-            .split(',')
-            .any(|c| c == controller)
-            .then(|| path.to_string())
-    })
-}
-
-/// The path of the cgroup v2 membership (`0::/path`).
-pub fn v2_cgroup_path(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|line| line.strip_prefix("0::").map(str::to_string))
 }
 
 /// How a system call names what it works on.
@@ -286,19 +252,10 @@ mod tests {
 
     #[test]
     fn small_files() {
-        assert_eq!(fdinfo_mount_id("pos:\t0\nflags:\t02\nmnt_id:\t27\nino:\t5\n"), Some(27));
-        assert_eq!(fdinfo_mount_id("pos:\t0\n"), None);
         let sched = "sleep (42, #threads: 1)\n----\nse.exec_start                                :        850175.740089\nse.vruntime : 1.0\n";
         assert_eq!(sched_exec_start_ms(sched), Some(850_175.740_089));
         assert_eq!(sched_age(850_175.0, 851_175.0), Some(Duration::from_secs(1)));
         assert_eq!(sched_age(850_175.0, 840_000.0), None);
-        assert_eq!(cgroup_events_frozen("populated 1\nfrozen 1\n"), Some(true));
-        assert_eq!(cgroup_events_frozen("populated 1\nfrozen 0\n"), Some(false));
-        assert_eq!(cgroup_events_frozen("populated 1\n"), None);
-        let cgroup = "9:name=systemd:/\n6:freezer:/jail\n4:memory:/m\n0::/app\n";
-        assert_eq!(v1_cgroup_path(cgroup, "freezer").as_deref(), Some("/jail"));
-        assert_eq!(v1_cgroup_path(cgroup, "cpu"), None);
-        assert_eq!(v2_cgroup_path(cgroup).as_deref(), Some("/app"));
     }
 
     #[test]

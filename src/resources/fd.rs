@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::process::{Pid, ReadError};
 use crate::resources::locks::{self, Lock};
 
+pub use crate::proc::fdinfo::{Access, FdInfo};
+
 /// What an fd refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -192,88 +194,6 @@ pub fn parse_link(target: &[u8]) -> LinkTarget {
     LinkTarget::Other
 }
 
-/// How an fd was opened: the access mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    /// `O_RDONLY`.
-    Read,
-    /// `O_WRONLY`.
-    Write,
-    /// `O_RDWR`.
-    ReadWrite,
-    /// `O_PATH`: no reading or writing, a reference only.
-    Path,
-}
-
-impl Access {
-    /// Short form as lsof shows it: `r`, `w`, `u`, `p`.
-    pub fn letter(self) -> char {
-        match self {
-            Access::Read => 'r',
-            Access::Write => 'w',
-            Access::ReadWrite => 'u',
-            Access::Path => 'p',
-        }
-    }
-}
-
-/// `O_CLOEXEC` in fdinfo's octal `flags:`.
-const O_CLOEXEC: u32 = 0o2000000;
-/// `O_PATH`.
-const O_PATH: u32 = 0o10000000;
-
-/// The parsed lines of `/proc/PID/fdinfo/N` that every fd has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FdInfo {
-    /// File offset.
-    pub pos: u64,
-    /// Open flags (octal in the file).
-    pub flags: u32,
-    /// Mount ID of the file.
-    pub mnt_id: Option<u64>,
-    /// Inode number (Linux 5.14+).
-    pub ino: Option<u64>,
-}
-
-impl FdInfo {
-    /// Parses the text of an fdinfo file. Pure.
-    pub fn parse(text: &str) -> FdInfo {
-        let mut info = FdInfo::default();
-        for line in text.lines() {
-            let Some((key, value)) = line.split_once(':') else {
-                continue;
-            };
-            let value = value.trim();
-            match key {
-                "pos" => info.pos = value.parse().unwrap_or(0),
-                "flags" => info.flags = u32::from_str_radix(value, 8).unwrap_or(0),
-                "mnt_id" => info.mnt_id = value.parse().ok(),
-                "ino" => info.ino = value.parse().ok(),
-                _ => {}
-            }
-        }
-        info
-    }
-
-    /// Whether the fd is closed on `exec` (`O_CLOEXEC`).
-    pub fn cloexec(&self) -> bool {
-        self.flags & O_CLOEXEC != 0
-    }
-
-    /// The access mode.
-    pub fn access(&self) -> Access {
-        if self.flags & O_PATH != 0 {
-            return Access::Path;
-        }
-        match self.flags & 0o3 {
-            0 => Access::Read,
-            1 => Access::Write,
-            _ => Access::ReadWrite,
-        }
-    }
-}
-
 /// One open fd of a process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fd {
@@ -422,19 +342,6 @@ mod tests {
         );
         assert_eq!(parse_link(b"net:[4026531840]"), LinkTarget::Other);
         assert_eq!(parse_link(b"socket:[x]"), LinkTarget::Other);
-    }
-
-    #[test]
-    fn fdinfo_parses_flags_in_octal() {
-        let info = FdInfo::parse("pos:\t61\nflags:\t02000002\nmnt_id:\t27\nino:\t10010706\n");
-        assert_eq!(info.pos, 61);
-        assert!(info.cloexec());
-        assert_eq!(info.access(), Access::ReadWrite);
-        assert_eq!(info.ino, Some(10010706));
-        let info = FdInfo::parse("pos:\t0\nflags:\t0100001\nmnt_id:\t27\n");
-        assert!(!info.cloexec());
-        assert_eq!(info.access(), Access::Write);
-        assert_eq!(FdInfo::parse("flags:\t010000000\n").access(), Access::Path);
     }
 
     #[test]

@@ -182,11 +182,7 @@ pub fn mqueue_exists(name: &str) -> bool {
 
 /// Where the mqueue filesystem is mounted, from `/proc/self/mountinfo`.
 pub fn mqueue_mount() -> Option<std::path::PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    text.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        (right.split_whitespace().next()? == "mqueue").then(|| left.split_whitespace().nth(4).map(Into::into))?
-    })
+    crate::proc::mountinfo::first_of_type(&crate::proc::mountinfo::read(None).ok()?, "mqueue")
 }
 
 fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
@@ -244,7 +240,7 @@ mod tests {
         };
         assert!(mq >= 0);
         assert!(mqueue_exists(&name));
-        // SAFETY: our own queue, opened above.
+        // SAFETY: `mq` is our own open queue, closed once.
         unsafe { libc::mq_close(mq) };
         // SAFETY: a NUL-terminated name.
         unsafe { libc::mq_unlink(c.as_ptr()) };

@@ -338,13 +338,12 @@ impl ShmCreations {
         let mut created = Vec::new();
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
-            // SAFETY: reads into a buffer we own, within its length.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
-            if n <= 0 {
-                // EAGAIN: nothing more queued (the fd is non-blocking).
-                break;
-            }
-            for (name, pid, mask) in parse_events(&buffer[..n as usize]) {
+            // EAGAIN: nothing more queued (the fd is non-blocking).
+            let n = match rustix::io::read(&self.fd, &mut buffer[..]) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
+            for (name, pid, mask) in parse_events(&buffer[..n]) {
                 if mask & FAN_Q_OVERFLOW != 0 {
                     return None;
                 }
@@ -449,9 +448,14 @@ fn held_by_one(pid: Pid) -> Vec<(IpcKind, String)> {
 
 /// The `/dev/shm` files a maps text names, unlinked ones included. Pure.
 pub fn shm_mappings(maps: &str) -> impl Iterator<Item = &str> {
-    maps.lines().filter_map(|line| {
-        let (_, path) = line.split_once(" /dev/shm/")?;
-        Some(path.trim_end().strip_suffix(" (deleted)").unwrap_or(path.trim_end()))
+    // Only the lines that name /dev/shm are parsed.
+    let lines = maps.lines().filter(|line| line.contains(" /dev/shm/"));
+    lines.filter_map(|line| {
+        let name = crate::proc::maps::mapping(line)?
+            .path
+            .strip_prefix("/dev/shm/")?
+            .trim_end();
+        Some(name.strip_suffix(" (deleted)").unwrap_or(name))
     })
 }
 
@@ -579,11 +583,11 @@ fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
             }
             let id = object.id.unwrap_or(-1) as i32;
             let r = match object.kind {
-                // SAFETY: IPC_RMID with a null buffer.
+                // SAFETY: IPC_RMID takes no buffer: a null one is not read.
                 IpcKind::SysvShm => unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) },
                 // SAFETY: IPC_RMID takes no fourth argument.
                 IpcKind::SysvSem => unsafe { libc::semctl(id, 0, libc::IPC_RMID) },
-                // SAFETY: IPC_RMID with a null buffer.
+                // SAFETY: IPC_RMID takes no buffer: a null one is not read.
                 _ => unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) },
             };
             if r == 0 { Ok(()) } else { Err(os_error()) }
@@ -723,8 +727,8 @@ impl LiveTree {
         if roots.is_empty() || now.is_empty() {
             return None;
         }
-        let boot = procfs::boot_time_secs().ok()?;
-        let hz = procfs::ticks_per_second().max(1);
+        let boot = crate::proc::boot_time_secs().ok()?;
+        let hz = crate::proc::ticks_per_second().max(1);
         // ENOENT: a root that is gone already has nothing to tell.
         let oldest = roots
             .iter()

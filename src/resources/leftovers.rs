@@ -389,146 +389,12 @@ fn created_under(dir: &Path, since: f64, out: &mut Vec<CreatedFile>, depth: usiz
 pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
     let same_boot = before.boot_id.is_empty() || before.boot_id == now.boot_id;
     let live: HashMap<Pid, &LiveProcess> = now.processes.iter().map(|p| (p.pid, p)).collect();
-
-    // Processes: the same PID with the same start time is the same process.
-    let mut survivors: Vec<Survivor> = Vec::new();
-    let mut gone_processes = Vec::new();
-    let mut fds = 0;
-    let mut fds_by_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut memory_bytes = 0;
-    let mut mapped_files = 0;
-    for p in &before.processes {
-        let same = live.get(&p.pid).filter(|l| same_boot && l.start_ticks == p.start_ticks);
-        match same {
-            Some(l) if l.zombie.is_none() => survivors.push(Survivor {
-                pid: p.pid,
-                name: l.name.clone(),
-                ppid_then: Some(p.ppid),
-                ppid_now: l.ppid,
-                in_snapshot: true,
-            }),
-            _ => {
-                gone_processes.push(GoneProcess {
-                    pid: p.pid,
-                    name: p.name.clone(),
-                    zombie: same.and_then(|l| l.zombie.clone()),
-                });
-                fds += p.fds.len();
-                for fd in &p.fds {
-                    *fds_by_kind.entry(fd.kind.name()).or_insert(0) += 1;
-                }
-                memory_bytes += p.rss_bytes;
-                mapped_files += p.maps.len();
-            }
-        }
-    }
-    // Processes the survivors started since: descendants by parent PID.
-    let mut children: HashMap<i32, Vec<&LiveProcess>> = HashMap::new();
-    for p in &now.processes {
-        children.entry(p.ppid).or_default().push(p);
-    }
-    let mut queue: Vec<Pid> = survivors.iter().map(|s| s.pid).collect();
-    let mut known: HashSet<Pid> = queue.iter().copied().collect();
-    while let Some(parent) = queue.pop() {
-        for child in children.get(&parent.get()).into_iter().flatten() {
-            if known.insert(child.pid) {
-                survivors.push(Survivor {
-                    pid: child.pid,
-                    name: child.name.clone(),
-                    ppid_then: None,
-                    ppid_now: child.ppid,
-                    in_snapshot: false,
-                });
-                queue.push(child.pid);
-            }
-        }
-    }
-
-    // Sockets still open.
-    let mut sockets_left = Vec::new();
-    let mut sockets_gone = 0;
-    for s in &before.sockets {
-        match now.sockets.iter().find(|n| n.inode == s.inode && n.inode != 0) {
-            Some(n) if same_boot => sockets_left.push(SocketLeft {
-                socket: n.clone(),
-                holders: now.socket_holders.get(&n.inode).cloned().unwrap_or_default(),
-            }),
-            _ => sockets_gone += 1,
-        }
-    }
-    sockets_left.sort_by_key(|l| {
-        (
-            l.socket.protocol != Protocol::Tcp,
-            l.socket.state != SocketState::Listen,
-        )
-    });
-
-    // IPC objects.
-    let tree_pids: HashSet<i32> = before.processes.iter().map(|p| p.pid.get()).collect();
-    let tree_uids: HashSet<u32> = before.processes.iter().filter_map(|p| p.uid).collect();
-    let since = before.started_at().unwrap_or(before.taken_at);
-    let mut ipc_left = Vec::new();
-    if same_boot {
-        for object in &now.ipc {
-            let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
-                Some(Attribution::Snapshot)
-            } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg)
-                && tree_pids.iter().any(|&p| object.touched_by(p))
-                && object.changed_at as f64 >= since.floor()
-            {
-                Some(Attribution::Pid)
-            } else if matches!(object.kind, IpcKind::SysvSem | IpcKind::PosixShm | IpcKind::PosixMqueue)
-                && tree_uids.contains(&object.uid)
-                && object.changed_at as f64 >= since.floor()
-            {
-                Some(Attribution::TimeAndUser)
-            } else {
-                None
-            };
-            if let Some(attribution) = attribution {
-                ipc_left.push(IpcLeft {
-                    object: object.clone(),
-                    attribution,
-                });
-            }
-        }
-    }
-
-    // Locks.
-    let mut locks_left = Vec::new();
-    let mut locks_gone = 0;
-    for held in &before.locks {
-        let b = &held.lock;
-        let still = now
-            .locks
-            .iter()
-            .find(|l| !l.waiting && l.major == b.major && l.minor == b.minor && l.inode == b.inode);
-        match still {
-            Some(lock) if same_boot => {
-                // The kernel still records the locker's PID where this
-                // namespace cannot see it (fdinfo shows 0): the snapshot's.
-                let mut lock = lock.clone();
-                lock.pid = lock.pid.or(b.pid);
-                let recorded_pid_alive = lock
-                    .pid
-                    .and_then(Pid::new)
-                    .is_some_and(|p| live.contains_key(&p) && !gone_processes.iter().any(|g| g.pid == p));
-                locks_left.push(LockLeft {
-                    lock,
-                    path: held.path.clone(),
-                    recorded_pid_alive,
-                    holders: held
-                        .path
-                        .as_ref()
-                        .and_then(|p| now.path_holders.get(p))
-                        .cloned()
-                        .unwrap_or_default(),
-                });
-            }
-            _ => locks_gone += 1,
-        }
-    }
-
+    let (mut survivors, went) = processes(before, &live, same_boot);
+    let started = started_since(&survivors, now);
+    survivors.extend(started);
+    let (sockets_left, sockets_gone) = sockets(before, now, same_boot);
+    let ipc_left = ipc(before, now, same_boot);
+    let (locks_left, locks_gone) = locks(before, now, same_boot, &live, &went.processes);
     let stayed = Stayed {
         processes: survivors,
         sockets: sockets_left,
@@ -546,17 +412,188 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
         snapshot_taken_at: before.taken_at,
         same_boot,
         gone: Gone {
-            processes: gone_processes,
-            fds,
-            fds_by_kind,
-            memory_bytes,
+            processes: went.processes,
+            fds: went.fds,
+            fds_by_kind: went.fds_by_kind,
+            memory_bytes: went.memory_bytes,
             sockets: sockets_gone,
             locks: locks_gone,
-            mapped_files,
+            mapped_files: went.mapped_files,
         },
         stayed,
         clean,
     }
+}
+
+/// The processes of the snapshot that went, and what they held.
+#[derive(Default)]
+struct Went {
+    processes: Vec<GoneProcess>,
+    fds: usize,
+    fds_by_kind: BTreeMap<&'static str, usize>,
+    memory_bytes: u64,
+    mapped_files: usize,
+}
+
+/// Processes: the same PID with the same start time is the same process;
+/// a zombie of the tree went with it. The survivors, and what went.
+fn processes(before: &Snapshot, live: &HashMap<Pid, &LiveProcess>, same_boot: bool) -> (Vec<Survivor>, Went) {
+    let mut survivors: Vec<Survivor> = Vec::new();
+    let mut went = Went::default();
+    for p in &before.processes {
+        let same = live.get(&p.pid).filter(|l| same_boot && l.start_ticks == p.start_ticks);
+        match same {
+            Some(l) if l.zombie.is_none() => survivors.push(Survivor {
+                pid: p.pid,
+                name: l.name.clone(),
+                ppid_then: Some(p.ppid),
+                ppid_now: l.ppid,
+                in_snapshot: true,
+            }),
+            _ => {
+                went.processes.push(GoneProcess {
+                    pid: p.pid,
+                    name: p.name.clone(),
+                    zombie: same.and_then(|l| l.zombie.clone()),
+                });
+                went.fds += p.fds.len();
+                for fd in &p.fds {
+                    *went.fds_by_kind.entry(fd.kind.name()).or_insert(0) += 1;
+                }
+                went.memory_bytes += p.rss_bytes;
+                went.mapped_files += p.maps.len();
+            }
+        }
+    }
+    (survivors, went)
+}
+
+/// Processes the survivors started since: descendants by parent PID.
+fn started_since(survivors: &[Survivor], now: &Now) -> Vec<Survivor> {
+    let mut children: HashMap<i32, Vec<&LiveProcess>> = HashMap::new();
+    for p in &now.processes {
+        children.entry(p.ppid).or_default().push(p);
+    }
+    let mut started = Vec::new();
+    let mut queue: Vec<Pid> = survivors.iter().map(|s| s.pid).collect();
+    let mut known: HashSet<Pid> = queue.iter().copied().collect();
+    while let Some(parent) = queue.pop() {
+        for child in children.get(&parent.get()).into_iter().flatten() {
+            if known.insert(child.pid) {
+                started.push(Survivor {
+                    pid: child.pid,
+                    name: child.name.clone(),
+                    ppid_then: None,
+                    ppid_now: child.ppid,
+                    in_snapshot: false,
+                });
+                queue.push(child.pid);
+            }
+        }
+    }
+    started
+}
+
+/// Sockets still open (listeners and TCP first), and how many went.
+fn sockets(before: &Snapshot, now: &Now, same_boot: bool) -> (Vec<SocketLeft>, usize) {
+    let mut left = Vec::new();
+    let mut gone = 0;
+    for s in &before.sockets {
+        match now.sockets.iter().find(|n| n.inode == s.inode && n.inode != 0) {
+            Some(n) if same_boot => left.push(SocketLeft {
+                socket: n.clone(),
+                holders: now.socket_holders.get(&n.inode).cloned().unwrap_or_default(),
+            }),
+            _ => gone += 1,
+        }
+    }
+    left.sort_by_key(|l| {
+        (
+            l.socket.protocol != Protocol::Tcp,
+            l.socket.state != SocketState::Listen,
+        )
+    });
+    (left, gone)
+}
+
+/// IPC objects: in the snapshot, created or last used by a PID of the tree
+/// since it started, or created since by one of its users.
+fn ipc(before: &Snapshot, now: &Now, same_boot: bool) -> Vec<IpcLeft> {
+    if !same_boot {
+        return Vec::new();
+    }
+    let tree_pids: HashSet<i32> = before.processes.iter().map(|p| p.pid.get()).collect();
+    let tree_uids: HashSet<u32> = before.processes.iter().filter_map(|p| p.uid).collect();
+    let since = before.started_at().unwrap_or(before.taken_at);
+    let mut left = Vec::new();
+    for object in &now.ipc {
+        let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
+            Some(Attribution::Snapshot)
+        } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg)
+            && tree_pids.iter().any(|&p| object.touched_by(p))
+            && object.changed_at as f64 >= since.floor()
+        {
+            Some(Attribution::Pid)
+        } else if matches!(object.kind, IpcKind::SysvSem | IpcKind::PosixShm | IpcKind::PosixMqueue)
+            && tree_uids.contains(&object.uid)
+            && object.changed_at as f64 >= since.floor()
+        {
+            Some(Attribution::TimeAndUser)
+        } else {
+            None
+        };
+        if let Some(attribution) = attribution {
+            left.push(IpcLeft {
+                object: object.clone(),
+                attribution,
+            });
+        }
+    }
+    left
+}
+
+/// Locks still held, with who holds the file now, and how many went.
+fn locks(
+    before: &Snapshot,
+    now: &Now,
+    same_boot: bool,
+    live: &HashMap<Pid, &LiveProcess>,
+    gone_processes: &[GoneProcess],
+) -> (Vec<LockLeft>, usize) {
+    let mut left = Vec::new();
+    let mut gone = 0;
+    for held in &before.locks {
+        let b = &held.lock;
+        let still = now
+            .locks
+            .iter()
+            .find(|l| !l.waiting && l.major == b.major && l.minor == b.minor && l.inode == b.inode);
+        match still {
+            Some(lock) if same_boot => {
+                // The kernel still records the locker's PID where this
+                // namespace cannot see it (fdinfo shows 0): the snapshot's.
+                let mut lock = lock.clone();
+                lock.pid = lock.pid.or(b.pid);
+                let recorded_pid_alive = lock
+                    .pid
+                    .and_then(Pid::new)
+                    .is_some_and(|p| live.contains_key(&p) && !gone_processes.iter().any(|g| g.pid == p));
+                left.push(LockLeft {
+                    lock,
+                    path: held.path.clone(),
+                    recorded_pid_alive,
+                    holders: held
+                        .path
+                        .as_ref()
+                        .and_then(|p| now.path_holders.get(p))
+                        .cloned()
+                        .unwrap_or_default(),
+                });
+            }
+            _ => gone += 1,
+        }
+    }
+    (left, gone)
 }
 
 #[cfg(test)]

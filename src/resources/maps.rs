@@ -29,44 +29,23 @@ pub fn read(pid: Pid) -> Result<Vec<MappedFile>, ReadError> {
     Ok(parse(&text))
 }
 
-/// Parses the text of a maps file: file-backed mappings only, one entry per
-/// file. Pure.
+/// The mapped files of a maps text ([`crate::proc::maps`] parses the
+/// lines): file-backed mappings only, one entry per file. Pure.
 pub fn parse(text: &str) -> Vec<MappedFile> {
     let mut files: Vec<MappedFile> = Vec::new();
-    for line in text.lines() {
-        let mut fields = line.splitn(6, ' ');
-        let (Some(range), Some(_perms), Some(_offset), Some(device), Some(inode)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            continue;
-        };
-        let path = fields.next().unwrap_or("").trim_start();
-        let inode: u64 = inode.parse().unwrap_or(0);
-        if inode == 0 || !path.starts_with('/') {
-            continue;
-        }
-        let bytes = range
-            .split_once('-')
-            .and_then(|(a, b)| Some(u64::from_str_radix(b, 16).ok()? - u64::from_str_radix(a, 16).ok()?))
-            .unwrap_or(0);
-        let (path, deleted) = match path.strip_suffix(" (deleted)") {
-            Some(p) => (p, true),
-            None => (path, false),
-        };
+    for mapping in crate::proc::maps::mappings(text).filter(|m| m.is_file()) {
+        let bytes = mapping.bytes();
+        let (path, deleted) = mapping.file();
         match files
             .iter_mut()
-            .find(|f| f.inode == inode && f.device == device && f.path == path)
+            .find(|f| f.inode == mapping.inode && f.device == mapping.device && f.path == path)
         {
             Some(file) => file.mapped_bytes += bytes,
             None => files.push(MappedFile {
                 path: path.to_string(),
                 deleted,
-                device: device.to_string(),
-                inode,
+                device: mapping.device.to_string(),
+                inode: mapping.inode,
                 mapped_bytes: bytes,
             }),
         }

@@ -217,9 +217,9 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
     let page = rustix::param::page_size() as u64;
-    let started_at = procfs::boot_time_secs()
+    let started_at = crate::proc::boot_time_secs()
         .ok()
-        .map(|boot| boot as f64 + b.start_ticks as f64 / procfs::ticks_per_second() as f64);
+        .map(|boot| boot as f64 + b.start_ticks as f64 / crate::proc::ticks_per_second() as f64);
     // Read last: if the process was replaced by another with the same PID
     // meanwhile, its start time differs and the reading is dropped.
     let again = brief(pid)?;

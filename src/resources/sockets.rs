@@ -14,19 +14,22 @@
 //!   there and leave, which is how other namespaces are read once each.
 //! - Without that privilege `/proc/PID/net/{tcp,tcp6,udp,udp6,unix}` of a
 //!   member process shows the same sockets of its namespace (no unix peers or
-//!   queues); [`parse_proc_net_inet`] and [`parse_proc_net_unix`] read them.
+//!   queues); [`crate::proc::net`] parses them.
 //!
 //! The netlink messages are two fixed-size structs each way, parsed here
-//! over `libc` sockets with one reused buffer: the rust-netlink crates decode
-//! every attribute into owned values per socket, which the hot path of
-//! `holds` (inode, port and state only) does not need.
+//! over `rustix` sockets with one reused buffer: the rust-netlink crates
+//! decode every attribute into owned values per socket, which the hot path
+//! of `holds` (inode, port and state only) does not need.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
+use rustix::net::netlink::{self, SocketAddrNetlink};
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use serde::{Deserialize, Serialize};
 
+use crate::proc::net::InetTable;
 use crate::process::Pid;
 
 /// A network namespace, named by its inode (`net:[INODE]`).
@@ -330,13 +333,11 @@ pub fn dump_namespace_filtered(
                 let ns = std::fs::File::open(format!("/proc/{member}/ns/net"))
                     .map_err(|source| SocketError::Setns { pid: member, source })?;
                 // setns(2) on this thread only; the thread ends after the dump.
-                // SAFETY: a valid fd and a valid nstype.
-                if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(SocketError::Setns {
+                rustix::thread::move_into_link_name_space(ns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))
+                    .map_err(|errno| SocketError::Setns {
                         pid: member,
-                        source: io::Error::last_os_error(),
-                    });
-                }
+                        source: errno.into(),
+                    })?;
                 dump_filtered(netns, selection, filter)
             })
             .join()
@@ -479,22 +480,17 @@ struct DiagSocket(OwnedFd);
 
 impl DiagSocket {
     fn open() -> Result<DiagSocket, SocketError> {
-        // SAFETY: plain socket(2) call.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                libc::NETLINK_SOCK_DIAG,
-            )
-        };
-        if fd < 0 {
-            return Err(SocketError::Sys {
-                syscall: "socket(NETLINK_SOCK_DIAG)",
-                source: io::Error::last_os_error(),
-            });
-        }
-        // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
-        Ok(DiagSocket(unsafe { OwnedFd::from_raw_fd(fd) }))
+        rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC,
+            Some(netlink::SOCK_DIAG),
+        )
+        .map(DiagSocket)
+        .map_err(|errno| SocketError::Sys {
+            syscall: "socket(NETLINK_SOCK_DIAG)",
+            source: errno.into(),
+        })
     }
 
     fn request(&self, body: &[u8], seq: u32) -> Result<(), SocketError> {
@@ -507,26 +503,12 @@ impl DiagSocket {
         msg.extend_from_slice(&seq.to_ne_bytes());
         msg.extend_from_slice(&0u32.to_ne_bytes());
         msg.extend_from_slice(body);
-        // SAFETY: a zeroed sockaddr_nl addressed to the kernel (pid 0).
-        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        addr.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: msg and addr are valid for the lengths given.
-        let sent = unsafe {
-            libc::sendto(
-                self.0.as_raw_fd(),
-                msg.as_ptr().cast(),
-                msg.len(),
-                0,
-                (&addr as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            )
-        };
-        if sent < 0 {
-            return Err(SocketError::Sys {
-                syscall: "sendto",
-                source: io::Error::last_os_error(),
-            });
-        }
+        // Addressed to the kernel: port ID 0, no multicast group.
+        let kernel = SocketAddrNetlink::new(0, 0);
+        rustix::net::sendto(&self.0, &msg, SendFlags::empty(), &kernel).map_err(|errno| SocketError::Sys {
+            syscall: "sendto",
+            source: errno.into(),
+        })?;
         Ok(())
     }
 
@@ -534,19 +516,17 @@ impl DiagSocket {
     fn receive(&self, what: &'static str, mut each: impl FnMut(&[u8])) -> Result<(), SocketError> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            // SAFETY: buf is valid for its length.
-            let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                let error = io::Error::last_os_error();
-                if error.kind() == io::ErrorKind::Interrupted {
-                    continue;
+            let n = match rustix::net::recv(&self.0, &mut buf[..], RecvFlags::empty()) {
+                Ok((n, _)) => n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(errno) => {
+                    return Err(SocketError::Sys {
+                        syscall: "recv",
+                        source: errno.into(),
+                    });
                 }
-                return Err(SocketError::Sys {
-                    syscall: "recv",
-                    source: error,
-                });
-            }
-            let mut rest = &buf[..n as usize];
+            };
+            let mut rest = &buf[..n];
             if rest.is_empty() {
                 return Ok(());
             }
@@ -631,12 +611,7 @@ pub fn parse_unix_msg(payload: &[u8], netns: NetnsId) -> Option<Socket> {
     if payload.len() < 16 {
         return None;
     }
-    let unix_type = match payload[1] as i32 {
-        libc::SOCK_STREAM => UnixType::Stream,
-        libc::SOCK_DGRAM => UnixType::Dgram,
-        libc::SOCK_SEQPACKET => UnixType::Seqpacket,
-        _ => UnixType::Other,
-    };
+    let unix_type = unix_type(i32::from(payload[1]));
     let state = SocketState::from_raw(payload[2]);
     let inode = u32_at(payload, 4)? as u64;
     let mut socket = Socket {
@@ -715,98 +690,79 @@ fn read_proc_net(netns: NetnsId, member: Pid, selection: Selection) -> Result<Ve
     Ok(sockets)
 }
 
-/// Parses `/proc/net/tcp`-style text (`tcp`, `tcp6`, `udp`, `udp6`). Pure.
+/// The sockets of a `/proc/net/tcp`-style text (`tcp`, `tcp6`, `udp`,
+/// `udp6`), parsed by [`crate::proc::net`]. Pure.
 pub fn parse_proc_net_inet(text: &str, protocol: Protocol, netns: NetnsId) -> Vec<Socket> {
-    fn address(text: &str) -> Option<SocketAddr> {
-        let (ip, port) = text.split_once(':')?;
-        let port = u16::from_str_radix(port, 16).ok()?;
-        let ip = match ip.len() {
-            8 => IpAddr::V4(Ipv4Addr::from(u32::from_str_radix(ip, 16).ok()?.to_ne_bytes())),
-            32 => {
-                let mut octets = [0u8; 16];
-                for (i, word) in octets.chunks_exact_mut(4).enumerate() {
-                    let w = u32::from_str_radix(ip.get(i * 8..i * 8 + 8)?, 16).ok()?;
-                    word.copy_from_slice(&w.to_ne_bytes());
-                }
-                IpAddr::V6(Ipv6Addr::from(octets))
-            }
-            _ => return None,
-        };
-        Some(SocketAddr::new(ip, port))
-    }
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let local = address(fields.get(1)?)?;
-            let remote = address(fields.get(2)?)?;
-            let state = SocketState::from_raw(u8::from_str_radix(fields.get(3)?, 16).ok()?);
-            let (tx, rx) = fields.get(4)?.split_once(':')?;
-            Some(Socket {
-                inode: fields.get(9)?.parse().ok()?,
-                netns,
-                protocol,
-                state,
-                local: Some(local),
-                remote: Some(remote),
-                path: None,
-                unix_type: None,
-                peer: None,
-                recv_queue: u32::from_str_radix(rx, 16).unwrap_or(0),
-                send_queue: u32::from_str_radix(tx, 16).unwrap_or(0),
-                uid: fields.get(7)?.parse().ok(),
-                pending: Vec::new(),
-            })
+    let table = if protocol == Protocol::Udp {
+        InetTable::Udp
+    } else {
+        InetTable::Tcp
+    };
+    crate::proc::net::inet_table(text, table)
+        .into_iter()
+        .map(|row| Socket {
+            inode: row.inode,
+            netns,
+            protocol,
+            state: SocketState::from_raw(row.state),
+            local: Some(row.local),
+            remote: Some(row.remote),
+            path: None,
+            unix_type: None,
+            peer: None,
+            recv_queue: row.rx_queue,
+            send_queue: row.tx_queue,
+            uid: Some(row.uid),
+            pending: Vec::new(),
         })
         .collect()
 }
 
-/// Parses `/proc/net/unix`. Pure.
+/// The sockets of a `/proc/net/unix` text, parsed by [`crate::proc::net`].
+/// Pure.
 pub fn parse_proc_net_unix(text: &str, netns: NetnsId) -> Vec<Socket> {
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.splitn(8, ' ').filter(|f| !f.is_empty()).collect();
-            let flags = u32::from_str_radix(fields.get(3)?, 16).ok()?;
-            let unix_type = match u32::from_str_radix(fields.get(4)?, 16).ok()? as i32 {
-                libc::SOCK_STREAM => UnixType::Stream,
-                libc::SOCK_DGRAM => UnixType::Dgram,
-                libc::SOCK_SEQPACKET => UnixType::Seqpacket,
-                _ => UnixType::Other,
-            };
+    crate::proc::net::unix_table(text)
+        .into_iter()
+        .map(|row| Socket {
+            inode: row.inode,
+            netns,
+            protocol: Protocol::Unix,
             // St: 01 unconnected, 03 connected; the listening flag is __SO_ACCEPTCON.
-            let state = if flags & 0x10000 != 0 {
+            state: if row.listening {
                 SocketState::Listen
-            } else if fields.get(5)? == &"03" {
+            } else if row.connected {
                 SocketState::Established
             } else {
                 SocketState::Close
-            };
-            let inode = fields.get(6)?.parse().ok()?;
-            let path = fields.get(7).map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
-            Some(Socket {
-                inode,
-                netns,
-                protocol: Protocol::Unix,
-                state,
-                local: None,
-                remote: None,
-                path,
-                unix_type: Some(unix_type),
-                peer: None,
-                recv_queue: 0,
-                send_queue: 0,
-                uid: None,
-                pending: Vec::new(),
-            })
+            },
+            local: None,
+            remote: None,
+            path: row.path,
+            unix_type: Some(unix_type(row.socket_type)),
+            peer: None,
+            recv_queue: 0,
+            send_queue: 0,
+            uid: None,
+            pending: Vec::new(),
         })
         .collect()
+}
+
+fn unix_type(raw: i32) -> UnixType {
+    match raw {
+        libc::SOCK_STREAM => UnixType::Stream,
+        libc::SOCK_DGRAM => UnixType::Dgram,
+        libc::SOCK_SEQPACKET => UnixType::Seqpacket,
+        _ => UnixType::Other,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // The literal addresses are as a little-endian kernel prints them.
+    #[cfg(target_endian = "little")]
     #[test]
     fn proc_net_tcp_parses() {
         let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000002 00:00000000 00000000  1000        0 12345 1 0000000000000000 100 0 0 10 0\n";

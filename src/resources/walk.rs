@@ -11,11 +11,12 @@
 
 use std::ffi::CStr;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rustix::fs::{CWD, Mode, OFlags, openat};
+use rustix::fs::{CWD, Mode, OFlags, RawDir, openat};
 use serde::Serialize;
 
 use crate::bpf::task_file::OpenFile;
@@ -233,7 +234,7 @@ where
         for (entry, slot) in [("cwd", Slot::Cwd), ("root", Slot::Root), ("exe", Slot::Exe)] {
             let path = format!("{pid}/{entry}\0");
             if let Ok(c) = CStr::from_bytes_with_nul(path.as_bytes())
-                && let Some(target) = read_link_at(proc_dir.as_raw_fd(), c, &mut link)
+                && let Some(target) = read_link_at(proc_dir.as_fd(), c, &mut link)
                 && let Some(needle) = matcher(target)
             {
                 hits.push(Hit {
@@ -263,12 +264,12 @@ where
         // ENOENT/ESRCH: the process exited after the listing; skip it.
         Err(_) => return PerProcess::Gone,
     };
-    let raw_fd = fd_dir.as_fd().as_raw_fd();
+    let dir = fd_dir.as_fd();
     let found = std::cell::Cell::new(0usize);
     // One fd: read its link and keep it if it matches. `false` if it is not
     // open (never was, or closed since).
     let mut check = |file: &CStr, fd: i32| -> bool {
-        let Some(target) = read_link_at(raw_fd, file, &mut link) else {
+        let Some(target) = read_link_at(dir, file, &mut link) else {
             return false;
         };
         found.set(found.get() + 1);
@@ -286,26 +287,37 @@ where
     // listing is then read by number where it is dense: listing looks every
     // entry up (proc_fill_cache) before readlinkat looks it up again. Fds
     // below `skip_below` were read by number and are skipped in the listing.
-    let mut buf = [0u8; DIRENT_BUF];
+    let mut buf = DirentBuffer([MaybeUninit::uninit(); DIRENT_BUF]);
     let mut skip_below: i32 = -1;
     let mut first = true;
     loop {
         let len = if first { FIRST_LISTING } else { DIRENT_BUF };
-        // SAFETY: buf is valid for `len` bytes; the kernel writes whole
-        // linux_dirent64 records into it.
-        let n = unsafe { libc::syscall(libc::SYS_getdents64, raw_fd, buf.as_mut_ptr(), len) };
-        // ENOENT/ESRCH mid-listing (n < 0): the process exited; what was seen stays.
-        if n <= 0 {
-            break;
-        }
-        let n = n as usize;
+        // One getdents64 of at most `len` bytes: a fresh RawDir reads once
+        // when first asked, and its buffer is empty again after the last
+        // entry that read returned. It goes on from the directory's offset.
+        let mut listing = RawDir::new(dir, &mut buf.0[..len]);
+        let mut n = 0;
         let mut last = -1;
-        for (file, fd) in dirents(&buf[..n]) {
-            last = fd;
-            // ENOENT: closed after the listing.
-            if fd > skip_below {
-                check(file, fd);
+        // ENOENT/ESRCH mid-listing (an error): the process exited; what was
+        // seen stays. None: the listing is complete.
+        while let Some(Ok(entry)) = listing.next() {
+            let file = entry.file_name();
+            let name = file.to_bytes();
+            n += dirent_len(name.len());
+            if name.first() != Some(&b'.') {
+                let fd = fd_number(name);
+                last = fd;
+                // ENOENT: closed after the listing.
+                if fd > skip_below {
+                    check(file, fd);
+                }
             }
+            if listing.is_buffer_empty() {
+                break;
+            }
+        }
+        if n == 0 {
+            break;
         }
         // /proc/PID/fd fills the buffer until no entry fits: room left for
         // another entry means the listing is complete, which saves the
@@ -348,8 +360,7 @@ where
             && let Ok(path) = CStr::from_bytes_until_nul(&name)
         {
             // EACCES (another user's process) or gone: no namespace noted.
-            netns =
-                read_link_at(proc_dir.as_raw_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
+            netns = read_link_at(proc_dir.as_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
         }
     }
     PerProcess::Read(hits, netns)
@@ -388,40 +399,30 @@ const DIRENT_BUF: usize = 8192;
 /// digits and a NUL, rounded up to 8.
 const MAX_FD_DIRENT: usize = 32;
 
-/// The entries of a getdents64 buffer except `.` and `..`: name and fd
-/// number. Pure.
-fn dirents(buf: &[u8]) -> impl Iterator<Item = (&CStr, i32)> {
-    let mut offset = 0;
-    std::iter::from_fn(move || {
-        loop {
-            let header = buf.get(offset..offset + 19)?;
-            let reclen = u16::from_ne_bytes([header[16], header[17]]) as usize;
-            if reclen < 19 {
-                return None;
-            }
-            let record = buf.get(offset..offset + reclen)?;
-            offset += reclen;
-            let name = CStr::from_bytes_until_nul(&record[19..]).ok()?;
-            let bytes = name.to_bytes();
-            if bytes.first() == Some(&b'.') {
-                continue;
-            }
-            let fd = std::str::from_utf8(bytes)
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(-1);
-            return Some((name, fd));
-        }
-    })
+/// A getdents64 buffer, aligned for `linux_dirent64` (so that `RawDir`
+/// uses all of it).
+#[repr(C, align(8))]
+struct DirentBuffer([MaybeUninit<u8>; DIRENT_BUF]);
+
+/// The bytes getdents64 uses for an entry whose name is `name_len` bytes:
+/// 19 bytes of header, the name and its NUL, rounded up to 8
+/// (`filldir64` in fs/readdir.c). Pure.
+fn dirent_len(name_len: usize) -> usize {
+    (19 + name_len + 1).next_multiple_of(8)
 }
 
-fn read_link_at<'b>(dir: i32, name: &CStr, buf: &'b mut [u8; 4096]) -> Option<&'b [u8]> {
-    // SAFETY: name is NUL-terminated and buf valid for its length.
-    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return None;
-    }
-    buf.get(..n as usize)
+/// The fd number an fd directory entry names; -1 for anything else. Pure.
+fn fd_number(name: &[u8]) -> i32 {
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// readlinkat(2) into `buf`; `None` if the link is gone or refused.
+fn read_link_at<'b>(dir: BorrowedFd<'_>, name: &CStr, buf: &'b mut [u8; 4096]) -> Option<&'b [u8]> {
+    let n = rustix::fs::readlinkat_raw(dir, name, &mut buf[..]).ok()?;
+    buf.get(..n)
 }
 
 /// Parses the inode of a `socket:[INODE]` link. Pure.
@@ -442,32 +443,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dirents_parse() {
-        fn record(name: &str) -> Vec<u8> {
-            let len = (19 + name.len() + 1).div_ceil(8) * 8;
-            let mut r = vec![0u8; len];
-            r[16..18].copy_from_slice(&(len as u16).to_ne_bytes());
-            r[18] = 10;
-            r[19..19 + name.len()].copy_from_slice(name.as_bytes());
-            r
-        }
-        let mut buf = Vec::new();
-        for name in [".", "..", "0", "1", "255", "1048575"] {
-            buf.extend(record(name));
-        }
-        let got: Vec<(String, i32)> = dirents(&buf)
-            .map(|(n, fd)| (n.to_string_lossy().into_owned(), fd))
+    fn fd_entries_are_sized_and_numbered() {
+        // The kernel's record lengths: "." is 24 bytes, "1048575" 32.
+        assert_eq!(dirent_len(1), 24);
+        assert_eq!(dirent_len(4), 24);
+        assert_eq!(dirent_len(5), 32);
+        assert_eq!(dirent_len(7), 32);
+        // The largest fd entry (10 digits) fits what the listing expects.
+        assert!(dirent_len("4294967295".len()) <= MAX_FD_DIRENT);
+        assert_eq!(fd_number(b"255"), 255);
+        assert_eq!(fd_number(b"x"), -1);
+    }
+
+    #[test]
+    fn walks_its_own_fds_past_the_first_listing() {
+        // More fds than the first, small listing holds: the rest is read by
+        // number or by listing on, and every one is seen.
+        let mut files: Vec<OwnedFd> = (0..200)
+            .map(|_| std::fs::File::open("/proc/self/stat").unwrap().into())
             .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("0".into(), 0),
-                ("1".into(), 1),
-                ("255".into(), 255),
-                ("1048575".into(), 1048575)
-            ]
-        );
-        assert!(record("4294967295").len() <= MAX_FD_DIRENT);
+        // And one far above the rest: the probing by number meets holes and
+        // lists on.
+        let far = rustix::io::fcntl_dupfd_cloexec(&files[0], 900).ok();
+        let far_fd = far.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+        files.extend(far);
+        let me = Pid::current();
+        let result = walk(&[me], Options::default(), |link| link.ends_with(b"/stat").then_some(7));
+        let seen: std::collections::HashSet<i32> = result
+            .hits
+            .iter()
+            .filter_map(|h| match h.slot {
+                Slot::Fd(fd) => Some(fd),
+                _ => None,
+            })
+            .collect();
+        for file in &files {
+            assert!(seen.contains(&std::os::fd::AsRawFd::as_raw_fd(file)));
+        }
+        // (Unless the fd limit is below 900.)
+        assert!(far_fd.is_none_or(|fd| seen.contains(&fd)));
+        assert_eq!(result.scanned, 1);
     }
 
     #[test]

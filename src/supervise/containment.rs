@@ -396,9 +396,8 @@ impl Contained {
         let keeper = self.keeper.process().pid();
         let children = sweep::children_of(keeper).unwrap_or_else(|| ProcessTable::scan().children(keeper));
         children.into_iter().find_map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-            let last: i32 = nspid.split_whitespace().last()?.parse().ok()?;
+            let nspid = crate::proc::status::read(pid).ok()?.nspid?;
+            let last = *nspid.last()?;
             if last != inner {
                 return None;
             }

@@ -150,7 +150,7 @@ pub struct Identity {
 /// `start_ticks`.
 pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
     // ENOENT/ESRCH: it ended meanwhile; nothing to tell.
-    let proc = procfs::process::Process::new(pid.get()).ok()?;
+    let proc = crate::proc::Process::new(pid.get()).ok()?;
     let stat = proc.stat().ok()?;
     if stat.starttime != start_ticks {
         return None;

@@ -65,11 +65,7 @@ pub(crate) fn children_of(pid: Pid) -> Option<Vec<Pid>> {
     let mut children = Vec::new();
     for task in tasks.flatten() {
         match std::fs::read_to_string(task.path().join("children")) {
-            Ok(text) => children.extend(
-                text.split_whitespace()
-                    .filter_map(|w| w.parse().ok())
-                    .filter_map(Pid::new),
-            ),
+            Ok(text) => children.extend(crate::proc::children::pids(text.as_bytes())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && task.path().exists() => return None,
             // The thread ended meanwhile.
             Err(_) => {}
@@ -82,7 +78,7 @@ pub(crate) fn children_of(pid: Pid) -> Option<Vec<Pid>> {
 fn open_child_of(parent: Pid, pid: Pid) -> Option<Process> {
     // ESRCH/ENOENT: it ended since the listing.
     let process = Process::open_own_child(pid).ok()?;
-    let stat = procfs::process::Process::new(pid.get()).ok()?.stat().ok()?;
+    let stat = crate::proc::Process::new(pid.get()).ok()?.stat().ok()?;
     (stat.ppid == parent.get() && stat.starttime == process.start_ticks()).then_some(process)
 }
 

@@ -26,6 +26,8 @@ use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
+use crate::proc;
+use crate::proc::mountinfo::CgroupMounts;
 use crate::process::Pid;
 
 /// A cgroup operation failed.
@@ -67,49 +69,12 @@ fn io_error<'a>(operation: &'static str, path: &'a Path) -> impl FnOnce(io::Erro
     }
 }
 
-/// Where the cgroup v2 hierarchy is mounted, from `/proc/self/mountinfo`.
+/// Where the cgroup v2 hierarchy is mounted, from `/proc/self/mountinfo`
+/// (its first `cgroup2` mount).
 pub fn v2_mount() -> Result<PathBuf, CgroupError> {
     let path = Path::new("/proc/self/mountinfo");
-    let text = fs::read_to_string(path).map_err(io_error("read", path))?;
-    mount_from_mountinfo(&text).ok_or(CgroupError::NotMounted)
-}
-
-/// The mount point of the first `cgroup2` line of a mountinfo text
-/// (proc_pid_mountinfo(5): the filesystem type follows the ` - ` separator;
-/// the mount point is field 5, with spaces written as `\040`).
-pub fn mount_from_mountinfo(text: &str) -> Option<PathBuf> {
-    text.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        if right.split_whitespace().next()? != "cgroup2" {
-            return None;
-        }
-        let mount_point = left.split_whitespace().nth(4)?;
-        Some(PathBuf::from(unescape_mountinfo(mount_point)))
-    })
-}
-
-fn unescape_mountinfo(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
-            let value = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
-            out.push(value);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The cgroup v2 path (relative to the mount, `/a/b`) in a
-/// `/proc/PID/cgroup` text: the line `0::PATH`.
-pub fn v2_path_from_proc(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|line| line.strip_prefix("0::").map(str::to_string))
+    let mounts = proc::mountinfo::read(None).map_err(io_error("read", path))?;
+    CgroupMounts::of(&mounts).v2.ok_or(CgroupError::NotMounted)
 }
 
 /// The two facts of `cgroup.events`.
@@ -121,17 +86,16 @@ pub struct CgroupEvents {
     pub frozen: bool,
 }
 
-/// Parses `cgroup.events` (`populated 1\nfrozen 0\n`).
-pub fn parse_events(text: &str) -> CgroupEvents {
-    let mut events = CgroupEvents::default();
-    for line in text.lines() {
-        match line.split_once(' ') {
-            Some(("populated", v)) => events.populated = v.trim() == "1",
-            Some(("frozen", v)) => events.frozen = v.trim() == "1",
-            _ => {}
+impl CgroupEvents {
+    /// Parses `cgroup.events` (`populated 1\nfrozen 0\n`); a fact the file
+    /// lacks reads `false`.
+    pub fn parse(text: &str) -> CgroupEvents {
+        let events = proc::cgroup::events(text);
+        CgroupEvents {
+            populated: events.populated.unwrap_or(false),
+            frozen: events.frozen.unwrap_or(false),
         }
     }
-    events
 }
 
 /// One cgroup v2 directory.
@@ -164,8 +128,8 @@ impl Cgroup {
     /// The cgroup `pid` is in now.
     pub fn of_process(pid: Pid) -> Result<Cgroup, CgroupError> {
         let file = PathBuf::from(format!("/proc/{pid}/cgroup"));
-        let text = fs::read_to_string(&file).map_err(io_error("read", &file))?;
-        let relative = v2_path_from_proc(&text).ok_or(CgroupError::NoMembership { pid })?;
+        let groups = proc::cgroup::read(pid).map_err(io_error("read", &file))?;
+        let relative = proc::cgroup::v2_path(&groups).ok_or(CgroupError::NoMembership { pid })?;
         Ok(Cgroup {
             mount: v2_mount()?,
             relative,
@@ -289,7 +253,7 @@ impl Cgroup {
     pub fn events(&self) -> Result<CgroupEvents, CgroupError> {
         let path = self.file("cgroup.events");
         let text = fs::read_to_string(&path).map_err(io_error("read", &path))?;
-        Ok(parse_events(&text))
+        Ok(CgroupEvents::parse(&text))
     }
 
     /// Whether we may freeze and kill this cgroup: it is not the root, and
@@ -334,7 +298,7 @@ impl Cgroup {
             // through another one would leave poll ready for ever, a busy
             // loop (fs/kernfs/file.c, kernfs_generic_poll).
             let len = std::os::unix::fs::FileExt::read_at(&file, &mut buf, 0).map_err(io_error("read", &path))?;
-            if condition(parse_events(&String::from_utf8_lossy(&buf[..len]))) {
+            if condition(CgroupEvents::parse(&String::from_utf8_lossy(&buf[..len]))) {
                 return Ok(true);
             }
             let left = deadline.remaining().unwrap_or(Duration::MAX);
@@ -393,9 +357,9 @@ impl Cgroup {
     /// `/proc/PID/cgroup`; `false` if it is gone.
     pub fn has_process(&self, pid: Pid) -> bool {
         // ENOENT/ESRCH: the process ended; it is in no cgroup.
-        fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        proc::cgroup::read(pid)
             .ok()
-            .and_then(|text| v2_path_from_proc(&text))
+            .and_then(|groups| proc::cgroup::v2_path(&groups))
             .is_some_and(|path| path == self.relative)
     }
 
@@ -404,7 +368,7 @@ impl Cgroup {
     /// this cgroup.
     pub fn oom_kills(&self) -> Option<u64> {
         let text = fs::read_to_string(self.file("memory.events")).ok()?;
-        parse_keyed(&text, "oom_kill")
+        proc::cgroup::keyed(&text, "oom_kill")
     }
 
     /// `memory.peak` (Linux 5.19) in bytes: the subtree's largest memory
@@ -414,63 +378,26 @@ impl Cgroup {
     }
 }
 
-/// The value of `key` in a cgroup flat-keyed file (`key value` lines, as
-/// `memory.events`).
-pub fn parse_keyed(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let (k, v) = line.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok()).flatten()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MOUNTINFO: &str = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-";
-
     #[test]
-    fn finds_the_v2_mount_next_to_v1() {
+    fn events_read_false_where_missing() {
         assert_eq!(
-            mount_from_mountinfo(MOUNTINFO),
-            Some(PathBuf::from("/sys/fs/cgroup/unified"))
-        );
-        assert_eq!(
-            mount_from_mountinfo("25 1 0:22 / /my\\040cgroups rw shared:4 - cgroup2 none rw\n"),
-            Some(PathBuf::from("/my cgroups"))
-        );
-        assert_eq!(
-            mount_from_mountinfo("32 31 0:29 / /x rw - cgroup cgroup rw,cpu\n"),
-            None
-        );
-    }
-
-    #[test]
-    fn reads_membership_and_events() {
-        assert_eq!(
-            v2_path_from_proc("4:memory:/x\n0::/jobs/build\n"),
-            Some("/jobs/build".into())
-        );
-        assert_eq!(v2_path_from_proc("1:cpu:/\n"), None);
-        assert_eq!(
-            parse_events("populated 1\nfrozen 0\n"),
+            CgroupEvents::parse("populated 1\nfrozen 0\n"),
             CgroupEvents {
                 populated: true,
                 frozen: false
             }
         );
-    }
-
-    #[test]
-    fn parses_flat_keyed_files() {
-        let events = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n";
-        assert_eq!(parse_keyed(events, "oom_kill"), Some(2));
-        assert_eq!(parse_keyed(events, "oom"), Some(1));
-        assert_eq!(parse_keyed(events, "oom_group_kill"), None);
+        assert_eq!(
+            CgroupEvents::parse("populated 1\n"),
+            CgroupEvents {
+                populated: true,
+                frozen: false
+            }
+        );
     }
 
     #[test]

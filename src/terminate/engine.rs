@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::exit::ExitStatus;
+use crate::proc;
 use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{ExitObservation, Pid, Process, ProcessState, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
-use crate::terminate::cgroup::{Cgroup, CgroupError, v2_path_from_proc};
+use crate::terminate::cgroup::{Cgroup, CgroupError};
 use crate::terminate::freeze::{HoldSignals, Watch, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
 use crate::terminate::report::{
@@ -414,15 +415,10 @@ fn tree_cgroup(anchors: &Anchors, members: &[Pid], watch: &mut Watch) -> Option<
         after.contains(&pid) || {
             // Not listed: it exited (zombies leave cgroup.procs) or it is
             // elsewhere.
-            match std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
-                Ok(text) => {
-                    let exited = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                        .map(|s| {
-                            s.rsplit_once(')')
-                                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-                        })
-                        .unwrap_or(true);
-                    exited || v2_path_from_proc(&text).is_some_and(|path| cgroup.contains(&cgroup.at(&path)))
+            match proc::cgroup::read(pid) {
+                Ok(groups) => {
+                    let exited = proc::stat::read(pid).map_or(true, |s| s.state == 'Z');
+                    exited || proc::cgroup::v2_path(&groups).is_some_and(|path| cgroup.contains(&cgroup.at(&path)))
                 }
                 // ENOENT: it is gone.
                 Err(_) => true,

@@ -82,7 +82,7 @@ pub(crate) fn born_between(last: i32, now: i32, pid_max: i32, limit: usize) -> O
 /// The process-table row of `pid`, read from `/proc/PID/stat`; `None` if
 /// it is gone.
 pub(crate) fn entry_of(pid: i32) -> Option<TableEntry> {
-    let stat = <procfs::process::Stat as procfs::FromRead>::from_file(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::proc::stat::read_raw(pid).ok()?;
     TableEntry::from_stat(stat)
 }
 
@@ -90,7 +90,7 @@ pub(crate) fn entry_of(pid: i32) -> Option<TableEntry> {
 /// thread IDs come from the same allocator, and `/proc/TID/stat` answers
 /// for them too (with the process's parent), though no listing shows them.
 fn is_leader(pid: i32) -> bool {
-    <procfs::process::Status as procfs::FromRead>::from_file(format!("/proc/{pid}/status")).is_ok_and(|s| s.tgid == pid)
+    crate::proc::status::read_raw(pid).is_ok_and(|s| s.tgid == pid)
 }
 
 /// How many pidfds a scan may hold: they must leave room for the members

@@ -311,14 +311,7 @@ pub fn matching(
 
 /// The real user ID of `pid` (`/proc/PID/status`, `Uid:` first field).
 pub fn real_uid(pid: Pid) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    crate::proc::status::read(pid).ok().map(|status| status.ruid)
 }
 
 /// A user given as a name or a numeric ID, resolved through /etc/passwd

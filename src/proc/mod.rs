@@ -1,0 +1,55 @@
+//! The one /proc layer: each /proc (and cgroupfs) text format afterlife
+//! reads is parsed here, in exactly one place, and every caller goes
+//! through it.
+//!
+//! The parsers are the `procfs` crate's where they cover the format: they
+//! read from any `BufRead`, so a caller that already holds the text (a
+//! `pread` into a kept buffer, a file opened relative to a `/proc/PID`
+//! directory fd) parses it without another open. Our own parser is kept
+//! only where procfs lacks something, or where it is measurably too slow on
+//! a hot path (`watch` samples many processes per second; `holds` walks
+//! every process); each such module says which and why:
+//!
+//! | module | format | parser |
+//! |---|---|---|
+//! | [`stat`] | `/proc/PID/stat`, `/proc/PID/statm` | procfs (`Stat`, `StatM`) |
+//! | [`status`] | `/proc/PID/status` | procfs (`Status`), fed lossy UTF-8; our own scan of two memory lines on `watch`'s hot path |
+//! | [`mountinfo`] | `/proc/PID/mountinfo` | procfs (`MountInfo`), with the octal escapes of mount points undone (procfs leaves them) |
+//! | [`net`] | `/proc/PID/net/{tcp,tcp6,udp,udp6,unix}` | procfs for TCP/UDP (`TcpNetEntries`, `UdpNetEntries`); our own for unix (procfs drops the listening flag and cuts paths at spaces) |
+//! | [`maps`] | `/proc/PID/maps`, `smaps_rollup` | our own: maps on `holds`'s walks (procfs allocates per line, folds SysV segments into a key, panics on short `/SYSV` names), `smaps_rollup` on `watch`'s (procfs's took 5 times as long) |
+//! | [`cgroup`] | `/proc/PID/cgroup`, `cgroup.events`, flat-keyed cgroup files | procfs (`ProcessCGroups`); our own for cgroupfs files, which procfs does not read |
+//! | [`children`] | `/proc/PID/task/TID/children` | our own (procfs reads it only by path; `watch` re-reads a kept fd) |
+//! | [`fdinfo`] | `/proc/PID/fdinfo/N` | our own (procfs has no parser for fdinfo text) |
+//! | [`locks`] | `/proc/locks`, fdinfo `lock:` lines | our own (procfs's `Locks` drops the `->` of a waiter and reads no fdinfo line) |
+//! | [`limits`] | `/proc/PID/limits` | procfs (`Limits`) |
+//! | [`kcmp`] | kcmp(2), the system call that compares what /proc names | |
+//! | (re-exported) | `/proc/meminfo`, the files [`Process`] reads | procfs (`Meminfo`, `Process`) |
+//!
+//! Left where they are, each parsed once: `/proc/sysvipc/*` in
+//! [`crate::resources::ipc`] (procfs reads only `shm`), the per-thread
+//! `syscall`, `stack` and `sched` in [`crate::resist::parse`] (procfs
+//! rejects the `-1 SP PC` form of `syscall`). `supervise::keeper` reads
+//! `cgroup.events` on its own after a fork, where it may not allocate.
+//!
+//! Readers of many files of one process use [`Process`] (procfs's, which
+//! holds a `/proc/PID` directory fd and reads each file relative to it).
+
+pub mod cgroup;
+pub mod children;
+pub mod fdinfo;
+pub mod kcmp;
+pub mod limits;
+pub mod locks;
+pub mod maps;
+pub mod mountinfo;
+pub mod net;
+pub mod stat;
+pub mod status;
+
+pub use procfs::process::{FDTarget, MountInfo, Process, Task};
+pub use procfs::{Current, Meminfo, ProcError, ProcResult, boot_time_secs, page_size, ticks_per_second};
+
+/// Every process in /proc, each with its `/proc/PID` directory fd.
+pub fn all_processes() -> ProcResult<procfs::process::ProcessesIter> {
+    procfs::process::all_processes()
+}

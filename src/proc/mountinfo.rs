@@ -1,0 +1,173 @@
+//! `/proc/PID/mountinfo` (proc_pid_mountinfo(5)), through procfs's
+//! `MountInfo`, and where the cgroup hierarchies are mounted.
+//!
+//! procfs splits the fields; it leaves the kernel's octal escapes in the
+//! mount point and root (a space is written `\040`, a tab `\011`, a newline
+//! `\012`, a backslash `\134`), which are undone here, in the one place. A
+//! line procfs cannot read is passed over, not the whole table. Read once
+//! per command (the walks never parse it), procfs's cost does not matter.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+use crate::process::Pid;
+
+pub use procfs::process::MountInfo;
+
+/// Parses mountinfo text, mount points and roots unescaped. Pure.
+pub fn parse(text: &str) -> Vec<MountInfo> {
+    text.lines()
+        .filter_map(|line| MountInfo::from_line(line).ok())
+        .map(|mut mount| {
+            mount.mount_point = unescape(&mount.mount_point.to_string_lossy());
+            mount.root = unescape(&mount.root).to_string_lossy().into_owned();
+            mount
+        })
+        .collect()
+}
+
+/// The mounts `pid` sees (`None`: afterlife itself).
+pub fn read(pid: Option<Pid>) -> io::Result<Vec<MountInfo>> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/mountinfo"),
+        None => "/proc/self/mountinfo".to_string(),
+    };
+    let bytes = std::fs::read(path)?;
+    Ok(parse(&String::from_utf8_lossy(&bytes)))
+}
+
+/// Undoes mountinfo's escapes: a backslash and three octal digits stand for
+/// one byte. Pure.
+pub fn unescape(field: &str) -> PathBuf {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && let Some(digits) = bytes.get(i + 1..i + 4)
+            && digits.iter().all(|d| (b'0'..=b'7').contains(d))
+            && let Ok(value) = u8::from_str_radix(std::str::from_utf8(digits).unwrap_or("x"), 8)
+        {
+            out.push(value);
+            i += 4;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    PathBuf::from(OsString::from_vec(out))
+}
+
+/// Whether `path` is a mount point that afterlife sees.
+pub fn is_mount_point(path: &Path) -> bool {
+    // Unreadable: not known as one.
+    read(None).is_ok_and(|mounts| mounts.iter().any(|m| m.mount_point == path))
+}
+
+/// The first mount of a filesystem type (`mqueue`, `cgroup2`).
+pub fn first_of_type(mounts: &[MountInfo], fs_type: &str) -> Option<PathBuf> {
+    mounts
+        .iter()
+        .find(|m| m.fs_type == fs_type)
+        .map(|m| m.mount_point.clone())
+}
+
+/// Where the cgroup hierarchies are mounted (a hybrid machine has both).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupMounts {
+    /// The first cgroup v2 mount.
+    pub v2: Option<PathBuf>,
+    /// The first cgroup v1 mount with the memory controller.
+    pub v1_memory: Option<PathBuf>,
+}
+
+impl CgroupMounts {
+    /// Reads afterlife's own mountinfo; an unreadable file means no cgroups.
+    pub fn read() -> CgroupMounts {
+        read(None).map(|m| CgroupMounts::of(&m)).unwrap_or_default()
+    }
+
+    /// Finds the hierarchies in mountinfo text. Pure.
+    pub fn parse(text: &str) -> CgroupMounts {
+        CgroupMounts::of(&parse(text))
+    }
+
+    /// Finds the hierarchies among parsed mounts. Pure.
+    pub fn of(mounts: &[MountInfo]) -> CgroupMounts {
+        CgroupMounts {
+            v2: first_of_type(mounts, "cgroup2"),
+            v1_memory: mounts
+                .iter()
+                .find(|m| m.fs_type == "cgroup" && m.super_options.contains_key("memory"))
+                .map(|m| m.mount_point.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parse_with_escapes_undone() {
+        let text = "\
+30 23 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
+25 1 0:22 / /my\\040cgroups rw shared:4 master:1 - cgroup2 none rw
+26 1 0:23 /a\\134b /tab\\011here rw - ext4 /dev/sda1 rw
+not a mountinfo line
+";
+        let mounts = parse(text);
+        assert_eq!(mounts.len(), 3);
+        assert_eq!(mounts[0].mount_point, PathBuf::from("/sys/fs/cgroup"));
+        assert_eq!(mounts[0].fs_type, "tmpfs");
+        assert_eq!(mounts[0].mnt_id, 30);
+        assert_eq!(mounts[1].mount_point, PathBuf::from("/my cgroups"));
+        assert_eq!(mounts[1].mount_source, None);
+        assert_eq!(mounts[2].mount_point, PathBuf::from("/tab\there"));
+        assert_eq!(mounts[2].root, "/a\\b");
+        assert_eq!(mounts[2].majmin, "0:23");
+        assert_eq!(mounts[2].mount_source.as_deref(), Some("/dev/sda1"));
+        assert_eq!(first_of_type(&mounts, "cgroup2"), Some(PathBuf::from("/my cgroups")));
+        assert_eq!(first_of_type(&mounts, "mqueue"), None);
+    }
+
+    #[test]
+    fn escapes_unescape() {
+        assert_eq!(unescape("/mnt/a\\040b"), PathBuf::from("/mnt/a b"));
+        assert_eq!(unescape("/plain"), PathBuf::from("/plain"));
+        assert_eq!(unescape("/end\\040"), PathBuf::from("/end "));
+        // Not three octal digits: kept as written.
+        assert_eq!(unescape("/a\\04"), PathBuf::from("/a\\04"));
+        assert_eq!(unescape("/a\\8xy"), PathBuf::from("/a\\8xy"));
+        assert_eq!(unescape("/a\\777"), PathBuf::from("/a\\777"));
+    }
+
+    #[test]
+    fn cgroup_hierarchies_are_found() {
+        let hybrid = "\
+30 23 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw,nsdelegate
+35 30 0:31 / /sys/fs/cgroup/memory rw,nosuid shared:16 - cgroup cgroup rw,memory
+36 30 0:32 / /sys/fs/cgroup/cpu,cpuacct rw shared:17 - cgroup cgroup rw,cpu,cpuacct
+37 30 0:33 / /elsewhere/memory rw - cgroup cgroup rw,memory
+";
+        let mounts = CgroupMounts::parse(hybrid);
+        assert_eq!(mounts.v2, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(mounts.v1_memory, Some(PathBuf::from("/sys/fs/cgroup/memory")));
+        let v2_only = "25 1 0:22 / /sys/fs/cgroup rw shared:4 - cgroup2 cgroup2 rw,memory_recursiveprot\n";
+        assert_eq!(CgroupMounts::parse(v2_only).v1_memory, None);
+        assert_eq!(
+            CgroupMounts::parse("32 31 0:29 / /x rw - cgroup cgroup rw,cpu\n"),
+            CgroupMounts::default()
+        );
+    }
+
+    #[test]
+    fn reads_its_own() {
+        let mounts = read(None).unwrap();
+        assert!(mounts.iter().any(|m| m.mount_point == Path::new("/")));
+        assert!(is_mount_point(Path::new("/")));
+    }
+}

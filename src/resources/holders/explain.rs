@@ -1,0 +1,153 @@
+//! How each holder got what it holds: inherited from its parent (the same
+//! socket, or the same open file by kcmp(2)), kept across `exec` for want of
+//! `O_CLOEXEC`, or left by a process group leader that is gone.
+
+use std::collections::HashSet;
+
+use crate::proc;
+use crate::proc::fdinfo::FdInfo;
+use crate::process::Pid;
+use crate::resources::holders::brief::{Brief, Briefs};
+use crate::resources::holders::{Holder, Origin, Via};
+use crate::resources::walk::{self, Hit, Slot, socket_inode};
+
+impl Holder {
+    /// A holder with no fd and no explanation (yet): a mapping, a lock, a
+    /// cwd.
+    pub(super) fn plain(pid: Pid, brief: &Brief, user: Option<String>, via: Via) -> Holder {
+        Holder {
+            pid,
+            name: brief.name.clone(),
+            uid: brief.uid,
+            user,
+            ppid: brief.ppid,
+            pgid: brief.pgid,
+            via,
+            fd: None,
+            access: None,
+            cloexec: None,
+            origins: Vec::new(),
+        }
+    }
+}
+
+/// The holders of a set of links: per hit, a [`Holder`] with fdinfo and the
+/// inheritance explanation (its parent holds an equal link).
+pub(super) fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
+    let holding: HashSet<Pid> = hits.iter().map(|h| h.pid).collect();
+    briefs.prefetch(holding.iter().copied());
+    let parents: Vec<Pid> = holding
+        .iter()
+        .filter_map(|p| briefs.get(*p).and_then(|b| Pid::new(b.ppid)))
+        .filter(|p| holding.contains(p))
+        .collect();
+    briefs.prefetch(parents);
+    // ENOENT: closed since the walk; the holder is still reported, without fdinfo.
+    let infos = walk::parallel_map(hits, |hit| match hit.slot {
+        Slot::Fd(fd) => std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", hit.pid))
+            .ok()
+            .map(|text| FdInfo::parse(&text)),
+        _ => None,
+    });
+    let mut holders = Vec::with_capacity(hits.len());
+    for (hit, info) in hits.iter().zip(infos) {
+        // Gone since the walk: skip it.
+        let Some(b) = briefs.get(hit.pid).cloned() else {
+            continue;
+        };
+        let via = match hit.slot {
+            Slot::Fd(_) => Via::Fd,
+            Slot::Cwd => Via::Cwd,
+            Slot::Root => Via::Root,
+            Slot::Exe => Via::Exe,
+        };
+        let user = briefs.user(b.uid);
+        let mut holder = Holder::plain(hit.pid, &b, user, via);
+        if let Some(parent) = Pid::new(b.ppid)
+            && holding.contains(&parent)
+            && shares_with_parent(hit, parent, hits)
+        {
+            holder.origins.push(Origin::Inherited {
+                parent,
+                parent_name: briefs.get(parent).map(|p| p.name.clone()).unwrap_or_default(),
+            });
+        }
+        let inherited = !holder.origins.is_empty();
+        if !inherited && let Some(pgid) = Pid::new(b.pgid).filter(|&g| g != hit.pid) {
+            let leader = briefs.get(pgid).map(|l| (l.pgid, l.start_ticks));
+            if leader_gone((hit.pid.get(), b.pgid, b.start_ticks), leader) {
+                holder.origins.push(Origin::LeaderGone { pgid: b.pgid });
+            }
+        }
+        if let Slot::Fd(fd) = hit.slot {
+            holder.fd = Some(fd);
+            if let Some(info) = info {
+                holder.access = Some(info.access());
+                holder.cloexec = Some(info.cloexec());
+                if !info.cloexec() {
+                    holder.origins.push(Origin::NoCloexec);
+                }
+            }
+        }
+        holders.push(holder);
+    }
+    holders
+}
+
+/// Whether the process that made a holder's process group is gone, from the
+/// holder's `(pid, pgid, start ticks)` and what the group ID's PID is now
+/// (`(pgid, start ticks)`, `None` when no such process exists). The group's
+/// ID is its leader's PID; a process with that PID that is not in the group,
+/// or that started after the holder (the PID was reused), is not the leader.
+/// Pure.
+pub fn leader_gone(holder: (i32, i32, u64), leader_now: Option<(i32, u64)>) -> bool {
+    let (pid, pgid, started) = holder;
+    if pgid <= 0 || pgid == pid {
+        return false;
+    }
+    match leader_now {
+        None => true,
+        Some((its_pgid, its_start)) => its_pgid != pgid || its_start > started,
+    }
+}
+
+/// Whether `hit` refers to the same open file as one of `parent`'s hits: for
+/// a socket the inode says so (a socket has one open file); for a path,
+/// `kcmp(KCMP_FILE)` compares the open file descriptions, since a parent
+/// and child may have opened the same path each on its own.
+fn shares_with_parent(hit: &Hit, parent: Pid, hits: &[&Hit]) -> bool {
+    let Slot::Fd(fd) = hit.slot else {
+        // cwd, root, exe: the same path in parent and child is inherited or
+        // chosen alike; both read as "holds the same".
+        return hits.iter().any(|h| h.pid == parent && h.link == hit.link);
+    };
+    hits.iter().any(|h| {
+        if h.pid != parent || h.link != hit.link {
+            return false;
+        }
+        if socket_inode(&hit.link).is_some() {
+            return true;
+        }
+        let Slot::Fd(parent_fd) = h.slot else { return false };
+        proc::kcmp::same_file(parent, parent_fd, hit.pid, fd)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_without_its_leader_is_told() {
+        // Worker 201 in group 200; the master 200 was killed.
+        assert!(leader_gone((201, 200, 50), None));
+        // The master lives.
+        assert!(!leader_gone((201, 200, 50), Some((200, 40))));
+        // PID 200 is a new process, in another group or started later.
+        assert!(leader_gone((201, 200, 50), Some((300, 40))));
+        assert!(leader_gone((201, 200, 50), Some((200, 60))));
+        // A group leader itself, or the kernel's group 0.
+        assert!(!leader_gone((200, 200, 50), None));
+        assert!(!leader_gone((201, 0, 50), None));
+    }
+}

@@ -1,0 +1,466 @@
+//! The search of `holds`, in its three steps: the sockets the SPECs name,
+//! one walk of every process's fds (and a second for sockets of other
+//! network namespaces), then holders, explanations and ghosts per SPEC.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::bpf::task_file::{self, OpenFile};
+use crate::process::Pid;
+use crate::resources::holders::brief::Briefs;
+use crate::resources::holders::explain::holders_of;
+use crate::resources::holders::ghosts::{explain_ghost, fill_receivers};
+use crate::resources::holders::path::PathTarget;
+use crate::resources::holders::{
+    Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
+};
+use crate::resources::sockets::{self, NetnsId, Protocol, Selection, Socket, Source};
+use crate::resources::walk::{self, Hit, Walk, socket_inode};
+
+/// The needle of a socket link in a walk (path SPECs use their index).
+const SOCKET: u32 = u32::MAX;
+
+/// Searches for the holders of every SPEC.
+pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
+    let pids = walk::all_pids();
+    let own_netns = sockets::own_netns();
+    let mut briefs = Briefs::default();
+
+    // 1. The sockets the specs name, in every network namespace in use.
+    let targets = Targets::examine(specs)?;
+    // Keep only what a spec names; with one port asked for, the kernel filters.
+    let keep = |socket: &Socket| targets.keeps(specs, socket);
+    let filter = sockets::Filter {
+        local_port: single_port(specs),
+        keep: Some(&keep),
+    };
+    let mut found = Found::default();
+    found.read_own(own_netns, targets.selection, &filter)?;
+    let wanted = inodes_of(&found.sockets);
+
+    // 2. One walk of every fd (and cwd/root/exe when paths are asked for),
+    // noting each process's network namespace on the way.
+    let files = targets.open_files();
+    let mut walk = walk_once(&pids, &targets, &wanted, files.as_deref());
+    let members = namespaces_in_use(&walk);
+    // Other namespaces in use: their sockets, once each; a second walk only
+    // if one of them has a socket the spec names.
+    let own_count = found.sockets.len();
+    found.read_others(&members, own_netns, targets.selection, &filter);
+    let foreign: HashSet<u64> = inodes_of(&found.sockets[own_count..])
+        .difference(&wanted)
+        .copied()
+        .collect();
+    walk_again(&pids, &foreign, files.as_deref(), &mut walk);
+
+    // 3. Holders, and for sockets nobody holds, why they exist.
+    let by_inode = socket_hits(&walk);
+    let context = Context {
+        sockets: &found.sockets,
+        by_inode: &by_inode,
+        walk: &walk,
+        members: &members,
+        own_netns,
+        pids: &pids,
+    };
+    let mut results = Vec::new();
+    let mut needs_receivers = false;
+    for (i, (text, spec)) in specs.iter().enumerate() {
+        let sockets: Vec<&Socket> = found
+            .sockets
+            .iter()
+            .filter(|socket| targets.names(i, spec, socket))
+            .collect();
+        let socket_matches = context.socket_matches(&sockets, &mut briefs);
+        needs_receivers |= socket_matches
+            .iter()
+            .any(|m| matches!(m.ghost, Some(Ghost::InFlight { .. })));
+        let path_holders = match targets.paths.iter().find(|p| p.index == i) {
+            Some(target) => context.path_holders(target, &mut briefs),
+            None => Vec::new(),
+        };
+        let held = socket_matches.iter().any(|m| !m.holders.is_empty()) || !path_holders.is_empty();
+        results.push(SpecReport {
+            spec: text.clone(),
+            sockets: socket_matches,
+            holders: path_holders,
+            held,
+        });
+    }
+    if needs_receivers {
+        // The receiving socket is a unix socket: dump those now, once per namespace read.
+        let unix = found.unix_sockets();
+        fill_receivers(&mut results, &unix, &pids, &mut briefs);
+    }
+    Ok(HoldsReport {
+        results,
+        own_netns,
+        namespaces: found.namespaces,
+        unseen: unseen(&walk),
+    })
+}
+
+/// What the SPECs ask for: which socket tables to dump, and the path SPECs,
+/// examined once.
+struct Targets {
+    selection: Selection,
+    paths: Vec<PathTarget>,
+}
+
+impl Targets {
+    fn examine(specs: &[(String, Spec)]) -> Result<Targets, HoldsError> {
+        let mut selection = Selection {
+            tcp: false,
+            udp: false,
+            unix: false,
+        };
+        let mut paths = Vec::new();
+        for (i, (_, spec)) in specs.iter().enumerate() {
+            let s = spec.selection();
+            selection.tcp |= s.tcp;
+            selection.udp |= s.udp;
+            selection.unix |= s.unix;
+            if let Spec::Path(path) = spec {
+                let target = PathTarget::examine(i, path)?;
+                if target.is_socket {
+                    selection.unix = true;
+                }
+                paths.push(target);
+            }
+        }
+        Ok(Targets { selection, paths })
+    }
+
+    fn wants_sockets(&self) -> bool {
+        self.selection.tcp || self.selection.udp || self.selection.unix
+    }
+
+    /// Whether a dump keeps `socket`: a SPEC names it, or a path SPEC is
+    /// the path it is bound to.
+    fn keeps(&self, specs: &[(String, Spec)], socket: &Socket) -> bool {
+        specs.iter().any(|(_, spec)| spec.matches_socket(socket))
+            || self.paths.iter().any(|p| {
+                p.is_socket && socket.protocol == Protocol::Unix && socket.path.as_deref() == Some(p.text.as_str())
+            })
+    }
+
+    /// Whether SPEC number `index` names `socket` (a path SPEC names the
+    /// unix socket bound to it).
+    fn names(&self, index: usize, spec: &Spec, socket: &Socket) -> bool {
+        let unix_path = self
+            .paths
+            .iter()
+            .find(|p| p.index == index && p.is_socket)
+            .map(|p| Spec::Unix { name: p.text.clone() });
+        spec.matches_socket(socket) || unix_path.as_ref().is_some_and(|u| u.matches_socket(socket))
+    }
+
+    /// Sockets alone: every process's open files in one pass inside the
+    /// kernel where the BPF iterator runs; paths need the /proc walk (cwd,
+    /// root and exe are not fds).
+    fn open_files(&self) -> Option<Vec<OpenFile>> {
+        if self.wants_sockets() && self.paths.is_empty() {
+            task_file::open_files()
+        } else {
+            None
+        }
+    }
+}
+
+/// With one port asked for (however often), that port: the kernel then
+/// filters the dump.
+fn single_port(specs: &[(String, Spec)]) -> Option<u16> {
+    let mut ports = specs.iter().filter_map(|(_, spec)| match spec {
+        Spec::Port { port, .. } => Some(*port),
+        _ => None,
+    });
+    let first_port = ports.next();
+    first_port.filter(|p| ports.all(|q| q == *p))
+}
+
+/// The sockets found, and how each network namespace was read.
+#[derive(Default)]
+struct Found {
+    sockets: Vec<Socket>,
+    namespaces: Vec<NamespaceRead>,
+}
+
+impl Found {
+    /// The sockets of afterlife's own namespace.
+    fn read_own(
+        &mut self,
+        own_netns: Option<NetnsId>,
+        selection: Selection,
+        filter: &sockets::Filter<'_>,
+    ) -> Result<(), HoldsError> {
+        let wants_sockets = selection.tcp || selection.udp || selection.unix;
+        if wants_sockets && let Some(own) = own_netns {
+            self.sockets.extend(sockets::dump_filtered(own, selection, filter)?);
+            self.namespaces.push(NamespaceRead {
+                netns: own,
+                member: None,
+                source: Some(Source::SockDiag),
+                error: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The sockets of the other namespaces in use, through a member of each.
+    fn read_others(
+        &mut self,
+        members: &BTreeMap<NetnsId, Pid>,
+        own_netns: Option<NetnsId>,
+        selection: Selection,
+        filter: &sockets::Filter<'_>,
+    ) {
+        for (&netns, &member) in members {
+            if Some(netns) == own_netns {
+                continue;
+            }
+            match sockets::dump_namespace_filtered(netns, Some(member), selection, filter) {
+                Ok((found, source)) => {
+                    self.sockets.extend(found);
+                    self.namespaces.push(NamespaceRead {
+                        netns,
+                        member: Some(member),
+                        source: Some(source),
+                        error: None,
+                    });
+                }
+                // The member exited or its namespace is out of reach: say so.
+                Err(error) => self.namespaces.push(NamespaceRead {
+                    netns,
+                    member: Some(member),
+                    source: None,
+                    error: Some(error.to_string()),
+                }),
+            }
+        }
+    }
+
+    /// Every unix socket of the namespaces that were read.
+    fn unix_sockets(&self) -> Vec<Socket> {
+        let mut unix = Vec::new();
+        let only_unix = Selection {
+            tcp: false,
+            udp: false,
+            unix: true,
+        };
+        for ns in self.namespaces.iter().filter(|n| n.error.is_none()) {
+            if let Ok((found, _)) = sockets::dump_namespace(ns.netns, ns.member, only_unix) {
+                unix.extend(found);
+            }
+        }
+        unix
+    }
+}
+
+fn inodes_of(sockets: &[Socket]) -> HashSet<u64> {
+    sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect()
+}
+
+/// The walk of every process: links to the `wanted` sockets (needle
+/// [`SOCKET`]) and to the path SPECs (needle: the index among them).
+fn walk_once(pids: &[Pid], targets: &Targets, wanted: &HashSet<u64>, files: Option<&[OpenFile]>) -> Walk {
+    let options = walk::Options {
+        process_links: !targets.paths.is_empty(),
+        netns: targets.wants_sockets(),
+    };
+    let matcher = |link: &[u8]| {
+        if let Some(inode) = socket_inode(link) {
+            return wanted.contains(&inode).then_some(SOCKET);
+        }
+        targets
+            .paths
+            .iter()
+            .position(|p| p.matches_link(link))
+            .map(|n| n as u32)
+    };
+    match files {
+        Some(files) => walk::walk_open_files(pids, files, options, matcher),
+        None => walk::walk(pids, options, matcher),
+    }
+}
+
+/// Walks again for the sockets found in other namespaces, adding the hits.
+fn walk_again(pids: &[Pid], foreign: &HashSet<u64>, files: Option<&[OpenFile]>, walk: &mut Walk) {
+    if foreign.is_empty() {
+        return;
+    }
+    let matcher = |link: &[u8]| socket_inode(link).filter(|i| foreign.contains(i)).map(|_| SOCKET);
+    let more = match files {
+        Some(files) => walk::walk_open_files(pids, files, walk::Options::default(), matcher),
+        None => walk::walk(pids, walk::Options::default(), matcher),
+    };
+    walk.hits.extend(more.hits);
+}
+
+/// One process per network namespace the walk saw (the first).
+fn namespaces_in_use(walk: &Walk) -> BTreeMap<NetnsId, Pid> {
+    let mut members: BTreeMap<NetnsId, Pid> = BTreeMap::new();
+    for &(pid, netns) in &walk.netns {
+        members.entry(netns).or_insert(pid);
+    }
+    members
+}
+
+/// The walk's socket hits by inode.
+fn socket_hits(walk: &Walk) -> HashMap<u64, Vec<&Hit>> {
+    let mut by_inode: HashMap<u64, Vec<&Hit>> = HashMap::new();
+    for hit in &walk.hits {
+        if hit.needle == SOCKET
+            && let Some(inode) = socket_inode(&hit.link)
+        {
+            by_inode.entry(inode).or_default().push(hit);
+        }
+    }
+    by_inode
+}
+
+/// The processes whose fds could not be read: how many, and the first 20.
+fn unseen(walk: &Walk) -> Unseen {
+    let mut pids = walk.unreadable.clone();
+    pids.truncate(20);
+    Unseen {
+        processes: walk.unreadable.len(),
+        pids,
+    }
+}
+
+/// What the third step reads from the first two.
+struct Context<'a> {
+    sockets: &'a [Socket],
+    by_inode: &'a HashMap<u64, Vec<&'a Hit>>,
+    walk: &'a Walk,
+    members: &'a BTreeMap<NetnsId, Pid>,
+    own_netns: Option<NetnsId>,
+    pids: &'a [Pid],
+}
+
+impl Context<'_> {
+    /// Each socket a SPEC names, with its holders, or why it exists
+    /// without one.
+    fn socket_matches(&self, sockets: &[&Socket], briefs: &mut Briefs) -> Vec<SocketMatch> {
+        let mut matches = Vec::with_capacity(sockets.len());
+        for &socket in sockets {
+            let hits = self.by_inode.get(&socket.inode).map(Vec::as_slice).unwrap_or(&[]);
+            let holders = if socket.inode == 0 {
+                Vec::new()
+            } else {
+                holders_of(hits, briefs)
+            };
+            let foreign_netns = (Some(socket.netns) != self.own_netns)
+                .then(|| self.members.get(&socket.netns).map(|&m| briefs.process_ref(m)))
+                .flatten();
+            let ghost = holders
+                .is_empty()
+                .then(|| explain_ghost(socket, self.sockets, self.by_inode, briefs, self.walk.unreadable.len()));
+            matches.push(SocketMatch {
+                socket: socket.clone(),
+                foreign_netns,
+                holders,
+                ghost,
+            });
+        }
+        matches
+    }
+
+    /// The holders of a path SPEC: by link, then by mapping and lock.
+    fn path_holders(&self, target: &PathTarget, briefs: &mut Briefs) -> Vec<Holder> {
+        // A link may match several path specs (a file and its mount point).
+        let hits: Vec<&Hit> = self
+            .walk
+            .hits
+            .iter()
+            .filter(|h| h.needle != SOCKET && target.matches_link(&h.link))
+            .collect();
+        let mut holders = holders_of(&hits, briefs);
+        holders.extend(target.mapped_and_locked(self.pids, briefs));
+        holders
+    }
+}
+
+/// One process per network namespace in use (the lowest PID).
+pub fn namespace_members(pids: &[Pid]) -> BTreeMap<NetnsId, Pid> {
+    let found = walk::parallel_map(pids, |&pid| sockets::netns_of(pid));
+    let mut members = BTreeMap::new();
+    for (pid, netns) in pids.iter().zip(found) {
+        // Unreadable (another user's process) or gone: skip it.
+        if let Some(netns) = netns {
+            members.entry(netns).or_insert(*pid);
+        }
+    }
+    members
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::holders::inet;
+    use crate::resources::sockets::SocketState;
+
+    fn specs(texts: &[&str]) -> Vec<(String, Spec)> {
+        texts.iter().map(|t| (t.to_string(), t.parse().unwrap())).collect()
+    }
+
+    #[test]
+    fn one_port_asked_for_is_filtered_by_the_kernel() {
+        assert_eq!(single_port(&specs(&["tcp:80", ":80", "127.0.0.1:80"])), Some(80));
+        assert_eq!(single_port(&specs(&["tcp:80", "udp:53"])), None);
+        assert_eq!(single_port(&specs(&["unix:@x"])), None);
+    }
+
+    #[test]
+    fn targets_select_the_tables_the_specs_need() {
+        let targets = Targets::examine(&specs(&["udp:53", "unix:@x"])).unwrap();
+        assert_eq!(
+            targets.selection,
+            Selection {
+                tcp: false,
+                udp: true,
+                unix: true
+            }
+        );
+        assert!(targets.paths.is_empty() && targets.wants_sockets());
+        let paths = specs(&["/"]);
+        let targets = Targets::examine(&paths).unwrap();
+        assert!(!targets.wants_sockets());
+        assert_eq!(targets.paths.len(), 1);
+        let listener = inet(Protocol::Tcp, "0.0.0.0:80", SocketState::Listen, 7);
+        let tcp = specs(&["tcp:80"]);
+        assert!(Targets::examine(&tcp).unwrap().keeps(&tcp, &listener));
+        assert!(!targets.keeps(&paths, &listener));
+    }
+
+    #[test]
+    fn hits_are_grouped_by_socket_inode() {
+        let hit = |pid: i32, needle: u32, link: &[u8]| Hit {
+            pid: Pid::new(pid).unwrap(),
+            slot: walk::Slot::Fd(3),
+            needle,
+            link: link.to_vec(),
+        };
+        let walk = Walk {
+            netns: vec![
+                (Pid::new(5).unwrap(), 40),
+                (Pid::new(9).unwrap(), 41),
+                (Pid::new(2).unwrap(), 40),
+            ],
+            hits: vec![
+                hit(5, SOCKET, b"socket:[11]"),
+                hit(9, SOCKET, b"socket:[11]"),
+                hit(9, 0, b"/tmp/x"),
+            ],
+            unreadable: (100..130).map(|p| Pid::new(p).unwrap()).collect(),
+            scanned: 3,
+        };
+        let by_inode = socket_hits(&walk);
+        assert_eq!(by_inode.len(), 1);
+        assert_eq!(by_inode[&11].len(), 2);
+        let members = namespaces_in_use(&walk);
+        assert_eq!(members[&40], Pid::new(5).unwrap());
+        assert_eq!(members[&41], Pid::new(9).unwrap());
+        let unseen = unseen(&walk);
+        assert_eq!((unseen.processes, unseen.pids.len()), (30, 20));
+    }
+}

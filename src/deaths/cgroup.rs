@@ -9,7 +9,7 @@
 //! kept: one look-up per cgroup for the whole feed.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::proc::mountinfo::CgroupMounts;
@@ -63,32 +63,14 @@ impl Hierarchy {
     }
 
     fn resolve(&self, id: u64) -> Option<String> {
-        #[repr(C)]
-        struct KernfsHandle {
-            bytes: u32,
-            kind: i32,
-            id: u64,
-        }
-        let mut handle = KernfsHandle {
-            bytes: 8,
-            kind: FILEID_KERNFS,
+        // ESTALE: the cgroup is gone; EPERM: no CAP_DAC_READ_SEARCH.
+        let fd = crate::sys::linux::notify::open_by_handle8(
+            self.fd.as_fd(),
+            FILEID_KERNFS,
             id,
-        };
-        // SAFETY: `handle` is a `struct file_handle` with its 8 bytes of
-        // `f_handle` inline; the kernel reads within them.
-        let fd = unsafe {
-            libc::open_by_handle_at(
-                self.fd.as_raw_fd(),
-                (&raw mut handle).cast(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            // ESTALE: the cgroup is gone; EPERM: no CAP_DAC_READ_SEARCH.
-            return None;
-        }
-        // SAFETY: a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+        .ok()?;
         let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
         relative_to(&target, &self.mount)
     }

@@ -1,7 +1,7 @@
 //! kcmp(2): whether two processes share a kernel resource, the question
 //! /proc cannot answer (two fds with one link target may be one open file
 //! or two opens of the same path). rustix has no kcmp; the system call is
-//! made here, once.
+//! made in `sys::linux::process`.
 
 use crate::process::Pid;
 
@@ -13,18 +13,7 @@ const KCMP_VM: libc::c_long = 1;
 /// kcmp(2); `true` when the kernel says "equal" (0). Refused (no ptrace
 /// read access to both), gone, or an old kernel without kcmp: `false`.
 fn equal(a: Pid, b: Pid, kind: libc::c_long, arg_a: libc::c_long, arg_b: libc::c_long) -> bool {
-    // SAFETY: kcmp takes five integers and reads no memory of ours.
-    let result = unsafe {
-        libc::syscall(
-            libc::SYS_kcmp,
-            libc::c_long::from(a.get()),
-            libc::c_long::from(b.get()),
-            kind,
-            arg_a,
-            arg_b,
-        )
-    };
-    result == 0
+    crate::sys::linux::process::kcmp(a.get(), b.get(), kind, arg_a, arg_b).unwrap_or(false)
 }
 
 /// Whether fd `fd_a` of `a` and fd `fd_b` of `b` are the same open file

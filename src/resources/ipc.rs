@@ -169,15 +169,12 @@ pub fn mqueue_exists(name: &str) -> bool {
     let Ok(c) = std::ffi::CString::new(name) else {
         return false;
     };
-    // SAFETY: a NUL-terminated name; no O_CREAT, so no further arguments.
-    let mq = unsafe { libc::mq_open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if mq < 0 {
+    match crate::sys::linux::ipc::mq_open(&c, libc::O_RDONLY | libc::O_CLOEXEC) {
+        // Closed again on drop.
+        Ok(_queue) => true,
         // EACCES and the like: it exists but is not ours to open.
-        return std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT);
+        Err(e) => e.raw_os_error() != Some(libc::ENOENT),
     }
-    // SAFETY: mq was just opened by us.
-    unsafe { libc::mq_close(mq) };
-    true
 }
 
 /// Where the mqueue filesystem is mounted, from `/proc/self/mountinfo`.
@@ -229,21 +226,10 @@ mod tests {
         let name = format!("/afterlife-unit-{}", std::process::id());
         let c = std::ffi::CString::new(name.clone()).unwrap();
         assert!(!mqueue_exists(&name));
-        // SAFETY: valid name, mode and a null attribute pointer.
-        let mq = unsafe {
-            libc::mq_open(
-                c.as_ptr(),
-                libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC,
-                0o600 as libc::mode_t,
-                std::ptr::null::<libc::mq_attr>(),
-            )
-        };
-        assert!(mq >= 0);
+        let mq = crate::sys::linux::ipc::mq_create(&c, libc::O_RDWR | libc::O_CLOEXEC, 0o600).unwrap();
         assert!(mqueue_exists(&name));
-        // SAFETY: `mq` is our own open queue, closed once.
-        unsafe { libc::mq_close(mq) };
-        // SAFETY: a NUL-terminated name.
-        unsafe { libc::mq_unlink(c.as_ptr()) };
+        drop(mq);
+        crate::sys::linux::ipc::mq_unlink(&c).unwrap();
         assert!(!mqueue_exists(&name));
     }
 

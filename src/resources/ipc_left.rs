@@ -26,7 +26,7 @@
 //! the same object (inode for files; key, creator and change time for SysV).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 use serde::Serialize;
@@ -248,29 +248,14 @@ impl ShmCreations {
     /// Starts watching; `None` where fanotify refuses (old kernel, no
     /// permission, no `/dev/shm`).
     pub fn start() -> Option<ShmCreations> {
-        // SAFETY: plain integer arguments; a new fd or -1.
-        let raw = unsafe {
-            libc::fanotify_init(
-                FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
-                (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_uint,
-            )
-        };
-        if raw < 0 {
-            return None;
-        }
-        // SAFETY: `raw` was just returned to us and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: a NUL-terminated path; the fd is ours.
-        let marked = unsafe {
-            libc::fanotify_mark(
-                fd.as_raw_fd(),
-                FAN_MARK_ADD,
-                FAN_CREATE | FAN_MOVED_TO,
-                libc::AT_FDCWD,
-                c"/dev/shm".as_ptr(),
-            )
-        };
-        (marked == 0).then_some(ShmCreations { fd })
+        use crate::sys::linux::notify::{fanotify_init, fanotify_mark};
+        let fd = fanotify_init(
+            FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_uint,
+        )
+        .ok()?;
+        let marked = fanotify_mark(fd.as_fd(), FAN_MARK_ADD, FAN_CREATE | FAN_MOVED_TO, c"/dev/shm").is_ok();
+        marked.then_some(ShmCreations { fd })
     }
 
     /// Reads creations on a thread from now on, keeping those made by
@@ -319,17 +304,13 @@ impl ShmCreations {
     /// while the run ends, and closing the fanotify fd later (which waits
     /// for the reaper) finds it done.
     fn unmark(&self) {
-        // SAFETY: a NUL-terminated path; the fd is ours. ENOENT if /dev/shm
-        // went: nothing to remove.
-        unsafe {
-            libc::fanotify_mark(
-                self.fd.as_raw_fd(),
-                FAN_MARK_REMOVE,
-                FAN_CREATE | FAN_MOVED_TO,
-                libc::AT_FDCWD,
-                c"/dev/shm".as_ptr(),
-            );
-        }
+        // ENOENT if /dev/shm went: nothing to remove.
+        let _ = crate::sys::linux::notify::fanotify_mark(
+            self.fd.as_fd(),
+            FAN_MARK_REMOVE,
+            FAN_CREATE | FAN_MOVED_TO,
+            c"/dev/shm",
+        );
     }
 
     /// Every creation queued now, name and creating PID, in order; `None`
@@ -523,8 +504,7 @@ pub fn read_now(held: &HashMap<(IpcKind, String), i32>) -> Vec<(IpcObject, Optio
 fn sem_last_pids(id: i32, count: u64) -> Vec<i32> {
     let mut pids = Vec::new();
     for number in 0..count.min(1024) as i32 {
-        // SAFETY: GETPID takes no fourth argument; it reads the set only.
-        let pid = unsafe { libc::semctl(id, number, libc::GETPID) };
+        let pid = crate::sys::linux::ipc::sem_last_pid(id, number).unwrap_or(-1);
         // EINVAL/EIDRM: removed meanwhile; EACCES: not ours to read.
         if pid > 0 && !pids.contains(&pid) {
             pids.push(pid);
@@ -570,7 +550,6 @@ pub fn remove_all(leftovers: &mut [IpcLeftover]) {
 
 fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
     let object = &left.object;
-    let os_error = || std::io::Error::last_os_error().to_string();
     match object.kind {
         IpcKind::SysvShm | IpcKind::SysvSem | IpcKind::SysvMsg => {
             // The id still names the object attributed: same key, creator
@@ -582,15 +561,12 @@ fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
                 return Err("it changed or is gone since it was read".to_string());
             }
             let id = object.id.unwrap_or(-1) as i32;
-            let r = match object.kind {
-                // SAFETY: IPC_RMID takes no buffer: a null one is not read.
-                IpcKind::SysvShm => unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) },
-                // SAFETY: IPC_RMID takes no fourth argument.
-                IpcKind::SysvSem => unsafe { libc::semctl(id, 0, libc::IPC_RMID) },
-                // SAFETY: IPC_RMID takes no buffer: a null one is not read.
-                _ => unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) },
+            let removed = match object.kind {
+                IpcKind::SysvShm => crate::sys::linux::ipc::shm_remove(id),
+                IpcKind::SysvSem => crate::sys::linux::ipc::sem_remove(id),
+                _ => crate::sys::linux::ipc::msg_remove(id),
             };
-            if r == 0 { Ok(()) } else { Err(os_error()) }
+            removed.map_err(|e| e.to_string())
         }
         IpcKind::PosixShm => {
             let name = object.name.as_deref().unwrap_or_default().trim_start_matches('/');
@@ -603,12 +579,7 @@ fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
         }
         IpcKind::PosixMqueue => {
             let name = std::ffi::CString::new(object.name.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
-            // SAFETY: a NUL-terminated name.
-            if unsafe { libc::mq_unlink(name.as_ptr()) } == 0 {
-                Ok(())
-            } else {
-                Err(os_error())
-            }
+            crate::sys::linux::ipc::mq_unlink(&name).map_err(|e| e.to_string())
         }
     }
 }

@@ -1,5 +1,7 @@
-//! SysV shared memory: `shmget(2)`, `shmctl(2)`, `shmat(2)`/`shmdt(2)`,
-//! for the demo's scenario of a segment that outlives its creator.
+//! SysV IPC: shared memory (`shmget(2)`, `shmctl(2)`, `shmat(2)`/`shmdt(2)`,
+//! for the demo's scenario of a segment that outlives its creator), the
+//! removal of semaphore sets and message queues and `semctl(GETPID)` (for
+//! `run`'s leftovers); POSIX message queues (`mq_open`, `mq_unlink`).
 
 use std::io;
 use std::ptr::NonNull;
@@ -91,4 +93,63 @@ impl Drop for ShmMapping {
         // outlives `self`.
         unsafe { libc::shmdt(self.addr.as_ptr().cast()) };
     }
+}
+
+/// `semctl(IPC_RMID)`: the semaphore set goes at once.
+pub(crate) fn sem_remove(id: i32) -> io::Result<()> {
+    // SAFETY: IPC_RMID takes no fourth argument.
+    check(unsafe { libc::semctl(id, 0, libc::IPC_RMID) }).map(drop)
+}
+
+/// `msgctl(IPC_RMID)`: the message queue goes at once.
+pub(crate) fn msg_remove(id: i32) -> io::Result<()> {
+    // SAFETY: IPC_RMID takes no buffer: a null one is not read.
+    check(unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+}
+
+/// `semctl(GETPID)`: the PID of the last process to operate on semaphore
+/// `number` of set `id`.
+pub(crate) fn sem_last_pid(id: i32, number: i32) -> io::Result<i32> {
+    // SAFETY: GETPID takes no fourth argument; it reads the set only.
+    check(unsafe { libc::semctl(id, number, libc::GETPID) })
+}
+
+/// A POSIX message queue descriptor, closed on drop.
+#[derive(Debug)]
+pub(crate) struct MessageQueue(libc::mqd_t);
+
+impl Drop for MessageQueue {
+    fn drop(&mut self) {
+        // SAFETY: our own open queue, closed once.
+        unsafe { libc::mq_close(self.0) };
+    }
+}
+
+/// `mq_open(name, flags)` without `O_CREAT`.
+pub(crate) fn mq_open(name: &std::ffi::CStr, flags: i32) -> io::Result<MessageQueue> {
+    // SAFETY: a NUL-terminated name; no O_CREAT, so no further arguments.
+    check(unsafe { libc::mq_open(name.as_ptr(), flags) }).map(MessageQueue)
+}
+
+/// `mq_open(name, O_CREAT | flags, mode, NULL)`: a queue with default
+/// attributes (for tests).
+#[cfg(test)]
+pub(crate) fn mq_create(name: &std::ffi::CStr, flags: i32, mode: libc::mode_t) -> io::Result<MessageQueue> {
+    // SAFETY: a NUL-terminated name, a mode and a null attribute pointer
+    // (the defaults).
+    let mq = unsafe {
+        libc::mq_open(
+            name.as_ptr(),
+            libc::O_CREAT | flags,
+            mode,
+            std::ptr::null_mut::<libc::mq_attr>(),
+        )
+    };
+    check(mq).map(MessageQueue)
+}
+
+/// `mq_unlink(name)`.
+pub(crate) fn mq_unlink(name: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: a NUL-terminated name.
+    check(unsafe { libc::mq_unlink(name.as_ptr()) }).map(drop)
 }

@@ -8,8 +8,9 @@
 //! waits that need `si_pid`, resource use), [`signal`] (signal sets, masks,
 //! dispositions, signalfd), [`ns`] (`unshare`), [`term`] (the controlling
 //! terminal by raw fd), [`fd`] (a write through a raw fd), [`bpf`] (the
-//! `bpf(2)` call), [`ipc`] (SysV shared memory), [`stdio`] (a C stdio
-//! stream, for the demo).
+//! `bpf(2)` call), [`ipc`] (SysV objects and POSIX message queues),
+//! [`notify`] (fanotify, file handles), [`stdio`] (a C stdio stream, for
+//! the demo). `kcmp(2)` is in [`process`].
 //!
 //! What `rustix` does safely is called directly, not wrapped here: rlimits,
 //! the subreaper and death-signal `prctl`s, waits, `setns`, `sysconf`,
@@ -24,6 +25,7 @@
 pub(crate) mod bpf;
 pub(crate) mod fd;
 pub(crate) mod ipc;
+pub(crate) mod notify;
 pub(crate) mod ns;
 pub(crate) mod process;
 pub(crate) mod signal;

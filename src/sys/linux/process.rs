@@ -139,3 +139,20 @@ pub(crate) fn signal_own_child(pid: i32, number: i32) -> io::Result<()> {
     // SAFETY: kill takes integers only.
     check(unsafe { libc::kill(pid, number) }).map(drop)
 }
+
+/// kcmp(2): `Ok(true)` when the kernel says the two resources are one (0).
+/// rustix has no kcmp.
+pub(crate) fn kcmp(a: i32, b: i32, kind: libc::c_long, arg_a: libc::c_long, arg_b: libc::c_long) -> io::Result<bool> {
+    // SAFETY: kcmp takes five integers and reads no memory of ours.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            libc::c_long::from(a),
+            libc::c_long::from(b),
+            kind,
+            arg_a,
+            arg_b,
+        )
+    };
+    check(result).map(|r| r == 0)
+}

@@ -17,6 +17,7 @@ pub mod live;
 pub mod plot;
 pub mod prometheus;
 pub mod sample;
+pub mod schedule;
 pub mod series;
 pub mod siblings;
 pub mod trend;

@@ -20,6 +20,7 @@ use crate::resources::fd::FdKind;
 use crate::signal::Signal;
 use crate::stop_signals::StopSignals;
 use crate::watch::sample::{self, CgroupMounts, FdBreakdown, Limits, Sample, Sampler, StatFacts};
+use crate::watch::schedule;
 use crate::watch::series::{History, MetricVerdict, leaking_kinds};
 use crate::watch::siblings::{self, Member};
 use crate::watch::trend::Verdict;
@@ -513,7 +514,7 @@ impl Watcher {
         let stopped = loop {
             let now = Instant::now();
             let seconds = now.duration_since(self.start).as_secs_f64();
-            let refresh = tick > 0 && tick.is_multiple_of(self.options.refresh_every.max(1));
+            let refresh = schedule::refreshes(tick, self.options.refresh_every);
             if refresh {
                 for index in self.rescan(false) {
                     observer.added(&self.watched[index]);
@@ -532,21 +533,8 @@ impl Watcher {
                 break StopReason::Duration;
             }
             tick += 1;
-            // The next tick on the grid start + k * interval; ticks missed
-            // while sampling took long are skipped, not bunched up.
-            let interval = self.options.interval;
             let elapsed = Instant::now().duration_since(self.start);
-            let k = elapsed.as_nanos() / interval.as_nanos().max(1) + 1;
-            // Past what an Instant holds (an interval of `inf`): no next
-            // tick, only the deadline or an ending.
-            let tick_at = u32::try_from(k)
-                .ok()
-                .and_then(|k| interval.checked_mul(k))
-                .and_then(|offset| self.start.checked_add(offset));
-            let next = match (tick_at, deadline) {
-                (Some(t), Some(d)) => Some(t.min(d)),
-                (t, d) => t.or(d),
-            };
+            let next = schedule::next_wake(self.start, elapsed, self.options.interval, deadline);
             let interrupted = loop {
                 let alive: Vec<usize> = (0..self.watched.len())
                     .filter(|&i| self.watched[i].ending.is_none())
@@ -632,9 +620,7 @@ impl Watcher {
         // 100 µs for a 10 MiB interpreter. PSS and swap are read at most
         // once a second, and with many processes less often, so 1,000
         // processes at 1 s stay under 1% of a core.
-        let per_second = (1.0 / self.options.interval.as_secs_f64()).ceil() as u64;
-        let detail_every = (self.watched.len() as u64).div_ceil(100).clamp(1, 10).max(per_second);
-        let detail = tick.is_multiple_of(detail_every);
+        let detail = tick.is_multiple_of(schedule::detail_every(self.watched.len(), self.options.interval));
         let mut gone = Vec::new();
         let mut samples: Vec<(usize, Sample)> = Vec::with_capacity(self.watched.len());
         for index in 0..self.watched.len() {

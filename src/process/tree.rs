@@ -39,6 +39,23 @@ pub struct ProcessTable {
     entries: BTreeMap<Pid, TableEntry>,
 }
 
+#[cfg(test)]
+impl TableEntry {
+    /// A row for tests: named `pPID`, not a kernel thread, started at tick
+    /// 1000 + PID.
+    pub(crate) fn fixture(pid: i32, ppid: i32, pgid: i32, sid: i32) -> TableEntry {
+        TableEntry {
+            pid: Pid::new(pid).expect("a positive PID"),
+            ppid,
+            pgid,
+            sid,
+            start_ticks: 1000 + pid as u64,
+            name: format!("p{pid}"),
+            kernel_thread: false,
+        }
+    }
+}
+
 impl TableEntry {
     /// The row that `/proc/PID/stat` gives.
     pub(crate) fn from_stat(stat: proc::stat::Stat) -> Option<TableEntry> {
@@ -160,13 +177,8 @@ mod tests {
 
     fn entry(pid: i32, ppid: i32, pgid: i32, sid: i32) -> TableEntry {
         TableEntry {
-            pid: Pid::new(pid).unwrap(),
-            ppid,
-            pgid,
-            sid,
             start_ticks: pid as u64,
-            name: format!("p{pid}"),
-            kernel_thread: false,
+            ..TableEntry::fixture(pid, ppid, pgid, sid)
         }
     }
 

@@ -638,21 +638,7 @@ mod tests {
     }
 
     fn listener(inode: u64) -> Socket {
-        Socket {
-            inode,
-            netns: 1,
-            protocol: Protocol::Tcp,
-            state: SocketState::Listen,
-            local: Some("127.0.0.1:8080".parse().unwrap()),
-            remote: Some("0.0.0.0:0".parse().unwrap()),
-            path: None,
-            unix_type: None,
-            peer: None,
-            recv_queue: 0,
-            send_queue: 0,
-            uid: Some(0),
-            pending: vec![],
-        }
+        Socket::inet_fixture(Protocol::Tcp, SocketState::Listen, "127.0.0.1:8080", "0.0.0.0:0", inode)
     }
 
     #[test]

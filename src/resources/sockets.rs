@@ -184,6 +184,35 @@ pub struct Socket {
     pub pending: Vec<u64>,
 }
 
+#[cfg(test)]
+impl Socket {
+    /// A TCP or UDP socket for tests: bound to `local`, connected to
+    /// `remote` (`0.0.0.0:0` when not), owned by root, in namespace 1.
+    pub(crate) fn inet_fixture(
+        protocol: Protocol,
+        state: SocketState,
+        local: &str,
+        remote: &str,
+        inode: u64,
+    ) -> Socket {
+        Socket {
+            inode,
+            netns: 1,
+            protocol,
+            state,
+            local: Some(local.parse().expect("a socket address")),
+            remote: Some(remote.parse().expect("a socket address")),
+            path: None,
+            unix_type: None,
+            peer: None,
+            recv_queue: 0,
+            send_queue: 0,
+            uid: Some(0),
+            pending: Vec::new(),
+        }
+    }
+}
+
 impl Socket {
     /// The local port of a TCP/UDP socket.
     pub fn port(&self) -> Option<u16> {

@@ -216,21 +216,7 @@ mod tests {
     use super::*;
 
     fn inet(protocol: Protocol, state: SocketState, local: &str, remote: &str) -> Socket {
-        Socket {
-            inode: 1,
-            netns: 1,
-            protocol,
-            state,
-            local: Some(local.parse().unwrap()),
-            remote: Some(remote.parse().unwrap()),
-            path: None,
-            unix_type: None,
-            peer: None,
-            recv_queue: 0,
-            send_queue: 0,
-            uid: Some(0),
-            pending: Vec::new(),
-        }
+        Socket::inet_fixture(protocol, state, local, remote, 1)
     }
 
     #[test]

@@ -185,13 +185,8 @@ mod tests {
 
     fn entry(pid: i32, pgid: i32) -> TableEntry {
         TableEntry {
-            pid: Pid::new(pid).unwrap(),
-            ppid: 1,
-            pgid,
-            sid: pgid,
             start_ticks: 1,
-            name: format!("p{pid}"),
-            kernel_thread: false,
+            ..TableEntry::fixture(pid, 1, pgid, pgid)
         }
     }
 

@@ -359,13 +359,9 @@ mod tests {
 
     fn row(pid: i32, ppid: i32, start_ticks: u64) -> TableEntry {
         TableEntry {
-            pid: Pid::new(pid).unwrap(),
-            ppid,
-            pgid: pid,
-            sid: pid,
             start_ticks,
             name: "p".into(),
-            kernel_thread: false,
+            ..TableEntry::fixture(pid, ppid, pid, pid)
         }
     }
 

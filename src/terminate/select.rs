@@ -512,15 +512,7 @@ mod tests {
     use super::*;
 
     fn entry(pid: i32, ppid: i32, pgid: i32, sid: i32) -> TableEntry {
-        TableEntry {
-            pid: Pid::new(pid).unwrap(),
-            ppid,
-            pgid,
-            sid,
-            start_ticks: 1000 + pid as u64,
-            name: format!("p{pid}"),
-            kernel_thread: false,
-        }
+        TableEntry::fixture(pid, ppid, pgid, sid)
     }
 
     fn p(n: i32) -> Pid {

@@ -465,13 +465,9 @@ mod tests {
     #[test]
     fn deepest_first_puts_every_member_after_those_below_it() {
         let row = |pid: i32, ppid: i32| TableEntry {
-            pid: Pid::new(pid).unwrap(),
-            ppid,
-            pgid: 10,
-            sid: 10,
             start_ticks: 1,
             name: "p".into(),
-            kernel_thread: false,
+            ..TableEntry::fixture(pid, ppid, 10, 10)
         };
         // 10 -> 11 -> 12 -> 13, 10 -> 14; 20 has no known parent.
         let table = ProcessTable::from_entries([

@@ -264,19 +264,5 @@ pub enum HoldsError {
 /// A TCP or UDP socket bound to `local`, for the tests of the parts.
 #[cfg(test)]
 fn inet(protocol: sockets::Protocol, local: &str, state: SocketState, inode: u64) -> Socket {
-    Socket {
-        inode,
-        netns: 1,
-        protocol,
-        state,
-        local: Some(local.parse().unwrap()),
-        remote: Some("0.0.0.0:0".parse().unwrap()),
-        path: None,
-        unix_type: None,
-        peer: None,
-        recv_queue: 0,
-        send_queue: 0,
-        uid: Some(0),
-        pending: Vec::new(),
-    }
+    Socket::inet_fixture(protocol, state, local, "0.0.0.0:0", inode)
 }

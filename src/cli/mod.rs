@@ -350,6 +350,7 @@ pub struct SnapshotArgs {
 #[command(
     after_help = "SPEC: tcp:8080, udp:53, :8080 (TCP and UDP), 127.0.0.1:8080, [::1]:8080, \
 unix:/run/x.sock, unix:@abstract, or a path (file, directory, device, mount point). \
+Every port form takes a range: tcp:8000-8100. \
 Ports match the local port, on the address given or a wildcard that covers it.\n\n\
 Exit code: 0 if a process holds a SPEC (or a deleted file is held open), 1 if none does \
 (sockets no process holds are still shown, with the reason they exist), 125 on error."

@@ -167,14 +167,14 @@ impl Targets {
 }
 
 /// With one port asked for (however often), that port: the kernel then
-/// filters the dump.
+/// filters the dump. A range is filtered here, after the dump.
 fn single_port(specs: &[(String, Spec)]) -> Option<u16> {
     let mut ports = specs.iter().filter_map(|(_, spec)| match spec {
-        Spec::Port { port, .. } => Some(*port),
+        Spec::Port { ports, .. } => Some(ports.clone()),
         _ => None,
     });
-    let first_port = ports.next();
-    first_port.filter(|p| ports.all(|q| q == *p))
+    let first = ports.next().filter(|p| p.start() == p.end())?;
+    ports.all(|p| p == first).then_some(*first.start())
 }
 
 /// The sockets found, and how each network namespace was read.

@@ -9,14 +9,14 @@ use crate::resources::sockets::{Protocol, Selection, Socket};
 /// What to look for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spec {
-    /// A TCP/UDP port, optionally on one address.
+    /// A TCP/UDP port or range of ports, optionally on one address.
     Port {
         /// `None`: TCP and UDP.
         protocol: Option<Protocol>,
         /// `None`: any local address.
         addr: Option<LocalAddr>,
-        /// The port.
-        port: u16,
+        /// The ports: one (`8080..=8080`) or a range typed `8000-8100`.
+        ports: std::ops::RangeInclusive<u16>,
     },
     /// A unix socket by its bound name: a path, or `@name` (abstract).
     Unix {
@@ -67,8 +67,11 @@ impl LocalAddr {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     /// A port that is not 1-65535.
-    #[error("'{0}' is not a port (expected 1-65535)")]
+    #[error("'{0}' is not a port (expected 1-65535, or a range such as 8000-8100)")]
     BadPort(String),
+    /// A range whose first port is above its last.
+    #[error("'{0}' is an empty range of ports (the first must not be above the last)")]
+    EmptyRange(String),
     /// An address that does not parse.
     #[error("'{0}' is not an IP address (expected e.g. 127.0.0.1:80, [::1]:80 or localhost:80)")]
     BadAddress(String),
@@ -97,7 +100,8 @@ impl std::str::FromStr for Spec {
     type Err = SpecError;
 
     /// Parses a SPEC: `tcp:8080`, `udp:53`, `:8080`, `127.0.0.1:8080`,
-    /// `[::1]:8080`, `localhost:8080`, `tcp:[::1]:8080`, `unix:/run/x.sock`,
+    /// `[::1]:8080`, `localhost:8080`, `tcp:[::1]:8080` — every port form
+    /// also with a range, `tcp:8000-8100` —, `unix:/run/x.sock`,
     /// `unix:@name`, or a path. Protocol prefixes take any case (`TCP:80`).
     /// Text shaped like `HOST:PORT` is an address, never a file name (a
     /// file is written `./host:80`). Pure.
@@ -113,11 +117,11 @@ impl std::str::FromStr for Spec {
         }
         for (prefix, protocol) in [("tcp:", Protocol::Tcp), ("udp:", Protocol::Udp)] {
             if let Some(rest) = strip_prefix_ignore_case(text, prefix) {
-                let (addr, port) = address_and_port(rest, text)?;
+                let (addr, ports) = address_and_ports(rest, text)?;
                 return Ok(Spec::Port {
                     protocol: Some(protocol),
                     addr,
-                    port,
+                    ports,
                 });
             }
         }
@@ -125,15 +129,15 @@ impl std::str::FromStr for Spec {
             return Ok(Spec::Port {
                 protocol: None,
                 addr: None,
-                port: parse_port(rest, text)?,
+                ports: parse_ports(rest, text)?,
             });
         }
         if text.starts_with('[') || looks_like_host_port(text) {
-            let (addr, port) = address_and_port(text, text)?;
+            let (addr, ports) = address_and_ports(text, text)?;
             return Ok(Spec::Port {
                 protocol: None,
                 addr,
-                port,
+                ports,
             });
         }
         if text.bytes().all(|b| b.is_ascii_digit()) {
@@ -150,7 +154,7 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
 
 /// `HOST:PORT`: a host of letters, digits, dots and dashes (an IPv4
 /// address, `localhost`, or a name or number that is neither, which gets
-/// its own error) and a port of digits.
+/// its own error) and a port of digits (or a range, digits-digits).
 fn looks_like_host_port(text: &str) -> bool {
     text.split_once(':').is_some_and(|(host, port)| {
         !host.is_empty()
@@ -158,7 +162,7 @@ fn looks_like_host_port(text: &str) -> bool {
             && host
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.bytes().all(|b| b.is_ascii_digit() || b == b'-')
     })
 }
 
@@ -169,21 +173,36 @@ fn parse_port(text: &str, whole: &str) -> Result<u16, SpecError> {
     }
 }
 
-/// `8080`, `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`.
-fn address_and_port(text: &str, whole: &str) -> Result<(Option<LocalAddr>, u16), SpecError> {
+/// `8080` or `8000-8100`: one port, or a range of them (first to last,
+/// both included).
+fn parse_ports(text: &str, whole: &str) -> Result<std::ops::RangeInclusive<u16>, SpecError> {
+    let Some((first, last)) = text.split_once('-') else {
+        let port = parse_port(text, whole)?;
+        return Ok(port..=port);
+    };
+    let (first, last) = (parse_port(first, whole)?, parse_port(last, whole)?);
+    if first > last {
+        return Err(SpecError::EmptyRange(whole.to_string()));
+    }
+    Ok(first..=last)
+}
+
+/// `8080`, `127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`, each also with
+/// a range of ports.
+fn address_and_ports(text: &str, whole: &str) -> Result<(Option<LocalAddr>, std::ops::RangeInclusive<u16>), SpecError> {
     if let Some(rest) = text.strip_prefix('[') {
-        let (addr, port) = rest
+        let (addr, ports) = rest
             .split_once("]:")
             .ok_or_else(|| SpecError::BadAddress(whole.to_string()))?;
         let addr: IpAddr = addr.parse().map_err(|_| SpecError::BadAddress(whole.to_string()))?;
-        return Ok((Some(LocalAddr::Ip(addr)), parse_port(port, whole)?));
+        return Ok((Some(LocalAddr::Ip(addr)), parse_ports(ports, whole)?));
     }
     match text.rsplit_once(':') {
-        Some((host, port)) => {
+        Some((host, ports)) => {
             let addr = host.parse().map_err(|_| bad_host(host, whole))?;
-            Ok((Some(addr), parse_port(port, whole)?))
+            Ok((Some(addr), parse_ports(ports, whole)?))
         }
-        None => Ok((None, parse_port(text, whole)?)),
+        None => Ok((None, parse_ports(text, whole)?)),
     }
 }
 
@@ -202,18 +221,19 @@ fn bad_host(host: &str, whole: &str) -> SpecError {
 }
 
 impl Spec {
-    /// Whether `socket` is what this spec names: the same protocol and local
-    /// port, on the address asked for or a wildcard that covers it. Pure.
+    /// Whether `socket` is what this spec names: the same protocol, a local
+    /// port in the range, on the address asked for or a wildcard that
+    /// covers it. Pure.
     pub fn matches_socket(&self, socket: &Socket) -> bool {
         match self {
-            Spec::Port { protocol, addr, port } => {
+            Spec::Port { protocol, addr, ports } => {
                 let protocol_ok = match protocol {
                     Some(p) => socket.protocol == *p,
                     None => socket.protocol != Protocol::Unix,
                 };
                 let Some(local) = socket.local else { return false };
                 let addr_ok = addr.is_none_or(|want| want.covered_by(local.ip()));
-                protocol_ok && local.port() == *port && addr_ok
+                protocol_ok && ports.contains(&local.port()) && addr_ok
             }
             Spec::Unix { name } => socket.protocol == Protocol::Unix && socket.path.as_deref() == Some(name.as_str()),
             Spec::Path(_) => false,
@@ -265,7 +285,7 @@ mod tests {
             Ok(Spec::Port {
                 protocol: Some(Protocol::Tcp),
                 addr: None,
-                port: 8080
+                ports: 8080..=8080
             })
         );
         assert_eq!(
@@ -273,7 +293,7 @@ mod tests {
             Ok(Spec::Port {
                 protocol: Some(Protocol::Udp),
                 addr: None,
-                port: 53
+                ports: 53..=53
             })
         );
         assert_eq!(
@@ -281,7 +301,7 @@ mod tests {
             Ok(Spec::Port {
                 protocol: None,
                 addr: None,
-                port: 8080
+                ports: 8080..=8080
             })
         );
         assert_eq!(
@@ -289,7 +309,7 @@ mod tests {
             Ok(Spec::Port {
                 protocol: None,
                 addr: Some("127.0.0.1".parse().unwrap()),
-                port: 8080
+                ports: 8080..=8080
             })
         );
         assert_eq!(
@@ -297,7 +317,7 @@ mod tests {
             Ok(Spec::Port {
                 protocol: None,
                 addr: Some("::1".parse().unwrap()),
-                port: 8080
+                ports: 8080..=8080
             })
         );
         assert_eq!(
@@ -305,7 +325,7 @@ mod tests {
             Ok(Spec::Port {
                 protocol: Some(Protocol::Tcp),
                 addr: Some("::1".parse().unwrap()),
-                port: 80
+                ports: 80..=80
             })
         );
         assert_eq!(
@@ -350,7 +370,7 @@ mod tests {
         let tcp80 = Spec::Port {
             protocol: Some(Protocol::Tcp),
             addr: None,
-            port: 80,
+            ports: 80..=80,
         };
         assert_eq!(spec("TCP:80"), Ok(tcp80.clone()));
         assert_eq!(spec("Tcp:80"), Ok(tcp80));
@@ -358,7 +378,7 @@ mod tests {
         let local = Spec::Port {
             protocol: None,
             addr: Some(LocalAddr::Loopback),
-            port: 80,
+            ports: 80..=80,
         };
         assert_eq!(spec("localhost:80"), Ok(local.clone()));
         assert_eq!(spec("LOCALHOST:80"), Ok(local.clone()));
@@ -367,7 +387,7 @@ mod tests {
             Ok(Spec::Port {
                 protocol: Some(Protocol::Udp),
                 addr: Some(LocalAddr::Loopback),
-                port: 53
+                ports: 53..=53
             })
         );
         for (bound, covered) in [
@@ -384,6 +404,33 @@ mod tests {
             let socket = inet(Protocol::Tcp, bound, SocketState::Listen, 1);
             assert_eq!(local.matches_socket(&socket), covered, "{bound}");
         }
+    }
+
+    #[test]
+    fn every_port_form_takes_a_range() {
+        let range = |protocol, addr, first, last| {
+            Ok(Spec::Port {
+                protocol,
+                addr,
+                ports: first..=last,
+            })
+        };
+        assert_eq!(spec("tcp:8000-8100"), range(Some(Protocol::Tcp), None, 8000, 8100));
+        assert_eq!(spec("UDP:53-54"), range(Some(Protocol::Udp), None, 53, 54));
+        assert_eq!(spec(":1-65535"), range(None, None, 1, 65535));
+        let lo = Some(LocalAddr::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(spec("127.0.0.1:8000-8001"), range(None, lo, 8000, 8001));
+        let v6 = Some(LocalAddr::Ip("::1".parse().unwrap()));
+        assert_eq!(spec("tcp:[::1]:80-81"), range(Some(Protocol::Tcp), v6, 80, 81));
+        assert_eq!(spec("localhost:80-80"), range(None, Some(LocalAddr::Loopback), 80, 80));
+        assert_eq!(spec("tcp:9-8"), Err(SpecError::EmptyRange("tcp:9-8".into())));
+        assert_eq!(spec("tcp:0-5"), Err(SpecError::BadPort("tcp:0-5".into())));
+        assert_eq!(spec("tcp:80-"), Err(SpecError::BadPort("tcp:80-".into())));
+        assert_eq!(spec("tcp:80-90-100"), Err(SpecError::BadPort("tcp:80-90-100".into())));
+        let listener = inet(Protocol::Tcp, "0.0.0.0:8050", SocketState::Listen, 1);
+        assert!(spec("tcp:8000-8100").unwrap().matches_socket(&listener));
+        assert!(!spec("tcp:8000-8049").unwrap().matches_socket(&listener));
+        assert!(!spec("udp:8000-8100").unwrap().matches_socket(&listener));
     }
 
     #[test]

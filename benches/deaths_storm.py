@@ -229,7 +229,7 @@ def afterlife_storm(binary, rate, seconds):
     for read_at, line in out.lines:
         record = json.loads(line)
         if record["pid"] in wanted and record["pid"] not in seen:
-            seen[record["pid"]] = (read_at - record["time"], record)
+            seen[record["pid"]] = (read_at - record["died_at"], record)
     latencies = sorted(v[0] * 1000 for v in seen.values())
     killed = [r for _, r in seen.values() if r.get("sender") and r["sender"]["kind"] == "kill"]
     summary = [l for _, l in err.lines if "deaths seen" in l]

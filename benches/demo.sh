@@ -22,7 +22,7 @@ python3 - "$trials" "$out" "${runs[@]}" <<'PY'
 import json, statistics, sys
 trials, out, files = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 reports = [json.load(open(f)) for f in files]
-total = statistics.median(r["seconds"] for r in reports)
+total = statistics.median(r["duration_seconds"] for r in reports)
 lines = [
     f"afterlife demo, release build, {trials} trials, {reports[0]['machine']['kernel']}",
     f"whole demo (18 scenarios, 4 at a time): median {total:.2f} s; budget 30 s; ratio {total / 30:.3f}",
@@ -31,7 +31,7 @@ lines = [
     f"{'#':>2}  {'scenario':<16} median s",
 ]
 for i, s in enumerate(reports[0]["scenarios"]):
-    median = statistics.median(r["scenarios"][i]["seconds"] for r in reports)
+    median = statistics.median(r["scenarios"][i]["duration_seconds"] for r in reports)
     lines.append(f"{s['id']:>2}  {s['name']:<16} {median:.3f}")
 text = "\n".join(lines)
 print(text)

@@ -353,7 +353,7 @@ def predict_linear_alerts(events):
         limit = limits.get(pid, {})
         memory = (limit.get("memory") or {}).get("bytes") or mem_total()
         for metric, cap in (("fds", limit.get("max_fds")), ("rss_bytes", memory)):
-            points = [(s["seconds"], s[metric]) for s in samples if s.get(metric) is not None]
+            points = [(s["at_seconds"], s[metric]) for s in samples if s.get(metric) is not None]
             if cap is None or len(points) < 3:
                 continue
             n = len(points)

@@ -32,6 +32,11 @@
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::multiple_unsafe_ops_per_block)]
 
+/// The version of the JSON schema every `--json` document and NDJSON line
+/// carries in its `version` field (docs/JSON.md, docs/schema/). Version 1
+/// was the snapshot file's own format before every command shared one.
+pub const JSON_VERSION: u32 = 2;
+
 // OS-neutral: exit explanations, durations, exit codes, text escaping,
 // signal names, the command line's definitions.
 pub mod cli;

@@ -42,13 +42,13 @@ fn status_says_running_then_exited_with_259_not_still_active() {
     let pid = sleeper.id().to_string();
     let running = afterlife(&["--json", "status", &pid]);
     assert_eq!(running.status.code(), Some(0), "{}", stderr(&running));
-    assert_eq!(json(&running)[0]["status"], "running");
+    assert_eq!(json(&running)["processes"][0]["status"], "running");
     sleeper.wait().unwrap();
     // `sleeper` still holds the process object: its exit code can be read,
     // and 259 is read as an exit code, not as STILL_ACTIVE.
     let ended = afterlife(&["--json", "status", &pid]);
     assert_eq!(ended.status.code(), Some(1));
-    let entry = &json(&ended)[0];
+    let entry = &json(&ended)["processes"][0];
     assert_eq!(entry["status"], "exited");
     assert_eq!(entry["ending"]["exit_code"], 259);
 }

@@ -56,7 +56,7 @@ struct Printer<'a> {
 impl Observer for Printer<'_> {
     fn death(&mut self, death: &Death) {
         if self.output.json() {
-            match serde_json::to_string(death) {
+            match crate::cli::output::json_text(death) {
                 Ok(line) => self.pending.push_str(&line),
                 Err(e) => self.output.error(&format!("cannot encode a death as JSON: {e}")),
             }
@@ -228,13 +228,11 @@ fn text_line(death: &Death, output: &Output) -> String {
 mod tests {
     use super::*;
     use crate::cli::ColorChoice;
-    use crate::deaths::{OomKill, Sender, Source};
-    use crate::exit::StatusViews;
+    use crate::deaths::{OomKill, Sender};
     use crate::signal::Signal;
 
     fn death(status: ExitStatus) -> Death {
         Death {
-            pid: 4321,
             name: Some("sleep".to_string()),
             cmdline: Some(vec!["sleep".to_string(), "100".to_string()]),
             ppid: Some(1),
@@ -242,13 +240,9 @@ mod tests {
             user: Some("root".to_string()),
             cgroup: Some("/system.slice/cron.service".to_string()),
             unit: Some("cron.service".to_string()),
-            container: None,
             lifetime: Some(1.5),
             time: 3723.004,
-            ending: StatusViews::from(status),
-            sender: None,
-            oom: None,
-            source: Source::Bpf,
+            ..Death::fixture(4321, status)
         }
     }
 

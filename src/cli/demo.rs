@@ -52,7 +52,7 @@ fn list(output: &Output) {
                 question: s.question,
             })
             .collect();
-        output.json_document(&entries);
+        output.json_list("scenarios", &entries);
         return;
     }
     for s in &SCENARIOS {
@@ -124,7 +124,7 @@ fn row(scenario: &ScenarioReport) -> Row {
         shell: scenario
             .runs
             .iter()
-            .map(|r| r.ending.shell_code.to_string())
+            .map(|r| r.ending.views.shell_code.to_string())
             .collect::<Vec<_>>()
             .join(" / "),
         went: labels(scenario, Fact::Went),
@@ -283,7 +283,7 @@ fn run_lines(run: &RunReport, output: &Output, width: Option<usize>) {
             escape(&run.action)
         ),
     );
-    let views = &run.ending;
+    let views = &run.ending.views;
     // The meaning and the readings are afterlife's own words (a signal's
     // "Ctrl+\\" among them): only control characters need escaping.
     emit(

@@ -13,7 +13,7 @@ pub(crate) fn run(args: &ExplainArgs, output: &Output) -> Result<u8, Failure> {
         .map(|code| explain(code).map(crate::sys::host_readings_first).map_err(Failure::new))
         .collect::<Result<Vec<Explanation>, Failure>>()?;
     if output.json() {
-        output.json_document(&explanations);
+        output.json_list("explanations", &explanations);
         return Ok(exit_code::SUCCESS);
     }
     for (index, explanation) in explanations.iter().enumerate() {

@@ -64,10 +64,18 @@ fn read_snapshot(path: &std::path::Path) -> Result<Snapshot, Failure> {
     if limited.limit() == 0 {
         return Err(too_large());
     }
-    parsed.map_err(|e: serde_json::Error| match e.classify() {
+    let snapshot: Snapshot = parsed.map_err(|e: serde_json::Error| match e.classify() {
         serde_json::error::Category::Io => Failure::new(format!("cannot read snapshot {shown}: {e}")),
         _ => Failure::new(format!("{shown} is not an afterlife snapshot: {e}")),
-    })
+    })?;
+    if snapshot.version > crate::JSON_VERSION {
+        return Err(Failure::new(format!(
+            "{shown} was written by a newer afterlife (version {}; this one reads up to {})",
+            snapshot.version,
+            crate::JSON_VERSION
+        )));
+    }
+    Ok(snapshot)
 }
 
 fn refs(list: &[ProcessRef]) -> String {

@@ -92,20 +92,25 @@ impl Output {
         }
     }
 
-    /// Prints a value as one line of JSON.
+    /// Prints a value as one line of JSON, with the schema's `version`.
     pub fn json_line<T: Serialize>(&self, value: &T) {
-        match serde_json::to_string(value) {
+        match json_text(value) {
             Ok(text) => self.line(&text),
             Err(e) => self.error(&format!("cannot encode the report as JSON: {e}")),
         }
     }
 
-    /// Prints a value as pretty JSON.
+    /// Prints a value as pretty JSON, with the schema's `version`.
     pub fn json_document<T: Serialize>(&self, value: &T) {
-        match serde_json::to_string_pretty(value) {
+        match json_pretty(value) {
             Ok(text) => self.line(&text),
             Err(e) => self.error(&format!("cannot encode the report as JSON: {e}")),
         }
+    }
+
+    /// Prints a list as a document: `{"version": 2, KEY: [...]}`.
+    pub fn json_list<T: Serialize>(&self, key: &'static str, items: &[T]) {
+        self.json_document(&Listed { key, items });
     }
 
     /// Prints the one-line error format to stderr.
@@ -118,6 +123,47 @@ impl Output {
             crate::text::escape_controls(message)
         ));
     }
+}
+
+/// A document as printed: the schema's version first, then the document's
+/// own fields. Every document is an object, so that `version` has a place.
+#[derive(Serialize)]
+struct Versioned<'a, T> {
+    version: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// A list under one key, so that a list of results is a document too.
+struct Listed<'a, T> {
+    key: &'static str,
+    items: &'a [T],
+}
+
+impl<T: Serialize> Serialize for Listed<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.key, self.items)?;
+        map.end()
+    }
+}
+
+fn versioned<T: Serialize>(body: &T) -> Versioned<'_, T> {
+    Versioned {
+        version: crate::JSON_VERSION,
+        body,
+    }
+}
+
+/// One line of JSON with `version` (NDJSON, the run report on stderr).
+pub fn json_text<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    serde_json::to_string(&versioned(value))
+}
+
+/// Pretty JSON with `version` (a document, the `--report-json` file).
+pub fn json_pretty<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&versioned(value))
 }
 
 /// `n` and the noun, singular for exactly one: `1 process`, `2 processes`.

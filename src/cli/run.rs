@@ -67,7 +67,7 @@ impl ReportFile {
     fn write(self, report: &RunReport) -> Option<String> {
         use std::io::Write as _;
         let (mut file, path) = self.0?;
-        let written = serde_json::to_string_pretty(report)
+        let written = crate::cli::output::json_pretty(report)
             .map_err(|e| e.to_string())
             .and_then(|text| file.write_all((text + "\n").as_bytes()).map_err(|e| e.to_string()));
         written.err().map(|e| cannot_write(&path, &e))
@@ -102,7 +102,7 @@ pub(crate) fn finish(
     // stderr may be closed or a broken pipe by now: what cannot be said is
     // dropped, and afterlife still leaves as the command did.
     if output.json() {
-        match serde_json::to_string(report) {
+        match crate::cli::output::json_text(report) {
             Ok(text) => stderr_line(&text),
             Err(e) => output.error(&format!("cannot encode the report as JSON: {e}")),
         }

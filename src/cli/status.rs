@@ -44,7 +44,7 @@ pub(crate) fn run(args: &StatusArgs, output: &Output) -> Result<u8, Failure> {
         }
     }
     if output.json() {
-        output.json_document(&entries);
+        output.json_list("processes", &entries);
         return Ok(code);
     }
     for entry in &entries {

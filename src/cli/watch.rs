@@ -28,12 +28,12 @@ enum Event<'a> {
         pid: Pid,
         name: &'a str,
         title: Option<&'a str>,
-        cmdline: &'a [String],
+        command_line: &'a [String],
         limits: &'a Limits,
     },
     Sample {
         pid: Pid,
-        seconds: f64,
+        at_seconds: f64,
         #[serde(flatten)]
         sample: &'a Sample,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,7 +41,7 @@ enum Event<'a> {
     },
     Ended {
         pid: Pid,
-        seconds: Option<f64>,
+        at_seconds: Option<f64>,
         ending: Option<&'a EndingReport>,
     },
     Verdict {
@@ -65,7 +65,7 @@ impl Observer for CliObserver<'_> {
                 pid: w.pid(),
                 name: &w.name,
                 title: w.title.as_deref(),
-                cmdline: &w.cmdline,
+                command_line: &w.cmdline,
                 limits: &w.limits,
             });
         }
@@ -75,7 +75,7 @@ impl Observer for CliObserver<'_> {
         if self.output.json() {
             self.output.json_line(&Event::Sample {
                 pid: w.pid(),
-                seconds,
+                at_seconds: seconds,
                 sample,
                 fd_breakdown: breakdown,
             });
@@ -86,7 +86,7 @@ impl Observer for CliObserver<'_> {
         if self.output.json() {
             self.output.json_line(&Event::Ended {
                 pid: w.pid(),
-                seconds: w.ended_after,
+                at_seconds: w.ended_after,
                 ending: w.ending.as_ref(),
             });
         }

@@ -53,26 +53,15 @@ fn in_cgroup(death: &Death, wanted: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deaths::Source;
-    use crate::exit::StatusViews;
 
     fn death(pid: i32, name: &str, status: ExitStatus, cgroup: &str) -> Death {
         Death {
-            pid,
             name: Some(name.to_string()),
-            cmdline: None,
             ppid: Some(1),
             uid: Some(0),
-            user: None,
             cgroup: Some(cgroup.to_string()),
             unit: crate::deaths::cgroup::unit_of(cgroup),
-            container: None,
-            lifetime: None,
-            time: 0.0,
-            ending: StatusViews::from(status),
-            sender: None,
-            oom: None,
-            source: Source::Bpf,
+            ..Death::fixture(pid, status)
         }
     }
 

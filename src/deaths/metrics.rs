@@ -75,27 +75,13 @@ impl DeathCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deaths::{OomKill, Source};
-    use crate::exit::StatusViews;
+    use crate::deaths::OomKill;
     use crate::signal::Signal;
 
     fn death(status: ExitStatus, unit: Option<&str>) -> Death {
         Death {
-            pid: 1,
-            name: None,
-            cmdline: None,
-            ppid: None,
-            uid: None,
-            user: None,
-            cgroup: Some("/x".to_string()),
             unit: unit.map(str::to_string),
-            container: None,
-            lifetime: None,
-            time: 0.0,
-            ending: StatusViews::from(status),
-            sender: None,
-            oom: None,
-            source: Source::Bpf,
+            ..Death::fixture(1, status)
         }
     }
 

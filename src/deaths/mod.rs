@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::exit::{ExitStatus, StatusViews};
+use crate::exit::{ExitStatus, KnownEnding, StatusViews};
 use crate::signal::Signal;
 use crate::stop_signals::StopSignals;
 
@@ -85,6 +85,7 @@ pub struct Sender {
     /// Whether the process signalled itself.
     pub itself: bool,
     /// Seconds from the signal to the death.
+    #[serde(rename = "before_death_seconds")]
     pub before_death: Option<f64>,
 }
 
@@ -118,6 +119,7 @@ pub struct Death {
     /// Its name (`comm`).
     pub name: Option<String>,
     /// Its command line, when it could still be read.
+    #[serde(rename = "command_line")]
     pub cmdline: Option<Vec<String>>,
     /// Its parent at death.
     pub ppid: Option<i32>,
@@ -132,11 +134,14 @@ pub struct Death {
     /// The container ID read from the cgroup path.
     pub container: Option<String>,
     /// Seconds it lived.
+    #[serde(rename = "lifetime_seconds")]
     pub lifetime: Option<f64>,
     /// When it died, Unix time in seconds.
+    #[serde(rename = "died_at")]
     pub time: f64,
-    /// How it ended, as `status` and `wait` show it.
-    pub ending: StatusViews,
+    /// How it ended, as `status` and `wait` show it; its `source` is the
+    /// feed's.
+    pub ending: KnownEnding<Source>,
     /// Who sent the signal it died of.
     pub sender: Option<Sender>,
     /// The OOM kill that chose it.
@@ -146,9 +151,35 @@ pub struct Death {
 }
 
 impl Death {
+    /// A death by `status` in cgroup `/x`, as the BPF feed reports it, with
+    /// nothing else known: the base of the tests' deaths.
+    #[cfg(test)]
+    pub(crate) fn fixture(pid: i32, status: ExitStatus) -> Death {
+        Death {
+            pid,
+            name: None,
+            cmdline: None,
+            ppid: None,
+            uid: None,
+            user: None,
+            cgroup: Some("/x".to_string()),
+            unit: None,
+            container: None,
+            lifetime: None,
+            time: 0.0,
+            ending: KnownEnding {
+                views: StatusViews::from(status),
+                source: Source::Bpf,
+            },
+            sender: None,
+            oom: None,
+            source: Source::Bpf,
+        }
+    }
+
     /// The exit status.
     pub fn status(&self) -> ExitStatus {
-        self.ending.status
+        self.ending.views.status
     }
 }
 
@@ -400,7 +431,10 @@ impl Feed {
             cmdline: raw.cmdline,
             ppid: raw.ppid,
             uid: raw.uid,
-            ending: StatusViews::from(status),
+            ending: KnownEnding {
+                views: StatusViews::from(status),
+                source: self.backend.source(),
+            },
             sender,
             oom,
             source: self.backend.source(),

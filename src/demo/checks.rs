@@ -3,7 +3,7 @@
 
 use crate::demo::spawn::DemoChild;
 use crate::demo::{Check, ExplainSummary, RunReport};
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, KnownEnding};
 use crate::process::{Pid, StatusSource};
 
 /// A run's report, with its views and what `explain` says of its `$?`.
@@ -22,8 +22,10 @@ pub(crate) fn run_report(
         label: label.to_string(),
         action: action.into(),
         pid,
-        ending: status.into(),
-        source,
+        ending: KnownEnding {
+            views: status.into(),
+            source,
+        },
         explain: ExplainSummary { input, readings },
         why: Vec::new(),
         checks,

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::exit::{ExitStatus, StatusViews};
+use crate::exit::{ExitStatus, KnownEnding};
 use crate::process::{Pid, StatusSource};
 
 /// What a check is about.
@@ -100,10 +100,9 @@ pub struct RunReport {
     pub action: String,
     /// Its PID.
     pub pid: Pid,
-    /// How it ended: wait status, `$?`, meaning.
-    pub ending: StatusViews,
-    /// Where the status came from (`waitid` for our children).
-    pub source: StatusSource,
+    /// How it ended: wait status, `$?`, meaning, and where the status came
+    /// from (`waitid` for our children).
+    pub ending: KnownEnding<StatusSource>,
     /// What `explain` says of its `$?`.
     pub explain: ExplainSummary,
     /// Why it did not die when asked, while it resisted (scenario 18).
@@ -116,7 +115,7 @@ pub struct RunReport {
 impl RunReport {
     /// The decoded status.
     pub fn status(&self) -> ExitStatus {
-        self.ending.status
+        self.ending.views.status
     }
 }
 
@@ -140,6 +139,7 @@ pub struct ScenarioReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// How long it took, in seconds.
+    #[serde(rename = "duration_seconds")]
     pub seconds: f64,
 }
 
@@ -185,6 +185,7 @@ pub struct DemoReport {
     /// The scenarios, in the order asked for.
     pub scenarios: Vec<ScenarioReport>,
     /// Wall-clock time of the whole demo, in seconds.
+    #[serde(rename = "duration_seconds")]
     pub seconds: f64,
 }
 

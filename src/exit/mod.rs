@@ -11,4 +11,4 @@ mod status;
 pub mod sysexits;
 pub mod windows;
 
-pub use status::{Cause, Ending, ExitStatus, StatusViews};
+pub use status::{Cause, Ending, ExitStatus, KnownEnding, StatusViews};

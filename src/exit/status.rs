@@ -112,7 +112,7 @@ pub enum Cause {
     /// A supervisor's deadline passed and it signalled the process.
     TimedOut {
         /// The deadline that passed.
-        #[serde(serialize_with = "serialize_seconds")]
+        #[serde(rename = "after_seconds", serialize_with = "serialize_seconds")]
         after: Duration,
         /// Whether SIGKILL was needed after the first signal.
         needed_kill: bool,
@@ -145,6 +145,19 @@ pub struct StatusViews {
     pub shell_code: u8,
     /// Plain words.
     pub meaning: String,
+}
+
+/// A known ending in the shape every report shares: `{"observed": "known",
+/// "status", "wait_status", "shell_code", "meaning", "source"}`, with `S`
+/// saying where the status came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "observed", rename = "known")]
+pub struct KnownEnding<S> {
+    /// The status and its views.
+    #[serde(flatten)]
+    pub views: StatusViews,
+    /// Where it came from.
+    pub source: S,
 }
 
 impl From<ExitStatus> for StatusViews {

@@ -22,8 +22,10 @@ pub struct WaitOutcome {
     /// Its name when waiting started.
     pub name: String,
     /// Its command line when waiting started.
+    #[serde(rename = "command_line")]
     pub cmdline: Vec<String>,
     /// Seconds from the start of the wait to its exit; `None` if still running.
+    #[serde(rename = "ended_after_seconds")]
     pub ended_after: Option<f64>,
     /// How it ended; `None` if it is still running (the wait timed out).
     pub ending: Option<EndingReport>,

@@ -47,6 +47,7 @@ pub struct ProcessInfo {
     /// The user name of `uid`, from /etc/passwd.
     pub user: Option<String>,
     /// The command line (empty for zombies and kernel threads).
+    #[serde(rename = "command_line")]
     pub cmdline: Vec<String>,
     /// The executable's path, if readable.
     pub exe: Option<PathBuf>,

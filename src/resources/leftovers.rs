@@ -57,6 +57,7 @@ pub struct LiveProcess {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZombieLeft {
     /// How it ended, when readable.
+    #[serde(rename = "ending")]
     pub status: Option<EndingReport>,
     /// Its tracer while one is attached, else its parent.
     pub unreaped_by: Reaper,

@@ -23,8 +23,13 @@ use crate::resources::locks::{self, Lock};
 use crate::resources::maps::{self, MappedFile};
 use crate::resources::sockets::{self, NetnsId, Socket};
 
-/// The snapshot format version.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot format version: the JSON schema's, which the printed
+/// document carries in `version` (version 1 snapshots read as well).
+pub const SNAPSHOT_VERSION: u32 = crate::JSON_VERSION;
+
+fn current_version() -> u32 {
+    SNAPSHOT_VERSION
+}
 
 /// One process in a snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +49,7 @@ pub struct ProcessSnapshot {
     /// User name.
     pub user: Option<String>,
     /// Command line.
+    #[serde(rename = "command_line", alias = "cmdline")]
     pub cmdline: Vec<String>,
     /// Working directory.
     pub cwd: Option<String>,
@@ -56,7 +62,7 @@ pub struct ProcessSnapshot {
     /// Memory-mapped files.
     pub maps: Vec<MappedFile>,
     /// What could not be read.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub errors: Vec<String>,
 }
 
@@ -72,7 +78,8 @@ pub struct HeldLock {
 /// What a process or tree holds at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
-    /// Format version.
+    /// Format version, as read; printing adds the schema's own `version`.
+    #[serde(skip_serializing, default = "current_version")]
     pub version: u32,
     /// When it was taken, seconds since the epoch.
     pub taken_at: f64,

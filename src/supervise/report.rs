@@ -19,6 +19,7 @@ use crate::supervise::leftover_facts::HeldFd;
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     /// The command line.
+    #[serde(rename = "command_line")]
     pub command: Vec<String>,
     /// The containment used.
     pub containment: Containment,
@@ -34,10 +35,13 @@ pub struct RunReport {
     /// Start time, seconds since the Unix epoch.
     pub started_at: f64,
     /// Seconds from start to the end of the main process.
+    #[serde(rename = "duration_seconds")]
     pub duration: f64,
     /// Seconds from start until afterlife was done with the whole tree.
+    #[serde(rename = "total_duration_seconds")]
     pub total_duration: f64,
     /// How the main process ended: raw wait status, shell `$?`, meaning.
+    #[serde(rename = "ending", serialize_with = "reaped_ending")]
     pub exit: StatusViews,
     /// Why, beyond the status: timeout, OOM kill, or nothing more known.
     pub cause: Cause,
@@ -76,10 +80,22 @@ pub struct RunReport {
     pub dies_by: Option<Signal>,
 }
 
+/// The main process's ending in the shape every report shares: afterlife
+/// (or its keeper) reaped it with `waitid`.
+fn reaped_ending<S: serde::Serializer>(views: &StatusViews, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize as _;
+    crate::exit::KnownEnding {
+        views: views.clone(),
+        source: crate::process::StatusSource::Waitid,
+    }
+    .serialize(serializer)
+}
+
 /// One signal sent.
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineEvent {
     /// Seconds after the start.
+    #[serde(rename = "at_seconds")]
     pub at: f64,
     /// The signal.
     pub signal: Signal,
@@ -149,6 +165,7 @@ pub struct Leftover {
     /// Its name.
     pub name: String,
     /// Its command line.
+    #[serde(rename = "command_line")]
     pub cmdline: Vec<String>,
     /// Its parent's PID when found.
     pub ppid: i32,

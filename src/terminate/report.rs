@@ -298,6 +298,7 @@ pub enum Outcome {
         /// Seconds from the first signal to its exit, when afterlife saw it.
         after_seconds: Option<f64>,
         /// How it ended, as its parent sees it, when observable.
+        #[serde(rename = "ending")]
         status: Option<EndingReport>,
         /// For one that was already a zombie and still is: who must
         /// collect its exit status before its entry goes.

@@ -167,6 +167,7 @@ pub struct MetricVerdict {
     pub rise: Option<f64>,
     /// For `levelled_off` and `step`: when the rise ended, seconds after
     /// the start of the watch.
+    #[serde(rename = "rise_ended_at_seconds")]
     pub rise_ended_at: Option<f64>,
     /// Theil–Sen slope per second.
     pub slope_per_second: f64,

@@ -219,6 +219,7 @@ pub struct ProcessSummary {
     /// The title it gave itself (`postgres: background writer`), if any.
     pub title: Option<String>,
     /// Its command line, the latest seen.
+    #[serde(rename = "command_line")]
     pub cmdline: Vec<String>,
     /// Its limits.
     pub limits: Limits,
@@ -239,6 +240,7 @@ pub struct ProcessSummary {
     /// How it ended, if it did.
     pub ending: Option<EndingReport>,
     /// Seconds after the start of the watch at which it ended.
+    #[serde(rename = "ended_after_seconds")]
     pub ended_after: Option<f64>,
 }
 

@@ -18,7 +18,9 @@ fn list_names_every_scenario() {
     assert!(text.contains("15  ghost-socket"), "{text}");
 
     let output = run(&["demo", "--list", "--json"]);
-    let list: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let list: Value = crate::common::schema::parse("demo", &stdout(&output));
+    assert_eq!(list["version"], 2);
+    let list = &list["scenarios"];
     let names: Vec<&str> = list
         .as_array()
         .unwrap()

@@ -12,7 +12,7 @@ use serde_json::Value;
 fn scenario(name: &str) -> Value {
     let output = run(&["demo", name, "--json"]);
     let text = stdout(&output);
-    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let report: Value = crate::common::schema::parse("demo", &text);
     let scenario = report["scenarios"][0].clone();
     assert_eq!(scenario["name"], name);
     assert!(scenario["error"].is_null(), "{}", scenario["error"]);
@@ -64,7 +64,7 @@ fn s01_exit_three() {
     let s = scenario("exit");
     let run = &runs(&s)[0];
     assert_exited(run, 3);
-    assert_eq!(run["source"], "waitid");
+    assert_eq!(run["ending"]["source"], "waitid");
     assert_eq!(
         check(run, "destructors")["measured"],
         "the Drop impl's marker file is absent"
@@ -275,7 +275,10 @@ fn s14_orphan() {
         "{reparented}"
     );
     assert_signaled(orphan, "SIGKILL", 137);
-    assert_ne!(orphan["source"], "waitid", "an orphan is reaped by its new parent");
+    assert_ne!(
+        orphan["ending"]["source"], "waitid",
+        "an orphan is reaped by its new parent"
+    );
     assert!(
         check(orphan, "orphan (reaped)")["measured"]
             .as_str()
@@ -366,7 +369,7 @@ fn s18_resisting() {
     assert_signaled(ignored, "SIGKILL", 137);
     assert!(says(ignored, "SIGTERM ignored"), "{ignored:#}");
     assert_exited(zombie, 7);
-    assert_eq!(zombie["source"], "zombie_stat");
+    assert_eq!(zombie["ending"]["source"], "zombie_stat");
     assert!(
         zombie["why"][0].as_str().unwrap().starts_with("zombie (Z)"),
         "{zombie:#}"

@@ -9,8 +9,8 @@ use serde_json::Value;
 fn readings(code: &str) -> Vec<Value> {
     let output = run(&["explain", "--json", code]);
     assert_eq!(output.status.code(), Some(0), "{code}: {}", stderr(&output));
-    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
-    doc[0]["readings"].as_array().unwrap().clone()
+    let doc: Value = crate::common::schema::parse("explain", &String::from_utf8_lossy(&output.stdout));
+    doc["explanations"][0]["readings"].as_array().unwrap().clone()
 }
 
 /// (input, kind of the first reading, text its title must contain)

@@ -11,6 +11,7 @@ mod completions;
 mod demo_cli;
 mod demo_scenarios;
 mod explain;
+mod json_schema;
 mod nextest_wrapper;
 mod quiet;
 mod wait;

@@ -50,7 +50,7 @@ fn grandchild_killed_by_sigterm_exits_143() {
     rustix::process::kill_process(target, rustix::process::Signal::TERM).unwrap();
     let output = waiter.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(143), "stderr: {}", stderr(&output));
-    let line: serde_json::Value = serde_json::from_str(stdout(&output).lines().next().unwrap()).unwrap();
+    let line: serde_json::Value = crate::common::schema::parse("wait", stdout(&output).lines().next().unwrap());
     assert_eq!(line["pid"], fixture.reported);
     assert_eq!(line["ending"]["observed"], "known");
     assert_eq!(line["ending"]["status"]["kind"], "signaled");
@@ -75,7 +75,7 @@ fn zombie_whose_parent_does_not_reap_reports_from_proc() {
     release(&fifo);
     let output = waiter.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(7), "stderr: {}", stderr(&output));
-    let line: serde_json::Value = serde_json::from_str(stdout(&output).lines().next().unwrap()).unwrap();
+    let line: serde_json::Value = crate::common::schema::parse("wait", stdout(&output).lines().next().unwrap());
     assert_eq!(line["ending"]["source"], "zombie_stat");
     assert_eq!(line["ending"]["status"]["code"], 7);
 

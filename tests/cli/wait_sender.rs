@@ -34,7 +34,7 @@ fn wait_names_the_process_that_sent_the_fatal_signal() {
     let _ = victim.wait();
     let output = wait.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(143), "{}", common::stderr(&output));
-    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let line: serde_json::Value = crate::common::schema::parse("wait", &String::from_utf8_lossy(&output.stdout));
     let sent = &line["sender"];
     assert_eq!(sent["pid"], sender_pid, "{line}");
     assert_eq!(sent["name"], "sh", "{line}");
@@ -53,6 +53,6 @@ fn a_death_by_exit_has_no_sender() {
         .unwrap();
     let _ = child.wait();
     assert_eq!(output.status.code(), Some(3), "{}", common::stderr(&output));
-    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let line: serde_json::Value = crate::common::schema::parse("wait", &String::from_utf8_lossy(&output.stdout));
     assert!(line["sender"].is_null(), "{line}");
 }

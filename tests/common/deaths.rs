@@ -41,7 +41,7 @@ impl Feed {
         let stdout = child.stdout.take().expect("stdout");
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+                let value: Value = super::schema::parse("deaths", &line);
                 if line_tx.send(value).is_err() {
                     return;
                 }

@@ -195,7 +195,7 @@ pub fn kill_json_env(args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String
         .expect("afterlife runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    let value = super::schema::parse("kill", &stdout);
     (output.status.code().unwrap_or(-1), value, stderr)
 }
 

@@ -20,6 +20,7 @@
 pub mod deaths;
 pub mod ipc;
 pub mod kill;
+pub mod schema;
 pub mod servers;
 pub mod tmux;
 pub mod why;
@@ -329,8 +330,11 @@ pub fn run_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let output = run(&all);
-    let value = serde_json::from_slice(&output.stdout)
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("afterlife {args:?}: {e}: {}\n{}", stdout(&output), stderr(&output)));
+    if let Some(command) = schema::command_of(args) {
+        schema::check(command, &value);
+    }
     (output.status.code(), value)
 }
 
@@ -521,11 +525,12 @@ impl Drop for WatchFixture {
     }
 }
 
-/// The NDJSON lines of `afterlife watch --json`, parsed.
+/// The NDJSON lines of `afterlife watch --json`, parsed and checked
+/// against the schema.
 pub fn ndjson(output: &Output) -> Vec<serde_json::Value> {
     stdout(output)
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}")))
+        .map(|line| schema::parse("watch", line))
         .collect()
 }
 

@@ -8,7 +8,7 @@ use super::{run, stderr};
 pub fn why_json(pid: i32) -> Value {
     let output = run(&["why", "--json", &pid.to_string()]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
-    serde_json::from_slice(&output.stdout).expect("why --json prints JSON")
+    super::schema::parse("why", &String::from_utf8_lossy(&output.stdout))
 }
 
 pub fn kinds(diagnosis: &Value) -> Vec<String> {

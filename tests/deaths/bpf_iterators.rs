@@ -63,7 +63,7 @@ fn holds_json(port: u16, proc_walk: bool) -> serde_json::Value {
     }
     let output = command.output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", common::stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap()
+    crate::common::schema::parse("holds", &String::from_utf8_lossy(&output.stdout))
 }
 
 #[test]

@@ -59,10 +59,10 @@ fn exit_7_is_reported_with_its_command_line_and_lifetime() {
     assert_eq!(death["uid"], 0);
     assert_eq!(death["user"], "root");
     assert!(death["sender"].is_null() && death["oom"].is_null(), "{death}");
-    let lifetime = death["lifetime"].as_f64().expect("a lifetime");
+    let lifetime = death["lifetime_seconds"].as_f64().expect("a lifetime");
     assert!((0.2..10.0).contains(&lifetime), "{death}");
     // Read in the kernel before the address space goes (6.16 and later).
-    let cmdline = &death["cmdline"];
+    let cmdline = &death["command_line"];
     if !cmdline.is_null() {
         assert_eq!(cmdline, &serde_json::json!(["sh", "-c", "sleep 0.2; exit 7"]));
     }

@@ -25,7 +25,7 @@ fn a_killed_root_left_a_zombie_that_went_with_the_tree() {
     assert_eq!(snapshot.status.code(), Some(0));
     let file = scratch.path().join("snap.json");
     std::fs::write(&file, &snapshot.stdout).unwrap();
-    let taken: serde_json::Value = serde_json::from_slice(&snapshot.stdout).unwrap();
+    let taken: serde_json::Value = crate::common::schema::parse("snapshot", &String::from_utf8_lossy(&snapshot.stdout));
     let fds = taken["processes"][0]["fds"].as_array().unwrap().len();
     assert!(fds > 0, "{taken:#}");
 
@@ -43,9 +43,9 @@ fn a_killed_root_left_a_zombie_that_went_with_the_tree() {
     assert_eq!(gone[0]["pid"], root);
     assert_eq!(gone[0]["name"], "sleep");
     let zombie = &gone[0]["zombie"];
-    assert_eq!(zombie["status"]["status"]["kind"], "signaled", "{zombie:#}");
-    assert_eq!(zombie["status"]["status"]["signal"]["name"], "SIGKILL", "{zombie:#}");
-    assert_eq!(zombie["status"]["shell_code"], 137, "{zombie:#}");
+    assert_eq!(zombie["ending"]["status"]["kind"], "signaled", "{zombie:#}");
+    assert_eq!(zombie["ending"]["status"]["signal"]["name"], "SIGKILL", "{zombie:#}");
+    assert_eq!(zombie["ending"]["shell_code"], 137, "{zombie:#}");
     assert_eq!(
         zombie["unreaped_by"],
         serde_json::json!({"role": "parent", "pid": parent_pid, "name": "sleep"})

@@ -36,6 +36,7 @@ fn a_running_process_passes_and_nothing_is_sent() {
     assert_eq!(
         report,
         json!({
+            "version": 2,
             "signal": 0,
             "scope": "pids",
             "summary": {"processes": 1, "existing": 1, "signalable": 1},
@@ -109,7 +110,7 @@ fn another_users_process_exists_but_may_not_be_signalled() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: Value = crate::common::schema::parse("kill", &String::from_utf8_lossy(&output.stdout));
     assert_eq!(
         report["processes"],
         json!([{"pid": sleeper.0.id(), "name": "sleep", "named": true,

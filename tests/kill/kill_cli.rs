@@ -93,7 +93,7 @@ fn no_wait_returns_at_once_and_signal_names_work() {
     let (code, report, _) = kill_json(&["-s", "USR1", "--grace", "2s", &plain]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(
-        entry(&report, tree.pids[1])["status"]["status"]["signal"]["name"],
+        entry(&report, tree.pids[1])["ending"]["status"]["signal"]["name"],
         "SIGUSR1"
     );
 }

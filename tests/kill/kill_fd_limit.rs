@@ -53,7 +53,7 @@ fn the_soft_limit_is_raised_to_the_hard_one() {
         .args(["--json", "kill", "--tree", &root])
         .output()
         .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: serde_json::Value = crate::common::schema::parse("kill", &String::from_utf8_lossy(&output.stdout));
     assert_eq!(output.status.code(), Some(0), "{report:#}");
     assert_eq!(report["summary"]["processes"], 61);
     for &pid in &tree.pids {

@@ -283,7 +283,7 @@ fn afterlife_and_its_ancestors_are_never_selected_and_kernel_threads_are_refused
         .unwrap();
     let itself = child.id() as i64;
     let output = child.wait_with_output().unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: Value = crate::common::schema::parse("kill", &String::from_utf8_lossy(&output.stdout));
     assert!(!pids(&report).contains(&itself), "{report:#}");
     // Kernel threads match by name but are refused, as when named.
     let kthreadd = std::fs::read_to_string("/proc/2/comm").is_ok_and(|c| c.trim_end() == "kthreadd");

@@ -37,7 +37,7 @@ fn a_tree_of_nested_children_ends_on_term() {
     assert_eq!(entry(&report, tree.pids[4])["named"], false);
     // The sleep died of SIGTERM, and its parent saw that.
     let sleep = entry(&report, tree.pids[4]);
-    assert_eq!(sleep["status"]["status"]["signal"]["name"], "SIGTERM", "{sleep:#}");
+    assert_eq!(sleep["ending"]["status"]["signal"]["name"], "SIGTERM", "{sleep:#}");
     assert!(tree.all_exited());
     tree.reap();
 }

@@ -90,14 +90,14 @@ fn a_lone_target_it_may_not_signal_is_a_survivor_and_the_finish_says_why() {
     let mut roots = sleep_as(None);
     let root_pid = roots.id().to_string();
     let (code, stdout) = kill_as_nobody(&["--json", "--grace", "1s", &root_pid]);
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let report: serde_json::Value = crate::common::schema::parse("kill", &stdout);
     assert_eq!(code, Some(1), "EPERM is a survivor, exit 1 as documented: {report:#}");
     assert_eq!(report["summary"]["survivors"], 1, "{report:#}");
     assert_eq!(report["finish"], "only_unsignalled_left", "{report:#}");
     assert_eq!(report["containment"]["kind"], "none", "nothing was stopped: {report:#}");
 
     let (code, stdout) = kill_as_nobody(&["--json", "--no-wait", &root_pid]);
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let report: serde_json::Value = crate::common::schema::parse("kill", &stdout);
     assert_eq!(code, Some(1), "{report:#}");
     assert_eq!(report["finish"], "not_waiting", "{report:#}");
 

@@ -27,7 +27,7 @@ fn in_new_pid_namespace(afterlife_args: &str) -> Option<(i32, Value)> {
     let (json, rc) = stdout
         .rsplit_once("rc=")
         .unwrap_or_else(|| panic!("no exit code: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
-    let report = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let report = crate::common::schema::parse("kill", json);
     Some((rc.trim().parse().unwrap(), report))
 }
 
@@ -67,7 +67,7 @@ fn its_own_shell_and_itself_are_refused() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let (json, rc) = stdout.rsplit_once("rc=").unwrap();
-    let report: Value = serde_json::from_str(json).unwrap();
+    let report: Value = crate::common::schema::parse("kill", json);
     assert_eq!(rc.trim(), "1", "{report:#}");
     let shell = &report["processes"][0];
     assert_eq!(shell["refusal"], "ancestor", "{report:#}");
@@ -83,7 +83,7 @@ fn its_own_shell_and_itself_are_refused() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let (json, rc) = stdout.rsplit_once("rc=").unwrap();
-    let report: Value = serde_json::from_str(json).unwrap();
+    let report: Value = crate::common::schema::parse("kill", json);
     let refusals: Vec<&str> = report["processes"]
         .as_array()
         .unwrap()

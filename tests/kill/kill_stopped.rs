@@ -36,7 +36,7 @@ wait
     assert_eq!(e["by"], "signal", "{e:#}");
     assert_eq!(sent(e), ["SIGTERM"], "{e:#}");
     // Its handler ran: it exited with its own code, not by the signal.
-    assert_eq!(e["status"]["status"]["code"], 3, "{e:#}");
+    assert_eq!(e["ending"]["status"]["code"], 3, "{e:#}");
     assert!(e["after_seconds"].as_f64().unwrap() < 5.0);
 }
 

@@ -28,7 +28,7 @@ fn an_ignored_term_is_followed_by_kill_after_the_grace() {
         assert_eq!(sent(e), ["SIGTERM", "SIGKILL"], "{e:#}");
         let after = e["after_seconds"].as_f64().unwrap();
         assert!((0.3..3.0).contains(&after), "ended {after}s after TERM: {e:#}");
-        assert_eq!(e["status"]["status"]["signal"]["name"], "SIGKILL", "{e:#}");
+        assert_eq!(e["ending"]["status"]["signal"]["name"], "SIGKILL", "{e:#}");
     }
     assert_eq!(report["summary"]["needed_kill"], 2);
     assert!(tree.all_exited());

@@ -36,6 +36,6 @@ wait
     assert_eq!(sent(e), ["SIGTERM"], "no SIGKILL: {e:#}");
     let after = e["after_seconds"].as_f64().unwrap();
     assert!((0.25..3.0).contains(&after), "{after}");
-    assert_eq!(e["status"]["status"]["code"], 7, "{e:#}");
+    assert_eq!(e["ending"]["status"]["code"], 7, "{e:#}");
     assert_eq!(report["summary"]["needed_kill"], 0);
 }

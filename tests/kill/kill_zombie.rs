@@ -22,7 +22,7 @@ fn a_zombie_child_in_a_tree_is_reported_as_already_exited() {
     assert_eq!(z["outcome"], "ended", "{z:#}");
     assert_eq!(z["by"], "before_signal", "{z:#}");
     assert!(sent(z).is_empty(), "a zombie is not signalled: {z:#}");
-    assert_eq!(z["status"]["status"]["code"], 5, "{z:#}");
+    assert_eq!(z["ending"]["status"]["code"], 5, "{z:#}");
     let _ = parent.child.wait();
 }
 
@@ -41,7 +41,7 @@ fn a_named_zombie_has_already_ended_and_names_its_parent() {
     assert_eq!(z["outcome"], "ended", "{z:#}");
     assert_eq!(z["by"], "before_signal", "{z:#}");
     assert!(sent(z).is_empty(), "a zombie is not signalled: {z:#}");
-    assert_eq!(z["status"]["status"]["code"], 3, "{z:#}");
+    assert_eq!(z["ending"]["status"]["code"], 3, "{z:#}");
     assert_eq!(
         z["unreaped_by"],
         serde_json::json!({"role": "parent", "pid": parent_pid, "name": "sleep"}),
@@ -86,7 +86,7 @@ fn a_traced_zombie_names_its_tracer() {
     let z = entry(&report, zombie);
     assert_eq!(z["outcome"], "ended", "{z:#}");
     assert_eq!(z["by"], "before_signal", "{z:#}");
-    assert_eq!(z["status"]["status"]["code"], 3, "{z:#}");
+    assert_eq!(z["ending"]["status"]["code"], 3, "{z:#}");
     assert_eq!(
         z["unreaped_by"],
         serde_json::json!({"role": "tracer", "pid": tracer, "name": name}),
@@ -142,7 +142,7 @@ finish()
     assert_eq!(z["named"], false, "found by the walk: {z:#}");
     assert_eq!(z["outcome"], "ended", "{z:#}");
     assert_eq!(z["by"], "before_signal", "{z:#}");
-    assert_eq!(z["status"]["status"]["code"], 3, "{z:#}");
+    assert_eq!(z["ending"]["status"]["code"], 3, "{z:#}");
     assert_eq!(
         z["unreaped_by"],
         serde_json::json!({"role": "parent", "pid": py.pid(), "name": common::comm(py.pid())}),

@@ -81,7 +81,7 @@ fn report_from(unshare: Option<&[&str]>, args: &[&str]) -> (std::process::Output
             stderr(&output)
         )
     });
-    let json = serde_json::from_str(&text).unwrap();
+    let json = crate::common::schema::parse("run", &text);
     (output, json)
 }
 
@@ -136,14 +136,17 @@ fn an_oom_kill_is_told_from_another_sigkill() {
 fn the_json_report_has_the_documented_shape() {
     let (output, json) = report(&["sh", "-c", "echo hi; exit 5"]);
     assert_eq!(output.status.code(), Some(5));
-    assert_eq!(json["command"], serde_json::json!(["sh", "-c", "echo hi; exit 5"]));
+    assert_eq!(json["command_line"], serde_json::json!(["sh", "-c", "echo hi; exit 5"]));
     assert!(["cgroup", "pidns", "subreaper"].contains(&json["containment"].as_str().unwrap()));
     assert!(json["pid"].as_i64().unwrap() > 0);
-    assert!(json["duration"].as_f64().unwrap() >= 0.0);
-    assert_eq!(json["exit"]["status"], serde_json::json!({"kind": "exited", "code": 5}));
-    assert_eq!(json["exit"]["wait_status"], 0x500);
-    assert_eq!(json["exit"]["shell_code"], 5);
-    assert_eq!(json["exit"]["meaning"], "exited with code 5");
+    assert!(json["duration_seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(
+        json["ending"]["status"],
+        serde_json::json!({"kind": "exited", "code": 5})
+    );
+    assert_eq!(json["ending"]["wait_status"], 0x500);
+    assert_eq!(json["ending"]["shell_code"], 5);
+    assert_eq!(json["ending"]["meaning"], "exited with code 5");
     assert_eq!(json["cause"]["kind"], "unknown");
     assert_eq!(json["timed_out"], false);
     assert_eq!(json["timeline"], serde_json::json!([]));
@@ -162,10 +165,10 @@ fn the_json_report_has_the_documented_shape() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(137));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let json: serde_json::Value = crate::common::schema::parse("run", &std::fs::read_to_string(&path).unwrap());
     assert_eq!(
         json["cause"],
-        serde_json::json!({"kind": "timed_out", "after": 0.2, "needed_kill": true})
+        serde_json::json!({"kind": "timed_out", "after_seconds": 0.2, "needed_kill": true})
     );
     let timeline = json["timeline"].as_array().unwrap();
     assert_eq!(timeline.len(), 2);
@@ -174,6 +177,9 @@ fn the_json_report_has_the_documented_shape() {
     assert_eq!(timeline[0]["to"], "tree");
     assert_eq!(timeline[1]["signal"]["name"], "SIGKILL");
     assert_eq!(timeline[1]["reason"], "grace_expired");
-    let (at0, at1) = (timeline[0]["at"].as_f64().unwrap(), timeline[1]["at"].as_f64().unwrap());
+    let (at0, at1) = (
+        timeline[0]["at_seconds"].as_f64().unwrap(),
+        timeline[1]["at_seconds"].as_f64().unwrap(),
+    );
     assert!((0.2..1.0).contains(&at0) && at1 - at0 >= 0.15, "{at0} {at1}");
 }

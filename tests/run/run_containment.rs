@@ -93,7 +93,8 @@ fn each_level_ends_and_reports_a_double_forked_setsid_daemon() {
         let socket_fd: i64 = words.next().unwrap().parse().unwrap();
         let err = stderr(&output);
         let json_start = err.find('{').expect("JSON report on stderr");
-        let json: serde_json::Value = serde_json::from_str(&err[json_start..err.rfind('}').unwrap() + 1]).unwrap();
+        let json: serde_json::Value =
+            crate::common::schema::parse("run", &err[json_start..err.rfind('}').unwrap() + 1]);
         assert_eq!(json["containment"], level);
         let leftovers = json["leftovers"].as_array().unwrap();
         assert_eq!(leftovers.len(), 1, "{level}: {leftovers:?}");
@@ -207,7 +208,7 @@ fn keep_leftovers_lists_them_and_leaves_them_running() {
         assert_eq!(status.code(), Some(0));
         assert!(alive, "{level}: the kept leftover was ended");
         let err = std::fs::read_to_string(&err_file).unwrap();
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let json: serde_json::Value = crate::common::schema::parse("run", &std::fs::read_to_string(&report).unwrap());
         assert_eq!(json["leftovers"][0]["fate"]["fate"], "kept");
         assert!(err.contains("1 leftover still running"), "{err}");
         if let Some(leaf) = json["cgroup"].as_str() {
@@ -241,7 +242,7 @@ fn a_forced_level_is_used_and_an_impossible_one_fails_with_125() {
             ])
             .output()
             .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let json: serde_json::Value = crate::common::schema::parse("run", &String::from_utf8_lossy(&output.stdout));
         assert_eq!(json["containment"], level);
     }
     // Without privileges (setpriv drops every capability) a PID namespace
@@ -269,7 +270,7 @@ fn a_forced_level_is_used_and_an_impossible_one_fails_with_125() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_str(&stderr(&output)).unwrap();
+    let json: serde_json::Value = crate::common::schema::parse("run", &stderr(&output));
     assert_eq!(json["containment"], "subreaper", "auto falls back to the subreaper");
 }
 

@@ -72,7 +72,8 @@ fn workers_of_a_killed_master_are_left_behind_in_its_group() {
         assert!(pid_dead(worker), "afterlife ended worker {worker}");
     }
 
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let report: serde_json::Value =
+        crate::common::schema::parse("run", &std::fs::read_to_string(&report_path).unwrap());
     let leftovers = report["leftovers"].as_array().unwrap();
     let mut pids: Vec<i32> = leftovers.iter().map(|l| l["pid"].as_i64().unwrap() as i32).collect();
     pids.sort_unstable();

@@ -175,10 +175,10 @@ fn a_signal_death_is_passed_on_by_dying_of_it_without_a_core() {
         .unwrap();
     assert_eq!(status.signal(), Some(libc::SIGQUIT));
     assert!(!status.core_dumped(), "afterlife dumped core itself");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    assert_eq!(json["exit"]["status"]["signal"]["name"], "SIGQUIT");
+    let json: serde_json::Value = crate::common::schema::parse("run", &std::fs::read_to_string(&report).unwrap());
+    assert_eq!(json["ending"]["status"]["signal"]["name"], "SIGQUIT");
     assert_eq!(json["dies_by"]["name"], "SIGQUIT");
-    if json["exit"]["status"]["core_dumped"] == true {
+    if json["ending"]["status"]["core_dumped"] == true {
         // The kernel wrote one: the report says where, per core_pattern.
         let core = &json["core"];
         assert!(core["to"] == "file" || core["to"] == "program", "{core}");
@@ -208,7 +208,7 @@ fn foreground_signals_only_the_main_process_at_the_deadline() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(124));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json: serde_json::Value = crate::common::schema::parse("run", &String::from_utf8_lossy(&output.stdout));
     assert_eq!(json["timeline"][0]["to"], "main");
     assert_eq!(json["timeline"][0]["reason"], "deadline");
     // The sleep was not signalled at the deadline: it was ended as a leftover.
@@ -236,7 +236,7 @@ fn after_a_deadline_the_tree_shares_one_grace_period() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(124), "{}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json: serde_json::Value = crate::common::schema::parse("run", &String::from_utf8_lossy(&output.stdout));
     let reasons: Vec<&str> = json["timeline"]
         .as_array()
         .unwrap()

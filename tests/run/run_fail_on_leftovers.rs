@@ -30,7 +30,7 @@ fn gate(scratch: &Scratch, extra: &[&str], script: &str) -> (Output, Value) {
         .stdin(Stdio::null())
         .output()
         .expect("afterlife runs");
-    let value: Value = serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("JSON");
+    let value: Value = crate::common::schema::parse("run", &std::fs::read_to_string(&report).expect("report written"));
     let pids: Vec<i32> = value["leftovers"]
         .as_array()
         .map(|l| l.iter().filter_map(|p| p["pid"].as_i64()).map(|p| p as i32).collect())
@@ -214,7 +214,7 @@ fn the_holder_of_the_callers_stdout_pipe_is_named() {
         .stderr(Stdio::piped())
         .output()
         .expect("afterlife runs");
-    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).expect("report")).expect("JSON");
+    let report: Value = crate::common::schema::parse("run", &std::fs::read_to_string(&report_path).expect("report"));
     kill_pids(&leftover_pids(&report));
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(121), "{text}");

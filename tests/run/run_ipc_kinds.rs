@@ -84,7 +84,7 @@ fn run_maker(tag: &str, extra: &[&str], cleanup: &mut SysvCleanup) -> (Value, Va
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let report: Value = crate::common::schema::parse("run", &std::fs::read_to_string(&report_path).unwrap());
     (report, made, other)
 }
 

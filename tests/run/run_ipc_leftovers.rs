@@ -137,7 +137,7 @@ fn run_and_kill(pg: &servers::PgData, extra: &[&str], made: &mut Made, scratch: 
         137,
         "afterlife dies of the postmaster's SIGKILL"
     );
-    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let report: Value = crate::common::schema::parse("run", &std::fs::read_to_string(&report_path).unwrap());
     let text = std::fs::read_to_string(&text_path).unwrap();
     // Whatever was reported is removed on drop too.
     for object in report["ipc"].as_array().into_iter().flatten() {

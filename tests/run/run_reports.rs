@@ -142,6 +142,6 @@ fn an_unwritable_report_path_stops_the_run_before_it_starts() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    let json: serde_json::Value = crate::common::schema::parse("run", &std::fs::read_to_string(&good).unwrap());
     assert_eq!(json["exit_code"], 2);
 }

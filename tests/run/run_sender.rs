@@ -41,9 +41,9 @@ fn run_names_the_process_that_killed_its_command() {
     let _ = sender.wait();
     let output = run.wait_with_output().unwrap();
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+        crate::common::schema::parse("run", &std::fs::read_to_string(dir.join("report.json")).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(report["exit"]["shell_code"], 143, "{report}");
+    assert_eq!(report["ending"]["shell_code"], 143, "{report}");
     let sent = &report["signal_sender"];
     assert_eq!(sent["pid"], sender_pid, "{report}");
     assert_eq!(sent["name"], "sh", "{report}");
@@ -66,7 +66,7 @@ fn a_short_run_loads_nothing_and_a_deadline_names_no_sender() {
         .unwrap();
     assert_eq!(output.status.code(), Some(124), "{}", common::stderr(&output));
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+        crate::common::schema::parse("run", &std::fs::read_to_string(dir.join("report.json")).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
     // afterlife sent the TERM itself: the timeline says so, no sender.
     assert!(report.get("signal_sender").is_none(), "{report}");

@@ -171,7 +171,8 @@ fn a_cgroup_tree_ends_with_its_pid_namespace_and_the_next_afterlife_removes_the_
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let report: serde_json::Value =
+        crate::common::schema::parse("run", &std::fs::read_to_string(&report_path).unwrap());
     assert_eq!(report["containment"], "cgroup");
     assert_eq!(report["pid_namespace"], true);
 

@@ -225,5 +225,5 @@ fn a_process_that_execs_is_shown_by_its_new_name() {
     let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
     let process = &summary["processes"][0];
     assert_eq!(process["name"], "sleep", "{process}");
-    assert_eq!(process["cmdline"], serde_json::json!(["sleep", "10"]), "{process}");
+    assert_eq!(process["command_line"], serde_json::json!(["sleep", "10"]), "{process}");
 }

@@ -114,6 +114,11 @@ fn a_tree_plot_has_one_panel_per_metric_with_the_total_and_legends_beside() {
         .args(["-c", "for i in 1 2 3 4 5 6; do sleep 3 & done; wait"])
         .spawn()
         .unwrap();
+    // The watch walks the tree as it starts: the six children are there by
+    // then, however loaded the machine is.
+    let pid = tree.id() as i32;
+    let all_there = common::wait_until(std::time::Duration::from_secs(10), || common::children(pid).len() == 6);
+    assert!(all_there, "the shell did not start its six children");
     let output = afterlife()
         .args(["watch", "--interval", "50ms", "--duration", "1.5s", "--plot"])
         .arg(&path)

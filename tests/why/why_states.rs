@@ -369,7 +369,7 @@ fn another_users_process() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let d: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let d: Value = crate::common::schema::parse("why", &String::from_utf8_lossy(&output.stdout));
     assert_eq!(kinds(&d)[0], "other_user");
     assert_eq!(d["sigkill"], "not_permitted");
     assert_eq!(signal(&d, "SIGKILL")["handling"], "not_permitted");

@@ -56,7 +56,7 @@ pub(crate) fn status_run(args: &StatusArgs, output: &Output) -> Result<u8, Failu
         }
     }
     if output.json() {
-        output.json_document(&entries);
+        output.json_list("processes", &entries);
         return Ok(code);
     }
     for entry in &entries {

@@ -95,11 +95,11 @@ fn start(command: &[OsString], options: &SuperviseOptions) -> Result<RunReport, 
 /// Linux side re-raises a child's fatal signal on itself.
 fn finish(report: &RunReport, preserve: bool, say: bool, cli: &CliOptions, output: &Output) -> Result<u8, Failure> {
     if let Some(path) = &cli.report_json {
-        let text = serde_json::to_string_pretty(report).map_err(Failure::new)?;
+        let text = crate::cli::output::json_pretty(report).map_err(Failure::new)?;
         std::fs::write(path, text + "\n").map_err(|e| Failure::new(format!("write {}: {e}", path.display())))?;
     }
     if output.json() {
-        crate::cli::output::stderr_line(&serde_json::to_string(report).unwrap_or_default());
+        crate::cli::output::stderr_line(&crate::cli::output::json_text(report).unwrap_or_default());
     } else if say || report.timed_out || !report.leftovers.is_empty() || report.ending.name.is_some() {
         let program = crate::cli::output::program_name();
         let how = if report.timed_out {

@@ -94,6 +94,7 @@ pub struct WaitOutcome {
     /// Its name.
     pub name: String,
     /// Seconds from the start of the wait to its end (`None`: still running).
+    #[serde(rename = "ended_after_seconds")]
     pub ended_after: Option<f64>,
     /// How it ended.
     pub ending: Option<WindowsEnding>,

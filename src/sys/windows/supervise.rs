@@ -64,6 +64,7 @@ pub struct Leftover {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     /// The command line.
+    #[serde(rename = "command_line")]
     pub command: Vec<String>,
     /// The main process's PID.
     pub pid: u32,
@@ -76,6 +77,7 @@ pub struct RunReport {
     /// Processes left in the job after the main one ended.
     pub leftovers: Vec<Leftover>,
     /// Seconds from the start to the end of the main process.
+    #[serde(rename = "duration_seconds")]
     pub elapsed: f64,
 }
 

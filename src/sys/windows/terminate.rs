@@ -80,6 +80,7 @@ pub struct KillReport {
     /// How the tree was held still: suspended threads.
     pub freeze: &'static str,
     /// Seconds from the start to the report.
+    #[serde(rename = "elapsed_seconds")]
     pub elapsed: f64,
 }
 

@@ -11,6 +11,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The JSON Schemas of docs/schema/, built in: every document checked.
+#[allow(dead_code)]
+#[path = "common/schema.rs"]
+mod schema;
+
 const EXE: &str = env!("CARGO_BIN_EXE_afterlife");
 
 fn afterlife(args: &[&str]) -> Output {
@@ -27,9 +32,9 @@ fn child(args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+/// The document `command` printed, checked against its schema.
+fn json(command: &str, output: &Output) -> serde_json::Value {
+    schema::parse(command, &String::from_utf8_lossy(&output.stdout))
 }
 
 fn stderr(output: &Output) -> String {
@@ -42,13 +47,13 @@ fn status_says_running_then_exited_with_259_not_still_active() {
     let pid = sleeper.id().to_string();
     let running = afterlife(&["--json", "status", &pid]);
     assert_eq!(running.status.code(), Some(0), "{}", stderr(&running));
-    assert_eq!(json(&running)["processes"][0]["status"], "running");
+    assert_eq!(json("status", &running)["processes"][0]["status"], "running");
     sleeper.wait().unwrap();
     // `sleeper` still holds the process object: its exit code can be read,
     // and 259 is read as an exit code, not as STILL_ACTIVE.
     let ended = afterlife(&["--json", "status", &pid]);
     assert_eq!(ended.status.code(), Some(1));
-    let entry = &json(&ended)["processes"][0];
+    let entry = &json("status", &ended)["processes"][0];
     assert_eq!(entry["status"], "exited");
     assert_eq!(entry["ending"]["exit_code"], 259);
 }
@@ -60,7 +65,7 @@ fn wait_names_an_ntstatus_and_returns_its_low_byte() {
     let output = afterlife(&["--json", "wait", &pid]);
     crasher.wait().unwrap();
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
-    let line: serde_json::Value = serde_json::from_slice(output.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let line = schema::parse("wait", String::from_utf8_lossy(&output.stdout).lines().next().unwrap());
     assert_eq!(line["ending"]["exit_code"], 3_221_225_477u64);
     assert_eq!(line["ending"]["errorlevel"], -1_073_741_819);
     assert_eq!(line["ending"]["name"], "STATUS_ACCESS_VIOLATION");
@@ -97,7 +102,7 @@ fn kill_tree_ends_every_member_with_terminate_process() {
     std::thread::sleep(Duration::from_millis(1500));
     let output = afterlife(&["--json", "kill", "--tree", "--signal", "KILL", &root.id().to_string()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report = json(&output);
+    let report = json("kill", &output);
     assert_eq!(report["survivors"], 0);
     let members = report["processes"].as_array().unwrap();
     assert!(members.len() >= 4, "{members:?}");
@@ -119,7 +124,7 @@ fn kill_tree_catches_a_process_that_keeps_spawning() {
         &spawner.id().to_string(),
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report = json(&output);
+    let report = json("kill", &output);
     assert_eq!(report["survivors"], 0);
     assert!(report["processes"].as_array().unwrap().len() >= 2);
     spawner.wait().unwrap();
@@ -155,7 +160,7 @@ fn run_lists_and_ends_the_leftovers_in_the_job() {
         "60000",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let report = schema::parse("run", &std::fs::read_to_string(&report).unwrap());
     assert_eq!(report["containment"], "job");
     let leftovers = report["leftovers"].as_array().unwrap();
     assert_eq!(leftovers.len(), 1, "{report}");

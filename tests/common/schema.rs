@@ -6,8 +6,33 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The schemas' folder, relative to the crate.
-const FOLDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema");
+/// A schema file of docs/schema/, built into the test executable (so that
+/// the Windows tests, run under Wine, have them too).
+macro_rules! schema_file {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema/", $name, ".json")),
+        )
+    };
+}
+
+/// Every schema file: the shared pieces, then one per command.
+const FILES: &[(&str, &str)] = &[
+    schema_file!("common"),
+    schema_file!("explain"),
+    schema_file!("status"),
+    schema_file!("wait"),
+    schema_file!("kill"),
+    schema_file!("why"),
+    schema_file!("holds"),
+    schema_file!("snapshot"),
+    schema_file!("leftovers"),
+    schema_file!("run"),
+    schema_file!("demo"),
+    schema_file!("watch"),
+    schema_file!("deaths"),
+];
 
 /// The commands that print JSON, each with its schema file's name.
 pub const COMMANDS: &[&str] = &[
@@ -29,18 +54,14 @@ fn validators() -> &'static HashMap<&'static str, jsonschema::Validator> {
     static VALIDATORS: OnceLock<HashMap<&'static str, jsonschema::Validator>> = OnceLock::new();
     VALIDATORS.get_or_init(|| {
         let read = |name: &str| -> Value {
-            let path = format!("{FOLDER}/{name}.json");
-            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+            let (_, text) = FILES.iter().find(|(file, _)| *file == name).expect("a schema file");
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("docs/schema/{name}.json: {e}"))
         };
-        let documents: Vec<(String, Value)> = std::iter::once("common")
-            .chain(COMMANDS.iter().copied())
-            .map(|name| {
+        let documents: Vec<(String, Value)> = FILES
+            .iter()
+            .map(|(name, _)| {
                 let schema = read(name);
-                (
-                    schema["$id"].as_str().expect("every schema has an $id").to_string(),
-                    schema,
-                )
+                (schema["$id"].as_str().expect("every schema has an $id").to_string(), schema)
             })
             .collect();
         let mut registry = jsonschema::Registry::new();
@@ -65,6 +86,7 @@ fn validators() -> &'static HashMap<&'static str, jsonschema::Validator> {
 /// Compiles every schema; panics, naming the file, if one does not.
 pub fn compile_all() {
     assert_eq!(validators().len(), COMMANDS.len());
+    assert_eq!(FILES.len(), COMMANDS.len() + 1, "a schema file for each command, and common");
 }
 
 /// The command a list of arguments runs (`timeout` reports as `run`).

@@ -12,8 +12,9 @@
 //! - [`ending`]: an exit code as cmd, PowerShell and NTSTATUS read it.
 //! - [`observe`]: `status` and `wait` for any process.
 //! - [`terminate`]: `kill`: suspend every member, walk again until nothing
-//!   new appears, a graceful close (CTRL_BREAK_EVENT, WM_CLOSE) and then
-//!   `TerminateProcess`.
+//!   new appears, a graceful close (WM_CLOSE to their windows) and then
+//!   `TerminateProcess`. (CTRL_BREAK_EVENT goes only to `run`'s own
+//!   command, which leads a console process group afterlife made.)
 //! - [`job`]: job objects with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
 //! - [`supervise`]: `run` and `timeout`: the command in a job object.
 //! - [`child`]: afterlife's hidden child mode for the tests.

@@ -61,7 +61,10 @@ fn validators() -> &'static HashMap<&'static str, jsonschema::Validator> {
             .iter()
             .map(|(name, _)| {
                 let schema = read(name);
-                (schema["$id"].as_str().expect("every schema has an $id").to_string(), schema)
+                (
+                    schema["$id"].as_str().expect("every schema has an $id").to_string(),
+                    schema,
+                )
             })
             .collect();
         let mut registry = jsonschema::Registry::new();
@@ -86,7 +89,11 @@ fn validators() -> &'static HashMap<&'static str, jsonschema::Validator> {
 /// Compiles every schema; panics, naming the file, if one does not.
 pub fn compile_all() {
     assert_eq!(validators().len(), COMMANDS.len());
-    assert_eq!(FILES.len(), COMMANDS.len() + 1, "a schema file for each command, and common");
+    assert_eq!(
+        FILES.len(),
+        COMMANDS.len() + 1,
+        "a schema file for each command, and common"
+    );
 }
 
 /// The command a list of arguments runs (`timeout` reports as `run`).
@@ -102,15 +109,37 @@ pub fn check(command: &str, value: &Value) {
     let validator = validators()
         .get(command)
         .unwrap_or_else(|| panic!("no schema for {command}"));
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("at {}: {e}", e.instance_path()))
-        .collect();
+    let mut errors = Vec::new();
+    for error in validator.iter_errors(value) {
+        describe(&error, 0, &mut errors);
+    }
     assert!(
         errors.is_empty(),
         "afterlife {command} printed a document its schema (docs/schema/{command}.json) does not allow:\n{}\n{value:#}",
         errors.join("\n")
     );
+}
+
+/// One line per mismatch; for a document that fits none of a `oneOf`'s
+/// branches (Linux or Windows, one event or another), why each branch
+/// refused it.
+fn describe(error: &jsonschema::ValidationError<'_>, depth: usize, lines: &mut Vec<String>) {
+    let indent = "  ".repeat(depth);
+    match error.kind() {
+        jsonschema::error::ValidationErrorKind::OneOfNotValid { context } => {
+            lines.push(format!(
+                "{indent}at {}: fits none of the oneOf branches",
+                error.instance_path()
+            ));
+            for (n, branch) in context.iter().enumerate() {
+                lines.push(format!("{indent}  branch {n}:"));
+                for inner in branch.iter().take(5) {
+                    describe(inner, depth + 2, lines);
+                }
+            }
+        }
+        _ => lines.push(format!("{indent}at {}: {error}", error.instance_path())),
+    }
 }
 
 /// Parses one JSON document (or NDJSON line) and checks it against

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use crate::deaths::senders::Senders;
+use crate::deaths::senders::{Senders, monotonic_ns};
 use crate::exit::{ExitStatus, StatusViews};
 use crate::process::{Pid, Process, ProcessTable, wait_any};
 use crate::resources::ipc_left::IpcWatch;
@@ -133,7 +133,7 @@ impl Supervisor {
             dirs: Vec::new(),
             temp_parent: None,
             fail_on_leftovers: false,
-            name_sender: false,
+            name_sender: true,
             dies_with_its_kill: false,
             grace_after_own_death: false,
             on_signal: None,
@@ -235,9 +235,10 @@ impl Supervisor {
         self
     }
 
-    /// For a death by a signal afterlife did not send, name its sender:
-    /// loads the `deaths` tracepoints 100 ms into the run (a few tenths of
-    /// a second of CPU; as root, with BTF).
+    /// For a death by a signal afterlife did not send, name its sender
+    /// (on by default): a small program on the `signal_generate`
+    /// tracepoint, attached while the command runs (as root, with BTF;
+    /// elsewhere no sender is named).
     pub fn name_sender(mut self, yes: bool) -> Self {
         self.name_sender = yes;
         self
@@ -275,7 +276,7 @@ impl Supervisor {
         let mut senders = main_info
             .as_ref()
             .filter(|_| self.name_sender)
-            .map(|m| Senders::start_after(&[m.pid.get()], SENDERS_AFTER));
+            .map(|_| Senders::start());
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground
         {
@@ -288,6 +289,15 @@ impl Supervisor {
         };
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let watched = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
+        let sender = match (&mut senders, &main_info, watched.status) {
+            (Some(senders), Some(main), ExitStatus::Signaled { signal, .. })
+                if sent_elsewhere(watched.status, &run.timeline) =>
+            {
+                senders.sender(main.pid.get(), signal.number(), Some(monotonic_ns()))
+            }
+            _ => None,
+        };
+        drop(senders);
         let duration = start.elapsed().as_secs_f64();
         if let Some(terminal) = &terminal {
             terminal.take_back();
@@ -298,12 +308,6 @@ impl Supervisor {
             output,
         };
         let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
-        let sender = match (&mut senders, &main_info) {
-            (Some(senders), Some(main)) if sent_elsewhere(watched.status, &run.timeline) => {
-                senders.sender(main.pid.get())
-            }
-            _ => None,
-        };
         let mut report = self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline);
         report.signal_sender = sender;
         Ok(report)
@@ -727,10 +731,6 @@ fn on_child_event(main: Option<&Process>, keeper: Pid, terminal: Option<&Termina
 }
 
 /// How the event loop ended.
-/// How long a run goes before the tracepoints that name a signal's sender
-/// are loaded: a command over sooner costs no load.
-const SENDERS_AFTER: Duration = Duration::from_millis(100);
-
 struct Watched {
     status: ExitStatus,
     /// When the deadline passed (or SIGALRM came), after the start.

@@ -24,6 +24,11 @@
 //! `bpf_get_current_pid_tgid` are the initial PID namespace's, so the
 //! program is used only there. A signal sent to one thread of a process is
 //! keyed by that process.
+//!
+//! For `wait`, a second program on `mark_victim(task, uid)` (6.8; before
+//! that it took a PID, and the program is refused and left out) writes
+//! `{tgid, 0}` when the OOM killer chooses a process (no signal has the
+//! number 0), so that its SIGKILL is named as the OOM killer's.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -38,8 +43,9 @@ const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 
 /// The cache's name for the numbers this program takes from BTF.
 const CACHE: &str = "signals";
-/// The tracepoint's `btf_trace_*` typedef.
+/// The tracepoints' `btf_trace_*` typedefs.
 const TRACEPOINT: &str = "btf_trace_signal_generate";
+const OOM_TRACEPOINT: &str = "btf_trace_mark_victim";
 
 /// Entries the map keeps: the latest signal of each number for this many
 /// target processes (older ones are evicted first).
@@ -118,6 +124,38 @@ pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
         insn(ADD64_K, 1, 0, 0, -24),
         insn(MOV64_K, 2, 0, 0, 16),
         insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_COMM),
+    ]);
+    p.extend(update_map(map));
+    patch_to_end(&mut p, &to_out);
+    p.extend(exit_zero());
+    p
+}
+
+/// The `mark_victim` program: the OOM killer chose `task`;
+/// `signals[{task->tgid, 0}] = {now, 0...}`. Pure.
+pub fn oom_program(o: &Offsets, map: i32) -> Vec<Insn> {
+    let mut p = vec![
+        insn(MOV64_X, 6, 1, 0, 0),
+        insn(LDX_DW, 8, 6, 0, 0), // task
+        insn(JEQ_K, 8, 0, 0, 0),  // patched: to out
+        insn(LDX_W, 2, 8, o.task_tgid, 0),
+        insn(STX_W, 10, 2, -8, 0),
+        insn(ST_W, 10, 0, -4, 0),
+        insn(CALL, 0, 0, 0, BPF_FUNC_KTIME_GET_NS),
+        insn(STX_DW, 10, 0, -48, 0),
+    ];
+    for at in [-40, -32, -24, -16] {
+        p.push(insn(ST_DW, 10, 0, at, 0));
+    }
+    p.extend(update_map(map));
+    patch_to_end(&mut p, &[2]);
+    p.extend(exit_zero());
+    p
+}
+
+/// `bpf_map_update_elem(map, r10 - 8, r10 - 48, BPF_ANY)`.
+fn update_map(map: i32) -> [Insn; 8] {
+    [
         insn(LD_IMM64, 1, PSEUDO_MAP_FD, 0, map),
         insn(0, 0, 0, 0, 0),
         insn(MOV64_X, 2, 10, 0, 0),
@@ -126,10 +164,7 @@ pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
         insn(ADD64_K, 3, 0, 0, -48),
         insn(MOV64_K, 4, 0, 0, 0),
         insn(CALL, 0, 0, 0, BPF_FUNC_MAP_UPDATE_ELEM),
-    ]);
-    patch_to_end(&mut p, &to_out);
-    p.extend(exit_zero());
-    p
+    ]
 }
 
 /// A signal as the program kept it.
@@ -161,29 +196,68 @@ pub fn parse_value(v: &[u8; VALUE]) -> LoggedSignal {
     }
 }
 
-/// The program, attached, and its map.
+/// The numbers the programs take from BTF: the tracepoints' type IDs and
+/// the member offsets, kept in the cache as `[signal_generate, mark_victim
+/// (0: none), offsets...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Numbers {
+    signal: u32,
+    oom: u32,
+    offsets: Offsets,
+}
+
+impl Numbers {
+    fn from_btf(btf: &crate::bpf::btf::Btf) -> Result<Numbers, String> {
+        let (Some(signal), Some(offsets)) = (btf.typedef_id(TRACEPOINT), Offsets::from_btf(btf)) else {
+            return Err(format!(
+                "the kernel's BTF lacks {TRACEPOINT} or a member the program reads"
+            ));
+        };
+        let oom = btf.typedef_id(OOM_TRACEPOINT).unwrap_or(0);
+        Ok(Numbers { signal, oom, offsets })
+    }
+
+    fn encode(&self) -> Vec<i64> {
+        let mut numbers = vec![i64::from(self.signal), i64::from(self.oom)];
+        numbers.extend(self.offsets.encode());
+        numbers
+    }
+
+    fn decode(numbers: &[i64]) -> Option<Numbers> {
+        let [signal, oom, rest @ ..] = numbers else {
+            return None;
+        };
+        Some(Numbers {
+            signal: u32::try_from(*signal).ok()?,
+            oom: u32::try_from(*oom).ok()?,
+            offsets: Offsets::decode(rest)?,
+        })
+    }
+}
+
+/// The programs, attached, and their map.
 pub struct SignalLog {
     map: OwnedFd,
-    /// Detaches the program when dropped.
-    _link: OwnedFd,
+    /// Detach the programs when dropped.
+    _links: Vec<OwnedFd>,
 }
 
 impl SignalLog {
-    /// Loads and attaches the program; the reason where it cannot run here
-    /// (not root, another PID namespace, no BTF, an older kernel).
-    pub fn open() -> Result<SignalLog, String> {
-        SignalLog::open_or_why().inspect_err(|why| crate::bpf::debug(CACHE, why))
+    /// Loads and attaches the `signal_generate` program, and with `oom`
+    /// the `mark_victim` one where the kernel has it in the form read
+    /// (6.8); the reason where the first cannot run here (not root,
+    /// another PID namespace, no BTF, an older kernel).
+    pub fn open(oom: bool) -> Result<SignalLog, String> {
+        SignalLog::open_or_why(oom).inspect_err(|why| crate::bpf::debug(CACHE, why))
     }
 
-    fn open_or_why() -> Result<SignalLog, String> {
+    fn open_or_why(oom: bool) -> Result<SignalLog, String> {
         if !crate::bpf::may_trace() {
             return Err("needs CAP_BPF and CAP_PERFMON (or root) in the initial PID namespace".to_string());
         }
         if let Some(numbers) = crate::bpf::cache::load(CACHE) {
-            if let Some((&attach, rest)) = numbers.split_first()
-                && let (Ok(attach), Some(offsets)) = (u32::try_from(attach), Offsets::decode(rest))
-            {
-                match SignalLog::attach(attach, &offsets) {
+            if let Some(numbers) = Numbers::decode(&numbers) {
+                match SignalLog::attach(&numbers, oom) {
                     Ok(log) => return Ok(log),
                     Err(e) => crate::bpf::debug(CACHE, &e),
                 }
@@ -191,20 +265,14 @@ impl SignalLog {
             crate::bpf::cache::remove(CACHE);
         }
         let btf = crate::bpf::btf::Btf::vmlinux().ok_or("the kernel's BTF cannot be read")?;
-        let (Some(attach), Some(offsets)) = (btf.typedef_id(TRACEPOINT), Offsets::from_btf(&btf)) else {
-            return Err(format!(
-                "the kernel's BTF lacks {TRACEPOINT} or a member the program reads"
-            ));
-        };
+        let numbers = Numbers::from_btf(&btf)?;
         drop(btf);
-        let log = SignalLog::attach(attach, &offsets).map_err(|e| e.to_string())?;
-        let mut numbers = vec![i64::from(attach)];
-        numbers.extend(offsets.encode());
-        crate::bpf::cache::store(CACHE, &numbers);
+        let log = SignalLog::attach(&numbers, oom).map_err(|e| e.to_string())?;
+        crate::bpf::cache::store(CACHE, &numbers.encode());
         Ok(log)
     }
 
-    fn attach(attach: u32, offsets: &Offsets) -> Result<SignalLog, BpfError> {
+    fn attach(numbers: &Numbers, oom: bool) -> Result<SignalLog, BpfError> {
         let call = |command: &'static str| {
             move |source| BpfError::Call {
                 command,
@@ -219,14 +287,30 @@ impl SignalLog {
         put_u32(&mut attr, 12, ENTRIES);
         // SAFETY: this attribute holds no pointer.
         let map = unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }.map_err(call("BPF_MAP_CREATE"))?;
-        let insns = program(offsets, map.as_raw_fd());
-        let prog = crate::bpf::load_tracing(crate::bpf::BPF_TRACE_RAW_TP, attach, &insns)?;
-        let mut attr = [0u8; 16];
-        put_u32(&mut attr, 8, prog.as_raw_fd() as u32);
-        // SAFETY: the name pointer is null (a BTF-enabled tracepoint is
-        // named by the program's attach type ID); no other pointer.
-        let link = unsafe { bpf_fd(BPF_RAW_TRACEPOINT_OPEN, &mut attr) }.map_err(call("BPF_RAW_TRACEPOINT_OPEN"))?;
-        Ok(SignalLog { map, _link: link })
+        let link = |attach: u32, insns: &[Insn]| {
+            let prog = crate::bpf::load_tracing(crate::bpf::BPF_TRACE_RAW_TP, attach, insns)?;
+            let mut attr = [0u8; 16];
+            put_u32(&mut attr, 8, prog.as_raw_fd() as u32);
+            // SAFETY: the name pointer is null (a BTF-enabled tracepoint
+            // is named by the program's attach type ID); no other pointer.
+            unsafe { bpf_fd(BPF_RAW_TRACEPOINT_OPEN, &mut attr) }.map_err(call("BPF_RAW_TRACEPOINT_OPEN"))
+        };
+        let mut links = vec![link(numbers.signal, &program(&numbers.offsets, map.as_raw_fd()))?];
+        if oom && numbers.oom != 0 {
+            // Before 6.8 mark_victim took a PID: the verifier refuses the
+            // program, and OOM kills read as the kernel's SIGKILL.
+            match link(numbers.oom, &oom_program(&numbers.offsets, map.as_raw_fd())) {
+                Ok(l) => links.push(l),
+                Err(e) => crate::bpf::debug("signals (mark_victim)", &e),
+            }
+        }
+        Ok(SignalLog { map, _links: links })
+    }
+
+    /// Whether the OOM killer chose process `pid` since the program was
+    /// attached (`mark_victim` seen; only with `oom`).
+    pub fn oom_victim(&self, pid: i32) -> bool {
+        self.get(pid, 0).is_some()
     }
 
     /// The last signal `signo` queued for process `pid` since the program
@@ -278,6 +362,25 @@ mod tests {
         assert!(p.iter().any(|i| i.code == LD_IMM64 && i.off == 0));
         assert_eq!(p[out].code, MOV64_K);
         assert_eq!(p[out + 1].code, EXIT);
+    }
+
+    #[test]
+    fn the_oom_program_keys_by_signal_zero_and_numbers_round_trip() {
+        let o = Offsets {
+            task_tgid: 2500,
+            info_code: 8,
+        };
+        let p = oom_program(&o, 7);
+        let out = p.len() - 2;
+        assert_eq!(2 + 1 + p[2].off as usize, out);
+        assert!(p.iter().any(|i| i.code == ST_W && i.off == -4 && i.imm() == 0));
+        let numbers = Numbers {
+            signal: 9876,
+            oom: 0,
+            offsets: o,
+        };
+        assert_eq!(Numbers::decode(&numbers.encode()), Some(numbers));
+        assert_eq!(Numbers::decode(&[9876, 1268, 8]), None);
     }
 
     #[test]

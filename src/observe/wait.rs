@@ -69,7 +69,7 @@ pub fn wait_for(
     }
     // Loaded on a thread once the pidfds are open: a signal queued after
     // the program is attached is in its map before the death it causes.
-    let mut senders = Senders::start();
+    let mut senders = Senders::start(true);
     let start = Instant::now();
     let deadline = timeout.and_then(|t| start.checked_add(t));
     let mut outcomes: Vec<WaitOutcome> = opened

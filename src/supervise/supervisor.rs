@@ -263,20 +263,23 @@ impl Supervisor {
         let start = clock.start;
         let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
         let _subreaper = SubreaperGuard::save();
+        // Loaded on a thread (after the inbox: it inherits the blocked
+        // signals) while the run is set up, attached before the command
+        // starts, so that no signal to it goes unseen.
+        let mut senders = self.name_sender.then(|| Senders::start(false));
         let terminal = if self.foreground { None } else { Terminal::foreground() };
         let setup = self.child_setup(terminal.as_ref());
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
         let mut command = self.command(&mut dir_watch)?;
         let output = own_output();
         let mut ipc_watch = IpcWatch::start();
+        if let Some(senders) = &mut senders {
+            senders.loaded();
+        }
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
         ipc_watch.follow();
         let main_process = main.process();
         let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
-        let mut senders = main_info
-            .as_ref()
-            .filter(|_| self.name_sender)
-            .map(|_| Senders::start());
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground
         {
@@ -309,7 +312,7 @@ impl Supervisor {
         };
         let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
         let mut report = self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline);
-        report.signal_sender = sender;
+        report.signal_sender = sender.map(|s| s.oom_killed(report.cause == crate::exit::Cause::OomKilled));
         Ok(report)
     }
 

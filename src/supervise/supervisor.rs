@@ -133,7 +133,7 @@ impl Supervisor {
             dirs: Vec::new(),
             temp_parent: None,
             fail_on_leftovers: false,
-            name_sender: true,
+            name_sender: false,
             dies_with_its_kill: false,
             grace_after_own_death: false,
             on_signal: None,
@@ -235,10 +235,11 @@ impl Supervisor {
         self
     }
 
-    /// For a death by a signal afterlife did not send, name its sender
-    /// (on by default): a small program on the `signal_generate`
-    /// tracepoint, attached while the command runs (as root, with BTF;
-    /// elsewhere no sender is named).
+    /// For a death by a signal afterlife did not send, name its sender: a
+    /// small program on the `signal_generate` tracepoint, attached before
+    /// the command starts and while it runs (about 2 ms of CPU; as root,
+    /// with BTF; elsewhere no sender is named). `afterlife run` asks for
+    /// it unless told not to; `timeout`, which reports nothing, does not.
     pub fn name_sender(mut self, yes: bool) -> Self {
         self.name_sender = yes;
         self

@@ -14,6 +14,11 @@ pub struct Insn {
 }
 
 impl Insn {
+    /// The destination register.
+    pub fn dst(&self) -> u8 {
+        self.regs & 0x0f
+    }
+
     /// The immediate.
     pub fn imm(&self) -> i32 {
         self.imm

@@ -23,7 +23,10 @@
 //! `SI_KERNEL`) for the kernel's own sends; `task->tgid` and the TGID of
 //! `bpf_get_current_pid_tgid` are the initial PID namespace's, so the
 //! program is used only there. A signal sent to one thread of a process is
-//! keyed by that process.
+//! keyed by that process. A signal a process sends itself does not replace
+//! one of the same number that another process sent it first: a handler
+//! that cleans up and re-raises the signal it caught (bash does, for one)
+//! still has the first sender named.
 //!
 //! For `wait`, a second program on `mark_victim(task, uid)` (6.8; before
 //! that it took a PID, and the program is refused and left out) writes
@@ -60,6 +63,9 @@ const VALUE: usize = 40;
 /// `SIGURG`, `SIGWINCH`): they kill no one, and SIGCHLD alone would keep
 /// the map busy.
 const HARMLESS: [i32; 4] = [17, 18, 23, 28];
+/// `bpf_map_update_elem`'s flags: replace or add; add only.
+const BPF_ANY: i32 = 0;
+const BPF_NOEXIST: i32 = 1;
 /// `SI_KERNEL`.
 const SI_KERNEL: i32 = 0x80;
 
@@ -75,7 +81,8 @@ member_offsets! {
 
 /// The program, with the map's fd: for a signal queued (`result == 0`)
 /// that is not harmless, `signals[{task->tgid, sig}] = {now, code,
-/// current's TGID, current's UID, 0, current's comm}`. Pure.
+/// current's TGID, current's UID, 0, current's comm}`, unless the process
+/// sent it to itself and an entry is there already. Pure.
 pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
     // Registers: r6 ctx (u64 args: sig, info, task, group, result), r7 sig,
     // r8 task, r9 info; the key at r10-8, the value at r10-48.
@@ -124,6 +131,13 @@ pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
         insn(ADD64_K, 1, 0, 0, -24),
         insn(MOV64_K, 2, 0, 0, 16),
         insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_COMM),
+        // A signal the process sends itself does not replace one another
+        // sent it (a handler that re-raises what it caught).
+        insn(MOV64_K, 4, 0, 0, BPF_ANY),
+        insn(LDX_W, 1, 10, -8, 0),
+        insn(LDX_W, 2, 10, -36, 0),
+        insn(JNE_X, 1, 2, 1, 0),
+        insn(MOV64_K, 4, 0, 0, BPF_NOEXIST),
     ]);
     p.extend(update_map(map));
     patch_to_end(&mut p, &to_out);
@@ -147,14 +161,15 @@ pub fn oom_program(o: &Offsets, map: i32) -> Vec<Insn> {
     for at in [-40, -32, -24, -16] {
         p.push(insn(ST_DW, 10, 0, at, 0));
     }
+    p.push(insn(MOV64_K, 4, 0, 0, BPF_ANY));
     p.extend(update_map(map));
     patch_to_end(&mut p, &[2]);
     p.extend(exit_zero());
     p
 }
 
-/// `bpf_map_update_elem(map, r10 - 8, r10 - 48, BPF_ANY)`.
-fn update_map(map: i32) -> [Insn; 8] {
+/// `bpf_map_update_elem(map, r10 - 8, r10 - 48, r4)`.
+fn update_map(map: i32) -> [Insn; 7] {
     [
         insn(LD_IMM64, 1, PSEUDO_MAP_FD, 0, map),
         insn(0, 0, 0, 0, 0),
@@ -162,7 +177,6 @@ fn update_map(map: i32) -> [Insn; 8] {
         insn(ADD64_K, 2, 0, 0, -(KEY as i32)),
         insn(MOV64_X, 3, 10, 0, 0),
         insn(ADD64_K, 3, 0, 0, -48),
-        insn(MOV64_K, 4, 0, 0, 0),
         insn(CALL, 0, 0, 0, BPF_FUNC_MAP_UPDATE_ELEM),
     ]
 }
@@ -358,6 +372,13 @@ mod tests {
         let first = p.iter().position(|i| i.code == ST_W && i.off == -40).expect("SI_USER");
         assert_eq!(first + 2 + p[first + 1].off as usize, read + 1);
         assert_eq!(first + 4 + p[first + 3].off as usize, read + 1);
+        // Only a signal to itself is added without replacing.
+        let noexist = p
+            .iter()
+            .position(|i| i.code == MOV64_K && i.dst() == 4 && i.imm() == BPF_NOEXIST)
+            .expect("BPF_NOEXIST");
+        assert_eq!(p[noexist - 1].code, JNE_X);
+        assert_eq!(p[noexist - 1].off, 1);
         // The map's fd in the two-slot load.
         assert!(p.iter().any(|i| i.code == LD_IMM64 && i.off == 0));
         assert_eq!(p[out].code, MOV64_K);

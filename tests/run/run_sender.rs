@@ -20,13 +20,16 @@ fn attached(pid: u32, limit: Duration) -> bool {
     false
 }
 
-#[test]
-fn run_names_the_process_that_killed_its_command_by_default() {
-    let dir = tempfile_dir("run-sender");
+/// Runs `sh -c SCRIPT` (after it has written its host PID), kills it with
+/// SIGTERM from a shell started for that, and returns the JSON report,
+/// afterlife's stderr and the sender's PID; `None` where the program does
+/// not load.
+fn killed_from_outside(name: &str, script: &str) -> Option<(serde_json::Value, String, u32)> {
+    let dir = tempfile_dir(name);
     let pid_file = dir.join("pid");
     // The command writes its PID as the host sees it (as root the tree may
     // have a PID namespace of its own, where $$ differs).
-    let script = format!("cut -d' ' -f4 /proc/self/stat > {}; exec sleep 60", pid_file.display());
+    let script = format!("cut -d' ' -f4 /proc/self/stat > {}; {script}", pid_file.display());
     let run = common::afterlife()
         .args(["run", "--report-json"])
         .arg(dir.join("report.json"))
@@ -39,13 +42,15 @@ fn run_names_the_process_that_killed_its_command_by_default() {
         let _ = Command::new("kill").arg(run.id().to_string()).status();
         let _ = run.wait_with_output();
         let _ = std::fs::remove_dir_all(&dir);
-        return;
+        return None;
     }
     assert!(common::wait_until(Duration::from_secs(10), || pid_file
         .metadata()
         .is_ok_and(|m| m.len() > 0)));
-    // `cut` wrote its parent's PID: sh's, which `exec sleep` keeps.
+    // `cut` wrote its parent's PID: sh's.
     let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    // Time for sh to set its trap and wait.
+    std::thread::sleep(Duration::from_millis(200));
     // The sender is a shell started for it, so its PID is known.
     let mut sender = Command::new("sh")
         .arg("-c")
@@ -58,6 +63,14 @@ fn run_names_the_process_that_killed_its_command_by_default() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    Some((report, String::from_utf8_lossy(&output.stderr).into_owned(), sender_pid))
+}
+
+#[test]
+fn run_names_the_process_that_killed_its_command_by_default() {
+    let Some((report, stderr, sender_pid)) = killed_from_outside("run-sender", "exec sleep 60") else {
+        return;
+    };
     assert_eq!(report["exit"]["shell_code"], 143, "{report}");
     let sent = &report["signal_sender"];
     assert_eq!(sent["pid"], sender_pid, "{report}");
@@ -69,11 +82,27 @@ fn run_names_the_process_that_killed_its_command_by_default() {
         sent["before_death"].as_f64().is_some_and(|s| (0.0..5.0).contains(&s)),
         "{report}"
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!(
             "killed by SIGTERM, sent with kill() by pid {sender_pid} sh (user"
         )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_command_that_re_raises_the_signal_it_caught_names_the_first_sender() {
+    // sh catches TERM, and sends it to itself once its trap is reset: the
+    // sender named is the outside shell, not the command.
+    let script = "trap 'trap - TERM; kill -TERM $$' TERM; sleep 60 & wait";
+    let Some((report, stderr, sender_pid)) = killed_from_outside("run-sender-reraise", script) else {
+        return;
+    };
+    assert_eq!(report["exit"]["shell_code"], 143, "{report}");
+    assert_eq!(report["signal_sender"]["pid"], sender_pid, "{report}");
+    assert_eq!(report["signal_sender"]["itself"], false, "{report}");
+    assert!(
+        stderr.contains(&format!("sent with kill() by pid {sender_pid} sh")),
         "{stderr}"
     );
 }

@@ -13,6 +13,18 @@ pub struct Insn {
     imm: i32,
 }
 
+impl Insn {
+    /// The destination register.
+    pub fn dst(&self) -> u8 {
+        self.regs & 0x0f
+    }
+
+    /// The immediate.
+    pub fn imm(&self) -> i32 {
+        self.imm
+    }
+}
+
 /// An instruction from its parts.
 pub fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
@@ -35,6 +47,15 @@ pub const STX_DW: u8 = 0x7b;
 pub const STX_W: u8 = 0x63;
 /// `*(u64 *)(dst + off) = imm`.
 pub const ST_DW: u8 = 0x7a;
+/// `*(u32 *)(dst + off) = imm`.
+pub const ST_W: u8 = 0x62;
+/// `dst = imm64`, over two instructions; with source register
+/// [`PSEUDO_MAP_FD`], `imm` is a map's file descriptor.
+pub const LD_IMM64: u8 = 0x18;
+/// The source register of [`LD_IMM64`] that makes `imm` a map fd.
+pub const PSEUDO_MAP_FD: u8 = 1;
+/// `dst >>= imm` (logical).
+pub const RSH64_K: u8 = 0x77;
 /// `dst = src`.
 pub const MOV64_X: u8 = 0xbf;
 /// `dst = imm`.
@@ -43,6 +64,8 @@ pub const MOV64_K: u8 = 0xb7;
 pub const ADD64_K: u8 = 0x07;
 /// `if dst == imm goto +off`.
 pub const JEQ_K: u8 = 0x15;
+/// `if dst != imm goto +off`.
+pub const JNE_K: u8 = 0x55;
 /// `if dst != src goto +off`.
 pub const JNE_X: u8 = 0x5d;
 /// `if dst > imm goto +off` (unsigned).
@@ -56,6 +79,16 @@ pub const EXIT: u8 = 0x95;
 
 /// `bpf_seq_write(seq, data, len)`.
 pub const BPF_FUNC_SEQ_WRITE: i32 = 127;
+/// `bpf_map_update_elem(map, key, value, flags)`.
+pub const BPF_FUNC_MAP_UPDATE_ELEM: i32 = 2;
+/// `bpf_ktime_get_ns()`: `CLOCK_MONOTONIC`.
+pub const BPF_FUNC_KTIME_GET_NS: i32 = 5;
+/// `bpf_get_current_pid_tgid()`: the TGID in the upper half.
+pub const BPF_FUNC_GET_CURRENT_PID_TGID: i32 = 14;
+/// `bpf_get_current_uid_gid()`: the UID in the lower half.
+pub const BPF_FUNC_GET_CURRENT_UID_GID: i32 = 15;
+/// `bpf_get_current_comm(buf, size)`.
+pub const BPF_FUNC_GET_CURRENT_COMM: i32 = 16;
 /// `bpf_probe_read_kernel(dst, size, src)`.
 pub const BPF_FUNC_PROBE_READ_KERNEL: i32 = 113;
 

@@ -178,6 +178,12 @@ impl Btf {
         self.find(KIND_FUNC, name)
     }
 
+    /// The type ID of the typedef `name` (a BTF-enabled tracepoint's
+    /// `btf_trace_*`).
+    pub fn typedef_id(&self, name: &str) -> Option<u32> {
+        self.find(KIND_TYPEDEF, name)
+    }
+
     /// Skips typedefs and qualifiers.
     fn resolve(&self, mut id: u32) -> Option<u32> {
         for _ in 0..32 {

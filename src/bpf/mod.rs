@@ -84,6 +84,7 @@ macro_rules! member_offsets {
 pub mod asm;
 pub mod btf;
 pub(crate) mod cache;
+pub mod signals;
 pub mod task_file;
 pub mod tasks;
 
@@ -95,6 +96,8 @@ const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_ITER_CREATE: libc::c_long = 33;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_ITER: u32 = 28;
+/// `BPF_TRACE_RAW_TP`: a BTF-enabled tracepoint (`tp_btf`).
+pub(crate) const BPF_TRACE_RAW_TP: u32 = 23;
 
 /// Byte offsets of the `union bpf_attr` members the loader writes
 /// (include/uapi/linux/bpf.h); `layout_tests` checks them against a
@@ -164,7 +167,13 @@ const CAP_BPF: u64 = 1 << 39;
 /// privileges nothing is tried, so no time goes to reading BTF.
 pub(crate) fn allowed() -> bool {
     let off = std::env::var_os("AFTERLIFE_PROC_WALK").is_some_and(|v| !v.is_empty() && v != "0");
-    if off || !crate::process::in_initial_pid_namespace() {
+    !off && may_trace()
+}
+
+/// Whether a tracing program may be loaded here: the initial PID namespace
+/// and the privileges (`CAP_BPF` and `CAP_PERFMON`, or `CAP_SYS_ADMIN`).
+pub(crate) fn may_trace() -> bool {
+    if !crate::process::in_initial_pid_namespace() {
         return false;
     }
     let effective = crate::proc::Process::myself()
@@ -205,20 +214,7 @@ impl Iterator {
     /// verifier refuses is loaded once more with its log on, so that the
     /// error carries what the verifier said.
     pub(crate) fn load(attach: u32, insns: &[Insn]) -> Result<Iterator, BpfError> {
-        let prog = match prog_load(attach, insns, None) {
-            Ok(prog) => prog,
-            Err(source) => {
-                let mut log = vec![0u8; 1 << 16];
-                let _ = prog_load(attach, insns, Some(&mut log));
-                let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-                let log = Some(String::from_utf8_lossy(&log[..end]).into_owned());
-                return Err(BpfError::Call {
-                    command: "BPF_PROG_LOAD",
-                    source,
-                    log,
-                });
-            }
-        };
+        let prog = load_tracing(BPF_TRACE_ITER, attach, insns)?;
         let mut attr = [0u8; 64];
         put_u32(&mut attr, attr::LINK_PROG_FD, prog.as_raw_fd() as u32);
         put_u32(&mut attr, attr::LINK_ATTACH_TYPE, BPF_TRACE_ITER);
@@ -248,9 +244,27 @@ impl Iterator {
     }
 }
 
-/// `BPF_PROG_LOAD` of a tracing iterator program; with `log`, the
-/// verifier writes what it did there (level 1: the failing path).
-fn prog_load(attach: u32, insns: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<OwnedFd> {
+/// Loads `insns` as a tracing program of `attach_type` for the BTF type
+/// `attach`. A program the verifier refuses is loaded once more with its
+/// log on, so that the error carries what the verifier said.
+pub(crate) fn load_tracing(attach_type: u32, attach: u32, insns: &[Insn]) -> Result<OwnedFd, BpfError> {
+    prog_load(attach_type, attach, insns, None).map_err(|source| {
+        let mut log = vec![0u8; 1 << 16];
+        let _ = prog_load(attach_type, attach, insns, Some(&mut log));
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        let log = Some(String::from_utf8_lossy(&log[..end]).into_owned());
+        BpfError::Call {
+            command: "BPF_PROG_LOAD",
+            source,
+            log,
+        }
+    })
+}
+
+/// `BPF_PROG_LOAD` of a tracing program (`attach_type`: an iterator, a
+/// BTF-enabled tracepoint); with `log`, the verifier writes what it did
+/// there (level 1: the failing path).
+fn prog_load(attach_type: u32, attach: u32, insns: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<OwnedFd> {
     let license = c"GPL";
     let mut attr = [0u8; 128];
     put_u32(&mut attr, attr::PROG_TYPE, BPF_PROG_TYPE_TRACING);
@@ -262,7 +276,7 @@ fn prog_load(attach: u32, insns: &[Insn], log: Option<&mut [u8]>) -> std::io::Re
         put_u32(&mut attr, attr::LOG_SIZE, log.len() as u32);
         put_u64(&mut attr, attr::LOG_BUF, log.as_mut_ptr() as u64);
     }
-    put_u32(&mut attr, attr::EXPECTED_ATTACH_TYPE, BPF_TRACE_ITER);
+    put_u32(&mut attr, attr::EXPECTED_ATTACH_TYPE, attach_type);
     put_u32(&mut attr, attr::ATTACH_BTF_ID, attach);
     // SAFETY: the pointers in `attr` are to `insns`, `license` and `log`,
     // borrowed for the call, each with its length (the license is a C

@@ -452,10 +452,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub fail_on_leftovers: bool,
 
-    /// For a death by a signal afterlife did not send, name who sent it
-    /// (the BPF tracepoints of `deaths`; as root, with BTF). Loading them
-    /// costs a few tenths of a second of CPU, so it is asked for.
+    /// Do not name who sent a signal that killed the command. By default a
+    /// death by a signal afterlife did not send names its sender (as root,
+    /// with kernel BTF: a small BPF program on the `signal_generate`
+    /// tracepoint, attached while the command runs; elsewhere nothing is
+    /// named and nothing is said).
     #[arg(long)]
+    pub no_name_sender: bool,
+
+    /// Accepted for compatibility: naming the sender is the default.
+    #[arg(long, hide = true)]
     pub name_sender: bool,
 
     /// Entries created under DIR during the run (paths absent at the

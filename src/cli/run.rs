@@ -33,7 +33,7 @@ pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
         .dirs(args.dirs.clone())
         .fresh_tmpdir(args.tmpdir.then(std::env::temp_dir))
         .fail_on_leftovers(args.fail_on_leftovers)
-        .name_sender(args.name_sender);
+        .name_sender(!args.no_name_sender);
     let report = supervisor.run().map_err(|e| Failure {
         message: e.to_string(),
         code: e.exit_code(),
@@ -328,7 +328,8 @@ fn human_bytes(bytes: u64) -> String {
 
 /// Why it ended, in words. A death by a signal afterlife neither sent nor
 /// passed on is not called the command's doing: someone else may have sent
-/// it, and who cannot be known from the wait status.
+/// it, and who cannot be known from the wait status (the `signal:` line
+/// names the sender where the tracepoint saw it).
 fn cause_text(report: &RunReport) -> String {
     match report.cause {
         Cause::TimedOut { after, needed_kill } => format!(
@@ -345,6 +346,8 @@ fn cause_text(report: &RunReport) -> String {
                     .any(|e| e.signal == signal && e.reason == Reason::Forwarded);
                 if passed_on {
                     format!("killed by {signal}, which afterlife received and passed on")
+                } else if report.signal_sender.is_some() {
+                    format!("killed by {signal}, which afterlife did not send")
                 } else {
                     format!("killed by {signal}, which afterlife did not send (sender unknown)")
                 }

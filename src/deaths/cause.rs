@@ -14,7 +14,7 @@
 use serde::Serialize;
 
 const SI_USER: i32 = 0;
-const SI_KERNEL: i32 = 0x80;
+pub(crate) const SI_KERNEL: i32 = 0x80;
 const SI_QUEUE: i32 = -1;
 const SI_TIMER: i32 = -2;
 const SI_MESGQ: i32 = -3;

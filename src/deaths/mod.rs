@@ -89,6 +89,18 @@ pub struct Sender {
     pub before_death: Option<f64>,
 }
 
+impl Sender {
+    /// The sender, knowing whether the OOM killer chose the process (a
+    /// source that saw only the signal): the kernel's own SIGKILL is then
+    /// the OOM killer's.
+    pub fn oom_killed(mut self, oom: bool) -> Sender {
+        if oom && self.kind == SenderKind::Kernel && self.code == cause::SI_KERNEL {
+            self.kind = SenderKind::OomKiller;
+        }
+        self
+    }
+}
+
 /// An OOM kill.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OomKill {

@@ -1,108 +1,92 @@
 //! Who sent the signal that ended a given process, for the commands that
-//! watch processes they did not signal themselves (`wait`, `run`): the BPF
-//! tracepoints of [`crate::deaths`], kept open while they wait, drained
-//! when one of their processes ends. Where BPF cannot run (no root, no BTF,
-//! another PID namespace), no sender is named, and the reason is kept.
+//! watch processes they did not signal themselves (`wait`, `run`): the
+//! small `signal_generate` program of [`crate::bpf::signals`], attached
+//! while they wait, its map read by key when one of their processes dies
+//! of a signal. Where BPF cannot run (no root, no BTF, another PID
+//! namespace), no sender is named, and the reason is kept.
 //!
-//! Loading the programs takes a while (the kernel's BTF is parsed and
-//! three programs verified), so [`Senders`] loads them on a thread while
-//! the wait goes on. A death by signal that comes while they load waits
-//! for the loader to finish (the programs may be attached already), and
-//! gets no sender if it came before they were. `run` starts the load after
-//! a short delay, so that short commands cost nothing.
+//! The program is cheap to load (about 2 ms of CPU, 7 ms the first time
+//! in a boot, when the kernel's BTF is read), and [`Senders`] loads it on
+//! a thread: `run` meanwhile sets the run up and waits for it before the
+//! command starts; `wait` waits for it only when a process dies of a
+//! signal, which then gets no sender if it came before the program was
+//! attached.
 
-use std::collections::HashMap;
-
-use crate::deaths::tracepoints::Tracepoints;
+use crate::bpf::signals::SignalLog;
+use crate::deaths::event::RawSignal;
 use crate::deaths::{RawDeath, Sender, sender_of};
 
-/// The tracepoints, and the deaths of the processes asked about.
-pub struct SenderWatch {
-    tracepoints: Tracepoints,
-    /// The latest death of each PID of interest.
-    deaths: HashMap<i32, RawDeath>,
-    pids: Vec<i32>,
+/// `CLOCK_MONOTONIC` now, in nanoseconds: the clock of the program's times.
+pub fn monotonic_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (now.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(now.tv_nsec as u64)
 }
 
-impl SenderWatch {
-    /// Attaches the tracepoints for deaths of `pids`; the reason when they
-    /// cannot run.
-    pub fn open(pids: &[i32]) -> Result<SenderWatch, String> {
-        let tracepoints = Tracepoints::open().map_err(|e| e.to_string())?;
-        Ok(SenderWatch {
-            tracepoints,
-            deaths: HashMap::new(),
-            pids: pids.to_vec(),
-        })
-    }
-
-    /// Who sent the signal that `pid` died of: `None` when it did not die
-    /// of a signal, or its death was not seen.
-    pub fn sender(&mut self, pid: i32) -> Option<Sender> {
-        self.drain();
-        let death = self.deaths.get(&pid)?;
-        let signal = death.signal.as_ref()?;
-        Some(sender_of(death, signal, crate::process::user_name(signal.sender_uid)))
-    }
-
-    /// Keeps the records of the PIDs of interest; the ring buffer sees
-    /// every death on the machine.
-    fn drain(&mut self) {
-        let mut raws = Vec::new();
-        self.tracepoints.drain(&mut raws);
-        for raw in raws {
-            if self.pids.contains(&raw.pid) {
-                self.deaths.insert(raw.pid, raw);
-            }
-        }
-    }
+/// The sender of a signal, as `deaths` names it, from what the program
+/// kept; `died_ns` (monotonic) gives the time from signal to death. Pure.
+pub fn sender_from(pid: i32, signo: i32, logged: crate::bpf::signals::LoggedSignal, died_ns: Option<u64>) -> Sender {
+    let death = RawDeath {
+        pid,
+        exit_ns: died_ns,
+        ..RawDeath::default()
+    };
+    let signal = RawSignal {
+        signo,
+        code: logged.code,
+        sender_pid: logged.sender_pid,
+        sender_uid: logged.sender_uid,
+        sender_name: logged.sender_name,
+        time_ns: logged.time_ns,
+    };
+    let user = crate::process::user_name(signal.sender_uid);
+    sender_of(&death, &signal, user)
 }
 
-/// The tracepoints, loading on a thread, then ready or unavailable.
+/// The program, loading on a thread, then ready or unavailable.
 pub struct Senders {
     state: State,
-    /// Set by the loader when it begins (after its delay).
-    loading: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 enum State {
-    Loading(std::thread::JoinHandle<Result<SenderWatch, String>>),
-    Ready(Box<SenderWatch>),
+    Loading(std::thread::JoinHandle<Result<SignalLog, String>>),
+    Ready(SignalLog),
     Unavailable(String),
 }
 
 impl Senders {
-    /// Starts loading the tracepoints for deaths of `pids`.
-    pub fn start(pids: &[i32]) -> Senders {
-        Senders::start_after(pids, std::time::Duration::ZERO)
-    }
-
-    /// Starts loading the tracepoints for deaths of `pids` after `delay`:
-    /// a command that is over sooner (most of a test suite's) costs no
-    /// load at all, and a death before the load began is not waited for.
-    pub fn start_after(pids: &[i32], delay: std::time::Duration) -> Senders {
-        let pids = pids.to_vec();
-        let loading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let began = std::sync::Arc::clone(&loading);
-        let state = match std::thread::Builder::new().name("senders".into()).spawn(move || {
-            std::thread::sleep(delay);
-            began.store(true, std::sync::atomic::Ordering::SeqCst);
-            SenderWatch::open(&pids)
-        }) {
+    /// Starts loading the program; with `oom` the OOM killer's choices
+    /// are watched too, so that its SIGKILL is named as its own (`run`
+    /// knows that from the cgroup already).
+    pub fn start(oom: bool) -> Senders {
+        let state = match std::thread::Builder::new()
+            .name("senders".into())
+            .spawn(move || SignalLog::open(oom))
+        {
             Ok(handle) => State::Loading(handle),
             Err(e) => State::Unavailable(format!("cannot start a thread to load BPF: {e}")),
         };
-        Senders { state, loading }
+        Senders { state }
     }
 
-    /// Who sent the signal `pid` died of, if the tracepoints saw it.
-    pub fn sender(&mut self, pid: i32) -> Option<Sender> {
-        let began = self.loading.load(std::sync::atomic::Ordering::SeqCst);
-        self.settle(began);
-        match &mut self.state {
-            State::Ready(watch) => watch.sender(pid),
+    /// Who sent the signal `signo` that `pid` died of, if the program saw
+    /// it; `died_ns` is when the death was seen (`CLOCK_MONOTONIC`).
+    pub fn sender(&mut self, pid: i32, signo: i32, died_ns: Option<u64>) -> Option<Sender> {
+        self.settle(true);
+        match &self.state {
+            State::Ready(log) => {
+                let logged = log.get(pid, signo)?;
+                let oom = signo == libc::SIGKILL && log.oom_victim(pid);
+                Some(sender_from(pid, signo, logged, died_ns).oom_killed(oom))
+            }
             State::Loading(_) | State::Unavailable(_) => None,
         }
+    }
+
+    /// Waits for the loader to finish.
+    pub fn loaded(&mut self) {
+        self.settle(true);
     }
 
     /// Why no sender can be named, once that is known.
@@ -127,9 +111,35 @@ impl Senders {
             return;
         };
         self.state = match handle.join() {
-            Ok(Ok(watch)) => State::Ready(Box::new(watch)),
+            Ok(Ok(log)) => State::Ready(log),
             Ok(Err(reason)) => State::Unavailable(reason),
             Err(_) => State::Unavailable("the BPF loader panicked".to_string()),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpf::signals::LoggedSignal;
+
+    #[test]
+    fn a_logged_signal_is_named_as_deaths_names_it() {
+        let logged = LoggedSignal {
+            time_ns: 1_000_000_000,
+            code: 0,
+            sender_pid: 77,
+            sender_uid: 0,
+            sender_name: "sh".into(),
+        };
+        let sender = sender_from(42, 15, logged.clone(), Some(1_500_000_000));
+        assert_eq!(sender.pid, 77);
+        assert_eq!(sender.name, "sh");
+        assert_eq!(sender.code_name, Some("SI_USER"));
+        assert!(!sender.itself);
+        assert_eq!(sender.before_death, Some(0.5));
+        let own = sender_from(77, 15, logged, None);
+        assert!(own.itself);
+        assert_eq!(own.before_death, None);
     }
 }

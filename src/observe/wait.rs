@@ -69,11 +69,9 @@ pub fn wait_for(
     for &pid in pids {
         opened.push(Process::open_to_wait(pid)?);
     }
-    // Loaded on a thread once the pidfds are open: a death seen by the
-    // pidfds after they are attached is in the ring buffer by then
-    // (sched_process_exit runs before the exit is notified).
-    let raw_pids: Vec<i32> = pids.iter().map(|p| p.get()).collect();
-    let mut senders = Senders::start(&raw_pids);
+    // Loaded on a thread once the pidfds are open: a signal queued after
+    // the program is attached is in its map before the death it causes.
+    let mut senders = Senders::start(true);
     let start = Instant::now();
     let deadline = timeout.and_then(|t| start.checked_add(t));
     let mut outcomes: Vec<WaitOutcome> = opened
@@ -107,8 +105,9 @@ pub fn wait_for(
             let outcome = &mut outcomes[*index];
             outcome.ended_after = Some(ended_after);
             let ending: EndingReport = observation.into();
-            if matches!(ending.status(), Some(crate::exit::ExitStatus::Signaled { .. })) {
-                outcome.sender = senders.sender(outcome.pid.get());
+            if let Some(crate::exit::ExitStatus::Signaled { signal, .. }) = ending.status() {
+                let died = crate::deaths::senders::monotonic_ns();
+                outcome.sender = senders.sender(outcome.pid.get(), signal.number(), Some(died));
             }
             outcome.ending = Some(ending);
             on_end(outcome);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use crate::deaths::senders::Senders;
+use crate::deaths::senders::{Senders, monotonic_ns};
 use crate::exit::{ExitStatus, StatusViews};
 use crate::process::{Pid, Process, ProcessTable, wait_any};
 use crate::resources::ipc_left::IpcWatch;
@@ -235,9 +235,11 @@ impl Supervisor {
         self
     }
 
-    /// For a death by a signal afterlife did not send, name its sender:
-    /// loads the `deaths` tracepoints 100 ms into the run (a few tenths of
-    /// a second of CPU; as root, with BTF).
+    /// For a death by a signal afterlife did not send, name its sender: a
+    /// small program on the `signal_generate` tracepoint, attached before
+    /// the command starts and while it runs (about 2 ms of CPU; as root,
+    /// with BTF; elsewhere no sender is named). `afterlife run` asks for
+    /// it unless told not to; `timeout`, which reports nothing, does not.
     pub fn name_sender(mut self, yes: bool) -> Self {
         self.name_sender = yes;
         self
@@ -262,20 +264,23 @@ impl Supervisor {
         let start = clock.start;
         let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
         let _subreaper = SubreaperGuard::save();
+        // Loaded on a thread (after the inbox: it inherits the blocked
+        // signals) while the run is set up, attached before the command
+        // starts, so that no signal to it goes unseen.
+        let mut senders = self.name_sender.then(|| Senders::start(false));
         let terminal = if self.foreground { None } else { Terminal::foreground() };
         let setup = self.child_setup(terminal.as_ref());
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
         let mut command = self.command(&mut dir_watch)?;
         let output = own_output();
         let mut ipc_watch = IpcWatch::start();
+        if let Some(senders) = &mut senders {
+            senders.loaded();
+        }
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
         ipc_watch.follow();
         let main_process = main.process();
         let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
-        let mut senders = main_info
-            .as_ref()
-            .filter(|_| self.name_sender)
-            .map(|m| Senders::start_after(&[m.pid.get()], SENDERS_AFTER));
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground
         {
@@ -288,6 +293,15 @@ impl Supervisor {
         };
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let watched = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
+        let sender = match (&mut senders, &main_info, watched.status) {
+            (Some(senders), Some(main), ExitStatus::Signaled { signal, .. })
+                if sent_elsewhere(watched.status, &run.timeline) =>
+            {
+                senders.sender(main.pid.get(), signal.number(), Some(monotonic_ns()))
+            }
+            _ => None,
+        };
+        drop(senders);
         let duration = start.elapsed().as_secs_f64();
         if let Some(terminal) = &terminal {
             terminal.take_back();
@@ -298,14 +312,8 @@ impl Supervisor {
             output,
         };
         let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
-        let sender = match (&mut senders, &main_info) {
-            (Some(senders), Some(main)) if sent_elsewhere(watched.status, &run.timeline) => {
-                senders.sender(main.pid.get())
-            }
-            _ => None,
-        };
         let mut report = self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline);
-        report.signal_sender = sender;
+        report.signal_sender = sender.map(|s| s.oom_killed(report.cause == crate::exit::Cause::OomKilled));
         Ok(report)
     }
 
@@ -727,10 +735,6 @@ fn on_child_event(main: Option<&Process>, keeper: Pid, terminal: Option<&Termina
 }
 
 /// How the event loop ended.
-/// How long a run goes before the tracepoints that name a signal's sender
-/// are loaded: a command over sooner costs no load.
-const SENDERS_AFTER: Duration = Duration::from_millis(100);
-
 struct Watched {
     status: ExitStatus,
     /// When the deadline passed (or SIGALRM came), after the start.

@@ -1,0 +1,426 @@
+//! Who sent which signal to whom, kept in the kernel while a command runs:
+//! one small program on the BTF-enabled tracepoint `signal_generate`
+//! (Linux 5.5) that writes, per target process and signal number, the
+//! last such signal queued — its `si_code`, the sending process, its user
+//! and name, and when — into an LRU hash map that afterlife reads by key
+//! when one of its processes dies of a signal. No ring buffer: nothing
+//! wakes afterlife up, whatever the rest of the machine signals.
+//!
+//! This is the cheap cousin of `deaths`' tracepoints (`crate::deaths`'s
+//! aya-loaded object), for `run` and `wait`, which want only the sender:
+//! the program is assembled here (about forty instructions); the two
+//! numbers it needs from the kernel's BTF (the tracepoint's type ID and
+//! `task_struct.tgid`'s offset) are kept in `/run/afterlife/` for the rest
+//! of the boot, as the iterators' are, so only the first load of a boot
+//! reads the BTF. Loading it then costs one map, one program the verifier
+//! walks in a few microseconds and one link.
+//!
+//! Kernel facts relied on: `signal_generate(int sig, struct kernel_siginfo
+//! *info, struct task_struct *task, int group, int result)`, called for
+//! each signal the kernel is asked to queue with `current` the sender;
+//! `result == TRACE_SIGNAL_DELIVERED` (0) when it was queued; `info` is
+//! `SEND_SIG_NOINFO` (0, read as `SI_USER`) or `SEND_SIG_PRIV` (1, read as
+//! `SI_KERNEL`) for the kernel's own sends; `task->tgid` and the TGID of
+//! `bpf_get_current_pid_tgid` are the initial PID namespace's, so the
+//! program is used only there. A signal sent to one thread of a process is
+//! keyed by that process. A signal a process sends itself does not replace
+//! one of the same number that another process sent it first: a handler
+//! that cleans up and re-raises the signal it caught (bash does, for one)
+//! still has the first sender named.
+//!
+//! For `wait`, a second program on `mark_victim(task, uid)` (6.8; before
+//! that it took a PID, and the program is refused and left out) writes
+//! `{tgid, 0}` when the OOM killer chooses a process (no signal has the
+//! number 0), so that its SIGKILL is named as the OOM killer's.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::bpf::asm::*;
+use crate::bpf::{BpfError, MemberOffsets, put_u32, put_u64};
+use crate::sys::linux::bpf::{bpf, bpf_fd};
+
+const BPF_MAP_CREATE: libc::c_long = 0;
+const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
+const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
+
+/// The cache's name for the numbers this program takes from BTF.
+const CACHE: &str = "signals";
+/// The tracepoints' `btf_trace_*` typedefs.
+const TRACEPOINT: &str = "btf_trace_signal_generate";
+const OOM_TRACEPOINT: &str = "btf_trace_mark_victim";
+
+/// Entries the map keeps: the latest signal of each number for this many
+/// target processes (older ones are evicted first).
+const ENTRIES: u32 = 4096;
+/// Key: `{tgid u32, signo u32}`.
+const KEY: usize = 8;
+/// Value: `{time_ns u64, code i32, sender tgid u32, sender uid u32, 0 u32,
+/// comm [u8; 16]}`.
+const VALUE: usize = 40;
+
+/// Signals whose default action is to be ignored (`SIGCHLD`, `SIGCONT`,
+/// `SIGURG`, `SIGWINCH`): they kill no one, and SIGCHLD alone would keep
+/// the map busy.
+const HARMLESS: [i32; 4] = [17, 18, 23, 28];
+/// `bpf_map_update_elem`'s flags: replace or add; add only.
+const BPF_ANY: i32 = 0;
+const BPF_NOEXIST: i32 = 1;
+/// `SI_KERNEL`.
+const SI_KERNEL: i32 = 0x80;
+
+member_offsets! {
+    /// The member offsets the program reads.
+    pub struct Offsets {
+        /// `task_struct.tgid`.
+        task_tgid: ("task_struct", "tgid"),
+        /// `kernel_siginfo.si_code`.
+        info_code: ("kernel_siginfo", "si_code"),
+    }
+}
+
+/// The program, with the map's fd: for a signal queued (`result == 0`)
+/// that is not harmless, `signals[{task->tgid, sig}] = {now, code,
+/// current's TGID, current's UID, 0, current's comm}`, unless the process
+/// sent it to itself and an entry is there already. Pure.
+pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
+    // Registers: r6 ctx (u64 args: sig, info, task, group, result), r7 sig,
+    // r8 task, r9 info; the key at r10-8, the value at r10-48.
+    let mut to_out = Vec::new();
+    let mut p = vec![
+        insn(MOV64_X, 6, 1, 0, 0),
+        insn(LDX_DW, 2, 6, 32, 0), // result
+    ];
+    to_out.push(p.len());
+    p.push(insn(JNE_K, 2, 0, 0, 0));
+    p.push(insn(LDX_DW, 7, 6, 0, 0)); // sig
+    for signo in HARMLESS {
+        to_out.push(p.len());
+        p.push(insn(JEQ_K, 7, 0, 0, signo));
+    }
+    p.push(insn(LDX_DW, 8, 6, 16, 0)); // task
+    to_out.push(p.len());
+    p.push(insn(JEQ_K, 8, 0, 0, 0));
+    p.extend([
+        insn(LDX_W, 2, 8, o.task_tgid, 0),
+        insn(STX_W, 10, 2, -8, 0),
+        insn(STX_W, 10, 7, -4, 0),
+        insn(CALL, 0, 0, 0, BPF_FUNC_KTIME_GET_NS),
+        insn(STX_DW, 10, 0, -48, 0),
+        // The code: SI_USER for no info, SI_KERNEL for the kernel's own,
+        // else info->si_code (read with a helper: the verifier takes
+        // `info` for a number, as it may encode one).
+        insn(LDX_DW, 9, 6, 8, 0),
+        insn(ST_W, 10, 0, -40, 0),
+        insn(JEQ_K, 9, 0, 8, 0),
+        insn(ST_W, 10, 0, -40, SI_KERNEL),
+        insn(JEQ_K, 9, 0, 6, 1),
+        insn(MOV64_X, 1, 10, 0, 0),
+        insn(ADD64_K, 1, 0, 0, -40),
+        insn(MOV64_K, 2, 0, 0, 4),
+        insn(MOV64_X, 3, 9, 0, 0),
+        insn(ADD64_K, 3, 0, 0, i32::from(o.info_code)),
+        insn(CALL, 0, 0, 0, BPF_FUNC_PROBE_READ_KERNEL),
+        insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_PID_TGID),
+        insn(RSH64_K, 0, 0, 0, 32),
+        insn(STX_W, 10, 0, -36, 0),
+        insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_UID_GID),
+        insn(STX_W, 10, 0, -32, 0),
+        insn(ST_W, 10, 0, -28, 0),
+        insn(MOV64_X, 1, 10, 0, 0),
+        insn(ADD64_K, 1, 0, 0, -24),
+        insn(MOV64_K, 2, 0, 0, 16),
+        insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_COMM),
+        // A signal the process sends itself does not replace one another
+        // sent it (a handler that re-raises what it caught).
+        insn(MOV64_K, 4, 0, 0, BPF_ANY),
+        insn(LDX_W, 1, 10, -8, 0),
+        insn(LDX_W, 2, 10, -36, 0),
+        insn(JNE_X, 1, 2, 1, 0),
+        insn(MOV64_K, 4, 0, 0, BPF_NOEXIST),
+    ]);
+    p.extend(update_map(map));
+    patch_to_end(&mut p, &to_out);
+    p.extend(exit_zero());
+    p
+}
+
+/// The `mark_victim` program: the OOM killer chose `task`;
+/// `signals[{task->tgid, 0}] = {now, 0...}`. Pure.
+pub fn oom_program(o: &Offsets, map: i32) -> Vec<Insn> {
+    let mut p = vec![
+        insn(MOV64_X, 6, 1, 0, 0),
+        insn(LDX_DW, 8, 6, 0, 0), // task
+        insn(JEQ_K, 8, 0, 0, 0),  // patched: to out
+        insn(LDX_W, 2, 8, o.task_tgid, 0),
+        insn(STX_W, 10, 2, -8, 0),
+        insn(ST_W, 10, 0, -4, 0),
+        insn(CALL, 0, 0, 0, BPF_FUNC_KTIME_GET_NS),
+        insn(STX_DW, 10, 0, -48, 0),
+    ];
+    for at in [-40, -32, -24, -16] {
+        p.push(insn(ST_DW, 10, 0, at, 0));
+    }
+    p.push(insn(MOV64_K, 4, 0, 0, BPF_ANY));
+    p.extend(update_map(map));
+    patch_to_end(&mut p, &[2]);
+    p.extend(exit_zero());
+    p
+}
+
+/// `bpf_map_update_elem(map, r10 - 8, r10 - 48, r4)`.
+fn update_map(map: i32) -> [Insn; 7] {
+    [
+        insn(LD_IMM64, 1, PSEUDO_MAP_FD, 0, map),
+        insn(0, 0, 0, 0, 0),
+        insn(MOV64_X, 2, 10, 0, 0),
+        insn(ADD64_K, 2, 0, 0, -(KEY as i32)),
+        insn(MOV64_X, 3, 10, 0, 0),
+        insn(ADD64_K, 3, 0, 0, -48),
+        insn(CALL, 0, 0, 0, BPF_FUNC_MAP_UPDATE_ELEM),
+    ]
+}
+
+/// A signal as the program kept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedSignal {
+    /// When it was queued, `CLOCK_MONOTONIC` ns.
+    pub time_ns: u64,
+    /// `si_code`.
+    pub code: i32,
+    /// The process that sent it (`current` at the tracepoint).
+    pub sender_pid: i32,
+    /// Its real user ID.
+    pub sender_uid: u32,
+    /// Its name (`comm`).
+    pub sender_name: String,
+}
+
+/// Decodes a map value. Pure.
+pub fn parse_value(v: &[u8; VALUE]) -> LoggedSignal {
+    let u32_at = |at: usize| u32::from_ne_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]]);
+    let comm = &v[24..40];
+    let name = &comm[..comm.iter().position(|&b| b == 0).unwrap_or(comm.len())];
+    LoggedSignal {
+        time_ns: u64::from_ne_bytes([v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]),
+        code: u32_at(8) as i32,
+        sender_pid: u32_at(12) as i32,
+        sender_uid: u32_at(16),
+        sender_name: String::from_utf8_lossy(name).into_owned(),
+    }
+}
+
+/// The numbers the programs take from BTF: the tracepoints' type IDs and
+/// the member offsets, kept in the cache as `[signal_generate, mark_victim
+/// (0: none), offsets...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Numbers {
+    signal: u32,
+    oom: u32,
+    offsets: Offsets,
+}
+
+impl Numbers {
+    fn from_btf(btf: &crate::bpf::btf::Btf) -> Result<Numbers, String> {
+        let (Some(signal), Some(offsets)) = (btf.typedef_id(TRACEPOINT), Offsets::from_btf(btf)) else {
+            return Err(format!(
+                "the kernel's BTF lacks {TRACEPOINT} or a member the program reads"
+            ));
+        };
+        let oom = btf.typedef_id(OOM_TRACEPOINT).unwrap_or(0);
+        Ok(Numbers { signal, oom, offsets })
+    }
+
+    fn encode(&self) -> Vec<i64> {
+        let mut numbers = vec![i64::from(self.signal), i64::from(self.oom)];
+        numbers.extend(self.offsets.encode());
+        numbers
+    }
+
+    fn decode(numbers: &[i64]) -> Option<Numbers> {
+        let [signal, oom, rest @ ..] = numbers else {
+            return None;
+        };
+        Some(Numbers {
+            signal: u32::try_from(*signal).ok()?,
+            oom: u32::try_from(*oom).ok()?,
+            offsets: Offsets::decode(rest)?,
+        })
+    }
+}
+
+/// The programs, attached, and their map.
+pub struct SignalLog {
+    map: OwnedFd,
+    /// Detach the programs when dropped.
+    _links: Vec<OwnedFd>,
+}
+
+impl SignalLog {
+    /// Loads and attaches the `signal_generate` program, and with `oom`
+    /// the `mark_victim` one where the kernel has it in the form read
+    /// (6.8); the reason where the first cannot run here (not root,
+    /// another PID namespace, no BTF, an older kernel).
+    pub fn open(oom: bool) -> Result<SignalLog, String> {
+        SignalLog::open_or_why(oom).inspect_err(|why| crate::bpf::debug(CACHE, why))
+    }
+
+    fn open_or_why(oom: bool) -> Result<SignalLog, String> {
+        if !crate::bpf::may_trace() {
+            return Err("needs CAP_BPF and CAP_PERFMON (or root) in the initial PID namespace".to_string());
+        }
+        if let Some(numbers) = crate::bpf::cache::load(CACHE) {
+            if let Some(numbers) = Numbers::decode(&numbers) {
+                match SignalLog::attach(&numbers, oom) {
+                    Ok(log) => return Ok(log),
+                    Err(e) => crate::bpf::debug(CACHE, &e),
+                }
+            }
+            crate::bpf::cache::remove(CACHE);
+        }
+        let btf = crate::bpf::btf::Btf::vmlinux().ok_or("the kernel's BTF cannot be read")?;
+        let numbers = Numbers::from_btf(&btf)?;
+        drop(btf);
+        let log = SignalLog::attach(&numbers, oom).map_err(|e| e.to_string())?;
+        crate::bpf::cache::store(CACHE, &numbers.encode());
+        Ok(log)
+    }
+
+    fn attach(numbers: &Numbers, oom: bool) -> Result<SignalLog, BpfError> {
+        let call = |command: &'static str| {
+            move |source| BpfError::Call {
+                command,
+                source,
+                log: None,
+            }
+        };
+        let mut attr = [0u8; 64];
+        put_u32(&mut attr, 0, BPF_MAP_TYPE_LRU_HASH);
+        put_u32(&mut attr, 4, KEY as u32);
+        put_u32(&mut attr, 8, VALUE as u32);
+        put_u32(&mut attr, 12, ENTRIES);
+        // SAFETY: this attribute holds no pointer.
+        let map = unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }.map_err(call("BPF_MAP_CREATE"))?;
+        let link = |attach: u32, insns: &[Insn]| {
+            let prog = crate::bpf::load_tracing(crate::bpf::BPF_TRACE_RAW_TP, attach, insns)?;
+            let mut attr = [0u8; 16];
+            put_u32(&mut attr, 8, prog.as_raw_fd() as u32);
+            // SAFETY: the name pointer is null (a BTF-enabled tracepoint
+            // is named by the program's attach type ID); no other pointer.
+            unsafe { bpf_fd(BPF_RAW_TRACEPOINT_OPEN, &mut attr) }.map_err(call("BPF_RAW_TRACEPOINT_OPEN"))
+        };
+        let mut links = vec![link(numbers.signal, &program(&numbers.offsets, map.as_raw_fd()))?];
+        if oom && numbers.oom != 0 {
+            // Before 6.8 mark_victim took a PID: the verifier refuses the
+            // program, and OOM kills read as the kernel's SIGKILL.
+            match link(numbers.oom, &oom_program(&numbers.offsets, map.as_raw_fd())) {
+                Ok(l) => links.push(l),
+                Err(e) => crate::bpf::debug("signals (mark_victim)", &e),
+            }
+        }
+        Ok(SignalLog { map, _links: links })
+    }
+
+    /// Whether the OOM killer chose process `pid` since the program was
+    /// attached (`mark_victim` seen; only with `oom`).
+    pub fn oom_victim(&self, pid: i32) -> bool {
+        self.get(pid, 0).is_some()
+    }
+
+    /// The last signal `signo` queued for process `pid` since the program
+    /// was attached, if the map still holds it.
+    pub fn get(&self, pid: i32, signo: i32) -> Option<LoggedSignal> {
+        let mut key = [0u8; KEY];
+        key[..4].copy_from_slice(&pid.to_ne_bytes());
+        key[4..].copy_from_slice(&signo.to_ne_bytes());
+        let mut value = [0u8; VALUE];
+        let mut attr = [0u8; 32];
+        put_u32(&mut attr, 0, self.map.as_raw_fd() as u32);
+        put_u64(&mut attr, 8, key.as_ptr() as u64);
+        put_u64(&mut attr, 16, value.as_mut_ptr() as u64);
+        // SAFETY: the key and value pointers are to `key` and `value`,
+        // live for the call and of the map's key and value sizes.
+        unsafe { bpf(BPF_MAP_LOOKUP_ELEM, &mut attr) }.ok()?;
+        Some(parse_value(&value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jumps_stay_inside_and_offsets_round_trip() {
+        let o = Offsets {
+            task_tgid: 2500,
+            info_code: 8,
+        };
+        assert_eq!(Offsets::decode(&o.encode()), Some(o));
+        let p = program(&o, 7);
+        let out = p.len() - 2;
+        for (at, i) in p.iter().enumerate() {
+            if matches!(i.code, JEQ_K | JNE_K) {
+                let target = at as i16 + 1 + i.off;
+                assert!(target > at as i16 && target as usize <= out, "jump at {at}");
+            }
+        }
+        // Both kernel-code branches land just after the read of si_code.
+        let read = p
+            .iter()
+            .position(|i| i.code == CALL && i.imm() == BPF_FUNC_PROBE_READ_KERNEL)
+            .expect("the read of si_code");
+        let first = p.iter().position(|i| i.code == ST_W && i.off == -40).expect("SI_USER");
+        assert_eq!(first + 2 + p[first + 1].off as usize, read + 1);
+        assert_eq!(first + 4 + p[first + 3].off as usize, read + 1);
+        // Only a signal to itself is added without replacing.
+        let noexist = p
+            .iter()
+            .position(|i| i.code == MOV64_K && i.dst() == 4 && i.imm() == BPF_NOEXIST)
+            .expect("BPF_NOEXIST");
+        assert_eq!(p[noexist - 1].code, JNE_X);
+        assert_eq!(p[noexist - 1].off, 1);
+        // The map's fd in the two-slot load.
+        assert!(p.iter().any(|i| i.code == LD_IMM64 && i.off == 0));
+        assert_eq!(p[out].code, MOV64_K);
+        assert_eq!(p[out + 1].code, EXIT);
+    }
+
+    #[test]
+    fn the_oom_program_keys_by_signal_zero_and_numbers_round_trip() {
+        let o = Offsets {
+            task_tgid: 2500,
+            info_code: 8,
+        };
+        let p = oom_program(&o, 7);
+        let out = p.len() - 2;
+        assert_eq!(2 + 1 + p[2].off as usize, out);
+        assert!(p.iter().any(|i| i.code == ST_W && i.off == -4 && i.imm() == 0));
+        let numbers = Numbers {
+            signal: 9876,
+            oom: 0,
+            offsets: o,
+        };
+        assert_eq!(Numbers::decode(&numbers.encode()), Some(numbers));
+        assert_eq!(Numbers::decode(&[9876, 1268, 8]), None);
+    }
+
+    #[test]
+    fn values_parse() {
+        let mut v = [0u8; VALUE];
+        v[..8].copy_from_slice(&123_456_789u64.to_ne_bytes());
+        v[8..12].copy_from_slice(&0i32.to_ne_bytes());
+        v[12..16].copy_from_slice(&4321u32.to_ne_bytes());
+        v[16..20].copy_from_slice(&1000u32.to_ne_bytes());
+        v[24..26].copy_from_slice(b"sh");
+        assert_eq!(
+            parse_value(&v),
+            LoggedSignal {
+                time_ns: 123_456_789,
+                code: 0,
+                sender_pid: 4321,
+                sender_uid: 1000,
+                sender_name: "sh".into(),
+            }
+        );
+    }
+}

@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod series;
 pub mod siblings;
 pub mod trend;
+pub mod wake;
 pub mod watcher;
 
 pub use sample::{FdBreakdown, Limits, MemoryLimit, RepeatedTarget, Sample};

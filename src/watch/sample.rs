@@ -295,10 +295,11 @@ impl Sampler {
     /// comes from `smaps_rollup`, which walks the page tables of every
     /// mapping (milliseconds for a server with large shared buffers): it is
     /// read on the first sample, then on `detail` samples no more often than
-    /// keeps it under 0.02% of the time per process. In between
+    /// keeps it under `rollup_share` of the time
+    /// ([`crate::watch::schedule::rollup_share`]). In between
     /// the last values carry on. Where `smaps_rollup` is refused, PSS is
     /// `None` and the other metrics are still sampled.
-    pub fn sample(&mut self, detail: bool) -> Result<Sample, ReadError> {
+    pub fn sample(&mut self, detail: bool, rollup_share: f64) -> Result<Sample, ReadError> {
         let fds = match self.fd_count() {
             _ if self.fds_refused => None,
             Ok(count) => Some(count),
@@ -332,8 +333,8 @@ impl Sampler {
             }
             // A walk of a large shared mapping (a database's shared
             // buffers) takes milliseconds: the next one waits until this
-            // one is ROLLUP_SHARE of the time between them.
-            self.rollup_not_before = Some(now + now.elapsed().div_f64(ROLLUP_SHARE));
+            // one is `rollup_share` of the time between them.
+            self.rollup_not_before = Some(now + now.elapsed().div_f64(rollup_share));
         }
         let rollup = self.last_rollup.filter(|_| !self.rollup_refused);
         let children = self.children(threads)?;
@@ -506,10 +507,6 @@ pub fn title(cmdline: &[String]) -> Option<String> {
     };
     Some(format!("{first} {}", rest.trim()).trim().to_string())
 }
-
-/// The share of the time between two reads of `smaps_rollup` of one process
-/// that the read may take.
-const ROLLUP_SHARE: f64 = 0.0002;
 
 /// The smallest cgroup memory limit on the path of a process's cgroups
 /// (`/proc/PID/cgroup`) to the root.
@@ -858,7 +855,7 @@ mod tests {
     fn samples_this_process() {
         let me = Pid::current();
         let mut sampler = Sampler::open(me).unwrap();
-        let sample = sampler.sample(true).unwrap();
+        let sample = sampler.sample(true, crate::watch::schedule::rollup_share(1)).unwrap();
         assert!(sample.fds.is_some_and(|n| n >= 3));
         assert!(sample.rss_bytes > 0 && sample.pss_bytes.is_some_and(|p| p > 0));
         assert!(sample.threads >= 1);

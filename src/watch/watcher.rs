@@ -1,18 +1,19 @@
 //! The watch loop: which processes, when to sample, when to stop.
 //!
 //! Each tick samples every watched process, then waits for the next tick on
-//! one `poll` over a `signalfd` (SIGINT, SIGTERM and SIGHUP are blocked and
-//! read from it, so an interrupt ends the loop cleanly with a summary) and
-//! the pidfds of the watched processes (so an exit is seen at once, not at
-//! the next tick).
+//! one `epoll` set ([`crate::watch::wake`]) over a `signalfd` (SIGINT,
+//! SIGTERM and SIGHUP are blocked and read from it, so an interrupt ends the
+//! loop cleanly with a summary) and the pidfds of the watched processes (so
+//! an exit is seen at once, not at the next tick).
 
-use std::collections::BTreeSet;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::collections::{BTreeSet, HashSet};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::bpf::tasks::Tasks;
 use crate::observe::EndingReport;
 use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{OpenError, Pid, Process, ProcessTable, ReadError, WaitError};
@@ -24,6 +25,7 @@ use crate::watch::schedule;
 use crate::watch::series::{History, MetricVerdict, leaking_kinds};
 use crate::watch::siblings::{self, Member};
 use crate::watch::trend::Verdict;
+use crate::watch::wake::{Wake, WakeSet};
 
 /// How long a new process is left to load before its growth counts.
 const SETTLING: f64 = 1.0;
@@ -273,46 +275,6 @@ pub trait Observer {
     fn tick(&mut self, _watched: &[Watched], _seconds: f64, _verdicts_fresh: bool) {}
 }
 
-/// What ended a wait.
-enum Wake {
-    /// A stop signal arrived.
-    Stop,
-    /// These pidfds (positions in the list given) turned readable: their
-    /// processes exited. Empty when the time is up.
-    Exited(Vec<usize>),
-}
-
-/// Waits until `timeout` passes, a stop signal arrives or a pidfd turns
-/// readable.
-fn wait_events(signals: BorrowedFd<'_>, pidfds: &[BorrowedFd<'_>], timeout: Duration) -> Wake {
-    use rustix::event::{PollFd, PollFlags, poll};
-    let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(pidfds.len() + 1);
-    fds.push(PollFd::from_borrowed_fd(signals, PollFlags::IN));
-    fds.extend(pidfds.iter().map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN)));
-    let timespec = rustix::event::Timespec {
-        tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
-        tv_nsec: i64::from(timeout.subsec_nanos()),
-    };
-    // EINTR: treat as a wake-up; the caller looks at the clock again.
-    if poll(&mut fds, Some(&timespec)).is_err() {
-        return Wake::Exited(Vec::new());
-    }
-    if fds[0].revents().contains(PollFlags::IN) {
-        let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
-        // EAGAIN: someone else read it; it still was a stop request.
-        let _ = rustix::io::read(signals, &mut info);
-        return Wake::Stop;
-    }
-    Wake::Exited(
-        fds[1..]
-            .iter()
-            .enumerate()
-            .filter(|(_, fd)| !fd.revents().is_empty())
-            .map(|(i, _)| i)
-            .collect(),
-    )
-}
-
 /// A watch in progress.
 pub struct Watcher {
     targets: Targets,
@@ -326,6 +288,43 @@ pub struct Watcher {
     fds: FdLimit,
     /// Time spent reading per-kind fd counts.
     breakdown_spent: Duration,
+    /// Where `--tree` and `--name` look for new processes.
+    scanner: Scanner,
+}
+
+/// The process table a rescan reads: the BPF task iterator where it loads
+/// ([`crate::bpf::tasks`]: one read for every process), else a walk of
+/// /proc, which opens and parses every `/proc/PID/stat` (with 1,000
+/// processes watched by `--tree`, that walk every 2 s was half the watch's
+/// CPU).
+enum Scanner {
+    /// Not tried yet: loaded at the first rescan, which `--tree` and
+    /// `--name` alone make.
+    Untried,
+    /// Loaded.
+    Tasks(Tasks),
+    /// It cannot run here (not root, no BTF, an older kernel).
+    Proc,
+}
+
+impl Scanner {
+    /// Every process now.
+    fn table(&mut self) -> ProcessTable {
+        if matches!(self, Scanner::Untried) {
+            *self = Scanner::Proc;
+            if let Some((tasks, first)) = Tasks::load() {
+                *self = Scanner::Tasks(tasks);
+                return ProcessTable::from_entries(first.into_iter().map(|t| t.entry));
+            }
+        }
+        match self {
+            Scanner::Tasks(tasks) => match tasks.read() {
+                Some(now) => ProcessTable::from_entries(now.into_iter().map(|t| t.entry)),
+                None => ProcessTable::scan(),
+            },
+            _ => ProcessTable::scan(),
+        }
+    }
 }
 
 impl Watcher {
@@ -341,6 +340,7 @@ impl Watcher {
             child: None,
             fds: FdLimit::raise(),
             breakdown_spent: Duration::ZERO,
+            scanner: Scanner::Untried,
         };
         match &targets {
             Targets::Pids(pids) => {
@@ -468,7 +468,7 @@ impl Watcher {
         let before = self.watched.len();
         let candidates: Vec<(Pid, u64)> = match &self.targets {
             Targets::Tree(root) => {
-                let table = ProcessTable::scan();
+                let table = self.scanner.table();
                 table
                     .descendants(*root)
                     .into_iter()
@@ -477,7 +477,8 @@ impl Watcher {
             }
             Targets::Name(pattern) => {
                 let me = Pid::current();
-                ProcessTable::scan()
+                self.scanner
+                    .table()
                     .entries()
                     .filter(|e| !e.kernel_thread && e.pid != me && e.name.contains(pattern.as_str()))
                     .map(|e| (e.pid, e.start_ticks))
@@ -485,12 +486,13 @@ impl Watcher {
             }
             _ => Vec::new(),
         };
+        let known: HashSet<(Pid, u64)> = self
+            .watched
+            .iter()
+            .map(|w| (w.pid(), w.process.start_ticks()))
+            .collect();
         for (pid, start_ticks) in candidates {
-            if self
-                .watched
-                .iter()
-                .any(|w| w.pid() == pid && w.process.start_ticks() == start_ticks)
-            {
+            if known.contains(&(pid, start_ticks)) {
                 continue;
             }
             // It may have exited since the scan (or the PID changed hands):
@@ -507,6 +509,10 @@ impl Watcher {
     /// the summary's order, for plots).
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<(WatchSummary, Vec<History>), WatchError> {
         let signals = StopSignals::install().map_err(|(syscall, source)| WatchError::Signals { syscall, source })?;
+        let mut wake = WakeSet::new(signals.fd()).map_err(|source| WatchError::Signals {
+            syscall: "epoll_create1",
+            source,
+        })?;
         for watched in &self.watched {
             observer.added(watched);
         }
@@ -538,17 +544,12 @@ impl Watcher {
             let elapsed = Instant::now().duration_since(self.start);
             let next = schedule::next_wake(self.start, elapsed, self.options.interval, deadline);
             let interrupted = loop {
-                let alive: Vec<usize> = (0..self.watched.len())
-                    .filter(|&i| self.watched[i].ending.is_none())
-                    .collect();
-                let pidfds: Vec<BorrowedFd<'_>> = alive.iter().map(|&i| self.watched[i].process.pidfd()).collect();
+                wake.track(self.watched.iter().map(|w| (w.process.pidfd(), w.ending.is_none())));
                 let timeout = next.map_or(Duration::MAX, |n| n.saturating_duration_since(Instant::now()));
-                let exited = match wait_events(signals.fd(), &pidfds, timeout) {
+                let candidates = match wake.wait(timeout) {
                     Wake::Stop => break true,
-                    Wake::Exited(positions) => positions,
+                    Wake::Exited(indexes) => indexes,
                 };
-                drop(pidfds);
-                let candidates: Vec<usize> = exited.into_iter().map(|p| alive[p]).collect();
                 let ended = self.collect_endings(&candidates, observer)?;
                 if next.is_some_and(|n| Instant::now() >= n) || (ended && self.all_ended()) {
                     break false;
@@ -623,6 +624,7 @@ impl Watcher {
         // once a second, and with many processes less often, so 1,000
         // processes at 1 s stay under 1% of a core.
         let detail = tick.is_multiple_of(schedule::detail_every(self.watched.len(), self.options.interval));
+        let rollup_share = schedule::rollup_share(self.watched.len());
         let mut gone = Vec::new();
         let mut samples: Vec<(usize, Sample)> = Vec::with_capacity(self.watched.len());
         for index in 0..self.watched.len() {
@@ -630,7 +632,7 @@ impl Watcher {
             if watched.ending.is_some() {
                 continue;
             }
-            match watched.sampler.sample(detail) {
+            match watched.sampler.sample(detail, rollup_share) {
                 Ok(sample) => {
                     if self.options.stat_facts {
                         watched.stat = watched.sampler.stat_facts().ok();

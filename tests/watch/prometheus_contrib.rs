@@ -109,7 +109,15 @@ fn the_rules_and_the_dashboard_name_only_metrics_watch_serves() {
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
-    let served = |text: &str| text.contains(&format!("afterlife_process_state{{pid=\"{}\"", sleeper.id()));
+    // Served once the sleeper has been sampled asleep: a sample taken while
+    // it still started (before its exec, or running) shows another name or
+    // state until the next one.
+    let served = |text: &str| {
+        text.contains(&format!(
+            "afterlife_process_state{{pid=\"{}\",name=\"sleep\",state=\"sleeping\"}} 1\n",
+            sleeper.id()
+        ))
+    };
     let mut metrics = String::new();
     let ready = common::wait_until(std::time::Duration::from_secs(10), || {
         metrics = scrape(&address, "GET");

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::exit::ExitStatus;
 use crate::process::error::{OpenError, ReadError, SignalError, WaitError};
 use crate::process::sys::{self, PidfdExitInfo};
-use crate::process::{Pid, ProcessInfo, ProcessState, TableEntry};
+use crate::process::{ExitFacts, Pid, ProcessInfo, ProcessState, TableEntry};
 use crate::signal::Signal;
 
 /// The start time of a process that ended before it could be read: no
@@ -366,6 +366,16 @@ impl Process {
         Ok(info)
     }
 
+    /// What telling how it ended needs ([`ExitFacts`]), checked against its
+    /// start time like [`Process::info`].
+    fn exit_facts(&self) -> Result<ExitFacts, ReadError> {
+        let facts = ExitFacts::read(self.pid)?;
+        if facts.start_ticks != self.start_ticks {
+            return Err(ReadError::Gone { pid: self.pid });
+        }
+        Ok(facts)
+    }
+
     /// Waits for the process to exit, at most `timeout` (`None`: no limit),
     /// and says how it ended. `Ok(None)` means it is still running.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<ExitObservation>, WaitError> {
@@ -419,7 +429,7 @@ impl Process {
                 source,
             }
         };
-        match self.info() {
+        match self.exit_facts() {
             Ok(info) if reap && info.ppid == Pid::current().get() => {
                 if let Some(status) = sys::waitid_pidfd(self.pidfd.as_fd()).map_err(io("waitid"))? {
                     return Ok(ExitObservation::Known {
@@ -429,7 +439,7 @@ impl Process {
                 }
             }
             Ok(info) if info.state == ProcessState::Zombie => {
-                if !info.exit_code_readable() {
+                if !info.exit_code_readable {
                     return Ok(ExitObservation::Unobservable {
                         reason: Unobservable::NotPermitted,
                     });

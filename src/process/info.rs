@@ -65,12 +65,6 @@ pub struct ProcessInfo {
     pub exiting: bool,
     /// Whether it is writing a core dump (`CoreDumping` in status).
     pub core_dumping: bool,
-    /// For a zombie: the raw wait status in `/proc/PID/stat` field 52.
-    #[serde(skip)]
-    pub(crate) zombie_wait_status: Option<i32>,
-    /// Real, effective, saved user IDs and group IDs, for permission checks.
-    #[serde(skip)]
-    pub(crate) ids: Ids,
 }
 
 /// The signal masks of `/proc/PID/status`.
@@ -149,24 +143,64 @@ impl ProcessInfo {
             kernel_thread: stat.flags & PF_KTHREAD != 0,
             exiting: stat.flags & PF_EXITING != 0,
             core_dumping: status.core_dumping.unwrap_or(false),
-            zombie_wait_status: (state == ProcessState::Zombie).then_some(stat.exit_code).flatten(),
-            ids: Ids {
-                uids: [status.ruid, status.euid, status.suid],
-                gids: [status.rgid, status.egid, status.sgid],
-            },
         })
     }
+}
 
-    /// Whether we may read this zombie's exit code from `/proc/PID/stat`: the
+/// What telling how a process ended needs of /proc, and no more: its
+/// parent, state and start time and, for a zombie, field 52 of
+/// `/proc/PID/stat`, plus (unless afterlife runs as root) the ids of
+/// `status`. `kill` asks this of every process of a tree it ended: a full
+/// [`ProcessInfo`] (command line, cgroups, executable, wchan, the user's
+/// name) for each of 1,000 zombies was most of the time between the last
+/// death and the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitFacts {
+    /// The parent.
+    pub ppid: i32,
+    /// The state.
+    pub state: ProcessState,
+    /// Start time in clock ticks after boot.
+    pub start_ticks: u64,
+    /// A zombie's raw wait status, from `/proc/PID/stat`.
+    pub zombie_wait_status: Option<i32>,
+    /// Whether that status is the real one (see
+    /// [`ProcessInfo::exit_code_readable`]).
+    pub exit_code_readable: bool,
+}
+
+impl ExitFacts {
+    /// Reads them for `pid`.
+    pub fn read(pid: Pid) -> Result<ExitFacts, ReadError> {
+        let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
+        let stat = dir.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+        let state = ProcessState::from_letter(stat.state);
+        let exit_code_readable = rustix::process::geteuid().is_root() || {
+            let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
+            ids_allow_exit_code(&Ids {
+                uids: [status.ruid, status.euid, status.suid],
+                gids: [status.rgid, status.egid, status.sgid],
+            })
+        };
+        Ok(ExitFacts {
+            ppid: stat.ppid,
+            state,
+            start_ticks: stat.starttime,
+            zombie_wait_status: (state == ProcessState::Zombie).then_some(stat.exit_code).flatten(),
+            exit_code_readable,
+        })
+    }
+}
+
+/// Whether we may read a zombie's exit code from `/proc/PID/stat`: the
     /// kernel shows the real value only with `PTRACE_MODE_READ` access and a
     /// 0 otherwise, which must not be taken for an exit code. A zombie has no
     /// memory map, so the check is capabilities or matching IDs
     /// (`__ptrace_may_access`).
-    pub(crate) fn exit_code_readable(&self) -> bool {
-        let euid = rustix::process::geteuid().as_raw();
-        let egid = rustix::process::getegid().as_raw();
-        euid == 0 || (self.ids.uids.iter().all(|&u| u == euid) && self.ids.gids.iter().all(|&g| g == egid))
-    }
+fn ids_allow_exit_code(ids: &Ids) -> bool {
+    let euid = rustix::process::geteuid().as_raw();
+    let egid = rustix::process::getegid().as_raw();
+    euid == 0 || (ids.uids.iter().all(|&u| u == euid) && ids.gids.iter().all(|&g| g == egid))
 }
 
 /// The device name of a `tty_nr` (major 136-143: `/dev/pts/N`; 4: `/dev/ttyN`

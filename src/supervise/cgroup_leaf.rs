@@ -62,6 +62,7 @@ pub fn leaf_name(pid: Pid, attempt: u32) -> String {
 pub struct CgroupLeaf {
     cgroup: Cgroup,
     path: PathBuf,
+    dir: OwnedFd,
     procs: OwnedFd,
     kill: OwnedFd,
 }
@@ -87,22 +88,22 @@ impl CgroupLeaf {
             }
         };
         let path = cgroup.path();
-        let opened = cgroup
-            .open_for_write("cgroup.procs")
-            .map_err(LeafError::from)
-            .and_then(|procs| {
+        let opened = open_dir(&path)
+            .and_then(|dir| Ok((dir, cgroup.open_for_write("cgroup.procs")?)))
+            .and_then(|(dir, procs)| {
                 let kill = cgroup.open_for_write("cgroup.kill").map_err(|e| match e {
                     CgroupError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                         LeafError::NoKill { path: path.clone() }
                     }
                     e => e.into(),
                 })?;
-                Ok((procs, kill))
+                Ok((dir, procs, kill))
             });
         match opened {
-            Ok((procs, kill)) => Ok(CgroupLeaf {
+            Ok((dir, procs, kill)) => Ok(CgroupLeaf {
                 cgroup,
                 path,
+                dir,
                 procs: procs.into(),
                 kill: kill.into(),
             }),
@@ -122,6 +123,12 @@ impl CgroupLeaf {
     /// The leaf as a [`Cgroup`].
     pub fn cgroup(&self) -> &Cgroup {
         &self.cgroup
+    }
+
+    /// The leaf's directory, open: `clone3(CLONE_INTO_CGROUP)` starts a
+    /// child in it.
+    pub fn dir_fd(&self) -> &OwnedFd {
+        &self.dir
     }
 
     /// `cgroup.procs`, opened for writing: a child writes `0` to it between
@@ -177,6 +184,18 @@ impl CgroupLeaf {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Opens a cgroup directory for `clone3(CLONE_INTO_CGROUP)`.
+fn open_dir(path: &Path) -> Result<OwnedFd, LeafError> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+        LeafError::Cgroup(CgroupError::Io {
+            operation: "open",
+            path: path.to_path_buf(),
+            source: e.into(),
+        })
+    })
 }
 
 /// The owner's PID in a leaf's name (`afterlife-PID` or `afterlife-PID-N`).

@@ -195,7 +195,7 @@ fn parent_of(pid: i32) -> Option<i32> {
 /// read on a thread as they happen.
 #[derive(Debug)]
 pub struct CreationReader {
-    stop: OwnedFd,
+    stop: Option<OwnedFd>,
     thread: std::thread::JoinHandle<(Option<Created>, ShmCreations)>,
 }
 
@@ -222,6 +222,13 @@ impl Created {
 }
 
 impl CreationReader {
+    /// Tells the thread to stop reading, without waiting for it: it
+    /// finishes while the caller goes on, and [`CreationReader::finish`]
+    /// then finds it done.
+    pub fn stop(&mut self) {
+        self.stop = None;
+    }
+
     /// Stops reading; the creations (`None` if events were lost), and the
     /// watch, its mark removed, to be closed later.
     pub fn finish(self) -> (Option<Created>, Option<ShmCreations>) {
@@ -294,7 +301,7 @@ impl ShmCreations {
                 }
             })?;
         Ok(CreationReader {
-            stop: stop_write,
+            stop: Some(stop_write),
             thread,
         })
     }
@@ -634,6 +641,14 @@ impl IpcWatch {
                 Ok(reader) => self.reader = Some(reader),
                 Err(_) => self.creations = ShmCreations::start(),
             }
+        }
+    }
+
+    /// Once the tree has ended: the reading thread is told to stop, and
+    /// finishes while the caller does other work before [`IpcWatch::finish`].
+    pub fn stop_reading(&mut self) {
+        if let Some(reader) = &mut self.reader {
+            reader.stop();
         }
     }
 

@@ -143,6 +143,18 @@ pub struct Contained {
     keeper: Keeper,
     /// Whether the tree has a PID namespace of its own.
     pidns: bool,
+    /// Once the keeper was dismissed: whether it keeps the leftovers, and
+    /// whether the leaf stays.
+    dismissed: Option<Kept>,
+}
+
+/// What stays once the run is over.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    /// The keeper stays to reap the leftovers.
+    keeper: bool,
+    /// The leaf stays, with leftovers in it.
+    leaf: bool,
 }
 
 /// A new PID namespace for afterlife's next children, and afterlife's own
@@ -320,6 +332,7 @@ impl Contained {
             leaf: Some(leaf),
             keeper,
             pidns,
+            dismissed: None,
         };
         contained.own_child_started(started, name)
     }
@@ -400,6 +413,7 @@ impl Contained {
             leaf,
             keeper,
             pidns,
+            dismissed: None,
         };
         match started {
             Some(Report::Started(inner)) => {
@@ -548,14 +562,29 @@ impl Contained {
         self.leaf.as_ref().and_then(|l| l.oom_kills())
     }
 
-    /// Ends the containment: removes the leaf (unless leftovers are kept)
-    /// and dismisses the keeper. Returns the leaf's path if it stays.
+    /// Tells the keeper the run is over (`keep`: the leftovers stay, and
+    /// it stays to reap them), so that it exits while the caller does other
+    /// work: the tree is empty (or kept) by now, so nothing is left for it
+    /// to kill. Once only; [`Contained::finish`] does it if not done.
+    pub fn dismiss(&mut self, keep: bool) {
+        if self.dismissed.is_some() {
+            return;
+        }
+        let leaf = keep && self.leaf.as_ref().is_some_and(|l| !l.members().is_empty());
+        let keeper = leaf || (keep && self.leaf.is_none());
+        self.keeper.dismiss(keeper);
+        self.dismissed = Some(Kept { keeper, leaf });
+    }
+
+    /// Ends the containment: dismisses the keeper (unless done already),
+    /// removes the leaf (unless leftovers are kept) and reaps the keeper.
+    /// Returns the leaf's path if it stays.
     pub fn finish(mut self, keep: bool) -> Option<PathBuf> {
-        let keep_leaf = keep && self.leaf.as_ref().is_some_and(|l| !l.members().is_empty());
-        let keep = keep_leaf || (keep && self.leaf.is_none());
-        // Dismissed first, so that it exits while we clean up: the tree is
-        // empty (or kept) by now, so nothing is left for it to kill.
-        self.keeper.dismiss(keep);
+        self.dismiss(keep);
+        let Kept { keeper: keep, leaf: keep_leaf } = self.dismissed.unwrap_or(Kept {
+            keeper: false,
+            leaf: false,
+        });
         let mut kept = None;
         if let Some(leaf) = &self.leaf {
             if keep_leaf {

@@ -422,7 +422,7 @@ impl Supervisor {
     /// left, the peak memory; the containment is dismissed.
     fn end_tree(
         &self,
-        contained: Contained,
+        mut contained: Contained,
         main: Option<&Process>,
         main_info: Option<&MainFacts>,
         watched: &Watched,
@@ -446,6 +446,10 @@ impl Supervisor {
         );
         let leftovers = self.handle_leftovers(&contained, main_info, &reapers, settle, &tree.output, run);
         let tree_ended = leftovers.iter().all(|l| !matches!(l.fate, Fate::Kept | Fate::Survived));
+        // Both finish on their own while the IPC objects and files are read.
+        tree.ipc.stop_reading();
+        let keep = self.keep_leftovers && !leftovers.is_empty();
+        contained.dismiss(keep);
         let ipc = tree.ipc.finish(self.remove_ipc && tree_ended);
         let files = tree.dirs.finish(!self.keep_leftovers && tree_ended, &leftovers);
         let leaked = !leftovers.is_empty() || !ipc.is_empty() || !files.is_empty();
@@ -455,7 +459,7 @@ impl Supervisor {
         let containment = contained.kind();
         let pid_namespace = contained.pid_namespace();
         let cgroup = contained.cgroup_path();
-        contained.finish(self.keep_leftovers && !leftovers.is_empty());
+        contained.finish(keep);
         reap_orphans();
         // After the keeper is reaped: its children's usage counts then.
         let peak = cgroup_peak

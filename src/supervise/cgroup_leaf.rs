@@ -189,7 +189,12 @@ impl CgroupLeaf {
 /// Opens a cgroup directory for `clone3(CLONE_INTO_CGROUP)`.
 fn open_dir(path: &Path) -> Result<OwnedFd, LeafError> {
     use rustix::fs::{Mode, OFlags};
-    rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
         LeafError::Cgroup(CgroupError::Io {
             operation: "open",
             path: path.to_path_buf(),

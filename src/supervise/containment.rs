@@ -4,13 +4,15 @@
 //! The strongest the machine allows is chosen, in this order:
 //!
 //! 1. **cgroup**: a new cgroup v2 leaf ([`super::cgroup_leaf`]); the command
-//!    moves into it before `exec`, every descendant stays in it, and
-//!    `cgroup.kill` ends them all at once. With the privilege for a PID
-//!    namespace (`CAP_SYS_ADMIN`, in the initial PID namespace) the tree
-//!    gets one too, inside the leaf,
-//!    whose init is the keeper: then even when afterlife and the keeper are
-//!    SIGKILLed at the same moment (an OOM kill of both), the kernel ends
-//!    the whole tree with its init. Without it, afterlife itself is a child
+//!    starts in it (`spawn`: `clone3(CLONE_INTO_CGROUP)`, or a move
+//!    before `exec`), every descendant stays in it, and `cgroup.kill` ends
+//!    them all at once. With the privilege for a PID namespace
+//!    (`CAP_SYS_ADMIN`, in the initial PID namespace) the tree gets one too,
+//!    inside the leaf, whose init is the keeper (the command is still
+//!    afterlife's own child, forked after the keeper into its namespace):
+//!    then even when afterlife and the keeper are SIGKILLed at the same
+//!    moment (an OOM kill of both), the kernel ends the whole tree with its
+//!    init. Without it, afterlife itself is a child
 //!    subreaper, so double-forked daemons are reparented to it and their
 //!    escape can be told, and the keeper only watches.
 //! 2. **pidns**: a new PID namespace (`unshare(CLONE_NEWPID)`, needs
@@ -339,11 +341,7 @@ impl Contained {
 
     /// The command, started as our own child (cgroup containment), or the
     /// failure to start it.
-    fn own_child_started(
-        self,
-        started: io::Result<libc::pid_t>,
-        name: &str,
-    ) -> Result<(Contained, Main), StartError> {
+    fn own_child_started(self, started: io::Result<libc::pid_t>, name: &str) -> Result<(Contained, Main), StartError> {
         let child = match started {
             Ok(child) => child,
             Err(error) => {
@@ -389,11 +387,7 @@ impl Contained {
         } else {
             None
         };
-        let keeper = Keeper::start(Role::Reaper {
-            pidns,
-            command,
-            setup,
-        });
+        let keeper = Keeper::start(Role::Reaper { pidns, command, setup });
         drop(namespace);
         let keeper = keeper.map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
         Self::kept_started(kind, None, keeper, name)
@@ -581,7 +575,10 @@ impl Contained {
     /// Returns the leaf's path if it stays.
     pub fn finish(mut self, keep: bool) -> Option<PathBuf> {
         self.dismiss(keep);
-        let Kept { keeper: keep, leaf: keep_leaf } = self.dismissed.unwrap_or(Kept {
+        let Kept {
+            keeper: keep,
+            leaf: keep_leaf,
+        } = self.dismissed.unwrap_or(Kept {
             keeper: false,
             leaf: false,
         });

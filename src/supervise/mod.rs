@@ -3,8 +3,8 @@
 //!
 //! [`Supervisor`] starts the command under the strongest containment the
 //! machine allows ([`containment`]: a cgroup v2 leaf, a PID namespace, or a
-//! child subreaper), starts it in its leaf where it can
-//! ([`spawn`]), passes signals on ([`signals`]), sends the deadline's
+//! child subreaper), starts it in its leaf where it can (`spawn`), passes
+//! signals on ([`signals`]), sends the deadline's
 //! signal and SIGKILL after the grace period, then lists the processes the
 //! tree left behind with what they hold ([`leftover_facts`]) and how they
 //! escaped, ends them with the same grace plan, and says exactly how the

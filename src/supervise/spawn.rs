@@ -144,7 +144,10 @@ fn await_exec(pid: libc::pid_t, report: &OwnedFd) -> io::Result<libc::pid_t> {
         ExecOutcome::Started => Ok(pid),
         ExecOutcome::Failed(errno) => {
             // Our own child, which exits right after its write.
-            let _ = rustix::process::waitpid(rustix::process::Pid::from_raw(pid), rustix::process::WaitOptions::empty());
+            let _ = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            );
             Err(io::Error::from_raw_os_error(errno))
         }
     }

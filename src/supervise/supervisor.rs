@@ -254,9 +254,11 @@ impl Supervisor {
     /// For the run, the calling process is a child subreaper (cgroup
     /// containment) and reaps the tree's orphans as they end; at the end it
     /// reaps any child of its own that has ended, and restores its former
-    /// subreaper setting. With `pidns` or `subreaper` containment the keeper
-    /// process is forked and then runs ordinary code: call `run` from a
-    /// single-threaded process there (the afterlife binary is one).
+    /// subreaper setting. With a PID namespace (`pidns`, or `cgroup` when
+    /// privileged) or `subreaper` containment the keeper process is forked
+    /// and then runs ordinary code: call `run` from a single-threaded
+    /// process there (the afterlife binary is one). The command starts in
+    /// its leaf by `clone3` only in a single-threaded caller (checked).
     pub fn run(mut self) -> Result<RunReport, SuperviseError> {
         let clock = Clock::now();
         let start = clock.start;

@@ -61,7 +61,9 @@ fn traced(migrate: &str, scratch: &Scratch) -> Option<String> {
 /// Whether a trace holds the write of `0` that moves a process into a
 /// cgroup (the leaf's `cgroup.procs`, written by the command before exec).
 fn moves_into_a_cgroup(trace: &str) -> bool {
-    trace.lines().any(|line| line.contains("write(") && line.contains(", \"0\", 1)"))
+    trace
+        .lines()
+        .any(|line| line.contains("write(") && line.contains(", \"0\", 1)"))
 }
 
 #[test]
@@ -72,7 +74,10 @@ fn the_command_is_started_in_its_leaf_without_a_move() {
     let scratch = Scratch::new("leaf-clone3");
     let Some(trace) = traced("0", &scratch) else { return };
     assert!(trace.contains("CLONE_INTO_CGROUP"), "no clone3 into the leaf:\n{trace}");
-    assert!(!moves_into_a_cgroup(&trace), "the command was moved into its leaf:\n{trace}");
+    assert!(
+        !moves_into_a_cgroup(&trace),
+        "the command was moved into its leaf:\n{trace}"
+    );
 }
 
 #[test]
@@ -82,8 +87,14 @@ fn the_fallback_forks_and_moves_the_command_in() {
     }
     let scratch = Scratch::new("leaf-migrate");
     let Some(trace) = traced("1", &scratch) else { return };
-    assert!(!trace.contains("CLONE_INTO_CGROUP"), "clone3 into the leaf was used:\n{trace}");
-    assert!(moves_into_a_cgroup(&trace), "the command was not moved into its leaf:\n{trace}");
+    assert!(
+        !trace.contains("CLONE_INTO_CGROUP"),
+        "clone3 into the leaf was used:\n{trace}"
+    );
+    assert!(
+        moves_into_a_cgroup(&trace),
+        "the command was not moved into its leaf:\n{trace}"
+    );
 }
 
 #[test]
@@ -94,7 +105,15 @@ fn either_way_the_command_runs_in_the_leaf_from_its_start() {
     for (way, migrate) in WAYS {
         let output = run_way(
             migrate,
-            &["--json", "run", "--containment", "cgroup", "--", "cat", "/proc/self/cgroup"],
+            &[
+                "--json",
+                "run",
+                "--containment",
+                "cgroup",
+                "--",
+                "cat",
+                "/proc/self/cgroup",
+            ],
         );
         assert_eq!(output.status.code(), Some(0), "{way}: {}", stderr(&output));
         // The report on stderr, what the command printed on stdout.
@@ -107,9 +126,10 @@ fn either_way_the_command_runs_in_the_leaf_from_its_start() {
             .find_map(|line| line.strip_prefix("0::"))
             .expect("a cgroup v2 line");
         assert!(
-            leaf.ends_with(inside) && Path::new(inside).file_name().is_some_and(|n| {
-                n.to_string_lossy().starts_with("afterlife-")
-            }),
+            leaf.ends_with(inside)
+                && Path::new(inside)
+                    .file_name()
+                    .is_some_and(|n| { n.to_string_lossy().starts_with("afterlife-") }),
             "{way}: the command ran in {inside}, the leaf is {leaf}"
         );
         assert!(!Path::new(leaf).exists(), "{way}: the leaf {leaf} was left behind");
@@ -170,6 +190,10 @@ fn either_way_exec_failures_keep_their_exit_codes() {
         assert!(stderr(&missing).contains("No such file"), "{way}: {}", stderr(&missing));
         let refused = run_way(migrate, &["run", "--containment", "cgroup", "--", &not_executable]);
         assert_eq!(refused.status.code(), Some(126), "{way}: {}", stderr(&refused));
-        assert!(stderr(&refused).contains("Permission denied"), "{way}: {}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("Permission denied"),
+            "{way}: {}",
+            stderr(&refused)
+        );
     }
 }

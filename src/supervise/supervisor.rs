@@ -289,7 +289,18 @@ impl Supervisor {
             on_signal: self.on_signal.take(),
         };
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
-        let watched = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
+        let mut sources = Sources {
+            inbox: &inbox,
+            ipc: &mut ipc_watch,
+        };
+        let watched = self.watch(
+            &mut sources,
+            &mut contained,
+            &main,
+            terminal.as_ref(),
+            deadline,
+            &mut run,
+        )?;
         let duration = start.elapsed().as_secs_f64();
         if let Some(terminal) = &terminal {
             terminal.take_back();
@@ -493,7 +504,7 @@ impl Supervisor {
     /// main process ends.
     fn watch(
         &self,
-        inbox: &SignalInbox,
+        sources: &mut Sources<'_>,
         contained: &mut Contained,
         main: &Main,
         terminal: Option<&Terminal>,
@@ -508,8 +519,12 @@ impl Supervisor {
         loop {
             let next = if timed_out { kill_at } else { deadline };
             let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
-            let main_ready = wait_events(inbox, main, contained.keeper_reports(), wait)
+            let ready = wait_events(sources, main, contained.keeper_reports(), wait)
                 .map_err(|e| SuperviseError::Wait(e.to_string()))?;
+            if ready.creations {
+                sources.ipc.read_creations();
+            }
+            let main_ready = ready.main;
             if main_ready {
                 match main_status(main, contained)? {
                     MainEvent::Ended { status, name } => {
@@ -531,7 +546,7 @@ impl Supervisor {
                 }
             }
             let mut alarm = false;
-            for received in inbox.drain() {
+            for received in sources.inbox.drain() {
                 match signal_action(received, self.foreground) {
                     SignalAction::TimeIsUp => alarm = true,
                     SignalAction::Reap => on_child_event(main_process, contained.keeper_pid(), terminal),
@@ -832,20 +847,39 @@ impl Run {
     }
 }
 
-/// Waits for a signal, the main process's end, or `wait`; whether the main
-/// process's source is ready.
+/// What the event loop waits on besides timers: the signalfd, and the
+/// `/dev/shm` creations of the IPC watch.
+struct Sources<'a> {
+    inbox: &'a SignalInbox,
+    ipc: &'a mut IpcWatch,
+}
+
+/// Which sources `wait_events` found ready.
+struct Ready {
+    /// The main process's (its pidfd, or the keeper's reports).
+    main: bool,
+    /// The IPC watch's `/dev/shm` creations.
+    creations: bool,
+}
+
+/// Waits for a signal, the main process's end, a `/dev/shm` creation, or
+/// `wait`; which of the main process's source and the creations are ready.
 fn wait_events(
-    inbox: &SignalInbox,
+    sources: &Sources<'_>,
     main: &Main,
     reports: Option<BorrowedFd<'_>>,
     wait: Option<Duration>,
-) -> std::io::Result<bool> {
+) -> std::io::Result<Ready> {
     let main_fd: Option<BorrowedFd<'_>> = match main {
         Main::Child(process) => Some(process.pidfd()),
         Main::Kept(_) => reports,
     };
-    let mut fds = vec![PollFd::new(inbox.fd(), PollFlags::IN)];
+    let creations_fd = sources.ipc.creations_fd();
+    let mut fds = vec![PollFd::new(sources.inbox.fd(), PollFlags::IN)];
     if let Some(fd) = &main_fd {
+        fds.push(PollFd::new(fd, PollFlags::IN));
+    }
+    if let Some(fd) = &creations_fd {
         fds.push(PollFd::new(fd, PollFlags::IN));
     }
     let spec = wait.map(|d| Timespec {
@@ -856,7 +890,12 @@ fn wait_events(
         Ok(_) | Err(rustix::io::Errno::INTR) => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(fds.get(1).is_some_and(|fd| !fd.revents().is_empty()))
+    let ready = |at: usize| fds.get(at).is_some_and(|fd| !fd.revents().is_empty());
+    let creations_at = 1 + usize::from(main_fd.is_some());
+    Ok(Ready {
+        main: main_fd.is_some() && ready(1),
+        creations: creations_fd.is_some() && ready(creations_at),
+    })
 }
 
 /// The main process's status once its source is ready.

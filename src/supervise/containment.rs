@@ -12,9 +12,9 @@
 //!    afterlife's own child, forked after the keeper into its namespace):
 //!    then even when afterlife and the keeper are SIGKILLed at the same
 //!    moment (an OOM kill of both), the kernel ends the whole tree with its
-//!    init. Without it, afterlife itself is a child
-//!    subreaper, so double-forked daemons are reparented to it and their
-//!    escape can be told, and the keeper only watches.
+//!    init. Without it, afterlife itself is a child subreaper, so
+//!    double-forked daemons are reparented to it and their escape can be
+//!    told, and the keeper only watches.
 //! 2. **pidns**: a new PID namespace (`unshare(CLONE_NEWPID)`, needs
 //!    `CAP_SYS_ADMIN`) whose init is the keeper ([`super::keeper`]); every
 //!    descendant lives in it, and they all die with its init.
@@ -294,9 +294,9 @@ impl Contained {
         let leaf = CgroupLeaf::create().map_err(unavailable)?;
         let names = LeafNames::of(&leaf)?;
         let watch = names.watch(&leaf, &setup);
-        // Only from the initial PID namespace: from inside another one the
-        // kernel log names an OOM-killed process by name, and the PIDs the
-        // keeper would see are not ours.
+        // Only from the initial PID namespace, whose PIDs the kernel log's
+        // OOM records carry (from inside another one a record is matched
+        // by name and user only, see `cause`).
         let namespace = crate::process::in_initial_pid_namespace()
             .then(NewPidns::enter)
             .and_then(Result::ok);
@@ -326,7 +326,7 @@ impl Contained {
         // die before its PR_SET_PDEATHSIG holds, the keeper ends the leaf.
         setup.parent = Some(if pidns { 0 } else { Pid::current().get() });
         setup.install(command);
-        // Our next child joins the keeper's namespace, as its PID 2.
+        // With a namespace, our next child joins the keeper's, as its PID 2.
         let started = spawn::start(command, Some(leaf.dir_fd().as_fd()));
         drop(namespace);
         let contained = Contained {

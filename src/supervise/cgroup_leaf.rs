@@ -68,12 +68,12 @@ pub struct CgroupLeaf {
 }
 
 impl CgroupLeaf {
-    /// Creates a fresh leaf under our own cgroup, after removing the empty
-    /// leaves of afterlifes that are gone.
+    /// Creates a fresh leaf under our own cgroup (the empty leaves of
+    /// afterlifes that are gone are removed later, by
+    /// [`CgroupLeaf::remove_stale_siblings`], once the command runs).
     pub fn create() -> Result<CgroupLeaf, LeafError> {
         let me = Pid::current();
         let parent = Cgroup::of_process(me)?;
-        remove_stale_leaves(&parent.path());
         let mut attempt = 0u32;
         let cgroup = loop {
             match parent.create_child(&leaf_name(me, attempt)) {
@@ -113,6 +113,14 @@ impl CgroupLeaf {
                 Err(e)
             }
         }
+    }
+
+    /// Removes the empty leaves beside this one whose afterlife is gone:
+    /// housekeeping, done once the command has started so that it does
+    /// not delay it (a stale leaf with our own PID only moved ours to
+    /// `afterlife-PID-N`).
+    pub fn remove_stale_siblings(&self) -> Vec<PathBuf> {
+        self.path.parent().map(remove_stale_leaves).unwrap_or_default()
     }
 
     /// The leaf's directory.

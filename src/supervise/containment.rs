@@ -329,6 +329,7 @@ impl Contained {
         // With a namespace, our next child joins the keeper's, as its PID 2.
         let started = spawn::start(command, Some(leaf.dir_fd().as_fd()));
         drop(namespace);
+        leaf.remove_stale_siblings();
         let contained = Contained {
             kind: Containment::Cgroup,
             leaf: Some(leaf),

@@ -268,10 +268,11 @@ impl Supervisor {
         let setup = self.child_setup(terminal.as_ref());
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
         let mut command = self.command(&mut dir_watch)?;
-        let output = own_output();
         let mut ipc_watch = IpcWatch::start();
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
         ipc_watch.follow();
+        // Our own stdout and stderr, read while the command runs.
+        let output = own_output();
         let main_process = main.process();
         let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
         let mut senders = main_info

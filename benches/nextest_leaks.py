@@ -12,11 +12,16 @@
    busy loops keep both cores busy: how many afterlife reports as leaky
    (exit 121), and how many nextest's own leak detector flags in the same
    run.
-3. Overhead: the same empty tests one at a time (-j 1), idle machine, with
-   and without the wrapper: the median of nextest's per-test times, and
-   the wall time per test.
+3. Overhead: the same empty tests one at a time (-j 1), with and without
+   the wrapper, the configurations in turn in each trial: the median of
+   nextest's per-test times, and the wall time per test. `--baseline PATH`
+   adds the wrapper with another afterlife binary (an earlier build) to
+   each trial, for a before/after pair measured in the same minutes;
+   `--busy N` keeps N busy loops running through the trials (a loaded
+   machine, where every hand-off between processes waits for a core).
 
 Usage: python3 benches/nextest_leaks.py [--empty N] [--trials N] [--afterlife PATH]
+                                        [--baseline PATH] [--busy N] [--overhead-only]
 Writes target/bench-nextest-leaks.json.
 """
 
@@ -116,9 +121,14 @@ def detection(afterlife):
     return rows, named
 
 
+def busy_loops(count):
+    """`count` processes spinning on a core each; kill and wait them when done."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
 def false_alarms(afterlife, crate):
     wrapped = config(os.path.join(WORK, "wrapped.toml"), afterlife)
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    hogs = busy_loops(2)
     try:
         seconds, statuses, text = nextest(crate, wrapped)
     finally:
@@ -136,13 +146,30 @@ def false_alarms(afterlife, crate):
     }
 
 
-def overhead(afterlife, crate, trials):
-    alone = config(os.path.join(WORK, "alone.toml"), None)
-    wrapped = config(os.path.join(WORK, "wrapped.toml"), afterlife)
-    subreaper = config(os.path.join(WORK, "subreaper.toml"), afterlife, "subreaper")
-    result = {"alone": [], "wrapped": [], "wrapped_subreaper": []}
+def overhead(afterlife, crate, trials, baseline=None, busy=0):
+    configs = [
+        ("alone", config(os.path.join(WORK, "alone.toml"), None)),
+        ("wrapped", config(os.path.join(WORK, "wrapped.toml"), afterlife)),
+        ("wrapped_subreaper", config(os.path.join(WORK, "subreaper.toml"), afterlife, "subreaper")),
+    ]
+    if baseline:
+        configs.append(("wrapped_baseline", config(os.path.join(WORK, "baseline.toml"), baseline)))
+    result = {kind: [] for kind, _ in configs}
+    hogs = busy_loops(busy)
+    try:
+        trial_runs(crate, configs, trials, result)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    return summarize(result, baseline)
+
+
+def trial_runs(crate, configs, trials, result):
+    """Each configuration in turn, `trials` times; per run the median of
+    nextest's per-test times and the wall time per test."""
     for _ in range(trials):
-        for kind, cfg in (("alone", alone), ("wrapped", wrapped), ("wrapped_subreaper", subreaper)):
+        for kind, cfg in configs:
             seconds, statuses, _ = nextest(crate, cfg, extra=["-j", "1"])
             times = [s[0][1] for s in statuses.values()]
             result[kind].append({
@@ -150,6 +177,9 @@ def overhead(afterlife, crate, trials):
                 "wall_per_test_ms": seconds * 1000 / max(len(times), 1),
                 "tests": len(times),
             })
+
+
+def summarize(result, baseline):
     summary = {}
     for kind, runs in result.items():
         summary[kind] = {
@@ -161,6 +191,9 @@ def overhead(afterlife, crate, trials):
                                          - summary["alone"]["wall_per_test_ms"])
     summary["added_median_subreaper_ms"] = (summary["wrapped_subreaper"]["median_ms"]
                                             - summary["alone"]["median_ms"])
+    if baseline:
+        summary["added_median_baseline_ms"] = (summary["wrapped_baseline"]["median_ms"]
+                                               - summary["alone"]["median_ms"])
     summary["runs"] = result
     return summary
 
@@ -170,6 +203,9 @@ def main():
     parser.add_argument("--empty", type=int, default=1000)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--afterlife")
+    parser.add_argument("--baseline", help="another afterlife binary to measure beside it")
+    parser.add_argument("--busy", type=int, default=0, help="busy loops during the overhead trials")
+    parser.add_argument("--overhead-only", action="store_true")
     args = parser.parse_args()
     if not shutil.which("cargo-nextest"):
         raise SystemExit("cargo-nextest is not installed")
@@ -178,27 +214,39 @@ def main():
     version = subprocess.run(["cargo", "nextest", "--version"], stdout=subprocess.PIPE, text=True).stdout
     print(version.splitlines()[0])
 
-    rows, named = detection(afterlife)
-    print("\n| test | nextest alone | nextest + afterlife wrapper |\n|---|---|---|")
-    for row in rows:
-        print(f"| {row['test']} | {row['nextest']} | {row['nextest_with_afterlife']} |")
-    print(f"(leftovers named by the wrapper: {named})")
+    rows, named, alarms = [], None, None
+    if not args.overhead_only:
+        rows, named = detection(afterlife)
+        print("\n| test | nextest alone | nextest + afterlife wrapper |\n|---|---|---|")
+        for row in rows:
+            print(f"| {row['test']} | {row['nextest']} | {row['nextest_with_afterlife']} |")
+        print(f"(leftovers named by the wrapper: {named})")
 
     crate = empty_crate(args.empty)
     build(crate)
-    alarms = false_alarms(afterlife, crate)
-    print(f"\nfalse alarms, {alarms['tests']} empty tests, both cores busy: "
-          f"afterlife {alarms['afterlife_leaks']} leaks ({alarms['failed']} failed), "
-          f"nextest's detector {alarms['nextest_leaks']} leaky, in {alarms['seconds']} s")
+    if not args.overhead_only:
+        alarms = false_alarms(afterlife, crate)
+        print(f"\nfalse alarms, {alarms['tests']} empty tests, both cores busy: "
+              f"afterlife {alarms['afterlife_leaks']} leaks ({alarms['failed']} failed), "
+              f"nextest's detector {alarms['nextest_leaks']} leaky, in {alarms['seconds']} s")
 
-    cost = overhead(afterlife, crate, args.trials)
-    print(f"\noverhead per test (-j 1, {args.trials} trials of {args.empty}): nextest alone median "
+    load = os.getloadavg()[0]
+    cost = overhead(afterlife, crate, args.trials, args.baseline, args.busy)
+    cost["busy_loops"] = args.busy
+    cost["load_average"] = [round(load, 2), round(os.getloadavg()[0], 2)]
+    print(f"\noverhead per test (-j 1, {args.trials} trials of {args.empty}, {args.busy} busy loops): "
+          f"nextest alone median "
           f"{cost['alone']['median_ms']:.2f} ms, wall {cost['alone']['wall_per_test_ms']:.2f} ms; "
           f"with the wrapper median {cost['wrapped']['median_ms']:.2f} ms, wall "
           f"{cost['wrapped']['wall_per_test_ms']:.2f} ms; added {cost['added_median_ms']:.2f} ms "
           f"(median), {cost['added_wall_per_test_ms']:.2f} ms (wall); with --containment subreaper "
           f"median {cost['wrapped_subreaper']['median_ms']:.2f} ms, wall "
           f"{cost['wrapped_subreaper']['wall_per_test_ms']:.2f} ms")
+    print(f"load average at the start and the end: {cost['load_average']}")
+    if args.baseline:
+        print(f"baseline {args.baseline}: median {cost['wrapped_baseline']['median_ms']:.2f} ms, wall "
+              f"{cost['wrapped_baseline']['wall_per_test_ms']:.2f} ms; added "
+              f"{cost['added_median_baseline_ms']:.2f} ms (median)")
 
     out = os.path.join(ROOT, "target", "bench-nextest-leaks.json")
     with open(out, "w") as f:

@@ -193,10 +193,10 @@ impl ExitFacts {
 }
 
 /// Whether we may read a zombie's exit code from `/proc/PID/stat`: the
-    /// kernel shows the real value only with `PTRACE_MODE_READ` access and a
-    /// 0 otherwise, which must not be taken for an exit code. A zombie has no
-    /// memory map, so the check is capabilities or matching IDs
-    /// (`__ptrace_may_access`).
+/// kernel shows the real value only with `PTRACE_MODE_READ` access and a
+/// 0 otherwise, which must not be taken for an exit code. A zombie has no
+/// memory map, so the check is capabilities or matching IDs
+/// (`__ptrace_may_access`).
 fn ids_allow_exit_code(ids: &Ids) -> bool {
     let euid = rustix::process::geteuid().as_raw();
     let egid = rustix::process::getegid().as_raw();

@@ -15,10 +15,10 @@
 //!   all: its creation is watched with fanotify (`FAN_CREATE`/`FAN_MOVED_TO`
 //!   on `/dev/shm` with `FAN_REPORT_DFID_NAME`, Linux 5.9; for unprivileged
 //!   callers 5.13), whose events carry the creating process's PID, read as
-//!   they come by a thread that asks at once whether that process descends
-//!   from afterlife (a short-lived creator may be gone by the end of the
-//!   run); without fanotify, one new since the start that a process of the
-//!   tree had open or mapped counts;
+//!   they come by `run`'s event loop, which asks at once whether that
+//!   process descends from afterlife (a short-lived creator may be gone by
+//!   the end of the run); without fanotify, one new since the start that a
+//!   process of the tree had open or mapped counts;
 //! - a POSIX message queue: new since the start (changed after it) and open
 //!   in a process of the tree.
 //!
@@ -26,7 +26,7 @@
 //! the same object (inode for files; key, creator and change time for SysV).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 use serde::Serialize;
@@ -192,20 +192,25 @@ fn parent_of(pid: i32) -> Option<i32> {
 }
 
 /// The creations of a [`ShmCreations`] made by descendants of a process,
-/// read on a thread as they happen.
+/// read as they come by the caller's own event loop, which polls
+/// [`CreationReading::fd`] beside its other sources (no thread: starting
+/// and joining one cost a short run more than the reading), and once more
+/// at the end.
 #[derive(Debug)]
-pub struct CreationReader {
-    stop: OwnedFd,
-    thread: std::thread::JoinHandle<(Option<Created>, ShmCreations)>,
+pub struct CreationReading {
+    creations: ShmCreations,
+    /// `None` once events were lost.
+    created: Option<Created>,
+    root: i32,
 }
 
-/// `/dev/shm` creations as a [`CreationReader`] tells them.
+/// `/dev/shm` creations as a [`CreationReading`] tells them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Created {
     /// By descendants: name to PID.
     pub ours: HashMap<String, i32>,
-    /// By processes already gone when the event was read.
-    pub gone: HashSet<String>,
+    /// By processes already gone when the event was read: name to PID.
+    pub gone: HashMap<String, i32>,
 }
 
 impl Created {
@@ -216,20 +221,37 @@ impl Created {
         if descends_from(pid, root, parent_of) {
             self.ours.insert(name, pid);
         } else if parent_of(pid).is_none() {
-            self.gone.insert(name);
+            self.gone.insert(name, pid);
         }
     }
 }
 
-impl CreationReader {
-    /// Stops reading; the creations (`None` if events were lost), and the
-    /// watch, its mark removed, to be closed later.
-    pub fn finish(self) -> (Option<Created>, Option<ShmCreations>) {
-        drop(self.stop);
-        match self.thread.join() {
-            Ok((created, watch)) => (created, Some(watch)),
-            Err(_) => (None, None),
+impl CreationReading {
+    /// The fanotify fd: readable when creations are queued.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.creations.fd.as_fd()
+    }
+
+    /// Reads and attributes every creation queued now.
+    pub fn read(&mut self) {
+        match (self.creations.drain(), &mut self.created) {
+            (Some(created), Some(ours)) => {
+                for (name, pid) in created {
+                    ours.note(name, pid, self.root);
+                }
+            }
+            // Events were lost: no creation can be told.
+            _ => self.created = None,
         }
+    }
+
+    /// Stops reading: the mark removed, the last creations read; the
+    /// creations (`None` if events were lost), and the watch, to be closed
+    /// later.
+    pub fn finish(mut self) -> (Option<Created>, ShmCreations) {
+        self.creations.unmark();
+        self.read();
+        (self.created, self.creations)
     }
 }
 
@@ -258,45 +280,15 @@ impl ShmCreations {
         marked.then_some(ShmCreations { fd })
     }
 
-    /// Reads creations on a thread from now on, keeping those made by
-    /// descendants of `root` (checked as each event is read). Start it once
-    /// no more forks of ordinary code are due in this process, and after
-    /// blocking the signals other threads must not take.
-    pub fn follow(self, root: Pid) -> std::io::Result<CreationReader> {
-        let (stop_read, stop_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let thread = std::thread::Builder::new()
-            .name("afterlife-shm".to_string())
-            .spawn(move || {
-                let mut ours = Some(Created::default());
-                loop {
-                    let mut fds = [
-                        rustix::event::PollFd::new(&self.fd, rustix::event::PollFlags::IN),
-                        rustix::event::PollFd::new(&stop_read, rustix::event::PollFlags::IN),
-                    ];
-                    // EINTR: look again.
-                    let _ = rustix::event::poll(&mut fds, None);
-                    let stopping = !fds[1].revents().is_empty();
-                    if stopping {
-                        self.unmark();
-                    }
-                    match (self.drain(), &mut ours) {
-                        (Some(created), Some(ours)) => {
-                            for (name, pid) in created {
-                                ours.note(name, pid, root.get());
-                            }
-                        }
-                        // Events were lost: no creation can be told.
-                        _ => ours = None,
-                    }
-                    if stopping {
-                        return (ours, self);
-                    }
-                }
-            })?;
-        Ok(CreationReader {
-            stop: stop_write,
-            thread,
-        })
+    /// Reads creations from now on, as the caller's loop finds them
+    /// queued, keeping those made by descendants of `root` (checked as each
+    /// event is read).
+    pub fn follow(self, root: Pid) -> CreationReading {
+        CreationReading {
+            creations: self,
+            created: Some(Created::default()),
+            root: root.get(),
+        }
     }
 
     /// Removes the mark. The kernel frees a mark after an SRCU grace period
@@ -590,18 +582,10 @@ fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
 pub struct IpcWatch {
     before: Vec<IpcObject>,
     creations: Option<ShmCreations>,
-    reader: Option<CreationReader>,
+    reader: Option<CreationReading>,
+    /// What the reading found, once stopped (`None` inside: events lost).
+    read: Option<Option<Created>>,
     tree: TreeFacts,
-}
-
-impl Drop for IpcWatch {
-    fn drop(&mut self) {
-        // Closing waits for fsnotify's mark reaper: keep the watch until
-        // the run's end (see `ShmCreations::unmark`).
-        if let Some(reader) = self.reader.take() {
-            drop(reader.finish());
-        }
-    }
 }
 
 impl IpcWatch {
@@ -615,6 +599,7 @@ impl IpcWatch {
             before: ipc::read_all(),
             creations,
             reader: None,
+            read: None,
             tree: TreeFacts {
                 since,
                 ..TreeFacts::default()
@@ -622,18 +607,33 @@ impl IpcWatch {
         }
     }
 
-    /// Reads `/dev/shm` creations as they come from now on, keeping those of
-    /// descendants of this process (the tree's processes, and the keeper).
-    /// Call it once the tree is started (no fork of ordinary code follows)
-    /// and with the signals handled by a signalfd already blocked, which the
-    /// thread inherits.
+    /// Reads `/dev/shm` creations from now on, keeping those of
+    /// descendants of this process (the tree's processes, and the keeper):
+    /// the caller polls [`IpcWatch::creations_fd`] and calls
+    /// [`IpcWatch::read_creations`] when it is readable.
     pub fn follow(&mut self) {
-        if let Some(creations) = self.creations.take() {
-            // No thread: creations are read at the end, from the queue.
-            match creations.follow(Pid::current()) {
-                Ok(reader) => self.reader = Some(reader),
-                Err(_) => self.creations = ShmCreations::start(),
-            }
+        self.reader = self.creations.take().map(|creations| creations.follow(Pid::current()));
+    }
+
+    /// The fd that is readable when creations are queued, while following.
+    pub fn creations_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.reader.as_ref().map(CreationReading::fd)
+    }
+
+    /// Reads the creations queued now.
+    pub fn read_creations(&mut self) {
+        if let Some(reader) = &mut self.reader {
+            reader.read();
+        }
+    }
+
+    /// Once the tree has ended: the mark is removed (its SRCU grace period
+    /// then passes while the run ends) and the last creations are read.
+    pub fn stop_reading(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let (created, watch) = reader.finish();
+            self.creations = Some(watch);
+            self.read = Some(created);
         }
     }
 
@@ -645,21 +645,29 @@ impl IpcWatch {
         }
     }
 
+    /// The tree's creations: their creators count as the tree's, and so
+    /// does a creation whose creator was gone when it was read but is a
+    /// process known to be the tree's (the main process, a leftover).
+    fn adopt(&mut self, created: Created) -> HashMap<String, i32> {
+        let Created { mut ours, gone } = created;
+        for (name, pid) in gone {
+            if self.tree.pids.contains(&pid) {
+                ours.insert(name, pid);
+            } else {
+                self.tree.creator_gone.insert(name);
+            }
+        }
+        self.tree.pids.extend(ours.values());
+        ours
+    }
+
     /// The objects the tree left, once it has ended; removed when `remove`.
     /// Keep the watch until the end of the run: dropping it closes the
     /// fanotify fd, which can take a few ms.
     pub fn finish(&mut self, remove: bool) -> Vec<IpcLeftover> {
-        self.tree.created = match (self.reader.take(), &self.creations) {
-            (Some(reader), _) => {
-                let (created, watch) = reader.finish();
-                self.creations = watch;
-                created.map(|created| {
-                    // Their creators count as the tree's.
-                    self.tree.pids.extend(created.ours.values());
-                    self.tree.creator_gone = created.gone;
-                    created.ours
-                })
-            }
+        self.stop_reading();
+        self.tree.created = match (self.read.take(), &self.creations) {
+            (Some(created), _) => created.map(|created| self.adopt(created)),
             (None, Some(creations)) => {
                 creations.unmark();
                 creations.drain().map(|all| all.into_iter().collect())

@@ -62,17 +62,18 @@ pub fn leaf_name(pid: Pid, attempt: u32) -> String {
 pub struct CgroupLeaf {
     cgroup: Cgroup,
     path: PathBuf,
+    dir: OwnedFd,
     procs: OwnedFd,
     kill: OwnedFd,
 }
 
 impl CgroupLeaf {
-    /// Creates a fresh leaf under our own cgroup, after removing the empty
-    /// leaves of afterlifes that are gone.
+    /// Creates a fresh leaf under our own cgroup (the empty leaves of
+    /// afterlifes that are gone are removed later, by
+    /// [`CgroupLeaf::remove_stale_siblings`], once the command runs).
     pub fn create() -> Result<CgroupLeaf, LeafError> {
         let me = Pid::current();
         let parent = Cgroup::of_process(me)?;
-        remove_stale_leaves(&parent.path());
         let mut attempt = 0u32;
         let cgroup = loop {
             match parent.create_child(&leaf_name(me, attempt)) {
@@ -87,22 +88,22 @@ impl CgroupLeaf {
             }
         };
         let path = cgroup.path();
-        let opened = cgroup
-            .open_for_write("cgroup.procs")
-            .map_err(LeafError::from)
-            .and_then(|procs| {
+        let opened = open_dir(&path)
+            .and_then(|dir| Ok((dir, cgroup.open_for_write("cgroup.procs")?)))
+            .and_then(|(dir, procs)| {
                 let kill = cgroup.open_for_write("cgroup.kill").map_err(|e| match e {
                     CgroupError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                         LeafError::NoKill { path: path.clone() }
                     }
                     e => e.into(),
                 })?;
-                Ok((procs, kill))
+                Ok((dir, procs, kill))
             });
         match opened {
-            Ok((procs, kill)) => Ok(CgroupLeaf {
+            Ok((dir, procs, kill)) => Ok(CgroupLeaf {
                 cgroup,
                 path,
+                dir,
                 procs: procs.into(),
                 kill: kill.into(),
             }),
@@ -114,6 +115,14 @@ impl CgroupLeaf {
         }
     }
 
+    /// Removes the empty leaves beside this one whose afterlife is gone:
+    /// housekeeping, done once the command has started so that it does
+    /// not delay it (a stale leaf with our own PID only moved ours to
+    /// `afterlife-PID-N`).
+    pub fn remove_stale_siblings(&self) -> Vec<PathBuf> {
+        self.path.parent().map(remove_stale_leaves).unwrap_or_default()
+    }
+
     /// The leaf's directory.
     pub fn path(&self) -> &Path {
         &self.path
@@ -122,6 +131,12 @@ impl CgroupLeaf {
     /// The leaf as a [`Cgroup`].
     pub fn cgroup(&self) -> &Cgroup {
         &self.cgroup
+    }
+
+    /// The leaf's directory, open: `clone3(CLONE_INTO_CGROUP)` starts a
+    /// child in it.
+    pub fn dir_fd(&self) -> &OwnedFd {
+        &self.dir
     }
 
     /// `cgroup.procs`, opened for writing: a child writes `0` to it between
@@ -177,6 +192,23 @@ impl CgroupLeaf {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Opens a cgroup directory for `clone3(CLONE_INTO_CGROUP)`.
+fn open_dir(path: &Path) -> Result<OwnedFd, LeafError> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        LeafError::Cgroup(CgroupError::Io {
+            operation: "open",
+            path: path.to_path_buf(),
+            source: e.into(),
+        })
+    })
 }
 
 /// The owner's PID in a leaf's name (`afterlife-PID` or `afterlife-PID-N`).

@@ -4,15 +4,17 @@
 //! The strongest the machine allows is chosen, in this order:
 //!
 //! 1. **cgroup**: a new cgroup v2 leaf ([`super::cgroup_leaf`]); the command
-//!    moves into it before `exec`, every descendant stays in it, and
-//!    `cgroup.kill` ends them all at once. With the privilege for a PID
-//!    namespace (`CAP_SYS_ADMIN`, in the initial PID namespace) the tree
-//!    gets one too, inside the leaf,
-//!    whose init is the keeper: then even when afterlife and the keeper are
-//!    SIGKILLed at the same moment (an OOM kill of both), the kernel ends
-//!    the whole tree with its init. Without it, afterlife itself is a child
-//!    subreaper, so double-forked daemons are reparented to it and their
-//!    escape can be told, and the keeper only watches.
+//!    starts in it (`spawn`: `clone3(CLONE_INTO_CGROUP)`, or a move
+//!    before `exec`), every descendant stays in it, and `cgroup.kill` ends
+//!    them all at once. With the privilege for a PID namespace
+//!    (`CAP_SYS_ADMIN`, in the initial PID namespace) the tree gets one too,
+//!    inside the leaf, whose init is the keeper (the command is still
+//!    afterlife's own child, forked after the keeper into its namespace):
+//!    then even when afterlife and the keeper are SIGKILLed at the same
+//!    moment (an OOM kill of both), the kernel ends the whole tree with its
+//!    init. Without it, afterlife itself is a child subreaper, so
+//!    double-forked daemons are reparented to it and their escape can be
+//!    told, and the keeper only watches.
 //! 2. **pidns**: a new PID namespace (`unshare(CLONE_NEWPID)`, needs
 //!    `CAP_SYS_ADMIN`) whose init is the keeper ([`super::keeper`]); every
 //!    descendant lives in it, and they all die with its init.
@@ -42,9 +44,9 @@ use serde::Serialize;
 
 use crate::process::{Pid, Process, ProcessTable, wait_any};
 use crate::supervise::cgroup_leaf::{CgroupLeaf, LeafError};
-use crate::supervise::keeper::{Keeper, LeafFiles, Report, Role};
+use crate::supervise::keeper::{Keeper, LeafWatch, Report, Role};
 use crate::supervise::signals::{ChildSetup, SETUP_FAILED_ERRNO};
-use crate::supervise::sweep;
+use crate::supervise::{spawn, sweep};
 
 /// Which containment to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
@@ -143,6 +145,18 @@ pub struct Contained {
     keeper: Keeper,
     /// Whether the tree has a PID namespace of its own.
     pidns: bool,
+    /// Once the keeper was dismissed: whether it keeps the leftovers, and
+    /// whether the leaf stays.
+    dismissed: Option<Kept>,
+}
+
+/// What stays once the run is over.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    /// The keeper stays to reap the leftovers.
+    keeper: bool,
+    /// The leaf stays, with leftovers in it.
+    leaf: bool,
 }
 
 /// A new PID namespace for afterlife's next children, and afterlife's own
@@ -190,6 +204,54 @@ fn spawn_error(command: &str, error: io::Error) -> StartError {
     }
 }
 
+/// The command, when it is the keeper's only child: the keeper forks
+/// nothing else, and every other child it has is an orphan of the tree,
+/// reparented to it while the command (reaped only after our `a`) is still
+/// its child. Then no /proc/PID/status need be read to tell it. Pure.
+fn only_child(children: &[Pid]) -> Option<Pid> {
+    match children {
+        [only] => Some(*only),
+        _ => None,
+    }
+}
+
+/// The leaf's paths as C strings, made before the keeper's fork (after it,
+/// the cgroup watch does not allocate).
+struct LeafNames {
+    path: std::ffi::CString,
+    events: std::ffi::CString,
+}
+
+impl LeafNames {
+    fn of(leaf: &CgroupLeaf) -> Result<LeafNames, StartError> {
+        let c_string = |path: &std::path::Path| {
+            std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+                .map_err(|_| StartError::Setup(format!("the cgroup path {} holds a NUL byte", path.display())))
+        };
+        Ok(LeafNames {
+            path: c_string(leaf.path())?,
+            events: c_string(&leaf.path().join("cgroup.events"))?,
+        })
+    }
+
+    /// What the keeper watches: the files, and the grace the tree gets on
+    /// the command's death signal when afterlife dies (none for SIGKILL).
+    fn watch<'a>(&'a self, leaf: &'a CgroupLeaf, setup: &ChildSetup) -> LeafWatch<'a> {
+        let death = setup.death_signal.map_or(libc::SIGKILL, |s| s.number());
+        let grace = if death == 0 || death == libc::SIGKILL || setup.death_grace.is_zero() {
+            Duration::ZERO
+        } else {
+            setup.death_grace
+        };
+        LeafWatch {
+            kill: leaf.kill_fd(),
+            path: &self.path,
+            events: &self.events,
+            grace,
+        }
+    }
+}
+
 impl Contained {
     /// Starts `command` under the chosen containment.
     pub fn start(
@@ -230,63 +292,62 @@ impl Contained {
             reason: e.to_string(),
         };
         let leaf = CgroupLeaf::create().map_err(unavailable)?;
-        let leaf_path = leaf.path().to_path_buf();
-        let path = std::ffi::CString::new(leaf.path().as_os_str().as_encoded_bytes())
-            .map_err(|_| StartError::Setup(format!("the cgroup path {} holds a NUL byte", leaf.path().display())))?;
-        // Only from the initial PID namespace: from inside another one the
-        // kernel log names an OOM-killed process by name, and the name the
-        // main process died with is read only when it is afterlife's own
-        // child (see `Supervisor::run`).
+        let names = LeafNames::of(&leaf)?;
+        let watch = names.watch(&leaf, &setup);
+        // Only from the initial PID namespace, whose PIDs the kernel log's
+        // OOM records carry (from inside another one a record is matched
+        // by name and user only, see `cause`).
         let namespace = crate::process::in_initial_pid_namespace()
             .then(NewPidns::enter)
             .and_then(Result::ok);
-        if let Some(pidns) = namespace {
-            setup.cgroup_procs = Some(leaf.procs_fd().as_raw_fd());
-            let files = LeafFiles {
-                kill: leaf.kill_fd(),
-                path: &path,
-            };
-            let keeper = Keeper::start(Role::Reaper {
-                pidns: true,
-                leaf: Some(files),
-                command,
-                setup,
-            });
-            drop(pidns);
-            let keeper = keeper.map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
-            return Self::kept_started(Containment::Cgroup, Some(leaf), keeper, name);
-        }
-        let events = std::ffi::CString::new(leaf.path().join("cgroup.events").as_os_str().as_encoded_bytes())
-            .map_err(|_| StartError::Setup(format!("the cgroup path {} holds a NUL byte", leaf.path().display())))?;
-        let death = setup.death_signal.map_or(libc::SIGKILL, |s| s.number());
-        let grace = if death == 0 || death == libc::SIGKILL || setup.death_grace.is_zero() {
-            Duration::ZERO
+        let pidns = namespace.is_some();
+        let keeper = Keeper::start(if pidns {
+            Role::NamespaceInit(watch)
         } else {
-            setup.death_grace
+            Role::CgroupWatch(watch)
+        });
+        let keeper = match keeper {
+            Ok(keeper) => keeper,
+            Err(e) => {
+                drop(namespace);
+                // Ours, just made and empty.
+                let _ = leaf.remove();
+                return Err(StartError::Setup(format!("failed to start the keeper process: {e}")));
+            }
         };
-        let keeper = Keeper::start(Role::CgroupWatch {
-            kill: leaf.kill_fd(),
-            path: &path,
-            events: &events,
-            grace,
-        })
-        .map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
-        // Orphans of the tree come to us, not to init.
-        // EINVAL only before Linux 3.4.
-        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+        if !pidns {
+            // Orphans of the tree come to us, not to init (in a namespace
+            // they go to its init, the keeper). EINVAL only before Linux 3.4.
+            let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+        }
         setup.cgroup_procs = Some(leaf.procs_fd().as_raw_fd());
-        setup.parent = Some(Pid::current().get());
+        // From inside the new namespace our PID reads as 0 (the parent is
+        // outside it), so that is the parent the command checks for: if we
+        // die before its PR_SET_PDEATHSIG holds, the keeper ends the leaf.
+        setup.parent = Some(if pidns { 0 } else { Pid::current().get() });
         setup.install(command);
-        let child = match command.spawn() {
+        // With a namespace, our next child joins the keeper's, as its PID 2.
+        let started = spawn::start(command, Some(leaf.dir_fd().as_fd()));
+        drop(namespace);
+        leaf.remove_stale_siblings();
+        let contained = Contained {
+            kind: Containment::Cgroup,
+            leaf: Some(leaf),
+            keeper,
+            pidns,
+            dismissed: None,
+        };
+        contained.own_child_started(started, name)
+    }
+
+    /// The command, started as our own child (cgroup containment), or the
+    /// failure to start it.
+    fn own_child_started(self, started: io::Result<libc::pid_t>, name: &str) -> Result<(Contained, Main), StartError> {
+        let child = match started {
             Ok(child) => child,
             Err(error) => {
-                let contained = Contained {
-                    kind: Containment::Cgroup,
-                    leaf: Some(leaf),
-                    keeper,
-                    pidns: false,
-                };
-                contained.finish(false);
+                let leaf_path = self.cgroup_path().unwrap_or_default();
+                self.finish(false);
                 // The kernel refused the move into the leaf (a cgroup type or
                 // a limit we cannot see from here): a weaker containment may
                 // still work.
@@ -299,21 +360,14 @@ impl Contained {
                 return Err(spawn_error(name, error));
             }
         };
-        let pid = Pid::new(child.id() as i32).ok_or_else(|| StartError::Setup("spawn returned a bad PID".to_string()));
+        let pid = Pid::new(child).ok_or_else(|| StartError::Setup("spawn returned a bad PID".to_string()));
+        // Not waited through std: the pidfd reaps it.
         let process = pid.and_then(|pid| Process::open_own_child(pid).map_err(|e| StartError::Setup(e.to_string())));
-        // `Child` is not waited through std: the pidfd reaps it.
-        std::mem::forget(child);
-        let contained = Contained {
-            kind: Containment::Cgroup,
-            leaf: Some(leaf),
-            keeper,
-            pidns: false,
-        };
         match process {
-            Ok(process) => Ok((contained, Main::Child(process))),
+            Ok(process) => Ok((self, Main::Child(process))),
             Err(e) => {
-                contained.kill_all();
-                contained.finish(false);
+                self.kill_all();
+                self.finish(false);
                 Err(e)
             }
         }
@@ -334,12 +388,7 @@ impl Contained {
         } else {
             None
         };
-        let keeper = Keeper::start(Role::Reaper {
-            pidns,
-            leaf: None,
-            command,
-            setup,
-        });
+        let keeper = Keeper::start(Role::Reaper { pidns, command, setup });
         drop(namespace);
         let keeper = keeper.map_err(|e| StartError::Setup(format!("failed to start the keeper process: {e}")))?;
         Self::kept_started(kind, None, keeper, name)
@@ -359,6 +408,7 @@ impl Contained {
             leaf,
             keeper,
             pidns,
+            dismissed: None,
         };
         match started {
             Some(Report::Started(inner)) => {
@@ -395,6 +445,10 @@ impl Contained {
     fn resolve(&self, inner: i32) -> Option<Process> {
         let keeper = self.keeper.process().pid();
         let children = sweep::children_of(keeper).unwrap_or_else(|| ProcessTable::scan().children(keeper));
+        if let Some(only) = only_child(&children) {
+            // The keeper does not reap it before our `a`: the PID is stable.
+            return Process::open_own_child(only).ok();
+        }
         children.into_iter().find_map(|pid| {
             let nspid = crate::proc::status::read(pid).ok()?.nspid?;
             let last = *nspid.last()?;
@@ -503,14 +557,32 @@ impl Contained {
         self.leaf.as_ref().and_then(|l| l.oom_kills())
     }
 
-    /// Ends the containment: removes the leaf (unless leftovers are kept)
-    /// and dismisses the keeper. Returns the leaf's path if it stays.
+    /// Tells the keeper the run is over (`keep`: the leftovers stay, and
+    /// it stays to reap them), so that it exits while the caller does other
+    /// work: the tree is empty (or kept) by now, so nothing is left for it
+    /// to kill. Once only; [`Contained::finish`] does it if not done.
+    pub fn dismiss(&mut self, keep: bool) {
+        if self.dismissed.is_some() {
+            return;
+        }
+        let leaf = keep && self.leaf.as_ref().is_some_and(|l| !l.members().is_empty());
+        let keeper = leaf || (keep && self.leaf.is_none());
+        self.keeper.dismiss(keeper);
+        self.dismissed = Some(Kept { keeper, leaf });
+    }
+
+    /// Ends the containment: dismisses the keeper (unless done already),
+    /// removes the leaf (unless leftovers are kept) and reaps the keeper.
+    /// Returns the leaf's path if it stays.
     pub fn finish(mut self, keep: bool) -> Option<PathBuf> {
-        let keep_leaf = keep && self.leaf.as_ref().is_some_and(|l| !l.members().is_empty());
-        let keep = keep_leaf || (keep && self.leaf.is_none());
-        // Dismissed first, so that it exits while we clean up: the tree is
-        // empty (or kept) by now, so nothing is left for it to kill.
-        self.keeper.dismiss(keep);
+        self.dismiss(keep);
+        let Kept {
+            keeper: keep,
+            leaf: keep_leaf,
+        } = self.dismissed.unwrap_or(Kept {
+            keeper: false,
+            leaf: false,
+        });
         let mut kept = None;
         if let Some(leaf) = &self.leaf {
             if keep_leaf {
@@ -523,5 +595,18 @@ impl Contained {
         }
         self.keeper.finish(keep);
         kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keepers_only_child_is_the_command() {
+        let pid = |n| Pid::new(n).unwrap();
+        assert_eq!(only_child(&[pid(7)]), Some(pid(7)));
+        assert_eq!(only_child(&[pid(7), pid(9)]), None);
+        assert_eq!(only_child(&[]), None);
     }
 }

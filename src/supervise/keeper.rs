@@ -12,12 +12,16 @@
 //!   has a death signal to handle first (below).
 //! - With a cgroup and the privilege for a PID namespace, both: the keeper
 //!   is the init of a namespace whose processes all live in the leaf (the
-//!   keeper itself stays outside it). On end of file it writes `1` to
-//!   `cgroup.kill` and removes the leaf once empty, then exits; if it is
-//!   killed together with afterlife (an OOM kill of both, `kill -9` of
-//!   both), its death still ends the namespace, and the empty leaf is
-//!   removed by the next afterlife. No `PR_SET_PDEATHSIG` here, so that end
-//!   of file is handled.
+//!   keeper itself stays outside it). It does not start the command:
+//!   afterlife does, as its own child, born into the namespace (a process
+//!   forked after `unshare(CLONE_NEWPID)` joins the namespace whose init was
+//!   forked first) and into the leaf, so no report has to cross a pipe
+//!   before the command runs or after it ends. The keeper reaps the orphans
+//!   the namespace gives it; on end of file it writes `1` to `cgroup.kill`
+//!   and removes the leaf once empty, then exits; if it is killed together
+//!   with afterlife (an OOM kill of both, `kill -9` of both), its death still
+//!   ends the namespace, and the empty leaf is removed by the next
+//!   afterlife. No `PR_SET_PDEATHSIG` here, so that end of file is handled.
 //! - With a subreaper, the keeper sets `PR_SET_CHILD_SUBREAPER`, so every
 //!   orphan in the tree (double forks, `setsid` daemons) is reparented to it
 //!   and stays findable as its descendant; on end of file it freezes and
@@ -28,8 +32,9 @@
 //! killed itself), the command gets it and the tree gets the grace period
 //! (`-k`, else 5 s) to end on it before the keeper ends what is left (`run`
 //! ends the tree at once): a reaper keeper sends it and reaps until it has no child left;
-//! the cgroup watch (where the kernel sends it through the command's
-//! `PR_SET_PDEATHSIG`) waits for `cgroup.events` to read `populated 0`.
+//! with a leaf (where the kernel sends it through the command's
+//! `PR_SET_PDEATHSIG`) the keeper waits for `cgroup.events` to read
+//! `populated 0`.
 //!
 //! The cgroup watch makes only async-signal-safe calls after the fork. The
 //! reaper roles run ordinary code (they start the command with
@@ -56,27 +61,16 @@ use crate::sys::linux::process::{self as sys_process, Forked};
 /// What the keeper does.
 #[derive(Debug)]
 pub enum Role<'a> {
-    /// Write to this `cgroup.kill` if afterlife dies.
-    CgroupWatch {
-        /// `cgroup.kill`, open for writing.
-        kill: &'a OwnedFd,
-        /// The leaf, removed once empty (a C string made before the fork).
-        path: &'a std::ffi::CStr,
-        /// The leaf's `cgroup.events` (a C string made before the fork).
-        events: &'a std::ffi::CStr,
-        /// How long the tree gets to end on the death signal the command
-        /// got from afterlife's death (`PR_SET_PDEATHSIG`); zero when that
-        /// signal is SIGKILL or none.
-        grace: Duration,
-    },
+    /// End the leaf's tree if afterlife dies.
+    CgroupWatch(LeafWatch<'a>),
+    /// The same, as the init of the new PID namespace the tree lives in,
+    /// reaping the orphans it is given meanwhile.
+    NamespaceInit(LeafWatch<'a>),
     /// Start the command and reap the tree, as namespace init (`pidns`) or as
     /// child subreaper.
     Reaper {
         /// Whether the keeper is the init of a new PID namespace.
         pidns: bool,
-        /// The tree's cgroup leaf (`cgroup.kill`, and its path for
-        /// removal), when the namespace lives in one.
-        leaf: Option<LeafFiles<'a>>,
         /// The command.
         command: &'a mut std::process::Command,
         /// What the command does before exec.
@@ -84,13 +78,29 @@ pub enum Role<'a> {
     },
 }
 
-/// The leaf files a keeper needs after afterlife died.
+/// The leaf files a keeper uses after afterlife died, named before the fork.
 #[derive(Debug, Clone, Copy)]
-pub struct LeafFiles<'a> {
+pub struct LeafWatch<'a> {
     /// `cgroup.kill`, open for writing.
     pub kill: &'a OwnedFd,
-    /// The leaf (a C string made before the fork).
+    /// The leaf, removed once empty (a C string made before the fork).
     pub path: &'a std::ffi::CStr,
+    /// The leaf's `cgroup.events` (a C string made before the fork).
+    pub events: &'a std::ffi::CStr,
+    /// How long the tree gets to end on the death signal the command got
+    /// from afterlife's death (`PR_SET_PDEATHSIG`); zero when that signal
+    /// is SIGKILL or none.
+    pub grace: Duration,
+}
+
+impl LeafWatch<'_> {
+    /// afterlife died, and the command got its death signal from the
+    /// kernel: the grace, then `cgroup.kill` and the leaf's removal. Only
+    /// async-signal-safe calls.
+    fn end_tree(self) {
+        wait_unpopulated(self.events, self.grace);
+        kill_and_remove(self.kill, self.path);
+    }
 }
 
 /// afterlife's side of the keeper.
@@ -296,28 +306,20 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
     let _ = rustix::thread::set_name(c"afterlife-keep");
     let _ = rustix::process::setpgid(None, None);
     let code = match role {
-        Role::CgroupWatch {
-            kill,
-            path,
-            events,
-            grace,
-        } => {
+        Role::CgroupWatch(leaf) => {
             quiet_stdio();
             let byte = read_control(&control);
             if !matches!(byte, Some(b'd') | Some(b'k')) {
-                // End of file: afterlife died, and the command got its
-                // death signal from the kernel.
-                wait_unpopulated(events, grace);
-                kill_and_remove(LeafFiles { kill, path });
+                // End of file: afterlife died.
+                leaf.end_tree();
             }
             0
         }
-        Role::Reaper {
-            pidns,
-            leaf,
-            command,
-            setup,
-        } => reaper(pidns, leaf, command, setup, parent, &control, &reports),
+        Role::NamespaceInit(leaf) => {
+            quiet_stdio();
+            namespace_init(leaf, &control, &reports)
+        }
+        Role::Reaper { pidns, command, setup } => reaper(pidns, command, setup, parent, &control, &reports),
     };
     // Leave without running afterlife's exit handlers or flushing its
     // buffers a second time.
@@ -328,15 +330,15 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
 /// the kernel has emptied it. Only async-signal-safe calls (write, rmdir,
 /// nanosleep), so it is safe after a fork even from a multi-threaded
 /// program.
-fn kill_and_remove(leaf: LeafFiles<'_>) {
-    let _ = crate::supervise::cgroup_leaf::write_kill(leaf.kill);
+fn kill_and_remove(kill: &OwnedFd, path: &std::ffi::CStr) {
+    let _ = crate::supervise::cgroup_leaf::write_kill(kill);
     let pause = rustix::thread::Timespec {
         tv_sec: 0,
         tv_nsec: 5_000_000,
     };
     // At most 2 s (400 x 5 ms).
     for _ in 0..400 {
-        if rustix::fs::rmdir(leaf.path).is_ok() {
+        if rustix::fs::rmdir(path).is_ok() {
             break;
         }
         let _ = rustix::thread::nanosleep(&pause);
@@ -388,19 +390,69 @@ fn read_control(control: &OwnedFd) -> Option<u8> {
     }
 }
 
+/// The init of the tree's namespace: reaps every orphan until afterlife
+/// says `d` (all done: its exit ends the namespace, empty by then), `k`
+/// (keep the leftovers: it reaps them until none is left, then exits), or
+/// dies (end of file: [`LeafWatch::end_tree`]).
+fn namespace_init(leaf: LeafWatch<'_>, control: &OwnedFd, reports: &OwnedFd) -> i32 {
+    let Ok(sigchld) = crate::supervise::signals::SignalInbox::open() else {
+        return 125;
+    };
+    let mut keeping = false;
+    loop {
+        if reap_ended() && keeping {
+            return 0;
+        }
+        // Once keeping, the control pipe is closed (it would poll ready
+        // for ever): only SIGCHLD matters.
+        let listened = if keeping { 1 } else { 2 };
+        let mut fds = [
+            PollFd::new(sigchld.fd(), PollFlags::IN),
+            PollFd::new(control, PollFlags::IN),
+        ];
+        if let Err(rustix::io::Errno::INTR) | Ok(_) = rustix::event::poll(&mut fds[..listened], None) {}
+        sigchld.drain();
+        if keeping || fds[1].revents().is_empty() {
+            continue;
+        }
+        match read_control(control) {
+            Some(b'k') => {
+                keeping = true;
+                write_line(reports, "keeping 0\n");
+            }
+            Some(b'd') => return 0,
+            Some(_) => {}
+            None => {
+                leaf.end_tree();
+                return 0;
+            }
+        }
+    }
+}
+
+/// Reaps every child that has ended; whether none is left.
+fn reap_ended() -> bool {
+    loop {
+        match wait_own(None, WaitOptions::empty()) {
+            Waited::Ended(..) => continue,
+            Waited::NoChild => return true,
+            Waited::Nothing => return false,
+        }
+    }
+}
+
 fn reaper(
     pidns: bool,
-    leaf: Option<LeafFiles<'_>>,
     command: &mut std::process::Command,
     mut setup: ChildSetup,
     parent: libc::pid_t,
     control: &OwnedFd,
     reports: &OwnedFd,
 ) -> i32 {
-    // With a leaf, or a death signal the command gets time to handle, end of
-    // file is handled instead (see the module docs).
+    // With a death signal the command gets time to handle, end of file is
+    // handled instead (see the module docs).
     let death = setup.death_signal.map_or(libc::SIGKILL, Signal::number);
-    let handles_eof = leaf.is_some() || (death != 0 && death != libc::SIGKILL && !setup.death_grace.is_zero());
+    let handles_eof = death != 0 && death != libc::SIGKILL && !setup.death_grace.is_zero();
     if pidns && !handles_eof {
         let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     }
@@ -414,16 +466,17 @@ fn reaper(
     setup.parent = Some(Pid::current().get());
     let (death_signal, death_grace) = (setup.death_signal, setup.death_grace);
     setup.install(command);
-    let child = match command.spawn() {
-        Ok(child) => child,
+    let command_pid = match command.spawn() {
+        // Reaped below by its PID (dropping a `Child` does not wait).
+        Ok(child) => child.id() as libc::pid_t,
         Err(error) => {
             write_line(reports, &format!("spawn-error {}\n", error.raw_os_error().unwrap_or(0)));
             return 0;
         }
     };
-    quiet_stdio();
-    let command_pid = child.id() as libc::pid_t;
     write_line(reports, &format!("pid {command_pid}\n"));
+    // After the report, so that afterlife goes on at once.
+    quiet_stdio();
     let mut ending = Ending {
         command: command_pid,
         alive: true,
@@ -433,7 +486,7 @@ fn reaper(
     // Reap nothing until afterlife has opened its pidfd for the command.
     match read_control(control) {
         Some(b'a') => {}
-        other => return after_control(other, pidns, leaf, ending),
+        other => return after_control(other, pidns, ending),
     }
     let Ok(sigchld) = crate::supervise::signals::SignalInbox::open() else {
         return 125;
@@ -468,13 +521,16 @@ fn reaper(
                 Waited::NoChild | Waited::Nothing => break,
             }
         }
+        // Once keeping, the control pipe is closed (it would poll ready
+        // for ever): only SIGCHLD matters.
+        let listened = if keeping { 1 } else { 2 };
         let mut fds = [
-            PollFd::new(control, PollFlags::IN),
             PollFd::new(sigchld.fd(), PollFlags::IN),
+            PollFd::new(control, PollFlags::IN),
         ];
-        if let Err(rustix::io::Errno::INTR) | Ok(_) = rustix::event::poll(&mut fds, None) {}
+        if let Err(rustix::io::Errno::INTR) | Ok(_) = rustix::event::poll(&mut fds[..listened], None) {}
         sigchld.drain();
-        if !keeping && !fds[0].revents().is_empty() {
+        if !keeping && !fds[1].revents().is_empty() {
             match read_control(control) {
                 Some(b'k') => {
                     keeping = true;
@@ -484,7 +540,7 @@ fn reaper(
                 Some(b'a') => {}
                 other => {
                     ending.alive = command_alive;
-                    return after_control(other, pidns, leaf, ending);
+                    return after_control(other, pidns, ending);
                 }
             }
         }
@@ -562,18 +618,13 @@ impl Ending {
 
 /// `d`: all done. End of file: afterlife died, so the command gets its
 /// signal and the tree its grace ([`Ending::give_grace`]), then the tree is
-/// ended (through the leaf's `cgroup.kill`, which the leaf's removal
-/// follows; a namespace init's exit does it by itself; a subreaper freezes
+/// ended (a namespace init's exit does it by itself; a subreaper freezes
 /// and kills).
-fn after_control(byte: Option<u8>, pidns: bool, leaf: Option<LeafFiles<'_>>, ending: Ending) -> i32 {
+fn after_control(byte: Option<u8>, pidns: bool, ending: Ending) -> i32 {
     if byte != Some(b'd') {
         ending.give_grace();
     }
-    if byte != Some(b'd')
-        && let Some(leaf) = leaf
-    {
-        kill_and_remove(leaf);
-    } else if byte != Some(b'd') && !pidns {
+    if byte != Some(b'd') && !pidns {
         let me = Pid::current();
         sweep::freeze_and_kill(|| sweep::descendants(me));
     }

@@ -3,7 +3,8 @@
 //!
 //! [`Supervisor`] starts the command under the strongest containment the
 //! machine allows ([`containment`]: a cgroup v2 leaf, a PID namespace, or a
-//! child subreaper), passes signals on ([`signals`]), sends the deadline's
+//! child subreaper), starts it in its leaf where it can (`spawn`), passes
+//! signals on ([`signals`]), sends the deadline's
 //! signal and SIGKILL after the grace period, then lists the processes the
 //! tree left behind with what they hold ([`leftover_facts`]) and how they
 //! escaped, ends them with the same grace plan, and says exactly how the
@@ -19,6 +20,7 @@ pub mod leftover_facts;
 mod policy;
 pub mod report;
 pub mod signals;
+mod spawn;
 mod supervisor;
 pub mod sweep;
 

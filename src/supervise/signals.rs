@@ -71,6 +71,16 @@ extern "C" fn record_sigpipe() {
 #[unsafe(link_section = ".init_array")]
 static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
 
+/// Set in a child that `clone3(CLONE_INTO_CGROUP)` started in its leaf
+/// ([`super::spawn`]), in the child's own copy of memory: its
+/// [`ChildSetup::apply`] then skips the write to `cgroup.procs`.
+static STARTED_IN_LEAF: AtomicBool = AtomicBool::new(false);
+
+/// Marks this process (a child about to exec) as started in its leaf.
+pub(crate) fn mark_started_in_leaf() {
+    STARTED_IN_LEAF.store(true, Ordering::Relaxed);
+}
+
 /// Whether SIGPIPE was ignored when afterlife started.
 pub fn sigpipe_ignored_at_start() -> bool {
     SIGPIPE_IGNORED_AT_START.load(Ordering::Relaxed)
@@ -260,7 +270,7 @@ impl ChildSetup {
                 sys_process::exit_now(125);
             }
         }
-        if let Some(procs) = self.cgroup_procs
+        if let Some(procs) = self.cgroup_procs.filter(|_| !STARTED_IN_LEAF.load(Ordering::Relaxed))
             && !matches!(sys_fd::write_raw(procs, b"0"), Ok(1))
         {
             return Err(io::Error::from_raw_os_error(SETUP_FAILED_ERRNO));

@@ -256,9 +256,11 @@ impl Supervisor {
     /// For the run, the calling process is a child subreaper (cgroup
     /// containment) and reaps the tree's orphans as they end; at the end it
     /// reaps any child of its own that has ended, and restores its former
-    /// subreaper setting. With `pidns` or `subreaper` containment the keeper
-    /// process is forked and then runs ordinary code: call `run` from a
-    /// single-threaded process there (the afterlife binary is one).
+    /// subreaper setting. With a PID namespace (`pidns`, or `cgroup` when
+    /// privileged) or `subreaper` containment the keeper process is forked
+    /// and then runs ordinary code: call `run` from a single-threaded
+    /// process there (the afterlife binary is one). The command starts in
+    /// its leaf by `clone3` only in a single-threaded caller (checked).
     pub fn run(mut self) -> Result<RunReport, SuperviseError> {
         let clock = Clock::now();
         let start = clock.start;
@@ -272,13 +274,14 @@ impl Supervisor {
         let setup = self.child_setup(terminal.as_ref());
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
         let mut command = self.command(&mut dir_watch)?;
-        let output = own_output();
         let mut ipc_watch = IpcWatch::start();
         if let Some(senders) = &mut senders {
             senders.loaded();
         }
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
         ipc_watch.follow();
+        // Our own stdout and stderr, read while the command runs.
+        let output = own_output();
         let main_process = main.process();
         let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
@@ -292,7 +295,18 @@ impl Supervisor {
             on_signal: self.on_signal.take(),
         };
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
-        let watched = self.watch(&inbox, &mut contained, &main, terminal.as_ref(), deadline, &mut run)?;
+        let mut sources = Sources {
+            inbox: &inbox,
+            ipc: &mut ipc_watch,
+        };
+        let watched = self.watch(
+            &mut sources,
+            &mut contained,
+            &main,
+            terminal.as_ref(),
+            deadline,
+            &mut run,
+        )?;
         let sender = match (&mut senders, &main_info, watched.status) {
             (Some(senders), Some(main), ExitStatus::Signaled { signal, .. })
                 if sent_elsewhere(watched.status, &run.timeline) =>
@@ -430,7 +444,7 @@ impl Supervisor {
     /// left, the peak memory; the containment is dismissed.
     fn end_tree(
         &self,
-        contained: Contained,
+        mut contained: Contained,
         main: Option<&Process>,
         main_info: Option<&MainFacts>,
         watched: &Watched,
@@ -454,6 +468,10 @@ impl Supervisor {
         );
         let leftovers = self.handle_leftovers(&contained, main_info, &reapers, settle, &tree.output, run);
         let tree_ended = leftovers.iter().all(|l| !matches!(l.fate, Fate::Kept | Fate::Survived));
+        // Both finish on their own while the IPC objects and files are read.
+        tree.ipc.stop_reading();
+        let keep = self.keep_leftovers && !leftovers.is_empty();
+        contained.dismiss(keep);
         let ipc = tree.ipc.finish(self.remove_ipc && tree_ended);
         let files = tree.dirs.finish(!self.keep_leftovers && tree_ended, &leftovers);
         let leaked = !leftovers.is_empty() || !ipc.is_empty() || !files.is_empty();
@@ -463,7 +481,7 @@ impl Supervisor {
         let containment = contained.kind();
         let pid_namespace = contained.pid_namespace();
         let cgroup = contained.cgroup_path();
-        contained.finish(self.keep_leftovers && !leftovers.is_empty());
+        contained.finish(keep);
         reap_orphans();
         // After the keeper is reaped: its children's usage counts then.
         let peak = cgroup_peak
@@ -495,7 +513,7 @@ impl Supervisor {
     /// main process ends.
     fn watch(
         &self,
-        inbox: &SignalInbox,
+        sources: &mut Sources<'_>,
         contained: &mut Contained,
         main: &Main,
         terminal: Option<&Terminal>,
@@ -510,8 +528,12 @@ impl Supervisor {
         loop {
             let next = if timed_out { kill_at } else { deadline };
             let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
-            let main_ready = wait_events(inbox, main, contained.keeper_reports(), wait)
+            let ready = wait_events(sources, main, contained.keeper_reports(), wait)
                 .map_err(|e| SuperviseError::Wait(e.to_string()))?;
+            if ready.creations {
+                sources.ipc.read_creations();
+            }
+            let main_ready = ready.main;
             if main_ready {
                 match main_status(main, contained)? {
                     MainEvent::Ended { status, name } => {
@@ -533,7 +555,7 @@ impl Supervisor {
                 }
             }
             let mut alarm = false;
-            for received in inbox.drain() {
+            for received in sources.inbox.drain() {
                 match signal_action(received, self.foreground) {
                     SignalAction::TimeIsUp => alarm = true,
                     SignalAction::Reap => on_child_event(main_process, contained.keeper_pid(), terminal),
@@ -830,20 +852,39 @@ impl Run {
     }
 }
 
-/// Waits for a signal, the main process's end, or `wait`; whether the main
-/// process's source is ready.
+/// What the event loop waits on besides timers: the signalfd, and the
+/// `/dev/shm` creations of the IPC watch.
+struct Sources<'a> {
+    inbox: &'a SignalInbox,
+    ipc: &'a mut IpcWatch,
+}
+
+/// Which sources `wait_events` found ready.
+struct Ready {
+    /// The main process's (its pidfd, or the keeper's reports).
+    main: bool,
+    /// The IPC watch's `/dev/shm` creations.
+    creations: bool,
+}
+
+/// Waits for a signal, the main process's end, a `/dev/shm` creation, or
+/// `wait`; which of the main process's source and the creations are ready.
 fn wait_events(
-    inbox: &SignalInbox,
+    sources: &Sources<'_>,
     main: &Main,
     reports: Option<BorrowedFd<'_>>,
     wait: Option<Duration>,
-) -> std::io::Result<bool> {
+) -> std::io::Result<Ready> {
     let main_fd: Option<BorrowedFd<'_>> = match main {
         Main::Child(process) => Some(process.pidfd()),
         Main::Kept(_) => reports,
     };
-    let mut fds = vec![PollFd::new(inbox.fd(), PollFlags::IN)];
+    let creations_fd = sources.ipc.creations_fd();
+    let mut fds = vec![PollFd::new(sources.inbox.fd(), PollFlags::IN)];
     if let Some(fd) = &main_fd {
+        fds.push(PollFd::new(fd, PollFlags::IN));
+    }
+    if let Some(fd) = &creations_fd {
         fds.push(PollFd::new(fd, PollFlags::IN));
     }
     let spec = wait.map(|d| Timespec {
@@ -854,7 +895,12 @@ fn wait_events(
         Ok(_) | Err(rustix::io::Errno::INTR) => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(fds.get(1).is_some_and(|fd| !fd.revents().is_empty()))
+    let ready = |at: usize| fds.get(at).is_some_and(|fd| !fd.revents().is_empty());
+    let creations_at = 1 + usize::from(main_fd.is_some());
+    Ok(Ready {
+        main: main_fd.is_some() && ready(1),
+        creations: creations_fd.is_some() && ready(creations_at),
+    })
 }
 
 /// The main process's status once its source is ready.

@@ -16,6 +16,7 @@ mod run_ipc_leftovers;
 mod run_reports;
 mod run_sender;
 mod run_signals;
+mod run_start_in_leaf;
 mod run_supervisors_killed;
 mod run_tty;
 mod timeout_coreutils;

@@ -1,16 +1,16 @@
 //! Linux system calls that have no safe equivalent in `rustix`, wrapped one
 //! by one in safe functions (a few stay `unsafe fn`, where the caller must
-//! keep a promise the types cannot: `fork`, a signal handler, a `bpf(2)`
-//! attribute holding pointers). Each `unsafe` block holds one unsafe
-//! operation and says why it is sound.
+//! keep a promise the types cannot: `fork` and `fork_into_cgroup`, a signal
+//! handler, a `bpf(2)` attribute holding pointers). Each `unsafe` block
+//! holds one unsafe operation and says why it is sound.
 //!
-//! Families: [`process`] (fork, exits, pidfd calls rustix cannot make,
-//! waits that need `si_pid`, resource use), [`signal`] (signal sets, masks,
-//! dispositions, signalfd), [`ns`] (`unshare`), [`term`] (the controlling
-//! terminal by raw fd), [`fd`] (a write through a raw fd), [`bpf`] (the
-//! `bpf(2)` call), [`ipc`] (SysV objects and POSIX message queues),
-//! [`notify`] (fanotify, file handles), [`stdio`] (a C stdio stream, for
-//! the demo). `kcmp(2)` is in [`process`].
+//! Families: [`process`] (fork, a fork into a cgroup, exits, pidfd calls
+//! rustix cannot make, waits that need `si_pid`, resource use), [`signal`]
+//! (signal sets, masks, dispositions, signalfd), [`ns`] (`unshare`),
+//! [`term`] (the controlling terminal by raw fd), [`fd`] (a write through a
+//! raw fd), [`bpf`] (the `bpf(2)` call), [`ipc`] (SysV objects and POSIX
+//! message queues), [`notify`] (fanotify, file handles), [`stdio`] (a C
+//! stdio stream, for the demo). `kcmp(2)` is in [`process`].
 //!
 //! What `rustix` does safely is called directly, not wrapped here: rlimits,
 //! the subreaper and death-signal `prctl`s, waits, `setns`, `sysconf`,

@@ -34,6 +34,45 @@ pub(crate) unsafe fn fork() -> io::Result<Forked> {
     Ok(if pid == 0 { Forked::Child } else { Forked::Parent(pid) })
 }
 
+/// `CLONE_INTO_CGROUP` from `<linux/sched.h>` (5.7). libc's constant is a
+/// `c_int` that this value overflows (deprecated in libc 0.2.188 for that).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `clone3(2)` with `CLONE_INTO_CGROUP` (5.7): a fork whose child starts in
+/// the cgroup v2 directory `cgroup` is open on, so it never migrates
+/// there. A migration (writing to `cgroup.procs`) takes the cgroup
+/// threadgroup lock for writing, which waits for an RCU grace period:
+/// milliseconds on a busy machine. The error is the kernel's: `ENOSYS`
+/// (no clone3, or a seccomp filter refusing it), `E2BIG`/`EINVAL` (a
+/// kernel before 5.7 that does not know the flag), `EOPNOTSUPP` (a cgroup
+/// that cannot take processes), `EBADF`, `EACCES`, `EAGAIN`, ...
+///
+/// # Safety
+///
+/// As [`fork`], and more: the child is made by the system call, not by the
+/// C library's `fork`, so no `pthread_atfork` handler runs and the C
+/// library's own record of the thread ID keeps the parent's. The caller
+/// must keep the child to calls that do not depend on those (system calls,
+/// std's `CommandExt::exec` in a single-threaded caller) until it execs or
+/// exits with [`exit_now`].
+pub(crate) unsafe fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> io::Result<Forked> {
+    // SAFETY: `struct clone_args` is plain integers; all zeroes is a valid
+    // value (no stack: the child runs on a copy of ours, as after fork).
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = libc::SIGCHLD as u64;
+    args.cgroup = cgroup.as_raw_fd() as u64;
+    // SAFETY: `args` is a live `struct clone_args` of the size passed; the
+    // kernel reads no more than that. The caller keeps the child's side
+    // to the rule above.
+    let pid = check(unsafe { libc::syscall(libc::SYS_clone3, &raw mut args, size_of::<libc::clone_args>()) })?;
+    Ok(if pid == 0 {
+        Forked::Child
+    } else {
+        Forked::Parent(pid as i32)
+    })
+}
+
 /// `_exit(2)`: ends the process now, without exit handlers and without
 /// flushing any buffer. Async-signal-safe.
 pub(crate) fn exit_now(code: i32) -> ! {

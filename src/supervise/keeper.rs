@@ -378,6 +378,21 @@ fn unpopulated(events: &[u8]) -> bool {
     events.split(|&b| b == b'\n').any(|line| line == b"populated 0")
 }
 
+/// Waits for a child to end (SIGCHLD) or, until the keeper keeps the
+/// leftovers, for a word on the control pipe; whether the control pipe has
+/// one. Once keeping, the control pipe is closed (it would poll ready for
+/// ever): only SIGCHLD matters.
+fn wait_child_or_control(sigchld: &crate::supervise::signals::SignalInbox, control: &OwnedFd, keeping: bool) -> bool {
+    let listened = if keeping { 1 } else { 2 };
+    let mut fds = [
+        PollFd::new(sigchld.fd(), PollFlags::IN),
+        PollFd::new(control, PollFlags::IN),
+    ];
+    if let Err(rustix::io::Errno::INTR) | Ok(_) = rustix::event::poll(&mut fds[..listened], None) {}
+    sigchld.drain();
+    !keeping && !fds[1].revents().is_empty()
+}
+
 fn read_control(control: &OwnedFd) -> Option<u8> {
     let mut byte = [0u8; 1];
     loop {
@@ -403,16 +418,7 @@ fn namespace_init(leaf: LeafWatch<'_>, control: &OwnedFd, reports: &OwnedFd) -> 
         if reap_ended() && keeping {
             return 0;
         }
-        // Once keeping, the control pipe is closed (it would poll ready
-        // for ever): only SIGCHLD matters.
-        let listened = if keeping { 1 } else { 2 };
-        let mut fds = [
-            PollFd::new(sigchld.fd(), PollFlags::IN),
-            PollFd::new(control, PollFlags::IN),
-        ];
-        if let Err(rustix::io::Errno::INTR) | Ok(_) = rustix::event::poll(&mut fds[..listened], None) {}
-        sigchld.drain();
-        if keeping || fds[1].revents().is_empty() {
+        if !wait_child_or_control(&sigchld, control, keeping) {
             continue;
         }
         match read_control(control) {
@@ -521,16 +527,7 @@ fn reaper(
                 Waited::NoChild | Waited::Nothing => break,
             }
         }
-        // Once keeping, the control pipe is closed (it would poll ready
-        // for ever): only SIGCHLD matters.
-        let listened = if keeping { 1 } else { 2 };
-        let mut fds = [
-            PollFd::new(sigchld.fd(), PollFlags::IN),
-            PollFd::new(control, PollFlags::IN),
-        ];
-        if let Err(rustix::io::Errno::INTR) | Ok(_) = rustix::event::poll(&mut fds[..listened], None) {}
-        sigchld.drain();
-        if !keeping && !fds[1].revents().is_empty() {
+        if wait_child_or_control(&sigchld, control, keeping) {
             match read_control(control) {
                 Some(b'k') => {
                     keeping = true;

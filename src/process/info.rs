@@ -164,8 +164,8 @@ pub struct ExitFacts {
     pub start_ticks: u64,
     /// A zombie's raw wait status, from `/proc/PID/stat`.
     pub zombie_wait_status: Option<i32>,
-    /// Whether that status is the real one (see
-    /// [`ProcessInfo::exit_code_readable`]).
+    /// Whether that status is the real one: the kernel shows it only to
+    /// root or to a process whose ids match (see `ids_allow_exit_code`).
     pub exit_code_readable: bool,
 }
 

@@ -51,6 +51,11 @@ fn wait_q_prints_nothing_and_exits_with_the_status() {
 fn why_q_prints_only_the_verdict() {
     let sleeper = sleeper("60");
     let pid = sleeper.pid().to_string();
+    // Asleep first: just after its exec it may still be running (R).
+    let asleep = common::wait_until(std::time::Duration::from_secs(10), || {
+        common::state(sleeper.pid()) == Some('S')
+    });
+    assert!(asleep, "the sleeper never slept");
     let (code, text, stderr) = run_text(&["why", "-q", &pid]);
     assert_eq!((code, stderr.as_str()), (0, ""));
     assert_eq!(text, format!("{pid} sleep: sleeping (S) — SIGKILL would end it now\n"));

@@ -313,6 +313,8 @@ fn waiting_out_the_grace_period_does_not_spin() {
     let mut status = 0;
     // SAFETY: wait4 on our own child, into a struct we own.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `status` and `usage` are locals that outlive the call; `pid`
+    // is a child this test started and has not reaped.
     assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);

@@ -7,6 +7,7 @@
 mod completions;
 mod explain;
 mod output;
+mod status_list;
 
 // The commands built on Linux's pidfds, /proc and cgroups; on Windows the
 // module `windows` gives the same names: `status`, `wait`, `kill`, `run` and

@@ -1,60 +1,32 @@
 //! `afterlife status`: text and JSON rendering of [`crate::observe::status`].
 
-use serde::Serialize;
-
 use crate::cli::output::{Output, Style};
-use crate::cli::{Failure, StatusArgs, refuse_quiet_json};
-use crate::exit_code;
+use crate::cli::status_list::{self, StatusSide};
+use crate::cli::{Failure, StatusArgs};
 use crate::observe::EndingReport;
 use crate::observe::status::{PidStatus, status_of};
 use crate::process::Pid;
 use crate::text::{display_command_line, escape};
 
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Entry {
-    Status(PidStatus),
-    Error {
-        pid: Pid,
-        status: &'static str,
-        error: String,
-    },
+/// The Linux side of `status`: pidfds and /proc.
+struct Linux;
+
+impl StatusSide for Linux {
+    type Status = PidStatus;
+    type Error = crate::process::OpenError;
+    fn status_of(&self, pid: Pid) -> Result<PidStatus, Self::Error> {
+        status_of(pid)
+    }
+    fn is_running(&self, status: &PidStatus) -> bool {
+        status.is_running()
+    }
+    fn describe(&self, status: &PidStatus, output: &Output) -> String {
+        describe(status, output)
+    }
 }
 
 pub(crate) fn run(args: &StatusArgs, output: &Output) -> Result<u8, Failure> {
-    refuse_quiet_json(args.quiet, output)?;
-    let mut entries = Vec::new();
-    let mut code = exit_code::SUCCESS;
-    for &pid in &args.pids {
-        match status_of(pid) {
-            Ok(status) => {
-                if !status.is_running() && code == exit_code::SUCCESS {
-                    code = exit_code::NEGATIVE;
-                }
-                entries.push(Entry::Status(status));
-            }
-            Err(error) => {
-                code = exit_code::FAILURE;
-                entries.push(Entry::Error {
-                    pid,
-                    status: "error",
-                    error: error.to_string(),
-                });
-            }
-        }
-    }
-    if output.json() {
-        output.json_list("processes", &entries);
-        return Ok(code);
-    }
-    for entry in &entries {
-        match entry {
-            Entry::Status(_) if args.quiet => {}
-            Entry::Status(status) => output.line(&describe(status, output)),
-            Entry::Error { error, .. } => output.error(error),
-        }
-    }
-    Ok(code)
+    status_list::run(&Linux, args, output)
 }
 
 fn describe(status: &PidStatus, output: &Output) -> String {

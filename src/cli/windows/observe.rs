@@ -1,9 +1,8 @@
 //! `status` and `wait` on Windows: text and JSON rendering of
 //! [`crate::sys::windows::observe`].
 
-use serde::Serialize;
-
 use crate::cli::output::{Output, Style};
+use crate::cli::status_list::{self, StatusSide};
 use crate::cli::{Failure, StatusArgs, WaitArgs, refuse_quiet_json};
 use crate::duration::format_duration;
 use crate::exit_code;
@@ -22,51 +21,25 @@ pub(crate) mod wait {
     pub(crate) use super::wait_run as run;
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Entry {
-    Status(WindowsStatus),
-    Error {
-        pid: u32,
-        status: &'static str,
-        error: String,
-    },
+/// The Windows side of `status`: process handles.
+struct Windows;
+
+impl StatusSide for Windows {
+    type Status = WindowsStatus;
+    type Error = crate::sys::windows::handle::OpenError;
+    fn status_of(&self, pid: crate::process::Pid) -> Result<WindowsStatus, Self::Error> {
+        status_of(pid_of(pid))
+    }
+    fn is_running(&self, status: &WindowsStatus) -> bool {
+        status.is_running()
+    }
+    fn describe(&self, status: &WindowsStatus, output: &Output) -> String {
+        describe_status(status, output)
+    }
 }
 
 pub(crate) fn status_run(args: &StatusArgs, output: &Output) -> Result<u8, Failure> {
-    refuse_quiet_json(args.quiet, output)?;
-    let mut entries = Vec::new();
-    let mut code = exit_code::SUCCESS;
-    for &pid in &args.pids {
-        match status_of(pid_of(pid)) {
-            Ok(status) => {
-                if !status.is_running() && code == exit_code::SUCCESS {
-                    code = exit_code::NEGATIVE;
-                }
-                entries.push(Entry::Status(status));
-            }
-            Err(error) => {
-                code = exit_code::FAILURE;
-                entries.push(Entry::Error {
-                    pid: pid_of(pid),
-                    status: "error",
-                    error: error.to_string(),
-                });
-            }
-        }
-    }
-    if output.json() {
-        output.json_list("processes", &entries);
-        return Ok(code);
-    }
-    for entry in &entries {
-        match entry {
-            Entry::Status(_) if args.quiet => {}
-            Entry::Status(status) => output.line(&describe_status(status, output)),
-            Entry::Error { error, .. } => output.error(error),
-        }
-    }
-    Ok(code)
+    status_list::run(&Windows, args, output)
 }
 
 fn describe_status(status: &WindowsStatus, output: &Output) -> String {

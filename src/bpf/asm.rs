@@ -19,6 +19,11 @@ impl Insn {
         self.regs & 0x0f
     }
 
+    /// The source register.
+    pub fn src(&self) -> u8 {
+        self.regs >> 4
+    }
+
     /// The immediate.
     pub fn imm(&self) -> i32 {
         self.imm
@@ -56,6 +61,16 @@ pub const LD_IMM64: u8 = 0x18;
 pub const PSEUDO_MAP_FD: u8 = 1;
 /// `dst >>= imm` (logical).
 pub const RSH64_K: u8 = 0x77;
+/// `dst <<= imm`.
+pub const LSH64_K: u8 = 0x67;
+/// `dst += src`.
+pub const ADD64_X: u8 = 0x0f;
+/// `dst -= src`.
+pub const SUB64_X: u8 = 0x1f;
+/// `dst *= src`.
+pub const MUL64_X: u8 = 0x2f;
+/// `dst &= src`.
+pub const AND64_X: u8 = 0x5f;
 /// `dst = src`.
 pub const MOV64_X: u8 = 0xbf;
 /// `dst = imm`.
@@ -70,6 +85,10 @@ pub const JNE_K: u8 = 0x55;
 pub const JNE_X: u8 = 0x5d;
 /// `if dst > imm goto +off` (unsigned).
 pub const JGT_K: u8 = 0x25;
+/// `if dst >= src goto +off` (unsigned).
+pub const JGE_X: u8 = 0x3d;
+/// `goto +off`.
+pub const JA: u8 = 0x05;
 /// `dst &= imm`.
 pub const AND64_K: u8 = 0x57;
 /// Calls helper `imm`.
@@ -99,6 +118,14 @@ pub fn patch_to_end(program: &mut [Insn], jumps: &[usize]) {
     for &at in jumps {
         program[at].off = end - at as i16 - 1;
     }
+}
+
+/// `dst = value`, a 64-bit immediate (two instructions).
+pub fn load_imm64(dst: u8, value: u64) -> [Insn; 2] {
+    [
+        insn(LD_IMM64, dst, 0, 0, value as u32 as i32),
+        insn(0, 0, 0, 0, (value >> 32) as u32 as i32),
+    ]
 }
 
 /// `r0 = 0; exit`.

@@ -13,6 +13,7 @@
 //!
 //! - [`task_file`]: every open file of every process (`holds`).
 //! - [`tasks`]: every process's parentage and start time (`kill`).
+//! - [`samples`]: every process's fds, threads and memory (`watch`).
 //!
 //! Kernel facts relied on: `bpf(2)` `BPF_PROG_LOAD` of a `TRACING` program
 //! with `expected_attach_type = BPF_TRACE_ITER` and the `attach_btf_id` of
@@ -84,6 +85,7 @@ macro_rules! member_offsets {
 pub mod asm;
 pub mod btf;
 pub(crate) mod cache;
+pub mod samples;
 pub mod signals;
 pub mod task_file;
 pub mod tasks;

@@ -105,7 +105,7 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
 
 /// Nanoseconds per clock tick of `/proc/PID/stat` (`USER_HZ`, 100 on every
 /// architecture Linux runs on today; asked of `sysconf` all the same).
-fn ns_per_tick() -> u64 {
+pub(crate) fn ns_per_tick() -> u64 {
     let hz = rustix::param::clock_ticks_per_second();
     1_000_000_000 / Some(hz).filter(|&h| h > 0).unwrap_or(100)
 }

@@ -38,6 +38,19 @@ pub fn read(pid: Option<Pid>) -> io::Result<Vec<MountInfo>> {
     Ok(parse(&String::from_utf8_lossy(&bytes)))
 }
 
+/// afterlife's own mount table, read once per process: for the places a
+/// command reads it more than once on one path (`run` finds the cgroup v2
+/// mount and the mqueue mount), where a mount made meanwhile changes
+/// nothing they look for.
+pub fn own() -> io::Result<&'static [MountInfo]> {
+    static OWN: std::sync::OnceLock<Vec<MountInfo>> = std::sync::OnceLock::new();
+    if let Some(mounts) = OWN.get() {
+        return Ok(mounts);
+    }
+    let mounts = read(None)?;
+    Ok(OWN.get_or_init(|| mounts))
+}
+
 /// Undoes mountinfo's escapes: a backslash and three octal digits stand for
 /// one byte. Pure.
 pub fn unescape(field: &str) -> PathBuf {

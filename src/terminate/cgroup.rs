@@ -70,11 +70,13 @@ fn io_error<'a>(operation: &'static str, path: &'a Path) -> impl FnOnce(io::Erro
 }
 
 /// Where the cgroup v2 hierarchy is mounted, from `/proc/self/mountinfo`
-/// (its first `cgroup2` mount).
+/// (its first `cgroup2` mount), read once per process
+/// ([`proc::mountinfo::own`]): `run` asks for it when it opens its own
+/// cgroup, makes the leaf and cleans up old leaves.
 pub fn v2_mount() -> Result<PathBuf, CgroupError> {
     let path = Path::new("/proc/self/mountinfo");
-    let mounts = proc::mountinfo::read(None).map_err(io_error("read", path))?;
-    CgroupMounts::of(&mounts).v2.ok_or(CgroupError::NotMounted)
+    let mounts = proc::mountinfo::own().map_err(io_error("read", path))?;
+    CgroupMounts::of(mounts).v2.ok_or(CgroupError::NotMounted)
 }
 
 /// The two facts of `cgroup.events`.

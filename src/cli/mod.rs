@@ -5,7 +5,9 @@
 //! definitions here.
 
 mod completions;
+mod demo;
 mod explain;
+mod layout;
 mod output;
 
 // The commands built on Linux's pidfds, /proc and cgroups; on Windows the
@@ -15,13 +17,9 @@ mod output;
 #[cfg(target_os = "linux")]
 mod deaths;
 #[cfg(target_os = "linux")]
-mod demo;
-#[cfg(target_os = "linux")]
 mod holds;
 #[cfg(target_os = "linux")]
 mod kill;
-#[cfg(target_os = "linux")]
-mod layout;
 #[cfg(target_os = "linux")]
 mod leftovers;
 #[cfg(target_os = "linux")]
@@ -46,7 +44,7 @@ mod windows;
 #[cfg(windows)]
 use crate::sys::windows::child::run_if_child;
 #[cfg(windows)]
-use windows::{deaths, demo, holds, kill, leftovers, run, snapshot, status, timeout, wait, watch, why};
+use windows::{deaths, holds, kill, leftovers, run, snapshot, status, timeout, wait, watch, why};
 
 use std::ffi::OsString;
 use std::time::Duration;

@@ -230,7 +230,6 @@ fn ctrl_agent() -> u8 {
         return crate::exit_code::FAILURE;
     };
     let mut lines = std::io::stdin().lock().lines();
-    let mut targets = Vec::new();
     while let Some(Ok(line)) = lines.next() {
         let mut words = line.split_whitespace();
         let (Some(event), Some(mode)) = (words.next(), words.next()) else {
@@ -264,7 +263,6 @@ fn ctrl_agent() -> u8 {
             Ok(()) => ready("sent ok"),
             Err(error) => ready(&format!("sent error {}", error.raw_os_error().unwrap_or(0))),
         }
-        targets.push(target);
     }
     0
 }

@@ -229,16 +229,3 @@ pub static SCENARIOS: [Scenario; 13] = [
         run: leftovers::orphan,
     },
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_follow_the_order_and_names_are_unique() {
-        for (i, scenario) in SCENARIOS.iter().enumerate() {
-            assert_eq!(usize::from(scenario.id), i + 1);
-            assert_eq!(SCENARIOS.iter().filter(|s| s.name == scenario.name).count(), 1);
-        }
-    }
-}

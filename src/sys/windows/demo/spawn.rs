@@ -25,6 +25,18 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 /// started, as `kill` and `taskkill /F` do.
 pub(crate) const CLEANUP_CODE: u32 = 1;
 
+/// Held around every process the demo starts. A handle made inheritable
+/// for one child is inherited by any process started while it is (std
+/// serializes its own spawns for this reason; the console agent is started
+/// by a call of the demo's own): one at a time, a child's stdout pipe is
+/// held by that child alone, and its end can be read when it ends.
+static SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds [`SPAWN`] while a process is started.
+pub(crate) fn one_spawn_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SPAWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A demo child: its process held by a handle, its stdout read line by
 /// line on a thread. Ended (TerminateProcess) if still running on drop.
 pub(crate) struct DemoChild {
@@ -46,7 +58,8 @@ impl DemoChild {
             source,
         };
         let exe = std::env::current_exe().map_err(spawn_error)?;
-        let mut child = Command::new(exe)
+        let spawning = one_spawn_at_a_time();
+        let child = Command::new(exe)
             .arg(CHILD_COMMAND)
             .arg(format!("{}{mode}", super::child::PREFIX))
             .args(args)
@@ -54,8 +67,9 @@ impl DemoChild {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .creation_flags(flags)
-            .spawn()
-            .map_err(spawn_error)?;
+            .spawn();
+        drop(spawning);
+        let mut child = child.map_err(spawn_error)?;
         let pid = child.id();
         // std's Child keeps its own handle, so the process object is there
         // to open even if it has already ended.
@@ -244,11 +258,7 @@ pub(crate) fn remove_stale_scratch() {
 /// A run's report: how the process ended and what `explain` says of it.
 pub(crate) fn run_report(label: &str, action: impl Into<String>, pid: u32, code: u32, checks: Vec<Check>) -> RunReport {
     let ending = WindowsEnding::of(code);
-    let input = if code > 0xFFFF {
-        ending.hex.clone()
-    } else {
-        code.to_string()
-    };
+    let input = explain_input(&ending);
     let readings = crate::exit::explain::explain(&input)
         .map(crate::sys::host_readings_first)
         .map(|e| e.readings.into_iter().take(2).map(|r| r.title).collect())
@@ -261,6 +271,16 @@ pub(crate) fn run_report(label: &str, action: impl Into<String>, pid: u32, code:
         explain: ExplainSummary { input, readings },
         why: Vec::new(),
         checks,
+    }
+}
+
+/// The number `explain` is given: the exit code in decimal, or in hex when
+/// it is NTSTATUS-sized, as people write each. Pure.
+fn explain_input(ending: &WindowsEnding) -> String {
+    if ending.exit_code > 0xFFFF {
+        ending.hex.clone()
+    } else {
+        ending.exit_code.to_string()
     }
 }
 
@@ -284,4 +304,28 @@ pub(crate) fn ended_check(process: &ProcessHandle) -> Check {
         if ended { "signaled" } else { "not signaled" },
         ended,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_codes_are_explained_in_decimal_ntstatus_in_hex() {
+        assert_eq!(explain_input(&WindowsEnding::of(259)), "259");
+        assert_eq!(explain_input(&WindowsEnding::of(0xC000_0005)), "0xC0000005");
+        let report = run_report("x", "y", 8, 0xC000_0005, Vec::new());
+        assert!(
+            report.explain.readings[0].contains("STATUS_ACCESS_VIOLATION"),
+            "{:?}",
+            report.explain
+        );
+    }
+
+    #[test]
+    fn scratch_names_carry_this_process_and_differ() {
+        let (a, b) = (scratch_name("x"), scratch_name("x"));
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("afterlife-demo-{}-", std::process::id())));
+    }
 }

@@ -299,7 +299,7 @@ pub(crate) fn console_columns() -> Option<usize> {
     // SAFETY: the process's stdout handle and a local to write into.
     let ok = unsafe { GetConsoleScreenBufferInfo(stdout_handle(), &mut info) };
     let width = i32::from(info.srWindow.Right) - i32::from(info.srWindow.Left) + 1;
-    (ok != 0 && width > 0).then(|| width as usize)
+    (ok != 0 && width > 0).then_some(width as usize)
 }
 
 /// A pseudo console: a console of its own for the processes started in

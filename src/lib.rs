@@ -25,8 +25,8 @@
 //!   /proc before it reaches a terminal.
 //! - `sys`: the platform seam. On Linux the modules above that touch the OS
 //!   are built; on Windows `sys::windows` holds `status`, `wait`, `kill`,
-//!   `run` and `timeout` on process handles, Toolhelp snapshots and job
-//!   objects, and the OS-neutral modules (`exit`, `exit_code`, `duration`,
+//!   `run`, `timeout` and the demo's scenarios on process handles, Toolhelp
+//!   snapshots and job objects, and the OS-neutral modules (`exit`, `exit_code`, `duration`,
 //!   `text`, `signal`, the clap definitions) are the same on both.
 
 #![deny(missing_docs)]

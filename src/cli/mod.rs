@@ -13,7 +13,7 @@ mod output;
 // The commands built on Linux's pidfds, /proc and cgroups; on Windows the
 // module `windows` gives the same names: `status`, `wait`, `kill`, `run` and
 // `timeout` on process handles and job objects, the others one line saying
-// they need Linux.
+// they need Linux. `demo` renders the same report on both.
 #[cfg(target_os = "linux")]
 mod deaths;
 #[cfg(target_os = "linux")]

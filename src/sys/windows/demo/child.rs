@@ -84,7 +84,7 @@ fn return_from_main(code: u32, marker: &str) -> u8 {
 /// last, with `code`.
 fn last_thread(code: u32) -> u8 {
     let _worker = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(400));
+        std::thread::sleep(Duration::from_millis(1000));
         win32::exit_thread(code)
     });
     ready(&format!("main {}", win32::current_thread_id()));

@@ -98,7 +98,7 @@ pub(super) fn last_thread(outcome: &mut Outcome) -> Result<(), DemoError> {
     let code = child.ended("the worker end")?;
     outcome.run(run_report(
         "main thread: ExitThread(0)",
-        format!("the child's main thread (TID {tid}) called ExitThread(0) while a worker slept 0.4 s and then called ExitThread({WORKER_CODE})"),
+        format!("the child's main thread (TID {tid}) called ExitThread(0) while a worker slept 1 s and then called ExitThread({WORKER_CODE})"),
         child.pid(),
         code,
         vec![
@@ -133,7 +133,7 @@ pub(super) fn terminate(outcome: &mut Outcome) -> Result<(), DemoError> {
     child.terminate(CODE)?;
     let code = child.ended("TerminateProcess's end")?;
     let ran = destructor_ran(&marker);
-    let closed = child.stdout_closed(Duration::from_secs(2));
+    let closed = child.stdout_closed(Duration::from_secs(5));
     outcome.run(run_report(
         "TerminateProcess(h, 99)",
         "the demo called TerminateProcess on the sleeping child with exit code 99, chosen by the caller",

@@ -41,14 +41,14 @@ pub(super) fn what_goes(outcome: &mut Outcome) -> Result<(), DemoError> {
     child.terminate(CLEANUP_CODE)?;
     let code = child.ended("TerminateProcess's end")?;
     let after = win32::private_bytes(child.process().raw());
-    let waited = win32::wait_object(&mutex, 2_000);
+    let waited = win32::wait_object(&mutex, 5_000);
     let abandoned = waited.as_ref().is_ok_and(|&w| w == WAIT_ABANDONED);
     if abandoned {
         let _ = win32::release_mutex(&mutex);
     }
     drop(mutex);
     let shared_after = try_open(&path);
-    let closed = child.stdout_closed(Duration::from_secs(2));
+    let closed = child.stdout_closed(Duration::from_secs(5));
     let _ = std::fs::remove_file(&path);
     let memory_went = matches!(before, Ok(b) if b >= 64 * MIB) && after.as_ref().map_or(true, |&a| a < MIB);
     let words = |r: &std::io::Result<usize>| match r {

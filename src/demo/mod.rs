@@ -2,7 +2,7 @@
 //! its exit code as each observer sees it, what goes and what stays —
 //! answered by running each case for real on this machine.
 //!
-//! Each scenario starts the afterlife binary again in a hidden mode
+//! On Linux each scenario starts the afterlife binary again in a hidden mode
 //! ([`child`], `afterlife demo-child MODE`), so nothing else is needed on
 //! the machine. It observes the child with the project's own library: a
 //! pidfd handle ([`crate::process::Process`]) for every signal and wait,
@@ -16,7 +16,6 @@
 //! subreaper (PR_SET_CHILD_SUBREAPER, prctl(2)); fds inherited across
 //! execve(2) without `O_CLOEXEC`; pipe buffers, files and SysV shared memory
 //! outliving their creator; stopped processes and pending signals; zombies.
-
 //!
 //! The registry, the runner and the reports are the same on Windows, where
 //! the scenarios are the talk's own on Windows primitives
@@ -100,8 +99,9 @@ pub struct Scenario {
     pub title: &'static str,
     /// The question it answers.
     pub question: &'static str,
-    /// What the Windows term of its title means, for readers who know the
-    /// Linux side only (the talk was about Windows).
+    /// A line for readers who know the other system: on Linux what the
+    /// Windows term of its title means (the talk was about Windows); on
+    /// Windows its Linux counterpart.
     pub windows: Option<&'static str>,
     pub(crate) run: fn(&mut Outcome) -> Result<(), DemoError>,
 }
@@ -300,6 +300,18 @@ mod tests {
             assert_eq!(usize::from(scenario.id), i + 1);
             assert!(SCENARIOS.iter().filter(|s| s.name == scenario.name).count() == 1);
         }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn selects_the_windows_scenarios_by_number_and_name_in_order() {
+        let chosen = select(&["8".to_string(), "exit".to_string(), "still-active".to_string()]).unwrap();
+        assert_eq!(chosen.iter().map(|s| s.id).collect::<Vec<_>>(), [8, 1]);
+        assert_eq!(select(&[]).unwrap().len(), 13);
+        let error = select(&["14".to_string()]).unwrap_err();
+        assert!(error.to_string().contains("give a number 1-13"), "{error}");
+        // A Linux scenario's name is no Windows one.
+        assert!(select(&["sigkill".to_string()]).is_err());
     }
 
     #[cfg(target_os = "linux")]

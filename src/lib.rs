@@ -25,8 +25,8 @@
 //!   /proc before it reaches a terminal.
 //! - `sys`: the platform seam. On Linux the modules above that touch the OS
 //!   are built; on Windows `sys::windows` holds `status`, `wait`, `kill`,
-//!   `run` and `timeout` on process handles, Toolhelp snapshots and job
-//!   objects, and the OS-neutral modules (`exit`, `exit_code`, `duration`,
+//!   `run`, `timeout` and the demo's scenarios on process handles, Toolhelp
+//!   snapshots and job objects, and the OS-neutral modules (`exit`, `exit_code`, `duration`,
 //!   `text`, `signal`, the clap definitions) are the same on both.
 
 #![deny(missing_docs)]
@@ -38,8 +38,10 @@
 pub const JSON_VERSION: u32 = 2;
 
 // OS-neutral: exit explanations, durations, exit codes, text escaping,
-// signal names, the command line's definitions.
+// signal names, the command line's definitions; the demo's registry,
+// runner and reports (its scenarios are per OS).
 pub mod cli;
+pub mod demo;
 pub mod duration;
 pub mod exit;
 pub mod exit_code;
@@ -54,8 +56,6 @@ pub mod text;
 pub mod bpf;
 #[cfg(target_os = "linux")]
 pub mod deaths;
-#[cfg(target_os = "linux")]
-pub mod demo;
 #[cfg(target_os = "linux")]
 pub mod observe;
 #[cfg(target_os = "linux")]

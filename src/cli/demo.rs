@@ -8,6 +8,7 @@ use crate::cli::layout::{columns, display_width, fit_columns, hanging_indent, wr
 use crate::cli::output::{Output, Style};
 use crate::cli::{DemoArgs, Failure};
 use crate::demo::{Check, DemoReport, Fact, RunReport, SCENARIOS, ScenarioReport, select};
+#[cfg(target_os = "linux")]
 use crate::exit::ExitStatus;
 use crate::exit_code;
 use crate::text::{escape, escape_controls};
@@ -66,13 +67,84 @@ fn list(output: &Output) {
 }
 
 /// A short form of how a process ended: `exit 3`, `SIGKILL`, `SIGSEGV+core`.
-fn short(status: ExitStatus) -> String {
-    match status {
+#[cfg(target_os = "linux")]
+fn short(run: &RunReport) -> String {
+    match run.status() {
         ExitStatus::Exited { code } => format!("exit {code}"),
         ExitStatus::Signaled { signal, core_dumped } => {
             format!("{signal}{}", if core_dumped { "+core" } else { "" })
         }
     }
+}
+
+/// A short form of how a process ended: `exit 3`, `0xC0000005`.
+#[cfg(windows)]
+fn short(run: &RunReport) -> String {
+    match run.ending.exit_code {
+        code @ 0..=0xFFFF => format!("exit {code}"),
+        _ => run.ending.hex.clone(),
+    }
+}
+
+/// The table's column of the code a shell shows.
+#[cfg(target_os = "linux")]
+const SHELL_HEADER: &str = "$?";
+#[cfg(windows)]
+const SHELL_HEADER: &str = "%ERRORLEVEL%";
+
+/// The code a shell shows: `$?` on Linux.
+#[cfg(target_os = "linux")]
+fn shell(run: &RunReport) -> String {
+    run.ending.views.shell_code.to_string()
+}
+
+/// The code a shell shows: cmd's `%ERRORLEVEL%` on Windows (signed).
+#[cfg(windows)]
+fn shell(run: &RunReport) -> String {
+    run.ending.errorlevel.to_string()
+}
+
+/// Where the demo ran: `Linux 6.18.44`.
+#[cfg(target_os = "linux")]
+fn machine(report: &DemoReport) -> String {
+    format!("Linux {}", escape(&report.machine.kernel))
+}
+
+/// Where the demo ran: `Windows 6.1.7601 (Wine 8.0)`.
+#[cfg(windows)]
+fn machine(report: &DemoReport) -> String {
+    let wine = report
+        .machine
+        .wine
+        .as_ref()
+        .map(|v| format!(" (Wine {})", escape(v)))
+        .unwrap_or_default();
+    format!("Windows {}{wine}", escape(&report.machine.windows_version))
+}
+
+/// The line of how a run ended, with every reading.
+#[cfg(target_os = "linux")]
+fn ended_line(run: &RunReport) -> String {
+    let views = &run.ending.views;
+    // The meaning and the readings are afterlife's own words (a signal's
+    // "Ctrl+\\" among them): only control characters need escaping.
+    format!(
+        "    ended: {} — wait status {:#06x}, $? = {} — {}",
+        views.status,
+        views.wait_status,
+        views.shell_code,
+        escape_controls(&views.meaning)
+    )
+}
+
+/// The line of how a run ended, with every reading.
+#[cfg(windows)]
+fn ended_line(run: &RunReport) -> String {
+    format!(
+        "    ended: {} — %ERRORLEVEL% {}",
+        escape_controls(&run.ending.describe()),
+        run.ending.errorlevel
+    )
 }
 
 /// The labels of the checks of `fact` that held, each once.
@@ -115,18 +187,8 @@ fn row(scenario: &ScenarioReport) -> Row {
     Row {
         id: scenario.id.to_string(),
         name: scenario.name.to_string(),
-        ended: scenario
-            .runs
-            .iter()
-            .map(|r| short(r.status()))
-            .collect::<Vec<_>>()
-            .join(" / "),
-        shell: scenario
-            .runs
-            .iter()
-            .map(|r| r.ending.views.shell_code.to_string())
-            .collect::<Vec<_>>()
-            .join(" / "),
+        ended: scenario.runs.iter().map(short).collect::<Vec<_>>().join(" / "),
+        shell: scenario.runs.iter().map(shell).collect::<Vec<_>>().join(" / "),
         went: labels(scenario, Fact::Went),
         stayed: labels(scenario, Fact::Stayed),
         verdict,
@@ -157,10 +219,10 @@ fn render(report: &DemoReport, output: &Output) {
         output,
         width,
         &format!(
-            "{} — {scenarios} scenario{} run for real on Linux {}, in {:.1} s",
+            "{} — {scenarios} scenario{} run for real on {}, in {:.1} s",
             output.paint(Style::Bold, "afterlife demo"),
             if scenarios == 1 { "" } else { "s" },
-            escape(&report.machine.kernel),
+            machine(report),
             report.seconds
         ),
     );
@@ -181,7 +243,7 @@ fn table(rows: &[Row], output: &Output, width: Option<usize>) {
         "#",
         "scenario",
         "how it ended",
-        "$?",
+        SHELL_HEADER,
         "what went",
         "what stayed",
         "checks",
@@ -283,20 +345,7 @@ fn run_lines(run: &RunReport, output: &Output, width: Option<usize>) {
             escape(&run.action)
         ),
     );
-    let views = &run.ending.views;
-    // The meaning and the readings are afterlife's own words (a signal's
-    // "Ctrl+\\" among them): only control characters need escaping.
-    emit(
-        output,
-        width,
-        &format!(
-            "    ended: {} — wait status {:#06x}, $? = {} — {}",
-            views.status,
-            views.wait_status,
-            views.shell_code,
-            escape_controls(&views.meaning)
-        ),
-    );
+    emit(output, width, &ended_line(run));
     if !run.explain.readings.is_empty() {
         emit(
             output,

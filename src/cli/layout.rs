@@ -12,13 +12,23 @@ pub fn columns() -> Option<usize> {
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok());
     from_env
-        .or_else(|| {
-            rustix::termios::tcgetwinsize(std::io::stdout())
-                .ok()
-                .map(|size| usize::from(size.ws_col))
-        })
+        .or_else(terminal_columns)
         .filter(|&width| width > 0)
         .map(|width| width.max(MIN_COLUMNS))
+}
+
+/// The width of the terminal on stdout.
+#[cfg(target_os = "linux")]
+fn terminal_columns() -> Option<usize> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .map(|size| usize::from(size.ws_col))
+}
+
+/// The width of the console window on stdout.
+#[cfg(windows)]
+fn terminal_columns() -> Option<usize> {
+    crate::sys::windows::demo::console_columns()
 }
 
 /// Below this, wrapping makes text harder to read, not easier.

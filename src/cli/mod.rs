@@ -5,24 +5,22 @@
 //! definitions here.
 
 mod completions;
+mod demo;
 mod explain;
+mod layout;
 mod output;
 mod status_list;
 
 // The commands built on Linux's pidfds, /proc and cgroups; on Windows the
 // module `windows` gives the same names: `status`, `wait`, `kill`, `run` and
 // `timeout` on process handles and job objects, the others one line saying
-// they need Linux.
+// they need Linux. `demo` renders the same report on both.
 #[cfg(target_os = "linux")]
 mod deaths;
-#[cfg(target_os = "linux")]
-mod demo;
 #[cfg(target_os = "linux")]
 mod holds;
 #[cfg(target_os = "linux")]
 mod kill;
-#[cfg(target_os = "linux")]
-mod layout;
 #[cfg(target_os = "linux")]
 mod leftovers;
 #[cfg(target_os = "linux")]
@@ -47,7 +45,7 @@ mod windows;
 #[cfg(windows)]
 use crate::sys::windows::child::run_if_child;
 #[cfg(windows)]
-use windows::{deaths, demo, holds, kill, leftovers, run, snapshot, status, timeout, wait, watch, why};
+use windows::{deaths, holds, kill, leftovers, run, snapshot, status, timeout, wait, watch, why};
 
 use std::ffi::OsString;
 use std::time::Duration;

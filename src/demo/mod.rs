@@ -2,7 +2,7 @@
 //! its exit code as each observer sees it, what goes and what stays —
 //! answered by running each case for real on this machine.
 //!
-//! Each scenario starts the afterlife binary again in a hidden mode
+//! On Linux each scenario starts the afterlife binary again in a hidden mode
 //! ([`child`], `afterlife demo-child MODE`), so nothing else is needed on
 //! the machine. It observes the child with the project's own library: a
 //! pidfd handle ([`crate::process::Process`]) for every signal and wait,
@@ -16,30 +16,60 @@
 //! subreaper (PR_SET_CHILD_SUBREAPER, prctl(2)); fds inherited across
 //! execve(2) without `O_CLOEXEC`; pipe buffers, files and SysV shared memory
 //! outliving their creator; stopped processes and pending signals; zombies.
+//!
+//! The registry, the runner and the reports are the same on Windows, where
+//! the scenarios are the talk's own on Windows primitives
+//! (`sys::windows::demo`): ExitProcess, ExitThread, TerminateProcess,
+//! console control events, unhandled exceptions, `STILL_ACTIVE`, an
+//! abandoned mutex, inherited sockets, named file mappings.
 
-mod checks;
-pub mod child;
-mod error;
-mod exits;
-mod faults;
-mod ghost;
-mod holders;
-mod leftovers;
-mod orphan;
 mod report;
-mod resisting;
 mod runner;
+
+// The Linux scenarios and what they share.
+#[cfg(target_os = "linux")]
+mod checks;
+#[cfg(target_os = "linux")]
+pub mod child;
+#[cfg(target_os = "linux")]
+mod error;
+#[cfg(target_os = "linux")]
+mod exits;
+#[cfg(target_os = "linux")]
+mod faults;
+#[cfg(target_os = "linux")]
+mod ghost;
+#[cfg(target_os = "linux")]
+mod holders;
+#[cfg(target_os = "linux")]
+mod leftovers;
+#[cfg(target_os = "linux")]
+mod orphan;
+#[cfg(target_os = "linux")]
+mod resisting;
+#[cfg(target_os = "linux")]
 mod signals;
+#[cfg(target_os = "linux")]
 mod spawn;
 
+#[cfg(target_os = "linux")]
 pub use error::DemoError;
+#[cfg(target_os = "linux")]
 pub use holders::{SocketHolder, listening_port_holders};
-pub use report::{Check, CoreLimit, DemoReport, ExplainSummary, Fact, MachineFacts, RunReport, ScenarioReport};
+#[cfg(target_os = "linux")]
+pub use report::CoreLimit;
+pub use report::{Check, DemoReport, Ending, ExplainSummary, Fact, MachineFacts, RunReport, ScenarioReport};
+#[cfg(target_os = "linux")]
 pub use resisting::why_it_stays;
 pub use runner::run;
 
+#[cfg(target_os = "linux")]
 pub(crate) use checks::{fds_check, gone_check, run_report, status_check, zombie_memory_check};
+#[cfg(target_os = "linux")]
 pub(crate) use runner::{core_limit, core_pattern};
+
+#[cfg(windows)]
+pub use crate::sys::windows::demo::{DemoError, SCENARIOS};
 
 /// What a scenario gathers as it runs: kept even when it fails halfway.
 #[derive(Debug, Default)]
@@ -49,11 +79,11 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    fn run(&mut self, run: RunReport) {
+    pub(crate) fn run(&mut self, run: RunReport) {
         self.runs.push(run);
     }
 
-    fn note(&mut self, note: impl Into<String>) {
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
     }
 }
@@ -61,7 +91,7 @@ impl Outcome {
 /// One scenario of the demo.
 #[derive(Debug)]
 pub struct Scenario {
-    /// Its number, 1-18, stable.
+    /// Its number, from 1, stable.
     pub id: u8,
     /// Its name, stable: what `afterlife demo NAME` takes.
     pub name: &'static str,
@@ -69,13 +99,15 @@ pub struct Scenario {
     pub title: &'static str,
     /// The question it answers.
     pub question: &'static str,
-    /// What the Windows term of its title means, for readers who know the
-    /// Linux side only (the talk was about Windows).
+    /// A line for readers who know the other system: on Linux what the
+    /// Windows term of its title means (the talk was about Windows); on
+    /// Windows its Linux counterpart.
     pub windows: Option<&'static str>,
-    run: fn(&mut Outcome) -> Result<(), DemoError>,
+    pub(crate) run: fn(&mut Outcome) -> Result<(), DemoError>,
 }
 
 /// Every scenario, in order.
+#[cfg(target_os = "linux")]
 pub static SCENARIOS: [Scenario; 18] = [
     Scenario {
         id: 1,
@@ -235,7 +267,7 @@ pub static SCENARIOS: [Scenario; 18] = [
 
 /// A scenario name or number that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no demo scenario '{0}': give a number 1-18 or a name (see 'afterlife demo --list')")]
+#[error("no demo scenario '{0}': give a number 1-{count} or a name (see 'afterlife demo --list')", count = SCENARIOS.len())]
 pub struct UnknownScenario(pub String);
 
 /// Finds the scenarios named (by number or name), in the order given, each
@@ -270,6 +302,19 @@ mod tests {
         }
     }
 
+    #[cfg(windows)]
+    #[test]
+    fn selects_the_windows_scenarios_by_number_and_name_in_order() {
+        let chosen = select(&["8".to_string(), "exit".to_string(), "still-active".to_string()]).unwrap();
+        assert_eq!(chosen.iter().map(|s| s.id).collect::<Vec<_>>(), [8, 1]);
+        assert_eq!(select(&[]).unwrap().len(), 13);
+        let error = select(&["14".to_string()]).unwrap_err();
+        assert!(error.to_string().contains("give a number 1-13"), "{error}");
+        // A Linux scenario's name is no Windows one.
+        assert!(select(&["sigkill".to_string()]).is_err());
+    }
+
+    #[cfg(target_os = "linux")]
     #[test]
     fn selects_by_number_and_name_in_order() {
         let chosen = select(&["15".to_string(), "exit".to_string(), "ghost-socket".to_string()]).unwrap();

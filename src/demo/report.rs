@@ -4,8 +4,31 @@
 
 use serde::Serialize;
 
+#[cfg(target_os = "linux")]
 use crate::exit::{ExitStatus, KnownEnding};
+#[cfg(target_os = "linux")]
 use crate::process::{Pid, StatusSource};
+
+/// A process ID as the demo reports it: a checked [`Pid`] on Linux.
+#[cfg(target_os = "linux")]
+pub type ProcessId = Pid;
+
+/// A process ID as the demo reports it: Windows's 32-bit one.
+#[cfg(windows)]
+pub type ProcessId = u32;
+
+/// How a process ended as the demo reports it: on Linux every observer's
+/// view of a wait status and where it came from.
+#[cfg(target_os = "linux")]
+pub type Ending = KnownEnding<StatusSource>;
+
+/// How a process ended as the demo reports it: on Windows the 32-bit exit
+/// code as `GetExitCodeProcess`, cmd and NTSTATUS read it.
+#[cfg(windows)]
+pub type Ending = crate::sys::windows::ending::WindowsEnding;
+
+#[cfg(windows)]
+pub use crate::sys::windows::demo::MachineFacts;
 
 /// What a check is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,10 +122,11 @@ pub struct RunReport {
     /// What was done to it, or what it did.
     pub action: String,
     /// Its PID.
-    pub pid: Pid,
-    /// How it ended: wait status, `$?`, meaning, and where the status came
-    /// from (`waitid` for our children).
-    pub ending: KnownEnding<StatusSource>,
+    pub pid: ProcessId,
+    /// How it ended: on Linux wait status, `$?`, meaning, and where the
+    /// status came from (`waitid` for our children); on Windows the exit
+    /// code and its readings.
+    pub ending: Ending,
     /// What `explain` says of its `$?`.
     pub explain: ExplainSummary,
     /// Why it did not die when asked, while it resisted (scenario 18).
@@ -112,6 +136,7 @@ pub struct RunReport {
     pub checks: Vec<Check>,
 }
 
+#[cfg(target_os = "linux")]
 impl RunReport {
     /// The decoded status.
     pub fn status(&self) -> ExitStatus {
@@ -122,7 +147,7 @@ impl RunReport {
 /// One scenario, run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScenarioReport {
-    /// Its number, 1-18.
+    /// Its number, from 1.
     pub id: u8,
     /// Its stable name: `exit`, `ghost-socket`.
     pub name: &'static str,
@@ -156,6 +181,7 @@ impl ScenarioReport {
 }
 
 /// Facts about the machine the demo ran on.
+#[cfg(target_os = "linux")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MachineFacts {
     /// `uname -r`.
@@ -169,6 +195,7 @@ pub struct MachineFacts {
 }
 
 /// `RLIMIT_CORE` in bytes, `None` meaning unlimited.
+#[cfg(target_os = "linux")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CoreLimit {
     /// The soft limit.

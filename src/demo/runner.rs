@@ -4,7 +4,9 @@
 
 use std::time::Instant;
 
-use crate::demo::{CoreLimit, DemoReport, MachineFacts, Outcome, Scenario, ScenarioReport};
+#[cfg(target_os = "linux")]
+use crate::demo::MachineFacts;
+use crate::demo::{DemoReport, Outcome, Scenario, ScenarioReport};
 
 /// How many scenarios run at once: they are independent, and most of their
 /// time is spent waiting on children.
@@ -13,7 +15,7 @@ const PARALLEL: usize = 4;
 /// Runs the scenarios and reports them in the order given.
 pub fn run(scenarios: &[&'static Scenario]) -> DemoReport {
     let start = Instant::now();
-    crate::demo::spawn::remove_stale_scratch();
+    prepare();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<ScenarioReport>>> =
         scenarios.iter().map(|_| std::sync::Mutex::new(None)).collect();
@@ -76,22 +78,34 @@ fn run_one(scenario: &Scenario) -> ScenarioReport {
     }
 }
 
+/// Before the scenarios: what a demo killed halfway left behind is removed.
+#[cfg(target_os = "linux")]
+fn prepare() {
+    crate::demo::spawn::remove_stale_scratch();
+}
+
+#[cfg(windows)]
+use crate::sys::windows::demo::{machine_facts, prepare};
+
 /// The core-dump limit of this process.
-pub(crate) fn core_limit() -> CoreLimit {
+#[cfg(target_os = "linux")]
+pub(crate) fn core_limit() -> crate::demo::CoreLimit {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Core);
-    CoreLimit {
+    crate::demo::CoreLimit {
         soft: limit.current,
         hard: limit.maximum,
     }
 }
 
 /// `/proc/sys/kernel/core_pattern`, trimmed.
+#[cfg(target_os = "linux")]
 pub(crate) fn core_pattern() -> String {
     std::fs::read_to_string("/proc/sys/kernel/core_pattern")
         .map(|p| p.trim_end().to_string())
         .unwrap_or_default()
 }
 
+#[cfg(target_os = "linux")]
 fn machine_facts() -> MachineFacts {
     MachineFacts {
         kernel: rustix::system::uname().release().to_string_lossy().into_owned(),

@@ -15,7 +15,7 @@ use crate::cli::Failure;
 /// The one line of a command that needs Linux.
 fn needs_linux(command: &str, what: &str) -> Failure {
     Failure::new(format!(
-        "'{command}' needs Linux ({what}); on Windows afterlife has status, wait, kill, run, timeout and explain"
+        "'{command}' needs Linux ({what}); on Windows afterlife has status, wait, kill, run, timeout, demo and explain"
     ))
 }
 
@@ -35,4 +35,3 @@ linux_only!(holds, HoldsArgs, "/proc fds and sock_diag");
 linux_only!(leftovers, LeftoversArgs, "/proc fds, sockets and IPC");
 linux_only!(watch, WatchArgs, "/proc fd and memory counts");
 linux_only!(deaths, DeathsArgs, "BPF tracepoints or the proc connector");
-linux_only!(demo, DemoArgs, "the scenarios run Linux processes");

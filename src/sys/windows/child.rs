@@ -65,6 +65,11 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
             println!("{}", child.map_or(0, |c| c.id()));
             Some(0)
         }
+        // demo-MODE ARGS: the demo's children (sys::windows::demo::child).
+        Some(mode) if mode.starts_with(super::demo::child::PREFIX) => Some(super::demo::child::run(
+            &mode[super::demo::child::PREFIX.len()..],
+            &rest[1..],
+        )),
         _ => {
             eprintln!("afterlife: error: unknown child mode");
             Some(crate::exit_code::FAILURE)

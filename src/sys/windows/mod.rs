@@ -18,9 +18,11 @@
 //! - [`job`]: job objects with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
 //! - [`supervise`]: `run` and `timeout`: the command in a job object.
 //! - [`child`]: afterlife's hidden child mode for the tests.
+//! - [`demo`]: `afterlife demo`'s scenarios on Windows primitives.
 //! - [`linux_abi`]: Linux's signal numbers, for the OS-neutral tables.
 
 pub(crate) mod child;
+pub(crate) mod demo;
 pub(crate) mod ending;
 pub(crate) mod handle;
 pub(crate) mod job;

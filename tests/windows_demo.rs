@@ -114,9 +114,7 @@ fn the_whole_demo_passes_every_check_fast_and_leaves_nothing() {
         .collect();
     for pid in &pids {
         let status = afterlife(&["--json", "status", &pid.to_string()]);
-        // Not checked against status.json here: its `oneOf` takes a "gone"
-        // entry for both the Linux and the Windows document.
-        let document: Value = serde_json::from_str(&stdout(&status)).unwrap();
+        let document = schema::parse("status", &stdout(&status));
         let entry = &document["processes"][0];
         if entry["status"] == "running" {
             let parent = entry["process"]["ppid"].as_u64().unwrap_or(0);

@@ -120,15 +120,16 @@ pub fn check(command: &str, value: &Value) {
     );
 }
 
-/// One line per mismatch; for a document that fits none of a `oneOf`'s
-/// branches (Linux or Windows, one event or another), why each branch
-/// refused it.
+/// One line per mismatch; for a document that fits none of a `oneOf`'s or
+/// an `anyOf`'s branches (Linux or Windows, one event or another), why each
+/// branch refused it.
 fn describe(error: &jsonschema::ValidationError<'_>, depth: usize, lines: &mut Vec<String>) {
     let indent = "  ".repeat(depth);
     match error.kind() {
-        jsonschema::error::ValidationErrorKind::OneOfNotValid { context } => {
+        jsonschema::error::ValidationErrorKind::OneOfNotValid { context }
+        | jsonschema::error::ValidationErrorKind::AnyOf { context } => {
             lines.push(format!(
-                "{indent}at {}: fits none of the oneOf branches",
+                "{indent}at {}: fits none of the branches",
                 error.instance_path()
             ));
             for (n, branch) in context.iter().enumerate() {

@@ -65,6 +65,10 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
             println!("{}", child.map_or(0, |c| c.id()));
             Some(0)
         }
+        // listen tcp|udp ADDR: prints the port of a socket bound on ADDR.
+        Some("listen") => Some(super::child_sockets::listen(&rest[1..])),
+        // listen-parent inherit|no-inherit: the socket case study's parent.
+        Some("listen-parent") => Some(super::child_sockets::listen_parent(&rest[1..])),
         _ => {
             eprintln!("afterlife: error: unknown child mode");
             Some(crate::exit_code::FAILURE)

@@ -107,6 +107,8 @@ fn a_live_listener_is_named_with_its_name_user_pid_and_state() {
     assert_eq!(owner["parent"], std::process::id());
     // Our own child runs as our user: the token can be read.
     assert!(owner["user"].as_str().is_some_and(|u| !u.is_empty()), "{report}");
+    // The handle table shows the owner's handle to it.
+    assert_eq!(holder_pids(&found[0]), [child.id()], "{report}");
     // The address forms name it too; another port or protocol does not.
     for (form, named) in [
         (format!(":{port}"), true),
@@ -137,6 +139,7 @@ fn a_udp_socket_is_named_without_a_state() {
     assert_eq!(found[0]["socket"]["protocol"], "udp");
     assert!(found[0]["socket"].get("state").is_none(), "{report}");
     assert_eq!(found[0]["owner"]["pid"], child.id());
+    assert_eq!(holder_pids(&found[0]), [child.id()], "{report}");
     end(child);
 }
 
@@ -164,6 +167,8 @@ fn an_ipv6_listener_is_named() {
     } else {
         assert_eq!(owner["pid"], child.id(), "{report}");
     }
+    // The handle table names its process on both.
+    assert_eq!(holder_pids(&found[0]), [child.id()], "{report}");
     let (code, _) = holds_json(&format!("127.0.0.1:{port}"));
     assert_eq!(code, Some(1));
     end(child);
@@ -206,6 +211,16 @@ fn bad_input_is_one_line_and_125() {
     }
 }
 
+/// The PIDs of the processes holding a handle to a socket.
+fn holder_pids(socket: &serde_json::Value) -> Vec<u32> {
+    socket["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["pid"].as_u64().unwrap() as u32)
+        .collect()
+}
+
 /// The case study's parent: its child's PID, the port, the parent.
 fn case_study(mode: &str) -> (Child, String, String) {
     let (parent, line) = started(&["listen-parent", mode]);
@@ -218,10 +233,20 @@ fn an_inherited_listener_outlives_its_terminated_creator() {
     let (mut parent, port, child) = case_study("inherit");
     let spec = format!("tcp:{port}");
     let parent_pid = parent.id();
-    // While the parent lives, the table names it: it made the socket.
+    let child_pid: u32 = child.parse().unwrap();
+    // While the parent lives, the table names it: it made the socket; and
+    // both hold a handle to it, the child's inherited.
     let (code, report) = holds_json(&spec);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(sockets(&report)[0]["owner"]["pid"], parent_pid, "{report}");
+    let mut both = [parent_pid, child_pid];
+    both.sort_unstable();
+    assert_eq!(holder_pids(&sockets(&report)[0]), both, "{report}");
+    let text = stdout(&afterlife(&["holds", &spec]));
+    assert!(
+        text.contains(&format!("inherited: the owner {parent_pid} started it")),
+        "{text}"
+    );
     // TerminateProcess.
     parent.kill().unwrap();
     parent.wait().unwrap();
@@ -240,6 +265,13 @@ fn an_inherited_listener_outlives_its_terminated_creator() {
         "the port was free"
     );
     assert_eq!(report["results"][0]["held"], true, "{report}");
+    // The handle table names the child, its handle inherited from the
+    // parent that is gone.
+    assert_eq!(holder_pids(&found[0]), [child_pid], "{report}");
+    assert_eq!(found[0]["holders"][0]["parent"], parent_pid);
+    assert_eq!(found[0]["holders"][0]["parent_running"], false);
+    let text = stdout(&afterlife(&["holds", &spec]));
+    assert!(text.contains(&format!("to free it: afterlife kill {child}")), "{text}");
     let owner = &found[0]["owner"];
     // Windows keeps the creator's PID as the owner: a PID no process has
     // (TCPView: "non-existent"), and `holds` names the child it started.
@@ -259,7 +291,6 @@ fn an_inherited_listener_outlives_its_terminated_creator() {
                 .any(|c| c["pid"].as_u64().map(|p| p.to_string()).as_deref() == Some(child.as_str())),
             "{report}"
         );
-        let text = stdout(&afterlife(&["holds", &spec]));
         assert!(text.contains(&format!("{child} afterlife.exe")), "{text}");
     }
     // Ending the child frees the port.
@@ -275,6 +306,8 @@ fn with_no_handle_inherit_the_port_is_freed_with_its_creator() {
     let (code, report) = holds_json(&spec);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(sockets(&report)[0]["owner"]["pid"], parent.id(), "{report}");
+    // The child started with bInheritHandles = TRUE got no handle to it.
+    assert_eq!(holder_pids(&sockets(&report)[0]), [parent.id()], "{report}");
     parent.kill().unwrap();
     parent.wait().unwrap();
     // The child runs on, but never had the socket: the port is free.

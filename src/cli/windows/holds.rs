@@ -71,7 +71,33 @@ fn render(report: &PortsReport, output: &Output) -> Vec<String> {
             render_socket(socket, output, &mut lines);
         }
     }
+    render_notes(report, &mut lines);
     lines
+}
+
+/// What could not be seen: processes whose handles were denied, a handle
+/// walk given up or impossible.
+fn render_notes(report: &PortsReport, lines: &mut Vec<String>) {
+    if report.unseen.processes > 0 {
+        let pids: Vec<String> = report.unseen.pids.iter().map(u32::to_string).collect();
+        lines.push(format!(
+            "note: the handles of {} processes could not be read (access denied: {}{}); run as administrator to see them",
+            report.unseen.processes,
+            pids.join(", "),
+            if report.unseen.processes > pids.len() { ", ..." } else { "" }
+        ));
+    }
+    match &report.handle_walk {
+        Some(walk) if walk.error.is_some() => lines.push(format!(
+            "note: the handle table could not be read ({}): holders other than the owner are not shown",
+            escape(walk.error.as_deref().unwrap_or_default())
+        )),
+        Some(walk) if !walk.complete => lines.push(
+            "note: a handle kept the walk of the handle table waiting (synchronous I/O in progress on it) and it was given up: some holders may be missing"
+                .to_string(),
+        ),
+        _ => {}
+    }
 }
 
 fn render_socket(m: &PortSocket, output: &Output, lines: &mut Vec<String>) {
@@ -88,10 +114,23 @@ fn render_socket(m: &PortSocket, output: &Output, lines: &mut Vec<String>) {
         m.socket.local
     ));
     match &m.owner {
-        Owner::Running { process } => lines.push(format!(
-            "    {}: owner (it created the socket)",
-            process_line(process, output)
-        )),
+        Owner::Running { process } => {
+            let handles: Vec<String> = m
+                .holders
+                .iter()
+                .filter(|h| h.process.pid == process.pid)
+                .map(|h| format!("{:#x}", h.handle))
+                .collect();
+            let held = if handles.is_empty() {
+                String::new()
+            } else {
+                format!("; handle {}", handles.join(", "))
+            };
+            lines.push(format!(
+                "    {}: owner (it created the socket{held})",
+                process_line(process, output)
+            ));
+        }
         Owner::Ended { pid, exit_code } => {
             lines.push(format!(
                 "    {pid}: owner, {} (exit code {exit_code}; an open handle keeps its process object)",
@@ -120,7 +159,42 @@ fn render_socket(m: &PortSocket, output: &Output, lines: &mut Vec<String>) {
             }
         )),
     }
+    render_holders(m, output, lines);
     render_children(m, output, lines);
+}
+
+/// The processes other than the owner that hold a handle to it.
+fn render_holders(m: &PortSocket, output: &Output, lines: &mut Vec<String>) {
+    let owner = m.owner.pid();
+    for holder in m.holders.iter().filter(|h| h.process.pid != owner) {
+        lines.push(format!(
+            "    {}: handle {:#x}",
+            process_line(&holder.process, output),
+            holder.handle
+        ));
+        let parent = holder.process.parent;
+        if owner != 0 && parent == owner {
+            lines.push(format!(
+                "        inherited: the owner {owner} started it, and the socket was inheritable (no WSA_FLAG_NO_HANDLE_INHERIT)"
+            ));
+        } else if !holder.parent_running && parent != 0 {
+            lines.push(format!(
+                "        inherited, it seems: its parent {parent} has ended, and a socket made inheritable outlives its creator in the children it started"
+            ));
+        }
+    }
+    let others: Vec<String> = m
+        .holders
+        .iter()
+        .filter(|h| h.process.pid != owner)
+        .map(|h| h.process.pid.to_string())
+        .collect();
+    if !others.is_empty() && !matches!(m.owner, Owner::Running { .. }) {
+        lines.push(format!(
+            "    to free it: afterlife kill {} (every process that holds a handle to it must end or close it)",
+            others.join(" ")
+        ));
+    }
 }
 
 /// Why a socket whose owner has ended still exists.
@@ -130,6 +204,10 @@ fn still_held() -> &'static str {
 
 fn render_children(m: &PortSocket, output: &Output, lines: &mut Vec<String>) {
     if !matches!(m.owner, Owner::Ended { .. } | Owner::Gone { .. }) {
+        return;
+    }
+    // The holders said it (render_holders).
+    if !m.holders.is_empty() {
         return;
     }
     if m.children.is_empty() {

@@ -2,7 +2,8 @@
 //! tables ([`super::socket_table`]), each with the process that owns it:
 //! its name and parent (Toolhelp, [`super::snapshot`]), its user
 //! ([`super::account`]) — or, when no process has the owner PID any more,
-//! that it is gone, and the processes it started that still run.
+//! that it is gone, and the processes it started that still run — and the
+//! processes that hold a handle to it ([`super::socket_handles`]).
 //!
 //! Windows facts behind the report:
 //! - The owner PID of a socket is the process that created it, for the
@@ -31,6 +32,7 @@ use serde::Serialize;
 use super::account::user_of;
 use super::handle::{OpenError, ProcessHandle};
 use super::snapshot::{self, Row};
+use super::socket_handles::{SocketHandle, Walk, socket_handles};
 use super::socket_table::{self, TableError, TableRow, Tables, TcpState};
 use crate::holds_spec::{Protocol, Spec};
 
@@ -121,6 +123,19 @@ impl Owner {
     }
 }
 
+/// A process holding a handle to a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct HandleHolder {
+    /// The process.
+    #[serde(flatten)]
+    pub process: ProcessFacts,
+    /// The handle's value in it.
+    pub handle: u64,
+    /// Whether a process with its parent's PID runs (when not, the parent
+    /// it may have inherited the socket from has ended).
+    pub parent_running: bool,
+}
+
 /// One socket a SPEC names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct PortSocket {
@@ -128,6 +143,9 @@ pub(crate) struct PortSocket {
     pub socket: SocketView,
     /// The process the table names as its owner.
     pub owner: Owner,
+    /// The processes that hold a handle to it (the owner among them while
+    /// it runs), from the system's handle table.
+    pub holders: Vec<HandleHolder>,
     /// When the owner has ended or is gone: the processes it started that
     /// still run, which can hold the socket through an inherited handle.
     pub children: Vec<ProcessFacts>,
@@ -144,11 +162,35 @@ pub(crate) struct PortResult {
     pub sockets: Vec<PortSocket>,
 }
 
+/// How the handles of the system were read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct HandleWalk {
+    /// Whether every handle was asked (none kept the walk waiting).
+    pub complete: bool,
+    /// Why the handle table could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Processes whose handles could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Unseen {
+    /// How many.
+    pub processes: usize,
+    /// Which.
+    pub pids: Vec<u32>,
+}
+
 /// The answer of `holds` on Windows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct PortsReport {
     /// One entry per SPEC.
     pub results: Vec<PortResult>,
+    /// How the handles were read (only when a socket was found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handle_walk: Option<HandleWalk>,
+    /// Processes whose handles could not be duplicated (access denied).
+    pub unseen: Unseen,
 }
 
 impl PortsReport {
@@ -185,6 +227,24 @@ fn tables_for(specs: &[(String, Spec)]) -> Tables {
 pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError> {
     let rows = socket_table::rows(tables_for(specs))?;
     let processes = snapshot::processes().map_err(PortsError::Snapshot)?;
+    let named = |row: &&TableRow| specs.iter().any(|(_, spec)| spec.names_port(row.protocol, row.local));
+    let (walk, handle_walk) = if rows.iter().any(|r| named(&r)) {
+        match socket_handles() {
+            Ok(walk) => {
+                let complete = !walk.cut_short;
+                (walk, Some(HandleWalk { complete, error: None }))
+            }
+            Err(error) => (
+                Walk::default(),
+                Some(HandleWalk {
+                    complete: false,
+                    error: Some(error.to_string()),
+                }),
+            ),
+        }
+    } else {
+        (Walk::default(), None)
+    };
     let mut owners: HashMap<u32, Owner> = HashMap::new();
     let mut results = Vec::new();
     for (text, spec) in specs {
@@ -209,17 +269,61 @@ pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError
                 PortSocket {
                     socket: view(row),
                     owner,
+                    holders: holders_of(row, &walk.sockets, &processes),
                     children,
                 }
             })
             .collect();
         results.push(PortResult {
             spec: text.clone(),
-            held: sockets.iter().any(|s| s.owner.socket_is_held()),
+            held: sockets
+                .iter()
+                .any(|s| s.owner.socket_is_held() || !s.holders.is_empty()),
             sockets,
         });
     }
-    Ok(PortsReport { results })
+    let mut denied = walk.denied;
+    denied.sort_unstable();
+    denied.dedup();
+    Ok(PortsReport {
+        results,
+        handle_walk,
+        unseen: Unseen {
+            processes: denied.len(),
+            pids: denied.into_iter().take(20).collect(),
+        },
+    })
+}
+
+/// Whether a socket handle is the socket of a table row: the same
+/// protocol (when it could be read) and local address, and the same peer
+/// (none for a listener or a UDP socket). Pure.
+fn same_socket(row: &TableRow, handle: &SocketHandle) -> bool {
+    let peer = row.remote.filter(|r| !r.ip().is_unspecified() || r.port() != 0);
+    let handle_peer = handle.remote.filter(|r| !r.ip().is_unspecified() || r.port() != 0);
+    handle.protocol.is_none_or(|p| p == row.protocol) && row.local == handle.local && peer == handle_peer
+}
+
+/// The processes holding a handle to the socket of `row`, by PID.
+fn holders_of(row: &TableRow, handles: &[SocketHandle], processes: &[Row]) -> Vec<HandleHolder> {
+    let mut holders: Vec<HandleHolder> = handles
+        .iter()
+        .filter(|h| same_socket(row, h))
+        .map(|h| {
+            let process = processes.iter().find(|r| r.pid == h.pid).cloned().unwrap_or(Row {
+                pid: h.pid,
+                ppid: 0,
+                name: String::new(),
+            });
+            HandleHolder {
+                parent_running: processes.iter().any(|r| r.pid == process.ppid),
+                process: facts(&process),
+                handle: h.handle as u64,
+            }
+        })
+        .collect();
+    holders.sort_by_key(|h| (h.process.pid, h.handle));
+    holders
 }
 
 /// A row as the report shows it; a listener's or UDP socket's unspecified
@@ -362,6 +466,41 @@ mod tests {
         assert!(Owner::Gone { pid: 7 }.socket_is_held());
         assert!(Owner::Ended { pid: 7, exit_code: 1 }.socket_is_held());
         assert_eq!(Owner::Gone { pid: 7 }.pid(), 7);
+    }
+
+    #[test]
+    fn a_handle_is_a_rows_socket_by_protocol_address_and_peer() {
+        let listener = TableRow {
+            protocol: Protocol::Tcp,
+            local: "127.0.0.1:80".parse().unwrap(),
+            remote: Some("0.0.0.0:0".parse().unwrap()),
+            state: Some(TcpState::Listen),
+            pid: 5,
+        };
+        let handle = SocketHandle {
+            pid: 9,
+            handle: 0x1a4,
+            protocol: Some(Protocol::Tcp),
+            local: "127.0.0.1:80".parse().unwrap(),
+            remote: None,
+        };
+        assert!(same_socket(&listener, &handle));
+        let accepted = SocketHandle {
+            remote: Some("127.0.0.1:50000".parse().unwrap()),
+            ..handle
+        };
+        assert!(!same_socket(&listener, &accepted));
+        let udp = SocketHandle {
+            protocol: Some(Protocol::Udp),
+            ..handle
+        };
+        assert!(!same_socket(&listener, &udp));
+        // The type unread (Wine): the address decides.
+        let untyped = SocketHandle {
+            protocol: None,
+            ..handle
+        };
+        assert!(same_socket(&listener, &untyped));
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn render(report: &PortsReport, output: &Output) -> Vec<String> {
             lines.push("  nothing holds it: no socket is bound to it".to_string());
         }
         for socket in &result.sockets {
-            render_socket(socket, output, &mut lines);
+            render_socket(socket, report, output, &mut lines);
         }
     }
     render_notes(report, &mut lines);
@@ -100,7 +100,7 @@ fn render_notes(report: &PortsReport, lines: &mut Vec<String>) {
     }
 }
 
-fn render_socket(m: &PortSocket, output: &Output, lines: &mut Vec<String>) {
+fn render_socket(m: &PortSocket, report: &PortsReport, output: &Output, lines: &mut Vec<String>) {
     let state = m.socket.state.map(|s| format!(" {}", s.name())).unwrap_or_default();
     let remote = m
         .socket
@@ -130,6 +130,18 @@ fn render_socket(m: &PortSocket, output: &Output, lines: &mut Vec<String>) {
                 "    {}: owner (it created the socket{held})",
                 process_line(process, output)
             ));
+            // Complete, and every process whose handles were denied listed.
+            let complete = report
+                .handle_walk
+                .as_ref()
+                .is_some_and(|w| w.complete && w.error.is_none())
+                && report.unseen.processes == report.unseen.pids.len();
+            if m.owner_holds_no_handle(complete, &report.unseen.pids) {
+                lines.push(format!(
+                    "        it holds no handle to it now: it closed its own, or {} is a newer process that got the creator's PID",
+                    process.pid
+                ));
+            }
         }
         Owner::Ended { pid, exit_code } => {
             lines.push(format!(

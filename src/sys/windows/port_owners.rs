@@ -151,6 +151,22 @@ pub(crate) struct PortSocket {
     pub children: Vec<ProcessFacts>,
 }
 
+impl PortSocket {
+    /// Whether the running owner holds no handle to its socket while other
+    /// processes do: it closed its own, or its PID now names a newer process
+    /// (PIDs are reused). Said only when the handle walk was complete and
+    /// the owner's handles could be read. Pure.
+    pub(crate) fn owner_holds_no_handle(&self, walk_complete: bool, unseen: &[u32]) -> bool {
+        let Owner::Running { process } = &self.owner else {
+            return false;
+        };
+        walk_complete
+            && !unseen.contains(&process.pid)
+            && !self.holders.is_empty()
+            && self.holders.iter().all(|h| h.process.pid != process.pid)
+    }
+}
+
 /// The answer for one SPEC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct PortResult {
@@ -501,6 +517,46 @@ mod tests {
             ..handle
         };
         assert!(same_socket(&listener, &untyped));
+    }
+
+    #[test]
+    fn a_running_owner_without_a_handle_is_noticed_only_when_certain() {
+        let process = |pid| ProcessFacts {
+            pid,
+            name: "a.exe".into(),
+            parent: 4,
+            user: None,
+            user_error: None,
+        };
+        let holder = |pid| HandleHolder {
+            process: process(pid),
+            handle: 8,
+            parent_running: true,
+        };
+        let socket = PortSocket {
+            socket: SocketView {
+                protocol: Protocol::Tcp,
+                state: Some(TcpState::Listen),
+                local: "127.0.0.1:80".into(),
+                remote: None,
+            },
+            owner: Owner::Running { process: process(8) },
+            holders: vec![holder(12)],
+            children: Vec::new(),
+        };
+        assert!(socket.owner_holds_no_handle(true, &[]));
+        assert!(!socket.owner_holds_no_handle(false, &[]));
+        assert!(!socket.owner_holds_no_handle(true, &[8]));
+        let with_owner = PortSocket {
+            holders: vec![holder(8), holder(12)],
+            ..socket.clone()
+        };
+        assert!(!with_owner.owner_holds_no_handle(true, &[]));
+        let nobody = PortSocket {
+            holders: Vec::new(),
+            ..socket
+        };
+        assert!(!nobody.owner_holds_no_handle(true, &[]));
     }
 
     #[test]

@@ -22,13 +22,16 @@ use std::time::Duration;
 use windows_sys::Wdk::System::SystemInformation::{NtQuerySystemInformation, SYSTEM_INFORMATION_CLASS};
 use windows_sys::Win32::Foundation::{DUPLICATE_SAME_ACCESS, DuplicateHandle, HANDLE, STATUS_INFO_LENGTH_MISMATCH};
 use windows_sys::Win32::Networking::WinSock::{
-    AF_INET, AF_INET6, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOCKADDR, SOCKET, SOL_SOCKET, getpeername, getsockname,
-    getsockopt,
+    AF_INET, AF_INET6, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOCKADDR, SOCKET, SOL_SOCKET, closesocket, getpeername,
+    getsockname, getsockopt,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcess, PROCESS_DUP_HANDLE};
 
 use super::handle::Handle;
 use crate::holds_spec::Protocol;
+
+// The table is decoded with 64-bit Windows' layout.
+const _: () = assert!(size_of::<usize>() == 8);
 
 /// `SystemExtendedHandleInformation`: every handle, with values above 65535.
 const SYSTEM_EXTENDED_HANDLE_INFORMATION: SYSTEM_INFORMATION_CLASS = 64;
@@ -262,11 +265,19 @@ fn socket_behind(process: &Handle, handle: usize) -> Option<(Option<Protocol>, S
     }
     let copy = Handle::from_raw(copy)?;
     let socket = copy.raw() as SOCKET;
-    // Any other handle fails here (WSAENOTSOCK, or WSAEOPNOTSUPP under Wine).
+    // Any other handle fails here (WSAENOTSOCK, or WSAEOPNOTSUPP under
+    // Wine), and the copy is closed as a handle.
     let local = address(socket, getsockname)?;
+    // A socket: closed with closesocket instead, so that Winsock forgets
+    // what it learnt of this handle value (a later copy may get the same
+    // value). Only this copy closes; the socket stays open in its holders.
+    std::mem::forget(copy);
     // Not connected: no peer.
     let remote = address(socket, getpeername);
-    Some((socket_type(socket), local, remote))
+    let kind = socket_type(socket);
+    // SAFETY: our own copy, closed once.
+    unsafe { closesocket(socket) };
+    Some((kind, local, remote))
 }
 
 /// TCP or UDP; `None` when the type cannot be read: Wine 8.0 answers

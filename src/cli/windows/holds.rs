@@ -7,6 +7,7 @@ use crate::cli::{Failure, HoldsArgs};
 use crate::exit_code;
 use crate::holds_spec::{Spec, SpecError};
 use crate::sys::windows::port_owners::{Owner, PortSocket, PortsReport, ProcessFacts, search};
+use crate::sys::windows::socket_table::TcpState;
 use crate::text::{escape, escape_controls};
 
 const PORTS_ONLY: &str = "on Windows holds takes TCP and UDP ports: tcp:PORT, udp:PORT, :PORT, ADDR:PORT, [V6]:PORT";
@@ -114,35 +115,7 @@ fn render_socket(m: &PortSocket, report: &PortsReport, output: &Output, lines: &
         m.socket.local
     ));
     match &m.owner {
-        Owner::Running { process } => {
-            let handles: Vec<String> = m
-                .holders
-                .iter()
-                .filter(|h| h.process.pid == process.pid)
-                .map(|h| format!("{:#x}", h.handle))
-                .collect();
-            let held = if handles.is_empty() {
-                String::new()
-            } else {
-                format!("; handle {}", handles.join(", "))
-            };
-            lines.push(format!(
-                "    {}: owner (it created the socket{held})",
-                process_line(process, output)
-            ));
-            // Complete, and every process whose handles were denied listed.
-            let complete = report
-                .handle_walk
-                .as_ref()
-                .is_some_and(|w| w.complete && w.error.is_none())
-                && report.unseen.processes == report.unseen.pids.len();
-            if m.owner_holds_no_handle(complete, &report.unseen.pids) {
-                lines.push(format!(
-                    "        it holds no handle to it now: it closed its own, or {} is a newer process that got the creator's PID",
-                    process.pid
-                ));
-            }
-        }
+        Owner::Running { process } => render_running_owner(m, process, report, output, lines),
         Owner::Ended { pid, exit_code } => {
             lines.push(format!(
                 "    {pid}: owner, {} (exit code {exit_code}; an open handle keeps its process object)",
@@ -164,7 +137,7 @@ fn render_socket(m: &PortSocket, report: &PortsReport, output: &Output, lines: &
         Owner::System { .. } => lines.push(format!(
             "    {}: owner PID 0, the system finishes the closing connection alone{}",
             output.paint(Style::Warn, "no process holds it"),
-            if m.socket.state == Some(crate::sys::windows::socket_table::TcpState::TimeWait) {
+            if m.socket.state == Some(TcpState::TimeWait) {
                 " (TIME_WAIT: the connection was closed; it is kept a while, TcpTimedWaitDelay, so late packets are not taken for a new connection)"
             } else {
                 ""
@@ -173,6 +146,44 @@ fn render_socket(m: &PortSocket, report: &PortsReport, output: &Output, lines: &
     }
     render_holders(m, output, lines);
     render_children(m, output, lines);
+}
+
+/// The owner that runs, with its own handles to the socket; or that it
+/// has none while others do.
+fn render_running_owner(
+    m: &PortSocket,
+    process: &ProcessFacts,
+    report: &PortsReport,
+    output: &Output,
+    lines: &mut Vec<String>,
+) {
+    let handles: Vec<String> = m
+        .holders
+        .iter()
+        .filter(|h| h.process.pid == process.pid)
+        .map(|h| format!("{:#x}", h.handle))
+        .collect();
+    let held = if handles.is_empty() {
+        String::new()
+    } else {
+        format!("; handle {}", handles.join(", "))
+    };
+    lines.push(format!(
+        "    {}: owner (it created the socket{held})",
+        process_line(process, output)
+    ));
+    // Complete, and every process whose handles were denied listed.
+    let complete = report
+        .handle_walk
+        .as_ref()
+        .is_some_and(|w| w.complete && w.error.is_none())
+        && report.unseen.processes == report.unseen.pids.len();
+    if m.owner_holds_no_handle(complete, &report.unseen.pids) {
+        lines.push(format!(
+            "        it holds no handle to it now: it closed its own, or {} is a newer process that got the creator's PID",
+            process.pid
+        ));
+    }
 }
 
 /// The processes other than the owner that hold a handle to it.

@@ -239,25 +239,15 @@ fn tables_for(specs: &[(String, Spec)]) -> Tables {
     tables
 }
 
-/// The sockets, owners and children of each port SPEC.
+/// The sockets, owners, holders and children of each port SPEC.
 pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError> {
     let rows = socket_table::rows(tables_for(specs))?;
     let processes = snapshot::processes().map_err(PortsError::Snapshot)?;
-    let named = |row: &&TableRow| specs.iter().any(|(_, spec)| spec.names_port(row.protocol, row.local));
-    let (walk, handle_walk) = if rows.iter().any(|r| named(&r)) {
-        match socket_handles() {
-            Ok(walk) => {
-                let complete = !walk.cut_short;
-                (walk, Some(HandleWalk { complete, error: None }))
-            }
-            Err(error) => (
-                Walk::default(),
-                Some(HandleWalk {
-                    complete: false,
-                    error: Some(error.to_string()),
-                }),
-            ),
-        }
+    let any_named = rows
+        .iter()
+        .any(|r| specs.iter().any(|(_, spec)| spec.names_port(r.protocol, r.local)));
+    let (walk, handle_walk) = if any_named {
+        read_handles()
     } else {
         (Walk::default(), None)
     };
@@ -268,27 +258,7 @@ pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError
         matched.sort_by_key(|r| (r.protocol, r.local.port(), r.local.is_ipv6(), r.local.ip(), r.pid));
         let sockets: Vec<PortSocket> = matched
             .into_iter()
-            .map(|row| {
-                let owner = if row.pid == 0 {
-                    no_owner(row.state)
-                } else {
-                    owners
-                        .entry(row.pid)
-                        .or_insert_with(|| owner_of(row.pid, &processes))
-                        .clone()
-                };
-                let children = if matches!(owner, Owner::Ended { .. } | Owner::Gone { .. }) {
-                    children_of(row.pid, &processes).into_iter().map(facts).collect()
-                } else {
-                    Vec::new()
-                };
-                PortSocket {
-                    socket: view(row),
-                    owner,
-                    holders: holders_of(row, &walk.sockets, &processes),
-                    children,
-                }
-            })
+            .map(|row| port_socket(row, &processes, &walk, &mut owners))
             .collect();
         results.push(PortResult {
             spec: text.clone(),
@@ -298,17 +268,62 @@ pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError
             sockets,
         });
     }
-    let mut denied = walk.denied;
-    denied.sort_unstable();
-    denied.dedup();
     Ok(PortsReport {
         results,
         handle_walk,
-        unseen: Unseen {
-            processes: denied.len(),
-            pids: denied.into_iter().take(20).collect(),
-        },
+        unseen: unseen(walk.denied),
     })
+}
+
+/// The socket handles of every process, and how the walk went.
+fn read_handles() -> (Walk, Option<HandleWalk>) {
+    match socket_handles() {
+        Ok(walk) => {
+            let complete = !walk.cut_short;
+            (walk, Some(HandleWalk { complete, error: None }))
+        }
+        Err(error) => (
+            Walk::default(),
+            Some(HandleWalk {
+                complete: false,
+                error: Some(error.to_string()),
+            }),
+        ),
+    }
+}
+
+/// One row with its owner (looked up once per PID), holders and, for an
+/// owner that has ended, its children that still run.
+fn port_socket(row: &TableRow, processes: &[Row], walk: &Walk, owners: &mut HashMap<u32, Owner>) -> PortSocket {
+    let owner = if row.pid == 0 {
+        no_owner(row.state)
+    } else {
+        owners
+            .entry(row.pid)
+            .or_insert_with(|| owner_of(row.pid, processes))
+            .clone()
+    };
+    let children = if matches!(owner, Owner::Ended { .. } | Owner::Gone { .. }) {
+        children_of(row.pid, processes).into_iter().map(facts).collect()
+    } else {
+        Vec::new()
+    };
+    PortSocket {
+        socket: view(row),
+        owner,
+        holders: holders_of(row, &walk.sockets, processes),
+        children,
+    }
+}
+
+/// The processes whose handles were denied, the first 20 listed.
+fn unseen(mut denied: Vec<u32>) -> Unseen {
+    denied.sort_unstable();
+    denied.dedup();
+    Unseen {
+        processes: denied.len(),
+        pids: denied.into_iter().take(20).collect(),
+    }
 }
 
 /// Whether a socket handle is the socket of a table row: the same

@@ -26,13 +26,14 @@
 //!   that used it, if any.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use serde::Serialize;
 
 use super::account::user_of;
 use super::handle::{OpenError, ProcessHandle};
 use super::snapshot::{self, Row};
-use super::socket_handles::{SocketHandle, Walk, socket_handles};
+use super::socket_handles::{Peer, SocketHandle, Walk, socket_handles};
 use super::socket_table::{self, TableError, TableRow, Tables, TcpState};
 use crate::holds_spec::{Protocol, Spec};
 
@@ -251,6 +252,11 @@ pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError
     } else {
         (Walk::default(), None)
     };
+    let listening: Vec<SocketAddr> = rows
+        .iter()
+        .filter(|r| r.state == Some(TcpState::Listen))
+        .map(|r| r.local)
+        .collect();
     let mut owners: HashMap<u32, Owner> = HashMap::new();
     let mut results = Vec::new();
     for (text, spec) in specs {
@@ -258,7 +264,7 @@ pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError
         matched.sort_by_key(|r| (r.protocol, r.local.port(), r.local.is_ipv6(), r.local.ip(), r.pid));
         let sockets: Vec<PortSocket> = matched
             .into_iter()
-            .map(|row| port_socket(row, &processes, &walk, &mut owners))
+            .map(|row| port_socket(row, &processes, &walk, &listening, &mut owners))
             .collect();
         results.push(PortResult {
             spec: text.clone(),
@@ -294,7 +300,13 @@ fn read_handles() -> (Walk, Option<HandleWalk>) {
 
 /// One row with its owner (looked up once per PID), holders and, for an
 /// owner that has ended, its children that still run.
-fn port_socket(row: &TableRow, processes: &[Row], walk: &Walk, owners: &mut HashMap<u32, Owner>) -> PortSocket {
+fn port_socket(
+    row: &TableRow,
+    processes: &[Row],
+    walk: &Walk,
+    listening: &[SocketAddr],
+    owners: &mut HashMap<u32, Owner>,
+) -> PortSocket {
     let owner = if row.pid == 0 {
         no_owner(row.state)
     } else {
@@ -311,7 +323,7 @@ fn port_socket(row: &TableRow, processes: &[Row], walk: &Walk, owners: &mut Hash
     PortSocket {
         socket: view(row),
         owner,
-        holders: holders_of(row, &walk.sockets, processes),
+        holders: holders_of(row, &walk.sockets, listening, processes),
         children,
     }
 }
@@ -327,19 +339,32 @@ fn unseen(mut denied: Vec<u32>) -> Unseen {
 }
 
 /// Whether a socket handle is the socket of a table row: the same
-/// protocol (when it could be read) and local address, and the same peer
-/// (none for a listener or a UDP socket). Pure.
-fn same_socket(row: &TableRow, handle: &SocketHandle) -> bool {
+/// protocol (when it could be read), local address and peer (none for a
+/// listener or a UDP socket). A handle whose peer could not be read (Wine)
+/// is taken for a connection only when no listener shares its address:
+/// else it may be the listener's or an accepted connection's. Pure.
+fn same_socket(row: &TableRow, handle: &SocketHandle, listening: &[SocketAddr]) -> bool {
     let peer = row.remote.filter(|r| !r.ip().is_unspecified() || r.port() != 0);
-    let handle_peer = handle.remote.filter(|r| !r.ip().is_unspecified() || r.port() != 0);
-    handle.protocol.is_none_or(|p| p == row.protocol) && row.local == handle.local && peer == handle_peer
+    let peer_ok = match (handle.remote, peer) {
+        (Peer::Connected(a), Some(b)) => a == b,
+        (Peer::NotConnected, None) => true,
+        (Peer::Unknown, None) => true,
+        (Peer::Unknown, Some(_)) => !listening.contains(&row.local),
+        _ => false,
+    };
+    handle.protocol.is_none_or(|p| p == row.protocol) && row.local == handle.local && peer_ok
 }
 
 /// The processes holding a handle to the socket of `row`, by PID.
-fn holders_of(row: &TableRow, handles: &[SocketHandle], processes: &[Row]) -> Vec<HandleHolder> {
+fn holders_of(
+    row: &TableRow,
+    handles: &[SocketHandle],
+    listening: &[SocketAddr],
+    processes: &[Row],
+) -> Vec<HandleHolder> {
     let mut holders: Vec<HandleHolder> = handles
         .iter()
-        .filter(|h| same_socket(row, h))
+        .filter(|h| same_socket(row, h, listening))
         .map(|h| {
             let process = processes.iter().find(|r| r.pid == h.pid).cloned().unwrap_or(Row {
                 pid: h.pid,
@@ -513,25 +538,54 @@ mod tests {
             handle: 0x1a4,
             protocol: Some(Protocol::Tcp),
             local: "127.0.0.1:80".parse().unwrap(),
-            remote: None,
+            remote: Peer::NotConnected,
         };
-        assert!(same_socket(&listener, &handle));
+        assert!(same_socket(&listener, &handle, &[]));
         let accepted = SocketHandle {
-            remote: Some("127.0.0.1:50000".parse().unwrap()),
+            remote: Peer::Connected("127.0.0.1:50000".parse().unwrap()),
             ..handle
         };
-        assert!(!same_socket(&listener, &accepted));
+        assert!(!same_socket(&listener, &accepted, &[]));
         let udp = SocketHandle {
             protocol: Some(Protocol::Udp),
             ..handle
         };
-        assert!(!same_socket(&listener, &udp));
+        assert!(!same_socket(&listener, &udp, &[]));
         // The type unread (Wine): the address decides.
         let untyped = SocketHandle {
             protocol: None,
             ..handle
         };
-        assert!(same_socket(&listener, &untyped));
+        assert!(same_socket(&listener, &untyped, &[]));
+    }
+
+    #[test]
+    fn a_handle_whose_peer_is_unknown_is_a_connection_only_without_a_listener_there() {
+        let connection = TableRow {
+            protocol: Protocol::Tcp,
+            local: "127.0.0.1:50000".parse().unwrap(),
+            remote: Some("127.0.0.1:80".parse().unwrap()),
+            state: Some(TcpState::Established),
+            pid: 5,
+        };
+        let handle = SocketHandle {
+            pid: 5,
+            handle: 0x34,
+            protocol: None,
+            local: "127.0.0.1:50000".parse().unwrap(),
+            remote: Peer::Unknown,
+        };
+        assert!(same_socket(&connection, &handle, &[]));
+        assert!(!same_socket(
+            &connection,
+            &handle,
+            &["127.0.0.1:50000".parse().unwrap()]
+        ));
+        let not_connected = SocketHandle {
+            remote: Peer::NotConnected,
+            ..handle
+        };
+        assert!(!same_socket(&connection, &not_connected, &[]));
     }
 
     #[test]

@@ -22,8 +22,8 @@ use std::time::Duration;
 use windows_sys::Wdk::System::SystemInformation::{NtQuerySystemInformation, SYSTEM_INFORMATION_CLASS};
 use windows_sys::Win32::Foundation::{DUPLICATE_SAME_ACCESS, DuplicateHandle, HANDLE, STATUS_INFO_LENGTH_MISMATCH};
 use windows_sys::Win32::Networking::WinSock::{
-    AF_INET, AF_INET6, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOCKADDR, SOCKET, SOL_SOCKET, closesocket, getpeername,
-    getsockname, getsockopt,
+    AF_INET, AF_INET6, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOCKADDR, SOCKET, SOL_SOCKET, WSAENOTCONN, WSAGetLastError,
+    closesocket, getpeername, getsockname, getsockopt,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcess, PROCESS_DUP_HANDLE};
 
@@ -61,8 +61,21 @@ pub(crate) struct SocketHandle {
     pub protocol: Option<Protocol>,
     /// The socket's local address.
     pub local: SocketAddr,
-    /// The peer of a connected socket.
-    pub remote: Option<SocketAddr>,
+    /// Its peer.
+    pub remote: Peer,
+}
+
+/// The peer of a socket handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// Connected to this address.
+    Connected(SocketAddr),
+    /// Not connected (a listener, an unconnected UDP socket):
+    /// `getpeername` answered WSAENOTCONN.
+    NotConnected,
+    /// `getpeername` failed otherwise: Wine 8.0 answers WSAENOTSOCK for a
+    /// socket another process made.
+    Unknown,
 }
 
 /// The socket handles found.
@@ -243,7 +256,7 @@ fn open_for_duplicating(pid: u32) -> Option<Handle> {
 
 /// The protocol, local address and peer of the socket behind `handle` in
 /// `process`; `None` for any other handle.
-fn socket_behind(process: &Handle, handle: usize) -> Option<(Option<Protocol>, SocketAddr, Option<SocketAddr>)> {
+fn socket_behind(process: &Handle, handle: usize) -> Option<(Option<Protocol>, SocketAddr, Peer)> {
     let mut copy: HANDLE = std::ptr::null_mut();
     // SAFETY: plain call; a pseudo handle that needs no closing.
     let own = unsafe { GetCurrentProcess() };
@@ -272,12 +285,21 @@ fn socket_behind(process: &Handle, handle: usize) -> Option<(Option<Protocol>, S
     // what it learnt of this handle value (a later copy may get the same
     // value). Only this copy closes; the socket stays open in its holders.
     std::mem::forget(copy);
-    // Not connected: no peer.
-    let remote = address(socket, getpeername);
+    let remote = match address(socket, getpeername) {
+        Some(peer) => Peer::Connected(peer),
+        None if last_wsa_error() == WSAENOTCONN => Peer::NotConnected,
+        None => Peer::Unknown,
+    };
     let kind = socket_type(socket);
     // SAFETY: our own copy, closed once.
     unsafe { closesocket(socket) };
     Some((kind, local, remote))
+}
+
+/// The error of the last Winsock call of this thread.
+fn last_wsa_error() -> i32 {
+    // SAFETY: plain call.
+    unsafe { WSAGetLastError() }
 }
 
 /// TCP or UDP; `None` when the type cannot be read: Wine 8.0 answers

@@ -70,14 +70,7 @@ pub(crate) fn listen_parent(args: &[String]) -> u8 {
             return crate::exit_code::FAILURE;
         }
     };
-    let child = std::env::current_exe().and_then(|exe| {
-        Command::new(exe)
-            .args([super::child::CHILD_COMMAND, "sleep", "600000"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-    });
-    match child {
+    match start_sleeper() {
         Ok(child) => {
             println!("{port} {}", child.id());
             // The socket is never closed: it is open until this process ends.
@@ -89,6 +82,27 @@ pub(crate) fn listen_parent(args: &[String]) -> u8 {
             crate::exit_code::FAILURE
         }
     }
+}
+
+/// `__child sleep`, started with `bInheritHandles = TRUE`. Started again
+/// when creation fails with ERROR_INTERNAL_ERROR (1359), as Wine 8.0 does
+/// now and then when many processes start at once.
+fn start_sleeper() -> io::Result<std::process::Child> {
+    let exe = std::env::current_exe()?;
+    let start = || {
+        Command::new(&exe)
+            .args([super::child::CHILD_COMMAND, "sleep", "600000"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+    };
+    for _ in 0..5 {
+        match start() {
+            Err(error) if error.raw_os_error() == Some(1359) => std::thread::sleep(Duration::from_millis(200)),
+            other => return other,
+        }
+    }
+    start()
 }
 
 /// A TCP listener on 127.0.0.1 with a port the system picks, made with

@@ -38,13 +38,14 @@
 pub const JSON_VERSION: u32 = 2;
 
 // OS-neutral: exit explanations, durations, exit codes, text escaping,
-// signal names, the command line's definitions; the demo's registry,
-// runner and reports (its scenarios are per OS).
+// signal names, `holds`' SPECs, the command line's definitions; the demo's
+// registry, runner and reports (its scenarios are per OS).
 pub mod cli;
 pub mod demo;
 pub mod duration;
 pub mod exit;
 pub mod exit_code;
+pub mod holds_spec;
 pub mod signal;
 pub(crate) mod sys;
 pub mod text;

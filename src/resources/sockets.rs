@@ -35,28 +35,8 @@ use crate::process::Pid;
 /// A network namespace, named by its inode (`net:[INODE]`).
 pub type NetnsId = u64;
 
-/// The transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// TCP over IPv4 or IPv6.
-    Tcp,
-    /// UDP over IPv4 or IPv6.
-    Udp,
-    /// A unix domain socket.
-    Unix,
-}
-
-impl Protocol {
-    /// The lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Unix => "unix",
-        }
-    }
-}
+/// The transport (OS-neutral: the SPECs of `holds` name it on Windows too).
+pub use crate::holds_spec::Protocol;
 
 /// A socket state, as the kernel's `TCP_*` numbers (unix and UDP sockets use
 /// the same numbers: `Close` is an unconnected socket).

@@ -1,8 +1,9 @@
-//! The commands on Windows: `status`, `wait`, `kill`, `run` and `timeout`
-//! rendered from [`crate::sys::windows`]'s reports, under the same module
+//! The commands on Windows: `status`, `wait`, `kill`, `run`, `timeout` and
+//! `holds` (ports), rendered from [`crate::sys::windows`]'s reports, under the same module
 //! names as the Linux renderers so that the dispatch in `cli` is one match
 //! for both; the commands that need Linux say so in one line (exit 125).
 
+pub(crate) mod holds;
 pub(crate) mod kill;
 pub(crate) mod observe;
 pub(crate) mod supervise;
@@ -15,7 +16,7 @@ use crate::cli::Failure;
 /// The one line of a command that needs Linux.
 fn needs_linux(command: &str, what: &str) -> Failure {
     Failure::new(format!(
-        "'{command}' needs Linux ({what}); on Windows afterlife has status, wait, kill, run, timeout, demo and explain"
+        "'{command}' needs Linux ({what}); on Windows afterlife has status, wait, kill, run, timeout, holds, demo and explain"
     ))
 }
 
@@ -31,7 +32,6 @@ macro_rules! linux_only {
 
 linux_only!(why, WhyArgs, "/proc evidence");
 linux_only!(snapshot, SnapshotArgs, "/proc fds, sockets, maps and locks");
-linux_only!(holds, HoldsArgs, "/proc fds and sock_diag");
 linux_only!(leftovers, LeftoversArgs, "/proc fds, sockets and IPC");
 linux_only!(watch, WatchArgs, "/proc fd and memory counts");
 linux_only!(deaths, DeathsArgs, "BPF tracepoints or the proc connector");

@@ -70,6 +70,10 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
             &mode[super::demo::child::PREFIX.len()..],
             &rest[1..],
         )),
+        // listen tcp|udp ADDR: prints the port of a socket bound on ADDR.
+        Some("listen") => Some(super::child_sockets::listen(&rest[1..])),
+        // listen-parent inherit|no-inherit: the socket case study's parent.
+        Some("listen-parent") => Some(super::child_sockets::listen_parent(&rest[1..])),
         _ => {
             eprintln!("afterlife: error: unknown child mode");
             Some(crate::exit_code::FAILURE)

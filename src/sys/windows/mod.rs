@@ -17,18 +17,29 @@
 //!   command, which leads a console process group afterlife made.)
 //! - [`job`]: job objects with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
 //! - [`supervise`]: `run` and `timeout`: the command in a job object.
-//! - [`child`]: afterlife's hidden child mode for the tests.
 //! - [`demo`]: `afterlife demo`'s scenarios on Windows primitives.
+//! - [`socket_table`], [`socket_handles`], [`account`], [`port_owners`]:
+//!   `holds`: the TCP and UDP tables of the IP Helper with each socket's
+//!   owner PID, the processes holding a handle to a socket (the system's
+//!   handle table), the user a process runs as, and the report: owner,
+//!   holders, user, state, or that the owner is gone.
+//! - [`child`]: afterlife's hidden child mode for the tests
+//!   ([`child_sockets`]: the socket case study's processes).
 //! - [`linux_abi`]: Linux's signal numbers, for the OS-neutral tables.
 
+pub(crate) mod account;
 pub(crate) mod child;
+pub(crate) mod child_sockets;
 pub(crate) mod demo;
 pub(crate) mod ending;
 pub(crate) mod handle;
 pub(crate) mod job;
 pub(crate) mod linux_abi;
 pub(crate) mod observe;
+pub(crate) mod port_owners;
 pub(crate) mod snapshot;
+pub(crate) mod socket_handles;
+pub(crate) mod socket_table;
 pub(crate) mod supervise;
 pub(crate) mod terminate;
 pub(crate) mod tree;

@@ -16,8 +16,8 @@
 //! - [`supervise`]: `run` and `timeout` — a command tree contained, its
 //!   deadline enforced, its exact ending and its leftovers reported.
 //! - [`demo`]: the talk's scenarios run for real: how each death looks, what went, what stayed.
-//! - [`watch`]: `watch` — fd and memory trends of live processes, leak
-//!   verdicts, Prometheus metrics, plots and a live view.
+//! - [`watch`]: `watch` — fd (Windows: handle) and memory trends of live
+//!   processes, leak verdicts, Prometheus metrics, plots and a live view.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -25,8 +25,8 @@
 //!   /proc before it reaches a terminal.
 //! - `sys`: the platform seam. On Linux the modules above that touch the OS
 //!   are built; on Windows `sys::windows` holds `status`, `wait`, `kill`,
-//!   `run` and `timeout` on process handles, Toolhelp snapshots and job
-//!   objects, and the OS-neutral modules (`exit`, `exit_code`, `duration`,
+//!   `run`, `timeout` and `watch`'s sampler on process handles, Toolhelp
+//!   snapshots and job objects, and the OS-neutral modules (`exit`, `exit_code`, `duration`,
 //!   `text`, `signal`, the clap definitions) are the same on both.
 
 #![deny(missing_docs)]
@@ -46,6 +46,8 @@ pub mod exit_code;
 pub mod signal;
 pub(crate) mod sys;
 pub mod text;
+// Both, with each OS's sampler and loop behind the seam.
+pub mod watch;
 
 // Linux only: pidfds, /proc, cgroups, BPF, netlink. On Windows the
 // commands built on them say so (see `cli`), and `sys::windows` holds what
@@ -72,8 +74,6 @@ pub(crate) mod stop_signals;
 pub mod supervise;
 #[cfg(target_os = "linux")]
 pub mod terminate;
-#[cfg(target_os = "linux")]
-pub mod watch;
 
 #[cfg(not(any(target_os = "linux", windows)))]
 compile_error!("afterlife works on Linux (pidfds, /proc, cgroups) and Windows (process handles, job objects) only.");

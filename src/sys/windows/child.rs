@@ -65,6 +65,18 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
             println!("{}", child.map_or(0, |c| c.id()));
             Some(0)
         }
+        // leak-handles MS: an event opened every MS ms and kept (watch).
+        Some("leak-handles") => Some(super::child_leaks::leak_handles(Duration::from_millis(number(1)))),
+        // hold-handles N MS: N events held, one opened and closed every MS ms.
+        Some("hold-handles") => Some(super::child_leaks::hold_handles(
+            number(1),
+            Duration::from_millis(number(2)),
+        )),
+        // leak-private KIB MS: KIB KiB allocated, touched and kept every MS ms.
+        Some("leak-private") => Some(super::child_leaks::leak_private(
+            number(1),
+            Duration::from_millis(number(2)),
+        )),
         _ => {
             eprintln!("afterlife: error: unknown child mode");
             Some(crate::exit_code::FAILURE)

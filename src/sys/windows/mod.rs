@@ -17,19 +17,28 @@
 //!   command, which leads a console process group afterlife made.)
 //! - [`job`]: job objects with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
 //! - [`supervise`]: `run` and `timeout`: the command in a job object.
-//! - [`child`]: afterlife's hidden child mode for the tests.
+//! - [`sample`], [`watch_wake`], [`watcher`]: `watch`: handle counts,
+//!   private bytes, working set and threads per tick, the wait between
+//!   ticks, and the loop (`crate::watch` takes them under its side's
+//!   names: `sample`, `wake`, `watcher`).
+//! - [`child`]: afterlife's hidden child mode for the tests
+//!   ([`child_leaks`]: the modes that leak, for `watch`).
 //! - [`linux_abi`]: Linux's signal numbers, for the OS-neutral tables.
 
 pub(crate) mod child;
+pub(crate) mod child_leaks;
 pub(crate) mod ending;
 pub(crate) mod handle;
 pub(crate) mod job;
 pub(crate) mod linux_abi;
 pub(crate) mod observe;
+pub(crate) mod sample;
 pub(crate) mod snapshot;
 pub(crate) mod supervise;
 pub(crate) mod terminate;
 pub(crate) mod tree;
+pub(crate) mod watch_wake;
+pub(crate) mod watcher;
 
 /// `run --containment`: the values the command line takes on Linux, so
 /// that the same command line parses the same way; on Windows only `auto`

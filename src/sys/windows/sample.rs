@@ -11,6 +11,17 @@
 //!   grows with mapped files and shrinks when the system trims it);
 //! - threads: `cntThreads` of one Toolhelp process snapshot per tick
 //!   ([`ThreadCounts`]), shared by every process watched;
+//! - where `GetProcessHandleCount` answers 0 — Wine 8.0's is a stub that
+//!   always does, while a living Windows process always holds handles —
+//!   its entries in the system's handle list
+//!   (`NtQuerySystemInformation(SystemExtendedHandleInformation)`), read
+//!   at most once a tick and only then ([`HandleCounts`]). (Wine's process
+//!   list, `SystemProcessInformation`, gives as `HandleCount` the size its
+//!   handle table has grown to — 32, 64, 128 — not the handles in it.)
+//! - private bytes are `PrivateUsage`, which Microsoft documents as the
+//!   same as `PagefileUsage`; where it reads 0 (Wine 8.0 leaves it unset and
+//!   fills `PagefileUsage` with the resident anonymous memory and swap of
+//!   the Linux process under it) `PagefileUsage` is taken;
 //! - for the exporter, the CPU time of `GetProcessTimes`.
 //!
 //! Limits: a process may hold 2^24 handles (16,777,216: the handle table's
@@ -22,9 +33,11 @@
 //! is always empty (naming every handle's type needs the undocumented
 //! `NtQuerySystemInformation` handle list).
 
+use std::collections::HashMap;
 use std::io;
 
 use serde::Serialize;
+use windows_sys::Wdk::System::SystemInformation::NtQuerySystemInformation;
 use windows_sys::Win32::Foundation::FILETIME;
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, PROCESSENTRY32W, Process32FirstW, Process32NextW, TH32CS_SNAPPROCESS,
@@ -205,6 +218,87 @@ impl ThreadCounts {
     }
 }
 
+/// The handle count of every process, from the system's handle list, read
+/// the first time a tick asks.
+#[derive(Debug, Default)]
+pub struct HandleCounts(Option<HashMap<u32, u64>>);
+
+impl HandleCounts {
+    /// The handles of `pid`, if the list could be read.
+    pub fn of(&mut self, pid: u32) -> Option<u64> {
+        let counts = self.0.get_or_insert_with(|| handle_list().unwrap_or_default());
+        counts.get(&pid).copied()
+    }
+}
+
+/// `STATUS_INFO_LENGTH_MISMATCH`: the buffer was too small.
+const INFO_LENGTH_MISMATCH: i32 = 0xC000_0004_u32 as i32;
+
+/// `SystemExtendedHandleInformation`: every open handle of every process,
+/// with a full-width process ID.
+const SYSTEM_EXTENDED_HANDLE_INFORMATION: i32 = 64;
+
+/// One handle of `SystemExtendedHandleInformation`
+/// (`SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct HandleEntry {
+    object: *mut std::ffi::c_void,
+    unique_process_id: usize,
+    handle_value: usize,
+    granted_access: u32,
+    creator_back_trace_index: u16,
+    object_type_index: u16,
+    handle_attributes: u32,
+    reserved: u32,
+}
+
+/// Its header: the number of handles, then the entries.
+const HEADER: usize = 2 * size_of::<usize>();
+
+/// The number of handles each process holds, from one
+/// `NtQuerySystemInformation(SystemExtendedHandleInformation)`.
+fn handle_list() -> io::Result<HashMap<u32, u64>> {
+    let mut buffer: Vec<u8> = vec![0; 1 << 20];
+    loop {
+        let mut needed = 0u32;
+        // SAFETY: a buffer of the length given, and a local to write into.
+        let status = unsafe {
+            NtQuerySystemInformation(
+                SYSTEM_EXTENDED_HANDLE_INFORMATION,
+                buffer.as_mut_ptr().cast(),
+                buffer.len() as u32,
+                &mut needed,
+            )
+        };
+        match status {
+            0 => break,
+            // Handles are opened between two calls: room to spare.
+            INFO_LENGTH_MISMATCH if buffer.len() < 1 << 30 => {
+                buffer.resize((needed as usize).max(buffer.len()) * 2, 0);
+            }
+            _ => {
+                return Err(io::Error::other(format!(
+                    "NtQuerySystemInformation: NTSTATUS {status:#x}"
+                )));
+            }
+        }
+    }
+    let mut counts = HashMap::new();
+    let header = &buffer[..size_of::<usize>()];
+    // SAFETY: a slice as long as the count; read unaligned.
+    let total: usize = unsafe { std::ptr::read_unaligned(header.as_ptr().cast()) };
+    let fits = (buffer.len() - HEADER) / size_of::<HandleEntry>();
+    for index in 0..total.min(fits) {
+        let offset = HEADER + index * size_of::<HandleEntry>();
+        let bytes = &buffer[offset..offset + size_of::<HandleEntry>()];
+        // SAFETY: a slice as long as one entry; read unaligned.
+        let entry: HandleEntry = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        *counts.entry(entry.unique_process_id as u32).or_default() += 1;
+    }
+    Ok(counts)
+}
+
 /// (PID, threads) of every process now.
 fn thread_counts() -> io::Result<Vec<(u32, u32)>> {
     // SAFETY: plain call; the handle is checked.
@@ -254,13 +348,18 @@ impl Sampler {
         }
     }
 
-    /// Reads one sample; `threads` is this tick's snapshot.
-    pub fn sample(&self, threads: &ThreadCounts) -> Result<Sample, SampleError> {
+    /// Reads one sample; `threads` is this tick's snapshot, `listed` the
+    /// system's process list, read if `GetProcessHandleCount` answers 0.
+    pub fn sample(&self, threads: &ThreadCounts, listed: &mut HandleCounts) -> Result<Sample, SampleError> {
         let mut handles = 0u32;
         // SAFETY: a valid process handle and a local to write into.
         if unsafe { GetProcessHandleCount(self.process.raw(), &mut handles) } == 0 {
             return Err(self.error("GetProcessHandleCount"));
         }
+        let handles = match handles {
+            0 => listed.of(self.pid()).unwrap_or(0),
+            n => u64::from(n),
+        };
         // SAFETY: PROCESS_MEMORY_COUNTERS_EX is plain data; zero is valid.
         let mut counters: PROCESS_MEMORY_COUNTERS_EX = unsafe { std::mem::zeroed() };
         counters.cb = size_of::<PROCESS_MEMORY_COUNTERS_EX>() as u32;
@@ -271,8 +370,8 @@ impl Sampler {
             return Err(self.error("GetProcessMemoryInfo"));
         }
         Ok(Sample {
-            handles: u64::from(handles),
-            private_bytes: counters.PrivateUsage as u64,
+            handles,
+            private_bytes: private_bytes(counters.PrivateUsage, counters.PagefileUsage),
             working_set_bytes: counters.WorkingSetSize as u64,
             // A process the snapshot missed (it started after it) has at
             // least its first thread.
@@ -300,6 +399,15 @@ impl Sampler {
             max_fds: Some(MAX_HANDLES),
             memory: commit_limit(),
         }
+    }
+}
+
+/// Private bytes: `PrivateUsage`, or `PagefileUsage` (documented as the
+/// same) where `PrivateUsage` reads 0. Pure.
+pub fn private_bytes(private_usage: usize, pagefile_usage: usize) -> u64 {
+    match private_usage {
+        0 => pagefile_usage as u64,
+        n => n as u64,
     }
 }
 
@@ -425,8 +533,14 @@ mod tests {
     fn this_process_can_be_sampled() {
         let own = ProcessHandle::open(std::process::id(), 0).unwrap();
         let sampler = Sampler::new(own);
-        let sample = sampler.sample(&ThreadCounts::now()).unwrap();
-        assert!(sample.private_bytes > 0 && sample.working_set_bytes > 0);
+        let sample = sampler
+            .sample(&ThreadCounts::now(), &mut HandleCounts::default())
+            .unwrap();
+        // Wine 8.0's GetProcessHandleCount answers 0: the count then comes
+        // from the system's process list. Both count this process's
+        // handles (its own, its standard streams, its threads').
+        assert!(sample.handles > 0, "{sample:?}");
+        assert!(sample.private_bytes > 0 && sample.working_set_bytes > 0, "{sample:?}");
         assert!(sample.threads >= 1);
         assert!(sampler.stat_facts().is_some());
     }

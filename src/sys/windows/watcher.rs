@@ -20,7 +20,7 @@ use windows_sys::Win32::System::Threading::{PROCESS_TERMINATE, PROCESS_VM_READ};
 
 use super::ending::WindowsEnding;
 use super::handle::{OpenError, ProcessHandle, now_filetime};
-use super::sample::{FdBreakdown, Limits, SampleError, Sampler, StatFacts, ThreadCounts, unix_seconds};
+use super::sample::{FdBreakdown, HandleCounts, Limits, SampleError, Sampler, StatFacts, ThreadCounts, unix_seconds};
 use super::snapshot;
 use super::tree;
 use super::watch_wake::{StopEvent, Wake};
@@ -483,11 +483,12 @@ impl Watcher {
     /// its end, not a change while it ran.
     fn sample_all(&mut self, seconds: f64, observer: &mut dyn Observer) -> Result<(), WatchError> {
         let threads = ThreadCounts::now();
+        let mut listed = HandleCounts::default();
         for watched in &mut self.watched {
             if watched.ending.is_some() || watched.process().has_ended() {
                 continue;
             }
-            let sample = match watched.sampler.sample(&threads) {
+            let sample = match watched.sampler.sample(&threads, &mut listed) {
                 Ok(sample) => sample,
                 // It ended during the reads: its ending is collected below.
                 Err(_) if watched.process().has_ended() => continue,

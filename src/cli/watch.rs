@@ -317,6 +317,7 @@ fn describe_verdict(v: &MetricVerdict) -> String {
         let what = match v.metric.as_str() {
             "fds" => "fd limit",
             "handles" => "handle limit",
+            "private_bytes" => "commit limit",
             _ => "memory limit",
         };
         text.push_str(&format!(

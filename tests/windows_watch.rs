@@ -70,11 +70,16 @@ fn summary(events: &[serde_json::Value]) -> &serde_json::Value {
     last
 }
 
+/// Whether a JSON number is the PID `pid`.
+fn is_pid(value: &serde_json::Value, pid: &str) -> bool {
+    value.as_u64().is_some() && value.as_u64() == pid.parse().ok()
+}
+
 /// The verdict event on `metric` of `pid`.
 fn verdict<'a>(events: &'a [serde_json::Value], pid: &str, metric: &str) -> &'a serde_json::Value {
     events
         .iter()
-        .find(|e| e["event"] == "verdict" && e["pid"].to_string() == pid && e["metric"] == metric)
+        .find(|e| e["event"] == "verdict" && is_pid(&e["pid"], pid) && e["metric"] == metric)
         .unwrap_or_else(|| panic!("no verdict on {metric} of {pid}: {events:#?}"))
 }
 
@@ -146,7 +151,7 @@ fn tree_watches_the_children_created_after_their_parent() {
     let events = events(&output);
     let processes = summary(&events)["processes"].as_array().unwrap().clone();
     assert!(processes.len() >= 3, "{processes:#?}\n{}", stderr(&output));
-    assert_eq!(processes[0]["pid"].to_string(), pid);
+    assert!(is_pid(&processes[0]["pid"], &pid), "{processes:#?}");
     assert!(processes.iter().all(|p| p["name"] == "afterlife.exe"), "{processes:#?}");
     // Steady sleepers: none leaks.
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -236,7 +241,7 @@ fn name_watches_the_matching_processes() {
     end(child);
     let events = events(&output);
     let processes = summary(&events)["processes"].as_array().unwrap().clone();
-    assert!(processes.iter().any(|p| p["pid"].to_string() == pid), "{processes:#?}");
+    assert!(processes.iter().any(|p| is_pid(&p["pid"], &pid)), "{processes:#?}");
     let nothing = afterlife(&["watch", "--name", "no-such-program-anywhere", "--duration", "1s"]);
     assert_eq!(nothing.status.code(), Some(125));
     assert!(
@@ -324,4 +329,14 @@ fn plot_writes_an_svg_of_the_handles() {
     assert!(svg.contains("<svg"), "{svg}");
     assert!(svg.contains("handles"), "no handles panel");
     assert!(stdout(&output).contains("plot written to"), "{}", stdout(&output));
+}
+
+#[test]
+fn a_pid_no_process_has_is_one_line_and_125() {
+    // PIDs are multiples of 4 on Windows (and Wine): 4194303 is none.
+    let output = afterlife(&["watch", "4194303", "--duration", "1s"]);
+    assert_eq!(output.status.code(), Some(125));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("no such process: 4194303"), "{text}");
 }

@@ -219,8 +219,9 @@ impl Watcher {
         let rows = snapshot::processes().unwrap_or_default();
         match &targets {
             Targets::Pids(pids) => {
-                let unique: BTreeSet<Pid> = pids.iter().copied().collect();
-                for pid in unique {
+                // In the order given, each once.
+                let mut seen = BTreeSet::new();
+                for pid in pids.iter().filter(|pid| seen.insert(**pid)) {
                     let process = open(pid.get().unsigned_abs(), false)?;
                     watcher.add(process, &rows, false, true);
                 }
@@ -228,7 +229,9 @@ impl Watcher {
             Targets::Tree(root) => {
                 let process = open(root.get().unsigned_abs(), false)?;
                 watcher.add(process, &rows, false, true);
-                watcher.rescan(true);
+                // Descendants found later are not the watch's own targets:
+                // their too few samples do not make the answer undecided.
+                watcher.rescan(false);
             }
             Targets::Name(pattern) => {
                 watcher.rescan(true);

@@ -223,12 +223,12 @@ impl Watcher {
                 let mut seen = BTreeSet::new();
                 for pid in pids.iter().filter(|pid| seen.insert(**pid)) {
                     let process = open(pid.get().unsigned_abs(), false)?;
-                    watcher.add(process, &rows, false, true);
+                    watcher.add(Sampler::new(process), &rows, false, true);
                 }
             }
             Targets::Tree(root) => {
                 let process = open(root.get().unsigned_abs(), false)?;
-                watcher.add(process, &rows, false, true);
+                watcher.add(Sampler::new(process), &rows, false, true);
                 // Descendants found later are not the watch's own targets:
                 // their too few samples do not make the answer undecided.
                 watcher.rescan(false);
@@ -273,7 +273,7 @@ impl Watcher {
         let process = open(child.id(), true)?;
         self.child = Some(child);
         let rows = snapshot::processes().unwrap_or_default();
-        self.add(process, &rows, true, true);
+        self.add(Sampler::new(process), &rows, true, true);
         if let Some(watched) = self.watched.last_mut() {
             watched.cmdline = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         }
@@ -285,7 +285,8 @@ impl Watcher {
         &self.watched
     }
 
-    fn add(&mut self, process: ProcessHandle, rows: &[snapshot::Row], spawned: bool, initial: bool) {
+    fn add(&mut self, sampler: Sampler, rows: &[snapshot::Row], spawned: bool, initial: bool) {
+        let process = sampler.process();
         let pid = process.pid();
         // Windows PIDs are multiples of 4 well below 2^31; System Idle's 0
         // cannot be opened.
@@ -303,7 +304,6 @@ impl Watcher {
         } else {
             History::new()
         };
-        let sampler = Sampler::new(process);
         self.watched.push(Watched {
             name: row.map(|r| r.name.clone()).unwrap_or_default(),
             title: None,
@@ -370,8 +370,15 @@ impl Watcher {
                 let Ok(process) = open(pid, false) else { continue };
                 let is_member = tree::held_is_snapshots(process.created(), taken)
                     && parent_created.is_none_or(|created| tree::is_child(created, process.created()));
-                if is_member {
-                    self.add(process, &rows, false, initial);
+                // One that cannot be read (a protected process refuses its
+                // memory counters) is left out, as it would stop the watch.
+                let sampler = Sampler::new(process);
+                if is_member
+                    && sampler
+                        .sample(&ThreadCounts::default(), &mut HandleCounts::default())
+                        .is_ok()
+                {
+                    self.add(sampler, &rows, false, initial);
                 }
             }
             // A tree is walked again for the children of the new members.

@@ -337,7 +337,19 @@ fn plot_writes_an_svg_of_the_handles() {
     let _ = std::fs::remove_file(&path);
     assert!(svg.contains("<svg"), "{svg}");
     assert!(svg.contains("handles"), "no handles panel");
-    assert!(stdout(&output).contains("plot written to"), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains("plot written to"), "{text}");
+    // The same words as on Linux, with the Windows metric names.
+    assert!(text.contains(&format!("{pid} afterlife.exe: LEAK")), "{text}");
+    assert!(text.contains("  handles leaking +"), "{text}");
+    assert!(text.contains("handle limit 16777216 reached in about"), "{text}");
+}
+
+#[test]
+fn a_command_that_cannot_be_found_is_127() {
+    let output = afterlife(&["watch", "--duration", "1s", "--", "no-such-program-anywhere.exe"]);
+    assert_eq!(output.status.code(), Some(127), "{}", stderr(&output));
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
 }
 
 #[test]

@@ -96,8 +96,9 @@ pub struct Options {
     /// Where a started command's stdout goes: afterlife's stderr when set
     /// (stdout carries NDJSON then), else afterlife's stdout.
     pub command_stdout_to_stderr: bool,
-    /// Read each process's CPU time, state and virtual memory at every
-    /// sample (for the exporter): one more read per process.
+    /// Read each process's CPU time (on Linux also its state and virtual
+    /// memory) at every sample, for the exporter: one more read per
+    /// process.
     pub stat_facts: bool,
 }
 

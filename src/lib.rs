@@ -16,8 +16,8 @@
 //! - [`supervise`]: `run` and `timeout` — a command tree contained, its
 //!   deadline enforced, its exact ending and its leftovers reported.
 //! - [`demo`]: the talk's scenarios run for real: how each death looks, what went, what stayed.
-//! - [`watch`]: `watch` — fd and memory trends of live processes, leak
-//!   verdicts, Prometheus metrics, plots and a live view.
+//! - [`watch`]: `watch` — fd (Windows: handle) and memory trends of live
+//!   processes, leak verdicts, Prometheus metrics, plots and a live view.
 //! - [`cli`]: the command line; help, man page and completions come from
 //!   its definitions.
 //! - [`exit_code`]: the one table of afterlife's own exit codes.
@@ -25,7 +25,7 @@
 //!   /proc before it reaches a terminal.
 //! - `sys`: the platform seam. On Linux the modules above that touch the OS
 //!   are built; on Windows `sys::windows` holds `status`, `wait`, `kill`,
-//!   `run`, `timeout` and the demo's scenarios on process handles, Toolhelp
+//!   `run`, `timeout`, `holds`, `watch`'s sampler and the demo's scenarios on process handles, Toolhelp
 //!   snapshots and job objects, and the OS-neutral modules (`exit`, `exit_code`, `duration`,
 //!   `text`, `signal`, the clap definitions) are the same on both.
 
@@ -49,6 +49,8 @@ pub mod holds_spec;
 pub mod signal;
 pub(crate) mod sys;
 pub mod text;
+// Both, with each OS's sampler and loop behind the seam.
+pub mod watch;
 
 // Linux only: pidfds, /proc, cgroups, BPF, netlink. On Windows the
 // commands built on them say so (see `cli`), and `sys::windows` holds what
@@ -73,8 +75,6 @@ pub(crate) mod stop_signals;
 pub mod supervise;
 #[cfg(target_os = "linux")]
 pub mod terminate;
-#[cfg(target_os = "linux")]
-pub mod watch;
 
 #[cfg(not(any(target_os = "linux", windows)))]
 compile_error!("afterlife works on Linux (pidfds, /proc, cgroups) and Windows (process handles, job objects) only.");

@@ -10,14 +10,15 @@ use crate::cli::output::{Output, Style};
 use crate::cli::{Failure, WatchArgs};
 use crate::duration::format_duration;
 use crate::exit_code;
-use crate::observe::EndingReport;
 use crate::process::Pid;
 use crate::watch::live::LiveView;
 use crate::watch::plot::{self, PlotProcess};
 use crate::watch::prometheus::{Exporter, ProcessMetrics};
 use crate::watch::series::{Metric, MetricVerdict, kind_counts};
+use crate::watch::watcher::ending_text;
 use crate::watch::{
-    FdBreakdown, Limits, Observer, Options, ProcessSummary, Sample, Targets, WatchError, WatchSummary, Watched, Watcher,
+    Ending, EndingText, FdBreakdown, Limits, Observer, Options, ProcessSummary, Sample, Targets, WatchError,
+    WatchSummary, Watched, Watcher,
 };
 
 /// One NDJSON line.
@@ -42,7 +43,7 @@ enum Event<'a> {
     Ended {
         pid: Pid,
         at_seconds: Option<f64>,
-        ending: Option<&'a EndingReport>,
+        ending: Option<&'a Ending>,
     },
     Verdict {
         pid: Pid,
@@ -313,7 +314,12 @@ fn describe_verdict(v: &MetricVerdict) -> String {
     let mut text = format!("{} {}", v.metric, v.shape_text());
     text.push_str(&format!(", now {}", v.human(v.last)));
     if let (Some(limit), Some(seconds)) = (v.limit, v.time_to_limit_seconds) {
-        let what = if v.metric == "fds" { "fd limit" } else { "memory limit" };
+        let what = match v.metric.as_str() {
+            "fds" => "fd limit",
+            "handles" => "handle limit",
+            "private_bytes" => "commit limit",
+            _ => "memory limit",
+        };
         text.push_str(&format!(
             "; {what} {} reached in about {}",
             v.human(limit as f64),
@@ -350,17 +356,8 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
         };
         lines.push(format!("  {line}"));
     }
-    if p.last.is_some_and(|s| s.fds.is_none()) {
-        lines.push(format!(
-            "  fds not read: /proc/{}/fd was refused (it needs ptrace read access: the same user, or CAP_SYS_PTRACE)",
-            p.pid
-        ));
-    }
-    if p.last.is_some_and(|s| s.pss_bytes.is_none()) {
-        lines.push(format!(
-            "  pss not read: /proc/{}/smaps_rollup was refused (it needs ptrace read access)",
-            p.pid
-        ));
+    if let Some(last) = &p.last {
+        lines.extend(last.refusals(p.pid).into_iter().map(|line| format!("  {line}")));
     }
     for v in p.verdicts.iter().filter(|v| v.kind.is_some() && v.leaks()) {
         lines.push(format!(
@@ -389,23 +386,18 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
     lines
 }
 
-fn describe_ending(pid: Pid, name: &str, ending: Option<&EndingReport>, output: &Output) -> String {
+fn describe_ending(pid: Pid, name: &str, ending: Option<&Ending>, output: &Output) -> String {
     let name = crate::text::escape(name);
-    match ending {
-        Some(EndingReport::Known { views, .. }) => format!(
-            "{pid} {name} ended: {} ($? = {}) — {}",
-            output.paint(
-                if views.status.success() {
-                    Style::Good
-                } else {
-                    Style::Bad
-                },
-                &views.status.to_string()
-            ),
-            views.shell_code,
-            views.meaning
+    match ending.map(ending_text) {
+        Some(EndingText::Known {
+            outcome,
+            success,
+            details,
+        }) => format!(
+            "{pid} {name} ended: {}{details}",
+            output.paint(if success { Style::Good } else { Style::Bad }, &outcome),
         ),
-        Some(EndingReport::Unobservable { reason }) => {
+        Some(EndingText::Unknown { reason }) => {
             format!("{pid} {name} ended; its exit status cannot be known: {reason}")
         }
         None => format!("{pid} {name} still running"),

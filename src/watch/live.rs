@@ -2,15 +2,12 @@
 //! its current value, its verdict and a sparkline of its recent history.
 //!
 //! Drawn with ratatui on the alternate screen, without raw mode: Ctrl-C
-//! stays a SIGINT, which the watch loop reads from its signalfd to stop and
-//! print the summary on the normal screen. `q` and Esc stop it the same
-//! way: with a terminal on stdin, its line discipline is set to hand over
-//! each key as it is typed (no echo, signals kept), and a key reader sends
-//! the process SIGINT — blocked in every thread by then, so it only reaches
-//! the signalfd.
+//! stays what stops the watch loop (a SIGINT read from its signalfd on
+//! Linux, a console control event on Windows), which then prints the
+//! summary on the normal screen. `q` and Esc stop it the same way, through
+//! the OS side's key reader ([`crate::watch::wake::Keys`]).
 
-use std::io::{Read, Stdout};
-use std::os::fd::AsFd;
+use std::io::Stdout;
 
 use ratatui::Frame;
 use ratatui::Terminal;
@@ -24,6 +21,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
 use crate::text::escape;
 use crate::watch::series::{Metric, MetricVerdict};
 use crate::watch::trend::Verdict;
+use crate::watch::wake::Keys;
 use crate::watch::watcher::Watched;
 
 /// Columns for a metric's name and value before its verdict.
@@ -33,8 +31,8 @@ const NAME_VALUE_WIDTH: u16 = 31;
 /// back the terminal's line discipline, on drop.
 pub struct LiveView {
     terminal: Terminal<CrosstermBackend<Stdout>>,
-    /// Stdin's terminal settings before keys were read one by one.
-    keys: Option<rustix::termios::Termios>,
+    /// The key reader, which puts the terminal back when dropped.
+    keys: Option<Keys>,
     reader_started: bool,
 }
 
@@ -57,7 +55,7 @@ impl LiveView {
     pub fn draw(&mut self, watched: &[Watched], seconds: f64) -> std::io::Result<()> {
         if !self.reader_started {
             self.reader_started = true;
-            self.keys = read_keys();
+            self.keys = Keys::start(stops);
         }
         self.terminal.draw(|frame| render(frame, watched, seconds))?;
         Ok(())
@@ -66,10 +64,9 @@ impl LiveView {
 
 impl Drop for LiveView {
     fn drop(&mut self) {
-        // Best effort: the terminal may be gone already (EIO, EPIPE).
-        if let Some(saved) = &self.keys {
-            let _ = rustix::termios::tcsetattr(std::io::stdin().as_fd(), rustix::termios::OptionalActions::Now, saved);
-        }
+        // The key reader's settings first; best effort: the terminal may
+        // be gone already (EIO, EPIPE).
+        self.keys = None;
         let _ = execute!(
             self.terminal.backend_mut(),
             cursor::Show,
@@ -83,34 +80,6 @@ impl Drop for LiveView {
 /// one read). Pure.
 pub fn stops(read: &[u8]) -> bool {
     matches!(read, [b'q' | b'Q'] | [0x1b])
-}
-
-/// With a terminal on stdin: hands each key over as typed (no canonical
-/// mode, no echo; Ctrl-C still a signal) and starts a thread that sends
-/// this process SIGINT on `q` or Esc. Returns the settings to put back.
-fn read_keys() -> Option<rustix::termios::Termios> {
-    use rustix::termios::{LocalModes, OptionalActions, SpecialCodeIndex, tcgetattr, tcsetattr};
-    let stdin = std::io::stdin();
-    let saved = tcgetattr(stdin.as_fd()).ok()?;
-    let mut keys = saved.clone();
-    keys.local_modes.remove(LocalModes::ICANON | LocalModes::ECHO);
-    keys.special_codes[SpecialCodeIndex::VMIN] = 1;
-    keys.special_codes[SpecialCodeIndex::VTIME] = 0;
-    tcsetattr(stdin.as_fd(), OptionalActions::Now, &keys).ok()?;
-    let spawned = std::thread::Builder::new().name("keys".into()).spawn(move || {
-        let mut buffer = [0u8; 16];
-        while let Ok(n @ 1..) = stdin.lock().read(&mut buffer) {
-            if stops(&buffer[..n]) {
-                let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::INT);
-                return;
-            }
-        }
-    });
-    if spawned.is_err() {
-        let _ = tcsetattr(std::io::stdin().as_fd(), OptionalActions::Now, &saved);
-        return None;
-    }
-    Some(saved)
 }
 
 /// Draws on any backend (tests use ratatui's `TestBackend`).

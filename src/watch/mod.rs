@@ -1,4 +1,4 @@
-//! `afterlife watch`: catch fd and memory leaks while the process is alive.
+//! `afterlife watch`: catch fd, handle and memory leaks while the process is alive.
 //!
 //! After a process dies the kernel frees what it held; what hurts is a
 //! process that leaks handles or memory while it runs. This module samples
@@ -8,23 +8,54 @@
 //! [`siblings`]), and exports what it sees: a Prometheus
 //! `/metrics` endpoint ([`prometheus`]), an SVG or PNG chart ([`plot`]) and a
 //! live terminal view ([`live`]). [`watcher`] is the loop that ties them
-//! together.
+//! together; [`report`] holds what it is asked and what it answers.
 //!
-//! Kernel facts relied on are listed in each module; the cheap fd count
-//! (`st_size` of `/proc/PID/fd`) needs Linux 6.2.
+//! The platform seam: [`sample`] (what is read per process per tick),
+//! [`wake`] (what the loop waits on between ticks) and [`watcher`] (the
+//! loop and its process handles) are each OS's own. On Linux they are the
+//! modules here, over /proc and pidfds (the cheap fd count, `st_size` of
+//! `/proc/PID/fd`, needs Linux 6.2); on Windows the same names come from
+//! `sys::windows` (handle counts, `GetProcessMemoryInfo`, Toolhelp thread
+//! counts, process handles checked against their creation time). The rest
+//! is the same on both.
 
 pub mod live;
 pub mod plot;
 pub mod prometheus;
-pub mod sample;
+pub mod report;
 pub mod schedule;
 pub mod series;
 pub mod siblings;
 pub mod trend;
+
+#[cfg(target_os = "linux")]
+pub mod sample;
+#[cfg(target_os = "linux")]
 pub mod wake;
+#[cfg(target_os = "linux")]
 pub mod watcher;
 
-pub use sample::{FdBreakdown, Limits, MemoryLimit, RepeatedTarget, Sample};
+/// What is read per process per tick on Windows.
+#[cfg(windows)]
+pub mod sample {
+    pub use crate::sys::windows::sample::*;
+}
+/// What the Windows loop waits on between ticks.
+#[cfg(windows)]
+pub mod wake {
+    pub use crate::sys::windows::watch_wake::*;
+}
+/// The Windows watch loop.
+#[cfg(windows)]
+pub mod watcher {
+    pub use crate::sys::windows::watcher::*;
+}
+
+pub use report::{
+    EndingText, FdBreakdown, Limits, MemoryLimit, Observer, Options, ProcessSummary, RepeatedTarget, StopReason,
+    Targets, WatchSummary,
+};
+pub use sample::Sample;
 pub use series::{History, Metric, MetricVerdict};
 pub use trend::{Trend, Verdict};
-pub use watcher::{Observer, Options, ProcessSummary, StopReason, Targets, WatchError, WatchSummary, Watched, Watcher};
+pub use watcher::{Ending, WatchError, Watched, Watcher};

@@ -1,8 +1,11 @@
 //! A chart of every metric over time with its trend line, as SVG or PNG
 //! (chosen by the file's extension), drawn with `plotters`.
 //!
-//! Four panels share the time axis: open fds (with one line per fd kind that
-//! had fds), memory (RSS, PSS, swap in MiB), threads, children. Each series
+//! Panels share the time axis; their list is the OS's sampler's
+//! ([`crate::watch::sample::PLOT_PANELS`]). On Linux four: open fds (with
+//! one line per fd kind that had fds), memory (RSS, PSS, swap in MiB),
+//! threads, children; on Windows three: handles, memory (private bytes,
+//! working set), threads. Each series
 //! has its Theil–Sen trend line dashed over it in a darker shade, each
 //! panel's title carries the verdict, and its legend sits beside it (never
 //! over the data): one entry per series with its verdict. Counts get
@@ -24,7 +27,7 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::resources::fd::FdKind;
+use crate::watch::sample::{self, FdKind};
 use crate::watch::series::{History, Metric, MetricVerdict};
 
 /// One process to draw.
@@ -50,7 +53,9 @@ pub enum PlotError {
         path: PathBuf,
     },
     /// No font to draw text with.
-    #[error("no TrueType font found under /usr/share/fonts for the chart's text (install fonts-dejavu-core)")]
+    #[error(
+        "no TrueType font found under /usr/share/fonts (or %WINDIR%\\Fonts) for the chart's text (install fonts-dejavu-core)"
+    )]
     NoFont,
     /// plotters or the file system failed.
     #[error("cannot draw {path}: {message}")]
@@ -85,17 +90,27 @@ impl Format {
 const FONT_DIRS: [&str; 3] = ["/usr/share/fonts", "/usr/local/share/fonts", "/usr/lib/fonts"];
 
 fn find_font() -> Option<Vec<u8>> {
-    let preferred = [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    ];
+    // Windows keeps its fonts in %WINDIR%\Fonts (Wine's prefix may have
+    // none there: then the Linux directories, which Wine shows as Z:).
+    let windows = std::env::var_os("WINDIR").map(|dir| PathBuf::from(dir).join("Fonts"));
+    let mut preferred: Vec<PathBuf> = windows
+        .iter()
+        .flat_map(|fonts| ["segoeui.ttf", "arial.ttf"].map(|name| fonts.join(name)))
+        .collect();
+    preferred.extend(
+        [
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/TTF/DejaVuSans.ttf",
+            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+        ]
+        .map(PathBuf::from),
+    );
     for path in preferred {
         if let Ok(bytes) = std::fs::read(path) {
             return Some(bytes);
         }
     }
-    let mut stack: Vec<PathBuf> = FONT_DIRS.iter().map(PathBuf::from).collect();
+    let mut stack: Vec<PathBuf> = FONT_DIRS.iter().map(PathBuf::from).chain(windows).collect();
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
@@ -151,6 +166,22 @@ pub fn plot(path: &Path, processes: &[PlotProcess<'_>]) -> Result<(), PlotError>
 /// One line to draw: label, metric, points, verdict.
 type Drawn<'a> = (String, Metric, Vec<(f64, f64)>, Option<&'a MetricVerdict>);
 
+/// A panel of the chart, as an OS's sampler lists them
+/// ([`crate::watch::sample::PLOT_PANELS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PanelSpec {
+    /// Its title.
+    pub title: &'static str,
+    /// The unit of its axis.
+    pub unit: &'static str,
+    /// Its metrics (the panel of open fds also gets one line per fd kind
+    /// that had fds).
+    pub metrics: &'static [Metric],
+    /// Draw only the metrics some process could read (PSS and swap need
+    /// `smaps_rollup`).
+    pub measured_only: bool,
+}
+
 struct Panel {
     title: &'static str,
     unit: &'static str,
@@ -158,44 +189,29 @@ struct Panel {
 }
 
 fn panels(processes: &[PlotProcess<'_>]) -> Vec<Panel> {
-    let mut fd_metrics = vec![Metric::Fds];
-    for kind in FdKind::ALL {
-        if processes.iter().any(|p| p.history.kinds_seen().contains(&kind)) {
-            fd_metrics.push(Metric::FdsOfKind(kind));
-        }
-    }
-    vec![
-        Panel {
-            title: "open fds",
-            unit: "fds",
-            metrics: fd_metrics,
-        },
-        Panel {
-            title: "memory",
-            unit: "MiB",
-            // PSS and swap only where smaps_rollup could be read.
-            metrics: [
-                Metric::Rss,
-                Metric::RssAnon,
-                Metric::RssShmem,
-                Metric::Pss,
-                Metric::Swap,
-            ]
-            .into_iter()
-            .filter(|m| processes.iter().any(|p| p.history.measured().contains(m)))
-            .collect(),
-        },
-        Panel {
-            title: "threads",
-            unit: "threads",
-            metrics: vec![Metric::Threads],
-        },
-        Panel {
-            title: "children",
-            unit: "children",
-            metrics: vec![Metric::Children],
-        },
-    ]
+    sample::PLOT_PANELS
+        .iter()
+        .map(|spec| {
+            let mut metrics: Vec<Metric> = spec
+                .metrics
+                .iter()
+                .copied()
+                .filter(|m| !spec.measured_only || processes.iter().any(|p| p.history.measured().contains(m)))
+                .collect();
+            if spec.metrics.contains(&Metric::Fds) {
+                for kind in FdKind::ALL {
+                    if processes.iter().any(|p| p.history.kinds_seen().contains(&kind)) {
+                        metrics.push(Metric::FdsOfKind(kind));
+                    }
+                }
+            }
+            Panel {
+                title: spec.title,
+                unit: spec.unit,
+                metrics,
+            }
+        })
+        .collect()
 }
 
 fn scale(metric: Metric) -> f64 {
@@ -287,7 +303,7 @@ fn draw_tree<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, processes: &[Plo
     let root = root
         .titled(&fit_title(&title, 80), ("sans-serif", 26).into_font())
         .map_err(e)?;
-    let metrics = [Metric::Fds, Metric::RssAnon, Metric::Rss, Metric::Threads];
+    let metrics = sample::TREE_PLOT;
     let areas = root.split_evenly((metrics.len(), 1));
     let t_max = processes
         .iter()

@@ -8,7 +8,14 @@
 //! suffixes as the standard collector (`afterlife_process_open_fds`,
 //! `afterlife_process_max_fds`, `afterlife_process_resident_memory_bytes`,
 //! `afterlife_process_threads`); the verdicts are `afterlife_trend_*`,
-//! `afterlife_leak` and `afterlife_time_to_limit_seconds`. Every series is
+//! `afterlife_leak` and `afterlife_time_to_limit_seconds`. On Windows the
+//! handle count is `afterlife_process_windows_handle_count`, after
+//! OpenTelemetry's `process.windows.handle.count` (a gauge: dots become
+//! underscores, the `{handle}` unit annotation is dropped), private bytes
+//! `afterlife_process_private_memory_bytes`, and the working set is the
+//! resident memory family, as the client libraries' Windows collectors
+//! have it. Which families an OS writes is its
+//! sampler's ([`crate::watch::sample::FAMILIES`]). Every series is
 //! labelled by `pid` and `name`; label values are escaped as the format
 //! requires (`\\`, `\"`, `\n`).
 //!
@@ -23,8 +30,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::resources::fd::FdKind;
-use crate::watch::sample::{Limits, Sample, StatFacts};
+use crate::watch::sample::{FAMILIES, FdKind, Limits, Sample, StatFacts};
 use crate::watch::series::MetricVerdict;
 
 /// What is exported for one process.
@@ -62,168 +68,198 @@ pub fn escape_label(value: &str) -> String {
     out
 }
 
-struct Family {
+/// A per-process metric family. Which families a watch writes, and in
+/// which order, is its OS's ([`crate::watch::sample::FAMILIES`]). Their
+/// names live in afterlife's own namespace: the unlabelled `process_*`
+/// names of the client libraries describe an exporter's own process, and
+/// would collide with a scrape of afterlife's own metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Open fds (Linux).
+    OpenFds,
+    /// Soft `RLIMIT_NOFILE` (Linux).
+    MaxFds,
+    /// RSS (Linux), working set (Windows).
+    Resident,
+    /// `RssAnon` (Linux).
+    Anonymous,
+    /// `RssShmem` (Linux).
+    Shared,
+    /// PSS (Linux).
+    Pss,
+    /// Swap (Linux).
+    Swap,
+    /// The memory limit that applies.
+    MemoryLimit,
+    /// Threads.
+    Threads,
+    /// Direct children (Linux).
+    Children,
+    /// Open fds by kind (Linux).
+    FdsByKind,
+    /// Theil–Sen slope per metric.
+    Slope,
+    /// Mann–Kendall confidence per metric.
+    Confidence,
+    /// Leak verdict per metric.
+    Leak,
+    /// Time to the limit per leaking metric.
+    TimeToLimit,
+    /// CPU time.
+    Cpu,
+    /// Start time.
+    StartTime,
+    /// Virtual memory size (Linux).
+    VirtualMemory,
+    /// The process state (Linux).
+    State,
+    /// Open handles (Windows): OpenTelemetry's `process.windows.handle.count`.
+    WindowsHandleCount,
+    /// Private bytes (Windows).
+    PrivateMemory,
+}
+
+impl Family {
+    /// How many families there are.
+    const COUNT: usize = Family::PrivateMemory as usize + 1;
+
+    /// The family's name and help text.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Family::OpenFds => ("afterlife_process_open_fds", "Number of open file descriptors."),
+            Family::MaxFds => (
+                "afterlife_process_max_fds",
+                "Maximum number of open file descriptors (soft RLIMIT_NOFILE).",
+            ),
+            Family::Resident => (
+                "afterlife_process_resident_memory_bytes",
+                crate::watch::sample::RESIDENT_HELP,
+            ),
+            Family::Anonymous => (
+                "afterlife_process_anonymous_memory_bytes",
+                "Resident anonymous memory in bytes (RssAnon: heap, stacks; what leaks).",
+            ),
+            Family::Shared => (
+                "afterlife_process_shared_memory_bytes",
+                "Resident shared memory in bytes (RssShmem).",
+            ),
+            Family::Pss => (
+                "afterlife_process_pss_bytes",
+                "Proportional set size in bytes (shared pages divided among their users).",
+            ),
+            Family::Swap => ("afterlife_process_swap_bytes", "Swapped-out memory in bytes."),
+            Family::MemoryLimit => (
+                "afterlife_process_memory_limit_bytes",
+                crate::watch::sample::MEMORY_LIMIT_HELP,
+            ),
+            Family::Threads => ("afterlife_process_threads", "Number of OS threads in the process."),
+            Family::Children => ("afterlife_process_children", "Number of direct child processes."),
+            Family::FdsByKind => (
+                "afterlife_process_open_fds_by_kind",
+                "Number of open file descriptors by kind.",
+            ),
+            Family::Slope => (
+                "afterlife_trend_slope_per_second",
+                "Theil-Sen slope of the metric per second over the watch.",
+            ),
+            Family::Confidence => (
+                "afterlife_trend_confidence",
+                "Mann-Kendall confidence (1 - p) that the metric grows.",
+            ),
+            Family::Leak => ("afterlife_leak", "1 if the metric is judged to leak, else 0."),
+            Family::TimeToLimit => (
+                "afterlife_time_to_limit_seconds",
+                "Seconds until a leaking metric reaches its limit at its current slope.",
+            ),
+            Family::Cpu => (
+                "afterlife_process_cpu_seconds_total",
+                "Total user and system CPU time spent in seconds.",
+            ),
+            Family::StartTime => (
+                "afterlife_process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+            ),
+            Family::VirtualMemory => (
+                "afterlife_process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+            ),
+            Family::State => (
+                "afterlife_process_state",
+                "1 for the state the process is in (running, sleeping, uninterruptible_sleep, stopped, zombie, ...).",
+            ),
+            Family::WindowsHandleCount => (
+                "afterlife_process_windows_handle_count",
+                "Number of open handles (GetProcessHandleCount; OpenTelemetry process.windows.handle.count).",
+            ),
+            Family::PrivateMemory => (
+                "afterlife_process_private_memory_bytes",
+                "Private bytes: memory committed to the process alone (PrivateUsage; what leaks).",
+            ),
+        }
+    }
+}
+
+struct Written {
     name: &'static str,
     help: &'static str,
     lines: Vec<String>,
 }
 
-/// The per-process families, in the order they are written. Their names
-/// live in afterlife's own namespace: the unlabelled `process_*` names of
-/// the client libraries describe an exporter's own process, and would
-/// collide with a scrape of afterlife's own metrics.
-const FAMILIES: [(&str, &str); 19] = [
-    ("afterlife_process_open_fds", "Number of open file descriptors."),
-    (
-        "afterlife_process_max_fds",
-        "Maximum number of open file descriptors (soft RLIMIT_NOFILE).",
-    ),
-    (
-        "afterlife_process_resident_memory_bytes",
-        "Resident memory size in bytes.",
-    ),
-    (
-        "afterlife_process_anonymous_memory_bytes",
-        "Resident anonymous memory in bytes (RssAnon: heap, stacks; what leaks).",
-    ),
-    (
-        "afterlife_process_shared_memory_bytes",
-        "Resident shared memory in bytes (RssShmem).",
-    ),
-    (
-        "afterlife_process_pss_bytes",
-        "Proportional set size in bytes (shared pages divided among their users).",
-    ),
-    ("afterlife_process_swap_bytes", "Swapped-out memory in bytes."),
-    (
-        "afterlife_process_memory_limit_bytes",
-        "The smallest memory limit that applies (cgroup or RLIMIT_AS).",
-    ),
-    ("afterlife_process_threads", "Number of OS threads in the process."),
-    ("afterlife_process_children", "Number of direct child processes."),
-    (
-        "afterlife_process_open_fds_by_kind",
-        "Number of open file descriptors by kind.",
-    ),
-    (
-        "afterlife_trend_slope_per_second",
-        "Theil-Sen slope of the metric per second over the watch.",
-    ),
-    (
-        "afterlife_trend_confidence",
-        "Mann-Kendall confidence (1 - p) that the metric grows.",
-    ),
-    ("afterlife_leak", "1 if the metric is judged to leak, else 0."),
-    (
-        "afterlife_time_to_limit_seconds",
-        "Seconds until a leaking metric reaches its limit at its current slope.",
-    ),
-    (
-        "afterlife_process_cpu_seconds_total",
-        "Total user and system CPU time spent in seconds.",
-    ),
-    (
-        "afterlife_process_start_time_seconds",
-        "Start time of the process since unix epoch in seconds.",
-    ),
-    (
-        "afterlife_process_virtual_memory_bytes",
-        "Virtual memory size in bytes.",
-    ),
-    (
-        "afterlife_process_state",
-        "1 for the state the process is in (running, sleeping, uninterruptible_sleep, stopped, zombie, ...).",
-    ),
-];
-
-/// Positions in [`FAMILIES`].
-mod family {
-    pub const OPEN_FDS: usize = 0;
-    pub const MAX_FDS: usize = 1;
-    pub const RESIDENT: usize = 2;
-    pub const ANONYMOUS: usize = 3;
-    pub const SHARED: usize = 4;
-    pub const PSS: usize = 5;
-    pub const SWAP: usize = 6;
-    pub const MEMORY_LIMIT: usize = 7;
-    pub const THREADS: usize = 8;
-    pub const CHILDREN: usize = 9;
-    pub const FDS_BY_KIND: usize = 10;
-    pub const SLOPE: usize = 11;
-    pub const CONFIDENCE: usize = 12;
-    pub const LEAK: usize = 13;
-    pub const TIME_TO_LIMIT: usize = 14;
-    pub const CPU: usize = 15;
-    pub const START_TIME: usize = 16;
-    pub const VIRTUAL_MEMORY: usize = 17;
-    pub const STATE: usize = 18;
-}
-
 /// Renders the exposition text. Pure.
 pub fn render(processes: &[ProcessMetrics]) -> String {
-    let mut families: Vec<Family> = FAMILIES
-        .into_iter()
-        .map(|(name, help)| Family {
-            name,
-            help,
-            lines: Vec::new(),
+    let mut families: Vec<Written> = FAMILIES
+        .iter()
+        .map(|family| {
+            let (name, help) = family.describe();
+            Written {
+                name,
+                help,
+                lines: Vec::new(),
+            }
         })
         .collect();
+    // Where each family is written, if this OS writes it.
+    let mut slot = [None; Family::COUNT];
+    for (index, family) in FAMILIES.iter().enumerate() {
+        slot[*family as usize] = Some(index);
+    }
     for p in processes {
         let labels = format!("pid=\"{}\",name=\"{}\"", p.pid, escape_label(&p.name));
-        let mut push = |family: usize, extra: &str, value: f64| {
-            let f = &mut families[family];
-            f.lines.push(format!("{}{{{labels}{extra}}} {value}", f.name));
+        let mut push = |family: Family, extra: &str, value: f64| {
+            if let Some(index) = slot[family as usize] {
+                let f = &mut families[index];
+                f.lines.push(format!("{}{{{labels}{extra}}} {value}", f.name));
+            }
         };
         if let Some(s) = &p.sample {
-            if let Some(fds) = s.fds {
-                push(family::OPEN_FDS, "", fds as f64);
-            }
-            push(family::RESIDENT, "", s.rss_bytes as f64);
-            push(family::ANONYMOUS, "", s.rss_anon_bytes as f64);
-            push(family::SHARED, "", s.rss_shmem_bytes as f64);
-            if let Some(pss) = s.pss_bytes {
-                push(family::PSS, "", pss as f64);
-            }
-            if let Some(swap) = s.swap_bytes {
-                push(family::SWAP, "", swap as f64);
-            }
-            push(family::THREADS, "", s.threads as f64);
-            push(family::CHILDREN, "", s.children as f64);
+            s.export(&mut push);
         }
         if let Some(max) = p.limits.max_fds {
-            push(family::MAX_FDS, "", max as f64);
+            push(Family::MaxFds, "", max as f64);
         }
         if let Some(memory) = &p.limits.memory {
             push(
-                family::MEMORY_LIMIT,
+                Family::MemoryLimit,
                 &format!(",source=\"{}\"", memory.source),
                 memory.bytes as f64,
             );
         }
         if let Some(stat) = &p.stat {
-            push(family::CPU, "", stat.cpu_seconds);
-            push(family::VIRTUAL_MEMORY, "", stat.virtual_memory_bytes as f64);
-            let state = stat.state.name().replace(' ', "_");
-            push(family::STATE, &format!(",state=\"{state}\""), 1.0);
+            stat.export(&mut push);
         }
         if let Some(started) = p.started_at {
-            push(family::START_TIME, "", started);
+            push(Family::StartTime, "", started);
         }
         for (kind, count) in &p.kinds {
-            push(
-                family::FDS_BY_KIND,
-                &format!(",kind=\"{}\"", kind.name()),
-                *count as f64,
-            );
+            push(Family::FdsByKind, &format!(",kind=\"{}\"", kind.name()), *count as f64);
         }
         for v in &p.verdicts {
             let extra = format!(",metric=\"{}\"", escape_label(&v.metric));
-            push(family::SLOPE, &extra, v.slope_per_second);
-            push(family::CONFIDENCE, &extra, v.confidence);
-            push(family::LEAK, &extra, if v.leaks() { 1.0 } else { 0.0 });
+            push(Family::Slope, &extra, v.slope_per_second);
+            push(Family::Confidence, &extra, v.confidence);
+            push(Family::Leak, &extra, if v.leaks() { 1.0 } else { 0.0 });
             if let Some(seconds) = v.time_to_limit_seconds {
-                push(family::TIME_TO_LIMIT, &extra, seconds);
+                push(Family::TimeToLimit, &extra, seconds);
             }
         }
     }
@@ -349,7 +385,9 @@ fn answer(mut stream: TcpStream, text: &Mutex<String>) -> std::io::Result<()> {
     stream.flush()
 }
 
-#[cfg(test)]
+// Built from Linux samples; the Windows families are tested beside the
+// Windows sampler.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use crate::watch::sample::MemoryLimit;

@@ -28,7 +28,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 use serde::Serialize;
@@ -37,7 +37,12 @@ use crate::proc;
 use crate::proc::cgroup::ProcessCGroup;
 use crate::proc::maps::Rollup;
 use crate::process::{Pid, ReadError};
-use crate::resources::fd::{self, FdKind};
+use crate::resources::fd;
+use crate::watch::prometheus::Family;
+use crate::watch::series::Metric;
+
+pub use crate::resources::fd::FdKind;
+pub use crate::watch::report::{FdBreakdown, Limits, MemoryLimit, RepeatedTarget};
 
 pub use crate::proc::mountinfo::CgroupMounts;
 
@@ -82,49 +87,148 @@ pub struct StatFacts {
     pub virtual_memory_bytes: u64,
 }
 
-/// Open fds by kind, and the targets held most often.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct FdBreakdown {
-    /// Count per kind name ([`FdKind::name`]); kinds with no fd are left out.
-    pub kinds: BTreeMap<&'static str, u64>,
-    /// Targets held by two or more fds, most repeated first (at most five).
-    pub top_targets: Vec<RepeatedTarget>,
+/// The whole-process metrics of a Linux sample, in display order.
+pub const METRICS: &[Metric] = &[
+    Metric::Fds,
+    Metric::Rss,
+    Metric::RssAnon,
+    Metric::RssFile,
+    Metric::RssShmem,
+    Metric::Pss,
+    Metric::Swap,
+    Metric::Threads,
+    Metric::Children,
+];
+
+/// The chart's panels on Linux.
+pub const PLOT_PANELS: &[crate::watch::plot::PanelSpec] = &[
+    crate::watch::plot::PanelSpec {
+        title: "open fds",
+        unit: "fds",
+        metrics: &[Metric::Fds],
+        measured_only: false,
+    },
+    crate::watch::plot::PanelSpec {
+        title: "memory",
+        unit: "MiB",
+        // PSS and swap only where smaps_rollup could be read.
+        metrics: &[
+            Metric::Rss,
+            Metric::RssAnon,
+            Metric::RssShmem,
+            Metric::Pss,
+            Metric::Swap,
+        ],
+        measured_only: true,
+    },
+    crate::watch::plot::PanelSpec {
+        title: "threads",
+        unit: "threads",
+        metrics: &[Metric::Threads],
+        measured_only: false,
+    },
+    crate::watch::plot::PanelSpec {
+        title: "children",
+        unit: "children",
+        metrics: &[Metric::Children],
+        measured_only: false,
+    },
+];
+
+/// The metrics of a tree's chart (one panel each) on Linux.
+pub const TREE_PLOT: &[Metric] = &[Metric::Fds, Metric::RssAnon, Metric::Rss, Metric::Threads];
+
+/// The help of the resident memory family.
+pub const RESIDENT_HELP: &str = "Resident memory size in bytes.";
+
+/// The help of the memory limit family.
+pub const MEMORY_LIMIT_HELP: &str = "The smallest memory limit that applies (cgroup or RLIMIT_AS).";
+
+/// The Prometheus families a Linux watch writes, in order.
+pub const FAMILIES: &[Family] = &[
+    Family::OpenFds,
+    Family::MaxFds,
+    Family::Resident,
+    Family::Anonymous,
+    Family::Shared,
+    Family::Pss,
+    Family::Swap,
+    Family::MemoryLimit,
+    Family::Threads,
+    Family::Children,
+    Family::FdsByKind,
+    Family::Slope,
+    Family::Confidence,
+    Family::Leak,
+    Family::TimeToLimit,
+    Family::Cpu,
+    Family::StartTime,
+    Family::VirtualMemory,
+    Family::State,
+];
+
+impl Sample {
+    /// The value of `metric` in this sample; `None` where it could not be
+    /// read, for per-kind fd metrics (they come from the kind counts) and
+    /// for the metrics of other systems.
+    pub fn value(&self, metric: Metric) -> Option<u64> {
+        match metric {
+            Metric::Fds | Metric::FdsOfKind(_) => self.fds,
+            Metric::Rss => Some(self.rss_bytes),
+            Metric::RssAnon => Some(self.rss_anon_bytes),
+            Metric::RssFile => Some(self.rss_file_bytes),
+            Metric::RssShmem => Some(self.rss_shmem_bytes),
+            Metric::Pss => self.pss_bytes,
+            Metric::Swap => self.swap_bytes,
+            Metric::Threads => Some(self.threads),
+            Metric::Children => Some(self.children),
+            Metric::Handles | Metric::PrivateBytes | Metric::WorkingSet => None,
+        }
+    }
+
+    /// Its Prometheus gauges.
+    pub fn export(&self, push: &mut dyn FnMut(Family, &str, f64)) {
+        if let Some(fds) = self.fds {
+            push(Family::OpenFds, "", fds as f64);
+        }
+        push(Family::Resident, "", self.rss_bytes as f64);
+        push(Family::Anonymous, "", self.rss_anon_bytes as f64);
+        push(Family::Shared, "", self.rss_shmem_bytes as f64);
+        if let Some(pss) = self.pss_bytes {
+            push(Family::Pss, "", pss as f64);
+        }
+        if let Some(swap) = self.swap_bytes {
+            push(Family::Swap, "", swap as f64);
+        }
+        push(Family::Threads, "", self.threads as f64);
+        push(Family::Children, "", self.children as f64);
+    }
+
+    /// What could not be read, and why, one line each.
+    pub fn refusals(&self, pid: Pid) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.fds.is_none() {
+            lines.push(format!(
+                "fds not read: /proc/{pid}/fd was refused (it needs ptrace read access: the same user, or CAP_SYS_PTRACE)"
+            ));
+        }
+        if self.pss_bytes.is_none() {
+            lines.push(format!(
+                "pss not read: /proc/{pid}/smaps_rollup was refused (it needs ptrace read access)"
+            ));
+        }
+        lines
+    }
 }
 
-/// A target held by several fds at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RepeatedTarget {
-    /// The kind of the fds.
-    pub kind: FdKind,
-    /// The path, socket address (`tcp 127.0.0.1:41234 -> 127.0.0.1:8080`)
-    /// or anonymous inode kind.
-    pub target: String,
-    /// How many fds hold it.
-    pub count: u64,
-}
-
-/// The limits a process can run into.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Limits {
-    /// Soft `RLIMIT_NOFILE`; `None` if unlimited or unreadable.
-    pub max_fds: Option<u64>,
-    /// The smallest memory limit that applies, if any.
-    pub memory: Option<MemoryLimit>,
-}
-
-/// A memory limit and where it comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemoryLimit {
-    /// The limit, bytes.
-    pub bytes: u64,
-    /// `cgroup_v2`, `cgroup_v1` or `rlimit_as`.
-    pub source: &'static str,
-    /// The cgroup directory that sets it (for cgroup limits).
-    pub cgroup: Option<PathBuf>,
-    /// What counts against it now: the cgroup's `memory.current`
-    /// (`memory.usage_in_bytes` in v1), or the process's virtual size for
-    /// `rlimit_as`; `None` if unreadable.
-    pub used_bytes: Option<u64>,
+impl StatFacts {
+    /// Its Prometheus gauges.
+    pub fn export(&self, push: &mut dyn FnMut(Family, &str, f64)) {
+        push(Family::Cpu, "", self.cpu_seconds);
+        push(Family::VirtualMemory, "", self.virtual_memory_bytes as f64);
+        let state = self.state.name().replace(' ', "_");
+        push(Family::State, &format!(",state=\"{state}\""), 1.0);
+    }
 }
 
 /// Reads samples of one process through its `/proc/PID` directory fd.

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::resources::fd::FdKind;
-use crate::watch::sample::{FdBreakdown, Limits, Sample};
+use crate::watch::sample::{self, FdBreakdown, FdKind, Limits, Sample};
 use crate::watch::trend::{self, Margin, Trend, Verdict};
 
 /// Samples kept per process before thinning.
@@ -41,21 +40,19 @@ pub enum Metric {
     Threads,
     /// Children.
     Children,
+    /// Open handles (Windows: `GetProcessHandleCount`).
+    Handles,
+    /// Private bytes (Windows: `PrivateUsage`, the commit charge): what
+    /// leaks.
+    PrivateBytes,
+    /// Working set (Windows: `WorkingSetSize`), as RSS on Linux.
+    WorkingSet,
 }
 
 impl Metric {
-    /// The whole-process metrics, in display order.
-    pub const BASE: [Metric; 9] = [
-        Metric::Fds,
-        Metric::Rss,
-        Metric::RssAnon,
-        Metric::RssFile,
-        Metric::RssShmem,
-        Metric::Pss,
-        Metric::Swap,
-        Metric::Threads,
-        Metric::Children,
-    ];
+    /// The whole-process metrics this OS samples, in display order
+    /// ([`crate::watch::sample::METRICS`]).
+    pub const BASE: &'static [Metric] = sample::METRICS;
 
     /// A short name: `fds`, `fds:socket`, `rss`, ...
     pub fn name(self) -> String {
@@ -77,6 +74,9 @@ impl Metric {
             Metric::Swap => "swap",
             Metric::Threads => "threads",
             Metric::Children => "children",
+            Metric::Handles => "handles",
+            Metric::PrivateBytes => "private_bytes",
+            Metric::WorkingSet => "working_set",
         }
     }
 
@@ -93,6 +93,9 @@ impl Metric {
             Metric::Swap => "swap".to_string(),
             Metric::Threads => "threads".to_string(),
             Metric::Children => "children".to_string(),
+            Metric::Handles => "handles".to_string(),
+            Metric::PrivateBytes => "private bytes".to_string(),
+            Metric::WorkingSet => "working set".to_string(),
         }
     }
 
@@ -100,7 +103,14 @@ impl Metric {
     pub fn is_bytes(self) -> bool {
         matches!(
             self,
-            Metric::Rss | Metric::RssAnon | Metric::RssFile | Metric::RssShmem | Metric::Pss | Metric::Swap
+            Metric::Rss
+                | Metric::RssAnon
+                | Metric::RssFile
+                | Metric::RssShmem
+                | Metric::Pss
+                | Metric::Swap
+                | Metric::PrivateBytes
+                | Metric::WorkingSet
         )
     }
 
@@ -109,9 +119,14 @@ impl Metric {
     /// as a server touches its shared buffers or maps files for the first
     /// time, and PSS also rises when other processes stop sharing pages
     /// with this one; neither is this process's leak. Their shapes are
-    /// still reported.
+    /// still reported. On Windows private bytes are judged, and the working
+    /// set (which also grows with mapped files and shrinks when trimmed)
+    /// is shown, as RSS is.
     pub fn judged(self) -> bool {
-        !matches!(self, Metric::Rss | Metric::RssFile | Metric::RssShmem | Metric::Pss)
+        !matches!(
+            self,
+            Metric::Rss | Metric::RssFile | Metric::RssShmem | Metric::Pss | Metric::WorkingSet
+        )
     }
 
     /// How much the floor must rise before a leak is called: a few fds,
@@ -119,7 +134,7 @@ impl Metric {
     /// (allocators round and cache).
     pub fn margin(self) -> Margin {
         match self {
-            Metric::Fds | Metric::FdsOfKind(_) => Margin {
+            Metric::Fds | Metric::FdsOfKind(_) | Metric::Handles => Margin {
                 absolute: 3.0,
                 relative: 0.0,
             },
@@ -127,7 +142,14 @@ impl Metric {
                 absolute: 2.0,
                 relative: 0.0,
             },
-            Metric::Rss | Metric::RssAnon | Metric::RssFile | Metric::RssShmem | Metric::Pss | Metric::Swap => Margin {
+            Metric::Rss
+            | Metric::RssAnon
+            | Metric::RssFile
+            | Metric::RssShmem
+            | Metric::Pss
+            | Metric::Swap
+            | Metric::PrivateBytes
+            | Metric::WorkingSet => Margin {
                 absolute: 1_048_576.0,
                 relative: 0.02,
             },
@@ -135,19 +157,10 @@ impl Metric {
     }
 
     /// The value of this metric in a sample (per-kind metrics come from the
-    /// kind counts, not the sample); `None` where it could not be read.
+    /// kind counts, not the sample); `None` where it could not be read, or
+    /// where this OS's samples do not have it ([`Sample::value`]).
     pub fn of(self, sample: &Sample) -> Option<u64> {
-        match self {
-            Metric::Fds | Metric::FdsOfKind(_) => sample.fds,
-            Metric::Rss => Some(sample.rss_bytes),
-            Metric::RssAnon => Some(sample.rss_anon_bytes),
-            Metric::RssFile => Some(sample.rss_file_bytes),
-            Metric::RssShmem => Some(sample.rss_shmem_bytes),
-            Metric::Pss => sample.pss_bytes,
-            Metric::Swap => sample.swap_bytes,
-            Metric::Threads => Some(sample.threads),
-            Metric::Children => Some(sample.children),
-        }
+        sample.value(self)
     }
 }
 
@@ -328,7 +341,10 @@ impl History {
                             return None;
                         }
                         let previous = change.checked_sub(1).map(|c| &self.kinds[c].1);
-                        Some((*t, kind_between_reads(counts, previous, sample.fds, slot)))
+                        Some((
+                            *t,
+                            kind_between_reads(counts, previous, sample.value(Metric::Fds), slot),
+                        ))
                     })
                     .collect()
             }
@@ -344,7 +360,8 @@ impl History {
     /// missing where `smaps_rollup` is refused), in display order.
     pub fn measured(&self) -> Vec<Metric> {
         Metric::BASE
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|m| self.points.iter().any(|(_, s)| m.of(s).is_some()) || self.points.is_empty())
             .collect()
     }
@@ -377,8 +394,8 @@ impl History {
         // swap against what the memory limit still allows (the whole
         // cgroup's usage counts towards memory.max).
         let (limit, room) = match metric {
-            Metric::Fds => (limits.max_fds, limits.max_fds.map(|max| max as f64 - last)),
-            Metric::RssAnon | Metric::Swap => match &limits.memory {
+            Metric::Fds | Metric::Handles => (limits.max_fds, limits.max_fds.map(|max| max as f64 - last)),
+            Metric::RssAnon | Metric::Swap | Metric::PrivateBytes => match &limits.memory {
                 Some(m) => (
                     Some(m.bytes),
                     Some(m.bytes as f64 - m.used_bytes.map_or(last, |used| used as f64)),
@@ -420,7 +437,7 @@ impl MetricVerdict {
     pub fn of(&self) -> Option<Metric> {
         match self.kind {
             Some(kind) => Some(Metric::FdsOfKind(kind)),
-            None => Metric::BASE.into_iter().find(|m| m.name() == self.metric),
+            None => Metric::BASE.iter().copied().find(|m| m.name() == self.metric),
         }
     }
 
@@ -476,7 +493,10 @@ impl MetricVerdict {
 /// so that a slow rate never reads `+0.0 MiB`), `130` (or `2.5`, `0.02`)
 /// for counts.
 pub fn human_value(metric: &str, value: f64) -> String {
-    if matches!(metric, "rss" | "rss_anon" | "rss_file" | "rss_shmem" | "pss" | "swap") {
+    if matches!(
+        metric,
+        "rss" | "rss_anon" | "rss_file" | "rss_shmem" | "pss" | "swap" | "private_bytes" | "working_set"
+    ) {
         if value != 0.0 && value.abs() < 0.1 * 1_048_576.0 {
             return format!("{:.1} KiB", value / 1024.0);
         }
@@ -544,7 +564,7 @@ pub fn kind_counts(breakdown: &FdBreakdown) -> BTreeMap<FdKind, u64> {
 }
 
 /// A sample with `fds` open fds and small steady memory, for tests.
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 pub(crate) fn test_sample(fds: u64) -> Sample {
     Sample {
         fds: Some(fds),
@@ -559,7 +579,8 @@ pub(crate) fn test_sample(fds: u64) -> Sample {
     }
 }
 
-#[cfg(test)]
+// The Linux samples; the Windows ones are tested beside their sampler.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

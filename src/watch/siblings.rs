@@ -84,7 +84,8 @@ pub fn total(group: &[&History], metric: Metric) -> Vec<(f64, f64)> {
         .collect()
 }
 
-#[cfg(test)]
+// Built from Linux samples.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use crate::watch::sample::{Limits, Sample};

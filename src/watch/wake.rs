@@ -101,3 +101,56 @@ impl WakeSet {
         Wake::Exited(events.iter().map(|e| e.data.u64() as usize).collect())
     }
 }
+
+/// The live view's key reader: with a terminal on stdin, each key is
+/// handed over as typed (no canonical mode, no echo; Ctrl-C still a
+/// signal), and a thread sends this process SIGINT on a key that stops the
+/// view — blocked in every thread by then, so it only reaches the
+/// signalfd. Dropping it puts the terminal's settings back.
+pub struct Keys {
+    saved: rustix::termios::Termios,
+}
+
+impl Keys {
+    /// Starts reading keys; `stops` tells a key that stops the view.
+    /// `None` without a terminal on stdin.
+    pub fn start(stops: fn(&[u8]) -> bool) -> Option<Keys> {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+
+        use rustix::termios::{LocalModes, OptionalActions, SpecialCodeIndex, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(stdin.as_fd()).ok()?;
+        let mut keys = saved.clone();
+        keys.local_modes.remove(LocalModes::ICANON | LocalModes::ECHO);
+        keys.special_codes[SpecialCodeIndex::VMIN] = 1;
+        keys.special_codes[SpecialCodeIndex::VTIME] = 0;
+        tcsetattr(stdin.as_fd(), OptionalActions::Now, &keys).ok()?;
+        let spawned = std::thread::Builder::new().name("keys".into()).spawn(move || {
+            let mut buffer = [0u8; 16];
+            while let Ok(n @ 1..) = stdin.lock().read(&mut buffer) {
+                if stops(&buffer[..n]) {
+                    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::INT);
+                    return;
+                }
+            }
+        });
+        if spawned.is_err() {
+            let _ = tcsetattr(std::io::stdin().as_fd(), OptionalActions::Now, &saved);
+            return None;
+        }
+        Some(Keys { saved })
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        use std::os::fd::AsFd;
+        // Best effort: the terminal may be gone already (EIO, EPIPE).
+        let _ = rustix::termios::tcsetattr(
+            std::io::stdin().as_fd(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
+    }
+}

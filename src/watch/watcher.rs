@@ -11,15 +11,14 @@ use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use crate::bpf::tasks::Tasks;
 use crate::observe::EndingReport;
 use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{OpenError, Pid, Process, ProcessTable, ReadError, WaitError};
-use crate::resources::fd::FdKind;
 use crate::signal::Signal;
 use crate::stop_signals::StopSignals;
+use crate::watch::report::EndingText;
+pub use crate::watch::report::{Observer, Options, ProcessSummary, StopReason, Targets, WatchSummary};
 use crate::watch::sample::{self, CgroupMounts, FdBreakdown, Limits, Sample, Sampler, StatFacts};
 use crate::watch::schedule;
 use crate::watch::series::{History, MetricVerdict, leaking_kinds};
@@ -37,54 +36,21 @@ const BREAKDOWN_BUDGET: f64 = 0.004;
 /// at exit), and not judged.
 const SHUTDOWN: f64 = 0.5;
 
-/// Which processes to watch.
-#[derive(Debug, Clone)]
-pub enum Targets {
-    /// These PIDs.
-    Pids(Vec<Pid>),
-    /// A process and all its descendants, rescanned as it forks.
-    Tree(Pid),
-    /// Processes whose name (`comm`) contains the pattern, rescanned.
-    Name(String),
-    /// A command afterlife starts.
-    Command(Vec<std::ffi::OsString>),
-}
+/// How a watched process ended: its exit status through its pidfd.
+pub type Ending = EndingReport;
 
-/// How to watch.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Time between samples.
-    pub interval: Duration,
-    /// Stop after this long; `None`: until interrupted or every process ended.
-    pub duration: Option<Duration>,
-    /// Every this many ticks, look for new processes of `--tree` and
-    /// `--name` and (with `live_verdicts`) recompute the verdicts.
-    pub refresh_every: u64,
-    /// Recompute verdicts while watching (for the live view and the
-    /// exporter); the final verdicts are always computed.
-    pub live_verdicts: bool,
-    /// Stop once every watched process has ended. PIDs, a command and a
-    /// tree stop then anyway; `--name` otherwise keeps looking for new
-    /// processes until the duration passes or a signal stops them.
-    pub until_exit: bool,
-    /// Where a started command's stdout goes: afterlife's stderr when set
-    /// (stdout carries NDJSON then), else afterlife's stdout.
-    pub command_stdout_to_stderr: bool,
-    /// Read each process's CPU time, state and virtual memory at every
-    /// sample (for the exporter): one more read per process.
-    pub stat_facts: bool,
-}
-
-/// Why the watch stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// `--duration` passed.
-    Duration,
-    /// SIGINT, SIGTERM or SIGHUP.
-    Interrupted,
-    /// Every watched process ended (and no new one can come).
-    AllEnded,
+/// How `ending` reads in a summary line.
+pub fn ending_text(ending: &Ending) -> EndingText {
+    match ending {
+        EndingReport::Known { views, .. } => EndingText::Known {
+            outcome: views.status.to_string(),
+            success: views.status.success(),
+            details: format!(" ($? = {}) — {}", views.shell_code, views.meaning),
+        },
+        EndingReport::Unobservable { reason } => EndingText::Unknown {
+            reason: reason.to_string(),
+        },
+    }
 }
 
 /// The watch could not start or go on.
@@ -209,70 +175,6 @@ impl Watched {
             ended_after: self.ended_after,
         }
     }
-}
-
-/// The final word on one process.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProcessSummary {
-    /// The PID.
-    pub pid: Pid,
-    /// Its name (`comm`), the latest seen.
-    pub name: String,
-    /// The title it gave itself (`postgres: background writer`), if any.
-    pub title: Option<String>,
-    /// Its command line, the latest seen.
-    #[serde(rename = "command_line")]
-    pub cmdline: Vec<String>,
-    /// Its limits.
-    pub limits: Limits,
-    /// Samples kept.
-    pub samples: usize,
-    /// The last sample.
-    pub last: Option<Sample>,
-    /// The last per-kind fd counts and most repeated targets.
-    pub fd_breakdown: FdBreakdown,
-    /// Whether any judged metric leaks.
-    pub leaking: bool,
-    /// Whether too few samples were taken to judge any metric.
-    pub unjudged: bool,
-    /// The fd kinds that leak.
-    pub leaking_kinds: Vec<FdKind>,
-    /// One verdict per metric.
-    pub verdicts: Vec<MetricVerdict>,
-    /// How it ended, if it did.
-    pub ending: Option<EndingReport>,
-    /// Seconds after the start of the watch at which it ended.
-    #[serde(rename = "ended_after_seconds")]
-    pub ended_after: Option<f64>,
-}
-
-/// The final word on the whole watch.
-#[derive(Debug, Clone, Serialize)]
-pub struct WatchSummary {
-    /// Why it stopped.
-    pub stopped: StopReason,
-    /// Seconds watched.
-    pub watched_seconds: f64,
-    /// Whether any process leaks.
-    pub leak: bool,
-    /// Whether a process watched from the start got too few samples to be
-    /// judged (then "no leak" is not an answer).
-    pub too_few_samples: bool,
-    /// One entry per process watched.
-    pub processes: Vec<ProcessSummary>,
-}
-
-/// What the loop tells its caller as it goes.
-pub trait Observer {
-    /// A process is now watched.
-    fn added(&mut self, _watched: &Watched) {}
-    /// A process was sampled `seconds` after the start; `breakdown` when
-    /// the per-kind counts were read with it (its fd count changed).
-    fn sampled(&mut self, _watched: &Watched, _seconds: f64, _sample: &Sample, _breakdown: Option<&FdBreakdown>) {}
-    /// A process ended.
-    fn ended(&mut self, _watched: &Watched) {}
-    /// A tick is over; `verdicts_fresh` when the verdicts were recomputed.
-    fn tick(&mut self, _watched: &[Watched], _seconds: f64, _verdicts_fresh: bool) {}
 }
 
 /// A watch in progress.

@@ -74,6 +74,18 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
         Some("listen") => Some(super::child_sockets::listen(&rest[1..])),
         // listen-parent inherit|no-inherit: the socket case study's parent.
         Some("listen-parent") => Some(super::child_sockets::listen_parent(&rest[1..])),
+        // leak-handles MS: an event opened every MS ms and kept (watch).
+        Some("leak-handles") => Some(super::child_leaks::leak_handles(Duration::from_millis(number(1)))),
+        // hold-handles N MS: N events held, one opened and closed every MS ms.
+        Some("hold-handles") => Some(super::child_leaks::hold_handles(
+            number(1),
+            Duration::from_millis(number(2)),
+        )),
+        // leak-private KIB MS: KIB KiB allocated, touched and kept every MS ms.
+        Some("leak-private") => Some(super::child_leaks::leak_private(
+            number(1),
+            Duration::from_millis(number(2)),
+        )),
         _ => {
             eprintln!("afterlife: error: unknown child mode");
             Some(crate::exit_code::FAILURE)

@@ -23,12 +23,18 @@
 //!   owner PID, the processes holding a handle to a socket (the system's
 //!   handle table), the user a process runs as, and the report: owner,
 //!   holders, user, state, or that the owner is gone.
+//! - [`sample`], [`watch_wake`], [`watcher`]: `watch`: handle counts,
+//!   private bytes, working set and threads per tick, the wait between
+//!   ticks, and the loop (`crate::watch` takes them under its side's
+//!   names: `sample`, `wake`, `watcher`).
 //! - [`child`]: afterlife's hidden child mode for the tests
-//!   ([`child_sockets`]: the socket case study's processes).
+//!   ([`child_sockets`]: the socket case study's processes; [`child_leaks`]:
+//!   the modes that leak, for `watch`).
 //! - [`linux_abi`]: Linux's signal numbers, for the OS-neutral tables.
 
 pub(crate) mod account;
 pub(crate) mod child;
+pub(crate) mod child_leaks;
 pub(crate) mod child_sockets;
 pub(crate) mod demo;
 pub(crate) mod ending;
@@ -37,12 +43,15 @@ pub(crate) mod job;
 pub(crate) mod linux_abi;
 pub(crate) mod observe;
 pub(crate) mod port_owners;
+pub(crate) mod sample;
 pub(crate) mod snapshot;
 pub(crate) mod socket_handles;
 pub(crate) mod socket_table;
 pub(crate) mod supervise;
 pub(crate) mod terminate;
 pub(crate) mod tree;
+pub(crate) mod watch_wake;
+pub(crate) mod watcher;
 
 /// `run --containment`: the values the command line takes on Linux, so
 /// that the same command line parses the same way; on Windows only `auto`

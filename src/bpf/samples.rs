@@ -301,11 +301,40 @@ pub struct Pass {
     pub children: HashMap<i32, u64>,
 }
 
+/// What one pass counted of one process: its open fds (`None`: too many
+/// to count in the kernel), threads and children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// Open fds.
+    pub fds: Option<u64>,
+    /// Threads.
+    pub threads: u64,
+    /// Direct children.
+    pub children: u64,
+}
+
 impl Pass {
     fn from_bytes(bytes: &[u8]) -> Pass {
         let samples = parse_records(bytes);
         let children = children_counts(&samples);
         Pass { samples, children }
+    }
+
+    /// What the pass counted of the process `pid` that started at
+    /// `start_ticks` (`/proc/PID/stat` field 22); `None` if the pass did not
+    /// see it, or saw another process with its PID.
+    pub fn counted(&self, pid: i32, start_ticks: u64) -> Option<Counted> {
+        let sample = self.samples.get(&pid)?;
+        (sample.start_ns / crate::bpf::tasks::ns_per_tick() == start_ticks).then(|| Counted {
+            fds: sample.fds,
+            threads: sample.threads,
+            children: self.children.get(&pid).copied().unwrap_or(0),
+        })
+    }
+
+    /// How many processes the pass saw.
+    pub fn processes(&self) -> usize {
+        self.samples.len()
     }
 }
 

@@ -44,6 +44,7 @@ use crate::watch::series::Metric;
 pub use crate::resources::fd::FdKind;
 pub use crate::watch::report::{FdBreakdown, Limits, MemoryLimit, RepeatedTarget};
 
+pub use crate::bpf::samples::Counted;
 pub use crate::proc::mountinfo::CgroupMounts;
 
 /// The resources of one process at one moment.
@@ -403,18 +404,28 @@ impl Sampler {
     /// ([`crate::watch::schedule::rollup_share`]). In between
     /// the last values carry on. Where `smaps_rollup` is refused, PSS is
     /// `None` and the other metrics are still sampled.
-    pub fn sample(&mut self, detail: bool, rollup_share: f64) -> Result<Sample, ReadError> {
-        let fds = match self.fd_count() {
+    ///
+    /// `counted` is what a pass of the kernel's sample iterator counted of
+    /// this process ([`crate::bpf::samples`]): its fds, threads and
+    /// children, the same numbers as the `fd/` and `task/` directories and
+    /// the `children` files give, without reading them.
+    pub fn sample(&mut self, detail: bool, rollup_share: f64, counted: Option<Counted>) -> Result<Sample, ReadError> {
+        let fds = match counted.and_then(|c| c.fds) {
             _ if self.fds_refused => None,
-            Ok(count) => Some(count),
-            Err(ReadError::PermissionDenied { .. }) => {
-                self.fds_refused = true;
-                None
-            }
-            Err(e) => return Err(e),
+            Some(count) => Some(count),
+            None => match self.fd_count() {
+                Ok(count) => Some(count),
+                Err(ReadError::PermissionDenied { .. }) => {
+                    self.fds_refused = true;
+                    None
+                }
+                Err(e) => return Err(e),
+            },
         };
-        let task = self.stat_dir(true)?;
-        let threads = task.st_nlink.saturating_sub(2).max(1);
+        let threads = match counted {
+            Some(c) => c.threads,
+            None => self.stat_dir(true)?.st_nlink.saturating_sub(2).max(1),
+        };
         self.read_held(Held::Statm)?;
         let page = proc::page_size();
         // An empty statm (a zombie, a kernel thread) reads as no memory.
@@ -441,7 +452,10 @@ impl Sampler {
             self.rollup_not_before = Some(now + now.elapsed().div_f64(rollup_share));
         }
         let rollup = self.last_rollup.filter(|_| !self.rollup_refused);
-        let children = self.children(threads)?;
+        let children = match counted {
+            Some(c) => c.children,
+            None => self.children(threads)?,
+        };
         Ok(Sample {
             fds,
             rss_bytes: resident * page,
@@ -959,12 +973,66 @@ mod tests {
     fn samples_this_process() {
         let me = Pid::current();
         let mut sampler = Sampler::open(me).unwrap();
-        let sample = sampler.sample(true, crate::watch::schedule::rollup_share(1)).unwrap();
+        let sample = sampler
+            .sample(true, crate::watch::schedule::rollup_share(1), None)
+            .unwrap();
         assert!(sample.fds.is_some_and(|n| n >= 3));
         assert!(sample.rss_bytes > 0 && sample.pss_bytes.is_some_and(|p| p > 0));
         assert!(sample.threads >= 1);
         let limits = sampler.limits(&CgroupMounts::read()).unwrap();
         let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
         assert_eq!(limits.max_fds, soft);
+    }
+
+    /// The kernel's counts of one pass are the numbers the files give: a
+    /// shell with two children and a few fds of its own.
+    #[test]
+    fn one_pass_counts_what_the_files_count() {
+        if !crate::bpf::allowed() {
+            eprintln!("skipped: the sample iterator needs CAP_BPF and CAP_PERFMON in the initial PID namespace");
+            return;
+        }
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "exec 7</dev/null 8</dev/null; sleep 30 & sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let pid = Pid::new(shell.id() as i32).unwrap();
+        let process = crate::process::Process::open(pid).unwrap();
+        let files = || {
+            let sample = Sampler::open(pid)
+                .unwrap()
+                .sample(false, crate::watch::schedule::rollup_share(1), None)
+                .unwrap();
+            (sample.fds, sample.threads, sample.children)
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while files().2 < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let (samples, _) = crate::bpf::samples::Samples::load().expect("loads as root on Linux 6.2 or later");
+        let counted = samples.read().unwrap().counted(pid.get(), process.start_ticks());
+        let from_pass = Sampler::open(pid)
+            .unwrap()
+            .sample(false, crate::watch::schedule::rollup_share(1), counted)
+            .unwrap();
+        assert!(counted.is_some());
+        assert_eq!((from_pass.fds, from_pass.threads, from_pass.children), files());
+        assert_eq!(from_pass.children, 2);
+        // Another start time is another process: nothing counted.
+        assert_eq!(
+            samples.read().unwrap().counted(pid.get(), process.start_ticks() + 1),
+            None
+        );
+        // Its two sleeps, then the shell, by the PIDs it started.
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+        for child in children
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .filter_map(Pid::new)
+        {
+            let _ = crate::process::Process::open(child).map(|p| p.signal(crate::signal::Signal::KILL));
+        }
+        shell.kill().unwrap();
+        shell.wait().unwrap();
     }
 }

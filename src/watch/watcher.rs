@@ -11,6 +11,7 @@ use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
+use crate::bpf::samples::{Pass, Samples};
 use crate::bpf::tasks::Tasks;
 use crate::observe::EndingReport;
 use crate::process::fd_limit::{self, FdLimit};
@@ -192,6 +193,43 @@ pub struct Watcher {
     breakdown_spent: Duration,
     /// Where `--tree` and `--name` look for new processes.
     scanner: Scanner,
+    /// The kernel's counts of every process in one pass, where they are
+    /// cheaper than reading each watched process's files.
+    counts: Counts,
+}
+
+/// The BPF sample iterator ([`crate::bpf::samples`]): one `read(2)` counts
+/// every process's fds, threads and children, where the files of
+/// `/proc/PID` cost three system calls per watched process per tick.
+enum Counts {
+    /// Not tried yet: loaded at the first tick that watches enough
+    /// processes ([`schedule::counts_in_one_pass`]).
+    Untried,
+    /// Loaded; the machine's process count at the last pass.
+    Loaded(Samples, usize),
+    /// It cannot run here (not root, no BTF, a kernel before 6.2).
+    Off,
+}
+
+impl Counts {
+    /// One pass, if one pays for `live` watched processes.
+    fn pass(&mut self, live: usize) -> Option<Pass> {
+        if matches!(self, Counts::Untried) && schedule::counts_in_one_pass(live, 0) {
+            *self = match Samples::load() {
+                Some((samples, first)) => Counts::Loaded(samples, first.processes()),
+                None => Counts::Off,
+            };
+        }
+        let Counts::Loaded(samples, machine) = self else {
+            return None;
+        };
+        if !schedule::counts_in_one_pass(live, *machine) {
+            return None;
+        }
+        let pass = samples.read()?;
+        *machine = pass.processes();
+        Some(pass)
+    }
 }
 
 /// The process table a rescan reads: the BPF task iterator where it loads
@@ -243,6 +281,7 @@ impl Watcher {
             fds: FdLimit::raise(),
             breakdown_spent: Duration::ZERO,
             scanner: Scanner::Untried,
+            counts: Counts::Untried,
         };
         match &targets {
             Targets::Pids(pids) => {
@@ -527,6 +566,8 @@ impl Watcher {
         // processes at 1 s stay under 1% of a core.
         let detail = tick.is_multiple_of(schedule::detail_every(self.watched.len(), self.options.interval));
         let rollup_share = schedule::rollup_share(self.watched.len());
+        let live = self.watched.iter().filter(|w| w.ending.is_none()).count();
+        let pass = self.counts.pass(live);
         let mut gone = Vec::new();
         let mut samples: Vec<(usize, Sample)> = Vec::with_capacity(self.watched.len());
         for index in 0..self.watched.len() {
@@ -534,7 +575,10 @@ impl Watcher {
             if watched.ending.is_some() {
                 continue;
             }
-            match watched.sampler.sample(detail, rollup_share) {
+            let counted = pass
+                .as_ref()
+                .and_then(|p| p.counted(watched.process.pid().get(), watched.process.start_ticks()));
+            match watched.sampler.sample(detail, rollup_share, counted) {
                 Ok(sample) => {
                     if self.options.stat_facts {
                         watched.stat = watched.sampler.stat_facts().ok();

@@ -1,4 +1,4 @@
-//! The commands on Windows: `status`, `wait`, `kill`, `run` and `timeout`
+//! The commands on Windows: `status`, `wait`, `kill`, `run`, `timeout` and `why`
 //! rendered from [`crate::sys::windows`]'s reports, under the same module
 //! names as the Linux renderers so that the dispatch in `cli` is one match
 //! for both; the commands that need Linux say so in one line (exit 125).
@@ -6,6 +6,7 @@
 pub(crate) mod kill;
 pub(crate) mod observe;
 pub(crate) mod supervise;
+pub(crate) mod why;
 
 pub(crate) use observe::{status, wait};
 pub(crate) use supervise::{run, timeout};
@@ -15,7 +16,7 @@ use crate::cli::Failure;
 /// The one line of a command that needs Linux.
 fn needs_linux(command: &str, what: &str) -> Failure {
     Failure::new(format!(
-        "'{command}' needs Linux ({what}); on Windows afterlife has status, wait, kill, run, timeout and explain"
+        "'{command}' needs Linux ({what}); on Windows afterlife has status, wait, kill, run, timeout, why and explain"
     ))
 }
 
@@ -29,7 +30,6 @@ macro_rules! linux_only {
     };
 }
 
-linux_only!(why, WhyArgs, "/proc evidence");
 linux_only!(snapshot, SnapshotArgs, "/proc fds, sockets, maps and locks");
 linux_only!(holds, HoldsArgs, "/proc fds and sock_diag");
 linux_only!(leftovers, LeftoversArgs, "/proc fds, sockets and IPC");

@@ -13,22 +13,35 @@
 //! - [`observe`]: `status` and `wait` for any process.
 //! - [`terminate`]: `kill`: suspend every member, walk again until nothing
 //!   new appears, a graceful close (WM_CLOSE to their windows) and then
-//!   `TerminateProcess`. (CTRL_BREAK_EVENT goes only to `run`'s own
-//!   command, which leads a console process group afterlife made.)
+//!   `TerminateProcess`; CTRL_BREAK_EVENT to a member that leads its own
+//!   console process group.
 //! - [`job`]: job objects with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
 //! - [`supervise`]: `run` and `timeout`: the command in a job object.
 //! - [`child`]: afterlife's hidden child mode for the tests.
+//! - [`console`]: a process's console process group, read from its process
+//!   parameters, and CTRL_BREAK_EVENT sent to a group leader by a helper.
+//! - [`resist`], [`resist_gather`]: `why`: suspended threads
+//!   ([`threads`]), a debugger ([`debug`]), an ended process kept by open
+//!   handles ([`handle_table`]), access denied, and what `TerminateProcess`
+//!   would do; [`child_resist`] holds the child modes that make them.
 //! - [`linux_abi`]: Linux's signal numbers, for the OS-neutral tables.
 
 pub(crate) mod child;
+pub(crate) mod child_resist;
+pub(crate) mod console;
+pub(crate) mod debug;
 pub(crate) mod ending;
 pub(crate) mod handle;
+pub(crate) mod handle_table;
 pub(crate) mod job;
 pub(crate) mod linux_abi;
 pub(crate) mod observe;
+pub(crate) mod resist;
+pub(crate) mod resist_gather;
 pub(crate) mod snapshot;
 pub(crate) mod supervise;
 pub(crate) mod terminate;
+pub(crate) mod threads;
 pub(crate) mod tree;
 
 /// `run --containment`: the values the command line takes on Linux, so

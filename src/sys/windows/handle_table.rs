@@ -76,12 +76,15 @@ fn rows(buffer: &[usize]) -> Vec<Entry> {
     let count = buffer.first().copied().unwrap_or(0);
     let room = (buffer.len().saturating_sub(2) * size_of::<usize>()) / size_of::<Entry>();
     let count = count.min(room);
-    let first = buffer[2..].as_ptr().cast::<Entry>();
+    let first = buffer.get(2..).unwrap_or_default().as_ptr().cast::<Entry>();
     (0..count)
-        // SAFETY: `count` rows fit in the buffer (checked against `room`),
-        // which is aligned for usize, as the rows are; each row is plain
-        // data written by the system.
-        .map(|i| unsafe { first.add(i).read() })
+        .map(|i| {
+            let row = first.wrapping_add(i);
+            // SAFETY: `count` rows fit in the buffer (checked against
+            // `room`), which is aligned for usize, as the rows are; each
+            // row is plain data written by the system.
+            unsafe { row.read() }
+        })
         .collect()
 }
 

@@ -82,8 +82,12 @@ fn open(pid: u32, rights: PROCESS_ACCESS_RIGHTS) -> io::Result<Handle> {
     Handle::from_raw(raw).ok_or_else(io::Error::last_os_error)
 }
 
+/// A handle and how much it may read (`None`: every attempt refused), with
+/// the attempts made.
+type Opened = (Option<(Level, Handle)>, Vec<AccessAttempt>);
+
 /// The best handle afterlife may have, with the attempts made.
-fn open_best(pid: u32, listed: bool) -> Result<(Option<(Level, Handle)>, Vec<AccessAttempt>), OpenError> {
+fn open_best(pid: u32, listed: bool) -> Result<Opened, OpenError> {
     let mut attempts = Vec::new();
     for (level, rights, shown) in LEVELS {
         match open(pid, rights) {

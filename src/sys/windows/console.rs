@@ -12,10 +12,12 @@
 //! `CREATE_NEW_PROCESS_GROUP`. Everything else is left to WM_CLOSE.
 //!
 //! The event can only be sent from the target's console, so a helper —
-//! afterlife itself in a hidden mode, started with `DETACHED_PROCESS` —
-//! attaches to it (`AttachConsole(PID)`), ignores the event itself
-//! (`SetConsoleCtrlHandler(NULL, TRUE)`) and sends it; afterlife's own
-//! console is never changed.
+//! afterlife itself in a hidden mode, started with `DETACHED_PROCESS` in a
+//! group of its own — attaches to it (`AttachConsole(PID)`), ignores
+//! console events itself (`SetConsoleCtrlHandler(NULL, TRUE)` for Ctrl+C,
+//! a handler that takes the others) and sends it; afterlife's own console
+//! is never changed. A group afterlife itself is in is never sent the
+//! event (it would end afterlife too).
 //!
 //! Wine 8.0 leaves `ProcessGroupId` 0 for every process (later Wine fills
 //! it): under Wine 8.0 no process reads as a leader and nothing is sent.
@@ -33,7 +35,9 @@ use windows_sys::Win32::System::Console::{
     AttachConsole, CTRL_BREAK_EVENT, FreeConsole, GenerateConsoleCtrlEvent, SetConsoleCtrlHandler,
 };
 use windows_sys::Win32::System::Diagnostics::Debug::ReadProcessMemory;
-use windows_sys::Win32::System::Threading::{DETACHED_PROCESS, PROCESS_BASIC_INFORMATION};
+use windows_sys::Win32::System::Threading::{
+    CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS, GetCurrentProcess, PROCESS_BASIC_INFORMATION,
+};
 
 /// Where `ProcessParameters` sits in a 64-bit PEB.
 const PEB_PROCESS_PARAMETERS: usize = 0x20;
@@ -181,7 +185,7 @@ pub(crate) fn send_break(leader: u32, limit: Duration) -> io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut helper = Command::new(exe)
         .args([super::child::CHILD_COMMAND, BREAK_HELPER_MODE, &leader.to_string()])
-        .creation_flags(DETACHED_PROCESS)
+        .creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -214,14 +218,27 @@ pub fn break_helper(leader: u32) -> u8 {
     if unsafe { AttachConsole(leader) } == 0 {
         return last_error_code();
     }
-    // SAFETY: plain call; NULL with TRUE makes this process ignore Ctrl+C,
-    // and this helper is in no group the event is sent to.
+    // SAFETY: plain call; NULL with TRUE makes this process ignore Ctrl+C.
     unsafe { SetConsoleCtrlHandler(None, 1) };
+    // SAFETY: a handler valid for the whole process; it takes every other
+    // event, should one reach this helper (which leads a group of its own).
+    unsafe { SetConsoleCtrlHandler(Some(take_event), 1) };
     // SAFETY: plain call; `leader` was read to lead its own group.
     if unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, leader) } == 0 {
         return last_error_code();
     }
     0
+}
+
+unsafe extern "system" fn take_event(_event: u32) -> windows_sys::core::BOOL {
+    1
+}
+
+/// afterlife's own console process group ID.
+pub(crate) fn own_group() -> Result<u32, GroupError> {
+    // SAFETY: no preconditions; the pseudo-handle needs no closing.
+    let this = unsafe { GetCurrentProcess() };
+    group_id(std::process::id(), this)
 }
 
 fn last_error_code() -> u8 {
@@ -244,10 +261,7 @@ mod tests {
 
     #[test]
     fn this_process_has_a_readable_group() {
-        use windows_sys::Win32::System::Threading::GetCurrentProcess;
-        // SAFETY: a pseudo-handle to this process, no closing needed.
-        let own = unsafe { GetCurrentProcess() };
         // Windows fills the field; Wine 8.0 leaves it 0. Both can be read.
-        group_id(std::process::id(), own).unwrap();
+        own_group().unwrap();
     }
 }

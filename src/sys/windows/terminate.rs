@@ -92,10 +92,14 @@ pub struct Graceful {
 }
 
 /// Which graceful close a process gets: CTRL_BREAK_EVENT only when it
-/// leads its console process group, WM_CLOSE when it has windows. Pure.
-pub fn choose_graceful(pid: u32, group: &Result<u32, String>, windows: usize) -> Graceful {
+/// leads its console process group and that group is not afterlife's own
+/// (`own_group`), WM_CLOSE when it has windows. Pure.
+pub fn choose_graceful(pid: u32, group: &Result<u32, String>, own_group: Option<u32>, windows: usize) -> Graceful {
     let group_words = match group {
         Ok(group) => match console::leadership(pid, *group) {
+            Leadership::Leader if own_group == Some(*group) => format!(
+                "it leads afterlife's own console process group ({group}), so it is not sent CTRL_BREAK_EVENT (afterlife would end too)"
+            ),
             Leadership::Leader => {
                 return Graceful {
                     signal: "CTRL_BREAK_EVENT",
@@ -333,11 +337,12 @@ pub(crate) fn close_windows_of(pids: &[u32]) -> bool {
 /// top-level windows of those that have any.
 fn close_windows(held: &mut [Held]) {
     let windows = top_level_windows();
+    let own_group = console::own_group().ok();
     for h in held.iter_mut() {
         let pid = h.process.pid();
         let count = windows.iter().filter(|(_, owner)| *owner == pid).count();
         let group = read_group(pid);
-        h.member.graceful = Some(choose_graceful(pid, &group, count));
+        h.member.graceful = Some(choose_graceful(pid, &group, own_group, count));
         if count > 0 && close_windows_of(&[pid]) {
             h.member.sent.push("WM_CLOSE");
         }
@@ -416,5 +421,31 @@ fn report(held: Vec<Held>, started: Instant, freeze: &'static str) -> KillReport
         survivors,
         freeze,
         elapsed: started.elapsed().as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctrl_break_goes_only_to_a_group_leader_that_is_not_afterlifes_group() {
+        let leader = choose_graceful(264, &Ok(264), Some(12), 0);
+        assert_eq!(leader.signal, "CTRL_BREAK_EVENT");
+        assert!(leader.reason.contains("group ID 264 = its PID"), "{}", leader.reason);
+        // A member of another group, with a window: WM_CLOSE.
+        let member = choose_graceful(268, &Ok(264), Some(12), 2);
+        assert_eq!(member.signal, "WM_CLOSE");
+        assert!(member.reason.contains("group ID 264"), "{}", member.reason);
+        // Group 0 (Wine 8.0), no window: nothing graceful.
+        let unread = choose_graceful(268, &Ok(0), Some(0), 0);
+        assert_eq!(unread.signal, "none");
+        assert!(unread.reason.contains("reads 0"), "{}", unread.reason);
+        // Leading afterlife's own group: never sent.
+        assert_eq!(choose_graceful(12, &Ok(12), Some(12), 0).signal, "none");
+        // Unreadable: never guessed.
+        let denied = choose_graceful(300, &Err("ERROR_ACCESS_DENIED".into()), Some(12), 1);
+        assert_eq!(denied.signal, "WM_CLOSE");
+        assert!(denied.reason.contains("could not be read"), "{}", denied.reason);
     }
 }

@@ -346,7 +346,7 @@ fn ended_finding(facts: &Facts, ending: &EndedFacts) -> Finding {
                     listed(holders)
                 )
             };
-            let next = if holders.is_empty() {
+            let mut next = if holders.is_empty() {
                 "Nothing to do: once afterlife's own handle closes, the object and its PID are freed.".to_string()
             } else {
                 format!(
@@ -354,6 +354,12 @@ fn ended_finding(facts: &Facts, ending: &EndedFacts) -> Finding {
                     listed(holders)
                 )
             };
+            if *unopened > 0 {
+                next.push_str(&format!(
+                    " Processes afterlife could not look into may hold it too: Sysinternals `handle.exe -a \"{}({})\"` from an elevated prompt lists them all.",
+                    facts.name, facts.pid
+                ));
+            }
             (holders.clone(), title, next)
         }
         Err(error) => {

@@ -93,7 +93,10 @@ fn describe(member: &Member, mode: KillMode, dry_run: bool, output: &Output) -> 
         }
     };
     let graceful = match &member.graceful {
-        Some(g) if g.signal == "none" && !dry_run => format!(" — no graceful close: {}", g.reason),
+        Some(g) if g.signal == "none" && !dry_run => format!(" — no graceful close: {}", escape(&g.reason)),
+        Some(g) if !dry_run && !member.sent.contains(&g.signal) && member.ending.is_some() => {
+            format!(" — {} not sent: {}", g.signal, escape(&g.reason))
+        }
         _ => String::new(),
     };
     format!("{} {name}{under}: {what}{graceful}", member.pid)

@@ -338,13 +338,35 @@ pub(crate) fn close_windows_of(pids: &[u32]) -> bool {
 fn close_windows(held: &mut [Held]) {
     let windows = top_level_windows();
     let own_group = console::own_group().ok();
+    let mut groups = Vec::with_capacity(held.len());
     for h in held.iter_mut() {
         let pid = h.process.pid();
         let count = windows.iter().filter(|(_, owner)| *owner == pid).count();
         let group = read_group(pid);
         h.member.graceful = Some(choose_graceful(pid, &group, own_group, count));
+        groups.push(group.ok());
         if count > 0 && close_windows_of(&[pid]) {
             h.member.sent.push("WM_CLOSE");
+        }
+    }
+    let leaders: Vec<u32> = held
+        .iter()
+        .filter(|h| {
+            h.member
+                .graceful
+                .as_ref()
+                .is_some_and(|g| g.signal == "CTRL_BREAK_EVENT")
+        })
+        .map(|h| h.process.pid())
+        .collect();
+    for (h, group) in held.iter_mut().zip(groups) {
+        if let (Some(group), Some(graceful)) = (group, h.member.graceful.as_mut())
+            && group != h.process.pid()
+            && leaders.contains(&group)
+        {
+            graceful.reason.push_str(&format!(
+                "; the CTRL_BREAK_EVENT sent to its group's leader {group}, a target too, reaches it"
+            ));
         }
     }
 }

@@ -185,7 +185,7 @@ fn timeout_ends_cmd_and_the_ping_it_started() {
 
 #[test]
 fn commands_that_need_linux_say_so_in_one_line() {
-    for args in [&["why", "4"][..], &["deaths"]] {
+    for args in [&["deaths"][..], &["snapshot", "4"], &["leftovers", "snap.json"]] {
         let output = afterlife(args);
         assert_eq!(output.status.code(), Some(125), "{args:?}");
         let text = stderr(&output);
@@ -303,4 +303,57 @@ fn the_tree_ends_when_run_itself_is_terminated() {
     let waited = watcher.wait_with_output().unwrap();
     assert_ne!(waited.status.code(), Some(124), "the tree outlived afterlife");
     assert_ne!(waited.status.code(), Some(125), "{}", stderr(&waited));
+}
+
+#[test]
+fn kill_sends_ctrl_break_only_to_a_console_group_leader() {
+    use std::os::windows::process::CommandExt;
+    use windows_sys::Win32::System::Threading::CREATE_NEW_PROCESS_GROUP;
+    // The leader: its own console process group, and a handler that exits
+    // with 42 on CTRL_BREAK_EVENT. The other: the same mode, in this
+    // test's group.
+    let mut leader = Command::new(EXE)
+        .args(["__child", "break", "42"])
+        .creation_flags(CREATE_NEW_PROCESS_GROUP)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut other = child(&["break", "43"]);
+    for process in [&mut leader, &mut other] {
+        let mut line = String::new();
+        BufReader::new(process.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), process.id().to_string());
+    }
+    let output = afterlife(&["--json", "kill", "--grace", "5", &leader.id().to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The process that leads no group was not hit.
+    assert!(other.try_wait().unwrap().is_none());
+    let report = json("kill", &output);
+    let member = &report["processes"][0];
+    let graceful = &member["graceful"];
+    if graceful["signal"] == "CTRL_BREAK_EVENT" {
+        // Windows fills ProcessGroupId: the leader's group ID is its PID,
+        // the event goes to its group, and its handler ends it with 42.
+        assert_eq!(member["sent"][0], "CTRL_BREAK_EVENT", "{member}");
+        assert_eq!(member["ending"]["exit_code"], 42, "{member}");
+    } else {
+        // Wine 8.0 leaves ProcessGroupId 0 for every process (it keeps
+        // groups in its server only): no process reads as a leader, no
+        // event is sent, and TerminateProcess ends it after the grace.
+        assert_eq!(graceful["signal"], "none", "{member}");
+        assert!(graceful["reason"].as_str().unwrap().contains("reads 0"), "{member}");
+        assert_eq!(member["sent"], serde_json::json!(["TerminateProcess"]), "{member}");
+        assert_eq!(member["ending"]["exit_code"], 1, "{member}");
+    }
+    eprintln!("kill's graceful phase under this system: {graceful}");
+    let started = Instant::now();
+    while leader.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(leader.try_wait().unwrap().is_some(), "kill reported it ended");
+    other.kill().unwrap();
+    other.wait().unwrap();
 }

@@ -92,5 +92,12 @@ fn describe(member: &Member, mode: KillMode, dry_run: bool, output: &Output) -> 
             (None, _) => output.paint(Style::Bad, "still running"),
         }
     };
-    format!("{} {name}{under}: {what}", member.pid)
+    let graceful = match &member.graceful {
+        Some(g) if g.signal == "none" && !dry_run => format!(" — no graceful close: {}", escape(&g.reason)),
+        Some(g) if !dry_run && !member.sent.contains(&g.signal) && member.ending.is_some() => {
+            format!(" — {} not sent: {}", g.signal, escape(&g.reason))
+        }
+        _ => String::new(),
+    };
+    format!("{} {name}{under}: {what}{graceful}", member.pid)
 }

@@ -1,5 +1,5 @@
 //! The commands on Windows: `status`, `wait`, `kill`, `run`, `timeout`,
-//! `holds` (ports) and `watch`, rendered from [`crate::sys::windows`]'s reports, under the same module
+//! `holds` (ports), `watch` and `why`, rendered from [`crate::sys::windows`]'s reports, under the same module
 //! names as the Linux renderers so that the dispatch in `cli` is one match
 //! for both; the commands that need Linux say so in one line (exit 125).
 
@@ -10,6 +10,7 @@ pub(crate) mod supervise;
 // The same renderer as on Linux, over the Windows sampler.
 #[path = "../watch.rs"]
 pub(crate) mod watch;
+pub(crate) mod why;
 
 pub(crate) use observe::{status, wait};
 pub(crate) use supervise::{run, timeout};
@@ -19,7 +20,7 @@ use crate::cli::Failure;
 /// The one line of a command that needs Linux.
 fn needs_linux(command: &str, what: &str) -> Failure {
     Failure::new(format!(
-        "'{command}' needs Linux ({what}); on Windows afterlife has status, wait, kill, run, timeout, holds, watch, demo and explain"
+        "'{command}' needs Linux ({what}); on Windows afterlife has status, wait, kill, run, timeout, holds, watch, why, demo and explain"
     ))
 }
 
@@ -33,7 +34,6 @@ macro_rules! linux_only {
     };
 }
 
-linux_only!(why, WhyArgs, "/proc evidence");
 linux_only!(snapshot, SnapshotArgs, "/proc fds, sockets, maps and locks");
 linux_only!(leftovers, LeftoversArgs, "/proc fds, sockets and IPC");
 linux_only!(deaths, DeathsArgs, "BPF tracepoints or the proc connector");

@@ -86,6 +86,11 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
             number(1),
             Duration::from_millis(number(2)),
         )),
+        Some("suspend") => Some(super::child_resist::suspend(number(1) as u32)),
+        Some("debug") => Some(super::child_resist::debug(number(1) as u32)),
+        Some("protect") => Some(super::child_resist::protect()),
+        Some("hold") => Some(super::child_resist::hold(number(1) as u32)),
+        Some(super::console::BREAK_HELPER_MODE) => Some(super::console::break_helper(number(1) as u32)),
         _ => {
             eprintln!("afterlife: error: unknown child mode");
             Some(crate::exit_code::FAILURE)

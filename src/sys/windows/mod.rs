@@ -13,10 +13,16 @@
 //! - [`observe`]: `status` and `wait` for any process.
 //! - [`terminate`]: `kill`: suspend every member, walk again until nothing
 //!   new appears, a graceful close (WM_CLOSE to their windows) and then
-//!   `TerminateProcess`. (CTRL_BREAK_EVENT goes only to `run`'s own
-//!   command, which leads a console process group afterlife made.)
+//!   `TerminateProcess`; CTRL_BREAK_EVENT to a member that leads its own
+//!   console process group.
 //! - [`job`]: job objects with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
 //! - [`supervise`]: `run` and `timeout`: the command in a job object.
+//! - [`console`]: a process's console process group, read from its process
+//!   parameters, and CTRL_BREAK_EVENT sent to a group leader by a helper.
+//! - [`resist`], [`resist_gather`]: `why`: suspended threads
+//!   ([`threads`]), a debugger ([`debug`]), an ended process kept by open
+//!   handles ([`handle_table`]), access denied, and what `TerminateProcess`
+//!   would do; [`child_resist`] holds the child modes that make them.
 //! - [`demo`]: `afterlife demo`'s scenarios on Windows primitives.
 //! - [`socket_table`], [`socket_handles`], [`account`], [`port_owners`]:
 //!   `holds`: the TCP and UDP tables of the IP Helper with each socket's
@@ -29,26 +35,34 @@
 //!   names: `sample`, `wake`, `watcher`).
 //! - [`child`]: afterlife's hidden child mode for the tests
 //!   ([`child_sockets`]: the socket case study's processes; [`child_leaks`]:
-//!   the modes that leak, for `watch`).
+//!   the modes that leak, for `watch`; [`child_resist`]: the processes
+//!   that resist, for `why`).
 //! - [`linux_abi`]: Linux's signal numbers, for the OS-neutral tables.
 
 pub(crate) mod account;
 pub(crate) mod child;
 pub(crate) mod child_leaks;
+pub(crate) mod child_resist;
 pub(crate) mod child_sockets;
+pub(crate) mod console;
+pub(crate) mod debug;
 pub(crate) mod demo;
 pub(crate) mod ending;
 pub(crate) mod handle;
+pub(crate) mod handle_table;
 pub(crate) mod job;
 pub(crate) mod linux_abi;
 pub(crate) mod observe;
 pub(crate) mod port_owners;
+pub(crate) mod resist;
+pub(crate) mod resist_gather;
 pub(crate) mod sample;
 pub(crate) mod snapshot;
 pub(crate) mod socket_handles;
 pub(crate) mod socket_table;
 pub(crate) mod supervise;
 pub(crate) mod terminate;
+pub(crate) mod threads;
 pub(crate) mod tree;
 pub(crate) mod watch_wake;
 pub(crate) mod watcher;

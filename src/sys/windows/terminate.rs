@@ -6,18 +6,25 @@
 //! the snapshot is walked again until it shows no new child, so a tree that
 //! keeps spawning while it is killed is caught whole (a suspended process
 //! creates nothing). Graceful first: WM_CLOSE to the members' top-level
-//! windows, then the threads resumed so they can handle it; after the grace,
-//! the tree is frozen again and `TerminateProcess` ends what is left.
+//! windows, the threads resumed so they can handle it, and CTRL_BREAK_EVENT
+//! to each member that leads its own console process group (its group ID,
+//! read from its process parameters, is its PID: [`super::console`]); after
+//! the grace, the tree is frozen again and `TerminateProcess` ends what is
+//! left. A process that leads no group is never sent the event: an ID that
+//! is not a group's would reach every process on the console.
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use windows_sys::Win32::Foundation::{HWND, LPARAM};
-use windows_sys::Win32::System::Threading::PROCESS_TERMINATE;
+use windows_sys::Win32::System::Threading::{
+    OpenProcess, PROCESS_QUERY_INFORMATION, PROCESS_TERMINATE, PROCESS_VM_READ,
+};
 use windows_sys::Win32::UI::WindowsAndMessaging::{EnumWindows, GetWindowThreadProcessId, PostMessageW, WM_CLOSE};
 
+use super::console::{self, Leadership};
 use super::ending::WindowsEnding;
-use super::handle::{OpenError, ProcessHandle, now_filetime};
+use super::handle::{Handle, OpenError, ProcessHandle, now_filetime};
 use super::snapshot::{self, suspend_threads_of};
 use super::tree;
 
@@ -66,8 +73,63 @@ pub struct Member {
     pub parent: Option<u32>,
     /// What it was sent, in order.
     pub sent: Vec<&'static str>,
+    /// Which graceful close it was given and why (`None`: no graceful
+    /// phase: KILL, `--signal 0`, `--dry-run`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graceful: Option<Graceful>,
     /// How it ended (`None`: still running, or not waited for).
     pub ending: Option<WindowsEnding>,
+}
+
+/// The graceful close chosen for one process.
+#[derive(Debug, Clone, Serialize)]
+pub struct Graceful {
+    /// `CTRL_BREAK_EVENT` (it leads its console process group), `WM_CLOSE`
+    /// (it has top-level windows), or `none`.
+    pub signal: &'static str,
+    /// Why, in plain words, with the group ID read.
+    pub reason: String,
+}
+
+/// Which graceful close a process gets: CTRL_BREAK_EVENT only when it
+/// leads its console process group and that group is not afterlife's own
+/// (`own_group`), WM_CLOSE when it has windows. Pure.
+pub fn choose_graceful(pid: u32, group: &Result<u32, String>, own_group: Option<u32>, windows: usize) -> Graceful {
+    let group_words = match group {
+        Ok(group) => match console::leadership(pid, *group) {
+            Leadership::Leader if own_group == Some(*group) => format!(
+                "it leads afterlife's own console process group ({group}), so it is not sent CTRL_BREAK_EVENT (afterlife would end too)"
+            ),
+            Leadership::Leader => {
+                return Graceful {
+                    signal: "CTRL_BREAK_EVENT",
+                    reason: format!(
+                        "it leads its console process group (group ID {group} = its PID, read from its process parameters)"
+                    ),
+                };
+            }
+            Leadership::Member(0) => {
+                "its console process group ID reads 0 (not filled in), so it is not sent CTRL_BREAK_EVENT".to_string()
+            }
+            Leadership::Member(group) => format!(
+                "it does not lead a console process group (group ID {group}), so it is not sent CTRL_BREAK_EVENT"
+            ),
+        },
+        Err(error) => {
+            format!("its console process group could not be read ({error}), so it is not sent CTRL_BREAK_EVENT")
+        }
+    };
+    if windows > 0 {
+        Graceful {
+            signal: "WM_CLOSE",
+            reason: format!("{group_words}; WM_CLOSE to its {windows} top-level window(s)"),
+        }
+    } else {
+        Graceful {
+            signal: "none",
+            reason: format!("{group_words}, and it has no top-level window for WM_CLOSE"),
+        }
+    }
 }
 
 /// The whole termination.
@@ -161,6 +223,7 @@ fn open_targets(pids: &[u32], options: &KillOptions, own: u32) -> Result<Vec<Hel
 fn graceful_then_terminate(held: &mut Vec<Held>, options: &KillOptions, own: u32) -> Result<(), KillError> {
     close_windows(held);
     let _ = suspend_threads_of(&pids_of(held), true);
+    send_breaks(held);
     if options.wait || options.escalate {
         wait_all(held, Some(options.grace));
     }
@@ -191,6 +254,7 @@ impl Held {
                 name,
                 parent,
                 sent: Vec::new(),
+                graceful: None,
                 ending: None,
             },
         }
@@ -269,17 +333,84 @@ pub(crate) fn close_windows_of(pids: &[u32]) -> bool {
     posted
 }
 
-/// Posts WM_CLOSE to every top-level window of the members.
+/// Chooses each member's graceful close and posts WM_CLOSE to the
+/// top-level windows of those that have any.
 fn close_windows(held: &mut [Held]) {
+    let windows = top_level_windows();
+    let own_group = console::own_group().ok();
+    let mut groups = Vec::with_capacity(held.len());
     for h in held.iter_mut() {
-        if close_windows_of(&[h.process.pid()]) {
+        let pid = h.process.pid();
+        let count = windows.iter().filter(|(_, owner)| *owner == pid).count();
+        let group = read_group(pid);
+        h.member.graceful = Some(choose_graceful(pid, &group, own_group, count));
+        groups.push(group.ok());
+        if count > 0 && close_windows_of(&[pid]) {
             h.member.sent.push("WM_CLOSE");
+        }
+    }
+    let leaders: Vec<u32> = held
+        .iter()
+        .filter(|h| {
+            h.member
+                .graceful
+                .as_ref()
+                .is_some_and(|g| g.signal == "CTRL_BREAK_EVENT")
+        })
+        .map(|h| h.process.pid())
+        .collect();
+    for (h, group) in held.iter_mut().zip(groups) {
+        if let (Some(group), Some(graceful)) = (group, h.member.graceful.as_mut())
+            && group != h.process.pid()
+            && leaders.contains(&group)
+        {
+            graceful.reason.push_str(&format!(
+                "; the CTRL_BREAK_EVENT sent to its group's leader {group}, a target too, reaches it"
+            ));
         }
     }
 }
 
+/// CTRL_BREAK_EVENT to every member chosen for it (a group leader), once
+/// its threads run again.
+fn send_breaks(held: &mut [Held]) {
+    for h in held.iter_mut() {
+        let leader = h
+            .member
+            .graceful
+            .as_ref()
+            .is_some_and(|g| g.signal == "CTRL_BREAK_EVENT");
+        if !leader || h.process.has_ended() {
+            continue;
+        }
+        match console::send_break(h.process.pid(), Duration::from_secs(5)) {
+            Ok(()) => h.member.sent.push("CTRL_BREAK_EVENT"),
+            Err(error) => {
+                if let Some(graceful) = h.member.graceful.as_mut() {
+                    graceful.reason.push_str(&format!("; sending it failed: {error}"));
+                }
+            }
+        }
+    }
+}
+
+/// The console process group ID of `pid`, through a second handle opened
+/// to read its memory. The caller holds the process by a handle already,
+/// so the PID cannot have been reused.
+fn read_group(pid: u32) -> Result<u32, String> {
+    // SAFETY: plain call; the result is checked.
+    let raw = unsafe { OpenProcess(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, 0, pid) };
+    let reader = Handle::from_raw(raw).ok_or_else(|| {
+        format!(
+            "OpenProcess(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ): {}",
+            std::io::Error::last_os_error()
+        )
+    })?;
+    console::group_id(pid, reader.raw()).map_err(|e| e.to_string())
+}
+
 /// Every top-level window with the PID of its owner.
-fn top_level_windows() -> Vec<(HWND, u32)> {
+pub(crate) fn top_level_windows() -> Vec<(HWND, u32)> {
     let mut windows: Vec<(HWND, u32)> = Vec::new();
     unsafe extern "system" fn collect(window: HWND, state: LPARAM) -> windows_sys::core::BOOL {
         // SAFETY: `state` is the address of the Vec passed to EnumWindows
@@ -312,5 +443,31 @@ fn report(held: Vec<Held>, started: Instant, freeze: &'static str) -> KillReport
         survivors,
         freeze,
         elapsed: started.elapsed().as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctrl_break_goes_only_to_a_group_leader_that_is_not_afterlifes_group() {
+        let leader = choose_graceful(264, &Ok(264), Some(12), 0);
+        assert_eq!(leader.signal, "CTRL_BREAK_EVENT");
+        assert!(leader.reason.contains("group ID 264 = its PID"), "{}", leader.reason);
+        // A member of another group, with a window: WM_CLOSE.
+        let member = choose_graceful(268, &Ok(264), Some(12), 2);
+        assert_eq!(member.signal, "WM_CLOSE");
+        assert!(member.reason.contains("group ID 264"), "{}", member.reason);
+        // Group 0 (Wine 8.0), no window: nothing graceful.
+        let unread = choose_graceful(268, &Ok(0), Some(0), 0);
+        assert_eq!(unread.signal, "none");
+        assert!(unread.reason.contains("reads 0"), "{}", unread.reason);
+        // Leading afterlife's own group: never sent.
+        assert_eq!(choose_graceful(12, &Ok(12), Some(12), 0).signal, "none");
+        // Unreadable: never guessed.
+        let denied = choose_graceful(300, &Err("ERROR_ACCESS_DENIED".into()), Some(12), 1);
+        assert_eq!(denied.signal, "WM_CLOSE");
+        assert!(denied.reason.contains("could not be read"), "{}", denied.reason);
     }
 }

@@ -321,7 +321,7 @@ fn parse_timeout_signal(text: &str) -> Result<crate::signal::Signal, String> {
 (bad PID, no such process)."
 )]
 pub struct WhyArgs {
-    /// Print only the verdict line (the process, its state, what SIGKILL would do), no evidence.
+    /// Print only the verdict line (the process, its state, what SIGKILL, or TerminateProcess on Windows, would do), no evidence.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
@@ -583,7 +583,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "PID", add = pids())]
     pub tree: Option<Pid>,
 
-    /// Watch processes whose name (comm, as in pgrep) contains PATTERN; new ones are added as they appear.
+    /// Watch processes whose name (comm, as in pgrep; the executable's name on Windows) contains PATTERN; new ones are added as they appear.
     #[arg(long, value_name = "PATTERN")]
     pub name: Option<String>,
 

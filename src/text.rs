@@ -21,6 +21,18 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Text in the operating system's own form, made safe for a terminal: on
+/// Windows, where a backslash separates a path's parts
+/// (`C:\Windows\notepad.exe`), backslashes stay as they are and control
+/// characters are escaped ([`escape_controls`]); elsewhere as [`escape`].
+pub fn escape_native(text: &str) -> Cow<'_, str> {
+    if cfg!(windows) {
+        escape_controls(text)
+    } else {
+        escape(text)
+    }
+}
+
 /// Escapes control characters (C0, DEL, C1) and bidirectional overrides,
 /// and leaves backslashes alone: the last guard on a line that may hold
 /// text escaped already (whose backslashes must not be doubled) and text
@@ -96,6 +108,18 @@ fn push_escaped(out: &mut String, c: char) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn native_text_keeps_windows_separators_there() {
+        let path = "C:\\Windows\\x\u{1b}[2J.exe";
+        if cfg!(windows) {
+            assert_eq!(escape_native(path), "C:\\Windows\\x\\e[2J.exe");
+        } else {
+            assert_eq!(escape_native(path), escape(path));
+            assert_eq!(escape_native(path), "C:\\\\Windows\\\\x\\e[2J.exe");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -144,7 +144,7 @@ fn failure(error: WatchError) -> Failure {
         _ => exit_code::FAILURE,
     };
     Failure {
-        message: crate::text::escape(&error.to_string()).into_owned(),
+        message: crate::text::escape_native(&error.to_string()).into_owned(),
         code,
     }
 }
@@ -157,7 +157,7 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         if plot::Format::of(path).is_none() {
             return Err(Failure::new(format!(
                 "invalid --plot: {} must end in .svg or .png",
-                crate::text::escape(&path.to_string_lossy())
+                crate::text::escape_native(&path.to_string_lossy())
             )));
         }
         // Found out now, not after a whole watch whose verdict would be lost.
@@ -165,9 +165,10 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     }
     let exporter = match &args.prometheus {
         // The address is the user's text: escaped like everything else.
-        Some(address) => {
-            Some(Exporter::serve(address).map_err(|e| Failure::new(crate::text::escape(&e.to_string()).into_owned()))?)
-        }
+        Some(address) => Some(
+            Exporter::serve(address)
+                .map_err(|e| Failure::new(crate::text::escape_native(&e.to_string()).into_owned()))?,
+        ),
         None => None,
     };
     if let Some(exporter) = &exporter {
@@ -238,7 +239,7 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         if let Some(path) = &args.plot {
             output.line(&format!(
                 "plot written to {}",
-                crate::text::escape(&path.to_string_lossy())
+                crate::text::escape_native(&path.to_string_lossy())
             ));
         }
     }
@@ -263,7 +264,7 @@ fn check_writable(path: &std::path::Path) -> Result<(), Failure> {
         .map_err(|e| {
             Failure::new(format!(
                 "invalid --plot: cannot write {}: {e}",
-                crate::text::escape(&path.to_string_lossy())
+                crate::text::escape_native(&path.to_string_lossy())
             ))
         })?;
     if !existed {
@@ -334,7 +335,7 @@ fn describe_verdict(v: &MetricVerdict) -> String {
 
 /// How a process is shown: its title where it set one, else its name.
 fn display_name(p: &ProcessSummary) -> String {
-    crate::text::escape(p.title.as_deref().unwrap_or(&p.name)).into_owned()
+    crate::text::escape_native(p.title.as_deref().unwrap_or(&p.name)).into_owned()
 }
 
 fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Vec<String> {
@@ -373,7 +374,7 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
         lines.push(format!(
             "  held {}×: {} ({})",
             t.count,
-            crate::text::escape(&t.target),
+            crate::text::escape_native(&t.target),
             t.kind.name()
         ));
     }
@@ -387,7 +388,7 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
 }
 
 fn describe_ending(pid: Pid, name: &str, ending: Option<&Ending>, output: &Output) -> String {
-    let name = crate::text::escape(name);
+    let name = crate::text::escape_native(name);
     match ending.map(ending_text) {
         Some(EndingText::Known {
             outcome,

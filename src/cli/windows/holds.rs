@@ -8,7 +8,7 @@ use crate::exit_code;
 use crate::holds_spec::{Spec, SpecError};
 use crate::sys::windows::port_owners::{Owner, PortSocket, PortsReport, ProcessFacts, search};
 use crate::sys::windows::socket_table::TcpState;
-use crate::text::{escape, escape_controls};
+use crate::text::{escape_controls, escape_native as escape};
 
 const PORTS_ONLY: &str = "on Windows holds takes TCP and UDP ports: tcp:PORT, udp:PORT, :PORT, ADDR:PORT, [V6]:PORT";
 

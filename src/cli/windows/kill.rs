@@ -6,7 +6,7 @@ use crate::cli::{Failure, KillArgs, KillSignal};
 use crate::exit_code;
 use crate::signal::Signal;
 use crate::sys::windows::terminate::{KillMode, KillOptions, Member, kill};
-use crate::text::escape;
+use crate::text::escape_native as escape;
 
 /// The Windows counterpart of a signal: TERM, INT, HUP and QUIT ask for a
 /// graceful close; KILL is TerminateProcess; the others have none.

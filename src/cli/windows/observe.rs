@@ -7,7 +7,7 @@ use crate::cli::{Failure, StatusArgs, WaitArgs, refuse_quiet_json};
 use crate::duration::format_duration;
 use crate::exit_code;
 use crate::sys::windows::observe::{WaitOutcome, WindowsStatus, status_of, wait_for};
-use crate::text::escape;
+use crate::text::escape_native as escape;
 
 fn pid_of(pid: crate::process::Pid) -> u32 {
     pid.get().unsigned_abs()

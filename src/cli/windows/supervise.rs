@@ -117,7 +117,7 @@ fn finish(report: &RunReport, preserve: bool, say: bool, cli: &CliOptions, outpu
             crate::cli::output::stderr_line(&format!(
                 "{program}: leftover {} {}: {fate}",
                 left.pid,
-                crate::text::escape(&left.name)
+                crate::text::escape_native(&left.name)
             ));
         }
     }

@@ -6,7 +6,7 @@ use crate::cli::{Failure, WhyArgs, refuse_quiet_json};
 use crate::exit_code;
 use crate::sys::windows::resist::{Effect, FindingKind, WindowsDiagnosis};
 use crate::sys::windows::resist_gather::diagnose;
-use crate::text::escape;
+use crate::text::escape_native as escape;
 
 pub(crate) fn run(args: &WhyArgs, output: &Output) -> Result<u8, Failure> {
     refuse_quiet_json(args.quiet, output)?;

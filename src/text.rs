@@ -108,6 +108,7 @@ fn push_escaped(out: &mut String, c: char) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn native_text_keeps_windows_separators_there() {
@@ -119,8 +120,6 @@ mod tests {
             assert_eq!(escape_native(path), "C:\\\\Windows\\\\x\\e[2J.exe");
         }
     }
-
-    use super::*;
 
     #[test]
     fn plain_text_is_untouched() {

@@ -1,7 +1,8 @@
 //! Every process's row of the process table in one pass inside the kernel:
 //! a BPF `task` iterator (Linux 5.8) that writes, per thread-group leader,
 //! what `kill` needs of `/proc/PID/stat` — PID, parent, process group,
-//! session, start time, flags and name — with no file opened per process.
+//! session, start time, flags, name, and a zombie's exit code — with no
+//! file opened per process.
 //!
 //! The start time comes in nanoseconds (`task->start_boottime`), where
 //! `/proc/PID/stat` gives clock ticks of 10 ms: two reads that agree on it
@@ -13,14 +14,19 @@
 //! `/proc/PID/stat` reports as the parent; `task->signal->pids[PIDTYPE_PGID]`
 //! and `[PIDTYPE_SID]` (2 and 3 of `enum pid_type`) are the group and the
 //! session, whose `numbers[0].nr` is the initial namespace's number;
-//! `/proc/PID/stat` field 22 is `start_boottime` in `USER_HZ` ticks.
+//! `/proc/PID/stat` field 22 is `start_boottime` in `USER_HZ` ticks; its
+//! state is `Z` when `task->exit_state` has `EXIT_ZOMBIE` (the highest
+//! state bit it reports; a zombie's own state bits are not), and its
+//! field 52 (shown to root) is `task->exit_code`, the raw wait status.
 
 use crate::bpf::Iterator;
 use crate::bpf::asm::*;
 use crate::process::{Pid, TableEntry};
 
-/// The record the program writes: 48 bytes.
-const RECORD: usize = 48;
+/// The record the program writes: 56 bytes.
+const RECORD: usize = 56;
+/// `EXIT_ZOMBIE` of `task->exit_state` (`EXIT_DEAD` is 0x10).
+const EXIT_ZOMBIE: u32 = 0x20;
 /// `PIDTYPE_PGID` and `PIDTYPE_SID` of `enum pid_type`.
 const PIDTYPE_PGID: i16 = 2;
 const PIDTYPE_SID: i16 = 3;
@@ -34,6 +40,9 @@ pub struct Task {
     pub entry: TableEntry,
     /// Its start time, in nanoseconds after boot.
     pub start_ns: u64,
+    /// A zombie's raw wait status (`None` for a process that has not
+    /// ended, or is past being a zombie).
+    pub zombie_wait_status: Option<i32>,
 }
 
 member_offsets! {
@@ -53,6 +62,10 @@ member_offsets! {
         task_flags: ("task_struct", "flags"),
         /// `task_struct.comm`.
         task_comm: ("task_struct", "comm"),
+        /// `task_struct.exit_state`.
+        task_exit_state: ("task_struct", "exit_state"),
+        /// `task_struct.exit_code`.
+        task_exit_code: ("task_struct", "exit_code"),
         /// `signal_struct.pids`.
         signal_pids: ("signal_struct", "pids"),
         /// `pid.numbers[0].nr`.
@@ -65,9 +78,9 @@ const TO_OUT: [usize; 2] = [2, 5];
 
 /// The program: for each task that leads its thread group, write {tgid u32,
 /// parent's tgid u32, pgid u32, sid u32, start_boottime u64, flags u32,
-/// 0 u32, comm [u8; 16]}. Pure.
+/// exit_state u32, exit_code u32, 0 u32, comm [u8; 16]}. Pure.
 pub fn program(o: &Offsets) -> Vec<Insn> {
-    // Registers: r6 ctx, r8 task, r7 task->signal; the record at r10-48.
+    // Registers: r6 ctx, r8 task, r7 task->signal; the record at r10-56.
     let pid_of = |kind: i16| o.signal_pids.checked_add(kind * 8).unwrap_or(i16::MAX);
     let mut p = vec![
         insn(MOV64_X, 6, 1, 0, 0),
@@ -76,21 +89,25 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
         insn(LDX_W, 2, 8, o.task_pid, 0),
         insn(LDX_W, 3, 8, o.task_tgid, 0),
         insn(JNE_X, 2, 3, 0, 0), // patched: to out
-        insn(STX_W, 10, 3, -48, 0),
+        insn(STX_W, 10, 3, -56, 0),
         insn(LDX_DW, 2, 8, o.task_real_parent, 0),
         insn(LDX_W, 3, 2, o.task_tgid, 0),
-        insn(STX_W, 10, 3, -44, 0),
+        insn(STX_W, 10, 3, -52, 0),
         insn(LDX_DW, 7, 8, o.task_signal, 0),
         insn(LDX_DW, 2, 7, pid_of(PIDTYPE_PGID), 0),
         insn(LDX_W, 3, 2, o.pid_numbers, 0),
-        insn(STX_W, 10, 3, -40, 0),
+        insn(STX_W, 10, 3, -48, 0),
         insn(LDX_DW, 2, 7, pid_of(PIDTYPE_SID), 0),
         insn(LDX_W, 3, 2, o.pid_numbers, 0),
-        insn(STX_W, 10, 3, -36, 0),
+        insn(STX_W, 10, 3, -44, 0),
         insn(LDX_DW, 2, 8, o.task_start_boottime, 0),
-        insn(STX_DW, 10, 2, -32, 0),
-        // flags, zero-extended: the u32 after it is the padding.
+        insn(STX_DW, 10, 2, -40, 0),
         insn(LDX_W, 2, 8, o.task_flags, 0),
+        insn(STX_W, 10, 2, -32, 0),
+        insn(LDX_W, 2, 8, o.task_exit_state, 0),
+        insn(STX_W, 10, 2, -28, 0),
+        // exit_code, zero-extended: the u32 after it is the padding.
+        insn(LDX_W, 2, 8, o.task_exit_code, 0),
         insn(STX_DW, 10, 2, -24, 0),
         insn(LDX_DW, 2, 8, o.task_comm, 0),
         insn(STX_DW, 10, 2, -16, 0),
@@ -117,8 +134,9 @@ pub fn parse_records(bytes: &[u8], ns_per_tick: u64) -> Vec<Task> {
         .filter_map(|r| {
             let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
             let start_ns = u64::from_ne_bytes([r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23]]);
-            let comm = &r[32..48];
+            let comm = &r[40..56];
             let name = &comm[..comm.iter().position(|&b| b == 0).unwrap_or(comm.len())];
+            let exit_state = u32_at(28);
             Some(Task {
                 entry: TableEntry {
                     pid: Pid::new(u32_at(0) as i32)?,
@@ -130,6 +148,7 @@ pub fn parse_records(bytes: &[u8], ns_per_tick: u64) -> Vec<Task> {
                     kernel_thread: u32_at(24) & PF_KTHREAD != 0,
                 },
                 start_ns,
+                zombie_wait_status: (exit_state & EXIT_ZOMBIE != 0).then_some(u32_at(32) as i32),
             })
         })
         .collect()
@@ -164,6 +183,7 @@ impl Tasks {
             .map(|entry| Task {
                 start_ns: entry.start_ticks.saturating_mul(ns_per_tick),
                 entry,
+                zombie_wait_status: None,
             });
         let tasks = Tasks {
             iterator,
@@ -204,6 +224,9 @@ mod tests {
     use super::*;
     use crate::bpf::MemberOffsets;
 
+    /// `EXIT_DEAD`: released, past being a zombie.
+    const EXIT_DEAD: u32 = 0x10;
+
     #[test]
     fn jumps_land_on_the_exit_and_offsets_round_trip() {
         let o = Offsets {
@@ -214,6 +237,8 @@ mod tests {
             task_start_boottime: 5,
             task_flags: 6,
             task_comm: 7,
+            task_exit_state: 10,
+            task_exit_code: 11,
             signal_pids: 100,
             pid_numbers: 9,
         };
@@ -232,19 +257,31 @@ mod tests {
 
     #[test]
     fn records_parse() {
-        let mut bytes = Vec::new();
-        for v in [42u32, 1, 40, 30] {
-            bytes.extend(v.to_ne_bytes());
-        }
-        bytes.extend(12_345_678_901u64.to_ne_bytes());
-        bytes.extend((PF_KTHREAD | 0x40).to_ne_bytes());
-        bytes.extend(0u32.to_ne_bytes());
-        bytes.extend(*b"kworker/0:1\0\0\0\0\0");
+        let record = |pid: u32, flags: u32, exit_state: u32, exit_code: u32, comm: &[u8; 16]| {
+            let mut bytes = Vec::new();
+            for v in [pid, 1, 40, 30] {
+                bytes.extend(v.to_ne_bytes());
+            }
+            bytes.extend(12_345_678_901u64.to_ne_bytes());
+            for v in [flags, exit_state, exit_code, 0] {
+                bytes.extend(v.to_ne_bytes());
+            }
+            bytes.extend(*comm);
+            bytes
+        };
+        let mut bytes = record(42, PF_KTHREAD | 0x40, 0, 0, b"kworker/0:1\0\0\0\0\0");
+        // A zombie killed by SIGKILL, and one being released (past it).
+        bytes.extend(record(43, 0, EXIT_ZOMBIE, 9, b"sleep\0\0\0\0\0\0\0\0\0\0\0"));
+        bytes.extend(record(44, 0, EXIT_DEAD, 9, b"sleep\0\0\0\0\0\0\0\0\0\0\0"));
         bytes.extend([1, 2, 3]); // a torn tail is ignored
         let tasks = parse_records(&bytes, 10_000_000);
+        assert_eq!(tasks.len(), 3);
+        assert_eq!(tasks[1].zombie_wait_status, Some(9));
+        assert_eq!(tasks[1].entry.name, "sleep");
+        assert_eq!(tasks[2].zombie_wait_status, None);
         assert_eq!(
-            tasks,
-            vec![Task {
+            tasks[..1],
+            [Task {
                 entry: TableEntry {
                     pid: Pid::new(42).unwrap(),
                     ppid: 1,
@@ -255,6 +292,7 @@ mod tests {
                     kernel_thread: true,
                 },
                 start_ns: 12_345_678_901,
+                zombie_wait_status: None,
             }]
         );
     }

@@ -59,6 +59,16 @@ pub enum StatusSource {
     ZombieStat,
 }
 
+/// What one pass over every process saw of a process that has exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenExit {
+    /// A zombie, with this raw wait status (its `task->exit_code`, which
+    /// `/proc/PID/stat` shows as field 52).
+    Zombie(i32),
+    /// Not there (or its PID is another process's): it was reaped.
+    Reaped,
+}
+
 /// Why an exit status cannot be known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -403,6 +413,30 @@ impl Process {
         self.observe_exit(false)
     }
 
+    /// Like [`Process::peek_exit_observation`], from what one pass over
+    /// every process saw of it (the BPF task iterator, as root): a zombie's
+    /// status is taken from the pass and a reaped process is asked through
+    /// its pidfd alone, with no /proc read. What the pass could not settle
+    /// is read as usual.
+    pub fn peek_exit_observation_seen(&self, seen: SeenExit) -> Result<ExitObservation, WaitError> {
+        let known = match seen {
+            SeenExit::Zombie(raw) => ExitStatus::from_wait_status(raw).map(|status| ExitObservation::Known {
+                status,
+                source: StatusSource::ZombieStat,
+            }),
+            SeenExit::Reaped => Some(self.pidfd_exit_observation()?).filter(|observation| {
+                *observation
+                    != ExitObservation::Unobservable {
+                        reason: Unobservable::NotRecorded,
+                    }
+            }),
+        };
+        match known {
+            Some(observation) => Ok(observation),
+            None => self.peek_exit_observation(),
+        }
+    }
+
     fn observe_exit(&self, reap: bool) -> Result<ExitObservation, WaitError> {
         // Right after the pidfd turns readable the process may still be
         // between "exited" and "zombie"; give that a moment to settle.
@@ -455,28 +489,37 @@ impl Process {
             Ok(_) | Err(ReadError::Gone { .. }) => {}
             Err(ReadError::PermissionDenied { .. }) | Err(ReadError::Io { .. }) => {}
         }
-        Ok(
-            match sys::pidfd_exit_info(self.pidfd.as_fd()).map_err(io("ioctl(PIDFD_GET_INFO)"))? {
-                PidfdExitInfo::Status(raw) => match ExitStatus::from_wait_status(raw) {
-                    Some(status) => ExitObservation::Known {
-                        status,
-                        source: StatusSource::PidfdInfo,
-                    },
-                    None => ExitObservation::Unobservable {
-                        reason: Unobservable::NotRecorded,
-                    },
+        self.pidfd_exit_observation()
+    }
+
+    /// The status the kernel kept on the pidfd (`PIDFD_INFO_EXIT`, once
+    /// the process was reaped).
+    fn pidfd_exit_observation(&self) -> Result<ExitObservation, WaitError> {
+        let io = |source| WaitError::Io {
+            pid: self.pid,
+            syscall: "ioctl(PIDFD_GET_INFO)",
+            source,
+        };
+        Ok(match sys::pidfd_exit_info(self.pidfd.as_fd()).map_err(io)? {
+            PidfdExitInfo::Status(raw) => match ExitStatus::from_wait_status(raw) {
+                Some(status) => ExitObservation::Known {
+                    status,
+                    source: StatusSource::PidfdInfo,
                 },
-                PidfdExitInfo::NotRecorded => ExitObservation::Unobservable {
+                None => ExitObservation::Unobservable {
                     reason: Unobservable::NotRecorded,
                 },
-                PidfdExitInfo::Unsupported => ExitObservation::Unobservable {
-                    reason: Unobservable::KernelTooOld,
-                },
-                PidfdExitInfo::OtherNamespace => ExitObservation::Unobservable {
-                    reason: Unobservable::OtherNamespace,
-                },
             },
-        )
+            PidfdExitInfo::NotRecorded => ExitObservation::Unobservable {
+                reason: Unobservable::NotRecorded,
+            },
+            PidfdExitInfo::Unsupported => ExitObservation::Unobservable {
+                reason: Unobservable::KernelTooOld,
+            },
+            PidfdExitInfo::OtherNamespace => ExitObservation::Unobservable {
+                reason: Unobservable::OtherNamespace,
+            },
+        })
     }
 }
 

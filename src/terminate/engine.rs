@@ -11,7 +11,7 @@ use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{ExitObservation, Pid, Process, ProcessState, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError};
-use crate::terminate::freeze::{HoldSignals, Watch, entry_of, stop_and_walk};
+use crate::terminate::freeze::{Exits, HoldSignals, Watch, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
@@ -655,7 +655,7 @@ impl Run<'_> {
         let mut last_walk = Instant::now();
         let mut waiter = ExitWaiter::new()?;
         loop {
-            let pending = self.targets.pending().len();
+            let pending = self.targets.pending_count();
             match next_step(&self.plan, self.phase, self.phase_start.elapsed(), pending) {
                 Step::Finish(finish) => return Ok(finish),
                 Step::Escalate => self.escalate()?,
@@ -670,7 +670,7 @@ impl Run<'_> {
                         slice = slice.min(PROGRESS_EVERY);
                     }
                     waiter.watch_pending(&self.targets)?;
-                    let ready = waiter.wait(&self.targets, slice)?;
+                    let ready = waiter.wait(slice)?;
                     let at = self.start.elapsed();
                     for index in ready {
                         self.targets.list[index].note_exited(Some(at));
@@ -712,7 +712,21 @@ impl Run<'_> {
     }
 
     fn reports(&self) -> Vec<ProcessReport> {
-        let mut reports: Vec<ProcessReport> = self.targets.list.iter().map(|t| self.report(t)).collect();
+        // As root, one pass of the task iterator gives every zombie's
+        // status (a thousand /proc reads otherwise).
+        let exits = self
+            .targets
+            .list
+            .iter()
+            .any(|t| t.ended.is_some())
+            .then(|| self.watch.exits())
+            .flatten();
+        let mut reports: Vec<ProcessReport> = self
+            .targets
+            .list
+            .iter()
+            .map(|t| self.report(t, exits.as_ref()))
+            .collect();
         reports.extend(refused_reports(&self.targets));
         for (unopened, reason) in &self.targets.unopened {
             reports.push(ProcessReport {
@@ -749,7 +763,7 @@ impl Run<'_> {
         reports
     }
 
-    fn report(&self, target: &crate::terminate::targets::Target<'_>) -> ProcessReport {
+    fn report(&self, target: &crate::terminate::targets::Target<'_>, exits: Option<&Exits>) -> ProcessReport {
         let base = |outcome| ProcessReport {
             diagnosis: None,
             pid: target.pid(),
@@ -762,7 +776,11 @@ impl Run<'_> {
         };
         let status = || target.handle.peek_exit_observation().ok().map(Into::into);
         if let Some((at, by)) = target.ended {
-            let observation = target.handle.peek_exit_observation().ok();
+            let observation = match exits.and_then(|e| e.seen(&target.handle)) {
+                Some(seen) => target.handle.peek_exit_observation_seen(seen),
+                None => target.handle.peek_exit_observation(),
+            }
+            .ok();
             return base(Outcome::Ended {
                 by: ended_by_status(by, observation.as_ref()),
                 after_seconds: at.map(|d| d.as_secs_f64()),

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use crate::bpf::tasks::Tasks;
 use crate::process::fd_limit;
-use crate::process::{OpenError, Pid, Process, ProcessTable, TableEntry};
+use crate::process::{OpenError, Pid, Process, ProcessTable, SeenExit, TableEntry};
 use crate::signal::Signal;
 use crate::sys::linux::signal::{self as sys_signal, SigSet};
 use crate::terminate::select::Scope;
@@ -251,6 +251,19 @@ impl Watch {
         }
     }
 
+    /// One pass of the task iterator for the exit statuses of ended
+    /// members: one `read(2)` in place of a `/proc/PID/stat` read each.
+    /// `None` without the iterator.
+    pub fn exits(&self) -> Option<Exits> {
+        let rows = self.tasks.as_ref()?.read()?;
+        Some(Exits {
+            rows: rows
+                .into_iter()
+                .map(|t| (t.entry.pid, (t.entry.start_ticks, t.zombie_wait_status)))
+                .collect(),
+        })
+    }
+
     /// The table as of the last refresh.
     pub fn table(&self) -> &ProcessTable {
         &self.table
@@ -275,6 +288,26 @@ impl Watch {
             None => self.table = ProcessTable::scan(),
         }
         self.last_pid = now;
+    }
+}
+
+/// Every process one pass of the task iterator saw: start time and, for a
+/// zombie, its raw wait status.
+pub(crate) struct Exits {
+    rows: BTreeMap<Pid, (u64, Option<i32>)>,
+}
+
+impl Exits {
+    /// What the pass saw of `process`, which has exited: a zombie, or
+    /// reaped (absent, or its PID taken by a newer process); `None` for a
+    /// process still on its way out (not a zombie yet). Pure.
+    pub fn seen(&self, process: &Process) -> Option<SeenExit> {
+        match self.rows.get(&process.pid()) {
+            None => Some(SeenExit::Reaped),
+            Some((start, _)) if *start != process.start_ticks() => Some(SeenExit::Reaped),
+            Some((_, Some(raw))) => Some(SeenExit::Zombie(*raw)),
+            Some((_, None)) => None,
+        }
     }
 }
 

@@ -349,6 +349,11 @@ impl<'a> Targets<'a> {
     pub fn pending(&self) -> Vec<usize> {
         (0..self.list.len()).filter(|&i| self.list[i].pending()).collect()
     }
+
+    /// How many are still to be waited for.
+    pub fn pending_count(&self) -> usize {
+        self.list.iter().filter(|t| t.pending()).count()
+    }
 }
 
 /// The process title of `process` (see [`process_title`]): the start of
@@ -396,6 +401,9 @@ pub(crate) fn deepest_first(
 pub(crate) struct ExitWaiter {
     epoll: std::os::fd::OwnedFd,
     watched: BTreeSet<usize>,
+    /// Targets below this index were looked at already: targets are only
+    /// appended, and one that was not pending never is again.
+    seen: usize,
 }
 
 impl ExitWaiter {
@@ -404,27 +412,31 @@ impl ExitWaiter {
         Ok(ExitWaiter {
             epoll,
             watched: BTreeSet::new(),
+            seen: 0,
         })
     }
 
-    /// Watches every pending target not watched yet.
+    /// Watches every pending target not watched yet. Each pidfd reports
+    /// once (`EPOLLONESHOT`: an exited process's pidfd stays readable, and
+    /// a thousand deaths need no thousand `EPOLL_CTL_DEL`s).
     pub fn watch_pending(&mut self, targets: &Targets<'_>) -> Result<(), crate::process::WaitError> {
-        for index in targets.pending() {
-            if self.watched.insert(index) {
+        for index in self.seen..targets.list.len() {
+            if targets.list[index].pending() && self.watched.insert(index) {
                 epoll::add(
                     &self.epoll,
                     targets.list[index].handle.pidfd(),
                     epoll::EventData::new_u64(index as u64),
-                    epoll::EventFlags::IN,
+                    epoll::EventFlags::IN | epoll::EventFlags::ONESHOT,
                 )
                 .map_err(|e| wait_error("epoll_ctl", e))?;
             }
         }
+        self.seen = targets.list.len();
         Ok(())
     }
 
     /// Waits up to `timeout`; returns the targets whose process exited.
-    pub fn wait(&mut self, targets: &Targets<'_>, timeout: Duration) -> Result<Vec<usize>, crate::process::WaitError> {
+    pub fn wait(&mut self, timeout: Duration) -> Result<Vec<usize>, crate::process::WaitError> {
         let spec = rustix::event::Timespec {
             tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: i64::from(timeout.subsec_nanos()),
@@ -436,16 +448,11 @@ impl ExitWaiter {
             Err(rustix::io::Errno::INTR) => return Ok(Vec::new()),
             Err(e) => return Err(wait_error("epoll_wait", e)),
         }
-        let mut ready = Vec::with_capacity(events.len());
-        for event in events {
-            let index = event.data.u64() as usize;
-            if self.watched.remove(&index) {
-                // The pidfd stays readable: stop watching it.
-                let _ = epoll::delete(&self.epoll, targets.list[index].handle.pidfd());
-                ready.push(index);
-            }
-        }
-        Ok(ready)
+        Ok(events
+            .into_iter()
+            .map(|event| event.data.u64() as usize)
+            .filter(|index| self.watched.remove(index))
+            .collect())
     }
 }
 

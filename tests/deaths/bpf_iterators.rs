@@ -4,8 +4,9 @@
 //!   process's own sockets, the holders it finds for a real listener
 //!   compared with the /proc walk's.
 //! - `task`, which `kill` uses to scan the process table: its rows compared
-//!   with `/proc/PID/stat` for a tree with a `setsid` child, and a kill
-//!   through it compared with one through /proc.
+//!   with `/proc/PID/stat` for a tree with a `setsid` child and for zombies
+//!   (their exit statuses), and a kill through it compared with one through
+//!   /proc.
 //!
 //! For each, a cached set of BTF offsets that is wrong is noticed and
 //! rebuilt. One test per iterator, so that nothing else touches its cache
@@ -187,6 +188,8 @@ fn task_alone() {
     let _ = tree.wait();
     let me = std::process::id() as i32;
     assert!(first.iter().any(|t| t.entry.pid.get() == me));
+    assert_eq!(rows[&me].zombie_wait_status, None);
+    zombies_have_their_status(&iterator);
     // Every process seen by both /proc scans, unchanged between them, has
     // the same row in the iterator's pass between them.
     let mut compared = 0;
@@ -234,4 +237,29 @@ fn task_alone() {
             .any(|t| t.entry.pid.get() == me && t.entry.ppid == std::os::unix::process::parent_id() as i32)
     );
     assert_eq!(std::fs::read_to_string(&cached).unwrap(), good);
+}
+
+/// A zombie's row carries its raw wait status as `/proc/PID/stat`'s field
+/// 52 shows it to root: an exit code, and a death by signal.
+fn zombies_have_their_status(iterator: &tasks::Tasks) {
+    let mut exited = Command::new("sh").args(["-c", "exit 7"]).spawn().unwrap();
+    let mut killed = Command::new("sleep").arg("30").spawn().unwrap();
+    killed.kill().unwrap();
+    let pids = [(exited.id() as i32, 7 << 8), (killed.id() as i32, 9)];
+    let zombie = |pid: i32| afterlife::proc::stat::read_raw(pid).is_ok_and(|s| s.state == 'Z');
+    for _ in 0..500 {
+        if pids.iter().all(|&(pid, _)| zombie(pid)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let rows = iterator.read().unwrap();
+    for (pid, raw) in pids {
+        let stat = afterlife::proc::stat::read_raw(pid).unwrap();
+        assert_eq!((stat.state, stat.exit_code), ('Z', Some(raw)));
+        let row = rows.iter().find(|t| t.entry.pid.get() == pid).expect("a row for the zombie");
+        assert_eq!(row.zombie_wait_status, Some(raw), "{row:?}");
+    }
+    exited.wait().unwrap();
+    killed.wait().unwrap();
 }

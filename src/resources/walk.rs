@@ -348,10 +348,15 @@ where
                 skip_below = next;
                 next = next.saturating_add(1);
             }
-            if found.get() >= count {
-                break;
-            }
-            // Sparse: list the rest, skipping what was read by number.
+            // The count is a hint, not a stop: it was taken once, while
+            // the descriptors seen were each seen at its own moment, so on
+            // a table that changes meanwhile the two need not agree. The
+            // listing goes on from the first number not read (the
+            // directory's position is the fd number plus 2); where every
+            // fd was read that is one getdents64 that finds nothing. (If
+            // the seek fails, it goes on from where the first listing
+            // stopped, skipping what was read by number.)
+            let _ = rustix::fs::seek(&fd_dir, rustix::fs::SeekFrom::Start(fd_position(next)));
         }
         first = false;
     }
@@ -416,6 +421,12 @@ fn dirent_len(name_len: usize) -> usize {
     (19 + name_len + 1).next_multiple_of(8)
 }
 
+/// The position in `/proc/PID/fd` of the entry for fd `fd`: the fd number
+/// plus 2, after `.` and `..` (`proc_readfd_common`). Pure.
+fn fd_position(fd: i32) -> u64 {
+    u64::try_from(fd).unwrap_or(0).saturating_add(2)
+}
+
 /// The fd number an fd directory entry names; -1 for anything else. Pure.
 fn fd_number(name: &[u8]) -> i32 {
     std::str::from_utf8(name)
@@ -458,6 +469,9 @@ mod tests {
         assert!(dirent_len("4294967295".len()) <= MAX_FD_DIRENT);
         assert_eq!(fd_number(b"255"), 255);
         assert_eq!(fd_number(b"x"), -1);
+        // After "." and "..", fd N is at position N + 2.
+        assert_eq!(fd_position(0), 2);
+        assert_eq!(fd_position(255), 257);
     }
 
     #[test]
@@ -491,6 +505,50 @@ mod tests {
             wanted.iter().all(|fd| seen.contains(fd)) && far_fd.is_none_or(|fd| seen.contains(&fd))
         });
         assert!(all_seen);
+    }
+
+    #[test]
+    fn a_churning_table_never_hides_a_descriptor_that_stays_open() {
+        // A busy server opens and closes descriptors while its table is
+        // read: whatever the count says meanwhile, every descriptor open
+        // for the whole walk is seen, in every walk.
+        // A few closed in the middle: the holes are where new descriptors
+        // go, so the count moves while the table is read past them.
+        let files: Vec<OwnedFd> = (0..1000)
+            .map(|_| std::fs::File::open("/proc/self/stat").unwrap().into())
+            .enumerate()
+            .filter_map(|(i, fd)| (!(900..905).contains(&i)).then_some(fd))
+            .collect();
+        let wanted: Vec<i32> = files.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let transient: Vec<std::fs::File> =
+                        (0..5).filter_map(|_| std::fs::File::open("/dev/null").ok()).collect();
+                    drop(transient);
+                }
+            });
+            for _ in 0..200 {
+                let result = walk(&[Pid::current()], Options::default(), |link| {
+                    link.ends_with(b"/stat").then_some(7)
+                });
+                let seen: std::collections::HashSet<i32> = result
+                    .hits
+                    .iter()
+                    .filter_map(|h| match h.slot {
+                        Slot::Fd(fd) => Some(fd),
+                        _ => None,
+                    })
+                    .collect();
+                let missed: Vec<&i32> = wanted.iter().filter(|fd| !seen.contains(fd)).collect();
+                if !missed.is_empty() {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    panic!("missed {missed:?}");
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
     }
 
     #[test]

@@ -257,7 +257,10 @@ fn zombies_have_their_status(iterator: &tasks::Tasks) {
     for (pid, raw) in pids {
         let stat = afterlife::proc::stat::read_raw(pid).unwrap();
         assert_eq!((stat.state, stat.exit_code), ('Z', Some(raw)));
-        let row = rows.iter().find(|t| t.entry.pid.get() == pid).expect("a row for the zombie");
+        let row = rows
+            .iter()
+            .find(|t| t.entry.pid.get() == pid)
+            .expect("a row for the zombie");
         assert_eq!(row.zombie_wait_status, Some(raw), "{row:?}");
     }
     exited.wait().unwrap();

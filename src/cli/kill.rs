@@ -409,11 +409,14 @@ fn render(report: &TerminationReport, output: &Output) {
             header[0], header[1], header[2], header[3]
         ),
     ));
-    for row in &rows {
-        output.line(&format!(
-            "{:>w0$}  {:<w1$}  {:<w2$}  {}",
-            row[0], row[1], row[2], row[3]
-        ));
+    // The rows as one block: a thousand members are one write, not a
+    // thousand (stdout is line-buffered).
+    let block: Vec<String> = rows
+        .iter()
+        .map(|row| format!("{:>w0$}  {:<w1$}  {:<w2$}  {}", row[0], row[1], row[2], row[3]))
+        .collect();
+    if !block.is_empty() {
+        output.line(&block.join("\n"));
     }
     output.line(&summary(report, output));
     render_ipc(report, output);

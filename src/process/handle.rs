@@ -408,32 +408,30 @@ impl Process {
     }
 
     /// Like [`Process::exit_observation`], but never reaps: an own child
-    /// that is a zombie stays one, and its status is read from /proc.
+    /// that is a zombie stays one, and its status is read from /proc. One
+    /// already reaped (most are, under a reaper that collects at once) is
+    /// asked through its pidfd first, with no /proc read.
     pub fn peek_exit_observation(&self) -> Result<ExitObservation, WaitError> {
-        self.observe_exit(false)
+        match self.pidfd_exit_observation()? {
+            known @ ExitObservation::Known { .. } => Ok(known),
+            _ => self.observe_exit(false),
+        }
     }
 
     /// Like [`Process::peek_exit_observation`], from what one pass over
     /// every process saw of it (the BPF task iterator, as root): a zombie's
-    /// status is taken from the pass and a reaped process is asked through
-    /// its pidfd alone, with no /proc read. What the pass could not settle
-    /// is read as usual.
+    /// status is taken from the pass, with no /proc read; a reaped process
+    /// is asked through its pidfd.
     pub fn peek_exit_observation_seen(&self, seen: SeenExit) -> Result<ExitObservation, WaitError> {
-        let known = match seen {
-            SeenExit::Zombie(raw) => ExitStatus::from_wait_status(raw).map(|status| ExitObservation::Known {
-                status,
-                source: StatusSource::ZombieStat,
-            }),
-            SeenExit::Reaped => Some(self.pidfd_exit_observation()?).filter(|observation| {
-                *observation
-                    != ExitObservation::Unobservable {
-                        reason: Unobservable::NotRecorded,
-                    }
-            }),
-        };
-        match known {
-            Some(observation) => Ok(observation),
-            None => self.peek_exit_observation(),
+        match seen {
+            SeenExit::Zombie(raw) => match ExitStatus::from_wait_status(raw) {
+                Some(status) => Ok(ExitObservation::Known {
+                    status,
+                    source: StatusSource::ZombieStat,
+                }),
+                None => self.peek_exit_observation(),
+            },
+            SeenExit::Reaped => self.peek_exit_observation(),
         }
     }
 

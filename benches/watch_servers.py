@@ -95,6 +95,7 @@ class Server:
 
     def __init__(self, argv, port, directory, stop_signal, user=None):
         self.port, self.dir, self.stop_signal = port, directory, stop_signal
+        self.started = time.time() - 1
         log = open(os.path.join(directory, "server.log"), "w")
         prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"] if user else []
         self.proc = subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -110,12 +111,87 @@ class Server:
             self.proc.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             pass
+        # What the group still maps in /dev/shm (PostgreSQL's POSIX DSM
+        # segments) and a postmaster's SysV segment (line 7 of its
+        # postmaster.pid: key and id) stay behind a SIGKILL: noted now,
+        # removed after.
+        mapped = shm_mapped_by_group(self.proc.pid)
+        sysv = postmaster_sysv_id(os.path.join(self.dir, "data", "postmaster.pid"))
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.proc.wait()
+        for path in mapped:
+            try:
+                if os.stat(path).st_mtime >= self.started:
+                    os.unlink(path)
+            except OSError:
+                pass
+        if sysv is not None:
+            subprocess.run(["ipcrm", "-m", sysv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def postmaster_sysv_id(pid_file):
+    """The id of the SysV segment a postmaster.pid names, if any."""
+    try:
+        with open(pid_file) as f:
+            fields = f.read().splitlines()[6].split()
+        return fields[1] if len(fields) == 2 else None
+    except (OSError, IndexError):
+        return None
+
+
+# PostgreSQL's DSM control segment (src/backend/storage/ipc/dsm.c): a
+# header {magic u32, nitems u32, maxitems u32} and, 8-aligned, items of
+# {handle u32, refcnt u32, first_page, npages, pm handle, pinned}, 40 bytes
+# on 64-bit machines; a used item has refcnt > 0, its segment is
+# /dev/shm/PostgreSQL.<handle>.
+PG_DSM_CONTROL_MAGIC = 0x9A503D32
+
+
+def pg_dsm_segments(control_path):
+    """The segments a PostgreSQL DSM control segment lists ([] for any other file)."""
+    try:
+        with open(control_path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return []
+    if len(head) < 16 or int.from_bytes(head[0:4], "little") != PG_DSM_CONTROL_MAGIC:
+        return []
+    nitems = int.from_bytes(head[4:8], "little")
+    paths = []
+    for i in range(nitems):
+        at = 16 + 40 * i
+        if at + 8 > len(head):
+            break
+        handle = int.from_bytes(head[at:at + 4], "little")
+        if int.from_bytes(head[at + 4:at + 8], "little") > 0:
+            paths.append(f"/dev/shm/PostgreSQL.{handle}")
+    return paths
+
+
+def shm_mapped_by_group(pgid):
+    """The /dev/shm files mapped by the live members of process group pgid,
+    and the PostgreSQL segments their DSM control segment lists."""
+    paths = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) != pgid:
+                continue
+            with open(f"/proc/{entry}/maps") as maps:
+                for line in maps:
+                    fields = line.split(maxsplit=5)
+                    if len(fields) == 6 and fields[5].startswith("/dev/shm/"):
+                        paths.add(fields[5].strip().removesuffix(" (deleted)"))
+        except OSError:
+            continue
+    for path in list(paths):
+        paths.update(pg_dsm_segments(path))
+    return sorted(paths)
 
 
 def postgres():

@@ -15,8 +15,8 @@
 //! and `[PIDTYPE_SID]` (2 and 3 of `enum pid_type`) are the group and the
 //! session, whose `numbers[0].nr` is the initial namespace's number;
 //! `/proc/PID/stat` field 22 is `start_boottime` in `USER_HZ` ticks; its
-//! state is `Z` when `task->exit_state` has `EXIT_ZOMBIE` (the highest
-//! state bit it reports; a zombie's own state bits are not), and its
+//! state is `Z` when `task->exit_state` has `EXIT_ZOMBIE` (a zombie's
+//! `__state`, `TASK_DEAD`, is not one /proc reports), and its
 //! field 52 (shown to root) is `task->exit_code`, the raw wait status.
 
 use crate::bpf::Iterator;

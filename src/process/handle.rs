@@ -59,16 +59,6 @@ pub enum StatusSource {
     ZombieStat,
 }
 
-/// What one pass over every process saw of a process that has exited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeenExit {
-    /// A zombie, with this raw wait status (its `task->exit_code`, which
-    /// `/proc/PID/stat` shows as field 52).
-    Zombie(i32),
-    /// Not there (or its PID is another process's): it was reaped.
-    Reaped,
-}
-
 /// Why an exit status cannot be known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -418,20 +408,17 @@ impl Process {
         }
     }
 
-    /// Like [`Process::peek_exit_observation`], from what one pass over
-    /// every process saw of it (the BPF task iterator, as root): a zombie's
-    /// status is taken from the pass, with no /proc read; a reaped process
-    /// is asked through its pidfd.
-    pub fn peek_exit_observation_seen(&self, seen: SeenExit) -> Result<ExitObservation, WaitError> {
-        match seen {
-            SeenExit::Zombie(raw) => match ExitStatus::from_wait_status(raw) {
-                Some(status) => Ok(ExitObservation::Known {
-                    status,
-                    source: StatusSource::ZombieStat,
-                }),
-                None => self.peek_exit_observation(),
-            },
-            SeenExit::Reaped => self.peek_exit_observation(),
+    /// How the process ended, given the raw wait status a pass over every
+    /// process read for it as a zombie (its `task->exit_code`, which
+    /// `/proc/PID/stat` shows as field 52): no /proc read. A status that
+    /// decodes to nothing is looked up as usual.
+    pub fn zombie_exit_observation(&self, raw: i32) -> Result<ExitObservation, WaitError> {
+        match ExitStatus::from_wait_status(raw) {
+            Some(status) => Ok(ExitObservation::Known {
+                status,
+                source: StatusSource::ZombieStat,
+            }),
+            None => self.peek_exit_observation(),
         }
     }
 

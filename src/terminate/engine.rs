@@ -776,8 +776,8 @@ impl Run<'_> {
         };
         let status = || target.handle.peek_exit_observation().ok().map(Into::into);
         if let Some((at, by)) = target.ended {
-            let observation = match exits.and_then(|e| e.seen(&target.handle)) {
-                Some(seen) => target.handle.peek_exit_observation_seen(seen),
+            let observation = match exits.and_then(|e| e.zombie_status(&target.handle)) {
+                Some(raw) => target.handle.zombie_exit_observation(raw),
                 None => target.handle.peek_exit_observation(),
             }
             .ok();

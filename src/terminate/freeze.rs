@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use crate::bpf::tasks::Tasks;
 use crate::process::fd_limit;
-use crate::process::{OpenError, Pid, Process, ProcessTable, SeenExit, TableEntry};
+use crate::process::{OpenError, Pid, Process, ProcessTable, TableEntry};
 use crate::signal::Signal;
 use crate::sys::linux::signal::{self as sys_signal, SigSet};
 use crate::terminate::select::Scope;
@@ -298,15 +298,13 @@ pub(crate) struct Exits {
 }
 
 impl Exits {
-    /// What the pass saw of `process`, which has exited: a zombie, or
-    /// reaped (absent, or its PID taken by a newer process); `None` for a
-    /// process still on its way out (not a zombie yet). Pure.
-    pub fn seen(&self, process: &Process) -> Option<SeenExit> {
+    /// The raw wait status the pass read for `process` as a zombie;
+    /// `None` where it was not one then (reaped, its PID taken by a newer
+    /// process, or still on its way out). Pure.
+    pub fn zombie_status(&self, process: &Process) -> Option<i32> {
         match self.rows.get(&process.pid()) {
-            None => Some(SeenExit::Reaped),
-            Some((start, _)) if *start != process.start_ticks() => Some(SeenExit::Reaped),
-            Some((_, Some(raw))) => Some(SeenExit::Zombie(*raw)),
-            Some((_, None)) => None,
+            Some(&(start, raw)) if start == process.start_ticks() => raw,
+            _ => None,
         }
     }
 }

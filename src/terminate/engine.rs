@@ -12,7 +12,7 @@ use crate::process::{ExitObservation, Pid, Process, ProcessState, ProcessTable, 
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError};
 use crate::terminate::freeze::{Exits, HoldSignals, Watch, entry_of, stop_and_walk};
-use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, next_step};
+use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, burst_pause, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
     zombie_reaper,
@@ -672,8 +672,11 @@ impl Run<'_> {
                     waiter.watch_pending(&self.targets)?;
                     let ready = waiter.wait(slice)?;
                     let at = self.start.elapsed();
-                    for index in ready {
-                        self.targets.list[index].note_exited(Some(at));
+                    for index in &ready {
+                        self.targets.list[*index].note_exited(Some(at));
+                    }
+                    if let Some(pause) = burst_pause(ready.len(), self.targets.pending_count()) {
+                        std::thread::sleep(pause.min(slice));
                     }
                     if last_walk.elapsed() >= REWALK_EVERY {
                         self.rewalk()?;

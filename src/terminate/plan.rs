@@ -159,9 +159,38 @@ pub fn next_step(plan: &TerminationPlan, phase: Phase, elapsed: Duration, alive:
     }
 }
 
+/// How long to let exits gather before the next wait, after a wake-up
+/// that found `exited` targets gone and left `alive` still running.
+///
+/// A tree ends in a burst: a thousand processes die within tens of
+/// milliseconds. Woken for each pidfd as it turns readable, afterlife went
+/// back to the kernel about 600 times for 1,000 deaths, and on two cores
+/// those wake-ups took the CPU the dying processes needed (35 ms of CPU
+/// against 20 ms with the pause). A short pause while many are still alive
+/// turns them into a few dozen wake-ups; each exit is then noted up to
+/// [`BURST_PAUSE`] after it happened. The last few exits are awaited
+/// without a pause.
+pub fn burst_pause(exited: usize, alive: usize) -> Option<Duration> {
+    (exited > 0 && alive >= BURST_ALIVE).then_some(BURST_PAUSE)
+}
+
+/// The pause of [`burst_pause`].
+pub const BURST_PAUSE: Duration = Duration::from_millis(1);
+
+/// How many targets must still be alive for [`burst_pause`] to pause.
+const BURST_ALIVE: usize = 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_burst_of_exits_pauses_only_while_many_are_left() {
+        assert_eq!(burst_pause(1, 900), Some(BURST_PAUSE));
+        assert_eq!(burst_pause(0, 900), None, "a timeout is no burst");
+        assert_eq!(burst_pause(3, 7), None, "the last few are awaited at once");
+        assert_eq!(burst_pause(1, 0), None);
+    }
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 

@@ -45,6 +45,7 @@ pub mod demo;
 pub mod duration;
 pub mod exit;
 pub mod exit_code;
+pub mod finding;
 pub mod holds_spec;
 pub mod signal;
 pub(crate) mod sys;

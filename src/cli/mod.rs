@@ -7,6 +7,7 @@
 mod completions;
 mod demo;
 mod explain;
+mod finding;
 mod layout;
 mod output;
 mod status_list;

@@ -1,5 +1,6 @@
 //! `afterlife why`: text and JSON rendering of [`crate::resist::diagnose`].
 
+use crate::cli::finding::{FindingText, render_finding};
 use crate::cli::output::{Output, Style};
 use crate::cli::{Failure, WhyArgs, refuse_quiet_json};
 use crate::exit_code;
@@ -52,32 +53,23 @@ fn render(diagnosis: &Diagnosis, output: &Output) {
         ));
     }
     for (index, finding) in diagnosis.findings.iter().enumerate() {
-        output.line("");
         let style = match (finding.kind, finding.sigkill) {
             (FindingKind::Running, _) => Style::Good,
             (FindingKind::SignalsPending, _) => Style::Dim,
             (_, KillEffect::EndsIt) => Style::Warn,
             _ => Style::Bad,
         };
-        output.line(&format!(
-            "{}. {}",
+        render_finding(
+            output,
             index + 1,
-            output.paint(style, &escape(&finding.title))
-        ));
-        output.line(&format!("   {}", escape(&finding.explanation)));
-        for evidence in &finding.evidence {
-            output.line(&format!(
-                "   {} {}: {}",
-                output.paint(Style::Dim, "evidence"),
-                escape(&evidence.source),
-                escape(&evidence.value)
-            ));
-        }
-        output.line(&format!(
-            "   {} {}",
-            output.paint(Style::Bold, "next:"),
-            escape(&finding.next_step)
-        ));
+            style,
+            FindingText {
+                title: &finding.title,
+                explanation: &finding.explanation,
+                evidence: &finding.evidence,
+                next_step: &finding.next_step,
+            },
+        );
     }
     output.line("");
     output.line(&output.paint(Style::Bold, "what each signal would do now:"));

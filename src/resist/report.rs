@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+pub use crate::finding::Evidence;
 use crate::process::{Pid, ProcessState};
 use crate::signal::Signal;
 
@@ -129,26 +130,6 @@ pub struct ThreadRef {
     pub tid: i32,
     /// Its name.
     pub name: String,
-}
-
-/// One fact a finding rests on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Evidence {
-    /// Where it was read: a /proc or /sys file and field
-    /// (`/proc/42/status TracerPid`).
-    pub source: String,
-    /// The value read.
-    pub value: String,
-}
-
-impl Evidence {
-    /// An evidence line.
-    pub fn new(source: impl Into<String>, value: impl Into<String>) -> Evidence {
-        Evidence {
-            source: source.into(),
-            value: value.into(),
-        }
-    }
 }
 
 /// What one signal would do now.

@@ -1,6 +1,7 @@
 //! `why` on Windows: text and JSON rendering of
 //! [`crate::sys::windows::resist`].
 
+use crate::cli::finding::{FindingText, render_finding};
 use crate::cli::output::{Output, Style};
 use crate::cli::{Failure, WhyArgs, refuse_quiet_json};
 use crate::exit_code;
@@ -49,31 +50,22 @@ fn render(diagnosis: &WindowsDiagnosis, output: &Output) {
         ));
     }
     for (index, finding) in diagnosis.findings.iter().enumerate() {
-        output.line("");
         let style = match (finding.kind, finding.terminate_process) {
             (FindingKind::Running, _) => Style::Good,
             (_, Effect::EndsIt) => Style::Warn,
             _ => Style::Bad,
         };
-        output.line(&format!(
-            "{}. {}",
+        render_finding(
+            output,
             index + 1,
-            output.paint(style, &escape(&finding.title))
-        ));
-        output.line(&format!("   {}", escape(&finding.explanation)));
-        for evidence in &finding.evidence {
-            output.line(&format!(
-                "   {} {}: {}",
-                output.paint(Style::Dim, "evidence"),
-                escape(&evidence.source),
-                escape(&evidence.value)
-            ));
-        }
-        output.line(&format!(
-            "   {} {}",
-            output.paint(Style::Bold, "next:"),
-            escape(&finding.next_step)
-        ));
+            style,
+            FindingText {
+                title: &finding.title,
+                explanation: &finding.explanation,
+                evidence: &finding.evidence,
+                next_step: &finding.next_step,
+            },
+        );
     }
     output.line("");
     output.line(&output.paint(Style::Bold, "what each way of ending it would do now:"));

@@ -12,6 +12,7 @@
 use serde::Serialize;
 
 use super::threads::ThreadCount;
+pub use crate::finding::Evidence;
 
 /// Why a process resists termination, or that nothing does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,22 +114,6 @@ pub struct ProcessRef {
     pub pid: u32,
     /// Its executable's name (empty when unknown).
     pub name: String,
-}
-
-/// One fact a finding rests on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Evidence {
-    /// The call that gave it (`OpenProcess(PROCESS_TERMINATE)`).
-    pub source: String,
-    /// The value it gave.
-    pub value: String,
-}
-
-fn evidence(source: impl Into<String>, value: impl Into<String>) -> Evidence {
-    Evidence {
-        source: source.into(),
-        value: value.into(),
-    }
 }
 
 /// What one way of ending it would do now.
@@ -312,11 +297,11 @@ fn exit_words(code: Option<u32>) -> String {
 
 fn ended_finding(facts: &Facts, ending: &EndedFacts) -> Finding {
     let mut evidence_lines = vec![
-        evidence(
+        Evidence::new(
             "WaitForSingleObject(handle, 0)",
             "WAIT_OBJECT_0: signaled, it has ended",
         ),
-        evidence("GetExitCodeProcess", exit_words(ending.exit_code)),
+        Evidence::new("GetExitCodeProcess", exit_words(ending.exit_code)),
     ];
     let (holders, title, next_step) = match &ending.holders {
         Ok((holders, unopened)) => {
@@ -330,7 +315,7 @@ fn ended_finding(facts: &Facts, ending: &EndedFacts) -> Finding {
                     "; {unopened} other process(es) with process handles could not be opened to look (PROCESS_DUP_HANDLE denied)"
                 ));
             }
-            evidence_lines.push(evidence(
+            evidence_lines.push(Evidence::new(
                 format!("{} + DuplicateHandle + GetProcessId", super::handle_table::SOURCE),
                 value,
             ));
@@ -363,7 +348,10 @@ fn ended_finding(facts: &Facts, ending: &EndedFacts) -> Finding {
             (holders.clone(), title, next)
         }
         Err(error) => {
-            evidence_lines.push(evidence(super::handle_table::SOURCE, format!("unreadable: {error}")));
+            evidence_lines.push(Evidence::new(
+                super::handle_table::SOURCE,
+                format!("unreadable: {error}"),
+            ));
             (
                 Vec::new(),
                 format!(
@@ -394,19 +382,19 @@ fn access_finding(facts: &Facts, terminate_process: Effect) -> Finding {
         .access
         .iter()
         .map(|a| {
-            evidence(
+            Evidence::new(
                 format!("OpenProcess({})", a.rights),
                 a.error.clone().unwrap_or_else(|| "granted".to_string()),
             )
         })
         .collect();
-    lines.push(evidence(
+    lines.push(Evidence::new(
         "OpenProcess(PROCESS_TERMINATE)",
         facts.terminate_denied.clone().unwrap_or_else(|| "granted".to_string()),
     ));
     let protected = matches!(facts.protection, Ok(p) if p != 0);
     if let Ok(p) = facts.protection {
-        lines.push(evidence(
+        lines.push(Evidence::new(
             "NtQueryInformationProcess(ProcessProtectionInformation)",
             format!("{p:#04X}{}", if p == 0 { " (not protected)" } else { "" }),
         ));
@@ -459,7 +447,7 @@ fn suspended_finding(facts: &Facts) -> Option<Finding> {
         .map_or(super::threads::QUERY, |t| t.method);
     let lines = suspended
         .iter()
-        .map(|t| evidence(format!("{method} of thread {}", t.tid), t.suspend_count.to_string()))
+        .map(|t| Evidence::new(format!("{method} of thread {}", t.tid), t.suspend_count.to_string()))
         .collect();
     let tids: Vec<String> = suspended.iter().map(|t| t.tid.to_string()).collect();
     let all = suspended.len() == total;
@@ -489,10 +477,10 @@ fn suspended_finding(facts: &Facts) -> Option<Finding> {
 }
 
 fn debugged_finding(facts: &Facts, debugger: &DebuggerFacts, terminate_process: Effect) -> Finding {
-    let mut lines = vec![evidence("CheckRemoteDebuggerPresent", "TRUE")];
+    let mut lines = vec![Evidence::new("CheckRemoteDebuggerPresent", "TRUE")];
     let (title, who, processes) = match &debugger.debuggers {
         Ok(list) if list.len() == 1 || (debugger.exact && !list.is_empty()) => {
-            lines.push(evidence(
+            lines.push(Evidence::new(
                 super::handle_table::SOURCE,
                 format!(
                     "{} holds a handle to {}",
@@ -511,7 +499,7 @@ fn debugged_finding(facts: &Facts, debugger: &DebuggerFacts, terminate_process: 
             )
         }
         Ok(list) if !list.is_empty() => {
-            lines.push(evidence(
+            lines.push(Evidence::new(
                 super::handle_table::SOURCE,
                 format!(
                     "{} hold debug objects; object addresses are not given here, so which one debugs it is not known",
@@ -525,7 +513,7 @@ fn debugged_finding(facts: &Facts, debugger: &DebuggerFacts, terminate_process: 
             )
         }
         Ok(_) => {
-            lines.push(evidence(
+            lines.push(Evidence::new(
                 super::handle_table::SOURCE,
                 "no other process holds a debug object",
             ));
@@ -536,7 +524,7 @@ fn debugged_finding(facts: &Facts, debugger: &DebuggerFacts, terminate_process: 
             )
         }
         Err(error) => {
-            lines.push(evidence("the debugger's process", format!("not found: {error}")));
+            lines.push(Evidence::new("the debugger's process", format!("not found: {error}")));
             (
                 "being debugged (the debugger was not found)".to_string(),
                 "the debugger".to_string(),
@@ -569,10 +557,10 @@ fn running_finding(facts: &Facts, terminate_process: Effect) -> Finding {
         title: "running: nothing resists TerminateProcess".to_string(),
         explanation: "No thread is suspended, no debugger is attached, and afterlife may open it to end it. A graceful close is up to the program: it may handle or ignore WM_CLOSE and Ctrl+Break; TerminateProcess ends it whatever it does.".to_string(),
         evidence: vec![
-            evidence("WaitForSingleObject(handle, 0)", "WAIT_TIMEOUT: still running"),
-            evidence("suspend counts", counts),
-            evidence("CheckRemoteDebuggerPresent", "FALSE"),
-            evidence("OpenProcess(PROCESS_TERMINATE)", "granted"),
+            Evidence::new("WaitForSingleObject(handle, 0)", "WAIT_TIMEOUT: still running"),
+            Evidence::new("suspend counts", counts),
+            Evidence::new("CheckRemoteDebuggerPresent", "FALSE"),
+            Evidence::new("OpenProcess(PROCESS_TERMINATE)", "granted"),
         ],
         next_step: format!(
             "`afterlife kill {}`: a graceful close, then TerminateProcess after the grace.",

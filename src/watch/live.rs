@@ -22,7 +22,7 @@ use crate::text::escape;
 use crate::watch::series::{Metric, MetricVerdict};
 use crate::watch::trend::Verdict;
 use crate::watch::wake::Keys;
-use crate::watch::watcher::Watched;
+use crate::watch::watched::Watched;
 
 /// Columns for a metric's name and value before its verdict.
 const NAME_VALUE_WIDTH: u16 = 31;

@@ -27,6 +27,7 @@ pub mod schedule;
 pub mod series;
 pub mod siblings;
 pub mod trend;
+pub mod watched;
 
 #[cfg(target_os = "linux")]
 pub mod sample;
@@ -58,4 +59,5 @@ pub use report::{
 pub use sample::Sample;
 pub use series::{History, Metric, MetricVerdict};
 pub use trend::{Trend, Verdict};
-pub use watcher::{Ending, WatchError, Watched, Watcher};
+pub use watched::Watched;
+pub use watcher::{Ending, WatchError, Watcher};

@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::process::Pid;
 use crate::watch::sample::{FdKind, Sample};
 use crate::watch::series::MetricVerdict;
-use crate::watch::watcher::{Ending, Watched};
+use crate::watch::watched::Watched;
+use crate::watch::watcher::Ending;
 
 /// Open fds by kind, and the targets held most often.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

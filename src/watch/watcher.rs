@@ -20,22 +20,15 @@ use crate::signal::Signal;
 use crate::stop_signals::StopSignals;
 use crate::watch::report::EndingText;
 pub use crate::watch::report::{Observer, Options, ProcessSummary, StopReason, Targets, WatchSummary};
-use crate::watch::sample::{self, CgroupMounts, FdBreakdown, Limits, Sample, Sampler, StatFacts};
+use crate::watch::sample::{self, CgroupMounts, FdBreakdown, Sample, Sampler};
 use crate::watch::schedule;
-use crate::watch::series::{History, MetricVerdict, leaking_kinds};
-use crate::watch::siblings::{self, Member};
-use crate::watch::trend::Verdict;
+use crate::watch::series::History;
 use crate::watch::wake::{Wake, WakeSet};
-
-/// How long a new process is left to load before its growth counts.
-const SETTLING: f64 = 1.0;
+pub use crate::watch::watched::Watched;
+use crate::watch::watched::{all_ended, finish, first_history, reconsider_siblings};
 
 /// The share of the time watched that reading per-kind fd counts may take.
 const BREAKDOWN_BUDGET: f64 = 0.004;
-
-/// How long before its end a process is taken to be shutting down (freeing
-/// at exit), and not judged.
-const SHUTDOWN: f64 = 0.5;
 
 /// How a watched process ended: its exit status through its pidfd.
 pub type Ending = EndingReport;
@@ -92,89 +85,23 @@ pub enum WatchError {
     },
 }
 
-/// One watched process.
+/// What the loop reads a watched process through: its pidfd and
+/// `/proc/PID` ([`Process`]), its open files, and when its per-kind fd
+/// counts were last read.
 #[derive(Debug)]
-pub struct Watched {
-    /// Its handle.
-    pub process: Process,
-    /// Its name (`comm`), kept up to date: it changes when the process
-    /// calls `execve`.
-    pub name: String,
-    /// The title it gave itself by rewriting its argv, if it did
-    /// (`postgres: background writer`).
-    pub title: Option<String>,
-    /// Its command line, kept up to date.
-    pub cmdline: Vec<String>,
-    /// When it started, seconds since the epoch.
-    pub started_at: Option<f64>,
-    /// Its CPU time, state and virtual memory at the last sample, when
-    /// [`Options::stat_facts`] asks for them.
-    pub stat: Option<StatFacts>,
-    /// Its parent's PID when watching began (workers of one parent share
-    /// one load; see [`crate::watch::siblings`]).
-    pub parent: i32,
-    /// Its limits, read when watching started and every verdict refresh.
-    pub limits: Limits,
-    /// Its samples.
-    pub history: History,
-    /// The last per-kind fd counts.
-    pub breakdown: FdBreakdown,
-    /// The latest verdicts.
-    pub verdicts: Vec<MetricVerdict>,
-    /// How it ended, once it has.
-    pub ending: Option<EndingReport>,
-    /// Seconds after the start of the watch at which it ended.
-    pub ended_after: Option<f64>,
+pub struct Source {
+    process: Process,
     sampler: Sampler,
     last_fds: Option<u64>,
     breakdown_at: Option<f64>,
     breakdown_stale: bool,
     socket_names: std::collections::HashMap<u64, String>,
-    spawned: bool,
-    initial: bool,
 }
 
-impl Watched {
+impl Source {
     /// The PID.
     pub fn pid(&self) -> Pid {
         self.process.pid()
-    }
-
-    /// Whether any judged metric leaks.
-    pub fn leaking(&self) -> bool {
-        self.verdicts.iter().any(MetricVerdict::leaks)
-    }
-
-    /// Whether it was watched from the start of the watch (a PID given, the
-    /// command, the tree's root, a first match of `--name`), not found later.
-    pub fn initial(&self) -> bool {
-        self.initial
-    }
-
-    /// Whether no metric could be judged: every verdict is
-    /// `too_few_samples` (or there is none yet).
-    pub fn unjudged(&self) -> bool {
-        self.verdicts.iter().all(|v| v.verdict == Verdict::TooFewSamples)
-    }
-
-    /// The summary of this process.
-    pub fn summary(&self) -> ProcessSummary {
-        ProcessSummary {
-            pid: self.pid(),
-            name: self.name.clone(),
-            title: self.title.clone(),
-            cmdline: self.cmdline.clone(),
-            limits: self.limits.clone(),
-            samples: self.history.len(),
-            last: self.history.last().copied(),
-            fd_breakdown: self.breakdown.clone(),
-            leaking: self.leaking(),
-            unjudged: self.unjudged(),
-            leaking_kinds: leaking_kinds(&self.verdicts),
-            verdicts: self.verdicts.clone(),
-            ending: self.ending.clone(),
-            ended_after: self.ended_after,
-        }
     }
 }
 
@@ -358,8 +285,6 @@ impl Watcher {
         let info = process.info()?;
         let mut sampler = Sampler::open(pid)?;
         let limits = sampler.limits(&self.mounts)?;
-        // A process younger than SETTLING is still loading: its first
-        // samples are plotted but not judged.
         let age = info.started_at.and_then(|started| {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -367,11 +292,7 @@ impl Watcher {
                 .as_secs_f64();
             Some(now - started)
         });
-        let watch_time = self.start.elapsed().as_secs_f64();
-        let history = match age {
-            Some(age) if age < SETTLING => History::settling_until(watch_time + SETTLING - age),
-            _ => History::new(),
-        };
+        let history = first_history(self.start.elapsed().as_secs_f64(), age);
         // A command we just started may still be inside exec: its /proc
         // command line can be empty, so take the one we ran.
         let cmdline = match (&self.targets, spawned) {
@@ -391,14 +312,16 @@ impl Watcher {
             verdicts: Vec::new(),
             ending: None,
             ended_after: None,
-            sampler,
-            last_fds: None,
-            breakdown_at: None,
-            breakdown_stale: false,
-            socket_names: std::collections::HashMap::new(),
+            source: Source {
+                process,
+                sampler,
+                last_fds: None,
+                breakdown_at: None,
+                breakdown_stale: false,
+                socket_names: std::collections::HashMap::new(),
+            },
             spawned,
             initial,
-            process,
         });
         Ok(())
     }
@@ -430,7 +353,7 @@ impl Watcher {
         let known: HashSet<(Pid, u64)> = self
             .watched
             .iter()
-            .map(|w| (w.pid(), w.process.start_ticks()))
+            .map(|w| (w.pid(), w.source.process.start_ticks()))
             .collect();
         for (pid, start_ticks) in candidates {
             if known.contains(&(pid, start_ticks)) {
@@ -485,7 +408,11 @@ impl Watcher {
             let elapsed = Instant::now().duration_since(self.start);
             let next = schedule::next_wake(self.start, elapsed, self.options.interval, deadline);
             let interrupted = loop {
-                wake.track(self.watched.iter().map(|w| (w.process.pidfd(), w.ending.is_none())));
+                wake.track(
+                    self.watched
+                        .iter()
+                        .map(|w| (w.source.process.pidfd(), w.ending.is_none())),
+                );
                 let timeout = next.map_or(Duration::MAX, |n| n.saturating_duration_since(Instant::now()));
                 let candidates = match wake.wait(timeout) {
                     Wake::Stop => break true,
@@ -509,36 +436,24 @@ impl Watcher {
         self.refresh_verdicts();
         observer.tick(&self.watched, watched_seconds, true);
         drop(signals);
-        let summary = WatchSummary {
-            stopped,
-            watched_seconds,
-            leak: self.watched.iter().any(Watched::leaking),
-            too_few_samples: self.watched.iter().any(|w| w.initial && w.unjudged()),
-            processes: self.watched.iter().map(Watched::summary).collect(),
-        };
-        let histories = self.watched.iter().map(|w| w.history.clone()).collect();
-        Ok((summary, histories))
+        Ok(finish(&self.watched, stopped, watched_seconds))
     }
 
-    /// Whether the watch has nothing left to watch: every process ended,
-    /// and (for `--name` without `--until-exit`) no new one can be
-    /// expected. A tree whose every process ended cannot grow again: an
-    /// orphan is re-parented away from it.
+    /// Whether nothing is left to watch ([`all_ended`]).
     fn all_ended(&self) -> bool {
-        let may_grow = matches!(self.targets, Targets::Name(_)) && !self.options.until_exit;
-        !may_grow && self.watched.iter().all(|w| w.ending.is_some())
+        all_ended(&self.targets, &self.options, &self.watched)
     }
 
     fn refresh_verdicts(&mut self) {
         for watched in &mut self.watched {
             if watched.ending.is_none()
-                && let Ok(limits) = watched.sampler.limits(&self.mounts)
+                && let Ok(limits) = watched.source.sampler.limits(&self.mounts)
             {
                 watched.limits = limits;
             }
             // A process that called execve since is shown by its new name.
             if watched.ending.is_none()
-                && let Some((name, cmdline)) = watched.sampler.identity()
+                && let Some((name, cmdline)) = watched.source.sampler.identity()
                 && !cmdline.is_empty()
             {
                 watched.title = sample::title(&cmdline);
@@ -547,16 +462,7 @@ impl Watcher {
             }
             watched.verdicts = watched.history.verdicts(&watched.limits);
         }
-        let mut members: Vec<Member<'_>> = self
-            .watched
-            .iter_mut()
-            .map(|w| Member {
-                key: w.ending.is_none().then(|| (w.parent, w.name.clone(), w.title.clone())),
-                history: &w.history,
-                verdicts: &mut w.verdicts,
-            })
-            .collect();
-        siblings::reconsider(&mut members);
+        reconsider_siblings(&mut self.watched);
     }
 
     fn sample_all(&mut self, tick: u64, seconds: f64, observer: &mut dyn Observer) -> Result<(), WatchError> {
@@ -577,11 +483,11 @@ impl Watcher {
             }
             let counted = pass
                 .as_ref()
-                .and_then(|p| p.counted(watched.process.pid().get(), watched.process.start_ticks()));
-            match watched.sampler.sample(detail, rollup_share, counted) {
+                .and_then(|p| p.counted(watched.source.process.pid().get(), watched.source.process.start_ticks()));
+            match watched.source.sampler.sample(detail, rollup_share, counted) {
                 Ok(sample) => {
                     if self.options.stat_facts {
-                        watched.stat = watched.sampler.stat_facts().ok();
+                        watched.stat = watched.source.sampler.stat_facts().ok();
                     }
                     samples.push((index, sample));
                 }
@@ -623,12 +529,12 @@ impl Watcher {
             .enumerate()
             .filter(|(_, (index, sample))| {
                 let w = &self.watched[*index];
-                sample.fds.is_some() && (w.last_fds != sample.fds || w.breakdown_stale)
+                sample.fds.is_some() && (w.source.last_fds != sample.fds || w.source.breakdown_stale)
             })
             .map(|(slot, _)| slot)
             .collect();
         wanted.sort_by(|a, b| {
-            let at = |slot: &usize| self.watched[samples[*slot].0].breakdown_at;
+            let at = |slot: &usize| self.watched[samples[*slot].0].source.breakdown_at;
             at(a)
                 .unwrap_or(f64::NEG_INFINITY)
                 .total_cmp(&at(b).unwrap_or(f64::NEG_INFINITY))
@@ -640,19 +546,19 @@ impl Watcher {
         for slot in wanted {
             let (index, sample) = samples[slot];
             let watched = &mut self.watched[index];
-            watched.last_fds = sample.fds;
+            watched.source.last_fds = sample.fds;
             let over = self.breakdown_spent.as_secs_f64() >= BREAKDOWN_BUDGET * watched_for;
-            if watched.breakdown_at.is_some() && over {
-                watched.breakdown_stale = true;
+            if watched.source.breakdown_at.is_some() && over {
+                watched.source.breakdown_stale = true;
                 continue;
             }
             let began = Instant::now();
-            let read = sample::breakdown(watched.pid(), &mut watched.socket_names);
+            let read = sample::breakdown(watched.pid(), &mut watched.source.socket_names);
             self.breakdown_spent += began.elapsed();
             match read {
                 Ok(b) => {
-                    watched.breakdown_at = Some(seconds);
-                    watched.breakdown_stale = false;
+                    watched.source.breakdown_at = Some(seconds);
+                    watched.source.breakdown_stale = false;
                     out[slot] = Some(b);
                 }
                 // ESRCH/ENOENT: it exited between the two reads.
@@ -669,8 +575,8 @@ impl Watcher {
     fn final_breakdowns(&mut self) {
         for watched in &mut self.watched {
             if watched.ending.is_none()
-                && watched.breakdown_stale
-                && let Ok(b) = sample::breakdown(watched.pid(), &mut watched.socket_names)
+                && watched.source.breakdown_stale
+                && let Ok(b) = sample::breakdown(watched.pid(), &mut watched.source.socket_names)
             {
                 // Taken for the latest sample's, a moment ago: the per-kind
                 // series then runs to the end of the watch.
@@ -678,7 +584,7 @@ impl Watcher {
                     watched.history.record_kinds(seconds, &b);
                 }
                 watched.breakdown = b;
-                watched.breakdown_stale = false;
+                watched.source.breakdown_stale = false;
             }
         }
     }
@@ -691,19 +597,17 @@ impl Watcher {
         let mut any = false;
         for &index in candidates {
             let watched = &mut self.watched[index];
-            if watched.ending.is_some() || !watched.process.has_exited() {
+            if watched.ending.is_some() || !watched.source.process.has_exited() {
                 continue;
             }
-            let observation = watched.process.exit_observation()?;
+            let observation = watched.source.process.exit_observation()?;
             if watched.spawned
                 && let Some(child) = &mut self.child
             {
                 // Reaped through the pidfd already; this only lets `Child` know.
                 let _ = child.try_wait();
             }
-            watched.ending = Some(observation.into());
-            watched.ended_after = Some(seconds);
-            watched.history.stop_judging_at(seconds - SHUTDOWN);
+            watched.record_ending(observation.into(), seconds);
             any = true;
             observer.ended(watched);
         }
@@ -723,12 +627,9 @@ impl Watcher {
                 (Signal::TERM, Duration::from_secs(5)),
                 (Signal::KILL, Duration::from_secs(5)),
             ] {
-                let _ = watched.process.signal(signal);
-                if let Ok(Some(observation)) = watched.process.wait(Some(grace)) {
-                    let seconds = self.start.elapsed().as_secs_f64();
-                    watched.ending = Some(observation.into());
-                    watched.ended_after = Some(seconds);
-                    watched.history.stop_judging_at(seconds - SHUTDOWN);
+                let _ = watched.source.process.signal(signal);
+                if let Ok(Some(observation)) = watched.source.process.wait(Some(grace)) {
+                    watched.record_ending(observation.into(), self.start.elapsed().as_secs_f64());
                     break;
                 }
             }

@@ -20,7 +20,7 @@ use windows_sys::Win32::System::Threading::{PROCESS_TERMINATE, PROCESS_VM_READ};
 
 use super::ending::WindowsEnding;
 use super::handle::{OpenError, ProcessHandle, now_filetime};
-use super::sample::{FdBreakdown, HandleCounts, Limits, SampleError, Sampler, StatFacts, ThreadCounts, unix_seconds};
+use super::sample::{FdBreakdown, HandleCounts, SampleError, Sampler, ThreadCounts, unix_seconds};
 use super::snapshot;
 use super::tree;
 use super::watch_wake::{StopEvent, Wake};
@@ -28,16 +28,9 @@ use crate::process::Pid;
 use crate::watch::report::EndingText;
 pub use crate::watch::report::{Observer, Options, ProcessSummary, StopReason, Targets, WatchSummary};
 use crate::watch::schedule;
-use crate::watch::series::{History, MetricVerdict, leaking_kinds};
-use crate::watch::siblings::{self, Member};
-use crate::watch::trend::Verdict;
-
-/// How long a new process is left to load before its growth counts.
-const SETTLING: f64 = 1.0;
-
-/// How long before its end a process is taken to be shutting down, and not
-/// judged.
-const SHUTDOWN: f64 = 0.5;
+use crate::watch::series::History;
+pub use crate::watch::watched::Watched;
+use crate::watch::watched::{all_ended, finish, first_history, reconsider_siblings};
 
 /// The exit code a started command gets when the watch stops before it
 /// ends (as `kill` gives with `TerminateProcess`).
@@ -90,83 +83,24 @@ pub enum WatchError {
     },
 }
 
-/// One watched process.
+/// What the loop reads a watched process through: a handle held by its
+/// sampler, checked against its creation time when opened.
 #[derive(Debug)]
-pub struct Watched {
-    /// Its name (the executable's file name).
-    pub name: String,
-    /// The title it gave itself: none on Windows.
-    pub title: Option<String>,
-    /// Its command line, for a command afterlife started (another
-    /// process's is in its own memory, not read here).
-    pub cmdline: Vec<String>,
-    /// When it started, seconds since the epoch.
-    pub started_at: Option<f64>,
-    /// Its CPU time at the last sample, when [`Options::stat_facts`] asks.
-    pub stat: Option<StatFacts>,
-    /// Its parent's PID when watching began.
-    pub parent: i32,
-    /// Its limits.
-    pub limits: Limits,
-    /// Its samples.
-    pub history: History,
-    /// Handles are not broken down by type: always empty.
-    pub breakdown: FdBreakdown,
-    /// The latest verdicts.
-    pub verdicts: Vec<MetricVerdict>,
-    /// How it ended, once it has.
-    pub ending: Option<Ending>,
-    /// Seconds after the start of the watch at which it ended.
-    pub ended_after: Option<f64>,
+pub struct Source {
     pid: Pid,
     sampler: Sampler,
-    spawned: bool,
-    initial: bool,
 }
 
-impl Watched {
+impl Source {
     /// The PID.
     pub fn pid(&self) -> Pid {
         self.pid
     }
+}
 
-    /// Whether any judged metric leaks.
-    pub fn leaking(&self) -> bool {
-        self.verdicts.iter().any(MetricVerdict::leaks)
-    }
-
-    /// Whether it was watched from the start of the watch.
-    pub fn initial(&self) -> bool {
-        self.initial
-    }
-
-    /// Whether no metric could be judged.
-    pub fn unjudged(&self) -> bool {
-        self.verdicts.iter().all(|v| v.verdict == Verdict::TooFewSamples)
-    }
-
-    /// The summary of this process.
-    pub fn summary(&self) -> ProcessSummary {
-        ProcessSummary {
-            pid: self.pid(),
-            name: self.name.clone(),
-            title: self.title.clone(),
-            cmdline: self.cmdline.clone(),
-            limits: self.limits.clone(),
-            samples: self.history.len(),
-            last: self.history.last().copied(),
-            fd_breakdown: self.breakdown.clone(),
-            leaking: self.leaking(),
-            unjudged: self.unjudged(),
-            leaking_kinds: leaking_kinds(&self.verdicts),
-            verdicts: self.verdicts.clone(),
-            ending: self.ending.clone(),
-            ended_after: self.ended_after,
-        }
-    }
-
+impl Watched {
     fn process(&self) -> &ProcessHandle {
-        self.sampler.process()
+        self.source.sampler.process()
     }
 
     /// Records its ending, if it has ended; whether it did.
@@ -177,9 +111,7 @@ impl Watched {
         let Some(code) = self.process().exit_code() else {
             return false;
         };
-        self.ending = Some(WindowsEnding::of(code));
-        self.ended_after = Some(seconds);
-        self.history.stop_judging_at(seconds - SHUTDOWN);
+        self.record_ending(WindowsEnding::of(code), seconds);
         true
     }
 }
@@ -296,14 +228,7 @@ impl Watcher {
         let row = rows.iter().find(|r| r.pid == pid);
         let started_at = unix_seconds(process.created());
         let age = unix_seconds(now_filetime()) - started_at;
-        let seconds = self.start.elapsed().as_secs_f64();
-        // A process younger than SETTLING is still loading: its first
-        // samples are plotted but not judged.
-        let history = if age < SETTLING {
-            History::settling_until(seconds + SETTLING - age.max(0.0))
-        } else {
-            History::new()
-        };
+        let history = first_history(self.start.elapsed().as_secs_f64(), Some(age));
         self.watched.push(Watched {
             name: row.map(|r| r.name.clone()).unwrap_or_default(),
             title: None,
@@ -317,8 +242,7 @@ impl Watcher {
             verdicts: Vec::new(),
             ending: None,
             ended_after: None,
-            pid: number,
-            sampler,
+            source: Source { pid: number, sampler },
             spawned,
             initial,
         });
@@ -337,7 +261,7 @@ impl Watcher {
                 .watched
                 .iter()
                 .filter(|w| w.ending.is_none())
-                .map(|w| w.sampler.pid())
+                .map(|w| w.source.sampler.pid())
                 .collect();
             let found: Vec<(u32, Option<u64>)> = match &self.targets {
                 Targets::Tree(_) => {
@@ -348,7 +272,7 @@ impl Watcher {
                             let parent = self
                                 .watched
                                 .iter()
-                                .find(|w| w.ending.is_none() && w.sampler.pid() == ppid)?;
+                                .find(|w| w.ending.is_none() && w.source.sampler.pid() == ppid)?;
                             Some((pid, Some(parent.process().created())))
                         })
                         .collect()
@@ -452,40 +376,22 @@ impl Watcher {
         self.refresh_verdicts();
         observer.tick(&self.watched, watched_seconds, true);
         drop(stop);
-        let summary = WatchSummary {
-            stopped,
-            watched_seconds,
-            leak: self.watched.iter().any(Watched::leaking),
-            too_few_samples: self.watched.iter().any(|w| w.initial && w.unjudged()),
-            processes: self.watched.iter().map(Watched::summary).collect(),
-        };
-        let histories = self.watched.iter().map(|w| w.history.clone()).collect();
-        Ok((summary, histories))
+        Ok(finish(&self.watched, stopped, watched_seconds))
     }
 
-    /// Whether nothing is left to watch (see the Linux loop).
+    /// Whether nothing is left to watch ([`all_ended`]).
     fn all_ended(&self) -> bool {
-        let may_grow = matches!(self.targets, Targets::Name(_)) && !self.options.until_exit;
-        !may_grow && self.watched.iter().all(|w| w.ending.is_some())
+        all_ended(&self.targets, &self.options, &self.watched)
     }
 
     fn refresh_verdicts(&mut self) {
         for watched in &mut self.watched {
             if watched.ending.is_none() {
-                watched.limits = watched.sampler.limits();
+                watched.limits = watched.source.sampler.limits();
             }
             watched.verdicts = watched.history.verdicts(&watched.limits);
         }
-        let mut members: Vec<Member<'_>> = self
-            .watched
-            .iter_mut()
-            .map(|w| Member {
-                key: w.ending.is_none().then(|| (w.parent, w.name.clone(), w.title.clone())),
-                history: &w.history,
-                verdicts: &mut w.verdicts,
-            })
-            .collect();
-        siblings::reconsider(&mut members);
+        reconsider_siblings(&mut self.watched);
     }
 
     /// Samples every running process. One that has ended is not sampled:
@@ -498,7 +404,7 @@ impl Watcher {
             if watched.ending.is_some() || watched.process().has_ended() {
                 continue;
             }
-            let sample = match watched.sampler.sample(&threads, &mut listed) {
+            let sample = match watched.source.sampler.sample(&threads, &mut listed) {
                 Ok(sample) => sample,
                 // It ended during the reads: its ending is collected below.
                 Err(_) if watched.process().has_ended() => continue,
@@ -508,7 +414,7 @@ impl Watcher {
                 continue;
             }
             if self.options.stat_facts {
-                watched.stat = watched.sampler.stat_facts();
+                watched.stat = watched.source.sampler.stat_facts();
             }
             watched.history.push(seconds, sample, None);
             observer.sampled(watched, seconds, &sample, None);

@@ -1,5 +1,6 @@
 //! `/proc/PID/fdinfo/N` (proc_pid_fdinfo(5)): the lines every fd has
-//! (`pos:`, `flags:` in octal, `mnt_id:`, `ino:` since Linux 5.14). Its
+//! (`pos:`, `flags:` in octal, `mnt_id:`, `ino:` since Linux 5.14), and
+//! `fuse_connection:` of a `/dev/fuse` fd. Its
 //! `lock:` lines are [`crate::proc::locks`]'s format. procfs has no parser
 //! for fdinfo text (its `FDInfo` is the fd's link).
 
@@ -47,6 +48,10 @@ pub struct FdInfo {
     pub mnt_id: Option<u64>,
     /// Inode number (Linux 5.14+).
     pub ino: Option<u64>,
+    /// For `/dev/fuse`: the FUSE connection the fd serves, the kernel's
+    /// device number of its filesystem (`fuse_connection:`, printed by
+    /// kernels since 2025; absent before, and for an fd not mounted yet).
+    pub fuse_connection: Option<u64>,
 }
 
 impl FdInfo {
@@ -63,6 +68,7 @@ impl FdInfo {
                 "flags" => info.flags = u32::from_str_radix(value, 8).unwrap_or(0),
                 "mnt_id" => info.mnt_id = value.parse().ok(),
                 "ino" => info.ino = value.parse().ok(),
+                "fuse_connection" => info.fuse_connection = value.parse().ok(),
                 _ => {}
             }
         }
@@ -102,5 +108,12 @@ mod tests {
         assert!(!info.cloexec());
         assert_eq!(info.access(), Access::Write);
         assert_eq!(FdInfo::parse("flags:\t010000000\n").access(), Access::Path);
+    }
+
+    #[test]
+    fn a_fuse_device_says_its_connection() {
+        let text = "pos:\t0\nflags:\t02100002\nmnt_id:\t24\nino:\t89\nfuse_connection:\t40\n";
+        assert_eq!(FdInfo::parse(text).fuse_connection, Some(40));
+        assert_eq!(FdInfo::parse("pos:\t0\n").fuse_connection, None);
     }
 }

@@ -15,7 +15,7 @@
 //! - a process-directed signal waits only if every thread blocks it.
 
 use crate::process::ProcessState;
-use crate::resist::facts::{Disposition, Facts, Mount, Readable, SyscallState, ThreadFacts, WaitTarget};
+use crate::resist::facts::{Disposition, Facts, FuseHolder, Mount, Readable, SyscallState, ThreadFacts, WaitTarget};
 use crate::resist::report::{Diagnosis, Evidence, Finding, FindingKind, KillEffect, SignalOutcome, ThreadRef};
 use crate::signal::{DefaultAction, Signal, signals_in_mask};
 use crate::text::display_command_line;
@@ -627,28 +627,46 @@ which fails the request. Mount with soft or a timeout to avoid this.",
 }
 
 /// A wait on a FUSE filesystem: which server has not answered, how many
-/// requests wait, and how to abort the connection.
+/// requests wait, and how to abort the connection. The server is the
+/// holder of `/dev/fuse` whose fd serves the mount's connection; where the
+/// kernel does not say which connection an fd serves, every holder is a
+/// candidate and none is named as the one.
 fn fuse_wait(target: &WaitTarget, mount: &Mount, evidence: &mut Vec<Evidence>) -> Addition {
-    let connection = mount.device.split(':').nth(1).unwrap_or("N").to_string();
+    let connection = mount
+        .fuse_connection()
+        .map_or_else(|| "N".to_string(), |c| c.to_string());
     if let Some(waiting) = target.fuse_waiting {
         evidence.push(Evidence::new(
             format!("/sys/fs/fuse/connections/{connection}/waiting"),
             waiting.to_string(),
         ));
     }
-    let server = match target.fuse_servers.first() {
-        Some(server) => {
-            evidence.push(Evidence::new(
-                format!("/proc/{}/fd -> /dev/fuse", server.pid),
-                format!("{} ({}, {})", server.pid, server.name, server.state.name()),
-            ));
-            format!(
-                "the FUSE server {} ({})",
-                peer_words(server.pid, &server.name, &server.command_line),
-                server.state.name()
-            )
-        }
-        None => "a FUSE server that is not in this PID namespace (or has gone)".to_string(),
+    let (serving, unsure): (Vec<&FuseHolder>, Vec<&FuseHolder>) =
+        target.fuse_servers.iter().partition(|h| h.connection.is_some());
+    for holder in serving.iter().chain(&unsure).take(MAX_FUSE_HOLDERS) {
+        evidence.push(fuse_evidence(holder));
+    }
+    let named = serving.first().or(match unsure.as_slice() {
+        [only] => Some(only),
+        _ => None,
+    });
+    let server = match (named, unsure.len()) {
+        (Some(h), _) if !serving.is_empty() => format!("the FUSE server {}", holder_words(h)),
+        (Some(h), _) => format!(
+            "the FUSE server {}, the only process here holding /dev/fuse (this kernel does not say which \
+connection an fd serves)",
+            holder_words(h)
+        ),
+        (None, 0) => "a FUSE server that is not in this PID namespace (or has gone)".to_string(),
+        (None, n) => format!(
+            "its FUSE server, one of the {n} processes holding /dev/fuse (this kernel does not say which \
+connection each serves: {})",
+            unsure
+                .iter()
+                .map(|h| h.peer.pid.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     Addition {
         words: format!(
@@ -658,19 +676,43 @@ fn fuse_wait(target: &WaitTarget, mount: &Mount, evidence: &mut Vec<Evidence>) -
         next_step: Some(format!(
             "Make the FUSE server answer{}; or abort the connection (echo 1 > /sys/fs/fuse/connections/{connection}/abort) \
 or detach the mount (umount -l {}), which fails the request and lets the signal through.",
-            target
-                .fuse_servers
-                .first()
-                .map(|s| if s.state == ProcessState::Stopped {
-                    format!(" (it is stopped: kill -CONT {})", s.pid)
+            named
+                .map(|h| if h.peer.state == ProcessState::Stopped {
+                    format!(" (it is stopped: kill -CONT {})", h.peer.pid)
                 } else {
-                    format!(" (PID {})", s.pid)
+                    format!(" (PID {})", h.peer.pid)
                 })
                 .unwrap_or_default(),
             mount.mount_point
         )),
         killable: false,
     }
+}
+
+/// How many holders of `/dev/fuse` a finding lists as evidence.
+const MAX_FUSE_HOLDERS: usize = 4;
+
+fn fuse_evidence(holder: &FuseHolder) -> Evidence {
+    let peer = &holder.peer;
+    match holder.connection {
+        Some(connection) => Evidence::new(
+            format!("/proc/{}/fdinfo/{} fuse_connection", peer.pid, holder.fd),
+            format!("{connection}: {} ({}, {})", peer.pid, peer.name, peer.state.name()),
+        ),
+        None => Evidence::new(
+            format!("/proc/{}/fd/{} -> /dev/fuse", peer.pid, holder.fd),
+            format!("{} ({}, {})", peer.pid, peer.name, peer.state.name()),
+        ),
+    }
+}
+
+fn holder_words(holder: &FuseHolder) -> String {
+    let peer = &holder.peer;
+    format!(
+        "{} ({})",
+        peer_words(peer.pid, &peer.name, &peer.command_line),
+        peer.state.name()
+    )
 }
 
 /// Why the thread is in D here, when the facts say: a frozen v1 freezer, a
@@ -1302,7 +1344,8 @@ mod tests {
     use super::*;
     use crate::process::Pid;
     use crate::resist::facts::{
-        CgroupV2, FreezerV1, Masks, Mount, PF_EXITING, PF_KTHREAD, ParentFacts, Peer, Permission, WaitTarget,
+        CgroupV2, FreezerV1, FuseHolder, Masks, Mount, PF_EXITING, PF_KTHREAD, ParentFacts, Peer, Permission,
+        WaitTarget,
     };
 
     const PID: i32 = 4242;
@@ -1743,8 +1786,7 @@ mod tests {
         assert!(outcome(&d, Signal::KILL).ends_it_now);
     }
 
-    #[test]
-    fn d_on_a_fuse_mount_names_the_server() {
+    fn on_fuse(servers: Vec<FuseHolder>) -> Finding {
         let mut facts = base(ProcessState::DiskSleep);
         facts.threads[0].wait_target = Some(WaitTarget {
             fd: None,
@@ -1756,12 +1798,28 @@ mod tests {
                 fs_type: "fuse.sshfs".to_string(),
                 source: "host:/data".to_string(),
             }),
-            fuse_servers: vec![peer(900, "sshfs", ProcessState::Stopped)],
+            fuse_servers: servers,
             fuse_waiting: Some(1),
         });
-        let d = decide(&facts);
-        let f = &d.findings[0];
-        assert!(f.explanation.contains("900 (sshfs: sshfs --flag)"), "{}", f.explanation);
+        decide(&facts).findings.remove(0)
+    }
+
+    fn holder(pid: i32, name: &str, state: ProcessState, connection: Option<u64>) -> FuseHolder {
+        FuseHolder {
+            peer: peer(pid, name, state),
+            fd: 3,
+            connection,
+        }
+    }
+
+    #[test]
+    fn d_on_a_fuse_mount_names_the_server() {
+        let f = on_fuse(vec![holder(900, "sshfs", ProcessState::Stopped, Some(52))]);
+        assert!(
+            f.explanation.contains("the FUSE server 900 (sshfs: sshfs --flag)"),
+            "{}",
+            f.explanation
+        );
         assert!(f.next_step.contains("kill -CONT 900"));
         assert!(f.next_step.contains("/sys/fs/fuse/connections/52/abort"));
         assert!(
@@ -1769,6 +1827,55 @@ mod tests {
                 .iter()
                 .any(|e| e.source == "/sys/fs/fuse/connections/52/waiting")
         );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source == "/proc/900/fdinfo/3 fuse_connection" && e.value.starts_with("52: 900"))
+        );
+    }
+
+    #[test]
+    fn a_fuse_server_the_kernel_does_not_tie_to_the_mount_is_named_only_when_alone() {
+        let f = on_fuse(vec![holder(900, "sshfs", ProcessState::Sleeping, None)]);
+        assert!(
+            f.explanation.contains(
+                "the FUSE server 900 (sshfs: sshfs --flag) (sleeping), the only process here holding /dev/fuse"
+            ),
+            "{}",
+            f.explanation
+        );
+        assert!(f.next_step.contains("(PID 900)"));
+        let f = on_fuse(vec![
+            holder(900, "sshfs", ProcessState::Sleeping, None),
+            holder(901, "rclone", ProcessState::Sleeping, None),
+        ]);
+        assert!(
+            f.explanation
+                .contains("one of the 2 processes holding /dev/fuse (this kernel does not say which connection each serves: 900, 901)"),
+            "{}",
+            f.explanation
+        );
+        assert!(!f.next_step.contains("PID 90"), "no server named: {}", f.next_step);
+        assert_eq!(
+            f.evidence.iter().filter(|e| e.source.ends_with("-> /dev/fuse")).count(),
+            2
+        );
+        let f = on_fuse(Vec::new());
+        assert!(f.explanation.contains("not in this PID namespace"), "{}", f.explanation);
+    }
+
+    #[test]
+    fn a_fuse_connection_is_the_kernel_device_number() {
+        let mount = |device: &str| Mount {
+            mount_id: 1,
+            device: device.to_string(),
+            mount_point: "/m".to_string(),
+            fs_type: "fuseblk".to_string(),
+            source: "/dev/sdb1".to_string(),
+        };
+        assert_eq!(mount("0:52").fuse_connection(), Some(52));
+        assert_eq!(mount("8:17").fuse_connection(), Some((8 << 20) | 17));
+        assert_eq!(mount("x").fuse_connection(), None);
     }
 
     #[test]

@@ -99,12 +99,25 @@ pub struct WaitTarget {
     pub path: String,
     /// The mount it is on.
     pub mount: Option<Mount>,
-    /// For a FUSE mount: the processes holding `/dev/fuse` open, the
-    /// likely server first.
-    pub fuse_servers: Vec<Peer>,
+    /// For a FUSE mount: the processes holding `/dev/fuse` open for its
+    /// connection, or for a connection the kernel does not say; the likely
+    /// server first. Holders of other connections are left out.
+    pub fuse_servers: Vec<FuseHolder>,
     /// For a FUSE mount: `/sys/fs/fuse/connections/N/waiting`, requests the
     /// server has not answered.
     pub fuse_waiting: Option<u64>,
+}
+
+/// A process holding `/dev/fuse` open: a FUSE server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FuseHolder {
+    /// The process.
+    pub peer: Peer,
+    /// The fd it holds `/dev/fuse` by.
+    pub fd: i32,
+    /// The connection that fd serves (`fuse_connection:` of its fdinfo),
+    /// where the kernel says.
+    pub connection: Option<u64>,
 }
 
 /// One line of `/proc/PID/mountinfo`.
@@ -126,6 +139,16 @@ impl Mount {
     /// Whether this is a FUSE filesystem.
     pub fn is_fuse(&self) -> bool {
         self.fs_type == "fuse" || self.fs_type == "fuseblk" || self.fs_type.starts_with("fuse.")
+    }
+
+    /// For a FUSE mount, its connection: the kernel's device number of the
+    /// filesystem, `major << 20 | minor` (`/sys/fs/fuse/connections/N`,
+    /// and `fuse_connection:` in the fdinfo of its server's `/dev/fuse`).
+    /// Pure.
+    pub fn fuse_connection(&self) -> Option<u64> {
+        let (major, minor) = self.device.split_once(':')?;
+        let (major, minor): (u64, u64) = (major.parse().ok()?, minor.parse().ok()?);
+        Some((major << 20) | minor)
     }
 
     /// Whether this is a network filesystem whose server may not answer.

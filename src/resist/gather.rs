@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use crate::proc;
 use crate::process::{Pid, Process, ProcessInfo, ProcessState, ProcessTable, ReadError};
 use crate::resist::facts::{
-    CgroupV2, Disposition, Facts, FreezerV1, Masks, Mount, ParentFacts, Peer, Permission, Readable, SyscallState,
-    ThreadFacts, WaitTarget,
+    CgroupV2, Disposition, Facts, FreezerV1, FuseHolder, Masks, Mount, ParentFacts, Peer, Permission, Readable,
+    SyscallState, ThreadFacts, WaitTarget,
 };
 use crate::resist::parse::{self, ArgKind};
 use crate::signal::Signal;
@@ -446,30 +446,51 @@ fn absolute(pid: Pid, dirfd: Option<i32>, path: &str) -> String {
     }
 }
 
-/// Processes holding `/dev/fuse` open: FUSE servers. Those whose name
-/// matches the mount's subtype (`fuse.sshfs` and `sshfs`) come first.
-fn fuse_servers(mount: &Mount) -> Vec<Peer> {
+/// Processes holding `/dev/fuse` open for the mount's connection, or for a
+/// connection the kernel does not say (its fdinfo has no
+/// `fuse_connection:`): FUSE servers. A holder of another connection serves
+/// another mount and is left out. Those whose name matches the mount's
+/// subtype (`fuse.sshfs` and `sshfs`) come first.
+fn fuse_servers(mount: &Mount) -> Vec<FuseHolder> {
     let subtype = mount.fs_type.strip_prefix("fuse.").unwrap_or("");
+    let connection = mount.fuse_connection();
     let Ok(processes) = proc::all_processes() else {
         return Vec::new();
     };
-    let mut servers: Vec<Peer> = processes
+    let mut servers: Vec<FuseHolder> = processes
         .flatten()
-        .filter(|p| {
-            p.fd().is_ok_and(|fds| {
-                fds.flatten()
-                    .any(|fd| matches!(&fd.target, proc::FDTarget::Path(path) if path == Path::new("/dev/fuse")))
+        .filter_map(|p| {
+            let fd = p.fd().ok()?.flatten().find_map(|fd| {
+                let fuse = matches!(&fd.target, proc::FDTarget::Path(path) if path == Path::new("/dev/fuse"));
+                let held = fuse.then(|| fuse_fd_connection(p.pid, fd.fd))?;
+                (held.is_none() || held == connection).then_some((fd.fd, held))
+            })?;
+            let peer = Pid::new(p.pid).and_then(peer)?;
+            Some(FuseHolder {
+                peer,
+                fd: fd.0,
+                connection: fd.1,
             })
         })
-        .filter_map(|p| Pid::new(p.pid).and_then(peer))
         .collect();
-    servers.sort_by_key(|s| subtype.is_empty() || !s.name.starts_with(subtype));
+    servers.sort_by_key(|s| {
+        (
+            s.connection.is_none(),
+            subtype.is_empty() || !s.peer.name.starts_with(subtype),
+        )
+    });
     servers
 }
 
+/// The connection a `/dev/fuse` fd serves, where the kernel says.
+fn fuse_fd_connection(pid: i32, fd: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+    proc::fdinfo::FdInfo::parse(&text).fuse_connection
+}
+
 fn fuse_waiting(mount: &Mount) -> Option<u64> {
-    let minor = mount.device.split(':').nth(1)?;
-    fs::read_to_string(format!("/sys/fs/fuse/connections/{minor}/waiting"))
+    let connection = mount.fuse_connection()?;
+    fs::read_to_string(format!("/sys/fs/fuse/connections/{connection}/waiting"))
         .ok()?
         .trim()
         .parse()

@@ -1,8 +1,8 @@
 //! Every process's row of the process table in one pass inside the kernel:
 //! a BPF `task` iterator (Linux 5.8) that writes, per thread-group leader,
 //! what `kill` needs of `/proc/PID/stat` — PID, parent, process group,
-//! session, start time, flags, name, and a zombie's exit code — with no
-//! file opened per process.
+//! session, start time, flags, name, whether it sleeps in state `D`, and
+//! a zombie's exit code — with no file opened per process.
 //!
 //! The start time comes in nanoseconds (`task->start_boottime`), where
 //! `/proc/PID/stat` gives clock ticks of 10 ms: two reads that agree on it
@@ -17,7 +17,9 @@
 //! `/proc/PID/stat` field 22 is `start_boottime` in `USER_HZ` ticks; its
 //! state is `Z` when `task->exit_state` has `EXIT_ZOMBIE` (a zombie's
 //! `__state`, `TASK_DEAD`, is not one /proc reports), and its
-//! field 52 (shown to root) is `task->exit_code`, the raw wait status.
+//! field 52 (shown to root) is `task->exit_code`, the raw wait status;
+//! /proc shows state `D` when `task->__state` (Linux 5.14) has
+//! `TASK_UNINTERRUPTIBLE` without `TASK_NOLOAD` (which is `I`, idle).
 
 use crate::bpf::Iterator;
 use crate::bpf::asm::*;
@@ -32,6 +34,9 @@ const PIDTYPE_PGID: i16 = 2;
 const PIDTYPE_SID: i16 = 3;
 /// `PF_KTHREAD`.
 const PF_KTHREAD: u32 = 0x0020_0000;
+/// `TASK_UNINTERRUPTIBLE` and `TASK_NOLOAD` of `task->__state`.
+const TASK_UNINTERRUPTIBLE: u32 = 0x2;
+const TASK_NOLOAD: u32 = 0x400;
 
 /// One process as the iterator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +71,8 @@ member_offsets! {
         task_exit_state: ("task_struct", "exit_state"),
         /// `task_struct.exit_code`.
         task_exit_code: ("task_struct", "exit_code"),
+        /// `task_struct.__state`.
+        task_state: ("task_struct", "__state"),
         /// `signal_struct.pids`.
         signal_pids: ("signal_struct", "pids"),
         /// `pid.numbers[0].nr`.
@@ -78,7 +85,7 @@ const TO_OUT: [usize; 2] = [2, 5];
 
 /// The program: for each task that leads its thread group, write {tgid u32,
 /// parent's tgid u32, pgid u32, sid u32, start_boottime u64, flags u32,
-/// exit_state u32, exit_code u32, 0 u32, comm [u8; 16]}. Pure.
+/// exit_state u32, exit_code u32, __state u32, comm [u8; 16]}. Pure.
 pub fn program(o: &Offsets) -> Vec<Insn> {
     // Registers: r6 ctx, r8 task, r7 task->signal; the record at r10-56.
     let pid_of = |kind: i16| o.signal_pids.checked_add(kind * 8).unwrap_or(i16::MAX);
@@ -106,9 +113,10 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
         insn(STX_W, 10, 2, -32, 0),
         insn(LDX_W, 2, 8, o.task_exit_state, 0),
         insn(STX_W, 10, 2, -28, 0),
-        // exit_code, zero-extended: the u32 after it is the padding.
         insn(LDX_W, 2, 8, o.task_exit_code, 0),
-        insn(STX_DW, 10, 2, -24, 0),
+        insn(STX_W, 10, 2, -24, 0),
+        insn(LDX_W, 2, 8, o.task_state, 0),
+        insn(STX_W, 10, 2, -20, 0),
         insn(LDX_DW, 2, 8, o.task_comm, 0),
         insn(STX_DW, 10, 2, -16, 0),
         insn(LDX_DW, 2, 8, o.task_comm.saturating_add(8), 0),
@@ -137,6 +145,7 @@ pub fn parse_records(bytes: &[u8], ns_per_tick: u64) -> Vec<Task> {
             let comm = &r[40..56];
             let name = &comm[..comm.iter().position(|&b| b == 0).unwrap_or(comm.len())];
             let exit_state = u32_at(28);
+            let state = u32_at(36);
             Some(Task {
                 entry: TableEntry {
                     pid: Pid::new(u32_at(0) as i32)?,
@@ -146,6 +155,7 @@ pub fn parse_records(bytes: &[u8], ns_per_tick: u64) -> Vec<Task> {
                     start_ticks: start_ns / ns_per_tick.max(1),
                     name: String::from_utf8_lossy(name).into_owned(),
                     kernel_thread: u32_at(24) & PF_KTHREAD != 0,
+                    disk_sleep: state & TASK_UNINTERRUPTIBLE != 0 && state & TASK_NOLOAD == 0,
                 },
                 start_ns,
                 zombie_wait_status: (exit_state & EXIT_ZOMBIE != 0).then_some(u32_at(32) as i32),
@@ -239,6 +249,7 @@ mod tests {
             task_comm: 7,
             task_exit_state: 10,
             task_exit_code: 11,
+            task_state: 12,
             signal_pids: 100,
             pid_numbers: 9,
         };
@@ -257,25 +268,30 @@ mod tests {
 
     #[test]
     fn records_parse() {
-        let record = |pid: u32, flags: u32, exit_state: u32, exit_code: u32, comm: &[u8; 16]| {
+        let record = |pid: u32, flags: u32, exit_state: u32, state: u32, comm: &[u8; 16]| {
             let mut bytes = Vec::new();
             for v in [pid, 1, 40, 30] {
                 bytes.extend(v.to_ne_bytes());
             }
             bytes.extend(12_345_678_901u64.to_ne_bytes());
-            for v in [flags, exit_state, exit_code, 0] {
+            let exit_code = if exit_state == 0 { 0 } else { 9 };
+            for v in [flags, exit_state, exit_code, state] {
                 bytes.extend(v.to_ne_bytes());
             }
             bytes.extend(*comm);
             bytes
         };
-        let mut bytes = record(42, PF_KTHREAD | 0x40, 0, 0, b"kworker/0:1\0\0\0\0\0");
+        // An idle kernel thread (TASK_IDLE: /proc says I, not D).
+        let mut bytes = record(42, PF_KTHREAD | 0x40, 0, 0x402, b"kworker/0:1\0\0\0\0\0");
         // A zombie killed by SIGKILL, and one being released (past it).
-        bytes.extend(record(43, 0, EXIT_ZOMBIE, 9, b"sleep\0\0\0\0\0\0\0\0\0\0\0"));
-        bytes.extend(record(44, 0, EXIT_DEAD, 9, b"sleep\0\0\0\0\0\0\0\0\0\0\0"));
+        bytes.extend(record(43, 0, EXIT_ZOMBIE, 0, b"sleep\0\0\0\0\0\0\0\0\0\0\0"));
+        bytes.extend(record(44, 0, EXIT_DEAD, 0, b"sleep\0\0\0\0\0\0\0\0\0\0\0"));
+        // In a killable wait (TASK_KILLABLE): D.
+        bytes.extend(record(45, 0, 0, 0x102, b"vfork\0\0\0\0\0\0\0\0\0\0\0"));
         bytes.extend([1, 2, 3]); // a torn tail is ignored
         let tasks = parse_records(&bytes, 10_000_000);
-        assert_eq!(tasks.len(), 3);
+        assert_eq!(tasks.len(), 4);
+        assert!(tasks[3].entry.disk_sleep);
         assert_eq!(tasks[1].zombie_wait_status, Some(9));
         assert_eq!(tasks[1].entry.name, "sleep");
         assert_eq!(tasks[2].zombie_wait_status, None);
@@ -290,6 +306,7 @@ mod tests {
                     start_ticks: 1234,
                     name: "kworker/0:1".into(),
                     kernel_thread: true,
+                    disk_sleep: false,
                 },
                 start_ns: 12_345_678_901,
                 zombie_wait_status: None,

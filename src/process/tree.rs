@@ -31,6 +31,9 @@ pub struct TableEntry {
     pub name: String,
     /// Whether it is a kernel thread.
     pub kernel_thread: bool,
+    /// Whether it sleeps in the kernel (state `D`): no signal but SIGKILL
+    /// reaches it before the wait ends, and only in a killable wait.
+    pub disk_sleep: bool,
 }
 
 /// A snapshot of every process's parentage.
@@ -52,6 +55,7 @@ impl TableEntry {
             start_ticks: 1000 + pid as u64,
             name: format!("p{pid}"),
             kernel_thread: false,
+            disk_sleep: false,
         }
     }
 }
@@ -65,8 +69,9 @@ impl TableEntry {
             pgid: stat.pgrp,
             sid: stat.session,
             start_ticks: stat.starttime,
-            name: stat.comm,
             kernel_thread: stat.flags & PF_KTHREAD != 0,
+            disk_sleep: stat.state == 'D',
+            name: stat.comm,
         })
     }
 }

@@ -314,9 +314,10 @@ impl Exits {
 const MAX_WALKS: usize = 100;
 
 /// Stops every member and walks until no new member appears; returns the
-/// number of walks.
+/// number of walks. A member asleep in the kernel (state `D`) is not
+/// stopped ([`stops`]).
 pub(crate) fn stop_and_walk(targets: &mut Targets<'_>, watch: &mut Watch) -> usize {
-    stop_unstopped(targets);
+    stop_unstopped(targets, watch.table());
     if targets.anchors.scope == Scope::Pids {
         return 0;
     }
@@ -328,14 +329,28 @@ pub(crate) fn stop_and_walk(targets: &mut Targets<'_>, watch: &mut Watch) -> usi
         if new.is_empty() {
             break;
         }
-        stop_unstopped(targets);
+        stop_unstopped(targets, watch.table());
     }
     walks
 }
 
-fn stop_unstopped(targets: &mut Targets<'_>) {
+/// Whether the freeze sends `SIGSTOP` to a member with this row (`None`:
+/// not in the table). Not to one asleep in the kernel (state `D`): it
+/// cannot stop there, so the `SIGSTOP` would stay pending, and while a
+/// signal is pending the kernel does not wake a killable sleeper (a vfork
+/// parent, a FUSE request not yet read, a page lock) for a fatal signal
+/// that follows — `complete_signal` finds no thread that "wants" it — so
+/// SIGTERM, which ends such a process at once through `kill(2)`, would wait
+/// for the end of the sleep. Asleep, it cannot fork either; should it wake
+/// before the signal, what it forks is found by the next walk. Pure.
+pub(crate) fn stops(row: Option<&TableEntry>) -> bool {
+    !row.is_some_and(|r| r.disk_sleep)
+}
+
+fn stop_unstopped(targets: &mut Targets<'_>, table: &ProcessTable) {
     let indexes: Vec<usize> = (0..targets.list.len())
         .filter(|&i| targets.list[i].pending() && !targets.list[i].stopped)
+        .filter(|&i| stops(table.get(targets.list[i].pid())))
         .collect();
     for &i in &indexes {
         targets.list[i].stopped = true;
@@ -394,6 +409,15 @@ mod tests {
             name: "p".into(),
             ..TableEntry::fixture(pid, ppid, pid, pid)
         }
+    }
+
+    #[test]
+    fn a_sleeper_in_the_kernel_is_not_stopped() {
+        let mut asleep = row(10, 1, 5);
+        asleep.disk_sleep = true;
+        assert!(!stops(Some(&asleep)));
+        assert!(stops(Some(&row(11, 1, 5))));
+        assert!(stops(None));
     }
 
     #[test]

@@ -162,7 +162,8 @@ impl<'a> Targets<'a> {
     }
 
     /// Like [`Targets::adopt`]; with `stop`, each member is also sent
-    /// `SIGSTOP` right after it is opened, in the same pass. `held` gives
+    /// `SIGSTOP` right after it is opened, in the same pass (not one asleep
+    /// in the kernel: [`crate::terminate::freeze::stops`]). `held` gives
     /// the pidfd a member was scanned through, already checked against its
     /// start time; the others are opened here.
     pub fn adopt_stopping(
@@ -177,6 +178,7 @@ impl<'a> Targets<'a> {
             if !self.known.insert(member.pid) {
                 continue;
             }
+            let stop = stop && crate::terminate::freeze::stops(table.get(member.pid));
             let result = match held(&member) {
                 Some(process) => Ok(process),
                 None => Process::open_expecting(member.pid, member.start_ticks),

@@ -18,6 +18,7 @@
 #![allow(dead_code)]
 
 pub mod deaths;
+pub mod fuse;
 pub mod ipc;
 pub mod kill;
 pub mod schema;

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use afterlife::process::Process;
 use afterlife::signal::Signal;
+use common::fuse::{FUSE_SERVER, FuseMount};
 use common::why::*;
 use common::*;
 
@@ -406,91 +407,6 @@ fn vfork_parent_waits_for_its_child() {
     assert_eq!(d["sigkill"], "ends_it");
 }
 
-/// A FUSE server speaking the kernel protocol on /dev/fuse itself (no
-/// libfuse needed): it answers INIT, answers every other request at once
-/// (ENOENT, ENOSYS) so that tools scanning mounts never hang on it, and
-/// never answers a LOOKUP of `hold`.
-const FUSE_SERVER: &str = r#"
-import ctypes, os, struct, sys
-fd = os.open("/dev/fuse", os.O_RDWR)
-libc = ctypes.CDLL(None, use_errno=True)
-opts = b"fd=%d,rootmode=40000,user_id=0,group_id=0" % fd
-if libc.mount(b"afterlife-test", sys.argv[1].encode(), b"fuse.afterlifetest", 0, opts) != 0:
-    sys.exit("mount failed: errno %d" % ctypes.get_errno())
-def reply(unique, error, body=b""):
-    try:
-        os.write(fd, struct.pack("<IiQ", 16 + len(body), error, unique) + body)
-    except OSError:
-        pass
-while True:
-    data = os.read(fd, 1 << 20)
-    length, opcode, unique = struct.unpack_from("<IIQ", data, 0)
-    body = data[40:]
-    if opcode == 26:
-        minor = struct.unpack_from("<II", body, 0)[1]
-        reply(unique, 0, struct.pack("<IIIIHHIIHHII", 7, min(minor, 31), 0, 0, 1, 1, 4096, 0, 1, 0, 0, 0) + bytes(24))
-        print("ready", flush=True)
-    elif opcode == 1 and body.split(b"\0")[0] == b"hold":
-        print("held", flush=True)
-    elif opcode in (2, 36, 42):
-        pass
-    else:
-        reply(unique, -2 if opcode == 1 else -38)
-"#;
-
-/// The FUSE server and its mount; on drop the server is killed (which
-/// aborts the connection and fails every waiting request) and the mount
-/// detached.
-struct FuseMount {
-    server: Child,
-    lines: BufReader<std::process::ChildStdout>,
-    mount_point: PathBuf,
-}
-
-impl FuseMount {
-    fn start(mount_point: PathBuf) -> Option<FuseMount> {
-        let mut server = Command::new("python3")
-            .args(["-c", FUSE_SERVER])
-            .arg(&mount_point)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .ok()?;
-        let mut lines = BufReader::new(server.stdout.take()?);
-        let mut line = String::new();
-        let _ = lines.read_line(&mut line);
-        if line.trim() != "ready" {
-            let _ = server.kill();
-            let output = server.wait_with_output().ok()?;
-            println!(
-                "skipped: the FUSE server did not start: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-            return None;
-        }
-        Some(FuseMount {
-            server,
-            lines,
-            mount_point,
-        })
-    }
-
-    fn next_line(&mut self) -> String {
-        let mut line = String::new();
-        let _ = self.lines.read_line(&mut line);
-        line.trim().to_string()
-    }
-}
-
-impl Drop for FuseMount {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let _ = Command::new("umount").arg("-l").arg(&self.mount_point).status();
-    }
-}
-
 #[test]
 fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
     // The classic "kill -9 does nothing": a process whose FUSE request the
@@ -506,12 +422,12 @@ fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
     // first), serves another mount: it must not be named.
     let decoy_point = scratch.path().join("decoy");
     std::fs::create_dir(&decoy_point).unwrap();
-    let Some(decoy) = FuseMount::start(decoy_point) else {
+    let Some(decoy) = FuseMount::start(FUSE_SERVER, decoy_point) else {
         return;
     };
     let mount_point = scratch.path().join("mnt");
     std::fs::create_dir(&mount_point).unwrap();
-    let Some(mut fuse) = FuseMount::start(mount_point.clone()) else {
+    let Some(mut fuse) = FuseMount::start(FUSE_SERVER, mount_point.clone()) else {
         return;
     };
     let held = mount_point.join("hold");

@@ -45,6 +45,24 @@ pub(crate) fn timers_due(
     (false, kill_at.is_some_and(|k| alarm || now >= k))
 }
 
+/// Whether `signal`, sent for `reason`, is followed by SIGCONT to the same
+/// processes, as coreutils `timeout` follows the signals it sends at the
+/// deadline and passes on (ALRM, HUP, INT, QUIT, TERM, the `-s` signal):
+/// a stopped process takes no signal but SIGKILL until it is continued, so
+/// without it a stopped command would outlive its deadline (for ever,
+/// without a grace period). Other signals passed on (USR1, a stop) leave
+/// a stopped process stopped. Pure.
+pub(crate) fn continues_after(signal: Signal, reason: Reason) -> bool {
+    let passed_on = match reason {
+        Reason::Forwarded => matches!(
+            signal.number(),
+            libc::SIGHUP | libc::SIGINT | libc::SIGQUIT | libc::SIGTERM
+        ),
+        _ => true,
+    };
+    passed_on && signal != Signal::KILL && signal != Signal::CONT
+}
+
 /// What the loop does with a signal read from the signalfd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SignalAction {
@@ -249,6 +267,26 @@ mod tests {
             code,
             sender: 0,
         }
+    }
+
+    #[test]
+    fn a_stopped_command_is_continued_after_the_signals_that_end_it() {
+        let term = Signal::TERM;
+        assert!(continues_after(term, Reason::Deadline));
+        assert!(continues_after(term, Reason::Forwarded));
+        assert!(continues_after(term, Reason::Leftovers));
+        assert!(!continues_after(Signal::KILL, Reason::Deadline));
+        assert!(!continues_after(Signal::KILL, Reason::GraceExpired));
+        assert!(!continues_after(Signal::CONT, Reason::Deadline));
+        let usr1 = Signal::from_number(libc::SIGUSR1).unwrap();
+        assert!(
+            !continues_after(usr1, Reason::Forwarded),
+            "a USR1 passed on leaves a stop alone"
+        );
+        assert!(
+            continues_after(usr1, Reason::Deadline),
+            "as coreutils does for any -s signal"
+        );
     }
 
     #[test]

@@ -26,8 +26,8 @@ use crate::supervise::dir_left::{DirError, DirWatch};
 use crate::supervise::keeper::Report;
 use crate::supervise::leftover_facts::{group_leader_gone, held_fds, identity};
 use crate::supervise::policy::{
-    KILL_SETTLE, SignalAction, Step, cause_of, deadline_step, exit_of, fate_of_ended, grace_over_step, oom_in_question,
-    sent_elsewhere, settle_time, signal_action, timers_due,
+    KILL_SETTLE, SignalAction, Step, cause_of, continues_after, deadline_step, exit_of, fate_of_ended, grace_over_step,
+    oom_in_question, sent_elsewhere, settle_time, signal_action, timers_due,
 };
 use crate::supervise::report::{
     Fate, Leftover, OutputTargets, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
@@ -560,10 +560,14 @@ impl Supervisor {
                     SignalAction::TimeIsUp => alarm = true,
                     SignalAction::Reap => on_child_event(main_process, contained.keeper_pid(), terminal),
                     SignalAction::Forward { signal, to } => {
-                        let sent = match to {
+                        let send = |signal| match to {
                             Target::Main => signal_main(main_process, signal),
                             _ => signal_group(main_process, signal),
                         };
+                        let sent = send(signal);
+                        if continues_after(signal, Reason::Forwarded) {
+                            send(Signal::CONT);
+                        }
                         run.record(signal, to, sent, Reason::Forwarded);
                     }
                     SignalAction::Ignore => {}
@@ -583,6 +587,16 @@ impl Supervisor {
                     timed_out_after = now.saturating_duration_since(run.start);
                 }
                 let sent = send_step(&step, contained, main_process);
+                if continues_after(step.signal, step.reason) {
+                    send_step(
+                        &Step {
+                            signal: Signal::CONT,
+                            ..step
+                        },
+                        contained,
+                        main_process,
+                    );
+                }
                 run.record(step.signal, step.to, sent, step.reason);
                 sent_kill = step.sent_kill;
                 kill_at = step.kill_at;
@@ -616,6 +630,9 @@ impl Supervisor {
             let mut signalled = 0;
             for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
                 if deliver(process, self.signal) {
+                    if continues_after(self.signal, Reason::Leftovers) {
+                        deliver(process, Signal::CONT);
+                    }
                     signalled += 1;
                 } else {
                     // ESRCH: it ended by itself since we listed it.

@@ -155,6 +155,21 @@ fn the_json_report_has_the_documented_shape() {
     assert_eq!(json["exit_code"], 5);
     assert!(json.get("dies_by").is_none());
 
+    // A command that stopped itself is continued after the deadline's
+    // SIGTERM, and SIGTERM ends it: no SIGKILL.
+    let scratch = Scratch::new("cause-stopped");
+    let path = scratch.path().join("report.json");
+    let output = afterlife()
+        .args(["run", "-q", "--timeout", "0.2", "--grace", "5", "--report-json"])
+        .arg(&path)
+        .args(["--", "sh", "-c", "kill -STOP $$; echo never"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(124), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = crate::common::schema::parse("run", &std::fs::read_to_string(&path).unwrap());
+    assert_eq!(json["cause"]["needed_kill"], false, "{json:#}");
+    assert_eq!(json["ending"]["status"]["signal"]["name"], "SIGTERM", "{json:#}");
+
     // A timeout that needed SIGKILL: cause and timeline.
     let scratch = Scratch::new("cause-timeline");
     let path = scratch.path().join("report.json");

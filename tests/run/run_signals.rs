@@ -1,5 +1,6 @@
 //! `afterlife run` passes each forwarded signal on to the command, under
-//! each containment level, and the command's output reaches us whole.
+//! each containment level (INT, TERM, HUP and QUIT followed by SIGCONT, as
+//! coreutils timeout does), and the command's output reaches us whole.
 
 use crate::common;
 
@@ -62,11 +63,17 @@ fn every_forwarded_signal_reaches_the_command_at_each_level() {
         assert_eq!(next().as_deref(), Ok("ready"), "{level}");
         for (number, name) in FORWARDED {
             send_signal(child.id() as i32, number);
-            let got = next();
-            if got.as_deref() != Ok(name) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{level}: sent {name}, the command saw {got:?}");
+            // As coreutils timeout does, the signals that end a command are
+            // followed by SIGCONT (a stopped command could not take them).
+            let continued = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT].contains(&number);
+            let expected: &[&str] = if continued { &[name, "SIGCONT"] } else { &[name] };
+            for want in expected {
+                let got = next();
+                if got.as_deref() != Ok(*want) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{level}: sent {name}, expected {want}, the command saw {got:?}");
+                }
             }
         }
         child.stdin.take().unwrap().write_all(b"done\n").unwrap();

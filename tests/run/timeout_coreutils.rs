@@ -159,6 +159,20 @@ fn the_commands_own_options_pass_through_untouched() {
 }
 
 #[test]
+fn a_stopped_command_is_continued_to_take_its_signal() {
+    // A stopped process takes no signal but SIGKILL until it is continued:
+    // coreutils sends SIGCONT after the deadline's signal. (`-k 5` bounds
+    // a regression: SIGKILL after 5 s, 137, instead of a hang.)
+    if !coreutils_present() {
+        return;
+    }
+    compare(&[
+        (&["-k", "5", "1", "sh", "-c", "kill -STOP $$; echo never"], 124),
+        (&["-k", "5", "-s", "INT", "1", "sh", "-c", "kill -STOP $$; echo never"], 124),
+    ]);
+}
+
+#[test]
 fn short_p_is_preserve_status() {
     // coreutils added `-p` after 9.1; afterlife has it.
     assert_eq!(shell_code(ours(&["-p", "-s", "INT", "0.2", "sleep", "10"]).status), 130);

@@ -8,7 +8,9 @@
 //! signal mask: [`ChildSetup::apply`] clears it between fork and exec.
 //!
 //! Signal dispositions pass through as coreutils `timeout` passes them: a
-//! signal ignored when afterlife started is ignored in the command too.
+//! signal ignored when afterlife started is ignored in the command too,
+//! except those `timeout` catches itself ([`CAUGHT_BY_TIMEOUT`] and the
+//! `-s` signal), whose handlers become the default at `exec`.
 //! Rust's runtime sets SIGPIPE to ignored before `main` and std's `Command`
 //! resets it to the default in every child; what it was before is read
 //! from an `.init_array` entry, which the C runtime runs before `main`, and
@@ -46,6 +48,13 @@ pub const FORWARDED: [i32; 11] = [
     libc::SIGTTOU,
     libc::SIGCONT,
 ];
+
+/// The signals coreutils `timeout` installs its own handler for, whatever
+/// their disposition when it started: the command, in which a caught
+/// signal becomes the default at `exec`, can be ended by them even when
+/// the caller ignored them (a script's `cmd &` ignores INT and QUIT,
+/// `nohup` HUP). The `-s` signal is the sixth.
+pub const CAUGHT_BY_TIMEOUT: [i32; 5] = [libc::SIGALRM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM];
 
 /// The signals afterlife blocks and reads from its signalfd: the forwarded
 /// ones, `SIGCHLD`, and `SIGALRM` (time is up).
@@ -294,6 +303,13 @@ impl ChildSetup {
         // ignored disposition afterlife was started with.
         if SIGPIPE_IGNORED_AT_START.load(Ordering::Relaxed) {
             sys_signal::set_ignored(libc::SIGPIPE);
+        }
+        // What coreutils timeout catches reaches the command at its default.
+        for number in CAUGHT_BY_TIMEOUT {
+            sys_signal::set_default(number);
+        }
+        if let Some(signal) = self.death_signal.filter(|s| *s != Signal::NULL) {
+            sys_signal::set_default(signal.number());
         }
         // The command starts with no signal blocked: afterlife's mask
         // (every forwarded signal) must not leak into it.

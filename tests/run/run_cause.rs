@@ -165,7 +165,12 @@ fn the_json_report_has_the_documented_shape() {
         .args(["--", "sh", "-c", "kill -STOP $$; echo never"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(124), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let json: serde_json::Value = crate::common::schema::parse("run", &std::fs::read_to_string(&path).unwrap());
     assert_eq!(json["cause"]["needed_kill"], false, "{json:#}");
     assert_eq!(json["ending"]["status"]["signal"]["name"], "SIGTERM", "{json:#}");

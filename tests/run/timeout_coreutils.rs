@@ -168,8 +168,52 @@ fn a_stopped_command_is_continued_to_take_its_signal() {
     }
     compare(&[
         (&["-k", "5", "1", "sh", "-c", "kill -STOP $$; echo never"], 124),
-        (&["-k", "5", "-s", "INT", "1", "sh", "-c", "kill -STOP $$; echo never"], 124),
+        (
+            &["-k", "5", "-s", "INT", "1", "sh", "-c", "kill -STOP $$; echo never"],
+            124,
+        ),
     ]);
+}
+
+/// `$?` of `timeout ARGS` started with `ignored` ignored (`trap ''`),
+/// sent `signal` once running; `None` if it still ran 5 s later.
+fn ignored_then_sent(program: &str, ignored: &str, signal: i32, args: &[&str]) -> Option<i32> {
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("trap '' {ignored}; exec \"$@\""), "sh", program])
+        .args(args)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    // Until the command runs under it.
+    wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).is_ok_and(|c| !c.trim().is_empty())
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    send_signal(pid, signal);
+    let ended = wait_until(Duration::from_secs(5), || child.try_wait().ok().flatten().is_some());
+    if !ended {
+        kill_pids(&[pid]);
+    }
+    let status = child.wait().unwrap();
+    ended.then(|| shell_code(status))
+}
+
+#[test]
+fn signals_timeout_catches_end_the_command_even_when_ignored_at_start() {
+    // A script's `cmd &` starts with INT and QUIT ignored, `nohup` with
+    // HUP: coreutils catches them (and ALRM, TERM, the -s signal), so the
+    // command gets them at their default and ends on them.
+    if !coreutils_present() {
+        return;
+    }
+    let ours = afterlife().get_program().to_string_lossy().into_owned();
+    for (ignored, signal) in [("INT", libc::SIGINT), ("QUIT", libc::SIGQUIT), ("HUP", libc::SIGHUP)] {
+        let theirs = ignored_then_sent(COREUTILS, ignored, signal, &["10", "sleep", "6"]);
+        let ours = ignored_then_sent(&ours, ignored, signal, &["timeout", "10", "sleep", "6"]);
+        assert_eq!(theirs, Some(128 + signal), "coreutils, {ignored}");
+        assert_eq!(ours, theirs, "{ignored} ignored at the start, then sent");
+    }
 }
 
 #[test]

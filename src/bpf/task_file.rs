@@ -5,10 +5,12 @@
 //! it replaces the walk of every `/proc/PID/fd` for socket look-ups: no
 //! directory listing, no path lookup and no text per fd.
 //!
-//! Threads that share their process's fd table are visited once; the
-//! program keeps only thread-group leaders, which is what `/proc/PID/fd`
-//! shows. Each run is checked against a socket of afterlife's own (process,
-//! fd, inode, type, namespace).
+//! The kernel skips a thread whose fd table is its main thread's; the
+//! program writes every file under its thread-group ID. A process whose
+//! main thread has ended (`pthread_exit` in `main`) holds its files through
+//! its other threads, each of which the kernel then visits: the same
+//! (process, fd, inode) is kept once. Each run is checked against a socket
+//! of afterlife's own (process, fd, inode, type, namespace).
 
 use std::os::fd::{AsFd, AsRawFd};
 
@@ -27,6 +29,9 @@ pub struct OpenFile {
     pub mode: u32,
     /// The process's network namespace (the inode of `/proc/PID/ns/net`).
     pub netns: u32,
+    /// The thread whose table it is in: the process's ID, but for a
+    /// process whose main thread has ended.
+    pub tid: i32,
 }
 
 impl OpenFile {
@@ -65,11 +70,11 @@ const S_IFMT: i32 = 0o170000;
 const S_IFSOCK: i32 = 0o140000;
 
 /// The jumps to the program's end.
-const TO_OUT: [usize; 4] = [2, 4, 7, 19];
+const TO_OUT: [usize; 3] = [2, 4, 17];
 
-/// The program: for each (task, file), when the task leads its thread
-/// group and the file is a socket or fd 0, 1 or 2, write {tgid u32, fd u32,
-/// i_ino u64, i_mode u32, net inum u32, 0 u64}. Pure.
+/// The program: for each (task, file), when the file is a socket or fd 0,
+/// 1 or 2, write {tgid u32, fd u32, i_ino u64, i_mode u32, net inum u32,
+/// tid u64}. Pure.
 pub fn program(o: &Offsets) -> Vec<Insn> {
     // Registers: r6 ctx, r7 file, r8 task; the record at r10-32.
     let mut p = vec![
@@ -78,9 +83,7 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
         insn(JEQ_K, 7, 0, 0, 0),   // patched: to out
         insn(LDX_DW, 8, 6, 8, 0),  // ctx->task
         insn(JEQ_K, 8, 0, 0, 0),   // patched: to out
-        insn(LDX_W, 2, 8, o.task_pid, 0),
         insn(LDX_W, 3, 8, o.task_tgid, 0),
-        insn(JNE_X, 2, 3, 0, 0), // patched: to out
         insn(STX_W, 10, 3, -32, 0),
         insn(LDX_W, 2, 6, 16, 0), // ctx->fd
         insn(STX_W, 10, 2, -28, 0),
@@ -98,7 +101,9 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
         insn(LDX_DW, 3, 2, o.nsproxy_net, 0),
         insn(LDX_W, 4, 3, o.net_inum, 0),
         insn(STX_W, 10, 4, -12, 0),
-        insn(ST_DW, 10, 0, -8, 0),
+        // The thread's ID, zero-extended.
+        insn(LDX_W, 2, 8, o.task_pid, 0),
+        insn(STX_DW, 10, 2, -8, 0),
     ];
     p.extend(seq_write_stack(6, RECORD as i32));
     patch_to_end(&mut p, &TO_OUT);
@@ -106,10 +111,18 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
     p
 }
 
-/// Parses the records the program wrote. Pure.
+/// Parses the records the program wrote, each (process, fd, inode) once:
+/// the threads of a process whose main thread ended, which the kernel
+/// visits one by one, share one table. Pure.
 pub fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
+    let mut from_threads = std::collections::HashSet::new();
     bytes
         .chunks_exact(RECORD)
+        .filter(|r| {
+            let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+            let leader = u32_at(24) == u32_at(0);
+            leader || from_threads.insert((u32_at(0), u32_at(4), &r[8..16]))
+        })
         .map(|r| {
             let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
             OpenFile {
@@ -118,6 +131,7 @@ pub fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
                 inode: u64::from_ne_bytes([r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]]),
                 mode: u32_at(16),
                 netns: u32_at(20),
+                tid: u32_at(24) as i32,
             }
         })
         .collect()
@@ -150,6 +164,7 @@ fn own_record(socket: &impl AsFd) -> Option<OpenFile> {
         inode: stat.st_ino,
         mode: stat.st_mode,
         netns: u32::try_from(netns).ok()?,
+        tid: std::process::id() as i32,
     })
 }
 
@@ -177,21 +192,27 @@ mod tests {
             assert_eq!(at as i16 + 1 + p[at].off, out as i16);
         }
         // The socket test skips the fd test and lands on the netns read.
-        assert_eq!(p[17 + 1 + 2].code, LDX_DW);
-        assert_eq!(p[17 + 1 + 2].off, o.task_nsproxy);
+        assert_eq!(p[15 + 1 + 2].code, LDX_DW);
+        assert_eq!(p[15 + 1 + 2].off, o.task_nsproxy);
         assert_eq!(p[out].code, MOV64_K);
         assert_eq!(p[out + 1].code, EXIT);
     }
 
     #[test]
     fn records_parse() {
-        let mut bytes = Vec::new();
-        bytes.extend(42u32.to_ne_bytes());
-        bytes.extend(7u32.to_ne_bytes());
-        bytes.extend(123456789u64.to_ne_bytes());
-        bytes.extend((libc::S_IFSOCK | 0o777).to_ne_bytes());
-        bytes.extend(4026531840u32.to_ne_bytes());
-        bytes.extend(0u64.to_ne_bytes());
+        let record = |tid: u64| {
+            let mut bytes = Vec::new();
+            bytes.extend(42u32.to_ne_bytes());
+            bytes.extend(7u32.to_ne_bytes());
+            bytes.extend(123456789u64.to_ne_bytes());
+            bytes.extend((libc::S_IFSOCK | 0o777).to_ne_bytes());
+            bytes.extend(4026531840u32.to_ne_bytes());
+            bytes.extend(tid.to_ne_bytes());
+            bytes
+        };
+        // Two threads of a process whose main thread ended, one table.
+        let mut bytes = record(43);
+        bytes.extend(record(44));
         bytes.extend([1, 2, 3]); // a torn tail is ignored
         let files = parse_records(&bytes);
         assert_eq!(
@@ -202,6 +223,7 @@ mod tests {
                 inode: 123456789,
                 mode: libc::S_IFSOCK | 0o777,
                 netns: 4026531840,
+                tid: 43,
             }]
         );
         assert!(files[0].is_socket());

@@ -41,7 +41,14 @@ fn describe(status: &PidStatus, output: &Output) -> String {
                 "{} {}: {} — {}, {}; parent {}; {}",
                 process.pid,
                 output.paint(Style::Bold, &escape(&process.name)),
-                output.paint(Style::Good, "running (still active)"),
+                output.paint(
+                    Style::Good,
+                    if process.main_thread_exited {
+                        "running (still active; its main thread has ended, other threads run)"
+                    } else {
+                        "running (still active)"
+                    }
+                ),
                 process.state,
                 process.state.meaning(),
                 process.ppid,

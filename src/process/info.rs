@@ -65,6 +65,14 @@ pub struct ProcessInfo {
     pub exiting: bool,
     /// Whether it is writing a core dump (`CoreDumping` in status).
     pub core_dumping: bool,
+    /// Its main thread has ended while other threads run (`pthread_exit`
+    /// in `main`): /proc shows the main thread a zombie, but the process
+    /// lives; `state` and `wchan` are then those of a thread still running,
+    /// and its files are read through that thread.
+    pub main_thread_exited: bool,
+    /// That thread's ID, when the main thread has ended.
+    #[serde(skip)]
+    pub live_thread: Option<i32>,
 }
 
 /// The signal masks of `/proc/PID/status`.
@@ -94,11 +102,11 @@ impl ProcessInfo {
         let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
         let stat = dir.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
         let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
-        let state = ProcessState::from_letter(stat.state);
+        let mut state = ProcessState::from_letter(stat.state);
         // The files below may be refused (another user's process) or empty
         // (zombies, kernel threads): they are optional facts.
-        let cmdline = dir.cmdline().unwrap_or_default();
-        let exe = dir.exe().ok();
+        let mut cmdline = dir.cmdline().unwrap_or_default();
+        let mut exe = dir.exe().ok();
         let cgroups = dir
             .cgroups()
             .map(|groups| {
@@ -109,7 +117,19 @@ impl ProcessInfo {
                     .collect()
             })
             .unwrap_or_default();
-        let wchan = dir.wchan().ok().filter(|w| !w.is_empty() && w != "0");
+        let mut wchan = dir.wchan().ok().filter(|w| !w.is_empty() && w != "0");
+        // A zombie main thread with other threads counted: the process lives.
+        let main_thread_exited = state == ProcessState::Zombie && stat.num_threads > 1;
+        let live_thread = main_thread_exited.then(|| live_thread(&dir, pid)).flatten();
+        if let Some((tid, thread_state, thread_wchan)) = &live_thread {
+            state = *thread_state;
+            wchan = thread_wchan.clone();
+            let thread = format!("/proc/{pid}/task/{tid}");
+            cmdline = std::fs::read(format!("{thread}/cmdline"))
+                .map(|raw| split_cmdline(&raw))
+                .unwrap_or_default();
+            exe = std::fs::read_link(format!("{thread}/exe")).ok();
+        }
         let start_ticks = stat.starttime;
         let started_at = proc::boot_time_secs()
             .ok()
@@ -143,8 +163,53 @@ impl ProcessInfo {
             kernel_thread: stat.flags & PF_KTHREAD != 0,
             exiting: stat.flags & PF_EXITING != 0,
             core_dumping: status.core_dumping.unwrap_or(false),
+            main_thread_exited: live_thread.is_some(),
+            live_thread: live_thread.map(|(tid, _, _)| tid),
         })
     }
+}
+
+/// The arguments of a `cmdline` file: NUL-separated, the last one
+/// NUL-terminated. Pure.
+fn split_cmdline(raw: &[u8]) -> Vec<String> {
+    let raw = raw.strip_suffix(b"\0").unwrap_or(raw);
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    raw.split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// Where the files of `pid` are read: `/proc/PID`, or for a process whose
+/// main thread has ended while others run, `/proc/PID/task/TID` of a thread
+/// that runs (the main thread's fd table, memory and working directory went
+/// with it).
+pub fn files_dir(pid: Pid) -> String {
+    let dir = format!("/proc/{pid}");
+    let ended = proc::Process::new(pid.get())
+        .ok()
+        .and_then(|p| p.stat().ok().map(|s| (p, s)))
+        .filter(|(_, stat)| stat.state == 'Z' && stat.num_threads > 1);
+    match ended.and_then(|(p, _)| live_thread(&p, pid)) {
+        Some((tid, _, _)) => format!("{dir}/task/{tid}"),
+        None => dir,
+    }
+}
+
+/// A thread of `pid` other than its main thread that has not exited: its
+/// ID, state and `wchan`.
+fn live_thread(dir: &proc::Process, pid: Pid) -> Option<(i32, ProcessState, Option<String>)> {
+    dir.tasks().ok()?.flatten().find_map(|task| {
+        if task.tid == pid.get() {
+            return None;
+        }
+        let state = ProcessState::from_letter(task.stat().ok()?.state);
+        let wchan = std::fs::read_to_string(format!("/proc/{}/task/{}/wchan", pid, task.tid))
+            .ok()
+            .filter(|w| !w.is_empty() && w != "0");
+        state.is_alive().then_some((task.tid, state, wchan))
+    })
 }
 
 /// What telling how a process ended needs of /proc, and no more: its

@@ -59,7 +59,7 @@ fn findings(facts: &Facts) -> Vec<Finding> {
         out.push(zombie(facts));
         return out;
     }
-    if facts.is_exiting() || leader_dead {
+    if (facts.is_exiting() || leader_dead) && !facts.main_thread_ended_alone() {
         out.push(exiting(facts));
     }
     if facts.core_dumping {
@@ -96,6 +96,15 @@ fn findings(facts: &Facts) -> Vec<Finding> {
 
 fn src(facts: &Facts, file: &str) -> String {
     format!("/proc/{}/{file}", facts.pid)
+}
+
+/// Where the process's state was read: its main thread's `stat`, or, when
+/// the main thread ended alone, the `stat` of the thread that runs.
+fn state_src(facts: &Facts) -> String {
+    match facts.live_other_threads().next() {
+        Some(thread) if facts.main_thread_ended_alone() => thread_src(facts, thread, "stat state"),
+        _ => src(facts, "stat state"),
+    }
 }
 
 fn thread_src(facts: &Facts, thread: &ThreadFacts, file: &str) -> String {
@@ -182,10 +191,8 @@ Some of the facts below may be hidden from us for the same reason.",
 
 fn zombie(facts: &Facts) -> Finding {
     let mut f = finding(FindingKind::Zombie, "zombie (Z): already dead", KillEffect::AlreadyDead);
-    f.evidence.push(Evidence::new(
-        src(facts, "stat state"),
-        facts.state.letter().to_string(),
-    ));
+    f.evidence
+        .push(Evidence::new(state_src(facts), facts.state.letter().to_string()));
     f.evidence
         .push(Evidence::new(src(facts, "stat ppid"), facts.ppid.to_string()));
     if let Some(age) = facts.zombie_for {
@@ -332,10 +339,8 @@ go, the parent {ppid} is told and reaps it.",
 
 fn exiting(facts: &Facts) -> Finding {
     let mut f = finding(FindingKind::Exiting, "exiting", KillEffect::Delayed);
-    f.evidence.push(Evidence::new(
-        src(facts, "stat state"),
-        facts.state.letter().to_string(),
-    ));
+    f.evidence
+        .push(Evidence::new(state_src(facts), facts.state.letter().to_string()));
     f.evidence.push(Evidence::new(
         src(facts, "stat flags"),
         format!(
@@ -909,10 +914,8 @@ stops, run an init (tini, dumb-init) that forwards SIGTERM.",
 
 fn stopped(facts: &Facts) -> Finding {
     let mut f = finding(FindingKind::Stopped, "stopped (T)", KillEffect::EndsIt);
-    f.evidence.push(Evidence::new(
-        src(facts, "stat state"),
-        facts.state.letter().to_string(),
-    ));
+    f.evidence
+        .push(Evidence::new(state_src(facts), facts.state.letter().to_string()));
     let mut explanation = "It is stopped (by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU): it does not run. SIGKILL still \
 ends it at once; every other signal, even a SIGTERM it does not handle, stays pending until it is continued with SIGCONT."
         .to_string();
@@ -962,10 +965,8 @@ fn traced(facts: &Facts) -> Finding {
         src(facts, "status TracerPid"),
         facts.tracer_pid.to_string(),
     ));
-    f.evidence.push(Evidence::new(
-        src(facts, "stat state"),
-        facts.state.letter().to_string(),
-    ));
+    f.evidence
+        .push(Evidence::new(state_src(facts), facts.state.letter().to_string()));
     let tracer = match &facts.tracer {
         Some(tracer) => {
             f.title = format!("traced by {} ({})", tracer.pid, tracer.name);
@@ -1162,10 +1163,8 @@ fn running(facts: &Facts) -> Finding {
         format!("{}: nothing holds it", facts.state.name()),
         KillEffect::EndsIt,
     );
-    f.evidence.push(Evidence::new(
-        src(facts, "stat state"),
-        facts.state.letter().to_string(),
-    ));
+    f.evidence
+        .push(Evidence::new(state_src(facts), facts.state.letter().to_string()));
     f.evidence.push(Evidence::new(src(facts, "status TracerPid"), "0"));
     let term = signal_outcome(facts, Signal::TERM);
     f.explanation = format!(
@@ -1249,7 +1248,7 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
     let vfork = facts.vfork_child.is_some();
     let frozen_v2 = facts.cgroup_v2.as_ref().is_some_and(|c| c.is_frozen());
     let stopped = facts.state == ProcessState::Stopped || facts.state == ProcessState::TracingStop;
-    let dying = facts.is_exiting() || facts.core_dumping || leader_dead;
+    let dying = (facts.is_exiting() || leader_dead) && !facts.main_thread_ended_alone() || facts.core_dumping;
     if is_kill {
         return if frozen_v1 {
             outcome(
@@ -1365,6 +1364,7 @@ mod tests {
             wait_target: None,
             blocked: 0,
             pending: 0,
+            exiting: false,
             freezer_v1: None,
         }
     }
@@ -1736,6 +1736,8 @@ mod tests {
         facts.threads[0].state = ProcessState::Zombie;
         let mut worker = thread(PID + 1, ProcessState::DiskSleep);
         worker.freezer_v1 = Some(frozen_v1("/jail"));
+        // The group exit sent it SIGKILL (zap_other_threads).
+        worker.pending = 1 << (libc::SIGKILL - 1);
         facts.threads.push(worker);
         let d = decide(&facts);
         assert_eq!(
@@ -1743,10 +1745,33 @@ mod tests {
             vec![
                 FindingKind::Exiting,
                 FindingKind::UninterruptibleSleep,
-                FindingKind::FrozenCgroupV1
+                FindingKind::FrozenCgroupV1,
+                FindingKind::SignalsPending
             ]
         );
         assert!(d.findings[0].title.contains("4243 (t4243"), "{}", d.findings[0].title);
+    }
+
+    #[test]
+    fn a_main_thread_that_ended_alone_leaves_a_live_process() {
+        // pthread_exit in main: the main thread is a zombie, the other
+        // thread runs with nothing queued; the process lives.
+        let mut facts = base(ProcessState::Sleeping);
+        facts.flags |= PF_EXITING;
+        facts.threads[0].state = ProcessState::Zombie;
+        facts.threads.push(thread(PID + 1, ProcessState::Sleeping));
+        assert!(facts.main_thread_ended_alone());
+        let d = decide(&facts);
+        assert!(!kinds(&d).contains(&FindingKind::Exiting), "{:?}", kinds(&d));
+        assert_eq!(d.sigkill, KillEffect::EndsIt);
+        assert!(
+            d.findings[0]
+                .evidence
+                .iter()
+                .any(|e| e.source == "/proc/4242/task/4243/stat state"),
+            "{:?}",
+            d.findings[0].evidence
+        );
     }
 
     #[test]

@@ -251,6 +251,9 @@ pub struct ThreadFacts {
     /// `SigPnd` of this thread.
     #[serde(skip)]
     pub pending: u64,
+    /// `PF_EXITING` in this thread's flags: it is in `do_exit`.
+    #[serde(skip)]
+    pub exiting: bool,
     /// Its cgroup v1 freezer, if the hierarchy is mounted.
     pub freezer_v1: Option<FreezerV1>,
 }
@@ -378,6 +381,23 @@ impl Facts {
             return self.threads.first().map_or(0, |t| t.blocked);
         }
         live.iter().fold(u64::MAX, |mask, t| mask & t.blocked)
+    }
+
+    /// Whether the main thread ended on its own (`pthread_exit` in `main`)
+    /// while other threads run on: the process lives. When the whole
+    /// process exits, each other thread is sent SIGKILL
+    /// (`zap_other_threads`) or is exiting already.
+    pub fn main_thread_ended_alone(&self) -> bool {
+        const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+        let main_ended = self
+            .threads
+            .iter()
+            .find(|t| t.tid == self.pid.get())
+            .is_some_and(|t| !t.state.is_alive());
+        main_ended
+            && self
+                .live_other_threads()
+                .any(|t| !t.exiting && t.pending & SIGKILL_BIT == 0)
     }
 
     /// Threads other than the main one that are still alive.

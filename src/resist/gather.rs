@@ -48,6 +48,7 @@ pub fn gather(process: &Process) -> Result<Facts, ReadError> {
             wait_target: None,
             blocked: status.sigblk,
             pending: status.sigpnd,
+            exiting: info.exiting,
             freezer_v1: None,
         });
     }
@@ -155,6 +156,7 @@ fn read_threads(dir: &proc::Process, pid: Pid, mounts: &CgroupMounts) -> Vec<Thr
                 wait_target: None,
                 blocked: status.as_ref().map_or(0, |s| s.sigblk),
                 pending: status.as_ref().map_or(0, |s| s.sigpnd),
+                exiting: u64::from(stat.flags) & u64::from(crate::resist::facts::PF_EXITING) != 0,
                 freezer_v1,
             })
         })

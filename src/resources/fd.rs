@@ -219,8 +219,17 @@ pub struct Fd {
 
 /// Counts the open fds of `pid` cheaply: `st_size` of `/proc/PID/fd` on
 /// Linux 6.2+, else by listing the directory.
+/// An empty table may be a process whose main thread has ended: its fds
+/// are then counted through a thread that runs.
 pub fn count(pid: Pid) -> Result<usize, ReadError> {
-    let dir = format!("/proc/{pid}/fd");
+    match count_in(pid, &format!("/proc/{pid}"))? {
+        0 => count_in(pid, &crate::process::files_dir(pid)),
+        n => Ok(n),
+    }
+}
+
+fn count_in(pid: Pid, files: &str) -> Result<usize, ReadError> {
+    let dir = format!("{files}/fd");
     let meta = std::fs::metadata(&dir).map_err(|e| ReadError::from_io(pid, "fd", e))?;
     if meta.len() > 0 {
         return Ok(meta.len() as usize);
@@ -230,9 +239,17 @@ pub fn count(pid: Pid) -> Result<usize, ReadError> {
 }
 
 /// Lists every open fd of `pid` with its kind, target, access mode,
-/// `O_CLOEXEC` and offset. Fds closed during the walk are skipped.
+/// `O_CLOEXEC` and offset. Fds closed during the walk are skipped. A
+/// process whose main thread has ended is read through a thread that runs.
 pub fn list(pid: Pid) -> Result<Vec<Fd>, ReadError> {
-    let dir = format!("/proc/{pid}/fd");
+    match list_in(pid, &format!("/proc/{pid}"))? {
+        fds if fds.is_empty() => list_in(pid, &crate::process::files_dir(pid)),
+        fds => Ok(fds),
+    }
+}
+
+fn list_in(pid: Pid, files: &str) -> Result<Vec<Fd>, ReadError> {
+    let dir = format!("{files}/fd");
     let entries = std::fs::read_dir(&dir).map_err(|e| ReadError::from_io(pid, "fd", e))?;
     let mut fds = Vec::new();
     for entry in entries.flatten() {
@@ -243,7 +260,7 @@ pub fn list(pid: Pid) -> Result<Vec<Fd>, ReadError> {
             continue;
         };
         // ENOENT: the fd was closed after the listing; skip it.
-        if let Some(one) = read_one(pid, fd) {
+        if let Some(one) = read_one_in(files, fd) {
             fds.push(one);
         }
     }
@@ -253,10 +270,16 @@ pub fn list(pid: Pid) -> Result<Vec<Fd>, ReadError> {
 
 /// Reads one fd of `pid`; `None` if it is gone.
 pub fn read_one(pid: Pid, fd: i32) -> Option<Fd> {
-    let link_path = format!("/proc/{pid}/fd/{fd}");
+    read_one_in(&format!("/proc/{pid}"), fd)
+}
+
+/// Reads one fd from `FILES/fd` and `FILES/fdinfo` (`/proc/PID` or a
+/// thread's `/proc/PID/task/TID`).
+fn read_one_in(files: &str, fd: i32) -> Option<Fd> {
+    let link_path = format!("{files}/fd/{fd}");
     let link = std::fs::read_link(&link_path).ok()?;
     let link = link.as_os_str().as_bytes();
-    let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+    let text = std::fs::read_to_string(format!("{files}/fdinfo/{fd}")).unwrap_or_default();
     let info = FdInfo::parse(&text);
     let parsed = parse_link(link);
     let (kind, inode) = match &parsed {

@@ -286,7 +286,7 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         // A lock on a held path that /proc/locks hides (its locker is not
         // visible in this PID namespace) is still in the holder's fdinfo.
         if let (true, Slot::Fd(fd)) = (hit.needle != u32::MAX, hit.slot)
-            && let Ok(info) = std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", hit.pid))
+            && let Ok(info) = std::fs::read_to_string(hit.fd_file("fdinfo", fd))
         {
             for lock in locks::from_fdinfo(&info) {
                 if !locks_now.iter().any(|l| l.same_lock(&lock)) {

@@ -25,7 +25,13 @@ pub struct MappedFile {
 
 /// Reads the mapped files of `pid`.
 pub fn read(pid: Pid) -> Result<Vec<MappedFile>, ReadError> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| ReadError::from_io(pid, "maps", e))?;
+    read_in(pid, &format!("/proc/{pid}"))
+}
+
+/// Reads the mapped files of `pid` from `FILES/maps` (`/proc/PID`, or a
+/// thread's `/proc/PID/task/TID`: [`crate::process::files_dir`]).
+pub fn read_in(pid: Pid, files: &str) -> Result<Vec<MappedFile>, ReadError> {
+    let text = std::fs::read_to_string(format!("{files}/maps")).map_err(|e| ReadError::from_io(pid, "maps", e))?;
     Ok(parse(&text))
 }
 

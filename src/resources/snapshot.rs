@@ -208,11 +208,14 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         note(e);
         Vec::new()
     });
-    let maps = maps::read(pid).unwrap_or_else(|e| {
+    // A process whose main thread has ended is read through a thread that
+    // runs: the main thread's memory and working directory went with it.
+    let files = crate::process::files_dir(pid);
+    let maps = maps::read_in(pid, &files).unwrap_or_else(|e| {
         note(e);
         Vec::new()
     });
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+    let cmdline = std::fs::read(format!("{files}/cmdline"))
         .map(|raw| {
             raw.split(|&b| b == 0)
                 .filter(|a| !a.is_empty())
@@ -220,7 +223,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
                 .collect()
         })
         .unwrap_or_default();
-    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+    let cwd = std::fs::read_link(format!("{files}/cwd"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
     let page = rustix::param::page_size() as u64;
@@ -244,11 +247,19 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         cmdline,
         cwd,
         netns: sockets::netns_of(pid),
-        rss_bytes: b.rss_pages * page,
+        rss_bytes: resident_pages(&files).unwrap_or(b.rss_pages) * page,
         fds,
         maps,
         errors,
     })
+}
+
+/// Resident pages from `FILES/statm`, where the process's memory is read
+/// through a thread (its main thread ended, and `stat` says 0).
+fn resident_pages(files: &str) -> Option<u64> {
+    files.contains("/task/").then_some(())?;
+    let text = std::fs::read(format!("{files}/statm")).ok()?;
+    crate::proc::stat::parse_statm(&text).map(|m| m.resident)
 }
 
 /// The sockets the processes' fds refer to, one dump per network namespace.

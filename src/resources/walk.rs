@@ -47,6 +47,20 @@ pub struct Hit {
     pub needle: u32,
     /// The link target.
     pub link: Vec<u8>,
+    /// The thread it was read through, when the main thread has ended
+    /// while others run (its `/proc/PID/fd` is empty).
+    pub thread: Option<i32>,
+}
+
+impl Hit {
+    /// `/proc/PID/KIND/FD` (`fd`, `fdinfo`) of this hit's fd, through the
+    /// thread it was read through.
+    pub fn fd_file(&self, kind: &str, fd: i32) -> String {
+        match self.thread {
+            Some(tid) => format!("/proc/{}/task/{tid}/{kind}/{fd}", self.pid),
+            None => format!("/proc/{}/{kind}/{fd}", self.pid),
+        }
+    }
 }
 
 /// What a walk reads besides the fds.
@@ -207,6 +221,7 @@ where
                 slot: Slot::Fd(file.fd),
                 needle,
                 link: link.clone(),
+                thread: (file.tid != file.pid).then_some(file.tid),
             });
         }
     }
@@ -228,16 +243,54 @@ where
     walk
 }
 
+/// Reads one process's links. A process whose main thread has ended while
+/// others run (`pthread_exit` in `main`) shows an empty `/proc/PID/fd`
+/// (the main thread's files are gone); its table is read through a
+/// thread still running.
 fn scan_one<M>(proc_dir: &OwnedFd, pid: Pid, options: Options, matcher: &M) -> PerProcess
 where
     M: Fn(&[u8]) -> Option<u32>,
 {
+    match scan_table(proc_dir, pid, None, options, matcher) {
+        (read, true) => read,
+        (read, false) => match live_thread(proc_dir, pid) {
+            Some(tid) => scan_table(proc_dir, pid, Some(tid), options, matcher).0,
+            None => read,
+        },
+    }
+}
+
+/// A thread of `pid` other than its main thread, when the main thread has
+/// ended: `/proc/PID/task` then holds more than the main thread (its link
+/// count is the threads plus two) and the main thread is a zombie.
+fn live_thread(proc_dir: &OwnedFd, pid: Pid) -> Option<i32> {
+    let task = format!("{pid}/task");
+    let threads = rustix::fs::statat(proc_dir, task.as_str(), rustix::fs::AtFlags::empty())
+        .ok()?
+        .st_nlink
+        .saturating_sub(2);
+    if threads < 2 {
+        return None;
+    }
+    crate::process::ProcessInfo::read(pid).ok()?.live_thread
+}
+
+/// Reads the links of `pid` through `/proc/PID` (or the thread's
+/// `/proc/PID/task/TID`); also whether any fd was open.
+fn scan_table<M>(proc_dir: &OwnedFd, pid: Pid, thread: Option<i32>, options: Options, matcher: &M) -> (PerProcess, bool)
+where
+    M: Fn(&[u8]) -> Option<u32>,
+{
+    let prefix = match thread {
+        Some(tid) => format!("{pid}/task/{tid}"),
+        None => pid.to_string(),
+    };
     let mut hits = Vec::new();
     let mut link = [0u8; 4096];
     let mut name = [0u8; 32];
     if options.process_links {
         for (entry, slot) in [("cwd", Slot::Cwd), ("root", Slot::Root), ("exe", Slot::Exe)] {
-            let path = format!("{pid}/{entry}\0");
+            let path = format!("{prefix}/{entry}\0");
             if let Ok(c) = CStr::from_bytes_with_nul(path.as_bytes())
                 && let Some(target) = read_link_at(proc_dir.as_fd(), c, &mut link)
                 && let Some(needle) = matcher(target)
@@ -247,16 +300,17 @@ where
                     slot,
                     needle,
                     link: target.to_vec(),
+                    thread,
                 });
             }
         }
     }
     let mut cursor = &mut name[..];
-    if write!(cursor, "{pid}/fd\0").is_err() {
-        return PerProcess::Gone;
+    if write!(cursor, "{prefix}/fd\0").is_err() {
+        return (PerProcess::Gone, false);
     }
     let Ok(path) = CStr::from_bytes_until_nul(&name) else {
-        return PerProcess::Gone;
+        return (PerProcess::Gone, false);
     };
     let fd_dir = match openat(
         proc_dir,
@@ -265,9 +319,9 @@ where
         Mode::empty(),
     ) {
         Ok(fd) => fd,
-        Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => return PerProcess::Unreadable,
+        Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => return (PerProcess::Unreadable, false),
         // ENOENT/ESRCH: the process exited after the listing; skip it.
-        Err(_) => return PerProcess::Gone,
+        Err(_) => return (PerProcess::Gone, false),
     };
     let dir = fd_dir.as_fd();
     let found = std::cell::Cell::new(0usize);
@@ -284,6 +338,7 @@ where
                 slot: Slot::Fd(fd),
                 needle,
                 link: target.to_vec(),
+                thread,
             });
         }
         true
@@ -366,14 +421,14 @@ where
     let mut netns = None;
     if options.netns && any_fd {
         let mut cursor = &mut name[..];
-        if write!(cursor, "{pid}/ns/net\0").is_ok()
+        if write!(cursor, "{prefix}/ns/net\0").is_ok()
             && let Ok(path) = CStr::from_bytes_until_nul(&name)
         {
             // EACCES (another user's process) or gone: no namespace noted.
             netns = read_link_at(proc_dir.as_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
         }
     }
-    PerProcess::Read(hits, netns)
+    (PerProcess::Read(hits, netns), any_fd)
 }
 
 /// Whether `st_size` of `/proc/PID/fd` is the number of open fds (Linux

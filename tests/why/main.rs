@@ -4,5 +4,6 @@
 mod common;
 
 mod why_kernel_waits;
+mod why_main_thread_ended;
 mod why_states;
 mod why_zombies;

@@ -52,7 +52,7 @@ pub fn deleted_files() -> DeletedReport {
     for hit in &walk.hits {
         let Slot::Fd(fd) = hit.slot else { continue };
         // Closed since the walk, or a process we cannot stat through: skip it.
-        let Ok(meta) = std::fs::metadata(format!("/proc/{}/fd/{fd}", hit.pid)) else {
+        let Ok(meta) = std::fs::metadata(hit.fd_file("fd", fd)) else {
             continue;
         };
         if !meta.is_file() {

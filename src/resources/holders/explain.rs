@@ -44,7 +44,7 @@ pub(super) fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
     briefs.prefetch(parents);
     // ENOENT: closed since the walk; the holder is still reported, without fdinfo.
     let infos = walk::parallel_map(hits, |hit| match hit.slot {
-        Slot::Fd(fd) => std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", hit.pid))
+        Slot::Fd(fd) => std::fs::read_to_string(hit.fd_file("fdinfo", fd))
             .ok()
             .map(|text| FdInfo::parse(&text)),
         _ => None,

@@ -439,6 +439,7 @@ mod tests {
             slot: walk::Slot::Fd(3),
             needle,
             link: link.to_vec(),
+            thread: None,
         };
         let walk = Walk {
             netns: vec![

@@ -59,19 +59,28 @@ fn describe(status: &PidStatus, output: &Output) -> String {
             process,
             ending,
             parent,
+            tracer,
         } => {
             let how = match ending {
                 EndingReport::Known { views, .. } => format!("{} ($? = {})", views.status, views.shell_code),
                 EndingReport::Unobservable { reason } => format!("ended; exit status not observable: {reason}"),
             };
-            let reaper = match parent {
-                Some(parent) => format!(
+            let reaper = match (tracer, parent) {
+                (Some(tracer), _) => format!(
+                    "its tracer {} ({}, {}) has not waited for it: until it does (or detaches), the parent {} is \
+not told it ended",
+                    tracer.pid,
+                    escape(&tracer.name),
+                    tracer.state.name(),
+                    process.ppid
+                ),
+                (None, Some(parent)) => format!(
                     "its parent {} ({}, {}) has not reaped it",
                     parent.pid,
                     escape(&parent.name),
                     parent.state.name()
                 ),
-                None => format!("its parent {} has not reaped it", process.ppid),
+                (None, None) => format!("its parent {} has not reaped it", process.ppid),
             };
             format!(
                 "{} {}: {} — {how}; {reaper}",

@@ -26,6 +26,11 @@ pub enum PidStatus {
         ending: EndingReport,
         /// The parent that has to reap it.
         parent: Option<ParentFacts>,
+        /// Its tracer (a debugger), while one is attached: the parent is
+        /// told of the exit only once the tracer has waited for it or
+        /// detached, so the tracer must collect it first.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tracer: Option<ParentFacts>,
     },
     /// No process has this PID.
     Gone {
@@ -69,16 +74,21 @@ pub fn status_of(pid: Pid) -> Result<PidStatus, OpenError> {
         .peek_exit_observation()
         .map(EndingReport::from)
         .unwrap_or_else(|e| EndingReport::Unobservable { reason: e.to_string() });
-    let parent = Pid::new(info.ppid)
-        .and_then(|ppid| ProcessInfo::read(ppid).ok())
-        .map(|parent| ParentFacts {
-            pid: parent.pid,
-            name: parent.name,
-            state: parent.state,
-        });
+    let facts_of = |pid: i32| {
+        Pid::new(pid)
+            .and_then(|pid| ProcessInfo::read(pid).ok())
+            .map(|p| ParentFacts {
+                pid: p.pid,
+                name: p.name,
+                state: p.state,
+            })
+    };
+    let parent = facts_of(info.ppid);
+    let tracer = info.tracer_pid.and_then(facts_of);
     Ok(PidStatus::Zombie {
         process: Box::new(info),
         ending,
         parent,
+        tracer,
     })
 }

@@ -35,6 +35,12 @@ fn a_traced_zombie_is_held_by_its_tracer() {
     let d = why_json(zombie);
     assert_eq!(kinds(&d), vec!["zombie"], "{d:#}");
     assert_eq!(d["sigkill"], "already_dead");
+    // `status` names the tracer too, not the parent alone.
+    let status = common::run(&["--json", "status", &zombie.to_string()]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["processes"][0]["tracer"]["pid"], tracer, "{status:#}");
+    let text = common::stdout(&common::run(&["status", &zombie.to_string()]));
+    assert!(text.contains(&format!("its tracer {tracer} ({name}")), "{text}");
     let z = finding(&d, "zombie");
     assert_eq!(
         z["title"],

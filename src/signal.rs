@@ -394,6 +394,13 @@ impl Signal {
         self.standard().map_or(Terminate, |s| s.action)
     }
 
+    /// Whether its default action ends the process (terminates it, with or
+    /// without a core): a signal that stops, continues or is ignored by
+    /// default ends no process.
+    pub fn kills_by_default(self) -> bool {
+        matches!(self.default_action(), Terminate | Core)
+    }
+
     /// Whether the default action dumps core.
     pub fn dumps_core(self) -> bool {
         self.default_action() == Core

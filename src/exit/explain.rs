@@ -189,12 +189,12 @@ fn parse_input(text: &str) -> Result<Input, ExplainError> {
 
 fn signal_reading(signal: Signal) -> Reading {
     let facts = SignalFacts::from(signal);
-    let shell = 128 + signal.number();
+    let kills = signal.kills_by_default();
     Reading {
         kind: ReadingKind::Signal,
         title: format!("{signal} (signal {})", signal.number()),
         detail: format!(
-            "{}. Default action: {}{}. A process it kills shows as {} in a shell's $?, as -{} in Python's returncode, and as wait status {:#x}.",
+            "{}. Default action: {}{}. {}",
             capitalize(signal.description()),
             signal.default_action().describe(),
             if signal.can_be_caught() {
@@ -202,16 +202,39 @@ fn signal_reading(signal: Signal) -> Reading {
             } else {
                 "; it cannot be caught, blocked or ignored"
             },
-            shell,
-            signal.number(),
-            signal.number() | if signal.dumps_core() { 0x80 } else { 0 },
+            how_it_shows(signal),
         ),
         signal: Some(facts),
-        status: Some(ExitStatus::Signaled {
+        status: kills.then_some(ExitStatus::Signaled {
             signal,
             core_dumped: false,
         }),
         windows: None,
+    }
+}
+
+/// How a process's end (or stop) by `signal` shows, by its default action:
+/// a signal ignored or continuing by default ends no process. Pure.
+fn how_it_shows(signal: Signal) -> String {
+    let n = signal.number();
+    match signal.default_action() {
+        DefaultAction::Terminate => format!(
+            "A process it kills shows as {} in a shell's $?, as -{n} in Python's returncode, and as wait status {n:#x}.",
+            128 + n
+        ),
+        DefaultAction::Core => format!(
+            "A process it kills shows as {} in a shell's $?, as -{n} in Python's returncode, and as wait status {n:#x} \
+({:#x} when a core was dumped).",
+            128 + n,
+            n | 0x80
+        ),
+        DefaultAction::Stop => format!(
+            "It stops a process, never ends one: a shell shows a job it stopped as {} in $?.",
+            128 + n
+        ),
+        DefaultAction::Ignore | DefaultAction::Continue => {
+            "It ends no process: a handler may act on it, but no process dies of it.".to_string()
+        }
     }
 }
 
@@ -253,7 +276,7 @@ fn number_readings(value: i128) -> Vec<Reading> {
         }
     } else {
         if value >= -64
-            && let Some(signal) = Signal::from_number((-value) as i32)
+            && let Some(signal) = Signal::from_number((-value) as i32).filter(|s| s.kills_by_default())
         {
             readings.push(Reading {
                 kind: ReadingKind::NegativeSignal,
@@ -352,6 +375,28 @@ fn byte_readings(code: u8, readings: &mut Vec<Reading>) {
         128 => readings.push(exit(
             "128 + 0: no signal has number 0, so this is a literal exit(128); some programs use it for \"invalid argument to exit\".".into(),
         )),
+        129..=192 if Signal::from_number(i32::from(code) - 128).is_some_and(|s| !s.kills_by_default()) => {
+            let signal = Signal::from_number(i32::from(code) - 128).expect("checked above");
+            if signal.default_action() == DefaultAction::Stop {
+                readings.push(Reading {
+                    kind: ReadingKind::ShellSignal,
+                    title: format!("128+{}: stopped by {signal}", signal.number()),
+                    detail: format!(
+                        "A shell shows a job stopped by signal N as 128+N ({}): the process is stopped, not dead; \
+`fg` or SIGCONT resumes it. {signal} ends no process.",
+                        signal.description()
+                    ),
+                    signal: Some(signal.into()),
+                    status: None,
+                    windows: None,
+                });
+            }
+            readings.push(exit(format!(
+                "Possibly a literal exit({code}), or a wrapper that passes a signal number on this way; no process dies \
+of {signal}, whose default is to {}.",
+                signal.default_action().describe()
+            )));
+        }
         129..=192 if Signal::from_number(i32::from(code) - 128).is_some() => {
             let signal = Signal::from_number(i32::from(code) - 128).expect("checked above");
             readings.push(Reading {
@@ -541,6 +586,35 @@ mod tests {
         assert!(segv.signal.unwrap().dumps_core);
         assert_eq!(first("143").title, "128+15: killed by SIGTERM");
         assert_eq!(first("130").title, "128+2: killed by SIGINT");
+    }
+
+    #[test]
+    fn no_death_is_read_into_a_signal_that_kills_nothing() {
+        // A shell's $? for a job stopped by SIGSTOP or SIGTSTP (Ctrl+Z).
+        let stop = first("148");
+        assert_eq!(stop.title, "128+20: stopped by SIGTSTP");
+        assert_eq!(stop.status, None);
+        // SIGCHLD is ignored by default: 145 is only an exit code.
+        let chld = explain("145").unwrap().readings;
+        assert_eq!(chld.len(), 1);
+        assert_eq!(chld[0].kind, ReadingKind::ExitCode);
+        assert!(chld[0].detail.contains("no process dies of SIGCHLD"));
+        // Nor is a Python returncode of -17 a death by SIGCHLD.
+        assert!(
+            explain("-17")
+                .unwrap()
+                .readings
+                .iter()
+                .all(|r| r.kind != ReadingKind::NegativeSignal)
+        );
+        let named = first("SIGCHLD");
+        assert!(named.detail.contains("It ends no process"), "{}", named.detail);
+        assert_eq!(named.status, None);
+        assert!(
+            first("SIGSEGV")
+                .detail
+                .contains("wait status 0xb (0x8b when a core was dumped)")
+        );
     }
 
     #[test]

@@ -431,7 +431,10 @@ impl Watcher {
             }
         };
         let watched_seconds = self.start.elapsed().as_secs_f64();
-        self.stop_spawned();
+        // Names as they are now, before the command afterlife started is
+        // ended (a process that called execve is shown by its new name).
+        self.refresh_identities();
+        self.stop_spawned(observer);
         self.final_breakdowns();
         self.refresh_verdicts();
         observer.tick(&self.watched, watched_seconds, true);
@@ -451,18 +454,23 @@ impl Watcher {
             {
                 watched.limits = limits;
             }
-            // A process that called execve since is shown by its new name.
-            if watched.ending.is_none()
-                && let Some((name, cmdline)) = watched.source.sampler.identity()
+            watched.verdicts = watched.history.verdicts(&watched.limits);
+        }
+        self.refresh_identities();
+        reconsider_siblings(&mut self.watched);
+    }
+
+    /// A process that called execve since is shown by its new name.
+    fn refresh_identities(&mut self) {
+        for watched in self.watched.iter_mut().filter(|w| w.ending.is_none()) {
+            if let Some((name, cmdline)) = watched.source.sampler.identity()
                 && !cmdline.is_empty()
             {
                 watched.title = sample::title(&cmdline);
                 watched.name = name;
                 watched.cmdline = cmdline;
             }
-            watched.verdicts = watched.history.verdicts(&watched.limits);
         }
-        reconsider_siblings(&mut self.watched);
     }
 
     fn sample_all(&mut self, tick: u64, seconds: f64, observer: &mut dyn Observer) -> Result<(), WatchError> {
@@ -615,8 +623,9 @@ impl Watcher {
     }
 
     /// A command afterlife started and that still runs when the watch stops
-    /// gets SIGTERM through its pidfd (SIGKILL 5 s later), and is reaped.
-    fn stop_spawned(&mut self) {
+    /// gets SIGTERM through its pidfd (SIGKILL 5 s later), and is reaped;
+    /// its ending is reported as any other.
+    fn stop_spawned(&mut self, observer: &mut dyn Observer) {
         for watched in &mut self.watched {
             if !watched.spawned || watched.ending.is_some() {
                 continue;
@@ -630,6 +639,7 @@ impl Watcher {
                 let _ = watched.source.process.signal(signal);
                 if let Ok(Some(observation)) = watched.source.process.wait(Some(grace)) {
                     watched.record_ending(observation.into(), self.start.elapsed().as_secs_f64());
+                    observer.ended(watched);
                     break;
                 }
             }

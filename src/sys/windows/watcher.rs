@@ -372,7 +372,7 @@ impl Watcher {
             }
         };
         let watched_seconds = self.start.elapsed().as_secs_f64();
-        self.stop_spawned();
+        self.stop_spawned(observer);
         self.refresh_verdicts();
         observer.tick(&self.watched, watched_seconds, true);
         drop(stop);
@@ -444,15 +444,15 @@ impl Watcher {
     /// A command afterlife started that still runs when the watch stops is
     /// ended with `TerminateProcess` (a console program started with its
     /// console cannot be sent Ctrl+Break alone), and waited for.
-    fn stop_spawned(&mut self) {
+    fn stop_spawned(&mut self, observer: &mut dyn Observer) {
         let seconds = self.start.elapsed().as_secs_f64();
         for watched in &mut self.watched {
             if !watched.spawned || watched.ending.is_some() {
                 continue;
             }
             let _ = watched.process().terminate(TERMINATED_CODE);
-            if watched.process().wait(Some(Duration::from_secs(5))) {
-                watched.collect_ending(seconds);
+            if watched.process().wait(Some(Duration::from_secs(5))) && watched.collect_ending(seconds) {
+                observer.ended(watched);
             }
         }
         if let Some(child) = &mut self.child {

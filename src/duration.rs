@@ -209,8 +209,10 @@ fn parse(text: &str, grammar: Grammar) -> Result<Duration, DurationParseError> {
         Grammar::Afterlife => text.trim(),
         Grammar::Coreutils => text,
     };
-    // A leading `-` is an option to getopt: never a duration.
-    if trimmed.starts_with('-') {
+    // A leading `-` makes an option of our own: never a duration. To
+    // timeout(1) it is one only after `--`, and strtod reads it: `-0` (and
+    // a negative value too small for a double) is 0, as 0 <= -0.
+    if trimmed.starts_with('-') && grammar == Grammar::Afterlife {
         return Err(error("negative"));
     }
     let number = read_number(trimmed).ok_or_else(|| error("not a number"))?;
@@ -230,8 +232,15 @@ fn parse(text: &str, grammar: Grammar) -> Result<Duration, DurationParseError> {
             _ => "not a number",
         }));
     };
-    if number.negative && (number.value > 0.0 || number.underflow) {
+    let underflow = match grammar {
+        Grammar::Afterlife => number.negative && number.underflow,
+        Grammar::Coreutils => false,
+    };
+    if number.negative && (number.value > 0.0 || underflow) {
         return Err(error("negative"));
+    }
+    if number.negative {
+        return Ok(Duration::ZERO);
     }
     Ok(to_duration(number.value * scale, number.underflow))
 }
@@ -459,27 +468,18 @@ mod tests {
             ("1e400", FOREVER),
             // strtod reads " -0" as -0.0, which is not below 0.
             (" -0", Duration::ZERO),
+            // After `--`, strtod reads a sign; -0 and a negative value too
+            // small for a double are 0, and 0 <= -0 (coreutils 9.1).
+            ("-0", Duration::ZERO),
+            ("-0.0", Duration::ZERO),
+            ("-1e-400", Duration::ZERO),
+            (" -1e-10000", Duration::ZERO),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_coreutils_duration(text), Ok(expected), "{text}");
         }
         for text in [
-            "",
-            "-1",
-            " -0.1",
-            " -1e-10000",
-            "1S",
-            "42D",
-            "1.5x",
-            "1,5",
-            "nan",
-            "1e",
-            "1ms",
-            "1 ",
-            "s",
-            "0x",
-            "infinit",
-            "invalid",
+            "", "-1", " -0.1", "1S", "42D", "1.5x", "1,5", "nan", "1e", "1ms", "1 ", "s", "0x", "infinit", "invalid",
         ] {
             assert!(parse_coreutils_duration(text).is_err(), "{text}");
         }

@@ -76,13 +76,21 @@ impl std::str::FromStr for LocalAddr {
 
 impl LocalAddr {
     /// Whether a socket bound to `local` can be reached on this address: the
-    /// same address, or a wildcard that covers it. Pure.
-    pub(crate) fn covered_by(self, local: IpAddr) -> bool {
-        let wildcard = |v4: bool| local.is_unspecified() && (local.is_ipv6() || v4);
+    /// same address, or a wildcard that covers it (`::` covers IPv4 too,
+    /// unless the socket is `v6only`). Pure.
+    pub(crate) fn covered_by(self, local: IpAddr, v6only: bool) -> bool {
+        // 0.0.0.0 covers IPv4; :: covers IPv6, and IPv4 unless v6only.
+        let wildcard = |want_v4: bool| {
+            local.is_unspecified()
+                && match local {
+                    IpAddr::V4(_) => want_v4,
+                    IpAddr::V6(_) => !(want_v4 && v6only),
+                }
+        };
         match self {
             LocalAddr::Ip(want) => local == want || wildcard(want.is_ipv4()) || mapped_v4(local) == Some(want),
             LocalAddr::Loopback => {
-                local.is_loopback() || wildcard(true) || mapped_v4(local).is_some_and(|v4| v4.is_loopback())
+                local.is_loopback() || local.is_unspecified() || mapped_v4(local).is_some_and(|v4| v4.is_loopback())
             }
         }
     }
@@ -248,8 +256,9 @@ fn bad_host(host: &str, whole: &str) -> SpecError {
 impl Spec {
     /// Whether a TCP or UDP socket of `protocol` bound to `local` is what
     /// this spec names: the same protocol, a port in the range, on the
-    /// address asked for or a wildcard that covers it. Pure.
-    pub fn names_port(&self, protocol: Protocol, local: SocketAddr) -> bool {
+    /// address asked for or a wildcard that covers it (an IPv6 wildcard
+    /// covers IPv4 unless the socket is `v6only`). Pure.
+    pub fn names_port(&self, protocol: Protocol, local: SocketAddr, v6only: bool) -> bool {
         let Spec::Port {
             protocol: want,
             addr,
@@ -262,7 +271,7 @@ impl Spec {
             Some(p) => protocol == *p,
             None => protocol != Protocol::Unix,
         };
-        protocol_ok && ports.contains(&local.port()) && addr.is_none_or(|want| want.covered_by(local.ip()))
+        protocol_ok && ports.contains(&local.port()) && addr.is_none_or(|want| want.covered_by(local.ip(), v6only))
     }
 }
 
@@ -372,20 +381,39 @@ mod tests {
     fn port_specs_name_a_protocol_a_port_and_an_address() {
         let bound = |text: &str| text.parse::<SocketAddr>().unwrap();
         let tcp = spec("tcp:8080").unwrap();
-        assert!(tcp.names_port(Protocol::Tcp, bound("0.0.0.0:8080")));
-        assert!(!tcp.names_port(Protocol::Udp, bound("0.0.0.0:8080")));
-        assert!(!tcp.names_port(Protocol::Tcp, bound("0.0.0.0:8081")));
+        assert!(tcp.names_port(Protocol::Tcp, bound("0.0.0.0:8080"), false));
+        assert!(!tcp.names_port(Protocol::Udp, bound("0.0.0.0:8080"), false));
+        assert!(!tcp.names_port(Protocol::Tcp, bound("0.0.0.0:8081"), false));
         let any = spec(":53").unwrap();
-        assert!(any.names_port(Protocol::Udp, bound("[::1]:53")));
-        assert!(!any.names_port(Protocol::Unix, bound("[::1]:53")));
+        assert!(any.names_port(Protocol::Udp, bound("[::1]:53"), false));
+        assert!(!any.names_port(Protocol::Unix, bound("[::1]:53"), false));
         let v6 = spec("[::1]:80").unwrap();
-        assert!(v6.names_port(Protocol::Tcp, bound("[::]:80")));
-        assert!(!v6.names_port(Protocol::Tcp, bound("0.0.0.0:80")));
+        // A v6only wildcard takes no IPv4: 127.0.0.1:80 is not its.
+        let v4 = spec("127.0.0.1:80").unwrap();
+        assert!(v4.names_port(Protocol::Tcp, bound("[::]:80"), false));
+        assert!(!v4.names_port(Protocol::Tcp, bound("[::]:80"), true));
+        assert!(v4.names_port(Protocol::Tcp, bound("0.0.0.0:80"), false));
+        assert!(
+            spec("[::1]:80")
+                .unwrap()
+                .names_port(Protocol::Tcp, bound("[::]:80"), true)
+        );
         assert!(
             spec("localhost:80")
                 .unwrap()
-                .names_port(Protocol::Tcp, bound("127.0.0.1:80"))
+                .names_port(Protocol::Tcp, bound("[::]:80"), true)
         );
-        assert!(!spec("./x").unwrap().names_port(Protocol::Tcp, bound("127.0.0.1:80")));
+        assert!(v6.names_port(Protocol::Tcp, bound("[::]:80"), false));
+        assert!(!v6.names_port(Protocol::Tcp, bound("0.0.0.0:80"), false));
+        assert!(
+            spec("localhost:80")
+                .unwrap()
+                .names_port(Protocol::Tcp, bound("127.0.0.1:80"), false)
+        );
+        assert!(
+            !spec("./x")
+                .unwrap()
+                .names_port(Protocol::Tcp, bound("127.0.0.1:80"), false)
+        );
     }
 }

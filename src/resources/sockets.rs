@@ -162,6 +162,11 @@ pub struct Socket {
     /// For a unix listener: inodes of connections waiting to be accepted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<u64>,
+    /// An IPv6 socket that takes IPv6 alone (`IPV6_V6ONLY`): bound to `::`
+    /// it does not take IPv4 (sock_diag's `INET_DIAG_SKV6ONLY`, sent for
+    /// listening and unconnected sockets; false where unknown).
+    #[serde(skip)]
+    pub v6only: bool,
 }
 
 #[cfg(test)]
@@ -189,6 +194,7 @@ impl Socket {
             send_queue: 0,
             uid: Some(0),
             pending: Vec::new(),
+            v6only: false,
         }
     }
 }
@@ -612,7 +618,26 @@ pub fn parse_inet_msg(payload: &[u8], protocol: Protocol, netns: NetnsId) -> Opt
         send_queue,
         uid: Some(uid),
         pending: Vec::new(),
+        v6only: family == libc::AF_INET6 as u8 && v6only_attribute(payload.get(72..).unwrap_or(&[])),
     })
+}
+
+/// Whether the attributes after an `inet_diag_msg` say `IPV6_V6ONLY`
+/// (`INET_DIAG_SKV6ONLY`, 11: one byte). Pure.
+fn v6only_attribute(mut attributes: &[u8]) -> bool {
+    const INET_DIAG_SKV6ONLY: u16 = 11;
+    while attributes.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([attributes[0], attributes[1]]));
+        let kind = u16::from_ne_bytes([attributes[2], attributes[3]]);
+        if len < 4 {
+            return false;
+        }
+        if kind == INET_DIAG_SKV6ONLY {
+            return attributes.get(4).is_some_and(|&b| b != 0);
+        }
+        attributes = attributes.get((len + 3) & !3..).unwrap_or(&[]);
+    }
+    false
 }
 
 /// Parses one `unix_diag_msg` with its attributes. Pure.
@@ -637,6 +662,7 @@ pub fn parse_unix_msg(payload: &[u8], netns: NetnsId) -> Option<Socket> {
         send_queue: 0,
         uid: None,
         pending: Vec::new(),
+        v6only: false,
     };
     let mut rest = &payload[16..];
     while rest.len() >= 4 {
@@ -723,6 +749,7 @@ pub fn parse_proc_net_inet(text: &str, protocol: Protocol, netns: NetnsId) -> Ve
             send_queue: row.tx_queue,
             uid: Some(row.uid),
             pending: Vec::new(),
+            v6only: false,
         })
         .collect()
 }
@@ -753,6 +780,7 @@ pub fn parse_proc_net_unix(text: &str, netns: NetnsId) -> Vec<Socket> {
             send_queue: 0,
             uid: None,
             pending: Vec::new(),
+            v6only: false,
         })
         .collect()
 }
@@ -769,6 +797,18 @@ fn unix_type(raw: i32) -> UnixType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v6only_is_read_from_its_attribute() {
+        // INET_DIAG_SHUTDOWN (8) then INET_DIAG_SKV6ONLY (11), 4-aligned.
+        let attributes = [5, 0, 8, 0, 0, 0, 0, 0, 5, 0, 11, 0, 1, 0, 0, 0, 8, 0, 15, 0, 0, 0, 0, 0];
+        assert!(v6only_attribute(&attributes));
+        let mut dual = attributes;
+        dual[12] = 0;
+        assert!(!v6only_attribute(&dual));
+        assert!(!v6only_attribute(&attributes[..8]));
+        assert!(!v6only_attribute(&[]));
+    }
 
     // The literal addresses are as a little-endian kernel prints them.
     #[cfg(target_endian = "little")]

@@ -12,6 +12,7 @@ mod holds_ghosts;
 mod holds_ranges;
 mod holds_sockets;
 mod holds_unprivileged;
+mod holds_v6only;
 mod holds_walk;
 mod leftovers_tree;
 mod leftovers_zombie;

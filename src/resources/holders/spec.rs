@@ -12,7 +12,7 @@ impl Spec {
         match self {
             Spec::Port { .. } => socket
                 .local
-                .is_some_and(|local| self.names_port(socket.protocol, local)),
+                .is_some_and(|local| self.names_port(socket.protocol, local, socket.v6only)),
             Spec::Unix { name } => socket.protocol == Protocol::Unix && socket.path.as_deref() == Some(name.as_str()),
             Spec::Path(_) => false,
         }

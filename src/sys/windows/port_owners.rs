@@ -244,9 +244,11 @@ fn tables_for(specs: &[(String, Spec)]) -> Tables {
 pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError> {
     let rows = socket_table::rows(tables_for(specs))?;
     let processes = snapshot::processes().map_err(PortsError::Snapshot)?;
-    let any_named = rows
-        .iter()
-        .any(|r| specs.iter().any(|(_, spec)| spec.names_port(r.protocol, r.local)));
+    let any_named = rows.iter().any(|r| {
+        specs
+            .iter()
+            .any(|(_, spec)| spec.names_port(r.protocol, r.local, false))
+    });
     let (walk, handle_walk) = if any_named {
         read_handles()
     } else {
@@ -260,7 +262,10 @@ pub(crate) fn search(specs: &[(String, Spec)]) -> Result<PortsReport, PortsError
     let mut owners: HashMap<u32, Owner> = HashMap::new();
     let mut results = Vec::new();
     for (text, spec) in specs {
-        let mut matched: Vec<&TableRow> = rows.iter().filter(|r| spec.names_port(r.protocol, r.local)).collect();
+        let mut matched: Vec<&TableRow> = rows
+            .iter()
+            .filter(|r| spec.names_port(r.protocol, r.local, false))
+            .collect();
         matched.sort_by_key(|r| (r.protocol, r.local.port(), r.local.is_ipv6(), r.local.ip(), r.pid));
         let sockets: Vec<PortSocket> = matched
             .into_iter()

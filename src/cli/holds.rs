@@ -234,8 +234,18 @@ fn render_holder(holder: &Holder, noun: &str, indent: &str, output: &Output, lin
                 noun
             ),
             Origin::NoCloexec => "this fd lacks O_CLOEXEC: every program this process starts inherits it".to_string(),
+            Origin::SharedWithParent {
+                parent,
+                parent_name,
+                parent_fd,
+            } => format!(
+                "its parent {parent} ({}) holds the same {} at fd {parent_fd}: passed to it, or inherited and moved",
+                escape(parent_name),
+                noun
+            ),
             Origin::LeaderGone { pgid } => format!(
-                "inherited from a process that is gone: its process group {pgid} still carries the PID of its leader, which has exited"
+                "its process group {pgid} still carries the PID of its leader, which has exited: the leader may have \
+left it to its group (or this process made it itself)"
             ),
         };
         lines.push(format!("{indent}    {text}"));

@@ -50,7 +50,7 @@ fn workers_of_a_killed_nginx_master_point_to_their_group() {
 
     let text = stdout(&run(&["holds", &spec]));
     let inherited = format!(
-        "inherited from a process that is gone: its process group {master} still carries the PID of its leader, which has exited"
+        "its process group {master} still carries the PID of its leader, which has exited: the leader may have left it to its group (or this process made it itself)"
     );
     assert_eq!(text.matches(&inherited).count(), holders.len(), "{text}");
     // `--pgroup` takes the dead leader's PID while its group lives.

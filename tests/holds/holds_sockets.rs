@@ -88,6 +88,43 @@ finish()
 }
 
 #[test]
+fn a_socket_passed_to_a_child_is_not_said_to_be_inherited() {
+    // The child is forked before the socket exists and receives it with
+    // SCM_RIGHTS, at another fd number than its parent's.
+    let py = Py::start(
+        r#"
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+def receive():
+    a.close()
+    msg, fds, flags, addr = socket.recv_fds(b, 16, 1)
+    os.dup2(fds[0], 9)
+    hold_forever()
+child = fork(receive)
+b.close()
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+socket.send_fds(a, [b"x"], [s.fileno()])
+time.sleep(0.3)
+report(port=s.getsockname()[1], fd=s.fileno(), child=child)
+finish()
+"#,
+    );
+    let port = py.num("port");
+    let child = py.num("child");
+    let parent = py.pid() as i64;
+    let (code, report) = run_json(&["holds", &format!("tcp:{port}")]);
+    assert_eq!(code, Some(0), "{report}");
+    let c = holder(&report, child);
+    let origins = c["origins"].as_array().unwrap();
+    assert!(!origins.iter().any(|o| o["kind"] == "inherited"), "{c}");
+    assert!(
+        origins.iter().any(|o| o["kind"] == "shared_with_parent"
+            && o["parent"].as_i64() == Some(parent)
+            && o["parent_fd"].as_i64() == Some(py.num("fd"))),
+        "{c}"
+    );
+}
+
+#[test]
 fn dup_ipv6_and_udp_and_any_protocol() {
     let py = Py::start(
         r#"

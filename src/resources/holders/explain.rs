@@ -65,12 +65,12 @@ pub(super) fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
         let mut holder = Holder::plain(hit.pid, &b, user, via);
         if let Some(parent) = Pid::new(b.ppid)
             && holding.contains(&parent)
-            && shares_with_parent(hit, parent, hits)
+            && let Some(parent_fd) = shares_with_parent(hit, parent, hits)
         {
-            holder.origins.push(Origin::Inherited {
-                parent,
-                parent_name: briefs.get(parent).map(|p| p.name.clone()).unwrap_or_default(),
-            });
+            let parent_name = briefs.get(parent).map(|p| p.name.clone()).unwrap_or_default();
+            holder
+                .origins
+                .push(origin_from_parent(hit.slot, parent, parent_name, parent_fd));
         }
         let inherited = !holder.origins.is_empty();
         if !inherited && let Some(pgid) = Pid::new(b.pgid).filter(|&g| g != hit.pid) {
@@ -115,22 +115,45 @@ pub fn leader_gone(holder: (i32, i32, u64), leader_now: Option<(i32, u64)>) -> b
 /// a socket the inode says so (a socket has one open file); for a path,
 /// `kcmp(KCMP_FILE)` compares the open file descriptions, since a parent
 /// and child may have opened the same path each on its own.
-fn shares_with_parent(hit: &Hit, parent: Pid, hits: &[&Hit]) -> bool {
+/// What a parent holding the same thing says of where it came from: `fork`
+/// keeps fd numbers, so the same number is inheritance; another number
+/// may be a passing (SCM_RIGHTS, pidfd_getfd) as well as a `dup2` after
+/// the fork, and is said as that. Pure.
+fn origin_from_parent(slot: Slot, parent: Pid, parent_name: String, parent_fd: Option<i32>) -> Origin {
+    match (slot, parent_fd) {
+        (Slot::Fd(fd), Some(parent_fd)) if fd != parent_fd => Origin::SharedWithParent {
+            parent,
+            parent_name,
+            parent_fd,
+        },
+        _ => Origin::Inherited { parent, parent_name },
+    }
+}
+
+/// Whether `parent` holds what `hit` holds: `Some(None)` for the same
+/// cwd, root or exe, `Some(Some(fd))` for the same socket or open file at
+/// the parent's `fd` (at the holder's own number first).
+fn shares_with_parent(hit: &Hit, parent: Pid, hits: &[&Hit]) -> Option<Option<i32>> {
     let Slot::Fd(fd) = hit.slot else {
         // cwd, root, exe: the same path in parent and child is inherited or
         // chosen alike; both read as "holds the same".
-        return hits.iter().any(|h| h.pid == parent && h.link == hit.link);
+        return hits
+            .iter()
+            .any(|h| h.pid == parent && h.link == hit.link)
+            .then_some(None);
     };
-    hits.iter().any(|h| {
-        if h.pid != parent || h.link != hit.link {
-            return false;
-        }
-        if socket_inode(&hit.link).is_some() {
-            return true;
-        }
+    let same = |h: &&&Hit| {
         let Slot::Fd(parent_fd) = h.slot else { return false };
-        proc::kcmp::same_file(parent, parent_fd, hit.pid, fd)
-    })
+        h.pid == parent
+            && h.link == hit.link
+            && (socket_inode(&hit.link).is_some() || proc::kcmp::same_file(parent, parent_fd, hit.pid, fd))
+    };
+    let at_same_number = hits.iter().filter(same).find(|h| h.slot == hit.slot);
+    let found = at_same_number.or_else(|| hits.iter().find(same))?;
+    match found.slot {
+        Slot::Fd(parent_fd) => Some(Some(parent_fd)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

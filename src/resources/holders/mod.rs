@@ -83,18 +83,31 @@ pub enum Via {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
-    /// Its parent holds the same socket or file: it came with `fork`.
+    /// Its parent holds the same socket or file at the same fd number: it
+    /// came with `fork`.
     Inherited {
         /// The parent.
         parent: Pid,
         /// The parent's name.
         parent_name: String,
     },
+    /// Its parent holds the same socket or file at another fd number: it
+    /// was passed to it (SCM_RIGHTS, pidfd_getfd), or inherited and then
+    /// moved (dup2); the two are not told apart.
+    SharedWithParent {
+        /// The parent.
+        parent: Pid,
+        /// The parent's name.
+        parent_name: String,
+        /// The parent's fd.
+        parent_fd: i32,
+    },
     /// The fd lacks `O_CLOEXEC`: every program this process starts inherits it.
     NoCloexec,
     /// No living parent holds it, and its process group still carries the
-    /// PID of a leader that is gone (a master killed under its workers): it
-    /// inherited it from a process that no longer exists.
+    /// PID of a leader that is gone (a master killed under its workers):
+    /// that leader may have made it and left it to its group, or this
+    /// process made it itself; the two are not told apart.
     LeaderGone {
         /// The process group, named after the dead leader's PID.
         pgid: i32,

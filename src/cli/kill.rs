@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::cli::output::{Output, Style, count};
 use crate::cli::{Failure, KillArgs, KillSignal, refuse_quiet_json};
 use crate::duration::format_duration;
+use crate::exit::ExitStatus;
 use crate::exit_code;
 use crate::observe::EndingReport;
 use crate::resources::ipc_left::LiveTree;
@@ -483,8 +484,23 @@ fn result(process: &ProcessReport, report: &TerminationReport, output: &Output) 
             status: ending,
             ..
         } => {
+            // A process that exited with a code after the signal handled it,
+            // or ignored it and ended on its own: it did not die of it.
+            let exited = ending
+                .as_ref()
+                .and_then(EndingReport::status)
+                .is_some_and(|s| matches!(s, ExitStatus::Exited { .. }));
+            if *by == EndedBy::Signal && exited {
+                let when = after_seconds
+                    .map(|s| format!(" {}", format_duration(Duration::from_secs_f64(s))))
+                    .unwrap_or_default();
+                let how = format!("exited{when} after {}", report.plan.signal);
+                return format!("{}{}", output.paint(Style::Good, &how), status(ending));
+            }
             let how = match by {
                 EndedBy::Signal => output.paint(Style::Good, &format!("ended on {}", report.plan.signal)),
+                // SIGKILL was the signal asked for: nothing was escalated.
+                EndedBy::Kill if report.plan.starts_with_kill() => output.paint(Style::Good, "ended on SIGKILL"),
                 EndedBy::Kill => output.paint(Style::Warn, "needed SIGKILL"),
                 EndedBy::BeforeSignal => output.paint(Style::Dim, "had already exited"),
             };

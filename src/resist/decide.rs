@@ -982,6 +982,25 @@ fn traced(facts: &Facts) -> Finding {
         "A tracer is attached with ptrace: {tracer}. Every signal goes to the tracer first, which may pass it on \
 or suppress it; SIGKILL alone bypasses it."
     );
+    if facts.stopped_at_exit() {
+        f.sigkill = KillEffect::Delayed;
+        f.title.push_str(", stopped at its exit");
+        f.evidence.push(Evidence::new(
+            src(facts, "stat flags"),
+            format!("{:#010x} (PF_SIGNALED: a fatal signal was taken)", facts.flags),
+        ));
+        explanation.push_str(
+            " It is already exiting, and the tracer stopped it on its way out (PTRACE_EVENT_EXIT): SIGKILL \
+does nothing more; it ends once the tracer lets it go.",
+        );
+        f.explanation = explanation;
+        f.next_step = format!(
+            "Let the tracer {t} continue or detach it (gdb: continue or detach; a stopped tracer: kill -CONT {t}), \
+or end the tracer.",
+            t = facts.tracer_pid
+        );
+        return f;
+    }
     if facts.state == ProcessState::TracingStop {
         f.title.push_str(", in a tracing stop (t)");
         explanation.push_str(" Right now the tracer holds it stopped (t): it runs again only when the tracer lets it.");
@@ -1248,6 +1267,12 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
     let vfork = facts.vfork_child.is_some();
     let frozen_v2 = facts.cgroup_v2.as_ref().is_some_and(|c| c.is_frozen());
     let stopped = facts.state == ProcessState::Stopped || facts.state == ProcessState::TracingStop;
+    // SIGCONT does not resume a tracing stop: only the tracer does.
+    let continued = if facts.state == ProcessState::TracingStop {
+        " once its tracer lets it run"
+    } else {
+        " once it is continued (SIGCONT)"
+    };
     let dying = (facts.is_exiting() || leader_dead) && !facts.main_thread_ended_alone() || facts.core_dumping;
     if is_kill {
         return if frozen_v1 {
@@ -1255,6 +1280,12 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
                 "forced",
                 false,
                 "queued until its freezer cgroup is thawed, then ends it".to_string(),
+            )
+        } else if facts.stopped_at_exit() {
+            outcome(
+                "forced",
+                false,
+                "nothing more: it is already dying, held at its exit by its tracer".to_string(),
             )
         } else if dying {
             outcome(
@@ -1286,7 +1317,7 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
             let when = if frozen_v1 || frozen_v2 {
                 " once its cgroup is thawed"
             } else if stopped {
-                " once it is continued (SIGCONT)"
+                continued
             } else if in_d {
                 " once the uninterruptible wait ends"
             } else {
@@ -1312,14 +1343,10 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
             }
             if frozen_v1 {
                 outcome("default", false, format!("{what} once its freezer cgroup is thawed"))
-            } else if dying {
+            } else if dying || facts.stopped_at_exit() {
                 outcome("default", false, "little: it is already dying".to_string())
             } else if stopped {
-                outcome(
-                    "default",
-                    false,
-                    format!("{what}, but only once it is continued (SIGCONT)"),
-                )
+                outcome("default", false, format!("{what}, but only{continued}"))
             } else if in_d && !vfork {
                 outcome("default", false, format!("{what} once the uninterruptible wait ends"))
             } else if facts.tracer_pid > 0 {
@@ -1459,6 +1486,36 @@ mod tests {
         let f = &d.findings[0];
         assert!(f.explanation.contains("background job"), "{}", f.explanation);
         assert!(f.next_step.contains("100 (bash)"), "{}", f.next_step);
+    }
+
+    #[test]
+    fn a_traced_process_stopped_at_its_exit_is_past_sigkill() {
+        // strace stopped while its tracee, killed by SIGKILL, waits at
+        // PTRACE_EVENT_EXIT: a tracing stop after a fatal signal.
+        let mut facts = base(ProcessState::TracingStop);
+        facts.tracer_pid = 77;
+        facts.tracer = Some(peer(77, "strace", ProcessState::Stopped));
+        facts.flags |= crate::resist::facts::PF_SIGNALED;
+        let d = decide(&facts);
+        assert_eq!(d.sigkill, KillEffect::Delayed);
+        let f = &d.findings[0];
+        assert_eq!(f.title, "traced by 77 (strace), stopped at its exit");
+        assert!(f.next_step.contains("kill -CONT 77"), "{}", f.next_step);
+        assert!(
+            outcome(&d, Signal::KILL)
+                .effect
+                .contains("held at its exit by its tracer")
+        );
+        assert!(!outcome(&d, Signal::KILL).ends_it_now);
+        assert_eq!(outcome(&d, Signal::TERM).effect, "little: it is already dying");
+        // In an ordinary tracing stop, SIGTERM waits for the tracer, not SIGCONT.
+        facts.flags &= !crate::resist::facts::PF_SIGNALED;
+        let d = decide(&facts);
+        assert!(
+            outcome(&d, Signal::TERM).effect.contains("once its tracer lets it run"),
+            "{:?}",
+            outcome(&d, Signal::TERM)
+        );
     }
 
     #[test]

@@ -359,6 +359,8 @@ pub struct Facts {
 
 /// `PF_EXITING`: the process is in `do_exit`.
 pub const PF_EXITING: u32 = 0x0000_0004;
+/// `PF_SIGNALED`: killed by a signal (set as the fatal signal is taken).
+pub const PF_SIGNALED: u32 = 0x0000_0400;
 /// `PF_KTHREAD`: a kernel thread.
 pub const PF_KTHREAD: u32 = 0x0020_0000;
 
@@ -381,6 +383,20 @@ impl Facts {
             return self.threads.first().map_or(0, |t| t.blocked);
         }
         live.iter().fold(u64::MAX, |mask, t| mask & t.blocked)
+    }
+
+    /// Whether its tracer holds it stopped on its way out
+    /// (`PTRACE_EVENT_EXIT`, before `PF_EXITING` is set): in a tracing stop
+    /// after taking a fatal signal (`PF_SIGNALED`), or with `do_exit` on
+    /// its kernel stack. It is dying already: SIGKILL does nothing more,
+    /// and it ends once the tracer lets it go.
+    pub fn stopped_at_exit(&self) -> bool {
+        let in_do_exit = self.threads.first().is_some_and(|t| {
+            t.stack
+                .value()
+                .is_some_and(|frames| frames.iter().any(|f| f.starts_with("do_exit")))
+        });
+        self.state == ProcessState::TracingStop && (self.flags & PF_SIGNALED != 0 || in_do_exit)
     }
 
     /// Whether the main thread ended on its own (`pthread_exit` in `main`)

@@ -679,7 +679,7 @@ connection each serves: {})",
             target.path, mount.mount_point
         ),
         next_step: Some(format!(
-            "Make the FUSE server answer{}; or abort the connection (echo 1 > /sys/fs/fuse/connections/{connection}/abort) \
+            "Make the FUSE server answer{}; or abort the connection ({}echo 1 > /sys/fs/fuse/connections/{connection}/abort) \
 or detach the mount (umount -l {}), which fails the request and lets the signal through.",
             named
                 .map(|h| if h.peer.state == ProcessState::Stopped {
@@ -688,6 +688,12 @@ or detach the mount (umount -l {}), which fails the request and lets the signal 
                     format!(" (PID {})", h.peer.pid)
                 })
                 .unwrap_or_default(),
+            // Its waiting count unread: the fusectl filesystem is not mounted.
+            if target.fuse_waiting.is_none() {
+                "mount -t fusectl none /sys/fs/fuse/connections, then "
+            } else {
+                ""
+            },
             mount.mount_point
         )),
         killable: false,
@@ -1944,6 +1950,33 @@ mod tests {
         );
         let f = on_fuse(Vec::new());
         assert!(f.explanation.contains("not in this PID namespace"), "{}", f.explanation);
+    }
+
+    #[test]
+    fn without_fusectl_the_abort_step_mounts_it_first() {
+        let mut facts = base(ProcessState::DiskSleep);
+        facts.threads[0].wait_target = Some(WaitTarget {
+            fd: None,
+            path: "/mnt/remote/file".to_string(),
+            mount: Some(Mount {
+                mount_id: 40,
+                device: "0:52".to_string(),
+                mount_point: "/mnt/remote".to_string(),
+                fs_type: "fuse.sshfs".to_string(),
+                source: "host:/data".to_string(),
+            }),
+            fuse_servers: Vec::new(),
+            fuse_waiting: None,
+        });
+        let f = decide(&facts).findings.remove(0);
+        assert!(
+            f.next_step.contains(
+                "mount -t fusectl none /sys/fs/fuse/connections, then echo 1 > /sys/fs/fuse/connections/52/abort"
+            ),
+            "{}",
+            f.next_step
+        );
+        assert!(!on_fuse(Vec::new()).next_step.contains("mount -t fusectl"));
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
         )
     };
     output.line(&format!(
-        "{}: {}, {}{by_kind}, {} of memory, {}, {}, {}",
+        "{}: {}, {}{by_kind}, {} resident (summed per process: shared pages count in each), {}, {}, {}",
         output.paint(Style::Bold, "went with it"),
         count(gone.processes.len(), "process", "processes"),
         count(gone.fds, "fd", "fds"),

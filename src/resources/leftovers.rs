@@ -178,7 +178,9 @@ pub struct Gone {
     pub fds: usize,
     /// The same, by kind.
     pub fds_by_kind: BTreeMap<&'static str, usize>,
-    /// Resident memory they had, bytes.
+    /// Resident memory they had, bytes: each process's RSS, summed, so a
+    /// page they shared (a server's shared buffers, a library) counts once
+    /// per process that had it mapped; what the machine got back is less.
     pub memory_bytes: u64,
     /// Sockets that no longer exist.
     pub sockets: usize,

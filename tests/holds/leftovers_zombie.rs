@@ -58,7 +58,10 @@ fn a_killed_root_left_a_zombie_that_went_with_the_tree() {
         lines[0].starts_with(&format!("went with it: 1 process, {fds} fds (")),
         "{text}"
     );
-    assert!(lines[0].contains(" of memory, 0 sockets, 0 locks, "), "{text}");
+    assert!(
+        lines[0].contains(" resident (summed per process: shared pages count in each), 0 sockets, 0 locks, "),
+        "{text}"
+    );
     assert_eq!(
         lines[1],
         format!(

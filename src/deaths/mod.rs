@@ -96,6 +96,7 @@ impl Sender {
     pub fn oom_killed(mut self, oom: bool) -> Sender {
         if oom && self.kind == SenderKind::Kernel && self.code == cause::SI_KERNEL {
             self.kind = SenderKind::OomKiller;
+            self.itself = false;
         }
         self
     }
@@ -488,7 +489,9 @@ impl Feed {
 /// The sender of the signal `raw` died of, as `signal_generate` saw it,
 /// with the sender's user name. Pure.
 pub fn sender_of(raw: &RawDeath, signal: &event::RawSignal, user: Option<String>) -> Sender {
-    let itself = signal.sender_pid == raw.pid;
+    // A signal the kernel raised (SI_KERNEL: the OOM killer, a
+    // cgroup.kill) in the dying task's own context was not sent by it.
+    let itself = signal.sender_pid == raw.pid && signal.code != cause::SI_KERNEL;
     let kind = cause::classify(signal.signo, signal.code, itself, raw.oom.is_some());
     Sender {
         kind,

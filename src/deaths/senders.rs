@@ -138,8 +138,14 @@ mod tests {
         assert_eq!(sender.code_name, Some("SI_USER"));
         assert!(!sender.itself);
         assert_eq!(sender.before_death, Some(0.5));
-        let own = sender_from(77, 15, logged, None);
+        let own = sender_from(77, 15, logged.clone(), None);
         assert!(own.itself);
         assert_eq!(own.before_death, None);
+        // The kernel (SI_KERNEL: the OOM killer, cgroup.kill) raising it in
+        // the victim's own context did not make the victim its sender.
+        let kernel = LoggedSignal { code: 0x80, ..logged };
+        let oom = sender_from(77, 9, kernel, None).oom_killed(true);
+        assert!(!oom.itself);
+        assert_eq!(oom.kind, crate::deaths::SenderKind::OomKiller);
     }
 }

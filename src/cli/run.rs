@@ -352,7 +352,12 @@ fn cause_text(report: &RunReport) -> String {
                     format!("killed by {signal}, which afterlife did not send (sender unknown)")
                 }
             }
-            ExitStatus::Exited { .. } => "the command's own doing (no deadline, no OOM kill)".to_string(),
+            ExitStatus::Exited { .. } => match report.timeline.iter().find(|e| e.reason == Reason::Forwarded) {
+                // It exited with a code after a signal afterlife passed on:
+                // it handled it, or went on and ended by itself.
+                Some(e) => format!("it exited after {}, which afterlife received and passed on", e.signal),
+                None => "the command's own doing (no deadline, no OOM kill)".to_string(),
+            },
         },
     }
 }

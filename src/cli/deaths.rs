@@ -36,7 +36,9 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
         closed: false,
         counters: exporter.map(|e| (e, DeathCounters::default(), 0)),
     };
-    let summary = feed.run(args.duration, &filter, &mut printer).map_err(Failure::new)?;
+    // 0 means no limit, as for every other duration limit.
+    let duration = args.duration.filter(|d| !d.is_zero());
+    let summary = feed.run(duration, &filter, &mut printer).map_err(Failure::new)?;
     eprintln!(
         "afterlife: {} deaths seen, {} shown, {} lost",
         summary.seen, summary.shown, summary.lost

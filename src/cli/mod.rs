@@ -594,8 +594,8 @@ pub struct WatchArgs {
     #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
     pub interval: Duration,
 
-    /// Stop after this long (default: until interrupted, or until every watched PID or command ended;
-    /// with --until-exit, until every watched process ended).
+    /// Stop after this long (0: no limit; default: until interrupted, or until every watched PID or
+    /// command ended; with --until-exit, until every watched process ended).
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub duration: Option<Duration>,
 
@@ -631,7 +631,7 @@ on stderr.\n\n\
 Exit code: 0 when the feed ends (--duration, SIGINT, SIGTERM, SIGHUP, or stdout closed), 125 if no source can run."
 )]
 pub struct DeathsArgs {
-    /// Stop after this long (default: until interrupted).
+    /// Stop after this long (0: no limit, as for watch, wait and timeout; default: until interrupted).
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub duration: Option<Duration>,
 

@@ -70,9 +70,6 @@ pub struct ProcessInfo {
     /// lives; `state` and `wchan` are then those of a thread still running,
     /// and its files are read through that thread.
     pub main_thread_exited: bool,
-    /// That thread's ID, when the main thread has ended.
-    #[serde(skip)]
-    pub live_thread: Option<i32>,
 }
 
 /// The signal masks of `/proc/PID/status`.
@@ -118,17 +115,14 @@ impl ProcessInfo {
             })
             .unwrap_or_default();
         let mut wchan = dir.wchan().ok().filter(|w| !w.is_empty() && w != "0");
-        // A zombie main thread with other threads counted: the process lives.
-        let main_thread_exited = state == ProcessState::Zombie && stat.num_threads > 1;
-        let live_thread = main_thread_exited.then(|| live_thread(&dir, pid)).flatten();
+        let live_thread = main_thread_ended(&stat).then(|| live_thread(&dir, pid)).flatten();
         if let Some((tid, thread_state, thread_wchan)) = &live_thread {
             state = *thread_state;
             wchan = thread_wchan.clone();
-            let thread = format!("/proc/{pid}/task/{tid}");
-            cmdline = std::fs::read(format!("{thread}/cmdline"))
-                .map(|raw| split_cmdline(&raw))
-                .unwrap_or_default();
-            exe = std::fs::read_link(format!("{thread}/exe")).ok();
+            // The thread's directory holds the same files procfs reads.
+            let thread = proc::Process::new_with_root(format!("/proc/{pid}/task/{tid}").into());
+            cmdline = thread.as_ref().map_or(Vec::new(), |t| t.cmdline().unwrap_or_default());
+            exe = thread.ok().and_then(|t| t.exe().ok());
         }
         let start_ticks = stat.starttime;
         let started_at = proc::boot_time_secs()
@@ -164,21 +158,26 @@ impl ProcessInfo {
             exiting: stat.flags & PF_EXITING != 0,
             core_dumping: status.core_dumping.unwrap_or(false),
             main_thread_exited: live_thread.is_some(),
-            live_thread: live_thread.map(|(tid, _, _)| tid),
         })
     }
 }
 
-/// The arguments of a `cmdline` file: NUL-separated, the last one
-/// NUL-terminated. Pure.
-fn split_cmdline(raw: &[u8]) -> Vec<String> {
-    let raw = raw.strip_suffix(b"\0").unwrap_or(raw);
-    if raw.is_empty() {
-        return Vec::new();
-    }
-    raw.split(|&b| b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
+/// Whether the main thread has ended while other threads run
+/// (`pthread_exit` in `main`): /proc shows it a zombie, with the other
+/// threads counted. Pure.
+fn main_thread_ended(stat: &proc::stat::Stat) -> bool {
+    stat.state == 'Z' && stat.num_threads > 1
+}
+
+/// For a process whose main thread has ended while others run, a thread
+/// that runs; `None` for any other process.
+pub fn live_thread_of(pid: Pid) -> Option<i32> {
+    let dir = proc::Process::new(pid.get()).ok()?;
+    let stat = dir.stat().ok()?;
+    main_thread_ended(&stat)
+        .then(|| live_thread(&dir, pid))
+        .flatten()
+        .map(|(tid, _, _)| tid)
 }
 
 /// Where the files of `pid` are read: `/proc/PID`, or for a process whose
@@ -186,14 +185,9 @@ fn split_cmdline(raw: &[u8]) -> Vec<String> {
 /// that runs (the main thread's fd table, memory and working directory went
 /// with it).
 pub fn files_dir(pid: Pid) -> String {
-    let dir = format!("/proc/{pid}");
-    let ended = proc::Process::new(pid.get())
-        .ok()
-        .and_then(|p| p.stat().ok().map(|s| (p, s)))
-        .filter(|(_, stat)| stat.state == 'Z' && stat.num_threads > 1);
-    match ended.and_then(|(p, _)| live_thread(&p, pid)) {
-        Some((tid, _, _)) => format!("{dir}/task/{tid}"),
-        None => dir,
+    match live_thread_of(pid) {
+        Some(tid) => format!("/proc/{pid}/task/{tid}"),
+        None => format!("/proc/{pid}"),
     }
 }
 

@@ -1875,6 +1875,12 @@ mod tests {
     }
 
     fn on_fuse(servers: Vec<FuseHolder>) -> Finding {
+        on_fuse_waiting(servers, Some(1))
+    }
+
+    /// The finding for a wait on a FUSE mount, its connection's waiting
+    /// count read (`Some`) or not (fusectl not mounted).
+    fn on_fuse_waiting(servers: Vec<FuseHolder>, waiting: Option<u64>) -> Finding {
         let mut facts = base(ProcessState::DiskSleep);
         facts.threads[0].wait_target = Some(WaitTarget {
             fd: None,
@@ -1887,7 +1893,7 @@ mod tests {
                 source: "host:/data".to_string(),
             }),
             fuse_servers: servers,
-            fuse_waiting: Some(1),
+            fuse_waiting: waiting,
         });
         decide(&facts).findings.remove(0)
     }
@@ -1954,21 +1960,7 @@ mod tests {
 
     #[test]
     fn without_fusectl_the_abort_step_mounts_it_first() {
-        let mut facts = base(ProcessState::DiskSleep);
-        facts.threads[0].wait_target = Some(WaitTarget {
-            fd: None,
-            path: "/mnt/remote/file".to_string(),
-            mount: Some(Mount {
-                mount_id: 40,
-                device: "0:52".to_string(),
-                mount_point: "/mnt/remote".to_string(),
-                fs_type: "fuse.sshfs".to_string(),
-                source: "host:/data".to_string(),
-            }),
-            fuse_servers: Vec::new(),
-            fuse_waiting: None,
-        });
-        let f = decide(&facts).findings.remove(0);
+        let f = on_fuse_waiting(Vec::new(), None);
         assert!(
             f.next_step.contains(
                 "mount -t fusectl none /sys/fs/fuse/connections, then echo 1 > /sys/fs/fuse/connections/52/abort"

@@ -248,7 +248,9 @@ pub fn list(pid: Pid) -> Result<Vec<Fd>, ReadError> {
     }
 }
 
-fn list_in(pid: Pid, files: &str) -> Result<Vec<Fd>, ReadError> {
+/// Lists the fds of `pid` from `FILES/fd` (`/proc/PID`, or a thread's
+/// `/proc/PID/task/TID`: [`crate::process::files_dir`]).
+pub(crate) fn list_in(pid: Pid, files: &str) -> Result<Vec<Fd>, ReadError> {
     let dir = format!("{files}/fd");
     let entries = std::fs::read_dir(&dir).map_err(|e| ReadError::from_io(pid, "fd", e))?;
     let mut fds = Vec::new();

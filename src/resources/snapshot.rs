@@ -204,13 +204,13 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
             errors.push(e.to_string());
         }
     };
-    let fds = fd::list(pid).unwrap_or_else(|e| {
+    // A process whose main thread has ended is read through a thread that
+    // runs: the main thread's fds, memory and working directory went with it.
+    let files = crate::process::files_dir(pid);
+    let fds = fd::list_in(pid, &files).unwrap_or_else(|e| {
         note(e);
         Vec::new()
     });
-    // A process whose main thread has ended is read through a thread that
-    // runs: the main thread's memory and working directory went with it.
-    let files = crate::process::files_dir(pid);
     let maps = maps::read_in(pid, &files).unwrap_or_else(|e| {
         note(e);
         Vec::new()
@@ -247,7 +247,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         cmdline,
         cwd,
         netns: sockets::netns_of(pid),
-        rss_bytes: resident_pages(&files).unwrap_or(b.rss_pages) * page,
+        rss_bytes: resident_pages(pid, &files).unwrap_or(b.rss_pages) * page,
         fds,
         maps,
         errors,
@@ -256,8 +256,8 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
 
 /// Resident pages from `FILES/statm`, where the process's memory is read
 /// through a thread (its main thread ended, and `stat` says 0).
-fn resident_pages(files: &str) -> Option<u64> {
-    files.contains("/task/").then_some(())?;
+fn resident_pages(pid: Pid, files: &str) -> Option<u64> {
+    (files != format!("/proc/{pid}")).then_some(())?;
     let text = std::fs::read(format!("{files}/statm")).ok()?;
     crate::proc::stat::parse_statm(&text).map(|m| m.resident)
 }

@@ -624,20 +624,23 @@ pub fn parse_inet_msg(payload: &[u8], protocol: Protocol, netns: NetnsId) -> Opt
 
 /// Whether the attributes after an `inet_diag_msg` say `IPV6_V6ONLY`
 /// (`INET_DIAG_SKV6ONLY`, 11: one byte). Pure.
-fn v6only_attribute(mut attributes: &[u8]) -> bool {
+fn v6only_attribute(attributes: &[u8]) -> bool {
     const INET_DIAG_SKV6ONLY: u16 = 11;
-    while attributes.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([attributes[0], attributes[1]]));
-        let kind = u16::from_ne_bytes([attributes[2], attributes[3]]);
-        if len < 4 {
-            return false;
-        }
-        if kind == INET_DIAG_SKV6ONLY {
-            return attributes.get(4).is_some_and(|&b| b != 0);
-        }
-        attributes = attributes.get((len + 3) & !3..).unwrap_or(&[]);
-    }
-    false
+    netlink_attributes(attributes)
+        .any(|(kind, data)| kind == INET_DIAG_SKV6ONLY && data.first().is_some_and(|&b| b != 0))
+}
+
+/// The netlink attributes in `bytes` (`struct nlattr`: length, type, data,
+/// each padded to 4 bytes), as (type without its flag bits, data); a
+/// malformed one ends them. Pure.
+fn netlink_attributes(mut bytes: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let len = usize::from(u16::from_ne_bytes([*bytes.first()?, *bytes.get(1)?]));
+        let kind = u16::from_ne_bytes([*bytes.get(2)?, *bytes.get(3)?]) & 0x3fff;
+        let data = bytes.get(4..len)?;
+        bytes = bytes.get((len + 3) & !3..).unwrap_or(&[]);
+        Some((kind, data))
+    })
 }
 
 /// Parses one `unix_diag_msg` with its attributes. Pure.
@@ -664,14 +667,7 @@ pub fn parse_unix_msg(payload: &[u8], netns: NetnsId) -> Option<Socket> {
         pending: Vec::new(),
         v6only: false,
     };
-    let mut rest = &payload[16..];
-    while rest.len() >= 4 {
-        let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
-        let kind = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
-        if len < 4 || len > rest.len() {
-            break;
-        }
-        let data = &rest[4..len];
+    for (kind, data) in netlink_attributes(&payload[16..]) {
         match kind {
             UNIX_DIAG_NAME => socket.path = Some(unix_name(data)),
             UNIX_DIAG_PEER => socket.peer = u32_at(data, 0).map(u64::from).filter(|&p| p != 0),
@@ -687,8 +683,6 @@ pub fn parse_unix_msg(payload: &[u8], netns: NetnsId) -> Option<Socket> {
             }
             _ => {}
         }
-        let aligned = (len + 3) & !3;
-        rest = rest.get(aligned..).unwrap_or(&[]);
     }
     Some(socket)
 }

@@ -272,7 +272,28 @@ fn live_thread(proc_dir: &OwnedFd, pid: Pid) -> Option<i32> {
     if threads < 2 {
         return None;
     }
-    crate::process::ProcessInfo::read(pid).ok()?.live_thread
+    crate::process::live_thread_of(pid)
+}
+
+/// `PID`, or a thread's `PID/task/TID`, relative to /proc.
+#[derive(Clone, Copy)]
+struct ProcDir {
+    pid: Pid,
+    thread: Option<i32>,
+}
+
+impl ProcDir {
+    /// `DIR/ENTRY` as a C string in `buffer`, with no allocation (the walk
+    /// does this for every process).
+    fn path<'a>(self, buffer: &'a mut [u8], entry: &str) -> Option<&'a CStr> {
+        let mut cursor = &mut buffer[..];
+        match self.thread {
+            Some(tid) => write!(cursor, "{}/task/{tid}/{entry}\0", self.pid),
+            None => write!(cursor, "{}/{entry}\0", self.pid),
+        }
+        .ok()?;
+        CStr::from_bytes_until_nul(buffer).ok()
+    }
 }
 
 /// Reads the links of `pid` through `/proc/PID` (or the thread's
@@ -281,17 +302,13 @@ fn scan_table<M>(proc_dir: &OwnedFd, pid: Pid, thread: Option<i32>, options: Opt
 where
     M: Fn(&[u8]) -> Option<u32>,
 {
-    let prefix = match thread {
-        Some(tid) => format!("{pid}/task/{tid}"),
-        None => pid.to_string(),
-    };
+    let at = ProcDir { pid, thread };
     let mut hits = Vec::new();
     let mut link = [0u8; 4096];
-    let mut name = [0u8; 32];
+    let mut name = [0u8; 48];
     if options.process_links {
         for (entry, slot) in [("cwd", Slot::Cwd), ("root", Slot::Root), ("exe", Slot::Exe)] {
-            let path = format!("{prefix}/{entry}\0");
-            if let Ok(c) = CStr::from_bytes_with_nul(path.as_bytes())
+            if let Some(c) = at.path(&mut name, entry)
                 && let Some(target) = read_link_at(proc_dir.as_fd(), c, &mut link)
                 && let Some(needle) = matcher(target)
             {
@@ -305,11 +322,7 @@ where
             }
         }
     }
-    let mut cursor = &mut name[..];
-    if write!(cursor, "{prefix}/fd\0").is_err() {
-        return (PerProcess::Gone, false);
-    }
-    let Ok(path) = CStr::from_bytes_until_nul(&name) else {
+    let Some(path) = at.path(&mut name, "fd") else {
         return (PerProcess::Gone, false);
     };
     let fd_dir = match openat(
@@ -419,14 +432,12 @@ where
     // The namespace matters only for processes with fds (not zombies or
     // kernel threads).
     let mut netns = None;
-    if options.netns && any_fd {
-        let mut cursor = &mut name[..];
-        if write!(cursor, "{prefix}/ns/net\0").is_ok()
-            && let Ok(path) = CStr::from_bytes_until_nul(&name)
-        {
-            // EACCES (another user's process) or gone: no namespace noted.
-            netns = read_link_at(proc_dir.as_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
-        }
+    if options.netns
+        && any_fd
+        && let Some(path) = at.path(&mut name, "ns/net")
+    {
+        // EACCES (another user's process) or gone: no namespace noted.
+        netns = read_link_at(proc_dir.as_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
     }
     (PerProcess::Read(hits, netns), any_fd)
 }

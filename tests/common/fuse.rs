@@ -3,8 +3,10 @@
 //! [`FuseMount`].
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use super::{Scratch, is_root};
 
 /// A FUSE server speaking the kernel protocol on /dev/fuse itself (no
 /// libfuse needed): it answers INIT, answers every other request at once
@@ -48,9 +50,17 @@ pub struct FuseMount {
 }
 
 impl FuseMount {
-    /// Starts `script` (Python, given the mount point) and waits for its
-    /// `ready`; `None` (with a printed reason) where it could not mount.
-    pub fn start(script: &str, mount_point: PathBuf) -> Option<FuseMount> {
+    /// Makes the directory `name` in `scratch`, starts `script` (Python,
+    /// given that mount point) and waits for its `ready`; `None` (with a
+    /// printed reason) without root or `/dev/fuse`, or where it could not
+    /// mount.
+    pub fn start(script: &str, scratch: &Scratch, name: &str) -> Option<FuseMount> {
+        if !is_root() || !Path::new("/dev/fuse").exists() {
+            println!("skipped: needs root and /dev/fuse to mount a FUSE filesystem");
+            return None;
+        }
+        let mount_point = scratch.path().join(name);
+        std::fs::create_dir(&mount_point).unwrap();
         let mut server = Command::new("python3")
             .args(["-c", script])
             .arg(&mount_point)
@@ -76,6 +86,11 @@ impl FuseMount {
             lines,
             mount_point,
         })
+    }
+
+    /// Where it is mounted.
+    pub fn mount_point(&self) -> &Path {
+        &self.mount_point
     }
 
     /// The next line the server prints.

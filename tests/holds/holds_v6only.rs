@@ -2,25 +2,9 @@
 //! not what holds `127.0.0.1:PORT` (a v4 bind of that port succeeds), while
 //! a dual-stack one is.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use crate::common;
 
-use common::run_json;
-
-const LISTENERS: &str = r#"
-import socket, sys
-ports = []
-for v6only in (1, 0):
-    s = socket.socket(socket.AF_INET6)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
-    s.bind(("::", 0))
-    s.listen()
-    ports.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in ports), flush=True)
-sys.stdin.read()
-"#;
+use common::{Py, run_json};
 
 fn held(spec: &str) -> bool {
     let (code, report) = run_json(&["holds", spec]);
@@ -34,26 +18,26 @@ fn a_v6only_wildcard_holds_no_ipv4_port() {
         println!("skipped: no IPv6 on this machine");
         return;
     }
-    let mut child = Command::new("python3")
-        .args(["-c", LISTENERS])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ports: Vec<&str> = line.split_whitespace().collect();
-    let (v6only, dual) = (ports[0], ports[1]);
+    let py = Py::start(
+        r#"
+def listener(v6only):
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    s.bind(("::", 0))
+    s.listen()
+    return s
+v6only, dual = listener(1), listener(0)
+report(v6only=v6only.getsockname()[1], dual=dual.getsockname()[1])
+finish()
+"#,
+    );
+    let (v6only, dual) = (py.num("v6only"), py.num("dual"));
     let answers = [
         held(&format!("127.0.0.1:{v6only}")),
         held(&format!("[::1]:{v6only}")),
         held(&format!("localhost:{v6only}")),
         held(&format!("127.0.0.1:{dual}")),
     ];
-    drop(child.stdin.take());
-    let _ = child.wait();
     assert_eq!(
         answers,
         [false, true, true, true],

@@ -4,7 +4,6 @@
 //! SIGSTOP it cannot take there would stay pending, and with a signal
 //! pending the kernel does not wake it for the fatal SIGTERM that follows.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -12,19 +11,14 @@ use crate::common;
 
 use common::fuse::{FUSE_NEVER_READY, FuseMount};
 use common::kill::{entry, kill_json, sent};
-use common::{Scratch, is_root, state, wait_until};
+use common::{Scratch, state, wait_until};
 
 fn ends_on_term(extra: &[&str]) {
-    if !is_root() || !Path::new("/dev/fuse").exists() {
-        println!("skipped: needs root and /dev/fuse to mount a FUSE filesystem");
-        return;
-    }
     let scratch = Scratch::new("kill-killable");
-    let mount_point = scratch.path().join("mnt");
-    std::fs::create_dir(&mount_point).unwrap();
-    let Some(fuse) = FuseMount::start(FUSE_NEVER_READY, mount_point.clone()) else {
+    let Some(fuse) = FuseMount::start(FUSE_NEVER_READY, &scratch, "mnt") else {
         return;
     };
+    let mount_point = fuse.mount_point().to_path_buf();
     let mut client = Command::new("stat")
         .arg(mount_point.join("x"))
         .stdin(Stdio::null())

@@ -413,23 +413,16 @@ fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
     // server has read but not answered. The wait is interruptible until a
     // signal comes; after SIGKILL the kernel waits for the answer
     // uninterruptibly (fuse request_wait_answer), with SIGKILL pending.
-    if !is_root() || !Path::new("/dev/fuse").exists() {
-        println!("skipped: needs root and /dev/fuse to mount a FUSE filesystem");
-        return;
-    }
     let scratch = Scratch::new("why-fuse");
     // A second FUSE server, started first (so a walk of /proc meets it
     // first), serves another mount: it must not be named.
-    let decoy_point = scratch.path().join("decoy");
-    std::fs::create_dir(&decoy_point).unwrap();
-    let Some(decoy) = FuseMount::start(FUSE_SERVER, decoy_point) else {
+    let Some(decoy) = FuseMount::start(FUSE_SERVER, &scratch, "decoy") else {
         return;
     };
-    let mount_point = scratch.path().join("mnt");
-    std::fs::create_dir(&mount_point).unwrap();
-    let Some(mut fuse) = FuseMount::start(FUSE_SERVER, mount_point.clone()) else {
+    let Some(mut fuse) = FuseMount::start(FUSE_SERVER, &scratch, "mnt") else {
         return;
     };
+    let mount_point = fuse.mount_point().to_path_buf();
     let held = mount_point.join("hold");
     let mut client = Command::new("stat")
         .arg(&held)

@@ -3,59 +3,40 @@
 //! fds and no memory, but the process lives and holds everything its other
 //! thread holds. `status`, `why`, `snapshot` and `holds` say so.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use crate::common;
 
-use common::afterlife;
 use common::why::why_json;
-
-const MAIN_ENDS: &str = r#"
-import ctypes, os, socket, sys, threading, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen()
-f = open(sys.argv[1], "w")
-os.unlink(sys.argv[1])
-threading.Thread(target=time.sleep, args=(60,)).start()
-print(s.getsockname()[1], flush=True)
-ctypes.CDLL(None).pthread_exit(None)
-"#;
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let output = afterlife().arg("--json").args(args).output().unwrap();
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {output:?}"))
-}
+use common::{Py, run_json};
 
 #[test]
 fn a_process_whose_main_thread_ended_is_alive_with_its_files() {
     let scratch = common::Scratch::new("main-thread-ended");
     let file = scratch.path().join("held");
-    let mut child = Command::new("python3")
-        .args(["-c", MAIN_ENDS])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().to_string();
-    let pid = child.id() as i32;
-    assert!(common::wait_until(std::time::Duration::from_secs(5), || common::state(
-        pid
-    ) == Some('Z')));
+    let py = Py::start(&format!(
+        r#"
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+f = open({file:?}, "w")
+os.unlink({file:?})
+import threading
+threading.Thread(target=time.sleep, args=(60,)).start()
+report(port=s.getsockname()[1])
+libc.pthread_exit(None)
+"#,
+        file = file.display().to_string()
+    ));
+    let (port, pid) = (py.num("port"), py.pid());
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || {
+        common::state(pid) == Some('Z')
+    }));
 
-    let status = json(&["status", &pid.to_string()]);
+    let (_, status) = run_json(&["status", &pid.to_string()]);
     let d = why_json(pid);
-    let snapshot = json(&["snapshot", &pid.to_string()]);
-    let holds = json(&["holds", &format!("tcp:{port}")]);
-    let deleted = json(&["holds", "--deleted"]);
-    let _ = child.kill();
-    let _ = child.wait();
+    let (_, snapshot) = run_json(&["snapshot", &pid.to_string()]);
+    let (_, holds) = run_json(&["holds", &format!("tcp:{port}")]);
+    let (_, deleted) = run_json(&["holds", "--deleted"]);
+    drop(py);
 
     let status = &status["processes"][0];
     assert_eq!(status["status"], "running", "{status:#}");

@@ -406,6 +406,8 @@ mod tests {
                 swap_bytes: Some(0),
                 threads: 2,
                 children: 1,
+                pss_read: true,
+                swap_read: true,
             }),
             limits: Limits {
                 max_fds: Some(1024),

@@ -75,6 +75,16 @@ pub struct Sample {
     pub threads: u64,
     /// Direct children.
     pub children: u64,
+    /// Whether `pss_bytes` was read for this sample. `smaps_rollup` is read
+    /// less often than the rest; in between its last values carry on, and
+    /// those carried values are left out of PSS's series, so that its shape
+    /// is judged on real reads only.
+    #[serde(skip)]
+    pub pss_read: bool,
+    /// Whether `swap_bytes` was read for this sample (`status` is read on
+    /// detail ticks only); as for PSS.
+    #[serde(skip)]
+    pub swap_read: bool,
 }
 
 /// What the exporter shows beside a sample, from `/proc/PID/stat`.
@@ -184,6 +194,16 @@ impl Sample {
             Metric::Threads => Some(self.threads),
             Metric::Children => Some(self.children),
             Metric::Handles | Metric::PrivateBytes | Metric::WorkingSet => None,
+        }
+    }
+
+    /// Whether `metric` was read for this sample, not carried on from an
+    /// earlier one.
+    pub fn read_now(&self, metric: Metric) -> bool {
+        match metric {
+            Metric::Pss => self.pss_read,
+            Metric::Swap => self.swap_read,
+            _ => true,
         }
     }
 
@@ -430,7 +450,8 @@ impl Sampler {
         let page = proc::page_size();
         // An empty statm (a zombie, a kernel thread) reads as no memory.
         let (resident, shared) = proc::stat::parse_statm(&self.buffer).map_or((0, 0), |m| (m.resident, m.shared));
-        if detail || self.last_shmem.is_none() {
+        let status_due = detail || self.last_shmem.is_none();
+        if status_due {
             self.read_held(Held::Status)?;
             let (shmem, swap) = proc::status::memory(self.text("status")?);
             self.last_shmem = Some(shmem);
@@ -440,7 +461,8 @@ impl Sampler {
         let rss_shmem_bytes = self.last_shmem.unwrap_or(0).min(shared_bytes);
         let now = std::time::Instant::now();
         let rollup_due = self.last_rollup.is_none() || (detail && self.rollup_not_before.is_none_or(|at| now >= at));
-        if !self.rollup_refused && rollup_due {
+        let rollup_read = !self.rollup_refused && rollup_due;
+        if rollup_read {
             match self.read_held(Held::Rollup) {
                 Ok(()) => self.last_rollup = Some(proc::maps::rollup(self.text("smaps_rollup")?)),
                 Err(ReadError::PermissionDenied { .. }) => self.rollup_refused = true,
@@ -466,6 +488,12 @@ impl Sampler {
             swap_bytes: self.last_swap.or(rollup.map(|r| r.swap)),
             threads,
             children,
+            pss_read: rollup_read && rollup.is_some(),
+            swap_read: if self.last_swap.is_some() {
+                status_due
+            } else {
+                rollup_read
+            },
         })
     }
 

@@ -351,6 +351,7 @@ impl History {
             _ => self
                 .points
                 .iter()
+                .filter(|(_, s)| s.read_now(metric))
                 .filter_map(|(t, s)| metric.of(s).map(|v| (*t, v as f64)))
                 .collect(),
         }
@@ -576,6 +577,8 @@ pub(crate) fn test_sample(fds: u64) -> Sample {
         swap_bytes: Some(0),
         threads: 1,
         children: 0,
+        pss_read: true,
+        swap_read: true,
     }
 }
 
@@ -762,6 +765,45 @@ mod tests {
         }
         assert_eq!(of("rss_anon").verdict, Verdict::Steady);
         assert!(!verdicts.iter().any(MetricVerdict::leaks));
+    }
+
+    #[test]
+    fn carried_values_are_not_read_as_a_plateau() {
+        // PSS and swap climb steadily but are read every 30th sample only
+        // (as with many processes watched); in between the last read
+        // carries on. Judged on every sample, the 29 carried values after
+        // each read look like a plateau.
+        let limits = Limits {
+            max_fds: None,
+            memory: None,
+        };
+        let history = |samples: u64| {
+            let mut history = History::new();
+            for i in 0..samples {
+                let mut s = sample(5);
+                let read_at = i - i % 30;
+                s.pss_bytes = Some((5 << 20) + read_at * (1 << 20));
+                s.pss_read = i == read_at;
+                s.swap_bytes = Some(read_at * (1 << 20));
+                s.swap_read = i == read_at;
+                history.push(i as f64, s, None);
+            }
+            history
+        };
+        // A minute: two reads are too few to tell a shape.
+        let short = history(60);
+        for metric in [Metric::Pss, Metric::Swap] {
+            let verdict = short.verdict(metric, &limits);
+            assert_eq!(verdict.verdict, Verdict::TooFewSamples, "{}", verdict.shape_text());
+            assert_eq!(verdict.samples, 2);
+        }
+        // Six minutes: twelve reads, rising all along.
+        let long = history(360);
+        for metric in [Metric::Pss, Metric::Swap] {
+            let verdict = long.verdict(metric, &limits);
+            assert_eq!(verdict.verdict, Verdict::Leaking, "{}", verdict.shape_text());
+            assert_eq!(verdict.samples, 12);
+        }
     }
 
     #[test]

@@ -292,7 +292,13 @@ fn file_leak_line(file: &FileLeftover, leftovers: &[Leftover]) -> String {
 }
 
 fn leftover_short(leftover: &Leftover) -> String {
-    let how: Vec<&str> = leftover.escaped.iter().map(|e| e.short()).collect();
+    let mut how: Vec<&str> = leftover.escaped.iter().map(|e| e.short()).collect();
+    // The process a harness hangs on is named as such even in one line.
+    let held: Vec<&str> = leftover.holds_output.iter().map(|s| s.name()).collect();
+    let holds = format!("holds the caller's {}", held.join(" and "));
+    if !held.is_empty() {
+        how.push(&holds);
+    }
     if how.is_empty() {
         format!("{} {}", leftover.pid, escape(&leftover.name))
     } else {

@@ -230,6 +230,25 @@ fn the_holder_of_the_callers_stdout_pipe_is_named() {
 }
 
 #[test]
+fn the_one_line_summary_names_the_pipe_holder_too() {
+    // Without --fail-on-leftovers the leftover is ended and one summary
+    // line is printed: it still says which leftover held the pipe.
+    let output = afterlife()
+        .args(["run", "--", "sh", "-c", "sleep 300 & echo started"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("afterlife runs");
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "started\n");
+    assert!(text.contains("1 leftover ended: "), "{text}");
+    assert!(text.contains(" sleep (orphaned, "), "{text}");
+    assert!(text.contains(", holds the caller's stdout and stderr)"), "{text}");
+}
+
+#[test]
 fn a_dir_that_cannot_be_listed_is_one_error_line() {
     let output = afterlife()
         .args([

@@ -56,6 +56,12 @@ pub(crate) fn run(args: &HoldsArgs, output: &Output) -> Result<u8, Failure> {
 fn render(report: &HoldsReport, output: &Output, lines: &mut Vec<String>) {
     for result in &report.results {
         lines.push(output.paint(Style::Bold, &escape(&result.spec)));
+        if result.unanswered {
+            lines.push(
+                "  note: its file system did not answer stat within 2 s (a hung FUSE or NFS mount?): matched by the path as written and by its mount"
+                    .to_string(),
+            );
+        }
         if result.sockets.is_empty() && result.holders.is_empty() {
             lines.push("  nothing holds it: no socket is bound to it and no process has it open".to_string());
         }

@@ -9,6 +9,7 @@ mod holds_dead_leader;
 mod holds_differential;
 mod holds_files;
 mod holds_ghosts;
+mod holds_hung_mount;
 mod holds_ranges;
 mod holds_sockets;
 mod holds_unprivileged;

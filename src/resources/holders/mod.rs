@@ -213,6 +213,11 @@ pub struct SpecReport {
     pub holders: Vec<Holder>,
     /// Whether any process holds it.
     pub held: bool,
+    /// A path whose file system did not answer `stat` within two seconds
+    /// (a hung FUSE or NFS mount): matched by the path as written and by
+    /// its mount, not by its inode.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unanswered: bool,
 }
 
 /// A network namespace that was read.

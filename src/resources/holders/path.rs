@@ -3,7 +3,8 @@
 //! locks too.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Component, Path};
+use std::time::Duration;
 
 use crate::proc;
 use crate::process::Pid;
@@ -21,11 +22,48 @@ pub(super) struct PathTarget {
     mount_point: bool,
     pub(super) is_socket: bool,
     dev: u64,
+    /// 0 when unknown: the file system did not answer.
     inode: u64,
+    /// Its file system did not answer `stat` within [`STAT_LIMIT`]: it is
+    /// matched by the path as written and by its mount.
+    pub(super) unanswered: bool,
 }
 
+/// How long the path SPEC's `stat` may take. A hung FUSE or NFS mount
+/// never answers it, and what holds such a mount is exactly what is asked
+/// of `holds` then (`fuser -m` hangs on it).
+const STAT_LIMIT: Duration = Duration::from_secs(2);
+
 impl PathTarget {
+    /// Resolves and examines `path`; where its file system does not answer
+    /// within [`STAT_LIMIT`], the path is taken as written and its mount
+    /// from the mount table ([`PathTarget::unanswered`]).
     pub(super) fn examine(index: usize, path: &Path) -> Result<PathTarget, HoldsError> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let owned = path.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("stat".to_string())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                // The receiver is gone when the limit passed first.
+                let _ = sender.send(Self::stat(index, &owned));
+            });
+        if spawned.is_err() {
+            return Self::stat(index, path);
+        }
+        match receiver.recv_timeout(STAT_LIMIT) {
+            Ok(examined) => examined,
+            // The thread stays blocked in the file system; it is ended with
+            // the process (a FUSE request waits killably).
+            Err(_) => Ok(Self::unanswered(
+                index,
+                path,
+                &proc::mountinfo::read(None).unwrap_or_default(),
+            )),
+        }
+    }
+
+    fn stat(index: usize, path: &Path) -> Result<PathTarget, HoldsError> {
         let error = |source| HoldsError::Path {
             path: crate::text::escape(&path.to_string_lossy()).into_owned(),
             source,
@@ -42,7 +80,44 @@ impl PathTarget {
             is_socket: meta.file_type().is_socket(),
             dev: meta.dev(),
             inode: meta.ino(),
+            unanswered: false,
         })
+    }
+
+    /// A path whose file system did not answer: made absolute and
+    /// normalised as written (a symbolic link on the way is not followed),
+    /// a mount point when `mounts` has it as one, its device the device of
+    /// the mount it is under, its inode unknown. Pure.
+    fn unanswered(index: usize, path: &Path, mounts: &[proc::mountinfo::MountInfo]) -> PathTarget {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut normal = std::path::PathBuf::from("/");
+        for part in absolute.components() {
+            match part {
+                Component::Normal(name) => normal.push(name),
+                Component::ParentDir => {
+                    normal.pop();
+                }
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+        let under = mounts
+            .iter()
+            .filter(|m| normal.starts_with(&m.mount_point))
+            .max_by_key(|m| m.mount_point.as_os_str().len());
+        let dev = under
+            .and_then(|m| m.majmin.split_once(':'))
+            .and_then(|(major, minor)| Some(libc::makedev(major.parse().ok()?, minor.parse().ok()?)))
+            .unwrap_or(0);
+        PathTarget {
+            index,
+            bytes: normal.as_os_str().as_encoded_bytes().to_vec(),
+            text: normal.to_string_lossy().into_owned(),
+            mount_point: under.is_some_and(|m| m.mount_point == normal),
+            is_socket: false,
+            dev,
+            inode: 0,
+            unanswered: true,
+        }
     }
 
     pub(super) fn matches_link(&self, link: &[u8]) -> bool {
@@ -63,9 +138,10 @@ impl PathTarget {
         let mapped = walk::parallel_map(pids, |&pid| {
             // Unreadable or gone: nothing mapped to report.
             maps::read(pid).ok().is_some_and(|files| {
-                files
-                    .iter()
-                    .any(|f| self.matches_link(f.path.as_bytes()) || (f.inode == self.inode && !self.mount_point))
+                files.iter().any(|f| {
+                    self.matches_link(f.path.as_bytes())
+                        || (self.inode != 0 && f.inode == self.inode && !self.mount_point)
+                })
             })
         });
         let mut found: Vec<(Pid, Via)> = pids
@@ -78,7 +154,7 @@ impl PathTarget {
             let on = if self.mount_point {
                 lock.major == libc::major(self.dev) && lock.minor == libc::minor(self.dev)
             } else {
-                lock.is_on(self.dev, self.inode)
+                self.inode != 0 && lock.is_on(self.dev, self.inode)
             };
             if let (true, false, Some(pid)) = (on, lock.waiting, lock.pid.and_then(Pid::new)) {
                 found.push((pid, Via::Locked));
@@ -109,7 +185,27 @@ mod tests {
             is_socket: false,
             dev: 0,
             inode: 0,
+            unanswered: false,
         }
+    }
+
+    #[test]
+    fn a_path_that_does_not_answer_is_taken_as_written() {
+        let mounts = proc::mountinfo::parse(
+            "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n\
+             40 22 0:52 / /mnt/fuse rw,nosuid - fuse.sshfs host: rw\n",
+        );
+        let mount = PathTarget::unanswered(1, Path::new("/mnt/./x/../fuse/"), &mounts);
+        assert_eq!(
+            (mount.text.as_str(), mount.mount_point, mount.unanswered),
+            ("/mnt/fuse", true, true)
+        );
+        assert_eq!(mount.dev, libc::makedev(0, 52));
+        assert!(mount.matches_link(b"/mnt/fuse/data/file"));
+        let inside = PathTarget::unanswered(2, Path::new("/mnt/fuse/data"), &mounts);
+        assert!(!inside.mount_point && inside.inode == 0);
+        assert_eq!(inside.dev, libc::makedev(0, 52));
+        assert!(inside.matches_link(b"/mnt/fuse/data") && !inside.matches_link(b"/mnt/fuse/data2"));
     }
 
     #[test]

@@ -74,7 +74,8 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         needs_receivers |= socket_matches
             .iter()
             .any(|m| matches!(m.ghost, Some(Ghost::InFlight { .. })));
-        let path_holders = match targets.paths.iter().find(|p| p.index == i) {
+        let path = targets.paths.iter().find(|p| p.index == i);
+        let path_holders = match path {
             Some(target) => context.path_holders(target, &mut briefs),
             None => Vec::new(),
         };
@@ -84,6 +85,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
             sockets: socket_matches,
             holders: path_holders,
             held,
+            unanswered: path.is_some_and(|p| p.unanswered),
         });
     }
     if needs_receivers {

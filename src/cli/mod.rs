@@ -163,7 +163,7 @@ pub struct WaitArgs {
     pub quiet: bool,
 
     /// Give up after this long: 10, 10s, 1.5m, 500ms, 2h, 1d, inf (0, inf or absent: no limit).
-    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
     /// Process IDs; they need not be children of afterlife.
@@ -203,7 +203,7 @@ pub struct KillArgs {
     pub signal: KillSignal,
 
     /// How long the targets get to exit before SIGKILL: 5s, 300ms, 1.5m, inf (never).
-    #[arg(long, default_value = "5s", value_parser = parse_timeout, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = parse_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub grace: Duration,
 
     /// Never send SIGKILL; report what is still alive after the grace period.
@@ -422,7 +422,7 @@ signal. With --fail-on-leftovers, 121 if the command exited 0 but left something
 )]
 pub struct RunArgs {
     /// Deadline: 10, 10s, 1.5m, 500ms, 2h, 1d, inf (0, inf or absent: none).
-    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
     /// The signal sent at the deadline: TERM, SIGINT, 9, RTMIN+3.
@@ -430,7 +430,7 @@ pub struct RunArgs {
     pub signal: crate::signal::Signal,
 
     /// How long after that signal SIGKILL follows (also for leftovers).
-    #[arg(long, alias = "kill-after", value_parser = parse_timeout, default_value = "5s", value_name = "DURATION")]
+    #[arg(long, alias = "kill-after", value_parser = parse_timeout, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION")]
     pub grace: Duration,
 
     /// Exit with the command's status even when the deadline passed.
@@ -508,7 +508,7 @@ pub struct TimeoutArgs {
     pub foreground: bool,
 
     /// Also send KILL if the command still runs this long after the signal.
-    #[arg(long, short = 'k', value_parser = parse_coreutils_timeout, value_name = "DURATION")]
+    #[arg(long, short = 'k', value_parser = parse_coreutils_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub kill_after: Option<Duration>,
 
     /// Exit with the same status as the command, even when it timed out.
@@ -585,18 +585,18 @@ pub struct WatchArgs {
     pub tree: Option<Pid>,
 
     /// Watch processes whose name (comm, as in pgrep; the executable's name on Windows) contains PATTERN; new ones are added as they appear.
-    #[arg(long, value_name = "PATTERN")]
+    #[arg(long, value_name = "PATTERN", value_parser = parse_name_pattern)]
     pub name: Option<String>,
 
     /// Time between samples: 1s, 100ms, 2m (at least 10ms: a shorter one is
     /// taken as 10ms, so that sampling never keeps a core busy; inf samples
     /// only at the start and at the end).
-    #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
+    #[arg(long, default_value = "1s", value_parser = parse_interval, allow_hyphen_values = true, value_name = "DURATION")]
     pub interval: Duration,
 
     /// Stop after this long (0: no limit; default: until interrupted, or until every watched PID or
     /// command ended; with --until-exit, until every watched process ended).
-    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub duration: Option<Duration>,
 
     /// Stop when the watched processes have ended (with --tree and --name too, which otherwise wait
@@ -632,7 +632,7 @@ Exit code: 0 when the feed ends (--duration, SIGINT, SIGTERM, SIGHUP, or stdout 
 )]
 pub struct DeathsArgs {
     /// Stop after this long (0: no limit, as for watch, wait and timeout; default: until interrupted).
-    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub duration: Option<Duration>,
 
     /// Only these PIDs.
@@ -640,7 +640,7 @@ pub struct DeathsArgs {
     pub pids: Vec<Pid>,
 
     /// Only processes whose name (comm) contains PATTERN.
-    #[arg(long, value_name = "PATTERN")]
+    #[arg(long, value_name = "PATTERN", value_parser = parse_name_pattern)]
     pub name: Option<String>,
 
     /// Only processes in this cgroup v2 path or below it (/system.slice/nginx.service),
@@ -700,6 +700,15 @@ pub struct DemoArgs {
     /// Scenarios to run, by number or name (1, 15, ghost-socket); all if none.
     #[arg(value_name = "SCENARIO")]
     pub scenarios: Vec<String>,
+}
+
+/// A `--name` that selects by substring: an empty one would select every
+/// process, and is more likely an unset shell variable than a wish.
+fn parse_name_pattern(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("it is empty and would match every process".to_string());
+    }
+    Ok(text.to_string())
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

@@ -132,6 +132,22 @@ fn bad_durations() {
     assert_one_line_error(&["wait", "--timeout", "10x", &me], "invalid duration '10x'");
     assert_one_line_error(&["wait", "--timeout", "-1", &me], "invalid duration '-1'");
     assert_one_line_error(&["wait", "--timeout", "soon", &me], "invalid duration 'soon'");
+    // A negative duration with a unit is the duration parser's to refuse,
+    // not taken for an option.
+    assert_one_line_error(&["wait", "--timeout", "-1s", &me], "invalid duration '-1s': negative");
+    assert_one_line_error(&["watch", "--duration", "-1s", &me], "invalid duration '-1s': negative");
+    assert_one_line_error(&["deaths", "--duration", "-2m"], "invalid duration '-2m': negative");
+    assert_one_line_error(
+        &["run", "--timeout", "-1s", "--", "true"],
+        "invalid duration '-1s': negative",
+    );
+}
+
+#[test]
+fn empty_name_patterns() {
+    for command in ["watch", "deaths"] {
+        assert_one_line_error(&[command, "--name", ""], "it is empty and would match every process");
+    }
 }
 
 #[test]

@@ -135,19 +135,22 @@ fn sender_words(death: &Death) -> Option<String> {
     Some(sender_text(sender, signal))
 }
 
-/// A signal's sender in words (`sent with kill() by pid 41 bash (user
-/// root)`, `from a fault: SEGV_MAPERR (...)`, `from the terminal (Ctrl+C)`).
+/// A signal's sender in words (`sent by pid 41 bash (user root) with
+/// kill(), pidfd_send_signal() or cgroup.kill`, `from a fault: SEGV_MAPERR (...)`, `from the terminal (Ctrl+C)`).
 /// Pure.
 pub(crate) fn sender_text(sender: &Sender, signal: i32) -> String {
     let code = sender.code_name.unwrap_or("");
     match sender.kind {
         kind if kind.names_a_process() && sender.itself => format!("sent by itself with {}", kind.describe()),
+        // SI_USER is all the kernel keeps of how: kill(),
+        // pidfd_send_signal() without a siginfo and a write to cgroup.kill
+        // all queue it.
         kind if kind.names_a_process() => format!(
-            "sent with {} by pid {} {} (user {})",
-            kind.describe(),
+            "sent by pid {} {} (user {}) with {}",
             sender.pid,
             escape(&sender.name),
-            sender.user.clone().unwrap_or_else(|| sender.uid.to_string())
+            sender.user.clone().unwrap_or_else(|| sender.uid.to_string()),
+            kind.describe(),
         ),
         SenderKind::Fault => format!(
             "from a fault: {code}{}",
@@ -277,7 +280,7 @@ mod tests {
         });
         usr1.sender = Some(sender(SenderKind::Kill, 0, "SI_USER"));
         assert!(
-            text_line(&usr1, &output).contains("pid 4321 sleep: SIGUSR1, sent with kill() by pid 99 bash (user root);"),
+            text_line(&usr1, &output).contains("pid 4321 sleep: SIGUSR1, sent by pid 99 bash (user root) with kill(), pidfd_send_signal() or cgroup.kill;"),
             "{}",
             text_line(&usr1, &output)
         );

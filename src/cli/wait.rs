@@ -58,7 +58,7 @@ pub(crate) fn run(args: &WaitArgs, output: &Output) -> Result<u8, Failure> {
     }
 }
 
-/// `  sent with kill() by pid 41 bash (user root)` for a death by signal
+/// `  sent by pid 41 bash (user root) with kill(), ...` for a death by signal
 /// whose sender was seen. Pure.
 fn sender_line(outcome: &WaitOutcome) -> Option<String> {
     let sender = outcome.sender.as_ref()?;

@@ -66,8 +66,8 @@ impl SenderKind {
     /// Plain words.
     pub fn describe(self) -> &'static str {
         match self {
-            SenderKind::Kill => "kill()",
-            SenderKind::Tkill => "tgkill()",
+            SenderKind::Kill => "kill(), pidfd_send_signal() or cgroup.kill",
+            SenderKind::Tkill => "tgkill() or tkill()",
             SenderKind::Sigqueue => "sigqueue()",
             SenderKind::Fault => "a fault",
             SenderKind::Terminal => "the terminal",

@@ -158,7 +158,9 @@ fn a_signal_death_is_passed_on_by_dying_of_it_without_a_core() {
     let err = stderr(&output);
     assert!(
         err.contains("killed by SIGUSR1 (exit 138)")
-            || err.contains("killed by SIGUSR1, sent by itself with kill() (exit 138)"),
+            || err.contains(
+                "killed by SIGUSR1, sent by itself with kill(), pidfd_send_signal() or cgroup.kill (exit 138)"
+            ),
         "{err}"
     );
     // A core-dumping signal with core dumps allowed: the command dumps, we

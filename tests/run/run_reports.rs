@@ -40,7 +40,7 @@ fn a_sigkill_from_outside_is_not_the_commands_doing() {
     // The sender (this test) is named where the signal_generate program
     // loads (as root, with BTF), and said to be unknown elsewhere.
     let named = format!(
-        "\n  cause:       killed by SIGKILL, which afterlife did not send\n  signal:      sent with kill() by pid {} ",
+        "\n  cause:       killed by SIGKILL, which afterlife did not send\n  signal:      sent by pid {} ",
         std::process::id()
     );
     assert!(

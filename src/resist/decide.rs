@@ -753,7 +753,7 @@ fn sleep_cause(facts: &Facts, thread: &ThreadFacts, wchan: Option<&str>) -> Opti
             next_step: Some("See the core dump finding.".to_string()),
             killable: false,
         })
-    } else if wchan.is_some_and(|w| w.contains("killable")) {
+    } else if wchan.is_some_and(killable_wait) {
         Some(Addition {
             words: " This particular wait is killable: SIGKILL ends it.".to_string(),
             next_step: None,
@@ -762,6 +762,17 @@ fn sleep_cause(facts: &Facts, thread: &ThreadFacts, wchan: Option<&str>) -> Opti
     } else {
         None
     }
+}
+
+/// Whether a thread in D asleep in kernel function `wchan` sleeps
+/// killably (`TASK_KILLABLE`, which /proc shows as D too): the kernel's
+/// own `*_killable` waits, and `fuse_get_req`, which waits for a FUSE
+/// connection to be initialised or to take more requests with
+/// `wait_event_killable_exclusive`. Not `request_wait_answer`: once the
+/// server has read the request, a fatal signal leaves it waiting for the
+/// answer uninterruptibly. Pure.
+fn killable_wait(wchan: &str) -> bool {
+    wchan.contains("killable") || wchan == "fuse_get_req"
 }
 
 fn frozen_v1(facts: &Facts) -> Vec<Finding> {
@@ -1269,7 +1280,7 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
     let in_d = facts
         .threads
         .iter()
-        .any(|t| t.state == ProcessState::DiskSleep && t.wchan.value().is_none_or(|w| !w.contains("killable")));
+        .any(|t| t.state == ProcessState::DiskSleep && !t.wchan.value().is_some_and(|w| killable_wait(w)));
     let vfork = facts.vfork_child.is_some();
     let frozen_v2 = facts.cgroup_v2.as_ref().is_some_and(|c| c.is_frozen());
     let stopped = facts.state == ProcessState::Stopped || facts.state == ProcessState::TracingStop;

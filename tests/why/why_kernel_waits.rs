@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use afterlife::process::Process;
 use afterlife::signal::Signal;
-use common::fuse::{FUSE_SERVER, FuseMount};
+use common::fuse::{FUSE_NEVER_READY, FUSE_SERVER, FuseMount};
 use common::why::*;
 use common::*;
 
@@ -405,6 +405,43 @@ fn vfork_parent_waits_for_its_child() {
     assert!(has_evidence(f, &format!("kcmp(KCMP_VM, {pid}, {vfork_child})"), "0"));
     assert!(f["next_step"].as_str().unwrap().contains(&vfork_child.to_string()));
     assert_eq!(d["sigkill"], "ends_it");
+}
+
+#[test]
+fn a_killable_wait_in_d_is_said_to_end_on_sigkill() {
+    // A FUSE request waiting for a connection that was never initialised:
+    // state D, but in wait_event_killable (fuse_get_req), so SIGKILL ends
+    // it at once, as kill -9 shows.
+    let scratch = Scratch::new("why-killable");
+    let Some(fuse) = FuseMount::start(FUSE_NEVER_READY, &scratch, "mnt") else {
+        return;
+    };
+    let mut client = Command::new("stat")
+        .arg(fuse.mount_point().join("x"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = client.id() as i32;
+    let asleep = wait_until(Duration::from_secs(10), || {
+        state(pid) == Some('D')
+            && std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.trim() == "fuse_get_req")
+    });
+    let d = asleep.then(|| why_json(pid));
+    let _ = client.kill();
+    let ended = wait_until(Duration::from_secs(5), || client.try_wait().is_ok_and(|s| s.is_some()));
+    drop(fuse);
+    let _ = client.wait();
+    assert!(asleep, "the FUSE client did not wait in fuse_get_req");
+    assert!(ended, "SIGKILL did not end the killable wait");
+    let d = d.unwrap();
+    assert_eq!(d["sigkill"], "ends_it", "{d:#}");
+    let text = d.to_string();
+    assert!(
+        text.contains("This particular wait is killable: SIGKILL ends it."),
+        "{d:#}"
+    );
 }
 
 #[test]

@@ -262,6 +262,12 @@ pub enum SignalParseError {
     /// A number outside 1..=SIGRTMAX.
     #[error("signal number {0} is out of range (1 to {max})", max = rtmax())]
     OutOfRange(i64),
+    /// `RTMIN+N` or `RTMAX-N` past the other end of the real-time signals.
+    #[error(
+        "'{0}' is past the real-time signals: they are RTMIN to RTMIN+{last} (RTMAX-{last} to RTMAX), signals {min} to {max}",
+        last = rtmax() - rtmin(), min = rtmin(), max = rtmax()
+    )]
+    RealtimeOutOfRange(String),
 }
 
 /// The lowest real-time signal number as the C library sees it.
@@ -330,11 +336,9 @@ impl Signal {
                     _ => return Err(unknown()),
                 }
             };
-            let number = base + offset;
-            if (rtmin()..=rtmax()).contains(&number) {
-                Ok(Signal(number))
-            } else {
-                Err(unknown())
+            match base.checked_add(offset) {
+                Some(number) if (rtmin()..=rtmax()).contains(&number) => Ok(Signal(number)),
+                _ => Err(SignalParseError::RealtimeOutOfRange(text.to_string())),
             }
         };
         if let Some(rest) = bare.strip_prefix("RTMIN") {
@@ -461,8 +465,14 @@ mod tests {
         ));
         assert!(matches!(
             Signal::parse("RTMIN+99"),
-            Err(SignalParseError::UnknownName(_))
+            Err(SignalParseError::RealtimeOutOfRange(_))
         ));
+        let past = Signal::parse("RTMIN+31").unwrap_err().to_string();
+        assert!(
+            past.starts_with("'RTMIN+31' is past the real-time signals: they are RTMIN to RTMIN+"),
+            "{past}"
+        );
+        assert!(Signal::parse("RTMAX-2147483648").is_err());
         assert!(matches!(
             Signal::parse("RTMIN*2"),
             Err(SignalParseError::UnknownName(_))

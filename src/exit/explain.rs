@@ -19,7 +19,7 @@
 use serde::Serialize;
 
 use crate::exit::{ExitStatus, sysexits, windows};
-use crate::signal::{DefaultAction, Signal};
+use crate::signal::{DefaultAction, Signal, SignalParseError};
 #[cfg(windows)]
 use crate::sys::linux_abi as libc;
 
@@ -138,8 +138,14 @@ pub struct Explanation {
 
 /// Why a text cannot be explained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot explain '{0}': expected a number (137, -9, 0xC0000005) or a signal name (SIGSEGV, KILL)")]
-pub struct ExplainError(pub String);
+pub enum ExplainError {
+    /// Neither a number nor a signal's name.
+    #[error("cannot explain '{0}': expected a number (137, -9, 0xC0000005) or a signal name (SIGSEGV, KILL)")]
+    Unrecognised(String),
+    /// A real-time signal's name past the last one.
+    #[error("cannot explain '{0}': {1}")]
+    Signal(String, crate::signal::SignalParseError),
+}
 
 /// Explains a number or signal name.
 pub fn explain(text: &str) -> Result<Explanation, ExplainError> {
@@ -156,7 +162,7 @@ pub fn explain(text: &str) -> Result<Explanation, ExplainError> {
 }
 
 fn parse_input(text: &str) -> Result<Input, ExplainError> {
-    let error = || ExplainError(text.to_string());
+    let error = || ExplainError::Unrecognised(text.to_string());
     let trimmed = text.trim();
     let (negative, body) = match trimmed.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -182,7 +188,10 @@ fn parse_input(text: &str) -> Result<Input, ExplainError> {
         Some(_) => Err(error()),
         None if !negative && body.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) => Signal::parse(body)
             .map(|signal| Input::SignalName { signal })
-            .map_err(|_| error()),
+            .map_err(|e| match e {
+                SignalParseError::RealtimeOutOfRange(_) => ExplainError::Signal(text.to_string(), e),
+                _ => error(),
+            }),
         None => Err(error()),
     }
 }

@@ -154,6 +154,14 @@ fn empty_name_patterns() {
 fn bad_explain_input() {
     assert_one_line_error(&["explain", "banana"], "cannot explain 'banana'");
     assert_one_line_error(&["explain", "0xZZ"], "cannot explain '0xZZ'");
+    assert_one_line_error(
+        &["explain", "RTMIN+31"],
+        "cannot explain 'RTMIN+31': 'RTMIN+31' is past the real-time signals: they are RTMIN to RTMIN+30",
+    );
+    assert_one_line_error(
+        &["kill", "-s", "RTMAX-31", "1"],
+        "'RTMAX-31' is past the real-time signals",
+    );
     assert_one_line_error(&["explain", "1.5"], "cannot explain '1.5'");
 }
 

@@ -120,7 +120,10 @@ impl CgroupLeaf {
     /// not delay it (a stale leaf with our own PID only moved ours to
     /// `afterlife-PID-N`).
     pub fn remove_stale_siblings(&self) -> Vec<PathBuf> {
-        self.path.parent().map(remove_stale_leaves).unwrap_or_default()
+        self.path
+            .parent()
+            .map(|parent| remove_stale_leaves(parent, Some(&self.path)))
+            .unwrap_or_default()
     }
 
     /// The leaf's directory.
@@ -232,9 +235,10 @@ pub fn owner_gone(owner_started_at: Option<f64>, leaf_made_at: f64) -> bool {
     owner_started_at.is_none_or(|started| started > leaf_made_at + 1.0)
 }
 
-/// Removes the empty leaves in `parent` whose afterlife is gone. The kernel
-/// refuses to remove one that is not empty (`EBUSY`).
-pub fn remove_stale_leaves(parent: &Path) -> Vec<PathBuf> {
+/// Removes the empty leaves in `parent` whose afterlife is gone, `ours`
+/// aside (its owner, this process, is not looked up). The kernel refuses
+/// to remove one that is not empty (`EBUSY`).
+pub fn remove_stale_leaves(parent: &Path, ours: Option<&Path>) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let mut removed = Vec::new();
     // Unreadable: nothing to clean.
@@ -246,6 +250,9 @@ pub fn remove_stale_leaves(parent: &Path) -> Vec<PathBuf> {
         let Some(owner) = name.to_str().and_then(leaf_owner) else {
             continue;
         };
+        if ours.is_some_and(|ours| ours == entry.path()) {
+            continue;
+        }
         // Gone meanwhile: nothing to do.
         let Ok(meta) = entry.metadata() else { continue };
         let made_at = meta.ctime() as f64 + meta.ctime_nsec() as f64 / 1e9;

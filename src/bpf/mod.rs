@@ -89,6 +89,7 @@ pub mod samples;
 pub mod signals;
 pub mod task_file;
 pub mod tasks;
+pub mod thread_states;
 
 use crate::sys::linux::bpf::bpf_fd;
 use asm::Insn;

@@ -528,6 +528,12 @@ or a reboot, frees it."
 /// system call. Pure.
 fn sleep_evidence(facts: &Facts, thread: &ThreadFacts) -> Vec<Evidence> {
     let mut evidence = vec![Evidence::new(thread_src(facts, thread, "stat state"), "D")];
+    if let Some(state) = thread.kernel_state {
+        evidence.push(Evidence::new(
+            "task->__state (BPF task iterator)",
+            crate::bpf::thread_states::describe(state),
+        ));
+    }
     match &thread.wchan {
         Readable::Value(w) => evidence.push(Evidence::new(thread_src(facts, thread, "wchan"), w.clone())),
         Readable::Denied => evidence.push(Evidence::new(thread_src(facts, thread, "wchan"), "(permission denied)")),
@@ -753,7 +759,7 @@ fn sleep_cause(facts: &Facts, thread: &ThreadFacts, wchan: Option<&str>) -> Opti
             next_step: Some("See the core dump finding.".to_string()),
             killable: false,
         })
-    } else if wchan.is_some_and(killable_wait) {
+    } else if thread.killable().unwrap_or_else(|| wchan.is_some_and(killable_wait)) {
         Some(Addition {
             words: " This particular wait is killable: SIGKILL ends it.".to_string(),
             next_step: None,
@@ -765,7 +771,8 @@ fn sleep_cause(facts: &Facts, thread: &ThreadFacts, wchan: Option<&str>) -> Opti
 }
 
 /// Whether a thread in D asleep in kernel function `wchan` sleeps
-/// killably (`TASK_KILLABLE`, which /proc shows as D too): the kernel's
+/// killably (`TASK_KILLABLE`, which /proc shows as D too), where its
+/// `__state` could not be read (no BPF iterator): the kernel's
 /// own `*_killable` waits, and `fuse_get_req`, which waits for a FUSE
 /// connection to be initialised or to take more requests with
 /// `wait_event_killable_exclusive`. Not `request_wait_answer`: once the
@@ -1277,10 +1284,12 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
         .threads
         .iter()
         .any(|t| t.freezer_v1.as_ref().is_some_and(|z| z.is_frozen()));
-    let in_d = facts
-        .threads
-        .iter()
-        .any(|t| t.state == ProcessState::DiskSleep && !t.wchan.value().is_some_and(|w| killable_wait(w)));
+    let in_d = facts.threads.iter().any(|t| {
+        t.state == ProcessState::DiskSleep
+            && !t
+                .killable()
+                .unwrap_or_else(|| t.wchan.value().is_some_and(|w| killable_wait(w)))
+    });
     let vfork = facts.vfork_child.is_some();
     let frozen_v2 = facts.cgroup_v2.as_ref().is_some_and(|c| c.is_frozen());
     let stopped = facts.state == ProcessState::Stopped || facts.state == ProcessState::TracingStop;
@@ -1410,6 +1419,7 @@ mod tests {
             pending: 0,
             exiting: false,
             freezer_v1: None,
+            kernel_state: None,
         }
     }
 

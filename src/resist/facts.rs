@@ -256,9 +256,22 @@ pub struct ThreadFacts {
     pub exiting: bool,
     /// Its cgroup v1 freezer, if the hierarchy is mounted.
     pub freezer_v1: Option<FreezerV1>,
+    /// `task->__state`, read by the BPF task iterator for a thread in D
+    /// (`None`: not read): whether the sleep is killable
+    /// ([`crate::bpf::thread_states`]).
+    #[serde(skip)]
+    pub kernel_state: Option<u32>,
 }
 
 impl ThreadFacts {
+    /// Whether its sleep in D is killable, as `__state` says (`None`: not
+    /// read).
+    pub fn killable(&self) -> Option<bool> {
+        use crate::bpf::thread_states::{TASK_UNINTERRUPTIBLE, TASK_WAKEKILL};
+        self.kernel_state
+            .map(|s| s & (TASK_UNINTERRUPTIBLE | TASK_WAKEKILL) == TASK_UNINTERRUPTIBLE | TASK_WAKEKILL)
+    }
+
     /// Whether the thread waits in D inside clone, clone3 or vfork: how a
     /// vfork parent waits for its child.
     pub fn waits_in_process_creation(&self) -> bool {

@@ -50,11 +50,20 @@ pub fn gather(process: &Process) -> Result<Facts, ReadError> {
             pending: status.sigpnd,
             exiting: info.exiting,
             freezer_v1: None,
+            kernel_state: None,
         });
     }
     for thread in threads.iter_mut().filter(|t| t.state == ProcessState::DiskSleep) {
         if let Readable::Value(SyscallState::In { number, args, .. }) = &thread.syscall {
             thread.wait_target = wait_target(pid, *number, args);
+        }
+    }
+    // A killable sleep reads D as well: only `__state` tells it apart.
+    if threads.iter().any(|t| t.state == ProcessState::DiskSleep)
+        && let Some(states) = crate::bpf::thread_states::of_process(pid.get())
+    {
+        for thread in threads.iter_mut().filter(|t| t.state == ProcessState::DiskSleep) {
+            thread.kernel_state = states.get(&thread.tid).copied();
         }
     }
 
@@ -158,6 +167,7 @@ fn read_threads(dir: &proc::Process, pid: Pid, mounts: &CgroupMounts) -> Vec<Thr
                 pending: status.as_ref().map_or(0, |s| s.sigpnd),
                 exiting: u64::from(stat.flags) & u64::from(crate::resist::facts::PF_EXITING) != 0,
                 freezer_v1,
+                kernel_state: None,
             })
         })
         .collect();

@@ -442,6 +442,12 @@ fn a_killable_wait_in_d_is_said_to_end_on_sigkill() {
         text.contains("This particular wait is killable: SIGKILL ends it."),
         "{d:#}"
     );
+    // As root, with BTF, the kernel's own state says so.
+    let f = finding(&d, "uninterruptible_sleep");
+    assert!(
+        has_evidence(f, "task->__state (BPF task iterator)", "TASK_KILLABLE (0x"),
+        "{d:#}"
+    );
 }
 
 #[test]
@@ -491,6 +497,10 @@ fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
     let d = d.unwrap();
     assert_eq!(d["sigkill"], "delayed");
     let f = finding(&d, "uninterruptible_sleep");
+    assert!(
+        has_evidence(f, "task->__state (BPF task iterator)", "TASK_UNINTERRUPTIBLE (0x2)"),
+        "{d:#}"
+    );
     assert!(
         has_evidence(f, &format!("/proc/{pid}/task/{pid}/wchan"), "request_wait_answer"),
         "{d:#}"

@@ -128,6 +128,24 @@ pub fn load_imm64(dst: u8, value: u64) -> [Insn; 2] {
     ]
 }
 
+/// `bpf_probe_read_kernel(r10 + dst, size, src + offset)`: a read through
+/// a kernel pointer with a helper, not a load. The verifier walks a load of
+/// a pointer member from a trusted pointer by looking up
+/// `STRUCT__safe_trusted`, `__safe_trusted_or_null` and `__safe_rcu` in the
+/// kernel's BTF, each a scan of every type by name (`btf_find_by_name_kind`):
+/// about 0.2 ms each, 2-3 ms for a program that walks four pointers. A
+/// helper's source is a plain number to it. Clobbers r1 to r5.
+pub fn read_kernel(dst: i16, size: i32, src: u8, offset: i16) -> [Insn; 6] {
+    [
+        insn(MOV64_X, 3, src, 0, 0),
+        insn(ADD64_K, 3, 0, 0, i32::from(offset)),
+        insn(MOV64_X, 1, 10, 0, 0),
+        insn(ADD64_K, 1, 0, 0, i32::from(dst)),
+        insn(MOV64_K, 2, 0, 0, size),
+        insn(CALL, 0, 0, 0, BPF_FUNC_PROBE_READ_KERNEL),
+    ]
+}
+
 /// `r0 = 0; exit`.
 pub fn exit_zero() -> [Insn; 2] {
     [insn(MOV64_K, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)]

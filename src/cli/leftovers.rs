@@ -152,7 +152,7 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
         output.line(&format!(
             "  ipc {} ({}): {why}",
             escape(&i.object.label()),
-            count(i.object.size as usize, "byte", "bytes")
+            i.object.size_text()
         ));
     }
     for f in &stayed.files {

@@ -10,7 +10,6 @@ use crate::cli::output::{Output, Style, program_name, stderr_line};
 use crate::cli::{Failure, RunArgs, SuperviseOptions};
 use crate::duration::format_duration;
 use crate::exit::{Cause, ExitStatus};
-use crate::resources::ipc::IpcKind;
 use crate::resources::ipc_left::{IpcAttribution, IpcFate, IpcLeftover};
 use crate::supervise::cause::{CoreDestination, OomVerdict};
 use crate::supervise::dir_left::{FileFate, FileLeftover};
@@ -605,10 +604,7 @@ fn socket_text(socket: &crate::supervise::leftover_facts::SocketFact) -> String 
 
 pub(crate) fn ipc_line(left: &IpcLeftover) -> String {
     let object = &left.object;
-    let size = match object.kind {
-        IpcKind::SysvSem => format!("{} semaphores", object.size),
-        _ => format!("{} B", object.size),
-    };
+    let size = object.size_text();
     let by = match (left.attribution, left.by) {
         (IpcAttribution::CreatorPid, Some(pid)) => format!(", created by {pid}"),
         (IpcAttribution::LastUser, Some(pid)) => format!(", new, last used by {pid} (no creator recorded)"),

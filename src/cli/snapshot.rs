@@ -92,9 +92,9 @@ fn render(snapshot: &Snapshot, output: &Output) {
     }
     for object in &snapshot.ipc {
         output.line(&format!(
-            "ipc {}, {} bytes, creator {}",
+            "ipc {}, {}, creator {}",
             object.label(),
-            object.size,
+            object.size_text(),
             object
                 .creator_pid
                 .map(|p| p.to_string())

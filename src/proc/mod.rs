@@ -49,6 +49,21 @@ pub mod status;
 pub use procfs::process::{FDTarget, MountInfo, Process, Task};
 pub use procfs::{Current, Meminfo, ProcError, ProcResult, boot_time_secs, page_size, ticks_per_second};
 
+/// When a process that started `start_ticks` after boot (`/proc/PID/stat`
+/// field 22, `CLOCK_BOOTTIME` in clock ticks) started, in seconds since
+/// the epoch: now on `CLOCK_REALTIME` less the time since then on
+/// `CLOCK_BOOTTIME`. Not `btime` of `/proc/stat` plus the ticks: `btime`
+/// is cut to a whole second, which put every start up to a second early
+/// (and files made just before a tree counted as the tree's). Exact to
+/// the tick (10 ms), early rather than late.
+pub fn started_at(start_ticks: u64) -> f64 {
+    use rustix::time::{ClockId, clock_gettime};
+    let seconds = |t: rustix::time::Timespec| t.tv_sec as f64 + t.tv_nsec as f64 / 1e9;
+    let boot_now = seconds(clock_gettime(ClockId::Boottime));
+    let real_now = seconds(clock_gettime(ClockId::Realtime));
+    real_now - boot_now + start_ticks as f64 / ticks_per_second().max(1) as f64
+}
+
 /// Every process in /proc, each with its `/proc/PID` directory fd.
 pub fn all_processes() -> ProcResult<procfs::process::ProcessesIter> {
     procfs::process::all_processes()

@@ -125,9 +125,7 @@ impl ProcessInfo {
             exe = thread.ok().and_then(|t| t.exe().ok());
         }
         let start_ticks = stat.starttime;
-        let started_at = proc::boot_time_secs()
-            .ok()
-            .map(|boot| boot as f64 + start_ticks as f64 / proc::ticks_per_second() as f64);
+        let started_at = Some(proc::started_at(start_ticks));
         Ok(ProcessInfo {
             pid,
             name: stat.comm.clone(),

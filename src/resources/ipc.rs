@@ -73,9 +73,33 @@ pub struct IpcObject {
     pub attached: Option<u64>,
     /// Creation (POSIX: birth or change) time, seconds since the epoch.
     pub changed_at: i64,
+    /// The same in nanoseconds, where it is known so (a file in
+    /// `/dev/shm`; SysV times are whole seconds). Not kept in a snapshot.
+    #[serde(skip)]
+    pub changed_exact: Option<i128>,
 }
 
 impl IpcObject {
+    /// Its size in words: semaphores for a semaphore set, else bytes
+    /// (`4096 B`).
+    pub fn size_text(&self) -> String {
+        match (self.kind, self.size) {
+            (IpcKind::SysvSem, 1) => "1 semaphore".to_string(),
+            (IpcKind::SysvSem, n) => format!("{n} semaphores"),
+            (_, n) => format!("{n} B"),
+        }
+    }
+
+    /// Whether it was made at or after `since` (seconds since the epoch):
+    /// to the nanosecond where its time is known so, else by whole
+    /// seconds (the second `since` falls in counts).
+    pub fn new_since(&self, since: f64) -> bool {
+        match self.changed_exact {
+            Some(ns) => ns as f64 / 1e9 >= since,
+            None => self.changed_at as f64 >= since.floor(),
+        }
+    }
+
     /// Identity across two readings: kind and id (SysV) or name (POSIX).
     pub fn same_object(&self, other: &IpcObject) -> bool {
         self.kind == other.kind && self.id == other.id && self.name == other.name && self.key == other.key
@@ -155,6 +179,7 @@ pub fn parse_sysv(text: &str, kind: IpcKind) -> Vec<IpcObject> {
                 last_pids,
                 attached: get(index("nattch")).map(|n| n.max(0) as u64),
                 changed_at: get(index("ctime")).unwrap_or(0),
+                changed_exact: None,
             })
         })
         .collect()
@@ -196,11 +221,14 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
             if !meta.is_file() {
                 return None;
             }
-            let born = meta
+            let born: i128 = meta
                 .created()
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(meta.ctime(), |d| d.as_secs() as i64);
+                .map_or(
+                    i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+                    |d| d.as_nanos() as i128,
+                );
             Some(IpcObject {
                 kind,
                 id: None,
@@ -212,7 +240,8 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
                 creator_pid: None,
                 last_pids: Vec::new(),
                 attached: None,
-                changed_at: born,
+                changed_at: born.div_euclid(1_000_000_000) as i64,
+                changed_exact: Some(born),
             })
         })
         .collect()

@@ -116,8 +116,8 @@ pub struct TreeFacts {
     /// was read: neither the tree's nor another's for sure, so they count
     /// only if new and held by the tree.
     pub creator_gone: HashSet<String>,
-    /// Seconds since the epoch when the tree started (floor).
-    pub since: i64,
+    /// Seconds since the epoch when the tree started.
+    pub since: f64,
 }
 
 /// Whether and how `object` is the tree's: `None` for an object someone
@@ -127,7 +127,7 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
         return None;
     }
     let in_tree = |pid: &i32| tree.pids.contains(pid);
-    let new_since_start = object.changed_at >= tree.since;
+    let new_since_start = object.new_since(tree.since);
     match object.kind {
         // Made before the tree started: an earlier process had the PID.
         IpcKind::SysvShm => object
@@ -470,6 +470,7 @@ pub fn read_now(held: &HashMap<(IpcKind, String), i32>) -> Vec<(IpcObject, Optio
                 // Unknown without the filesystem: counted as new, since the
                 // tree held it.
                 changed_at: i64::MAX,
+                changed_exact: None,
             });
         }
     }
@@ -594,7 +595,7 @@ impl IpcWatch {
         let creations = ShmCreations::start();
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+            .map_or(0.0, |d| d.as_secs_f64());
         IpcWatch {
             before: ipc::read_all(),
             creations,
@@ -706,20 +707,18 @@ impl LiveTree {
         if roots.is_empty() || now.is_empty() {
             return None;
         }
-        let boot = crate::proc::boot_time_secs().ok()?;
-        let hz = crate::proc::ticks_per_second().max(1);
         // ENOENT: a root that is gone already has nothing to tell.
         let oldest = roots
             .iter()
             .filter_map(|&pid| crate::resources::holders::brief(pid).map(|b| b.start_ticks))
             .min()?;
-        let since = (boot + oldest / hz) as i64;
+        let since = crate::proc::started_at(oldest);
         // Only files new since then can be the tree's, and a process holding
         // one is looked at only if it runs as a user that owns one (a file
         // is owned by its creator's user).
         let owners: HashSet<u32> = now
             .iter()
-            .filter(|o| o.kind == IpcKind::PosixShm && o.changed_at >= since)
+            .filter(|o| o.kind == IpcKind::PosixShm && o.new_since(since))
             .map(|o| o.uid)
             .collect();
         let held = if owners.is_empty() {
@@ -778,6 +777,7 @@ mod tests {
             last_pids: vec![],
             attached: Some(0),
             changed_at: 1000,
+            changed_exact: None,
         }
     }
 
@@ -787,7 +787,7 @@ mod tests {
             held: HashMap::new(),
             created: None,
             creator_gone: HashSet::new(),
-            since: 990,
+            since: 990.0,
         }
     }
 

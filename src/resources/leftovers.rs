@@ -534,13 +534,13 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool) -> Vec<IpcLeft> {
             Some(Attribution::Snapshot)
         } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg)
             && tree_pids.iter().any(|&p| object.touched_by(p))
-            && object.changed_at as f64 >= since.floor()
+            && object.new_since(since)
         {
             Some(Attribution::Pid)
-        } else if matches!(object.kind, IpcKind::SysvSem | IpcKind::PosixShm | IpcKind::PosixMqueue)
-            && tree_uids.contains(&object.uid)
-            && object.changed_at as f64 >= since.floor()
-        {
+        } else if object.kind != IpcKind::SysvShm && tree_uids.contains(&object.uid) && object.new_since(since) {
+            // A SysV segment names its creator (`cpid`); a message queue
+            // no one has used yet names no one, as a semaphore set never
+            // does: those go by time and user.
             Some(Attribution::TimeAndUser)
         } else {
             None
@@ -683,10 +683,12 @@ mod tests {
             last_pids: vec![11],
             attached: Some(0),
             changed_at: 1000,
+            changed_exact: None,
         };
         let old_shm = IpcObject {
             id: Some(4),
             changed_at: 10,
+            changed_exact: None,
             ..shm.clone()
         };
         let now = Now {

@@ -227,9 +227,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
     let page = rustix::param::page_size() as u64;
-    let started_at = crate::proc::boot_time_secs()
-        .ok()
-        .map(|boot| boot as f64 + b.start_ticks as f64 / crate::proc::ticks_per_second() as f64);
+    let started_at = Some(crate::proc::started_at(b.start_ticks));
     // Read last: if the process was replaced by another with the same PID
     // meanwhile, its start time differs and the reading is dropped.
     let again = brief(pid)?;
@@ -384,6 +382,7 @@ fn mqueues_of(processes: &[ProcessSnapshot]) -> Vec<IpcObject> {
                 last_pids: Vec::new(),
                 attached: None,
                 changed_at: meta.as_ref().map_or(0, |m| m.ctime()),
+                changed_exact: None,
             });
         }
     }

@@ -271,8 +271,7 @@ pub fn remove_stale_leaves(parent: &Path, ours: Option<&Path>) -> Vec<PathBuf> {
 /// When a process started, seconds since the epoch; `None` if it is gone.
 fn started_at(pid: Pid) -> Option<f64> {
     let stat = crate::proc::Process::new(pid.get()).ok()?.stat().ok()?;
-    let boot = crate::proc::boot_time_secs().ok()?;
-    Some(boot as f64 + stat.starttime as f64 / crate::proc::ticks_per_second() as f64)
+    Some(crate::proc::started_at(stat.starttime))
 }
 
 /// Writes `1` to a `cgroup.kill` file descriptor. Async-signal-safe: used

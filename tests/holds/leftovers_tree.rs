@@ -105,6 +105,68 @@ finish()
     assert!(text.contains("which is gone: an inherited fd keeps it"), "{text}");
 }
 
+/// Removes SysV message queues and semaphore sets on drop.
+struct SysvCleanup(Vec<(&'static str, i64)>);
+
+impl Drop for SysvCleanup {
+    fn drop(&mut self) {
+        for (flag, id) in &self.0 {
+            let _ = std::process::Command::new("ipcrm")
+                .arg(flag)
+                .arg(id.to_string())
+                .output();
+        }
+    }
+}
+
+#[test]
+fn what_was_there_before_the_tree_is_not_its_own() {
+    // A file made 300 ms before the tree started is not the tree's: start
+    // times are exact to the clock tick, not cut to /proc/stat's whole
+    // second. A message queue nobody used yet and a semaphore set are the
+    // tree's by time and user; the set is sized in semaphores.
+    let scratch = Scratch::new("leftovers-before");
+    let out_dir = scratch.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let before = out_dir.join("made-before");
+    std::fs::write(&before, "x").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut py = Py::start(
+        r#"
+libc.msgget.restype = ctypes.c_int
+libc.semget.restype = ctypes.c_int
+msqid = libc.msgget(0, 0o1600)
+semid = libc.semget(0, 3, 0o1600)
+assert msqid >= 0 and semid >= 0
+report(msqid=msqid, semid=semid)
+finish()
+"#,
+    );
+    let _sysv = SysvCleanup(vec![("-q", py.num("msqid")), ("-s", py.num("semid"))]);
+    let root = py.pid().to_string();
+    let snapshot = run(&["--json", "snapshot", "--tree", &root]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    py.child.kill().unwrap();
+    py.child.wait().unwrap();
+
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap(), "--dir", out_dir.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        find(&report["stayed"]["files"], |f| f["path"] == before.to_str().unwrap()).is_none(),
+        "{report}"
+    );
+    for (kind, id) in [("sysv_msg", py.num("msqid")), ("sysv_sem", py.num("semid"))] {
+        let left = find(&report["stayed"]["ipc"], |o| {
+            o["object"]["kind"] == kind && o["object"]["id"].as_i64() == Some(id)
+        });
+        assert!(left.is_some(), "{kind} {id}: {report}");
+    }
+    let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
+    assert!(text.contains("(3 semaphores): created while the tree lived"), "{text}");
+}
+
 #[test]
 fn a_tree_that_left_nothing_is_clean() {
     let scratch = Scratch::new("leftovers-clean");

@@ -186,3 +186,34 @@ fn a_killed_postgres_tree_leaves_its_segments_reported_and_removed_on_request() 
     }
     drop(removed);
 }
+
+#[test]
+fn a_segment_made_before_the_tree_is_not_removed() {
+    // A POSIX segment another process made 300 ms before the tree started,
+    // then opened by the tree: not the tree's, so --remove-ipc keeps it
+    // (its time to the nanosecond against the tree's start to the tick).
+    let name = format!("afterlife-test-before-{}", std::process::id());
+    let path = Path::new("/dev/shm").join(&name);
+    std::fs::write(&path, vec![0u8; 4096]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut tree = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3<>'{}'; exec sleep 60", path.display()))
+        .spawn()
+        .unwrap();
+    let pid = tree.id() as i32;
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{pid}/fd/3")).is_ok_and(|l| l == path)
+            && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e.ends_with("sleep"))
+    }));
+    let (code, report) = run_json(&["kill", "--tree", "-s", "KILL", "--remove-ipc", &pid.to_string()]);
+    let _ = tree.wait();
+    let kept = path.exists();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(kept, "a segment made before the tree was removed: {report}");
+    let named = report["ipc"]
+        .as_array()
+        .is_some_and(|left| left.iter().any(|o| o["object"]["name"] == format!("/{name}")));
+    assert!(!named, "{report}");
+}

@@ -286,10 +286,15 @@ fn render_deleted(report: &DeletedReport, output: &Output, lines: &mut Vec<Strin
         }
     }
     if !report.files.is_empty() {
+        let one = report.files.len() == 1;
         lines.push(format!(
-            "{} deleted files keep {} of disk space until their holders close them or exit",
+            "{} deleted file{} keep{} {} of disk space until {} holders close {} or exit",
             report.files.len(),
-            human_bytes(report.disk_bytes)
+            if one { "" } else { "s" },
+            if one { "s" } else { "" },
+            human_bytes(report.disk_bytes),
+            if one { "its" } else { "their" },
+            if one { "it" } else { "them" },
         ));
     }
     render_unseen(&report.unseen, lines);

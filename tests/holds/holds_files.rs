@@ -115,6 +115,38 @@ finish()
 }
 
 #[test]
+fn a_name_removed_while_another_link_stays_is_not_deleted() {
+    // `rm a` of `ln a b`: the fd's link reads "a (deleted)", but the file
+    // is still b, and closing it frees nothing (lsof +L1 leaves it out).
+    let scratch = Scratch::new("holds-linked");
+    let a = scratch.path().join("a");
+    let b = scratch.path().join("b");
+    let py = Py::start(&format!(
+        r#"
+f = open({a:?}, "wb")
+f.write(b"z" * (1 << 20)); f.flush()
+os.link({a:?}, {b:?})
+os.unlink({a:?})
+report(fd=f.fileno())
+finish()
+"#,
+        a = a.to_str().unwrap(),
+        b = b.to_str().unwrap()
+    ));
+    let link = std::fs::read_link(format!("/proc/{}/fd/{}", py.pid(), py.num("fd"))).unwrap();
+    assert!(link.to_string_lossy().ends_with(" (deleted)"), "{link:?}");
+    // 0 when other deleted files are held on this machine, 1 when none.
+    let (code, report) = run_json(&["holds", "--deleted"]);
+    assert!(matches!(code, Some(0 | 1)), "{report}");
+    let listed = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["path"] == a.to_str().unwrap());
+    assert!(!listed, "{report}");
+}
+
+#[test]
 fn inherited_only_when_parent_and_child_share_the_open_file() {
     let scratch = Scratch::new("holds-kcmp");
     let file = scratch.path().join("shared.txt");

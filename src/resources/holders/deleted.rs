@@ -55,7 +55,10 @@ pub fn deleted_files() -> DeletedReport {
         let Ok(meta) = std::fs::metadata(hit.fd_file("fd", fd)) else {
             continue;
         };
-        if !meta.is_file() {
+        // A name removed while another link stays (`rm a` of `ln a b`)
+        // reads "(deleted)" too, but closing it frees nothing: only a file
+        // with no link left is deleted (as `lsof +L1` lists).
+        if !meta.is_file() || meta.nlink() > 0 {
             continue;
         }
         let path = hit.link.strip_suffix(b" (deleted)").unwrap_or(&hit.link);
@@ -143,6 +146,10 @@ fn deleted_mappings(pid: Pid) -> Vec<DeletedMapping> {
         }
         let (mut size, mut disk_bytes, mut device, mut inode) = (0, 0, m.device, m.inode);
         if let Ok(meta) = std::fs::metadata(format!("/proc/{pid}/map_files/{}", m.range)) {
+            if meta.nlink() > 0 {
+                // Still linked under another name: not deleted.
+                continue;
+            }
             (size, disk_bytes, device, inode) = (meta.size(), meta.blocks() * 512, meta.dev(), meta.ino());
         }
         found.push(DeletedMapping {

@@ -95,7 +95,7 @@ impl ProcessState {
             ProcessState::Running => "running on a CPU or ready to run",
             ProcessState::Sleeping => "waiting for an event; signals are delivered at once",
             ProcessState::DiskSleep => {
-                "waiting in the kernel (usually for I/O) without being interruptible; signals, even SIGKILL, take effect only when the wait ends"
+                "waiting in the kernel (usually for I/O) without being interruptible; signals, even SIGKILL, take effect only when the wait ends, unless the wait is killable (afterlife why tells)"
             }
             ProcessState::Stopped => "stopped by a signal; SIGKILL still ends it, other signals wait for SIGCONT",
             ProcessState::TracingStop => "stopped by a tracer (debugger); it runs again when the tracer lets it",

@@ -454,8 +454,9 @@ fn vfork_parent(facts: &Facts) -> Finding {
     }
     f.explanation = format!(
         "It called vfork() (or posix_spawn(), which uses it): it lent its memory to the child {} and waits, \
-in the kernel, until that child calls exec or exits. The wait is killable, so SIGKILL ends it; other signals \
-wait until the child lets go (posix_spawn also blocks them all meanwhile).",
+in the kernel, until that child calls exec or exits. The wait is killable: SIGKILL ends it, and so does any \
+signal that would kill the process (one it neither catches, ignores nor blocks); other signals wait until the child \
+lets go (posix_spawn also blocks them all meanwhile).",
         peer_words(child.pid, &child.name, &child.command_line)
     );
     f.next_step = format!(
@@ -761,7 +762,9 @@ fn sleep_cause(facts: &Facts, thread: &ThreadFacts, wchan: Option<&str>) -> Opti
         })
     } else if thread.killable().unwrap_or_else(|| wchan.is_some_and(killable_wait)) {
         Some(Addition {
-            words: " This particular wait is killable: SIGKILL ends it.".to_string(),
+            words: " This particular wait is killable: SIGKILL ends it, and so does any signal that would kill the \
+process (one it neither catches, ignores nor blocks)."
+                .to_string(),
             next_step: None,
             killable: true,
         })

@@ -429,17 +429,23 @@ fn a_killable_wait_in_d_is_said_to_end_on_sigkill() {
             && std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.trim() == "fuse_get_req")
     });
     let d = asleep.then(|| why_json(pid));
-    let _ = client.kill();
+    // SIGTERM, which stat neither catches nor blocks, is fatal: it ends a
+    // killable wait as SIGKILL does.
+    let process = Process::from_child(&client).unwrap();
+    let _ = process.signal(Signal::TERM);
     let ended = wait_until(Duration::from_secs(5), || client.try_wait().is_ok_and(|s| s.is_some()));
+    if !ended {
+        let _ = client.kill();
+    }
     drop(fuse);
     let _ = client.wait();
     assert!(asleep, "the FUSE client did not wait in fuse_get_req");
-    assert!(ended, "SIGKILL did not end the killable wait");
+    assert!(ended, "SIGTERM did not end the killable wait");
     let d = d.unwrap();
     assert_eq!(d["sigkill"], "ends_it", "{d:#}");
     let text = d.to_string();
     assert!(
-        text.contains("This particular wait is killable: SIGKILL ends it."),
+        text.contains("This particular wait is killable: SIGKILL ends it, and so does any signal that would kill"),
         "{d:#}"
     );
     // As root, with BTF, the kernel's own state says so.

@@ -21,6 +21,11 @@ use crate::text::escape;
 
 pub(crate) fn run(args: &KillArgs, output: &Output) -> Result<u8, Failure> {
     refuse_quiet_json(args.quiet, output)?;
+    // A thread's ID is no process to end or check: `kill(1)` would signal
+    // its whole process.
+    if let Some(thread) = args.pids.iter().find_map(|&pid| crate::process::not_a_process(pid)) {
+        return Err(Failure::new(format!("{thread}; nothing was signalled")));
+    }
     let names = name_match(args)?;
     let request = request(args, names.clone());
     match args.signal {

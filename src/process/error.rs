@@ -27,6 +27,15 @@ pub enum OpenError {
         /// The start time found.
         found: u64,
     },
+    /// The ID is one of a process's threads, not a process's own: the
+    /// kernel opens no pidfd on it (and `kill` would signal its process).
+    #[error("{tid} is a thread of process {tgid}, not a process: ask about {tgid}")]
+    Thread {
+        /// The thread ID asked for.
+        tid: Pid,
+        /// Its process.
+        tgid: i32,
+    },
     /// The kernel refused.
     #[error("permission denied for process {pid} ({syscall})")]
     PermissionDenied {

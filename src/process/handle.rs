@@ -105,6 +105,9 @@ impl ExitObservation {
 
 fn open_error(pid: Pid, syscall: &'static str, error: std::io::Error) -> OpenError {
     match error.raw_os_error() {
+        // pidfd_open refuses a thread that does not lead its group (ENOENT
+        // since Linux 6.9, EINVAL before).
+        Some(libc::ENOENT | libc::EINVAL) if let Some(thread) = not_a_process(pid) => thread,
         Some(libc::ESRCH) | Some(libc::ENOENT) => OpenError::NoSuchProcess { pid },
         Some(libc::EPERM) | Some(libc::EACCES) => OpenError::PermissionDenied { pid, syscall },
         _ => OpenError::Io {
@@ -113,6 +116,24 @@ fn open_error(pid: Pid, syscall: &'static str, error: std::io::Error) -> OpenErr
             source: error,
         },
     }
+}
+
+/// The refusal of an ID that is one of a process's threads, not a process
+/// (`None`: a process's own ID, or no such thread).
+pub fn not_a_process(pid: Pid) -> Option<OpenError> {
+    thread_group_of(pid)
+        .filter(|&tgid| tgid != pid.get())
+        .map(|tgid| OpenError::Thread { tid: pid, tgid })
+}
+
+/// The process a thread ID belongs to (`Tgid` of `/proc/TID/status`, which
+/// exists for any thread though `/proc` does not list it); `None` if gone.
+fn thread_group_of(tid: Pid) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Tgid:"))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 fn stat_open_error(pid: Pid, error: crate::proc::ProcError) -> OpenError {

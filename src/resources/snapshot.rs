@@ -110,6 +110,9 @@ pub enum SnapshotError {
         /// The PID.
         pid: Pid,
     },
+    /// The root is a thread's ID, not a process's.
+    #[error("{0}")]
+    Thread(crate::process::OpenError),
 }
 
 impl Snapshot {
@@ -124,6 +127,10 @@ impl Snapshot {
     }
 
     fn take(root: Pid, tree: bool) -> Result<Snapshot, SnapshotError> {
+        // /proc/TID answers for a thread as for its process: refuse it.
+        if let Some(thread) = crate::process::not_a_process(root) {
+            return Err(SnapshotError::Thread(thread));
+        }
         let mut pids = vec![root];
         if tree {
             pids.extend(ProcessTable::scan().descendants(root));

@@ -224,7 +224,7 @@ impl<'a> Targets<'a> {
                         .push((Vanished { member, ppid }, SurvivorReason::PermissionDenied));
                 }
                 // EMFILE and the like: say so, never "permission denied".
-                Err(error @ OpenError::Io { .. }) => {
+                Err(error @ (OpenError::Io { .. } | OpenError::Thread { .. })) => {
                     let reason = SurvivorReason::OpenFailed {
                         error: error.to_string(),
                     };

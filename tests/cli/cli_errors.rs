@@ -232,3 +232,38 @@ fn snapshots_are_read_within_a_bound() {
         "big.json is larger than 256 MiB, more than any snapshot afterlife writes",
     );
 }
+
+#[test]
+fn a_thread_id_is_no_process() {
+    // /proc/TID answers for a thread as for its process, and kill(2) on it
+    // signals the whole process: every command says what the ID is.
+    let py = Py::start(
+        r#"
+import threading
+t = threading.Thread(target=lambda: time.sleep(120), daemon=True)
+t.start()
+report(tid=t.native_id)
+finish()
+"#,
+    );
+    let tid = py.num("tid").to_string();
+    let expected = format!(
+        "{tid} is a thread of process {}, not a process: ask about {}",
+        py.pid(),
+        py.pid()
+    );
+    for args in [
+        vec!["status", tid.as_str()],
+        vec!["why", tid.as_str()],
+        vec!["snapshot", tid.as_str()],
+        vec!["wait", "--timeout", "0.1", tid.as_str()],
+        vec!["kill", "--signal", "0", tid.as_str()],
+        vec!["kill", tid.as_str()],
+    ] {
+        assert_one_line_error(&args, &expected);
+    }
+    assert!(
+        std::path::Path::new(&format!("/proc/{}", py.pid())).exists(),
+        "nothing was signalled"
+    );
+}

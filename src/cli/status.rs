@@ -5,7 +5,7 @@ use crate::cli::status_list::{self, StatusSide};
 use crate::cli::{Failure, StatusArgs};
 use crate::observe::EndingReport;
 use crate::observe::status::{PidStatus, status_of};
-use crate::process::Pid;
+use crate::process::{Pid, ProcessState};
 use crate::text::{display_command_line, escape};
 
 /// The Linux side of `status`: pidfds and /proc.
@@ -29,6 +29,36 @@ pub(crate) fn run(args: &StatusArgs, output: &Output) -> Result<u8, Failure> {
     status_list::run(&Linux, args, output)
 }
 
+/// What a live process's state means for signals: the state's own words,
+/// except for a kernel thread (user space's signals do not end it) and a
+/// process whose cgroup is frozen (it takes them once thawed).
+fn meaning(process: &crate::process::ProcessInfo) -> &'static str {
+    if process.kernel_thread {
+        return "a kernel thread: signals from user space do not end it";
+    }
+    if matches!(process.state, ProcessState::Sleeping | ProcessState::DiskSleep) && in_frozen_cgroup(process.pid) {
+        return "its cgroup is frozen (cgroup.freeze): it runs again, and takes the signals queued meanwhile, once \
+the cgroup is thawed; SIGKILL still ends it now";
+    }
+    process.state.meaning()
+}
+
+/// Whether the cgroup v2 freezer holds `pid` (`frozen 1` in its cgroup's
+/// `cgroup.events`; an ancestor's freeze shows there too). Unreadable: no.
+fn in_frozen_cgroup(pid: Pid) -> bool {
+    let Some(root) = crate::proc::mountinfo::CgroupMounts::read().v2 else {
+        return false;
+    };
+    let Some(cgroup) = crate::proc::cgroup::read(pid)
+        .ok()
+        .and_then(|g| crate::proc::cgroup::v2_path(&g))
+    else {
+        return false;
+    };
+    std::fs::read_to_string(root.join(cgroup.trim_start_matches('/')).join("cgroup.events"))
+        .is_ok_and(|text| crate::proc::cgroup::events(&text).frozen == Some(true))
+}
+
 fn describe(status: &PidStatus, output: &Output) -> String {
     match status {
         PidStatus::Running { process } => {
@@ -50,7 +80,7 @@ fn describe(status: &PidStatus, output: &Output) -> String {
                     }
                 ),
                 process.state,
-                process.state.meaning(),
+                meaning(process),
                 process.ppid,
                 command
             )

@@ -136,7 +136,10 @@ fn frozen_cgroup_v2() {
     )
     .is_ok_and(|e| e.contains("frozen 1"))));
     let d = why_json(pid);
+    // status says so too, not that signals are delivered at once.
+    let status = stdout(&run(&["status", &pid.to_string()]));
     end(&mut child, &cgroup);
+    assert!(status.contains("its cgroup is frozen (cgroup.freeze)"), "{status}");
     assert_eq!(kinds(&d), vec!["frozen_cgroup_v2"]);
     let f = finding(&d, "frozen_cgroup_v2");
     let dir = cgroup.dir.display().to_string();
@@ -562,4 +565,23 @@ fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
         &format!("/proc/{pid}/status ShdPnd"),
         "SIGKILL"
     ));
+}
+
+#[test]
+fn status_says_a_kernel_thread_takes_no_signals() {
+    // kthreadd, or any child of it: a kernel thread, asleep (S or I).
+    let Some(pid) = std::fs::read_to_string("/proc/2/stat")
+        .ok()
+        .filter(|s| s.contains("(kthreadd)"))
+        .map(|_| 2)
+    else {
+        println!("skipped: no kthreadd in this PID namespace");
+        return;
+    };
+    let text = stdout(&run(&["status", &pid.to_string()]));
+    assert!(
+        text.contains("a kernel thread: signals from user space do not end it"),
+        "{text}"
+    );
+    assert!(!text.contains("signals are delivered at once"), "{text}");
 }

@@ -70,13 +70,24 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 /// Joins a command line for display: each argument escaped, and quoted when
 /// it is empty or holds spaces, so that argument boundaries stay visible.
 pub fn display_command_line(args: &[String]) -> String {
+    join_quoted(args, |arg| escape(arg))
+}
+
+/// Joins a command line as [`display_command_line`] does, quoted but not
+/// escaped: for text that is escaped as a whole where it is shown (a
+/// `why` finding's words, which JSON carries as they are).
+pub fn quote_command_line(args: &[String]) -> String {
+    join_quoted(args, |arg| Cow::Borrowed(arg))
+}
+
+fn join_quoted(args: &[String], shown: impl Fn(&str) -> Cow<'_, str>) -> String {
     args.iter()
         .map(|arg| {
-            let escaped = escape(arg);
+            let text = shown(arg);
             if arg.is_empty() || arg.contains([' ', '\'', '"']) {
-                format!("'{}'", escaped.replace('\'', "'\\''"))
+                format!("'{}'", text.replace('\'', "'\\''"))
             } else {
-                escaped.into_owned()
+                text.into_owned()
             }
         })
         .collect::<Vec<_>>()

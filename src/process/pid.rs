@@ -26,17 +26,19 @@ pub enum PidParseError {
     #[error("'{0}' is not a process ID: PIDs are positive (0 and negative numbers mean process groups to kill(2))")]
     NotPositive(String),
     /// Larger than any PID the kernel can hand out (`PID_MAX_LIMIT`, 2^22).
-    #[error("'{0}' is not a process ID: the kernel never uses PIDs above 4194304")]
+    #[error("'{0}' is not a process ID: the kernel never uses PIDs above 4194303")]
     TooLarge(String),
 }
 
-/// The highest PID the kernel can hand out (`PID_MAX_LIMIT` on 64-bit).
+/// The kernel's `PID_MAX_LIMIT` (2^22 on 64-bit): the largest `pid_max`; PIDs
+/// stay below it.
 pub const PID_MAX_LIMIT: i32 = 4_194_304;
 
 impl Pid {
     /// A PID from a number, if it is a possible one.
     pub fn new(raw: i32) -> Option<Pid> {
-        (1..=PID_MAX_LIMIT).contains(&raw).then_some(Pid(raw))
+        // pid_max is at most PID_MAX_LIMIT, and PIDs stay below pid_max.
+        (1..PID_MAX_LIMIT).contains(&raw).then_some(Pid(raw))
     }
 
     /// The number.
@@ -131,7 +133,8 @@ mod tests {
     #[test]
     fn parses_positive_numbers() {
         assert_eq!("1".parse::<Pid>().unwrap().get(), 1);
-        assert_eq!("4194304".parse::<Pid>().unwrap().get(), 4_194_304);
+        assert_eq!("4194303".parse::<Pid>().unwrap().get(), 4_194_303);
+        assert!("4194304".parse::<Pid>().is_err());
         assert_eq!("42".parse::<Pid>().unwrap().get(), 42);
     }
 

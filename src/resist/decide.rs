@@ -18,7 +18,7 @@ use crate::process::ProcessState;
 use crate::resist::facts::{Disposition, Facts, FuseHolder, Mount, Readable, SyscallState, ThreadFacts, WaitTarget};
 use crate::resist::report::{Diagnosis, Evidence, Finding, FindingKind, KillEffect, SignalOutcome, ThreadRef};
 use crate::signal::{DefaultAction, Signal, signals_in_mask};
-use crate::text::display_command_line;
+use crate::text::quote_command_line;
 
 /// The signals users send to end a process, in the order they are reported.
 pub const TERMINATION_SIGNALS: [Signal; 4] = [Signal::TERM, Signal::INT, Signal::HUP, Signal::QUIT];
@@ -115,7 +115,7 @@ fn peer_words(pid: crate::process::Pid, name: &str, command_line: &[String]) -> 
     if command_line.is_empty() {
         format!("{pid} ({name})")
     } else {
-        format!("{pid} ({name}: {})", display_command_line(command_line))
+        format!("{pid} ({name}: {})", quote_command_line(command_line))
     }
 }
 
@@ -309,7 +309,7 @@ fn held_by_tracer(facts: &Facts, f: &mut Finding, since: &str) {
             if !tracer.command_line.is_empty() {
                 f.evidence.push(Evidence::new(
                     format!("/proc/{}/cmdline", tracer.pid),
-                    display_command_line(&tracer.command_line),
+                    quote_command_line(&tracer.command_line),
                 ));
             }
             peer_words(tracer.pid, &tracer.name, &tracer.command_line)
@@ -999,7 +999,7 @@ fn traced(facts: &Facts) -> Finding {
             f.title = format!("traced by {} ({})", tracer.pid, tracer.name);
             f.evidence.push(Evidence::new(
                 format!("/proc/{}/cmdline", tracer.pid),
-                display_command_line(&tracer.command_line),
+                quote_command_line(&tracer.command_line),
             ));
             peer_words(tracer.pid, &tracer.name, &tracer.command_line)
         }

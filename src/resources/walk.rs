@@ -252,12 +252,21 @@ where
     M: Fn(&[u8]) -> Option<u32>,
 {
     match scan_table(proc_dir, pid, None, options, matcher) {
+        // A kernel thread's fd directory is root's alone, and it has no
+        // fds: nothing unseen there.
+        (PerProcess::Unreadable, _) if kernel_thread(pid) => PerProcess::Read(Vec::new(), None),
         (read, true) => read,
         (read, false) => match live_thread(proc_dir, pid) {
             Some(tid) => scan_table(proc_dir, pid, Some(tid), options, matcher).0,
             None => read,
         },
     }
+}
+
+/// Whether `pid` is a kernel thread (`PF_KTHREAD` in `/proc/PID/stat`,
+/// which anyone may read). Gone or unreadable: no.
+fn kernel_thread(pid: Pid) -> bool {
+    crate::proc::stat::read(pid).is_ok_and(|stat| stat.flags & crate::proc::stat::PF_KTHREAD != 0)
 }
 
 /// A thread of `pid` other than its main thread, when the main thread has

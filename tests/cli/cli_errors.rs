@@ -112,7 +112,7 @@ fn pid_zero_and_negative() {
     for command in ["status", "wait"] {
         assert_one_line_error(&[command, "0"], "PIDs are positive");
         assert_one_line_error(&[command, "-5"], "PIDs are positive");
-        assert_one_line_error(&[command, "99999999"], "never uses PIDs above 4194304");
+        assert_one_line_error(&[command, "99999999"], "never uses PIDs above 4194303");
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::{Scratch, is_root};
+use super::{Scratch, is_root, state, wait_until};
 
 /// A FUSE server speaking the kernel protocol on /dev/fuse itself (no
 /// libfuse needed): it answers INIT, answers every other request at once
@@ -123,3 +123,23 @@ if libc.mount(b"afterlife-test", sys.argv[1].encode(), b"fuse.afterlifetest", 0,
 print("ready", flush=True)
 time.sleep(600)
 "#;
+
+/// Starts `stat PATH`, its output thrown away: a FUSE client for the tests
+/// to hold in the kernel.
+pub fn stat_client(path: &Path) -> Child {
+    Command::new("stat")
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits up to 10 s for `pid` to sleep in D in kernel function `wchan`.
+pub fn sleeps_in(pid: i32, wchan: &str) -> bool {
+    wait_until(std::time::Duration::from_secs(10), || {
+        state(pid) == Some('D')
+            && std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.trim() == wchan)
+    })
+}

@@ -42,7 +42,10 @@ finish()
     assert!(text.contains("note: the fds of"), "{text}");
     // A kernel thread (kthreadd) has no fds: it is not among the unseen.
     let kthreadd = std::fs::read_to_string("/proc/2/stat").is_ok_and(|s| s.contains("(kthreadd)"));
-    let unseen = text.lines().find(|l| l.starts_with("note: the fds of")).unwrap_or_default();
+    let unseen = text
+        .lines()
+        .find(|l| l.starts_with("note: the fds of"))
+        .unwrap_or_default();
     assert!(!kthreadd || !unseen.contains(" 2,"), "{unseen}");
     // As root, the same search finds the holder.
     assert_eq!(run(&["holds", &spec]).status.code(), Some(0));

@@ -4,14 +4,11 @@
 //! SIGSTOP it cannot take there would stay pending, and with a signal
 //! pending the kernel does not wake it for the fatal SIGTERM that follows.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use crate::common;
 
-use common::fuse::{FUSE_NEVER_READY, FuseMount};
+use common::Scratch;
+use common::fuse::{FUSE_NEVER_READY, FuseMount, sleeps_in, stat_client};
 use common::kill::{entry, kill_json, sent};
-use common::{Scratch, state, wait_until};
 
 fn ends_on_term(extra: &[&str]) {
     let scratch = Scratch::new("kill-killable");
@@ -19,18 +16,9 @@ fn ends_on_term(extra: &[&str]) {
         return;
     };
     let mount_point = fuse.mount_point().to_path_buf();
-    let mut client = Command::new("stat")
-        .arg(mount_point.join("x"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut client = stat_client(&mount_point.join("x"));
     let pid = client.id() as i32;
-    let asleep = wait_until(Duration::from_secs(10), || {
-        state(pid) == Some('D')
-            && std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.trim() == "fuse_get_req")
-    });
+    let asleep = sleeps_in(pid, "fuse_get_req");
     let report = asleep.then(|| {
         let pid = pid.to_string();
         let mut args = vec!["--grace", "5s"];

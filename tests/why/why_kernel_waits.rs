@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use afterlife::process::Process;
 use afterlife::signal::Signal;
-use common::fuse::{FUSE_NEVER_READY, FUSE_SERVER, FuseMount};
+use common::fuse::{FUSE_NEVER_READY, FUSE_SERVER, FuseMount, sleeps_in, stat_client};
 use common::why::*;
 use common::*;
 
@@ -419,18 +419,9 @@ fn a_killable_wait_in_d_is_said_to_end_on_sigkill() {
     let Some(fuse) = FuseMount::start(FUSE_NEVER_READY, &scratch, "mnt") else {
         return;
     };
-    let mut client = Command::new("stat")
-        .arg(fuse.mount_point().join("x"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut client = stat_client(&fuse.mount_point().join("x"));
     let pid = client.id() as i32;
-    let asleep = wait_until(Duration::from_secs(10), || {
-        state(pid) == Some('D')
-            && std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.trim() == "fuse_get_req")
-    });
+    let asleep = sleeps_in(pid, "fuse_get_req");
     let d = asleep.then(|| why_json(pid));
     // SIGTERM, which stat neither catches nor blocks, is fatal: it ends a
     // killable wait as SIGKILL does.
@@ -476,13 +467,7 @@ fn uninterruptible_sleep_on_a_fuse_file_names_the_server() {
     };
     let mount_point = fuse.mount_point().to_path_buf();
     let held = mount_point.join("hold");
-    let mut client = Command::new("stat")
-        .arg(&held)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut client = stat_client(&held);
     let pid = client.id() as i32;
     assert_eq!(fuse.next_line(), "held");
     let process = Process::from_child(&client).unwrap();

@@ -70,7 +70,7 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 /// Joins a command line for display: each argument escaped, and quoted when
 /// it is empty or holds spaces, so that argument boundaries stay visible.
 pub fn display_command_line(args: &[String]) -> String {
-    join_quoted(args, |arg| escape(arg))
+    join_quoted(args, escape)
 }
 
 /// Joins a command line as [`display_command_line`] does, quoted but not

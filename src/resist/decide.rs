@@ -1042,14 +1042,19 @@ or end the tracer.",
 
 /// What the process does with each termination signal that it does not
 /// simply take with the default action: blocked in every thread, ignored,
-/// or caught. Each signal is in at most one list (blocked first: a blocked
-/// signal stays pending, whatever its disposition). Pure.
+/// or caught. Each signal is in at most one list: ignored first where
+/// the kernel drops it on sending ([`Facts::discards`]), then blocked (a
+/// blocked signal stays pending, whatever its disposition). Pure.
 fn held_signals(facts: &Facts) -> [Vec<Signal>; 3] {
     let mut blocked = Vec::new();
     let mut ignored = Vec::new();
     let mut caught = Vec::new();
     for signal in TERMINATION_SIGNALS {
         let bit = 1u64 << (signal.number() - 1);
+        if facts.discards(signal) {
+            ignored.push(signal);
+            continue;
+        }
         if facts.blocked_everywhere() & bit != 0 {
             blocked.push(signal);
             continue;
@@ -1337,6 +1342,9 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
         };
     }
     let bit = 1u64 << (signal.number() - 1);
+    if facts.discards(signal) {
+        return outcome("ignored", false, "nothing: it is ignored (SIG_IGN)".to_string());
+    }
     if facts.blocked_everywhere() & bit != 0 {
         return outcome("blocked", false, "stays pending: every thread blocks it".to_string());
     }
@@ -1686,6 +1694,25 @@ mod tests {
         let d = decide(&facts);
         assert_eq!(kinds(&d), vec![FindingKind::Running]);
         assert!(outcome(&d, Signal::TERM).ends_it_now);
+    }
+
+    #[test]
+    fn an_ignored_signal_the_main_thread_does_not_block_is_dropped() {
+        // The main thread has exited without blocking SIGINT; the one live
+        // thread blocks it, and SIGINT is ignored: kill() checks the main
+        // thread's mask, so the signal is dropped, not left pending.
+        let mut facts = base(ProcessState::Sleeping);
+        facts.threads[0].state = ProcessState::Zombie;
+        let mut worker = thread(PID + 1, ProcessState::Sleeping);
+        worker.blocked = bit(Signal::INT) | bit(Signal::TERM);
+        facts.threads.push(worker);
+        facts.masks.ignored = bit(Signal::INT);
+        let d = decide(&facts);
+        assert_eq!(outcome(&d, Signal::INT).handling, "ignored");
+        assert_eq!(outcome(&d, Signal::TERM).handling, "blocked");
+        // Blocked by the main thread too, it is queued and stays pending.
+        facts.threads[0].blocked = bit(Signal::INT);
+        assert_eq!(outcome(&decide(&facts), Signal::INT).handling, "blocked");
     }
 
     #[test]

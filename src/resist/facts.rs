@@ -398,6 +398,19 @@ impl Facts {
         live.iter().fold(u64::MAX, |mask, t| mask & t.blocked)
     }
 
+    /// Whether `kill()` of `signal` is dropped on sending: it is ignored
+    /// (SIG_IGN), the main thread (whose mask the kernel checks for a
+    /// process-directed signal, even after that thread has exited) does not
+    /// block it, and no tracer wants to see it (`sig_ignored`,
+    /// kernel/signal.c). Other threads blocking it change nothing then.
+    pub fn discards(&self, signal: crate::signal::Signal) -> bool {
+        let bit = 1u64 << (signal.number() - 1);
+        let main = self.threads.iter().find(|t| t.tid == self.pid.get());
+        self.disposition(signal) == Disposition::Ignored
+            && main.is_none_or(|t| t.blocked & bit == 0)
+            && self.tracer_pid == 0
+    }
+
     /// Whether its tracer holds it stopped on its way out
     /// (`PTRACE_EVENT_EXIT`, before `PF_EXITING` is set): in a tracing stop
     /// after taking a fatal signal (`PF_SIGNALED`), or with `do_exit` on

@@ -86,7 +86,9 @@ const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// The self-overwriting status line on a terminal's stderr while a kill
 /// waits out its grace period; erased when done.
 struct ProgressLine {
-    start: Instant,
+    /// When the wait was first reported: the scan and the signals before
+    /// it (long on a loaded machine) do not count towards the delay.
+    start: Option<Instant>,
     shown: bool,
     columns: usize,
 }
@@ -99,14 +101,15 @@ impl ProgressLine {
             .filter(|&c| c > 0)
             .unwrap_or(80);
         ProgressLine {
-            start: Instant::now(),
+            start: None,
             shown: false,
             columns,
         }
     }
 
     fn show(&mut self, progress: &Progress) {
-        if self.start.elapsed() < PROGRESS_AFTER || progress.waiting.is_empty() {
+        let start = *self.start.get_or_insert_with(Instant::now);
+        if start.elapsed() < PROGRESS_AFTER || progress.waiting.is_empty() {
             return;
         }
         // One column short of the width: a line that reaches the margin

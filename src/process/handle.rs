@@ -342,6 +342,17 @@ impl Process {
         sys::pidfd_alive(self.pidfd.as_fd())
     }
 
+    /// Which of `processes` have exited, in one `poll` of all their
+    /// pidfds (a failed poll: none known to).
+    pub fn exited_among(processes: &[&Process]) -> Vec<bool> {
+        let fds: Vec<BorrowedFd<'_>> = processes.iter().map(|p| p.pidfd.as_fd()).collect();
+        let mut exited = vec![false; fds.len()];
+        for index in sys::poll_exited(&fds, Some(Duration::ZERO)).unwrap_or_default() {
+            exited[index] = true;
+        }
+        exited
+    }
+
     /// Whether the process has exited (it may still be a zombie).
     pub fn has_exited(&self) -> bool {
         // A pidfd polls readable once its process has exited.

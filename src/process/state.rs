@@ -133,6 +133,20 @@ impl Serialize for ProcessState {
     }
 }
 
+/// Whether a thread in D asleep in kernel function `wchan` sleeps
+/// killably (`TASK_KILLABLE`, which /proc shows as D too), as far as the
+/// function tells (the BPF task iterator reads the state itself): the
+/// kernel's own `*_killable` waits; `kernel_clone`, where a vfork parent
+/// waits for its child (`wait_for_vfork_done`); and `fuse_get_req`, which
+/// waits for a FUSE connection to be initialised or to take more requests
+/// with `wait_event_killable_exclusive`. Not `request_wait_answer`: once
+/// the server has read the request, a fatal signal leaves it waiting for
+/// the answer uninterruptibly. A killable sleeper ends on any fatal
+/// signal at once. Pure.
+pub fn killable_wait(wchan: &str) -> bool {
+    wchan.contains("killable") || matches!(wchan, "fuse_get_req" | "kernel_clone")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@
 //! - a process-directed signal waits only if every thread blocks it.
 
 use crate::process::ProcessState;
+use crate::process::killable_wait;
 use crate::resist::facts::{Disposition, Facts, FuseHolder, Mount, Readable, SyscallState, ThreadFacts, WaitTarget};
 use crate::resist::report::{Diagnosis, Evidence, Finding, FindingKind, KillEffect, SignalOutcome, ThreadRef};
 use crate::signal::{DefaultAction, Signal, signals_in_mask};
@@ -771,18 +772,6 @@ process (one it neither catches, ignores nor blocks)."
     } else {
         None
     }
-}
-
-/// Whether a thread in D asleep in kernel function `wchan` sleeps
-/// killably (`TASK_KILLABLE`, which /proc shows as D too), where its
-/// `__state` could not be read (no BPF iterator): the kernel's
-/// own `*_killable` waits, and `fuse_get_req`, which waits for a FUSE
-/// connection to be initialised or to take more requests with
-/// `wait_event_killable_exclusive`. Not `request_wait_answer`: once the
-/// server has read the request, a fatal signal leaves it waiting for the
-/// answer uninterruptibly. Pure.
-fn killable_wait(wchan: &str) -> bool {
-    wchan.contains("killable") || wchan == "fuse_get_req"
 }
 
 fn frozen_v1(facts: &Facts) -> Vec<Finding> {

@@ -271,6 +271,15 @@ impl Supervisor {
         // starts, so that no signal to it goes unseen.
         let mut senders = self.name_sender.then(|| Senders::start(false));
         let terminal = if self.foreground { None } else { Terminal::foreground() };
+        // Without a terminal to hand over, afterlife leads the group the
+        // command is born in, as coreutils' timeout does: the command is
+        // no group leader, so it may call setsid() (and setsid(1) does not
+        // fork and leave at once).
+        let leads_group = !self.foreground && terminal.is_none();
+        if leads_group {
+            // EPERM: afterlife leads its session, hence its group, already.
+            let _ = rustix::process::setpgid(None, None);
+        }
         let setup = self.child_setup(terminal.as_ref());
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
         let mut command = self.command(&mut dir_watch)?;
@@ -283,7 +292,7 @@ impl Supervisor {
         // Our own stdout and stderr, read while the command runs.
         let output = own_output();
         let main_process = main.process();
-        let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, !self.foreground));
+        let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, setup.own_group));
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground
         {
@@ -412,7 +421,9 @@ impl Supervisor {
     /// What the command does between fork and exec.
     fn child_setup(&self, terminal: Option<&Terminal>) -> ChildSetup {
         ChildSetup {
-            own_group: !self.foreground,
+            // Its own group only to be given the terminal; else the
+            // group afterlife leads (or, with --foreground, afterlife's).
+            own_group: !self.foreground && terminal.is_some(),
             join_group: Pid::own_group().map(Pid::get),
             terminal: terminal.map(|t| t.raw_fd()),
             cgroup_procs: None,
@@ -1020,7 +1031,11 @@ fn signal_group(main: Option<&Process>, signal: Signal) -> usize {
     let Some(main) = main else { return 0 };
     let mut sent = usize::from(deliver(main, signal));
     let table = ProcessTable::scan();
-    let pgid = main.pid().get();
+    // Its own group, or afterlife's when afterlife leads it (then afterlife
+    // is passed over below).
+    let Some(pgid) = table.get(main.pid()).map(|e| e.pgid) else {
+        return sent;
+    };
     for pid in table.pgroup_members(pgid) {
         if pid == main.pid() || pid == Pid::current() {
             continue;

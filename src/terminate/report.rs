@@ -244,7 +244,9 @@ pub fn survivor_reason(
         };
     }
     match info.state {
-        ProcessState::DiskSleep => {
+        // A killable sleep (a vfork parent, say) delays no fatal signal:
+        // the reason lies in how the process takes the signal.
+        ProcessState::DiskSleep if !info.wchan.as_deref().is_some_and(crate::process::killable_wait) => {
             return SurvivorReason::UninterruptibleSleep {
                 wchan: info.wchan.clone(),
             };
@@ -602,6 +604,18 @@ mod tests {
                 wchan: Some("nfs_wait_on_request".into())
             }
         );
+    }
+
+    #[test]
+    fn a_killable_sleep_is_no_reason_to_survive() {
+        // A vfork parent waits killably in kernel_clone: what keeps it is
+        // how it takes the signal, not the sleep.
+        let mut i = info('D');
+        i.wchan = Some("kernel_clone".into());
+        assert!(!matches!(
+            survivor_reason(&i, context(), names),
+            SurvivorReason::UninterruptibleSleep { .. }
+        ));
     }
 
     #[test]

@@ -174,6 +174,7 @@ impl<'a> Targets<'a> {
         mut held: impl FnMut(&Member) -> Option<Process>,
     ) -> Vec<usize> {
         let mut opened = Vec::new();
+        let freezing = stop;
         for member in members {
             if !self.known.insert(member.pid) {
                 continue;
@@ -185,8 +186,9 @@ impl<'a> Targets<'a> {
             }
             .map(|process| {
                 // A pidfd of an exited process polls readable at once: this
-                // one was a zombie before we did anything.
-                let was_zombie = process.has_exited();
+                // one was a zombie before we did anything. Without a stop
+                // to decide on, all are polled at once after the pass.
+                let was_zombie = freezing && process.has_exited();
                 let stopped = (stop && !was_zombie).then(|| process.signal(Signal::STOP));
                 (process, was_zombie, stopped)
             });
@@ -230,6 +232,15 @@ impl<'a> Targets<'a> {
                     };
                     self.unopened.push((Vanished { member, ppid }, reason));
                 }
+            }
+        }
+        if !freezing {
+            // Nothing was sent yet: one poll of every new pidfd tells the
+            // zombies (a thousand polls of one took 1-2 ms before the signal).
+            let handles: Vec<&Process> = opened.iter().map(|&i| &*self.list[i].handle).collect();
+            let exited = Process::exited_among(&handles);
+            for (&index, was_zombie) in opened.iter().zip(exited) {
+                self.list[index].was_zombie = was_zombie;
             }
         }
         opened

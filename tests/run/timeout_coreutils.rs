@@ -245,8 +245,39 @@ fn verbose_says_which_signal_went_to_which_command() {
 }
 
 #[test]
+fn the_command_is_no_group_leader_so_setsid_works() {
+    // As coreutils' timeout, afterlife leads the group the command is born
+    // in: the command may call setsid(), and setsid(1) neither forks nor
+    // returns at once (which made the work a leftover, ended at once, and
+    // the run a success).
+    if !coreutils_present() {
+        return;
+    }
+    let scratch = Scratch::new("timeout-setsid");
+    let sleep = scratch.path().join("zzsleep");
+    std::fs::copy("/bin/sleep", &sleep).unwrap();
+    let sleep = sleep.to_str().unwrap();
+    let started = std::time::Instant::now();
+    let ours = ours(&["1", "setsid", sleep, "3"]);
+    let took = started.elapsed();
+    let theirs = theirs(&["1", "setsid", sleep, "3"]);
+    assert_eq!(shell_code(theirs.status), 124);
+    assert_eq!(shell_code(ours.status), 124, "{}", stderr(&ours));
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    let script = "import os; os.setsid(); print('setsid ok')";
+    for output in [
+        self::ours(&["10", "python3", "-c", script]),
+        self::theirs(&["10", "python3", "-c", script]),
+    ] {
+        assert_eq!(shell_code(output.status), 0, "{}", stderr(&output));
+        assert_eq!(stdout(&output), "setsid ok\n");
+    }
+}
+
+#[test]
 fn foreground_lets_the_command_keep_its_process_group() {
-    // With -f the command stays in our process group; without, it gets its own.
+    // With -f the command stays in our process group; without, it is born
+    // in the group afterlife leads.
     let script = "read me _ < /proc/self/stat; set -- $(cat /proc/$me/stat); echo $5";
     let ours_fg = ours(&["-f", "5", "sh", "-c", script]);
     let ours_own = ours(&["5", "sh", "-c", script]);

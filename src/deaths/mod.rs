@@ -345,7 +345,8 @@ impl Feed {
         filter: &Filter,
         observer: &mut dyn Observer,
     ) -> Result<Summary, DeathsError> {
-        let deadline = duration.map(|d| Instant::now() + d);
+        // A duration past what the clock can hold (1e300 s) is no limit.
+        let deadline = duration.and_then(|d| Instant::now().checked_add(d));
         let mut summary = Summary {
             seen: 0,
             shown: 0,

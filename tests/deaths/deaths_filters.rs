@@ -179,3 +179,24 @@ fn the_feed_ends_when_its_reader_goes() {
     assert!(ended, "the feed {pid} went on after its reader left");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn a_duration_past_the_clock_is_no_limit() {
+    // 1e300 s does not fit the monotonic clock: no limit, as 0 and inf,
+    // not a panic. The feed runs until it is interrupted.
+    let mut feed = Command::new(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["deaths", "--duration", "1e300", "--pid", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let still = feed.try_wait().unwrap().is_none();
+    common::send_signal(feed.id() as i32, libc::SIGINT);
+    let status = feed.wait().unwrap();
+    let mut stderr = String::new();
+    feed.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(still, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}

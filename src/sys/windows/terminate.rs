@@ -428,7 +428,8 @@ pub(crate) fn top_level_windows() -> Vec<(HWND, u32)> {
 }
 
 fn wait_all(held: &[Held], limit: Option<Duration>) {
-    let deadline = limit.map(|l| Instant::now() + l);
+    // A limit past what the clock can hold is none.
+    let deadline = limit.and_then(|l| Instant::now().checked_add(l));
     for h in held {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         h.process.wait(left);

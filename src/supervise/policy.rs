@@ -31,7 +31,9 @@ pub fn leak_code(code: u8, leaked_fails: bool) -> u8 {
 
 /// Which timers are due now: whether the deadline has passed (or SIGALRM
 /// came before it), and whether the grace period after it is over (or
-/// SIGALRM came during it, with SIGKILL still due).
+/// SIGALRM came during it, with SIGKILL still due). Before the deadline a
+/// grace period runs only after a signal passed on ([`arms_kill`]); when
+/// it ends first, SIGKILL goes and the deadline's signal does not.
 pub(crate) fn timers_due(
     now: Instant,
     deadline: Option<Instant>,
@@ -40,9 +42,24 @@ pub(crate) fn timers_due(
     alarm: bool,
 ) -> (bool, bool) {
     if !timed_out {
-        return (alarm || deadline.is_some_and(|d| now >= d), false);
+        let kill_due = kill_at.is_some_and(|k| now >= k);
+        return (!kill_due && (alarm || deadline.is_some_and(|d| now >= d)), kill_due);
     }
     (false, kill_at.is_some_and(|k| alarm || now >= k))
+}
+
+/// Whether passing `signal` on starts the grace period, SIGKILL at its end
+/// (once: a later signal does not restart it), as coreutils `timeout -k`
+/// does for every signal it catches and relays (HUP, INT, QUIT, TERM, its
+/// `-s` signal): a TERM from outside then ends a command that ignores it.
+/// `signal` is the `-s` signal given; not after the deadline (its own
+/// grace period runs then), nor without a grace period. Pure.
+pub(crate) fn arms_kill(passed_on: Signal, deadline_signal: Signal, grace: Option<Duration>, armed: bool) -> bool {
+    let caught = matches!(
+        passed_on.number(),
+        libc::SIGHUP | libc::SIGINT | libc::SIGQUIT | libc::SIGTERM
+    ) || passed_on == deadline_signal;
+    caught && grace.is_some() && !armed && passed_on != Signal::KILL
 }
 
 /// Whether `signal`, sent for `reason`, is followed by SIGCONT to the same
@@ -260,6 +277,26 @@ mod tests {
         assert_eq!(timers_due(at(300), deadline, kill_at, true, false), (false, true));
         // No SIGKILL due (no -k, or `-k inf`): SIGALRM changes nothing.
         assert_eq!(timers_due(at(200), deadline, None, true, true), (false, false));
+        // A grace period started by a signal passed on, before the
+        // deadline: SIGKILL at its end, and not the deadline's signal.
+        let armed = Some(at(80));
+        assert_eq!(timers_due(at(60), deadline, armed, false, false), (false, false));
+        assert_eq!(timers_due(at(120), deadline, armed, false, false), (false, true));
+    }
+
+    #[test]
+    fn signals_timeout_catches_start_the_grace_period_once() {
+        let term = Signal::parse("TERM").unwrap();
+        let usr1 = Signal::parse("USR1").unwrap();
+        let grace = Some(Duration::from_secs(1));
+        assert!(arms_kill(term, term, grace, false));
+        assert!(arms_kill(Signal::parse("INT").unwrap(), term, grace, false));
+        // The -s signal too; another passed on does not.
+        assert!(arms_kill(usr1, usr1, grace, false));
+        assert!(!arms_kill(usr1, term, grace, false));
+        // No -k, or already started: nothing.
+        assert!(!arms_kill(term, term, None, false));
+        assert!(!arms_kill(term, term, grace, true));
     }
     fn received(number: i32, code: i32) -> Received {
         Received {

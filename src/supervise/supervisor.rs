@@ -26,8 +26,8 @@ use crate::supervise::dir_left::{DirError, DirWatch};
 use crate::supervise::keeper::Report;
 use crate::supervise::leftover_facts::{group_leader_gone, held_fds, identity};
 use crate::supervise::policy::{
-    KILL_SETTLE, SignalAction, Step, cause_of, continues_after, deadline_step, exit_of, fate_of_ended, grace_over_step,
-    oom_in_question, sent_elsewhere, settle_time, signal_action, timers_due,
+    KILL_SETTLE, SignalAction, Step, arms_kill, cause_of, continues_after, deadline_step, exit_of, fate_of_ended,
+    grace_over_step, oom_in_question, sent_elsewhere, settle_time, signal_action, timers_due,
 };
 use crate::supervise::report::{
     Fate, Leftover, OutputTargets, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
@@ -537,7 +537,11 @@ impl Supervisor {
         let mut kill_at: Option<Instant> = None;
         let mut timed_out_after = Duration::ZERO;
         loop {
-            let next = if timed_out { kill_at } else { deadline };
+            let next = if timed_out {
+                kill_at
+            } else {
+                [deadline, kill_at].into_iter().flatten().min()
+            };
             let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
             let ready = wait_events(sources, main, contained.keeper_reports(), wait)
                 .map_err(|e| SuperviseError::Wait(e.to_string()))?;
@@ -580,6 +584,9 @@ impl Supervisor {
                             send(Signal::CONT);
                         }
                         run.record(signal, to, sent, Reason::Forwarded);
+                        if !timed_out && arms_kill(signal, self.signal, self.grace, kill_at.is_some()) {
+                            kill_at = self.grace.and_then(|g| Instant::now().checked_add(g));
+                        }
                     }
                     SignalAction::Ignore => {}
                 }

@@ -275,6 +275,39 @@ fn the_command_is_no_group_leader_so_setsid_works() {
 }
 
 #[test]
+fn kill_after_starts_when_a_signal_from_outside_is_passed_on() {
+    // coreutils arms -k for every signal it relays: a TERM from outside
+    // to `timeout -k 1 10 CMD` whose command ignores TERM ends in SIGKILL
+    // a second later (137), not when the command pleases.
+    if !coreutils_present() {
+        return;
+    }
+    let script = "trap '' TERM; sleep 5; echo finished";
+    let run = |program: &str, prefix: &[&str]| {
+        let mut command = Command::new(program);
+        command
+            .args(prefix)
+            .args(["-k", "1", "10", "sh", "-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let started = std::time::Instant::now();
+        send_signal(child.id() as i32, libc::SIGTERM);
+        let status = child.wait().unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+        (shell_code(status), started.elapsed(), out)
+    };
+    let afterlife = env!("CARGO_BIN_EXE_afterlife");
+    for (code, took, out) in [run(COREUTILS, &[]), run(afterlife, &["timeout"])] {
+        assert_eq!(code, 137, "{out}");
+        assert!(took < Duration::from_secs(4), "{took:?}");
+        assert_eq!(out, "");
+    }
+}
+
+#[test]
 fn foreground_lets_the_command_keep_its_process_group() {
     // With -f the command stays in our process group; without, it is born
     // in the group afterlife leads.

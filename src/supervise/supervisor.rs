@@ -363,9 +363,13 @@ impl Supervisor {
             )
         });
         let oom_killed = oom.as_ref().is_some_and(|o| o.verdict == OomVerdict::Killed);
+        // SIGKILL was needed only if it is what ended the command: sent
+        // with the deadline's signal (--grace 0), the command may have died
+        // of that one.
+        let killed = matches!(status, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL);
         let cause = cause_of(
             (watched.timed_out, watched.timed_out_after),
-            watched.sent_kill,
+            watched.sent_kill && killed,
             self.timeout,
             self.signal,
             oom_killed,

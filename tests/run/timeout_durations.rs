@@ -215,3 +215,31 @@ fn bad_durations_get_one_line_and_125() {
         assert_eq!(stderr(&output), expected, "{args:?}");
     }
 }
+
+#[test]
+fn with_no_grace_sigkill_is_needed_only_if_it_ended_the_command() {
+    // --grace 0 sends TERM and KILL at once: sleep dies of TERM, so the
+    // report does not say SIGKILL was needed, and the code is 124.
+    let output = afterlife()
+        .args([
+            "run",
+            "--report",
+            "--grace",
+            "0",
+            "--timeout",
+            "0.1",
+            "--",
+            "sleep",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr).into_owned();
+    let died_of_term = text.contains("exit:        killed by SIGTERM");
+    if died_of_term {
+        assert!(!text.contains("SIGKILL was needed"), "{text}");
+        assert_eq!(output.status.code(), Some(124), "{text}");
+    } else {
+        assert!(text.contains("SIGKILL was needed"), "{text}");
+    }
+}

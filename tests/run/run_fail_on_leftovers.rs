@@ -244,7 +244,8 @@ fn the_one_line_summary_names_the_pipe_holder_too() {
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "started\n");
     assert!(text.contains("1 leftover ended: "), "{text}");
-    assert!(text.contains(" sleep (orphaned, "), "{text}");
+    // Its name may still be sh's, if it was read before the exec of sleep.
+    assert!(text.contains(" (orphaned, "), "{text}");
     assert!(text.contains(", holds the caller's stdout and stderr)"), "{text}");
 }
 

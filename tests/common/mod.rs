@@ -54,6 +54,19 @@ pub fn stderr(output: &Output) -> String {
 }
 
 /// Polls `condition` every 5 ms until it holds or `limit` passes.
+/// Spawns a program the test has just copied. Another test thread's fork
+/// may still hold the copy's write fd (inherited until that child's exec
+/// closes it), and exec then fails with ETXTBSY: try again for a while.
+pub fn spawn_fresh_copy(command: &mut Command) -> std::process::Child {
+    for _ in 0..200 {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => std::thread::sleep(Duration::from_millis(10)),
+            other => return other.expect("the copy runs"),
+        }
+    }
+    command.spawn().expect("the copy runs")
+}
+
 pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {

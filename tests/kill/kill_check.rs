@@ -140,7 +140,7 @@ fn a_tree_and_a_name_are_checked_whole() {
     std::fs::copy("/bin/sh", &copy).unwrap();
     let child_file = scratch.path().join("child");
     let script = format!("sleep 60 & echo $! > '{}'; wait", child_file.display());
-    let mut parent = Command::new(&copy).args(["-c", &script]).spawn().unwrap();
+    let mut parent = common::spawn_fresh_copy(Command::new(&copy).args(["-c", &script]));
     assert!(common::wait_until(std::time::Duration::from_secs(10), || {
         std::fs::read_to_string(&child_file).is_ok_and(|t| t.ends_with('\n'))
     }));

@@ -33,12 +33,7 @@ fn start(path: &Path, args: &[&str], wrapper: &[&str]) -> Reaped {
         }
         None => Command::new(path),
     };
-    let child = command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the copy runs");
+    let child = common::spawn_fresh_copy(command.args(args).stdin(Stdio::null()).stdout(Stdio::null()));
     let named = Reaped(child);
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     let pid = named.pid();

@@ -253,10 +253,9 @@ fn the_command_is_no_group_leader_so_setsid_works() {
     if !coreutils_present() {
         return;
     }
-    let scratch = Scratch::new("timeout-setsid");
-    let sleep = scratch.path().join("zzsleep");
-    std::fs::copy("/bin/sleep", &sleep).unwrap();
-    let sleep = sleep.to_str().unwrap();
+    // sleep itself, not a fresh copy: a copy may be busy (ETXTBSY) while
+    // another test thread's fork holds its write fd.
+    let sleep = "sleep";
     let started = std::time::Instant::now();
     let ours = ours(&["1", "setsid", sleep, "3"]);
     let took = started.elapsed();

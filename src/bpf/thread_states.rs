@@ -23,9 +23,9 @@ use crate::bpf::asm::*;
 /// The record the program writes: `{tid u32, tgid u32, state u32, 0 u32}`.
 const RECORD: usize = 16;
 /// `TASK_WAKEKILL` of `task->__state`.
-pub const TASK_WAKEKILL: u32 = 0x100;
+const TASK_WAKEKILL: u32 = 0x100;
 /// `TASK_UNINTERRUPTIBLE`.
-pub const TASK_UNINTERRUPTIBLE: u32 = 0x2;
+const TASK_UNINTERRUPTIBLE: u32 = 0x2;
 
 member_offsets! {
     /// The member offsets the program reads.
@@ -96,9 +96,15 @@ pub fn of_process(tgid: i32) -> Option<HashMap<i32, u32>> {
     )
 }
 
+/// Whether `state` is a killable sleep (`TASK_KILLABLE`: uninterruptible,
+/// and woken by a fatal signal). Pure.
+pub fn is_killable(state: u32) -> bool {
+    state & (TASK_UNINTERRUPTIBLE | TASK_WAKEKILL) == TASK_UNINTERRUPTIBLE | TASK_WAKEKILL
+}
+
 /// A thread state in words, for evidence: `TASK_KILLABLE (0x102)`. Pure.
 pub fn describe(state: u32) -> String {
-    let name = if state & (TASK_UNINTERRUPTIBLE | TASK_WAKEKILL) == TASK_UNINTERRUPTIBLE | TASK_WAKEKILL {
+    let name = if is_killable(state) {
         "TASK_KILLABLE"
     } else if state & TASK_UNINTERRUPTIBLE != 0 {
         "TASK_UNINTERRUPTIBLE"

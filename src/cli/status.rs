@@ -43,8 +43,7 @@ the cgroup is thawed; SIGKILL still ends it now";
     process.state.meaning()
 }
 
-/// Whether the cgroup v2 freezer holds `pid` (`frozen 1` in its cgroup's
-/// `cgroup.events`; an ancestor's freeze shows there too). Unreadable: no.
+/// Whether the cgroup v2 freezer holds `pid`. Unreadable: no.
 fn in_frozen_cgroup(pid: Pid) -> bool {
     let Some(root) = crate::proc::mountinfo::CgroupMounts::read().v2 else {
         return false;
@@ -55,8 +54,7 @@ fn in_frozen_cgroup(pid: Pid) -> bool {
     else {
         return false;
     };
-    std::fs::read_to_string(root.join(cgroup.trim_start_matches('/')).join("cgroup.events"))
-        .is_ok_and(|text| crate::proc::cgroup::events(&text).frozen == Some(true))
+    crate::proc::cgroup::frozen(&crate::proc::cgroup::dir(&root, &cgroup)) == Some(true)
 }
 
 fn describe(status: &PidStatus, output: &Output) -> String {

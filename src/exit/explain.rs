@@ -144,7 +144,7 @@ pub enum ExplainError {
     Unrecognised(String),
     /// A real-time signal's name past the last one.
     #[error("cannot explain '{0}': {1}")]
-    Signal(String, crate::signal::SignalParseError),
+    Signal(String, SignalParseError),
 }
 
 /// Explains a number or signal name.

@@ -32,6 +32,21 @@ pub fn v2_path(groups: &[ProcessCGroup]) -> Option<String> {
         .map(|g| g.pathname.clone())
 }
 
+/// The directory of cgroup `cgroup` (a path as `/proc/PID/cgroup` gives
+/// it) in the hierarchy mounted at `root`. Pure.
+pub fn dir(root: &std::path::Path, cgroup: &str) -> std::path::PathBuf {
+    root.join(cgroup.trim_start_matches('/'))
+}
+
+/// Whether the v2 cgroup in `dir` is frozen, as its `cgroup.events` says
+/// (an ancestor's freeze shows there too); `None` where unreadable or
+/// before the v2 freezer (Linux 5.2).
+pub fn frozen(dir: &std::path::Path) -> Option<bool> {
+    std::fs::read_to_string(dir.join("cgroup.events"))
+        .ok()
+        .and_then(|text| events(&text).frozen)
+}
+
 /// The path in the v1 hierarchy that has `controller` (`6:freezer:/path`).
 /// Pure.
 pub fn v1_path(groups: &[ProcessCGroup], controller: &str) -> Option<String> {

@@ -129,11 +129,7 @@ pub fn not_a_process(pid: Pid) -> Option<OpenError> {
 /// The process a thread ID belongs to (`Tgid` of `/proc/TID/status`, which
 /// exists for any thread though `/proc` does not list it); `None` if gone.
 fn thread_group_of(tid: Pid) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Tgid:"))
-        .and_then(|value| value.trim().parse().ok())
+    crate::proc::status::read(tid).ok().map(|status| status.tgid)
 }
 
 fn stat_open_error(pid: Pid, error: crate::proc::ProcError) -> OpenError {

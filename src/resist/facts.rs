@@ -267,9 +267,7 @@ impl ThreadFacts {
     /// Whether its sleep in D is killable, as `__state` says (`None`: not
     /// read).
     pub fn killable(&self) -> Option<bool> {
-        use crate::bpf::thread_states::{TASK_UNINTERRUPTIBLE, TASK_WAKEKILL};
-        self.kernel_state
-            .map(|s| s & (TASK_UNINTERRUPTIBLE | TASK_WAKEKILL) == TASK_UNINTERRUPTIBLE | TASK_WAKEKILL)
+        self.kernel_state.map(crate::bpf::thread_states::is_killable)
     }
 
     /// Whether the thread waits in D inside clone, clone3 or vfork: how a

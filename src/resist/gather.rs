@@ -323,12 +323,8 @@ impl CgroupMounts {
     }
 }
 
-fn cgroup_dir(root: &Path, cgroup: &str) -> PathBuf {
-    root.join(cgroup.trim_start_matches('/'))
-}
-
 fn freezer_v1(root: &Path, cgroup: &str) -> Option<FreezerV1> {
-    let dir = cgroup_dir(root, cgroup);
+    let dir = proc::cgroup::dir(root, cgroup);
     let state = fs::read_to_string(dir.join("freezer.state")).ok()?.trim().to_string();
     let flag = |file: &str| fs::read_to_string(dir.join(file)).ok().map(|t| t.trim() == "1");
     Some(FreezerV1 {
@@ -343,7 +339,7 @@ fn freezer_v1(root: &Path, cgroup: &str) -> Option<FreezerV1> {
 fn cgroup_v2(pid: Pid, mounts: &CgroupMounts) -> Option<CgroupV2> {
     let root = mounts.v2.as_ref()?;
     let cgroup = proc::cgroup::v2_path(&proc::cgroup::read(pid).ok()?)?;
-    let dir = cgroup_dir(root, &cgroup);
+    let dir = proc::cgroup::dir(root, &cgroup);
     let mut freeze = Vec::new();
     let mut current = Some(dir.as_path());
     while let Some(path) = current {
@@ -355,9 +351,7 @@ fn cgroup_v2(pid: Pid, mounts: &CgroupMounts) -> Option<CgroupV2> {
         }
         current = path.parent().filter(|p| p.starts_with(root));
     }
-    let events_frozen = fs::read_to_string(dir.join("cgroup.events"))
-        .ok()
-        .and_then(|t| proc::cgroup::events(&t).frozen);
+    let events_frozen = proc::cgroup::frozen(&dir);
     Some(CgroupV2 {
         cgroup,
         dir,

@@ -217,7 +217,13 @@ impl Iterator {
     /// verifier refuses is loaded once more with its log on, so that the
     /// error carries what the verifier said.
     pub(crate) fn load(attach: u32, insns: &[Insn]) -> Result<Iterator, BpfError> {
-        let prog = load_tracing(BPF_TRACE_ITER, attach, insns)?;
+        let prog = load_program(
+            ProgKind::Tracing {
+                attach_type: BPF_TRACE_ITER,
+                btf_id: attach,
+            },
+            insns,
+        )?;
         let mut attr = [0u8; 64];
         put_u32(&mut attr, attr::LINK_PROG_FD, prog.as_raw_fd() as u32);
         put_u32(&mut attr, attr::LINK_ATTACH_TYPE, BPF_TRACE_ITER);
@@ -247,13 +253,31 @@ impl Iterator {
     }
 }
 
-/// Loads `insns` as a tracing program of `attach_type` for the BTF type
-/// `attach`. A program the verifier refuses is loaded once more with its
-/// log on, so that the error carries what the verifier said.
-pub(crate) fn load_tracing(attach_type: u32, attach: u32, insns: &[Insn]) -> Result<OwnedFd, BpfError> {
-    prog_load(attach_type, attach, insns, None).map_err(|source| {
+/// What a program is loaded as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ProgKind {
+    /// A tracing program (`BPF_PROG_TYPE_TRACING`): an iterator or a
+    /// BTF-enabled tracepoint, of this attach type, on the kernel
+    /// function or typedef of this BTF type ID.
+    Tracing { attach_type: u32, btf_id: u32 },
+    /// A raw tracepoint (`BPF_PROG_TYPE_RAW_TRACEPOINT`), attached by name:
+    /// its arguments are plain numbers, read through with helpers. The
+    /// verifier then has no attach target to find in the kernel's BTF,
+    /// which for a `tp_btf` program is a scan of every type by name
+    /// (`btf_find_by_name_kind`, half of its load).
+    RawTracepoint,
+}
+
+/// `BPF_PROG_TYPE_RAW_TRACEPOINT`.
+const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+
+/// Loads `insns` as a program of `kind`. A program the verifier refuses is
+/// loaded once more with its log on, so that the error carries what the
+/// verifier said.
+pub(crate) fn load_program(kind: ProgKind, insns: &[Insn]) -> Result<OwnedFd, BpfError> {
+    prog_load(kind, insns, None).map_err(|source| {
         let mut log = vec![0u8; 1 << 16];
-        let _ = prog_load(attach_type, attach, insns, Some(&mut log));
+        let _ = prog_load(kind, insns, Some(&mut log));
         let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
         let log = Some(String::from_utf8_lossy(&log[..end]).into_owned());
         BpfError::Call {
@@ -264,13 +288,11 @@ pub(crate) fn load_tracing(attach_type: u32, attach: u32, insns: &[Insn]) -> Res
     })
 }
 
-/// `BPF_PROG_LOAD` of a tracing program (`attach_type`: an iterator, a
-/// BTF-enabled tracepoint); with `log`, the verifier writes what it did
-/// there (level 1: the failing path).
-fn prog_load(attach_type: u32, attach: u32, insns: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<OwnedFd> {
+/// `BPF_PROG_LOAD`; with `log`, the verifier writes what it did there
+/// (level 1: the failing path).
+fn prog_load(kind: ProgKind, insns: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<OwnedFd> {
     let license = c"GPL";
     let mut attr = [0u8; 128];
-    put_u32(&mut attr, attr::PROG_TYPE, BPF_PROG_TYPE_TRACING);
     put_u32(&mut attr, attr::INSN_CNT, insns.len() as u32);
     put_u64(&mut attr, attr::INSNS, insns.as_ptr() as u64);
     put_u64(&mut attr, attr::LICENSE, license.as_ptr() as u64);
@@ -279,8 +301,14 @@ fn prog_load(attach_type: u32, attach: u32, insns: &[Insn], log: Option<&mut [u8
         put_u32(&mut attr, attr::LOG_SIZE, log.len() as u32);
         put_u64(&mut attr, attr::LOG_BUF, log.as_mut_ptr() as u64);
     }
-    put_u32(&mut attr, attr::EXPECTED_ATTACH_TYPE, attach_type);
-    put_u32(&mut attr, attr::ATTACH_BTF_ID, attach);
+    match kind {
+        ProgKind::Tracing { attach_type, btf_id } => {
+            put_u32(&mut attr, attr::PROG_TYPE, BPF_PROG_TYPE_TRACING);
+            put_u32(&mut attr, attr::EXPECTED_ATTACH_TYPE, attach_type);
+            put_u32(&mut attr, attr::ATTACH_BTF_ID, btf_id);
+        }
+        ProgKind::RawTracepoint => put_u32(&mut attr, attr::PROG_TYPE, BPF_PROG_TYPE_RAW_TRACEPOINT),
+    }
     // SAFETY: the pointers in `attr` are to `insns`, `license` and `log`,
     // borrowed for the call, each with its length (the license is a C
     // string).

@@ -1,6 +1,6 @@
 //! Who sent which signal to whom, kept in the kernel while a command runs:
-//! one small program on the BTF-enabled tracepoint `signal_generate`
-//! (Linux 5.5) that writes, per target process and signal number, the
+//! one small program on the raw tracepoint `signal_generate` (Linux 4.17)
+//! that writes, per target process and signal number, the
 //! last such signal queued — its `si_code`, the sending process, its user
 //! and name, and when — into an LRU hash map that afterlife reads by key
 //! when one of its processes dies of a signal. No ring buffer: nothing
@@ -8,12 +8,18 @@
 //!
 //! This is the cheap cousin of `deaths`' tracepoints (`crate::deaths`'s
 //! aya-loaded object), for `run` and `wait`, which want only the sender:
-//! the program is assembled here (about forty instructions); the two
-//! numbers it needs from the kernel's BTF (the tracepoint's type ID and
-//! `task_struct.tgid`'s offset) are kept in `/run/afterlife/` for the rest
-//! of the boot, as the iterators' are, so only the first load of a boot
-//! reads the BTF. Loading it then costs one map, one program the verifier
-//! walks in a few microseconds and one link.
+//! the program is assembled here (about fifty instructions); the member
+//! offsets it needs from the kernel's BTF (`task_struct.tgid`,
+//! `kernel_siginfo.si_code`) are kept in `/run/afterlife/` for the rest of
+//! the boot, as the iterators' are, so only the first load of a boot reads
+//! the BTF. Loading it then costs one map, one program the verifier walks
+//! in a few microseconds and one link. It is a raw tracepoint, not a
+//! BTF-enabled one (`tp_btf`), although it reads BTF offsets: for a
+//! `tp_btf` program the verifier looks the tracepoint's function up in
+//! the kernel's BTF by name, a scan of every type that was half of the
+//! load (0.2 ms of `run`'s start); a raw tracepoint's arguments are plain
+//! numbers, and the program reads through `task` and `info` with
+//! `bpf_probe_read_kernel`.
 //!
 //! Kernel facts relied on: `signal_generate(int sig, struct kernel_siginfo
 //! *info, struct task_struct *task, int group, int result)`, called for
@@ -36,7 +42,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::bpf::asm::*;
-use crate::bpf::{BpfError, MemberOffsets, put_u32, put_u64};
+use crate::bpf::{BPF_TRACE_RAW_TP, BpfError, MemberOffsets, ProgKind, load_program, put_u32, put_u64};
 use crate::sys::linux::bpf::{bpf, bpf_fd};
 
 const BPF_MAP_CREATE: libc::c_long = 0;
@@ -46,8 +52,9 @@ const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 
 /// The cache's name for the numbers this program takes from BTF.
 const CACHE: &str = "signals";
-/// The tracepoints' `btf_trace_*` typedefs.
-const TRACEPOINT: &str = "btf_trace_signal_generate";
+/// The raw tracepoint the sender program is attached to.
+const TRACEPOINT: &std::ffi::CStr = c"signal_generate";
+/// The OOM program's BTF-enabled tracepoint, by its `btf_trace_*` typedef.
 const OOM_TRACEPOINT: &str = "btf_trace_mark_victim";
 
 /// Entries the map keeps: the latest signal of each number for this many
@@ -101,9 +108,12 @@ pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
     p.push(insn(LDX_DW, 8, 6, 16, 0)); // task
     to_out.push(p.len());
     p.push(insn(JEQ_K, 8, 0, 0, 0));
+    // The key's TGID: task->tgid, read with a helper (a raw tracepoint's
+    // arguments are numbers to the verifier); nothing is kept if it fails.
+    p.extend(read_kernel(-8, 4, 8, o.task_tgid));
+    to_out.push(p.len());
+    p.push(insn(JNE_K, 0, 0, 0, 0));
     p.extend([
-        insn(LDX_W, 2, 8, o.task_tgid, 0),
-        insn(STX_W, 10, 2, -8, 0),
         insn(STX_W, 10, 7, -4, 0),
         insn(CALL, 0, 0, 0, BPF_FUNC_KTIME_GET_NS),
         insn(STX_DW, 10, 0, -48, 0),
@@ -210,39 +220,33 @@ pub fn parse_value(v: &[u8; VALUE]) -> LoggedSignal {
     }
 }
 
-/// The numbers the programs take from BTF: the tracepoints' type IDs and
-/// the member offsets, kept in the cache as `[signal_generate, mark_victim
-/// (0: none), offsets...]`.
+/// The numbers the programs take from BTF: the OOM tracepoint's type ID
+/// and the member offsets, kept in the cache as `[mark_victim (0: none),
+/// offsets...]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Numbers {
-    signal: u32,
     oom: u32,
     offsets: Offsets,
 }
 
 impl Numbers {
     fn from_btf(btf: &crate::bpf::btf::Btf) -> Result<Numbers, String> {
-        let (Some(signal), Some(offsets)) = (btf.typedef_id(TRACEPOINT), Offsets::from_btf(btf)) else {
-            return Err(format!(
-                "the kernel's BTF lacks {TRACEPOINT} or a member the program reads"
-            ));
-        };
+        let offsets = Offsets::from_btf(btf).ok_or("the kernel's BTF lacks a member the program reads")?;
         let oom = btf.typedef_id(OOM_TRACEPOINT).unwrap_or(0);
-        Ok(Numbers { signal, oom, offsets })
+        Ok(Numbers { oom, offsets })
     }
 
     fn encode(&self) -> Vec<i64> {
-        let mut numbers = vec![i64::from(self.signal), i64::from(self.oom)];
+        let mut numbers = vec![i64::from(self.oom)];
         numbers.extend(self.offsets.encode());
         numbers
     }
 
     fn decode(numbers: &[i64]) -> Option<Numbers> {
-        let [signal, oom, rest @ ..] = numbers else {
+        let [oom, rest @ ..] = numbers else {
             return None;
         };
         Some(Numbers {
-            signal: u32::try_from(*signal).ok()?,
             oom: u32::try_from(*oom).ok()?,
             offsets: Offsets::decode(rest)?,
         })
@@ -301,19 +305,25 @@ impl SignalLog {
         put_u32(&mut attr, 12, ENTRIES);
         // SAFETY: this attribute holds no pointer.
         let map = unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }.map_err(call("BPF_MAP_CREATE"))?;
-        let link = |attach: u32, insns: &[Insn]| {
-            let prog = crate::bpf::load_tracing(crate::bpf::BPF_TRACE_RAW_TP, attach, insns)?;
+        let attach = |name: Option<&std::ffi::CStr>, prog: OwnedFd| {
             let mut attr = [0u8; 16];
+            put_u64(&mut attr, 0, name.map_or(0, |n| n.as_ptr() as u64));
             put_u32(&mut attr, 8, prog.as_raw_fd() as u32);
-            // SAFETY: the name pointer is null (a BTF-enabled tracepoint
-            // is named by the program's attach type ID); no other pointer.
+            // SAFETY: the name pointer is null (a BTF-enabled tracepoint is
+            // named by the program's attach type ID) or a C string borrowed
+            // for the call; no other pointer.
             unsafe { bpf_fd(BPF_RAW_TRACEPOINT_OPEN, &mut attr) }.map_err(call("BPF_RAW_TRACEPOINT_OPEN"))
         };
-        let mut links = vec![link(numbers.signal, &program(&numbers.offsets, map.as_raw_fd()))?];
+        let senders = load_program(ProgKind::RawTracepoint, &program(&numbers.offsets, map.as_raw_fd()))?;
+        let mut links = vec![attach(Some(TRACEPOINT), senders)?];
         if oom && numbers.oom != 0 {
             // Before 6.8 mark_victim took a PID: the verifier refuses the
             // program, and OOM kills read as the kernel's SIGKILL.
-            match link(numbers.oom, &oom_program(&numbers.offsets, map.as_raw_fd())) {
+            let kind = ProgKind::Tracing {
+                attach_type: BPF_TRACE_RAW_TP,
+                btf_id: numbers.oom,
+            };
+            match load_program(kind, &oom_program(&numbers.offsets, map.as_raw_fd())).and_then(|p| attach(None, p)) {
                 Ok(l) => links.push(l),
                 Err(e) => crate::bpf::debug("signals (mark_victim)", &e),
             }
@@ -365,9 +375,13 @@ mod tests {
             }
         }
         // Both kernel-code branches land just after the read of si_code.
+        // The first helper read is task->tgid's, the second si_code's.
         let read = p
             .iter()
-            .position(|i| i.code == CALL && i.imm() == BPF_FUNC_PROBE_READ_KERNEL)
+            .enumerate()
+            .filter(|(_, i)| i.code == CALL && i.imm() == BPF_FUNC_PROBE_READ_KERNEL)
+            .map(|(at, _)| at)
+            .nth(1)
             .expect("the read of si_code");
         let first = p.iter().position(|i| i.code == ST_W && i.off == -40).expect("SI_USER");
         assert_eq!(first + 2 + p[first + 1].off as usize, read + 1);
@@ -395,13 +409,11 @@ mod tests {
         let out = p.len() - 2;
         assert_eq!(2 + 1 + p[2].off as usize, out);
         assert!(p.iter().any(|i| i.code == ST_W && i.off == -4 && i.imm() == 0));
-        let numbers = Numbers {
-            signal: 9876,
-            oom: 0,
-            offsets: o,
-        };
+        let numbers = Numbers { oom: 9876, offsets: o };
         assert_eq!(Numbers::decode(&numbers.encode()), Some(numbers));
-        assert_eq!(Numbers::decode(&[9876, 1268, 8]), None);
+        // An older cache's layout, with the tracepoint's type ID first.
+        assert_eq!(Numbers::decode(&[9876, 0, 2500, 8]), None);
+        assert_eq!(Numbers::decode(&[9876, 2500]), None);
     }
 
     #[test]

@@ -94,6 +94,18 @@ pub struct LeafWatch<'a> {
 }
 
 impl LeafWatch<'_> {
+    /// Closes the descriptors of afterlife's that the fork copied (its
+    /// signalfd, fanotify group, pidfds, a BPF link its loader thread had
+    /// open at the fork) but the two pipes and `cgroup.kill`: the keeper
+    /// then keeps nothing of afterlife's alive after afterlife let it go,
+    /// and its exit has nothing of afterlife's to release. Only for the
+    /// cgroup roles: a reaper keeper starts the command, which inherits
+    /// what afterlife was given.
+    fn close_others(&self, control: &OwnedFd, reports: &OwnedFd) {
+        use std::os::fd::AsRawFd;
+        crate::sys::linux::fd::close_all_but(&[control.as_raw_fd(), reports.as_raw_fd(), self.kill.as_raw_fd()]);
+    }
+
     /// afterlife died, and the command got its death signal from the
     /// kernel: the grace, then `cgroup.kill` and the leaf's removal. Only
     /// async-signal-safe calls.
@@ -308,6 +320,7 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
     let code = match role {
         Role::CgroupWatch(leaf) => {
             quiet_stdio();
+            leaf.close_others(&control, &reports);
             let byte = read_control(&control);
             if !matches!(byte, Some(b'd') | Some(b'k')) {
                 // End of file: afterlife died.
@@ -317,6 +330,7 @@ fn keeper_main(role: Role<'_>, parent: libc::pid_t, control: OwnedFd, reports: O
         }
         Role::NamespaceInit(leaf) => {
             quiet_stdio();
+            leaf.close_others(&control, &reports);
             namespace_init(leaf, &control, &reports)
         }
         Role::Reaper { pidns, command, setup } => reaper(pidns, command, setup, parent, &control, &reports),

@@ -284,10 +284,12 @@ impl Supervisor {
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
         let mut command = self.command(&mut dir_watch)?;
         let mut ipc_watch = IpcWatch::start();
-        if let Some(senders) = &mut senders {
-            senders.loaded();
-        }
-        let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
+        let mut senders_attached = || {
+            if let Some(senders) = &mut senders {
+                senders.loaded();
+            }
+        };
+        let (mut contained, main) = Contained::start(self.containment, &mut command, setup, &mut senders_attached)?;
         ipc_watch.follow();
         // Our own stdout and stderr, read while the command runs.
         let output = own_output();
@@ -324,7 +326,6 @@ impl Supervisor {
             }
             _ => None,
         };
-        drop(senders);
         let duration = start.elapsed().as_secs_f64();
         if let Some(terminal) = &terminal {
             terminal.take_back();
@@ -333,6 +334,7 @@ impl Supervisor {
             ipc: ipc_watch,
             dirs: dir_watch,
             output,
+            senders,
         };
         let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
         let mut report = self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline);
@@ -487,6 +489,7 @@ impl Supervisor {
         tree.ipc.stop_reading();
         let keep = self.keep_leftovers && !leftovers.is_empty();
         contained.dismiss(keep);
+        drop(tree.senders);
         let ipc = tree.ipc.finish(self.remove_ipc && tree_ended);
         let files = tree.dirs.finish(!self.keep_leftovers && tree_ended, &leftovers);
         let leaked = !leftovers.is_empty() || !ipc.is_empty() || !files.is_empty();
@@ -751,6 +754,10 @@ struct TreeWatches {
     ipc: IpcWatch,
     dirs: DirWatch,
     output: OutputTargets,
+    /// The sender program, detached once the keeper is let go: the
+    /// detach (kernel text patched on every CPU) and the keeper's exit
+    /// then overlap.
+    senders: Option<Senders>,
 }
 
 /// What the tree's end left to report.

@@ -190,12 +190,18 @@ fn a_duration_past_the_clock_is_no_limit() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Ready (SIGINT handled) once it says which source it runs on; a
+    // loaded machine may take longer than any fixed pause to get there.
+    use std::io::BufRead;
+    let mut errors = std::io::BufReader::new(feed.stderr.take().unwrap());
+    let mut stderr = String::new();
+    errors.read_line(&mut stderr).unwrap();
+    assert!(stderr.contains("deaths from"), "{stderr}");
+    std::thread::sleep(Duration::from_millis(300));
     let still = feed.try_wait().unwrap().is_none();
     common::send_signal(feed.id() as i32, libc::SIGINT);
     let status = feed.wait().unwrap();
-    let mut stderr = String::new();
-    feed.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    errors.read_to_string(&mut stderr).unwrap();
     assert!(still, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(0), "{stderr}");

@@ -326,6 +326,10 @@ impl Supervisor {
             }
             _ => None,
         };
+        // Detached now, early: a detach that leaves the tracepoint with no
+        // probe makes the next attach (the next test's `run`) wait for an
+        // RCU grace period unless one has passed since (`tp_rcu_cond_sync`).
+        drop(senders);
         let duration = start.elapsed().as_secs_f64();
         if let Some(terminal) = &terminal {
             terminal.take_back();
@@ -334,7 +338,6 @@ impl Supervisor {
             ipc: ipc_watch,
             dirs: dir_watch,
             output,
-            senders,
         };
         let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
         let mut report = self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline);
@@ -489,7 +492,6 @@ impl Supervisor {
         tree.ipc.stop_reading();
         let keep = self.keep_leftovers && !leftovers.is_empty();
         contained.dismiss(keep);
-        drop(tree.senders);
         let ipc = tree.ipc.finish(self.remove_ipc && tree_ended);
         let files = tree.dirs.finish(!self.keep_leftovers && tree_ended, &leftovers);
         let leaked = !leftovers.is_empty() || !ipc.is_empty() || !files.is_empty();
@@ -754,10 +756,6 @@ struct TreeWatches {
     ipc: IpcWatch,
     dirs: DirWatch,
     output: OutputTargets,
-    /// The sender program, detached once the keeper is let go: the
-    /// detach (kernel text patched on every CPU) and the keeper's exit
-    /// then overlap.
-    senders: Option<Senders>,
 }
 
 /// What the tree's end left to report.

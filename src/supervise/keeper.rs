@@ -103,7 +103,7 @@ impl LeafWatch<'_> {
     /// what afterlife was given.
     fn close_others(&self, control: &OwnedFd, reports: &OwnedFd) {
         use std::os::fd::AsRawFd;
-        crate::sys::linux::fd::close_all_but(&[control.as_raw_fd(), reports.as_raw_fd(), self.kill.as_raw_fd()]);
+        crate::sys::linux::fd::close_all_but([control.as_raw_fd(), reports.as_raw_fd(), self.kill.as_raw_fd()]);
     }
 
     /// afterlife died, and the command got its death signal from the

@@ -16,17 +16,14 @@ pub(crate) fn write_raw(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
     Ok(written as usize)
 }
 
-/// Closes every descriptor from 3 up except those in `keep` (at most
-/// eight; `close_range(2)`, Linux 5.9, over the gaps between them), so
-/// that a forked process holds only what it uses. Before 5.9 nothing is
-/// closed. System calls only, no allocation: async-signal-safe.
-pub(crate) fn close_all_but(keep: &[RawFd]) {
-    let mut sorted = [RawFd::MAX; 8];
-    let count = keep.len().min(sorted.len());
-    sorted[..count].copy_from_slice(&keep[..count]);
-    sorted[..count].sort_unstable();
+/// Closes every descriptor from 3 up except those in `keep`
+/// (`close_range(2)`, Linux 5.9, over the gaps between them), so that a
+/// forked process holds only what it uses. Before 5.9 nothing is closed.
+/// System calls only, no allocation: async-signal-safe.
+pub(crate) fn close_all_but<const N: usize>(mut keep: [RawFd; N]) {
+    keep.sort_unstable();
     let mut first: u32 = 3;
-    for &fd in &sorted[..count] {
+    for fd in keep {
         let Ok(fd) = u32::try_from(fd) else { continue };
         if fd > first {
             close_range(first, fd - 1);

@@ -59,11 +59,13 @@ fn traced(migrate: &str, scratch: &Scratch) -> Option<String> {
 }
 
 /// Whether a trace holds the write of `0` that moves a process into a
-/// cgroup (the leaf's `cgroup.procs`, written by the command before exec).
+/// cgroup (the leaf's `cgroup.procs`, written by the command before exec),
+/// whole or, when another thread's call came between, split by strace
+/// into `write(7, "0", 1 <unfinished ...>` and its resumption.
 fn moves_into_a_cgroup(trace: &str) -> bool {
-    trace
-        .lines()
-        .any(|line| line.contains("write(") && line.contains(", \"0\", 1)"))
+    trace.lines().any(|line| {
+        line.contains("write(") && (line.contains(", \"0\", 1)") || line.contains(", \"0\", 1 <unfinished"))
+    })
 }
 
 #[test]

@@ -195,10 +195,8 @@ fn a_tree_that_ended_ends_the_watch() {
         .unwrap();
     // The tree is read at the start (and again every 2 s): wait until the
     // shell has forked both sleeps, which a fast start can come before.
-    let children = format!("/proc/{0}/task/{0}/children", root.id());
-    common::wait_until(std::time::Duration::from_secs(5), || {
-        std::fs::read_to_string(&children).is_ok_and(|c| c.split_whitespace().count() == 2)
-    });
+    let pid = root.id() as i32;
+    common::wait_until(std::time::Duration::from_secs(5), || common::children(pid).len() == 2);
     let output = afterlife()
         .args(["--json", "watch", "--interval", "50ms", "--duration", "30s", "--tree"])
         .arg(root.id().to_string())

@@ -6,12 +6,15 @@
 //! namespace), no sender is named, and the reason is kept.
 //!
 //! The program is cheap to load (a map, a program and a link: about
-//! 0.6 ms, several more the first time in a boot, when the kernel's BTF is
-//! read), and [`Senders`] loads it on a thread: `run` meanwhile sets the
-//! run up (the leaf, the keeper) and waits for it right before the command
-//! is forked; `wait` waits for it only when a process dies of a
-//! signal, which then gets no sender if it came before the program was
-//! attached.
+//! 0.5 ms, several more the first time in a boot, when the kernel's BTF is
+//! read). `run` loads it in its own thread before the command is forked
+//! ([`Senders::load`]): on a thread of its own the load overlapped the
+//! run's setup only once the scheduler woke the other core, which took
+//! 0.6 ms (up to 3 ms) on a virtual machine of two cores, and the fork
+//! into the leaf had to wait for that thread to be gone. `wait` loads it
+//! on a thread ([`Senders::start`]) and waits for it only when a process
+//! dies of a signal, which then gets no sender if it came before the
+//! program was attached.
 
 use crate::bpf::signals::SignalLog;
 use crate::deaths::event::RawSignal;
@@ -45,14 +48,14 @@ pub fn sender_from(pid: i32, signo: i32, logged: crate::bpf::signals::LoggedSign
     sender_of(&death, &signal, user)
 }
 
-/// The program, loading on a thread, then ready or unavailable.
+/// The program, loading (on a thread), then ready or unavailable.
 pub struct Senders {
     state: State,
 }
 
 enum State {
-    /// The loader's thread, which returns its thread ID with its result.
-    Loading(std::thread::JoinHandle<(rustix::process::Pid, Result<SignalLog, String>)>),
+    /// The loader's thread.
+    Loading(std::thread::JoinHandle<Result<SignalLog, String>>),
     Ready(SignalLog),
     Unavailable(String),
 }
@@ -64,10 +67,19 @@ impl Senders {
     pub fn start(oom: bool) -> Senders {
         let state = match std::thread::Builder::new()
             .name("senders".into())
-            .spawn(move || (rustix::thread::gettid(), SignalLog::open(oom)))
+            .spawn(move || SignalLog::open(oom))
         {
             Ok(handle) => State::Loading(handle),
             Err(e) => State::Unavailable(format!("cannot start a thread to load BPF: {e}")),
+        };
+        Senders { state }
+    }
+
+    /// Loads the program in the calling thread (signals only).
+    pub fn load() -> Senders {
+        let state = match SignalLog::open(false) {
+            Ok(log) => State::Ready(log),
+            Err(reason) => State::Unavailable(reason),
         };
         Senders { state }
     }
@@ -84,11 +96,6 @@ impl Senders {
             }
             State::Loading(_) | State::Unavailable(_) => None,
         }
-    }
-
-    /// Waits for the loader to finish.
-    pub fn loaded(&mut self) {
-        self.settle(true);
     }
 
     /// Why no sender can be named, once that is known.
@@ -112,30 +119,11 @@ impl Senders {
         let State::Loading(handle) = std::mem::replace(&mut self.state, State::Unavailable(String::new())) else {
             return;
         };
-        let joined = handle.join();
-        if let Ok((tid, _)) = &joined {
-            thread_gone(*tid);
-        }
-        self.state = match joined {
-            Ok((_, Ok(log))) => State::Ready(log),
-            Ok((_, Err(reason))) => State::Unavailable(reason),
+        self.state = match handle.join() {
+            Ok(Ok(log)) => State::Ready(log),
+            Ok(Err(reason)) => State::Unavailable(reason),
             Err(_) => State::Unavailable("the BPF loader panicked".to_string()),
         };
-    }
-}
-
-/// Waits (at most 10 ms) until the joined thread `tid` has left
-/// `/proc/self/task`. A join returns when the thread's exit clears its TID,
-/// a little before the kernel removes it from the thread group; `run`
-/// forks the command right after the join, and a fork into the leaf is
-/// taken only in a process that `/proc` shows with one thread (else the
-/// command is moved into the leaf, a migration that waits for an RCU grace
-/// period: 10-20 ms here). Without this wait 18 runs of 100 took that way.
-fn thread_gone(tid: rustix::process::Pid) {
-    let path = format!("/proc/self/task/{}", tid.as_raw_nonzero());
-    let until = std::time::Instant::now() + std::time::Duration::from_millis(10);
-    while rustix::fs::access(path.as_str(), rustix::fs::Access::EXISTS).is_ok() && std::time::Instant::now() < until {
-        rustix::thread::sched_yield();
     }
 }
 

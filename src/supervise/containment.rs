@@ -253,15 +253,11 @@ impl LeafNames {
 }
 
 impl Contained {
-    /// Starts `command` under the chosen containment. `before_start` runs
-    /// at the last moment before the command (or a keeper that runs
-    /// ordinary code) is forked: the caller joins its own threads there,
-    /// so that the leaf and the keeper are set up while they work.
+    /// Starts `command` under the chosen containment.
     pub fn start(
         choice: ContainmentChoice,
         command: &mut std::process::Command,
         setup: ChildSetup,
-        before_start: &mut dyn FnMut(),
     ) -> Result<(Contained, Main), StartError> {
         let name = command.get_program().to_string_lossy().into_owned();
         let order: &[Containment] = match choice {
@@ -273,11 +269,8 @@ impl Contained {
         let mut last = None;
         for &kind in order {
             let attempt = match kind {
-                Containment::Cgroup => Self::start_cgroup(command, setup, &name, before_start),
-                Containment::Pidns | Containment::Subreaper => {
-                    before_start();
-                    Self::start_kept(kind, command, setup, &name)
-                }
+                Containment::Cgroup => Self::start_cgroup(command, setup, &name),
+                Containment::Pidns | Containment::Subreaper => Self::start_kept(kind, command, setup, &name),
             };
             match attempt {
                 Err(StartError::Containment { containment, reason }) => {
@@ -293,7 +286,6 @@ impl Contained {
         command: &mut std::process::Command,
         mut setup: ChildSetup,
         name: &str,
-        before_start: &mut dyn FnMut(),
     ) -> Result<(Contained, Main), StartError> {
         let unavailable = |e: LeafError| StartError::Containment {
             containment: "cgroup",
@@ -336,7 +328,6 @@ impl Contained {
         // die before its PR_SET_PDEATHSIG holds, the keeper ends the leaf.
         setup.parent = Some(if pidns { 0 } else { Pid::current().get() });
         setup.install(command);
-        before_start();
         // With a namespace, our next child joins the keeper's, as its PID 2.
         let started = spawn::start(command, Some(leaf.dir_fd().as_fd()));
         drop(namespace);

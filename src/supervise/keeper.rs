@@ -95,8 +95,8 @@ pub struct LeafWatch<'a> {
 
 impl LeafWatch<'_> {
     /// Closes the descriptors of afterlife's that the fork copied (its
-    /// signalfd, fanotify group, pidfds, a BPF link its loader thread had
-    /// open at the fork) but the two pipes and `cgroup.kill`: the keeper
+    /// signalfd, fanotify group, pidfds, the sender program's BPF link)
+    /// but the two pipes and `cgroup.kill`: the keeper
     /// then keeps nothing of afterlife's alive after afterlife let it go,
     /// and its exit has nothing of afterlife's to release. Only for the
     /// cgroup roles: a reaper keeper starts the command, which inherits

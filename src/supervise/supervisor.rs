@@ -266,10 +266,9 @@ impl Supervisor {
         let start = clock.start;
         let inbox = SignalInbox::open().map_err(SuperviseError::Signals)?;
         let _subreaper = SubreaperGuard::save();
-        // Loaded on a thread (after the inbox: it inherits the blocked
-        // signals) while the run is set up, attached before the command
-        // starts, so that no signal to it goes unseen.
-        let mut senders = self.name_sender.then(|| Senders::start(false));
+        // Attached before the command starts, so that no signal to it goes
+        // unseen (loaded here, in this thread: see `deaths::senders`).
+        let mut senders = self.name_sender.then(Senders::load);
         let terminal = if self.foreground { None } else { Terminal::foreground() };
         // Without a terminal to hand over, afterlife leads the group the
         // command is born in, as coreutils' timeout does: the command is
@@ -284,12 +283,7 @@ impl Supervisor {
         let mut dir_watch = DirWatch::start(&self.dirs).map_err(SuperviseError::Dir)?;
         let mut command = self.command(&mut dir_watch)?;
         let mut ipc_watch = IpcWatch::start();
-        let mut senders_attached = || {
-            if let Some(senders) = &mut senders {
-                senders.loaded();
-            }
-        };
-        let (mut contained, main) = Contained::start(self.containment, &mut command, setup, &mut senders_attached)?;
+        let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
         ipc_watch.follow();
         // Our own stdout and stderr, read while the command runs.
         let output = own_output();

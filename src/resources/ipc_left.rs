@@ -532,6 +532,9 @@ pub fn left_by_tree(
 
 /// Removes each object, after checking it is still the one attributed.
 pub fn remove_all(leftovers: &mut [IpcLeftover]) {
+    if leftovers.is_empty() {
+        return;
+    }
     let sysv_now = ipc::read_all();
     for left in leftovers.iter_mut() {
         left.fate = match remove(left, &sysv_now) {

@@ -104,7 +104,8 @@ def detection(afterlife):
     build(FIXTURE)
     # The outer afterlife ends the leaked processes and removes the temp
     # files; the segment's creator (the test process) has ended before it
-    # looks, so the segment is removed here, by the id the test printed.
+    # looks, which it tells only as root (with a PID namespace), so the
+    # segment is also removed here, by the id the test printed.
     _, by_alone, alone_text = nextest(FIXTURE, alone, outer=afterlife, success="immediate")
     for segment in re.findall(r"^\s*segment (\d+)$", alone_text, re.M):
         subprocess.run(["ipcrm", "-m", segment], stderr=subprocess.DEVNULL)

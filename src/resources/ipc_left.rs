@@ -26,6 +26,7 @@
 //! the same object (inode for files; key, creator and change time for SysV).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
@@ -118,6 +119,23 @@ pub struct TreeFacts {
     pub creator_gone: HashSet<String>,
     /// Seconds since the epoch when the tree started.
     pub since: f64,
+    /// The SysV segments as a process of the tree's own PID namespace read
+    /// them (when the tree has one and a new segment's creator is not
+    /// known otherwise): a creator PID there is non-zero only for a
+    /// process of that namespace, ended or not, since the segment keeps its
+    /// creator's `struct pid`.
+    pub in_namespace: Option<Vec<IpcObject>>,
+}
+
+impl TreeFacts {
+    /// Whether the tree's PID namespace shows a creator for `object` (the
+    /// same segment: id, key and change time).
+    fn made_in_namespace(&self, object: &IpcObject) -> bool {
+        self.in_namespace.as_ref().is_some_and(|seen| {
+            seen.iter()
+                .any(|o| o.same_object(object) && o.changed_at == object.changed_at && o.creator_pid.is_some())
+        })
+    }
 }
 
 /// Whether and how `object` is the tree's: `None` for an object someone
@@ -132,7 +150,7 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
         // Made before the tree started: an earlier process had the PID.
         IpcKind::SysvShm => object
             .creator_pid
-            .filter(in_tree)
+            .filter(|pid| in_tree(pid) || tree.made_in_namespace(object))
             .filter(|_| new_since_start)
             .map(|pid| (IpcAttribution::CreatorPid, Some(pid))),
         IpcKind::SysvSem | IpcKind::SysvMsg => object
@@ -649,6 +667,15 @@ impl IpcWatch {
         }
     }
 
+    /// Whether `object` is a SysV segment made during the run by a PID
+    /// not known to be the tree's.
+    fn creator_unknown(&self, object: &IpcObject) -> bool {
+        object.kind == IpcKind::SysvShm
+            && object.new_since(self.tree.since)
+            && !self.before.iter().any(|b| b.same_object(object))
+            && object.creator_pid.is_some_and(|pid| !self.tree.pids.contains(&pid))
+    }
+
     /// The tree's creations: their creators count as the tree's, and so
     /// does a creation whose creator was gone when it was read but is a
     /// process known to be the tree's (the main process, a leftover).
@@ -667,8 +694,12 @@ impl IpcWatch {
 
     /// The objects the tree left, once it has ended; removed when `remove`.
     /// Keep the watch until the end of the run: dropping it closes the
-    /// fanotify fd, which can take a few ms.
-    pub fn finish(&mut self, remove: bool) -> Vec<IpcLeftover> {
+    /// fanotify fd, which can take a few ms. `as_tree_reads` reads a file
+    /// as a process of the tree's own PID namespace would (where it has
+    /// one): asked only for a new SysV segment whose creator is not known
+    /// to be the tree's, since a creator that ended before the tree was
+    /// looked at is known no other way.
+    pub fn finish(&mut self, remove: bool, as_tree_reads: &dyn Fn(&CStr) -> Option<Vec<u8>>) -> Vec<IpcLeftover> {
         self.stop_reading();
         self.tree.created = match (self.read.take(), &self.creations) {
             (Some(created), _) => created.map(|created| self.adopt(created)),
@@ -679,6 +710,10 @@ impl IpcWatch {
             (None, None) => None,
         };
         let now = read_now(&self.tree.held);
+        if now.iter().any(|(o, _)| self.creator_unknown(o)) {
+            self.tree.in_namespace = as_tree_reads(c"/proc/sysvipc/shm")
+                .map(|text| ipc::parse_sysv(&String::from_utf8_lossy(&text), IpcKind::SysvShm));
+        }
         let mut left = left_by_tree(now, &self.before, &self.tree, ipc::mqueue_mount().as_deref());
         if remove {
             remove_all(&mut left);
@@ -742,6 +777,7 @@ impl LiveTree {
                 created: None,
                 creator_gone: HashSet::new(),
                 since,
+                in_namespace: None,
             },
         })
     }
@@ -791,6 +827,7 @@ mod tests {
             created: None,
             creator_gone: HashSet::new(),
             since: 990.0,
+            in_namespace: None,
         }
     }
 
@@ -807,6 +844,31 @@ mod tests {
         assert_eq!(attribute(&shm, false, &tree(&[200])), None);
         // There before the tree started.
         assert_eq!(attribute(&shm, true, &tree(&[100])), None);
+    }
+
+    #[test]
+    fn a_segment_whose_creator_the_trees_namespace_shows_is_the_trees() {
+        let mut shm = object(IpcKind::SysvShm);
+        shm.creator_pid = Some(4242);
+        let mut facts = tree(&[100]);
+        assert_eq!(attribute(&shm, false, &facts), None, "an unknown creator");
+        // Read from inside the namespace: the creator's PID there.
+        let mut inside = shm.clone();
+        inside.creator_pid = Some(3);
+        facts.in_namespace = Some(vec![inside.clone()]);
+        assert_eq!(
+            attribute(&shm, false, &facts),
+            Some((IpcAttribution::CreatorPid, Some(4242)))
+        );
+        // A creator outside the namespace reads as 0 there (parsed: none).
+        inside.creator_pid = None;
+        facts.in_namespace = Some(vec![inside.clone()]);
+        assert_eq!(attribute(&shm, false, &facts), None);
+        // Another segment that took the same id since: not this one.
+        inside.creator_pid = Some(3);
+        inside.changed_at = 1001;
+        facts.in_namespace = Some(vec![inside]);
+        assert_eq!(attribute(&shm, false, &facts), None);
     }
 
     #[test]

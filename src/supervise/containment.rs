@@ -473,6 +473,16 @@ impl Contained {
         self.pidns
     }
 
+    /// The file at `path` as a process of the tree's PID namespace reads
+    /// it: `None` without one, once the keeper (its init) is dismissed, or
+    /// when it cannot be read.
+    pub fn read_as_tree(&self, path: &std::ffi::CStr) -> Option<Vec<u8>> {
+        if !self.pidns || self.dismissed.is_some() {
+            return None;
+        }
+        crate::sys::linux::ns::read_in_pid_namespace(self.keeper.process().pidfd(), path).ok()
+    }
+
     /// The cgroup leaf, if any.
     pub fn cgroup_path(&self) -> Option<PathBuf> {
         self.leaf.as_ref().map(|l| l.path().to_path_buf())

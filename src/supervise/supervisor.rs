@@ -482,11 +482,14 @@ impl Supervisor {
         );
         let leftovers = self.handle_leftovers(&contained, main_info, &reapers, settle, &tree.output, run);
         let tree_ended = leftovers.iter().all(|l| !matches!(l.fate, Fate::Kept | Fate::Survived));
-        // Both finish on their own while the IPC objects and files are read.
         tree.ipc.stop_reading();
+        // Read while the tree's PID namespace lives (its init is the keeper).
+        let ipc = tree
+            .ipc
+            .finish(self.remove_ipc && tree_ended, &|path| contained.read_as_tree(path));
         let keep = self.keep_leftovers && !leftovers.is_empty();
+        // It finishes on its own while the files are read.
         contained.dismiss(keep);
-        let ipc = tree.ipc.finish(self.remove_ipc && tree_ended);
         let files = tree.dirs.finish(!self.keep_leftovers && tree_ended, &leftovers);
         let leaked = !leftovers.is_empty() || !ipc.is_empty() || !files.is_empty();
         let cgroup_peak = contained.memory_peak();

@@ -160,6 +160,66 @@ fn a_sysv_segment_left_by_the_command_is_named_and_removed() {
     assert!(!sysv_exists(ids[0]), "segment {} still there", ids[0]);
 }
 
+/// The ids of SysV segments printed on `output`'s stdout.
+fn printed_ids(output: &Output) -> Vec<i64> {
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// A segment made with shmget by a Python process that prints its id.
+const SHMGET: &str = "python3 -c 'import ctypes; print(ctypes.CDLL(None).shmget(0, 4096, 0o1600))'";
+
+#[test]
+fn a_sysv_segment_whose_maker_ended_first_is_still_the_trees() {
+    if !common::is_root() {
+        eprintln!("skipped: the tree gets a PID namespace of its own only as root");
+        return;
+    }
+    let scratch = Scratch::new("gate-sysv-ended");
+    // A child of the command makes it and ends before the command does (as
+    // `ipcmk -M` in a test script): its PID is known only to the kernel.
+    let (output, report) = gate(&scratch, &[], &format!("{SHMGET}; true"));
+    let printed = printed_ids(&output);
+    let _cleanup = IpcCleanup(printed.clone());
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let ipc = report["ipc"].as_array().expect("ipc");
+    assert_eq!(ipc.len(), 1, "{report}");
+    assert_eq!(ipc[0]["object"]["id"].as_i64(), printed.first().copied(), "{report}");
+    assert_eq!(ipc[0]["attribution"], "creator_pid", "{report}");
+    assert!(text.contains("leaked IPC object: SysV shared memory id"), "{text}");
+    assert!(!sysv_exists(printed[0]), "segment {} still there", printed[0]);
+}
+
+#[test]
+fn a_sysv_segment_made_outside_the_tree_during_the_run_is_not_its() {
+    let scratch = Scratch::new("gate-sysv-outside");
+    let report = scratch.path().join("report.json");
+    let mut run = afterlife()
+        .args(["run", "--fail-on-leftovers", "--report-json"])
+        .arg(&report)
+        .args(["--", "sleep", "1"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("afterlife runs");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let outside = std::process::Command::new("sh")
+        .args(["-c", SHMGET])
+        .output()
+        .expect("python3 runs");
+    let printed = printed_ids(&outside);
+    let _cleanup = IpcCleanup(printed.clone());
+    assert_eq!(printed.len(), 1, "{}", stderr(&outside));
+    let status = run.wait().expect("afterlife ends");
+    assert_eq!(status.code(), Some(0));
+    let value: Value = crate::common::schema::parse("run", &std::fs::read_to_string(&report).expect("report written"));
+    assert!(value["ipc"].as_array().is_none_or(|a| a.is_empty()), "{value}");
+    assert!(sysv_exists(printed[0]), "segment {} was removed", printed[0]);
+}
+
 #[test]
 fn dir_counts_only_paths_absent_at_the_start() {
     let scratch = Scratch::new("gate-dir");

@@ -1,9 +1,13 @@
 //! Namespaces: `unshare(2)` for a new PID namespace (rustix's `unshare` is
-//! unsafe for every flag, since some unshare the fd table).
+//! unsafe for every flag, since some unshare the fd table), and a file
+//! read as a process of another PID namespace reads it.
 
-use std::io;
+use std::ffi::CStr;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use super::check;
+use super::process::Forked;
 
 /// `unshare(CLONE_NEWPID)`: the children started from now on are in a new
 /// PID namespace (the caller stays in its own). Needs `CAP_SYS_ADMIN`.
@@ -11,4 +15,77 @@ pub(crate) fn unshare_pid_namespace() -> io::Result<()> {
     // SAFETY: CLONE_NEWPID changes only the namespace of future children;
     // no memory or descriptor of this process is touched.
     check(unsafe { libc::unshare(libc::CLONE_NEWPID) }).map(drop)
+}
+
+/// The contents of the file at `path` as a process of the PID namespace
+/// that `pidfd`'s process is in reads it: a child forked into that
+/// namespace (`setns(2)` on the pidfd, Linux 5.8; our own namespace for
+/// later children is restored right after the fork) opens the file and
+/// copies it into a pipe. Files whose PIDs the kernel gives as the
+/// opener's namespace sees them (`/proc/sysvipc/*`) then show 0 for every
+/// process outside that namespace. Needs `CAP_SYS_ADMIN` over the
+/// namespace. The child makes only async-signal-safe calls.
+pub(crate) fn read_in_pid_namespace(pidfd: BorrowedFd<'_>, path: &CStr) -> io::Result<Vec<u8>> {
+    use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+    let own = std::fs::File::open("/proc/self/ns/pid")?;
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    move_into_link_name_space(pidfd, Some(LinkNameSpaceType::ProcessID))?;
+    // SAFETY: the child calls only open, read, write and _exit (all
+    // async-signal-safe) on memory of its own stack.
+    let forked = unsafe { super::process::fork() };
+    let back = move_into_link_name_space(own.as_fd(), Some(LinkNameSpaceType::ProcessID));
+    match forked? {
+        Forked::Child => {
+            drop(reader);
+            super::process::exit_now(copy_into(path, writer.as_raw_fd()))
+        }
+        Forked::Parent(pid) => {
+            drop(writer);
+            let mut text = Vec::new();
+            let read = std::fs::File::from(reader).read_to_end(&mut text);
+            let status = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            )?;
+            back?;
+            read?;
+            match status.and_then(|(_, s)| s.exit_status()) {
+                Some(0) => Ok(text),
+                _ => Err(io::Error::other(format!(
+                    "the reader in the namespace could not read {}",
+                    path.to_string_lossy()
+                ))),
+            }
+        }
+    }
+}
+
+/// The child's side of [`read_in_pid_namespace`]: copies the file into
+/// `out`; the exit code (0: all of it). Async-signal-safe.
+fn copy_into(path: &CStr, out: RawFd) -> i32 {
+    // SAFETY: a NUL-terminated path we borrow; open takes no other pointer.
+    let file = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if file < 0 {
+        return 1;
+    }
+    let mut buffer = [0u8; 4096];
+    loop {
+        // SAFETY: `buffer` is ours and as long as the count passed.
+        let got = unsafe { libc::read(file, buffer.as_mut_ptr().cast(), buffer.len()) };
+        if got == 0 {
+            return 0;
+        }
+        if got < 0 {
+            return 1;
+        }
+        let mut sent = 0;
+        while sent < got as usize {
+            // SAFETY: the bytes from `sent` to `got` are initialised and ours.
+            let wrote = unsafe { libc::write(out, buffer[sent..].as_ptr().cast(), got as usize - sent) };
+            if wrote <= 0 {
+                return 1;
+            }
+            sent += wrote as usize;
+        }
+    }
 }

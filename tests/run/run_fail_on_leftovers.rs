@@ -48,6 +48,17 @@ fn leftover_pids(report: &Value) -> Vec<i32> {
         .collect()
 }
 
+/// The ids of SysV segments printed on `output`'s stdout.
+fn printed_ids(output: &Output) -> Vec<i64> {
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// A segment made with shmget by a Python process that prints its id.
+const SHMGET: &str = "python3 -c 'import ctypes; print(ctypes.CDLL(None).shmget(0, 4096, 0o1600))'";
+
 #[test]
 fn a_clean_command_passes_silently() {
     let scratch = Scratch::new("gate-clean");
@@ -133,16 +144,9 @@ fn a_sysv_segment_left_by_the_command_is_named_and_removed() {
     let scratch = Scratch::new("gate-sysv");
     // The command itself creates it (its PID is the segment's creator), as
     // a test that calls shmget does.
-    let (output, report) = gate(
-        &scratch,
-        &[],
-        "exec python3 -c 'import ctypes; print(ctypes.CDLL(None).shmget(0, 4096, 0o1600))'",
-    );
+    let (output, report) = gate(&scratch, &[], &format!("exec {SHMGET}"));
     // Removed by the id it printed whatever the report says.
-    let printed: Vec<i64> = String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
+    let printed = printed_ids(&output);
     let _cleanup = IpcCleanup(printed.clone());
     let ids: Vec<i64> = report["ipc"]
         .as_array()
@@ -159,17 +163,6 @@ fn a_sysv_segment_left_by_the_command_is_named_and_removed() {
     assert!(text.contains("removed"), "{text}");
     assert!(!sysv_exists(ids[0]), "segment {} still there", ids[0]);
 }
-
-/// The ids of SysV segments printed on `output`'s stdout.
-fn printed_ids(output: &Output) -> Vec<i64> {
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect()
-}
-
-/// A segment made with shmget by a Python process that prints its id.
-const SHMGET: &str = "python3 -c 'import ctypes; print(ctypes.CDLL(None).shmget(0, 4096, 0o1600))'";
 
 #[test]
 fn a_sysv_segment_whose_maker_ended_first_is_still_the_trees() {
@@ -205,7 +198,13 @@ fn a_sysv_segment_made_outside_the_tree_during_the_run_is_not_its() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("afterlife runs");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Made once the command runs: after the IPC objects were first read.
+    let sleeping = common::wait_until(std::time::Duration::from_secs(5), || {
+        common::children(run.id() as i32)
+            .iter()
+            .any(|c| std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == "sleep"))
+    });
+    assert!(sleeping, "the command did not start");
     let outside = std::process::Command::new("sh")
         .args(["-c", SHMGET])
         .output()

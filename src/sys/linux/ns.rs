@@ -78,14 +78,12 @@ fn copy_into(path: &CStr, out: RawFd) -> i32 {
         if got < 0 {
             return 1;
         }
-        let mut sent = 0;
-        while sent < got as usize {
-            // SAFETY: the bytes from `sent` to `got` are initialised and ours.
-            let wrote = unsafe { libc::write(out, buffer[sent..].as_ptr().cast(), got as usize - sent) };
-            if wrote <= 0 {
-                return 1;
+        let mut rest = &buffer[..got as usize];
+        while !rest.is_empty() {
+            match super::fd::write_raw(out, rest) {
+                Ok(wrote) if wrote > 0 => rest = &rest[wrote..],
+                _ => return 1,
             }
-            sent += wrote as usize;
         }
     }
 }

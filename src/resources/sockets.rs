@@ -421,30 +421,16 @@ pub fn dump_filtered(netns: NetnsId, selection: Selection, filter: &Filter<'_>) 
             sockets.push(socket);
         }
     };
-    for (wanted, protocol) in [(selection.tcp, Protocol::Tcp), (selection.udp, Protocol::Udp)] {
-        if !wanted {
-            continue;
+    if selection.tcp {
+        // Both families in one pass over the kernel's TCP tables when it
+        // answers the older request; two passes otherwise.
+        match dump_tcp_both_families(&sock, netns, filter.local_port) {
+            Ok(found) => found.into_iter().for_each(&mut push),
+            Err(_) => dump_inet(&sock, Protocol::Tcp, netns, filter.local_port, &mut push)?,
         }
-        for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
-            let ipproto = if protocol == Protocol::Tcp {
-                libc::IPPROTO_TCP
-            } else {
-                libc::IPPROTO_UDP
-            } as u8;
-            let mut req = vec![0u8; 56];
-            req[0] = family;
-            req[1] = ipproto;
-            req[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
-            if let Some(port) = filter.local_port {
-                req.extend_from_slice(&local_port_bytecode(port));
-            }
-            sock.request(&req, 1)?;
-            sock.receive("tcp/udp", |payload| {
-                if let Some(socket) = parse_inet_msg(payload, protocol, netns) {
-                    push(socket);
-                }
-            })?;
-        }
+    }
+    if selection.udp {
+        dump_inet(&sock, Protocol::Udp, netns, filter.local_port, &mut push)?;
     }
     if selection.unix {
         let mut req = [0u8; 24];
@@ -452,7 +438,7 @@ pub fn dump_filtered(netns: NetnsId, selection: Selection, filter: &Filter<'_>) 
         req[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
         let show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
         req[12..16].copy_from_slice(&show.to_ne_bytes());
-        sock.request(&req, 2)?;
+        sock.request(SOCK_DIAG_BY_FAMILY, &req, 2)?;
         sock.receive("unix", |payload| {
             if let Some(socket) = parse_unix_msg(payload, netns) {
                 push(socket);
@@ -460,6 +446,69 @@ pub fn dump_filtered(netns: NetnsId, selection: Selection, filter: &Filter<'_>) 
         })?;
     }
     Ok(sockets)
+}
+
+/// The TCP or UDP sockets of both address families, one
+/// `SOCK_DIAG_BY_FAMILY` dump each.
+fn dump_inet(
+    sock: &DiagSocket,
+    protocol: Protocol,
+    netns: NetnsId,
+    local_port: Option<u16>,
+    push: &mut impl FnMut(Socket),
+) -> Result<(), SocketError> {
+    let ipproto = if protocol == Protocol::Tcp {
+        libc::IPPROTO_TCP
+    } else {
+        libc::IPPROTO_UDP
+    } as u8;
+    for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
+        let mut req = vec![0u8; 56];
+        req[0] = family;
+        req[1] = ipproto;
+        req[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+        if let Some(port) = local_port {
+            req.extend_from_slice(&local_port_bytecode(port));
+        }
+        sock.request(SOCK_DIAG_BY_FAMILY, &req, 1)?;
+        sock.receive("tcp/udp", |payload| {
+            if let Some(socket) = parse_inet_msg(payload, protocol, netns) {
+                push(socket);
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Every TCP socket of both address families in one dump: the older
+/// `TCPDIAG_GETSOCK` request (`struct inet_diag_req`) takes the family
+/// `AF_UNSPEC`, which makes the kernel walk its TCP hash tables once for
+/// IPv4 and IPv6 together; `SOCK_DIAG_BY_FAMILY` needs one walk per family,
+/// and the established table is walked bucket by bucket however few
+/// sockets it holds (262,144 buckets, about 4 ms, on a machine with 24 GiB).
+/// The answers are the same `inet_diag_msg`s. Collected whole, so that a
+/// kernel refusing the request leaves nothing half read.
+fn dump_tcp_both_families(
+    sock: &DiagSocket,
+    netns: NetnsId,
+    local_port: Option<u16>,
+) -> Result<Vec<Socket>, SocketError> {
+    // struct inet_diag_req: family, src_len, dst_len, ext, the socket id
+    // (48 bytes), states, dbs.
+    let mut req = vec![0u8; 60];
+    req[0] = libc::AF_UNSPEC as u8;
+    req[52..56].copy_from_slice(&u32::MAX.to_ne_bytes());
+    if let Some(port) = local_port {
+        req.extend_from_slice(&local_port_bytecode(port));
+    }
+    sock.request(TCPDIAG_GETSOCK, &req, 3)?;
+    let mut found = Vec::new();
+    sock.receive("tcp", |payload| {
+        if let Some(socket) = parse_inet_msg(payload, Protocol::Tcp, netns) {
+            found.push(socket);
+        }
+    })?;
+    Ok(found)
 }
 
 /// `INET_DIAG_REQ_BYTECODE` attribute holding the program "local port ==
@@ -480,6 +529,7 @@ pub fn local_port_bytecode(port: u16) -> [u8; 12] {
 }
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const TCPDIAG_GETSOCK: u16 = 18;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const UDIAG_SHOW_NAME: u32 = 1;
@@ -508,11 +558,11 @@ impl DiagSocket {
         })
     }
 
-    fn request(&self, body: &[u8], seq: u32) -> Result<(), SocketError> {
+    fn request(&self, kind: u16, body: &[u8], seq: u32) -> Result<(), SocketError> {
         let len = 16 + body.len();
         let mut msg = Vec::with_capacity(len);
         msg.extend_from_slice(&(len as u32).to_ne_bytes());
-        msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        msg.extend_from_slice(&kind.to_ne_bytes());
         let flags: u16 = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
         msg.extend_from_slice(&flags.to_ne_bytes());
         msg.extend_from_slice(&seq.to_ne_bytes());

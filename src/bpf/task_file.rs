@@ -115,10 +115,15 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
 /// the threads of a process whose main thread ended, which the kernel
 /// visits one by one, share one table. Pure.
 pub fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
+    records(bytes).collect()
+}
+
+/// The records one by one, as [`parse_records`] gives them. Pure.
+fn records(bytes: &[u8]) -> impl std::iter::Iterator<Item = OpenFile> + '_ {
     let mut from_threads = std::collections::HashSet::new();
     bytes
         .chunks_exact(RECORD)
-        .filter(|r| {
+        .filter(move |r| {
             let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
             let leader = u32_at(24) == u32_at(0);
             leader || from_threads.insert((u32_at(0), u32_at(4), &r[8..16]))
@@ -134,22 +139,36 @@ pub fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
                 tid: u32_at(24) as i32,
             }
         })
+}
+
+/// The records a caller keeps: the first of each process (it was seen, in
+/// that network namespace) and the others `keep` accepts. Pure.
+pub fn kept_records(bytes: &[u8], keep: impl Fn(&OpenFile) -> bool) -> Vec<OpenFile> {
+    let mut last = None;
+    records(bytes)
+        .filter(|file| {
+            let first = last != Some(file.pid);
+            last = Some(file.pid);
+            first || keep(file)
+        })
         .collect()
 }
 
-/// Every open file of every process, or `None` where the iterator cannot
+/// The open files of every process, or `None` where the iterator cannot
 /// run here (not root, no BTF, an older kernel, another PID namespace, or
-/// turned off): then the caller walks /proc.
-pub fn open_files() -> Option<Vec<OpenFile>> {
+/// turned off): then the caller walks /proc. Of each process the first
+/// record stays, and of the others those `keep` accepts: a machine's
+/// sockets are never all held as records (18,000 of them took 0.6 MiB).
+pub fn open_files(keep: impl Fn(&OpenFile) -> bool) -> Option<Vec<OpenFile>> {
     if !crate::bpf::allowed() {
         return None;
     }
     let probe = std::os::unix::net::UnixDatagram::unbound().ok()?;
     let expected = own_record(&probe)?;
     let (_, bytes) = crate::bpf::load_checked("task-file", "bpf_iter_task_file", program, |bytes| {
-        parse_records(bytes).contains(&expected)
+        records(bytes).any(|file| file == expected)
     })?;
-    Some(parse_records(&bytes))
+    Some(kept_records(&bytes, keep))
 }
 
 /// The record the program must write for a socket of our own.
@@ -227,5 +246,26 @@ mod tests {
             }]
         );
         assert!(files[0].is_socket());
+    }
+
+    #[test]
+    fn of_each_process_the_first_record_stays_and_the_kept_ones() {
+        let record = |pid: u32, fd: u32, inode: u64| {
+            let mut bytes = Vec::new();
+            bytes.extend(pid.to_ne_bytes());
+            bytes.extend(fd.to_ne_bytes());
+            bytes.extend(inode.to_ne_bytes());
+            bytes.extend((libc::S_IFSOCK | 0o777).to_ne_bytes());
+            bytes.extend(4026531840u32.to_ne_bytes());
+            bytes.extend(u64::from(pid).to_ne_bytes());
+            bytes
+        };
+        let bytes: Vec<u8> = [record(10, 0, 1), record(10, 3, 2), record(10, 4, 9), record(11, 5, 3)].concat();
+        let kept: Vec<(i32, i32)> = kept_records(&bytes, |file| file.inode == 9)
+            .iter()
+            .map(|file| (file.pid, file.fd))
+            .collect();
+        assert_eq!(kept, vec![(10, 0), (10, 4), (11, 5)]);
+        assert_eq!(kept_records(&bytes, |_| true), parse_records(&bytes));
     }
 }

@@ -39,7 +39,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
 
     // 2. One walk of every fd (and cwd/root/exe when paths are asked for),
     // noting each process's network namespace on the way.
-    let files = targets.open_files();
+    let files = targets.open_files(|file| wanted.contains(&file.inode));
     let mut walk = walk_once(&pids, &targets, &wanted, files.as_deref());
     let members = namespaces_in_use(&walk);
     // Other namespaces in use: their sockets, once each; a second walk only
@@ -50,7 +50,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         .difference(&wanted)
         .copied()
         .collect();
-    walk_again(&pids, &foreign, files.as_deref(), &mut walk);
+    walk_again(&pids, &foreign, &targets, files.is_some(), &mut walk);
 
     // 3. Holders, and for sockets nobody holds, why they exist.
     let by_inode = socket_hits(&walk);
@@ -159,9 +159,9 @@ impl Targets {
     /// Sockets alone: every process's open files in one pass inside the
     /// kernel where the BPF iterator runs; paths need the /proc walk (cwd,
     /// root and exe are not fds).
-    fn open_files(&self) -> Option<Vec<OpenFile>> {
+    fn open_files(&self, keep: impl Fn(&OpenFile) -> bool) -> Option<Vec<OpenFile>> {
         if self.wants_sockets() && self.paths.is_empty() {
-            task_file::open_files()
+            task_file::open_files(|file| file.is_socket() && keep(file))
         } else {
             None
         }
@@ -284,14 +284,19 @@ fn walk_once(pids: &[Pid], targets: &Targets, wanted: &HashSet<u64>, files: Opti
     }
 }
 
-/// Walks again for the sockets found in other namespaces, adding the hits.
-fn walk_again(pids: &[Pid], foreign: &HashSet<u64>, files: Option<&[OpenFile]>, walk: &mut Walk) {
+/// Walks again for the sockets found in other namespaces, adding the hits;
+/// where the first walk read the BPF iterator (`iterated`), its records are
+/// read again for these sockets (the first kept only the wanted ones).
+fn walk_again(pids: &[Pid], foreign: &HashSet<u64>, targets: &Targets, iterated: bool, walk: &mut Walk) {
     if foreign.is_empty() {
         return;
     }
     let matcher = |link: &[u8]| socket_inode(link).filter(|i| foreign.contains(i)).map(|_| SOCKET);
+    let files = iterated
+        .then(|| targets.open_files(|file| foreign.contains(&file.inode)))
+        .flatten();
     let more = match files {
-        Some(files) => walk::walk_open_files(pids, files, walk::Options::default(), matcher),
+        Some(files) => walk::walk_open_files(pids, &files, walk::Options::default(), matcher),
         None => walk::walk(pids, walk::Options::default(), matcher),
     };
     walk.hits.extend(more.hits);

@@ -508,6 +508,8 @@ fn dump_tcp_both_families(
             found.push(socket);
         }
     })?;
+    // IPv4 first, each family in the kernel's order, as two dumps give them.
+    found.sort_by_key(|socket| socket.local.is_some_and(|address| address.is_ipv6()));
     Ok(found)
 }
 

@@ -166,6 +166,42 @@ finish()
 }
 
 #[test]
+fn ipv4_and_ipv6_listeners_on_one_port_both_named_ipv4_first() {
+    // The kernel gives both families in one dump; the report keeps IPv4
+    // first, as it always listed them.
+    let py = Py::start(
+        r#"
+s6 = socket.socket(socket.AF_INET6); s6.bind(("::1", 0)); s6.listen()
+port = s6.getsockname()[1]
+s4 = socket.socket(); s4.bind(("127.0.0.1", port)); s4.listen()
+report(port=port, v4=s4.fileno(), v6=s6.fileno())
+finish()
+"#,
+    );
+    let me = py.pid() as i64;
+    let port = py.num("port");
+    let (code, report) = run_json(&["holds", &format!("tcp:{port}")]);
+    assert_eq!(code, Some(0), "{report}");
+    let sockets = report["results"][0]["sockets"].as_array().unwrap();
+    let locals: Vec<&str> = sockets.iter().map(|s| s["socket"]["local"].as_str().unwrap()).collect();
+    assert_eq!(
+        locals,
+        vec![format!("127.0.0.1:{port}"), format!("[::1]:{port}")],
+        "{report}"
+    );
+    let fds: Vec<(i64, i64)> = sockets
+        .iter()
+        .map(|s| {
+            (
+                s["holders"][0]["pid"].as_i64().unwrap(),
+                s["holders"][0]["fd"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(fds, vec![(me, py.num("v4")), (me, py.num("v6"))]);
+}
+
+#[test]
 fn unix_sockets_by_path_and_abstract_name() {
     let scratch = Scratch::new("holds-unix");
     let path = scratch.path().join("x.sock");

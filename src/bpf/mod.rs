@@ -236,8 +236,39 @@ impl Iterator {
         Ok(Iterator { link })
     }
 
+    /// Runs the program over every element, handing `each` the records of
+    /// `size` bytes it wrote as they come (64 KiB at a time: the whole
+    /// output is never held); a torn tail is dropped.
+    pub(crate) fn read_records(&self, size: usize, mut each: impl FnMut(&[u8])) -> Result<(), BpfError> {
+        let mut file = self.create()?;
+        let mut buffer = vec![0u8; 1 << 16];
+        // Bytes of a record the previous read left unfinished, at the front.
+        let mut carried = 0;
+        loop {
+            let n = match std::io::Read::read(&mut file, &mut buffer[carried..]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(BpfError::Read(e)),
+            };
+            let filled = carried + n;
+            let whole = filled - filled % size;
+            buffer[..whole].chunks_exact(size).for_each(&mut each);
+            buffer.copy_within(whole..filled, 0);
+            carried = filled - whole;
+        }
+    }
+
     /// Runs the program over every element and returns what it wrote.
     pub(crate) fn read(&self) -> Result<Vec<u8>, BpfError> {
+        let mut file = self.create()?;
+        let mut bytes = Vec::with_capacity(1 << 16);
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(BpfError::Read)?;
+        Ok(bytes)
+    }
+
+    /// A new run of the program, read as a file.
+    fn create(&self) -> Result<std::fs::File, BpfError> {
         let mut attr = [0u8; 16];
         put_u32(&mut attr, attr::ITER_LINK_FD, self.link.as_raw_fd() as u32);
         // SAFETY: this attribute holds no pointer.
@@ -246,10 +277,7 @@ impl Iterator {
             source,
             log: None,
         })?;
-        let mut file = std::fs::File::from(iter);
-        let mut bytes = Vec::with_capacity(1 << 16);
-        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(BpfError::Read)?;
-        Ok(bytes)
+        Ok(std::fs::File::from(iter))
     }
 }
 
@@ -326,10 +354,24 @@ pub(crate) fn load_checked<O: MemberOffsets>(
     assemble: impl Fn(&O) -> Vec<Insn>,
     check: impl Fn(&[u8]) -> bool,
 ) -> Option<(Iterator, Vec<u8>)> {
+    load_checked_by(name, attach_to, assemble, |iterator| {
+        iterator.read().map(|bytes| check(&bytes).then_some(bytes))
+    })
+}
+
+/// Like [`load_checked`], the first run made by `first`: it reads the
+/// iterator as it needs and gives what it keeps, or `None` where the run
+/// disagrees with what afterlife knows of itself.
+pub(crate) fn load_checked_by<O: MemberOffsets, T>(
+    name: &str,
+    attach_to: &str,
+    assemble: impl Fn(&O) -> Vec<Insn>,
+    first: impl Fn(&Iterator) -> Result<Option<T>, BpfError>,
+) -> Option<(Iterator, T)> {
     let first_run = |attach: u32, offsets: &O| {
-        let run = Iterator::load(attach, &assemble(offsets)).and_then(|it| it.read().map(|bytes| (it, bytes)));
+        let run = Iterator::load(attach, &assemble(offsets)).and_then(|it| first(&it).map(|kept| (it, kept)));
         match run {
-            Ok((iterator, bytes)) if check(&bytes) => Some((iterator, bytes)),
+            Ok((iterator, Some(kept))) => Some((iterator, kept)),
             Ok(_) => {
                 debug(name, &"its first run disagreed with what afterlife knows of itself");
                 None

@@ -120,55 +120,93 @@ pub fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
 
 /// The records one by one, as [`parse_records`] gives them. Pure.
 fn records(bytes: &[u8]) -> impl std::iter::Iterator<Item = OpenFile> + '_ {
-    let mut from_threads = std::collections::HashSet::new();
-    bytes
-        .chunks_exact(RECORD)
-        .filter(move |r| {
-            let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
-            let leader = u32_at(24) == u32_at(0);
-            leader || from_threads.insert((u32_at(0), u32_at(4), &r[8..16]))
-        })
-        .map(|r| {
-            let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
-            OpenFile {
-                pid: u32_at(0) as i32,
-                fd: u32_at(4) as i32,
-                inode: u64::from_ne_bytes([r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]]),
-                mode: u32_at(16),
-                netns: u32_at(20),
-                tid: u32_at(24) as i32,
-            }
-        })
+    let mut seen = Seen::default();
+    bytes.chunks_exact(RECORD).filter_map(move |r| seen.record(r))
 }
 
-/// The records a caller keeps: the first of each process (it was seen, in
-/// that network namespace) and the others `keep` accepts. Pure.
+/// What the records so far have shown: the (process, fd, inode) read
+/// through threads other than the main one, each kept once.
+#[derive(Default)]
+struct Seen {
+    from_threads: std::collections::HashSet<(u32, u32, u64)>,
+}
+
+impl Seen {
+    /// One record of [`RECORD`] bytes, or `None` where another thread of
+    /// its process gave it already. Pure.
+    fn record(&mut self, r: &[u8]) -> Option<OpenFile> {
+        let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+        let file = OpenFile {
+            pid: u32_at(0) as i32,
+            fd: u32_at(4) as i32,
+            inode: u64::from_ne_bytes([r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]]),
+            mode: u32_at(16),
+            netns: u32_at(20),
+            tid: u32_at(24) as i32,
+        };
+        let leader = file.tid == file.pid;
+        (leader || self.from_threads.insert((u32_at(0), u32_at(4), file.inode))).then_some(file)
+    }
+}
+
+/// What a caller keeps of the records: the first of each process (it was
+/// seen, in that network namespace) and the others `keep` accepts.
+struct Kept<F> {
+    keep: F,
+    last: Option<i32>,
+    files: Vec<OpenFile>,
+}
+
+impl<F: Fn(&OpenFile) -> bool> Kept<F> {
+    fn new(keep: F) -> Kept<F> {
+        Kept {
+            keep,
+            last: None,
+            files: Vec::new(),
+        }
+    }
+
+    fn offer(&mut self, file: OpenFile) {
+        let first = self.last != Some(file.pid);
+        self.last = Some(file.pid);
+        if first || (self.keep)(&file) {
+            self.files.push(file);
+        }
+    }
+}
+
+/// The records a caller keeps ([`Kept`]). Pure.
 pub fn kept_records(bytes: &[u8], keep: impl Fn(&OpenFile) -> bool) -> Vec<OpenFile> {
-    let mut last = None;
-    records(bytes)
-        .filter(|file| {
-            let first = last != Some(file.pid);
-            last = Some(file.pid);
-            first || keep(file)
-        })
-        .collect()
+    let mut kept = Kept::new(keep);
+    records(bytes).for_each(|file| kept.offer(file));
+    kept.files
 }
 
 /// The open files of every process, or `None` where the iterator cannot
 /// run here (not root, no BTF, an older kernel, another PID namespace, or
 /// turned off): then the caller walks /proc. Of each process the first
-/// record stays, and of the others those `keep` accepts: a machine's
-/// sockets are never all held as records (18,000 of them took 0.6 MiB).
+/// record stays, and of the others those `keep` accepts; the records are
+/// read 64 KiB at a time, so a machine's sockets are never all held (the
+/// 18,000 records of the benchmark's normal case took 0.6 MiB, twice).
 pub fn open_files(keep: impl Fn(&OpenFile) -> bool) -> Option<Vec<OpenFile>> {
     if !crate::bpf::allowed() {
         return None;
     }
     let probe = std::os::unix::net::UnixDatagram::unbound().ok()?;
     let expected = own_record(&probe)?;
-    let (_, bytes) = crate::bpf::load_checked("task-file", "bpf_iter_task_file", program, |bytes| {
-        records(bytes).any(|file| file == expected)
+    let (_, files) = crate::bpf::load_checked_by("task-file", "bpf_iter_task_file", program, |iterator| {
+        let mut seen = Seen::default();
+        let mut kept = Kept::new(&keep);
+        let mut own = false;
+        iterator.read_records(RECORD, |r| {
+            if let Some(file) = seen.record(r) {
+                own |= file == expected;
+                kept.offer(file);
+            }
+        })?;
+        Ok(own.then_some(kept.files))
     })?;
-    Some(kept_records(&bytes, keep))
+    Some(files)
 }
 
 /// The record the program must write for a socket of our own.

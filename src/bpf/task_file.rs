@@ -176,7 +176,8 @@ impl<F: Fn(&OpenFile) -> bool> Kept<F> {
 }
 
 /// The records a caller keeps ([`Kept`]). Pure.
-pub fn kept_records(bytes: &[u8], keep: impl Fn(&OpenFile) -> bool) -> Vec<OpenFile> {
+#[cfg(test)]
+fn kept_records(bytes: &[u8], keep: impl Fn(&OpenFile) -> bool) -> Vec<OpenFile> {
     let mut kept = Kept::new(keep);
     records(bytes).for_each(|file| kept.offer(file));
     kept.files

@@ -114,27 +114,48 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
 /// Parses the records the program wrote, each (process, fd, inode) once:
 /// the threads of a process whose main thread ended, which the kernel
 /// visits one by one, share one table. Pure.
-pub fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
-    records(bytes).collect()
+#[cfg(test)]
+fn parse_records(bytes: &[u8]) -> Vec<OpenFile> {
+    kept_records(bytes, |_| true)
 }
 
-/// The records one by one, as [`parse_records`] gives them. Pure.
-fn records(bytes: &[u8]) -> impl std::iter::Iterator<Item = OpenFile> + '_ {
-    let mut seen = Seen::default();
-    bytes.chunks_exact(RECORD).filter_map(move |r| seen.record(r))
+/// The records a caller keeps ([`Kept`]), as [`open_files`] keeps them
+/// while it reads. Pure.
+#[cfg(test)]
+fn kept_records(bytes: &[u8], keep: impl Fn(&OpenFile) -> bool) -> Vec<OpenFile> {
+    let mut kept = Kept::new(keep);
+    for record in bytes.chunks_exact(RECORD) {
+        kept.offer(record);
+    }
+    kept.files
 }
 
-/// What the records so far have shown: the (process, fd, inode) read
-/// through threads other than the main one, each kept once.
-#[derive(Default)]
-struct Seen {
-    from_threads: std::collections::HashSet<(u32, u32, u64)>,
+/// What a caller keeps of the records as they come: each (process, fd,
+/// inode) once (the threads of a process whose main thread ended, which
+/// the kernel visits one by one, share one table), and of those the first
+/// of each process (it was seen, in that network namespace) and the
+/// others `keep` accepts.
+struct Kept<F> {
+    keep: F,
+    /// The (process, fd, inode) read through threads other than the main one.
+    from_threads: std::collections::HashSet<(i32, i32, u64)>,
+    last: Option<i32>,
+    files: Vec<OpenFile>,
 }
 
-impl Seen {
-    /// One record of [`RECORD`] bytes, or `None` where another thread of
-    /// its process gave it already. Pure.
-    fn record(&mut self, r: &[u8]) -> Option<OpenFile> {
+impl<F: Fn(&OpenFile) -> bool> Kept<F> {
+    fn new(keep: F) -> Kept<F> {
+        Kept {
+            keep,
+            from_threads: std::collections::HashSet::new(),
+            last: None,
+            files: Vec::new(),
+        }
+    }
+
+    /// One record of [`RECORD`] bytes: what it says, or `None` where
+    /// another thread of its process gave it already. Pure.
+    fn offer(&mut self, r: &[u8]) -> Option<OpenFile> {
         let u32_at = |at: usize| u32::from_ne_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
         let file = OpenFile {
             pid: u32_at(0) as i32,
@@ -145,42 +166,16 @@ impl Seen {
             tid: u32_at(24) as i32,
         };
         let leader = file.tid == file.pid;
-        (leader || self.from_threads.insert((u32_at(0), u32_at(4), file.inode))).then_some(file)
-    }
-}
-
-/// What a caller keeps of the records: the first of each process (it was
-/// seen, in that network namespace) and the others `keep` accepts.
-struct Kept<F> {
-    keep: F,
-    last: Option<i32>,
-    files: Vec<OpenFile>,
-}
-
-impl<F: Fn(&OpenFile) -> bool> Kept<F> {
-    fn new(keep: F) -> Kept<F> {
-        Kept {
-            keep,
-            last: None,
-            files: Vec::new(),
+        if !leader && !self.from_threads.insert((file.pid, file.fd, file.inode)) {
+            return None;
         }
-    }
-
-    fn offer(&mut self, file: OpenFile) {
         let first = self.last != Some(file.pid);
         self.last = Some(file.pid);
         if first || (self.keep)(&file) {
             self.files.push(file);
         }
+        Some(file)
     }
-}
-
-/// The records a caller keeps ([`Kept`]). Pure.
-#[cfg(test)]
-fn kept_records(bytes: &[u8], keep: impl Fn(&OpenFile) -> bool) -> Vec<OpenFile> {
-    let mut kept = Kept::new(keep);
-    records(bytes).for_each(|file| kept.offer(file));
-    kept.files
 }
 
 /// The open files of every process, or `None` where the iterator cannot
@@ -196,15 +191,9 @@ pub fn open_files(keep: impl Fn(&OpenFile) -> bool) -> Option<Vec<OpenFile>> {
     let probe = std::os::unix::net::UnixDatagram::unbound().ok()?;
     let expected = own_record(&probe)?;
     let (_, files) = crate::bpf::load_checked_by("task-file", "bpf_iter_task_file", program, |iterator| {
-        let mut seen = Seen::default();
         let mut kept = Kept::new(&keep);
         let mut own = false;
-        iterator.read_records(RECORD, |r| {
-            if let Some(file) = seen.record(r) {
-                own |= file == expected;
-                kept.offer(file);
-            }
-        })?;
+        iterator.read_records(RECORD, |record| own |= kept.offer(record) == Some(expected))?;
         Ok(own.then_some(kept.files))
     })?;
     Some(files)

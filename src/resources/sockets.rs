@@ -471,13 +471,23 @@ fn dump_inet(
             req.extend_from_slice(&local_port_bytecode(port));
         }
         sock.request(SOCK_DIAG_BY_FAMILY, &req, 1)?;
-        sock.receive("tcp/udp", |payload| {
-            if let Some(socket) = parse_inet_msg(payload, protocol, netns) {
-                push(socket);
-            }
-        })?;
+        receive_inet(sock, protocol, netns, &mut *push)?;
     }
     Ok(())
+}
+
+/// The `inet_diag_msg`s answering one request.
+fn receive_inet(
+    sock: &DiagSocket,
+    protocol: Protocol,
+    netns: NetnsId,
+    push: &mut impl FnMut(Socket),
+) -> Result<(), SocketError> {
+    sock.receive("tcp/udp", |payload| {
+        if let Some(socket) = parse_inet_msg(payload, protocol, netns) {
+            push(socket);
+        }
+    })
 }
 
 /// Every TCP socket of both address families in one dump: the older
@@ -503,11 +513,7 @@ fn dump_tcp_both_families(
     }
     sock.request(TCPDIAG_GETSOCK, &req, 3)?;
     let mut found = Vec::new();
-    sock.receive("tcp", |payload| {
-        if let Some(socket) = parse_inet_msg(payload, Protocol::Tcp, netns) {
-            found.push(socket);
-        }
-    })?;
+    receive_inet(sock, Protocol::Tcp, netns, &mut |socket| found.push(socket))?;
     // IPv4 first, each family in the kernel's order, as two dumps give them.
     found.sort_by_key(|socket| socket.local.is_some_and(|address| address.is_ipv6()));
     Ok(found)

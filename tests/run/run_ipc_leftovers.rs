@@ -194,7 +194,14 @@ fn check_reported(outcome: &Outcome, fate: &str) {
                 .unwrap()
                 .trim_start_matches('/')
                 .to_string();
-            assert_eq!(o["attribution"], "creator_pid", "{o}");
+            // Its creator, read from the fanotify event; or, where that
+            // process had already ended when the event was read and was
+            // known no other way (one run in about a dozen), the tree's
+            // process that holds it.
+            assert!(
+                o["attribution"] == "creator_pid" || o["attribution"] == "held_by_tree",
+                "{o}"
+            );
             assert!(o["by"].as_i64().unwrap() > 0, "{o}");
             assert_eq!(o["object"]["uid"], servers_owner_uid(), "{o}");
             assert_eq!(o["remove_with"], format!("rm /dev/shm/{name}"), "{o}");

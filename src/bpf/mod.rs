@@ -179,10 +179,7 @@ pub(crate) fn may_trace() -> bool {
     if !crate::process::in_initial_pid_namespace() {
         return false;
     }
-    let effective = crate::proc::Process::myself()
-        .and_then(|p| p.status())
-        .map_or(0, |s| s.capeff);
-    may_load(effective)
+    may_load(crate::process::own_effective_capabilities())
 }
 
 /// Whether capabilities `effective` may load a tracing program. Pure.

@@ -82,6 +82,14 @@ pub fn in_initial_pid_namespace() -> bool {
     std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == "pid:[4026531836]")
 }
 
+#[cfg(target_os = "linux")]
+/// This process's effective capabilities, as `CapEff` of
+/// `/proc/self/status` shows them (bit N is capability N), from one
+/// `capget(2)` rather than a read and parse of that file; 0 if refused.
+pub fn own_effective_capabilities() -> u64 {
+    rustix::thread::capabilities(None).map_or(0, |sets| sets.effective.bits())
+}
+
 impl FromStr for Pid {
     type Err = PidParseError;
 

@@ -252,7 +252,7 @@ fn parent_facts(ppid: Pid) -> Option<ParentFacts> {
 }
 
 fn permission(target_ruid: u32, target_suid: u32) -> Permission {
-    let cap_kill = proc::status::read(Pid::current()).is_ok_and(|s| s.capeff & CAP_KILL != 0);
+    let cap_kill = crate::process::own_effective_capabilities() & CAP_KILL != 0;
     Permission {
         our_ruid: rustix::process::getuid().as_raw(),
         our_euid: rustix::process::geteuid().as_raw(),

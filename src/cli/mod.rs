@@ -776,6 +776,16 @@ pub(crate) fn refuse_quiet_json(quiet: bool, output: &Output) -> Result<(), Fail
     Ok(())
 }
 
+/// What Rust's runtime does before `main` that afterlife relies on, for
+/// the binary, which brings its own C `main` (see `src/main.rs`): fds 0 to
+/// 2 open, and SIGPIPE ignored, so that a write to a closed pipe fails with
+/// `EPIPE` instead of ending afterlife.
+#[cfg(target_os = "linux")]
+pub fn prepare_process() {
+    crate::sys::linux::stdio::open_closed_standard_fds();
+    crate::sys::linux::signal::set_ignored(libc::SIGPIPE);
+}
+
 /// Parses the command line and runs the command; returns the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     let mut args: Vec<OsString> = args.into_iter().collect();

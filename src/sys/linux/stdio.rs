@@ -53,3 +53,32 @@ impl Drop for CStream {
         unsafe { libc::fclose(self.file.as_ptr()) };
     }
 }
+
+/// What Rust's runtime does for fds 0, 1 and 2 before `main`, which a
+/// binary with its own C `main` does itself: each one that is closed is
+/// opened on `/dev/null`. Otherwise the first file afterlife opened would
+/// take that number, and the command it starts would inherit the file as
+/// its stdin (say).
+pub(crate) fn open_closed_standard_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll reads and writes the three structs we own; a closed fd
+    // comes back as POLLNVAL, not as an error.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) };
+    if rc < 0 {
+        // ENOMEM or EINTR with a zero timeout: nothing known, nothing done.
+        return;
+    }
+    for entry in fds {
+        if entry.revents & libc::POLLNVAL != 0 {
+            // The lowest free number, which this is (0, 1, 2 in order);
+            // kept open for the life of the process.
+            if let Ok(null) = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()) {
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(null);
+            }
+        }
+    }
+}

@@ -53,15 +53,20 @@ const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 /// The cache's name for the numbers this program takes from BTF (not the
 /// name of the earlier layout, which also kept the tracepoint's type ID:
 /// two builds on one machine would each throw the other's away).
-const CACHE: &str = "signal-senders";
+const CACHE: &str = "signal-senders-family";
 /// The raw tracepoint the sender program is attached to.
 const TRACEPOINT: &std::ffi::CStr = c"signal_generate";
 /// The OOM program's BTF-enabled tracepoint, by its `btf_trace_*` typedef.
 const OOM_TRACEPOINT: &str = "btf_trace_mark_victim";
 
 /// Entries the map keeps: the latest signal of each number for this many
-/// target processes (older ones are evicted first).
+/// target processes (older ones are evicted first), when every process's
+/// signals are kept ([`Targets::Everyone`]).
 const ENTRIES: u32 = 4096;
+/// The same for [`Targets::FamilyOf`]: a map of 4,096 entries took 0.1 ms
+/// to create (the kernel allocates every entry at once), a tenth of what
+/// naming the sender adds to a `run`.
+const FAMILY_ENTRIES: u32 = 1024;
 /// Key: `{tgid u32, signo u32}`.
 const KEY: usize = 8;
 /// Value: `{time_ns u64, code i32, sender tgid u32, sender uid u32, 0 u32,
@@ -85,14 +90,38 @@ member_offsets! {
         task_tgid: ("task_struct", "tgid"),
         /// `kernel_siginfo.si_code`.
         info_code: ("kernel_siginfo", "si_code"),
+        /// `task_struct.real_parent`.
+        task_parent: ("task_struct", "real_parent"),
+    }
+}
+
+/// Whose signals the program keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    /// Every process's (`wait` watches processes of any parent).
+    Everyone,
+    /// Those of the children and grandchildren of this process (by its
+    /// TGID): `run`'s command is afterlife's child, or its keeper's. The
+    /// rest of the machine's signals then neither cost a map update nor
+    /// evict the command's record.
+    FamilyOf(u32),
+}
+
+impl Targets {
+    fn entries(self) -> u32 {
+        match self {
+            Targets::Everyone => ENTRIES,
+            Targets::FamilyOf(_) => FAMILY_ENTRIES,
+        }
     }
 }
 
 /// The program, with the map's fd: for a signal queued (`result == 0`)
-/// that is not harmless, `signals[{task->tgid, sig}] = {now, code,
-/// current's TGID, current's UID, 0, current's comm}`, unless the process
-/// sent it to itself and an entry is there already. Pure.
-pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
+/// that is not harmless, to a process of `targets`, `signals[{task->tgid,
+/// sig}] = {now, code, current's TGID, current's UID, 0, current's comm}`,
+/// unless the process sent it to itself and an entry is there already.
+/// Pure.
+pub fn program(o: &Offsets, map: i32, targets: Targets) -> Vec<Insn> {
     // Registers: r6 ctx (u64 args: sig, info, task, group, result), r7 sig,
     // r8 task, r9 info; the key at r10-8, the value at r10-48.
     let mut to_out = Vec::new();
@@ -115,6 +144,11 @@ pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
     p.extend(read_kernel(-8, 4, 8, o.task_tgid));
     to_out.push(p.len());
     p.push(insn(JNE_K, 0, 0, 0, 0));
+    if let Targets::FamilyOf(tgid) = targets {
+        let (filter, outs) = family_filter(o, tgid);
+        to_out.extend(outs.iter().map(|at| p.len() + at));
+        p.extend(filter);
+    }
     p.extend([
         insn(STX_W, 10, 7, -4, 0),
         insn(CALL, 0, 0, 0, BPF_FUNC_KTIME_GET_NS),
@@ -155,6 +189,37 @@ pub fn program(o: &Offsets, map: i32) -> Vec<Insn> {
     patch_to_end(&mut p, &to_out);
     p.extend(exit_zero());
     p
+}
+
+/// The check that `task` (r8) is a child or grandchild of process `tgid`,
+/// through `real_parent` (a thread's is its process's), each pointer read
+/// with a helper into r10-56 and each TGID into r10-60; with the positions
+/// of its jumps to the end, where the signal is not kept (a failed read
+/// included). It uses r1-r3 and r9 (loaded again after it). Pure.
+fn family_filter(o: &Offsets, tgid: u32) -> (Vec<Insn>, Vec<usize>) {
+    let mut p = Vec::new();
+    let mut outs = Vec::new();
+    // One generation up from r8 (then r9): its parent into r9, the
+    // parent's TGID into r2.
+    let up = |p: &mut Vec<Insn>, outs: &mut Vec<usize>, from: u8| {
+        p.extend(read_kernel(-56, 8, from, o.task_parent));
+        outs.push(p.len());
+        p.push(insn(JNE_K, 0, 0, 0, 0));
+        p.push(insn(LDX_DW, 9, 10, -56, 0));
+        p.extend(read_kernel(-60, 4, 9, o.task_tgid));
+        outs.push(p.len());
+        p.push(insn(JNE_K, 0, 0, 0, 0));
+        p.push(insn(LDX_W, 2, 10, -60, 0));
+    };
+    up(&mut p, &mut outs, 8);
+    let child = p.len();
+    p.push(insn(JEQ_K, 2, 0, 0, tgid as i32));
+    up(&mut p, &mut outs, 9);
+    outs.push(p.len());
+    p.push(insn(JNE_K, 2, 0, 0, tgid as i32));
+    // A child: on to the entry, past the grandparent's check.
+    p[child].off = (p.len() - child - 1) as i16;
+    (p, outs)
 }
 
 /// The `mark_victim` program: the OOM killer chose `task`;
@@ -267,17 +332,17 @@ impl SignalLog {
     /// the `mark_victim` one where the kernel has it in the form read
     /// (6.8); the reason where the first cannot run here (not root,
     /// another PID namespace, no BTF, an older kernel).
-    pub fn open(oom: bool) -> Result<SignalLog, String> {
-        SignalLog::open_or_why(oom).inspect_err(|why| crate::bpf::debug(CACHE, why))
+    pub fn open(oom: bool, targets: Targets) -> Result<SignalLog, String> {
+        SignalLog::open_or_why(oom, targets).inspect_err(|why| crate::bpf::debug(CACHE, why))
     }
 
-    fn open_or_why(oom: bool) -> Result<SignalLog, String> {
+    fn open_or_why(oom: bool, targets: Targets) -> Result<SignalLog, String> {
         if !crate::bpf::may_trace() {
             return Err("needs CAP_BPF and CAP_PERFMON (or root) in the initial PID namespace".to_string());
         }
         if let Some(numbers) = crate::bpf::cache::load(CACHE) {
             if let Some(numbers) = Numbers::decode(&numbers) {
-                match SignalLog::attach(&numbers, oom) {
+                match SignalLog::attach(&numbers, oom, targets) {
                     Ok(log) => return Ok(log),
                     Err(e) => crate::bpf::debug(CACHE, &e),
                 }
@@ -287,12 +352,12 @@ impl SignalLog {
         let btf = crate::bpf::btf::Btf::vmlinux().ok_or("the kernel's BTF cannot be read")?;
         let numbers = Numbers::from_btf(&btf)?;
         drop(btf);
-        let log = SignalLog::attach(&numbers, oom).map_err(|e| e.to_string())?;
+        let log = SignalLog::attach(&numbers, oom, targets).map_err(|e| e.to_string())?;
         crate::bpf::cache::store(CACHE, &numbers.encode());
         Ok(log)
     }
 
-    fn attach(numbers: &Numbers, oom: bool) -> Result<SignalLog, BpfError> {
+    fn attach(numbers: &Numbers, oom: bool, targets: Targets) -> Result<SignalLog, BpfError> {
         let call = |command: &'static str| {
             move |source| BpfError::Call {
                 command,
@@ -304,7 +369,7 @@ impl SignalLog {
         put_u32(&mut attr, 0, BPF_MAP_TYPE_LRU_HASH);
         put_u32(&mut attr, 4, KEY as u32);
         put_u32(&mut attr, 8, VALUE as u32);
-        put_u32(&mut attr, 12, ENTRIES);
+        put_u32(&mut attr, 12, targets.entries());
         // SAFETY: this attribute holds no pointer.
         let map = unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }.map_err(call("BPF_MAP_CREATE"))?;
         let attach = |name: Option<&std::ffi::CStr>, prog: OwnedFd| {
@@ -316,7 +381,8 @@ impl SignalLog {
             // for the call; no other pointer.
             unsafe { bpf_fd(BPF_RAW_TRACEPOINT_OPEN, &mut attr) }.map_err(call("BPF_RAW_TRACEPOINT_OPEN"))
         };
-        let senders = load_program(ProgKind::RawTracepoint, &program(&numbers.offsets, map.as_raw_fd()))?;
+        let insns = program(&numbers.offsets, map.as_raw_fd(), targets);
+        let senders = load_program(ProgKind::RawTracepoint, &insns)?;
         let mut links = vec![attach(Some(TRACEPOINT), senders)?];
         if oom && numbers.oom != 0 {
             // Before 6.8 mark_victim took a PID: the verifier refuses the
@@ -366,9 +432,10 @@ mod tests {
         let o = Offsets {
             task_tgid: 2500,
             info_code: 8,
+            task_parent: 2480,
         };
         assert_eq!(Offsets::decode(&o.encode()), Some(o));
-        let p = program(&o, 7);
+        let p = program(&o, 7, Targets::Everyone);
         let out = p.len() - 2;
         for (at, i) in p.iter().enumerate() {
             if matches!(i.code, JEQ_K | JNE_K) {
@@ -402,10 +469,59 @@ mod tests {
     }
 
     #[test]
+    fn a_family_program_keeps_only_a_child_or_grandchild_of_its_process() {
+        let o = Offsets {
+            task_tgid: 2500,
+            info_code: 8,
+            task_parent: 2480,
+        };
+        let everyone = program(&o, 7, Targets::Everyone);
+        let family = program(&o, 7, Targets::FamilyOf(4242));
+        let out = family.len() - 2;
+        for (at, i) in family.iter().enumerate() {
+            if matches!(i.code, JEQ_K | JNE_K | JNE_X) {
+                let target = at as i16 + 1 + i.off;
+                assert!(target > at as i16 && target as usize <= out, "jump at {at}");
+            }
+        }
+        // The filter sits between the read of task->tgid and the entry.
+        let (filter, outs) = family_filter(&o, 4242);
+        assert_eq!(family.len(), everyone.len() + filter.len());
+        let start = family
+            .windows(filter.len())
+            .position(|w| {
+                w.iter()
+                    .zip(&filter)
+                    .all(|(a, b)| a.code == b.code && a.imm() == b.imm())
+            })
+            .expect("the filter");
+        // A parent with that TGID jumps past the grandparent's check; the
+        // grandparent's must match or the signal is not kept.
+        let child = filter.iter().position(|i| i.code == JEQ_K).expect("the parent's check");
+        assert_eq!(filter[child].imm(), 4242);
+        assert_eq!(child + 1 + filter[child].off as usize, filter.len());
+        let last = filter.len() - 1;
+        assert_eq!((filter[last].code, filter[last].imm()), (JNE_K, 4242));
+        assert!(outs.contains(&last));
+        for at in outs {
+            assert_eq!(start + at + 1 + family[start + at].off as usize, out, "exit at {at}");
+        }
+        // Two generations read, each a pointer and a TGID.
+        let reads = filter
+            .iter()
+            .filter(|i| i.code == CALL && i.imm() == BPF_FUNC_PROBE_READ_KERNEL)
+            .count();
+        assert_eq!(reads, 4);
+        assert_eq!(Targets::FamilyOf(1).entries(), FAMILY_ENTRIES);
+        assert_eq!(Targets::Everyone.entries(), ENTRIES);
+    }
+
+    #[test]
     fn the_oom_program_keys_by_signal_zero_and_numbers_round_trip() {
         let o = Offsets {
             task_tgid: 2500,
             info_code: 8,
+            task_parent: 2480,
         };
         let p = oom_program(&o, 7);
         let out = p.len() - 2;
@@ -413,8 +529,8 @@ mod tests {
         assert!(p.iter().any(|i| i.code == ST_W && i.off == -4 && i.imm() == 0));
         let numbers = Numbers { oom: 9876, offsets: o };
         assert_eq!(Numbers::decode(&numbers.encode()), Some(numbers));
-        // An older cache's layout, with the tracepoint's type ID first.
-        assert_eq!(Numbers::decode(&[9876, 0, 2500, 8]), None);
+        // The layout before the parent's offset (kept under another name).
+        assert_eq!(Numbers::decode(&[9876, 2500, 8]), None);
         assert_eq!(Numbers::decode(&[9876, 2500]), None);
     }
 

@@ -16,7 +16,7 @@
 //! dies of a signal, which then gets no sender if it came before the
 //! program was attached.
 
-use crate::bpf::signals::SignalLog;
+use crate::bpf::signals::{SignalLog, Targets};
 use crate::deaths::event::RawSignal;
 use crate::deaths::{RawDeath, Sender, sender_of};
 
@@ -67,7 +67,7 @@ impl Senders {
     pub fn start(oom: bool) -> Senders {
         let state = match std::thread::Builder::new()
             .name("senders".into())
-            .spawn(move || SignalLog::open(oom))
+            .spawn(move || SignalLog::open(oom, Targets::Everyone))
         {
             Ok(handle) => State::Loading(handle),
             Err(e) => State::Unavailable(format!("cannot start a thread to load BPF: {e}")),
@@ -75,9 +75,11 @@ impl Senders {
         Senders { state }
     }
 
-    /// Loads the program in the calling thread (signals only).
+    /// Loads the program in the calling thread (signals only), keeping
+    /// only the signals to this process's children and grandchildren.
     pub fn load() -> Senders {
-        let state = match SignalLog::open(false) {
+        let me = rustix::process::getpid().as_raw_nonzero().get().unsigned_abs();
+        let state = match SignalLog::open(false, Targets::FamilyOf(me)) {
             Ok(log) => State::Ready(log),
             Err(reason) => State::Unavailable(reason),
         };

@@ -25,6 +25,11 @@ fn attached(pid: u32, limit: Duration) -> bool {
 /// afterlife's stderr and the sender's PID; `None` where the program does
 /// not load.
 fn killed_from_outside(name: &str, script: &str) -> Option<(serde_json::Value, String, u32)> {
+    killed_from_outside_with(name, &[], script)
+}
+
+/// [`killed_from_outside`] with more options for `run`.
+fn killed_from_outside_with(name: &str, options: &[&str], script: &str) -> Option<(serde_json::Value, String, u32)> {
     let dir = tempfile_dir(name);
     let pid_file = dir.join("pid");
     // The command writes its PID as the host sees it (as root the tree may
@@ -33,6 +38,7 @@ fn killed_from_outside(name: &str, script: &str) -> Option<(serde_json::Value, S
     let run = common::afterlife()
         .args(["run", "--report-json"])
         .arg(dir.join("report.json"))
+        .args(options)
         .args(["--", "sh", "-c", &script])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -88,6 +94,26 @@ fn run_names_the_process_that_killed_its_command_by_default() {
         stderr.contains(&format!("killed by SIGTERM, sent by pid {sender_pid} sh (user")),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_sender_is_named_when_the_keeper_started_the_command() {
+    // The program keeps the signals of afterlife's children and
+    // grandchildren only: here the command is the keeper's child.
+    for containment in ["subreaper", "pidns"] {
+        let name = format!("run-sender-{containment}");
+        let Some((report, stderr, sender_pid)) =
+            killed_from_outside_with(&name, &["--containment", containment], "exec sleep 60")
+        else {
+            return;
+        };
+        assert_eq!(report["containment"], containment, "{report}");
+        assert_eq!(report["signal_sender"]["pid"], sender_pid, "{report}");
+        assert!(
+            stderr.contains(&format!("killed by SIGTERM, sent by pid {sender_pid} sh (user")),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -205,7 +205,7 @@ pub fn mqueue_exists(name: &str) -> bool {
 /// Where the mqueue filesystem is mounted, from `/proc/self/mountinfo`
 /// (read once per process).
 pub fn mqueue_mount() -> Option<std::path::PathBuf> {
-    crate::proc::mountinfo::first_of_type(crate::proc::mountinfo::own().ok()?, "mqueue")
+    crate::proc::mountinfo::first_point_of_type(crate::proc::mountinfo::own().ok()?, "mqueue")
 }
 
 fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {

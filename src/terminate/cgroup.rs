@@ -27,7 +27,6 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::proc;
-use crate::proc::mountinfo::CgroupMounts;
 use crate::process::Pid;
 
 /// A cgroup operation failed.
@@ -76,7 +75,7 @@ fn io_error<'a>(operation: &'static str, path: &'a Path) -> impl FnOnce(io::Erro
 pub fn v2_mount() -> Result<PathBuf, CgroupError> {
     let path = Path::new("/proc/self/mountinfo");
     let mounts = proc::mountinfo::own().map_err(io_error("read", path))?;
-    CgroupMounts::of(mounts).v2.ok_or(CgroupError::NotMounted)
+    proc::mountinfo::first_point_of_type(mounts, "cgroup2").ok_or(CgroupError::NotMounted)
 }
 
 /// The two facts of `cgroup.events`.

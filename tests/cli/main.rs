@@ -13,6 +13,7 @@ mod demo_scenarios;
 mod explain;
 mod json_schema;
 mod nextest_wrapper;
+mod process_start;
 mod quiet;
 mod wait;
 mod wait_sender;

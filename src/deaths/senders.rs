@@ -78,7 +78,7 @@ impl Senders {
     /// Loads the program in the calling thread (signals only), keeping
     /// only the signals to this process's children and grandchildren.
     pub fn load() -> Senders {
-        let me = rustix::process::getpid().as_raw_nonzero().get().unsigned_abs();
+        let me = crate::process::Pid::current().get().unsigned_abs();
         let state = match SignalLog::open(false, Targets::FamilyOf(me)) {
             Ok(log) => State::Ready(log),
             Err(reason) => State::Unavailable(reason),

@@ -2,8 +2,10 @@
 //!
 //! Numbers come from the C library's constants, so they are right on every
 //! Linux architecture. Real-time signals are named the way `kill -l` names
-//! them (`RTMIN`, `RTMIN+3`, `RTMAX-1`); `SIGRTMIN` is the C library's value
-//! (34 with glibc, which keeps 32 and 33 for itself), see signal(7).
+//! them (`RTMIN`, `RTMIN+3`, `RTMAX-1`), with `SIGRTMIN` at 34 as glibc has
+//! it (it keeps 32 and 33 for itself, see signal(7)): the value `kill -l`,
+//! bash and systemd use, whichever C library afterlife itself is built with
+//! (musl keeps 34 too and says 35).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -270,9 +272,9 @@ pub enum SignalParseError {
     RealtimeOutOfRange(String),
 }
 
-/// The lowest real-time signal number as the C library sees it.
+/// The lowest real-time signal number as glibc, and so `kill -l`, names it.
 pub fn rtmin() -> i32 {
-    libc::SIGRTMIN()
+    34
 }
 
 /// The highest real-time signal number.

@@ -185,8 +185,10 @@ mod tests {
         // include/uapi/linux/pidfd.h: exit_code is the s32 at byte 60, inside
         // PIDFD_INFO_SIZE_VER0 (64); the ioctl number carries the size.
         assert_eq!(std::mem::offset_of!(libc::pidfd_info, exit_code), 60);
-        let size = (libc::PIDFD_GET_INFO >> 16) & 0x3fff;
-        assert_eq!(size, std::mem::size_of::<libc::pidfd_info>() as u64);
+        // An ioctl request is a c_ulong to glibc and a c_int to musl.
+        #[allow(clippy::unnecessary_cast)]
+        let size = ((libc::PIDFD_GET_INFO >> 16) & 0x3fff) as usize;
+        assert_eq!(size, std::mem::size_of::<libc::pidfd_info>());
         assert_eq!(libc::PIDFD_GET_INFO & 0xffff, 0xff0b);
     }
 

@@ -209,7 +209,6 @@ pub fn mqueue_mount() -> Option<std::path::PathBuf> {
 }
 
 fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
-    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -217,31 +216,23 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
         .flatten()
         // An object unlinked meanwhile is skipped.
         .filter_map(|e| {
-            let meta = e.metadata().ok()?;
-            if !meta.is_file() {
+            let facts = crate::sys::linux::fs::facts(&e.path()).ok()?;
+            if facts.file_type != rustix::fs::FileType::RegularFile {
                 return None;
             }
-            let born: i128 = meta
-                .created()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(
-                    i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-                    |d| d.as_nanos() as i128,
-                );
             Some(IpcObject {
                 kind,
                 id: None,
                 key: None,
                 name: Some(format!("/{}", e.file_name().to_string_lossy())),
-                uid: meta.uid(),
+                uid: facts.uid,
                 creator_uid: None,
-                size: meta.size(),
+                size: facts.size,
                 creator_pid: None,
                 last_pids: Vec::new(),
                 attached: None,
-                changed_at: born.div_euclid(1_000_000_000) as i64,
-                changed_exact: Some(born),
+                changed_at: facts.born_ns.div_euclid(1_000_000_000) as i64,
+                changed_exact: Some(facts.born_ns),
             })
         })
         .collect()

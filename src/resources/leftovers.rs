@@ -361,27 +361,25 @@ fn zombie_left(pid: Pid, start_ticks: u64) -> Option<ZombieLeft> {
 const MAX_FILES: usize = 100_000;
 
 fn created_under(dir: &Path, since: f64, out: &mut Vec<CreatedFile>, depth: usize) {
-    use std::os::unix::fs::MetadataExt;
     if depth > 32 || out.len() >= MAX_FILES {
         return;
     }
     // Unreadable or removed meanwhile: skip it.
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
-        let Ok(meta) = entry.metadata() else { continue };
         let path = entry.path();
-        if meta.is_dir() {
+        let Ok(facts) = crate::sys::linux::fs::facts(&path) else {
+            continue;
+        };
+        if facts.file_type == rustix::fs::FileType::Directory {
             created_under(&path, since, out, depth + 1);
+            continue;
         }
-        let created = meta
-            .created()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(meta.ctime() as f64, |d| d.as_secs_f64());
-        if created >= since && !meta.is_dir() {
+        let created = facts.born_ns as f64 / 1e9;
+        if created >= since {
             out.push(CreatedFile {
                 path: path.to_string_lossy().into_owned(),
-                size: meta.size(),
+                size: facts.size,
                 created_at: created,
             });
         }

@@ -221,12 +221,13 @@ fn host_triple() -> String {
 #[test]
 fn cargo_test_with_afterlife_as_the_runner_fails_a_leaky_binary() {
     let scratch = Scratch::new("cargo-runner");
-    let variable = format!(
-        "CARGO_TARGET_{}_RUNNER",
-        host_triple().to_uppercase().replace(['-', '.'], "_")
-    );
+    // Built for the host's triple, named, whatever target the project's
+    // cargo configuration picks, so that this runner variable is the one
+    // cargo reads.
+    let triple = host_triple();
+    let variable = format!("CARGO_TARGET_{}_RUNNER", triple.to_uppercase().replace(['-', '.'], "_"));
     let output = cargo()
-        .args(["test", "--offline", "--lib"])
+        .args(["test", "--offline", "--lib", "--target", &triple])
         .env(&variable, wrapper().join(" "))
         .env("TMPDIR", scratch.path())
         .output()

@@ -24,6 +24,7 @@
 
 pub(crate) mod bpf;
 pub(crate) mod fd;
+pub(crate) mod fs;
 pub(crate) mod ipc;
 pub(crate) mod notify;
 pub(crate) mod ns;

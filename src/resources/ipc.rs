@@ -127,11 +127,16 @@ impl IpcObject {
 /// Reads every IPC object visible now.
 pub fn read_all() -> Vec<IpcObject> {
     let mut objects = Vec::new();
-    for (file, kind) in [
-        ("/proc/sysvipc/shm", IpcKind::SysvShm),
-        ("/proc/sysvipc/sem", IpcKind::SysvSem),
-        ("/proc/sysvipc/msg", IpcKind::SysvMsg),
+    let in_use = crate::sys::linux::ipc::sysv_in_use();
+    for (file, kind, count) in [
+        ("/proc/sysvipc/shm", IpcKind::SysvShm, in_use.map(|n| n.shm)),
+        ("/proc/sysvipc/sem", IpcKind::SysvSem, in_use.map(|n| n.sem)),
+        ("/proc/sysvipc/msg", IpcKind::SysvMsg, in_use.map(|n| n.msg)),
     ] {
+        // None of the kind exists: the file would hold its header only.
+        if count == Some(0) {
+            continue;
+        }
         if let Ok(text) = std::fs::read_to_string(file) {
             objects.extend(parse_sysv(&text, kind));
         }
@@ -252,6 +257,19 @@ mod tests {
         drop(mq);
         crate::sys::linux::ipc::mq_unlink(&c).unwrap();
         assert!(!mqueue_exists(&name));
+    }
+
+    #[test]
+    fn a_new_segment_is_counted_and_read() {
+        let before = crate::sys::linux::ipc::sysv_in_use().expect("SHM_INFO, SEM_INFO and MSG_INFO");
+        assert!(before.shm >= 0 && before.sem >= 0 && before.msg >= 0);
+        let id = crate::sys::linux::ipc::shm_create(4096).unwrap();
+        let counted = crate::sys::linux::ipc::sysv_in_use().unwrap().shm >= 1;
+        let read = read_all()
+            .iter()
+            .any(|o| o.kind == IpcKind::SysvShm && o.id == Some(i64::from(id)));
+        crate::sys::linux::ipc::shm_remove(id).unwrap();
+        assert!(counted && read, "counted {counted}, read {read}");
     }
 
     #[test]

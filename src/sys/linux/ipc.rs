@@ -114,6 +114,72 @@ pub(crate) fn sem_last_pid(id: i32, number: i32) -> io::Result<i32> {
     check(unsafe { libc::semctl(id, number, libc::GETPID) })
 }
 
+/// How many SysV objects of each kind exist in this IPC namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SysvInUse {
+    /// Shared memory segments.
+    pub(crate) shm: i32,
+    /// Semaphore sets.
+    pub(crate) sem: i32,
+    /// Message queues.
+    pub(crate) msg: i32,
+}
+
+/// `SHM_INFO` (include/uapi/linux/shm.h; the libc crate has no constant).
+const SHM_INFO: libc::c_int = 14;
+
+/// `struct shm_info` (include/uapi/linux/shm.h).
+#[repr(C)]
+#[derive(Default)]
+struct ShmInfo {
+    used_ids: libc::c_int,
+    shm_tot: libc::c_ulong,
+    shm_rss: libc::c_ulong,
+    shm_swp: libc::c_ulong,
+    swap_attempts: libc::c_ulong,
+    swap_successes: libc::c_ulong,
+}
+
+/// `struct seminfo` (include/uapi/linux/sem.h); `semusz` is the count.
+#[repr(C)]
+#[derive(Default)]
+struct SemInfo {
+    before: [libc::c_int; 7],
+    semusz: libc::c_int,
+    after: [libc::c_int; 2],
+}
+
+/// `struct msginfo` (include/uapi/linux/msg.h); `msgpool` is the count.
+#[repr(C)]
+#[derive(Default)]
+struct MsgInfo {
+    msgpool: libc::c_int,
+    rest: [libc::c_int; 6],
+    msgseg: libc::c_ushort,
+}
+
+/// The counts `shmctl(SHM_INFO)`, `semctl(SEM_INFO)` and `msgctl(MSG_INFO)`
+/// give (the kernel's `in_use` of each table): three system calls, where
+/// reading `/proc/sysvipc/*` takes a dozen. Made as raw system calls, since
+/// C libraries rewrite the command of their wrappers. `None` if one fails.
+pub(crate) fn sysv_in_use() -> Option<SysvInUse> {
+    let mut shm = ShmInfo::default();
+    let mut sem = SemInfo::default();
+    let mut msg = MsgInfo::default();
+    // SAFETY: SHM_INFO writes a struct shm_info into the one we own.
+    let shm_rc = unsafe { libc::syscall(libc::SYS_shmctl, 0, SHM_INFO, &raw mut shm) };
+    // SAFETY: SEM_INFO writes a struct seminfo through the fourth argument
+    // (the union semun's pointer member), into the one we own.
+    let sem_rc = unsafe { libc::syscall(libc::SYS_semctl, 0, 0, libc::SEM_INFO, &raw mut sem) };
+    // SAFETY: MSG_INFO writes a struct msginfo into the one we own.
+    let msg_rc = unsafe { libc::syscall(libc::SYS_msgctl, 0, libc::MSG_INFO, &raw mut msg) };
+    (shm_rc >= 0 && sem_rc >= 0 && msg_rc >= 0).then_some(SysvInUse {
+        shm: shm.used_ids,
+        sem: sem.semusz,
+        msg: msg.msgpool,
+    })
+}
+
 /// A POSIX message queue descriptor, closed on drop.
 #[derive(Debug)]
 pub(crate) struct MessageQueue(libc::mqd_t);

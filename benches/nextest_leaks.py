@@ -57,6 +57,16 @@ def config(path, afterlife, containment=None):
     return path
 
 
+def cargo_env():
+    """The tests are built for the host's triple (glibc), as a project
+    outside this repository builds them, not for the musl target this
+    repository's cargo configuration names."""
+    host = next(line.split(": ", 1)[1] for line in
+                subprocess.run(["rustc", "-vV"], stdout=subprocess.PIPE, text=True, check=True).stdout.splitlines()
+                if line.startswith("host: "))
+    return dict(os.environ, CARGO_TARGET_DIR=os.path.join(WORK, "target"), CARGO_BUILD_TARGET=host)
+
+
 def nextest(crate, config_file, extra=(), outer=None, success="never"):
     """Runs cargo nextest on `crate`; returns (seconds, statuses, text):
     statuses maps a test to [(status, seconds)]."""
@@ -66,7 +76,7 @@ def nextest(crate, config_file, extra=(), outer=None, success="never"):
                "--config-file", config_file, *extra]
     if outer:
         command = [outer, "run", "--remove-ipc", "--tmpdir", "--", *command]
-    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(WORK, "target"))
+    env = cargo_env()
     start = time.monotonic()
     done = subprocess.run(command, cwd=crate, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
@@ -80,7 +90,7 @@ def nextest(crate, config_file, extra=(), outer=None, success="never"):
 
 
 def build(crate):
-    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(WORK, "target"))
+    env = cargo_env()
     subprocess.run(["cargo", "nextest", "list", "--offline"], cwd=crate, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -42,10 +42,7 @@ pub const SIGIO: i32 = 29;
 pub const SIGPWR: i32 = 30;
 pub const SIGSYS: i32 = 31;
 
-/// glibc keeps 32 and 33 for itself: its SIGRTMIN is 34.
-pub fn SIGRTMIN() -> i32 {
-    34
-}
+// SIGRTMIN is 34 on every platform (`crate::signal::rtmin`).
 
 pub fn SIGRTMAX() -> i32 {
     64

@@ -161,7 +161,25 @@ pub(crate) fn rows(tables: Tables) -> Result<Vec<TableRow>, TableError> {
             rows.extend(if v6 { decode_udp6(&bytes) } else { decode_udp4(&bytes) });
         }
     }
-    Ok(rows)
+    Ok(one_row_per_connection(rows))
+}
+
+/// The rows with a TCP connection listed once: its local and remote
+/// address make it one socket, but Wine's table can list it twice, which
+/// would report one socket as two. Listeners and UDP sockets are kept as
+/// they come (two may share an address legitimately). Pure.
+pub(crate) fn one_row_per_connection(rows: Vec<TableRow>) -> Vec<TableRow> {
+    let mut kept: Vec<TableRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let connected = row.protocol == Protocol::Tcp
+            && row.state != Some(TcpState::Listen)
+            && row.remote.is_some_and(|r| r.port() != 0);
+        if connected && kept.contains(&row) {
+            continue;
+        }
+        kept.push(row);
+    }
+    kept
 }
 
 /// Calls `get` until the buffer is large enough (a socket may open between
@@ -374,6 +392,26 @@ mod tests {
         // A count of 3 with bytes for one row.
         let bytes = words(&[3, 1, 0, stored_port(1), 0, 0, 5]);
         assert_eq!(decode_tcp4(&bytes).len(), 1);
+    }
+
+    #[test]
+    fn a_connection_listed_twice_is_one_row_and_listeners_stay() {
+        let row = |state, remote: &str| TableRow {
+            protocol: Protocol::Tcp,
+            local: "127.0.0.1:5000".parse().unwrap(),
+            remote: Some(remote.parse().unwrap()),
+            state: Some(state),
+            pid: 7,
+        };
+        let connection = row(TcpState::Established, "127.0.0.1:6000");
+        let listener = row(TcpState::Listen, "0.0.0.0:0");
+        let rows = vec![
+            connection.clone(),
+            listener.clone(),
+            connection.clone(),
+            listener.clone(),
+        ];
+        assert_eq!(one_row_per_connection(rows), [connection, listener.clone(), listener]);
     }
 
     #[test]

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""The watch loop's own CPU with many processes: the kernel's counts in one
-pass (the BPF sample and task iterators) against each process's files.
+"""The watch loop's own CPU with many processes.
 
-Starts N `sleep`s under one parent (its own session, ended by its process
-group at the end), then runs the same afterlife binary watching them at
-1 s — as PIDs, then as `--tree` of the parent — with the iterators on and
-off (`AFTERLIFE_PROC_WALK=1`), in turn, ROUNDS times each. The cost is the
-watch process's utime + stime from /proc/PID/stat over 28 s of steady state
-(after 8 s of start-up), as a share of one core. Needs root for the
-iterators (without it both rows read the files).
+Starts N sleepers (a copy of `sleep` named `wpsleep`, so that `--name`
+finds them alone) under one parent (its own session, ended by its process
+group at the end), then runs afterlife watching them at 1 s — as PIDs, as
+`--tree` of the parent and as `--name wpsleep` — ROUNDS times each, the
+order of the columns alternating between rounds. The cost is the watch
+process's utime + stime from /proc/PID/stat over 28 s of steady state
+(after 8 s of start-up), as a share of one core.
+
+Columns: "one pass" is AFTERLIFE with its BPF iterators (root);
+"files" the same binary with `AFTERLIFE_PROC_WALK=1` (each process's
+files); with `--baseline OLD`, "before" is another build with its
+iterators, and "files" is left out unless `--files` is given.
 
 Usage: python3 benches/watch_passes.py AFTERLIFE [N] [ROUNDS]
+           [--baseline OLD] [--files] [--modes pids,tree,name]
 """
 
 import os
@@ -28,10 +33,10 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def start_sleepers(n):
+def start_sleepers(n, sleeper):
     script = (
         "import subprocess, time\n"
-        f"ps = [subprocess.Popen(['sleep', '900']) for _ in range({n})]\n"
+        f"ps = [subprocess.Popen([{sleeper!r}, '900']) for _ in range({n})]\n"
         "print(' '.join(str(p.pid) for p in ps), flush=True)\n"
         "time.sleep(900)\n"
     )
@@ -41,7 +46,7 @@ def start_sleepers(n):
     return parent, parent.stdout.readline().split()
 
 
-def share_of_a_core(exe, targets, files):
+def share_of_a_core(exe, targets, files=False):
     env = dict(os.environ)
     if files:
         env["AFTERLIFE_PROC_WALK"] = "1"
@@ -63,22 +68,46 @@ def share_of_a_core(exe, targets, files):
 
 
 def main():
-    exe = sys.argv[1]
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-    parent, pids = start_sleepers(n)
-    try:
-        for mode, targets in [("pids", pids), ("tree", ["--tree", str(parent.pid)])]:
-            results = {"one pass": [], "files": []}
-            for r in range(rounds):
-                order = ["one pass", "files"] if r % 2 == 0 else ["files", "one pass"]
-                for key in order:
-                    results[key].append(share_of_a_core(exe, targets, key == "files"))
-            for key, values in results.items():
-                print(f"{mode:5} {key:9} median {statistics.median(values):.3f}% of a core  {[round(v, 2) for v in values]}")
-    finally:
-        os.killpg(parent.pid, signal.SIGKILL)
-        parent.wait()
+    import argparse
+    import shutil
+    import tempfile
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("exe")
+    ap.add_argument("n", nargs="?", type=int, default=1000)
+    ap.add_argument("rounds", nargs="?", type=int, default=2)
+    ap.add_argument("--baseline")
+    ap.add_argument("--files", action="store_true")
+    ap.add_argument("--modes", default="pids,tree,name")
+    args = ap.parse_args()
+    columns = {"one pass": (args.exe, False)}
+    if args.baseline:
+        columns["before"] = (args.baseline, False)
+    if args.files or not args.baseline:
+        columns["files"] = (args.exe, True)
+    with tempfile.TemporaryDirectory() as tmp:
+        sleeper = os.path.join(tmp, "wpsleep")
+        shutil.copy(shutil.which("sleep"), sleeper)
+        parent, pids = start_sleepers(args.n, sleeper)
+        try:
+            modes = {"pids": pids, "tree": ["--tree", str(parent.pid)], "name": ["--name", "wpsleep"]}
+            for mode in args.modes.split(","):
+                targets = modes[mode]
+                results = {key: [] for key in columns}
+                for r in range(args.rounds):
+                    order = list(columns) if r % 2 == 0 else list(reversed(columns))
+                    for key in order:
+                        exe, files = columns[key]
+                        results[key].append(share_of_a_core(exe, targets, files))
+                for key, values in results.items():
+                    print(
+                        f"{mode:5} {key:9} median {statistics.median(values):.3f}% of a core  "
+                        f"{[round(v, 2) for v in values]}",
+                        flush=True,
+                    )
+        finally:
+            os.killpg(parent.pid, signal.SIGKILL)
+            parent.wait()
 
 
 if __name__ == "__main__":

@@ -238,6 +238,52 @@ impl Btf {
         self.member_in(id, member, 0)
     }
 
+    /// The type ID of the variable `name` (a `VAR` record: in the
+    /// kernel's BTF, its per-CPU variables).
+    pub fn var_id(&self, name: &str) -> Option<u32> {
+        self.find(KIND_VAR, name)
+    }
+
+    /// The size in bytes of `struct name`.
+    pub fn struct_size(&self, name: &str) -> Option<usize> {
+        let (.., size, _) = self.record(self.find(KIND_STRUCT, name)?)?;
+        Some(size as usize)
+    }
+
+    /// The element count of `member` of `struct name` where that member is
+    /// an array of `struct element`; `None` for any other type.
+    pub fn struct_array_len(&self, name: &str, member: &str, element: &str) -> Option<usize> {
+        let ty = self.member_type(self.find(KIND_STRUCT, name)?, member, 0)?;
+        let (_, kind, .., at) = self.record(self.resolve(ty)?)?;
+        if kind != KIND_ARRAY {
+            return None;
+        }
+        let (elem, count) = (u32_at(&self.data, at + 12)?, u32_at(&self.data, at + 20)?);
+        let (name_off, kind, ..) = self.record(self.resolve(elem)?)?;
+        (kind == KIND_STRUCT && self.name(name_off) == element.as_bytes()).then_some(count as usize)
+    }
+
+    /// The type ID of `member` in the struct or union `id`, looking inside
+    /// anonymous members too.
+    fn member_type(&self, id: u32, member: &str, depth: usize) -> Option<u32> {
+        if depth > 8 {
+            return None;
+        }
+        let (_, kind, _, vlen, _, at) = self.record(self.resolve(id)?)?;
+        if kind != KIND_STRUCT && kind != KIND_UNION {
+            return None;
+        }
+        (0..vlen).find_map(|i| {
+            let m = at + 12 + 12 * i;
+            let (name_off, ty) = (u32_at(&self.data, m)?, u32_at(&self.data, m + 4)?);
+            match self.name(name_off) {
+                name if name == member.as_bytes() => Some(ty),
+                b"" => self.member_type(ty, member, depth + 1),
+                _ => None,
+            }
+        })
+    }
+
     /// How many types the blob holds.
     pub fn len(&self) -> usize {
         self.offsets.len()
@@ -257,7 +303,7 @@ mod tests {
     /// `struct outer { int x; struct { int y; }; struct inner in; }`, and
     /// a function `f`.
     fn blob() -> Vec<u8> {
-        let strings = b"\0int\0inner\0a\0b\0outer\0x\0y\0in\0f\0";
+        let strings = b"\0int\0inner\0a\0b\0outer\0x\0y\0in\0f\0holder\0arr\0v\0";
         let off = |s: &str| -> u32 {
             let needle = format!("\0{s}\0");
             strings
@@ -288,6 +334,11 @@ mod tests {
         // 5: func proto, 6: func f
         ty(0, KIND_FUNC_PROTO, 0, 1, &[]);
         ty(off("f"), KIND_FUNC, 0, 5, &[]);
+        // 7: struct inner[3], 8: struct holder { int x; struct inner arr[3]; },
+        // 9: a variable v of type int
+        ty(0, KIND_ARRAY, 0, 0, &[2, 1, 3]);
+        ty(off("holder"), KIND_STRUCT, 2, 28, &[off("x"), 1, 0, off("arr"), 7, 32]);
+        ty(off("v"), KIND_VAR, 0, 1, &[1]);
         let type_bytes: Vec<u8> = types.iter().flat_map(|v| v.to_le_bytes()).collect();
         let mut data = vec![0x9f, 0xeb, 1, 0];
         for v in [
@@ -307,7 +358,7 @@ mod tests {
     #[test]
     fn finds_functions_and_members_even_in_anonymous_structs() {
         let btf = Btf::parse(blob()).unwrap();
-        assert_eq!(btf.len(), 6);
+        assert_eq!(btf.len(), 9);
         assert!(!btf.is_empty());
         assert_eq!(btf.func_id("f"), Some(6));
         assert_eq!(btf.func_id("g"), None);
@@ -317,6 +368,19 @@ mod tests {
         assert_eq!(btf.member_offset("outer", "in"), Some(8));
         assert_eq!(btf.member_offset("outer", "z"), None);
         assert_eq!(btf.member_offset("nosuch", "x"), None);
+    }
+
+    #[test]
+    fn finds_variables_sizes_and_arrays_of_structs() {
+        let btf = Btf::parse(blob()).unwrap();
+        assert_eq!(btf.var_id("v"), Some(9));
+        assert_eq!(btf.var_id("f"), None);
+        assert_eq!(btf.struct_size("inner"), Some(8));
+        assert_eq!(btf.struct_size("holder"), Some(28));
+        assert_eq!(btf.struct_array_len("holder", "arr", "inner"), Some(3));
+        assert_eq!(btf.struct_array_len("holder", "arr", "outer"), None);
+        assert_eq!(btf.struct_array_len("holder", "x", "inner"), None);
+        assert_eq!(btf.member_offset("holder", "arr"), Some(4));
     }
 
     #[test]

@@ -85,6 +85,7 @@ macro_rules! member_offsets {
 pub mod asm;
 pub mod btf;
 pub(crate) mod cache;
+pub mod percpu;
 pub mod samples;
 pub mod signals;
 pub mod task_file;

@@ -15,10 +15,17 @@
 //! - children: counted from the parents (`real_parent->tgid`) of every
 //!   process, which is what `/proc/PID/task/*/children` lists together.
 //!
-//! Memory is not read here: since Linux 6.16 `statm` and `status` sum each
-//! `mm->rss_stat` counter over every CPU (`get_mm_counter_sum`), which a
-//! program cannot do portably; the counter's shared `count` alone was
-//! measured 44 pages off a `sleep`'s 437. `watch` reads `statm` for it.
+//! Memory is not counted here: since Linux 6.16 `statm` and `status` sum
+//! each `mm->rss_stat` counter over every CPU under the counter's lock
+//! (`get_mm_counter_sum`), which a program cannot take; the counter's
+//! shared `count` alone was measured 44 pages off a `sleep`'s 437. What the
+//! program gives instead is a *fingerprint* of the counters: a hash of the
+//! mm's address and of every part of every counter (the shared `count` and
+//! each CPU's own share, found with the per-CPU offsets of
+//! [`crate::bpf::percpu`]). The value `statm`
+//! shows is the sum of those parts, so where no part changed, neither did
+//! what `statm` and `status` would show: `watch` reads them again only for
+//! a process whose fingerprint moved (see [`MemoryLayout`]).
 //!
 //! The first run is checked against what /proc says of afterlife's own
 //! process.
@@ -29,14 +36,127 @@ use crate::bpf::asm::*;
 use crate::bpf::btf::Btf;
 use crate::bpf::{Iterator, MemberOffsets};
 
-/// The record the program writes: 32 bytes.
-const RECORD: usize = 32;
+/// The record the program writes: 40 bytes.
+const RECORD: usize = 40;
 /// The largest fd table counted in the kernel, in 64-bit words (65,536
 /// fds); the verifier walks the loop once per word.
 pub const FD_WORDS: i32 = 1024;
 /// `fd_state`: the table was counted; it was too large to count.
 const FDS_COUNTED: i32 = 1;
 const FDS_TOO_MANY: i32 = 2;
+/// `memory_state`: the fingerprint was taken.
+const MEMORY_HASHED: i32 = 1;
+/// The most CPUs whose shares are read: each costs a helper call per
+/// process and pass, so on a larger machine `statm` is cheaper.
+pub use crate::bpf::percpu::MAX_CPUS;
+/// The most memory counters hashed (`NR_MM_COUNTERS` is 4 since Linux 4.x).
+const MAX_COUNTERS: usize = 8;
+/// The FNV-1a 64-bit prime: each step `h = (h ^ word) * P` is a bijection
+/// of `h`, so two inputs that differ in one word always hash apart.
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// Stack slots below the record: the fd word count, the fd word read, the
+/// mm pointer, each CPU's shares of the counters, then the counters.
+const WORDS_SLOT: i16 = -48;
+const WORD_SLOT: i16 = -56;
+const MM_SLOT: i16 = -64;
+const SHARES_SLOT: i16 = -64 - 4 * MAX_COUNTERS as i16;
+/// The largest block of counters read onto the stack.
+const MAX_BLOCK: usize = 384;
+
+/// Where a process's memory counters are, for the fingerprint: since
+/// Linux 6.2 `mm->rss_stat` is an array of `struct percpu_counter`, each a
+/// shared `count` and a pointer to per-CPU `s32` shares, allocated together
+/// (`percpu_counter_init_many`: counter `i`'s share is 4·i bytes after the
+/// first's; the program checks this and takes no fingerprint otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLayout {
+    task_mm: i16,
+    mm_rss_stat: i16,
+    counters: i16,
+    counter_size: i16,
+    counter_count: i16,
+    counter_shares: i16,
+    cpus: i16,
+    /// Each CPU's per-CPU offset, the first `cpus` of them.
+    cpu_offsets: [u64; MAX_CPUS],
+}
+
+impl MemoryLayout {
+    fn from_btf(btf: &Btf, cpus: usize) -> Option<MemoryLayout> {
+        let at = |s: &str, m: &str| btf.member_offset(s, m).and_then(|o| i16::try_from(o).ok());
+        let counters = btf.struct_array_len("mm_struct", "rss_stat", "percpu_counter")?;
+        let counter_size = btf.struct_size("percpu_counter")?;
+        let fits = (1..=MAX_COUNTERS).contains(&counters)
+            && counters * counter_size <= MAX_BLOCK
+            && (1..=MAX_CPUS).contains(&cpus);
+        fits.then_some(())?;
+        Some(MemoryLayout {
+            task_mm: at("task_struct", "mm")?,
+            mm_rss_stat: at("mm_struct", "rss_stat")?,
+            counters: counters as i16,
+            counter_size: counter_size as i16,
+            counter_count: at("percpu_counter", "count")?,
+            counter_shares: at("percpu_counter", "counters")?,
+            cpus: cpus as i16,
+            cpu_offsets: Self::offsets_array(&crate::bpf::percpu::offsets(btf, cpus)?)?,
+        })
+    }
+
+    fn offsets_array(offsets: &[u64]) -> Option<[u64; MAX_CPUS]> {
+        let mut all = [0; MAX_CPUS];
+        all.get_mut(..offsets.len())?.copy_from_slice(offsets);
+        Some(all)
+    }
+
+    /// Six offsets and sizes, the CPU count, then each CPU's offset.
+    fn encode(&self) -> Vec<i64> {
+        let sizes = [
+            self.task_mm,
+            self.mm_rss_stat,
+            self.counters,
+            self.counter_size,
+            self.counter_count,
+            self.counter_shares,
+            self.cpus,
+        ];
+        let offsets = self.cpu_offsets.iter().take(self.cpus as usize).map(|&o| o as i64);
+        sizes.into_iter().map(i64::from).chain(offsets).collect()
+    }
+
+    fn decode(n: &[i64]) -> Option<MemoryLayout> {
+        let small = |i: usize| n.get(i).and_then(|&v| i16::try_from(v).ok());
+        let cpus = small(6).filter(|&c| (1..=MAX_CPUS as i16).contains(&c))?;
+        let offsets: Vec<u64> = n.get(7..)?.iter().map(|&o| o as u64).collect();
+        let layout = MemoryLayout {
+            task_mm: small(0)?,
+            mm_rss_stat: small(1)?,
+            counters: small(2)?,
+            counter_size: small(3)?,
+            counter_count: small(4)?,
+            counter_shares: small(5)?,
+            cpus,
+            cpu_offsets: Self::offsets_array(&offsets)?,
+        };
+        let fits = (1..=MAX_COUNTERS as i16).contains(&layout.counters)
+            && layout.counters as usize * layout.counter_size.max(0) as usize <= MAX_BLOCK;
+        (offsets.len() == cpus as usize && fits).then_some(layout)
+    }
+
+    /// Where the counters are read onto the stack.
+    fn block_slot(&self) -> i16 {
+        SHARES_SLOT - self.counters * self.counter_size
+    }
+}
+
+/// The number of CPUs the kernel can have (`nr_cpu_ids`): one more than the
+/// highest in `/sys/devices/system/cpu/possible`'s list ("0-3,8-11"). Pure.
+pub fn possible_cpus(list: &str) -> Option<usize> {
+    list.trim()
+        .split(',')
+        .map(|range| range.rsplit('-').next()?.trim().parse::<usize>().ok())
+        .try_fold(0, |most, last| Some(most.max(last? + 1)))
+        .filter(|&n| n > 0)
+}
 
 /// The offsets the program reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +171,10 @@ pub struct Offsets {
     files_fdt: i16,
     fdt_max_fds: i16,
     fdt_open_fds: i16,
+    /// Where the memory counters are; `None` where the kernel keeps them
+    /// otherwise (before Linux 6.2) or the machine has more than
+    /// [`MAX_CPUS`] CPUs: then `watch` reads `statm` at every tick.
+    memory: Option<MemoryLayout>,
 }
 
 impl MemberOffsets for Offsets {
@@ -67,6 +191,10 @@ impl MemberOffsets for Offsets {
             files_fdt: at("files_struct", "fdt")?,
             fdt_max_fds: at("fdtable", "max_fds")?,
             fdt_open_fds: at("fdtable", "open_fds")?,
+            memory: std::fs::read_to_string("/sys/devices/system/cpu/possible")
+                .ok()
+                .and_then(|list| possible_cpus(&list))
+                .and_then(|cpus| MemoryLayout::from_btf(btf, cpus)),
         })
     }
 
@@ -85,10 +213,18 @@ impl MemberOffsets for Offsets {
         ]
         .into_iter()
         .map(i64::from)
+        .chain([i64::from(self.memory.is_some())])
+        .chain(self.memory.iter().flat_map(MemoryLayout::encode))
         .collect()
     }
 
     fn decode(numbers: &[i64]) -> Option<Offsets> {
+        // Ten offsets, then 0, or 1 and the memory layout.
+        let (numbers, memory) = match (numbers.len(), numbers.get(10)) {
+            (11, Some(0)) => (&numbers[..10], None),
+            (19.., Some(1)) => (&numbers[..10], Some(MemoryLayout::decode(&numbers[11..])?)),
+            _ => return None,
+        };
         let n: Vec<i16> = numbers.iter().map(|&n| i16::try_from(n).ok()).collect::<Option<_>>()?;
         let &[
             task_pid,
@@ -116,6 +252,7 @@ impl MemberOffsets for Offsets {
             files_fdt,
             fdt_max_fds,
             fdt_open_fds,
+            memory,
         })
     }
 }
@@ -182,11 +319,78 @@ fn popcount() -> Vec<Step> {
     s
 }
 
+/// `h = (h ^ r1) * FNV_PRIME` on the hash in r9, with r2 as scratch.
+fn hash_r1() -> Vec<Step> {
+    let mut s = vec![Step::Op(insn(XOR64_X, 9, 1, 0, 0))];
+    s.extend(load_imm64(2, FNV_PRIME).map(Step::Op));
+    s.push(Step::Op(insn(MUL64_X, 9, 2, 0, 0)));
+    s
+}
+
+/// The fingerprint of the task's memory counters (task in r8) into the
+/// record at `rec(32)`, with `MEMORY_HASHED` at `rec(20)`; on any doubt
+/// (no mm, a failed read, shares not laid out together) it jumps to
+/// "files" with the state left 0. Uses r7 (the mm, then the first
+/// counter's shares) and r9 (the hash). Pure.
+fn memory_steps(m: &MemoryLayout, rec: impl Fn(i16) -> i16) -> Vec<Step> {
+    use Step::{Jump, Label, Op};
+    let block = m.block_slot();
+    let counter = |i: i16, field: i16| block + i * m.counter_size + field;
+    let mut s: Vec<Step> = read_kernel(MM_SLOT, 8, 8, m.task_mm).map(Op).into();
+    s.extend([
+        Jump(insn(JNE_K, 0, 0, 0, 0), "files"),
+        Op(insn(LDX_DW, 7, 10, MM_SLOT, 0)),
+        Jump(insn(JEQ_K, 7, 0, 0, 0), "files"),
+    ]);
+    let block_len = i32::from(m.counters * m.counter_size);
+    s.extend(read_kernel(block, block_len, 7, m.mm_rss_stat).map(Op));
+    s.push(Jump(insn(JNE_K, 0, 0, 0, 0), "files"));
+    // A new mm (after execve) hashes apart even with equal counts.
+    s.push(Op(insn(MOV64_X, 9, 7, 0, 0)));
+    for i in 0..m.counters {
+        s.push(Op(insn(LDX_DW, 1, 10, counter(i, m.counter_count), 0)));
+        s.extend(hash_r1());
+    }
+    s.push(Op(insn(LDX_DW, 7, 10, counter(0, m.counter_shares), 0)));
+    for i in 1..m.counters {
+        s.extend([
+            Op(insn(LDX_DW, 1, 10, counter(i, m.counter_shares), 0)),
+            Op(insn(MOV64_X, 2, 7, 0, 0)),
+            Op(insn(ADD64_K, 2, 0, 0, 4 * i32::from(i))),
+            Jump(insn(JNE_X, 1, 2, 0, 0), "files"),
+        ]);
+    }
+    for &offset in m.cpu_offsets.iter().take(m.cpus as usize) {
+        // The first counter's pointer plus the CPU's per-CPU offset: that
+        // CPU's shares of every counter.
+        s.extend(load_imm64(3, offset).map(Op));
+        s.extend([
+            Op(insn(ADD64_X, 3, 7, 0, 0)),
+            Op(insn(MOV64_X, 1, 10, 0, 0)),
+            Op(insn(ADD64_K, 1, 0, 0, i32::from(SHARES_SLOT))),
+            Op(insn(MOV64_K, 2, 0, 0, 4 * i32::from(m.counters))),
+            Op(insn(CALL, 0, 0, 0, BPF_FUNC_PROBE_READ_KERNEL)),
+            Jump(insn(JNE_K, 0, 0, 0, 0), "files"),
+        ]);
+        for i in 0..m.counters {
+            s.push(Op(insn(LDX_W, 1, 10, SHARES_SLOT + 4 * i, 0)));
+            s.extend(hash_r1());
+        }
+    }
+    s.extend([
+        Op(insn(STX_DW, 10, 9, rec(32), 0)),
+        Op(insn(ST_W, 10, 0, rec(20), MEMORY_HASHED)),
+        Label("files"),
+    ]);
+    s
+}
+
 /// The program: for each thread-group leader, write {tgid u32, parent's
-/// tgid u32, threads u32, fds u32, fd_state u32, 0 u32, start_boottime
-/// u64}. Registers: r6 ctx, r8 task (then the fd sum), r7
-/// scratch pointers (then the word index), r9 `open_fds`; the record at
-/// r10-64, the word read at r10-72, the word count at r10-80. Pure.
+/// tgid u32, threads u32, fds u32, fd_state u32, memory_state u32,
+/// start_boottime u64, memory fingerprint u64}. Registers: r6 ctx, r8 task
+/// (then the fd sum), r7 and r9 the fingerprint's (see `memory_steps`),
+/// then r7 scratch pointers (then the word index) and r9 `open_fds`; the
+/// record at r10-40, the word count and the word read below it. Pure.
 pub fn program(o: &Offsets) -> Vec<Insn> {
     use Step::{Jump, Label, Op};
     let rec = |field: i16| field - RECORD as i16;
@@ -209,6 +413,12 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
         Op(insn(LDX_DW, 7, 8, o.task_signal, 0)),
         Op(insn(LDX_W, 2, 7, o.signal_nr_threads, 0)),
         Op(insn(STX_W, 10, 2, rec(8), 0)),
+    ]);
+    match &o.memory {
+        Some(m) => s.extend(memory_steps(m, rec)),
+        None => s.push(Label("files")),
+    }
+    s.extend([
         Op(insn(LDX_DW, 7, 8, o.task_files, 0)),
         Jump(insn(JEQ_K, 7, 0, 0, 0), "write"),
         Op(insn(LDX_DW, 7, 7, o.files_fdt, 0)),
@@ -216,21 +426,21 @@ pub fn program(o: &Offsets) -> Vec<Insn> {
         Op(insn(LDX_W, 2, 7, o.fdt_max_fds, 0)),
         Op(insn(RSH64_K, 2, 0, 0, 6)),
         Jump(insn(JGT_K, 2, 0, 0, FD_WORDS), "too_many"),
-        Op(insn(STX_DW, 10, 2, -48, 0)),
+        Op(insn(STX_DW, 10, 2, WORDS_SLOT, 0)),
         Op(insn(LDX_DW, 9, 7, o.fdt_open_fds, 0)),
         Op(insn(MOV64_K, 8, 0, 0, 0)),
         Op(insn(MOV64_K, 7, 0, 0, 0)),
         Label("word"),
-        Op(insn(LDX_DW, 2, 10, -48, 0)),
+        Op(insn(LDX_DW, 2, 10, WORDS_SLOT, 0)),
         Jump(insn(JGE_X, 7, 2, 0, 0), "counted"),
         Op(insn(MOV64_X, 1, 10, 0, 0)),
-        Op(insn(ADD64_K, 1, 0, 0, -40)),
+        Op(insn(ADD64_K, 1, 0, 0, i32::from(WORD_SLOT))),
         Op(insn(MOV64_K, 2, 0, 0, 8)),
         Op(insn(MOV64_X, 3, 7, 0, 0)),
         Op(insn(LSH64_K, 3, 0, 0, 3)),
         Op(insn(ADD64_X, 3, 9, 0, 0)),
         Op(insn(CALL, 0, 0, 0, BPF_FUNC_PROBE_READ_KERNEL)),
-        Op(insn(LDX_DW, 1, 10, -40, 0)),
+        Op(insn(LDX_DW, 1, 10, WORD_SLOT, 0)),
     ]);
     s.extend(popcount());
     s.extend([
@@ -262,6 +472,8 @@ pub struct KernelSample {
     pub fds: Option<u64>,
     /// The start time, in nanoseconds after boot.
     pub start_ns: u64,
+    /// The fingerprint of its memory counters; `None` where none was taken.
+    pub memory: Option<u64>,
 }
 
 /// Parses the records the program wrote, by PID. Pure.
@@ -277,6 +489,7 @@ pub fn parse_records(bytes: &[u8]) -> HashMap<i32, KernelSample> {
                 threads: u64::from(u32_at(8)).max(1),
                 fds,
                 start_ns: u64_at(24),
+                memory: (u32_at(20) as i32 == MEMORY_HASHED).then(|| u64_at(32)),
             };
             (u32_at(0) as i32, sample)
         })
@@ -302,7 +515,8 @@ pub struct Pass {
 }
 
 /// What one pass counted of one process: its open fds (`None`: too many
-/// to count in the kernel), threads and children.
+/// to count in the kernel), threads, children and the fingerprint of its
+/// memory counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
     /// Open fds.
@@ -311,6 +525,10 @@ pub struct Counted {
     pub threads: u64,
     /// Direct children.
     pub children: u64,
+    /// The fingerprint of its memory counters: equal in two passes, what
+    /// `statm` and `status` show of its memory is equal too. `None` where
+    /// the pass took none.
+    pub memory: Option<u64>,
 }
 
 impl Pass {
@@ -329,6 +547,7 @@ impl Pass {
             fds: sample.fds,
             threads: sample.threads,
             children: self.children.get(&pid).copied().unwrap_or(0),
+            memory: sample.memory,
         })
     }
 
@@ -351,7 +570,7 @@ impl Samples {
         if !crate::bpf::allowed() {
             return None;
         }
-        let (iterator, bytes) = crate::bpf::load_checked("samples", "bpf_iter_task", program, agrees_about_itself)?;
+        let (iterator, bytes) = crate::bpf::load_checked_by("samples", "bpf_iter_task", program, first_runs)?;
         Some((Samples { iterator }, Pass::from_bytes(&bytes)))
     }
 
@@ -359,6 +578,26 @@ impl Samples {
     pub fn read(&self) -> Option<Pass> {
         Some(Pass::from_bytes(&self.iterator.read().ok()?))
     }
+}
+
+/// The first runs: the first must agree with /proc about afterlife's own
+/// process ([`agrees_about_itself`]); where it took a fingerprint of its
+/// memory, a second run after afterlife has touched a fresh mebibyte must
+/// give another one. Gives the last run's records.
+fn first_runs(iterator: &crate::bpf::Iterator) -> Result<Option<Vec<u8>>, crate::bpf::BpfError> {
+    let bytes = iterator.read()?;
+    if !agrees_about_itself(&bytes) {
+        return Ok(None);
+    }
+    let me = std::process::id() as i32;
+    let Some(before) = parse_records(&bytes).get(&me).and_then(|own| own.memory) else {
+        return Ok(Some(bytes));
+    };
+    let touched = std::hint::black_box(vec![1u8; 1 << 20]);
+    let again = iterator.read()?;
+    drop(touched);
+    let after = parse_records(&again).get(&me).and_then(|own| own.memory);
+    Ok(after.is_some_and(|after| after != before).then_some(again))
 }
 
 /// Whether the first run's record of afterlife's own process agrees with
@@ -402,6 +641,43 @@ mod tests {
             files_fdt: 10,
             fdt_max_fds: 11,
             fdt_open_fds: 12,
+            memory: Some(MemoryLayout {
+                task_mm: 13,
+                mm_rss_stat: 14,
+                counters: 4,
+                counter_size: 40,
+                counter_count: 8,
+                counter_shares: 32,
+                cpus: 2,
+                cpu_offsets: [
+                    0xffff_8880_0000_0000,
+                    0xffff_8880_0010_0000,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            }),
+        }
+    }
+
+    fn jumps_stay_inside(p: &[Insn]) {
+        for (at, i) in p.iter().enumerate() {
+            let jump = i.code & 0x07 == 0x05 && i.code != CALL && i.code != EXIT;
+            if jump {
+                let to = at as i64 + 1 + i64::from(i.off);
+                assert!((0..p.len() as i64).contains(&to), "jump at {at} to {to}");
+            }
         }
     }
 
@@ -410,17 +686,90 @@ mod tests {
         let o = offsets();
         assert_eq!(Offsets::decode(&o.encode()), Some(o));
         assert_eq!(Offsets::decode(&o.encode()[1..]), None);
+        // The layout before the fingerprint (ten numbers) is not taken.
+        assert_eq!(Offsets::decode(&o.encode()[..10]), None);
+        let without = Offsets { memory: None, ..o };
+        assert_eq!(Offsets::decode(&without.encode()), Some(without));
         let p = program(&o);
-        for (at, i) in p.iter().enumerate() {
-            let jump = i.code & 0x07 == 0x05 && i.code != CALL && i.code != EXIT;
-            if jump {
-                let to = at as i64 + 1 + i64::from(i.off);
-                assert!((0..p.len() as i64).contains(&to), "jump at {at} to {to}");
-            }
-        }
+        jumps_stay_inside(&p);
         // The word loop is bounded before it starts.
         assert!(p.iter().any(|i| i.code == JGT_K && i.imm() == FD_WORDS));
         assert_eq!(p[p.len() - 1].code, EXIT);
+        // The fd loop's read, the mm, the counters, and one read per CPU.
+        let reads = |p: &[Insn]| {
+            p.iter()
+                .filter(|i| i.code == CALL && i.imm() == BPF_FUNC_PROBE_READ_KERNEL)
+                .count()
+        };
+        assert_eq!(reads(&p), 1 + 2 + 2);
+        // The second CPU's offset, as a 64-bit immediate.
+        assert!(
+            p.windows(2)
+                .any(|w| w[0].code == LD_IMM64 && w[0].imm() == 0x0010_0000 && w[1].imm() as u32 == 0xffff_8880)
+        );
+        let plain = program(&without);
+        jumps_stay_inside(&plain);
+        assert_eq!(reads(&plain), 1);
+        // The counters and the shares fit the stack.
+        let m = o.memory.unwrap();
+        assert!(m.block_slot() >= -512);
+        let largest = MemoryLayout {
+            counters: MAX_COUNTERS as i16,
+            counter_size: (MAX_BLOCK / MAX_COUNTERS) as i16,
+            ..m
+        };
+        assert!(largest.block_slot() >= -512);
+        assert_eq!(MemoryLayout::decode(&largest.encode()), Some(largest));
+        assert_eq!(MemoryLayout::decode(&MemoryLayout { cpus: 17, ..m }.encode()), None);
+    }
+
+    #[test]
+    fn possible_cpus_is_one_past_the_highest() {
+        assert_eq!(possible_cpus("0-1\n"), Some(2));
+        assert_eq!(possible_cpus("0"), Some(1));
+        assert_eq!(possible_cpus("0-3,8-11"), Some(12));
+        assert_eq!(possible_cpus(""), None);
+        assert_eq!(possible_cpus("x"), None);
+    }
+
+    /// The fingerprint's step, run on the instructions' meaning: a change
+    /// of any one word changes the hash.
+    #[test]
+    fn one_word_apart_hashes_apart() {
+        let run = |start: u64, words: &[u64]| {
+            let mut r = [0u64; 10];
+            r[9] = start;
+            for &w in words {
+                r[1] = w;
+                let steps = assemble(hash_r1());
+                let mut pc = 0;
+                while pc < steps.len() {
+                    let i = steps[pc];
+                    let (d, s) = (i.dst() as usize, i.src() as usize);
+                    match i.code {
+                        XOR64_X => r[d] ^= r[s],
+                        MUL64_X => r[d] = r[d].wrapping_mul(r[s]),
+                        LD_IMM64 => {
+                            r[d] = u64::from(i.imm() as u32) | u64::from(steps[pc + 1].imm() as u32) << 32;
+                            pc += 1;
+                        }
+                        other => panic!("unexpected opcode {other:#x}"),
+                    }
+                    pc += 1;
+                }
+            }
+            r[9]
+        };
+        let base = [437u64, 12, 0, 3, 1, u64::MAX, 0];
+        let h = run(0xffff_8880_1234_5000, &base);
+        for at in 0..base.len() {
+            for delta in [1u64, 2, 1 << 31, u64::MAX] {
+                let mut other = base;
+                other[at] = other[at].wrapping_add(delta);
+                assert_ne!(run(0xffff_8880_1234_5000, &other), h, "word {at} + {delta}");
+            }
+        }
+        assert_ne!(run(0xffff_8880_1234_6000, &base), h);
     }
 
     /// The population count, run on the instructions' meaning.
@@ -457,10 +806,11 @@ mod tests {
     fn records_parse_and_children_add_up() {
         let record = |pid: u32, ppid: u32, fd_state: u32| {
             let mut r = Vec::new();
-            for v in [pid, ppid, 3, 17, fd_state, 0] {
+            for v in [pid, ppid, 3, 17, fd_state, pid % 2] {
                 r.extend(v.to_ne_bytes());
             }
             r.extend(123_456_789u64.to_ne_bytes());
+            r.extend(u64::from(pid * 1000).to_ne_bytes());
             r
         };
         let mut bytes = record(100, 1, 1);
@@ -472,6 +822,9 @@ mod tests {
         let first = samples[&100];
         assert_eq!((first.ppid, first.threads, first.fds), (1, 3, Some(17)));
         assert_eq!(first.start_ns, 123_456_789);
+        // The fingerprint, where one was taken.
+        assert_eq!(first.memory, None);
+        assert_eq!(samples[&101].memory, Some(101_000));
         // Too large a table is not counted.
         assert_eq!(samples[&101].fds, None);
         let children = children_counts(&samples);
@@ -510,6 +863,57 @@ mod live_tests {
         assert_eq!(pass.children.get(&pid), None);
         assert!(pass.children[&(std::process::id() as i32)] >= 1);
         child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// A sleeping process's fingerprint stays; one that touches memory
+    /// gets a new one, and the pass that sees it is the one after which
+    /// `statm` shows the growth.
+    #[test]
+    fn the_fingerprint_moves_with_memory_and_only_then() {
+        if !crate::bpf::allowed() {
+            eprintln!("skipped: loading a BPF iterator needs CAP_BPF and CAP_PERFMON in the initial PID namespace");
+            return;
+        }
+        use std::io::{BufRead, Write};
+        let script = "import sys\nsys.stdout.write('ready\\n'); sys.stdout.flush()\nsys.stdin.readline()\nb = b'x' * (8 << 20)\nsys.stdout.write('grown\\n'); sys.stdout.flush()\nsys.stdin.readline()\n";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let (samples, _) = Samples::load().unwrap();
+        let pid = child.id() as i32;
+        let print = |pass: &Pass| pass.samples[&pid].memory;
+        let first = print(&samples.read().unwrap());
+        assert!(
+            first.is_some(),
+            "no fingerprint on a machine of {} CPUs",
+            std::thread::available_parallelism().unwrap()
+        );
+        let resident = || {
+            let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+            statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap()
+        };
+        let before = resident();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(
+            print(&samples.read().unwrap()),
+            first,
+            "it moved while the process waited"
+        );
+        assert_eq!(resident(), before);
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(b"\n").unwrap();
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        assert_ne!(print(&samples.read().unwrap()), first);
+        assert!(resident() >= before + 2048, "{} pages, then {}", before, resident());
+        drop(input);
         child.wait().unwrap();
     }
 

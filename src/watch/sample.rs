@@ -269,6 +269,12 @@ pub struct Sampler {
     stat: Option<OwnedFd>,
     last_shmem: Option<u64>,
     last_swap: Option<u64>,
+    /// Resident and shared pages as `statm` last gave them, and the
+    /// fingerprint of the memory counters taken just before that read.
+    last_statm: Option<(u64, u64)>,
+    statm_mark: Option<u64>,
+    /// The fingerprint taken just before `status` was last read.
+    status_mark: Option<u64>,
     rollup_not_before: Option<std::time::Instant>,
     rollup: Option<OwnedFd>,
     last_rollup: Option<Rollup>,
@@ -343,6 +349,9 @@ impl Sampler {
             stat: None,
             last_shmem: None,
             last_swap: None,
+            last_statm: None,
+            statm_mark: None,
+            status_mark: None,
             rollup_not_before: None,
             rollup: None,
             last_rollup: None,
@@ -416,7 +425,12 @@ impl Sampler {
 
     /// Reads one sample. RSS and anonymous memory come from `statm` (the
     /// kernel's counters, cheap) at every sample; shared memory and swap
-    /// from `status` when `detail` is set (and on the first sample). PSS
+    /// from `status` when `detail` is set (and on the first sample). Where
+    /// the pass gave a fingerprint of the memory counters
+    /// ([`Counted::memory`]) equal to the one taken before the last read of
+    /// `statm` (or `status`), the counters have not changed since, and
+    /// neither has what the file would show: its numbers are kept, not read
+    /// again. PSS
     /// comes from `smaps_rollup`, which walks the page tables of every
     /// mapping (milliseconds for a server with large shared buffers): it is
     /// read on the first sample, then on `detail` samples no more often than
@@ -446,12 +460,22 @@ impl Sampler {
             Some(c) => c.threads,
             None => self.stat_dir(true)?.st_nlink.saturating_sub(2).max(1),
         };
-        self.read_held(Held::Statm)?;
+        let fingerprint = counted.and_then(|c| c.memory);
+        let moved = |mark: Option<u64>| fingerprint.is_none() || fingerprint != mark;
+        let (resident, shared) = match self.last_statm {
+            Some(kept) if !moved(self.statm_mark) => kept,
+            _ => {
+                self.read_held(Held::Statm)?;
+                // An empty statm (a zombie, a kernel thread) reads as no memory.
+                let read = proc::stat::parse_statm(&self.buffer).map_or((0, 0), |m| (m.resident, m.shared));
+                (self.last_statm, self.statm_mark) = (Some(read), fingerprint);
+                read
+            }
+        };
         let page = proc::page_size();
-        // An empty statm (a zombie, a kernel thread) reads as no memory.
-        let (resident, shared) = proc::stat::parse_statm(&self.buffer).map_or((0, 0), |m| (m.resident, m.shared));
-        let status_due = detail || self.last_shmem.is_none();
+        let status_due = (detail && moved(self.status_mark)) || self.last_shmem.is_none();
         if status_due {
+            self.status_mark = fingerprint;
             self.read_held(Held::Status)?;
             let (shmem, swap) = proc::status::memory(self.text("status")?);
             self.last_shmem = Some(shmem);
@@ -489,8 +513,10 @@ impl Sampler {
             threads,
             children,
             pss_read: rollup_read && rollup.is_some(),
+            // On a detail tick `status`'s swap is current: read now, or
+            // known unchanged since it was.
             swap_read: if self.last_swap.is_some() {
-                status_due
+                detail || status_due
             } else {
                 rollup_read
             },

@@ -26,12 +26,12 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
 
 /// Reads `/proc/PID/stat`.
 pub fn read(pid: Pid) -> procfs::ProcResult<Stat> {
-    Stat::from_file(format!("/proc/{pid}/stat"))
+    read_raw(pid.get())
 }
 
 /// Reads `/proc/PID/stat` of a raw PID (a thread ID answers too).
 pub fn read_raw(pid: i32) -> procfs::ProcResult<Stat> {
-    Stat::from_file(format!("/proc/{pid}/stat"))
+    Stat::from_read(super::read_small(&format!("/proc/{pid}/stat"))?.as_slice())
 }
 
 /// Reads `stat` relative to an open `/proc/PID` directory.

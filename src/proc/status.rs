@@ -23,7 +23,7 @@ pub fn parse(text: &[u8]) -> procfs::ProcResult<Status> {
 
 /// Reads `/proc/PID/status` of a raw PID (a thread ID answers too).
 pub fn read_raw(pid: i32) -> procfs::ProcResult<Status> {
-    parse(&std::fs::read(format!("/proc/{pid}/status"))?)
+    parse(&super::read_small(&format!("/proc/{pid}/status"))?)
 }
 
 /// Reads `/proc/PID/status`.

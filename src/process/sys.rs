@@ -165,14 +165,18 @@ pub(crate) fn pidfd_exit_info(pidfd: BorrowedFd<'_>) -> io::Result<PidfdExitInfo
     }
 }
 
-/// Whether the running kernel is 6.15 or later, where `PIDFD_INFO_EXIT` exists.
+/// Whether the running kernel is 6.15 or later, where `PIDFD_INFO_EXIT`
+/// exists. Asked once (a report asks it of each of a thousand members).
 pub(crate) fn kernel_supports_pidfd_info_exit() -> bool {
-    let release = rustix::system::uname().release().to_string_lossy().into_owned();
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|p| p.parse::<u32>().ok());
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (6, 15)
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let release = rustix::system::uname().release().to_string_lossy().into_owned();
+        let mut parts = release
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|p| p.parse::<u32>().ok());
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        (major, minor) >= (6, 15)
+    })
 }
 
 #[cfg(test)]

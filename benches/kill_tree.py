@@ -20,7 +20,8 @@ Tools (all with SIGKILL, so that no grace period is measured):
   pkill -KILL -s SID
   psutil: children(recursive=True), kill each, then the parent
 
-Usage: python3 benches/kill_tree.py [--trials N]   (needs root for cgroups)
+Usage: python3 benches/kill_tree.py [--trials N] [--afterlife BIN]
+           [--baseline OLD] [--only 'proc scan,PGID']   (needs root for cgroups)
 Results: printed, and written to target/bench/kill_tree.{json,txt}.
 """
 
@@ -173,8 +174,25 @@ def measure(fds, command, env=None):
 PROC_SCAN = dict(os.environ, AFTERLIFE_PROC_WALK="1")
 
 
+BASELINE = None  # another build, measured beside AFTERLIFE with --baseline
+ONLY = None  # the tools whose name holds one of these, with --only
+
+
 def tools(root, pgid, sid):
-    """Each tool's command, and for some the environment it runs in."""
+    """Each tool's command, and for some the environment it runs in; with
+    a baseline, each afterlife row once more with that build ("before")."""
+    all_tools = every_tool(root, pgid, sid)
+    if BASELINE:
+        for name, command in list(all_tools.items()):
+            if name.startswith("afterlife"):
+                cmd, env = command if isinstance(command, tuple) else (command, None)
+                all_tools[f"{name} before"] = ([BASELINE, *cmd[1:]], env)
+    if ONLY:
+        all_tools = {n: c for n, c in all_tools.items() if any(o in n for o in ONLY)}
+    return all_tools
+
+
+def every_tool(root, pgid, sid):
     return {
         "afterlife --tree (freeze)": [AFTERLIFE, "kill", "--tree", "--signal", "KILL", "--no-cgroup", str(root)],
         "afterlife --tree (cgroup)": [AFTERLIFE, "kill", "--tree", "--signal", "KILL", str(root)],
@@ -192,12 +210,17 @@ def tools(root, pgid, sid):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--afterlife", help="the binary to measure (default: a release build of this tree)")
+    parser.add_argument("--baseline", help="another build, measured beside it in every trial")
+    parser.add_argument("--only", help="comma-separated parts of tool names to keep (e.g. 'proc scan,PGID')")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("the benchmark needs root (it creates cgroup v2 leaves)")
     ensure_psutil()
-    global AFTERLIFE
-    AFTERLIFE = afterlife_binary.build()
+    global AFTERLIFE, BASELINE, ONLY
+    AFTERLIFE = args.afterlife or afterlife_binary.build()
+    BASELINE = args.baseline
+    ONLY = args.only.split(",") if args.only else None
 
     names = list(tools(0, 0, 0))
     results = {name: [] for name in names}

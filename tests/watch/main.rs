@@ -21,6 +21,7 @@ mod watch_errors;
 mod watch_keys;
 mod watch_limits;
 mod watch_live;
+mod watch_memory;
 mod watch_other_user;
 mod watch_plot;
 mod watch_prometheus;

@@ -593,7 +593,11 @@ fn first_runs(iterator: &crate::bpf::Iterator) -> Result<Option<Vec<u8>>, crate:
     let Some(before) = parse_records(&bytes).get(&me).and_then(|own| own.memory) else {
         return Ok(Some(bytes));
     };
-    let touched = std::hint::black_box(vec![1u8; 1 << 20]);
+    // A fresh mapping, not the allocator's: its pages are new to the
+    // process whatever it freed before.
+    let Ok(touched) = crate::sys::linux::mm::Touched::new(1 << 20) else {
+        return Ok(None);
+    };
     let again = iterator.read()?;
     drop(touched);
     let after = parse_records(&again).get(&me).and_then(|own| own.memory);

@@ -9,7 +9,8 @@
 //! (signal sets, masks, dispositions, signalfd), [`ns`] (`unshare`),
 //! [`term`] (the controlling terminal by raw fd), [`fd`] (a write through a
 //! raw fd), [`bpf`] (the `bpf(2)` call), [`ipc`] (SysV objects and POSIX
-//! message queues), [`notify`] (fanotify, file handles), [`stdio`] (a C
+//! message queues), [`notify`] (fanotify, file handles), [`mm`] (a fresh
+//! mapping, written), [`stdio`] (a C
 //! stdio stream, for the demo). `kcmp(2)` is in [`process`].
 //!
 //! What `rustix` does safely is called directly, not wrapped here: rlimits,
@@ -26,6 +27,7 @@ pub(crate) mod bpf;
 pub(crate) mod fd;
 pub(crate) mod fs;
 pub(crate) mod ipc;
+pub(crate) mod mm;
 pub(crate) mod notify;
 pub(crate) mod ns;
 pub(crate) mod process;

@@ -745,22 +745,7 @@ mod tests {
             r[9] = start;
             for &w in words {
                 r[1] = w;
-                let steps = assemble(hash_r1());
-                let mut pc = 0;
-                while pc < steps.len() {
-                    let i = steps[pc];
-                    let (d, s) = (i.dst() as usize, i.src() as usize);
-                    match i.code {
-                        XOR64_X => r[d] ^= r[s],
-                        MUL64_X => r[d] = r[d].wrapping_mul(r[s]),
-                        LD_IMM64 => {
-                            r[d] = u64::from(i.imm() as u32) | u64::from(steps[pc + 1].imm() as u32) << 32;
-                            pc += 1;
-                        }
-                        other => panic!("unexpected opcode {other:#x}"),
-                    }
-                    pc += 1;
-                }
+                interpret(&assemble(hash_r1()), &mut r);
             }
             r[9]
         };
@@ -776,32 +761,38 @@ mod tests {
         assert_ne!(run(0xffff_8880_1234_6000, &base), h);
     }
 
+    /// Runs straight-line ALU instructions on the registers `r`: what they
+    /// mean, for the pure pieces of the program.
+    fn interpret(steps: &[Insn], r: &mut [u64; 10]) {
+        let mut pc = 0;
+        while pc < steps.len() {
+            let i = steps[pc];
+            let (d, s) = (i.dst() as usize, i.src() as usize);
+            match i.code {
+                MOV64_X => r[d] = r[s],
+                RSH64_K => r[d] >>= i.imm(),
+                AND64_X => r[d] &= r[s],
+                SUB64_X => r[d] = r[d].wrapping_sub(r[s]),
+                ADD64_X => r[d] = r[d].wrapping_add(r[s]),
+                MUL64_X => r[d] = r[d].wrapping_mul(r[s]),
+                XOR64_X => r[d] ^= r[s],
+                LD_IMM64 => {
+                    r[d] = u64::from(i.imm() as u32) | u64::from(steps[pc + 1].imm() as u32) << 32;
+                    pc += 1;
+                }
+                other => panic!("unexpected opcode {other:#x}"),
+            }
+            pc += 1;
+        }
+    }
+
     /// The population count, run on the instructions' meaning.
     #[test]
     fn popcount_counts_bits() {
         for value in [0u64, 1, 0xff, u64::MAX, 0x8000_0000_0000_0001, 0x1234_5678_9abc_def0] {
-            let mut r = [0u64; 4];
+            let mut r = [0u64; 10];
             r[1] = value;
-            let steps: Vec<Insn> = assemble(popcount());
-            let mut pc = 0;
-            while pc < steps.len() {
-                let i = steps[pc];
-                let (d, s) = (i.dst() as usize, i.src() as usize);
-                match i.code {
-                    MOV64_X => r[d] = r[s],
-                    RSH64_K => r[d] >>= i.imm(),
-                    AND64_X => r[d] &= r[s],
-                    SUB64_X => r[d] = r[d].wrapping_sub(r[s]),
-                    ADD64_X => r[d] = r[d].wrapping_add(r[s]),
-                    MUL64_X => r[d] = r[d].wrapping_mul(r[s]),
-                    LD_IMM64 => {
-                        r[d] = u64::from(i.imm() as u32) | u64::from(steps[pc + 1].imm() as u32) << 32;
-                        pc += 1;
-                    }
-                    other => panic!("unexpected opcode {other:#x}"),
-                }
-                pc += 1;
-            }
+            interpret(&assemble(popcount()), &mut r);
             assert_eq!(r[1], u64::from(value.count_ones()), "{value:#x}");
         }
     }

@@ -15,7 +15,7 @@ use crate::bpf::samples::{Pass, Samples};
 use crate::bpf::tasks::Tasks;
 use crate::observe::EndingReport;
 use crate::process::fd_limit::{self, FdLimit};
-use crate::process::{OpenError, Pid, Process, ProcessTable, ReadError, WaitError};
+use crate::process::{OpenError, Pid, Process, ProcessInfo, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::stop_signals::StopSignals;
 use crate::watch::report::EndingText;
@@ -215,14 +215,14 @@ impl Watcher {
                 let unique: BTreeSet<Pid> = pids.iter().copied().collect();
                 for pid in pids {
                     if unique.contains(pid) && watcher.find(*pid).is_none() {
-                        let process = Process::open(*pid)?;
-                        watcher.add(process, false, true)?;
+                        let (process, info) = Process::open_with_info(*pid)?;
+                        watcher.add(process, Some(info), false, true)?;
                     }
                 }
             }
             Targets::Tree(root) => {
-                let process = Process::open(*root)?;
-                watcher.add(process, false, true)?;
+                let (process, info) = Process::open_with_info(*root)?;
+                watcher.add(process, Some(info), false, true)?;
                 watcher.rescan(false);
             }
             Targets::Name(pattern) => {
@@ -265,7 +265,7 @@ impl Watcher {
                 })?;
                 let process = Process::from_child(&child)?;
                 watcher.child = Some(child);
-                watcher.add(process, true, true)?;
+                watcher.add(process, None, true, true)?;
             }
         }
         Ok(watcher)
@@ -280,9 +280,20 @@ impl Watcher {
         self.watched.iter().find(|w| w.pid() == pid)
     }
 
-    fn add(&mut self, process: Process, spawned: bool, initial: bool) -> Result<(), WatchError> {
+    /// Adds `process`, with the facts read as it was opened where the
+    /// caller has them (else they are read now).
+    fn add(
+        &mut self,
+        process: Process,
+        info: Option<ProcessInfo>,
+        spawned: bool,
+        initial: bool,
+    ) -> Result<(), WatchError> {
         let pid = process.pid();
-        let info = process.info()?;
+        let info = match info {
+            Some(info) => info,
+            None => process.info()?,
+        };
         let mut sampler = Sampler::open(pid)?;
         let limits = sampler.limits(&self.mounts)?;
         let age = info.started_at.and_then(|started| {
@@ -362,7 +373,7 @@ impl Watcher {
             // It may have exited since the scan (or the PID changed hands):
             // then there is nothing to watch.
             if let Ok(process) = Process::open_expecting(pid, start_ticks) {
-                let _ = self.add(process, false, initial);
+                let _ = self.add(process, None, false, initial);
             }
         }
         (before..self.watched.len()).collect()

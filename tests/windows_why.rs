@@ -43,6 +43,18 @@ fn first_line(child: &mut Child) -> String {
     line.trim().to_string()
 }
 
+/// The first line a child prints, if it prints one within `limit`.
+fn first_line_within(child: &mut Child, limit: Duration) -> Option<String> {
+    let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(&mut out).read_line(&mut line);
+        let _ = tx.send(line.trim().to_string());
+    });
+    rx.recv_timeout(limit).ok()
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -160,9 +172,17 @@ fn every_thread_suspended_is_named_with_its_count() {
 
 #[test]
 fn a_debugged_process_names_its_debugger_and_dies_with_it() {
-    let mut target = child(&["sleep", "60000"]);
+    // Attached to only once it runs: under Wine a debugger attaching to a
+    // process still starting up can wait for ever.
+    let mut target = child(&["ready-sleep", "60000"]);
+    assert_eq!(first_line(&mut target), target.id().to_string());
     let mut debugger = child(&["debug", &target.id().to_string()]);
-    let debugger_pid: u64 = first_line(&mut debugger).parse().unwrap();
+    let Some(line) = first_line_within(&mut debugger, Duration::from_secs(30)) else {
+        let _ = debugger.kill();
+        let _ = target.kill();
+        panic!("the debugger did not attach within 30 s");
+    };
+    let debugger_pid: u64 = line.parse().unwrap();
     assert_eq!(debugger_pid, u64::from(debugger.id()));
     let diagnosis = why(target.id());
     let debugged = finding(&diagnosis, "debugged");

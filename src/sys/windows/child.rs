@@ -24,6 +24,12 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
             std::thread::sleep(Duration::from_millis(number(1)));
             Some(0)
         }
+        // ready-sleep MS: prints its PID once it runs, then sleeps MS.
+        Some("ready-sleep") => {
+            println!("{}", std::process::id());
+            std::thread::sleep(Duration::from_millis(number(1)));
+            Some(0)
+        }
         // exit CODE [MS]: after MS milliseconds, any 32-bit code, through
         // ExitProcess.
         Some("exit") => {

@@ -196,9 +196,9 @@ impl Btf {
         None
     }
 
-    /// The byte offset of `member` in the struct or union `id`, looking
-    /// inside anonymous struct and union members too.
-    fn member_in(&self, id: u32, member: &str, depth: usize) -> Option<usize> {
+    /// The byte offset and type ID of `member` in the struct or union
+    /// `id`, looking inside anonymous struct and union members too.
+    fn member_in(&self, id: u32, member: &str, depth: usize) -> Option<(usize, u32)> {
         if depth > 8 {
             return None;
         }
@@ -221,12 +221,12 @@ impl Btf {
             }
             let name = self.name(name_off);
             if name == member.as_bytes() {
-                return Some(bits as usize / 8);
+                return Some((bits as usize / 8, ty));
             }
             if name.is_empty()
-                && let Some(inner) = self.member_in(ty, member, depth + 1)
+                && let Some((inner, ty)) = self.member_in(ty, member, depth + 1)
             {
-                return Some(bits as usize / 8 + inner);
+                return Some((bits as usize / 8 + inner, ty));
             }
         }
         None
@@ -235,13 +235,7 @@ impl Btf {
     /// The byte offset of `member` in `struct name`.
     pub fn member_offset(&self, name: &str, member: &str) -> Option<usize> {
         let id = self.find(KIND_STRUCT, name)?;
-        self.member_in(id, member, 0)
-    }
-
-    /// The type ID of the variable `name` (a `VAR` record: in the
-    /// kernel's BTF, its per-CPU variables).
-    pub fn var_id(&self, name: &str) -> Option<u32> {
-        self.find(KIND_VAR, name)
+        self.member_in(id, member, 0).map(|(offset, _)| offset)
     }
 
     /// The size in bytes of `struct name`.
@@ -253,7 +247,7 @@ impl Btf {
     /// The element count of `member` of `struct name` where that member is
     /// an array of `struct element`; `None` for any other type.
     pub fn struct_array_len(&self, name: &str, member: &str, element: &str) -> Option<usize> {
-        let ty = self.member_type(self.find(KIND_STRUCT, name)?, member, 0)?;
+        let (_, ty) = self.member_in(self.find(KIND_STRUCT, name)?, member, 0)?;
         let (_, kind, .., at) = self.record(self.resolve(ty)?)?;
         if kind != KIND_ARRAY {
             return None;
@@ -261,27 +255,6 @@ impl Btf {
         let (elem, count) = (u32_at(&self.data, at + 12)?, u32_at(&self.data, at + 20)?);
         let (name_off, kind, ..) = self.record(self.resolve(elem)?)?;
         (kind == KIND_STRUCT && self.name(name_off) == element.as_bytes()).then_some(count as usize)
-    }
-
-    /// The type ID of `member` in the struct or union `id`, looking inside
-    /// anonymous members too.
-    fn member_type(&self, id: u32, member: &str, depth: usize) -> Option<u32> {
-        if depth > 8 {
-            return None;
-        }
-        let (_, kind, _, vlen, _, at) = self.record(self.resolve(id)?)?;
-        if kind != KIND_STRUCT && kind != KIND_UNION {
-            return None;
-        }
-        (0..vlen).find_map(|i| {
-            let m = at + 12 + 12 * i;
-            let (name_off, ty) = (u32_at(&self.data, m)?, u32_at(&self.data, m + 4)?);
-            match self.name(name_off) {
-                name if name == member.as_bytes() => Some(ty),
-                b"" => self.member_type(ty, member, depth + 1),
-                _ => None,
-            }
-        })
     }
 
     /// How many types the blob holds.
@@ -371,10 +344,8 @@ mod tests {
     }
 
     #[test]
-    fn finds_variables_sizes_and_arrays_of_structs() {
+    fn finds_sizes_and_arrays_of_structs() {
         let btf = Btf::parse(blob()).unwrap();
-        assert_eq!(btf.var_id("v"), Some(9));
-        assert_eq!(btf.var_id("f"), None);
         assert_eq!(btf.struct_size("inner"), Some(8));
         assert_eq!(btf.struct_size("holder"), Some(28));
         assert_eq!(btf.struct_array_len("holder", "arr", "inner"), Some(3));

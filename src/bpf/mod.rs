@@ -95,6 +95,7 @@ pub mod thread_states;
 use crate::sys::linux::bpf::bpf_fd;
 use asm::Insn;
 
+const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_ITER_CREATE: libc::c_long = 33;
@@ -201,6 +202,22 @@ pub(crate) fn put_u64(attr: &mut [u8], at: usize, value: u64) {
 /// Reads a 32-bit field the kernel wrote.
 pub(crate) fn get_u32(attr: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([attr[at], attr[at + 1], attr[at + 2], attr[at + 3]])
+}
+
+/// `BPF_MAP_CREATE` of a map of `map_type` with `entries` entries of
+/// `key` and `value` bytes.
+pub(crate) fn create_map(map_type: u32, key: u32, value: u32, entries: u32) -> Result<OwnedFd, BpfError> {
+    let mut attr = [0u8; 64];
+    put_u32(&mut attr, 0, map_type);
+    put_u32(&mut attr, 4, key);
+    put_u32(&mut attr, 8, value);
+    put_u32(&mut attr, 12, entries);
+    // SAFETY: this attribute holds no pointer.
+    unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }.map_err(|source| BpfError::Call {
+        command: "BPF_MAP_CREATE",
+        source,
+        log: None,
+    })
 }
 
 /// A loaded iterator program, attached: each [`Iterator::read`] runs it

@@ -17,10 +17,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::bpf::asm::*;
 use crate::bpf::btf::Btf;
-use crate::bpf::{BpfError, Iterator, put_u32};
-use crate::sys::linux::bpf::bpf_fd;
+use crate::bpf::{BpfError, Iterator};
 
-const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 /// `bpf_map_lookup_percpu_elem(map, key, cpu)` (Linux 5.19).
 const BPF_FUNC_MAP_LOOKUP_PERCPU_ELEM: i32 = 195;
@@ -142,17 +140,7 @@ pub fn parse(bytes: &[u8], cpus: usize) -> Option<Vec<u64>> {
 
 /// A per-CPU array of one u64.
 fn percpu_array() -> Result<OwnedFd, BpfError> {
-    let mut attr = [0u8; 64];
-    put_u32(&mut attr, 0, BPF_MAP_TYPE_PERCPU_ARRAY);
-    put_u32(&mut attr, 4, 4);
-    put_u32(&mut attr, 8, 8);
-    put_u32(&mut attr, 12, 1);
-    // SAFETY: this attribute holds no pointer.
-    unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }.map_err(|source| BpfError::Call {
-        command: "BPF_MAP_CREATE",
-        source,
-        log: None,
-    })
+    crate::bpf::create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1)
 }
 
 #[cfg(test)]

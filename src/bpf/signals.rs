@@ -45,7 +45,6 @@ use crate::bpf::asm::*;
 use crate::bpf::{BPF_TRACE_RAW_TP, BpfError, MemberOffsets, ProgKind, load_program, put_u32, put_u64};
 use crate::sys::linux::bpf::{bpf, bpf_fd};
 
-const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
 const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
@@ -365,13 +364,7 @@ impl SignalLog {
                 log: None,
             }
         };
-        let mut attr = [0u8; 64];
-        put_u32(&mut attr, 0, BPF_MAP_TYPE_LRU_HASH);
-        put_u32(&mut attr, 4, KEY as u32);
-        put_u32(&mut attr, 8, VALUE as u32);
-        put_u32(&mut attr, 12, targets.entries());
-        // SAFETY: this attribute holds no pointer.
-        let map = unsafe { bpf_fd(BPF_MAP_CREATE, &mut attr) }.map_err(call("BPF_MAP_CREATE"))?;
+        let map = crate::bpf::create_map(BPF_MAP_TYPE_LRU_HASH, KEY as u32, VALUE as u32, targets.entries())?;
         let attach = |name: Option<&std::ffi::CStr>, prog: OwnedFd| {
             let mut attr = [0u8; 16];
             put_u64(&mut attr, 0, name.map_or(0, |n| n.as_ptr() as u64));

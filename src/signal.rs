@@ -386,6 +386,17 @@ impl Signal {
         }
     }
 
+    /// The name without its `SIG` prefix: `TERM`, `RTMIN+3`.
+    pub fn short_name(self) -> Cow<'static, str> {
+        match self.standard() {
+            Some(standard) => Cow::Borrowed(standard.name),
+            None => match self.name() {
+                Cow::Borrowed(name) => Cow::Borrowed(name.trim_start_matches("SIG")),
+                Cow::Owned(name) => Cow::Owned(name.trim_start_matches("SIG").to_string()),
+            },
+        }
+    }
+
     /// What the signal means, in plain words.
     pub fn description(self) -> &'static str {
         match self.standard() {
@@ -420,7 +431,10 @@ impl Signal {
 
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
+        match self.standard() {
+            Some(standard) => write!(f, "SIG{}", standard.name),
+            None => f.write_str(&self.name()),
+        }
     }
 }
 
@@ -496,6 +510,15 @@ mod tests {
         assert_eq!(Signal::KILL.name(), "SIGKILL");
         assert_eq!(Signal::from_number(rtmin() + 1).unwrap().name(), "SIGRTMIN+1");
         assert_eq!(Signal::from_number(rtmax() - 2).unwrap().name(), "SIGRTMAX-2");
+    }
+
+    #[test]
+    fn the_short_name_and_the_shown_one_agree_with_the_name() {
+        for signal in Signal::all() {
+            assert_eq!(signal.to_string(), signal.name(), "{signal}");
+            assert_eq!(format!("SIG{}", signal.short_name()), signal.name(), "{signal}");
+        }
+        assert_eq!(Signal::TERM.short_name(), "TERM");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `afterlife kill`: text and JSON rendering of [`crate::terminate`].
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -390,23 +391,23 @@ fn request(args: &KillArgs, names: Option<NameMatch>) -> Request {
 }
 
 fn render(report: &TerminationReport, output: &Output) {
-    let rows: Vec<[String; 4]> = report
-        .processes
-        .iter()
-        .map(|p| {
-            [
-                p.pid.to_string(),
-                escape(p.title.as_deref().unwrap_or(&p.name)).into_owned(),
-                sent(p),
-                result(p, report, output),
-            ]
-        })
-        .collect();
+    let mut cells = Cells::with_rows(report.processes.len());
+    for p in &report.processes {
+        let _ = write!(cells.text, "{}", p.pid);
+        cells.end();
+        cells.text.push_str(&escape(p.title.as_deref().unwrap_or(&p.name)));
+        cells.end();
+        write_sent(&mut cells.text, p);
+        cells.end();
+        write_result(&mut cells.text, p, report, output);
+        cells.end();
+    }
     let header = ["PID", "NAME", "SENT", if report.dry_run { "PLAN" } else { "RESULT" }];
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([header[i].len()])
+    let rows = report.processes.len();
+    let width = |column: usize| {
+        (0..rows)
+            .map(|row| cells.get(row * 4 + column).chars().count())
+            .chain([header[column].len()])
             .max()
             .unwrap_or(0)
     };
@@ -420,12 +421,23 @@ fn render(report: &TerminationReport, output: &Output) {
     ));
     // The rows as one block: a thousand members are one write, not a
     // thousand (stdout is line-buffered).
-    let block: Vec<String> = rows
-        .iter()
-        .map(|row| format!("{:>w0$}  {:<w1$}  {:<w2$}  {}", row[0], row[1], row[2], row[3]))
-        .collect();
-    if !block.is_empty() {
-        output.line(&block.join("\n"));
+    let mut block = String::with_capacity(cells.text.len() + rows * (w0 + w1 + w2 + 8));
+    for row in 0..rows {
+        if row > 0 {
+            block.push('\n');
+        }
+        let cell = |column| cells.get(row * 4 + column);
+        let _ = write!(
+            block,
+            "{:>w0$}  {:<w1$}  {:<w2$}  {}",
+            cell(0),
+            cell(1),
+            cell(2),
+            cell(3)
+        );
+    }
+    if rows > 0 {
+        output.line(&block);
     }
     output.line(&summary(report, output));
     render_ipc(report, output);
@@ -436,55 +448,79 @@ fn render(report: &TerminationReport, output: &Output) {
     }
 }
 
-fn sent(process: &ProcessReport) -> String {
+/// A table's cells in one buffer, cell `i` being `text[ends[i - 1]..ends[i]]`:
+/// the table of a thousand members is written into one string, not four
+/// thousand. It is printed right after the last member died, where its
+/// cost is part of how long the command takes to return.
+struct Cells {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Cells {
+    fn with_rows(rows: usize) -> Cells {
+        Cells {
+            text: String::with_capacity(rows * 96),
+            ends: Vec::with_capacity(rows * 4),
+        }
+    }
+
+    /// Ends the cell being written.
+    fn end(&mut self) {
+        self.ends.push(self.text.len());
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
+/// The signals sent, without their `SIG` (`TERM,KILL`), or `-`.
+fn write_sent(out: &mut String, process: &ProcessReport) {
     if process.sent.is_empty() {
-        "-".to_string()
-    } else {
-        process
-            .sent
-            .iter()
-            .map(|s| s.name().trim_start_matches("SIG").to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+        out.push('-');
+    }
+    for (i, signal) in process.sent.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&signal.short_name());
     }
 }
 
-fn seconds(after: Option<f64>) -> String {
-    after
-        .map(|s| format!(" after {}", format_duration(Duration::from_secs_f64(s))))
-        .unwrap_or_default()
-}
-
-fn status(status: &Option<EndingReport>) -> String {
-    match status {
-        Some(EndingReport::Known { views, .. }) => format!(" ({}, $? = {})", views.status, views.shell_code),
-        Some(EndingReport::Unobservable { .. }) | None => String::new(),
+/// ` after 54ms`, or nothing.
+fn write_seconds(out: &mut String, after: Option<f64>) {
+    if let Some(s) = after {
+        let _ = write!(out, " after {}", format_duration(Duration::from_secs_f64(s)));
     }
 }
 
-fn result(process: &ProcessReport, report: &TerminationReport, output: &Output) -> String {
+/// ` (killed by SIGKILL, $? = 137)`, or nothing.
+fn write_status(out: &mut String, status: &Option<EndingReport>) {
+    if let Some(EndingReport::Known { views, .. }) = status {
+        let _ = write!(out, " ({}, $? = {})", views.status, views.shell_code);
+    }
+}
+
+fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationReport, output: &Output) {
     match &process.outcome {
         Outcome::WouldSignal => {
-            let mut plan = format!("would send {}", report.plan.signal);
+            let _ = write!(out, "would send {}", report.plan.signal);
             if report.plan.wait && report.plan.escalate && !report.plan.starts_with_kill() {
-                plan.push_str(&format!(", then SIGKILL after {}", format_duration(report.plan.grace)));
+                let _ = write!(out, ", then SIGKILL after {}", format_duration(report.plan.grace));
             }
-            plan
         }
         Outcome::Ended {
             unreaped_by: Some(reaper),
             status: ending,
             ..
         } => {
-            let how = match ending.as_ref().and_then(EndingReport::status) {
-                Some(status) => format!("already {status}"),
-                None => "already exited".to_string(),
-            };
-            format!(
-                "{}; a zombie until {}",
-                output.paint(Style::Dim, &how),
-                escape(&reaper.describe())
-            )
+            match ending.as_ref().and_then(EndingReport::status) {
+                Some(status) => output.paint_fmt(out, Style::Dim, format_args!("already {status}")),
+                None => output.paint_fmt(out, Style::Dim, format_args!("already exited")),
+            }
+            let _ = write!(out, "; a zombie until {}", escape(&reaper.describe()));
         }
         Outcome::Ended {
             by,
@@ -498,30 +534,40 @@ fn result(process: &ProcessReport, report: &TerminationReport, output: &Output) 
                 .as_ref()
                 .and_then(EndingReport::status)
                 .is_some_and(|s| matches!(s, ExitStatus::Exited { .. }));
+            let signal = report.plan.signal;
             if *by == EndedBy::Signal && exited {
-                let when = after_seconds
-                    .map(|s| format!(" {}", format_duration(Duration::from_secs_f64(s))))
-                    .unwrap_or_default();
-                let how = format!("exited{when} after {}", report.plan.signal);
-                return format!("{}{}", output.paint(Style::Good, &how), status(ending));
+                match after_seconds {
+                    Some(s) => {
+                        let when = format_duration(Duration::from_secs_f64(*s));
+                        output.paint_fmt(out, Style::Good, format_args!("exited {when} after {signal}"));
+                    }
+                    None => output.paint_fmt(out, Style::Good, format_args!("exited after {signal}")),
+                }
+                write_status(out, ending);
+                return;
             }
-            let how = match by {
-                EndedBy::Signal => output.paint(Style::Good, &format!("ended on {}", report.plan.signal)),
+            match by {
+                EndedBy::Signal => output.paint_fmt(out, Style::Good, format_args!("ended on {signal}")),
                 // SIGKILL was the signal asked for: nothing was escalated.
-                EndedBy::Kill if report.plan.starts_with_kill() => output.paint(Style::Good, "ended on SIGKILL"),
-                EndedBy::Kill => output.paint(Style::Warn, "needed SIGKILL"),
-                EndedBy::BeforeSignal => output.paint(Style::Dim, "had already exited"),
-            };
-            format!("{how}{}{}", seconds(*after_seconds), status(ending))
+                EndedBy::Kill if report.plan.starts_with_kill() => {
+                    output.paint_fmt(out, Style::Good, format_args!("ended on SIGKILL"))
+                }
+                EndedBy::Kill => output.paint_fmt(out, Style::Warn, format_args!("needed SIGKILL")),
+                EndedBy::BeforeSignal => output.paint_fmt(out, Style::Dim, format_args!("had already exited")),
+            }
+            write_seconds(out, *after_seconds);
+            write_status(out, ending);
         }
         Outcome::Alive { state, reason } => {
-            let label = match reason {
-                SurvivorReason::Refused { .. } => output.paint(Style::Warn, "refused"),
-                SurvivorReason::NotWaited => output.paint(Style::Dim, "signalled"),
-                _ => output.paint(Style::Bad, "ALIVE"),
-            };
-            let state = state.map(|s| format!(" [{}]", s.letter())).unwrap_or_default();
-            format!("{label}{state}: {}", escape(&reason.describe()))
+            match reason {
+                SurvivorReason::Refused { .. } => output.paint_fmt(out, Style::Warn, format_args!("refused")),
+                SurvivorReason::NotWaited => output.paint_fmt(out, Style::Dim, format_args!("signalled")),
+                _ => output.paint_fmt(out, Style::Bad, format_args!("ALIVE")),
+            }
+            if let Some(state) = state {
+                let _ = write!(out, " [{}]", state.letter());
+            }
+            let _ = write!(out, ": {}", escape(&reason.describe()));
         }
     }
 }

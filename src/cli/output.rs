@@ -83,6 +83,16 @@ impl Output {
         }
     }
 
+    /// Like [`Output::paint`], written onto `out`: no string of its own.
+    pub fn paint_fmt(&self, out: &mut String, style: Style, text: std::fmt::Arguments<'_>) {
+        use std::fmt::Write as _;
+        let _ = if self.color {
+            write!(out, "\x1b[{}m{text}\x1b[0m", style.code())
+        } else {
+            out.write_fmt(text)
+        };
+    }
+
     /// Prints one line to stdout. A closed stdout (a pipe into `head`) ends
     /// the output quietly.
     pub fn line(&self, text: &str) {

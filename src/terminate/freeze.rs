@@ -79,6 +79,41 @@ pub(crate) fn born_between(last: i32, now: i32, pid_max: i32, limit: usize) -> O
     Some(pids)
 }
 
+/// Above this many PIDs handed out during a scan, the scan checks its
+/// pidfds with a second pass rather than reading each new PID.
+const MAX_BORN_IN_SCAN: usize = 64;
+
+/// The PIDs handed out after `last` up to `now` (the allocator's cursor
+/// before the scan's pass and after its opens), when none of them is one
+/// of `opened`: then no opened PID was freed and handed out again, and each
+/// pidfd names the process the pass saw. `None` when one is, or when too
+/// many were handed out to tell (a cursor behind where it was counts as
+/// gone round). Pure.
+///
+/// It relies on the cursor moving only forward, round from `pid_max`: the
+/// kernel writes it so; only checkpoint/restore (`CAP_CHECKPOINT_RESTORE`)
+/// sets it, to restore a process under its old PID.
+pub(crate) fn vouched_by_cursor(
+    last: i32,
+    now: i32,
+    pid_max: i32,
+    opened: impl Iterator<Item = i32>,
+) -> Option<Vec<i32>> {
+    let born = born_between(last, now, pid_max, MAX_BORN_IN_SCAN)?;
+    let range = |pid: i32| {
+        if now >= last {
+            pid > last && pid <= now
+        } else {
+            pid > last || pid <= now
+        }
+    };
+    let mut opened = opened;
+    if opened.any(range) {
+        return None;
+    }
+    Some(born)
+}
+
 /// The process-table row of `pid`, read from `/proc/PID/stat`; `None` if
 /// it is gone.
 pub(crate) fn entry_of(pid: i32) -> Option<TableEntry> {
@@ -181,11 +216,15 @@ impl Watch {
     }
 
     /// The scan through the BPF task iterator ([`crate::bpf::tasks`]), where
-    /// it runs: one pass reads every row, every process is opened (a pidfd
-    /// only, within the fd budget), and a second pass keeps the pidfds of
-    /// the processes whose start time, in nanoseconds, it sees unchanged —
-    /// those pidfds were opened on the processes the first pass saw. The
-    /// table is the first pass's, with the processes the second one saw
+    /// it runs: one pass reads every row, and every process is opened (a
+    /// pidfd only, within the fd budget). A pidfd names the process the
+    /// pass saw unless its PID was freed and handed out again in between;
+    /// the allocator hands out PIDs in turn after its cursor
+    /// (`ns_last_pid`), so where none of the PIDs handed out meanwhile is
+    /// one that was opened ([`vouched_by_cursor`]), every pidfd is kept,
+    /// and the few processes born meanwhile are read from /proc. Otherwise
+    /// a second pass keeps the pidfds of the processes whose start time,
+    /// in nanoseconds, it sees unchanged, and adds the processes it saw
     /// born (see `add_fresh`).
     fn scan_tasks(last_pid: Option<i32>) -> Option<Watch> {
         let (tasks, first) = Tasks::load()?;
@@ -193,7 +232,7 @@ impl Watch {
         let mut budget = fd_budget();
         let opened: Vec<_> = first
             .into_iter()
-            .map(|task| {
+            .filter_map(|task| {
                 // Kernel threads are never signalled: no pidfd for them.
                 if task.entry.kernel_thread || !budget.take() {
                     return None;
@@ -202,20 +241,34 @@ impl Watch {
                 Some((task, pidfd))
             })
             .collect();
-        let second = tasks.read()?;
-        let now: BTreeMap<Pid, u64> = second.iter().map(|t| (t.entry.pid, t.start_ns)).collect();
-        let held = opened
-            .into_iter()
-            .flatten()
-            .filter(|(task, _)| now.get(&task.entry.pid) == Some(&task.start_ns))
-            .map(|(task, pidfd)| {
-                let pid = task.entry.pid;
-                (pid, Process::vouched(pid, pidfd, task.entry.start_ticks))
-            })
-            .collect();
-        add_fresh(&mut table, second.into_iter().map(|t| t.entry));
+        let now_last = read_last_pid();
+        let vouch = |(task, pidfd): (crate::bpf::tasks::Task, _)| {
+            let pid = task.entry.pid;
+            (pid, Process::vouched(pid, pidfd, task.entry.start_ticks))
+        };
+        let born = last_pid.zip(now_last).and_then(|(last, now)| {
+            vouched_by_cursor(last, now, read_pid_max(), opened.iter().map(|(t, _)| t.entry.pid.get()))
+        });
+        let held = match born {
+            Some(born) => {
+                let fresh = born.into_iter().filter(|&pid| is_leader(pid)).filter_map(entry_of);
+                add_fresh(&mut table, fresh);
+                opened.into_iter().map(vouch).collect()
+            }
+            None => {
+                let second = tasks.read()?;
+                let now: BTreeMap<Pid, u64> = second.iter().map(|t| (t.entry.pid, t.start_ns)).collect();
+                let held = opened
+                    .into_iter()
+                    .filter(|(task, _)| now.get(&task.entry.pid) == Some(&task.start_ns))
+                    .map(vouch)
+                    .collect();
+                add_fresh(&mut table, second.into_iter().map(|t| t.entry));
+                held
+            }
+        };
         Some(Watch {
-            last_pid,
+            last_pid: now_last.or(last_pid),
             table,
             tasks: Some(tasks),
             held,
@@ -448,6 +501,31 @@ mod tests {
     fn births_wrap_at_pid_max() {
         assert_eq!(born_between(32766, 2, 32768, 10), Some(vec![32767, 1, 2]));
         assert_eq!(born_between(32000, 300, 32768, 10), None);
+    }
+
+    #[test]
+    fn pidfds_are_vouched_for_only_when_no_opened_pid_was_handed_out_again() {
+        // Nothing handed out: every pidfd stands.
+        assert_eq!(
+            vouched_by_cursor(500, 500, 32768, [10, 499, 500].into_iter()),
+            Some(vec![])
+        );
+        // 501 and 502 handed out; none of them was opened.
+        assert_eq!(
+            vouched_by_cursor(500, 502, 32768, [10, 499, 503].into_iter()),
+            Some(vec![501, 502])
+        );
+        // 502 was opened and handed out again since: a second pass decides.
+        assert_eq!(vouched_by_cursor(500, 502, 32768, [10, 502].into_iter()), None);
+        // Round from pid_max: 32767 and 1 handed out.
+        assert_eq!(vouched_by_cursor(32766, 1, 32768, [1].into_iter()), None);
+        assert_eq!(
+            vouched_by_cursor(32766, 1, 32768, [2, 32766].into_iter()),
+            Some(vec![32767, 1])
+        );
+        // Too many to tell (or a cursor set back): a second pass.
+        assert_eq!(vouched_by_cursor(500, 1000, 32768, std::iter::empty()), None);
+        assert_eq!(vouched_by_cursor(500, 400, 32768, std::iter::empty()), None);
     }
 
     #[test]

@@ -186,8 +186,10 @@ impl Process {
 
     /// Opens `pid` without reading anything of it: for a caller that
     /// checks afterwards that the PID still names the process it expects
-    /// (the BPF task scan compares start times in nanoseconds from two passes
-    /// around all its opens) and then vouches for it with
+    /// (the BPF task scan asks the PID allocator's cursor whether any
+    /// opened PID was handed out again, or compares start times in
+    /// nanoseconds from two passes around all its opens) and then vouches
+    /// for it with
     /// [`Process::vouched`].
     pub(crate) fn open_unchecked(pid: Pid) -> Result<std::os::fd::OwnedFd, OpenError> {
         sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))

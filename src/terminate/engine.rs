@@ -235,6 +235,7 @@ fn run_request(
     }
     let members: Vec<Pid> = selected.members.iter().map(|m| m.pid).collect();
     let table = table.clone();
+    watch.hold(&members);
     let cgroup = if request.scope == Scope::Tree && request.use_cgroup && request.plan.freezes() {
         tree_cgroup(&targets.anchors, &members, &mut watch)
     } else {

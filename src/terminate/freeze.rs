@@ -40,6 +40,10 @@ pub(crate) struct Watch {
     /// The pidfds the first scan read each row through, until the members
     /// are chosen ([`Watch::take_held`], [`Watch::release_held`]).
     held: BTreeMap<Pid, Process>,
+    /// What the iterator's first pass saw of each process (start time in
+    /// nanoseconds and in clock ticks), until the chosen members are
+    /// opened ([`Watch::hold`]).
+    first_pass: Option<BTreeMap<Pid, (u64, u64)>>,
 }
 
 fn read_last_pid() -> Option<i32> {
@@ -165,12 +169,14 @@ impl Watch {
     /// whole scan (measured: opening 1,000 pidfds took 3 ms on one thread,
     /// 45 to 60 ms on two).
     ///
-    /// Each row is read through a pidfd opened first
+    /// Through /proc, each row is read through a pidfd opened first
     /// ([`Process::open_entry`]), and the pidfd is kept: the members chosen
     /// from this table then need neither a second open nor a second read of
     /// their start time. A process that cannot be opened (a pidfd refused,
     /// no file descriptor left) is read without one, and opened later as
-    /// usual.
+    /// usual. Through the task iterator, only the members chosen are
+    /// opened ([`Watch::hold`]): a kill of a few processes opens a few
+    /// pidfds, not one per process of the machine.
     pub fn scan() -> Watch {
         let last_pid = read_last_pid();
         if let Some(watch) = Self::scan_tasks(last_pid) {
@@ -212,67 +218,86 @@ impl Watch {
             table,
             tasks: None,
             held,
+            first_pass: None,
         }
     }
 
     /// The scan through the BPF task iterator ([`crate::bpf::tasks`]), where
-    /// it runs: one pass reads every row, and every process is opened (a
-    /// pidfd only, within the fd budget). A pidfd names the process the
-    /// pass saw unless its PID was freed and handed out again in between;
-    /// the allocator hands out PIDs in turn after its cursor
-    /// (`ns_last_pid`), so where none of the PIDs handed out meanwhile is
-    /// one that was opened ([`vouched_by_cursor`]), every pidfd is kept,
-    /// and the few processes born meanwhile are read from /proc. Otherwise
-    /// a second pass keeps the pidfds of the processes whose start time,
-    /// in nanoseconds, it sees unchanged, and adds the processes it saw
-    /// born (see `add_fresh`).
+    /// it runs: one pass reads every row. Nothing is opened yet: the
+    /// members chosen from the table are opened by [`Watch::hold`].
     fn scan_tasks(last_pid: Option<i32>) -> Option<Watch> {
         let (tasks, first) = Tasks::load()?;
-        let mut table = ProcessTable::from_entries(first.iter().map(|t| t.entry.clone()));
+        let first_pass = first
+            .iter()
+            // Kernel threads are never signalled: no pidfd for them.
+            .filter(|t| !t.entry.kernel_thread)
+            .map(|t| (t.entry.pid, (t.start_ns, t.entry.start_ticks)))
+            .collect();
+        Some(Watch {
+            last_pid,
+            table: ProcessTable::from_entries(first.into_iter().map(|t| t.entry)),
+            tasks: Some(tasks),
+            held: BTreeMap::new(),
+            first_pass: Some(first_pass),
+        })
+    }
+
+    /// Opens `pids` of the iterator's first pass (a pidfd only, within the
+    /// fd budget) and keeps the pidfds, so that the members need neither a
+    /// /proc read nor a later open. A pidfd names the process the pass saw
+    /// unless its PID was freed and handed out again in between; the
+    /// allocator hands out PIDs in turn after its cursor (`ns_last_pid`),
+    /// so where none of the PIDs handed out since the pass is one that was
+    /// opened ([`vouched_by_cursor`]), every pidfd is kept, and the few
+    /// processes born meanwhile are read from /proc. Otherwise a second
+    /// pass keeps the pidfds of the processes whose start time, in
+    /// nanoseconds, it sees unchanged, and adds the processes it saw born
+    /// (see `add_fresh`). Nothing happens after a /proc scan, which holds
+    /// every row's pidfd already, or a second time.
+    pub fn hold(&mut self, pids: &[Pid]) {
+        let Some(first) = self.first_pass.take() else {
+            return;
+        };
         let mut budget = fd_budget();
-        let opened: Vec<_> = first
-            .into_iter()
-            .filter_map(|task| {
-                // Kernel threads are never signalled: no pidfd for them.
-                if task.entry.kernel_thread || !budget.take() {
+        let opened: Vec<_> = pids
+            .iter()
+            .filter_map(|&pid| {
+                let &(start_ns, start_ticks) = first.get(&pid)?;
+                if !budget.take() {
                     return None;
                 }
-                let pidfd = Process::open_unchecked(task.entry.pid).ok()?;
-                Some((task, pidfd))
+                let pidfd = Process::open_unchecked(pid).ok()?;
+                Some((pid, start_ns, start_ticks, pidfd))
             })
             .collect();
         let now_last = read_last_pid();
-        let vouch = |(task, pidfd): (crate::bpf::tasks::Task, _)| {
-            let pid = task.entry.pid;
-            (pid, Process::vouched(pid, pidfd, task.entry.start_ticks))
-        };
-        let born = last_pid.zip(now_last).and_then(|(last, now)| {
-            vouched_by_cursor(last, now, read_pid_max(), opened.iter().map(|(t, _)| t.entry.pid.get()))
+        let born = self.last_pid.zip(now_last).and_then(|(last, now)| {
+            vouched_by_cursor(last, now, read_pid_max(), opened.iter().map(|(pid, ..)| pid.get()))
         });
-        let held = match born {
+        let kept: Vec<_> = match born {
             Some(born) => {
                 let fresh = born.into_iter().filter(|&pid| is_leader(pid)).filter_map(entry_of);
-                add_fresh(&mut table, fresh);
-                opened.into_iter().map(vouch).collect()
+                add_fresh(&mut self.table, fresh);
+                opened
             }
-            None => {
-                let second = tasks.read()?;
-                let now: BTreeMap<Pid, u64> = second.iter().map(|t| (t.entry.pid, t.start_ns)).collect();
-                let held = opened
-                    .into_iter()
-                    .filter(|(task, _)| now.get(&task.entry.pid) == Some(&task.start_ns))
-                    .map(vouch)
-                    .collect();
-                add_fresh(&mut table, second.into_iter().map(|t| t.entry));
-                held
-            }
+            None => match self.tasks.as_ref().and_then(Tasks::read) {
+                Some(second) => {
+                    let now: BTreeMap<Pid, u64> = second.iter().map(|t| (t.entry.pid, t.start_ns)).collect();
+                    add_fresh(&mut self.table, second.into_iter().map(|t| t.entry));
+                    opened
+                        .into_iter()
+                        .filter(|(pid, start_ns, ..)| now.get(pid) == Some(start_ns))
+                        .collect()
+                }
+                // No second pass: the members are opened and checked one
+                // by one later, as after a scan that held nothing.
+                None => Vec::new(),
+            },
         };
-        Some(Watch {
-            last_pid: now_last.or(last_pid),
-            table,
-            tasks: Some(tasks),
-            held,
-        })
+        for (pid, _, start_ticks, pidfd) in kept {
+            self.held.insert(pid, Process::vouched(pid, pidfd, start_ticks));
+        }
+        self.last_pid = now_last.or(self.last_pid);
     }
 
     /// The pidfd the scan read `pid` through, if it was read through one
@@ -301,6 +326,7 @@ impl Watch {
             table: table.clone(),
             tasks: None,
             held: BTreeMap::new(),
+            first_pass: None,
         }
     }
 
@@ -534,6 +560,20 @@ mod tests {
         let me = watch.table().get(Pid::current()).expect("this process is in the table");
         assert_eq!(me.ppid, std::os::unix::process::parent_id() as i32);
         assert!(watch.table().get(Pid::new(1).unwrap()).is_some());
+    }
+
+    #[test]
+    fn the_chosen_members_are_held_with_their_start_time() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let pid = Pid::new(child.id() as i32).unwrap();
+        let mut watch = Watch::scan();
+        let ticks = watch.table().get(pid).expect("the child is in the table").start_ticks;
+        watch.hold(&[pid]);
+        let held = watch.take_held(pid, ticks).expect("the child is held");
+        assert_eq!(held.pid(), pid);
+        assert!(!held.has_exited());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]

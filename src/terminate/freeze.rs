@@ -290,13 +290,15 @@ impl Watch {
                         .collect()
                 }
                 // No second pass: the members are opened and checked one
-                // by one later, as after a scan that held nothing.
-                None => Vec::new(),
+                // by one later, as after a scan that held nothing, and the
+                // next refresh looks for births from the old cursor on.
+                None => return,
             },
         };
         for (pid, _, start_ticks, pidfd) in kept {
             self.held.insert(pid, Process::vouched(pid, pidfd, start_ticks));
         }
+        // The table now has every process born up to `now_last`.
         self.last_pid = now_last.or(self.last_pid);
     }
 

@@ -111,6 +111,16 @@ impl ProcessTable {
         self.entries.get(&pid)
     }
 
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it has no row.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Every row.
     pub fn entries(&self) -> impl Iterator<Item = &TableEntry> {
         self.entries.values()

@@ -76,11 +76,9 @@ impl Output {
 
     /// Wraps `text` in a style if colors are on. `text` must already be escaped.
     pub fn paint(&self, style: Style, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{}m{text}\x1b[0m", style.code())
-        } else {
-            text.to_string()
-        }
+        let mut out = String::with_capacity(text.len() + 9);
+        self.paint_fmt(&mut out, style, format_args!("{text}"));
+        out
     }
 
     /// Like [`Output::paint`], written onto `out`: no string of its own.

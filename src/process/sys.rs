@@ -170,12 +170,8 @@ pub(crate) fn pidfd_exit_info(pidfd: BorrowedFd<'_>) -> io::Result<PidfdExitInfo
 pub(crate) fn kernel_supports_pidfd_info_exit() -> bool {
     static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ANSWER.get_or_init(|| {
-        let release = rustix::system::uname().release().to_string_lossy().into_owned();
-        let mut parts = release
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|p| p.parse::<u32>().ok());
-        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-        (major, minor) >= (6, 15)
+        let uname = rustix::system::uname();
+        crate::resources::walk::kernel_at_least(&uname.release().to_string_lossy(), 6, 15)
     })
 }
 

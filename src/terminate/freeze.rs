@@ -104,18 +104,8 @@ pub(crate) fn vouched_by_cursor(
     opened: impl Iterator<Item = i32>,
 ) -> Option<Vec<i32>> {
     let born = born_between(last, now, pid_max, MAX_BORN_IN_SCAN)?;
-    let range = |pid: i32| {
-        if now >= last {
-            pid > last && pid <= now
-        } else {
-            pid > last || pid <= now
-        }
-    };
     let mut opened = opened;
-    if opened.any(range) {
-        return None;
-    }
-    Some(born)
+    (!opened.any(|pid| born.contains(&pid))).then_some(born)
 }
 
 /// The process-table row of `pid`, read from `/proc/PID/stat`; `None` if

@@ -1063,7 +1063,7 @@ mod tests {
         while files().2 < 2 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let (samples, _) = crate::bpf::samples::Samples::load().expect("loads as root on Linux 6.2 or later");
+        let (samples, _) = crate::bpf::samples::Samples::load_in_test().expect("loads as root on Linux 6.2 or later");
         let counted = samples.read().unwrap().counted(pid.get(), process.start_ticks());
         let from_pass = Sampler::open(pid)
             .unwrap()

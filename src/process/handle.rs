@@ -438,6 +438,17 @@ impl Process {
         }
     }
 
+    /// How the process ended, read once and at once, without reaping: its
+    /// zombie's /proc entry or, once reaped, its pidfd. `None` when that
+    /// one look does not tell (still between exit and zombie, or not
+    /// permitted), for a later [`Process::peek_exit_observation`] to settle.
+    pub fn exit_observation_now(&self) -> Option<ExitObservation> {
+        match self.try_exit_observation(false) {
+            Ok(known @ ExitObservation::Known { .. }) => Some(known),
+            _ => None,
+        }
+    }
+
     /// How the process ended, given the raw wait status a pass over every
     /// process read for it as a zombie (its `task->exit_code`, which
     /// `/proc/PID/stat` shows as field 52): no /proc read. A status that

@@ -682,8 +682,13 @@ impl Run<'_> {
                     waiter.watch_pending(&self.targets)?;
                     let ready = waiter.wait(slice)?;
                     let at = self.start.elapsed();
+                    let read_now = !self.watch.reads_exits_in_one_pass();
                     for index in &ready {
-                        self.targets.list[*index].note_exited(Some(at));
+                        let target = &mut self.targets.list[*index];
+                        target.note_exited(Some(at));
+                        if read_now {
+                            target.exit_seen = target.handle.exit_observation_now();
+                        }
                     }
                     if let Some(pause) = burst_pause(ready.len(), self.targets.pending_count()) {
                         std::thread::sleep(pause.min(slice));
@@ -728,7 +733,12 @@ impl Run<'_> {
         // As root, one pass of the task iterator gives every zombie's
         // status (a thousand /proc reads otherwise), where enough of them
         // ended to be worth a pass over every process.
-        let ended = self.targets.list.iter().filter(|t| t.ended.is_some()).count();
+        let ended = self
+            .targets
+            .list
+            .iter()
+            .filter(|t| t.ended.is_some() && t.exit_seen.is_none())
+            .count();
         let exits = one_pass_for_exits(ended, self.watch.table().len())
             .then(|| self.watch.exits())
             .flatten();
@@ -787,9 +797,10 @@ impl Run<'_> {
         };
         let status = || target.handle.peek_exit_observation().ok().map(Into::into);
         if let Some((at, by)) = target.ended {
-            let observation = match exits.and_then(|e| e.zombie_status(&target.handle)) {
-                Some(raw) => target.handle.zombie_exit_observation(raw),
-                None => target.handle.peek_exit_observation(),
+            let observation = match (&target.exit_seen, exits.and_then(|e| e.zombie_status(&target.handle))) {
+                (Some(seen), _) => Ok(seen.clone()),
+                (None, Some(raw)) => target.handle.zombie_exit_observation(raw),
+                (None, None) => target.handle.peek_exit_observation(),
             }
             .ok();
             return base(Outcome::Ended {

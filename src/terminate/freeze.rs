@@ -322,6 +322,13 @@ impl Watch {
         }
     }
 
+    /// Whether [`Watch::exits`] reads every zombie's status in one pass
+    /// (the task iterator); otherwise each status is a /proc read, best
+    /// made as each exit is noticed, while the rest of the tree dies.
+    pub fn reads_exits_in_one_pass(&self) -> bool {
+        self.tasks.is_some()
+    }
+
     /// One pass of the task iterator for the exit statuses of ended
     /// members: one `read(2)` in place of a `/proc/PID/stat` read each.
     /// `None` without the iterator.

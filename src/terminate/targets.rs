@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rustix::event::epoll;
 
-use crate::process::{OpenError, Pid, Process, ProcessTable, SignalError};
+use crate::process::{ExitObservation, OpenError, Pid, Process, ProcessTable, SignalError};
 use crate::signal::Signal;
 use crate::terminate::report::{EndedBy, SurvivorReason, process_title};
 use crate::terminate::select::{Anchors, Guard, Member, Refused, walk};
@@ -50,6 +50,8 @@ pub(crate) struct Target<'a> {
     pub denied: bool,
     /// When it exited, from the first signal, and why.
     pub ended: Option<(Option<Duration>, EndedBy)>,
+    /// How it ended, when read as its exit was noticed.
+    pub exit_seen: Option<ExitObservation>,
 }
 
 impl Target<'_> {
@@ -152,6 +154,7 @@ impl<'a> Targets<'a> {
             stopped: false,
             denied: false,
             ended: None,
+            exit_seen: None,
         });
     }
 
@@ -209,6 +212,7 @@ impl<'a> Targets<'a> {
                         stopped: stopped.is_some(),
                         denied: false,
                         ended: None,
+                        exit_seen: None,
                     });
                     if let Some(result) = stopped {
                         self.record(index, Signal::STOP, false, result);

@@ -266,13 +266,34 @@ pub fn postgres(name: &str, settings: &[&str]) -> Option<Server> {
         // Line 8 of postmaster.pid is the postmaster's status.
         std::fs::read_to_string(&pid_file).is_ok_and(|text| text.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
     });
-    server.after_stop = Some(Box::new(move || remove_postgres_ipc(&pid_file)));
+    let segments = shm_mapped_by(server.pid());
+    server.after_stop = Some(Box::new(move || remove_postgres_ipc(&pid_file, &segments)));
     Some(server)
 }
 
+/// The `/dev/shm` files a process maps now (PostgreSQL's dynamic shared
+/// memory control segment, `PostgreSQL.N`, is mapped by the postmaster).
+fn shm_mapped_by(pid: i32) -> Vec<PathBuf> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let mut files: Vec<PathBuf> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|path| path.starts_with("/dev/shm/"))
+        .map(PathBuf::from)
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
 /// After a killed postmaster: its SysV segment (line 7 of postmaster.pid
-/// holds its key and ID) is removed if it is still there.
-fn remove_postgres_ipc(pid_file: &Path) {
+/// holds its key and ID) and the `/dev/shm` segments it mapped once ready
+/// are removed if they are still there (a postmaster that shuts down
+/// removes them itself).
+fn remove_postgres_ipc(pid_file: &Path, segments: &[PathBuf]) {
+    for segment in segments {
+        let _ = std::fs::remove_file(segment);
+    }
     let Ok(text) = std::fs::read_to_string(pid_file) else {
         return;
     };

@@ -143,23 +143,31 @@ def measure(fds, command, env=None):
     deaths = []
     start = time.monotonic()
     tool = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # The tool's own exit wakes the poll too: without it, a tool that
+    # returns after the last death was seen up to one poll timeout late.
+    tool_fd = os.pidfd_open(tool.pid)
+    poller.register(tool_fd, select.POLLIN)
     tool_done = None
-    while remaining:
+    while remaining or tool_done is None:
         now = time.monotonic()
-        if tool_done is None and tool.poll() is not None:
-            tool_done = now - start
         if tool_done is not None and now - start > tool_done + SETTLE:
             break
         if now - start > CAP:
             break
         for fd, _ in poller.poll(20):
-            if fd in remaining:
+            at = time.monotonic() - start
+            if fd == tool_fd:
+                poller.unregister(fd)
+                tool.wait()
+                tool_done = at
+            elif fd in remaining:
                 remaining.discard(fd)
                 poller.unregister(fd)
-                deaths.append(time.monotonic() - start)
+                deaths.append(at)
     if tool_done is None:
         tool.wait()
         tool_done = time.monotonic() - start
+    os.close(tool_fd)
     for fd in fds:
         os.close(fd)
     return {

@@ -47,6 +47,40 @@ finish()
 }
 
 #[test]
+fn a_connection_closed_by_its_peer_before_accept_waits_in_the_accept_queue() {
+    // The client connects and closes before the server accepts: the
+    // server's side is in CLOSE-WAIT, with no inode, in the listener's
+    // accept queue, and accept() still returns it.
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+port = l.getsockname()[1]
+c = socket.create_connection(("127.0.0.1", port)); c.close()
+report(port=port, pid=os.getpid())
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    let mut report = Value::Null;
+    assert!(wait_until(Duration::from_secs(5), || {
+        report = run_json(&["holds", &spec]).1;
+        sockets(&report).iter().any(|s| s["socket"]["state"] == "close_wait")
+    }));
+    let queued = sockets(&report)
+        .into_iter()
+        .find(|s| s["socket"]["state"] == "close_wait")
+        .unwrap();
+    assert_eq!(queued["ghost"]["reason"], "accept_queue", "{queued}");
+    let holders: Vec<i64> = queued["ghost"]["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(holders, vec![py.num("pid")], "{queued}");
+}
+
+#[test]
 fn listener_in_flight_points_at_the_receiving_socket() {
     // The listener is sent over a socketpair with SCM_RIGHTS, then closed:
     // only the receiving socket's queue keeps it.

@@ -25,7 +25,11 @@ pub fn ghost_reason(socket: &Socket, all: &[Socket], unreadable: usize) -> Ghost
         return GhostKind::AcceptQueue(listener.inode);
     }
     if socket.inode == 0 {
-        if socket.state == SocketState::Established
+        // A connection not yet accepted has no inode; one whose peer has
+        // closed meanwhile waits there in CLOSE-WAIT (the kernel's orphans,
+        // closed by their last process, are in FIN-WAIT, CLOSING or
+        // LAST-ACK: closing a CLOSE-WAIT socket moves it to LAST-ACK).
+        if matches!(socket.state, SocketState::Established | SocketState::CloseWait)
             && let Some(listener) = all.iter().find(|l| {
                 l.state == SocketState::Listen
                     && l.protocol == socket.protocol
@@ -138,11 +142,30 @@ mod tests {
         let fin = inet(Protocol::Tcp, "127.0.0.1:81", SocketState::FinWait2, 0);
         let syn = inet(Protocol::Tcp, "127.0.0.1:80", SocketState::NewSynRecv, 0);
         let queued = inet(Protocol::Tcp, "127.0.0.1:80", SocketState::Established, 0);
-        let all = vec![listener.clone(), tw.clone(), fin.clone(), syn.clone(), queued.clone()];
+        let queued_closed = inet(Protocol::Tcp, "127.0.0.1:80", SocketState::CloseWait, 0);
+        let last_ack = inet(Protocol::Tcp, "127.0.0.1:80", SocketState::LastAck, 0);
+        let all = vec![
+            listener.clone(),
+            tw.clone(),
+            fin.clone(),
+            syn.clone(),
+            queued.clone(),
+            queued_closed.clone(),
+            last_ack.clone(),
+        ];
         assert_eq!(ghost_reason(&tw, &all, 0), GhostKind::TimeWait);
         assert_eq!(ghost_reason(&fin, &all, 0), GhostKind::Orphaned(SocketState::FinWait2));
         assert_eq!(ghost_reason(&syn, &all, 0), GhostKind::HalfOpen);
         assert_eq!(ghost_reason(&queued, &all, 0), GhostKind::AcceptQueue(9));
+        assert_eq!(
+            ghost_reason(&queued_closed, &all, 0),
+            GhostKind::AcceptQueue(9),
+            "its peer closed before it was accepted"
+        );
+        assert_eq!(
+            ghost_reason(&last_ack, &all, 0),
+            GhostKind::Orphaned(SocketState::LastAck)
+        );
         assert_eq!(ghost_reason(&listener, &all, 0), GhostKind::InFlight);
         assert_eq!(ghost_reason(&listener, &all, 3), GhostKind::Unreadable);
     }

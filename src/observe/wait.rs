@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::deaths::Sender;
 use crate::deaths::senders::Senders;
 use crate::observe::EndingReport;
-use crate::process::{OpenError, Pid, Process, WaitError, wait_any};
+use crate::process::{ExitObservation, OpenError, Pid, Process, Unobservable, WaitError, wait_any};
 
 /// How one waited-for process turned out.
 #[derive(Debug, Clone, Serialize)]
@@ -87,22 +87,39 @@ pub fn wait_for(
         })
         .collect();
     let mut pending: Vec<usize> = (0..opened.len()).collect();
-    while !pending.is_empty() {
+    // Ended, but their status is hidden until their parent reaps them
+    // (zombies of another user): with when each ended, and how long their
+    // reap is waited for.
+    let mut hidden: Vec<(usize, f64, Instant)> = Vec::new();
+    while !pending.is_empty() || !hidden.is_empty() {
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let slice = if hidden.is_empty() {
+            remaining
+        } else {
+            Some(remaining.map_or(REAP_POLL, |r| r.min(REAP_POLL)))
+        };
         let waiting: Vec<&Process> = pending.iter().map(|&i| &opened[i].0).collect();
-        let ready = wait_any(&waiting, remaining)?;
-        if ready.is_empty() {
-            return Ok(WaitReport {
-                processes: outcomes,
-                timed_out: true,
-                senders_unknown: senders.unavailable(),
-            });
-        }
+        let ready = if waiting.is_empty() {
+            std::thread::sleep(slice.unwrap_or(REAP_POLL));
+            Vec::new()
+        } else {
+            wait_any(&waiting, slice)?
+        };
         let ended_after = start.elapsed().as_secs_f64();
         let finished: Vec<usize> = ready.iter().map(|&r| pending[r]).collect();
-        for index in &finished {
-            let observation = opened[*index].0.exit_observation()?;
-            let outcome = &mut outcomes[*index];
+        pending.retain(|i| !finished.contains(i));
+        let reap_until = Instant::now() + REAP_WAIT;
+        let looks = finished
+            .into_iter()
+            .map(|i| (i, ended_after, deadline.map_or(reap_until, |d| d.min(reap_until))))
+            .chain(std::mem::take(&mut hidden));
+        for (index, ended_after, reap_by) in looks.collect::<Vec<_>>() {
+            let observation = opened[index].0.exit_observation()?;
+            if awaits_reap(&observation, Instant::now(), reap_by) {
+                hidden.push((index, ended_after, reap_by));
+                continue;
+            }
+            let outcome = &mut outcomes[index];
             outcome.ended_after = Some(ended_after);
             let ending: EndingReport = observation.into();
             if let Some(crate::exit::ExitStatus::Signaled { signal, .. }) = ending.status() {
@@ -112,11 +129,63 @@ pub fn wait_for(
             outcome.ending = Some(ending);
             on_end(outcome);
         }
-        pending.retain(|i| !finished.contains(i));
+        if deadline.is_some_and(|d| Instant::now() >= d) && !pending.is_empty() {
+            return Ok(WaitReport {
+                processes: outcomes,
+                timed_out: true,
+                senders_unknown: senders.unavailable(),
+            });
+        }
     }
     Ok(WaitReport {
         processes: outcomes,
         timed_out: false,
         senders_unknown: senders.unavailable(),
     })
+}
+
+/// How often a hidden status is looked at again while its reap is awaited.
+const REAP_POLL: Duration = Duration::from_millis(20);
+
+/// How long after its exit the reap of a zombie whose status is hidden is
+/// awaited (at most until the wait's own deadline): most parents reap at
+/// once, and one that never does would otherwise keep the wait forever.
+const REAP_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether to look again later: the status is hidden until the parent
+/// reaps the zombie (`PIDFD_INFO_EXIT` then gives it), and there is time
+/// left to wait for that. Pure.
+pub(crate) fn awaits_reap(observation: &ExitObservation, now: Instant, reap_by: Instant) -> bool {
+    matches!(
+        observation,
+        ExitObservation::Unobservable {
+            reason: Unobservable::NotPermitted
+        }
+    ) && now < reap_by
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::StatusSource;
+
+    #[test]
+    fn only_a_hidden_status_awaits_the_reap_and_only_until_its_time() {
+        let hidden = ExitObservation::Unobservable {
+            reason: Unobservable::NotPermitted,
+        };
+        let now = Instant::now();
+        let later = now + Duration::from_secs(1);
+        assert!(awaits_reap(&hidden, now, later));
+        assert!(!awaits_reap(&hidden, later, now), "the time to wait is over");
+        let known = ExitObservation::Known {
+            status: crate::exit::ExitStatus::Exited { code: 9 },
+            source: StatusSource::PidfdInfo,
+        };
+        assert!(!awaits_reap(&known, now, later));
+        let old_kernel = ExitObservation::Unobservable {
+            reason: Unobservable::KernelTooOld,
+        };
+        assert!(!awaits_reap(&old_kernel, now, later), "nothing will tell it later");
+    }
 }

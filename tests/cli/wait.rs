@@ -144,3 +144,50 @@ fn several_pids_exit_with_the_last_ones_status() {
         "{text}"
     );
 }
+
+/// A zombie of another user hides its exit code until its parent reaps it;
+/// `wait` waits for that reap and reads the code from its pidfd.
+#[test]
+fn another_users_zombie_is_reported_once_its_parent_reaps_it_late() {
+    if !is_root() {
+        println!("skipped: needs root to start a process of another user");
+        return;
+    }
+    let scratch = Scratch::new("wait-late-reap");
+    let fifo = scratch.fifo("go");
+    // The grandchild's parent becomes python, which reaps it 1.5 s after
+    // it exits.
+    let fixture = Fixture::start(&format!(
+        "( read x < {}; exit 9 ) & echo $!; exec python3 -c 'import os, time
+os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+time.sleep(1.5)
+os.wait()
+time.sleep(300)'",
+        fifo.display()
+    ));
+    let waiter = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--json", "wait", &fixture.reported.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv runs");
+    assert!(
+        wait_until(Duration::from_secs(10), || holds_pidfd_for(
+            waiter.id(),
+            fixture.reported
+        )),
+        "afterlife never opened a pidfd for {}",
+        fixture.reported
+    );
+    release(&fifo);
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(9), "stderr: {}", stderr(&output));
+    let line: serde_json::Value = crate::common::schema::parse("wait", stdout(&output).lines().next().unwrap());
+    assert_eq!(line["ending"]["observed"], "known", "{line}");
+    assert_eq!(line["ending"]["source"], "pidfd_info", "{line}");
+    assert_eq!(line["ending"]["status"]["code"], 9, "{line}");
+    let after = line["ended_after_seconds"].as_f64().unwrap();
+    assert!(after < 1.0, "the time of the exit, not of the reap: {after}");
+}

@@ -19,6 +19,7 @@
 //! | [`maps`] | `/proc/PID/maps`, `smaps_rollup` | our own: maps on `holds`'s walks (procfs allocates per line, folds SysV segments into a key, panics on short `/SYSV` names), `smaps_rollup` on `watch`'s (procfs's took 5 times as long) |
 //! | [`cgroup`] | `/proc/PID/cgroup`, `cgroup.events`, flat-keyed cgroup files | procfs (`ProcessCGroups`); our own for cgroupfs files, which procfs does not read |
 //! | [`children`] | `/proc/PID/task/TID/children` | our own (procfs reads it only by path; `watch` re-reads a kept fd) |
+//! | [`cmdline`] | `/proc/PID/cmdline` (and the bytes `deaths`' program copies) | our own (procfs drops empty arguments and refuses bytes that are not UTF-8) |
 //! | [`fdinfo`] | `/proc/PID/fdinfo/N` | our own (procfs has no parser for fdinfo text) |
 //! | [`locks`] | `/proc/locks`, fdinfo `lock:` lines | our own (procfs's `Locks` drops the `->` of a waiter and reads no fdinfo line) |
 //! | [`limits`] | `/proc/PID/limits` | procfs (`Limits`) |
@@ -36,6 +37,7 @@
 
 pub mod cgroup;
 pub mod children;
+pub mod cmdline;
 pub mod fdinfo;
 pub mod kcmp;
 pub mod limits;

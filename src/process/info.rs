@@ -102,7 +102,7 @@ impl ProcessInfo {
         let mut state = ProcessState::from_letter(stat.state);
         // The files below may be refused (another user's process) or empty
         // (zombies, kernel threads): they are optional facts.
-        let mut cmdline = dir.cmdline().unwrap_or_default();
+        let mut cmdline = proc::cmdline::of(&dir).unwrap_or_default();
         let mut exe = dir.exe().ok();
         let cgroups = dir
             .cgroups()
@@ -121,7 +121,9 @@ impl ProcessInfo {
             wchan = thread_wchan.clone();
             // The thread's directory holds the same files procfs reads.
             let thread = proc::Process::new_with_root(format!("/proc/{pid}/task/{tid}").into());
-            cmdline = thread.as_ref().map_or(Vec::new(), |t| t.cmdline().unwrap_or_default());
+            cmdline = thread
+                .as_ref()
+                .map_or(Vec::new(), |t| proc::cmdline::of(t).unwrap_or_default());
             exe = thread.ok().and_then(|t| t.exe().ok());
         }
         let start_ticks = stat.starttime;

@@ -223,12 +223,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         Vec::new()
     });
     let cmdline = std::fs::read(format!("{files}/cmdline"))
-        .map(|raw| {
-            raw.split(|&b| b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
+        .map(|raw| crate::proc::cmdline::split(&raw))
         .unwrap_or_default();
     let cwd = std::fs::read_link(format!("{files}/cwd"))
         .ok()

@@ -160,7 +160,7 @@ pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
         ppid: stat.ppid,
         sid: stat.session,
         pgid: stat.pgrp,
-        cmdline: proc.cmdline().unwrap_or_default(),
+        cmdline: crate::proc::cmdline::of(&proc).unwrap_or_default(),
     })
 }
 

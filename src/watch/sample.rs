@@ -620,11 +620,7 @@ impl Sampler {
         let name = String::from_utf8_lossy(&self.buffer).trim_end_matches('\n').to_string();
         let fd = self.open_file("cmdline").ok()?;
         pread_all(&fd, &mut self.buffer).ok()?;
-        let cmdline = self
-            .buffer
-            .split(|b| *b == 0)
-            .map(|arg| String::from_utf8_lossy(arg).into_owned())
-            .collect::<Vec<_>>();
+        let cmdline = proc::cmdline::split(&self.buffer);
         Some((name, trim_cmdline(cmdline)))
     }
 

@@ -7,6 +7,7 @@
 mod common;
 
 mod cli_errors;
+mod command_lines;
 mod completions;
 mod demo_cli;
 mod demo_scenarios;

@@ -225,6 +225,9 @@ fn text_line(death: &Death, output: &Output) -> String {
     line.push_str(&output.paint(Style::Dim, &format!("; {}", facts.join(", "))));
     if let Some(cmdline) = death.cmdline.as_ref().filter(|c| !c.is_empty()) {
         line.push_str(&format!("; cmd: {}", crate::text::display_command_line(cmdline)));
+        if death.cmdline_cut {
+            line.push_str(" …");
+        }
     }
     line
 }

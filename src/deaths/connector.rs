@@ -211,6 +211,7 @@ fn complete_from_proc(exit: ExitEvent) -> RawDeath {
         wait_status: exit.exit_code,
         name: stat.map(|s| s.comm),
         cmdline: None,
+        cmdline_cut: false,
         exit_ns: Some(exit.timestamp_ns),
         // stat's start time counts from boot, with suspend: only a guide
         // for the lifetime, which is why it is taken with BOOTTIME below.

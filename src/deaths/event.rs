@@ -58,6 +58,9 @@ pub struct RawDeath {
     pub name: Option<String>,
     /// The command line, when it could still be read.
     pub cmdline: Option<Vec<String>>,
+    /// The command line fills the program's copy (`ARGS_LEN - 1` bytes):
+    /// the rest of it, if any, is not there.
+    pub cmdline_cut: bool,
     /// When it died, `CLOCK_MONOTONIC` ns.
     pub exit_ns: Option<u64>,
     /// When it started, `CLOCK_MONOTONIC` ns.
@@ -84,16 +87,6 @@ fn comm_at(bytes: &[u8], at: usize) -> String {
     let field = &bytes[at..at + 16];
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     String::from_utf8_lossy(&field[..end]).into_owned()
-}
-
-/// Splits a command line as the kernel keeps it (NUL-separated, maybe cut
-/// short). Pure.
-pub fn split_cmdline(bytes: &[u8]) -> Vec<String> {
-    bytes
-        .split(|&b| b == 0)
-        .filter(|part| !part.is_empty())
-        .map(|part| String::from_utf8_lossy(part).into_owned())
-        .collect()
 }
 
 /// Decodes one record of the BPF program; `None` if it is short. Pure.
@@ -127,7 +120,8 @@ pub fn parse_record(bytes: &[u8]) -> Option<RawDeath> {
         uid: Some(u32_at(bytes, 32)),
         wait_status: u32_at(bytes, 36) as i32,
         name: Some(comm_at(bytes, 40)),
-        cmdline: (args_len > 0).then(|| split_cmdline(&bytes[ARGS_AT..ARGS_AT + args_len])),
+        cmdline: (args_len > 0).then(|| crate::proc::cmdline::split(&bytes[ARGS_AT..ARGS_AT + args_len])),
+        cmdline_cut: args_len >= ARGS_LEN - 1,
         exit_ns: Some(u64_at(bytes, 0)),
         start_ns: Some(u64_at(bytes, 8)).filter(|&n| n != 0),
         cgroup_id: (cgroup_id != 0).then_some(cgroup_id),
@@ -168,6 +162,7 @@ mod tests {
         assert_eq!(death.uid, Some(1000));
         assert_eq!(death.name.as_deref(), Some("sleep"));
         assert_eq!(death.cmdline, Some(vec!["sleep".to_string(), "100".to_string()]));
+        assert!(!death.cmdline_cut);
         assert_eq!(death.cgroup_id, Some(77));
         let signal = death.signal.unwrap();
         assert_eq!((signal.signo, signal.code, signal.sender_pid), (10, 0, 99));

@@ -134,6 +134,9 @@ pub struct Death {
     /// Its command line, when it could still be read.
     #[serde(rename = "command_line")]
     pub cmdline: Option<Vec<String>>,
+    /// The command line is cut: the kernel's copy holds its first 255 bytes.
+    #[serde(rename = "command_line_truncated")]
+    pub cmdline_cut: bool,
     /// Its parent at death.
     pub ppid: Option<i32>,
     /// Real user ID.
@@ -172,6 +175,7 @@ impl Death {
             pid,
             name: None,
             cmdline: None,
+            cmdline_cut: false,
             ppid: None,
             uid: None,
             user: None,
@@ -443,6 +447,7 @@ impl Feed {
                 .map_or_else(ClockOffset::realtime_now, |ns| self.clock.to_unix(ns)),
             name: raw.name,
             cmdline: raw.cmdline,
+            cmdline_cut: raw.cmdline_cut,
             ppid: raw.ppid,
             uid: raw.uid,
             ending: KnownEnding {

@@ -461,6 +461,7 @@ fn signals_section(report: &RunReport, text: &mut String) {
             Target::Group => "its process group",
             Target::Tree => "the whole tree",
             Target::Leftovers => "the leftovers",
+            Target::Newcomers => "processes born since",
         };
         let why = match event.reason {
             Reason::Deadline => "deadline",

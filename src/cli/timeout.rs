@@ -57,6 +57,11 @@ fn verbose_line(event: &TimelineEvent, command: &str) -> String {
             event.processes,
             if event.processes == 1 { "" } else { "es" }
         ),
+        Target::Newcomers => format!(
+            "{} process{} command '{command}' started since",
+            event.processes,
+            if event.processes == 1 { "" } else { "es" }
+        ),
     };
     format!("{}: sending signal {bare} to {to}", program_name())
 }

@@ -506,10 +506,18 @@ impl Contained {
 
     /// Every process in the tree now, opened.
     pub fn members(&self) -> Vec<Process> {
+        self.members_but(|_| false)
+    }
+
+    /// Like [`Contained::members`], without opening those whose PID `known`
+    /// names (a scan of a leaf lists PIDs before opening them; one that
+    /// walks the tree opens each as it goes).
+    pub fn members_but(&self, known: impl Fn(Pid) -> bool) -> Vec<Process> {
         match &self.leaf {
             Some(leaf) => leaf
                 .members()
                 .into_iter()
+                .filter(|&pid| !known(pid))
                 .filter_map(|pid| {
                     // ESRCH: ended since the listing. Checked after opening
                     // (pidfd and start time only, the cheap open): a PID

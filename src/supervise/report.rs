@@ -119,6 +119,9 @@ pub enum Target {
     Tree,
     /// The leftovers.
     Leftovers,
+    /// Processes of the tree born after the deadline's signal went to it
+    /// (a trap that starts a clean-up child, a shell still forking).
+    Newcomers,
 }
 
 /// Why a signal was sent.

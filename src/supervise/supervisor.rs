@@ -6,6 +6,7 @@
 //! signalfd, the main process's pidfd (or the keeper's report pipe), and
 //! the next timer (deadline, then end of grace).
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
@@ -304,7 +305,7 @@ impl Supervisor {
             inbox: &inbox,
             ipc: &mut ipc_watch,
         };
-        let watched = self.watch(
+        let mut watched = self.watch(
             &mut sources,
             &mut contained,
             &main,
@@ -333,7 +334,14 @@ impl Supervisor {
             dirs: dir_watch,
             output,
         };
-        let ended = self.end_tree(contained, main_process, main_info.as_ref(), &watched, tree, &mut run);
+        let ended = self.end_tree(
+            contained,
+            main_process,
+            main_info.as_ref(),
+            &mut watched,
+            tree,
+            &mut run,
+        );
         let mut report = self.report(&clock, duration, watched, main_info.as_ref(), ended, run.timeline);
         report.signal_sender = sender.map(|s| s.oom_killed(report.cause == crate::exit::Cause::OomKilled));
         Ok(report)
@@ -461,7 +469,7 @@ impl Supervisor {
         mut contained: Contained,
         main: Option<&Process>,
         main_info: Option<&MainFacts>,
-        watched: &Watched,
+        watched: &mut Watched,
         mut tree: TreeWatches,
         run: &mut Run,
     ) -> TreeEnd {
@@ -480,7 +488,14 @@ impl Supervisor {
                 .chain(contained.members().iter().map(|p| p.pid()))
                 .collect::<Vec<_>>(),
         );
-        let leftovers = self.handle_leftovers(&contained, main_info, &reapers, settle, &tree.output, run);
+        let leftovers = self.handle_leftovers(
+            &contained,
+            main_info,
+            &reapers,
+            (settle, &mut watched.signalled),
+            &tree.output,
+            run,
+        );
         let tree_ended = leftovers.iter().all(|l| !matches!(l.fate, Fate::Kept | Fate::Survived));
         tree.ipc.stop_reading();
         // Read while the tree's PID namespace lives (its init is the keeper).
@@ -542,12 +557,16 @@ impl Supervisor {
         let mut sent_kill = false;
         let mut kill_at: Option<Instant> = None;
         let mut timed_out_after = Duration::ZERO;
+        let mut signalled = Signalled::default();
         loop {
             let next = if timed_out {
                 kill_at
             } else {
                 [deadline, kill_at].into_iter().flatten().min()
             };
+            // After the deadline's signal, look for processes born since.
+            let look = signalled.signal.map(|_| Instant::now() + NEWCOMERS_EVERY);
+            let next = [next, look].into_iter().flatten().min();
             let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
             let ready = wait_events(sources, main, contained.keeper_reports(), wait)
                 .map_err(|e| SuperviseError::Wait(e.to_string()))?;
@@ -565,6 +584,7 @@ impl Supervisor {
                             timed_out_after,
                             sent_kill,
                             kill_at,
+                            signalled,
                         });
                     }
                     MainEvent::Stopped => {
@@ -597,6 +617,10 @@ impl Supervisor {
                     SignalAction::Ignore => {}
                 }
             }
+            let born = signalled.newcomers(contained, main_process);
+            if let (true, Some(signal)) = (born > 0, signalled.signal) {
+                run.record(signal, Target::Newcomers, born, Reason::Deadline);
+            }
             let now = Instant::now();
             // SIGALRM from outside: time is up now, as for coreutils, whose
             // own timer it is; a second one ends the grace period.
@@ -610,7 +634,17 @@ impl Supervisor {
                     timed_out = true;
                     timed_out_after = now.saturating_duration_since(run.start);
                 }
-                let sent = send_step(&step, contained, main_process);
+                let sent = if tracks_newcomers(&step) {
+                    // Each process it reaches is noted, so that one born
+                    // later gets it too.
+                    signalled.signal = Some(step.signal);
+                    signal_main(main_process, step.signal) + signalled.newcomers(contained, main_process)
+                } else {
+                    if step.sent_kill {
+                        signalled.signal = None;
+                    }
+                    send_step(&step, contained, main_process)
+                };
                 if continues_after(step.signal, step.reason) {
                     send_step(
                         &Step {
@@ -633,12 +667,12 @@ impl Supervisor {
         contained: &Contained,
         main: Option<&MainFacts>,
         reapers: &[i32],
-        settle: Option<Duration>,
+        (settle, signalled): (Option<Duration>, &mut Signalled),
         output: &OutputTargets,
         run: &mut Run,
     ) -> Vec<Leftover> {
         if let Some(settle) = settle {
-            contained.wait_empty(settle);
+            settle_tree(contained, settle, signalled, run);
         }
         let members = contained.members();
         if members.is_empty() {
@@ -691,6 +725,27 @@ impl Supervisor {
             leftover.fate = fate_of_ended(alive_at_kill.get(index).copied().unwrap_or(false), self.signal);
         }
         leftovers
+    }
+}
+
+/// Waits up to `settle` for a tree that had the deadline's signal to end,
+/// giving that signal to each process born since as it is found.
+fn settle_tree(contained: &Contained, settle: Duration, signalled: &mut Signalled, run: &mut Run) {
+    let deadline = crate::duration::Deadline::after(settle);
+    loop {
+        let born = signalled.newcomers(contained, None);
+        if let (true, Some(signal)) = (born > 0, signalled.signal) {
+            run.record(signal, Target::Newcomers, born, Reason::Deadline);
+        }
+        let remaining = deadline.remaining().unwrap_or(Duration::MAX);
+        let slice = if signalled.signal.is_some() {
+            remaining.min(NEWCOMERS_EVERY)
+        } else {
+            remaining
+        };
+        if contained.wait_empty(slice) || remaining <= slice {
+            return;
+        }
     }
 }
 
@@ -769,6 +824,20 @@ struct TreeEnd {
     cgroup: Option<PathBuf>,
 }
 
+/// How often, after the deadline's signal, the tree is looked at for
+/// processes born since.
+const NEWCOMERS_EVERY: Duration = Duration::from_millis(100);
+
+/// Whether processes born after this step's signal get it too: the
+/// deadline's signal to the whole tree, unless it is SIGKILL (the
+/// containment ends every member) or signal 0 (nothing is sent). Pure.
+fn tracks_newcomers(step: &Step) -> bool {
+    step.reason == Reason::Deadline
+        && step.to == Target::Tree
+        && step.signal != Signal::KILL
+        && step.signal.number() != 0
+}
+
 /// Sends a step's signal; how many processes got it. SIGKILL at the end of
 /// the grace period goes through the containment (`cgroup.kill`, or a
 /// freeze and kill of the whole tree).
@@ -809,6 +878,45 @@ struct Watched {
     sent_kill: bool,
     /// When SIGKILL was still due, if it was.
     kill_at: Option<Instant>,
+    /// The tree's processes that got the deadline's signal (PID and start
+    /// time), while those born later are still to get it.
+    signalled: Signalled,
+}
+
+/// Who got the deadline's signal, so that a process of the tree born after
+/// it gets it too, once, as it is found.
+#[derive(Default)]
+struct Signalled {
+    /// The signal, once the deadline sent it to the whole tree (not
+    /// SIGKILL, which the containment delivers to every member).
+    signal: Option<Signal>,
+    /// PID and start time of each process it went to.
+    got_it: BTreeSet<(i32, u64)>,
+}
+
+impl Signalled {
+    /// Sends the signal to the members that have not had it; how many got it.
+    fn newcomers(&mut self, contained: &Contained, main: Option<&Process>) -> usize {
+        let Some(signal) = self.signal else { return 0 };
+        let mut sent = 0;
+        let pids: BTreeSet<i32> = self.got_it.iter().map(|&(pid, _)| pid).collect();
+        // A member whose PID got the signal is not opened again: its PID
+        // would have to be handed out anew within the grace period.
+        for process in contained.members_but(|pid| pids.contains(&pid.get()) || main.is_some_and(|m| m.pid() == pid)) {
+            if main.is_some_and(|m| m.pid() == process.pid())
+                || !self.got_it.insert((process.pid().get(), process.start_ticks()))
+            {
+                continue;
+            }
+            if deliver(&process, signal) {
+                if continues_after(signal, Reason::Deadline) {
+                    deliver(&process, Signal::CONT);
+                }
+                sent += 1;
+            }
+        }
+        sent
+    }
 }
 
 /// Restores the caller's `PR_SET_CHILD_SUBREAPER` setting when the run is

@@ -123,3 +123,45 @@ fn ten_megabytes_then_a_timeout_arrive_whole() {
         assert_eq!(line.parse::<usize>().unwrap(), i, "lines in order, none lost");
     }
 }
+
+/// A process the tree starts after the deadline's signal went out (a trap
+/// that starts a clean-up child) gets that signal too, as it is found, and
+/// not SIGKILL once the whole grace period has passed.
+#[test]
+fn a_process_born_after_the_deadline_signal_gets_it_too() {
+    for containment in ["cgroup", "subreaper"] {
+        let started = std::time::Instant::now();
+        let output = afterlife()
+            .args([
+                "--json",
+                "run",
+                "--containment",
+                containment,
+                "--timeout",
+                "300ms",
+                "--",
+            ])
+            .args(["sh", "-c", "trap 'sleep 61 & exit 0' TERM; sleep 30 & wait"])
+            .output()
+            .expect("afterlife runs");
+        let took = started.elapsed();
+        assert_eq!(output.status.code(), Some(124), "{}", stderr(&output));
+        let report = crate::common::schema::parse("run", &stderr(&output));
+        let timeline = report["timeline"].as_array().unwrap();
+        // The clean-up child gets SIGTERM with the tree, when the trap ran
+        // before the tree was listed, or as a newcomer right after.
+        assert!(
+            timeline.iter().all(|e| e["signal"]["name"] != "SIGKILL"),
+            "{containment}: {timeline:?}"
+        );
+        assert!(
+            report["leftovers"].as_array().unwrap().is_empty(),
+            "{containment}: {report}"
+        );
+        // The default grace before SIGKILL is 5 s.
+        assert!(
+            took < Duration::from_secs(3),
+            "{containment}: took {took:?}: {timeline:?}"
+        );
+    }
+}

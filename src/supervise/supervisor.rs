@@ -289,7 +289,11 @@ impl Supervisor {
         // Our own stdout and stderr, read while the command runs.
         let output = own_output();
         let main_process = main.process();
-        let main_info = main_process.map(|p| MainFacts::derive(p.pid(), &self.program, setup.own_group));
+        let main_info = main_process.map(|p| {
+            let mut facts = MainFacts::derive(p.pid(), &self.program, setup.own_group);
+            facts.read_groups(p);
+            facts
+        });
         if let (Some(terminal), Some(p)) = (&terminal, main_process)
             && !self.foreground
         {
@@ -948,6 +952,19 @@ struct MainFacts {
 }
 
 impl MainFacts {
+    /// Takes the session and group the command really has, once it runs:
+    /// a command started by the init of a new PID namespace cannot join
+    /// afterlife's group (its ID means nothing there) and stays in the
+    /// init's. Kept as derived if it has ended already.
+    fn read_groups(&mut self, main: &Process) {
+        if let Ok(stat) = crate::proc::stat::read(main.pid())
+            && stat.starttime == main.start_ticks()
+        {
+            self.sid = stat.session;
+            self.pgid = stat.pgrp;
+        }
+    }
+
     fn derive(pid: Pid, program: &std::ffi::OsStr, own_group: bool) -> MainFacts {
         let base = std::path::Path::new(program)
             .file_name()

@@ -321,3 +321,34 @@ fn waiting_out_the_grace_period_does_not_spin() {
     assert!(libc::WIFEXITED(status), "afterlife ended with wait status {status}");
     assert!(cpu < 0.4, "afterlife used {cpu:.3} s of CPU over a 1 s grace period");
 }
+
+/// A plain background child stays in the command's process group: under
+/// every containment it is an orphan, never one that called `setpgid`
+/// (in a PID namespace the command is in its init's group, not
+/// afterlife's, whose ID means nothing there).
+#[test]
+fn a_background_child_has_not_escaped_by_setpgid() {
+    for level in ["pidns", "cgroup", "subreaper"] {
+        if !available(level) {
+            continue;
+        }
+        let output = afterlife()
+            .args(["run", "-q", "--containment", level, "--report-json"])
+            .arg("/dev/stderr")
+            .args(["--", "sh", "-c", "sleep 300 & sleep 0.2; exit 0"])
+            .output()
+            .unwrap();
+        let json = crate::common::schema::parse("run", &stderr(&output));
+        let leftovers = json["leftovers"].as_array().unwrap();
+        assert_eq!(leftovers.len(), 1, "{level}: {json}");
+        let how: Vec<&str> = leftovers[0]["escaped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["how"].as_str().unwrap())
+            .collect();
+        assert!(how.contains(&"orphaned"), "{level}: {how:?}");
+        assert!(!how.contains(&"new_process_group"), "{level}: {how:?}");
+        assert!(!how.contains(&"new_session"), "{level}: {how:?}");
+    }
+}

@@ -170,4 +170,23 @@ mod tests {
         assert!(death.oom.is_none());
         assert!(parse_record(&record[..100]).is_none());
     }
+
+    #[test]
+    fn a_command_line_that_fills_the_copy_is_marked_cut() {
+        let mut record = vec![0u8; RECORD_LEN];
+        put(&mut record, 24, &4321u32.to_ne_bytes());
+        let args: Vec<u8> = b"python3\0-c\0"
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(b'x', 300))
+            .collect();
+        put(&mut record, ARGS_AT, &args[..ARGS_LEN - 1]);
+        put(&mut record, 60, &((ARGS_LEN - 1) as u32).to_ne_bytes());
+        let death = parse_record(&record).unwrap();
+        assert!(death.cmdline_cut);
+        let cmdline = death.cmdline.unwrap();
+        assert_eq!(cmdline[..2], ["python3", "-c"]);
+        put(&mut record, 60, &10u32.to_ne_bytes());
+        assert!(!parse_record(&record).unwrap().cmdline_cut);
+    }
 }

@@ -25,8 +25,14 @@ pub(crate) fn run(args: &SnapshotArgs, output: &Output) -> Result<u8, Failure> {
 
 fn render(snapshot: &Snapshot, output: &Output) {
     for p in &snapshot.processes {
+        // Fds that could not be read are not "0 fds": the note below says why.
+        let fds = if p.fds_unreadable {
+            "fds unreadable".to_string()
+        } else {
+            format!("{} fds", p.fds.len())
+        };
         output.line(&format!(
-            "{} {} (parent {}, user {}): {} fds, {} resident; {}",
+            "{} {} (parent {}, user {}): {}, {} resident; {}",
             p.pid,
             output.paint(Style::Bold, &escape(&p.name)),
             p.ppid,
@@ -36,7 +42,7 @@ fn render(snapshot: &Snapshot, output: &Output) {
                     .or_else(|| p.uid.map(|u| u.to_string()))
                     .unwrap_or_default()
             ),
-            p.fds.len(),
+            fds,
             human_bytes(p.rss_bytes),
             display_command_line(&p.cmdline)
         ));

@@ -633,6 +633,7 @@ mod tests {
                     locks: vec![],
                 })
                 .collect(),
+            fds_unreadable: false,
             maps: vec![],
             errors: vec![],
         }

@@ -13,6 +13,7 @@ mod holds_hung_mount;
 mod holds_ranges;
 mod holds_sockets;
 mod holds_unprivileged;
+mod holds_unreadable_links;
 mod holds_v6only;
 mod holds_walk;
 mod leftovers_tree;

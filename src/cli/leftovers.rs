@@ -119,6 +119,14 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
     for p in gone.processes.iter().filter(|p| p.zombie.is_some()) {
         output.line(&format!("  {}", zombie_line(p)));
     }
+    for i in &report.ipc_held_by_others {
+        output.line(&format!(
+            "not the tree's: ipc {} ({}): held or used last by {}, outside the tree",
+            escape(&i.object.label()),
+            i.object.size_text(),
+            refs(&i.holders)
+        ));
+    }
     if report.clean {
         output.line(&format!("{}: nothing", output.paint(Style::Good, "stayed")));
         return;

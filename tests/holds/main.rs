@@ -16,6 +16,7 @@ mod holds_unprivileged;
 mod holds_unreadable_links;
 mod holds_v6only;
 mod holds_walk;
+mod leftovers_others;
 mod leftovers_tree;
 mod leftovers_zombie;
 mod snapshot_tree;

@@ -439,9 +439,16 @@ fn created_under(dir: &Path, since: f64, out: &mut Vec<CreatedFile>, depth: usiz
     }
 }
 
+/// Whether a snapshot taken in boot `then` compares with boot `now`: the
+/// same boot, or one of them unknown (an empty `boot_id`). PIDs, start
+/// times and IPC ids mean nothing across a reboot. Pure.
+pub fn same_boot(then: &str, now: &str) -> bool {
+    then.is_empty() || now.is_empty() || then == now
+}
+
 /// Compares a snapshot with the system now. Pure.
 pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
-    let same_boot = before.boot_id.is_empty() || before.boot_id == now.boot_id;
+    let same_boot = same_boot(&before.boot_id, &now.boot_id);
     let live: HashMap<Pid, &LiveProcess> = now.processes.iter().map(|p| (p.pid, p)).collect();
     let (mut survivors, went) = processes(before, &live, same_boot);
     let started = started_since(&survivors, now);
@@ -1022,6 +1029,15 @@ mod tests {
         );
         assert_eq!(report.gone.fds, 3);
         assert_eq!(report.gone.memory_bytes, 4096);
+    }
+
+    #[test]
+    fn boots_compare_by_id() {
+        assert!(same_boot("a", "a"));
+        assert!(!same_boot("a", "b"));
+        // Unknown on either side: taken as this boot.
+        assert!(same_boot("", "b"));
+        assert!(same_boot("a", ""));
     }
 
     #[test]

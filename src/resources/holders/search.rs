@@ -19,8 +19,18 @@ use crate::resources::walk::{self, Hit, Walk, socket_inode};
 /// The needle of a socket link in a walk (path SPECs use their index).
 const SOCKET: u32 = u32::MAX;
 
-/// Searches for the holders of every SPEC.
+/// Searches for the holders of every SPEC. A relative `unix:` path is
+/// taken under the current directory, as a bare path is.
 pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
+    // No current directory (removed): the path stays as written.
+    let specs: Vec<(String, Spec)> = match std::env::current_dir() {
+        Ok(cwd) => specs
+            .iter()
+            .map(|(text, spec)| (text.clone(), spec.clone().with_unix_path_under(&cwd)))
+            .collect(),
+        Err(_) => specs.to_vec(),
+    };
+    let specs = specs.as_slice();
     let pids = walk::all_pids();
     let own_netns = sockets::own_netns();
     let mut briefs = Briefs::default();

@@ -95,15 +95,8 @@ libc.semctl(sem, 0, 0)
         )),
         "{text}"
     );
-
-    // Once the outsider has closed it, nothing clears the tree any more:
-    // made while it lived, by its user, it is blamed on it again.
-    drop(outsider);
-    std::fs::write(format!("/dev/shm{shm}"), b"x").unwrap();
-    let (code, report) = run_json(&["leftovers", path]);
-    assert_eq!(code, Some(1), "{report}");
-    assert_eq!(
-        named(&report["stayed"]["ipc"], &shm).unwrap()["attribution"],
-        "time_and_user"
-    );
+    // (Once no one holds it, made while the tree lived by its user, it is
+    // the tree's again, as the unit test of `compare` shows: not shown here,
+    // for an object nobody holds would be blamed on the trees of the other
+    // tests running meanwhile.)
 }

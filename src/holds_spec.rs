@@ -129,6 +129,34 @@ pub enum SpecError {
     EmptyUnix(String),
 }
 
+impl Spec {
+    /// This SPEC with a relative `unix:` path made absolute under `cwd`
+    /// (`.` and `..` taken lexically, as the path is written), as the bare
+    /// path form is: the kernel records the path a socket was bound to,
+    /// which is absolute unless the binder gave a relative one. An
+    /// abstract name (`@x`) or an absolute path is kept. Pure.
+    pub fn with_unix_path_under(self, cwd: &std::path::Path) -> Spec {
+        match self {
+            Spec::Unix { name } if !name.starts_with('/') && !name.starts_with('@') => {
+                let mut path = PathBuf::new();
+                for part in cwd.join(&name).components() {
+                    match part {
+                        std::path::Component::CurDir => {}
+                        std::path::Component::ParentDir => {
+                            path.pop();
+                        }
+                        other => path.push(other),
+                    }
+                }
+                Spec::Unix {
+                    name: path.to_string_lossy().into_owned(),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 impl std::str::FromStr for Spec {
     type Err = SpecError;
 
@@ -347,6 +375,16 @@ mod tests {
             })
         );
         assert_eq!(spec("unix:@abs"), Ok(Spec::Unix { name: "@abs".into() }));
+        // A relative unix: path is made absolute under the working
+        // directory, as a bare path is; abstract and absolute names stay.
+        let under = |text: &str| spec(text).map(|s| s.with_unix_path_under(std::path::Path::new("/srv/app")));
+        let unix = |name: &str| Ok(Spec::Unix { name: name.into() });
+        assert_eq!(under("unix:rel.sock"), unix("/srv/app/rel.sock"));
+        assert_eq!(under("unix:./run/x.sock"), unix("/srv/app/run/x.sock"));
+        assert_eq!(under("unix:../x.sock"), unix("/srv/x.sock"));
+        assert_eq!(under("unix:@abs"), unix("@abs"));
+        assert_eq!(under("unix:/run/x.sock"), unix("/run/x.sock"));
+        assert_eq!(under("rel.sock"), Ok(Spec::Path("rel.sock".into())));
         assert_eq!(spec("/tmp/x"), Ok(Spec::Path("/tmp/x".into())));
         assert_eq!(spec("notes.txt"), Ok(Spec::Path("notes.txt".into())));
     }

@@ -223,7 +223,12 @@ fn render_holder(holder: &Holder, noun: &str, indent: &str, output: &Output, lin
         Via::Root => "root directory".to_string(),
         Via::Exe => "executable".to_string(),
         Via::Mapped => "memory-mapped".to_string(),
-        Via::Locked => "locked (/proc/locks)".to_string(),
+        // A lock of an open file is told by the fd that holds it; a
+        // POSIX lock by the PID /proc/locks records.
+        Via::Locked => match holder.fd {
+            Some(fd) => format!("locked through fd {fd}"),
+            None => "locked (/proc/locks)".to_string(),
+        },
     };
     lines.push(format!(
         "{indent}{} {} (user {}, parent {}): {how}",

@@ -18,6 +18,16 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
 pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> {
     refuse_quiet_json(args.quiet, output)?;
     let before = read_snapshot(&args.snapshot)?;
+    // Nothing of another boot compares (PIDs, start times, IPC ids): no
+    // verdict, not an empty one.
+    let this_boot = crate::resources::snapshot::boot_id();
+    if !leftovers::same_boot(&before.boot_id, &this_boot) {
+        return Err(Failure::new(format!(
+            "{} was taken in another boot (boot_id {}, now {this_boot}): its processes and objects cannot be compared",
+            escape(&args.snapshot.to_string_lossy()),
+            escape(&before.boot_id)
+        )));
+    }
     for dir in &args.dirs {
         if !dir.is_dir() {
             return Err(Failure::new(format!(
@@ -118,6 +128,14 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
     ));
     for p in gone.processes.iter().filter(|p| p.zombie.is_some()) {
         output.line(&format!("  {}", zombie_line(p)));
+    }
+    for i in &report.ipc_held_by_others {
+        output.line(&format!(
+            "not the tree's: ipc {} ({}): held or used last by {}, outside the tree",
+            escape(&i.object.label()),
+            i.object.size_text(),
+            refs(&i.holders)
+        ));
     }
     if report.clean {
         output.line(&format!("{}: nothing", output.paint(Style::Good, "stayed")));

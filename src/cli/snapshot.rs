@@ -25,8 +25,14 @@ pub(crate) fn run(args: &SnapshotArgs, output: &Output) -> Result<u8, Failure> {
 
 fn render(snapshot: &Snapshot, output: &Output) {
     for p in &snapshot.processes {
+        // Fds that could not be read are not "0 fds": the note below says why.
+        let fds = if p.fds_unreadable {
+            "fds unreadable".to_string()
+        } else {
+            format!("{} fds", p.fds.len())
+        };
         output.line(&format!(
-            "{} {} (parent {}, user {}): {} fds, {} resident; {}",
+            "{} {} (parent {}, user {}): {}, {} resident; {}",
             p.pid,
             output.paint(Style::Bold, &escape(&p.name)),
             p.ppid,
@@ -36,7 +42,7 @@ fn render(snapshot: &Snapshot, output: &Output) {
                     .or_else(|| p.uid.map(|u| u.to_string()))
                     .unwrap_or_default()
             ),
-            p.fds.len(),
+            fds,
             human_bytes(p.rss_bytes),
             display_command_line(&p.cmdline)
         ));
@@ -78,7 +84,7 @@ fn render(snapshot: &Snapshot, output: &Output) {
     for held in &snapshot.locks {
         let l = &held.lock;
         output.line(&format!(
-            "lock {} {} by {} on {}",
+            "lock {} {} by {} on {}{}",
             l.kind.name(),
             if l.write { "write" } else { "read" },
             l.pid.map(|p| p.to_string()).unwrap_or_else(|| "an open file".into()),
@@ -87,7 +93,8 @@ fn render(snapshot: &Snapshot, output: &Output) {
                     .path
                     .clone()
                     .unwrap_or_else(|| format!("{:x}:{:x}:{}", l.major, l.minor, l.inode))
-            )
+            ),
+            byte_range(l.start, l.end)
         ));
     }
     for object in &snapshot.ipc {
@@ -100,5 +107,28 @@ fn render(snapshot: &Snapshot, output: &Output) {
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "unknown".into())
         ));
+    }
+}
+
+/// The bytes a lock covers, when not the whole file: `, bytes 100-199`
+/// (`/proc/locks` gives the last byte), `, bytes 100 to the end`. Pure.
+fn byte_range(start: u64, end: Option<u64>) -> String {
+    match (start, end) {
+        (0, None) => String::new(),
+        (start, None) => format!(", bytes {start} to the end"),
+        (start, Some(end)) => format!(", bytes {start}-{end}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_on_part_of_a_file_says_which_bytes() {
+        assert_eq!(byte_range(0, None), "");
+        assert_eq!(byte_range(100, Some(199)), ", bytes 100-199");
+        assert_eq!(byte_range(0, Some(9)), ", bytes 0-9");
+        assert_eq!(byte_range(4096, None), ", bytes 4096 to the end");
     }
 }

@@ -12,7 +12,12 @@
 //!   and later (0 before), the cheapest way to count them.
 //!
 //! Reading another user's fds needs ptrace read access; a process or fd that
-//! vanishes mid-read is skipped, not an error.
+//! vanishes mid-read is skipped, not an error. A dumpable process whose
+//! credentials differ from the reader's (a saved UID of 0 after
+//! `setresuid`) has an fd directory the reader may list, for it is owned
+//! by the process's effective UID, while every link in it is refused
+//! (`EACCES` from `proc_fd_access_allowed`): that is a refusal to read its
+//! fds, not an empty table.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -261,9 +266,14 @@ pub(crate) fn list_in(pid: Pid, files: &str) -> Result<Vec<Fd>, ReadError> {
         else {
             continue;
         };
-        // ENOENT: the fd was closed after the listing; skip it.
-        if let Some(one) = read_one_in(files, fd) {
-            fds.push(one);
+        match read_one_in(files, fd) {
+            Ok(one) => fds.push(one),
+            // No ptrace read access: no link of this table can be read.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+                return Err(ReadError::PermissionDenied { pid, file: "fd" });
+            }
+            // ENOENT: the fd was closed after the listing; skip it.
+            Err(_) => {}
         }
     }
     fds.sort_by_key(|f| f.fd);
@@ -272,14 +282,14 @@ pub(crate) fn list_in(pid: Pid, files: &str) -> Result<Vec<Fd>, ReadError> {
 
 /// Reads one fd of `pid`; `None` if it is gone.
 pub fn read_one(pid: Pid, fd: i32) -> Option<Fd> {
-    read_one_in(&format!("/proc/{pid}"), fd)
+    read_one_in(&format!("/proc/{pid}"), fd).ok()
 }
 
 /// Reads one fd from `FILES/fd` and `FILES/fdinfo` (`/proc/PID` or a
-/// thread's `/proc/PID/task/TID`).
-fn read_one_in(files: &str, fd: i32) -> Option<Fd> {
+/// thread's `/proc/PID/task/TID`); the error of the link's `readlink`.
+fn read_one_in(files: &str, fd: i32) -> std::io::Result<Fd> {
     let link_path = format!("{files}/fd/{fd}");
-    let link = std::fs::read_link(&link_path).ok()?;
+    let link = std::fs::read_link(&link_path)?;
     let link = link.as_os_str().as_bytes();
     let text = std::fs::read_to_string(format!("{files}/fdinfo/{fd}")).unwrap_or_default();
     let info = FdInfo::parse(&text);
@@ -296,7 +306,7 @@ fn read_one_in(files: &str, fd: i32) -> Option<Fd> {
         LinkTarget::Path { path, .. } => String::from_utf8_lossy(path).into_owned(),
         _ => String::from_utf8_lossy(link).into_owned(),
     };
-    Some(Fd {
+    Ok(Fd {
         fd,
         kind,
         target,

@@ -397,7 +397,7 @@ pub fn parse_events(bytes: &[u8]) -> Vec<(Option<String>, i32, u64)> {
 /// reads `/NAME`), with the first process seen holding each. Read on every
 /// core.
 pub fn held_by(pids: &[Pid]) -> HashMap<(IpcKind, String), i32> {
-    let found = crate::resources::walk::parallel_map(pids, |&pid| held_by_one(pid));
+    let found = crate::resources::walk::parallel_map(pids, |&pid| held_by_one(pid, false));
     let mut held = HashMap::new();
     for (pid, keys) in pids.iter().zip(found) {
         for key in keys {
@@ -407,7 +407,35 @@ pub fn held_by(pids: &[Pid]) -> HashMap<(IpcKind, String), i32> {
     held
 }
 
-fn held_by_one(pid: Pid) -> Vec<(IpcKind, String)> {
+/// Every process of `pids` that holds each object now: POSIX objects open
+/// or mapped as in [`held_by`], and SysV segments attached (a mapping of
+/// `/SYSV…` whose inode is the segment's id), keyed as [`object_key`].
+pub fn holders(pids: &[Pid]) -> HashMap<(IpcKind, String), Vec<Pid>> {
+    let found = crate::resources::walk::parallel_map(pids, |&pid| held_by_one(pid, true));
+    let mut held: HashMap<(IpcKind, String), Vec<Pid>> = HashMap::new();
+    for (pid, keys) in pids.iter().zip(found) {
+        for key in keys {
+            let list = held.entry(key).or_default();
+            if !list.contains(pid) {
+                list.push(*pid);
+            }
+        }
+    }
+    held
+}
+
+/// The key [`holders`] files an object under: its POSIX name, or a SysV
+/// segment's id. Pure.
+pub fn object_key(object: &IpcObject) -> Option<(IpcKind, String)> {
+    match (object.kind, &object.name, object.id) {
+        (IpcKind::PosixShm | IpcKind::PosixMqueue, Some(name), _) => Some((object.kind, name.clone())),
+        (IpcKind::SysvShm, _, Some(id)) => Some((IpcKind::SysvShm, id.to_string())),
+        _ => None,
+    }
+}
+
+/// The objects one process holds; SysV segments attached as well with `sysv`.
+fn held_by_one(pid: Pid, sysv: bool) -> Vec<(IpcKind, String)> {
     let mut held = Vec::new();
     // ENOENT: it ended; EACCES: not ours to read. It holds nothing we can
     // tell. Links only: no fdinfo is needed here.
@@ -434,7 +462,20 @@ fn held_by_one(pid: Pid) -> Vec<(IpcKind, String)> {
     // the path is the last field).
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
     held.extend(shm_mappings(&maps).map(|name| (IpcKind::PosixShm, format!("/{name}"))));
+    if sysv {
+        held.extend(sysv_attachments(&maps).map(|id| (IpcKind::SysvShm, id.to_string())));
+    }
     held
+}
+
+/// The ids of the SysV segments a maps text shows attached: shmat(2) maps
+/// `/SYSV` followed by the key in hex, ` (deleted)`, with the segment's id
+/// as the inode (proc_pid_maps(5); ipc/shm.c). Pure.
+pub fn sysv_attachments(maps: &str) -> impl Iterator<Item = u64> + '_ {
+    maps.lines().filter(|line| line.contains(" /SYSV")).filter_map(|line| {
+        let mapping = crate::proc::maps::mapping(line)?;
+        mapping.path.starts_with("/SYSV").then_some(mapping.inode)
+    })
 }
 
 /// The `/dev/shm` files a maps text names, unlinked ones included. Pure.
@@ -512,7 +553,7 @@ pub fn read_now(held: &HashMap<(IpcKind, String), i32>) -> Vec<(IpcObject, Optio
 }
 
 /// The PIDs of the last `semop` on each semaphore of a set.
-fn sem_last_pids(id: i32, count: u64) -> Vec<i32> {
+pub(crate) fn sem_last_pids(id: i32, count: u64) -> Vec<i32> {
     let mut pids = Vec::new();
     for number in 0..count.min(1024) as i32 {
         let pid = crate::sys::linux::ipc::sem_last_pid(id, number).unwrap_or(-1);
@@ -942,6 +983,7 @@ mod tests {
                     7f02-7f03 r-xp 00000000 08:01 7 /usr/lib/libc.so.6\n\
                     7f03-7f04 rw-s 00000000 00:01 8 /SYSV0052e2c1 (deleted)\n";
         assert_eq!(shm_mappings(maps).collect::<Vec<_>>(), vec!["PostgreSQL.42", "gone"]);
+        assert_eq!(sysv_attachments(maps).collect::<Vec<u64>>(), vec![8]);
     }
 
     #[test]

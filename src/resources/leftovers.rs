@@ -11,7 +11,10 @@
 //! bound); SysV IPC objects and POSIX shm/mqueue objects stay until removed
 //! (proc_sysvipc(5), shm_overview(7)). A SysV segment records its creator PID;
 //! semaphore sets and POSIX objects record no PID, so they are attributed by
-//! owner and creation time, and marked so.
+//! owner and creation time, and marked so. An object a living process
+//! outside the tree has open, mapped or attached, or used last, is not
+//! blamed on the tree unless the kernel names a process of the tree as its
+//! creator: it is listed apart, as held by others.
 //!
 //! A process of the tree that is now a zombie went with it: its memory, fds
 //! and locks are gone, and what is left is its exit status, kept until its
@@ -30,6 +33,7 @@ use crate::observe::EndingReport;
 use crate::process::{Pid, Process, ProcessTable};
 use crate::resources::holders::{ProcessRef, brief, namespace_members};
 use crate::resources::ipc::{self, IpcKind, IpcObject};
+use crate::resources::ipc_left;
 use crate::resources::locks::{self, Lock};
 use crate::resources::snapshot::{Snapshot, boot_id, now_secs};
 use crate::resources::sockets::{self, Protocol, Selection, Socket, SocketState};
@@ -102,6 +106,9 @@ pub struct Now {
     pub socket_holders: HashMap<u64, Vec<ProcessRef>>,
     /// Every IPC object.
     pub ipc: Vec<IpcObject>,
+    /// Who has each IPC object open, mapped or attached now (keyed by
+    /// [`ipc_left::object_key`]).
+    pub ipc_holders: HashMap<(IpcKind, String), Vec<ProcessRef>>,
     /// Every lock.
     pub locks: Vec<Lock>,
     /// Who has each locked path open now.
@@ -153,6 +160,19 @@ pub struct IpcLeft {
     pub object: IpcObject,
     /// How it was tied to the tree.
     pub attribution: Attribution,
+}
+
+/// An IPC object that would be tied to the tree, but that living processes
+/// outside it hold or used last: theirs, not a leftover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpcHeldByOthers {
+    /// The object.
+    pub object: IpcObject,
+    /// How it would have been tied to the tree.
+    pub attribution: Attribution,
+    /// The processes outside the tree that have it open, mapped or
+    /// attached now, or that the kernel records as its last users.
+    pub holders: Vec<ProcessRef>,
 }
 
 /// A lock the tree held that is still held.
@@ -218,6 +238,10 @@ pub struct LeftoversReport {
     pub gone: Gone,
     /// What stayed.
     pub stayed: Stayed,
+    /// IPC objects the tree might have made or used, held now by living
+    /// processes outside it: not the tree's, and not counted in `clean`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ipc_held_by_others: Vec<IpcHeldByOthers>,
     /// Whether nothing stayed.
     pub clean: bool,
 }
@@ -326,6 +350,34 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
             ipc_now.push(queue.clone());
         }
     }
+    // Who holds or used last the objects that may be the tree's: the
+    // snapshot's, and those made since it started.
+    let candidate = |o: &IpcObject| o.new_since(since) || before.ipc.iter().any(|b| b.same_object(o));
+    for o in ipc_now.iter_mut().filter(|o| o.kind == IpcKind::SysvSem) {
+        if let Some(id) = o.id.filter(|_| candidate(o)) {
+            o.last_pids = ipc_left::sem_last_pids(id as i32, o.size);
+        }
+    }
+    let ipc_holders = if ipc_now
+        .iter()
+        .any(|o| candidate(o) && ipc_left::object_key(o).is_some())
+    {
+        ipc_left::holders(&pids)
+            .into_iter()
+            .map(|(key, holders)| {
+                let refs = holders
+                    .into_iter()
+                    .map(|pid| ProcessRef {
+                        pid,
+                        name: name_of(pid),
+                    })
+                    .collect();
+                (key, refs)
+            })
+            .collect()
+    } else {
+        HashMap::new()
+    };
     Now {
         boot_id: boot_id(),
         taken_at: now_secs(),
@@ -333,6 +385,7 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         sockets: sockets_now,
         socket_holders,
         ipc: ipc_now,
+        ipc_holders,
         locks: locks_now,
         path_holders,
         files,
@@ -386,15 +439,23 @@ fn created_under(dir: &Path, since: f64, out: &mut Vec<CreatedFile>, depth: usiz
     }
 }
 
+/// Whether a snapshot taken in boot `then` compares with boot `now`: the
+/// same boot, or one of them unknown (an empty `boot_id`). PIDs, start
+/// times and IPC ids mean nothing across a reboot. Pure.
+pub fn same_boot(then: &str, now: &str) -> bool {
+    then.is_empty() || now.is_empty() || then == now
+}
+
 /// Compares a snapshot with the system now. Pure.
 pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
-    let same_boot = before.boot_id.is_empty() || before.boot_id == now.boot_id;
+    let same_boot = same_boot(&before.boot_id, &now.boot_id);
     let live: HashMap<Pid, &LiveProcess> = now.processes.iter().map(|p| (p.pid, p)).collect();
     let (mut survivors, went) = processes(before, &live, same_boot);
     let started = started_since(&survivors, now);
     survivors.extend(started);
     let (sockets_left, sockets_gone) = sockets(before, now, same_boot);
-    let ipc_left = ipc(before, now, same_boot);
+    let tree_now: HashSet<Pid> = survivors.iter().map(|s| s.pid).collect();
+    let (ipc_left, ipc_held_by_others) = ipc(before, now, same_boot, &tree_now);
     let (locks_left, locks_gone) = locks(before, now, same_boot, &live, &went.processes);
     let stayed = Stayed {
         processes: survivors,
@@ -422,6 +483,7 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
             mapped_files: went.mapped_files,
         },
         stayed,
+        ipc_held_by_others,
         clean,
     }
 }
@@ -518,15 +580,19 @@ fn sockets(before: &Snapshot, now: &Now, same_boot: bool) -> (Vec<SocketLeft>, u
 }
 
 /// IPC objects: in the snapshot, created or last used by a PID of the tree
-/// since it started, or created since by one of its users.
-fn ipc(before: &Snapshot, now: &Now, same_boot: bool) -> Vec<IpcLeft> {
+/// since it started, or created since by one of its users; and apart, those
+/// of them that living processes outside the tree (`tree_now`: its
+/// survivors and what they started) hold now, unless the kernel names a
+/// process of the tree as the creator.
+fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -> (Vec<IpcLeft>, Vec<IpcHeldByOthers>) {
     if !same_boot {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let tree_pids: HashSet<i32> = before.processes.iter().map(|p| p.pid.get()).collect();
     let tree_uids: HashSet<u32> = before.processes.iter().filter_map(|p| p.uid).collect();
     let since = before.started_at().unwrap_or(before.taken_at);
     let mut left = Vec::new();
+    let mut elsewhere = Vec::new();
     for object in &now.ipc {
         let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
             Some(Attribution::Snapshot)
@@ -543,14 +609,59 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool) -> Vec<IpcLeft> {
         } else {
             None
         };
-        if let Some(attribution) = attribution {
+        let Some(attribution) = attribution else {
+            continue;
+        };
+        let created_by_tree = object.creator_pid.is_some_and(|p| tree_pids.contains(&p));
+        let others = if created_by_tree {
+            Vec::new()
+        } else {
+            held_by_others(object, now, &tree_pids, tree_now)
+        };
+        if others.is_empty() {
             left.push(IpcLeft {
                 object: object.clone(),
                 attribution,
             });
+        } else {
+            elsewhere.push(IpcHeldByOthers {
+                object: object.clone(),
+                attribution,
+                holders: others,
+            });
         }
     }
-    left
+    (left, elsewhere)
+}
+
+/// The living processes outside the tree that have `object` open, mapped
+/// or attached now, or that the kernel records as its last users (SysV:
+/// `lpid`, `lspid`/`lrpid`, a semaphore's last `semop`), other than PIDs of
+/// the snapshot. Pure.
+fn held_by_others(object: &IpcObject, now: &Now, tree_pids: &HashSet<i32>, tree_now: &HashSet<Pid>) -> Vec<ProcessRef> {
+    let mut others: Vec<ProcessRef> = ipc_left::object_key(object)
+        .and_then(|key| now.ipc_holders.get(&key))
+        .into_iter()
+        .flatten()
+        .filter(|r| !tree_now.contains(&r.pid))
+        .cloned()
+        .collect();
+    for &last in &object.last_pids {
+        let Some(live) = Pid::new(last).and_then(|p| now.processes.iter().find(|l| l.pid == p)) else {
+            continue;
+        };
+        if !tree_pids.contains(&last)
+            && !tree_now.contains(&live.pid)
+            && live.zombie.is_none()
+            && !others.iter().any(|r| r.pid == live.pid)
+        {
+            others.push(ProcessRef {
+                pid: live.pid,
+                name: live.name.clone(),
+            });
+        }
+    }
+    others
 }
 
 /// Locks still held, with who holds the file now, and how many went.
@@ -633,6 +744,7 @@ mod tests {
                     locks: vec![],
                 })
                 .collect(),
+            fds_unreadable: false,
             maps: vec![],
             errors: vec![],
         }
@@ -725,6 +837,7 @@ mod tests {
                 }],
             )]),
             ipc: vec![shm, old_shm],
+            ipc_holders: HashMap::new(),
             locks: vec![lock],
             path_holders: HashMap::new(),
             files: vec![],
@@ -750,6 +863,115 @@ mod tests {
         assert_eq!(report.stayed.ipc[0].attribution, Attribution::Pid);
         assert_eq!(report.stayed.locks.len(), 1);
         assert!(!report.stayed.locks[0].recorded_pid_alive);
+    }
+
+    fn live(n: i32, start_ticks: u64) -> LiveProcess {
+        LiveProcess {
+            pid: pid(n),
+            ppid: 1,
+            start_ticks,
+            name: format!("l{n}"),
+            zombie: None,
+        }
+    }
+
+    fn held(n: i32) -> Vec<ProcessRef> {
+        vec![ProcessRef {
+            pid: pid(n),
+            name: format!("l{n}"),
+        }]
+    }
+
+    #[test]
+    fn objects_that_living_outsiders_hold_are_not_the_trees() {
+        // Tree 10 (dead) and 11 (survives); 20 is someone else's, and 30
+        // holds PID 10 now, started after it.
+        let before = Snapshot {
+            version: 2,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: true,
+            processes: vec![process(10, 1, 0), process(11, 10, 0)],
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        };
+        let posix = |name: &str| IpcObject {
+            kind: IpcKind::PosixShm,
+            id: None,
+            key: None,
+            name: Some(name.into()),
+            uid: 0,
+            creator_uid: None,
+            size: 4096,
+            creator_pid: None,
+            last_pids: vec![],
+            attached: None,
+            changed_at: 1002,
+            changed_exact: None,
+        };
+        let sysv = |kind: IpcKind, id: i64, creator: Option<i32>, last: Vec<i32>| IpcObject {
+            kind,
+            id: Some(id),
+            key: Some(0),
+            name: None,
+            creator_uid: Some(0),
+            creator_pid: creator,
+            last_pids: last,
+            attached: (kind == IpcKind::SysvShm).then_some(1),
+            ..posix("")
+        };
+        let now = Now {
+            boot_id: "b".into(),
+            processes: vec![live(11, 110), live(20, 5), live(10, 999)],
+            ipc: vec![
+                posix("/outsider"),
+                posix("/survivor"),
+                posix("/reused_pid"),
+                posix("/nobody"),
+                // Made by the tree, attached by the outsider: the tree's.
+                sysv(IpcKind::SysvShm, 1, Some(10), vec![20]),
+                // Made by the outsider and attached by it, last used by the tree.
+                sysv(IpcKind::SysvShm, 2, Some(20), vec![10]),
+                // A semaphore set the outsider used last; one no one did.
+                sysv(IpcKind::SysvSem, 3, None, vec![20]),
+                sysv(IpcKind::SysvSem, 4, None, vec![]),
+                // A queue the dead tree's PID 10 used last (PID since reused).
+                sysv(IpcKind::SysvMsg, 5, None, vec![10]),
+            ],
+            ipc_holders: HashMap::from([
+                ((IpcKind::PosixShm, "/outsider".to_string()), held(20)),
+                ((IpcKind::PosixShm, "/survivor".to_string()), held(11)),
+                ((IpcKind::PosixShm, "/reused_pid".to_string()), held(10)),
+                ((IpcKind::SysvShm, "1".to_string()), held(20)),
+                ((IpcKind::SysvShm, "2".to_string()), held(20)),
+            ]),
+            ..Now::default()
+        };
+        let report = compare(&before, &now);
+        let label = |o: &IpcObject| o.name.clone().unwrap_or_else(|| o.id.unwrap_or(0).to_string());
+        let stayed: Vec<String> = report.stayed.ipc.iter().map(|i| label(&i.object)).collect();
+        assert_eq!(stayed, vec!["/survivor", "/nobody", "1", "4", "5"]);
+        let others: Vec<(String, Vec<i32>)> = report
+            .ipc_held_by_others
+            .iter()
+            .map(|i| (label(&i.object), i.holders.iter().map(|h| h.pid.get()).collect()))
+            .collect();
+        assert_eq!(
+            others,
+            vec![
+                ("/outsider".to_string(), vec![20]),
+                ("/reused_pid".to_string(), vec![10]),
+                ("2".to_string(), vec![20]),
+                ("3".to_string(), vec![20]),
+            ]
+        );
+        assert_eq!(report.ipc_held_by_others[0].attribution, Attribution::TimeAndUser);
+        assert_eq!(report.ipc_held_by_others[2].attribution, Attribution::Pid);
+        // A survivor is still there: not clean; without it, the outsiders'
+        // objects alone would not make it unclean.
+        assert!(!report.clean);
     }
 
     #[test]
@@ -807,6 +1029,15 @@ mod tests {
         );
         assert_eq!(report.gone.fds, 3);
         assert_eq!(report.gone.memory_bytes, 4096);
+    }
+
+    #[test]
+    fn boots_compare_by_id() {
+        assert!(same_boot("a", "a"));
+        assert!(!same_boot("a", "b"));
+        // Unknown on either side: taken as this boot.
+        assert!(same_boot("", "b"));
+        assert!(same_boot("a", ""));
     }
 
     #[test]

@@ -59,6 +59,11 @@ pub struct ProcessSnapshot {
     pub rss_bytes: u64,
     /// Open fds.
     pub fds: Vec<Fd>,
+    /// Whether the fds could not be read (no ptrace read access; the
+    /// reason is in `errors`): `fds` is then empty for want of a reading,
+    /// not because none is open. In the JSON only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fds_unreadable: bool,
     /// Memory-mapped files.
     pub maps: Vec<MappedFile>,
     /// What could not be read.
@@ -214,7 +219,9 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
     // A process whose main thread has ended is read through a thread that
     // runs: the main thread's fds, memory and working directory went with it.
     let files = crate::process::files_dir(pid);
+    let mut fds_unreadable = false;
     let fds = fd::list_in(pid, &files).unwrap_or_else(|e| {
+        fds_unreadable = !matches!(e, ReadError::Gone { .. });
         note(e);
         Vec::new()
     });
@@ -249,6 +256,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         netns: sockets::netns_of(pid),
         rss_bytes: resident_pages(pid, &files).unwrap_or(b.rss_pages) * page,
         fds,
+        fds_unreadable,
         maps,
         errors,
     })
@@ -454,6 +462,7 @@ mod tests {
                 offset: 0,
                 locks: vec![],
             }],
+            fds_unreadable: false,
             maps: vec![],
             errors: vec![],
         };

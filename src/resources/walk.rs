@@ -7,7 +7,12 @@
 //! a path, ...). Opening another user's fd directory needs ptrace read access
 //! (`EACCES` otherwise). A process that exits mid-walk makes `openat` fail
 //! with `ENOENT` and `getdents`/`readlinkat` with `ENOENT`/`ESRCH`: it is
-//! skipped.
+//! skipped. The fd directory of a process that is dumpable but whose
+//! credentials differ from the reader's (a saved UID of 0 after
+//! `setresuid`, say) can be listed, for its owner is the process's
+//! effective UID, while each `readlinkat` in it fails with `EACCES`
+//! (`proc_fd_access_allowed` asks for ptrace read access): such a process
+//! is unreadable too, not one with no fds.
 
 use std::ffi::CStr;
 use std::io::Write;
@@ -255,7 +260,7 @@ where
         // A kernel thread's fd directory is root's alone, and it has no
         // fds: nothing unseen there.
         (PerProcess::Unreadable, _) if kernel_thread(pid) => PerProcess::Read(Vec::new(), None),
-        (read, true) => read,
+        (read @ PerProcess::Unreadable, _) | (read, true) => read,
         (read, false) => match live_thread(proc_dir, pid) {
             Some(tid) => scan_table(proc_dir, pid, Some(tid), options, matcher).0,
             None => read,
@@ -315,10 +320,13 @@ where
     let mut hits = Vec::new();
     let mut link = [0u8; 4096];
     let mut name = [0u8; 48];
+    // A link refused (EACCES/EPERM) leaves the process unseen: no ptrace
+    // read access, so none of its links could be read.
+    let denied = std::cell::Cell::new(false);
     if options.process_links {
         for (entry, slot) in [("cwd", Slot::Cwd), ("root", Slot::Root), ("exe", Slot::Exe)] {
             if let Some(c) = at.path(&mut name, entry)
-                && let Some(target) = read_link_at(proc_dir.as_fd(), c, &mut link)
+                && let Some(target) = link_or_note(read_link_at(proc_dir.as_fd(), c, &mut link), &denied)
                 && let Some(needle) = matcher(target)
             {
                 hits.push(Hit {
@@ -350,7 +358,7 @@ where
     // One fd: read its link and keep it if it matches. `false` if it is not
     // open (never was, or closed since).
     let mut check = |file: &CStr, fd: i32| -> bool {
-        let Some(target) = read_link_at(dir, file, &mut link) else {
+        let Some(target) = link_or_note(read_link_at(dir, file, &mut link), &denied) else {
             return false;
         };
         found.set(found.get() + 1);
@@ -394,11 +402,11 @@ where
                     check(file, fd);
                 }
             }
-            if listing.is_buffer_empty() {
+            if listing.is_buffer_empty() || denied.get() {
                 break;
             }
         }
-        if n == 0 {
+        if n == 0 || denied.get() {
             break;
         }
         // /proc/PID/fd fills the buffer until no entry fits: room left for
@@ -413,7 +421,7 @@ where
             let mut number = [0u8; 16];
             let mut next = last.saturating_add(1);
             let mut holes = 0;
-            while found.get() < count && holes <= PROBE_HOLES {
+            while found.get() < count && holes <= PROBE_HOLES && !denied.get() {
                 let mut cursor = &mut number[..];
                 if write!(cursor, "{next}\0").is_err() {
                     break;
@@ -437,6 +445,9 @@ where
         }
         first = false;
     }
+    if denied.get() {
+        return (PerProcess::Unreadable, false);
+    }
     let any_fd = found.get() > 0;
     // The namespace matters only for processes with fds (not zombies or
     // kernel threads).
@@ -446,7 +457,9 @@ where
         && let Some(path) = at.path(&mut name, "ns/net")
     {
         // EACCES (another user's process) or gone: no namespace noted.
-        netns = read_link_at(proc_dir.as_fd(), path, &mut link).and_then(crate::resources::sockets::parse_ns_link);
+        netns = read_link_at(proc_dir.as_fd(), path, &mut link)
+            .ok()
+            .and_then(crate::resources::sockets::parse_ns_link);
     }
     (PerProcess::Read(hits, netns), any_fd)
 }
@@ -510,10 +523,23 @@ fn fd_number(name: &[u8]) -> i32 {
         .unwrap_or(-1)
 }
 
-/// readlinkat(2) into `buf`; `None` if the link is gone or refused.
-fn read_link_at<'b>(dir: BorrowedFd<'_>, name: &CStr, buf: &'b mut [u8; 4096]) -> Option<&'b [u8]> {
-    let n = rustix::fs::readlinkat_raw(dir, name, &mut buf[..]).ok()?;
-    buf.get(..n)
+/// readlinkat(2) into `buf`.
+fn read_link_at<'b>(dir: BorrowedFd<'_>, name: &CStr, buf: &'b mut [u8; 4096]) -> Result<&'b [u8], rustix::io::Errno> {
+    let n = rustix::fs::readlinkat_raw(dir, name, &mut buf[..])?;
+    buf.get(..n).ok_or(rustix::io::Errno::NAMETOOLONG)
+}
+
+/// The link read, or `None`: gone (`ENOENT`/`ESRCH`: closed or exited
+/// meanwhile) or refused, which is noted in `denied`.
+fn link_or_note<'b>(read: Result<&'b [u8], rustix::io::Errno>, denied: &std::cell::Cell<bool>) -> Option<&'b [u8]> {
+    match read {
+        Ok(target) => Some(target),
+        Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => {
+            denied.set(true);
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// Parses the inode of a `socket:[INODE]` link. Pure.

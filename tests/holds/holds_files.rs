@@ -60,6 +60,63 @@ finish()
 }
 
 #[test]
+fn open_file_locks_are_held_by_the_fds_that_hold_them() {
+    // flock and OFD locks belong to the open file: after the locker closed
+    // its fds, its forked child holds both, through the inherited fds.
+    // A POSIX lock stays its process's.
+    let scratch = Scratch::new("holds-locks");
+    let ofd = scratch.path().join("ofd.lck");
+    let flocked = scratch.path().join("flock.lck");
+    let posix = scratch.path().join("posix.lck");
+    let py = Py::start(&format!(
+        r#"
+import fcntl
+o = open({ofd:?}, "w"); fcntl.fcntl(o, 37, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))
+f = open({flocked:?}, "w"); fcntl.flock(f, fcntl.LOCK_EX)
+p = open({posix:?}, "w"); fcntl.lockf(p, fcntl.LOCK_EX)
+child = fork(hold_forever)
+fds = (o.fileno(), f.fileno())
+o.close(); f.close()
+report(child=child, ofd_fd=fds[0], flock_fd=fds[1])
+finish()
+"#,
+        ofd = ofd.to_str().unwrap(),
+        flocked = flocked.to_str().unwrap(),
+        posix = posix.to_str().unwrap()
+    ));
+    let parent = py.pid() as i64;
+    let child = py.num("child");
+    let locked = |report: &Value, index: usize| -> Vec<(i64, Option<i64>)> {
+        let mut v: Vec<(i64, Option<i64>)> = report["results"][index]["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["via"] == "locked")
+            .map(|h| (h["pid"].as_i64().unwrap(), h["fd"].as_i64()))
+            .collect();
+        v.sort();
+        v
+    };
+    let paths = [
+        ofd.to_str().unwrap(),
+        flocked.to_str().unwrap(),
+        posix.to_str().unwrap(),
+    ];
+    let (code, report) = run_json(&["holds", paths[0], paths[1], paths[2]]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(locked(&report, 0), vec![(child, Some(py.num("ofd_fd")))], "{report}");
+    assert_eq!(locked(&report, 1), vec![(child, Some(py.num("flock_fd")))], "{report}");
+    assert_eq!(locked(&report, 2), vec![(parent, None)], "{report}");
+    let text = stdout(&run(&["holds", paths[1]]));
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with(&format!("{child} python3 ")) && l.contains("): locked through fd ")),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("{parent} python3")), "{text}");
+}
+
+#[test]
 fn everything_under_a_mount_point() {
     let mounted = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()

@@ -104,6 +104,13 @@ finish()
         .find(|s| s["socket"]["state"] == "listen")
         .expect("the listener still exists");
     assert_ne!(listener["socket"]["inode"], 0);
+    // A process whose fds cannot be read, even by root (one a security
+    // module guards), might hold the listener: then no flight is claimed.
+    if report["unseen"]["processes"] != 0 {
+        assert_eq!(listener["ghost"]["reason"], "unreadable", "{listener}");
+        println!("skipped: some processes' fds are unreadable here: {}", report["unseen"]);
+        return;
+    }
     assert_eq!(listener["ghost"]["reason"], "in_flight", "{listener}");
     let receivers = listener["ghost"]["receivers"].as_array().unwrap();
     let ours = receivers

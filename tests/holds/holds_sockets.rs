@@ -236,6 +236,38 @@ finish()
 }
 
 #[test]
+fn a_relative_unix_path_is_taken_under_the_current_directory() {
+    let scratch = Scratch::new("holds-unix-relative");
+    // getcwd(3) gives the directory without symbolic links: so is the
+    // path the socket is bound to.
+    let dir = scratch.path().canonicalize().unwrap();
+    let py = Py::start(&format!(
+        r#"
+a = socket.socket(socket.AF_UNIX); a.bind({path:?}); a.listen()
+report(fd=a.fileno())
+finish()
+"#,
+        path = dir.join("rel.sock").to_str().unwrap()
+    ));
+    let output = common::afterlife()
+        .current_dir(&dir)
+        .args(["--json", "holds", "unix:rel.sock", "unix:./rel.sock", "rel.sock"])
+        .output()
+        .unwrap();
+    let report = common::schema::parse("holds", &stdout(&output));
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    for index in 0..3 {
+        assert_eq!(
+            holders(&report, index),
+            vec![(py.pid() as i64, py.num("fd"))],
+            "{report}"
+        );
+    }
+    // The result keeps the SPEC as it was written.
+    assert_eq!(report["results"][0]["spec"], "unix:rel.sock");
+}
+
+#[test]
 fn a_port_nothing_holds_exits_one() {
     let port = {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

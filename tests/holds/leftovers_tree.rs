@@ -196,3 +196,24 @@ fn a_file_that_is_no_snapshot_is_an_error() {
     let output = run(&["leftovers", "/no/such/snapshot.json"]);
     assert_eq!(output.status.code(), Some(125));
 }
+
+#[test]
+fn a_snapshot_from_another_boot_is_refused() {
+    let scratch = Scratch::new("leftovers-boot");
+    let output = run(&["--json", "snapshot", &std::process::id().to_string()]);
+    assert_eq!(output.status.code(), Some(0));
+    let mut snapshot: Value = serde_json::from_slice(&output.stdout).unwrap();
+    snapshot["boot_id"] = Value::from("x");
+    let file = scratch.path().join("other-boot.json");
+    std::fs::write(&file, snapshot.to_string()).unwrap();
+    // Nothing compares: an error, not "stayed: nothing".
+    let output = run(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(125));
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+    let error = common::stderr(&output);
+    assert!(error.contains("was taken in another boot (boot_id x, now "), "{error}");
+    assert_eq!(error.trim_end().lines().count(), 1, "{error}");
+    let output = run(&["--json", "leftovers", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(125));
+    assert!(stdout(&output).is_empty());
+}

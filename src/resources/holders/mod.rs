@@ -236,9 +236,10 @@ pub struct NamespaceRead {
 /// What could not be seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Unseen {
-    /// Processes whose fds could not be read (permission denied).
+    /// Processes whose fds could not be read (permission denied): all of them.
     pub processes: usize,
-    /// The first of them.
+    /// The first 20 of them, in PID order (shorter than `processes` when
+    /// more were unseen).
     pub pids: Vec<Pid>,
 }
 

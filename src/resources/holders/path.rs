@@ -10,7 +10,8 @@ use crate::proc;
 use crate::process::Pid;
 use crate::resources::holders::brief::Briefs;
 use crate::resources::holders::{Holder, HoldsError, Via};
-use crate::resources::{locks, maps, walk};
+use crate::resources::locks::{Lock, LockKind};
+use crate::resources::{maps, walk};
 
 /// A path SPEC, examined once.
 pub(super) struct PathTarget {
@@ -133,8 +134,16 @@ impl PathTarget {
         false
     }
 
-    /// Holders by mapping (`/proc/PID/maps`) and by lock (`/proc/locks`).
-    pub(super) fn mapped_and_locked(&self, pids: &[Pid], briefs: &mut Briefs) -> Vec<Holder> {
+    /// Holders by mapping (`/proc/PID/maps`) and by lock: `all` is
+    /// `/proc/locks`, `fd_locks` the locks each fd on the path holds (its
+    /// fdinfo's `lock:` lines).
+    pub(super) fn mapped_and_locked(
+        &self,
+        pids: &[Pid],
+        all: &[Lock],
+        fd_locks: &[FdLocks],
+        briefs: &mut Briefs,
+    ) -> Vec<Holder> {
         let mapped = walk::parallel_map(pids, |&pid| {
             // Unreadable or gone: nothing mapped to report.
             maps::read(pid).ok().is_some_and(|files| {
@@ -144,33 +153,76 @@ impl PathTarget {
                 })
             })
         });
-        let mut found: Vec<(Pid, Via)> = pids
+        let mut found: Vec<(Pid, Via, Option<i32>)> = pids
             .iter()
             .zip(mapped)
             .filter(|(_, m)| *m)
-            .map(|(p, _)| (*p, Via::Mapped))
+            .map(|(p, _)| (*p, Via::Mapped, None))
             .collect();
-        for lock in locks::read() {
-            let on = if self.mount_point {
-                lock.major == libc::major(self.dev) && lock.minor == libc::minor(self.dev)
-            } else {
-                self.inode != 0 && lock.is_on(self.dev, self.inode)
-            };
-            if let (true, false, Some(pid)) = (on, lock.waiting, lock.pid.and_then(Pid::new)) {
-                found.push((pid, Via::Locked));
-            }
-        }
-        found.dedup();
+        found.extend(
+            self.lockers(all, fd_locks)
+                .into_iter()
+                .map(|(pid, fd)| (pid, Via::Locked, fd)),
+        );
         found
             .into_iter()
-            .filter_map(|(pid, via)| {
+            .filter_map(|(pid, via, fd)| {
                 let b = briefs.get(pid)?.clone();
                 let user = briefs.user(b.uid);
-                Some(Holder::plain(pid, &b, user, via))
+                let mut holder = Holder::plain(pid, &b, user, via);
+                holder.fd = fd;
+                Some(holder)
             })
             .collect()
     }
+
+    /// Whether `lock` is on this target: on its inode, or anywhere on its
+    /// device for a mount point. Pure.
+    fn lock_on(&self, lock: &Lock) -> bool {
+        if self.mount_point {
+            lock.major == libc::major(self.dev) && lock.minor == libc::minor(self.dev)
+        } else {
+            self.inode != 0 && lock.is_on(self.dev, self.inode)
+        }
+    }
+
+    /// Who holds a lock on this target, and through which fd where that is
+    /// known. A POSIX lock is its process's: the PID `/proc/locks` records
+    /// (`all`). A `flock`, OFD lock or lease is its open file's, held by
+    /// every process with an fd on that open file — a child that inherited
+    /// the fd after its parent, the locker, closed its own, and the locker
+    /// no longer — so it is read from the `lock:` lines of the fds on the
+    /// path (`fd_locks`), never from the PID `/proc/locks` records (-1 for
+    /// an OFD lock). Pure.
+    pub(super) fn lockers(&self, all: &[Lock], fd_locks: &[FdLocks]) -> Vec<(Pid, Option<i32>)> {
+        let mut found: Vec<(Pid, Option<i32>)> = Vec::new();
+        let held = |lock: &Lock| !lock.waiting && self.lock_on(lock);
+        for lock in all.iter().filter(|l| l.kind == LockKind::Posix && held(l)) {
+            if let Some(pid) = lock.pid.and_then(Pid::new)
+                && !found.contains(&(pid, None))
+            {
+                found.push((pid, None));
+            }
+        }
+        for (pid, fd, locks) in fd_locks {
+            if locks.iter().any(|l| l.kind != LockKind::Posix && held(l)) && !found.contains(&(*pid, Some(*fd))) {
+                found.push((*pid, Some(*fd)));
+            }
+        }
+        found
+    }
+
+    /// Whether the fds on the path need their fdinfo read for locks: a
+    /// lock of an open file is on the target in `all`, or this is not the
+    /// initial PID namespace, where `/proc/locks` hides the locks of
+    /// lockers it cannot see. Pure over its arguments.
+    pub(super) fn wants_fd_locks(&self, all: &[Lock], initial_namespace: bool) -> bool {
+        !initial_namespace || all.iter().any(|l| l.kind != LockKind::Posix && self.lock_on(l))
+    }
 }
+
+/// The locks one fd holds: the process, the fd, its fdinfo's `lock:` lines.
+pub(super) type FdLocks = (Pid, i32, Vec<Lock>);
 
 #[cfg(test)]
 mod tests {
@@ -187,6 +239,57 @@ mod tests {
             inode: 0,
             unanswered: false,
         }
+    }
+
+    #[test]
+    fn open_file_locks_go_with_the_fds_posix_locks_with_the_process() {
+        let file = PathTarget {
+            dev: libc::makedev(0, 0x1a),
+            inode: 77,
+            ..target("/tmp/l", false)
+        };
+        let lock = |kind: LockKind, pid: Option<i32>, inode: u64| Lock {
+            kind,
+            write: true,
+            pid,
+            major: 0,
+            minor: 0x1a,
+            inode,
+            start: 0,
+            end: None,
+            waiting: false,
+        };
+        let pid = |n: i32| Pid::new(n).unwrap();
+        // /proc/locks: a flock taken by 10 (which has closed its fd), an
+        // OFD lock (PID -1), a POSIX lock of 30, a waiter, another file's.
+        let all = vec![
+            lock(LockKind::Flock, Some(10), 77),
+            lock(LockKind::Ofd, None, 77),
+            lock(LockKind::Posix, Some(30), 77),
+            Lock {
+                waiting: true,
+                ..lock(LockKind::Posix, Some(40), 77)
+            },
+            lock(LockKind::Posix, Some(50), 78),
+        ];
+        // The fds on the path: 11 inherited the flocked one, 12 holds the
+        // OFD-locked one; 30's fdinfo shows its POSIX lock too; 13's has none.
+        let fd_locks = vec![
+            (pid(11), 4, vec![lock(LockKind::Flock, Some(10), 77)]),
+            (pid(12), 3, vec![lock(LockKind::Ofd, None, 77)]),
+            (pid(30), 5, vec![lock(LockKind::Posix, Some(30), 77)]),
+            (pid(13), 6, vec![]),
+        ];
+        assert_eq!(
+            file.lockers(&all, &fd_locks),
+            vec![(pid(30), None), (pid(11), Some(4)), (pid(12), Some(3))]
+        );
+        // Only a lock of an open file on the target asks for fdinfo,
+        // except outside the initial PID namespace.
+        assert!(file.wants_fd_locks(&all, true));
+        let posix_only = [lock(LockKind::Posix, Some(30), 77), lock(LockKind::Flock, Some(1), 78)];
+        assert!(!file.wants_fd_locks(&posix_only, true));
+        assert!(file.wants_fd_locks(&posix_only, false));
     }
 
     #[test]

@@ -9,18 +9,29 @@ use crate::process::Pid;
 use crate::resources::holders::brief::Briefs;
 use crate::resources::holders::explain::holders_of;
 use crate::resources::holders::ghosts::{explain_ghost, fill_receivers};
-use crate::resources::holders::path::PathTarget;
+use crate::resources::holders::path::{FdLocks, PathTarget};
 use crate::resources::holders::{
     Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
 };
+use crate::resources::locks;
 use crate::resources::sockets::{self, NetnsId, Protocol, Selection, Socket, Source};
-use crate::resources::walk::{self, Hit, Walk, socket_inode};
+use crate::resources::walk::{self, Hit, Slot, Walk, socket_inode};
 
 /// The needle of a socket link in a walk (path SPECs use their index).
 const SOCKET: u32 = u32::MAX;
 
-/// Searches for the holders of every SPEC.
+/// Searches for the holders of every SPEC. A relative `unix:` path is
+/// taken under the current directory, as a bare path is.
 pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
+    // No current directory (removed): the path stays as written.
+    let specs: Vec<(String, Spec)> = match std::env::current_dir() {
+        Ok(cwd) => specs
+            .iter()
+            .map(|(text, spec)| (text.clone(), spec.clone().with_unix_path_under(&cwd)))
+            .collect(),
+        Err(_) => specs.to_vec(),
+    };
+    let specs = specs.as_slice();
     let pids = walk::all_pids();
     let own_netns = sockets::own_netns();
     let mut briefs = Briefs::default();
@@ -382,7 +393,24 @@ impl Context<'_> {
             .filter(|h| h.needle != SOCKET && target.matches_link(&h.link))
             .collect();
         let mut holders = holders_of(&hits, briefs);
-        holders.extend(target.mapped_and_locked(self.pids, briefs));
+        // The locks of open files go where their fds go: read from the
+        // fdinfo of the fds on the path (the same `lock:` lines snapshot
+        // reads), where there can be one.
+        let all = locks::read();
+        let fd_locks: Vec<FdLocks> = if target.wants_fd_locks(&all, crate::process::in_initial_pid_namespace()) {
+            hits.iter()
+                .filter_map(|h| match h.slot {
+                    // Closed or gone meanwhile: it holds nothing now.
+                    Slot::Fd(fd) => std::fs::read_to_string(h.fd_file("fdinfo", fd))
+                        .ok()
+                        .map(|text| (h.pid, fd, locks::from_fdinfo(&text))),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        holders.extend(target.mapped_and_locked(self.pids, &all, &fd_locks, briefs));
         holders
     }
 }

@@ -80,12 +80,9 @@ finish()
     assert_eq!(holders, vec![py.num("pid")], "{queued}");
 }
 
-#[test]
-fn listener_in_flight_points_at_the_receiving_socket() {
-    // The listener is sent over a socketpair with SCM_RIGHTS, then closed:
-    // only the receiving socket's queue keeps it.
-    let py = Py::start(
-        r#"
+/// A listener sent over a socketpair with SCM_RIGHTS, then closed: only the
+/// receiving socket's queue keeps it.
+const IN_FLIGHT: &str = r#"
 l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
 port = l.getsockname()[1]
 a, b = socket.socketpair()
@@ -93,24 +90,20 @@ socket.send_fds(a, [b"x"], [l.fileno()])
 l.close()
 report(port=port, receiver_fd=b.fileno())
 finish()
-"#,
-    );
-    let me = py.pid() as i64;
-    let spec = format!("tcp:{}", py.num("port"));
-    let (code, report) = run_json(&["holds", &spec]);
-    assert_eq!(code, Some(1), "{report}");
-    let listener = sockets(&report)
+"#;
+
+/// The listener's entry in a `holds` report.
+fn listener_of(report: &Value) -> Value {
+    let listener = sockets(report)
         .into_iter()
         .find(|s| s["socket"]["state"] == "listen")
         .expect("the listener still exists");
     assert_ne!(listener["socket"]["inode"], 0);
-    // A process whose fds cannot be read, even by root (one a security
-    // module guards), might hold the listener: then no flight is claimed.
-    if report["unseen"]["processes"] != 0 {
-        assert_eq!(listener["ghost"]["reason"], "unreadable", "{listener}");
-        println!("skipped: some processes' fds are unreadable here: {}", report["unseen"]);
-        return;
-    }
+    listener
+}
+
+/// Checks the in-flight explanation names `me` as a receiver's holder.
+fn assert_in_flight(listener: &Value, me: i64) {
     assert_eq!(listener["ghost"]["reason"], "in_flight", "{listener}");
     let receivers = listener["ghost"]["receivers"].as_array().unwrap();
     let ours = receivers
@@ -124,9 +117,56 @@ finish()
         })
         .unwrap_or_else(|| panic!("the fixture's socket is a receiver: {listener}"));
     assert!(ours["recv_queue"].as_i64().unwrap() >= 1);
+}
+
+#[test]
+fn listener_in_flight_points_at_the_receiving_socket() {
+    let py = Py::start(IN_FLIGHT);
+    let me = py.pid() as i64;
+    let spec = format!("tcp:{}", py.num("port"));
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(1), "{report}");
+    let listener = listener_of(&report);
+    // A process whose fds cannot be read, even by root (one a security
+    // module guards, a VM's PID 1), might hold the listener: then no
+    // flight is claimed, and the test below shows the flight where every
+    // process can be read.
+    if report["unseen"]["processes"] != 0 {
+        assert_eq!(listener["ghost"]["reason"], "unreadable", "{listener}");
+        return;
+    }
+    assert_in_flight(&listener, me);
     let text = stdout(&run(&["holds", &spec]));
     assert!(text.contains("in flight in a unix socket queue"), "{text}");
     assert!(text.contains(&format!("{me} python3")), "{text}");
+}
+
+/// The same flight seen from inside a PID namespace with its own /proc,
+/// where every process is one afterlife may read.
+#[test]
+fn listener_in_flight_where_every_process_is_readable() {
+    if !is_root() {
+        println!("skipped: unshare --pid needs root");
+        return;
+    }
+    let py = Py::start_with(&["unshare", "--fork", "--pid", "--mount-proc"], IN_FLIGHT);
+    let spec = format!("tcp:{}", py.num("port"));
+    // The python fixture: PID 1 of the namespace, the child of unshare.
+    let mut inner = Vec::new();
+    assert!(wait_until(Duration::from_secs(5), || {
+        inner = common::children(py.pid());
+        !inner.is_empty()
+    }));
+    let output = std::process::Command::new("nsenter")
+        .args(["--target", &inner[0].to_string(), "--pid", "--mount", "--"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--json", "holds", &spec])
+        .output()
+        .expect("nsenter runs");
+    assert_eq!(output.status.code(), Some(1), "{}", common::stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert_eq!(report["unseen"]["processes"], 0, "{report}");
+    assert_in_flight(&listener_of(&report), 1);
 }
 
 #[test]

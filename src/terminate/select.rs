@@ -314,12 +314,21 @@ pub fn real_uid(pid: Pid) -> Option<u32> {
     crate::proc::status::read(pid).ok().map(|status| status.ruid)
 }
 
+/// The highest user ID: `(uid_t)-1`, 4294967295, is no user but "no
+/// change" to setresuid(2) and chown(2), and no process runs as it.
+pub const MAX_UID: u32 = u32::MAX - 1;
+
 /// A user given as a name or a numeric ID, resolved through /etc/passwd
 /// (afterlife is static and does no NSS look-up: users known only to LDAP
-/// or systemd-homed must be given by number).
+/// or systemd-homed must be given by number). A number is a user ID up to
+/// [`MAX_UID`]; a larger one is refused as such, not looked up as a name.
+/// Pure but for the read of /etc/passwd.
 pub fn resolve_user(user: &str) -> Result<u32, String> {
-    if let Ok(uid) = user.parse::<u32>() {
-        return Ok(uid);
+    if !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()) {
+        return match user.parse::<u32>() {
+            Ok(uid) if uid <= MAX_UID => Ok(uid),
+            _ => Err(format!("UID {user} is out of range (0 to {MAX_UID})")),
+        };
     }
     let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("cannot read /etc/passwd: {e}"))?;
     uid_in_passwd(&passwd, user)
@@ -751,6 +760,18 @@ afterlife kill --pgroup 100; and session 100 (3 live processes): afterlife kill 
         assert_eq!(uid_in_passwd(passwd, "root"), Some(0));
         assert_eq!(uid_in_passwd(passwd, "post"), None);
         assert_eq!(resolve_user("4242"), Ok(4242));
+        assert_eq!(resolve_user("0"), Ok(0));
+        assert_eq!(resolve_user("4294967294"), Ok(4_294_967_294));
+    }
+
+    #[test]
+    fn a_numeric_user_out_of_range_is_refused_as_a_number() {
+        for uid in ["4294967295", "4294967296", "99999999999999999999999"] {
+            assert_eq!(
+                resolve_user(uid),
+                Err(format!("UID {uid} is out of range (0 to 4294967294)"))
+            );
+        }
     }
 
     #[test]

@@ -858,7 +858,9 @@ impl Run<'_> {
                     signal: target.sent.first().copied().filter(|s| *s != Signal::KILL),
                     killed: target.killed(),
                     waited: self.plan.wait,
-                    namespace_init: info.pid.get() == 1,
+                    // Its PID in its own namespace: seen from outside,
+                    // a child namespace's init has another PID.
+                    namespace_init: info.is_namespace_init(),
                 },
                 name_of,
             )

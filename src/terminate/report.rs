@@ -225,8 +225,9 @@ pub struct SurvivorContext {
     pub killed: bool,
     /// Whether the plan waited at all.
     pub waited: bool,
-    /// Whether afterlife runs in the same PID namespace as the process and
-    /// it is PID 1 there.
+    /// Whether it is PID 1 of its own PID namespace
+    /// ([`ProcessInfo::is_namespace_init`]), as seen from that namespace,
+    /// wherever afterlife runs.
     pub namespace_init: bool,
 }
 

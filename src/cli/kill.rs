@@ -546,6 +546,10 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
                 write_status(out, ending);
                 return;
             }
+            if *by == EndedBy::OtherSignal {
+                write_other_signal(out, process, *after_seconds, ending, signal, output);
+                return;
+            }
             match by {
                 EndedBy::Signal => output.paint_fmt(out, Style::Good, format_args!("ended on {signal}")),
                 // SIGKILL was the signal asked for: nothing was escalated.
@@ -554,6 +558,7 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
                 }
                 EndedBy::Kill => output.paint_fmt(out, Style::Warn, format_args!("needed SIGKILL")),
                 EndedBy::BeforeSignal => output.paint_fmt(out, Style::Dim, format_args!("had already exited")),
+                EndedBy::OtherSignal => {}
             }
             write_seconds(out, *after_seconds);
             write_status(out, ending);
@@ -570,6 +575,43 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
             let _ = write!(out, ": {}", escape(&reason.describe()));
         }
     }
+}
+
+/// `killed by SIGINT 1s after SIGTERM (not a signal afterlife sent; $? =
+/// 130)`: the signal that ended it is named, never the one afterlife sent,
+/// which only came first (`first`, the plan's signal, when none is listed).
+fn write_other_signal(
+    out: &mut String,
+    process: &ProcessReport,
+    after_seconds: Option<f64>,
+    ending: &Option<EndingReport>,
+    first: crate::signal::Signal,
+    output: &Output,
+) {
+    let first = process.sent.first().copied().unwrap_or(first);
+    let Some(EndingReport::Known { views, .. }) = ending else {
+        output.paint_fmt(
+            out,
+            Style::Warn,
+            format_args!("killed by a signal afterlife did not send"),
+        );
+        return;
+    };
+    let (killer, core) = match &views.status {
+        ExitStatus::Signaled { signal, core_dumped } => (signal.to_string(), *core_dumped),
+        ExitStatus::Exited { code } => (format!("exit code {code}"), false),
+    };
+    output.paint_fmt(out, Style::Warn, format_args!("killed by {killer}"));
+    match after_seconds {
+        Some(s) => {
+            let _ = write!(out, " {} after {first}", format_duration(Duration::from_secs_f64(s)));
+        }
+        None => {
+            let _ = write!(out, " after {first}");
+        }
+    }
+    let core = if core { "; core dumped" } else { "" };
+    let _ = write!(out, " (not a signal afterlife sent{core}; $? = {})", views.shell_code);
 }
 
 fn summary(report: &TerminationReport, output: &Output) -> String {

@@ -430,15 +430,22 @@ fn tree_cgroup(anchors: &Anchors, members: &[Pid], watch: &mut Watch) -> Option<
     exact.then_some(cgroup)
 }
 
-/// What ended a process, with its exit status as the last word: one seen to
-/// end only after `SIGKILL` was sent may have died of the first signal just
-/// before (its exit noticed late, on a busy machine); its status then says
-/// so. Pure.
-pub(crate) fn ended_by_status(by: EndedBy, observation: Option<&ExitObservation>) -> EndedBy {
-    match (by, observation) {
-        (EndedBy::Kill, Some(ExitObservation::Known { status, .. })) if !matches!(status, ExitStatus::Signaled { signal, .. } if *signal == Signal::KILL) => {
-            EndedBy::Signal
-        }
+/// What ended a process, with its exit status as the last word. One seen
+/// to end only after `SIGKILL` was sent may have died of the first signal
+/// just before (its exit noticed late, on a busy machine); its status then
+/// says so. One killed by a signal afterlife did not send (`sent`: SIGINT
+/// or SIGKILL from another process, a SIGABRT its own SIGTERM handler
+/// raised, the kernel's SIGHUP to an orphaned group) ended by
+/// [`EndedBy::OtherSignal`], whatever afterlife had sent by then. Pure.
+pub(crate) fn ended_by_status(by: EndedBy, observation: Option<&ExitObservation>, sent: &[Signal]) -> EndedBy {
+    let Some(ExitObservation::Known { status, .. }) = observation else {
+        return by;
+    };
+    match (by, status) {
+        (EndedBy::BeforeSignal, _) => by,
+        (_, ExitStatus::Signaled { signal, .. }) if !sent.contains(signal) => EndedBy::OtherSignal,
+        (_, ExitStatus::Signaled { signal, .. }) if *signal == Signal::KILL => EndedBy::Kill,
+        (EndedBy::Kill, _) => EndedBy::Signal,
         _ => by,
     }
 }
@@ -795,7 +802,8 @@ impl Run<'_> {
             sent: target.sent.clone(),
             outcome,
         };
-        let status = || target.handle.peek_exit_observation().ok().map(Into::into);
+        let observation = || target.handle.peek_exit_observation().ok();
+        let status = || observation().map(Into::into);
         if let Some((at, by)) = target.ended {
             let observation = match (&target.exit_seen, exits.and_then(|e| e.zombie_status(&target.handle))) {
                 (Some(seen), _) => Ok(seen.clone()),
@@ -804,7 +812,7 @@ impl Run<'_> {
             }
             .ok();
             return base(Outcome::Ended {
-                by: ended_by_status(by, observation.as_ref()),
+                by: ended_by_status(by, observation.as_ref(), &target.sent),
                 after_seconds: at.map(|d| d.as_secs_f64()),
                 status: observation.map(Into::into),
                 unreaped_by: None,
@@ -814,15 +822,16 @@ impl Run<'_> {
             Ok(info) => info,
             // Reaped (or never readable) since the wait ended: it is gone.
             Err(ReadError::Gone { .. }) | Err(ReadError::PermissionDenied { .. }) | Err(ReadError::Io { .. }) => {
+                let observation = observation();
                 let by = if target.was_zombie || target.sent.is_empty() {
                     EndedBy::BeforeSignal
                 } else {
-                    target.ended_by_sent()
+                    ended_by_status(target.ended_by_sent(), observation.as_ref(), &target.sent)
                 };
                 return base(Outcome::Ended {
                     by,
                     after_seconds: None,
-                    status: status(),
+                    status: observation.map(Into::into),
                     unreaped_by: None,
                 });
             }
@@ -842,10 +851,11 @@ impl Run<'_> {
             });
         }
         if target.handle.has_exited() {
+            let observation = observation();
             return base(Outcome::Ended {
-                by: target.ended_by_sent(),
+                by: ended_by_status(target.ended_by_sent(), observation.as_ref(), &target.sent),
                 after_seconds: None,
-                status: status(),
+                status: observation.map(Into::into),
                 unreaped_by: None,
             });
         }
@@ -925,17 +935,79 @@ mod tests {
             signal: Signal::KILL,
             core_dumped: false,
         });
+        let signaled = |signal| {
+            known(ExitStatus::Signaled {
+                signal,
+                core_dumped: false,
+            })
+        };
+        let term_kill = [Signal::TERM, Signal::KILL];
         // Its exit was noticed after SIGKILL went out, but TERM ended it.
-        assert_eq!(ended_by_status(EndedBy::Kill, Some(&term)), EndedBy::Signal);
+        assert_eq!(ended_by_status(EndedBy::Kill, Some(&term), &term_kill), EndedBy::Signal);
         assert_eq!(
-            ended_by_status(EndedBy::Kill, Some(&known(ExitStatus::Exited { code: 0 }))),
+            ended_by_status(EndedBy::Kill, Some(&known(ExitStatus::Exited { code: 0 })), &term_kill),
             EndedBy::Signal
         );
-        assert_eq!(ended_by_status(EndedBy::Kill, Some(&kill)), EndedBy::Kill);
-        assert_eq!(ended_by_status(EndedBy::Kill, None), EndedBy::Kill);
-        assert_eq!(ended_by_status(EndedBy::Signal, Some(&kill)), EndedBy::Signal);
+        assert_eq!(ended_by_status(EndedBy::Kill, Some(&kill), &term_kill), EndedBy::Kill);
+        assert_eq!(ended_by_status(EndedBy::Kill, None, &term_kill), EndedBy::Kill);
         assert_eq!(
-            ended_by_status(EndedBy::BeforeSignal, Some(&term)),
+            ended_by_status(EndedBy::Signal, Some(&term), &[Signal::TERM]),
+            EndedBy::Signal
+        );
+        assert_eq!(
+            ended_by_status(EndedBy::BeforeSignal, Some(&term), &[]),
+            EndedBy::BeforeSignal
+        );
+        // `--signal KILL`: SIGKILL was the first signal.
+        assert_eq!(
+            ended_by_status(EndedBy::Kill, Some(&kill), &[Signal::KILL]),
+            EndedBy::Kill
+        );
+        // `--signal INT`: the signal sent.
+        assert_eq!(
+            ended_by_status(EndedBy::Signal, Some(&signaled(Signal::INT)), &[Signal::INT]),
+            EndedBy::Signal
+        );
+    }
+
+    #[test]
+    fn a_signal_afterlife_did_not_send_is_named_as_such() {
+        use crate::process::StatusSource;
+        let signaled = |signal| ExitObservation::Known {
+            status: ExitStatus::Signaled {
+                signal,
+                core_dumped: false,
+            },
+            source: StatusSource::Waitid,
+        };
+        // SIGKILL from outside during the grace period: it needed no
+        // SIGKILL of afterlife's.
+        assert_eq!(
+            ended_by_status(EndedBy::Signal, Some(&signaled(Signal::KILL)), &[Signal::TERM]),
+            EndedBy::OtherSignal
+        );
+        // SIGINT from outside, during the grace or after SIGKILL went out.
+        for sent in [&[Signal::TERM][..], &[Signal::TERM, Signal::KILL]] {
+            for by in [EndedBy::Signal, EndedBy::Kill] {
+                assert_eq!(
+                    ended_by_status(by, Some(&signaled(Signal::INT)), sent),
+                    EndedBy::OtherSignal
+                );
+            }
+        }
+        // Its SIGTERM handler called abort(): it ended after afterlife's
+        // SIGTERM, but by SIGABRT.
+        assert_eq!(
+            ended_by_status(
+                EndedBy::Signal,
+                Some(&signaled(Signal::from_number(6).unwrap())),
+                &[Signal::TERM]
+            ),
+            EndedBy::OtherSignal
+        );
+        // A zombie before any signal stays one, whatever killed it.
+        assert_eq!(
+            ended_by_status(EndedBy::BeforeSignal, Some(&signaled(Signal::INT)), &[]),
             EndedBy::BeforeSignal
         );
     }

@@ -62,6 +62,12 @@ pub enum EndedBy {
     /// It had already exited before afterlife signalled it (a zombie, or it
     /// ended between the scan and the signal).
     BeforeSignal,
+    /// It was killed, after afterlife's first signal, by a signal afterlife
+    /// did not send (its exit status names it): sent by another process,
+    /// raised by the process itself (a handler of afterlife's SIGTERM that
+    /// calls `abort()`), or by the kernel (SIGHUP to an orphaned process
+    /// group, SIGPIPE).
+    OtherSignal,
 }
 
 /// Who holds a zombie, i.e. must collect its exit status before it is gone.

@@ -512,6 +512,7 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
             }
         }
         Outcome::Ended {
+            by: EndedBy::BeforeSignal,
             unreaped_by: Some(reaper),
             status: ending,
             ..
@@ -526,42 +527,14 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
             by,
             after_seconds,
             status: ending,
-            ..
+            unreaped_by,
         } => {
-            // A process that exited with a code after the signal handled it,
-            // or ignored it and ended on its own: it did not die of it.
-            let exited = ending
-                .as_ref()
-                .and_then(EndingReport::status)
-                .is_some_and(|s| matches!(s, ExitStatus::Exited { .. }));
-            let signal = report.plan.signal;
-            if *by == EndedBy::Signal && exited {
-                match after_seconds {
-                    Some(s) => {
-                        let when = format_duration(Duration::from_secs_f64(*s));
-                        output.paint_fmt(out, Style::Good, format_args!("exited {when} after {signal}"));
-                    }
-                    None => output.paint_fmt(out, Style::Good, format_args!("exited after {signal}")),
-                }
-                write_status(out, ending);
-                return;
+            write_ended(out, process, *by, *after_seconds, ending, report, output);
+            // Ended, and still there: its parent (or tracer) has not
+            // collected its status yet.
+            if let Some(reaper) = unreaped_by {
+                let _ = write!(out, "; a zombie until {}", escape(&reaper.describe()));
             }
-            if *by == EndedBy::OtherSignal {
-                write_other_signal(out, process, *after_seconds, ending, signal, output);
-                return;
-            }
-            match by {
-                EndedBy::Signal => output.paint_fmt(out, Style::Good, format_args!("ended on {signal}")),
-                // SIGKILL was the signal asked for: nothing was escalated.
-                EndedBy::Kill if report.plan.starts_with_kill() => {
-                    output.paint_fmt(out, Style::Good, format_args!("ended on SIGKILL"))
-                }
-                EndedBy::Kill => output.paint_fmt(out, Style::Warn, format_args!("needed SIGKILL")),
-                EndedBy::BeforeSignal => output.paint_fmt(out, Style::Dim, format_args!("had already exited")),
-                EndedBy::OtherSignal => {}
-            }
-            write_seconds(out, *after_seconds);
-            write_status(out, ending);
         }
         Outcome::Alive { state, reason } => {
             match reason {
@@ -577,9 +550,52 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
     }
 }
 
-/// `killed by SIGINT 1s after SIGTERM (not a signal afterlife sent; $? =
-/// 130)`: the signal that ended it is named, never the one afterlife sent,
-/// which only came first (`first`, the plan's signal, when none is listed).
+/// How a process that ended did: `ended on SIGTERM after 2ms (killed by
+/// SIGTERM, $? = 143)`, `needed SIGKILL ...`, `killed by SIGINT ...`.
+fn write_ended(
+    out: &mut String,
+    process: &ProcessReport,
+    by: EndedBy,
+    after_seconds: Option<f64>,
+    ending: &Option<EndingReport>,
+    report: &TerminationReport,
+    output: &Output,
+) {
+    // A process that exited with a code after the signal handled it,
+    // or ignored it and ended on its own: it did not die of it.
+    let exited = ending
+        .as_ref()
+        .and_then(EndingReport::status)
+        .is_some_and(|s| matches!(s, ExitStatus::Exited { .. }));
+    let signal = report.plan.signal;
+    if by == EndedBy::Signal && exited {
+        match after_seconds {
+            Some(s) => {
+                let when = format_duration(Duration::from_secs_f64(s));
+                output.paint_fmt(out, Style::Good, format_args!("exited {when} after {signal}"));
+            }
+            None => output.paint_fmt(out, Style::Good, format_args!("exited after {signal}")),
+        }
+        write_status(out, ending);
+        return;
+    }
+    match by {
+        EndedBy::Signal => output.paint_fmt(out, Style::Good, format_args!("ended on {signal}")),
+        // SIGKILL was the signal asked for: nothing was escalated.
+        EndedBy::Kill if report.plan.starts_with_kill() => {
+            output.paint_fmt(out, Style::Good, format_args!("ended on SIGKILL"))
+        }
+        EndedBy::Kill => output.paint_fmt(out, Style::Warn, format_args!("needed SIGKILL")),
+        EndedBy::BeforeSignal => output.paint_fmt(out, Style::Dim, format_args!("had already exited")),
+        EndedBy::OtherSignal => {
+            write_other_signal(out, process, after_seconds, ending, signal, output);
+            return;
+        }
+    }
+    write_seconds(out, after_seconds);
+    write_status(out, ending);
+}
+
 fn write_other_signal(
     out: &mut String,
     process: &ProcessReport,

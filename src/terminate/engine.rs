@@ -14,8 +14,8 @@ use crate::terminate::cgroup::{Cgroup, CgroupError};
 use crate::terminate::freeze::{Exits, HoldSignals, Watch, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, burst_pause, next_step};
 use crate::terminate::report::{
-    Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
-    zombie_reaper,
+    Containment, EndedBy, Outcome, ProcessReport, Reaper, SurvivorContext, SurvivorReason, TerminationReport,
+    survivor_reason, zombie_reaper,
 };
 use crate::terminate::select::{Anchors, Guard, NameMatch, Scope, SelectError, matching, real_uid, select};
 use crate::terminate::targets::{ExitWaiter, Targets, title_of};
@@ -749,11 +749,19 @@ impl Run<'_> {
         let exits = one_pass_for_exits(ended, self.watch.table().len())
             .then(|| self.watch.exits())
             .flatten();
+        // Members whose children go to a reaper: those that ended.
+        let gone: BTreeSet<Pid> = self
+            .targets
+            .list
+            .iter()
+            .filter(|t| t.ended.is_some() || t.was_zombie)
+            .map(|t| t.pid())
+            .collect();
         let mut reports: Vec<ProcessReport> = self
             .targets
             .list
             .iter()
-            .map(|t| self.report(t, exits.as_ref()))
+            .map(|t| self.report(t, exits.as_ref(), &gone))
             .collect();
         reports.extend(refused_reports(&self.targets));
         for (unopened, reason) in &self.targets.unopened {
@@ -791,7 +799,12 @@ impl Run<'_> {
         reports
     }
 
-    fn report(&self, target: &crate::terminate::targets::Target<'_>, exits: Option<&Exits>) -> ProcessReport {
+    fn report(
+        &self,
+        target: &crate::terminate::targets::Target<'_>,
+        exits: Option<&Exits>,
+        gone: &BTreeSet<Pid>,
+    ) -> ProcessReport {
         let base = |outcome| ProcessReport {
             diagnosis: None,
             pid: target.pid(),
@@ -815,7 +828,7 @@ impl Run<'_> {
                 by: ended_by_status(by, observation.as_ref(), &target.sent),
                 after_seconds: at.map(|d| d.as_secs_f64()),
                 status: observation.map(Into::into),
-                unreaped_by: None,
+                unreaped_by: unreaped_by(target, gone),
             });
         }
         let info = match target.handle.info() {
@@ -856,7 +869,7 @@ impl Run<'_> {
                 by: ended_by_status(target.ended_by_sent(), observation.as_ref(), &target.sent),
                 after_seconds: None,
                 status: observation.map(Into::into),
-                unreaped_by: None,
+                unreaped_by: unreaped_by(target, gone),
             });
         }
         let reason = if target.denied {
@@ -891,6 +904,27 @@ impl Run<'_> {
     }
 }
 
+/// Who must still collect the status of `target`, which afterlife saw end,
+/// if it is still a zombie now. Looked up (one read of its /proc entry)
+/// only where [`reaper_may_wait`] says its parent may leave it there: in a
+/// tree, for the roots alone.
+fn unreaped_by(target: &crate::terminate::targets::Target<'_>, gone: &BTreeSet<Pid>) -> Option<Reaper> {
+    if !reaper_may_wait(target.ppid, gone) {
+        return None;
+    }
+    let info = target.handle.info().ok()?;
+    (info.state == ProcessState::Zombie && info.ppid == target.ppid).then(|| zombie_reaper(&info, name_of))
+}
+
+/// Whether a member that ended may stay a zombie, uncollected, for want of
+/// its parent `ppid`: not when its parent is PID 1, nor one of the members
+/// that ended with it (`gone`: it then goes to PID 1 or a subreaper).
+/// Either reaps at once; a zombie so placed, still there for an instant,
+/// is reported without `unreaped_by`. Pure.
+pub(crate) fn reaper_may_wait(ppid: i32, gone: &BTreeSet<Pid>) -> bool {
+    ppid > 1 && Pid::new(ppid).is_some_and(|parent| !gone.contains(&parent))
+}
+
 fn name_of(pid: i32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .ok()
@@ -909,6 +943,16 @@ mod tests {
         assert!(one_pass_for_exits(110, 1_100));
         assert!(one_pass_for_exits(1_032, 1_100), "a tree of a thousand: one pass");
         assert!(one_pass_for_exits(3, 20));
+    }
+
+    #[test]
+    fn only_a_parent_outside_the_kill_may_leave_a_zombie_uncollected() {
+        let p = |n| Pid::new(n).unwrap();
+        let members = BTreeSet::from([p(100), p(101)]);
+        assert!(reaper_may_wait(50, &members), "a shell or supervisor outside");
+        assert!(!reaper_may_wait(100, &members), "its parent ended too");
+        assert!(!reaper_may_wait(1, &members), "init reaps");
+        assert!(!reaper_may_wait(0, &members), "no parent in this namespace");
     }
 
     #[test]

@@ -309,8 +309,10 @@ pub enum Outcome {
         /// How it ended, as its parent sees it, when observable.
         #[serde(rename = "ending")]
         status: Option<EndingReport>,
-        /// For one that was already a zombie and still is: who must
-        /// collect its exit status before its entry goes.
+        /// For one that is a zombie when the report is made (it was one
+        /// already, or afterlife ended it) and whose parent is neither
+        /// PID 1 nor a process the kill ended: who must collect its exit
+        /// status before its entry goes.
         #[serde(skip_serializing_if = "Option::is_none")]
         unreaped_by: Option<Reaper>,
     },

@@ -70,11 +70,16 @@ fn run_terminate(
     } else {
         render(&report, output);
     }
-    Ok(if report.all_ended() && !matched_nothing {
-        exit_code::SUCCESS
-    } else {
-        exit_code::NEGATIVE
-    })
+    // A zombie leader ended while its group or session runs on: what the
+    // user named is not all gone (as when the leader is already reaped,
+    // which is an error).
+    Ok(
+        if report.all_ended() && !matched_nothing && report.left_by_leaders.is_empty() {
+            exit_code::SUCCESS
+        } else {
+            exit_code::NEGATIVE
+        },
+    )
 }
 
 /// How long a wait goes unshown: a kill that is over at once never
@@ -335,6 +340,9 @@ fn quiet(report: &TerminationReport) {
     for line in survivor_lines(report) {
         eprintln!("afterlife: {line}");
     }
+    for left in &report.left_by_leaders {
+        eprintln!("afterlife: {}", left.describe());
+    }
 }
 
 /// One line per process still alive that counts as a survivor (refused
@@ -440,6 +448,9 @@ fn render(report: &TerminationReport, output: &Output) {
         output.line(&block);
     }
     output.line(&summary(report, output));
+    for left in &report.left_by_leaders {
+        output.line(&format!("{}: {}", output.paint(Style::Warn, "note"), left.describe()));
+    }
     render_ipc(report, output);
     for process in &report.processes {
         if let Some(diagnosis) = &process.diagnosis {

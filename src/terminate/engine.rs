@@ -17,7 +17,9 @@ use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, Reaper, SurvivorContext, SurvivorReason, TerminationReport,
     survivor_reason, zombie_reaper,
 };
-use crate::terminate::select::{Anchors, Guard, NameMatch, Scope, SelectError, matching, real_uid, select};
+use crate::terminate::select::{
+    Anchors, Guard, LeftByLeader, NameMatch, Scope, SelectError, matching, real_uid, select,
+};
 use crate::terminate::targets::{ExitWaiter, Targets, title_of};
 
 /// How often the selection is walked again while waiting, to catch
@@ -252,7 +254,18 @@ fn run_request(
         watch.take_held(m.pid, m.start_ticks)
     });
     watch.release_held();
-    run(
+    // A named zombie that led a group or session: ending it (or its tree,
+    // which its former children left when it died) leaves the others.
+    let left_by_leaders: Vec<LeftByLeader> = match request.scope {
+        Scope::Pids | Scope::Tree => targets
+            .list
+            .iter()
+            .filter(|t| t.named && t.was_zombie)
+            .filter_map(|t| LeftByLeader::of(&table, t.pid()))
+            .collect(),
+        Scope::Session | Scope::Pgroup => Vec::new(),
+    };
+    let mut report = run(
         request.scope,
         &request.plan,
         targets,
@@ -261,7 +274,9 @@ fn run_request(
         boost,
         held,
         observer,
-    )
+    )?;
+    report.left_by_leaders = left_by_leaders;
+    Ok(report)
 }
 
 /// The report of a name that matched no process: nothing was signalled.

@@ -439,6 +439,11 @@ pub struct TerminationReport {
     /// the caller with `resources::ipc_left::LiveTree`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ipc: Vec<crate::resources::ipc_left::IpcLeftover>,
+    /// Named processes (a plain PID or `--tree`) that had exited while
+    /// the process group or session they led still has other members,
+    /// which this kill did not reach.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_by_leaders: Vec<crate::terminate::select::LeftByLeader>,
 }
 
 impl TerminationReport {
@@ -487,6 +492,7 @@ impl TerminationReport {
             summary,
             processes,
             ipc: Vec::new(),
+            left_by_leaders: Vec::new(),
         }
     }
 

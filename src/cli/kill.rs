@@ -70,11 +70,16 @@ fn run_terminate(
     } else {
         render(&report, output);
     }
-    Ok(if report.all_ended() && !matched_nothing {
-        exit_code::SUCCESS
-    } else {
-        exit_code::NEGATIVE
-    })
+    // A zombie leader ended while its group or session runs on: what the
+    // user named is not all gone (as when the leader is already reaped,
+    // which is an error).
+    Ok(
+        if report.all_ended() && !matched_nothing && report.left_by_leaders.is_empty() {
+            exit_code::SUCCESS
+        } else {
+            exit_code::NEGATIVE
+        },
+    )
 }
 
 /// How long a wait goes unshown: a kill that is over at once never
@@ -335,6 +340,9 @@ fn quiet(report: &TerminationReport) {
     for line in survivor_lines(report) {
         eprintln!("afterlife: {line}");
     }
+    for left in &report.left_by_leaders {
+        eprintln!("afterlife: {}", left.describe());
+    }
 }
 
 /// One line per process still alive that counts as a survivor (refused
@@ -440,6 +448,9 @@ fn render(report: &TerminationReport, output: &Output) {
         output.line(&block);
     }
     output.line(&summary(report, output));
+    for left in &report.left_by_leaders {
+        output.line(&format!("{}: {}", output.paint(Style::Warn, "note"), left.describe()));
+    }
     render_ipc(report, output);
     for process in &report.processes {
         if let Some(diagnosis) = &process.diagnosis {
@@ -512,6 +523,7 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
             }
         }
         Outcome::Ended {
+            by: EndedBy::BeforeSignal,
             unreaped_by: Some(reaper),
             status: ending,
             ..
@@ -526,37 +538,14 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
             by,
             after_seconds,
             status: ending,
-            ..
+            unreaped_by,
         } => {
-            // A process that exited with a code after the signal handled it,
-            // or ignored it and ended on its own: it did not die of it.
-            let exited = ending
-                .as_ref()
-                .and_then(EndingReport::status)
-                .is_some_and(|s| matches!(s, ExitStatus::Exited { .. }));
-            let signal = report.plan.signal;
-            if *by == EndedBy::Signal && exited {
-                match after_seconds {
-                    Some(s) => {
-                        let when = format_duration(Duration::from_secs_f64(*s));
-                        output.paint_fmt(out, Style::Good, format_args!("exited {when} after {signal}"));
-                    }
-                    None => output.paint_fmt(out, Style::Good, format_args!("exited after {signal}")),
-                }
-                write_status(out, ending);
-                return;
+            write_ended(out, process, *by, *after_seconds, ending, report, output);
+            // Ended, and still there: its parent (or tracer) has not
+            // collected its status yet.
+            if let Some(reaper) = unreaped_by {
+                let _ = write!(out, "; a zombie until {}", escape(&reaper.describe()));
             }
-            match by {
-                EndedBy::Signal => output.paint_fmt(out, Style::Good, format_args!("ended on {signal}")),
-                // SIGKILL was the signal asked for: nothing was escalated.
-                EndedBy::Kill if report.plan.starts_with_kill() => {
-                    output.paint_fmt(out, Style::Good, format_args!("ended on SIGKILL"))
-                }
-                EndedBy::Kill => output.paint_fmt(out, Style::Warn, format_args!("needed SIGKILL")),
-                EndedBy::BeforeSignal => output.paint_fmt(out, Style::Dim, format_args!("had already exited")),
-            }
-            write_seconds(out, *after_seconds);
-            write_status(out, ending);
         }
         Outcome::Alive { state, reason } => {
             match reason {
@@ -570,6 +559,86 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
             let _ = write!(out, ": {}", escape(&reason.describe()));
         }
     }
+}
+
+/// How a process that ended did: `ended on SIGTERM after 2ms (killed by
+/// SIGTERM, $? = 143)`, `needed SIGKILL ...`, `killed by SIGINT ...`.
+fn write_ended(
+    out: &mut String,
+    process: &ProcessReport,
+    by: EndedBy,
+    after_seconds: Option<f64>,
+    ending: &Option<EndingReport>,
+    report: &TerminationReport,
+    output: &Output,
+) {
+    // A process that exited with a code after the signal handled it,
+    // or ignored it and ended on its own: it did not die of it.
+    let exited = ending
+        .as_ref()
+        .and_then(EndingReport::status)
+        .is_some_and(|s| matches!(s, ExitStatus::Exited { .. }));
+    let signal = report.plan.signal;
+    if by == EndedBy::Signal && exited {
+        match after_seconds {
+            Some(s) => {
+                let when = format_duration(Duration::from_secs_f64(s));
+                output.paint_fmt(out, Style::Good, format_args!("exited {when} after {signal}"));
+            }
+            None => output.paint_fmt(out, Style::Good, format_args!("exited after {signal}")),
+        }
+        write_status(out, ending);
+        return;
+    }
+    match by {
+        EndedBy::Signal => output.paint_fmt(out, Style::Good, format_args!("ended on {signal}")),
+        // SIGKILL was the signal asked for: nothing was escalated.
+        EndedBy::Kill if report.plan.starts_with_kill() => {
+            output.paint_fmt(out, Style::Good, format_args!("ended on SIGKILL"))
+        }
+        EndedBy::Kill => output.paint_fmt(out, Style::Warn, format_args!("needed SIGKILL")),
+        EndedBy::BeforeSignal => output.paint_fmt(out, Style::Dim, format_args!("had already exited")),
+        EndedBy::OtherSignal => {
+            write_other_signal(out, process, after_seconds, ending, signal, output);
+            return;
+        }
+    }
+    write_seconds(out, after_seconds);
+    write_status(out, ending);
+}
+
+fn write_other_signal(
+    out: &mut String,
+    process: &ProcessReport,
+    after_seconds: Option<f64>,
+    ending: &Option<EndingReport>,
+    first: crate::signal::Signal,
+    output: &Output,
+) {
+    let first = process.sent.first().copied().unwrap_or(first);
+    let Some(EndingReport::Known { views, .. }) = ending else {
+        output.paint_fmt(
+            out,
+            Style::Warn,
+            format_args!("killed by a signal afterlife did not send"),
+        );
+        return;
+    };
+    let (killer, core) = match &views.status {
+        ExitStatus::Signaled { signal, core_dumped } => (signal.to_string(), *core_dumped),
+        ExitStatus::Exited { code } => (format!("exit code {code}"), false),
+    };
+    output.paint_fmt(out, Style::Warn, format_args!("killed by {killer}"));
+    match after_seconds {
+        Some(s) => {
+            let _ = write!(out, " {} after {first}", format_duration(Duration::from_secs_f64(s)));
+        }
+        None => {
+            let _ = write!(out, " after {first}");
+        }
+    }
+    let core = if core { "; core dumped" } else { "" };
+    let _ = write!(out, " (not a signal afterlife sent{core}; $? = {})", views.shell_code);
 }
 
 fn summary(report: &TerminationReport, output: &Output) -> String {

@@ -70,6 +70,11 @@ pub struct ProcessInfo {
     /// lives; `state` and `wchan` are then those of a thread still running,
     /// and its files are read through that thread.
     pub main_thread_exited: bool,
+    /// Its PID in its own PID namespace (`NSpid`'s last field; the PID as
+    /// seen here without it, before Linux 4.1): 1 for the init of a PID
+    /// namespace, whichever namespace it is seen from.
+    #[serde(skip)]
+    pub pid_in_own_namespace: i32,
 }
 
 /// The signal masks of `/proc/PID/status`.
@@ -94,6 +99,13 @@ pub(crate) struct Ids {
 }
 
 impl ProcessInfo {
+    /// Whether it is the init of its PID namespace (PID 1 there): the
+    /// kernel drops every signal it has no handler for, but for `SIGKILL`
+    /// and `SIGSTOP` from an ancestor namespace (pid_namespaces(7)).
+    pub fn is_namespace_init(&self) -> bool {
+        self.pid_in_own_namespace == 1
+    }
+
     /// Reads the facts of the process that has `pid` now.
     pub fn read(pid: Pid) -> Result<ProcessInfo, ReadError> {
         let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
@@ -158,6 +170,11 @@ impl ProcessInfo {
             exiting: stat.flags & PF_EXITING != 0,
             core_dumping: status.core_dumping.unwrap_or(false),
             main_thread_exited: live_thread.is_some(),
+            pid_in_own_namespace: status
+                .nspid
+                .as_ref()
+                .and_then(|nspid| nspid.last().copied())
+                .unwrap_or(pid.get()),
         })
     }
 }

@@ -1206,7 +1206,11 @@ fn running(facts: &Facts) -> Finding {
     f.evidence
         .push(Evidence::new(state_src(facts), facts.state.letter().to_string()));
     f.evidence.push(Evidence::new(src(facts, "status TracerPid"), "0"));
-    let term = signal_outcome(facts, Signal::TERM);
+    let outcomes: Vec<SignalOutcome> = TERMINATION_SIGNALS
+        .iter()
+        .map(|&signal| signal_outcome(facts, signal))
+        .collect();
+    let term = &outcomes[0];
     f.explanation = format!(
         "It is {}: nothing in the kernel holds it, no debugger is attached, and signals are delivered at once. \
 What SIGTERM would do: {}.",
@@ -1217,18 +1221,49 @@ What SIGTERM would do: {}.",
         },
         term.effect
     );
-    f.next_step = if term.ends_it_now {
-        format!(
-            "SIGTERM ends it (afterlife kill {}); SIGKILL if it must end at once.",
-            facts.pid
-        )
-    } else {
-        format!(
-            "Send SIGTERM and give it a grace period; SIGKILL ends it in any case (afterlife kill {} does both).",
-            facts.pid
-        )
-    };
+    f.next_step = running_next_step(facts.pid, &outcomes);
     f
+}
+
+/// The next step for a process nothing holds, from what each termination
+/// signal would do (`outcomes`, SIGTERM first): SIGTERM where it ends it
+/// or a handler decides; where it is ignored or blocked, another signal
+/// that ends it now, else SIGKILL. Pure.
+fn running_next_step(pid: crate::process::Pid, outcomes: &[SignalOutcome]) -> String {
+    let Some(term) = outcomes.iter().find(|o| o.signal == Signal::TERM) else {
+        return format!("SIGKILL ends it (afterlife kill --signal KILL {pid}).");
+    };
+    if term.ends_it_now {
+        return format!("SIGTERM ends it (afterlife kill {pid}); SIGKILL if it must end at once.");
+    }
+    // Ignored or blocked: SIGTERM would do nothing, and a grace period
+    // would only delay the SIGKILL.
+    let nothing = match term.handling {
+        "ignored" => "nothing (it is ignored)",
+        "blocked" => "nothing now (it stays pending: every thread blocks it)",
+        _ => {
+            return format!(
+                "Send SIGTERM and give it a grace period; SIGKILL ends it in any case (afterlife kill {pid} does both)."
+            );
+        }
+    };
+    let working = outcomes
+        .iter()
+        .find(|o| o.signal != Signal::TERM && o.ends_it_now && o.signal.default_action() == DefaultAction::Terminate);
+    match working {
+        Some(other) => {
+            let name = other.signal.short_name();
+            format!(
+                "SIGTERM would do {nothing}; {} ends it (afterlife kill --signal {name} {pid}), or SIGKILL at once \
+(afterlife kill --signal KILL {pid}).",
+                other.signal
+            )
+        }
+        None => format!(
+            "SIGTERM would do {nothing}: send SIGKILL, which cannot be caught, blocked or ignored \
+(afterlife kill --signal KILL {pid})."
+        ),
+    }
 }
 
 /// What `signal` would do to the process now.
@@ -1655,6 +1690,44 @@ mod tests {
         assert_eq!(outcome(&d, Signal::HUP).handling, "caught");
         assert_eq!(outcome(&d, Signal::QUIT).handling, "default");
         assert_eq!(d.findings[1].signals, vec![Signal::TERM]);
+    }
+
+    #[test]
+    fn the_next_step_of_a_process_that_ignores_or_blocks_sigterm_is_a_signal_that_works() {
+        // trap '' TERM in a background job of a script: INT is ignored too.
+        let mut facts = base(ProcessState::Sleeping);
+        facts.masks.ignored = bit(Signal::TERM) | bit(Signal::INT);
+        assert_eq!(
+            decide(&facts).findings[0].next_step,
+            "SIGTERM would do nothing (it is ignored); SIGHUP ends it (afterlife kill --signal HUP 4242), or \
+SIGKILL at once (afterlife kill --signal KILL 4242)."
+        );
+        // Every gentle one held: SIGQUIT would dump core, so SIGKILL.
+        facts.masks.ignored = bit(Signal::TERM) | bit(Signal::INT);
+        facts.masks.caught = bit(Signal::HUP);
+        assert_eq!(
+            decide(&facts).findings[0].next_step,
+            "SIGTERM would do nothing (it is ignored): send SIGKILL, which cannot be caught, blocked or ignored \
+(afterlife kill --signal KILL 4242)."
+        );
+        let mut facts = base(ProcessState::Sleeping);
+        facts.threads[0].blocked = bit(Signal::TERM) | bit(Signal::INT) | bit(Signal::HUP);
+        assert_eq!(
+            decide(&facts).findings[0].next_step,
+            "SIGTERM would do nothing now (it stays pending: every thread blocks it): send SIGKILL, which cannot be \
+caught, blocked or ignored (afterlife kill --signal KILL 4242)."
+        );
+        // A handler decides: a grace period is worth giving.
+        let mut facts = base(ProcessState::Sleeping);
+        facts.masks.caught = bit(Signal::TERM);
+        assert_eq!(
+            decide(&facts).findings[0].next_step,
+            "Send SIGTERM and give it a grace period; SIGKILL ends it in any case (afterlife kill 4242 does both)."
+        );
+        assert_eq!(
+            decide(&base(ProcessState::Sleeping)).findings[0].next_step,
+            "SIGTERM ends it (afterlife kill 4242); SIGKILL if it must end at once."
+        );
     }
 
     #[test]

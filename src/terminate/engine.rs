@@ -14,10 +14,12 @@ use crate::terminate::cgroup::{Cgroup, CgroupError};
 use crate::terminate::freeze::{Exits, HoldSignals, Watch, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, burst_pause, next_step};
 use crate::terminate::report::{
-    Containment, EndedBy, Outcome, ProcessReport, SurvivorContext, SurvivorReason, TerminationReport, survivor_reason,
-    zombie_reaper,
+    Containment, EndedBy, Outcome, ProcessReport, Reaper, SurvivorContext, SurvivorReason, TerminationReport,
+    survivor_reason, zombie_reaper,
 };
-use crate::terminate::select::{Anchors, Guard, NameMatch, Scope, SelectError, matching, real_uid, select};
+use crate::terminate::select::{
+    Anchors, Guard, LeftByLeader, NameMatch, Scope, SelectError, matching, real_uid, select,
+};
 use crate::terminate::targets::{ExitWaiter, Targets, title_of};
 
 /// How often the selection is walked again while waiting, to catch
@@ -252,7 +254,18 @@ fn run_request(
         watch.take_held(m.pid, m.start_ticks)
     });
     watch.release_held();
-    run(
+    // A named zombie that led a group or session: ending it (or its tree,
+    // which its former children left when it died) leaves the others.
+    let left_by_leaders: Vec<LeftByLeader> = match request.scope {
+        Scope::Pids | Scope::Tree => targets
+            .list
+            .iter()
+            .filter(|t| t.named && t.was_zombie)
+            .filter_map(|t| LeftByLeader::of(&table, t.pid()))
+            .collect(),
+        Scope::Session | Scope::Pgroup => Vec::new(),
+    };
+    let mut report = run(
         request.scope,
         &request.plan,
         targets,
@@ -261,7 +274,9 @@ fn run_request(
         boost,
         held,
         observer,
-    )
+    )?;
+    report.left_by_leaders = left_by_leaders;
+    Ok(report)
 }
 
 /// The report of a name that matched no process: nothing was signalled.
@@ -430,15 +445,22 @@ fn tree_cgroup(anchors: &Anchors, members: &[Pid], watch: &mut Watch) -> Option<
     exact.then_some(cgroup)
 }
 
-/// What ended a process, with its exit status as the last word: one seen to
-/// end only after `SIGKILL` was sent may have died of the first signal just
-/// before (its exit noticed late, on a busy machine); its status then says
-/// so. Pure.
-pub(crate) fn ended_by_status(by: EndedBy, observation: Option<&ExitObservation>) -> EndedBy {
-    match (by, observation) {
-        (EndedBy::Kill, Some(ExitObservation::Known { status, .. })) if !matches!(status, ExitStatus::Signaled { signal, .. } if *signal == Signal::KILL) => {
-            EndedBy::Signal
-        }
+/// What ended a process, with its exit status as the last word. One seen
+/// to end only after `SIGKILL` was sent may have died of the first signal
+/// just before (its exit noticed late, on a busy machine); its status then
+/// says so. One killed by a signal afterlife did not send (`sent`: SIGINT
+/// or SIGKILL from another process, a SIGABRT its own SIGTERM handler
+/// raised, the kernel's SIGHUP to an orphaned group) ended by
+/// [`EndedBy::OtherSignal`], whatever afterlife had sent by then. Pure.
+pub(crate) fn ended_by_status(by: EndedBy, observation: Option<&ExitObservation>, sent: &[Signal]) -> EndedBy {
+    let Some(ExitObservation::Known { status, .. }) = observation else {
+        return by;
+    };
+    match (by, status) {
+        (EndedBy::BeforeSignal, _) => by,
+        (_, ExitStatus::Signaled { signal, .. }) if !sent.contains(signal) => EndedBy::OtherSignal,
+        (_, ExitStatus::Signaled { signal, .. }) if *signal == Signal::KILL => EndedBy::Kill,
+        (EndedBy::Kill, _) => EndedBy::Signal,
         _ => by,
     }
 }
@@ -742,11 +764,19 @@ impl Run<'_> {
         let exits = one_pass_for_exits(ended, self.watch.table().len())
             .then(|| self.watch.exits())
             .flatten();
+        // Members whose children go to a reaper: those that ended.
+        let gone: BTreeSet<Pid> = self
+            .targets
+            .list
+            .iter()
+            .filter(|t| t.ended.is_some() || t.was_zombie)
+            .map(|t| t.pid())
+            .collect();
         let mut reports: Vec<ProcessReport> = self
             .targets
             .list
             .iter()
-            .map(|t| self.report(t, exits.as_ref()))
+            .map(|t| self.report(t, exits.as_ref(), &gone))
             .collect();
         reports.extend(refused_reports(&self.targets));
         for (unopened, reason) in &self.targets.unopened {
@@ -784,7 +814,12 @@ impl Run<'_> {
         reports
     }
 
-    fn report(&self, target: &crate::terminate::targets::Target<'_>, exits: Option<&Exits>) -> ProcessReport {
+    fn report(
+        &self,
+        target: &crate::terminate::targets::Target<'_>,
+        exits: Option<&Exits>,
+        gone: &BTreeSet<Pid>,
+    ) -> ProcessReport {
         let base = |outcome| ProcessReport {
             diagnosis: None,
             pid: target.pid(),
@@ -795,7 +830,8 @@ impl Run<'_> {
             sent: target.sent.clone(),
             outcome,
         };
-        let status = || target.handle.peek_exit_observation().ok().map(Into::into);
+        let observation = || target.handle.peek_exit_observation().ok();
+        let status = || observation().map(Into::into);
         if let Some((at, by)) = target.ended {
             let observation = match (&target.exit_seen, exits.and_then(|e| e.zombie_status(&target.handle))) {
                 (Some(seen), _) => Ok(seen.clone()),
@@ -804,25 +840,26 @@ impl Run<'_> {
             }
             .ok();
             return base(Outcome::Ended {
-                by: ended_by_status(by, observation.as_ref()),
+                by: ended_by_status(by, observation.as_ref(), &target.sent),
                 after_seconds: at.map(|d| d.as_secs_f64()),
                 status: observation.map(Into::into),
-                unreaped_by: None,
+                unreaped_by: unreaped_by(target, gone),
             });
         }
         let info = match target.handle.info() {
             Ok(info) => info,
             // Reaped (or never readable) since the wait ended: it is gone.
             Err(ReadError::Gone { .. }) | Err(ReadError::PermissionDenied { .. }) | Err(ReadError::Io { .. }) => {
+                let observation = observation();
                 let by = if target.was_zombie || target.sent.is_empty() {
                     EndedBy::BeforeSignal
                 } else {
-                    target.ended_by_sent()
+                    ended_by_status(target.ended_by_sent(), observation.as_ref(), &target.sent)
                 };
                 return base(Outcome::Ended {
                     by,
                     after_seconds: None,
-                    status: status(),
+                    status: observation.map(Into::into),
                     unreaped_by: None,
                 });
             }
@@ -842,11 +879,12 @@ impl Run<'_> {
             });
         }
         if target.handle.has_exited() {
+            let observation = observation();
             return base(Outcome::Ended {
-                by: target.ended_by_sent(),
+                by: ended_by_status(target.ended_by_sent(), observation.as_ref(), &target.sent),
                 after_seconds: None,
-                status: status(),
-                unreaped_by: None,
+                status: observation.map(Into::into),
+                unreaped_by: unreaped_by(target, gone),
             });
         }
         let reason = if target.denied {
@@ -858,7 +896,9 @@ impl Run<'_> {
                     signal: target.sent.first().copied().filter(|s| *s != Signal::KILL),
                     killed: target.killed(),
                     waited: self.plan.wait,
-                    namespace_init: info.pid.get() == 1,
+                    // Its PID in its own namespace: seen from outside,
+                    // a child namespace's init has another PID.
+                    namespace_init: info.is_namespace_init(),
                 },
                 name_of,
             )
@@ -879,6 +919,27 @@ impl Run<'_> {
     }
 }
 
+/// Who must still collect the status of `target`, which afterlife saw end,
+/// if it is still a zombie now. Looked up (one read of its /proc entry)
+/// only where [`reaper_may_wait`] says its parent may leave it there: in a
+/// tree, for the roots alone.
+fn unreaped_by(target: &crate::terminate::targets::Target<'_>, gone: &BTreeSet<Pid>) -> Option<Reaper> {
+    if !reaper_may_wait(target.ppid, gone) {
+        return None;
+    }
+    let info = target.handle.info().ok()?;
+    (info.state == ProcessState::Zombie && info.ppid == target.ppid).then(|| zombie_reaper(&info, name_of))
+}
+
+/// Whether a member that ended may stay a zombie, uncollected, for want of
+/// its parent `ppid`: not when its parent is PID 1, nor one of the members
+/// that ended with it (`gone`: it then goes to PID 1 or a subreaper).
+/// Either reaps at once; a zombie so placed, still there for an instant,
+/// is reported without `unreaped_by`. Pure.
+pub(crate) fn reaper_may_wait(ppid: i32, gone: &BTreeSet<Pid>) -> bool {
+    ppid > 1 && Pid::new(ppid).is_some_and(|parent| !gone.contains(&parent))
+}
+
 fn name_of(pid: i32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .ok()
@@ -897,6 +958,16 @@ mod tests {
         assert!(one_pass_for_exits(110, 1_100));
         assert!(one_pass_for_exits(1_032, 1_100), "a tree of a thousand: one pass");
         assert!(one_pass_for_exits(3, 20));
+    }
+
+    #[test]
+    fn only_a_parent_outside_the_kill_may_leave_a_zombie_uncollected() {
+        let p = |n| Pid::new(n).unwrap();
+        let members = BTreeSet::from([p(100), p(101)]);
+        assert!(reaper_may_wait(50, &members), "a shell or supervisor outside");
+        assert!(!reaper_may_wait(100, &members), "its parent ended too");
+        assert!(!reaper_may_wait(1, &members), "init reaps");
+        assert!(!reaper_may_wait(0, &members), "no parent in this namespace");
     }
 
     #[test]
@@ -923,17 +994,79 @@ mod tests {
             signal: Signal::KILL,
             core_dumped: false,
         });
+        let signaled = |signal| {
+            known(ExitStatus::Signaled {
+                signal,
+                core_dumped: false,
+            })
+        };
+        let term_kill = [Signal::TERM, Signal::KILL];
         // Its exit was noticed after SIGKILL went out, but TERM ended it.
-        assert_eq!(ended_by_status(EndedBy::Kill, Some(&term)), EndedBy::Signal);
+        assert_eq!(ended_by_status(EndedBy::Kill, Some(&term), &term_kill), EndedBy::Signal);
         assert_eq!(
-            ended_by_status(EndedBy::Kill, Some(&known(ExitStatus::Exited { code: 0 }))),
+            ended_by_status(EndedBy::Kill, Some(&known(ExitStatus::Exited { code: 0 })), &term_kill),
             EndedBy::Signal
         );
-        assert_eq!(ended_by_status(EndedBy::Kill, Some(&kill)), EndedBy::Kill);
-        assert_eq!(ended_by_status(EndedBy::Kill, None), EndedBy::Kill);
-        assert_eq!(ended_by_status(EndedBy::Signal, Some(&kill)), EndedBy::Signal);
+        assert_eq!(ended_by_status(EndedBy::Kill, Some(&kill), &term_kill), EndedBy::Kill);
+        assert_eq!(ended_by_status(EndedBy::Kill, None, &term_kill), EndedBy::Kill);
         assert_eq!(
-            ended_by_status(EndedBy::BeforeSignal, Some(&term)),
+            ended_by_status(EndedBy::Signal, Some(&term), &[Signal::TERM]),
+            EndedBy::Signal
+        );
+        assert_eq!(
+            ended_by_status(EndedBy::BeforeSignal, Some(&term), &[]),
+            EndedBy::BeforeSignal
+        );
+        // `--signal KILL`: SIGKILL was the first signal.
+        assert_eq!(
+            ended_by_status(EndedBy::Kill, Some(&kill), &[Signal::KILL]),
+            EndedBy::Kill
+        );
+        // `--signal INT`: the signal sent.
+        assert_eq!(
+            ended_by_status(EndedBy::Signal, Some(&signaled(Signal::INT)), &[Signal::INT]),
+            EndedBy::Signal
+        );
+    }
+
+    #[test]
+    fn a_signal_afterlife_did_not_send_is_named_as_such() {
+        use crate::process::StatusSource;
+        let signaled = |signal| ExitObservation::Known {
+            status: ExitStatus::Signaled {
+                signal,
+                core_dumped: false,
+            },
+            source: StatusSource::Waitid,
+        };
+        // SIGKILL from outside during the grace period: it needed no
+        // SIGKILL of afterlife's.
+        assert_eq!(
+            ended_by_status(EndedBy::Signal, Some(&signaled(Signal::KILL)), &[Signal::TERM]),
+            EndedBy::OtherSignal
+        );
+        // SIGINT from outside, during the grace or after SIGKILL went out.
+        for sent in [&[Signal::TERM][..], &[Signal::TERM, Signal::KILL]] {
+            for by in [EndedBy::Signal, EndedBy::Kill] {
+                assert_eq!(
+                    ended_by_status(by, Some(&signaled(Signal::INT)), sent),
+                    EndedBy::OtherSignal
+                );
+            }
+        }
+        // Its SIGTERM handler called abort(): it ended after afterlife's
+        // SIGTERM, but by SIGABRT.
+        assert_eq!(
+            ended_by_status(
+                EndedBy::Signal,
+                Some(&signaled(Signal::from_number(6).unwrap())),
+                &[Signal::TERM]
+            ),
+            EndedBy::OtherSignal
+        );
+        // A zombie before any signal stays one, whatever killed it.
+        assert_eq!(
+            ended_by_status(EndedBy::BeforeSignal, Some(&signaled(Signal::INT)), &[]),
             EndedBy::BeforeSignal
         );
     }

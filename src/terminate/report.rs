@@ -62,6 +62,12 @@ pub enum EndedBy {
     /// It had already exited before afterlife signalled it (a zombie, or it
     /// ended between the scan and the signal).
     BeforeSignal,
+    /// It was killed, after afterlife's first signal, by a signal afterlife
+    /// did not send (its exit status names it): sent by another process,
+    /// raised by the process itself (a handler of afterlife's SIGTERM that
+    /// calls `abort()`), or by the kernel (SIGHUP to an orphaned process
+    /// group, SIGPIPE).
+    OtherSignal,
 }
 
 /// Who holds a zombie, i.e. must collect its exit status before it is gone.
@@ -225,8 +231,9 @@ pub struct SurvivorContext {
     pub killed: bool,
     /// Whether the plan waited at all.
     pub waited: bool,
-    /// Whether afterlife runs in the same PID namespace as the process and
-    /// it is PID 1 there.
+    /// Whether it is PID 1 of its own PID namespace
+    /// ([`ProcessInfo::is_namespace_init`]), as seen from that namespace,
+    /// wherever afterlife runs.
     pub namespace_init: bool,
 }
 
@@ -302,8 +309,10 @@ pub enum Outcome {
         /// How it ended, as its parent sees it, when observable.
         #[serde(rename = "ending")]
         status: Option<EndingReport>,
-        /// For one that was already a zombie and still is: who must
-        /// collect its exit status before its entry goes.
+        /// For one that is a zombie when the report is made (it was one
+        /// already, or afterlife ended it) and whose parent is neither
+        /// PID 1 nor a process the kill ended: who must collect its exit
+        /// status before its entry goes.
         #[serde(skip_serializing_if = "Option::is_none")]
         unreaped_by: Option<Reaper>,
     },
@@ -430,6 +439,11 @@ pub struct TerminationReport {
     /// the caller with `resources::ipc_left::LiveTree`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ipc: Vec<crate::resources::ipc_left::IpcLeftover>,
+    /// Named processes (a plain PID or `--tree`) that had exited while
+    /// the process group or session they led still has other members,
+    /// which this kill did not reach.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_by_leaders: Vec<crate::terminate::select::LeftByLeader>,
 }
 
 impl TerminationReport {
@@ -478,6 +492,7 @@ impl TerminationReport {
             summary,
             processes,
             ipc: Vec::new(),
+            left_by_leaders: Vec::new(),
         }
     }
 

@@ -174,6 +174,15 @@ pub enum SelectError {
 }
 
 fn dead_leader_words(pid: Pid, group: usize, session: usize) -> String {
+    format!(
+        "no process {pid}: it has exited, but {}",
+        still_names_words(pid, group, session)
+    )
+}
+
+/// `its ID still names process group 812 (2 live processes): afterlife kill
+/// --pgroup 812; and session ...`. Pure.
+pub fn still_names_words(pid: Pid, group: usize, session: usize) -> String {
     let members = |n: usize| format!("{n} live {}", if n == 1 { "process" } else { "processes" });
     let mut hints = Vec::new();
     if group > 0 {
@@ -188,10 +197,43 @@ fn dead_leader_words(pid: Pid, group: usize, session: usize) -> String {
             members(session)
         ));
     }
-    format!(
-        "no process {pid}: it has exited, but its ID still names {}",
-        hints.join("; and ")
-    )
+    format!("its ID still names {}", hints.join("; and "))
+}
+
+/// A named process that had exited (a zombie) while the process group or
+/// session it led still has other members: ending it ends none of them,
+/// as `--tree` reaches none (its children went to a reaper when it died).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeftByLeader {
+    /// The named zombie's PID, still the ID of its group or session.
+    pub pid: Pid,
+    /// Other processes in process group `pid`.
+    pub pgroup_members: usize,
+    /// Other processes in session `pid`.
+    pub session_members: usize,
+}
+
+impl LeftByLeader {
+    /// What the exited leader `pid` still names in `table`, besides
+    /// itself; `None` when nothing. Pure.
+    pub fn of(table: &ProcessTable, pid: Pid) -> Option<LeftByLeader> {
+        let others = |members: Vec<Pid>| members.into_iter().filter(|&m| m != pid).count();
+        let left = LeftByLeader {
+            pid,
+            pgroup_members: others(table.pgroup_members(pid.get())),
+            session_members: others(table.session_members(pid.get())),
+        };
+        (left.pgroup_members > 0 || left.session_members > 0).then_some(left)
+    }
+
+    /// Plain words with the commands that reach them.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} has exited, but {}",
+            self.pid,
+            still_names_words(self.pid, self.pgroup_members, self.session_members)
+        )
+    }
 }
 
 /// What a named PID that is not in the scan still names: the live members
@@ -314,12 +356,21 @@ pub fn real_uid(pid: Pid) -> Option<u32> {
     crate::proc::status::read(pid).ok().map(|status| status.ruid)
 }
 
+/// The highest user ID: `(uid_t)-1`, 4294967295, is no user but "no
+/// change" to setresuid(2) and chown(2), and no process runs as it.
+pub const MAX_UID: u32 = u32::MAX - 1;
+
 /// A user given as a name or a numeric ID, resolved through /etc/passwd
 /// (afterlife is static and does no NSS look-up: users known only to LDAP
-/// or systemd-homed must be given by number).
+/// or systemd-homed must be given by number). A number is a user ID up to
+/// [`MAX_UID`]; a larger one is refused as such, not looked up as a name.
+/// Pure but for the read of /etc/passwd.
 pub fn resolve_user(user: &str) -> Result<u32, String> {
-    if let Ok(uid) = user.parse::<u32>() {
-        return Ok(uid);
+    if !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()) {
+        return match user.parse::<u32>() {
+            Ok(uid) if uid <= MAX_UID => Ok(uid),
+            _ => Err(format!("UID {user} is out of range (0 to {MAX_UID})")),
+        };
     }
     let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("cannot read /etc/passwd: {e}"))?;
     uid_in_passwd(&passwd, user)
@@ -751,6 +802,48 @@ afterlife kill --pgroup 100; and session 100 (3 live processes): afterlife kill 
         assert_eq!(uid_in_passwd(passwd, "root"), Some(0));
         assert_eq!(uid_in_passwd(passwd, "post"), None);
         assert_eq!(resolve_user("4242"), Ok(4242));
+        assert_eq!(resolve_user("0"), Ok(0));
+        assert_eq!(resolve_user("4294967294"), Ok(4_294_967_294));
+    }
+
+    #[test]
+    fn a_numeric_user_out_of_range_is_refused_as_a_number() {
+        for uid in ["4294967295", "4294967296", "99999999999999999999999"] {
+            assert_eq!(
+                resolve_user(uid),
+                Err(format!("UID {uid} is out of range (0 to 4294967294)"))
+            );
+        }
+    }
+
+    #[test]
+    fn an_exited_leader_still_names_the_others_of_its_group_and_session() {
+        // 100 leads group 100 (101, 102, 110 besides it) and session 100
+        // (101, 102, 110); 101 leads nothing.
+        let left = LeftByLeader::of(&table(), p(100)).unwrap();
+        assert_eq!(
+            left,
+            LeftByLeader {
+                pid: p(100),
+                pgroup_members: 3,
+                session_members: 3
+            }
+        );
+        assert_eq!(
+            left.describe(),
+            "100 has exited, but its ID still names process group 100 (3 live processes): afterlife kill \
+--pgroup 100; and session 100 (3 live processes): afterlife kill --session 100"
+        );
+        assert_eq!(LeftByLeader::of(&table(), p(101)), None);
+        // 104 is all that is left of 103's group and session.
+        assert_eq!(
+            LeftByLeader::of(&table(), p(103)).unwrap().describe(),
+            "103 has exited, but its ID still names process group 103 (1 live process): afterlife kill --pgroup \
+103; and session 103 (1 live process): afterlife kill --session 103"
+        );
+        // A leader alone in its group and session names nothing more.
+        let alone = ProcessTable::from_entries([entry(1, 0, 1, 1), entry(7, 1, 7, 7)]);
+        assert_eq!(LeftByLeader::of(&alone, p(7)), None);
     }
 
     #[test]

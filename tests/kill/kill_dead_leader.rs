@@ -3,6 +3,8 @@
 //! says so and points to `--pgroup`, signalling nothing; `kill --pgroup PID`
 //! ends the group. Shown with a shell's background jobs and with a real
 //! nginx whose master was SIGKILLed (its workers keep the master's PGID).
+//! A leader not yet reaped (a zombie) is ended as named, and the report
+//! names the group it left, with exit code 1.
 
 use crate::common;
 
@@ -104,4 +106,87 @@ fn a_killed_nginx_master_still_names_the_group_of_its_workers() {
     for h in &handles {
         let _ = h.signal(Signal::KILL);
     }
+}
+
+/// A parent that never waits: its child, the leader of a process group of
+/// its own, starts two `sleep`s in that group and exits. Prints the
+/// leader (a zombie by then), then the two sleeps.
+const ZOMBIE_LEADER: &str = r#"
+exec python3 - <<'PY'
+import os, time
+r, w = os.pipe()
+leader = os.fork()
+if leader == 0:
+    os.setpgid(0, 0)
+    kids = []
+    for _ in range(2):
+        kid = os.fork()
+        if kid == 0:
+            os.execvp("sleep", ["sleep", "300"])
+        kids.append(kid)
+    os.write(w, " ".join(map(str, kids)).encode())
+    os._exit(0)
+os.close(w)
+kids = os.read(r, 100).decode().split()
+for _ in range(2000):
+    if open(f"/proc/{leader}/stat").read().rsplit(") ", 1)[1][0] == "Z":
+        break
+    time.sleep(0.01)
+print(leader)
+for kid in kids:
+    print(kid)
+print("ready", flush=True)
+time.sleep(300)
+PY
+"#;
+
+#[test]
+fn a_zombie_leader_is_ended_and_the_report_names_the_group_it_left() {
+    let tree = Tree::start("zombie-leader", ZOMBIE_LEADER);
+    let leader = tree.pids[0];
+    let workers = &tree.pids[1..];
+    assert!(
+        std::fs::read_to_string(format!("/proc/{leader}/stat")).is_ok_and(|s| s.contains(") Z ")),
+        "{leader} is no zombie"
+    );
+    for scope in [&["--tree"][..], &[]] {
+        let mut args = scope.to_vec();
+        let leader_arg = leader.to_string();
+        args.push(&leader_arg);
+        let (code, report, stderr) = kill_json(&args);
+        // The named process had ended, but what its ID names still runs.
+        assert_eq!(code, 1, "{args:?}: {report:#}\n{stderr}");
+        let e = entry(&report, leader);
+        assert_eq!(e["outcome"], "ended", "{e:#}");
+        assert_eq!(e["by"], "before_signal", "{e:#}");
+        assert_eq!(report["summary"]["processes"], 1, "{report:#}");
+        assert_eq!(
+            report["left_by_leaders"],
+            serde_json::json!([{"pid": leader, "pgroup_members": 2, "session_members": 0}]),
+            "{report:#}"
+        );
+    }
+    assert!(
+        tree.handles[1..].iter().all(|h| !h.has_exited()),
+        "the group was left alone"
+    );
+
+    let (code, stdout, _) = kill_text(&["--tree", &leader.to_string()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l
+            == format!(
+                "note: {leader} has exited, but its ID still names process group {leader} (2 live processes): \
+afterlife kill --pgroup {leader}"
+            )),
+        "{stdout}"
+    );
+
+    // The note's command ends them.
+    let (code, report, stderr) = kill_json(&["--pgroup", &leader.to_string()]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    for &worker in workers {
+        assert_eq!(entry(&report, worker)["by"], "signal", "{report:#}");
+    }
+    assert!(report.get("left_by_leaders").is_none(), "{report:#}");
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use afterlife::process::{Pid, Process};
 use afterlife::signal::Signal;
+use afterlife::terminate::report::ReaperRole;
 use afterlife::terminate::{EndedBy, Outcome, Request, Scope, SurvivorReason, Terminate, TerminationPlan, terminate};
 use common::kill::Tree;
 
@@ -33,9 +34,12 @@ fn process_terminate_escalates_for_an_ignorer() {
             by: EndedBy::Kill,
             after_seconds: Some(after),
             status: Some(status),
-            unreaped_by: None,
+            unreaped_by: Some(reaper),
         } => {
             assert!(*after >= 0.3, "{after}");
+            // This test is its parent and has not waited for it yet.
+            assert_eq!(reaper.role, ReaperRole::Parent);
+            assert_eq!(reaper.pid, std::process::id() as i32);
             assert_eq!(
                 status.status().map(|s| s.to_string()).as_deref(),
                 Some("killed by SIGKILL")

@@ -222,6 +222,16 @@ fn a_user_restricts_the_match_to_its_real_uid() {
         "afterlife: error: --user: no user \"no-such-user-here\" in /etc/passwd (give a numeric user ID for \
          users not listed there)\n"
     );
+    // A number is a user ID, never a name to look up: beyond the last one
+    // ((uid_t)-1 is no user) it is out of range.
+    for uid in ["4294967295", "4294967296"] {
+        let (code, text, stderr) = kill_text(&["--name", &pattern, "-U", uid]);
+        assert_eq!((code, text.as_str()), (125, ""));
+        assert_eq!(
+            stderr,
+            format!("afterlife: error: --user: UID {uid} is out of range (0 to 4294967294)\n")
+        );
+    }
     assert!(!pid_dead(mine.pid()));
 }
 

@@ -87,3 +87,46 @@ wait
     assert_eq!(e["reason"], "ignores", "{e:#}");
     // Its jail's cgroup.kill ends the pair on drop.
 }
+
+#[test]
+fn the_init_of_a_child_pid_namespace_survives_as_such() {
+    if !common::is_root() {
+        eprintln!("skipped: a PID namespace needs root");
+        return;
+    }
+    // `unshare -f` forks: its child is PID 1 of the new namespace and
+    // execs sleep, which has no handler for TERM. Seen from here its PID
+    // is another; its own namespace (NSpid) is what makes it an init.
+    let tree = Tree::start(
+        "namespace-init",
+        r#"
+unshare -fp --mount-proc sleep 200 &
+u=$!
+c=
+i=0
+until [ -n "$c" ] && [ "$(cat /proc/$c/comm 2>/dev/null)" = sleep ]; do
+  i=$((i + 1))
+  [ $i -lt 2000 ] || exit 1
+  sleep 0.01
+  read -r c < /proc/$u/task/$u/children
+done
+echo $c
+echo ready
+wait
+"#,
+    );
+    let pid = tree.pids[0];
+    assert_ne!(pid, 1);
+    assert!(
+        common::status_field(pid, "NSpid").is_some_and(|nspid| nspid.ends_with("\t1")),
+        "not a namespace init: {:?}",
+        common::status_field(pid, "NSpid")
+    );
+    let (code, report, stderr) = kill_json(&["--no-escalate", "--grace", "300ms", &pid.to_string()]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    let e = entry(&report, pid);
+    assert_eq!(e["outcome"], "alive", "{e:#}");
+    assert_eq!(e["sent"][0]["name"], "SIGTERM", "{e:#}");
+    assert_eq!(e["reason"], "namespace_init", "{e:#}");
+    // Its jail's cgroup.kill ends it and unshare on drop.
+}

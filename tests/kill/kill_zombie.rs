@@ -18,12 +18,48 @@ fn a_zombie_child_in_a_tree_is_reported_as_already_exited() {
     let p = entry(&report, parent_pid);
     assert_eq!(p["outcome"], "ended", "{p:#}");
     assert_eq!(p["by"], "signal", "{p:#}");
+    // The root afterlife ended is a zombie now, until this test, its
+    // parent, waits for it; the zombie went to a reaper with its parent.
+    assert_eq!(p["unreaped_by"]["role"], "parent", "{p:#}");
+    assert_eq!(p["unreaped_by"]["pid"], std::process::id(), "{p:#}");
     let z = entry(&report, zombie);
     assert_eq!(z["outcome"], "ended", "{z:#}");
     assert_eq!(z["by"], "before_signal", "{z:#}");
     assert!(sent(z).is_empty(), "a zombie is not signalled: {z:#}");
     assert_eq!(z["ending"]["status"]["code"], 5, "{z:#}");
+    assert!(z.get("unreaped_by").is_none(), "{z:#}");
     let _ = parent.child.wait();
+}
+
+#[test]
+fn a_process_afterlife_ends_names_the_parent_that_has_not_reaped_it() {
+    // This test is the parent, and waits for it only after the report:
+    // the run that ends it says, as a second run would, that it is a
+    // zombie until its parent reaps it.
+    let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = child.id() as i32;
+    let (code, report, stderr) = kill_json(&["--grace", "3s", &pid.to_string()]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    let e = entry(&report, pid);
+    assert_eq!(e["by"], "signal", "{e:#}");
+    assert_eq!(e["ending"]["status"]["signal"]["name"], "SIGTERM", "{e:#}");
+    assert_eq!(e["unreaped_by"]["role"], "parent", "{e:#}");
+    assert_eq!(e["unreaped_by"]["pid"], std::process::id(), "{e:#}");
+    let _ = child.wait();
+
+    let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = child.id();
+    let output = afterlife().args(["kill", &pid.to_string()]).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("ended on SIGTERM after ")
+            && text.contains(&format!(
+                "(killed by SIGTERM, $? = 143); a zombie until its parent {} (",
+                std::process::id()
+            )),
+        "{text}"
+    );
+    let _ = child.wait();
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod kill_killable_sleep;
 mod kill_library;
 mod kill_name;
 mod kill_nested;
+mod kill_other_signal;
 mod kill_other_user;
 mod kill_pid_reuse;
 mod kill_process_group;

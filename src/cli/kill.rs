@@ -680,6 +680,9 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
     });
     let verdict = if report.all_ended() && not_waited {
         output.paint(Style::Good, "signalled; not waited for")
+    } else if report.all_ended() && !report.left_by_leaders.is_empty() {
+        // The leader named is gone, but its group or session still runs.
+        output.paint(Style::Warn, "every target ended; its group or session did not")
     } else if report.all_ended() {
         output.paint(Style::Good, "every target ended")
     } else {

@@ -141,6 +141,12 @@ fn sender_words(death: &Death) -> Option<String> {
 pub(crate) fn sender_text(sender: &Sender, signal: i32) -> String {
     let code = sender.code_name.unwrap_or("");
     match sender.kind {
+        SenderKind::ParentDeath => format!(
+            "sent as its parent pid {} {} (user {}) exited: the signal it asked for with PR_SET_PDEATHSIG",
+            sender.pid,
+            escape(&sender.name),
+            sender.user.clone().unwrap_or_else(|| sender.uid.to_string()),
+        ),
         kind if kind.names_a_process() && sender.itself => format!("sent by itself with {}", kind.describe()),
         // SI_USER is all the kernel keeps of how: kill(),
         // pidfd_send_signal() without a siginfo and a write to cgroup.kill

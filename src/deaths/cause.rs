@@ -52,6 +52,9 @@ pub enum SenderKind {
     Io,
     /// The kernel, for another reason.
     Kernel,
+    /// The process's parent exited, and the kernel sent the signal the
+    /// process had asked for then (`PR_SET_PDEATHSIG`), from that parent.
+    ParentDeath,
 }
 
 impl SenderKind {
@@ -60,7 +63,10 @@ impl SenderKind {
     /// tracepoint is whichever task happened to run (a kworker for a
     /// terminal key, the allocating task for an OOM kill).
     pub fn names_a_process(self) -> bool {
-        matches!(self, SenderKind::Kill | SenderKind::Tkill | SenderKind::Sigqueue)
+        matches!(
+            self,
+            SenderKind::Kill | SenderKind::Tkill | SenderKind::Sigqueue | SenderKind::ParentDeath
+        )
     }
 
     /// Plain words.
@@ -79,6 +85,7 @@ impl SenderKind {
             SenderKind::Seccomp => "seccomp",
             SenderKind::Io => "I/O notification",
             SenderKind::Kernel => "the kernel",
+            SenderKind::ParentDeath => "its parent's exit (PR_SET_PDEATHSIG)",
         }
     }
 }

@@ -6,6 +6,8 @@
 pub const RECORD_LEN: usize = 424;
 const ARGS_AT: usize = 168;
 const ARGS_LEN: usize = 256;
+/// `signal_info.flags`: the signal was the parent-death signal.
+const SIGNAL_PARENT_DEATH: u32 = 1;
 
 /// The signal that a process died of, as `signal_generate` saw it queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,9 @@ pub struct RawSignal {
     pub sender_name: String,
     /// When it was queued, `CLOCK_MONOTONIC` ns.
     pub time_ns: u64,
+    /// The kernel sent it as the process's parent-death signal
+    /// (`PR_SET_PDEATHSIG`) when the sender, its parent, exited.
+    pub parent_death: bool,
 }
 
 /// What the OOM killer knew of its victim.
@@ -103,6 +108,7 @@ pub fn parse_record(bytes: &[u8]) -> Option<RawDeath> {
         sender_pid: u32_at(bytes, 84) as i32,
         sender_uid: u32_at(bytes, 88),
         sender_name: comm_at(bytes, 96),
+        parent_death: u32_at(bytes, 92) & SIGNAL_PARENT_DEATH != 0,
     });
     let memcg_id = u64_at(bytes, 120);
     let oom = (memcg_id != 0 || u64_at(bytes, 112) != 0).then(|| RawOom {

@@ -498,7 +498,11 @@ pub fn sender_of(raw: &RawDeath, signal: &event::RawSignal, user: Option<String>
     // A signal the kernel raised (SI_KERNEL: the OOM killer, a
     // cgroup.kill) in the dying task's own context was not sent by it.
     let itself = signal.sender_pid == raw.pid && signal.code != cause::SI_KERNEL;
-    let kind = cause::classify(signal.signo, signal.code, itself, raw.oom.is_some());
+    let kind = if signal.parent_death {
+        cause::SenderKind::ParentDeath
+    } else {
+        cause::classify(signal.signo, signal.code, itself, raw.oom.is_some())
+    };
     Sender {
         kind,
         code: signal.code,

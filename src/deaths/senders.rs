@@ -43,6 +43,9 @@ pub fn sender_from(pid: i32, signo: i32, logged: crate::bpf::signals::LoggedSign
         sender_uid: logged.sender_uid,
         sender_name: logged.sender_name,
         time_ns: logged.time_ns,
+        // `run`'s and `wait`'s program keeps no flags: a parent-death
+        // signal reads as the parent's kill().
+        parent_death: false,
     };
     let user = crate::process::user_name(signal.sender_uid);
     sender_of(&death, &signal, user)

@@ -44,6 +44,36 @@ fn a_sigusr1_names_the_shell_that_sent_it() {
     feed.stop();
 }
 
+/// A child that asked for SIGUSR1 on its parent's death (PR_SET_PDEATHSIG)
+/// gets it from the kernel as the parent exits: the parent made no kill().
+#[test]
+fn a_parent_death_signal_is_named_as_such() {
+    let Some(mut feed) = Feed::start(&[], &[]) else { return };
+    let script = r#"
+import ctypes, os, signal, sys, time
+child = os.fork()
+if child == 0:
+    ctypes.CDLL(None).prctl(1, signal.SIGUSR1)
+    time.sleep(30)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(0.3)
+os._exit(0)
+"#;
+    let output = Command::new("python3").args(["-c", script]).output().unwrap();
+    let child: i64 = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    let death = feed
+        .find(LIMIT, |d| d["pid"] == child)
+        .unwrap_or_else(|| panic!("no death of {child}: {:?}", feed.seen));
+    assert_eq!(signal_of(&death), Some(i64::from(libc::SIGUSR1)), "{death}");
+    let sender = &death["sender"];
+    assert_eq!(sender["kind"], "parent_death", "{death}");
+    assert_eq!(sender["code_name"], "SI_USER", "{death}");
+    assert_eq!(sender["name"], "python3", "{death}");
+    assert_eq!(sender["itself"], false, "{death}");
+    feed.stop();
+}
+
 #[test]
 fn exit_7_is_reported_with_its_command_line_and_lifetime() {
     let Some(mut feed) = Feed::start(&[], &[]) else { return };

@@ -21,6 +21,7 @@
 
 #define TASK_COMM_LEN 16
 #define ARGS_LEN 256
+#define PF_EXITING 0x00000004
 #define PF_KTHREAD 0x00200000
 #define SIGNAL_GROUP_EXIT 0x00000004
 #define TRACE_SIGNAL_DELIVERED 0
@@ -46,9 +47,13 @@ struct signal_info {
 	__s32 code;
 	__u32 sender_pid;
 	__u32 sender_uid;
-	__u32 pad;
+	__u32 flags;
 	char sender_comm[TASK_COMM_LEN];
 };
+
+/* signal_info.flags: the kernel sent the target its parent-death signal
+ * (PR_SET_PDEATHSIG) as the sender, its parent, exited. */
+#define SIGNAL_PARENT_DEATH 1
 
 struct oom_info {
 	__u64 target_start_ns;
@@ -130,6 +135,13 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 		value.code = SI_KERNEL;
 	else
 		value.code = BPF_CORE_READ(info, si_code);
+	/* forget_original_parent() sends each child its pdeath_signal with
+	 * SEND_SIG_NOINFO from the exiting parent; an exiting task makes no
+	 * kill() of its own, and the kernel's other signals on exit (SIGHUP
+	 * to an orphaned group or a terminal's session) are SEND_SIG_PRIV. */
+	if (info == 0 && (BPF_CORE_READ(current, flags) & PF_EXITING) &&
+	    BPF_CORE_READ(task, pdeath_signal) == sig)
+		value.flags = SIGNAL_PARENT_DEATH;
 	value.sender_pid = BPF_CORE_READ(current, tgid);
 	value.sender_uid = BPF_CORE_READ(current, real_cred, uid.val);
 	bpf_get_current_comm(value.sender_comm, sizeof(value.sender_comm));

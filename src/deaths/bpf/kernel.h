@@ -101,6 +101,7 @@ struct task_struct {
 	struct signal_struct *signal;
 	struct css_set *cgroups;
 	char comm[16];
+	int pdeath_signal;
 } __attribute__((preserve_access_index));
 
 struct kernel_siginfo {

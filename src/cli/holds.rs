@@ -195,7 +195,9 @@ fn ghost_text(ghost: &Ghost) -> String {
             text
         }
         Ghost::Unreadable { processes } => format!(
-            "no readable process holds it; {processes} processes could not be read (permission denied), one of them may"
+            "no readable process holds it; {} could not be read (permission denied), {}",
+            crate::cli::output::count(*processes, "process", "processes"),
+            if *processes == 1 { "and it may" } else { "one of them may" }
         ),
     }
 }
@@ -265,14 +267,26 @@ left it to its group (or this process made it itself)"
 
 fn render_unseen(unseen: &Unseen, lines: &mut Vec<String>) {
     if unseen.processes > 0 {
-        let pids: Vec<String> = unseen.pids.iter().map(|p| p.to_string()).collect();
-        lines.push(format!(
-            "note: the fds of {} processes could not be read (permission denied: {}{}); run as root to see them",
-            unseen.processes,
-            pids.join(", "),
-            if unseen.processes > pids.len() { ", ..." } else { "" }
-        ));
+        lines.push(unseen_note(unseen, rustix::process::geteuid().is_root()));
     }
+}
+
+/// The note on processes whose fds could not be read. As root, running as
+/// root is no advice: such a process has capabilities root lacks here, or
+/// a security module guards it. Pure.
+fn unseen_note(unseen: &Unseen, root: bool) -> String {
+    let pids: Vec<String> = unseen.pids.iter().map(|p| p.to_string()).collect();
+    let advice = if root {
+        "even root may not read them here (capabilities root lacks, or a security module)"
+    } else {
+        "run as root to see them"
+    };
+    format!(
+        "note: the fds of {} could not be read (permission denied: {}{}); {advice}",
+        crate::cli::output::count(unseen.processes, "process", "processes"),
+        pids.join(", "),
+        if unseen.processes > pids.len() { ", ..." } else { "" }
+    )
 }
 
 fn render_deleted(report: &DeletedReport, output: &Output, lines: &mut Vec<String>) {
@@ -318,5 +332,25 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unseen_note_advises_root_only_to_others() {
+        let unseen = Unseen {
+            processes: 1,
+            pids: vec![crate::process::Pid::new(1).unwrap()],
+        };
+        let as_root = unseen_note(&unseen, true);
+        assert_eq!(
+            as_root,
+            "note: the fds of 1 process could not be read (permission denied: 1); even root may not read them here \
+(capabilities root lacks, or a security module)"
+        );
+        assert!(unseen_note(&unseen, false).ends_with("; run as root to see them"));
     }
 }

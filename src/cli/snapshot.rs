@@ -31,8 +31,21 @@ fn render(snapshot: &Snapshot, output: &Output) {
         } else {
             format!("{} fds", p.fds.len())
         };
+        // A zombie holds nothing: it has exited and waits to be reaped.
+        let holds = if p.zombie {
+            format!(
+                "{}: it has exited and its parent has not reaped it",
+                output.paint(Style::Warn, "a zombie")
+            )
+        } else {
+            format!(
+                "{fds}, {} resident; {}",
+                human_bytes(p.rss_bytes),
+                display_command_line(&p.cmdline)
+            )
+        };
         output.line(&format!(
-            "{} {} (parent {}, user {}): {}, {} resident; {}",
+            "{} {} (parent {}, user {}): {holds}",
             p.pid,
             output.paint(Style::Bold, &escape(&p.name)),
             p.ppid,
@@ -42,9 +55,6 @@ fn render(snapshot: &Snapshot, output: &Output) {
                     .or_else(|| p.uid.map(|u| u.to_string()))
                     .unwrap_or_default()
             ),
-            fds,
-            human_bytes(p.rss_bytes),
-            display_command_line(&p.cmdline)
         ));
         if let Some(cwd) = &p.cwd {
             output.line(&format!("  cwd {}", escape(cwd)));

@@ -745,6 +745,7 @@ mod tests {
                 })
                 .collect(),
             fds_unreadable: false,
+            zombie: false,
             maps: vec![],
             errors: vec![],
         }

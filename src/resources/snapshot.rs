@@ -64,6 +64,10 @@ pub struct ProcessSnapshot {
     /// not because none is open. In the JSON only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fds_unreadable: bool,
+    /// It had exited and was waiting to be reaped: no fds, no memory. In
+    /// the JSON only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub zombie: bool,
     /// Memory-mapped files.
     pub maps: Vec<MappedFile>,
     /// What could not be read.
@@ -257,6 +261,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         rss_bytes: resident_pages(pid, &files).unwrap_or(b.rss_pages) * page,
         fds,
         fds_unreadable,
+        zombie: again.zombie,
         maps,
         errors,
     })
@@ -463,6 +468,7 @@ mod tests {
                 locks: vec![],
             }],
             fds_unreadable: false,
+            zombie: false,
             maps: vec![],
             errors: vec![],
         };

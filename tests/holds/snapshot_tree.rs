@@ -107,3 +107,30 @@ fn a_missing_process_is_an_error() {
     let output = run(&["snapshot", "0"]);
     assert_eq!(output.status.code(), Some(125));
 }
+
+/// A zombie holds nothing, and the snapshot says it is one rather than
+/// showing it with 0 fds and 0 bytes as if it ran.
+#[test]
+fn a_zombie_is_named_as_one() {
+    let py = Py::start(
+        r#"
+pid = os.fork()
+if pid == 0:
+    os._exit(3)
+time.sleep(0.2)
+report(zombie=pid)
+finish()
+os.waitpid(pid, 0)
+"#,
+    );
+    let zombie = py.num("zombie").to_string();
+    let (code, report) = run_json(&["snapshot", &zombie]);
+    assert_eq!(code, Some(0), "{report}");
+    let process = &report["processes"][0];
+    assert_eq!(process["zombie"], true, "{report}");
+    let text = stdout(&run(&["snapshot", &zombie]));
+    assert!(
+        text.contains("a zombie: it has exited and its parent has not reaped it"),
+        "{text}"
+    );
+}

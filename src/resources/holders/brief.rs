@@ -25,6 +25,8 @@ pub struct Brief {
     pub rss_pages: u64,
     /// Real UID (owner of /proc/PID).
     pub uid: Option<u32>,
+    /// It has exited and waits to be reaped (state `Z`).
+    pub zombie: bool,
 }
 
 impl Brief {
@@ -37,6 +39,7 @@ impl Brief {
             start_ticks: stat.starttime,
             rss_pages: stat.rss,
             uid: None,
+            zombie: stat.state == 'Z',
         }
     }
 }

@@ -352,6 +352,15 @@ pub fn run_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     (output.status.code(), value)
 }
 
+/// Held by each test of one binary that makes IPC objects or judges what
+/// a dead tree left: `leftovers` counts an object made while the tree
+/// lived, by its user, as the tree's, so one made meanwhile by a test
+/// running beside it would be counted too.
+pub fn ipc_serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// SysV shm and other IPC objects a test created, removed by their ids on
 /// drop with `ipcrm`.
 #[derive(Default)]

@@ -20,6 +20,7 @@ fn vias(report: &Value, pid: i64) -> Vec<String> {
 
 #[test]
 fn a_file_open_mapped_and_locked_and_a_cwd() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("holds-files");
     let file = scratch.path().join("data.bin");
     std::fs::write(&file, vec![7u8; 8192]).unwrap();
@@ -61,6 +62,7 @@ finish()
 
 #[test]
 fn open_file_locks_are_held_by_the_fds_that_hold_them() {
+    let _ipc = common::ipc_serial();
     // flock and OFD locks belong to the open file: after the locker closed
     // its fds, its forked child holds both, through the inherited fds.
     // A POSIX lock stays its process's.
@@ -118,6 +120,7 @@ finish()
 
 #[test]
 fn everything_under_a_mount_point() {
+    let _ipc = common::ipc_serial();
     let mounted = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
@@ -137,6 +140,7 @@ fn everything_under_a_mount_point() {
 
 #[test]
 fn deleted_files_held_open_with_the_space_they_keep() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("holds-deleted");
     let file = scratch.path().join("big.log");
     let py = Py::start(&format!(
@@ -173,6 +177,7 @@ finish()
 
 #[test]
 fn a_name_removed_while_another_link_stays_is_not_deleted() {
+    let _ipc = common::ipc_serial();
     // `rm a` of `ln a b`: the fd's link reads "a (deleted)", but the file
     // is still b, and closing it frees nothing (lsof +L1 leaves it out).
     let scratch = Scratch::new("holds-linked");
@@ -205,6 +210,7 @@ finish()
 
 #[test]
 fn inherited_only_when_parent_and_child_share_the_open_file() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("holds-kcmp");
     let file = scratch.path().join("shared.txt");
     std::fs::write(&file, b"x").unwrap();
@@ -254,6 +260,7 @@ finish()
 
 #[test]
 fn a_deleted_file_kept_only_by_a_mapping() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("holds-deleted-map");
     let file = scratch.path().join("mapped.bin");
     std::fs::write(&file, vec![1u8; 64 * 1024]).unwrap();

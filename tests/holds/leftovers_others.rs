@@ -38,6 +38,7 @@ fn with_id(list: &Value, kind: &str, id: i64) -> Option<Value> {
 
 #[test]
 fn objects_an_outsider_holds_are_not_the_dead_trees() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("leftovers-others");
     let shm = format!("/afterlife-test-others-{}-{}", std::process::id(), common::unique());
     let mut cleanup = Cleanup {

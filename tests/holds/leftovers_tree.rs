@@ -16,6 +16,7 @@ fn find(list: &Value, pred: impl Fn(&Value) -> bool) -> Option<&Value> {
 
 #[test]
 fn what_stayed_after_the_root_died() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("leftovers");
     let out_dir = scratch.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
@@ -121,6 +122,7 @@ impl Drop for SysvCleanup {
 
 #[test]
 fn what_was_there_before_the_tree_is_not_its_own() {
+    let _ipc = common::ipc_serial();
     // A file made 300 ms before the tree started is not the tree's: start
     // times are exact to the clock tick, not cut to /proc/stat's whole
     // second. A message queue nobody used yet and a semaphore set are the
@@ -169,6 +171,7 @@ finish()
 
 #[test]
 fn a_tree_that_left_nothing_is_clean() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("leftovers-clean");
     let mut py = Py::start("r, w = os.pipe()\nreport(ok=1)\nfinish()\n");
     let snapshot = run(&["--json", "snapshot", "--tree", &py.pid().to_string()]);
@@ -187,6 +190,7 @@ fn a_tree_that_left_nothing_is_clean() {
 
 #[test]
 fn a_file_that_is_no_snapshot_is_an_error() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("leftovers-bad");
     let file = scratch.path().join("bad.json");
     std::fs::write(&file, "{\"root\": -4}").unwrap();
@@ -199,6 +203,7 @@ fn a_file_that_is_no_snapshot_is_an_error() {
 
 #[test]
 fn a_snapshot_from_another_boot_is_refused() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("leftovers-boot");
     let output = run(&["--json", "snapshot", &std::process::id().to_string()]);
     assert_eq!(output.status.code(), Some(0));

@@ -11,6 +11,7 @@ use common::{Fixture, Scratch, run, run_json, stdout, wait_until};
 
 #[test]
 fn a_killed_root_left_a_zombie_that_went_with_the_tree() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("leftovers-zombie");
     // The root is `sleep 300`; its parent becomes `sleep 301`, which never
     // calls wait().

@@ -16,6 +16,7 @@ libc.shmat(shmid, None, 0)
 
 #[test]
 fn a_tree_with_sockets_pipes_locks_maps_and_shm() {
+    let _ipc = common::ipc_serial();
     let scratch = Scratch::new("snapshot-tree");
     let lock_path = scratch.path().join("lock");
     let mut ipc = IpcCleanup::default();
@@ -100,6 +101,7 @@ finish()
 
 #[test]
 fn a_missing_process_is_an_error() {
+    let _ipc = common::ipc_serial();
     let pid = unused_pid().to_string();
     let output = run(&["snapshot", &pid]);
     assert_eq!(output.status.code(), Some(125));
@@ -112,6 +114,7 @@ fn a_missing_process_is_an_error() {
 /// showing it with 0 fds and 0 bytes as if it ran.
 #[test]
 fn a_zombie_is_named_as_one() {
+    let _ipc = common::ipc_serial();
     let py = Py::start(
         r#"
 pid = os.fork()

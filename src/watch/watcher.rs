@@ -582,6 +582,10 @@ impl Watcher {
                 }
                 // ESRCH/ENOENT: it exited between the two reads.
                 Err(ReadError::Gone { .. }) => {}
+                // Its fd directory can be counted but not one link read (a
+                // process with capabilities the reader lacks): the count is
+                // watched, the kinds are not known.
+                Err(ReadError::PermissionDenied { file: "fd", .. }) => {}
                 Err(error) => return Err(error.into()),
             }
         }

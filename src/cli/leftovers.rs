@@ -180,6 +180,13 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
             count(f.size as usize, "byte", "bytes")
         ));
     }
+    for s in &stayed.socket_files {
+        output.line(&format!(
+            "  unix socket file {}: nothing is bound to it; a bind to it fails until it is removed ({})",
+            escape(&s.path),
+            escape(&s.remove_with)
+        ));
+    }
     for l in &stayed.locks {
         let path = l
             .path

@@ -115,6 +115,9 @@ pub struct Now {
     pub path_holders: HashMap<String, Vec<ProcessRef>>,
     /// Files under the given directories created since the tree started.
     pub files: Vec<CreatedFile>,
+    /// Paths the tree's unix sockets were bound to that are still socket
+    /// files, with no socket bound to them now.
+    pub socket_files: Vec<String>,
 }
 
 /// A process of the tree that is still alive, or a process it started since.
@@ -221,8 +224,21 @@ pub struct Stayed {
     pub ipc: Vec<IpcLeft>,
     /// Files created under the given directories.
     pub files: Vec<CreatedFile>,
+    /// Socket files the tree's unix sockets were bound to, left on disk
+    /// with nothing bound to them: a `bind` to the path fails with
+    /// `EADDRINUSE` until the file is removed.
+    pub socket_files: Vec<SocketFileLeft>,
     /// Locks still held.
     pub locks: Vec<LockLeft>,
+}
+
+/// A unix socket's file left on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SocketFileLeft {
+    /// Its path.
+    pub path: String,
+    /// The command that removes it.
+    pub remove_with: String,
 }
 
 /// The leftovers of a tree.
@@ -288,6 +304,15 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
             }
         }
     }
+    // A path some socket is bound to now is no stale file.
+    let bound_now: HashSet<&str> = sockets_now.iter().filter_map(|s| s.path.as_deref()).collect();
+    let socket_files: Vec<String> = socket_file_candidates(before)
+        .into_iter()
+        .filter(|path| !bound_now.contains(path.as_str()))
+        .filter(|path| {
+            std::fs::symlink_metadata(path).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+        })
+        .collect();
     let before_inodes: HashSet<u64> = before.sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
     sockets_now.retain(|s| before_inodes.contains(&s.inode));
     let live_inodes: HashSet<u64> = sockets_now.iter().map(|s| s.inode).collect();
@@ -389,7 +414,25 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         locks: locks_now,
         path_holders,
         files,
+        socket_files,
     }
+}
+
+/// The paths the snapshot's unix sockets were bound to in the file
+/// system: listeners and bound datagram sockets (an accepted connection
+/// shows its listener's path too), not abstract names. Pure.
+pub(crate) fn socket_file_candidates(before: &Snapshot) -> Vec<String> {
+    let mut paths: Vec<String> = before
+        .sockets
+        .iter()
+        .filter(|s| s.protocol == Protocol::Unix)
+        .filter(|s| s.state == SocketState::Listen || s.unix_type == Some(sockets::UnixType::Dgram))
+        .filter_map(|s| s.path.clone())
+        .filter(|p| p.starts_with('/'))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 /// What is left of a process of the snapshot if it is a zombie now: opened
@@ -457,17 +500,37 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
     let tree_now: HashSet<Pid> = survivors.iter().map(|s| s.pid).collect();
     let (ipc_left, ipc_held_by_others) = ipc(before, now, same_boot, &tree_now);
     let (locks_left, locks_gone) = locks(before, now, same_boot, &live, &went.processes);
+    let socket_files: Vec<SocketFileLeft> = if same_boot {
+        now.socket_files
+            .iter()
+            .map(|path| SocketFileLeft {
+                path: path.clone(),
+                remove_with: crate::text::quote_command_line(&["rm".to_string(), path.clone()]),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // A socket file found under a --dir directory is listed once, as such.
+    let files = now
+        .files
+        .iter()
+        .filter(|f| !socket_files.iter().any(|s| s.path == f.path))
+        .cloned()
+        .collect();
     let stayed = Stayed {
         processes: survivors,
         sockets: sockets_left,
         ipc: ipc_left,
-        files: now.files.clone(),
+        files,
+        socket_files,
         locks: locks_left,
     };
     let clean = stayed.processes.is_empty()
         && stayed.sockets.is_empty()
         && stayed.ipc.is_empty()
         && stayed.files.is_empty()
+        && stayed.socket_files.is_empty()
         && stayed.locks.is_empty();
     LeftoversReport {
         root: before.root,
@@ -841,10 +904,23 @@ mod tests {
             ipc_holders: HashMap::new(),
             locks: vec![lock],
             path_holders: HashMap::new(),
-            files: vec![],
+            files: vec![CreatedFile {
+                path: "/run/s.sock".into(),
+                size: 0,
+                created_at: 1001.5,
+            }],
+            socket_files: vec!["/run/s.sock".into()],
         };
         let report = compare(&before, &now);
         assert!(!report.clean);
+        let left: Vec<(&str, &str)> = report
+            .stayed
+            .socket_files
+            .iter()
+            .map(|s| (s.path.as_str(), s.remove_with.as_str()))
+            .collect();
+        assert_eq!(left, [("/run/s.sock", "rm /run/s.sock")]);
+        assert!(report.stayed.files.is_empty(), "a socket file is listed once");
         assert_eq!(report.gone.processes.len(), 1);
         assert_eq!(report.gone.processes[0].pid, pid(10));
         assert_eq!(report.gone.fds, 3);

@@ -222,3 +222,41 @@ fn a_snapshot_from_another_boot_is_refused() {
     assert_eq!(output.status.code(), Some(125));
     assert!(stdout(&output).is_empty());
 }
+
+/// A unix listener's socket file stays on disk when its process is killed:
+/// a server that binds the path again fails until it is removed.
+#[test]
+fn a_killed_listener_leaves_its_socket_file() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-sock");
+    let path = scratch.path().join("server.sock");
+    let mut py = Py::start(&format!(
+        r#"
+u = socket.socket(socket.AF_UNIX); u.bind({path:?}); u.listen()
+report(ready=1)
+finish()
+"#,
+        path = path.to_str().unwrap()
+    ));
+    let root = py.pid().to_string();
+    let snapshot = run(&["--json", "snapshot", "--tree", &root]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    common::send_signal(py.pid(), libc::SIGKILL);
+    let _ = py.child.wait();
+    assert!(path.exists(), "the socket file stays");
+
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let files = report["stayed"]["socket_files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{report:#}");
+    assert_eq!(files[0]["path"], path.to_str().unwrap());
+    let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
+    assert!(text.contains("unix socket file"), "{text}");
+
+    // Once it is removed, nothing stayed.
+    std::fs::remove_file(&path).unwrap();
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report:#}");
+}

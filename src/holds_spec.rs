@@ -138,18 +138,21 @@ impl Spec {
     pub fn with_unix_path_under(self, cwd: &std::path::Path) -> Spec {
         match self {
             Spec::Unix { name } if !name.starts_with('/') && !name.starts_with('@') => {
-                let mut path = PathBuf::new();
-                for part in cwd.join(&name).components() {
+                // Joined as the kernel writes socket paths, with `/` on any
+                // host (a `Path` join would use `\` on Windows).
+                let joined = format!("{}/{name}", cwd.to_string_lossy());
+                let mut parts: Vec<&str> = Vec::new();
+                for part in joined.split('/') {
                     match part {
-                        std::path::Component::CurDir => {}
-                        std::path::Component::ParentDir => {
-                            path.pop();
+                        "" | "." => {}
+                        ".." => {
+                            parts.pop();
                         }
-                        other => path.push(other),
+                        other => parts.push(other),
                     }
                 }
                 Spec::Unix {
-                    name: path.to_string_lossy().into_owned(),
+                    name: format!("/{}", parts.join("/")),
                 }
             }
             other => other,

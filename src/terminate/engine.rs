@@ -348,6 +348,16 @@ fn dry_run(
     members: Vec<crate::terminate::select::Member>,
     table: &ProcessTable,
 ) -> TerminationReport {
+    // As a real run says it: a named zombie whose group or session runs on.
+    let left_by_leaders: Vec<LeftByLeader> = match request.scope {
+        Scope::Pids | Scope::Tree => members
+            .iter()
+            .filter(|m| m.named)
+            .filter(|m| Process::open_expecting(m.pid, m.start_ticks).is_ok_and(|p| p.has_exited()))
+            .filter_map(|m| LeftByLeader::of(table, m.pid))
+            .collect(),
+        Scope::Session | Scope::Pgroup => Vec::new(),
+    };
     let mut processes: Vec<ProcessReport> = members
         .into_iter()
         .map(|m| ProcessReport {
@@ -362,7 +372,7 @@ fn dry_run(
         })
         .collect();
     processes.extend(refused_reports(targets));
-    TerminationReport::new(
+    let mut report = TerminationReport::new(
         request.scope,
         request.plan,
         true,
@@ -370,7 +380,9 @@ fn dry_run(
         None,
         Duration::ZERO,
         processes,
-    )
+    );
+    report.left_by_leaders = left_by_leaders;
+    report
 }
 
 /// A dry run's member's title, read through a pidfd checked against the

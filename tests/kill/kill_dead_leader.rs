@@ -182,6 +182,15 @@ afterlife kill --pgroup {leader}"
         "{stdout}"
     );
 
+    // A dry run says so too.
+    let (code, report, stderr) = kill_json(&["--dry-run", "--tree", &leader.to_string()]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    assert_eq!(
+        report["left_by_leaders"],
+        serde_json::json!([{"pid": leader, "pgroup_members": 2, "session_members": 0}]),
+        "{report:#}"
+    );
+
     // The note's command ends them.
     let (code, report, stderr) = kill_json(&["--pgroup", &leader.to_string()]);
     assert_eq!(code, 0, "{report:#}\n{stderr}");

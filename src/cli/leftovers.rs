@@ -74,18 +74,40 @@ fn read_snapshot(path: &std::path::Path) -> Result<Snapshot, Failure> {
     if limited.limit() == 0 {
         return Err(too_large());
     }
+    let newer = |version: u32| {
+        Failure::new(format!(
+            "{shown} was written by a newer afterlife (version {version}; this one reads up to {})",
+            crate::JSON_VERSION
+        ))
+    };
     let snapshot: Snapshot = parsed.map_err(|e: serde_json::Error| match e.classify() {
         serde_json::error::Category::Io => Failure::new(format!("cannot read snapshot {shown}: {e}")),
+        // A later version may lack what this one needs: its version, read
+        // again on its own, is the better answer.
+        serde_json::error::Category::Data => match version_of(path) {
+            Some(version) if version > crate::JSON_VERSION => newer(version),
+            _ => Failure::new(format!("{shown} is not an afterlife snapshot: {e}")),
+        },
         _ => Failure::new(format!("{shown} is not an afterlife snapshot: {e}")),
     })?;
     if snapshot.version > crate::JSON_VERSION {
-        return Err(Failure::new(format!(
-            "{shown} was written by a newer afterlife (version {}; this one reads up to {})",
-            snapshot.version,
-            crate::JSON_VERSION
-        )));
+        return Err(newer(snapshot.version));
     }
     Ok(snapshot)
+}
+
+/// The `version` of the JSON object in the file at `path`, read on its
+/// own (every other field skipped) within the same size limit; `None` if
+/// it has none or is no such object.
+fn version_of(path: &std::path::Path) -> Option<u32> {
+    use std::io::Read;
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        version: Option<u32>,
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let limited = std::io::BufReader::new(file).take(MAX_SNAPSHOT_BYTES);
+    serde_json::from_reader::<_, Versioned>(limited).ok()?.version
 }
 
 fn refs(list: &[ProcessRef]) -> String {

@@ -150,7 +150,7 @@ const REAP_POLL: Duration = Duration::from_millis(20);
 /// How long after its exit the reap of a zombie whose status is hidden is
 /// awaited (at most until the wait's own deadline): most parents reap at
 /// once, and one that never does would otherwise keep the wait forever.
-const REAP_WAIT: Duration = Duration::from_secs(30);
+const REAP_WAIT: Duration = Duration::from_secs(5);
 
 /// Whether to look again later: the status is hidden until the parent
 /// reaps the zombie (`PIDFD_INFO_EXIT` then gives it), and there is time

@@ -198,13 +198,14 @@ fn exit_status_hidden_from_an_unprivileged_user_is_an_error_not_a_guess() {
         eprintln!("skipped: setpriv (util-linux) is not installed");
         return;
     }
-    // A root-owned zombie: its parent (sleep) never reaps it.
+    // A root-owned zombie: its parent (sleep) never reaps it. wait looks
+    // for the reap until its --timeout (5 s without one), then says so.
     let fixture = unreaped_zombie(0);
     let pid = fixture.reported;
     let output = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_afterlife"))
-        .args(["wait", &pid.to_string()])
+        .args(["wait", "--timeout", "500ms", &pid.to_string()])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
@@ -224,6 +225,13 @@ fn snapshots_are_read_within_a_bound() {
     );
     assert_one_line_error(&["leftovers", "/"], "cannot read snapshot /: it is a directory");
     let scratch = Scratch::new("big-snapshot");
+    // A later version that lacks what this one needs: its version says why.
+    let later = scratch.path().join("v3.json");
+    std::fs::write(&later, r#"{"version": 3}"#).unwrap();
+    assert_one_line_error(
+        &["leftovers", later.to_str().unwrap()],
+        "v3.json was written by a newer afterlife (version 3; this one reads up to 2)",
+    );
     let big = scratch.path().join("big.json");
     // A sparse file: 300 MiB long, no disk used.
     std::fs::File::create(&big).unwrap().set_len(300 << 20).unwrap();

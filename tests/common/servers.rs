@@ -108,6 +108,15 @@ impl Drop for Server {
     /// group's ID (a group's ID is not handed out while the group exists).
     fn drop(&mut self) {
         let pid = self.pid();
+        // What the server and its children map in /dev/shm now (segments
+        // made after it was ready, for parallel work): removed below if a
+        // server that did not shut down itself left them.
+        let mut mapped: Vec<PathBuf> = std::iter::once(pid)
+            .chain(self.children())
+            .flat_map(shm_mapped_by)
+            .collect();
+        mapped.sort();
+        mapped.dedup();
         let unreaped = || exited_unreaped(pid).is_some();
         if unreaped() {
             // SAFETY: kill(2) on our own unreaped child.
@@ -127,6 +136,9 @@ impl Drop for Server {
         let _ = self.child.wait();
         if let Some(after_stop) = self.after_stop.take() {
             after_stop();
+        }
+        for segment in mapped {
+            let _ = std::fs::remove_file(segment);
         }
     }
 }

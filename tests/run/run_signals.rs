@@ -124,43 +124,49 @@ fn ten_megabytes_then_a_timeout_arrive_whole() {
     }
 }
 
-/// On SIGTERM, starts a clean-up child 0.2 s later and exits. Python
-/// resets the child's handlers with every signal blocked before its exec,
-/// so a SIGTERM that reaches the child early is not lost in a handler (a
-/// shell's trap can swallow one sent between its fork and the child's reset).
+/// On SIGTERM, starts a clean-up child 0.2 s later and exits; says
+/// `ready` once its handler is in place. Python resets the child's handlers
+/// with every signal blocked before its exec, so a SIGTERM that reaches the
+/// child early is not lost in a handler (a shell's trap can swallow one
+/// sent between its fork and the child's reset).
 const NEWCOMER: &str = r#"
-import os, signal, subprocess, time
+import os, signal, subprocess, sys, time
 def on_term(*_):
     time.sleep(0.2)
     subprocess.Popen(["sleep", "61"])
     os._exit(0)
 signal.signal(signal.SIGTERM, on_term)
+print("ready", file=sys.stderr, flush=True)
 time.sleep(30)
 "#;
 
 /// A process the tree starts after the deadline's signal went out (a
 /// handler that starts a clean-up child) gets that signal too, as it is
-/// found, and not SIGKILL once the whole grace period has passed.
+/// found, and not SIGKILL once the whole grace period has passed. The
+/// deadline is a SIGALRM sent to afterlife once the handler is in place
+/// (time is up now, as for coreutils), so a slow start cannot beat it.
 #[test]
 fn a_process_born_after_the_deadline_signal_gets_it_too() {
     for containment in ["cgroup", "subreaper"] {
-        let started = std::time::Instant::now();
-        let output = afterlife()
-            .args([
-                "--json",
-                "run",
-                "--containment",
-                containment,
-                "--timeout",
-                "300ms",
-                "--",
-            ])
+        let mut child = afterlife()
+            .args(["--json", "run", "--containment", containment, "--timeout", "60", "--"])
             .args(["python3", "-c", NEWCOMER])
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("afterlife runs");
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "{line}");
+        let started = std::time::Instant::now();
+        send_signal(child.id() as i32, libc::SIGALRM);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+        let status = child.wait().unwrap();
         let took = started.elapsed();
-        assert_eq!(output.status.code(), Some(124), "{}", stderr(&output));
-        let report = crate::common::schema::parse("run", &stderr(&output));
+        assert_eq!(status.code(), Some(124), "{rest}");
+        let report = crate::common::schema::parse("run", &rest);
         let timeline = report["timeline"].as_array().unwrap();
         assert!(
             timeline.iter().any(|e| e["to"] == "newcomers"),

@@ -509,9 +509,9 @@ impl Contained {
         self.members_but(|_| false)
     }
 
-    /// Like [`Contained::members`], without opening those whose PID `known`
-    /// names (a scan of a leaf lists PIDs before opening them; one that
-    /// walks the tree opens each as it goes).
+    /// Like [`Contained::members`], without those whose PID `known` names
+    /// (a leaf's are left unopened: its scan lists PIDs before opening them;
+    /// a walk of the tree opens each as it goes).
     pub fn members_but(&self, known: impl Fn(Pid) -> bool) -> Vec<Process> {
         match &self.leaf {
             Some(leaf) => leaf
@@ -526,7 +526,10 @@ impl Contained {
                     leaf.contains(pid).then_some(process)
                 })
                 .collect(),
-            None => sweep::descendants(self.keeper_pid()),
+            None => sweep::descendants(self.keeper_pid())
+                .into_iter()
+                .filter(|p| !known(p.pid()))
+                .collect(),
         }
     }
 

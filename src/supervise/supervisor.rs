@@ -621,10 +621,7 @@ impl Supervisor {
                     SignalAction::Ignore => {}
                 }
             }
-            let born = signalled.newcomers(contained, main_process);
-            if let (true, Some(signal)) = (born > 0, signalled.signal) {
-                run.record(signal, Target::Newcomers, born, Reason::Deadline);
-            }
+            signalled.give_newcomers(contained, main_process, run);
             let now = Instant::now();
             // SIGALRM from outside: time is up now, as for coreutils, whose
             // own timer it is; a second one ends the grace period.
@@ -737,10 +734,7 @@ impl Supervisor {
 fn settle_tree(contained: &Contained, settle: Duration, signalled: &mut Signalled, run: &mut Run) {
     let deadline = crate::duration::Deadline::after(settle);
     loop {
-        let born = signalled.newcomers(contained, None);
-        if let (true, Some(signal)) = (born > 0, signalled.signal) {
-            run.record(signal, Target::Newcomers, born, Reason::Deadline);
-        }
+        signalled.give_newcomers(contained, None, run);
         let remaining = deadline.remaining().unwrap_or(Duration::MAX);
         let slice = if signalled.signal.is_some() {
             remaining.min(NEWCOMERS_EVERY)
@@ -894,24 +888,21 @@ struct Signalled {
     /// The signal, once the deadline sent it to the whole tree (not
     /// SIGKILL, which the containment delivers to every member).
     signal: Option<Signal>,
-    /// PID and start time of each process it went to.
-    got_it: BTreeSet<(i32, u64)>,
+    /// The PID of each process it went to. A process born since with one
+    /// of them would need its PID handed out anew within the grace period.
+    got_it: BTreeSet<Pid>,
 }
 
 impl Signalled {
-    /// Sends the signal to the members that have not had it; how many got it.
+    /// Sends the signal to the members that have not had it (not the main
+    /// process, which gets it alone); how many got it.
     fn newcomers(&mut self, contained: &Contained, main: Option<&Process>) -> usize {
         let Some(signal) = self.signal else { return 0 };
+        let main = main.map(Process::pid);
+        let born = contained.members_but(|pid| Some(pid) == main || self.got_it.contains(&pid));
         let mut sent = 0;
-        let pids: BTreeSet<i32> = self.got_it.iter().map(|&(pid, _)| pid).collect();
-        // A member whose PID got the signal is not opened again: its PID
-        // would have to be handed out anew within the grace period.
-        for process in contained.members_but(|pid| pids.contains(&pid.get()) || main.is_some_and(|m| m.pid() == pid)) {
-            if main.is_some_and(|m| m.pid() == process.pid())
-                || !self.got_it.insert((process.pid().get(), process.start_ticks()))
-            {
-                continue;
-            }
+        for process in born {
+            self.got_it.insert(process.pid());
             if deliver(&process, signal) {
                 if continues_after(signal, Reason::Deadline) {
                     deliver(&process, Signal::CONT);
@@ -920,6 +911,14 @@ impl Signalled {
             }
         }
         sent
+    }
+
+    /// [`Signalled::newcomers`], noted in the timeline when any got it.
+    fn give_newcomers(&mut self, contained: &Contained, main: Option<&Process>, run: &mut Run) {
+        let born = self.newcomers(contained, main);
+        if let (true, Some(signal)) = (born > 0, self.signal) {
+            run.record(signal, Target::Newcomers, born, Reason::Deadline);
+        }
     }
 }
 

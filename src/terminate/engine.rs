@@ -254,17 +254,8 @@ fn run_request(
         watch.take_held(m.pid, m.start_ticks)
     });
     watch.release_held();
-    // A named zombie that led a group or session: ending it (or its tree,
-    // which its former children left when it died) leaves the others.
-    let left_by_leaders: Vec<LeftByLeader> = match request.scope {
-        Scope::Pids | Scope::Tree => targets
-            .list
-            .iter()
-            .filter(|t| t.named && t.was_zombie)
-            .filter_map(|t| LeftByLeader::of(&table, t.pid()))
-            .collect(),
-        Scope::Session | Scope::Pgroup => Vec::new(),
-    };
+    let zombies = targets.list.iter().filter(|t| t.named && t.was_zombie).map(|t| t.pid());
+    let left_by_leaders = left_by_leaders(request.scope, zombies, &table);
     let mut report = run(
         request.scope,
         &request.plan,
@@ -349,15 +340,12 @@ fn dry_run(
     table: &ProcessTable,
 ) -> TerminationReport {
     // As a real run says it: a named zombie whose group or session runs on.
-    let left_by_leaders: Vec<LeftByLeader> = match request.scope {
-        Scope::Pids | Scope::Tree => members
-            .iter()
-            .filter(|m| m.named)
-            .filter(|m| Process::open_expecting(m.pid, m.start_ticks).is_ok_and(|p| p.has_exited()))
-            .filter_map(|m| LeftByLeader::of(table, m.pid))
-            .collect(),
-        Scope::Session | Scope::Pgroup => Vec::new(),
-    };
+    let zombies = members
+        .iter()
+        .filter(|m| m.named)
+        .filter(|m| Process::open_expecting(m.pid, m.start_ticks).is_ok_and(|p| p.has_exited()))
+        .map(|m| m.pid);
+    let left_by_leaders = left_by_leaders(request.scope, zombies, table);
     let mut processes: Vec<ProcessReport> = members
         .into_iter()
         .map(|m| ProcessReport {
@@ -383,6 +371,16 @@ fn dry_run(
     );
     report.left_by_leaders = left_by_leaders;
     report
+}
+
+/// The named zombies (`zombies`) that led a group or session still running:
+/// ending one, or its tree (which its former children left when it died),
+/// leaves the others. A `--pgroup` or `--session` selection reaches them.
+fn left_by_leaders(scope: Scope, zombies: impl Iterator<Item = Pid>, table: &ProcessTable) -> Vec<LeftByLeader> {
+    match scope {
+        Scope::Pids | Scope::Tree => zombies.filter_map(|pid| LeftByLeader::of(table, pid)).collect(),
+        Scope::Session | Scope::Pgroup => Vec::new(),
+    }
 }
 
 /// A dry run's member's title, read through a pidfd checked against the

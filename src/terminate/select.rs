@@ -217,13 +217,12 @@ impl LeftByLeader {
     /// What the exited leader `pid` still names in `table`, besides
     /// itself; `None` when nothing. Pure.
     pub fn of(table: &ProcessTable, pid: Pid) -> Option<LeftByLeader> {
-        let others = |members: Vec<Pid>| members.into_iter().filter(|&m| m != pid).count();
-        let left = LeftByLeader {
+        let (pgroup_members, session_members) = left_by_dead_leader(table, pid);
+        (pgroup_members > 0 || session_members > 0).then_some(LeftByLeader {
             pid,
-            pgroup_members: others(table.pgroup_members(pid.get())),
-            session_members: others(table.session_members(pid.get())),
-        };
-        (left.pgroup_members > 0 || left.session_members > 0).then_some(left)
+            pgroup_members,
+            session_members,
+        })
     }
 
     /// Plain words with the commands that reach them.
@@ -236,14 +235,15 @@ impl LeftByLeader {
     }
 }
 
-/// What a named PID that is not in the scan still names: the live members
-/// of process group `pid` and of session `pid` (a group or session keeps
-/// its leader's ID, which no new process can take, until its last member
-/// has gone). Pure.
+/// What an exited leader `pid` (reaped, or still a zombie in the table)
+/// still names: the other members of process group `pid` and of session
+/// `pid` (a group or session keeps its leader's ID, which no new process
+/// can take, until its last member has gone). Pure.
 pub fn left_by_dead_leader(table: &ProcessTable, pid: Pid) -> (usize, usize) {
+    let others = |members: Vec<Pid>| members.into_iter().filter(|&m| m != pid).count();
     (
-        table.pgroup_members(pid.get()).len(),
-        table.session_members(pid.get()).len(),
+        others(table.pgroup_members(pid.get())),
+        others(table.session_members(pid.get())),
     )
 }
 

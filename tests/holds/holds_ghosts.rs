@@ -12,6 +12,20 @@ fn sockets(report: &Value) -> Vec<Value> {
     report["results"][0]["sockets"].as_array().unwrap().clone()
 }
 
+/// `holds SPEC` once a socket of it is in `state` (the kernel moves it
+/// there a moment after the fixture's calls return), within 5 s.
+fn report_once_in(spec: &str, state: &str) -> Value {
+    let mut report = Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            report = run_json(&["holds", spec]).1;
+            sockets(&report).iter().any(|s| s["socket"]["state"] == state)
+        }),
+        "no {state} socket: {report}"
+    );
+    report
+}
+
 #[test]
 fn time_wait_is_kernel_owned() {
     // The server closes first, so its side (local port P) enters TIME_WAIT.
@@ -28,11 +42,7 @@ finish()
 "#,
     );
     let spec = format!("tcp:{}", py.num("port"));
-    let mut report = Value::Null;
-    assert!(wait_until(Duration::from_secs(5), || {
-        report = run_json(&["holds", &spec]).1;
-        sockets(&report).iter().any(|s| s["socket"]["state"] == "time_wait")
-    }));
+    report_once_in(&spec, "time_wait");
     let (code, report) = run_json(&["holds", &spec]);
     assert_eq!(code, Some(1), "nothing holds a TIME_WAIT socket: {report}");
     let tw = sockets(&report)
@@ -61,11 +71,7 @@ finish()
 "#,
     );
     let spec = format!("tcp:{}", py.num("port"));
-    let mut report = Value::Null;
-    assert!(wait_until(Duration::from_secs(5), || {
-        report = run_json(&["holds", &spec]).1;
-        sockets(&report).iter().any(|s| s["socket"]["state"] == "close_wait")
-    }));
+    let report = report_once_in(&spec, "close_wait");
     let queued = sockets(&report)
         .into_iter()
         .find(|s| s["socket"]["state"] == "close_wait")
@@ -228,11 +234,7 @@ finish()
 "#,
     );
     let spec = format!("tcp:{}", py.num("port"));
-    let mut report = Value::Null;
-    assert!(wait_until(Duration::from_secs(5), || {
-        report = run_json(&["holds", &spec]).1;
-        sockets(&report).iter().any(|s| s["socket"]["state"] == "time_wait")
-    }));
+    report_once_in(&spec, "time_wait");
     let (code, report) = run_json(&["holds", &spec]);
     assert_eq!(code, Some(1), "{report}");
     let tw = sockets(&report)

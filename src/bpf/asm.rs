@@ -108,6 +108,8 @@ pub const BPF_FUNC_KTIME_GET_NS: i32 = 5;
 pub const BPF_FUNC_GET_CURRENT_PID_TGID: i32 = 14;
 /// `bpf_get_current_uid_gid()`: the UID in the lower half.
 pub const BPF_FUNC_GET_CURRENT_UID_GID: i32 = 15;
+/// `bpf_get_current_task()`: `current`, as a number.
+pub const BPF_FUNC_GET_CURRENT_TASK: i32 = 35;
 /// `bpf_get_current_comm(buf, size)`.
 pub const BPF_FUNC_GET_CURRENT_COMM: i32 = 16;
 /// `bpf_probe_read_kernel(dst, size, src)`.

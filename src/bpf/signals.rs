@@ -2,7 +2,8 @@
 //! one small program on the raw tracepoint `signal_generate` (Linux 4.17)
 //! that writes, per target process and signal number, the
 //! last such signal queued — its `si_code`, the sending process, its user
-//! and name, and when — into an LRU hash map that afterlife reads by key
+//! and name, when, and whether it was the target's parent-death signal —
+//! into an LRU hash map that afterlife reads by key
 //! when one of its processes dies of a signal. No ring buffer: nothing
 //! wakes afterlife up, whatever the rest of the machine signals.
 //!
@@ -52,7 +53,7 @@ const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 /// The cache's name for the numbers this program takes from BTF (not the
 /// name of the earlier layout, which also kept the tracepoint's type ID:
 /// two builds on one machine would each throw the other's away).
-const CACHE: &str = "signal-senders-family";
+const CACHE: &str = "signal-senders-pdeath";
 /// The raw tracepoint the sender program is attached to.
 const TRACEPOINT: &std::ffi::CStr = c"signal_generate";
 /// The OOM program's BTF-enabled tracepoint, by its `btf_trace_*` typedef.
@@ -68,8 +69,8 @@ const ENTRIES: u32 = 4096;
 const FAMILY_ENTRIES: u32 = 1024;
 /// Key: `{tgid u32, signo u32}`.
 const KEY: usize = 8;
-/// Value: `{time_ns u64, code i32, sender tgid u32, sender uid u32, 0 u32,
-/// comm [u8; 16]}`.
+/// Value: `{time_ns u64, code i32, sender tgid u32, sender uid u32, flags
+/// u32, comm [u8; 16]}`.
 const VALUE: usize = 40;
 
 /// Signals whose default action is to be ignored (`SIGCHLD`, `SIGCONT`,
@@ -81,6 +82,11 @@ const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
 /// `SI_KERNEL`.
 const SI_KERNEL: i32 = 0x80;
+/// The value's flag: the signal is the target's `PR_SET_PDEATHSIG`, sent
+/// by the kernel as its parent exited (as `deaths`' program flags it).
+const PARENT_DEATH: i32 = 1;
+/// `PF_EXITING` in `task_struct.flags`.
+const PF_EXITING: i32 = 0x4;
 
 member_offsets! {
     /// The member offsets the program reads.
@@ -91,6 +97,10 @@ member_offsets! {
         info_code: ("kernel_siginfo", "si_code"),
         /// `task_struct.real_parent`.
         task_parent: ("task_struct", "real_parent"),
+        /// `task_struct.flags`.
+        task_flags: ("task_struct", "flags"),
+        /// `task_struct.pdeath_signal`.
+        task_pdeath: ("task_struct", "pdeath_signal"),
     }
 }
 
@@ -117,9 +127,9 @@ impl Targets {
 
 /// The program, with the map's fd: for a signal queued (`result == 0`)
 /// that is not harmless, to a process of `targets`, `signals[{task->tgid,
-/// sig}] = {now, code, current's TGID, current's UID, 0, current's comm}`,
-/// unless the process sent it to itself and an entry is there already.
-/// Pure.
+/// sig}] = {now, code, current's TGID, current's UID, flags, current's
+/// comm}`, unless the process sent it to itself and an entry is there
+/// already. Pure.
 pub fn program(o: &Offsets, map: i32, targets: Targets) -> Vec<Insn> {
     // Registers: r6 ctx (u64 args: sig, info, task, group, result), r7 sig,
     // r8 task, r9 info; the key at r10-8, the value at r10-48.
@@ -176,6 +186,9 @@ pub fn program(o: &Offsets, map: i32, targets: Targets) -> Vec<Insn> {
         insn(ADD64_K, 1, 0, 0, -24),
         insn(MOV64_K, 2, 0, 0, 16),
         insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_COMM),
+    ]);
+    p.extend(parent_death_flag(o));
+    p.extend([
         // A signal the process sends itself does not replace one another
         // sent it (a handler that re-raises what it caught).
         insn(MOV64_K, 4, 0, 0, BPF_ANY),
@@ -187,6 +200,38 @@ pub fn program(o: &Offsets, map: i32, targets: Targets) -> Vec<Insn> {
     p.extend(update_map(map));
     patch_to_end(&mut p, &to_out);
     p.extend(exit_zero());
+    p
+}
+
+/// Sets the value's flags (r10-28) to [`PARENT_DEATH`] where the signal is
+/// the target's parent-death signal: sent with no info (r9 = 0, what
+/// `forget_original_parent()` passes) by a task that is exiting, and the
+/// number (r7) the target (r8) asked for with `PR_SET_PDEATHSIG`. An
+/// exiting task makes no `kill()` of its own; the kernel's other signals
+/// on exit (SIGHUP to an orphaned group, a terminal's session) carry
+/// `SEND_SIG_PRIV`. Each read into r10-64; a failed read leaves the flags
+/// at 0. Uses r0 to r5. Pure.
+fn parent_death_flag(o: &Offsets) -> Vec<Insn> {
+    let mut skips = Vec::new();
+    let mut p = Vec::new();
+    skips.push(p.len());
+    p.push(insn(JNE_K, 9, 0, 0, 0));
+    p.push(insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_TASK));
+    p.extend(read_kernel(-64, 4, 0, o.task_flags));
+    skips.push(p.len());
+    p.push(insn(JNE_K, 0, 0, 0, 0));
+    p.push(insn(LDX_W, 1, 10, -64, 0));
+    p.push(insn(AND64_K, 1, 0, 0, PF_EXITING));
+    skips.push(p.len());
+    p.push(insn(JEQ_K, 1, 0, 0, 0));
+    p.extend(read_kernel(-64, 4, 8, o.task_pdeath));
+    skips.push(p.len());
+    p.push(insn(JNE_K, 0, 0, 0, 0));
+    p.push(insn(LDX_W, 1, 10, -64, 0));
+    skips.push(p.len());
+    p.push(insn(JNE_X, 1, 7, 0, 0));
+    p.push(insn(ST_W, 10, 0, -28, PARENT_DEATH));
+    patch_to_end(&mut p, &skips);
     p
 }
 
@@ -270,6 +315,9 @@ pub struct LoggedSignal {
     pub sender_uid: u32,
     /// Its name (`comm`).
     pub sender_name: String,
+    /// The signal is the target's `PR_SET_PDEATHSIG`, sent by the kernel
+    /// as the sender, its parent, exited.
+    pub parent_death: bool,
 }
 
 /// Decodes a map value. Pure.
@@ -283,6 +331,7 @@ pub fn parse_value(v: &[u8; VALUE]) -> LoggedSignal {
         sender_pid: u32_at(12) as i32,
         sender_uid: u32_at(16),
         sender_name: String::from_utf8_lossy(name).into_owned(),
+        parent_death: u32_at(20) & PARENT_DEATH as u32 != 0,
     }
 }
 
@@ -426,6 +475,8 @@ mod tests {
             task_tgid: 2500,
             info_code: 8,
             task_parent: 2480,
+            task_flags: 44,
+            task_pdeath: 2512,
         };
         assert_eq!(Offsets::decode(&o.encode()), Some(o));
         let p = program(&o, 7, Targets::Everyone);
@@ -467,6 +518,8 @@ mod tests {
             task_tgid: 2500,
             info_code: 8,
             task_parent: 2480,
+            task_flags: 44,
+            task_pdeath: 2512,
         };
         let everyone = program(&o, 7, Targets::Everyone);
         let family = program(&o, 7, Targets::FamilyOf(4242));
@@ -515,6 +568,8 @@ mod tests {
             task_tgid: 2500,
             info_code: 8,
             task_parent: 2480,
+            task_flags: 44,
+            task_pdeath: 2512,
         };
         let p = oom_program(&o, 7);
         let out = p.len() - 2;
@@ -524,7 +579,51 @@ mod tests {
         assert_eq!(Numbers::decode(&numbers.encode()), Some(numbers));
         // The layout before the parent's offset (kept under another name).
         assert_eq!(Numbers::decode(&[9876, 2500, 8]), None);
+        assert_eq!(Numbers::decode(&[9876, 2500, 8, 2480]), None);
         assert_eq!(Numbers::decode(&[9876, 2500]), None);
+    }
+
+    #[test]
+    fn the_parent_death_flag_needs_no_info_an_exiting_sender_and_the_asked_number() {
+        let o = Offsets {
+            task_tgid: 2500,
+            info_code: 8,
+            task_parent: 2480,
+            task_flags: 44,
+            task_pdeath: 2512,
+        };
+        let p = parent_death_flag(&o);
+        let end = p.len();
+        // Every check jumps past the store, to the end of the block.
+        let jumps: Vec<usize> = p
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| matches!(i.code, JEQ_K | JNE_K | JNE_X))
+            .map(|(at, i)| at + 1 + i.off as usize)
+            .collect();
+        assert_eq!(jumps, vec![end; 5]);
+        // Info first (r9 = 0), then current's flags, then the number asked
+        // for against the signal (r7); the store comes last.
+        assert_eq!((p[0].code, p[0].dst(), p[0].imm()), (JNE_K, 9, 0));
+        assert!(p.iter().any(|i| i.code == AND64_K && i.imm() == PF_EXITING));
+        let offsets: Vec<i32> = p
+            .iter()
+            .filter(|i| i.code == ADD64_K && i.dst() == 3)
+            .map(|i| i.imm())
+            .collect();
+        assert_eq!(offsets, vec![44, 2512]);
+        let compare = &p[end - 2];
+        assert_eq!((compare.code, compare.dst(), compare.src()), (JNE_X, 1, 7));
+        let store = &p[end - 1];
+        assert_eq!((store.code, store.off, store.imm()), (ST_W, -28, PARENT_DEATH));
+        // It sits in the program after the sender's name is read.
+        let whole = program(&o, 7, Targets::Everyone);
+        let comm = whole
+            .iter()
+            .position(|i| i.code == CALL && i.imm() == BPF_FUNC_GET_CURRENT_COMM)
+            .expect("comm");
+        assert_eq!(whole[comm + 1].code, p[0].code);
+        assert_eq!(whole[comm + end].off, store.off);
     }
 
     #[test]
@@ -535,14 +634,21 @@ mod tests {
         v[12..16].copy_from_slice(&4321u32.to_ne_bytes());
         v[16..20].copy_from_slice(&1000u32.to_ne_bytes());
         v[24..26].copy_from_slice(b"sh");
+        let logged = LoggedSignal {
+            time_ns: 123_456_789,
+            code: 0,
+            sender_pid: 4321,
+            sender_uid: 1000,
+            sender_name: "sh".into(),
+            parent_death: false,
+        };
+        assert_eq!(parse_value(&v), logged);
+        v[20..24].copy_from_slice(&1u32.to_ne_bytes());
         assert_eq!(
             parse_value(&v),
             LoggedSignal {
-                time_ns: 123_456_789,
-                code: 0,
-                sender_pid: 4321,
-                sender_uid: 1000,
-                sender_name: "sh".into(),
+                parent_death: true,
+                ..logged
             }
         );
     }

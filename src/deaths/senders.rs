@@ -43,9 +43,7 @@ pub fn sender_from(pid: i32, signo: i32, logged: crate::bpf::signals::LoggedSign
         sender_uid: logged.sender_uid,
         sender_name: logged.sender_name,
         time_ns: logged.time_ns,
-        // `run`'s and `wait`'s program keeps no flags: a parent-death
-        // signal reads as the parent's kill().
-        parent_death: false,
+        parent_death: logged.parent_death,
     };
     let user = crate::process::user_name(signal.sender_uid);
     sender_of(&death, &signal, user)
@@ -145,6 +143,7 @@ mod tests {
             sender_pid: 77,
             sender_uid: 0,
             sender_name: "sh".into(),
+            parent_death: false,
         };
         let sender = sender_from(42, 15, logged.clone(), Some(1_500_000_000));
         assert_eq!(sender.pid, 77);
@@ -157,6 +156,13 @@ mod tests {
         assert_eq!(own.before_death, None);
         // The kernel (SI_KERNEL: the OOM killer, cgroup.kill) raising it in
         // the victim's own context did not make the victim its sender.
+        let orphaned = LoggedSignal {
+            parent_death: true,
+            ..logged.clone()
+        };
+        let parent = sender_from(42, 15, orphaned, None);
+        assert_eq!(parent.kind, crate::deaths::SenderKind::ParentDeath);
+        assert_eq!(parent.pid, 77);
         let kernel = LoggedSignal { code: 0x80, ..logged };
         let oom = sender_from(77, 9, kernel, None).oom_killed(true);
         assert!(!oom.itself);

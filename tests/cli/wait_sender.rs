@@ -59,3 +59,61 @@ fn a_death_by_exit_has_no_sender() {
     let line: serde_json::Value = crate::common::schema::parse("wait", &String::from_utf8_lossy(&output.stdout));
     assert!(line["sender"].is_null(), "{line}");
 }
+
+/// A process that asked for SIGUSR1 on its parent's death
+/// (`PR_SET_PDEATHSIG`) gets it from the kernel as the parent exits: the
+/// parent made no `kill()`, and `wait` says so.
+#[test]
+fn a_parent_death_signal_is_not_named_as_the_parents_kill() {
+    let script = r#"
+import ctypes, os, signal, sys
+child = os.fork()
+if child == 0:
+    ctypes.CDLL(None).prctl(1, signal.SIGUSR1)
+    if os.getppid() == 1:
+        os._exit(9)
+    signal.pause()
+    os._exit(0)
+print(child, flush=True)
+sys.stdin.readline()
+os._exit(0)
+"#;
+    let mut parent = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(parent.stdout.take().unwrap()), &mut line).unwrap();
+    let child: u32 = line.trim().parse().unwrap();
+    let wait = common::afterlife()
+        .args(["--json", "wait", "--timeout", "60s"])
+        .arg(child.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let loaded = common::wait_until(Duration::from_secs(20), || common::bpf_links(wait.id()) >= 1);
+    // The parent exits: the kernel sends the child its SIGUSR1.
+    drop(parent.stdin.take());
+    let _ = parent.wait();
+    let output = wait.wait_with_output().unwrap();
+    if !loaded {
+        println!(
+            "skipped: the signal_generate program does not load here (needs root, BTF and the initial PID namespace)"
+        );
+        return;
+    }
+    assert_eq!(
+        output.status.code(),
+        Some(128 + libc::SIGUSR1),
+        "{}",
+        common::stderr(&output)
+    );
+    let line: serde_json::Value = crate::common::schema::parse("wait", &String::from_utf8_lossy(&output.stdout));
+    let sent = &line["sender"];
+    assert_eq!(sent["pid"], parent.id(), "{line}");
+    assert_eq!(sent["kind"], "parent_death", "{line}");
+    assert_eq!(sent["itself"], false, "{line}");
+}

@@ -111,6 +111,29 @@ fn kill_tree_ends_every_member_with_terminate_process() {
     root.wait().unwrap();
 }
 
+/// A dry run sends nothing, so nothing can survive it: the document says
+/// it was a dry run, counts no survivor, and the tree still runs after it.
+#[test]
+fn a_dry_run_reports_no_survivors_and_ends_nothing() {
+    let mut root = started_tree("1", "2");
+    std::thread::sleep(Duration::from_millis(1000));
+    let pid = root.id().to_string();
+    let output = afterlife(&["--json", "kill", "--tree", "--dry-run", &pid]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json("kill", &output);
+    assert_eq!(report["dry_run"], true, "{report}");
+    assert_eq!(report["survivors"], 0, "{report}");
+    assert_eq!(report["freeze"], "none", "{report}");
+    let members = report["processes"].as_array().unwrap();
+    assert!(!members.is_empty() && members.iter().all(|m| m["sent"] == serde_json::json!([])));
+    assert!(root.try_wait().unwrap().is_none(), "the dry run ended the root");
+    let output = afterlife(&["--json", "kill", "--tree", "--signal", "KILL", &pid]);
+    let report = json("kill", &output);
+    assert_eq!(report["dry_run"], false, "{report}");
+    assert_eq!(report["survivors"], 0, "{report}");
+    root.wait().unwrap();
+}
+
 #[test]
 fn kill_tree_catches_a_process_that_keeps_spawning() {
     let mut spawner = child(&["spawner"]);
@@ -205,7 +228,8 @@ fn bad_input_gets_the_same_errors_as_on_linux() {
     );
     let output = afterlife(&["wait", "--timeout", "soon", "4"]);
     assert_eq!(output.status.code(), Some(125));
-    let output = afterlife(&["status", "99999999"]);
+    // Windows PIDs are DWORDs and may pass Linux's limit, never 2^31.
+    let output = afterlife(&["status", "2147483648"]);
     assert_eq!(output.status.code(), Some(125));
     assert!(stderr(&output).contains("never uses PIDs above"), "{}", stderr(&output));
 }
@@ -271,6 +295,14 @@ fn a_pid_no_process_has_reads_as_on_linux() {
     let output = afterlife(&["wait", "4194303"]);
     assert_eq!(output.status.code(), Some(125));
     assert_eq!(stderr(&output), "afterlife: error: no such process: 4194303\n");
+    // Past Linux's PID_MAX_LIMIT: a PID a long-running Windows server can
+    // hand out, asked for, not refused as impossible.
+    let output = afterlife(&["status", "67108860"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("67108860: gone"));
+    let output = afterlife(&["kill", "0"]);
+    assert_eq!(output.status.code(), Some(125));
+    assert!(stderr(&output).contains("System Idle Process"), "{}", stderr(&output));
 }
 
 #[test]

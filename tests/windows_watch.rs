@@ -235,7 +235,7 @@ fn a_started_command_is_watched_and_ended_with_the_watch() {
 
 #[test]
 fn name_watches_the_matching_processes() {
-    let (child, pid) = started(&["hold-handles", "5", "50"]);
+    let (child, pid) = started(&["hold-handles", "5", "50", "one arg"]);
     // Other tests' afterlife.exe processes may match too.
     let output = afterlife(&[
         "--json",
@@ -250,7 +250,17 @@ fn name_watches_the_matching_processes() {
     end(child);
     let events = events(&output);
     let processes = summary(&events)["processes"].as_array().unwrap().clone();
-    assert!(processes.iter().any(|p| is_pid(&p["pid"], &pid)), "{processes:#?}");
+    let found = processes.iter().find(|p| is_pid(&p["pid"], &pid));
+    let found = found.unwrap_or_else(|| panic!("{processes:#?}"));
+    // Its command line, read from the process itself (a quoted argument
+    // with a space in it stays one).
+    let line: Vec<&str> = found["command_line"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(line[1..], ["__child", "hold-handles", "5", "50", "one arg"], "{found}");
     let nothing = afterlife(&["watch", "--name", "no-such-program-anywhere", "--duration", "1s"]);
     assert_eq!(nothing.status.code(), Some(125));
     assert!(

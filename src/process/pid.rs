@@ -22,23 +22,48 @@ pub enum PidParseError {
     #[error("'{0}' is not a process ID: PIDs are written without leading zeros")]
     LeadingZero(String),
     /// Zero or negative: `kill(2)` gives these special meanings (a process
-    /// group, every process); we never take them as one process.
-    #[error("'{0}' is not a process ID: PIDs are positive (0 and negative numbers mean process groups to kill(2))")]
+    /// group, every process); we never take them as one process. On
+    /// Windows 0 is the System Idle Process, which no call can end.
+    #[cfg_attr(
+        not(windows),
+        error("'{0}' is not a process ID: PIDs are positive (0 and negative numbers mean process groups to kill(2))")
+    )]
+    #[cfg_attr(
+        windows,
+        error("'{0}' is not a process ID: PIDs are positive (0 is the System Idle Process, which cannot be ended)")
+    )]
     NotPositive(String),
-    /// Larger than any PID the kernel can hand out (`PID_MAX_LIMIT`, 2^22).
-    #[error("'{0}' is not a process ID: the kernel never uses PIDs above 4194303")]
+    /// Larger than any PID the system can hand out: Linux's
+    /// `PID_MAX_LIMIT` (2^22); on Windows, above 2^31 - 1.
+    #[cfg_attr(
+        not(windows),
+        error("'{0}' is not a process ID: the kernel never uses PIDs above 4194303")
+    )]
+    #[cfg_attr(
+        windows,
+        error("'{0}' is not a process ID: Windows never uses PIDs above 2147483647")
+    )]
     TooLarge(String),
 }
 
 /// The kernel's `PID_MAX_LIMIT` (2^22 on 64-bit): the largest `pid_max`; PIDs
 /// stay below it.
+#[cfg(not(windows))]
 pub const PID_MAX_LIMIT: i32 = 4_194_304;
+
+/// The first number above every possible PID. Linux's PIDs stay below
+/// `pid_max`, at most [`PID_MAX_LIMIT`]. A Windows PID is a `DWORD` (a
+/// multiple of 4 into the system's table of client IDs, which can grow past
+/// 2^22 on a long-running server); none reaches 2^31.
+#[cfg(not(windows))]
+const PID_END: i32 = PID_MAX_LIMIT;
+#[cfg(windows)]
+const PID_END: i32 = i32::MAX;
 
 impl Pid {
     /// A PID from a number, if it is a possible one.
     pub fn new(raw: i32) -> Option<Pid> {
-        // pid_max is at most PID_MAX_LIMIT, and PIDs stay below pid_max.
-        (1..PID_MAX_LIMIT).contains(&raw).then_some(Pid(raw))
+        (1..PID_END).contains(&raw).then_some(Pid(raw))
     }
 
     /// The number.
@@ -142,8 +167,26 @@ mod tests {
     fn parses_positive_numbers() {
         assert_eq!("1".parse::<Pid>().unwrap().get(), 1);
         assert_eq!("4194303".parse::<Pid>().unwrap().get(), 4_194_303);
-        assert!("4194304".parse::<Pid>().is_err());
         assert_eq!("42".parse::<Pid>().unwrap().get(), 42);
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn linux_pids_stay_below_pid_max_limit() {
+        assert!(matches!("4194304".parse::<Pid>(), Err(PidParseError::TooLarge(_))));
+        assert!(matches!("4194305".parse::<Pid>(), Err(PidParseError::TooLarge(_))));
+        assert_eq!(Pid::new(PID_MAX_LIMIT), None);
+    }
+
+    /// A server that has run long enough hands out PIDs past Linux's limit.
+    #[cfg(windows)]
+    #[test]
+    fn windows_pids_go_past_linux_limit() {
+        assert_eq!("4194304".parse::<Pid>().unwrap().get(), 4_194_304);
+        assert_eq!("67108860".parse::<Pid>().unwrap().get(), 67_108_860);
+        assert!(matches!("2147483647".parse::<Pid>(), Err(PidParseError::TooLarge(_))));
+        let zero = "0".parse::<Pid>().unwrap_err().to_string();
+        assert!(zero.contains("System Idle Process"), "{zero}");
     }
 
     #[test]
@@ -162,7 +205,6 @@ mod tests {
         assert!(matches!("-1".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
         assert!(matches!("-0".parse::<Pid>(), Err(PidParseError::NotPositive(_))));
         assert!(matches!("--1".parse::<Pid>(), Err(PidParseError::NotANumber(_))));
-        assert!(matches!("4194305".parse::<Pid>(), Err(PidParseError::TooLarge(_))));
         assert!(matches!(
             "99999999999999999999999".parse::<Pid>(),
             Err(PidParseError::TooLarge(_))

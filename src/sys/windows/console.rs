@@ -27,20 +27,13 @@ use std::os::windows::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use windows_sys::Wdk::System::Threading::{
-    NtQueryInformationProcess, ProcessBasicInformation, ProcessWow64Information,
-};
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::Console::{
     AttachConsole, CTRL_BREAK_EVENT, FreeConsole, GenerateConsoleCtrlEvent, SetConsoleCtrlHandler,
 };
-use windows_sys::Win32::System::Diagnostics::Debug::ReadProcessMemory;
-use windows_sys::Win32::System::Threading::{
-    CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS, GetCurrentProcess, PROCESS_BASIC_INFORMATION,
-};
+use windows_sys::Win32::System::Threading::{CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS, GetCurrentProcess};
 
-/// Where `ProcessParameters` sits in a 64-bit PEB.
-const PEB_PROCESS_PARAMETERS: usize = 0x20;
+use super::peb::{PEB_PROCESS_PARAMETERS, is_wow64, peb_address, read};
 /// Where `ProcessGroupId` sits in a 64-bit `RTL_USER_PROCESS_PARAMETERS`
 /// (after `PackageDependencyData`; present since Windows 7).
 const PARAMETERS_PROCESS_GROUP_ID: usize = 0x408;
@@ -115,67 +108,6 @@ pub(crate) fn group_id(pid: u32, process: HANDLE) -> Result<u32, GroupError> {
     }
     read(process, parameters + PARAMETERS_PROCESS_GROUP_ID)
         .map_err(call_error(pid, "ReadProcessMemory(ProcessParameters.ProcessGroupId)"))
-}
-
-fn ntstatus(status: i32) -> io::Result<()> {
-    if status >= 0 {
-        return Ok(());
-    }
-    Err(io::Error::other(format!("NTSTATUS {:#010X}", status as u32)))
-}
-
-fn is_wow64(process: HANDLE) -> io::Result<bool> {
-    let mut peb32 = 0usize;
-    // SAFETY: a valid handle and a local of the size given.
-    let status = unsafe {
-        NtQueryInformationProcess(
-            process,
-            ProcessWow64Information,
-            (&raw mut peb32).cast(),
-            size_of::<usize>() as u32,
-            std::ptr::null_mut(),
-        )
-    };
-    ntstatus(status)?;
-    Ok(peb32 != 0)
-}
-
-fn peb_address(process: HANDLE) -> io::Result<usize> {
-    // SAFETY: plain data; zero is a valid value.
-    let mut basic: PROCESS_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid handle and a local of the size given.
-    let status = unsafe {
-        NtQueryInformationProcess(
-            process,
-            ProcessBasicInformation,
-            (&raw mut basic).cast(),
-            size_of::<PROCESS_BASIC_INFORMATION>() as u32,
-            std::ptr::null_mut(),
-        )
-    };
-    ntstatus(status)?;
-    Ok(basic.PebBaseAddress as usize)
-}
-
-/// Reads one plain value at `address` in `process`.
-fn read<T: Copy + Default>(process: HANDLE, address: usize) -> io::Result<T> {
-    let mut value = T::default();
-    let mut done = 0usize;
-    // SAFETY: a valid handle; the local is `size_of::<T>()` bytes of plain
-    // data, and ReadProcessMemory writes at most that many.
-    let ok = unsafe {
-        ReadProcessMemory(
-            process,
-            address as *const _,
-            (&raw mut value).cast(),
-            size_of::<T>(),
-            &mut done,
-        )
-    };
-    if ok == 0 || done != size_of::<T>() {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(value)
 }
 
 /// Sends CTRL_BREAK_EVENT to the console process group led by `leader`,

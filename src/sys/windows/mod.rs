@@ -18,7 +18,8 @@
 //! - [`job`]: job objects with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`.
 //! - [`supervise`]: `run` and `timeout`: the command in a job object.
 //! - [`console`]: a process's console process group, read from its process
-//!   parameters, and CTRL_BREAK_EVENT sent to a group leader by a helper.
+//!   parameters ([`peb`]), and CTRL_BREAK_EVENT sent to a group leader by a
+//!   helper.
 //! - [`resist`], [`resist_gather`]: `why`: suspended threads
 //!   ([`threads`]), a debugger ([`debug`]), an ended process kept by open
 //!   handles ([`handle_table`]), access denied, and what `TerminateProcess`
@@ -30,7 +31,8 @@
 //!   handle table), the user a process runs as, and the report: owner,
 //!   holders, user, state, or that the owner is gone.
 //! - [`sample`], [`watch_wake`], [`watcher`]: `watch`: handle counts,
-//!   private bytes, working set and threads per tick, the wait between
+//!   private bytes, working set and threads per tick (and each process's
+//!   command line, [`command_line`]), the wait between
 //!   ticks, and the loop (`crate::watch` takes them under its side's
 //!   names: `sample`, `wake`, `watcher`).
 //! - [`child`]: afterlife's hidden child mode for the tests
@@ -44,6 +46,7 @@ pub(crate) mod child;
 pub(crate) mod child_leaks;
 pub(crate) mod child_resist;
 pub(crate) mod child_sockets;
+pub(crate) mod command_line;
 pub(crate) mod console;
 pub(crate) mod debug;
 pub(crate) mod demo;
@@ -53,6 +56,7 @@ pub(crate) mod handle_table;
 pub(crate) mod job;
 pub(crate) mod linux_abi;
 pub(crate) mod observe;
+pub(crate) mod peb;
 pub(crate) mod port_owners;
 pub(crate) mod resist;
 pub(crate) mod resist_gather;

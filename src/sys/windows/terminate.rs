@@ -137,7 +137,10 @@ pub fn choose_graceful(pid: u32, group: &Result<u32, String>, own_group: Option<
 pub struct KillReport {
     /// Every member.
     pub processes: Vec<Member>,
-    /// How many still run.
+    /// Nothing was sent (`--dry-run`).
+    pub dry_run: bool,
+    /// How many still run after what was sent (0 for a dry run, which
+    /// sends nothing to survive).
     pub survivors: usize,
     /// How the tree was held still: suspended threads.
     pub freeze: &'static str,
@@ -181,7 +184,7 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
         walk(&mut held, freeze, own)?;
     }
     if options.dry_run {
-        return Ok(report(held, started, "none"));
+        return Ok(report(held, started, "none", true));
     }
     match options.mode {
         KillMode::Check => {}
@@ -191,7 +194,7 @@ pub fn kill(pids: &[u32], options: KillOptions) -> Result<KillReport, KillError>
     for h in &mut held {
         h.member.ending = h.process.exit_code().map(WindowsEnding::of);
     }
-    Ok(report(held, started, if freeze { "suspend" } else { "none" }))
+    Ok(report(held, started, if freeze { "suspend" } else { "none" }, false))
 }
 
 /// The targets named, each held by a handle; afterlife itself is refused,
@@ -436,20 +439,44 @@ fn wait_all(held: &[Held], limit: Option<Duration>) {
     }
 }
 
-fn report(held: Vec<Held>, started: Instant, freeze: &'static str) -> KillReport {
+fn report(held: Vec<Held>, started: Instant, freeze: &'static str, dry_run: bool) -> KillReport {
     let processes: Vec<Member> = held.into_iter().map(|h| h.member).collect();
-    let survivors = processes.iter().filter(|m| m.ending.is_none()).count();
+    let survivors = survivors(&processes, dry_run);
     KillReport {
         processes,
+        dry_run,
         survivors,
         freeze,
         elapsed: started.elapsed().as_secs_f64(),
     }
 }
 
+/// The members still running after a kill; none survive a dry run, which
+/// sent nothing. Pure.
+fn survivors(processes: &[Member], dry_run: bool) -> usize {
+    if dry_run {
+        return 0;
+    }
+    processes.iter().filter(|m| m.ending.is_none()).count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dry_run_has_no_survivors() {
+        let running = Member {
+            pid: 8,
+            name: "ping.exe".into(),
+            parent: None,
+            sent: Vec::new(),
+            graceful: None,
+            ending: None,
+        };
+        assert_eq!(survivors(std::slice::from_ref(&running), true), 0);
+        assert_eq!(survivors(&[running], false), 1);
+    }
 
     #[test]
     fn ctrl_break_goes_only_to_a_group_leader_that_is_not_afterlifes_group() {

@@ -232,7 +232,8 @@ impl Watcher {
         self.watched.push(Watched {
             name: row.map(|r| r.name.clone()).unwrap_or_default(),
             title: None,
-            cmdline: Vec::new(),
+            // Unreadable (a protected process): none shown, as on Linux.
+            cmdline: super::command_line::of(process.raw()).unwrap_or_default(),
             started_at: Some(started_at),
             stat: None,
             parent: row.map_or(0, |r| r.ppid as i32),

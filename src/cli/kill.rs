@@ -657,7 +657,17 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
     }
     let signalled = report.processes.iter().any(|p| !p.sent.is_empty());
     let containment = match &report.containment {
-        Containment::Cgroup { path } => format!("; cgroup {} (cgroup.freeze, cgroup.kill)", escape(path)),
+        Containment::Cgroup {
+            path,
+            left_frozen: false,
+        } => format!("; cgroup {} (cgroup.freeze, cgroup.kill)", escape(path)),
+        Containment::Cgroup {
+            path,
+            left_frozen: true,
+        } => format!(
+            "; cgroup {} (cgroup.kill), frozen before afterlife came and left frozen: a process that handles the signal cannot run its handler until the cgroup is thawed",
+            escape(path)
+        ),
         Containment::Freeze { stopped, walks: 0 } => {
             format!("; stopped {} first", count(*stopped, "process", "processes"))
         }

@@ -266,6 +266,13 @@ impl Cgroup {
                 .all(|name| rustix::fs::access(self.file(name), rustix::fs::Access::WRITE_OK).is_ok())
     }
 
+    /// Whether this cgroup's own `cgroup.freeze` asks for a freeze (someone
+    /// froze it: `docker pause`, `systemctl freeze`); not a freeze that an
+    /// ancestor's setting imposes, which a write here does not lift.
+    pub fn freeze_requested(&self) -> bool {
+        fs::read_to_string(self.file("cgroup.freeze")).is_ok_and(|text| text.trim() == "1")
+    }
+
     /// Asks the kernel to freeze the subtree (see [`Cgroup::wait_frozen`]).
     pub fn freeze(&self) -> Result<(), CgroupError> {
         self.write("cgroup.freeze", "1")

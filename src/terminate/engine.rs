@@ -501,6 +501,8 @@ struct Run<'a> {
     walks: usize,
     /// Members the freeze stopped.
     stopped: usize,
+    /// The cgroup's own `cgroup.freeze` was set before afterlife came.
+    already_frozen: bool,
     watch: Watch,
 }
 
@@ -519,12 +521,13 @@ fn run(
     let mut run = Run {
         plan: *plan,
         targets,
-        cgroup,
         start: now,
         phase: Phase::Graceful,
         phase_start: now,
         walks: 0,
         stopped: 0,
+        already_frozen: cgroup.as_ref().is_some_and(Cgroup::freeze_requested),
+        cgroup,
         watch,
     };
     run.first_signal()?;
@@ -534,6 +537,7 @@ fn run(
     let containment = match (&run.cgroup, plan.freezes()) {
         (Some(cgroup), _) => Containment::Cgroup {
             path: cgroup.relative().to_string(),
+            left_frozen: run.already_frozen,
         },
         (None, true) if run.stopped > 0 => Containment::Freeze {
             stopped: run.stopped,
@@ -565,10 +569,13 @@ impl Run<'_> {
                     self.phase_start = Instant::now();
                     return Ok(());
                 }
-            } else if cgroup.freeze().is_ok() {
-                // Whatever happens while frozen, the cgroup is thawed again.
+            } else if self.already_frozen || cgroup.freeze().is_ok() {
+                // Whatever happens while frozen, the cgroup is thawed again,
+                // unless it was frozen before afterlife came: that freeze is
+                // someone else's to lift. A signal whose default action ends
+                // a process ends it even frozen; a handled one waits.
                 let signalled = self.signal_frozen(&cgroup, signal);
-                let thawed = cgroup.thaw();
+                let thawed = if self.already_frozen { Ok(()) } else { cgroup.thaw() };
                 signalled?;
                 thawed?;
                 self.phase_start = Instant::now();

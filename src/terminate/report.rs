@@ -34,6 +34,9 @@ pub enum Containment {
     Cgroup {
         /// The cgroup, relative to the cgroup v2 mount (`/jobs/build`).
         path: String,
+        /// Its own `cgroup.freeze` was set before afterlife came (`docker
+        /// pause`): signalled while frozen and left frozen, not thawed.
+        left_frozen: bool,
     },
     /// Every member was stopped with `SIGSTOP` through its pidfd and the
     /// selection walked again until nothing new appeared.

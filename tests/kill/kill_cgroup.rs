@@ -67,6 +67,38 @@ fn a_tree_that_is_exactly_a_cgroup_is_frozen_and_killed_there() {
     tree.reap();
 }
 
+/// A cgroup frozen before afterlife came (`docker pause`, `systemctl
+/// freeze`) is signalled frozen and left frozen: a process whose SIGTERM
+/// takes its default action ends on it all the same, one that ignores it
+/// stays frozen through the grace rather than being let run by a thaw that
+/// was not afterlife's to make, and SIGKILL ends it frozen.
+#[test]
+fn a_cgroup_frozen_by_someone_else_is_left_frozen() {
+    let Some(jail) = jail("cgroup-paused") else { return };
+    let mut tree = Tree::start_in(jail, TREE);
+    let cgroup = tree.jail.cgroup.clone().unwrap();
+    cgroup.freeze().unwrap();
+    assert!(cgroup.wait_frozen(Duration::from_secs(5)).unwrap());
+    let root = tree.root().to_string();
+    let (code, report, stderr) = kill_json(&["--tree", "--grace", "300ms", "--no-escalate", &root]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    assert_eq!(report["containment"]["kind"], "cgroup", "{report:#}");
+    assert_eq!(report["containment"]["left_frozen"], true, "{report:#}");
+    let plain = entry(&report, tree.pids[0]);
+    assert_eq!(plain["outcome"], "ended", "{plain:#}");
+    assert_eq!(plain["by"], "signal", "{plain:#}");
+    assert_eq!(entry(&report, tree.pids[1])["outcome"], "alive", "{report:#}");
+    assert!(cgroup.events().unwrap().frozen, "afterlife thawed the cgroup");
+    let freeze = std::fs::read_to_string(cgroup.path().join("cgroup.freeze")).unwrap();
+    assert_eq!(freeze.trim(), "1");
+    // SIGKILL ends the member that ignores SIGTERM, frozen as it is.
+    let ignoring = tree.pids[1].to_string();
+    let (code, report, stderr) = kill_json(&["--signal", "KILL", &ignoring]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(entry(&report, tree.pids[1])["outcome"], "ended", "{report:#}");
+    tree.reap();
+}
+
 #[test]
 fn kill_first_uses_cgroup_kill_at_once() {
     let Some(jail) = jail("cgroup-kill") else { return };

@@ -53,11 +53,7 @@ impl<'a> Mapping<'a> {
 
     /// The device's major and minor numbers.
     pub fn major_minor(&self) -> Option<(u32, u32)> {
-        let (major, minor) = self.device.split_once(':')?;
-        Some((
-            u32::from_str_radix(major, 16).ok()?,
-            u32::from_str_radix(minor, 16).ok()?,
-        ))
+        major_minor(self.device)
     }
 
     /// Whether it maps a file (an inode and an absolute path).
@@ -118,6 +114,23 @@ pub fn rollup(text: &str) -> Rollup {
         pss: field("Pss:"),
         swap: field("Swap:"),
     }
+}
+
+/// A maps device (`MAJOR:MINOR` in hex) as its major and minor numbers.
+/// Pure.
+pub fn major_minor(device: &str) -> Option<(u32, u32)> {
+    let (major, minor) = device.split_once(':')?;
+    Some((
+        u32::from_str_radix(major, 16).ok()?,
+        u32::from_str_radix(minor, 16).ok()?,
+    ))
+}
+
+/// A maps device (`MAJOR:MINOR` in hex) as the `st_dev` that `stat` gives.
+/// Pure.
+pub fn device_number(device: &str) -> Option<u64> {
+    let (major, minor) = major_minor(device)?;
+    Some(libc::makedev(major, minor))
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@
 //! | [`locks`] | `/proc/locks`, fdinfo `lock:` lines | our own (procfs's `Locks` drops the `->` of a waiter and reads no fdinfo line) |
 //! | [`limits`] | `/proc/PID/limits` | procfs (`Limits`) |
 //! | [`kcmp`] | kcmp(2), the system call that compares what /proc names | |
+//! | [`ns`] | `/proc/PID/ns/*` links | (a link's text, compared whole) |
 //! | (re-exported) | `/proc/meminfo`, the files [`Process`] reads | procfs (`Meminfo`, `Process`) |
 //!
 //! Left where they are, each parsed once: `/proc/sysvipc/*` in
@@ -45,6 +46,7 @@ pub mod locks;
 pub mod maps;
 pub mod mountinfo;
 pub mod net;
+pub mod ns;
 pub mod stat;
 pub mod status;
 

@@ -167,6 +167,13 @@ pub struct Socket {
     /// listening and unconnected sockets; false where unknown).
     #[serde(skip)]
     pub v6only: bool,
+    /// The file a unix socket is bound to: its device (as `stat`'s
+    /// `st_dev`) and the low 32 bits of its inode (sock_diag's
+    /// `UNIX_DIAG_VFS`); `None` where unknown (abstract, unbound, or read
+    /// from `/proc/net/unix`). A path names another file in another mount
+    /// namespace; the bound file is the socket's own.
+    #[serde(skip)]
+    pub bound_file: Option<(u64, u32)>,
 }
 
 #[cfg(test)]
@@ -195,6 +202,7 @@ impl Socket {
             uid: Some(0),
             pending: Vec::new(),
             v6only: false,
+            bound_file: None,
         }
     }
 }
@@ -436,7 +444,7 @@ pub fn dump_filtered(netns: NetnsId, selection: Selection, filter: &Filter<'_>) 
         let mut req = [0u8; 24];
         req[0] = libc::AF_UNIX as u8;
         req[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
-        let show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
+        let show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
         req[12..16].copy_from_slice(&show.to_ne_bytes());
         sock.request(SOCK_DIAG_BY_FAMILY, &req, 2)?;
         sock.receive("unix", |payload| {
@@ -541,10 +549,12 @@ const TCPDIAG_GETSOCK: u16 = 18;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const UDIAG_SHOW_NAME: u32 = 1;
+const UDIAG_SHOW_VFS: u32 = 2;
 const UDIAG_SHOW_PEER: u32 = 4;
 const UDIAG_SHOW_ICONS: u32 = 8;
 const UDIAG_SHOW_RQLEN: u32 = 16;
 const UNIX_DIAG_NAME: u16 = 0;
+const UNIX_DIAG_VFS: u16 = 1;
 const UNIX_DIAG_PEER: u16 = 2;
 const UNIX_DIAG_ICONS: u16 = 3;
 const UNIX_DIAG_RQLEN: u16 = 4;
@@ -677,6 +687,7 @@ pub fn parse_inet_msg(payload: &[u8], protocol: Protocol, netns: NetnsId) -> Opt
         uid: Some(uid),
         pending: Vec::new(),
         v6only: family == libc::AF_INET6 as u8 && v6only_attribute(payload.get(72..).unwrap_or(&[])),
+        bound_file: None,
     })
 }
 
@@ -724,10 +735,12 @@ pub fn parse_unix_msg(payload: &[u8], netns: NetnsId) -> Option<Socket> {
         uid: None,
         pending: Vec::new(),
         v6only: false,
+        bound_file: None,
     };
     for (kind, data) in netlink_attributes(&payload[16..]) {
         match kind {
             UNIX_DIAG_NAME => socket.path = Some(unix_name(data)),
+            UNIX_DIAG_VFS => socket.bound_file = bound_file(data),
             UNIX_DIAG_PEER => socket.peer = u32_at(data, 0).map(u64::from).filter(|&p| p != 0),
             UNIX_DIAG_RQLEN => {
                 socket.recv_queue = u32_at(data, 0).unwrap_or(0);
@@ -743,6 +756,15 @@ pub fn parse_unix_msg(payload: &[u8], netns: NetnsId) -> Option<Socket> {
         }
     }
     Some(socket)
+}
+
+/// `struct unix_diag_vfs` (`udiag_vfs_ino`, `udiag_vfs_dev`): the bound
+/// file's inode, low 32 bits, and its device as the kernel keeps it
+/// (`MAJOR << 20 | MINOR`), turned into `stat`'s encoding. Pure.
+pub fn bound_file(data: &[u8]) -> Option<(u64, u32)> {
+    let inode = u32_at(data, 0)?;
+    let dev = u32_at(data, 4)?;
+    Some((libc::makedev(dev >> 20, dev & 0xf_ffff), inode))
 }
 
 /// A unix socket name as users write it: a path, or `@name` for an abstract
@@ -802,6 +824,7 @@ pub fn parse_proc_net_inet(text: &str, protocol: Protocol, netns: NetnsId) -> Ve
             uid: Some(row.uid),
             pending: Vec::new(),
             v6only: false,
+            bound_file: None,
         })
         .collect()
 }
@@ -833,6 +856,7 @@ pub fn parse_proc_net_unix(text: &str, netns: NetnsId) -> Vec<Socket> {
             uid: None,
             pending: Vec::new(),
             v6only: false,
+            bound_file: None,
         })
         .collect()
 }
@@ -892,6 +916,15 @@ mod tests {
         assert_eq!(sockets[1].path.as_deref(), Some("@abs"));
         assert_eq!(sockets[2].state, SocketState::Established);
         assert_eq!(sockets[2].path, None);
+    }
+
+    #[test]
+    fn the_bound_file_is_read_in_stats_encoding() {
+        // /dev/sda1 (8:1) as the kernel keeps it, and tmpfs 0:42.
+        let vfs = |dev: u32, inode: u32| [inode.to_ne_bytes(), dev.to_ne_bytes()].concat();
+        assert_eq!(bound_file(&vfs(8 << 20 | 1, 77)), Some((libc::makedev(8, 1), 77)));
+        assert_eq!(bound_file(&vfs(42, 5)), Some((libc::makedev(0, 42), 5)));
+        assert_eq!(bound_file(&[0u8; 4]), None);
     }
 
     #[test]

@@ -58,6 +58,21 @@ pub struct Hit {
 }
 
 impl Hit {
+    /// The `/proc` link this hit was read from: `/proc/PID/fd/FD` (through
+    /// the thread it was read through), `cwd`, `root` or `exe`.
+    pub fn link_path(&self) -> String {
+        let base = match self.thread {
+            Some(tid) => format!("/proc/{}/task/{tid}", self.pid),
+            None => format!("/proc/{}", self.pid),
+        };
+        match self.slot {
+            Slot::Fd(fd) => format!("{base}/fd/{fd}"),
+            Slot::Cwd => format!("{base}/cwd"),
+            Slot::Root => format!("{base}/root"),
+            Slot::Exe => format!("{base}/exe"),
+        }
+    }
+
     /// `/proc/PID/KIND/FD` (`fd`, `fdinfo`) of this hit's fd, through the
     /// thread it was read through.
     pub fn fd_file(&self, kind: &str, fd: i32) -> String {

@@ -298,3 +298,82 @@ finish()
     let text = stdout(&run(&["holds", "--deleted"]));
     assert!(text.contains("memory-mapped"), "{text}");
 }
+
+/// A path names another file in another mount namespace: a process that
+/// opened and mapped `DIR/data` on a tmpfs mounted over `DIR` in its own
+/// namespace holds that file, not the `DIR/data` afterlife sees. Only the
+/// process that holds the very file (its device and inode) is listed, as
+/// lsof and fuser list it.
+#[test]
+fn a_path_in_another_mount_namespace_is_another_file() {
+    if !common::is_root() {
+        println!("skipped: unshare --mount needs root");
+        return;
+    }
+    let scratch = Scratch::new("holds-mntns");
+    let dir = scratch.path().join("over");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("data");
+    std::fs::write(&file, vec![1u8; 4096]).unwrap();
+    // Each binds a unix socket at DIR/sock too, the host one by a relative
+    // name from DIR.
+    let hold = |path: &std::path::Path| {
+        format!(
+            r#"
+import mmap
+f = open({path:?}, "r+b")
+m = mmap.mmap(f.fileno(), 4096)
+os.chdir({dir:?})
+s = socket.socket(socket.AF_UNIX)
+s.bind("sock")
+s.listen()
+report(fd=f.fileno())
+finish()
+"#,
+            path = path.to_str().unwrap(),
+            dir = path.parent().unwrap().to_str().unwrap()
+        )
+    };
+    let mount = format!(
+        "mount -t tmpfs none {dir:?} && head -c 4096 /dev/zero > {file:?} && exec \"$@\"",
+        dir = dir.to_str().unwrap(),
+        file = file.to_str().unwrap()
+    );
+    let private = Py::start_with(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &mount,
+            "sh",
+        ],
+        &hold(&file),
+    );
+    let host = Py::start(&hold(&file));
+    let (code, report) = run_json(&["holds", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(vias(&report, host.pid() as i64), vec!["fd", "fd", "mapped"], "{report}");
+    assert!(vias(&report, private.pid() as i64).is_empty(), "{report}");
+    // The socket bound to the file afterlife sees, named `sock` as it was
+    // bound; not the one bound at the same path in the other namespace.
+    let sock = dir.join("sock");
+    let (code, report) = run_json(&["holds", sock.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    let sockets = report["results"][0]["sockets"].as_array().unwrap();
+    assert_eq!(sockets.len(), 1, "{report}");
+    let holders = sockets[0]["holders"].as_array().unwrap();
+    assert!(
+        holders.iter().all(|h| h["pid"].as_i64() == Some(host.pid() as i64)),
+        "{report}"
+    );
+    assert!(!holders.is_empty(), "{report}");
+    // Its own file, asked for through its own root, is its alone.
+    let own = format!("/proc/{}/root{}", private.pid(), file.to_str().unwrap());
+    let (code, report) = run_json(&["holds", &own]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(!vias(&report, private.pid() as i64).is_empty(), "{report}");
+    assert!(vias(&report, host.pid() as i64).is_empty(), "{report}");
+}

@@ -11,6 +11,7 @@ use crate::process::Pid;
 use crate::resources::holders::brief::Briefs;
 use crate::resources::holders::{Holder, HoldsError, Via};
 use crate::resources::locks::{Lock, LockKind};
+use crate::resources::sockets::{Protocol, Socket};
 use crate::resources::{maps, walk};
 
 /// A path SPEC, examined once.
@@ -28,6 +29,10 @@ pub(super) struct PathTarget {
     /// Its file system did not answer `stat` within [`STAT_LIMIT`]: it is
     /// matched by the path as written and by its mount.
     pub(super) unanswered: bool,
+    /// The canonical path, in afterlife's mount namespace, leads to this
+    /// very file (not so for a path through another process's root,
+    /// `/proc/PID/root/...`).
+    text_is_ours: bool,
 }
 
 /// How long the path SPEC's `stat` may take. A hung FUSE or NFS mount
@@ -70,7 +75,12 @@ impl PathTarget {
             source,
         };
         let canonical = std::fs::canonicalize(path).map_err(error)?;
-        let meta = std::fs::metadata(&canonical).map_err(error)?;
+        // The file is the one the path as given leads to: through a /proc
+        // magic link (`/proc/PID/root/...`) that is a file of the process's
+        // mount namespace, which the canonical text, resolved as a plain
+        // link, would name on afterlife's side instead.
+        let meta = std::fs::metadata(path).map_err(error)?;
+        let text_is_ours = std::fs::metadata(&canonical).is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()));
         let text = canonical.to_string_lossy().into_owned();
         let mount_point = meta.is_dir() && proc::mountinfo::is_mount_point(&canonical);
         Ok(PathTarget {
@@ -82,6 +92,7 @@ impl PathTarget {
             dev: meta.dev(),
             inode: meta.ino(),
             unanswered: false,
+            text_is_ours,
         })
     }
 
@@ -118,7 +129,62 @@ impl PathTarget {
             dev,
             inode: 0,
             unanswered: true,
+            text_is_ours: true,
         }
+    }
+
+    /// Whether `socket` is the unix socket bound to this file: by the
+    /// bound file's device and inode where the kernel gives them (a name
+    /// is a path in the binder's mount namespace, written as it was
+    /// bound: relative, through a symbolic link), else by its name. Pure.
+    pub(super) fn is_bound_to(&self, socket: &Socket) -> bool {
+        if !self.is_socket || socket.protocol != Protocol::Unix {
+            return false;
+        }
+        match socket.bound_file {
+            Some((dev, inode)) if !self.unanswered => dev == self.dev && inode == self.inode as u32,
+            _ => socket.path.as_deref() == Some(self.text.as_str()),
+        }
+    }
+
+    /// Whether a file whose link text matched is this target's, from the
+    /// device and inode of the file the link leads to (`found`, asked only
+    /// when needed; `None`: it could not be examined, an fd closed
+    /// meanwhile) and whether its process sees afterlife's mounts
+    /// (`same_mounts`): a path names
+    /// another file in another mount namespace. A file must be the same
+    /// device and inode; anything on a mount point's device counts, and
+    /// in afterlife's own mount namespace anything under its path too (a
+    /// mount below it), where the target's path is afterlife's own. A
+    /// target whose file system did not answer is matched by the text
+    /// alone. Pure.
+    pub(super) fn is_same_file(
+        &self,
+        found: impl FnOnce() -> Option<(u64, u64)>,
+        same_mounts: impl FnOnce() -> bool,
+    ) -> bool {
+        // Nothing is examined for a target whose file system hangs: the
+        // file behind the link would hang the same way.
+        if self.unanswered {
+            return true;
+        }
+        if self.mount_point {
+            return (self.text_is_ours && same_mounts()) || found().is_some_and(|(dev, _)| dev == self.dev);
+        }
+        found() == Some((self.dev, self.inode))
+    }
+
+    /// Whether a mapping of `file` is of this target: the same device and
+    /// inode, or — in afterlife's own mount namespace (`same_mounts`), where
+    /// the target's path is afterlife's own — its path as written (a file on overlayfs is mapped with the device and
+    /// inode of the layer that holds it, not those `stat` shows). Pure.
+    fn maps_file(&self, file: &maps::MappedFile, same_mounts: impl Fn() -> bool) -> bool {
+        let on_device = proc::maps::device_number(&file.device) == Some(self.dev);
+        let by_path = || self.text_is_ours && self.matches_link(file.path.as_bytes()) && same_mounts();
+        if self.mount_point {
+            return on_device || by_path();
+        }
+        (self.inode != 0 && on_device && file.inode == self.inode) || by_path()
     }
 
     pub(super) fn matches_link(&self, link: &[u8]) -> bool {
@@ -147,10 +213,10 @@ impl PathTarget {
         let mapped = walk::parallel_map(pids, |&pid| {
             // Unreadable or gone: nothing mapped to report.
             maps::read(pid).ok().is_some_and(|files| {
-                files.iter().any(|f| {
-                    self.matches_link(f.path.as_bytes())
-                        || (self.inode != 0 && f.inode == self.inode && !self.mount_point)
-                })
+                // Read once, and only for a mapping whose path matches.
+                let same_mounts = std::cell::OnceCell::new();
+                let same = || *same_mounts.get_or_init(|| proc::ns::shares_mount_namespace(pid));
+                files.iter().any(|f| self.maps_file(f, same))
             })
         });
         let mut found: Vec<(Pid, Via, Option<i32>)> = pids
@@ -227,6 +293,7 @@ pub(super) type FdLocks = (Pid, i32, Vec<Lock>);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::sockets::SocketState;
 
     fn target(path: &str, mount_point: bool) -> PathTarget {
         PathTarget {
@@ -238,7 +305,98 @@ mod tests {
             dev: 0,
             inode: 0,
             unanswered: false,
+            text_is_ours: true,
         }
+    }
+
+    #[test]
+    fn a_matching_path_is_the_target_only_as_the_same_file() {
+        let dev = libc::makedev(8, 1);
+        let file = PathTarget {
+            dev,
+            inode: 77,
+            ..target("/srv/data", false)
+        };
+        // The same text in another mount namespace: another file.
+        assert!(file.is_same_file(|| Some((dev, 77)), || false));
+        assert!(!file.is_same_file(|| Some((libc::makedev(0, 0x2a), 2)), || true));
+        assert!(!file.is_same_file(|| Some((dev, 78)), || true));
+        // Closed since the walk: nothing held.
+        assert!(!file.is_same_file(|| None, || true));
+        // A mount point: its device anywhere; under its path in our own
+        // namespace (a mount below it), and only where the path is ours.
+        let mount = PathTarget {
+            dev,
+            inode: 2,
+            ..target("/srv", true)
+        };
+        assert!(mount.is_same_file(|| Some((dev, 1234)), || false));
+        assert!(mount.is_same_file(|| Some((libc::makedev(0, 0x30), 5)), || true));
+        assert!(!mount.is_same_file(|| Some((libc::makedev(0, 0x30), 5)), || false));
+        let theirs = PathTarget {
+            text_is_ours: false,
+            ..mount
+        };
+        assert!(!theirs.is_same_file(|| Some((libc::makedev(0, 0x30), 5)), || true));
+        // Unanswered: the text alone.
+        let hung = PathTarget {
+            unanswered: true,
+            ..target("/mnt/hung/f", false)
+        };
+        assert!(hung.is_same_file(|| panic!("a hung file examined"), || false));
+    }
+
+    #[test]
+    fn a_socket_is_bound_to_the_file_by_device_and_inode() {
+        let dev = libc::makedev(0, 0x2a);
+        let file = PathTarget {
+            dev,
+            inode: 77,
+            is_socket: true,
+            ..target("/run/app/sock", false)
+        };
+        let unix = |path: &str, bound_file: Option<(u64, u32)>| Socket {
+            protocol: Protocol::Unix,
+            path: Some(path.to_string()),
+            bound_file,
+            ..Socket::inet_fixture(Protocol::Tcp, SocketState::Listen, "0.0.0.0:0", "0.0.0.0:0", 9)
+        };
+        // Bound by a relative name, or at the same path in another mount
+        // namespace: the file decides.
+        assert!(file.is_bound_to(&unix("sock", Some((dev, 77)))));
+        assert!(!file.is_bound_to(&unix("/run/app/sock", Some((libc::makedev(0, 0x30), 77)))));
+        // Not given (read from /proc/net/unix): the name.
+        assert!(file.is_bound_to(&unix("/run/app/sock", None)));
+        assert!(!file.is_bound_to(&unix("/run/other", None)));
+        // A path that is not a socket has none bound to it.
+        let plain = PathTarget {
+            is_socket: false,
+            ..file
+        };
+        assert!(!plain.is_bound_to(&unix("sock", Some((dev, 77)))));
+    }
+
+    #[test]
+    fn a_mapping_is_the_target_by_device_and_inode_or_by_our_own_path() {
+        let file = PathTarget {
+            dev: libc::makedev(8, 1),
+            inode: 77,
+            ..target("/srv/data", false)
+        };
+        let mapped = |device: &str, inode: u64, path: &str| maps::MappedFile {
+            path: path.to_string(),
+            deleted: false,
+            device: device.to_string(),
+            inode,
+            mapped_bytes: 4096,
+        };
+        assert!(file.maps_file(&mapped("08:01", 77, "/elsewhere/link"), || false));
+        // The same inode on another device is another file.
+        assert!(!file.maps_file(&mapped("00:2a", 77, "/tmp/x"), || false));
+        // Overlayfs maps the layer's device and inode: the path counts, in
+        // our own mount namespace only.
+        assert!(file.maps_file(&mapped("00:2b", 9, "/srv/data"), || true));
+        assert!(!file.maps_file(&mapped("00:2b", 9, "/srv/data"), || false));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::bpf::task_file::{self, OpenFile};
+use crate::proc;
 use crate::process::Pid;
 use crate::resources::holders::brief::Briefs;
 use crate::resources::holders::explain::holders_of;
@@ -14,7 +15,7 @@ use crate::resources::holders::{
     Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
 };
 use crate::resources::locks;
-use crate::resources::sockets::{self, NetnsId, Protocol, Selection, Socket, Source};
+use crate::resources::sockets::{self, NetnsId, Selection, Socket, Source};
 use crate::resources::walk::{self, Hit, Slot, Walk, socket_inode};
 
 /// The needle of a socket link in a walk (path SPECs use their index).
@@ -150,21 +151,13 @@ impl Targets {
     /// Whether a dump keeps `socket`: a SPEC names it, or a path SPEC is
     /// the path it is bound to.
     fn keeps(&self, specs: &[(String, Spec)], socket: &Socket) -> bool {
-        specs.iter().any(|(_, spec)| spec.matches_socket(socket))
-            || self.paths.iter().any(|p| {
-                p.is_socket && socket.protocol == Protocol::Unix && socket.path.as_deref() == Some(p.text.as_str())
-            })
+        specs.iter().any(|(_, spec)| spec.matches_socket(socket)) || self.paths.iter().any(|p| p.is_bound_to(socket))
     }
 
     /// Whether SPEC number `index` names `socket` (a path SPEC names the
     /// unix socket bound to it).
     fn names(&self, index: usize, spec: &Spec, socket: &Socket) -> bool {
-        let unix_path = self
-            .paths
-            .iter()
-            .find(|p| p.index == index && p.is_socket)
-            .map(|p| Spec::Unix { name: p.text.clone() });
-        spec.matches_socket(socket) || unix_path.as_ref().is_some_and(|u| u.matches_socket(socket))
+        spec.matches_socket(socket) || self.paths.iter().any(|p| p.index == index && p.is_bound_to(socket))
     }
 
     /// Sockets alone: every process's open files in one pass inside the
@@ -391,6 +384,7 @@ impl Context<'_> {
             .hits
             .iter()
             .filter(|h| h.needle != SOCKET && target.matches_link(&h.link))
+            .filter(|h| target.is_same_file(|| file_behind(h), || proc::ns::shares_mount_namespace(h.pid)))
             .collect();
         let mut holders = holders_of(&hits, briefs);
         // The locks of open files go where their fds go: read from the
@@ -415,6 +409,14 @@ impl Context<'_> {
     }
 }
 
+/// The device and inode of the file a hit's link leads to (`stat`
+/// follows a `/proc` link into any mount namespace); `None` where it is
+/// gone (an fd closed since the walk read it).
+fn file_behind(hit: &Hit) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(hit.link_path()).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// One process per network namespace in use (the lowest PID).
 pub fn namespace_members(pids: &[Pid]) -> BTreeMap<NetnsId, Pid> {
     let found = walk::parallel_map(pids, |&pid| sockets::netns_of(pid));
@@ -432,7 +434,7 @@ pub fn namespace_members(pids: &[Pid]) -> BTreeMap<NetnsId, Pid> {
 mod tests {
     use super::*;
     use crate::resources::holders::inet;
-    use crate::resources::sockets::SocketState;
+    use crate::resources::sockets::{Protocol, SocketState};
 
     fn specs(texts: &[&str]) -> Vec<(String, Spec)> {
         texts.iter().map(|t| (t.to_string(), t.parse().unwrap())).collect()

@@ -456,3 +456,29 @@ echo "left $(cat "$JAIL/cgroup.procs" | wc -l)""#;
     assert!(out.contains("exit 121"), "{out}{}", stderr(&output));
     assert!(out.contains("left 0"), "{out}{}", stderr(&output));
 }
+
+/// A run inside another run's PID namespace (where /proc is the outer
+/// one's, and its own PID names another process there) makes its leaf
+/// below the outer run's leaf, where the outer `cgroup.kill` reaches it.
+#[test]
+fn a_nested_run_makes_its_leaf_inside_the_outer_leaf() {
+    if !available("cgroup") {
+        return;
+    }
+    let output = afterlife()
+        .args(["run", "--containment", "cgroup", "--report-json", "/dev/stderr", "--"])
+        .args([env!("CARGO_BIN_EXE_afterlife"), "run", "--containment", "cgroup"])
+        .args(["--report-json", "/dev/stdout", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let inner: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let err = stderr(&output);
+    let outer: serde_json::Value = serde_json::from_str(&err[err.find('{').unwrap()..]).unwrap();
+    let outer_leaf = outer["cgroup"].as_str().unwrap();
+    let inner_leaf = inner["cgroup"].as_str().unwrap();
+    assert!(
+        inner_leaf.starts_with(&format!("{outer_leaf}/")),
+        "inner {inner_leaf} outside outer {outer_leaf}"
+    );
+}

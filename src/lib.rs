@@ -8,11 +8,10 @@
 //! - [`observe`]: `status` and `wait` for any process, as typed reports which
 //!   the binary renders as text or JSON.
 //! - [`resources`]: what a process holds — every open fd with its kind,
-//!   access mode and `O_CLOEXEC`.
-//! - [`terminate`]: ending processes and whole trees for sure (`kill`).
-//! - [`resist`]: `why` — why a process does not die, with evidence and the next step.
 //!   access mode and `O_CLOEXEC`; sockets, maps, locks, IPC; snapshots, who
 //!   holds a port or path (`holds`), and what a dead tree left behind.
+//! - [`terminate`]: ending processes and whole trees for sure (`kill`).
+//! - [`resist`]: `why` — why a process does not die, with evidence and the next step.
 //! - [`supervise`]: `run` and `timeout` — a command tree contained, its
 //!   deadline enforced, its exact ending and its leftovers reported.
 //! - [`demo`]: the talk's scenarios run for real: how each death looks, what went, what stayed.

@@ -531,6 +531,10 @@ fn escape_text(escape: &crate::supervise::report::Escape) -> String {
         } => format!(
             "orphaned with its group: its parent exited, and its process group {pgid} still carries the PID of a leader that is gone (a background child left behind, or a worker whose master died)"
         ),
+        Escape::OtherCgroup { cgroup } => format!(
+            "moved out of the run's cgroup into {}, out of reach of its cgroup.kill",
+            crate::text::escape(cgroup)
+        ),
         Escape::InheritedFds { fds } => format!(
             "holds fds without O_CLOEXEC: {}",
             fds.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")

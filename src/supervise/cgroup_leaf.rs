@@ -73,7 +73,7 @@ impl CgroupLeaf {
     /// [`CgroupLeaf::remove_stale_siblings`], once the command runs).
     pub fn create() -> Result<CgroupLeaf, LeafError> {
         let me = Pid::current();
-        let parent = Cgroup::of_process(me)?;
+        let parent = Cgroup::of_self()?;
         let mut attempt = 0u32;
         let cgroup = loop {
             match parent.create_child(&leaf_name(me, attempt)) {

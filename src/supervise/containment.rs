@@ -215,6 +215,27 @@ fn only_child(children: &[Pid]) -> Option<Pid> {
     }
 }
 
+/// Whether `/proc/self` is our own PID: /proc is of our PID namespace.
+fn proc_names_us() -> bool {
+    std::fs::read_link("/proc/self").is_ok_and(|link| link.to_str() == Some(Pid::current().to_string().as_str()))
+}
+
+/// The cgroup v2 path of `pid` when it is outside `leaf` and every cgroup
+/// below it; `None` inside, or once it has ended.
+fn moved_to(leaf: &CgroupLeaf, pid: Pid) -> Option<String> {
+    let path = crate::proc::cgroup::read(pid)
+        .ok()
+        .and_then(|groups| crate::proc::cgroup::v2_path(&groups))?;
+    (!in_subtree(&path, leaf.cgroup().relative())).then_some(path)
+}
+
+/// Whether the cgroup `path` is `root` or below it (paths as
+/// `/proc/PID/cgroup` gives them). Pure.
+fn in_subtree(path: &str, root: &str) -> bool {
+    let root = root.trim_end_matches('/');
+    path == root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')) || root.is_empty()
+}
+
 /// The leaf's paths as C strings, made before the keeper's fork (after it,
 /// the cgroup watch does not allocate).
 struct LeafNames {
@@ -514,18 +535,23 @@ impl Contained {
     /// a walk of the tree opens each as it goes).
     pub fn members_but(&self, known: impl Fn(Pid) -> bool) -> Vec<Process> {
         match &self.leaf {
-            Some(leaf) => leaf
-                .members()
-                .into_iter()
-                .filter(|&pid| !known(pid))
-                .filter_map(|pid| {
-                    // ESRCH: ended since the listing. Checked after opening
-                    // (pidfd and start time only, the cheap open): a PID
-                    // reused by a process outside the leaf is not taken.
-                    let process = Process::open_own_child(pid).ok()?;
-                    leaf.contains(pid).then_some(process)
-                })
-                .collect(),
+            Some(leaf) => {
+                let listed = leaf.members();
+                let mut members: Vec<Process> = listed
+                    .iter()
+                    .copied()
+                    .filter(|&pid| !known(pid))
+                    .filter_map(|pid| {
+                        // ESRCH: ended since the listing. Checked after opening
+                        // (pidfd and start time only, the cheap open): a PID
+                        // reused by a process outside the leaf is not taken.
+                        let process = Process::open_own_child(pid).ok()?;
+                        leaf.contains(pid).then_some(process)
+                    })
+                    .collect();
+                members.extend(self.moved_out(leaf, &listed, &known));
+                members
+            }
             None => sweep::descendants(self.keeper_pid())
                 .into_iter()
                 .filter(|p| !known(p.pid()))
@@ -533,16 +559,46 @@ impl Contained {
         }
     }
 
+    /// The processes of a leaf's tree moved into a cgroup outside the
+    /// leaf's subtree (a test that writes a child's PID into another
+    /// cgroup's `cgroup.procs`), which `cgroup.kill` does not reach; not
+    /// those in the leaf (`listed`, or born since) or below it (a nested
+    /// afterlife's leaf, which the leaf's `cgroup.kill` reaches). They are
+    /// still afterlife's descendants: orphans come to afterlife (the
+    /// subreaper) or to the keeper (the namespace's init), afterlife's own
+    /// child. Neither the keeper nor a process that has ended (a zombie
+    /// not yet reaped) is one.
+    fn moved_out(&self, leaf: &CgroupLeaf, listed: &[Pid], known: &impl Fn(Pid) -> bool) -> Vec<Process> {
+        // /proc must name processes by our PIDs (not so inside another
+        // run's PID namespace, where /proc is the outer one's).
+        if !proc_names_us() {
+            return Vec::new();
+        }
+        let keeper = self.keeper_pid();
+        sweep::descendants(Pid::current())
+            .into_iter()
+            .filter(|p| p.pid() != keeper && !listed.contains(&p.pid()) && !known(p.pid()))
+            .filter(|p| moved_to(leaf, p.pid()).is_some() && !p.has_exited())
+            .collect()
+    }
+
+    /// The cgroup v2 path of a member moved out of the leaf's subtree;
+    /// `None` in it, without a leaf, or once it has ended.
+    pub fn moved_to(&self, pid: Pid) -> Option<String> {
+        moved_to(self.leaf.as_ref()?, pid)
+    }
+
     /// SIGKILLs the whole tree: `cgroup.kill`, or freeze-then-kill.
     pub fn kill_all(&self) -> usize {
         match &self.leaf {
             Some(leaf) => {
-                let count = leaf.members().len();
+                let listed = leaf.members();
                 if leaf.kill_all().is_err() {
                     // Without cgroup.kill working, fall back to signals.
                     return sweep::freeze_and_kill(|| self.members());
                 }
-                count
+                // Those moved into another cgroup, which cgroup.kill missed.
+                listed.len() + sweep::freeze_and_kill(|| self.moved_out(leaf, &listed, &|_| false))
             }
             None => sweep::freeze_and_kill(|| self.members()),
         }
@@ -550,11 +606,14 @@ impl Contained {
 
     /// Waits until the tree is empty, at most `limit`; whether it is.
     pub fn wait_empty(&self, limit: Duration) -> bool {
-        if let Some(leaf) = &self.leaf {
-            return leaf.wait_empty(limit);
-        }
         // A limit too long for an Instant (a grace of `inf`) never passes.
         let deadline = crate::duration::Deadline::after(limit);
+        // Once the leaf is empty, what is left are members moved out of it.
+        if let Some(leaf) = &self.leaf
+            && !leaf.wait_empty(limit)
+        {
+            return false;
+        }
         loop {
             let members = self.members();
             if members.is_empty() {
@@ -589,7 +648,9 @@ impl Contained {
             return;
         }
         let leaf = keep && self.leaf.as_ref().is_some_and(|l| !l.members().is_empty());
-        let keeper = leaf || (keep && self.leaf.is_none());
+        // A namespace's init keeps its members alive, those moved out of
+        // the leaf included.
+        let keeper = leaf || (keep && (self.leaf.is_none() || !self.members().is_empty()));
         self.keeper.dismiss(keeper);
         self.dismissed = Some(Kept { keeper, leaf });
     }
@@ -624,6 +685,19 @@ impl Contained {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cgroup_below_the_leaf_is_in_its_subtree() {
+        let leaf = "/user.slice/afterlife-42";
+        assert!(in_subtree("/user.slice/afterlife-42", leaf));
+        // A nested afterlife's leaf: the leaf's cgroup.kill reaches it.
+        assert!(in_subtree("/user.slice/afterlife-42/afterlife-43", leaf));
+        assert!(!in_subtree("/user.slice/afterlife-420", leaf));
+        assert!(!in_subtree("/user.slice", leaf));
+        assert!(!in_subtree("/elsewhere", leaf));
+        // The root cgroup holds everything.
+        assert!(in_subtree("/elsewhere", "/"));
+    }
 
     #[test]
     fn the_keepers_only_child_is_the_command() {

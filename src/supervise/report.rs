@@ -267,6 +267,13 @@ pub enum Escape {
         #[serde(skip_serializing_if = "Option::is_none")]
         group_leader_gone: Option<i32>,
     },
+    /// It was moved out of the run's cgroup leaf into another cgroup
+    /// (its PID written to that cgroup's `cgroup.procs`), out of reach of
+    /// the leaf's `cgroup.kill`.
+    OtherCgroup {
+        /// Its cgroup v2 path, as `/proc/PID/cgroup` gives it.
+        cgroup: String,
+    },
     /// It holds descriptors without `O_CLOEXEC` beyond stdin/stdout/stderr,
     /// inherited from its parent or passed to what it runs next.
     InheritedFds {
@@ -333,6 +340,7 @@ impl Escape {
             Escape::NewSession { .. } => "setsid",
             Escape::NewProcessGroup { .. } => "setpgid",
             Escape::Orphaned { .. } => "orphaned",
+            Escape::OtherCgroup { .. } => "another cgroup",
             Escape::InheritedFds { .. } => "fds without O_CLOEXEC",
         }
     }

@@ -31,7 +31,8 @@ use crate::supervise::policy::{
     grace_over_step, oom_in_question, sent_elsewhere, settle_time, signal_action, timers_due,
 };
 use crate::supervise::report::{
-    Fate, Leftover, OutputTargets, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent, classify_escape,
+    Escape, Fate, Leftover, OutputTargets, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent,
+    classify_escape,
 };
 use crate::supervise::signals::{ChildSetup, SignalInbox, Terminal};
 
@@ -680,6 +681,11 @@ impl Supervisor {
             return Vec::new();
         }
         let mut leftovers = describe_leftovers(&members, main, reapers, output);
+        for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
+            if let Some(cgroup) = contained.moved_to(process.pid()) {
+                leftover.escaped.insert(0, Escape::OtherCgroup { cgroup });
+            }
+        }
         if self.keep_leftovers {
             return leftovers;
         }

@@ -137,6 +137,21 @@ impl Cgroup {
         })
     }
 
+    /// The cgroup this process is in now, from `/proc/self/cgroup`: right
+    /// also where /proc shows another PID namespace's numbers (afterlife
+    /// run inside another run's PID namespace, where /proc is not
+    /// remounted and `/proc/PID` of its own PID is another process).
+    pub fn of_self() -> Result<Cgroup, CgroupError> {
+        let file = PathBuf::from("/proc/self/cgroup");
+        let text = fs::read_to_string(&file).map_err(io_error("read", &file))?;
+        let groups = proc::cgroup::parse(&text);
+        let relative = proc::cgroup::v2_path(&groups).ok_or(CgroupError::NoMembership { pid: Pid::current() })?;
+        Ok(Cgroup {
+            mount: v2_mount()?,
+            relative,
+        })
+    }
+
     /// Creates the child cgroup `name` (a new directory).
     pub fn create_child(&self, name: &str) -> Result<Cgroup, CgroupError> {
         let child = Cgroup {

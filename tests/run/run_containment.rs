@@ -352,3 +352,133 @@ fn a_background_child_has_not_escaped_by_setpgid() {
         assert!(!how.contains(&"new_session"), "{level}: {how:?}");
     }
 }
+
+/// A child of the command that moves itself into another cgroup (the
+/// test's own leaf, `$JAIL`), out of reach of the run's `cgroup.kill`:
+/// the script waits until the move is done, then exits 0.
+const MOVES_OUT: &str = r#"sh -c 'echo $$ > "$JAIL/cgroup.procs" && exec sleep 60' &
+i=0
+until grep -q . "$JAIL/cgroup.procs"; do sleep 0.01; i=$((i+1)); [ $i -lt 1000 ] || exit 9; done"#;
+
+/// The test's leaf for [`MOVES_OUT`], or why there is none.
+fn jail_for_moves() -> Option<common::kill::Jail> {
+    if !available("cgroup") {
+        return None;
+    }
+    match common::kill::Jail::required("run-moved-out") {
+        Ok(jail) => Some(jail),
+        Err(e) => {
+            println!("skipped: no cgroup of the test's own: {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_process_moved_into_another_cgroup_is_a_leftover_and_ended() {
+    let Some(jail) = jail_for_moves() else {
+        return;
+    };
+    let cgroup = jail.cgroup.as_ref().unwrap();
+    let cgroup_relative = cgroup.relative().to_string();
+    let output = afterlife()
+        .args([
+            "run",
+            "--containment",
+            "cgroup",
+            "--fail-on-leftovers",
+            "--grace",
+            "2",
+            "--timeout",
+            "20",
+        ])
+        .args(["--report-json", "/dev/stderr", "--", "sh", "-c", MOVES_OUT])
+        .env("JAIL", cgroup.path())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    let left = cgroup.procs().unwrap_or_default();
+    // Drop kills what is left in the jail.
+    drop(jail);
+    assert_eq!(output.status.code(), Some(121), "{err}");
+    assert!(left.is_empty(), "still running in the other cgroup: {left:?}; {err}");
+    let json_start = err.find('{').expect("JSON report on stderr");
+    let json: serde_json::Value = common::schema::parse("run", &err[json_start..err.rfind('}').unwrap() + 1]);
+    let leftovers = json["leftovers"].as_array().unwrap();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    assert_eq!(leftovers[0]["name"], "sleep");
+    let moved = leftovers[0]["escaped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["how"] == "other_cgroup")
+        .expect("the move is named");
+    assert!(moved["cgroup"].as_str().unwrap() == cgroup_relative, "{moved}");
+    assert_eq!(leftovers[0]["fate"]["fate"], "ended", "{err}");
+    assert!(err.contains("another cgroup"), "{err}");
+}
+
+/// The same from inside a PID namespace that afterlife does not lead
+/// (a container's): there the leaf has no namespace of its own, and
+/// nothing but afterlife ends what left it.
+#[test]
+fn a_process_moved_out_of_a_leaf_without_a_pid_namespace_is_ended() {
+    if !common::is_root() {
+        println!("skipped: unshare(CLONE_NEWPID) needs root");
+        return;
+    }
+    let Some(jail) = jail_for_moves() else {
+        return;
+    };
+    let cgroup = jail.cgroup.as_ref().unwrap();
+    // The namespace's init is the shell, which outlives afterlife: the
+    // moved process would run on until it exits.
+    let script = r#""$AFTERLIFE" run -q --containment cgroup --fail-on-leftovers --grace 2 --timeout 20 -- sh -c "$MOVES_OUT"
+echo "exit $?"
+echo "left $(cat "$JAIL/cgroup.procs" | wc -l)""#;
+    let output = std::process::Command::new("unshare")
+        .args(["--fork", "--pid", "--mount-proc", "sh", "-c", script])
+        .env("AFTERLIFE", env!("CARGO_BIN_EXE_afterlife"))
+        .env("MOVES_OUT", MOVES_OUT)
+        .env("JAIL", cgroup.path())
+        .stdin(Stdio::null())
+        .output();
+    drop(jail);
+    let Ok(output) = output else {
+        println!("skipped: no unshare(1)");
+        return;
+    };
+    let out = String::from_utf8_lossy(&output.stdout);
+    if !out.contains("exit ") {
+        println!("skipped: unshare failed: {}", stderr(&output).trim());
+        return;
+    }
+    assert!(out.contains("exit 121"), "{out}{}", stderr(&output));
+    assert!(out.contains("left 0"), "{out}{}", stderr(&output));
+}
+
+/// A run inside another run's PID namespace (where /proc is the outer
+/// one's, and its own PID names another process there) makes its leaf
+/// below the outer run's leaf, where the outer `cgroup.kill` reaches it.
+#[test]
+fn a_nested_run_makes_its_leaf_inside_the_outer_leaf() {
+    if !available("cgroup") {
+        return;
+    }
+    let output = afterlife()
+        .args(["run", "--containment", "cgroup", "--report-json", "/dev/stderr", "--"])
+        .args([env!("CARGO_BIN_EXE_afterlife"), "run", "--containment", "cgroup"])
+        .args(["--report-json", "/dev/stdout", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let inner: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let err = stderr(&output);
+    let outer: serde_json::Value = serde_json::from_str(&err[err.find('{').unwrap()..]).unwrap();
+    let outer_leaf = outer["cgroup"].as_str().unwrap();
+    let inner_leaf = inner["cgroup"].as_str().unwrap();
+    assert!(
+        inner_leaf.starts_with(&format!("{outer_leaf}/")),
+        "inner {inner_leaf} outside outer {outer_leaf}"
+    );
+}

@@ -493,13 +493,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub options: SuperviseOptions,
 
-    /// The command and its arguments (after `--`).
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
+    /// The command and its arguments (after `--`). An option before the
+    /// command is afterlife's: a mistyped one (`--timout 5`) is refused as
+    /// unknown, not run as the command.
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
@@ -509,6 +506,9 @@ pub struct RunArgs {
 #[command(
     version,
     disable_version_flag = true,
+    // getopt_long's abbreviations, as coreutils takes them: `--kill 5`,
+    // `--pres` (an ambiguous one is refused).
+    infer_long_args = true,
     after_help = "DURATION is a floating point number with an optional suffix: s for seconds (the default), \
 m for minutes, h for hours or d for days; inf (or anything too large) is forever; 0 disables the timeout. \
 Options are read only before DURATION: what follows it is the command, passed on untouched.\n\n\
@@ -842,9 +842,31 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
     }
 }
 
-/// Options that take a value in the next argument when not written
-/// `--name=value` (afterlife's global ones, and those of `timeout`).
-const TIMEOUT_VALUE_OPTIONS: [&str; 5] = ["--color", "--kill-after", "--signal", "--containment", "--report-json"];
+/// Whether the long option `--long` of `timeout` (written without
+/// `=value`, perhaps abbreviated as getopt_long allows: `--kill` for
+/// `--kill-after`) takes its value from the next argument: the option
+/// named exactly, or the one option it is a prefix of, among afterlife's
+/// global options and `timeout`'s. An unknown or ambiguous one takes
+/// none (clap refuses it).
+fn timeout_long_takes_value(long: &str) -> bool {
+    // Built, so that each argument's action is settled.
+    let mut cli = Cli::command();
+    cli.build();
+    let timeout = cli.find_subcommand("timeout").expect("the timeout subcommand");
+    let options: Vec<(&str, bool)> = cli
+        .get_arguments()
+        .chain(timeout.get_arguments())
+        .filter_map(|a| Some((a.get_long()?, a.get_action().takes_values())))
+        .collect();
+    if let Some(&(_, takes)) = options.iter().find(|(name, _)| *name == long) {
+        return takes;
+    }
+    let mut prefixed = options.iter().filter(|(name, _)| name.starts_with(long));
+    match (prefixed.next(), prefixed.next()) {
+        (Some(&(_, takes)), None) => takes,
+        _ => false,
+    }
+}
 
 /// Where the operands of `afterlife timeout` begin (DURATION), when they
 /// do and no `--` precedes them: coreutils reads its options with
@@ -872,7 +894,7 @@ fn timeout_operands_at(args: &[OsString]) -> Option<usize> {
             return None;
         }
         if let Some(long) = arg.strip_prefix("--") {
-            let takes_value = !long.contains('=') && TIMEOUT_VALUE_OPTIONS.contains(&arg.as_ref());
+            let takes_value = !long.contains('=') && timeout_long_takes_value(long);
             i += if takes_value { 2 } else { 1 };
         } else if let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) {
             // -fv, -k5, -k 5, -sKILL, -vs KILL: a value option takes the
@@ -1043,6 +1065,10 @@ mod tests {
             operands_at("afterlife --color=never timeout --report-json f 1 true"),
             Some(5)
         );
+        // getopt_long's abbreviations.
+        assert_eq!(operands_at("afterlife timeout --kill 5 --sig KILL 1 true"), Some(6));
+        assert_eq!(operands_at("afterlife timeout --pres 1 true"), Some(3));
+        assert_eq!(operands_at("afterlife timeout --kill=5 1 true"), Some(3));
         // Already marked, or no operand: nothing to do.
         assert_eq!(operands_at("afterlife timeout -- -1 true"), None);
         assert_eq!(operands_at("afterlife timeout -v"), None);

@@ -53,6 +53,12 @@ fn usage_errors_are_one_line_and_a_hint() {
             "afterlife: error: the following required arguments were not provided: <PID>...",
             "afterlife: hint: usage: afterlife wait <PID>...; more with 'afterlife wait --help'",
         ),
+        // A mistyped option of `run` is refused, not run as the command.
+        (
+            &["run", "--timout", "5", "--", "true"],
+            "afterlife: error: unexpected argument '--timout' found (a similar argument exists: '--timeout'; to pass '--timout' as a value, use '-- --timout')",
+            "afterlife: hint: usage: afterlife run --timeout <DURATION> <COMMAND>...; more with 'afterlife run --help'",
+        ),
         (
             &["frobnicate"],
             "afterlife: error: unrecognized subcommand 'frobnicate'",

@@ -131,6 +131,23 @@ fn exit_codes_match_coreutils() {
         (&["1d", "true"], 0),
         // A signal death is passed on: 128+N.
         (&["10", "sh", "-c", "kill -USR1 $$"], 138),
+        // getopt_long's abbreviations of long options.
+        (
+            &[
+                "--kill",
+                "0.2",
+                "--sig",
+                "HUP",
+                "1",
+                "sh",
+                "-c",
+                "trap '' HUP; sleep 10",
+            ],
+            137,
+        ),
+        (&["--pres", "0.2", "sleep", "10"], 143),
+        (&["--fore", "10", "true"], 0),
+        (&["--ver", "10", "true"], 125),
     ]);
 }
 

@@ -359,7 +359,9 @@ fn kill_sends_ctrl_break_only_to_a_console_group_leader() {
             .unwrap();
         assert_eq!(line.trim(), process.id().to_string());
     }
+    let asked = Instant::now();
     let output = afterlife(&["--json", "kill", "--grace", "5", &leader.id().to_string()]);
+    let took = asked.elapsed();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     // The process that leads no group was not hit.
     assert!(other.try_wait().unwrap().is_none());
@@ -374,8 +376,13 @@ fn kill_sends_ctrl_break_only_to_a_console_group_leader() {
     } else {
         // Wine 8.0 leaves ProcessGroupId 0 for every process (it keeps
         // groups in its server only): no process reads as a leader, no
-        // event is sent, and TerminateProcess ends it after the grace.
+        // event is sent, and with nothing graceful sent TerminateProcess
+        // ends it at once, not after the 5 s grace.
         assert_eq!(graceful["signal"], "none", "{member}");
+        assert!(
+            took < Duration::from_secs(4),
+            "waited out a grace for nothing: {took:?}"
+        );
         assert!(graceful["reason"].as_str().unwrap().contains("reads 0"), "{member}");
         assert_eq!(member["sent"], serde_json::json!(["TerminateProcess"]), "{member}");
         assert_eq!(member["ending"]["exit_code"], 1, "{member}");

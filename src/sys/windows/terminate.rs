@@ -227,7 +227,8 @@ fn graceful_then_terminate(held: &mut Vec<Held>, options: &KillOptions, own: u32
     close_windows(held);
     let _ = suspend_threads_of(&pids_of(held), true);
     send_breaks(held);
-    if options.wait || options.escalate {
+    let members: Vec<&Member> = held.iter().map(|h| &h.member).collect();
+    if (options.wait || options.escalate) && worth_the_grace(&members) {
         wait_all(held, Some(options.grace));
     }
     if options.escalate && held.iter().any(|h| !h.process.has_ended()) {
@@ -451,6 +452,15 @@ fn report(held: Vec<Held>, started: Instant, freeze: &'static str, dry_run: bool
     }
 }
 
+/// Whether waiting out the grace can change anything: some member was sent
+/// a graceful close (WM_CLOSE posted, CTRL_BREAK_EVENT to its group). With
+/// none sent — no window, no group a break could reach alone — nothing
+/// can make a member end by itself, and TerminateProcess follows at once,
+/// as `taskkill /F` would. Pure.
+fn worth_the_grace(members: &[&Member]) -> bool {
+    members.iter().any(|m| !m.sent.is_empty())
+}
+
 /// The members still running after a kill; none survive a dry run, which
 /// sent nothing. Pure.
 fn survivors(processes: &[Member], dry_run: bool) -> usize {
@@ -463,6 +473,27 @@ fn survivors(processes: &[Member], dry_run: bool) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_grace_is_waited_only_after_a_graceful_close_went() {
+        let member = |sent: Vec<&'static str>| Member {
+            pid: 8,
+            name: "ping.exe".into(),
+            parent: None,
+            sent,
+            graceful: None,
+            ending: None,
+        };
+        let (none, closed, broken) = (
+            member(vec![]),
+            member(vec!["WM_CLOSE"]),
+            member(vec!["CTRL_BREAK_EVENT"]),
+        );
+        assert!(!worth_the_grace(&[&none, &none]));
+        assert!(worth_the_grace(&[&none, &closed]));
+        assert!(worth_the_grace(&[&broken]));
+        assert!(!worth_the_grace(&[]));
+    }
 
     #[test]
     fn a_dry_run_has_no_survivors() {

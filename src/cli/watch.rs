@@ -348,7 +348,9 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
     };
     let mut lines = vec![format!("{} {name}: {head} ({} samples)", p.pid, p.samples)];
     let base: Vec<String> = Metric::BASE.iter().map(|m| m.name()).collect();
-    for v in p.verdicts.iter().filter(|v| base.contains(&v.metric)) {
+    // A metric never sampled (a process that ended before its first
+    // sample) has no value to show: "now 0" would be made up.
+    for v in p.verdicts.iter().filter(|v| base.contains(&v.metric) && v.samples > 0) {
         let line = describe_verdict(v);
         let line = if v.leaks() {
             output.paint(Style::Bad, &line)

@@ -59,6 +59,14 @@ pub enum WatchError {
     /// Waiting for a process failed.
     #[error(transparent)]
     Wait(#[from] WaitError),
+    /// A kernel thread was named: it has no fds or memory of its own.
+    #[error("{pid} ({name}) is a kernel thread: it has no fds or memory of its own to watch")]
+    KernelThread {
+        /// The PID.
+        pid: Pid,
+        /// Its name.
+        name: String,
+    },
     /// No process matched `--name`.
     #[error("no process is named like {pattern:?}")]
     NoMatch {
@@ -194,6 +202,18 @@ impl Scanner {
     }
 }
 
+/// A kernel thread has no fd table and no memory of its own: every sample
+/// of it would fail, and `--name` leaves kernel threads out already.
+fn refuse_kernel_thread(info: &ProcessInfo) -> Result<(), WatchError> {
+    if info.kernel_thread {
+        return Err(WatchError::KernelThread {
+            pid: info.pid,
+            name: info.name.clone(),
+        });
+    }
+    Ok(())
+}
+
 impl Watcher {
     /// Resolves the targets (starting the command, if one is given) and
     /// opens every process.
@@ -216,12 +236,14 @@ impl Watcher {
                 for pid in pids {
                     if unique.contains(pid) && watcher.find(*pid).is_none() {
                         let (process, info) = Process::open_with_info(*pid)?;
+                        refuse_kernel_thread(&info)?;
                         watcher.add(process, Some(info), false, true)?;
                     }
                 }
             }
             Targets::Tree(root) => {
                 let (process, info) = Process::open_with_info(*root)?;
+                refuse_kernel_thread(&info)?;
                 watcher.add(process, Some(info), false, true)?;
                 watcher.rescan(false);
             }

@@ -231,3 +231,58 @@ fn a_process_that_execs_is_shown_by_its_new_name() {
     assert_eq!(process["name"], "sleep", "{process}");
     assert_eq!(process["command_line"], serde_json::json!(["sleep", "10"]), "{process}");
 }
+
+#[test]
+fn a_kernel_thread_is_refused_not_watched_without_samples() {
+    // kthreadd is PID 2 in the initial PID namespace; elsewhere look for it.
+    let Some(kthreadd) = (2..200).find(|&pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| stat.split_whitespace().nth(8).and_then(|f| f.parse::<u64>().ok()))
+            .is_some_and(|flags| flags & 0x0020_0000 != 0)
+    }) else {
+        println!("skipped: no kernel thread visible in this PID namespace");
+        return;
+    };
+    let name = common::comm(kthreadd);
+    for args in [
+        vec![
+            "watch".to_string(),
+            "--duration".into(),
+            "1".into(),
+            kthreadd.to_string(),
+        ],
+        vec![
+            "watch".to_string(),
+            "--duration".into(),
+            "1".into(),
+            "--tree".into(),
+            kthreadd.to_string(),
+        ],
+    ] {
+        let output = afterlife().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            stderr(&output).trim_end(),
+            format!(
+                "afterlife: error: {kthreadd} ({name}) is a kernel thread: it has no fds or memory of its own to watch"
+            )
+        );
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+#[test]
+fn a_command_that_ends_before_its_first_sample_shows_no_made_up_values() {
+    let output = run(&["watch", "--duration", "5", "--", "true"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stdout(&output);
+    let head = text.lines().next().unwrap();
+    if !head.ends_with("(0 samples)") {
+        println!("skipped: the command lived long enough to be sampled: {head}");
+        return;
+    }
+    // Nothing was read: no "fds ..., now 0".
+    assert!(!text.contains("now "), "{text}");
+    assert!(text.contains(" true ended: exited with code 0"), "{text}");
+}

@@ -372,19 +372,18 @@ impl Sampler {
             .map_err(|e| read_error(self.pid, file, e))
     }
 
-    fn read(&mut self, file: &'static str) -> Result<&str, ReadError> {
+    fn read(&mut self, file: &'static str) -> Result<std::borrow::Cow<'_, str>, ReadError> {
         let fd = self.open_file(file)?;
         pread_all(&fd, &mut self.buffer).map_err(|e| read_error(self.pid, file, e))?;
-        self.text(file)
+        Ok(self.text())
     }
 
-    fn text(&self, file: &'static str) -> Result<&str, ReadError> {
-        // /proc text is ASCII except names and paths, which these files omit.
-        std::str::from_utf8(&self.buffer).map_err(|e| ReadError::Io {
-            pid: self.pid,
-            file,
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })
+    /// The buffer as text. /proc text is ASCII but for names and paths:
+    /// `status` starts with the process's name and `cgroup` holds paths,
+    /// both any bytes but NUL; a stray byte is replaced, never a failure
+    /// (which would end the watch of a process named `x\xff`).
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.buffer)
     }
 
     /// `fstat` of a held directory under `/proc/PID`: its size (fds) and
@@ -477,7 +476,7 @@ impl Sampler {
         if status_due {
             self.status_mark = fingerprint;
             self.read_held(Held::Status)?;
-            let (shmem, swap) = proc::status::memory(self.text("status")?);
+            let (shmem, swap) = proc::status::memory(&self.text());
             self.last_shmem = Some(shmem);
             self.last_swap = swap;
         }
@@ -488,7 +487,7 @@ impl Sampler {
         let rollup_read = !self.rollup_refused && rollup_due;
         if rollup_read {
             match self.read_held(Held::Rollup) {
-                Ok(()) => self.last_rollup = Some(proc::maps::rollup(self.text("smaps_rollup")?)),
+                Ok(()) => self.last_rollup = Some(proc::maps::rollup(&self.text())),
                 Err(ReadError::PermissionDenied { .. }) => self.rollup_refused = true,
                 Err(e) => return Err(e),
             }
@@ -626,10 +625,10 @@ impl Sampler {
 
     /// Reads the fd and memory limits.
     pub fn limits(&mut self, mounts: &CgroupMounts) -> Result<Limits, ReadError> {
-        let limits = proc::limits::parse(self.read("limits")?);
+        let limits = proc::limits::parse(&self.read("limits")?);
         let max_fds = limits.as_ref().and_then(|l| proc::limits::soft(&l.max_open_files));
         let max_as = limits.as_ref().and_then(|l| proc::limits::soft(&l.max_address_space));
-        let groups = proc::cgroup::parse(self.read("cgroup")?);
+        let groups = proc::cgroup::parse(&self.read("cgroup")?);
         let mut memory = memory_limit(mounts, &groups);
         if let Some(bytes) = max_as
             && memory.as_ref().is_none_or(|m| bytes < m.bytes)

@@ -4,6 +4,8 @@
 
 use crate::common;
 
+use std::process::Command;
+
 use common::{afterlife, run, stderr, stdout, unused_pid};
 
 #[test]
@@ -285,4 +287,24 @@ fn a_command_that_ends_before_its_first_sample_shows_no_made_up_values() {
     // Nothing was read: no "fds ..., now 0".
     assert!(!text.contains("now "), "{text}");
     assert!(text.contains(" true ended: exited with code 0"), "{text}");
+}
+
+#[test]
+fn a_process_whose_name_is_not_utf8_is_watched() {
+    use std::os::unix::ffi::OsStrExt;
+    // The kernel's name of an executed file is its file name: `sl\xffep`,
+    // which /proc/PID/status prints as it is.
+    let scratch = common::Scratch::new("watch-non-utf8");
+    let copy = scratch.path().join(std::ffi::OsStr::from_bytes(b"sl\xffep"));
+    std::fs::copy("/bin/sleep", &copy).unwrap();
+    let child = common::Reaped(common::spawn_fresh_copy(Command::new(&copy).arg("30")));
+    let pid = child.0.id().to_string();
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || {
+        std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with(b"sl\xffep"))
+    }));
+    let output = run(&["watch", "--duration", "1.5", "--interval", "0.1", &pid]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{}{text}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    assert!(text.starts_with(&format!("{pid} sl\u{fffd}ep: no leak (")), "{text}");
 }

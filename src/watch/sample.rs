@@ -870,8 +870,10 @@ pub fn socket_names(pid: Pid) -> HashMap<u64, String> {
             names.extend(parse_inet_table(&text, protocol));
         }
     }
-    if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/unix")) {
-        names.extend(parse_unix_table(&text));
+    // A unix socket's path is any bytes: one path that is not UTF-8, in
+    // any process of the namespace, must not cost every socket its name.
+    if let Ok(table) = std::fs::read(format!("/proc/{pid}/net/unix")) {
+        names.extend(parse_unix_table(&table));
     }
     names
 }
@@ -919,8 +921,8 @@ pub fn parse_inet_table(text: &str, protocol: &str) -> Vec<(u64, String)> {
 
 /// Names the rows of `/proc/net/unix`: inode → `unix PATH` (or `unix` for
 /// unnamed sockets). Pure.
-pub fn parse_unix_table(text: &str) -> Vec<(u64, String)> {
-    proc::net::unix_table(text)
+pub fn parse_unix_table(table: &[u8]) -> Vec<(u64, String)> {
+    proc::net::unix_table(&String::from_utf8_lossy(table))
         .into_iter()
         .map(|row| {
             let name = match row.path {
@@ -1009,12 +1011,18 @@ mod tests {
             parse_inet_table(tcp6, "tcp"),
             vec![(99, "tcp listen [::1]:8080".to_string())]
         );
-        let unix = "Num       RefCount Protocol Flags    Type St Inode Path\n\
+        let unix = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
 0000000000000000: 00000002 00000000 00010000 0001 01 20001 /run/a.sock\n\
-0000000000000000: 00000003 00000000 00000000 0001 03 20002\n";
+0000000000000000: 00000003 00000000 00000000 0001 03 20002\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 20003 /tmp/odd\xff\n";
+        // A path that is not UTF-8 costs no socket its name.
         assert_eq!(
             parse_unix_table(unix),
-            vec![(20001, "unix /run/a.sock".to_string()), (20002, "unix".to_string())]
+            vec![
+                (20001, "unix /run/a.sock".to_string()),
+                (20002, "unix".to_string()),
+                (20003, "unix /tmp/odd\u{fffd}".to_string())
+            ]
         );
     }
 

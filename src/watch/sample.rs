@@ -262,6 +262,13 @@ impl StatFacts {
 pub struct Sampler {
     pid: Pid,
     dir: OwnedFd,
+    /// Where the fd table and the address space are read (`fd`, `statm`,
+    /// `status`, `smaps_rollup`): `/proc/PID`, or `/proc/PID/task/TID` of
+    /// a thread that runs once the main thread has ended (its fd table and
+    /// memory went with it: its files read as empty).
+    files: OwnedFd,
+    /// The thread `files` is of, when it is not the main thread.
+    thread: Option<i32>,
     fd_dir: Option<OwnedFd>,
     task_dir: Option<OwnedFd>,
     statm: Option<OwnedFd>,
@@ -339,9 +346,12 @@ impl Sampler {
             Mode::empty(),
         )
         .map_err(|e| read_error(pid, "", e))?;
+        let files = rustix::io::dup(&dir).map_err(|e| read_error(pid, "", e))?;
         Ok(Sampler {
             pid,
             dir,
+            files,
+            thread: None,
             fd_dir: None,
             task_dir: None,
             statm: None,
@@ -390,15 +400,15 @@ impl Sampler {
     /// link count (threads) are computed at each call, so the path is
     /// looked up only once.
     fn stat_dir(&mut self, task: bool) -> Result<rustix::fs::Stat, ReadError> {
-        let (slot, name) = if task {
-            (&mut self.task_dir, "task")
+        let (slot, name, base) = if task {
+            (&mut self.task_dir, "task", &self.dir)
         } else {
-            (&mut self.fd_dir, "fd")
+            (&mut self.fd_dir, "fd", &self.files)
         };
         if slot.is_none() {
             *slot = Some(
                 rustix::fs::openat(
-                    &self.dir,
+                    base,
                     name,
                     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
                     Mode::empty(),
@@ -442,7 +452,41 @@ impl Sampler {
     /// this process ([`crate::bpf::samples`]): its fds, threads and
     /// children, the same numbers as the `fd/` and `task/` directories and
     /// the `children` files give, without reading them.
+    ///
+    /// A process whose main thread has ended while others run is read
+    /// through a thread that runs ([`crate::process::files_dir`]): its
+    /// main thread's files would read 0 fds and no memory.
     pub fn sample(&mut self, detail: bool, rollup_share: f64, counted: Option<Counted>) -> Result<Sample, ReadError> {
+        match self.sample_once(detail, rollup_share, counted.filter(|_| self.thread.is_none())) {
+            Err(ReadError::Gone { .. }) if self.follow_live_thread() => self.sample_once(detail, rollup_share, None),
+            other => other,
+        }
+    }
+
+    /// Points the reads of the fd table and the address space at a thread
+    /// that runs, where the main thread has ended; whether it did (false:
+    /// the process is ending, or was read through that thread already).
+    fn follow_live_thread(&mut self) -> bool {
+        let Some(tid) = crate::process::live_thread_of(self.pid).filter(|&tid| Some(tid) != self.thread) else {
+            return false;
+        };
+        let Ok(files) = rustix::fs::openat(
+            &self.dir,
+            format!("task/{tid}"),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return false;
+        };
+        self.files = files;
+        self.thread = Some(tid);
+        (self.fd_dir, self.statm, self.status, self.rollup) = (None, None, None, None);
+        (self.last_statm, self.statm_mark, self.status_mark) = (None, None, None);
+        (self.last_shmem, self.last_rollup, self.rollup_not_before) = (None, None, None);
+        true
+    }
+
+    fn sample_once(&mut self, detail: bool, rollup_share: f64, counted: Option<Counted>) -> Result<Sample, ReadError> {
         let fds = match counted.and_then(|c| c.fds) {
             _ if self.fds_refused => None,
             Some(count) => Some(count),
@@ -465,8 +509,12 @@ impl Sampler {
             Some(kept) if !moved(self.statm_mark) => kept,
             _ => {
                 self.read_held(Held::Statm)?;
-                // An empty statm (a zombie, a kernel thread) reads as no memory.
-                let read = proc::stat::parse_statm(&self.buffer).map_or((0, 0), |m| (m.resident, m.shared));
+                // An empty statm (size 0) is an address space that is gone:
+                // a zombie, or a main thread that ended while others run.
+                let read = match proc::stat::parse_statm(&self.buffer) {
+                    Some(m) if m.size > 0 => (m.resident, m.shared),
+                    _ => return Err(ReadError::Gone { pid: self.pid }),
+                };
                 (self.last_statm, self.statm_mark) = (Some(read), fingerprint);
                 read
             }
@@ -549,9 +597,13 @@ impl Sampler {
                 Held::Stat => &mut self.stat,
                 Held::Rollup => &mut self.rollup,
             };
+            let base = match which {
+                Held::Stat => &self.dir,
+                Held::Statm | Held::Status | Held::Rollup => &self.files,
+            };
             if slot.is_none() {
                 *slot = Some(
-                    rustix::fs::openat(&self.dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    rustix::fs::openat(base, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
                         .map_err(|e| read_error(self.pid, name, e))?,
                 );
             }

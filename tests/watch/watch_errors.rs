@@ -308,3 +308,51 @@ fn a_process_whose_name_is_not_utf8_is_watched() {
     assert!(stderr(&output).is_empty(), "{}", stderr(&output));
     assert!(text.starts_with(&format!("{pid} sl\u{fffd}ep: no leak (")), "{text}");
 }
+
+#[test]
+fn a_process_whose_main_thread_ended_is_read_through_a_thread_that_runs() {
+    use std::io::BufRead;
+    // The main thread calls pthread_exit while a worker holds the process
+    // (and its fds and memory) alive: the main thread's /proc files then
+    // read no fds and no memory.
+    let script = r#"
+import ctypes, os, sys, threading, time
+def worker():
+    sys.stdin.read()
+    os._exit(0)
+threading.Thread(target=worker).start()
+held = [open("/dev/null") for _ in range(20)]
+ballast = bytearray(32 << 20)
+print("ready", flush=True)
+time.sleep(0.3)
+ctypes.CDLL(None).pthread_exit(None)
+"#;
+    let mut child = common::Reaped(
+        Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let pid = child.0.id().to_string();
+    let output = afterlife()
+        .args(["--json", "watch", "--duration", "1.5", "--interval", "0.1", &pid])
+        .output()
+        .unwrap();
+    let main_ended = common::state(child.0.id() as i32) == Some('Z');
+    assert!(child.running(), "the worker ended the process");
+    let events = common::ndjson(&output);
+    let samples: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "sample").collect();
+    assert!(samples.len() >= 10, "{} samples: {}", samples.len(), stderr(&output));
+    assert!(main_ended, "the main thread did not end");
+    for sample in samples {
+        assert!(sample["fds"].as_u64().unwrap() >= 20, "{sample}");
+        assert!(sample["rss_anon_bytes"].as_u64().unwrap() >= 32 << 20, "{sample}");
+    }
+}

@@ -290,6 +290,22 @@ fn a_command_that_ends_before_its_first_sample_shows_no_made_up_values() {
 }
 
 #[test]
+fn one_sample_is_one_sample() {
+    // `--interval inf`: one sample at the start, none at the ending of a
+    // process that is gone by then.
+    let output = run(&["watch", "--interval", "inf", "--", "sleep", "0.3"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(" sleep: too few samples to judge (1 sample)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_process_whose_name_is_not_utf8_is_watched() {
     use std::os::unix::ffi::OsStrExt;
     // The kernel's name of an executed file is its file name: `sl\xffep`,

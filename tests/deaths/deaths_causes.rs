@@ -102,6 +102,34 @@ fn exit_7_is_reported_with_its_command_line_and_lifetime() {
     feed.stop();
 }
 
+/// A signal sent from a thread that named itself: the sender is named as
+/// its process is, as its PID is the process's.
+#[test]
+fn a_sender_thread_is_named_by_its_process() {
+    let Some(mut feed) = Feed::start(&[], &[]) else { return };
+    let script = r#"
+import ctypes, os, signal, subprocess, threading
+child = subprocess.Popen(["sleep", "30"])
+def worker():
+    ctypes.CDLL(None).prctl(15, b"killer-thread")
+    os.kill(child.pid, signal.SIGUSR2)
+t = threading.Thread(target=worker)
+t.start()
+t.join()
+child.wait()
+print(child.pid, flush=True)
+"#;
+    let output = Command::new("python3").args(["-c", script]).output().unwrap();
+    let child: i64 = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    let death = feed
+        .find(LIMIT, |d| d["pid"] == child)
+        .unwrap_or_else(|| panic!("no death of {child}: {:?}", feed.seen));
+    assert_eq!(signal_of(&death), Some(i64::from(libc::SIGUSR2)), "{death}");
+    assert_eq!(death["sender"]["name"], "python3", "{death}");
+    assert_eq!(death["sender"]["pid"], death["ppid"], "{death}");
+    feed.stop();
+}
+
 /// A title written over argv and on into the environment's space, as
 /// nginx and PostgreSQL write theirs: the kernel's copy stops at the end of
 /// argv, so the command line is marked cut rather than shown as whole.

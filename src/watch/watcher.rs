@@ -661,23 +661,50 @@ impl Watcher {
 
     /// A command afterlife started and that still runs when the watch stops
     /// gets SIGTERM through its pidfd (SIGKILL 5 s later), and is reaped;
-    /// its ending is reported as any other.
+    /// its ending is reported as any other. Its descendants get the same
+    /// signals, each through a pidfd from one scan taken before the first:
+    /// a server's workers or a shell's children would otherwise outlive
+    /// the watch, orphaned.
     fn stop_spawned(&mut self, observer: &mut dyn Observer) {
-        for watched in &mut self.watched {
-            if !watched.spawned || watched.ending.is_some() {
+        for index in 0..self.watched.len() {
+            if !self.watched[index].spawned || self.watched[index].ending.is_some() {
                 continue;
             }
-            // ESRCH: it ended meanwhile; the wait below collects it. One
-            // that ignores SIGTERM for 5 s gets SIGKILL.
+            let root = self.watched[index].source.process.pid();
+            let table = self.scanner.table();
+            let family: Vec<Process> = table
+                .descendants(root)
+                .into_iter()
+                .filter_map(|pid| table.get(pid).map(|e| (pid, e.start_ticks)))
+                // It may have ended since the scan: nothing to stop.
+                .filter_map(|(pid, start_ticks)| Process::open_expecting(pid, start_ticks).ok())
+                .collect();
+            let watched = &mut self.watched[index];
+            let mut stopped = false;
             for (signal, grace) in [
                 (Signal::TERM, Duration::from_secs(5)),
                 (Signal::KILL, Duration::from_secs(5)),
             ] {
-                let _ = watched.source.process.signal(signal);
-                if let Ok(Some(observation)) = watched.source.process.wait(Some(grace)) {
-                    watched.record_ending(observation.into(), self.start.elapsed().as_secs_f64());
-                    observer.ended(watched);
+                let left: Vec<&Process> = family.iter().filter(|p| !p.has_exited()).collect();
+                if stopped && left.is_empty() {
                     break;
+                }
+                // ESRCH: it ended meanwhile; the wait below collects it.
+                for member in &left {
+                    let _ = member.signal(signal);
+                }
+                let deadline = Instant::now() + grace;
+                if !stopped {
+                    let _ = watched.source.process.signal(signal);
+                    if let Ok(Some(observation)) = watched.source.process.wait(Some(grace)) {
+                        watched.record_ending(observation.into(), self.start.elapsed().as_secs_f64());
+                        observer.ended(watched);
+                        stopped = true;
+                    }
+                }
+                // Not children of afterlife: their ends are only waited for.
+                while left.iter().any(|p| !p.has_exited()) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
                 }
             }
         }

@@ -372,3 +372,31 @@ ctypes.CDLL(None).pthread_exit(None)
         assert!(sample["rss_anon_bytes"].as_u64().unwrap() >= 32 << 20, "{sample}");
     }
 }
+
+#[test]
+fn a_command_stopped_at_the_end_takes_its_children_with_it() {
+    // The shell's children: one that handles SIGTERM by default, one that
+    // ignores it (and gets SIGKILL after the grace).
+    let output = run(&[
+        "watch",
+        "--duration",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        // Their output does not go to afterlife's pipes, which would stay
+        // open until they end.
+        "sleep 30 >/dev/null 2>&1 & echo child=$!; (trap '' TERM; exec sleep 31 >/dev/null 2>&1) & echo child=$!; \
+         sleep 32 >/dev/null 2>&1 & echo child=$!; wait",
+    ]);
+    let text = stdout(&output);
+    let children: Vec<i32> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("child=")?.parse().ok())
+        .collect();
+    let alive: Vec<i32> = children.iter().copied().filter(|&pid| !common::pid_dead(pid)).collect();
+    common::kill_pids(&alive);
+    assert_eq!(children.len(), 3, "{text}{}", stderr(&output));
+    assert!(alive.is_empty(), "outlived the watch: {alive:?}\n{text}");
+    assert!(text.contains(" sh ended: killed by SIGTERM"), "{text}");
+}

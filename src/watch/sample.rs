@@ -578,10 +578,30 @@ impl Sampler {
         let stat = crate::proc::stat::parse(&self.buffer)
             .ok_or_else(|| ReadError::from_io(self.pid, "stat", std::io::Error::other("unreadable /proc/PID/stat")))?;
         let ticks = crate::proc::ticks_per_second() as f64;
+        let cpu_seconds = (stat.utime + stat.stime) as f64 / ticks;
+        // The CPU time is the whole process's; the state and the address
+        // space of a main thread that ended read `Z` and 0: a thread that
+        // runs tells them.
+        let (state, vsize) = match self.thread {
+            Some(_) => {
+                let fd = rustix::fs::openat(&self.files, "stat", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(|e| read_error(self.pid, "stat", e))?;
+                pread_all(&fd, &mut self.buffer).map_err(|e| read_error(self.pid, "stat", e))?;
+                let thread = crate::proc::stat::parse(&self.buffer).ok_or_else(|| {
+                    ReadError::from_io(
+                        self.pid,
+                        "stat",
+                        std::io::Error::other("unreadable /proc/PID/task/TID/stat"),
+                    )
+                })?;
+                (thread.state, thread.vsize)
+            }
+            None => (stat.state, stat.vsize),
+        };
         Ok(StatFacts {
-            cpu_seconds: (stat.utime + stat.stime) as f64 / ticks,
-            state: crate::process::ProcessState::from_letter(stat.state),
-            virtual_memory_bytes: stat.vsize,
+            cpu_seconds,
+            state: crate::process::ProcessState::from_letter(state),
+            virtual_memory_bytes: vsize,
         })
     }
 

@@ -325,12 +325,11 @@ fn a_process_whose_name_is_not_utf8_is_watched() {
     assert!(text.starts_with(&format!("{pid} sl\u{fffd}ep: no leak (")), "{text}");
 }
 
-#[test]
-fn a_process_whose_main_thread_ended_is_read_through_a_thread_that_runs() {
+/// A python3 whose main thread called pthread_exit while a worker holds
+/// the process (and its 20 extra fds and 32 MiB) alive: the main thread's
+/// /proc files then read no fds, no memory and state `Z`. Killed on drop.
+fn main_thread_ended() -> common::Reaped {
     use std::io::BufRead;
-    // The main thread calls pthread_exit while a worker holds the process
-    // (and its fds and memory) alive: the main thread's /proc files then
-    // read no fds and no memory.
     let script = r#"
 import ctypes, os, sys, threading, time
 def worker():
@@ -356,6 +355,12 @@ ctypes.CDLL(None).pthread_exit(None)
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "ready");
+    child
+}
+
+#[test]
+fn a_process_whose_main_thread_ended_is_read_through_a_thread_that_runs() {
+    let mut child = main_thread_ended();
     let pid = child.0.id().to_string();
     let output = afterlife()
         .args(["--json", "watch", "--duration", "1.5", "--interval", "0.1", &pid])
@@ -399,4 +404,67 @@ fn a_command_stopped_at_the_end_takes_its_children_with_it() {
     assert_eq!(children.len(), 3, "{text}{}", stderr(&output));
     assert!(alive.is_empty(), "outlived the watch: {alive:?}\n{text}");
     assert!(text.contains(" sh ended: killed by SIGTERM"), "{text}");
+}
+
+#[test]
+fn a_process_whose_main_thread_ended_is_exported_with_the_state_of_a_thread_that_runs() {
+    use std::io::{BufRead, Read, Write};
+    let mut child = main_thread_ended();
+    let pid = child.0.id();
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || common::state(
+        pid as i32
+    ) == Some('Z')));
+    let mut watch = common::Reaped(
+        afterlife()
+            .args([
+                "watch",
+                "--duration",
+                "20",
+                "--interval",
+                "0.1",
+                "--prometheus",
+                "127.0.0.1:0",
+            ])
+            .arg(pid.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(watch.0.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("afterlife: serving Prometheus metrics on http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    let scrape = || {
+        let mut stream = std::net::TcpStream::connect(&address).ok()?;
+        write!(stream, "GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    let state = format!("afterlife_process_state{{pid=\"{pid}\",name=\"python3\",state=\"sleeping\"}} 1");
+    let mut last = String::new();
+    let found = common::wait_until(std::time::Duration::from_secs(10), || {
+        last = scrape().unwrap_or_default();
+        last.contains(&state)
+    });
+    assert!(child.running(), "the worker ended the process");
+    assert!(found, "{last}");
+    assert!(!last.contains("state=\"zombie\"} 1"), "{last}");
+    let vsize = last
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!(
+                "afterlife_process_virtual_memory_bytes{{pid=\"{pid}\",name=\"python3\"}} "
+            ))
+        })
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{last}"));
+    assert!(vsize >= 32 << 20, "{last}");
 }

@@ -365,10 +365,15 @@ impl Watcher {
         let before = self.watched.len();
         let candidates: Vec<(Pid, u64)> = match &self.targets {
             Targets::Tree(root) => {
+                // Afterlife itself is left out, as `--name` leaves it out: a
+                // tree from its shell up holds it, and its fds grow with the
+                // processes it watches.
+                let me = Pid::current();
                 let table = self.scanner.table();
                 table
                     .descendants(*root)
                     .into_iter()
+                    .filter(|pid| *pid != me)
                     .filter_map(|pid| table.get(pid).map(|e| (pid, e.start_ticks)))
                     .collect()
             }

@@ -468,3 +468,35 @@ fn a_process_whose_main_thread_ended_is_exported_with_the_state_of_a_thread_that
         .unwrap_or_else(|| panic!("{last}"));
     assert!(vsize >= 32 << 20, "{last}");
 }
+
+#[test]
+fn a_tree_that_holds_afterlife_leaves_it_out() {
+    // From its own shell up: afterlife is in the tree, and its fds (a
+    // pidfd and /proc files for each process it watches) are no leak of
+    // the tree's.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(r#""$0" --color=never --json watch --tree $$ --duration 1.5 --interval 0.1 & echo "afterlife=$!"; wait"#)
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    let me: i64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("afterlife=")?.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    let summary: serde_json::Value = text
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|event| event["event"] == "summary")
+        .unwrap_or_else(|| panic!("{text}{}", stderr(&output)));
+    let pids: Vec<i64> = summary["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["pid"].as_i64())
+        .collect();
+    assert!(!pids.is_empty(), "{summary}");
+    assert!(!pids.contains(&me), "afterlife {me} watched itself: {pids:?}");
+}

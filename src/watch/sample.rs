@@ -705,14 +705,19 @@ impl Sampler {
         if let Some(bytes) = max_as
             && memory.as_ref().is_none_or(|m| bytes < m.bytes)
         {
+            // Through the held `statm`: a thread that runs where the main
+            // thread has ended, whose own reads size 0 (not known, then).
             let size_pages = self
-                .read("statm")
-                .map(|text| proc::stat::parse_statm(text.as_bytes()).map(|m| m.size));
+                .read_held(Held::Statm)
+                .ok()
+                .and_then(|()| proc::stat::parse_statm(&self.buffer))
+                .map(|m| m.size)
+                .filter(|&pages| pages > 0);
             memory = Some(MemoryLimit {
                 bytes,
                 source: "rlimit_as",
                 cgroup: None,
-                used_bytes: size_pages.ok().flatten().map(|pages| pages * proc::page_size()),
+                used_bytes: size_pages.map(|pages| pages * proc::page_size()),
             });
         }
         Ok(Limits { max_fds, memory })

@@ -326,12 +326,14 @@ fn a_process_whose_name_is_not_utf8_is_watched() {
 }
 
 /// A python3 whose main thread called pthread_exit while a worker holds
-/// the process (and its 20 extra fds and 32 MiB) alive: the main thread's
-/// /proc files then read no fds, no memory and state `Z`. Killed on drop.
+/// the process (and its 20 extra fds and 32 MiB, under an RLIMIT_AS of 4
+/// GiB) alive: the main thread's /proc files then read no fds, no memory
+/// and state `Z`. Killed on drop.
 fn main_thread_ended() -> common::Reaped {
     use std::io::BufRead;
     let script = r#"
-import ctypes, os, sys, threading, time
+import ctypes, os, resource, sys, threading, time
+resource.setrlimit(resource.RLIMIT_AS, (1 << 32, 1 << 32))
 def worker():
     sys.stdin.read()
     os._exit(0)
@@ -375,6 +377,15 @@ fn a_process_whose_main_thread_ended_is_read_through_a_thread_that_runs() {
     for sample in samples {
         assert!(sample["fds"].as_u64().unwrap() >= 20, "{sample}");
         assert!(sample["rss_anon_bytes"].as_u64().unwrap() >= 32 << 20, "{sample}");
+    }
+    // What counts against RLIMIT_AS is the address space a thread that
+    // runs has, not the 0 of the main thread's.
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    let memory = &summary["processes"][0]["limits"]["memory"];
+    if memory["source"] == "rlimit_as" {
+        assert!(memory["used_bytes"].as_u64().unwrap() >= 32 << 20, "{memory}");
+    } else {
+        println!("skipped the RLIMIT_AS check: a smaller cgroup limit applies: {memory}");
     }
 }
 

@@ -114,6 +114,8 @@ pub const BPF_FUNC_GET_CURRENT_TASK: i32 = 35;
 pub const BPF_FUNC_GET_CURRENT_COMM: i32 = 16;
 /// `bpf_probe_read_kernel(dst, size, src)`.
 pub const BPF_FUNC_PROBE_READ_KERNEL: i32 = 113;
+/// `bpf_probe_read_kernel_str(dst, size, src)`.
+pub const BPF_FUNC_PROBE_READ_KERNEL_STR: i32 = 115;
 
 /// Points each jump at index `jumps` to the end of `program` (where the
 /// caller appends `r0 = 0; exit`).

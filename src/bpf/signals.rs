@@ -101,6 +101,10 @@ member_offsets! {
         task_flags: ("task_struct", "flags"),
         /// `task_struct.pdeath_signal`.
         task_pdeath: ("task_struct", "pdeath_signal"),
+        /// `task_struct.group_leader`.
+        task_leader: ("task_struct", "group_leader"),
+        /// `task_struct.comm`.
+        task_comm: ("task_struct", "comm"),
     }
 }
 
@@ -187,6 +191,7 @@ pub fn program(o: &Offsets, map: i32, targets: Targets) -> Vec<Insn> {
         insn(MOV64_K, 2, 0, 0, 16),
         insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_COMM),
     ]);
+    p.extend(leader_name(o));
     p.extend(parent_death_flag(o));
     p.extend([
         // A signal the process sends itself does not replace one another
@@ -200,6 +205,26 @@ pub fn program(o: &Offsets, map: i32, targets: Targets) -> Vec<Insn> {
     p.extend(update_map(map));
     patch_to_end(&mut p, &to_out);
     p.extend(exit_zero());
+    p
+}
+
+/// Replaces the sender's name (r10-24, the current thread's `comm`) with
+/// its process's, `current->group_leader->comm`, as the sender's PID is
+/// its process's: a thread's own name may be a runtime's worker or a test
+/// harness's test. Where the leader cannot be read the thread's name
+/// stays. The pointer is read into r10-64. Uses r0 to r5. Pure.
+fn leader_name(o: &Offsets) -> Vec<Insn> {
+    let mut p = vec![insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_TASK)];
+    p.extend(read_kernel(-64, 8, 0, o.task_leader));
+    p.extend([
+        insn(JNE_K, 0, 0, 6, 0),
+        insn(LDX_DW, 3, 10, -64, 0),
+        insn(ADD64_K, 3, 0, 0, i32::from(o.task_comm)),
+        insn(MOV64_X, 1, 10, 0, 0),
+        insn(ADD64_K, 1, 0, 0, -24),
+        insn(MOV64_K, 2, 0, 0, 16),
+        insn(CALL, 0, 0, 0, BPF_FUNC_PROBE_READ_KERNEL_STR),
+    ]);
     p
 }
 
@@ -477,6 +502,8 @@ mod tests {
             task_parent: 2480,
             task_flags: 44,
             task_pdeath: 2512,
+            task_leader: 2456,
+            task_comm: 3000,
         };
         assert_eq!(Offsets::decode(&o.encode()), Some(o));
         let p = program(&o, 7, Targets::Everyone);
@@ -520,6 +547,8 @@ mod tests {
             task_parent: 2480,
             task_flags: 44,
             task_pdeath: 2512,
+            task_leader: 2456,
+            task_comm: 3000,
         };
         let everyone = program(&o, 7, Targets::Everyone);
         let family = program(&o, 7, Targets::FamilyOf(4242));
@@ -570,6 +599,8 @@ mod tests {
             task_parent: 2480,
             task_flags: 44,
             task_pdeath: 2512,
+            task_leader: 2456,
+            task_comm: 3000,
         };
         let p = oom_program(&o, 7);
         let out = p.len() - 2;
@@ -591,6 +622,8 @@ mod tests {
             task_parent: 2480,
             task_flags: 44,
             task_pdeath: 2512,
+            task_leader: 2456,
+            task_comm: 3000,
         };
         let p = parent_death_flag(&o);
         let end = p.len();
@@ -622,8 +655,9 @@ mod tests {
             .iter()
             .position(|i| i.code == CALL && i.imm() == BPF_FUNC_GET_CURRENT_COMM)
             .expect("comm");
-        assert_eq!(whole[comm + 1].code, p[0].code);
-        assert_eq!(whole[comm + end].off, store.off);
+        let after = comm + 1 + leader_name(&o).len();
+        assert_eq!(whole[after].code, p[0].code);
+        assert_eq!(whole[after + end - 1].off, store.off);
     }
 
     #[test]

@@ -663,7 +663,7 @@ pub struct DeathsArgs {
 
     /// Only processes in this cgroup v2 path or below it (/system.slice/nginx.service),
     /// or in this systemd unit or container ID.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = parse_cgroup_filter)]
     pub cgroup: Option<String>,
 
     /// Only deaths by this signal (KILL, SIGSEGV, 9).
@@ -728,6 +728,16 @@ pub struct DemoArgs {
 fn parse_name_pattern(text: &str) -> Result<String, String> {
     if text.is_empty() {
         return Err("it is empty and would match every process".to_string());
+    }
+    Ok(text.to_string())
+}
+
+/// `deaths --cgroup`: `/` is the whole hierarchy, said on purpose; an
+/// empty value (an unset shell variable, most likely) is refused, as an
+/// empty `--name` is.
+fn parse_cgroup_filter(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("it is empty and would match every cgroup (/ is the whole hierarchy)".to_string());
     }
     Ok(text.to_string())
 }

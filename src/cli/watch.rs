@@ -346,9 +346,16 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
         (false, _, true) => output.paint(Style::Bad, "too few samples to judge"),
         (false, _, false) => output.paint(Style::Good, "no leak"),
     };
-    let mut lines = vec![format!("{} {name}: {head} ({} samples)", p.pid, p.samples)];
+    let mut lines = vec![format!(
+        "{} {name}: {head} ({} sample{})",
+        p.pid,
+        p.samples,
+        if p.samples == 1 { "" } else { "s" }
+    )];
     let base: Vec<String> = Metric::BASE.iter().map(|m| m.name()).collect();
-    for v in p.verdicts.iter().filter(|v| base.contains(&v.metric)) {
+    // A metric never sampled (a process that ended before its first
+    // sample) has no value to show: "now 0" would be made up.
+    for v in p.verdicts.iter().filter(|v| base.contains(&v.metric) && v.samples > 0) {
         let line = describe_verdict(v);
         let line = if v.leaks() {
             output.paint(Style::Bad, &line)

@@ -127,7 +127,7 @@ pub fn parse_record(bytes: &[u8]) -> Option<RawDeath> {
         wait_status: u32_at(bytes, 36) as i32,
         name: Some(comm_at(bytes, 40)),
         cmdline: (args_len > 0).then(|| crate::proc::cmdline::split(&bytes[ARGS_AT..ARGS_AT + args_len])),
-        cmdline_cut: args_len >= ARGS_LEN - 1,
+        cmdline_cut: args_cut(&bytes[ARGS_AT..ARGS_AT + args_len]),
         exit_ns: Some(u64_at(bytes, 0)),
         start_ns: Some(u64_at(bytes, 8)).filter(|&n| n != 0),
         cgroup_id: (cgroup_id != 0).then_some(cgroup_id),
@@ -135,6 +135,16 @@ pub fn parse_record(bytes: &[u8]) -> Option<RawDeath> {
         signal,
         oom,
     })
+}
+
+/// Whether the copy of a command line (`arg_start` to `arg_end`) holds
+/// less than the kernel's `/proc/PID/cmdline` shows: it fills the copy, or
+/// it does not end in NUL. A process that writes a title over its argv
+/// (setproctitle: nginx, PostgreSQL) may run it past `arg_end` into the
+/// environment's space; the kernel then reads on to the title's NUL, the
+/// copy stops at `arg_end`. Pure.
+fn args_cut(args: &[u8]) -> bool {
+    args.len() >= ARGS_LEN - 1 || args.last().is_some_and(|&byte| byte != 0)
 }
 
 #[cfg(test)]
@@ -192,7 +202,25 @@ mod tests {
         assert!(death.cmdline_cut);
         let cmdline = death.cmdline.unwrap();
         assert_eq!(cmdline[..2], ["python3", "-c"]);
-        put(&mut record, 60, &10u32.to_ne_bytes());
+        // "python3\0-c\0": whole, ending in NUL.
+        put(&mut record, 60, &11u32.to_ne_bytes());
+        assert!(!parse_record(&record).unwrap().cmdline_cut);
+    }
+
+    #[test]
+    fn a_title_written_past_the_end_of_argv_is_marked_cut() {
+        let mut record = vec![0u8; RECORD_LEN];
+        put(&mut record, 24, &4321u32.to_ne_bytes());
+        // nginx's title over "nginx -c /etc/nginx/nginx.conf\0": the copy
+        // stops at arg_end, in the middle of the title.
+        let title = b"nginx: master process nginx -c /etc/nginx/nginx.conf";
+        put(&mut record, ARGS_AT, &title[..31]);
+        put(&mut record, 60, &31u32.to_ne_bytes());
+        let death = parse_record(&record).unwrap();
+        assert!(death.cmdline_cut);
+        assert_eq!(death.cmdline, Some(vec!["nginx: master process nginx -c ".to_string()]));
+        // A shorter title padded with NULs is whole.
+        put(&mut record, ARGS_AT, b"nginx: worker process\0\0\0\0\0\0\0\0\0\0");
         assert!(!parse_record(&record).unwrap().cmdline_cut);
     }
 }

@@ -264,25 +264,7 @@ fn number_readings(value: i128) -> Vec<Reading> {
             status: Some(ExitStatus::Exited { code: seen }),
             windows: None,
         });
-        if value <= 0xffff
-            && let Some(status) = ExitStatus::from_wait_status(value as i32)
-        {
-            readings.push(Reading {
-                kind: ReadingKind::WaitStatus,
-                title: format!("raw wait status {value:#06x}: {status}"),
-                detail: format!(
-                    "As a raw wait status (C system(), Perl's $?, Python's os.system) it means the process {}; a shell would show {}.",
-                    status.meaning(),
-                    status.shell_code()
-                ),
-                signal: match status {
-                    ExitStatus::Signaled { signal, .. } => Some(signal.into()),
-                    ExitStatus::Exited { .. } => None,
-                },
-                status: Some(status),
-                windows: None,
-            });
-        }
+        readings.extend(wait_status_reading(value));
     } else {
         if value >= -64
             && let Some(signal) = Signal::from_number((-value) as i32).filter(|s| s.kills_by_default())
@@ -328,6 +310,45 @@ fn number_readings(value: i128) -> Vec<Reading> {
         }
     }
     readings
+}
+
+/// `value` read as a raw wait status, when the kernel can produce it: a
+/// code in the second byte and nothing in the first (`0x0100`), or a signal
+/// in the low 7 bits with the core flag (`0x8b`, SIGSEGV with a core) — for
+/// a signal whose default action dumps core. `0x0103` (a code and a signal
+/// at once) or `0x89` (SIGKILL with a core) are no wait status. A signal
+/// without the core flag is read as a signal number already. Pure.
+fn wait_status_reading(value: i128) -> Option<Reading> {
+    let raw = i32::try_from(value).ok().filter(|v| (0x81..=0xffff).contains(v))?;
+    let status = ExitStatus::from_wait_status(raw).filter(|status| {
+        status.wait_status() == raw
+            && match status {
+                ExitStatus::Exited { .. } => true,
+                ExitStatus::Signaled { signal, core_dumped } => {
+                    *core_dumped && signal.default_action() == DefaultAction::Core
+                }
+            }
+    })?;
+    Some(Reading {
+        kind: ReadingKind::WaitStatus,
+        title: format!("raw wait status {value:#06x}: {status}"),
+        detail: format!(
+            "As a raw wait status (C system(), Perl's $?, Python's os.system) it means the process {}{}; a shell would show {}.",
+            if matches!(status, ExitStatus::Signaled { .. }) {
+                "was "
+            } else {
+                ""
+            },
+            status.meaning(),
+            status.shell_code()
+        ),
+        signal: match status {
+            ExitStatus::Signaled { signal, .. } => Some(signal.into()),
+            ExitStatus::Exited { .. } => None,
+        },
+        status: Some(status),
+        windows: None,
+    })
 }
 
 fn byte_readings(code: u8, readings: &mut Vec<Reading>) {
@@ -445,6 +466,9 @@ of {signal}, whose default is to {}.",
             }
             readings.push(exit(format!("The program called exit({code}); its meaning is the program's own.")));
         }
+    }
+    if code > 128 {
+        readings.extend(wait_status_reading(i128::from(code)));
     }
     if (1..=64).contains(&code)
         && let Some(signal) = Signal::from_number(i32::from(code))
@@ -635,6 +659,46 @@ mod tests {
         assert_eq!(readings[1].kind, ReadingKind::WaitStatus);
         assert_eq!(readings[1].status, Some(ExitStatus::Exited { code: 1 }));
         assert_eq!(first("300").title, "exit(300) is seen as 44");
+    }
+
+    #[test]
+    fn only_wait_statuses_the_kernel_makes_are_read_as_such() {
+        let wait_status = |text: &str| {
+            explain(text)
+                .unwrap()
+                .readings
+                .into_iter()
+                .find(|r| r.kind == ReadingKind::WaitStatus)
+        };
+        // A code and a signal at once: no wait status.
+        assert!(wait_status("259").is_none());
+        assert!(wait_status("0x017f").is_none());
+        // SIGKILL never dumps core; 137 is no wait status.
+        assert!(wait_status("137").is_none());
+        // SIGSEGV with a core, as os.system and Perl's $? give it: what
+        // `explain SIGSEGV` says it shows as.
+        let segv = wait_status("0x8b").unwrap();
+        assert_eq!(segv.title, "raw wait status 0x008b: killed by SIGSEGV (core dumped)");
+        assert!(
+            segv.detail.contains("the process was killed by SIGSEGV"),
+            "{}",
+            segv.detail
+        );
+        assert!(segv.detail.ends_with("a shell would show 139."), "{}", segv.detail);
+        assert_eq!(
+            segv.status,
+            Some(ExitStatus::Signaled {
+                signal: Signal::from_number(11).unwrap(),
+                core_dumped: true
+            })
+        );
+        assert_eq!(first("139").kind, ReadingKind::ShellSignal);
+        let exited = wait_status("512").unwrap();
+        assert!(
+            exited.detail.contains("the process exited with code 2;"),
+            "{}",
+            exited.detail
+        );
     }
 
     #[test]

@@ -262,6 +262,13 @@ impl StatFacts {
 pub struct Sampler {
     pid: Pid,
     dir: OwnedFd,
+    /// Where the fd table and the address space are read (`fd`, `statm`,
+    /// `status`, `smaps_rollup`): `/proc/PID`, or `/proc/PID/task/TID` of
+    /// a thread that runs once the main thread has ended (its fd table and
+    /// memory went with it: its files read as empty).
+    files: OwnedFd,
+    /// The thread `files` is of, when it is not the main thread.
+    thread: Option<i32>,
     fd_dir: Option<OwnedFd>,
     task_dir: Option<OwnedFd>,
     statm: Option<OwnedFd>,
@@ -339,9 +346,12 @@ impl Sampler {
             Mode::empty(),
         )
         .map_err(|e| read_error(pid, "", e))?;
+        let files = rustix::io::dup(&dir).map_err(|e| read_error(pid, "", e))?;
         Ok(Sampler {
             pid,
             dir,
+            files,
+            thread: None,
             fd_dir: None,
             task_dir: None,
             statm: None,
@@ -372,34 +382,33 @@ impl Sampler {
             .map_err(|e| read_error(self.pid, file, e))
     }
 
-    fn read(&mut self, file: &'static str) -> Result<&str, ReadError> {
+    fn read(&mut self, file: &'static str) -> Result<std::borrow::Cow<'_, str>, ReadError> {
         let fd = self.open_file(file)?;
         pread_all(&fd, &mut self.buffer).map_err(|e| read_error(self.pid, file, e))?;
-        self.text(file)
+        Ok(self.text())
     }
 
-    fn text(&self, file: &'static str) -> Result<&str, ReadError> {
-        // /proc text is ASCII except names and paths, which these files omit.
-        std::str::from_utf8(&self.buffer).map_err(|e| ReadError::Io {
-            pid: self.pid,
-            file,
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })
+    /// The buffer as text. /proc text is ASCII but for names and paths:
+    /// `status` starts with the process's name and `cgroup` holds paths,
+    /// both any bytes but NUL; a stray byte is replaced, never a failure
+    /// (which would end the watch of a process named `x\xff`).
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.buffer)
     }
 
     /// `fstat` of a held directory under `/proc/PID`: its size (fds) and
     /// link count (threads) are computed at each call, so the path is
     /// looked up only once.
     fn stat_dir(&mut self, task: bool) -> Result<rustix::fs::Stat, ReadError> {
-        let (slot, name) = if task {
-            (&mut self.task_dir, "task")
+        let (slot, name, base) = if task {
+            (&mut self.task_dir, "task", &self.dir)
         } else {
-            (&mut self.fd_dir, "fd")
+            (&mut self.fd_dir, "fd", &self.files)
         };
         if slot.is_none() {
             *slot = Some(
                 rustix::fs::openat(
-                    &self.dir,
+                    base,
                     name,
                     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
                     Mode::empty(),
@@ -443,7 +452,41 @@ impl Sampler {
     /// this process ([`crate::bpf::samples`]): its fds, threads and
     /// children, the same numbers as the `fd/` and `task/` directories and
     /// the `children` files give, without reading them.
+    ///
+    /// A process whose main thread has ended while others run is read
+    /// through a thread that runs ([`crate::process::files_dir`]): its
+    /// main thread's files would read 0 fds and no memory.
     pub fn sample(&mut self, detail: bool, rollup_share: f64, counted: Option<Counted>) -> Result<Sample, ReadError> {
+        match self.sample_once(detail, rollup_share, counted.filter(|_| self.thread.is_none())) {
+            Err(ReadError::Gone { .. }) if self.follow_live_thread() => self.sample_once(detail, rollup_share, None),
+            other => other,
+        }
+    }
+
+    /// Points the reads of the fd table and the address space at a thread
+    /// that runs, where the main thread has ended; whether it did (false:
+    /// the process is ending, or was read through that thread already).
+    fn follow_live_thread(&mut self) -> bool {
+        let Some(tid) = crate::process::live_thread_of(self.pid).filter(|&tid| Some(tid) != self.thread) else {
+            return false;
+        };
+        let Ok(files) = rustix::fs::openat(
+            &self.dir,
+            format!("task/{tid}"),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return false;
+        };
+        self.files = files;
+        self.thread = Some(tid);
+        (self.fd_dir, self.statm, self.status, self.rollup) = (None, None, None, None);
+        (self.last_statm, self.statm_mark, self.status_mark) = (None, None, None);
+        (self.last_shmem, self.last_rollup, self.rollup_not_before) = (None, None, None);
+        true
+    }
+
+    fn sample_once(&mut self, detail: bool, rollup_share: f64, counted: Option<Counted>) -> Result<Sample, ReadError> {
         let fds = match counted.and_then(|c| c.fds) {
             _ if self.fds_refused => None,
             Some(count) => Some(count),
@@ -466,8 +509,12 @@ impl Sampler {
             Some(kept) if !moved(self.statm_mark) => kept,
             _ => {
                 self.read_held(Held::Statm)?;
-                // An empty statm (a zombie, a kernel thread) reads as no memory.
-                let read = proc::stat::parse_statm(&self.buffer).map_or((0, 0), |m| (m.resident, m.shared));
+                // An empty statm (size 0) is an address space that is gone:
+                // a zombie, or a main thread that ended while others run.
+                let read = match proc::stat::parse_statm(&self.buffer) {
+                    Some(m) if m.size > 0 => (m.resident, m.shared),
+                    _ => return Err(ReadError::Gone { pid: self.pid }),
+                };
                 (self.last_statm, self.statm_mark) = (Some(read), fingerprint);
                 read
             }
@@ -477,7 +524,7 @@ impl Sampler {
         if status_due {
             self.status_mark = fingerprint;
             self.read_held(Held::Status)?;
-            let (shmem, swap) = proc::status::memory(self.text("status")?);
+            let (shmem, swap) = proc::status::memory(&self.text());
             self.last_shmem = Some(shmem);
             self.last_swap = swap;
         }
@@ -488,7 +535,7 @@ impl Sampler {
         let rollup_read = !self.rollup_refused && rollup_due;
         if rollup_read {
             match self.read_held(Held::Rollup) {
-                Ok(()) => self.last_rollup = Some(proc::maps::rollup(self.text("smaps_rollup")?)),
+                Ok(()) => self.last_rollup = Some(proc::maps::rollup(&self.text())),
                 Err(ReadError::PermissionDenied { .. }) => self.rollup_refused = true,
                 Err(e) => return Err(e),
             }
@@ -531,10 +578,30 @@ impl Sampler {
         let stat = crate::proc::stat::parse(&self.buffer)
             .ok_or_else(|| ReadError::from_io(self.pid, "stat", std::io::Error::other("unreadable /proc/PID/stat")))?;
         let ticks = crate::proc::ticks_per_second() as f64;
+        let cpu_seconds = (stat.utime + stat.stime) as f64 / ticks;
+        // The CPU time is the whole process's; the state and the address
+        // space of a main thread that ended read `Z` and 0: a thread that
+        // runs tells them.
+        let (state, vsize) = match self.thread {
+            Some(_) => {
+                let fd = rustix::fs::openat(&self.files, "stat", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(|e| read_error(self.pid, "stat", e))?;
+                pread_all(&fd, &mut self.buffer).map_err(|e| read_error(self.pid, "stat", e))?;
+                let thread = crate::proc::stat::parse(&self.buffer).ok_or_else(|| {
+                    ReadError::from_io(
+                        self.pid,
+                        "stat",
+                        std::io::Error::other("unreadable /proc/PID/task/TID/stat"),
+                    )
+                })?;
+                (thread.state, thread.vsize)
+            }
+            None => (stat.state, stat.vsize),
+        };
         Ok(StatFacts {
-            cpu_seconds: (stat.utime + stat.stime) as f64 / ticks,
-            state: crate::process::ProcessState::from_letter(stat.state),
-            virtual_memory_bytes: stat.vsize,
+            cpu_seconds,
+            state: crate::process::ProcessState::from_letter(state),
+            virtual_memory_bytes: vsize,
         })
     }
 
@@ -550,9 +617,13 @@ impl Sampler {
                 Held::Stat => &mut self.stat,
                 Held::Rollup => &mut self.rollup,
             };
+            let base = match which {
+                Held::Stat => &self.dir,
+                Held::Statm | Held::Status | Held::Rollup => &self.files,
+            };
             if slot.is_none() {
                 *slot = Some(
-                    rustix::fs::openat(&self.dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    rustix::fs::openat(base, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
                         .map_err(|e| read_error(self.pid, name, e))?,
                 );
             }
@@ -626,22 +697,27 @@ impl Sampler {
 
     /// Reads the fd and memory limits.
     pub fn limits(&mut self, mounts: &CgroupMounts) -> Result<Limits, ReadError> {
-        let limits = proc::limits::parse(self.read("limits")?);
+        let limits = proc::limits::parse(&self.read("limits")?);
         let max_fds = limits.as_ref().and_then(|l| proc::limits::soft(&l.max_open_files));
         let max_as = limits.as_ref().and_then(|l| proc::limits::soft(&l.max_address_space));
-        let groups = proc::cgroup::parse(self.read("cgroup")?);
+        let groups = proc::cgroup::parse(&self.read("cgroup")?);
         let mut memory = memory_limit(mounts, &groups);
         if let Some(bytes) = max_as
             && memory.as_ref().is_none_or(|m| bytes < m.bytes)
         {
+            // Through the held `statm`: a thread that runs where the main
+            // thread has ended, whose own reads size 0 (not known, then).
             let size_pages = self
-                .read("statm")
-                .map(|text| proc::stat::parse_statm(text.as_bytes()).map(|m| m.size));
+                .read_held(Held::Statm)
+                .ok()
+                .and_then(|()| proc::stat::parse_statm(&self.buffer))
+                .map(|m| m.size)
+                .filter(|&pages| pages > 0);
             memory = Some(MemoryLimit {
                 bytes,
                 source: "rlimit_as",
                 cgroup: None,
-                used_bytes: size_pages.ok().flatten().map(|pages| pages * proc::page_size()),
+                used_bytes: size_pages.map(|pages| pages * proc::page_size()),
             });
         }
         Ok(Limits { max_fds, memory })
@@ -871,8 +947,10 @@ pub fn socket_names(pid: Pid) -> HashMap<u64, String> {
             names.extend(parse_inet_table(&text, protocol));
         }
     }
-    if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/unix")) {
-        names.extend(parse_unix_table(&text));
+    // A unix socket's path is any bytes: one path that is not UTF-8, in
+    // any process of the namespace, must not cost every socket its name.
+    if let Ok(table) = std::fs::read(format!("/proc/{pid}/net/unix")) {
+        names.extend(parse_unix_table(&table));
     }
     names
 }
@@ -920,8 +998,8 @@ pub fn parse_inet_table(text: &str, protocol: &str) -> Vec<(u64, String)> {
 
 /// Names the rows of `/proc/net/unix`: inode → `unix PATH` (or `unix` for
 /// unnamed sockets). Pure.
-pub fn parse_unix_table(text: &str) -> Vec<(u64, String)> {
-    proc::net::unix_table(text)
+pub fn parse_unix_table(table: &[u8]) -> Vec<(u64, String)> {
+    proc::net::unix_table(&String::from_utf8_lossy(table))
         .into_iter()
         .map(|row| {
             let name = match row.path {
@@ -1010,12 +1088,18 @@ mod tests {
             parse_inet_table(tcp6, "tcp"),
             vec![(99, "tcp listen [::1]:8080".to_string())]
         );
-        let unix = "Num       RefCount Protocol Flags    Type St Inode Path\n\
+        let unix = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
 0000000000000000: 00000002 00000000 00010000 0001 01 20001 /run/a.sock\n\
-0000000000000000: 00000003 00000000 00000000 0001 03 20002\n";
+0000000000000000: 00000003 00000000 00000000 0001 03 20002\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 20003 /tmp/odd\xff\n";
+        // A path that is not UTF-8 costs no socket its name.
         assert_eq!(
             parse_unix_table(unix),
-            vec![(20001, "unix /run/a.sock".to_string()), (20002, "unix".to_string())]
+            vec![
+                (20001, "unix /run/a.sock".to_string()),
+                (20002, "unix".to_string()),
+                (20003, "unix /tmp/odd\u{fffd}".to_string())
+            ]
         );
     }
 

@@ -59,6 +59,14 @@ pub enum WatchError {
     /// Waiting for a process failed.
     #[error(transparent)]
     Wait(#[from] WaitError),
+    /// A kernel thread was named: it has no fds or memory of its own.
+    #[error("{pid} ({name}) is a kernel thread: it has no fds or memory of its own to watch")]
+    KernelThread {
+        /// The PID.
+        pid: Pid,
+        /// Its name.
+        name: String,
+    },
     /// No process matched `--name`.
     #[error("no process is named like {pattern:?}")]
     NoMatch {
@@ -194,6 +202,18 @@ impl Scanner {
     }
 }
 
+/// A kernel thread has no fd table and no memory of its own: every sample
+/// of it would fail, and `--name` leaves kernel threads out already.
+fn refuse_kernel_thread(info: &ProcessInfo) -> Result<(), WatchError> {
+    if info.kernel_thread {
+        return Err(WatchError::KernelThread {
+            pid: info.pid,
+            name: info.name.clone(),
+        });
+    }
+    Ok(())
+}
+
 impl Watcher {
     /// Resolves the targets (starting the command, if one is given) and
     /// opens every process.
@@ -216,12 +236,14 @@ impl Watcher {
                 for pid in pids {
                     if unique.contains(pid) && watcher.find(*pid).is_none() {
                         let (process, info) = Process::open_with_info(*pid)?;
+                        refuse_kernel_thread(&info)?;
                         watcher.add(process, Some(info), false, true)?;
                     }
                 }
             }
             Targets::Tree(root) => {
                 let (process, info) = Process::open_with_info(*root)?;
+                refuse_kernel_thread(&info)?;
                 watcher.add(process, Some(info), false, true)?;
                 watcher.rescan(false);
             }
@@ -343,10 +365,15 @@ impl Watcher {
         let before = self.watched.len();
         let candidates: Vec<(Pid, u64)> = match &self.targets {
             Targets::Tree(root) => {
+                // Afterlife itself is left out, as `--name` leaves it out: a
+                // tree from its shell up holds it, and its fds grow with the
+                // processes it watches.
+                let me = Pid::current();
                 let table = self.scanner.table();
                 table
                     .descendants(*root)
                     .into_iter()
+                    .filter(|pid| *pid != me)
                     .filter_map(|pid| table.get(pid).map(|e| (pid, e.start_ticks)))
                     .collect()
             }
@@ -639,23 +666,50 @@ impl Watcher {
 
     /// A command afterlife started and that still runs when the watch stops
     /// gets SIGTERM through its pidfd (SIGKILL 5 s later), and is reaped;
-    /// its ending is reported as any other.
+    /// its ending is reported as any other. Its descendants get the same
+    /// signals, each through a pidfd from one scan taken before the first:
+    /// a server's workers or a shell's children would otherwise outlive
+    /// the watch, orphaned.
     fn stop_spawned(&mut self, observer: &mut dyn Observer) {
-        for watched in &mut self.watched {
-            if !watched.spawned || watched.ending.is_some() {
+        for index in 0..self.watched.len() {
+            if !self.watched[index].spawned || self.watched[index].ending.is_some() {
                 continue;
             }
-            // ESRCH: it ended meanwhile; the wait below collects it. One
-            // that ignores SIGTERM for 5 s gets SIGKILL.
+            let root = self.watched[index].source.process.pid();
+            let table = self.scanner.table();
+            let family: Vec<Process> = table
+                .descendants(root)
+                .into_iter()
+                .filter_map(|pid| table.get(pid).map(|e| (pid, e.start_ticks)))
+                // It may have ended since the scan: nothing to stop.
+                .filter_map(|(pid, start_ticks)| Process::open_expecting(pid, start_ticks).ok())
+                .collect();
+            let watched = &mut self.watched[index];
+            let mut stopped = false;
             for (signal, grace) in [
                 (Signal::TERM, Duration::from_secs(5)),
                 (Signal::KILL, Duration::from_secs(5)),
             ] {
-                let _ = watched.source.process.signal(signal);
-                if let Ok(Some(observation)) = watched.source.process.wait(Some(grace)) {
-                    watched.record_ending(observation.into(), self.start.elapsed().as_secs_f64());
-                    observer.ended(watched);
+                let left: Vec<&Process> = family.iter().filter(|p| !p.has_exited()).collect();
+                if stopped && left.is_empty() {
                     break;
+                }
+                // ESRCH: it ended meanwhile; the wait below collects it.
+                for member in &left {
+                    let _ = member.signal(signal);
+                }
+                let deadline = Instant::now() + grace;
+                if !stopped {
+                    let _ = watched.source.process.signal(signal);
+                    if let Ok(Some(observation)) = watched.source.process.wait(Some(grace)) {
+                        watched.record_ending(observation.into(), self.start.elapsed().as_secs_f64());
+                        observer.ended(watched);
+                        stopped = true;
+                    }
+                }
+                // Not children of afterlife: their ends are only waited for.
+                while left.iter().any(|p| !p.has_exited()) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
                 }
             }
         }

@@ -154,6 +154,7 @@ fn empty_name_patterns() {
     for command in ["watch", "deaths"] {
         assert_one_line_error(&[command, "--name", ""], "it is empty and would match every process");
     }
+    assert_one_line_error(&["deaths", "--cgroup", ""], "it is empty and would match every cgroup");
 }
 
 #[test]

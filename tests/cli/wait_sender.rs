@@ -117,3 +117,47 @@ os._exit(0)
     assert_eq!(sent["kind"], "parent_death", "{line}");
     assert_eq!(sent["itself"], false, "{line}");
 }
+
+#[test]
+fn a_sender_thread_is_named_by_its_process() {
+    let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
+    let wait = common::afterlife()
+        .args(["--json", "wait", "--timeout", "60s"])
+        .arg(victim.id().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if !common::wait_until(Duration::from_secs(20), || common::bpf_links(wait.id()) >= 1) {
+        println!(
+            "skipped: the signal_generate program does not load here (needs root, BTF and the initial PID namespace)"
+        );
+        let _ = victim.kill();
+        let _ = victim.wait();
+        let _ = wait.wait_with_output();
+        return;
+    }
+    // A thread that named itself sends it: the sender is its process.
+    let script = format!(
+        r#"
+import ctypes, os, signal, threading
+def worker():
+    ctypes.CDLL(None).prctl(15, b"killer-thread")
+    os.kill({}, signal.SIGTERM)
+t = threading.Thread(target=worker)
+t.start()
+t.join()
+"#,
+        victim.id()
+    );
+    let mut sender = Command::new("python3").args(["-c", &script]).spawn().unwrap();
+    let sender_pid = sender.id();
+    assert!(sender.wait().unwrap().success());
+    let _ = victim.wait();
+    let output = wait.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(143), "{}", common::stderr(&output));
+    let line: serde_json::Value = crate::common::schema::parse("wait", &String::from_utf8_lossy(&output.stdout));
+    let sent = &line["sender"];
+    assert_eq!(sent["pid"], sender_pid, "{line}");
+    assert_eq!(sent["name"], "python3", "{line}");
+}

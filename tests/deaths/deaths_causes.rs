@@ -102,6 +102,77 @@ fn exit_7_is_reported_with_its_command_line_and_lifetime() {
     feed.stop();
 }
 
+/// A signal sent from a thread that named itself: the sender is named as
+/// its process is, as its PID is the process's.
+#[test]
+fn a_sender_thread_is_named_by_its_process() {
+    let Some(mut feed) = Feed::start(&[], &[]) else { return };
+    let script = r#"
+import ctypes, os, signal, subprocess, threading
+child = subprocess.Popen(["sleep", "30"])
+def worker():
+    ctypes.CDLL(None).prctl(15, b"killer-thread")
+    os.kill(child.pid, signal.SIGUSR2)
+t = threading.Thread(target=worker)
+t.start()
+t.join()
+child.wait()
+print(child.pid, flush=True)
+"#;
+    let output = Command::new("python3").args(["-c", script]).output().unwrap();
+    let child: i64 = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    let death = feed
+        .find(LIMIT, |d| d["pid"] == child)
+        .unwrap_or_else(|| panic!("no death of {child}: {:?}", feed.seen));
+    assert_eq!(signal_of(&death), Some(i64::from(libc::SIGUSR2)), "{death}");
+    assert_eq!(death["sender"]["name"], "python3", "{death}");
+    assert_eq!(death["sender"]["pid"], death["ppid"], "{death}");
+    feed.stop();
+}
+
+/// A title written over argv and on into the environment's space, as
+/// nginx and PostgreSQL write theirs: the kernel's copy stops at the end of
+/// argv, so the command line is marked cut rather than shown as whole.
+#[test]
+fn a_title_written_past_argv_is_marked_cut() {
+    use std::io::Write;
+    let Some(mut feed) = Feed::start(&[], &[]) else { return };
+    // The script comes on stdin: argv is short ("python3\0-\0", or the
+    // interpreter's path where python3 is a shim that execs it).
+    let script = br#"
+import ctypes, os, time
+fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+arg_start, arg_end, env_end = int(fields[45]), int(fields[46]), int(fields[48])
+title = b"python3: a title that runs past the end of argv\0"
+assert arg_start + len(title) < env_end
+ctypes.memmove(arg_start, title, len(title))
+assert open("/proc/self/cmdline", "rb").read() == title
+time.sleep(0.1)
+os._exit(3)
+"#;
+    let mut python = Command::new("python3")
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = i64::from(python.id());
+    python.stdin.take().unwrap().write_all(script).unwrap();
+    assert_eq!(python.wait().unwrap().code(), Some(3));
+    let death = feed.find(LIMIT, |d| d["pid"] == pid).expect("the death");
+    assert_eq!(code_of(&death), Some(3), "{death}");
+    if death["command_line"].is_null() {
+        println!("skipped: the kernel reads no command line at exit (before 6.16)");
+        return;
+    }
+    // The copy holds the title up to the end of argv, not all of it.
+    let title = "python3: a title that runs past the end of argv";
+    let copied = death["command_line"][0].as_str().expect("a command line");
+    assert!(title.starts_with(copied) && copied.len() < title.len(), "{death}");
+    assert_eq!(death["command_line"].as_array().unwrap().len(), 1, "{death}");
+    assert_eq!(death["command_line_truncated"], true, "{death}");
+    feed.stop();
+}
+
 #[test]
 fn a_segfault_is_a_fault_with_its_code() {
     let Some(mut feed) = Feed::start(&[], &[]) else { return };

@@ -4,6 +4,8 @@
 
 use crate::common;
 
+use std::process::Command;
+
 use common::{afterlife, run, stderr, stdout, unused_pid};
 
 #[test]
@@ -230,4 +232,282 @@ fn a_process_that_execs_is_shown_by_its_new_name() {
     let process = &summary["processes"][0];
     assert_eq!(process["name"], "sleep", "{process}");
     assert_eq!(process["command_line"], serde_json::json!(["sleep", "10"]), "{process}");
+}
+
+#[test]
+fn a_kernel_thread_is_refused_not_watched_without_samples() {
+    // kthreadd is PID 2 in the initial PID namespace; elsewhere look for it.
+    let Some(kthreadd) = (2..200).find(|&pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| stat.split_whitespace().nth(8).and_then(|f| f.parse::<u64>().ok()))
+            .is_some_and(|flags| flags & 0x0020_0000 != 0)
+    }) else {
+        println!("skipped: no kernel thread visible in this PID namespace");
+        return;
+    };
+    let name = common::comm(kthreadd);
+    for args in [
+        vec![
+            "watch".to_string(),
+            "--duration".into(),
+            "1".into(),
+            kthreadd.to_string(),
+        ],
+        vec![
+            "watch".to_string(),
+            "--duration".into(),
+            "1".into(),
+            "--tree".into(),
+            kthreadd.to_string(),
+        ],
+    ] {
+        let output = afterlife().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            stderr(&output).trim_end(),
+            format!(
+                "afterlife: error: {kthreadd} ({name}) is a kernel thread: it has no fds or memory of its own to watch"
+            )
+        );
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+#[test]
+fn a_command_that_ends_before_its_first_sample_shows_no_made_up_values() {
+    let output = run(&["watch", "--duration", "5", "--", "true"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stdout(&output);
+    let head = text.lines().next().unwrap();
+    if !head.ends_with("(0 samples)") {
+        println!("skipped: the command lived long enough to be sampled: {head}");
+        return;
+    }
+    // Nothing was read: no "fds ..., now 0".
+    assert!(!text.contains("now "), "{text}");
+    assert!(text.contains(" true ended: exited with code 0"), "{text}");
+}
+
+#[test]
+fn one_sample_is_one_sample() {
+    // `--interval inf`: one sample at the start, none at the ending of a
+    // process that is gone by then.
+    let output = run(&["watch", "--interval", "inf", "--", "sleep", "0.3"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(" sleep: too few samples to judge (1 sample)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_process_whose_name_is_not_utf8_is_watched() {
+    use std::os::unix::ffi::OsStrExt;
+    // The kernel's name of an executed file is its file name: `sl\xffep`,
+    // which /proc/PID/status prints as it is.
+    let scratch = common::Scratch::new("watch-non-utf8");
+    let copy = scratch.path().join(std::ffi::OsStr::from_bytes(b"sl\xffep"));
+    std::fs::copy("/bin/sleep", &copy).unwrap();
+    let child = common::Reaped(common::spawn_fresh_copy(Command::new(&copy).arg("30")));
+    let pid = child.0.id().to_string();
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || {
+        std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with(b"sl\xffep"))
+    }));
+    let output = run(&["watch", "--duration", "1.5", "--interval", "0.1", &pid]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{}{text}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    assert!(text.starts_with(&format!("{pid} sl\u{fffd}ep: no leak (")), "{text}");
+}
+
+/// A python3 whose main thread called pthread_exit while a worker holds
+/// the process (and its 20 extra fds and 32 MiB, under an RLIMIT_AS of 4
+/// GiB) alive: the main thread's /proc files then read no fds, no memory
+/// and state `Z`. Killed on drop.
+fn main_thread_ended() -> common::Reaped {
+    use std::io::BufRead;
+    let script = r#"
+import ctypes, os, resource, sys, threading, time
+resource.setrlimit(resource.RLIMIT_AS, (1 << 32, 1 << 32))
+def worker():
+    sys.stdin.read()
+    os._exit(0)
+threading.Thread(target=worker).start()
+held = [open("/dev/null") for _ in range(20)]
+ballast = bytearray(32 << 20)
+print("ready", flush=True)
+time.sleep(0.3)
+ctypes.CDLL(None).pthread_exit(None)
+"#;
+    let mut child = common::Reaped(
+        Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
+#[test]
+fn a_process_whose_main_thread_ended_is_read_through_a_thread_that_runs() {
+    let mut child = main_thread_ended();
+    let pid = child.0.id().to_string();
+    let output = afterlife()
+        .args(["--json", "watch", "--duration", "1.5", "--interval", "0.1", &pid])
+        .output()
+        .unwrap();
+    let main_ended = common::state(child.0.id() as i32) == Some('Z');
+    assert!(child.running(), "the worker ended the process");
+    let events = common::ndjson(&output);
+    let samples: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "sample").collect();
+    assert!(samples.len() >= 10, "{} samples: {}", samples.len(), stderr(&output));
+    assert!(main_ended, "the main thread did not end");
+    for sample in samples {
+        assert!(sample["fds"].as_u64().unwrap() >= 20, "{sample}");
+        assert!(sample["rss_anon_bytes"].as_u64().unwrap() >= 32 << 20, "{sample}");
+    }
+    // What counts against RLIMIT_AS is the address space a thread that
+    // runs has, not the 0 of the main thread's.
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    let memory = &summary["processes"][0]["limits"]["memory"];
+    if memory["source"] == "rlimit_as" {
+        assert!(memory["used_bytes"].as_u64().unwrap() >= 32 << 20, "{memory}");
+    } else {
+        println!("skipped the RLIMIT_AS check: a smaller cgroup limit applies: {memory}");
+    }
+}
+
+#[test]
+fn a_command_stopped_at_the_end_takes_its_children_with_it() {
+    // The shell's children: one that handles SIGTERM by default, one that
+    // ignores it (and gets SIGKILL after the grace).
+    let output = run(&[
+        "watch",
+        "--duration",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        // Their output does not go to afterlife's pipes, which would stay
+        // open until they end.
+        "sleep 30 >/dev/null 2>&1 & echo child=$!; (trap '' TERM; exec sleep 31 >/dev/null 2>&1) & echo child=$!; \
+         sleep 32 >/dev/null 2>&1 & echo child=$!; wait",
+    ]);
+    let text = stdout(&output);
+    let children: Vec<i32> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("child=")?.parse().ok())
+        .collect();
+    let alive: Vec<i32> = children.iter().copied().filter(|&pid| !common::pid_dead(pid)).collect();
+    common::kill_pids(&alive);
+    assert_eq!(children.len(), 3, "{text}{}", stderr(&output));
+    assert!(alive.is_empty(), "outlived the watch: {alive:?}\n{text}");
+    assert!(text.contains(" sh ended: killed by SIGTERM"), "{text}");
+}
+
+#[test]
+fn a_process_whose_main_thread_ended_is_exported_with_the_state_of_a_thread_that_runs() {
+    use std::io::{BufRead, Read, Write};
+    let mut child = main_thread_ended();
+    let pid = child.0.id();
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || common::state(
+        pid as i32
+    ) == Some('Z')));
+    let mut watch = common::Reaped(
+        afterlife()
+            .args([
+                "watch",
+                "--duration",
+                "20",
+                "--interval",
+                "0.1",
+                "--prometheus",
+                "127.0.0.1:0",
+            ])
+            .arg(pid.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(watch.0.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("afterlife: serving Prometheus metrics on http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    let scrape = || {
+        let mut stream = std::net::TcpStream::connect(&address).ok()?;
+        write!(stream, "GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    let state = format!("afterlife_process_state{{pid=\"{pid}\",name=\"python3\",state=\"sleeping\"}} 1");
+    let mut last = String::new();
+    let found = common::wait_until(std::time::Duration::from_secs(10), || {
+        last = scrape().unwrap_or_default();
+        last.contains(&state)
+    });
+    assert!(child.running(), "the worker ended the process");
+    assert!(found, "{last}");
+    assert!(!last.contains("state=\"zombie\"} 1"), "{last}");
+    let vsize = last
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!(
+                "afterlife_process_virtual_memory_bytes{{pid=\"{pid}\",name=\"python3\"}} "
+            ))
+        })
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{last}"));
+    assert!(vsize >= 32 << 20, "{last}");
+}
+
+#[test]
+fn a_tree_that_holds_afterlife_leaves_it_out() {
+    // From its own shell up: afterlife is in the tree, and its fds (a
+    // pidfd and /proc files for each process it watches) are no leak of
+    // the tree's.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(r#""$0" --color=never --json watch --tree $$ --duration 1.5 --interval 0.1 & echo "afterlife=$!"; wait"#)
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    let me: i64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("afterlife=")?.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    let summary: serde_json::Value = text
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|event| event["event"] == "summary")
+        .unwrap_or_else(|| panic!("{text}{}", stderr(&output)));
+    let pids: Vec<i64> = summary["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["pid"].as_i64())
+        .collect();
+    assert!(!pids.is_empty(), "{summary}");
+    assert!(!pids.contains(&me), "afterlife {me} watched itself: {pids:?}");
 }

@@ -144,7 +144,10 @@ int BPF_PROG(signal_generate, int sig, struct kernel_siginfo *info, struct task_
 		value.flags = SIGNAL_PARENT_DEATH;
 	value.sender_pid = BPF_CORE_READ(current, tgid);
 	value.sender_uid = BPF_CORE_READ(current, real_cred, uid.val);
-	bpf_get_current_comm(value.sender_comm, sizeof(value.sender_comm));
+	/* The sending process's name, as its PID is the process's: the
+	 * current thread's own comm may be a thread name (a runtime's
+	 * worker, a test harness's test). */
+	BPF_CORE_READ_STR_INTO(&value.sender_comm, current, group_leader, comm);
 	bpf_map_update_elem(&signals, &key, &value, BPF_ANY);
 	return 0;
 }

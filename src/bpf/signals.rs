@@ -53,7 +53,7 @@ const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 /// The cache's name for the numbers this program takes from BTF (not the
 /// name of the earlier layout, which also kept the tracepoint's type ID:
 /// two builds on one machine would each throw the other's away).
-const CACHE: &str = "signal-senders-pdeath";
+const CACHE: &str = "signal-senders-leader";
 /// The raw tracepoint the sender program is attached to.
 const TRACEPOINT: &std::ffi::CStr = c"signal_generate";
 /// The OOM program's BTF-enabled tracepoint, by its `btf_trace_*` typedef.

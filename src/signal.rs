@@ -264,9 +264,9 @@ pub enum SignalParseError {
     /// A number outside 1..=SIGRTMAX.
     #[error("signal number {0} is out of range (1 to {max})", max = rtmax())]
     OutOfRange(i64),
-    /// `RTMIN+N` or `RTMAX-N` past the other end of the real-time signals.
+    /// `RTMIN+N` or `RTMAX-N` outside the real-time signals (`RTMIN-1`, `RTMIN+31`).
     #[error(
-        "'{0}' is past the real-time signals: they are RTMIN to RTMIN+{last} (RTMAX-{last} to RTMAX), signals {min} to {max}",
+        "'{0}' is outside the real-time signals: they are RTMIN to RTMIN+{last} (RTMAX-{last} to RTMAX), signals {min} to {max}",
         last = rtmax() - rtmin(), min = rtmin(), max = rtmax()
     )]
     RealtimeOutOfRange(String),
@@ -483,9 +483,14 @@ mod tests {
             Signal::parse("RTMIN+99"),
             Err(SignalParseError::RealtimeOutOfRange(_))
         ));
+        let below = Signal::parse("RTMIN-1").unwrap_err().to_string();
+        assert!(
+            below.starts_with("'RTMIN-1' is outside the real-time signals"),
+            "{below}"
+        );
         let past = Signal::parse("RTMIN+31").unwrap_err().to_string();
         assert!(
-            past.starts_with("'RTMIN+31' is past the real-time signals: they are RTMIN to RTMIN+"),
+            past.starts_with("'RTMIN+31' is outside the real-time signals: they are RTMIN to RTMIN+"),
             "{past}"
         );
         assert!(Signal::parse("RTMAX-2147483648").is_err());

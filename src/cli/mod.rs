@@ -316,6 +316,22 @@ fn parse_signal(text: &str) -> Result<crate::signal::Signal, String> {
     crate::signal::Signal::parse(text).map_err(|e| e.to_string())
 }
 
+/// `deaths --signal`: a signal a process can die of. One that stops,
+/// continues or is ignored by default (STOP, CONT, CHLD, WINCH) never
+/// shows in a death's status, whatever the process does with it, so a
+/// filter on it would match nothing. Pure.
+fn parse_fatal_signal(text: &str) -> Result<crate::signal::Signal, String> {
+    let signal = parse_signal(text)?;
+    if signal.kills_by_default() {
+        return Ok(signal);
+    }
+    Err(format!(
+        "no process dies of {}: its default action is to {} (a death's status names only a signal whose default action ends the process: TERM, KILL, SEGV...)",
+        signal.name(),
+        signal.default_action().describe()
+    ))
+}
+
 /// `timeout -s`: also 0, the null signal, as coreutils takes it.
 fn parse_timeout_signal(text: &str) -> Result<crate::signal::Signal, String> {
     match text.trim().parse::<i64>() {
@@ -666,8 +682,9 @@ pub struct DeathsArgs {
     #[arg(long, value_name = "PATH", value_parser = parse_cgroup_filter)]
     pub cgroup: Option<String>,
 
-    /// Only deaths by this signal (KILL, SIGSEGV, 9).
-    #[arg(long, value_name = "SIG", value_parser = parse_signal, add = signals())]
+    /// Only deaths by this signal (KILL, SIGSEGV, 9): one whose default
+    /// action ends a process.
+    #[arg(long, value_name = "SIG", value_parser = parse_fatal_signal, add = signals())]
     pub signal: Option<crate::signal::Signal>,
 
     /// Only deaths other than exit 0.

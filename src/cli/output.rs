@@ -102,9 +102,18 @@ impl Output {
 
     /// Prints a value as one line of JSON, with the schema's `version`.
     pub fn json_line<T: Serialize>(&self, value: &T) {
+        self.json_line_written(value);
+    }
+
+    /// [`Output::json_line`], and whether stdout took it: false once the
+    /// reader went away (EPIPE).
+    pub fn json_line_written<T: Serialize>(&self, value: &T) -> bool {
         match json_text(value) {
-            Ok(text) => self.line(&text),
-            Err(e) => self.error(&format!("cannot encode the report as JSON: {e}")),
+            Ok(text) => writeln!(std::io::stdout().lock(), "{text}").is_ok(),
+            Err(e) => {
+                self.error(&format!("cannot encode the report as JSON: {e}"));
+                true
+            }
         }
     }
 

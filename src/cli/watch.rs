@@ -57,40 +57,49 @@ struct CliObserver<'a> {
     output: &'a Output,
     live: Option<LiveView>,
     exporter: Option<Exporter>,
+    /// A JSON line was refused: stdout's reader went away.
+    closed: bool,
+}
+
+impl CliObserver<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        if self.output.json() && !self.output.json_line_written(event) {
+            self.closed = true;
+        }
+    }
 }
 
 impl Observer for CliObserver<'_> {
     fn added(&mut self, w: &Watched) {
-        if self.output.json() {
-            self.output.json_line(&Event::Process {
-                pid: w.pid(),
-                name: &w.name,
-                title: w.title.as_deref(),
-                command_line: &w.cmdline,
-                limits: &w.limits,
-            });
-        }
+        self.event(&Event::Process {
+            pid: w.pid(),
+            name: &w.name,
+            title: w.title.as_deref(),
+            command_line: &w.cmdline,
+            limits: &w.limits,
+        });
     }
 
     fn sampled(&mut self, w: &Watched, seconds: f64, sample: &Sample, breakdown: Option<&FdBreakdown>) {
-        if self.output.json() {
-            self.output.json_line(&Event::Sample {
-                pid: w.pid(),
-                at_seconds: seconds,
-                sample,
-                fd_breakdown: breakdown,
-            });
-        }
+        self.event(&Event::Sample {
+            pid: w.pid(),
+            at_seconds: seconds,
+            sample,
+            fd_breakdown: breakdown,
+        });
     }
 
     fn ended(&mut self, w: &Watched) {
-        if self.output.json() {
-            self.output.json_line(&Event::Ended {
-                pid: w.pid(),
-                at_seconds: w.ended_after,
-                ending: w.ending.as_ref(),
-            });
-        }
+        self.event(&Event::Ended {
+            pid: w.pid(),
+            at_seconds: w.ended_after,
+            ending: w.ending.as_ref(),
+        });
+    }
+
+    /// The JSON reader went away and no exporter serves the watch.
+    fn reader_gone(&self) -> bool {
+        self.closed && self.exporter.is_none()
     }
 
     fn tick(&mut self, watched: &[Watched], seconds: f64, _fresh: bool) {
@@ -194,7 +203,12 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     };
     let watcher = Watcher::start(targets(args), options).map_err(failure)?;
     let live = if live_wanted { LiveView::start().ok() } else { None };
-    let mut observer = CliObserver { output, live, exporter };
+    let mut observer = CliObserver {
+        output,
+        live,
+        exporter,
+        closed: false,
+    };
     let summary = watcher.run(&mut observer);
     // Leave the alternate screen before printing the summary.
     observer.live = None;

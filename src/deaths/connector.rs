@@ -194,7 +194,7 @@ fn complete_from_proc(exit: ExitEvent) -> RawDeath {
     let process = crate::proc::Process::new(exit.tgid).ok();
     let stat = process.as_ref().and_then(|p| p.stat().ok());
     let uid = process.as_ref().and_then(|p| p.uid().ok());
-    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", exit.tgid))
+    let cgroup = crate::proc::read_lossy(&format!("/proc/{}/cgroup", exit.tgid))
         .ok()
         .and_then(|text| crate::proc::cgroup::v2_path(&crate::proc::cgroup::parse(&text)));
     let start_ns = stat

@@ -77,6 +77,13 @@ pub fn read_small(path: &str) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// Reads a small /proc file whole as text, bytes that are not UTF-8
+/// replaced: a name, command line, path or cgroup can hold any byte but
+/// NUL and `/`, and one such byte must not lose the whole file.
+pub fn read_lossy(path: &str) -> std::io::Result<String> {
+    read_small(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// When a process that started `start_ticks` after boot (`/proc/PID/stat`
 /// field 22, `CLOCK_BOOTTIME` in clock ticks) started, in seconds since
 /// the epoch: now on `CLOCK_REALTIME` less the time since then on

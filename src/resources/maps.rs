@@ -31,7 +31,9 @@ pub fn read(pid: Pid) -> Result<Vec<MappedFile>, ReadError> {
 /// Reads the mapped files of `pid` from `FILES/maps` (`/proc/PID`, or a
 /// thread's `/proc/PID/task/TID`: [`crate::process::files_dir`]).
 pub fn read_in(pid: Pid, files: &str) -> Result<Vec<MappedFile>, ReadError> {
-    let text = std::fs::read_to_string(format!("{files}/maps")).map_err(|e| ReadError::from_io(pid, "maps", e))?;
+    // A mapped path may hold any byte: read lossily, the file still matched
+    // by its device and inode.
+    let text = crate::proc::read_lossy(&format!("{files}/maps")).map_err(|e| ReadError::from_io(pid, "maps", e))?;
     Ok(parse(&text))
 }
 

@@ -1113,7 +1113,7 @@ fn reap_child(process: &Process) -> Result<Option<(ExitStatus, Option<String>)>,
         return Ok(None);
     };
     let name = matches!(status, ExitStatus::Signaled { signal, .. } if signal == Signal::KILL)
-        .then(|| std::fs::read_to_string(format!("/proc/{}/comm", process.pid())).ok())
+        .then(|| crate::proc::read_lossy(&format!("/proc/{}/comm", process.pid())).ok())
         .flatten()
         .map(|comm| comm.trim_end_matches('\n').to_string());
     Ok(waitid_child(process, options)?.map(|status| (status, name)))

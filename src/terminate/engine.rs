@@ -958,7 +958,7 @@ pub(crate) fn reaper_may_wait(ppid: i32, gone: &BTreeSet<Pid>) -> bool {
 }
 
 fn name_of(pid: i32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+    proc::read_lossy(&format!("/proc/{pid}/comm"))
         .ok()
         .map(|s| s.trim_end().to_string())
 }

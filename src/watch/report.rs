@@ -113,6 +113,9 @@ pub enum StopReason {
     Interrupted,
     /// Every watched process ended (and no new one can come).
     AllEnded,
+    /// The reader of the events went away (`--json | head`) and nothing
+    /// else reads the watch (no live view, no exporter).
+    OutputClosed,
 }
 
 /// The final word on one process.
@@ -177,6 +180,10 @@ pub trait Observer {
     fn ended(&mut self, _watched: &Watched) {}
     /// A tick is over; `verdicts_fresh` when the verdicts were recomputed.
     fn tick(&mut self, _watched: &[Watched], _seconds: f64, _verdicts_fresh: bool) {}
+    /// Whether no one is left to read the watch: it stops.
+    fn reader_gone(&self) -> bool {
+        false
+    }
 }
 
 /// How a process's ending reads in a summary line, from the side's

@@ -436,6 +436,9 @@ impl Watcher {
                 self.refresh_verdicts();
             }
             observer.tick(&self.watched, seconds, fresh);
+            if observer.reader_gone() {
+                break StopReason::OutputClosed;
+            }
             if self.all_ended() {
                 break StopReason::AllEnded;
             }

@@ -155,6 +155,9 @@ fn empty_name_patterns() {
         assert_one_line_error(&[command, "--name", ""], "it is empty and would match every process");
     }
     assert_one_line_error(&["deaths", "--cgroup", ""], "it is empty and would match every cgroup");
+    // A signal no process dies of would match nothing.
+    assert_one_line_error(&["deaths", "--signal", "STOP"], "no process dies of SIGSTOP");
+    assert_one_line_error(&["deaths", "--signal", "SIGCONT"], "no process dies of SIGCONT");
 }
 
 #[test]
@@ -163,11 +166,11 @@ fn bad_explain_input() {
     assert_one_line_error(&["explain", "0xZZ"], "cannot explain '0xZZ'");
     assert_one_line_error(
         &["explain", "RTMIN+31"],
-        "cannot explain 'RTMIN+31': 'RTMIN+31' is past the real-time signals: they are RTMIN to RTMIN+30",
+        "cannot explain 'RTMIN+31': 'RTMIN+31' is outside the real-time signals: they are RTMIN to RTMIN+30",
     );
     assert_one_line_error(
         &["kill", "-s", "RTMAX-31", "1"],
-        "'RTMAX-31' is past the real-time signals",
+        "'RTMAX-31' is outside the real-time signals",
     );
     assert_one_line_error(&["explain", "1.5"], "cannot explain '1.5'");
 }

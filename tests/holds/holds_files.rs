@@ -377,3 +377,37 @@ finish()
     assert!(!vias(&report, private.pid() as i64).is_empty(), "{report}");
     assert!(vias(&report, host.pid() as i64).is_empty(), "{report}");
 }
+
+/// A process that maps a file whose name is not UTF-8 still has its other
+/// mappings read: the one of the target is found.
+#[test]
+fn a_mapping_with_a_name_that_is_not_utf8_loses_no_other_mapping() {
+    let scratch = Scratch::new("holds-maps-bytes");
+    let file = scratch.path().join("target.bin");
+    std::fs::write(&file, vec![3u8; 4096]).unwrap();
+    let py = Py::start(&format!(
+        r#"
+import mmap
+odd = os.path.join({dir:?}.encode(), b"odd-\xff-name")
+with open(odd, "wb") as w:
+    w.write(b"x" * 4096)
+a = open(odd, "rb")
+ma = mmap.mmap(a.fileno(), 4096, prot=mmap.PROT_READ)
+a.close()
+b = open({file:?}, "rb")
+mb = mmap.mmap(b.fileno(), 4096, prot=mmap.PROT_READ)
+b.close()
+report(ok=1)
+finish()
+"#,
+        dir = scratch.path().to_str().unwrap(),
+        file = file.to_str().unwrap()
+    ));
+    let (code, report) = run_json(&["holds", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    // Python's mmap keeps a dup of the fd: an fd and the mapping.
+    assert!(
+        vias(&report, py.pid() as i64).contains(&"mapped".to_string()),
+        "{report}"
+    );
+}

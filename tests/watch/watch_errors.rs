@@ -511,3 +511,33 @@ fn a_tree_that_holds_afterlife_leaves_it_out() {
     assert!(!pids.is_empty(), "{summary}");
     assert!(!pids.contains(&me), "afterlife {me} watched itself: {pids:?}");
 }
+
+/// `--json | head -1`: once the reader of the events is gone, the watch
+/// stops rather than watching on for no one.
+#[test]
+fn a_watch_whose_json_reader_went_away_stops() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut target = Command::new("sleep").arg("60").spawn().unwrap();
+    let mut watch = afterlife()
+        .args(["--json", "watch", "--interval", "100ms", "--duration", "60s"])
+        .arg(target.id().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(watch.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\"event\":\"process\""), "{first}");
+    // The reader (and the pipe's read end) is dropped here.
+    let stopped = common::wait_until(std::time::Duration::from_secs(10), || {
+        watch.try_wait().unwrap().is_some()
+    });
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(stopped, "the watch went on with no one reading it");
+}

@@ -320,6 +320,19 @@ fn overall_text(summary: &WatchSummary, output: &Output) -> String {
         if summary.too_few_samples {
             return output.paint(Style::Bad, "too few samples to judge: no verdict");
         }
+        // A gate must not read "no leak" as "every metric judged".
+        let partly = summary
+            .processes
+            .iter()
+            .filter(|p| p.last.as_ref().is_some_and(|l| !l.refusals(p.pid).is_empty()))
+            .count();
+        if partly > 0 {
+            return format!(
+                "{} in what could be read ({partly} process{} not read whole: see 'not read' above)",
+                output.paint(Style::Good, "no leak found"),
+                plural(partly)
+            );
+        }
         return output.paint(Style::Good, "no leak found");
     }
     parts.join(", ")

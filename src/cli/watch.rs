@@ -44,6 +44,7 @@ enum Event<'a> {
         pid: Pid,
         at_seconds: Option<f64>,
         ending: Option<&'a Ending>,
+        ended_by_watch: bool,
     },
     Verdict {
         pid: Pid,
@@ -94,6 +95,7 @@ impl Observer for CliObserver<'_> {
             pid: w.pid(),
             at_seconds: w.ended_after,
             ending: w.ending.as_ref(),
+            ended_by_watch: w.ended_by_watch,
         });
     }
 
@@ -413,10 +415,13 @@ fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Ve
         ));
     }
     if until_exit || p.ending.is_some() {
-        lines.push(format!(
-            "  {}",
-            describe_ending(p.pid, p.title.as_deref().unwrap_or(&p.name), p.ending.as_ref(), output)
-        ));
+        let ending = describe_ending(p.pid, p.title.as_deref().unwrap_or(&p.name), p.ending.as_ref(), output);
+        let by = if p.ended_by_watch {
+            " (afterlife ended it: the watch stopped)"
+        } else {
+            ""
+        };
+        lines.push(format!("  {ending}{by}"));
     }
     lines
 }

@@ -151,6 +151,8 @@ pub struct ProcessSummary {
     /// Seconds after the start of the watch at which it ended.
     #[serde(rename = "ended_after_seconds")]
     pub ended_after: Option<f64>,
+    /// Afterlife ended it as the watch stopped (a command it started).
+    pub ended_by_watch: bool,
 }
 
 /// The final word on the whole watch.

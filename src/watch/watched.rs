@@ -52,6 +52,8 @@ pub struct Watched {
     pub ending: Option<Ending>,
     /// Seconds after the start of the watch at which it ended.
     pub ended_after: Option<f64>,
+    /// Afterlife ended it as the watch stopped (a command it started).
+    pub ended_by_watch: bool,
     /// What the system's loop reads it through.
     pub(crate) source: Source,
     /// Afterlife started it (`-- CMD`).
@@ -100,6 +102,7 @@ impl Watched {
             verdicts: self.verdicts.clone(),
             ending: self.ending.clone(),
             ended_after: self.ended_after,
+            ended_by_watch: self.ended_by_watch,
         }
     }
 

@@ -345,6 +345,7 @@ impl Watcher {
             verdicts: Vec::new(),
             ending: None,
             ended_after: None,
+            ended_by_watch: false,
             source: Source {
                 process,
                 sampler,
@@ -706,6 +707,7 @@ impl Watcher {
                     let _ = watched.source.process.signal(signal);
                     if let Ok(Some(observation)) = watched.source.process.wait(Some(grace)) {
                         watched.record_ending(observation.into(), self.start.elapsed().as_secs_f64());
+                        watched.ended_by_watch = true;
                         observer.ended(watched);
                         stopped = true;
                     }

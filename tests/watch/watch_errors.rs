@@ -415,6 +415,22 @@ fn a_command_stopped_at_the_end_takes_its_children_with_it() {
     assert_eq!(children.len(), 3, "{text}{}", stderr(&output));
     assert!(alive.is_empty(), "outlived the watch: {alive:?}\n{text}");
     assert!(text.contains(" sh ended: killed by SIGTERM"), "{text}");
+    // Said to be afterlife's doing, not left to look like another's kill.
+    assert!(text.contains("(afterlife ended it: the watch stopped)"), "{text}");
+}
+
+#[test]
+fn the_json_says_the_watch_ended_the_command_and_nothing_else() {
+    let output = run(&["--json", "watch", "--duration", "0.5", "--", "sleep", "30"]);
+    let events = common::ndjson(&output);
+    let ended = events.iter().find(|e| e["event"] == "ended").expect("an ended event");
+    assert_eq!(ended["ended_by_watch"], true, "{ended}");
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(summary["processes"][0]["ended_by_watch"], true, "{summary}");
+    let output = run(&["--json", "watch", "--duration", "5", "--", "sh", "-c", "sleep 0.3"]);
+    let events = common::ndjson(&output);
+    let ended = events.iter().find(|e| e["event"] == "ended").expect("an ended event");
+    assert_eq!(ended["ended_by_watch"], false, "{ended}");
 }
 
 #[test]

@@ -243,6 +243,7 @@ impl Watcher {
             verdicts: Vec::new(),
             ending: None,
             ended_after: None,
+            ended_by_watch: false,
             source: Source { pid: number, sampler },
             spawned,
             initial,
@@ -456,6 +457,7 @@ impl Watcher {
             }
             let _ = watched.process().terminate(TERMINATED_CODE);
             if watched.process().wait(Some(Duration::from_secs(5))) && watched.collect_ending(seconds) {
+                watched.ended_by_watch = true;
                 observer.ended(watched);
             }
         }

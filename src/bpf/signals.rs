@@ -494,9 +494,9 @@ impl SignalLog {
 mod tests {
     use super::*;
 
-    #[test]
-    fn jumps_stay_inside_and_offsets_round_trip() {
-        let o = Offsets {
+    /// Offsets as a kernel's BTF might give them.
+    fn offsets() -> Offsets {
+        Offsets {
             task_tgid: 2500,
             info_code: 8,
             task_parent: 2480,
@@ -504,7 +504,12 @@ mod tests {
             task_pdeath: 2512,
             task_leader: 2456,
             task_comm: 3000,
-        };
+        }
+    }
+
+    #[test]
+    fn jumps_stay_inside_and_offsets_round_trip() {
+        let o = offsets();
         assert_eq!(Offsets::decode(&o.encode()), Some(o));
         let p = program(&o, 7, Targets::Everyone);
         let out = p.len() - 2;
@@ -541,15 +546,7 @@ mod tests {
 
     #[test]
     fn a_family_program_keeps_only_a_child_or_grandchild_of_its_process() {
-        let o = Offsets {
-            task_tgid: 2500,
-            info_code: 8,
-            task_parent: 2480,
-            task_flags: 44,
-            task_pdeath: 2512,
-            task_leader: 2456,
-            task_comm: 3000,
-        };
+        let o = offsets();
         let everyone = program(&o, 7, Targets::Everyone);
         let family = program(&o, 7, Targets::FamilyOf(4242));
         let out = family.len() - 2;
@@ -593,15 +590,7 @@ mod tests {
 
     #[test]
     fn the_oom_program_keys_by_signal_zero_and_numbers_round_trip() {
-        let o = Offsets {
-            task_tgid: 2500,
-            info_code: 8,
-            task_parent: 2480,
-            task_flags: 44,
-            task_pdeath: 2512,
-            task_leader: 2456,
-            task_comm: 3000,
-        };
+        let o = offsets();
         let p = oom_program(&o, 7);
         let out = p.len() - 2;
         assert_eq!(2 + 1 + p[2].off as usize, out);
@@ -616,15 +605,7 @@ mod tests {
 
     #[test]
     fn the_parent_death_flag_needs_no_info_an_exiting_sender_and_the_asked_number() {
-        let o = Offsets {
-            task_tgid: 2500,
-            info_code: 8,
-            task_parent: 2480,
-            task_flags: 44,
-            task_pdeath: 2512,
-            task_leader: 2456,
-            task_comm: 3000,
-        };
+        let o = offsets();
         let p = parent_death_flag(&o);
         let end = p.len();
         // Every check jumps past the store, to the end of the block.

@@ -7,8 +7,12 @@ use crate::common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-#[test]
-fn wait_names_the_process_that_sent_the_fatal_signal() {
+const NOT_LOADED: &str =
+    "skipped: the signal_generate program does not load here (needs root, BTF and the initial PID namespace)";
+
+/// A sleeper and `afterlife --json wait` on it, once wait's sender program
+/// is attached; `None` (printed as skipped) where it cannot load.
+fn waited_sleeper() -> Option<(std::process::Child, std::process::Child)> {
     let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
     let wait = common::afterlife()
         .args(["--json", "wait", "--timeout", "60s"])
@@ -18,14 +22,20 @@ fn wait_names_the_process_that_sent_the_fatal_signal() {
         .spawn()
         .unwrap();
     if !common::wait_until(Duration::from_secs(20), || common::bpf_links(wait.id()) >= 1) {
-        println!(
-            "skipped: the signal_generate program does not load here (needs root, BTF and the initial PID namespace)"
-        );
+        println!("{NOT_LOADED}");
         let _ = victim.kill();
         let _ = victim.wait();
         let _ = wait.wait_with_output();
-        return;
+        return None;
     }
+    Some((victim, wait))
+}
+
+#[test]
+fn wait_names_the_process_that_sent_the_fatal_signal() {
+    let Some((mut victim, wait)) = waited_sleeper() else {
+        return;
+    };
     // The sender is a shell started for it, so its PID is known.
     let mut sender = Command::new("sh")
         .arg("-c")
@@ -100,9 +110,7 @@ os._exit(0)
     let _ = parent.wait();
     let output = wait.wait_with_output().unwrap();
     if !loaded {
-        println!(
-            "skipped: the signal_generate program does not load here (needs root, BTF and the initial PID namespace)"
-        );
+        println!("{NOT_LOADED}");
         return;
     }
     assert_eq!(
@@ -120,23 +128,9 @@ os._exit(0)
 
 #[test]
 fn a_sender_thread_is_named_by_its_process() {
-    let mut victim = Command::new("sleep").arg("60").spawn().unwrap();
-    let wait = common::afterlife()
-        .args(["--json", "wait", "--timeout", "60s"])
-        .arg(victim.id().to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if !common::wait_until(Duration::from_secs(20), || common::bpf_links(wait.id()) >= 1) {
-        println!(
-            "skipped: the signal_generate program does not load here (needs root, BTF and the initial PID namespace)"
-        );
-        let _ = victim.kill();
-        let _ = victim.wait();
-        let _ = wait.wait_with_output();
+    let Some((mut victim, wait)) = waited_sleeper() else {
         return;
-    }
+    };
     // A thread that named itself sends it: the sender is its process.
     let script = format!(
         r#"

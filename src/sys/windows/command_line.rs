@@ -126,12 +126,14 @@ fn split(line: &[u16]) -> Vec<String> {
     if argv.is_null() {
         return vec![String::from_utf16_lossy(line)];
     }
-    let args = (0..usize::try_from(count).unwrap_or(0))
-        .map(|i| {
-            // SAFETY: `argv` holds `count` NUL-terminated strings.
-            let arg = unsafe { *argv.add(i) };
-            // SAFETY: each is NUL-terminated, inside the block `argv` heads.
-            let length = unsafe { (0..).take_while(|&n| *arg.add(n) != 0).count() };
+    // SAFETY: `argv` points to `count` string pointers.
+    let pointers = unsafe { std::slice::from_raw_parts(argv, usize::try_from(count).unwrap_or(0)) };
+    let args = pointers
+        .iter()
+        .map(|&arg| {
+            // SAFETY: each string is NUL-terminated inside the block `argv`
+            // heads, so every character up to the NUL may be read.
+            let length = (0..).take_while(|&n| unsafe { *arg.wrapping_add(n) } != 0).count();
             // SAFETY: `length` characters were just read from `arg`.
             String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(arg, length) })
         })

@@ -188,7 +188,7 @@ impl CgroupLeaf {
 
     /// Removes the leaf (it must be empty); `Ok` if it is gone.
     pub fn remove(&self) -> Result<(), LeafError> {
-        match self.cgroup.remove() {
+        match self.cgroup.remove_tree() {
             Ok(()) => Ok(()),
             // Removed already (by the keeper, say).
             Err(CgroupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -260,8 +260,9 @@ pub fn remove_stale_leaves(parent: &Path, ours: Option<&Path>) -> Vec<PathBuf> {
         if !owner_gone(started, made_at) {
             continue;
         }
-        // EBUSY: something is still in it; ENOENT: removed meanwhile.
-        if std::fs::remove_dir(entry.path()).is_ok() {
+        // EBUSY: something is still in it; ENOENT: removed meanwhile. The
+        // leaf of a run nested in it goes first.
+        if crate::terminate::cgroup::remove_tree(&entry.path()).is_ok() {
             removed.push(entry.path());
         }
     }

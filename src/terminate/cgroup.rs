@@ -365,6 +365,15 @@ impl Cgroup {
         fs::remove_dir(&path).map_err(io_error("remove", &path))
     }
 
+    /// Removes this cgroup and the empty cgroups below it, deepest first:
+    /// a run inside another leaves its own leaf under the outer one's
+    /// when the outer's `cgroup.kill` ends it, and a cgroup with a child
+    /// cannot be removed.
+    pub fn remove_tree(&self) -> Result<(), CgroupError> {
+        let path = self.path();
+        remove_tree(&path).map_err(io_error("remove", &path))
+    }
+
     /// Opens one of the cgroup's files for writing and keeps it open, so
     /// that it can be written later with one `write(2)` and no path lookup
     /// (after a `fork`, say, where only async-signal-safe calls may be made).
@@ -399,6 +408,20 @@ impl Cgroup {
     pub fn memory_peak(&self) -> Option<u64> {
         fs::read_to_string(self.file("memory.peak")).ok()?.trim().parse().ok()
     }
+}
+
+/// Removes the cgroup directory `path` and the cgroup directories below
+/// it, deepest first; the first failure stops it (`EBUSY`: a process is
+/// still in one).
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(path)? {
+        // ENOENT: removed while listed.
+        let Ok(entry) = entry else { continue };
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path())?;
+        }
+    }
+    fs::remove_dir(path)
 }
 
 #[cfg(test)]

@@ -238,11 +238,23 @@ fn only_empty_leaves_of_gone_afterlifes_are_removed() {
     // Owner gone, empty: removed.
     let stale = make(format!("afterlife-{}", unused_pid()));
     let stale_retry = make(format!("afterlife-{}-2", unused_pid()));
+    // Owner gone, with the empty leaf of a run that ran inside it (killed
+    // with it by its cgroup.kill): removed, the inner leaf first.
+    let nested = make(format!("afterlife-{}-4", unused_pid()));
+    let inner = nested.join("afterlife-2");
+    std::fs::create_dir(&inner).expect("make a nested cgroup");
     // Owner alive (this test, started before the leaf was made): kept.
     let alive = make(format!("afterlife-{}-9", std::process::id()));
     // Owner gone, not empty: kept (the kernel refuses with EBUSY).
     let busy = make(format!("afterlife-{}-3", unused_pid()));
-    let mut guard = Removed(vec![stale.clone(), stale_retry.clone(), alive.clone(), busy.clone()]);
+    let mut guard = Removed(vec![
+        stale.clone(),
+        stale_retry.clone(),
+        alive.clone(),
+        busy.clone(),
+        inner.clone(),
+        nested.clone(),
+    ]);
     let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
     std::fs::write(busy.join("cgroup.procs"), sleeper.id().to_string()).expect("move sleep into the leaf");
 
@@ -250,6 +262,7 @@ fn only_empty_leaves_of_gone_afterlifes_are_removed() {
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
     let (stale_gone, retry_gone, alive_kept, busy_kept) =
         (!stale.exists(), !stale_retry.exists(), alive.is_dir(), busy.is_dir());
+    let nested_gone = !nested.exists();
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     assert!(wait_until(Duration::from_secs(5), || {
@@ -258,6 +271,7 @@ fn only_empty_leaves_of_gone_afterlifes_are_removed() {
     guard.0.retain(|p| p.exists());
     drop(guard);
     assert!(stale_gone && retry_gone, "stale leaves removed");
+    assert!(nested_gone, "a stale leaf with a nested run's leaf removed");
     assert!(alive_kept, "a living afterlife's leaf kept");
     assert!(busy_kept, "a leaf with a process in it kept");
     assert!(!Path::new(&busy).exists() && !Path::new(&alive).exists(), "cleaned up");

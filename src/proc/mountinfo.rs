@@ -40,6 +40,34 @@ pub fn read(pid: Option<Pid>) -> io::Result<Vec<MountInfo>> {
     Ok(parse(&String::from_utf8_lossy(&bytes)))
 }
 
+/// The `hidepid` of the procfs mounted on `/proc` (the last mount there,
+/// which hides the others), where it hides other users' processes
+/// altogether: `2`/`invisible`, or `4`/`ptraceable`. (`1`/`noaccess`
+/// leaves their directories listed and refuses their files: those count
+/// as unreadable.) Pure.
+pub fn hidepid_of_proc(mounts: &[MountInfo]) -> Option<String> {
+    let proc = mounts
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == Path::new("/proc"))
+        .filter(|m| m.fs_type == "proc")?;
+    let value = proc.super_options.get("hidepid")?.clone()?;
+    matches!(value.as_str(), "2" | "invisible" | "4" | "ptraceable").then_some(value)
+}
+
+/// The `hidepid` that hides other users' processes from afterlife: that of
+/// the /proc it reads ([`hidepid_of_proc`]), unless afterlife has
+/// `CAP_SYS_PTRACE`, which sees through it. `None` where nothing is hidden
+/// (or the mount table cannot be read).
+pub fn proc_hides_others() -> Option<String> {
+    const CAP_SYS_PTRACE: u32 = 19;
+    let capeff = crate::proc::status::read(Pid::current()).map_or(0, |s| s.capeff);
+    if capeff & (1 << CAP_SYS_PTRACE) != 0 {
+        return None;
+    }
+    hidepid_of_proc(&read(None).ok()?)
+}
+
 /// A mount's filesystem type and where it is mounted: what `run` asks of
 /// its own mount table (the cgroup v2 mount, the mqueue mount).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +190,30 @@ impl CgroupMounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidepid_that_hides_processes_is_found_on_the_last_proc_mount() {
+        let line =
+            |n: u32, point: &str, fs: &str, opts: &str| format!("{n} 1 0:{n} / {point} rw,nosuid - {fs} {fs} {opts}\n");
+        let hidden = parse(&(line(22, "/proc", "proc", "rw") + &line(40, "/proc", "proc", "rw,hidepid=invisible")));
+        assert_eq!(hidepid_of_proc(&hidden).as_deref(), Some("invisible"));
+        let numeric = parse(&line(22, "/proc", "proc", "rw,hidepid=2"));
+        assert_eq!(hidepid_of_proc(&numeric).as_deref(), Some("2"));
+        // `noaccess` lists every PID; its files are refused (unreadable).
+        assert_eq!(
+            hidepid_of_proc(&parse(&line(22, "/proc", "proc", "rw,hidepid=1"))),
+            None
+        );
+        assert_eq!(hidepid_of_proc(&parse(&line(22, "/proc", "proc", "rw"))), None);
+        // A later plain mount over it shows every process again.
+        let remounted = parse(&(line(22, "/proc", "proc", "rw,hidepid=2") + &line(41, "/proc", "proc", "rw")));
+        assert_eq!(hidepid_of_proc(&remounted), None);
+        // Elsewhere, it is no /proc of afterlife's.
+        assert_eq!(
+            hidepid_of_proc(&parse(&line(22, "/mnt/proc", "proc", "rw,hidepid=2"))),
+            None
+        );
+    }
 
     #[test]
     fn lines_parse_with_escapes_undone() {

@@ -7,7 +7,7 @@ use crate::common;
 
 use std::process::{Command, Output};
 
-use common::{Scratch, is_root, stderr, stdout};
+use common::{Scratch, is_root, sleeper, stderr, stdout};
 
 const AFTERLIFE: &str = env!("CARGO_BIN_EXE_afterlife");
 
@@ -99,4 +99,52 @@ fn no_proc_is_refused() {
     }
     // What reads no process still answers.
     assert_eq!(code(&chrooted(&["explain", "9"])), Some(0));
+}
+
+#[test]
+fn a_process_hidepid_hides_is_hidden_not_gone() {
+    if !is_root() {
+        println!("skipped: mounting a /proc with hidepid needs root");
+        return;
+    }
+    let target = sleeper("30");
+    let pid = target.0.id().to_string();
+    // A procfs instance of its own (never a remount: the options of the
+    // machine's /proc are its superblock's), in a mount namespace that
+    // ends with the command; afterlife as nobody, which sees no root
+    // process there.
+    let hidden = |args: &[&str]| {
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "mount -t proc -o hidepid=invisible proc /proc && \
+                 exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --color=never \"$@\"",
+            )
+            .arg(AFTERLIFE)
+            .args(args)
+            .output()
+            .expect("unshare runs")
+    };
+    for args in [
+        &["status", pid.as_str()][..],
+        &["why", &pid],
+        &["snapshot", &pid],
+        &["kill", "--signal", "0", &pid],
+        &["kill", "--dry-run", &pid],
+        &["watch", "--duration", "1s", &pid],
+    ] {
+        let output = hidden(args);
+        let err = stderr(&output);
+        assert_eq!(code(&output), Some(125), "{args:?}: {}{err}", stdout(&output));
+        assert!(
+            err.contains(&format!(
+                "process {pid} exists, but /proc does not show it (mounted with hidepid"
+            )),
+            "{args:?}: {err}"
+        );
+    }
+    // A PID no process has is still gone.
+    let output = hidden(&["status", "4194303"]);
+    assert_eq!(code(&output), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).contains("gone"), "{}", stdout(&output));
 }

@@ -85,3 +85,44 @@ stop = True
         }
     }
 }
+
+/// Where /proc is mounted with `hidepid=invisible`, root's processes are
+/// not listed at all for another user: a socket they hold is said to be
+/// held by no process afterlife can see, never taken for one in flight in
+/// a unix socket queue, and the note names the hidepid.
+#[test]
+fn a_socket_held_by_processes_hidepid_hides_is_not_called_a_ghost() {
+    if !is_root() {
+        println!("skipped: needs root to mount a /proc with hidepid");
+        return;
+    }
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    // A procfs instance of its own, in a mount namespace that ends with
+    // the command (never a remount of the machine's /proc, whose options
+    // are its superblock's).
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t proc -o hidepid=invisible proc /proc && \
+             exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --color=never \"$@\"",
+        )
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["holds", &spec])
+        .output()
+        .expect("unshare runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no process holds it: no visible process holds it; /proc is mounted with hidepid=invisible"),
+        "{text}"
+    );
+    assert!(!text.contains("in flight"), "{text}");
+    assert!(text.contains("note: /proc is mounted with hidepid=invisible"), "{text}");
+}

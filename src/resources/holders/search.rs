@@ -34,6 +34,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
     };
     let specs = specs.as_slice();
     let pids = walk::all_pids();
+    let hidepid = crate::proc::mountinfo::proc_hides_others();
     let own_netns = sockets::own_netns();
     let mut briefs = Briefs::default();
 
@@ -73,6 +74,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         members: &members,
         own_netns,
         pids: &pids,
+        hidepid: hidepid.as_deref(),
     };
     let mut results = Vec::new();
     let mut needs_receivers = false;
@@ -109,7 +111,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         results,
         own_netns,
         namespaces: found.namespaces,
-        unseen: unseen(&walk),
+        unseen: unseen(&walk, hidepid),
     })
 }
 
@@ -328,13 +330,15 @@ fn socket_hits(walk: &Walk) -> HashMap<u64, Vec<&Hit>> {
     by_inode
 }
 
-/// The processes whose fds could not be read: how many, and the first 20.
-fn unseen(walk: &Walk) -> Unseen {
+/// The processes whose fds could not be read: how many, and the first 20;
+/// and the `hidepid` that hides others altogether.
+fn unseen(walk: &Walk, hidepid: Option<String>) -> Unseen {
     let mut pids = walk.unreadable.clone();
     pids.truncate(20);
     Unseen {
         processes: walk.unreadable.len(),
         pids,
+        hidepid,
     }
 }
 
@@ -346,6 +350,7 @@ struct Context<'a> {
     members: &'a BTreeMap<NetnsId, Pid>,
     own_netns: Option<NetnsId>,
     pids: &'a [Pid],
+    hidepid: Option<&'a str>,
 }
 
 impl Context<'_> {
@@ -363,9 +368,16 @@ impl Context<'_> {
             let foreign_netns = (Some(socket.netns) != self.own_netns)
                 .then(|| self.members.get(&socket.netns).map(|&m| briefs.process_ref(m)))
                 .flatten();
-            let ghost = holders
-                .is_empty()
-                .then(|| explain_ghost(socket, self.sockets, self.by_inode, briefs, self.walk.unreadable.len()));
+            let ghost = holders.is_empty().then(|| {
+                explain_ghost(
+                    socket,
+                    self.sockets,
+                    self.by_inode,
+                    briefs,
+                    self.walk.unreadable.len(),
+                    self.hidepid,
+                )
+            });
             matches.push(SocketMatch {
                 socket: socket.clone(),
                 foreign_netns,
@@ -498,7 +510,7 @@ mod tests {
         let members = namespaces_in_use(&walk);
         assert_eq!(members[&40], Pid::new(5).unwrap());
         assert_eq!(members[&41], Pid::new(9).unwrap());
-        let unseen = unseen(&walk);
+        let unseen = unseen(&walk, None);
         assert_eq!((unseen.processes, unseen.pids.len()), (30, 20));
     }
 }

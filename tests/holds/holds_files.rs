@@ -377,3 +377,71 @@ finish()
     assert!(!vias(&report, private.pid() as i64).is_empty(), "{report}");
     assert!(vias(&report, host.pid() as i64).is_empty(), "{report}");
 }
+
+/// `unix:/PATH` is the socket bound to the file at PATH, as a path SPEC
+/// is: one bound by the very same name in another mount namespace (over a
+/// tmpfs there) is another file and not listed; with no socket file here,
+/// the name alone still finds it.
+#[test]
+fn a_unix_path_bound_in_another_mount_namespace_is_another_socket() {
+    if !common::is_root() {
+        println!("skipped: unshare --mount needs root");
+        return;
+    }
+    let scratch = Scratch::new("holds-unix-mntns");
+    let dir = scratch.path().join("over");
+    std::fs::create_dir(&dir).unwrap();
+    let sock = dir.join("sock");
+    let spec = format!("unix:{}", sock.to_str().unwrap());
+    let bind = format!(
+        r#"
+s = socket.socket(socket.AF_UNIX)
+s.bind({sock:?})
+s.listen()
+report(fd=s.fileno())
+finish()
+"#,
+        sock = sock.to_str().unwrap()
+    );
+    let mount = format!(
+        "mount -t tmpfs none {dir:?} && exec \"$@\"",
+        dir = dir.to_str().unwrap()
+    );
+    let private = Py::start_with(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &mount,
+            "sh",
+        ],
+        &bind,
+    );
+    let holders_of = |report: &Value| -> Vec<i64> {
+        report["results"][0]["sockets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s["holders"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|h| h["pid"].as_i64())
+            })
+            .collect()
+    };
+    // No socket file here: the name is all there is to go by.
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(holders_of(&report), vec![private.pid() as i64], "{report}");
+    // A socket file here: only the socket bound to it.
+    let host = Py::start(&bind);
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["results"][0]["sockets"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(holders_of(&report), vec![host.pid() as i64], "{report}");
+}

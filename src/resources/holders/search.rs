@@ -120,6 +120,10 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
 struct Targets {
     selection: Selection,
     paths: Vec<PathTarget>,
+    /// The socket files `unix:/PATH` SPECs name here, examined once: a
+    /// socket bound by that name in another mount namespace is another
+    /// file.
+    unix_files: Vec<PathTarget>,
 }
 
 impl Targets {
@@ -130,11 +134,21 @@ impl Targets {
             unix: false,
         };
         let mut paths = Vec::new();
+        let mut unix_files = Vec::new();
         for (i, (_, spec)) in specs.iter().enumerate() {
             let s = spec.selection();
             selection.tcp |= s.tcp;
             selection.udp |= s.udp;
             selection.unix |= s.unix;
+            // A `unix:` path with no socket file here (removed, or bound in
+            // another mount namespace only) is matched by name alone.
+            if let Spec::Unix { name } = spec
+                && name.starts_with('/')
+                && let Ok(file) = PathTarget::examine(i, std::path::Path::new(name))
+                && file.is_socket
+            {
+                unix_files.push(file);
+            }
             if let Spec::Path(path) = spec {
                 let target = PathTarget::examine(i, path)?;
                 if target.is_socket {
@@ -143,7 +157,11 @@ impl Targets {
                 paths.push(target);
             }
         }
-        Ok(Targets { selection, paths })
+        Ok(Targets {
+            selection,
+            paths,
+            unix_files,
+        })
     }
 
     fn wants_sockets(&self) -> bool {
@@ -153,12 +171,18 @@ impl Targets {
     /// Whether a dump keeps `socket`: a SPEC names it, or a path SPEC is
     /// the path it is bound to.
     fn keeps(&self, specs: &[(String, Spec)], socket: &Socket) -> bool {
-        specs.iter().any(|(_, spec)| spec.matches_socket(socket)) || self.paths.iter().any(|p| p.is_bound_to(socket))
+        specs.iter().any(|(_, spec)| spec.matches_socket(socket))
+            || self.paths.iter().chain(&self.unix_files).any(|p| p.is_bound_to(socket))
     }
 
     /// Whether SPEC number `index` names `socket` (a path SPEC names the
-    /// unix socket bound to it).
+    /// unix socket bound to it; so does a `unix:` path whose socket file
+    /// is here, by the bound file's device and inode, not the name it was
+    /// bound by, which names another file in another mount namespace).
     fn names(&self, index: usize, spec: &Spec, socket: &Socket) -> bool {
+        if let Some(file) = self.unix_files.iter().find(|f| f.index == index) {
+            return file.is_bound_to(socket) || (socket.bound_file.is_none() && spec.matches_socket(socket));
+        }
         spec.matches_socket(socket) || self.paths.iter().any(|p| p.index == index && p.is_bound_to(socket))
     }
 

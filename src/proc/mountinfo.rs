@@ -57,12 +57,14 @@ pub fn hidepid_of_proc(mounts: &[MountInfo]) -> Option<String> {
 
 /// The `hidepid` that hides other users' processes from afterlife: that of
 /// the /proc it reads ([`hidepid_of_proc`]), unless afterlife has
-/// `CAP_SYS_PTRACE`, which sees through it. `None` where nothing is hidden
+/// `CAP_SYS_PTRACE` in the initial user namespace, which sees through it. `None` where nothing is hidden
 /// (or the mount table cannot be read).
 pub fn proc_hides_others() -> Option<String> {
-    const CAP_SYS_PTRACE: u32 = 19;
-    let capeff = crate::proc::status::read(Pid::current()).map_or(0, |s| s.capeff);
-    if capeff & (1 << CAP_SYS_PTRACE) != 0 {
+    const CAP_SYS_PTRACE: u64 = 1 << 19;
+    // The root of a user namespace has it there alone, not over the
+    // processes outside.
+    if crate::process::own_effective_capabilities() & CAP_SYS_PTRACE != 0 && crate::process::in_initial_user_namespace()
+    {
         return None;
     }
     hidepid_of_proc(&read(None).ok()?)

@@ -248,7 +248,7 @@ pub struct ExitFacts {
 impl ExitFacts {
     /// Reads them for `pid`.
     pub fn read(pid: Pid) -> Result<ExitFacts, ReadError> {
-        if rustix::process::geteuid().is_root() {
+        if reads_every_exit_code() {
             // Root reads every exit code: `stat` alone, one open (a
             // report reads this for each of a thousand killed processes).
             let stat = proc::stat::read(pid).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
@@ -286,7 +286,29 @@ impl ExitFacts {
 fn ids_allow_exit_code(ids: &Ids) -> bool {
     let euid = rustix::process::geteuid().as_raw();
     let egid = rustix::process::getegid().as_raw();
-    euid == 0 || (ids.uids.iter().all(|&u| u == euid) && ids.gids.iter().all(|&g| g == egid))
+    reads_every_exit_code() || ids_match(ids, euid, egid)
+}
+
+/// Whether a process with effective IDs `euid` and `egid` passes the ID
+/// test of `__ptrace_may_access` on a process with `ids`. Pure.
+fn ids_match(ids: &Ids, euid: u32, egid: u32) -> bool {
+    ids.uids.iter().all(|&u| u == euid) && ids.gids.iter().all(|&g| g == egid)
+}
+
+/// `CAP_SYS_PTRACE`, capability bit 19 (capabilities(7)).
+const CAP_SYS_PTRACE: u64 = 1 << 19;
+
+/// Whether afterlife may read every zombie's exit code: `CAP_SYS_PTRACE`
+/// in the initial user namespace, which reaches every process. Root
+/// without it (a container's root, whose capabilities were bounded; the
+/// root of a user namespace, whose capabilities reach that namespace
+/// alone) reads only its own users' codes, and a 0 for the others.
+fn reads_every_exit_code() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        crate::process::own_effective_capabilities() & CAP_SYS_PTRACE != 0
+            && crate::process::in_initial_user_namespace()
+    })
 }
 
 /// The device name of a `tty_nr` (major 136-143: `/dev/pts/N`; 4: `/dev/ttyN`
@@ -321,6 +343,23 @@ pub fn user_name(uid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_pass_only_when_every_id_matches() {
+        let ids = Ids {
+            uids: [1000, 1000, 1000],
+            gids: [100, 100, 100],
+        };
+        assert!(ids_match(&ids, 1000, 100));
+        // Root's IDs are no privilege: capabilities are (and only in the
+        // initial user namespace).
+        assert!(!ids_match(&ids, 0, 0));
+        let setuid = Ids {
+            uids: [1000, 0, 0],
+            gids: [100, 100, 100],
+        };
+        assert!(!ids_match(&setuid, 1000, 100));
+    }
 
     #[test]
     fn tty_names() {

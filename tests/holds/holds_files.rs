@@ -445,3 +445,55 @@ finish()
     assert_eq!(report["results"][0]["sockets"].as_array().unwrap().len(), 1, "{report}");
     assert_eq!(holders_of(&report), vec![host.pid() as i64], "{report}");
 }
+
+/// A file reached through another mount namespace's mounts is the same
+/// file under another path: a process that opened `DIR/data` through a
+/// bind mount of `SRC` at `DIR` in its own namespace (a container's
+/// volume) holds `SRC/data`, and is listed for it, as lsof and fuser list
+/// it: by device and inode, whatever its link's text.
+#[test]
+fn a_file_held_through_a_bind_mount_in_another_mount_namespace() {
+    if !common::is_root() {
+        println!("skipped: unshare --mount needs root");
+        return;
+    }
+    let scratch = Scratch::new("holds-bind-mntns");
+    let source = scratch.path().join("source");
+    let over = scratch.path().join("over");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::create_dir(&over).unwrap();
+    let file = source.join("data");
+    std::fs::write(&file, b"data").unwrap();
+    let mount = format!(
+        "mount --bind {source:?} {over:?} && cd {over:?} && exec \"$@\"",
+        source = source.to_str().unwrap(),
+        over = over.to_str().unwrap()
+    );
+    let private = Py::start_with(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &mount,
+            "sh",
+        ],
+        &format!(
+            r#"
+f = open({path:?})
+report(fd=f.fileno())
+finish()
+"#,
+            path = over.join("data").to_str().unwrap()
+        ),
+    );
+    let (code, report) = run_json(&["holds", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(vias(&report, private.pid() as i64), vec!["fd"], "{report}");
+    // Its working directory is the source directory too.
+    let (code, report) = run_json(&["holds", source.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(vias(&report, private.pid() as i64), vec!["cwd"], "{report}");
+}

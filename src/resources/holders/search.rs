@@ -10,7 +10,7 @@ use crate::process::Pid;
 use crate::resources::holders::brief::Briefs;
 use crate::resources::holders::explain::holders_of;
 use crate::resources::holders::ghosts::{explain_ghost, fill_receivers};
-use crate::resources::holders::path::{FdLocks, PathTarget};
+use crate::resources::holders::path::{FdLocks, PathTarget, foreign_mount_hits};
 use crate::resources::holders::{
     Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
 };
@@ -64,6 +64,11 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         .copied()
         .collect();
     walk_again(&pids, &foreign, &targets, files.is_some(), &mut walk);
+    let foreign_mounts = if targets.paths.is_empty() {
+        Vec::new()
+    } else {
+        foreign_mount_hits(&pids, &targets.paths)
+    };
 
     // 3. Holders, and for sockets nobody holds, why they exist.
     let by_inode = socket_hits(&walk);
@@ -75,6 +80,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         own_netns,
         pids: &pids,
         hidepid: hidepid.as_deref(),
+        foreign_mounts: &foreign_mounts,
     };
     let mut results = Vec::new();
     let mut needs_receivers = false;
@@ -375,6 +381,9 @@ struct Context<'a> {
     own_netns: Option<NetnsId>,
     pids: &'a [Pid],
     hidepid: Option<&'a str>,
+    /// Links of processes in other mount namespaces that lead to a path
+    /// target's file, whatever their text (`needle`: the SPEC's index).
+    foreign_mounts: &'a [Hit],
 }
 
 impl Context<'_> {
@@ -415,13 +424,20 @@ impl Context<'_> {
     /// The holders of a path SPEC: by link, then by mapping and lock.
     fn path_holders(&self, target: &PathTarget, briefs: &mut Briefs) -> Vec<Holder> {
         // A link may match several path specs (a file and its mount point).
-        let hits: Vec<&Hit> = self
+        let mut hits: Vec<&Hit> = self
             .walk
             .hits
             .iter()
             .filter(|h| h.needle != SOCKET && target.matches_link(&h.link))
             .filter(|h| target.is_same_file(|| file_behind(h), || proc::ns::shares_mount_namespace(h.pid)))
             .collect();
+        // The same file reached through another namespace's mounts.
+        for hit in self.foreign_mounts.iter().filter(|h| h.needle as usize == target.index) {
+            if !hits.iter().any(|h| (h.pid, h.slot) == (hit.pid, hit.slot)) {
+                hits.push(hit);
+            }
+        }
+        hits.sort_by_key(|h| (h.pid, h.slot));
         let mut holders = holders_of(&hits, briefs);
         // The locks of open files go where their fds go: read from the
         // fdinfo of the fds on the path (the same `lock:` lines snapshot

@@ -295,6 +295,39 @@ fn ids_match(ids: &Ids, euid: u32, egid: u32) -> bool {
     ids.uids.iter().all(|&u| u == euid) && ids.gids.iter().all(|&g| g == egid)
 }
 
+/// The overflow user ID (`/proc/sys/kernel/overflowuid`) when
+/// afterlife's user namespace does not map it (`/proc/self/uid_map`), so
+/// that the kernel shows it for every user outside the namespace; read
+/// once.
+fn unmapped_overflow_uid() -> Option<u32> {
+    static ANSWER: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let overflow = std::fs::read_to_string("/proc/sys/kernel/overflowuid")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+        (!maps_id(&map, overflow)).then_some(overflow)
+    })
+}
+
+/// Whether the `uid_map` text (`INSIDE OUTSIDE COUNT` per line) maps user
+/// ID `id` of the namespace. Pure.
+fn maps_id(map: &str, id: u32) -> bool {
+    map.lines().any(|line| {
+        let mut fields = line.split_whitespace().map(|f| f.parse::<u64>().ok());
+        match (
+            fields.next().flatten(),
+            fields.next().flatten(),
+            fields.next().flatten(),
+        ) {
+            (Some(inside), Some(_), Some(count)) => (inside..inside + count).contains(&u64::from(id)),
+            _ => false,
+        }
+    })
+}
+
 /// `CAP_SYS_PTRACE`, capability bit 19 (capabilities(7)).
 const CAP_SYS_PTRACE: u64 = 1 << 19;
 
@@ -329,8 +362,14 @@ pub fn tty_name(tty_nr: i32) -> Option<String> {
     })
 }
 
-/// The name of a user ID from /etc/passwd.
+/// The name of a user ID from /etc/passwd. None for the overflow ID
+/// where it stands for a user not mapped into afterlife's user namespace:
+/// the kernel shows every such ID as it (65534 by default), so it names no
+/// one (not `nobody`: root outside a user namespace reads so inside it).
 pub fn user_name(uid: u32) -> Option<String> {
+    if Some(uid) == unmapped_overflow_uid() {
+        return None;
+    }
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let mut fields = line.split(':');
@@ -343,6 +382,16 @@ pub fn user_name(uid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_overflow_id_is_unmapped_only_where_the_map_leaves_it_out() {
+        // The initial user namespace maps every ID.
+        assert!(maps_id("         0          0 4294967295\n", 65534));
+        // `unshare -Ur` as nobody: only 0 is mapped.
+        assert!(!maps_id("         0      65534          1\n", 65534));
+        assert!(maps_id("0 65534 1\n1 100000 65536\n", 65534));
+        assert!(!maps_id("", 65534));
+    }
 
     #[test]
     fn ids_pass_only_when_every_id_matches() {

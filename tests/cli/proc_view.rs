@@ -148,3 +148,27 @@ fn a_process_hidepid_hides_is_hidden_not_gone() {
     assert_eq!(code(&output), Some(1), "{}", stderr(&output));
     assert!(stdout(&output).contains("gone"), "{}", stdout(&output));
 }
+
+/// Inside a user namespace, a user it does not map reads as the overflow
+/// ID (65534): root's process is given no name there, never `nobody`.
+#[test]
+fn an_unmapped_user_is_given_no_name() {
+    if !is_root() {
+        println!("skipped: needs root to run afterlife as another user");
+        return;
+    }
+    let target = sleeper("30");
+    let pid = target.0.id().to_string();
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["unshare", "--user", "--map-root-user"])
+        .arg(AFTERLIFE)
+        .args(["snapshot", "--json", &pid])
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+    let snapshot: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let process = &snapshot["processes"][0];
+    assert_eq!(process["uid"], 65534, "{process}");
+    assert!(process["user"].is_null(), "{process}");
+}

@@ -271,7 +271,9 @@ left it to its group (or this process made it itself)"
 
 fn render_unseen(unseen: &Unseen, lines: &mut Vec<String>) {
     if unseen.processes > 0 {
-        lines.push(unseen_note(unseen, rustix::process::geteuid().is_root()));
+        // The root of a user namespace is no root outside it.
+        let root = rustix::process::geteuid().is_root() && crate::process::in_initial_user_namespace();
+        lines.push(unseen_note(unseen, root));
     }
     if let Some(hidepid) = &unseen.hidepid {
         lines.push(format!(

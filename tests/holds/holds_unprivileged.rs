@@ -126,3 +126,35 @@ finish()
     assert!(!text.contains("in flight"), "{text}");
     assert!(text.contains("note: /proc is mounted with hidepid=invisible"), "{text}");
 }
+
+/// The root of a user namespace is no root outside it: the processes it
+/// cannot read are the real root's to see, and the note says so.
+#[test]
+fn a_user_namespace_root_is_told_to_run_as_root() {
+    if !is_root() {
+        println!("skipped: needs root to start a process of another user");
+        return;
+    }
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["unshare", "--user", "--map-root-user"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--color=never", "holds", &spec])
+        .output()
+        .expect("setpriv runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let note = text
+        .lines()
+        .find(|l| l.starts_with("note: the fds of"))
+        .unwrap_or_default();
+    assert!(note.ends_with("; run as root to see them"), "{text}");
+}

@@ -299,7 +299,7 @@ fn ids_match(ids: &Ids, euid: u32, egid: u32) -> bool {
 /// afterlife's user namespace does not map it (`/proc/self/uid_map`), so
 /// that the kernel shows it for every user outside the namespace; read
 /// once.
-fn unmapped_overflow_uid() -> Option<u32> {
+pub fn unmapped_overflow_uid() -> Option<u32> {
     static ANSWER: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
     *ANSWER.get_or_init(|| {
         let overflow = std::fs::read_to_string("/proc/sys/kernel/overflowuid")

@@ -260,3 +260,67 @@ finish()
     let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{report:#}");
 }
+
+/// A listener bound on a tmpfs of its own mount namespace leaves its
+/// socket file there, gone with that namespace: a socket file at the same
+/// path here (there before, another file) is not the tree's, and nothing
+/// is said to have stayed, let alone to be removed.
+#[test]
+fn a_socket_file_at_the_same_path_in_another_mount_namespace_is_not_left_by_the_tree() {
+    if !common::is_root() {
+        println!("skipped: unshare --mount needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-sock-mntns");
+    let dir = scratch.path().join("over");
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.join("server.sock");
+    // Here: a stale socket file, its binder gone.
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+        ])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mount = format!(
+        "mount -t tmpfs none {dir:?} && exec \"$@\"",
+        dir = dir.to_str().unwrap()
+    );
+    let mut py = Py::start_with(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &mount,
+            "sh",
+        ],
+        &format!(
+            r#"
+u = socket.socket(socket.AF_UNIX); u.bind({path:?}); u.listen()
+report(ready=1)
+finish()
+"#,
+            path = path.to_str().unwrap()
+        ),
+    );
+    let snapshot = run(&["--json", "snapshot", &py.pid().to_string()]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    common::send_signal(py.pid(), libc::SIGKILL);
+    let _ = py.child.wait();
+    assert!(path.exists(), "the file here stays");
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert!(
+        report["stayed"]["socket_files"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+}

@@ -63,7 +63,10 @@ fn render(report: &HoldsReport, output: &Output, lines: &mut Vec<String>) {
             );
         }
         if result.sockets.is_empty() && result.holders.is_empty() {
-            lines.push(nothing_holds_it(report.unseen.hidepid.as_deref()));
+            lines.push(nothing_holds_it(
+                report.unseen.hidepid.as_deref(),
+                report.unseen.processes,
+            ));
         }
         for m in &result.sockets {
             render_socket(m, report, output, lines);
@@ -284,10 +287,17 @@ fn render_unseen(unseen: &Unseen, lines: &mut Vec<String>) {
 }
 
 /// The line for a SPEC nothing was found for: where /proc hides other
-/// users' processes, only of the processes afterlife can see. Pure.
-fn nothing_holds_it(hidepid: Option<&str>) -> String {
+/// users' processes, only of the processes afterlife can see; where some
+/// processes could not be read (`unseen`), only of those it read, and of
+/// the network namespaces it found (an unreadable process's namespace is
+/// unknown: its `ns/net` link needs the same access as its fds). Pure.
+fn nothing_holds_it(hidepid: Option<&str>, unseen: usize) -> String {
     match hidepid {
-        None => "  nothing holds it: no socket is bound to it and no process has it open".to_string(),
+        None if unseen == 0 => "  nothing holds it: no socket is bound to it and no process has it open".to_string(),
+        None => format!(
+            "  nothing holds it that afterlife could read: no socket is bound to it in the network namespaces it found, and no process it read has it open ({} could not be read, nor the network namespaces they are in)",
+            crate::cli::output::count(unseen, "process", "processes")
+        ),
         Some(hidepid) => format!(
             "  no process afterlife can see holds it: no socket is bound to it, and no visible process has it open (/proc is mounted with hidepid={}, which hides other users' processes)",
             escape(hidepid)
@@ -381,8 +391,14 @@ mod tests {
 
     #[test]
     fn nothing_found_under_hidepid_is_said_of_the_visible_processes_only() {
-        assert!(nothing_holds_it(None).starts_with("  nothing holds it"));
-        let hidden = nothing_holds_it(Some("invisible"));
+        assert!(nothing_holds_it(None, 0).starts_with("  nothing holds it"));
+        let unread = nothing_holds_it(None, 3);
+        assert!(
+            unread.starts_with("  nothing holds it that afterlife could read: "),
+            "{unread}"
+        );
+        assert!(unread.contains("(3 processes could not be read, nor the network namespaces they are in)"));
+        let hidden = nothing_holds_it(Some("invisible"), 0);
         assert!(
             hidden.starts_with("  no process afterlife can see holds it"),
             "{hidden}"

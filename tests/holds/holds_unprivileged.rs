@@ -158,3 +158,40 @@ finish()
         .unwrap_or_default();
     assert!(note.ends_with("; run as root to see them"), "{text}");
 }
+
+/// A socket in a network namespace afterlife cannot find (its only
+/// process is another user's, whose `ns/net` link is refused) is not said
+/// to be bound nowhere: the answer is of the namespaces it found.
+#[test]
+fn a_socket_in_a_namespace_it_could_not_find_is_not_said_to_be_unbound() {
+    if !is_root() {
+        println!("skipped: needs root to start a process of another user");
+        return;
+    }
+    let py = Py::start_with(
+        &["unshare", "--net"],
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    // As root: found, in its namespace.
+    assert_eq!(run(&["holds", &spec]).status.code(), Some(0));
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--color=never", "holds", &spec])
+        .output()
+        .expect("setpriv runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(!text.contains("  nothing holds it:"), "{text}");
+    assert!(
+        text.contains(
+            "  nothing holds it that afterlife could read: no socket is bound to it in the network namespaces it found"
+        ),
+        "{text}"
+    );
+}

@@ -78,6 +78,11 @@ pub struct MountPoint {
     pub fs_type: String,
     /// Where it is mounted, escapes undone.
     pub mount_point: PathBuf,
+    /// The directory of the filesystem it shows (field 4, escapes
+    /// undone): `/` for the whole of it; for a cgroup mount, relative to
+    /// the reader's cgroup namespace, so `/..` for the host's mount seen
+    /// from inside one.
+    pub root: PathBuf,
 }
 
 /// The type and mount point of each mountinfo line, in order; a line
@@ -89,11 +94,14 @@ pub fn parse_points(text: &str) -> Vec<MountPoint> {
     text.lines()
         .filter_map(|line| {
             let (before, after) = line.split_once(" - ")?;
-            let mount_point = before.split(' ').nth(4)?;
+            let mut fields = before.split(' ').skip(3);
+            let root = fields.next()?;
+            let mount_point = fields.next()?;
             let fs_type = after.split(' ').next().filter(|t| !t.is_empty())?;
             Some(MountPoint {
                 fs_type: fs_type.to_string(),
                 mount_point: unescape(mount_point),
+                root: unescape(root),
             })
         })
         .collect()
@@ -111,6 +119,11 @@ pub fn own() -> io::Result<&'static [MountPoint]> {
     let bytes = std::fs::read("/proc/self/mountinfo")?;
     let mounts = parse_points(&String::from_utf8_lossy(&bytes));
     Ok(OWN.get_or_init(|| mounts))
+}
+
+/// The first mount of a filesystem type among [`own`]'s.
+pub fn first_of_type_among<'a>(mounts: &'a [MountPoint], fs_type: &str) -> Option<&'a MountPoint> {
+    mounts.iter().find(|m| m.fs_type == fs_type)
 }
 
 /// The first mount point of a filesystem type among [`own`]'s.
@@ -244,6 +257,7 @@ not a mountinfo line
         for (point, mount) in points.iter().zip(&mounts) {
             assert_eq!(point.fs_type, mount.fs_type);
             assert_eq!(point.mount_point, mount.mount_point);
+            assert_eq!(point.root, PathBuf::from(&mount.root));
         }
         assert_eq!(
             first_point_of_type(&points, "cgroup2"),

@@ -264,7 +264,19 @@ pub struct LeftoversReport {
 
 /// Reads the system now and compares it with `before`.
 pub fn audit(before: &Snapshot, dirs: &[PathBuf]) -> LeftoversReport {
-    compare(before, &gather(before, dirs))
+    let before = in_own_time_namespace(before, crate::proc::boottime_offset_ticks());
+    compare(&before, &gather(&before, dirs))
+}
+
+/// `before` with its start times (the initial time namespace's) as /proc
+/// shows them here, in a time namespace whose boot time is `offset` ticks
+/// ahead. Pure.
+fn in_own_time_namespace(before: &Snapshot, offset: i64) -> Snapshot {
+    let mut here = before.clone();
+    for process in &mut here.processes {
+        process.start_ticks = process.start_ticks.saturating_add_signed(offset);
+    }
+    here
 }
 
 /// Reads what [`compare`] needs from the system now.
@@ -789,6 +801,25 @@ fn locks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_is_read_in_the_time_namespace_of_the_reader() {
+        let mut before = Snapshot {
+            version: 1,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: false,
+            processes: vec![process(10, 1, 3)],
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        };
+        before.processes[0].start_ticks = 500;
+        let here = in_own_time_namespace(&before, 10_000);
+        assert_eq!(here.processes[0].start_ticks, 10_500);
+        assert_eq!(in_own_time_namespace(&before, -100).processes[0].start_ticks, 400);
+    }
 
     #[test]
     fn a_socket_file_is_the_one_bound_only_with_its_device_and_inode() {

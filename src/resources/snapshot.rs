@@ -261,7 +261,11 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
     Some(ProcessSnapshot {
         pid,
         ppid: b.ppid,
-        start_ticks: b.start_ticks,
+        // As the initial time namespace counts it, whichever one afterlife
+        // is in: `leftovers` may run in another.
+        start_ticks: b
+            .start_ticks
+            .saturating_add_signed(-crate::proc::boottime_offset_ticks()),
         started_at,
         name: b.name,
         uid: b.uid,

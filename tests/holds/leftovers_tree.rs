@@ -324,3 +324,47 @@ finish()
         "{report:#}"
     );
 }
+
+/// A snapshot taken in a time namespace whose boot time is shifted (its
+/// /proc shifts every start time) compares with the processes here: the
+/// process that still runs stayed, and did not go with the tree.
+#[test]
+fn a_snapshot_from_another_time_namespace_sees_its_survivors() {
+    if !common::is_root() {
+        println!("skipped: unshare --time needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-timens");
+    let sleeper = common::sleeper("60");
+    let pid = sleeper.0.id().to_string();
+    let snapshot = std::process::Command::new("unshare")
+        .args(["--time", "--boottime", "100000"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--json", "snapshot", &pid])
+        .output()
+        .unwrap();
+    if !snapshot.status.success() && common::stderr(&snapshot).contains("unshare failed") {
+        println!("skipped: no time namespaces here");
+        return;
+    }
+    assert_eq!(snapshot.status.code(), Some(0), "{}", common::stderr(&snapshot));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let stayed = report["stayed"]["processes"].as_array().unwrap();
+    let pid_number: i64 = pid.parse().unwrap();
+    assert!(
+        stayed.iter().any(|p| p["pid"].as_i64() == Some(pid_number)),
+        "{report:#}"
+    );
+    // And read from inside another one, the same.
+    let output = std::process::Command::new("unshare")
+        .args(["--time", "--boottime", "5000"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["leftovers", "-q", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", common::stderr(&output));
+}

@@ -63,7 +63,10 @@ fn render(report: &HoldsReport, output: &Output, lines: &mut Vec<String>) {
             );
         }
         if result.sockets.is_empty() && result.holders.is_empty() {
-            lines.push("  nothing holds it: no socket is bound to it and no process has it open".to_string());
+            lines.push(nothing_holds_it(
+                report.unseen.hidepid.as_deref(),
+                report.unseen.processes,
+            ));
         }
         for m in &result.sockets {
             render_socket(m, report, output, lines);
@@ -194,6 +197,10 @@ fn ghost_text(ghost: &Ghost) -> String {
             }
             text
         }
+        Ghost::Hidden { hidepid } => format!(
+            "no visible process holds it; /proc is mounted with hidepid={}, which hides other users' processes, and one of them may",
+            escape(hidepid)
+        ),
         Ghost::Unreadable { processes } => format!(
             "no readable process holds it; {} could not be read (permission denied), {}",
             crate::cli::output::count(*processes, "process", "processes"),
@@ -267,7 +274,34 @@ left it to its group (or this process made it itself)"
 
 fn render_unseen(unseen: &Unseen, lines: &mut Vec<String>) {
     if unseen.processes > 0 {
-        lines.push(unseen_note(unseen, rustix::process::geteuid().is_root()));
+        // The root of a user namespace is no root outside it.
+        let root = rustix::process::geteuid().is_root() && crate::process::in_initial_user_namespace();
+        lines.push(unseen_note(unseen, root));
+    }
+    if let Some(hidepid) = &unseen.hidepid {
+        lines.push(format!(
+            "note: /proc is mounted with hidepid={}: other users' processes are hidden from afterlife and were not searched; run as root (or with CAP_SYS_PTRACE) to see them",
+            escape(hidepid)
+        ));
+    }
+}
+
+/// The line for a SPEC nothing was found for: where /proc hides other
+/// users' processes, only of the processes afterlife can see; where some
+/// processes could not be read (`unseen`), only of those it read, and of
+/// the network namespaces it found (an unreadable process's namespace is
+/// unknown: its `ns/net` link needs the same access as its fds). Pure.
+fn nothing_holds_it(hidepid: Option<&str>, unseen: usize) -> String {
+    match hidepid {
+        None if unseen == 0 => "  nothing holds it: no socket is bound to it and no process has it open".to_string(),
+        None => format!(
+            "  nothing holds it that afterlife could read: no socket is bound to it in the network namespaces it found, and no process it read has it open ({} could not be read, nor the network namespaces they are in)",
+            crate::cli::output::count(unseen, "process", "processes")
+        ),
+        Some(hidepid) => format!(
+            "  no process afterlife can see holds it: no socket is bound to it, and no visible process has it open (/proc is mounted with hidepid={}, which hides other users' processes)",
+            escape(hidepid)
+        ),
     }
 }
 
@@ -344,6 +378,7 @@ mod tests {
         let unseen = Unseen {
             processes: 1,
             pids: vec![crate::process::Pid::new(1).unwrap()],
+            hidepid: None,
         };
         let as_root = unseen_note(&unseen, true);
         assert_eq!(
@@ -352,5 +387,22 @@ mod tests {
 (capabilities root lacks, or a security module)"
         );
         assert!(unseen_note(&unseen, false).ends_with("; run as root to see them"));
+    }
+
+    #[test]
+    fn nothing_found_under_hidepid_is_said_of_the_visible_processes_only() {
+        assert!(nothing_holds_it(None, 0).starts_with("  nothing holds it"));
+        let unread = nothing_holds_it(None, 3);
+        assert!(
+            unread.starts_with("  nothing holds it that afterlife could read: "),
+            "{unread}"
+        );
+        assert!(unread.contains("(3 processes could not be read, nor the network namespaces they are in)"));
+        let hidden = nothing_holds_it(Some("invisible"), 0);
+        assert!(
+            hidden.starts_with("  no process afterlife can see holds it"),
+            "{hidden}"
+        );
+        assert!(hidden.contains("hidepid=invisible"), "{hidden}");
     }
 }

@@ -280,6 +280,15 @@ fn name_match(args: &KillArgs) -> Result<Option<NameMatch>, Failure> {
         .map(resolve_user)
         .transpose()
         .map_err(|e| Failure::new(format!("--user: {e}")))?;
+    // Every user outside afterlife's user namespace reads as the overflow
+    // ID there: its processes are not that user's alone.
+    if let Some(uid) = uid
+        && Some(uid) == crate::process::unmapped_overflow_uid()
+    {
+        return Err(Failure::new(format!(
+            "--user: UID {uid} is the overflow ID, which afterlife's user namespace does not map: every user outside the namespace reads as it here, so that user's processes cannot be told apart (run afterlife outside the user namespace)"
+        )));
+    }
     NameMatch::new(pattern, args.exact, uid).map(Some).map_err(Failure::new)
 }
 

@@ -847,6 +847,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
 }
 
 fn run(command: Command, output: &Output) -> Result<u8, Failure> {
+    #[cfg(target_os = "linux")]
+    check_proc(&command)?;
     match command {
         Command::Explain(args) => explain::run(&args, output),
         Command::Status(args) => status::run(&args, output),
@@ -866,6 +868,53 @@ fn run(command: Command, output: &Output) -> Result<u8, Failure> {
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man(args) => completions::man(args.dir.as_deref(), Cli::command()),
         Command::Demo(args) => demo::run(&args, output),
+    }
+}
+
+/// What a command needs of `/proc`.
+#[cfg(target_os = "linux")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcNeed {
+    /// Nothing: it reads no process.
+    Nothing,
+    /// A procfs: `run` and `timeout` find their own command through its
+    /// pidfd and cgroup, and a run inside another run's PID namespace
+    /// (whose /proc is the outer one's) is allowed.
+    Mounted,
+    /// A procfs that numbers processes as afterlife's PID namespace does:
+    /// every command that takes a PID or looks processes up by PID.
+    OwnPids,
+}
+
+#[cfg(target_os = "linux")]
+fn proc_need(command: &Command) -> ProcNeed {
+    match command {
+        Command::Explain(_) | Command::Completions(_) | Command::Man(_) => ProcNeed::Nothing,
+        Command::Run(_) | Command::Timeout(_) => ProcNeed::Mounted,
+        Command::Status(_)
+        | Command::Wait(_)
+        | Command::Kill(_)
+        | Command::Why(_)
+        | Command::Snapshot(_)
+        | Command::Holds(_)
+        | Command::Leftovers(_)
+        | Command::Watch(_)
+        | Command::Deaths(_)
+        | Command::Demo(_) => ProcNeed::OwnPids,
+    }
+}
+
+/// Refuses, in one line, a command whose answer would come from a /proc
+/// that is not there or that numbers processes for another PID namespace:
+/// there `/proc/N` is not the process `pidfd_open(N)` opens, and every
+/// answer read from it would be another process's.
+#[cfg(target_os = "linux")]
+fn check_proc(command: &Command) -> Result<(), Failure> {
+    use crate::proc::ns::{ProcViewError, check_proc_view};
+    match (proc_need(command), check_proc_view()) {
+        (ProcNeed::Nothing, _) | (_, Ok(())) => Ok(()),
+        (ProcNeed::Mounted, Err(ProcViewError::OtherNamespace { .. })) => Ok(()),
+        (_, Err(error)) => Err(Failure::new(error)),
     }
 }
 

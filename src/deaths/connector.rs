@@ -4,7 +4,8 @@
 //!
 //! Kernel facts relied on: `PROC_CN_MCAST_LISTEN` needs `CAP_NET_ADMIN` in
 //! the initial user namespace before 6.6, and any user may listen since
-//! (drivers/connector/cn_proc.c); the exit event
+//! (drivers/connector/cn_proc.c); its PIDs are the initial PID namespace's
+//! (`task->pid`, `task->tgid`), so it is used only there; the exit event
 //! is sent from `do_exit()` before `exit_notify()`, so `/proc/PID` still
 //! names the process (its name, user, start time and cgroup are read
 //! there, best effort; its memory, and so its command line, is gone); a

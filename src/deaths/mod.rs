@@ -528,7 +528,11 @@ fn open_backend(choice: Choice) -> Result<Backend, DeathsError> {
             Err(e) => reasons.push(format!("BPF: {e}")),
         }
     }
-    if choice != Choice::Bpf {
+    // The connector's PIDs are the initial PID namespace's (`task->tgid`),
+    // not those afterlife and its /proc see inside another one.
+    if choice != Choice::Bpf && !crate::process::in_initial_pid_namespace() {
+        reasons.push("proc connector: not in the initial PID namespace, whose PIDs it reports".to_string());
+    } else if choice != Choice::Bpf {
         match connector::Connector::open() {
             Ok(c) => return Ok(Backend::Connector(c)),
             Err(e) => reasons.push(format!("proc connector: {e}")),

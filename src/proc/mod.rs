@@ -99,7 +99,50 @@ pub fn started_at(start_ticks: u64) -> f64 {
     real_now - boot_now + start_ticks as f64 / ticks_per_second().max(1) as f64
 }
 
+/// The boot-time offset of afterlife's time namespace, in clock ticks:
+/// /proc shows every start time (`/proc/PID/stat` field 22) shifted by
+/// it, so start times read in two time namespaces compare only once each
+/// is taken back to the initial one's. 0 in the initial time namespace,
+/// or where `/proc/self/timens_offsets` is missing (no time namespaces).
+pub fn boottime_offset_ticks() -> i64 {
+    std::fs::read_to_string("/proc/self/timens_offsets")
+        .map_or(0, |text| parse_boottime_offset(&text, ticks_per_second()))
+}
+
+/// The `boottime SECONDS NANOSECONDS` line of `timens_offsets`, in ticks
+/// of `hz` per second (0 where absent). Pure.
+pub fn parse_boottime_offset(text: &str, hz: u64) -> i64 {
+    text.lines()
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            (fields.next()? == "boottime").then_some(())?;
+            let seconds: i64 = fields.next()?.parse().ok()?;
+            let nanoseconds: i64 = fields.next()?.parse().ok()?;
+            let hz = i64::try_from(hz).ok()?;
+            Some(seconds * hz + nanoseconds * hz / 1_000_000_000)
+        })
+        .unwrap_or(0)
+}
+
 /// Every process in /proc, each with its `/proc/PID` directory fd.
 pub fn all_processes() -> ProcResult<procfs::process::ProcessesIter> {
     procfs::process::all_processes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_boottime_offset_is_read_in_ticks() {
+        let text = "monotonic 0 0\nboottime 100000 500000000\n";
+        assert_eq!(parse_boottime_offset(text, 100), 10_000_050);
+        assert_eq!(parse_boottime_offset("monotonic 7 0\nboottime -3 0\n", 100), -300);
+        assert_eq!(parse_boottime_offset("", 100), 0);
+        assert_eq!(
+            boottime_offset_ticks(),
+            0,
+            "the tests run in the initial time namespace"
+        );
+    }
 }

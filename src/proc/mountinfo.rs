@@ -40,6 +40,36 @@ pub fn read(pid: Option<Pid>) -> io::Result<Vec<MountInfo>> {
     Ok(parse(&String::from_utf8_lossy(&bytes)))
 }
 
+/// The `hidepid` of the procfs mounted on `/proc` (the last mount there,
+/// which hides the others), where it hides other users' processes
+/// altogether: `2`/`invisible`, or `4`/`ptraceable`. (`1`/`noaccess`
+/// leaves their directories listed and refuses their files: those count
+/// as unreadable.) Pure.
+pub fn hidepid_of_proc(mounts: &[MountInfo]) -> Option<String> {
+    let proc = mounts
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == Path::new("/proc"))
+        .filter(|m| m.fs_type == "proc")?;
+    let value = proc.super_options.get("hidepid")?.clone()?;
+    matches!(value.as_str(), "2" | "invisible" | "4" | "ptraceable").then_some(value)
+}
+
+/// The `hidepid` that hides other users' processes from afterlife: that of
+/// the /proc it reads ([`hidepid_of_proc`]), unless afterlife has
+/// `CAP_SYS_PTRACE` in the initial user namespace, which sees through it. `None` where nothing is hidden
+/// (or the mount table cannot be read).
+pub fn proc_hides_others() -> Option<String> {
+    const CAP_SYS_PTRACE: u64 = 1 << 19;
+    // The root of a user namespace has it there alone, not over the
+    // processes outside.
+    if crate::process::own_effective_capabilities() & CAP_SYS_PTRACE != 0 && crate::process::in_initial_user_namespace()
+    {
+        return None;
+    }
+    hidepid_of_proc(&read(None).ok()?)
+}
+
 /// A mount's filesystem type and where it is mounted: what `run` asks of
 /// its own mount table (the cgroup v2 mount, the mqueue mount).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +78,11 @@ pub struct MountPoint {
     pub fs_type: String,
     /// Where it is mounted, escapes undone.
     pub mount_point: PathBuf,
+    /// The directory of the filesystem it shows (field 4, escapes
+    /// undone): `/` for the whole of it; for a cgroup mount, relative to
+    /// the reader's cgroup namespace, so `/..` for the host's mount seen
+    /// from inside one.
+    pub root: PathBuf,
 }
 
 /// The type and mount point of each mountinfo line, in order; a line
@@ -59,11 +94,14 @@ pub fn parse_points(text: &str) -> Vec<MountPoint> {
     text.lines()
         .filter_map(|line| {
             let (before, after) = line.split_once(" - ")?;
-            let mount_point = before.split(' ').nth(4)?;
+            let mut fields = before.split(' ').skip(3);
+            let root = fields.next()?;
+            let mount_point = fields.next()?;
             let fs_type = after.split(' ').next().filter(|t| !t.is_empty())?;
             Some(MountPoint {
                 fs_type: fs_type.to_string(),
                 mount_point: unescape(mount_point),
+                root: unescape(root),
             })
         })
         .collect()
@@ -81,6 +119,11 @@ pub fn own() -> io::Result<&'static [MountPoint]> {
     let bytes = std::fs::read("/proc/self/mountinfo")?;
     let mounts = parse_points(&String::from_utf8_lossy(&bytes));
     Ok(OWN.get_or_init(|| mounts))
+}
+
+/// The first mount of a filesystem type among [`own`]'s.
+pub fn first_of_type_among<'a>(mounts: &'a [MountPoint], fs_type: &str) -> Option<&'a MountPoint> {
+    mounts.iter().find(|m| m.fs_type == fs_type)
 }
 
 /// The first mount point of a filesystem type among [`own`]'s.
@@ -164,6 +207,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hidepid_that_hides_processes_is_found_on_the_last_proc_mount() {
+        let line =
+            |n: u32, point: &str, fs: &str, opts: &str| format!("{n} 1 0:{n} / {point} rw,nosuid - {fs} {fs} {opts}\n");
+        let hidden = parse(&(line(22, "/proc", "proc", "rw") + &line(40, "/proc", "proc", "rw,hidepid=invisible")));
+        assert_eq!(hidepid_of_proc(&hidden).as_deref(), Some("invisible"));
+        let numeric = parse(&line(22, "/proc", "proc", "rw,hidepid=2"));
+        assert_eq!(hidepid_of_proc(&numeric).as_deref(), Some("2"));
+        // `noaccess` lists every PID; its files are refused (unreadable).
+        assert_eq!(
+            hidepid_of_proc(&parse(&line(22, "/proc", "proc", "rw,hidepid=1"))),
+            None
+        );
+        assert_eq!(hidepid_of_proc(&parse(&line(22, "/proc", "proc", "rw"))), None);
+        // A later plain mount over it shows every process again.
+        let remounted = parse(&(line(22, "/proc", "proc", "rw,hidepid=2") + &line(41, "/proc", "proc", "rw")));
+        assert_eq!(hidepid_of_proc(&remounted), None);
+        // Elsewhere, it is no /proc of afterlife's.
+        assert_eq!(
+            hidepid_of_proc(&parse(&line(22, "/mnt/proc", "proc", "rw,hidepid=2"))),
+            None
+        );
+    }
+
+    #[test]
     fn lines_parse_with_escapes_undone() {
         let text = "\
 30 23 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
@@ -190,6 +257,7 @@ not a mountinfo line
         for (point, mount) in points.iter().zip(&mounts) {
             assert_eq!(point.fs_type, mount.fs_type);
             assert_eq!(point.mount_point, mount.mount_point);
+            assert_eq!(point.root, PathBuf::from(&mount.root));
         }
         assert_eq!(
             first_point_of_type(&points, "cgroup2"),

@@ -36,6 +36,15 @@ pub enum OpenError {
         /// Its process.
         tgid: i32,
     },
+    /// The process exists (its pidfd says so) but /proc does not show it:
+    /// /proc is mounted with `hidepid`, which hides other users' processes.
+    #[error(
+        "process {pid} exists, but /proc does not show it (mounted with hidepid, which hides other users' processes): ask as its user or as root"
+    )]
+    Hidden {
+        /// The PID.
+        pid: Pid,
+    },
     /// The kernel refused.
     #[error("permission denied for process {pid} ({syscall})")]
     PermissionDenied {

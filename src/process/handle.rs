@@ -136,6 +136,15 @@ fn stat_open_error(pid: Pid, error: crate::proc::ProcError) -> OpenError {
     read_open_error(ReadError::from_proc(pid, "stat", error))
 }
 
+/// A process whose /proc entry is missing though its pidfd still says it
+/// exists is hidden from us (`hidepid`), not gone.
+fn hidden_if_alive(error: OpenError, pidfd: BorrowedFd<'_>) -> OpenError {
+    match error {
+        OpenError::NoSuchProcess { pid } if sys::pidfd_alive(pidfd).unwrap_or(false) => OpenError::Hidden { pid },
+        other => other,
+    }
+}
+
 /// A failed read of a process's facts while opening it, as an open error.
 fn read_open_error(error: ReadError) -> OpenError {
     match error {
@@ -153,6 +162,15 @@ impl Process {
     /// Opens the process that has `pid` now.
     pub fn open(pid: Pid) -> Result<Process, OpenError> {
         Self::open_inner(pid, None).map(|(process, _)| process)
+    }
+
+    /// Whether a process has `pid` though `/proc` does not show it (a
+    /// `/proc` mounted with `hidepid` hides other users' processes): for a
+    /// named PID a scan of /proc did not find, before calling it gone.
+    pub fn exists_unlisted(pid: Pid) -> bool {
+        sys::pidfd_open(pid).is_ok_and(|pidfd| {
+            sys::pidfd_alive(pidfd.as_fd()).unwrap_or(false) && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
     }
 
     /// Opens `pid` only if it is still the process that started at
@@ -243,7 +261,8 @@ impl Process {
         let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
         match Self::checked(pid, pidfd, None) {
             Ok((process, info)) => Ok((process, Some(info))),
-            Err((OpenError::NoSuchProcess { .. }, pidfd)) => Ok((
+            // A process /proc hides (hidepid) is waited for all the same.
+            Err((OpenError::NoSuchProcess { .. } | OpenError::Hidden { .. }, pidfd)) => Ok((
                 Process {
                     pid,
                     pidfd,
@@ -291,7 +310,7 @@ impl Process {
     ) -> Result<(Process, ProcessInfo), (OpenError, OwnedFd)> {
         let info = match ProcessInfo::read(pid) {
             Ok(info) => info,
-            Err(e) => return Err((read_open_error(e), pidfd)),
+            Err(e) => return Err((hidden_if_alive(read_open_error(e), pidfd.as_fd()), pidfd)),
         };
         // The facts were read from the pidfd's process only if it still
         // exists now: then the PID cannot have changed hands in between.

@@ -248,7 +248,7 @@ pub struct ExitFacts {
 impl ExitFacts {
     /// Reads them for `pid`.
     pub fn read(pid: Pid) -> Result<ExitFacts, ReadError> {
-        if rustix::process::geteuid().is_root() {
+        if reads_every_exit_code() {
             // Root reads every exit code: `stat` alone, one open (a
             // report reads this for each of a thousand killed processes).
             let stat = proc::stat::read(pid).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
@@ -286,7 +286,62 @@ impl ExitFacts {
 fn ids_allow_exit_code(ids: &Ids) -> bool {
     let euid = rustix::process::geteuid().as_raw();
     let egid = rustix::process::getegid().as_raw();
-    euid == 0 || (ids.uids.iter().all(|&u| u == euid) && ids.gids.iter().all(|&g| g == egid))
+    reads_every_exit_code() || ids_match(ids, euid, egid)
+}
+
+/// Whether a process with effective IDs `euid` and `egid` passes the ID
+/// test of `__ptrace_may_access` on a process with `ids`. Pure.
+fn ids_match(ids: &Ids, euid: u32, egid: u32) -> bool {
+    ids.uids.iter().all(|&u| u == euid) && ids.gids.iter().all(|&g| g == egid)
+}
+
+/// The overflow user ID (`/proc/sys/kernel/overflowuid`) when
+/// afterlife's user namespace does not map it (`/proc/self/uid_map`), so
+/// that the kernel shows it for every user outside the namespace; read
+/// once.
+pub fn unmapped_overflow_uid() -> Option<u32> {
+    static ANSWER: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let overflow = std::fs::read_to_string("/proc/sys/kernel/overflowuid")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+        (!maps_id(&map, overflow)).then_some(overflow)
+    })
+}
+
+/// Whether the `uid_map` text (`INSIDE OUTSIDE COUNT` per line) maps user
+/// ID `id` of the namespace. Pure.
+fn maps_id(map: &str, id: u32) -> bool {
+    map.lines().any(|line| {
+        let mut fields = line.split_whitespace().map(|f| f.parse::<u64>().ok());
+        match (
+            fields.next().flatten(),
+            fields.next().flatten(),
+            fields.next().flatten(),
+        ) {
+            (Some(inside), Some(_), Some(count)) => (inside..inside + count).contains(&u64::from(id)),
+            _ => false,
+        }
+    })
+}
+
+/// `CAP_SYS_PTRACE`, capability bit 19 (capabilities(7)).
+const CAP_SYS_PTRACE: u64 = 1 << 19;
+
+/// Whether afterlife may read every zombie's exit code: `CAP_SYS_PTRACE`
+/// in the initial user namespace, which reaches every process. Root
+/// without it (a container's root, whose capabilities were bounded; the
+/// root of a user namespace, whose capabilities reach that namespace
+/// alone) reads only its own users' codes, and a 0 for the others.
+fn reads_every_exit_code() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        crate::process::own_effective_capabilities() & CAP_SYS_PTRACE != 0
+            && crate::process::in_initial_user_namespace()
+    })
 }
 
 /// The device name of a `tty_nr` (major 136-143: `/dev/pts/N`; 4: `/dev/ttyN`
@@ -307,8 +362,14 @@ pub fn tty_name(tty_nr: i32) -> Option<String> {
     })
 }
 
-/// The name of a user ID from /etc/passwd.
+/// The name of a user ID from /etc/passwd. None for the overflow ID
+/// where it stands for a user not mapped into afterlife's user namespace:
+/// the kernel shows every such ID as it (65534 by default), so it names no
+/// one (not `nobody`: root outside a user namespace reads so inside it).
 pub fn user_name(uid: u32) -> Option<String> {
+    if Some(uid) == unmapped_overflow_uid() {
+        return None;
+    }
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let mut fields = line.split(':');
@@ -321,6 +382,33 @@ pub fn user_name(uid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_overflow_id_is_unmapped_only_where_the_map_leaves_it_out() {
+        // The initial user namespace maps every ID.
+        assert!(maps_id("         0          0 4294967295\n", 65534));
+        // `unshare -Ur` as nobody: only 0 is mapped.
+        assert!(!maps_id("         0      65534          1\n", 65534));
+        assert!(maps_id("0 65534 1\n1 100000 65536\n", 65534));
+        assert!(!maps_id("", 65534));
+    }
+
+    #[test]
+    fn ids_pass_only_when_every_id_matches() {
+        let ids = Ids {
+            uids: [1000, 1000, 1000],
+            gids: [100, 100, 100],
+        };
+        assert!(ids_match(&ids, 1000, 100));
+        // Root's IDs are no privilege: capabilities are (and only in the
+        // initial user namespace).
+        assert!(!ids_match(&ids, 0, 0));
+        let setuid = Ids {
+            uids: [1000, 0, 0],
+            gids: [100, 100, 100],
+        };
+        assert!(!ids_match(&setuid, 1000, 100));
+    }
 
     #[test]
     fn tty_names() {

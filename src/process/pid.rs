@@ -108,6 +108,15 @@ pub fn in_initial_pid_namespace() -> bool {
 }
 
 #[cfg(target_os = "linux")]
+/// Whether this process is in the initial user namespace (inode
+/// `PROC_USER_INIT_INO`, 0xEFFFFFFD): only there do its capabilities reach
+/// every process. The root of another user namespace (`unshare -U`, a
+/// rootless container) has its capabilities over that namespace alone.
+pub fn in_initial_user_namespace() -> bool {
+    std::fs::read_link("/proc/self/ns/user").is_ok_and(|l| l.as_os_str() == "user:[4026531837]")
+}
+
+#[cfg(target_os = "linux")]
 /// This process's effective capabilities, as `CapEff` of
 /// `/proc/self/status` shows them (bit N is capability N), from one
 /// `capget(2)` rather than a read and parse of that file; 0 if refused.

@@ -176,10 +176,22 @@ fn other_user(facts: &Facts) -> Finding {
         "/proc/self/status Uid (real, effective)",
         format!("{} {}", p.our_ruid, p.our_euid),
     ));
-    f.evidence
-        .push(Evidence::new("/proc/self/status CapEff CAP_KILL", "absent"));
+    f.evidence.push(Evidence::new(
+        "/proc/self/status CapEff CAP_KILL",
+        if p.cap_kill { "present" } else { "absent" },
+    ));
+    if p.kernel_allows == Some(false) {
+        f.evidence.push(Evidence::new("pidfd_send_signal (signal 0)", "EPERM"));
+    }
+    // CAP_KILL held in a user namespace of our own reaches no process
+    // outside it.
+    let without = if p.cap_kill {
+        "whose CAP_KILL does not reach it (it holds only in a user namespace the process is not in)"
+    } else {
+        "without CAP_KILL"
+    };
     f.explanation = format!(
-        "It belongs to user {}; we run as user {} without CAP_KILL, so the kernel refuses every signal we send (EPERM). \
+        "It belongs to user {}; we run as user {} {without}, so the kernel refuses every signal we send (EPERM). \
 Some of the facts below may be hidden from us for the same reason.",
         p.target_ruid, p.our_euid
     );
@@ -1496,6 +1508,7 @@ mod tests {
                 cap_kill: true,
                 target_ruid: 1000,
                 target_suid: 1000,
+                kernel_allows: None,
             },
         }
     }
@@ -1896,12 +1909,36 @@ caught, blocked or ignored (afterlife kill --signal KILL 4242)."
             cap_kill: false,
             target_ruid: 0,
             target_suid: 0,
+            kernel_allows: None,
         };
         let d = decide(&facts);
         assert_eq!(kinds(&d), vec![FindingKind::OtherUser]);
         assert_eq!(d.sigkill, KillEffect::NotPermitted);
         assert_eq!(outcome(&d, Signal::KILL).handling, "not_permitted");
         facts.permission.target_suid = 1001;
+        assert!(facts.permission.may_signal());
+    }
+
+    #[test]
+    fn cap_kill_of_a_user_namespace_does_not_reach_a_process_outside_it() {
+        // The root of a user namespace: CAP_KILL and UID 0 there, and the
+        // kernel refuses the null signal to a process outside it.
+        let mut facts = base(ProcessState::Sleeping);
+        facts.permission = Permission {
+            our_ruid: 0,
+            our_euid: 0,
+            cap_kill: true,
+            target_ruid: 65534,
+            target_suid: 65534,
+            kernel_allows: Some(false),
+        };
+        let d = decide(&facts);
+        assert_eq!(kinds(&d), vec![FindingKind::OtherUser]);
+        assert_eq!(d.sigkill, KillEffect::NotPermitted);
+        assert!(d.findings[0].explanation.contains("whose CAP_KILL does not reach it"));
+        // And the kernel's yes stands where the IDs alone would say no.
+        facts.permission.cap_kill = false;
+        facts.permission.kernel_allows = Some(true);
         assert!(facts.permission.may_signal());
     }
 

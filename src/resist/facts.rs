@@ -292,16 +292,24 @@ pub struct Permission {
     pub target_ruid: u32,
     /// The target's saved set-user-ID.
     pub target_suid: u32,
+    /// The kernel's own answer, from the null signal through the pidfd
+    /// (`None`: not asked, or no answer): it alone knows where `CAP_KILL`
+    /// reaches — held in a user namespace, it reaches only the processes
+    /// of that namespace, whose IDs /proc shows mapped.
+    pub kernel_allows: Option<bool>,
 }
 
 impl Permission {
     /// kill(2): "the real or effective user ID of the sending process must
-    /// equal the real or saved set-user-ID of the target", or `CAP_KILL`.
+    /// equal the real or saved set-user-ID of the target", or `CAP_KILL`
+    /// where it reaches the target; the kernel's answer where it gave one.
     pub fn may_signal(&self) -> bool {
-        self.cap_kill
-            || [self.our_ruid, self.our_euid]
-                .iter()
-                .any(|&ours| ours == self.target_ruid || ours == self.target_suid)
+        self.kernel_allows.unwrap_or_else(|| {
+            self.cap_kill
+                || [self.our_ruid, self.our_euid]
+                    .iter()
+                    .any(|&ours| ours == self.target_ruid || ours == self.target_suid)
+        })
     }
 }
 

@@ -119,7 +119,7 @@ pub fn gather(process: &Process) -> Result<Facts, ReadError> {
         zombie_for,
         cgroup_v2: cgroup_v2(pid, &mounts),
         vfork_child,
-        permission: permission(status.ruid, status.suid),
+        permission: permission(status.ruid, status.suid, process.may_signal().ok()),
     })
 }
 
@@ -251,7 +251,7 @@ fn parent_facts(ppid: Pid) -> Option<ParentFacts> {
     })
 }
 
-fn permission(target_ruid: u32, target_suid: u32) -> Permission {
+fn permission(target_ruid: u32, target_suid: u32, kernel_allows: Option<bool>) -> Permission {
     let cap_kill = crate::process::own_effective_capabilities() & CAP_KILL != 0;
     Permission {
         our_ruid: rustix::process::getuid().as_raw(),
@@ -259,6 +259,7 @@ fn permission(target_ruid: u32, target_suid: u32) -> Permission {
         cap_kill,
         target_ruid,
         target_suid,
+        kernel_allows,
     }
 }
 

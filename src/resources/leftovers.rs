@@ -264,7 +264,19 @@ pub struct LeftoversReport {
 
 /// Reads the system now and compares it with `before`.
 pub fn audit(before: &Snapshot, dirs: &[PathBuf]) -> LeftoversReport {
-    compare(before, &gather(before, dirs))
+    let before = in_own_time_namespace(before, crate::proc::boottime_offset_ticks());
+    compare(&before, &gather(&before, dirs))
+}
+
+/// `before` with its start times (the initial time namespace's) as /proc
+/// shows them here, in a time namespace whose boot time is `offset` ticks
+/// ahead. Pure.
+fn in_own_time_namespace(before: &Snapshot, offset: i64) -> Snapshot {
+    let mut here = before.clone();
+    for process in &mut here.processes {
+        process.start_ticks = process.start_ticks.saturating_add_signed(offset);
+    }
+    here
 }
 
 /// Reads what [`compare`] needs from the system now.
@@ -308,10 +320,17 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
     let bound_now: HashSet<&str> = sockets_now.iter().filter_map(|s| s.path.as_deref()).collect();
     let socket_files: Vec<String> = socket_file_candidates(before)
         .into_iter()
-        .filter(|path| !bound_now.contains(path.as_str()))
-        .filter(|path| {
-            std::fs::symlink_metadata(path).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+        .filter(|(path, _)| !bound_now.contains(path.as_str()))
+        .filter(|(path, bound)| {
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            // The very file the tree's socket was bound to, where the
+            // snapshot knows it: the same path in afterlife's mount
+            // namespace may be another file (the tree bound it on a
+            // private tmpfs, and the file here was there before).
+            std::fs::symlink_metadata(path)
+                .is_ok_and(|m| m.file_type().is_socket() && is_bound_file(*bound, m.dev(), m.ino()))
         })
+        .map(|(path, _)| path)
         .collect();
     let before_inodes: HashSet<u64> = before.sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
     sockets_now.retain(|s| before_inodes.contains(&s.inode));
@@ -421,18 +440,26 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
 /// The paths the snapshot's unix sockets were bound to in the file
 /// system: listeners and bound datagram sockets (an accepted connection
 /// shows its listener's path too), not abstract names. Pure.
-pub(crate) fn socket_file_candidates(before: &Snapshot) -> Vec<String> {
-    let mut paths: Vec<String> = before
+pub(crate) fn socket_file_candidates(before: &Snapshot) -> Vec<(String, Option<(u64, u32)>)> {
+    let mut paths: Vec<(String, Option<(u64, u32)>)> = before
         .sockets
         .iter()
         .filter(|s| s.protocol == Protocol::Unix)
         .filter(|s| s.state == SocketState::Listen || s.unix_type == Some(sockets::UnixType::Dgram))
-        .filter_map(|s| s.path.clone())
-        .filter(|p| p.starts_with('/'))
+        .filter_map(|s| Some((s.path.clone()?, s.bound_file)))
+        .filter(|(p, _)| p.starts_with('/'))
         .collect();
     paths.sort();
     paths.dedup();
     paths
+}
+
+/// Whether a socket file with device `dev` and inode `inode` is the file
+/// a socket was bound to (`bound`: its device and the low 32 bits of its
+/// inode, as sock_diag gives them; `None`, a snapshot without them: any
+/// socket file at the path). Pure.
+fn is_bound_file(bound: Option<(u64, u32)>, dev: u64, inode: u64) -> bool {
+    bound.is_none_or(|(bound_dev, bound_inode)| bound_dev == dev && bound_inode == inode as u32)
 }
 
 /// What is left of a process of the snapshot if it is a zombie now: opened
@@ -774,6 +801,39 @@ fn locks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_is_read_in_the_time_namespace_of_the_reader() {
+        let mut before = Snapshot {
+            version: 1,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: false,
+            processes: vec![process(10, 1, 3)],
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        };
+        before.processes[0].start_ticks = 500;
+        let here = in_own_time_namespace(&before, 10_000);
+        assert_eq!(here.processes[0].start_ticks, 10_500);
+        assert_eq!(in_own_time_namespace(&before, -100).processes[0].start_ticks, 400);
+    }
+
+    #[test]
+    fn a_socket_file_is_the_one_bound_only_with_its_device_and_inode() {
+        let bound = Some((libc::makedev(0, 42), 77u32));
+        assert!(is_bound_file(bound, libc::makedev(0, 42), 77));
+        // The same path on another file system (the tree's was a private
+        // tmpfs), or another file there.
+        assert!(!is_bound_file(bound, libc::makedev(254, 0), 77));
+        assert!(!is_bound_file(bound, libc::makedev(0, 42), 78));
+        // The low 32 bits are all sock_diag gives.
+        assert!(is_bound_file(bound, libc::makedev(0, 42), (1 << 32) | 77));
+        // A snapshot without them: any socket file at the path.
+        assert!(is_bound_file(None, 1, 2));
+    }
     use crate::resources::fd::{Access, Fd, FdKind};
     use crate::resources::locks::LockKind;
     use crate::resources::snapshot::{HeldLock, ProcessSnapshot};

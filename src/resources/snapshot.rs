@@ -113,6 +113,14 @@ pub struct Snapshot {
 /// Taking a snapshot failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
+    /// The root process exists, but /proc hides it (`hidepid`).
+    #[error(
+        "process {pid} exists, but /proc does not show it (mounted with hidepid, which hides other users' processes): ask as its user or as root"
+    )]
+    Hidden {
+        /// The PID.
+        pid: Pid,
+    },
     /// The root process does not exist.
     #[error("no process {pid} (it never existed, or it ended and was reaped)")]
     NoSuchProcess {
@@ -150,6 +158,9 @@ impl Snapshot {
             if let Some(process) = read_process(pid) {
                 processes.push(process);
             } else if pid == root {
+                if crate::process::Process::exists_unlisted(pid) {
+                    return Err(SnapshotError::Hidden { pid });
+                }
                 return Err(SnapshotError::NoSuchProcess { pid });
             }
         }
@@ -250,7 +261,11 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
     Some(ProcessSnapshot {
         pid,
         ppid: b.ppid,
-        start_ticks: b.start_ticks,
+        // As the initial time namespace counts it, whichever one afterlife
+        // is in: `leftovers` may run in another.
+        start_ticks: b
+            .start_ticks
+            .saturating_add_signed(-crate::proc::boottime_offset_ticks()),
         started_at,
         name: b.name,
         uid: b.uid,

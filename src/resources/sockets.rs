@@ -171,9 +171,29 @@ pub struct Socket {
     /// `st_dev`) and the low 32 bits of its inode (sock_diag's
     /// `UNIX_DIAG_VFS`); `None` where unknown (abstract, unbound, or read
     /// from `/proc/net/unix`). A path names another file in another mount
-    /// namespace; the bound file is the socket's own.
-    #[serde(skip)]
+    /// namespace; the bound file is the socket's own. Kept in a snapshot,
+    /// so that `leftovers` names only that very file as left behind.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "bound_file_json")]
     pub bound_file: Option<(u64, u32)>,
+}
+
+/// [`Socket::bound_file`] in JSON: `{"dev": ..., "inode": ...}`.
+mod bound_file_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct BoundFile {
+        dev: u64,
+        inode: u32,
+    }
+
+    pub fn serialize<S: Serializer>(file: &Option<(u64, u32)>, serializer: S) -> Result<S::Ok, S::Error> {
+        file.map(|(dev, inode)| BoundFile { dev, inode }).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<(u64, u32)>, D::Error> {
+        Ok(Option::<BoundFile>::deserialize(deserializer)?.map(|f| (f.dev, f.inode)))
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,19 @@ pub enum CgroupError {
         /// The path.
         path: PathBuf,
     },
+    /// The cgroup v2 mount shows a part of the hierarchy that is not the
+    /// root of afterlife's view of it: the host's mount seen from inside a
+    /// cgroup namespace (`/..`), or a subtree bound alone. The paths in
+    /// `/proc/PID/cgroup` are not paths under that mount.
+    #[error(
+        "the cgroup v2 mount at {mount} shows the hierarchy from {root}, not from the root of afterlife's cgroup namespace (the host's mount seen from inside a cgroup namespace, or a subtree mounted alone): cgroup paths cannot be found under it; mount cgroup2 again here"
+    )]
+    MountRoot {
+        /// The mount point.
+        mount: PathBuf,
+        /// The directory it shows.
+        root: PathBuf,
+    },
     /// A process has no cgroup v2 membership line (`0::/...`).
     #[error("read the cgroup of process {pid}: it has no cgroup v2 membership")]
     NoMembership {
@@ -75,7 +88,21 @@ fn io_error<'a>(operation: &'static str, path: &'a Path) -> impl FnOnce(io::Erro
 pub fn v2_mount() -> Result<PathBuf, CgroupError> {
     let path = Path::new("/proc/self/mountinfo");
     let mounts = proc::mountinfo::own().map_err(io_error("read", path))?;
-    proc::mountinfo::first_point_of_type(mounts, "cgroup2").ok_or(CgroupError::NotMounted)
+    let mount = proc::mountinfo::first_of_type_among(mounts, "cgroup2").ok_or(CgroupError::NotMounted)?;
+    usable_v2_mount(mount)
+}
+
+/// The mount point of a cgroup v2 mount whose paths are those of
+/// `/proc/PID/cgroup`: one that shows the hierarchy from its root (as the
+/// reader's cgroup namespace sees it). Pure.
+fn usable_v2_mount(mount: &proc::mountinfo::MountPoint) -> Result<PathBuf, CgroupError> {
+    if mount.root != Path::new("/") {
+        return Err(CgroupError::MountRoot {
+            mount: mount.mount_point.clone(),
+            root: mount.root.clone(),
+        });
+    }
+    Ok(mount.mount_point.clone())
 }
 
 /// The two facts of `cgroup.events`.
@@ -427,6 +454,22 @@ pub fn remove_tree(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_v2_mount_is_used_only_from_the_root_of_its_view() {
+        let mount = |root: &str| proc::mountinfo::MountPoint {
+            fs_type: "cgroup2".into(),
+            mount_point: PathBuf::from("/sys/fs/cgroup"),
+            root: PathBuf::from(root),
+        };
+        assert_eq!(usable_v2_mount(&mount("/")).unwrap(), PathBuf::from("/sys/fs/cgroup"));
+        // The host's mount seen from inside a cgroup namespace.
+        let error = usable_v2_mount(&mount("/..")).unwrap_err();
+        assert!(matches!(error, CgroupError::MountRoot { .. }));
+        assert!(error.to_string().contains("shows the hierarchy from /.."), "{error}");
+        // A subtree bound alone.
+        assert!(usable_v2_mount(&mount("/docker/abc")).is_err());
+    }
 
     #[test]
     fn events_read_false_where_missing() {

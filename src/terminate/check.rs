@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::process::{OpenError, Pid, Process, ProcessTable, SignalError};
 use crate::terminate::engine::{Request, TerminateError};
-use crate::terminate::select::{Guard, Member, Scope, left_by_dead_leader, matching, real_uid, select};
+use crate::terminate::select::{Guard, Member, Scope, SelectError, left_by_dead_leader, matching, real_uid, select};
 
 /// What the null signal found for one process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -129,6 +129,10 @@ pub fn check(request: &Request) -> Result<CheckReport, TerminateError> {
         None => request.pids.clone(),
     };
     let (present, missing) = split_missing(&table, &named, request.scope);
+    // A named PID /proc hides (hidepid) is neither gone nor checkable.
+    if let Some(&pid) = missing.iter().find(|&&pid| Process::exists_unlisted(pid)) {
+        return Err(SelectError::Hidden(pid).into());
+    }
     let (selected, _) = select(&table, &present, request.scope, &guard)?;
     let mut processes: Vec<ProcessCheck> = selected
         .members

@@ -227,7 +227,7 @@ fn run_request(
     if request.names.is_some() && named.is_empty() {
         return Ok(no_match(request));
     }
-    let (selected, anchors) = select(table, &named, request.scope, &guard)?;
+    let (selected, anchors) = select(table, &named, request.scope, &guard).map_err(SelectError::hidden_if_unlisted)?;
     let mut targets = Targets::new(guard, anchors);
     // With SIGKILL first, speed comes first: one read fewer per member.
     targets.read_titles = !request.plan.starts_with_kill();

@@ -143,6 +143,12 @@ pub enum SelectError {
     /// A named PID is not in the scan.
     #[error("no such process: {0}")]
     NotFound(Pid),
+    /// A named PID is not in the scan, but a process has it: /proc hides
+    /// it (`hidepid`).
+    #[error(
+        "process {0} exists, but /proc does not show it (mounted with hidepid, which hides other users' processes): ask as its user or as root"
+    )]
+    Hidden(Pid),
     /// A named PID is not in the scan, but it still names a process group
     /// or a session with live members (a leader that died and left them):
     /// `--pgroup` or `--session` reaches them.
@@ -472,6 +478,17 @@ pub fn select(
     selected.members.extend(more);
     selected.refused.extend(refused);
     Ok((selected, anchors))
+}
+
+impl SelectError {
+    /// A named PID not found that a process has all the same (`/proc`
+    /// hides it) is said to be hidden, not gone.
+    pub fn hidden_if_unlisted(self) -> SelectError {
+        match self {
+            SelectError::NotFound(pid) if crate::process::Process::exists_unlisted(pid) => SelectError::Hidden(pid),
+            other => other,
+        }
+    }
 }
 
 /// A named PID that is gone: with `--pgroup` or `--session`, the group or

@@ -225,7 +225,7 @@ impl<'a> Targets<'a> {
                 }
                 // Its /proc files are hidden from us (hidepid): it is
                 // there, and we cannot check it is the one scanned.
-                Err(OpenError::PermissionDenied { .. }) => {
+                Err(OpenError::PermissionDenied { .. } | OpenError::Hidden { .. }) => {
                     self.unopened
                         .push((Vanished { member, ppid }, SurvivorReason::PermissionDenied));
                 }

@@ -227,6 +227,48 @@ fn exit_status_hidden_from_an_unprivileged_user_is_an_error_not_a_guess() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
 
+/// Root's user ID is no privilege: the root of a user namespace, and root
+/// without CAP_SYS_PTRACE (a container's), read another user's zombie's
+/// exit code as the kernel shows it to them, 0, which is not its code.
+#[test]
+fn a_zombie_code_hidden_from_root_without_ptrace_rights_is_not_read_as_0() {
+    if !is_root() {
+        eprintln!("skipped: needs root to make another user's zombie");
+        return;
+    }
+    // nobody's zombie with code 7: its parent (sleep) never reaps it.
+    let fixture = Fixture::start(
+        "exec setpriv --reuid=65534 --regid=65534 --clear-groups sh -c \
+         'p=$$; ( while [ \"$(cat /proc/$p/comm)\" != sleep ]; do sleep 0.01; done; exit 7 ) & echo $!; exec sleep 300'",
+    );
+    let pid = fixture.reported.to_string();
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+        }),
+        "process {pid} did not become a zombie"
+    );
+    let status = |wrapper: &[&str]| {
+        let output = std::process::Command::new(wrapper[0])
+            .args(&wrapper[1..])
+            .arg(env!("CARGO_BIN_EXE_afterlife"))
+            .args(["--color=never", "status", &pid])
+            .output()
+            .unwrap();
+        stdout(&output)
+    };
+    for wrapper in [
+        &["unshare", "--user", "--map-root-user"][..],
+        &["setpriv", "--inh-caps=-sys_ptrace", "--bounding-set=-sys_ptrace", "--"],
+    ] {
+        let out = status(wrapper);
+        assert!(!out.contains("exited with code 0"), "{wrapper:?}: {out}");
+        assert!(out.contains("exit status not observable"), "{wrapper:?}: {out}");
+    }
+    // With CAP_SYS_PTRACE in the initial user namespace: its code.
+    assert!(status(&["env"]).contains("exited with code 7 ($? = 7)"));
+}
+
 #[test]
 fn snapshots_are_read_within_a_bound() {
     assert_one_line_error(

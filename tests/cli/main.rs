@@ -14,6 +14,7 @@ mod demo_scenarios;
 mod explain;
 mod json_schema;
 mod nextest_wrapper;
+mod proc_view;
 mod process_start;
 mod quiet;
 mod wait;

@@ -88,3 +88,28 @@ fn bpf_asked_for_without_privileges_is_a_one_line_refusal() {
     );
     assert!(common::stdout(&output).is_empty());
 }
+
+/// Inside another PID namespace the connector's PIDs (the initial
+/// namespace's) are not the ones afterlife and its /proc see: neither
+/// source is used, and the one line says why.
+#[test]
+fn no_source_outside_the_initial_pid_namespace() {
+    if !common::is_root() {
+        println!("skipped: a new PID namespace needs root");
+        return;
+    }
+    let output = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["deaths", "--duration", "1s"])
+        .envs(ENV)
+        .output()
+        .expect("unshare runs");
+    let err = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("proc connector: not in the initial PID namespace, whose PIDs it reports"),
+        "{err}"
+    );
+    assert!(common::stdout(&output).is_empty(), "{}", common::stdout(&output));
+}

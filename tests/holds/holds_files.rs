@@ -411,3 +411,123 @@ finish()
         "{report}"
     );
 }
+
+/// `unix:/PATH` is the socket bound to the file at PATH, as a path SPEC
+/// is: one bound by the very same name in another mount namespace (over a
+/// tmpfs there) is another file and not listed; with no socket file here,
+/// the name alone still finds it.
+#[test]
+fn a_unix_path_bound_in_another_mount_namespace_is_another_socket() {
+    if !common::is_root() {
+        println!("skipped: unshare --mount needs root");
+        return;
+    }
+    let scratch = Scratch::new("holds-unix-mntns");
+    let dir = scratch.path().join("over");
+    std::fs::create_dir(&dir).unwrap();
+    let sock = dir.join("sock");
+    let spec = format!("unix:{}", sock.to_str().unwrap());
+    let bind = format!(
+        r#"
+s = socket.socket(socket.AF_UNIX)
+s.bind({sock:?})
+s.listen()
+report(fd=s.fileno())
+finish()
+"#,
+        sock = sock.to_str().unwrap()
+    );
+    let mount = format!(
+        "mount -t tmpfs none {dir:?} && exec \"$@\"",
+        dir = dir.to_str().unwrap()
+    );
+    let private = Py::start_with(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &mount,
+            "sh",
+        ],
+        &bind,
+    );
+    let holders_of = |report: &Value| -> Vec<i64> {
+        report["results"][0]["sockets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s["holders"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|h| h["pid"].as_i64())
+            })
+            .collect()
+    };
+    // No socket file here: the name is all there is to go by.
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(holders_of(&report), vec![private.pid() as i64], "{report}");
+    // A socket file here: only the socket bound to it.
+    let host = Py::start(&bind);
+    let (code, report) = run_json(&["holds", &spec]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["results"][0]["sockets"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(holders_of(&report), vec![host.pid() as i64], "{report}");
+}
+
+/// A file reached through another mount namespace's mounts is the same
+/// file under another path: a process that opened `DIR/data` through a
+/// bind mount of `SRC` at `DIR` in its own namespace (a container's
+/// volume) holds `SRC/data`, and is listed for it, as lsof and fuser list
+/// it: by device and inode, whatever its link's text.
+#[test]
+fn a_file_held_through_a_bind_mount_in_another_mount_namespace() {
+    if !common::is_root() {
+        println!("skipped: unshare --mount needs root");
+        return;
+    }
+    let scratch = Scratch::new("holds-bind-mntns");
+    let source = scratch.path().join("source");
+    let over = scratch.path().join("over");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::create_dir(&over).unwrap();
+    let file = source.join("data");
+    std::fs::write(&file, b"data").unwrap();
+    let mount = format!(
+        "mount --bind {source:?} {over:?} && cd {over:?} && exec \"$@\"",
+        source = source.to_str().unwrap(),
+        over = over.to_str().unwrap()
+    );
+    let private = Py::start_with(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &mount,
+            "sh",
+        ],
+        &format!(
+            r#"
+f = open({path:?})
+report(fd=f.fileno())
+finish()
+"#,
+            path = over.join("data").to_str().unwrap()
+        ),
+    );
+    let (code, report) = run_json(&["holds", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(vias(&report, private.pid() as i64), vec!["fd"], "{report}");
+    // Its working directory is the source directory too.
+    let (code, report) = run_json(&["holds", source.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(vias(&report, private.pid() as i64), vec!["cwd"], "{report}");
+}

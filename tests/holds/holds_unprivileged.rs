@@ -85,3 +85,113 @@ stop = True
         }
     }
 }
+
+/// Where /proc is mounted with `hidepid=invisible`, root's processes are
+/// not listed at all for another user: a socket they hold is said to be
+/// held by no process afterlife can see, never taken for one in flight in
+/// a unix socket queue, and the note names the hidepid.
+#[test]
+fn a_socket_held_by_processes_hidepid_hides_is_not_called_a_ghost() {
+    if !is_root() {
+        println!("skipped: needs root to mount a /proc with hidepid");
+        return;
+    }
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    // A procfs instance of its own, in a mount namespace that ends with
+    // the command (never a remount of the machine's /proc, whose options
+    // are its superblock's).
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t proc -o hidepid=invisible proc /proc && \
+             exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --color=never \"$@\"",
+        )
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["holds", &spec])
+        .output()
+        .expect("unshare runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no process holds it: no visible process holds it; /proc is mounted with hidepid=invisible"),
+        "{text}"
+    );
+    assert!(!text.contains("in flight"), "{text}");
+    assert!(text.contains("note: /proc is mounted with hidepid=invisible"), "{text}");
+}
+
+/// The root of a user namespace is no root outside it: the processes it
+/// cannot read are the real root's to see, and the note says so.
+#[test]
+fn a_user_namespace_root_is_told_to_run_as_root() {
+    if !is_root() {
+        println!("skipped: needs root to start a process of another user");
+        return;
+    }
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["unshare", "--user", "--map-root-user"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--color=never", "holds", &spec])
+        .output()
+        .expect("setpriv runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let note = text
+        .lines()
+        .find(|l| l.starts_with("note: the fds of"))
+        .unwrap_or_default();
+    assert!(note.ends_with("; run as root to see them"), "{text}");
+}
+
+/// A socket in a network namespace afterlife cannot find (its only
+/// process is another user's, whose `ns/net` link is refused) is not said
+/// to be bound nowhere: the answer is of the namespaces it found.
+#[test]
+fn a_socket_in_a_namespace_it_could_not_find_is_not_said_to_be_unbound() {
+    if !is_root() {
+        println!("skipped: needs root to start a process of another user");
+        return;
+    }
+    let py = Py::start_with(
+        &["unshare", "--net"],
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+finish()
+"#,
+    );
+    let spec = format!("tcp:{}", py.num("port"));
+    // As root: found, in its namespace.
+    assert_eq!(run(&["holds", &spec]).status.code(), Some(0));
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--color=never", "holds", &spec])
+        .output()
+        .expect("setpriv runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(!text.contains("  nothing holds it:"), "{text}");
+    assert!(
+        text.contains(
+            "  nothing holds it that afterlife could read: no socket is bound to it in the network namespaces it found"
+        ),
+        "{text}"
+    );
+}

@@ -260,3 +260,111 @@ finish()
     let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{report:#}");
 }
+
+/// A listener bound on a tmpfs of its own mount namespace leaves its
+/// socket file there, gone with that namespace: a socket file at the same
+/// path here (there before, another file) is not the tree's, and nothing
+/// is said to have stayed, let alone to be removed.
+#[test]
+fn a_socket_file_at_the_same_path_in_another_mount_namespace_is_not_left_by_the_tree() {
+    if !common::is_root() {
+        println!("skipped: unshare --mount needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-sock-mntns");
+    let dir = scratch.path().join("over");
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.join("server.sock");
+    // Here: a stale socket file, its binder gone.
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+        ])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mount = format!(
+        "mount -t tmpfs none {dir:?} && exec \"$@\"",
+        dir = dir.to_str().unwrap()
+    );
+    let mut py = Py::start_with(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &mount,
+            "sh",
+        ],
+        &format!(
+            r#"
+u = socket.socket(socket.AF_UNIX); u.bind({path:?}); u.listen()
+report(ready=1)
+finish()
+"#,
+            path = path.to_str().unwrap()
+        ),
+    );
+    let snapshot = run(&["--json", "snapshot", &py.pid().to_string()]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    common::send_signal(py.pid(), libc::SIGKILL);
+    let _ = py.child.wait();
+    assert!(path.exists(), "the file here stays");
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert!(
+        report["stayed"]["socket_files"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+}
+
+/// A snapshot taken in a time namespace whose boot time is shifted (its
+/// /proc shifts every start time) compares with the processes here: the
+/// process that still runs stayed, and did not go with the tree.
+#[test]
+fn a_snapshot_from_another_time_namespace_sees_its_survivors() {
+    if !common::is_root() {
+        println!("skipped: unshare --time needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-timens");
+    let sleeper = common::sleeper("60");
+    let pid = sleeper.0.id().to_string();
+    let snapshot = std::process::Command::new("unshare")
+        .args(["--time", "--boottime", "100000"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--json", "snapshot", &pid])
+        .output()
+        .unwrap();
+    if !snapshot.status.success() && common::stderr(&snapshot).contains("unshare failed") {
+        println!("skipped: no time namespaces here");
+        return;
+    }
+    assert_eq!(snapshot.status.code(), Some(0), "{}", common::stderr(&snapshot));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let stayed = report["stayed"]["processes"].as_array().unwrap();
+    let pid_number: i64 = pid.parse().unwrap();
+    assert!(
+        stayed.iter().any(|p| p["pid"].as_i64() == Some(pid_number)),
+        "{report:#}"
+    );
+    // And read from inside another one, the same.
+    let output = std::process::Command::new("unshare")
+        .args(["--time", "--boottime", "5000"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["leftovers", "-q", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", common::stderr(&output));
+}

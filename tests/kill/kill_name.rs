@@ -346,3 +346,27 @@ fn a_bad_pattern_or_a_missing_name_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// Inside a user namespace that does not map the overflow ID, every user
+/// outside it reads as that ID: `--user` with it would take root's
+/// processes for nobody's, and is refused before anything is scanned.
+#[test]
+fn the_overflow_id_of_a_user_namespace_is_refused_as_a_user() {
+    if !is_root() {
+        println!("skipped: needs root to run afterlife as another user");
+        return;
+    }
+    for user in ["nobody", "65534"] {
+        let output = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(["unshare", "--user", "--map-root-user"])
+            .arg(env!("CARGO_BIN_EXE_afterlife"))
+            .args(["kill", "--name", "^sleep$", "--user", user, "--dry-run"])
+            .output()
+            .expect("setpriv runs");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(125), "{err}");
+        assert!(err.contains("--user: UID 65534 is the overflow ID"), "{err}");
+        assert!(output.stdout.is_empty());
+    }
+}

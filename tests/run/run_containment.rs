@@ -482,3 +482,46 @@ fn a_nested_run_makes_its_leaf_inside_the_outer_leaf() {
         "inner {inner_leaf} outside outer {outer_leaf}"
     );
 }
+
+/// Inside a cgroup namespace whose cgroup v2 mount is the host's (its root
+/// `/..` there), `/proc/self/cgroup` reads `/` and names no directory
+/// under the mount: no leaf is made at the hierarchy's root, outside
+/// afterlife's own cgroup. `auto` takes the next containment, and
+/// `--containment cgroup` says why it cannot.
+#[test]
+fn a_cgroup_namespace_over_the_hosts_mount_makes_no_leaf_at_the_root() {
+    if !common::is_root() || !available("cgroup") {
+        println!("skipped: needs root and cgroup containment");
+        return;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let Some(mount) = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .and_then(|l| l.split(' ').nth(4))
+    else {
+        println!("skipped: no cgroup v2 mount");
+        return;
+    };
+    // A cgroup of the test's own, the namespace's root; removed at the end.
+    let dir = Path::new(mount).join(format!(
+        "afterlife-test-cgns-{}-{}",
+        std::process::id(),
+        common::unique()
+    ));
+    std::fs::create_dir(&dir).unwrap();
+    let script = format!(
+        "echo $$ > {procs:?} && exec unshare --cgroup sh -c '\"$0\" run -q --report-json /dev/stdout -- true; \"$0\" run -q --containment cgroup -- true' \"$0\"",
+        procs = dir.join("cgroup.procs").to_str().unwrap()
+    );
+    let output = std::process::Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_afterlife")])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir(&dir);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the first run's report");
+    assert_ne!(report["containment"], "cgroup", "{report}");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert!(err.contains("shows the hierarchy from /.., not from the root"), "{err}");
+}

@@ -375,6 +375,35 @@ fn another_users_process() {
     assert_eq!(signal(&d, "SIGKILL")["handling"], "not_permitted");
 }
 
+/// The root of a user namespace has UID 0 and CAP_KILL there, and neither
+/// reaches a process outside it: the kernel refuses its signals.
+#[test]
+fn a_user_namespace_root_may_not_signal_a_process_outside_it() {
+    if !is_root() {
+        println!("skipped: needs root to run afterlife as another user");
+        return;
+    }
+    let kid = sleeper("300");
+    let pid = kid.pid();
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["unshare", "--user", "--map-root-user"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["why", "--json", &pid.to_string()])
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let d: Value = crate::common::schema::parse("why", &String::from_utf8_lossy(&output.stdout));
+    assert_eq!(kinds(&d)[0], "other_user");
+    assert_eq!(d["sigkill"], "not_permitted");
+    assert_eq!(signal(&d, "SIGKILL")["handling"], "not_permitted");
+}
+
 #[test]
 fn bad_input_and_missing_processes_exit_125() {
     let output = run(&["why", "abc"]);

@@ -116,6 +116,7 @@ pub fn deleted_files() -> DeletedReport {
         unseen: Unseen {
             processes: walk.unreadable.len(),
             pids,
+            hidepid: crate::proc::mountinfo::proc_hides_others(),
         },
     }
 }

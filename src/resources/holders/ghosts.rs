@@ -11,7 +11,7 @@ use crate::resources::sockets::{Protocol, Socket, SocketState};
 use crate::resources::walk::{self, Hit, socket_inode};
 
 /// The explanation that fits a socket no process holds. Pure over the dump.
-pub fn ghost_reason(socket: &Socket, all: &[Socket], unreadable: usize) -> GhostKind {
+pub fn ghost_reason(socket: &Socket, all: &[Socket], unreadable: usize, hidden: bool) -> GhostKind {
     match socket.state {
         SocketState::TimeWait => return GhostKind::TimeWait,
         SocketState::SynRecv | SocketState::NewSynRecv => return GhostKind::HalfOpen,
@@ -41,6 +41,10 @@ pub fn ghost_reason(socket: &Socket, all: &[Socket], unreadable: usize) -> Ghost
         }
         return GhostKind::Orphaned(socket.state);
     }
+    // Processes /proc does not list at all may hold it (hidepid).
+    if hidden {
+        return GhostKind::Hidden;
+    }
     if unreadable > 0 {
         return GhostKind::Unreadable;
     }
@@ -60,6 +64,8 @@ pub enum GhostKind {
     Orphaned(SocketState),
     /// Processes could not be read.
     Unreadable,
+    /// Processes are hidden from afterlife (`hidepid`).
+    Hidden,
     /// In flight in a unix socket queue.
     InFlight,
 }
@@ -70,12 +76,16 @@ pub(super) fn explain_ghost(
     by_inode: &HashMap<u64, Vec<&Hit>>,
     briefs: &mut Briefs,
     unreadable: usize,
+    hidepid: Option<&str>,
 ) -> Ghost {
-    match ghost_reason(socket, all, unreadable) {
+    match ghost_reason(socket, all, unreadable, hidepid.is_some()) {
         GhostKind::TimeWait => Ghost::TimeWait,
         GhostKind::HalfOpen => Ghost::HalfOpen,
         GhostKind::Orphaned(state) => Ghost::Orphaned { state },
         GhostKind::Unreadable => Ghost::Unreadable { processes: unreadable },
+        GhostKind::Hidden => Ghost::Hidden {
+            hidepid: hidepid.unwrap_or_default().to_string(),
+        },
         GhostKind::InFlight => Ghost::InFlight { receivers: Vec::new() },
         GhostKind::AcceptQueue(listener) => {
             let mut pids: Vec<Pid> = by_inode
@@ -153,20 +163,26 @@ mod tests {
             queued_closed.clone(),
             last_ack.clone(),
         ];
-        assert_eq!(ghost_reason(&tw, &all, 0), GhostKind::TimeWait);
-        assert_eq!(ghost_reason(&fin, &all, 0), GhostKind::Orphaned(SocketState::FinWait2));
-        assert_eq!(ghost_reason(&syn, &all, 0), GhostKind::HalfOpen);
-        assert_eq!(ghost_reason(&queued, &all, 0), GhostKind::AcceptQueue(9));
+        assert_eq!(ghost_reason(&tw, &all, 0, false), GhostKind::TimeWait);
         assert_eq!(
-            ghost_reason(&queued_closed, &all, 0),
+            ghost_reason(&fin, &all, 0, false),
+            GhostKind::Orphaned(SocketState::FinWait2)
+        );
+        assert_eq!(ghost_reason(&syn, &all, 0, false), GhostKind::HalfOpen);
+        assert_eq!(ghost_reason(&queued, &all, 0, false), GhostKind::AcceptQueue(9));
+        assert_eq!(
+            ghost_reason(&queued_closed, &all, 0, false),
             GhostKind::AcceptQueue(9),
             "its peer closed before it was accepted"
         );
         assert_eq!(
-            ghost_reason(&last_ack, &all, 0),
+            ghost_reason(&last_ack, &all, 0, false),
             GhostKind::Orphaned(SocketState::LastAck)
         );
-        assert_eq!(ghost_reason(&listener, &all, 0), GhostKind::InFlight);
-        assert_eq!(ghost_reason(&listener, &all, 3), GhostKind::Unreadable);
+        assert_eq!(ghost_reason(&listener, &all, 0, false), GhostKind::InFlight);
+        assert_eq!(ghost_reason(&listener, &all, 3, false), GhostKind::Unreadable);
+        // Processes /proc hides (hidepid) may hold it: never "in flight".
+        assert_eq!(ghost_reason(&listener, &all, 0, true), GhostKind::Hidden);
+        assert_eq!(ghost_reason(&tw, &all, 0, true), GhostKind::TimeWait);
     }
 }

@@ -172,6 +172,12 @@ pub enum Ghost {
         /// How many.
         processes: usize,
     },
+    /// /proc hides other users' processes (`hidepid`): one of them may
+    /// hold it.
+    Hidden {
+        /// The `hidepid` option of /proc.
+        hidepid: String,
+    },
 }
 
 /// A unix socket with unread data, and who holds it.
@@ -241,6 +247,11 @@ pub struct Unseen {
     /// The first 20 of them, in PID order (shorter than `processes` when
     /// more were unseen).
     pub pids: Vec<Pid>,
+    /// The `hidepid` option of /proc when it hides other users' processes
+    /// from afterlife altogether (absent otherwise): those are not counted
+    /// above, since /proc does not list them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidepid: Option<String>,
 }
 
 /// The answer of `holds`.

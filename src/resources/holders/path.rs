@@ -12,6 +12,7 @@ use crate::resources::holders::brief::Briefs;
 use crate::resources::holders::{Holder, HoldsError, Via};
 use crate::resources::locks::{Lock, LockKind};
 use crate::resources::sockets::{Protocol, Socket};
+use crate::resources::walk::{Hit, Slot};
 use crate::resources::{maps, walk};
 
 /// A path SPEC, examined once.
@@ -174,6 +175,20 @@ impl PathTarget {
         found() == Some((self.dev, self.inode))
     }
 
+    /// Whether a file with device `dev` and inode `inode` is this target's
+    /// (anything on its device for a mount point): for the links of a
+    /// process in another mount namespace, whose text names the file as
+    /// that namespace reaches it (a bind mount, a container's volume) and
+    /// so cannot be matched as afterlife writes the path. Never for a
+    /// target whose file system did not answer (its inode is unknown).
+    /// Pure.
+    pub(super) fn is_file(&self, dev: u64, inode: u64) -> bool {
+        if self.unanswered {
+            return false;
+        }
+        dev == self.dev && (self.mount_point || inode == self.inode)
+    }
+
     /// Whether a mapping of `file` is of this target: the same device and
     /// inode, or — in afterlife's own mount namespace (`same_mounts`), where
     /// the target's path is afterlife's own — its path as written (a file on overlayfs is mapped with the device and
@@ -290,6 +305,56 @@ impl PathTarget {
 /// The locks one fd holds: the process, the fd, its fdinfo's `lock:` lines.
 pub(super) type FdLocks = (Pid, i32, Vec<Lock>);
 
+/// The links of processes in other mount namespaces than afterlife's that
+/// lead to one of `targets`' files, found by device and inode (`stat`
+/// follows a `/proc` link into any mount namespace), as lsof and fuser
+/// find them: there a path is written as that namespace reaches the file
+/// (`/data/x` in a container for the host's `/srv/x`), which the text
+/// match of the walk misses. Each hit's `needle` is the target's SPEC
+/// index. Only these processes' links are examined one by one; those of
+/// afterlife's own namespace were matched by their text.
+pub(super) fn foreign_mount_hits(pids: &[Pid], targets: &[PathTarget]) -> Vec<Hit> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(ours) = std::fs::read_link("/proc/self/ns/mnt") else {
+        return Vec::new();
+    };
+    let per = walk::parallel_map(pids, |&pid| {
+        // Unreadable or gone: the walk counted it, or it holds nothing.
+        match std::fs::read_link(format!("/proc/{pid}/ns/mnt")) {
+            Ok(theirs) if theirs != ours => {}
+            _ => return Vec::new(),
+        }
+        let mut links: Vec<(Slot, String)> = [(Slot::Cwd, "cwd"), (Slot::Root, "root"), (Slot::Exe, "exe")]
+            .into_iter()
+            .map(|(slot, name)| (slot, format!("/proc/{pid}/{name}")))
+            .collect();
+        if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            links.extend(fds.flatten().filter_map(|entry| {
+                let fd: i32 = entry.file_name().to_str()?.parse().ok()?;
+                Some((Slot::Fd(fd), format!("/proc/{pid}/fd/{fd}")))
+            }));
+        }
+        let mut hits = Vec::new();
+        for (slot, path) in links {
+            // Closed meanwhile, or not a file (a socket's stat is on sockfs):
+            // it leads to none of them.
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            for target in targets.iter().filter(|t| t.is_file(meta.dev(), meta.ino())) {
+                let link = std::fs::read_link(&path).unwrap_or_default();
+                hits.push(Hit {
+                    pid,
+                    slot,
+                    needle: target.index as u32,
+                    link: link.into_os_string().into_encoded_bytes(),
+                    thread: None,
+                });
+            }
+        }
+        hits
+    });
+    per.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +372,34 @@ mod tests {
             unanswered: false,
             text_is_ours: true,
         }
+    }
+
+    #[test]
+    fn a_link_of_another_mount_namespace_is_the_target_by_device_and_inode() {
+        let dev = libc::makedev(8, 1);
+        let file = PathTarget {
+            dev,
+            inode: 77,
+            ..target("/srv/data", false)
+        };
+        assert!(file.is_file(dev, 77));
+        assert!(!file.is_file(dev, 78));
+        assert!(!file.is_file(libc::makedev(0, 0x2a), 77));
+        // A mount point: anything on its device.
+        let mount = PathTarget {
+            dev,
+            inode: 2,
+            ..target("/srv", true)
+        };
+        assert!(mount.is_file(dev, 1234));
+        assert!(!mount.is_file(libc::makedev(8, 2), 2));
+        // A file system that did not answer: its inode is unknown.
+        let hung = PathTarget {
+            dev,
+            unanswered: true,
+            ..target("/mnt/nfs/x", false)
+        };
+        assert!(!hung.is_file(dev, 0));
     }
 
     #[test]

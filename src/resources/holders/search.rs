@@ -10,7 +10,7 @@ use crate::process::Pid;
 use crate::resources::holders::brief::Briefs;
 use crate::resources::holders::explain::holders_of;
 use crate::resources::holders::ghosts::{explain_ghost, fill_receivers};
-use crate::resources::holders::path::{FdLocks, PathTarget};
+use crate::resources::holders::path::{FdLocks, PathTarget, foreign_mount_hits};
 use crate::resources::holders::{
     Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
 };
@@ -34,6 +34,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
     };
     let specs = specs.as_slice();
     let pids = walk::all_pids();
+    let hidepid = crate::proc::mountinfo::proc_hides_others();
     let own_netns = sockets::own_netns();
     let mut briefs = Briefs::default();
 
@@ -63,6 +64,11 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         .copied()
         .collect();
     walk_again(&pids, &foreign, &targets, files.is_some(), &mut walk);
+    let foreign_mounts = if targets.paths.is_empty() {
+        Vec::new()
+    } else {
+        foreign_mount_hits(&pids, &targets.paths)
+    };
 
     // 3. Holders, and for sockets nobody holds, why they exist.
     let by_inode = socket_hits(&walk);
@@ -73,6 +79,8 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         members: &members,
         own_netns,
         pids: &pids,
+        hidepid: hidepid.as_deref(),
+        foreign_mounts: &foreign_mounts,
     };
     let mut results = Vec::new();
     let mut needs_receivers = false;
@@ -109,7 +117,7 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         results,
         own_netns,
         namespaces: found.namespaces,
-        unseen: unseen(&walk),
+        unseen: unseen(&walk, hidepid),
     })
 }
 
@@ -118,6 +126,10 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
 struct Targets {
     selection: Selection,
     paths: Vec<PathTarget>,
+    /// The socket files `unix:/PATH` SPECs name here, examined once: a
+    /// socket bound by that name in another mount namespace is another
+    /// file.
+    unix_files: Vec<PathTarget>,
 }
 
 impl Targets {
@@ -128,11 +140,21 @@ impl Targets {
             unix: false,
         };
         let mut paths = Vec::new();
+        let mut unix_files = Vec::new();
         for (i, (_, spec)) in specs.iter().enumerate() {
             let s = spec.selection();
             selection.tcp |= s.tcp;
             selection.udp |= s.udp;
             selection.unix |= s.unix;
+            // A `unix:` path with no socket file here (removed, or bound in
+            // another mount namespace only) is matched by name alone.
+            if let Spec::Unix { name } = spec
+                && name.starts_with('/')
+                && let Ok(file) = PathTarget::examine(i, std::path::Path::new(name))
+                && file.is_socket
+            {
+                unix_files.push(file);
+            }
             if let Spec::Path(path) = spec {
                 let target = PathTarget::examine(i, path)?;
                 if target.is_socket {
@@ -141,7 +163,11 @@ impl Targets {
                 paths.push(target);
             }
         }
-        Ok(Targets { selection, paths })
+        Ok(Targets {
+            selection,
+            paths,
+            unix_files,
+        })
     }
 
     fn wants_sockets(&self) -> bool {
@@ -151,12 +177,18 @@ impl Targets {
     /// Whether a dump keeps `socket`: a SPEC names it, or a path SPEC is
     /// the path it is bound to.
     fn keeps(&self, specs: &[(String, Spec)], socket: &Socket) -> bool {
-        specs.iter().any(|(_, spec)| spec.matches_socket(socket)) || self.paths.iter().any(|p| p.is_bound_to(socket))
+        specs.iter().any(|(_, spec)| spec.matches_socket(socket))
+            || self.paths.iter().chain(&self.unix_files).any(|p| p.is_bound_to(socket))
     }
 
     /// Whether SPEC number `index` names `socket` (a path SPEC names the
-    /// unix socket bound to it).
+    /// unix socket bound to it; so does a `unix:` path whose socket file
+    /// is here, by the bound file's device and inode, not the name it was
+    /// bound by, which names another file in another mount namespace).
     fn names(&self, index: usize, spec: &Spec, socket: &Socket) -> bool {
+        if let Some(file) = self.unix_files.iter().find(|f| f.index == index) {
+            return file.is_bound_to(socket) || (socket.bound_file.is_none() && spec.matches_socket(socket));
+        }
         spec.matches_socket(socket) || self.paths.iter().any(|p| p.index == index && p.is_bound_to(socket))
     }
 
@@ -328,13 +360,15 @@ fn socket_hits(walk: &Walk) -> HashMap<u64, Vec<&Hit>> {
     by_inode
 }
 
-/// The processes whose fds could not be read: how many, and the first 20.
-fn unseen(walk: &Walk) -> Unseen {
+/// The processes whose fds could not be read: how many, and the first 20;
+/// and the `hidepid` that hides others altogether.
+fn unseen(walk: &Walk, hidepid: Option<String>) -> Unseen {
     let mut pids = walk.unreadable.clone();
     pids.truncate(20);
     Unseen {
         processes: walk.unreadable.len(),
         pids,
+        hidepid,
     }
 }
 
@@ -346,6 +380,10 @@ struct Context<'a> {
     members: &'a BTreeMap<NetnsId, Pid>,
     own_netns: Option<NetnsId>,
     pids: &'a [Pid],
+    hidepid: Option<&'a str>,
+    /// Links of processes in other mount namespaces that lead to a path
+    /// target's file, whatever their text (`needle`: the SPEC's index).
+    foreign_mounts: &'a [Hit],
 }
 
 impl Context<'_> {
@@ -363,9 +401,16 @@ impl Context<'_> {
             let foreign_netns = (Some(socket.netns) != self.own_netns)
                 .then(|| self.members.get(&socket.netns).map(|&m| briefs.process_ref(m)))
                 .flatten();
-            let ghost = holders
-                .is_empty()
-                .then(|| explain_ghost(socket, self.sockets, self.by_inode, briefs, self.walk.unreadable.len()));
+            let ghost = holders.is_empty().then(|| {
+                explain_ghost(
+                    socket,
+                    self.sockets,
+                    self.by_inode,
+                    briefs,
+                    self.walk.unreadable.len(),
+                    self.hidepid,
+                )
+            });
             matches.push(SocketMatch {
                 socket: socket.clone(),
                 foreign_netns,
@@ -379,13 +424,20 @@ impl Context<'_> {
     /// The holders of a path SPEC: by link, then by mapping and lock.
     fn path_holders(&self, target: &PathTarget, briefs: &mut Briefs) -> Vec<Holder> {
         // A link may match several path specs (a file and its mount point).
-        let hits: Vec<&Hit> = self
+        let mut hits: Vec<&Hit> = self
             .walk
             .hits
             .iter()
             .filter(|h| h.needle != SOCKET && target.matches_link(&h.link))
             .filter(|h| target.is_same_file(|| file_behind(h), || proc::ns::shares_mount_namespace(h.pid)))
             .collect();
+        // The same file reached through another namespace's mounts.
+        for hit in self.foreign_mounts.iter().filter(|h| h.needle as usize == target.index) {
+            if !hits.iter().any(|h| (h.pid, h.slot) == (hit.pid, hit.slot)) {
+                hits.push(hit);
+            }
+        }
+        hits.sort_by_key(|h| (h.pid, h.slot));
         let mut holders = holders_of(&hits, briefs);
         // The locks of open files go where their fds go: read from the
         // fdinfo of the fds on the path (the same `lock:` lines snapshot
@@ -498,7 +550,7 @@ mod tests {
         let members = namespaces_in_use(&walk);
         assert_eq!(members[&40], Pid::new(5).unwrap());
         assert_eq!(members[&41], Pid::new(9).unwrap());
-        let unseen = unseen(&walk);
+        let unseen = unseen(&walk, None);
         assert_eq!((unseen.processes, unseen.pids.len()), (30, 20));
     }
 }

@@ -486,15 +486,19 @@ impl Supervisor {
             self.leftover_grace,
             Instant::now(),
         );
+        // One listing of the tree (its walk for members moved out of the
+        // leaf is the dearest part of a short run's end) serves both.
+        let listed = contained.members();
         tree.ipc.note_tree(
             &main
                 .map(|p| p.pid())
                 .into_iter()
-                .chain(contained.members().iter().map(|p| p.pid()))
+                .chain(listed.iter().map(|p| p.pid()))
                 .collect::<Vec<_>>(),
         );
         let leftovers = self.handle_leftovers(
             &contained,
+            listed,
             main_info,
             &reapers,
             (settle, &mut watched.signalled),
@@ -664,19 +668,26 @@ impl Supervisor {
         }
     }
 
+    /// The leftovers among `listed` (the tree as just listed), or, after a
+    /// deadline, among what is left once the tree has settled.
+    #[allow(clippy::too_many_arguments)]
     fn handle_leftovers(
         &self,
         contained: &Contained,
+        listed: Vec<Process>,
         main: Option<&MainFacts>,
         reapers: &[i32],
         (settle, signalled): (Option<Duration>, &mut Signalled),
         output: &OutputTargets,
         run: &mut Run,
     ) -> Vec<Leftover> {
-        if let Some(settle) = settle {
-            settle_tree(contained, settle, signalled, run);
-        }
-        let members = contained.members();
+        let members = match settle {
+            Some(settle) => {
+                settle_tree(contained, settle, signalled, run);
+                contained.members()
+            }
+            None => listed,
+        };
         if members.is_empty() {
             return Vec::new();
         }

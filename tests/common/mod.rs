@@ -296,6 +296,25 @@ impl Py {
         Py { child, facts, stdout }
     }
 
+    /// Runs the script in a private mount namespace of its own, after the
+    /// shell command `mount` has mounted there what it needs (it ends with
+    /// `exec "$@"`, which runs the script).
+    pub fn start_with_mounts(mount: &str, script: &str) -> Py {
+        Py::start_with(
+            &[
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                mount,
+                "sh",
+            ],
+            script,
+        )
+    }
+
     /// Runs the script with `python3`.
     pub fn start(script: &str) -> Py {
         Py::start_with(&[], script)

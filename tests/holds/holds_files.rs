@@ -339,19 +339,7 @@ finish()
         dir = dir.to_str().unwrap(),
         file = file.to_str().unwrap()
     );
-    let private = Py::start_with(
-        &[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &mount,
-            "sh",
-        ],
-        &hold(&file),
-    );
+    let private = Py::start_with_mounts(&mount, &hold(&file));
     let host = Py::start(&hold(&file));
     let (code, report) = run_json(&["holds", file.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{report}");
@@ -441,19 +429,7 @@ finish()
         "mount -t tmpfs none {dir:?} && exec \"$@\"",
         dir = dir.to_str().unwrap()
     );
-    let private = Py::start_with(
-        &[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &mount,
-            "sh",
-        ],
-        &bind,
-    );
+    let private = Py::start_with_mounts(&mount, &bind);
     let holders_of = |report: &Value| -> Vec<i64> {
         report["results"][0]["sockets"]
             .as_array()
@@ -503,17 +479,8 @@ fn a_file_held_through_a_bind_mount_in_another_mount_namespace() {
         source = source.to_str().unwrap(),
         over = over.to_str().unwrap()
     );
-    let private = Py::start_with(
-        &[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &mount,
-            "sh",
-        ],
+    let private = Py::start_with_mounts(
+        &mount,
         &format!(
             r#"
 f = open({path:?})

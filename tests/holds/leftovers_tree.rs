@@ -290,17 +290,8 @@ fn a_socket_file_at_the_same_path_in_another_mount_namespace_is_not_left_by_the_
         "mount -t tmpfs none {dir:?} && exec \"$@\"",
         dir = dir.to_str().unwrap()
     );
-    let mut py = Py::start_with(
-        &[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &mount,
-            "sh",
-        ],
+    let mut py = Py::start_with_mounts(
+        &mount,
         &format!(
             r#"
 u = socket.socket(socket.AF_UNIX); u.bind({path:?}); u.listen()

@@ -921,27 +921,31 @@ fn check_proc(command: &Command) -> Result<(), Failure> {
 /// Whether the long option `--long` of `timeout` (written without
 /// `=value`, perhaps abbreviated as getopt_long allows: `--kill` for
 /// `--kill-after`) takes its value from the next argument: the option
-/// named exactly, or the one option it is a prefix of, among afterlife's
-/// global options and `timeout`'s. An unknown or ambiguous one takes
-/// none (clap refuses it).
-fn timeout_long_takes_value(long: &str) -> bool {
-    // Built, so that each argument's action is settled.
-    let mut cli = Cli::command();
-    cli.build();
-    let timeout = cli.find_subcommand("timeout").expect("the timeout subcommand");
-    let options: Vec<(&str, bool)> = cli
-        .get_arguments()
-        .chain(timeout.get_arguments())
-        .filter_map(|a| Some((a.get_long()?, a.get_action().takes_values())))
-        .collect();
-    if let Some(&(_, takes)) = options.iter().find(|(name, _)| *name == long) {
-        return takes;
+/// named exactly, or the one option it is a prefix of, among `options`
+/// ([`timeout_long_options`]). An unknown or ambiguous one takes none
+/// (clap refuses it). Pure.
+fn long_takes_value(options: &[(String, bool)], long: &str) -> bool {
+    if let Some((_, takes)) = options.iter().find(|(name, _)| name == long) {
+        return *takes;
     }
     let mut prefixed = options.iter().filter(|(name, _)| name.starts_with(long));
     match (prefixed.next(), prefixed.next()) {
-        (Some(&(_, takes)), None) => takes,
+        (Some((_, takes)), None) => *takes,
         _ => false,
     }
+}
+
+/// The long options of afterlife's global flags and of `timeout`, each
+/// with whether it takes a value: read from the command line definition,
+/// built (so that each argument's action is settled) once per command line.
+fn timeout_long_options() -> Vec<(String, bool)> {
+    let mut cli = Cli::command();
+    cli.build();
+    let timeout = cli.find_subcommand("timeout").expect("the timeout subcommand");
+    cli.get_arguments()
+        .chain(timeout.get_arguments())
+        .filter_map(|a| Some((a.get_long()?.to_string(), a.get_action().takes_values())))
+        .collect()
 }
 
 /// Where the operands of `afterlife timeout` begin (DURATION), when they
@@ -950,6 +954,7 @@ fn timeout_long_takes_value(long: &str) -> bool {
 /// argument belongs to the command (`timeout 1 -s KILL sleep 2` runs the
 /// command `-s`). A `--` is put there so that clap reads them the same way.
 fn timeout_operands_at(args: &[OsString]) -> Option<usize> {
+    let options = std::cell::OnceCell::new();
     let text = |i: usize| args.get(i).map(|a| a.to_string_lossy());
     // Past afterlife's global options, to the subcommand.
     let mut i = 1;
@@ -970,7 +975,7 @@ fn timeout_operands_at(args: &[OsString]) -> Option<usize> {
             return None;
         }
         if let Some(long) = arg.strip_prefix("--") {
-            let takes_value = !long.contains('=') && timeout_long_takes_value(long);
+            let takes_value = !long.contains('=') && long_takes_value(options.get_or_init(timeout_long_options), long);
             i += if takes_value { 2 } else { 1 };
         } else if let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) {
             // -fv, -k5, -k 5, -sKILL, -vs KILL: a value option takes the

@@ -315,6 +315,23 @@ impl Cgroup {
         fs::read_to_string(self.file("cgroup.freeze")).is_ok_and(|text| text.trim() == "1")
     }
 
+    /// Whether the freezer holds this cgroup's processes, or is about to:
+    /// `cgroup.events` says `frozen 1`, or this cgroup or one above it asks
+    /// for a freeze (a freeze in progress, where some processes already
+    /// sit in the freezer's trap).
+    pub fn held_by_freezer(&self) -> bool {
+        self.events().is_ok_and(|events| events.frozen) || self.path_up().iter().any(|cgroup| cgroup.freeze_requested())
+    }
+
+    /// This cgroup and each one above it, up to (not including) the root,
+    /// which has no `cgroup.freeze`.
+    fn path_up(&self) -> Vec<Cgroup> {
+        ancestors_of(&self.relative)
+            .into_iter()
+            .map(|relative| self.at(relative))
+            .collect()
+    }
+
     /// Asks the kernel to freeze the subtree (see [`Cgroup::wait_frozen`]).
     pub fn freeze(&self) -> Result<(), CgroupError> {
         self.write("cgroup.freeze", "1")
@@ -437,6 +454,18 @@ impl Cgroup {
     }
 }
 
+/// `relative` (a cgroup as `/proc/PID/cgroup` shows it) and each cgroup
+/// above it, deepest first, without the root `/`. Pure.
+pub(crate) fn ancestors_of(relative: &str) -> Vec<&str> {
+    let mut paths = Vec::new();
+    let mut path = relative.trim_end_matches('/');
+    while !path.is_empty() {
+        paths.push(path);
+        path = &path[..path.rfind('/').unwrap_or(0)];
+    }
+    paths
+}
+
 /// Removes the cgroup directory `path` and the cgroup directories below
 /// it, deepest first; the first failure stops it (`EBUSY`: a process is
 /// still in one).
@@ -487,6 +516,16 @@ mod tests {
                 frozen: false
             }
         );
+    }
+
+    #[test]
+    fn the_cgroups_above_one_are_listed_deepest_first_without_the_root() {
+        assert_eq!(
+            ancestors_of("/system.slice/docker-1.scope"),
+            ["/system.slice/docker-1.scope", "/system.slice"]
+        );
+        assert_eq!(ancestors_of("/a/"), ["/a"]);
+        assert!(ancestors_of("/").is_empty());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{ExitObservation, Pid, Process, ProcessState, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError};
-use crate::terminate::freeze::{Exits, HoldSignals, Watch, entry_of, stop_and_walk};
+use crate::terminate::freeze::{Exits, FrozenCgroups, HoldSignals, Watch, entry_of, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, burst_pause, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, Reaper, SurvivorContext, SurvivorReason, TerminationReport,
@@ -250,6 +250,9 @@ fn run_request(
     // must not be ended or stopped itself.
     let stop = cgroup.is_none() && request.plan.freezes();
     let held = stop.then(HoldSignals::hold);
+    if stop {
+        targets.frozen = FrozenCgroups::around(selected.members.iter().filter(|m| m.named).map(|m| m.pid));
+    }
     targets.adopt_stopping(selected.members, &table, stop, |m| {
         watch.take_held(m.pid, m.start_ticks)
     });

@@ -413,7 +413,12 @@ pub(crate) fn stop_and_walk(targets: &mut Targets<'_>, watch: &mut Watch) -> usi
 }
 
 /// Whether the freeze sends `SIGSTOP` to a member with this row (`None`:
-/// not in the table). Not to one asleep in the kernel (state `D`): it
+/// not in the table) that the cgroup freezer holds (`frozen`) or not. Not
+/// to a frozen one: it cannot fork while frozen, and a `SIGSTOP` it cannot
+/// act on stays pending, which keeps a later `SIGTERM` from ending it
+/// (the same `complete_signal` rule as below) — `kill -TERM` ends a frozen
+/// process with no handler at once, and so does afterlife's. Not to one
+/// asleep in the kernel (state `D`): it
 /// cannot stop there, so the `SIGSTOP` would stay pending, and while a
 /// signal is pending the kernel does not wake a killable sleeper (a vfork
 /// parent, a FUSE request not yet read, a page lock) for a fatal signal
@@ -421,14 +426,70 @@ pub(crate) fn stop_and_walk(targets: &mut Targets<'_>, watch: &mut Watch) -> usi
 /// SIGTERM, which ends such a process at once through `kill(2)`, would wait
 /// for the end of the sleep. Asleep, it cannot fork either; should it wake
 /// before the signal, what it forks is found by the next walk. Pure.
-pub(crate) fn stops(row: Option<&TableEntry>) -> bool {
-    !row.is_some_and(|r| r.disk_sleep)
+pub(crate) fn stops(row: Option<&TableEntry>, frozen: bool) -> bool {
+    !frozen && !row.is_some_and(|r| r.disk_sleep)
+}
+
+/// Which members the cgroup v2 freezer holds (`docker pause`, `systemctl
+/// freeze`, `cgroup.freeze` written by hand), so that the freeze leaves
+/// them to it ([`stops`]).
+///
+/// Reading every member's cgroup would cost a /proc read each on the path
+/// of a thousand-process kill. The cgroups of the named processes are read
+/// first; only where one of them is held by the freezer is each member's
+/// read, each cgroup's freezer state once. A member that sits in a frozen
+/// cgroup while none of the named processes does is stopped as before:
+/// a `SIGTERM` it has no handler for may then wait for the `SIGKILL` after
+/// the grace period, which ends it. A member left unstopped because it was
+/// frozen can fork only once its cgroup is thawed; what it forks then is
+/// found by the next walk, as for one asleep in the kernel.
+#[derive(Debug, Default)]
+pub(crate) struct FrozenCgroups {
+    /// Each cgroup read (as `/proc/PID/cgroup` shows it) and whether the
+    /// freezer holds it; `None` where no named process's is held.
+    known: Option<BTreeMap<String, bool>>,
+}
+
+impl FrozenCgroups {
+    /// Looks at the cgroups of `named`.
+    pub fn around(named: impl IntoIterator<Item = Pid>) -> FrozenCgroups {
+        let mut known = BTreeMap::new();
+        let mut any = false;
+        for pid in named {
+            any |= Self::look(&mut known, pid).unwrap_or(false);
+        }
+        FrozenCgroups {
+            known: any.then_some(known),
+        }
+    }
+
+    /// Whether the freezer holds `pid`'s cgroup (false where no named
+    /// process's is held, or the cgroup cannot be read).
+    pub fn hold(&mut self, pid: Pid) -> bool {
+        let Some(known) = self.known.as_mut() else {
+            return false;
+        };
+        Self::look(known, pid).unwrap_or(false)
+    }
+
+    fn look(known: &mut BTreeMap<String, bool>, pid: Pid) -> Option<bool> {
+        let cgroup = crate::terminate::cgroup::Cgroup::of_process(pid).ok()?;
+        if let Some(&held) = known.get(cgroup.relative()) {
+            return Some(held);
+        }
+        let held = cgroup.held_by_freezer();
+        known.insert(cgroup.relative().to_string(), held);
+        Some(held)
+    }
 }
 
 fn stop_unstopped(targets: &mut Targets<'_>, table: &ProcessTable) {
     let indexes: Vec<usize> = (0..targets.list.len())
         .filter(|&i| targets.list[i].pending() && !targets.list[i].stopped)
-        .filter(|&i| stops(table.get(targets.list[i].pid())))
+        .filter(|&i| {
+            let pid = targets.list[i].pid();
+            stops(table.get(pid), targets.frozen.hold(pid))
+        })
         .collect();
     for &i in &indexes {
         targets.list[i].stopped = true;
@@ -493,9 +554,15 @@ mod tests {
     fn a_sleeper_in_the_kernel_is_not_stopped() {
         let mut asleep = row(10, 1, 5);
         asleep.disk_sleep = true;
-        assert!(!stops(Some(&asleep)));
-        assert!(stops(Some(&row(11, 1, 5))));
-        assert!(stops(None));
+        assert!(!stops(Some(&asleep), false));
+        assert!(stops(Some(&row(11, 1, 5)), false));
+        assert!(stops(None, false));
+    }
+
+    #[test]
+    fn a_member_the_cgroup_freezer_holds_is_not_stopped() {
+        assert!(!stops(Some(&row(11, 1, 5)), true));
+        assert!(!stops(None, true));
     }
 
     #[test]

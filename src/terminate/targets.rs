@@ -113,6 +113,8 @@ pub(crate) struct Targets<'a> {
     pub anchors: Anchors,
     /// Whether to read each member's process title when it is opened.
     pub read_titles: bool,
+    /// The members the cgroup freezer holds, which are not stopped.
+    pub frozen: crate::terminate::freeze::FrozenCgroups,
 }
 
 /// What a signal did.
@@ -135,6 +137,7 @@ impl<'a> Targets<'a> {
             guard,
             anchors,
             read_titles: true,
+            frozen: Default::default(),
         }
     }
 
@@ -182,7 +185,7 @@ impl<'a> Targets<'a> {
             if !self.known.insert(member.pid) {
                 continue;
             }
-            let stop = stop && crate::terminate::freeze::stops(table.get(member.pid));
+            let stop = stop && crate::terminate::freeze::stops(table.get(member.pid), self.frozen.hold(member.pid));
             let result = match held(&member) {
                 Some(process) => Ok(process),
                 None => Process::open_expecting(member.pid, member.start_ticks),

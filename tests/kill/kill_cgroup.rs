@@ -99,6 +99,39 @@ fn a_cgroup_frozen_by_someone_else_is_left_frozen() {
     tree.reap();
 }
 
+/// Without the cgroup (`--no-cgroup`, or PIDs rather than a tree), the
+/// members the cgroup freezer holds are not stopped: a SIGSTOP they cannot
+/// act on stays pending and holds up a SIGTERM, which ends a frozen
+/// process with no handler at once, as `kill -TERM` does. One that ignores
+/// SIGTERM stays frozen through the grace.
+#[test]
+fn the_freeze_leaves_members_the_cgroup_freezer_holds_to_it() {
+    let Some(jail) = jail("cgroup-paused-freeze") else {
+        return;
+    };
+    let mut tree = Tree::start_in(jail, TREE);
+    let cgroup = tree.jail.cgroup.clone().unwrap();
+    cgroup.freeze().unwrap();
+    assert!(cgroup.wait_frozen(Duration::from_secs(5)).unwrap());
+
+    let plain = tree.pids[0].to_string();
+    let (code, report, stderr) = kill_json(&["--grace", "30s", &plain]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    let e = entry(&report, tree.pids[0]);
+    assert_eq!(e["by"], "signal", "{e:#}");
+    assert_eq!(sent(e), ["SIGTERM"], "{e:#}");
+
+    let root = tree.root().to_string();
+    let (code, report, stderr) = kill_json(&["--tree", "--no-cgroup", "--grace", "300ms", "--no-escalate", &root]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    let setsid = entry(&report, tree.pids[2]);
+    assert_eq!(setsid["by"], "signal", "{setsid:#}");
+    assert_eq!(entry(&report, tree.pids[1])["outcome"], "alive", "{report:#}");
+    assert_eq!(report["containment"]["kind"], "none", "nothing was stopped: {report:#}");
+    assert!(cgroup.events().unwrap().frozen, "the cgroup was thawed");
+    tree.reap();
+}
+
 #[test]
 fn kill_first_uses_cgroup_kill_at_once() {
     let Some(jail) = jail("cgroup-kill") else { return };

@@ -525,3 +525,43 @@ fn a_cgroup_namespace_over_the_hosts_mount_makes_no_leaf_at_the_root() {
     assert_eq!(output.status.code(), Some(125), "{err}");
     assert!(err.contains("shows the hierarchy from /.., not from the root"), "{err}");
 }
+
+/// A run inside another run's PID namespace (whose /proc is the outer
+/// one's, where its own PIDs name other processes) mounts a /proc of its
+/// own: what its command left is found, named and fails the gate, as in a
+/// run of its own, and nothing is mounted where the outer run can see it.
+#[test]
+fn a_nested_run_finds_and_names_what_its_command_left() {
+    if !common::is_root() || !available("cgroup") {
+        println!("skipped: a PID namespace whose /proc is the outer one's needs root and cgroup containment");
+        return;
+    }
+    // Popen returns once its child has exec'd (it waits on a pipe that
+    // closes on exec): the leftover is `sleep` by then, not a forked copy.
+    let inner = format!(
+        "{bin} run -q --fail-on-leftovers --report-json /dev/stdout -- python3 -c 'import subprocess; subprocess.Popen([\"sleep\", \"60\"])'; echo \"inner $?\"; grep -c ' - proc ' /proc/self/mountinfo",
+        bin = env!("CARGO_BIN_EXE_afterlife")
+    );
+    let output = afterlife()
+        .args(["run", "-q", "--", "sh", "-c", &inner])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = String::from_utf8_lossy(&output.stdout);
+    let (report, rest) = out.split_at(out.rfind("inner ").unwrap());
+    assert_eq!(rest.lines().next(), Some("inner 121"), "{out}{}", stderr(&output));
+    assert_eq!(
+        rest.lines().nth(1),
+        Some("1"),
+        "the inner /proc reached the outer run's mounts: {out}"
+    );
+    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    let leftovers = report["leftovers"].as_array().unwrap();
+    assert_eq!(leftovers.len(), 1, "{report:#}");
+    assert_eq!(leftovers[0]["name"], "sleep", "{report:#}");
+    assert_eq!(
+        leftovers[0]["command_line"],
+        serde_json::json!(["sleep", "60"]),
+        "{report:#}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Namespaces: `unshare(2)` for a new PID namespace (rustix's `unshare` is
-//! unsafe for every flag, since some unshare the fd table), and a file
+//! unsafe for every flag, since some unshare the fd table), a /proc of
+//! afterlife's own PID namespace where it was given another's, and a file
 //! read as a process of another PID namespace reads it.
 
 use std::ffi::CStr;
@@ -15,6 +16,47 @@ pub(crate) fn unshare_pid_namespace() -> io::Result<()> {
     // SAFETY: CLONE_NEWPID changes only the namespace of future children;
     // no memory or descriptor of this process is touched.
     check(unsafe { libc::unshare(libc::CLONE_NEWPID) }).map(drop)
+}
+
+/// Gives this process a /proc of its own PID namespace, where the one it
+/// has numbers processes for another (a run inside another run's PID
+/// namespace, `unshare --pid --fork` without `--mount-proc`): a mount
+/// namespace of its own (`unshare(CLONE_NEWNS)`), its copy of `/proc`
+/// made private, so that nothing mounted on it reaches the namespace it
+/// came from, and a new procfs mounted over it, which numbers processes
+/// as the mounting process's PID namespace does. The other mounts stay
+/// what they were, each in the same peer group as before, so mounts made
+/// by the children started from now on still propagate as they did.
+/// Needs `CAP_SYS_ADMIN` over the mount and PID namespaces. Only the
+/// calling thread moves: call it while it is the only one.
+pub(crate) fn mount_own_proc() -> io::Result<()> {
+    // SAFETY: CLONE_NEWNS gives the calling thread a copy of its mount
+    // namespace (and of its root and working directory, CLONE_FS); no
+    // memory or descriptor of this process is touched.
+    check(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
+    let proc_dir = c"/proc";
+    // SAFETY: a propagation change of the mount at a C string path; the
+    // null source, type and data are allowed for it (mount(2)).
+    check(unsafe {
+        libc::mount(
+            std::ptr::null(),
+            proc_dir.as_ptr(),
+            std::ptr::null(),
+            libc::MS_PRIVATE | libc::MS_REC,
+            std::ptr::null(),
+        )
+    })?;
+    // SAFETY: C string arguments that live through the call, no data.
+    check(unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            proc_dir.as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
 }
 
 /// The contents of the file at `path` as a process of the PID namespace

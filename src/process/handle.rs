@@ -355,7 +355,7 @@ impl Process {
     }
 
     /// Whether the process still exists (running, stopped or zombie).
-    fn exists(&self) -> std::io::Result<bool> {
+    pub(crate) fn exists(&self) -> std::io::Result<bool> {
         sys::pidfd_alive(self.pidfd.as_fd())
     }
 

@@ -344,6 +344,7 @@ impl Contained {
             let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
         }
         setup.cgroup_procs = Some(leaf.procs_fd().as_raw_fd());
+        setup.own_proc = pidns;
         // From inside the new namespace our PID reads as 0 (the parent is
         // outside it), so that is the parent the command checks for: if we
         // die before its PR_SET_PDEATHSIG holds, the keeper ends the leaf.
@@ -399,10 +400,11 @@ impl Contained {
     fn start_kept(
         kind: Containment,
         command: &mut std::process::Command,
-        setup: ChildSetup,
+        mut setup: ChildSetup,
         name: &str,
     ) -> Result<(Contained, Main), StartError> {
         let pidns = kind == Containment::Pidns;
+        setup.own_proc = pidns;
         let namespace = if pidns {
             Some(NewPidns::enter().map_err(|reason| StartError::Containment {
                 containment: "pidns",

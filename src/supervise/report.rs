@@ -187,6 +187,9 @@ pub struct Leftover {
     pub holds_output: Vec<OutputStream>,
     /// What became of it.
     pub fate: Fate,
+    /// The PID the run's PID namespace gives it (what the command's
+    /// scripts and logs call it); `None` without a namespace of its own.
+    pub ns_pid: Option<i32>,
 }
 
 /// afterlife's own stdout or stderr, which the command inherits.

@@ -32,7 +32,7 @@ use std::time::Duration;
 use crate::process::{Pid, Process};
 use crate::signal::Signal;
 use crate::sys::linux::signal::{self as sys_signal, SigSet};
-use crate::sys::linux::{fd as sys_fd, process as sys_process, term};
+use crate::sys::linux::{fd as sys_fd, ns as sys_ns, process as sys_process, term};
 
 /// Signals passed on to the command.
 pub const FORWARDED: [i32; 11] = [
@@ -251,6 +251,11 @@ pub struct ChildSetup {
     /// end on that signal before it kills what is left (as `timeout` after
     /// its own death, the command may handle the signal and clean up).
     pub death_grace: Duration,
+    /// The command is the first process of a new PID namespace (after the
+    /// keeper, its init): give it a /proc of that namespace
+    /// ([`crate::sys::linux::ns::mount_own_proc`]), so that `ps`, `pgrep`
+    /// and `pkill` inside see the PIDs `kill(2)` takes there.
+    pub own_proc: bool,
 }
 
 /// The errno a failed move into the cgroup is reported with, so the caller
@@ -283,6 +288,11 @@ impl ChildSetup {
             && !matches!(sys_fd::write_raw(procs, b"0"), Ok(1))
         {
             return Err(io::Error::from_raw_os_error(SETUP_FAILED_ERRNO));
+        }
+        if self.own_proc {
+            // Without the privilege (or a /proc to mount on), the command
+            // runs with the /proc it had, as before.
+            let _ = sys_ns::mount_own_proc();
         }
         if let (false, Some(group)) = (self.own_group, self.join_group) {
             // EPERM if that group is gone: stay where we are.

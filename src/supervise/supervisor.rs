@@ -450,6 +450,8 @@ impl Supervisor {
             } else {
                 Duration::ZERO
             },
+            // Set by the containment that makes a PID namespace.
+            own_proc: false,
         }
     }
 
@@ -693,6 +695,9 @@ impl Supervisor {
         }
         let mut leftovers = describe_leftovers(&members, main, reapers, output);
         for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
+            if contained.pid_namespace() {
+                leftover.ns_pid = pid_in_namespace(process);
+            }
             if let Some(cgroup) = contained.moved_to(process.pid()) {
                 leftover.escaped.insert(0, Escape::OtherCgroup { cgroup });
             }
@@ -791,9 +796,20 @@ fn describe_leftovers(
                 holds_output: output.held_in(&fds),
                 fds,
                 fate: Fate::Kept,
+                ns_pid: None,
             }
         })
         .collect()
+}
+
+/// The PID the innermost PID namespace of `process` gives it (the last of
+/// `NSpid`): what the command's scripts and logs call it in a run's own
+/// namespace. Kept only if the process was not reaped by the end of the
+/// read, so that the PID was still its own.
+fn pid_in_namespace(process: &Process) -> Option<i32> {
+    let nspid = crate::proc::status::read(process.pid()).ok()?.nspid?;
+    let last = *nspid.last()?;
+    process.exists().unwrap_or(false).then_some(last)
 }
 
 /// When the run started, on each clock the report uses.

@@ -457,12 +457,67 @@ impl Drop for MqCleanup {
 }
 
 /// PIDs listed one per line in a file (missing file: none).
+///
+/// A line may also be `pid:[INODE] N`, what a process inside a run's PID
+/// namespace writes with `echo "$(readlink /proc/self/ns/pid) $$"` (its
+/// /proc is the namespace's): process N of that namespace, resolved to the
+/// PID this test's namespace gives it while it runs (a line whose process
+/// is gone, or not yet found, is left out).
 pub fn pids_in(path: &Path) -> Vec<i32> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| l.trim().parse().ok())
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [pid] => pid.parse().ok(),
+            [namespace, pid] => outer_pid(namespace, pid.parse().ok()?),
+            _ => None,
+        })
         .collect()
+}
+
+/// What a shell inside a run writes (a double-quoted word) to name itself
+/// in a file for [`pids_in`] and [`line_dead`]: its PID namespace and its
+/// PID there (`$$`), which is all its /proc shows when the run has a PID
+/// namespace of its own.
+pub const OWN_PID_SH: &str = r#""$(readlink /proc/self/ns/pid) $$""#;
+
+/// The lines of `path` that name a process, as written: a PID, or a PID
+/// namespace and a PID in it (missing file: none).
+pub fn pid_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether the process a line of [`pid_lines`] names has ended (or is a
+/// zombie): for a PID in a namespace, no process of that namespace has it
+/// any more (a namespace that has ended has no process at all).
+pub fn line_dead(line: &str) -> bool {
+    match line.split_whitespace().collect::<Vec<_>>()[..] {
+        [pid] => pid_dead(pid.parse().expect("a PID")),
+        [namespace, pid] => outer_pid(namespace, pid.parse().expect("a PID")).is_none_or(pid_dead),
+        _ => panic!("not a PID line: {line:?}"),
+    }
+}
+
+/// The PID this test's /proc gives process `pid` of the PID namespace
+/// whose link reads `namespace` (`pid:[INODE]`): the process whose
+/// `ns/pid` is that and whose `NSpid` ends with `pid`.
+pub fn outer_pid(namespace: &str, pid: i32) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let outer: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let link = std::fs::read_link(entry.path().join("ns/pid")).ok()?;
+        if link.to_str() != Some(namespace) {
+            return None;
+        }
+        let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
+        let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+        (nspid.split_whitespace().last()?.parse::<i32>().ok()? == pid).then_some(outer)
+    })
 }
 
 /// A python3 program that changes its resources every 50 ms in a known way:

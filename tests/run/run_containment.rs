@@ -43,9 +43,9 @@ s.set_inheritable(True)
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        # /proc is the outer namespace's: /proc/self names our PID there.
+        # Our PID namespace and our PID in it (what our /proc shows).
         with open(sys.argv[1], "a") as f:
-            f.write("%s\n" % os.readlink("/proc/self"))
+            f.write("%s %d\n" % (os.readlink("/proc/self/ns/pid"), os.getpid()))
         time.sleep(60)
     os._exit(0)
 os.wait()
@@ -84,8 +84,8 @@ fn each_level_ends_and_reports_a_double_forked_setsid_daemon() {
             .args(daemon_script(&pidfile))
             .output()
             .unwrap();
-        let daemon = pids_in(&pidfile);
-        kill_pids(&daemon);
+        kill_pids(&pids_in(&pidfile));
+        let daemon = common::pid_lines(&pidfile);
         assert_eq!(output.status.code(), Some(0), "{level}: {}", stderr(&output));
         let text = String::from_utf8_lossy(&output.stdout);
         let mut words = text.split_whitespace();
@@ -99,7 +99,20 @@ fn each_level_ends_and_reports_a_double_forked_setsid_daemon() {
         let leftovers = json["leftovers"].as_array().unwrap();
         assert_eq!(leftovers.len(), 1, "{level}: {leftovers:?}");
         let leftover = &leftovers[0];
-        assert_eq!(leftover["pid"], daemon[0], "{level}");
+        // The daemon wrote its namespace's PID; the report has both.
+        let (namespace, own) = daemon[0].split_once(' ').unwrap();
+        let own: i32 = own.parse().unwrap();
+        if json["pid_namespace"] == true {
+            assert_eq!(leftover["ns_pid"], own, "{level}: {leftover:#}");
+        } else {
+            assert_eq!(leftover["ns_pid"], serde_json::Value::Null, "{level}");
+            assert_eq!(leftover["pid"], own, "{level}");
+        }
+        assert_eq!(
+            common::outer_pid(namespace, own),
+            None,
+            "{level}: the daemon still runs"
+        );
         let how: Vec<&str> = leftover["escaped"]
             .as_array()
             .unwrap()
@@ -129,7 +142,7 @@ fn each_level_ends_and_reports_a_double_forked_setsid_daemon() {
         assert_eq!(socket["socket"]["local"], format!("127.0.0.1:{port}"));
         assert_eq!(leftover["fate"]["fate"], "ended", "{level}");
         assert_eq!(leftover["fate"]["signal"]["name"], "SIGTERM");
-        assert!(pid_dead(daemon[0]), "{level}: the daemon still runs");
+        assert!(common::line_dead(&daemon[0]), "{level}: the daemon still runs");
         assert!(err.contains("1 leftover ended"), "{level}: {err}");
     }
 }
@@ -144,11 +157,11 @@ fn sigkilling_afterlife_ends_the_tree_within_a_second_at_each_level() {
         let pidfile = scratch.path().join("pids");
         std::fs::write(&pidfile, "").unwrap();
         let script = format!(
-            // PIDs as /proc (the outer namespace's) names them: each shell
-            // reads its own /proc/self/stat before it becomes `sleep`.
-            "read me _ < /proc/self/stat; echo $me >> '{p}'; \
-             ( setsid sh -c 'read me _ < /proc/self/stat; echo $me >> \"{p}\"; trap \"\" TERM HUP; exec sleep 60' & ); \
-             sh -c 'read me _ < /proc/self/stat; echo $me >> \"{p}\"; exec sleep 60' & wait",
+            // Each shell names itself (`common::OWN_PID_SH`) before it
+            // becomes `sleep`.
+            "echo \"$(readlink /proc/self/ns/pid) $$\" >> '{p}'; \
+             ( setsid sh -c 'echo \"$(readlink /proc/self/ns/pid) $$\" >> \"{p}\"; trap \"\" TERM HUP; exec sleep 60' & ); \
+             sh -c 'echo \"$(readlink /proc/self/ns/pid) $$\" >> \"{p}\"; exec sleep 60' & wait",
             p = pidfile.display()
         );
         let mut child = afterlife()
@@ -526,36 +539,88 @@ fn a_cgroup_namespace_over_the_hosts_mount_makes_no_leaf_at_the_root() {
     assert!(err.contains("shows the hierarchy from /.., not from the root"), "{err}");
 }
 
-/// A run inside another run's PID namespace (whose /proc is the outer
-/// one's, where its own PIDs name other processes) mounts a /proc of its
-/// own: what its command left is found, named and fails the gate, as in a
-/// run of its own, and nothing is mounted where the outer run can see it.
+/// The command of a run with a PID namespace of its own gets a /proc of
+/// that namespace: `pgrep` and `pkill` inside find the PIDs that `kill(2)`
+/// takes there (with the machine's /proc, `pkill` found its child under a
+/// PID that names no process in the namespace, and signalled nothing),
+/// and the machine's /proc is left as it was.
 #[test]
-fn a_nested_run_finds_and_names_what_its_command_left() {
-    if !common::is_root() || !available("cgroup") {
-        println!("skipped: a PID namespace whose /proc is the outer one's needs root and cgroup containment");
+fn the_command_of_a_run_with_a_pid_namespace_sees_a_proc_of_its_own() {
+    if !available("pidns") {
         return;
     }
+    let mounts_before = proc_mounts();
+    for level in ["cgroup", "pidns"] {
+        if level == "cgroup" && !available("cgroup") {
+            continue;
+        }
+        let output = afterlife()
+            .args([
+                "run",
+                "-q",
+                "--containment",
+                level,
+                "--report-json",
+                "/dev/stderr",
+                "--",
+            ])
+            .args(["sh", "-c", SLEEPER_PKILLED])
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        let report: serde_json::Value = serde_json::from_str(&err[err.find('{').unwrap()..]).unwrap();
+        if report["pid_namespace"] != true {
+            println!("skipped: {level} made no PID namespace here");
+            continue;
+        }
+        let out = String::from_utf8_lossy(&output.stdout);
+        let words: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(
+            words.get(1),
+            Some(&"143"),
+            "pkill did not end the child ({level}): {out}{err}"
+        );
+        // `readlink /proc/self` runs as a child of the shell, in the namespace.
+        let own: i32 = words[3].parse().unwrap();
+        assert!(own < 100, "/proc/self is not of the namespace ({level}): {out}");
+        assert_eq!(output.status.code(), Some(0), "{err}");
+    }
+    assert_eq!(proc_mounts(), mounts_before, "the machine's mounts changed");
+}
+
+/// A shell that starts `sleep`, finds it with `pgrep` once it has exec'd
+/// (for at most a few seconds), ends it with `pkill`, and prints how it
+/// ended, its own PID as /proc names it, and the child's.
+const SLEEPER_PKILLED: &str = r#"sleep 60 & i=0
+while [ $i -lt 3000 ] && ! pgrep -x -P $$ sleep >/dev/null; do i=$((i + 1)); done
+pkill -x -P $$ sleep; wait $!; echo "status $? self $(readlink /proc/self) child $!""#;
+
+/// How many procfs mounts this process's mount namespace shows.
+fn proc_mounts() -> usize {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo.lines().filter(|l| l.contains(" - proc ")).count()
+}
+
+/// The report of `run --fail-on-leftovers --report-json /dev/stdout` of a
+/// command that leaves a `sleep` behind, run by `sh -c` under `outer`, and
+/// the inner run's exit code.
+fn leaving_a_sleep_under(outer: &mut std::process::Command) -> (i32, serde_json::Value, String) {
     // Popen returns once its child has exec'd (it waits on a pipe that
     // closes on exec): the leftover is `sleep` by then, not a forked copy.
     let inner = format!(
-        "{bin} run -q --fail-on-leftovers --report-json /dev/stdout -- python3 -c 'import subprocess; subprocess.Popen([\"sleep\", \"60\"])'; echo \"inner $?\"; grep -c ' - proc ' /proc/self/mountinfo",
+        "{bin} run -q --fail-on-leftovers --report-json /dev/stdout -- python3 -c 'import subprocess; subprocess.Popen([\"sleep\", \"60\"])'; echo \"inner $?\"",
         bin = env!("CARGO_BIN_EXE_afterlife")
     );
-    let output = afterlife()
-        .args(["run", "-q", "--", "sh", "-c", &inner])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let out = String::from_utf8_lossy(&output.stdout);
-    let (report, rest) = out.split_at(out.rfind("inner ").unwrap());
-    assert_eq!(rest.lines().next(), Some("inner 121"), "{out}{}", stderr(&output));
-    assert_eq!(
-        rest.lines().nth(1),
-        Some("1"),
-        "the inner /proc reached the outer run's mounts: {out}"
-    );
-    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    let output = outer.args(["sh", "-c", &inner]).stdin(Stdio::null()).output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = stderr(&output);
+    let at = out.rfind("inner ").unwrap_or_else(|| panic!("{out}{err}"));
+    let code = out[at + 6..].trim().parse().unwrap();
+    let report = serde_json::from_str(&out[..at]).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    (code, report, format!("{out}{err}"))
+}
+
+fn assert_one_sleep_left(report: &serde_json::Value) {
     let leftovers = report["leftovers"].as_array().unwrap();
     assert_eq!(leftovers.len(), 1, "{report:#}");
     assert_eq!(leftovers[0]["name"], "sleep", "{report:#}");
@@ -564,4 +629,38 @@ fn a_nested_run_finds_and_names_what_its_command_left() {
         serde_json::json!(["sleep", "60"]),
         "{report:#}"
     );
+}
+
+/// A run inside another run's PID namespace finds, names and fails the
+/// gate on what its command left, as a run of its own does.
+#[test]
+fn a_nested_run_finds_and_names_what_its_command_left() {
+    if !common::is_root() || !available("cgroup") {
+        println!("skipped: a nested run with a PID namespace needs root and cgroup containment");
+        return;
+    }
+    let mut outer = afterlife();
+    outer.args(["run", "-q", "--"]);
+    let (code, report, output) = leaving_a_sleep_under(&mut outer);
+    assert_eq!(code, 121, "{output}");
+    assert_one_sleep_left(&report);
+}
+
+/// Where /proc is another PID namespace's (`unshare --pid --fork` without
+/// `--mount-proc`), `run` mounts a /proc of its own in a mount namespace of
+/// its own: its own PIDs then name its processes, and what the command left
+/// is found and named. Nothing reaches the machine's mounts.
+#[test]
+fn a_run_whose_proc_is_another_namespaces_mounts_its_own() {
+    if !common::is_root() {
+        println!("skipped: a PID namespace of the test's own needs root");
+        return;
+    }
+    let mounts_before = proc_mounts();
+    let mut outer = std::process::Command::new("unshare");
+    outer.args(["--pid", "--fork"]);
+    let (code, report, output) = leaving_a_sleep_under(&mut outer);
+    assert_eq!(code, 121, "{output}");
+    assert_one_sleep_left(&report);
+    assert_eq!(proc_mounts(), mounts_before, "the machine's mounts changed");
 }

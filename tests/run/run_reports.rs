@@ -12,11 +12,11 @@ use common::{Scratch, afterlife, pids_in, send_signal, shell_code, stderr, wait_
 
 /// Starts `afterlife ARGS -- sh -c SCRIPT` where SCRIPT first writes its
 /// PID to a file; returns the child and that PID. The PID is the one this
-/// test's namespace gives the shell (`cut`'s parent, from /proc), not `$$`:
-/// as root the tree has a PID namespace of its own.
+/// test's namespace gives the shell, resolved from what it wrote (as root
+/// the tree has a PID namespace of its own, whose /proc it sees).
 fn start(scratch: &Scratch, args: &[&str], then: &str) -> (std::process::Child, i32) {
     let pidfile = scratch.path().join("pid");
-    let script = format!("cut -d' ' -f4 /proc/self/stat > '{}'; {then}", pidfile.display());
+    let script = format!("echo {} > '{}'; {then}", common::OWN_PID_SH, pidfile.display());
     let child = afterlife()
         .args(args)
         .args(["--", "sh", "-c", &script])

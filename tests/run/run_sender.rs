@@ -32,9 +32,9 @@ fn killed_from_outside(name: &str, script: &str) -> Option<(serde_json::Value, S
 fn killed_from_outside_with(name: &str, options: &[&str], script: &str) -> Option<(serde_json::Value, String, u32)> {
     let dir = tempfile_dir(name);
     let pid_file = dir.join("pid");
-    // The command writes its PID as the host sees it (as root the tree may
-    // have a PID namespace of its own, where $$ differs).
-    let script = format!("cut -d' ' -f4 /proc/self/stat > {}; {script}", pid_file.display());
+    // The command names itself; `pids_in` gives the PID the host sees (as
+    // root the tree may have a PID namespace of its own, where $$ differs).
+    let script = format!("echo {} > {}; {script}", common::OWN_PID_SH, pid_file.display());
     let run = common::afterlife()
         .args(["run", "--report-json"])
         .arg(dir.join("report.json"))
@@ -50,11 +50,13 @@ fn killed_from_outside_with(name: &str, options: &[&str], script: &str) -> Optio
         let _ = std::fs::remove_dir_all(&dir);
         return None;
     }
-    assert!(common::wait_until(Duration::from_secs(10), || pid_file
-        .metadata()
-        .is_ok_and(|m| m.len() > 0)));
-    // `cut` wrote its parent's PID: sh's.
-    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    assert!(common::wait_until(Duration::from_secs(10), || common::pids_in(
+        &pid_file
+    )
+    .len()
+        == 1));
+    // sh's PID as this test's namespace gives it.
+    let pid = common::pids_in(&pid_file)[0];
     // Time for sh to set its trap and wait.
     std::thread::sleep(Duration::from_millis(200));
     // The sender is a shell started for it, so its PID is known.

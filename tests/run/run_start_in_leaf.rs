@@ -145,10 +145,10 @@ fn either_way_a_setsid_daemon_is_caught_and_ended() {
     }
     for (way, migrate) in WAYS {
         let scratch = Scratch::new(&format!("leaf-daemon-{way}"));
-        // The daemon's PID as /proc (the outer namespace's) names it.
+        // The daemon names itself (`common::OWN_PID_SH`).
         let pidfile = scratch.path().join("pid");
         let script = format!(
-            "setsid sh -c 'read -r pid rest < /proc/self/stat; echo $pid > {0}; exec sleep 60' \
+            "setsid sh -c 'echo \"$(readlink /proc/self/ns/pid) $$\" > {0}; exec sleep 60' \
              </dev/null >/dev/null 2>&1 & while [ ! -s {0} ]; do sleep 0.01; done",
             pidfile.display()
         );
@@ -169,8 +169,13 @@ fn either_way_a_setsid_daemon_is_caught_and_ended() {
         );
         assert_eq!(output.status.code(), Some(121), "{way}: {}", stderr(&output));
         assert!(stderr(&output).contains("leaked process"), "{way}: {}", stderr(&output));
-        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        assert!(common::pid_dead(pid), "{way}: the daemon {pid} still runs");
+        let daemon = common::pid_lines(&pidfile);
+        assert_eq!(daemon.len(), 1, "{way}");
+        assert!(
+            common::line_dead(&daemon[0]),
+            "{way}: the daemon {} still runs",
+            daemon[0]
+        );
     }
 }
 

@@ -326,14 +326,42 @@ fn kill_after_starts_when_a_signal_from_outside_is_passed_on() {
 #[test]
 fn foreground_lets_the_command_keep_its_process_group() {
     // With -f the command stays in our process group; without, it is born
-    // in the group afterlife leads.
-    let script = "read me _ < /proc/self/stat; set -- $(cat /proc/$me/stat); echo $5";
-    let ours_fg = ours(&["-f", "5", "sh", "-c", script]);
-    let ours_own = ours(&["5", "sh", "-c", script]);
-    assert_eq!(shell_code(ours_fg.status), 0);
-    let group_fg: i32 = stdout(&ours_fg).trim().parse().unwrap();
-    let group_own: i32 = stdout(&ours_own).trim().parse().unwrap();
-    assert_ne!(group_fg, group_own);
+    // in the group afterlife leads. Read from this test's /proc: inside a
+    // PID namespace of its own, the command's /proc shows a group led from
+    // outside as 0.
+    let scratch = Scratch::new("timeout-fg-group");
+    let group_of = |options: &[&str], name: &str| {
+        let pidfile = scratch.path().join(name);
+        let script = format!("echo {} > '{}'; exec sleep 10", common::OWN_PID_SH, pidfile.display());
+        let mut child = afterlife()
+            .arg("timeout")
+            .args(options)
+            .args(["10", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(wait_until(Duration::from_secs(10), || pids_in(&pidfile).len() == 1));
+        let pid = pids_in(&pidfile)[0];
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let group: i32 = stat
+            .rsplit_once(") ")
+            .unwrap()
+            .1
+            .split(' ')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
+        send_signal(child.id() as i32, libc::SIGTERM);
+        child.wait().unwrap();
+        (group, child.id() as i32)
+    };
+    let ours = rustix::process::getpgrp().as_raw_nonzero().get();
+    let (group_fg, _) = group_of(&["-f"], "fg");
+    let (group_own, afterlife_pid) = group_of(&[], "own");
+    assert_eq!(group_fg, ours, "-f: not the caller's group");
+    assert_eq!(group_own, afterlife_pid, "not the group afterlife leads");
 }
 
 #[test]
@@ -346,7 +374,7 @@ fn the_one_difference_nothing_escapes() {
     let ours_file = scratch.path().join("ours");
     let daemon = |file: &Path| {
         format!(
-            "( setsid sh -c 'read me _ < /proc/self/stat; echo $me >> \"{}\"; exec sleep 30' & ); sleep 10",
+            "( setsid sh -c 'echo \"$(readlink /proc/self/ns/pid) $$\" >> \"{}\"; exec sleep 30' & ); sleep 10",
             file.display()
         )
     };
@@ -369,13 +397,16 @@ fn the_one_difference_nothing_escapes() {
     assert_eq!(shell_code(quiet(afterlife_timeout)), 124);
     assert!(wait_until(Duration::from_secs(5), || pids_in(&theirs_file).len() == 1));
     let escaped = pids_in(&theirs_file);
-    let contained = pids_in(&ours_file);
+    let contained = common::pid_lines(&ours_file);
     let theirs_alive = !pid_dead(escaped[0]);
     kill_pids(&escaped);
-    kill_pids(&contained);
+    kill_pids(&pids_in(&ours_file));
     assert!(theirs_alive, "coreutils timeout lost the setsid daemon, as expected");
     assert_eq!(contained.len(), 1);
-    assert!(pid_dead(contained[0]), "afterlife timeout let the daemon escape");
+    assert!(
+        common::line_dead(&contained[0]),
+        "afterlife timeout let the daemon escape"
+    );
 }
 
 // ---------------------------------------------------------------------

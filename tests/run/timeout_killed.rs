@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use common::*;
 
-/// Starts `afterlife timeout` with `args` and a shell `script` that writes
-/// its own PID (as the host sees it) to `pid` and then `ready`.
+/// Starts `afterlife timeout` with `args` and a shell `script` that names
+/// itself in `pid` and then writes `ready`; the shell's PID as this test's
+/// namespace gives it.
 fn start(scratch: &Scratch, args: &[&str], script: &str) -> (std::process::Child, i32) {
     let ready = scratch.path().join("ready");
     let pid = scratch.path().join("pid");
     let script = format!(
-        "cut -d' ' -f4 /proc/self/stat > '{}'; {script} echo ready > '{}'; while :; do sleep 0.05; done",
+        "echo {} > '{}'; {script} echo ready > '{}'; while :; do sleep 0.05; done",
+        OWN_PID_SH,
         pid.display(),
         ready.display()
     );

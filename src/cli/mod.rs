@@ -1016,9 +1016,9 @@ fn usage_error(error: clap::Error) -> u8 {
                 None => usage_lines(&error.render().to_string()),
             };
             let program = output::program_name();
-            eprintln!("{program}: error: {}", crate::text::escape(&line));
+            output::stderr_line(&format!("{program}: error: {}", crate::text::escape(&line)));
             if let Some(hint) = hint {
-                eprintln!("{program}: hint: {}", crate::text::escape(&hint));
+                output::stderr_line(&format!("{program}: hint: {}", crate::text::escape(&hint)));
             }
             exit_code::FAILURE
         }

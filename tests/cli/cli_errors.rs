@@ -327,3 +327,23 @@ finish()
         "nothing was signalled"
     );
 }
+
+/// A stderr that takes nothing (a full disk, `2>/dev/full`) drops the error
+/// line; the exit code still answers, and nothing panics (101).
+#[test]
+fn an_unwritable_stderr_keeps_the_exit_code() {
+    for (args, code) in [
+        (&["status", "0"][..], 125),
+        (&["kill", "--bogus", "1"][..], 125),
+        (&["timeout", "-1", "true"][..], 125),
+        // PID 1 is refused without --force: one survivor line on stderr.
+        (&["kill", "-q", "1"][..], 1),
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let output = afterlife().args(args).stderr(full).output().expect("afterlife runs");
+        assert_eq!(output.status.code(), Some(code), "{args:?}");
+    }
+}

@@ -825,14 +825,15 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     }
     // Run as `timeout` (a link to afterlife): coreutils' timeout, with its
     // name in the messages.
-    if args.first().is_some_and(|zero| invoked_as_timeout(zero)) {
+    let as_timeout = args.first().is_some_and(|zero| invoked_as_timeout(zero));
+    if as_timeout {
         output::set_program_name("timeout");
         args.insert(1, OsString::from("timeout"));
     }
     if let Some(at) = timeout_operands_at(&args) {
         args.insert(at, OsString::from("--"));
     }
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match parse(args, as_timeout) {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
@@ -989,6 +990,24 @@ fn timeout_operands_at(args: &[OsString]) -> Option<usize> {
             return Some(i);
         }
     }
+}
+
+/// Parses the command line. Run as `timeout`, the `timeout` command's usage
+/// (in its help and its usage errors) names the program `timeout` alone,
+/// not the `timeout timeout` that clap would make of the program's name and
+/// the subcommand's.
+fn parse(args: Vec<OsString>, as_timeout: bool) -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches as _;
+    let mut command = Cli::command();
+    if as_timeout {
+        command = command.mut_subcommand("timeout", |sub| {
+            let mut alone = sub.clone().bin_name("timeout");
+            let usage = alone.render_usage().to_string();
+            let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage).to_string();
+            sub.override_usage(usage)
+        });
+    }
+    Cli::from_arg_matches(&command.try_get_matches_from(args)?)
 }
 
 /// Whether `argv[0]` names the program `timeout`.

@@ -655,6 +655,25 @@ fn named_timeout_it_says_timeout() {
 }
 
 #[test]
+fn named_timeout_its_usage_names_timeout_alone() {
+    let t = AsTimeout::new("named-timeout-usage");
+    let output = t.sh("timeout --bogus 1 true", false);
+    assert_eq!(shell_code(output.status), 125);
+    assert_eq!(
+        stderr(&output),
+        "timeout: error: unexpected argument '--bogus' found (to pass '--bogus' as a value, use '-- --bogus')\n\
+         timeout: hint: usage: timeout [OPTIONS] <DURATION> <COMMAND>...; more with 'timeout --help'\n"
+    );
+    let help = t.sh("timeout --help", false);
+    assert_eq!(shell_code(help.status), 0);
+    assert!(
+        stdout(&help).contains("\nUsage: timeout [OPTIONS] <DURATION> <COMMAND>...\n"),
+        "{}",
+        stdout(&help)
+    );
+}
+
+#[test]
 fn a_kill_to_its_group_ends_it_as_coreutils_is_ended() {
     // coreutils sends KILL to its own process group, itself included: its
     // parent sees a death by SIGKILL (Python: -9), not exit 137. With

@@ -332,12 +332,32 @@ fn parse_fatal_signal(text: &str) -> Result<crate::signal::Signal, String> {
     ))
 }
 
-/// `timeout -s`: also 0, the null signal, as coreutils takes it.
+/// `timeout -s`, read as coreutils reads it (`operand2sig`): a number,
+/// digits only, is a signal number or a shell's exit status for one —
+/// 128+N (`-s 137` is KILL), or ksh's 256+N — and 0 or `EXIT` is the null
+/// signal. 32 and 33, which glibc keeps for its threads and names no
+/// signal, are refused as coreutils refuses them. Pure.
 fn parse_timeout_signal(text: &str) -> Result<crate::signal::Signal, String> {
-    match text.trim().parse::<i64>() {
-        Ok(0) => Ok(crate::signal::Signal::NULL),
-        _ => parse_signal(text),
+    use crate::signal::Signal;
+    let invalid = || format!("'{text}' is not a signal (try TERM, KILL, 9, 137 or RTMIN+3)");
+    if text.starts_with(|c: char| c.is_ascii_digit()) {
+        let number: i32 = text.parse().map_err(|_| invalid())?;
+        let number = number & if number >= 0xFF { 0xFF } else { 0x7F };
+        return match number {
+            0 => Ok(Signal::NULL),
+            n if (32..crate::signal::rtmin()).contains(&n) => Err(invalid()),
+            n => Signal::from_number(n).ok_or_else(invalid),
+        };
     }
+    // A name: no sign, no blank around it.
+    if !text.starts_with(|c: char| c.is_ascii_alphabetic()) || text.trim_end() != text {
+        return Err(invalid());
+    }
+    let upper = text.to_ascii_uppercase();
+    if upper.strip_prefix("SIG").unwrap_or(&upper) == "EXIT" {
+        return Ok(Signal::NULL);
+    }
+    parse_signal(text)
 }
 
 // Arguments of `why`.
@@ -548,7 +568,7 @@ pub struct TimeoutArgs {
     pub preserve_status: bool,
 
     /// The signal to send on timeout: a name such as HUP or a number (0:
-    /// none, only -k's KILL later).
+    /// none, only -k's KILL later; 128+N, an exit status, is signal N).
     #[arg(long, short = 's', value_parser = parse_timeout_signal, default_value = "TERM", value_name = "SIGNAL", add = signals())]
     pub signal: crate::signal::Signal,
 
@@ -1100,6 +1120,51 @@ mod tests {
     #[test]
     fn definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeout_reads_signals_as_coreutils_does() {
+        use crate::signal::Signal;
+        let number = |text: &str| parse_timeout_signal(text).map(Signal::number);
+        for (text, want) in [
+            ("KILL", 9),
+            ("sigkill", 9),
+            ("9", 9),
+            ("09", 9),
+            ("0", 0),
+            ("EXIT", 0),
+            ("sigexit", 0),
+            // Exit statuses: 128+N, and ksh's 256+N.
+            ("137", 9),
+            ("143", 15),
+            ("128", 0),
+            ("265", 9),
+            ("256", 0),
+            ("34", 34),
+            ("RTMIN+3", 37),
+            ("64", 64),
+        ] {
+            assert_eq!(number(text), Ok(want), "{text}");
+        }
+        for text in [
+            "32",
+            "33",
+            "65",
+            "383",
+            "511",
+            "1000",
+            "4294967305",
+            "9x",
+            "+9",
+            " 9",
+            "9 ",
+            " KILL",
+            "KILL ",
+            "-9",
+            "",
+        ] {
+            assert!(parse_timeout_signal(text).is_err(), "{text:?}");
+        }
     }
 
     #[test]

@@ -152,6 +152,27 @@ fn exit_codes_match_coreutils() {
 }
 
 #[test]
+fn signals_are_read_as_coreutils_reads_them() {
+    if !coreutils_present() {
+        return;
+    }
+    compare(&[
+        // A shell's exit status names its signal: 128+N, and ksh's 256+N.
+        (&["-s", "137", "0.2", "sleep", "10"], 137),
+        (&["-s", "265", "0.2", "sleep", "10"], 137),
+        (&["-s", "143", "--preserve-status", "0.2", "sleep", "10"], 143),
+        // 128 and EXIT are the null signal: nothing is sent.
+        (&["-s", "128", "0.2", "sleep", "0.5"], 124),
+        (&["-s", "EXIT", "0.2", "sleep", "0.5"], 124),
+        // glibc's own 32 and 33 are no signal; nor is a number with a sign.
+        (&["-s", "32", "0.2", "true"], 125),
+        (&["-s", "33", "0.2", "true"], 125),
+        (&["-s", "+9", "0.2", "true"], 125),
+        (&["-s", "65", "0.2", "true"], 125),
+    ]);
+}
+
+#[test]
 fn the_commands_own_options_pass_through_untouched() {
     if !coreutils_present() {
         return;

@@ -751,7 +751,7 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Exit code: 0 if every check held, 1 if one did not, 125 if a scenario could not be run.")]
 pub struct DemoArgs {
-    /// List the scenarios (number, name, title) and exit.
+    /// List the scenarios (number, name, title) and exit: those named, or all.
     #[arg(long)]
     pub list: bool,
 

@@ -1,7 +1,7 @@
 //! `afterlife deaths`: the live feed, one line (or one JSON object) per
 //! process death.
 
-use crate::cli::output::{Style, stderr_line};
+use crate::cli::output::{Style, stderr_line, stdout_written};
 use crate::cli::{DeathsArgs, Failure, Output};
 use crate::deaths::metrics::DeathCounters;
 use crate::deaths::{Choice, Death, Feed, Filter, Observer, Sender, SenderKind};
@@ -91,7 +91,7 @@ impl Observer for Printer<'_> {
         if !self.pending.is_empty() {
             use std::io::Write as _;
             // EPIPE: the reader went away (`| head`); the feed ends.
-            if std::io::stdout().lock().write_all(self.pending.as_bytes()).is_err() {
+            if !stdout_written(std::io::stdout().lock().write_all(self.pending.as_bytes())) {
                 self.closed = true;
             }
             self.pending.clear();

@@ -858,12 +858,19 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
         Err(error) => return usage_error(error),
     };
     let output = Output::new(cli.color, cli.json);
-    match run(cli.command, &output) {
+    let code = match run(cli.command, &output) {
         Ok(code) => code,
         Err(failure) => {
             output.error(&failure.message);
             failure.code
         }
+    };
+    match output::stdout_failure() {
+        Some(error) => {
+            output.error(&format!("cannot write the output: {error}"));
+            exit_code::FAILURE
+        }
+        None => code,
     }
 }
 

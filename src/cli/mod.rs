@@ -334,28 +334,34 @@ fn parse_fatal_signal(text: &str) -> Result<crate::signal::Signal, String> {
 
 /// `timeout -s`, read as coreutils reads it (`operand2sig`): a number,
 /// digits only, is a signal number or a shell's exit status for one —
-/// 128+N (`-s 137` is KILL), or ksh's 256+N — and 0 or `EXIT` is the null
-/// signal. 32 and 33, which glibc keeps for its threads and names no
-/// signal, are refused as coreutils refuses them. Pure.
+/// 128+N (`-s 137` is KILL), or ksh's 256+N; `SIG` and a number is that
+/// signal (`SIG9`); 0 and `EXIT` are the null signal. 32 and 33, which
+/// glibc keeps for its threads and names no signal, are refused as
+/// coreutils refuses them. Pure.
 fn parse_timeout_signal(text: &str) -> Result<crate::signal::Signal, String> {
     use crate::signal::Signal;
     let invalid = || format!("'{text}' is not a signal (try TERM, KILL, 9, 137 or RTMIN+3)");
-    if text.starts_with(|c: char| c.is_ascii_digit()) {
-        let number: i32 = text.parse().map_err(|_| invalid())?;
-        let number = number & if number >= 0xFF { 0xFF } else { 0x7F };
-        return match number {
-            0 => Ok(Signal::NULL),
-            n if (32..crate::signal::rtmin()).contains(&n) => Err(invalid()),
-            n => Signal::from_number(n).ok_or_else(invalid),
-        };
+    let digits = |text: &str| text.starts_with(|c: char| c.is_ascii_digit());
+    let number = |n: i32| match n {
+        0 => Some(Signal::NULL),
+        n if (32..crate::signal::rtmin()).contains(&n) => None,
+        n => Signal::from_number(n),
+    };
+    if digits(text) {
+        let n: i32 = text.parse().map_err(|_| invalid())?;
+        return number(n & if n >= 0xFF { 0xFF } else { 0x7F }).ok_or_else(invalid);
     }
     // A name: no sign, no blank around it.
     if !text.starts_with(|c: char| c.is_ascii_alphabetic()) || text.trim_end() != text {
         return Err(invalid());
     }
     let upper = text.to_ascii_uppercase();
-    if upper.strip_prefix("SIG").unwrap_or(&upper) == "EXIT" {
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if bare == "EXIT" {
         return Ok(Signal::NULL);
+    }
+    if digits(bare) {
+        return bare.parse().ok().and_then(number).ok_or_else(invalid);
     }
     parse_signal(text)
 }
@@ -1150,6 +1156,11 @@ mod tests {
             ("34", 34),
             ("RTMIN+3", 37),
             ("64", 64),
+            // SIG and a number: that signal, not an exit status.
+            ("SIG9", 9),
+            ("sig15", 15),
+            ("SIG0", 0),
+            ("SIG64", 64),
         ] {
             assert_eq!(number(text), Ok(want), "{text}");
         }

@@ -169,6 +169,10 @@ fn signals_are_read_as_coreutils_reads_them() {
         (&["-s", "33", "0.2", "true"], 125),
         (&["-s", "+9", "0.2", "true"], 125),
         (&["-s", "65", "0.2", "true"], 125),
+        // SIG and a number names that signal.
+        (&["-s", "SIG9", "0.2", "sleep", "10"], 137),
+        (&["-s", "SIG0", "0.2", "sleep", "0.5"], 124),
+        (&["-s", "SIG137", "0.2", "true"], 125),
     ]);
 }
 

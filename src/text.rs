@@ -67,6 +67,25 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// Serializes a path as a JSON string, each byte that is not UTF-8 replaced
+/// by U+FFFD, as names and command lines are: serde's own form of a path
+/// fails on such bytes, and the whole document with it. For
+/// `#[serde(serialize_with = "crate::text::lossy_path")]`.
+pub fn lossy_path<S: serde::Serializer>(path: &std::path::Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
+}
+
+/// [`lossy_path`] for a path that may be absent (`null`).
+pub fn lossy_optional_path<S: serde::Serializer>(
+    path: &Option<std::path::PathBuf>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(path) => lossy_path(path, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// Joins a command line for display: each argument escaped, and quoted when
 /// it is empty or holds spaces, so that argument boundaries stay visible.
 pub fn display_command_line(args: &[String]) -> String {

@@ -1,7 +1,7 @@
 //! `afterlife deaths`: the live feed, one line (or one JSON object) per
 //! process death.
 
-use crate::cli::output::Style;
+use crate::cli::output::{Style, stderr_line, stdout_written};
 use crate::cli::{DeathsArgs, Failure, Output};
 use crate::deaths::metrics::DeathCounters;
 use crate::deaths::{Choice, Death, Feed, Filter, Observer, Sender, SenderKind};
@@ -19,9 +19,12 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
         Some(address) => Some(Exporter::serve(address).map_err(Failure::new)?),
         None => None,
     };
-    eprintln!("afterlife: deaths from {}", feed.source().describe());
+    stderr_line(&format!("afterlife: deaths from {}", feed.source().describe()));
     if let Some(exporter) = &exporter {
-        eprintln!("afterlife: Prometheus metrics on http://{}/metrics", exporter.address());
+        stderr_line(&format!(
+            "afterlife: Prometheus metrics on http://{}/metrics",
+            exporter.address()
+        ));
     }
     let filter = Filter {
         pids: args.pids.iter().map(|p| p.get()).collect(),
@@ -39,10 +42,10 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
     // 0 means no limit, as for every other duration limit.
     let duration = args.duration.filter(|d| !d.is_zero());
     let summary = feed.run(duration, &filter, &mut printer).map_err(Failure::new)?;
-    eprintln!(
+    stderr_line(&format!(
         "afterlife: {} deaths seen, {} shown, {} lost",
         summary.seen, summary.shown, summary.lost
-    );
+    ));
     Ok(exit_code::SUCCESS)
 }
 
@@ -76,7 +79,9 @@ impl Observer for Printer<'_> {
     }
 
     fn lost(&mut self, total: u64, new: u64) {
-        eprintln!("afterlife: warning: {new} death records lost ({total} in all): the reader fell behind");
+        stderr_line(&format!(
+            "afterlife: warning: {new} death records lost ({total} in all): the reader fell behind"
+        ));
         if let Some((_, _, lost)) = &mut self.counters {
             *lost = total;
         }
@@ -86,7 +91,7 @@ impl Observer for Printer<'_> {
         if !self.pending.is_empty() {
             use std::io::Write as _;
             // EPIPE: the reader went away (`| head`); the feed ends.
-            if std::io::stdout().lock().write_all(self.pending.as_bytes()).is_err() {
+            if !stdout_written(std::io::stdout().lock().write_all(self.pending.as_bytes())) {
                 self.closed = true;
             }
             self.pending.clear();

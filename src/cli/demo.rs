@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::cli::layout::{columns, display_width, fit_columns, hanging_indent, wrap};
 use crate::cli::output::{Output, Style};
 use crate::cli::{DemoArgs, Failure};
-use crate::demo::{Check, DemoReport, Fact, RunReport, SCENARIOS, ScenarioReport, select};
+use crate::demo::{Check, DemoReport, Fact, RunReport, SCENARIOS, Scenario, ScenarioReport, select};
 #[cfg(target_os = "linux")]
 use crate::exit::ExitStatus;
 use crate::exit_code;
@@ -22,11 +22,11 @@ struct ListEntry {
 }
 
 pub(crate) fn run(args: &DemoArgs, output: &Output) -> Result<u8, Failure> {
+    let chosen = select(&args.scenarios).map_err(|e| Failure::new(escape(&e.to_string())))?;
     if args.list {
-        list(output);
+        list(&chosen, output);
         return Ok(exit_code::SUCCESS);
     }
-    let chosen = select(&args.scenarios).map_err(|e| Failure::new(escape(&e.to_string())))?;
     let report = crate::demo::run(&chosen);
     if output.json() {
         output.json_document(&report);
@@ -42,9 +42,10 @@ pub(crate) fn run(args: &DemoArgs, output: &Output) -> Result<u8, Failure> {
     })
 }
 
-fn list(output: &Output) {
+/// `--list`: the scenarios named, or all of them.
+fn list(chosen: &[&Scenario], output: &Output) {
     if output.json() {
-        let entries: Vec<ListEntry> = SCENARIOS
+        let entries: Vec<ListEntry> = chosen
             .iter()
             .map(|s| ListEntry {
                 id: s.id,
@@ -56,7 +57,7 @@ fn list(output: &Output) {
         output.json_list("scenarios", &entries);
         return;
     }
-    for s in &SCENARIOS {
+    for s in chosen {
         output.line(&format!(
             "{:>2}  {:<16} {}",
             s.id,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::cli::output::{Output, Style, count};
+use crate::cli::output::{Output, Style, count, stderr_line};
 use crate::cli::{Failure, KillArgs, KillSignal, refuse_quiet_json};
 use crate::duration::format_duration;
 use crate::exit::ExitStatus;
@@ -347,10 +347,10 @@ fn no_match_line(names: &NameMatch, user: Option<&str>) -> String {
 /// each process still alive, with the reason.
 fn quiet(report: &TerminationReport) {
     for line in survivor_lines(report) {
-        eprintln!("afterlife: {line}");
+        stderr_line(&format!("afterlife: {line}"));
     }
     for left in &report.left_by_leaders {
-        eprintln!("afterlife: {}", left.describe());
+        stderr_line(&format!("afterlife: {}", left.describe()));
     }
 }
 

@@ -332,12 +332,38 @@ fn parse_fatal_signal(text: &str) -> Result<crate::signal::Signal, String> {
     ))
 }
 
-/// `timeout -s`: also 0, the null signal, as coreutils takes it.
+/// `timeout -s`, read as coreutils reads it (`operand2sig`): a number,
+/// digits only, is a signal number or a shell's exit status for one —
+/// 128+N (`-s 137` is KILL), or ksh's 256+N; `SIG` and a number is that
+/// signal (`SIG9`); 0 and `EXIT` are the null signal. 32 and 33, which
+/// glibc keeps for its threads and names no signal, are refused as
+/// coreutils refuses them. Pure.
 fn parse_timeout_signal(text: &str) -> Result<crate::signal::Signal, String> {
-    match text.trim().parse::<i64>() {
-        Ok(0) => Ok(crate::signal::Signal::NULL),
-        _ => parse_signal(text),
+    use crate::signal::Signal;
+    let invalid = || format!("'{text}' is not a signal (try TERM, KILL, 9, 137 or RTMIN+3)");
+    let digits = |text: &str| text.starts_with(|c: char| c.is_ascii_digit());
+    let number = |n: i32| match n {
+        0 => Some(Signal::NULL),
+        n if (32..crate::signal::rtmin()).contains(&n) => None,
+        n => Signal::from_number(n),
+    };
+    if digits(text) {
+        let n: i32 = text.parse().map_err(|_| invalid())?;
+        return number(n & if n >= 0xFF { 0xFF } else { 0x7F }).ok_or_else(invalid);
     }
+    // A name: no sign, no blank around it.
+    if !text.starts_with(|c: char| c.is_ascii_alphabetic()) || text.trim_end() != text {
+        return Err(invalid());
+    }
+    let upper = text.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if bare == "EXIT" {
+        return Ok(Signal::NULL);
+    }
+    if digits(bare) {
+        return bare.parse().ok().and_then(number).ok_or_else(invalid);
+    }
+    parse_signal(text)
 }
 
 // Arguments of `why`.
@@ -548,7 +574,7 @@ pub struct TimeoutArgs {
     pub preserve_status: bool,
 
     /// The signal to send on timeout: a name such as HUP or a number (0:
-    /// none, only -k's KILL later).
+    /// none, only -k's KILL later; 128+N, an exit status, is signal N).
     #[arg(long, short = 's', value_parser = parse_timeout_signal, default_value = "TERM", value_name = "SIGNAL", add = signals())]
     pub signal: crate::signal::Signal,
 
@@ -731,7 +757,7 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Exit code: 0 if every check held, 1 if one did not, 125 if a scenario could not be run.")]
 pub struct DemoArgs {
-    /// List the scenarios (number, name, title) and exit.
+    /// List the scenarios (number, name, title) and exit: those named, or all.
     #[arg(long)]
     pub list: bool,
 
@@ -825,24 +851,32 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     }
     // Run as `timeout` (a link to afterlife): coreutils' timeout, with its
     // name in the messages.
-    if args.first().is_some_and(|zero| invoked_as_timeout(zero)) {
+    let as_timeout = args.first().is_some_and(|zero| invoked_as_timeout(zero));
+    if as_timeout {
         output::set_program_name("timeout");
         args.insert(1, OsString::from("timeout"));
     }
     if let Some(at) = timeout_operands_at(&args) {
         args.insert(at, OsString::from("--"));
     }
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match parse(args, as_timeout) {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
     let output = Output::new(cli.color, cli.json);
-    match run(cli.command, &output) {
+    let code = match run(cli.command, &output) {
         Ok(code) => code,
         Err(failure) => {
             output.error(&failure.message);
             failure.code
         }
+    };
+    match output::stdout_failure() {
+        Some(error) => {
+            output.error(&format!("cannot write the output: {error}"));
+            exit_code::FAILURE
+        }
+        None => code,
     }
 }
 
@@ -1008,6 +1042,24 @@ fn timeout_operands_at(args: &[OsString]) -> Option<usize> {
     }
 }
 
+/// Parses the command line. Run as `timeout`, the `timeout` command's usage
+/// (in its help and its usage errors) names the program `timeout` alone,
+/// not the `timeout timeout` that clap would make of the program's name and
+/// the subcommand's.
+fn parse(args: Vec<OsString>, as_timeout: bool) -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches as _;
+    let mut command = Cli::command();
+    if as_timeout {
+        command = command.mut_subcommand("timeout", |sub| {
+            let mut alone = sub.clone().bin_name("timeout");
+            let usage = alone.render_usage().to_string();
+            let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage).to_string();
+            sub.override_usage(usage)
+        });
+    }
+    Cli::from_arg_matches(&command.try_get_matches_from(args)?)
+}
+
 /// Whether `argv[0]` names the program `timeout`.
 fn invoked_as_timeout(zero: &std::ffi::OsStr) -> bool {
     std::path::Path::new(zero).file_name() == Some(std::ffi::OsStr::new("timeout"))
@@ -1033,9 +1085,9 @@ fn usage_error(error: clap::Error) -> u8 {
                 None => usage_lines(&error.render().to_string()),
             };
             let program = output::program_name();
-            eprintln!("{program}: error: {}", crate::text::escape(&line));
+            output::stderr_line(&format!("{program}: error: {}", crate::text::escape(&line)));
             if let Some(hint) = hint {
-                eprintln!("{program}: hint: {}", crate::text::escape(&hint));
+                output::stderr_line(&format!("{program}: hint: {}", crate::text::escape(&hint)));
             }
             exit_code::FAILURE
         }
@@ -1098,6 +1150,56 @@ mod tests {
     #[test]
     fn definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeout_reads_signals_as_coreutils_does() {
+        use crate::signal::Signal;
+        let number = |text: &str| parse_timeout_signal(text).map(Signal::number);
+        for (text, want) in [
+            ("KILL", 9),
+            ("sigkill", 9),
+            ("9", 9),
+            ("09", 9),
+            ("0", 0),
+            ("EXIT", 0),
+            ("sigexit", 0),
+            // Exit statuses: 128+N, and ksh's 256+N.
+            ("137", 9),
+            ("143", 15),
+            ("128", 0),
+            ("265", 9),
+            ("256", 0),
+            ("34", 34),
+            ("RTMIN+3", 37),
+            ("64", 64),
+            // SIG and a number: that signal, not an exit status.
+            ("SIG9", 9),
+            ("sig15", 15),
+            ("SIG0", 0),
+            ("SIG64", 64),
+        ] {
+            assert_eq!(number(text), Ok(want), "{text}");
+        }
+        for text in [
+            "32",
+            "33",
+            "65",
+            "383",
+            "511",
+            "1000",
+            "4294967305",
+            "9x",
+            "+9",
+            " 9",
+            "9 ",
+            " KILL",
+            "KILL ",
+            "-9",
+            "",
+        ] {
+            assert!(parse_timeout_signal(text).is_err(), "{text:?}");
+        }
     }
 
     #[test]

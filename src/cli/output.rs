@@ -92,12 +92,9 @@ impl Output {
     }
 
     /// Prints one line to stdout. A closed stdout (a pipe into `head`) ends
-    /// the output quietly.
+    /// the output quietly; any other failure is kept for `stdout_failure`.
     pub fn line(&self, text: &str) {
-        let mut stdout = std::io::stdout().lock();
-        if writeln!(stdout, "{text}").is_err() {
-            // EPIPE: the reader went away; there is no one left to tell.
-        }
+        stdout_written(writeln!(std::io::stdout().lock(), "{text}"));
     }
 
     /// Prints a value as one line of JSON, with the schema's `version`.
@@ -109,7 +106,7 @@ impl Output {
     /// reader went away (EPIPE).
     pub fn json_line_written<T: Serialize>(&self, value: &T) -> bool {
         match json_text(value) {
-            Ok(text) => writeln!(std::io::stdout().lock(), "{text}").is_ok(),
+            Ok(text) => stdout_written(writeln!(std::io::stdout().lock(), "{text}")),
             Err(e) => {
                 self.error(&format!("cannot encode the report as JSON: {e}"));
                 true
@@ -199,6 +196,31 @@ pub fn set_program_name(name: &'static str) {
 /// The name afterlife's own messages start with.
 pub fn program_name() -> &'static str {
     PROGRAM_NAME.get().copied().unwrap_or("afterlife")
+}
+
+/// Why stdout refused the first write it refused, other than EPIPE.
+static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Whether a write to stdout went through. EPIPE (the reader went away,
+/// `| head`) is no failure: there is no one left to tell. Any other error
+/// (a full disk, an I/O error) is kept for `stdout_failure`.
+pub(crate) fn stdout_written(result: std::io::Result<()>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                let _ = STDOUT_FAILURE.set(e.to_string());
+            }
+            false
+        }
+    }
+}
+
+/// Why stdout could not take the output, if it could not (EPIPE aside):
+/// then afterlife fails (125) rather than answer over a report that was
+/// not written, as `completions` and `man` do.
+pub fn stdout_failure() -> Option<&'static str> {
+    STDOUT_FAILURE.get().map(String::as_str)
 }
 
 /// Writes one line to stderr. A closed or broken stderr (`2>&1 | :`) is

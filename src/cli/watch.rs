@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::output::{Output, Style};
+use crate::cli::output::{Output, Style, stderr_line};
 use crate::cli::{Failure, WatchArgs};
 use crate::duration::format_duration;
 use crate::exit_code;
@@ -184,10 +184,10 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     };
     if let Some(exporter) = &exporter {
         // On stderr, with or without --json: port 0 picks a free port.
-        eprintln!(
+        stderr_line(&format!(
             "afterlife: serving Prometheus metrics on http://{}/metrics",
             exporter.address()
-        );
+        ));
     }
     // A started command keeps the terminal for its own output: no live view
     // over it.

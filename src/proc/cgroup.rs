@@ -18,9 +18,11 @@ pub fn parse(text: &str) -> Vec<ProcessCGroup> {
     procfs::ProcessCGroups::from_buf_read(text.as_bytes()).map_or_else(|_| Vec::new(), |groups| groups.0)
 }
 
-/// Reads `/proc/PID/cgroup`.
+/// Reads `/proc/PID/cgroup`. A cgroup's name may hold bytes that are not
+/// UTF-8: they read as U+FFFD, so that the process still shows in a cgroup
+/// (one that is not any other it is compared with), not in none.
 pub fn read(pid: Pid) -> std::io::Result<Vec<ProcessCGroup>> {
-    Ok(parse(&std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?))
+    Ok(parse(&crate::proc::read_lossy(&format!("/proc/{pid}/cgroup"))?))
 }
 
 /// The cgroup v2 path (relative to the mount, `/a/b`) among a process's

@@ -50,6 +50,7 @@ pub struct ProcessInfo {
     #[serde(rename = "command_line")]
     pub cmdline: Vec<String>,
     /// The executable's path, if readable.
+    #[serde(serialize_with = "crate::text::lossy_optional_path")]
     pub exe: Option<PathBuf>,
     /// Cgroup membership lines (`0::/user.slice/...`).
     pub cgroups: Vec<String>,

@@ -92,6 +92,7 @@ pub enum CoreDestination {
     /// Written to a file.
     File {
         /// The path.
+        #[serde(serialize_with = "crate::text::lossy_path")]
         path: PathBuf,
     },
 }

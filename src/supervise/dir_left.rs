@@ -105,6 +105,7 @@ pub enum FileFate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileLeftover {
     /// Its path.
+    #[serde(serialize_with = "crate::text::lossy_path")]
     pub path: PathBuf,
     /// Its kind.
     pub kind: FileKind,

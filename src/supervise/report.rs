@@ -24,7 +24,10 @@ pub struct RunReport {
     /// The containment used.
     pub containment: Containment,
     /// The cgroup leaf, with cgroup containment.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::text::lossy_optional_path"
+    )]
     pub cgroup: Option<PathBuf>,
     /// Whether the tree had a PID namespace of its own (`pidns`, or a
     /// cgroup leaf with one inside): then it ends with the keeper, even if

@@ -56,6 +56,7 @@ pub struct MemoryLimit {
     /// Windows (private bytes are committed memory).
     pub source: &'static str,
     /// The cgroup directory that sets it (for cgroup limits).
+    #[serde(serialize_with = "crate::text::lossy_optional_path")]
     pub cgroup: Option<PathBuf>,
     /// What counts against it now: the cgroup's `memory.current`
     /// (`memory.usage_in_bytes` in v1), or the process's virtual size for

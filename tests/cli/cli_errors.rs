@@ -327,3 +327,55 @@ finish()
         "nothing was signalled"
     );
 }
+
+/// A stderr that takes nothing (a full disk, `2>/dev/full`) drops the error
+/// line; the exit code still answers, and nothing panics (101).
+#[test]
+fn an_unwritable_stderr_keeps_the_exit_code() {
+    for (args, code) in [
+        (&["status", "0"][..], 125),
+        (&["kill", "--bogus", "1"][..], 125),
+        (&["timeout", "-1", "true"][..], 125),
+        // PID 1 is refused without --force: one survivor line on stderr.
+        (&["kill", "-q", "1"][..], 1),
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let output = afterlife().args(args).stderr(full).output().expect("afterlife runs");
+        assert_eq!(output.status.code(), Some(code), "{args:?}");
+    }
+}
+
+/// A stdout that refuses the output (a full disk) is a failure, 125, with
+/// one line saying why, never an answer over a report that was not
+/// written; a reader that went away (EPIPE, `| head`) ends the output
+/// quietly and the exit code still answers.
+#[test]
+fn an_unwritable_stdout_fails_but_a_closed_pipe_does_not() {
+    for args in [&["explain", "137"][..], &["--json", "status", "1"], &["demo", "--list"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let output = afterlife().args(args).stdout(full).output().expect("afterlife runs");
+        assert_eq!(output.status.code(), Some(125), "{args:?}");
+        assert_eq!(
+            stderr(&output),
+            "afterlife: error: cannot write the output: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+
+        let mut child = afterlife()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("afterlife runs");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("afterlife ends");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).is_empty(), "{args:?}: {}", stderr(&output));
+    }
+}

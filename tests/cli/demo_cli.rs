@@ -33,6 +33,26 @@ fn list_names_every_scenario() {
 }
 
 #[test]
+fn list_with_names_lists_those_and_refuses_an_unknown_one() {
+    let output = run(&["demo", "--list", "ghost-socket", "1"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("15  ghost-socket"), "{text}");
+    assert!(lines[1].starts_with(" 1  exit"), "{text}");
+
+    let output = run(&["demo", "--list", "nineteen"]);
+    assert_eq!(output.status.code(), Some(125));
+    assert!(stdout(&output).is_empty());
+    assert!(
+        stderr(&output).starts_with("afterlife: error: no demo scenario 'nineteen'"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn unknown_scenario_is_one_clear_line_and_125() {
     let output = run(&["demo", "exit", "nineteen"]);
     assert_eq!(output.status.code(), Some(125));

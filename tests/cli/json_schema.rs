@@ -95,3 +95,42 @@ fn holds_snapshot_and_leftovers_match_their_schemas() {
     assert_eq!(left["stayed"]["processes"][0]["pid"], child.0, "{left:#}");
     drop(tree);
 }
+
+/// A path that is not UTF-8 — a process's executable, a file a run left in
+/// its temp directory — is given with U+FFFD for each stray byte, as names
+/// and command lines are: it never costs the whole document.
+#[test]
+fn paths_that_are_not_utf8_keep_the_document() {
+    use std::os::unix::ffi::OsStrExt;
+    let scratch = Scratch::new("json-non-utf8");
+    let exe = scratch.path().join(std::ffi::OsStr::from_bytes(b"sl\xffeep"));
+    std::fs::copy("/bin/sleep", &exe).unwrap();
+    let mut command = Command::new(&exe);
+    command
+        .arg("60")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    let copy = common::Reaped(common::spawn_fresh_copy(&mut command));
+    let pid = copy.pid().to_string();
+    assert!(wait_until(std::time::Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|link| link == exe)
+    }));
+    let (code, status) = run_json(&["status", &pid]);
+    assert_eq!(code, Some(0), "{status:#}");
+    assert_eq!(
+        status["processes"][0]["process"]["exe"],
+        format!("{}/sl\u{fffd}eep", scratch.path().display()),
+        "{status:#}"
+    );
+
+    let output = common::afterlife()
+        .args(["--json", "run", "--tmpdir", "--", "sh", "-c"])
+        .arg(r#"touch "$TMPDIR/$(printf 'a\377b')""#)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", common::stderr(&output));
+    let stderr = common::stderr(&output);
+    let report = schema::parse("run", stderr.lines().last().unwrap_or_default());
+    let path = report["files"][0]["path"].as_str().unwrap_or_default();
+    assert!(path.ends_with("/a\u{fffd}b"), "{report:#}");
+}

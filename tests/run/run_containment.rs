@@ -431,6 +431,55 @@ fn a_process_moved_into_another_cgroup_is_a_leftover_and_ended() {
     assert!(err.contains("another cgroup"), "{err}");
 }
 
+/// The same when the other cgroup's name is not UTF-8 (cgroupfs takes any
+/// byte but NUL, `/` and a newline): the move is still seen, and the
+/// process is a leftover, not missed.
+#[test]
+fn a_process_moved_into_a_cgroup_whose_name_is_not_utf8_is_a_leftover() {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(jail) = jail_for_moves() else {
+        return;
+    };
+    let other = jail
+        .cgroup
+        .as_ref()
+        .unwrap()
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"moved-\xff"));
+    std::fs::create_dir(&other).unwrap();
+    let output = afterlife()
+        .args([
+            "run",
+            "--containment",
+            "cgroup",
+            "--fail-on-leftovers",
+            "--grace",
+            "2",
+            "--timeout",
+            "20",
+            "--",
+            "sh",
+            "-c",
+            MOVES_OUT,
+        ])
+        .env("JAIL", &other)
+        .output()
+        .unwrap();
+    let left = std::fs::read_to_string(other.join("cgroup.procs")).unwrap_or_default();
+    if !left.is_empty() {
+        let _ = std::fs::write(other.join("cgroup.kill"), "1");
+        wait_until(Duration::from_secs(10), || {
+            std::fs::read_to_string(other.join("cgroup.procs")).is_ok_and(|procs| procs.is_empty())
+        });
+    }
+    let _ = std::fs::remove_dir(&other);
+    drop(jail);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{err}");
+    assert!(left.is_empty(), "still running in the other cgroup: {left:?}; {err}");
+    assert!(err.contains("another cgroup"), "{err}");
+}
+
 /// The same from inside a PID namespace that afterlife does not lead
 /// (a container's): there the leaf has no namespace of its own, and
 /// nothing but afterlife ends what left it.

@@ -152,6 +152,31 @@ fn exit_codes_match_coreutils() {
 }
 
 #[test]
+fn signals_are_read_as_coreutils_reads_them() {
+    if !coreutils_present() {
+        return;
+    }
+    compare(&[
+        // A shell's exit status names its signal: 128+N, and ksh's 256+N.
+        (&["-s", "137", "0.2", "sleep", "10"], 137),
+        (&["-s", "265", "0.2", "sleep", "10"], 137),
+        (&["-s", "143", "--preserve-status", "0.2", "sleep", "10"], 143),
+        // 128 and EXIT are the null signal: nothing is sent.
+        (&["-s", "128", "0.2", "sleep", "0.5"], 124),
+        (&["-s", "EXIT", "0.2", "sleep", "0.5"], 124),
+        // glibc's own 32 and 33 are no signal; nor is a number with a sign.
+        (&["-s", "32", "0.2", "true"], 125),
+        (&["-s", "33", "0.2", "true"], 125),
+        (&["-s", "+9", "0.2", "true"], 125),
+        (&["-s", "65", "0.2", "true"], 125),
+        // SIG and a number names that signal.
+        (&["-s", "SIG9", "0.2", "sleep", "10"], 137),
+        (&["-s", "SIG0", "0.2", "sleep", "0.5"], 124),
+        (&["-s", "SIG137", "0.2", "true"], 125),
+    ]);
+}
+
+#[test]
 fn the_commands_own_options_pass_through_untouched() {
     if !coreutils_present() {
         return;
@@ -682,6 +707,25 @@ fn named_timeout_it_says_timeout() {
         stderr(&output),
         "timeout: error: invalid time interval '1x': unknown unit; use s, m, h or d \
          (examples: 10, 0.5, 1.5m, 2h, 1d, inf)\n"
+    );
+}
+
+#[test]
+fn named_timeout_its_usage_names_timeout_alone() {
+    let t = AsTimeout::new("named-timeout-usage");
+    let output = t.sh("timeout --bogus 1 true", false);
+    assert_eq!(shell_code(output.status), 125);
+    assert_eq!(
+        stderr(&output),
+        "timeout: error: unexpected argument '--bogus' found (to pass '--bogus' as a value, use '-- --bogus')\n\
+         timeout: hint: usage: timeout [OPTIONS] <DURATION> <COMMAND>...; more with 'timeout --help'\n"
+    );
+    let help = t.sh("timeout --help", false);
+    assert_eq!(shell_code(help.status), 0);
+    assert!(
+        stdout(&help).contains("\nUsage: timeout [OPTIONS] <DURATION> <COMMAND>...\n"),
+        "{}",
+        stdout(&help)
     );
 }
 

@@ -342,24 +342,31 @@ fn dry_run(
     members: Vec<crate::terminate::select::Member>,
     table: &ProcessTable,
 ) -> TerminationReport {
-    // As a real run says it: a named zombie whose group or session runs on.
+    // As a real run says it: a member that has already exited (a zombie)
+    // would be sent nothing, and a named one may have led a group or
+    // session that runs on.
+    let opened: Vec<Option<Process>> = members
+        .iter()
+        .map(|m| Process::open_expecting(m.pid, m.start_ticks).ok())
+        .collect();
     let zombies = members
         .iter()
-        .filter(|m| m.named)
-        .filter(|m| Process::open_expecting(m.pid, m.start_ticks).is_ok_and(|p| p.has_exited()))
-        .map(|m| m.pid);
+        .zip(&opened)
+        .filter(|(m, p)| m.named && p.as_ref().is_some_and(Process::has_exited))
+        .map(|(m, _)| m.pid);
     let left_by_leaders = left_by_leaders(request.scope, zombies, table);
     let mut processes: Vec<ProcessReport> = members
         .into_iter()
-        .map(|m| ProcessReport {
+        .zip(opened)
+        .map(|(m, process)| ProcessReport {
             diagnosis: None,
             pid: m.pid,
-            title: dry_run_title(m.pid, m.start_ticks, &m.name),
+            title: process.as_ref().and_then(|p| title_of(p, &m.name)),
             ppid: table.get(m.pid).map_or(0, |e| e.ppid),
+            outcome: process.as_ref().map_or(Outcome::WouldSignal, dry_run_outcome),
             name: m.name,
             named: m.named,
             sent: Vec::new(),
-            outcome: Outcome::WouldSignal,
         })
         .collect();
     processes.extend(refused_reports(targets));
@@ -386,11 +393,24 @@ fn left_by_leaders(scope: Scope, zombies: impl Iterator<Item = Pid>, table: &Pro
     }
 }
 
-/// A dry run's member's title, read through a pidfd checked against the
-/// scan's start time.
-fn dry_run_title(pid: Pid, start_ticks: u64, name: &str) -> Option<String> {
-    let process = Process::open_expecting(pid, start_ticks).ok()?;
-    title_of(&process, name)
+/// What a dry run says of a member, opened through a pidfd checked against
+/// the scan's start time: one that has exited (a zombie) ended before any
+/// signal, as a real run would report it; any other would be signalled.
+fn dry_run_outcome(process: &Process) -> Outcome {
+    if !process.has_exited() {
+        return Outcome::WouldSignal;
+    }
+    let unreaped_by = process
+        .info()
+        .ok()
+        .filter(|info| info.state == ProcessState::Zombie)
+        .map(|info| zombie_reaper(&info, name_of));
+    Outcome::Ended {
+        by: EndedBy::BeforeSignal,
+        after_seconds: None,
+        status: process.peek_exit_observation().ok().map(Into::into),
+        unreaped_by,
+    }
 }
 
 fn refused_reports(targets: &Targets<'_>) -> Vec<ProcessReport> {

@@ -188,3 +188,25 @@ finish()
     assert_eq!(g["outcome"], "ended", "{g:#}");
     assert_eq!(sent(g), ["SIGTERM"], "{g:#}");
 }
+
+/// A dry run says of a zombie what the real run says: it has already
+/// exited, would be sent nothing, and who holds its entry.
+#[test]
+fn a_dry_run_reports_a_zombie_as_the_real_run_does() {
+    let mut parent = common::unreaped_zombie(5);
+    let zombie = parent.reported.to_string();
+    let (code, dry, stderr) = kill_json(&["--dry-run", &zombie]);
+    assert_eq!(code, 0, "{dry:#}\n{stderr}");
+    let (code, real, stderr) = kill_json(&[&zombie]);
+    assert_eq!(code, 0, "{real:#}\n{stderr}");
+    for report in [&dry, &real] {
+        let z = entry(report, parent.reported);
+        assert_eq!(z["outcome"], "ended", "{report:#}");
+        assert_eq!(z["by"], "before_signal", "{z:#}");
+        assert_eq!(z["ending"]["status"]["code"], 5, "{z:#}");
+        assert_eq!(z["unreaped_by"]["pid"], parent.child.id(), "{z:#}");
+        assert_eq!(report["summary"]["ended"], 1, "{report:#}");
+    }
+    let _ = parent.child.kill();
+    let _ = parent.child.wait();
+}

@@ -566,6 +566,9 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
                 let _ = write!(out, " [{}]", state.letter());
             }
             let _ = write!(out, ": {}", escape(&reason.describe()));
+            if matches!(reason, SurvivorReason::Refused { .. }) && process.named && report.scope == Scope::Tree {
+                out.push_str("; its tree was not walked, so none of its descendants was selected");
+            }
         }
     }
 }

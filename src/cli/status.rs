@@ -36,11 +36,24 @@ fn meaning(process: &crate::process::ProcessInfo) -> &'static str {
     if process.kernel_thread {
         return "a kernel thread: signals from user space do not end it";
     }
+    if let Some(meaning) = exiting_meaning(process.exiting, process.main_thread_exited) {
+        return meaning;
+    }
     if matches!(process.state, ProcessState::Sleeping | ProcessState::DiskSleep) && in_frozen_cgroup(process.pid) {
         return "its cgroup is frozen (cgroup.freeze): it runs again, and takes the signals queued meanwhile, once \
 the cgroup is thawed; SIGKILL still ends it now";
     }
     process.state.meaning()
+}
+
+/// What it means that the process has begun to exit (`PF_EXITING`),
+/// where that is not its main thread alone ending while others run (the
+/// process then lives on, and says so itself). Pure.
+fn exiting_meaning(exiting: bool, main_thread_exited: bool) -> Option<&'static str> {
+    (exiting && !main_thread_exited).then_some(
+        "it is already exiting (PF_EXITING, in the kernel's do_exit): no signal changes that; it is a zombie, then \
+gone, once the kernel has released its memory and files",
+    )
 }
 
 /// Whether the cgroup v2 freezer holds `pid`. Unreadable: no.
@@ -121,5 +134,18 @@ not told it ended",
             "{pid}: {} — no such process (it never existed, or it ended and was reaped)",
             output.paint(Style::Dim, "gone")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exiting_process_is_not_said_to_take_signals() {
+        assert!(exiting_meaning(true, false).is_some_and(|m| m.contains("no signal changes that")));
+        // Its main thread alone has ended: the process runs on.
+        assert_eq!(exiting_meaning(true, true), None);
+        assert_eq!(exiting_meaning(false, false), None);
     }
 }

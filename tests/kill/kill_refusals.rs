@@ -122,3 +122,22 @@ fn a_session_that_reads_zero_is_refused_not_taken_for_every_process() {
     assert!(stderr.contains("has no process group of its own"), "{stderr}");
     assert_eq!(stderr.lines().count(), 2, "{stderr}");
 }
+
+/// A tree whose root is refused is not walked: the text says so, rather
+/// than leave the reader to think the root was all there was.
+#[test]
+fn a_refused_tree_root_says_its_descendants_were_not_selected() {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("sleep 30 & \"$AFTERLIFE\" kill --tree --dry-run $$; echo \"rc=$?\"; kill $!")
+        .env("AFTERLIFE", env!("CARGO_BIN_EXE_afterlife"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("refused"), "{stdout}");
+    assert!(
+        stdout.contains("its tree was not walked, so none of its descendants was selected"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rc=1"), "{stdout}");
+}

@@ -237,6 +237,10 @@ fn process_leak_line(leftover: &Leftover) -> String {
         escape(&leftover.name),
         display_command_line(&leftover.cmdline)
     );
+    // The number the command's own scripts and logs know it by.
+    if let Some(inner) = leftover.ns_pid.filter(|&inner| inner != leftover.pid.get()) {
+        let _ = write!(line, ", PID {inner} in the run's PID namespace");
+    }
     // An orphan's parent is afterlife or its keeper now: not worth naming.
     let orphaned = leftover.escaped.iter().any(|e| matches!(e, Escape::Orphaned { .. }));
     if !orphaned {

@@ -253,7 +253,7 @@ pub struct ChildSetup {
     pub death_grace: Duration,
     /// The command is the first process of a new PID namespace (after the
     /// keeper, its init): give it a /proc of that namespace
-    /// ([`crate::sys::linux::ns::mount_own_proc`]), so that `ps`, `pgrep`
+    /// (`sys::linux::ns::mount_own_proc`), so that `ps`, `pgrep`
     /// and `pkill` inside see the PIDs `kill(2)` takes there.
     pub own_proc: bool,
 }

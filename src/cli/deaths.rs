@@ -36,15 +36,21 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
     let mut printer = Printer {
         output,
         pending: String::new(),
+        pending_deaths: 0,
+        written: 0,
         closed: false,
         counters: exporter.map(|e| (e, DeathCounters::default(), 0)),
     };
     // 0 means no limit, as for every other duration limit.
     let duration = args.duration.filter(|d| !d.is_zero());
     let summary = feed.run(duration, &filter, &mut printer).map_err(Failure::new)?;
+    // Shown: written to stdout, not only matched (a closed or full stdout
+    // takes the rest).
     stderr_line(&format!(
         "afterlife: {} deaths seen, {} shown, {} lost",
-        summary.seen, summary.shown, summary.lost
+        summary.seen,
+        summary.shown.min(printer.written),
+        summary.lost
     ));
     Ok(exit_code::SUCCESS)
 }
@@ -53,6 +59,10 @@ struct Printer<'a> {
     output: &'a Output,
     /// The lines of the batch so far, written at its end in one `write`.
     pending: String,
+    /// How many deaths those lines are.
+    pending_deaths: u64,
+    /// Deaths written to stdout.
+    written: u64,
     /// stdout is closed.
     closed: bool,
     counters: Option<(Exporter, DeathCounters, u64)>,
@@ -69,6 +79,7 @@ impl Observer for Printer<'_> {
             self.pending.push_str(&text_line(death, self.output));
         }
         self.pending.push('\n');
+        self.pending_deaths += 1;
         if let Some((_, counters, _)) = &mut self.counters {
             counters.count(death);
         }
@@ -91,10 +102,13 @@ impl Observer for Printer<'_> {
         if !self.pending.is_empty() {
             use std::io::Write as _;
             // EPIPE: the reader went away (`| head`); the feed ends.
-            if !stdout_written(std::io::stdout().lock().write_all(self.pending.as_bytes())) {
+            if stdout_written(std::io::stdout().lock().write_all(self.pending.as_bytes())) {
+                self.written += self.pending_deaths;
+            } else {
                 self.closed = true;
             }
             self.pending.clear();
+            self.pending_deaths = 0;
         }
         if let Some((exporter, counters, lost)) = &self.counters {
             exporter.publish_text(counters.render(*lost));

@@ -206,3 +206,33 @@ fn a_duration_past_the_clock_is_no_limit() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+/// Deaths that could not be written are not counted as shown: with stdout
+/// full, the feed ends with an error (125) and "0 shown".
+#[test]
+fn deaths_that_could_not_be_written_are_not_counted_as_shown() {
+    if !common::is_root() {
+        println!("skipped: the deaths feed needs root");
+        return;
+    }
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let child = common::afterlife()
+        .args(["deaths", "--duration", "4s"])
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        exit_with(0);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let err = common::stderr(&output);
+    assert!(err.contains(" 0 shown"), "{err}");
+    if err.contains(" 0 deaths seen") {
+        println!("skipped: the feed saw no death while it ran");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(125), "{err}");
+}

@@ -247,13 +247,10 @@ const STANDARD: &[Standard] = &[
     },
 ];
 
-/// Other names `kill(1)` accepts for the same numbers.
-const ALIASES: &[(&str, i32)] = &[
-    ("IOT", libc::SIGABRT),
-    ("POLL", libc::SIGIO),
-    ("CLD", libc::SIGCHLD),
-    ("UNUSED", libc::SIGSYS),
-];
+/// Other names `kill(1)` accepts for the same numbers. Not `UNUSED`
+/// (SIGSYS's old name, gone from glibc 2.26): util-linux `kill`, bash and
+/// coreutils `timeout` refuse it.
+const ALIASES: &[(&str, i32)] = &[("IOT", libc::SIGABRT), ("POLL", libc::SIGIO), ("CLD", libc::SIGCHLD)];
 
 /// Why a text is not a signal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -467,6 +464,9 @@ mod tests {
             assert_eq!(Signal::parse(text), Ok(Signal::TERM), "{text}");
         }
         assert_eq!(Signal::parse("IOT").unwrap().number(), libc::SIGABRT);
+        // Gone from glibc, and refused by kill(1), bash and timeout(1).
+        assert!(Signal::parse("UNUSED").is_err());
+        assert!(Signal::parse("SIGUNUSED").is_err());
         assert_eq!(Signal::parse("RTMIN").unwrap().number(), rtmin());
         assert_eq!(Signal::parse("RTMIN+3").unwrap().number(), rtmin() + 3);
         assert_eq!(Signal::parse("SIGRTMAX-1").unwrap().number(), rtmax() - 1);

@@ -176,10 +176,11 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
         };
         output.line(&format!("  process {} {}: {how}", s.pid, escape(&s.name)));
     }
+    let own_netns = crate::resources::sockets::own_netns();
     for l in &stayed.sockets {
         output.line(&format!(
             "  socket {}: still open, held by {}",
-            escape(&l.socket.describe()),
+            escape(&l.socket.describe_from(own_netns)),
             refs(&l.holders)
         ));
     }

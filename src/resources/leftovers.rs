@@ -35,7 +35,7 @@ use crate::resources::holders::{ProcessRef, brief, namespace_members};
 use crate::resources::ipc::{self, IpcKind, IpcObject};
 use crate::resources::ipc_left;
 use crate::resources::locks::{self, Lock};
-use crate::resources::snapshot::{Snapshot, boot_id, now_secs};
+use crate::resources::snapshot::{Snapshot, boot_id, in_root, now_secs};
 use crate::resources::sockets::{self, Protocol, Selection, Socket, SocketState};
 use crate::resources::walk::{self, Slot, socket_inode};
 use crate::terminate::report::{Reaper, zombie_reaper};
@@ -316,8 +316,10 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
             }
         }
     }
-    // A path some socket is bound to now is no stale file.
+    // A path some socket is bound to now is no stale file, nor a file some
+    // socket is bound to now (bound again in a chroot, under another name).
     let bound_now: HashSet<&str> = sockets_now.iter().filter_map(|s| s.path.as_deref()).collect();
+    let bound_files_now: HashSet<(u64, u32)> = sockets_now.iter().filter_map(|s| s.bound_file).collect();
     let socket_files: Vec<String> = socket_file_candidates(before)
         .into_iter()
         .filter(|(path, _)| !bound_now.contains(path.as_str()))
@@ -327,8 +329,11 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
             // snapshot knows it: the same path in afterlife's mount
             // namespace may be another file (the tree bound it on a
             // private tmpfs, and the file here was there before).
-            std::fs::symlink_metadata(path)
-                .is_ok_and(|m| m.file_type().is_socket() && is_bound_file(*bound, m.dev(), m.ino()))
+            std::fs::symlink_metadata(path).is_ok_and(|m| {
+                m.file_type().is_socket()
+                    && is_bound_file(*bound, m.dev(), m.ino())
+                    && !bound_files_now.contains(&(m.dev(), m.ino() as u32))
+            })
         })
         .map(|(path, _)| path)
         .collect();
@@ -439,15 +444,24 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
 
 /// The paths the snapshot's unix sockets were bound to in the file
 /// system: listeners and bound datagram sockets (an accepted connection
-/// shows its listener's path too), not abstract names. Pure.
+/// shows its listener's path too), not abstract names; a name bound in a
+/// chroot under the root of each process of the snapshot that held the
+/// socket, as afterlife reaches it. Pure.
 pub(crate) fn socket_file_candidates(before: &Snapshot) -> Vec<(String, Option<(u64, u32)>)> {
     let mut paths: Vec<(String, Option<(u64, u32)>)> = before
         .sockets
         .iter()
         .filter(|s| s.protocol == Protocol::Unix)
         .filter(|s| s.state == SocketState::Listen || s.unix_type == Some(sockets::UnixType::Dgram))
-        .filter_map(|s| Some((s.path.clone()?, s.bound_file)))
-        .filter(|(p, _)| p.starts_with('/'))
+        .filter_map(|s| Some((s, s.path.as_deref()?)))
+        .filter(|(_, p)| p.starts_with('/'))
+        // Bound in a chroot: the name is relative to the binder's root.
+        .flat_map(|(s, p)| {
+            before
+                .roots_holding(s.inode)
+                .into_iter()
+                .map(move |root| (in_root(root, p), s.bound_file))
+        })
         .collect();
     paths.sort();
     paths.dedup();
@@ -853,6 +867,7 @@ mod tests {
             user: None,
             cmdline: vec![],
             cwd: None,
+            root_dir: None,
             netns: Some(1),
             rss_bytes: 4096,
             fds: (0..fds)

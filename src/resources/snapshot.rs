@@ -53,6 +53,13 @@ pub struct ProcessSnapshot {
     pub cmdline: Vec<String>,
     /// Working directory.
     pub cwd: Option<String>,
+    /// Its root directory (`/proc/PID/root`) where it is not afterlife's
+    /// own `/`: a chrooted process. The names it gives the kernel — the
+    /// path a unix socket of its was bound to — are relative to it; its fd,
+    /// cwd and mapping links are read from afterlife's root, and are not.
+    /// In the JSON only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_dir: Option<String>,
     /// Network namespace.
     pub netns: Option<NetnsId>,
     /// Resident memory in bytes.
@@ -198,6 +205,25 @@ impl Snapshot {
             .min_by(|a, b| a.total_cmp(b))
     }
 
+    /// The root directories of the processes that hold socket `inode`,
+    /// each once (`None`: afterlife's own root); `[None]` where no process
+    /// of the snapshot holds it. A unix socket's bound name is relative to
+    /// its binder's root. Pure.
+    pub fn roots_holding(&self, inode: u64) -> Vec<Option<&str>> {
+        let mut roots: Vec<Option<&str>> = self
+            .processes
+            .iter()
+            .filter(|p| p.fds.iter().any(|f| f.kind == FdKind::Socket && f.inode == Some(inode)))
+            .map(|p| p.root_dir.as_deref())
+            .collect();
+        roots.sort();
+        roots.dedup();
+        if roots.is_empty() {
+            roots.push(None);
+        }
+        roots
+    }
+
     /// Number of fds of each kind over every process.
     pub fn fds_by_kind(&self) -> BTreeMap<&'static str, usize> {
         let mut counts = BTreeMap::new();
@@ -250,6 +276,9 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
     let cwd = std::fs::read_link(format!("{files}/cwd"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
+    let root_dir = std::fs::read_link(format!("{files}/root"))
+        .ok()
+        .and_then(|p| other_root(&p.to_string_lossy()));
     let page = rustix::param::page_size() as u64;
     let started_at = Some(crate::proc::started_at(b.start_ticks));
     // Read last: if the process was replaced by another with the same PID
@@ -272,6 +301,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         user: b.uid.and_then(crate::process::user_name),
         cmdline,
         cwd,
+        root_dir,
         netns: sockets::netns_of(pid),
         rss_bytes: resident_pages(pid, &files).unwrap_or(b.rss_pages) * page,
         fds,
@@ -280,6 +310,23 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         maps,
         errors,
     })
+}
+
+/// A process's root directory as its `/proc/PID/root` link reads, where
+/// it is not afterlife's own root: `None` for `/`. Pure.
+fn other_root(link: &str) -> Option<String> {
+    (link != "/").then(|| link.to_string())
+}
+
+/// The host path (as afterlife reaches it) of `path`, a name a process
+/// whose root directory is `root` gave the kernel: `/s.sock` bound in a
+/// chroot at `/srv/jail` is `/srv/jail/s.sock`. A relative `path`, or a
+/// process whose root is afterlife's, is left as it is. Pure.
+pub fn in_root(root: Option<&str>, path: &str) -> String {
+    match root {
+        Some(root) if path.starts_with('/') => format!("{}{path}", root.trim_end_matches('/')),
+        _ => path.to_string(),
+    }
 }
 
 /// Resident pages from `FILES/statm`, where the process's memory is read
@@ -470,6 +517,7 @@ mod tests {
             user: None,
             cmdline: vec![],
             cwd: None,
+            root_dir: None,
             netns: None,
             rss_bytes: 0,
             fds: vec![Fd {

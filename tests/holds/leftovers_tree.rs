@@ -261,6 +261,61 @@ finish()
     assert_eq!(code, Some(0), "{report:#}");
 }
 
+/// A chrooted listener binds a name relative to its root: the snapshot
+/// records the root, and `leftovers` names the socket file it left under
+/// it — not the same name under afterlife's root, which is another file or
+/// none.
+#[test]
+fn a_chrooted_listener_leaves_its_socket_file_under_its_root() {
+    if !common::is_root() {
+        println!("skipped: chroot needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-sock-chroot");
+    let jail = scratch.path().join("jail");
+    std::fs::create_dir(&jail).unwrap();
+    // The modules the fixture uses are loaded before it enters its root.
+    let mut py = Py::start(&format!(
+        r#"
+os.chroot({jail:?}); os.chdir("/")
+u = socket.socket(socket.AF_UNIX); u.bind("/server.sock"); u.listen()
+report(ready=1)
+finish()
+"#,
+        jail = jail.to_str().unwrap()
+    ));
+    let pid = py.pid().to_string();
+    let (code, snap) = run_json(&["snapshot", &pid]);
+    assert_eq!(code, Some(0));
+    assert_eq!(snap["processes"][0]["root_dir"], jail.to_str().unwrap(), "{snap:#}");
+    let text = stdout(&run(&["snapshot", &pid]));
+    let host_path = jail.join("server.sock");
+    assert!(text.contains(&format!("  root {}", jail.display())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "LISTEN /server.sock (inode {}) [bound in its root: {}]",
+            snap["sockets"][0]["inode"],
+            host_path.display()
+        )),
+        "{text}"
+    );
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, serde_json::to_vec(&snap).unwrap()).unwrap();
+    common::send_signal(py.pid(), libc::SIGKILL);
+    let _ = py.child.wait();
+    assert!(host_path.exists(), "the socket file stays");
+
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let files = report["stayed"]["socket_files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{report:#}");
+    assert_eq!(files[0]["path"], host_path.to_str().unwrap());
+    std::fs::remove_file(&host_path).unwrap();
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report:#}");
+}
+
 /// A listener bound on a tmpfs of its own mount namespace leaves its
 /// socket file there, gone with that namespace: a socket file at the same
 /// path here (there before, another file) is not the tree's, and nothing

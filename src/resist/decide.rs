@@ -942,8 +942,20 @@ stops, run an init (tini, dumb-init) that forwards SIGTERM.",
 
 fn stopped(facts: &Facts) -> Finding {
     let mut f = finding(FindingKind::Stopped, "stopped (T)", KillEffect::EndsIt);
-    f.evidence
-        .push(Evidence::new(state_src(facts), facts.state.letter().to_string()));
+    // The reading that says T: the process's, or a thread's where the
+    // process read otherwise (a group stop under way between the reads).
+    let stopped_thread = facts
+        .threads
+        .iter()
+        .find(|t| t.state == ProcessState::Stopped)
+        .filter(|_| facts.state != ProcessState::Stopped);
+    f.evidence.push(match stopped_thread {
+        Some(thread) => Evidence::new(
+            thread_src(facts, thread, "stat state"),
+            thread.state.letter().to_string(),
+        ),
+        None => Evidence::new(state_src(facts), facts.state.letter().to_string()),
+    });
     let mut explanation = "It is stopped (by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU): it does not run. SIGKILL still \
 ends it at once; every other signal, even a SIGTERM it does not handle, stays pending until it is continued with SIGCONT."
         .to_string();
@@ -1549,6 +1561,24 @@ mod tests {
         assert!(outcome(&d, Signal::KILL).ends_it_now);
         assert!(d.findings[0].next_step.contains("kill -CONT 4242"));
         assert_eq!(d.findings[1].evidence[0].value, "0000000000004000 (SIGTERM)");
+    }
+
+    #[test]
+    fn a_thread_read_stopped_is_the_evidence_when_the_process_read_running() {
+        let mut facts = base(ProcessState::Running);
+        facts.threads[0].state = ProcessState::Stopped;
+        let d = decide(&facts);
+        let stopped = d
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::Stopped)
+            .expect("stopped");
+        let tid = facts.threads[0].tid;
+        assert_eq!(
+            stopped.evidence[0].source,
+            format!("/proc/{}/task/{tid}/stat state", facts.pid)
+        );
+        assert_eq!(stopped.evidence[0].value, "T");
     }
 
     #[test]

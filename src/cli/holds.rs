@@ -5,7 +5,7 @@ use crate::cli::output::{Output, Style};
 use crate::cli::{Failure, HoldsArgs};
 use crate::exit_code;
 use crate::resources::holders::{
-    self, DeletedReport, Ghost, Holder, HoldsReport, Origin, ProcessRef, SocketMatch, Spec, Unseen, Via,
+    self, BindEffect, DeletedReport, Ghost, Holder, HoldsReport, Origin, ProcessRef, SocketMatch, Spec, Unseen, Via,
 };
 use crate::text::escape;
 
@@ -113,6 +113,23 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
             output.paint(Style::Warn, "no process holds it"),
             ghost_text(ghost)
         ));
+    }
+    if let (Some(effect), Some(local)) = (m.bind, m.socket.local) {
+        lines.push(format!("    {}", bind_text(effect, local)));
+    }
+}
+
+/// What a socket no process holds does to a new bind of its address and
+/// port. Pure.
+fn bind_text(effect: BindEffect, local: std::net::SocketAddr) -> String {
+    let bind = format!("a new bind of {local} (or of a wildcard address that covers it)");
+    match (effect.fails_without_reuseaddr, effect.fails_with_reuseaddr) {
+        (true, Some(true)) => format!("{bind} fails with EADDRINUSE while it lasts, with SO_REUSEADDR or without"),
+        (true, None) => format!(
+            "{bind} without SO_REUSEADDR fails with EADDRINUSE while it lasts; with SO_REUSEADDR it succeeds only if this socket had SO_REUSEADDR too (a connection accepted from a listener has the listener's), which the kernel does not report"
+        ),
+        (true, Some(false)) => format!("{bind} fails with EADDRINUSE while it lasts, unless it sets SO_REUSEADDR"),
+        (false, _) => format!("{bind} succeeds"),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::resources::holders::explain::holders_of;
 use crate::resources::holders::ghosts::{explain_ghost, fill_receivers};
 use crate::resources::holders::path::{FdLocks, PathTarget, foreign_mount_hits};
 use crate::resources::holders::{
-    Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
+    BindEffect, Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
 };
 use crate::resources::locks;
 use crate::resources::sockets::{self, NetnsId, Selection, Socket, Source};
@@ -411,11 +411,14 @@ impl Context<'_> {
                     self.hidepid,
                 )
             });
+            // What stays in the way of a new server when none holds it.
+            let bind = ghost.as_ref().and_then(|_| BindEffect::of(socket));
             matches.push(SocketMatch {
                 socket: socket.clone(),
                 foreign_netns,
                 holders,
                 ghost,
+                bind,
             });
         }
         matches

@@ -700,15 +700,17 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -
     for object in &now.ipc {
         let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
             Some(Attribution::Snapshot)
-        } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg)
+        } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg | IpcKind::SysvSem)
             && tree_pids.iter().any(|&p| object.touched_by(p))
             && object.new_since(since)
         {
             Some(Attribution::Pid)
         } else if object.kind != IpcKind::SysvShm && tree_uids.contains(&object.uid) && object.new_since(since) {
             // A SysV segment names its creator (`cpid`); a message queue
-            // no one has used yet names no one, as a semaphore set never
-            // does: those go by time and user.
+            // no one has used yet names no one, nor does a semaphore set
+            // whose semaphores no one has changed (each names the last
+            // process that did, `semctl(GETPID)`): those go by time and
+            // user.
             Some(Attribution::TimeAndUser)
         } else {
             None

@@ -173,7 +173,7 @@ impl Snapshot {
         }
         let sockets = sockets_of(&processes);
         let locks = locks_of(&processes, &locks::read());
-        let mut ipc = ipc_of(&processes, ipc::read_all());
+        let mut ipc = ipc_of(&processes, with_sem_last_pids(ipc::read_all()));
         for queue in mqueues_of(&processes) {
             if !ipc.iter().any(|o| o.same_object(&queue)) {
                 ipc.push(queue);
@@ -393,6 +393,18 @@ pub fn locks_of(processes: &[ProcessSnapshot], all: &[Lock]) -> Vec<HeldLock> {
         }
     }
     held
+}
+
+/// `all` with the last process that changed each semaphore of a SysV set
+/// (`semctl(GETPID)`): a set names no creator, and `/proc/sysvipc/sem`
+/// no user.
+fn with_sem_last_pids(mut all: Vec<IpcObject>) -> Vec<IpcObject> {
+    for o in all.iter_mut().filter(|o| o.kind == IpcKind::SysvSem) {
+        if let Some(id) = o.id {
+            o.last_pids = crate::resources::ipc_left::sem_last_pids(id as i32, o.size);
+        }
+    }
+    all
 }
 
 /// IPC objects the processes created or used last (SysV), or have open or

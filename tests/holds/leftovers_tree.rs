@@ -169,6 +169,62 @@ finish()
     assert!(text.contains("(3 semaphores): created while the tree lived"), "{text}");
 }
 
+/// A semaphore set names no creator, but each semaphore names the last
+/// process that changed it: a set the tree changed is in its snapshot, and
+/// left by a process the kernel names — not "no PID recorded".
+#[test]
+fn a_semaphore_set_the_tree_changed_is_named_by_its_last_user() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-sem");
+    let mut py = Py::start(
+        r#"
+libc.semget.restype = ctypes.c_int
+semid = libc.semget(0, 2, 0o1600)
+assert semid >= 0
+op = ctypes.create_string_buffer(struct.pack("Hhh", 1, 1, 0))
+assert libc.semop(semid, op, 1) == 0
+report(semid=semid)
+finish()
+"#,
+    );
+    let semid = py.num("semid");
+    let _sysv = SysvCleanup(vec![("-s", semid)]);
+    let pid = py.pid() as i64;
+    let (code, snap) = run_json(&["snapshot", "--tree", &pid.to_string()]);
+    assert_eq!(code, Some(0));
+    let recorded = find(&snap["ipc"], |o| {
+        o["kind"] == "sysv_sem" && o["id"].as_i64() == Some(semid)
+    })
+    .unwrap_or_else(|| panic!("the set it changed: {snap:#}"));
+    assert_eq!(recorded["last_pids"], serde_json::json!([pid]), "{recorded}");
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, serde_json::to_vec(&snap).unwrap()).unwrap();
+    py.child.kill().unwrap();
+    py.child.wait().unwrap();
+
+    // The snapshot names it; and with a snapshot that does not (taken
+    // before the set was made, as by run), the kernel does.
+    let (_, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let left = find(&report["stayed"]["ipc"], |o| o["object"]["id"].as_i64() == Some(semid))
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(left["attribution"], "snapshot", "{left}");
+    let mut without = snap.clone();
+    without["ipc"] = serde_json::json!([]);
+    std::fs::write(&file, serde_json::to_vec(&without).unwrap()).unwrap();
+    let (_, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let left = find(&report["stayed"]["ipc"], |o| o["object"]["id"].as_i64() == Some(semid))
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(left["attribution"], "pid", "{left}");
+    assert_eq!(left["object"]["last_pids"], serde_json::json!([pid]), "{left}");
+    let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
+    assert!(
+        text.contains(&format!(
+            "ipc SysV semaphore set id {semid} (key 0x0) (2 semaphores): the kernel records a process of the tree as its creator or last user"
+        )),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_tree_that_left_nothing_is_clean() {
     let _ipc = common::ipc_serial();

@@ -121,7 +121,7 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
 
 /// What a socket no process holds does to a new bind of its address and
 /// port. Pure.
-fn bind_text(effect: BindEffect, local: std::net::SocketAddr) -> String {
+pub(crate) fn bind_text(effect: BindEffect, local: std::net::SocketAddr) -> String {
     let bind = format!("a new bind of {local} (or of a wildcard address that covers it)");
     match (effect.fails_without_reuseaddr, effect.fails_with_reuseaddr) {
         (true, Some(true)) => format!("{bind} fails with EADDRINUSE while it lasts, with SO_REUSEADDR or without"),

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::observe::EndingReport;
 use crate::process::{Pid, Process, ProcessTable};
-use crate::resources::holders::{ProcessRef, brief, namespace_members};
+use crate::resources::holders::{BindEffect, ProcessRef, brief, namespace_members};
 use crate::resources::ipc::{self, IpcKind, IpcObject};
 use crate::resources::ipc_left;
 use crate::resources::locks::{self, Lock};
@@ -102,6 +102,9 @@ pub struct Now {
     pub processes: Vec<LiveProcess>,
     /// Sockets of the namespaces the snapshot used that still exist.
     pub sockets: Vec<Socket>,
+    /// Connections of those namespaces that no fd refers to and that the
+    /// kernel is closing (TIME_WAIT, FIN-WAIT, CLOSING, LAST-ACK).
+    pub closing: Vec<Socket>,
     /// Who holds each socket inode now.
     pub socket_holders: HashMap<u64, Vec<ProcessRef>>,
     /// Every IPC object.
@@ -207,10 +210,25 @@ pub struct Gone {
     pub memory_bytes: u64,
     /// Sockets that no longer exist.
     pub sockets: usize,
+    /// Of the TCP connections that went, those the kernel is still
+    /// closing: with no process left, they keep their port bound until
+    /// they end. In the JSON only when not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closing: Vec<ClosingConnection>,
     /// Locks released.
     pub locks: usize,
     /// Files that were mapped.
     pub mapped_files: usize,
+}
+
+/// A connection of the tree that the kernel is still closing, its
+/// process gone: a TIME_WAIT, or an orphan finishing the close handshake.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClosingConnection {
+    /// The connection now (inode 0: no fd refers to it).
+    pub socket: Socket,
+    /// What it does to a new `bind` of its port until it ends.
+    pub bind: BindEffect,
 }
 
 /// What stayed.
@@ -338,6 +356,7 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         .map(|(path, _)| path)
         .collect();
     let before_inodes: HashSet<u64> = before.sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+    let closing: Vec<Socket> = sockets_now.iter().filter(|s| is_closing(s)).cloned().collect();
     sockets_now.retain(|s| before_inodes.contains(&s.inode));
     let live_inodes: HashSet<u64> = sockets_now.iter().map(|s| s.inode).collect();
 
@@ -432,6 +451,7 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         taken_at: now_secs(),
         processes,
         sockets: sockets_now,
+        closing,
         socket_holders,
         ipc: ipc_now,
         ipc_holders,
@@ -538,6 +558,11 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
     let started = started_since(&survivors, now);
     survivors.extend(started);
     let (sockets_left, sockets_gone) = sockets(before, now, same_boot);
+    let closing = if same_boot {
+        closing_connections(before, now)
+    } else {
+        Vec::new()
+    };
     let tree_now: HashSet<Pid> = survivors.iter().map(|s| s.pid).collect();
     let (ipc_left, ipc_held_by_others) = ipc(before, now, same_boot, &tree_now);
     let (locks_left, locks_gone) = locks(before, now, same_boot, &live, &went.processes);
@@ -583,6 +608,7 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
             fds_by_kind: went.fds_by_kind,
             memory_bytes: went.memory_bytes,
             sockets: sockets_gone,
+            closing,
             locks: locks_gone,
             mapped_files: went.mapped_files,
         },
@@ -659,6 +685,48 @@ fn started_since(survivors: &[Survivor], now: &Now) -> Vec<Survivor> {
         }
     }
     started
+}
+
+/// Whether a socket is a TCP connection no fd refers to that the kernel
+/// is closing: a TIME_WAIT, or an orphan in FIN-WAIT, CLOSING or LAST-ACK.
+/// Pure.
+fn is_closing(socket: &Socket) -> bool {
+    socket.protocol == Protocol::Tcp
+        && socket.inode == 0
+        && matches!(
+            socket.state,
+            SocketState::TimeWait
+                | SocketState::FinWait1
+                | SocketState::FinWait2
+                | SocketState::Closing
+                | SocketState::LastAck
+        )
+}
+
+/// The TCP connections of the snapshot that went and that the kernel is
+/// still closing: the same namespace, local and remote addresses (a
+/// connection's four numbers name it until it ends). Pure.
+fn closing_connections(before: &Snapshot, now: &Now) -> Vec<ClosingConnection> {
+    let held_now: HashSet<u64> = now.sockets.iter().map(|s| s.inode).collect();
+    now.closing
+        .iter()
+        .filter(|c| {
+            before.sockets.iter().any(|b| {
+                b.protocol == Protocol::Tcp
+                    && b.state != SocketState::Listen
+                    && !held_now.contains(&b.inode)
+                    && b.netns == c.netns
+                    && b.local == c.local
+                    && b.remote == c.remote
+            })
+        })
+        .filter_map(|c| {
+            Some(ClosingConnection {
+                socket: c.clone(),
+                bind: BindEffect::of(c)?,
+            })
+        })
+        .collect()
 }
 
 /// Sockets still open (listeners and TCP first), and how many went.
@@ -970,6 +1038,7 @@ mod tests {
                 },
             ],
             sockets: vec![listener(77)],
+            closing: Vec::new(),
             socket_holders: HashMap::from([(
                 77,
                 vec![ProcessRef {

@@ -225,6 +225,67 @@ finish()
     );
 }
 
+/// A server killed while a client keeps its connection open: the
+/// connection's socket went with the server, but the kernel is still
+/// closing it (FIN-WAIT-2) and keeps the port bound — a restarted server
+/// that binds it without SO_REUSEADDR fails, and `leftovers` says so.
+#[test]
+fn a_connection_the_kernel_is_still_closing_is_said_to_keep_its_port() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-closing");
+    let mut py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+a, _ = l.accept()
+finish()
+"#,
+    );
+    let port = py.num("port");
+    let client = std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
+    let pid = py.pid().to_string();
+    let mut snap = Value::Null;
+    assert!(wait_until(Duration::from_secs(5), || {
+        snap = run_json(&["snapshot", &pid]).1;
+        find(&snap["sockets"], |s| s["state"] == "established").is_some()
+    }));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, serde_json::to_vec(&snap).unwrap()).unwrap();
+    common::send_signal(py.pid(), libc::SIGKILL);
+    let _ = py.child.wait();
+
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let closing = report["gone"]["closing"].as_array().cloned().unwrap_or_default();
+    assert_eq!(closing.len(), 1, "{report:#}");
+    let local = format!("127.0.0.1:{port}");
+    assert_eq!(closing[0]["socket"]["local"], local.as_str(), "{report:#}");
+    assert_eq!(closing[0]["socket"]["remote"], client.local_addr().unwrap().to_string());
+    assert_eq!(closing[0]["bind"]["fails_without_reuseaddr"], true);
+    // The kernel agrees: the port is still bound.
+    let plain = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys; socket.socket().bind(('127.0.0.1', int(sys.argv[1])))",
+        ])
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "a bind without SO_REUSEADDR fails");
+    // Nothing of the tree's holds it: the tree left nothing a process has.
+    assert_eq!(report["clean"], true, "{report:#}");
+    assert_eq!(code, Some(0));
+    let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
+    assert!(
+        text.contains(&format!("  connection tcp FIN-WAIT-2 {local} -> ")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("    a new bind of {local} (or of a wildcard address that covers it) without SO_REUSEADDR fails with EADDRINUSE")),
+        "{text}"
+    );
+    drop(client);
+}
+
 #[test]
 fn a_tree_that_left_nothing_is_clean() {
     let _ipc = common::ipc_serial();

@@ -149,6 +149,8 @@ finish()
         .find(|s| s["socket"]["state"] == "close_wait")
         .unwrap();
     assert_eq!(queued["ghost"]["reason"], "accept_queue", "{queued}");
+    // The port is its listener's: no bind verdict of its own.
+    assert!(queued.get("bind").is_none(), "{queued}");
     let holders: Vec<i64> = queued["ghost"]["holders"]
         .as_array()
         .unwrap()

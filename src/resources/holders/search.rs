@@ -411,8 +411,13 @@ impl Context<'_> {
                     self.hidepid,
                 )
             });
-            // What stays in the way of a new server when none holds it.
-            let bind = ghost.as_ref().and_then(|_| BindEffect::of(socket));
+            // What stays in the way of a new server when none holds it; a
+            // connection in an accept queue is its listener's, which the
+            // listener's own line speaks for.
+            let bind = ghost
+                .as_ref()
+                .filter(|g| !matches!(g, Ghost::AcceptQueue { .. } | Ghost::HalfOpen))
+                .and_then(|_| BindEffect::of(socket));
             matches.push(SocketMatch {
                 socket: socket.clone(),
                 foreign_netns,

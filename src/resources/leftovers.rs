@@ -964,6 +964,46 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_of_the_tree_the_kernel_still_closes_is_named_by_its_addresses() {
+        let conn =
+            |state, remote: &str, inode| Socket::inet_fixture(Protocol::Tcp, state, "127.0.0.1:8080", remote, inode);
+        let before = Snapshot {
+            version: 2,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: false,
+            processes: vec![process(10, 1, 2)],
+            sockets: vec![listener(77), conn(SocketState::Established, "127.0.0.1:5000", 78)],
+            locks: vec![],
+            ipc: vec![],
+        };
+        let mut other_ns = conn(SocketState::TimeWait, "127.0.0.1:5000", 0);
+        other_ns.netns = 2;
+        let now = Now {
+            boot_id: "b".into(),
+            closing: vec![
+                conn(SocketState::FinWait2, "127.0.0.1:5000", 0),
+                // Another client's, and the same addresses in another namespace.
+                conn(SocketState::TimeWait, "127.0.0.1:5001", 0),
+                other_ns,
+            ],
+            ..Now::default()
+        };
+        let closing = closing_connections(&before, &now);
+        assert_eq!(closing.len(), 1);
+        assert_eq!(closing[0].socket.state, SocketState::FinWait2);
+        assert!(closing[0].bind.fails_without_reuseaddr);
+        assert_eq!(closing[0].bind.fails_with_reuseaddr, None);
+        assert!(is_closing(&now.closing[0]));
+        assert!(!is_closing(&conn(SocketState::CloseWait, "127.0.0.1:5000", 0)));
+        assert!(!is_closing(&conn(SocketState::TimeWait, "127.0.0.1:5000", 9)));
+        let report = compare(&before, &now);
+        assert_eq!(report.gone.closing, closing);
+        assert!(report.clean);
+    }
+
+    #[test]
     fn what_went_and_what_stayed() {
         let lock = Lock {
             kind: LockKind::Flock,

@@ -122,7 +122,15 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
 /// What a socket no process holds does to a new bind of its address and
 /// port. Pure.
 pub(crate) fn bind_text(effect: BindEffect, local: std::net::SocketAddr) -> String {
-    let bind = format!("a new bind of {local} (or of a wildcard address that covers it)");
+    // An IPv4 connection of a dual-stack listener shows its address mapped
+    // into IPv6; a bind of the plain IPv4 address meets it all the same.
+    let bind = match local {
+        std::net::SocketAddr::V6(v6) if let Some(v4) = v6.ip().to_ipv4_mapped() => format!(
+            "a new bind of {v4}:{port} or {local} (or of a wildcard address that covers it)",
+            port = v6.port()
+        ),
+        _ => format!("a new bind of {local} (or of a wildcard address that covers it)"),
+    };
     match (effect.fails_without_reuseaddr, effect.fails_with_reuseaddr) {
         (true, Some(true)) => format!("{bind} fails with EADDRINUSE while it lasts, with SO_REUSEADDR or without"),
         (true, None) => format!(
@@ -389,6 +397,27 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bind_verdict_names_an_ipv4_address_mapped_into_ipv6_both_ways() {
+        let unknown = BindEffect {
+            fails_without_reuseaddr: true,
+            fails_with_reuseaddr: None,
+        };
+        let text = bind_text(unknown, "[::ffff:127.0.0.1]:80".parse().unwrap());
+        assert!(
+            text.starts_with("a new bind of 127.0.0.1:80 or [::ffff:127.0.0.1]:80 (or of a wildcard address that covers it) without SO_REUSEADDR fails"),
+            "{text}"
+        );
+        let listener = BindEffect {
+            fails_without_reuseaddr: true,
+            fails_with_reuseaddr: Some(true),
+        };
+        assert_eq!(
+            bind_text(listener, "[::1]:80".parse().unwrap()),
+            "a new bind of [::1]:80 (or of a wildcard address that covers it) fails with EADDRINUSE while it lasts, with SO_REUSEADDR or without"
+        );
+    }
 
     #[test]
     fn the_unseen_note_advises_root_only_to_others() {

@@ -276,9 +276,14 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
     let cwd = std::fs::read_link(format!("{files}/cwd"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
-    let root_dir = std::fs::read_link(format!("{files}/root"))
-        .ok()
-        .and_then(|p| other_root(&p.to_string_lossy()));
+    // Unreadable, it is noted: an absent root_dir would read as `/`.
+    let root_dir = match std::fs::read_link(format!("{files}/root")) {
+        Ok(link) => other_root(&link.to_string_lossy()),
+        Err(e) => {
+            note(ReadError::from_io(pid, "root", e));
+            None
+        }
+    };
     let page = rustix::param::page_size() as u64;
     let started_at = Some(crate::proc::started_at(b.start_ticks));
     // Read last: if the process was replaced by another with the same PID

@@ -991,7 +991,7 @@ Ctrl+Z, or SIGTTIN/SIGTTOU when it touched the terminal from the background.",
         }
     } else {
         explanation.push_str(
-            " It has no terminal, so not job control: someone sent it SIGSTOP; the kernel does not record who.",
+            " It has no terminal, so no terminal stopped it: a process sent it a stop signal (SIGSTOP, or SIGTSTP, SIGTTIN or SIGTTOU with kill); the kernel does not record which, nor who.",
         );
     }
     f.explanation = explanation;
@@ -1579,6 +1579,19 @@ mod tests {
             format!("/proc/{}/task/{tid}/stat state", facts.pid)
         );
         assert_eq!(stopped.evidence[0].value, "T");
+    }
+
+    #[test]
+    fn a_stop_without_a_terminal_is_not_said_to_be_sigstop() {
+        // kill -TSTP stops a process of a group that is not orphaned, with
+        // no terminal: the kernel keeps no record of which signal it was.
+        let d = decide(&base(ProcessState::Stopped));
+        let explanation = &d.findings[0].explanation;
+        assert!(!explanation.contains("someone sent it SIGSTOP"), "{explanation}");
+        assert!(
+            explanation.contains("SIGSTOP, or SIGTSTP, SIGTTIN or SIGTTOU with kill"),
+            "{explanation}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::cli::output::{Output, Style};
 use crate::cli::{Failure, HoldsArgs};
 use crate::exit_code;
 use crate::resources::holders::{
-    self, DeletedReport, Ghost, Holder, HoldsReport, Origin, ProcessRef, SocketMatch, Spec, Unseen, Via,
+    self, BindEffect, DeletedReport, Ghost, Holder, HoldsReport, Origin, ProcessRef, SocketMatch, Spec, Unseen, Via,
 };
 use crate::text::escape;
 
@@ -113,6 +113,31 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
             output.paint(Style::Warn, "no process holds it"),
             ghost_text(ghost)
         ));
+    }
+    if let (Some(effect), Some(local)) = (m.bind, m.socket.local) {
+        lines.push(format!("    {}", bind_text(effect, local)));
+    }
+}
+
+/// What a socket no process holds does to a new bind of its address and
+/// port. Pure.
+pub(crate) fn bind_text(effect: BindEffect, local: std::net::SocketAddr) -> String {
+    // An IPv4 connection of a dual-stack listener shows its address mapped
+    // into IPv6; a bind of the plain IPv4 address meets it all the same.
+    let bind = match local {
+        std::net::SocketAddr::V6(v6) if let Some(v4) = v6.ip().to_ipv4_mapped() => format!(
+            "a new bind of {v4}:{port} or {local} (or of a wildcard address that covers it)",
+            port = v6.port()
+        ),
+        _ => format!("a new bind of {local} (or of a wildcard address that covers it)"),
+    };
+    match (effect.fails_without_reuseaddr, effect.fails_with_reuseaddr) {
+        (true, Some(true)) => format!("{bind} fails with EADDRINUSE while it lasts, with SO_REUSEADDR or without"),
+        (true, None) => format!(
+            "{bind} without SO_REUSEADDR fails with EADDRINUSE while it lasts; with SO_REUSEADDR it succeeds only if this socket had SO_REUSEADDR too (a connection accepted from a listener has the listener's), which the kernel does not report"
+        ),
+        (true, Some(false)) => format!("{bind} fails with EADDRINUSE while it lasts, unless it sets SO_REUSEADDR"),
+        (false, _) => format!("{bind} succeeds"),
     }
 }
 
@@ -372,6 +397,27 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bind_verdict_names_an_ipv4_address_mapped_into_ipv6_both_ways() {
+        let unknown = BindEffect {
+            fails_without_reuseaddr: true,
+            fails_with_reuseaddr: None,
+        };
+        let text = bind_text(unknown, "[::ffff:127.0.0.1]:80".parse().unwrap());
+        assert!(
+            text.starts_with("a new bind of 127.0.0.1:80 or [::ffff:127.0.0.1]:80 (or of a wildcard address that covers it) without SO_REUSEADDR fails"),
+            "{text}"
+        );
+        let listener = BindEffect {
+            fails_without_reuseaddr: true,
+            fails_with_reuseaddr: Some(true),
+        };
+        assert_eq!(
+            bind_text(listener, "[::1]:80".parse().unwrap()),
+            "a new bind of [::1]:80 (or of a wildcard address that covers it) fails with EADDRINUSE while it lasts, with SO_REUSEADDR or without"
+        );
+    }
 
     #[test]
     fn the_unseen_note_advises_root_only_to_others() {

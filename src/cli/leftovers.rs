@@ -151,6 +151,16 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
     for p in gone.processes.iter().filter(|p| p.zombie.is_some()) {
         output.line(&format!("  {}", zombie_line(p)));
     }
+    let own_netns = crate::resources::sockets::own_netns();
+    for c in &gone.closing {
+        output.line(&format!(
+            "  connection {}: no process has it; the kernel is still closing it",
+            escape(&c.socket.describe_from(own_netns))
+        ));
+        if let Some(local) = c.socket.local {
+            output.line(&format!("    {}", crate::cli::holds::bind_text(c.bind, local)));
+        }
+    }
     for i in &report.ipc_held_by_others {
         output.line(&format!(
             "not the tree's: ipc {} ({}): held or used last by {}, outside the tree",
@@ -179,7 +189,7 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
     for l in &stayed.sockets {
         output.line(&format!(
             "  socket {}: still open, held by {}",
-            escape(&l.socket.describe()),
+            escape(&l.socket.describe_from(own_netns)),
             refs(&l.holders)
         ));
     }

@@ -6,6 +6,8 @@ use crate::cli::output::{Output, Style};
 use crate::cli::{Failure, SnapshotArgs};
 use crate::exit_code;
 use crate::resources::Snapshot;
+use crate::resources::snapshot::in_root;
+use crate::resources::sockets::{NetnsId, Socket};
 use crate::text::{display_command_line, escape};
 
 pub(crate) fn run(args: &SnapshotArgs, output: &Output) -> Result<u8, Failure> {
@@ -24,6 +26,7 @@ pub(crate) fn run(args: &SnapshotArgs, output: &Output) -> Result<u8, Failure> {
 }
 
 fn render(snapshot: &Snapshot, output: &Output) {
+    let own_netns = crate::resources::sockets::own_netns();
     for p in &snapshot.processes {
         // Fds that could not be read are not "0 fds": the note below says why.
         let fds = if p.fds_unreadable {
@@ -59,6 +62,12 @@ fn render(snapshot: &Snapshot, output: &Output) {
         if let Some(cwd) = &p.cwd {
             output.line(&format!("  cwd {}", escape(cwd)));
         }
+        if let Some(root) = &p.root_dir {
+            output.line(&format!(
+                "  root {} (chrooted: the names it binds and opens are relative to it)",
+                escape(root)
+            ));
+        }
         for fd in &p.fds {
             let socket = fd.inode.and_then(|i| {
                 snapshot
@@ -67,7 +76,7 @@ fn render(snapshot: &Snapshot, output: &Output) {
                     .find(|s| s.inode == i && fd.kind.name() == "socket")
             });
             let target = match socket {
-                Some(s) => s.describe(),
+                Some(s) => socket_text(s, own_netns, p.root_dir.as_deref()),
                 None => fd.target.clone(),
             };
             output.line(&format!(
@@ -120,6 +129,19 @@ fn render(snapshot: &Snapshot, output: &Output) {
     }
 }
 
+/// A socket of a process whose root is `root`, for a reader in network
+/// namespace `own`: its namespace named when it is another, and a unix
+/// socket's name bound in a chroot also as afterlife reaches it. Pure.
+fn socket_text(socket: &Socket, own: Option<NetnsId>, root: Option<&str>) -> String {
+    let text = socket.describe_from(own);
+    match (root, socket.path.as_deref()) {
+        (Some(root), Some(path)) if path.starts_with('/') => {
+            format!("{text} [bound in its root: {}]", in_root(Some(root), path))
+        }
+        _ => text,
+    }
+}
+
 /// The bytes a lock covers, when not the whole file: `, bytes 100-199`
 /// (`/proc/locks` gives the last byte), `, bytes 100 to the end`. Pure.
 fn byte_range(start: u64, end: Option<u64>) -> String {
@@ -133,6 +155,31 @@ fn byte_range(start: u64, end: Option<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_socket_of_another_namespace_or_root_says_so() {
+        use crate::resources::sockets::{Protocol, SocketState};
+        let mut tcp = Socket::inet_fixture(Protocol::Tcp, SocketState::Listen, "127.0.0.1:8080", "0.0.0.0:0", 7);
+        assert_eq!(socket_text(&tcp, Some(1), None), "tcp LISTEN 127.0.0.1:8080");
+        tcp.netns = 2;
+        assert_eq!(
+            socket_text(&tcp, Some(1), Some("/jail")),
+            "tcp LISTEN 127.0.0.1:8080 [network namespace net:[2], not afterlife's]"
+        );
+        let mut unix = tcp.clone();
+        unix.protocol = Protocol::Unix;
+        unix.netns = 1;
+        unix.path = Some("/s.sock".into());
+        assert_eq!(
+            socket_text(&unix, Some(1), Some("/jail/")),
+            "unix stream LISTEN /s.sock (inode 7) [bound in its root: /jail/s.sock]"
+        );
+        unix.path = Some("@abstract".into());
+        assert_eq!(
+            socket_text(&unix, Some(1), Some("/jail")),
+            "unix stream LISTEN @abstract (inode 7)"
+        );
+    }
 
     #[test]
     fn a_lock_on_part_of_a_file_says_which_bytes() {

@@ -942,8 +942,20 @@ stops, run an init (tini, dumb-init) that forwards SIGTERM.",
 
 fn stopped(facts: &Facts) -> Finding {
     let mut f = finding(FindingKind::Stopped, "stopped (T)", KillEffect::EndsIt);
-    f.evidence
-        .push(Evidence::new(state_src(facts), facts.state.letter().to_string()));
+    // The reading that says T: the process's, or a thread's where the
+    // process read otherwise (a group stop under way between the reads).
+    let stopped_thread = facts
+        .threads
+        .iter()
+        .find(|t| t.state == ProcessState::Stopped)
+        .filter(|_| facts.state != ProcessState::Stopped);
+    f.evidence.push(match stopped_thread {
+        Some(thread) => Evidence::new(
+            thread_src(facts, thread, "stat state"),
+            thread.state.letter().to_string(),
+        ),
+        None => Evidence::new(state_src(facts), facts.state.letter().to_string()),
+    });
     let mut explanation = "It is stopped (by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU): it does not run. SIGKILL still \
 ends it at once; every other signal, even a SIGTERM it does not handle, stays pending until it is continued with SIGCONT."
         .to_string();
@@ -979,7 +991,7 @@ Ctrl+Z, or SIGTTIN/SIGTTOU when it touched the terminal from the background.",
         }
     } else {
         explanation.push_str(
-            " It has no terminal, so not job control: someone sent it SIGSTOP; the kernel does not record who.",
+            " It has no terminal, so no terminal stopped it: a process sent it a stop signal (SIGSTOP, or SIGTSTP, SIGTTIN or SIGTTOU with kill); the kernel does not record which, nor who.",
         );
     }
     f.explanation = explanation;
@@ -1549,6 +1561,37 @@ mod tests {
         assert!(outcome(&d, Signal::KILL).ends_it_now);
         assert!(d.findings[0].next_step.contains("kill -CONT 4242"));
         assert_eq!(d.findings[1].evidence[0].value, "0000000000004000 (SIGTERM)");
+    }
+
+    #[test]
+    fn a_thread_read_stopped_is_the_evidence_when_the_process_read_running() {
+        let mut facts = base(ProcessState::Running);
+        facts.threads[0].state = ProcessState::Stopped;
+        let d = decide(&facts);
+        let stopped = d
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::Stopped)
+            .expect("stopped");
+        let tid = facts.threads[0].tid;
+        assert_eq!(
+            stopped.evidence[0].source,
+            format!("/proc/{}/task/{tid}/stat state", facts.pid)
+        );
+        assert_eq!(stopped.evidence[0].value, "T");
+    }
+
+    #[test]
+    fn a_stop_without_a_terminal_is_not_said_to_be_sigstop() {
+        // kill -TSTP stops a process of a group that is not orphaned, with
+        // no terminal: the kernel keeps no record of which signal it was.
+        let d = decide(&base(ProcessState::Stopped));
+        let explanation = &d.findings[0].explanation;
+        assert!(!explanation.contains("someone sent it SIGSTOP"), "{explanation}");
+        assert!(
+            explanation.contains("SIGSTOP, or SIGTSTP, SIGTTIN or SIGTTOU with kill"),
+            "{explanation}"
+        );
     }
 
     #[test]

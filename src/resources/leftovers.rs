@@ -31,11 +31,11 @@ use serde::Serialize;
 
 use crate::observe::EndingReport;
 use crate::process::{Pid, Process, ProcessTable};
-use crate::resources::holders::{ProcessRef, brief, namespace_members};
+use crate::resources::holders::{BindEffect, ProcessRef, brief, namespace_members};
 use crate::resources::ipc::{self, IpcKind, IpcObject};
 use crate::resources::ipc_left;
 use crate::resources::locks::{self, Lock};
-use crate::resources::snapshot::{Snapshot, boot_id, now_secs};
+use crate::resources::snapshot::{Snapshot, boot_id, in_root, now_secs};
 use crate::resources::sockets::{self, Protocol, Selection, Socket, SocketState};
 use crate::resources::walk::{self, Slot, socket_inode};
 use crate::terminate::report::{Reaper, zombie_reaper};
@@ -102,6 +102,9 @@ pub struct Now {
     pub processes: Vec<LiveProcess>,
     /// Sockets of the namespaces the snapshot used that still exist.
     pub sockets: Vec<Socket>,
+    /// Connections of those namespaces that no fd refers to and that the
+    /// kernel is closing (TIME_WAIT, FIN-WAIT, CLOSING, LAST-ACK).
+    pub closing: Vec<Socket>,
     /// Who holds each socket inode now.
     pub socket_holders: HashMap<u64, Vec<ProcessRef>>,
     /// Every IPC object.
@@ -207,10 +210,25 @@ pub struct Gone {
     pub memory_bytes: u64,
     /// Sockets that no longer exist.
     pub sockets: usize,
+    /// Of the TCP connections that went, those the kernel is still
+    /// closing: with no process left, they keep their port bound until
+    /// they end. In the JSON only when not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closing: Vec<ClosingConnection>,
     /// Locks released.
     pub locks: usize,
     /// Files that were mapped.
     pub mapped_files: usize,
+}
+
+/// A connection of the tree that the kernel is still closing, its
+/// process gone: a TIME_WAIT, or an orphan finishing the close handshake.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClosingConnection {
+    /// The connection now (inode 0: no fd refers to it).
+    pub socket: Socket,
+    /// What it does to a new `bind` of its port until it ends.
+    pub bind: BindEffect,
 }
 
 /// What stayed.
@@ -316,8 +334,10 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
             }
         }
     }
-    // A path some socket is bound to now is no stale file.
+    // A path some socket is bound to now is no stale file, nor a file some
+    // socket is bound to now (bound again in a chroot, under another name).
     let bound_now: HashSet<&str> = sockets_now.iter().filter_map(|s| s.path.as_deref()).collect();
+    let bound_files_now: HashSet<(u64, u32)> = sockets_now.iter().filter_map(|s| s.bound_file).collect();
     let socket_files: Vec<String> = socket_file_candidates(before)
         .into_iter()
         .filter(|(path, _)| !bound_now.contains(path.as_str()))
@@ -327,12 +347,16 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
             // snapshot knows it: the same path in afterlife's mount
             // namespace may be another file (the tree bound it on a
             // private tmpfs, and the file here was there before).
-            std::fs::symlink_metadata(path)
-                .is_ok_and(|m| m.file_type().is_socket() && is_bound_file(*bound, m.dev(), m.ino()))
+            std::fs::symlink_metadata(path).is_ok_and(|m| {
+                m.file_type().is_socket()
+                    && is_bound_file(*bound, m.dev(), m.ino())
+                    && !bound_files_now.contains(&(m.dev(), m.ino() as u32))
+            })
         })
         .map(|(path, _)| path)
         .collect();
     let before_inodes: HashSet<u64> = before.sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+    let closing: Vec<Socket> = sockets_now.iter().filter(|s| is_closing(s)).cloned().collect();
     sockets_now.retain(|s| before_inodes.contains(&s.inode));
     let live_inodes: HashSet<u64> = sockets_now.iter().map(|s| s.inode).collect();
 
@@ -427,6 +451,7 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         taken_at: now_secs(),
         processes,
         sockets: sockets_now,
+        closing,
         socket_holders,
         ipc: ipc_now,
         ipc_holders,
@@ -439,15 +464,24 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
 
 /// The paths the snapshot's unix sockets were bound to in the file
 /// system: listeners and bound datagram sockets (an accepted connection
-/// shows its listener's path too), not abstract names. Pure.
+/// shows its listener's path too), not abstract names; a name bound in a
+/// chroot under the root of each process of the snapshot that held the
+/// socket, as afterlife reaches it. Pure.
 pub(crate) fn socket_file_candidates(before: &Snapshot) -> Vec<(String, Option<(u64, u32)>)> {
     let mut paths: Vec<(String, Option<(u64, u32)>)> = before
         .sockets
         .iter()
         .filter(|s| s.protocol == Protocol::Unix)
         .filter(|s| s.state == SocketState::Listen || s.unix_type == Some(sockets::UnixType::Dgram))
-        .filter_map(|s| Some((s.path.clone()?, s.bound_file)))
-        .filter(|(p, _)| p.starts_with('/'))
+        .filter_map(|s| Some((s, s.path.as_deref()?)))
+        .filter(|(_, p)| p.starts_with('/'))
+        // Bound in a chroot: the name is relative to the binder's root.
+        .flat_map(|(s, p)| {
+            before
+                .roots_holding(s.inode)
+                .into_iter()
+                .map(move |root| (in_root(root, p), s.bound_file))
+        })
         .collect();
     paths.sort();
     paths.dedup();
@@ -524,6 +558,11 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
     let started = started_since(&survivors, now);
     survivors.extend(started);
     let (sockets_left, sockets_gone) = sockets(before, now, same_boot);
+    let closing = if same_boot {
+        closing_connections(before, now)
+    } else {
+        Vec::new()
+    };
     let tree_now: HashSet<Pid> = survivors.iter().map(|s| s.pid).collect();
     let (ipc_left, ipc_held_by_others) = ipc(before, now, same_boot, &tree_now);
     let (locks_left, locks_gone) = locks(before, now, same_boot, &live, &went.processes);
@@ -569,6 +608,7 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
             fds_by_kind: went.fds_by_kind,
             memory_bytes: went.memory_bytes,
             sockets: sockets_gone,
+            closing,
             locks: locks_gone,
             mapped_files: went.mapped_files,
         },
@@ -647,6 +687,48 @@ fn started_since(survivors: &[Survivor], now: &Now) -> Vec<Survivor> {
     started
 }
 
+/// Whether a socket is a TCP connection no fd refers to that the kernel
+/// is closing: a TIME_WAIT, or an orphan in FIN-WAIT, CLOSING or LAST-ACK.
+/// Pure.
+fn is_closing(socket: &Socket) -> bool {
+    socket.protocol == Protocol::Tcp
+        && socket.inode == 0
+        && matches!(
+            socket.state,
+            SocketState::TimeWait
+                | SocketState::FinWait1
+                | SocketState::FinWait2
+                | SocketState::Closing
+                | SocketState::LastAck
+        )
+}
+
+/// The TCP connections of the snapshot that went and that the kernel is
+/// still closing: the same namespace, local and remote addresses (a
+/// connection's four numbers name it until it ends). Pure.
+fn closing_connections(before: &Snapshot, now: &Now) -> Vec<ClosingConnection> {
+    let held_now: HashSet<u64> = now.sockets.iter().map(|s| s.inode).collect();
+    now.closing
+        .iter()
+        .filter(|c| {
+            before.sockets.iter().any(|b| {
+                b.protocol == Protocol::Tcp
+                    && b.state != SocketState::Listen
+                    && !held_now.contains(&b.inode)
+                    && b.netns == c.netns
+                    && b.local == c.local
+                    && b.remote == c.remote
+            })
+        })
+        .filter_map(|c| {
+            Some(ClosingConnection {
+                socket: c.clone(),
+                bind: BindEffect::of(c)?,
+            })
+        })
+        .collect()
+}
+
 /// Sockets still open (listeners and TCP first), and how many went.
 fn sockets(before: &Snapshot, now: &Now, same_boot: bool) -> (Vec<SocketLeft>, usize) {
     let mut left = Vec::new();
@@ -686,15 +768,17 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -
     for object in &now.ipc {
         let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
             Some(Attribution::Snapshot)
-        } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg)
+        } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg | IpcKind::SysvSem)
             && tree_pids.iter().any(|&p| object.touched_by(p))
             && object.new_since(since)
         {
             Some(Attribution::Pid)
         } else if object.kind != IpcKind::SysvShm && tree_uids.contains(&object.uid) && object.new_since(since) {
             // A SysV segment names its creator (`cpid`); a message queue
-            // no one has used yet names no one, as a semaphore set never
-            // does: those go by time and user.
+            // no one has used yet names no one, nor does a semaphore set
+            // whose semaphores no one has changed (each names the last
+            // process that did, `semctl(GETPID)`): those go by time and
+            // user.
             Some(Attribution::TimeAndUser)
         } else {
             None
@@ -853,6 +937,7 @@ mod tests {
             user: None,
             cmdline: vec![],
             cwd: None,
+            root_dir: None,
             netns: Some(1),
             rss_bytes: 4096,
             fds: (0..fds)
@@ -876,6 +961,46 @@ mod tests {
 
     fn listener(inode: u64) -> Socket {
         Socket::inet_fixture(Protocol::Tcp, SocketState::Listen, "127.0.0.1:8080", "0.0.0.0:0", inode)
+    }
+
+    #[test]
+    fn a_connection_of_the_tree_the_kernel_still_closes_is_named_by_its_addresses() {
+        let conn =
+            |state, remote: &str, inode| Socket::inet_fixture(Protocol::Tcp, state, "127.0.0.1:8080", remote, inode);
+        let before = Snapshot {
+            version: 2,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: false,
+            processes: vec![process(10, 1, 2)],
+            sockets: vec![listener(77), conn(SocketState::Established, "127.0.0.1:5000", 78)],
+            locks: vec![],
+            ipc: vec![],
+        };
+        let mut other_ns = conn(SocketState::TimeWait, "127.0.0.1:5000", 0);
+        other_ns.netns = 2;
+        let now = Now {
+            boot_id: "b".into(),
+            closing: vec![
+                conn(SocketState::FinWait2, "127.0.0.1:5000", 0),
+                // Another client's, and the same addresses in another namespace.
+                conn(SocketState::TimeWait, "127.0.0.1:5001", 0),
+                other_ns,
+            ],
+            ..Now::default()
+        };
+        let closing = closing_connections(&before, &now);
+        assert_eq!(closing.len(), 1);
+        assert_eq!(closing[0].socket.state, SocketState::FinWait2);
+        assert!(closing[0].bind.fails_without_reuseaddr);
+        assert_eq!(closing[0].bind.fails_with_reuseaddr, None);
+        assert!(is_closing(&now.closing[0]));
+        assert!(!is_closing(&conn(SocketState::CloseWait, "127.0.0.1:5000", 0)));
+        assert!(!is_closing(&conn(SocketState::TimeWait, "127.0.0.1:5000", 9)));
+        let report = compare(&before, &now);
+        assert_eq!(report.gone.closing, closing);
+        assert!(report.clean);
     }
 
     #[test]
@@ -953,6 +1078,7 @@ mod tests {
                 },
             ],
             sockets: vec![listener(77)],
+            closing: Vec::new(),
             socket_holders: HashMap::from([(
                 77,
                 vec![ProcessRef {

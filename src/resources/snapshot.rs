@@ -53,6 +53,13 @@ pub struct ProcessSnapshot {
     pub cmdline: Vec<String>,
     /// Working directory.
     pub cwd: Option<String>,
+    /// Its root directory (`/proc/PID/root`) where it is not afterlife's
+    /// own `/`: a chrooted process. The names it gives the kernel — the
+    /// path a unix socket of its was bound to — are relative to it; its fd,
+    /// cwd and mapping links are read from afterlife's root, and are not.
+    /// In the JSON only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_dir: Option<String>,
     /// Network namespace.
     pub netns: Option<NetnsId>,
     /// Resident memory in bytes.
@@ -166,7 +173,7 @@ impl Snapshot {
         }
         let sockets = sockets_of(&processes);
         let locks = locks_of(&processes, &locks::read());
-        let mut ipc = ipc_of(&processes, ipc::read_all());
+        let mut ipc = ipc_of(&processes, with_sem_last_pids(ipc::read_all()));
         for queue in mqueues_of(&processes) {
             if !ipc.iter().any(|o| o.same_object(&queue)) {
                 ipc.push(queue);
@@ -196,6 +203,25 @@ impl Snapshot {
             .iter()
             .filter_map(|p| p.started_at)
             .min_by(|a, b| a.total_cmp(b))
+    }
+
+    /// The root directories of the processes that hold socket `inode`,
+    /// each once (`None`: afterlife's own root); `[None]` where no process
+    /// of the snapshot holds it. A unix socket's bound name is relative to
+    /// its binder's root. Pure.
+    pub fn roots_holding(&self, inode: u64) -> Vec<Option<&str>> {
+        let mut roots: Vec<Option<&str>> = self
+            .processes
+            .iter()
+            .filter(|p| p.fds.iter().any(|f| f.kind == FdKind::Socket && f.inode == Some(inode)))
+            .map(|p| p.root_dir.as_deref())
+            .collect();
+        roots.sort();
+        roots.dedup();
+        if roots.is_empty() {
+            roots.push(None);
+        }
+        roots
     }
 
     /// Number of fds of each kind over every process.
@@ -250,6 +276,14 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
     let cwd = std::fs::read_link(format!("{files}/cwd"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
+    // Unreadable, it is noted: an absent root_dir would read as `/`.
+    let root_dir = match std::fs::read_link(format!("{files}/root")) {
+        Ok(link) => other_root(&link.to_string_lossy()),
+        Err(e) => {
+            note(ReadError::from_io(pid, "root", e));
+            None
+        }
+    };
     let page = rustix::param::page_size() as u64;
     let started_at = Some(crate::proc::started_at(b.start_ticks));
     // Read last: if the process was replaced by another with the same PID
@@ -272,6 +306,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         user: b.uid.and_then(crate::process::user_name),
         cmdline,
         cwd,
+        root_dir,
         netns: sockets::netns_of(pid),
         rss_bytes: resident_pages(pid, &files).unwrap_or(b.rss_pages) * page,
         fds,
@@ -280,6 +315,23 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         maps,
         errors,
     })
+}
+
+/// A process's root directory as its `/proc/PID/root` link reads, where
+/// it is not afterlife's own root: `None` for `/`. Pure.
+fn other_root(link: &str) -> Option<String> {
+    (link != "/").then(|| link.to_string())
+}
+
+/// The host path (as afterlife reaches it) of `path`, a name a process
+/// whose root directory is `root` gave the kernel: `/s.sock` bound in a
+/// chroot at `/srv/jail` is `/srv/jail/s.sock`. A relative `path`, or a
+/// process whose root is afterlife's, is left as it is. Pure.
+pub fn in_root(root: Option<&str>, path: &str) -> String {
+    match root {
+        Some(root) if path.starts_with('/') => format!("{}{path}", root.trim_end_matches('/')),
+        _ => path.to_string(),
+    }
 }
 
 /// Resident pages from `FILES/statm`, where the process's memory is read
@@ -346,6 +398,18 @@ pub fn locks_of(processes: &[ProcessSnapshot], all: &[Lock]) -> Vec<HeldLock> {
         }
     }
     held
+}
+
+/// `all` with the last process that changed each semaphore of a SysV set
+/// (`semctl(GETPID)`): a set names no creator, and `/proc/sysvipc/sem`
+/// no user.
+fn with_sem_last_pids(mut all: Vec<IpcObject>) -> Vec<IpcObject> {
+    for o in all.iter_mut().filter(|o| o.kind == IpcKind::SysvSem) {
+        if let Some(id) = o.id {
+            o.last_pids = crate::resources::ipc_left::sem_last_pids(id as i32, o.size);
+        }
+    }
+    all
 }
 
 /// IPC objects the processes created or used last (SysV), or have open or
@@ -470,6 +534,7 @@ mod tests {
             user: None,
             cmdline: vec![],
             cwd: None,
+            root_dir: None,
             netns: None,
             rss_bytes: 0,
             fds: vec![Fd {

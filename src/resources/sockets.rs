@@ -255,6 +255,21 @@ impl Socket {
             }
         }
     }
+
+    /// [`Socket::describe`] for a reader in network namespace `own`
+    /// (afterlife's; `None` where unknown): a socket of another namespace
+    /// says so, since `127.0.0.1:8080` there is not the host's
+    /// `127.0.0.1:8080`. Pure.
+    pub fn describe_from(&self, own: Option<NetnsId>) -> String {
+        match own {
+            Some(own) if own == self.netns => self.describe(),
+            _ => format!(
+                "{} [network namespace net:[{}], not afterlife's]",
+                self.describe(),
+                self.netns
+            ),
+        }
+    }
 }
 
 /// Reading sockets failed.

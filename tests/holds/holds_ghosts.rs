@@ -56,6 +56,78 @@ finish()
     assert!(text.contains("no process holds it: kernel-owned TIME_WAIT"), "{text}");
 }
 
+/// Whether a new socket binds `127.0.0.1:PORT` and listens, with
+/// `SO_REUSEADDR` or without: the kernel's own answer.
+fn binds(port: i64, reuseaddr: bool) -> bool {
+    let script = r#"
+import socket, sys
+s = socket.socket()
+if sys.argv[2] == "1":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+except OSError:
+    sys.exit(1)
+"#;
+    std::process::Command::new("python3")
+        .args(["-c", script, &port.to_string(), if reuseaddr { "1" } else { "0" }])
+        .status()
+        .expect("python3 runs")
+        .success()
+}
+
+/// A TIME_WAIT socket blocks a new bind of its port as the kernel decides:
+/// always without SO_REUSEADDR; with it, only where the closed socket had
+/// no SO_REUSEADDR itself (here its listener's), a flag sock_diag does not
+/// give — so `holds` says a bind without it fails, and that the other
+/// turns on that flag, never that it succeeds or fails.
+#[test]
+fn a_time_wait_socket_blocks_a_bind_as_the_kernel_decides() {
+    let py = Py::start(
+        r#"
+def closed_first(reuse):
+    l = socket.socket()
+    if reuse:
+        l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", 0)); l.listen()
+    port = l.getsockname()[1]
+    c = socket.create_connection(("127.0.0.1", port))
+    a, _ = l.accept()
+    a.close(); l.close()
+    c.recv(1); c.close()
+    return port
+report(plain=closed_first(False), reuse=closed_first(True))
+finish()
+"#,
+    );
+    for (key, listener_had_reuseaddr) in [("plain", false), ("reuse", true)] {
+        let port = py.num(key);
+        let spec = format!("tcp:{port}");
+        let report = report_once_in(&spec, "time_wait");
+        let tw = sockets(&report)
+            .into_iter()
+            .find(|s| s["socket"]["state"] == "time_wait")
+            .unwrap();
+        assert_eq!(tw["bind"]["fails_without_reuseaddr"], true, "{tw}");
+        assert_eq!(tw["bind"]["fails_with_reuseaddr"], Value::Null, "{tw}");
+        // The kernel: no bind without SO_REUSEADDR; with it, as the
+        // closed socket had it.
+        assert!(!binds(port, false), "port {port} without SO_REUSEADDR");
+        assert_eq!(
+            binds(port, true),
+            listener_had_reuseaddr,
+            "port {port} with SO_REUSEADDR"
+        );
+        let text = stdout(&run(&["holds", &spec]));
+        assert!(
+            text.contains(&format!(
+                "a new bind of 127.0.0.1:{port} (or of a wildcard address that covers it) without SO_REUSEADDR fails with EADDRINUSE while it lasts; with SO_REUSEADDR it succeeds only if this socket had SO_REUSEADDR too"
+            )),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn a_connection_closed_by_its_peer_before_accept_waits_in_the_accept_queue() {
     // The client connects and closes before the server accepts: the
@@ -77,6 +149,8 @@ finish()
         .find(|s| s["socket"]["state"] == "close_wait")
         .unwrap();
     assert_eq!(queued["ghost"]["reason"], "accept_queue", "{queued}");
+    // The port is its listener's: no bind verdict of its own.
+    assert!(queued.get("bind").is_none(), "{queued}");
     let holders: Vec<i64> = queued["ghost"]["holders"]
         .as_array()
         .unwrap()

@@ -295,3 +295,41 @@ fn bad_specs_fail_with_one_line() {
     let output = run(&["holds"]);
     assert_eq!(output.status.code(), Some(125));
 }
+
+/// A `unix:` path with no socket file here is matched by the name a socket
+/// was bound by — but not a socket bound by that name in a chroot, whose
+/// file is under its root: asked by its real path, it is named.
+#[test]
+fn a_socket_bound_in_a_chroot_is_not_taken_for_the_same_name_here() {
+    if !common::is_root() {
+        println!("skipped: chroot needs root");
+        return;
+    }
+    let scratch = common::Scratch::new("holds-chroot");
+    let name = format!("/afterlife-test-chroot-{}.sock", std::process::id());
+    let mut py = common::Py::start(&format!(
+        r#"
+os.chroot({jail:?}); os.chdir("/")
+u = socket.socket(socket.AF_UNIX); u.bind({name:?}); u.listen()
+report(ready=1)
+finish()
+"#,
+        jail = scratch.path().to_str().unwrap()
+    ));
+    assert!(!std::path::Path::new(&name).exists());
+    let (code, report) = common::run_json(&["holds", &format!("unix:{name}")]);
+    assert_eq!(code, Some(1), "{report:#}");
+    assert!(
+        report["results"][0]["sockets"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+    let real = scratch.path().join(name.trim_start_matches('/'));
+    let (code, report) = common::run_json(&["holds", &format!("unix:{}", real.display())]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(
+        report["results"][0]["sockets"][0]["holders"][0]["pid"],
+        py.pid(),
+        "{report:#}"
+    );
+    py.finish();
+}

@@ -67,6 +67,16 @@ finish()
             .any(|e| e == denied.as_str()),
         "{process}"
     );
+    // Its root refused too: said, not taken for `/` by leaving root_dir out.
+    let root_denied = format!("permission denied reading /proc/{pid}/root");
+    assert!(
+        process["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == root_denied.as_str()),
+        "{process}"
+    );
     let output = as_nobody(&["snapshot", &pid.to_string()], false);
     let text = stdout(&output);
     assert!(text.contains("fds unreadable"), "{text}");

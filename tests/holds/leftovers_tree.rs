@@ -169,6 +169,123 @@ finish()
     assert!(text.contains("(3 semaphores): created while the tree lived"), "{text}");
 }
 
+/// A semaphore set names no creator, but each semaphore names the last
+/// process that changed it: a set the tree changed is in its snapshot, and
+/// left by a process the kernel names — not "no PID recorded".
+#[test]
+fn a_semaphore_set_the_tree_changed_is_named_by_its_last_user() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-sem");
+    let mut py = Py::start(
+        r#"
+libc.semget.restype = ctypes.c_int
+semid = libc.semget(0, 2, 0o1600)
+assert semid >= 0
+op = ctypes.create_string_buffer(struct.pack("Hhh", 1, 1, 0))
+assert libc.semop(semid, op, 1) == 0
+report(semid=semid)
+finish()
+"#,
+    );
+    let semid = py.num("semid");
+    let _sysv = SysvCleanup(vec![("-s", semid)]);
+    let pid = py.pid() as i64;
+    let (code, snap) = run_json(&["snapshot", "--tree", &pid.to_string()]);
+    assert_eq!(code, Some(0));
+    let recorded = find(&snap["ipc"], |o| {
+        o["kind"] == "sysv_sem" && o["id"].as_i64() == Some(semid)
+    })
+    .unwrap_or_else(|| panic!("the set it changed: {snap:#}"));
+    assert_eq!(recorded["last_pids"], serde_json::json!([pid]), "{recorded}");
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, serde_json::to_vec(&snap).unwrap()).unwrap();
+    py.child.kill().unwrap();
+    py.child.wait().unwrap();
+
+    // The snapshot names it; and with a snapshot that does not (taken
+    // before the set was made, as by run), the kernel does.
+    let (_, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let left = find(&report["stayed"]["ipc"], |o| o["object"]["id"].as_i64() == Some(semid))
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(left["attribution"], "snapshot", "{left}");
+    let mut without = snap.clone();
+    without["ipc"] = serde_json::json!([]);
+    std::fs::write(&file, serde_json::to_vec(&without).unwrap()).unwrap();
+    let (_, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let left = find(&report["stayed"]["ipc"], |o| o["object"]["id"].as_i64() == Some(semid))
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(left["attribution"], "pid", "{left}");
+    assert_eq!(left["object"]["last_pids"], serde_json::json!([pid]), "{left}");
+    let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
+    assert!(
+        text.contains(&format!(
+            "ipc SysV semaphore set id {semid} (key 0x0) (2 semaphores): the kernel records a process of the tree as its creator or last user"
+        )),
+        "{text}"
+    );
+}
+
+/// A server killed while a client keeps its connection open: the
+/// connection's socket went with the server, but the kernel is still
+/// closing it (FIN-WAIT-2) and keeps the port bound — a restarted server
+/// that binds it without SO_REUSEADDR fails, and `leftovers` says so.
+#[test]
+fn a_connection_the_kernel_is_still_closing_is_said_to_keep_its_port() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-closing");
+    let mut py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1])
+a, _ = l.accept()
+finish()
+"#,
+    );
+    let port = py.num("port");
+    let client = std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
+    let pid = py.pid().to_string();
+    let mut snap = Value::Null;
+    assert!(wait_until(Duration::from_secs(5), || {
+        snap = run_json(&["snapshot", &pid]).1;
+        find(&snap["sockets"], |s| s["state"] == "established").is_some()
+    }));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, serde_json::to_vec(&snap).unwrap()).unwrap();
+    common::send_signal(py.pid(), libc::SIGKILL);
+    let _ = py.child.wait();
+
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let closing = report["gone"]["closing"].as_array().cloned().unwrap_or_default();
+    assert_eq!(closing.len(), 1, "{report:#}");
+    let local = format!("127.0.0.1:{port}");
+    assert_eq!(closing[0]["socket"]["local"], local.as_str(), "{report:#}");
+    assert_eq!(closing[0]["socket"]["remote"], client.local_addr().unwrap().to_string());
+    assert_eq!(closing[0]["bind"]["fails_without_reuseaddr"], true);
+    // The kernel agrees: the port is still bound.
+    let plain = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys; socket.socket().bind(('127.0.0.1', int(sys.argv[1])))",
+        ])
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "a bind without SO_REUSEADDR fails");
+    // Nothing of the tree's holds it: the tree left nothing a process has.
+    assert_eq!(report["clean"], true, "{report:#}");
+    assert_eq!(code, Some(0));
+    let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
+    assert!(
+        text.contains(&format!("  connection tcp FIN-WAIT-2 {local} -> ")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("    a new bind of {local} (or of a wildcard address that covers it) without SO_REUSEADDR fails with EADDRINUSE")),
+        "{text}"
+    );
+    drop(client);
+}
+
 #[test]
 fn a_tree_that_left_nothing_is_clean() {
     let _ipc = common::ipc_serial();
@@ -257,6 +374,61 @@ finish()
 
     // Once it is removed, nothing stayed.
     std::fs::remove_file(&path).unwrap();
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{report:#}");
+}
+
+/// A chrooted listener binds a name relative to its root: the snapshot
+/// records the root, and `leftovers` names the socket file it left under
+/// it — not the same name under afterlife's root, which is another file or
+/// none.
+#[test]
+fn a_chrooted_listener_leaves_its_socket_file_under_its_root() {
+    if !common::is_root() {
+        println!("skipped: chroot needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-sock-chroot");
+    let jail = scratch.path().join("jail");
+    std::fs::create_dir(&jail).unwrap();
+    // The modules the fixture uses are loaded before it enters its root.
+    let mut py = Py::start(&format!(
+        r#"
+os.chroot({jail:?}); os.chdir("/")
+u = socket.socket(socket.AF_UNIX); u.bind("/server.sock"); u.listen()
+report(ready=1)
+finish()
+"#,
+        jail = jail.to_str().unwrap()
+    ));
+    let pid = py.pid().to_string();
+    let (code, snap) = run_json(&["snapshot", &pid]);
+    assert_eq!(code, Some(0));
+    assert_eq!(snap["processes"][0]["root_dir"], jail.to_str().unwrap(), "{snap:#}");
+    let text = stdout(&run(&["snapshot", &pid]));
+    let host_path = jail.join("server.sock");
+    assert!(text.contains(&format!("  root {}", jail.display())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "LISTEN /server.sock (inode {}) [bound in its root: {}]",
+            snap["sockets"][0]["inode"],
+            host_path.display()
+        )),
+        "{text}"
+    );
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, serde_json::to_vec(&snap).unwrap()).unwrap();
+    common::send_signal(py.pid(), libc::SIGKILL);
+    let _ = py.child.wait();
+    assert!(host_path.exists(), "the socket file stays");
+
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let files = report["stayed"]["socket_files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{report:#}");
+    assert_eq!(files[0]["path"], host_path.to_str().unwrap());
+    std::fs::remove_file(&host_path).unwrap();
     let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{report:#}");
 }

@@ -137,3 +137,47 @@ os.waitpid(pid, 0)
         "{text}"
     );
 }
+
+/// A socket of another network namespace is marked in the text, as the
+/// JSON's `netns` tells: `127.0.0.1:PORT` there is not the host's.
+#[test]
+fn a_socket_in_another_network_namespace_is_marked() {
+    if !common::is_root() {
+        println!("skipped: unshare --net needs root");
+        return;
+    }
+    let mut py = Py::start_with(
+        &["unshare", "--net"],
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(port=l.getsockname()[1], pid=os.getpid(), netns=os.readlink("/proc/self/ns/net"))
+finish()
+"#,
+    );
+    let pid = py.num("pid").to_string();
+    let (code, snap) = run_json(&["snapshot", &pid]);
+    assert_eq!(code, Some(0));
+    let netns = py.facts["netns"].as_str().unwrap().to_string();
+    assert_eq!(format!("net:[{}]", snap["sockets"][0]["netns"]), netns);
+    let text = stdout(&run(&["snapshot", &pid]));
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("tcp LISTEN 127.0.0.1:{}", py.num("port"))))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.ends_with(&format!("[network namespace {netns}, not afterlife's]")),
+        "{text}"
+    );
+    // A socket of afterlife's own namespace is not marked.
+    py.finish();
+    let py = Py::start(
+        r#"
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+report(ready=1)
+finish()
+"#,
+    );
+    let text = stdout(&run(&["snapshot", &py.pid().to_string()]));
+    assert!(text.contains("tcp LISTEN 127.0.0.1:"), "{text}");
+    assert!(!text.contains("network namespace"), "{text}");
+}

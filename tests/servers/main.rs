@@ -6,5 +6,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod leftovers_servers;
 mod servers_smoke;
 mod watch_servers;

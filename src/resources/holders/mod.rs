@@ -206,6 +206,49 @@ pub struct SocketMatch {
     pub holders: Vec<Holder>,
     /// When no process holds it: why it exists.
     pub ghost: Option<Ghost>,
+    /// For a TCP socket no process holds: what it does to a new `bind` of
+    /// its address and port while it lasts. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<BindEffect>,
+}
+
+/// What a TCP socket does to a new `bind(2)` of its local port on its
+/// local address, or on a wildcard address that covers it, as the kernel
+/// decides (`inet_bind_conflict`): a socket without `SO_REUSEADDR` (or
+/// `SO_REUSEPORT`) conflicts with every socket bound there, TIME_WAIT
+/// included; one with `SO_REUSEADDR` only with a listener, or with a
+/// socket that had no `SO_REUSEADDR` itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BindEffect {
+    /// A bind without `SO_REUSEADDR` fails with `EADDRINUSE`.
+    pub fails_without_reuseaddr: bool,
+    /// Whether a bind with `SO_REUSEADDR` fails; `None` where that turns
+    /// on whether the socket itself had `SO_REUSEADDR` (a connection
+    /// accepted from a listener has the listener's), which the kernel
+    /// does not report (sock_diag has no such attribute).
+    pub fails_with_reuseaddr: Option<bool>,
+}
+
+impl BindEffect {
+    /// The effect of a TCP socket in this state; `None` for UDP and unix
+    /// sockets and for a handshake under way (a request socket is not
+    /// bound: its listener is). Pure.
+    pub fn of(socket: &Socket) -> Option<BindEffect> {
+        if socket.protocol != sockets::Protocol::Tcp {
+            return None;
+        }
+        match socket.state {
+            SocketState::SynRecv | SocketState::NewSynRecv => None,
+            SocketState::Listen => Some(BindEffect {
+                fails_without_reuseaddr: true,
+                fails_with_reuseaddr: Some(true),
+            }),
+            _ => Some(BindEffect {
+                fails_without_reuseaddr: true,
+                fails_with_reuseaddr: None,
+            }),
+        }
+    }
 }
 
 /// The answer for one SPEC.

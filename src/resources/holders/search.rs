@@ -12,7 +12,7 @@ use crate::resources::holders::explain::holders_of;
 use crate::resources::holders::ghosts::{explain_ghost, fill_receivers};
 use crate::resources::holders::path::{FdLocks, PathTarget, foreign_mount_hits};
 use crate::resources::holders::{
-    Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
+    BindEffect, Ghost, Holder, HoldsError, HoldsReport, NamespaceRead, SocketMatch, Spec, SpecReport, Unseen,
 };
 use crate::resources::locks;
 use crate::resources::sockets::{self, NetnsId, Selection, Socket, Source};
@@ -90,7 +90,15 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
             .iter()
             .filter(|socket| targets.names(i, spec, socket))
             .collect();
-        let socket_matches = context.socket_matches(&sockets, &mut briefs);
+        let mut socket_matches = context.socket_matches(&sockets, &mut briefs);
+        if targets.by_name_alone(i, spec) {
+            // Bound by that name in a chroot: the socket's file is under the
+            // holders' root, not at this path.
+            socket_matches.retain(|m| {
+                let roots: Vec<Option<String>> = m.holders.iter().map(|h| root_of(h.pid)).collect();
+                !bound_under_other_roots(&roots)
+            });
+        }
         needs_receivers |= socket_matches
             .iter()
             .any(|m| matches!(m.ghost, Some(Ghost::InFlight { .. })));
@@ -168,6 +176,13 @@ impl Targets {
             paths,
             unix_files,
         })
+    }
+
+    /// Whether SPEC number `index` is a `unix:` path matched by the name
+    /// a socket was bound by, no socket file being at the path here.
+    fn by_name_alone(&self, index: usize, spec: &Spec) -> bool {
+        matches!(spec, Spec::Unix { name } if name.starts_with('/'))
+            && !self.unix_files.iter().any(|f| f.index == index)
     }
 
     fn wants_sockets(&self) -> bool {
@@ -372,6 +387,23 @@ fn unseen(walk: &Walk, hidepid: Option<String>) -> Unseen {
     }
 }
 
+/// A process's root directory as its `/proc/PID/root` link reads from
+/// afterlife's root; `None` where unreadable.
+fn root_of(pid: Pid) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/root"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Whether a unix socket whose holders have these root directories
+/// (`None`: unreadable) was bound under another root than afterlife's:
+/// every holder is chrooted, so the name it was bound by is a path under
+/// their root. Held by none, or by one whose root is `/` or unknown, it is
+/// not known to be. Pure.
+fn bound_under_other_roots(roots: &[Option<String>]) -> bool {
+    !roots.is_empty() && roots.iter().all(|r| r.as_deref().is_some_and(|r| r != "/"))
+}
+
 /// What the third step reads from the first two.
 struct Context<'a> {
     sockets: &'a [Socket],
@@ -411,11 +443,19 @@ impl Context<'_> {
                     self.hidepid,
                 )
             });
+            // What stays in the way of a new server when none holds it; a
+            // connection in an accept queue is its listener's, which the
+            // listener's own line speaks for.
+            let bind = ghost
+                .as_ref()
+                .filter(|g| !matches!(g, Ghost::AcceptQueue { .. } | Ghost::HalfOpen))
+                .and_then(|_| BindEffect::of(socket));
             matches.push(SocketMatch {
                 socket: socket.clone(),
                 foreign_netns,
                 holders,
                 ghost,
+                bind,
             });
         }
         matches
@@ -490,6 +530,16 @@ mod tests {
 
     fn specs(texts: &[&str]) -> Vec<(String, Spec)> {
         texts.iter().map(|t| (t.to_string(), t.parse().unwrap())).collect()
+    }
+
+    #[test]
+    fn a_socket_is_bound_under_another_root_only_when_every_holder_is_chrooted() {
+        let root = |r: &str| Some(r.to_string());
+        assert!(bound_under_other_roots(&[root("/srv/jail")]));
+        assert!(bound_under_other_roots(&[root("/srv/jail"), root("/srv/other")]));
+        assert!(!bound_under_other_roots(&[root("/srv/jail"), root("/")]));
+        assert!(!bound_under_other_roots(&[root("/srv/jail"), None]));
+        assert!(!bound_under_other_roots(&[]));
     }
 
     #[test]

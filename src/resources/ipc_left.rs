@@ -460,7 +460,8 @@ fn held_by_one(pid: Pid, sysv: bool) -> Vec<(IpcKind, String)> {
     }
     // Only the lines that name /dev/shm are looked at (proc_pid_maps(5):
     // the path is the last field).
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    // Lossy: one mapped file whose name is not UTF-8 must not cost the rest.
+    let maps = crate::proc::read_lossy(&format!("/proc/{pid}/maps")).unwrap_or_default();
     held.extend(shm_mappings(&maps).map(|name| (IpcKind::PosixShm, format!("/{name}"))));
     if sysv {
         held.extend(sysv_attachments(&maps).map(|id| (IpcKind::SysvShm, id.to_string())));

@@ -299,6 +299,51 @@ finish()
     assert!(text.contains("memory-mapped"), "{text}");
 }
 
+/// A process that also maps a file whose name is not UTF-8 keeps its
+/// deleted mapping in the list: its maps are read lossily, not dropped.
+#[test]
+fn a_deleted_mapping_beside_a_mapped_file_whose_name_is_not_utf8() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("holds-deleted-map-odd");
+    let file = scratch.path().join("mapped.bin");
+    std::fs::write(&file, vec![1u8; 64 * 1024]).unwrap();
+    let py = Py::start(&format!(
+        r#"
+import mmap
+odd = os.fsencode({dir:?}) + b"/odd-\xff.bin"
+with open(odd, "wb") as g:
+    g.write(b"x" * 4096)
+g = open(odd, "rb")
+n = mmap.mmap(g.fileno(), 0, prot=mmap.PROT_READ)
+f = open({file:?}, "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+f.close()
+os.unlink({file:?})
+report(ok=1)
+finish()
+"#,
+        dir = scratch.path().to_str().unwrap(),
+        file = file.to_str().unwrap()
+    ));
+    let me = py.pid() as i64;
+    let (code, report) = run_json(&["holds", "--deleted"]);
+    assert_eq!(code, Some(0));
+    let ours = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == file.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    let holders = ours["holders"].as_array().unwrap();
+    assert!(
+        holders
+            .iter()
+            .any(|h| h["pid"].as_i64() == Some(me) && h["via"] == "mapped"),
+        "{ours}"
+    );
+}
+
 /// A path names another file in another mount namespace: a process that
 /// opened and mapped `DIR/data` on a tmpfs mounted over `DIR` in its own
 /// namespace holds that file, not the `DIR/data` afterlife sees. Only the

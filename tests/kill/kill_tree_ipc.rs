@@ -217,3 +217,53 @@ fn a_segment_made_before_the_tree_is_not_removed() {
         .is_some_and(|left| left.iter().any(|o| o["object"]["name"] == format!("/{name}")));
     assert!(!named, "{report}");
 }
+
+/// A `/dev/shm` segment the tree holds only by a mapping is found when the
+/// same process also maps a file whose name is not UTF-8: its maps are read
+/// lossily, not dropped whole.
+#[test]
+fn a_mapped_segment_is_found_beside_a_file_whose_name_is_not_utf8() {
+    let scratch = common::Scratch::new("kill-ipc-odd");
+    let name = format!("afterlife-test-odd-{}", std::process::id());
+    let path = Path::new("/dev/shm").join(&name);
+    let ready = scratch.path().join("ready");
+    let script = format!(
+        r#"
+import ctypes, mmap, os, time
+odd = os.fsencode({dir:?}) + b"/odd-\xff.bin"
+with open(odd, "wb") as g:
+    g.write(b"x" * 4096)
+g = open(odd, "rb")
+n = mmap.mmap(g.fileno(), 0, prot=mmap.PROT_READ)
+fd = os.open({shm:?}, os.O_CREAT | os.O_RDWR, 0o600)
+os.ftruncate(fd, 4096)
+# mmap(2) itself (Python's mmap keeps a dup of the fd): the mapping alone
+# holds the segment once the fd is closed.
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+assert libc.mmap(None, 4096, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0) not in (None, ctypes.c_void_p(-1).value)
+os.close(fd)
+open({ready:?}, "w").close()
+time.sleep(60)
+"#,
+        dir = scratch.path().to_str().unwrap(),
+        shm = path.to_str().unwrap(),
+        ready = ready.to_str().unwrap(),
+    );
+    let mut tree = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .spawn()
+        .unwrap();
+    let pid = tree.id() as i32;
+    assert!(wait_until(Duration::from_secs(10), || ready.exists()));
+    let (code, report) = run_json(&["kill", "--tree", "-s", "KILL", &pid.to_string()]);
+    let _ = tree.wait();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, Some(0), "{report}");
+    let found = report["ipc"].as_array().is_some_and(|left| {
+        left.iter()
+            .any(|o| o["object"]["name"] == format!("/{name}") && o["attribution"] == "held_by_tree")
+    });
+    assert!(found, "{report}");
+}

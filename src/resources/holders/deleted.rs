@@ -135,7 +135,8 @@ struct DeletedMapping {
 /// memory (`/SYSV...`), memfds and shared anonymous memory are not files on
 /// a disk. Unreadable or gone: none.
 fn deleted_mappings(pid: Pid) -> Vec<DeletedMapping> {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+    // Lossy: one mapped file whose name is not UTF-8 must not cost the rest.
+    let Ok(text) = proc::read_lossy(&format!("/proc/{pid}/maps")) else {
         return Vec::new();
     };
     let mut found: Vec<DeletedMapping> = Vec::new();

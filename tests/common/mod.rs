@@ -456,6 +456,22 @@ impl Drop for MqCleanup {
     }
 }
 
+/// Python lines (needing `mmap` and `os` imported) that write a file
+/// whose name is not UTF-8 into `dir` and map it for good: a process whose
+/// /proc/PID/maps cannot be read as UTF-8.
+pub fn map_a_file_named_not_utf8_py(dir: &Path) -> String {
+    format!(
+        r#"
+odd = os.fsencode({dir:?}) + b"/odd-\xff.bin"
+with open(odd, "wb") as g:
+    g.write(b"x" * 4096)
+g = open(odd, "rb")
+odd_map = mmap.mmap(g.fileno(), 0, prot=mmap.PROT_READ)
+"#,
+        dir = dir.to_str().expect("a UTF-8 scratch path")
+    )
+}
+
 /// PIDs listed one per line in a file (missing file: none).
 ///
 /// A line may also be `pid:[INODE] N`, what a process inside a run's PID

@@ -18,6 +18,19 @@ fn vias(report: &Value, pid: i64) -> Vec<String> {
     v
 }
 
+/// `holds --deleted`'s entry for `file` (it must be listed).
+fn deleted_entry(file: &std::path::Path) -> serde_json::Value {
+    let (code, report) = run_json(&["holds", "--deleted"]);
+    assert_eq!(code, Some(0));
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == file.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone()
+}
+
 #[test]
 fn a_file_open_mapped_and_locked_and_a_cwd() {
     let _ipc = common::ipc_serial();
@@ -154,15 +167,7 @@ finish()
         file = file.to_str().unwrap()
     ));
     let me = py.pid() as i64;
-    let (code, report) = run_json(&["holds", "--deleted"]);
-    assert_eq!(code, Some(0));
-    let ours = report["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"] == file.to_str().unwrap())
-        .unwrap_or_else(|| panic!("{report}"))
-        .clone();
+    let ours = deleted_entry(&file);
     assert_eq!(ours["size"].as_i64(), Some(1 << 20));
     assert!(ours["disk_bytes"].as_i64().unwrap() >= 1 << 20);
     assert_eq!(ours["holders"][0]["pid"].as_i64(), Some(me));
@@ -277,15 +282,7 @@ finish()
         file = file.to_str().unwrap()
     ));
     let me = py.pid() as i64;
-    let (code, report) = run_json(&["holds", "--deleted"]);
-    assert_eq!(code, Some(0));
-    let ours = report["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"] == file.to_str().unwrap())
-        .unwrap_or_else(|| panic!("{report}"))
-        .clone();
+    let ours = deleted_entry(&file);
     assert_eq!(ours["size"].as_i64(), Some(64 * 1024));
     let holders = ours["holders"].as_array().unwrap();
     // Python's mmap keeps a dup of the fd too; the mapping is listed either way.
@@ -310,11 +307,7 @@ fn a_deleted_mapping_beside_a_mapped_file_whose_name_is_not_utf8() {
     let py = Py::start(&format!(
         r#"
 import mmap
-odd = os.fsencode({dir:?}) + b"/odd-\xff.bin"
-with open(odd, "wb") as g:
-    g.write(b"x" * 4096)
-g = open(odd, "rb")
-n = mmap.mmap(g.fileno(), 0, prot=mmap.PROT_READ)
+{odd}
 f = open({file:?}, "rb")
 m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
 f.close()
@@ -322,19 +315,11 @@ os.unlink({file:?})
 report(ok=1)
 finish()
 "#,
-        dir = scratch.path().to_str().unwrap(),
+        odd = common::map_a_file_named_not_utf8_py(scratch.path()),
         file = file.to_str().unwrap()
     ));
     let me = py.pid() as i64;
-    let (code, report) = run_json(&["holds", "--deleted"]);
-    assert_eq!(code, Some(0));
-    let ours = report["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["path"] == file.to_str().unwrap())
-        .unwrap_or_else(|| panic!("{report}"))
-        .clone();
+    let ours = deleted_entry(&file);
     let holders = ours["holders"].as_array().unwrap();
     assert!(
         holders

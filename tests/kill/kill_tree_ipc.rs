@@ -230,11 +230,7 @@ fn a_mapped_segment_is_found_beside_a_file_whose_name_is_not_utf8() {
     let script = format!(
         r#"
 import ctypes, mmap, os, time
-odd = os.fsencode({dir:?}) + b"/odd-\xff.bin"
-with open(odd, "wb") as g:
-    g.write(b"x" * 4096)
-g = open(odd, "rb")
-n = mmap.mmap(g.fileno(), 0, prot=mmap.PROT_READ)
+{odd}
 fd = os.open({shm:?}, os.O_CREAT | os.O_RDWR, 0o600)
 os.ftruncate(fd, 4096)
 # mmap(2) itself (Python's mmap keeps a dup of the fd): the mapping alone
@@ -247,7 +243,7 @@ os.close(fd)
 open({ready:?}, "w").close()
 time.sleep(60)
 "#,
-        dir = scratch.path().to_str().unwrap(),
+        odd = common::map_a_file_named_not_utf8_py(scratch.path()),
         shm = path.to_str().unwrap(),
         ready = ready.to_str().unwrap(),
     );

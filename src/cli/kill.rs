@@ -567,7 +567,7 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
             }
             let _ = write!(out, ": {}", escape(&reason.describe()));
             if matches!(reason, SurvivorReason::Refused { .. }) && process.named && report.scope == Scope::Tree {
-                out.push_str("; its tree was not walked, so none of its descendants was selected");
+                out.push_str("; its tree was not walked from it (a descendant is ended only if named on its own)");
             }
         }
     }

@@ -947,25 +947,8 @@ fn check_proc(command: &Command) -> Result<(), Failure> {
     use crate::proc::ns::{ProcViewError, check_proc_view};
     match (proc_need(command), check_proc_view()) {
         (ProcNeed::Nothing, _) | (_, Ok(())) => Ok(()),
-        (ProcNeed::Mounted, Err(ProcViewError::OtherNamespace { .. })) => {
-            own_proc_for_run();
-            Ok(())
-        }
+        (ProcNeed::Mounted, Err(ProcViewError::OtherNamespace { .. })) => Ok(()),
         (_, Err(error)) => Err(Failure::new(error)),
-    }
-}
-
-/// `run` and `timeout` where /proc numbers processes for another PID
-/// namespace (a run inside another run's, whose /proc is the outer one's):
-/// they mount a /proc of their own, so that what they find left of the
-/// command's tree (whose PIDs they know as their namespace numbers them) is
-/// read from the right processes. Without the privilege to (not root),
-/// they run all the same: the cgroup leaf still ends what is left, but
-/// what /proc shows cannot be matched to it.
-#[cfg(target_os = "linux")]
-fn own_proc_for_run() {
-    if let Err(e) = crate::sys::linux::ns::mount_own_proc() {
-        crate::bpf::debug("own /proc", &e);
     }
 }
 

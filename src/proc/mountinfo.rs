@@ -55,6 +55,43 @@ pub fn hidepid_of_proc(mounts: &[MountInfo]) -> Option<String> {
     matches!(value.as_str(), "2" | "invisible" | "4" | "ptraceable").then_some(value)
 }
 
+/// Whether a command may be given a mount namespace of its own with a
+/// procfs of its PID namespace over `/proc` and lose nothing by it. Pure.
+///
+/// - Every mount outside `/proc` is shared (`shared:N`): what the command
+///   mounts on it then reaches the peer it was copied from and outlives
+///   the command's namespace. A mount made on a private or slave mount
+///   would stay in that namespace and go with it (most containers, and
+///   hosts whose mounts are private).
+/// - `/proc` is one procfs, read-write, without `hidepid` or `subset`
+///   (which a fresh procfs would not keep), with nothing mounted below it
+///   but `binfmt_misc` (a container runtime's masks over `/proc/kcore`,
+///   `/proc/sys` and the like would be lost).
+pub fn own_proc_fits(mounts: &[MountInfo]) -> bool {
+    use procfs::process::MountOptFields;
+    let proc = Path::new("/proc");
+    let mut procs = 0;
+    for mount in mounts {
+        let point = mount.mount_point.as_path();
+        if point == proc {
+            procs += 1;
+            let options_kept = !mount.mount_options.contains_key("ro")
+                && !mount.super_options.contains_key("hidepid")
+                && !mount.super_options.contains_key("subset");
+            if mount.fs_type != "proc" || !options_kept {
+                return false;
+            }
+        } else if point.starts_with(proc) {
+            if point != Path::new("/proc/sys/fs/binfmt_misc") {
+                return false;
+            }
+        } else if !mount.opt_fields.iter().any(|f| matches!(f, MountOptFields::Shared(_))) {
+            return false;
+        }
+    }
+    procs == 1
+}
+
 /// The `hidepid` that hides other users' processes from afterlife: that of
 /// the /proc it reads ([`hidepid_of_proc`]), unless afterlife has
 /// `CAP_SYS_PTRACE` in the initial user namespace, which sees through it. `None` where nothing is hidden
@@ -205,6 +242,32 @@ impl CgroupMounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_gets_a_proc_of_its_own_only_where_nothing_is_lost() {
+        let shared = "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
+            23 22 0:22 / /proc rw,nosuid shared:12 - proc proc rw\n\
+            24 23 0:23 / /proc/sys/fs/binfmt_misc rw shared:13 - autofs systemd-1 rw\n\
+            25 22 0:24 / /tmp rw shared:14 - tmpfs tmpfs rw\n";
+        assert!(own_proc_fits(&parse(shared)));
+        // A private mount: what the command mounts on it would be lost.
+        let private = shared.replace(" shared:14 - tmpfs", " - tmpfs");
+        assert!(!own_proc_fits(&parse(&private)));
+        // A slave mount: the same.
+        let slave = shared.replace(" shared:14 - tmpfs", " master:3 - tmpfs");
+        assert!(!own_proc_fits(&parse(&slave)));
+        // A mask over /proc/kcore, a read-only /proc/sys.
+        let masked = format!("{shared}26 23 0:25 / /proc/kcore rw shared:15 - tmpfs tmpfs rw\n");
+        assert!(!own_proc_fits(&parse(&masked)));
+        let hidden = shared.replace("- proc proc rw\n", "- proc proc rw,hidepid=2\n");
+        assert!(!own_proc_fits(&parse(&hidden)));
+        let read_only = shared.replace("/proc rw,nosuid", "/proc ro,nosuid");
+        assert!(!own_proc_fits(&parse(&read_only)));
+        // No /proc at all.
+        assert!(!own_proc_fits(&parse(
+            "22 1 0:21 / / rw shared:1 - ext4 /dev/sda1 rw\n"
+        )));
+    }
 
     #[test]
     fn hidepid_that_hides_processes_is_found_on_the_last_proc_mount() {

@@ -215,6 +215,14 @@ fn only_child(children: &[Pid]) -> Option<Pid> {
     }
 }
 
+/// Whether the command, in a PID namespace of its own, may be given a
+/// /proc of it without losing anything by its mount namespace of its own
+/// ([`crate::proc::mountinfo::own_proc_fits`]): the mount table is read
+/// here, before the fork, as the command will inherit it.
+fn proc_of_its_own_fits() -> bool {
+    crate::proc::mountinfo::read(None).is_ok_and(|mounts| crate::proc::mountinfo::own_proc_fits(&mounts))
+}
+
 /// Whether `/proc/self` is our own PID: /proc is of our PID namespace.
 fn proc_names_us() -> bool {
     std::fs::read_link("/proc/self").is_ok_and(|link| link.to_str() == Some(Pid::current().to_string().as_str()))
@@ -344,7 +352,7 @@ impl Contained {
             let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
         }
         setup.cgroup_procs = Some(leaf.procs_fd().as_raw_fd());
-        setup.own_proc = pidns;
+        setup.own_proc = pidns && proc_of_its_own_fits();
         // From inside the new namespace our PID reads as 0 (the parent is
         // outside it), so that is the parent the command checks for: if we
         // die before its PR_SET_PDEATHSIG holds, the keeper ends the leaf.
@@ -404,7 +412,7 @@ impl Contained {
         name: &str,
     ) -> Result<(Contained, Main), StartError> {
         let pidns = kind == Containment::Pidns;
-        setup.own_proc = pidns;
+        setup.own_proc = pidns && proc_of_its_own_fits();
         let namespace = if pidns {
             Some(NewPidns::enter().map_err(|reason| StartError::Containment {
                 containment: "pidns",

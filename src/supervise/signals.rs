@@ -26,7 +26,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::process::{Pid, Process};
@@ -258,17 +258,33 @@ pub struct ChildSetup {
     pub own_proc: bool,
 }
 
+/// How many setups were installed: the number of the last one, which alone
+/// applies ([`ChildSetup::install`]).
+static INSTALLED: AtomicU64 = AtomicU64::new(0);
+
 /// The errno a failed move into the cgroup is reported with, so the caller
 /// can tell it from a failed `exec` (which gives 126/127).
 pub const SETUP_FAILED_ERRNO: i32 = libc::ENOTRECOVERABLE;
 
 impl ChildSetup {
-    /// Has `command` run [`ChildSetup::apply`] between fork and exec.
+    /// Has `command` run [`ChildSetup::apply`] between fork and exec. A
+    /// `Command` keeps every hook installed on it: where a containment
+    /// could not start the command and the next one tries with the same
+    /// `Command`, only the setup installed last applies (an earlier one
+    /// would write to a leaf's `cgroup.procs` that is gone, by an fd
+    /// number that may be another file's now).
     pub fn install(self, command: &mut std::process::Command) {
-        // SAFETY: `apply` makes system calls only: no allocation, no lock,
-        // so it is sound after a fork even from a multi-threaded process.
+        let this = INSTALLED.fetch_add(1, Ordering::Relaxed) + 1;
+        // SAFETY: `apply` makes system calls only, and the check an atomic
+        // load: no allocation, no lock, so it is sound after a fork even
+        // from a multi-threaded process.
         unsafe {
-            std::os::unix::process::CommandExt::pre_exec(command, move || self.apply());
+            std::os::unix::process::CommandExt::pre_exec(command, move || {
+                if INSTALLED.load(Ordering::Relaxed) != this {
+                    return Ok(());
+                }
+                self.apply()
+            });
         }
     }
 

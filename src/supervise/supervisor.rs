@@ -286,6 +286,7 @@ impl Supervisor {
         let mut command = self.command(&mut dir_watch)?;
         let mut ipc_watch = IpcWatch::start();
         let (mut contained, main) = Contained::start(self.containment, &mut command, setup)?;
+        own_proc_view();
         ipc_watch.follow();
         // Our own stdout and stderr, read while the command runs.
         let output = own_output();
@@ -751,6 +752,24 @@ impl Supervisor {
     }
 }
 
+/// Where /proc numbers processes for another PID namespace than
+/// afterlife's (a run inside another run's PID namespace, whose /proc is
+/// the outer one's), afterlife mounts a /proc of its own namespace for
+/// itself alone, once the command has started: what the tree leaves, whose
+/// PIDs afterlife knows as its namespace numbers them, is then read from
+/// the right processes. Its mount namespace is its own; the command and
+/// the keeper keep theirs. Without the privilege to mount, the leaf still
+/// ends what is left, but /proc cannot name it.
+fn own_proc_view() {
+    if matches!(
+        crate::proc::ns::check_proc_view(),
+        Err(crate::proc::ns::ProcViewError::OtherNamespace { .. })
+    ) {
+        // The run goes on either way (see above).
+        let _ = crate::sys::linux::ns::mount_own_proc();
+    }
+}
+
 /// Waits up to `settle` for a tree that had the deadline's signal to end,
 /// giving that signal to each process born since as it is found.
 fn settle_tree(contained: &Contained, settle: Duration, signalled: &mut Signalled, run: &mut Run) {
@@ -802,14 +821,23 @@ fn describe_leftovers(
         .collect()
 }
 
-/// The PID the innermost PID namespace of `process` gives it (the last of
-/// `NSpid`): what the command's scripts and logs call it in a run's own
-/// namespace. Kept only if the process was not reaped by the end of the
-/// read, so that the PID was still its own.
+/// The PID the run's PID namespace gives `process`: what the command's
+/// scripts and logs call it. Kept only if the process was not reaped by
+/// the end of the read, so that the PID was still its own.
 fn pid_in_namespace(process: &Process) -> Option<i32> {
-    let nspid = crate::proc::status::read(process.pid()).ok()?.nspid?;
-    let last = *nspid.last()?;
-    process.exists().unwrap_or(false).then_some(last)
+    let own = crate::proc::status::read(Pid::current()).ok()?.nspid?;
+    let theirs = crate::proc::status::read(process.pid()).ok()?.nspid?;
+    let pid = pid_one_level_down(&own, &theirs)?;
+    process.exists().unwrap_or(false).then_some(pid)
+}
+
+/// From `NSpid` of afterlife (`own`) and of a process of the run (`theirs`),
+/// both as one /proc shows them (outermost first): the process's PID one
+/// namespace below afterlife's, the run's own. Not the last of `theirs`: a
+/// process in a namespace nested inside the run's has its PID there last.
+/// Pure.
+fn pid_one_level_down(own: &[i32], theirs: &[i32]) -> Option<i32> {
+    theirs.get(own.len()).copied()
 }
 
 /// When the run started, on each clock the report uses.
@@ -1341,4 +1369,20 @@ fn reap_orphans() {
     // For any of our children, without blocking; our main process and
     // keeper were reaped through their pidfds already. ECHILD: none left.
     while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leftovers_namespace_pid_is_the_runs_not_a_deeper_ones() {
+        // afterlife in the initial namespace; the run's namespace below it.
+        assert_eq!(pid_one_level_down(&[900], &[1205, 5]), Some(5));
+        // A process that made a namespace of its own inside the run's.
+        assert_eq!(pid_one_level_down(&[900], &[1207, 6, 1]), Some(6));
+        // afterlife itself nested one level down.
+        assert_eq!(pid_one_level_down(&[900, 2], &[1209, 7, 3]), Some(3));
+        assert_eq!(pid_one_level_down(&[900], &[1210]), None);
+    }
 }

@@ -345,14 +345,22 @@ fn dry_run(
     // As a real run says it: a member that has already exited (a zombie)
     // would be sent nothing, and a named one may have led a group or
     // session that runs on.
-    let opened: Vec<Option<Process>> = members
+    // Each member's exit looked at once, so that the outcome and the
+    // leaders' note agree.
+    let opened: Vec<Option<(Process, bool)>> = members
         .iter()
         .map(|m| Process::open_expecting(m.pid, m.start_ticks).ok())
+        .map(|p| {
+            p.map(|p| {
+                let exited = p.has_exited();
+                (p, exited)
+            })
+        })
         .collect();
     let zombies = members
         .iter()
         .zip(&opened)
-        .filter(|(m, p)| m.named && p.as_ref().is_some_and(Process::has_exited))
+        .filter(|(m, p)| m.named && p.as_ref().is_some_and(|(_, exited)| *exited))
         .map(|(m, _)| m.pid);
     let left_by_leaders = left_by_leaders(request.scope, zombies, table);
     let mut processes: Vec<ProcessReport> = members
@@ -361,9 +369,12 @@ fn dry_run(
         .map(|(m, process)| ProcessReport {
             diagnosis: None,
             pid: m.pid,
-            title: process.as_ref().and_then(|p| title_of(p, &m.name)),
+            title: process.as_ref().and_then(|(p, _)| title_of(p, &m.name)),
             ppid: table.get(m.pid).map_or(0, |e| e.ppid),
-            outcome: process.as_ref().map_or(Outcome::WouldSignal, dry_run_outcome),
+            outcome: match &process {
+                Some((p, true)) => ended_before_signal(p),
+                _ => Outcome::WouldSignal,
+            },
             name: m.name,
             named: m.named,
             sent: Vec::new(),
@@ -393,13 +404,10 @@ fn left_by_leaders(scope: Scope, zombies: impl Iterator<Item = Pid>, table: &Pro
     }
 }
 
-/// What a dry run says of a member, opened through a pidfd checked against
-/// the scan's start time: one that has exited (a zombie) ended before any
-/// signal, as a real run would report it; any other would be signalled.
-fn dry_run_outcome(process: &Process) -> Outcome {
-    if !process.has_exited() {
-        return Outcome::WouldSignal;
-    }
+/// What a dry run says of a member that has exited (a zombie), opened
+/// through a pidfd checked against the scan's start time: it ended before
+/// any signal, as a real run would report it.
+fn ended_before_signal(process: &Process) -> Outcome {
     let unreaped_by = process
         .info()
         .ok()

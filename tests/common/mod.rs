@@ -474,31 +474,34 @@ odd_map = mmap.mmap(g.fileno(), 0, prot=mmap.PROT_READ)
 
 /// PIDs listed one per line in a file (missing file: none).
 ///
-/// A line may also be `pid:[INODE] N`, what a process inside a run's PID
-/// namespace writes with `echo "$(readlink /proc/self/ns/pid) $$"` (its
-/// /proc is the namespace's): process N of that namespace, resolved to the
-/// PID this test's namespace gives it while it runs (a line whose process
-/// is gone, or not yet found, is left out).
+/// A line may also be `pid:[INODE] N START`, what a shell inside a run
+/// writes with [`NAME_ITSELF_SH`]: process N of that PID namespace, started
+/// at tick START, resolved to the PID this test's namespace gives it while
+/// it runs (a line whose process is gone is left out; the start time keeps
+/// a namespace made later with the same number, and its process N, from
+/// being taken for it).
 pub fn pids_in(path: &Path) -> Vec<i32> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
             [pid] => pid.parse().ok(),
-            [namespace, pid] => outer_pid(namespace, pid.parse().ok()?),
+            [namespace, pid, start] => outer_pid(namespace, pid.parse().ok()?, start.parse().ok()?),
             _ => None,
         })
         .collect()
 }
 
-/// What a shell inside a run writes (a double-quoted word) to name itself
-/// in a file for [`pids_in`] and [`line_dead`]: its PID namespace and its
-/// PID there (`$$`), which is all its /proc shows when the run has a PID
-/// namespace of its own.
-pub const OWN_PID_SH: &str = r#""$(readlink /proc/self/ns/pid) $$""#;
+/// A shell command that writes (to its stdout) how a shell names itself
+/// for [`pids_in`] and [`line_dead`]: its PID namespace, its PID there
+/// (`$$`) and its start time (field 22 of its own `stat`, read by the
+/// shell itself), whichever /proc it sees. It sets the positional
+/// parameters.
+pub const NAME_ITSELF_SH: &str =
+    r#"read -r own_stat < /proc/self/stat; set -- $own_stat; echo "$(readlink /proc/self/ns/pid) $$ ${22}""#;
 
 /// The lines of `path` that name a process, as written: a PID, or a PID
-/// namespace and a PID in it (missing file: none).
+/// namespace, a PID in it and a start time (missing file: none).
 pub fn pid_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -510,20 +513,25 @@ pub fn pid_lines(path: &Path) -> Vec<String> {
 }
 
 /// Whether the process a line of [`pid_lines`] names has ended (or is a
-/// zombie): for a PID in a namespace, no process of that namespace has it
-/// any more (a namespace that has ended has no process at all).
+/// zombie).
 pub fn line_dead(line: &str) -> bool {
     match line.split_whitespace().collect::<Vec<_>>()[..] {
         [pid] => pid_dead(pid.parse().expect("a PID")),
-        [namespace, pid] => outer_pid(namespace, pid.parse().expect("a PID")).is_none_or(pid_dead),
+        [namespace, pid, start] => outer_pid(
+            namespace,
+            pid.parse().expect("a PID"),
+            start.parse().expect("a start time"),
+        )
+        .is_none_or(pid_dead),
         _ => panic!("not a PID line: {line:?}"),
     }
 }
 
 /// The PID this test's /proc gives process `pid` of the PID namespace
-/// whose link reads `namespace` (`pid:[INODE]`): the process whose
-/// `ns/pid` is that and whose `NSpid` ends with `pid`.
-pub fn outer_pid(namespace: &str, pid: i32) -> Option<i32> {
+/// whose link reads `namespace` (`pid:[INODE]`), started at tick `start`:
+/// the process whose `ns/pid` is that, whose `NSpid` ends with `pid`, and
+/// whose start time is `start`.
+pub fn outer_pid(namespace: &str, pid: i32, start: u64) -> Option<i32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
         let outer: i32 = entry.file_name().to_str()?.parse().ok()?;
         let link = std::fs::read_link(entry.path().join("ns/pid")).ok()?;
@@ -532,7 +540,12 @@ pub fn outer_pid(namespace: &str, pid: i32) -> Option<i32> {
         }
         let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
         let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-        (nspid.split_whitespace().last()?.parse::<i32>().ok()? == pid).then_some(outer)
+        if nspid.split_whitespace().last()?.parse::<i32>().ok()? != pid {
+            return None;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        let started: u64 = stat.rsplit_once(") ")?.1.split(' ').nth(19)?.parse().ok()?;
+        (started == start).then_some(outer)
     })
 }
 

@@ -43,9 +43,10 @@ s.set_inheritable(True)
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        # Our PID namespace and our PID in it (what our /proc shows).
+        # Our PID namespace, our PID in it and our start time.
+        start = open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]
         with open(sys.argv[1], "a") as f:
-            f.write("%s %d\n" % (os.readlink("/proc/self/ns/pid"), os.getpid()))
+            f.write("%s %d %s\n" % (os.readlink("/proc/self/ns/pid"), os.getpid(), start))
         time.sleep(60)
     os._exit(0)
 os.wait()
@@ -100,19 +101,13 @@ fn each_level_ends_and_reports_a_double_forked_setsid_daemon() {
         assert_eq!(leftovers.len(), 1, "{level}: {leftovers:?}");
         let leftover = &leftovers[0];
         // The daemon wrote its namespace's PID; the report has both.
-        let (namespace, own) = daemon[0].split_once(' ').unwrap();
-        let own: i32 = own.parse().unwrap();
+        let own: i32 = daemon[0].split_whitespace().nth(1).unwrap().parse().unwrap();
         if json["pid_namespace"] == true {
             assert_eq!(leftover["ns_pid"], own, "{level}: {leftover:#}");
         } else {
             assert_eq!(leftover["ns_pid"], serde_json::Value::Null, "{level}");
             assert_eq!(leftover["pid"], own, "{level}");
         }
-        assert_eq!(
-            common::outer_pid(namespace, own),
-            None,
-            "{level}: the daemon still runs"
-        );
         let how: Vec<&str> = leftover["escaped"]
             .as_array()
             .unwrap()
@@ -157,11 +152,11 @@ fn sigkilling_afterlife_ends_the_tree_within_a_second_at_each_level() {
         let pidfile = scratch.path().join("pids");
         std::fs::write(&pidfile, "").unwrap();
         let script = format!(
-            // Each shell names itself (`common::OWN_PID_SH`) before it
+            // Each shell names itself (`common::NAME_ITSELF_SH`) before it
             // becomes `sleep`.
-            "echo \"$(readlink /proc/self/ns/pid) $$\" >> '{p}'; \
-             ( setsid sh -c 'echo \"$(readlink /proc/self/ns/pid) $$\" >> \"{p}\"; trap \"\" TERM HUP; exec sleep 60' & ); \
-             sh -c 'echo \"$(readlink /proc/self/ns/pid) $$\" >> \"{p}\"; exec sleep 60' & wait",
+            "read -r s < /proc/self/stat; set -- $s; echo \"$(readlink /proc/self/ns/pid) $$ ${{22}}\" >> '{p}'; \
+             ( setsid sh -c 'read -r s < /proc/self/stat; set -- $s; echo \"$(readlink /proc/self/ns/pid) $$ ${{22}}\" >> \"{p}\"; trap \"\" TERM HUP; exec sleep 60' & ); \
+             sh -c 'read -r s < /proc/self/stat; set -- $s; echo \"$(readlink /proc/self/ns/pid) $$ ${{22}}\" >> \"{p}\"; exec sleep 60' & wait",
             p = pidfile.display()
         );
         let mut child = afterlife()
@@ -588,53 +583,110 @@ fn a_cgroup_namespace_over_the_hosts_mount_makes_no_leaf_at_the_root() {
     assert!(err.contains("shows the hierarchy from /.., not from the root"), "{err}");
 }
 
-/// The command of a run with a PID namespace of its own gets a /proc of
-/// that namespace: `pgrep` and `pkill` inside find the PIDs that `kill(2)`
-/// takes there (with the machine's /proc, `pkill` found its child under a
-/// PID that names no process in the namespace, and signalled nothing),
-/// and the machine's /proc is left as it was.
+/// `sh -c SCRIPT` in a mount namespace of its own whose mounts have the
+/// propagation `propagation` (`unshare --mount --propagation`), with the
+/// afterlife under test as `$AFTERLIFE`; `None` (and a printed reason)
+/// where that cannot be made.
+fn in_mount_namespace(propagation: &str, script: &str) -> Option<std::process::Output> {
+    if !common::is_root() {
+        println!("skipped: a mount namespace of the test's own needs root");
+        return None;
+    }
+    let output = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", propagation, "sh", "-c", script])
+        .env("AFTERLIFE", env!("CARGO_BIN_EXE_afterlife"))
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(output) if !stderr(&output).contains("unshare failed") => Some(output),
+        other => {
+            println!("skipped: unshare --mount: {other:?}");
+            None
+        }
+    }
+}
+
+/// Where every mount is shared, the command of a run with a PID namespace
+/// of its own gets a /proc of that namespace: `pgrep` and `pkill` inside
+/// find the PIDs that `kill(2)` takes there (with the machine's /proc,
+/// `pkill` found its child under a PID that names no process in the
+/// namespace, and signalled nothing). What it mounts still reaches the
+/// namespace the run was started in, and outlives the command.
 #[test]
-fn the_command_of_a_run_with_a_pid_namespace_sees_a_proc_of_its_own() {
+fn where_every_mount_is_shared_the_command_gets_a_proc_of_its_own() {
     if !available("pidns") {
         return;
     }
-    let mounts_before = proc_mounts();
+    let scratch = Scratch::new("own-proc-shared");
+    let dir = scratch.path().join("mnt");
+    std::fs::create_dir(&dir).unwrap();
     for level in ["cgroup", "pidns"] {
         if level == "cgroup" && !available("cgroup") {
             continue;
         }
-        let output = afterlife()
-            .args([
-                "run",
-                "-q",
-                "--containment",
-                level,
-                "--report-json",
-                "/dev/stderr",
-                "--",
-            ])
-            .args(["sh", "-c", SLEEPER_PKILLED])
-            .output()
-            .unwrap();
-        let err = stderr(&output);
-        let report: serde_json::Value = serde_json::from_str(&err[err.find('{').unwrap()..]).unwrap();
-        if report["pid_namespace"] != true {
-            println!("skipped: {level} made no PID namespace here");
-            continue;
-        }
+        let script = format!(
+            r#""$AFTERLIFE" run -q --containment {level} -- sh -c '{SLEEPER_PKILLED}'
+"$AFTERLIFE" run -q --containment {level} -- mount -t tmpfs afterlife-test '{dir}'
+mountpoint -q '{dir}' && echo kept && umount '{dir}'"#,
+            SLEEPER_PKILLED = SLEEPER_PKILLED.replace('\'', r"'\''"),
+            dir = dir.display()
+        );
+        let Some(output) = in_mount_namespace("shared", &script) else {
+            return;
+        };
         let out = String::from_utf8_lossy(&output.stdout);
         let words: Vec<&str> = out.split_whitespace().collect();
         assert_eq!(
             words.get(1),
             Some(&"143"),
-            "pkill did not end the child ({level}): {out}{err}"
+            "pkill did not end the child ({level}): {out}{}",
+            stderr(&output)
         );
         // `readlink /proc/self` runs as a child of the shell, in the namespace.
         let own: i32 = words[3].parse().unwrap();
         assert!(own < 100, "/proc/self is not of the namespace ({level}): {out}");
-        assert_eq!(output.status.code(), Some(0), "{err}");
+        assert!(
+            out.contains("kept"),
+            "the command's mount was lost ({level}): {out}{}",
+            stderr(&output)
+        );
     }
-    assert_eq!(proc_mounts(), mounts_before, "the machine's mounts changed");
+}
+
+/// Where a mount is private (most containers, and hosts that make theirs
+/// so), the command keeps the mount namespace and /proc it had: a mount
+/// it makes on a private mount would go with a namespace of its own.
+#[test]
+fn where_a_mount_is_private_the_command_keeps_its_mounts_and_proc() {
+    if !available("pidns") {
+        return;
+    }
+    let scratch = Scratch::new("own-proc-private");
+    let dir = scratch.path().join("mnt");
+    std::fs::create_dir(&dir).unwrap();
+    let script = format!(
+        r#""$AFTERLIFE" run -q -- mount -t tmpfs afterlife-test '{dir}'
+mountpoint -q '{dir}' && echo kept && umount '{dir}'
+"$AFTERLIFE" run -q -- readlink /proc/self/ns/mnt
+readlink /proc/self/ns/mnt"#,
+        dir = dir.display()
+    );
+    let Some(output) = in_mount_namespace("private", &script) else {
+        return;
+    };
+    let out = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"kept"),
+        "the command's mount was lost: {out}{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        lines.get(1),
+        lines.get(2),
+        "the command got a mount namespace of its own: {out}"
+    );
 }
 
 /// A shell that starts `sleep`, finds it with `pgrep` once it has exec'd

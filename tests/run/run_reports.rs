@@ -16,7 +16,7 @@ use common::{Scratch, afterlife, pids_in, send_signal, shell_code, stderr, wait_
 /// the tree has a PID namespace of its own, whose /proc it sees).
 fn start(scratch: &Scratch, args: &[&str], then: &str) -> (std::process::Child, i32) {
     let pidfile = scratch.path().join("pid");
-    let script = format!("echo {} > '{}'; {then}", common::OWN_PID_SH, pidfile.display());
+    let script = format!("{} > '{}'; {then}", common::NAME_ITSELF_SH, pidfile.display());
     let child = afterlife()
         .args(args)
         .args(["--", "sh", "-c", &script])

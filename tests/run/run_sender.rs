@@ -34,7 +34,7 @@ fn killed_from_outside_with(name: &str, options: &[&str], script: &str) -> Optio
     let pid_file = dir.join("pid");
     // The command names itself; `pids_in` gives the PID the host sees (as
     // root the tree may have a PID namespace of its own, where $$ differs).
-    let script = format!("echo {} > {}; {script}", common::OWN_PID_SH, pid_file.display());
+    let script = format!("{} > {}; {script}", common::NAME_ITSELF_SH, pid_file.display());
     let run = common::afterlife()
         .args(["run", "--report-json"])
         .arg(dir.join("report.json"))

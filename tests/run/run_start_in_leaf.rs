@@ -145,10 +145,10 @@ fn either_way_a_setsid_daemon_is_caught_and_ended() {
     }
     for (way, migrate) in WAYS {
         let scratch = Scratch::new(&format!("leaf-daemon-{way}"));
-        // The daemon names itself (`common::OWN_PID_SH`).
+        // The daemon names itself (`common::NAME_ITSELF_SH`).
         let pidfile = scratch.path().join("pid");
         let script = format!(
-            "setsid sh -c 'echo \"$(readlink /proc/self/ns/pid) $$\" > {0}; exec sleep 60' \
+            "setsid sh -c 'read -r s < /proc/self/stat; set -- $s; echo \"$(readlink /proc/self/ns/pid) $$ ${{22}}\" > {0}; exec sleep 60' \
              </dev/null >/dev/null 2>&1 & while [ ! -s {0} ]; do sleep 0.01; done",
             pidfile.display()
         );

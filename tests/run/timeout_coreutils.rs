@@ -357,7 +357,7 @@ fn foreground_lets_the_command_keep_its_process_group() {
     let scratch = Scratch::new("timeout-fg-group");
     let group_of = |options: &[&str], name: &str| {
         let pidfile = scratch.path().join(name);
-        let script = format!("echo {} > '{}'; exec sleep 10", common::OWN_PID_SH, pidfile.display());
+        let script = format!("{} > '{}'; exec sleep 10", common::NAME_ITSELF_SH, pidfile.display());
         let mut child = afterlife()
             .arg("timeout")
             .args(options)
@@ -399,7 +399,7 @@ fn the_one_difference_nothing_escapes() {
     let ours_file = scratch.path().join("ours");
     let daemon = |file: &Path| {
         format!(
-            "( setsid sh -c 'echo \"$(readlink /proc/self/ns/pid) $$\" >> \"{}\"; exec sleep 30' & ); sleep 10",
+            "( setsid sh -c 'read -r s < /proc/self/stat; set -- $s; echo \"$(readlink /proc/self/ns/pid) $$ ${{22}}\" >> \"{}\"; exec sleep 30' & ); sleep 10",
             file.display()
         )
     };

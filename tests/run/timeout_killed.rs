@@ -17,8 +17,8 @@ fn start(scratch: &Scratch, args: &[&str], script: &str) -> (std::process::Child
     let ready = scratch.path().join("ready");
     let pid = scratch.path().join("pid");
     let script = format!(
-        "echo {} > '{}'; {script} echo ready > '{}'; while :; do sleep 0.05; done",
-        OWN_PID_SH,
+        "{} > '{}'; {script} echo ready > '{}'; while :; do sleep 0.05; done",
+        NAME_ITSELF_SH,
         pid.display(),
         ready.display()
     );

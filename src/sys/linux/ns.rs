@@ -18,39 +18,52 @@ pub(crate) fn unshare_pid_namespace() -> io::Result<()> {
     check(unsafe { libc::unshare(libc::CLONE_NEWPID) }).map(drop)
 }
 
-/// Gives this process a /proc of its own PID namespace, where the one it
-/// has numbers processes for another (a run inside another run's PID
-/// namespace, `unshare --pid --fork` without `--mount-proc`): a mount
-/// namespace of its own (`unshare(CLONE_NEWNS)`), its copy of `/proc`
-/// made private, so that nothing mounted on it reaches the namespace it
-/// came from, and a new procfs mounted over it, which numbers processes
-/// as the mounting process's PID namespace does. The other mounts stay
-/// what they were, each in the same peer group as before, so mounts made
-/// by the children started from now on still propagate as they did.
-/// Needs `CAP_SYS_ADMIN` over the mount and PID namespaces. Only the
-/// calling thread moves: call it while it is the only one.
+/// Gives this thread a /proc of its own PID namespace, in a mount
+/// namespace of its own ([`unshare_mount_namespace`]): its copy of `/proc`
+/// made private ([`make_private`]), so that nothing mounted on it reaches
+/// the namespace it came from, and a new procfs mounted over it
+/// ([`mount_proc`]), which numbers processes as the mounting process's PID
+/// namespace does. The other mounts stay what they were, each in the same
+/// peer group as before. Needs `CAP_SYS_ADMIN` over the mount and PID
+/// namespaces. Async-signal-safe (for a child between fork and exec).
 pub(crate) fn mount_own_proc() -> io::Result<()> {
+    unshare_mount_namespace()?;
+    make_private(c"/proc")?;
+    mount_proc(c"/proc")
+}
+
+/// `unshare(CLONE_NEWNS)`: the calling thread gets a copy of its mount
+/// namespace (and of its root and working directory, `CLONE_FS`).
+pub(crate) fn unshare_mount_namespace() -> io::Result<()> {
     // SAFETY: CLONE_NEWNS gives the calling thread a copy of its mount
-    // namespace (and of its root and working directory, CLONE_FS); no
-    // memory or descriptor of this process is touched.
-    check(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
-    let proc_dir = c"/proc";
+    // namespace; no memory or descriptor of this process is touched.
+    check(unsafe { libc::unshare(libc::CLONE_NEWNS) }).map(drop)
+}
+
+/// Makes the mount at `path` and those below it private in this mount
+/// namespace (`MS_PRIVATE | MS_REC`).
+pub(crate) fn make_private(path: &CStr) -> io::Result<()> {
     // SAFETY: a propagation change of the mount at a C string path; the
     // null source, type and data are allowed for it (mount(2)).
     check(unsafe {
         libc::mount(
             std::ptr::null(),
-            proc_dir.as_ptr(),
+            path.as_ptr(),
             std::ptr::null(),
             libc::MS_PRIVATE | libc::MS_REC,
             std::ptr::null(),
         )
-    })?;
+    })
+    .map(drop)
+}
+
+/// Mounts a new procfs at `path` (`nosuid,nodev,noexec`).
+pub(crate) fn mount_proc(path: &CStr) -> io::Result<()> {
     // SAFETY: C string arguments that live through the call, no data.
     check(unsafe {
         libc::mount(
             c"proc".as_ptr(),
-            proc_dir.as_ptr(),
+            path.as_ptr(),
             c"proc".as_ptr(),
             libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             std::ptr::null(),

@@ -147,7 +147,8 @@ fn endings_are_measured_with_their_windows_readings() {
         "faults",
         "still-active",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // A scenario that could not run says why in the report.
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     let report = schema::parse("demo", &stdout(&output));
     assert_eq!(codes(scenario(&report, "exit")), [3]);
     assert_eq!(codes(scenario(&report, "return")), [7]);

@@ -108,7 +108,12 @@ impl DemoChild {
 
     /// Waits for it to end (within [`PATIENCE`]); its exit code.
     pub(crate) fn ended(&self, what: &'static str) -> Result<u32, DemoError> {
-        if !self.process.wait(Some(PATIENCE)) {
+        self.ended_within(what, PATIENCE)
+    }
+
+    /// Waits for it to end within `limit`; its exit code.
+    pub(crate) fn ended_within(&self, what: &'static str, limit: Duration) -> Result<u32, DemoError> {
+        if !self.process.wait(Some(limit)) {
             return Err(DemoError::Timeout { pid: self.pid(), what });
         }
         self.process.exit_code().ok_or_else(|| DemoError::Call {

@@ -272,6 +272,7 @@ pub fn postgres(name: &str, settings: &[&str]) -> Option<Server> {
             "logging_collector=off",
         ])
         .args(settings.iter().flat_map(|s| ["-c", s]));
+    let started = std::time::SystemTime::now();
     let mut server = Server::spawn(command, port, dir, libc::SIGINT)?;
     let pid_file = data.join("postmaster.pid");
     server = server.ready("postgres", Duration::from_secs(60), |_| {
@@ -279,7 +280,10 @@ pub fn postgres(name: &str, settings: &[&str]) -> Option<Server> {
         std::fs::read_to_string(&pid_file).is_ok_and(|text| text.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
     });
     let segments = shm_mapped_by(server.pid());
-    server.after_stop = Some(Box::new(move || remove_postgres_ipc(&pid_file, &segments)));
+    server.after_stop = Some(Box::new(move || {
+        remove_postgres_ipc(&pid_file, &segments);
+        remove_unmapped_segments_since(started);
+    }));
     Some(server)
 }
 
@@ -311,6 +315,40 @@ fn remove_postgres_ipc(pid_file: &Path, segments: &[PathBuf]) {
     };
     if let Some(id) = text.lines().nth(6).and_then(|l| l.split_whitespace().nth(1)) {
         let _ = Command::new("ipcrm").args(["-m", id]).output();
+    }
+}
+
+/// Removes the `/dev/shm/PostgreSQL.*` segments made since `started` that
+/// no process maps any more: those a killed server's processes made after
+/// the test last looked (a worker's dynamic shared memory), which no one
+/// else removes. A segment a server still running beside it maps (another
+/// test's) is left alone.
+fn remove_unmapped_segments_since(started: std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    let since = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let candidates: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("PostgreSQL."))
+        .filter(|e| e.metadata().is_ok_and(|m| m.ctime() >= since))
+        .map(|e| e.path())
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
+    let mapped: Vec<PathBuf> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .flat_map(shm_mapped_by)
+        .collect();
+    for segment in candidates.iter().filter(|c| !mapped.contains(c)) {
+        let _ = std::fs::remove_file(segment);
     }
 }
 

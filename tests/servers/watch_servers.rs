@@ -117,12 +117,14 @@ fn postgres_under_pgbench_warms_up_without_a_leak() {
             .any(|p| p["title"].as_str().is_some_and(|t| t.starts_with("postgres: "))),
         "{processes:?}"
     );
-    // The backends' RSS grew from shared memory touched for the first time:
-    // shown, not judged.
-    let shmem_grew = processes.iter().any(|p| {
-        verdict(p, "rss_shmem").is_some_and(|v| v["last"].as_f64().unwrap() > v["first"].as_f64().unwrap() + 4e6)
-    });
-    assert!(shmem_grew, "no backend touched shared buffers: {processes:?}");
+    // The backends' RSS holds shared buffers they touched: shown, not
+    // judged. (How much of it came after a backend's first sample depends
+    // on when the tree's refresh found it, so the level is checked, not
+    // the growth.)
+    let shmem_shown = processes
+        .iter()
+        .any(|p| verdict(p, "rss_shmem").is_some_and(|v| v["last"].as_f64().unwrap() > 4e6 && v["judged"] == false));
+    assert!(shmem_shown, "no backend touched shared buffers: {processes:?}");
     for p in processes {
         for v in p["verdicts"].as_array().unwrap() {
             if v["judged"] == false {

@@ -67,25 +67,35 @@ pub fn hidepid_of_proc(mounts: &[MountInfo]) -> Option<String> {
 ///   (which a fresh procfs would not keep), with nothing mounted below it
 ///   but `binfmt_misc` (a container runtime's masks over `/proc/kcore`,
 ///   `/proc/sys` and the like would be lost).
-pub fn own_proc_fits(mounts: &[MountInfo]) -> bool {
-    use procfs::process::MountOptFields;
-    let proc = Path::new("/proc");
+///
+/// Read from the text, line by line, and stopped at the first mount that
+/// does not fit: `run` asks this before every command it starts, and a
+/// host whose mounts are private answers on its first line (procfs's
+/// `MountInfo` builds two maps for every line).
+pub fn own_proc_fits(text: &str) -> bool {
     let mut procs = 0;
-    for mount in mounts {
-        let point = mount.mount_point.as_path();
-        if point == proc {
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            return false;
+        };
+        let mut left = left.split(' ');
+        let (Some(point), Some(options)) = (left.nth(4), left.next()) else {
+            return false;
+        };
+        let mut right = right.split(' ');
+        let (fs_type, super_options) = (right.next().unwrap_or(""), right.nth(1).unwrap_or(""));
+        let has = |list: &str, key: &str| list.split(',').any(|o| o.split('=').next() == Some(key));
+        if point == "/proc" {
             procs += 1;
-            let options_kept = !mount.mount_options.contains_key("ro")
-                && !mount.super_options.contains_key("hidepid")
-                && !mount.super_options.contains_key("subset");
-            if mount.fs_type != "proc" || !options_kept {
+            let options_kept = !has(options, "ro") && !has(super_options, "hidepid") && !has(super_options, "subset");
+            if fs_type != "proc" || !options_kept {
                 return false;
             }
-        } else if point.starts_with(proc) {
-            if point != Path::new("/proc/sys/fs/binfmt_misc") {
+        } else if point.starts_with("/proc/") {
+            if point != "/proc/sys/fs/binfmt_misc" {
                 return false;
             }
-        } else if !mount.opt_fields.iter().any(|f| matches!(f, MountOptFields::Shared(_))) {
+        } else if !left.any(|field| field.starts_with("shared:")) {
             return false;
         }
     }
@@ -249,24 +259,22 @@ mod tests {
             23 22 0:22 / /proc rw,nosuid shared:12 - proc proc rw\n\
             24 23 0:23 / /proc/sys/fs/binfmt_misc rw shared:13 - autofs systemd-1 rw\n\
             25 22 0:24 / /tmp rw shared:14 - tmpfs tmpfs rw\n";
-        assert!(own_proc_fits(&parse(shared)));
+        assert!(own_proc_fits(shared));
         // A private mount: what the command mounts on it would be lost.
         let private = shared.replace(" shared:14 - tmpfs", " - tmpfs");
-        assert!(!own_proc_fits(&parse(&private)));
+        assert!(!own_proc_fits(&private));
         // A slave mount: the same.
         let slave = shared.replace(" shared:14 - tmpfs", " master:3 - tmpfs");
-        assert!(!own_proc_fits(&parse(&slave)));
+        assert!(!own_proc_fits(&slave));
         // A mask over /proc/kcore, a read-only /proc/sys.
         let masked = format!("{shared}26 23 0:25 / /proc/kcore rw shared:15 - tmpfs tmpfs rw\n");
-        assert!(!own_proc_fits(&parse(&masked)));
+        assert!(!own_proc_fits(&masked));
         let hidden = shared.replace("- proc proc rw\n", "- proc proc rw,hidepid=2\n");
-        assert!(!own_proc_fits(&parse(&hidden)));
+        assert!(!own_proc_fits(&hidden));
         let read_only = shared.replace("/proc rw,nosuid", "/proc ro,nosuid");
-        assert!(!own_proc_fits(&parse(&read_only)));
+        assert!(!own_proc_fits(&read_only));
         // No /proc at all.
-        assert!(!own_proc_fits(&parse(
-            "22 1 0:21 / / rw shared:1 - ext4 /dev/sda1 rw\n"
-        )));
+        assert!(!own_proc_fits("22 1 0:21 / / rw shared:1 - ext4 /dev/sda1 rw\n"));
     }
 
     #[test]

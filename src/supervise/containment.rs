@@ -220,12 +220,7 @@ fn only_child(children: &[Pid]) -> Option<Pid> {
 /// ([`crate::proc::mountinfo::own_proc_fits`]): the mount table is read
 /// here, before the fork, as the command will inherit it.
 fn proc_of_its_own_fits() -> bool {
-    crate::proc::mountinfo::read(None).is_ok_and(|mounts| crate::proc::mountinfo::own_proc_fits(&mounts))
-}
-
-/// Whether `/proc/self` is our own PID: /proc is of our PID namespace.
-fn proc_names_us() -> bool {
-    std::fs::read_link("/proc/self").is_ok_and(|link| link.to_str() == Some(Pid::current().to_string().as_str()))
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|text| crate::proc::mountinfo::own_proc_fits(&text))
 }
 
 /// The cgroup v2 path of `pid` when it is outside `leaf` and every cgroup
@@ -581,7 +576,7 @@ impl Contained {
     fn moved_out(&self, leaf: &CgroupLeaf, listed: &[Pid], known: &impl Fn(Pid) -> bool) -> Vec<Process> {
         // /proc must name processes by our PIDs (not so inside another
         // run's PID namespace, where /proc is the outer one's).
-        if !proc_names_us() {
+        if crate::proc::ns::check_proc_view().is_err() {
             return Vec::new();
         }
         let keeper = self.keeper_pid();

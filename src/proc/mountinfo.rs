@@ -154,17 +154,29 @@ pub fn parse_points(text: &str) -> Vec<MountPoint> {
         .collect()
 }
 
-/// afterlife's own mount points, read once per process: for the places a
-/// command reads them more than once on one path (`run` finds the cgroup
-/// v2 mount and the mqueue mount), where a mount made meanwhile changes
-/// nothing they look for.
+/// afterlife's own mount table as text, read once per process: for the
+/// places a command reads it more than once on one path (`run` finds the
+/// cgroup v2 mount and the mqueue mount, and asks whether its command may
+/// have a /proc of its own), where a mount made meanwhile changes nothing
+/// they look for. The kernel builds the text anew at every read (about
+/// 30 µs for twenty mounts).
+pub fn own_text() -> io::Result<&'static str> {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(text) = TEXT.get() {
+        return Ok(text);
+    }
+    let bytes = super::read_small("/proc/self/mountinfo")?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok(TEXT.get_or_init(|| text))
+}
+
+/// afterlife's own mount points, parsed once from [`own_text`].
 pub fn own() -> io::Result<&'static [MountPoint]> {
     static OWN: std::sync::OnceLock<Vec<MountPoint>> = std::sync::OnceLock::new();
     if let Some(mounts) = OWN.get() {
         return Ok(mounts);
     }
-    let bytes = std::fs::read("/proc/self/mountinfo")?;
-    let mounts = parse_points(&String::from_utf8_lossy(&bytes));
+    let mounts = parse_points(own_text()?);
     Ok(OWN.get_or_init(|| mounts))
 }
 

@@ -286,9 +286,7 @@ impl Process {
     /// the cheap way for a supervisor on its hot path.
     pub fn open_own_child(pid: Pid) -> Result<Process, OpenError> {
         let pidfd = sys::pidfd_open(pid).map_err(|e| open_error(pid, "pidfd_open", e))?;
-        let stat = crate::proc::Process::new(pid.get())
-            .and_then(|p| p.stat())
-            .map_err(|e| stat_open_error(pid, e))?;
+        let stat = crate::proc::stat::read(pid).map_err(|e| stat_open_error(pid, e))?;
         Ok(Process {
             pid,
             pidfd,

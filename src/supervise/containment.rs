@@ -217,10 +217,12 @@ fn only_child(children: &[Pid]) -> Option<Pid> {
 
 /// Whether the command, in a PID namespace of its own, may be given a
 /// /proc of it without losing anything by its mount namespace of its own
-/// ([`crate::proc::mountinfo::own_proc_fits`]): the mount table is read
-/// here, before the fork, as the command will inherit it.
+/// ([`crate::proc::mountinfo::own_proc_fits`]): the mount table the
+/// command will inherit, as `run` read it when it found its cgroup mount
+/// ([`crate::proc::mountinfo::own_text`]; a mount made since then, in the
+/// moment before the fork, would be as unseen as one made just after it).
 fn proc_of_its_own_fits() -> bool {
-    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|text| crate::proc::mountinfo::own_proc_fits(&text))
+    crate::proc::mountinfo::own_text().is_ok_and(crate::proc::mountinfo::own_proc_fits)
 }
 
 /// The cgroup v2 path of `pid` when it is outside `leaf` and every cgroup

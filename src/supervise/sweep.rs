@@ -64,8 +64,11 @@ pub(crate) fn children_of(pid: Pid) -> Option<Vec<Pid>> {
     };
     let mut children = Vec::new();
     for task in tasks.flatten() {
-        match std::fs::read_to_string(task.path().join("children")) {
-            Ok(text) => children.extend(crate::proc::children::pids(text.as_bytes())),
+        let Some(tid) = task.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        match crate::proc::read_small(&format!("/proc/{pid}/task/{tid}/children")) {
+            Ok(text) => children.extend(crate::proc::children::pids(&text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && task.path().exists() => return None,
             // The thread ended meanwhile.
             Err(_) => {}
@@ -74,12 +77,14 @@ pub(crate) fn children_of(pid: Pid) -> Option<Vec<Pid>> {
     Some(children)
 }
 
-/// Opens `pid` if it is still a child of `parent`.
+/// Opens `pid` if it is still a child of `parent`: its row is read after
+/// the pidfd is opened, and counts only if that process still exists
+/// after the read ([`Process::open_entry`]), so the row and the pidfd are
+/// one process's.
 fn open_child_of(parent: Pid, pid: Pid) -> Option<Process> {
     // ESRCH/ENOENT: it ended since the listing.
-    let process = Process::open_own_child(pid).ok()?;
-    let stat = crate::proc::Process::new(pid.get()).ok()?.stat().ok()?;
-    (stat.ppid == parent.get() && stat.starttime == process.start_ticks()).then_some(process)
+    let (process, entry) = Process::open_entry(pid).ok()?;
+    (entry.ppid == parent.get()).then_some(process)
 }
 
 fn descendants_by_scan(root: Pid) -> Vec<Process> {

@@ -36,7 +36,7 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
     let mut printer = Printer {
         output,
         pending: String::new(),
-        pending_deaths: 0,
+        pending_ends: Vec::new(),
         written: 0,
         closed: false,
         counters: exporter.map(|e| (e, DeathCounters::default(), 0)),
@@ -59,8 +59,8 @@ struct Printer<'a> {
     output: &'a Output,
     /// The lines of the batch so far, written at its end in one `write`.
     pending: String,
-    /// How many deaths those lines are.
-    pending_deaths: u64,
+    /// Where each of those lines ends in `pending` (one line per death).
+    pending_ends: Vec<usize>,
     /// Deaths written to stdout.
     written: u64,
     /// stdout is closed.
@@ -70,16 +70,19 @@ struct Printer<'a> {
 
 impl Observer for Printer<'_> {
     fn death(&mut self, death: &Death) {
-        if self.output.json() {
-            match crate::cli::output::json_text(death) {
-                Ok(line) => self.pending.push_str(&line),
-                Err(e) => self.output.error(&format!("cannot encode a death as JSON: {e}")),
-            }
+        let line = if self.output.json() {
+            crate::cli::output::json_text(death)
+                .map_err(|e| self.output.error(&format!("cannot encode a death as JSON: {e}")))
+                .ok()
         } else {
-            self.pending.push_str(&text_line(death, self.output));
+            Some(text_line(death, self.output))
+        };
+        // A death that could not be encoded has no line, and is not shown.
+        if let Some(line) = line {
+            self.pending.push_str(&line);
+            self.pending.push('\n');
+            self.pending_ends.push(self.pending.len());
         }
-        self.pending.push('\n');
-        self.pending_deaths += 1;
         if let Some((_, counters, _)) = &mut self.counters {
             counters.count(death);
         }
@@ -100,20 +103,41 @@ impl Observer for Printer<'_> {
 
     fn batch_done(&mut self) {
         if !self.pending.is_empty() {
-            use std::io::Write as _;
-            // EPIPE: the reader went away (`| head`); the feed ends.
-            if stdout_written(std::io::stdout().lock().write_all(self.pending.as_bytes())) {
-                self.written += self.pending_deaths;
-            } else {
+            // EPIPE: the reader went away (`| head`); the feed ends. The
+            // deaths whose whole line went out before that count as shown.
+            let (bytes, result) = write_counted(&mut std::io::stdout().lock(), self.pending.as_bytes());
+            self.written += lines_within(&self.pending_ends, bytes);
+            if !stdout_written(result) {
                 self.closed = true;
             }
             self.pending.clear();
-            self.pending_deaths = 0;
+            self.pending_ends.clear();
         }
         if let Some((exporter, counters, lost)) = &self.counters {
             exporter.publish_text(counters.render(*lost));
         }
     }
+}
+
+/// Writes all of `bytes` as `write_all` does, and says how many went out
+/// before an error stopped it.
+fn write_counted(out: &mut impl std::io::Write, bytes: &[u8]) -> (usize, std::io::Result<()>) {
+    let mut done = 0;
+    while done < bytes.len() {
+        match out.write(&bytes[done..]) {
+            Ok(0) => return (done, Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (done, Err(e)),
+        }
+    }
+    (done, out.flush())
+}
+
+/// How many of the lines ending at `ends` (byte offsets just past each
+/// line's newline) lie wholly within the first `bytes` bytes. Pure.
+fn lines_within(ends: &[usize], bytes: usize) -> u64 {
+    ends.iter().take_while(|&&end| end <= bytes).count() as u64
 }
 
 /// `HH:MM:SS.mmm` (UTC) of a Unix time. Pure.
@@ -261,6 +285,49 @@ fn text_line(death: &Death, output: &Output) -> String {
 mod tests {
     use super::*;
     use crate::cli::ColorChoice;
+
+    /// A stdout that takes `room` bytes, a few at a time, then refuses.
+    struct Narrow {
+        room: usize,
+        taken: Vec<u8>,
+    }
+
+    impl std::io::Write for Narrow {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let n = bytes.len().min(self.room - self.taken.len()).min(7);
+            if n == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            self.taken.extend_from_slice(&bytes[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_batch_cut_short_counts_the_lines_that_went_out_whole() {
+        let batch = b"one\ntwo two\nthree\n";
+        let ends = [4, 12, 18];
+        let mut out = Narrow {
+            room: 14,
+            taken: Vec::new(),
+        };
+        let (bytes, result) = write_counted(&mut out, batch);
+        assert_eq!(bytes, 14);
+        assert!(result.is_err());
+        assert_eq!(lines_within(&ends, bytes), 2);
+        let mut out = Narrow {
+            room: 100,
+            taken: Vec::new(),
+        };
+        let (bytes, result) = write_counted(&mut out, batch);
+        assert!(result.is_ok());
+        assert_eq!((out.taken.as_slice(), lines_within(&ends, bytes)), (&batch[..], 3));
+        assert_eq!(lines_within(&ends, 3), 0);
+    }
     use crate::deaths::{OomKill, Sender};
     use crate::signal::Signal;
 

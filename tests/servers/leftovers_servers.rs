@@ -64,10 +64,15 @@ fn a_killed_postmaster_leaves_exactly_its_shared_memory_and_socket_file() {
         })
         .collect();
     ipc.sort();
+    // A segment of the snapshot may be gone: a backend that was the last
+    // to detach from a dynamic segment removes it as it exits, and the
+    // backends exit on their own once the postmaster is dead. Every one
+    // of them has exited by now, so what is in /dev/shm stays.
     let mut expected = vec![format!("sysv_shm {shm_id}")];
     for o in snapshot["ipc"].as_array().unwrap() {
-        if let Some(name) = o["name"].as_str() {
-            assert!(std::path::Path::new(&format!("/dev/shm{name}")).exists());
+        if let Some(name) = o["name"].as_str()
+            && std::path::Path::new(&format!("/dev/shm{name}")).exists()
+        {
             expected.push(format!("posix_shm {name}"));
         }
     }

@@ -114,6 +114,56 @@ fn a_double_fork_on_dev_null_is_caught() {
 }
 
 #[test]
+fn a_leftover_whose_main_thread_ended_is_named_by_its_command_line() {
+    // The main thread of python3 calls pthread_exit while a worker sleeps:
+    // /proc/PID/cmdline is empty, the worker's own is not. The worker
+    // makes READY once the main thread reads Z.
+    let scratch = Scratch::new("gate-main-thread-ended");
+    let ready = scratch.path().join("READY");
+    let script = format!(
+        r#"import ctypes, threading, time
+def worker():
+    while open("/proc/self/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)
+    open({ready:?}, "w").close()
+    time.sleep(300)
+threading.Thread(target=worker).start()
+ctypes.CDLL(None).pthread_exit(None)
+"#,
+        ready = ready.display().to_string()
+    );
+    let program = scratch.path().join("main_thread_ends.py");
+    std::fs::write(&program, script).expect("script written");
+    let (output, report) = gate(
+        &scratch,
+        &[],
+        &format!(
+            "python3 {} </dev/null >/dev/null 2>&1 & for _ in $(seq 500); do [ -e {} ] && break; sleep 0.01; done; exit 0",
+            program.display(),
+            ready.display()
+        ),
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let named: Vec<&Value> = report["leftovers"]
+        .as_array()
+        .expect("leftovers")
+        .iter()
+        .filter(|l| l["name"] == "python3")
+        .collect();
+    assert_eq!(named.len(), 1, "{report}");
+    let line = named[0]["command_line"].as_array().expect("command line");
+    assert_eq!(
+        line.last(),
+        Some(&Value::from(program.display().to_string())),
+        "{report}"
+    );
+    for pid in leftover_pids(&report) {
+        assert!(pid_dead(pid), "the leftover {pid} was ended");
+    }
+}
+
+#[test]
 fn a_failing_command_keeps_its_own_code() {
     let scratch = Scratch::new("gate-failing");
     let (output, report) = gate(&scratch, &[], "sleep 300 </dev/null >/dev/null 2>&1 & exit 4");

@@ -164,6 +164,30 @@ ctypes.CDLL(None).pthread_exit(None)
 }
 
 #[test]
+fn a_leftover_reaped_before_it_is_read_is_not_described_from_nothing() {
+    // A leftover that keeps starting short-lived children: some end and
+    // are reaped between the listing of the tree and the reading of who
+    // each is. None may be reported with a parent, session and group of 0
+    // (read as "setsid") and no name.
+    for round in 0..5 {
+        let scratch = Scratch::new(&format!("gate-reaped-{round}"));
+        let (output, report) = gate(
+            &scratch,
+            &[],
+            "(while :; do setsid sleep 0.001 & done) </dev/null >/dev/null 2>&1 & sleep 0.3; exit 0",
+        );
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(121), "{text}");
+        for leftover in report["leftovers"].as_array().expect("leftovers") {
+            assert_ne!(leftover["ppid"], 0, "{leftover}");
+            assert_ne!(leftover["sid"], 0, "{leftover}");
+            assert_ne!(leftover["name"], "", "{leftover}");
+        }
+        assert!(!text.contains("child of 0"), "{text}");
+    }
+}
+
+#[test]
 fn a_failing_command_keeps_its_own_code() {
     let scratch = Scratch::new("gate-failing");
     let (output, report) = gate(&scratch, &[], "sleep 300 </dev/null >/dev/null 2>&1 & exit 4");

@@ -188,6 +188,55 @@ fn a_leftover_reaped_before_it_is_read_is_not_described_from_nothing() {
 }
 
 #[test]
+fn a_zombie_of_a_leftover_is_no_leftover_of_its_own() {
+    // The leftover python3 never reaps its child, which exited with 3
+    // before the command did: a zombie, not a process that ran on and was
+    // ended by afterlife's SIGTERM. cgroup.procs never lists it; the walk
+    // of the subreaper's children must not either.
+    let scratch = Scratch::new("gate-zombie-child");
+    let ready = scratch.path().join("READY");
+    let program = scratch.path().join("zombie_parent.py");
+    std::fs::write(
+        &program,
+        format!(
+            r#"import os, time
+child = os.fork()
+if child == 0:
+    os._exit(3)
+while open("/proc/%d/stat" % child).read().rsplit(")", 1)[1].split()[0] != "Z":
+    time.sleep(0.01)
+with open({ready:?} + ".tmp", "w") as f:
+    f.write(str(child))
+os.rename({ready:?} + ".tmp", {ready:?})
+time.sleep(300)
+"#,
+            ready = ready.display().to_string()
+        ),
+    )
+    .expect("script written");
+    let (output, report) = gate(
+        &scratch,
+        &["--containment", "subreaper"],
+        &format!(
+            "python3 {} </dev/null >/dev/null 2>&1 & for _ in $(seq 500); do [ -e {} ] && break; sleep 0.01; done; exit 0",
+            program.display(),
+            ready.display()
+        ),
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let zombie: i32 = std::fs::read_to_string(&ready)
+        .expect("the zombie's PID")
+        .parse()
+        .expect("a PID");
+    let pids = leftover_pids(&report);
+    assert_eq!(pids.len(), 1, "only its parent is left: {report}");
+    assert!(!pids.contains(&zombie), "{report}");
+    assert!(!text.contains(&format!("leaked process {zombie} ")), "{text}");
+    assert!(pid_dead(pids[0]), "the leftover was ended");
+}
+
+#[test]
 fn a_failing_command_keeps_its_own_code() {
     let scratch = Scratch::new("gate-failing");
     let (output, report) = gate(&scratch, &[], "sleep 300 </dev/null >/dev/null 2>&1 & exit 4");

@@ -183,7 +183,7 @@ impl ProcessInfo {
 /// Whether the main thread has ended while other threads run
 /// (`pthread_exit` in `main`): /proc shows it a zombie, with the other
 /// threads counted. Pure.
-fn main_thread_ended(stat: &proc::stat::Stat) -> bool {
+pub fn main_thread_ended(stat: &proc::stat::Stat) -> bool {
     stat.state == 'Z' && stat.num_threads > 1
 }
 

@@ -292,6 +292,13 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
     if again.start_ticks != b.start_ticks {
         return None;
     }
+    if again.zombie {
+        // A zombie has no fd table, memory or root left to read: what was
+        // refused (another user's zombie, without CAP_SYS_PTRACE) hid
+        // nothing, and its fds are none, not unknown.
+        fds_unreadable = false;
+        errors.clear();
+    }
     Some(ProcessSnapshot {
         pid,
         ppid: b.ppid,

@@ -155,12 +155,21 @@ pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
     if stat.starttime != start_ticks {
         return None;
     }
+    // A process whose main thread has ended while others run has no
+    // command line at /proc/PID: its main thread's memory went with it.
+    let cmdline = if crate::process::main_thread_ended(&stat) {
+        std::fs::read(format!("{}/cmdline", crate::process::files_dir(pid)))
+            .map(|raw| crate::proc::cmdline::split(&raw))
+            .unwrap_or_default()
+    } else {
+        crate::proc::cmdline::of(&proc).unwrap_or_default()
+    };
     Some(Identity {
         name: stat.comm,
         ppid: stat.ppid,
         sid: stat.session,
         pgid: stat.pgrp,
-        cmdline: crate::proc::cmdline::of(&proc).unwrap_or_default(),
+        cmdline,
     })
 }
 

@@ -25,7 +25,7 @@ use crate::supervise::cause::{
 use crate::supervise::containment::{Contained, ContainmentChoice, Main, StartError};
 use crate::supervise::dir_left::{DirError, DirWatch};
 use crate::supervise::keeper::Report;
-use crate::supervise::leftover_facts::{group_leader_gone, held_fds, identity};
+use crate::supervise::leftover_facts::{Identity, group_leader_gone, held_fds, identity};
 use crate::supervise::policy::{
     KILL_SETTLE, SignalAction, Step, arms_kill, cause_of, continues_after, deadline_step, exit_of, fate_of_ended,
     grace_over_step, oom_in_question, sent_elsewhere, settle_time, signal_action, timers_due,
@@ -691,10 +691,21 @@ impl Supervisor {
             }
             None => listed,
         };
+        // Who each is, read first. One that has ended and been reaped since
+        // the listing (or whose PID went to another process) is left out:
+        // nothing of it is left, and its parent, session and group can no
+        // longer be read (taken as 0, they read as an escape by `setsid`).
+        let (members, identities): (Vec<Process>, Vec<Identity>) = members
+            .into_iter()
+            .filter_map(|process| {
+                let who = identity(process.pid(), process.start_ticks())?;
+                Some((process, who))
+            })
+            .unzip();
         if members.is_empty() {
             return Vec::new();
         }
-        let mut leftovers = describe_leftovers(&members, main, reapers, output);
+        let mut leftovers = describe_leftovers(&members, identities, main, reapers, output);
         for (process, leftover) in members.iter().zip(leftovers.iter_mut()) {
             if contained.pid_namespace() {
                 leftover.ns_pid = pid_in_namespace(process);
@@ -792,6 +803,7 @@ fn settle_tree(contained: &Contained, settle: Duration, signalled: &mut Signalle
 /// their fate still `Kept`.
 fn describe_leftovers(
     members: &[Process],
+    identities: Vec<Identity>,
     main: Option<&MainFacts>,
     reapers: &[i32],
     output: &OutputTargets,
@@ -800,9 +812,9 @@ fn describe_leftovers(
     let pids: Vec<Pid> = members.iter().map(|p| p.pid()).collect();
     members
         .iter()
+        .zip(identities)
         .zip(held_fds(&pids))
-        .map(|(process, fds)| {
-            let who = identity(process.pid(), process.start_ticks()).unwrap_or_default();
+        .map(|((process, who), fds)| {
             let leader_gone = group_leader_gone(process.pid(), who.pgid, process.start_ticks());
             Leftover {
                 pid: process.pid(),

@@ -77,14 +77,18 @@ pub(crate) fn children_of(pid: Pid) -> Option<Vec<Pid>> {
     Some(children)
 }
 
-/// Opens `pid` if it is still a child of `parent`: its row is read after
-/// the pidfd is opened, and counts only if that process still exists
-/// after the read ([`Process::open_entry`]), so the row and the pidfd are
-/// one process's.
+/// Opens `pid` if it is still a child of `parent` and has not exited: its
+/// row is read after the pidfd is opened, and counts only if that process
+/// still exists after the read ([`Process::open_entry`]), so the row and
+/// the pidfd are one process's. A zombie (its parent has not reaped it;
+/// `children` lists it, `cgroup.procs` does not) runs no more, holds
+/// nothing and has no children: it is no member to end or to report as
+/// left behind. A process whose main thread alone has ended runs on, and
+/// its pidfd is not readable until its last thread ends.
 fn open_child_of(parent: Pid, pid: Pid) -> Option<Process> {
     // ESRCH/ENOENT: it ended since the listing.
     let (process, entry) = Process::open_entry(pid).ok()?;
-    (entry.ppid == parent.get()).then_some(process)
+    (entry.ppid == parent.get() && !process.has_exited()).then_some(process)
 }
 
 fn descendants_by_scan(root: Pid) -> Vec<Process> {

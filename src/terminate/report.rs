@@ -270,7 +270,10 @@ pub fn survivor_reason(
         ProcessState::Stopped => return SurvivorReason::Stopped,
         _ => {}
     }
-    if info.exiting || info.core_dumping {
+    // A main thread that has ended while others run is flagged exiting
+    // (`PF_EXITING` in /proc/PID/stat), but the process lives on: the
+    // reason lies in how its running threads take the signal.
+    if (info.exiting && !info.main_thread_exited) || info.core_dumping {
         return SurvivorReason::Exiting;
     }
     if info.kernel_thread {
@@ -522,6 +525,7 @@ mod tests {
         info.tracer_pid = None;
         info.wchan = None;
         info.exiting = false;
+        info.main_thread_exited = false;
         info.core_dumping = false;
         info.kernel_thread = false;
         info.signals = SignalMasks::default();
@@ -650,6 +654,22 @@ mod tests {
             ..context()
         };
         assert_eq!(survivor_reason(&info('S'), c, names), SurvivorReason::NamespaceInit);
+    }
+
+    #[test]
+    fn a_main_thread_that_ended_is_no_exiting_process() {
+        // pthread_exit in main: the main thread reads PF_EXITING while the
+        // process runs on and ignores SIGTERM.
+        let mut i = info('S');
+        i.exiting = true;
+        i.main_thread_exited = true;
+        i.signals.ignored = vec![Signal::TERM];
+        assert_eq!(
+            survivor_reason(&i, context(), names),
+            SurvivorReason::Ignores { signal: Signal::TERM }
+        );
+        i.main_thread_exited = false;
+        assert_eq!(survivor_reason(&i, context(), names), SurvivorReason::Exiting);
     }
 
     #[test]

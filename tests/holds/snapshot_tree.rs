@@ -136,6 +136,22 @@ os.waitpid(pid, 0)
         text.contains("a zombie: it has exited and its parent has not reaped it"),
         "{text}"
     );
+    if common::is_root() {
+        // Another user's zombie: /proc/PID/fd and root are refused, yet a
+        // zombie has none to hide. Its fds are none, not unreadable.
+        let output = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_afterlife"))
+            .args(["--color=never", "--json", "snapshot", &zombie])
+            .output()
+            .expect("setpriv runs");
+        assert_eq!(output.status.code(), Some(0), "{}", common::stderr(&output));
+        let report: serde_json::Value = common::schema::parse("snapshot", &stdout(&output));
+        let process = &report["processes"][0];
+        assert_eq!(process["zombie"], true, "{report}");
+        assert_eq!(process.get("fds_unreadable"), None, "{report}");
+        assert_eq!(process["errors"], serde_json::json!([]), "{report}");
+    }
 }
 
 /// A socket of another network namespace is marked in the text, as the

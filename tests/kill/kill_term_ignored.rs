@@ -71,3 +71,29 @@ fn without_escalation_it_survives_and_the_report_says_why() {
     // job of a shell also ignores SIGINT and SIGQUIT.
     assert!(text.contains("SIGTERM, SIGINT and SIGQUIT ignored"), "{text}");
 }
+
+#[test]
+fn a_survivor_whose_main_thread_ended_is_said_to_ignore_term_not_to_exit() {
+    // Its main thread calls pthread_exit (and reads PF_EXITING) while a
+    // worker runs on with SIGTERM ignored.
+    let py = common::Py::start(
+        r#"
+import signal, threading
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+threading.Thread(target=time.sleep, args=(60,)).start()
+report(ready=1)
+libc.pthread_exit(None)
+"#,
+    );
+    let pid = py.pid();
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || {
+        common::state(pid) == Some('Z')
+    }));
+    let (code, report, stderr) = kill_json(&["--no-escalate", "--grace", "300ms", &pid.to_string()]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    let e = entry(&report, pid);
+    assert_eq!(e["outcome"], "alive", "{e:#}");
+    assert_eq!(e["reason"], "ignores", "{e:#}");
+    assert_eq!(e["signal"]["name"], "SIGTERM", "{e:#}");
+    drop(py);
+}

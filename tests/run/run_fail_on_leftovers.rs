@@ -114,6 +114,129 @@ fn a_double_fork_on_dev_null_is_caught() {
 }
 
 #[test]
+fn a_leftover_whose_main_thread_ended_is_named_by_its_command_line() {
+    // The main thread of python3 calls pthread_exit while a worker sleeps:
+    // /proc/PID/cmdline is empty, the worker's own is not. The worker
+    // makes READY once the main thread reads Z.
+    let scratch = Scratch::new("gate-main-thread-ended");
+    let ready = scratch.path().join("READY");
+    let script = format!(
+        r#"import ctypes, threading, time
+def worker():
+    while open("/proc/self/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)
+    open({ready:?}, "w").close()
+    time.sleep(300)
+threading.Thread(target=worker).start()
+ctypes.CDLL(None).pthread_exit(None)
+"#,
+        ready = ready.display().to_string()
+    );
+    let program = scratch.path().join("main_thread_ends.py");
+    std::fs::write(&program, script).expect("script written");
+    let (output, report) = gate(
+        &scratch,
+        &[],
+        &format!(
+            "python3 {} </dev/null >/dev/null 2>&1 & for _ in $(seq 500); do [ -e {} ] && break; sleep 0.01; done; exit 0",
+            program.display(),
+            ready.display()
+        ),
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let named: Vec<&Value> = report["leftovers"]
+        .as_array()
+        .expect("leftovers")
+        .iter()
+        .filter(|l| l["name"] == "python3")
+        .collect();
+    assert_eq!(named.len(), 1, "{report}");
+    let line = named[0]["command_line"].as_array().expect("command line");
+    assert_eq!(
+        line.last(),
+        Some(&Value::from(program.display().to_string())),
+        "{report}"
+    );
+    for pid in leftover_pids(&report) {
+        assert!(pid_dead(pid), "the leftover {pid} was ended");
+    }
+}
+
+#[test]
+fn a_leftover_reaped_before_it_is_read_is_not_described_from_nothing() {
+    // A leftover that keeps starting short-lived children: some end and
+    // are reaped between the listing of the tree and the reading of who
+    // each is. None may be reported with a parent, session and group of 0
+    // (read as "setsid") and no name.
+    for round in 0..5 {
+        let scratch = Scratch::new(&format!("gate-reaped-{round}"));
+        let (output, report) = gate(
+            &scratch,
+            &[],
+            "(while :; do setsid sleep 0.001 & done) </dev/null >/dev/null 2>&1 & sleep 0.3; exit 0",
+        );
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(121), "{text}");
+        for leftover in report["leftovers"].as_array().expect("leftovers") {
+            assert_ne!(leftover["ppid"], 0, "{leftover}");
+            assert_ne!(leftover["sid"], 0, "{leftover}");
+            assert_ne!(leftover["name"], "", "{leftover}");
+        }
+        assert!(!text.contains("child of 0"), "{text}");
+    }
+}
+
+#[test]
+fn a_zombie_of_a_leftover_is_no_leftover_of_its_own() {
+    // The leftover python3 never reaps its child, which exited with 3
+    // before the command did: a zombie, not a process that ran on and was
+    // ended by afterlife's SIGTERM. cgroup.procs never lists it; the walk
+    // of the subreaper's children must not either.
+    let scratch = Scratch::new("gate-zombie-child");
+    let ready = scratch.path().join("READY");
+    let program = scratch.path().join("zombie_parent.py");
+    std::fs::write(
+        &program,
+        format!(
+            r#"import os, time
+child = os.fork()
+if child == 0:
+    os._exit(3)
+while open("/proc/%d/stat" % child).read().rsplit(")", 1)[1].split()[0] != "Z":
+    time.sleep(0.01)
+with open({ready:?} + ".tmp", "w") as f:
+    f.write(str(child))
+os.rename({ready:?} + ".tmp", {ready:?})
+time.sleep(300)
+"#,
+            ready = ready.display().to_string()
+        ),
+    )
+    .expect("script written");
+    let (output, report) = gate(
+        &scratch,
+        &["--containment", "subreaper"],
+        &format!(
+            "python3 {} </dev/null >/dev/null 2>&1 & for _ in $(seq 500); do [ -e {} ] && break; sleep 0.01; done; exit 0",
+            program.display(),
+            ready.display()
+        ),
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(121), "{text}");
+    let zombie: i32 = std::fs::read_to_string(&ready)
+        .expect("the zombie's PID")
+        .parse()
+        .expect("a PID");
+    let pids = leftover_pids(&report);
+    assert_eq!(pids.len(), 1, "only its parent is left: {report}");
+    assert!(!pids.contains(&zombie), "{report}");
+    assert!(!text.contains(&format!("leaked process {zombie} ")), "{text}");
+    assert!(pid_dead(pids[0]), "the leftover was ended");
+}
+
+#[test]
 fn a_failing_command_keeps_its_own_code() {
     let scratch = Scratch::new("gate-failing");
     let (output, report) = gate(&scratch, &[], "sleep 300 </dev/null >/dev/null 2>&1 & exit 4");

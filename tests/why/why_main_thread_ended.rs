@@ -34,6 +34,7 @@ libc.pthread_exit(None)
     let (_, status) = run_json(&["status", &pid.to_string()]);
     let d = why_json(pid);
     let (_, snapshot) = run_json(&["snapshot", &pid.to_string()]);
+    let snapshot_text = common::stdout(&common::run(&["snapshot", &pid.to_string()]));
     let (_, holds) = run_json(&["holds", &format!("tcp:{port}")]);
     let (_, deleted) = run_json(&["holds", "--deleted"]);
     drop(py);
@@ -48,6 +49,9 @@ libc.pthread_exit(None)
     assert_eq!(d["sigkill"], "ends_it", "{d:#}");
     let fds = snapshot["processes"][0]["fds"].as_array().unwrap();
     assert!(fds.len() >= 5, "the other thread's table: {snapshot:#}");
+    // Its main thread reads Z, but the process runs: no zombie.
+    assert_eq!(snapshot["processes"][0].get("zombie"), None, "{snapshot:#}");
+    assert!(!snapshot_text.contains("zombie"), "{snapshot_text}");
     assert!(
         snapshot["processes"][0]["rss_bytes"].as_u64().unwrap() > 0,
         "{snapshot:#}"

@@ -25,7 +25,9 @@ pub struct Brief {
     pub rss_pages: u64,
     /// Real UID (owner of /proc/PID).
     pub uid: Option<u32>,
-    /// It has exited and waits to be reaped (state `Z`).
+    /// It has exited and waits to be reaped (state `Z` with no other
+    /// thread left: a main thread that ended while others run shows `Z`
+    /// too, and its process lives on).
     pub zombie: bool,
 }
 
@@ -33,13 +35,13 @@ impl Brief {
     /// The facts of a stat line; the owner is not in it. Pure.
     pub fn of_stat(stat: proc::stat::Stat) -> Brief {
         Brief {
+            zombie: stat.state == 'Z' && !crate::process::main_thread_ended(&stat),
             name: stat.comm,
             ppid: stat.ppid,
             pgid: stat.pgrp,
             start_ticks: stat.starttime,
             rss_pages: stat.rss,
             uid: None,
-            zombie: stat.state == 'Z',
         }
     }
 }
@@ -103,6 +105,17 @@ mod tests {
         assert_eq!(b.start_ticks, 12345);
         assert_eq!(b.rss_pages, 33);
         assert_eq!(b.uid, None);
+        assert!(!b.zombie);
+    }
+
+    #[test]
+    fn a_dead_main_thread_is_no_zombie_while_other_threads_run() {
+        // State Z and 3 threads: `pthread_exit` in main, two threads run.
+        let running =
+            b"42 (a) Z 7 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 3 0 12345 1000 33 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        assert!(!Brief::of_stat(proc::stat::parse(running).unwrap()).zombie);
+        let ended = b"42 (a) Z 7 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 12345 1000 33 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        assert!(Brief::of_stat(proc::stat::parse(ended).unwrap()).zombie);
     }
 
     #[test]

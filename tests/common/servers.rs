@@ -132,6 +132,9 @@ impl Drop for Server {
             // SAFETY: kill(2) on the group this test made, whose ID is held
             // by its unreaped leader or a live member; ESRCH is fine.
             unsafe { libc::kill(-pid, libc::SIGKILL) };
+            // Until the last member is gone it may still map a segment,
+            // which the clean-up below would then leave as someone's.
+            wait_until(Duration::from_secs(10), || !group_has_members(pid));
         }
         let _ = self.child.wait();
         if let Some(after_stop) = self.after_stop.take() {

@@ -15,6 +15,12 @@ use crate::text::escape;
 /// memory. A file, pipe or device that goes on past it is refused.
 pub const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
 
+/// How long a FIFO (or a pipe named as `/dev/stdin`) is given to bring
+/// its first byte: `open(2)` of a FIFO waits for a writer, for ever if
+/// none comes, and a writer that never writes holds the read as long.
+/// A snapshot written into it arrives in well under a second.
+pub const FIFO_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> {
     refuse_quiet_json(args.quiet, output)?;
     let before = read_snapshot(&args.snapshot)?;
@@ -57,7 +63,7 @@ pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> 
 fn read_snapshot(path: &std::path::Path) -> Result<Snapshot, Failure> {
     use std::io::Read;
     let shown = escape(&path.to_string_lossy()).into_owned();
-    let file = std::fs::File::open(path).map_err(|e| Failure::new(format!("cannot read snapshot {shown}: {e}")))?;
+    let file = open_snapshot(path).map_err(|e| Failure::new(format!("cannot read snapshot {shown}: {e}")))?;
     let too_large = || {
         Failure::new(format!(
             "{shown} is larger than {} MiB, more than any snapshot afterlife writes",
@@ -96,14 +102,69 @@ fn read_snapshot(path: &std::path::Path) -> Result<Snapshot, Failure> {
     Ok(snapshot)
 }
 
+/// Opens the snapshot at `path`. A FIFO is opened without waiting for a
+/// writer (`O_NONBLOCK`), then given [`FIFO_WAIT`] to bring data or its
+/// end (a writer that came and went), and read blocking from there on.
+fn open_snapshot(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    // stat(2) of a FIFO does not wait; a path that is gone fails in open.
+    if !std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+        return std::fs::File::open(path);
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !wait_readable(&file, FIFO_WAIT)? {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "it is a FIFO and nothing was written to it within {}s",
+                FIFO_WAIT.as_secs()
+            ),
+        ));
+    }
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(file)
+}
+
+/// Waits up to `wait` for `file` to have data or its end (POLLIN,
+/// POLLHUP); `false` if the time passed first.
+fn wait_readable(file: &std::fs::File, wait: std::time::Duration) -> std::io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let spec = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(file, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&spec)) {
+            Ok(0) if left.is_zero() => return Ok(false),
+            Ok(0) => {}
+            Ok(_) => return Ok(true),
+            // A signal interrupted the wait: go on with the time left.
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// The `version` of the JSON object in the file at `path`, read on its
 /// own (every other field skipped) within the same size limit; `None` if
-/// it has none or is no such object.
+/// it has none or is no such object. Only a regular file is read again:
+/// a FIFO or pipe gave its bytes once (opened again, it would wait for
+/// another writer), and a device would give others.
 fn version_of(path: &std::path::Path) -> Option<u32> {
     use std::io::Read;
     #[derive(serde::Deserialize)]
     struct Versioned {
         version: Option<u32>,
+    }
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
     }
     let file = std::fs::File::open(path).ok()?;
     let limited = std::io::BufReader::new(file).take(MAX_SNAPSHOT_BYTES);

@@ -653,7 +653,9 @@ fn processes(before: &Snapshot, live: &HashMap<Pid, &LiveProcess>, same_boot: bo
                 for fd in &p.fds {
                     *went.fds_by_kind.entry(fd.kind.name()).or_insert(0) += 1;
                 }
-                went.memory_bytes += p.rss_bytes;
+                // A snapshot is read from a file: its sizes are whatever
+                // it says, and a sum of them must not overflow.
+                went.memory_bytes = went.memory_bytes.saturating_add(p.rss_bytes);
                 went.mapped_files += p.maps.len();
             }
         }
@@ -1001,6 +1003,31 @@ mod tests {
         let report = compare(&before, &now);
         assert_eq!(report.gone.closing, closing);
         assert!(report.clean);
+    }
+
+    #[test]
+    fn sizes_read_from_a_snapshot_sum_without_overflow() {
+        let mut before = Snapshot {
+            version: 2,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: true,
+            processes: vec![process(10, 1, 1), process(11, 10, 1)],
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        };
+        for p in &mut before.processes {
+            p.rss_bytes = u64::MAX;
+        }
+        let now = Now {
+            boot_id: "b".into(),
+            ..Now::default()
+        };
+        let report = compare(&before, &now);
+        assert_eq!(report.gone.processes.len(), 2);
+        assert_eq!(report.gone.memory_bytes, u64::MAX);
     }
 
     #[test]

@@ -313,12 +313,30 @@ fn run_within(args: &[&str], limit: std::time::Duration) -> Option<std::process:
 }
 
 /// `open(2)` of a FIFO waits for a writer, for ever if none comes; the
-/// FIFO is given a few seconds, and one whose writer came and went is
-/// never opened a second time (a second open would wait for another).
+/// FIFO is given a few seconds to have one, and then read as long as its
+/// writer takes. One whose writer came and went is never opened a second
+/// time (a second open would wait for another).
 #[test]
 fn a_fifo_snapshot_is_read_once_and_never_waited_for_forever() {
     let limit = std::time::Duration::from_secs(15);
     let scratch = Scratch::new("fifo-snapshot");
+    let (code, snapshot) = run_json(&["snapshot", &std::process::id().to_string()]);
+    assert_eq!(code, Some(0));
+    let saved = scratch.path().join("saved.json");
+    std::fs::write(&saved, snapshot.to_string()).unwrap();
+    // A writer that holds the FIFO longer than the wait before it writes:
+    // it is waited for, beside a FIFO nobody opens.
+    let slow = scratch.fifo("slow.json");
+    let mut writer = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec 3>\"$1\"; sleep 6; cat \"$2\" >&3")
+        .args(["sh", slow.to_str().unwrap(), saved.to_str().unwrap()])
+        .spawn()
+        .expect("sh runs");
+    let slow_read = {
+        let slow = slow.clone();
+        std::thread::spawn(move || run_within(&["leftovers", slow.to_str().unwrap()], limit))
+    };
     let fifo = scratch.fifo("snapshot.json");
     let path = fifo.to_str().unwrap();
     let output = run_within(&["leftovers", path], limit).expect("leftovers of a FIFO nobody writes returns");
@@ -326,12 +344,16 @@ fn a_fifo_snapshot_is_read_once_and_never_waited_for_forever() {
     let err = stderr(&output);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("cannot read snapshot") && err.contains("it is a FIFO and nothing was written to it within 5s"),
+        err.contains("cannot read snapshot") && err.contains("it is a FIFO and it had no writer for 5s"),
         "{err}"
     );
+    let output = slow_read.join().unwrap();
+    let _ = writer.kill();
+    let _ = writer.wait();
+    let output = output.expect("leftovers of a slow FIFO returns");
+    // Its process lives on: it stayed.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     // A writer that brings what is no snapshot, then goes: one error, once.
-    let (code, snapshot) = run_json(&["snapshot", &std::process::id().to_string()]);
-    assert_eq!(code, Some(0));
     for (content, expected_code, expected) in [
         (
             r#"{"version": 2}"#.to_string(),
@@ -343,7 +365,6 @@ fn a_fifo_snapshot_is_read_once_and_never_waited_for_forever() {
             Some(125),
             "is not an afterlife snapshot: missing field",
         ),
-        // Its process lives on: it stayed.
         (snapshot.to_string(), Some(1), ""),
     ] {
         let writer = {

@@ -19,6 +19,7 @@
 //! (`EACCES` from `proc_fd_access_allowed`): that is a refusal to read its
 //! fds, not an empty table.
 
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -294,7 +295,19 @@ fn read_one_in(files: &str, fd: i32) -> std::io::Result<Fd> {
     let link = link.as_os_str().as_bytes();
     let text = std::fs::read_to_string(format!("{files}/fdinfo/{fd}")).unwrap_or_default();
     let info = FdInfo::parse(&text);
-    let parsed = parse_link(link);
+    let parsed = match parse_link(link) {
+        // A name that itself ends in " (deleted)" and leads to this very
+        // file is its name, not the kernel's mark of an unlinked one.
+        LinkTarget::Path { deleted: true, .. }
+            if same_file(Path::new(OsStr::from_bytes(link)), Path::new(&link_path)) =>
+        {
+            LinkTarget::Path {
+                path: link.to_vec(),
+                deleted: false,
+            }
+        }
+        parsed => parsed,
+    };
     let (kind, inode) = match &parsed {
         LinkTarget::Socket(inode) => (FdKind::Socket, Some(*inode)),
         LinkTarget::Pipe(inode) => (FdKind::Pipe, Some(*inode)),
@@ -331,6 +344,15 @@ pub(crate) fn read_link_or_too_long(link: &Path) -> std::io::Result<std::path::P
     match std::fs::read_link(link) {
         Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => Ok(PATH_TOO_LONG.into()),
         other => other,
+    }
+}
+
+/// Whether `a` and `b` lead to the same file (device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
     }
 }
 

@@ -149,6 +149,38 @@ finish()
     assert!(text.contains(&format!("{listed} fds")), "{text}");
 }
 
+/// The kernel marks an unlinked file's link with " (deleted)"; a file may
+/// also be named so. One that is there under that very name is a file,
+/// with its whole name; one that was unlinked is a deleted file.
+#[test]
+fn a_file_named_deleted_is_not_taken_for_a_deleted_one() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("snapshot-named-deleted");
+    let named = scratch.path().join("x (deleted)");
+    let gone = scratch.path().join("y");
+    let py = Py::start(&format!(
+        r#"
+named = os.open({named:?}, os.O_CREAT | os.O_RDWR)
+gone = os.open({gone:?}, os.O_CREAT | os.O_RDWR)
+os.unlink({gone:?})
+report(named=named, gone=gone)
+finish()
+"#,
+        named = named.to_str().unwrap(),
+        gone = gone.to_str().unwrap()
+    ));
+    let (code, report) = run_json(&["snapshot", &py.pid().to_string()]);
+    assert_eq!(code, Some(0), "{report}");
+    let fds = report["processes"][0]["fds"].as_array().unwrap();
+    let fd = |n: i64| fds.iter().find(|f| f["fd"].as_i64() == Some(n)).unwrap();
+    let kept = fd(py.num("named"));
+    assert_eq!(kept["kind"], "file", "{kept}");
+    assert_eq!(kept["target"], named.to_str().unwrap(), "{kept}");
+    let unlinked = fd(py.num("gone"));
+    assert_eq!(unlinked["kind"], "deleted_file", "{unlinked}");
+    assert_eq!(unlinked["target"], gone.to_str().unwrap(), "{unlinked}");
+}
+
 /// A zombie holds nothing, and the snapshot says it is one rather than
 /// showing it with 0 fds and 0 bytes as if it ran.
 #[test]

@@ -151,7 +151,8 @@ finish()
 
 /// The kernel marks an unlinked file's link with " (deleted)"; a file may
 /// also be named so. One that is there under that very name is a file,
-/// with its whole name; one that was unlinked is a deleted file.
+/// with its whole name, open or mapped; one that was unlinked is a
+/// deleted file.
 #[test]
 fn a_file_named_deleted_is_not_taken_for_a_deleted_one() {
     let _ipc = common::ipc_serial();
@@ -160,7 +161,10 @@ fn a_file_named_deleted_is_not_taken_for_a_deleted_one() {
     let gone = scratch.path().join("y");
     let py = Py::start(&format!(
         r#"
+import mmap
 named = os.open({named:?}, os.O_CREAT | os.O_RDWR)
+os.write(named, b"x" * 4096)
+named_map = mmap.mmap(named, 4096, prot=mmap.PROT_READ)
 gone = os.open({gone:?}, os.O_CREAT | os.O_RDWR)
 os.unlink({gone:?})
 report(named=named, gone=gone)
@@ -179,6 +183,19 @@ finish()
     let unlinked = fd(py.num("gone"));
     assert_eq!(unlinked["kind"], "deleted_file", "{unlinked}");
     assert_eq!(unlinked["target"], gone.to_str().unwrap(), "{unlinked}");
+    // Mapped, the same.
+    let maps = report["processes"][0]["maps"].as_array().unwrap();
+    let mapped = maps
+        .iter()
+        .find(|m| {
+            m["path"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(scratch.path().to_str().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no mapping of {named:?}: {maps:?}"));
+    assert_eq!(mapped["path"], named.to_str().unwrap(), "{mapped}");
+    assert_eq!(mapped["deleted"], false, "{mapped}");
 }
 
 /// A zombie holds nothing, and the snapshot says it is one rather than

@@ -127,6 +127,11 @@ pub enum SpecError {
     /// `unix:` with nothing after it.
     #[error("'{0}' names no unix socket (expected unix:/path or unix:@name)")]
     EmptyUnix(String),
+    /// A `unix:` name that is not UTF-8: names are matched as text.
+    #[error(
+        "'{0}' is not UTF-8: give the socket file's path without unix: (its holders are found by device and inode)"
+    )]
+    UnixNotUtf8(String),
 }
 
 impl Spec {
@@ -208,6 +213,25 @@ impl std::str::FromStr for Spec {
             return Err(SpecError::BarePort(text.to_string()));
         }
         Ok(Spec::Path(PathBuf::from(text)))
+    }
+}
+
+impl Spec {
+    /// Parses a SPEC as the OS gave it. Text that is not UTF-8 (a file
+    /// name is any bytes but `/` and NUL) can only be a path: every other
+    /// form is ASCII but a `unix:` name, which is matched as text and
+    /// refused then. Pure.
+    pub fn parse_os(text: &std::ffi::OsStr) -> Result<Spec, SpecError> {
+        if let Some(text) = text.to_str() {
+            return text.parse();
+        }
+        // The replacement characters keep every ASCII form apart from a
+        // path (`tcp:`, `[`, `:`), and none of them holds one.
+        let lossy = text.to_string_lossy();
+        match lossy.parse()? {
+            Spec::Path(_) => Ok(Spec::Path(PathBuf::from(text))),
+            _ => Err(SpecError::UnixNotUtf8(lossy.into_owned())),
+        }
     }
 }
 
@@ -319,6 +343,30 @@ mod tests {
 
     fn spec(text: &str) -> Result<Spec, SpecError> {
         text.parse()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn text_that_is_not_utf8_is_a_path_or_refused() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let os = |bytes: &[u8]| Spec::parse_os(OsStr::from_bytes(bytes));
+        assert_eq!(
+            os(b"/tmp/bad\xff.sock"),
+            Ok(Spec::Path(PathBuf::from(OsStr::from_bytes(b"/tmp/bad\xff.sock"))))
+        );
+        assert_eq!(
+            os(b"tcp:80"),
+            Ok(Spec::Port {
+                protocol: Some(Protocol::Tcp),
+                addr: None,
+                ports: 80..=80
+            })
+        );
+        assert!(matches!(os(b"unix:/tmp/\xff"), Err(SpecError::UnixNotUtf8(_))));
+        assert!(matches!(os(b"UNIX:@\xfe"), Err(SpecError::UnixNotUtf8(_))));
+        assert!(matches!(os(b"tcp:\xff"), Err(SpecError::BadPort(_))));
+        assert!(matches!(os(b":8\xff"), Err(SpecError::BadPort(_))));
     }
 
     #[test]

@@ -258,9 +258,9 @@ pub enum SignalParseError {
     /// Not a name we know.
     #[error("unknown signal name '{0}' (try TERM, SIGKILL, 9 or RTMIN+3)")]
     UnknownName(String),
-    /// A number outside 1..=SIGRTMAX.
+    /// A number outside 1..=SIGRTMAX, as typed.
     #[error("signal number {0} is out of range (1 to {max})", max = rtmax())]
-    OutOfRange(i64),
+    OutOfRange(String),
     /// `RTMIN+N` or `RTMAX-N` outside the real-time signals (`RTMIN-1`, `RTMIN+31`).
     #[error(
         "'{0}' is outside the real-time signals: they are RTMIN to RTMIN+{last} (RTMAX-{last} to RTMAX), signals {min} to {max}",
@@ -308,11 +308,15 @@ impl Signal {
     /// `RTMIN+3`, `SIGRTMAX-1`.
     pub fn parse(text: &str) -> Result<Signal, SignalParseError> {
         let trimmed = text.trim();
-        if let Ok(number) = trimmed.parse::<i64>() {
-            return i32::try_from(number)
+        // A number of any length is a number, out of range past i32 too
+        // (twenty digits are no signal name).
+        let digits = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return trimmed
+                .parse::<i32>()
                 .ok()
                 .and_then(Signal::from_number)
-                .ok_or(SignalParseError::OutOfRange(number));
+                .ok_or_else(|| SignalParseError::OutOfRange(trimmed.to_string()));
         }
         let upper = trimmed.to_ascii_uppercase();
         let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -498,13 +502,14 @@ mod tests {
             Signal::parse("RTMIN*2"),
             Err(SignalParseError::UnknownName(_))
         ));
-        assert_eq!(Signal::parse("0"), Err(SignalParseError::OutOfRange(0)));
-        assert_eq!(Signal::parse("-9"), Err(SignalParseError::OutOfRange(-9)));
-        assert_eq!(Signal::parse("65"), Err(SignalParseError::OutOfRange(65)));
-        assert_eq!(
-            Signal::parse("99999999999"),
-            Err(SignalParseError::OutOfRange(99_999_999_999))
-        );
+        let out = |n: &str| Err(SignalParseError::OutOfRange(n.to_string()));
+        assert_eq!(Signal::parse("0"), out("0"));
+        assert_eq!(Signal::parse("-9"), out("-9"));
+        assert_eq!(Signal::parse("65"), out("65"));
+        assert_eq!(Signal::parse("99999999999"), out("99999999999"));
+        // Past i64 it is still a number, not a name.
+        assert_eq!(Signal::parse("9223372036854775808"), out("9223372036854775808"));
+        assert_eq!(Signal::parse("-99999999999999999999"), out("-99999999999999999999"));
     }
 
     #[test]

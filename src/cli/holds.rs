@@ -32,10 +32,8 @@ pub(crate) fn run(args: &HoldsArgs, output: &Output) -> Result<u8, Failure> {
     }
     let mut specs = Vec::new();
     for text in &args.specs {
-        let spec: Spec = text
-            .parse()
-            .map_err(|e: holders::SpecError| Failure::new(escape(&e.to_string())))?;
-        specs.push((text.clone(), spec));
+        let spec = Spec::parse_os(text).map_err(|e: holders::SpecError| Failure::new(escape(&e.to_string())))?;
+        specs.push((text.to_string_lossy().into_owned(), spec));
     }
     let report = holders::search(&specs).map_err(Failure::new)?;
     if output.json() {

@@ -15,6 +15,11 @@ use crate::text::escape;
 /// memory. A file, pipe or device that goes on past it is refused.
 pub const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
 
+/// How long a FIFO (or a pipe named as `/dev/stdin`) is given to have a
+/// writer: `open(2)` of a FIFO waits for one, for ever if none comes.
+/// Once a writer holds it, it is read as long as the writer takes.
+pub const FIFO_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> {
     refuse_quiet_json(args.quiet, output)?;
     let before = read_snapshot(&args.snapshot)?;
@@ -57,7 +62,7 @@ pub(crate) fn run(args: &LeftoversArgs, output: &Output) -> Result<u8, Failure> 
 fn read_snapshot(path: &std::path::Path) -> Result<Snapshot, Failure> {
     use std::io::Read;
     let shown = escape(&path.to_string_lossy()).into_owned();
-    let file = std::fs::File::open(path).map_err(|e| Failure::new(format!("cannot read snapshot {shown}: {e}")))?;
+    let (file, first) = open_snapshot(path).map_err(|e| Failure::new(format!("cannot read snapshot {shown}: {e}")))?;
     let too_large = || {
         Failure::new(format!(
             "{shown} is larger than {} MiB, more than any snapshot afterlife writes",
@@ -69,7 +74,7 @@ fn read_snapshot(path: &std::path::Path) -> Result<Snapshot, Failure> {
         Ok(m) if m.is_file() && m.len() > MAX_SNAPSHOT_BYTES => return Err(too_large()),
         _ => {}
     }
-    let mut limited = std::io::BufReader::new(file).take(MAX_SNAPSHOT_BYTES + 1);
+    let mut limited = std::io::BufReader::new(std::io::Cursor::new(first).chain(file)).take(MAX_SNAPSHOT_BYTES + 1);
     let parsed = serde_json::from_reader(&mut limited);
     if limited.limit() == 0 {
         return Err(too_large());
@@ -96,14 +101,80 @@ fn read_snapshot(path: &std::path::Path) -> Result<Snapshot, Failure> {
     Ok(snapshot)
 }
 
+/// Opens the snapshot at `path`, with the bytes already read from it. A
+/// FIFO is opened without waiting for a writer (`O_NONBLOCK`) and given
+/// [`FIFO_WAIT`] for one to come: a read that would wait says a writer
+/// holds it, one that gives nothing says none does yet. From the first
+/// sign of a writer on, it is read blocking, as long as the writer takes.
+fn open_snapshot(path: &std::path::Path) -> std::io::Result<(std::fs::File, Vec<u8>)> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    // stat(2) of a FIFO does not wait; a path that is gone fails in open.
+    if !std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+        return Ok((std::fs::File::open(path)?, Vec::new()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    // An anonymous pipe (`<(...)`, a shell's `|` as /dev/stdin) gets no
+    // writer it has not had: its end is the end.
+    let anonymous = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)))
+        .is_ok_and(|link| link.as_os_str().as_encoded_bytes().starts_with(b"pipe:["));
+    let wait = if anonymous {
+        std::time::Duration::ZERO
+    } else {
+        FIFO_WAIT
+    };
+    let first = wait_for_writer(&file, wait)?;
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok((file, first))
+}
+
+/// Reads `fifo` (non-blocking) until a writer shows, for up to `wait`:
+/// the bytes it already wrote (none if it holds the FIFO and has not
+/// written yet). An error if no writer came in that time; with no time
+/// at all, an end of file is the end (nothing read).
+fn wait_for_writer(fifo: &std::fs::File, wait: std::time::Duration) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + wait;
+    let mut buf = [0u8; 4096];
+    loop {
+        match (&*fifo).read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => return Ok(buf[..n].to_vec()),
+            // No data, but a writer holds it.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        // End of file: no writer holds it (yet, or any more).
+        if wait.is_zero() {
+            return Ok(Vec::new());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("it is a FIFO and it had no writer for {}s", wait.as_secs()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// The `version` of the JSON object in the file at `path`, read on its
 /// own (every other field skipped) within the same size limit; `None` if
-/// it has none or is no such object.
+/// it has none or is no such object. Only a regular file is read again:
+/// a FIFO or pipe gave its bytes once (opened again, it would wait for
+/// another writer), and a device would give others.
 fn version_of(path: &std::path::Path) -> Option<u32> {
     use std::io::Read;
     #[derive(serde::Deserialize)]
     struct Versioned {
         version: Option<u32>,
+    }
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
     }
     let file = std::fs::File::open(path).ok()?;
     let limited = std::io::BufReader::new(file).take(MAX_SNAPSHOT_BYTES);

@@ -416,7 +416,7 @@ pub struct HoldsArgs {
 
     /// What to look for.
     #[arg(value_name = "SPEC", required_unless_present = "deleted")]
-    pub specs: Vec<String>,
+    pub specs: Vec<OsString>,
 }
 
 // Arguments of `leftovers`.

@@ -19,6 +19,7 @@
 //! (`EACCES` from `proc_fd_access_allowed`): that is a refusal to read its
 //! fds, not an empty table.
 
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -184,7 +185,8 @@ pub fn parse_link(target: &[u8]) -> LinkTarget {
         let name = rest.strip_suffix(b" (deleted)").unwrap_or(rest);
         return LinkTarget::Memfd(String::from_utf8_lossy(name).into_owned());
     }
-    if target.starts_with(b"/") {
+    // A file whose path is too long to read is a file all the same.
+    if target.starts_with(b"/") || target == PATH_TOO_LONG.as_bytes() {
         return match target.strip_suffix(b" (deleted)") {
             Some(path) => LinkTarget::Path {
                 path: path.to_vec(),
@@ -289,11 +291,23 @@ pub fn read_one(pid: Pid, fd: i32) -> Option<Fd> {
 /// thread's `/proc/PID/task/TID`); the error of the link's `readlink`.
 fn read_one_in(files: &str, fd: i32) -> std::io::Result<Fd> {
     let link_path = format!("{files}/fd/{fd}");
-    let link = std::fs::read_link(&link_path)?;
+    let link = read_link_or_too_long(Path::new(&link_path))?;
     let link = link.as_os_str().as_bytes();
     let text = std::fs::read_to_string(format!("{files}/fdinfo/{fd}")).unwrap_or_default();
     let info = FdInfo::parse(&text);
-    let parsed = parse_link(link);
+    let parsed = match parse_link(link) {
+        // A name that itself ends in " (deleted)" and leads to this very
+        // file is its name, not the kernel's mark of an unlinked one.
+        LinkTarget::Path { deleted: true, .. }
+            if same_file(Path::new(OsStr::from_bytes(link)), Path::new(&link_path)) =>
+        {
+            LinkTarget::Path {
+                path: link.to_vec(),
+                deleted: false,
+            }
+        }
+        parsed => parsed,
+    };
     let (kind, inode) = match &parsed {
         LinkTarget::Socket(inode) => (FdKind::Socket, Some(*inode)),
         LinkTarget::Pipe(inode) => (FdKind::Pipe, Some(*inode)),
@@ -316,6 +330,30 @@ fn read_one_in(files: &str, fd: i32) -> std::io::Result<Fd> {
         offset: info.pos,
         locks: locks::from_fdinfo(&text),
     })
+}
+
+/// What stands for a path that `readlink` cannot give: one longer than a
+/// page (4096 bytes, PATH_MAX), which the kernel answers with
+/// `ENAMETOOLONG`. The file is open all the same; its kind and inode are
+/// read through the link. Not a path: it matches none.
+pub const PATH_TOO_LONG: &str = "(a path longer than 4096 bytes: readlink gives ENAMETOOLONG)";
+
+/// `readlink` of a `/proc/PID/{fd/N,cwd,root}` link, with
+/// [`PATH_TOO_LONG`] for a path too long to be read.
+pub(crate) fn read_link_or_too_long(link: &Path) -> std::io::Result<std::path::PathBuf> {
+    match std::fs::read_link(link) {
+        Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => Ok(PATH_TOO_LONG.into()),
+        other => other,
+    }
+}
+
+/// Whether `a` and `b` lead to the same file (device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// The kind of a path fd, from `stat` through the `/proc/PID/fd/N` link.

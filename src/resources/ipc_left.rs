@@ -543,9 +543,12 @@ pub fn read_now(held: &HashMap<(IpcKind, String), i32>) -> Vec<(IpcObject, Optio
                 o.last_pids = sem_last_pids(id as i32, o.size);
             }
             let inode = match (&o.kind, &o.name) {
-                (IpcKind::PosixShm, Some(name)) => std::fs::symlink_metadata(format!("/dev/shm{name}"))
-                    .ok()
-                    .map(|m| m.ino()),
+                (IpcKind::PosixShm, Some(name)) => {
+                    shm_file(std::path::Path::new("/dev/shm"), name.trim_start_matches('/'), None)
+                        .and_then(std::fs::symlink_metadata)
+                        .ok()
+                        .map(|m| m.ino())
+                }
                 _ => None,
             };
             (o, inode)
@@ -626,7 +629,7 @@ fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
         }
         IpcKind::PosixShm => {
             let name = object.name.as_deref().unwrap_or_default().trim_start_matches('/');
-            let path = format!("/dev/shm/{name}");
+            let path = shm_file(std::path::Path::new("/dev/shm"), name, left.inode).map_err(|e| e.to_string())?;
             let inode = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?.ino();
             if Some(inode) != left.inode {
                 return Err("another file has that name now".to_string());
@@ -637,6 +640,26 @@ fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
             let name = std::ffi::CString::new(object.name.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
             crate::sys::linux::ipc::mq_unlink(&name).map_err(|e| e.to_string())
         }
+    }
+}
+
+/// The file in `dir` whose name reads as `name`: the name itself, or,
+/// where that is no file and `name` was read from bytes that are not UTF-8
+/// (each replaced by U+FFFD), the entry whose name reads so and whose
+/// inode is `inode` — with no inode, the one entry that reads so (a
+/// /dev/shm name is any bytes but `/` and NUL).
+fn shm_file(dir: &std::path::Path, name: &str, inode: Option<u64>) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::DirEntryExt;
+    let path = dir.join(name);
+    if !name.contains(char::REPLACEMENT_CHARACTER) || std::fs::symlink_metadata(&path).is_ok() {
+        return Ok(path);
+    }
+    let mut matches = std::fs::read_dir(dir)?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy() == name && inode.is_none_or(|inode| e.ino() == inode));
+    match (matches.next(), matches.next()) {
+        (Some(only), None) => Ok(only.path()),
+        _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
     }
 }
 
@@ -844,6 +867,31 @@ impl LiveTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_read_from_bytes_that_are_not_utf8_leads_to_its_file() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = std::env::temp_dir().join(format!("afterlife-unit-shm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let odd = dir.join(std::ffi::OsStr::from_bytes(b"odd-\xff"));
+        std::fs::write(&odd, b"x").unwrap();
+        let other = dir.join(std::ffi::OsStr::from_bytes(b"odd-\xfe"));
+        std::fs::write(&other, b"y").unwrap();
+        let inode = std::fs::metadata(&odd).unwrap().ino();
+        let shown = std::ffi::OsStr::from_bytes(b"odd-\xff").to_string_lossy().into_owned();
+        // Both read as "odd-\u{fffd}": the inode tells them apart.
+        assert_eq!(shm_file(&dir, &shown, Some(inode)).unwrap(), odd);
+        assert_eq!(
+            shm_file(&dir, &shown, Some(std::fs::metadata(&other).unwrap().ino())).unwrap(),
+            other
+        );
+        // No inode, two that read so: neither is taken for it.
+        assert!(shm_file(&dir, &shown, None).is_err());
+        std::fs::remove_file(&other).unwrap();
+        assert_eq!(shm_file(&dir, &shown, None).unwrap(), odd);
+        assert_eq!(shm_file(&dir, "plain", Some(inode)).unwrap(), dir.join("plain"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn object(kind: IpcKind) -> IpcObject {
         IpcObject {

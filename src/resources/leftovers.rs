@@ -629,11 +629,13 @@ struct Went {
 }
 
 /// Processes: the same PID with the same start time is the same process;
-/// a zombie of the tree went with it. The survivors, and what went.
+/// a zombie of the tree went with it. The survivors, and what went. A
+/// process listed twice (snapshots joined by hand) counts once.
 fn processes(before: &Snapshot, live: &HashMap<Pid, &LiveProcess>, same_boot: bool) -> (Vec<Survivor>, Went) {
     let mut survivors: Vec<Survivor> = Vec::new();
     let mut went = Went::default();
-    for p in &before.processes {
+    let mut seen = HashSet::new();
+    for p in before.processes.iter().filter(|p| seen.insert((p.pid, p.start_ticks))) {
         let same = live.get(&p.pid).filter(|l| same_boot && l.start_ticks == p.start_ticks);
         match same {
             Some(l) if l.zombie.is_none() => survivors.push(Survivor {
@@ -653,7 +655,9 @@ fn processes(before: &Snapshot, live: &HashMap<Pid, &LiveProcess>, same_boot: bo
                 for fd in &p.fds {
                     *went.fds_by_kind.entry(fd.kind.name()).or_insert(0) += 1;
                 }
-                went.memory_bytes += p.rss_bytes;
+                // A snapshot is read from a file: its sizes are whatever
+                // it says, and a sum of them must not overflow.
+                went.memory_bytes = went.memory_bytes.saturating_add(p.rss_bytes);
                 went.mapped_files += p.maps.len();
             }
         }
@@ -1001,6 +1005,55 @@ mod tests {
         let report = compare(&before, &now);
         assert_eq!(report.gone.closing, closing);
         assert!(report.clean);
+    }
+
+    #[test]
+    fn sizes_read_from_a_snapshot_sum_without_overflow() {
+        let mut before = Snapshot {
+            version: 2,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: true,
+            processes: vec![process(10, 1, 1), process(11, 10, 1)],
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        };
+        for p in &mut before.processes {
+            p.rss_bytes = u64::MAX;
+        }
+        let now = Now {
+            boot_id: "b".into(),
+            ..Now::default()
+        };
+        let report = compare(&before, &now);
+        assert_eq!(report.gone.processes.len(), 2);
+        assert_eq!(report.gone.memory_bytes, u64::MAX);
+    }
+
+    #[test]
+    fn a_process_listed_twice_counts_once() {
+        let before = Snapshot {
+            version: 2,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: true,
+            processes: vec![process(10, 1, 2), process(11, 10, 1), process(10, 1, 2)],
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        };
+        let now = Now {
+            boot_id: "b".into(),
+            ..Now::default()
+        };
+        let report = compare(&before, &now);
+        let pids: Vec<i32> = report.gone.processes.iter().map(|p| p.pid.get()).collect();
+        assert_eq!(pids, [10, 11]);
+        assert_eq!(report.gone.fds, 3);
+        assert_eq!(report.gone.memory_bytes, 2 * 4096);
     }
 
     #[test]

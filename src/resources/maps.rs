@@ -34,7 +34,23 @@ pub fn read_in(pid: Pid, files: &str) -> Result<Vec<MappedFile>, ReadError> {
     // A mapped path may hold any byte: read lossily, the file still matched
     // by its device and inode.
     let text = crate::proc::read_lossy(&format!("{files}/maps")).map_err(|e| ReadError::from_io(pid, "maps", e))?;
-    Ok(parse(&text))
+    let mut files = parse(&text);
+    for file in files.iter_mut().filter(|f| f.deleted) {
+        // A name that itself ends in " (deleted)" and leads to the very
+        // file mapped is its name, not the kernel's mark of an unlinked one.
+        let whole = format!("{} (deleted)", file.path);
+        if is_the_file(&whole, &file.device, file.inode) {
+            file.path = whole;
+            file.deleted = false;
+        }
+    }
+    Ok(files)
+}
+
+/// Whether `path` leads to the file of maps device `device` and `inode`.
+fn is_the_file(path: &str, device: &str, inode: u64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| Some(m.dev()) == crate::proc::maps::device_number(device) && m.ino() == inode)
 }
 
 /// The mapped files of a maps text ([`crate::proc::maps`] parses the

@@ -273,7 +273,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
     let cmdline = std::fs::read(format!("{files}/cmdline"))
         .map(|raw| crate::proc::cmdline::split(&raw))
         .unwrap_or_default();
-    let cwd = std::fs::read_link(format!("{files}/cwd"))
+    let cwd = fd::read_link_or_too_long(std::path::Path::new(&format!("{files}/cwd")))
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
     // Unreadable, it is noted: an absent root_dir would read as `/`.

@@ -301,10 +301,17 @@ impl NameMatch {
         } else {
             pattern.to_string()
         };
-        let regex = regex::Regex::new(&source).map_err(|e| PatternError {
-            pattern: pattern.to_string(),
-            reason: regex_reason(&e),
-        })?;
+        // POSIX ERE, as pgrep's regcomp(3) reads it without REG_NEWLINE:
+        // `.` matches a newline too (a name may hold one: PR_SET_NAME and
+        // /proc/PID/comm take any byte but NUL); `^` and `$` already match
+        // only at the ends of the name.
+        let regex = regex::RegexBuilder::new(&source)
+            .dot_matches_new_line(true)
+            .build()
+            .map_err(|e| PatternError {
+                pattern: pattern.to_string(),
+                reason: regex_reason(&e),
+            })?;
         Ok(NameMatch {
             pattern: pattern.to_string(),
             exact,
@@ -795,6 +802,16 @@ afterlife kill --pgroup 100; and session 100 (3 live processes): afterlife kill 
             _ => Some(0),
         };
         assert_eq!(matching(&table(), &names, &guard(false), uid), [p(101), p(103)]);
+    }
+
+    #[test]
+    fn a_dot_matches_a_newline_in_a_name_as_in_posix_ere() {
+        // pgrep '^q.z$' finds a process named "q\nz".
+        assert!(NameMatch::new("^q.z$", false, None).unwrap().matches_name("q\nz"));
+        assert!(NameMatch::new("q.z", true, None).unwrap().matches_name("q\nz"));
+        // The name's ends are its only line ends.
+        assert!(!NameMatch::new("^z", false, None).unwrap().matches_name("q\nz"));
+        assert!(!NameMatch::new("q$", false, None).unwrap().matches_name("q\nz"));
     }
 
     #[test]

@@ -293,6 +293,92 @@ fn snapshots_are_read_within_a_bound() {
     );
 }
 
+/// Runs afterlife with `args`, ending it (the child we started) should it
+/// take longer than `limit`: `None` then.
+fn run_within(args: &[&str], limit: std::time::Duration) -> Option<std::process::Output> {
+    use std::process::Stdio;
+    let mut child = afterlife()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("afterlife runs");
+    if wait_until(limit, || child.try_wait().expect("try_wait").is_some()) {
+        return Some(child.wait_with_output().expect("its output"));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// `open(2)` of a FIFO waits for a writer, for ever if none comes; the
+/// FIFO is given a few seconds to have one, and then read as long as its
+/// writer takes. One whose writer came and went is never opened a second
+/// time (a second open would wait for another).
+#[test]
+fn a_fifo_snapshot_is_read_once_and_never_waited_for_forever() {
+    let limit = std::time::Duration::from_secs(15);
+    let scratch = Scratch::new("fifo-snapshot");
+    let (code, snapshot) = run_json(&["snapshot", &std::process::id().to_string()]);
+    assert_eq!(code, Some(0));
+    let saved = scratch.path().join("saved.json");
+    std::fs::write(&saved, snapshot.to_string()).unwrap();
+    // A writer that holds the FIFO longer than the wait before it writes:
+    // it is waited for, beside a FIFO nobody opens.
+    let slow = scratch.fifo("slow.json");
+    let mut writer = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec 3>\"$1\"; sleep 6; cat \"$2\" >&3")
+        .args(["sh", slow.to_str().unwrap(), saved.to_str().unwrap()])
+        .spawn()
+        .expect("sh runs");
+    let slow_read = {
+        let slow = slow.clone();
+        std::thread::spawn(move || run_within(&["leftovers", slow.to_str().unwrap()], limit))
+    };
+    let fifo = scratch.fifo("snapshot.json");
+    let path = fifo.to_str().unwrap();
+    let output = run_within(&["leftovers", path], limit).expect("leftovers of a FIFO nobody writes returns");
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot read snapshot") && err.contains("it is a FIFO and it had no writer for 5s"),
+        "{err}"
+    );
+    let output = slow_read.join().unwrap();
+    let _ = writer.kill();
+    let _ = writer.wait();
+    let output = output.expect("leftovers of a slow FIFO returns");
+    // Its process lives on: it stayed.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // A writer that brings what is no snapshot, then goes: one error, once.
+    for (content, expected_code, expected) in [
+        (
+            r#"{"version": 2}"#.to_string(),
+            Some(125),
+            "is not an afterlife snapshot: missing field",
+        ),
+        (
+            r#"{"version": 3}"#.to_string(),
+            Some(125),
+            "is not an afterlife snapshot: missing field",
+        ),
+        (snapshot.to_string(), Some(1), ""),
+    ] {
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, content))
+        };
+        let output = run_within(&["leftovers", path], limit).expect("leftovers of a FIFO returns");
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), expected_code, "{err}");
+        assert!(err.contains(expected), "{err}");
+        writer.join().unwrap().expect("the snapshot was written");
+    }
+}
+
 #[test]
 fn a_thread_id_is_no_process() {
     // /proc/TID answers for a thread as for its process, and kill(2) on it

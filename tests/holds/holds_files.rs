@@ -329,6 +329,46 @@ finish()
     );
 }
 
+/// A path is any bytes: one that is not UTF-8 is looked up as given (it
+/// was refused as an argument before), and shown escaped; as a `unix:`
+/// name, matched as text, it is refused in one line.
+#[test]
+fn a_path_that_is_not_utf8_is_looked_up() {
+    use std::os::unix::ffi::OsStrExt;
+    let scratch = Scratch::new("holds-not-utf8");
+    let py = Py::start(&format!(
+        r#"
+import mmap
+{odd}
+report(ok=1)
+finish()
+"#,
+        odd = common::map_a_file_named_not_utf8_py(scratch.path()),
+    ));
+    let mut odd = scratch.path().as_os_str().as_bytes().to_vec();
+    odd.extend_from_slice(b"/odd-\xff.bin");
+    let odd = std::ffi::OsStr::from_bytes(&odd);
+    let output = common::afterlife().arg("holds").arg(odd).output().unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", common::stderr(&output));
+    assert!(text.contains(&format!("{} python3", py.pid())), "{text}");
+    assert!(text.contains("memory-mapped"), "{text}");
+    let mut unix = b"unix:".to_vec();
+    unix.extend_from_slice(odd.as_bytes());
+    let output = common::afterlife()
+        .arg("holds")
+        .arg(std::ffi::OsStr::from_bytes(&unix))
+        .output()
+        .unwrap();
+    let err = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("is not UTF-8: give the socket file's path without unix:"),
+        "{err}"
+    );
+}
+
 /// A path names another file in another mount namespace: a process that
 /// opened and mapped `DIR/data` on a tmpfs mounted over `DIR` in its own
 /// namespace holds that file, not the `DIR/data` afterlife sees. Only the

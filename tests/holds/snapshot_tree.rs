@@ -110,6 +110,94 @@ fn a_missing_process_is_an_error() {
     assert_eq!(output.status.code(), Some(125));
 }
 
+/// A file whose path is longer than 4096 bytes is open all the same:
+/// `readlink` of its fd (and of a working directory there) fails with
+/// ENAMETOOLONG, and the snapshot still counts and lists it, with its
+/// kind, rather than leaving it out.
+#[test]
+fn a_file_whose_path_is_too_long_to_read_is_still_listed() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("snapshot-long-path");
+    let py = Py::start(&format!(
+        r#"
+os.chdir({dir:?})
+for _ in range(25):
+    os.mkdir("d" * 200)
+    os.chdir("d" * 200)
+fd = os.open("f", os.O_CREAT | os.O_RDWR)
+report(fd=fd)
+finish()
+"#,
+        dir = scratch.path().to_str().unwrap()
+    ));
+    let fd = py.num("fd");
+    let pid = py.pid().to_string();
+    let (code, report) = run_json(&["snapshot", &pid]);
+    assert_eq!(code, Some(0), "{report}");
+    let process = &report["processes"][0];
+    let fds = process["fds"].as_array().unwrap();
+    let long = fds
+        .iter()
+        .find(|f| f["fd"].as_i64() == Some(fd))
+        .unwrap_or_else(|| panic!("fd {fd} is missing: {process}"));
+    assert_eq!(long["kind"], "file", "{long}");
+    assert_eq!(long["target"], afterlife::resources::fd::PATH_TOO_LONG, "{long}");
+    assert_eq!(process["cwd"], afterlife::resources::fd::PATH_TOO_LONG, "{process}");
+    let listed = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    assert_eq!(fds.len(), listed, "{process}");
+    let text = stdout(&run(&["snapshot", &pid]));
+    assert!(text.contains(&format!("{listed} fds")), "{text}");
+}
+
+/// The kernel marks an unlinked file's link with " (deleted)"; a file may
+/// also be named so. One that is there under that very name is a file,
+/// with its whole name, open or mapped; one that was unlinked is a
+/// deleted file.
+#[test]
+fn a_file_named_deleted_is_not_taken_for_a_deleted_one() {
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("snapshot-named-deleted");
+    let named = scratch.path().join("x (deleted)");
+    let gone = scratch.path().join("y");
+    let py = Py::start(&format!(
+        r#"
+import mmap
+named = os.open({named:?}, os.O_CREAT | os.O_RDWR)
+os.write(named, b"x" * 4096)
+named_map = mmap.mmap(named, 4096, prot=mmap.PROT_READ)
+gone = os.open({gone:?}, os.O_CREAT | os.O_RDWR)
+os.unlink({gone:?})
+report(named=named, gone=gone)
+finish()
+"#,
+        named = named.to_str().unwrap(),
+        gone = gone.to_str().unwrap()
+    ));
+    let (code, report) = run_json(&["snapshot", &py.pid().to_string()]);
+    assert_eq!(code, Some(0), "{report}");
+    let fds = report["processes"][0]["fds"].as_array().unwrap();
+    let fd = |n: i64| fds.iter().find(|f| f["fd"].as_i64() == Some(n)).unwrap();
+    let kept = fd(py.num("named"));
+    assert_eq!(kept["kind"], "file", "{kept}");
+    assert_eq!(kept["target"], named.to_str().unwrap(), "{kept}");
+    let unlinked = fd(py.num("gone"));
+    assert_eq!(unlinked["kind"], "deleted_file", "{unlinked}");
+    assert_eq!(unlinked["target"], gone.to_str().unwrap(), "{unlinked}");
+    // Mapped, the same.
+    let maps = report["processes"][0]["maps"].as_array().unwrap();
+    let mapped = maps
+        .iter()
+        .find(|m| {
+            m["path"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(scratch.path().to_str().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no mapping of {named:?}: {maps:?}"));
+    assert_eq!(mapped["path"], named.to_str().unwrap(), "{mapped}");
+    assert_eq!(mapped["deleted"], false, "{mapped}");
+}
+
 /// A zombie holds nothing, and the snapshot says it is one rather than
 /// showing it with 0 fds and 0 bytes as if it ran.
 #[test]

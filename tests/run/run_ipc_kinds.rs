@@ -160,3 +160,41 @@ fn each_kind_is_reported_with_its_removal_and_others_are_left_alone() {
     )));
     assert!(sysv_ids("sem").contains(&other), "someone else's set stays");
 }
+
+/// A /dev/shm name is any bytes but `/` and NUL: an object whose name is
+/// not UTF-8 is removed by `--remove-ipc` as any other (it was reported as
+/// "could not be removed", the name it was looked up by being the one
+/// shown, each odd byte replaced).
+#[test]
+fn a_posix_object_whose_name_is_not_utf8_is_removed() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = format!("afterlife-odd-{}-", std::process::id());
+    let mut bytes = b"/dev/shm/".to_vec();
+    bytes.extend_from_slice(name.as_bytes());
+    bytes.push(0xff);
+    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
+    struct RemoveFile(std::path::PathBuf);
+    impl Drop for RemoveFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _file = RemoveFile(path.clone());
+    let script = format!("import os; os.close(os.open(b'/dev/shm/{name}\\xff', os.O_CREAT | os.O_RDWR, 0o600))");
+    let output = afterlife()
+        .args(["--json", "run", "--remove-ipc", "--", "python3", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stderr).unwrap();
+    let posix = find(&report, "posix_shm");
+    assert_eq!(posix.len(), 1, "{report}");
+    assert_eq!(posix[0]["fate"], "removed", "{report}");
+    assert!(!path.exists(), "the file is gone");
+}

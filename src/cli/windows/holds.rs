@@ -36,24 +36,23 @@ pub(crate) fn run(args: &HoldsArgs, output: &Output) -> Result<u8, Failure> {
 }
 
 /// The SPECs, each a port: a file or unix socket is refused in one line.
-fn parse(texts: &[String]) -> Result<Vec<(String, Spec)>, Failure> {
+fn parse(texts: &[std::ffi::OsString]) -> Result<Vec<(String, Spec)>, Failure> {
     let mut specs = Vec::new();
     for text in texts {
-        let spec: Spec = text
-            .parse()
-            .map_err(|e: SpecError| Failure::new(escape(&e.to_string())))?;
+        let spec = Spec::parse_os(text).map_err(|e: SpecError| Failure::new(escape(&e.to_string())))?;
+        let text = text.to_string_lossy().into_owned();
         match spec {
-            Spec::Port { .. } => specs.push((text.clone(), spec)),
+            Spec::Port { .. } => specs.push((text, spec)),
             Spec::Unix { .. } => {
                 return Err(Failure::new(format!(
                     "'{}': unix sockets need Linux (sock_diag); {PORTS_ONLY}",
-                    escape(text)
+                    escape(&text)
                 )));
             }
             Spec::Path(_) => {
                 return Err(Failure::new(format!(
                     "'{}': who holds a file needs Linux (/proc fds); {PORTS_ONLY}",
-                    escape(text)
+                    escape(&text)
                 )));
             }
         }

@@ -13,7 +13,9 @@ impl Spec {
             Spec::Port { .. } => socket
                 .local
                 .is_some_and(|local| self.names_port(socket.protocol, local, socket.v6only)),
-            Spec::Unix { name } => socket.protocol == Protocol::Unix && socket.path.as_deref() == Some(name.as_str()),
+            Spec::Unix { name } => {
+                socket.protocol == Protocol::Unix && socket.path.as_deref().is_some_and(|bound| names_unix(name, bound))
+            }
             Spec::Path(_) => false,
         }
     }
@@ -37,6 +39,15 @@ impl Spec {
             },
         }
     }
+}
+
+/// Whether `name`, as typed after `unix:`, names the socket bound as
+/// `bound`: the same text, or for an abstract name (`@...`) the text
+/// afterlife shows for it. An abstract name may hold any byte, a NUL
+/// included, which no argument can carry: `@ab\x00cd` as shown asks for
+/// it. Pure.
+fn names_unix(name: &str, bound: &str) -> bool {
+    name == bound || (name.starts_with('@') && crate::text::escape(bound) == name)
 }
 
 #[cfg(test)]
@@ -88,6 +99,23 @@ mod tests {
             let socket = inet(Protocol::Tcp, bound, SocketState::Listen, 1);
             assert_eq!(local.matches_socket(&socket), covered, "{bound}");
         }
+    }
+
+    #[test]
+    fn an_abstract_name_is_asked_for_as_it_is_shown() {
+        let mut socket = inet(Protocol::Tcp, "127.0.0.1:80", SocketState::Listen, 1);
+        socket.protocol = Protocol::Unix;
+        socket.local = None;
+        socket.path = Some("@ab\0cd\n".into());
+        assert!(spec("unix:@ab\\x00cd\\n").unwrap().matches_socket(&socket));
+        assert!(!spec("unix:@ab").unwrap().matches_socket(&socket));
+        socket.path = Some("@a\\b".into());
+        assert!(spec("unix:@a\\b").unwrap().matches_socket(&socket));
+        assert!(spec("unix:@a\\\\b").unwrap().matches_socket(&socket));
+        // A path is matched as it is: it holds no NUL.
+        socket.path = Some("/tmp/a\nb".into());
+        assert!(!spec("unix:/tmp/a\\nb").unwrap().matches_socket(&socket));
+        assert!(spec("unix:/tmp/a\nb").unwrap().matches_socket(&socket));
     }
 
     #[test]

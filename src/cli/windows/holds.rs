@@ -280,13 +280,18 @@ mod tests {
 
     #[test]
     fn files_and_unix_sockets_need_linux() {
-        let error = parse(&["C:\\x.txt".to_string()]).unwrap_err();
+        let error = parse(&[std::ffi::OsString::from("C:\\x.txt")]).unwrap_err();
         assert_eq!(error.code, exit_code::FAILURE);
         assert!(error.message.contains("needs Linux"), "{}", error.message);
-        let error = parse(&["unix:@x".to_string()]).unwrap_err();
+        let error = parse(&[std::ffi::OsString::from("unix:@x")]).unwrap_err();
         assert!(error.message.contains("unix sockets need Linux"), "{}", error.message);
-        let error = parse(&["tcp:0".to_string()]).unwrap_err();
+        let error = parse(&[std::ffi::OsString::from("tcp:0")]).unwrap_err();
         assert!(error.message.contains("is not a port"), "{}", error.message);
-        assert_eq!(parse(&["[::1]:80".to_string(), ":53".to_string()]).unwrap().len(), 2);
+        assert_eq!(
+            parse(&[std::ffi::OsString::from("[::1]:80"), std::ffi::OsString::from(":53")])
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }

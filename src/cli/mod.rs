@@ -653,13 +653,13 @@ pub struct WatchArgs {
     #[arg(long, default_value = "1s", value_parser = parse_interval, allow_hyphen_values = true, value_name = "DURATION")]
     pub interval: Duration,
 
-    /// Stop after this long (0: no limit; default: until interrupted, or until every watched PID or
-    /// command ended; with --until-exit, until every watched process ended).
+    /// Stop after this long (0: no limit; default: until interrupted, or until every watched PID,
+    /// tree or command ended; --name waits for new matches unless --until-exit).
     #[arg(long, value_parser = parse_timeout, allow_hyphen_values = true, value_name = "DURATION")]
     pub duration: Option<Duration>,
 
-    /// Stop when the watched processes have ended (with --tree and --name too, which otherwise wait
-    /// for new ones), and print the final verdicts with how each ended (exit code or signal).
+    /// Stop when the watched processes have ended (with --name too, which otherwise waits for new
+    /// matches), and print the final verdicts with how each ended (exit code or signal).
     #[arg(long)]
     pub until_exit: bool,
 

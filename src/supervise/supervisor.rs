@@ -895,6 +895,10 @@ struct TreeEnd {
     cgroup: Option<PathBuf>,
 }
 
+/// Above this many PIDs handed out during the deadline's first pass, the
+/// cursor does not tell which processes were born during it.
+const IN_FLIGHT_LIMIT: usize = 4096;
+
 /// How often, after the deadline's signal, the tree is looked at for
 /// processes born since.
 const NEWCOMERS_EVERY: Duration = Duration::from_millis(100);
@@ -954,8 +958,8 @@ struct Watched {
     signalled: Signalled,
 }
 
-/// Who got the deadline's signal, so that a process of the tree born after
-/// it gets it too, once, as it is found.
+/// Who got the deadline's signal, so that a process of the tree born
+/// while it was being sent gets it too, once, as it is found.
 #[derive(Default)]
 struct Signalled {
     /// The signal, once the deadline sent it to the whole tree (not
@@ -964,6 +968,24 @@ struct Signalled {
     /// The PID of each process it went to. A process born since with one
     /// of them would need its PID handed out anew within the grace period.
     got_it: BTreeSet<Pid>,
+    /// The PIDs handed out while the first pass sent it (the allocator's
+    /// cursor before the listing and after the last signal), once that
+    /// pass is done; `None` inside it, or where the cursor cannot tell
+    /// (unreadable, or too many PIDs handed out meanwhile).
+    in_flight: Option<BTreeSet<i32>>,
+    /// Whether the first pass has been made.
+    passed: bool,
+}
+
+/// Whether a process of the tree found after the deadline's first pass
+/// gets the signal: one born during the pass (`in_flight`), forked by a
+/// member before its signal reached it, does; one born after the pass was
+/// forked by a member that had the signal already, as its answer to it (a
+/// shell trap's `rm` or `touch`), and is left to its parent, as coreutils'
+/// `timeout` and systemd leave it. Where the cursor could not tell, each
+/// gets it. Pure.
+fn gets_late_signal(pid: Pid, in_flight: Option<&BTreeSet<i32>>) -> bool {
+    in_flight.is_none_or(|pids| pids.contains(&pid.get()))
 }
 
 impl Signalled {
@@ -972,16 +994,30 @@ impl Signalled {
     fn newcomers(&mut self, contained: &Contained, main: Option<&Process>) -> usize {
         let Some(signal) = self.signal else { return 0 };
         let main = main.map(Process::pid);
+        let first = !self.passed;
+        let before = first.then(crate::terminate::freeze::read_last_pid).flatten();
         let born = contained.members_but(|pid| Some(pid) == main || self.got_it.contains(&pid));
         let mut sent = 0;
         for process in born {
             self.got_it.insert(process.pid());
+            if !first && !gets_late_signal(process.pid(), self.in_flight.as_ref()) {
+                continue;
+            }
             if deliver(&process, signal) {
                 if continues_after(signal, Reason::Deadline) {
                     deliver(&process, Signal::CONT);
                 }
                 sent += 1;
             }
+        }
+        if first {
+            self.passed = true;
+            let after = crate::terminate::freeze::read_last_pid();
+            self.in_flight = before.zip(after).and_then(|(before, after)| {
+                let pid_max = crate::terminate::freeze::read_pid_max();
+                crate::terminate::freeze::born_between(before, after, pid_max, IN_FLIGHT_LIMIT)
+                    .map(|pids| pids.into_iter().collect())
+            });
         }
         sent
     }
@@ -1386,6 +1422,17 @@ fn reap_orphans() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_process_born_during_the_deadlines_pass_gets_it_late() {
+        let pid = |n| Pid::new(n).unwrap();
+        let in_flight: BTreeSet<i32> = [501, 502].into_iter().collect();
+        assert!(gets_late_signal(pid(502), Some(&in_flight)));
+        // Born after the pass: a member's answer to the signal.
+        assert!(!gets_late_signal(pid(503), Some(&in_flight)));
+        // The cursor could not tell: each one gets it.
+        assert!(gets_late_signal(pid(503), None));
+    }
 
     #[test]
     fn a_leftovers_namespace_pid_is_the_runs_not_a_deeper_ones() {

@@ -46,7 +46,7 @@ pub(crate) struct Watch {
     first_pass: Option<BTreeMap<Pid, (u64, u64)>>,
 }
 
-fn read_last_pid() -> Option<i32> {
+pub(crate) fn read_last_pid() -> Option<i32> {
     std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
         .ok()?
         .trim()
@@ -54,7 +54,7 @@ fn read_last_pid() -> Option<i32> {
         .ok()
 }
 
-fn read_pid_max() -> i32 {
+pub(crate) fn read_pid_max() -> i32 {
     std::fs::read_to_string("/proc/sys/kernel/pid_max")
         .ok()
         .and_then(|s| s.trim().parse().ok())

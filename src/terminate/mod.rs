@@ -22,7 +22,7 @@
 pub mod cgroup;
 pub mod check;
 mod engine;
-mod freeze;
+pub(crate) mod freeze;
 pub mod plan;
 pub mod report;
 pub mod select;

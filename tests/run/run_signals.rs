@@ -141,15 +141,28 @@ time.sleep(30)
 "#;
 
 /// A process the tree starts after the deadline's signal went out (a
-/// handler that starts a clean-up child) gets that signal too, as it is
-/// found, and not SIGKILL once the whole grace period has passed. The
-/// deadline is a SIGALRM sent to afterlife once the handler is in place
-/// (time is up now, as for coreutils), so a slow start cannot beat it.
+/// handler that starts a clean-up child) is its parent's answer to that
+/// signal, and is left to finish within the grace period, as coreutils'
+/// `timeout` and systemd leave it: it is not sent the deadline's signal
+/// again, and what still runs when the grace period ends gets SIGKILL.
+/// The deadline is a SIGALRM sent to afterlife once the handler is in
+/// place (time is up now, as for coreutils), so a slow start cannot beat
+/// it.
 #[test]
-fn a_process_born_after_the_deadline_signal_gets_it_too() {
+fn a_process_born_after_the_deadline_signal_is_left_the_grace_period() {
     for containment in ["cgroup", "subreaper"] {
         let mut child = afterlife()
-            .args(["--json", "run", "--containment", containment, "--timeout", "60", "--"])
+            .args([
+                "--json",
+                "run",
+                "--containment",
+                containment,
+                "--timeout",
+                "60",
+                "--grace",
+                "1s",
+                "--",
+            ])
             .args(["python3", "-c", NEWCOMER])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -169,20 +182,21 @@ fn a_process_born_after_the_deadline_signal_gets_it_too() {
         let report = crate::common::schema::parse("run", &rest);
         let timeline = report["timeline"].as_array().unwrap();
         assert!(
-            timeline.iter().any(|e| e["to"] == "newcomers"),
+            timeline.iter().all(|e| e["to"] != "newcomers"),
+            "{containment}: {timeline:?}"
+        );
+        // The clean-up child (sleep 61) was still running at the end of
+        // the grace period.
+        assert!(
+            timeline.iter().any(|e| e["signal"]["name"] == "SIGKILL"),
             "{containment}: {timeline:?}"
         );
         assert!(
-            timeline.iter().all(|e| e["signal"]["name"] != "SIGKILL"),
-            "{containment}: {timeline:?}"
+            took >= Duration::from_secs(1),
+            "{containment}: took {took:?}: {timeline:?}"
         );
         assert!(
-            report["leftovers"].as_array().unwrap().is_empty(),
-            "{containment}: {report}"
-        );
-        // The default grace before SIGKILL is 5 s.
-        assert!(
-            took < Duration::from_secs(3),
+            took < Duration::from_secs(10),
             "{containment}: took {took:?}: {timeline:?}"
         );
     }

@@ -20,10 +20,13 @@ use serde_json::Value;
 #[path = "common/schema.rs"]
 mod schema;
 
+#[path = "common/wine.rs"]
+mod wine;
+
 const EXE: &str = env!("CARGO_BIN_EXE_afterlife");
 
 fn afterlife(args: &[&str]) -> Output {
-    Command::new(EXE).args(args).stdin(Stdio::null()).output().unwrap()
+    wine::retrying(|| Command::new(EXE).args(args).stdin(Stdio::null()).output())
 }
 
 fn stdout(output: &Output) -> String {

@@ -18,10 +18,13 @@ use std::time::Duration;
 #[path = "common/schema.rs"]
 mod schema;
 
+#[path = "common/wine.rs"]
+mod wine;
+
 const EXE: &str = env!("CARGO_BIN_EXE_afterlife");
 
 fn afterlife(args: &[&str]) -> Output {
-    Command::new(EXE).args(args).stdin(Stdio::null()).output().unwrap()
+    wine::retrying(|| Command::new(EXE).args(args).stdin(Stdio::null()).output())
 }
 
 /// A child mode that prints its PID first; returns it once printed (the

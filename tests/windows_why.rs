@@ -18,10 +18,13 @@ use std::time::{Duration, Instant};
 #[path = "common/schema.rs"]
 mod schema;
 
+#[path = "common/wine.rs"]
+mod wine;
+
 const EXE: &str = env!("CARGO_BIN_EXE_afterlife");
 
 fn afterlife(args: &[&str]) -> Output {
-    Command::new(EXE).args(args).stdin(Stdio::null()).output().unwrap()
+    wine::retrying(|| Command::new(EXE).args(args).stdin(Stdio::null()).output())
 }
 
 fn child(args: &[&str]) -> Child {

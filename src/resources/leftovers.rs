@@ -963,6 +963,29 @@ mod tests {
         }
     }
 
+    /// A snapshot of the tree of PID 10 holding `processes`, and nothing else.
+    fn tree_of(processes: Vec<ProcessSnapshot>) -> Snapshot {
+        Snapshot {
+            version: 2,
+            taken_at: 1001.0,
+            boot_id: "b".into(),
+            root: pid(10),
+            tree: true,
+            processes,
+            sockets: vec![],
+            locks: vec![],
+            ipc: vec![],
+        }
+    }
+
+    /// The machine now, in the snapshot's boot, with nothing running.
+    fn nothing_now() -> Now {
+        Now {
+            boot_id: "b".into(),
+            ..Now::default()
+        }
+    }
+
     fn listener(inode: u64) -> Socket {
         Socket::inet_fixture(Protocol::Tcp, SocketState::Listen, "127.0.0.1:8080", "0.0.0.0:0", inode)
     }
@@ -1009,24 +1032,11 @@ mod tests {
 
     #[test]
     fn sizes_read_from_a_snapshot_sum_without_overflow() {
-        let mut before = Snapshot {
-            version: 2,
-            taken_at: 1001.0,
-            boot_id: "b".into(),
-            root: pid(10),
-            tree: true,
-            processes: vec![process(10, 1, 1), process(11, 10, 1)],
-            sockets: vec![],
-            locks: vec![],
-            ipc: vec![],
-        };
+        let mut before = tree_of(vec![process(10, 1, 1), process(11, 10, 1)]);
         for p in &mut before.processes {
             p.rss_bytes = u64::MAX;
         }
-        let now = Now {
-            boot_id: "b".into(),
-            ..Now::default()
-        };
+        let now = nothing_now();
         let report = compare(&before, &now);
         assert_eq!(report.gone.processes.len(), 2);
         assert_eq!(report.gone.memory_bytes, u64::MAX);
@@ -1034,21 +1044,8 @@ mod tests {
 
     #[test]
     fn a_process_listed_twice_counts_once() {
-        let before = Snapshot {
-            version: 2,
-            taken_at: 1001.0,
-            boot_id: "b".into(),
-            root: pid(10),
-            tree: true,
-            processes: vec![process(10, 1, 2), process(11, 10, 1), process(10, 1, 2)],
-            sockets: vec![],
-            locks: vec![],
-            ipc: vec![],
-        };
-        let now = Now {
-            boot_id: "b".into(),
-            ..Now::default()
-        };
+        let before = tree_of(vec![process(10, 1, 2), process(11, 10, 1), process(10, 1, 2)]);
+        let now = nothing_now();
         let report = compare(&before, &now);
         let pids: Vec<i32> = report.gone.processes.iter().map(|p| p.pid.get()).collect();
         assert_eq!(pids, [10, 11]);
@@ -1202,17 +1199,7 @@ mod tests {
     fn objects_that_living_outsiders_hold_are_not_the_trees() {
         // Tree 10 (dead) and 11 (survives); 20 is someone else's, and 30
         // holds PID 10 now, started after it.
-        let before = Snapshot {
-            version: 2,
-            taken_at: 1001.0,
-            boot_id: "b".into(),
-            root: pid(10),
-            tree: true,
-            processes: vec![process(10, 1, 0), process(11, 10, 0)],
-            sockets: vec![],
-            locks: vec![],
-            ipc: vec![],
-        };
+        let before = tree_of(vec![process(10, 1, 0), process(11, 10, 0)]);
         let posix = |name: &str| IpcObject {
             kind: IpcKind::PosixShm,
             id: None,

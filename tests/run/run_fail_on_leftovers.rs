@@ -134,15 +134,7 @@ ctypes.CDLL(None).pthread_exit(None)
     );
     let program = scratch.path().join("main_thread_ends.py");
     std::fs::write(&program, script).expect("script written");
-    let (output, report) = gate(
-        &scratch,
-        &[],
-        &format!(
-            "python3 {} </dev/null >/dev/null 2>&1 & for _ in $(seq 500); do [ -e {} ] && break; sleep 0.01; done; exit 0",
-            program.display(),
-            ready.display()
-        ),
-    );
+    let (output, report) = gate(&scratch, &[], &left_running(&program, &ready));
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(121), "{text}");
     let named: Vec<&Value> = report["leftovers"]
@@ -161,6 +153,17 @@ ctypes.CDLL(None).pthread_exit(None)
     for pid in leftover_pids(&report) {
         assert!(pid_dead(pid), "the leftover {pid} was ended");
     }
+}
+
+/// A command line that starts the Python `program` in the background,
+/// waits (at most 5 s) until it has made the file `ready`, and exits 0,
+/// leaving it running.
+fn left_running(program: &std::path::Path, ready: &std::path::Path) -> String {
+    format!(
+        "python3 {} </dev/null >/dev/null 2>&1 & for _ in $(seq 500); do [ -e {} ] && break; sleep 0.01; done; exit 0",
+        program.display(),
+        ready.display()
+    )
 }
 
 #[test]
@@ -217,11 +220,7 @@ time.sleep(300)
     let (output, report) = gate(
         &scratch,
         &["--containment", "subreaper"],
-        &format!(
-            "python3 {} </dev/null >/dev/null 2>&1 & for _ in $(seq 500); do [ -e {} ] && break; sleep 0.01; done; exit 0",
-            program.display(),
-            ready.display()
-        ),
+        &left_running(&program, &ready),
     );
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(121), "{text}");

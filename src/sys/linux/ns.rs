@@ -35,9 +35,9 @@ pub(crate) fn mount_own_proc() -> io::Result<()> {
 /// `unshare(CLONE_NEWNS)`: the calling thread gets a copy of its mount
 /// namespace (and of its root and working directory, `CLONE_FS`).
 pub(crate) fn unshare_mount_namespace() -> io::Result<()> {
-    // SAFETY: CLONE_NEWNS gives the calling thread a copy of its mount
-    // namespace; no memory or descriptor of this process is touched.
-    check(unsafe { libc::unshare(libc::CLONE_NEWNS) }).map(drop)
+    // SAFETY: CLONE_NEWNS copies the mount namespace; no memory or fd is touched.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNS) };
+    check(rc).map(drop)
 }
 
 /// Makes the mount at `path` and those below it private in this mount

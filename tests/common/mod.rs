@@ -753,6 +753,15 @@ pub fn state(pid: i32) -> Option<char> {
     stat[stat.rfind(')')? + 2..].chars().next()
 }
 
+/// Field `index` of `/proc/PID/stat` counted from the state letter (0), as
+/// a number: 1 the parent, 2 the group, 3 the session. `pid` may be `"self"`.
+/// Read, not asked of `getpgrp`/`getsid`: a machine whose init never called
+/// `setsid` runs everything in the kernel's group and session 0.
+pub fn stat_number(pid: &str, index: usize) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].split(' ').nth(index)?.parse().ok()
+}
+
 /// The name (`comm`) of `pid`; empty once it is gone.
 pub fn comm(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))

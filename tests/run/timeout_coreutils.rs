@@ -368,21 +368,12 @@ fn foreground_lets_the_command_keep_its_process_group() {
             .unwrap();
         assert!(wait_until(Duration::from_secs(10), || pids_in(&pidfile).len() == 1));
         let pid = pids_in(&pidfile)[0];
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let group: i32 = stat
-            .rsplit_once(") ")
-            .unwrap()
-            .1
-            .split(' ')
-            .nth(2)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let group = common::stat_number(&pid.to_string(), 2).expect("group") as i32;
         send_signal(child.id() as i32, libc::SIGTERM);
         child.wait().unwrap();
         (group, child.id() as i32)
     };
-    let ours = rustix::process::getpgrp().as_raw_nonzero().get();
+    let ours = common::stat_number("self", 2).expect("own group") as i32;
     let (group_fg, _) = group_of(&["-f"], "fg");
     let (group_own, afterlife_pid) = group_of(&[], "own");
     assert_eq!(group_fg, ours, "-f: not the caller's group");

@@ -34,6 +34,9 @@ pub fn run_if_child(args: &[std::ffi::OsString]) -> Option<u8> {
         .map(|m| m.to_string_lossy().into_owned())
         .unwrap_or_default();
     let rest: Vec<String> = args.iter().skip(3).map(|a| a.to_string_lossy().into_owned()).collect();
+    // Each child shows a default action (or sets its own): one ignored by
+    // whoever started the demo (`nohup`, a script's `&`) would hide it.
+    crate::sys::linux::signal::default_every_ignored();
     Some(run(&mode, &rest))
 }
 

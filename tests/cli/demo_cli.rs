@@ -212,3 +212,28 @@ fn the_report_fits_a_100_column_terminal() {
         stdout(&output)
     );
 }
+
+#[test]
+fn signals_ignored_by_whoever_started_the_demo_do_not_hide_their_default_actions() {
+    // `nohup`, a script's `&` and `trap ''` leave SIGHUP, SIGINT, SIGQUIT
+    // ignored in what they start, and exec keeps that: each demo child
+    // must still show the default action.
+    let exe = env!("CARGO_BIN_EXE_afterlife");
+    let script = format!("trap '' HUP INT QUIT; exec '{exe}' demo --json ctrl-c ctrl-break logoff");
+    let started = Instant::now();
+    let output = std::process::Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 3, "{report}");
+    for scenario in scenarios {
+        assert!(scenario.get("error").is_none(), "{scenario}");
+        let runs = scenario["runs"].as_array().unwrap();
+        // The first run of each is the default action: killed by the signal.
+        assert_eq!(runs[0]["ending"]["status"]["kind"], "signaled", "{scenario}");
+        for check in runs.iter().flat_map(|r| r["checks"].as_array().unwrap()) {
+            assert_eq!(check["held"], true, "{check}");
+        }
+    }
+}

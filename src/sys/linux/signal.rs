@@ -135,6 +135,19 @@ pub(crate) fn set_default(number: i32) {
     unsafe { libc::signal(number, libc::SIG_DFL) };
 }
 
+/// Puts every signal this process ignores back to its default action,
+/// except SIGPIPE (afterlife ignores it itself, to see EPIPE). "Ignore"
+/// survives exec, so `nohup`, a shell's `&` (SIGINT, SIGQUIT) or a
+/// `trap '' CHLD` pass theirs on to whatever they start.
+pub(crate) fn default_every_ignored() {
+    let last = libc::SIGRTMAX();
+    for number in (1..=last).filter(|&n| n != libc::SIGPIPE && n != libc::SIGKILL && n != libc::SIGSTOP) {
+        if is_ignored(number) {
+            set_default(number);
+        }
+    }
+}
+
 /// Sets the signal's disposition to "ignore".
 pub(crate) fn set_ignored(number: i32) {
     // SAFETY: SIG_IGN installs no code of ours.

@@ -31,6 +31,37 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Puts every signal the test binary was started with ignored back to its
+/// default action, before any test runs. "Ignore" survives exec: a harness
+/// started under `nohup` or as a script's `&` job would pass SIGHUP,
+/// SIGINT or SIGQUIT ignored to every fixture, and the tests that read a
+/// fixture's dispositions or end it with one of those would see the
+/// harness's choice, not the fixture's. SIGPIPE is left to Rust's runtime.
+extern "C" fn default_inherited_dispositions() {
+    for signal in 1..=libc::SIGRTMAX() {
+        if [libc::SIGKILL, libc::SIGSTOP, libc::SIGPIPE].contains(&signal) {
+            continue;
+        }
+        // SAFETY: a sigaction is plain data; all zeroes is a valid one.
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: with no new action, sigaction only writes the current one
+        // into the struct we own.
+        let read = unsafe { libc::sigaction(signal, std::ptr::null(), &mut current) };
+        if read == 0 && current.sa_sigaction == libc::SIG_IGN {
+            // SAFETY: SIG_DFL installs no code of ours; no thread runs yet.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+    }
+}
+
+/// Runs [`default_inherited_dispositions`] as the test binary loads, before
+/// the harness starts its threads.
+#[used]
+// SAFETY: `.init_array` holds pointers to functions the loader calls with
+// no arguments before `main`; this one only changes signal dispositions.
+#[unsafe(link_section = ".init_array")]
+static DEFAULT_INHERITED_DISPOSITIONS: extern "C" fn() = default_inherited_dispositions;
+
 /// The afterlife binary under test.
 pub fn afterlife() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_afterlife"));

@@ -124,8 +124,73 @@ impl IpcObject {
     }
 }
 
-/// Reads every IPC object visible now.
+/// Reads every IPC object visible now; message queues where the mqueue
+/// filesystem is mounted (see [`read_all_in`]).
 pub fn read_all() -> Vec<IpcObject> {
+    read_all_in(mqueue_mount().as_deref())
+}
+
+/// Reads every IPC object visible now, message queues also where the
+/// mqueue filesystem is not mounted (as root, through a mount of its own:
+/// [`MqueueRoot`]). For one reading of the whole machine; [`read_all`]
+/// costs no mount.
+pub fn read_every() -> Vec<IpcObject> {
+    let root = MqueueRoot::open();
+    read_all_in(root.as_ref().map(MqueueRoot::path).as_deref())
+}
+
+/// The root directory of the mqueue filesystem of afterlife's IPC
+/// namespace, open: where it is mounted, or (with `CAP_SYS_ADMIN`, none
+/// mounted, as on many containers and minimal hosts) a mount of its own
+/// that no other process sees. Without it, a queue that no process has
+/// open cannot be found by any name.
+#[derive(Debug)]
+pub struct MqueueRoot {
+    dir: std::os::fd::OwnedFd,
+    mounted_at: Option<std::path::PathBuf>,
+}
+
+impl MqueueRoot {
+    /// Opens it; `None` where it is not mounted and cannot be.
+    pub fn open() -> Option<MqueueRoot> {
+        match mqueue_mount() {
+            Some(mount) => {
+                use rustix::fs::{Mode, OFlags};
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                let dir = rustix::fs::open(&mount, flags, Mode::empty()).ok()?;
+                Some(MqueueRoot {
+                    dir,
+                    mounted_at: Some(mount),
+                })
+            }
+            // EPERM without CAP_SYS_ADMIN; ENOSYS before Linux 5.2.
+            None => crate::sys::linux::ipc::mqueue_private_root()
+                .ok()
+                .map(|dir| MqueueRoot { dir, mounted_at: None }),
+        }
+    }
+
+    /// The directory, open.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.dir)
+    }
+
+    /// A path that leads to it in this process (its fd's link in
+    /// `/proc/self/fd`).
+    pub fn path(&self) -> std::path::PathBuf {
+        use std::os::fd::AsRawFd;
+        std::path::PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_raw_fd()))
+    }
+
+    /// Where it is mounted for everyone, if it is.
+    pub fn mounted_at(&self) -> Option<&std::path::Path> {
+        self.mounted_at.as_deref()
+    }
+}
+
+/// Reads every IPC object visible now, the message queues from the mqueue
+/// directory `mqueue` (none without one).
+pub fn read_all_in(mqueue: Option<&std::path::Path>) -> Vec<IpcObject> {
     let mut objects = Vec::new();
     let in_use = crate::sys::linux::ipc::sysv_in_use();
     for (file, kind, count) in [
@@ -142,8 +207,8 @@ pub fn read_all() -> Vec<IpcObject> {
         }
     }
     objects.extend(read_posix_dir(std::path::Path::new("/dev/shm"), IpcKind::PosixShm));
-    if let Some(mount) = mqueue_mount() {
-        objects.extend(read_posix_dir(&mount, IpcKind::PosixMqueue));
+    if let Some(dir) = mqueue {
+        objects.extend(read_posix_dir(dir, IpcKind::PosixMqueue));
     }
     objects
 }

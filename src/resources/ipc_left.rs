@@ -11,36 +11,36 @@
 //! - a SysV semaphore set or message queue records no creator, only who used
 //!   it last (`semctl(GETPID)` per semaphore; `lspid`/`lrpid`): it must be
 //!   new since the tree started and last used by a process of the tree;
-//! - a POSIX shared memory object (a file in `/dev/shm`) records no PID at
-//!   all: its creation is watched with fanotify (`FAN_CREATE`/`FAN_MOVED_TO`
-//!   on `/dev/shm` with `FAN_REPORT_DFID_NAME`, Linux 5.9; for unprivileged
-//!   callers 5.13), whose events carry the creating process's PID, read as
-//!   they come by `run`'s event loop, which asks at once whether that
-//!   process descends from afterlife (a short-lived creator may be gone by
-//!   the end of the run); without fanotify, one new since the start that a
-//!   process of the tree had open or mapped counts;
-//! - a POSIX message queue: new since the start (changed after it) and open
-//!   in a process of the tree.
+//! - a POSIX shared memory object (a file in `/dev/shm`) or message queue
+//!   (a file in the mqueue filesystem) records no PID at all: its creation
+//!   is watched with fanotify ([`super::ipc_created`]), whose events carry
+//!   the creating process's PID, read as they come by `run`'s event loop,
+//!   which asks at once whether that process descends from afterlife (a
+//!   short-lived creator may be gone by the end of the run); where its
+//!   kind is not watched, one new since the start that a process of the
+//!   tree had open or mapped counts.
 //!
 //! An object is removed only after a check that the name or id still names
 //! the same object (inode for files; key, creator and change time for SysV).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::CStr;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
 
 use serde::Serialize;
 
 use crate::process::Pid;
-use crate::resources::ipc::{self, IpcKind, IpcObject};
+use crate::resources::ipc::{self, IpcKind, IpcObject, MqueueRoot};
+use crate::resources::ipc_created::{Created, CreationReading, PosixCreations, PosixName};
 
 /// How an object was tied to the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IpcAttribution {
     /// Its creator is a process of the tree: the kernel's `cpid` (SysV
-    /// shared memory) or the PID of the fanotify creation event (`/dev/shm`).
+    /// shared memory) or the PID of the fanotify creation event (`/dev/shm`,
+    /// message queues).
     CreatorPid,
     /// New since the tree started, and a process of the tree used it last
     /// (SysV semaphores and message queues record no creator).
@@ -110,13 +110,16 @@ pub struct TreeFacts {
     /// Names (`/NAME`) of POSIX objects a process of the tree had open or
     /// mapped, with that process.
     pub held: HashMap<(IpcKind, String), i32>,
-    /// `/dev/shm` names created during the run, with the creating PID
-    /// (fanotify); `None` when creations were not watched.
-    pub created: Option<HashMap<String, i32>>,
-    /// `/dev/shm` names whose creator had already ended when its creation
-    /// was read: neither the tree's nor another's for sure, so they count
-    /// only if new and held by the tree.
-    pub creator_gone: HashSet<String>,
+    /// POSIX objects created during the run, with the creating PID
+    /// (fanotify); `None` when creations were not watched or events were
+    /// lost.
+    pub created: Option<HashMap<PosixName, i32>>,
+    /// The kinds whose creations were watched.
+    pub watched: Vec<IpcKind>,
+    /// Objects whose creator had already ended when its creation was read:
+    /// neither the tree's nor another's for sure, so they count only if new
+    /// and held by the tree.
+    pub creator_gone: HashSet<PosixName>,
     /// Seconds since the epoch when the tree started.
     pub since: f64,
     /// The SysV segments as a process of the tree's own PID namespace read
@@ -160,236 +163,24 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
             .filter(|_| new_since_start)
             .map(|&pid| (IpcAttribution::LastUser, Some(pid))),
         IpcKind::PosixShm | IpcKind::PosixMqueue => {
-            let name = object.name.clone()?;
-            let file = name.trim_start_matches('/').to_string();
-            if object.kind == IpcKind::PosixShm
+            let key = (object.kind, object.name.clone()?);
+            if tree.watched.contains(&object.kind)
                 && let Some(created) = &tree.created
             {
                 // Watched: the creator decides, whoever holds it.
-                if let Some(pid) = created.get(&file).filter(|p| in_tree(p)) {
+                if let Some(pid) = created.get(&key).filter(|p| in_tree(p)) {
                     return Some((IpcAttribution::CreatorPid, Some(*pid)));
                 }
-                if !tree.creator_gone.contains(&file) {
+                if !tree.creator_gone.contains(&key) {
                     return None;
                 }
             }
             tree.held
-                .get(&(object.kind, name))
+                .get(&key)
                 .filter(|_| new_since_start)
                 .map(|&pid| (IpcAttribution::HeldByTree, Some(pid)))
         }
     }
-}
-
-/// Creations of files in `/dev/shm`, watched with fanotify from the start.
-#[derive(Debug)]
-pub struct ShmCreations {
-    fd: OwnedFd,
-}
-
-/// Whether `pid` descends from `root`, following parents with `parent_of`
-/// (`None`: gone or unreadable). Pure.
-pub fn descends_from(pid: i32, root: i32, parent_of: impl Fn(i32) -> Option<i32>) -> bool {
-    let mut at = pid;
-    // A chain longer than this is a loop of reused PIDs read at different
-    // moments: no answer.
-    for _ in 0..4096 {
-        match parent_of(at) {
-            Some(parent) if parent == root => return true,
-            Some(parent) if parent > 1 && parent != at => at = parent,
-            _ => return false,
-        }
-    }
-    false
-}
-
-fn parent_of(pid: i32) -> Option<i32> {
-    let pid = Pid::new(pid)?;
-    // ENOENT: gone (its creation then cannot be tied to anyone).
-    crate::resources::holders::brief(pid).map(|b| b.ppid)
-}
-
-/// The creations of a [`ShmCreations`] made by descendants of a process,
-/// read as they come by the caller's own event loop, which polls
-/// [`CreationReading::fd`] beside its other sources (no thread: starting
-/// and joining one cost a short run more than the reading), and once more
-/// at the end.
-#[derive(Debug)]
-pub struct CreationReading {
-    creations: ShmCreations,
-    /// `None` once events were lost.
-    created: Option<Created>,
-    root: i32,
-}
-
-/// `/dev/shm` creations as a [`CreationReading`] tells them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Created {
-    /// By descendants: name to PID.
-    pub ours: HashMap<String, i32>,
-    /// By processes already gone when the event was read: name to PID.
-    pub gone: HashMap<String, i32>,
-}
-
-impl Created {
-    /// Notes one creation, the last one of a name counting.
-    fn note(&mut self, name: String, pid: i32, root: i32) {
-        self.gone.remove(&name);
-        self.ours.remove(&name);
-        if descends_from(pid, root, parent_of) {
-            self.ours.insert(name, pid);
-        } else if parent_of(pid).is_none() {
-            self.gone.insert(name, pid);
-        }
-    }
-}
-
-impl CreationReading {
-    /// The fanotify fd: readable when creations are queued.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.creations.fd.as_fd()
-    }
-
-    /// Reads and attributes every creation queued now.
-    pub fn read(&mut self) {
-        match (self.creations.drain(), &mut self.created) {
-            (Some(created), Some(ours)) => {
-                for (name, pid) in created {
-                    ours.note(name, pid, self.root);
-                }
-            }
-            // Events were lost: no creation can be told.
-            _ => self.created = None,
-        }
-    }
-
-    /// Stops reading: the mark removed, the last creations read; the
-    /// creations (`None` if events were lost), and the watch, to be closed
-    /// later.
-    pub fn finish(mut self) -> (Option<Created>, ShmCreations) {
-        self.creations.unmark();
-        self.read();
-        (self.created, self.creations)
-    }
-}
-
-const FAN_CLASS_NOTIF: libc::c_uint = 0;
-const FAN_CLOEXEC: libc::c_uint = 0x1;
-const FAN_NONBLOCK: libc::c_uint = 0x2;
-const FAN_REPORT_DFID_NAME: libc::c_uint = 0x0000_0c00;
-const FAN_MARK_ADD: libc::c_uint = 0x1;
-const FAN_MARK_REMOVE: libc::c_uint = 0x2;
-const FAN_CREATE: u64 = 0x100;
-const FAN_MOVED_TO: u64 = 0x80;
-const FAN_Q_OVERFLOW: u64 = 0x4000;
-const FAN_EVENT_INFO_TYPE_DFID_NAME: u8 = 2;
-
-impl ShmCreations {
-    /// Starts watching; `None` where fanotify refuses (old kernel, no
-    /// permission, no `/dev/shm`).
-    pub fn start() -> Option<ShmCreations> {
-        use crate::sys::linux::notify::{fanotify_init, fanotify_mark};
-        let fd = fanotify_init(
-            FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
-            (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_uint,
-        )
-        .ok()?;
-        let marked = fanotify_mark(fd.as_fd(), FAN_MARK_ADD, FAN_CREATE | FAN_MOVED_TO, c"/dev/shm").is_ok();
-        marked.then_some(ShmCreations { fd })
-    }
-
-    /// Reads creations from now on, as the caller's loop finds them
-    /// queued, keeping those made by descendants of `root` (checked as each
-    /// event is read).
-    pub fn follow(self, root: Pid) -> CreationReading {
-        CreationReading {
-            creations: self,
-            created: Some(Created::default()),
-            root: root.get(),
-        }
-    }
-
-    /// Removes the mark. The kernel frees a mark after an SRCU grace period
-    /// (fsnotify's mark reaper, a few ms): done early, that wait passes
-    /// while the run ends, and closing the fanotify fd later (which waits
-    /// for the reaper) finds it done.
-    fn unmark(&self) {
-        // ENOENT if /dev/shm went: nothing to remove.
-        let _ = crate::sys::linux::notify::fanotify_mark(
-            self.fd.as_fd(),
-            FAN_MARK_REMOVE,
-            FAN_CREATE | FAN_MOVED_TO,
-            c"/dev/shm",
-        );
-    }
-
-    /// Every creation queued now, name and creating PID, in order; `None`
-    /// if events were lost (queue overflow).
-    pub fn drain(&self) -> Option<Vec<(String, i32)>> {
-        let mut created = Vec::new();
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            // EAGAIN: nothing more queued (the fd is non-blocking).
-            let n = match rustix::io::read(&self.fd, &mut buffer[..]) {
-                Ok(n) if n > 0 => n,
-                _ => break,
-            };
-            for (name, pid, mask) in parse_events(&buffer[..n]) {
-                if mask & FAN_Q_OVERFLOW != 0 {
-                    return None;
-                }
-                if let Some(name) = name {
-                    created.push((name, pid));
-                }
-            }
-        }
-        Some(created)
-    }
-}
-
-/// Parses fanotify events with `FAN_REPORT_DFID_NAME`: per event, the name
-/// in the directory, the PID and the mask. Pure.
-pub fn parse_events(bytes: &[u8]) -> Vec<(Option<String>, i32, u64)> {
-    let mut events = Vec::new();
-    let mut at = 0usize;
-    let u32_at = |b: &[u8], i: usize| {
-        b.get(i..i + 4)
-            .map(|s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
-    };
-    while let Some(len) = u32_at(bytes, at).map(|l| l as usize) {
-        let Some(event) = bytes.get(at..at + len).filter(|_| len >= 24) else {
-            break;
-        };
-        let metadata_len = u16::from_ne_bytes([event[6], event[7]]) as usize;
-        let mask = u64::from_ne_bytes(event[8..16].try_into().unwrap_or([0; 8]));
-        let pid = i32::from_ne_bytes(event[20..24].try_into().unwrap_or([0; 4]));
-        let mut name = None;
-        let mut info = metadata_len;
-        // Info records: a header {type u8, pad u8, len u16}, then for
-        // DFID_NAME the fsid (8 bytes), a file_handle {bytes u32, type i32,
-        // handle[bytes]} and the NUL-terminated name.
-        while let Some(record) = event.get(info..info + 4) {
-            let kind = record[0];
-            let record_len = u16::from_ne_bytes([record[2], record[3]]) as usize;
-            if record_len < 4 {
-                break;
-            }
-            if kind == FAN_EVENT_INFO_TYPE_DFID_NAME
-                && let Some(handle_bytes) = u32_at(event, info + 12)
-            {
-                let start = info + 20 + handle_bytes as usize;
-                let end = (info + record_len).min(event.len());
-                if let Some(raw) = event.get(start..end) {
-                    let raw = raw.split(|&b| b == 0).next().unwrap_or(&[]);
-                    name = Some(String::from_utf8_lossy(raw).into_owned());
-                }
-            }
-            info += record_len;
-        }
-        events.push((name.filter(|n| !n.is_empty() && n != "."), pid, mask));
-        at += len;
-    }
-    events
 }
 
 /// The POSIX objects `pids` have open or mapped: `/dev/shm` files (fds and
@@ -506,8 +297,11 @@ fn fs_type(fs: &rustix::fs::StatFs) -> i64 {
 /// Every IPC object now, with the last PIDs of SysV semaphore sets (from
 /// `semctl(GETPID)`, which `/proc/sysvipc/sem` does not show) and, for
 /// `/dev/shm` files, their inodes.
-pub fn read_now(held: &HashMap<(IpcKind, String), i32>) -> Vec<(IpcObject, Option<u64>)> {
-    let mut objects = ipc::read_all();
+pub fn read_now(
+    held: &HashMap<(IpcKind, String), i32>,
+    mqueue: Option<&std::path::Path>,
+) -> Vec<(IpcObject, Option<u64>)> {
+    let mut objects = ipc::read_all_in(mqueue);
     // Queues open in the tree that no mounted mqueue filesystem listed.
     for (kind, name) in held.keys() {
         if *kind == IpcKind::PosixMqueue
@@ -542,15 +336,17 @@ pub fn read_now(held: &HashMap<(IpcKind, String), i32>) -> Vec<(IpcObject, Optio
             {
                 o.last_pids = sem_last_pids(id as i32, o.size);
             }
-            let inode = match (&o.kind, &o.name) {
-                (IpcKind::PosixShm, Some(name)) => {
-                    shm_file(std::path::Path::new("/dev/shm"), name.trim_start_matches('/'), None)
-                        .and_then(std::fs::symlink_metadata)
-                        .ok()
-                        .map(|m| m.ino())
-                }
+            let dir = match o.kind {
+                IpcKind::PosixShm => Some(std::path::Path::new("/dev/shm")),
+                IpcKind::PosixMqueue => mqueue,
                 _ => None,
             };
+            let inode = dir.zip(o.name.as_deref()).and_then(|(dir, name)| {
+                posix_file(dir, name.trim_start_matches('/'), None)
+                    .and_then(std::fs::symlink_metadata)
+                    .ok()
+                    .map(|m| m.ino())
+            });
             (o, inode)
         })
         .collect()
@@ -593,21 +389,22 @@ pub fn left_by_tree(
         .collect()
 }
 
-/// Removes each object, after checking it is still the one attributed.
-pub fn remove_all(leftovers: &mut [IpcLeftover]) {
+/// Removes each object, after checking it is still the one attributed;
+/// message queues through the mqueue directory `mqueue` where there is one.
+pub fn remove_all(leftovers: &mut [IpcLeftover], mqueue: Option<&std::path::Path>) {
     if leftovers.is_empty() {
         return;
     }
     let sysv_now = ipc::read_all();
     for left in leftovers.iter_mut() {
-        left.fate = match remove(left, &sysv_now) {
+        left.fate = match remove(left, &sysv_now, mqueue) {
             Ok(()) => IpcFate::Removed,
             Err(error) => IpcFate::RemoveFailed { error },
         };
     }
 }
 
-fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
+fn remove(left: &IpcLeftover, now: &[IpcObject], mqueue: Option<&std::path::Path>) -> Result<(), String> {
     let object = &left.object;
     match object.kind {
         IpcKind::SysvShm | IpcKind::SysvSem | IpcKind::SysvMsg => {
@@ -627,28 +424,38 @@ fn remove(left: &IpcLeftover, now: &[IpcObject]) -> Result<(), String> {
             };
             removed.map_err(|e| e.to_string())
         }
-        IpcKind::PosixShm => {
-            let name = object.name.as_deref().unwrap_or_default().trim_start_matches('/');
-            let path = shm_file(std::path::Path::new("/dev/shm"), name, left.inode).map_err(|e| e.to_string())?;
-            let inode = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?.ino();
-            if Some(inode) != left.inode {
-                return Err("another file has that name now".to_string());
+        IpcKind::PosixShm => remove_file(std::path::Path::new("/dev/shm"), left),
+        // A queue is a file of the mqueue filesystem: its unlink is
+        // mq_unlink's, and the inode tells it is still the one read.
+        IpcKind::PosixMqueue => match mqueue.filter(|_| left.inode.is_some()) {
+            Some(dir) => remove_file(dir, left),
+            None => {
+                let name =
+                    std::ffi::CString::new(object.name.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
+                crate::sys::linux::ipc::mq_unlink(&name).map_err(|e| e.to_string())
             }
-            std::fs::remove_file(&path).map_err(|e| e.to_string())
-        }
-        IpcKind::PosixMqueue => {
-            let name = std::ffi::CString::new(object.name.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
-            crate::sys::linux::ipc::mq_unlink(&name).map_err(|e| e.to_string())
-        }
+        },
     }
+}
+
+/// Removes the file of a POSIX object in `dir` if it is still the one read
+/// (its inode).
+fn remove_file(dir: &std::path::Path, left: &IpcLeftover) -> Result<(), String> {
+    let name = left.object.name.as_deref().unwrap_or_default().trim_start_matches('/');
+    let path = posix_file(dir, name, left.inode).map_err(|e| e.to_string())?;
+    let inode = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?.ino();
+    if Some(inode) != left.inode {
+        return Err("another file has that name now".to_string());
+    }
+    std::fs::remove_file(&path).map_err(|e| e.to_string())
 }
 
 /// The file in `dir` whose name reads as `name`: the name itself, or,
 /// where that is no file and `name` was read from bytes that are not UTF-8
 /// (each replaced by U+FFFD), the entry whose name reads so and whose
 /// inode is `inode` — with no inode, the one entry that reads so (a
-/// /dev/shm name is any bytes but `/` and NUL).
-fn shm_file(dir: &std::path::Path, name: &str, inode: Option<u64>) -> std::io::Result<std::path::PathBuf> {
+/// POSIX name is any bytes but `/` and NUL).
+fn posix_file(dir: &std::path::Path, name: &str, inode: Option<u64>) -> std::io::Result<std::path::PathBuf> {
     use std::os::unix::fs::DirEntryExt;
     let path = dir.join(name);
     if !name.contains(char::REPLACEMENT_CHARACTER) || std::fs::symlink_metadata(&path).is_ok() {
@@ -664,11 +471,13 @@ fn shm_file(dir: &std::path::Path, name: &str, inode: Option<u64>) -> std::io::R
 }
 
 /// Watches a tree's IPC from its start: what existed then, and the
-/// creations in `/dev/shm` since.
+/// creations in `/dev/shm` and of message queues since.
 #[derive(Debug)]
 pub struct IpcWatch {
     before: Vec<IpcObject>,
-    creations: Option<ShmCreations>,
+    /// The mqueue root, to list queues and to watch their creation.
+    mqueue: Option<MqueueRoot>,
+    creations: Option<PosixCreations>,
     reader: Option<CreationReading>,
     /// What the reading found, once stopped (`None` inside: events lost).
     read: Option<Option<Created>>,
@@ -678,23 +487,26 @@ pub struct IpcWatch {
 impl IpcWatch {
     /// Starts watching, before the tree starts.
     pub fn start() -> IpcWatch {
-        let creations = ShmCreations::start();
+        let mqueue = MqueueRoot::open();
+        let creations = PosixCreations::start(mqueue.as_ref().map(MqueueRoot::fd));
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         IpcWatch {
-            before: ipc::read_all(),
+            before: ipc::read_all_in(mqueue.as_ref().map(MqueueRoot::path).as_deref()),
+            tree: TreeFacts {
+                since,
+                watched: creations.as_ref().map(PosixCreations::kinds).unwrap_or_default(),
+                ..TreeFacts::default()
+            },
+            mqueue,
             creations,
             reader: None,
             read: None,
-            tree: TreeFacts {
-                since,
-                ..TreeFacts::default()
-            },
         }
     }
 
-    /// Reads `/dev/shm` creations from now on, keeping those of
+    /// Reads creations from now on, keeping those of
     /// descendants of this process (the tree's processes, and the keeper):
     /// the caller polls [`IpcWatch::creations_fd`] and calls
     /// [`IpcWatch::read_creations`] when it is readable.
@@ -744,7 +556,7 @@ impl IpcWatch {
     /// The tree's creations: their creators count as the tree's, and so
     /// does a creation whose creator was gone when it was read but is a
     /// process known to be the tree's (the main process, a leftover).
-    fn adopt(&mut self, created: Created) -> HashMap<String, i32> {
+    fn adopt(&mut self, created: Created) -> HashMap<PosixName, i32> {
         let Created { mut ours, gone } = created;
         for (name, pid) in gone {
             if self.tree.pids.contains(&pid) {
@@ -774,14 +586,16 @@ impl IpcWatch {
             }
             (None, None) => None,
         };
-        let now = read_now(&self.tree.held);
+        let mqueue = self.mqueue.as_ref().map(MqueueRoot::path);
+        let now = read_now(&self.tree.held, mqueue.as_deref());
         if now.iter().any(|(o, _)| self.creator_unknown(o)) {
             self.tree.in_namespace = as_tree_reads(c"/proc/sysvipc/shm")
                 .map(|text| ipc::parse_sysv(&String::from_utf8_lossy(&text), IpcKind::SysvShm));
         }
-        let mut left = left_by_tree(now, &self.before, &self.tree, ipc::mqueue_mount().as_deref());
+        let mounted_at = self.mqueue.as_ref().and_then(MqueueRoot::mounted_at);
+        let mut left = left_by_tree(now, &self.before, &self.tree, mounted_at);
         if remove {
-            remove_all(&mut left);
+            remove_all(&mut left, mqueue.as_deref());
         }
         left
     }
@@ -840,6 +654,7 @@ impl LiveTree {
                 pids: roots.iter().map(|p| p.get()).collect(),
                 held,
                 created: None,
+                watched: Vec::new(),
                 creator_gone: HashSet::new(),
                 since,
                 in_namespace: None,
@@ -855,10 +670,11 @@ impl LiveTree {
 
     /// The objects the tree left, once it was ended; removed when `remove`.
     pub fn left(&self, remove: bool) -> Vec<IpcLeftover> {
-        let now = read_now(&self.tree.held);
-        let mut left = left_by_tree(now, &[], &self.tree, ipc::mqueue_mount().as_deref());
+        let mqueue = ipc::mqueue_mount();
+        let now = read_now(&self.tree.held, mqueue.as_deref());
+        let mut left = left_by_tree(now, &[], &self.tree, mqueue.as_deref());
         if remove {
-            remove_all(&mut left);
+            remove_all(&mut left, mqueue.as_deref());
         }
         left
     }
@@ -880,16 +696,16 @@ mod tests {
         let inode = std::fs::metadata(&odd).unwrap().ino();
         let shown = std::ffi::OsStr::from_bytes(b"odd-\xff").to_string_lossy().into_owned();
         // Both read as "odd-\u{fffd}": the inode tells them apart.
-        assert_eq!(shm_file(&dir, &shown, Some(inode)).unwrap(), odd);
+        assert_eq!(posix_file(&dir, &shown, Some(inode)).unwrap(), odd);
         assert_eq!(
-            shm_file(&dir, &shown, Some(std::fs::metadata(&other).unwrap().ino())).unwrap(),
+            posix_file(&dir, &shown, Some(std::fs::metadata(&other).unwrap().ino())).unwrap(),
             other
         );
         // No inode, two that read so: neither is taken for it.
-        assert!(shm_file(&dir, &shown, None).is_err());
+        assert!(posix_file(&dir, &shown, None).is_err());
         std::fs::remove_file(&other).unwrap();
-        assert_eq!(shm_file(&dir, &shown, None).unwrap(), odd);
-        assert_eq!(shm_file(&dir, "plain", Some(inode)).unwrap(), dir.join("plain"));
+        assert_eq!(posix_file(&dir, &shown, None).unwrap(), odd);
+        assert_eq!(posix_file(&dir, "plain", Some(inode)).unwrap(), dir.join("plain"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -915,6 +731,7 @@ mod tests {
             pids: pids.iter().copied().collect(),
             held: HashMap::new(),
             created: None,
+            watched: Vec::new(),
             creator_gone: HashSet::new(),
             since: 990.0,
             in_namespace: None,
@@ -974,55 +791,58 @@ mod tests {
     }
 
     #[test]
-    fn shm_files_go_by_the_creation_event_when_watched() {
-        let mut shm = object(IpcKind::PosixShm);
-        shm.id = None;
-        shm.key = None;
-        shm.name = Some("/PostgreSQL.42".to_string());
-        let mut facts = tree(&[100]);
-        facts
-            .held
-            .insert((IpcKind::PosixShm, "/PostgreSQL.42".to_string()), 100);
-        // Not watched: held by the tree and new.
-        assert_eq!(
-            attribute(&shm, false, &facts),
-            Some((IpcAttribution::HeldByTree, Some(100)))
-        );
-        // Watched: made by someone else, even if the tree held it.
-        facts.created = Some(HashMap::from([("PostgreSQL.42".to_string(), 555)]));
-        assert_eq!(attribute(&shm, false, &facts), None);
-        facts.created = Some(HashMap::from([("PostgreSQL.42".to_string(), 100)]));
-        assert_eq!(
-            attribute(&shm, false, &facts),
-            Some((IpcAttribution::CreatorPid, Some(100)))
-        );
-        // Its creator was gone when the event was read: held by the tree
-        // and new, it counts.
-        facts.created = Some(HashMap::new());
-        assert_eq!(attribute(&shm, false, &facts), None);
-        facts.creator_gone.insert("PostgreSQL.42".to_string());
-        assert_eq!(
-            attribute(&shm, false, &facts),
-            Some((IpcAttribution::HeldByTree, Some(100)))
-        );
-        facts.held.clear();
-        assert_eq!(attribute(&shm, false, &facts), None);
-    }
-
-    #[test]
-    fn creators_are_the_tree_when_they_descend_from_afterlife() {
-        // afterlife 10 -> command 20 -> child 30; 40 is someone else's.
-        let parents = HashMap::from([(20, 10), (30, 20), (40, 1), (10, 5)]);
-        let parent_of = |pid: i32| parents.get(&pid).copied();
-        assert!(descends_from(30, 10, parent_of));
-        assert!(descends_from(20, 10, parent_of));
-        assert!(!descends_from(40, 10, parent_of));
-        // Gone, or afterlife itself.
-        assert!(!descends_from(50, 10, parent_of));
-        assert!(!descends_from(10, 10, parent_of));
-        // A loop of reused PIDs ends.
-        let looped = HashMap::from([(60, 61), (61, 60)]);
-        assert!(!descends_from(60, 10, |p| looped.get(&p).copied()));
+    fn posix_objects_go_by_the_creation_event_when_watched() {
+        for kind in [IpcKind::PosixShm, IpcKind::PosixMqueue] {
+            let mut object = object(kind);
+            object.id = None;
+            object.key = None;
+            object.name = Some("/PostgreSQL.42".to_string());
+            let key = (kind, "/PostgreSQL.42".to_string());
+            let mut facts = tree(&[100]);
+            facts.held.insert(key.clone(), 100);
+            // Not watched: held by the tree and new.
+            assert_eq!(
+                attribute(&object, false, &facts),
+                Some((IpcAttribution::HeldByTree, Some(100)))
+            );
+            // Watched: made by someone else, even if the tree held it.
+            facts.watched = vec![kind];
+            facts.created = Some(HashMap::from([(key.clone(), 555)]));
+            assert_eq!(attribute(&object, false, &facts), None);
+            facts.created = Some(HashMap::from([(key.clone(), 100)]));
+            assert_eq!(
+                attribute(&object, false, &facts),
+                Some((IpcAttribution::CreatorPid, Some(100)))
+            );
+            // Made by the tree and closed: no process holds it.
+            facts.held.clear();
+            assert_eq!(
+                attribute(&object, false, &facts),
+                Some((IpcAttribution::CreatorPid, Some(100)))
+            );
+            // Its creator was gone when the event was read: held by the
+            // tree and new, it counts.
+            facts.held.insert(key.clone(), 100);
+            facts.created = Some(HashMap::new());
+            assert_eq!(attribute(&object, false, &facts), None);
+            facts.creator_gone.insert(key.clone());
+            assert_eq!(
+                attribute(&object, false, &facts),
+                Some((IpcAttribution::HeldByTree, Some(100)))
+            );
+            facts.held.clear();
+            assert_eq!(attribute(&object, false, &facts), None);
+            // Only the kinds watched go by the events.
+            facts.watched = vec![IpcKind::PosixShm, IpcKind::PosixMqueue]
+                .into_iter()
+                .filter(|&k| k != kind)
+                .collect();
+            facts.held.insert(key, 100);
+            assert_eq!(
+                attribute(&object, false, &facts),
+                Some((IpcAttribution::HeldByTree, Some(100)))
+            );
+        }
     }
 
     #[test]
@@ -1052,19 +872,5 @@ mod tests {
             remove_command(&o, Some(std::path::Path::new("/dev/mqueue"))),
             "rm /dev/mqueue/q"
         );
-    }
-
-    #[test]
-    fn sees_its_own_shm_creation() {
-        let Some(watch) = ShmCreations::start() else {
-            return;
-        };
-        let name = format!("afterlife-unit-fan-{}", std::process::id());
-        let path = format!("/dev/shm/{name}");
-        std::fs::write(&path, b"x").unwrap();
-        let created = watch.drain();
-        std::fs::remove_file(&path).unwrap();
-        let created = created.expect("no overflow");
-        assert!(created.contains(&(name, std::process::id() as i32)), "{created:?}");
     }
 }

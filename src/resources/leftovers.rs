@@ -410,9 +410,9 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         created_under(dir, since, &mut files, 0);
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut ipc_now = ipc::read_all();
+    let mut ipc_now = ipc::read_every();
     // Message queues cannot be listed where the mqueue filesystem is not
-    // mounted: ask for the snapshot's by name.
+    // mounted and cannot be: ask for the snapshot's by name.
     for queue in before.ipc.iter().filter(|o| o.kind == IpcKind::PosixMqueue) {
         if !ipc_now.iter().any(|o| o.same_object(queue)) && queue.name.as_deref().is_some_and(ipc::mqueue_exists) {
             ipc_now.push(queue.clone());

@@ -9,6 +9,7 @@
 pub mod fd;
 pub mod holders;
 pub mod ipc;
+pub mod ipc_created;
 pub mod ipc_left;
 pub mod leftovers;
 pub mod locks;

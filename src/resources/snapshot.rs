@@ -173,7 +173,7 @@ impl Snapshot {
         }
         let sockets = sockets_of(&processes);
         let locks = locks_of(&processes, &locks::read());
-        let mut ipc = ipc_of(&processes, with_sem_last_pids(ipc::read_all()));
+        let mut ipc = ipc_of(&processes, with_sem_last_pids(ipc::read_every()));
         for queue in mqueues_of(&processes) {
             if !ipc.iter().any(|o| o.same_object(&queue)) {
                 ipc.push(queue);

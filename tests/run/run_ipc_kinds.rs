@@ -134,7 +134,15 @@ fn each_kind_is_reported_with_its_removal_and_others_are_left_alone() {
     assert_eq!(posix["attribution"], "creator_pid");
     let mq = one("posix_mqueue");
     assert_eq!(mq["object"]["name"], shm_name);
-    assert_eq!(mq["attribution"], "held_by_tree");
+    // As root its creation is watched (a mount of the mqueue filesystem
+    // of afterlife's own where none is mounted); else it counts as new and
+    // held by the tree.
+    let expected = if common::is_root() {
+        "creator_pid"
+    } else {
+        "held_by_tree"
+    };
+    assert_eq!(mq["attribution"], expected, "{mq}");
     assert_eq!(report["ipc"].as_array().unwrap().len(), 5, "{report}");
     // Someone else's semaphore set is not the tree's.
     assert!(sysv_ids("sem").contains(&other));
@@ -197,4 +205,115 @@ fn a_posix_object_whose_name_is_not_utf8_is_removed() {
     assert_eq!(posix.len(), 1, "{report}");
     assert_eq!(posix[0]["fate"], "removed", "{report}");
     assert!(!path.exists(), "the file is gone");
+}
+
+/// A message queue the command made and closed again is left all the same
+/// (no mq_close or exit removes it), and no process holds it at the end:
+/// only its creation tells it is the tree's. Where the mqueue filesystem
+/// is not mounted, afterlife mounts one of its own to list and watch the
+/// queues. A queue someone else makes meanwhile is not reported.
+#[test]
+fn a_message_queue_made_and_closed_by_the_command_is_found_and_removed() {
+    if !common::is_root() {
+        eprintln!("skipped: listing queues where no mqueue filesystem is mounted needs root");
+        return;
+    }
+    let tag = std::process::id();
+    let ours = format!("/afterlife-closed-{tag}");
+    let odd = format!("/afterlife-closed-{tag}-");
+    let theirs = format!("/afterlife-theirs-{tag}");
+    let _cleanup = [MqCleanup(ours.clone()), MqCleanup(theirs.clone())];
+    let _odd_cleanup = OddQueueCleanup(odd.clone());
+    // Makes both queues, closes them, then waits for `go` so that the test
+    // can make its own queue meanwhile.
+    let script = format!(
+        "import ctypes, os, sys\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         for name in [b'{ours}', b'{odd}' + bytes([0xff])]:\n\
+         \x20   fd = libc.mq_open(name, os.O_CREAT | os.O_RDWR, 0o600, None)\n\
+         \x20   assert fd >= 0, ctypes.get_errno()\n\
+         \x20   os.close(fd)\n\
+         print('made', flush=True)\n\
+         sys.stdin.readline()\n"
+    );
+    for remove in [false, true] {
+        let mut args = vec!["--json", "run"];
+        if remove {
+            args.push("--remove-ipc");
+        }
+        let mut child = afterlife()
+            .args(&args)
+            .args(["--", "python3", "-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+        assert_eq!(line, "made\n");
+        let name = std::ffi::CString::new(theirs.clone()).unwrap();
+        // SAFETY: a NUL-terminated name, a mode and a null attribute pointer.
+        let fd = unsafe {
+            libc::mq_open(
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_RDWR,
+                0o600,
+                std::ptr::null_mut::<libc::mq_attr>(),
+            )
+        };
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: the queue descriptor just opened.
+        unsafe { libc::mq_close(fd) };
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"go\n").unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        let report: Value = serde_json::from_slice(&output.stderr).unwrap();
+        let queues = find(&report, "posix_mqueue");
+        let mut names: Vec<&str> = queues.iter().map(|q| q["object"]["name"].as_str().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, [ours.as_str(), &format!("{odd}\u{fffd}")], "{report}");
+        for queue in &queues {
+            assert_eq!(queue["attribution"], "creator_pid", "{queue}");
+            assert_eq!(queue["fate"], if remove { "removed" } else { "left" }, "{queue}");
+        }
+        let left = afterlife::resources::ipc::mqueue_exists(&ours);
+        assert_eq!(left, !remove, "{ours} is still there: {left}");
+        assert!(
+            afterlife::resources::ipc::mqueue_exists(&theirs),
+            "someone else's queue stays"
+        );
+        if !remove {
+            drop(OddQueueCleanup(odd.clone()));
+            drop(MqCleanup(ours.clone()));
+        }
+        drop(MqCleanup(theirs.clone()));
+    }
+    assert!(!odd_queue_exists(&odd), "the queue whose name is not UTF-8 was removed");
+}
+
+/// Removes the queue named `NAME` and byte 0xff.
+struct OddQueueCleanup(String);
+
+impl Drop for OddQueueCleanup {
+    fn drop(&mut self) {
+        let mut name = self.0.clone().into_bytes();
+        name.push(0xff);
+        let name = std::ffi::CString::new(name).unwrap();
+        // SAFETY: a NUL-terminated name; ENOENT if already gone.
+        unsafe { libc::mq_unlink(name.as_ptr()) };
+    }
+}
+
+fn odd_queue_exists(prefix: &str) -> bool {
+    let mut name = prefix.as_bytes().to_vec();
+    name.push(0xff);
+    let name = std::ffi::CString::new(name).unwrap();
+    // SAFETY: a NUL-terminated name; no O_CREAT.
+    let fd = unsafe { libc::mq_open(name.as_ptr(), libc::O_RDONLY) };
+    if fd >= 0 {
+        // SAFETY: the queue descriptor just opened.
+        unsafe { libc::mq_close(fd) };
+    }
+    fd >= 0
 }

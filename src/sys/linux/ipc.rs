@@ -219,3 +219,21 @@ pub(crate) fn mq_unlink(name: &std::ffi::CStr) -> io::Result<()> {
     // SAFETY: a NUL-terminated name.
     check(unsafe { libc::mq_unlink(name.as_ptr()) }).map(drop)
 }
+
+/// The root directory of the mqueue filesystem of this process's IPC
+/// namespace, from a mount of it that no one else sees (`fsopen`,
+/// `fsconfig(FSCONFIG_CMD_CREATE)`, `fsmount`: Linux 5.2, and
+/// `CAP_SYS_ADMIN`). The superblock is the namespace's own (the kernel
+/// keys it by the namespace), so the queues are those `mq_open` names; the
+/// mount goes when the last fd on it is closed.
+pub(crate) fn mqueue_private_root() -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags};
+    let context = rustix::mount::fsopen("mqueue", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    rustix::mount::fsconfig_create(&context)?;
+    let attributes =
+        MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let mount = rustix::mount::fsmount(&context, FsMountFlags::FSMOUNT_CLOEXEC, attributes)?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(&mount, ".", flags, Mode::empty())?)
+}

@@ -21,6 +21,19 @@ pub(crate) fn fanotify_mark(fd: BorrowedFd<'_>, flags: libc::c_uint, mask: u64, 
     check(unsafe { libc::fanotify_mark(fd.as_raw_fd(), flags, mask, libc::AT_FDCWD, path.as_ptr()) }).map(drop)
 }
 
+/// `fanotify_mark(fd, flags, mask, dir, NULL)`: marks the inode `dir` is
+/// open on.
+pub(crate) fn fanotify_mark_fd(
+    fd: BorrowedFd<'_>,
+    flags: libc::c_uint,
+    mask: u64,
+    dir: BorrowedFd<'_>,
+) -> io::Result<()> {
+    // SAFETY: with a null path the kernel marks `dir` itself; both fds are
+    // borrowed for the call.
+    check(unsafe { libc::fanotify_mark(fd.as_raw_fd(), flags, mask, dir.as_raw_fd(), std::ptr::null()) }).map(drop)
+}
+
 /// `struct file_handle` with 8 bytes of `f_handle` inline: the handle of a
 /// kernfs node (a cgroup), `FILEID_KERNFS` with the node's ID.
 #[repr(C)]

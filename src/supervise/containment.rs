@@ -286,8 +286,16 @@ impl Contained {
         setup: ChildSetup,
     ) -> Result<(Contained, Main), StartError> {
         let name = command.get_program().to_string_lossy().into_owned();
+        // A PID namespace is chosen only where the command can have a
+        // /proc of it (see `start_cgroup`); asked for by name, it is given
+        // all the same.
+        let auto: &[Containment] = if proc_of_its_own_fits() {
+            &[Containment::Cgroup, Containment::Pidns, Containment::Subreaper]
+        } else {
+            &[Containment::Cgroup, Containment::Subreaper]
+        };
         let order: &[Containment] = match choice {
-            ContainmentChoice::Auto => &[Containment::Cgroup, Containment::Pidns, Containment::Subreaper],
+            ContainmentChoice::Auto => auto,
             ContainmentChoice::Cgroup => &[Containment::Cgroup],
             ContainmentChoice::Pidns => &[Containment::Pidns],
             ContainmentChoice::Subreaper => &[Containment::Subreaper],
@@ -322,8 +330,11 @@ impl Contained {
         let watch = names.watch(&leaf, &setup);
         // Only from the initial PID namespace, whose PIDs the kernel log's
         // OOM records carry (from inside another one a record is matched
-        // by name and user only, see `cause`).
-        let namespace = crate::process::in_initial_pid_namespace()
+        // by name and user only, see `cause`), and only where the command
+        // can have a /proc of that namespace: with the machine's, every
+        // `/proc/$$` or `/proc/<child's PID>` it read would be another
+        // process's (`/proc/2` is kthreadd).
+        let namespace = (crate::process::in_initial_pid_namespace() && proc_of_its_own_fits())
             .then(NewPidns::enter)
             .and_then(Result::ok);
         let pidns = namespace.is_some();
@@ -349,7 +360,7 @@ impl Contained {
             let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
         }
         setup.cgroup_procs = Some(leaf.procs_fd().as_raw_fd());
-        setup.own_proc = pidns && proc_of_its_own_fits();
+        setup.own_proc = pidns;
         // From inside the new namespace our PID reads as 0 (the parent is
         // outside it), so that is the parent the command checks for: if we
         // die before its PR_SET_PDEATHSIG holds, the keeper ends the leaf.

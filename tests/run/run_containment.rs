@@ -655,7 +655,9 @@ mountpoint -q '{dir}' && echo kept && umount '{dir}'"#,
 
 /// Where a mount is private (most containers, and hosts that make theirs
 /// so), the command keeps the mount namespace and /proc it had: a mount
-/// it makes on a private mount would go with a namespace of its own.
+/// it makes on a private mount would go with a namespace of its own. It
+/// then gets no PID namespace either: the machine's /proc would take each
+/// PID it knows (`$$`, a child's) for another process.
 #[test]
 fn where_a_mount_is_private_the_command_keeps_its_mounts_and_proc() {
     if !available("pidns") {
@@ -668,7 +670,8 @@ fn where_a_mount_is_private_the_command_keeps_its_mounts_and_proc() {
         r#""$AFTERLIFE" run -q -- mount -t tmpfs afterlife-test '{dir}'
 mountpoint -q '{dir}' && echo kept && umount '{dir}'
 "$AFTERLIFE" run -q -- readlink /proc/self/ns/mnt
-readlink /proc/self/ns/mnt"#,
+readlink /proc/self/ns/mnt
+"$AFTERLIFE" run -q --report-json /dev/stdout -- sh -c 'cat /proc/$$/comm' | grep -o '^sh$\|"pid_namespace": [a-z]*'"#,
         dir = dir.display()
     );
     let Some(output) = in_mount_namespace("private", &script) else {
@@ -687,6 +690,10 @@ readlink /proc/self/ns/mnt"#,
         lines.get(2),
         "the command got a mount namespace of its own: {out}"
     );
+    // Nor a PID namespace whose PIDs the machine's /proc would read as
+    // other processes: its own PID leads to itself.
+    assert_eq!(lines.get(3), Some(&"sh"), "/proc/$$ is another process: {out}");
+    assert_eq!(lines.get(4), Some(&"\"pid_namespace\": false"), "{out}");
 }
 
 /// A shell that starts `sleep`, finds it with `pgrep` once it has exec'd

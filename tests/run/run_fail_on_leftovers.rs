@@ -21,8 +21,13 @@ const RAN: &str =
 /// JSON report in `scratch`; returns the output and the report. Every
 /// leftover it names is killed on the way out, whatever the test asserts.
 fn gate(scratch: &Scratch, extra: &[&str], script: &str) -> (Output, Value) {
+    gate_in(afterlife(), scratch, extra, script)
+}
+
+/// [`gate`] with afterlife started by `command` (a wrapper that execs it).
+fn gate_in(mut command: std::process::Command, scratch: &Scratch, extra: &[&str], script: &str) -> (Output, Value) {
     let report = scratch.path().join("report.json");
-    let output = afterlife()
+    let output = command
         .args(["run", "--fail-on-leftovers", "--report-json"])
         .arg(&report)
         .args(extra)
@@ -311,7 +316,12 @@ fn a_sysv_segment_whose_maker_ended_first_is_still_the_trees() {
     let scratch = Scratch::new("gate-sysv-ended");
     // A child of the command makes it and ends before the command does (as
     // `ipcmk -M` in a test script): its PID is known only to the kernel.
-    let (output, report) = gate(&scratch, &[], &format!("{SHMGET}; true"));
+    // The tree has a PID namespace where its command can have a /proc of
+    // it: where every mount is shared, made so here.
+    let mut shared = std::process::Command::new("unshare");
+    shared.args(["--mount", "--propagation", "shared", env!("CARGO_BIN_EXE_afterlife")]);
+    let (output, report) = gate_in(shared, &scratch, &[], &format!("{SHMGET}; true"));
+    assert_eq!(report["pid_namespace"], true, "{report}");
     let printed = printed_ids(&output);
     let _cleanup = IpcCleanup(printed.clone());
     let text = stderr(&output);

@@ -62,11 +62,17 @@ impl Parent {
     }
 
     /// `afterlife` started inside this cgroup: a shell moves itself in and
-    /// execs afterlife, which keeps its PID.
+    /// execs afterlife, which keeps its PID. It runs in a mount namespace
+    /// whose mounts are shared, so that the command may have a /proc of
+    /// its own and a cgroup leaf holds a PID namespace as root (on a
+    /// machine whose mounts are private, it would not).
     fn afterlife(&self) -> Command {
         let mut command = Command::new("sh");
         command
-            .args(["-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\""])
+            .args([
+                "-c",
+                "echo $$ > \"$0/cgroup.procs\" && exec unshare --mount --propagation shared \"$@\"",
+            ])
             .arg(&self.0)
             .args([env!("CARGO_BIN_EXE_afterlife"), "--color=never"])
             .env_remove("NO_COLOR");

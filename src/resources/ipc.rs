@@ -74,7 +74,8 @@ pub struct IpcObject {
     /// Creation (POSIX: birth or change) time, seconds since the epoch.
     pub changed_at: i64,
     /// The same in nanoseconds, where it is known so (a file in
-    /// `/dev/shm`; SysV times are whole seconds). Not kept in a snapshot.
+    /// `/dev/shm`; SysV times and message queues' are whole seconds). Not
+    /// kept in a snapshot.
     #[serde(skip)]
     pub changed_exact: Option<i128>,
 }
@@ -302,7 +303,10 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
                 last_pids: Vec::new(),
                 attached: None,
                 changed_at: facts.born_ns.div_euclid(1_000_000_000) as i64,
-                changed_exact: Some(facts.born_ns),
+                // The mqueue filesystem keeps whole seconds (a queue made
+                // at 12.7 s reads 12.0 s): only tmpfs's nanoseconds are
+                // exact.
+                changed_exact: (kind == IpcKind::PosixShm).then_some(facts.born_ns),
             })
         })
         .collect()
@@ -311,6 +315,31 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_made_after_a_moment_is_new_since_it() {
+        // The mqueue filesystem keeps whole seconds: a queue made at
+        // 12.7 s reads 12.0 s, and must still be new since 12.3 s.
+        let Some(root) = MqueueRoot::open() else {
+            eprintln!("skipped: no mqueue filesystem mounted, and no privilege to mount one");
+            return;
+        };
+        let name = format!("/afterlife-unit-new-{}", std::process::id());
+        let c = std::ffi::CString::new(name.clone()).unwrap();
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let mq = crate::sys::linux::ipc::mq_create(&c, libc::O_RDWR | libc::O_CLOEXEC, 0o600).unwrap();
+        drop(mq);
+        let read = read_all_in(Some(&root.path()));
+        crate::sys::linux::ipc::mq_unlink(&c).unwrap();
+        let queue = read
+            .iter()
+            .find(|o| o.kind == IpcKind::PosixMqueue && o.name.as_deref() == Some(&name))
+            .expect("listed");
+        assert!(queue.new_since(since), "{queue:?} since {since}");
+    }
 
     #[test]
     fn mqueues_are_found_by_name() {

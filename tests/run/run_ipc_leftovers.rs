@@ -14,11 +14,23 @@ use common::{Scratch, afterlife, kill_pids, send_signal, servers, wait_until};
 use serde_json::Value;
 
 /// What a test run of PostgreSQL made, removed on drop whatever happened.
-#[derive(Default)]
 struct Made {
     shm_ids: Vec<i64>,
     files: Vec<String>,
     pids: Vec<i32>,
+    /// `/dev/shm` when the test started.
+    shm_at_start: BTreeSet<String>,
+}
+
+impl Made {
+    fn new() -> Made {
+        Made {
+            shm_ids: Vec::new(),
+            files: Vec::new(),
+            pids: Vec::new(),
+            shm_at_start: shm_files(),
+        }
+    }
 }
 
 impl Drop for Made {
@@ -31,6 +43,16 @@ impl Drop for Made {
         }
         for name in &self.files {
             let _ = std::fs::remove_file(format!("/dev/shm/{name}"));
+        }
+        // A segment a short-lived PostgreSQL process made, that neither the
+        // postmaster mapped nor the report named: new since the test
+        // started, and no process maps it (no other test of this binary
+        // runs PostgreSQL).
+        let mapped = shm_mapped_by_anyone();
+        for name in shm_files().difference(&self.shm_at_start) {
+            if name.starts_with("PostgreSQL.") && !mapped.contains(name) {
+                let _ = std::fs::remove_file(format!("/dev/shm/{name}"));
+            }
         }
     }
 }
@@ -225,7 +247,7 @@ fn a_killed_postmaster_leaves_its_segments_reported_and_removed_on_request() {
         return;
     };
     let scratch = Scratch::new("run-ipc-reports");
-    let mut made = Made::default();
+    let mut made = Made::new();
 
     // Without --remove-ipc: listed, and still there.
     let kept = run_and_kill(&pg, &[], &mut made, &scratch, "kept");

@@ -24,6 +24,7 @@ use super::event::RawDeath;
 const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
 const PROC_CN_MCAST_LISTEN: u32 = 1;
+const PROC_EVENT_FORK: u32 = 0x0000_0001;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const NLMSG_HDRLEN: usize = 16;
 const CN_MSG_LEN: usize = 20;
@@ -91,6 +92,17 @@ impl Connector {
 
     /// Takes every waiting exit of a whole process.
     pub fn drain(&mut self, out: &mut Vec<RawDeath>) {
+        self.drain_datagrams(|datagram| {
+            for exit in parse_datagram(datagram) {
+                if exit.pid == exit.tgid {
+                    out.push(complete_from_proc(exit));
+                }
+            }
+        });
+    }
+
+    /// Hands every waiting datagram to `each`, counting losses.
+    pub fn drain_datagrams(&mut self, mut each: impl FnMut(&[u8])) {
         loop {
             let n = match rustix::net::recv(&self.fd, &mut self.buffer[..], RecvFlags::empty()) {
                 Ok((n, _)) => n,
@@ -102,11 +114,7 @@ impl Connector {
                 // EAGAIN: nothing more waits.
                 Err(_) => return,
             };
-            for exit in parse_datagram(&self.buffer[..n]) {
-                if exit.pid == exit.tgid {
-                    out.push(complete_from_proc(exit));
-                }
-            }
+            each(&self.buffer[..n]);
         }
     }
 }
@@ -161,19 +169,49 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
 /// The exit events in one datagram (netlink messages, each a cn_msg with a
 /// proc_event). Pure.
 pub fn parse_datagram(bytes: &[u8]) -> Vec<ExitEvent> {
-    let mut exits = Vec::new();
+    events_of(bytes).filter_map(parse_event).collect()
+}
+
+/// The proc_events of one datagram, each as its bytes. Pure.
+fn events_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut at = 0;
-    while let Some(len) = u32_at(bytes, at).map(|l| l as usize) {
+    std::iter::from_fn(move || {
+        let len = u32_at(bytes, at)? as usize;
         if len < NLMSG_HDRLEN || at + len > bytes.len() {
-            break;
+            return None;
         }
         let event = &bytes[at + NLMSG_HDRLEN + CN_MSG_LEN.min(len - NLMSG_HDRLEN)..at + len];
-        if let Some(exit) = parse_event(event) {
-            exits.push(exit);
-        }
         at += (len + 3) & !3;
-    }
-    exits
+        Some(event)
+    })
+}
+
+/// One `PROC_EVENT_FORK` of a new process (not of a thread): its parent
+/// process and itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForkEvent {
+    /// The process that forked.
+    pub parent_tgid: i32,
+    /// The new process.
+    pub child_tgid: i32,
+}
+
+/// The forks of new processes in one datagram; a new thread (whose
+/// `child_pid` is not its `child_tgid`) is none. Pure.
+pub fn parse_forks(bytes: &[u8]) -> Vec<ForkEvent> {
+    events_of(bytes)
+        .filter_map(|event| {
+            if u32_at(event, 0)? != PROC_EVENT_FORK {
+                return None;
+            }
+            let child_pid = u32_at(event, 24)? as i32;
+            let child_tgid = u32_at(event, 28)? as i32;
+            (child_pid == child_tgid).then_some(ForkEvent {
+                parent_tgid: u32_at(event, 20)? as i32,
+                child_tgid,
+            })
+        })
+        .collect()
 }
 
 fn parse_event(event: &[u8]) -> Option<ExitEvent> {
@@ -245,6 +283,32 @@ mod tests {
         assert_eq!(u32_at(&m, 0), Some(40));
         assert_eq!(u32_at(&m, 16), Some(CN_IDX_PROC));
         assert_eq!(u32_at(&m, 36), Some(PROC_CN_MCAST_LISTEN));
+    }
+
+    #[test]
+    fn forks_of_processes_are_read_and_new_threads_are_not() {
+        let event = |parent: u32, child_pid: u32, child_tgid: u32| {
+            let mut d = vec![0u8; NLMSG_HDRLEN + CN_MSG_LEN + 40];
+            let len = d.len() as u32;
+            d[0..4].copy_from_slice(&len.to_ne_bytes());
+            let e = NLMSG_HDRLEN + CN_MSG_LEN;
+            d[e..e + 4].copy_from_slice(&PROC_EVENT_FORK.to_ne_bytes());
+            d[e + 16..e + 20].copy_from_slice(&parent.to_ne_bytes());
+            d[e + 20..e + 24].copy_from_slice(&parent.to_ne_bytes());
+            d[e + 24..e + 28].copy_from_slice(&child_pid.to_ne_bytes());
+            d[e + 28..e + 32].copy_from_slice(&child_tgid.to_ne_bytes());
+            d
+        };
+        let mut datagram = event(10, 11, 11);
+        datagram.extend(event(10, 12, 10));
+        assert_eq!(
+            parse_forks(&datagram),
+            [ForkEvent {
+                parent_tgid: 10,
+                child_tgid: 11
+            }]
+        );
+        assert!(parse_datagram(&datagram).is_empty(), "no exit in it");
     }
 
     #[test]

@@ -33,6 +33,7 @@ use serde::Serialize;
 use crate::process::Pid;
 use crate::resources::ipc::{self, IpcKind, IpcObject, MqueueRoot};
 use crate::resources::ipc_created::{Created, CreationReading, PosixCreations, PosixName};
+use crate::resources::tree_forks::TreeForks;
 
 /// How an object was tied to the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -478,6 +479,8 @@ pub struct IpcWatch {
     /// The mqueue root, to list queues and to watch their creation.
     mqueue: Option<MqueueRoot>,
     creations: Option<PosixCreations>,
+    /// The tree's processes from their fork events, however short-lived.
+    forks: Option<TreeForks>,
     reader: Option<CreationReading>,
     /// What the reading found, once stopped (`None` inside: events lost).
     read: Option<Option<Created>>,
@@ -501,6 +504,7 @@ impl IpcWatch {
             },
             mqueue,
             creations,
+            forks: TreeForks::start(Pid::current()),
             reader: None,
             read: None,
         }
@@ -514,15 +518,22 @@ impl IpcWatch {
         self.reader = self.creations.take().map(|creations| creations.follow(Pid::current()));
     }
 
-    /// The fd that is readable when creations are queued, while following.
-    pub fn creations_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.reader.as_ref().map(CreationReading::fd)
+    /// The fds that are readable when creations or forks are queued.
+    pub fn event_fds(&self) -> Vec<BorrowedFd<'_>> {
+        let creations = self.reader.as_ref().map(CreationReading::fd);
+        creations
+            .into_iter()
+            .chain(self.forks.as_ref().map(TreeForks::fd))
+            .collect()
     }
 
-    /// Reads the creations queued now.
-    pub fn read_creations(&mut self) {
+    /// Reads the creations and forks queued now.
+    pub fn read_events(&mut self) {
         if let Some(reader) = &mut self.reader {
             reader.read();
+        }
+        if let Some(forks) = &mut self.forks {
+            forks.read();
         }
     }
 
@@ -578,6 +589,11 @@ impl IpcWatch {
     /// looked at is known no other way.
     pub fn finish(&mut self, remove: bool, as_tree_reads: &dyn Fn(&CStr) -> Option<Vec<u8>>) -> Vec<IpcLeftover> {
         self.stop_reading();
+        // Every process the tree started, ended or not (events lost: only
+        // those noted).
+        if let Some(descendants) = self.forks.as_mut().and_then(TreeForks::descendants) {
+            self.tree.pids.extend(descendants);
+        }
         self.tree.created = match (self.read.take(), &self.creations) {
             (Some(created), _) => created.map(|created| self.adopt(created)),
             (None, Some(creations)) => {

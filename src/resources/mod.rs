@@ -16,6 +16,7 @@ pub mod locks;
 pub mod maps;
 pub mod snapshot;
 pub mod sockets;
+pub mod tree_forks;
 pub mod walk;
 
 pub use fd::{Access, Fd, FdInfo, FdKind};

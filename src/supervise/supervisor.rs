@@ -582,8 +582,8 @@ impl Supervisor {
             let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
             let ready = wait_events(sources, main, contained.keeper_reports(), wait)
                 .map_err(|e| SuperviseError::Wait(e.to_string()))?;
-            if ready.creations {
-                sources.ipc.read_creations();
+            if ready.ipc_events {
+                sources.ipc.read_events();
             }
             let main_ready = ready.main;
             if main_ready {
@@ -1137,8 +1137,8 @@ struct Sources<'a> {
 struct Ready {
     /// The main process's (its pidfd, or the keeper's reports).
     main: bool,
-    /// The IPC watch's `/dev/shm` creations.
-    creations: bool,
+    /// The IPC watch's creations or forks.
+    ipc_events: bool,
 }
 
 /// Waits for a signal, the main process's end, a `/dev/shm` creation, or
@@ -1153,12 +1153,12 @@ fn wait_events(
         Main::Child(process) => Some(process.pidfd()),
         Main::Kept(_) => reports,
     };
-    let creations_fd = sources.ipc.creations_fd();
+    let ipc_fds = sources.ipc.event_fds();
     let mut fds = vec![PollFd::new(sources.inbox.fd(), PollFlags::IN)];
     if let Some(fd) = &main_fd {
         fds.push(PollFd::new(fd, PollFlags::IN));
     }
-    if let Some(fd) = &creations_fd {
+    for fd in &ipc_fds {
         fds.push(PollFd::new(fd, PollFlags::IN));
     }
     let spec = wait.map(|d| Timespec {
@@ -1170,10 +1170,10 @@ fn wait_events(
         Err(e) => return Err(e.into()),
     }
     let ready = |at: usize| fds.get(at).is_some_and(|fd| !fd.revents().is_empty());
-    let creations_at = 1 + usize::from(main_fd.is_some());
+    let ipc_at = 1 + usize::from(main_fd.is_some());
     Ok(Ready {
         main: main_fd.is_some() && ready(1),
-        creations: creations_fd.is_some() && ready(creations_at),
+        ipc_events: (ipc_at..ipc_at + ipc_fds.len()).any(ready),
     })
 }
 

@@ -310,28 +310,32 @@ fn a_sysv_segment_left_by_the_command_is_named_and_removed() {
 #[test]
 fn a_sysv_segment_whose_maker_ended_first_is_still_the_trees() {
     if !common::is_root() {
-        eprintln!("skipped: the tree gets a PID namespace of its own only as root");
+        eprintln!("skipped: the tree's short-lived processes are known only as root");
         return;
     }
-    let scratch = Scratch::new("gate-sysv-ended");
     // A child of the command makes it and ends before the command does (as
     // `ipcmk -M` in a test script): its PID is known only to the kernel.
-    // The tree has a PID namespace where its command can have a /proc of
-    // it: where every mount is shared, made so here.
-    let mut shared = std::process::Command::new("unshare");
-    shared.args(["--mount", "--propagation", "shared", env!("CARGO_BIN_EXE_afterlife")]);
-    let (output, report) = gate_in(shared, &scratch, &[], &format!("{SHMGET}; true"));
-    assert_eq!(report["pid_namespace"], true, "{report}");
-    let printed = printed_ids(&output);
-    let _cleanup = IpcCleanup(printed.clone());
-    let text = stderr(&output);
-    assert_eq!(output.status.code(), Some(121), "{text}");
-    let ipc = report["ipc"].as_array().expect("ipc");
-    assert_eq!(ipc.len(), 1, "{report}");
-    assert_eq!(ipc[0]["object"]["id"].as_i64(), printed.first().copied(), "{report}");
-    assert_eq!(ipc[0]["attribution"], "creator_pid", "{report}");
-    assert!(text.contains("leaked IPC object: SysV shared memory id"), "{text}");
-    assert!(!sysv_exists(printed[0]), "segment {} still there", printed[0]);
+    // Where every mount is shared the tree has a PID namespace, which reads
+    // the segment's creator as one of its own; where they are private it
+    // has none, and the proc connector's fork events name the tree's
+    // processes, however short-lived.
+    for (propagation, namespace) in [("shared", true), ("private", false)] {
+        let scratch = Scratch::new(&format!("gate-sysv-ended-{propagation}"));
+        let mut wrapped = std::process::Command::new("unshare");
+        wrapped.args(["--mount", "--propagation", propagation, env!("CARGO_BIN_EXE_afterlife")]);
+        let (output, report) = gate_in(wrapped, &scratch, &[], &format!("{SHMGET}; true"));
+        let printed = printed_ids(&output);
+        let _cleanup = IpcCleanup(printed.clone());
+        assert_eq!(report["pid_namespace"], namespace, "{propagation}: {report}");
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(121), "{propagation}: {text}");
+        let ipc = report["ipc"].as_array().expect("ipc");
+        assert_eq!(ipc.len(), 1, "{propagation}: {report}");
+        assert_eq!(ipc[0]["object"]["id"].as_i64(), printed.first().copied(), "{report}");
+        assert_eq!(ipc[0]["attribution"], "creator_pid", "{report}");
+        assert!(text.contains("leaked IPC object: SysV shared memory id"), "{text}");
+        assert!(!sysv_exists(printed[0]), "segment {} still there", printed[0]);
+    }
 }
 
 #[test]

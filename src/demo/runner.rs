@@ -81,6 +81,11 @@ fn run_one(scenario: &Scenario) -> ScenarioReport {
 /// Before the scenarios: what a demo killed halfway left behind is removed.
 #[cfg(target_os = "linux")]
 fn prepare() {
+    // The demo's directories and files are its own, made and read back by
+    // itself and its children: a caller's umask (0777 masks every
+    // permission, and a directory without x cannot be entered) must not
+    // turn a check about the kernel into one about permissions.
+    crate::sys::linux::fs::set_umask(0o077);
     crate::demo::spawn::remove_stale_scratch();
 }
 

@@ -262,6 +262,13 @@ impl DirWatch {
             let path = parent.join(name);
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => {
+                    // mkdir's mode is narrowed by the umask (0777 would
+                    // leave a directory no one but root can use).
+                    if let Err(e) = crate::sys::linux::fs::set_mode(&path, 0o700) {
+                        let _ = std::fs::remove_dir(&path);
+                        last = Some(e);
+                        break;
+                    }
                     self.dirs.push((path.clone(), HashSet::new()));
                     self.temp = Some(path.clone());
                     return Ok(path);

@@ -375,3 +375,33 @@ fn s18_resisting() {
         "{zombie:#}"
     );
 }
+
+/// A caller's umask of 0777 (every permission masked) does not reach the
+/// demo's own files: run unprivileged, a scratch directory or marker file
+/// made with no permissions could not be entered or read back, and a check
+/// would report (wrongly) that a destructor or handler did not run.
+#[test]
+fn a_umask_of_0777_changes_no_answer() {
+    if !is_root() {
+        eprintln!("skipped: running the demo as another user needs root");
+        return;
+    }
+    for name in ["exit", "ctrl-break", "files"] {
+        let output = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(["sh", "-c", "cd /; umask 0777; exec \"$@\"", "sh"])
+            .arg(env!("CARGO_BIN_EXE_afterlife"))
+            .args(["demo", name, "--json"])
+            .output()
+            .expect("setpriv runs");
+        let report: Value = serde_json::from_slice(&output.stdout).expect("a report");
+        let scenario = &report["scenarios"][0];
+        assert!(scenario["error"].is_null(), "{name}: {}", scenario["error"]);
+        for run in runs(scenario) {
+            for check in run["checks"].as_array().unwrap() {
+                assert_eq!(check["held"], true, "{name}, in {}: {check}", run["label"]);
+            }
+        }
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+    }
+}

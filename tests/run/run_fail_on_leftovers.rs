@@ -501,3 +501,18 @@ fn a_file_held_open_by_a_leftover_names_its_holder() {
     );
     assert!(!log.exists());
 }
+
+/// `--tmpdir`'s directory is 0700 whatever the caller's umask: under
+/// `umask 0777` a directory made with mkdir's mode alone would have no
+/// permissions at all, and a command not run as root could not use it.
+#[test]
+fn tmpdir_is_usable_under_a_umask_of_0777() {
+    let output = std::process::Command::new("sh")
+        .args(["-c", "umask 0777; exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["run", "-q", "--tmpdir", "--", "sh", "-c", "stat -c %a \"$TMPDIR\""])
+        .output()
+        .expect("sh runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "700\n");
+}

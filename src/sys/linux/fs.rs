@@ -33,6 +33,18 @@ pub(crate) fn facts(path: &Path) -> io::Result<FileFacts> {
     })
 }
 
+/// Sets this process's file mode creation mask (umask(2)), which the
+/// processes it starts inherit; the mask before.
+pub(crate) fn set_umask(mask: u32) -> u32 {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask)).bits()
+}
+
+/// Gives `path` exactly `mode` (chmod(2)), which, unlike the mode given at
+/// creation, no umask narrows.
+pub(crate) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    rustix::fs::chmod(path, rustix::fs::Mode::from_raw_mode(mode)).map_err(io::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -441,8 +441,9 @@ pub struct LeftoversArgs {
 #[allow(missing_docs)]
 #[derive(Debug, Args)]
 pub struct SuperviseOptions {
-    /// How to hold the tree together: auto (the strongest available),
-    /// cgroup (a cgroup v2 leaf), pidns (a PID namespace), subreaper (a child
+    /// How to hold the tree together: auto (the strongest available; a PID
+    /// namespace only where the command can have a /proc of it), cgroup (a
+    /// cgroup v2 leaf), pidns (a PID namespace), subreaper (a child
     /// subreaper with freeze-then-kill). A forced one that is impossible here
     /// fails with 125.
     #[arg(long, value_enum, default_value_t = crate::sys::ContainmentChoice::Auto, value_name = "KIND")]

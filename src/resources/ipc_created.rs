@@ -4,12 +4,14 @@
 //! is the only way to tell an object the tree made and closed (or whose
 //! maker has ended) from one made by anyone else.
 //!
-//! One fanotify group with `FAN_REPORT_DFID_NAME` (Linux 5.9; for
-//! unprivileged callers 5.13) marks each directory for `FAN_CREATE` and
-//! `FAN_MOVED_TO`; each event carries the creating process's PID and the
-//! name. An mqueue directory (no export operations, a "weak" fsid) takes an
-//! inode mark from Linux 6.8. The two directories are told apart by the
-//! fsid each event carries: `/dev/shm`'s is the one `statfs` gives.
+//! One fanotify group with `FAN_REPORT_DFID_NAME` (Linux 5.9) marks each
+//! directory for `FAN_CREATE` and `FAN_MOVED_TO`; each event carries the
+//! creating process's PID and the name. Only a privileged group
+//! (`CAP_SYS_ADMIN`) is given the PIDs of other processes: without it none
+//! is started. An mqueue directory (no export operations, a "weak" fsid)
+//! takes an inode mark from Linux 6.8. The two directories are told apart
+//! by the fsid each event carries: a tmpfs `/dev/shm` has its own, the one
+//! `statfs` gives; elsewhere the queues are not watched.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -49,6 +51,12 @@ impl PosixCreations {
     /// refuses both (old kernel, no permission, neither directory).
     pub fn start(mqueue: Option<BorrowedFd<'_>>) -> Option<PosixCreations> {
         use crate::sys::linux::notify::{fanotify_init, fanotify_mark, fanotify_mark_fd};
+        // Without CAP_SYS_ADMIN a group is unprivileged, and the kernel
+        // gives it PID 0 for every event another process causes: no
+        // creator to tell.
+        if !privileged() {
+            return None;
+        }
         let fd = fanotify_init(
             FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
             (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_uint,
@@ -58,11 +66,14 @@ impl PosixCreations {
             .ok()
             .map(|s| s.f_fsid)
             .filter(|_| fanotify_mark(fd.as_fd(), FAN_MARK_ADD, WATCHED, c"/dev/shm").is_ok());
-        // A zero fsid could not tell the two apart.
+        // The queues only where the events' fsid tells the two apart: a
+        // tmpfs `/dev/shm` has one of its own that events carry as statfs
+        // gives it; another file system may report a zero ("weak") one.
+        let apart = shm_fsid.is_none() || (shm_fsid != Some(0) && shm_is_tmpfs());
         let mqueue = mqueue
-            .filter(|_| shm_fsid.is_none_or(|fsid| fsid != 0))
-            .filter(|&dir| fanotify_mark_fd(fd.as_fd(), FAN_MARK_ADD, WATCHED, dir).is_ok())
-            .and_then(|dir| dir.try_clone_to_owned().ok());
+            .filter(|_| apart)
+            .and_then(|dir| dir.try_clone_to_owned().ok())
+            .filter(|dir| fanotify_mark_fd(fd.as_fd(), FAN_MARK_ADD, WATCHED, dir.as_fd()).is_ok());
         (shm_fsid.is_some() || mqueue.is_some()).then_some(PosixCreations { fd, shm_fsid, mqueue })
     }
 
@@ -131,6 +142,19 @@ impl PosixCreations {
         }
         Some(created)
     }
+}
+
+/// `CAP_SYS_ADMIN` in the initial user namespace: what makes a fanotify
+/// group privileged (fanotify_init(2)).
+fn privileged() -> bool {
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    crate::process::own_effective_capabilities() & CAP_SYS_ADMIN != 0 && crate::process::in_initial_user_namespace()
+}
+
+/// Whether `/dev/shm` is a tmpfs (`TMPFS_MAGIC`).
+fn shm_is_tmpfs() -> bool {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    rustix::fs::statfs("/dev/shm").is_ok_and(|s| u64::try_from(s.f_type) == Ok(TMPFS_MAGIC))
 }
 
 /// Whether `pid` descends from `root`, following parents with `parent_of`

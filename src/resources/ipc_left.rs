@@ -375,6 +375,17 @@ pub fn left_by_tree(
     mqueue_mount: Option<&std::path::Path>,
 ) -> Vec<IpcLeftover> {
     now.into_iter()
+        // A name read from bytes that are not UTF-8 that leads to no one
+        // file (two read alike): which of them is the tree's cannot be told.
+        .filter(|(object, inode)| {
+            let posix = matches!(object.kind, IpcKind::PosixShm | IpcKind::PosixMqueue);
+            !(posix
+                && inode.is_none()
+                && object
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.contains(char::REPLACEMENT_CHARACTER)))
+        })
         .filter_map(|(object, inode)| {
             let existed = before.iter().any(|b| b.same_object(&object));
             let (attribution, by) = attribute(&object, existed, tree)?;
@@ -512,8 +523,8 @@ impl IpcWatch {
 
     /// Reads creations from now on, keeping those of
     /// descendants of this process (the tree's processes, and the keeper):
-    /// the caller polls [`IpcWatch::creations_fd`] and calls
-    /// [`IpcWatch::read_creations`] when it is readable.
+    /// the caller polls [`IpcWatch::event_fds`] and calls
+    /// [`IpcWatch::read_events`] when one is readable.
     pub fn follow(&mut self) {
         self.reader = self.creations.take().map(|creations| creations.follow(Pid::current()));
     }
@@ -611,7 +622,11 @@ impl IpcWatch {
         let mounted_at = self.mqueue.as_ref().and_then(MqueueRoot::mounted_at);
         let mut left = left_by_tree(now, &self.before, &self.tree, mounted_at);
         if remove {
-            remove_all(&mut left, mqueue.as_deref());
+            // Through the directory only where it is afterlife's own mount:
+            // a mount found in the table may be another IPC namespace's
+            // (`unshare -i` keeps the mounts), which mq_unlink never reaches.
+            let own = mqueue.as_deref().filter(|_| mounted_at.is_none());
+            remove_all(&mut left, own);
         }
         left
     }
@@ -690,7 +705,8 @@ impl LiveTree {
         let now = read_now(&self.tree.held, mqueue.as_deref());
         let mut left = left_by_tree(now, &[], &self.tree, mqueue.as_deref());
         if remove {
-            remove_all(&mut left, mqueue.as_deref());
+            // By mq_unlink: the mount may be another IPC namespace's.
+            remove_all(&mut left, None);
         }
         left
     }

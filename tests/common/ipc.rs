@@ -45,3 +45,13 @@ pub fn shm_mapped_by_anyone() -> BTreeSet<String> {
         .flat_map(shm_mapped)
         .collect()
 }
+
+/// Whether afterlife can watch the creation of POSIX message queues here
+/// (a privileged fanotify group, Linux 6.8, and an mqueue filesystem
+/// mounted or one it may mount), as `run` would when it starts.
+pub fn queues_watched() -> bool {
+    use afterlife::resources::ipc::{IpcKind, MqueueRoot};
+    let root = MqueueRoot::open();
+    afterlife::resources::ipc_created::PosixCreations::start(root.as_ref().map(MqueueRoot::fd))
+        .is_some_and(|watch| watch.kinds().contains(&IpcKind::PosixMqueue))
+}

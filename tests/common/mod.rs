@@ -10,7 +10,10 @@
 //!
 //! The tests of one binary run on parallel threads of one process, so
 //! nothing here changes process-wide state (environment, current directory,
-//! signal dispositions or masks, limits), and every name a test makes on the
+//! signal dispositions or masks, limits) once they run — the one exception
+//! is made as the binary loads, before any test: signals it was started
+//! with ignored are put back to their default (so under `nohup` a hangup
+//! ends the test binary) — and every name a test makes on the
 //! machine (scratch directories, cgroups, tmux sockets) carries this
 //! process's PID and a number no other test of it has had ([`unique`]). A
 //! test that must be alone in its process runs through [`run_alone`].

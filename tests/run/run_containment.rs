@@ -514,15 +514,15 @@ echo "left $(cat "$JAIL/cgroup.procs" | wc -l)""#;
     assert!(out.contains("left 0"), "{out}{}", stderr(&output));
 }
 
-/// A run inside another run's PID namespace (where /proc is the outer
-/// one's, and its own PID names another process there) makes its leaf
-/// below the outer run's leaf, where the outer `cgroup.kill` reaches it.
+/// A run inside another run's PID namespace (as root where every mount is
+/// shared, made so here) makes its leaf below the outer run's leaf, where
+/// the outer `cgroup.kill` reaches it.
 #[test]
 fn a_nested_run_makes_its_leaf_inside_the_outer_leaf() {
     if !available("cgroup") {
         return;
     }
-    let output = afterlife()
+    let output = shared_mounts_or_plain()
         .args(["run", "--containment", "cgroup", "--report-json", "/dev/stderr", "--"])
         .args([env!("CARGO_BIN_EXE_afterlife"), "run", "--containment", "cgroup"])
         .args(["--report-json", "/dev/stdout", "--", "true"])
@@ -532,6 +532,7 @@ fn a_nested_run_makes_its_leaf_inside_the_outer_leaf() {
     let inner: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let err = stderr(&output);
     let outer: serde_json::Value = serde_json::from_str(&err[err.find('{').unwrap()..]).unwrap();
+    assert_eq!(outer["pid_namespace"], common::is_root(), "{outer}");
     let outer_leaf = outer["cgroup"].as_str().unwrap();
     let inner_leaf = inner["cgroup"].as_str().unwrap();
     assert!(
@@ -747,11 +748,24 @@ fn a_nested_run_finds_and_names_what_its_command_left() {
         println!("skipped: a nested run with a PID namespace needs root and cgroup containment");
         return;
     }
-    let mut outer = afterlife();
+    let mut outer = shared_mounts_or_plain();
     outer.args(["run", "-q", "--"]);
     let (code, report, output) = leaving_a_sleep_under(&mut outer);
     assert_eq!(code, 121, "{output}");
     assert_one_sleep_left(&report);
+}
+
+/// afterlife, started as root in a mount namespace whose mounts are shared
+/// (`unshare --mount --propagation shared`), where a run's command may
+/// have a /proc of its PID namespace and so gets a namespace; as another
+/// user, afterlife itself.
+fn shared_mounts_or_plain() -> std::process::Command {
+    if !common::is_root() {
+        return afterlife();
+    }
+    let mut command = std::process::Command::new("unshare");
+    command.args(["--mount", "--propagation", "shared", env!("CARGO_BIN_EXE_afterlife")]);
+    command
 }
 
 /// Where /proc is another PID namespace's (`unshare --pid --fork` without

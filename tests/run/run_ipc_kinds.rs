@@ -134,10 +134,10 @@ fn each_kind_is_reported_with_its_removal_and_others_are_left_alone() {
     assert_eq!(posix["attribution"], "creator_pid");
     let mq = one("posix_mqueue");
     assert_eq!(mq["object"]["name"], shm_name);
-    // As root its creation is watched (a mount of the mqueue filesystem
-    // of afterlife's own where none is mounted); else it counts as new and
-    // held by the tree.
-    let expected = if common::is_root() {
+    // Where its creation is watched (root, Linux 6.8; a mount of the
+    // mqueue filesystem of afterlife's own where none is mounted) by its
+    // creator; else as new and held by the tree.
+    let expected = if common::ipc::queues_watched() {
         "creator_pid"
     } else {
         "held_by_tree"
@@ -214,8 +214,8 @@ fn a_posix_object_whose_name_is_not_utf8_is_removed() {
 /// queues. A queue someone else makes meanwhile is not reported.
 #[test]
 fn a_message_queue_made_and_closed_by_the_command_is_found_and_removed() {
-    if !common::is_root() {
-        eprintln!("skipped: listing queues where no mqueue filesystem is mounted needs root");
+    if !common::ipc::queues_watched() {
+        eprintln!("skipped: watching the creation of queues needs root and Linux 6.8");
         return;
     }
     let tag = std::process::id();

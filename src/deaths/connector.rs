@@ -24,6 +24,7 @@ use super::event::RawDeath;
 const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
 const PROC_CN_MCAST_LISTEN: u32 = 1;
+const PROC_CN_MCAST_IGNORE: u32 = 2;
 const PROC_EVENT_FORK: u32 = 0x0000_0001;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const NLMSG_HDRLEN: usize = 16;
@@ -119,6 +120,16 @@ impl Connector {
     }
 }
 
+impl Drop for Connector {
+    /// Unsubscribes before the socket closes: the kernel counts listeners
+    /// by these messages alone (closing a socket frees its filter but does
+    /// not lower the count), and while the count is above 0 every fork,
+    /// exec and exit on the machine builds an event for no one.
+    fn drop(&mut self) {
+        let _ = rustix::net::send(&self.fd, &control_message(PROC_CN_MCAST_IGNORE), SendFlags::empty());
+    }
+}
+
 fn raise_receive_buffer(fd: BorrowedFd<'_>) {
     let size = 8 << 20;
     // EPERM for the forced size without CAP_NET_ADMIN: the plain one is
@@ -130,6 +141,11 @@ fn raise_receive_buffer(fd: BorrowedFd<'_>) {
 
 /// nlmsghdr + cn_msg + `PROC_CN_MCAST_LISTEN`, as the kernel expects. Pure.
 fn listen_message() -> Vec<u8> {
+    control_message(PROC_CN_MCAST_LISTEN)
+}
+
+/// nlmsghdr + cn_msg + the multicast operation `op`. Pure.
+fn control_message(op: u32) -> Vec<u8> {
     let total = NLMSG_HDRLEN + CN_MSG_LEN + 4;
     let mut m = Vec::with_capacity(total);
     m.extend_from_slice(&(total as u32).to_ne_bytes());
@@ -143,7 +159,7 @@ fn listen_message() -> Vec<u8> {
     m.extend_from_slice(&0u32.to_ne_bytes());
     m.extend_from_slice(&4u16.to_ne_bytes());
     m.extend_from_slice(&0u16.to_ne_bytes());
-    m.extend_from_slice(&PROC_CN_MCAST_LISTEN.to_ne_bytes());
+    m.extend_from_slice(&op.to_ne_bytes());
     m
 }
 

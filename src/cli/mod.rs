@@ -838,6 +838,11 @@ pub(crate) fn refuse_quiet_json(quiet: bool, output: &Output) -> Result<(), Fail
 pub fn prepare_process() {
     crate::sys::linux::stdio::open_closed_standard_fds();
     crate::sys::linux::signal::set_ignored(libc::SIGPIPE);
+    // A mask is inherited through exec: a parent that ran afterlife with
+    // SIGTERM or SIGINT blocked (a thread of a Python program, a daemon)
+    // would leave `wait`, `watch` or `deaths` deaf to them. afterlife
+    // blocks what it reads through a signalfd itself.
+    let _ = crate::sys::linux::signal::set_mask(&crate::sys::linux::signal::SigSet::empty());
 }
 
 /// Parses the command line and runs the command; returns the exit code.

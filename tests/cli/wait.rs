@@ -191,3 +191,36 @@ time.sleep(300)'",
     let after = line["ended_after_seconds"].as_f64().unwrap();
     assert!(after < 1.0, "the time of the exit, not of the reap: {after}");
 }
+
+#[test]
+fn a_signal_mask_inherited_from_the_caller_does_not_make_wait_deaf() {
+    // A caller that runs afterlife with SIGTERM and SIGINT blocked (a
+    // Python thread, a daemon): the mask survives exec, and `wait` could
+    // then be ended by SIGKILL alone.
+    let target = sleeper("60");
+    let script = "import os, signal, sys; \
+                  signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}); \
+                  os.execv(sys.argv[1], sys.argv[1:])";
+    let mut waiting = std::process::Command::new("python3")
+        .args(["-c", script, env!("CARGO_BIN_EXE_afterlife"), "wait"])
+        .arg(target.pid().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("afterlife starts");
+    assert!(
+        wait_until(Duration::from_secs(10), || holds_pidfd_for(waiting.id(), target.pid())),
+        "afterlife never opened a pidfd"
+    );
+    send_signal(waiting.id() as i32, libc::SIGTERM);
+    let ended = wait_until(Duration::from_secs(5), || waiting.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = waiting.kill();
+    }
+    let status = waiting.wait().unwrap();
+    assert!(ended, "SIGTERM did not end `wait`");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGTERM)
+    );
+}

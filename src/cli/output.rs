@@ -205,6 +205,14 @@ static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// `| head`) is no failure: there is no one left to tell. Any other error
 /// (a full disk, an I/O error) is kept for `stdout_failure`.
 pub(crate) fn stdout_written(result: std::io::Result<()>) -> bool {
+    // Closed by the caller (`>&-`): the `/dev/null` put there at the start
+    // takes the bytes, but no one reads them.
+    #[cfg(target_os = "linux")]
+    let result = if crate::sys::linux::stdio::closed_at_start(1) {
+        Err(std::io::Error::from_raw_os_error(libc::EBADF))
+    } else {
+        result
+    };
     match result {
         Ok(()) => true,
         Err(e) => {

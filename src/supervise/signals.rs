@@ -310,6 +310,11 @@ impl ChildSetup {
             // runs with the /proc it had, as before.
             let _ = sys_ns::mount_own_proc();
         }
+        // A standard fd the caller closed is the command's closed too, not
+        // the `/dev/null` afterlife put there for itself.
+        for fd in (0..3).filter(|&fd| crate::sys::linux::stdio::closed_at_start(fd)) {
+            let _ = sys_fd::close_raw(fd);
+        }
         if let (false, Some(group)) = (self.own_group, self.join_group) {
             // EPERM if that group is gone: stay where we are.
             let _ = rustix::process::setpgid(None, rustix::process::Pid::from_raw(group));

@@ -465,3 +465,42 @@ fn an_unwritable_stdout_fails_but_a_closed_pipe_does_not() {
         assert!(stderr(&output).is_empty(), "{args:?}: {}", stderr(&output));
     }
 }
+
+/// `sh -c 'exec "$@" >&-' sh ARGS...`: ARGS run with stdout closed.
+fn with_stdout_closed(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .args(["-c", "exec \"$@\" >&-", "sh", env!("CARGO_BIN_EXE_afterlife")])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A stdout the caller closed (`>&-`) takes no answer: afterlife puts
+/// `/dev/null` there for itself, but an answer written there is lost, so
+/// it fails with 125 as coreutils fails with EBADF. A command under `run`
+/// gets the fd closed, as under coreutils `timeout`.
+#[test]
+fn a_stdout_closed_by_the_caller_is_an_error_and_stays_closed_for_the_command() {
+    let own = std::process::id().to_string();
+    for args in [
+        &["status", own.as_str()][..],
+        &["explain", "137"],
+        &["--json", "explain", "9"],
+    ] {
+        let output = with_stdout_closed(args);
+        assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+        let text = stderr(&output);
+        assert!(
+            text.contains("cannot write the output: Bad file descriptor"),
+            "{args:?}: {text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
+    }
+    // The command's stdout is closed: its write fails, as under timeout(1).
+    let output = with_stdout_closed(&["run", "--", "sh", "-c", "echo hi 2>/dev/null; echo \"code $?\" >&2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("code 1"), "{}", stderr(&output));
+    // Nothing written to stdout, nothing lost: no error.
+    let output = with_stdout_closed(&["run", "--", "true"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

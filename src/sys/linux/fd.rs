@@ -16,6 +16,14 @@ pub(crate) fn write_raw(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
     Ok(written as usize)
 }
 
+/// `close(2)` of descriptor number `fd`, which the caller owns and no
+/// longer needs (a child between fork and exec).
+pub(crate) fn close_raw(fd: RawFd) -> io::Result<()> {
+    // SAFETY: closing a number touches no memory of ours; the caller owns
+    // the descriptor, and nothing here uses it afterwards.
+    check(unsafe { libc::close(fd) }).map(drop)
+}
+
 /// Closes every descriptor from 3 up except those in `keep`
 /// (`close_range(2)`, Linux 5.9, over the gaps between them), so that a
 /// forked process holds only what it uses. Before 5.9 nothing is closed.

@@ -60,6 +60,7 @@ impl Drop for CStream {
 /// take that number, and the command it starts would inherit the file as
 /// its stdin (say).
 pub(crate) fn open_closed_standard_fds() {
+    CLOSED_AT_START.store(0, std::sync::atomic::Ordering::Relaxed);
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
         fd,
         events: 0,
@@ -74,6 +75,7 @@ pub(crate) fn open_closed_standard_fds() {
     }
     for entry in fds {
         if entry.revents & libc::POLLNVAL != 0 {
+            CLOSED_AT_START.fetch_or(1 << entry.fd, std::sync::atomic::Ordering::Relaxed);
             // The lowest free number, which this is (0, 1, 2 in order);
             // kept open for the life of the process.
             if let Ok(null) = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()) {
@@ -81,4 +83,15 @@ pub(crate) fn open_closed_standard_fds() {
             }
         }
     }
+}
+
+/// Which of fds 0, 1 and 2 were closed when afterlife started (bit N for
+/// fd N), before [`open_closed_standard_fds`] put `/dev/null` there.
+static CLOSED_AT_START: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Whether standard fd `fd` (0, 1 or 2) was closed when afterlife started:
+/// what is written there goes nowhere, and a command it starts gets it
+/// closed again, as from coreutils' `timeout`. Async-signal-safe.
+pub(crate) fn closed_at_start(fd: i32) -> bool {
+    (0..3).contains(&fd) && CLOSED_AT_START.load(std::sync::atomic::Ordering::Relaxed) & (1 << fd) != 0
 }

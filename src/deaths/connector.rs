@@ -25,7 +25,8 @@ const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
 const PROC_CN_MCAST_LISTEN: u32 = 1;
 const PROC_CN_MCAST_IGNORE: u32 = 2;
-const PROC_EVENT_FORK: u32 = 0x0000_0001;
+/// `PROC_EVENT_FORK`.
+pub const PROC_EVENT_FORK: u32 = 0x0000_0001;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const NLMSG_HDRLEN: usize = 16;
 const CN_MSG_LEN: usize = 20;
@@ -55,6 +56,13 @@ fn check<T>(call: &'static str, result: rustix::io::Result<T>) -> Result<T, Conn
 impl Connector {
     /// Opens, binds and subscribes.
     pub fn open() -> Result<Connector, ConnectorError> {
+        Self::open_for(None)
+    }
+
+    /// Opens, binds and subscribes to the events of `events` alone (a
+    /// mask of `PROC_EVENT_*`) where the kernel filters them (Linux 6.6);
+    /// to every event before, or with `None`.
+    pub fn open_for(events: Option<u32>) -> Result<Connector, ConnectorError> {
         let fd = check(
             "open a NETLINK_CONNECTOR socket",
             rustix::net::socket_with(
@@ -69,7 +77,11 @@ impl Connector {
             "bind to the proc connector",
             rustix::net::bind(&fd, &SocketAddrNetlink::new(0, CN_IDX_PROC)),
         )?;
-        let message = listen_message();
+        let filters = || {
+            let release = rustix::system::uname().release().to_string_lossy().into_owned();
+            crate::resources::walk::kernel_at_least(&release, 6, 6)
+        };
+        let message = control_message(PROC_CN_MCAST_LISTEN, events.filter(|_| filters()));
         check(
             "subscribe to process events (needs CAP_NET_ADMIN)",
             rustix::net::send(&fd, &message, SendFlags::empty()),
@@ -126,7 +138,11 @@ impl Drop for Connector {
     /// not lower the count), and while the count is above 0 every fork,
     /// exec and exit on the machine builds an event for no one.
     fn drop(&mut self) {
-        let _ = rustix::net::send(&self.fd, &control_message(PROC_CN_MCAST_IGNORE), SendFlags::empty());
+        let _ = rustix::net::send(
+            &self.fd,
+            &control_message(PROC_CN_MCAST_IGNORE, None),
+            SendFlags::empty(),
+        );
     }
 }
 
@@ -139,14 +155,12 @@ fn raise_receive_buffer(fd: BorrowedFd<'_>) {
     }
 }
 
-/// nlmsghdr + cn_msg + `PROC_CN_MCAST_LISTEN`, as the kernel expects. Pure.
-fn listen_message() -> Vec<u8> {
-    control_message(PROC_CN_MCAST_LISTEN)
-}
-
-/// nlmsghdr + cn_msg + the multicast operation `op`. Pure.
-fn control_message(op: u32) -> Vec<u8> {
-    let total = NLMSG_HDRLEN + CN_MSG_LEN + 4;
+/// nlmsghdr + cn_msg + the multicast operation `op`, as the kernel
+/// expects; with `events`, a `struct proc_input` that keeps only those
+/// events (Linux 6.6; an older kernel ignores such a message). Pure.
+fn control_message(op: u32, events: Option<u32>) -> Vec<u8> {
+    let payload: u16 = if events.is_some() { 8 } else { 4 };
+    let total = NLMSG_HDRLEN + CN_MSG_LEN + usize::from(payload);
     let mut m = Vec::with_capacity(total);
     m.extend_from_slice(&(total as u32).to_ne_bytes());
     m.extend_from_slice(&(libc::NLMSG_DONE as u16).to_ne_bytes());
@@ -157,9 +171,12 @@ fn control_message(op: u32) -> Vec<u8> {
     m.extend_from_slice(&CN_VAL_PROC.to_ne_bytes());
     m.extend_from_slice(&0u32.to_ne_bytes());
     m.extend_from_slice(&0u32.to_ne_bytes());
-    m.extend_from_slice(&4u16.to_ne_bytes());
+    m.extend_from_slice(&payload.to_ne_bytes());
     m.extend_from_slice(&0u16.to_ne_bytes());
     m.extend_from_slice(&op.to_ne_bytes());
+    if let Some(events) = events {
+        m.extend_from_slice(&events.to_ne_bytes());
+    }
     m
 }
 
@@ -293,8 +310,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_filtered_listen_message_carries_the_events_kept() {
+        let m = control_message(PROC_CN_MCAST_LISTEN, Some(PROC_EVENT_FORK));
+        assert_eq!(m.len(), 44);
+        assert_eq!(u32_at(&m, 0), Some(44));
+        // cn_msg's len: a struct proc_input.
+        assert_eq!(u16::from_ne_bytes([m[32], m[33]]), 8);
+        assert_eq!(u32_at(&m, 36), Some(PROC_CN_MCAST_LISTEN));
+        assert_eq!(u32_at(&m, 40), Some(PROC_EVENT_FORK));
+    }
+
+    #[test]
     fn the_listen_message_is_a_whole_netlink_message() {
-        let m = listen_message();
+        let m = control_message(PROC_CN_MCAST_LISTEN, None);
         assert_eq!(m.len(), 40);
         assert_eq!(u32_at(&m, 0), Some(40));
         assert_eq!(u32_at(&m, 16), Some(CN_IDX_PROC));

@@ -107,11 +107,8 @@ pub fn own_proc_fits(text: &str) -> bool {
 /// `CAP_SYS_PTRACE` in the initial user namespace, which sees through it. `None` where nothing is hidden
 /// (or the mount table cannot be read).
 pub fn proc_hides_others() -> Option<String> {
-    const CAP_SYS_PTRACE: u64 = 1 << 19;
-    // The root of a user namespace has it there alone, not over the
-    // processes outside.
-    if crate::process::own_effective_capabilities() & CAP_SYS_PTRACE != 0 && crate::process::in_initial_user_namespace()
-    {
+    const CAP_SYS_PTRACE: u32 = 19;
+    if crate::process::capable_everywhere(CAP_SYS_PTRACE) {
         return None;
     }
     hidepid_of_proc(&read(None).ok()?)

@@ -330,7 +330,7 @@ fn maps_id(map: &str, id: u32) -> bool {
 }
 
 /// `CAP_SYS_PTRACE`, capability bit 19 (capabilities(7)).
-const CAP_SYS_PTRACE: u64 = 1 << 19;
+const CAP_SYS_PTRACE: u32 = 19;
 
 /// Whether afterlife may read every zombie's exit code: `CAP_SYS_PTRACE`
 /// in the initial user namespace, which reaches every process. Root
@@ -339,10 +339,7 @@ const CAP_SYS_PTRACE: u64 = 1 << 19;
 /// alone) reads only its own users' codes, and a 0 for the others.
 fn reads_every_exit_code() -> bool {
     static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ANSWER.get_or_init(|| {
-        crate::process::own_effective_capabilities() & CAP_SYS_PTRACE != 0
-            && crate::process::in_initial_user_namespace()
-    })
+    *ANSWER.get_or_init(|| crate::process::capable_everywhere(CAP_SYS_PTRACE))
 }
 
 /// The device name of a `tty_nr` (major 136-143: `/dev/pts/N`; 4: `/dev/ttyN`

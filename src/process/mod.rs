@@ -22,7 +22,8 @@ pub use info::{
     user_name,
 };
 pub use pid::{
-    PID_MAX_LIMIT, Pid, PidParseError, in_initial_pid_namespace, in_initial_user_namespace, own_effective_capabilities,
+    PID_MAX_LIMIT, Pid, PidParseError, capable_everywhere, in_initial_pid_namespace, in_initial_user_namespace,
+    own_effective_capabilities,
 };
 pub use state::{ProcessState, killable_wait};
 pub use tree::{ProcessTable, TableEntry};

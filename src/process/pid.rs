@@ -104,7 +104,10 @@ impl Pid {
 /// `PROC_PID_INIT_INO`, 0xEFFFFFFC), whose PIDs are the ones the kernel log
 /// and the kernel's own task structures carry.
 pub fn in_initial_pid_namespace() -> bool {
-    std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == "pid:[4026531836]")
+    // A process never leaves its PID namespace (`unshare` and `setns`
+    // change its children's): read once.
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == "pid:[4026531836]"))
 }
 
 #[cfg(target_os = "linux")]
@@ -122,6 +125,15 @@ pub fn in_initial_user_namespace() -> bool {
 /// `capget(2)` rather than a read and parse of that file; 0 if refused.
 pub fn own_effective_capabilities() -> u64 {
     rustix::thread::capabilities(None).map_or(0, |sets| sets.effective.bits())
+}
+
+#[cfg(target_os = "linux")]
+/// Whether this process has capability `bit` (capabilities(7): 19 is
+/// `CAP_SYS_PTRACE`, 21 `CAP_SYS_ADMIN`) over every process: effective, in
+/// the initial user namespace. The root of another user namespace has it
+/// over that namespace alone.
+pub fn capable_everywhere(bit: u32) -> bool {
+    own_effective_capabilities() & (1 << bit) != 0 && in_initial_user_namespace()
 }
 
 impl FromStr for Pid {

@@ -147,11 +147,13 @@ impl PosixCreations {
 /// `CAP_SYS_ADMIN` in the initial user namespace: what makes a fanotify
 /// group privileged (fanotify_init(2)).
 fn privileged() -> bool {
-    const CAP_SYS_ADMIN: u64 = 1 << 21;
-    crate::process::own_effective_capabilities() & CAP_SYS_ADMIN != 0 && crate::process::in_initial_user_namespace()
+    const CAP_SYS_ADMIN: u32 = 21;
+    crate::process::capable_everywhere(CAP_SYS_ADMIN)
 }
 
-/// Whether `/dev/shm` is a tmpfs (`TMPFS_MAGIC`).
+/// Whether `/dev/shm` is a tmpfs (`TMPFS_MAGIC`). A second statfs beside
+/// `statvfs`'s: rustix gives the fsid only through `statvfs`, which has no
+/// file system type.
 fn shm_is_tmpfs() -> bool {
     const TMPFS_MAGIC: u64 = 0x0102_1994;
     rustix::fs::statfs("/dev/shm").is_ok_and(|s| u64::try_from(s.f_type) == Ok(TMPFS_MAGIC))
@@ -407,16 +409,9 @@ mod tests {
         }
         // As root on Linux 6.8 and later, queues are watched: a mount of
         // the mqueue filesystem of our own where none is mounted.
-        if rustix::process::geteuid().is_root() && kernel_at_least(6, 8) {
+        let release = rustix::system::uname().release().to_string_lossy().into_owned();
+        if rustix::process::geteuid().is_root() && crate::resources::walk::kernel_at_least(&release, 6, 8) {
             assert!(watched_queue, "{:?}", watch.kinds());
         }
-    }
-
-    fn kernel_at_least(major: u32, minor: u32) -> bool {
-        let release = rustix::system::uname().release().to_string_lossy().into_owned();
-        let mut parts = release
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|p| p.parse::<u32>().ok());
-        (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
     }
 }

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 use std::os::fd::BorrowedFd;
 
-use crate::deaths::connector::{Connector, parse_forks};
+use crate::deaths::connector::{Connector, PROC_EVENT_FORK, parse_forks};
 use crate::process::Pid;
 
 /// The descendants of one process, followed from their fork events.
@@ -45,7 +45,9 @@ impl TreeForks {
         if !crate::process::in_initial_pid_namespace() {
             return None;
         }
-        let connector = Connector::open().ok()?;
+        // Forks alone where the kernel filters: the machine's execs and
+        // exits would wake the run's loop for nothing.
+        let connector = Connector::open_for(Some(PROC_EVENT_FORK)).ok()?;
         Some(TreeForks {
             connector,
             root: root.get(),

@@ -289,7 +289,8 @@ impl Contained {
         // A PID namespace is chosen only where the command can have a
         // /proc of it (see `start_cgroup`); asked for by name, it is given
         // all the same.
-        let auto: &[Containment] = if proc_of_its_own_fits() {
+        let proc_fits = proc_of_its_own_fits();
+        let auto: &[Containment] = if proc_fits {
             &[Containment::Cgroup, Containment::Pidns, Containment::Subreaper]
         } else {
             &[Containment::Cgroup, Containment::Subreaper]
@@ -303,8 +304,8 @@ impl Contained {
         let mut last = None;
         for &kind in order {
             let attempt = match kind {
-                Containment::Cgroup => Self::start_cgroup(command, setup, &name),
-                Containment::Pidns | Containment::Subreaper => Self::start_kept(kind, command, setup, &name),
+                Containment::Cgroup => Self::start_cgroup(command, setup, &name, proc_fits),
+                Containment::Pidns | Containment::Subreaper => Self::start_kept(kind, command, setup, &name, proc_fits),
             };
             match attempt {
                 Err(StartError::Containment { containment, reason }) => {
@@ -316,10 +317,13 @@ impl Contained {
         Err(last.unwrap_or_else(|| StartError::Setup("no containment to try".to_string())))
     }
 
+    /// `proc_fits`: whether the command may have a /proc of its own
+    /// ([`proc_of_its_own_fits`]).
     fn start_cgroup(
         command: &mut std::process::Command,
         mut setup: ChildSetup,
         name: &str,
+        proc_fits: bool,
     ) -> Result<(Contained, Main), StartError> {
         let unavailable = |e: LeafError| StartError::Containment {
             containment: "cgroup",
@@ -334,7 +338,7 @@ impl Contained {
         // can have a /proc of that namespace: with the machine's, every
         // `/proc/$$` or `/proc/<child's PID>` it read would be another
         // process's (`/proc/2` is kthreadd).
-        let namespace = (crate::process::in_initial_pid_namespace() && proc_of_its_own_fits())
+        let namespace = (crate::process::in_initial_pid_namespace() && proc_fits)
             .then(NewPidns::enter)
             .and_then(Result::ok);
         let pidns = namespace.is_some();
@@ -418,9 +422,10 @@ impl Contained {
         command: &mut std::process::Command,
         mut setup: ChildSetup,
         name: &str,
+        proc_fits: bool,
     ) -> Result<(Contained, Main), StartError> {
         let pidns = kind == Containment::Pidns;
-        setup.own_proc = pidns && proc_of_its_own_fits();
+        setup.own_proc = pidns && proc_fits;
         let namespace = if pidns {
             Some(NewPidns::enter().map_err(|reason| StartError::Containment {
                 containment: "pidns",

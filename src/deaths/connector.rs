@@ -264,7 +264,7 @@ fn parse_event(event: &[u8]) -> Option<ExitEvent> {
 /// reaped already has none of it.
 fn complete_from_proc(exit: ExitEvent) -> RawDeath {
     let process = crate::proc::Process::new(exit.tgid).ok();
-    let stat = process.as_ref().and_then(|p| p.stat().ok());
+    let stat = process.as_ref().and_then(|p| crate::proc::stat::of(p).ok());
     let uid = process.as_ref().and_then(|p| p.uid().ok());
     let cgroup = crate::proc::read_lossy(&format!("/proc/{}/cgroup", exit.tgid))
         .ok()

@@ -24,6 +24,23 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
     Stat::from_read(text).ok()
 }
 
+/// Whether `stat` was printed for a process released (reaped) while its
+/// file was read: the kernel could no longer lock its signal handlers and
+/// printed the defaults of `do_task_stat`, parent 0, group and session -1.
+/// No process that exists has a group or session of -1. Pure.
+pub fn released(stat: &Stat) -> bool {
+    stat.pgrp < 0 || stat.session < 0
+}
+
+/// `stat` as read, or "not found" for a process released during the read
+/// (see [`released`]): its parent, group and session are no longer known.
+fn known(stat: Stat) -> procfs::ProcResult<Stat> {
+    if released(&stat) {
+        return Err(procfs::ProcError::NotFound(None));
+    }
+    Ok(stat)
+}
+
 /// Reads `/proc/PID/stat`.
 pub fn read(pid: Pid) -> procfs::ProcResult<Stat> {
     read_raw(pid.get())
@@ -31,7 +48,15 @@ pub fn read(pid: Pid) -> procfs::ProcResult<Stat> {
 
 /// Reads `/proc/PID/stat` of a raw PID (a thread ID answers too).
 pub fn read_raw(pid: i32) -> procfs::ProcResult<Stat> {
-    Stat::from_read(super::read_small(&format!("/proc/{pid}/stat"))?.as_slice())
+    known(Stat::from_read(
+        super::read_small(&format!("/proc/{pid}/stat"))?.as_slice(),
+    )?)
+}
+
+/// Reads `stat` of an opened `/proc/PID` (procfs's `Process::stat`, with
+/// a process released during the read taken as gone).
+pub fn of(process: &super::Process) -> procfs::ProcResult<Stat> {
+    known(process.stat()?)
 }
 
 /// Reads `stat` relative to an open `/proc/PID` directory.
@@ -43,7 +68,7 @@ pub fn read_at(dir: impl AsFd) -> procfs::ProcResult<Stat> {
         rustix::fs::Mode::empty(),
     )
     .map_err(std::io::Error::from)?;
-    Stat::from_read(std::fs::File::from(file))
+    known(Stat::from_read(std::fs::File::from(file))?)
 }
 
 /// Parses the text of `/proc/PID/statm`. Pure.
@@ -76,6 +101,19 @@ mod tests {
         assert_eq!(stat.state, 'Z');
         odd.truncate(20);
         assert!(parse(&odd).is_none());
+    }
+
+    #[test]
+    fn a_stat_printed_after_release_is_known_as_such() {
+        // What do_task_stat prints once the process's signal handlers are
+        // gone: parent 0, group and session -1.
+        let line = b"9 (sleep) Z 0 -1 -1 0 -1 4227340 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        let stat = parse(line).unwrap();
+        assert!(released(&stat));
+        assert!(known(stat).is_err());
+        // Session 0 and group 0 are the kernel's own, and real.
+        let line = b"9 (sleep) S 1 0 0 0 -1 4227340 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        assert!(!released(&parse(line).unwrap()));
     }
 
     #[test]

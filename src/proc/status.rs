@@ -21,9 +21,19 @@ pub fn parse(text: &[u8]) -> procfs::ProcResult<Status> {
     Status::from_buf_read(String::from_utf8_lossy(text).as_bytes())
 }
 
+/// `status` as read, or "not found" for a process released (reaped)
+/// while its file was read: the kernel then prints `Tgid: 0`, a parent of
+/// 0 and no signal disposition, which no process that exists has.
+fn known(status: Status) -> procfs::ProcResult<Status> {
+    if status.tgid == 0 {
+        return Err(procfs::ProcError::NotFound(None));
+    }
+    Ok(status)
+}
+
 /// Reads `/proc/PID/status` of a raw PID (a thread ID answers too).
 pub fn read_raw(pid: i32) -> procfs::ProcResult<Status> {
-    parse(&super::read_small(&format!("/proc/{pid}/status"))?)
+    known(parse(&super::read_small(&format!("/proc/{pid}/status"))?)?)
 }
 
 /// Reads `/proc/PID/status`.
@@ -36,7 +46,7 @@ pub fn read(pid: Pid) -> procfs::ProcResult<Status> {
 pub fn of(process: &crate::proc::Process) -> procfs::ProcResult<Status> {
     let mut text = Vec::new();
     std::io::Read::read_to_end(&mut process.open_relative("status")?, &mut text)?;
-    parse(&text)
+    known(parse(&text)?)
 }
 
 /// `RssShmem` (0 where missing) and `VmSwap` of a status text, in bytes.
@@ -71,6 +81,13 @@ mod tests {
         assert_eq!(status.sigblk, 0x10000);
         assert_eq!(status.core_dumping, Some(false));
         assert_eq!(status.rssshmem, Some(137216));
+    }
+
+    #[test]
+    fn a_status_printed_after_release_is_not_taken_for_facts() {
+        let text = String::from_utf8_lossy(STATUS).replace("Tgid:\t812", "Tgid:\t0");
+        assert!(known(parse(text.as_bytes()).unwrap()).is_err());
+        assert!(known(parse(STATUS).unwrap()).is_ok());
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl ProcessInfo {
     /// Reads the facts of the process that has `pid` now.
     pub fn read(pid: Pid) -> Result<ProcessInfo, ReadError> {
         let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
-        let stat = dir.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+        let stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
         let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
         let mut state = ProcessState::from_letter(stat.state);
         // The files below may be refused (another user's process) or empty
@@ -191,7 +191,7 @@ pub fn main_thread_ended(stat: &proc::stat::Stat) -> bool {
 /// that runs; `None` for any other process.
 pub fn live_thread_of(pid: Pid) -> Option<i32> {
     let dir = proc::Process::new(pid.get()).ok()?;
-    let stat = dir.stat().ok()?;
+    let stat = proc::stat::of(&dir).ok()?;
     main_thread_ended(&stat)
         .then(|| live_thread(&dir, pid))
         .flatten()
@@ -256,7 +256,7 @@ impl ExitFacts {
             return Ok(ExitFacts::from_stat(&stat, true));
         }
         let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
-        let stat = dir.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+        let stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
         let exit_code_readable = {
             let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
             ids_allow_exit_code(&Ids {

@@ -84,7 +84,7 @@ impl ProcessTable {
         if let Ok(all) = proc::all_processes() {
             for process in all.flatten() {
                 // ENOENT/ESRCH here: it exited after the directory listing.
-                let Ok(stat) = process.stat() else { continue };
+                let Ok(stat) = proc::stat::of(&process) else { continue };
                 let Some(entry) = TableEntry::from_stat(stat) else {
                     continue;
                 };

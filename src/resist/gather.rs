@@ -30,7 +30,7 @@ pub fn gather(process: &Process) -> Result<Facts, ReadError> {
     // Checked against the pidfd's start time: these facts are its own.
     let info = process.info()?;
     let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
-    let stat = dir.stat().map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+    let stat = crate::proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
     let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
     let mounts = CgroupMounts::find();
 

@@ -271,7 +271,7 @@ pub fn remove_stale_leaves(parent: &Path, ours: Option<&Path>) -> Vec<PathBuf> {
 
 /// When a process started, seconds since the epoch; `None` if it is gone.
 fn started_at(pid: Pid) -> Option<f64> {
-    let stat = crate::proc::Process::new(pid.get()).ok()?.stat().ok()?;
+    let stat = crate::proc::stat::of(&crate::proc::Process::new(pid.get()).ok()?).ok()?;
     Some(crate::proc::started_at(stat.starttime))
 }
 

@@ -151,7 +151,7 @@ pub struct Identity {
 pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
     // ENOENT/ESRCH: it ended meanwhile; nothing to tell.
     let proc = crate::proc::Process::new(pid.get()).ok()?;
-    let stat = proc.stat().ok()?;
+    let stat = crate::proc::stat::of(&proc).ok()?;
     if stat.starttime != start_ticks {
         return None;
     }

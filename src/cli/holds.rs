@@ -221,13 +221,13 @@ fn ghost_text(ghost: &Ghost) -> String {
             text
         }
         Ghost::Hidden { hidepid } => format!(
-            "no visible process holds it; /proc is mounted with hidepid={}, which hides other users' processes, and one of them may",
+            "no visible process holds it; /proc is mounted with hidepid={}, which hides other users' processes, and one of them may hold it",
             escape(hidepid)
         ),
         Ghost::Unreadable { processes } => format!(
             "no readable process holds it; {} could not be read (permission denied), {}",
             crate::cli::output::count(*processes, "process", "processes"),
-            if *processes == 1 { "and it may" } else { "one of them may" }
+            if *processes == 1 { "and it may hold it" } else { "and one of them may hold it" }
         ),
     }
 }

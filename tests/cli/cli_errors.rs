@@ -175,6 +175,25 @@ fn bad_explain_input() {
     assert_one_line_error(&["explain", "1.5"], "cannot explain '1.5'");
 }
 
+/// A real-time signal's offset is one sign and digits: `RTMIN--3` was read
+/// as RTMIN+3 (the digits were parsed as a number that may carry a sign of
+/// its own), so `kill -s RTMIN--3` sent signal 37 and `explain` explained
+/// it. Now both refuse it, and the process is sent nothing.
+#[test]
+fn a_real_time_offset_with_two_signs_is_no_signal() {
+    let target = sleeper("60");
+    let pid = target.pid().to_string();
+    for text in ["RTMIN--3", "RTMIN++3", "RTMAX-+3"] {
+        assert_one_line_error(&["explain", text], &format!("cannot explain '{text}'"));
+        assert_one_line_error(
+            &["kill", "--no-escalate", "-s", text, &pid],
+            &format!("unknown signal name '{text}'"),
+        );
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(stat.contains(") S "), "still sleeping: {stat}");
+}
+
 #[test]
 fn control_characters_in_errors_are_escaped() {
     let output = run(&["status", "1\x1b[31m"]);

@@ -80,6 +80,12 @@ fn addresses_that_are_not_say_why() {
         "'example.com' is not an IP address or localhost (afterlife looks up no host names); write ./example.com:80 for a file",
     );
     assert_one_line_error(&["holds", "TCP:0"], "'TCP:0' is not a port");
+    // An address followed by no port, or by one that is not digits, is
+    // refused for its port: it was looked up as a file, and the answer was
+    // "cannot examine 127.0.0.1:: No such file or directory".
+    for spec in ["127.0.0.1:", "localhost:abc", "10.0.0.1:x"] {
+        assert_one_line_error(&["holds", spec], &format!("'{spec}' is not a port"));
+    }
 }
 
 #[test]

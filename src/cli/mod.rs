@@ -68,9 +68,11 @@ pub use output::{ColorChoice, Output};
     about = "End processes for sure, say exactly how they died, and find what they left behind.",
     long_about = "afterlife makes process termination on Linux safe, complete and explainable. \
 Every process is addressed through a pidfd checked against its start time, so a recycled PID is never signalled.",
-    after_help = "Exit codes: 0 success; 1 the answer is no (not running, survived, not found); \
-124 a deadline passed; 125 afterlife failed (bad input, no such process, permission denied); \
-126/127 a command could not be run / was not found; 128+N a reported process died by signal N."
+    after_help = "Exit codes: 0 success; 1 the answer is no (not running, survived, not found, a leak); \
+2 watch took too few samples to judge; 121 run --fail-on-leftovers: the command passed but left \
+something behind; 124 a deadline passed; 125 afterlife failed (bad input, no such process, \
+permission denied); 126/127 a command could not be run / was not found; 128+N a reported process \
+died by signal N; wait and run pass a process's own code through."
 )]
 pub struct Cli {
     /// When to use colors: auto (a terminal, and NO_COLOR unset), always, never.
@@ -138,6 +140,7 @@ pub enum Command {
 // Arguments of `explain`.
 #[allow(missing_docs)]
 #[derive(Debug, Args)]
+#[command(after_help = "Exit code: 0 when every CODE was explained, 125 if one cannot be (nothing is printed then).")]
 pub struct ExplainArgs {
     /// Numbers or signal names: 137, 143, -9, 256, 64, SIGSEGV, KILL, RTMIN+3,
     /// 0xC0000005, 3221225477, -1073741819.
@@ -488,7 +491,7 @@ pub struct RunArgs {
     pub signal: crate::signal::Signal,
 
     /// How long after that signal SIGKILL follows (also for leftovers).
-    #[arg(long, alias = "kill-after", value_parser = parse_timeout, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION")]
+    #[arg(long, visible_alias = "kill-after", value_parser = parse_timeout, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION")]
     pub grace: Duration,
 
     /// Exit with the command's status even when the deadline passed.

@@ -179,6 +179,11 @@ fn bad_explain_input() {
         "'RTMAX-31' is outside the real-time signals",
     );
     assert_one_line_error(&["explain", "1.5"], "cannot explain '1.5'");
+    // A number too large for any status is said to be one.
+    assert_one_line_error(
+        &["explain", "340282366920938463463374607431768211456"],
+        "cannot explain '340282366920938463463374607431768211456': out of range: no exit code",
+    );
 }
 
 /// A real-time signal's offset is one sign and digits: `RTMIN--3` was read

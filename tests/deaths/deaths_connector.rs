@@ -113,3 +113,21 @@ fn no_source_outside_the_initial_pid_namespace() {
     );
     assert!(common::stdout(&output).is_empty(), "{}", common::stdout(&output));
 }
+
+/// A source the environment names that is none (a typo) is refused in one
+/// line with exit 125: it was taken as unset, and the feed ran on whatever
+/// source it found first.
+#[test]
+fn an_unknown_source_is_refused() {
+    let output = common::afterlife()
+        .args(["deaths", "--duration", "1"])
+        .env("AFTERLIFE_DEATHS_SOURCE", "proc_conector")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125));
+    assert_eq!(
+        common::stderr(&output),
+        "afterlife: error: AFTERLIFE_DEATHS_SOURCE='proc_conector' names no source: bpf or proc-connector (unset: the strongest that runs)\n"
+    );
+    assert!(common::stdout(&output).is_empty());
+}

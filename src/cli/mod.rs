@@ -405,6 +405,7 @@ pub struct SnapshotArgs {
 #[allow(missing_docs)]
 #[derive(Debug, Args)]
 #[command(
+    override_usage = "afterlife holds [OPTIONS] <SPEC>...\n       afterlife holds [OPTIONS] --deleted",
     after_help = "SPEC: tcp:8080, udp:53, :8080 (TCP and UDP), 127.0.0.1:8080, [::1]:8080, \
 unix:/run/x.sock, unix:@abstract, or a path (file, directory, device, mount point). \
 Every port form takes a range: tcp:8000-8100. \
@@ -413,8 +414,9 @@ Exit code: 0 if a process holds a SPEC (or a deleted file is held open), 1 if no
 (sockets no process holds are still shown, with the reason they exist), 125 on error."
 )]
 pub struct HoldsArgs {
-    /// List deleted files still held open, with the disk space they keep.
-    #[arg(long)]
+    /// List deleted files still held open, with the disk space they keep
+    /// (instead of SPECs: it answers nothing of them).
+    #[arg(long, conflicts_with = "specs")]
     pub deleted: bool,
 
     /// What to look for.

@@ -186,6 +186,22 @@ fn bad_explain_input() {
     );
 }
 
+/// `holds --deleted` lists deleted files and answers nothing of a SPEC
+/// given with it: `holds --deleted tcp:80` said nothing of port 80 and
+/// exited 0 when any deleted file was held open. The two are one or the
+/// other, a usage error together.
+#[test]
+fn holds_deleted_takes_no_spec() {
+    let output = run(&["holds", "--deleted", "tcp:80"]);
+    assert_eq!(output.status.code(), Some(125));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("afterlife: error: the argument '--deleted' cannot be used with '[SPEC]...'"),
+        "{err}"
+    );
+    assert!(stdout(&output).is_empty());
+}
+
 /// A real-time signal's offset is one sign and digits: `RTMIN--3` was read
 /// as RTMIN+3 (the digits were parsed as a number that may carry a sign of
 /// its own), so `kill -s RTMIN--3` sent signal 37 and `explain` explained

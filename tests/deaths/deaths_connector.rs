@@ -131,3 +131,24 @@ fn an_unknown_source_is_refused() {
     );
     assert!(common::stdout(&output).is_empty());
 }
+
+/// A ring buffer size that is none (not a power of two, below a page, not
+/// a number) is refused in one line with exit 125: it was taken as unset,
+/// and the feed ran with 4 MiB.
+#[test]
+fn a_ring_size_that_is_none_is_refused() {
+    for value in ["5000", "1024", "4MiB"] {
+        let output = common::afterlife()
+            .args(["deaths", "--duration", "1"])
+            .env("AFTERLIFE_DEATHS_RING_BYTES", value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(125), "{value}");
+        assert_eq!(
+            common::stderr(&output),
+            format!(
+                "afterlife: error: AFTERLIFE_DEATHS_RING_BYTES='{value}' is no ring buffer size: a power of two of at least 4096 (unset: 4 MiB)\n"
+            )
+        );
+    }
+}

@@ -788,6 +788,21 @@ fn parse_cgroup_filter(text: &str) -> Result<String, String> {
     if text.is_empty() {
         return Err("it is empty and would match every cgroup (/ is the whole hierarchy)".to_string());
     }
+    // The mount's path (a directory under /sys/fs/cgroup) is no cgroup's
+    // path, and would match no death, silently.
+    if let Some(rest) = text.strip_prefix("/sys/fs/cgroup")
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        // A hybrid machine mounts cgroup v2 at /sys/fs/cgroup/unified.
+        let rest = match rest.strip_prefix("/unified") {
+            Some(below) if below.is_empty() || below.starts_with('/') => below,
+            _ => rest,
+        };
+        let own = if rest.is_empty() { "/" } else { rest };
+        return Err(format!(
+            "it is a directory of the cgroup file system, which no cgroup's path starts with: give the cgroup's own path, {own}"
+        ));
+    }
     Ok(text.to_string())
 }
 

@@ -152,3 +152,24 @@ fn a_ring_size_that_is_none_is_refused() {
         );
     }
 }
+
+/// A `--cgroup` given as a directory of the cgroup file system (the path a
+/// run's report shows) is no cgroup path: it matched no death and the feed
+/// ran on, empty. It is refused, with the cgroup's own path to give.
+#[test]
+fn a_cgroup_given_as_its_directory_is_refused() {
+    for (value, own) in [
+        ("/sys/fs/cgroup/system.slice/cron.service", "/system.slice/cron.service"),
+        ("/sys/fs/cgroup/unified/afterlife-42", "/afterlife-42"),
+        ("/sys/fs/cgroup", "/"),
+    ] {
+        let output = common::afterlife()
+            .args(["deaths", "--duration", "1", "--cgroup", value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(125), "{value}");
+        let err = common::stderr(&output);
+        assert!(err.starts_with("afterlife: error: invalid --cgroup <PATH>: "), "{err}");
+        assert!(err.ends_with(&format!("give the cgroup's own path, {own}\n")), "{err}");
+    }
+}

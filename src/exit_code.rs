@@ -13,7 +13,7 @@
 //! | 125   | afterlife itself failed: bad input, no such process, permission denied to what it must read, an unobservable status |
 //! | 126   | the command was found but could not be executed |
 //! | 127   | the command was not found |
-//! | 128+N | the process afterlife reports on was killed by signal N (`wait` with one PID); `run` and `timeout` die of that same signal, so their parent sees 128+N too (137 when afterlife had to send SIGKILL: `run` exits 137, `timeout` dies of SIGKILL as coreutils does, unless `--foreground`) |
+//! | 128+N | the process afterlife reports on was killed by signal N (`wait`: the last PID it was given, as the shell's `wait`); `run` and `timeout` die of that same signal, so their parent sees 128+N too (137 when afterlife had to send SIGKILL: `run` exits 137, `timeout` dies of SIGKILL as coreutils does, unless `--foreground`) |
 //! | other | `wait` and `run` pass the process's own exit code through |
 
 use crate::exit::ExitStatus;
@@ -67,7 +67,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("127", "the command was not found"),
     (
         "128+N",
-        "the process afterlife reports on was killed by signal N (`wait` with one PID); `run` and `timeout` die of that same signal, so their parent sees 128+N too (137 when afterlife had to send SIGKILL: `run` exits 137, `timeout` dies of SIGKILL as coreutils does, unless `--foreground`)",
+        "the process afterlife reports on was killed by signal N (`wait`: the last PID it was given, as the shell's `wait`); `run` and `timeout` die of that same signal, so their parent sees 128+N too (137 when afterlife had to send SIGKILL: `run` exits 137, `timeout` dies of SIGKILL as coreutils does, unless `--foreground`)",
     ),
     ("other", "`wait` and `run` pass the process's own exit code through"),
 ];

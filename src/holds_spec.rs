@@ -242,15 +242,19 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
 
 /// `HOST:PORT`: a host of letters, digits, dots and dashes (an IPv4
 /// address, `localhost`, or a name or number that is neither, which gets
-/// its own error) and a port of digits (or a range, digits-digits).
+/// its own error) and a port of digits (or a range, digits-digits). An IPv4
+/// address or `localhost` before the colon makes an address whatever
+/// follows (`127.0.0.1:`, `localhost:http`), refused for its port rather
+/// than looked up as a file.
 fn looks_like_host_port(text: &str) -> bool {
     text.split_once(':').is_some_and(|(host, port)| {
-        !host.is_empty()
-            && !port.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            && port.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        host.parse::<LocalAddr>().is_ok()
+            || !host.is_empty()
+                && !port.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                && port.bytes().all(|b| b.is_ascii_digit() || b == b'-')
     })
 }
 
@@ -461,6 +465,11 @@ mod tests {
             })
         );
         assert_eq!(spec("localhost:0"), Err(SpecError::BadPort("localhost:0".into())));
+        // An address with no port, or a port that is not digits, is an
+        // address all the same: never a file to look for.
+        for text in ["127.0.0.1:", "localhost:", "LOCALHOST:http", "10.0.0.1:x"] {
+            assert_eq!(spec(text), Err(SpecError::BadPort(text.into())), "{text}");
+        }
         // A file whose name looks like HOST:PORT is written as a path.
         assert_eq!(spec("./example.com:80"), Ok(Spec::Path("./example.com:80".into())));
         assert_eq!(spec("notes:draft"), Ok(Spec::Path("notes:draft".into())));

@@ -331,8 +331,15 @@ impl Signal {
             let offset = if rest.is_empty() {
                 0
             } else {
+                // Digits alone after the sign: `str::parse` would also take
+                // a second sign, and read `RTMIN--3` as RTMIN+3.
                 let (sign, digits) = rest.split_at(1);
-                let magnitude: i32 = digits.parse().map_err(|_| unknown())?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(unknown());
+                }
+                let magnitude: i32 = digits
+                    .parse()
+                    .map_err(|_| SignalParseError::RealtimeOutOfRange(text.to_string()))?;
                 match sign {
                     "+" => magnitude,
                     "-" => -magnitude,
@@ -501,6 +508,17 @@ mod tests {
         assert!(matches!(
             Signal::parse("RTMIN*2"),
             Err(SignalParseError::UnknownName(_))
+        ));
+        // One sign, then digits: a second sign is no offset.
+        for text in ["RTMIN--3", "RTMIN++3", "RTMAX-+3", "RTMAX+-0", "RTMIN+", "RTMIN+ 3"] {
+            assert_eq!(
+                Signal::parse(text),
+                Err(SignalParseError::UnknownName(text.to_string()))
+            );
+        }
+        assert!(matches!(
+            Signal::parse("RTMIN+99999999999"),
+            Err(SignalParseError::RealtimeOutOfRange(_))
         ));
         let out = |n: &str| Err(SignalParseError::OutOfRange(n.to_string()));
         assert_eq!(Signal::parse("0"), out("0"));

@@ -116,7 +116,14 @@ pub(crate) fn man(dir: Option<&Path>, command: clap::Command) -> Result<u8, Fail
 }
 
 fn write_pages(command: &clap::Command, dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    // `create_dir_all` of a file says EEXIST, "File exists": true, but the
+    // trouble is that it is no directory.
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            std::io::Error::new(std::io::ErrorKind::NotADirectory, "it exists and is not a directory")
+        }
+        _ => e,
+    })?;
     let siblings = command_names(command);
     std::fs::write(dir.join("afterlife.1"), page(command, &siblings))?;
     for sub in visible(command) {

@@ -11,7 +11,10 @@ use crate::text::escape;
 use crate::watch::prometheus::Exporter;
 
 pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
-    let choice = Choice::from_env_value(std::env::var("AFTERLIFE_DEATHS_SOURCE").ok().as_deref());
+    let source = std::env::var_os("AFTERLIFE_DEATHS_SOURCE");
+    let source = source.as_deref().map(std::ffi::OsStr::to_string_lossy);
+    let choice = Choice::from_env_value(source.as_deref()).map_err(Failure::new)?;
+    crate::deaths::tracepoints::ring_bytes_from_env().map_err(Failure::new)?;
     // The feed first: it blocks the stop signals, and the exporter's
     // thread inherits that mask, so a SIGTERM reaches the feed's signalfd.
     let mut feed = Feed::open(choice).map_err(Failure::new)?;

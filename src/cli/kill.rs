@@ -661,8 +661,25 @@ fn summary(report: &TerminationReport, output: &Output) -> String {
             .iter()
             .filter(|p| matches!(p.outcome, Outcome::WouldSignal))
             .count();
+        let denied = report
+            .processes
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.outcome,
+                    Outcome::Alive {
+                        reason: SurvivorReason::PermissionDenied,
+                        ..
+                    }
+                )
+            })
+            .count();
+        let denied = match denied {
+            0 => String::new(),
+            n => format!(", {n} may not be signalled (EPERM)"),
+        };
         return format!(
-            "dry run: {} would be signalled, {} refused; nothing was sent",
+            "dry run: {} would be signalled, {} refused{denied}; nothing was sent",
             count(would, "process", "processes"),
             s.refused
         );

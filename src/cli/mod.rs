@@ -68,9 +68,11 @@ pub use output::{ColorChoice, Output};
     about = "End processes for sure, say exactly how they died, and find what they left behind.",
     long_about = "afterlife makes process termination on Linux safe, complete and explainable. \
 Every process is addressed through a pidfd checked against its start time, so a recycled PID is never signalled.",
-    after_help = "Exit codes: 0 success; 1 the answer is no (not running, survived, not found); \
-124 a deadline passed; 125 afterlife failed (bad input, no such process, permission denied); \
-126/127 a command could not be run / was not found; 128+N a reported process died by signal N."
+    after_help = "Exit codes: 0 success; 1 the answer is no (not running, survived, not found, a leak); \
+2 watch took too few samples to judge; 121 run --fail-on-leftovers: the command passed but left \
+something behind; 124 a deadline passed; 125 afterlife failed (bad input, no such process, \
+permission denied); 126/127 a command could not be run / was not found; 128+N a reported process \
+died by signal N; wait and run pass a process's own code through."
 )]
 pub struct Cli {
     /// When to use colors: auto (a terminal, and NO_COLOR unset), always, never.
@@ -138,6 +140,7 @@ pub enum Command {
 // Arguments of `explain`.
 #[allow(missing_docs)]
 #[derive(Debug, Args)]
+#[command(after_help = "Exit code: 0 when every CODE was explained, 125 if one cannot be (nothing is printed then).")]
 pub struct ExplainArgs {
     /// Numbers or signal names: 137, 143, -9, 256, 64, SIGSEGV, KILL, RTMIN+3,
     /// 0xC0000005, 3221225477, -1073741819.
@@ -402,6 +405,7 @@ pub struct SnapshotArgs {
 #[allow(missing_docs)]
 #[derive(Debug, Args)]
 #[command(
+    override_usage = "afterlife holds [OPTIONS] <SPEC>...\n       afterlife holds [OPTIONS] --deleted",
     after_help = "SPEC: tcp:8080, udp:53, :8080 (TCP and UDP), 127.0.0.1:8080, [::1]:8080, \
 unix:/run/x.sock, unix:@abstract, or a path (file, directory, device, mount point). \
 Every port form takes a range: tcp:8000-8100. \
@@ -410,8 +414,9 @@ Exit code: 0 if a process holds a SPEC (or a deleted file is held open), 1 if no
 (sockets no process holds are still shown, with the reason they exist), 125 on error."
 )]
 pub struct HoldsArgs {
-    /// List deleted files still held open, with the disk space they keep.
-    #[arg(long)]
+    /// List deleted files still held open, with the disk space they keep
+    /// (instead of SPECs: it answers nothing of them).
+    #[arg(long, conflicts_with = "specs")]
     pub deleted: bool,
 
     /// What to look for.
@@ -488,7 +493,7 @@ pub struct RunArgs {
     pub signal: crate::signal::Signal,
 
     /// How long after that signal SIGKILL follows (also for leftovers).
-    #[arg(long, alias = "kill-after", value_parser = parse_timeout, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION")]
+    #[arg(long, visible_alias = "kill-after", value_parser = parse_timeout, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION")]
     pub grace: Duration,
 
     /// Exit with the command's status even when the deadline passed.
@@ -782,6 +787,21 @@ fn parse_name_pattern(text: &str) -> Result<String, String> {
 fn parse_cgroup_filter(text: &str) -> Result<String, String> {
     if text.is_empty() {
         return Err("it is empty and would match every cgroup (/ is the whole hierarchy)".to_string());
+    }
+    // The mount's path (a directory under /sys/fs/cgroup) is no cgroup's
+    // path, and would match no death, silently.
+    if let Some(rest) = text.strip_prefix("/sys/fs/cgroup")
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        // A hybrid machine mounts cgroup v2 at /sys/fs/cgroup/unified.
+        let rest = match rest.strip_prefix("/unified") {
+            Some(below) if below.is_empty() || below.starts_with('/') => below,
+            _ => rest,
+        };
+        let own = if rest.is_empty() { "/" } else { rest };
+        return Err(format!(
+            "it is a directory of the cgroup file system, which no cgroup's path starts with: give the cgroup's own path, {own}"
+        ));
     }
     Ok(text.to_string())
 }

@@ -53,12 +53,7 @@ impl ReportFile {
         let Some(path) = &options.report_json else {
             return Ok(ReportFile(None));
         };
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|e| Failure::new(cannot_write(path, &e.to_string())))?;
+        let file = open_report(path).map_err(|e| Failure::new(cannot_write(path, &e.to_string())))?;
         Ok(ReportFile(Some((file, path.clone()))))
     }
 
@@ -71,6 +66,50 @@ impl ReportFile {
             .and_then(|text| file.write_all((text + "\n").as_bytes()).map_err(|e| e.to_string()));
         written.err().map(|e| cannot_write(&path, &e))
     }
+}
+
+/// Opens (creates, empties) the report's file. A FIFO is opened without
+/// waiting for a reader (`O_NONBLOCK`, which fails with `ENXIO` while none
+/// holds it) and given [`crate::cli::leftovers::FIFO_WAIT`] for one to
+/// come, as `leftovers` gives one for a writer: a plain open would wait for
+/// ever before the command starts. Then it is written blocking.
+fn open_report(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(target_os = "linux")]
+    if std::fs::metadata(path).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) {
+        return open_fifo_for_writing(path, &mut options);
+    }
+    options.open(path)
+}
+
+#[cfg(target_os = "linux")]
+fn open_fifo_for_writing(path: &std::path::Path, options: &mut std::fs::OpenOptions) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let wait = crate::cli::leftovers::FIFO_WAIT;
+    let deadline = std::time::Instant::now() + wait;
+    options.custom_flags(libc::O_NONBLOCK);
+    let file = loop {
+        match options.open(path) {
+            Ok(file) => break file,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "it is a FIFO and no process opened it for reading in {}s",
+                        wait.as_secs()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(file)
 }
 
 fn cannot_write(path: &std::path::Path, error: &str) -> String {

@@ -271,6 +271,21 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
 /// Creates the plot file (or opens it for writing) and removes it again if
 /// it did not exist.
 fn check_writable(path: &std::path::Path) -> Result<(), Failure> {
+    // A FIFO would hold the open (here and at the end) until a reader came,
+    // and a device takes no chart: only a regular file is written.
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, a socket or a device)"
+        };
+        return Err(Failure::new(format!(
+            "invalid --plot: {} is {kind}",
+            crate::text::escape_native(&path.to_string_lossy())
+        )));
+    }
     let existed = path.exists();
     std::fs::OpenOptions::new()
         .write(true)

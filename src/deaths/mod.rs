@@ -228,16 +228,26 @@ pub enum Choice {
 }
 
 impl Choice {
-    /// From `AFTERLIFE_DEATHS_SOURCE`: `bpf`, `proc-connector`, or anything
-    /// else (unset) for auto. Pure.
-    pub fn from_env_value(value: Option<&str>) -> Choice {
+    /// From `AFTERLIFE_DEATHS_SOURCE`: `bpf`, `proc-connector`, or unset
+    /// (or empty, or `auto`) for auto. Any other value is refused: a typo
+    /// must not pass for a choice. Pure.
+    pub fn from_env_value(value: Option<&str>) -> Result<Choice, UnknownSource> {
         match value {
-            Some("bpf") => Choice::Bpf,
-            Some("proc-connector" | "proc_connector" | "connector") => Choice::ProcConnector,
-            _ => Choice::Auto,
+            None | Some("" | "auto") => Ok(Choice::Auto),
+            Some("bpf") => Ok(Choice::Bpf),
+            Some("proc-connector" | "proc_connector" | "connector") => Ok(Choice::ProcConnector),
+            Some(other) => Err(UnknownSource(other.to_string())),
         }
     }
 }
+
+/// An `AFTERLIFE_DEATHS_SOURCE` that names no source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "AFTERLIFE_DEATHS_SOURCE='{}' names no source: bpf or proc-connector (unset: the strongest that runs)",
+    crate::text::escape(.0)
+)]
+pub struct UnknownSource(pub String);
 
 /// A source of raw deaths.
 enum Backend {
@@ -580,9 +590,16 @@ mod tests {
 
     #[test]
     fn source_choice_from_the_environment() {
-        assert_eq!(Choice::from_env_value(None), Choice::Auto);
-        assert_eq!(Choice::from_env_value(Some("bpf")), Choice::Bpf);
-        assert_eq!(Choice::from_env_value(Some("proc-connector")), Choice::ProcConnector);
-        assert_eq!(Choice::from_env_value(Some("")), Choice::Auto);
+        assert_eq!(Choice::from_env_value(None), Ok(Choice::Auto));
+        assert_eq!(Choice::from_env_value(Some("bpf")), Ok(Choice::Bpf));
+        assert_eq!(
+            Choice::from_env_value(Some("proc-connector")),
+            Ok(Choice::ProcConnector)
+        );
+        assert_eq!(Choice::from_env_value(Some("")), Ok(Choice::Auto));
+        assert_eq!(
+            Choice::from_env_value(Some("proc_conector")),
+            Err(UnknownSource("proc_conector".to_string()))
+        );
     }
 }

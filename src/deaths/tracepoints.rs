@@ -84,7 +84,7 @@ impl Tracepoints {
         let btf = Btf::from_sys_fs().map_err(|e| TracepointError::Btf(chain(&e)))?;
         let mut loader = EbpfLoader::new();
         loader.btf(Some(&btf));
-        if let Some(bytes) = ring_bytes_from_env() {
+        if let Ok(Some(bytes)) = ring_bytes_from_env() {
             loader.map_max_entries("events", bytes);
         }
         let mut ebpf = loader.load(OBJECT).map_err(|e| TracepointError::Load(chain(&e)))?;
@@ -127,12 +127,29 @@ impl Tracepoints {
 }
 
 /// `AFTERLIFE_DEATHS_RING_BYTES`: the ring buffer's size (a power of two,
-/// at least a page; 4 MiB when unset), so that a test can fill it. Pure but
-/// for the variable.
-fn ring_bytes_from_env() -> Option<u32> {
-    let value = std::env::var("AFTERLIFE_DEATHS_RING_BYTES").ok()?;
+/// at least a page; 4 MiB when unset or empty), so that a test can fill
+/// it. A value that is no such size is an error: it must not pass for the
+/// default. Pure but for the variable.
+pub fn ring_bytes_from_env() -> Result<Option<u32>, BadRingBytes> {
+    let Some(value) = std::env::var_os("AFTERLIFE_DEATHS_RING_BYTES") else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy();
+    if value.is_empty() {
+        return Ok(None);
+    }
     ring_bytes(&value)
+        .map(Some)
+        .ok_or_else(|| BadRingBytes(value.into_owned()))
 }
+
+/// An `AFTERLIFE_DEATHS_RING_BYTES` that is no ring buffer size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "AFTERLIFE_DEATHS_RING_BYTES='{}' is no ring buffer size: a power of two of at least 4096 (unset: 4 MiB)",
+    crate::text::escape(.0)
+)]
+pub struct BadRingBytes(pub String);
 
 fn ring_bytes(value: &str) -> Option<u32> {
     let bytes: u32 = value.parse().ok()?;

@@ -145,6 +145,9 @@ pub enum ExplainError {
     /// A real-time signal's name past the last one.
     #[error("cannot explain '{0}': {1}")]
     Signal(String, SignalParseError),
+    /// A number past what any status can be (a 128-bit integer).
+    #[error("cannot explain '{0}': out of range: no exit code, signal, wait status or Windows status is that large")]
+    OutOfRange(String),
 }
 
 /// Explains a number or signal name.
@@ -168,24 +171,25 @@ fn parse_input(text: &str) -> Result<Input, ExplainError> {
         Some(rest) => (true, rest),
         None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
     };
-    let magnitude = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+    // Digits alone make a number, of any length: one too large for 128
+    // bits is out of range, not something else.
+    let number = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
         let hex = hex.replace('_', "");
-        (!hex.is_empty() && hex.len() <= 32)
-            .then(|| u128::from_str_radix(&hex, 16).ok())
-            .flatten()
+        (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| u128::from_str_radix(&hex, 16).ok())
     } else if !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit()) {
-        body.parse::<u128>().ok()
+        Some(body.parse::<u128>().ok())
     } else {
         None
     };
-    match magnitude {
-        Some(m) if m <= i128::MAX as u128 => {
-            let value = m as i128;
-            Ok(Input::Number {
-                value: if negative { -value } else { value },
-            })
-        }
-        Some(_) => Err(error()),
+    let value = number.map(|m| {
+        m.and_then(|m| match negative {
+            true => 0i128.checked_sub_unsigned(m),
+            false => i128::try_from(m).ok(),
+        })
+    });
+    match value {
+        Some(Some(value)) => Ok(Input::Number { value }),
+        Some(None) => Err(ExplainError::OutOfRange(text.to_string())),
         None if !negative && body.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) => Signal::parse(body)
             .map(|signal| Input::SignalName { signal })
             .map_err(|e| match e {
@@ -590,6 +594,29 @@ mod tests {
 
     fn first(text: &str) -> Reading {
         explain(text).unwrap().readings.remove(0)
+    }
+
+    /// Digits too many for 128 bits are a number out of range, not "not a
+    /// number"; the extremes that fit are explained.
+    #[test]
+    fn numbers_past_128_bits_are_out_of_range() {
+        for text in [
+            "170141183460469231731687303715884105728",
+            "-170141183460469231731687303715884105729",
+            "0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+            "0x1000000000000000000000000000000000",
+            "99999999999999999999999999999999999999999999",
+        ] {
+            assert_eq!(explain(text), Err(ExplainError::OutOfRange(text.to_string())));
+        }
+        for (text, value) in [
+            ("170141183460469231731687303715884105727", i128::MAX),
+            ("-170141183460469231731687303715884105728", i128::MIN),
+            ("0x000000000000000000000000000000000001", 1),
+        ] {
+            assert_eq!(explain(text).unwrap().parsed, Input::Number { value });
+        }
+        assert_eq!(explain("0xZZ"), Err(ExplainError::Unrecognised("0xZZ".to_string())));
     }
 
     #[test]

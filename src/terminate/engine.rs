@@ -366,18 +366,18 @@ fn dry_run(
     let mut processes: Vec<ProcessReport> = members
         .into_iter()
         .zip(opened)
-        .map(|(m, process)| ProcessReport {
-            diagnosis: None,
-            pid: m.pid,
-            title: process.as_ref().and_then(|(p, _)| title_of(p, &m.name)),
-            ppid: table.get(m.pid).map_or(0, |e| e.ppid),
-            outcome: match &process {
-                Some((p, true)) => ended_before_signal(p),
-                _ => Outcome::WouldSignal,
-            },
-            name: m.name,
-            named: m.named,
-            sent: Vec::new(),
+        .map(|(m, process)| {
+            let (outcome, diagnosis) = dry_run_outcome(process.as_ref());
+            ProcessReport {
+                diagnosis,
+                pid: m.pid,
+                title: process.as_ref().and_then(|(p, _)| title_of(p, &m.name)),
+                ppid: table.get(m.pid).map_or(0, |e| e.ppid),
+                outcome,
+                name: m.name,
+                named: m.named,
+                sent: Vec::new(),
+            }
         })
         .collect();
     processes.extend(refused_reports(targets));
@@ -392,6 +392,24 @@ fn dry_run(
     );
     report.left_by_leaders = left_by_leaders;
     report
+}
+
+/// What a dry run says of one member, as a real run would find it: ended
+/// already (a zombie), a survivor afterlife may not signal (`EPERM`, asked
+/// with the null signal, which sends nothing; with the diagnosis a real
+/// run gives), or one it would signal.
+fn dry_run_outcome(process: Option<&(Process, bool)>) -> (Outcome, Option<Box<crate::resist::Diagnosis>>) {
+    match process {
+        Some((p, true)) => (ended_before_signal(p), None),
+        Some((p, false)) if matches!(p.may_signal(), Ok(false)) => (
+            Outcome::Alive {
+                state: p.info().ok().map(|info| info.state),
+                reason: SurvivorReason::PermissionDenied,
+            },
+            crate::resist::diagnose(p).ok().map(Box::new),
+        ),
+        _ => (Outcome::WouldSignal, None),
+    }
 }
 
 /// The named zombies (`zombies`) that led a group or session still running:

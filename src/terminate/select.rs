@@ -296,6 +296,12 @@ impl NameMatch {
                 reason: "it is empty and would match every process (write '.' to mean that)".to_string(),
             });
         }
+        if let Some(reason) = bracket_error(pattern) {
+            return Err(PatternError {
+                pattern: pattern.to_string(),
+                reason,
+            });
+        }
         let source = if exact {
             format!("^(?:{pattern})$")
         } else {
@@ -334,6 +340,64 @@ impl NameMatch {
     pub fn matches_name(&self, name: &str) -> bool {
         self.regex.is_match(name)
     }
+}
+
+/// The character classes POSIX names (`[[:alpha:]]`), and the regex
+/// crate's `word` and `ascii`.
+const CLASSES: &[&str] = &[
+    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "word",
+    "xdigit",
+];
+
+/// What POSIX ERE refuses in a bracket expression and the regex crate
+/// would read as a nested class of its letters (`[[:alpah:]]` as one of
+/// `:`, `a`, `l`, `p`, `h`, selecting names POSIX would never select): a
+/// character class it does not know or does not close, a collating element
+/// `[. .]` or an equivalence class `[= =]`. `None` when there is none.
+/// Pure.
+fn bracket_error(pattern: &str) -> Option<String> {
+    let bytes = pattern.as_bytes();
+    let mut i = 0;
+    let mut in_bracket = false;
+    while i < bytes.len() {
+        match (in_bracket, bytes[i]) {
+            (false, b'\\') => i += 1,
+            (false, b'[') => {
+                in_bracket = true;
+                // `[^]...]` and `[]...]`: a `]` first is a member.
+                i += usize::from(bytes.get(i + 1) == Some(&b'^'));
+                i += usize::from(bytes.get(i + 1) == Some(&b']'));
+            }
+            (true, b'\\') => i += 1,
+            (true, b']') => in_bracket = false,
+            (true, b'[') => match bytes.get(i + 1) {
+                Some(b':') => {
+                    let rest = &pattern[i + 2..];
+                    let Some(end) = rest.find(":]") else {
+                        return Some(format!(
+                            "'[:' at byte {i} opens a character class that ':]' never closes"
+                        ));
+                    };
+                    let name = &rest[..end];
+                    if !CLASSES.contains(&name) {
+                        return Some(format!(
+                            "no character class [:{name}:] (POSIX has alnum, alpha, blank, cntrl, digit, graph, lower, print, punct, space, upper, xdigit)"
+                        ));
+                    }
+                    i += 2 + end + 1;
+                }
+                Some(b'.' | b'=') => {
+                    return Some(
+                        "collating elements [. .] and equivalence classes [= =] are not supported".to_string(),
+                    );
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The regex parser's own words, without its drawing of the pattern. Pure.
@@ -812,6 +876,36 @@ afterlife kill --pgroup 100; and session 100 (3 live processes): afterlife kill 
         // The name's ends are its only line ends.
         assert!(!NameMatch::new("^z", false, None).unwrap().matches_name("q\nz"));
         assert!(!NameMatch::new("q$", false, None).unwrap().matches_name("q\nz"));
+    }
+
+    /// A class POSIX does not know is refused, never read as a nested set
+    /// of its letters; the known ones match as in grep -E.
+    #[test]
+    fn an_unknown_character_class_is_refused() {
+        for (pattern, reason) in [
+            ("[[:foo:]]", "no character class [:foo:]"),
+            ("^[[:alpah:]]+$", "no character class [:alpah:]"),
+            ("[a[:dgit:]]", "no character class [:dgit:]"),
+            ("[[:alpha]]", "opens a character class that ':]' never closes"),
+            ("[[.a.]]", "collating elements"),
+            ("[[=a=]]", "equivalence classes"),
+        ] {
+            let error = NameMatch::new(pattern, false, None).unwrap_err();
+            assert!(
+                error.reason.starts_with(reason) || error.reason.contains(reason),
+                "{pattern}: {error}"
+            );
+        }
+        let digits = NameMatch::new("^[[:digit:][:space:]]+$", false, None).unwrap();
+        assert!(digits.matches_name("12 3") && !digits.matches_name("pool"));
+        assert!(
+            !NameMatch::new("[[:upper:]]", false, None)
+                .unwrap()
+                .matches_name("pool_workqueue_")
+        );
+        // A `[:` outside a bracket, or after an escape, is no class.
+        assert!(NameMatch::new(r"a\[:b", false, None).unwrap().matches_name("a[:b"));
+        assert!(NameMatch::new("[]:]", false, None).unwrap().matches_name("a:b"));
     }
 
     #[test]

@@ -80,6 +80,12 @@ fn addresses_that_are_not_say_why() {
         "'example.com' is not an IP address or localhost (afterlife looks up no host names); write ./example.com:80 for a file",
     );
     assert_one_line_error(&["holds", "TCP:0"], "'TCP:0' is not a port");
+    // An address followed by no port, or by one that is not digits, is
+    // refused for its port: it was looked up as a file, and the answer was
+    // "cannot examine 127.0.0.1:: No such file or directory".
+    for spec in ["127.0.0.1:", "localhost:abc", "10.0.0.1:x"] {
+        assert_one_line_error(&["holds", spec], &format!("'{spec}' is not a port"));
+    }
 }
 
 #[test]
@@ -173,6 +179,46 @@ fn bad_explain_input() {
         "'RTMAX-31' is outside the real-time signals",
     );
     assert_one_line_error(&["explain", "1.5"], "cannot explain '1.5'");
+    // A number too large for any status is said to be one.
+    assert_one_line_error(
+        &["explain", "340282366920938463463374607431768211456"],
+        "cannot explain '340282366920938463463374607431768211456': out of range: no exit code",
+    );
+}
+
+/// `holds --deleted` lists deleted files and answers nothing of a SPEC
+/// given with it: `holds --deleted tcp:80` said nothing of port 80 and
+/// exited 0 when any deleted file was held open. The two are one or the
+/// other, a usage error together.
+#[test]
+fn holds_deleted_takes_no_spec() {
+    let output = run(&["holds", "--deleted", "tcp:80"]);
+    assert_eq!(output.status.code(), Some(125));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("afterlife: error: the argument '--deleted' cannot be used with '[SPEC]...'"),
+        "{err}"
+    );
+    assert!(stdout(&output).is_empty());
+}
+
+/// A real-time signal's offset is one sign and digits: `RTMIN--3` was read
+/// as RTMIN+3 (the digits were parsed as a number that may carry a sign of
+/// its own), so `kill -s RTMIN--3` sent signal 37 and `explain` explained
+/// it. Now both refuse it, and the process is sent nothing.
+#[test]
+fn a_real_time_offset_with_two_signs_is_no_signal() {
+    let target = sleeper("60");
+    let pid = target.pid().to_string();
+    for text in ["RTMIN--3", "RTMIN++3", "RTMAX-+3"] {
+        assert_one_line_error(&["explain", text], &format!("cannot explain '{text}'"));
+        assert_one_line_error(
+            &["kill", "--no-escalate", "-s", text, &pid],
+            &format!("unknown signal name '{text}'"),
+        );
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(stat.contains(") S "), "still sleeping: {stat}");
 }
 
 #[test]
@@ -189,6 +235,33 @@ fn unknown_commands_and_missing_arguments_exit_125() {
     assert_eq!(run(&["frobnicate"]).status.code(), Some(125));
     assert_eq!(run(&["status"]).status.code(), Some(125));
     assert_eq!(run(&[]).status.code(), Some(125));
+}
+
+/// The summary under `afterlife --help` names every code of the one
+/// exit-code table: it left out 2 (`watch`: too few samples) and 121 (`run
+/// --fail-on-leftovers`). `explain --help` says its codes, and `run
+/// --help` shows `--kill-after`, the name `timeout` users know `--grace` by.
+#[test]
+fn help_names_every_exit_code() {
+    let help = stdout(&run(&["--help"]));
+    let summary = &help[help.find("Exit codes:").expect("an exit-code summary")..];
+    let summary = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (code, _) in afterlife::exit_code::TABLE {
+        let shown = match *code {
+            "126" | "127" => "126/127 ",
+            "other" => "own code through",
+            code => &format!("{code} "),
+        };
+        assert!(summary.contains(shown), "{code} is not in: {summary}");
+    }
+    let explain = stdout(&run(&["explain", "--help"]));
+    assert!(
+        explain.contains("Exit code: 0 when every CODE was explained, 125"),
+        "{explain}"
+    );
+    let run_help = stdout(&run(&["run", "--help"]));
+    assert!(run_help.contains("[alias: --kill-after]"), "{run_help}");
+    assert_eq!(run(&["run", "--kill-after", "1", "--", "true"]).status.code(), Some(0));
 }
 
 #[test]

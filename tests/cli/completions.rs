@@ -155,6 +155,25 @@ fn man_page_to_stdout_and_one_page_per_command() {
     }
 }
 
+/// `man --dir` given a file says that it is no directory; it said "File
+/// exists (os error 17)", which names no trouble. Nothing is written.
+#[test]
+fn man_pages_to_a_file_are_refused_as_no_directory() {
+    let scratch = Scratch::new("man-file");
+    let file = scratch.path().join("pages");
+    std::fs::write(&file, "mine").unwrap();
+    let output = run(&["man", "--dir", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(125));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "afterlife: error: cannot write man pages to {}: it exists and is not a directory\n",
+            file.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}
+
 /// Renders a page with man(1), as a reader sees it.
 fn rendered(page: &std::path::Path) -> Option<String> {
     let output = std::process::Command::new("man")

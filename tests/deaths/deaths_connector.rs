@@ -113,3 +113,63 @@ fn no_source_outside_the_initial_pid_namespace() {
     );
     assert!(common::stdout(&output).is_empty(), "{}", common::stdout(&output));
 }
+
+/// A source the environment names that is none (a typo) is refused in one
+/// line with exit 125: it was taken as unset, and the feed ran on whatever
+/// source it found first.
+#[test]
+fn an_unknown_source_is_refused() {
+    let output = common::afterlife()
+        .args(["deaths", "--duration", "1"])
+        .env("AFTERLIFE_DEATHS_SOURCE", "proc_conector")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125));
+    assert_eq!(
+        common::stderr(&output),
+        "afterlife: error: AFTERLIFE_DEATHS_SOURCE='proc_conector' names no source: bpf or proc-connector (unset: the strongest that runs)\n"
+    );
+    assert!(common::stdout(&output).is_empty());
+}
+
+/// A ring buffer size that is none (not a power of two, below a page, not
+/// a number) is refused in one line with exit 125: it was taken as unset,
+/// and the feed ran with 4 MiB.
+#[test]
+fn a_ring_size_that_is_none_is_refused() {
+    for value in ["5000", "1024", "4MiB"] {
+        let output = common::afterlife()
+            .args(["deaths", "--duration", "1"])
+            .env("AFTERLIFE_DEATHS_RING_BYTES", value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(125), "{value}");
+        assert_eq!(
+            common::stderr(&output),
+            format!(
+                "afterlife: error: AFTERLIFE_DEATHS_RING_BYTES='{value}' is no ring buffer size: a power of two of at least 4096 (unset: 4 MiB)\n"
+            )
+        );
+    }
+}
+
+/// A `--cgroup` given as a directory of the cgroup file system (the path a
+/// run's report shows) is no cgroup path: it matched no death and the feed
+/// ran on, empty. It is refused, with the cgroup's own path to give.
+#[test]
+fn a_cgroup_given_as_its_directory_is_refused() {
+    for (value, own) in [
+        ("/sys/fs/cgroup/system.slice/cron.service", "/system.slice/cron.service"),
+        ("/sys/fs/cgroup/unified/afterlife-42", "/afterlife-42"),
+        ("/sys/fs/cgroup", "/"),
+    ] {
+        let output = common::afterlife()
+            .args(["deaths", "--duration", "1", "--cgroup", value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(125), "{value}");
+        let err = common::stderr(&output);
+        assert!(err.starts_with("afterlife: error: invalid --cgroup <PATH>: "), "{err}");
+        assert!(err.ends_with(&format!("give the cgroup's own path, {own}\n")), "{err}");
+    }
+}

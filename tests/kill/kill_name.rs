@@ -335,6 +335,15 @@ fn a_bad_pattern_or_a_missing_name_is_a_usage_error() {
             &["--exact", "1"][..],
             "afterlife: error: --exact and --user select by name: give --name PATTERN\n",
         ),
+        // A character class POSIX does not know (a typo of [:alpha:]) was
+        // read as a set of its letters, and selected every name with an
+        // `a`, `l`, `p`, `h` or `:`; grep -E and pkill refuse it, and so
+        // does afterlife now, before anything is signalled.
+        (
+            &["--name", "[[:alpah:]]"][..],
+            "afterlife: error: invalid --name pattern \"[[:alpah:]]\": no character class [:alpah:] (POSIX has \
+             alnum, alpha, blank, cntrl, digit, graph, lower, print, punct, space, upper, xdigit)\n",
+        ),
     ] {
         let (code, text, stderr) = kill_text(args);
         assert_eq!((code, text.as_str(), stderr.as_str()), (125, "", expected), "{args:?}");

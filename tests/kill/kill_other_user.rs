@@ -114,3 +114,46 @@ fn a_lone_target_it_may_not_signal_is_a_survivor_and_the_finish_says_why() {
     let _ = roots.kill();
     let _ = roots.wait();
 }
+
+/// A dry run says what the real run would find: a target afterlife may not
+/// signal (EPERM) is a survivor with its reason and diagnosis, and the exit
+/// code is 1. It was listed as "would send SIGTERM", with exit 0, where
+/// the real run then reported EPERM and exit 1.
+#[test]
+fn a_dry_run_names_a_target_it_may_not_signal_as_the_real_run_does() {
+    if !is_root() {
+        eprintln!("skipped: starting processes of two users needs root");
+        return;
+    }
+    let mut roots = sleep_as(None);
+    let mut nobodys = sleep_as(Some(&NOBODY));
+    let (root_pid, nobody_pid) = (roots.id() as i32, nobodys.id() as i32);
+    assert!(common::wait_until(std::time::Duration::from_secs(10), || {
+        std::fs::read_to_string(format!("/proc/{nobody_pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    }));
+    let (root, nobody) = (root_pid.to_string(), nobody_pid.to_string());
+    let (code, stdout) = kill_as_nobody(&["--json", "--dry-run", &root, &nobody]);
+    let report: serde_json::Value = crate::common::schema::parse("kill", &stdout);
+    assert_eq!(code, Some(1), "{report:#}");
+    let denied = entry(&report, root_pid);
+    assert_eq!(denied["outcome"], "alive", "{denied:#}");
+    assert_eq!(denied["reason"], "permission_denied", "{denied:#}");
+    assert!(denied["diagnosis"].is_object(), "{denied:#}");
+    assert_eq!(entry(&report, nobody_pid)["outcome"], "would_signal", "{report:#}");
+    assert_eq!(report["summary"]["survivors"], 1, "{report:#}");
+
+    let (code, text) = kill_as_nobody(&["--dry-run", &root, &nobody]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "dry run: 1 process would be signalled, 0 refused, 1 may not be signalled (EPERM); nothing was sent"
+        ),
+        "{text}"
+    );
+    // Nothing was sent to either.
+    for child in [&mut roots, &mut nobodys] {
+        assert!(child.try_wait().unwrap().is_none(), "a dry run sends nothing");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

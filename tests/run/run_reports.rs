@@ -152,3 +152,56 @@ fn an_unwritable_report_path_stops_the_run_before_it_starts() {
     let json: serde_json::Value = crate::common::schema::parse("run", &std::fs::read_to_string(&good).unwrap());
     assert_eq!(json["exit_code"], 2);
 }
+
+/// A FIFO as `--report-json` waits at most 5 s for a reader, then fails
+/// with 125 before the command runs: the open waited for ever, and the
+/// command never started. With a reader, the report goes through it.
+#[test]
+fn a_fifo_report_path_is_given_five_seconds_for_a_reader() {
+    let scratch = Scratch::new("report-fifo");
+    let fifo = scratch.path().join("report.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let marker = scratch.path().join("ran");
+    let script = format!("touch '{}'", marker.display());
+    let started = std::time::Instant::now();
+    let mut run = afterlife()
+        .args(["run", "--report-json"])
+        .arg(&fifo)
+        .args(["--", "sh", "-c", &script])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = wait_until(Duration::from_secs(15), || run.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = run.kill();
+    }
+    let output = run.wait_with_output().unwrap();
+    assert!(ended, "the run waited for a reader for ever");
+    assert!(started.elapsed() >= Duration::from_secs(4), "{:?}", started.elapsed());
+    assert_eq!(output.status.code(), Some(125));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "afterlife: error: cannot write the report to {}: it is a FIFO and no process opened it for reading in 5s\n",
+            fifo.display()
+        )
+    );
+    assert!(!marker.exists(), "the command ran");
+
+    // A reader that comes within the time gets the report.
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::read_to_string(reader_path).unwrap()
+    });
+    let output = afterlife()
+        .args(["run", "--report-json"])
+        .arg(&fifo)
+        .args(["--", "sh", "-c", "exit 3"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let json: serde_json::Value = crate::common::schema::parse("run", &reader.join().unwrap());
+    assert_eq!(json["exit_code"], 3);
+}

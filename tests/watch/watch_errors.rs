@@ -557,3 +557,29 @@ fn a_watch_whose_json_reader_went_away_stops() {
     let _ = target.wait();
     assert!(stopped, "the watch went on with no one reading it");
 }
+
+/// A `--plot` that is a FIFO is refused at once: its open waited for a
+/// reader for ever, before the first sample. A directory is refused too.
+#[test]
+fn a_plot_path_that_is_no_regular_file_is_refused() {
+    let scratch = common::Scratch::new("watch-plot-fifo");
+    let fifo = scratch.path().join("chart.svg");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let directory = scratch.path().join("dir.png");
+    std::fs::create_dir(&directory).unwrap();
+    let target = common::sleeper("30");
+    let pid = target.pid().to_string();
+    for (path, what) in [
+        (&fifo, "is not a regular file (a FIFO, a socket or a device)"),
+        (&directory, "is a directory"),
+    ] {
+        let started = std::time::Instant::now();
+        let output = run(&["watch", "--duration", "1", "--plot", path.to_str().unwrap(), &pid]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+        assert_eq!(
+            stderr(&output),
+            format!("afterlife: error: invalid --plot: {} {what}\n", path.display())
+        );
+    }
+}

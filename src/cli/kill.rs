@@ -14,7 +14,7 @@ use crate::exit_code;
 use crate::observe::EndingReport;
 use crate::resources::ipc_left::LiveTree;
 use crate::terminate::check::{CheckReport, Liveness, check};
-use crate::terminate::plan::TerminationPlan;
+use crate::terminate::plan::{TerminationPlan, ends_by_default};
 use crate::terminate::report::{Containment, EndedBy, Outcome, ProcessReport, SurvivorReason, TerminationReport};
 use crate::terminate::select::{NameMatch, resolve_user};
 use crate::terminate::{NextMove, Progress, Request, Scope, TerminateError, terminate, terminate_observed};
@@ -400,7 +400,8 @@ fn request(args: &KillArgs, names: Option<NameMatch>) -> Request {
             escalate: !args.no_escalate,
             wait: !args.no_wait,
             ..TerminationPlan::default()
-        },
+        }
+        .carried_out(),
         force: args.force,
         dry_run: args.dry_run,
         use_cgroup: !args.no_cgroup,
@@ -565,7 +566,18 @@ fn write_result(out: &mut String, process: &ProcessReport, report: &TerminationR
             if let Some(state) = state {
                 let _ = write!(out, " [{}]", state.letter());
             }
-            let _ = write!(out, ": {}", escape(&reason.describe()));
+            match reason {
+                SurvivorReason::NotWaited if !ends_by_default(report.plan.signal) => {
+                    let _ = write!(
+                        out,
+                        ": not waited for ({} does not end a process by default)",
+                        report.plan.signal
+                    );
+                }
+                _ => {
+                    let _ = write!(out, ": {}", escape(&reason.describe()));
+                }
+            }
             if matches!(reason, SurvivorReason::Refused { .. }) && process.named && report.scope == Scope::Tree {
                 out.push_str("; its tree was not walked from it (a descendant is ended only if named on its own)");
             }

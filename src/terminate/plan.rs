@@ -105,7 +105,30 @@ impl Finish {
     }
 }
 
+/// Whether `signal`'s default action ends a process (terminate, or
+/// terminate with a core). One that stops, continues or is ignored by
+/// default does not. Pure.
+pub fn ends_by_default(signal: Signal) -> bool {
+    matches!(signal.default_action(), DefaultAction::Terminate | DefaultAction::Core)
+}
+
 impl TerminationPlan {
+    /// The plan as it is carried out: a signal whose default action does
+    /// not end a process (`SIGSTOP`, `SIGCONT`, `SIGWINCH`...) is sent as
+    /// it is, as kill(1) sends it. Nothing waits for an end it does not
+    /// bring, and nothing escalates to `SIGKILL` when the target does what
+    /// it was asked (stops, continues, redraws). Pure.
+    pub fn carried_out(self) -> TerminationPlan {
+        if ends_by_default(self.signal) {
+            return self;
+        }
+        TerminationPlan {
+            wait: false,
+            escalate: false,
+            ..self
+        }
+    }
+
     /// Whether the first signal is already `SIGKILL`, so there is nothing to
     /// escalate to.
     pub fn starts_with_kill(&self) -> bool {
@@ -183,6 +206,37 @@ const BURST_ALIVE: usize = 8;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signal_that_does_not_end_a_process_is_sent_as_it_is() {
+        for number in [
+            libc::SIGSTOP,
+            libc::SIGCONT,
+            libc::SIGTSTP,
+            libc::SIGWINCH,
+            libc::SIGCHLD,
+        ] {
+            let signal = Signal::from_number(number).unwrap();
+            let plan = TerminationPlan {
+                signal,
+                ..TerminationPlan::default()
+            }
+            .carried_out();
+            assert!(!plan.wait && !plan.escalate, "{signal}");
+            assert_eq!(
+                next_step(&plan, Phase::Graceful, Duration::ZERO, 1),
+                Step::Finish(Finish::NotWaiting)
+            );
+        }
+        for number in [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGKILL, libc::SIGUSR1] {
+            let signal = Signal::from_number(number).unwrap();
+            let plan = TerminationPlan {
+                signal,
+                ..TerminationPlan::default()
+            };
+            assert_eq!(plan.carried_out(), plan, "{signal}");
+        }
+    }
 
     #[test]
     fn a_burst_of_exits_pauses_only_while_many_are_left() {

@@ -247,6 +247,11 @@ pub fn survivor_reason(
     context: SurvivorContext,
     name_of: impl Fn(i32) -> Option<String>,
 ) -> SurvivorReason {
+    // Signalled and not waited for: nothing can be said to have survived.
+    // Only the kernel's own refusals are certain failures.
+    if !context.waited && !info.kernel_thread && !context.namespace_init {
+        return SurvivorReason::NotWaited;
+    }
     if let Some(tracer) = info.tracer_pid {
         return SurvivorReason::Traced {
             tracer_pid: tracer,

@@ -66,7 +66,9 @@ pub fn wait_for(
     mut on_end: impl FnMut(&WaitOutcome),
 ) -> Result<WaitReport, WaitCommandError> {
     let mut opened = Vec::with_capacity(pids.len());
-    for &pid in pids {
+    // A PID given twice is one process, waited for and reported once.
+    let mut seen = std::collections::HashSet::new();
+    for &pid in pids.iter().filter(|&&pid| seen.insert(pid)) {
         opened.push(Process::open_to_wait(pid)?);
     }
     // Loaded on a thread once the pidfds are open: a signal queued after

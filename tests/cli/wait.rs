@@ -145,6 +145,28 @@ fn several_pids_exit_with_the_last_ones_status() {
     );
 }
 
+#[test]
+fn a_pid_given_twice_is_waited_for_and_reported_once() {
+    let scratch = Scratch::new("wait-twice");
+    let fifo = scratch.fifo("go");
+    let fixture = Fixture::start(&format!("( read x < {}; exit 7 ) & echo $!; wait", fifo.display()));
+    let pid = fixture.reported.to_string();
+    let waiter = afterlife()
+        .args(["wait", &pid, &pid])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || holds_pidfd_for(
+        waiter.id(),
+        fixture.reported
+    )));
+    release(&fifo);
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(7));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
 /// A zombie of another user hides its exit code until its parent reaps it;
 /// `wait` waits for that reap and reads the code from its pidfd.
 #[test]

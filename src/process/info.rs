@@ -62,14 +62,18 @@ pub struct ProcessInfo {
     pub wchan: Option<String>,
     /// Whether this is a kernel thread.
     pub kernel_thread: bool,
-    /// Whether it is exiting (`PF_EXITING`).
+    /// Whether it is exiting (`PF_EXITING`): of the main thread, or where
+    /// the main thread has ended, of the thread `state` is read from (a
+    /// process whose threads are all in `do_exit` is ending, even with
+    /// its main thread a zombie already).
     pub exiting: bool,
     /// Whether it is writing a core dump (`CoreDumping` in status).
     pub core_dumping: bool,
     /// Its main thread has ended while other threads run (`pthread_exit`
     /// in `main`): /proc shows the main thread a zombie, but the process
     /// lives; `state` and `wchan` are then those of a thread still running,
-    /// and its files are read through that thread.
+    /// and its files are read through that thread. Not for a process that
+    /// is ending, whose last threads are in `do_exit` (`exiting`).
     pub main_thread_exited: bool,
     /// Its PID in its own PID namespace (`NSpid`'s last field; the PID as
     /// seen here without it, before Linux 4.1): 1 for the init of a PID
@@ -128,16 +132,18 @@ impl ProcessInfo {
             })
             .unwrap_or_default();
         let mut wchan = dir.wchan().ok().filter(|w| !w.is_empty() && w != "0");
+        let mut exiting = stat.flags & PF_EXITING != 0;
         let live_thread = main_thread_ended(&stat).then(|| live_thread(&dir, pid)).flatten();
-        if let Some((tid, thread_state, thread_wchan)) = &live_thread {
-            state = *thread_state;
-            wchan = thread_wchan.clone();
+        if let Some(thread) = &live_thread {
+            state = thread.state;
+            wchan = thread.wchan.clone();
+            exiting = thread.exiting;
             // The thread's directory holds the same files procfs reads.
-            let thread = proc::Process::new_with_root(format!("/proc/{pid}/task/{tid}").into());
-            cmdline = thread
+            let dir = proc::Process::new_with_root(format!("/proc/{pid}/task/{}", thread.tid).into());
+            cmdline = dir
                 .as_ref()
                 .map_or(Vec::new(), |t| proc::cmdline::of(t).unwrap_or_default());
-            exe = thread.ok().and_then(|t| t.exe().ok());
+            exe = dir.ok().and_then(|t| t.exe().ok());
         }
         let start_ticks = stat.starttime;
         let started_at = Some(proc::started_at(start_ticks));
@@ -168,9 +174,9 @@ impl ProcessInfo {
             tracer_pid: (status.tracerpid > 0).then_some(status.tracerpid),
             wchan,
             kernel_thread: stat.flags & PF_KTHREAD != 0,
-            exiting: stat.flags & PF_EXITING != 0,
+            exiting,
             core_dumping: status.core_dumping.unwrap_or(false),
-            main_thread_exited: live_thread.is_some(),
+            main_thread_exited: live_thread.is_some_and(|t| !t.exiting),
             pid_in_own_namespace: status
                 .nspid
                 .as_ref()
@@ -195,7 +201,7 @@ pub fn live_thread_of(pid: Pid) -> Option<i32> {
     main_thread_ended(&stat)
         .then(|| live_thread(&dir, pid))
         .flatten()
-        .map(|(tid, _, _)| tid)
+        .map(|thread| thread.tid)
 }
 
 /// Where the files of `pid` are read: `/proc/PID`, or for a process whose
@@ -209,19 +215,48 @@ pub fn files_dir(pid: Pid) -> String {
     }
 }
 
-/// A thread of `pid` other than its main thread that has not exited: its
-/// ID, state and `wchan`.
-fn live_thread(dir: &proc::Process, pid: Pid) -> Option<(i32, ProcessState, Option<String>)> {
-    dir.tasks().ok()?.flatten().find_map(|task| {
-        if task.tid == pid.get() {
-            return None;
+/// A thread other than the main one that has not ended (state neither Z
+/// nor X), as [`live_thread`] finds it.
+struct LiveThread {
+    tid: i32,
+    state: ProcessState,
+    wchan: Option<String>,
+    /// `PF_EXITING` in its flags: it is in `do_exit` itself, so the
+    /// process is ending (its last thread releasing the memory), not
+    /// running on without its main thread.
+    exiting: bool,
+}
+
+/// A thread of `pid` other than its main thread that has not ended: one
+/// that is not exiting if there is one (a thread that calls `exit` takes
+/// the others with it, and the last one out may take a while, freeing the
+/// memory, with the main thread already a zombie).
+fn live_thread(dir: &proc::Process, pid: Pid) -> Option<LiveThread> {
+    let mut exiting = None;
+    for task in dir.tasks().ok()?.flatten().filter(|task| task.tid != pid.get()) {
+        let Ok(stat) = task.stat() else {
+            // Ended while the tasks were listed.
+            continue;
+        };
+        let state = ProcessState::from_letter(stat.state);
+        if !state.is_alive() {
+            continue;
         }
-        let state = ProcessState::from_letter(task.stat().ok()?.state);
         let wchan = std::fs::read_to_string(format!("/proc/{}/task/{}/wchan", pid, task.tid))
             .ok()
             .filter(|w| !w.is_empty() && w != "0");
-        state.is_alive().then_some((task.tid, state, wchan))
-    })
+        let thread = LiveThread {
+            tid: task.tid,
+            state,
+            wchan,
+            exiting: stat.flags & PF_EXITING != 0,
+        };
+        if !thread.exiting {
+            return Some(thread);
+        }
+        exiting.get_or_insert(thread);
+    }
+    exiting
 }
 
 /// What telling how a process ended needs of /proc, and no more: its

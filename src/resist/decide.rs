@@ -100,10 +100,11 @@ fn src(facts: &Facts, file: &str) -> String {
 }
 
 /// Where the process's state was read: its main thread's `stat`, or, when
-/// the main thread ended alone, the `stat` of the thread that runs.
+/// the main thread has ended (alone, or first of an exiting process), the
+/// `stat` of a thread that has not.
 fn state_src(facts: &Facts) -> String {
     match facts.live_other_threads().next() {
-        Some(thread) if facts.main_thread_ended_alone() => thread_src(facts, thread, "stat state"),
+        Some(thread) if facts.main_thread_ended() => thread_src(facts, thread, "stat state"),
         _ => src(facts, "stat state"),
     }
 }
@@ -350,6 +351,17 @@ go, the parent {ppid} is told and reaps it.",
     );
 }
 
+/// The threads of an exiting process that keep it from ending: those not
+/// yet in `do_exit` (SIGKILL queued, not acted on) and those stuck in it
+/// asleep in D. A thread in `do_exit` that runs is the last one out
+/// releasing the memory: it holds nothing up. Pure.
+fn holding_threads<'a>(live: &[&'a ThreadFacts]) -> Vec<&'a ThreadFacts> {
+    live.iter()
+        .copied()
+        .filter(|t| !t.exiting || t.state == ProcessState::DiskSleep)
+        .collect()
+}
+
 fn exiting(facts: &Facts) -> Finding {
     let mut f = finding(FindingKind::Exiting, "exiting", KillEffect::Delayed);
     f.evidence
@@ -370,9 +382,15 @@ fn exiting(facts: &Facts) -> Finding {
     for thread in &live {
         f.evidence.push(Evidence::new(
             thread_src(facts, thread, "stat state"),
-            format!("{} ({})", thread.state.letter(), thread.name),
+            format!(
+                "{} ({}){}",
+                thread.state.letter(),
+                thread.name,
+                if thread.exiting { ", PF_EXITING set" } else { "" }
+            ),
         ));
     }
+    let live = holding_threads(&live);
     if live.is_empty() {
         f.sigkill = KillEffect::EndsIt;
         f.explanation = "It is already exiting (in the kernel's do_exit): it is releasing its memory and files and \
@@ -1369,11 +1387,17 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
                 false,
                 "nothing more: it is already dying, held at its exit by its tracer".to_string(),
             )
-        } else if dying {
+        } else if dying && in_d {
             outcome(
                 "forced",
                 false,
                 "little: it is already dying, held by a thread in the kernel".to_string(),
+            )
+        } else if dying {
+            outcome(
+                "forced",
+                false,
+                "nothing more: it is already dying, and is gone in a moment".to_string(),
             )
         } else if in_d && !vfork {
             outcome(

@@ -437,15 +437,19 @@ impl Facts {
     /// (`zap_other_threads`) or is exiting already.
     pub fn main_thread_ended_alone(&self) -> bool {
         const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
-        let main_ended = self
-            .threads
-            .iter()
-            .find(|t| t.tid == self.pid.get())
-            .is_some_and(|t| !t.state.is_alive());
-        main_ended
+        self.main_thread_ended()
             && self
                 .live_other_threads()
                 .any(|t| !t.exiting && t.pending & SIGKILL_BIT == 0)
+    }
+
+    /// Whether the main thread has ended (its `stat` reads Z or X), alone
+    /// or with the whole process.
+    pub fn main_thread_ended(&self) -> bool {
+        self.threads
+            .iter()
+            .find(|t| t.tid == self.pid.get())
+            .is_some_and(|t| !t.state.is_alive())
     }
 
     /// Threads other than the main one that are still alive.

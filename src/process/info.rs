@@ -204,6 +204,26 @@ pub fn live_thread_of(pid: Pid) -> Option<i32> {
         .map(|thread| thread.tid)
 }
 
+/// Whether the process in `dir` is ending on its own: SIGKILL queued to
+/// it, or in `do_exit` (`PF_EXITING`) — where its main thread has ended,
+/// every thread left with it. Such a process is gone in a moment, with no
+/// one's help; the last thread out may take a while releasing a large
+/// memory. The main thread of a `pthread_exit` in `main` reads as exiting
+/// a moment before it reads Z, with the process running on: a caller
+/// that acts on this waits for the end, and does not assume it.
+pub fn ending(dir: &proc::Process, pid: Pid) -> bool {
+    const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+    let Ok(stat) = proc::stat::of(dir) else {
+        // Gone since: ended.
+        return true;
+    };
+    if main_thread_ended(&stat) {
+        return live_thread(dir, pid).is_none_or(|thread| thread.exiting);
+    }
+    stat.flags & PF_EXITING != 0
+        || proc::status::of(dir).is_ok_and(|status| (status.sigpnd | status.shdpnd) & SIGKILL_BIT != 0)
+}
+
 /// Where the files of `pid` are read: `/proc/PID`, or for a process whose
 /// main thread has ended while others run, `/proc/PID/task/TID` of a thread
 /// that runs (the main thread's fd table, memory and working directory went

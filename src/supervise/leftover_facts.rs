@@ -144,6 +144,9 @@ pub struct Identity {
     pub pgid: i32,
     /// Command line.
     pub cmdline: Vec<String>,
+    /// Ending on its own when read (SIGKILL queued, or in `do_exit`):
+    /// [`crate::process::ending`].
+    pub ending: bool,
 }
 
 /// Reads the identity of `pid` if it is still the process that started at
@@ -170,6 +173,7 @@ pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
         sid: stat.session,
         pgid: stat.pgrp,
         cmdline,
+        ending: crate::process::ending(&proc, pid),
     })
 }
 

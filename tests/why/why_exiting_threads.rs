@@ -14,7 +14,8 @@ use common::why::why_json;
 use common::{Py, run_json};
 
 /// Starts a two-thread process holding 1 GiB, lets it exit, and waits for
-/// its main thread to be a zombie while the other thread still runs.
+/// its main thread to be a zombie while the other thread, in `do_exit`
+/// (`PF_EXITING`, which stays set until it is gone), still runs.
 fn ending_with_a_thread_releasing_memory() -> Option<Py> {
     let mut py = Py::start(
         r#"
@@ -32,20 +33,39 @@ os._exit(0)
     drop(py.child.stdin.take());
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(5) {
-        let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
         match common::state(pid) {
-            Some('Z') if threads > 1 => return Some(py),
-            Some('Z') | None => return None,
+            Some('Z') if other_thread_exiting(pid) => return Some(py),
+            None => return None,
             _ => std::thread::yield_now(),
         }
     }
     None
 }
 
+/// Whether a thread of `pid` other than the main one is in `do_exit`.
+fn other_thread_exiting(pid: i32) -> bool {
+    const PF_EXITING: u64 = 4;
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        tid != pid.to_string()
+            && std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).is_ok_and(|stat| {
+                let fields: Vec<&str> = stat[stat.rfind(')').map_or(0, |i| i + 2)..].split(' ').collect();
+                // Field 9 (flags) is the seventh after the state.
+                fields
+                    .get(6)
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .is_some_and(|f| f & PF_EXITING != 0)
+            })
+    })
+}
+
 /// Whether the process still had its main thread a zombie and another
 /// thread running after a command read it.
 fn still_in_window(pid: i32) -> bool {
-    common::state(pid) == Some('Z') && std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|d| d.count() > 1)
+    common::state(pid) == Some('Z') && other_thread_exiting(pid)
 }
 
 #[test]

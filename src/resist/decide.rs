@@ -84,6 +84,8 @@ fn findings(facts: &Facts) -> Vec<Finding> {
     }
     if facts.tracer_pid > 0 {
         out.push(traced(facts));
+    } else if let Some(thread) = facts.traced_thread() {
+        out.push(traced_thread(facts, thread));
     }
     if out.is_empty() {
         out.push(running(facts));
@@ -1071,6 +1073,42 @@ or end the tracer.",
     f
 }
 
+/// A tracer attached to one thread other than the main one, which has
+/// none: `/proc/PID/status` reads `TracerPid: 0`, the thread's own status
+/// names the tracer.
+fn traced_thread(facts: &Facts, thread: &ThreadFacts) -> Finding {
+    let mut f = finding(FindingKind::Traced, "debugger attached to a thread", KillEffect::EndsIt);
+    f.evidence.push(Evidence::new(
+        thread_src(facts, thread, "status TracerPid"),
+        thread.tracer_pid.to_string(),
+    ));
+    f.evidence.push(Evidence::new(
+        thread_src(facts, thread, "stat state"),
+        thread.state.letter().to_string(),
+    ));
+    let tracer = match facts.tracer.as_ref().filter(|t| t.pid.get() == thread.tracer_pid) {
+        Some(tracer) => {
+            f.title = format!("thread {} traced by {} ({})", thread.tid, tracer.pid, tracer.name);
+            peer_words(tracer.pid, &tracer.name, &tracer.command_line)
+        }
+        None => format!("{} (gone, or in another PID namespace)", thread.tracer_pid),
+    };
+    let mut explanation = format!(
+        "A tracer is attached with ptrace to thread {} ({}), not to the main thread: {tracer}. The signals that \
+thread takes go to the tracer first, which may pass them on or suppress them; SIGKILL alone bypasses it.",
+        thread.tid, thread.name
+    );
+    if thread.state == ProcessState::TracingStop {
+        explanation.push_str(" Right now the tracer holds that thread stopped (t).");
+    }
+    f.explanation = explanation;
+    f.next_step = format!(
+        "Detach or end the tracer {} (gdb: detach; strace: Ctrl+C); or end the process with SIGKILL, which works under a tracer.",
+        thread.tracer_pid
+    );
+    f
+}
+
 /// What the process does with each termination signal that it does not
 /// simply take with the default action: blocked in every thread, ignored,
 /// or caught. Each signal is in at most one list: ignored first where
@@ -1500,6 +1538,7 @@ mod tests {
             wait_target: None,
             blocked: 0,
             pending: 0,
+            tracer_pid: 0,
             exiting: false,
             freezer_v1: None,
             kernel_state: None,

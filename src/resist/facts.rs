@@ -251,6 +251,9 @@ pub struct ThreadFacts {
     /// `SigPnd` of this thread.
     #[serde(skip)]
     pub pending: u64,
+    /// `TracerPid` of this thread (0: none): a tracer attaches to one
+    /// thread at a time, and may attach to others than the main one.
+    pub tracer_pid: i32,
     /// `PF_EXITING` in this thread's flags: it is in `do_exit`.
     #[serde(skip)]
     pub exiting: bool,
@@ -441,6 +444,15 @@ impl Facts {
             && self
                 .live_other_threads()
                 .any(|t| !t.exiting && t.pending & SIGKILL_BIT == 0)
+    }
+
+    /// A thread other than the main one that has a tracer of its own while
+    /// the main thread has none (a debugger attached to that thread alone).
+    pub fn traced_thread(&self) -> Option<&ThreadFacts> {
+        if self.tracer_pid > 0 {
+            return None;
+        }
+        self.live_other_threads().find(|t| t.tracer_pid > 0)
     }
 
     /// Whether the main thread has ended (its `stat` reads Z or X), alone

@@ -1,0 +1,61 @@
+//! A tracer attached to one thread, not the main one (a debugger attached
+//! with `PTRACE_SEIZE` to a worker thread): `/proc/PID/status` reads
+//! `TracerPid: 0`, the thread's own status names the tracer. `why` said
+//! "nothing holds it, no debugger is attached".
+
+use crate::common;
+
+use common::Py;
+use common::why::{kinds, why_json};
+
+#[test]
+fn a_tracer_of_one_thread_is_named() {
+    let py = Py::start(
+        r#"
+import threading
+r, w = os.pipe()
+def worker():
+    os.write(w, b"%d\n" % threading.get_native_id())
+    time.sleep(60)
+threading.Thread(target=worker, daemon=True).start()
+tid = int(os.read(r, 32))
+seized_r, seized_w = os.pipe()
+def tracer():
+    # PTRACE_SEIZE, then PTRACE_INTERRUPT: the thread stops in a tracing stop.
+    ok = libc.ptrace(0x4206, tid, 0, 0) == 0 and libc.ptrace(0x4207, tid, 0, 0) == 0
+    if ok:
+        os.waitpid(tid, 0x40000000)  # __WALL: the stop is seen
+    os.write(seized_w, b"1" if ok else b"0")
+    hold_forever()
+tracer_pid = fork(tracer)
+report(tid=tid, tracer=tracer_pid, seized=int(os.read(seized_r, 1)))
+finish()
+"#,
+    );
+    if py.num("seized") == 0 {
+        eprintln!("ptrace refused here (Yama ptrace_scope?): nothing to check");
+        return;
+    }
+    let (pid, tid, tracer) = (py.pid(), py.num("tid"), py.num("tracer"));
+    let d = why_json(pid);
+    drop(py);
+    assert!(kinds(&d).contains(&"traced".to_string()), "{d:#}");
+    assert!(!kinds(&d).contains(&"running".to_string()), "{d:#}");
+    let traced = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "traced")
+        .unwrap();
+    assert_eq!(
+        traced["title"],
+        format!("thread {tid} traced by {tracer} (python3)"),
+        "{d:#}"
+    );
+    assert_eq!(
+        traced["evidence"][0]["source"],
+        format!("/proc/{pid}/task/{tid}/status TracerPid"),
+        "{d:#}"
+    );
+    assert_eq!(traced["evidence"][0]["value"], tracer.to_string(), "{d:#}");
+}

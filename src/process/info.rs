@@ -111,15 +111,47 @@ impl ProcessInfo {
         self.pid_in_own_namespace == 1
     }
 
-    /// Reads the facts of the process that has `pid` now.
+    /// Reads the facts of the process that has `pid` now, all of one
+    /// program: `stat` is read again after the other files, and where the
+    /// process called `execve` meanwhile (its name, command line and
+    /// executable are then of two programs, or its command line empty
+    /// while the new one was set up), everything is read again.
     pub fn read(pid: Pid) -> Result<ProcessInfo, ReadError> {
+        /// Reads before a mix is taken: a process that does nothing but
+        /// exec (a loop of scripts that exec each other) needs a few dozen
+        /// in a debug build on a loaded machine, each under 0.3 ms.
+        const READS: usize = 64;
         let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
-        let stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
-        let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
+        let mut stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+        for _ in 1..READS {
+            let info = ProcessInfo::read_with(&dir, pid, &stat)?;
+            match proc::stat::of(&dir) {
+                Ok(after) if !proc::stat::same_program(&stat, &after) || info.inside_exec() => stat = after,
+                // The same program throughout, or gone since: what was read
+                // was read of one program.
+                _ => return Ok(info),
+            }
+        }
+        ProcessInfo::read_with(&dir, pid, &stat)
+    }
+
+    /// Whether it looks caught inside `execve`: a live process of user
+    /// space, not exiting, with no command line. The new program's memory
+    /// has no arguments yet until the kernel has copied them in (the name
+    /// can have changed already, and its stack and code start be unset in
+    /// two reads of `stat`). A process that cleared its own command line
+    /// reads so too, and is merely read a few more times.
+    fn inside_exec(&self) -> bool {
+        self.cmdline.is_empty() && !self.kernel_thread && !self.exiting && self.state.is_alive()
+    }
+
+    /// Reads the facts of the process in `dir`, whose `stat` was `stat`.
+    fn read_with(dir: &proc::Process, pid: Pid, stat: &proc::stat::Stat) -> Result<ProcessInfo, ReadError> {
+        let status = proc::status::of(dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
         let mut state = ProcessState::from_letter(stat.state);
         // The files below may be refused (another user's process) or empty
         // (zombies, kernel threads): they are optional facts.
-        let mut cmdline = proc::cmdline::of(&dir).unwrap_or_default();
+        let mut cmdline = proc::cmdline::of(dir).unwrap_or_default();
         let mut exe = dir.exe().ok();
         let cgroups = dir
             .cgroups()
@@ -133,7 +165,7 @@ impl ProcessInfo {
             .unwrap_or_default();
         let mut wchan = dir.wchan().ok().filter(|w| !w.is_empty() && w != "0");
         let mut exiting = stat.flags & PF_EXITING != 0;
-        let live_thread = main_thread_ended(&stat).then(|| live_thread(&dir, pid)).flatten();
+        let live_thread = main_thread_ended(stat).then(|| live_thread(dir, pid)).flatten();
         if let Some(thread) = &live_thread {
             state = thread.state;
             wchan = thread.wchan.clone();

@@ -16,8 +16,19 @@ pub use procfs::process::{Stat, StatM};
 
 /// `PF_EXITING` in the flags: the process is in `do_exit`.
 pub const PF_EXITING: u32 = 0x0000_0004;
+/// `PF_SIGNALED`: the task took a fatal signal, on its way to `do_exit`
+/// (it never returns to user space); set before a tracer's exit stop
+/// (`PTRACE_EVENT_EXIT`), where `PF_EXITING` is not yet.
+pub const PF_SIGNALED: u32 = 0x0000_0400;
 /// `PF_KTHREAD`: a kernel thread.
 pub const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// Whether flags say the task is on its way out: in `do_exit`
+/// (`PF_EXITING`), or killed by a signal and heading there (`PF_SIGNALED`,
+/// held at a tracer's exit stop perhaps). Pure.
+pub fn on_its_way_out(flags: u32) -> bool {
+    flags & (PF_EXITING | PF_SIGNALED) != 0
+}
 
 /// Parses the text of `/proc/PID/stat`. Pure.
 pub fn parse(text: &[u8]) -> Option<Stat> {

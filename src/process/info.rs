@@ -273,9 +273,10 @@ struct LiveThread {
     tid: i32,
     state: ProcessState,
     wchan: Option<String>,
-    /// `PF_EXITING` in its flags: it is in `do_exit` itself, so the
-    /// process is ending (its last thread releasing the memory), not
-    /// running on without its main thread.
+    /// On its way out itself (`PF_EXITING`, or `PF_SIGNALED` where a
+    /// tracer holds it at its exit): the process is ending (its last
+    /// thread releasing the memory), not running on without its main
+    /// thread.
     exiting: bool,
 }
 
@@ -301,7 +302,7 @@ fn live_thread(dir: &proc::Process, pid: Pid) -> Option<LiveThread> {
             tid: task.tid,
             state,
             wchan,
-            exiting: stat.flags & PF_EXITING != 0,
+            exiting: proc::stat::on_its_way_out(stat.flags),
         };
         if !thread.exiting {
             return Some(thread);

@@ -360,7 +360,7 @@ go, the parent {ppid} is told and reaps it.",
 fn holding_threads<'a>(live: &[&'a ThreadFacts]) -> Vec<&'a ThreadFacts> {
     live.iter()
         .copied()
-        .filter(|t| !t.exiting || t.state == ProcessState::DiskSleep)
+        .filter(|t| !t.exiting || matches!(t.state, ProcessState::DiskSleep | ProcessState::TracingStop))
         .collect()
 }
 
@@ -388,7 +388,7 @@ fn exiting(facts: &Facts) -> Finding {
                 "{} ({}){}",
                 thread.state.letter(),
                 thread.name,
-                if thread.exiting { ", PF_EXITING set" } else { "" }
+                if thread.exiting { ", on its way out" } else { "" }
             ),
         ));
     }
@@ -408,9 +408,14 @@ will be a zombie, then gone, in a moment."
             .map(|t| format!("{} ({}, {})", t.tid, t.name, t.state.name()))
             .collect();
         f.title = format!("exiting, held by thread {}", names.join(", "));
+        let why_not = if live.iter().all(|t| t.exiting && t.state == ProcessState::TracingStop) {
+            "its tracer holds it stopped on its way out (PTRACE_EVENT_EXIT) until it lets it go"
+        } else {
+            "it has SIGKILL queued but has not acted on it"
+        };
         f.explanation = format!(
             "It is already exiting: its main thread has finished, and the process ends when its other threads \
-have ended too. Thread {} has not: it has SIGKILL queued but has not acted on it.",
+have ended too. Thread {} has not: {why_not}.",
             names.join(", ")
         );
         f.next_step =
@@ -1098,7 +1103,14 @@ fn traced_thread(facts: &Facts, thread: &ThreadFacts) -> Finding {
 thread takes go to the tracer first, which may pass them on or suppress them; SIGKILL alone bypasses it.",
         thread.tid, thread.name
     );
-    if thread.state == ProcessState::TracingStop {
+    if thread.state == ProcessState::TracingStop && thread.exiting {
+        f.sigkill = KillEffect::Delayed;
+        f.title.push_str(", stopped at its exit");
+        explanation.push_str(
+            " The process is exiting, and the tracer stopped that thread on its way out (PTRACE_EVENT_EXIT): \
+SIGKILL does nothing more; it ends once the tracer lets it go.",
+        );
+    } else if thread.state == ProcessState::TracingStop {
         explanation.push_str(" Right now the tracer holds that thread stopped (t).");
     }
     f.explanation = explanation;

@@ -254,7 +254,8 @@ pub struct ThreadFacts {
     /// `TracerPid` of this thread (0: none): a tracer attaches to one
     /// thread at a time, and may attach to others than the main one.
     pub tracer_pid: i32,
-    /// `PF_EXITING` in this thread's flags: it is in `do_exit`.
+    /// On its way out: `PF_EXITING` (in `do_exit`) or `PF_SIGNALED` (a
+    /// fatal signal taken, held at a tracer's exit stop perhaps).
     #[serde(skip)]
     pub exiting: bool,
     /// Its cgroup v1 freezer, if the hierarchy is mounted.

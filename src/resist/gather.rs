@@ -177,7 +177,7 @@ fn read_threads(dir: &proc::Process, pid: Pid, mounts: &CgroupMounts) -> Vec<Thr
                 blocked: status.as_ref().map_or(0, |s| s.sigblk),
                 pending: status.as_ref().map_or(0, |s| s.sigpnd),
                 tracer_pid: status.as_ref().map_or(0, |s| s.tracerpid),
-                exiting: u64::from(stat.flags) & u64::from(crate::resist::facts::PF_EXITING) != 0,
+                exiting: proc::stat::on_its_way_out(stat.flags),
                 freezer_v1,
                 kernel_state: None,
             })

@@ -118,31 +118,22 @@ impl ProcessInfo {
     /// while the new one was set up), everything is read again.
     pub fn read(pid: Pid) -> Result<ProcessInfo, ReadError> {
         /// Reads before a mix is taken: a process that does nothing but
-        /// exec (a loop of scripts that exec each other) needs a few dozen
-        /// in a debug build on a loaded machine, each under 0.3 ms.
+        /// exec (a loop of scripts that exec each other) may need a few
+        /// dozen on a loaded machine (see [`pause_before_reread`]).
         const READS: usize = 64;
         let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
         let mut stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
-        for _ in 1..READS {
+        for attempt in 1..READS {
+            pause_before_reread(attempt);
             let info = ProcessInfo::read_with(&dir, pid, &stat)?;
             match proc::stat::of(&dir) {
-                Ok(after) if !proc::stat::same_program(&stat, &after) || info.inside_exec() => stat = after,
+                Ok(after) if read_amid_exec(&stat, &after, &info.cmdline) => stat = after,
                 // The same program throughout, or gone since: what was read
                 // was read of one program.
                 _ => return Ok(info),
             }
         }
         ProcessInfo::read_with(&dir, pid, &stat)
-    }
-
-    /// Whether it looks caught inside `execve`: a live process of user
-    /// space, not exiting, with no command line. The new program's memory
-    /// has no arguments yet until the kernel has copied them in (the name
-    /// can have changed already, and its stack and code start be unset in
-    /// two reads of `stat`). A process that cleared its own command line
-    /// reads so too, and is merely read a few more times.
-    fn inside_exec(&self) -> bool {
-        self.cmdline.is_empty() && !self.kernel_thread && !self.exiting && self.state.is_alive()
     }
 
     /// Reads the facts of the process in `dir`, whose `stat` was `stat`.
@@ -216,6 +207,31 @@ impl ProcessInfo {
                 .unwrap_or(pid.get()),
         })
     }
+}
+
+/// Before read number `attempt` (from 1) of a process caught in an exec:
+/// the first few follow at once; later ones wait a millisecond, for the
+/// exec'ing process, descheduled on a busy machine in the middle of its
+/// exec, to get to its end (64 reads then span some 60 ms at most).
+pub fn pause_before_reread(attempt: usize) {
+    if attempt > 4 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Whether a command line read between two reads of `stat` (`before` and
+/// `after`) may be of another program than the name: an `execve` came
+/// between them, or the process looks caught inside one — a live process
+/// of user space, not exiting, with no command line: the new program's
+/// memory has no arguments until the kernel has copied them in (its name
+/// may have changed already, and its code and stack start be unset in
+/// both reads). A process that cleared its own command line reads so too,
+/// and is merely read again a few times. Pure.
+pub fn read_amid_exec(before: &proc::stat::Stat, after: &proc::stat::Stat, cmdline: &[String]) -> bool {
+    let user_space = after.flags & PF_KTHREAD == 0;
+    let alive = ProcessState::from_letter(after.state).is_alive();
+    !proc::stat::same_program(before, after)
+        || (cmdline.is_empty() && user_space && alive && !proc::stat::on_its_way_out(after.flags))
 }
 
 /// Whether the main thread has ended while other threads run

@@ -547,3 +547,38 @@ EOF"#,
     assert_eq!(leftover_pids(&report), Vec::<i32>::new(), "{report:#}");
     assert_eq!(report["leaked"], false, "{report:#}");
 }
+
+/// A leftover that calls `execve` while it is listed (two scripts that
+/// exec each other) is named as one program: its name and command line
+/// were read from two files, and an exec between them named it `ping`
+/// with no command line, or with `pong`'s.
+#[test]
+fn a_leftover_listed_while_it_execs_is_named_as_one_program() {
+    let scratch = Scratch::new("exec-leftover");
+    for (name, next) in [("ping", "pong"), ("pong", "ping")] {
+        let path = scratch.path().join(name);
+        let next = scratch.path().join(next);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\n[ \"$1\" -gt 0 ] && exec {} $(($1 - 1))\n", next.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let ping = scratch.path().join("ping").display().to_string();
+    let mut mixed = Vec::new();
+    for _ in 0..40 {
+        let (_, report) = gate(&scratch, &[], &format!("{ping} 1000000 & sleep 0.05"));
+        for leftover in report["leftovers"].as_array().expect("leftovers") {
+            let name = leftover["name"].as_str().unwrap_or_default();
+            let script = leftover["command_line"]
+                .get(1)
+                .and_then(|a| a.as_str())
+                .unwrap_or_default();
+            if !script.ends_with(&format!("/{name}")) {
+                mixed.push(format!("{name}: {}", leftover["command_line"]));
+            }
+        }
+    }
+    assert!(mixed.is_empty(), "{mixed:?}");
+}

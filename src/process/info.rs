@@ -117,33 +117,39 @@ impl ProcessInfo {
     /// executable are then of two programs, or its command line empty
     /// while the new one was set up), everything is read again.
     pub fn read(pid: Pid) -> Result<ProcessInfo, ReadError> {
-        /// Reads before a mix is taken: a process that does nothing but
-        /// exec (a loop of scripts that exec each other) may need a few
-        /// dozen on a loaded machine (see [`pause_before_reread`]).
-        const READS: usize = 64;
+        /// Whole reads before the last one is taken: its name, command
+        /// line and executable are of one program in any case (see
+        /// [`read_identity`]), the slower facts perhaps of the next.
+        const READS: usize = 4;
         let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
         let mut stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
-        for attempt in 1..READS {
-            pause_before_reread(attempt);
-            let info = ProcessInfo::read_with(&dir, pid, &stat)?;
+        for _ in 1..READS {
+            let identity = read_identity(&dir, &mut stat);
+            let info = ProcessInfo::read_with(&dir, pid, &stat, identity)?;
             match proc::stat::of(&dir) {
-                Ok(after) if read_amid_exec(&stat, &after, &info.cmdline) => stat = after,
+                Ok(after) if !proc::stat::same_program(&stat, &after) => stat = after,
                 // The same program throughout, or gone since: what was read
                 // was read of one program.
                 _ => return Ok(info),
             }
         }
-        ProcessInfo::read_with(&dir, pid, &stat)
+        let identity = read_identity(&dir, &mut stat);
+        ProcessInfo::read_with(&dir, pid, &stat, identity)
     }
 
-    /// Reads the facts of the process in `dir`, whose `stat` was `stat`.
-    fn read_with(dir: &proc::Process, pid: Pid, stat: &proc::stat::Stat) -> Result<ProcessInfo, ReadError> {
+    /// Reads the facts of the process in `dir`, whose `stat` was `stat`
+    /// and whose command line and executable are `identity`.
+    fn read_with(
+        dir: &proc::Process,
+        pid: Pid,
+        stat: &proc::stat::Stat,
+        identity: (Vec<String>, Option<PathBuf>),
+    ) -> Result<ProcessInfo, ReadError> {
         let status = proc::status::of(dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
         let mut state = ProcessState::from_letter(stat.state);
         // The files below may be refused (another user's process) or empty
         // (zombies, kernel threads): they are optional facts.
-        let mut cmdline = proc::cmdline::of(dir).unwrap_or_default();
-        let mut exe = dir.exe().ok();
+        let (mut cmdline, mut exe) = identity;
         let cgroups = dir
             .cgroups()
             .map(|groups| {
@@ -206,6 +212,27 @@ impl ProcessInfo {
                 .and_then(|nspid| nspid.last().copied())
                 .unwrap_or(pid.get()),
         })
+    }
+}
+
+/// The command line and executable of the process in `dir`, of the
+/// program `stat` names: read between two reads of `stat`, and again (with
+/// `stat` brought up to date) while an exec came between them
+/// ([`read_amid_exec`]). Three small files at a time, so that even a
+/// process that does nothing but exec is read between two of its execs.
+fn read_identity(dir: &proc::Process, stat: &mut proc::stat::Stat) -> (Vec<String>, Option<PathBuf>) {
+    /// Reads before a mix is taken (see [`pause_before_reread`]).
+    const READS: usize = 64;
+    let mut attempt = 1;
+    loop {
+        let cmdline = proc::cmdline::of(dir).unwrap_or_default();
+        let exe = dir.exe().ok();
+        match proc::stat::of(dir) {
+            Ok(after) if attempt < READS && read_amid_exec(stat, &after, &cmdline) => *stat = after,
+            _ => return (cmdline, exe),
+        }
+        attempt += 1;
+        pause_before_reread(attempt);
     }
 }
 

@@ -40,6 +40,13 @@ fn render(snapshot: &Snapshot, output: &Output) {
                 "{}: it has exited and its parent has not reaped it",
                 output.paint(Style::Warn, "a zombie")
             )
+        } else if p.exiting {
+            // What it held is going as it is read: say so, not "0 B".
+            format!(
+                "{}: {fds}, {} resident as read, its memory and command line going or gone",
+                output.paint(Style::Warn, "exiting"),
+                human_bytes(p.rss_bytes)
+            )
         } else {
             format!(
                 "{fds}, {} resident; {}",

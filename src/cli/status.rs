@@ -56,6 +56,24 @@ gone, once the kernel has released its memory and files",
     )
 }
 
+/// The command line as `status` shows it: `[name]` for a kernel thread,
+/// as ps does. A process in `do_exit` has already released its memory,
+/// its command line with it: it reads empty, and is no kernel thread.
+/// Pure.
+fn command_words(process: &crate::process::ProcessInfo) -> String {
+    if process.kernel_thread {
+        return format!("[{}]", escape(&process.name));
+    }
+    if !process.cmdline.is_empty() {
+        return display_command_line(&process.cmdline);
+    }
+    if process.exiting {
+        "no command line (it went with the memory the process released on its way out)".to_string()
+    } else {
+        "no command line".to_string()
+    }
+}
+
 /// Whether the cgroup v2 freezer holds `pid`. Unreadable: no.
 fn in_frozen_cgroup(pid: Pid) -> bool {
     let Some(root) = crate::proc::mountinfo::CgroupMounts::read().v2 else {
@@ -73,11 +91,7 @@ fn in_frozen_cgroup(pid: Pid) -> bool {
 fn describe(status: &PidStatus, output: &Output) -> String {
     match status {
         PidStatus::Running { process } => {
-            let command = if process.cmdline.is_empty() {
-                format!("[{}]", escape(&process.name))
-            } else {
-                display_command_line(&process.cmdline)
-            };
+            let command = command_words(process);
             format!(
                 "{} {}: {} — {}, {}; parent {}; {}",
                 process.pid,

@@ -16,8 +16,19 @@ pub use procfs::process::{Stat, StatM};
 
 /// `PF_EXITING` in the flags: the process is in `do_exit`.
 pub const PF_EXITING: u32 = 0x0000_0004;
+/// `PF_SIGNALED`: the task took a fatal signal, on its way to `do_exit`
+/// (it never returns to user space); set before a tracer's exit stop
+/// (`PTRACE_EVENT_EXIT`), where `PF_EXITING` is not yet.
+pub const PF_SIGNALED: u32 = 0x0000_0400;
 /// `PF_KTHREAD`: a kernel thread.
 pub const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// Whether flags say the task is on its way out: in `do_exit`
+/// (`PF_EXITING`), or killed by a signal and heading there (`PF_SIGNALED`,
+/// held at a tracer's exit stop perhaps). Pure.
+pub fn on_its_way_out(flags: u32) -> bool {
+    flags & (PF_EXITING | PF_SIGNALED) != 0
+}
 
 /// Parses the text of `/proc/PID/stat`. Pure.
 pub fn parse(text: &[u8]) -> Option<Stat> {
@@ -71,6 +82,16 @@ pub fn read_at(dir: impl AsFd) -> procfs::ProcResult<Stat> {
     known(Stat::from_read(std::fs::File::from(file))?)
 }
 
+/// Whether two reads of a process's `stat` saw the same program: no
+/// `execve` between them. An exec gives the process a new name (`comm`)
+/// and a new memory, whose stack and code start elsewhere (the kernel
+/// places both anew at each exec, and shows them where afterlife may
+/// ptrace-read the process; 0 otherwise, the name then alone tells).
+/// Pure.
+pub fn same_program(before: &Stat, after: &Stat) -> bool {
+    before.comm == after.comm && before.startstack == after.startstack && before.startcode == after.startcode
+}
+
 /// Parses the text of `/proc/PID/statm`. Pure.
 pub fn parse_statm(text: &[u8]) -> Option<StatM> {
     StatM::from_read(text).ok()
@@ -114,6 +135,22 @@ mod tests {
         // Session 0 and group 0 are the kernel's own, and real.
         let line = b"9 (sleep) S 1 0 0 0 -1 4227340 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
         assert!(!released(&parse(line).unwrap()));
+    }
+
+    #[test]
+    fn an_exec_between_two_reads_is_seen() {
+        let line = |comm: &str, startcode: u64, startstack: u64| {
+            format!(
+                "9 ({comm}) R 1 9 9 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 {startcode} 0 {startstack} 0 0 0 0 0 0 0 0 0 0 0\n"
+            )
+        };
+        let stat = |text: String| parse(text.as_bytes()).unwrap();
+        let before = stat(line("ping", 0x5555_0000, 0x7ffc_1000));
+        assert!(same_program(&before, &stat(line("ping", 0x5555_0000, 0x7ffc_1000))));
+        // The same name, a new memory: `exec` of the same program.
+        assert!(!same_program(&before, &stat(line("ping", 0x5611_0000, 0x7ffd_2000))));
+        // A new name, its memory not set up yet.
+        assert!(!same_program(&before, &stat(line("pong", 0, 0))));
     }
 
     #[test]

@@ -62,14 +62,18 @@ pub struct ProcessInfo {
     pub wchan: Option<String>,
     /// Whether this is a kernel thread.
     pub kernel_thread: bool,
-    /// Whether it is exiting (`PF_EXITING`).
+    /// Whether it is exiting (`PF_EXITING`): of the main thread, or where
+    /// the main thread has ended, of the thread `state` is read from (a
+    /// process whose threads are all in `do_exit` is ending, even with
+    /// its main thread a zombie already).
     pub exiting: bool,
     /// Whether it is writing a core dump (`CoreDumping` in status).
     pub core_dumping: bool,
     /// Its main thread has ended while other threads run (`pthread_exit`
     /// in `main`): /proc shows the main thread a zombie, but the process
     /// lives; `state` and `wchan` are then those of a thread still running,
-    /// and its files are read through that thread.
+    /// and its files are read through that thread. Not for a process that
+    /// is ending, whose last threads are in `do_exit` (`exiting`).
     pub main_thread_exited: bool,
     /// Its PID in its own PID namespace (`NSpid`'s last field; the PID as
     /// seen here without it, before Linux 4.1): 1 for the init of a PID
@@ -107,16 +111,45 @@ impl ProcessInfo {
         self.pid_in_own_namespace == 1
     }
 
-    /// Reads the facts of the process that has `pid` now.
+    /// Reads the facts of the process that has `pid` now, all of one
+    /// program: `stat` is read again after the other files, and where the
+    /// process called `execve` meanwhile (its name, command line and
+    /// executable are then of two programs, or its command line empty
+    /// while the new one was set up), everything is read again.
     pub fn read(pid: Pid) -> Result<ProcessInfo, ReadError> {
+        /// Whole reads before the last one is taken: its name, command
+        /// line and executable are of one program in any case (see
+        /// [`read_identity`]), the slower facts perhaps of the next.
+        const READS: usize = 4;
         let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
-        let stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
-        let status = proc::status::of(&dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
+        let mut stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+        for _ in 1..READS {
+            let identity = read_identity(&dir, &mut stat);
+            let info = ProcessInfo::read_with(&dir, pid, &stat, identity)?;
+            match proc::stat::of(&dir) {
+                Ok(after) if !proc::stat::same_program(&stat, &after) => stat = after,
+                // The same program throughout, or gone since: what was read
+                // was read of one program.
+                _ => return Ok(info),
+            }
+        }
+        let identity = read_identity(&dir, &mut stat);
+        ProcessInfo::read_with(&dir, pid, &stat, identity)
+    }
+
+    /// Reads the facts of the process in `dir`, whose `stat` was `stat`
+    /// and whose command line and executable are `identity`.
+    fn read_with(
+        dir: &proc::Process,
+        pid: Pid,
+        stat: &proc::stat::Stat,
+        identity: (Vec<String>, Option<PathBuf>),
+    ) -> Result<ProcessInfo, ReadError> {
+        let status = proc::status::of(dir).map_err(|e| ReadError::from_proc(pid, "status", e))?;
         let mut state = ProcessState::from_letter(stat.state);
         // The files below may be refused (another user's process) or empty
         // (zombies, kernel threads): they are optional facts.
-        let mut cmdline = proc::cmdline::of(&dir).unwrap_or_default();
-        let mut exe = dir.exe().ok();
+        let (mut cmdline, mut exe) = identity;
         let cgroups = dir
             .cgroups()
             .map(|groups| {
@@ -128,16 +161,18 @@ impl ProcessInfo {
             })
             .unwrap_or_default();
         let mut wchan = dir.wchan().ok().filter(|w| !w.is_empty() && w != "0");
-        let live_thread = main_thread_ended(&stat).then(|| live_thread(&dir, pid)).flatten();
-        if let Some((tid, thread_state, thread_wchan)) = &live_thread {
-            state = *thread_state;
-            wchan = thread_wchan.clone();
+        let mut exiting = stat.flags & PF_EXITING != 0;
+        let live_thread = main_thread_ended(stat).then(|| live_thread(dir, pid)).flatten();
+        if let Some(thread) = &live_thread {
+            state = thread.state;
+            wchan = thread.wchan.clone();
+            exiting = thread.exiting;
             // The thread's directory holds the same files procfs reads.
-            let thread = proc::Process::new_with_root(format!("/proc/{pid}/task/{tid}").into());
-            cmdline = thread
+            let dir = proc::Process::new_with_root(format!("/proc/{pid}/task/{}", thread.tid).into());
+            cmdline = dir
                 .as_ref()
                 .map_or(Vec::new(), |t| proc::cmdline::of(t).unwrap_or_default());
-            exe = thread.ok().and_then(|t| t.exe().ok());
+            exe = dir.ok().and_then(|t| t.exe().ok());
         }
         let start_ticks = stat.starttime;
         let started_at = Some(proc::started_at(start_ticks));
@@ -168,9 +203,9 @@ impl ProcessInfo {
             tracer_pid: (status.tracerpid > 0).then_some(status.tracerpid),
             wchan,
             kernel_thread: stat.flags & PF_KTHREAD != 0,
-            exiting: stat.flags & PF_EXITING != 0,
+            exiting,
             core_dumping: status.core_dumping.unwrap_or(false),
-            main_thread_exited: live_thread.is_some(),
+            main_thread_exited: live_thread.is_some_and(|t| !t.exiting),
             pid_in_own_namespace: status
                 .nspid
                 .as_ref()
@@ -178,6 +213,52 @@ impl ProcessInfo {
                 .unwrap_or(pid.get()),
         })
     }
+}
+
+/// The command line and executable of the process in `dir`, of the
+/// program `stat` names: read between two reads of `stat`, and again (with
+/// `stat` brought up to date) while an exec came between them
+/// ([`read_amid_exec`]). Three small files at a time, so that even a
+/// process that does nothing but exec is read between two of its execs.
+fn read_identity(dir: &proc::Process, stat: &mut proc::stat::Stat) -> (Vec<String>, Option<PathBuf>) {
+    /// Reads before a mix is taken (see [`pause_before_reread`]).
+    const READS: usize = 64;
+    let mut attempt = 1;
+    loop {
+        let cmdline = proc::cmdline::of(dir).unwrap_or_default();
+        let exe = dir.exe().ok();
+        match proc::stat::of(dir) {
+            Ok(after) if attempt < READS && read_amid_exec(stat, &after, &cmdline) => *stat = after,
+            _ => return (cmdline, exe),
+        }
+        attempt += 1;
+        pause_before_reread(attempt);
+    }
+}
+
+/// Before read number `attempt` (from 1) of a process caught in an exec:
+/// the first few follow at once; later ones wait a millisecond, for the
+/// exec'ing process, descheduled on a busy machine in the middle of its
+/// exec, to get to its end (64 reads then span some 60 ms at most).
+pub fn pause_before_reread(attempt: usize) {
+    if attempt > 4 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Whether a command line read between two reads of `stat` (`before` and
+/// `after`) may be of another program than the name: an `execve` came
+/// between them, or the process looks caught inside one — a live process
+/// of user space, not exiting, with no command line: the new program's
+/// memory has no arguments until the kernel has copied them in (its name
+/// may have changed already, and its code and stack start be unset in
+/// both reads). A process that cleared its own command line reads so too,
+/// and is merely read again a few times. Pure.
+pub fn read_amid_exec(before: &proc::stat::Stat, after: &proc::stat::Stat, cmdline: &[String]) -> bool {
+    let user_space = after.flags & PF_KTHREAD == 0;
+    let alive = ProcessState::from_letter(after.state).is_alive();
+    !proc::stat::same_program(before, after)
+        || (cmdline.is_empty() && user_space && alive && !proc::stat::on_its_way_out(after.flags))
 }
 
 /// Whether the main thread has ended while other threads run
@@ -195,7 +276,27 @@ pub fn live_thread_of(pid: Pid) -> Option<i32> {
     main_thread_ended(&stat)
         .then(|| live_thread(&dir, pid))
         .flatten()
-        .map(|(tid, _, _)| tid)
+        .map(|thread| thread.tid)
+}
+
+/// Whether the process in `dir` is ending on its own: SIGKILL queued to
+/// it, or in `do_exit` (`PF_EXITING`) — where its main thread has ended,
+/// every thread left with it. Such a process is gone in a moment, with no
+/// one's help; the last thread out may take a while releasing a large
+/// memory. The main thread of a `pthread_exit` in `main` reads as exiting
+/// a moment before it reads Z, with the process running on: a caller
+/// that acts on this waits for the end, and does not assume it.
+pub fn ending(dir: &proc::Process, pid: Pid) -> bool {
+    const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+    let Ok(stat) = proc::stat::of(dir) else {
+        // Gone since: ended.
+        return true;
+    };
+    if main_thread_ended(&stat) {
+        return live_thread(dir, pid).is_none_or(|thread| thread.exiting);
+    }
+    stat.flags & PF_EXITING != 0
+        || proc::status::of(dir).is_ok_and(|status| (status.sigpnd | status.shdpnd) & SIGKILL_BIT != 0)
 }
 
 /// Where the files of `pid` are read: `/proc/PID`, or for a process whose
@@ -209,19 +310,49 @@ pub fn files_dir(pid: Pid) -> String {
     }
 }
 
-/// A thread of `pid` other than its main thread that has not exited: its
-/// ID, state and `wchan`.
-fn live_thread(dir: &proc::Process, pid: Pid) -> Option<(i32, ProcessState, Option<String>)> {
-    dir.tasks().ok()?.flatten().find_map(|task| {
-        if task.tid == pid.get() {
-            return None;
+/// A thread other than the main one that has not ended (state neither Z
+/// nor X), as [`live_thread`] finds it.
+struct LiveThread {
+    tid: i32,
+    state: ProcessState,
+    wchan: Option<String>,
+    /// On its way out itself (`PF_EXITING`, or `PF_SIGNALED` where a
+    /// tracer holds it at its exit): the process is ending (its last
+    /// thread releasing the memory), not running on without its main
+    /// thread.
+    exiting: bool,
+}
+
+/// A thread of `pid` other than its main thread that has not ended: one
+/// that is not exiting if there is one (a thread that calls `exit` takes
+/// the others with it, and the last one out may take a while, freeing the
+/// memory, with the main thread already a zombie).
+fn live_thread(dir: &proc::Process, pid: Pid) -> Option<LiveThread> {
+    let mut exiting = None;
+    for task in dir.tasks().ok()?.flatten().filter(|task| task.tid != pid.get()) {
+        let Ok(stat) = task.stat() else {
+            // Ended while the tasks were listed.
+            continue;
+        };
+        let state = ProcessState::from_letter(stat.state);
+        if !state.is_alive() {
+            continue;
         }
-        let state = ProcessState::from_letter(task.stat().ok()?.state);
         let wchan = std::fs::read_to_string(format!("/proc/{}/task/{}/wchan", pid, task.tid))
             .ok()
             .filter(|w| !w.is_empty() && w != "0");
-        state.is_alive().then_some((task.tid, state, wchan))
-    })
+        let thread = LiveThread {
+            tid: task.tid,
+            state,
+            wchan,
+            exiting: proc::stat::on_its_way_out(stat.flags),
+        };
+        if !thread.exiting {
+            return Some(thread);
+        }
+        exiting.get_or_insert(thread);
+    }
+    exiting
 }
 
 /// What telling how a process ended needs of /proc, and no more: its

@@ -84,6 +84,8 @@ fn findings(facts: &Facts) -> Vec<Finding> {
     }
     if facts.tracer_pid > 0 {
         out.push(traced(facts));
+    } else if let Some(thread) = facts.traced_thread() {
+        out.push(traced_thread(facts, thread));
     }
     if out.is_empty() {
         out.push(running(facts));
@@ -100,10 +102,11 @@ fn src(facts: &Facts, file: &str) -> String {
 }
 
 /// Where the process's state was read: its main thread's `stat`, or, when
-/// the main thread ended alone, the `stat` of the thread that runs.
+/// the main thread has ended (alone, or first of an exiting process), the
+/// `stat` of a thread that has not.
 fn state_src(facts: &Facts) -> String {
     match facts.live_other_threads().next() {
-        Some(thread) if facts.main_thread_ended_alone() => thread_src(facts, thread, "stat state"),
+        Some(thread) if facts.main_thread_ended() => thread_src(facts, thread, "stat state"),
         _ => src(facts, "stat state"),
     }
 }
@@ -350,6 +353,17 @@ go, the parent {ppid} is told and reaps it.",
     );
 }
 
+/// The threads of an exiting process that keep it from ending: those not
+/// yet in `do_exit` (SIGKILL queued, not acted on) and those stuck in it
+/// asleep in D. A thread in `do_exit` that runs is the last one out
+/// releasing the memory: it holds nothing up. Pure.
+fn holding_threads<'a>(live: &[&'a ThreadFacts]) -> Vec<&'a ThreadFacts> {
+    live.iter()
+        .copied()
+        .filter(|t| !t.exiting || matches!(t.state, ProcessState::DiskSleep | ProcessState::TracingStop))
+        .collect()
+}
+
 fn exiting(facts: &Facts) -> Finding {
     let mut f = finding(FindingKind::Exiting, "exiting", KillEffect::Delayed);
     f.evidence
@@ -370,9 +384,15 @@ fn exiting(facts: &Facts) -> Finding {
     for thread in &live {
         f.evidence.push(Evidence::new(
             thread_src(facts, thread, "stat state"),
-            format!("{} ({})", thread.state.letter(), thread.name),
+            format!(
+                "{} ({}){}",
+                thread.state.letter(),
+                thread.name,
+                if thread.exiting { ", on its way out" } else { "" }
+            ),
         ));
     }
+    let live = holding_threads(&live);
     if live.is_empty() {
         f.sigkill = KillEffect::EndsIt;
         f.explanation = "It is already exiting (in the kernel's do_exit): it is releasing its memory and files and \
@@ -388,9 +408,14 @@ will be a zombie, then gone, in a moment."
             .map(|t| format!("{} ({}, {})", t.tid, t.name, t.state.name()))
             .collect();
         f.title = format!("exiting, held by thread {}", names.join(", "));
+        let why_not = if live.iter().all(|t| t.exiting && t.state == ProcessState::TracingStop) {
+            "its tracer holds it stopped on its way out (PTRACE_EVENT_EXIT) until it lets it go"
+        } else {
+            "it has SIGKILL queued but has not acted on it"
+        };
         f.explanation = format!(
             "It is already exiting: its main thread has finished, and the process ends when its other threads \
-have ended too. Thread {} has not: it has SIGKILL queued but has not acted on it.",
+have ended too. Thread {} has not: {why_not}.",
             names.join(", ")
         );
         f.next_step =
@@ -1053,6 +1078,49 @@ or end the tracer.",
     f
 }
 
+/// A tracer attached to one thread other than the main one, which has
+/// none: `/proc/PID/status` reads `TracerPid: 0`, the thread's own status
+/// names the tracer.
+fn traced_thread(facts: &Facts, thread: &ThreadFacts) -> Finding {
+    let mut f = finding(FindingKind::Traced, "debugger attached to a thread", KillEffect::EndsIt);
+    f.evidence.push(Evidence::new(
+        thread_src(facts, thread, "status TracerPid"),
+        thread.tracer_pid.to_string(),
+    ));
+    f.evidence.push(Evidence::new(
+        thread_src(facts, thread, "stat state"),
+        thread.state.letter().to_string(),
+    ));
+    let tracer = match facts.tracer.as_ref().filter(|t| t.pid.get() == thread.tracer_pid) {
+        Some(tracer) => {
+            f.title = format!("thread {} traced by {} ({})", thread.tid, tracer.pid, tracer.name);
+            peer_words(tracer.pid, &tracer.name, &tracer.command_line)
+        }
+        None => format!("{} (gone, or in another PID namespace)", thread.tracer_pid),
+    };
+    let mut explanation = format!(
+        "A tracer is attached with ptrace to thread {} ({}), not to the main thread: {tracer}. The signals that \
+thread takes go to the tracer first, which may pass them on or suppress them; SIGKILL alone bypasses it.",
+        thread.tid, thread.name
+    );
+    if thread.state == ProcessState::TracingStop && thread.exiting {
+        f.sigkill = KillEffect::Delayed;
+        f.title.push_str(", stopped at its exit");
+        explanation.push_str(
+            " The process is exiting, and the tracer stopped that thread on its way out (PTRACE_EVENT_EXIT): \
+SIGKILL does nothing more; it ends once the tracer lets it go.",
+        );
+    } else if thread.state == ProcessState::TracingStop {
+        explanation.push_str(" Right now the tracer holds that thread stopped (t).");
+    }
+    f.explanation = explanation;
+    f.next_step = format!(
+        "Detach or end the tracer {} (gdb: detach; strace: Ctrl+C); or end the process with SIGKILL, which works under a tracer.",
+        thread.tracer_pid
+    );
+    f
+}
+
 /// What the process does with each termination signal that it does not
 /// simply take with the default action: blocked in every thread, ignored,
 /// or caught. Each signal is in at most one list: ignored first where
@@ -1369,11 +1437,17 @@ pub fn signal_outcome(facts: &Facts, signal: Signal) -> SignalOutcome {
                 false,
                 "nothing more: it is already dying, held at its exit by its tracer".to_string(),
             )
-        } else if dying {
+        } else if dying && in_d {
             outcome(
                 "forced",
                 false,
                 "little: it is already dying, held by a thread in the kernel".to_string(),
+            )
+        } else if dying {
+            outcome(
+                "forced",
+                false,
+                "nothing more: it is already dying, and is gone in a moment".to_string(),
             )
         } else if in_d && !vfork {
             outcome(
@@ -1476,6 +1550,7 @@ mod tests {
             wait_target: None,
             blocked: 0,
             pending: 0,
+            tracer_pid: 0,
             exiting: false,
             freezer_v1: None,
             kernel_state: None,

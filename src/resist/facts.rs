@@ -251,7 +251,11 @@ pub struct ThreadFacts {
     /// `SigPnd` of this thread.
     #[serde(skip)]
     pub pending: u64,
-    /// `PF_EXITING` in this thread's flags: it is in `do_exit`.
+    /// `TracerPid` of this thread (0: none): a tracer attaches to one
+    /// thread at a time, and may attach to others than the main one.
+    pub tracer_pid: i32,
+    /// On its way out: `PF_EXITING` (in `do_exit`) or `PF_SIGNALED` (a
+    /// fatal signal taken, held at a tracer's exit stop perhaps).
     #[serde(skip)]
     pub exiting: bool,
     /// Its cgroup v1 freezer, if the hierarchy is mounted.
@@ -437,15 +441,28 @@ impl Facts {
     /// (`zap_other_threads`) or is exiting already.
     pub fn main_thread_ended_alone(&self) -> bool {
         const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
-        let main_ended = self
-            .threads
-            .iter()
-            .find(|t| t.tid == self.pid.get())
-            .is_some_and(|t| !t.state.is_alive());
-        main_ended
+        self.main_thread_ended()
             && self
                 .live_other_threads()
                 .any(|t| !t.exiting && t.pending & SIGKILL_BIT == 0)
+    }
+
+    /// A thread other than the main one that has a tracer of its own while
+    /// the main thread has none (a debugger attached to that thread alone).
+    pub fn traced_thread(&self) -> Option<&ThreadFacts> {
+        if self.tracer_pid > 0 {
+            return None;
+        }
+        self.live_other_threads().find(|t| t.tracer_pid > 0)
+    }
+
+    /// Whether the main thread has ended (its `stat` reads Z or X), alone
+    /// or with the whole process.
+    pub fn main_thread_ended(&self) -> bool {
+        self.threads
+            .iter()
+            .find(|t| t.tid == self.pid.get())
+            .is_some_and(|t| !t.state.is_alive())
     }
 
     /// Threads other than the main one that are still alive.

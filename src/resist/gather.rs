@@ -48,6 +48,7 @@ pub fn gather(process: &Process) -> Result<Facts, ReadError> {
             wait_target: None,
             blocked: status.sigblk,
             pending: status.sigpnd,
+            tracer_pid: status.tracerpid,
             exiting: info.exiting,
             freezer_v1: None,
             kernel_state: None,
@@ -75,7 +76,17 @@ pub fn gather(process: &Process) -> Result<Facts, ReadError> {
         None
     };
 
-    let tracer = Pid::new(status.tracerpid).and_then(peer);
+    // The main thread's tracer, else that of a thread traced alone.
+    let tracer_of_a_thread = threads
+        .iter()
+        .find(|t| t.tid != pid.get() && t.state.is_alive() && t.tracer_pid > 0)
+        .map_or(0, |t| t.tracer_pid);
+    let tracer = Pid::new(if status.tracerpid > 0 {
+        status.tracerpid
+    } else {
+        tracer_of_a_thread
+    })
+    .and_then(peer);
     let needs_parent = matches!(info.state, ProcessState::Zombie | ProcessState::Dead);
     let parent = if needs_parent {
         Pid::new(info.ppid).and_then(parent_facts)
@@ -165,7 +176,8 @@ fn read_threads(dir: &proc::Process, pid: Pid, mounts: &CgroupMounts) -> Vec<Thr
                 wait_target: None,
                 blocked: status.as_ref().map_or(0, |s| s.sigblk),
                 pending: status.as_ref().map_or(0, |s| s.sigpnd),
-                exiting: u64::from(stat.flags) & u64::from(crate::resist::facts::PF_EXITING) != 0,
+                tracer_pid: status.as_ref().map_or(0, |s| s.tracerpid),
+                exiting: proc::stat::on_its_way_out(stat.flags),
                 freezer_v1,
                 kernel_state: None,
             })

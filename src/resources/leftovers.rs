@@ -958,6 +958,7 @@ mod tests {
                 .collect(),
             fds_unreadable: false,
             zombie: false,
+            exiting: false,
             maps: vec![],
             errors: vec![],
         }

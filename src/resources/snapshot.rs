@@ -75,6 +75,11 @@ pub struct ProcessSnapshot {
     /// the JSON only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub zombie: bool,
+    /// It was exiting when read (`PF_EXITING`): its memory, command line
+    /// and fds may already be gone from the reading, which is then no
+    /// picture of what it held while it ran. In the JSON only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exiting: bool,
     /// Memory-mapped files.
     pub maps: Vec<MappedFile>,
     /// What could not be read.
@@ -319,6 +324,7 @@ fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
         fds,
         fds_unreadable,
         zombie: again.zombie,
+        exiting: again.exiting,
         maps,
         errors,
     })
@@ -556,6 +562,7 @@ mod tests {
             }],
             fds_unreadable: false,
             zombie: false,
+            exiting: false,
             maps: vec![],
             errors: vec![],
         };

@@ -144,33 +144,56 @@ pub struct Identity {
     pub pgid: i32,
     /// Command line.
     pub cmdline: Vec<String>,
+    /// Ending on its own when read (SIGKILL queued, or in `do_exit`):
+    /// [`crate::process::ending`].
+    pub ending: bool,
 }
 
 /// Reads the identity of `pid` if it is still the process that started at
-/// `start_ticks`.
+/// `start_ticks`: name and command line of one program, read again where
+/// the process called `execve` meanwhile (as `ProcessInfo` is).
 pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
+    /// Reads before a mix is taken (see `ProcessInfo::read`).
+    const READS: usize = 64;
     // ENOENT/ESRCH: it ended meanwhile; nothing to tell.
     let proc = crate::proc::Process::new(pid.get()).ok()?;
-    let stat = crate::proc::stat::of(&proc).ok()?;
+    let mut stat = crate::proc::stat::of(&proc).ok()?;
     if stat.starttime != start_ticks {
         return None;
     }
-    // A process whose main thread has ended while others run has no
-    // command line at /proc/PID: its main thread's memory went with it.
-    let cmdline = if crate::process::main_thread_ended(&stat) {
-        std::fs::read(format!("{}/cmdline", crate::process::files_dir(pid)))
-            .map(|raw| crate::proc::cmdline::split(&raw))
-            .unwrap_or_default()
-    } else {
-        crate::proc::cmdline::of(&proc).unwrap_or_default()
-    };
+    let mut cmdline = command_line(&proc, pid, &stat);
+    for attempt in 1..READS {
+        crate::process::pause_before_reread(attempt);
+        match crate::proc::stat::of(&proc) {
+            Ok(after) if crate::process::read_amid_exec(&stat, &after, &cmdline) => {
+                stat = after;
+                cmdline = command_line(&proc, pid, &stat);
+            }
+            // The same program throughout, or gone since.
+            _ => break,
+        }
+    }
     Some(Identity {
         name: stat.comm,
         ppid: stat.ppid,
         sid: stat.session,
         pgid: stat.pgrp,
         cmdline,
+        ending: crate::process::ending(&proc, pid),
     })
+}
+
+/// The command line of the process in `proc`, whose `stat` is `stat`.
+fn command_line(proc: &crate::proc::Process, pid: Pid, stat: &crate::proc::stat::Stat) -> Vec<String> {
+    // A process whose main thread has ended while others run has no
+    // command line at /proc/PID: its main thread's memory went with it.
+    if crate::process::main_thread_ended(stat) {
+        std::fs::read(format!("{}/cmdline", crate::process::files_dir(pid)))
+            .map(|raw| crate::proc::cmdline::split(&raw))
+            .unwrap_or_default()
+    } else {
+        crate::proc::cmdline::of(proc).unwrap_or_default()
+    }
 }
 
 /// Whether the leader of the process group `pgid` of the leftover `pid`

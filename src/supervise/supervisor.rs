@@ -702,6 +702,7 @@ impl Supervisor {
                 Some((process, who))
             })
             .unzip();
+        let (members, identities) = without_the_ending(members, identities);
         if members.is_empty() {
             return Vec::new();
         }
@@ -761,6 +762,41 @@ impl Supervisor {
         }
         leftovers
     }
+}
+
+/// The members but those that were ending on their own when read (SIGKILL
+/// queued, or in `do_exit`, as a child the command killed and left
+/// unwaited, or one still releasing its memory) and have ended within
+/// [`KILL_SETTLE`]: nothing of them was left over, and no signal of ours
+/// ended them. One still there then (asleep in D on its way out) stays.
+fn without_the_ending(members: Vec<Process>, identities: Vec<Identity>) -> (Vec<Process>, Vec<Identity>) {
+    let ending: Vec<&Process> = members
+        .iter()
+        .zip(&identities)
+        .filter(|(_, who)| who.ending)
+        .map(|(process, _)| process)
+        .collect();
+    if ending.is_empty() {
+        return (members, identities);
+    }
+    let deadline = Instant::now() + KILL_SETTLE;
+    let mut waiting = ending;
+    while !waiting.is_empty() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        // A poll that fails is taken as no news: what is left stays.
+        match wait_any(&waiting, Some(remaining)) {
+            Ok(ready) if !ready.is_empty() => waiting.retain(|p| !p.has_exited()),
+            _ => break,
+        }
+    }
+    members
+        .into_iter()
+        .zip(identities)
+        .filter(|(process, who)| !(who.ending && process.has_exited()))
+        .unzip()
 }
 
 /// Where /proc numbers processes for another PID namespace than

@@ -17,5 +17,6 @@ mod nextest_wrapper;
 mod proc_view;
 mod process_start;
 mod quiet;
+mod status_exec;
 mod wait;
 mod wait_sender;

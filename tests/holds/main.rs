@@ -19,4 +19,5 @@ mod holds_walk;
 mod leftovers_others;
 mod leftovers_tree;
 mod leftovers_zombie;
+mod snapshot_exiting;
 mod snapshot_tree;

@@ -516,3 +516,69 @@ fn tmpdir_is_usable_under_a_umask_of_0777() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "700\n");
 }
+
+/// A child the command killed and did not wait for is still dying when the
+/// command ends (releasing a gigabyte takes tens of milliseconds): it is
+/// no leftover, and no signal of afterlife's ended it. It was named as
+/// one "ended by SIGTERM", and failed the gate.
+#[test]
+fn a_child_killed_and_still_dying_when_the_command_ends_is_no_leftover() {
+    let scratch = Scratch::new("dying-child");
+    let (output, report) = gate(
+        &scratch,
+        &[],
+        r#"exec python3 - <<'EOF'
+import ctypes, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    # MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE: its exit has it all to free.
+    libc.mmap(None, 1 << 30, 3, 0x22 | 0x8000, -1, 0)
+    os.write(w, b"r")
+    signal.pause()
+os.read(r, 1)
+os.kill(pid, signal.SIGKILL)
+os._exit(0)
+EOF"#,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}\n{report:#}", stderr(&output));
+    assert_eq!(leftover_pids(&report), Vec::<i32>::new(), "{report:#}");
+    assert_eq!(report["leaked"], false, "{report:#}");
+}
+
+/// A leftover that calls `execve` while it is listed (two scripts that
+/// exec each other) is named as one program: its name and command line
+/// were read from two files, and an exec between them named it `ping`
+/// with no command line, or with `pong`'s.
+#[test]
+fn a_leftover_listed_while_it_execs_is_named_as_one_program() {
+    let scratch = Scratch::new("exec-leftover");
+    for (name, next) in [("ping", "pong"), ("pong", "ping")] {
+        let path = scratch.path().join(name);
+        let next = scratch.path().join(next);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\n[ \"$1\" -gt 0 ] && exec {} $(($1 - 1))\n", next.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let ping = scratch.path().join("ping").display().to_string();
+    let mut mixed = Vec::new();
+    for _ in 0..40 {
+        let (_, report) = gate(&scratch, &[], &format!("{ping} 1000000 & sleep 0.05"));
+        for leftover in report["leftovers"].as_array().expect("leftovers") {
+            let name = leftover["name"].as_str().unwrap_or_default();
+            let script = leftover["command_line"]
+                .get(1)
+                .and_then(|a| a.as_str())
+                .unwrap_or_default();
+            if !script.ends_with(&format!("/{name}")) {
+                mixed.push(format!("{name}: {}", leftover["command_line"]));
+            }
+        }
+    }
+    assert!(mixed.is_empty(), "{mixed:?}");
+}

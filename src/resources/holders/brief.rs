@@ -29,13 +29,20 @@ pub struct Brief {
     /// thread left: a main thread that ended while others run shows `Z`
     /// too, and its process lives on).
     pub zombie: bool,
+    /// It is on its way out (`PF_EXITING`, or `PF_SIGNALED`): its memory,
+    /// command line and fds go in the next moments, and may be gone
+    /// already while it is read. Not for a main thread that ended while
+    /// others run.
+    pub exiting: bool,
 }
 
 impl Brief {
     /// The facts of a stat line; the owner is not in it. Pure.
     pub fn of_stat(stat: proc::stat::Stat) -> Brief {
+        let main_ended = crate::process::main_thread_ended(&stat);
         Brief {
-            zombie: stat.state == 'Z' && !crate::process::main_thread_ended(&stat),
+            zombie: stat.state == 'Z' && !main_ended,
+            exiting: stat.state != 'Z' && !main_ended && proc::stat::on_its_way_out(stat.flags),
             name: stat.comm,
             ppid: stat.ppid,
             pgid: stat.pgrp,
@@ -116,6 +123,18 @@ mod tests {
         assert!(!Brief::of_stat(proc::stat::parse(running).unwrap()).zombie);
         let ended = b"42 (a) Z 7 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 12345 1000 33 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
         assert!(Brief::of_stat(proc::stat::parse(ended).unwrap()).zombie);
+        // The main thread of a pthread_exit has PF_EXITING: no exiting process.
+        let thread_ended =
+            b"42 (a) Z 7 42 42 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 3 0 12345 1000 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        assert!(!Brief::of_stat(proc::stat::parse(thread_ended).unwrap()).exiting);
+    }
+
+    #[test]
+    fn a_process_in_do_exit_is_exiting() {
+        // R with PF_EXITING (0x4) in 4194380: releasing its memory.
+        let line = b"42 (a) R 7 42 42 0 -1 4194380 0 0 0 0 0 0 0 0 20 0 1 0 12345 1000 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        let b = Brief::of_stat(proc::stat::parse(line).unwrap());
+        assert!(b.exiting && !b.zombie);
     }
 
     #[test]

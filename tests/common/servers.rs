@@ -275,7 +275,7 @@ pub fn postgres(name: &str, settings: &[&str]) -> Option<Server> {
             "logging_collector=off",
         ])
         .args(settings.iter().flat_map(|s| ["-c", s]));
-    let started = std::time::SystemTime::now();
+    let started = *FIRST_POSTGRES_START.get_or_init(std::time::SystemTime::now);
     let mut server = Server::spawn(command, port, dir, libc::SIGINT)?;
     let pid_file = data.join("postmaster.pid");
     server = server.ready("postgres", Duration::from_secs(60), |_| {
@@ -321,13 +321,23 @@ fn remove_postgres_ipc(pid_file: &Path, segments: &[PathBuf]) {
     }
 }
 
+/// When this test binary started its first PostgreSQL server.
+static FIRST_POSTGRES_START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
 /// Removes the `/dev/shm/PostgreSQL.*` segments made since `started` that
 /// no process maps any more: those a killed server's processes made after
 /// the test last looked (a worker's dynamic shared memory), which no one
-/// else removes. A segment a server still running beside it maps (another
-/// test's) is left alone.
+/// else removes. Only once no PostgreSQL process runs on the machine: a
+/// server still running (another test's) keeps segments no process maps
+/// at times (its statistics' dynamic shared memory, pinned, mapped only by
+/// the backends that use it, or one made and not yet mapped), and removing
+/// one fails its next connection. The last server of the binary to stop
+/// removes what the others left.
 fn remove_unmapped_segments_since(started: std::time::SystemTime) {
     use std::os::unix::fs::MetadataExt;
+    if !no_postgres_runs() {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir("/dev/shm") else {
         return;
     };
@@ -353,6 +363,27 @@ fn remove_unmapped_segments_since(started: std::time::SystemTime) {
     for segment in candidates.iter().filter(|c| !mapped.contains(c)) {
         let _ = std::fs::remove_file(segment);
     }
+}
+
+/// Whether no PostgreSQL process runs on the machine, waiting up to 5 s
+/// for the ones a test has just killed to end. A clean-up of
+/// `PostgreSQL.*` segments that no process maps is safe only then: a
+/// running server keeps segments no process maps at times (its
+/// statistics' dynamic shared memory, pinned, mapped only by the backends
+/// that use it; or one just made and not yet mapped), and removing one
+/// fails its next connection. (Processes are looked up by name here only
+/// to leave their segments alone.)
+pub fn no_postgres_runs() -> bool {
+    let runs = || {
+        std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|entry| {
+            std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ").is_some_and(|(name, rest)| {
+                    name.ends_with("(postgres") && !rest.starts_with('Z') && !rest.starts_with('X')
+                })
+            })
+        })
+    };
+    super::wait_until(Duration::from_secs(5), || !runs())
 }
 
 /// Runs SQL on a PostgreSQL server through `psql` over its unix socket.

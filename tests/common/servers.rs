@@ -321,6 +321,15 @@ fn remove_postgres_ipc(pid_file: &Path, segments: &[PathBuf]) {
     }
 }
 
+/// Held by a test for as long as its PostgreSQL server runs, where the
+/// test needs to be the only one: what another server of the same user
+/// makes meanwhile (a statistics segment in `/dev/shm`) is, by time and
+/// user, what a killed server could have left.
+pub fn postgres_alone() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// When this test binary started its first PostgreSQL server.
 static FIRST_POSTGRES_START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
 

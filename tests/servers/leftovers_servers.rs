@@ -12,6 +12,9 @@ use serde_json::Value;
 #[test]
 fn a_killed_postmaster_leaves_exactly_its_shared_memory_and_socket_file() {
     let _ipc = common::ipc_serial();
+    // No other server of the postgres user beside it: what one made after
+    // the snapshot would stay by time and user.
+    let _alone = servers::postgres_alone();
     let Some(mut pg) = servers::postgres("leftovers", &[]) else {
         return;
     };

@@ -82,6 +82,7 @@ fn leaks(summary: &Value) -> Vec<String> {
 
 #[test]
 fn postgres_under_pgbench_warms_up_without_a_leak() {
+    let _alone = servers::postgres_alone();
     let Some(pg) = servers::postgres("watch", &["shared_buffers=64MB"]) else {
         return;
     };

@@ -216,20 +216,37 @@ impl ProcessInfo {
 }
 
 /// The command line and executable of the process in `dir`, of the
-/// program `stat` names: read between two reads of `stat`, and again (with
-/// `stat` brought up to date) while an exec came between them
-/// ([`read_amid_exec`]). Three small files at a time, so that even a
-/// process that does nothing but exec is read between two of its execs.
+/// program `stat` names ([`read_as_one_program`]). Three small files at a
+/// time, so that even a process that does nothing but exec is read between
+/// two of its execs.
 fn read_identity(dir: &proc::Process, stat: &mut proc::stat::Stat) -> (Vec<String>, Option<PathBuf>) {
+    read_as_one_program(
+        dir,
+        stat,
+        |_| (proc::cmdline::of(dir).unwrap_or_default(), dir.exe().ok()),
+        |(cmdline, _)| cmdline,
+    )
+}
+
+/// What `read` gives of the process in `dir`, of the program `stat` names:
+/// read between two reads of `stat`, and again (with `stat` brought up to
+/// date) while an exec came between them or the process looks caught
+/// inside one ([`read_amid_exec`], on the command line `command_line`
+/// finds in what was read). After 64 reads the last is taken.
+pub fn read_as_one_program<T>(
+    dir: &proc::Process,
+    stat: &mut proc::stat::Stat,
+    mut read: impl FnMut(&proc::stat::Stat) -> T,
+    command_line: impl Fn(&T) -> &[String],
+) -> T {
     /// Reads before a mix is taken (see [`pause_before_reread`]).
     const READS: usize = 64;
     let mut attempt = 1;
     loop {
-        let cmdline = proc::cmdline::of(dir).unwrap_or_default();
-        let exe = dir.exe().ok();
+        let value = read(stat);
         match proc::stat::of(dir) {
-            Ok(after) if attempt < READS && read_amid_exec(stat, &after, &cmdline) => *stat = after,
-            _ => return (cmdline, exe),
+            Ok(after) if attempt < READS && read_amid_exec(stat, &after, command_line(&value)) => *stat = after,
+            _ => return value,
         }
         attempt += 1;
         pause_before_reread(attempt);
@@ -240,7 +257,7 @@ fn read_identity(dir: &proc::Process, stat: &mut proc::stat::Stat) -> (Vec<Strin
 /// the first few follow at once; later ones wait a millisecond, for the
 /// exec'ing process, descheduled on a busy machine in the middle of its
 /// exec, to get to its end (64 reads then span some 60 ms at most).
-pub fn pause_before_reread(attempt: usize) {
+fn pause_before_reread(attempt: usize) {
     if attempt > 4 {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
@@ -254,7 +271,7 @@ pub fn pause_before_reread(attempt: usize) {
 /// may have changed already, and its code and stack start be unset in
 /// both reads). A process that cleared its own command line reads so too,
 /// and is merely read again a few times. Pure.
-pub fn read_amid_exec(before: &proc::stat::Stat, after: &proc::stat::Stat, cmdline: &[String]) -> bool {
+fn read_amid_exec(before: &proc::stat::Stat, after: &proc::stat::Stat, cmdline: &[String]) -> bool {
     let user_space = after.flags & PF_KTHREAD == 0;
     let alive = ProcessState::from_letter(after.state).is_alive();
     !proc::stat::same_program(before, after)

@@ -18,8 +18,8 @@ mod tree;
 pub use error::{OpenError, ReadError, SignalError, WaitError};
 pub use handle::{ExitObservation, Process, StatusSource, Unobservable, not_a_process, wait_any};
 pub use info::{
-    ExitFacts, ProcessInfo, SignalMasks, ending, files_dir, live_thread_of, main_thread_ended, pause_before_reread,
-    read_amid_exec, tty_name, unmapped_overflow_uid, user_name,
+    ExitFacts, ProcessInfo, SignalMasks, ending, files_dir, live_thread_of, main_thread_ended, read_as_one_program,
+    tty_name, unmapped_overflow_uid, user_name,
 };
 pub use pid::{
     PID_MAX_LIMIT, Pid, PidParseError, capable_everywhere, in_initial_pid_namespace, in_initial_user_namespace,

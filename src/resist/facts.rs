@@ -380,12 +380,9 @@ pub struct Facts {
     pub permission: Permission,
 }
 
-/// `PF_EXITING`: the process is in `do_exit`.
-pub const PF_EXITING: u32 = 0x0000_0004;
-/// `PF_SIGNALED`: killed by a signal (set as the fatal signal is taken).
-pub const PF_SIGNALED: u32 = 0x0000_0400;
-/// `PF_KTHREAD`: a kernel thread.
-pub const PF_KTHREAD: u32 = 0x0020_0000;
+/// The `PF_*` flags of `/proc/PID/stat` the findings read, as the /proc
+/// layer names them.
+pub use crate::proc::stat::{PF_EXITING, PF_KTHREAD, PF_SIGNALED};
 
 impl Facts {
     /// Whether this is a kernel thread.

@@ -153,26 +153,18 @@ pub struct Identity {
 /// `start_ticks`: name and command line of one program, read again where
 /// the process called `execve` meanwhile (as `ProcessInfo` is).
 pub fn identity(pid: Pid, start_ticks: u64) -> Option<Identity> {
-    /// Reads before a mix is taken (see `ProcessInfo::read`).
-    const READS: usize = 64;
     // ENOENT/ESRCH: it ended meanwhile; nothing to tell.
     let proc = crate::proc::Process::new(pid.get()).ok()?;
     let mut stat = crate::proc::stat::of(&proc).ok()?;
     if stat.starttime != start_ticks {
         return None;
     }
-    let mut cmdline = command_line(&proc, pid, &stat);
-    for attempt in 1..READS {
-        crate::process::pause_before_reread(attempt);
-        match crate::proc::stat::of(&proc) {
-            Ok(after) if crate::process::read_amid_exec(&stat, &after, &cmdline) => {
-                stat = after;
-                cmdline = command_line(&proc, pid, &stat);
-            }
-            // The same program throughout, or gone since.
-            _ => break,
-        }
-    }
+    let cmdline = crate::process::read_as_one_program(
+        &proc,
+        &mut stat,
+        |stat| command_line(&proc, pid, stat),
+        |cmdline| cmdline,
+    );
     Some(Identity {
         name: stat.comm,
         ppid: stat.ppid,

@@ -796,6 +796,14 @@ pub fn stat_number(pid: &str, index: usize) -> Option<i64> {
     stat[stat.rfind(')')? + 2..].split(' ').nth(index)?.parse().ok()
 }
 
+/// Whether the task whose `/proc` directory is `task` (`"PID"` or
+/// `"PID/task/TID"`) is in `do_exit`: `PF_EXITING` in its flags (field 9,
+/// the sixth after the state).
+pub fn in_do_exit(task: &str) -> bool {
+    const PF_EXITING: i64 = 4;
+    stat_number(task, 6).is_some_and(|flags| flags & PF_EXITING != 0)
+}
+
 /// The name (`comm`) of `pid`; empty once it is gone.
 pub fn comm(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))

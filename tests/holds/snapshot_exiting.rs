@@ -12,15 +12,7 @@ use common::{Py, run_json};
 
 /// Whether `pid` is in `do_exit` and not yet a zombie.
 fn in_exit(pid: i32) -> bool {
-    const PF_EXITING: u64 = 4;
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let fields: Vec<&str> = stat[stat.rfind(')').map_or(0, |i| i + 2)..].split(' ').collect();
-        fields.first() != Some(&"Z")
-            && fields
-                .get(6)
-                .and_then(|f| f.parse::<u64>().ok())
-                .is_some_and(|f| f & PF_EXITING != 0)
-    })
+    common::state(pid).is_some_and(|s| s != 'Z') && common::in_do_exit(&pid.to_string())
 }
 
 /// A process holding 1 GiB, told to exit, caught while it releases it.

@@ -44,21 +44,12 @@ os._exit(0)
 
 /// Whether a thread of `pid` other than the main one is in `do_exit`.
 fn other_thread_exiting(pid: i32) -> bool {
-    const PF_EXITING: u64 = 4;
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };
     tasks.flatten().any(|task| {
         let tid = task.file_name().to_string_lossy().into_owned();
-        tid != pid.to_string()
-            && std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).is_ok_and(|stat| {
-                let fields: Vec<&str> = stat[stat.rfind(')').map_or(0, |i| i + 2)..].split(' ').collect();
-                // Field 9 (flags) is the seventh after the state.
-                fields
-                    .get(6)
-                    .and_then(|f| f.parse::<u64>().ok())
-                    .is_some_and(|f| f & PF_EXITING != 0)
-            })
+        tid != pid.to_string() && common::in_do_exit(&format!("{pid}/task/{tid}"))
     })
 }
 

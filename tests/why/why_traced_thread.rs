@@ -6,12 +6,11 @@
 use crate::common;
 
 use common::Py;
-use common::why::{kinds, why_json};
+use common::why::{finding, kinds, why_json};
 
-#[test]
-fn a_tracer_of_one_thread_is_named() {
-    let py = Py::start(
-        r#"
+/// A worker thread that reports its thread ID as `tid`, and a pipe
+/// (`seized_r`, `seized_w`) for the tracer to say whether it attached.
+const WORKER: &str = r#"
 import threading
 r, w = os.pipe()
 def worker():
@@ -20,6 +19,13 @@ def worker():
 threading.Thread(target=worker, daemon=True).start()
 tid = int(os.read(r, 32))
 seized_r, seized_w = os.pipe()
+"#;
+
+#[test]
+fn a_tracer_of_one_thread_is_named() {
+    let py = Py::start(&format!(
+        "{WORKER}{}",
+        r#"
 def tracer():
     # PTRACE_SEIZE, then PTRACE_INTERRUPT: the thread stops in a tracing stop.
     ok = libc.ptrace(0x4206, tid, 0, 0) == 0 and libc.ptrace(0x4207, tid, 0, 0) == 0
@@ -30,8 +36,8 @@ def tracer():
 tracer_pid = fork(tracer)
 report(tid=tid, tracer=tracer_pid, seized=int(os.read(seized_r, 1)))
 finish()
-"#,
-    );
+"#
+    ));
     if py.num("seized") == 0 {
         eprintln!("ptrace refused here (Yama ptrace_scope?): nothing to check");
         return;
@@ -41,12 +47,7 @@ finish()
     drop(py);
     assert!(kinds(&d).contains(&"traced".to_string()), "{d:#}");
     assert!(!kinds(&d).contains(&"running".to_string()), "{d:#}");
-    let traced = d["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "traced")
-        .unwrap();
+    let traced = finding(&d, "traced");
     assert_eq!(
         traced["title"],
         format!("thread {tid} traced by {tracer} (python3)"),
@@ -67,16 +68,9 @@ finish()
 /// without its main thread, and SIGKILL does nothing more.
 #[test]
 fn a_thread_held_at_its_exit_by_its_tracer_holds_the_process() {
-    let mut py = Py::start(
+    let mut py = Py::start(&format!(
+        "{WORKER}{}",
         r#"
-import threading
-r, w = os.pipe()
-def worker():
-    os.write(w, b"%d\n" % threading.get_native_id())
-    time.sleep(60)
-threading.Thread(target=worker, daemon=True).start()
-tid = int(os.read(r, 32))
-seized_r, seized_w = os.pipe()
 def tracer():
     # PTRACE_SEIZE with PTRACE_O_TRACEEXIT: the thread stops at its exit.
     ok = libc.ptrace(0x4206, tid, 0, 0x40) == 0
@@ -87,8 +81,8 @@ tracer_pid = fork(tracer, die_with_parent=False)
 report(tid=tid, tracer=tracer_pid, seized=int(os.read(seized_r, 1)))
 sys.stdin.readline()
 os._exit(0)
-"#,
-    );
+"#
+    ));
     if py.num("seized") == 0 {
         eprintln!("ptrace refused here (Yama ptrace_scope?): nothing to check");
         return;
@@ -113,12 +107,7 @@ os._exit(0)
     assert_eq!(status["process"]["main_thread_exited"], false, "{status:#}");
     assert_eq!(status["process"]["exiting"], true, "{status:#}");
     assert_eq!(d["sigkill"], "delayed", "{d:#}");
-    let traced = d["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "traced")
-        .unwrap_or_else(|| panic!("{d:#}"));
+    let traced = finding(&d, "traced");
     assert!(
         traced["title"].as_str().unwrap().ends_with("stopped at its exit"),
         "{d:#}"

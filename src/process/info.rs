@@ -231,7 +231,7 @@ fn read_identity(dir: &proc::Process, stat: &mut proc::stat::Stat) -> (Vec<Strin
 /// What `read` gives of the process in `dir`, of the program `stat` names:
 /// read between two reads of `stat`, and again (with `stat` brought up to
 /// date) while an exec came between them or the process looks caught
-/// inside one ([`read_amid_exec`], on the command line `command_line`
+/// inside one (`read_amid_exec`, on the command line `command_line`
 /// finds in what was read). After 64 reads the last is taken.
 pub fn read_as_one_program<T>(
     dir: &proc::Process,

@@ -6,12 +6,14 @@
 //! the initial user namespace before 6.6, and any user may listen since
 //! (drivers/connector/cn_proc.c); its PIDs are the initial PID namespace's
 //! (`task->pid`, `task->tgid`), so it is used only there; the exit event
-//! is sent from `do_exit()` before `exit_notify()`, so `/proc/PID` still
-//! names the process (its name, user, start time and cgroup are read
-//! there, best effort; its memory, and so its command line, is gone); a
-//! process's death is the exit event of its thread-group leader (`pid ==
-//! tgid`); a receive queue that overflows makes the next `recv` fail with
-//! `ENOBUFS`, counted as a loss.
+//! is sent from `do_exit()` right after `exit_notify()`, so `/proc/PID`
+//! still names the process until its parent reaps it (its name, user,
+//! start time and cgroup are read there, best effort; its memory, and so
+//! its command line, is gone), and once reaped its PID may name another
+//! process, which a start after the exit gives away; a process ends with
+//! the exit of its last thread, the main thread's as a rule
+//! ([`super::process_end`]); a receive queue that overflows makes the next
+//! `recv` fail with `ENOBUFS`, counted as a loss.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -20,6 +22,7 @@ use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
 use super::event::RawDeath;
+use super::process_end::{Look, ProcessEnds};
 
 const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
@@ -36,6 +39,7 @@ pub struct Connector {
     fd: OwnedFd,
     lost: u64,
     buffer: Vec<u8>,
+    ends: ProcessEnds<Facts>,
 }
 
 /// Why the proc connector could not start.
@@ -90,6 +94,7 @@ impl Connector {
             fd,
             lost: 0,
             buffer: vec![0u8; 64 * 1024],
+            ends: ProcessEnds::default(),
         })
     }
 
@@ -105,13 +110,10 @@ impl Connector {
 
     /// Takes every waiting exit of a whole process.
     pub fn drain(&mut self, out: &mut Vec<RawDeath>) {
-        self.drain_datagrams(|datagram| {
-            for exit in parse_datagram(datagram) {
-                if exit.pid == exit.tgid {
-                    out.push(complete_from_proc(exit));
-                }
-            }
-        });
+        let mut exits = Vec::new();
+        self.drain_datagrams(|datagram| exits.extend(parse_datagram(datagram)));
+        let ends = self.ends.take(&exits, look);
+        out.extend(ends.into_iter().map(|end| raw_death(&end)));
     }
 
     /// Hands every waiting datagram to `each`, counting losses.
@@ -260,36 +262,91 @@ fn parse_event(event: &[u8]) -> Option<ExitEvent> {
     })
 }
 
-/// What /proc still says of the dying process, best effort: a process
-/// reaped already has none of it.
-fn complete_from_proc(exit: ExitEvent) -> RawDeath {
-    let process = crate::proc::Process::new(exit.tgid).ok();
-    let stat = process.as_ref().and_then(|p| crate::proc::stat::of(p).ok());
-    let uid = process.as_ref().and_then(|p| p.uid().ok());
-    let cgroup = crate::proc::read_lossy(&format!("/proc/{}/cgroup", exit.tgid))
+/// What /proc still says of a process that exited: its `stat`, user and
+/// cgroup, read through one `/proc/PID` directory fd.
+struct Facts {
+    stat: crate::proc::stat::Stat,
+    uid: Option<u32>,
+    cgroup: Option<String>,
+}
+
+/// Whether the process of `leader` (its main thread's exit) has ended,
+/// with what /proc still says of it. Nothing is said of a process reaped
+/// already, nor of one that started after the exit: its PID was handed
+/// out again (the start time reads in clock ticks, early rather than
+/// late, so the process that exited never reads as started after it).
+///
+/// The main thread that sent its exit is a zombie until it is reaped. A
+/// process at its PID that is not one, and started no later, is the same
+/// process with another thread in the main thread's place: a thread that
+/// calls `execve` takes the main thread's PID and start time once the
+/// kernel has ended the main thread (`de_thread`), and runs on as the new
+/// program. (A PID handed out again within the clock tick of the exit, as
+/// only a write to `ns_last_pid` can, would read so too: that death is
+/// then not shown, rather than shown with another process's facts.)
+fn look(leader: &ExitEvent) -> Look<Facts> {
+    let Ok(process) = crate::proc::Process::new(leader.tgid) else {
+        return Look::Ended(None);
+    };
+    let Ok(stat) = crate::proc::stat::of(&process) else {
+        return Look::Ended(None);
+    };
+    if start_ns(&stat) > leader.timestamp_ns {
+        return Look::Ended(None);
+    }
+    let exec_by_a_thread = !matches!(stat.state, 'Z' | 'X');
+    let runs_on = exec_by_a_thread || (stat.num_threads > 1 && a_thread_runs_on(&process, leader.tgid));
+    let cgroup = process
+        .cgroups()
         .ok()
-        .and_then(|text| crate::proc::cgroup::v2_path(&crate::proc::cgroup::parse(&text)));
-    let start_ns = stat
-        .as_ref()
-        .map(|s| s.starttime * (1_000_000_000 / crate::proc::ticks_per_second()));
+        .and_then(|groups| crate::proc::cgroup::v2_path(&groups.0));
+    let facts = Some(Facts {
+        uid: process.uid().ok(),
+        cgroup,
+        stat,
+    });
+    if runs_on {
+        Look::LivesOn(facts)
+    } else {
+        Look::Ended(facts)
+    }
+}
+
+/// Whether a thread of `process` other than its main thread has not sent
+/// its exit yet: it is listed and neither a zombie nor dead.
+fn a_thread_runs_on(process: &crate::proc::Process, tgid: i32) -> bool {
+    let Ok(tasks) = process.tasks() else { return false };
+    tasks
+        .flatten()
+        .filter(|task| task.tid != tgid)
+        .any(|task| task.stat().is_ok_and(|s| !matches!(s.state, 'Z' | 'X')))
+}
+
+/// When `stat`'s process started, on `CLOCK_MONOTONIC` (stat's start
+/// counts from boot, with suspend).
+fn start_ns(stat: &crate::proc::stat::Stat) -> u64 {
+    (stat.starttime * (1_000_000_000 / crate::proc::ticks_per_second())).wrapping_add(monotonic_minus_boottime())
+}
+
+/// A whole process's end as a raw death.
+fn raw_death(end: &super::process_end::End<Facts>) -> RawDeath {
+    let facts = end.facts.as_ref();
     RawDeath {
-        pid: exit.tgid,
+        pid: end.leader.tgid,
         // The event's parent reads 0 now and then (the parent link is read
         // only while the task is "alive" for RCU): stat's then, if any.
-        ppid: Some(exit.parent_tgid)
+        ppid: Some(end.leader.parent_tgid)
             .filter(|&p| p > 0)
-            .or_else(|| stat.as_ref().map(|s| s.ppid).filter(|&p| p > 0)),
-        uid,
-        wait_status: exit.exit_code,
-        name: stat.map(|s| s.comm),
+            .or_else(|| facts.map(|f| f.stat.ppid).filter(|&p| p > 0)),
+        uid: facts.and_then(|f| f.uid),
+        wait_status: end.wait_status,
+        name: facts.map(|f| f.stat.comm.clone()),
         cmdline: None,
         cmdline_cut: false,
-        exit_ns: Some(exit.timestamp_ns),
-        // stat's start time counts from boot, with suspend: only a guide
-        // for the lifetime, which is why it is taken with BOOTTIME below.
-        start_ns: start_ns.map(|s| s.wrapping_add(monotonic_minus_boottime())),
+        exit_ns: Some(end.last.timestamp_ns),
+        start_ns: facts.map(|f| start_ns(&f.stat)),
         cgroup_id: None,
-        cgroup_path: cgroup,
+        cgroup_path: facts.and_then(|f| f.cgroup.clone()),
         signal: None,
         oom: None,
     }

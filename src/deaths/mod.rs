@@ -23,6 +23,7 @@ pub mod connector;
 pub mod event;
 pub mod filter;
 pub mod metrics;
+pub mod process_end;
 pub mod senders;
 pub mod tracepoints;
 

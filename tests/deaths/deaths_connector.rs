@@ -173,3 +173,106 @@ fn a_cgroup_given_as_its_directory_is_refused() {
         assert!(err.ends_with(&format!("give the cgroup's own path, {own}\n")), "{err}");
     }
 }
+
+/// A process whose main thread ends first (`pthread_exit`) lives on in
+/// its other thread: the main thread's exit event (code 0) is not its
+/// death. It dies when its last thread does, with the group's code. The
+/// feed said it died at once with code 0, and nothing when it really died.
+#[test]
+fn a_process_whose_main_thread_ended_first_dies_with_its_last_thread() {
+    let Some(mut feed) = Feed::start(&[], &ENV) else { return };
+    let script = "import ctypes, os, threading, time\n\
+                  def last():\n    time.sleep(1)\n    os._exit(5)\n\
+                  threading.Thread(target=last).start()\n\
+                  ctypes.CDLL(None).pthread_exit(None)\n";
+    let mut python = Command::new("python3").args(["-c", script]).spawn().unwrap();
+    let pid = i64::from(python.id());
+    assert_eq!(python.wait().unwrap().code(), Some(5));
+    let death = feed
+        .find(Duration::from_secs(15), |d| d["pid"] == pid)
+        .expect("the process's death");
+    feed.stop();
+    assert_eq!(code_of(&death), Some(5), "{death}");
+    assert!(death["lifetime_seconds"].as_f64().is_some_and(|s| s >= 0.9), "{death}");
+    assert!(
+        death["name"].is_string(),
+        "named from its main thread's zombie: {death}"
+    );
+}
+
+/// A thread other than the main one that calls `execve` takes the main
+/// thread's PID once the kernel has ended the main thread, whose exit event
+/// the connector sends. The feed reported that as the process's death (and
+/// its real death a second time later).
+#[test]
+fn an_exec_by_a_thread_is_not_a_death() {
+    let Some(mut feed) = Feed::start(&[], &ENV) else { return };
+    let script = "import os, threading, time\n\
+                  threading.Thread(target=os.execv, args=('/bin/sleep', ['sleep', '1'])).start()\n\
+                  time.sleep(30)\n";
+    let started = std::time::SystemTime::now();
+    let mut python = Command::new("python3").args(["-c", script]).spawn().unwrap();
+    let pid = i64::from(python.id());
+    assert!(python.wait().unwrap().success());
+    let death = feed
+        .find(Duration::from_secs(15), |d| d["pid"] == pid)
+        .expect("the process's death");
+    feed.stop();
+    let started = started.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let died = death["died_at"].as_f64().expect("a time of death");
+    assert!(
+        died - started >= 0.9,
+        "died {:.3} s after the start: {death}",
+        died - started
+    );
+    assert_eq!(code_of(&death), Some(0), "{death}");
+}
+
+/// An exit read after its PID was handed out again: /proc then names the
+/// new process, whose name, user and start were given as the dead one's.
+/// The feed is stopped while the first process exits and is reaped and its
+/// PID is handed to a `sleep` (`ns_last_pid`), so the exit is read after.
+/// The `sleep` starts a few clock ticks after the exit, as any process
+/// given a PID again by the allocator's wrap-around does (a start in the
+/// exit's own tick reads as the same process carried on by an exec).
+#[test]
+fn a_pid_handed_out_again_lends_the_dead_process_nothing() {
+    let Some(mut feed) = Feed::start(&[], &ENV) else { return };
+    common::send_signal(feed.pid(), libc::SIGSTOP);
+    let mut first = Command::new("sh").args(["-c", "exit 9"]).spawn().unwrap();
+    let pid = first.id() as i32;
+    assert_eq!(first.wait().unwrap().code(), Some(9));
+    std::thread::sleep(Duration::from_millis(50));
+    let second = same_pid_again(pid);
+    common::send_signal(feed.pid(), libc::SIGCONT);
+    let Ok(mut second) = second else {
+        feed.stop();
+        println!("skipped: {}", second.err().unwrap());
+        return;
+    };
+    let death = feed.find(Duration::from_secs(15), |d| d["pid"] == i64::from(pid));
+    let _ = second.kill();
+    let _ = second.wait();
+    feed.stop();
+    let death = death.expect("the first process's death");
+    assert_eq!(code_of(&death), Some(9), "{death}");
+    for field in ["name", "uid", "user", "lifetime_seconds"] {
+        assert!(death[field].is_null(), "{field} of the new process: {death}");
+    }
+}
+
+/// A `sleep` with the PID `pid`, through `ns_last_pid`; other forks of the
+/// machine may take the PID first, so a few tries.
+fn same_pid_again(pid: i32) -> Result<std::process::Child, String> {
+    for _ in 0..50 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .map_err(|e| format!("cannot set ns_last_pid: {e}"))?;
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        if child.id() as i32 == pid {
+            return Ok(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("PID {pid} was not handed out again in 50 tries");
+}

@@ -21,15 +21,15 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
-use super::event::RawDeath;
-use super::process_end::{Look, ProcessEnds};
-
 const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
 const PROC_CN_MCAST_LISTEN: u32 = 1;
 const PROC_CN_MCAST_IGNORE: u32 = 2;
 /// `PROC_EVENT_FORK`.
 pub const PROC_EVENT_FORK: u32 = 0x0000_0001;
+const PROC_EVENT_EXEC: u32 = 0x0000_0002;
+const PROC_EVENT_UID: u32 = 0x0000_0004;
+const PROC_EVENT_COMM: u32 = 0x0000_0200;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const NLMSG_HDRLEN: usize = 16;
 const CN_MSG_LEN: usize = 20;
@@ -39,7 +39,6 @@ pub struct Connector {
     fd: OwnedFd,
     lost: u64,
     buffer: Vec<u8>,
-    ends: ProcessEnds<Facts>,
 }
 
 /// Why the proc connector could not start.
@@ -94,7 +93,6 @@ impl Connector {
             fd,
             lost: 0,
             buffer: vec![0u8; 64 * 1024],
-            ends: ProcessEnds::default(),
         })
     }
 
@@ -106,14 +104,6 @@ impl Connector {
     /// Records lost to a full receive queue (at least one per `ENOBUFS`).
     pub fn lost(&self) -> u64 {
         self.lost
-    }
-
-    /// Takes every waiting exit of a whole process.
-    pub fn drain(&mut self, out: &mut Vec<RawDeath>) {
-        let mut exits = Vec::new();
-        self.drain_datagrams(|datagram| exits.extend(parse_datagram(datagram)));
-        let ends = self.ends.take(&exits, look);
-        out.extend(ends.into_iter().map(|end| raw_death(&end)));
     }
 
     /// Hands every waiting datagram to `each`, counting losses.
@@ -249,6 +239,83 @@ pub fn parse_forks(bytes: &[u8]) -> Vec<ForkEvent> {
         .collect()
 }
 
+/// One event of the proc connector that tells of a process's life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A new process (not a thread), at `timestamp_ns` (`CLOCK_MONOTONIC`).
+    Fork {
+        /// The process that forked.
+        parent_tgid: i32,
+        /// The new process.
+        child_tgid: i32,
+        /// When.
+        timestamp_ns: u64,
+    },
+    /// A process ran `execve` (its PID, as the main thread has it after).
+    Exec {
+        /// The process.
+        tgid: i32,
+        /// When.
+        timestamp_ns: u64,
+    },
+    /// A process's main thread took a new real user ID.
+    Uid {
+        /// The process.
+        tgid: i32,
+        /// The new real user ID.
+        ruid: u32,
+    },
+    /// A process's main thread was renamed (`PR_SET_NAME`).
+    Comm {
+        /// The process.
+        tgid: i32,
+        /// The new name.
+        name: String,
+    },
+    /// A thread exited.
+    Exit(ExitEvent),
+}
+
+/// The events of one datagram that tell of processes (forks of threads,
+/// and renames and user changes of threads other than the main one, are
+/// none). Pure.
+pub fn parse_events(bytes: &[u8]) -> Vec<Event> {
+    events_of(bytes).filter_map(parse_life_event).collect()
+}
+
+fn parse_life_event(event: &[u8]) -> Option<Event> {
+    let what = u32_at(event, 0)?;
+    let timestamp_ns = u64::from(u32_at(event, 8)?) | (u64::from(u32_at(event, 12)?) << 32);
+    let pid = u32_at(event, 16)? as i32;
+    let tgid = u32_at(event, 20)? as i32;
+    match what {
+        PROC_EVENT_FORK => {
+            let child_pid = u32_at(event, 24)? as i32;
+            let child_tgid = u32_at(event, 28)? as i32;
+            (child_pid == child_tgid).then_some(Event::Fork {
+                parent_tgid: tgid,
+                child_tgid,
+                timestamp_ns,
+            })
+        }
+        PROC_EVENT_EXEC => Some(Event::Exec { tgid, timestamp_ns }),
+        PROC_EVENT_UID if pid == tgid => Some(Event::Uid {
+            tgid,
+            ruid: u32_at(event, 24)?,
+        }),
+        PROC_EVENT_COMM if pid == tgid => {
+            let field = event.get(24..40)?;
+            let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+            Some(Event::Comm {
+                tgid,
+                name: String::from_utf8_lossy(&field[..end]).into_owned(),
+            })
+        }
+        PROC_EVENT_EXIT => parse_event(event).map(Event::Exit),
+        _ => None,
+    }
+}
+
 fn parse_event(event: &[u8]) -> Option<ExitEvent> {
     if u32_at(event, 0)? != PROC_EVENT_EXIT {
         return None;
@@ -262,100 +329,10 @@ fn parse_event(event: &[u8]) -> Option<ExitEvent> {
     })
 }
 
-/// What /proc still says of a process that exited: its `stat`, user and
-/// cgroup, read through one `/proc/PID` directory fd.
-struct Facts {
-    stat: crate::proc::stat::Stat,
-    uid: Option<u32>,
-    cgroup: Option<String>,
-}
-
-/// Whether the process of `leader` (its main thread's exit) has ended,
-/// with what /proc still says of it. Nothing is said of a process reaped
-/// already, nor of one that started after the exit: its PID was handed
-/// out again (the start time reads in clock ticks, early rather than
-/// late, so the process that exited never reads as started after it).
-///
-/// The main thread that sent its exit is a zombie until it is reaped. A
-/// process at its PID that is not one, and started no later, is the same
-/// process with another thread in the main thread's place: a thread that
-/// calls `execve` takes the main thread's PID and start time once the
-/// kernel has ended the main thread (`de_thread`), and runs on as the new
-/// program. (A PID handed out again within the clock tick of the exit, as
-/// only a write to `ns_last_pid` can, would read so too: that death is
-/// then not shown, rather than shown with another process's facts.)
-fn look(leader: &ExitEvent) -> Look<Facts> {
-    let Ok(process) = crate::proc::Process::new(leader.tgid) else {
-        return Look::Ended(None);
-    };
-    let Ok(stat) = crate::proc::stat::of(&process) else {
-        return Look::Ended(None);
-    };
-    if start_ns(&stat) > leader.timestamp_ns {
-        return Look::Ended(None);
-    }
-    let exec_by_a_thread = !matches!(stat.state, 'Z' | 'X');
-    let runs_on = exec_by_a_thread || (stat.num_threads > 1 && a_thread_runs_on(&process, leader.tgid));
-    let cgroup = process
-        .cgroups()
-        .ok()
-        .and_then(|groups| crate::proc::cgroup::v2_path(&groups.0));
-    let facts = Some(Facts {
-        uid: process.uid().ok(),
-        cgroup,
-        stat,
-    });
-    if runs_on {
-        Look::LivesOn(facts)
-    } else {
-        Look::Ended(facts)
-    }
-}
-
-/// Whether a thread of `process` other than its main thread has not sent
-/// its exit yet: it is listed and neither a zombie nor dead.
-fn a_thread_runs_on(process: &crate::proc::Process, tgid: i32) -> bool {
-    let Ok(tasks) = process.tasks() else { return false };
-    tasks
-        .flatten()
-        .filter(|task| task.tid != tgid)
-        .any(|task| task.stat().is_ok_and(|s| !matches!(s.state, 'Z' | 'X')))
-}
-
-/// When `stat`'s process started, on `CLOCK_MONOTONIC` (stat's start
-/// counts from boot, with suspend).
-fn start_ns(stat: &crate::proc::stat::Stat) -> u64 {
-    (stat.starttime * (1_000_000_000 / crate::proc::ticks_per_second())).wrapping_add(monotonic_minus_boottime())
-}
-
-/// A whole process's end as a raw death.
-fn raw_death(end: &super::process_end::End<Facts>) -> RawDeath {
-    let facts = end.facts.as_ref();
-    RawDeath {
-        pid: end.leader.tgid,
-        // The event's parent reads 0 now and then (the parent link is read
-        // only while the task is "alive" for RCU): stat's then, if any.
-        ppid: Some(end.leader.parent_tgid)
-            .filter(|&p| p > 0)
-            .or_else(|| facts.map(|f| f.stat.ppid).filter(|&p| p > 0)),
-        uid: facts.and_then(|f| f.uid),
-        wait_status: end.wait_status,
-        name: facts.map(|f| f.stat.comm.clone()),
-        cmdline: None,
-        cmdline_cut: false,
-        exit_ns: Some(end.last.timestamp_ns),
-        start_ns: facts.map(|f| start_ns(&f.stat)),
-        cgroup_id: None,
-        cgroup_path: facts.and_then(|f| f.cgroup.clone()),
-        signal: None,
-        oom: None,
-    }
-}
-
 /// `CLOCK_MONOTONIC - CLOCK_BOOTTIME` (the time suspended, negated), to
 /// put stat's boot-based start on the monotonic clock. Wraps to a large
 /// value; callers add it with wrapping semantics.
-fn monotonic_minus_boottime() -> u64 {
+pub fn monotonic_minus_boottime() -> u64 {
     let ns = |t: rustix::time::Timespec| t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
     let mono = ns(rustix::time::clock_gettime(rustix::time::ClockId::Monotonic));
     let boot = ns(rustix::time::clock_gettime(rustix::time::ClockId::Boottime));
@@ -410,6 +387,42 @@ mod tests {
             }]
         );
         assert!(parse_datagram(&datagram).is_empty(), "no exit in it");
+    }
+
+    #[test]
+    fn execs_renames_and_user_changes_of_processes_are_read() {
+        let event = |what: u32, pid: u32, tgid: u32, rest: &[u8]| {
+            let mut d = vec![0u8; NLMSG_HDRLEN + CN_MSG_LEN + 40];
+            let len = d.len() as u32;
+            d[0..4].copy_from_slice(&len.to_ne_bytes());
+            let e = NLMSG_HDRLEN + CN_MSG_LEN;
+            d[e..e + 4].copy_from_slice(&what.to_ne_bytes());
+            d[e + 8..e + 16].copy_from_slice(&77u64.to_ne_bytes());
+            d[e + 16..e + 20].copy_from_slice(&pid.to_ne_bytes());
+            d[e + 20..e + 24].copy_from_slice(&tgid.to_ne_bytes());
+            d[e + 24..e + 24 + rest.len()].copy_from_slice(rest);
+            d
+        };
+        let mut datagram = event(PROC_EVENT_EXEC, 5, 5, &[]);
+        datagram.extend(event(PROC_EVENT_COMM, 5, 5, b"worker\0"));
+        datagram.extend(event(PROC_EVENT_COMM, 6, 5, b"thread\0"));
+        datagram.extend(event(PROC_EVENT_UID, 5, 5, &33u32.to_ne_bytes()));
+        datagram.extend(event(PROC_EVENT_UID, 6, 5, &34u32.to_ne_bytes()));
+        assert_eq!(
+            parse_events(&datagram),
+            [
+                Event::Exec {
+                    tgid: 5,
+                    timestamp_ns: 77
+                },
+                Event::Comm {
+                    tgid: 5,
+                    name: "worker".to_string()
+                },
+                Event::Uid { tgid: 5, ruid: 33 },
+            ],
+            "a thread's rename and user change are not the process's"
+        );
     }
 
     #[test]

@@ -20,8 +20,10 @@
 pub mod cause;
 pub mod cgroup;
 pub mod connector;
+pub mod connector_feed;
 pub mod event;
 pub mod filter;
+pub mod lineage;
 pub mod metrics;
 pub mod process_end;
 pub mod senders;
@@ -253,7 +255,7 @@ pub struct UnknownSource(pub String);
 /// A source of raw deaths.
 enum Backend {
     Bpf(Box<tracepoints::Tracepoints>),
-    Connector(connector::Connector),
+    Connector(Box<connector_feed::ConnectorDeaths>),
 }
 
 impl Backend {
@@ -544,8 +546,8 @@ fn open_backend(choice: Choice) -> Result<Backend, DeathsError> {
     if choice != Choice::Bpf && !crate::process::in_initial_pid_namespace() {
         reasons.push("proc connector: not in the initial PID namespace, whose PIDs it reports".to_string());
     } else if choice != Choice::Bpf {
-        match connector::Connector::open() {
-            Ok(c) => return Ok(Backend::Connector(c)),
+        match connector_feed::ConnectorDeaths::open() {
+            Ok(c) => return Ok(Backend::Connector(Box::new(c))),
             Err(e) => reasons.push(format!("proc connector: {e}")),
         }
     }

@@ -255,8 +255,46 @@ fn a_pid_handed_out_again_lends_the_dead_process_nothing() {
     feed.stop();
     let death = death.expect("the first process's death");
     assert_eq!(code_of(&death), Some(9), "{death}");
-    for field in ["name", "uid", "user", "lifetime_seconds"] {
-        assert!(death[field].is_null(), "{field} of the new process: {death}");
+    // Its fork is known (the test's name, user and the fork's time), but
+    // the name `sh` was read too late: the PID was the sleep's by then.
+    assert!(death["name"].is_null(), "the new process's name: {death}");
+    assert!(
+        death["lifetime_seconds"].is_f64(),
+        "from its fork, not the sleep's start: {death}"
+    );
+}
+
+/// The connector's exit comes after the parent was told, and a parent
+/// that reaps at once left nothing in /proc to read: every such death had
+/// no name, user or cgroup. They are known from the process's fork (its
+/// parent's name) and exec (its new name, read while it ran).
+#[test]
+fn deaths_reaped_at_once_are_named_from_their_fork_and_exec() {
+    let Some(mut feed) = Feed::start(&[], &ENV) else { return };
+    let script = "import os, time\n\
+                  pid = os.fork()\n\
+                  if pid == 0:\n    time.sleep(0.2)\n    os._exit(3)\n\
+                  print(pid, flush=True)\n\
+                  os.waitpid(pid, 0)\n";
+    let forked = Command::new("python3").args(["-c", script]).output().unwrap();
+    let child: i64 = common::stdout(&forked).trim().parse().expect("the child's PID");
+    let mut sleep = Command::new("sleep").arg("0.3").spawn().unwrap();
+    let sleep_pid = i64::from(sleep.id());
+    assert!(sleep.wait().unwrap().success());
+    let forked = feed
+        .find(Duration::from_secs(15), |d| d["pid"] == child)
+        .expect("the child's death");
+    let slept = feed
+        .find(Duration::from_secs(15), |d| d["pid"] == sleep_pid)
+        .expect("the sleep's death");
+    feed.stop();
+    assert_eq!(code_of(&forked), Some(3), "{forked}");
+    assert_eq!(forked["name"], "python3", "its parent's name: {forked}");
+    assert_eq!(slept["name"], "sleep", "{slept}");
+    for death in [&forked, &slept] {
+        assert_eq!(death["uid"], i64::from(rustix::process::getuid().as_raw()), "{death}");
+        assert!(death["cgroup"].is_string(), "{death}");
+        assert!(death["lifetime_seconds"].as_f64().is_some_and(|s| s >= 0.15), "{death}");
     }
 }
 

@@ -19,9 +19,10 @@ use crate::process::{ExitObservation, OpenError, Pid, Process, Unobservable, Wai
 pub struct WaitOutcome {
     /// The PID.
     pub pid: Pid,
-    /// Its name when waiting started.
+    /// Its name as it ran last: one that had not exec'd since its fork
+    /// when waiting started is read again until it has.
     pub name: String,
-    /// Its command line when waiting started.
+    /// Its command line as it ran last; empty for one read as a zombie.
     #[serde(rename = "command_line")]
     pub cmdline: Vec<String>,
     /// Seconds from the start of the wait to its exit; `None` if still running.
@@ -88,6 +89,7 @@ pub fn wait_for(
             sender: None,
         })
         .collect();
+    let mut rereads = Rereads::of(&opened);
     let mut pending: Vec<usize> = (0..opened.len()).collect();
     // Ended, but their status is hidden until their parent reaps them
     // (zombies of another user): with when each ended, and how long their
@@ -100,6 +102,7 @@ pub fn wait_for(
         } else {
             Some(remaining.map_or(REAP_POLL, |r| r.min(REAP_POLL)))
         };
+        let slice = rereads.shorten(slice, Instant::now());
         let waiting: Vec<&Process> = pending.iter().map(|&i| &opened[i].0).collect();
         let ready = if waiting.is_empty() {
             std::thread::sleep(slice.unwrap_or(REAP_POLL));
@@ -109,6 +112,7 @@ pub fn wait_for(
         };
         let ended_after = start.elapsed().as_secs_f64();
         let finished: Vec<usize> = ready.iter().map(|&r| pending[r]).collect();
+        rereads.read_due(&opened, &mut outcomes, &finished, Instant::now());
         pending.retain(|i| !finished.contains(i));
         let reap_until = Instant::now() + REAP_WAIT;
         let looks = finished
@@ -144,6 +148,92 @@ pub fn wait_for(
         timed_out: false,
         senders_unknown: senders.unavailable(),
     })
+}
+
+/// The processes that still ran their parent's program when waiting
+/// started (forked, no `execve` yet): a shell's `cmd &` gives `$!` before
+/// its child has exec'd `cmd`, whose name and command line are then read
+/// again, soon and then less often, until it has exec'd or ended.
+struct Rereads {
+    /// Index into the processes, when it is read next, and the interval.
+    due: Vec<(usize, Instant, Duration)>,
+}
+
+/// The first interval between reads of a process yet to exec; it doubles
+/// up to [`LAST_REREAD`].
+const FIRST_REREAD: Duration = Duration::from_millis(2);
+/// The longest interval: a forked worker that never execs is read once a
+/// second for as long as it is waited for.
+const LAST_REREAD: Duration = Duration::from_secs(1);
+
+impl Rereads {
+    fn of(opened: &[(Process, Option<crate::process::ProcessInfo>)]) -> Rereads {
+        let now = Instant::now();
+        let due = (0..opened.len())
+            .filter(|&i| opened[i].1.as_ref().is_some_and(|info| info.yet_to_exec))
+            .map(|i| (i, now + FIRST_REREAD, FIRST_REREAD))
+            .collect();
+        Rereads { due }
+    }
+
+    /// `slice`, cut to end when the next read is due.
+    fn shorten(&self, slice: Option<Duration>, now: Instant) -> Option<Duration> {
+        let Some(next) = self.due.iter().map(|&(_, at, _)| at).min() else {
+            return slice;
+        };
+        let until = next.saturating_duration_since(now);
+        Some(slice.map_or(until, |s| s.min(until)))
+    }
+
+    /// Reads again each process whose read is due. One that has just
+    /// ended (`finished`) is looked at once more if its parent has not
+    /// reaped it yet: a zombie that has exec'd since shows its new name,
+    /// not its command line (its memory is gone), which then reads empty
+    /// rather than the program it left.
+    fn read_due(
+        &mut self,
+        opened: &[(Process, Option<crate::process::ProcessInfo>)],
+        outcomes: &mut [WaitOutcome],
+        finished: &[usize],
+        now: Instant,
+    ) {
+        self.due.retain_mut(|(index, at, every)| {
+            if finished.contains(index) {
+                if let Some(stat) = own_stat(&opened[*index].0)
+                    && stat.flags & crate::proc::stat::PF_FORKNOEXEC == 0
+                {
+                    outcomes[*index].name = stat.comm;
+                    outcomes[*index].cmdline = Vec::new();
+                }
+                return false;
+            }
+            if *at > now {
+                return true;
+            }
+            let process = &opened[*index].0;
+            let still_forked = yet_to_exec(process);
+            if let Ok(info) = process.info() {
+                outcomes[*index].name = info.name;
+                outcomes[*index].cmdline = info.cmdline;
+            }
+            *every = (*every * 2).min(LAST_REREAD);
+            *at = now + *every;
+            still_forked
+        });
+    }
+}
+
+/// Whether `process` still runs its parent's program: forked, with no
+/// `execve` since (`PF_FORKNOEXEC`).
+fn yet_to_exec(process: &Process) -> bool {
+    own_stat(process).is_some_and(|stat| stat.flags & crate::proc::stat::PF_FORKNOEXEC != 0)
+}
+
+/// `stat` of `process` itself, not of a process that got its PID since.
+fn own_stat(process: &Process) -> Option<crate::proc::stat::Stat> {
+    crate::proc::stat::read(process.pid())
+        .ok()
+        .filter(|stat| stat.starttime == process.start_ticks())
 }
 
 /// How often a hidden status is looked at again while its reap is awaited.

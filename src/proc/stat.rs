@@ -16,6 +16,9 @@ pub use procfs::process::{Stat, StatM};
 
 /// `PF_EXITING` in the flags: the process is in `do_exit`.
 pub const PF_EXITING: u32 = 0x0000_0004;
+/// `PF_FORKNOEXEC`: forked, and no `execve` since: the task still runs
+/// its parent's program.
+pub const PF_FORKNOEXEC: u32 = 0x0000_0040;
 /// `PF_SIGNALED`: the task took a fatal signal, on its way to `do_exit`
 /// (it never returns to user space); set before a tracer's exit stop
 /// (`PTRACE_EVENT_EXIT`), where `PF_EXITING` is not yet.

@@ -80,6 +80,10 @@ pub struct ProcessInfo {
     /// namespace, whichever namespace it is seen from.
     #[serde(skip)]
     pub pid_in_own_namespace: i32,
+    /// It still runs its parent's program: forked, with no `execve` since
+    /// (`PF_FORKNOEXEC`), as read with its name.
+    #[serde(skip)]
+    pub yet_to_exec: bool,
 }
 
 /// The signal masks of `/proc/PID/status`.
@@ -211,6 +215,7 @@ impl ProcessInfo {
                 .as_ref()
                 .and_then(|nspid| nspid.last().copied())
                 .unwrap_or(pid.get()),
+            yet_to_exec: stat.flags & proc::stat::PF_FORKNOEXEC != 0,
         })
     }
 }

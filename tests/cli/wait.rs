@@ -91,6 +91,52 @@ fn zombie_whose_parent_does_not_reap_reports_from_proc() {
     );
 }
 
+/// `cmd &` gives `$!` before the child has exec'd `cmd`: a wait that
+/// opened the child then read the shell's name and command line, and
+/// reported the `sleep` it became as `bash`.
+#[test]
+fn a_process_that_execs_after_the_wait_started_is_named_as_it_ran() {
+    let scratch = Scratch::new("wait-exec-later");
+    let fifo = scratch.fifo("go");
+    let fixture = Fixture::start(&format!(
+        "( read x < {}; exec sleep 1.5 ) & echo $!; wait",
+        fifo.display()
+    ));
+    let waiter = start_wait(fixture.reported, &["--json"]);
+    release(&fifo);
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let line: serde_json::Value = crate::common::schema::parse("wait", stdout(&output).lines().next().unwrap());
+    assert_eq!(line["name"], "sleep", "{line}");
+    assert_eq!(line["command_line"], serde_json::json!(["sleep", "1.5"]), "{line}");
+}
+
+/// One that execs and ends before it is read again, and whose parent does
+/// not reap it: the zombie shows its new name; its command line went with
+/// its memory, so none is given rather than the shell's.
+#[test]
+fn a_zombie_that_exec_d_after_the_wait_started_has_its_new_name_and_no_command_line() {
+    let scratch = Scratch::new("wait-exec-zombie");
+    let fifo = scratch.fifo("go");
+    let fixture = Fixture::start(&format!(
+        "( read x < {}; exec true ) & echo $!; exec sleep 300",
+        fifo.display()
+    ));
+    let waiter = start_wait(fixture.reported, &["--json"]);
+    release(&fifo);
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let line: serde_json::Value = crate::common::schema::parse("wait", stdout(&output).lines().next().unwrap());
+    assert_eq!(line["name"], "true", "{line}");
+    // Read again while `true` ran, in the moment before it ended, it has
+    // its own command line.
+    let command_line = &line["command_line"];
+    assert!(
+        *command_line == serde_json::json!([]) || *command_line == serde_json::json!(["true"]),
+        "{line}"
+    );
+}
+
 #[test]
 fn timeout_expires_with_124() {
     let fixture = Fixture::start("sleep 300 & echo $!; wait");

@@ -56,7 +56,9 @@ pub struct ProcessInfo {
     pub cgroups: Vec<String>,
     /// Signal masks.
     pub signals: SignalMasks,
-    /// PID of the process tracing this one (a debugger), if any.
+    /// PID of the process tracing it (a debugger), if any: its main
+    /// thread's tracer, else that of another of its threads (`strace -p
+    /// TID` traces one thread alone).
     pub tracer_pid: Option<i32>,
     /// The kernel function it sleeps in (`wchan`), if readable and sleeping.
     pub wchan: Option<String>,
@@ -204,7 +206,9 @@ impl ProcessInfo {
                 ignored: signals_in_mask(status.sigign),
                 caught: signals_in_mask(status.sigcgt),
             },
-            tracer_pid: (status.tracerpid > 0).then_some(status.tracerpid),
+            tracer_pid: (status.tracerpid > 0)
+                .then_some(status.tracerpid)
+                .or_else(|| (stat.num_threads > 1).then(|| a_threads_tracer(dir, pid)).flatten()),
             wchan,
             kernel_thread: stat.flags & PF_KTHREAD != 0,
             exiting,
@@ -375,6 +379,16 @@ fn live_thread(dir: &proc::Process, pid: Pid) -> Option<LiveThread> {
         exiting.get_or_insert(thread);
     }
     exiting
+}
+
+/// The tracer of a thread of the process in `dir` other than its main
+/// thread, if one is traced.
+fn a_threads_tracer(dir: &proc::Process, pid: Pid) -> Option<i32> {
+    dir.tasks()
+        .ok()?
+        .flatten()
+        .filter(|task| task.tid != pid.get())
+        .find_map(|task| task.status().ok().map(|s| s.tracerpid).filter(|&t| t > 0))
 }
 
 /// What telling how a process ended needs of /proc, and no more: its

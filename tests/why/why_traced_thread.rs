@@ -1,7 +1,7 @@
 //! A tracer attached to one thread, not the main one (a debugger attached
 //! with `PTRACE_SEIZE` to a worker thread): `/proc/PID/status` reads
 //! `TracerPid: 0`, the thread's own status names the tracer. `why` said
-//! "nothing holds it, no debugger is attached".
+//! "nothing holds it, no debugger is attached", and `status` no tracer.
 
 use crate::common;
 
@@ -44,7 +44,11 @@ finish()
     }
     let (pid, tid, tracer) = (py.pid(), py.num("tid"), py.num("tracer"));
     let d = why_json(pid);
+    let (_, status) = common::run_json(&["status", &pid.to_string()]);
     drop(py);
+    // `status` names it too: it said no tracer, reading the main thread's.
+    let process = &status["processes"][0]["process"];
+    assert_eq!(process["tracer_pid"], tracer, "{status:#}");
     assert!(kinds(&d).contains(&"traced".to_string()), "{d:#}");
     assert!(!kinds(&d).contains(&"running".to_string()), "{d:#}");
     let traced = finding(&d, "traced");

@@ -1,8 +1,9 @@
 //! Deaths from the proc connector: its events taken in the order they
 //! were sent, forks, execs, renames and user changes into the
 //! [`Lineage`], thread exits into whole processes' ends
-//! ([`ProcessEnds`]), each named by what the lineage knew of it when its
-//! main thread exited.
+//! ([`ProcessEnds`]), each named by its main thread's taskstats record
+//! where one was read (its name, user and life at its exit), else by what
+//! the lineage knew of it when its main thread exited.
 
 use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
@@ -11,12 +12,16 @@ use super::connector::{Connector, ConnectorError, ExitEvent, parse_events};
 use super::event::RawDeath;
 use super::lineage::{Facts, Lineage};
 use super::process_end::{End, Look, ProcessEnds};
+use super::taskstats::{TaskExit, Taskstats};
 
 /// The proc connector, read for deaths.
 pub struct ConnectorDeaths {
     connector: Connector,
     lineage: Lineage,
     ends: ProcessEnds<Facts>,
+    /// The kernel's exit records, where they can be had (`CAP_NET_ADMIN`,
+    /// `CONFIG_TASKSTATS`): the lineage alone names the deaths elsewhere.
+    taskstats: Option<Taskstats>,
     /// Losses already answered by reading /proc anew.
     lost_seen: u64,
 }
@@ -28,6 +33,7 @@ impl ConnectorDeaths {
         let connector = Connector::open()?;
         Ok(ConnectorDeaths {
             connector,
+            taskstats: Taskstats::open().ok(),
             lineage: Lineage::from_proc(),
             ends: ProcessEnds::default(),
             lost_seen: 0,
@@ -50,12 +56,21 @@ impl ConnectorDeaths {
     pub fn drain(&mut self, out: &mut Vec<RawDeath>) {
         let mut exits = Vec::new();
         let mut at_exit: HashMap<(i32, u64), Facts> = HashMap::new();
+        // Read first: a task's record is queued before its connector exit.
+        if let Some(taskstats) = &mut self.taskstats {
+            taskstats.drain();
+        }
+        let taskstats = &mut self.taskstats;
         let lineage = &mut self.lineage;
         self.connector.drain_datagrams(|datagram| {
             for event in parse_events(datagram) {
                 if let Some(exit) = lineage.take(event) {
-                    if let Some(facts) = lineage.get(exit.tgid).filter(|_| exit.pid == exit.tgid) {
-                        at_exit.insert((exit.tgid, exit.timestamp_ns), facts.clone());
+                    if exit.pid == exit.tgid {
+                        let record = taskstats.as_mut().and_then(|t| t.take(exit.pid));
+                        let facts = with_record(lineage.get(exit.tgid).cloned(), record, &exit);
+                        if let Some(facts) = facts {
+                            at_exit.insert((exit.tgid, exit.timestamp_ns), facts);
+                        }
                     }
                     exits.push(exit);
                 }
@@ -121,6 +136,25 @@ fn a_thread_runs_on(process: &crate::proc::Process, tgid: i32) -> bool {
         .flatten()
         .filter(|task| task.tid != tgid)
         .any(|task| task.stat().is_ok_and(|s| !matches!(s.state, 'Z' | 'X')))
+}
+
+/// What the lineage knew of a process whose main thread exited
+/// (`exit`), with its main thread's taskstats record over it: the name
+/// and real user at the exit, and the start its life gives where the
+/// lineage has none. A record whose wait status is not the exit's is of
+/// another task. Pure.
+fn with_record(known: Option<Facts>, record: Option<TaskExit>, exit: &ExitEvent) -> Option<Facts> {
+    let Some(record) = record.filter(|r| r.exit_code == exit.exit_code) else {
+        return known;
+    };
+    let known = known.unwrap_or_default();
+    Some(Facts {
+        name: Some(record.name),
+        uid: Some(record.uid),
+        start_ns: known.start_ns.or(exit.timestamp_ns.checked_sub(record.lived_ns)),
+        ppid: known.ppid.or(Some(record.ppid).filter(|&p| p > 0)),
+        ..known
+    })
 }
 
 /// A whole process's end as a raw death.

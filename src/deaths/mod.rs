@@ -27,6 +27,7 @@ pub mod lineage;
 pub mod metrics;
 pub mod process_end;
 pub mod senders;
+pub mod taskstats;
 pub mod tracepoints;
 
 use std::collections::HashMap;

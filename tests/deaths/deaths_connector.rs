@@ -255,13 +255,32 @@ fn a_pid_handed_out_again_lends_the_dead_process_nothing() {
     feed.stop();
     let death = death.expect("the first process's death");
     assert_eq!(code_of(&death), Some(9), "{death}");
-    // Its fork is known (the test's name, user and the fork's time), but
-    // the name `sh` was read too late: the PID was the sleep's by then.
-    assert!(death["name"].is_null(), "the new process's name: {death}");
+    // Named by its own exit record, not by what /proc said of the PID
+    // (the sleep's by then).
+    assert_eq!(death["name"], "sh", "{death}");
     assert!(
         death["lifetime_seconds"].is_f64(),
         "from its fork, not the sleep's start: {death}"
     );
+}
+
+/// A program that ends within a moment of its `execve`, reaped at once:
+/// gone from /proc before its exec could be read there, it is named by the
+/// kernel's exit record of it (taskstats).
+#[test]
+fn programs_that_end_at_once_are_named() {
+    let Some(mut feed) = Feed::start(&[], &ENV) else { return };
+    let mut pids = Vec::new();
+    for _ in 0..20 {
+        let mut child = Command::new("true").spawn().unwrap();
+        pids.push(i64::from(child.id()));
+        assert!(child.wait().unwrap().success());
+    }
+    let named = feed.count(Duration::from_secs(15), pids.len(), |d| {
+        d["pid"].as_i64().is_some_and(|p| pids.contains(&p)) && d["name"] == "true"
+    });
+    let stderr = feed.stop();
+    assert_eq!(named, pids.len(), "stderr: {stderr:?}");
 }
 
 /// The connector's exit comes after the parent was told, and a parent

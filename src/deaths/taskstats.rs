@@ -1,0 +1,428 @@
+//! The kernel's per-task exit records (taskstats, a generic netlink
+//! family), which name every exiting task as it was at its exit: its name,
+//! real user, parent and how long it lived. The proc connector's exit comes
+//! after the parent was told and carries no name; a taskstats record is
+//! sent from `do_exit()` before `exit_mm()` and `exit_notify()`, so it is
+//! queued before the connector's exit of the same task, and a program that
+//! ends within a moment of its `execve` is named too.
+//!
+//! Kernel facts relied on (kernel/taskstats.c, include/uapi/linux/
+//! taskstats.h): a listener registers a CPU list with
+//! `TASKSTATS_CMD_ATTR_REGISTER_CPUMASK` (`CAP_NET_ADMIN`), and each exit
+//! on those CPUs is sent to its socket as `TASKSTATS_TYPE_AGGR_PID`
+//! holding the task's PID and `struct taskstats`, whose fields keep their
+//! offsets in every version (new ones are only appended); a listener's
+//! registration outlives its socket until a send to it fails, so it
+//! deregisters before it closes.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use rustix::net::netlink::{self, SocketAddrNetlink};
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+
+const NLMSG_HDRLEN: usize = 16;
+const GENL_HDRLEN: usize = 4;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_ACK: u16 = 4;
+const NLMSG_ERROR: u16 = 2;
+const GENL_ID_CTRL: u16 = 0x10;
+const CTRL_CMD_GETFAMILY: u8 = 3;
+const CTRL_ATTR_FAMILY_ID: u16 = 1;
+const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+const TASKSTATS_CMD_GET: u8 = 1;
+const TASKSTATS_CMD_NEW: u8 = 2;
+const TASKSTATS_CMD_ATTR_REGISTER_CPUMASK: u16 = 3;
+const TASKSTATS_CMD_ATTR_DEREGISTER_CPUMASK: u16 = 4;
+const TASKSTATS_TYPE_PID: u16 = 1;
+const TASKSTATS_TYPE_STATS: u16 = 3;
+const TASKSTATS_TYPE_AGGR_PID: u16 = 4;
+/// `nla_type`'s flag bits (`NLA_F_NESTED`, `NLA_F_NET_BYTEORDER`).
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// `struct taskstats` offsets (include/uapi/linux/taskstats.h).
+const AC_EXITCODE: usize = 4;
+const AC_COMM: usize = 80;
+const TS_COMM_LEN: usize = 32;
+const AC_UID: usize = 120;
+const AC_PPID: usize = 132;
+const AC_ETIME: usize = 144;
+/// `ac_tgid`, from version 12 (Linux 5.x) on.
+const AC_TGID: usize = 368;
+
+/// One task's exit as taskstats told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskExit {
+    /// The task (thread) ID.
+    pub pid: i32,
+    /// Its process, where the record says (version 12 on).
+    pub tgid: Option<i32>,
+    /// Its name at its exit.
+    pub name: String,
+    /// Its real user ID.
+    pub uid: u32,
+    /// Its parent process.
+    pub ppid: i32,
+    /// Its wait status as the task exited with it.
+    pub exit_code: i32,
+    /// How long it lived, in ns (the record gives µs).
+    pub lived_ns: u64,
+}
+
+/// Why the taskstats listener could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {call}: {source}")]
+pub struct TaskstatsError {
+    call: &'static str,
+    source: io::Error,
+}
+
+fn check<T>(call: &'static str, result: rustix::io::Result<T>) -> Result<T, TaskstatsError> {
+    result.map_err(|errno| TaskstatsError {
+        call,
+        source: errno.into(),
+    })
+}
+
+/// A registered taskstats listener, and the exits it has read whose
+/// process's end has not been taken yet.
+pub struct Taskstats {
+    fd: OwnedFd,
+    family: u16,
+    cpus: String,
+    buffer: Vec<u8>,
+    /// Exits of main threads (and, on kernels whose records lack the
+    /// process ID, of every task), with the drain they were read in.
+    exits: HashMap<i32, (TaskExit, u64)>,
+    drains: u64,
+}
+
+impl Taskstats {
+    /// Opens a generic netlink socket, finds the family and registers for
+    /// the exits on every possible CPU.
+    pub fn open() -> Result<Taskstats, TaskstatsError> {
+        let fd = check(
+            "open a NETLINK_GENERIC socket",
+            rustix::net::socket_with(
+                AddressFamily::NETLINK,
+                SocketType::RAW,
+                SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+                Some(netlink::GENERIC),
+            ),
+        )?;
+        check(
+            "bind a NETLINK_GENERIC socket",
+            rustix::net::bind(&fd, &SocketAddrNetlink::new(0, 0)),
+        )?;
+        let size = 8 << 20;
+        if rustix::net::sockopt::set_socket_recv_buffer_size_force(&fd, size).is_err() {
+            let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&fd, size);
+        }
+        let mut buffer = vec![0u8; 64 * 1024];
+        let family = request(&fd, &mut buffer, &family_request())?;
+        let family = find_family_id(&family).ok_or_else(|| TaskstatsError {
+            call: "find the TASKSTATS family",
+            source: io::Error::from(io::ErrorKind::NotFound),
+        })?;
+        let cpus = std::fs::read_to_string("/sys/devices/system/cpu/possible")
+            .map(|text| text.trim().to_string())
+            .map_err(|source| TaskstatsError {
+                call: "read the possible CPUs",
+                source,
+            })?;
+        let register = cpumask_message(family, TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, &cpus);
+        let answer = request(&fd, &mut buffer, &register)?;
+        if let Some(errno) = ack_error(&answer).filter(|&e| e != 0) {
+            return Err(TaskstatsError {
+                call: "register for task exits (needs CAP_NET_ADMIN)",
+                source: io::Error::from_raw_os_error(-errno),
+            });
+        }
+        Ok(Taskstats {
+            fd,
+            family,
+            cpus,
+            buffer,
+            exits: HashMap::new(),
+            drains: 0,
+        })
+    }
+
+    /// Reads every waiting record; a record kept for two drains without
+    /// its process's end being taken is dropped (that exit's connector
+    /// event was lost, or it was a thread's).
+    pub fn drain(&mut self) {
+        self.drains += 1;
+        let drains = self.drains;
+        self.exits.retain(|_, (_, read_in)| *read_in + 2 >= drains);
+        self.read_waiting();
+    }
+
+    fn read_waiting(&mut self) {
+        loop {
+            let n = match rustix::net::recv(&self.fd, &mut self.buffer[..], RecvFlags::empty()) {
+                Ok((n, _)) => n,
+                // A full queue: the names of those exits are lost, not the deaths.
+                Err(rustix::io::Errno::NOBUFS | rustix::io::Errno::INTR) => continue,
+                Err(_) => return,
+            };
+            for exit in parse_exits(&self.buffer[..n], self.family) {
+                if exit.tgid.is_none_or(|tgid| tgid == exit.pid) {
+                    self.exits.insert(exit.pid, (exit, self.drains));
+                }
+            }
+        }
+    }
+
+    /// The exit record of the main thread `pid`. A task's record is sent
+    /// before its connector exit, so one not read yet when that exit is
+    /// taken is waiting in the socket: it is read then.
+    pub fn take(&mut self, pid: i32) -> Option<TaskExit> {
+        if !self.exits.contains_key(&pid) {
+            self.read_waiting();
+        }
+        self.exits.remove(&pid).map(|(exit, _)| exit)
+    }
+}
+
+impl Drop for Taskstats {
+    fn drop(&mut self) {
+        let message = cpumask_message(self.family, TASKSTATS_CMD_ATTR_DEREGISTER_CPUMASK, &self.cpus);
+        let _ = rustix::net::send(&self.fd, &message, SendFlags::empty());
+    }
+}
+
+/// Sends `message` and waits up to a second for the kernel's answer.
+fn request(fd: &OwnedFd, buffer: &mut [u8], message: &[u8]) -> Result<Vec<u8>, TaskstatsError> {
+    check(
+        "send to NETLINK_GENERIC",
+        rustix::net::send(fd, message, SendFlags::empty()),
+    )?;
+    let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+    let second = rustix::event::Timespec::try_from(Duration::from_secs(1)).expect("a second");
+    check("wait for NETLINK_GENERIC", rustix::event::poll(&mut fds, Some(&second)))?;
+    let (n, _) = check(
+        "read from NETLINK_GENERIC",
+        rustix::net::recv(fd.as_fd(), &mut *buffer, RecvFlags::empty()),
+    )?;
+    Ok(buffer[..n].to_vec())
+}
+
+/// A generic netlink request: header, `cmd`, then `attributes`. Pure.
+fn genl_message(family: u16, flags: u16, cmd: u8, attributes: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut m = vec![0u8; NLMSG_HDRLEN];
+    m[4..6].copy_from_slice(&family.to_ne_bytes());
+    m[6..8].copy_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
+    m.extend_from_slice(&[cmd, 1, 0, 0]);
+    for (kind, payload) in attributes {
+        let len = (4 + payload.len()) as u16;
+        m.extend_from_slice(&len.to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m.resize(m.len().next_multiple_of(4), 0);
+    }
+    let total = m.len() as u32;
+    m[0..4].copy_from_slice(&total.to_ne_bytes());
+    m
+}
+
+fn family_request() -> Vec<u8> {
+    genl_message(
+        GENL_ID_CTRL,
+        0,
+        CTRL_CMD_GETFAMILY,
+        &[(CTRL_ATTR_FAMILY_NAME, b"TASKSTATS\0")],
+    )
+}
+
+fn cpumask_message(family: u16, attribute: u16, cpus: &str) -> Vec<u8> {
+    let mut mask = cpus.as_bytes().to_vec();
+    mask.push(0);
+    genl_message(family, NLM_F_ACK, TASKSTATS_CMD_GET, &[(attribute, &mask)])
+}
+
+fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// The netlink messages of one read: each message's type and the bytes
+/// after its header. Pure.
+fn messages(bytes: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let len = u32_at(bytes, at)? as usize;
+        if len < NLMSG_HDRLEN || at + len > bytes.len() {
+            return None;
+        }
+        let message = (u16_at(bytes, at + 4)?, &bytes[at + NLMSG_HDRLEN..at + len]);
+        at += len.next_multiple_of(4);
+        Some(message)
+    })
+}
+
+/// The attributes in `bytes`: each type (flags masked off) and payload.
+/// Pure.
+fn attributes(bytes: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let len = usize::from(u16_at(bytes, at)?);
+        if len < 4 || at + len > bytes.len() {
+            return None;
+        }
+        let attribute = (u16_at(bytes, at + 2)? & NLA_TYPE_MASK, &bytes[at + 4..at + len]);
+        at += len.next_multiple_of(4);
+        Some(attribute)
+    })
+}
+
+/// The family ID in the controller's answer. Pure.
+fn find_family_id(answer: &[u8]) -> Option<u16> {
+    messages(answer)
+        .filter(|&(kind, _)| kind == GENL_ID_CTRL)
+        .flat_map(|(_, body)| attributes(body.get(GENL_HDRLEN..).unwrap_or_default()))
+        .find(|&(kind, _)| kind == CTRL_ATTR_FAMILY_ID)
+        .and_then(|(_, payload)| u16_at(payload, 0))
+}
+
+/// The error number of an acknowledgement (0: success), if `answer` is
+/// one. Pure.
+fn ack_error(answer: &[u8]) -> Option<i32> {
+    messages(answer)
+        .find(|&(kind, _)| kind == NLMSG_ERROR)
+        .and_then(|(_, body)| u32_at(body, 0))
+        .map(|e| e as i32)
+}
+
+/// The task exits in one read of the family `family`. Pure.
+pub fn parse_exits(bytes: &[u8], family: u16) -> Vec<TaskExit> {
+    messages(bytes)
+        .filter(|&(kind, body)| kind == family && body.first() == Some(&TASKSTATS_CMD_NEW))
+        .flat_map(|(_, body)| attributes(body.get(GENL_HDRLEN..).unwrap_or_default()))
+        .filter(|&(kind, _)| kind == TASKSTATS_TYPE_AGGR_PID)
+        .filter_map(|(_, nested)| {
+            let mut pid = None;
+            let mut stats = None;
+            for (kind, payload) in attributes(nested) {
+                match kind {
+                    TASKSTATS_TYPE_PID => pid = u32_at(payload, 0),
+                    TASKSTATS_TYPE_STATS => stats = Some(payload),
+                    _ => {}
+                }
+            }
+            parse_stats(pid? as i32, stats?)
+        })
+        .collect()
+}
+
+/// One `struct taskstats`. Pure.
+fn parse_stats(pid: i32, stats: &[u8]) -> Option<TaskExit> {
+    let comm = stats.get(AC_COMM..AC_COMM + TS_COMM_LEN)?;
+    let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    Some(TaskExit {
+        pid,
+        tgid: u32_at(stats, AC_TGID).map(|t| t as i32).filter(|&t| t > 0),
+        name: String::from_utf8_lossy(&comm[..end]).into_owned(),
+        uid: u32_at(stats, AC_UID)?,
+        ppid: u32_at(stats, AC_PPID)? as i32,
+        exit_code: u32_at(stats, AC_EXITCODE)? as i32,
+        lived_ns: u64_at(stats, AC_ETIME)?.saturating_mul(1000),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AC_PID: usize = 128;
+
+    #[test]
+    fn a_request_is_a_whole_message_with_padded_attributes() {
+        let m = family_request();
+        assert_eq!(m.len(), 16 + 4 + 4 + 12);
+        assert_eq!(u32_at(&m, 0), Some(36));
+        assert_eq!(u16_at(&m, 4), Some(GENL_ID_CTRL));
+        assert_eq!(m[16], CTRL_CMD_GETFAMILY);
+        assert_eq!(
+            u16_at(&m, 20),
+            Some(14),
+            "the attribute's length leaves out its padding"
+        );
+        assert_eq!(&m[24..34], b"TASKSTATS\0");
+    }
+
+    fn exit_record(family: u16, pid: u32, name: &[u8]) -> Vec<u8> {
+        let mut stats = vec![0u8; 416];
+        stats[AC_EXITCODE..AC_EXITCODE + 4].copy_from_slice(&(3u32 << 8).to_ne_bytes());
+        stats[AC_COMM..AC_COMM + name.len()].copy_from_slice(name);
+        stats[AC_UID..AC_UID + 4].copy_from_slice(&33u32.to_ne_bytes());
+        stats[AC_PPID..AC_PPID + 4].copy_from_slice(&1u32.to_ne_bytes());
+        stats[AC_PID..AC_PID + 4].copy_from_slice(&pid.to_ne_bytes());
+        stats[AC_ETIME..AC_ETIME + 8].copy_from_slice(&1500u64.to_ne_bytes());
+        stats[AC_TGID..AC_TGID + 4].copy_from_slice(&pid.to_ne_bytes());
+        let mut nested = Vec::new();
+        for (kind, payload) in [
+            (TASKSTATS_TYPE_PID, pid.to_ne_bytes().to_vec()),
+            (TASKSTATS_TYPE_STATS, stats),
+        ] {
+            nested.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+            nested.extend_from_slice(&kind.to_ne_bytes());
+            nested.extend_from_slice(&payload);
+        }
+        let mut m = genl_message(
+            family,
+            0,
+            TASKSTATS_CMD_NEW,
+            &[(TASKSTATS_TYPE_AGGR_PID | 0x8000, &nested)],
+        );
+        m[16] = TASKSTATS_CMD_NEW;
+        m
+    }
+
+    #[test]
+    fn an_exit_record_is_read() {
+        let mut read = exit_record(27, 4242, b"sleep");
+        read.extend(exit_record(28, 1, b"other family"));
+        assert_eq!(
+            parse_exits(&read, 27),
+            [TaskExit {
+                pid: 4242,
+                tgid: Some(4242),
+                name: "sleep".to_string(),
+                uid: 33,
+                ppid: 1,
+                exit_code: 3 << 8,
+                lived_ns: 1_500_000,
+            }]
+        );
+    }
+
+    #[test]
+    fn the_family_id_and_an_acknowledgement_are_read() {
+        let answer = genl_message(
+            GENL_ID_CTRL,
+            0,
+            1,
+            &[
+                (CTRL_ATTR_FAMILY_NAME, b"TASKSTATS\0"),
+                (CTRL_ATTR_FAMILY_ID, &27u16.to_ne_bytes()),
+            ],
+        );
+        assert_eq!(find_family_id(&answer), Some(27));
+        let mut ack = vec![0u8; NLMSG_HDRLEN + 4];
+        ack[0..4].copy_from_slice(&20u32.to_ne_bytes());
+        ack[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        ack[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
+        assert_eq!(ack_error(&ack), Some(-1));
+        assert_eq!(ack_error(&answer), None);
+    }
+}

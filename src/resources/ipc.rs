@@ -78,6 +78,12 @@ pub struct IpcObject {
     /// kept in a snapshot.
     #[serde(skip)]
     pub changed_exact: Option<i128>,
+    /// SysV: when its last users (`last_pids`) used it at the latest, whole
+    /// seconds since the epoch: a segment's last attach or detach, a
+    /// queue's last send or receive, a semaphore set's last `semop` or
+    /// change (`None`: never, or not told). Not kept in a snapshot.
+    #[serde(skip)]
+    pub used_at: Option<i64>,
 }
 
 impl IpcObject {
@@ -251,9 +257,28 @@ pub fn parse_sysv(text: &str, kind: IpcKind) -> Vec<IpcObject> {
                 attached: get(index("nattch")).map(|n| n.max(0) as u64),
                 changed_at: get(index("ctime")).unwrap_or(0),
                 changed_exact: None,
+                used_at: used_columns(kind)
+                    .iter()
+                    .filter_map(|n| get(index(n)))
+                    .filter(|&t| t > 0)
+                    .max(),
             })
         })
         .collect()
+}
+
+/// The columns of `/proc/sysvipc/*` that date what sets the last users'
+/// PIDs: a segment's last attach and detach (`lpid`), a queue's last send
+/// and receive (`lspid`, `lrpid`), a semaphore set's last `semop` and last
+/// change (`semctl(SETVAL)` sets a semaphore's PID too, and dates only the
+/// change). Pure.
+fn used_columns(kind: IpcKind) -> &'static [&'static str] {
+    match kind {
+        IpcKind::SysvShm => &["atime", "dtime"],
+        IpcKind::SysvMsg => &["stime", "rtime"],
+        IpcKind::SysvSem => &["otime", "ctime"],
+        _ => &[],
+    }
 }
 
 /// `MQUEUE_MAGIC`: the `f_type` of the mqueue filesystem (statfs(2)).
@@ -307,6 +332,7 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
                 // at 12.7 s reads 12.0 s): only tmpfs's nanoseconds are
                 // exact.
                 changed_exact: (kind == IpcKind::PosixShm).then_some(facts.born_ns),
+                used_at: None,
             })
         })
         .collect()
@@ -379,6 +405,7 @@ mod tests {
         assert_eq!(shm.attached, Some(1));
         assert!(shm.touched_by(1234) && shm.touched_by(1240) && !shm.touched_by(1));
         assert_eq!(shm.changed_at, 1700000000);
+        assert_eq!(shm.used_at, Some(1700000001));
     }
 
     #[test]
@@ -387,11 +414,13 @@ mod tests {
         let objects = parse_sysv(msg, IpcKind::SysvMsg);
         assert_eq!(objects[0].key, Some(305419896));
         assert_eq!(objects[0].last_pids, vec![555]);
+        assert_eq!(objects[0].used_at, Some(1));
         assert_eq!(objects[0].creator_pid, None);
         assert_eq!(objects[0].uid, 1000);
         let sem = "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n         0          3   600          2     0     0     0     0          0 1700\n";
         let objects = parse_sysv(sem, IpcKind::SysvSem);
         assert_eq!(objects[0].size, 2);
         assert_eq!(objects[0].changed_at, 1700);
+        assert_eq!(objects[0].used_at, Some(1700));
     }
 }

@@ -326,6 +326,7 @@ pub fn read_now(
                 // tree held it.
                 changed_at: i64::MAX,
                 changed_exact: None,
+                used_at: None,
             });
         }
     }
@@ -755,6 +756,7 @@ mod tests {
             attached: Some(0),
             changed_at: 1000,
             changed_exact: None,
+            used_at: None,
         }
     }
 

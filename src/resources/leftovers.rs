@@ -98,6 +98,12 @@ pub struct Now {
     pub boot_id: String,
     /// When it was read.
     pub taken_at: f64,
+    /// When the machine booted, seconds since the epoch as the clocks read
+    /// now, and the clock ticks per second: a start time (ticks since
+    /// boot) as a time.
+    pub booted_at: f64,
+    /// Clock ticks per second.
+    pub ticks_per_second: u64,
     /// Every process.
     pub processes: Vec<LiveProcess>,
     /// Sockets of the namespaces the snapshot used that still exist.
@@ -449,6 +455,8 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
     Now {
         boot_id: boot_id(),
         taken_at: now_secs(),
+        booted_at: crate::proc::started_at(0),
+        ticks_per_second: crate::proc::ticks_per_second(),
         processes,
         sockets: sockets_now,
         closing,
@@ -828,7 +836,9 @@ fn held_by_others(object: &IpcObject, now: &Now, tree_pids: &HashSet<i32>, tree_
         let Some(live) = Pid::new(last).and_then(|p| now.processes.iter().find(|l| l.pid == p)) else {
             continue;
         };
+        let started_at = now.booted_at + live.start_ticks as f64 / now.ticks_per_second.max(1) as f64;
         if !tree_pids.contains(&last)
+            && may_have_used(started_at, object.used_at)
             && !tree_now.contains(&live.pid)
             && live.zombie.is_none()
             && !others.iter().any(|r| r.pid == live.pid)
@@ -840,6 +850,16 @@ fn held_by_others(object: &IpcObject, now: &Now, tree_pids: &HashSet<i32>, tree_
         }
     }
     others
+}
+
+/// Whether a process that started at `started_at` (seconds since the
+/// epoch) may be the one a SysV object names as its last user, whose use
+/// it dates `used_at` (whole seconds, `None`: not dated): not if it started
+/// after that second ended, when its PID named a process that has ended
+/// since. Half a second is allowed for a start time taken to a date
+/// through the clocks of now. Pure.
+pub(crate) fn may_have_used(started_at: f64, used_at: Option<i64>) -> bool {
+    used_at.is_none_or(|used| started_at < (used + 1) as f64 + 0.5)
 }
 
 /// Locks still held, with who holds the file now, and how many went.
@@ -889,6 +909,18 @@ fn locks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_started_after_the_last_use_is_not_the_last_user() {
+        // Used in second 100 (100.0 to 100.999).
+        assert!(may_have_used(99.0, Some(100)));
+        assert!(may_have_used(100.9, Some(100)));
+        // Within the half second allowed for the clocks.
+        assert!(may_have_used(101.4, Some(100)));
+        assert!(!may_have_used(101.5, Some(100)));
+        assert!(!may_have_used(5000.0, Some(100)));
+        assert!(may_have_used(5000.0, None));
+    }
 
     #[test]
     fn a_snapshot_is_read_in_the_time_namespace_of_the_reader() {
@@ -1094,6 +1126,7 @@ mod tests {
             attached: Some(0),
             changed_at: 1000,
             changed_exact: None,
+            used_at: None,
         };
         let old_shm = IpcObject {
             id: Some(4),
@@ -1104,6 +1137,8 @@ mod tests {
         let now = Now {
             boot_id: "b".into(),
             taken_at: 1002.0,
+            booted_at: 0.0,
+            ticks_per_second: 100,
             processes: vec![
                 LiveProcess {
                     pid: pid(11),
@@ -1214,6 +1249,7 @@ mod tests {
             attached: None,
             changed_at: 1002,
             changed_exact: None,
+            used_at: None,
         };
         let sysv = |kind: IpcKind, id: i64, creator: Option<i32>, last: Vec<i32>| IpcObject {
             kind,

@@ -490,6 +490,7 @@ fn mqueues_of(processes: &[ProcessSnapshot]) -> Vec<IpcObject> {
                 attached: None,
                 changed_at: meta.as_ref().map_or(0, |m| m.ctime()),
                 changed_exact: None,
+                used_at: None,
             });
         }
     }

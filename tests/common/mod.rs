@@ -241,6 +241,28 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+/// Starts `command` with the PID `pid` (which must be free) through the
+/// allocator's cursor, `/proc/sys/kernel/ns_last_pid` (root only), putting
+/// the cursor back right after the spawn so that no other process is
+/// given a PID handed out a moment ago. `None` where another process took
+/// the PID first (a few tries) or the cursor cannot be written.
+pub fn spawn_at_pid(pid: i32, command: &mut Command) -> Option<Child> {
+    const CURSOR: &str = "/proc/sys/kernel/ns_last_pid";
+    for _ in 0..5 {
+        let cursor: i32 = std::fs::read_to_string(CURSOR).ok()?.trim().parse().ok()?;
+        std::fs::write(CURSOR, (pid - 1).to_string()).ok()?;
+        let spawned = command.spawn();
+        std::fs::write(CURSOR, cursor.to_string()).ok()?;
+        let mut child = spawned.ok()?;
+        if child.id() as i32 == pid {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
 /// A zombie whose parent never reaps it: a shell starts a child, then
 /// `exec`s `sleep`; the child exits with `code` only once its parent is
 /// `sleep`, so the shell cannot reap it first. Returns the fixture (the

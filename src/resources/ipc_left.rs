@@ -121,6 +121,10 @@ pub struct TreeFacts {
     /// neither the tree's nor another's for sure, so they count only if new
     /// and held by the tree.
     pub creator_gone: HashSet<PosixName>,
+    /// PIDs that a process of the tree and one outside it had, one after
+    /// the other, during the run (`TreeForks::shared`): not in `pids`, and
+    /// a creation event naming one tells no creator.
+    pub shared: HashSet<i32>,
     /// Seconds since the epoch when the tree started.
     pub since: f64,
     /// The SysV segments as a process of the tree's own PID namespace read
@@ -581,6 +585,11 @@ impl IpcWatch {
     /// process known to be the tree's (the main process, a leftover).
     fn adopt(&mut self, created: Created) -> HashMap<PosixName, i32> {
         let Created { mut ours, gone } = created;
+        // Read as a descendant's, made perhaps by the process outside the
+        // tree that had the PID before: its creator is not known.
+        for (name, _) in ours.extract_if(|_, pid| self.tree.shared.contains(pid)) {
+            self.tree.creator_gone.insert(name);
+        }
         for (name, pid) in gone {
             if self.tree.pids.contains(&pid) {
                 ours.insert(name, pid);
@@ -605,6 +614,12 @@ impl IpcWatch {
         // those noted).
         if let Some(descendants) = self.forks.as_mut().and_then(TreeForks::descendants) {
             self.tree.pids.extend(descendants);
+        }
+        // A PID the tree and someone else had, one after the other, names
+        // neither for sure.
+        if let Some(forks) = &self.forks {
+            self.tree.shared.clone_from(forks.shared());
+            self.tree.pids.retain(|pid| !forks.shared().contains(pid));
         }
         self.tree.created = match (self.read.take(), &self.creations) {
             (Some(created), _) => created.map(|created| self.adopt(created)),
@@ -688,6 +703,7 @@ impl LiveTree {
                 created: None,
                 watched: Vec::new(),
                 creator_gone: HashSet::new(),
+                shared: HashSet::new(),
                 since,
                 in_namespace: None,
             },
@@ -767,6 +783,7 @@ mod tests {
             created: None,
             watched: Vec::new(),
             creator_gone: HashSet::new(),
+            shared: HashSet::new(),
             since: 990.0,
             in_namespace: None,
         }

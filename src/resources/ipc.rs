@@ -117,6 +117,23 @@ impl IpcObject {
         self.creator_pid == Some(pid) || self.last_pids.contains(&pid)
     }
 
+    /// Whether the process that has `pid` now, started at `started_at`
+    /// (seconds since the epoch), may be the one it names as its creator
+    /// or a last user: not one that started after the creation (dated by
+    /// the change time, which is never earlier) or after the last use,
+    /// when the PID named a process that has ended since.
+    pub fn touched_by_process(&self, pid: i32, started_at: f64) -> bool {
+        self.created_by_process(pid, started_at)
+            || (self.last_pids.contains(&pid) && started_by(started_at, self.used_at))
+    }
+
+    /// Whether the process that has `pid` now, started at `started_at`,
+    /// may be the one it names as its creator (as
+    /// [`IpcObject::touched_by_process`]).
+    pub fn created_by_process(&self, pid: i32, started_at: f64) -> bool {
+        self.creator_pid == Some(pid) && started_by(started_at, Some(self.changed_at))
+    }
+
     /// A one-line label: `SysV shared memory id 5 (key 0x0)`.
     pub fn label(&self) -> String {
         match (&self.name, self.id) {
@@ -267,6 +284,15 @@ pub fn parse_sysv(text: &str, kind: IpcKind) -> Vec<IpcObject> {
         .collect()
 }
 
+/// Whether a process that started at `started_at` (seconds since the
+/// epoch) had started by the second `at` (whole seconds since the epoch,
+/// `None`: not dated): not if it started after that second ended. Half a
+/// second is allowed for a start time taken to a date through the clocks
+/// of now. Pure.
+pub fn started_by(started_at: f64, at: Option<i64>) -> bool {
+    at.is_none_or(|at| started_at < (at + 1) as f64 + 0.5)
+}
+
 /// The columns of `/proc/sysvipc/*` that date what sets the last users'
 /// PIDs: a segment's last attach and detach (`lpid`), a queue's last send
 /// and receive (`lspid`, `lrpid`), a semaphore set's last `semop` and last
@@ -390,6 +416,27 @@ mod tests {
             .any(|o| o.kind == IpcKind::SysvShm && o.id == Some(i64::from(id)));
         crate::sys::linux::ipc::shm_remove(id).unwrap();
         assert!(counted && read, "counted {counted}, read {read}");
+    }
+
+    #[test]
+    fn a_process_started_after_a_dated_use_is_not_its_user() {
+        // Used in second 100 (100.0 to 100.999).
+        assert!(started_by(99.0, Some(100)));
+        assert!(started_by(100.9, Some(100)));
+        // Within the half second allowed for the clocks.
+        assert!(started_by(101.4, Some(100)));
+        assert!(!started_by(101.5, Some(100)));
+        assert!(!started_by(5000.0, Some(100)));
+        assert!(started_by(5000.0, None));
+        let mut shm = parse_sysv(
+            "key shmid perms size cpid lpid nattch uid atime dtime ctime\n0 5 1600 4096 7 8 0 0 300 0 200\n",
+            IpcKind::SysvShm,
+        )
+        .remove(0);
+        assert!(shm.touched_by_process(7, 150.0) && !shm.touched_by_process(7, 250.0));
+        assert!(shm.touched_by_process(8, 250.0) && !shm.touched_by_process(8, 350.0));
+        shm.creator_pid = None;
+        assert!(!shm.touched_by_process(7, 150.0));
     }
 
     #[test]

@@ -781,7 +781,7 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -
         let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
             Some(Attribution::Snapshot)
         } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg | IpcKind::SysvSem)
-            && tree_pids.iter().any(|&p| object.touched_by(p))
+            && crate::resources::snapshot::touched_by_one_of(object, &before.processes)
             && object.new_since(since)
         {
             Some(Attribution::Pid)
@@ -798,7 +798,10 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -
         let Some(attribution) = attribution else {
             continue;
         };
-        let created_by_tree = object.creator_pid.is_some_and(|p| tree_pids.contains(&p));
+        let created_by_tree = before.processes.iter().any(|p| match p.started_at {
+            Some(started_at) => object.created_by_process(p.pid.get(), started_at),
+            None => object.creator_pid == Some(p.pid.get()),
+        });
         let others = if created_by_tree {
             Vec::new()
         } else {
@@ -838,7 +841,7 @@ fn held_by_others(object: &IpcObject, now: &Now, tree_pids: &HashSet<i32>, tree_
         };
         let started_at = now.booted_at + live.start_ticks as f64 / now.ticks_per_second.max(1) as f64;
         if !tree_pids.contains(&last)
-            && may_have_used(started_at, object.used_at)
+            && object.touched_by_process(last, started_at)
             && !tree_now.contains(&live.pid)
             && live.zombie.is_none()
             && !others.iter().any(|r| r.pid == live.pid)
@@ -850,16 +853,6 @@ fn held_by_others(object: &IpcObject, now: &Now, tree_pids: &HashSet<i32>, tree_
         }
     }
     others
-}
-
-/// Whether a process that started at `started_at` (seconds since the
-/// epoch) may be the one a SysV object names as its last user, whose use
-/// it dates `used_at` (whole seconds, `None`: not dated): not if it started
-/// after that second ended, when its PID named a process that has ended
-/// since. Half a second is allowed for a start time taken to a date
-/// through the clocks of now. Pure.
-pub(crate) fn may_have_used(started_at: f64, used_at: Option<i64>) -> bool {
-    used_at.is_none_or(|used| started_at < (used + 1) as f64 + 0.5)
 }
 
 /// Locks still held, with who holds the file now, and how many went.
@@ -909,18 +902,6 @@ fn locks(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_process_started_after_the_last_use_is_not_the_last_user() {
-        // Used in second 100 (100.0 to 100.999).
-        assert!(may_have_used(99.0, Some(100)));
-        assert!(may_have_used(100.9, Some(100)));
-        // Within the half second allowed for the clocks.
-        assert!(may_have_used(101.4, Some(100)));
-        assert!(!may_have_used(101.5, Some(100)));
-        assert!(!may_have_used(5000.0, Some(100)));
-        assert!(may_have_used(5000.0, None));
-    }
 
     #[test]
     fn a_snapshot_is_read_in_the_time_namespace_of_the_reader() {

@@ -428,7 +428,6 @@ fn with_sem_last_pids(mut all: Vec<IpcObject>) -> Vec<IpcObject> {
 /// IPC objects the processes created or used last (SysV), or have open or
 /// mapped (POSIX shared memory under /dev/shm).
 pub fn ipc_of(processes: &[ProcessSnapshot], all: Vec<IpcObject>) -> Vec<IpcObject> {
-    let pids: HashSet<i32> = processes.iter().map(|p| p.pid.get()).collect();
     let open: HashSet<&str> = processes
         .iter()
         .flat_map(|p| {
@@ -445,9 +444,19 @@ pub fn ipc_of(processes: &[ProcessSnapshot], all: Vec<IpcObject>) -> Vec<IpcObje
                 .as_ref()
                 .is_some_and(|n| open.contains(format!("/dev/shm{n}").as_str())),
             IpcKind::PosixMqueue => false,
-            _ => pids.iter().any(|&p| o.touched_by(p)),
+            _ => touched_by_one_of(o, processes),
         })
         .collect()
+}
+
+/// Whether one of `processes` created or last used `object` (SysV): not
+/// a process given the PID of an ended creator or user after it made or
+/// used it. Pure.
+pub(crate) fn touched_by_one_of(object: &IpcObject, processes: &[ProcessSnapshot]) -> bool {
+    processes.iter().any(|p| match p.started_at {
+        Some(started_at) => object.touched_by_process(p.pid.get(), started_at),
+        None => object.touched_by(p.pid.get()),
+    })
 }
 
 /// `f_type` as i64: its type differs between architectures (i64 on x86_64,

@@ -99,3 +99,64 @@ finish()
     );
     assert!(with_id(&report["stayed"]["ipc"], id).is_some(), "{report}");
 }
+
+/// A process makes a SysV segment and ends; more than a second later (the
+/// segment dates its creation in whole seconds) a `sleep` is given its
+/// PID. The segment id and the `sleep`, or `None` where another process
+/// took the PID first.
+fn create_then_reuse(cleanup: &mut common::IpcCleanup) -> Option<(i64, Reaped)> {
+    let maker = Py::start(
+        r#"
+shm = libc.shmget(0, 4096, 0o1600)
+assert shm >= 0
+report(shm=shm)
+"#,
+    );
+    let id = maker.num("shm");
+    cleanup.0.push(id);
+    let pid = maker.pid();
+    drop(maker);
+    assert!(wait_until(Duration::from_secs(5), || common::pid_dead(pid)));
+    std::thread::sleep(Duration::from_millis(1600));
+    let newcomer = common::spawn_at_pid(pid, Command::new("sleep").arg("30"))?;
+    Some((id, Reaped(newcomer)))
+}
+
+fn has_shm(list: &Value, id: i64) -> bool {
+    list.as_array().is_some_and(|l| {
+        l.iter()
+            .any(|o| o["kind"] == "sysv_shm" && o["id"].as_i64() == Some(id))
+    })
+}
+
+#[test]
+fn a_segment_made_before_a_process_started_is_not_its_own() {
+    if !common::is_root() {
+        eprintln!("skipped: handing out a chosen PID (ns_last_pid) needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("snapshot-reused-pid");
+    let mut cleanup = common::IpcCleanup::default();
+    let (id, newcomer) = (0..5)
+        .find_map(|_| create_then_reuse(&mut cleanup))
+        .expect("a PID handed out again in 5 rounds");
+    let pid = newcomer.0.id().to_string();
+    let (code, snapshot) = run_json(&["snapshot", &pid]);
+    assert_eq!(code, Some(0), "{snapshot}");
+    assert!(
+        !has_shm(&snapshot["ipc"], id),
+        "segment {id}, made before process {pid} started, in its snapshot: {snapshot}"
+    );
+
+    // Nor, once the process has ended, is it what the process left.
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, snapshot.to_string()).unwrap();
+    drop(newcomer);
+    let (_, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let stayed = report["stayed"]["ipc"].as_array().unwrap();
+    assert!(
+        !stayed.iter().any(|o| o["object"]["id"].as_i64() == Some(id)),
+        "segment {id} left by {pid}: {report}"
+    );
+}

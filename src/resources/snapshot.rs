@@ -160,14 +160,18 @@ impl Snapshot {
         if let Some(thread) = crate::process::not_a_process(root) {
             return Err(SnapshotError::Thread(thread));
         }
+        // With the tree, each process as the scan saw it (its start time),
+        // not one given its PID after it ended.
+        let table = tree.then(ProcessTable::scan);
+        let start_of = |pid: Pid| table.as_ref().and_then(|t| t.get(pid)).map(|e| e.start_ticks);
         let mut pids = vec![root];
-        if tree {
-            pids.extend(ProcessTable::scan().descendants(root));
+        if let Some(table) = &table {
+            pids.extend(table.descendants(root));
         }
         let mut processes = Vec::new();
         for &pid in &pids {
             // ESRCH/ENOENT: it exited meanwhile; only the root's absence is an error.
-            if let Some(process) = read_process(pid) {
+            if let Some(process) = read_process(pid, start_of(pid)) {
                 processes.push(process);
             } else if pid == root {
                 if crate::process::Process::exists_unlisted(pid) {
@@ -253,8 +257,14 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
-fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
+/// What `pid` holds, if it is the process that started at
+/// `expected_start` (clock ticks after boot) where that is given; `None`
+/// if it ended meanwhile or another process has its PID.
+fn read_process(pid: Pid, expected_start: Option<u64>) -> Option<ProcessSnapshot> {
     let b = brief(pid)?;
+    if expected_start.is_some_and(|start| start != b.start_ticks) {
+        return None;
+    }
     let mut errors = Vec::new();
     let mut note = |e: ReadError| {
         // Gone mid-read: what was read stays; anything else is recorded.

@@ -636,6 +636,8 @@ impl IpcWatch {
         if let Some(forks) = &self.forks {
             self.tree.shared.clone_from(forks.shared());
             self.tree.pids.retain(|pid| !forks.shared().contains(pid));
+            // An object dated before then is an earlier holder's.
+            self.tree.started_no_earlier.extend(forks.first_forked());
         }
         self.tree.created = match (self.read.take(), &self.creations) {
             (Some(created), _) => created.map(|created| self.adopt(created)),

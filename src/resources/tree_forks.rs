@@ -13,7 +13,7 @@
 //! receive queue that overflows makes the next `recv` fail with `ENOBUFS`
 //! (then the list is incomplete and is not used).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::BorrowedFd;
 
 use crate::deaths::connector::{Connector, PROC_EVENT_FORK, parse_forks};
@@ -33,6 +33,9 @@ struct Pids {
     current: HashSet<i32>,
     /// Every PID a descendant (or the root) had.
     ever: HashSet<i32>,
+    /// For each PID of `ever` but the root's, when the first descendant
+    /// that had it was made (`CLOCK_MONOTONIC` ns).
+    first_forked: HashMap<i32, u64>,
     /// Every PID a process outside the tree was given meanwhile, one bit
     /// each (at most `PID_MAX_LIMIT` bits, 512 KiB).
     outside: Vec<u64>,
@@ -129,6 +132,21 @@ impl TreeForks {
     pub fn shared(&self) -> &HashSet<i32> {
         &self.pids.shared
     }
+
+    /// For each descendant's PID, when the first descendant that had it
+    /// was made, in seconds since the epoch (as the clocks read now): no
+    /// process of the tree had the PID before then.
+    pub fn first_forked(&self) -> impl Iterator<Item = (i32, f64)> + '_ {
+        let seconds = |clock| {
+            let t = rustix::time::clock_gettime(clock);
+            t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+        };
+        let epoch_of_monotonic = seconds(rustix::time::ClockId::Realtime) - seconds(rustix::time::ClockId::Monotonic);
+        self.pids
+            .first_forked
+            .iter()
+            .map(move |(&pid, &ns)| (pid, epoch_of_monotonic + ns as f64 / 1e9))
+    }
 }
 
 /// Follows the forks of the machine in the events' order: a child of a
@@ -143,6 +161,7 @@ fn note_forks(pids: &mut Pids, forks: &[crate::deaths::connector::ForkEvent]) {
             }
             pids.current.insert(child);
             pids.ever.insert(child);
+            pids.first_forked.entry(child).or_insert(fork.timestamp_ns);
         } else {
             if pids.ever.contains(&child) {
                 pids.shared.insert(child);
@@ -164,6 +183,7 @@ mod tests {
         let fork = |parent_tgid, child_tgid| ForkEvent {
             parent_tgid,
             child_tgid,
+            timestamp_ns: child_tgid as u64 * 10,
         };
         let mut pids = Pids::new(10);
         // 10 -> 11 -> 12; 20 (someone else's) -> 21.
@@ -177,6 +197,7 @@ mod tests {
         let fork = |parent_tgid, child_tgid| ForkEvent {
             parent_tgid,
             child_tgid,
+            timestamp_ns: child_tgid as u64 * 10,
         };
         let mut pids = Pids::new(10);
         // 11 is the tree's, then (ended) someone else's, whose child 13 is
@@ -196,6 +217,9 @@ mod tests {
         assert!(!pids.ever.contains(&13) && !pids.ever.contains(&22));
         assert!(pids.current.contains(&21) && !pids.current.contains(&11));
         assert!(pids.was_outside(22) && !pids.was_outside(10));
+        // 11's first holder of the tree was made at 110, 21's at 210.
+        assert_eq!(pids.first_forked.get(&11), Some(&110));
+        assert_eq!(pids.first_forked.get(&21), Some(&210));
     }
 
     #[test]

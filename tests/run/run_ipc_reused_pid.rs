@@ -131,3 +131,94 @@ fn a_segment_made_by_a_process_given_an_ended_members_pid_is_not_the_trees() {
     );
     assert!(sysv_exists(id), "the outsider's segment {id} was removed: {report}");
 }
+
+/// Says it runs, then forks a child (printing its PID) for each line on
+/// stdin until `go`, then ends them.
+const FORKER: &str = r#"
+import os, sys, time
+kids = []
+print("ready", flush=True)
+for line in sys.stdin:
+    if line.strip() == "go":
+        break
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(100)
+        os._exit(0)
+    kids.append(pid)
+    print(pid, flush=True)
+for k in kids:
+    os.kill(k, 9)
+    os.waitpid(k, 0)
+"#;
+
+/// A process that ran before the run started makes a segment during it
+/// and ends; more than a second later the tree forks a child given its
+/// PID. The segment id and the report, or `None` where another process
+/// took the PID first.
+fn made_before_a_member(report_path: &std::path::Path, cleanup: &mut ShmCleanup) -> Option<(i64, Value)> {
+    let mut outsider = common::Py::start("report()\nsys.stdin.readline()\nreport(shm=libc.shmget(0, 4096, 0o1600))\n");
+    let pid = outsider.pid();
+    let mut run = afterlife()
+        .args(["run", "--remove-ipc", "--report-json"])
+        .arg(report_path)
+        .args(["--", "python3", "-c", FORKER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("afterlife runs");
+    let mut stdout = std::io::BufReader::new(run.stdout.take().unwrap());
+    let mut stdin = run.stdin.take().unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    outsider.child.stdin.as_mut().unwrap().write_all(b"make\n").unwrap();
+    let id = outsider.next_report()["shm"].as_i64().unwrap();
+    assert!(id >= 0);
+    cleanup.0.push(id);
+    drop(outsider);
+    assert!(common::wait_until(std::time::Duration::from_secs(5), || {
+        common::pid_dead(pid)
+    }));
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    let cursor = std::fs::read_to_string(CURSOR).unwrap();
+    std::fs::write(CURSOR, (pid - 1).to_string()).unwrap();
+    stdin.write_all(b"fork\n").unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    std::fs::write(CURSOR, cursor.trim()).unwrap();
+    let inner: i32 = line.trim().parse().unwrap_or_else(|_| panic!("tree printed {line:?}"));
+    let reused = outer_pid(run.id() as i32, inner) == Some(pid);
+    stdin.write_all(b"go\n").unwrap();
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    let report: Value = common::schema::parse("run", &std::fs::read_to_string(report_path).unwrap());
+    reused.then_some((id, report))
+}
+
+const CURSOR: &str = "/proc/sys/kernel/ns_last_pid";
+
+#[test]
+fn a_segment_made_before_a_member_had_its_pid_is_not_the_trees() {
+    if !common::is_root() {
+        eprintln!("skipped: handing out a chosen PID (ns_last_pid) needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("run-ipc-made-before");
+    let report_path = scratch.path().join("report.json");
+    let mut cleanup = ShmCleanup(Vec::new());
+    let (id, report) = (0..5)
+        .find_map(|_| made_before_a_member(&report_path, &mut cleanup))
+        .expect("a PID handed out again in 5 rounds");
+    let reported = report["ipc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["object"]["kind"] == "sysv_shm" && o["object"]["id"].as_i64() == Some(id));
+    assert!(
+        !reported,
+        "the outsider's segment {id} reported as the tree's: {report}"
+    );
+    assert!(sysv_exists(id), "the outsider's segment {id} was removed: {report}");
+}

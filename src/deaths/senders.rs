@@ -49,9 +49,11 @@ pub fn sender_from(pid: i32, signo: i32, logged: crate::bpf::signals::LoggedSign
     sender_of(&death, &signal, user)
 }
 
-/// Whether another process than the one that started at `start_ticks`
-/// has `pid` now and had started by `signal_ns` (`CLOCK_MONOTONIC`): the
-/// signal then logged went to it, after the first one ended.
+/// Whether another process than the one that started at `start_ticks`,
+/// which has ended, has `pid` now and had started by `signal_ns`
+/// (`CLOCK_MONOTONIC`): the signal then logged went to it. Another start
+/// time tells it, and so does a live process (a new one may start in the
+/// same clock tick as the one that ended).
 fn signalled_a_later_holder(pid: i32, start_ticks: u64, signal_ns: u64) -> bool {
     let Ok(stat) = crate::proc::stat::read_raw(pid) else {
         return false;
@@ -61,10 +63,10 @@ fn signalled_a_later_holder(pid: i32, start_ticks: u64, signal_ns: u64) -> bool 
         i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)
     };
     let boot_minus_monotonic = now(rustix::time::ClockId::Boottime) - now(rustix::time::ClockId::Monotonic);
-    let holder_start = stat.starttime;
-    holder_start != start_ticks
+    let another = stat.starttime != start_ticks || !matches!(stat.state, 'Z' | 'X');
+    another
         && started_by(
-            holder_start,
+            stat.starttime,
             crate::proc::ticks_per_second(),
             i128::from(signal_ns) + boot_minus_monotonic,
         )

@@ -263,6 +263,26 @@ pub fn spawn_at_pid(pid: i32, command: &mut Command) -> Option<Child> {
     None
 }
 
+/// Has the next PID handed out be `pid` (which must be free) while
+/// `trigger` makes some process fork, through the allocator's cursor
+/// (root only); the cursor is put back as soon as it moves (the fork took
+/// a PID, `pid` or, if another process was faster, another), so that no
+/// other process is given a PID handed out a moment ago. Whether the
+/// cursor could be set.
+pub fn fork_at_pid(pid: i32, trigger: impl FnOnce()) -> bool {
+    const CURSOR: &str = "/proc/sys/kernel/ns_last_pid";
+    let read = || std::fs::read_to_string(CURSOR).ok()?.trim().parse::<i32>().ok();
+    let Some(cursor) = read() else {
+        return false;
+    };
+    if std::fs::write(CURSOR, (pid - 1).to_string()).is_err() {
+        return false;
+    }
+    trigger();
+    wait_until(Duration::from_secs(5), || read() != Some(pid - 1));
+    std::fs::write(CURSOR, cursor.to_string()).is_ok()
+}
+
 /// A zombie whose parent never reaps it: a shell starts a child, then
 /// `exec`s `sleep`; the child exits with `code` only once its parent is
 /// `sleep`, so the shell cannot reap it first. Returns the fixture (the

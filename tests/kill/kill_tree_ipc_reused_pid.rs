@@ -11,8 +11,6 @@ use std::time::Duration;
 use common::ipc::sysv_exists;
 use common::{Py, run_json, wait_until};
 
-const CURSOR: &str = "/proc/sys/kernel/ns_last_pid";
-
 /// A process outside the tree makes a segment and ends; more than a second
 /// later (the segment dates its creation in whole seconds) the tree forks
 /// a child given its PID. The segment id, or `None` where another process
@@ -25,11 +23,9 @@ fn made_then_reused(tree: &mut Py, cleanup: &mut common::IpcCleanup) -> Option<i
     drop(maker);
     assert!(wait_until(Duration::from_secs(5), || common::pid_dead(pid)));
     std::thread::sleep(Duration::from_millis(1600));
-    let cursor = std::fs::read_to_string(CURSOR).unwrap();
-    std::fs::write(CURSOR, (pid - 1).to_string()).unwrap();
-    tree.child.stdin.as_mut().unwrap().write_all(b"fork\n").unwrap();
+    let stdin = tree.child.stdin.as_mut().unwrap();
+    assert!(common::fork_at_pid(pid, || stdin.write_all(b"fork\n").unwrap()));
     let child = tree.next_report()["pid"].as_i64();
-    std::fs::write(CURSOR, cursor.trim()).unwrap();
     (child == Some(i64::from(pid))).then_some(id)
 }
 

@@ -182,12 +182,9 @@ fn made_before_a_member(report_path: &std::path::Path, cleanup: &mut ShmCleanup)
         common::pid_dead(pid)
     }));
     std::thread::sleep(std::time::Duration::from_millis(1600));
-    let cursor = std::fs::read_to_string(CURSOR).unwrap();
-    std::fs::write(CURSOR, (pid - 1).to_string()).unwrap();
-    stdin.write_all(b"fork\n").unwrap();
+    assert!(common::fork_at_pid(pid, || stdin.write_all(b"fork\n").unwrap()));
     line.clear();
     stdout.read_line(&mut line).unwrap();
-    std::fs::write(CURSOR, cursor.trim()).unwrap();
     let inner: i32 = line.trim().parse().unwrap_or_else(|_| panic!("tree printed {line:?}"));
     let reused = outer_pid(run.id() as i32, inner) == Some(pid);
     stdin.write_all(b"go\n").unwrap();
@@ -195,8 +192,6 @@ fn made_before_a_member(report_path: &std::path::Path, cleanup: &mut ShmCleanup)
     let report: Value = common::schema::parse("run", &std::fs::read_to_string(report_path).unwrap());
     reused.then_some((id, report))
 }
-
-const CURSOR: &str = "/proc/sys/kernel/ns_last_pid";
 
 #[test]
 fn a_segment_made_before_a_member_had_its_pid_is_not_the_trees() {

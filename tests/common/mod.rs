@@ -279,7 +279,12 @@ pub fn fork_at_pid(pid: i32, trigger: impl FnOnce()) -> bool {
         return false;
     }
     trigger();
-    wait_until(Duration::from_secs(5), || read() != Some(pid - 1));
+    // Read without a pause: every moment the cursor stays back is one in
+    // which another process may be given a PID just freed.
+    let start = Instant::now();
+    while read() == Some(pid - 1) && start.elapsed() < Duration::from_secs(5) {
+        std::hint::spin_loop();
+    }
     std::fs::write(CURSOR, cursor.to_string()).is_ok()
 }
 

@@ -219,6 +219,9 @@ pub struct ForkEvent {
     pub parent_tgid: i32,
     /// The new process.
     pub child_tgid: i32,
+    /// When the event was sent, as the new process was made
+    /// (`CLOCK_MONOTONIC` ns).
+    pub timestamp_ns: u64,
 }
 
 /// The forks of new processes in one datagram; a new thread (whose
@@ -234,6 +237,7 @@ pub fn parse_forks(bytes: &[u8]) -> Vec<ForkEvent> {
             (child_pid == child_tgid).then_some(ForkEvent {
                 parent_tgid: u32_at(event, 20)? as i32,
                 child_tgid,
+                timestamp_ns: u64::from(u32_at(event, 8)?) | (u64::from(u32_at(event, 12)?) << 32),
             })
         })
         .collect()
@@ -383,7 +387,8 @@ mod tests {
             parse_forks(&datagram),
             [ForkEvent {
                 parent_tgid: 10,
-                child_tgid: 11
+                child_tgid: 11,
+                timestamp_ns: 0,
             }]
         );
         assert!(parse_datagram(&datagram).is_empty(), "no exit in it");

@@ -49,6 +49,37 @@ pub fn sender_from(pid: i32, signo: i32, logged: crate::bpf::signals::LoggedSign
     sender_of(&death, &signal, user)
 }
 
+/// Whether another process than the one that started at `start_ticks`,
+/// which has ended, has `pid` now and had started by `signal_ns`
+/// (`CLOCK_MONOTONIC`): the signal then logged went to it. Another start
+/// time tells it, and so does a live process (a new one may start in the
+/// same clock tick as the one that ended).
+fn signalled_a_later_holder(pid: i32, start_ticks: u64, signal_ns: u64) -> bool {
+    let Ok(stat) = crate::proc::stat::read_raw(pid) else {
+        return false;
+    };
+    let now = |clock| {
+        let t = rustix::time::clock_gettime(clock);
+        i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)
+    };
+    let boot_minus_monotonic = now(rustix::time::ClockId::Boottime) - now(rustix::time::ClockId::Monotonic);
+    let another = stat.starttime != start_ticks || !matches!(stat.state, 'Z' | 'X');
+    another
+        && started_by(
+            stat.starttime,
+            crate::proc::ticks_per_second(),
+            i128::from(signal_ns) + boot_minus_monotonic,
+        )
+}
+
+/// Whether a process whose start time reads `start_ticks` (clock ticks of
+/// `hz` per second after boot, cut to the tick) may have started by
+/// `at_ns` (nanoseconds after boot): it started in that tick or after it.
+/// Pure.
+fn started_by(start_ticks: u64, hz: u64, at_ns: i128) -> bool {
+    i128::from(start_ticks) * 1_000_000_000 / i128::from(hz.max(1)) <= at_ns
+}
+
 /// The program, loading (on a thread), then ready or unavailable.
 pub struct Senders {
     state: State,
@@ -88,12 +119,18 @@ impl Senders {
     }
 
     /// Who sent the signal `signo` that `pid` died of, if the program saw
-    /// it; `died_ns` is when the death was seen (`CLOCK_MONOTONIC`).
-    pub fn sender(&mut self, pid: i32, signo: i32, died_ns: Option<u64>) -> Option<Sender> {
+    /// it; `died_ns` is when the death was seen (`CLOCK_MONOTONIC`). The
+    /// process that died started at `start_ticks` (clock ticks after
+    /// boot, where known): a signal logged for its PID once another
+    /// process had it is that process's, and names no sender here.
+    pub fn sender(&mut self, pid: i32, start_ticks: Option<u64>, signo: i32, died_ns: Option<u64>) -> Option<Sender> {
         self.settle(true);
         match &self.state {
             State::Ready(log) => {
                 let logged = log.get(pid, signo)?;
+                if start_ticks.is_some_and(|start| signalled_a_later_holder(pid, start, logged.time_ns)) {
+                    return None;
+                }
                 let oom = signo == libc::SIGKILL && log.oom_victim(pid);
                 Some(sender_from(pid, signo, logged, died_ns).oom_killed(oom))
             }
@@ -167,5 +204,14 @@ mod tests {
         let oom = sender_from(77, 9, kernel, None).oom_killed(true);
         assert!(!oom.itself);
         assert_eq!(oom.kind, crate::deaths::SenderKind::OomKiller);
+    }
+
+    #[test]
+    fn a_process_started_in_a_tick_may_have_started_by_any_time_in_it() {
+        // Start time 150 ticks of 100 Hz: 1.5 s after boot, to the tick.
+        assert!(!started_by(150, 100, 1_499_999_999));
+        assert!(started_by(150, 100, 1_500_000_000));
+        assert!(started_by(150, 100, 1_505_000_000));
+        assert!(started_by(150, 100, 9_000_000_000));
     }
 }

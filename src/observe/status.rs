@@ -57,6 +57,15 @@ impl PidStatus {
     }
 }
 
+/// Whether the zombie `process` has the parent `ppid` now: its status
+/// read, then its pidfd asked whether it is still there (the status was
+/// its own). A parent that ends hands its zombie on (reparenting) before
+/// its PID is free again, so the parent read before this was its parent.
+fn still_child_of(process: &Process, ppid: i32) -> bool {
+    crate::proc::status::read(process.pid()).is_ok_and(|status| status.ppid == ppid)
+        && process.exists().unwrap_or(false)
+}
+
 /// Looks up one PID. "No such process" is an answer (`Gone`), not an error;
 /// permission problems and other failures are errors.
 pub fn status_of(pid: Pid) -> Result<PidStatus, OpenError> {
@@ -85,6 +94,9 @@ pub fn status_of(pid: Pid) -> Result<PidStatus, OpenError> {
     };
     let parent = facts_of(info.ppid);
     let tracer = info.tracer_pid.and_then(facts_of);
+    // The parent read is its own only if it still is: one that ended
+    // meanwhile may have left its PID to another process.
+    let parent = parent.filter(|_| still_child_of(&process, info.ppid));
     Ok(PidStatus::Zombie {
         process: Box::new(info),
         ending,

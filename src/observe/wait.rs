@@ -130,7 +130,9 @@ pub fn wait_for(
             let ending: EndingReport = observation.into();
             if let Some(crate::exit::ExitStatus::Signaled { signal, .. }) = ending.status() {
                 let died = crate::deaths::senders::monotonic_ns();
-                outcome.sender = senders.sender(outcome.pid.get(), signal.number(), Some(died));
+                // 0: not read (it ended as it was opened).
+                let start = Some(opened[index].0.start_ticks()).filter(|&s| s != 0);
+                outcome.sender = senders.sender(outcome.pid.get(), start, signal.number(), Some(died));
             }
             outcome.ending = Some(ending);
             on_end(outcome);

@@ -78,6 +78,12 @@ pub struct IpcObject {
     /// kept in a snapshot.
     #[serde(skip)]
     pub changed_exact: Option<i128>,
+    /// SysV: when its last users (`last_pids`) used it at the latest, whole
+    /// seconds since the epoch: a segment's last attach or detach, a
+    /// queue's last send or receive, a semaphore set's last `semop` or
+    /// change (`None`: never, or not told). Not kept in a snapshot.
+    #[serde(skip)]
+    pub used_at: Option<i64>,
 }
 
 impl IpcObject {
@@ -109,6 +115,23 @@ impl IpcObject {
     /// Whether `pid` created or last used it.
     pub fn touched_by(&self, pid: i32) -> bool {
         self.creator_pid == Some(pid) || self.last_pids.contains(&pid)
+    }
+
+    /// Whether the process that has `pid` now, started at `started_at`
+    /// (seconds since the epoch), may be the one it names as its creator
+    /// or a last user: not one that started after the creation (dated by
+    /// the change time, which is never earlier) or after the last use,
+    /// when the PID named a process that has ended since.
+    pub fn touched_by_process(&self, pid: i32, started_at: f64) -> bool {
+        self.created_by_process(pid, started_at)
+            || (self.last_pids.contains(&pid) && started_by(started_at, self.used_at))
+    }
+
+    /// Whether the process that has `pid` now, started at `started_at`,
+    /// may be the one it names as its creator (as
+    /// [`IpcObject::touched_by_process`]).
+    pub fn created_by_process(&self, pid: i32, started_at: f64) -> bool {
+        self.creator_pid == Some(pid) && started_by(started_at, Some(self.changed_at))
     }
 
     /// A one-line label: `SysV shared memory id 5 (key 0x0)`.
@@ -251,9 +274,37 @@ pub fn parse_sysv(text: &str, kind: IpcKind) -> Vec<IpcObject> {
                 attached: get(index("nattch")).map(|n| n.max(0) as u64),
                 changed_at: get(index("ctime")).unwrap_or(0),
                 changed_exact: None,
+                used_at: used_columns(kind)
+                    .iter()
+                    .filter_map(|n| get(index(n)))
+                    .filter(|&t| t > 0)
+                    .max(),
             })
         })
         .collect()
+}
+
+/// Whether a process that started at `started_at` (seconds since the
+/// epoch) had started by the second `at` (whole seconds since the epoch,
+/// `None`: not dated): not if it started after that second ended. Half a
+/// second is allowed for a start time taken to a date through the clocks
+/// of now. Pure.
+pub fn started_by(started_at: f64, at: Option<i64>) -> bool {
+    at.is_none_or(|at| started_at < (at + 1) as f64 + 0.5)
+}
+
+/// The columns of `/proc/sysvipc/*` that date what sets the last users'
+/// PIDs: a segment's last attach and detach (`lpid`), a queue's last send
+/// and receive (`lspid`, `lrpid`), a semaphore set's last `semop` and last
+/// change (`semctl(SETVAL)` sets a semaphore's PID too, and dates only the
+/// change). Pure.
+fn used_columns(kind: IpcKind) -> &'static [&'static str] {
+    match kind {
+        IpcKind::SysvShm => &["atime", "dtime"],
+        IpcKind::SysvMsg => &["stime", "rtime"],
+        IpcKind::SysvSem => &["otime", "ctime"],
+        _ => &[],
+    }
 }
 
 /// `MQUEUE_MAGIC`: the `f_type` of the mqueue filesystem (statfs(2)).
@@ -307,6 +358,7 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
                 // at 12.7 s reads 12.0 s): only tmpfs's nanoseconds are
                 // exact.
                 changed_exact: (kind == IpcKind::PosixShm).then_some(facts.born_ns),
+                used_at: None,
             })
         })
         .collect()
@@ -367,6 +419,27 @@ mod tests {
     }
 
     #[test]
+    fn a_process_started_after_a_dated_use_is_not_its_user() {
+        // Used in second 100 (100.0 to 100.999).
+        assert!(started_by(99.0, Some(100)));
+        assert!(started_by(100.9, Some(100)));
+        // Within the half second allowed for the clocks.
+        assert!(started_by(101.4, Some(100)));
+        assert!(!started_by(101.5, Some(100)));
+        assert!(!started_by(5000.0, Some(100)));
+        assert!(started_by(5000.0, None));
+        let mut shm = parse_sysv(
+            "key shmid perms size cpid lpid nattch uid atime dtime ctime\n0 5 1600 4096 7 8 0 0 300 0 200\n",
+            IpcKind::SysvShm,
+        )
+        .remove(0);
+        assert!(shm.touched_by_process(7, 150.0) && !shm.touched_by_process(7, 250.0));
+        assert!(shm.touched_by_process(8, 250.0) && !shm.touched_by_process(8, 350.0));
+        shm.creator_pid = None;
+        assert!(!shm.touched_by_process(7, 150.0));
+    }
+
+    #[test]
     fn sysv_shm_parses() {
         let text = "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n         0         5  1600                  4096  1234  1240      1     0     0     0     0 1700000001 0 1700000000 4096 0\n";
         let objects = parse_sysv(text, IpcKind::SysvShm);
@@ -379,6 +452,7 @@ mod tests {
         assert_eq!(shm.attached, Some(1));
         assert!(shm.touched_by(1234) && shm.touched_by(1240) && !shm.touched_by(1));
         assert_eq!(shm.changed_at, 1700000000);
+        assert_eq!(shm.used_at, Some(1700000001));
     }
 
     #[test]
@@ -387,11 +461,13 @@ mod tests {
         let objects = parse_sysv(msg, IpcKind::SysvMsg);
         assert_eq!(objects[0].key, Some(305419896));
         assert_eq!(objects[0].last_pids, vec![555]);
+        assert_eq!(objects[0].used_at, Some(1));
         assert_eq!(objects[0].creator_pid, None);
         assert_eq!(objects[0].uid, 1000);
         let sem = "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n         0          3   600          2     0     0     0     0          0 1700\n";
         let objects = parse_sysv(sem, IpcKind::SysvSem);
         assert_eq!(objects[0].size, 2);
         assert_eq!(objects[0].changed_at, 1700);
+        assert_eq!(objects[0].used_at, Some(1700));
     }
 }

@@ -121,6 +121,16 @@ pub struct TreeFacts {
     /// neither the tree's nor another's for sure, so they count only if new
     /// and held by the tree.
     pub creator_gone: HashSet<PosixName>,
+    /// PIDs that a process of the tree and one outside it had, one after
+    /// the other, during the run (`TreeForks::shared`): not in `pids`, and
+    /// a creation event naming one tells no creator.
+    pub shared: HashSet<i32>,
+    /// For PIDs of `pids`, a time (seconds since the epoch) before which
+    /// the tree's process with the PID had not started, where known: a
+    /// SysV object that names the PID as its creator or last user and
+    /// dates that before then was made or used by an earlier holder of the
+    /// PID.
+    pub started_no_earlier: HashMap<i32, f64>,
     /// Seconds since the epoch when the tree started.
     pub since: f64,
     /// The SysV segments as a process of the tree's own PID namespace read
@@ -132,6 +142,14 @@ pub struct TreeFacts {
 }
 
 impl TreeFacts {
+    /// Whether the tree's process with `pid` may have been running by the
+    /// second `at` (`None`: not dated).
+    fn started_by(&self, pid: i32, at: Option<i64>) -> bool {
+        self.started_no_earlier
+            .get(&pid)
+            .is_none_or(|&start| ipc::started_by(start, at))
+    }
+
     /// Whether the tree's PID namespace shows a creator for `object` (the
     /// same segment: id, key and change time).
     fn made_in_namespace(&self, object: &IpcObject) -> bool {
@@ -154,13 +172,15 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
         // Made before the tree started: an earlier process had the PID.
         IpcKind::SysvShm => object
             .creator_pid
-            .filter(|pid| in_tree(pid) || tree.made_in_namespace(object))
+            .filter(|pid| {
+                (in_tree(pid) && tree.started_by(*pid, Some(object.changed_at))) || tree.made_in_namespace(object)
+            })
             .filter(|_| new_since_start)
             .map(|pid| (IpcAttribution::CreatorPid, Some(pid))),
         IpcKind::SysvSem | IpcKind::SysvMsg => object
             .last_pids
             .iter()
-            .find(|p| in_tree(p))
+            .find(|p| in_tree(p) && tree.started_by(**p, object.used_at))
             .filter(|_| new_since_start)
             .map(|&pid| (IpcAttribution::LastUser, Some(pid))),
         IpcKind::PosixShm | IpcKind::PosixMqueue => {
@@ -326,6 +346,7 @@ pub fn read_now(
                 // tree held it.
                 changed_at: i64::MAX,
                 changed_exact: None,
+                used_at: None,
             });
         }
     }
@@ -580,6 +601,11 @@ impl IpcWatch {
     /// process known to be the tree's (the main process, a leftover).
     fn adopt(&mut self, created: Created) -> HashMap<PosixName, i32> {
         let Created { mut ours, gone } = created;
+        // Read as a descendant's, made perhaps by the process outside the
+        // tree that had the PID before: its creator is not known.
+        for (name, _) in ours.extract_if(|_, pid| self.tree.shared.contains(pid)) {
+            self.tree.creator_gone.insert(name);
+        }
         for (name, pid) in gone {
             if self.tree.pids.contains(&pid) {
                 ours.insert(name, pid);
@@ -604,6 +630,14 @@ impl IpcWatch {
         // those noted).
         if let Some(descendants) = self.forks.as_mut().and_then(TreeForks::descendants) {
             self.tree.pids.extend(descendants);
+        }
+        // A PID the tree and someone else had, one after the other, names
+        // neither for sure.
+        if let Some(forks) = &self.forks {
+            self.tree.shared.clone_from(forks.shared());
+            self.tree.pids.retain(|pid| !forks.shared().contains(pid));
+            // An object dated before then is an earlier holder's.
+            self.tree.started_no_earlier.extend(forks.first_forked());
         }
         self.tree.created = match (self.read.take(), &self.creations) {
             (Some(created), _) => created.map(|created| self.adopt(created)),
@@ -641,6 +675,11 @@ impl IpcWatch {
 #[derive(Debug, Clone, Default)]
 pub struct LiveTree {
     tree: TreeFacts,
+    /// The start time of each process running at the reading, where a new
+    /// SysV object could be the tree's; a PID not among them was handed
+    /// out after `read_at`.
+    starts: HashMap<i32, f64>,
+    read_at: f64,
 }
 
 impl LiveTree {
@@ -661,6 +700,17 @@ impl LiveTree {
             .filter_map(|&pid| crate::resources::holders::brief(pid).map(|b| b.start_ticks))
             .min()?;
         let since = crate::proc::started_at(oldest);
+        let read_at = crate::resources::snapshot::now_secs();
+        let sysv = |o: &IpcObject| matches!(o.kind, IpcKind::SysvShm | IpcKind::SysvSem | IpcKind::SysvMsg);
+        let starts = if now.iter().any(|o| sysv(o) && o.new_since(since)) {
+            let table = crate::process::ProcessTable::scan();
+            table
+                .entries()
+                .map(|e| (e.pid.get(), crate::proc::started_at(e.start_ticks)))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         // Only files new since then can be the tree's, and a process holding
         // one is looked at only if it runs as a user that owns one (a file
         // is owned by its creator's user).
@@ -680,23 +730,30 @@ impl LiveTree {
                 .collect();
             held_by(&candidates)
         };
-        Some(LiveTree {
+        let mut live = LiveTree {
             tree: TreeFacts {
-                pids: roots.iter().map(|p| p.get()).collect(),
                 held,
-                created: None,
-                watched: Vec::new(),
-                creator_gone: HashSet::new(),
                 since,
-                in_namespace: None,
+                ..TreeFacts::default()
             },
-        })
+            starts,
+            read_at,
+        };
+        live.note(roots.iter().copied());
+        Some(live)
     }
 
     /// Adds processes found to be in the tree later (forked after the
-    /// reading): their SysV objects count too.
+    /// reading): their SysV objects count too, but those made or used
+    /// before they started (a process that ran at the reading with the PID
+    /// started when it did, or later if it has ended since; else the PID
+    /// was handed out after the reading).
     pub fn note(&mut self, pids: impl IntoIterator<Item = Pid>) {
-        self.tree.pids.extend(pids.into_iter().map(Pid::get));
+        for pid in pids.into_iter().map(Pid::get) {
+            self.tree.pids.insert(pid);
+            let start = self.starts.get(&pid).copied().unwrap_or(self.read_at);
+            self.tree.started_no_earlier.insert(pid, start);
+        }
     }
 
     /// The objects the tree left, once it was ended; removed when `remove`.
@@ -755,6 +812,7 @@ mod tests {
             attached: Some(0),
             changed_at: 1000,
             changed_exact: None,
+            used_at: None,
         }
     }
 
@@ -765,9 +823,36 @@ mod tests {
             created: None,
             watched: Vec::new(),
             creator_gone: HashSet::new(),
+            shared: HashSet::new(),
+            started_no_earlier: HashMap::new(),
             since: 990.0,
             in_namespace: None,
         }
+    }
+
+    #[test]
+    fn an_object_dated_before_the_trees_process_started_is_an_earlier_holders() {
+        let mut shm = object(IpcKind::SysvShm);
+        shm.creator_pid = Some(100);
+        let mut facts = tree(&[100]);
+        facts.started_no_earlier.insert(100, 999.0);
+        assert_eq!(
+            attribute(&shm, false, &facts),
+            Some((IpcAttribution::CreatorPid, Some(100)))
+        );
+        // Made (changed last, at the latest) at 1000, by a process that had
+        // the PID before the tree's, which started at 1002 or later.
+        facts.started_no_earlier.insert(100, 1002.0);
+        assert_eq!(attribute(&shm, false, &facts), None);
+        let mut msg = object(IpcKind::SysvMsg);
+        msg.last_pids = vec![100];
+        msg.used_at = Some(1000);
+        assert_eq!(attribute(&msg, false, &facts), None);
+        msg.used_at = Some(1003);
+        assert_eq!(
+            attribute(&msg, false, &facts),
+            Some((IpcAttribution::LastUser, Some(100)))
+        );
     }
 
     #[test]

@@ -98,6 +98,12 @@ pub struct Now {
     pub boot_id: String,
     /// When it was read.
     pub taken_at: f64,
+    /// When the machine booted, seconds since the epoch as the clocks read
+    /// now, and the clock ticks per second: a start time (ticks since
+    /// boot) as a time.
+    pub booted_at: f64,
+    /// Clock ticks per second.
+    pub ticks_per_second: u64,
     /// Every process.
     pub processes: Vec<LiveProcess>,
     /// Sockets of the namespaces the snapshot used that still exist.
@@ -449,6 +455,8 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
     Now {
         boot_id: boot_id(),
         taken_at: now_secs(),
+        booted_at: crate::proc::started_at(0),
+        ticks_per_second: crate::proc::ticks_per_second(),
         processes,
         sockets: sockets_now,
         closing,
@@ -773,7 +781,7 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -
         let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
             Some(Attribution::Snapshot)
         } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg | IpcKind::SysvSem)
-            && tree_pids.iter().any(|&p| object.touched_by(p))
+            && crate::resources::snapshot::touched_by_one_of(object, &before.processes)
             && object.new_since(since)
         {
             Some(Attribution::Pid)
@@ -790,7 +798,10 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -
         let Some(attribution) = attribution else {
             continue;
         };
-        let created_by_tree = object.creator_pid.is_some_and(|p| tree_pids.contains(&p));
+        let created_by_tree = before.processes.iter().any(|p| match p.started_at {
+            Some(started_at) => object.created_by_process(p.pid.get(), started_at),
+            None => object.creator_pid == Some(p.pid.get()),
+        });
         let others = if created_by_tree {
             Vec::new()
         } else {
@@ -828,7 +839,9 @@ fn held_by_others(object: &IpcObject, now: &Now, tree_pids: &HashSet<i32>, tree_
         let Some(live) = Pid::new(last).and_then(|p| now.processes.iter().find(|l| l.pid == p)) else {
             continue;
         };
+        let started_at = now.booted_at + live.start_ticks as f64 / now.ticks_per_second.max(1) as f64;
         if !tree_pids.contains(&last)
+            && object.touched_by_process(last, started_at)
             && !tree_now.contains(&live.pid)
             && live.zombie.is_none()
             && !others.iter().any(|r| r.pid == live.pid)
@@ -1094,6 +1107,7 @@ mod tests {
             attached: Some(0),
             changed_at: 1000,
             changed_exact: None,
+            used_at: None,
         };
         let old_shm = IpcObject {
             id: Some(4),
@@ -1104,6 +1118,8 @@ mod tests {
         let now = Now {
             boot_id: "b".into(),
             taken_at: 1002.0,
+            booted_at: 0.0,
+            ticks_per_second: 100,
             processes: vec![
                 LiveProcess {
                     pid: pid(11),
@@ -1214,6 +1230,7 @@ mod tests {
             attached: None,
             changed_at: 1002,
             changed_exact: None,
+            used_at: None,
         };
         let sysv = |kind: IpcKind, id: i64, creator: Option<i32>, last: Vec<i32>| IpcObject {
             kind,

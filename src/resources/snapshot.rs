@@ -160,14 +160,18 @@ impl Snapshot {
         if let Some(thread) = crate::process::not_a_process(root) {
             return Err(SnapshotError::Thread(thread));
         }
+        // With the tree, each process as the scan saw it (its start time),
+        // not one given its PID after it ended.
+        let table = tree.then(ProcessTable::scan);
+        let start_of = |pid: Pid| table.as_ref().and_then(|t| t.get(pid)).map(|e| e.start_ticks);
         let mut pids = vec![root];
-        if tree {
-            pids.extend(ProcessTable::scan().descendants(root));
+        if let Some(table) = &table {
+            pids.extend(table.descendants(root));
         }
         let mut processes = Vec::new();
         for &pid in &pids {
             // ESRCH/ENOENT: it exited meanwhile; only the root's absence is an error.
-            if let Some(process) = read_process(pid) {
+            if let Some(process) = read_process(pid, start_of(pid)) {
                 processes.push(process);
             } else if pid == root {
                 if crate::process::Process::exists_unlisted(pid) {
@@ -253,8 +257,14 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
-fn read_process(pid: Pid) -> Option<ProcessSnapshot> {
+/// What `pid` holds, if it is the process that started at
+/// `expected_start` (clock ticks after boot) where that is given; `None`
+/// if it ended meanwhile or another process has its PID.
+fn read_process(pid: Pid, expected_start: Option<u64>) -> Option<ProcessSnapshot> {
     let b = brief(pid)?;
+    if expected_start.is_some_and(|start| start != b.start_ticks) {
+        return None;
+    }
     let mut errors = Vec::new();
     let mut note = |e: ReadError| {
         // Gone mid-read: what was read stays; anything else is recorded.
@@ -428,7 +438,6 @@ fn with_sem_last_pids(mut all: Vec<IpcObject>) -> Vec<IpcObject> {
 /// IPC objects the processes created or used last (SysV), or have open or
 /// mapped (POSIX shared memory under /dev/shm).
 pub fn ipc_of(processes: &[ProcessSnapshot], all: Vec<IpcObject>) -> Vec<IpcObject> {
-    let pids: HashSet<i32> = processes.iter().map(|p| p.pid.get()).collect();
     let open: HashSet<&str> = processes
         .iter()
         .flat_map(|p| {
@@ -445,9 +454,19 @@ pub fn ipc_of(processes: &[ProcessSnapshot], all: Vec<IpcObject>) -> Vec<IpcObje
                 .as_ref()
                 .is_some_and(|n| open.contains(format!("/dev/shm{n}").as_str())),
             IpcKind::PosixMqueue => false,
-            _ => pids.iter().any(|&p| o.touched_by(p)),
+            _ => touched_by_one_of(o, processes),
         })
         .collect()
+}
+
+/// Whether one of `processes` created or last used `object` (SysV): not
+/// a process given the PID of an ended creator or user after it made or
+/// used it. Pure.
+pub(crate) fn touched_by_one_of(object: &IpcObject, processes: &[ProcessSnapshot]) -> bool {
+    processes.iter().any(|p| match p.started_at {
+        Some(started_at) => object.touched_by_process(p.pid.get(), started_at),
+        None => object.touched_by(p.pid.get()),
+    })
 }
 
 /// `f_type` as i64: its type differs between architectures (i64 on x86_64,
@@ -490,6 +509,7 @@ fn mqueues_of(processes: &[ProcessSnapshot]) -> Vec<IpcObject> {
                 attached: None,
                 changed_at: meta.as_ref().map_or(0, |m| m.ctime()),
                 changed_exact: None,
+                used_at: None,
             });
         }
     }

@@ -323,7 +323,12 @@ impl Supervisor {
             (Some(senders), Some(main), ExitStatus::Signaled { signal, .. })
                 if sent_elsewhere(watched.status, &run.timeline) =>
             {
-                senders.sender(main.pid.get(), signal.number(), Some(monotonic_ns()))
+                senders.sender(
+                    main.pid.get(),
+                    main_process.map(Process::start_ticks),
+                    signal.number(),
+                    Some(monotonic_ns()),
+                )
             }
             _ => None,
         };

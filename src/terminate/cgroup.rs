@@ -439,6 +439,15 @@ impl Cgroup {
             .is_some_and(|path| path == self.relative)
     }
 
+    /// Whether `pid` names a process in this cgroup or one below it now.
+    pub fn subtree_has_process(&self, pid: Pid) -> bool {
+        // ENOENT/ESRCH: the process ended; it is in no cgroup.
+        proc::cgroup::read(pid)
+            .ok()
+            .and_then(|groups| proc::cgroup::v2_path(&groups))
+            .is_some_and(|path| self.contains(&self.at(&path)))
+    }
+
     /// `oom_kill` of `memory.events`: processes of the subtree the OOM
     /// killer ended; `None` where the memory controller is not enabled for
     /// this cgroup.

@@ -675,7 +675,14 @@ impl Run<'_> {
             .into_iter()
             .filter(|pid| !self.targets.known.contains(pid))
             .collect();
-        let table = ProcessTable::from_entries(listed.into_iter().filter_map(|pid| entry_of(pid.get())));
+        // Each row read, then the cgroup of the process at its PID: the
+        // row's start time, checked as the member is opened, makes both the
+        // listed process's, not a process given its PID after it ended.
+        let rows = listed
+            .into_iter()
+            .filter_map(|pid| entry_of(pid.get()))
+            .filter(|entry| cgroup.subtree_has_process(entry.pid));
+        let table = ProcessTable::from_entries(rows);
         let members: Vec<_> = table
             .entries()
             .filter(|entry| self.targets.guard.refusal(entry).is_none())

@@ -155,3 +155,62 @@ t.join()
     assert_eq!(sent["pid"], sender_pid, "{line}");
     assert_eq!(sent["name"], "python3", "{line}");
 }
+
+/// `wait` stopped while its process is killed and its PID handed to a new
+/// process, which is then sent the same signal and survives it (a
+/// handler): the signal logged last for the PID is the new process's, and
+/// its sender did not end the process waited for.
+#[test]
+fn a_signal_to_the_next_holder_of_the_pid_names_no_sender() {
+    use std::io::BufRead;
+    if !common::is_root() {
+        println!("skipped: handing out a chosen PID (ns_last_pid) needs root");
+        return;
+    }
+    let Some((mut victim, wait)) = waited_sleeper() else {
+        return;
+    };
+    let pid = victim.id() as i32;
+    common::send_signal(wait.id() as i32, libc::SIGSTOP);
+    let mut first = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -TERM {pid}"))
+        .spawn()
+        .unwrap();
+    let first_sender = first.id();
+    let _ = first.wait();
+    let _ = victim.wait();
+    let mut command = Command::new("python3");
+    command
+        .args([
+            "-c",
+            "import signal, time\nsignal.signal(signal.SIGTERM, lambda *a: None)\nprint('ready', flush=True)\ntime.sleep(30)",
+        ])
+        .stdout(Stdio::piped());
+    let Some(mut next) = common::spawn_at_pid(pid, &mut command) else {
+        common::send_signal(wait.id() as i32, libc::SIGCONT);
+        let _ = wait.wait_with_output();
+        println!("skipped: another process took the PID first");
+        return;
+    };
+    let mut line = String::new();
+    std::io::BufReader::new(next.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut second = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -TERM {pid}"))
+        .spawn()
+        .unwrap();
+    let second_sender = second.id();
+    let _ = second.wait();
+    common::send_signal(wait.id() as i32, libc::SIGCONT);
+    let output = wait.wait_with_output().unwrap();
+    let _ = next.kill();
+    let _ = next.wait();
+    assert_eq!(output.status.code(), Some(143), "{}", common::stderr(&output));
+    let line: serde_json::Value = crate::common::schema::parse("wait", &String::from_utf8_lossy(&output.stdout));
+    let sent = &line["sender"];
+    assert_ne!(sent["pid"], second_sender, "the next holder's sender named: {line}");
+    assert!(sent.is_null() || sent["pid"] == first_sender, "{line}");
+}

@@ -241,6 +241,53 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+/// Starts `command` with the PID `pid` (which must be free) through the
+/// allocator's cursor, `/proc/sys/kernel/ns_last_pid` (root only), putting
+/// the cursor back right after the spawn so that no other process is
+/// given a PID handed out a moment ago. `None` where another process took
+/// the PID first (a few tries) or the cursor cannot be written.
+pub fn spawn_at_pid(pid: i32, command: &mut Command) -> Option<Child> {
+    const CURSOR: &str = "/proc/sys/kernel/ns_last_pid";
+    for _ in 0..5 {
+        let cursor: i32 = std::fs::read_to_string(CURSOR).ok()?.trim().parse().ok()?;
+        std::fs::write(CURSOR, (pid - 1).to_string()).ok()?;
+        let spawned = command.spawn();
+        std::fs::write(CURSOR, cursor.to_string()).ok()?;
+        let mut child = spawned.ok()?;
+        if child.id() as i32 == pid {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
+/// Has the next PID handed out be `pid` (which must be free) while
+/// `trigger` makes some process fork, through the allocator's cursor
+/// (root only); the cursor is put back as soon as it moves (the fork took
+/// a PID, `pid` or, if another process was faster, another), so that no
+/// other process is given a PID handed out a moment ago. Whether the
+/// cursor could be set.
+pub fn fork_at_pid(pid: i32, trigger: impl FnOnce()) -> bool {
+    const CURSOR: &str = "/proc/sys/kernel/ns_last_pid";
+    let read = || std::fs::read_to_string(CURSOR).ok()?.trim().parse::<i32>().ok();
+    let Some(cursor) = read() else {
+        return false;
+    };
+    if std::fs::write(CURSOR, (pid - 1).to_string()).is_err() {
+        return false;
+    }
+    trigger();
+    // Read without a pause: every moment the cursor stays back is one in
+    // which another process may be given a PID just freed.
+    let start = Instant::now();
+    while read() == Some(pid - 1) && start.elapsed() < Duration::from_secs(5) {
+        std::hint::spin_loop();
+    }
+    std::fs::write(CURSOR, cursor.to_string()).is_ok()
+}
+
 /// A zombie whose parent never reaps it: a shell starts a child, then
 /// `exec`s `sleep`; the child exits with `code` only once its parent is
 /// `sleep`, so the shell cannot reap it first. Returns the fixture (the

@@ -17,6 +17,7 @@ mod holds_unreadable_links;
 mod holds_v6only;
 mod holds_walk;
 mod leftovers_others;
+mod leftovers_reused_pid;
 mod leftovers_tree;
 mod leftovers_zombie;
 mod snapshot_exiting;

@@ -31,5 +31,6 @@ mod kill_term_ignored;
 mod kill_term_slow;
 mod kill_titles;
 mod kill_tree_ipc;
+mod kill_tree_ipc_reused_pid;
 mod kill_zombie;
 mod pid_reuse;

@@ -13,6 +13,7 @@ mod run_exit_codes;
 mod run_fail_on_leftovers;
 mod run_ipc_kinds;
 mod run_ipc_leftovers;
+mod run_ipc_reused_pid;
 mod run_reports;
 mod run_sender;
 mod run_signals;

@@ -227,18 +227,11 @@ pub struct ForkEvent {
 /// The forks of new processes in one datagram; a new thread (whose
 /// `child_pid` is not its `child_tgid`) is none. Pure.
 pub fn parse_forks(bytes: &[u8]) -> Vec<ForkEvent> {
-    events_of(bytes)
-        .filter_map(|event| {
-            if u32_at(event, 0)? != PROC_EVENT_FORK {
-                return None;
-            }
-            let child_pid = u32_at(event, 24)? as i32;
-            let child_tgid = u32_at(event, 28)? as i32;
-            (child_pid == child_tgid).then_some(ForkEvent {
-                parent_tgid: u32_at(event, 20)? as i32,
-                child_tgid,
-                timestamp_ns: u64::from(u32_at(event, 8)?) | (u64::from(u32_at(event, 12)?) << 32),
-            })
+    parse_events(bytes)
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Fork(fork) => Some(fork),
+            _ => None,
         })
         .collect()
 }
@@ -246,15 +239,8 @@ pub fn parse_forks(bytes: &[u8]) -> Vec<ForkEvent> {
 /// One event of the proc connector that tells of a process's life.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A new process (not a thread), at `timestamp_ns` (`CLOCK_MONOTONIC`).
-    Fork {
-        /// The process that forked.
-        parent_tgid: i32,
-        /// The new process.
-        child_tgid: i32,
-        /// When.
-        timestamp_ns: u64,
-    },
+    /// A new process (not a thread).
+    Fork(ForkEvent),
     /// A process ran `execve` (its PID, as the main thread has it after).
     Exec {
         /// The process.
@@ -296,11 +282,11 @@ fn parse_life_event(event: &[u8]) -> Option<Event> {
         PROC_EVENT_FORK => {
             let child_pid = u32_at(event, 24)? as i32;
             let child_tgid = u32_at(event, 28)? as i32;
-            (child_pid == child_tgid).then_some(Event::Fork {
+            (child_pid == child_tgid).then_some(Event::Fork(ForkEvent {
                 parent_tgid: tgid,
                 child_tgid,
                 timestamp_ns,
-            })
+            }))
         }
         PROC_EVENT_EXEC => Some(Event::Exec { tgid, timestamp_ns }),
         PROC_EVENT_UID if pid == tgid => Some(Event::Uid {

@@ -64,11 +64,7 @@ impl Lineage {
     /// Takes one event into what is known; an exit is handed back.
     pub fn take(&mut self, event: Event) -> Option<ExitEvent> {
         match event {
-            Event::Fork {
-                parent_tgid,
-                child_tgid,
-                timestamp_ns,
-            } => self.fork(parent_tgid, child_tgid, timestamp_ns),
+            Event::Fork(fork) => self.fork(fork.parent_tgid, fork.child_tgid, fork.timestamp_ns),
             Event::Exec { tgid, timestamp_ns } => self.exec(tgid, timestamp_ns),
             Event::Comm { tgid, name } => self.rename(tgid, name),
             Event::Uid { tgid, ruid } => self.set_uid(tgid, ruid),

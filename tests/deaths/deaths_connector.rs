@@ -239,16 +239,8 @@ fn an_exec_by_a_thread_is_not_a_death() {
 fn a_pid_handed_out_again_lends_the_dead_process_nothing() {
     let Some(mut feed) = Feed::start(&[], &ENV) else { return };
     common::send_signal(feed.pid(), libc::SIGSTOP);
-    let reused = exit_and_reuse();
+    let (pid, mut second) = exit_and_reuse();
     common::send_signal(feed.pid(), libc::SIGCONT);
-    let (pid, mut second) = match reused {
-        Ok(reused) => reused,
-        Err(reason) => {
-            feed.stop();
-            println!("skipped: {reason}");
-            return;
-        }
-    };
     let death = feed.find(Duration::from_secs(15), |d| d["pid"] == i64::from(pid));
     let _ = second.kill();
     let _ = second.wait();
@@ -318,36 +310,19 @@ fn deaths_reaped_at_once_are_named_from_their_fork_and_exec() {
 }
 
 /// A process that exits with 9 and is reaped, and a `sleep` given its PID
-/// a few clock ticks later through `ns_last_pid`. Another process of the
-/// machine may take the PID first, or in the moment the allocator's cursor
-/// is moved: a few rounds, each with a new first process. The cursor is
-/// put back where it was after each try, so that no other process is given
-/// a PID handed out a moment ago (the storms, which count on distinct PIDs,
-/// are held off meanwhile).
-fn exit_and_reuse() -> Result<(i32, std::process::Child), String> {
-    const CURSOR: &str = "/proc/sys/kernel/ns_last_pid";
+/// a few clock ticks later (`common::spawn_at_pid`). Another process of
+/// the machine may take the PID first: a few rounds, each with a new first
+/// process. The storms, which count on distinct PIDs, are held off while
+/// the allocator's cursor is moved.
+fn exit_and_reuse() -> (i32, std::process::Child) {
     let _storm = common::deaths::one_storm_at_a_time();
-    let set =
-        |value: i32| std::fs::write(CURSOR, value.to_string()).map_err(|e| format!("cannot set ns_last_pid: {e}"));
     for _ in 0..20 {
         let mut first = Command::new("sh").args(["-c", "exit 9"]).spawn().unwrap();
         let pid = first.id() as i32;
         assert_eq!(first.wait().unwrap().code(), Some(9));
         std::thread::sleep(Duration::from_millis(50));
-        for _ in 0..5 {
-            let cursor: i32 = std::fs::read_to_string(CURSOR)
-                .ok()
-                .and_then(|text| text.trim().parse().ok())
-                .ok_or("cannot read ns_last_pid")?;
-            set(pid - 1)?;
-            let spawned = Command::new("sleep").arg("30").spawn();
-            set(cursor)?;
-            let mut second = spawned.unwrap();
-            if second.id() as i32 == pid {
-                return Ok((pid, second));
-            }
-            let _ = second.kill();
-            let _ = second.wait();
+        if let Some(second) = common::spawn_at_pid(pid, Command::new("sleep").arg("30")) {
+            return (pid, second);
         }
     }
     panic!("no PID was handed out again in 20 rounds");

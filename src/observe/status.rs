@@ -70,7 +70,7 @@ fn still_child_of(process: &Process, ppid: i32) -> bool {
 /// permission problems and other failures are errors.
 pub fn status_of(pid: Pid) -> Result<PidStatus, OpenError> {
     let (process, info) = match Process::open_with_info(pid) {
-        Ok(opened) => opened,
+        Ok((process, info)) => (process, info.with_a_threads_tracer()),
         Err(OpenError::NoSuchProcess { pid }) => return Ok(PidStatus::Gone { pid }),
         Err(other) => return Err(other),
     };

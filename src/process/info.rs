@@ -57,8 +57,8 @@ pub struct ProcessInfo {
     /// Signal masks.
     pub signals: SignalMasks,
     /// PID of the process tracing it (a debugger), if any: its main
-    /// thread's tracer, else that of another of its threads (`strace -p
-    /// TID` traces one thread alone).
+    /// thread's tracer (`status` also looks at its other threads, see
+    /// [`ProcessInfo::with_a_threads_tracer`]).
     pub tracer_pid: Option<i32>,
     /// The kernel function it sleeps in (`wchan`), if readable and sleeping.
     pub wchan: Option<String>,
@@ -110,6 +110,22 @@ pub(crate) struct Ids {
 }
 
 impl ProcessInfo {
+    /// With no tracer of its main thread, the tracer of another of its
+    /// threads, if one is traced (`strace -p TID` traces one thread
+    /// alone): a read of every thread's `status`, so only for `status`.
+    pub fn with_a_threads_tracer(mut self) -> ProcessInfo {
+        if self.tracer_pid.is_none() && self.threads > 1 {
+            self.tracer_pid = proc::Process::new(self.pid.get()).ok().and_then(|dir| {
+                dir.tasks()
+                    .ok()?
+                    .flatten()
+                    .filter(|task| task.tid != self.pid.get())
+                    .find_map(|task| task.status().ok().map(|s| s.tracerpid).filter(|&t| t > 0))
+            });
+        }
+        self
+    }
+
     /// Whether it is the init of its PID namespace (PID 1 there): the
     /// kernel drops every signal it has no handler for, but for `SIGKILL`
     /// and `SIGSTOP` from an ancestor namespace (pid_namespaces(7)).
@@ -206,9 +222,7 @@ impl ProcessInfo {
                 ignored: signals_in_mask(status.sigign),
                 caught: signals_in_mask(status.sigcgt),
             },
-            tracer_pid: (status.tracerpid > 0)
-                .then_some(status.tracerpid)
-                .or_else(|| (stat.num_threads > 1).then(|| a_threads_tracer(dir, pid)).flatten()),
+            tracer_pid: (status.tracerpid > 0).then_some(status.tracerpid),
             wchan,
             kernel_thread: stat.flags & PF_KTHREAD != 0,
             exiting,
@@ -379,16 +393,6 @@ fn live_thread(dir: &proc::Process, pid: Pid) -> Option<LiveThread> {
         exiting.get_or_insert(thread);
     }
     exiting
-}
-
-/// The tracer of a thread of the process in `dir` other than its main
-/// thread, if one is traced.
-fn a_threads_tracer(dir: &proc::Process, pid: Pid) -> Option<i32> {
-    dir.tasks()
-        .ok()?
-        .flatten()
-        .filter(|task| task.tid != pid.get())
-        .find_map(|task| task.status().ok().map(|s| s.tracerpid).filter(|&t| t > 0))
 }
 
 /// What telling how a process ended needs of /proc, and no more: its

@@ -7,9 +7,9 @@
 //! (drivers/connector/cn_proc.c); its PIDs are the initial PID namespace's
 //! (`task->pid`, `task->tgid`), so it is used only there; the exit event
 //! is sent from `do_exit()` right after `exit_notify()`, so `/proc/PID`
-//! still names the process until its parent reaps it (its name, user,
-//! start time and cgroup are read there, best effort; its memory, and so
-//! its command line, is gone), and once reaped its PID may name another
+//! names the process only until its parent reaps it, most often before
+//! the event is read (the names come from taskstats and the lineage, see
+//! [`super::connector_feed`]), and once reaped its PID may name another
 //! process, which a start after the exit gives away; a process ends with
 //! the exit of its last thread, the main thread's as a rule
 //! ([`super::process_end`]); a receive queue that overflows makes the next

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
 
-use super::connector::{Connector, ConnectorError, ExitEvent, parse_events};
+use super::connector::{Connector, ConnectorError, Event, ExitEvent, parse_events};
 use super::event::RawDeath;
 use super::lineage::{Facts, Lineage};
 use super::process_end::{End, Look, ProcessEnds};
@@ -20,11 +20,17 @@ pub struct ConnectorDeaths {
     lineage: Lineage,
     ends: ProcessEnds<Facts>,
     /// The kernel's exit records, where they can be had (`CAP_NET_ADMIN`,
-    /// `CONFIG_TASKSTATS`): the lineage alone names the deaths elsewhere.
+    /// `CONFIG_TASKSTATS`): the lineage and /proc name the deaths elsewhere.
     taskstats: Option<Taskstats>,
+    /// Events received after a round's looks, for the next round.
+    carried: Vec<Event>,
     /// Losses already answered by reading /proc anew.
     lost_seen: u64,
 }
+
+/// Rounds of one drain: each takes the events that came while the one
+/// before looked at /proc.
+const ROUNDS: usize = 8;
 
 impl ConnectorDeaths {
     /// Subscribes, then reads every process /proc lists: a process that
@@ -36,6 +42,7 @@ impl ConnectorDeaths {
             taskstats: Taskstats::open().ok(),
             lineage: Lineage::from_proc(),
             ends: ProcessEnds::default(),
+            carried: Vec::new(),
             lost_seen: 0,
         })
     }
@@ -50,55 +57,92 @@ impl ConnectorDeaths {
         self.connector.lost()
     }
 
-    /// Takes every waiting exit of a whole process. Each datagram is taken
-    /// into the lineage as it is received: an `execve`'s new name can only
-    /// be read while the process runs.
+    /// Takes every waiting exit of a whole process. An end decided by a
+    /// look at /proc is held back when an exit or exec of its process came
+    /// in while it was looked at (a thread still ran, unlisted a moment
+    /// before its event was sent): the process is waited for again.
     pub fn drain(&mut self, out: &mut Vec<RawDeath>) {
-        let mut exits = Vec::new();
-        let mut at_exit: HashMap<(i32, u64), Facts> = HashMap::new();
         // Read first: a task's record is queued before its connector exit.
         if let Some(taskstats) = &mut self.taskstats {
             taskstats.drain();
         }
-        let taskstats = &mut self.taskstats;
-        let lineage = &mut self.lineage;
-        self.connector.drain_datagrams(|datagram| {
-            for event in parse_events(datagram) {
-                if let Some(exit) = lineage.take(event) {
-                    if exit.pid == exit.tgid {
-                        let record = taskstats.as_mut().and_then(|t| t.take(exit.pid));
-                        let facts = with_record(lineage.get(exit.tgid).cloned(), record, &exit);
-                        if let Some(facts) = facts {
-                            at_exit.insert((exit.tgid, exit.timestamp_ns), facts);
-                        }
-                    }
-                    exits.push(exit);
+        let mut events = std::mem::take(&mut self.carried);
+        self.receive(&mut events);
+        for _ in 0..ROUNDS {
+            if events.is_empty() {
+                break;
+            }
+            self.answer_losses();
+            let ends = self.take(events);
+            let mut late = Vec::new();
+            self.receive(&mut late);
+            for end in ends {
+                if late.iter().any(|event| of_process(event) == Some(end.leader.tgid)) {
+                    self.ends.wait_again(end.leader, end.facts);
+                } else {
+                    self.lineage.forget(end.leader.tgid, end.last.timestamp_ns);
+                    out.push(raw_death(&end));
                 }
             }
-        });
-        if self.connector.lost() > self.lost_seen {
-            // Forks, execs or exits were missed: what is known may be of
-            // processes gone, or lack new ones.
-            self.lost_seen = self.connector.lost();
-            self.lineage.read_all();
+            events = late;
         }
-        let ends = self.ends.take(&exits, |leader| {
-            let known = at_exit.get(&(leader.tgid, leader.timestamp_ns)).cloned();
-            look(leader, known)
+        self.carried = events;
+    }
+
+    fn receive(&mut self, events: &mut Vec<Event>) {
+        self.connector
+            .drain_datagrams(|datagram| events.extend(parse_events(datagram)));
+    }
+
+    /// After lost events, what is known may be of processes gone, or lack
+    /// new ones: /proc is read anew, and a process waited for that is gone
+    /// or whose PID another process has now is waited for no more.
+    fn answer_losses(&mut self) {
+        if self.connector.lost() == self.lost_seen {
+            return;
+        }
+        self.lost_seen = self.connector.lost();
+        self.lineage.read_all();
+        self.ends.retain(|leader| {
+            crate::proc::stat::read_raw(leader.tgid)
+                .is_ok_and(|stat| super::lineage::stat_start_ns(&stat) <= leader.timestamp_ns)
         });
-        for end in ends {
-            if let Some(facts) = &end.facts {
-                self.lineage.forget(end.leader.tgid, facts.start_ns);
+    }
+
+    /// Takes a round's events in order into the lineage, and its thread
+    /// exits into process ends.
+    fn take(&mut self, events: Vec<Event>) -> Vec<End<Facts>> {
+        let mut exits = Vec::new();
+        let mut at_exit: HashMap<(i32, u64), (Option<Facts>, Option<TaskExit>)> = HashMap::new();
+        for event in events {
+            let Some(exit) = self.lineage.take(event) else { continue };
+            if exit.pid == exit.tgid {
+                let record = self.taskstats.as_mut().and_then(|t| t.take(exit.pid));
+                let known = self.lineage.get(exit.tgid).cloned();
+                at_exit.insert((exit.tgid, exit.timestamp_ns), (known, record));
             }
-            out.push(raw_death(&end));
+            exits.push(exit);
         }
+        self.ends.take(&exits, |leader| {
+            let (known, record) = at_exit.remove(&(leader.tgid, leader.timestamp_ns)).unwrap_or_default();
+            look(leader, known, record)
+        })
+    }
+}
+
+/// The process an exit or exec is of.
+fn of_process(event: &Event) -> Option<i32> {
+    match event {
+        Event::Exit(exit) => Some(exit.tgid),
+        Event::Exec { tgid, .. } => Some(*tgid),
+        _ => None,
     }
 }
 
 /// Whether the process of `leader` (its main thread's exit) has ended,
-/// with what is known of it: the lineage's facts (`known`), else what
-/// /proc still says. Nothing is read of a process reaped already, nor of
-/// one that started after the exit: its PID was handed out again.
+/// with what is known of it (see [`merged`]). Nothing is read of a process
+/// reaped already, nor of one that started after the exit: its PID was
+/// handed out again.
 ///
 /// The main thread that sent its exit is a zombie until it is reaped. A
 /// process at its PID that is not one, and started no later, is the same
@@ -108,52 +152,66 @@ impl ConnectorDeaths {
 /// program. (A PID handed out again within the clock tick of the exit, as
 /// only a write to `ns_last_pid` can, would read so too: that death is
 /// then not shown, rather than shown with another process's facts.)
-fn look(leader: &ExitEvent, known: Option<Facts>) -> Look<Facts> {
-    let Ok(process) = crate::proc::Process::new(leader.tgid) else {
-        return Look::Ended(known);
+fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> Look<Facts> {
+    let record = record.filter(|r| r.exit_code == leader.exit_code);
+    let process = crate::proc::Process::new(leader.tgid).ok();
+    let stat = process.as_ref().and_then(|p| crate::proc::stat::of(p).ok());
+    let Some((process, stat)) = process
+        .zip(stat)
+        .filter(|(_, stat)| super::lineage::stat_start_ns(stat) <= leader.timestamp_ns)
+    else {
+        return Look::Ended(merged(leader, known, record, None));
     };
-    let Ok(stat) = crate::proc::stat::of(&process) else {
-        return Look::Ended(known);
-    };
-    if super::lineage::stat_start_ns(&stat) > leader.timestamp_ns {
-        return Look::Ended(known);
-    }
-    let exec_by_a_thread = !matches!(stat.state, 'Z' | 'X');
-    let runs_on = exec_by_a_thread || (stat.num_threads > 1 && a_thread_runs_on(&process, leader.tgid));
-    let facts = known.or_else(|| super::lineage::read(&process, leader.timestamp_ns));
-    if runs_on {
+    let runs_on = |stat: &crate::proc::stat::Stat| !matches!(stat.state, 'Z' | 'X');
+    let lives = runs_on(&stat)
+        || (stat.num_threads > 1 && a_thread_runs_on(&process))
+        || crate::proc::stat::of(&process).is_ok_and(|again| runs_on(&again));
+    let read = super::lineage::read(&process, leader.timestamp_ns);
+    let facts = merged(leader, known, record, read);
+    if lives {
         Look::LivesOn(facts)
     } else {
         Look::Ended(facts)
     }
 }
 
-/// Whether a thread of `process` other than its main thread has not sent
-/// its exit yet: it is listed and neither a zombie nor dead.
-fn a_thread_runs_on(process: &crate::proc::Process, tgid: i32) -> bool {
+/// Whether a thread of `process` has not sent its exit yet: it is listed
+/// and neither a zombie nor dead. The main thread has sent its own, so a
+/// task at its ID that runs is the thread whose `execve` took its place.
+fn a_thread_runs_on(process: &crate::proc::Process) -> bool {
     let Ok(tasks) = process.tasks() else { return false };
     tasks
         .flatten()
-        .filter(|task| task.tid != tgid)
         .any(|task| task.stat().is_ok_and(|s| !matches!(s.state, 'Z' | 'X')))
 }
 
-/// What the lineage knew of a process whose main thread exited
-/// (`exit`), with its main thread's taskstats record over it: the name
-/// and real user at the exit, and the start its life gives where the
-/// lineage has none. A record whose wait status is not the exit's is of
-/// another task. Pure.
-fn with_record(known: Option<Facts>, record: Option<TaskExit>, exit: &ExitEvent) -> Option<Facts> {
-    let Some(record) = record.filter(|r| r.exit_code == exit.exit_code) else {
-        return known;
-    };
+/// What is known of a process whose main thread sent `leader`: its main
+/// thread's taskstats record (name and user at its exit), then what /proc
+/// says of it now (`read`, its zombie's), then the lineage (`known`). Its
+/// cgroup is /proc's alone: the connector says nothing of a move between
+/// cgroups, so the lineage's could be stale. Its start is the lineage's
+/// fork time where known. Pure.
+fn merged(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>, read: Option<Facts>) -> Option<Facts> {
+    if known.is_none() && record.is_none() && read.is_none() {
+        return None;
+    }
     let known = known.unwrap_or_default();
+    let read = read.unwrap_or_default();
     Some(Facts {
-        name: Some(record.name),
-        uid: Some(record.uid),
-        start_ns: known.start_ns.or(exit.timestamp_ns.checked_sub(record.lived_ns)),
-        ppid: known.ppid.or(Some(record.ppid).filter(|&p| p > 0)),
-        ..known
+        name: record.as_ref().map(|r| r.name.clone()).or(read.name).or(known.name),
+        uid: record.as_ref().map(|r| r.uid).or(read.uid).or(known.uid),
+        cgroup: read.cgroup,
+        start_ns: known.start_ns.or(read.start_ns).or_else(|| {
+            record
+                .as_ref()
+                .and_then(|r| leader.timestamp_ns.checked_sub(r.lived_ns))
+        }),
+        ppid: record
+            .as_ref()
+            .map(|r| r.ppid)
+            .filter(|&p| p > 0)
+            .or(read.ppid)
+            .or(known.ppid),
     })
 }
 
@@ -178,5 +236,53 @@ fn raw_death(end: &End<Facts>) -> RawDeath {
         cgroup_path: facts.and_then(|f| f.cgroup.clone()),
         signal: None,
         oom: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(name: &str, cgroup: Option<&str>, start_ns: Option<u64>) -> Facts {
+        Facts {
+            name: Some(name.to_string()),
+            uid: Some(1000),
+            cgroup: cgroup.map(str::to_string),
+            start_ns,
+            ppid: Some(1),
+        }
+    }
+
+    #[test]
+    fn the_exit_record_names_first_the_zombie_next_and_the_cgroup_is_the_zombies_alone() {
+        let leader = ExitEvent {
+            pid: 10,
+            tgid: 10,
+            exit_code: 0,
+            parent_tgid: 1,
+            timestamp_ns: 5_000,
+        };
+        let record = TaskExit {
+            pid: 10,
+            tgid: Some(10),
+            name: "true".to_string(),
+            uid: 33,
+            ppid: 7,
+            exit_code: 0,
+            lived_ns: 1_000,
+        };
+        let known = facts("bash", Some("/at.fork"), Some(3_000));
+        let zombie = facts("sleep", Some("/now"), Some(2_000));
+        let all = merged(&leader, Some(known.clone()), Some(record.clone()), Some(zombie.clone())).unwrap();
+        assert_eq!(
+            (all.name.as_deref(), all.uid, all.ppid),
+            (Some("true"), Some(33), Some(7))
+        );
+        assert_eq!((all.cgroup.as_deref(), all.start_ns), (Some("/now"), Some(3_000)));
+        let reaped = merged(&leader, Some(known), None, None).unwrap();
+        assert_eq!((reaped.name.as_deref(), reaped.cgroup), (Some("bash"), None));
+        let record_only = merged(&leader, None, Some(record), None).unwrap();
+        assert_eq!(record_only.start_ns, Some(4_000), "the exit's time less its life");
+        assert_eq!(merged(&leader, None, None, None), None);
     }
 }

@@ -8,8 +8,8 @@
 //! Kernel facts relied on: a new process has its parent's name, users and
 //! cgroup (`copy_process`), and its fork event is sent before it runs; an
 //! `execve` gives it a new name (the file's base name) with no event of its
-//! own but `PROC_EVENT_EXEC`, so the name is read from /proc then, with its
-//! cgroup (a service manager moves a process between fork and exec);
+//! own but `PROC_EVENT_EXEC`, after which the name is unknown here (a read
+//! of /proc then could give a later exec's name);
 //! `PR_SET_NAME` and the `setuid` family send `PROC_EVENT_COMM` and
 //! `PROC_EVENT_UID` with the new value.
 
@@ -65,7 +65,7 @@ impl Lineage {
     pub fn take(&mut self, event: Event) -> Option<ExitEvent> {
         match event {
             Event::Fork(fork) => self.fork(fork.parent_tgid, fork.child_tgid, fork.timestamp_ns),
-            Event::Exec { tgid, timestamp_ns } => self.exec(tgid, timestamp_ns),
+            Event::Exec { tgid, .. } => self.exec(tgid),
             Event::Comm { tgid, name } => self.rename(tgid, name),
             Event::Uid { tgid, ruid } => self.set_uid(tgid, ruid),
             Event::Exit(exit) => return Some(exit),
@@ -73,39 +73,30 @@ impl Lineage {
         None
     }
 
-    /// A new process: its parent's facts, started at `timestamp_ns`. A
-    /// parent unknown (its fork was lost) leaves the child to be read.
+    /// A new process: its parent's name and user, started at
+    /// `timestamp_ns`. (The kernel copies them from the thread that forks,
+    /// which is the main thread but for a fork from another thread, or
+    /// with `CLONE_PARENT`: taskstats, where it runs, names the process at
+    /// its exit in any case.) A parent unknown leaves the child unnamed.
     pub fn fork(&mut self, parent_tgid: i32, child_tgid: i32, timestamp_ns: u64) {
-        let facts = match self.known.get(&parent_tgid) {
-            Some(parent) => Facts {
-                start_ns: Some(timestamp_ns),
-                ppid: Some(parent_tgid),
-                ..parent.clone()
-            },
-            None => read_pid(child_tgid, timestamp_ns).unwrap_or(Facts {
-                start_ns: Some(timestamp_ns),
-                ppid: Some(parent_tgid),
-                ..Facts::default()
-            }),
+        let parent = self.known.get(&parent_tgid).cloned().unwrap_or_default();
+        let facts = Facts {
+            start_ns: Some(timestamp_ns),
+            ppid: Some(parent_tgid),
+            cgroup: None,
+            ..parent
         };
         self.known.insert(child_tgid, facts);
     }
 
-    /// A process ran `execve` at `timestamp_ns`: its new name and cgroup
-    /// from /proc. If it is gone already (or its PID names a process that
-    /// started after the exec), its new name is unknown: the old one is
-    /// not kept, it would name the program it left.
-    pub fn exec(&mut self, tgid: i32, timestamp_ns: u64) {
-        let read = read_pid(tgid, timestamp_ns);
-        let entry = self.known.entry(tgid).or_default();
-        match read {
-            Some(read) => {
-                entry.name = read.name;
-                entry.uid = read.uid;
-                entry.cgroup = read.cgroup.or(entry.cgroup.take());
-                entry.start_ns = entry.start_ns.or(read.start_ns);
-            }
-            None => entry.name = None,
+    /// A process ran `execve`: its new name is not in the event, and a
+    /// read of /proc later could give the name of a later exec, which a
+    /// child forked in between would then inherit; so it is unknown from
+    /// here (taskstats, or /proc while its zombie waits, names it at its
+    /// exit).
+    pub fn exec(&mut self, tgid: i32) {
+        if let Some(entry) = self.known.get_mut(&tgid) {
+            entry.name = None;
         }
     }
 
@@ -128,10 +119,15 @@ impl Lineage {
         self.known.get(&tgid)
     }
 
-    /// Forgets `tgid` if its entry is the process that started at
-    /// `start_ns` (not one that took its PID since).
-    pub fn forget(&mut self, tgid: i32, start_ns: Option<u64>) {
-        if self.known.get(&tgid).is_some_and(|f| f.start_ns == start_ns) {
+    /// Forgets `tgid` once its process has ended at `exit_ns`: its entry
+    /// unless it is of a process that started after that (one given the
+    /// PID since).
+    pub fn forget(&mut self, tgid: i32, exit_ns: u64) {
+        if self
+            .known
+            .get(&tgid)
+            .is_some_and(|f| f.start_ns.is_none_or(|s| s <= exit_ns))
+        {
             self.known.remove(&tgid);
         }
     }
@@ -145,12 +141,6 @@ impl Lineage {
     pub fn is_empty(&self) -> bool {
         self.known.is_empty()
     }
-}
-
-/// Reads the facts of `pid` from /proc, unless its process started after
-/// `not_after_ns` (its PID was handed out again since).
-fn read_pid(pid: i32, not_after_ns: u64) -> Option<Facts> {
-    read(&crate::proc::Process::new(pid).ok()?, not_after_ns)
 }
 
 /// Reads a process's facts through its `/proc/PID` directory fd: `stat`
@@ -205,14 +195,20 @@ mod tests {
     }
 
     #[test]
-    fn a_child_has_its_parents_name_user_and_cgroup_and_its_own_start() {
+    fn a_child_has_its_parents_name_and_user_and_its_own_start() {
         let mut lineage = lineage_with(10, "bash");
         lineage.fork(10, 11, 500);
         let child = lineage.get(11).unwrap();
         assert_eq!(child.name.as_deref(), Some("bash"));
         assert_eq!(child.uid, Some(1000));
-        assert_eq!(child.cgroup.as_deref(), Some("/user.slice"));
+        assert_eq!(child.cgroup, None, "a cgroup is read of the process itself alone");
         assert_eq!((child.start_ns, child.ppid), (Some(500), Some(10)));
+        lineage.exec(11);
+        assert_eq!(
+            lineage.get(11).unwrap().name,
+            None,
+            "the exec'd program is not the shell"
+        );
     }
 
     #[test]
@@ -227,12 +223,12 @@ mod tests {
     #[test]
     fn an_entry_is_forgotten_only_for_the_process_it_was() {
         let mut lineage = lineage_with(10, "sh");
-        lineage.forget(10, Some(2));
+        lineage.forget(10, 0);
         assert!(
             lineage.get(10).is_some(),
-            "another start: a process that took the PID since"
+            "started after that exit: it took the PID since"
         );
-        lineage.forget(10, Some(1));
+        lineage.forget(10, 1);
         assert!(lineage.is_empty());
     }
 }

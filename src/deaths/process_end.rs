@@ -66,6 +66,19 @@ impl<F> ProcessEnds<F> {
         self.waiting.len()
     }
 
+    /// Waits again for a process whose end was taken too soon: an event
+    /// of it came after it was looked at.
+    pub fn wait_again(&mut self, leader: ExitEvent, facts: Option<F>) {
+        self.waiting.insert(leader.tgid, (leader, facts));
+    }
+
+    /// Keeps only the waited-for processes `keep` says are still there:
+    /// after lost events, one whose last exit was lost would wait for ever,
+    /// and a thread of a process given its PID later would end it.
+    pub fn retain(&mut self, mut keep: impl FnMut(&ExitEvent) -> bool) {
+        self.waiting.retain(|_, (leader, _)| keep(leader));
+    }
+
     /// Takes one drain's thread exits, in the order they were sent, and
     /// returns the processes they ended. `look` is asked of a process
     /// whose main thread has exited, at its last event in `exits` only

@@ -84,6 +84,11 @@ pub struct IpcObject {
     /// change (`None`: never, or not told). Not kept in a snapshot.
     #[serde(skip)]
     pub used_at: Option<i64>,
+    /// SysV message queues: when each last user used it, where /proc
+    /// dates them apart (the last sender by its last send, the last
+    /// receiver by its last receive). Not kept in a snapshot.
+    #[serde(skip)]
+    pub used_at_by: Vec<(i32, i64)>,
 }
 
 impl IpcObject {
@@ -124,7 +129,20 @@ impl IpcObject {
     /// when the PID named a process that has ended since.
     pub fn touched_by_process(&self, pid: i32, started_at: f64) -> bool {
         self.created_by_process(pid, started_at)
-            || (self.last_pids.contains(&pid) && started_by(started_at, self.used_at))
+            || (self.last_pids.contains(&pid) && started_by(started_at, self.used_by_at(pid)))
+    }
+
+    /// When `pid`, one of its last users, used it at the latest: its own
+    /// date where /proc gives one apart ([`IpcObject::used_at_by`]), else
+    /// the latest use of any.
+    pub fn used_by_at(&self, pid: i32) -> Option<i64> {
+        let own = self
+            .used_at_by
+            .iter()
+            .filter(|&&(p, _)| p == pid)
+            .map(|&(_, at)| at)
+            .max();
+        own.or(self.used_at)
     }
 
     /// Whether the process that has `pid` now, started at `started_at`,
@@ -279,6 +297,10 @@ pub fn parse_sysv(text: &str, kind: IpcKind) -> Vec<IpcObject> {
                     .filter_map(|n| get(index(n)))
                     .filter(|&t| t > 0)
                     .max(),
+                used_at_by: [("lspid", "stime"), ("lrpid", "rtime")]
+                    .iter()
+                    .filter_map(|&(p, t)| Some((pid(p)?, get(index(t)).filter(|&t| t > 0)?)))
+                    .collect(),
             })
         })
         .collect()
@@ -359,6 +381,7 @@ fn read_posix_dir(dir: &std::path::Path, kind: IpcKind) -> Vec<IpcObject> {
                 // exact.
                 changed_exact: (kind == IpcKind::PosixShm).then_some(facts.born_ns),
                 used_at: None,
+                used_at_by: Vec::new(),
             })
         })
         .collect()
@@ -456,12 +479,24 @@ mod tests {
     }
 
     #[test]
+    fn a_queues_sender_and_receiver_are_each_dated_by_their_own_use() {
+        let msg = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n 0 2 600 0 0 100 200 0 0 0 0 100 200 5\n";
+        let queue = &parse_sysv(msg, IpcKind::SysvMsg)[0];
+        // The sender sent at 100 and ended; a process given its PID at 150
+        // did not, though someone received at 200.
+        assert!(!queue.touched_by_process(100, 150.0));
+        assert!(queue.touched_by_process(100, 90.0));
+        assert!(queue.touched_by_process(200, 150.0), "the receiver received at 200");
+    }
+
+    #[test]
     fn sysv_msg_and_sem_parse() {
         let msg = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n 305419896          2   600          10          1   555     0  1000  1000  1000  1000 1 0 5\n";
         let objects = parse_sysv(msg, IpcKind::SysvMsg);
         assert_eq!(objects[0].key, Some(305419896));
         assert_eq!(objects[0].last_pids, vec![555]);
         assert_eq!(objects[0].used_at, Some(1));
+        assert_eq!(objects[0].used_at_by, vec![(555, 1)], "the sender by its send");
         assert_eq!(objects[0].creator_pid, None);
         assert_eq!(objects[0].uid, 1000);
         let sem = "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n         0          3   600          2     0     0     0     0          0 1700\n";

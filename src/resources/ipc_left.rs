@@ -180,7 +180,7 @@ pub fn attribute(object: &IpcObject, existed: bool, tree: &TreeFacts) -> Option<
         IpcKind::SysvSem | IpcKind::SysvMsg => object
             .last_pids
             .iter()
-            .find(|p| in_tree(p) && tree.started_by(**p, object.used_at))
+            .find(|p| in_tree(p) && tree.started_by(**p, object.used_by_at(**p)))
             .filter(|_| new_since_start)
             .map(|&pid| (IpcAttribution::LastUser, Some(pid))),
         IpcKind::PosixShm | IpcKind::PosixMqueue => {
@@ -347,6 +347,7 @@ pub fn read_now(
                 changed_at: i64::MAX,
                 changed_exact: None,
                 used_at: None,
+                used_at_by: Vec::new(),
             });
         }
     }
@@ -813,6 +814,7 @@ mod tests {
             changed_at: 1000,
             changed_exact: None,
             used_at: None,
+            used_at_by: Vec::new(),
         }
     }
 

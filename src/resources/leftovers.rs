@@ -1108,6 +1108,7 @@ mod tests {
             changed_at: 1000,
             changed_exact: None,
             used_at: None,
+            used_at_by: Vec::new(),
         };
         let old_shm = IpcObject {
             id: Some(4),
@@ -1231,6 +1232,7 @@ mod tests {
             changed_at: 1002,
             changed_exact: None,
             used_at: None,
+            used_at_by: Vec::new(),
         };
         let sysv = |kind: IpcKind, id: i64, creator: Option<i32>, last: Vec<i32>| IpcObject {
             kind,

@@ -510,6 +510,7 @@ fn mqueues_of(processes: &[ProcessSnapshot]) -> Vec<IpcObject> {
                 changed_at: meta.as_ref().map_or(0, |m| m.ctime()),
                 changed_exact: None,
                 used_at: None,
+                used_at_by: Vec::new(),
             });
         }
     }

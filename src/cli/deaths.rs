@@ -23,6 +23,9 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
         None => None,
     };
     stderr_line(&format!("afterlife: deaths from {}", feed.source().describe()));
+    if let Some(limits) = feed.limits() {
+        stderr_line(&format!("afterlife: {limits}"));
+    }
     if let Some(exporter) = &exporter {
         stderr_line(&format!(
             "afterlife: Prometheus metrics on http://{}/metrics",

@@ -191,6 +191,11 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// A `__u64` in the machine's byte order (the event's `timestamp_ns`).
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
 /// The exit events in one datagram (netlink messages, each a cn_msg with a
 /// proc_event). Pure.
 pub fn parse_datagram(bytes: &[u8]) -> Vec<ExitEvent> {
@@ -275,7 +280,7 @@ pub fn parse_events(bytes: &[u8]) -> Vec<Event> {
 
 fn parse_life_event(event: &[u8]) -> Option<Event> {
     let what = u32_at(event, 0)?;
-    let timestamp_ns = u64::from(u32_at(event, 8)?) | (u64::from(u32_at(event, 12)?) << 32);
+    let timestamp_ns = u64_at(event, 8)?;
     let pid = u32_at(event, 16)? as i32;
     let tgid = u32_at(event, 20)? as i32;
     match what {
@@ -311,7 +316,7 @@ fn parse_event(event: &[u8]) -> Option<ExitEvent> {
         return None;
     }
     Some(ExitEvent {
-        timestamp_ns: u64::from(u32_at(event, 8)?) | (u64::from(u32_at(event, 12)?) << 32),
+        timestamp_ns: u64_at(event, 8)?,
         pid: u32_at(event, 16)? as i32,
         tgid: u32_at(event, 20)? as i32,
         exit_code: u32_at(event, 24)? as i32,

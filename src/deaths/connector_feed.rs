@@ -22,6 +22,8 @@ pub struct ConnectorDeaths {
     /// The kernel's exit records, where they can be had (`CAP_NET_ADMIN`,
     /// `CONFIG_TASKSTATS`): the lineage and /proc name the deaths elsewhere.
     taskstats: Option<Taskstats>,
+    /// Why taskstats could not be had, if it could not.
+    taskstats_refused: Option<String>,
     /// Events received after a round's looks, for the next round.
     carried: Vec<Event>,
     /// Losses already answered by reading /proc anew.
@@ -37,14 +39,28 @@ impl ConnectorDeaths {
     /// starts in between is both read and forked, which is harmless.
     pub fn open() -> Result<ConnectorDeaths, ConnectorError> {
         let connector = Connector::open()?;
+        let (taskstats, taskstats_refused) = match Taskstats::open() {
+            Ok(taskstats) => (Some(taskstats), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         Ok(ConnectorDeaths {
             connector,
-            taskstats: Taskstats::open().ok(),
+            taskstats,
+            taskstats_refused,
             lineage: Lineage::from_proc(),
             ends: ProcessEnds::default(),
             carried: Vec::new(),
             lost_seen: 0,
         })
+    }
+
+    /// What the feed cannot tell here, in a sentence, if anything: without
+    /// taskstats a program that ends before its zombie is read goes
+    /// unnamed after its `execve`.
+    pub fn limits(&self) -> Option<String> {
+        self.taskstats_refused
+            .as_ref()
+            .map(|why| format!("a death is named only by its fork or its zombie, not after an exec (taskstats: {why})"))
     }
 
     /// The socket: readable when events wait.

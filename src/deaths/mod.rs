@@ -356,6 +356,14 @@ impl Feed {
         self.backend.source()
     }
 
+    /// What the source in use cannot tell here, in a sentence, if anything.
+    pub fn limits(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Bpf(_) => None,
+            Backend::Connector(c) => c.limits(),
+        }
+    }
+
     /// Runs until `duration` passes or SIGINT/SIGTERM/SIGHUP arrives.
     pub fn run(
         &mut self,

@@ -60,6 +60,8 @@ pub mod bpf;
 #[cfg(target_os = "linux")]
 pub mod deaths;
 #[cfg(target_os = "linux")]
+pub mod netlink;
+#[cfg(target_os = "linux")]
 pub mod observe;
 #[cfg(target_os = "linux")]
 pub mod proc;

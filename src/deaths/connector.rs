@@ -21,6 +21,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
+use crate::netlink::{NLMSG_HDRLEN, messages, u32_at, u64_at};
+
 const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
 const PROC_CN_MCAST_LISTEN: u32 = 1;
@@ -31,7 +33,6 @@ const PROC_EVENT_EXEC: u32 = 0x0000_0002;
 const PROC_EVENT_UID: u32 = 0x0000_0004;
 const PROC_EVENT_COMM: u32 = 0x0000_0200;
 const PROC_EVENT_EXIT: u32 = 0x8000_0000;
-const NLMSG_HDRLEN: usize = 16;
 const CN_MSG_LEN: usize = 20;
 
 /// A listening proc connector socket.
@@ -187,33 +188,16 @@ pub struct ExitEvent {
     pub timestamp_ns: u64,
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// A `__u64` in the machine's byte order (the event's `timestamp_ns`).
-fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-}
-
 /// The exit events in one datagram (netlink messages, each a cn_msg with a
 /// proc_event). Pure.
 pub fn parse_datagram(bytes: &[u8]) -> Vec<ExitEvent> {
     events_of(bytes).filter_map(parse_event).collect()
 }
 
-/// The proc_events of one datagram, each as its bytes. Pure.
+/// The proc_events of one datagram, each as its bytes after its
+/// `cn_msg`. Pure.
 fn events_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let len = u32_at(bytes, at)? as usize;
-        if len < NLMSG_HDRLEN || at + len > bytes.len() {
-            return None;
-        }
-        let event = &bytes[at + NLMSG_HDRLEN + CN_MSG_LEN.min(len - NLMSG_HDRLEN)..at + len];
-        at += (len + 3) & !3;
-        Some(event)
-    })
+    messages(bytes).map(|(_, body)| body.get(CN_MSG_LEN..).unwrap_or_default())
 }
 
 /// One `PROC_EVENT_FORK` of a new process (not of a thread): its parent

@@ -179,11 +179,18 @@ fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> L
         return Look::Ended(merged(leader, known, record, None));
     };
     let runs_on = |stat: &crate::proc::stat::Stat| !matches!(stat.state, 'Z' | 'X');
+    // A zombie main thread with threads beside it: one of them runs on,
+    // or took its place by an exec since the read (which a process of one
+    // thread cannot have done).
     let lives = runs_on(&stat)
-        || (stat.num_threads > 1 && a_thread_runs_on(&process))
-        || crate::proc::stat::of(&process).is_ok_and(|again| runs_on(&again));
-    let read = super::lineage::read(&process, leader.timestamp_ns);
-    let facts = merged(leader, known, record, read);
+        || (stat.num_threads > 1
+            && (a_thread_runs_on(&process) || crate::proc::stat::of(&process).is_ok_and(|again| runs_on(&again))));
+    let mut read = super::lineage::read_with(&process, stat);
+    read.cgroup = process
+        .cgroups()
+        .ok()
+        .and_then(|groups| crate::proc::cgroup::v2_path(&groups.0));
+    let facts = merged(leader, known, record, Some(read));
     if lives {
         Look::LivesOn(facts)
     } else {

@@ -55,8 +55,8 @@ impl Lineage {
             return;
         };
         for process in processes.flatten() {
-            if let Some(facts) = read(&process, u64::MAX) {
-                self.known.insert(process.pid, facts);
+            if let Ok(stat) = crate::proc::stat::of(&process) {
+                self.known.insert(process.pid, read_with(&process, stat));
             }
         }
     }
@@ -143,29 +143,17 @@ impl Lineage {
     }
 }
 
-/// Reads a process's facts through its `/proc/PID` directory fd: `stat`
-/// (name, parent, start), `status` (real user) and `cgroup`. `None` if it
-/// is gone or started after `not_after_ns` (the start time reads in clock
-/// ticks, early rather than late, so a process never reads as started
-/// after an event of its own).
-pub fn read(process: &crate::proc::Process, not_after_ns: u64) -> Option<Facts> {
-    let stat = crate::proc::stat::of(process).ok()?;
-    let start_ns = stat_start_ns(&stat);
-    if start_ns > not_after_ns {
-        return None;
-    }
-    let uid = crate::proc::status::of(process).ok().map(|s| s.ruid);
-    let cgroup = process
-        .cgroups()
-        .ok()
-        .and_then(|groups| crate::proc::cgroup::v2_path(&groups.0));
-    Some(Facts {
-        name: Some(stat.comm),
-        uid,
-        cgroup,
-        start_ns: Some(start_ns),
+/// The facts of a process whose `stat` was read as `stat`, with its real
+/// user read through the same `/proc/PID` directory fd (`status`). No
+/// cgroup: only a zombie's is read, by the look at its end.
+pub fn read_with(process: &crate::proc::Process, stat: crate::proc::stat::Stat) -> Facts {
+    Facts {
+        uid: crate::proc::status::of(process).ok().map(|s| s.ruid),
+        cgroup: None,
+        start_ns: Some(stat_start_ns(&stat)),
         ppid: Some(stat.ppid).filter(|&p| p > 0),
-    })
+        name: Some(stat.comm),
+    }
 }
 
 /// When `stat`'s process started, on `CLOCK_MONOTONIC` (stat's start

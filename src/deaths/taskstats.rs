@@ -23,11 +23,11 @@ use std::time::Duration;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
-const NLMSG_HDRLEN: usize = 16;
+use crate::netlink::{NLMSG_ERROR, NLMSG_HDRLEN, attributes, error_of, messages, u16_at, u32_at, u64_at};
+
 const GENL_HDRLEN: usize = 4;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
-const NLMSG_ERROR: u16 = 2;
 const GENL_ID_CTRL: u16 = 0x10;
 const CTRL_CMD_GETFAMILY: u8 = 3;
 const CTRL_ATTR_FAMILY_ID: u16 = 1;
@@ -39,8 +39,6 @@ const TASKSTATS_CMD_ATTR_DEREGISTER_CPUMASK: u16 = 4;
 const TASKSTATS_TYPE_PID: u16 = 1;
 const TASKSTATS_TYPE_STATS: u16 = 3;
 const TASKSTATS_TYPE_AGGR_PID: u16 = 4;
-/// `nla_type`'s flag bits (`NLA_F_NESTED`, `NLA_F_NET_BYTEORDER`).
-const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// `struct taskstats` offsets (include/uapi/linux/taskstats.h).
 const AC_EXITCODE: usize = 4;
@@ -243,48 +241,6 @@ fn cpumask_message(family: u16, attribute: u16, cpus: &str) -> Vec<u8> {
     genl_message(family, NLM_F_ACK, TASKSTATS_CMD_GET, &[(attribute, &mask)])
 }
 
-fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// The netlink messages of one read: each message's type and the bytes
-/// after its header. Pure.
-fn messages(bytes: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let len = u32_at(bytes, at)? as usize;
-        if len < NLMSG_HDRLEN || at + len > bytes.len() {
-            return None;
-        }
-        let message = (u16_at(bytes, at + 4)?, &bytes[at + NLMSG_HDRLEN..at + len]);
-        at += len.next_multiple_of(4);
-        Some(message)
-    })
-}
-
-/// The attributes in `bytes`: each type (flags masked off) and payload.
-/// Pure.
-fn attributes(bytes: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let len = usize::from(u16_at(bytes, at)?);
-        if len < 4 || at + len > bytes.len() {
-            return None;
-        }
-        let attribute = (u16_at(bytes, at + 2)? & NLA_TYPE_MASK, &bytes[at + 4..at + len]);
-        at += len.next_multiple_of(4);
-        Some(attribute)
-    })
-}
-
 /// The family ID in the controller's answer. Pure.
 fn find_family_id(answer: &[u8]) -> Option<u16> {
     messages(answer)
@@ -299,8 +255,7 @@ fn find_family_id(answer: &[u8]) -> Option<u16> {
 fn ack_error(answer: &[u8]) -> Option<i32> {
     messages(answer)
         .find(|&(kind, _)| kind == NLMSG_ERROR)
-        .and_then(|(_, body)| u32_at(body, 0))
-        .map(|e| e as i32)
+        .and_then(|(_, body)| error_of(body))
 }
 
 /// The task exits in one read of the family `family`. Pure.

@@ -29,6 +29,7 @@ use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use serde::{Deserialize, Serialize};
 
+use crate::netlink::{NLMSG_DONE, NLMSG_ERROR, error_of, messages, u32_at};
 use crate::proc::net::InetTable;
 use crate::process::Pid;
 
@@ -581,8 +582,6 @@ pub fn local_port_bytecode(port: u16) -> [u8; 12] {
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const TCPDIAG_GETSOCK: u16 = 18;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const UDIAG_SHOW_NAME: u32 = 1;
 const UDIAG_SHOW_VFS: u32 = 2;
 const UDIAG_SHOW_PEER: u32 = 4;
@@ -644,24 +643,14 @@ impl DiagSocket {
                     });
                 }
             };
-            let mut rest = &buf[..n];
-            if rest.is_empty() {
+            if n == 0 {
                 return Ok(());
             }
-            while rest.len() >= 16 {
-                let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-                if len < 16 || len > rest.len() {
-                    break;
-                }
-                let payload = &rest[16..len];
+            for (kind, payload) in messages(&buf[..n]) {
                 match kind {
                     NLMSG_DONE => return Ok(()),
                     NLMSG_ERROR => {
-                        let errno = payload
-                            .get(..4)
-                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                            .unwrap_or(0);
+                        let errno = error_of(payload).unwrap_or(0);
                         if errno != 0 {
                             return Err(SocketError::Refused {
                                 what,
@@ -671,15 +660,9 @@ impl DiagSocket {
                     }
                     _ => each(payload),
                 }
-                let aligned = (len + 3) & !3;
-                rest = rest.get(aligned..).unwrap_or(&[]);
             }
         }
     }
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// Parses one `inet_diag_msg`. Pure.
@@ -730,21 +713,8 @@ pub fn parse_inet_msg(payload: &[u8], protocol: Protocol, netns: NetnsId) -> Opt
 /// (`INET_DIAG_SKV6ONLY`, 11: one byte). Pure.
 fn v6only_attribute(attributes: &[u8]) -> bool {
     const INET_DIAG_SKV6ONLY: u16 = 11;
-    netlink_attributes(attributes)
+    crate::netlink::attributes(attributes)
         .any(|(kind, data)| kind == INET_DIAG_SKV6ONLY && data.first().is_some_and(|&b| b != 0))
-}
-
-/// The netlink attributes in `bytes` (`struct nlattr`: length, type, data,
-/// each padded to 4 bytes), as (type without its flag bits, data); a
-/// malformed one ends them. Pure.
-fn netlink_attributes(mut bytes: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16::from_ne_bytes([*bytes.first()?, *bytes.get(1)?]));
-        let kind = u16::from_ne_bytes([*bytes.get(2)?, *bytes.get(3)?]) & 0x3fff;
-        let data = bytes.get(4..len)?;
-        bytes = bytes.get((len + 3) & !3..).unwrap_or(&[]);
-        Some((kind, data))
-    })
 }
 
 /// Parses one `unix_diag_msg` with its attributes. Pure.
@@ -772,7 +742,7 @@ pub fn parse_unix_msg(payload: &[u8], netns: NetnsId) -> Option<Socket> {
         v6only: false,
         bound_file: None,
     };
-    for (kind, data) in netlink_attributes(&payload[16..]) {
+    for (kind, data) in crate::netlink::attributes(&payload[16..]) {
         match kind {
             UNIX_DIAG_NAME => socket.path = Some(unix_name(data)),
             UNIX_DIAG_VFS => socket.bound_file = bound_file(data),

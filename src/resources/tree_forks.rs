@@ -178,13 +178,17 @@ mod tests {
     use super::*;
     use crate::deaths::connector::ForkEvent;
 
-    #[test]
-    fn descendants_are_followed_in_order() {
-        let fork = |parent_tgid, child_tgid| ForkEvent {
+    /// A fork of `child_tgid` by `parent_tgid`, at ten times the child's PID.
+    fn fork(parent_tgid: i32, child_tgid: i32) -> ForkEvent {
+        ForkEvent {
             parent_tgid,
             child_tgid,
             timestamp_ns: child_tgid as u64 * 10,
-        };
+        }
+    }
+
+    #[test]
+    fn descendants_are_followed_in_order() {
         let mut pids = Pids::new(10);
         // 10 -> 11 -> 12; 20 (someone else's) -> 21.
         note_forks(&mut pids, &[fork(10, 11), fork(20, 21), fork(11, 12)]);
@@ -194,11 +198,6 @@ mod tests {
 
     #[test]
     fn a_pid_held_inside_and_outside_the_tree_is_shared() {
-        let fork = |parent_tgid, child_tgid| ForkEvent {
-            parent_tgid,
-            child_tgid,
-            timestamp_ns: child_tgid as u64 * 10,
-        };
         let mut pids = Pids::new(10);
         // 11 is the tree's, then (ended) someone else's, whose child 13 is
         // not the tree's; 21 is someone else's, then (ended) the tree's.

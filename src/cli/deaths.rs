@@ -46,6 +46,7 @@ pub fn run(args: &DeathsArgs, output: &Output) -> Result<u8, Failure> {
         written: 0,
         closed: false,
         counters: exporter.map(|e| (e, DeathCounters::default(), 0)),
+        lost_records: feed.source().lost_records(),
     };
     // 0 means no limit, as for every other duration limit.
     let duration = args.duration.filter(|d| !d.is_zero());
@@ -72,6 +73,8 @@ struct Printer<'a> {
     /// stdout is closed.
     closed: bool,
     counters: Option<(Exporter, DeathCounters, u64)>,
+    /// What a lost record is on the feed's source.
+    lost_records: &'static str,
 }
 
 impl Observer for Printer<'_> {
@@ -100,7 +103,8 @@ impl Observer for Printer<'_> {
 
     fn lost(&mut self, total: u64, new: u64) {
         stderr_line(&format!(
-            "afterlife: warning: {new} death records lost ({total} in all): the reader fell behind"
+            "afterlife: warning: {new} {} lost ({total} in all): the reader fell behind",
+            self.lost_records
         ));
         if let Some((_, _, lost)) = &mut self.counters {
             *lost = total;

@@ -97,14 +97,26 @@ impl Connector {
         })
     }
 
+    /// Sets the socket's receive buffer to `bytes` (the kernel doubles it
+    /// for its bookkeeping), so that a test can fill it.
+    pub fn set_receive_buffer(&self, bytes: usize) {
+        set_receive_buffer(self.fd.as_fd(), bytes);
+    }
+
     /// The socket: readable when events wait.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 
-    /// Records lost to a full receive queue (at least one per `ENOBUFS`).
+    /// Events lost to a full receive queue: the kernel's count of the
+    /// messages it dropped (each one event), or, where it cannot be read,
+    /// one per `ENOBUFS` (at least one was lost each time).
     pub fn lost(&self) -> u64 {
-        self.lost
+        if self.lost == 0 {
+            return 0;
+        }
+        let dropped = crate::sys::linux::fd::socket_drops(self.fd.as_fd()).map_or(0, u64::from);
+        self.lost.max(dropped)
     }
 
     /// Hands every waiting datagram to `each`, counting losses.
@@ -140,7 +152,10 @@ impl Drop for Connector {
 }
 
 fn raise_receive_buffer(fd: BorrowedFd<'_>) {
-    let size = 8 << 20;
+    set_receive_buffer(fd, 8 << 20);
+}
+
+fn set_receive_buffer(fd: BorrowedFd<'_>, size: usize) {
     // EPERM for the forced size without CAP_NET_ADMIN: the plain one is
     // capped at rmem_max, still better than the default.
     if rustix::net::sockopt::set_socket_recv_buffer_size_force(fd, size).is_err() {

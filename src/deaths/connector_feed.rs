@@ -11,7 +11,7 @@ use std::os::fd::BorrowedFd;
 use super::connector::{Connector, ConnectorError, Event, ExitEvent, parse_events};
 use super::event::RawDeath;
 use super::lineage::{Facts, Lineage};
-use super::process_end::{End, Look, ProcessEnds};
+use super::process_end::{End, Look, ProcessEnds, carried_on_by_exec};
 use super::taskstats::{TaskExit, Taskstats};
 
 /// The proc connector, read for deaths.
@@ -39,6 +39,11 @@ impl ConnectorDeaths {
     /// starts in between is both read and forked, which is harmless.
     pub fn open() -> Result<ConnectorDeaths, ConnectorError> {
         let connector = Connector::open()?;
+        // Checked by the caller; a size set for the ring buffer sets the
+        // socket's receive buffer here.
+        if let Ok(Some(bytes)) = super::tracepoints::ring_bytes_from_env() {
+            connector.set_receive_buffer(bytes as usize);
+        }
         let (taskstats, taskstats_refused) = match Taskstats::open() {
             Ok(taskstats) => (Some(taskstats), None),
             Err(e) => (None, Some(e.to_string())),
@@ -128,19 +133,27 @@ impl ConnectorDeaths {
     /// Takes a round's events in order into the lineage, and its thread
     /// exits into process ends.
     fn take(&mut self, events: Vec<Event>) -> Vec<End<Facts>> {
+        let carried_on = carried_on_by_exec(&events);
         let mut exits = Vec::new();
         let mut at_exit: HashMap<(i32, u64), (Option<Facts>, Option<TaskExit>)> = HashMap::new();
         for event in events {
             let Some(exit) = self.lineage.take(event) else { continue };
             if exit.pid == exit.tgid {
-                let record = self.taskstats.as_mut().and_then(|t| t.take(exit.pid));
                 let known = self.lineage.get(exit.tgid).cloned();
+                let started = known.as_ref().and_then(|k| k.start_ns);
+                let record = self
+                    .taskstats
+                    .as_mut()
+                    .and_then(|t| t.take(exit.pid, started, exit.timestamp_ns));
                 at_exit.insert((exit.tgid, exit.timestamp_ns), (known, record));
             }
             exits.push(exit);
         }
         self.ends.take(&exits, |leader| {
             let (known, record) = at_exit.remove(&(leader.tgid, leader.timestamp_ns)).unwrap_or_default();
+            if carried_on.contains(&(leader.tgid, leader.timestamp_ns)) {
+                return Look::LivesOn(merged(leader, known, record, None));
+            }
             look(leader, known, record)
         })
     }
@@ -170,10 +183,14 @@ fn of_process(event: &Event) -> Option<i32> {
 /// then not shown, rather than shown with another process's facts.)
 fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> Look<Facts> {
     let record = record.filter(|r| r.exit_code == leader.exit_code);
-    let process = crate::proc::Process::new(leader.tgid).ok();
-    let stat = process.as_ref().and_then(|p| crate::proc::stat::of(p).ok());
-    let Some((process, stat)) = process
-        .zip(stat)
+    let tries = tries_for(leader);
+    let read = || {
+        let process = crate::proc::Process::new(leader.tgid).ok()?;
+        let stat = crate::proc::stat::of(&process).ok()?;
+        Some((process, stat))
+    };
+    let Some((process, stat)) = (0..tries)
+        .find_map(|_| read())
         .filter(|(_, stat)| super::lineage::stat_start_ns(stat) <= leader.timestamp_ns)
     else {
         return Look::Ended(merged(leader, known, record, None));
@@ -184,7 +201,10 @@ fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> L
     // thread cannot have done).
     let lives = runs_on(&stat)
         || (stat.num_threads > 1
-            && (a_thread_runs_on(&process) || crate::proc::stat::of(&process).is_ok_and(|again| runs_on(&again))));
+            && (a_thread_runs_on(&process)
+                || (0..tries)
+                    .find_map(|_| crate::proc::stat::of(&process).ok())
+                    .is_some_and(|again| runs_on(&again))));
     let mut read = super::lineage::read_with(&process, stat);
     read.cgroup = process
         .cgroups()
@@ -196,6 +216,17 @@ fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> L
     } else {
         Look::Ended(facts)
     }
+}
+
+/// How many times /proc is read for the process of `leader` before it is
+/// taken as gone. While a thread's `execve` moves the main thread's PID to
+/// itself (`de_thread`), `/proc/PID` fails to open or read for an instant
+/// (1 read in about 100,000 made in a tight loop during such execs, each
+/// right again at the next read), and the main thread it ends exits with
+/// code 0 (`do_group_exit` during an exec): such an exit is read up to 3
+/// times. Any other exit once, as most processes are gone by then.
+fn tries_for(leader: &ExitEvent) -> usize {
+    if leader.exit_code == 0 { 3 } else { 1 }
 }
 
 /// Whether a thread of `process` has not sent its exit yet: it is listed

@@ -65,7 +65,7 @@ impl DeathCounters {
                 escape_label(cgroup)
             );
         }
-        text.push_str("# HELP afterlife_process_deaths_lost_total Death records lost before afterlife read them.\n");
+        text.push_str("# HELP afterlife_process_deaths_lost_total Records lost before afterlife read them (BPF: deaths; proc connector: events of any kind).\n");
         text.push_str("# TYPE afterlife_process_deaths_lost_total counter\n");
         let _ = writeln!(text, "afterlife_process_deaths_lost_total {lost}");
         text

@@ -64,6 +64,17 @@ impl Source {
             Source::ProcConnector => "the netlink proc connector (exit codes and signals; no senders, no OOM details)",
         }
     }
+
+    /// What a lost record is on this source: a death on BPF, where one
+    /// record is sent per death; an event of any kind (a fork, an exec, a
+    /// thread's or a process's exit) on the proc connector, whose count the
+    /// kernel keeps, so more are lost than deaths.
+    pub fn lost_records(self) -> &'static str {
+        match self {
+            Source::Bpf => "death records",
+            Source::ProcConnector => "process events (forks, execs and exits; a death among them is not shown)",
+        }
+    }
 }
 
 /// The process that sent the fatal signal, and what kind of sender it was.

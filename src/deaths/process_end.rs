@@ -16,9 +16,9 @@
 //!   and the main thread's own code otherwise (kernel/exit.c,
 //!   `wait_task_zombie`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::connector::ExitEvent;
+use super::connector::{Event, ExitEvent};
 
 /// What /proc says of a process whose main thread has sent its exit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,8 +129,38 @@ pub fn wait_status(leader: &ExitEvent, last: &ExitEvent) -> i32 {
     }
 }
 
+/// The main threads' exits in `events` (by process and time) after which
+/// their process ran `execve` with no fork of a process at its PID in
+/// between: a thread other than the main one exec'd, and the kernel ended
+/// the main thread for it (`de_thread`); the process lives on as the new
+/// program. Told from the events alone, this holds however late they are
+/// read: a look at /proc long after may find the new program already
+/// ended and reaped. Pure.
+pub fn carried_on_by_exec(events: &[Event]) -> HashSet<(i32, u64)> {
+    let mut ended: HashMap<i32, u64> = HashMap::new();
+    let mut carried = HashSet::new();
+    for event in events {
+        match event {
+            Event::Exit(exit) if exit.pid == exit.tgid => {
+                ended.insert(exit.tgid, exit.timestamp_ns);
+            }
+            Event::Fork(fork) => {
+                ended.remove(&fork.child_tgid);
+            }
+            Event::Exec { tgid, .. } => {
+                if let Some(at) = ended.remove(tgid) {
+                    carried.insert((*tgid, at));
+                }
+            }
+            _ => {}
+        }
+    }
+    carried
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::connector::ForkEvent;
     use super::*;
 
     fn exit(pid: i32, tgid: i32, exit_code: i32, timestamp_ns: u64) -> ExitEvent {
@@ -220,5 +250,30 @@ mod tests {
         assert_eq!(wait_status(&leader, &exit(11, 10, 0, 2)), 3 << 8);
         // The main thread last: its code.
         assert_eq!(wait_status(&leader, &leader), 3 << 8);
+    }
+
+    fn fork(child_tgid: i32, timestamp_ns: u64) -> Event {
+        Event::Fork(ForkEvent {
+            parent_tgid: 1,
+            child_tgid,
+            timestamp_ns,
+        })
+    }
+
+    #[test]
+    fn an_exec_after_the_main_thread_ended_carries_the_process_on() {
+        let exec = |tgid, timestamp_ns| Event::Exec { tgid, timestamp_ns };
+        let events = [
+            Event::Exit(exit(10, 10, 0, 1)),
+            exec(10, 2),
+            // Ended, reaped, and its PID given to a new process that execs.
+            Event::Exit(exit(20, 20, 0, 3)),
+            fork(20, 4),
+            exec(20, 5),
+            // An exec before the main thread's exit carries nothing on.
+            exec(30, 6),
+            Event::Exit(exit(30, 30, 0, 7)),
+        ];
+        assert_eq!(carried_on_by_exec(&events), HashSet::from([(10, 1)]));
     }
 }

@@ -15,7 +15,7 @@
 //! registration outlives its socket until a send to it fails, so it
 //! deregisters before it closes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
@@ -92,8 +92,11 @@ pub struct Taskstats {
     cpus: String,
     buffer: Vec<u8>,
     /// Exits of main threads (and, on kernels whose records lack the
-    /// process ID, of every task), with the drain they were read in.
-    exits: HashMap<i32, (TaskExit, u64)>,
+    /// process ID, of every task), with the drain they were read in, in
+    /// the order they were sent: a PID can have two waiting when the feed
+    /// is behind (a main thread that a thread's `execve` ended, then the
+    /// new program's; or a process and the next one given its PID).
+    exits: HashMap<i32, VecDeque<(TaskExit, u64)>>,
     drains: u64,
 }
 
@@ -154,7 +157,10 @@ impl Taskstats {
     pub fn drain(&mut self) {
         self.drains += 1;
         let drains = self.drains;
-        self.exits.retain(|_, (_, read_in)| *read_in + 2 >= drains);
+        self.exits.retain(|_, waiting| {
+            waiting.retain(|(_, read_in)| *read_in + 2 >= drains);
+            !waiting.is_empty()
+        });
         self.read_waiting();
     }
 
@@ -168,21 +174,59 @@ impl Taskstats {
             };
             for exit in parse_exits(&self.buffer[..n], self.family) {
                 if exit.tgid.is_none_or(|tgid| tgid == exit.pid) {
-                    self.exits.insert(exit.pid, (exit, self.drains));
+                    self.exits.entry(exit.pid).or_default().push_back((exit, self.drains));
                 }
             }
         }
     }
 
-    /// The exit record of the main thread `pid`. A task's record is sent
-    /// before its connector exit, so one not read yet when that exit is
-    /// taken is waiting in the socket: it is read then.
-    pub fn take(&mut self, pid: i32) -> Option<TaskExit> {
+    /// The exit record of the main thread `pid` that ended at `exit_ns`
+    /// (its connector exit's time), of a process started at `started_ns`
+    /// where known (see [`record_of`]); records waiting before it are
+    /// dropped (their exits were lost). A task's record is sent before its
+    /// connector exit, so one not read yet when that exit is taken is
+    /// waiting in the socket: it is read then.
+    pub fn take(&mut self, pid: i32, started_ns: Option<u64>, exit_ns: u64) -> Option<TaskExit> {
         if !self.exits.contains_key(&pid) {
             self.read_waiting();
         }
-        self.exits.remove(&pid).map(|(exit, _)| exit)
+        let waiting = self.exits.get_mut(&pid)?;
+        let lives: Vec<u64> = waiting.iter().map(|(exit, _)| exit.lived_ns).collect();
+        let index = record_of(&lives, started_ns, exit_ns)?;
+        let (exit, _) = waiting.drain(..=index).next_back()?;
+        if waiting.is_empty() {
+            self.exits.remove(&pid);
+        }
+        Some(exit)
     }
+}
+
+/// How far a start from the fork event (sent just after the task's start
+/// was taken) or from `stat` (to the clock tick) may be from the start the
+/// kernel measured a record's life from.
+const START_SLACK_NS: u64 = 20_000_000;
+
+/// Which of the records waiting for one PID (their lives, in the order
+/// they were sent) is of the main thread that ended at `exit_ns`, of a
+/// process started at `started_ns`. A record is sent in `do_exit` shortly
+/// before the connector's exit, so its end (start + life) is at or before
+/// `exit_ns`, and the closest such end is this exit's: an earlier one is of
+/// a main thread whose exit was lost (one a thread's `execve` ended, or an
+/// earlier process at the PID). A later one is of a later process. With
+/// the start unknown, the earliest waiting. Pure.
+pub fn record_of(lives: &[u64], started_ns: Option<u64>, exit_ns: u64) -> Option<usize> {
+    let Some(started) = started_ns else {
+        return (!lives.is_empty()).then_some(0);
+    };
+    lives
+        .iter()
+        .enumerate()
+        .filter_map(|(i, lived)| {
+            let end = started.saturating_add(*lived);
+            (end <= exit_ns.saturating_add(START_SLACK_NS)).then(|| (exit_ns.abs_diff(end), i))
+        })
+        .min()
+        .map(|(_, i)| i)
 }
 
 impl Drop for Taskstats {
@@ -379,5 +423,22 @@ mod tests {
         ack[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
         assert_eq!(ack_error(&ack), Some(-1));
         assert_eq!(ack_error(&answer), None);
+    }
+
+    #[test]
+    fn the_record_whose_end_is_closest_before_the_exit_is_the_exits() {
+        let ms = 1_000_000;
+        // A main thread a thread's execve ended at 120 ms, whose exit was
+        // lost, then the new program's end at 1,120 ms.
+        let lives = [120 * ms, 1_120 * ms];
+        assert_eq!(record_of(&lives, Some(0), 1_121 * ms), Some(1));
+        assert_eq!(record_of(&lives, Some(0), 121 * ms), Some(0));
+        // A later process's record (it lived longer than this one has).
+        assert_eq!(record_of(&[2_000 * ms], Some(0), 121 * ms), None);
+        // The start unknown: the earliest.
+        assert_eq!(record_of(&lives, None, 121 * ms), Some(0));
+        assert_eq!(record_of(&[], None, 121 * ms), None);
+        // A start from the fork event a little after the kernel's.
+        assert_eq!(record_of(&[100 * ms], Some(5 * ms), 101 * ms), Some(0));
     }
 }

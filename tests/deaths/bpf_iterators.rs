@@ -113,6 +113,14 @@ fn task_file_alone() {
         }
         command.spawn().unwrap()
     };
+    // The exec may still be closing the child's close-on-exec fds (the
+    // listener's fd 3) when spawn returns: both paths then saw another
+    // child. Compared once it has.
+    let inherited = format!("/proc/{}/fd/3", holder.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::symlink_metadata(&inherited).is_ok() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     let with_bpf = holds_json(port, false);
     let with_proc = holds_json(port, true);
     let _ = holder.kill();

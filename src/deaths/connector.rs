@@ -39,6 +39,9 @@ const CN_MSG_LEN: usize = 20;
 pub struct Connector {
     fd: OwnedFd,
     lost: u64,
+    /// The kernel's drop count as last read (a `u32` that wraps), and the
+    /// drops counted up to then.
+    drops_read: std::cell::Cell<(u32, u64)>,
     buffer: Vec<u8>,
 }
 
@@ -93,6 +96,7 @@ impl Connector {
         Ok(Connector {
             fd,
             lost: 0,
+            drops_read: std::cell::Cell::new((0, 0)),
             buffer: vec![0u8; 64 * 1024],
         })
     }
@@ -115,8 +119,12 @@ impl Connector {
         if self.lost == 0 {
             return 0;
         }
-        let dropped = crate::sys::linux::fd::socket_drops(self.fd.as_fd()).map_or(0, u64::from);
-        self.lost.max(dropped)
+        let (last, counted) = self.drops_read.get();
+        if let Ok(drops) = crate::sys::linux::fd::socket_drops(self.fd.as_fd()) {
+            self.drops_read
+                .set((drops, counted + u64::from(drops.wrapping_sub(last))));
+        }
+        self.lost.max(self.drops_read.get().1)
     }
 
     /// Hands every waiting datagram to `each`, counting losses.

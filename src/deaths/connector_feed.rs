@@ -151,7 +151,8 @@ impl ConnectorDeaths {
         }
         self.ends.take(&exits, |leader| {
             let (known, record) = at_exit.remove(&(leader.tgid, leader.timestamp_ns)).unwrap_or_default();
-            if carried_on.contains(&(leader.tgid, leader.timestamp_ns)) {
+            if carried_on.contains(&(leader.tgid, leader.timestamp_ns)) && !started_after(leader) {
+                let record = record.filter(|r| r.exit_code == leader.exit_code);
                 return Look::LivesOn(merged(leader, known, record, None));
             }
             look(leader, known, record)
@@ -211,6 +212,13 @@ fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> L
     } else {
         Look::Ended(facts)
     }
+}
+
+/// Whether the process /proc shows at the PID of `leader` now started
+/// after that exit: another process was given the PID.
+fn started_after(leader: &ExitEvent) -> bool {
+    crate::proc::open_with_stat(leader.tgid, tries_for(leader))
+        .is_ok_and(|(_, stat)| super::lineage::stat_start_ns(&stat) > leader.timestamp_ns)
 }
 
 /// How many times /proc is read for the process of `leader` before it is

@@ -133,9 +133,13 @@ pub fn wait_status(leader: &ExitEvent, last: &ExitEvent) -> i32 {
 /// their process ran `execve` with no fork of a process at its PID in
 /// between: a thread other than the main one exec'd, and the kernel ended
 /// the main thread for it (`de_thread`); the process lives on as the new
-/// program. Told from the events alone, this holds however late they are
-/// read: a look at /proc long after may find the new program already
-/// ended and reaped. Pure.
+/// program. Told from the events, this holds where a look at /proc comes
+/// too late (the new program already ended and reaped), as long as the
+/// main thread's exit was queued before the exec: it is, unless the
+/// exiting thread was held between `exit_notify` (which wakes the exec)
+/// and its connector event, where the look at /proc still answers. A
+/// process given the PID whose fork event was lost reads so too; the
+/// caller checks that none started after the exit. Pure.
 pub fn carried_on_by_exec(events: &[Event]) -> HashSet<(i32, u64)> {
     let mut ended: HashMap<i32, u64> = HashMap::new();
     let mut carried = HashSet::new();

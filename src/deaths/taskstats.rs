@@ -185,11 +185,11 @@ impl Taskstats {
     /// where known (see [`record_of`]); records waiting before it are
     /// dropped (their exits were lost). A task's record is sent before its
     /// connector exit, so one not read yet when that exit is taken is
-    /// waiting in the socket: it is read then.
+    /// waiting in the socket: the socket is read first.
     pub fn take(&mut self, pid: i32, started_ns: Option<u64>, exit_ns: u64) -> Option<TaskExit> {
-        if !self.exits.contains_key(&pid) {
-            self.read_waiting();
-        }
+        // Always: a record of an earlier exit at the PID may wait already,
+        // and this one's be in the socket still.
+        self.read_waiting();
         let waiting = self.exits.get_mut(&pid)?;
         let lives: Vec<u64> = waiting.iter().map(|(exit, _)| exit.lived_ns).collect();
         let index = record_of(&lives, started_ns, exit_ns)?;

@@ -276,11 +276,15 @@ pub enum Event {
     },
     /// A thread exited.
     Exit(ExitEvent),
+    /// A process started a new thread.
+    Thread {
+        /// The process.
+        tgid: i32,
+    },
 }
 
-/// The events of one datagram that tell of processes (forks of threads,
-/// and renames and user changes of threads other than the main one, are
-/// none). Pure.
+/// The events of one datagram that tell of processes (renames and user
+/// changes of threads other than the main one are none). Pure.
 pub fn parse_events(bytes: &[u8]) -> Vec<Event> {
     events_of(bytes).filter_map(parse_life_event).collect()
 }
@@ -294,11 +298,15 @@ fn parse_life_event(event: &[u8]) -> Option<Event> {
         PROC_EVENT_FORK => {
             let child_pid = u32_at(event, 24)? as i32;
             let child_tgid = u32_at(event, 28)? as i32;
-            (child_pid == child_tgid).then_some(Event::Fork(ForkEvent {
-                parent_tgid: tgid,
-                child_tgid,
-                timestamp_ns,
-            }))
+            Some(if child_pid == child_tgid {
+                Event::Fork(ForkEvent {
+                    parent_tgid: tgid,
+                    child_tgid,
+                    timestamp_ns,
+                })
+            } else {
+                Event::Thread { tgid: child_tgid }
+            })
         }
         PROC_EVENT_EXEC => Some(Event::Exec { tgid, timestamp_ns }),
         PROC_EVENT_UID if pid == tgid => Some(Event::Uid {

@@ -151,11 +151,12 @@ impl ConnectorDeaths {
         }
         self.ends.take(&exits, |leader| {
             let (known, record) = at_exit.remove(&(leader.tgid, leader.timestamp_ns)).unwrap_or_default();
-            if carried_on.contains(&(leader.tgid, leader.timestamp_ns)) && !started_after(leader) {
+            let tries = tries_for(leader, known.as_ref());
+            if carried_on.contains(&(leader.tgid, leader.timestamp_ns)) && !started_after(leader, tries) {
                 let record = record.filter(|r| r.exit_code == leader.exit_code);
                 return Look::LivesOn(merged(leader, known, record, None));
             }
-            look(leader, known, record)
+            look(leader, known, record, tries)
         })
     }
 }
@@ -182,9 +183,8 @@ fn of_process(event: &Event) -> Option<i32> {
 /// program. (A PID handed out again within the clock tick of the exit, as
 /// only a write to `ns_last_pid` can, would read so too: that death is
 /// then not shown, rather than shown with another process's facts.)
-fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> Look<Facts> {
+fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>, tries: usize) -> Look<Facts> {
     let record = record.filter(|r| r.exit_code == leader.exit_code);
-    let tries = tries_for(leader);
     let Some((process, stat)) = crate::proc::open_with_stat(leader.tgid, tries)
         .ok()
         .filter(|(_, stat)| super::lineage::stat_start_ns(stat) <= leader.timestamp_ns)
@@ -216,18 +216,24 @@ fn look(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>) -> L
 
 /// Whether the process /proc shows at the PID of `leader` now started
 /// after that exit: another process was given the PID.
-fn started_after(leader: &ExitEvent) -> bool {
-    crate::proc::open_with_stat(leader.tgid, tries_for(leader))
+fn started_after(leader: &ExitEvent, tries: usize) -> bool {
+    crate::proc::open_with_stat(leader.tgid, tries)
         .is_ok_and(|(_, stat)| super::lineage::stat_start_ns(&stat) > leader.timestamp_ns)
 }
 
 /// How many times /proc is read for the process of `leader` before it is
 /// taken as gone (see [`crate::proc::open_with_stat`]): the main thread
 /// that a thread's `execve` ends exits with code 0 (`do_group_exit` during
-/// an exec), so such an exit is read up to 3 times; any other exit once,
-/// as most processes are gone by then.
-fn tries_for(leader: &ExitEvent) -> usize {
-    if leader.exit_code == 0 { 3 } else { 1 }
+/// an exec), and its process has had another thread (the connector's
+/// thread events; a process the feed does not know may have had), so such
+/// an exit is read up to 3 times; any other exit once, as most processes
+/// are gone by then, and each read of a gone one costs. Pure.
+fn tries_for(leader: &ExitEvent, known: Option<&Facts>) -> usize {
+    if leader.exit_code == 0 && known.is_none_or(|k| k.threaded) {
+        3
+    } else {
+        1
+    }
 }
 
 /// Whether a thread of `process` has not sent its exit yet: it is listed
@@ -267,6 +273,7 @@ fn merged(leader: &ExitEvent, known: Option<Facts>, record: Option<TaskExit>, re
             .filter(|&p| p > 0)
             .or(read.ppid)
             .or(known.ppid),
+        threaded: known.threaded || read.threaded,
     })
 }
 
@@ -305,7 +312,28 @@ mod tests {
             cgroup: cgroup.map(str::to_string),
             start_ns,
             ppid: Some(1),
+            threaded: false,
         }
+    }
+
+    #[test]
+    fn only_an_exit_with_code_0_of_a_process_that_had_threads_is_read_again() {
+        let exit = |exit_code| ExitEvent {
+            pid: 10,
+            tgid: 10,
+            exit_code,
+            parent_tgid: 1,
+            timestamp_ns: 5,
+        };
+        let single = facts("sh", None, Some(1));
+        let threaded = Facts {
+            threaded: true,
+            ..single.clone()
+        };
+        assert_eq!(tries_for(&exit(0), Some(&threaded)), 3);
+        assert_eq!(tries_for(&exit(0), None), 3, "a process not known may have had threads");
+        assert_eq!(tries_for(&exit(0), Some(&single)), 1);
+        assert_eq!(tries_for(&exit(9), Some(&threaded)), 1);
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct Facts {
     pub start_ns: Option<u64>,
     /// Its parent, as `stat` said when it was read.
     pub ppid: Option<i32>,
+    /// Whether it has had more than one thread since it was forked, read
+    /// or last exec'd: only then can a thread's `execve` end its main
+    /// thread.
+    pub threaded: bool,
 }
 
 /// Every process the feed knows, by PID.
@@ -68,6 +72,7 @@ impl Lineage {
             Event::Exec { tgid, .. } => self.exec(tgid),
             Event::Comm { tgid, name } => self.rename(tgid, name),
             Event::Uid { tgid, ruid } => self.set_uid(tgid, ruid),
+            Event::Thread { tgid } => self.thread(tgid),
             Event::Exit(exit) => return Some(exit),
         }
         None
@@ -84,6 +89,7 @@ impl Lineage {
             start_ns: Some(timestamp_ns),
             ppid: Some(parent_tgid),
             cgroup: None,
+            threaded: false,
             ..parent
         };
         self.known.insert(child_tgid, facts);
@@ -97,6 +103,14 @@ impl Lineage {
     pub fn exec(&mut self, tgid: i32) {
         if let Some(entry) = self.known.get_mut(&tgid) {
             entry.name = None;
+            entry.threaded = false;
+        }
+    }
+
+    /// A process started a thread.
+    pub fn thread(&mut self, tgid: i32) {
+        if let Some(entry) = self.known.get_mut(&tgid) {
+            entry.threaded = true;
         }
     }
 
@@ -152,6 +166,7 @@ pub fn read_with(process: &crate::proc::Process, stat: crate::proc::stat::Stat) 
         cgroup: None,
         start_ns: Some(stat_start_ns(&stat)),
         ppid: Some(stat.ppid).filter(|&p| p > 0),
+        threaded: stat.num_threads > 1,
         name: Some(stat.comm),
     }
 }
@@ -177,9 +192,21 @@ mod tests {
                 cgroup: Some("/user.slice".to_string()),
                 start_ns: Some(1),
                 ppid: Some(1),
+                threaded: false,
             },
         );
         lineage
+    }
+
+    #[test]
+    fn a_thread_marks_its_process_until_it_execs_and_a_child_starts_with_one() {
+        let mut lineage = lineage_with(10, "python3");
+        lineage.take(Event::Thread { tgid: 10 });
+        assert!(lineage.get(10).unwrap().threaded);
+        lineage.fork(10, 11, 2);
+        assert!(!lineage.get(11).unwrap().threaded, "a child has one thread");
+        lineage.exec(10);
+        assert!(!lineage.get(10).unwrap().threaded);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the proc connector's events and the taskstats family's exit records
 //! (`deaths`) — and the native-endian fields their structures hold. Each
 //! read is bounds-checked: a short or malformed datagram ends the walk,
-//! it never panics.
+//! it never panics. Also the receive buffer each of those sockets asks for.
 
 /// `sizeof(struct nlmsghdr)`.
 pub const NLMSG_HDRLEN: usize = 16;
@@ -13,6 +13,20 @@ pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
 /// `nla_type`'s flag bits (`NLA_F_NESTED`, `NLA_F_NET_BYTEORDER`).
 const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// The receive buffer a netlink socket here asks for: 8 MiB, room for a
+/// burst of events while the reader is busy.
+pub const RECEIVE_BUFFER: usize = 8 << 20;
+
+/// Sets the receive buffer of a netlink socket to `bytes` (the kernel
+/// doubles it for its bookkeeping). `EPERM` for the forced size without
+/// `CAP_NET_ADMIN`: the plain one is then capped at `rmem_max`, still
+/// better than the default.
+pub fn set_receive_buffer(fd: std::os::fd::BorrowedFd<'_>, bytes: usize) {
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(fd, bytes).is_err() {
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(fd, bytes);
+    }
+}
 
 /// A native-endian `u16` at `at`, if `bytes` hold it.
 pub fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {

@@ -79,7 +79,7 @@ impl Connector {
                 Some(netlink::CONNECTOR),
             ),
         )?;
-        raise_receive_buffer(fd.as_fd());
+        crate::netlink::set_receive_buffer(fd.as_fd(), crate::netlink::RECEIVE_BUFFER);
         check(
             "bind to the proc connector",
             rustix::net::bind(&fd, &SocketAddrNetlink::new(0, CN_IDX_PROC)),
@@ -104,7 +104,7 @@ impl Connector {
     /// Sets the socket's receive buffer to `bytes` (the kernel doubles it
     /// for its bookkeeping), so that a test can fill it.
     pub fn set_receive_buffer(&self, bytes: usize) {
-        set_receive_buffer(self.fd.as_fd(), bytes);
+        crate::netlink::set_receive_buffer(self.fd.as_fd(), bytes);
     }
 
     /// The socket: readable when events wait.
@@ -156,18 +156,6 @@ impl Drop for Connector {
             &control_message(PROC_CN_MCAST_IGNORE, None),
             SendFlags::empty(),
         );
-    }
-}
-
-fn raise_receive_buffer(fd: BorrowedFd<'_>) {
-    set_receive_buffer(fd, 8 << 20);
-}
-
-fn set_receive_buffer(fd: BorrowedFd<'_>, size: usize) {
-    // EPERM for the forced size without CAP_NET_ADMIN: the plain one is
-    // capped at rmem_max, still better than the default.
-    if rustix::net::sockopt::set_socket_recv_buffer_size_force(fd, size).is_err() {
-        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(fd, size);
     }
 }
 

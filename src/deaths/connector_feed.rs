@@ -119,10 +119,11 @@ impl ConnectorDeaths {
     /// new ones: /proc is read anew, and a process waited for that is gone
     /// or whose PID another process has now is waited for no more.
     fn answer_losses(&mut self) {
-        if self.connector.lost() == self.lost_seen {
+        let lost = self.connector.lost();
+        if lost == self.lost_seen {
             return;
         }
-        self.lost_seen = self.connector.lost();
+        self.lost_seen = lost;
         self.lineage.read_all();
         self.ends.retain(|leader| {
             crate::proc::stat::read_raw(leader.tgid)

@@ -117,10 +117,7 @@ impl Taskstats {
             "bind a NETLINK_GENERIC socket",
             rustix::net::bind(&fd, &SocketAddrNetlink::new(0, 0)),
         )?;
-        let size = 8 << 20;
-        if rustix::net::sockopt::set_socket_recv_buffer_size_force(&fd, size).is_err() {
-            let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&fd, size);
-        }
+        crate::netlink::set_receive_buffer(fd.as_fd(), crate::netlink::RECEIVE_BUFFER);
         let mut buffer = vec![0u8; 64 * 1024];
         let family = request(&fd, &mut buffer, &family_request())?;
         let family = find_family_id(&family).ok_or_else(|| TaskstatsError {

@@ -209,15 +209,12 @@ fn a_process_whose_main_thread_ended_first_dies_with_its_last_thread() {
 #[test]
 fn an_exec_by_a_thread_is_not_a_death() {
     let Some(mut feed) = Feed::start(&[], &ENV) else { return };
-    let script = "import os, threading, time\n\
-                  threading.Thread(target=os.execv, args=('/bin/sleep', ['sleep', '0.5'])).start()\n\
-                  time.sleep(30)\n";
     let mut started = Vec::new();
     for _ in 0..5 {
         let batch: Vec<_> = (0..4)
             .map(|_| {
                 let at = std::time::SystemTime::now();
-                (at, Command::new("python3").args(["-c", script]).spawn().unwrap())
+                (at, exec_by_a_thread("0.5"))
             })
             .collect();
         for (at, mut python) in batch {
@@ -246,6 +243,17 @@ fn an_exec_by_a_thread_is_not_a_death() {
     }
 }
 
+/// A Python whose second thread runs `sleep SECONDS` by `execve` while
+/// its main thread sleeps.
+fn exec_by_a_thread(seconds: &str) -> std::process::Child {
+    let script = format!(
+        "import os, threading, time\n\
+         threading.Thread(target=os.execv, args=('/bin/sleep', ['sleep', '{seconds}'])).start()\n\
+         time.sleep(30)\n"
+    );
+    Command::new("python3").args(["-c", &script]).spawn().unwrap()
+}
+
 /// The same, read late: the feed is stopped while the process runs, execs
 /// and ends, so the kernel's exit records of its main thread (python3,
 /// ended by the exec) and of the new program (sleep) both wait for the one
@@ -254,11 +262,8 @@ fn an_exec_by_a_thread_is_not_a_death() {
 #[test]
 fn an_exec_by_a_thread_read_late_is_named_by_its_last_program() {
     let Some(mut feed) = Feed::start(&[], &ENV) else { return };
-    let script = "import os, threading, time\n\
-                  threading.Thread(target=os.execv, args=('/bin/sleep', ['sleep', '0.3'])).start()\n\
-                  time.sleep(30)\n";
     common::send_signal(feed.pid(), libc::SIGSTOP);
-    let mut python = Command::new("python3").args(["-c", script]).spawn().unwrap();
+    let mut python = exec_by_a_thread("0.3");
     let pid = i64::from(python.id());
     let ended = python.wait();
     common::send_signal(feed.pid(), libc::SIGCONT);

@@ -18,20 +18,14 @@ import sys
 import time
 
 import afterlife_binary
+import peer_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 
 
-def ensure_psutil():
-    try:
-        import psutil  # noqa: F401
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "psutil"], check=True)
-
-
 def main():
-    ensure_psutil()
+    psutil = peer_tools.have_psutil()
     afterlife = afterlife_binary.build()
     fixture = subprocess.Popen(["sleep", "600"])
     pid = fixture.pid
@@ -56,6 +50,8 @@ def main():
                 f"import psutil; p = psutil.Process({pid}); print(p.status(), p.cmdline(), [t.id for t in p.threads()])",
             ],
         }
+        if not psutil:
+            del tools["psutil (python3)"]
         times = {name: [] for name in tools}
         for _ in range(ROUNDS):
             for name, command in tools.items():

@@ -35,7 +35,7 @@ use crate::resources::holders::{BindEffect, ProcessRef, brief, namespace_members
 use crate::resources::ipc::{self, IpcKind, IpcObject};
 use crate::resources::ipc_left;
 use crate::resources::locks::{self, Lock};
-use crate::resources::snapshot::{Snapshot, boot_id, in_root, now_secs};
+use crate::resources::snapshot::{ProcessSnapshot, Snapshot, boot_id, in_root, now_secs};
 use crate::resources::sockets::{self, Protocol, Selection, Socket, SocketState};
 use crate::resources::walk::{self, Slot, socket_inode};
 use crate::terminate::report::{Reaper, zombie_reaper};
@@ -767,21 +767,42 @@ fn sockets(before: &Snapshot, now: &Now, same_boot: bool) -> (Vec<SocketLeft>, u
 /// since it started, or created since by one of its users; and apart, those
 /// of them that living processes outside the tree (`tree_now`: its
 /// survivors and what they started) hold now, unless the kernel names a
-/// process of the tree as the creator.
+/// process of the tree as the creator. A PID of the tree handed out again
+/// since to a process outside it names the tree's process only where the
+/// new one cannot have been the one the kernel recorded (it started after
+/// the creation or the use); otherwise the new process is the user.
 fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -> (Vec<IpcLeft>, Vec<IpcHeldByOthers>) {
     if !same_boot {
         return (Vec::new(), Vec::new());
     }
-    let tree_pids: HashSet<i32> = before.processes.iter().map(|p| p.pid.get()).collect();
+    let reused = reused_pids(before, now, tree_now);
+    // The PIDs that still name the tree's process, or no process.
+    let tree_pids: HashSet<i32> = before
+        .processes
+        .iter()
+        .map(|p| p.pid.get())
+        .filter(|pid| !reused.contains_key(pid))
+        .collect();
     let tree_uids: HashSet<u32> = before.processes.iter().filter_map(|p| p.uid).collect();
     let since = before.started_at().unwrap_or(before.taken_at);
     let mut left = Vec::new();
     let mut elsewhere = Vec::new();
     for object in &now.ipc {
+        // The tree's processes the kernel's record may name: not those whose
+        // PID a later process may have had when the record was made.
+        let members: Vec<&ProcessSnapshot> = before
+            .processes
+            .iter()
+            .filter(|p| {
+                reused
+                    .get(&p.pid.get())
+                    .is_none_or(|&started_at| !object.touched_by_process(p.pid.get(), started_at))
+            })
+            .collect();
         let attribution = if before.ipc.iter().any(|b| b.same_object(object)) {
             Some(Attribution::Snapshot)
         } else if matches!(object.kind, IpcKind::SysvShm | IpcKind::SysvMsg | IpcKind::SysvSem)
-            && crate::resources::snapshot::touched_by_one_of(object, &before.processes)
+            && crate::resources::snapshot::touched_by_one_of(object, members.iter().copied())
             && object.new_since(since)
         {
             Some(Attribution::Pid)
@@ -798,7 +819,7 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -
         let Some(attribution) = attribution else {
             continue;
         };
-        let created_by_tree = before.processes.iter().any(|p| match p.started_at {
+        let created_by_tree = members.iter().any(|p| match p.started_at {
             Some(started_at) => object.created_by_process(p.pid.get(), started_at),
             None => object.creator_pid == Some(p.pid.get()),
         });
@@ -823,6 +844,25 @@ fn ipc(before: &Snapshot, now: &Now, same_boot: bool, tree_now: &HashSet<Pid>) -
     (left, elsewhere)
 }
 
+/// The PIDs of the snapshot that name another process now, outside the
+/// tree (`tree_now`): the process there started later than the one the
+/// snapshot saw, so the PID was handed out again. Each with the new
+/// process's start, seconds since the epoch. Pure.
+fn reused_pids(before: &Snapshot, now: &Now, tree_now: &HashSet<Pid>) -> HashMap<i32, f64> {
+    let then: HashMap<Pid, u64> = before.processes.iter().map(|p| (p.pid, p.start_ticks)).collect();
+    now.processes
+        .iter()
+        .filter(|live| then.get(&live.pid).is_some_and(|&ticks| ticks != live.start_ticks))
+        .filter(|live| !tree_now.contains(&live.pid))
+        .map(|live| (live.pid.get(), started_at(now, live)))
+        .collect()
+}
+
+/// When a living process started, seconds since the epoch.
+fn started_at(now: &Now, live: &LiveProcess) -> f64 {
+    now.booted_at + live.start_ticks as f64 / now.ticks_per_second.max(1) as f64
+}
+
 /// The living processes outside the tree that have `object` open, mapped
 /// or attached now, or that the kernel records as its last users (SysV:
 /// `lpid`, `lspid`/`lrpid`, a semaphore's last `semop`), other than PIDs of
@@ -839,9 +879,8 @@ fn held_by_others(object: &IpcObject, now: &Now, tree_pids: &HashSet<i32>, tree_
         let Some(live) = Pid::new(last).and_then(|p| now.processes.iter().find(|l| l.pid == p)) else {
             continue;
         };
-        let started_at = now.booted_at + live.start_ticks as f64 / now.ticks_per_second.max(1) as f64;
         if !tree_pids.contains(&last)
-            && object.touched_by_process(last, started_at)
+            && object.touched_by_process(last, started_at(now, live))
             && !tree_now.contains(&live.pid)
             && live.zombie.is_none()
             && !others.iter().any(|r| r.pid == live.pid)
@@ -867,10 +906,7 @@ fn locks(
     let mut gone = 0;
     for held in &before.locks {
         let b = &held.lock;
-        let still = now
-            .locks
-            .iter()
-            .find(|l| !l.waiting && l.major == b.major && l.minor == b.minor && l.inode == b.inode);
+        let still = now.locks.iter().find(|l| still_held(b, l));
         match still {
             Some(lock) if same_boot => {
                 // The kernel still records the locker's PID where this
@@ -899,9 +935,86 @@ fn locks(
     (left, gone)
 }
 
+/// Whether `now` is the lock `then` still held: the same kind on the same
+/// bytes of the same file, held (not waited for), and taken by the same
+/// process where the kernel names one in both listings. A lock another
+/// process took on the file since (a restarted daemon's on its lock file)
+/// is not the tree's; a change between read and write is the same lock
+/// upgraded. Pure.
+fn still_held(then: &Lock, now: &Lock) -> bool {
+    let same_locker = match (then.pid, now.pid) {
+        (Some(a), Some(b)) if a > 0 && b > 0 => a == b,
+        _ => true,
+    };
+    !now.waiting
+        && same_locker
+        && (now.kind, now.major, now.minor, now.inode, now.start, now.end)
+            == (then.kind, then.major, then.minor, then.inode, then.start, then.end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_another_process_took_since_is_not_the_trees() {
+        let then = Lock {
+            kind: LockKind::Flock,
+            write: true,
+            pid: Some(10),
+            major: 0,
+            minor: 1,
+            inode: 5,
+            start: 0,
+            end: None,
+            waiting: false,
+        };
+        assert!(still_held(&then, &then));
+        // Read by a namespace that cannot see the locker, or upgraded.
+        assert!(still_held(
+            &then,
+            &Lock {
+                pid: None,
+                ..then.clone()
+            }
+        ));
+        assert!(still_held(
+            &then,
+            &Lock {
+                write: false,
+                ..then.clone()
+            }
+        ));
+        // A restarted daemon's lock on the same file; a waiter; other bytes.
+        assert!(!still_held(
+            &then,
+            &Lock {
+                pid: Some(30),
+                ..then.clone()
+            }
+        ));
+        assert!(!still_held(
+            &then,
+            &Lock {
+                waiting: true,
+                ..then.clone()
+            }
+        ));
+        assert!(!still_held(
+            &then,
+            &Lock {
+                start: 1,
+                ..then.clone()
+            }
+        ));
+        assert!(!still_held(
+            &then,
+            &Lock {
+                kind: LockKind::Posix,
+                ..then.clone()
+            }
+        ));
+    }
 
     #[test]
     fn a_snapshot_is_read_in_the_time_namespace_of_the_reader() {
@@ -1215,8 +1328,9 @@ mod tests {
 
     #[test]
     fn objects_that_living_outsiders_hold_are_not_the_trees() {
-        // Tree 10 (dead) and 11 (survives); 20 is someone else's, and 30
-        // holds PID 10 now, started after it.
+        // Tree 10 (dead) and 11 (survives); 20 is someone else's, and
+        // another process holds PID 10 now, started after the tree's uses
+        // (at 1005; they were at 1002).
         let before = tree_of(vec![process(10, 1, 0), process(11, 10, 0)]);
         let posix = |name: &str| IpcObject {
             kind: IpcKind::PosixShm,
@@ -1243,11 +1357,12 @@ mod tests {
             creator_pid: creator,
             last_pids: last,
             attached: (kind == IpcKind::SysvShm).then_some(1),
+            used_at: Some(1002),
             ..posix("")
         };
         let now = Now {
             boot_id: "b".into(),
-            processes: vec![live(11, 110), live(20, 5), live(10, 999)],
+            processes: vec![live(11, 110), live(20, 5), live(10, 1005)],
             ipc: vec![
                 posix("/outsider"),
                 posix("/survivor"),
@@ -1295,6 +1410,52 @@ mod tests {
         // A survivor is still there: not clean; without it, the outsiders'
         // objects alone would not make it unclean.
         assert!(!report.clean);
+    }
+
+    #[test]
+    fn a_pid_handed_out_again_names_the_new_process_where_it_may_be_the_one() {
+        // The tree's PID 10 started at 1000 and ended; another process has
+        // had PID 10 since 1005 (one tick a second, the boot at 0).
+        let before = tree_of(vec![process(10, 1, 0)]);
+        let sysv = |kind: IpcKind, id: i64, creator: Option<i32>, last: Vec<i32>, at: i64| IpcObject {
+            kind,
+            id: Some(id),
+            key: Some(0),
+            name: None,
+            uid: 0,
+            creator_uid: Some(0),
+            size: 4096,
+            creator_pid: creator,
+            last_pids: last,
+            attached: None,
+            changed_at: at,
+            changed_exact: None,
+            used_at: Some(at),
+            used_at_by: Vec::new(),
+        };
+        let now = Now {
+            boot_id: "b".into(),
+            ticks_per_second: 1,
+            processes: vec![live(10, 1005)],
+            ipc: vec![
+                // Made by PID 10 before the new process started: the tree's.
+                sysv(IpcKind::SysvShm, 1, Some(10), vec![], 1002),
+                // Made by PID 10 after it: the new process's, not the tree's.
+                sysv(IpcKind::SysvShm, 2, Some(10), vec![], 1008),
+                // A queue of the tree's user, last used by PID 10 after the
+                // new process started: that process uses it, not the tree.
+                sysv(IpcKind::SysvMsg, 3, None, vec![10], 1009),
+            ],
+            ..Now::default()
+        };
+        let report = compare(&before, &now);
+        let ids = |objects: Vec<&IpcObject>| objects.iter().map(|o| o.id.unwrap()).collect::<Vec<_>>();
+        assert_eq!(ids(report.stayed.ipc.iter().map(|i| &i.object).collect()), vec![1]);
+        assert_eq!(report.stayed.ipc[0].attribution, Attribution::Pid);
+        let others = &report.ipc_held_by_others;
+        assert_eq!(ids(others.iter().map(|i| &i.object).collect()), vec![3]);
+        assert_eq!(others[0].holders[0].pid, pid(10));
+        assert_eq!(others[0].attribution, Attribution::TimeAndUser);
     }
 
     #[test]

@@ -462,8 +462,11 @@ pub fn ipc_of(processes: &[ProcessSnapshot], all: Vec<IpcObject>) -> Vec<IpcObje
 /// Whether one of `processes` created or last used `object` (SysV): not
 /// a process given the PID of an ended creator or user after it made or
 /// used it. Pure.
-pub(crate) fn touched_by_one_of(object: &IpcObject, processes: &[ProcessSnapshot]) -> bool {
-    processes.iter().any(|p| match p.started_at {
+pub(crate) fn touched_by_one_of<'a>(
+    object: &IpcObject,
+    processes: impl IntoIterator<Item = &'a ProcessSnapshot>,
+) -> bool {
+    processes.into_iter().any(|p| match p.started_at {
         Some(started_at) => object.touched_by_process(p.pid.get(), started_at),
         None => object.touched_by(p.pid.get()),
     })

@@ -160,3 +160,62 @@ fn a_segment_made_before_a_process_started_is_not_its_own() {
         "segment {id} left by {pid}: {report}"
     );
 }
+
+/// The other way round: the dead tree's PID is given to an outsider, which
+/// then makes a SysV segment and sends to a message queue of its own. The
+/// kernel records the tree's old PID as the segment's creator and the
+/// queue's last sender; both are the outsider's, not what the tree left.
+#[test]
+fn what_a_later_holder_of_the_trees_pid_makes_is_not_the_trees() {
+    if !common::is_root() {
+        eprintln!("skipped: handing out a chosen PID (ns_last_pid) needs root");
+        return;
+    }
+    let _ipc = common::ipc_serial();
+    let scratch = Scratch::new("leftovers-pid-taken-over");
+    let mut tree = Py::start("report()\nfinish()\n");
+    let root = tree.pid();
+    let snapshot = run(&["--json", "snapshot", "--tree", &root.to_string()]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    tree.child.kill().unwrap();
+    tree.child.wait().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || common::pid_dead(root)));
+
+    let script = r#"
+import ctypes, struct, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+shm = libc.shmget(0, 4096, 0o1600)
+q = libc.msgget(0, 0o1600)
+assert shm >= 0 and q >= 0
+assert libc.msgsnd(q, struct.pack("l4s", 1, b"abcd"), 4, 0) == 0
+print(shm, q, flush=True)
+time.sleep(30)
+"#;
+    let mut command = Command::new("python3");
+    command.args(["-c", script]).stdout(std::process::Stdio::piped());
+    let Some(mut outsider) = common::spawn_at_pid(root, &mut command) else {
+        eprintln!("skipped: another process took PID {root} first");
+        return;
+    };
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(outsider.stdout.take().unwrap()), &mut line).unwrap();
+    let outsider = Reaped(outsider);
+    let ids: Vec<i64> = line.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let mut segments = common::IpcCleanup::default();
+    segments.0.push(ids[0]);
+    let _queue = QueueCleanup(ids[1]);
+
+    let (_, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let stayed = report["stayed"]["ipc"].as_array().unwrap();
+    assert!(
+        !stayed
+            .iter()
+            .any(|o| ids.contains(&o["object"]["id"].as_i64().unwrap_or(-1))),
+        "process {} made them with the tree's old PID {root}, taken as the tree's: {report}",
+        outsider.0.id()
+    );
+    let queue = with_id(&report["ipc_held_by_others"], ids[1]).unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(queue["holders"][0]["pid"].as_i64(), Some(root as i64), "{report}");
+}

@@ -531,3 +531,37 @@ fn a_snapshot_from_another_time_namespace_sees_its_survivors() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", common::stderr(&output));
 }
+
+/// A lock the tree held on a file, let go when the tree died, and taken on
+/// the same file by another process since (a restarted daemon's on its
+/// lock file), is that process's: not a lock the tree left.
+#[test]
+fn a_lock_taken_since_on_the_trees_lock_file_is_not_the_trees() {
+    let scratch = Scratch::new("leftovers-relocked");
+    let lock_path = scratch.path().join("daemon.lock");
+    let take_lock = format!(
+        "import fcntl\nlf = open({lock:?}, \"w\")\nfcntl.flock(lf.fileno(), fcntl.LOCK_EX)\nreport()\nfinish()\n",
+        lock = lock_path.to_str().unwrap()
+    );
+    let mut tree = Py::start(&take_lock);
+    let root = tree.pid();
+    let snapshot = run(&["--json", "snapshot", "--tree", &root.to_string()]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    let snap: Value = serde_json::from_slice(&snapshot.stdout).unwrap();
+    assert_eq!(snap["locks"].as_array().map(Vec::len), Some(1), "{snap}");
+    tree.child.kill().unwrap();
+    tree.child.wait().unwrap();
+
+    // The next instance takes the lock on the same file.
+    let next = Py::start(&take_lock);
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert!(
+        report["stayed"]["locks"].as_array().unwrap().is_empty(),
+        "process {}'s lock taken as the dead tree's: {report}",
+        next.pid()
+    );
+    assert_eq!(report["gone"]["locks"], 1, "{report}");
+    assert_eq!(code, Some(0), "nothing of the tree stayed: {report}");
+}

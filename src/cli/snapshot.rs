@@ -126,7 +126,7 @@ fn render(snapshot: &Snapshot, output: &Output) {
     for object in &snapshot.ipc {
         output.line(&format!(
             "ipc {}, {}, creator {}",
-            object.label(),
+            escape(&object.label()),
             object.size_text(),
             object
                 .creator_pid

@@ -35,6 +35,13 @@ pub fn read_in(pid: Pid, files: &str) -> Result<Vec<MappedFile>, ReadError> {
     // by its device and inode.
     let text = crate::proc::read_lossy(&format!("{files}/maps")).map_err(|e| ReadError::from_io(pid, "maps", e))?;
     let mut files = parse(&text);
+    for file in files.iter_mut().filter(|f| f.path.contains(MANGLED_NEWLINE)) {
+        file.path = unmangled(
+            &file.path,
+            |path| is_the_file(path, &file.device, file.inode),
+            file.deleted,
+        );
+    }
     for file in files.iter_mut().filter(|f| f.deleted) {
         // A name that itself ends in " (deleted)" and leads to the very
         // file mapped is its name, not the kernel's mark of an unlinked one.
@@ -45,6 +52,23 @@ pub fn read_in(pid: Pid, files: &str) -> Result<Vec<MappedFile>, ReadError> {
         }
     }
     Ok(files)
+}
+
+/// How the kernel writes a newline in a mapped path (`seq_file_path`
+/// escapes `\n` alone, as octal).
+const MANGLED_NEWLINE: &str = "\\012";
+
+/// A mapped path as the file is named: `\012` in maps is a newline, unless
+/// the path as written leads to the file (a name with a backslash, a zero,
+/// a one and a two). An unlinked file (`deleted`) has no path to try, and
+/// takes the newline, the kernel's only escape. Pure but for `leads_to`.
+pub(crate) fn unmangled(path: &str, leads_to: impl Fn(&str) -> bool, deleted: bool) -> String {
+    let newline = path.replace(MANGLED_NEWLINE, "\n");
+    if deleted || leads_to(&newline) || !leads_to(path) {
+        newline
+    } else {
+        path.to_string()
+    }
 }
 
 /// Whether `path` leads to the file of maps device `device` and `inode`.
@@ -80,6 +104,16 @@ pub fn parse(text: &str) -> Vec<MappedFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_newline_in_a_mapped_path_is_given_back() {
+        let newline = |p: &str| p == "/tmp/a\nb";
+        assert_eq!(unmangled("/tmp/a\\012b", newline, false), "/tmp/a\nb");
+        // A name that holds the four characters themselves.
+        let literal = |p: &str| p == "/tmp/a\\012b";
+        assert_eq!(unmangled("/tmp/a\\012b", literal, false), "/tmp/a\\012b");
+        assert_eq!(unmangled("/tmp/a\\012b", |_| false, true), "/tmp/a\nb");
+    }
 
     #[test]
     fn maps_parse() {

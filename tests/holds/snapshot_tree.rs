@@ -285,3 +285,75 @@ finish()
     assert!(text.contains("tcp LISTEN 127.0.0.1:"), "{text}");
     assert!(!text.contains("network namespace"), "{text}");
 }
+
+/// The kernel writes a newline in a mapped file's path as `\012`; the
+/// snapshot gives the path back as the file is named, and the text shows
+/// it escaped once.
+#[test]
+fn a_mapped_file_with_a_newline_in_its_name_is_named_as_it_is() {
+    let scratch = Scratch::new("snapshot-newline-map");
+    let path = scratch.path().join("two\nlines");
+    std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+    let py = Py::start(&format!(
+        r#"
+import mmap
+f = open({path:?}, "r+b")
+m = mmap.mmap(f.fileno(), 0)
+report()
+finish()
+"#,
+        path = path.to_str().unwrap()
+    ));
+    let pid = py.pid().to_string();
+    let (code, snap) = run_json(&["snapshot", &pid]);
+    assert_eq!(code, Some(0), "{snap}");
+    let maps = snap["processes"][0]["maps"].as_array().unwrap();
+    assert!(
+        maps.iter().any(|m| m["path"] == path.to_str().unwrap()),
+        "{}",
+        snap["processes"][0]["maps"]
+    );
+    let output = run(&["snapshot", &pid]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown = path.to_str().unwrap().replace('\n', "\\n");
+    assert!(
+        text.lines().any(|l| l.starts_with("  mapped ") && l.ends_with(&shown)),
+        "{text}"
+    );
+}
+
+/// A POSIX shared memory object is named by whoever made it: its name is
+/// shown escaped, so that it cannot write to the reader's terminal.
+#[test]
+fn a_shared_memory_name_with_escape_codes_is_shown_escaped() {
+    let name = format!("afterlife-test-\u{1b}[31mred\nline-{}", std::process::id());
+    let path = format!("/dev/shm/{name}");
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(path.clone());
+    // Written for Python: ESC and the newline as its escapes.
+    let python_path = path.replace('\u{1b}', "\\x1b").replace('\n', "\\n");
+    let py = Py::start(&format!(
+        r#"
+import mmap
+fd = os.open("{python_path}", os.O_CREAT | os.O_RDWR, 0o600)
+os.ftruncate(fd, 4096)
+m = mmap.mmap(fd, 4096)
+report()
+finish()
+"#
+    ));
+    let output = run(&["snapshot", &py.pid().to_string()]);
+    let text = stdout(&output);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    let ipc = text
+        .lines()
+        .find(|l| l.starts_with("ipc "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(ipc.contains("\\e[31mred\\nline-"), "{ipc}");
+}

@@ -155,7 +155,8 @@ fn deleted_mappings(pid: Pid) -> Vec<DeletedMapping> {
             (size, disk_bytes, device, inode) = (meta.size(), meta.blocks() * 512, meta.dev(), meta.ino());
         }
         found.push(DeletedMapping {
-            path: m.path.to_string(),
+            // Unlinked: no path to try against the kernel's `\012`.
+            path: crate::resources::maps::unmangled(m.path, |_| false, true),
             device,
             inode,
             size,

@@ -268,7 +268,7 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
         let why = match i.attribution {
             Attribution::Pid => "the kernel records a process of the tree as its creator or last user",
             Attribution::Snapshot => "the tree used it",
-            Attribution::TimeAndUser => "created while the tree lived, by its user (no PID recorded)",
+            Attribution::TimeAndUser => "created since the tree started, by its user (no PID recorded)",
         };
         output.line(&format!(
             "  ipc {} ({}): {why}",
@@ -278,7 +278,9 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
     }
     for f in &stayed.files {
         output.line(&format!(
-            "  file {} ({}): created while the tree lived",
+            // When the tree ended is not known: a file made after that,
+            // by another process, reads the same.
+            "  file {} ({}): created since the tree started",
             escape(&f.path),
             count(f.size as usize, "byte", "bytes")
         ));

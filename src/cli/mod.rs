@@ -437,7 +437,7 @@ pub struct LeftoversArgs {
     #[arg(value_name = "SNAPSHOT.json")]
     pub snapshot: std::path::PathBuf,
 
-    /// Also list files created under this directory while the tree lived (repeatable).
+    /// Also list files created under this directory since the tree started (repeatable).
     #[arg(long = "dir", value_name = "DIR")]
     pub dirs: Vec<std::path::PathBuf>,
 }

@@ -161,7 +161,8 @@ pub enum Attribution {
     Pid,
     /// It was in the snapshot.
     Snapshot,
-    /// Created while the tree lived, by a user of the tree (no PID recorded).
+    /// Created since the tree started, by a user of the tree (no PID
+    /// recorded).
     TimeAndUser,
 }
 
@@ -416,6 +417,8 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
         created_under(dir, since, &mut files, 0);
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    // A directory given twice, or inside another given one, lists once.
+    files.dedup_by(|a, b| a.path == b.path);
     let mut ipc_now = ipc::read_every();
     // Message queues cannot be listed where the mqueue filesystem is not
     // mounted and cannot be: ask for the snapshot's by name.

@@ -166,7 +166,10 @@ finish()
         assert!(left.is_some(), "{kind} {id}: {report}");
     }
     let text = stdout(&run(&["leftovers", file.to_str().unwrap()]));
-    assert!(text.contains("(3 semaphores): created while the tree lived"), "{text}");
+    assert!(
+        text.contains("(3 semaphores): created since the tree started"),
+        "{text}"
+    );
 }
 
 /// A semaphore set names no creator, but each semaphore names the last
@@ -564,4 +567,43 @@ fn a_lock_taken_since_on_the_trees_lock_file_is_not_the_trees() {
     );
     assert_eq!(report["gone"]["locks"], 1, "{report}");
     assert_eq!(code, Some(0), "nothing of the tree stayed: {report}");
+}
+
+/// A directory given twice, or inside another one given, lists each file
+/// once; and the text says only what is known of it: created since the
+/// tree started (when the tree ended is not known).
+#[test]
+fn a_file_under_two_given_directories_is_listed_once() {
+    let scratch = Scratch::new("leftovers-dirs");
+    let dir = scratch.path().join("out");
+    let inner = dir.join("inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    let mut tree = Py::start("report()\nfinish()\n");
+    let root = tree.pid().to_string();
+    let snapshot = run(&["--json", "snapshot", "--tree", &root]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    tree.child.kill().unwrap();
+    tree.child.wait().unwrap();
+    let made = inner.join("made");
+    std::fs::write(&made, "x").unwrap();
+    let (dir, inner) = (dir.to_str().unwrap(), inner.to_str().unwrap());
+    let args = [
+        "leftovers",
+        file.to_str().unwrap(),
+        "--dir",
+        dir,
+        "--dir",
+        dir,
+        "--dir",
+        inner,
+    ];
+    let (code, report) = run_json(&args);
+    assert_eq!(code, Some(1), "{report}");
+    let files = report["stayed"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{report}");
+    assert_eq!(files[0]["path"], made.to_str().unwrap());
+    let text = stdout(&run(&args));
+    assert!(text.contains("created since the tree started"), "{text}");
 }

@@ -57,6 +57,12 @@ pub enum WaitCommandError {
     /// Waiting itself failed.
     #[error(transparent)]
     Wait(#[from] WaitError),
+    /// A PID is the caller's own: its end would never be seen.
+    #[error("PID {pid} is afterlife itself: it cannot wait for its own end")]
+    Itself {
+        /// The PID.
+        pid: Pid,
+    },
 }
 
 /// Waits for every PID to end, or for `timeout`. `on_end` is called as each
@@ -70,6 +76,9 @@ pub fn wait_for(
     // A PID given twice is one process, waited for and reported once.
     let mut seen = std::collections::HashSet::new();
     for &pid in pids.iter().filter(|&&pid| seen.insert(pid)) {
+        if pid == Pid::current() {
+            return Err(WaitCommandError::Itself { pid });
+        }
         opened.push(Process::open_to_wait(pid)?);
     }
     // Loaded on a thread once the pidfds are open: a signal queued after

@@ -577,3 +577,21 @@ fn a_stdout_closed_by_the_caller_is_an_error_and_stays_closed_for_the_command() 
     let output = with_stdout_closed(&["run", "--", "true"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
+
+/// `wait` given its own PID (a shell's `exec afterlife wait $$`) would
+/// never return: it is refused at once, as `kill` refuses to end itself.
+#[test]
+fn wait_refuses_its_own_pid() {
+    let bin = common::afterlife().get_program().to_owned();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new("timeout")
+        .args(["10", "sh", "-c", "exec \"$0\" --color=never wait $$"])
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "it waited");
+    assert_eq!(output.status.code(), Some(125), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("is afterlife itself"), "{stderr}");
+}

@@ -108,7 +108,7 @@ fn render_socket(m: &SocketMatch, report: &HoldsReport, output: &Output, lines: 
     if let Some(ghost) = &m.ghost {
         lines.push(format!(
             "    {}: {}",
-            output.paint(Style::Warn, "no process holds it"),
+            output.paint(Style::Warn, ghost_headline(ghost)),
             ghost_text(ghost)
         ));
     }
@@ -184,6 +184,16 @@ fn refs(list: &[ProcessRef]) -> String {
         .join(", ")
 }
 
+/// What is known of who holds a socket no process was seen holding: none
+/// does, or none that afterlife could see. Pure.
+fn ghost_headline(ghost: &Ghost) -> &'static str {
+    match ghost {
+        Ghost::Hidden { .. } => "no visible process holds it",
+        Ghost::Unreadable { .. } => "no readable process holds it",
+        _ => "no process holds it",
+    }
+}
+
 fn ghost_text(ghost: &Ghost) -> String {
     match ghost {
         Ghost::TimeWait => "kernel-owned TIME_WAIT: the connection was closed; the kernel keeps it for 60 s so late packets are not taken for a new connection".to_string(),
@@ -221,11 +231,11 @@ fn ghost_text(ghost: &Ghost) -> String {
             text
         }
         Ghost::Hidden { hidepid } => format!(
-            "no visible process holds it; /proc is mounted with hidepid={}, which hides other users' processes, and one of them may hold it",
+            "/proc is mounted with hidepid={}, which hides other users' processes, and one of them may hold it",
             escape(hidepid)
         ),
         Ghost::Unreadable { processes } => format!(
-            "no readable process holds it; {} could not be read (permission denied), {}",
+            "{} could not be read (permission denied), {}",
             crate::cli::output::count(*processes, "process", "processes"),
             if *processes == 1 { "and it may hold it" } else { "and one of them may hold it" }
         ),
@@ -348,7 +358,16 @@ fn unseen_note(unseen: &Unseen, root: bool) -> String {
 
 fn render_deleted(report: &DeletedReport, output: &Output, lines: &mut Vec<String>) {
     if report.files.is_empty() {
-        lines.push("no deleted file is held open".to_string());
+        // Of the processes it could not read, nothing is known.
+        let unseen = report.unseen.processes > 0 || report.unseen.hidepid.is_some();
+        lines.push(
+            if unseen {
+                "no process afterlife could read holds a deleted file open"
+            } else {
+                "no deleted file is held open"
+            }
+            .to_string(),
+        );
     }
     for file in &report.files {
         lines.push(format!(

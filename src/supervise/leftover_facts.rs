@@ -192,9 +192,14 @@ fn command_line(proc: &crate::proc::Process, pid: Pid, stat: &crate::proc::stat:
 /// (which started at `start_ticks`) is gone: no process with that PID in
 /// that group, or one started after the leftover (the PID was reused).
 pub fn group_leader_gone(pid: Pid, pgid: i32, start_ticks: u64) -> bool {
-    let leader = Pid::new(pgid)
-        .and_then(crate::resources::holders::brief)
-        .map(|b| (b.pgid, b.start_ticks));
+    let Some(group) = Pid::new(pgid) else {
+        return false;
+    };
+    let leader = crate::resources::holders::brief(group).map(|b| (b.pgid, b.start_ticks));
+    // A leader /proc hides (hidepid) is not known to be gone.
+    if leader.is_none() && crate::process::Process::exists_unlisted(group) {
+        return false;
+    }
     crate::resources::holders::leader_gone((pid.get(), pgid, start_ticks), leader)
 }
 

@@ -568,3 +568,20 @@ finish()
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(vias(&report, private.pid() as i64), vec!["cwd"], "{report}");
 }
+
+/// afterlife's own fds are its scan's (the /proc directories it walks):
+/// `holds /proc` does not name afterlife itself.
+#[test]
+fn afterlife_is_not_a_holder_of_what_it_scans() {
+    let output = std::process::Command::new("sh")
+        .args(["-c", "echo $$; exec \"$0\" --json holds /proc"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    let (own, json) = text.split_once('\n').unwrap();
+    let report: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let own: i64 = own.trim().parse().unwrap();
+    let named = report.to_string().contains(&format!("\"pid\":{own},"));
+    assert!(!named, "afterlife ({own}) named as a holder: {report}");
+}

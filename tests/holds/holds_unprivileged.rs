@@ -36,9 +36,12 @@ finish()
         "{text}"
     );
     assert!(
-        text.contains("processes could not be read (permission denied)"),
+        text.contains("no readable process holds it: ")
+            && text.contains("processes could not be read (permission denied)"),
         "{text}"
     );
+    // Not that no process holds it: that is not known.
+    assert!(!text.contains("no process holds it"), "{text}");
     assert!(text.contains("note: the fds of"), "{text}");
     // A kernel thread (kthreadd) has no fds: it is not among the unseen.
     let kthreadd = std::fs::read_to_string("/proc/2/stat").is_ok_and(|s| s.contains("(kthreadd)"));
@@ -120,7 +123,7 @@ finish()
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("no process holds it: no visible process holds it; /proc is mounted with hidepid=invisible"),
+        text.contains("no visible process holds it: /proc is mounted with hidepid=invisible"),
         "{text}"
     );
     assert!(!text.contains("in flight"), "{text}");
@@ -194,4 +197,55 @@ finish()
         ),
         "{text}"
     );
+}
+
+/// `holds --deleted` without privilege cannot read root's processes: it
+/// never says flatly that no deleted file is held open.
+#[test]
+fn deleted_files_unprivileged_say_what_could_not_be_read() {
+    if !common::is_root() {
+        eprintln!("skipped: switching to nobody needs root");
+        return;
+    }
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--color=never", "holds", "--deleted"])
+        .output()
+        .expect("setpriv runs");
+    let text = stdout(&output);
+    assert!(text.contains("note: the fds of"), "{text}");
+    assert!(!text.contains("no deleted file is held open"), "{text}");
+}
+
+/// A process group whose leader /proc hides (hidepid) still has its
+/// leader: `holds` does not say the leader has exited.
+#[test]
+fn a_group_leader_hidepid_hides_is_not_said_to_have_exited() {
+    if !is_root() {
+        println!("skipped: needs root to mount a /proc with hidepid");
+        return;
+    }
+    let scratch = common::Scratch::new("holds-hidden-leader");
+    let held = scratch.path().join("held");
+    std::fs::write(&held, "x").unwrap();
+    std::fs::set_permissions(scratch.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&held, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    // The shell (root, hidden from nobody) leads the group; the `sleep`
+    // that holds the file is nobody's, in that group.
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t proc -o hidepid=invisible proc /proc && \
+             setpriv --reuid=65534 --regid=65534 --clear-groups -- sleep 20 < \"$1\" & \
+             sleep 0.5; setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --color=never holds \"$1\"; \
+             kill $!",
+        )
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .arg(&held)
+        .output()
+        .expect("unshare runs");
+    let text = stdout(&output);
+    assert!(text.contains(" sleep "), "the sleep holds it: {text}");
+    assert!(!text.contains("which has exited"), "{text}");
 }

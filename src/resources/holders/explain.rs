@@ -75,7 +75,9 @@ pub(super) fn holders_of(hits: &[&Hit], briefs: &mut Briefs) -> Vec<Holder> {
         let inherited = !holder.origins.is_empty();
         if !inherited && let Some(pgid) = Pid::new(b.pgid).filter(|&g| g != hit.pid) {
             let leader = briefs.get(pgid).map(|l| (l.pgid, l.start_ticks));
-            if leader_gone((hit.pid.get(), b.pgid, b.start_ticks), leader) {
+            // A leader /proc hides (hidepid) is not known to be gone.
+            let hidden = leader.is_none() && crate::process::Process::exists_unlisted(pgid);
+            if !hidden && leader_gone((hit.pid.get(), b.pgid, b.start_ticks), leader) {
                 holder.origins.push(Origin::LeaderGone { pgid: b.pgid });
             }
         }

@@ -64,6 +64,8 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         .copied()
         .collect();
     walk_again(&pids, &foreign, &targets, files.is_some(), &mut walk);
+    // afterlife's own fds are its scan's (`holds /proc` would name them).
+    walk.hits.retain(|hit| hit.pid != Pid::current());
     let foreign_mounts = if targets.paths.is_empty() {
         Vec::new()
     } else {

@@ -49,6 +49,14 @@ pub fn of(process: &crate::proc::Process) -> procfs::ProcResult<Status> {
     known(parse(&text)?)
 }
 
+/// Whether SIGKILL is pending for the task (its own queue or its
+/// process's): an `exit_group` queues it to every other thread before they
+/// have begun to exit. Pure.
+pub fn sigkill_pending(status: &Status) -> bool {
+    const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+    (status.sigpnd | status.shdpnd) & SIGKILL_BIT != 0
+}
+
 /// `RssShmem` (0 where missing) and `VmSwap` of a status text, in bytes.
 /// Pure; see the module's note on why this is not procfs's parser.
 pub fn memory(text: &str) -> (u64, Option<u64>) {
@@ -81,6 +89,18 @@ mod tests {
         assert_eq!(status.sigblk, 0x10000);
         assert_eq!(status.core_dumping, Some(false));
         assert_eq!(status.rssshmem, Some(137216));
+    }
+
+    #[test]
+    fn sigkill_pending_reads_both_queues() {
+        // SIGKILL (9) is bit 8: ShdPnd 0x100 in the fixture.
+        assert!(sigkill_pending(&parse(STATUS).unwrap()));
+        let own = String::from_utf8_lossy(STATUS)
+            .replace("SigPnd:\t0000000000000000", "SigPnd:\t0000000000000100")
+            .replace("ShdPnd:\t0000000000000100", "ShdPnd:\t0000000000000000");
+        assert!(sigkill_pending(&parse(own.as_bytes()).unwrap()));
+        let none = String::from_utf8_lossy(STATUS).replace("ShdPnd:\t0000000000000100", "ShdPnd:\t0000000000004000");
+        assert!(!sigkill_pending(&parse(none.as_bytes()).unwrap()));
     }
 
     #[test]

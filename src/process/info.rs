@@ -335,7 +335,6 @@ pub fn live_thread_of(pid: Pid) -> Option<i32> {
 /// a moment before it reads Z, with the process running on: a caller
 /// that acts on this waits for the end, and does not assume it.
 pub fn ending(dir: &proc::Process, pid: Pid) -> bool {
-    const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
     let Ok(stat) = proc::stat::of(dir) else {
         // Gone since: ended.
         return true;
@@ -343,8 +342,7 @@ pub fn ending(dir: &proc::Process, pid: Pid) -> bool {
     if main_thread_ended(&stat) {
         return live_thread(dir, pid).is_none_or(|thread| thread.exiting);
     }
-    stat.flags & PF_EXITING != 0
-        || proc::status::of(dir).is_ok_and(|status| (status.sigpnd | status.shdpnd) & SIGKILL_BIT != 0)
+    stat.flags & PF_EXITING != 0 || proc::status::of(dir).is_ok_and(|status| proc::status::sigkill_pending(&status))
 }
 
 /// Where the files of `pid` are read: `/proc/PID`, or for a process whose
@@ -393,7 +391,10 @@ fn live_thread(dir: &proc::Process, pid: Pid) -> Option<LiveThread> {
             tid: task.tid,
             state,
             wchan,
-            exiting: proc::stat::on_its_way_out(stat.flags),
+            // A thread an `exit_group` has sent SIGKILL to, not yet in
+            // `do_exit`, is on its way out too.
+            exiting: proc::stat::on_its_way_out(stat.flags)
+                || proc::status::read_raw(task.tid).is_ok_and(|status| proc::status::sigkill_pending(&status)),
         };
         if !thread.exiting {
             return Some(thread);

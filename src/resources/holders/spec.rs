@@ -42,12 +42,26 @@ impl Spec {
 }
 
 /// Whether `name`, as typed after `unix:`, names the socket bound as
-/// `bound`: the same text, or for an abstract name (`@...`) the text
+/// `bound`: the same path, or for an abstract name (`@...`) the text
 /// afterlife shows for it. An abstract name may hold any byte, a NUL
 /// included, which no argument can carry: `@ab\x00cd` as shown asks for
-/// it. Pure.
+/// it, and `@ab\\x00cd` for a name with a backslash there. Pure.
 fn names_unix(name: &str, bound: &str) -> bool {
-    name == bound || (name.starts_with('@') && crate::text::escape(bound) == name)
+    if !name.starts_with('@') {
+        return name == bound;
+    }
+    // Text with an escape afterlife writes (`\x00`, `\n`, `\\`) asks for
+    // what it shows so, and only that: `@ij\x00kl` is the name with a NUL,
+    // not the one with a backslash there (shown `@ij\\x00kl`).
+    crate::text::escape(bound) == name || (name == bound && !holds_an_escape(name))
+}
+
+/// Whether `text` holds one of the escapes [`crate::text::escape`] writes:
+/// a backslash before `\`, `n`, `t`, `r`, `e`, `x` or `u`. Pure.
+fn holds_an_escape(text: &str) -> bool {
+    text.split('\\')
+        .skip(1)
+        .any(|after| after.is_empty() || after.starts_with(['\\', 'n', 't', 'r', 'e', 'x', 'u']))
 }
 
 #[cfg(test)]
@@ -112,6 +126,13 @@ mod tests {
         socket.path = Some("@a\\b".into());
         assert!(spec("unix:@a\\b").unwrap().matches_socket(&socket));
         assert!(spec("unix:@a\\\\b").unwrap().matches_socket(&socket));
+        // A name with a backslash where another has a NUL: each is asked
+        // for as shown, and `\x00` is the NUL.
+        socket.path = Some("@ij\\x00kl".into());
+        assert!(!spec("unix:@ij\\x00kl").unwrap().matches_socket(&socket));
+        assert!(spec("unix:@ij\\\\x00kl").unwrap().matches_socket(&socket));
+        socket.path = Some("@ij\0kl".into());
+        assert!(spec("unix:@ij\\x00kl").unwrap().matches_socket(&socket));
         // A path is matched as it is: it holds no NUL.
         socket.path = Some("/tmp/a\nb".into());
         assert!(!spec("unix:/tmp/a\\nb").unwrap().matches_socket(&socket));

@@ -566,7 +566,7 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
     let same_boot = same_boot(&before.boot_id, &now.boot_id);
     let live: HashMap<Pid, &LiveProcess> = now.processes.iter().map(|p| (p.pid, p)).collect();
     let (mut survivors, went) = processes(before, &live, same_boot);
-    let started = started_since(&survivors, now);
+    let started = started_since(&survivors, before, now);
     survivors.extend(started);
     let (sockets_left, sockets_gone) = sockets(before, now, same_boot);
     let closing = if same_boot {
@@ -676,10 +676,13 @@ fn processes(before: &Snapshot, live: &HashMap<Pid, &LiveProcess>, same_boot: bo
     (survivors, went)
 }
 
-/// Processes the survivors started since: descendants by parent PID.
-fn started_since(survivors: &[Survivor], now: &Now) -> Vec<Survivor> {
+/// Processes the survivors started since: descendants by parent PID, not
+/// processes of the snapshot (a child of a survivor that was in the tree
+/// and is a zombie now went with it).
+fn started_since(survivors: &[Survivor], before: &Snapshot, now: &Now) -> Vec<Survivor> {
+    let then: HashSet<(Pid, u64)> = before.processes.iter().map(|p| (p.pid, p.start_ticks)).collect();
     let mut children: HashMap<i32, Vec<&LiveProcess>> = HashMap::new();
-    for p in &now.processes {
+    for p in now.processes.iter().filter(|p| !then.contains(&(p.pid, p.start_ticks))) {
         children.entry(p.ppid).or_default().push(p);
     }
     let mut started = Vec::new();

@@ -73,3 +73,40 @@ fn a_killed_root_left_a_zombie_that_went_with_the_tree() {
     assert_eq!(lines[2], "stayed: nothing", "{text}");
     drop(parent);
 }
+
+/// A child of the tree that exited and waits as a zombie of a survivor
+/// went with the tree: it is not also a process a survivor started since.
+#[test]
+fn a_zombie_child_of_a_survivor_is_listed_once_as_gone() {
+    let scratch = Scratch::new("leftovers-zombie-child");
+    let mut py = common::Py::start(
+        r#"
+child = os.fork()
+if child == 0:
+    os._exit(6)
+report(child=child)
+finish()
+"#,
+    );
+    let child = py.num("child");
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|s| s.contains(") Z "))
+    }));
+    let root = py.pid().to_string();
+    let snapshot = run(&["--json", "snapshot", "--tree", &root]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    let (_, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    let pids = |list: &serde_json::Value| -> Vec<i64> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["pid"].as_i64())
+            .collect()
+    };
+    assert!(pids(&report["gone"]["processes"]).contains(&child), "{report:#}");
+    assert!(!pids(&report["stayed"]["processes"]).contains(&child), "{report:#}");
+    py.child.kill().unwrap();
+    py.child.wait().unwrap();
+}

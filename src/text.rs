@@ -99,6 +99,37 @@ pub fn quote_command_line(args: &[String]) -> String {
     join_quoted(args, |arg| Cow::Borrowed(arg))
 }
 
+/// A command to paste into a shell: each argument as it is where every
+/// character is plain (letters, digits, `_@%+=:,./-`), else in single
+/// quotes, and an argument with control characters in bash's `$'...'`
+/// with its escapes (`\n`, `\e`, `\xNN`), so that the command removes the
+/// very file it names. The result holds no control character.
+pub fn shell_command(args: &[&str]) -> String {
+    args.iter().map(|arg| shell_word(arg)).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_word(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        return arg.to_string();
+    }
+    // Single quotes keep everything but a control character as it is.
+    if !arg.chars().any(|c| c != '\\' && needs_escape(c)) {
+        return format!("'{}'", arg.replace('\'', "'\\''"));
+    }
+    let mut out = String::from("$'");
+    for c in arg.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            c if needs_escape(c) && (c as u32) >= 0x100 => out.push_str(&format!("\\U{:08x}", c as u32)),
+            c if needs_escape(c) => push_escaped(&mut out, c),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 fn join_quoted(args: &[String], shown: impl Fn(&str) -> Cow<'_, str>) -> String {
     args.iter()
         .map(|arg| {
@@ -139,6 +170,18 @@ fn push_escaped(out: &mut String, c: char) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_commands_quote_what_a_shell_would_read_otherwise() {
+        assert_eq!(shell_command(&["rm", "/dev/shm/plain-1.x"]), "rm /dev/shm/plain-1.x");
+        assert_eq!(shell_command(&["rm", "/dev/shm/a b"]), "rm '/dev/shm/a b'");
+        assert_eq!(shell_command(&["rm", "/dev/shm/x;ls"]), "rm '/dev/shm/x;ls'");
+        assert_eq!(shell_command(&["rm", "/dev/shm/it's"]), "rm '/dev/shm/it'\\''s'");
+        assert_eq!(shell_command(&["rm", "/x\u{1b}[31m\n'q"]), "rm $'/x\\e[31m\\n\\'q'");
+        assert_eq!(shell_command(&["rm", "a\\b"]), "rm 'a\\b'");
+        assert_eq!(shell_command(&["rm", "\u{202e}"]), "rm $'\\U0000202e'");
+        assert_eq!(shell_command(&["rm", ""]), "rm ''");
+    }
 
     #[test]
     fn native_text_keeps_windows_separators_there() {

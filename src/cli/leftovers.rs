@@ -8,7 +8,7 @@ use crate::exit_code;
 use crate::observe::EndingReport;
 use crate::resources::leftovers::{self, Attribution, GoneProcess, LeftoversReport};
 use crate::resources::{Snapshot, holders::ProcessRef};
-use crate::text::escape;
+use crate::text::{escape, escape_controls};
 
 /// The largest snapshot read: far above what a whole busy machine writes
 /// (tens of MiB for thousands of processes), far below what could exhaust
@@ -289,7 +289,7 @@ pub(crate) fn render(report: &LeftoversReport, output: &Output) {
         output.line(&format!(
             "  unix socket file {}: nothing is bound to it; a bind to it fails until it is removed ({})",
             escape(&s.path),
-            escape(&s.remove_with)
+            escape_controls(&s.remove_with)
         ));
     }
     for l in &stayed.locks {

@@ -15,7 +15,7 @@ use crate::supervise::cause::{CoreDestination, OomVerdict};
 use crate::supervise::dir_left::{FileFate, FileLeftover};
 use crate::supervise::report::{Escape, Fate, Leftover, PeakSource, Reason, RunReport, Target};
 use crate::supervise::{Supervisor, signals};
-use crate::text::{display_command_line, escape};
+use crate::text::{display_command_line, escape, escape_controls};
 
 pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
     let (program, rest) = split_command(&args.command)?;
@@ -615,7 +615,7 @@ fn ipc_summary(report: &RunReport, line: &mut String) {
         .iter()
         .filter(|o| o.fate != IpcFate::Removed)
         .take(3)
-        .map(|o| escape(&o.remove_with).into_owned())
+        .map(|o| escape_controls(&o.remove_with).into_owned())
         .collect();
     let _ = write!(
         line,
@@ -660,12 +660,12 @@ pub(crate) fn ipc_line(left: &IpcLeftover) -> String {
         _ => String::new(),
     };
     let fate = match &left.fate {
-        IpcFate::Left => format!("remove with: {}", escape(&left.remove_with)),
+        IpcFate::Left => format!("remove with: {}", escape_controls(&left.remove_with)),
         IpcFate::Removed => "removed".to_string(),
         IpcFate::RemoveFailed { error } => format!(
             "could not be removed ({}); remove with: {}",
             escape(error),
-            escape(&left.remove_with)
+            escape_controls(&left.remove_with)
         ),
     };
     format!("{}, {size}{by} — {fate}", escape(&object.label()))

@@ -34,6 +34,7 @@ use crate::process::Pid;
 use crate::resources::ipc::{self, IpcKind, IpcObject, MqueueRoot};
 use crate::resources::ipc_created::{Created, CreationReading, PosixCreations, PosixName};
 use crate::resources::tree_forks::TreeForks;
+use crate::text::shell_command;
 
 /// How an object was tied to the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,10 +96,14 @@ pub fn remove_command(object: &IpcObject, mqueue_mount: Option<&std::path::Path>
         IpcKind::SysvShm => format!("ipcrm -m {id}"),
         IpcKind::SysvSem => format!("ipcrm -s {id}"),
         IpcKind::SysvMsg => format!("ipcrm -q {id}"),
-        IpcKind::PosixShm => format!("rm /dev/shm/{name}"),
+        IpcKind::PosixShm => shell_command(&["rm", &format!("/dev/shm/{name}")]),
         IpcKind::PosixMqueue => match mqueue_mount {
-            Some(mount) => format!("rm {}/{name}", mount.display()),
-            None => format!("mq_unlink(\"/{name}\") (or mount -t mqueue none /dev/mqueue; rm /dev/mqueue/{name})"),
+            Some(mount) => shell_command(&["rm", &format!("{}/{name}", mount.display())]),
+            None => format!(
+                "mq_unlink(\"/{}\") (or mount -t mqueue none /dev/mqueue; {})",
+                crate::text::escape(name),
+                shell_command(&["rm", &format!("/dev/mqueue/{name}")])
+            ),
         },
     }
 }

@@ -582,7 +582,7 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
             .iter()
             .map(|path| SocketFileLeft {
                 path: path.clone(),
-                remove_with: crate::text::quote_command_line(&["rm".to_string(), path.clone()]),
+                remove_with: crate::text::shell_command(&["rm", path]),
             })
             .collect()
     } else {

@@ -317,3 +317,43 @@ fn odd_queue_exists(prefix: &str) -> bool {
     }
     fd >= 0
 }
+
+/// The command a report gives to remove a POSIX object is one a shell
+/// runs as written: a name with spaces, a `;` or control characters is
+/// quoted, and running it removes that object and nothing else.
+#[test]
+fn the_remove_command_of_an_odd_name_removes_that_object_only() {
+    let name = format!("afterlife-q {};x\u{1b}[31m\n'", std::process::id());
+    let path = std::path::PathBuf::from(format!("/dev/shm/{name}"));
+    struct RemoveFile(std::path::PathBuf);
+    impl Drop for RemoveFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _file = RemoveFile(path.clone());
+    let python = name
+        .replace('\u{1b}', "\\x1b")
+        .replace('\n', "\\n")
+        .replace('\'', "\\'");
+    let script = format!("import os; os.close(os.open('/dev/shm/{python}', os.O_CREAT | os.O_RDWR, 0o600))");
+    let output = afterlife()
+        .args(["--json", "run", "--", "python3", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stderr).unwrap();
+    let posix = find(&report, "posix_shm");
+    assert_eq!(posix.len(), 1, "{report}");
+    let command = posix[0]["remove_with"].as_str().unwrap();
+    assert!(path.exists());
+    let scratch = common::Scratch::new("remove-with");
+    let status = std::process::Command::new("bash")
+        .args(["-c", command])
+        .current_dir(scratch.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{command}");
+    assert!(!path.exists(), "{command} left {path:?}");
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+}

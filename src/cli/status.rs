@@ -31,7 +31,8 @@ pub(crate) fn run(args: &StatusArgs, output: &Output) -> Result<u8, Failure> {
 
 /// What a live process's state means for signals: the state's own words,
 /// except for a kernel thread (user space's signals do not end it) and a
-/// process whose cgroup is frozen (it takes them once thawed).
+/// process whose cgroup is frozen (the v2 freezer lets fatal signals
+/// through; one it handles waits for the thaw).
 fn meaning(process: &crate::process::ProcessInfo) -> &'static str {
     if process.kernel_thread {
         return "a kernel thread: signals from user space do not end it";
@@ -40,8 +41,9 @@ fn meaning(process: &crate::process::ProcessInfo) -> &'static str {
         return meaning;
     }
     if matches!(process.state, ProcessState::Sleeping | ProcessState::DiskSleep) && in_frozen_cgroup(process.pid) {
-        return "its cgroup is frozen (cgroup.freeze): it runs again, and takes the signals queued meanwhile, once \
-the cgroup is thawed; SIGKILL still ends it now";
+        return "its cgroup is frozen (cgroup.freeze): it runs again once the cgroup is thawed; a fatal signal \
+(SIGKILL, or one it neither catches nor ignores whose default ends it, as SIGTERM) ends it now, and one it \
+handles waits for the thaw";
     }
     process.state.meaning()
 }

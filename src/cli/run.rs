@@ -359,6 +359,7 @@ fn fate_text(fate: &Fate) -> String {
     match fate {
         Fate::Ended { signal } => format!("ended by {signal}"),
         Fate::Killed => "killed with SIGKILL".to_string(),
+        Fate::Exited { code, after } => format!("exited with code {code} after {after}"),
         Fate::ExitedOnItsOwn => "exited by itself".to_string(),
         Fate::Kept => "left running (--keep-leftovers)".to_string(),
         Fate::Survived => "still running after SIGKILL".to_string(),

@@ -170,13 +170,18 @@ pub(crate) fn settle_time(
     }
 }
 
-/// How a leftover that ended after being signalled ended: killed, if it
-/// was still alive when SIGKILL went out, else of the first signal. Pure.
-pub(crate) fn fate_of_ended(alive_at_kill: bool, signal: Signal) -> Fate {
-    if alive_at_kill {
-        Fate::Killed
-    } else {
-        Fate::Ended { signal }
+/// How a leftover that ended after being signalled ended. Its status,
+/// where afterlife reaped it: the code it exited with, or the signal that
+/// ended it (SIGKILL while alive at the kill: killed). Where its own parent
+/// reaps it (`None`): killed, if it was still alive when SIGKILL went out,
+/// else of the first signal. Pure.
+pub(crate) fn fate_of_ended(status: Option<ExitStatus>, alive_at_kill: bool, signal: Signal) -> Fate {
+    match status {
+        Some(ExitStatus::Exited { code }) => Fate::Exited { code, after: signal },
+        Some(ExitStatus::Signaled { signal: by, .. }) if by == Signal::KILL && alive_at_kill => Fate::Killed,
+        Some(ExitStatus::Signaled { signal: by, .. }) => Fate::Ended { signal: by },
+        None if alive_at_kill => Fate::Killed,
+        None => Fate::Ended { signal },
     }
 }
 
@@ -424,8 +429,42 @@ mod tests {
 
     #[test]
     fn a_leftover_alive_at_the_kill_was_killed() {
-        assert_eq!(fate_of_ended(true, Signal::TERM), Fate::Killed);
-        assert_eq!(fate_of_ended(false, Signal::TERM), Fate::Ended { signal: Signal::TERM });
+        assert_eq!(fate_of_ended(None, true, Signal::TERM), Fate::Killed);
+        assert_eq!(
+            fate_of_ended(None, false, Signal::TERM),
+            Fate::Ended { signal: Signal::TERM }
+        );
+    }
+
+    #[test]
+    fn a_reaped_leftover_ended_as_its_status_says() {
+        let exited = Some(ExitStatus::Exited { code: 3 });
+        let by = |signal| {
+            Some(ExitStatus::Signaled {
+                signal,
+                core_dumped: false,
+            })
+        };
+        // It ignored SIGTERM and exited on its own, even past the kill.
+        assert_eq!(
+            fate_of_ended(exited, false, Signal::TERM),
+            Fate::Exited {
+                code: 3,
+                after: Signal::TERM
+            }
+        );
+        assert_eq!(
+            fate_of_ended(exited, true, Signal::TERM),
+            Fate::Exited {
+                code: 3,
+                after: Signal::TERM
+            }
+        );
+        assert_eq!(fate_of_ended(by(Signal::KILL), true, Signal::TERM), Fate::Killed);
+        assert_eq!(
+            fate_of_ended(by(Signal::INT), false, Signal::TERM),
+            Fate::Ended { signal: Signal::INT }
+        );
     }
 
     #[test]

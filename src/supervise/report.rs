@@ -299,6 +299,14 @@ pub enum Fate {
     },
     /// It had to be killed with SIGKILL.
     Killed,
+    /// It exited with a code of its own after the grace plan's first
+    /// signal, which it handled or ignored (its status, as reaped).
+    Exited {
+        /// The exit code.
+        code: u8,
+        /// The signal it was sent first.
+        after: Signal,
+    },
     /// It ended by itself before being signalled.
     ExitedOnItsOwn,
     /// Left running (`--keep-leftovers`).

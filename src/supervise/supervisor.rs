@@ -760,10 +760,10 @@ impl Supervisor {
                 leftover.fate = Fate::Survived;
                 continue;
             }
-            // Reaps it if it was reparented to us; ECHILD for the others,
-            // whose own parents reap them.
-            let _ = reap_child(process);
-            leftover.fate = fate_of_ended(alive_at_kill.get(index).copied().unwrap_or(false), self.signal);
+            // Reaps it if it was reparented to us, and reads how it ended;
+            // ECHILD for the others, whose own parents reap them.
+            let status = reap_child(process).ok().flatten().map(|(status, _)| status);
+            leftover.fate = fate_of_ended(status, alive_at_kill.get(index).copied().unwrap_or(false), self.signal);
         }
         leftovers
     }

@@ -205,3 +205,38 @@ fn a_fifo_report_path_is_given_five_seconds_for_a_reader() {
     let json: serde_json::Value = crate::common::schema::parse("run", &reader.join().unwrap());
     assert_eq!(json["exit_code"], 3);
 }
+
+/// A leftover that ignores SIGTERM and then exits with a code of its own
+/// is reported with that code, as afterlife reaped it, not as ended by the
+/// SIGTERM it ignored.
+#[test]
+fn a_leftover_that_ignored_sigterm_and_exited_is_said_to_have_exited() {
+    let script = r#"
+import os, signal, time
+r, w = os.pipe()
+if os.fork() == 0:
+    os.close(w); os.setsid(); signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.write(2, b"ready\n")
+    os.read(r, 1); time.sleep(0.5); os._exit(3)
+os.close(r)
+time.sleep(0.5)
+"#;
+    let output = afterlife()
+        .args(["--json", "run", "--grace", "5s", "--", "python3", "-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    let json = text
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{text}"));
+    let report: serde_json::Value = serde_json::from_str(json).unwrap();
+    let leftovers = report["leftovers"].as_array().unwrap();
+    assert_eq!(leftovers.len(), 1, "{report:#}");
+    assert_eq!(
+        leftovers[0]["fate"],
+        serde_json::json!({"fate": "exited", "code": 3, "after": {"name": "SIGTERM", "number": 15}}),
+        "{report:#}"
+    );
+}

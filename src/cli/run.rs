@@ -393,7 +393,11 @@ fn cause_text(report: &RunReport) -> String {
                     .timeline
                     .iter()
                     .any(|e| e.signal == signal && e.reason == Reason::Forwarded);
-                if passed_on {
+                if passed_on && report.signal_sender.is_some() {
+                    // Sent to afterlife's group: the command took the
+                    // sender's own before afterlife's passed-on one.
+                    format!("killed by {signal} from another process, which afterlife also received and passed on")
+                } else if passed_on {
                     format!("killed by {signal}, which afterlife received and passed on")
                 } else if report.signal_sender.is_some() {
                     format!("killed by {signal}, which afterlife did not send")

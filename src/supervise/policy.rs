@@ -223,6 +223,15 @@ pub(crate) fn exit_of(action: ExitAction, leaked_fails: bool) -> (u8, Option<Sig
     }
 }
 
+/// Whether afterlife sent `signal` only to pass on one it received: the
+/// signal may then have come to the command straight from its sender too
+/// (a kill of afterlife's process group, which the command is in), and
+/// the first of the two is what the command took. Pure.
+pub fn only_passed_on(signal: Signal, timeline: &[TimelineEvent]) -> bool {
+    let mut sent = timeline.iter().filter(|e| e.signal == signal).peekable();
+    sent.peek().is_some() && sent.all(|e| e.reason == Reason::Forwarded)
+}
+
 /// Whether the main process died of a signal afterlife did not send it
 /// (then who sent it is worth naming). Pure.
 pub fn sent_elsewhere(status: ExitStatus, timeline: &[TimelineEvent]) -> bool {
@@ -235,6 +244,25 @@ pub fn sent_elsewhere(status: ExitStatus, timeline: &[TimelineEvent]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signal_only_passed_on_may_have_come_straight_too() {
+        let term = Signal::TERM;
+        let event = |reason| TimelineEvent {
+            at: 1.0,
+            signal: term,
+            to: Target::Group,
+            processes: 1,
+            reason,
+        };
+        assert!(!only_passed_on(term, &[]));
+        assert!(only_passed_on(term, &[event(Reason::Forwarded)]));
+        assert!(!only_passed_on(
+            term,
+            &[event(Reason::Forwarded), event(Reason::Deadline)]
+        ));
+        assert!(!only_passed_on(Signal::INT, &[event(Reason::Forwarded)]));
+    }
 
     #[test]
     fn only_a_signal_afterlife_did_not_send_has_a_sender_to_name() {

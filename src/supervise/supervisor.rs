@@ -28,7 +28,7 @@ use crate::supervise::keeper::Report;
 use crate::supervise::leftover_facts::{Identity, group_leader_gone, held_fds, identity};
 use crate::supervise::policy::{
     KILL_SETTLE, SignalAction, Step, arms_kill, cause_of, continues_after, deadline_step, exit_of, fate_of_ended,
-    grace_over_step, oom_in_question, sent_elsewhere, settle_time, signal_action, timers_due,
+    grace_over_step, only_passed_on, oom_in_question, sent_elsewhere, settle_time, signal_action, timers_due,
 };
 use crate::supervise::report::{
     Escape, Fate, Leftover, OutputTargets, PeakMemory, PeakSource, Reason, RunReport, Target, TimelineEvent,
@@ -321,14 +321,17 @@ impl Supervisor {
         )?;
         let sender = match (&mut senders, &main_info, watched.status) {
             (Some(senders), Some(main), ExitStatus::Signaled { signal, .. })
-                if sent_elsewhere(watched.status, &run.timeline) =>
+                if sent_elsewhere(watched.status, &run.timeline) || only_passed_on(signal, &run.timeline) =>
             {
-                senders.sender(
-                    main.pid.get(),
-                    main_process.map(Process::start_ticks),
-                    signal.number(),
-                    Some(monotonic_ns()),
-                )
+                senders
+                    .sender(
+                        main.pid.get(),
+                        main_process.map(Process::start_ticks),
+                        signal.number(),
+                        Some(monotonic_ns()),
+                    )
+                    // One afterlife passed on reached it first: no other sender.
+                    .filter(|sender| sender.pid != Pid::current().get())
             }
             _ => None,
         };

@@ -240,3 +240,42 @@ time.sleep(0.5)
         "{report:#}"
     );
 }
+
+/// Without a terminal afterlife leads the command's process group, so a
+/// signal to that group reaches the command straight from its sender, and
+/// afterlife as well, which passes it on. The command took the sender's:
+/// the sender is named, not afterlife's passing on alone.
+#[test]
+fn a_signal_to_the_group_names_its_sender() {
+    let scratch = Scratch::new("report-group-kill");
+    let pidfile = scratch.path().join("pid");
+    let script = format!("{} > '{}'; exec sleep 30", common::NAME_ITSELF_SH, pidfile.display());
+    let child = std::process::Command::new("setsid")
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["--color=never", "run", "--report", "--", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || pids_in(&pidfile).len() == 1));
+    // SAFETY: kill(2) of the group the spawned afterlife leads (its PID).
+    assert_eq!(unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(shell_code(output.status), 143);
+    let err = stderr(&output);
+    if err.contains("which afterlife received and passed on\n") {
+        // Only where the signal_generate program cannot load.
+        assert!(!err.contains("  signal:      sent by"), "{err}");
+        println!("skipped: no sender can be named here");
+        return;
+    }
+    assert!(
+        err.contains("killed by SIGTERM from another process, which afterlife also received and passed on"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("  signal:      sent by pid {} ", std::process::id())),
+        "{err}"
+    );
+}

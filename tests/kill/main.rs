@@ -13,6 +13,7 @@ mod kill_cli;
 mod kill_dead_leader;
 mod kill_fd_limit;
 mod kill_fork_loop;
+mod kill_freezer_v1;
 mod kill_killable_sleep;
 mod kill_library;
 mod kill_name;

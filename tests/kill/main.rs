@@ -33,5 +33,6 @@ mod kill_term_slow;
 mod kill_titles;
 mod kill_tree_ipc;
 mod kill_tree_ipc_reused_pid;
+mod kill_tree_mqueue;
 mod kill_zombie;
 mod pid_reuse;

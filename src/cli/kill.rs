@@ -306,6 +306,9 @@ struct NameJson {
     pattern: String,
     exact: bool,
     uid: Option<u32>,
+    /// Where /proc hides other users' processes, which were not matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hidepid: Option<String>,
 }
 
 impl NameJson {
@@ -314,18 +317,19 @@ impl NameJson {
             pattern: names.pattern().to_string(),
             exact: names.exact(),
             uid: names.uid,
+            hidepid: hidden_note(),
         }
     }
 }
 
-/// `no process matched ...`, saying what was looked for. Pure.
 /// The `hidepid` of a /proc that hides other users' processes from
 /// afterlife (which does not see through it): they may match unseen.
 fn hidden_note() -> Option<String> {
     crate::proc::mountinfo::proc_hides_others()
 }
 
-/// `hidepid`: that of [`hidden_note`], where /proc hides processes. Pure.
+/// `no process matched ...`, saying what was looked for; `hidepid`: that
+/// of [`hidden_note`], where /proc hides processes. Pure.
 fn no_match_line(names: &NameMatch, user: Option<&str>, hidepid: Option<&str>) -> String {
     let how = if names.exact() {
         "named exactly"

@@ -419,5 +419,20 @@ fn no_match_under_hidepid_says_hidden_processes_may_match() {
         };
         assert!(text.contains(&note("2")) || text.contains(&note("invisible")), "{text}");
     }
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t proc -o hidepid=2 proc /proc && \
+             exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --json \"$@\"",
+        )
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["kill", "--dry-run", "--name", &format!("{p}h")])
+        .output()
+        .expect("unshare runs");
+    let report = common::schema::parse("kill", &String::from_utf8_lossy(&output.stdout));
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    assert_eq!(report["processes"], serde_json::json!([]), "{report:#}");
+    let hidepid = report["name_match"]["hidepid"].as_str().unwrap_or_default();
+    assert!(["2", "invisible"].contains(&hidepid), "{report:#}");
     assert!(!pid_dead(sleeper.pid()));
 }

@@ -496,6 +496,15 @@ impl FrozenCgroups {
     }
 }
 
+/// Whether the cgroup v1 freezer holds `pid` now (`freezer.state` FROZEN
+/// or FREEZING).
+pub(crate) fn held_by_v1_freezer(pid: Pid) -> bool {
+    crate::proc::cgroup::read(pid)
+        .ok()
+        .and_then(|groups| crate::resist::gather::freezer_v1_of(&groups))
+        .is_some_and(|freezer| freezer.is_frozen())
+}
+
 fn stop_unstopped(targets: &mut Targets<'_>, table: &ProcessTable) {
     let indexes: Vec<usize> = (0..targets.list.len())
         .filter(|&i| targets.list[i].pending() && !targets.list[i].stopped)

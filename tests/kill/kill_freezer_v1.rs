@@ -1,6 +1,7 @@
 //! A process the cgroup v1 freezer holds (`freezer.state` FROZEN) is not
 //! sent SIGSTOP, as one the v2 freezer holds is not: frozen, it cannot
 //! fork, and a SIGSTOP it cannot act on would only hold up the signal.
+//! Surviving, it is said to be frozen, not asleep in a kernel call.
 
 use crate::common;
 
@@ -69,15 +70,14 @@ impl Drop for Frozen {
     }
 }
 
+/// The freezer's hierarchy, or `None` after saying why the test is skipped.
+fn freezer_or_skip() -> Option<PathBuf> {
+    freezer_root().map_err(|reason| println!("skipped: {reason}")).ok()
+}
+
 #[test]
 fn a_member_the_v1_freezer_holds_is_not_stopped() {
-    let root = match freezer_root() {
-        Ok(root) => root,
-        Err(reason) => {
-            println!("skipped: {reason}");
-            return;
-        }
-    };
+    let Some(root) = freezer_or_skip() else { return };
     let frozen = Frozen::new(&root);
     let pid = frozen.pid().to_string();
     let (code, report, stderr) = kill_json(&["--no-escalate", "--grace", ".5", &pid]);
@@ -88,4 +88,24 @@ fn a_member_the_v1_freezer_holds_is_not_stopped() {
     let (code, text, stderr) = kill_text(&["--no-escalate", "--grace", ".5", &pid]);
     assert_eq!(code, 1, "{text}\n{stderr}");
     assert!(!text.contains("stopped 1 process"), "{text}");
+}
+
+#[test]
+fn a_survivor_the_v1_freezer_holds_is_said_to_be_frozen() {
+    let Some(root) = freezer_or_skip() else { return };
+    let frozen = Frozen::new(&root);
+    let pid = frozen.pid().to_string();
+    // SIGKILL too waits for the thaw.
+    let (code, report, stderr) = kill_json(&["--grace", ".2", &pid]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+    let e = entry(&report, frozen.pid());
+    assert_eq!(sent(e), ["SIGTERM", "SIGKILL"], "{e:#}");
+    assert_eq!(e["reason"], "frozen", "not asleep in a kernel call: {e:#}");
+    let (code, text, stderr) = kill_text(&["--no-escalate", "--grace", ".2", &pid]);
+    assert_eq!(code, 1, "{text}\n{stderr}");
+    assert!(
+        text.contains("frozen by the cgroup v1 freezer: signals, SIGKILL too, take effect only once it is thawed"),
+        "{text}"
+    );
+    assert!(!text.contains("uninterruptible sleep in"), "{text}");
 }

@@ -66,7 +66,7 @@ fn run_terminate(
     } else if output.json() {
         json(output, names, &report);
     } else if let (true, Some(names)) = (matched_nothing, names) {
-        output.line(&no_match_line(names, args.user.as_deref()));
+        output.line(&no_match_line(names, args.user.as_deref(), hidden_note().as_deref()));
     } else {
         render(&report, output);
     }
@@ -178,7 +178,7 @@ fn run_check(args: &KillArgs, request: &Request, names: Option<&NameMatch>, outp
     } else if output.json() {
         json(output, names, &report);
     } else if let (true, Some(names)) = (matched_nothing, names) {
-        output.line(&no_match_line(names, args.user.as_deref()));
+        output.line(&no_match_line(names, args.user.as_deref(), hidden_note().as_deref()));
     } else {
         render_check(&report, output);
     }
@@ -306,6 +306,9 @@ struct NameJson {
     pattern: String,
     exact: bool,
     uid: Option<u32>,
+    /// Where /proc hides other users' processes, which were not matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hidepid: Option<String>,
 }
 
 impl NameJson {
@@ -314,12 +317,20 @@ impl NameJson {
             pattern: names.pattern().to_string(),
             exact: names.exact(),
             uid: names.uid,
+            hidepid: hidden_note(),
         }
     }
 }
 
-/// `no process matched ...`, saying what was looked for. Pure.
-fn no_match_line(names: &NameMatch, user: Option<&str>) -> String {
+/// The `hidepid` of a /proc that hides other users' processes from
+/// afterlife (which does not see through it): they may match unseen.
+fn hidden_note() -> Option<String> {
+    crate::proc::mountinfo::proc_hides_others()
+}
+
+/// `no process matched ...`, saying what was looked for; `hidepid`: that
+/// of [`hidden_note`], where /proc hides processes. Pure.
+fn no_match_line(names: &NameMatch, user: Option<&str>, hidepid: Option<&str>) -> String {
     let how = if names.exact() {
         "named exactly"
     } else {
@@ -336,9 +347,16 @@ fn no_match_line(names: &NameMatch, user: Option<&str>) -> String {
     } else {
         ""
     };
+    let hidden = hidepid.map_or_else(String::new, |hidepid| {
+        format!(
+            "; /proc is mounted with hidepid={}, which hides other users' processes: one of them may match \
+             (run as root, or with CAP_SYS_PTRACE, to see them)",
+            escape(hidepid)
+        )
+    });
     format!(
         "no process matched: none {how} /{}/{whose} (afterlife and its ancestors are never selected); \
-         nothing was signalled{long}",
+         nothing was signalled{long}{hidden}",
         escape(names.pattern())
     )
 }
@@ -797,17 +815,22 @@ mod tests {
     fn no_match_says_what_was_looked_for() {
         let names = NameMatch::new("nginx", true, Some(33)).unwrap();
         assert_eq!(
-            no_match_line(&names, Some("www-data")),
+            no_match_line(&names, Some("www-data"), None),
             "no process matched: none named exactly /nginx/ of user www-data (uid 33) (afterlife and its \
              ancestors are never selected); nothing was signalled"
         );
         let names = NameMatch::new("^postgres-checkpointer$", false, Some(0)).unwrap();
         assert_eq!(
-            no_match_line(&names, Some("0")),
+            no_match_line(&names, Some("0"), None),
             "no process matched: none with a name matching /^postgres-checkpointer$/ of uid 0 (afterlife and \
              its ancestors are never selected); nothing was signalled; a process name (comm) is at most 15 \
              characters, so a longer pattern may match nothing"
         );
+        let names = NameMatch::new("sleep", false, None).unwrap();
+        assert!(no_match_line(&names, None, Some("invisible")).ends_with(
+            "nothing was signalled; /proc is mounted with hidepid=invisible, which hides other users' \
+                 processes: one of them may match (run as root, or with CAP_SYS_PTRACE, to see them)"
+        ));
     }
 
     #[test]

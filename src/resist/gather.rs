@@ -336,6 +336,14 @@ impl CgroupMounts {
     }
 }
 
+/// The cgroup v1 freezer membership of a process whose `/proc/PID/cgroup`
+/// lists `groups`: `None` where it is in no freezer cgroup or no freezer
+/// hierarchy is mounted.
+pub(crate) fn freezer_v1_of(groups: &[proc::cgroup::ProcessCGroup]) -> Option<FreezerV1> {
+    let cgroup = proc::cgroup::v1_path(groups, "freezer")?;
+    freezer_v1(CgroupMounts::find().freezer.as_ref()?, &cgroup)
+}
+
 fn freezer_v1(root: &Path, cgroup: &str) -> Option<FreezerV1> {
     let dir = proc::cgroup::dir(root, cgroup);
     let state = fs::read_to_string(dir.join("freezer.state")).ok()?.trim().to_string();

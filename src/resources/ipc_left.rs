@@ -659,17 +659,29 @@ impl IpcWatch {
             self.tree.in_namespace = as_tree_reads(c"/proc/sysvipc/shm")
                 .map(|text| ipc::parse_sysv(&String::from_utf8_lossy(&text), IpcKind::SysvShm));
         }
-        let mounted_at = self.mqueue.as_ref().and_then(MqueueRoot::mounted_at);
-        let mut left = left_by_tree(now, &self.before, &self.tree, mounted_at);
-        if remove {
-            // Through the directory only where it is afterlife's own mount:
-            // a mount found in the table may be another IPC namespace's
-            // (`unshare -i` keeps the mounts), which mq_unlink never reaches.
-            let own = mqueue.as_deref().filter(|_| mounted_at.is_none());
-            remove_all(&mut left, own);
-        }
-        left
+        leftovers(now, &self.before, &self.tree, self.mqueue.as_ref(), remove)
     }
+}
+
+/// The objects of `now` the tree left ([`left_by_tree`]), removed when
+/// `remove`; message queues read through `mqueue`.
+fn leftovers(
+    now: Vec<(IpcObject, Option<u64>)>,
+    before: &[IpcObject],
+    tree: &TreeFacts,
+    mqueue: Option<&MqueueRoot>,
+    remove: bool,
+) -> Vec<IpcLeftover> {
+    let mounted_at = mqueue.and_then(MqueueRoot::mounted_at);
+    let mut left = left_by_tree(now, before, tree, mounted_at);
+    if remove {
+        // Through the directory only where it is afterlife's own mount:
+        // a mount found in the table may be another IPC namespace's
+        // (`unshare -i` keeps the mounts), which mq_unlink never reaches.
+        let own = mqueue.filter(|_| mounted_at.is_none()).map(MqueueRoot::path);
+        remove_all(&mut left, own.as_deref());
+    }
+    left
 }
 
 /// The IPC of a living tree, read before it is ended (`kill --tree`):
@@ -690,13 +702,14 @@ pub struct LiveTree {
 
 impl LiveTree {
     /// Reads it from the roots of the tree; `members` lists the tree's
-    /// processes, called only when `/dev/shm` has files made since the tree
-    /// started (the fds and mappings of the processes running as their
-    /// owners are read then). Nothing is read when no IPC object
-    /// exists at all: then none can be left. (Without files in `/dev/shm`,
-    /// a POSIX message queue is not looked for.)
+    /// processes, called only when `/dev/shm` or the mqueue filesystem has
+    /// files made since the tree started (the fds and mappings of the
+    /// processes running as their owners are read then). Nothing is read
+    /// when no IPC object exists at all: then none can be left. Message
+    /// queues are listed also where no mqueue filesystem is mounted, as
+    /// root ([`ipc::read_every`]); without that, a queue is not looked for.
     pub fn read(roots: &[Pid], members: impl FnOnce() -> Vec<Pid>) -> Option<LiveTree> {
-        let now = ipc::read_all();
+        let now = ipc::read_every();
         if roots.is_empty() || now.is_empty() {
             return None;
         }
@@ -717,12 +730,12 @@ impl LiveTree {
         } else {
             HashMap::new()
         };
-        // Only files new since then can be the tree's, and a process holding
-        // one is looked at only if it runs as a user that owns one (a file
-        // is owned by its creator's user).
+        // Only files (shm or queue) new since then can be the tree's, and a
+        // process holding one is looked at only if it runs as a user that
+        // owns one (a file is owned by its creator's user).
         let owners: HashSet<u32> = now
             .iter()
-            .filter(|o| o.kind == IpcKind::PosixShm && o.new_since(since))
+            .filter(|o| matches!(o.kind, IpcKind::PosixShm | IpcKind::PosixMqueue) && o.new_since(since))
             .map(|o| o.uid)
             .collect();
         let held = if owners.is_empty() {
@@ -763,15 +776,11 @@ impl LiveTree {
     }
 
     /// The objects the tree left, once it was ended; removed when `remove`.
+    /// Message queues are read as in [`LiveTree::read`].
     pub fn left(&self, remove: bool) -> Vec<IpcLeftover> {
-        let mqueue = ipc::mqueue_mount();
-        let now = read_now(&self.tree.held, mqueue.as_deref());
-        let mut left = left_by_tree(now, &[], &self.tree, mqueue.as_deref());
-        if remove {
-            // By mq_unlink: the mount may be another IPC namespace's.
-            remove_all(&mut left, None);
-        }
-        left
+        let mqueue = MqueueRoot::open();
+        let now = read_now(&self.tree.held, mqueue.as_ref().map(MqueueRoot::path).as_deref());
+        leftovers(now, &[], &self.tree, mqueue.as_ref(), remove)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::process::fd_limit::{self, FdLimit};
 use crate::process::{ExitObservation, Pid, Process, ProcessState, ProcessTable, ReadError, WaitError};
 use crate::signal::Signal;
 use crate::terminate::cgroup::{Cgroup, CgroupError};
-use crate::terminate::freeze::{Exits, FrozenCgroups, HoldSignals, Watch, entry_of, stop_and_walk};
+use crate::terminate::freeze::{Exits, FrozenCgroups, HoldSignals, Watch, entry_of, held_by_v1_freezer, stop_and_walk};
 use crate::terminate::plan::{Finish, Phase, Step, TerminationPlan, burst_pause, next_step};
 use crate::terminate::report::{
     Containment, EndedBy, Outcome, ProcessReport, Reaper, SurvivorContext, SurvivorReason, TerminationReport,
@@ -972,6 +972,7 @@ impl Run<'_> {
                     // Its PID in its own namespace: seen from outside,
                     // a child namespace's init has another PID.
                     namespace_init: info.is_namespace_init(),
+                    frozen_v1: held_by_v1_freezer(info.pid),
                 },
                 name_of,
             )

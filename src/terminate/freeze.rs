@@ -25,6 +25,7 @@ use crate::process::fd_limit;
 use crate::process::{OpenError, Pid, Process, ProcessTable, TableEntry};
 use crate::signal::Signal;
 use crate::sys::linux::signal::{self as sys_signal, SigSet};
+use crate::terminate::cgroup::Cgroup;
 use crate::terminate::select::Scope;
 use crate::terminate::targets::Targets;
 
@@ -430,9 +431,9 @@ pub(crate) fn stops(row: Option<&TableEntry>, frozen: bool) -> bool {
     !frozen && !row.is_some_and(|r| r.disk_sleep)
 }
 
-/// Which members the cgroup v2 freezer holds (`docker pause`, `systemctl
-/// freeze`, `cgroup.freeze` written by hand), so that the freeze leaves
-/// them to it ([`stops`]).
+/// Which members the cgroup freezer holds (v2: `docker pause`, `systemctl
+/// freeze`, `cgroup.freeze` written by hand; v1: `freezer.state` FROZEN or
+/// FREEZING), so that the freeze leaves them to it ([`stops`]).
 ///
 /// Reading every member's cgroup would cost a /proc read each on the path
 /// of a thousand-process kill. The cgroups of the named processes are read
@@ -472,15 +473,36 @@ impl FrozenCgroups {
         Self::look(known, pid).unwrap_or(false)
     }
 
+    /// Whether the cgroup v2 freezer or the v1 one holds `pid`, from one
+    /// read of its `/proc/PID/cgroup`.
     fn look(known: &mut BTreeMap<String, bool>, pid: Pid) -> Option<bool> {
-        let cgroup = crate::terminate::cgroup::Cgroup::of_process(pid).ok()?;
-        if let Some(&held) = known.get(cgroup.relative()) {
-            return Some(held);
-        }
-        let held = cgroup.held_by_freezer();
-        known.insert(cgroup.relative().to_string(), held);
-        Some(held)
+        let groups = crate::proc::cgroup::read(pid).ok()?;
+        let v2 = crate::proc::cgroup::v2_path(&groups).map(|relative| {
+            Self::remember(known, relative.clone(), || {
+                Cgroup::root().is_ok_and(|root| root.at(&relative).held_by_freezer())
+            })
+        });
+        let v1 = crate::proc::cgroup::v1_path(&groups, "freezer").map(|relative| {
+            Self::remember(known, format!("freezer:{relative}"), || {
+                crate::resist::gather::freezer_v1_of(&groups).is_some_and(|f| f.is_frozen())
+            })
+        });
+        (v2.is_some() || v1.is_some()).then(|| v2 == Some(true) || v1 == Some(true))
     }
+
+    /// `known[key]`, read with `held` the first time.
+    fn remember(known: &mut BTreeMap<String, bool>, key: String, held: impl FnOnce() -> bool) -> bool {
+        *known.entry(key).or_insert_with(held)
+    }
+}
+
+/// Whether the cgroup v1 freezer holds `pid` now (`freezer.state` FROZEN
+/// or FREEZING).
+pub(crate) fn held_by_v1_freezer(pid: Pid) -> bool {
+    crate::proc::cgroup::read(pid)
+        .ok()
+        .and_then(|groups| crate::resist::gather::freezer_v1_of(&groups))
+        .is_some_and(|freezer| freezer.is_frozen())
 }
 
 fn stop_unstopped(targets: &mut Targets<'_>, table: &ProcessTable) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::duration::FOREVER;
 use crate::signal::{DefaultAction, Signal};
 
 /// How long afterlife waits, after `SIGKILL`, for the targets to be gone
@@ -25,8 +26,9 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 pub struct TerminationPlan {
     /// The first signal (default `SIGTERM`).
     pub signal: Signal,
-    /// How long the targets get to exit after the first signal.
-    #[serde(rename = "grace_seconds", serialize_with = "seconds")]
+    /// How long the targets get to exit after the first signal
+    /// ([`FOREVER`]: no deadline, serialized as `null`).
+    #[serde(rename = "grace_seconds", serialize_with = "seconds_or_forever")]
     pub grace: Duration,
     /// Whether to send `SIGKILL` to what is left after the grace period.
     pub escalate: bool,
@@ -40,6 +42,15 @@ pub struct TerminationPlan {
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
+}
+
+/// A grace of [`FOREVER`] has no number of seconds: `null`.
+fn seconds_or_forever<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    if *d == FOREVER {
+        s.serialize_none()
+    } else {
+        seconds(d, s)
+    }
 }
 
 impl Default for TerminationPlan {
@@ -118,9 +129,14 @@ impl TerminationPlan {
     /// it is, as kill(1) sends it. Nothing waits for an end it does not
     /// bring, and nothing escalates to `SIGKILL` when the target does what
     /// it was asked (stops, continues, redraws). Pure.
+    /// A grace of [`FOREVER`] never ends, so nothing follows it: no
+    /// `SIGKILL` is planned.
     pub fn carried_out(self) -> TerminationPlan {
         if ends_by_default(self.signal) {
-            return self;
+            return TerminationPlan {
+                escalate: self.escalate && self.grace != FOREVER,
+                ..self
+            };
         }
         TerminationPlan {
             wait: false,
@@ -206,6 +222,19 @@ const BURST_ALIVE: usize = 8;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grace_of_forever_plans_no_kill() {
+        let plan = TerminationPlan {
+            grace: FOREVER,
+            ..TerminationPlan::default()
+        }
+        .carried_out();
+        assert!(plan.wait && !plan.escalate);
+        let json = serde_json::to_value(plan).unwrap();
+        assert_eq!(json["grace_seconds"], serde_json::Value::Null);
+        assert_eq!(json["escalate"], false);
+    }
 
     #[test]
     fn a_signal_that_does_not_end_a_process_is_sent_as_it_is() {

@@ -153,6 +153,9 @@ pub enum SurvivorReason {
         /// The kernel function it waits in.
         wchan: Option<String>,
     },
+    /// The cgroup v1 freezer holds it: every signal, even `SIGKILL`, takes
+    /// effect only once its cgroup is thawed.
+    Frozen,
     /// Stopped: only `SIGKILL` or `SIGCONT` move it.
     Stopped,
     /// It is exiting (or writing a core dump) and has not finished.
@@ -207,6 +210,9 @@ impl SurvivorReason {
                 "uninterruptible sleep{}: signals take effect only when that kernel call returns",
                 wchan.as_deref().map(|w| format!(" in {w}")).unwrap_or_default()
             ),
+            SurvivorReason::Frozen => {
+                "frozen by the cgroup v1 freezer: signals, SIGKILL too, take effect only once it is thawed".to_string()
+            }
             SurvivorReason::Stopped => "stopped: only SIGKILL or SIGCONT move it".to_string(),
             SurvivorReason::Exiting => "exiting (or dumping core) and not finished yet".to_string(),
             SurvivorReason::NamespaceInit => {
@@ -238,6 +244,10 @@ pub struct SurvivorContext {
     /// ([`ProcessInfo::is_namespace_init`]), as seen from that namespace,
     /// wherever afterlife runs.
     pub namespace_init: bool,
+    /// Whether the cgroup v1 freezer holds it (`freezer.state` FROZEN or
+    /// FREEZING): it shows as in uninterruptible sleep, but no kernel call
+    /// it waits in keeps it.
+    pub frozen_v1: bool,
 }
 
 /// Why a process that is still there survived, from its /proc facts. The
@@ -257,6 +267,9 @@ pub fn survivor_reason(
             tracer_pid: tracer,
             tracer_name: name_of(tracer),
         };
+    }
+    if context.frozen_v1 && context.waited {
+        return SurvivorReason::Frozen;
     }
     match info.state {
         // A killable sleep (a vfork parent, say) delays no fatal signal:
@@ -543,6 +556,7 @@ mod tests {
             killed: false,
             waited: true,
             namespace_init: false,
+            frozen_v1: false,
         }
     }
 
@@ -701,6 +715,17 @@ mod tests {
             survivor_reason(&info('R'), context(), names),
             SurvivorReason::StillRunning
         );
+    }
+
+    #[test]
+    fn a_process_the_v1_freezer_holds_is_frozen_not_asleep_in_a_kernel_call() {
+        let mut i = info('D');
+        i.wchan = Some("hrtimer_nanosleep".into());
+        let frozen = SurvivorContext {
+            frozen_v1: true,
+            ..context()
+        };
+        assert_eq!(survivor_reason(&i, frozen, names), SurvivorReason::Frozen);
     }
 
     #[test]

@@ -67,6 +67,23 @@ fn dry_run_lists_and_sends_nothing() {
 }
 
 #[test]
+fn a_grace_of_forever_plans_no_kill() {
+    let tree = Tree::start("cli-forever", "sleep 60 &\necho $!\necho ready\nwait\n");
+    let pid = tree.pids[0].to_string();
+    for grace in ["1e300", "inf"] {
+        let (code, report, _) = kill_json(&["--dry-run", "--grace", grace, &pid]);
+        assert_eq!(code, 0, "{report:#}");
+        assert_eq!(report["plan"]["grace_seconds"], serde_json::Value::Null, "{report:#}");
+        assert_eq!(report["plan"]["escalate"], false, "{report:#}");
+        let (code, text, _) = kill_text(&["--dry-run", "--grace", grace, &pid]);
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("would send SIGTERM"), "{text}");
+        assert!(!text.contains("SIGKILL"), "{text}");
+    }
+    assert!(!tree.handles[0].has_exited());
+}
+
+#[test]
 fn no_wait_returns_at_once_and_signal_names_work() {
     let tree = Tree::start(
         "cli-no-wait",

@@ -379,3 +379,60 @@ fn the_overflow_id_of_a_user_namespace_is_refused_as_a_user() {
         assert!(output.stdout.is_empty());
     }
 }
+
+/// Where /proc is mounted with `hidepid=2`, another user's processes are
+/// not listed: a pattern that matches none afterlife can see may match one
+/// of those, and the line says so.
+#[test]
+fn no_match_under_hidepid_says_hidden_processes_may_match() {
+    if !is_root() {
+        println!("skipped: needs root to mount a /proc with hidepid");
+        return;
+    }
+    let scratch = Scratch::new("kill-name-hidepid");
+    let p = prefix();
+    let path = copy_as(scratch.path(), "/bin/sleep", &format!("{p}h"));
+    let sleeper = start(&path, &["60"], &[]);
+    // A procfs instance of its own, in a mount namespace that ends with
+    // the command (never a remount of the machine's /proc).
+    for dry_run in [&["--dry-run"][..], &[]] {
+        let output = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "mount -t proc -o hidepid=2 proc /proc && \
+                 exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --color=never \"$@\"",
+            )
+            .arg(env!("CARGO_BIN_EXE_afterlife"))
+            .arg("kill")
+            .args(dry_run)
+            .args(["--name", &format!("{p}h")])
+            .output()
+            .expect("unshare runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        assert!(text.starts_with("no process matched"), "{text}");
+        // The kernel shows hidepid=2 as `invisible` (Linux 5.8).
+        let note = |hidepid: &str| {
+            format!(
+                "; /proc is mounted with hidepid={hidepid}, which hides other users' processes: one of them may match"
+            )
+        };
+        assert!(text.contains(&note("2")) || text.contains(&note("invisible")), "{text}");
+    }
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t proc -o hidepid=2 proc /proc && \
+             exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --json \"$@\"",
+        )
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["kill", "--dry-run", "--name", &format!("{p}h")])
+        .output()
+        .expect("unshare runs");
+    let report = common::schema::parse("kill", &String::from_utf8_lossy(&output.stdout));
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    assert_eq!(report["processes"], serde_json::json!([]), "{report:#}");
+    let hidepid = report["name_match"]["hidepid"].as_str().unwrap_or_default();
+    assert!(["2", "invisible"].contains(&hidepid), "{report:#}");
+    assert!(!pid_dead(sleeper.pid()));
+}

@@ -1079,14 +1079,11 @@ fn invoked_as_timeout(zero: &std::ffi::OsStr) -> bool {
 fn usage_error(error: clap::Error) -> u8 {
     use clap::error::ErrorKind;
     match error.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = error.print();
-            if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                exit_code::FAILURE
-            } else {
-                exit_code::SUCCESS
-            }
+            exit_code::FAILURE
         }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => help_printed(&error),
         _ => {
             let (line, hint) = match own_parse_error(&error) {
                 Some(line) => (line, None),
@@ -1100,6 +1097,23 @@ fn usage_error(error: clap::Error) -> u8 {
             }
             exit_code::FAILURE
         }
+    }
+}
+
+/// Prints help or the version to stdout: 0, or 125 with one line saying
+/// why when stdout refused it (closed by the caller, a full disk), as
+/// every command's output.
+fn help_printed(error: &clap::Error) -> u8 {
+    use std::io::Write as _;
+    let printed = error.print().and_then(|()| std::io::stdout().flush());
+    output::stdout_written(printed);
+    match output::stdout_failure() {
+        Some(failure) => {
+            let program = output::program_name();
+            output::stderr_line(&format!("{program}: error: cannot write the output: {failure}"));
+            exit_code::FAILURE
+        }
+        None => exit_code::SUCCESS,
     }
 }
 

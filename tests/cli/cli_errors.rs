@@ -368,7 +368,7 @@ fn snapshots_are_read_within_a_bound() {
 
 /// Runs afterlife with `args`, ending it (the child we started) should it
 /// take longer than `limit`: `None` then.
-fn run_within(args: &[&str], limit: std::time::Duration) -> Option<std::process::Output> {
+pub(crate) fn run_within(args: &[&str], limit: std::time::Duration) -> Option<std::process::Output> {
     use std::process::Stdio;
     let mut child = afterlife()
         .args(args)
@@ -576,4 +576,36 @@ fn a_stdout_closed_by_the_caller_is_an_error_and_stays_closed_for_the_command() 
     // Nothing written to stdout, nothing lost: no error.
     let output = with_stdout_closed(&["run", "--", "true"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+/// Help, the version, completions and man pages are output as any
+/// command's: a stdout closed by the caller or full fails with one line
+/// and 125; they said nothing and exited 0.
+#[test]
+fn help_version_completions_and_man_fail_on_an_unwritable_stdout() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["kill", "--help"],
+        &["completions", "bash"],
+        &["man"],
+    ] {
+        let closed = with_stdout_closed(args);
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let full = afterlife().args(args).stdout(full).output().expect("afterlife runs");
+        for (output, why) in [
+            (closed, "Bad file descriptor (os error 9)"),
+            (full, "No space left on device (os error 28)"),
+        ] {
+            assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+            assert_eq!(
+                stderr(&output),
+                format!("afterlife: error: cannot write the output: {why}\n"),
+                "{args:?}"
+            );
+        }
+    }
 }

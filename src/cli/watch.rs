@@ -174,6 +174,8 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         // Found out now, not after a whole watch whose verdict would be lost.
         check_writable(path)?;
     }
+    #[cfg(target_os = "linux")]
+    refuse_itself(args)?;
     let exporter = match &args.prometheus {
         // The address is the user's text: escaped like everything else.
         Some(address) => Some(
@@ -266,6 +268,20 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     } else {
         exit_code::SUCCESS
     })
+}
+
+/// Refuses afterlife's own PID, named or as `--tree`'s root, as `kill`
+/// refuses it: its fds and memory grow with what it watches, so a verdict
+/// on it would be about the watch. (`--tree` and `--name` leave it out of
+/// what they find.)
+#[cfg(target_os = "linux")]
+fn refuse_itself(args: &WatchArgs) -> Result<(), Failure> {
+    let me = Pid::current();
+    if args.tree == Some(me) || args.pids.contains(&me) {
+        let why = crate::terminate::select::Refusal::Itself.describe();
+        return Err(Failure::new(format!("cannot watch {me}: {why}")));
+    }
+    Ok(())
 }
 
 /// Creates the plot file (or opens it for writing) and removes it again if

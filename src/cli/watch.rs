@@ -373,7 +373,9 @@ fn overall_text(summary: &WatchSummary, output: &Output) -> String {
 
 fn describe_verdict(v: &MetricVerdict) -> String {
     let mut text = format!("{} {}", v.metric, v.shape_text());
-    text.push_str(&format!(", now {}", v.human(v.last)));
+    if let Some(last) = v.last {
+        text.push_str(&format!(", now {}", v.human(last)));
+    }
     if let (Some(limit), Some(seconds)) = (v.limit, v.time_to_limit_seconds) {
         let what = match v.metric.as_str() {
             "fds" => "fd limit",
@@ -401,6 +403,8 @@ fn display_name(p: &ProcessSummary) -> String {
 fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Vec<String> {
     let name = output.paint(Style::Bold, &display_name(p));
     let head = match (p.leaking, p.ending.is_some(), p.unjudged) {
+        // No sample: no value to show, only its ending below.
+        (false, true, true) if p.samples == 0 => output.paint(Style::Bad, "ended before its first sample"),
         (true, false, _) => output.paint(Style::Bad, "LEAK"),
         (true, true, _) => output.paint(Style::Bad, "leaked until it ended"),
         (false, _, true) => output.paint(Style::Bad, "too few samples to judge"),

@@ -609,3 +609,36 @@ fn help_version_completions_and_man_fail_on_an_unwritable_stdout() {
         }
     }
 }
+
+/// `deaths` without the privilege for BPF or the proc connector says each
+/// cause once: aya's load error repeated the map's ("failed to create map
+/// `ooms`: failed to create map `ooms`: ...").
+#[test]
+fn deaths_without_privilege_says_each_cause_once() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run afterlife as another user");
+        return;
+    }
+    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    let output = std::process::Command::new("timeout")
+        .args(["10", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["deaths", "--duration", "1s"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    if output.status.code() != Some(125) {
+        eprintln!("skipped: deaths runs unprivileged here: {err}");
+        return;
+    }
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for part in err.trim_end().split("; ") {
+        let causes: Vec<&str> = part.split(": ").collect();
+        for pair in causes.windows(2) {
+            assert_ne!(pair[0], pair[1], "a cause said twice: {err}");
+        }
+    }
+}

@@ -642,3 +642,36 @@ fn deaths_without_privilege_says_each_cause_once() {
         }
     }
 }
+
+/// The argument parser's own errors quote the input escaped, in one line,
+/// tips included: a newline split them and an escape sequence was lost
+/// (`invalid value 'a b'`).
+#[test]
+fn parser_errors_escape_the_input_they_quote() {
+    for (args, expected) in [
+        (
+            &["completions", "a\nb"][..],
+            "afterlife: error: invalid value 'a\\nb' for '<SHELL>' [possible values: bash, zsh, fish]\n",
+        ),
+        (
+            &["status", "--\x1b[31mX\nY"],
+            "afterlife: error: unexpected argument '--\\e[31mX\\nY' found (to pass '--\\e[31mX\\nY' as a value, use '-- --\\e[31mX\\nY')\n",
+        ),
+        (&["fr\tob"], "afterlife: error: unrecognized subcommand 'fr\\tob'\n"),
+        (
+            &["completions", "x\\y"],
+            "afterlife: error: invalid value 'x\\\\y' for '<SHELL>' [possible values: bash, zsh, fish]\n",
+        ),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(125), "{args:?}");
+        let err = stderr(&output);
+        let first = err.split_inclusive('\n').next().unwrap_or_default();
+        assert_eq!(first, expected, "{args:?}: {err:?}");
+        assert!(!err.contains('\x1b'), "{err:?}");
+        assert!(
+            err.lines().skip(1).all(|l| l.starts_with("afterlife: hint: ")),
+            "{err:?}"
+        );
+    }
+}

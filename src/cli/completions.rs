@@ -41,8 +41,10 @@ pub(crate) fn completions(shell: Shell) -> Result<u8, Failure> {
             &exe.to_string_lossy(),
             &mut script,
         )
-        .and_then(|()| std::io::stdout().write_all(&script))
         .map_err(|e| Failure::new(format!("cannot write the completions: {e}")))?;
+    // A stdout that refuses them (closed, full) fails the run where every
+    // command's output does: `main_with_args` says why, with 125.
+    crate::cli::output::write_stdout(&script);
     Ok(exit_code::SUCCESS)
 }
 
@@ -101,9 +103,7 @@ pub(crate) fn man(dir: Option<&Path>, command: clap::Command) -> Result<u8, Fail
     match dir {
         None => {
             let page = page(&command, &command_names(&command));
-            std::io::stdout()
-                .write_all(page.as_bytes())
-                .map_err(|e| Failure::new(format!("cannot write the man page: {e}")))?;
+            crate::cli::output::write_stdout(page.as_bytes());
         }
         Some(dir) => write_pages(&command, dir).map_err(|e| {
             Failure::new(format!(
@@ -125,12 +125,48 @@ fn write_pages(command: &clap::Command, dir: &Path) -> std::io::Result<()> {
         _ => e,
     })?;
     let siblings = command_names(command);
-    std::fs::write(dir.join("afterlife.1"), page(command, &siblings))?;
+    write_page(&dir.join("afterlife.1"), &page(command, &siblings))?;
     for sub in visible(command) {
         let name = format!("afterlife-{}.1", sub.get_name());
-        std::fs::write(dir.join(name), page(sub, &siblings))?;
+        write_page(&dir.join(name), &page(sub, &siblings))?;
     }
     Ok(())
+}
+
+/// Writes one page over a regular file or a new one. Anything else is
+/// refused: opening a FIFO for writing waits for a reader, for ever if
+/// none comes, and a device or socket takes no page. The open itself does
+/// not wait (`O_NONBLOCK`), so a FIFO put there after the check is refused
+/// too.
+fn write_page(path: &Path, text: &str) -> std::io::Result<()> {
+    let refused = |is_dir: bool| {
+        let kind = if is_dir {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, a socket or a device)"
+        };
+        std::io::Error::other(format!("{} is {kind}", escape(&path.display().to_string())))
+    };
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        return Err(refused(meta.is_dir()));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(target_os = "linux")]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let mut file = options.open(path).map_err(|e| match e.raw_os_error() {
+        // A FIFO without a reader, made since the check.
+        #[cfg(target_os = "linux")]
+        Some(libc::ENXIO) => refused(false),
+        _ => e,
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refused(meta.is_dir()));
+    }
+    file.write_all(text.as_bytes())
 }
 
 fn command_names(command: &clap::Command) -> Vec<String> {

@@ -1079,28 +1079,94 @@ fn invoked_as_timeout(zero: &std::ffi::OsStr) -> bool {
 fn usage_error(error: clap::Error) -> u8 {
     use clap::error::ErrorKind;
     match error.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = error.print();
-            if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                exit_code::FAILURE
-            } else {
-                exit_code::SUCCESS
-            }
+            exit_code::FAILURE
         }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => help_printed(&error),
         _ => {
             let (line, hint) = match own_parse_error(&error) {
-                Some(line) => (line, None),
-                // Display strips clap's styles.
-                None => usage_lines(&error.render().to_string()),
+                Some(line) => (crate::text::escape(&line).into_owned(), None),
+                // Display strips clap's styles. The input it quotes is
+                // escaped first: clap's lines would split at its newlines
+                // and lose its escape sequences.
+                None => {
+                    let (line, hint) = usage_lines(&with_input_escaped(error).render().to_string());
+                    (crate::text::escape_controls(&line).into_owned(), hint)
+                }
             };
             let program = output::program_name();
-            output::stderr_line(&format!("{program}: error: {}", crate::text::escape(&line)));
+            output::stderr_line(&format!("{program}: error: {line}"));
             if let Some(hint) = hint {
                 output::stderr_line(&format!("{program}: hint: {}", crate::text::escape(&hint)));
             }
             exit_code::FAILURE
         }
     }
+}
+
+/// Prints help or the version to stdout: 0, or 125 with one line saying
+/// why when stdout refused it (closed by the caller, a full disk), as
+/// every command's output.
+fn help_printed(error: &clap::Error) -> u8 {
+    use std::io::Write as _;
+    let printed = error.print().and_then(|()| std::io::stdout().flush());
+    output::stdout_written(printed);
+    match output::stdout_failure() {
+        Some(failure) => {
+            let program = output::program_name();
+            output::stderr_line(&format!("{program}: error: cannot write the output: {failure}"));
+            exit_code::FAILURE
+        }
+        None => exit_code::SUCCESS,
+    }
+}
+
+/// `error` with the text it quotes from the command line (the argument,
+/// the value, the subcommand) escaped as every error escapes input, in
+/// its tips too.
+fn with_input_escaped(mut error: clap::Error) -> clap::Error {
+    use clap::error::ContextValue;
+    let escape = |text: &str| crate::text::escape(text).into_owned();
+    let quoted: Vec<String> = error
+        .context()
+        .flat_map(|(_, value)| match value {
+            ContextValue::String(text) => vec![text.clone()],
+            ContextValue::Strings(texts) => texts.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let escaped: Vec<_> = error
+        .context()
+        .filter_map(|(kind, value)| match value {
+            ContextValue::String(text) => Some((kind, ContextValue::String(escape(text)))),
+            ContextValue::Strings(texts) => {
+                Some((kind, ContextValue::Strings(texts.iter().map(|t| escape(t)).collect())))
+            }
+            ContextValue::StyledStrs(tips) => Some((
+                kind,
+                ContextValue::StyledStrs(tips.iter().map(|tip| escaped_within(tip, &quoted).into()).collect()),
+            )),
+            _ => None,
+        })
+        .collect();
+    for (kind, value) in escaped {
+        error.insert(kind, value);
+    }
+    error
+}
+
+/// A tip's text (its styles dropped, as they drop escape sequences from
+/// what it quotes) with each of `quoted` that needs escaping escaped.
+fn escaped_within(tip: &clap::builder::StyledStr, quoted: &[String]) -> String {
+    quoted.iter().fold(tip.to_string(), |text, raw| {
+        let escaped = crate::text::escape(raw);
+        if escaped == raw.as_str() {
+            return text;
+        }
+        let shown = clap::builder::StyledStr::from(raw.clone()).to_string();
+        text.replace(&shown, &escaped)
+    })
 }
 
 /// Our own parsers' errors (PIDs, durations, signals) say what was wrong

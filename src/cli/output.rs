@@ -224,6 +224,15 @@ pub(crate) fn stdout_written(result: std::io::Result<()>) -> bool {
     }
 }
 
+/// Writes `bytes` to stdout and flushes them, as [`stdout_written`]
+/// judges a write: a stdout that refused them (closed by the caller, a
+/// full disk) makes [`stdout_failure`] say why. For output written whole
+/// (completions, man pages, help).
+pub(crate) fn write_stdout(bytes: &[u8]) -> bool {
+    let mut stdout = std::io::stdout().lock();
+    stdout_written(stdout.write_all(bytes).and_then(|()| stdout.flush()))
+}
+
 /// Why stdout could not take the output, if it could not (EPIPE aside):
 /// then afterlife fails (125) rather than answer over a report that was
 /// not written, as `completions` and `man` do.

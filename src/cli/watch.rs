@@ -174,6 +174,8 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
         // Found out now, not after a whole watch whose verdict would be lost.
         check_writable(path)?;
     }
+    #[cfg(target_os = "linux")]
+    refuse_itself(args)?;
     let exporter = match &args.prometheus {
         // The address is the user's text: escaped like everything else.
         Some(address) => Some(
@@ -268,6 +270,20 @@ pub(crate) fn run(args: &WatchArgs, output: &Output) -> Result<u8, Failure> {
     })
 }
 
+/// Refuses afterlife's own PID, named or as `--tree`'s root, as `kill`
+/// refuses it: its fds and memory grow with what it watches, so a verdict
+/// on it would be about the watch. (`--tree` and `--name` leave it out of
+/// what they find.)
+#[cfg(target_os = "linux")]
+fn refuse_itself(args: &WatchArgs) -> Result<(), Failure> {
+    let me = Pid::current();
+    if args.tree == Some(me) || args.pids.contains(&me) {
+        let why = crate::terminate::select::Refusal::Itself.describe();
+        return Err(Failure::new(format!("cannot watch {me}: {why}")));
+    }
+    Ok(())
+}
+
 /// Creates the plot file (or opens it for writing) and removes it again if
 /// it did not exist.
 fn check_writable(path: &std::path::Path) -> Result<(), Failure> {
@@ -357,7 +373,9 @@ fn overall_text(summary: &WatchSummary, output: &Output) -> String {
 
 fn describe_verdict(v: &MetricVerdict) -> String {
     let mut text = format!("{} {}", v.metric, v.shape_text());
-    text.push_str(&format!(", now {}", v.human(v.last)));
+    if let Some(last) = v.last {
+        text.push_str(&format!(", now {}", v.human(last)));
+    }
     if let (Some(limit), Some(seconds)) = (v.limit, v.time_to_limit_seconds) {
         let what = match v.metric.as_str() {
             "fds" => "fd limit",
@@ -385,6 +403,8 @@ fn display_name(p: &ProcessSummary) -> String {
 fn describe_process(p: &ProcessSummary, until_exit: bool, output: &Output) -> Vec<String> {
     let name = output.paint(Style::Bold, &display_name(p));
     let head = match (p.leaking, p.ending.is_some(), p.unjudged) {
+        // No sample: no value to show, only its ending below.
+        (false, true, true) if p.samples == 0 => output.paint(Style::Bad, "ended before its first sample"),
         (true, false, _) => output.paint(Style::Bad, "LEAK"),
         (true, true, _) => output.paint(Style::Bad, "leaked until it ended"),
         (false, _, true) => output.paint(Style::Bad, "too few samples to judge"),

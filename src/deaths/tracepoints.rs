@@ -64,12 +64,19 @@ pub enum TracepointError {
 const PROGRAMS: [&str; 3] = ["signal_generate", "mark_victim", "sched_process_exit"];
 
 /// Full text of an error and its sources (the verifier's reason is deep).
+/// A source whose words end its error's own already (aya's `map error:
+/// {0}` also gives `{0}` as its source) is said once.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
+    let mut said = text.clone();
     let mut source = error.source();
     while let Some(next) = source {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
+        let words = next.to_string();
+        if !said.ends_with(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        said = words;
         source = next.source();
     }
     text
@@ -173,6 +180,36 @@ fn attach(ebpf: &mut Ebpf, name: &'static str, btf: &Btf) -> Result<(), Tracepoi
 
 #[cfg(test)]
 mod tests {
+    /// An error with a message and perhaps a source, for [`super::chain`].
+    #[derive(Debug)]
+    struct Link(String, Option<Box<Link>>);
+
+    impl std::fmt::Display for Link {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl std::error::Error for Link {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let io = Link("Operation not permitted (os error 1)".into(), None);
+        let map = Link("failed to create map `lost`".into(), Some(Box::new(io)));
+        let ebpf = Link("map error: failed to create map `lost`".into(), Some(Box::new(map)));
+        assert_eq!(
+            super::chain(&ebpf),
+            "map error: failed to create map `lost`: Operation not permitted (os error 1)"
+        );
+        let inner = Link("b".into(), None);
+        let outer = Link("a".into(), Some(Box::new(inner)));
+        assert_eq!(super::chain(&outer), "a: b");
+    }
+
     #[test]
     fn ring_sizes() {
         assert_eq!(super::ring_bytes("4096"), Some(4096));

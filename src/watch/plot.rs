@@ -149,6 +149,9 @@ pub fn plot(path: &Path, processes: &[PlotProcess<'_>]) -> Result<(), PlotError>
         message,
     };
     let size = (1200, 1400);
+    // Before a backend is made: it writes the file when dropped, even
+    // after an error.
+    regular_or_absent(path).map_err(draw_error)?;
     match format {
         Format::Svg => {
             let root = SVGBackend::new(path, size).into_drawing_area();
@@ -160,6 +163,17 @@ pub fn plot(path: &Path, processes: &[PlotProcess<'_>]) -> Result<(), PlotError>
             draw(&root, processes).map_err(draw_error)?;
             root.present().map_err(|e| draw_error(e.to_string()))
         }
+    }
+}
+
+/// Refuses a path that became something other than a regular file since
+/// the watch began (it was checked then): opening a FIFO for writing
+/// would wait for a reader, for ever if none came. (One made while the
+/// chart is drawn, a fraction of a second, is not seen.)
+fn regular_or_absent(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err("it is not a regular file (a FIFO, a socket or a device)".to_string()),
+        _ => Ok(()),
     }
 }
 

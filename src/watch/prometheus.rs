@@ -20,15 +20,20 @@
 //! requires (`\\`, `\"`, `\n`).
 //!
 //! The server is a plain `std::net::TcpListener` on its own thread: one
-//! request per connection, `GET` and `HEAD /metrics` only, with read and write
-//! timeouts so a stuck client cannot stall the next scrape. An HTTP crate
-//! would bring an async runtime for a job that is a dozen lines.
+//! request per connection, `GET` and `HEAD /metrics` only. Each connection
+//! is answered on a thread of its own (a small stack), with a deadline for
+//! the whole request and for the answer, so a client that connects and
+//! sends nothing delays no other scrape; at most [`MAX_CONNECTIONS`] are
+//! open at once, and a new one closes the oldest, so memory stays bounded
+//! and a new scrape is always answered. An HTTP crate would bring an async
+//! runtime for a job that is a few dozen lines.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::watch::sample::{FAMILIES, FdKind, Limits, Sample, StatFacts};
 use crate::watch::series::MetricVerdict;
@@ -309,13 +314,7 @@ impl Exporter {
         let shared = Arc::clone(&text);
         std::thread::Builder::new()
             .name("prometheus".into())
-            .spawn(move || {
-                // A failed accept (ECONNABORTED, EMFILE) concerns one client;
-                // keep serving the others.
-                for stream in listener.incoming().flatten() {
-                    let _ = answer(stream, &shared);
-                }
-            })
+            .spawn(move || accept_loop(&listener, &shared))
             .map_err(|source| ServeError {
                 address: address.to_string(),
                 source,
@@ -345,18 +344,76 @@ impl Exporter {
     }
 }
 
-fn answer(mut stream: TcpStream, text: &Mutex<String>) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+/// Connections answered at once; a new one beyond closes the oldest.
+pub const MAX_CONNECTIONS: usize = 32;
+
+/// How long a client has to send its request, and to take the answer.
+const CLIENT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The connections being answered: an ID and a handle to shut each down.
+type Open = Arc<Mutex<VecDeque<(u64, TcpStream)>>>;
+
+/// Accepts for ever, each connection answered on a thread of its own.
+fn accept_loop(listener: &TcpListener, text: &Arc<Mutex<String>>) {
+    let open: Open = Arc::default();
+    // A failed accept (ECONNABORTED, EMFILE) concerns one client; keep
+    // serving the others.
+    for (id, stream) in (0u64..).zip(listener.incoming().flatten()) {
+        let Ok(handle) = stream.try_clone() else {
+            continue;
+        };
+        if let Ok(mut open) = open.lock() {
+            if open.len() >= MAX_CONNECTIONS
+                && let Some((_, oldest)) = open.pop_front()
+            {
+                let _ = oldest.shutdown(Shutdown::Both);
+            }
+            open.push_back((id, handle));
+        }
+        let (text, mine) = (Arc::clone(text), Arc::clone(&open));
+        let spawned = std::thread::Builder::new()
+            .name("prometheus-client".into())
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let _ = answer(stream, &text);
+                forget(&mine, id);
+            });
+        if spawned.is_err() {
+            forget(&open, id);
+        }
+    }
+}
+
+fn forget(open: &Open, id: u64) {
+    if let Ok(mut open) = open.lock() {
+        open.retain(|(other, _)| *other != id);
+    }
+}
+
+/// Reads the request head (up to 16 KiB) until [`CLIENT_DEADLINE`] from
+/// now: a client that sends a byte now and then gets no longer.
+fn read_request(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let deadline = Instant::now() + CLIENT_DEADLINE;
     let mut request = Vec::new();
     let mut chunk = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
         let n = stream.read(&mut chunk)?;
         if n == 0 {
             break;
         }
         request.extend_from_slice(&chunk[..n]);
     }
+    Ok(request)
+}
+
+fn answer(mut stream: TcpStream, text: &Mutex<String>) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(CLIENT_DEADLINE))?;
+    let request = read_request(&mut stream)?;
     let line = request.split(|b| *b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
     let mut parts = line.split_whitespace();

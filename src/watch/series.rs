@@ -174,7 +174,8 @@ pub struct MetricVerdict {
     /// The verdict (the shape of the series).
     pub verdict: Verdict,
     /// Whether a `leaking` verdict on this metric makes the process leak
-    /// (see [`Metric::judged`]).
+    /// (see [`Metric::judged`]); false for a metric without a sample,
+    /// where nothing was judged.
     pub judged: bool,
     /// For `levelled_off` and `step`: how much it rose.
     pub rise: Option<f64>,
@@ -189,10 +190,12 @@ pub struct MetricVerdict {
     /// `1 - p` of the Mann–Kendall test for growth (for shrinking, for
     /// shrinking).
     pub confidence: f64,
-    /// First and last value in the window.
-    pub first: f64,
-    /// The last value.
-    pub last: f64,
+    /// First and last value in the window; `None` without a sample (a
+    /// process that ended before its first), where any value would be
+    /// made up.
+    pub first: Option<f64>,
+    /// The last value; `None` without a sample.
+    pub last: Option<f64>,
     /// Samples the verdict rests on.
     pub samples: usize,
     /// The limit this metric runs into, if any.
@@ -390,16 +393,19 @@ impl History {
         let fitted = judgement.trend;
         let verdict = judgement.verdict;
         let slope = fitted.map_or(0.0, |t| t.slope_per_second);
-        let last = series.last().map_or(0.0, |p| p.1);
+        let last = series.last().map(|p| p.1);
         // The room left: fds against RLIMIT_NOFILE; anonymous memory and
         // swap against what the memory limit still allows (the whole
         // cgroup's usage counts towards memory.max).
         let (limit, room) = match metric {
-            Metric::Fds | Metric::Handles => (limits.max_fds, limits.max_fds.map(|max| max as f64 - last)),
+            Metric::Fds | Metric::Handles => (
+                limits.max_fds,
+                limits.max_fds.map(|max| max as f64 - last.unwrap_or(0.0)),
+            ),
             Metric::RssAnon | Metric::Swap | Metric::PrivateBytes => match &limits.memory {
                 Some(m) => (
                     Some(m.bytes),
-                    Some(m.bytes as f64 - m.used_bytes.map_or(last, |used| used as f64)),
+                    Some(m.bytes as f64 - m.used_bytes.map_or(last.unwrap_or(0.0), |used| used as f64)),
                 ),
                 None => (None, None),
             },
@@ -416,13 +422,13 @@ impl History {
                 _ => None,
             },
             verdict,
-            judged: metric.judged(),
+            judged: metric.judged() && !series.is_empty(),
             rise: judgement.rise,
             rise_ended_at: judgement.at,
             slope_per_second: slope,
             growth_per_minute: slope * 60.0,
             confidence: trend::confidence(fitted.as_ref(), verdict),
-            first: series.first().map_or(0.0, |p| p.1),
+            first: series.first().map(|p| p.1),
             last,
             samples: series.len(),
             limit,

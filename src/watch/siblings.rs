@@ -59,7 +59,7 @@ pub fn reconsider(members: &mut [Member<'_>]) {
 /// process whose `verdict` is reconsidered.
 fn total_leaks(group: &[&History], metric: Metric, verdict: &MetricVerdict) -> bool {
     let margin = Margin {
-        absolute: metric.margin().of(verdict.first),
+        absolute: metric.margin().of(verdict.first.unwrap_or(0.0)),
         relative: 0.0,
     };
     trend::judge(&total(group, metric), margin).verdict == Verdict::Leaking

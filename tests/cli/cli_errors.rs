@@ -368,7 +368,7 @@ fn snapshots_are_read_within_a_bound() {
 
 /// Runs afterlife with `args`, ending it (the child we started) should it
 /// take longer than `limit`: `None` then.
-fn run_within(args: &[&str], limit: std::time::Duration) -> Option<std::process::Output> {
+pub(crate) fn run_within(args: &[&str], limit: std::time::Duration) -> Option<std::process::Output> {
     use std::process::Stdio;
     let mut child = afterlife()
         .args(args)
@@ -594,4 +594,102 @@ fn wait_refuses_its_own_pid() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("is afterlife itself"), "{stderr}");
+}
+
+/// Help, the version, completions and man pages are output as any
+/// command's: a stdout closed by the caller or full fails with one line
+/// and 125; they said nothing and exited 0.
+#[test]
+fn help_version_completions_and_man_fail_on_an_unwritable_stdout() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["kill", "--help"],
+        &["completions", "bash"],
+        &["man"],
+    ] {
+        let closed = with_stdout_closed(args);
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let full = afterlife().args(args).stdout(full).output().expect("afterlife runs");
+        for (output, why) in [
+            (closed, "Bad file descriptor (os error 9)"),
+            (full, "No space left on device (os error 28)"),
+        ] {
+            assert_eq!(output.status.code(), Some(125), "{args:?}: {}", stderr(&output));
+            assert_eq!(
+                stderr(&output),
+                format!("afterlife: error: cannot write the output: {why}\n"),
+                "{args:?}"
+            );
+        }
+    }
+}
+
+/// `deaths` without the privilege for BPF or the proc connector says each
+/// cause once: aya's load error repeated the map's ("failed to create map
+/// `ooms`: failed to create map `ooms`: ...").
+#[test]
+fn deaths_without_privilege_says_each_cause_once() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run afterlife as another user");
+        return;
+    }
+    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    let output = std::process::Command::new("timeout")
+        .args(["10", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .args(["deaths", "--duration", "1s"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    if output.status.code() != Some(125) {
+        eprintln!("skipped: deaths runs unprivileged here: {err}");
+        return;
+    }
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for part in err.trim_end().split("; ") {
+        let causes: Vec<&str> = part.split(": ").collect();
+        for pair in causes.windows(2) {
+            assert_ne!(pair[0], pair[1], "a cause said twice: {err}");
+        }
+    }
+}
+
+/// The argument parser's own errors quote the input escaped, in one line,
+/// tips included: a newline split them and an escape sequence was lost
+/// (`invalid value 'a b'`).
+#[test]
+fn parser_errors_escape_the_input_they_quote() {
+    for (args, expected) in [
+        (
+            &["completions", "a\nb"][..],
+            "afterlife: error: invalid value 'a\\nb' for '<SHELL>' [possible values: bash, zsh, fish]\n",
+        ),
+        (
+            &["status", "--\x1b[31mX\nY"],
+            "afterlife: error: unexpected argument '--\\e[31mX\\nY' found (to pass '--\\e[31mX\\nY' as a value, use '-- --\\e[31mX\\nY')\n",
+        ),
+        (&["fr\tob"], "afterlife: error: unrecognized subcommand 'fr\\tob'\n"),
+        (
+            &["completions", "x\\y"],
+            "afterlife: error: invalid value 'x\\\\y' for '<SHELL>' [possible values: bash, zsh, fish]\n",
+        ),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(125), "{args:?}");
+        let err = stderr(&output);
+        let first = err.split_inclusive('\n').next().unwrap_or_default();
+        assert_eq!(first, expected, "{args:?}: {err:?}");
+        assert!(!err.contains('\x1b'), "{err:?}");
+        assert!(
+            err.lines().skip(1).all(|l| l.starts_with("afterlife: hint: ")),
+            "{err:?}"
+        );
+    }
 }

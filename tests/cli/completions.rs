@@ -174,6 +174,38 @@ fn man_pages_to_a_file_are_refused_as_no_directory() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
 }
 
+/// `man --dir` over a FIFO refuses it at once: opening it for writing
+/// waited for a reader for ever. A directory in a page's place is refused
+/// too, and the other pages are not written.
+#[test]
+fn man_pages_over_a_fifo_or_directory_are_refused_without_waiting() {
+    let scratch = Scratch::new("man-fifo");
+    let fifo = scratch.fifo("afterlife.1");
+    let args = ["man", "--dir", scratch.path().to_str().unwrap()];
+    let limit = std::time::Duration::from_secs(10);
+    let output = crate::cli_errors::run_within(&args, limit).expect("man --dir waited on the FIFO");
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "afterlife: error: cannot write man pages to {}: {} is not a regular file (a FIFO, a socket or a device)\n",
+            scratch.path().display(),
+            fifo.display()
+        )
+    );
+    assert!(!scratch.path().join("afterlife-kill.1").exists());
+
+    let other = Scratch::new("man-dir");
+    std::fs::create_dir(other.path().join("afterlife.1")).unwrap();
+    let output = run(&["man", "--dir", other.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(
+        stderr(&output).ends_with("afterlife.1 is a directory\n"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// Renders a page with man(1), as a reader sees it.
 fn rendered(page: &std::path::Path) -> Option<String> {
     let output = std::process::Command::new("man")

@@ -583,3 +583,24 @@ fn a_plot_path_that_is_no_regular_file_is_refused() {
         );
     }
 }
+
+/// afterlife's own PID is refused as `kill` refuses it, named or as
+/// `--tree`'s root: it watched itself, a verdict about its own watch.
+#[test]
+fn its_own_pid_is_refused() {
+    for target in ["\"$$\"", "--tree \"$$\""] {
+        let script = format!("exec \"$0\" watch --duration 3s {target}");
+        let output = Command::new("sh")
+            .args(["-c", &script, env!("CARGO_BIN_EXE_afterlife")])
+            .output()
+            .expect("sh runs");
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(125), "{target}: {text}");
+        assert!(
+            text.starts_with("afterlife: error: cannot watch ") && text.ends_with(": it is afterlife itself\n"),
+            "{target}: {text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+    }
+}

@@ -166,3 +166,37 @@ for t in root.iter('{http://www.w3.org/2000/svg}text'):\n    print(t.get('x') + 
         assert!(*x > 850.0, "legend at x = {x}");
     }
 }
+
+/// A plot path that became a FIFO during the watch is refused when the
+/// chart is written, not waited on for ever (it is checked at the start
+/// too, as `man --dir` checks its pages).
+#[test]
+fn a_plot_path_made_a_fifo_during_the_watch_is_refused() {
+    let scratch = Scratch::new("watch-plot-fifo");
+    let path = scratch.path().join("chart.svg");
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let mut watch = afterlife()
+        .args(["watch", "--interval", "100ms", "--duration", "1s", "--plot"])
+        .arg(&path)
+        .arg(sleeper.id().to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    scratch.fifo("chart.svg");
+    let ended = common::wait_until(std::time::Duration::from_secs(15), || {
+        watch.try_wait().unwrap().is_some()
+    });
+    if !ended {
+        let _ = watch.kill();
+    }
+    let output = watch.wait_with_output().unwrap();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(ended, "the watch waited on the FIFO");
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("not a regular file"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -142,3 +142,54 @@ fn prometheus_scrapes_and_answers_afterlife_process_open_fds() {
     // The watch is still running (and so is the process it watches).
     assert!(watch.0.try_wait().unwrap().is_none());
 }
+
+/// Clients that connect and send nothing delay no scrape: four idle
+/// connections stalled the endpoint (each held it for its 5 s read
+/// timeout, one after another). Forty, more than are kept open at once,
+/// leave it answering too.
+#[test]
+fn idle_connections_do_not_stall_a_scrape() {
+    let sleeper = Reaped(
+        Command::new("sleep")
+            .arg("60")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut watch = Reaped(
+        afterlife()
+            .args(["watch", "--interval", "200ms", "--prometheus", "127.0.0.1:0"])
+            .arg(sleeper.0.id().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(watch.0.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_suffix("/metrics")
+        .and_then(|rest| rest.rsplit(':').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let mut idle = Vec::new();
+    for count in [4, 40] {
+        while idle.len() < count {
+            idle.push(TcpStream::connect(("127.0.0.1", port)).unwrap());
+        }
+        // Let the server take them all before the scrape.
+        std::thread::sleep(Duration::from_millis(200));
+        let start = Instant::now();
+        let body = http_get(port, "/metrics");
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(2), "{count} idle: the scrape took {took:?}");
+        let body = body.unwrap_or_else(|| panic!("{count} idle: no answer"));
+        assert!(body.contains("# TYPE afterlife_process_open_fds gauge"), "{body}");
+    }
+    assert!(watch.0.try_wait().unwrap().is_none());
+}

@@ -321,3 +321,44 @@ fn name_with_until_exit_stops_when_the_processes_end() {
     assert_eq!(process["pid"], fixture.pid());
     assert_eq!(process["ending"]["shell_code"], 0, "{process}");
 }
+
+/// A process that ended before its first sample has its ending and no
+/// values: `first` and `last` are null, no metric is judged, and the text
+/// says so instead of "too few samples". They were 0.0 and `judged: true`.
+#[test]
+fn a_process_that_ended_before_its_first_sample_has_no_values() {
+    let unsampled = (0..5).find_map(|_| {
+        let output = afterlife()
+            .args(["--json", "watch", "--until-exit", "--", "sh", "-c", "exit 3"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        let events = ndjson(&output);
+        let process = summary(&events)["processes"][0].clone();
+        (process["samples"] == 0).then_some((events, process))
+    });
+    let Some((events, process)) = unsampled else {
+        eprintln!("skipped: sh -c 'exit 3' outlived the first sample five times");
+        return;
+    };
+    assert_eq!(process["ending"]["shell_code"], 3, "{process}");
+    let lines = events.iter().filter(|e| e["event"] == "verdict");
+    for v in process["verdicts"].as_array().unwrap().iter().chain(lines) {
+        assert_eq!(v["verdict"], "too_few_samples", "{v}");
+        assert_eq!(v["samples"], 0, "{v}");
+        assert!(v["first"].is_null() && v["last"].is_null(), "{v}");
+        assert_eq!(v["judged"], false, "{v}");
+    }
+    assert!(verdict(&process, "fds")["limit"].is_u64(), "{process}");
+
+    let output = afterlife()
+        .args(["watch", "--until-exit", "--", "sh", "-c", "exit 3"])
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    if text.contains("(0 samples)") {
+        assert!(text.contains("ended before its first sample (0 samples)"), "{text}");
+        assert!(!text.contains("now "), "{text}");
+        assert!(text.contains("ended: exited with code 3"), "{text}");
+    }
+}

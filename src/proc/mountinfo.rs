@@ -212,6 +212,16 @@ pub fn unescape(field: &str) -> PathBuf {
     PathBuf::from(OsString::from_vec(out))
 }
 
+/// How many mounts of a mountinfo text are of device `dev` (field 3,
+/// `MAJOR:MINOR`): more than one where a file system, or a part of it, is
+/// bind-mounted elsewhere. Pure.
+pub fn mounts_of_device(text: &str, dev: u64) -> usize {
+    let device = format!("{}:{}", libc::major(dev), libc::minor(dev));
+    text.lines()
+        .filter(|line| line.split(' ').nth(2) == Some(device.as_str()))
+        .count()
+}
+
 /// Whether `path` is a mount point that afterlife sees.
 pub fn is_mount_point(path: &Path) -> bool {
     // Unreadable: not known as one.
@@ -261,6 +271,16 @@ impl CgroupMounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mounts_of_a_device_are_counted_by_its_numbers() {
+        let text = "22 27 0:21 / /proc rw - proc proc rw\n\
+                    27 1 254:0 / / rw - ext4 /dev/vda rw\n\
+                    40 27 254:0 /srv/data /mnt/data rw - ext4 /dev/vda rw\n";
+        assert_eq!(mounts_of_device(text, libc::makedev(254, 0)), 2);
+        assert_eq!(mounts_of_device(text, libc::makedev(0, 21)), 1);
+        assert_eq!(mounts_of_device(text, libc::makedev(8, 1)), 0);
+    }
 
     #[test]
     fn a_command_gets_a_proc_of_its_own_only_where_nothing_is_lost() {

@@ -585,3 +585,62 @@ fn afterlife_is_not_a_holder_of_what_it_scans() {
     let named = report.to_string().contains(&format!("\"pid\":{own},"));
     assert!(!named, "afterlife ({own}) named as a holder: {report}");
 }
+
+/// A file reached by another path in afterlife's own mount namespace is
+/// the same file, as lsof and fuser take it: through a hard link (also
+/// once the name the process opened is removed) and through a bind mount.
+#[test]
+fn a_file_opened_by_another_name_or_through_a_bind_mount_is_held() {
+    let scratch = Scratch::new("holds-other-paths");
+    let a = scratch.path().join("a");
+    let b = scratch.path().join("b");
+    std::fs::write(&a, "x").unwrap();
+    std::fs::hard_link(&a, &b).unwrap();
+    let py = Py::start(&format!(
+        "f = open({a:?})\nreport()\nfinish()\n",
+        a = a.to_str().unwrap()
+    ));
+    let pid = py.pid() as i64;
+    let held_by = |path: &std::path::Path| -> Vec<i64> {
+        let (_, report) = run_json(&["holds", path.to_str().unwrap()]);
+        report["results"][0]["holders"]
+            .as_array()
+            .map(|h| h.iter().filter_map(|h| h["pid"].as_i64()).collect())
+            .unwrap_or_default()
+    };
+    assert!(held_by(&b).contains(&pid), "through the other name");
+    std::fs::remove_file(&a).unwrap();
+    assert!(held_by(&b).contains(&pid), "once the name it opened is gone");
+    drop(py);
+
+    if !common::is_root() {
+        println!("skipped: a bind mount needs root");
+        return;
+    }
+    let src = scratch.path().join("src");
+    let dst = scratch.path().join("dst");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    // A mount namespace of its own: the bind mount ends with the command.
+    let script = format!(
+        "mount --bind {src:?} {dst:?} && python3 -c 'import time; f = open(\"{f}\"); time.sleep(20)' & \
+         P=$!; sleep 1; \"$0\" --json holds {g:?}; kill $P",
+        src = src.to_str().unwrap(),
+        dst = dst.to_str().unwrap(),
+        f = dst.join("f").to_str().unwrap(),
+        g = src.join("f").to_str().unwrap()
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let holders = report["results"][0]["holders"].as_array().cloned().unwrap_or_default();
+    assert!(
+        holders.iter().any(|h| h["name"] == "python3"),
+        "through the bind mount: {report}"
+    );
+}

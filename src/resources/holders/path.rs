@@ -34,6 +34,11 @@ pub(super) struct PathTarget {
     /// very file (not so for a path through another process's root,
     /// `/proc/PID/root/...`).
     text_is_ours: bool,
+    /// The file may be reached by another path in afterlife's own mount
+    /// namespace: it has other names (hard links), or its file system is
+    /// mounted at more than one place (bind mounts). A link of any path is
+    /// then examined by device and inode, as lsof and fuser do.
+    other_paths: bool,
 }
 
 /// How long the path SPEC's `stat` may take. A hung FUSE or NFS mount
@@ -84,6 +89,8 @@ impl PathTarget {
         let text_is_ours = std::fs::metadata(&canonical).is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()));
         let text = canonical.to_string_lossy().into_owned();
         let mount_point = meta.is_dir() && proc::mountinfo::is_mount_point(&canonical);
+        let bind_mounted =
+            proc::mountinfo::own_text().is_ok_and(|text| proc::mountinfo::mounts_of_device(text, meta.dev()) > 1);
         Ok(PathTarget {
             index,
             bytes: canonical.as_os_str().as_encoded_bytes().to_vec(),
@@ -94,6 +101,7 @@ impl PathTarget {
             inode: meta.ino(),
             unanswered: false,
             text_is_ours,
+            other_paths: bind_mounted || (!meta.is_dir() && meta.nlink() > 1),
         })
     }
 
@@ -131,6 +139,7 @@ impl PathTarget {
             inode: 0,
             unanswered: true,
             text_is_ours: true,
+            other_paths: false,
         }
     }
 
@@ -200,6 +209,17 @@ impl PathTarget {
             return on_device || by_path();
         }
         (self.inode != 0 && on_device && file.inode == self.inode) || by_path()
+    }
+
+    /// Whether a link that does not name this target may still lead to its
+    /// file: any path where the file has other paths, and the path of a
+    /// deleted name (`NAME (deleted)`: a hard link whose other name the
+    /// process opened and someone removed). Such a link is the target's
+    /// only if the file it leads to has the target's device and inode
+    /// ([`PathTarget::is_file`]). Never for a target whose file system did
+    /// not answer, whose inode is unknown. Pure.
+    pub(super) fn may_lead_to(&self, link: &[u8]) -> bool {
+        !self.unanswered && link.starts_with(b"/") && (self.other_paths || link.ends_with(b" (deleted)"))
     }
 
     pub(super) fn matches_link(&self, link: &[u8]) -> bool {
@@ -371,6 +391,7 @@ mod tests {
             inode: 0,
             unanswered: false,
             text_is_ours: true,
+            other_paths: false,
         }
     }
 

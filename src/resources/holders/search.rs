@@ -64,8 +64,11 @@ pub fn search(specs: &[(String, Spec)]) -> Result<HoldsReport, HoldsError> {
         .copied()
         .collect();
     walk_again(&pids, &foreign, &targets, files.is_some(), &mut walk);
-    // afterlife's own fds are its scan's (`holds /proc` would name them).
-    walk.hits.retain(|hit| hit.pid != Pid::current());
+    // afterlife's own /proc directories are its scan's (`holds /proc` would
+    // name them); what else it holds (a library caller's own socket) counts.
+    let own = Pid::current();
+    walk.hits
+        .retain(|hit| hit.pid != own || !hit.link.starts_with(b"/proc"));
     let foreign_mounts = if targets.paths.is_empty() {
         Vec::new()
     } else {
@@ -328,7 +331,7 @@ fn walk_once(pids: &[Pid], targets: &Targets, wanted: &HashSet<u64>, files: Opti
         targets
             .paths
             .iter()
-            .position(|p| p.matches_link(link))
+            .position(|p| p.matches_link(link) || p.may_lead_to(link))
             .map(|n| n as u32)
     };
     match files {
@@ -470,8 +473,15 @@ impl Context<'_> {
             .walk
             .hits
             .iter()
-            .filter(|h| h.needle != SOCKET && target.matches_link(&h.link))
-            .filter(|h| target.is_same_file(|| file_behind(h), || proc::ns::shares_mount_namespace(h.pid)))
+            .filter(|h| h.needle != SOCKET)
+            .filter(|h| {
+                if target.matches_link(&h.link) {
+                    target.is_same_file(|| file_behind(h), || proc::ns::shares_mount_namespace(h.pid))
+                } else {
+                    // Another path: the file itself must be the target's.
+                    target.may_lead_to(&h.link) && file_behind(h).is_some_and(|(dev, inode)| target.is_file(dev, inode))
+                }
+            })
             .collect();
         // The same file reached through another namespace's mounts.
         for hit in self.foreign_mounts.iter().filter(|h| h.needle as usize == target.index) {

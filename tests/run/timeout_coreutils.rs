@@ -760,14 +760,24 @@ fn sigalrm_from_outside_is_the_deadline() {
         gnu.args(["30", "sh", "-c", &script]);
         runs.push(gnu);
     }
-    for mut command in runs {
+    for (n, mut command) in runs.into_iter().enumerate() {
         let _ = std::fs::remove_file(&ready);
         let start = std::time::Instant::now();
         let mut child = command.stdin(Stdio::null()).spawn().unwrap();
         assert!(wait_until(Duration::from_secs(10), || ready.exists()));
         send_signal(child.id() as i32, libc::SIGALRM);
         let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(124), "{command:?}");
+        if n == 0 {
+            assert_eq!(status.code(), Some(124), "{command:?}");
+        } else {
+            // coreutils' own exit here was 143 once in a full suite run
+            // on a busy machine (at the deadline it also sends SIGTERM to
+            // its own process group); afterlife's must be 124.
+            assert!(
+                matches!(status.code(), Some(124) | Some(143)),
+                "{command:?}: {status:?}"
+            );
+        }
         assert!(start.elapsed() < Duration::from_secs(8));
     }
 }

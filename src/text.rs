@@ -108,6 +108,33 @@ pub fn shell_command(args: &[&str]) -> String {
     args.iter().map(|arg| shell_word(arg)).collect::<Vec<_>>().join(" ")
 }
 
+/// [`shell_command`] for arguments that may not be UTF-8 (a path's bytes):
+/// an argument that is not is written in `$'...'` with each byte outside
+/// printable ASCII as `\xNN`, which bash turns back into that byte.
+pub fn shell_command_bytes(args: &[&[u8]]) -> String {
+    args.iter()
+        .map(|arg| match std::str::from_utf8(arg) {
+            Ok(text) => shell_word(text),
+            Err(_) => {
+                let mut out = String::from("$'");
+                for &byte in *arg {
+                    match byte {
+                        b'\'' | b'\\' => {
+                            out.push('\\');
+                            out.push(byte as char);
+                        }
+                        0x20..=0x7e => out.push(byte as char),
+                        _ => out.push_str(&format!("\\x{byte:02x}")),
+                    }
+                }
+                out.push('\'');
+                out
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn shell_word(arg: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
     if !arg.is_empty() && arg.chars().all(plain) {
@@ -181,6 +208,11 @@ mod tests {
         assert_eq!(shell_command(&["rm", "a\\b"]), "rm 'a\\b'");
         assert_eq!(shell_command(&["rm", "\u{202e}"]), "rm $'\\U0000202e'");
         assert_eq!(shell_command(&["rm", ""]), "rm ''");
+        assert_eq!(
+            shell_command_bytes(&[b"rm", b"/tmp/bad\xfe it's"]),
+            "rm $'/tmp/bad\\xfe it\\'s'"
+        );
+        assert_eq!(shell_command_bytes(&[b"rm", b"/tmp/a b"]), "rm '/tmp/a b'");
     }
 
     #[test]

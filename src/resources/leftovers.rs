@@ -126,7 +126,7 @@ pub struct Now {
     pub files: Vec<CreatedFile>,
     /// Paths the tree's unix sockets were bound to that are still socket
     /// files, with no socket bound to them now.
-    pub socket_files: Vec<String>,
+    pub socket_files: Vec<PathBuf>,
 }
 
 /// A process of the tree that is still alive, or a process it started since.
@@ -345,22 +345,18 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
     // socket is bound to now (bound again in a chroot, under another name).
     let bound_now: HashSet<&str> = sockets_now.iter().filter_map(|s| s.path.as_deref()).collect();
     let bound_files_now: HashSet<(u64, u32)> = sockets_now.iter().filter_map(|s| s.bound_file).collect();
-    let socket_files: Vec<String> = socket_file_candidates(before)
+    let socket_files: Vec<PathBuf> = socket_file_candidates(before)
         .into_iter()
         .filter(|(path, _)| !bound_now.contains(path.as_str()))
-        .filter(|(path, bound)| {
-            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        .filter_map(|(path, bound)| {
+            use std::os::unix::fs::MetadataExt;
             // The very file the tree's socket was bound to, where the
             // snapshot knows it: the same path in afterlife's mount
             // namespace may be another file (the tree bound it on a
             // private tmpfs, and the file here was there before).
-            std::fs::symlink_metadata(path).is_ok_and(|m| {
-                m.file_type().is_socket()
-                    && is_bound_file(*bound, m.dev(), m.ino())
-                    && !bound_files_now.contains(&(m.dev(), m.ino() as u32))
-            })
+            let (file, meta) = socket_file_at(&path, bound)?;
+            (!bound_files_now.contains(&(meta.dev(), meta.ino() as u32))).then_some(file)
         })
-        .map(|(path, _)| path)
         .collect();
     let before_inodes: HashSet<u64> = before.sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
     let closing: Vec<Socket> = sockets_now.iter().filter(|s| is_closing(s)).cloned().collect();
@@ -499,6 +495,27 @@ pub(crate) fn socket_file_candidates(before: &Snapshot) -> Vec<(String, Option<(
     paths
 }
 
+/// The socket file the tree's socket was bound to at `path` (as the
+/// snapshot gives it), if it is still there: the file at the path, or, for
+/// a name that was not UTF-8 (the snapshot has U+FFFD for each odd byte),
+/// the entry of its directory that reads the same and is that very file.
+fn socket_file_at(path: &str, bound: Option<(u64, u32)>) -> Option<(PathBuf, std::fs::Metadata)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let is_it = |m: &std::fs::Metadata| m.file_type().is_socket() && is_bound_file(bound, m.dev(), m.ino());
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        return is_it(&meta).then(|| (PathBuf::from(path), meta));
+    }
+    if !path.contains(char::REPLACEMENT_CHARACTER) {
+        return None;
+    }
+    let path = Path::new(path);
+    let name = path.file_name()?;
+    std::fs::read_dir(path.parent()?).ok()?.flatten().find_map(|entry| {
+        let meta = entry.metadata().ok()?;
+        (entry.file_name().to_string_lossy() == name.to_string_lossy() && is_it(&meta)).then(|| (entry.path(), meta))
+    })
+}
+
 /// Whether a socket file with device `dev` and inode `inode` is the file
 /// a socket was bound to (`bound`: its device and the low 32 bits of its
 /// inode, as sock_diag gives them; `None`, a snapshot without them: any
@@ -581,8 +598,8 @@ pub fn compare(before: &Snapshot, now: &Now) -> LeftoversReport {
         now.socket_files
             .iter()
             .map(|path| SocketFileLeft {
-                path: path.clone(),
-                remove_with: crate::text::shell_command(&["rm", path]),
+                path: path.to_string_lossy().into_owned(),
+                remove_with: crate::text::shell_command_bytes(&[b"rm", path.as_os_str().as_encoded_bytes()]),
             })
             .collect()
     } else {

@@ -607,3 +607,38 @@ fn a_file_under_two_given_directories_is_listed_once() {
     let text = stdout(&run(&args));
     assert!(text.contains("created since the tree started"), "{text}");
 }
+
+/// A unix socket file whose name is not UTF-8 is found all the same (the
+/// snapshot has U+FFFD for the odd byte), and the command given to remove
+/// it removes that very file.
+#[test]
+fn a_socket_file_whose_name_is_not_utf8_is_left_and_removable() {
+    use std::os::unix::ffi::OsStrExt;
+    let scratch = Scratch::new("leftovers-odd-socket");
+    let dir = scratch.path().to_str().unwrap().to_string();
+    let mut py = Py::start(&format!(
+        "u = socket.socket(socket.AF_UNIX)\nu.bind(b'{dir}/bad\\xfe.sock')\nu.listen()\nreport()\nfinish()\n"
+    ));
+    let root = py.pid().to_string();
+    let snapshot = run(&["--json", "snapshot", "--tree", &root]);
+    assert_eq!(snapshot.status.code(), Some(0));
+    let file = scratch.path().join("snap.json");
+    std::fs::write(&file, &snapshot.stdout).unwrap();
+    py.child.kill().unwrap();
+    py.child.wait().unwrap();
+    let odd = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
+        &[dir.as_bytes(), b"/bad\xfe.sock"].concat(),
+    ));
+    assert!(odd.exists());
+    let (code, report) = run_json(&["leftovers", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{report}");
+    let left = report["stayed"]["socket_files"].as_array().unwrap();
+    assert_eq!(left.len(), 1, "{report}");
+    let command = left[0]["remove_with"].as_str().unwrap();
+    let status = std::process::Command::new("bash")
+        .args(["-c", command])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{command}");
+    assert!(!odd.exists(), "{command} left it");
+}

@@ -33,6 +33,8 @@ pub(crate) fn run(args: &TimeoutArgs, output: &Output) -> Result<u8, Failure> {
     if args.verbose {
         supervisor = supervisor.on_signal(move |event: &TimelineEvent| stderr_line(&verbose_line(event, &name)));
     }
+    // A signal that comes once the command has ended waits for the report.
+    crate::supervise::signals::hold_until_exit();
     let report = supervisor.run().map_err(|e| Failure {
         message: e.to_string(),
         code: e.exit_code(),

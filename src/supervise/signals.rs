@@ -114,6 +114,18 @@ impl Received {
     }
 }
 
+/// Blocks the signals a [`SignalInbox`] watches for the rest of the
+/// process's life, for a caller that leaves as its command did once the
+/// report is written (the `run` and `timeout` commands): the inbox's mask
+/// is then restored to this one, and a signal read by no inbox — one to
+/// afterlife's process group, which also ended the command, noticed after
+/// the command's end — stays pending instead of ending afterlife before
+/// its report. [`die_by`] unblocks the signal it dies of.
+pub fn hold_until_exit() {
+    // EINVAL cannot happen for a valid set; nothing to undo either way.
+    let _ = sys_signal::block(&SigSet::of(&watched()));
+}
+
 /// The blocked signals and the signalfd they are read from; the old mask
 /// is restored on drop.
 #[derive(Debug)]

@@ -148,8 +148,14 @@ fn shell_word(arg: &str) -> String {
     for c in arg.chars() {
         match c {
             '\'' => out.push_str("\\'"),
-            c if needs_escape(c) && (c as u32) >= 0x100 => out.push_str(&format!("\\U{:08x}", c as u32)),
-            c if needs_escape(c) => push_escaped(&mut out, c),
+            c if needs_escape(c) && c.is_ascii() => push_escaped(&mut out, c),
+            // C1 controls and bidi overrides: their UTF-8 bytes, which bash
+            // gives back whatever the locale (`\u` needs a UTF-8 one).
+            c if needs_escape(c) => {
+                for byte in c.to_string().bytes() {
+                    out.push_str(&format!("\\x{byte:02x}"));
+                }
+            }
             c => out.push(c),
         }
     }
@@ -206,7 +212,8 @@ mod tests {
         assert_eq!(shell_command(&["rm", "/dev/shm/it's"]), "rm '/dev/shm/it'\\''s'");
         assert_eq!(shell_command(&["rm", "/x\u{1b}[31m\n'q"]), "rm $'/x\\e[31m\\n\\'q'");
         assert_eq!(shell_command(&["rm", "a\\b"]), "rm 'a\\b'");
-        assert_eq!(shell_command(&["rm", "\u{202e}"]), "rm $'\\U0000202e'");
+        assert_eq!(shell_command(&["rm", "\u{202e}"]), "rm $'\\xe2\\x80\\xae'");
+        assert_eq!(shell_command(&["rm", "a\u{85}b"]), "rm $'a\\xc2\\x85b'");
         assert_eq!(shell_command(&["rm", ""]), "rm ''");
         assert_eq!(
             shell_command_bytes(&[b"rm", b"/tmp/bad\xfe it's"]),

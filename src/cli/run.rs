@@ -33,12 +33,13 @@ pub(crate) fn run(args: &RunArgs, output: &Output) -> Result<u8, Failure> {
         .fresh_tmpdir(args.tmpdir.then(std::env::temp_dir))
         .fail_on_leftovers(args.fail_on_leftovers)
         .name_sender(!args.no_name_sender);
-    // A signal that comes once the command has ended waits for the report.
-    crate::supervise::signals::hold_until_exit();
+    // A signal that comes once the command has ended is not its end.
+    let held = crate::supervise::signals::HeldSignals::hold();
     let report = supervisor.run().map_err(|e| Failure {
         message: e.to_string(),
         code: e.exit_code(),
     })?;
+    drop(held);
     let summary = !args.quiet && (report.exit_code != 0 || report.leaked);
     let named = args.fail_on_leftovers && !args.quiet && !output.json() && !args.options.report;
     finish(&report, &args.options, report_file, output, summary, named)

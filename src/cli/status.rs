@@ -41,9 +41,9 @@ fn meaning(process: &crate::process::ProcessInfo) -> &'static str {
         return meaning;
     }
     if matches!(process.state, ProcessState::Sleeping | ProcessState::DiskSleep) && in_frozen_cgroup(process.pid) {
-        return "its cgroup is frozen (cgroup.freeze): it runs again once the cgroup is thawed; a fatal signal \
-(SIGKILL, or one it neither catches nor ignores whose default ends it, as SIGTERM) ends it now, and one it \
-handles waits for the thaw";
+        return "its cgroup is frozen (cgroup.freeze): it runs again once the cgroup is thawed; SIGKILL ends it \
+now, and so does a signal it neither catches, ignores nor blocks whose default ends it without a core dump, \
+as SIGTERM; any other signal waits for the thaw";
     }
     process.state.meaning()
 }

@@ -33,12 +33,13 @@ pub(crate) fn run(args: &TimeoutArgs, output: &Output) -> Result<u8, Failure> {
     if args.verbose {
         supervisor = supervisor.on_signal(move |event: &TimelineEvent| stderr_line(&verbose_line(event, &name)));
     }
-    // A signal that comes once the command has ended waits for the report.
-    crate::supervise::signals::hold_until_exit();
+    // A signal that comes once the command has ended is not its end.
+    let held = crate::supervise::signals::HeldSignals::hold();
     let report = supervisor.run().map_err(|e| Failure {
         message: e.to_string(),
         code: e.exit_code(),
     })?;
+    drop(held);
     let summary = args.verbose && (!report.leftovers.is_empty() || !report.ipc.is_empty());
     if summary && !args.options.report && !output.json() {
         stderr_line(&format!("{}: {}", program_name(), summary_line(&report)));

@@ -222,6 +222,15 @@ pub fn mounts_of_device(text: &str, dev: u64) -> usize {
         .count()
 }
 
+/// The device (field 3) of the mount whose ID (field 1) is `mnt_id`, as
+/// an fd's fdinfo names its mount. Pure.
+pub fn device_of_mount(text: &str, mnt_id: u64) -> Option<u64> {
+    let id = mnt_id.to_string();
+    let line = text.lines().find(|line| line.split(' ').next() == Some(id.as_str()))?;
+    let (major, minor) = line.split(' ').nth(2)?.split_once(':')?;
+    Some(libc::makedev(major.parse().ok()?, minor.parse().ok()?))
+}
+
 /// Whether `path` is a mount point that afterlife sees.
 pub fn is_mount_point(path: &Path) -> bool {
     // Unreadable: not known as one.
@@ -280,6 +289,9 @@ mod tests {
         assert_eq!(mounts_of_device(text, libc::makedev(254, 0)), 2);
         assert_eq!(mounts_of_device(text, libc::makedev(0, 21)), 1);
         assert_eq!(mounts_of_device(text, libc::makedev(8, 1)), 0);
+        assert_eq!(device_of_mount(text, 40), Some(libc::makedev(254, 0)));
+        assert_eq!(device_of_mount(text, 22), Some(libc::makedev(0, 21)));
+        assert_eq!(device_of_mount(text, 41), None);
     }
 
     #[test]

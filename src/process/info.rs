@@ -392,9 +392,11 @@ fn live_thread(dir: &proc::Process, pid: Pid) -> Option<LiveThread> {
             state,
             wchan,
             // A thread an `exit_group` has sent SIGKILL to, not yet in
-            // `do_exit`, is on its way out too.
+            // `do_exit`, is on its way out too; not one asleep in D, which
+            // takes the SIGKILL only once its kernel call returns, if ever.
             exiting: proc::stat::on_its_way_out(stat.flags)
-                || proc::status::read_raw(task.tid).is_ok_and(|status| proc::status::sigkill_pending(&status)),
+                || (state != ProcessState::DiskSleep
+                    && proc::status::read_raw(task.tid).is_ok_and(|status| proc::status::sigkill_pending(&status))),
         };
         if !thread.exiting {
             return Some(thread);

@@ -409,12 +409,10 @@ pub fn gather(before: &Snapshot, dirs: &[PathBuf]) -> Now {
     }
     let since = before.started_at().unwrap_or(before.taken_at);
     let mut files = Vec::new();
-    for dir in dirs {
-        created_under(dir, since, &mut files, 0);
+    for dir in distinct_dirs(dirs) {
+        created_under(&dir, since, &mut files, 0);
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    // A directory given twice, or inside another given one, lists once.
-    files.dedup_by(|a, b| a.path == b.path);
     let mut ipc_now = ipc::read_every();
     // Message queues cannot be listed where the mqueue filesystem is not
     // mounted and cannot be: ask for the snapshot's by name.
@@ -495,6 +493,27 @@ pub(crate) fn socket_file_candidates(before: &Snapshot) -> Vec<(String, Option<(
     paths
 }
 
+/// The directories to look under, each once: one given twice, or inside
+/// another one given (which is walked whole), is left out, so that no file
+/// is listed twice.
+fn distinct_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let resolved: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+        .collect();
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for (i, dir) in resolved.iter().enumerate() {
+        let covered = resolved
+            .iter()
+            .enumerate()
+            .any(|(j, other)| (dir.starts_with(other) && dir != other) || (dir == other && j < i));
+        if !covered {
+            kept.push(dir.clone());
+        }
+    }
+    kept
+}
+
 /// The socket file the tree's socket was bound to at `path` (as the
 /// snapshot gives it), if it is still there: the file at the path, or, for
 /// a name that was not UTF-8 (the snapshot has U+FFFD for each odd byte),
@@ -509,11 +528,19 @@ fn socket_file_at(path: &str, bound: Option<(u64, u32)>) -> Option<(PathBuf, std
         return None;
     }
     let path = Path::new(path);
-    let name = path.file_name()?;
-    std::fs::read_dir(path.parent()?).ok()?.flatten().find_map(|entry| {
-        let meta = entry.metadata().ok()?;
-        (entry.file_name().to_string_lossy() == name.to_string_lossy() && is_it(&meta)).then(|| (entry.path(), meta))
-    })
+    let name = path.file_name()?.to_string_lossy();
+    // Names first: only an entry that reads the same is examined.
+    let mut found = std::fs::read_dir(path.parent()?)
+        .ok()?
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy() == name)
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            is_it(&meta).then(|| (entry.path(), meta))
+        });
+    let first = found.next()?;
+    // Without the bound file's identity, two such sockets are ambiguous.
+    (bound.is_some() || found.next().is_none()).then_some(first)
 }
 
 /// Whether a socket file with device `dev` and inode `inode` is the file

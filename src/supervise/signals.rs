@@ -114,16 +114,38 @@ impl Received {
     }
 }
 
-/// Blocks the signals a [`SignalInbox`] watches for the rest of the
-/// process's life, for a caller that leaves as its command did once the
-/// report is written (the `run` and `timeout` commands): the inbox's mask
-/// is then restored to this one, and a signal read by no inbox — one to
-/// afterlife's process group, which also ended the command, noticed after
-/// the command's end — stays pending instead of ending afterlife before
-/// its report. [`die_by`] unblocks the signal it dies of.
-pub fn hold_until_exit() {
-    // EINVAL cannot happen for a valid set; nothing to undo either way.
-    let _ = sys_signal::block(&SigSet::of(&watched()));
+/// The signals a [`SignalInbox`] watches, blocked around a whole run by a
+/// caller that writes a report after it (the `run` and `timeout`
+/// commands): the inbox's mask is restored to this one when the run ends,
+/// so a signal no inbox read — a kill of afterlife's process group, which
+/// also ended the command, noticed after the command's end — stays
+/// pending instead of ending afterlife there. On drop, such late signals
+/// are discarded (the run has answered them: the command has ended) and
+/// the mask from before is restored, so that a signal after that (Ctrl+C
+/// while a report is written to a pipe no one reads) acts as usual.
+#[derive(Debug)]
+pub struct HeldSignals {
+    old_mask: Option<SigSet>,
+}
+
+impl HeldSignals {
+    /// Blocks the watched signals until dropped.
+    pub fn hold() -> HeldSignals {
+        HeldSignals {
+            old_mask: sys_signal::block(&SigSet::of(&watched())).ok(),
+        }
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        let Some(old_mask) = &self.old_mask else { return };
+        // Read (and so discard) what is pending, then restore the mask.
+        if let Ok(fd) = sys_signal::signalfd(&SigSet::of(&watched())) {
+            while sys_signal::read_signalfd(fd.as_fd()).is_some() {}
+        }
+        let _ = sys_signal::set_mask(old_mask);
+    }
 }
 
 /// The blocked signals and the signalfd they are read from; the old mask

@@ -330,8 +330,13 @@ impl Supervisor {
                         signal.number(),
                         Some(monotonic_ns()),
                     )
-                    // One afterlife passed on reached it first: no other sender.
-                    .filter(|sender| sender.pid != Pid::current().get())
+                    // For a signal afterlife passed on: the one it passed on
+                    // reached the command first, or the command raised it
+                    // again itself, and there is no other sender to name.
+                    .filter(|sender| {
+                        !only_passed_on(signal, &run.timeline)
+                            || (sender.pid != Pid::current().get() && sender.pid != main.pid.get())
+                    })
             }
             _ => None,
         };

@@ -644,3 +644,41 @@ fn a_file_opened_by_another_name_or_through_a_bind_mount_is_held() {
         "through the bind mount: {report}"
     );
 }
+
+/// A bind mount's mount point is held through that mount only: processes
+/// with files open elsewhere on the same file system are not its holders
+/// (the device is mounted twice, which lets a file's other paths count,
+/// never a mount point's).
+#[test]
+fn a_bind_mount_point_is_not_held_by_the_rest_of_its_file_system() {
+    if !common::is_root() {
+        println!("skipped: a bind mount needs root");
+        return;
+    }
+    let scratch = Scratch::new("holds-bind-point");
+    let src = scratch.path().join("src");
+    let dst = scratch.path().join("dst");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    let outside = scratch.path().join("outside");
+    std::fs::write(&outside, "x").unwrap();
+    let script = format!(
+        "mount --bind {src:?} {dst:?} && python3 -c 'import time; f = open(\"{o}\"); time.sleep(20)' & \
+         P=$!; sleep 1; \"$0\" --json holds {dst:?}; kill $P",
+        src = src.to_str().unwrap(),
+        dst = dst.to_str().unwrap(),
+        o = outside.to_str().unwrap()
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(env!("CARGO_BIN_EXE_afterlife"))
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let holders = report["results"][0]["holders"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !holders.iter().any(|h| h["name"] == "python3"),
+        "a file elsewhere on the device: {report}"
+    );
+}

@@ -363,10 +363,13 @@ fn a_background_child_has_not_escaped_by_setpgid() {
 
 /// A child of the command that moves itself into another cgroup (the
 /// test's own leaf, `$JAIL`), out of reach of the run's `cgroup.kill`:
-/// the script waits until the move is done, then exits 0.
+/// the script waits until the move is done and the moved process runs
+/// `sleep`, then exits 0.
 const MOVES_OUT: &str = r#"sh -c 'echo $$ > "$JAIL/cgroup.procs" && exec sleep 60' &
 i=0
-until grep -q . "$JAIL/cgroup.procs"; do sleep 0.01; i=$((i+1)); [ $i -lt 1000 ] || exit 9; done"#;
+until p=$(head -n 1 "$JAIL/cgroup.procs") && [ -n "$p" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" = sleep ]; do
+    sleep 0.01; i=$((i+1)); [ $i -lt 1000 ] || exit 9
+done"#;
 
 /// The test's leaf for [`MOVES_OUT`], or why there is none.
 fn jail_for_moves() -> Option<common::kill::Jail> {

@@ -39,6 +39,10 @@ pub(super) struct PathTarget {
     /// mounted at more than one place (bind mounts). A link of any path is
     /// then examined by device and inode, as lsof and fuser do.
     other_paths: bool,
+    /// A mount point that shows a part of its file system (a bind mount
+    /// of a directory): the rest of that device is not under it, so a
+    /// file elsewhere on the device is not the mount point's.
+    part_of_device: bool,
 }
 
 /// How long the path SPEC's `stat` may take. A hung FUSE or NFS mount
@@ -91,6 +95,14 @@ impl PathTarget {
         let mount_point = meta.is_dir() && proc::mountinfo::is_mount_point(&canonical);
         let bind_mounted =
             proc::mountinfo::own_text().is_ok_and(|text| proc::mountinfo::mounts_of_device(text, meta.dev()) > 1);
+        let part_of_device = mount_point
+            && proc::mountinfo::own().is_ok_and(|mounts| {
+                mounts
+                    .iter()
+                    .rev()
+                    .find(|m| m.mount_point == canonical)
+                    .is_some_and(|m| m.root != Path::new("/"))
+            });
         Ok(PathTarget {
             index,
             bytes: canonical.as_os_str().as_encoded_bytes().to_vec(),
@@ -102,6 +114,7 @@ impl PathTarget {
             unanswered: false,
             text_is_ours,
             other_paths: bind_mounted || (!meta.is_dir() && meta.nlink() > 1),
+            part_of_device,
         })
     }
 
@@ -140,6 +153,7 @@ impl PathTarget {
             unanswered: true,
             text_is_ours: true,
             other_paths: false,
+            part_of_device: false,
         }
     }
 
@@ -195,7 +209,9 @@ impl PathTarget {
         if self.unanswered {
             return false;
         }
-        dev == self.dev && (self.mount_point || inode == self.inode)
+        // A bind mount of a directory: its own directory only, as the rest
+        // of the device may be anywhere else.
+        dev == self.dev && ((self.mount_point && !self.part_of_device) || inode == self.inode)
     }
 
     /// Whether a mapping of `file` is of this target: the same device and
@@ -206,7 +222,7 @@ impl PathTarget {
         let on_device = proc::maps::device_number(&file.device) == Some(self.dev);
         let by_path = || self.text_is_ours && self.matches_link(file.path.as_bytes()) && same_mounts();
         if self.mount_point {
-            return on_device || by_path();
+            return (on_device && !self.part_of_device) || by_path();
         }
         (self.inode != 0 && on_device && file.inode == self.inode) || by_path()
     }
@@ -215,11 +231,24 @@ impl PathTarget {
     /// file: any path where the file has other paths, and the path of a
     /// deleted name (`NAME (deleted)`: a hard link whose other name the
     /// process opened and someone removed). Such a link is the target's
-    /// only if the file it leads to has the target's device and inode
-    /// ([`PathTarget::is_file`]). Never for a target whose file system did
-    /// not answer, whose inode is unknown. Pure.
+    /// only if its fd's file has the target's device and inode
+    /// ([`PathTarget::is_file_on`]). Never for a mount point (anything on
+    /// its device is under it only through that mount, which the text
+    /// says), nor for a target whose file system did not answer. Pure.
     pub(super) fn may_lead_to(&self, link: &[u8]) -> bool {
-        !self.unanswered && link.starts_with(b"/") && (self.other_paths || link.ends_with(b" (deleted)"))
+        !self.unanswered
+            && !self.mount_point
+            && link.starts_with(b"/")
+            && (self.other_paths || link.ends_with(b" (deleted)"))
+    }
+
+    /// Whether an fd whose fdinfo gives mount `mnt_id` and inode `inode` is
+    /// on this target's file: the same inode, on a mount of its device
+    /// (`mounts`: afterlife's own mount table, the fd's process sharing
+    /// its mount namespace). Read from fdinfo, so no file system is asked:
+    /// a hung mount elsewhere cannot hold the search up. Pure.
+    pub(super) fn is_file_on(&self, mnt_id: u64, inode: u64, mounts: &str) -> bool {
+        inode == self.inode && proc::mountinfo::device_of_mount(mounts, mnt_id) == Some(self.dev)
     }
 
     pub(super) fn matches_link(&self, link: &[u8]) -> bool {
@@ -280,7 +309,7 @@ impl PathTarget {
     /// Whether `lock` is on this target: on its inode, or anywhere on its
     /// device for a mount point. Pure.
     fn lock_on(&self, lock: &Lock) -> bool {
-        if self.mount_point {
+        if self.mount_point && !self.part_of_device {
             lock.major == libc::major(self.dev) && lock.minor == libc::minor(self.dev)
         } else {
             self.inode != 0 && lock.is_on(self.dev, self.inode)
@@ -392,6 +421,7 @@ mod tests {
             unanswered: false,
             text_is_ours: true,
             other_paths: false,
+            part_of_device: false,
         }
     }
 

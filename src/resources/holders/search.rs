@@ -478,8 +478,13 @@ impl Context<'_> {
                 if target.matches_link(&h.link) {
                     target.is_same_file(|| file_behind(h), || proc::ns::shares_mount_namespace(h.pid))
                 } else {
-                    // Another path: the file itself must be the target's.
-                    target.may_lead_to(&h.link) && file_behind(h).is_some_and(|(dev, inode)| target.is_file(dev, inode))
+                    // Another path: the fd's file itself must be the
+                    // target's, in afterlife's own mount namespace.
+                    target.may_lead_to(&h.link)
+                        && proc::ns::shares_mount_namespace(h.pid)
+                        && fd_file_id(h).is_some_and(|(mnt_id, inode)| {
+                            proc::mountinfo::own_text().is_ok_and(|mounts| target.is_file_on(mnt_id, inode, mounts))
+                        })
                 }
             })
             .collect();
@@ -516,6 +521,20 @@ impl Context<'_> {
 /// The device and inode of the file a hit's link leads to (`stat`
 /// follows a `/proc` link into any mount namespace); `None` where it is
 /// gone (an fd closed since the walk read it).
+/// The mount ID and inode of the file an fd hit refers to, from its
+/// fdinfo (`mnt_id:`, `ino:` lines; `ino` since Linux 5.14): no look at
+/// the file itself. `None` for cwd, root and exe, or an fd closed since.
+fn fd_file_id(hit: &Hit) -> Option<(u64, u64)> {
+    let Slot::Fd(fd) = hit.slot else { return None };
+    let text = std::fs::read_to_string(hit.fd_file("fdinfo", fd)).ok()?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|value| value.trim().parse::<u64>().ok())
+    };
+    Some((field("mnt_id:")?, field("ino:")?))
+}
+
 fn file_behind(hit: &Hit) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(hit.link_path()).ok().map(|m| (m.dev(), m.ino()))

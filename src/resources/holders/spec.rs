@@ -56,12 +56,21 @@ fn names_unix(name: &str, bound: &str) -> bool {
     crate::text::escape(bound) == name || (name == bound && !holds_an_escape(name))
 }
 
-/// Whether `text` holds one of the escapes [`crate::text::escape`] writes:
-/// a backslash before `\`, `n`, `t`, `r`, `e`, `x` or `u`. Pure.
+/// Whether `text` holds one of the escapes [`crate::text::escape`] writes,
+/// whole: a backslash before `\`, `n`, `t`, `r` or `e`, before `x` and two
+/// hex digits, or before `u{`. Pure.
 fn holds_an_escape(text: &str) -> bool {
-    text.split('\\')
-        .skip(1)
-        .any(|after| after.is_empty() || after.starts_with(['\\', 'n', 't', 'r', 'e', 'x', 'u']))
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        let rest = &bytes[i + 1..];
+        b == b'\\'
+            && match rest.first() {
+                Some(b'\\' | b'n' | b't' | b'r' | b'e') => true,
+                Some(b'x') => rest.len() >= 3 && rest[1..3].iter().all(u8::is_ascii_hexdigit),
+                Some(b'u') => rest.get(1) == Some(&b'{'),
+                _ => false,
+            }
+    })
 }
 
 #[cfg(test)]
@@ -133,6 +142,11 @@ mod tests {
         assert!(spec("unix:@ij\\\\x00kl").unwrap().matches_socket(&socket));
         socket.path = Some("@ij\0kl".into());
         assert!(spec("unix:@ij\\x00kl").unwrap().matches_socket(&socket));
+        // A backslash that begins no whole escape is itself.
+        for raw in ["@a\\", "@a\\xyz", "@a\\q"] {
+            socket.path = Some(raw.into());
+            assert!(spec(&format!("unix:{raw}")).unwrap().matches_socket(&socket), "{raw}");
+        }
         // A path is matched as it is: it holds no NUL.
         socket.path = Some("/tmp/a\nb".into());
         assert!(!spec("unix:/tmp/a\\nb").unwrap().matches_socket(&socket));

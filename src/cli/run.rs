@@ -361,6 +361,7 @@ fn core_text(core: &CoreDestination) -> String {
 fn fate_text(fate: &Fate) -> String {
     match fate {
         Fate::Ended { signal } => format!("ended by {signal}"),
+        Fate::EndedAfter { signal } => format!("ended after {signal} (its status went to another parent)"),
         Fate::Killed => "killed with SIGKILL".to_string(),
         Fate::Exited { code, after } => format!("exited with code {code} after {after}"),
         Fate::ExitedOnItsOwn => "exited by itself".to_string(),

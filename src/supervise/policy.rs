@@ -172,16 +172,17 @@ pub(crate) fn settle_time(
 
 /// How a leftover that ended after being signalled ended. Its status,
 /// where afterlife reaped it: the code it exited with, or the signal that
-/// ended it (SIGKILL while alive at the kill: killed). Where its own parent
-/// reaps it (`None`): killed, if it was still alive when SIGKILL went out,
-/// else of the first signal. Pure.
+/// ended it (SIGKILL while alive at the kill: killed). Where another
+/// process reaps it (`None`): killed, if it was still alive when SIGKILL
+/// went out, else ended after the first signal, which may or may not have
+/// been what ended it. Pure.
 pub(crate) fn fate_of_ended(status: Option<ExitStatus>, alive_at_kill: bool, signal: Signal) -> Fate {
     match status {
         Some(ExitStatus::Exited { code }) => Fate::Exited { code, after: signal },
         Some(ExitStatus::Signaled { signal: by, .. }) if by == Signal::KILL && alive_at_kill => Fate::Killed,
         Some(ExitStatus::Signaled { signal: by, .. }) => Fate::Ended { signal: by },
         None if alive_at_kill => Fate::Killed,
-        None => Fate::Ended { signal },
+        None => Fate::EndedAfter { signal },
     }
 }
 
@@ -460,7 +461,7 @@ mod tests {
         assert_eq!(fate_of_ended(None, true, Signal::TERM), Fate::Killed);
         assert_eq!(
             fate_of_ended(None, false, Signal::TERM),
-            Fate::Ended { signal: Signal::TERM }
+            Fate::EndedAfter { signal: Signal::TERM }
         );
     }
 

@@ -297,6 +297,13 @@ pub enum Fate {
         /// That signal.
         signal: Signal,
     },
+    /// It ended after the first signal of the grace plan, and its status
+    /// went to another parent (its own, or the keeper of a PID namespace):
+    /// whether that signal ended it is not known.
+    EndedAfter {
+        /// That signal.
+        signal: Signal,
+    },
     /// It had to be killed with SIGKILL.
     Killed,
     /// It exited with a code of its own after the grace plan's first

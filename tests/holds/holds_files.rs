@@ -617,19 +617,39 @@ fn a_file_opened_by_another_name_or_through_a_bind_mount_is_held() {
         println!("skipped: a bind mount needs root");
         return;
     }
-    let src = scratch.path().join("src");
-    let dst = scratch.path().join("dst");
+    let (src, dst) = bind_dirs(&scratch);
+    std::fs::write(src.join("f"), "x").unwrap();
+    let holders = holders_under_bind_mount(&src, &dst, &dst.join("f"), &src.join("f"));
+    assert!(
+        holders.iter().any(|h| h["name"] == "python3"),
+        "through the bind mount: {holders:?}"
+    );
+}
+
+/// Two directories of `scratch`, `src` and `dst`, for a bind mount.
+fn bind_dirs(scratch: &Scratch) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (src, dst) = (scratch.path().join("src"), scratch.path().join("dst"));
     std::fs::create_dir_all(&src).unwrap();
     std::fs::create_dir_all(&dst).unwrap();
-    std::fs::write(src.join("f"), "x").unwrap();
-    // A mount namespace of its own: the bind mount ends with the command.
+    (src, dst)
+}
+
+/// In a mount namespace of its own (the bind mount ends with it), `src`
+/// is bound on `dst`, a python opens `open`, and afterlife is asked who
+/// holds `ask`: the holders it lists.
+fn holders_under_bind_mount(
+    src: &std::path::Path,
+    dst: &std::path::Path,
+    open: &std::path::Path,
+    ask: &std::path::Path,
+) -> Vec<Value> {
     let script = format!(
-        "mount --bind {src:?} {dst:?} && python3 -c 'import time; f = open(\"{f}\"); time.sleep(20)' & \
-         P=$!; sleep 1; \"$0\" --json holds {g:?}; kill $P",
+        "mount --bind {src:?} {dst:?} && python3 -c 'import time; f = open(\"{open}\"); time.sleep(20)' & \
+         P=$!; sleep 1; \"$0\" --json holds {ask:?}; kill $P",
         src = src.to_str().unwrap(),
         dst = dst.to_str().unwrap(),
-        f = dst.join("f").to_str().unwrap(),
-        g = src.join("f").to_str().unwrap()
+        open = open.to_str().unwrap(),
+        ask = ask.to_str().unwrap()
     );
     let output = std::process::Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
@@ -638,11 +658,7 @@ fn a_file_opened_by_another_name_or_through_a_bind_mount_is_held() {
         .unwrap();
     let text = stdout(&output);
     let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let holders = report["results"][0]["holders"].as_array().cloned().unwrap_or_default();
-    assert!(
-        holders.iter().any(|h| h["name"] == "python3"),
-        "through the bind mount: {report}"
-    );
+    report["results"][0]["holders"].as_array().cloned().unwrap_or_default()
 }
 
 /// A bind mount's mount point is held through that mount only: processes
@@ -656,29 +672,12 @@ fn a_bind_mount_point_is_not_held_by_the_rest_of_its_file_system() {
         return;
     }
     let scratch = Scratch::new("holds-bind-point");
-    let src = scratch.path().join("src");
-    let dst = scratch.path().join("dst");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::create_dir_all(&dst).unwrap();
+    let (src, dst) = bind_dirs(&scratch);
     let outside = scratch.path().join("outside");
     std::fs::write(&outside, "x").unwrap();
-    let script = format!(
-        "mount --bind {src:?} {dst:?} && python3 -c 'import time; f = open(\"{o}\"); time.sleep(20)' & \
-         P=$!; sleep 1; \"$0\" --json holds {dst:?}; kill $P",
-        src = src.to_str().unwrap(),
-        dst = dst.to_str().unwrap(),
-        o = outside.to_str().unwrap()
-    );
-    let output = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .arg(env!("CARGO_BIN_EXE_afterlife"))
-        .output()
-        .unwrap();
-    let text = stdout(&output);
-    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let holders = report["results"][0]["holders"].as_array().cloned().unwrap_or_default();
+    let holders = holders_under_bind_mount(&src, &dst, &outside, &dst);
     assert!(
         !holders.iter().any(|h| h["name"] == "python3"),
-        "a file elsewhere on the device: {report}"
+        "a file elsewhere on the device: {holders:?}"
     );
 }

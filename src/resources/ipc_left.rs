@@ -34,7 +34,7 @@ use crate::process::Pid;
 use crate::resources::ipc::{self, IpcKind, IpcObject, MqueueRoot};
 use crate::resources::ipc_created::{Created, CreationReading, PosixCreations, PosixName};
 use crate::resources::tree_forks::TreeForks;
-use crate::text::shell_command;
+use crate::text::{shell_command, shell_command_bytes};
 
 /// How an object was tied to the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,16 +89,22 @@ pub struct IpcLeftover {
 }
 
 /// The command that removes `object`. Pure.
-pub fn remove_command(object: &IpcObject, mqueue_mount: Option<&std::path::Path>) -> String {
+pub fn remove_command(object: &IpcObject, mqueue_mount: Option<&std::path::Path>, inode: Option<u64>) -> String {
     let id = object.id.unwrap_or(-1);
     let name = object.name.as_deref().unwrap_or("/").trim_start_matches('/');
+    // The file's own name: one read from bytes that are not UTF-8 is
+    // found again by its inode, so that the command names its very bytes.
+    let rm = |dir: &std::path::Path| {
+        let path = posix_file(dir, name, inode).unwrap_or_else(|_| dir.join(name));
+        shell_command_bytes(&[b"rm", path.as_os_str().as_encoded_bytes()])
+    };
     match object.kind {
         IpcKind::SysvShm => format!("ipcrm -m {id}"),
         IpcKind::SysvSem => format!("ipcrm -s {id}"),
         IpcKind::SysvMsg => format!("ipcrm -q {id}"),
-        IpcKind::PosixShm => shell_command(&["rm", &format!("/dev/shm/{name}")]),
+        IpcKind::PosixShm => rm(std::path::Path::new("/dev/shm")),
         IpcKind::PosixMqueue => match mqueue_mount {
-            Some(mount) => shell_command(&["rm", &format!("{}/{name}", mount.display())]),
+            Some(mount) => rm(mount),
             None => format!(
                 "mq_unlink(\"/{}\") (or mount -t mqueue none /dev/mqueue; {})",
                 crate::text::escape(name),
@@ -417,7 +423,7 @@ pub fn left_by_tree(
             let existed = before.iter().any(|b| b.same_object(&object));
             let (attribution, by) = attribute(&object, existed, tree)?;
             Some(IpcLeftover {
-                remove_with: remove_command(&object, mqueue_mount),
+                remove_with: remove_command(&object, mqueue_mount, inode),
                 object,
                 attribution,
                 by,
@@ -991,18 +997,18 @@ mod tests {
     #[test]
     fn says_how_to_remove_each_kind() {
         let mut o = object(IpcKind::SysvShm);
-        assert_eq!(remove_command(&o, None), "ipcrm -m 8");
+        assert_eq!(remove_command(&o, None, None), "ipcrm -m 8");
         o.kind = IpcKind::SysvSem;
-        assert_eq!(remove_command(&o, None), "ipcrm -s 8");
+        assert_eq!(remove_command(&o, None, None), "ipcrm -s 8");
         o.kind = IpcKind::SysvMsg;
-        assert_eq!(remove_command(&o, None), "ipcrm -q 8");
+        assert_eq!(remove_command(&o, None, None), "ipcrm -q 8");
         o.kind = IpcKind::PosixShm;
         o.name = Some("/PostgreSQL.42".to_string());
-        assert_eq!(remove_command(&o, None), "rm /dev/shm/PostgreSQL.42");
+        assert_eq!(remove_command(&o, None, None), "rm /dev/shm/PostgreSQL.42");
         o.kind = IpcKind::PosixMqueue;
         o.name = Some("/q".to_string());
         assert_eq!(
-            remove_command(&o, Some(std::path::Path::new("/dev/mqueue"))),
+            remove_command(&o, Some(std::path::Path::new("/dev/mqueue")), None),
             "rm /dev/mqueue/q"
         );
     }

@@ -357,3 +357,40 @@ fn the_remove_command_of_an_odd_name_removes_that_object_only() {
     assert!(!path.exists(), "{command} left {path:?}");
     assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
 }
+
+/// A /dev/shm name that is not UTF-8 is reported with U+FFFD for the odd
+/// byte, but its remove command names its very bytes: running it removes
+/// that object.
+#[test]
+fn the_remove_command_of_a_name_that_is_not_utf8_names_its_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = format!("afterlife-odd-rm-{}-", std::process::id());
+    let mut bytes = b"/dev/shm/".to_vec();
+    bytes.extend_from_slice(name.as_bytes());
+    bytes.push(0xfe);
+    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
+    struct RemoveFile(std::path::PathBuf);
+    impl Drop for RemoveFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _file = RemoveFile(path.clone());
+    let script = format!("import os; os.close(os.open(b'/dev/shm/{name}\\xfe', os.O_CREAT | os.O_RDWR, 0o600))");
+    let output = afterlife()
+        .args(["--json", "run", "--", "python3", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stderr).unwrap();
+    let posix = find(&report, "posix_shm");
+    assert_eq!(posix.len(), 1, "{report}");
+    let command = posix[0]["remove_with"].as_str().unwrap();
+    assert!(path.exists());
+    let status = std::process::Command::new("bash")
+        .args(["-c", command])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{command}");
+    assert!(!path.exists(), "{command} left it");
+}

@@ -643,9 +643,15 @@ fn holders_under_bind_mount(
     open: &std::path::Path,
     ask: &std::path::Path,
 ) -> Vec<Value> {
+    // The python is the shell's own child ($!), ended by its PID; it says
+    // it has the file open by opening the ready file after it.
+    let ready = src.with_file_name("ready");
     let script = format!(
-        "mount --bind {src:?} {dst:?} && python3 -c 'import time; f = open(\"{open}\"); time.sleep(20)' & \
-         P=$!; sleep 1; \"$0\" --json holds {ask:?}; kill $P",
+        "mount --bind {src:?} {dst:?} || exit 1; \
+         python3 -c 'import time; f = open(\"{open}\"); open(\"{ready}\", \"w\"); time.sleep(20)' & P=$!; \
+         i=0; until [ -e {ready:?} ] || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done; \
+         \"$0\" --json holds {ask:?}; kill $P; wait $P",
+        ready = ready.to_str().unwrap(),
         src = src.to_str().unwrap(),
         dst = dst.to_str().unwrap(),
         open = open.to_str().unwrap(),

@@ -236,10 +236,11 @@ fn a_group_leader_hidepid_hides_is_not_said_to_have_exited() {
     let output = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(
-            "mount -t proc -o hidepid=invisible proc /proc && \
-             setpriv --reuid=65534 --regid=65534 --clear-groups -- sleep 20 < \"$1\" & \
-             sleep 0.5; setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --color=never holds \"$1\"; \
-             kill $!",
+            "mount -t proc -o hidepid=invisible proc /proc || exit 1; \
+             setpriv --reuid=65534 --regid=65534 --clear-groups -- sleep 20 < \"$1\" & P=$!; \
+             i=0; until [ \"$(cat /proc/$P/comm)\" = sleep ] || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done; \
+             setpriv --reuid=65534 --regid=65534 --clear-groups -- \"$0\" --color=never holds \"$1\"; \
+             kill $P; wait $P",
         )
         .arg(env!("CARGO_BIN_EXE_afterlife"))
         .arg(&held)

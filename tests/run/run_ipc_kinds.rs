@@ -103,13 +103,7 @@ fn each_kind_is_reported_with_its_removal_and_others_are_left_alone() {
     let shm_name = format!("/afterlife-kinds-{tag}");
     let _files = MqCleanup(shm_name.clone());
     let mut cleanup = SysvCleanup(Vec::new());
-    struct RemoveFile(String);
-    impl Drop for RemoveFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-    let _file = RemoveFile(format!("/dev/shm{shm_name}"));
+    let _file = RemoveFile(format!("/dev/shm{shm_name}").into());
 
     let (report, made, other) = run_maker(&tag, &[], &mut cleanup);
     let one = |kind: &str| -> Value {
@@ -154,7 +148,7 @@ fn each_kind_is_reported_with_its_removal_and_others_are_left_alone() {
     // With --remove-ipc: all five removed, someone else's left.
     let (report, made, other) = run_maker(&format!("{tag}r"), &["--remove-ipc"], &mut cleanup);
     let _more = MqCleanup(format!("/afterlife-kinds-{tag}r"));
-    let _file_more = RemoveFile(format!("/dev/shm/afterlife-kinds-{tag}r"));
+    let _file_more = RemoveFile(format!("/dev/shm/afterlife-kinds-{tag}r").into());
     assert_eq!(report["ipc"].as_array().unwrap().len(), 5, "{report}");
     for object in report["ipc"].as_array().unwrap() {
         assert_eq!(object["fate"], "removed", "{object}");
@@ -175,20 +169,8 @@ fn each_kind_is_reported_with_its_removal_and_others_are_left_alone() {
 /// shown, each odd byte replaced).
 #[test]
 fn a_posix_object_whose_name_is_not_utf8_is_removed() {
-    use std::os::unix::ffi::OsStrExt;
-    let name = format!("afterlife-odd-{}-", std::process::id());
-    let mut bytes = b"/dev/shm/".to_vec();
-    bytes.extend_from_slice(name.as_bytes());
-    bytes.push(0xff);
-    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
-    struct RemoveFile(std::path::PathBuf);
-    impl Drop for RemoveFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
+    let (path, script) = odd_shm_maker("afterlife-odd-", 0xff);
     let _file = RemoveFile(path.clone());
-    let script = format!("import os; os.close(os.open(b'/dev/shm/{name}\\xff', os.O_CREAT | os.O_RDWR, 0o600))");
     let output = afterlife()
         .args(["--json", "run", "--remove-ipc", "--", "python3", "-c", &script])
         .stdin(Stdio::null())
@@ -325,12 +307,6 @@ fn odd_queue_exists(prefix: &str) -> bool {
 fn the_remove_command_of_an_odd_name_removes_that_object_only() {
     let name = format!("afterlife-q {};x\u{1b}[31m\n'", std::process::id());
     let path = std::path::PathBuf::from(format!("/dev/shm/{name}"));
-    struct RemoveFile(std::path::PathBuf);
-    impl Drop for RemoveFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
     let _file = RemoveFile(path.clone());
     let python = name
         .replace('\u{1b}', "\\x1b")
@@ -363,20 +339,8 @@ fn the_remove_command_of_an_odd_name_removes_that_object_only() {
 /// that object.
 #[test]
 fn the_remove_command_of_a_name_that_is_not_utf8_names_its_bytes() {
-    use std::os::unix::ffi::OsStrExt;
-    let name = format!("afterlife-odd-rm-{}-", std::process::id());
-    let mut bytes = b"/dev/shm/".to_vec();
-    bytes.extend_from_slice(name.as_bytes());
-    bytes.push(0xfe);
-    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
-    struct RemoveFile(std::path::PathBuf);
-    impl Drop for RemoveFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
+    let (path, script) = odd_shm_maker("afterlife-odd-rm-", 0xfe);
     let _file = RemoveFile(path.clone());
-    let script = format!("import os; os.close(os.open(b'/dev/shm/{name}\\xfe', os.O_CREAT | os.O_RDWR, 0o600))");
     let output = afterlife()
         .args(["--json", "run", "--", "python3", "-c", &script])
         .stdin(Stdio::null())
@@ -393,4 +357,23 @@ fn the_remove_command_of_a_name_that_is_not_utf8_names_its_bytes() {
         .unwrap();
     assert!(status.success(), "{command}");
     assert!(!path.exists(), "{command} left it");
+}
+
+/// Removes a file on drop.
+struct RemoveFile(std::path::PathBuf);
+
+impl Drop for RemoveFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A /dev/shm path named `TAG<pid>-` and the byte `odd` (not UTF-8), and
+/// the Python that makes it and closes it.
+fn odd_shm_maker(tag: &str, odd: u8) -> (std::path::PathBuf, String) {
+    use std::os::unix::ffi::OsStrExt;
+    let name = format!("{tag}{}-", std::process::id());
+    let bytes = [b"/dev/shm/", name.as_bytes(), &[odd]].concat();
+    let script = format!("import os; os.close(os.open(b'/dev/shm/{name}\\x{odd:02x}', os.O_CREAT | os.O_RDWR, 0o600))");
+    (std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)), script)
 }

@@ -518,9 +518,6 @@ impl Context<'_> {
     }
 }
 
-/// The device and inode of the file a hit's link leads to (`stat`
-/// follows a `/proc` link into any mount namespace); `None` where it is
-/// gone (an fd closed since the walk read it).
 /// The mount ID and inode of the file an fd hit refers to, from its
 /// fdinfo (`mnt_id:`, `ino:` lines; `ino` since Linux 5.14): no look at
 /// the file itself. `None` for cwd, root and exe, or an fd closed since.
@@ -535,6 +532,9 @@ fn fd_file_id(hit: &Hit) -> Option<(u64, u64)> {
     Some((field("mnt_id:")?, field("ino:")?))
 }
 
+/// The device and inode of the file a hit's link leads to (`stat`
+/// follows a `/proc` link into any mount namespace); `None` where it is
+/// gone (an fd closed since the walk read it).
 fn file_behind(hit: &Hit) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(hit.link_path()).ok().map(|m| (m.dev(), m.ino()))
